@@ -1,0 +1,1 @@
+//! HorizontalPodAutoscaler decision logic (autoscaling/v2). Under construction.

@@ -1,0 +1,12 @@
+//! Pure decision logic of kscale.
+//!
+//! Every controller here is a function of observed state and the current virtual time that
+//! returns decisions; none performs I/O, reads a clock or spawns tasks. The twin backend
+//! (`kscale-twin`) applies the decisions to its simulated cluster; a live backend can apply the
+//! same decisions to a real API server.
+//!
+//! - [`scheduler`]: kube-scheduler's filter, LeastAllocated scoring and DefaultPreemption.
+//! - [`hpa`]: the HorizontalPodAutoscaler (autoscaling/v2) replica calculation and behavior.
+
+pub mod hpa;
+pub mod scheduler;

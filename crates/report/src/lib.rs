@@ -1,0 +1,89 @@
+//! Run outputs of kscale.
+//!
+//! The twin fills a [`RunOutput`]; [`write_outputs`] turns it into the run directory:
+//! `summary.json`, `events.jsonl`, `transcript.jsonl`, `timeseries.csv` and `report.html`.
+
+use serde::Serialize;
+
+/// The object an event is about.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct InvolvedObject {
+    /// Kind, e.g. `Pod`.
+    pub kind: String,
+    /// Namespace; empty for cluster-scoped objects.
+    pub namespace: String,
+    /// Name.
+    pub name: String,
+}
+
+/// One Kubernetes-style event, one line of `events.jsonl`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct EventRecord {
+    /// Virtual time in seconds since the start of the run.
+    pub time: f64,
+    /// `Normal` or `Warning`.
+    #[serde(rename = "type")]
+    pub type_: String,
+    /// Reason, e.g. `Scheduled`, `FailedScheduling`, `Preempted`.
+    pub reason: String,
+    /// The object the event is about.
+    #[serde(rename = "involvedObject")]
+    pub involved_object: InvolvedObject,
+    /// Human-readable message, worded as upstream where upstream has the event.
+    pub message: String,
+    /// Reporting component, e.g. `default-scheduler`.
+    pub source: String,
+}
+
+/// One kubectl step, one line of `transcript.jsonl`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct TranscriptEntry {
+    /// Virtual time of the step in seconds.
+    pub at: f64,
+    /// The command line as written in the scenario.
+    pub command: String,
+    /// kubectl-style exit code (0 ok, 1 error).
+    #[serde(rename = "exitCode")]
+    pub exit_code: i32,
+    /// Standard output.
+    pub stdout: String,
+    /// Standard error.
+    pub stderr: String,
+}
+
+/// A table of samples over time; column 0 is `time_s`.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct TimeSeries {
+    /// Column names; the first is `time_s`.
+    pub columns: Vec<String>,
+    /// Rows of values, one per sample, same length as `columns`.
+    pub rows: Vec<Vec<f64>>,
+}
+
+/// A chart of `report.html`: some columns of the time series on one y axis.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ChartSpec {
+    /// Title above the chart.
+    pub title: String,
+    /// Label of the y axis.
+    pub y_label: String,
+    /// Names of the time-series columns to draw, one line each.
+    pub series: Vec<String>,
+}
+
+/// Everything a run produces.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RunOutput {
+    /// Scenario name (title of the report).
+    pub name: String,
+    /// Contents of `summary.json` (already structured by the twin).
+    pub summary: serde_json::Value,
+    /// Events in time order.
+    pub events: Vec<EventRecord>,
+    /// kubectl steps in order.
+    pub transcript: Vec<TranscriptEntry>,
+    /// Sampled time series.
+    pub timeseries: TimeSeries,
+    /// Charts to draw in `report.html`, in order.
+    pub charts: Vec<ChartSpec>,
+}
