@@ -1,1 +1,131 @@
-fn main() {}
+//! `kscale`: deterministic what-if simulation of Kubernetes autoscaling.
+//!
+//! Exit codes: 0 success, 2 bad input (the message names the file, line or field), 1 any other
+//! failure (for example an output directory that cannot be written).
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Command-line interface.
+#[derive(Parser, Debug)]
+#[command(
+    name = "kscale",
+    version,
+    about = "Simulate Kubernetes autoscaling from your manifests, deterministically and faster than real time."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run a scenario on the digital twin and write the run directory.
+    Run {
+        /// The scenario file (kind: Scenario, apiVersion: kscale.io/v1alpha1).
+        scenario: PathBuf,
+        /// Output directory (default: kscale-out/<scenario name>).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Print nothing but errors.
+        #[arg(long, short)]
+        quiet: bool,
+    },
+    /// Check a scenario, its manifests, traces and steps without running it.
+    Validate {
+        /// The scenario file.
+        scenario: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    match cli.command {
+        Command::Run {
+            scenario,
+            out,
+            quiet,
+        } => run(&scenario, out, quiet),
+        Command::Validate { scenario } => match kscale_twin::run::validate_scenario(&scenario) {
+            Ok(warnings) => {
+                for w in warnings {
+                    eprintln!("warning: {w}");
+                }
+                println!("{}: ok", scenario.display());
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::from(2)
+            }
+        },
+    }
+}
+
+fn run(scenario: &Path, out: Option<PathBuf>, quiet: bool) -> ExitCode {
+    let started = std::time::Instant::now();
+    let (output, warnings) = match kscale_twin::run::run_scenario(scenario) {
+        Ok(x) => x,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    for w in &warnings {
+        eprintln!("warning: {w}");
+    }
+    let dir = out.unwrap_or_else(|| PathBuf::from("kscale-out").join(&output.name));
+    if let Err(e) = kscale_report::write_outputs(&dir, &output) {
+        eprintln!("error: {e}");
+        return ExitCode::from(1);
+    }
+    if !quiet {
+        print_summary(&output, &dir, started.elapsed());
+    }
+    ExitCode::SUCCESS
+}
+
+fn print_summary(out: &kscale_report::RunOutput, dir: &Path, wall: std::time::Duration) {
+    let s = &out.summary;
+    let g = |p: &str| {
+        s.pointer(p)
+            .map(|v| v.to_string())
+            .unwrap_or_else(|| "-".into())
+    };
+    let rows = [
+        ("scenario", out.name.clone()),
+        ("simulated", format!("{} s", g("/durationSeconds"))),
+        (
+            "nodes (final / max)",
+            format!("{} / {}", g("/nodes/final"), g("/nodes/max")),
+        ),
+        (
+            "pods created / scheduled",
+            format!("{} / {}", g("/pods/created"), g("/pods/scheduled")),
+        ),
+        ("pods at end", g("/pods/final")),
+        ("preemptions", g("/pods/preempted")),
+        ("max pending pods", g("/pods/maxPending")),
+        ("cost (USD)", g("/costUsd")),
+        (
+            "kubectl steps (failed)",
+            format!("{} ({})", g("/steps/total"), g("/steps/failed")),
+        ),
+        ("events", g("/events/total")),
+        ("wall time", format!("{:.3} s", wall.as_secs_f64())),
+        ("output", dir.display().to_string()),
+    ];
+    let w = rows.iter().map(|r| r.0.len()).max().unwrap_or(0);
+    for (k, v) in rows {
+        println!("{k:<w$}  {v}");
+    }
+}

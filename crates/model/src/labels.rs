@@ -281,10 +281,8 @@ pub struct Toleration {
 impl Toleration {
     /// True if this toleration tolerates `taint` (upstream `ToleratesTaint`).
     pub fn tolerates(&self, taint: &Taint) -> bool {
-        if let Some(e) = self.effect {
-            if e != taint.effect {
-                return false;
-            }
+        if self.effect.is_some_and(|e| e != taint.effect) {
+            return false;
         }
         if !self.key.is_empty() && self.key != taint.key {
             return false;

@@ -2,6 +2,25 @@
 //!
 //! The twin fills a [`RunOutput`]; [`write_outputs`] turns it into the run directory:
 //! `summary.json`, `events.jsonl`, `transcript.jsonl`, `timeseries.csv` and `report.html`.
+//!
+//! The files are written into a hidden staging directory next to the target and moved into
+//! place only when all of them are complete, so a run directory is never half-written. Output
+//! is deterministic: the same [`RunOutput`] gives byte-identical files.
+
+mod chart;
+mod error;
+mod format;
+mod html;
+mod render;
+mod write;
+
+pub use error::{RenderError, ReportError, ReportErrorKind};
+pub use format::{format_hms, format_number};
+pub use html::{MAX_HTML_EVENTS, render_html};
+pub use render::{
+    render_events_jsonl, render_summary_json, render_timeseries_csv, render_transcript_jsonl,
+};
+pub use write::{OUTPUT_FILES, write_outputs};
 
 use serde::Serialize;
 

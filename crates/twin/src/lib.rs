@@ -1,1 +1,18 @@
-//! placeholder
+//! The kscale digital twin: a deterministic discrete-event simulation of a Kubernetes cluster.
+//!
+//! Inputs are a [`scenario::Scenario`] and the manifests it names; [`run::run_scenario`] returns
+//! the run's outputs. See ARCHITECTURE.md for the map of modules.
+
+pub mod cloud;
+pub mod error;
+pub mod latency;
+pub mod load;
+pub mod manifest;
+pub mod queue;
+pub mod rngs;
+pub mod run;
+pub mod scenario;
+pub mod sim;
+pub mod trace;
+pub mod validate;
+pub mod yaml;

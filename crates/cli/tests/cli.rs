@@ -1,0 +1,226 @@
+//! End-to-end tests of the `kscale` binary: bad input is reported with file, line or field and
+//! exit code 2; good input produces a complete run directory; runs are byte-for-byte
+//! reproducible.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn kscale() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_kscale"))
+}
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
+}
+
+/// Writes a scenario (and extra files) into a temp dir and returns (dir, scenario path).
+fn scenario_dir(scenario: &str, files: &[(&str, &str)]) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, content) in files {
+        let p = dir.path().join(name);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, content).unwrap();
+    }
+    let s = dir.path().join("scenario.yaml");
+    std::fs::write(&s, scenario).unwrap();
+    (dir, s)
+}
+
+const DEPLOY: &str = "apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+spec:
+  replicas: 2
+  selector:
+    matchLabels: {app: web}
+  template:
+    metadata:
+      labels: {app: web}
+    spec:
+      containers:
+      - name: c
+        image: nginx
+        resources:
+          requests: {cpu: 250m, memory: 64Mi}
+";
+
+fn basic_scenario(extra: &str) -> String {
+    format!(
+        "apiVersion: kscale.io/v1alpha1
+kind: Scenario
+metadata: {{name: t}}
+spec:
+  duration: 5m
+  nodes:
+    - {{name: n, instanceType: m5.large, count: 2}}
+  manifests: [m/]
+{extra}"
+    )
+}
+
+fn run_err(scenario: &str, files: &[(&str, &str)]) -> (i32, String) {
+    let (dir, s) = scenario_dir(scenario, files);
+    let out = kscale()
+        .arg("run")
+        .arg(&s)
+        .arg("--out")
+        .arg(dir.path().join("out"))
+        .output()
+        .unwrap();
+    assert!(
+        !dir.path().join("out").exists(),
+        "no output directory on bad input"
+    );
+    (
+        out.status.code().unwrap(),
+        String::from_utf8_lossy(&out.stderr).to_string(),
+    )
+}
+
+#[test]
+fn bad_yaml_names_file_and_line() {
+    let (code, err) = run_err(
+        &basic_scenario(""),
+        &[(
+            "m/web.yaml",
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web\n",
+        )],
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("web.yaml:"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
+fn bad_quantity_names_field() {
+    let bad = DEPLOY.replace("cpu: 250m", "cpu: 25x0m");
+    let (code, err) = run_err(&basic_scenario(""), &[("m/web.yaml", &bad)]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("web.yaml:"), "{err}");
+    assert!(err.contains("resources.requests[cpu]"), "{err}");
+    assert!(err.contains("\"25x0m\""), "{err}");
+}
+
+#[test]
+fn negative_replicas_is_rejected_with_line() {
+    let bad = DEPLOY.replace("replicas: 2", "replicas: -3");
+    let (code, err) = run_err(&basic_scenario(""), &[("m/web.yaml", &bad)]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("web.yaml:5:"), "line of spec.replicas: {err}");
+    assert!(
+        err.contains("spec.replicas: Invalid value: -3: must be greater than or equal to 0"),
+        "{err}"
+    );
+}
+
+#[test]
+fn unknown_kubectl_verb_names_step() {
+    let s =
+        basic_scenario("  steps:\n    - at: 1m\n      run: kubectl frobnicate deployment web\n");
+    let (code, err) = run_err(&s, &[("m/web.yaml", DEPLOY)]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("scenario.yaml:11"), "{err}");
+    assert!(err.contains("unknown command \"frobnicate\""), "{err}");
+}
+
+#[test]
+fn bad_csv_value_names_line_and_column() {
+    let s = basic_scenario(
+        "  load:\n    - target: deployment/web\n      requestsPerSecond: {trace: rps.csv}\n      cpuPerRequest: 10m\n",
+    );
+    let (code, err) = run_err(
+        &s,
+        &[("m/web.yaml", DEPLOY), ("rps.csv", "t,rps\n0,5\n60,five\n")],
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("rps.csv:3:2"), "{err}");
+    assert!(err.contains("\"five\""), "{err}");
+}
+
+#[test]
+fn missing_files_are_reported() {
+    let (code, err) = run_err(&basic_scenario("").replace("[m/]", "[nope/]"), &[]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("\"nope/\" does not exist"), "{err}");
+    let out = kscale()
+        .args(["run", "/definitely/not/here.yaml"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot read scenario"));
+}
+
+#[test]
+fn bad_scenario_fields_are_located() {
+    let s = basic_scenario("").replace("duration: 5m", "duration: 5 minutes");
+    let (code, err) = run_err(&s, &[("m/web.yaml", DEPLOY)]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("scenario.yaml:5"), "{err}");
+    let s = basic_scenario("  typo: 1\n");
+    let (code, err) = run_err(&s, &[("m/web.yaml", DEPLOY)]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("typo"), "{err}");
+    let s = basic_scenario("").replace("m5.large", "m9.huge");
+    let (code, err) = run_err(&s, &[("m/web.yaml", DEPLOY)]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("unknown instance type \"m9.huge\""), "{err}");
+}
+
+#[test]
+fn quickstart_runs_and_is_reproducible() {
+    let root = repo_root();
+    let scenario = root.join("examples/quickstart/scenario.yaml");
+    let dir = tempfile::tempdir().unwrap();
+    let mut outputs = vec![];
+    for i in 0..2 {
+        let out_dir = dir.path().join(format!("run{i}"));
+        let out = kscale()
+            .arg("run")
+            .arg(&scenario)
+            .arg("--out")
+            .arg(&out_dir)
+            .arg("--quiet")
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let mut files = vec![];
+        for f in [
+            "summary.json",
+            "events.jsonl",
+            "transcript.jsonl",
+            "timeseries.csv",
+            "report.html",
+        ] {
+            let bytes = std::fs::read(out_dir.join(f)).unwrap_or_else(|e| panic!("{f}: {e}"));
+            assert!(!bytes.is_empty(), "{f} is empty");
+            files.push(bytes);
+        }
+        outputs.push(files);
+    }
+    assert_eq!(
+        outputs[0], outputs[1],
+        "same inputs and seed must give byte-identical outputs"
+    );
+    let events = String::from_utf8(outputs[0][1].clone()).unwrap();
+    assert!(events.contains("\"reason\":\"Scheduled\""));
+    assert!(
+        events.contains("\"reason\":\"Preempted\""),
+        "the scale step preempts a placeholder"
+    );
+    let transcript = String::from_utf8(outputs[0][2].clone()).unwrap();
+    assert!(
+        transcript.contains("deployment.apps/web scaled"),
+        "{transcript}"
+    );
+    let report = String::from_utf8(outputs[0][4].clone()).unwrap();
+    assert!(report.contains("<svg"));
+}

@@ -1,0 +1,289 @@
+//! Writing a run directory through a staging directory.
+
+use std::ffi::OsStr;
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::{
+    RenderError, ReportError, ReportErrorKind, RunOutput, render_events_jsonl, render_html,
+    render_summary_json, render_timeseries_csv, render_transcript_jsonl,
+};
+
+/// The files of a run directory, in the order they are written.
+///
+/// An existing directory holding nothing but these files (and at least `summary.json` or
+/// `report.html`) is taken for an earlier run and replaced.
+pub const OUTPUT_FILES: [&str; 5] = [
+    "summary.json",
+    "events.jsonl",
+    "transcript.jsonl",
+    "timeseries.csv",
+    "report.html",
+];
+
+/// Distinguishes staging directories of concurrent calls within one process.
+static SEQ: AtomicU64 = AtomicU64::new(0);
+
+/// Writes the run directory `dir`: `summary.json`, `events.jsonl`, `transcript.jsonl`,
+/// `timeseries.csv` and `report.html`.
+///
+/// Everything is written into a hidden staging directory next to `dir`
+/// (`.NAME.partial-PID-N`) and moved into place when complete. A missing `dir` (and missing
+/// parents) is created; an empty `dir` or an earlier kscale run (see [`OUTPUT_FILES`]) is replaced;
+/// anything else (user files, a plain file, a symbolic link) is refused and left untouched. On
+/// error the staging directory is removed and `dir` is as it was.
+pub fn write_outputs(dir: &Path, out: &RunOutput) -> Result<(), ReportError> {
+    let fail = |kind| ReportError {
+        dir: dir.to_path_buf(),
+        kind,
+    };
+    let name = dir.file_name().ok_or_else(|| {
+        fail(ReportErrorKind::Refused {
+            reason: "the path does not end in a directory name".to_owned(),
+        })
+    })?;
+    let parent = match dir.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+
+    // `PARENT/NAME` rather than `dir` itself: no trailing slash or `.` for rename to trip on.
+    let target = parent.join(name);
+
+    // Fail fast, before rendering anything, when the target cannot be replaced.
+    inspect_target(&target).map_err(fail)?;
+    fs::create_dir_all(&parent).map_err(|e| fail(io_err("create directory", &parent, e)))?;
+
+    let mut staging = Staging::create(&parent, name).map_err(fail)?;
+    write_files(&staging.path, out).map_err(fail)?;
+    install(&staging.path, &target, &parent, name).map_err(fail)?;
+    staging.installed = true;
+    Ok(())
+}
+
+fn io_err(op: impl Into<String>, path: &Path, error: io::Error) -> ReportErrorKind {
+    ReportErrorKind::Io {
+        op: op.into(),
+        path: path.to_path_buf(),
+        error,
+    }
+}
+
+/// Renders and writes each file in turn.
+fn write_files(staging: &Path, out: &RunOutput) -> Result<(), ReportErrorKind> {
+    type Render = fn(&RunOutput) -> Result<String, RenderError>;
+    let renderers: [(&'static str, Render); 5] = [
+        ("summary.json", |o| render_summary_json(&o.summary)),
+        ("events.jsonl", |o| render_events_jsonl(&o.events)),
+        ("transcript.jsonl", |o| {
+            render_transcript_jsonl(&o.transcript)
+        }),
+        ("timeseries.csv", |o| render_timeseries_csv(&o.timeseries)),
+        ("report.html", render_html),
+    ];
+    for (file, render) in renderers {
+        debug_assert!(OUTPUT_FILES.contains(&file));
+        let text = render(out).map_err(|error| ReportErrorKind::Render { file, error })?;
+        let path = staging.join(file);
+        fs::write(&path, text).map_err(|e| io_err("write", &path, e))?;
+    }
+    Ok(())
+}
+
+/// What is at the target path.
+#[derive(Debug, PartialEq, Eq)]
+enum Target {
+    Absent,
+    EmptyDir,
+    PreviousRun,
+}
+
+/// Classifies the target, refusing anything kscale must not replace.
+fn inspect_target(dir: &Path) -> Result<Target, ReportErrorKind> {
+    let refuse = |reason: &str| ReportErrorKind::Refused {
+        reason: format!("{reason}; refusing to replace it"),
+    };
+    let meta = match fs::symlink_metadata(dir) {
+        Ok(m) => m,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Target::Absent),
+        Err(e) => return Err(io_err("inspect", dir, e)),
+    };
+    if meta.file_type().is_symlink() {
+        return Err(refuse("it is a symbolic link"));
+    }
+    if !meta.is_dir() {
+        return Err(refuse("it exists and is not a directory"));
+    }
+    let mut foreign = Vec::new();
+    let mut ours = 0usize;
+    let mut has_main_file = false;
+    for entry in fs::read_dir(dir).map_err(|e| io_err("read directory", dir, e))? {
+        let entry = entry.map_err(|e| io_err("read directory", dir, e))?;
+        let file_type = entry
+            .file_type()
+            .map_err(|e| io_err("inspect", &entry.path(), e))?;
+        let file_name = entry.file_name();
+        match file_name.to_str() {
+            Some(n) if file_type.is_file() && OUTPUT_FILES.contains(&n) => {
+                ours += 1;
+                has_main_file |= n == "summary.json" || n == "report.html";
+            }
+            _ => foreign.push(file_name.to_string_lossy().into_owned()),
+        }
+    }
+    if !foreign.is_empty() {
+        foreign.sort();
+        let mut list = foreign
+            .iter()
+            .take(5)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(", ");
+        if foreign.len() > 5 {
+            list.push_str(&format!(" and {} more", foreign.len() - 5));
+        }
+        return Err(refuse(&format!(
+            "it contains files kscale did not write ({list})"
+        )));
+    }
+    match (ours, has_main_file) {
+        (0, _) => Ok(Target::EmptyDir),
+        (_, true) => Ok(Target::PreviousRun),
+        (_, false) => Err(refuse(
+            "it has neither summary.json nor report.html, so it is not an earlier kscale run",
+        )),
+    }
+}
+
+/// Moves the complete staging directory to `dir`, replacing an empty directory or earlier run.
+fn install(staging: &Path, dir: &Path, parent: &Path, name: &OsStr) -> Result<(), ReportErrorKind> {
+    let rename = |from: &Path, to: &Path| {
+        fs::rename(from, to).map_err(|e| io_err(format!("rename {} to", from.display()), to, e))
+    };
+    match inspect_target(dir)? {
+        Target::Absent => rename(staging, dir),
+        Target::EmptyDir => {
+            // remove_dir only removes an empty directory: nothing can be lost in a race.
+            fs::remove_dir(dir).map_err(|e| io_err("remove empty directory", dir, e))?;
+            rename(staging, dir)
+        }
+        Target::PreviousRun => {
+            // Move the old run aside first, so that `dir` is always either the old or the new run.
+            let old = unique_sibling(parent, name, "old");
+            rename(dir, &old)?;
+            if let Err(e) = rename(staging, dir) {
+                let _ = fs::rename(&old, dir);
+                return Err(e);
+            }
+            // Delete only our own files; a file that appeared meanwhile keeps the aside directory.
+            for file in OUTPUT_FILES {
+                let _ = fs::remove_file(old.join(file));
+            }
+            let _ = fs::remove_dir(&old);
+            Ok(())
+        }
+    }
+}
+
+/// `PARENT/.NAME.TAG-PID-N` with a fresh `N`.
+fn unique_sibling(parent: &Path, name: &OsStr, tag: &str) -> PathBuf {
+    let seq = SEQ.fetch_add(1, Ordering::Relaxed);
+    let mut file_name = std::ffi::OsString::from(".");
+    file_name.push(name);
+    file_name.push(format!(".{tag}-{}-{seq}", std::process::id()));
+    parent.join(file_name)
+}
+
+/// The staging directory; removed on drop unless it was installed.
+struct Staging {
+    path: PathBuf,
+    installed: bool,
+}
+
+impl Staging {
+    fn create(parent: &Path, name: &OsStr) -> Result<Self, ReportErrorKind> {
+        loop {
+            let path = unique_sibling(parent, name, "partial");
+            match fs::create_dir(&path) {
+                Ok(()) => {
+                    return Ok(Staging {
+                        path,
+                        installed: false,
+                    });
+                }
+                // A leftover of a crashed process that had the same PID: pick the next number.
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+                Err(e) => return Err(io_err("create staging directory", &path, e)),
+            }
+        }
+    }
+}
+
+impl Drop for Staging {
+    fn drop(&mut self) {
+        if !self.installed {
+            let _ = fs::remove_dir_all(&self.path);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classifies_targets() {
+        let tmp = tempfile::tempdir().unwrap();
+        let d = tmp.path().join("d");
+        assert_eq!(inspect_target(&d).unwrap(), Target::Absent);
+        fs::create_dir(&d).unwrap();
+        assert_eq!(inspect_target(&d).unwrap(), Target::EmptyDir);
+        fs::write(d.join("events.jsonl"), "").unwrap();
+        assert!(matches!(
+            inspect_target(&d),
+            Err(ReportErrorKind::Refused { .. })
+        ));
+        fs::write(d.join("summary.json"), "{}").unwrap();
+        assert_eq!(inspect_target(&d).unwrap(), Target::PreviousRun);
+        fs::write(d.join("notes.txt"), "mine").unwrap();
+        let err = inspect_target(&d).unwrap_err().to_string();
+        assert!(err.contains("notes.txt"), "{err}");
+
+        // A directory with one of our names is not ours.
+        let e = tmp.path().join("e");
+        fs::create_dir_all(e.join("report.html")).unwrap();
+        fs::write(e.join("summary.json"), "{}").unwrap();
+        assert!(matches!(
+            inspect_target(&e),
+            Err(ReportErrorKind::Refused { .. })
+        ));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn refuses_symlink_and_accepts_trailing_slash() {
+        let tmp = tempfile::tempdir().unwrap();
+        let real = tmp.path().join("real");
+        fs::create_dir(&real).unwrap();
+        let link = tmp.path().join("link");
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        let out = crate::RunOutput {
+            name: "x".into(),
+            summary: serde_json::json!({}),
+            events: vec![],
+            transcript: vec![],
+            timeseries: crate::TimeSeries::default(),
+            charts: vec![],
+        };
+        let err = write_outputs(&link, &out).unwrap_err();
+        assert!(err.to_string().contains("symbolic link"), "{err}");
+        assert!(fs::read_dir(&real).unwrap().next().is_none());
+
+        let slash = tmp.path().join("slash/");
+        write_outputs(&slash, &out).unwrap();
+        write_outputs(&slash, &out).unwrap();
+        assert!(tmp.path().join("slash/report.html").is_file());
+    }
+}

@@ -1,0 +1,397 @@
+//! Run directories written by `write_outputs`.
+
+use std::fs;
+use std::path::Path;
+
+use kscale_report::{
+    ChartSpec, EventRecord, InvolvedObject, MAX_HTML_EVENTS, OUTPUT_FILES, ReportErrorKind,
+    RunOutput, TimeSeries, TranscriptEntry, write_outputs,
+};
+use serde_json::json;
+
+fn event(time: f64, type_: &str, reason: &str, name: &str, message: &str) -> EventRecord {
+    EventRecord {
+        time,
+        type_: type_.to_owned(),
+        reason: reason.to_owned(),
+        involved_object: InvolvedObject {
+            kind: "Pod".to_owned(),
+            namespace: "default".to_owned(),
+            name: name.to_owned(),
+        },
+        message: message.to_owned(),
+        source: "default-scheduler".to_owned(),
+    }
+}
+
+fn sample() -> RunOutput {
+    RunOutput {
+        name: "burst <scale> & \"drain\"".to_owned(),
+        summary: json!({
+            "scenario": "burst",
+            "durationSeconds": 3600,
+            "peakNodes": 7,
+            "cost": {"total": 12.345678912, "currency": "USD"},
+            "pods": {"scheduled": 120, "pending": 0, "phases": ["Running", "Succeeded"]},
+            "ok": true,
+            "note": null
+        }),
+        events: vec![
+            event(
+                0.0,
+                "Normal",
+                "Scheduled",
+                "web-1",
+                "Successfully assigned default/web-1 to node-a",
+            ),
+            event(
+                65.5,
+                "Warning",
+                "FailedScheduling",
+                "web-2",
+                "0/3 nodes are available: 3 Insufficient cpu. <script>alert(1)</script>",
+            ),
+        ],
+        transcript: vec![
+            TranscriptEntry {
+                at: 0.0,
+                command: "kubectl apply -f deploy.yaml".to_owned(),
+                exit_code: 0,
+                stdout: "deployment.apps/web created\n".to_owned(),
+                stderr: String::new(),
+            },
+            TranscriptEntry {
+                at: 300.0,
+                command: "kubectl get pod missing".to_owned(),
+                exit_code: 1,
+                stdout: String::new(),
+                stderr: "Error from server (NotFound): pods \"missing\" not found\n".to_owned(),
+            },
+        ],
+        timeseries: TimeSeries {
+            columns: vec![
+                "time_s".into(),
+                "nodes".into(),
+                "pending_pods".into(),
+                "cpu_util".into(),
+            ],
+            rows: vec![
+                vec![0.0, 3.0, 0.0, 0.25],
+                vec![60.0, 3.0, 5.0, 0.1 + 0.2],
+                vec![120.0, 4.0, f64::NAN, 2.0 / 3.0],
+                vec![180.0, 7.0, 1.0, 1e-7],
+            ],
+        },
+        charts: vec![
+            ChartSpec {
+                title: "Nodes & pending pods".into(),
+                y_label: "count".into(),
+                series: vec!["nodes".into(), "pending_pods".into()],
+            },
+            ChartSpec {
+                title: "CPU utilisation".into(),
+                y_label: "fraction".into(),
+                series: vec!["cpu_util".into()],
+            },
+        ],
+    }
+}
+
+fn read(dir: &Path, file: &str) -> String {
+    fs::read_to_string(dir.join(file)).unwrap()
+}
+
+/// Names in `parent` that look like our staging or aside directories.
+fn leftovers(parent: &Path) -> Vec<String> {
+    fs::read_dir(parent)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains(".partial-") || n.contains(".old-"))
+        .collect()
+}
+
+fn snapshot(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut files: Vec<_> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                fs::read(e.path()).unwrap(),
+            )
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+#[test]
+fn writes_exact_files() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("run");
+    let out = sample();
+    write_outputs(&dir, &out).unwrap();
+
+    let mut names: Vec<_> = snapshot(&dir).into_iter().map(|(n, _)| n).collect();
+    names.sort();
+    let mut expected: Vec<_> = OUTPUT_FILES.iter().map(|s| s.to_string()).collect();
+    expected.sort();
+    assert_eq!(names, expected);
+    assert!(leftovers(tmp.path()).is_empty());
+
+    let summary = read(&dir, "summary.json");
+    assert!(
+        summary.ends_with("}\n") && summary.contains("\n  \"scenario\": \"burst\""),
+        "{summary}"
+    );
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&summary).unwrap(),
+        out.summary
+    );
+
+    let events: Vec<_> = read(&dir, "events.jsonl")
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(
+        events,
+        [
+            r#"{"time":0.0,"type":"Normal","reason":"Scheduled","involvedObject":{"kind":"Pod","namespace":"default","name":"web-1"},"message":"Successfully assigned default/web-1 to node-a","source":"default-scheduler"}"#,
+            r#"{"time":65.5,"type":"Warning","reason":"FailedScheduling","involvedObject":{"kind":"Pod","namespace":"default","name":"web-2"},"message":"0/3 nodes are available: 3 Insufficient cpu. <script>alert(1)</script>","source":"default-scheduler"}"#,
+        ]
+    );
+    assert!(read(&dir, "events.jsonl").ends_with("}\n"));
+
+    assert_eq!(
+        read(&dir, "transcript.jsonl"),
+        concat!(
+            r#"{"at":0.0,"command":"kubectl apply -f deploy.yaml","exitCode":0,"stdout":"deployment.apps/web created\n","stderr":""}"#,
+            "\n",
+            r#"{"at":300.0,"command":"kubectl get pod missing","exitCode":1,"stdout":"","stderr":"Error from server (NotFound): pods \"missing\" not found\n"}"#,
+            "\n",
+        )
+    );
+
+    assert_eq!(
+        read(&dir, "timeseries.csv"),
+        "time_s,nodes,pending_pods,cpu_util\n0,3,0,0.25\n60,3,5,0.3\n120,4,,0.666667\n180,7,1,0.0000001\n"
+    );
+}
+
+#[test]
+fn html_is_self_contained_and_escaped() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("run");
+    write_outputs(&dir, &sample()).unwrap();
+    let html = read(&dir, "report.html");
+
+    assert!(html.starts_with("<!DOCTYPE html>"));
+    assert!(html.contains("<h1>burst &lt;scale&gt; &amp; &quot;drain&quot;</h1>"));
+    assert!(!html.contains("<scale>") && !html.contains("<script>"));
+    assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+    assert_eq!(html.matches("<svg").count(), 2);
+    assert_eq!(html.matches("</svg>").count(), 2);
+    for name in [
+        "nodes",
+        "pending_pods",
+        "cpu_util",
+        "Nodes &amp; pending pods",
+        "CPU utilisation",
+        "count",
+    ] {
+        assert!(html.contains(name), "missing {name}");
+    }
+    assert!(html.contains("time (min)"));
+    // Charts carry their text (no fonts needed to lay them out).
+    assert!(html.matches("<text").count() > 20);
+
+    let without_ns = html.replace("xmlns=\"http://www.w3.org/2000/svg\"", "");
+    assert!(!without_ns.contains("http://") && !without_ns.contains("https://"));
+    assert!(!html.contains("<script") && !html.contains("<link") && !html.contains("<img"));
+    assert!(!html.contains("NaN"));
+
+    // Summary: scalars and one level of nesting.
+    assert!(html.contains("<td>durationSeconds</td><td>3600</td>"));
+    assert!(html.contains("<th colspan=\"2\">cost</th>"));
+    assert!(html.contains("<td class=\"nested\">total</td><td>12.345679</td>"));
+    assert!(html.contains("<td class=\"nested\">phases</td><td>Running, Succeeded</td>"));
+    // Transcript and events.
+    assert!(html.contains("<span class=\"time\">0:05:00</span>$ kubectl get pod missing"));
+    assert!(html.contains("exit code 1"));
+    assert!(html.contains("<pre class=\"stderr\">Error from server (NotFound): pods &quot;missing&quot; not found\n</pre>"));
+    assert!(html.contains(
+        "<td class=\"time\">0:01:05</td><td class=\"type\">Warning</td><td>FailedScheduling</td>"
+    ));
+}
+
+#[test]
+fn many_events_are_capped_and_long_series_drawn() {
+    let mut out = sample();
+    out.events = (0..2345)
+        .map(|i| event(i as f64, "Normal", "Scheduled", &format!("p-{i}"), "ok"))
+        .collect();
+    out.timeseries.rows = (0..20_000)
+        .map(|i| {
+            let t = i as f64 * 5.0;
+            vec![
+                t,
+                (i % 10) as f64,
+                if i == 12_345 { 999.0 } else { 1.0 },
+                0.5,
+            ]
+        })
+        .collect();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("run");
+    write_outputs(&dir, &out).unwrap();
+    let html = read(&dir, "report.html");
+    assert_eq!(html.matches("<td class=\"time\">").count(), MAX_HTML_EVENTS);
+    assert!(html.contains("first 2,000 of 2,345 events; 345 more are omitted"));
+    assert!(html.contains("p-1999<") && !html.contains("p-2000<"));
+    assert!(html.contains("time (h)"), "27.8 h run is drawn in hours");
+    assert!(html.len() < 2_000_000, "report size {}", html.len());
+    assert_eq!(read(&dir, "events.jsonl").lines().count(), 2345);
+    assert_eq!(read(&dir, "timeseries.csv").lines().count(), 20_001);
+}
+
+#[test]
+fn deterministic() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
+    write_outputs(&a, &sample()).unwrap();
+    write_outputs(&b, &sample()).unwrap();
+    assert_eq!(snapshot(&a), snapshot(&b));
+    // Rewriting the same directory gives the same bytes too.
+    write_outputs(&a, &sample()).unwrap();
+    assert_eq!(snapshot(&a), snapshot(&b));
+}
+
+#[test]
+fn replaces_empty_dir_and_earlier_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("run");
+    fs::create_dir(&dir).unwrap();
+    write_outputs(&dir, &sample()).unwrap();
+
+    // An earlier run, even with fewer files, is replaced as a whole.
+    fs::remove_file(dir.join("events.jsonl")).unwrap();
+    fs::write(dir.join("timeseries.csv"), "stale").unwrap();
+    let mut out = sample();
+    out.name = "second".into();
+    write_outputs(&dir, &out).unwrap();
+    assert!(read(&dir, "report.html").contains("<h1>second</h1>"));
+    assert!(read(&dir, "timeseries.csv").starts_with("time_s,"));
+    assert_eq!(snapshot(&dir).len(), OUTPUT_FILES.len());
+    assert!(leftovers(tmp.path()).is_empty());
+
+    // Missing parents are created.
+    let nested = tmp.path().join("x/y/run");
+    write_outputs(&nested, &out).unwrap();
+    assert_eq!(snapshot(&nested).len(), OUTPUT_FILES.len());
+}
+
+#[test]
+fn refuses_foreign_directory() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("mine");
+    fs::create_dir(&dir).unwrap();
+    fs::write(dir.join("summary.json"), "my own").unwrap();
+    fs::write(dir.join("thesis.tex"), "precious").unwrap();
+    let before = snapshot(&dir);
+
+    let err = write_outputs(&dir, &sample()).unwrap_err();
+    assert!(
+        matches!(err.kind, ReportErrorKind::Refused { .. }),
+        "{err:?}"
+    );
+    let msg = err.to_string();
+    assert!(
+        msg.contains(&dir.display().to_string()) && msg.contains("thesis.tex"),
+        "{msg}"
+    );
+    assert_eq!(snapshot(&dir), before);
+    assert!(leftovers(tmp.path()).is_empty());
+}
+
+#[test]
+fn failure_leaves_nothing_partial() {
+    let tmp = tempfile::tempdir().unwrap();
+
+    // The path is a file.
+    let file = tmp.path().join("run");
+    fs::write(&file, "not a directory").unwrap();
+    let err = write_outputs(&file, &sample()).unwrap_err();
+    assert!(
+        err.to_string().contains(&file.display().to_string()),
+        "{err}"
+    );
+    assert_eq!(fs::read_to_string(&file).unwrap(), "not a directory");
+
+    // The parent is a file: the staging directory cannot be created.
+    let below = file.join("sub");
+    let err = write_outputs(&below, &sample()).unwrap_err();
+    assert!(
+        err.to_string().contains(&below.display().to_string()),
+        "{err}"
+    );
+    assert!(
+        matches!(
+            err.kind,
+            ReportErrorKind::Io { .. } | ReportErrorKind::Refused { .. }
+        ),
+        "{err:?}"
+    );
+
+    // Failing after some files were staged (a ragged time-series row): the earlier run stays.
+    let dir = tmp.path().join("out");
+    write_outputs(&dir, &sample()).unwrap();
+    let before = snapshot(&dir);
+    let mut bad = sample();
+    bad.timeseries.rows[2].pop();
+    let err = write_outputs(&dir, &bad).unwrap_err();
+    let msg = err.to_string();
+    assert!(
+        msg.contains(&dir.display().to_string())
+            && msg.contains("timeseries.csv")
+            && msg.contains("row 2"),
+        "{msg}"
+    );
+    assert_eq!(snapshot(&dir), before);
+
+    // Same into a fresh path: nothing appears.
+    let fresh = tmp.path().join("fresh");
+    assert!(write_outputs(&fresh, &bad).is_err());
+    assert!(!fresh.exists());
+
+    assert!(
+        leftovers(tmp.path()).is_empty(),
+        "{:?}",
+        leftovers(tmp.path())
+    );
+}
+
+#[test]
+fn empty_run_output() {
+    let out = RunOutput {
+        name: String::new(),
+        summary: json!({}),
+        events: vec![],
+        transcript: vec![],
+        timeseries: TimeSeries::default(),
+        charts: vec![ChartSpec {
+            title: "Nothing".into(),
+            y_label: "n".into(),
+            series: vec!["absent".into()],
+        }],
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("run");
+    write_outputs(&dir, &out).unwrap();
+    assert_eq!(read(&dir, "summary.json"), "{}\n");
+    assert_eq!(read(&dir, "events.jsonl"), "");
+    assert_eq!(read(&dir, "transcript.jsonl"), "");
+    assert_eq!(read(&dir, "timeseries.csv"), "");
+    let html = read(&dir, "report.html");
+    assert_eq!(html.matches("<svg").count(), 1);
+    assert!(html.contains("no data") && html.contains("absent (not recorded)"));
+}

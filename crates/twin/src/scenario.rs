@@ -1,0 +1,573 @@
+//! The Scenario format (`apiVersion: kscale.io/v1alpha1`, `kind: Scenario`).
+//!
+//! A scenario names the manifests applied at t=0, the cloud and initial nodes, the request load
+//! per workload and timed kubectl steps. Unknown fields are rejected (typos must not be silently
+//! ignored), and every error names the file, line and field. See README.md for the reference.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use kscale_model::{Quantity, parse_duration};
+use serde::{Deserialize, Deserializer};
+
+use crate::error::InputError;
+use crate::yaml;
+
+/// A duration field written Go-style (`90s`, `5m`, `1h30m`), in milliseconds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Default)]
+pub struct DurationField(pub u64);
+
+impl<'de> Deserialize<'de> for DurationField {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = ScalarText::deserialize(d)?.0;
+        parse_duration(&s)
+            .map(DurationField)
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+/// A quantity field (`10m`, `1`, `500Mi`), accepting YAML numbers and strings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct QuantityField(pub Quantity);
+
+impl<'de> Deserialize<'de> for QuantityField {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = ScalarText::deserialize(d)?.0;
+        Quantity::parse(&s)
+            .map(QuantityField)
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+/// A scalar read as text whether YAML typed it as a number or a string.
+struct ScalarText(String);
+
+impl<'de> Deserialize<'de> for ScalarText {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = ScalarText;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a string or number")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<ScalarText, E> {
+                Ok(ScalarText(v.to_string()))
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<ScalarText, E> {
+                Ok(ScalarText(v.to_string()))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<ScalarText, E> {
+                Ok(ScalarText(v.to_string()))
+            }
+            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<ScalarText, E> {
+                Ok(ScalarText(v.to_string()))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// The whole scenario document.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ScenarioDoc {
+    /// Must be `kscale.io/v1alpha1`.
+    pub api_version: String,
+    /// Must be `Scenario`.
+    pub kind: String,
+    /// `name` of the scenario.
+    pub metadata: ScenarioMeta,
+    /// The scenario itself.
+    pub spec: ScenarioSpec,
+}
+
+/// Scenario metadata.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScenarioMeta {
+    /// Scenario name (report title).
+    pub name: String,
+}
+
+/// `spec` of a scenario.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ScenarioSpec {
+    /// Simulated duration.
+    pub duration: DurationField,
+    /// Seed of every random stream (default 1).
+    #[serde(default)]
+    pub seed: Option<u64>,
+    /// Cloud provider and catalog.
+    #[serde(default)]
+    pub cloud: CloudSpec,
+    /// Nodes present at t=0.
+    #[serde(default)]
+    pub nodes: Vec<NodeSpec>,
+    /// Manifest files and folders, relative to the scenario file, applied at t=0.
+    #[serde(default)]
+    pub manifests: Vec<String>,
+    /// Request load offered to workloads.
+    #[serde(default)]
+    pub load: Vec<LoadSpec>,
+    /// Timed kubectl steps.
+    #[serde(default)]
+    pub steps: Vec<StepSpec>,
+    /// Time-series sampling interval (default 10s).
+    #[serde(default)]
+    pub sample_interval: Option<DurationField>,
+    /// Wall-clock time that t=0 maps to in rendered objects (default 2026-01-01T00:00:00Z).
+    #[serde(default)]
+    pub start_time: Option<String>,
+}
+
+/// `spec.cloud`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct CloudSpec {
+    /// Provider of the built-in catalog; only `aws` today.
+    #[serde(default = "default_provider")]
+    pub provider: String,
+    /// Region label put on nodes (default `us-east-1`).
+    #[serde(default)]
+    pub region: Option<String>,
+    /// Zones nodes are spread over (default `<region>a`, `<region>b`, `<region>c`).
+    #[serde(default)]
+    pub zones: Vec<String>,
+}
+
+impl Default for CloudSpec {
+    fn default() -> Self {
+        CloudSpec {
+            provider: default_provider(),
+            region: None,
+            zones: vec![],
+        }
+    }
+}
+
+fn default_provider() -> String {
+    "aws".into()
+}
+
+/// One entry of `spec.nodes`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct NodeSpec {
+    /// Node name; with `count > 1`, nodes are named `NAME-1` … `NAME-N`.
+    pub name: String,
+    /// Instance type from the catalog, e.g. `m5.large`.
+    pub instance_type: String,
+    /// How many such nodes (default 1).
+    #[serde(default = "one")]
+    pub count: u32,
+    /// Extra labels.
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+    /// Taints.
+    #[serde(default)]
+    pub taints: Vec<TaintSpec>,
+    /// `on-demand` (default) or `spot`.
+    #[serde(default)]
+    pub capacity_type: Option<String>,
+    /// Zone (default: round-robin over the cloud's zones).
+    #[serde(default)]
+    pub zone: Option<String>,
+}
+
+fn one() -> u32 {
+    1
+}
+
+/// A taint as written in a scenario.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TaintSpec {
+    /// Key.
+    pub key: String,
+    /// Value (optional).
+    #[serde(default)]
+    pub value: Option<String>,
+    /// `NoSchedule`, `PreferNoSchedule` or `NoExecute`.
+    pub effect: String,
+}
+
+/// One entry of `spec.load`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct LoadSpec {
+    /// `kind/name` or `namespace/kind/name` of the workload (e.g. `deployment/web`).
+    pub target: String,
+    /// Offered requests per second over time.
+    pub requests_per_second: RateSpec,
+    /// CPU core-seconds per request (e.g. `10m`).
+    pub cpu_per_request: QuantityField,
+}
+
+/// A rate over time: exactly one of `constant`, `trace` or `steps`.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RateSpec {
+    /// A constant rate.
+    #[serde(default)]
+    pub constant: Option<f64>,
+    /// A CSV trace file (relative to the scenario): header line, offset seconds, value.
+    #[serde(default)]
+    pub trace: Option<String>,
+    /// Multiplier applied to trace values (default 1).
+    #[serde(default)]
+    pub scale: Option<f64>,
+    /// Name of the trace's value column (default: the second column).
+    #[serde(default)]
+    pub column: Option<String>,
+    /// Piecewise-constant rate: value from `at` until the next step.
+    #[serde(default)]
+    pub steps: Option<Vec<RatePoint>>,
+}
+
+/// One point of a `steps` rate.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RatePoint {
+    /// When the value starts.
+    pub at: DurationField,
+    /// Requests per second from then on.
+    pub value: f64,
+}
+
+/// One timed kubectl step.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StepSpec {
+    /// When to run it.
+    pub at: DurationField,
+    /// The kubectl command line.
+    pub run: String,
+}
+
+/// A resolved rate function: requests per second at a time.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Rate {
+    /// Constant.
+    Constant(f64),
+    /// Piecewise constant: sorted `(start ms, value)`; before the first point the rate is 0.
+    Steps(Vec<(u64, f64)>),
+}
+
+impl Rate {
+    /// Requests per second at `t_ms`.
+    pub fn at(&self, t_ms: u64) -> f64 {
+        match self {
+            Rate::Constant(v) => *v,
+            Rate::Steps(points) => {
+                let idx = points.partition_point(|(t, _)| *t <= t_ms);
+                if idx == 0 { 0.0 } else { points[idx - 1].1 }
+            }
+        }
+    }
+}
+
+/// A load entry resolved against its files.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Load {
+    /// Namespace of the target (default `default`).
+    pub namespace: String,
+    /// Kind of the target, lower-case (`deployment`, `statefulset`, `replicaset`).
+    pub kind: String,
+    /// Name of the target.
+    pub name: String,
+    /// Offered rate.
+    pub rate: Rate,
+    /// CPU milli-core-seconds per request.
+    pub cpu_milli_per_request: f64,
+}
+
+/// A validated scenario with its paths resolved.
+#[derive(Debug, Clone)]
+pub struct Scenario {
+    /// The scenario file.
+    pub path: PathBuf,
+    /// Directory relative paths are resolved against.
+    pub base_dir: PathBuf,
+    /// The parsed document.
+    pub doc: ScenarioDoc,
+    /// Manifest paths, resolved.
+    pub manifest_paths: Vec<PathBuf>,
+    /// Loads, resolved.
+    pub loads: Vec<Load>,
+    /// Steps sorted by time (stable: equal times keep file order).
+    pub steps: Vec<StepSpec>,
+    /// t=0 as Unix milliseconds.
+    pub start_unix_ms: i64,
+}
+
+impl Scenario {
+    /// Reads and validates a scenario file.
+    pub fn load(path: &Path) -> Result<Scenario, InputError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| InputError::file(path, format!("cannot read scenario: {e}")))?;
+        let docs = yaml::split_documents(&text);
+        let doc = match docs.as_slice() {
+            [d] => d,
+            [] => return Err(InputError::file(path, "empty scenario file")),
+            [_, second, ..] => {
+                return Err(InputError::at(
+                    path,
+                    second.start_line,
+                    None,
+                    "a scenario file holds exactly one YAML document",
+                ));
+            }
+        };
+        let parsed: ScenarioDoc = yaml::parse(path, doc)?;
+        let locate = |key: &str| doc.find_key_line(key, 0);
+        let err_at = |key: &str, field: &str, msg: String| {
+            let mut e = InputError::file(path, msg).with_field(field);
+            e.line = locate(key);
+            e
+        };
+        if parsed.api_version != "kscale.io/v1alpha1" {
+            return Err(err_at(
+                "apiVersion",
+                "apiVersion",
+                format!(
+                    "unsupported apiVersion {:?}, expected \"kscale.io/v1alpha1\"",
+                    parsed.api_version
+                ),
+            ));
+        }
+        if parsed.kind != "Scenario" {
+            return Err(err_at(
+                "kind",
+                "kind",
+                format!("unsupported kind {:?}, expected \"Scenario\"", parsed.kind),
+            ));
+        }
+        if parsed.spec.duration.0 == 0 {
+            return Err(err_at(
+                "duration",
+                "spec.duration",
+                "duration must be greater than zero".into(),
+            ));
+        }
+        if parsed.spec.cloud.provider != "aws" {
+            return Err(err_at(
+                "provider",
+                "spec.cloud.provider",
+                format!(
+                    "unknown cloud provider {:?} (supported: aws)",
+                    parsed.spec.cloud.provider
+                ),
+            ));
+        }
+        if let Some(si) = parsed.spec.sample_interval {
+            if si.0 < 1000 {
+                return Err(err_at(
+                    "sampleInterval",
+                    "spec.sampleInterval",
+                    "sampleInterval must be at least 1s".into(),
+                ));
+            }
+        }
+        for (i, n) in parsed.spec.nodes.iter().enumerate() {
+            if crate::cloud::instance_type(&n.instance_type).is_none() {
+                return Err(err_at(
+                    "instanceType",
+                    &format!("spec.nodes[{i}].instanceType"),
+                    format!(
+                        "unknown instance type {:?} (catalog: {})",
+                        n.instance_type,
+                        crate::cloud::catalog_names()
+                    ),
+                ));
+            }
+            if let Some(ct) = &n.capacity_type {
+                if ct != "on-demand" && ct != "spot" {
+                    return Err(err_at(
+                        "capacityType",
+                        &format!("spec.nodes[{i}].capacityType"),
+                        format!("capacityType must be on-demand or spot, not {ct:?}"),
+                    ));
+                }
+            }
+            for (j, t) in n.taints.iter().enumerate() {
+                if kscale_model::TaintEffect::parse(&t.effect).is_none() {
+                    return Err(err_at(
+                        "effect",
+                        &format!("spec.nodes[{i}].taints[{j}].effect"),
+                        format!(
+                            "unknown taint effect {:?} (NoSchedule, PreferNoSchedule, NoExecute)",
+                            t.effect
+                        ),
+                    ));
+                }
+            }
+        }
+        let start_unix_ms = match &parsed.spec.start_time {
+            None => 1_767_225_600_000, // 2026-01-01T00:00:00Z
+            Some(s) => s
+                .parse::<jiff::Timestamp>()
+                .map(|t| t.as_millisecond())
+                .map_err(|e| {
+                    err_at(
+                        "startTime",
+                        "spec.startTime",
+                        format!("invalid RFC 3339 time {s:?}: {e}"),
+                    )
+                })?,
+        };
+        let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        let mut manifest_paths = vec![];
+        for (i, m) in parsed.spec.manifests.iter().enumerate() {
+            let p = base_dir.join(m);
+            if !p.exists() {
+                let mut e = InputError::file(
+                    path,
+                    format!(
+                        "manifest path {m:?} does not exist (resolved to {})",
+                        p.display()
+                    ),
+                )
+                .with_field(format!("spec.manifests[{i}]"));
+                e.line = doc.find_key_line("manifests", 0);
+                return Err(e);
+            }
+            manifest_paths.push(p);
+        }
+        let mut loads = vec![];
+        for (i, l) in parsed.spec.load.iter().enumerate() {
+            loads.push(resolve_load(path, doc, &base_dir, i, l)?);
+        }
+        let mut steps = parsed.spec.steps.clone();
+        steps.sort_by_key(|s| s.at);
+        Ok(Scenario {
+            path: path.to_path_buf(),
+            base_dir,
+            manifest_paths,
+            loads,
+            steps,
+            start_unix_ms,
+            doc: parsed,
+        })
+    }
+
+    /// The run seed (default 1).
+    pub fn seed(&self) -> u64 {
+        self.doc.spec.seed.unwrap_or(1)
+    }
+
+    /// The scenario name.
+    pub fn name(&self) -> &str {
+        &self.doc.metadata.name
+    }
+}
+
+fn resolve_load(
+    path: &Path,
+    doc: &yaml::Document,
+    base: &Path,
+    i: usize,
+    l: &LoadSpec,
+) -> Result<Load, InputError> {
+    let field = |f: &str| format!("spec.load[{i}].{f}");
+    let err = |key: &str, f: &str, msg: String| {
+        let mut e = InputError::file(path, msg).with_field(field(f));
+        e.line = doc.find_key_line(key, 0);
+        e
+    };
+    let parts: Vec<&str> = l.target.split('/').collect();
+    let (namespace, kind, name) = match parts.as_slice() {
+        [k, n] => ("default".to_string(), k.to_string(), n.to_string()),
+        [ns, k, n] => (ns.to_string(), k.to_string(), n.to_string()),
+        _ => {
+            return Err(err(
+                "target",
+                "target",
+                format!(
+                    "target {:?} must be kind/name or namespace/kind/name",
+                    l.target
+                ),
+            ));
+        }
+    };
+    let kind = match kind.to_ascii_lowercase().as_str() {
+        "deployment" | "deployments" | "deploy" => "deployment",
+        "statefulset" | "statefulsets" | "sts" => "statefulset",
+        "replicaset" | "replicasets" | "rs" => "replicaset",
+        other => {
+            return Err(err(
+                "target",
+                "target",
+                format!(
+                    "target kind {other:?} is not a workload (deployment, statefulset, replicaset)"
+                ),
+            ));
+        }
+    }
+    .to_string();
+    if name.is_empty() {
+        return Err(err("target", "target", "target name is empty".into()));
+    }
+    let cpu = l.cpu_per_request.0;
+    if cpu.is_negative() {
+        return Err(err(
+            "cpuPerRequest",
+            "cpuPerRequest",
+            "cpuPerRequest must not be negative".into(),
+        ));
+    }
+    let r = &l.requests_per_second;
+    let n_set = [r.constant.is_some(), r.trace.is_some(), r.steps.is_some()]
+        .iter()
+        .filter(|b| **b)
+        .count();
+    if n_set != 1 {
+        return Err(err(
+            "requestsPerSecond",
+            "requestsPerSecond",
+            "exactly one of constant, trace or steps must be given".into(),
+        ));
+    }
+    let scale = r.scale.unwrap_or(1.0);
+    if !(scale.is_finite() && scale >= 0.0) {
+        return Err(err(
+            "scale",
+            "requestsPerSecond.scale",
+            "scale must be a non-negative number".into(),
+        ));
+    }
+    let rate = if let Some(c) = r.constant {
+        if !(c.is_finite() && c >= 0.0) {
+            return Err(err(
+                "constant",
+                "requestsPerSecond.constant",
+                "rate must be a non-negative number".into(),
+            ));
+        }
+        Rate::Constant(c * scale)
+    } else if let Some(points) = &r.steps {
+        let mut v = vec![];
+        for (j, p) in points.iter().enumerate() {
+            if !(p.value.is_finite() && p.value >= 0.0) {
+                return Err(err(
+                    "value",
+                    &format!("requestsPerSecond.steps[{j}].value"),
+                    "rate must be a non-negative number".into(),
+                ));
+            }
+            v.push((p.at.0, p.value * scale));
+        }
+        v.sort_by_key(|p| p.0);
+        Rate::Steps(v)
+    } else {
+        let file = base.join(r.trace.as_ref().expect("checked above"));
+        Rate::Steps(crate::trace::read_trace(&file, r.column.as_deref(), scale)?)
+    };
+    Ok(Load {
+        namespace,
+        kind,
+        name,
+        rate,
+        cpu_milli_per_request: cpu.nanos() as f64 / 1e6,
+    })
+}

@@ -1,0 +1,698 @@
+//! The twin's API surface: applying and deleting objects, nodes, and rendering objects as the
+//! API server would return them (for `kubectl get -o json` and the printers).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use kscale_controllers::scheduler::NodeInfo;
+use kscale_model::quantity::{format_bytes, format_cpu_milli};
+use kscale_model::{Resources, Taint, TaintEffect};
+use serde_json::{Value, json};
+
+use super::Sim;
+use super::model::{Node, Pod, PodPhase, PodTemplate};
+use super::store::ObjKey;
+use crate::cloud;
+
+/// Kinds that are cluster-scoped (no namespace).
+pub fn is_cluster_scoped(kind: &str) -> bool {
+    matches!(
+        kind,
+        "Namespace"
+            | "Node"
+            | "PriorityClass"
+            | "ClusterRole"
+            | "ClusterRoleBinding"
+            | "PersistentVolume"
+            | "StorageClass"
+            | "CustomResourceDefinition"
+            | "NodePool"
+            | "Provisioner"
+            | "NodeClaim"
+            | "EC2NodeClass"
+            | "AWSNodeTemplate"
+    )
+}
+
+/// What an apply did, in kubectl's words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ApplyOutcome {
+    /// A new object.
+    Created,
+    /// An existing object changed.
+    Configured,
+    /// Nothing changed.
+    Unchanged,
+}
+
+impl ApplyOutcome {
+    /// `created`, `configured` or `unchanged`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            ApplyOutcome::Created => "created",
+            ApplyOutcome::Configured => "configured",
+            ApplyOutcome::Unchanged => "unchanged",
+        }
+    }
+}
+
+impl Sim {
+    /// Built-in objects of every cluster: namespaces and the system PriorityClasses.
+    pub fn install_builtins(&mut self) {
+        for ns in ["default", "kube-system", "kube-public", "kube-node-lease"] {
+            let v = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}, "spec": {"finalizers": ["kubernetes"]}, "status": {"phase": "Active"}});
+            self.put_generic(ObjKey::new("Namespace", "", ns), v);
+        }
+        for (name, value, desc) in [
+            (
+                "system-cluster-critical",
+                2_000_000_000,
+                "Used for system critical pods that must run in the cluster, but can be moved to another node if necessary.",
+            ),
+            (
+                "system-node-critical",
+                2_000_001_000,
+                "Used for system critical pods that must not be moved from their current node.",
+            ),
+        ] {
+            let v = json!({"apiVersion": "scheduling.k8s.io/v1", "kind": "PriorityClass", "metadata": {"name": name}, "value": value, "description": desc, "preemptionPolicy": "PreemptLowerPriority"});
+            self.put_generic(ObjKey::new("PriorityClass", "", name), v);
+        }
+    }
+
+    fn put_generic(&mut self, key: ObjKey, v: Value) -> bool {
+        let created = self.timestamp(self.now);
+        let uids = &mut self.rng.uids;
+        self.store.put(key, v, || uids.uuid(), created)
+    }
+
+    /// Creates the scenario's `spec.nodes`.
+    pub fn create_scenario_nodes(&mut self) -> Result<(), crate::error::InputError> {
+        let specs = self.scenario.doc.spec.nodes.clone();
+        let mut zone_rr = 0usize;
+        for spec in specs {
+            let it = cloud::instance_type(&spec.instance_type)
+                .expect("validated when loading the scenario");
+            for i in 0..spec.count {
+                let name = if spec.count == 1 {
+                    spec.name.clone()
+                } else {
+                    format!("{}-{}", spec.name, i + 1)
+                };
+                let zone = spec.zone.clone().unwrap_or_else(|| {
+                    let zones = self.zones();
+                    let z = zones[zone_rr % zones.len()].clone();
+                    zone_rr += 1;
+                    z
+                });
+                let taints = spec
+                    .taints
+                    .iter()
+                    .map(|t| Taint {
+                        key: t.key.clone(),
+                        value: t.value.clone().unwrap_or_default(),
+                        effect: TaintEffect::parse(&t.effect).expect("validated"),
+                    })
+                    .collect();
+                self.add_node(
+                    &name,
+                    it,
+                    spec.capacity_type.as_deref().unwrap_or("on-demand"),
+                    &zone,
+                    spec.labels.clone(),
+                    taints,
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// The cloud's zones.
+    pub fn zones(&self) -> Vec<String> {
+        let c = &self.scenario.doc.spec.cloud;
+        if !c.zones.is_empty() {
+            return c.zones.clone();
+        }
+        let region = c.region.clone().unwrap_or_else(|| "us-east-1".into());
+        ["a", "b", "c"]
+            .iter()
+            .map(|s| format!("{region}{s}"))
+            .collect()
+    }
+
+    /// Adds a Ready node of an instance type, with the labels real EKS nodes carry.
+    pub fn add_node(
+        &mut self,
+        name: &str,
+        it: &'static cloud::InstanceType,
+        capacity_type: &str,
+        zone: &str,
+        extra_labels: BTreeMap<String, String>,
+        taints: Vec<Taint>,
+    ) {
+        let region = self
+            .scenario
+            .doc
+            .spec
+            .cloud
+            .region
+            .clone()
+            .unwrap_or_else(|| "us-east-1".into());
+        let mut labels = BTreeMap::new();
+        for (k, v) in [
+            ("kubernetes.io/hostname", name.to_string()),
+            ("kubernetes.io/os", "linux".into()),
+            ("kubernetes.io/arch", "amd64".into()),
+            ("beta.kubernetes.io/os", "linux".into()),
+            ("beta.kubernetes.io/arch", "amd64".into()),
+            ("node.kubernetes.io/instance-type", it.name.to_string()),
+            ("beta.kubernetes.io/instance-type", it.name.to_string()),
+            ("topology.kubernetes.io/zone", zone.to_string()),
+            ("topology.kubernetes.io/region", region.clone()),
+            ("failure-domain.beta.kubernetes.io/zone", zone.to_string()),
+            ("failure-domain.beta.kubernetes.io/region", region.clone()),
+            ("karpenter.sh/capacity-type", capacity_type.to_string()),
+            (
+                "eks.amazonaws.com/capacityType",
+                if capacity_type == "spot" {
+                    "SPOT".into()
+                } else {
+                    "ON_DEMAND".into()
+                },
+            ),
+        ] {
+            labels.insert(k.to_string(), v);
+        }
+        labels.extend(extra_labels);
+        let allocatable = Resources {
+            cpu_milli: it.allocatable_cpu_milli(),
+            memory: it.allocatable_memory(),
+            pods: it.max_pods as i64,
+        };
+        let capacity = Resources {
+            cpu_milli: it.cpu_milli(),
+            memory: it.memory_bytes(),
+            pods: it.max_pods as i64,
+        };
+        let node = Node {
+            info: NodeInfo {
+                name: Arc::from(name),
+                labels,
+                taints,
+                unschedulable: false,
+                ready: true,
+                allocatable,
+                requested: Resources::ZERO,
+                pods: vec![],
+                nominated: vec![],
+            },
+            uid: self.rng.uids.uuid(),
+            created: self.now,
+            capacity,
+            instance_type: it.name.to_string(),
+            capacity_type: capacity_type.to_string(),
+            hourly_price: it.hourly_price(capacity_type),
+            images: Default::default(),
+            annotations: Default::default(),
+        };
+        self.nodes.insert(Arc::from(name), node);
+        self.count("nodesCreated");
+        self.emit(
+            "Normal",
+            "RegisteredNode",
+            "Node",
+            "",
+            name,
+            format!("Node {name} event: Registered Node {name} in Controller"),
+            "node-controller",
+        );
+        self.cluster_changed();
+    }
+
+    /// Removes a node: its pods are deleted at once (pod garbage collection) and its cost closes.
+    pub fn remove_node(&mut self, name: &str) -> bool {
+        let Some(node) = self.nodes.get(name) else {
+            return false;
+        };
+        let cost = node.hourly_price * self.now.since(node.created) as f64 / 3_600_000.0;
+        let ids: Vec<u64> = node.info.pods.iter().map(|p| p.id).collect();
+        for id in ids {
+            if let Some(p) = self.pods.get_mut(&id) {
+                p.node = None;
+                let g = p.generation;
+                self.pod_gone(id, g);
+            }
+        }
+        self.closed_cost += cost;
+        self.nodes.remove(name);
+        self.emit(
+            "Normal",
+            "RemovingNode",
+            "Node",
+            "",
+            name,
+            format!("Node {name} event: Removing Node {name} from Controller"),
+            "node-controller",
+        );
+        true
+    }
+
+    /// Applies an object (create or update), as `kubectl apply` does.
+    pub fn apply_value(&mut self, v: Value, raw: Option<Value>) -> Result<ApplyOutcome, String> {
+        let _ = raw;
+        let kind = v
+            .get("kind")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
+        let name = v
+            .pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
+        let ns = if is_cluster_scoped(&kind) {
+            String::new()
+        } else {
+            v.pointer("/metadata/namespace")
+                .and_then(Value::as_str)
+                .unwrap_or("default")
+                .to_string()
+        };
+        if !ns.is_empty()
+            && kind != "Namespace"
+            && self.store.get(&ObjKey::new("Namespace", "", &ns)).is_none()
+        {
+            return Err(format!("namespaces \"{ns}\" not found"));
+        }
+        match kind.as_str() {
+            "Node" => self.apply_node(&name, &v),
+            "Pod" => {
+                if let Some(id) = self
+                    .pod_names
+                    .get(&(Arc::from(ns.as_str()), Arc::from(name.as_str())))
+                {
+                    let same = self.pods[id].template.spec
+                        == v.get("spec").cloned().unwrap_or(Value::Null);
+                    return if same {
+                        Ok(ApplyOutcome::Unchanged)
+                    } else {
+                        Err(format!(
+                            "Pod \"{name}\" is invalid: spec: Forbidden: pod updates may not change fields other than `spec.containers[*].image`, `spec.initContainers[*].image`, `spec.activeDeadlineSeconds`, `spec.tolerations` (only additions to existing tolerations) or `spec.terminationGracePeriodSeconds`"
+                        ))
+                    };
+                }
+                let t = Arc::new(PodTemplate::compile(
+                    v.get("metadata"),
+                    v.get("spec").unwrap_or(&Value::Null),
+                ));
+                self.create_pod(&ns, &name, t, None)
+                    .map(|_| ApplyOutcome::Created)
+            }
+            _ => {
+                let key = ObjKey::new(&kind, &ns, &name);
+                let before = self.store.get(&key).cloned();
+                if let Some(b) = &before {
+                    let strip = |x: &Value| {
+                        let mut x = x.clone();
+                        if let Some(o) = x.as_object_mut() {
+                            o.remove("metadata");
+                            o.remove("status");
+                        }
+                        x
+                    };
+                    let labels_same = b.pointer("/metadata/labels")
+                        == v.pointer("/metadata/labels")
+                        && b.pointer("/metadata/annotations") == v.pointer("/metadata/annotations");
+                    if strip(b) == strip(&v) && labels_same {
+                        return Ok(ApplyOutcome::Unchanged);
+                    }
+                }
+                if kind == "ReplicaSet" {
+                    self.put_replicaset(key, v, None);
+                } else {
+                    self.put_generic(key.clone(), v);
+                    if kind == "Deployment" {
+                        self.mark_dirty(key);
+                    }
+                }
+                Ok(if before.is_some() {
+                    ApplyOutcome::Configured
+                } else {
+                    ApplyOutcome::Created
+                })
+            }
+        }
+    }
+
+    fn apply_node(&mut self, name: &str, v: &Value) -> Result<ApplyOutcome, String> {
+        if self.nodes.contains_key(name) {
+            return Ok(ApplyOutcome::Unchanged);
+        }
+        let labels: BTreeMap<String, String> = v
+            .pointer("/metadata/labels")
+            .and_then(Value::as_object)
+            .map(|m| {
+                m.iter()
+                    .map(|(k, x)| (k.clone(), x.as_str().unwrap_or("").to_string()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let it_name = labels.get("node.kubernetes.io/instance-type").cloned();
+        let it = it_name.as_deref().and_then(cloud::instance_type);
+        let taints: Vec<Taint> = v
+            .pointer("/spec/taints")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|t| {
+                Some(Taint {
+                    key: t.get("key")?.as_str()?.into(),
+                    value: t.get("value").and_then(Value::as_str).unwrap_or("").into(),
+                    effect: TaintEffect::parse(t.get("effect")?.as_str()?)?,
+                })
+            })
+            .collect();
+        let zone = labels
+            .get("topology.kubernetes.io/zone")
+            .cloned()
+            .unwrap_or_else(|| self.zones()[0].clone());
+        let ct = labels
+            .get("karpenter.sh/capacity-type")
+            .cloned()
+            .unwrap_or_else(|| "on-demand".into());
+        match it {
+            Some(it) => self.add_node(name, it, &ct, &zone, labels, taints),
+            None => {
+                // A node without a catalog instance type: take capacity from its status.
+                let cap = v
+                    .pointer("/status/allocatable")
+                    .or(v.pointer("/status/capacity"));
+                let q = |k: &str| {
+                    cap.and_then(|c| c.get(k))
+                        .and_then(Value::as_str)
+                        .and_then(|s| kscale_model::Quantity::parse(s).ok())
+                };
+                let (Some(cpu), Some(mem)) = (q("cpu"), q("memory")) else {
+                    return Err(format!(
+                        "node {name:?}: set label node.kubernetes.io/instance-type to a catalog type, or status.allocatable cpu and memory"
+                    ));
+                };
+                static CUSTOM: std::sync::OnceLock<cloud::InstanceType> =
+                    std::sync::OnceLock::new();
+                let base = CUSTOM.get_or_init(|| cloud::InstanceType {
+                    name: "custom",
+                    vcpu: 0,
+                    memory_gib: 0.0,
+                    max_pods: 110,
+                    on_demand_hourly: 0.0,
+                });
+                self.add_node(name, base, &ct, &zone, labels, taints);
+                let n = self.nodes.get_mut(name).expect("just added");
+                let pods = q("pods").map(|p| p.value()).unwrap_or(110);
+                n.info.allocatable = Resources {
+                    cpu_milli: cpu.milli(),
+                    memory: mem.value(),
+                    pods,
+                };
+                n.capacity = n.info.allocatable;
+                n.instance_type = "custom".into();
+            }
+        }
+        Ok(ApplyOutcome::Created)
+    }
+
+    /// Deletes an object by kind/namespace/name; returns false if it does not exist.
+    pub fn delete_object(
+        &mut self,
+        kind: &str,
+        ns: &str,
+        name: &str,
+        grace_ms: Option<u64>,
+    ) -> bool {
+        match kind {
+            "Pod" => match self
+                .pod_names
+                .get(&(Arc::from(ns), Arc::from(name)))
+                .copied()
+            {
+                Some(id) => {
+                    self.delete_pod(id, grace_ms);
+                    true
+                }
+                None => false,
+            },
+            "Node" => self.remove_node(name),
+            _ => {
+                let ns = if is_cluster_scoped(kind) { "" } else { ns };
+                let key = ObjKey::new(kind, ns, name);
+                let Some(v) = self.store.remove(&key) else {
+                    return false;
+                };
+                let uid = v
+                    .pointer("/metadata/uid")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string();
+                // Garbage collection of dependents (background propagation).
+                if kind == "Deployment" {
+                    let owned: Vec<ObjKey> = self
+                        .store
+                        .list("ReplicaSet", Some(ns))
+                        .filter(|(_, r)| {
+                            r.pointer("/metadata/ownerReferences/0/uid")
+                                .and_then(Value::as_str)
+                                == Some(uid.as_str())
+                        })
+                        .map(|(k, _)| k.clone())
+                        .collect();
+                    for k in owned {
+                        self.delete_object("ReplicaSet", &k.namespace, &k.name, None);
+                    }
+                }
+                if kind == "ReplicaSet" {
+                    if let Some(c) = self.rs_cache.remove(&key) {
+                        for id in c.pods {
+                            self.delete_pod(id, None);
+                        }
+                    }
+                    self.pending_creates.remove(&key);
+                }
+                true
+            }
+        }
+    }
+
+    /// Renders a pod as the API server would return it.
+    pub fn render_pod(&self, p: &Pod) -> Value {
+        let ts = |t: Option<kscale_model::SimTime>| {
+            t.map(|t| Value::String(self.timestamp(t)))
+                .unwrap_or(Value::Null)
+        };
+        let mut spec = p.template.spec.clone();
+        if let Some(n) = &p.node {
+            spec["nodeName"] = json!(n.as_ref());
+        }
+        spec["priority"] = json!(p.priority);
+        if spec.get("schedulerName").is_none() {
+            spec["schedulerName"] = json!("default-scheduler");
+        }
+        if spec.get("restartPolicy").is_none() {
+            spec["restartPolicy"] = json!("Always");
+        }
+        if spec.get("terminationGracePeriodSeconds").is_none() {
+            spec["terminationGracePeriodSeconds"] = json!(30);
+        }
+        let mut meta = json!({"name": p.name.as_ref(), "namespace": p.namespace.as_ref(), "uid": p.uid, "creationTimestamp": self.timestamp(p.created), "resourceVersion": p.id.to_string()});
+        if !p.labels.is_empty() {
+            meta["labels"] = json!(p.labels.as_ref());
+        }
+        if !p.template.annotations.is_empty() {
+            meta["annotations"] = json!(p.template.annotations);
+        }
+        if let Some(o) = &p.owner {
+            meta["generateName"] = json!(format!("{}-", o.name));
+            meta["ownerReferences"] = json!([{"apiVersion": "apps/v1", "kind": o.kind, "name": o.name, "uid": o.uid, "controller": true, "blockOwnerDeletion": true}]);
+        }
+        if let Some(d) = p.deleting_at {
+            meta["deletionTimestamp"] = json!(self.timestamp(d));
+            meta["deletionGracePeriodSeconds"] = json!(p.template.grace_ms / 1000);
+        }
+        let running = p.phase == PodPhase::Running;
+        let ready = p.is_ready();
+        let cond = |t: &str, ok: bool, at: Option<kscale_model::SimTime>| json!({"type": t, "status": if ok { "True" } else { "False" }, "lastProbeTime": null, "lastTransitionTime": ts(at.or(Some(p.created)))});
+        let mut conditions = vec![];
+        match (&p.node, &p.unschedulable) {
+            (None, Some(msg)) => conditions.push(json!({"type": "PodScheduled", "status": "False", "lastProbeTime": null, "lastTransitionTime": ts(Some(p.created)), "reason": "Unschedulable", "message": msg})),
+            (None, None) => {}
+            (Some(_), _) => {
+                conditions.push(cond("PodReadyToStartContainers", p.started_at.is_some(), p.started_at));
+                conditions.push(cond("Initialized", true, p.scheduled_at));
+                conditions.push(cond("Ready", ready, p.ready_at.or(p.scheduled_at)));
+                conditions.push(cond("ContainersReady", ready, p.ready_at.or(p.scheduled_at)));
+                conditions.push(cond("PodScheduled", true, p.scheduled_at));
+            }
+        }
+        let statuses: Vec<Value> = p
+            .template
+            .containers
+            .iter()
+            .map(|c| {
+                let state = if running {
+                    json!({"running": {"startedAt": ts(p.started_at)}})
+                } else {
+                    json!({"waiting": {"reason": "ContainerCreating"}})
+                };
+                json!({"name": c.name, "image": c.image, "imageID": "", "ready": ready, "restartCount": p.restarts, "started": running, "state": state})
+            })
+            .collect();
+        let mut status = json!({"phase": p.phase.api_phase(), "conditions": conditions, "qosClass": p.template.qos.as_str()});
+        if p.node.is_some() {
+            status["hostIP"] = json!(self.node_ip(p.node.as_deref().unwrap_or("")));
+            status["podIP"] = json!(format!("10.1.{}.{}", (p.id / 250) % 250, p.id % 250 + 2));
+            status["startTime"] = ts(p.scheduled_at);
+            status["containerStatuses"] = json!(statuses);
+        }
+        if let Some(n) = &p.nominated {
+            status["nominatedNodeName"] = json!(n.as_ref());
+        }
+        json!({"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": spec, "status": status})
+    }
+
+    fn node_ip(&self, name: &str) -> String {
+        let idx = self
+            .nodes
+            .keys()
+            .position(|n| n.as_ref() == name)
+            .unwrap_or(0);
+        format!("10.0.{}.{}", idx / 250, idx % 250 + 10)
+    }
+
+    /// Renders a node as the API server would return it.
+    pub fn render_node(&self, n: &Node) -> Value {
+        let r = |x: &Resources| json!({"cpu": format_cpu_milli(x.cpu_milli), "memory": format_bytes(x.memory), "pods": x.pods.to_string(), "ephemeral-storage": "20Gi"});
+        let taints: Vec<Value> = n
+            .info
+            .taints
+            .iter()
+            .map(|t| {
+                let mut v = json!({"key": t.key, "effect": t.effect.as_str()});
+                if !t.value.is_empty() {
+                    v["value"] = json!(t.value);
+                }
+                v
+            })
+            .collect();
+        let mut spec = json!({"providerID": format!("aws:///{}/i-{}", n.info.labels.get("topology.kubernetes.io/zone").cloned().unwrap_or_default(), &n.uid.replace('-', "")[..17])});
+        if !taints.is_empty() {
+            spec["taints"] = json!(taints);
+        }
+        if n.info.unschedulable {
+            spec["unschedulable"] = json!(true);
+        }
+        let created = self.timestamp(n.created);
+        json!({
+            "apiVersion": "v1", "kind": "Node",
+            "metadata": {"name": n.info.name.as_ref(), "uid": n.uid, "creationTimestamp": created, "labels": n.info.labels, "annotations": n.annotations, "resourceVersion": "1"},
+            "spec": spec,
+            "status": {
+                "capacity": r(&n.capacity),
+                "allocatable": r(&n.info.allocatable),
+                "conditions": [{"type": "Ready", "status": if n.info.ready { "True" } else { "False" }, "reason": if n.info.ready { "KubeletReady" } else { "KubeletNotReady" }, "message": if n.info.ready { "kubelet is posting ready status" } else { "kubelet is not ready" }, "lastHeartbeatTime": self.timestamp(self.now), "lastTransitionTime": created}],
+                "addresses": [{"type": "InternalIP", "address": self.node_ip(&n.info.name)}, {"type": "Hostname", "address": n.info.name.as_ref()}],
+                "nodeInfo": {"kubeletVersion": "v1.32.0-eks", "kubeProxyVersion": "v1.32.0-eks", "osImage": "Amazon Linux 2023", "kernelVersion": "6.1.0", "containerRuntimeVersion": "containerd://1.7.20", "operatingSystem": "linux", "architecture": "amd64"}
+            }
+        })
+    }
+
+    /// Renders a stored object with the status the twin computes for it.
+    pub fn render_stored(&self, key: &ObjKey, v: &Value) -> Value {
+        let mut v = v.clone();
+        match key.kind.as_str() {
+            "ReplicaSet" => {
+                let replicas = self.rs_active_pods(key);
+                let ready = self.rs_ready_pods(key);
+                v["status"] = json!({"replicas": replicas, "fullyLabeledReplicas": replicas, "readyReplicas": ready, "availableReplicas": ready, "observedGeneration": v.pointer("/metadata/generation").cloned().unwrap_or(json!(1))});
+            }
+            "Deployment" => {
+                let uid = v
+                    .pointer("/metadata/uid")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string();
+                let mut t = v.pointer("/spec/template").cloned().unwrap_or(json!({}));
+                let hash = super::workloads::template_hash(&t);
+                t["metadata"]["labels"]["pod-template-hash"] = json!(hash);
+                let (mut total, mut ready, mut updated) = (0, 0, 0);
+                for (k, rs) in self.store.list("ReplicaSet", Some(&key.namespace)) {
+                    if rs
+                        .pointer("/metadata/ownerReferences/0/uid")
+                        .and_then(Value::as_str)
+                        != Some(uid.as_str())
+                    {
+                        continue;
+                    }
+                    let a = self.rs_active_pods(k);
+                    total += a;
+                    ready += self.rs_ready_pods(k);
+                    if rs
+                        .pointer("/metadata/labels/pod-template-hash")
+                        .and_then(Value::as_str)
+                        == Some(hash.as_str())
+                    {
+                        updated += a;
+                    }
+                }
+                let want = v
+                    .pointer("/spec/replicas")
+                    .and_then(Value::as_i64)
+                    .unwrap_or(1);
+                let available = ready as i64
+                    >= want
+                        - super::workloads::int_or_percent(
+                            v.pointer("/spec/strategy/rollingUpdate/maxUnavailable"),
+                            "25%",
+                            want,
+                            false,
+                        );
+                let now = self.timestamp(self.now);
+                v["status"] = json!({
+                    "observedGeneration": v.pointer("/metadata/generation").cloned().unwrap_or(json!(1)),
+                    "replicas": total, "updatedReplicas": updated, "readyReplicas": ready, "availableReplicas": ready,
+                    "unavailableReplicas": (total as i64 - ready as i64).max(0),
+                    "conditions": [{"type": "Available", "status": if available { "True" } else { "False" }, "reason": if available { "MinimumReplicasAvailable" } else { "MinimumReplicasUnavailable" }, "lastUpdateTime": now, "lastTransitionTime": now}]
+                });
+                if ready == 0 && total == 0 && want == 0 {
+                    v["status"]
+                        .as_object_mut()
+                        .expect("object")
+                        .remove("unavailableReplicas");
+                }
+            }
+            _ => {}
+        }
+        v
+    }
+
+    /// Every object of `kind` (optionally one namespace, optionally one name), rendered.
+    pub fn list_rendered(&self, kind: &str, ns: Option<&str>) -> Vec<Value> {
+        match kind {
+            "Pod" => self
+                .pods
+                .values()
+                .filter(|p| ns.is_none_or(|n| *p.namespace == *n))
+                .map(|p| ((p.namespace.clone(), p.name.clone()), p))
+                .collect::<std::collections::BTreeMap<_, _>>()
+                .values()
+                .map(|p| self.render_pod(p))
+                .collect(),
+            "Node" => self.nodes.values().map(|n| self.render_node(n)).collect(),
+            _ => {
+                let ns = if is_cluster_scoped(kind) { None } else { ns };
+                self.store
+                    .list(kind, ns)
+                    .map(|(k, v)| self.render_stored(k, v))
+                    .collect()
+            }
+        }
+    }
+}

@@ -1,0 +1,342 @@
+//! Pod lifecycle: creation (API admission), binding, the kubelet's start-up and termination.
+//!
+//! Start-up path after a bind (see [`crate::latency::Latencies`] for each delay and its source):
+//! bind + watch → sandbox + CNI → image pull (skipped when cached on the node; `pause` images
+//! are always cached) → container start → PLEG relist (uniform phase within 1 s) → Running;
+//! Ready after `readinessProbe.initialDelaySeconds`. Deletion: SIGTERM, exit after
+//! min(grace period, shutdown time), PLEG relist, then the pod object is removed and its
+//! resources are freed on the node.
+
+use std::sync::Arc;
+
+use kscale_model::SimTime;
+use serde_json::Value;
+
+use super::model::{Owner, Pod, PodPhase, PodTemplate};
+use super::store::ObjKey;
+use super::{Event, Sim};
+
+impl Sim {
+    /// Resolves a pod's priority as the Priority admission plugin does.
+    pub fn resolve_priority(&self, class: Option<&str>) -> Result<i32, String> {
+        match class {
+            Some(name) => self
+                .store
+                .get(&ObjKey::new("PriorityClass", "", name))
+                .map(|v| v.get("value").and_then(Value::as_i64).unwrap_or(0) as i32)
+                .ok_or_else(|| format!("no PriorityClass with name {name} was found")),
+            None => Ok(self
+                .store
+                .list("PriorityClass", None)
+                .find(|(_, v)| v.get("globalDefault").and_then(Value::as_bool) == Some(true))
+                .map(|(_, v)| v.get("value").and_then(Value::as_i64).unwrap_or(0) as i32)
+                .unwrap_or(0)),
+        }
+    }
+
+    /// Creates a pod object (API admission included) and queues it for scheduling.
+    pub fn create_pod(
+        &mut self,
+        namespace: &str,
+        name: &str,
+        template: Arc<PodTemplate>,
+        owner: Option<Owner>,
+    ) -> Result<u64, String> {
+        if self
+            .store
+            .get(&ObjKey::new("Namespace", "", namespace))
+            .is_none()
+        {
+            return Err(format!("namespaces \"{namespace}\" not found"));
+        }
+        let ns: Arc<str> = Arc::from(namespace);
+        let nm: Arc<str> = Arc::from(name);
+        if self.pod_names.contains_key(&(ns.clone(), nm.clone())) {
+            return Err(format!("pods \"{name}\" already exists"));
+        }
+        let priority = self
+            .resolve_priority(template.priority_class.as_deref())
+            .map_err(|m| format!("pods \"{name}\" is forbidden: {m}"))?;
+        let id = self.next_pod_id;
+        self.next_pod_id += 1;
+        let pod = Pod {
+            id,
+            namespace: ns.clone(),
+            name: nm.clone(),
+            uid: self.rng.uids.uuid(),
+            created: self.now,
+            labels: template.labels.clone(),
+            template,
+            owner,
+            priority,
+            node: None,
+            nominated: None,
+            phase: PodPhase::Pending,
+            scheduled_at: None,
+            started_at: None,
+            ready_at: None,
+            deleting_at: None,
+            unschedulable: None,
+            restarts: 0,
+            generation: 0,
+        };
+        self.pods.insert(id, pod);
+        self.pod_names.insert((ns, nm), id);
+        self.count("podsCreated");
+        self.enqueue(id);
+        Ok(id)
+    }
+
+    /// Binds a pod to a node and starts the kubelet's start-up sequence.
+    pub fn bind_pod(&mut self, id: u64, node_name: &Arc<str>) {
+        let now = self.now;
+        let pod = self.pods.get_mut(&id).expect("bound pod exists");
+        if let Some(nom) = pod.nominated.take() {
+            if let Some(n) = self.nodes.get_mut(&nom) {
+                n.info.nominated.retain(|p| p.id != id);
+            }
+        }
+        pod.node = Some(node_name.clone());
+        pod.phase = PodPhase::ContainerCreating;
+        pod.scheduled_at = Some(now);
+        pod.unschedulable = None;
+        let info = pod.sched_info();
+        let template = pod.template.clone();
+        let (ns, name) = (pod.namespace.to_string(), pod.name.to_string());
+        let generation = pod.generation;
+        let node = self.nodes.get_mut(node_name).expect("bind target exists");
+        node.info.requested += info.requests;
+        node.info.pods.push(info);
+        let mut delay = self.lat.bind_to_kubelet_ms + self.lat.sandbox_ms;
+        let mut pulled = vec![];
+        for c in &template.containers {
+            let cached = node.images.contains(&c.image) || c.image.contains("pause");
+            if !cached {
+                pulled.push(c.image.clone());
+                node.images.insert(c.image.clone());
+            }
+        }
+        if !pulled.is_empty() {
+            delay += self.lat.image_pull_ms;
+        }
+        delay +=
+            self.lat.container_start_ms + self.rng.kubelet.range_u64(0, self.lat.pleg_relist_ms);
+        self.count("podsScheduled");
+        self.emit(
+            "Normal",
+            "Scheduled",
+            "Pod",
+            &ns,
+            &name,
+            format!("Successfully assigned {ns}/{name} to {node_name}"),
+            "default-scheduler",
+        );
+        for img in pulled {
+            self.emit(
+                "Normal",
+                "Pulling",
+                "Pod",
+                &ns,
+                &name,
+                format!("Pulling image \"{img}\""),
+                "kubelet",
+            );
+        }
+        self.queue.push(
+            now.plus_millis(delay),
+            Event::ContainersStarted(id, generation),
+        );
+    }
+
+    pub(crate) fn containers_started(&mut self, id: u64, generation: u32) {
+        let now = self.now;
+        let Some(pod) = self.pods.get_mut(&id) else {
+            return;
+        };
+        if pod.generation != generation || pod.deleting_at.is_some() {
+            return;
+        }
+        pod.phase = PodPhase::Running;
+        pod.started_at = Some(now);
+        let delay = pod.template.readiness_delay_ms + self.startup_delay_ms(id);
+        let (ns, name) = (
+            self.pods[&id].namespace.to_string(),
+            self.pods[&id].name.to_string(),
+        );
+        let containers: Vec<String> = self.pods[&id]
+            .template
+            .containers
+            .iter()
+            .map(|c| c.name.clone())
+            .collect();
+        for c in containers {
+            self.emit(
+                "Normal",
+                "Started",
+                "Pod",
+                &ns,
+                &name,
+                format!("Started container {c}"),
+                "kubelet",
+            );
+        }
+        if delay == 0 {
+            self.pod_ready(id, generation);
+        } else {
+            self.queue
+                .push(now.plus_millis(delay), Event::PodReady(id, generation));
+        }
+    }
+
+    /// Application start-up time of a pod's workload (from its load entry), in ms.
+    fn startup_delay_ms(&self, _id: u64) -> u64 {
+        0
+    }
+
+    pub(crate) fn pod_ready(&mut self, id: u64, generation: u32) {
+        let now = self.now;
+        let Some(pod) = self.pods.get_mut(&id) else {
+            return;
+        };
+        if pod.generation != generation || pod.deleting_at.is_some() {
+            return;
+        }
+        pod.ready_at = Some(now);
+        self.owner_changed(id);
+    }
+
+    /// Marks the pod's ReplicaSet (and its Deployment) for reconcile.
+    fn owner_changed(&mut self, id: u64) {
+        let Some(pod) = self.pods.get(&id) else {
+            return;
+        };
+        if let Some(o) = &pod.owner {
+            if o.kind == "ReplicaSet" {
+                let key = ObjKey::new("ReplicaSet", &pod.namespace, &o.name);
+                let dep = self.rs_cache.get(&key).and_then(|c| c.owner.clone());
+                self.mark_dirty(key);
+                if let Some(d) = dep {
+                    self.mark_dirty(d);
+                }
+            }
+        }
+    }
+
+    /// Starts graceful deletion of a pod (`grace_ms` overrides the pod's grace period).
+    pub fn delete_pod(&mut self, id: u64, grace_ms: Option<u64>) {
+        let now = self.now;
+        let Some(pod) = self.pods.get_mut(&id) else {
+            return;
+        };
+        if pod.deleting_at.is_some() {
+            return;
+        }
+        pod.deleting_at = Some(now);
+        let key = (-(pod.priority as i64), pod.created, id);
+        self.active_q.remove(&key);
+        self.unschedulable_q.remove(&id);
+        let Some(node_name) = pod.node.clone() else {
+            // Never bound: the API server removes it at once.
+            let generation = pod.generation;
+            self.owner_changed(id);
+            self.pod_gone(id, generation);
+            return;
+        };
+        let grace = grace_ms.unwrap_or(pod.template.grace_ms);
+        let generation = pod.generation;
+        let (ns, name) = (pod.namespace.to_string(), pod.name.to_string());
+        let containers: Vec<String> = pod
+            .template
+            .containers
+            .iter()
+            .map(|c| c.name.clone())
+            .collect();
+        if let Some(n) = self.nodes.get_mut(&node_name) {
+            if let Some(p) = n.info.pods.iter_mut().find(|p| p.id == id) {
+                p.terminating = true;
+            }
+        }
+        for c in containers {
+            self.emit(
+                "Normal",
+                "Killing",
+                "Pod",
+                &ns,
+                &name,
+                format!("Stopping container {c}"),
+                "kubelet",
+            );
+        }
+        let exit = grace.min(self.lat.shutdown_ms)
+            + self.rng.kubelet.range_u64(0, self.lat.pleg_relist_ms);
+        self.queue
+            .push(now.plus_millis(exit), Event::PodGone(id, generation));
+        self.owner_changed(id);
+    }
+
+    /// The pod object is gone: free its node resources and tell its controller.
+    pub(crate) fn pod_gone(&mut self, id: u64, generation: u32) {
+        let Some(pod) = self.pods.get(&id) else {
+            return;
+        };
+        if pod.generation != generation {
+            return;
+        }
+        let pod = self.pods.remove(&id).expect("checked");
+        self.pod_names
+            .remove(&(pod.namespace.clone(), pod.name.clone()));
+        if let Some(nom) = &pod.nominated {
+            if let Some(n) = self.nodes.get_mut(nom) {
+                n.info.nominated.retain(|p| p.id != id);
+            }
+        }
+        if let Some(node_name) = &pod.node {
+            if let Some(n) = self.nodes.get_mut(node_name) {
+                if let Some(i) = n.info.pods.iter().position(|p| p.id == id) {
+                    let p = n.info.pods.swap_remove(i);
+                    n.info.requested -= p.requests;
+                }
+            }
+        }
+        if let Some(o) = &pod.owner {
+            let key = ObjKey::new("ReplicaSet", &pod.namespace, &o.name);
+            let dep = self.rs_cache.get(&key).and_then(|c| c.owner.clone());
+            if let Some(c) = self.rs_cache.get_mut(&key) {
+                c.pods.remove(&id);
+            }
+            self.mark_dirty(key);
+            if let Some(d) = dep {
+                self.mark_dirty(d);
+            }
+        }
+        self.count("podsDeleted");
+        self.cluster_changed();
+    }
+
+    /// Something freed or added capacity: unschedulable pods get another attempt after the
+    /// scheduler's initial back-off.
+    pub fn cluster_changed(&mut self) {
+        if self.unschedulable_q.is_empty() {
+            return;
+        }
+        let ids: Vec<u64> = std::mem::take(&mut self.unschedulable_q)
+            .into_iter()
+            .collect();
+        for id in ids {
+            if let Some(p) = self.pods.get(&id) {
+                self.active_q.insert((-(p.priority as i64), p.created, id));
+            }
+        }
+        self.request_schedule(self.lat.unschedulable_backoff_ms);
+    }
+
+    /// Time a pod spent between creation and Running, if it started.
+    pub fn startup_latency(p: &Pod) -> Option<u64> {
+        p.started_at.map(|s| s.since(p.created))
+    }
+
+    /// Current virtual time (helper for closures).
+    pub fn time(&self) -> SimTime {
+        self.now
+    }
+}

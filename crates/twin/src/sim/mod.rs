@@ -1,0 +1,293 @@
+//! The discrete-event simulation: state, event loop and the wiring of controllers.
+//!
+//! One [`Sim`] owns the whole simulated cluster. Events pop from a `(time, seq)` queue
+//! ([`crate::queue`]); each handler mutates state and may push further events. Controllers that
+//! upstream runs as watch-driven loops (Deployment, ReplicaSet, scheduler) are triggered by
+//! "dirty" marks and coalesced into one reconcile event, so cost grows with changes, not time.
+
+pub mod api;
+pub mod kubectl;
+pub mod kubelet;
+pub mod model;
+pub mod output;
+pub mod scheduling;
+pub mod store;
+pub mod workloads;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use kscale_controllers::scheduler::Scheduler;
+use kscale_model::SimTime;
+use kscale_report::{EventRecord, InvolvedObject, TranscriptEntry};
+
+use crate::error::InputError;
+use crate::latency::Latencies;
+use crate::manifest::Warning;
+use crate::queue::EventQueue;
+use crate::rngs::Stream;
+use crate::scenario::Scenario;
+use model::{Node, Pod};
+use store::{ObjKey, Store};
+
+/// Something that happens at a point of virtual time.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    /// Run the kubectl step with this index.
+    Step(usize),
+    /// Run the Deployment and ReplicaSet controllers over dirty objects.
+    Reconcile,
+    /// Run a scheduling cycle over the active queue.
+    Schedule,
+    /// The ReplicaSet controller's create call for one pod lands (rate-limited client).
+    PodCreate(ObjKey),
+    /// The kubelet has started the pod's containers.
+    ContainersStarted(u64, u32),
+    /// The pod's readiness probe succeeds.
+    PodReady(u64, u32),
+    /// The pod's containers have exited after deletion; the pod object goes away.
+    PodGone(u64, u32),
+    /// Take a time-series sample.
+    Sample,
+    /// Advance the load model by one tick.
+    LoadTick,
+}
+
+/// Random streams of the twin, one per component.
+pub struct Rngs {
+    /// Generated names (pod suffixes).
+    pub names: Stream,
+    /// UIDs.
+    pub uids: Stream,
+    /// Scheduler tie-breaks.
+    pub sched: Stream,
+    /// Kubelet latency jitter (PLEG relist phase).
+    pub kubelet: Stream,
+}
+
+/// The simulated cluster and its event loop.
+pub struct Sim {
+    /// Current virtual time.
+    pub now: SimTime,
+    /// End of the run.
+    pub end: SimTime,
+    /// t=0 in Unix milliseconds (for rendered timestamps).
+    pub start_unix_ms: i64,
+    /// Event queue.
+    pub queue: EventQueue<Event>,
+    /// Random streams.
+    pub rng: Rngs,
+    /// Latency model.
+    pub lat: Latencies,
+    /// Stored API objects other than pods and nodes.
+    pub store: Store,
+    /// Nodes by name.
+    pub nodes: BTreeMap<Arc<str>, Node>,
+    /// Pods by id (creation order).
+    pub pods: BTreeMap<u64, Pod>,
+    /// Pod id by (namespace, name).
+    pub pod_names: BTreeMap<(Arc<str>, Arc<str>), u64>,
+    /// Next pod id.
+    pub next_pod_id: u64,
+    /// Scheduler state.
+    pub scheduler: Scheduler,
+    /// Active scheduling queue: (−priority, creation time, id).
+    pub active_q: BTreeSet<(i64, SimTime, u64)>,
+    /// Pods that failed scheduling and wait for a cluster change.
+    pub unschedulable_q: BTreeSet<u64>,
+    /// A Schedule event is queued.
+    pub schedule_pending: bool,
+    /// Workload objects to reconcile.
+    pub dirty: BTreeSet<ObjKey>,
+    /// A Reconcile event is queued.
+    pub reconcile_pending: bool,
+    /// Rate limiter of the controller-manager's client (pod creates/deletes).
+    pub cm_client: crate::latency::TokenBucket,
+    /// Compiled ReplicaSets.
+    pub rs_cache: BTreeMap<ObjKey, workloads::RsCache>,
+    /// Creates in flight per ReplicaSet (upstream "expectations").
+    pub pending_creates: BTreeMap<ObjKey, u32>,
+    /// Emitted events.
+    pub events: Vec<EventRecord>,
+    /// Step transcript.
+    pub transcript: Vec<TranscriptEntry>,
+    /// Warnings about the input.
+    pub warnings: Vec<Warning>,
+    /// Cost of nodes already removed (USD).
+    pub closed_cost: f64,
+    /// Time-series samples.
+    pub samples: output::Samples,
+    /// The scenario.
+    pub scenario: Arc<Scenario>,
+    /// Load-model state per load entry.
+    pub load_state: Vec<crate::load::LoadState>,
+    /// Counters for the summary.
+    pub counters: BTreeMap<&'static str, u64>,
+}
+
+impl Sim {
+    /// Builds the cluster at t=0: initial nodes, built-in objects and the scenario's manifests.
+    pub fn new(scenario: Arc<Scenario>) -> Result<Sim, InputError> {
+        let seed = scenario.seed();
+        let end = SimTime(scenario.doc.spec.duration.0);
+        let mut sim = Sim {
+            now: SimTime::ZERO,
+            end,
+            start_unix_ms: scenario.start_unix_ms,
+            queue: EventQueue::default(),
+            rng: Rngs {
+                names: Stream::new(seed, "names"),
+                uids: Stream::new(seed, "uids"),
+                sched: Stream::new(seed, "scheduler"),
+                kubelet: Stream::new(seed, "kubelet"),
+            },
+            lat: Latencies::default(),
+            store: Store::default(),
+            nodes: BTreeMap::new(),
+            pods: BTreeMap::new(),
+            pod_names: BTreeMap::new(),
+            next_pod_id: 1,
+            scheduler: Scheduler::new(None),
+            active_q: BTreeSet::new(),
+            unschedulable_q: BTreeSet::new(),
+            schedule_pending: false,
+            dirty: BTreeSet::new(),
+            reconcile_pending: false,
+            cm_client: crate::latency::TokenBucket::new(20.0, 30.0),
+            pending_creates: BTreeMap::new(),
+            rs_cache: BTreeMap::new(),
+            events: vec![],
+            transcript: vec![],
+            warnings: vec![],
+            closed_cost: 0.0,
+            samples: output::Samples::default(),
+            load_state: vec![],
+            counters: BTreeMap::new(),
+            scenario: scenario.clone(),
+        };
+        sim.install_builtins();
+        sim.create_scenario_nodes()?;
+        let (objects, warnings) = crate::manifest::load_paths(&scenario.manifest_paths)?;
+        sim.warnings.extend(warnings);
+        // Namespaces first, so that objects may come before their namespace in name order.
+        let (ns, rest): (Vec<_>, Vec<_>) = objects
+            .into_iter()
+            .partition(|o| o.object.get("kind").and_then(|k| k.as_str()) == Some("Namespace"));
+        for o in ns.into_iter().chain(rest) {
+            sim.apply_value(o.object, Some(o.raw))
+                .map_err(|msg| InputError::at(&o.file, o.line, None, msg))?;
+        }
+        for (i, st) in scenario.steps.iter().enumerate() {
+            sim.queue.push(SimTime(st.at.0), Event::Step(i));
+        }
+        sim.load_state = crate::load::init(&scenario.loads);
+        if !scenario.loads.is_empty() {
+            sim.queue.push(SimTime::ZERO, Event::LoadTick);
+        }
+        sim.queue.push(SimTime::ZERO, Event::Sample);
+        Ok(sim)
+    }
+
+    /// Runs the simulation to its end time.
+    pub fn run(&mut self) {
+        while let Some(t) = self.queue.peek_time() {
+            if t > self.end {
+                break;
+            }
+            let (t, ev) = self.queue.pop().expect("peeked");
+            self.now = t;
+            self.handle(ev);
+        }
+        self.now = self.end;
+        self.take_sample();
+    }
+
+    fn handle(&mut self, ev: Event) {
+        match ev {
+            Event::Step(i) => self.run_step(i),
+            Event::Reconcile => {
+                self.reconcile_pending = false;
+                self.reconcile();
+            }
+            Event::Schedule => {
+                self.schedule_pending = false;
+                self.schedule_cycle();
+            }
+            Event::PodCreate(key) => self.pod_create_lands(key),
+            Event::ContainersStarted(id, g) => self.containers_started(id, g),
+            Event::PodReady(id, g) => self.pod_ready(id, g),
+            Event::PodGone(id, g) => self.pod_gone(id, g),
+            Event::Sample => {
+                self.take_sample();
+                let next = self.now.plus_millis(self.sample_interval_ms());
+                if next < self.end {
+                    self.queue.push(next, Event::Sample);
+                }
+            }
+            Event::LoadTick => {
+                self.load_tick();
+                let next = self.now.plus_millis(crate::load::TICK_MS);
+                if next <= self.end {
+                    self.queue.push(next, Event::LoadTick);
+                }
+            }
+        }
+    }
+
+    /// Sampling interval (scenario `sampleInterval`, default 10 s).
+    pub fn sample_interval_ms(&self) -> u64 {
+        self.scenario
+            .doc
+            .spec
+            .sample_interval
+            .map(|d| d.0)
+            .unwrap_or(10_000)
+    }
+
+    /// Records a Kubernetes-style event.
+    pub fn emit(
+        &mut self,
+        type_: &str,
+        reason: &str,
+        kind: &str,
+        namespace: &str,
+        name: &str,
+        message: String,
+        source: &str,
+    ) {
+        self.events.push(EventRecord {
+            time: self.now.as_secs_f64(),
+            type_: type_.to_string(),
+            reason: reason.to_string(),
+            involved_object: InvolvedObject {
+                kind: kind.to_string(),
+                namespace: namespace.to_string(),
+                name: name.to_string(),
+            },
+            message,
+            source: source.to_string(),
+        });
+    }
+
+    /// Marks a workload object for the next reconcile.
+    pub fn mark_dirty(&mut self, key: ObjKey) {
+        self.dirty.insert(key);
+        if !self.reconcile_pending {
+            self.reconcile_pending = true;
+            let at = self.now.plus_millis(self.lat.controller_reaction_ms);
+            self.queue.push(at, Event::Reconcile);
+        }
+    }
+
+    /// Increments a summary counter.
+    pub fn count(&mut self, name: &'static str) {
+        *self.counters.entry(name).or_insert(0) += 1;
+    }
+
+    /// Renders a virtual time as an RFC 3339 timestamp.
+    pub fn timestamp(&self, t: SimTime) -> String {
+        let ms = self.start_unix_ms + t.as_millis() as i64;
+        let ts = jiff::Timestamp::from_millisecond(ms).unwrap_or(jiff::Timestamp::UNIX_EPOCH);
+        ts.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
+    }
+}

@@ -1,0 +1,416 @@
+//! The twin's in-memory objects: compiled pod templates, pods and nodes.
+//!
+//! Pods are the hot path (tens of thousands in large runs), so a pod holds only its own state
+//! and shares its template (`Arc<PodTemplate>`) with every pod of the same ReplicaSet.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use kscale_controllers::scheduler::{NodeInfo, PlacementConstraints, PodInfo};
+use kscale_model::labels::Labels;
+use kscale_model::{
+    NodeSelectorRequirement, NodeSelectorTerm, Quantity, Resources, SelectorOp, SimTime,
+    TaintEffect, Toleration, TolerationOp,
+};
+use serde_json::Value;
+
+/// One container of a template.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ContainerT {
+    /// Container name.
+    pub name: String,
+    /// Image.
+    pub image: String,
+    /// Requests (cpu, memory).
+    pub requests: Resources,
+    /// Limits (cpu, memory); 0 = unset.
+    pub limits: Resources,
+}
+
+/// QoS class as the kubelet computes it (pkg/apis/core/v1/helper/qos/qos.go).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QosClass {
+    /// Every container has cpu and memory limits equal to requests.
+    Guaranteed,
+    /// Some requests or limits.
+    Burstable,
+    /// No requests or limits at all.
+    BestEffort,
+}
+
+impl QosClass {
+    /// Name as shown in `status.qosClass`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            QosClass::Guaranteed => "Guaranteed",
+            QosClass::Burstable => "Burstable",
+            QosClass::BestEffort => "BestEffort",
+        }
+    }
+}
+
+/// A compiled pod template (from a Deployment/ReplicaSet template or a bare Pod's spec).
+#[derive(Debug, Clone)]
+pub struct PodTemplate {
+    /// Template labels.
+    pub labels: Arc<Labels>,
+    /// Template annotations.
+    pub annotations: BTreeMap<String, String>,
+    /// `spec` as JSON, for rendering.
+    pub spec: Value,
+    /// Regular containers.
+    pub containers: Vec<ContainerT>,
+    /// Effective pod request (pods = 1).
+    pub requests: Resources,
+    /// `priorityClassName`.
+    pub priority_class: Option<String>,
+    /// Placement constraints for the scheduler.
+    pub constraints: Arc<PlacementConstraints>,
+    /// `terminationGracePeriodSeconds` in ms (default 30 s).
+    pub grace_ms: u64,
+    /// Readiness delay after start: `readinessProbe.initialDelaySeconds` (default 0).
+    pub readiness_delay_ms: u64,
+    /// QoS class.
+    pub qos: QosClass,
+}
+
+fn q(v: Option<&Value>) -> Option<Quantity> {
+    v.and_then(|x| match x {
+        Value::String(s) => Quantity::parse(s).ok(),
+        Value::Number(n) => Quantity::parse(&n.to_string()).ok(),
+        _ => None,
+    })
+}
+
+fn res(v: Option<&Value>) -> Resources {
+    Resources {
+        cpu_milli: q(v.and_then(|r| r.get("cpu")))
+            .map(|x| x.milli())
+            .unwrap_or(0),
+        memory: q(v.and_then(|r| r.get("memory")))
+            .map(|x| x.value())
+            .unwrap_or(0),
+        pods: 0,
+    }
+}
+
+fn str_map(v: Option<&Value>) -> BTreeMap<String, String> {
+    v.and_then(Value::as_object)
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| {
+                    (
+                        k.clone(),
+                        v.as_str()
+                            .map(str::to_string)
+                            .unwrap_or_else(|| v.to_string()),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn requirements(v: Option<&Value>) -> Vec<NodeSelectorRequirement> {
+    v.and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|r| {
+            Some(NodeSelectorRequirement {
+                key: r.get("key")?.as_str()?.to_string(),
+                op: SelectorOp::parse(r.get("operator")?.as_str()?)?,
+                values: r
+                    .get("values")
+                    .and_then(Value::as_array)
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(|x| x.as_str().map(str::to_string))
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+            })
+        })
+        .collect()
+}
+
+/// Parses `spec.tolerations`.
+pub fn tolerations(v: Option<&Value>) -> Vec<Toleration> {
+    v.and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .map(|t| Toleration {
+            key: t
+                .get("key")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string(),
+            op: if t.get("operator").and_then(Value::as_str) == Some("Exists") {
+                TolerationOp::Exists
+            } else {
+                TolerationOp::Equal
+            },
+            value: t
+                .get("value")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string(),
+            effect: t
+                .get("effect")
+                .and_then(Value::as_str)
+                .and_then(TaintEffect::parse),
+        })
+        .collect()
+}
+
+impl PodTemplate {
+    /// Compiles a template from its labels/annotations and pod `spec` JSON.
+    pub fn compile(metadata: Option<&Value>, spec: &Value) -> PodTemplate {
+        let containers: Vec<ContainerT> = spec
+            .get("containers")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .map(|c| {
+                let r = c.get("resources");
+                let limits = res(r.and_then(|r| r.get("limits")));
+                let mut requests = res(r.and_then(|r| r.get("requests")));
+                // Upstream defaulting: a limit without a request sets the request to the limit.
+                let reqs = r.and_then(|r| r.get("requests"));
+                if reqs.and_then(|x| x.get("cpu")).is_none() && limits.cpu_milli > 0 {
+                    requests.cpu_milli = limits.cpu_milli;
+                }
+                if reqs.and_then(|x| x.get("memory")).is_none() && limits.memory > 0 {
+                    requests.memory = limits.memory;
+                }
+                ContainerT {
+                    name: c
+                        .get("name")
+                        .and_then(Value::as_str)
+                        .unwrap_or("")
+                        .to_string(),
+                    image: c
+                        .get("image")
+                        .and_then(Value::as_str)
+                        .unwrap_or("")
+                        .to_string(),
+                    requests,
+                    limits,
+                }
+            })
+            .collect();
+        let init: Vec<Resources> = spec
+            .get("initContainers")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .map(|c| res(c.get("resources").and_then(|r| r.get("requests"))))
+            .collect();
+        // Effective request: max(sum of containers, each init container) + overhead
+        // (pkg/api/v1/resource/helpers.go PodRequests).
+        let mut sum = containers
+            .iter()
+            .fold(Resources::ZERO, |a, c| a + c.requests);
+        for i in &init {
+            sum = sum.max(i);
+        }
+        sum = sum + res(spec.get("overhead"));
+        sum.pods = 1;
+        let all_set = |c: &ContainerT| {
+            c.limits.cpu_milli > 0
+                && c.limits.memory > 0
+                && c.requests.cpu_milli == c.limits.cpu_milli
+                && c.requests.memory == c.limits.memory
+        };
+        let any_set = |c: &ContainerT| {
+            c.requests.cpu_milli > 0
+                || c.requests.memory > 0
+                || c.limits.cpu_milli > 0
+                || c.limits.memory > 0
+        };
+        let qos = if !containers.is_empty() && containers.iter().all(all_set) {
+            QosClass::Guaranteed
+        } else if containers.iter().any(any_set)
+            || init.iter().any(|r| r.cpu_milli > 0 || r.memory > 0)
+        {
+            QosClass::Burstable
+        } else {
+            QosClass::BestEffort
+        };
+        let terms = spec
+            .pointer("/affinity/nodeAffinity/requiredDuringSchedulingIgnoredDuringExecution/nodeSelectorTerms")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .map(|t| NodeSelectorTerm { match_expressions: requirements(t.get("matchExpressions")), match_fields: requirements(t.get("matchFields")) })
+            .collect();
+        let constraints = PlacementConstraints {
+            tolerations: tolerations(spec.get("tolerations")),
+            node_selector: str_map(spec.get("nodeSelector")),
+            required_node_affinity: terms,
+            preemption_never: spec.get("preemptionPolicy").and_then(Value::as_str) == Some("Never"),
+        };
+        let readiness_delay_ms = spec
+            .get("containers")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|c| {
+                c.pointer("/readinessProbe/initialDelaySeconds")
+                    .and_then(Value::as_u64)
+            })
+            .max()
+            .unwrap_or(0)
+            * 1000;
+        PodTemplate {
+            labels: Arc::new(str_map(metadata.and_then(|m| m.get("labels")))),
+            annotations: str_map(metadata.and_then(|m| m.get("annotations"))),
+            spec: spec.clone(),
+            containers,
+            requests: sum,
+            priority_class: spec
+                .get("priorityClassName")
+                .and_then(Value::as_str)
+                .map(str::to_string),
+            constraints: Arc::new(constraints),
+            grace_ms: spec
+                .get("terminationGracePeriodSeconds")
+                .and_then(Value::as_u64)
+                .unwrap_or(30)
+                * 1000,
+            readiness_delay_ms,
+            qos,
+        }
+    }
+}
+
+/// Pod phase, plus the sub-states kubectl shows in its STATUS column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PodPhase {
+    /// Not yet bound to a node.
+    Pending,
+    /// Bound; sandbox and containers being created.
+    ContainerCreating,
+    /// Containers running.
+    Running,
+    /// Exited successfully (not produced by long-running workloads).
+    Succeeded,
+    /// Failed (e.g. evicted).
+    Failed,
+}
+
+impl PodPhase {
+    /// The API `status.phase` value.
+    pub fn api_phase(&self) -> &'static str {
+        match self {
+            PodPhase::Pending | PodPhase::ContainerCreating => "Pending",
+            PodPhase::Running => "Running",
+            PodPhase::Succeeded => "Succeeded",
+            PodPhase::Failed => "Failed",
+        }
+    }
+}
+
+/// Owner of a pod or ReplicaSet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Owner {
+    /// `ReplicaSet`, `Deployment`, ...
+    pub kind: &'static str,
+    /// Owner name.
+    pub name: String,
+    /// Owner uid.
+    pub uid: String,
+}
+
+/// A pod in the twin.
+#[derive(Debug, Clone)]
+pub struct Pod {
+    /// Twin-internal id (creation order).
+    pub id: u64,
+    /// Namespace.
+    pub namespace: Arc<str>,
+    /// Name.
+    pub name: Arc<str>,
+    /// UID.
+    pub uid: String,
+    /// Creation time.
+    pub created: SimTime,
+    /// The compiled template (shared).
+    pub template: Arc<PodTemplate>,
+    /// Labels (template labels plus `pod-template-hash`).
+    pub labels: Arc<Labels>,
+    /// Controller owner.
+    pub owner: Option<Owner>,
+    /// Resolved priority.
+    pub priority: i32,
+    /// Bound node.
+    pub node: Option<Arc<str>>,
+    /// `status.nominatedNodeName`.
+    pub nominated: Option<Arc<str>>,
+    /// Phase.
+    pub phase: PodPhase,
+    /// When bound.
+    pub scheduled_at: Option<SimTime>,
+    /// When containers started.
+    pub started_at: Option<SimTime>,
+    /// When it became Ready (None while not ready).
+    pub ready_at: Option<SimTime>,
+    /// Deletion timestamp (graceful deletion in progress).
+    pub deleting_at: Option<SimTime>,
+    /// Last FailedScheduling message, while pending.
+    pub unschedulable: Option<String>,
+    /// Container restarts.
+    pub restarts: u32,
+    /// Lifecycle generation: stale kubelet events for an older generation are ignored.
+    pub generation: u32,
+}
+
+impl Pod {
+    /// The scheduler's view of this pod.
+    pub fn sched_info(&self) -> PodInfo {
+        PodInfo {
+            id: self.id,
+            namespace: self.namespace.clone(),
+            name: self.name.clone(),
+            labels: self.labels.clone(),
+            requests: self.template.requests,
+            priority: self.priority,
+            start_time: self.started_at.unwrap_or(self.created),
+            terminating: self.deleting_at.is_some(),
+            constraints: self.template.constraints.clone(),
+        }
+    }
+
+    /// True if Ready.
+    pub fn is_ready(&self) -> bool {
+        self.ready_at.is_some() && self.deleting_at.is_none()
+    }
+
+    /// True if counted as an active replica by its controller (not terminating, not finished).
+    pub fn is_active(&self) -> bool {
+        self.deleting_at.is_none() && !matches!(self.phase, PodPhase::Succeeded | PodPhase::Failed)
+    }
+}
+
+/// A node in the twin.
+#[derive(Debug, Clone)]
+pub struct Node {
+    /// The scheduler's view (name, labels, taints, allocatable, bound pods), kept up to date
+    /// incrementally on every bind and removal.
+    pub info: NodeInfo,
+    /// UID.
+    pub uid: String,
+    /// Creation time.
+    pub created: SimTime,
+    /// Capacity (cpu, memory, pods).
+    pub capacity: Resources,
+    /// Instance type name.
+    pub instance_type: String,
+    /// `on-demand` or `spot`.
+    pub capacity_type: String,
+    /// Price in USD per hour.
+    pub hourly_price: f64,
+    /// Images already pulled on this node.
+    pub images: std::collections::BTreeSet<String>,
+    /// Annotations.
+    pub annotations: BTreeMap<String, String>,
+}

@@ -1,0 +1,147 @@
+//! Stored API objects other than pods and nodes (which the twin keeps in compact form).
+//!
+//! Objects are JSON as the API server would return them; `metadata.uid`,
+//! `resourceVersion`, `creationTimestamp` and `generation` are filled in by [`Store::put`].
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+/// Key of a stored object: (kind, namespace, name); namespace is empty for cluster scope.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ObjKey {
+    /// Kind, e.g. `Deployment`.
+    pub kind: String,
+    /// Namespace, empty for cluster-scoped kinds.
+    pub namespace: String,
+    /// Name.
+    pub name: String,
+}
+
+impl ObjKey {
+    /// A key.
+    pub fn new(kind: &str, namespace: &str, name: &str) -> Self {
+        ObjKey {
+            kind: kind.into(),
+            namespace: namespace.into(),
+            name: name.into(),
+        }
+    }
+}
+
+/// The object store.
+#[derive(Debug, Default)]
+pub struct Store {
+    objects: BTreeMap<ObjKey, Value>,
+    resource_version: u64,
+}
+
+impl Store {
+    /// The object under `key`.
+    pub fn get(&self, key: &ObjKey) -> Option<&Value> {
+        self.objects.get(key)
+    }
+
+    /// Objects of one kind (optionally one namespace), in key order.
+    pub fn list<'a>(
+        &'a self,
+        kind: &'a str,
+        namespace: Option<&'a str>,
+    ) -> impl Iterator<Item = (&'a ObjKey, &'a Value)> + 'a {
+        self.objects
+            .iter()
+            .filter(move |(k, _)| k.kind == kind && namespace.is_none_or(|n| k.namespace == n))
+    }
+
+    /// Creates or replaces an object, keeping uid and creationTimestamp of an existing one and
+    /// bumping `resourceVersion` (and `generation` when the spec changed). Returns true if the
+    /// object was created.
+    pub fn put(
+        &mut self,
+        key: ObjKey,
+        mut v: Value,
+        uid: impl FnOnce() -> String,
+        created: String,
+    ) -> bool {
+        self.resource_version += 1;
+        let old = self.objects.get(&key);
+        let created_new = old.is_none();
+        let meta = v
+            .as_object_mut()
+            .expect("objects are JSON objects")
+            .entry("metadata")
+            .or_insert_with(|| Value::Object(Default::default()));
+        let m = meta.as_object_mut().expect("metadata is an object");
+        m.insert("name".into(), Value::String(key.name.clone()));
+        if !key.namespace.is_empty() {
+            m.insert("namespace".into(), Value::String(key.namespace.clone()));
+        }
+        match old {
+            Some(o) => {
+                for f in ["uid", "creationTimestamp"] {
+                    if let Some(x) = o.pointer(&format!("/metadata/{f}")) {
+                        m.insert(f.into(), x.clone());
+                    }
+                }
+                let old_gen = o
+                    .pointer("/metadata/generation")
+                    .and_then(Value::as_i64)
+                    .unwrap_or(1);
+                let spec_changed = o.get("spec") != v.get("spec");
+                let m = v["metadata"].as_object_mut().expect("metadata");
+                m.insert(
+                    "generation".into(),
+                    Value::from(if spec_changed { old_gen + 1 } else { old_gen }),
+                );
+                if v.get("status").is_none() {
+                    if let Some(s) = o.get("status") {
+                        v.as_object_mut()
+                            .expect("object")
+                            .insert("status".into(), s.clone());
+                    }
+                }
+            }
+            None => {
+                m.insert("uid".into(), Value::String(uid()));
+                m.insert("creationTimestamp".into(), Value::String(created));
+                m.insert("generation".into(), Value::from(1));
+            }
+        }
+        v["metadata"]["resourceVersion"] = Value::String(self.resource_version.to_string());
+        self.objects.insert(key, v);
+        created_new
+    }
+
+    /// Updates an object in place (status writes, replica changes) and bumps its resourceVersion.
+    pub fn update(&mut self, key: &ObjKey, f: impl FnOnce(&mut Value)) -> bool {
+        self.resource_version += 1;
+        let rv = self.resource_version;
+        match self.objects.get_mut(key) {
+            Some(v) => {
+                let before = v.get("spec").cloned();
+                f(v);
+                if v.get("spec").cloned() != before {
+                    let g = v
+                        .pointer("/metadata/generation")
+                        .and_then(Value::as_i64)
+                        .unwrap_or(1);
+                    v["metadata"]["generation"] = Value::from(g + 1);
+                }
+                v["metadata"]["resourceVersion"] = Value::String(rv.to_string());
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Removes an object.
+    pub fn remove(&mut self, key: &ObjKey) -> Option<Value> {
+        self.objects.remove(key)
+    }
+
+    /// Next resourceVersion (for objects rendered from compact state).
+    pub fn next_rv(&mut self) -> u64 {
+        self.resource_version += 1;
+        self.resource_version
+    }
+}

@@ -1,0 +1,560 @@
+//! Deployment and ReplicaSet controllers.
+//!
+//! Follows kubernetes/kubernetes pkg/controller/deployment (rolling.go, sync.go, recreate.go)
+//! and pkg/controller/replicaset/replica_set.go:
+//! - a Deployment owns one ReplicaSet per pod-template hash (`pod-template-hash` label, name
+//!   `<deployment>-<hash>`); scaling a settled Deployment scales its ReplicaSet directly;
+//!   a template change rolls out with `maxSurge` (default 25%, rounded up) and
+//!   `maxUnavailable` (default 25%, rounded down) or, with `Recreate`, scales old to zero first;
+//! - a ReplicaSet creates at most 500 pods per sync (`BurstReplicas`) through the
+//!   controller-manager's rate-limited client (20 QPS, burst 30), with expectations so a sync
+//!   never double-creates, and deletes surplus pods in upstream's rank order
+//!   (pkg/controller/controller_utils.go `ActivePodsWithRanks`).
+//!
+//! Simplifications (documented in ARCHITECTURE.md): proportional scaling during a rollout gives
+//! the whole change to the newest ReplicaSet; `revisionHistoryLimit` clean-up is not done.
+
+use std::sync::Arc;
+
+use kscale_model::{LabelSelector, SimTime};
+use serde_json::{Value, json};
+
+use super::model::{Owner, Pod, PodPhase, PodTemplate};
+use super::store::ObjKey;
+use super::{Event, Sim};
+
+/// Upstream `BurstReplicas`: max pods created or deleted per ReplicaSet sync.
+pub const BURST_REPLICAS: i64 = 500;
+
+/// `pod-template-hash` of a template: FNV-32a of its canonical JSON, encoded like upstream's
+/// `rand.SafeEncodeString(fmt.Sprint(hash))` (pkg/controller/controller_utils.go ComputeHash).
+pub fn template_hash(template: &Value) -> String {
+    let text = serde_json::to_string(template).unwrap_or_default();
+    let mut h: u32 = 0x811c9dc5;
+    for b in text.bytes() {
+        h ^= b as u32;
+        h = h.wrapping_mul(0x01000193);
+    }
+    const ALPHANUMS: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
+    h.to_string()
+        .bytes()
+        .map(|b| ALPHANUMS[b as usize % ALPHANUMS.len()] as char)
+        .collect()
+}
+
+/// Resolves an int-or-percent against `total` (percent rounded up or down).
+pub fn int_or_percent(v: Option<&Value>, default: &str, total: i64, round_up: bool) -> i64 {
+    let s = match v {
+        Some(Value::Number(n)) => return n.as_i64().unwrap_or(0),
+        Some(Value::String(s)) => s.clone(),
+        _ => default.to_string(),
+    };
+    match s.strip_suffix('%').and_then(|p| p.parse::<i64>().ok()) {
+        Some(p) => {
+            let x = p * total;
+            if round_up { (x + 99) / 100 } else { x / 100 }
+        }
+        None => s.parse().unwrap_or(0),
+    }
+}
+
+/// Compiled ReplicaSet state kept beside its stored object.
+#[derive(Debug, Clone)]
+pub struct RsCache {
+    /// UID of the ReplicaSet.
+    pub uid: String,
+    /// Compiled template (shared by its pods).
+    pub template: Arc<PodTemplate>,
+    /// Selector.
+    pub selector: LabelSelector,
+    /// Ids of the pods it owns.
+    pub pods: std::collections::BTreeSet<u64>,
+    /// Owning Deployment, if any.
+    pub owner: Option<ObjKey>,
+}
+
+fn replicas_of(v: &Value) -> i64 {
+    v.pointer("/spec/replicas")
+        .and_then(Value::as_i64)
+        .unwrap_or(1)
+}
+
+/// Converts a JSON `LabelSelector` to the model type.
+pub fn selector_of(v: Option<&Value>) -> LabelSelector {
+    let mut s = LabelSelector::default();
+    if let Some(ml) = v
+        .and_then(|x| x.get("matchLabels"))
+        .and_then(Value::as_object)
+    {
+        for (k, val) in ml {
+            s.match_labels
+                .insert(k.clone(), val.as_str().unwrap_or("").to_string());
+        }
+    }
+    for e in v
+        .and_then(|x| x.get("matchExpressions"))
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        if let (Some(k), Some(op)) = (
+            e.get("key").and_then(Value::as_str),
+            e.get("operator")
+                .and_then(Value::as_str)
+                .and_then(kscale_model::SelectorOp::parse),
+        ) {
+            let values = e
+                .get("values")
+                .and_then(Value::as_array)
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|x| x.as_str().map(str::to_string))
+                        .collect()
+                })
+                .unwrap_or_default();
+            s.match_expressions
+                .push(kscale_model::NodeSelectorRequirement {
+                    key: k.into(),
+                    op,
+                    values,
+                });
+        }
+    }
+    s
+}
+
+impl Sim {
+    /// Runs the Deployment then ReplicaSet controllers over every dirty object.
+    pub fn reconcile(&mut self) {
+        // Deployments may dirty ReplicaSets, which are then synced in the same pass.
+        for _round in 0..4 {
+            let dirty = std::mem::take(&mut self.dirty);
+            if dirty.is_empty() {
+                break;
+            }
+            for key in dirty.iter().filter(|k| k.kind == "Deployment") {
+                self.sync_deployment(key);
+            }
+            let rs_keys: Vec<ObjKey> = dirty
+                .iter()
+                .filter(|k| k.kind == "ReplicaSet")
+                .cloned()
+                .chain(
+                    std::mem::take(&mut self.dirty)
+                        .into_iter()
+                        .filter(|k| k.kind == "ReplicaSet"),
+                )
+                .collect();
+            let mut seen = std::collections::BTreeSet::new();
+            for key in rs_keys {
+                if seen.insert(key.clone()) {
+                    self.sync_replicaset(&key);
+                }
+            }
+        }
+    }
+
+    fn owned_replicasets(&self, d: &ObjKey, uid: &str) -> Vec<ObjKey> {
+        self.store
+            .list("ReplicaSet", Some(&d.namespace))
+            .filter(|(_, v)| {
+                v.pointer("/metadata/ownerReferences/0/uid")
+                    .and_then(Value::as_str)
+                    == Some(uid)
+            })
+            .map(|(k, _)| k.clone())
+            .collect()
+    }
+
+    fn sync_deployment(&mut self, key: &ObjKey) {
+        let Some(d) = self.store.get(key).cloned() else {
+            return;
+        };
+        let uid = d
+            .pointer("/metadata/uid")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
+        let replicas = replicas_of(&d);
+        let mut template = d.pointer("/spec/template").cloned().unwrap_or(json!({}));
+        let hash = template_hash(&template);
+        template["metadata"]["labels"]["pod-template-hash"] = json!(hash);
+        let rs_list = self.owned_replicasets(key, &uid);
+        let new_key = rs_list.iter().find(|k| {
+            self.store
+                .get(k)
+                .and_then(|v| v.pointer("/metadata/labels/pod-template-hash"))
+                .and_then(Value::as_str)
+                == Some(hash.as_str())
+        });
+        let paused = d
+            .pointer("/spec/paused")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
+        let old: Vec<ObjKey> = rs_list
+            .iter()
+            .filter(|k| Some(*k) != new_key)
+            .cloned()
+            .collect();
+        let old_pods: i64 = old.iter().map(|k| self.rs_active_pods(k) as i64).sum();
+        let old_replicas: i64 = old
+            .iter()
+            .map(|k| self.store.get(k).map(replicas_of).unwrap_or(0))
+            .sum();
+        let new_key = match new_key {
+            Some(k) => k.clone(),
+            None => {
+                if paused {
+                    return;
+                }
+                // The first ReplicaSet starts at full size; later ones start at zero and grow
+                // by the rollout rules below.
+                let start = if old_replicas == 0 && old_pods == 0 {
+                    replicas
+                } else {
+                    0
+                };
+                self.create_replicaset(key, &d, &template, &hash, start)
+            }
+        };
+        if paused {
+            return;
+        }
+        let recreate = d.pointer("/spec/strategy/type").and_then(Value::as_str) == Some("Recreate");
+        let new_replicas = self.store.get(&new_key).map(replicas_of).unwrap_or(0);
+        if old_replicas == 0 && old_pods == 0 {
+            if new_replicas != replicas {
+                self.scale_rs(key, &new_key, replicas);
+            }
+            return;
+        }
+        if recreate {
+            for k in &old {
+                self.scale_rs(key, k, 0);
+            }
+            if old_pods == 0 && new_replicas != replicas {
+                self.scale_rs(key, &new_key, replicas);
+            }
+            return;
+        }
+        let ru = d.pointer("/spec/strategy/rollingUpdate");
+        let max_surge = int_or_percent(ru.and_then(|r| r.get("maxSurge")), "25%", replicas, true);
+        let mut max_unavailable = int_or_percent(
+            ru.and_then(|r| r.get("maxUnavailable")),
+            "25%",
+            replicas,
+            false,
+        );
+        if max_surge == 0 && max_unavailable == 0 {
+            max_unavailable = 1;
+        }
+        // Scale up the new ReplicaSet within maxSurge (rolling.go reconcileNewReplicaSet).
+        let total = old_replicas + new_replicas;
+        if new_replicas < replicas {
+            let up = (replicas + max_surge - total).min(replicas - new_replicas);
+            if up > 0 {
+                self.scale_rs(key, &new_key, new_replicas + up);
+            }
+        } else if new_replicas > replicas {
+            self.scale_rs(key, &new_key, replicas);
+        }
+        // Scale down old ReplicaSets within maxUnavailable (reconcileOldReplicaSets).
+        let new_replicas = self.store.get(&new_key).map(replicas_of).unwrap_or(0);
+        let new_available = self.rs_ready_pods(&new_key) as i64;
+        let all = old_replicas + new_replicas;
+        let min_available = replicas - max_unavailable;
+        let new_unavailable = new_replicas - new_available;
+        let mut budget = all - min_available - new_unavailable;
+        let mut old_sorted = old.clone();
+        old_sorted.sort_by_key(|k| {
+            self.store.get(k).and_then(|v| {
+                v.pointer("/metadata/creationTimestamp")
+                    .and_then(Value::as_str)
+                    .map(str::to_string)
+            })
+        });
+        // First remove unhealthy old replicas, which costs no availability.
+        for k in &old_sorted {
+            let r = self.store.get(k).map(replicas_of).unwrap_or(0);
+            let unhealthy = r - self.rs_ready_pods(k) as i64;
+            if r > 0 && unhealthy > 0 {
+                self.scale_rs(key, k, r - unhealthy);
+            }
+        }
+        for k in &old_sorted {
+            if budget <= 0 {
+                break;
+            }
+            let r = self.store.get(k).map(replicas_of).unwrap_or(0);
+            let down = r.min(budget);
+            if down > 0 {
+                self.scale_rs(key, k, r - down);
+                budget -= down;
+            }
+        }
+    }
+
+    fn create_replicaset(
+        &mut self,
+        dkey: &ObjKey,
+        d: &Value,
+        template: &Value,
+        hash: &str,
+        replicas: i64,
+    ) -> ObjKey {
+        let name = format!("{}-{}", dkey.name, hash);
+        let mut labels = template
+            .pointer("/metadata/labels")
+            .cloned()
+            .unwrap_or(json!({}));
+        labels["pod-template-hash"] = json!(hash);
+        let mut selector = d.pointer("/spec/selector").cloned().unwrap_or(json!({}));
+        selector["matchLabels"]["pod-template-hash"] = json!(hash);
+        let rs = json!({
+            "apiVersion": "apps/v1",
+            "kind": "ReplicaSet",
+            "metadata": {
+                "name": name,
+                "namespace": dkey.namespace,
+                "labels": labels,
+                "annotations": {"deployment.kubernetes.io/desired-replicas": replicas_of(d).to_string()},
+                "ownerReferences": [{
+                    "apiVersion": "apps/v1", "kind": "Deployment", "name": dkey.name,
+                    "uid": d.pointer("/metadata/uid").cloned().unwrap_or(Value::Null),
+                    "controller": true, "blockOwnerDeletion": true
+                }]
+            },
+            "spec": {"replicas": replicas, "selector": selector, "template": template, "minReadySeconds": d.pointer("/spec/minReadySeconds").cloned().unwrap_or(json!(0))}
+        });
+        let key = ObjKey::new("ReplicaSet", &dkey.namespace, &name);
+        self.put_replicaset(key.clone(), rs, Some(dkey.clone()));
+        if replicas > 0 {
+            self.emit(
+                "Normal",
+                "ScalingReplicaSet",
+                "Deployment",
+                &dkey.namespace,
+                &dkey.name,
+                format!("Scaled up replica set {name} from 0 to {replicas}"),
+                "deployment-controller",
+            );
+        }
+        key
+    }
+
+    /// Stores a ReplicaSet and compiles its template.
+    pub fn put_replicaset(&mut self, key: ObjKey, rs: Value, owner: Option<ObjKey>) {
+        let created = self.timestamp(self.now);
+        let uids = &mut self.rng.uids;
+        self.store.put(key.clone(), rs, || uids.uuid(), created);
+        let v = self.store.get(&key).expect("just stored");
+        let template = Arc::new(PodTemplate::compile(
+            v.pointer("/spec/template/metadata"),
+            v.pointer("/spec/template/spec").unwrap_or(&Value::Null),
+        ));
+        let selector = selector_of(v.pointer("/spec/selector"));
+        let uid = v
+            .pointer("/metadata/uid")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
+        let pods = self
+            .rs_cache
+            .get(&key)
+            .map(|c| c.pods.clone())
+            .unwrap_or_default();
+        self.rs_cache.insert(
+            key.clone(),
+            RsCache {
+                uid,
+                template,
+                selector,
+                pods,
+                owner,
+            },
+        );
+        self.mark_dirty(key);
+    }
+
+    fn scale_rs(&mut self, dkey: &ObjKey, key: &ObjKey, to: i64) {
+        let from = self.store.get(key).map(replicas_of).unwrap_or(0);
+        if from == to {
+            return;
+        }
+        let d_replicas = self.store.get(dkey).map(replicas_of).unwrap_or(0);
+        self.store.update(key, |v| {
+            v["spec"]["replicas"] = json!(to);
+            v["metadata"]["annotations"]["deployment.kubernetes.io/desired-replicas"] =
+                json!(d_replicas.to_string());
+        });
+        let dir = if to > from { "up" } else { "down" };
+        self.emit(
+            "Normal",
+            "ScalingReplicaSet",
+            "Deployment",
+            &dkey.namespace,
+            &dkey.name,
+            format!("Scaled {dir} replica set {} from {from} to {to}", key.name),
+            "deployment-controller",
+        );
+        self.mark_dirty(key.clone());
+    }
+
+    /// Active (non-terminating) pods of a ReplicaSet.
+    pub fn rs_active_pods(&self, key: &ObjKey) -> usize {
+        self.rs_cache
+            .get(key)
+            .map(|c| {
+                c.pods
+                    .iter()
+                    .filter(|id| self.pods.get(id).is_some_and(Pod::is_active))
+                    .count()
+            })
+            .unwrap_or(0)
+    }
+
+    /// Ready pods of a ReplicaSet.
+    pub fn rs_ready_pods(&self, key: &ObjKey) -> usize {
+        self.rs_cache
+            .get(key)
+            .map(|c| {
+                c.pods
+                    .iter()
+                    .filter(|id| self.pods.get(id).is_some_and(Pod::is_ready))
+                    .count()
+            })
+            .unwrap_or(0)
+    }
+
+    fn sync_replicaset(&mut self, key: &ObjKey) {
+        let Some(v) = self.store.get(key) else { return };
+        let replicas = replicas_of(v);
+        let Some(cache) = self.rs_cache.get(key) else {
+            return;
+        };
+        let active: Vec<u64> = cache
+            .pods
+            .iter()
+            .copied()
+            .filter(|id| self.pods.get(id).is_some_and(Pod::is_active))
+            .collect();
+        let pending = *self.pending_creates.get(key).unwrap_or(&0) as i64;
+        let diff = active.len() as i64 + pending - replicas;
+        if diff < 0 {
+            let n = (-diff).min(BURST_REPLICAS);
+            for _ in 0..n {
+                let at = self.cm_client.take(self.now.as_millis());
+                self.queue.push(SimTime(at), Event::PodCreate(key.clone()));
+            }
+            *self.pending_creates.entry(key.clone()).or_insert(0) += n as u32;
+        } else if diff > 0 {
+            let n = diff.min(BURST_REPLICAS).min(active.len() as i64) as usize;
+            let victims = self.rank_for_deletion(&active, n);
+            for id in victims {
+                let name = self.pods[&id].name.to_string();
+                self.delete_pod(id, None);
+                self.emit(
+                    "Normal",
+                    "SuccessfulDelete",
+                    "ReplicaSet",
+                    &key.namespace,
+                    &key.name,
+                    format!("Deleted pod: {name}"),
+                    "replicaset-controller",
+                );
+            }
+        }
+    }
+
+    /// Picks `n` pods to delete, most deletable first (controller_utils.go ActivePodsWithRanks
+    /// with LogarithmicScaleDown): unassigned before assigned, Pending before Running, not ready
+    /// before ready, more replicas on the same node first, more recently ready first (log₂
+    /// buckets), more restarts first, newer first (log₂ buckets), then by name.
+    pub fn rank_for_deletion(&self, active: &[u64], n: usize) -> Vec<u64> {
+        let now = self.now;
+        let mut per_node: std::collections::BTreeMap<&str, i64> = Default::default();
+        for id in active {
+            if let Some(node) = self.pods[id].node.as_deref() {
+                *per_node.entry(node).or_insert(0) += 1;
+            }
+        }
+        // floor(log2(age in ns)): pods whose ages fall in the same power-of-two bucket tie.
+        let age_bucket =
+            |t: SimTime| -> i64 { ((now.since(t).max(1) as f64) * 1e6).log2().floor() as i64 };
+        let mut ranked: Vec<(u64, (i64, i64, i64, i64, i64, i64, i64, String))> = active
+            .iter()
+            .map(|id| {
+                let p = &self.pods[id];
+                let phase_rank = match p.phase {
+                    PodPhase::Pending | PodPhase::ContainerCreating => 0,
+                    _ => 2,
+                };
+                let key = (
+                    p.node.is_some() as i64,
+                    phase_rank,
+                    p.is_ready() as i64,
+                    -p.node.as_deref().map(|n| per_node[n]).unwrap_or(0),
+                    p.ready_at
+                        .filter(|_| p.is_ready())
+                        .map(age_bucket)
+                        .unwrap_or(0),
+                    -(p.restarts as i64),
+                    age_bucket(p.created),
+                    p.name.to_string(),
+                );
+                (*id, key)
+            })
+            .collect();
+        ranked.sort_by(|a, b| a.1.cmp(&b.1));
+        ranked.into_iter().take(n).map(|(id, _)| id).collect()
+    }
+
+    pub(crate) fn pod_create_lands(&mut self, key: ObjKey) {
+        if let Some(p) = self.pending_creates.get_mut(&key) {
+            *p = p.saturating_sub(1);
+        }
+        let Some(v) = self.store.get(&key) else {
+            return;
+        };
+        let replicas = replicas_of(v);
+        if self.rs_active_pods(&key) as i64 >= replicas {
+            return;
+        }
+        let cache = self
+            .rs_cache
+            .get(&key)
+            .expect("cache of stored ReplicaSet")
+            .clone();
+        let name = format!("{}-{}", key.name, self.rng.names.name_suffix(5));
+        let owner = Owner {
+            kind: "ReplicaSet",
+            name: key.name.clone(),
+            uid: cache.uid.clone(),
+        };
+        match self.create_pod(&key.namespace, &name, cache.template.clone(), Some(owner)) {
+            Ok(id) => {
+                self.rs_cache.get_mut(&key).expect("cache").pods.insert(id);
+                self.emit(
+                    "Normal",
+                    "SuccessfulCreate",
+                    "ReplicaSet",
+                    &key.namespace,
+                    &key.name,
+                    format!("Created pod: {name}"),
+                    "replicaset-controller",
+                );
+            }
+            Err(msg) => {
+                self.emit(
+                    "Warning",
+                    "FailedCreate",
+                    "ReplicaSet",
+                    &key.namespace,
+                    &key.name,
+                    format!("Error creating: {msg}"),
+                    "replicaset-controller",
+                );
+            }
+        }
+    }
+}

@@ -1,0 +1,335 @@
+//! API-server-style validation of stored objects.
+//!
+//! Messages follow the API server's `field: Invalid value: X: reason` shape
+//! (k8s.io/apimachinery/pkg/util/validation/field), so users recognise them.
+
+use kscale_model::Quantity;
+use serde_json::{Map, Value};
+
+/// A failed validation: (field path, message).
+pub type Invalid = (String, String);
+
+fn invalid(field: &str, value: impl std::fmt::Display, reason: &str) -> Invalid {
+    (
+        field.to_string(),
+        format!("{field}: Invalid value: {value}: {reason}"),
+    )
+}
+
+/// Validates an object; returns the first problem found.
+pub fn validate_object(v: &Value) -> Result<(), Invalid> {
+    let kind = v.get("kind").and_then(Value::as_str).unwrap_or("");
+    let meta = v.get("metadata").and_then(Value::as_object);
+    let name = meta
+        .and_then(|m| m.get("name"))
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    let generate = meta
+        .and_then(|m| m.get("generateName"))
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    if name.is_empty() && generate.is_empty() {
+        return Err((
+            "metadata.name".into(),
+            "metadata.name: Required value: name or generateName is required".into(),
+        ));
+    }
+    if !name.is_empty()
+        && !is_dns_subdomain(name)
+        && !kind.starts_with("Cluster")
+        && kind != "Role"
+        && kind != "RoleBinding"
+    {
+        return Err(invalid(
+            "metadata.name",
+            format!("{name:?}"),
+            "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character",
+        ));
+    }
+    let spec = v.get("spec");
+    match kind {
+        "Deployment" | "ReplicaSet" | "StatefulSet" => {
+            if let Some(r) = spec.and_then(|s| s.get("replicas")).and_then(Value::as_i64) {
+                if r < 0 {
+                    return Err(invalid(
+                        "spec.replicas",
+                        r,
+                        "must be greater than or equal to 0",
+                    ));
+                }
+            }
+            let selector = spec.and_then(|s| s.get("selector"));
+            if selector.is_none() && kind != "ReplicaSet" {
+                return Err((
+                    "spec.selector".into(),
+                    "spec.selector: Required value".into(),
+                ));
+            }
+            let tlabels = spec
+                .and_then(|s| s.pointer("/template/metadata/labels"))
+                .and_then(Value::as_object);
+            if let Some(ml) = selector
+                .and_then(|s| s.get("matchLabels"))
+                .and_then(Value::as_object)
+            {
+                let ok = ml
+                    .iter()
+                    .all(|(k, val)| tlabels.and_then(|t| t.get(k)) == Some(val));
+                if !ok {
+                    return Err(invalid(
+                        "spec.template.metadata.labels",
+                        render_map(tlabels),
+                        "`selector` does not match template `labels`",
+                    ));
+                }
+            }
+            if let Some(ps) = spec.and_then(|s| s.pointer("/template/spec")) {
+                validate_pod_spec("spec.template.spec", ps)?;
+            } else {
+                return Err((
+                    "spec.template.spec".into(),
+                    "spec.template.spec: Required value".into(),
+                ));
+            }
+        }
+        "DaemonSet" => {
+            if let Some(ps) = spec.and_then(|s| s.pointer("/template/spec")) {
+                validate_pod_spec("spec.template.spec", ps)?;
+            }
+        }
+        "Pod" => {
+            if let Some(ps) = spec {
+                validate_pod_spec("spec", ps)?;
+            } else {
+                return Err(("spec".into(), "spec: Required value".into()));
+            }
+        }
+        "HorizontalPodAutoscaler" => {
+            let s = spec.ok_or_else(|| ("spec".to_string(), "spec: Required value".to_string()))?;
+            let min = s.get("minReplicas").and_then(Value::as_i64).unwrap_or(1);
+            let max = s.get("maxReplicas").and_then(Value::as_i64).unwrap_or(0);
+            if min < 0 {
+                return Err(invalid(
+                    "spec.minReplicas",
+                    min,
+                    "must be greater than or equal to 0",
+                ));
+            }
+            if max < 1 {
+                return Err(invalid("spec.maxReplicas", max, "must be greater than 0"));
+            }
+            if max < min {
+                return Err(invalid(
+                    "spec.maxReplicas",
+                    max,
+                    "must be greater than or equal to `minReplicas`",
+                ));
+            }
+        }
+        "PriorityClass" => {
+            let val = v.get("value").and_then(Value::as_i64).unwrap_or(0);
+            if val > 1_000_000_000 && !name.starts_with("system-") {
+                return Err(invalid(
+                    "value",
+                    val,
+                    "maximum allowed value of a user defined priority is 1000000000",
+                ));
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+fn render_map(m: Option<&Map<String, Value>>) -> String {
+    let inner: Vec<String> = m
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| format!("{k}:{}", v.as_str().unwrap_or("")))
+                .collect()
+        })
+        .unwrap_or_default();
+    format!("map[string]string{{{}}}", inner.join(", "))
+}
+
+fn validate_pod_spec(path: &str, ps: &Value) -> Result<(), Invalid> {
+    let containers = ps.get("containers").and_then(Value::as_array);
+    if containers.is_none_or(|c| c.is_empty()) {
+        return Err((
+            format!("{path}.containers"),
+            format!("{path}.containers: Required value"),
+        ));
+    }
+    for list in ["initContainers", "containers"] {
+        for (i, c) in ps
+            .get(list)
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .enumerate()
+        {
+            let cpath = format!("{path}.{list}[{i}]");
+            if c.get("name")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .is_empty()
+            {
+                return Err((
+                    format!("{cpath}.name"),
+                    format!("{cpath}.name: Required value"),
+                ));
+            }
+            if let Some(r) = c.get("replica").and_then(Value::as_i64) {
+                if r < 0 {
+                    return Err(invalid(
+                        &format!("{cpath}.replica"),
+                        r,
+                        "must be greater than or equal to 0",
+                    ));
+                }
+            }
+            let res = c.get("resources");
+            for section in ["requests", "limits"] {
+                for (rname, q) in res
+                    .and_then(|r| r.get(section))
+                    .and_then(Value::as_object)
+                    .into_iter()
+                    .flatten()
+                {
+                    let text = match q {
+                        Value::String(s) => s.clone(),
+                        other => other.to_string(),
+                    };
+                    let field = format!("{cpath}.resources.{section}[{rname}]");
+                    let qv = Quantity::parse(&text)
+                        .map_err(|e| invalid(&field, format!("{text:?}"), &e.reason))?;
+                    if qv.is_negative() {
+                        return Err(invalid(
+                            &field,
+                            format!("{text:?}"),
+                            "must be greater than or equal to 0",
+                        ));
+                    }
+                }
+            }
+            // requests must not exceed limits.
+            if let (Some(req), Some(lim)) = (
+                res.and_then(|r| r.get("requests"))
+                    .and_then(Value::as_object),
+                res.and_then(|r| r.get("limits")).and_then(Value::as_object),
+            ) {
+                for (rname, rq) in req {
+                    if let Some(lq) = lim.get(rname) {
+                        let (Some(rq), Some(lq)) = (rq.as_str(), lq.as_str()) else {
+                            continue;
+                        };
+                        let (Ok(a), Ok(b)) = (Quantity::parse(rq), Quantity::parse(lq)) else {
+                            continue;
+                        };
+                        if a > b {
+                            let field = format!("{cpath}.resources.requests");
+                            return Err(invalid(
+                                &field,
+                                format!("{rq:?}"),
+                                &format!("must be less than or equal to {rname} limit of {lq}"),
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// True if `s` is a DNS-1123 subdomain (lower-case alphanumerics, `-`, `.`; ≤ 253 chars).
+pub fn is_dns_subdomain(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 253
+        && s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
+        && s.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && s.ends_with(|c: char| c.is_ascii_alphanumeric())
+}
+
+/// Converts numeric quantities (`cpu: 1`) in well-known places to strings so that JSON input
+/// deserializes into `Quantity` fields the way YAML input does.
+pub fn normalize_quantities(mut v: Value) -> Value {
+    fn is_quantity_map(k: &str) -> bool {
+        matches!(
+            k,
+            "requests" | "limits" | "capacity" | "allocatable" | "hard" | "overhead"
+        )
+    }
+    fn walk(v: &mut Value, in_quantity_map: bool) {
+        match v {
+            Value::Object(m) => {
+                let is_target = m
+                    .get("type")
+                    .and_then(Value::as_str)
+                    .is_some_and(|t| matches!(t, "Value" | "AverageValue" | "Utilization"));
+                for (k, child) in m.iter_mut() {
+                    let direct = k == "averageValue" || (is_target && k == "value");
+                    if (in_quantity_map || direct) && child.is_number() {
+                        *child = Value::String(child.to_string());
+                        continue;
+                    }
+                    walk(
+                        child,
+                        is_quantity_map(k) || (in_quantity_map && child.is_object()),
+                    );
+                }
+            }
+            Value::Array(a) => a.iter_mut().for_each(|x| walk(x, false)),
+            _ => {}
+        }
+    }
+    walk(&mut v, false);
+    v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn deploy(replicas: i64, cpu: &str) -> Value {
+        json!({"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"web"},
+            "spec":{"replicas":replicas,"selector":{"matchLabels":{"app":"web"}},
+            "template":{"metadata":{"labels":{"app":"web"}},"spec":{"containers":[{"name":"c","image":"nginx","resources":{"requests":{"cpu":cpu}}}]}}}})
+    }
+
+    #[test]
+    fn negative_replicas_and_bad_quantity() {
+        assert!(validate_object(&deploy(2, "250m")).is_ok());
+        let (f, m) = validate_object(&deploy(-1, "250m")).unwrap_err();
+        assert_eq!(f, "spec.replicas");
+        assert_eq!(
+            m,
+            "spec.replicas: Invalid value: -1: must be greater than or equal to 0"
+        );
+        let (f, m) = validate_object(&deploy(1, "lots")).unwrap_err();
+        assert_eq!(
+            f,
+            "spec.template.spec.containers[0].resources.requests[cpu]"
+        );
+        assert!(m.contains("Invalid value: \"lots\""), "{m}");
+    }
+
+    #[test]
+    fn selector_must_match_labels() {
+        let mut d = deploy(1, "1");
+        d["spec"]["selector"]["matchLabels"]["app"] = json!("other");
+        let (f, m) = validate_object(&d).unwrap_err();
+        assert_eq!(f, "spec.template.metadata.labels");
+        assert!(m.ends_with("`selector` does not match template `labels`"));
+    }
+
+    #[test]
+    fn names_and_numbers() {
+        assert!(is_dns_subdomain("nginx-app.v1"));
+        assert!(!is_dns_subdomain("Nginx"));
+        let v = normalize_quantities(json!({"resources":{"requests":{"cpu":1,"memory":"1Gi"}}}));
+        assert_eq!(v["resources"]["requests"]["cpu"], json!("1"));
+    }
+}

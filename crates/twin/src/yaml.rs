@@ -1,0 +1,158 @@
+//! The one place kscale calls its YAML library (serde-saphyr, a YAML 1.2 parser).
+//!
+//! Multi-document files are split on `---` lines so that every document keeps its position in
+//! the file: a document is parsed with as many leading blank lines as it starts after, so the
+//! parser's line numbers are the file's line numbers.
+
+use std::path::Path;
+
+use serde::de::DeserializeOwned;
+
+use crate::error::InputError;
+
+/// One YAML document of a file.
+#[derive(Debug, Clone)]
+pub struct Document {
+    /// 1-based line of the document's first line in its file.
+    pub start_line: u64,
+    /// The document text, prefixed by blank lines so that line numbers match the file.
+    pub padded: String,
+}
+
+impl Document {
+    /// True if the document holds nothing but comments and blank lines.
+    pub fn is_blank(&self) -> bool {
+        self.padded.lines().all(|l| {
+            let t = l.trim();
+            t.is_empty() || t.starts_with('#')
+        })
+    }
+
+    /// 1-based file line of the first line (within this document) whose key is `key:`,
+    /// searching after `after_line`; used to locate semantic errors.
+    pub fn find_key_line(&self, key: &str, after_line: u64) -> Option<u64> {
+        let pat = format!("{key}:");
+        self.padded.lines().enumerate().find_map(|(i, l)| {
+            let n = i as u64 + 1;
+            let t = l.trim_start().trim_start_matches("- ");
+            (n > after_line && (t.starts_with(&pat) || t.starts_with(&format!("\"{key}\":"))))
+                .then_some(n)
+        })
+    }
+}
+
+/// Splits a file into documents on lines that are exactly `---` (optionally followed by a
+/// comment or spaces). A leading `---` does not create an empty document.
+pub fn split_documents(text: &str) -> Vec<Document> {
+    let mut docs = Vec::new();
+    let mut current = String::new();
+    let mut start_line = 1u64;
+    for (i, line) in text.lines().enumerate() {
+        let n = i as u64 + 1;
+        let t = line.trim_end();
+        let is_sep = t == "---" || t.starts_with("--- #") || t == "...";
+        if is_sep {
+            docs.push(Document {
+                start_line,
+                padded: std::mem::take(&mut current),
+            });
+            start_line = n + 1;
+            current = "\n".repeat(n as usize);
+        } else {
+            if current.is_empty() && n > 1 {
+                current = "\n".repeat(n as usize - 1);
+            }
+            current.push_str(line);
+            current.push('\n');
+        }
+    }
+    docs.push(Document {
+        start_line,
+        padded: current,
+    });
+    docs.retain(|d| !d.is_blank());
+    docs
+}
+
+/// Deserializes one document into `T`, mapping parser errors to [`InputError`] with the
+/// file's line and column.
+pub fn parse<T: DeserializeOwned>(file: &Path, doc: &Document) -> Result<T, InputError> {
+    serde_saphyr::from_str::<T>(&doc.padded).map_err(|e| to_input_error(file, &e))
+}
+
+/// Deserializes a whole single-document file.
+pub fn parse_str<T: DeserializeOwned>(file: &Path, text: &str) -> Result<T, InputError> {
+    serde_saphyr::from_str::<T>(text).map_err(|e| to_input_error(file, &e))
+}
+
+fn to_input_error(file: &Path, e: &serde_saphyr::Error) -> InputError {
+    let full = e.to_string();
+    // serde-saphyr appends a source snippet after the first line; keep the first line only
+    // and strip its own "line X column Y:" prefix, since we print file:line:col ourselves.
+    let first = full.lines().next().unwrap_or("").trim().to_string();
+    let msg = strip_location_prefix(&first);
+    match e.location() {
+        Some(loc) if loc.line() > 0 => InputError::at(file, loc.line(), Some(loc.column()), msg),
+        _ => InputError::file(file, msg),
+    }
+}
+
+fn strip_location_prefix(s: &str) -> String {
+    let lower = s.to_ascii_lowercase();
+    if lower.starts_with("line ") {
+        if let Some(idx) = s.find(": ") {
+            return s[idx + 2..].to_string();
+        }
+    }
+    if let Some(idx) = s.find(" at line ") {
+        return s[..idx].to_string();
+    }
+    s.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    #[test]
+    fn splits_and_keeps_lines() {
+        let text = "---\na: 1\n---\n# only a comment\n---\nb: [1,\n";
+        let docs = split_documents(text);
+        assert_eq!(docs.len(), 2);
+        assert_eq!(docs[0].start_line, 2);
+        assert_eq!(docs[1].start_line, 6);
+        let e = parse::<BTreeMap<String, Vec<i32>>>(Path::new("f.yaml"), &docs[1]).unwrap_err();
+        assert_eq!(e.file, Path::new("f.yaml"));
+        assert!(e.line.unwrap() >= 6, "{e}");
+    }
+
+    #[test]
+    fn type_errors_carry_line() {
+        #[derive(serde::Deserialize, Debug)]
+        #[allow(dead_code)]
+        struct S {
+            replicas: i32,
+        }
+        let docs = split_documents("kind: x\n---\n\nreplicas: two\n");
+        let e = parse::<S>(Path::new("d.yaml"), &docs[1]).unwrap_err();
+        assert_eq!(e.line, Some(4), "{e}");
+        assert!(e.to_string().starts_with("d.yaml:4:"), "{e}");
+    }
+
+    #[test]
+    fn yaml_1_2_keeps_yes_as_string() {
+        let v: BTreeMap<String, String> = parse_str(Path::new("x"), "a: yes\nb: on\n").unwrap();
+        assert_eq!(v["a"], "yes");
+        assert_eq!(v["b"], "on");
+    }
+}
+
+/// Parses a document through a [`crate::manifest::TypedParse`] (line-aware).
+pub fn parse_typed_dyn(
+    file: &Path,
+    doc: &Document,
+    t: &dyn crate::manifest::TypedParse,
+) -> Result<serde_json::Value, InputError> {
+    t.from_yaml(file, doc)
+}
