@@ -39,6 +39,13 @@ impl<'de> Deserialize<'de> for QuantityField {
     }
 }
 
+/// Reads an explicit `null` (e.g. `steps:` with nothing under it) as the default value.
+fn null_as_default<'de, D: Deserializer<'de>, T: Deserialize<'de> + Default>(
+    d: D,
+) -> Result<T, D::Error> {
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
+}
+
 /// A scalar read as text whether YAML typed it as a number or a string.
 struct ScalarText(String);
 
@@ -102,16 +109,16 @@ pub struct ScenarioSpec {
     #[serde(default)]
     pub cloud: CloudSpec,
     /// Nodes present at t=0.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub nodes: Vec<NodeSpec>,
     /// Manifest files and folders, relative to the scenario file, applied at t=0.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub manifests: Vec<String>,
     /// Request load offered to workloads.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub load: Vec<LoadSpec>,
     /// Timed kubectl steps.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub steps: Vec<StepSpec>,
     /// Time-series sampling interval (default 10s).
     #[serde(default)]

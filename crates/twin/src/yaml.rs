@@ -98,6 +98,7 @@ fn to_input_error(file: &Path, e: &serde_saphyr::Error) -> InputError {
 }
 
 fn strip_location_prefix(s: &str) -> String {
+    let s = s.strip_prefix("error: ").unwrap_or(s);
     let lower = s.to_ascii_lowercase();
     if lower.starts_with("line ") {
         if let Some(idx) = s.find(": ") {

@@ -9,6 +9,7 @@ pub mod api;
 pub mod kubectl;
 pub mod kubelet;
 pub mod model;
+pub mod ops;
 pub mod output;
 pub mod scheduling;
 pub mod store;
@@ -289,5 +290,96 @@ impl Sim {
         let ms = self.start_unix_ms + t.as_millis() as i64;
         let ts = jiff::Timestamp::from_millisecond(ms).unwrap_or(jiff::Timestamp::UNIX_EPOCH);
         ts.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
+    }
+}
+
+impl Sim {
+    /// Runs to the end, checking [`Sim::check_invariants`] after every event (for tests).
+    pub fn run_checked(&mut self) -> Result<(), String> {
+        while let Some(t) = self.queue.peek_time() {
+            if t > self.end {
+                break;
+            }
+            let (t, ev) = self.queue.pop().expect("peeked");
+            self.now = t;
+            let label = format!("{ev:?}");
+            self.handle(ev);
+            self.check_invariants()
+                .map_err(|e| format!("at {} after {label}: {e}", self.now))?;
+        }
+        self.now = self.end;
+        self.take_sample();
+        Ok(())
+    }
+
+    /// Checks the twin's invariants: no node above its allocatable; node accounting equals the
+    /// sum of its pods; every pod in exactly one phase, consistent with its binding (a pending
+    /// pod is on no node, a bound pod is on exactly its node), and queued pods are unbound.
+    pub fn check_invariants(&self) -> Result<(), String> {
+        let mut seen = std::collections::BTreeMap::new();
+        for (name, n) in &self.nodes {
+            let sum = n
+                .info
+                .pods
+                .iter()
+                .fold(kscale_model::Resources::ZERO, |a, p| a + p.requests);
+            if sum != n.info.requested {
+                return Err(format!(
+                    "node {name}: requested {:?} != sum of pods {sum:?}",
+                    n.info.requested
+                ));
+            }
+            if !n.info.requested.fits_in(&n.info.allocatable) {
+                return Err(format!(
+                    "node {name}: requested {:?} exceeds allocatable {:?}",
+                    n.info.requested, n.info.allocatable
+                ));
+            }
+            for p in &n.info.pods {
+                if let Some(other) = seen.insert(p.id, name.clone()) {
+                    return Err(format!("pod {} on two nodes: {other} and {name}", p.id));
+                }
+                match self.pods.get(&p.id) {
+                    None => return Err(format!("node {name} holds unknown pod {}", p.id)),
+                    Some(pod) if pod.node.as_deref() != Some(name.as_ref()) => {
+                        return Err(format!(
+                            "pod {} listed on {name} but bound to {:?}",
+                            pod.name, pod.node
+                        ));
+                    }
+                    _ => {}
+                }
+            }
+        }
+        for p in self.pods.values() {
+            use model::PodPhase::*;
+            let bound = p.node.is_some();
+            let ok = match p.phase {
+                Pending => !bound,
+                ContainerCreating | Running => {
+                    bound
+                        && seen
+                            .get(&p.id)
+                            .map(|n| Some(n) == p.node.as_ref())
+                            .unwrap_or(false)
+                }
+                Succeeded | Failed => true,
+            };
+            if !ok {
+                return Err(format!(
+                    "pod {} in phase {:?} with node {:?}",
+                    p.name, p.phase, p.node
+                ));
+            }
+            if p.ready_at.is_some() && p.phase != Running {
+                return Err(format!("pod {} ready but not running", p.name));
+            }
+        }
+        for (_, _, id) in &self.active_q {
+            if self.pods.get(id).is_some_and(|p| p.node.is_some()) {
+                return Err(format!("bound pod {id} in the active queue"));
+            }
+        }
+        Ok(())
     }
 }
