@@ -9,7 +9,6 @@
 use std::sync::Arc;
 
 use kscale_controllers::scheduler::{Decision, NodeInfo, PdbInfo};
-use serde_json::Value;
 
 use super::{Event, Sim};
 
@@ -113,6 +112,10 @@ impl Sim {
                 }
                 Decision::Preempt { node, victims } => {
                     let node = live[node].clone();
+                    let msg = self.scheduler.last_fit_error().to_string();
+                    let p = &self.pods[&id];
+                    let (ns, name) = (p.namespace.to_string(), p.name.to_string());
+                    self.emit("Warning", "FailedScheduling", "Pod", &ns, &name, msg, "default-scheduler");
                     self.preempt(id, &node, &victims);
                 }
                 Decision::Unschedulable { message } => {
@@ -161,6 +164,5 @@ impl Sim {
             self.delete_pod(*v, None);
         }
         self.unschedulable_q.insert(id);
-        let _ = Value::Null;
     }
 }
