@@ -34,6 +34,22 @@ impl Sim {
         }
     }
 
+    /// The admission checks of a pod create: namespace exists, PriorityClass exists.
+    pub fn admission_check(
+        &self,
+        namespace: &str,
+        priority_class: Option<&str>,
+    ) -> Result<i32, String> {
+        if self
+            .store
+            .get(&ObjKey::new("Namespace", "", namespace))
+            .is_none()
+        {
+            return Err(format!("namespaces \"{namespace}\" not found"));
+        }
+        self.resolve_priority(priority_class)
+    }
+
     /// Creates a pod object (API admission included) and queues it for scheduling.
     pub fn create_pod(
         &mut self,

@@ -48,6 +48,8 @@ pub enum Event {
     PodReady(u64, u32),
     /// The pod's containers have exited after deletion; the pod object goes away.
     PodGone(u64, u32),
+    /// Sync a ReplicaSet again after a failed create (work-queue back-off).
+    Retry(ObjKey),
     /// Take a time-series sample.
     Sample,
     /// Advance the load model by one tick.
@@ -215,6 +217,7 @@ impl Sim {
                 self.schedule_cycle();
             }
             Event::PodCreate(key) => self.pod_create_lands(key),
+            Event::Retry(key) => self.mark_dirty(key),
             Event::ContainersStarted(id, g) => self.containers_started(id, g),
             Event::PodReady(id, g) => self.pod_ready(id, g),
             Event::PodGone(id, g) => self.pod_gone(id, g),

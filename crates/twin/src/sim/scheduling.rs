@@ -115,7 +115,15 @@ impl Sim {
                     let msg = self.scheduler.last_fit_error().to_string();
                     let p = &self.pods[&id];
                     let (ns, name) = (p.namespace.to_string(), p.name.to_string());
-                    self.emit("Warning", "FailedScheduling", "Pod", &ns, &name, msg, "default-scheduler");
+                    self.emit(
+                        "Warning",
+                        "FailedScheduling",
+                        "Pod",
+                        &ns,
+                        &name,
+                        msg,
+                        "default-scheduler",
+                    );
                     self.preempt(id, &node, &victims);
                 }
                 Decision::Unschedulable { message } => {

@@ -26,6 +26,10 @@ use super::{Event, Sim};
 /// Upstream `BurstReplicas`: max pods created or deleted per ReplicaSet sync.
 pub const BURST_REPLICAS: i64 = 500;
 
+/// Back-off before a ReplicaSet whose creates failed is synced again. Upstream's work queue
+/// backs off exponentially from 5 ms to 1000 s; the twin uses a fixed 10 s (*assumption*).
+pub const RETRY_BACKOFF_MS: u64 = 10_000;
+
 /// `pod-template-hash` of a template: FNV-32a of its canonical JSON, encoded like upstream's
 /// `rand.SafeEncodeString(fmt.Sprint(hash))` (pkg/controller/controller_utils.go ComputeHash).
 pub fn template_hash(template: &Value) -> String {
@@ -441,6 +445,26 @@ impl Sim {
         let pending = *self.pending_creates.get(key).unwrap_or(&0) as i64;
         let diff = active.len() as i64 + pending - replicas;
         if diff < 0 {
+            // Slow start (controller_utils.go slowStartBatch): the first batch is one pod; if it
+            // fails, nothing else is created this sync and the key is retried with back-off.
+            // Admission failures are known up front in the twin, so the failing batch of one is
+            // evaluated synchronously.
+            if let Err(msg) =
+                self.admission_check(&key.namespace, cache.template.priority_class.as_deref())
+            {
+                self.emit(
+                    "Warning",
+                    "FailedCreate",
+                    "ReplicaSet",
+                    &key.namespace,
+                    &key.name,
+                    format!("Error creating: pods \"{}-\" is forbidden: {msg}", key.name),
+                    "replicaset-controller",
+                );
+                let at = self.now.plus_millis(RETRY_BACKOFF_MS);
+                self.queue.push(at, Event::Retry(key.clone()));
+                return;
+            }
             let n = (-diff).min(BURST_REPLICAS);
             for _ in 0..n {
                 let at = self.cm_client.take(self.now.as_millis());
