@@ -9,4 +9,5 @@
 //! - [`hpa`]: the HorizontalPodAutoscaler (autoscaling/v2) replica calculation and behavior.
 
 pub mod hpa;
+pub mod karpenter;
 pub mod scheduler;

@@ -1,0 +1,432 @@
+//! Karpenter provisioning decisions: pending pods → NodeClaims on the cheapest instance types.
+//!
+//! Follows kubernetes-sigs/karpenter `pkg/controllers/provisioning/scheduling/scheduler.go`
+//! (`Solve`: pods sorted by CPU then memory descending; each pod goes to an in-flight or
+//! already planned NodeClaim if it fits, else to a new NodeClaim from the highest-weight
+//! NodePool whose template is compatible), `nodeclaim.go` (a NodeClaim keeps the *set* of
+//! instance types still compatible with all its pods and narrows it per pod) and
+//! `pkg/cloudprovider` (the launched type is the cheapest remaining offering). Pool `limits`
+//! are checked against the capacity of the candidate instance types, as upstream does.
+//!
+//! Compatibility is checked with the scheduler's own filter ([`crate::scheduler::fits`]) on a
+//! hypothetical node built from the pool template and the offering's labels, so taints,
+//! tolerations, node selectors and affinity behave exactly as they will on the real node.
+
+use std::sync::Arc;
+
+use kscale_model::labels::Labels;
+use kscale_model::{NodeSelectorRequirement, Resources, SelectorOp, Taint};
+
+use crate::scheduler::{NodeInfo, PodInfo, fits};
+
+/// One purchasable offering: an instance type in a capacity type (and zone).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Offering {
+    /// Instance type name.
+    pub instance_type: String,
+    /// `on-demand` or `spot`.
+    pub capacity_type: String,
+    /// Zone.
+    pub zone: String,
+    /// Capacity (what pool limits count).
+    pub capacity: Resources,
+    /// Allocatable (what pods can use).
+    pub allocatable: Resources,
+    /// Price, USD per hour.
+    pub price: f64,
+    /// Well-known labels the node will carry (instance type, capacity type, zone, arch, os, ...).
+    pub labels: Labels,
+}
+
+/// A NodePool (or v1alpha5 Provisioner) as provisioning needs it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Pool {
+    /// Name.
+    pub name: String,
+    /// Weight (higher is tried first; unset = 0).
+    pub weight: i32,
+    /// `requirements` on node labels.
+    pub requirements: Vec<NodeSelectorRequirement>,
+    /// Taints of the template.
+    pub taints: Vec<Taint>,
+    /// Labels of the template.
+    pub labels: Labels,
+    /// `limits` (cpu, memory); `None` = unlimited.
+    pub limits: Option<Resources>,
+    /// Capacity already used by the pool's nodes and in-flight NodeClaims.
+    pub usage: Resources,
+}
+
+/// A NodeClaim decided by [`plan`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct PlannedClaim {
+    /// Index into the pools slice.
+    pub pool: usize,
+    /// Index into the offerings slice: the cheapest offering compatible with all its pods.
+    pub offering: usize,
+    /// Pods planned onto it (ids).
+    pub pods: Vec<u64>,
+    /// Sum of their requests.
+    pub requests: Resources,
+}
+
+/// Outcome of one provisioning pass.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Plan {
+    /// New NodeClaims to launch.
+    pub claims: Vec<PlannedClaim>,
+    /// Pods no pool can take, with the reason.
+    pub unschedulable: Vec<(u64, String)>,
+}
+
+/// True if an offering satisfies every requirement of a pool. Requirements on keys the
+/// offering does not describe are satisfied by the pool's own labels (they become node labels).
+pub fn offering_matches(pool: &Pool, o: &Offering) -> bool {
+    pool.requirements.iter().all(|r| {
+        if o.labels.contains_key(&r.key) {
+            r.matches(&o.labels)
+        } else if let Some(v) = pool.labels.get(&r.key) {
+            r.matches(&Labels::from([(r.key.clone(), v.clone())]))
+        } else {
+            // Keys neither side defines: only negative requirements hold (NotIn, DoesNotExist),
+            // and single-valued In requirements, which Karpenter turns into node labels.
+            matches!(r.op, SelectorOp::NotIn | SelectorOp::DoesNotExist)
+                || (r.op == SelectorOp::In && !r.values.is_empty())
+        }
+    })
+}
+
+/// Labels a node launched from `pool` with offering `o` carries.
+pub fn node_labels(pool: &Pool, o: &Offering) -> Labels {
+    let mut l = o.labels.clone();
+    for (k, v) in &pool.labels {
+        l.insert(k.clone(), v.clone());
+    }
+    for r in &pool.requirements {
+        if r.op == SelectorOp::In && !l.contains_key(&r.key) {
+            if let Some(v) = r.values.first() {
+                l.insert(r.key.clone(), v.clone());
+            }
+        }
+    }
+    l
+}
+
+fn hypothetical(pool: &Pool, o: &Offering, requested: Resources) -> NodeInfo {
+    NodeInfo {
+        name: Arc::from(format!("{}/{}", pool.name, o.instance_type).as_str()),
+        labels: node_labels(pool, o),
+        taints: pool.taints.clone(),
+        unschedulable: false,
+        ready: true,
+        allocatable: o.allocatable,
+        requested,
+        pods: vec![],
+        nominated: vec![],
+    }
+}
+
+fn within_limits(pool: &Pool, planned: Resources, o: &Offering) -> bool {
+    match &pool.limits {
+        None => true,
+        Some(l) => {
+            let after = pool.usage + planned + o.capacity;
+            (l.cpu_milli == 0 || after.cpu_milli <= l.cpu_milli)
+                && (l.memory == 0 || after.memory <= l.memory)
+        }
+    }
+}
+
+struct Claim {
+    pool: usize,
+    types: Vec<usize>,
+    pods: Vec<u64>,
+    requests: Resources,
+}
+
+/// Plans NodeClaims for `pods` (pods that fit no existing or in-flight node).
+pub fn plan(pods: &[PodInfo], pools: &[Pool], offerings: &[Offering]) -> Plan {
+    let mut order: Vec<usize> = (0..pools.len()).collect();
+    order.sort_by(|a, b| {
+        pools[*b]
+            .weight
+            .cmp(&pools[*a].weight)
+            .then_with(|| pools[*a].name.cmp(&pools[*b].name))
+    });
+    let compatible: Vec<Vec<usize>> = pools
+        .iter()
+        .map(|p| {
+            (0..offerings.len())
+                .filter(|i| offering_matches(p, &offerings[*i]))
+                .collect()
+        })
+        .collect();
+    let mut sorted: Vec<&PodInfo> = pods.iter().collect();
+    sorted.sort_by(|a, b| {
+        b.requests
+            .cpu_milli
+            .cmp(&a.requests.cpu_milli)
+            .then(b.requests.memory.cmp(&a.requests.memory))
+            .then(a.start_time.cmp(&b.start_time))
+            .then(a.id.cmp(&b.id))
+    });
+    let mut claims: Vec<Claim> = vec![];
+    let mut planned_per_pool = vec![Resources::ZERO; pools.len()];
+    let mut out = Plan::default();
+    'pods: for pod in sorted {
+        // Existing claims, fewest pods first.
+        let mut idx: Vec<usize> = (0..claims.len()).collect();
+        idx.sort_by_key(|i| (claims[*i].pods.len(), *i));
+        for i in idx {
+            let c = &claims[i];
+            let pool = &pools[c.pool];
+            let keep: Vec<usize> = c
+                .types
+                .iter()
+                .copied()
+                .filter(|t| fits(pod, &hypothetical(pool, &offerings[*t], c.requests)).is_ok())
+                .collect();
+            if !keep.is_empty() {
+                let c = &mut claims[i];
+                c.types = keep;
+                c.pods.push(pod.id);
+                c.requests += pod.requests;
+                continue 'pods;
+            }
+        }
+        // A new claim from the first compatible pool.
+        let mut reason = String::from("no NodePool matched the pod");
+        for &p in &order {
+            let pool = &pools[p];
+            let types: Vec<usize> = compatible[p]
+                .iter()
+                .copied()
+                .filter(|t| fits(pod, &hypothetical(pool, &offerings[*t], Resources::ZERO)).is_ok())
+                .collect();
+            if types.is_empty() {
+                reason = format!(
+                    "incompatible with nodepool \"{}\": no instance type satisfied the pod's requirements and resources",
+                    pool.name
+                );
+                continue;
+            }
+            let within: Vec<usize> = types
+                .iter()
+                .copied()
+                .filter(|t| within_limits(pool, planned_per_pool[p], &offerings[*t]))
+                .collect();
+            if within.is_empty() {
+                reason = format!(
+                    "all available instance types exceed limits for nodepool: \"{}\"",
+                    pool.name
+                );
+                continue;
+            }
+            claims.push(Claim {
+                pool: p,
+                types: within,
+                pods: vec![pod.id],
+                requests: pod.requests,
+            });
+            // Reserve the capacity of the cheapest candidate against the limits.
+            let cheapest = cheapest(&claims.last().expect("pushed").types, offerings);
+            planned_per_pool[p] += offerings[cheapest].capacity;
+            continue 'pods;
+        }
+        out.unschedulable.push((pod.id, reason));
+    }
+    for c in claims {
+        let offering = cheapest(&c.types, offerings);
+        out.claims.push(PlannedClaim {
+            pool: c.pool,
+            offering,
+            pods: c.pods,
+            requests: c.requests,
+        });
+    }
+    out
+}
+
+fn cheapest(types: &[usize], offerings: &[Offering]) -> usize {
+    *types
+        .iter()
+        .min_by(|a, b| {
+            let (x, y) = (&offerings[**a], &offerings[**b]);
+            x.price
+                .total_cmp(&y.price)
+                .then_with(|| x.instance_type.cmp(&y.instance_type))
+                .then_with(|| x.zone.cmp(&y.zone))
+        })
+        .expect("claims always keep at least one type")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scheduler::PlacementConstraints;
+    use kscale_model::{SimTime, TaintEffect};
+
+    fn offering(name: &str, cap: &str, cpu: i64, mem_gi: i64, price: f64) -> Offering {
+        let mut labels = Labels::new();
+        labels.insert("node.kubernetes.io/instance-type".into(), name.into());
+        labels.insert("karpenter.sh/capacity-type".into(), cap.into());
+        Offering {
+            instance_type: name.into(),
+            capacity_type: cap.into(),
+            zone: "z1".into(),
+            capacity: Resources {
+                cpu_milli: cpu,
+                memory: mem_gi << 30,
+                pods: 110,
+            },
+            allocatable: Resources {
+                cpu_milli: cpu - 70,
+                memory: (mem_gi << 30) - (500 << 20),
+                pods: 110,
+            },
+            price,
+            labels,
+        }
+    }
+
+    fn pod(id: u64, cpu: i64, mem_mi: i64) -> PodInfo {
+        PodInfo {
+            id,
+            namespace: Arc::from("default"),
+            name: Arc::from(format!("p{id}").as_str()),
+            labels: Arc::new(Labels::new()),
+            requests: Resources {
+                cpu_milli: cpu,
+                memory: mem_mi << 20,
+                pods: 1,
+            },
+            priority: 0,
+            start_time: SimTime(id),
+            terminating: false,
+            constraints: Arc::new(PlacementConstraints::default()),
+        }
+    }
+
+    fn pool(reqs: Vec<NodeSelectorRequirement>, limit_cpu: Option<i64>) -> Pool {
+        Pool {
+            name: "default".into(),
+            weight: 0,
+            requirements: reqs,
+            taints: vec![],
+            labels: Labels::new(),
+            limits: limit_cpu.map(|c| Resources {
+                cpu_milli: c,
+                memory: 0,
+                pods: 0,
+            }),
+            usage: Resources::ZERO,
+        }
+    }
+
+    fn catalog() -> Vec<Offering> {
+        vec![
+            offering("t3.small", "on-demand", 2000, 2, 0.0208),
+            offering("t3.small", "spot", 2000, 2, 0.0073),
+            offering("m5.large", "on-demand", 2000, 8, 0.096),
+            offering("m5.xlarge", "on-demand", 4000, 16, 0.192),
+        ]
+    }
+
+    fn req(key: &str, values: &[&str]) -> NodeSelectorRequirement {
+        NodeSelectorRequirement {
+            key: key.into(),
+            op: SelectorOp::In,
+            values: values.iter().map(|v| v.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn seed004_one_t3_small_per_one_cpu_pod() {
+        // Seed 004: Provisioner restricted to on-demand t3.small; pods request 1 CPU / 500Mi,
+        // so two pods cannot share a node (1930m allocatable): two claims.
+        let p = pool(
+            vec![
+                req("karpenter.sh/capacity-type", &["on-demand"]),
+                req("node.kubernetes.io/instance-type", &["t3.small"]),
+            ],
+            Some(1_000_000),
+        );
+        let plan = plan(&[pod(1, 1000, 500), pod(2, 1000, 500)], &[p], &catalog());
+        assert_eq!(plan.claims.len(), 2);
+        assert!(
+            plan.claims
+                .iter()
+                .all(|c| c.offering == 0 && c.pods.len() == 1)
+        );
+        assert!(plan.unschedulable.is_empty());
+    }
+
+    #[test]
+    fn bin_packs_and_picks_cheapest_type() {
+        // Without requirements, small pods share one claim; the cheapest offering that holds
+        // them all is chosen (spot t3.small holds two 500m pods).
+        let plan = plan(
+            &[pod(1, 500, 256), pod(2, 500, 256)],
+            &[pool(vec![], None)],
+            &catalog(),
+        );
+        assert_eq!(plan.claims.len(), 1);
+        assert_eq!(plan.claims[0].pods, vec![1, 2]);
+        assert_eq!(plan.claims[0].offering, 1, "spot t3.small is cheapest");
+        // A pod needing 3 cores only fits m5.xlarge.
+        let plan = plan_one(pod(3, 3000, 256));
+        assert_eq!(plan.claims[0].offering, 3);
+    }
+
+    fn plan_one(p: PodInfo) -> Plan {
+        plan(&[p], &[pool(vec![], None)], &catalog())
+    }
+
+    #[test]
+    fn limits_stop_provisioning() {
+        // Limit of 3 cores: the first 2-core node fits, the second would exceed it.
+        let p = pool(
+            vec![
+                req("node.kubernetes.io/instance-type", &["t3.small"]),
+                req("karpenter.sh/capacity-type", &["on-demand"]),
+            ],
+            Some(3000),
+        );
+        let plan = plan(&[pod(1, 1500, 100), pod(2, 1500, 100)], &[p], &catalog());
+        assert_eq!(plan.claims.len(), 1);
+        assert_eq!(plan.unschedulable.len(), 1);
+        assert!(
+            plan.unschedulable[0].1.contains("exceed limits"),
+            "{:?}",
+            plan.unschedulable
+        );
+    }
+
+    #[test]
+    fn taints_and_weights() {
+        let mut tainted = pool(vec![], None);
+        tainted.name = "gpu".into();
+        tainted.weight = 10;
+        tainted.taints = vec![Taint {
+            key: "dedicated".into(),
+            value: "gpu".into(),
+            effect: TaintEffect::NoSchedule,
+        }];
+        let plain = pool(
+            vec![req("karpenter.sh/capacity-type", &["on-demand"])],
+            None,
+        );
+        // The higher-weight pool is tried first but its taint is not tolerated.
+        let plan = plan(&[pod(1, 100, 100)], &[tainted, plain], &catalog());
+        assert_eq!(plan.claims.len(), 1);
+        assert_eq!(plan.claims[0].pool, 1);
+        assert_eq!(plan.claims[0].offering, 0, "cheapest on-demand");
+    }
+
+    #[test]
+    fn oversized_pod_is_unschedulable() {
+        let plan = plan_one(pod(1, 64_000, 100));
+        assert!(plan.claims.is_empty());
+        assert_eq!(plan.unschedulable.len(), 1);
+    }
+}
