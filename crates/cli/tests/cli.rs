@@ -110,7 +110,7 @@ fn negative_replicas_is_rejected_with_line() {
     let bad = DEPLOY.replace("replicas: 2", "replicas: -3");
     let (code, err) = run_err(&basic_scenario(""), &[("m/web.yaml", &bad)]);
     assert_eq!(code, 2, "{err}");
-    assert!(err.contains("web.yaml:5:"), "line of spec.replicas: {err}");
+    assert!(err.contains("web.yaml:6:"), "line of spec.replicas: {err}");
     assert!(
         err.contains("spec.replicas: Invalid value: -3: must be greater than or equal to 0"),
         "{err}"

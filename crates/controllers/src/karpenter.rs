@@ -103,10 +103,8 @@ pub fn node_labels(pool: &Pool, o: &Offering) -> Labels {
         l.insert(k.clone(), v.clone());
     }
     for r in &pool.requirements {
-        if r.op == SelectorOp::In && !l.contains_key(&r.key) {
-            if let Some(v) = r.values.first() {
-                l.insert(r.key.clone(), v.clone());
-            }
+        if let (SelectorOp::In, Some(v)) = (r.op, r.values.first()) {
+            l.entry(r.key.clone()).or_insert_with(|| v.clone());
         }
     }
     l

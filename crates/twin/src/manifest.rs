@@ -171,7 +171,7 @@ fn canonicalize(
 ) -> Result<Value, InputError> {
     let (api, kind) = header(file, doc, raw)?;
     let typed = typed_round_trip(&api, &kind, |t| {
-        t.from_json(raw)
+        t.parse_json(raw)
             .map_err(|m| InputError::at(file, doc.start_line, None, m))
     })?;
     finish(file, doc, raw, typed, &api, &kind, warnings)
@@ -236,19 +236,19 @@ pub fn is_known_custom(api: &str, kind: &str) -> bool {
 /// A typed parser: deserializes into a concrete k8s-openapi type and re-serializes to JSON.
 pub trait TypedParse {
     /// Deserialize from a YAML document (with line-aware errors).
-    fn from_yaml(&self, file: &Path, doc: &Document) -> Result<Value, InputError>;
+    fn parse_yaml(&self, file: &Path, doc: &Document) -> Result<Value, InputError>;
     /// Deserialize from JSON.
-    fn from_json(&self, v: &Value) -> Result<Value, String>;
+    fn parse_json(&self, v: &Value) -> Result<Value, String>;
 }
 
 struct Typed<T>(std::marker::PhantomData<T>);
 
 impl<T: DeserializeOwned + serde::Serialize> TypedParse for Typed<T> {
-    fn from_yaml(&self, file: &Path, doc: &Document) -> Result<Value, InputError> {
+    fn parse_yaml(&self, file: &Path, doc: &Document) -> Result<Value, InputError> {
         let t: T = yaml::parse(file, doc)?;
         Ok(serde_json::to_value(&t).expect("k8s-openapi types serialize"))
     }
-    fn from_json(&self, v: &Value) -> Result<Value, String> {
+    fn parse_json(&self, v: &Value) -> Result<Value, String> {
         let t: T = serde_json::from_value(crate::validate::normalize_quantities(v.clone()))
             .map_err(|e| e.to_string())?;
         Ok(serde_json::to_value(&t).expect("k8s-openapi types serialize"))
@@ -309,7 +309,7 @@ pub fn canonicalize_json(v: &Value) -> Result<Value, String> {
     let api = v.get("apiVersion").and_then(Value::as_str).unwrap_or("");
     let kind = v.get("kind").and_then(Value::as_str).unwrap_or("");
     let obj = match typed_parser(api, kind) {
-        Some(p) => p.from_json(v)?,
+        Some(p) => p.parse_json(v)?,
         None => v.clone(),
     };
     crate::validate::validate_object(&obj).map_err(|(field, msg)| format!("{field}: {msg}"))?;

@@ -367,14 +367,14 @@ impl Scenario {
                 ),
             ));
         }
-        if let Some(si) = parsed.spec.sample_interval {
-            if si.0 < 1000 {
-                return Err(err_at(
-                    "sampleInterval",
-                    "spec.sampleInterval",
-                    "sampleInterval must be at least 1s".into(),
-                ));
-            }
+        if let Some(si) = parsed.spec.sample_interval
+            && si.0 < 1000
+        {
+            return Err(err_at(
+                "sampleInterval",
+                "spec.sampleInterval",
+                "sampleInterval must be at least 1s".into(),
+            ));
         }
         for (i, n) in parsed.spec.nodes.iter().enumerate() {
             if crate::cloud::instance_type(&n.instance_type).is_none() {
@@ -388,14 +388,15 @@ impl Scenario {
                     ),
                 ));
             }
-            if let Some(ct) = &n.capacity_type {
-                if ct != "on-demand" && ct != "spot" {
-                    return Err(err_at(
-                        "capacityType",
-                        &format!("spec.nodes[{i}].capacityType"),
-                        format!("capacityType must be on-demand or spot, not {ct:?}"),
-                    ));
-                }
+            if let Some(ct) = &n.capacity_type
+                && ct != "on-demand"
+                && ct != "spot"
+            {
+                return Err(err_at(
+                    "capacityType",
+                    &format!("spec.nodes[{i}].capacityType"),
+                    format!("capacityType must be on-demand or spot, not {ct:?}"),
+                ));
             }
             for (j, t) in n.taints.iter().enumerate() {
                 if kscale_model::TaintEffect::parse(&t.effect).is_none() {

@@ -49,14 +49,14 @@ pub fn validate_object(v: &Value) -> Result<(), Invalid> {
     let spec = v.get("spec");
     match kind {
         "Deployment" | "ReplicaSet" | "StatefulSet" => {
-            if let Some(r) = spec.and_then(|s| s.get("replicas")).and_then(Value::as_i64) {
-                if r < 0 {
-                    return Err(invalid(
-                        "spec.replicas",
-                        r,
-                        "must be greater than or equal to 0",
-                    ));
-                }
+            if let Some(r) = spec.and_then(|s| s.get("replicas")).and_then(Value::as_i64)
+                && r < 0
+            {
+                return Err(invalid(
+                    "spec.replicas",
+                    r,
+                    "must be greater than or equal to 0",
+                ));
             }
             let selector = spec.and_then(|s| s.get("selector"));
             if selector.is_none() && kind != "ReplicaSet" {
@@ -179,14 +179,14 @@ fn validate_pod_spec(path: &str, ps: &Value) -> Result<(), Invalid> {
                     format!("{cpath}.name: Required value"),
                 ));
             }
-            if let Some(r) = c.get("replica").and_then(Value::as_i64) {
-                if r < 0 {
-                    return Err(invalid(
-                        &format!("{cpath}.replica"),
-                        r,
-                        "must be greater than or equal to 0",
-                    ));
-                }
+            if let Some(r) = c.get("replica").and_then(Value::as_i64)
+                && r < 0
+            {
+                return Err(invalid(
+                    &format!("{cpath}.replica"),
+                    r,
+                    "must be greater than or equal to 0",
+                ));
             }
             let res = c.get("resources");
             for section in ["requests", "limits"] {

@@ -100,15 +100,24 @@ fn to_input_error(file: &Path, e: &serde_saphyr::Error) -> InputError {
 fn strip_location_prefix(s: &str) -> String {
     let s = s.strip_prefix("error: ").unwrap_or(s);
     let lower = s.to_ascii_lowercase();
-    if lower.starts_with("line ") {
-        if let Some(idx) = s.find(": ") {
-            return s[idx + 2..].to_string();
-        }
+    if lower.starts_with("line ")
+        && let Some(idx) = s.find(": ")
+    {
+        return s[idx + 2..].to_string();
     }
     if let Some(idx) = s.find(" at line ") {
         return s[..idx].to_string();
     }
     s.to_string()
+}
+
+/// Parses a document through a [`crate::manifest::TypedParse`] (line-aware).
+pub fn parse_typed_dyn(
+    file: &Path,
+    doc: &Document,
+    t: &dyn crate::manifest::TypedParse,
+) -> Result<serde_json::Value, InputError> {
+    t.parse_yaml(file, doc)
 }
 
 #[cfg(test)]
@@ -147,13 +156,4 @@ mod tests {
         assert_eq!(v["a"], "yes");
         assert_eq!(v["b"], "on");
     }
-}
-
-/// Parses a document through a [`crate::manifest::TypedParse`] (line-aware).
-pub fn parse_typed_dyn(
-    file: &Path,
-    doc: &Document,
-    t: &dyn crate::manifest::TypedParse,
-) -> Result<serde_json::Value, InputError> {
-    t.from_yaml(file, doc)
 }

@@ -107,10 +107,10 @@ impl Sim {
     pub fn bind_pod(&mut self, id: u64, node_name: &Arc<str>) {
         let now = self.now;
         let pod = self.pods.get_mut(&id).expect("bound pod exists");
-        if let Some(nom) = pod.nominated.take() {
-            if let Some(n) = self.nodes.get_mut(&nom) {
-                n.info.nominated.retain(|p| p.id != id);
-            }
+        if let Some(nom) = pod.nominated.take()
+            && let Some(n) = self.nodes.get_mut(&nom)
+        {
+            n.info.nominated.retain(|p| p.id != id);
         }
         pod.node = Some(node_name.clone());
         pod.phase = PodPhase::ContainerCreating;
@@ -226,14 +226,14 @@ impl Sim {
         let Some(pod) = self.pods.get(&id) else {
             return;
         };
-        if let Some(o) = &pod.owner {
-            if o.kind == "ReplicaSet" {
-                let key = ObjKey::new("ReplicaSet", &pod.namespace, &o.name);
-                let dep = self.rs_cache.get(&key).and_then(|c| c.owner.clone());
-                self.mark_dirty(key);
-                if let Some(d) = dep {
-                    self.mark_dirty(d);
-                }
+        if let Some(o) = &pod.owner
+            && o.kind == "ReplicaSet"
+        {
+            let key = ObjKey::new("ReplicaSet", &pod.namespace, &o.name);
+            let dep = self.rs_cache.get(&key).and_then(|c| c.owner.clone());
+            self.mark_dirty(key);
+            if let Some(d) = dep {
+                self.mark_dirty(d);
             }
         }
     }
@@ -267,10 +267,10 @@ impl Sim {
             .iter()
             .map(|c| c.name.clone())
             .collect();
-        if let Some(n) = self.nodes.get_mut(&node_name) {
-            if let Some(p) = n.info.pods.iter_mut().find(|p| p.id == id) {
-                p.terminating = true;
-            }
+        if let Some(n) = self.nodes.get_mut(&node_name)
+            && let Some(p) = n.info.pods.iter_mut().find(|p| p.id == id)
+        {
+            p.terminating = true;
         }
         for c in containers {
             self.emit(
@@ -301,18 +301,17 @@ impl Sim {
         let pod = self.pods.remove(&id).expect("checked");
         self.pod_names
             .remove(&(pod.namespace.clone(), pod.name.clone()));
-        if let Some(nom) = &pod.nominated {
-            if let Some(n) = self.nodes.get_mut(nom) {
-                n.info.nominated.retain(|p| p.id != id);
-            }
+        if let Some(nom) = &pod.nominated
+            && let Some(n) = self.nodes.get_mut(nom)
+        {
+            n.info.nominated.retain(|p| p.id != id);
         }
-        if let Some(node_name) = &pod.node {
-            if let Some(n) = self.nodes.get_mut(node_name) {
-                if let Some(i) = n.info.pods.iter().position(|p| p.id == id) {
-                    let p = n.info.pods.swap_remove(i);
-                    n.info.requested -= p.requests;
-                }
-            }
+        if let Some(node_name) = &pod.node
+            && let Some(n) = self.nodes.get_mut(node_name)
+            && let Some(i) = n.info.pods.iter().position(|p| p.id == id)
+        {
+            let p = n.info.pods.swap_remove(i);
+            n.info.requested -= p.requests;
         }
         if let Some(o) = &pod.owner {
             let key = ObjKey::new("ReplicaSet", &pod.namespace, &o.name);

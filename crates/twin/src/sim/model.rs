@@ -213,7 +213,7 @@ impl PodTemplate {
         for i in &init {
             sum = sum.max(i);
         }
-        sum = sum + res(spec.get("overhead"));
+        sum += res(spec.get("overhead"));
         sum.pods = 1;
         let all_set = |c: &ContainerT| {
             c.limits.cpu_milli > 0

@@ -55,10 +55,10 @@ impl Sim {
             .pointer("/spec/replicas")
             .and_then(Value::as_i64)
             .unwrap_or(1);
-        if let Some(c) = current {
-            if c != have {
-                return Err(format!("error: Expected replicas to be {c}, was {have}"));
-            }
+        if let Some(c) = current
+            && c != have
+        {
+            return Err(format!("error: Expected replicas to be {c}, was {have}"));
         }
         self.store
             .update(&key, |v| v["spec"]["replicas"] = json!(replicas));

@@ -93,12 +93,12 @@ impl Store {
                     "generation".into(),
                     Value::from(if spec_changed { old_gen + 1 } else { old_gen }),
                 );
-                if v.get("status").is_none() {
-                    if let Some(s) = o.get("status") {
-                        v.as_object_mut()
-                            .expect("object")
-                            .insert("status".into(), s.clone());
-                    }
+                if v.get("status").is_none()
+                    && let Some(s) = o.get("status")
+                {
+                    v.as_object_mut()
+                        .expect("object")
+                        .insert("status".into(), s.clone());
                 }
             }
             None => {

@@ -62,6 +62,9 @@ pub fn int_or_percent(v: Option<&Value>, default: &str, total: i64, round_up: bo
     }
 }
 
+/// Sort key of a pod for deletion (smaller is deleted first); see [`Sim::rank_for_deletion`].
+type DeletionRank = (i64, i64, i64, i64, i64, i64, i64, String);
+
 /// Compiled ReplicaSet state kept beside its stored object.
 #[derive(Debug, Clone)]
 pub struct RsCache {
@@ -505,7 +508,7 @@ impl Sim {
         // floor(log2(age in ns)): pods whose ages fall in the same power-of-two bucket tie.
         let age_bucket =
             |t: SimTime| -> i64 { ((now.since(t).max(1) as f64) * 1e6).log2().floor() as i64 };
-        let mut ranked: Vec<(u64, (i64, i64, i64, i64, i64, i64, i64, String))> = active
+        let mut ranked: Vec<(u64, DeletionRank)> = active
             .iter()
             .map(|id| {
                 let p = &self.pods[id];
