@@ -62,7 +62,11 @@ impl fmt::Display for InputError {
             }
         }
         write!(f, ": ")?;
-        if let Some(field) = self.field.as_ref().filter(|fl| !self.message.starts_with(fl.as_str())) {
+        if let Some(field) = self
+            .field
+            .as_ref()
+            .filter(|fl| !self.message.starts_with(fl.as_str()))
+        {
             write!(f, "field {field}: ")?;
         }
         write!(f, "{}", self.message)

@@ -8,6 +8,7 @@ pub mod error;
 pub mod latency;
 pub mod load;
 pub mod manifest;
+pub mod printers;
 pub mod queue;
 pub mod rngs;
 pub mod run;

@@ -446,6 +446,33 @@ impl Scenario {
         for (i, l) in parsed.spec.load.iter().enumerate() {
             loads.push(resolve_load(path, doc, &base_dir, i, l)?);
         }
+        // Steps are parsed now, so an unknown verb or flag is an input error, not a run failure.
+        let mut run_lines = 0;
+        for (i, st) in parsed.spec.steps.iter().enumerate() {
+            let line = doc.find_key_line("run", run_lines);
+            run_lines = line.unwrap_or(run_lines);
+            let locate = |mut e: InputError| {
+                e.line = line;
+                e.with_field(format!("spec.steps[{i}].run"))
+            };
+            let args = crate::sim::kubectl::parse_line(&st.run).map_err(|m| {
+                locate(InputError::file(
+                    path,
+                    m.trim_start_matches("error: ").to_string(),
+                ))
+            })?;
+            for f in args.flags.get("filename").into_iter().flatten() {
+                if !base_dir.join(f).exists() {
+                    return Err(locate(InputError::file(
+                        path,
+                        format!(
+                            "kubectl step file {f:?} does not exist (resolved to {})",
+                            base_dir.join(f).display()
+                        ),
+                    )));
+                }
+            }
+        }
         let mut steps = parsed.spec.steps.clone();
         steps.sort_by_key(|s| s.at);
         Ok(Scenario {

@@ -114,6 +114,8 @@ pub struct Sim {
     pub events: Vec<EventRecord>,
     /// Step transcript.
     pub transcript: Vec<TranscriptEntry>,
+    /// Text a successful kubectl step prints on stderr (e.g. "No resources found").
+    pub pending_stderr: String,
     /// Warnings about the input.
     pub warnings: Vec<Warning>,
     /// Cost of nodes already removed (USD).
@@ -162,6 +164,7 @@ impl Sim {
             events: vec![],
             transcript: vec![],
             warnings: vec![],
+            pending_stderr: String::new(),
             closed_cost: 0.0,
             samples: output::Samples::default(),
             load_state: vec![],
