@@ -1,0 +1,234 @@
+//! kubectl steps against the twin: outputs, errors and their effects on the cluster.
+
+use std::sync::Arc;
+
+use kscale_twin::scenario::Scenario;
+use kscale_twin::sim::Sim;
+use serde_json::Value;
+
+const MANIFESTS: &str = "apiVersion: v1
+kind: Namespace
+metadata: {name: shop}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: shop}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers:
+      - {name: app, image: 'app:1', resources: {requests: {cpu: 200m, memory: 128Mi}}}
+---
+apiVersion: policy/v1
+kind: PodDisruptionBudget
+metadata: {name: web, namespace: shop}
+spec:
+  minAvailable: 1
+  selector: {matchLabels: {app: web}}
+---
+apiVersion: example.com/v1
+kind: Widget
+metadata: {name: w1}
+";
+
+fn run(steps: &[(&str, &str)]) -> Sim {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("m.yaml"), MANIFESTS).unwrap();
+    std::fs::write(
+        dir.path().join("extra.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cfg, namespace: shop}\ndata: {a: '1'}\n",
+    )
+    .unwrap();
+    let mut s = String::from(
+        "apiVersion: kscale.io/v1alpha1\nkind: Scenario\nmetadata: {name: steps}\nspec:\n  duration: 20m\n  manifests: [m.yaml]\n  nodes:\n    - {name: n, instanceType: m5.large, count: 2}\n  steps:\n",
+    );
+    for (at, cmd) in steps {
+        s.push_str(&format!(
+            "    - at: {at}\n      run: {}\n",
+            serde_json::to_string(cmd).unwrap()
+        ));
+    }
+    std::fs::write(dir.path().join("s.yaml"), s).unwrap();
+    let scenario = Arc::new(Scenario::load(&dir.path().join("s.yaml")).unwrap());
+    let mut sim = Sim::new(scenario).unwrap();
+    sim.run_checked().unwrap();
+    sim
+}
+
+fn out(sim: &Sim, i: usize) -> (&str, &str, i32) {
+    let t = &sim.transcript[i];
+    (t.stdout.as_str(), t.stderr.as_str(), t.exit_code)
+}
+
+#[test]
+fn get_json_is_kubernetes_json() {
+    let sim = run(&[
+        ("1m", "kubectl get pods -n shop -o json"),
+        ("1m", "kubectl get deploy web -n shop -o json"),
+        ("1m", "kubectl get widgets"),
+    ]);
+    let (o, _, code) = out(&sim, 0);
+    assert_eq!(code, 0);
+    let list: Value = serde_json::from_str(o).unwrap();
+    assert_eq!(list["kind"], "List");
+    let items = list["items"].as_array().unwrap();
+    assert_eq!(items.len(), 2);
+    for p in items {
+        assert_eq!(p["kind"], "Pod");
+        assert_eq!(p["status"]["phase"], "Running");
+        assert!(p["metadata"]["uid"].as_str().unwrap().len() == 36);
+        assert!(
+            p["metadata"]["creationTimestamp"]
+                .as_str()
+                .unwrap()
+                .ends_with('Z')
+        );
+        assert!(p["spec"]["nodeName"].as_str().unwrap().starts_with("n-"));
+        assert_eq!(p["metadata"]["ownerReferences"][0]["kind"], "ReplicaSet");
+    }
+    let d: Value = serde_json::from_str(out(&sim, 1).0).unwrap();
+    assert_eq!(d["kind"], "Deployment");
+    assert_eq!(d["status"]["readyReplicas"], 2);
+    // Unknown kinds are stored with a warning but kubectl has no resource type for them.
+    assert!(
+        sim.warnings
+            .iter()
+            .any(|w| w.message.contains("unknown kind Widget"))
+    );
+    assert_eq!(out(&sim, 2).2, 1);
+}
+
+#[test]
+fn patch_rolls_out_a_new_replicaset() {
+    let sim = run(&[
+        (
+            "1m",
+            r#"kubectl patch deployment web -n shop -p '{"spec":{"template":{"spec":{"containers":[{"name":"app","image":"app:2"}]}}}}'"#,
+        ),
+        ("5m", "kubectl get rs -n shop"),
+        ("5m", "kubectl get deploy web -n shop -o json"),
+        (
+            "5m",
+            r#"kubectl patch deployment web -n shop --type merge -p '{"spec":{"replicas":3}}'"#,
+        ),
+        (
+            "5m",
+            r#"kubectl patch deployment web -n shop --type json -p '[{"op":"replace","path":"/spec/replicas","value":-1}]'"#,
+        ),
+    ]);
+    assert_eq!(out(&sim, 0), ("deployment.apps/web patched\n", "", 0));
+    let rs = out(&sim, 1).0;
+    assert_eq!(
+        rs.lines().count(),
+        3,
+        "header + old + new ReplicaSet:\n{rs}"
+    );
+    let d: Value = serde_json::from_str(out(&sim, 2).0).unwrap();
+    assert_eq!(
+        d["spec"]["template"]["spec"]["containers"][0]["image"],
+        "app:2"
+    );
+    assert_eq!(d["status"]["updatedReplicas"], 2);
+    assert_eq!(
+        d["status"]["replicas"], 2,
+        "the old ReplicaSet is scaled to zero"
+    );
+    assert_eq!(out(&sim, 3).2, 0);
+    let (_, err, code) = out(&sim, 4);
+    assert_eq!(code, 1);
+    assert!(err.contains("spec.replicas: Invalid value: -1"), "{err}");
+    let events: Vec<&str> = sim
+        .events
+        .iter()
+        .filter(|e| e.reason == "ScalingReplicaSet")
+        .map(|e| e.message.as_str())
+        .collect();
+    assert!(
+        events
+            .iter()
+            .any(|m| m.starts_with("Scaled down replica set web-") && m.ends_with("from 1 to 0")),
+        "{events:?}"
+    );
+    assert!(
+        events
+            .iter()
+            .any(|m| m.starts_with("Scaled up replica set web-") && m.ends_with("from 0 to 1")),
+        "maxSurge 1: {events:?}"
+    );
+}
+
+#[test]
+fn node_operations() {
+    let sim = run(&[
+        ("1m", "kubectl cordon n-1"),
+        ("1m", "kubectl get nodes"),
+        ("2m", "kubectl drain n-1 --ignore-daemonsets"),
+        ("4m", "kubectl get pods -n shop -o wide"),
+        ("5m", "kubectl uncordon n-1"),
+        ("5m", "kubectl taint nodes n-2 dedicated=db:NoSchedule"),
+        ("5m", "kubectl label nodes n-2 disk=ssd"),
+        ("5m", "kubectl label nodes n-2 disk=hdd"),
+        ("6m", "kubectl get nodes -l disk=ssd -o name"),
+        ("6m", "kubectl describe node n-2"),
+        ("6m", "kubectl get pods -n default"),
+        ("6m", "kubectl delete deployment nope -n shop"),
+    ]);
+    assert_eq!(out(&sim, 0).0, "node/n-1 cordoned\n");
+    assert!(out(&sim, 1).0.contains("Ready,SchedulingDisabled"));
+    assert!(
+        out(&sim, 2).0.ends_with("node/n-1 drained\n"),
+        "{}",
+        out(&sim, 2).0
+    );
+    let pods = out(&sim, 3).0;
+    assert!(
+        pods.lines().skip(1).all(|l| l.contains(" n-2 ")),
+        "all pods moved to n-2:\n{pods}"
+    );
+    assert_eq!(out(&sim, 5).0, "node/n-2 tainted\n");
+    assert_eq!(out(&sim, 7).2, 1, "relabel without --overwrite fails");
+    assert!(out(&sim, 7).1.contains("--overwrite is false"));
+    assert_eq!(out(&sim, 8).0, "node/n-2\n");
+    assert!(out(&sim, 9).0.contains("dedicated=db:NoSchedule"));
+    assert_eq!(
+        out(&sim, 10),
+        ("", "No resources found in default namespace.\n", 0)
+    );
+    assert_eq!(
+        out(&sim, 11).1,
+        "Error from server (NotFound): deployments.apps \"nope\" not found\n"
+    );
+}
+
+#[test]
+fn apply_autoscale_and_delete() {
+    let sim = run(&[
+        ("1m", "kubectl apply -f extra.yaml"),
+        ("1m", "kubectl apply -f extra.yaml"),
+        ("1m", "kubectl create -f extra.yaml"),
+        (
+            "2m",
+            "kubectl autoscale deployment web -n shop --cpu-percent=50 --min=1 --max=5",
+        ),
+        ("2m", "kubectl get hpa -n shop"),
+        ("3m", "kubectl delete deployment web -n shop"),
+        ("5m", "kubectl get pods -n shop"),
+    ]);
+    assert_eq!(out(&sim, 0).0, "configmap/cfg created\n");
+    assert_eq!(out(&sim, 1).0, "configmap/cfg unchanged\n");
+    assert!(out(&sim, 2).1.contains("AlreadyExists"));
+    assert_eq!(
+        out(&sim, 3).0,
+        "horizontalpodautoscaler.autoscaling/web autoscaled\n"
+    );
+    assert!(out(&sim, 4).0.contains("Deployment/web"));
+    assert_eq!(out(&sim, 5).0, "deployment.apps \"web\" deleted\n");
+    assert_eq!(
+        out(&sim, 6).1,
+        "No resources found in shop namespace.\n",
+        "pods are garbage-collected"
+    );
+}
