@@ -6,6 +6,7 @@
 //! "dirty" marks and coalesced into one reconcile event, so cost grows with changes, not time.
 
 pub mod api;
+pub mod karpenter;
 pub mod kubectl;
 pub mod kubelet;
 pub mod model;
@@ -48,6 +49,12 @@ pub enum Event {
     PodReady(u64, u32),
     /// The pod's containers have exited after deletion; the pod object goes away.
     PodGone(u64, u32),
+    /// Karpenter's provisioning batch may close.
+    KarpenterBatch,
+    /// A launched NodeClaim registers its node.
+    KarpenterRegistered(String),
+    /// Karpenter's disruption poll.
+    KarpenterDisruption,
     /// Sync a ReplicaSet again after a failed create (work-queue back-off).
     Retry(ObjKey),
     /// Take a time-series sample.
@@ -66,6 +73,8 @@ pub struct Rngs {
     pub sched: Stream,
     /// Kubelet latency jitter (PLEG relist phase).
     pub kubelet: Stream,
+    /// Cloud provider draws (provisioning latency, instance addresses).
+    pub cloud: Stream,
 }
 
 /// The simulated cluster and its event loop.
@@ -126,6 +135,8 @@ pub struct Sim {
     pub scenario: Arc<Scenario>,
     /// Load-model state per load entry.
     pub load_state: Vec<crate::load::LoadState>,
+    /// Karpenter emulation state.
+    pub karpenter: karpenter::KarpenterState,
     /// Counters for the summary.
     pub counters: BTreeMap<&'static str, u64>,
 }
@@ -145,6 +156,7 @@ impl Sim {
                 uids: Stream::new(seed, "uids"),
                 sched: Stream::new(seed, "scheduler"),
                 kubelet: Stream::new(seed, "kubelet"),
+                cloud: Stream::new(seed, "cloud"),
             },
             lat: Latencies::default(),
             store: Store::default(),
@@ -169,6 +181,7 @@ impl Sim {
             samples: output::Samples::default(),
             load_state: vec![],
             counters: BTreeMap::new(),
+            karpenter: Default::default(),
             scenario: scenario.clone(),
         };
         sim.install_builtins();
@@ -221,6 +234,9 @@ impl Sim {
             }
             Event::PodCreate(key) => self.pod_create_lands(key),
             Event::Retry(key) => self.mark_dirty(key),
+            Event::KarpenterBatch => self.karpenter_batch(),
+            Event::KarpenterRegistered(claim) => self.karpenter_registered(&claim),
+            Event::KarpenterDisruption => self.karpenter_disruption(),
             Event::ContainersStarted(id, g) => self.containers_started(id, g),
             Event::PodReady(id, g) => self.pod_ready(id, g),
             Event::PodGone(id, g) => self.pod_gone(id, g),

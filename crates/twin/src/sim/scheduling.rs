@@ -141,6 +141,7 @@ impl Sim {
                         message,
                         "default-scheduler",
                     );
+                    self.karpenter_pod_pending();
                 }
             }
         }

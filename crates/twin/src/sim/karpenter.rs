@@ -1,0 +1,612 @@
+//! Karpenter emulation: provisioning from `karpenter.sh/v1alpha5` Provisioners and
+//! `karpenter.sh/v1` NodePools, and disruption of empty / underutilized nodes.
+//!
+//! Upstream (kubernetes-sigs/karpenter): pending pods are batched — the batch closes after 1 s
+//! without new pods or 10 s in all (`BATCH_IDLE_DURATION`, `BATCH_MAX_DURATION`,
+//! pkg/controllers/provisioning/batcher.go) — then solved by the pure planner in
+//! [`kscale_controllers::karpenter`]. A launched NodeClaim registers as a node after the cloud's
+//! provisioning latency. Disruption polls every 10 s (pkg/controllers/disruption): a
+//! Provisioner's `ttlSecondsAfterEmpty` or a NodePool's `consolidateAfter` removes empty nodes;
+//! `WhenEmptyOrUnderutilized` (and v1alpha5 `consolidation.enabled`) also removes a node whose
+//! pods all fit on the other nodes (single-node delete consolidation; replacement with a cheaper
+//! node is not emulated yet). One node is disrupted per poll, which respects the default
+//! budget of 10% for pools of up to ten nodes.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use kscale_controllers::karpenter::{self, Offering, Pool};
+use kscale_controllers::scheduler::{NodeInfo, fits};
+use kscale_model::{
+    NodeSelectorRequirement, Quantity, Resources, SelectorOp, SimTime, Taint, TaintEffect,
+};
+use serde_json::Value;
+
+use super::{Event, Sim};
+use crate::cloud;
+
+/// Batch idle time (1 s) and maximum length (10 s).
+pub const BATCH_IDLE_MS: u64 = 1_000;
+/// Maximum batch length.
+pub const BATCH_MAX_MS: u64 = 10_000;
+/// Disruption poll period (10 s).
+pub const DISRUPTION_POLL_MS: u64 = 10_000;
+/// Provisioning latency from launch to a registered, ready node: uniform in this range.
+/// *Assumption* from seed 004 ("approximately 1–2 minutes" on EKS).
+pub const PROVISION_MS: (u64, u64) = (60_000, 120_000);
+
+/// Which API a pool came from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PoolApi {
+    /// `karpenter.sh/v1alpha5` Provisioner.
+    Provisioner,
+    /// `karpenter.sh/v1` (or v1beta1) NodePool.
+    NodePool,
+}
+
+/// A pool with its disruption settings.
+#[derive(Debug, Clone)]
+pub struct PoolConfig {
+    /// Provisioning view.
+    pub pool: Pool,
+    /// Origin API.
+    pub api: PoolApi,
+    /// Remove empty nodes after this long (ms), if set.
+    pub empty_after_ms: Option<u64>,
+    /// Also consolidate underutilized nodes.
+    pub underutilized: bool,
+}
+
+/// A launched NodeClaim waiting for its node.
+#[derive(Debug, Clone)]
+pub struct InFlight {
+    /// NodeClaim name.
+    pub claim: String,
+    /// Node name it will register as.
+    pub node: String,
+    /// Pool name.
+    pub pool: String,
+    /// The offering launched.
+    pub offering: Offering,
+    /// Requests already planned onto it.
+    pub planned: Resources,
+    /// When it was launched.
+    pub launched: SimTime,
+}
+
+/// Karpenter's state in the twin.
+#[derive(Debug, Default)]
+pub struct KarpenterState {
+    /// Open batch: (start, last pod seen).
+    pub batch: Option<(SimTime, SimTime)>,
+    /// Launched claims not registered yet.
+    pub in_flight: Vec<InFlight>,
+    /// When each pool node became empty.
+    pub empty_since: BTreeMap<String, SimTime>,
+    /// Disruption polling is scheduled.
+    pub polling: bool,
+    /// Pods Karpenter nominated to an in-flight NodeClaim (pod id → claim).
+    pub nominated: BTreeMap<u64, String>,
+}
+
+fn q(v: Option<&Value>) -> Option<Quantity> {
+    v.and_then(|x| match x {
+        Value::String(s) => Quantity::parse(s).ok(),
+        Value::Number(n) => Quantity::parse(&n.to_string()).ok(),
+        _ => None,
+    })
+}
+
+fn requirements(v: Option<&Value>) -> Vec<NodeSelectorRequirement> {
+    v.and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|r| {
+            Some(NodeSelectorRequirement {
+                key: r.get("key")?.as_str()?.to_string(),
+                op: SelectorOp::parse(r.get("operator")?.as_str()?)?,
+                values: r
+                    .get("values")
+                    .and_then(Value::as_array)
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(|x| x.as_str().map(str::to_string))
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+            })
+        })
+        .collect()
+}
+
+fn taints(v: Option<&Value>) -> Vec<Taint> {
+    v.and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|t| {
+            Some(Taint {
+                key: t.get("key")?.as_str()?.into(),
+                value: t.get("value").and_then(Value::as_str).unwrap_or("").into(),
+                effect: TaintEffect::parse(t.get("effect")?.as_str()?)?,
+            })
+        })
+        .collect()
+}
+
+fn labels(v: Option<&Value>) -> BTreeMap<String, String> {
+    v.and_then(Value::as_object)
+        .map(|m| {
+            m.iter()
+                .map(|(k, x)| (k.clone(), x.as_str().unwrap_or("").to_string()))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The label a pool stamps on its nodes.
+pub fn pool_label(api: &PoolApi) -> &'static str {
+    match api {
+        PoolApi::Provisioner => "karpenter.sh/provisioner-name",
+        PoolApi::NodePool => "karpenter.sh/nodepool",
+    }
+}
+
+impl Sim {
+    /// Provisioners and NodePools in the store.
+    pub fn karpenter_pools(&self) -> Vec<PoolConfig> {
+        let mut out = vec![];
+        for (k, v) in self
+            .store
+            .list("Provisioner", None)
+            .chain(self.store.list("NodePool", None))
+        {
+            let api = if k.kind == "Provisioner" {
+                PoolApi::Provisioner
+            } else {
+                PoolApi::NodePool
+            };
+            let spec = v.get("spec");
+            let (reqs, tnts, lbls, limits) = match api {
+                PoolApi::Provisioner => (
+                    requirements(spec.and_then(|s| s.get("requirements"))),
+                    taints(spec.and_then(|s| s.get("taints"))),
+                    labels(spec.and_then(|s| s.get("labels"))),
+                    spec.and_then(|s| s.pointer("/limits/resources")),
+                ),
+                PoolApi::NodePool => (
+                    requirements(spec.and_then(|s| s.pointer("/template/spec/requirements"))),
+                    taints(spec.and_then(|s| s.pointer("/template/spec/taints"))),
+                    labels(spec.and_then(|s| s.pointer("/template/metadata/labels"))),
+                    spec.and_then(|s| s.get("limits")),
+                ),
+            };
+            let mut reqs = reqs;
+            // Karpenter defaults capacity type to on-demand when no requirement names it.
+            if !reqs.iter().any(|r| r.key == "karpenter.sh/capacity-type") {
+                reqs.push(NodeSelectorRequirement {
+                    key: "karpenter.sh/capacity-type".into(),
+                    op: SelectorOp::In,
+                    values: vec!["on-demand".into()],
+                });
+            }
+            let limits = limits.map(|l| Resources {
+                cpu_milli: q(l.get("cpu")).map(|x| x.milli()).unwrap_or(0),
+                memory: q(l.get("memory")).map(|x| x.value()).unwrap_or(0),
+                pods: 0,
+            });
+            let mut pool_labels = lbls;
+            pool_labels.insert(pool_label(&api).into(), k.name.clone());
+            let (empty_after_ms, underutilized) = match api {
+                PoolApi::Provisioner => {
+                    let consolidation = spec
+                        .and_then(|s| s.pointer("/consolidation/enabled"))
+                        .and_then(Value::as_bool)
+                        .unwrap_or(false);
+                    let ttl = spec
+                        .and_then(|s| s.get("ttlSecondsAfterEmpty"))
+                        .and_then(Value::as_u64)
+                        .map(|s| s * 1000);
+                    (
+                        ttl.or(if consolidation { Some(0) } else { None }),
+                        consolidation,
+                    )
+                }
+                PoolApi::NodePool => {
+                    let d = spec.and_then(|s| s.get("disruption"));
+                    let policy = d
+                        .and_then(|d| d.get("consolidationPolicy"))
+                        .and_then(Value::as_str)
+                        .unwrap_or("WhenEmptyOrUnderutilized");
+                    let after = d
+                        .and_then(|d| d.get("consolidateAfter"))
+                        .and_then(Value::as_str)
+                        .unwrap_or("0s");
+                    let after = if after == "Never" {
+                        None
+                    } else {
+                        kscale_model::parse_duration(after).ok()
+                    };
+                    (after, after.is_some() && policy != "WhenEmpty")
+                }
+            };
+            let weight = spec
+                .and_then(|s| s.get("weight"))
+                .and_then(Value::as_i64)
+                .unwrap_or(0) as i32;
+            let usage = self.pool_usage(pool_label(&api), &k.name);
+            out.push(PoolConfig {
+                pool: Pool {
+                    name: k.name.clone(),
+                    weight,
+                    requirements: reqs,
+                    taints: tnts,
+                    labels: pool_labels,
+                    limits,
+                    usage,
+                },
+                api,
+                empty_after_ms,
+                underutilized,
+            });
+        }
+        out
+    }
+
+    fn pool_usage(&self, label: &str, name: &str) -> Resources {
+        let nodes = self
+            .nodes
+            .values()
+            .filter(|n| n.info.labels.get(label).map(String::as_str) == Some(name))
+            .fold(Resources::ZERO, |a, n| a + n.capacity);
+        let inflight = self
+            .karpenter
+            .in_flight
+            .iter()
+            .filter(|f| f.pool == name)
+            .fold(Resources::ZERO, |a, f| a + f.offering.capacity);
+        nodes + inflight
+    }
+
+    /// Every offering of the catalog: instance type × capacity type × zone.
+    pub fn offerings(&self) -> Vec<Offering> {
+        let mut out = vec![];
+        for it in cloud::AWS_CATALOG {
+            let (family, size) = it.name.split_once('.').unwrap_or((it.name, ""));
+            for ct in ["on-demand", "spot"] {
+                for zone in self.zones() {
+                    let mut l = BTreeMap::new();
+                    l.insert(
+                        "node.kubernetes.io/instance-type".to_string(),
+                        it.name.to_string(),
+                    );
+                    l.insert("karpenter.sh/capacity-type".into(), ct.into());
+                    l.insert("topology.kubernetes.io/zone".into(), zone.clone());
+                    l.insert("kubernetes.io/arch".into(), "amd64".into());
+                    l.insert("kubernetes.io/os".into(), "linux".into());
+                    l.insert("karpenter.k8s.aws/instance-family".into(), family.into());
+                    l.insert("karpenter.k8s.aws/instance-size".into(), size.into());
+                    l.insert("karpenter.k8s.aws/instance-cpu".into(), it.vcpu.to_string());
+                    l.insert(
+                        "karpenter.k8s.aws/instance-memory".into(),
+                        ((it.memory_gib * 1024.0) as i64).to_string(),
+                    );
+                    out.push(Offering {
+                        instance_type: it.name.into(),
+                        capacity_type: ct.into(),
+                        zone: zone.clone(),
+                        capacity: Resources {
+                            cpu_milli: it.cpu_milli(),
+                            memory: it.memory_bytes(),
+                            pods: it.max_pods as i64,
+                        },
+                        allocatable: Resources {
+                            cpu_milli: it.allocatable_cpu_milli(),
+                            memory: it.allocatable_memory(),
+                            pods: it.max_pods as i64,
+                        },
+                        price: it.hourly_price(ct),
+                        labels: l,
+                    });
+                }
+            }
+        }
+        out
+    }
+
+    /// A pod failed scheduling: open or extend Karpenter's batch.
+    pub fn karpenter_pod_pending(&mut self) {
+        if self.store.list("Provisioner", None).next().is_none()
+            && self.store.list("NodePool", None).next().is_none()
+        {
+            return;
+        }
+        let now = self.now;
+        match &mut self.karpenter.batch {
+            Some((_, last)) => *last = now,
+            None => {
+                self.karpenter.batch = Some((now, now));
+                self.queue
+                    .push(now.plus_millis(BATCH_IDLE_MS), Event::KarpenterBatch);
+            }
+        }
+        if !self.karpenter.polling {
+            self.karpenter.polling = true;
+            self.queue.push(
+                now.plus_millis(DISRUPTION_POLL_MS),
+                Event::KarpenterDisruption,
+            );
+        }
+    }
+
+    /// The batch window may have closed: provision.
+    pub fn karpenter_batch(&mut self) {
+        let Some((start, last)) = self.karpenter.batch else {
+            return;
+        };
+        let close = (last.as_millis() + BATCH_IDLE_MS).min(start.as_millis() + BATCH_MAX_MS);
+        if self.now.as_millis() < close {
+            self.queue.push(SimTime(close), Event::KarpenterBatch);
+            return;
+        }
+        self.karpenter.batch = None;
+        self.karpenter_provision();
+    }
+
+    fn karpenter_provision(&mut self) {
+        let pending: Vec<u64> = self
+            .pods
+            .values()
+            .filter(|p| {
+                p.node.is_none()
+                    && p.nominated.is_none()
+                    && p.deleting_at.is_none()
+                    && p.unschedulable.is_some()
+            })
+            .filter(|p| {
+                !self
+                    .karpenter
+                    .nominated
+                    .get(&p.id)
+                    .is_some_and(|c| self.karpenter.in_flight.iter().any(|f| &f.claim == c))
+            })
+            .map(|p| p.id)
+            .collect();
+        if pending.is_empty() {
+            return;
+        }
+        let configs = self.karpenter_pools();
+        let offerings = self.offerings();
+        // Pods that fit capacity already launched are left for that capacity.
+        let mut remaining = vec![];
+        for id in pending {
+            let info = self.pods[&id].sched_info();
+            let slot = self.karpenter.in_flight.iter_mut().find(|f| {
+                // (a pod joining in-flight capacity is nominated to it below)
+                let pool = configs.iter().find(|c| c.pool.name == f.pool);
+                pool.is_some_and(|c| {
+                    let node = NodeInfo {
+                        name: Arc::from(f.node.as_str()),
+                        labels: karpenter::node_labels(&c.pool, &f.offering),
+                        taints: c.pool.taints.clone(),
+                        unschedulable: false,
+                        ready: true,
+                        allocatable: f.offering.allocatable,
+                        requested: f.planned,
+                        pods: vec![],
+                        nominated: vec![],
+                    };
+                    fits(&info, &node).is_ok()
+                })
+            });
+            match slot {
+                Some(f) => {
+                    f.planned += info.requests;
+                    let claim = f.claim.clone();
+                    self.karpenter.nominated.insert(id, claim);
+                }
+                None => remaining.push(info),
+            }
+        }
+        let pools: Vec<Pool> = configs.iter().map(|c| c.pool.clone()).collect();
+        let plan = karpenter::plan(&remaining, &pools, &offerings);
+        for (id, reason) in plan.unschedulable {
+            let p = &self.pods[&id];
+            let (ns, name) = (p.namespace.to_string(), p.name.to_string());
+            self.emit(
+                "Warning",
+                "FailedScheduling",
+                "Pod",
+                &ns,
+                &name,
+                format!("Failed to schedule pod, {reason}"),
+                "karpenter",
+            );
+        }
+        for c in plan.claims {
+            let cfg = &configs[c.pool];
+            let o = offerings[c.offering].clone();
+            let claim = format!("{}-{}", cfg.pool.name, self.rng.names.name_suffix(5));
+            let a = self.rng.cloud.range_u64(1, 254);
+            let b = self.rng.cloud.range_u64(1, 254);
+            let region = self
+                .scenario
+                .doc
+                .spec
+                .cloud
+                .region
+                .clone()
+                .unwrap_or_else(|| "us-east-1".into());
+            let node = format!("ip-192-168-{a}-{b}.{region}.compute.internal");
+            for id in &c.pods {
+                self.karpenter.nominated.insert(*id, claim.clone());
+                let p = &self.pods[id];
+                let (ns, name) = (p.namespace.to_string(), p.name.to_string());
+                self.emit(
+                    "Normal",
+                    "Nominated",
+                    "Pod",
+                    &ns,
+                    &name,
+                    format!("Pod should schedule on: nodeclaim/{claim}"),
+                    "karpenter",
+                );
+            }
+            self.emit("Normal", "Launched", "NodeClaim", "", &claim, format!("Status condition transitioned, Type: Launched, Status: True, Reason: Launched ({} {} in {})", o.instance_type, o.capacity_type, o.zone), "karpenter");
+            self.count("karpenterLaunches");
+            let delay = self.rng.cloud.range_u64(PROVISION_MS.0, PROVISION_MS.1);
+            self.karpenter.in_flight.push(InFlight {
+                claim: claim.clone(),
+                node,
+                pool: cfg.pool.name.clone(),
+                offering: o,
+                planned: c.requests,
+                launched: self.now,
+            });
+            self.queue.push(
+                self.now.plus_millis(delay),
+                Event::KarpenterRegistered(claim),
+            );
+        }
+    }
+
+    /// A launched NodeClaim's node registers and becomes Ready.
+    pub fn karpenter_registered(&mut self, claim: &str) {
+        let Some(i) = self
+            .karpenter
+            .in_flight
+            .iter()
+            .position(|f| f.claim == claim)
+        else {
+            return;
+        };
+        let f = self.karpenter.in_flight.remove(i);
+        self.karpenter.nominated.retain(|_, c| c != claim);
+        let configs = self.karpenter_pools();
+        let Some(cfg) = configs.iter().find(|c| c.pool.name == f.pool) else {
+            return;
+        };
+        let mut node_labels = karpenter::node_labels(&cfg.pool, &f.offering);
+        node_labels.insert("karpenter.sh/initialized".into(), "true".into());
+        node_labels.insert("karpenter.sh/registered".into(), "true".into());
+        let it = cloud::instance_type(&f.offering.instance_type)
+            .expect("offerings come from the catalog");
+        // The instance is billed from launch, not from registration.
+        self.closed_cost += f.offering.price * self.now.since(f.launched) as f64 / 3_600_000.0;
+        self.emit("Normal", "Registered", "NodeClaim", "", claim, format!("Status condition transitioned, Type: Registered, Status: True, Reason: Registered (node {})", f.node), "karpenter");
+        self.add_node(
+            &f.node,
+            it,
+            &f.offering.capacity_type,
+            &f.offering.zone,
+            node_labels,
+            cfg.pool.taints.clone(),
+        );
+    }
+
+    /// Disruption poll: remove empty nodes past their TTL and consolidate underutilized nodes.
+    pub fn karpenter_disruption(&mut self) {
+        let configs = self.karpenter_pools();
+        if configs.is_empty() {
+            self.karpenter.polling = false;
+            return;
+        }
+        self.queue.push(
+            self.now.plus_millis(DISRUPTION_POLL_MS),
+            Event::KarpenterDisruption,
+        );
+        let now = self.now;
+        let mut victim: Option<(String, &'static str)> = None;
+        for cfg in &configs {
+            let label = pool_label(&cfg.api);
+            let names: Vec<Arc<str>> = self
+                .nodes
+                .iter()
+                .filter(|(_, n)| n.info.labels.get(label) == Some(&cfg.pool.name))
+                .map(|(k, _)| k.clone())
+                .collect();
+            for name in names {
+                let n = &self.nodes[&name];
+                let empty = n.info.pods.iter().all(|p| p.terminating);
+                if !empty {
+                    self.karpenter.empty_since.remove(name.as_ref());
+                    continue;
+                }
+                let since = *self
+                    .karpenter
+                    .empty_since
+                    .entry(name.to_string())
+                    .or_insert(now);
+                if victim.is_none()
+                    && cfg
+                        .empty_after_ms
+                        .is_some_and(|ttl| now.since(since) >= ttl)
+                {
+                    victim = Some((name.to_string(), "Empty"));
+                }
+            }
+            if victim.is_none() && cfg.underutilized {
+                victim = self
+                    .consolidation_candidate(label, &cfg.pool.name)
+                    .map(|n| (n, "Underutilized"));
+            }
+            if victim.is_some() {
+                break;
+            }
+        }
+        if let Some((node, reason)) = victim {
+            self.emit(
+                "Normal",
+                "DisruptionTerminating",
+                "Node",
+                "",
+                &node,
+                format!("Disrupting Node: {reason}/Delete"),
+                "karpenter",
+            );
+            self.count("karpenterDisruptions");
+            let _ = self.drain(&node, true, None);
+            self.karpenter.empty_since.remove(&node);
+            self.remove_node(&node);
+        }
+    }
+
+    /// A node of the pool whose pods all fit on the other nodes (cheapest-to-disrupt first:
+    /// fewest pods), if any.
+    fn consolidation_candidate(&self, label: &str, pool: &str) -> Option<String> {
+        let mut candidates: Vec<(&Arc<str>, usize)> = self
+            .nodes
+            .iter()
+            .filter(|(_, n)| {
+                n.info.labels.get(label).map(String::as_str) == Some(pool) && !n.info.unschedulable
+            })
+            .map(|(k, n)| (k, n.info.pods.len()))
+            .filter(|(_, c)| *c > 0)
+            .collect();
+        candidates.sort_by_key(|(k, c)| (*c, k.to_string()));
+        for (name, _) in candidates {
+            let mut others: Vec<NodeInfo> = self
+                .nodes
+                .iter()
+                .filter(|(k, n)| *k != name && n.info.ready && !n.info.unschedulable)
+                .map(|(_, n)| n.info.clone())
+                .collect();
+            let ok = self.nodes[name]
+                .info
+                .pods
+                .iter()
+                .filter(|p| !p.terminating)
+                .all(|p| {
+                    if let Some(target) = others.iter_mut().find(|o| fits(p, o).is_ok()) {
+                        target.requested += p.requests;
+                        true
+                    } else {
+                        false
+                    }
+                });
+            if ok {
+                return Some(name.to_string());
+            }
+        }
+        None
+    }
+}
