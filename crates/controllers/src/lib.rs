@@ -10,4 +10,5 @@
 
 pub mod hpa;
 pub mod karpenter;
+pub mod proportional;
 pub mod scheduler;

@@ -332,6 +332,7 @@ impl Sim {
                 } else {
                     self.put_generic(key.clone(), v);
                     if kind == "Deployment" {
+                        self.maybe_start_cpa(&key);
                         self.mark_dirty(key);
                     }
                 }

@@ -12,6 +12,7 @@ pub mod kubelet;
 pub mod model;
 pub mod ops;
 pub mod output;
+pub mod proportional;
 pub mod scheduling;
 pub mod store;
 pub mod workloads;
@@ -55,6 +56,8 @@ pub enum Event {
     KarpenterRegistered(String),
     /// Karpenter's disruption poll.
     KarpenterDisruption,
+    /// A cluster-proportional-autoscaler polls.
+    CpaPoll(ObjKey),
     /// Sync a ReplicaSet again after a failed create (work-queue back-off).
     Retry(ObjKey),
     /// Take a time-series sample.
@@ -135,6 +138,8 @@ pub struct Sim {
     pub scenario: Arc<Scenario>,
     /// Load-model state per load entry.
     pub load_state: Vec<crate::load::LoadState>,
+    /// Deployments running the cluster-proportional-autoscaler that are being polled.
+    pub cpa_polling: BTreeSet<ObjKey>,
     /// Karpenter emulation state.
     pub karpenter: karpenter::KarpenterState,
     /// Counters for the summary.
@@ -182,6 +187,7 @@ impl Sim {
             load_state: vec![],
             counters: BTreeMap::new(),
             karpenter: Default::default(),
+            cpa_polling: BTreeSet::new(),
             scenario: scenario.clone(),
         };
         sim.install_builtins();
@@ -234,6 +240,7 @@ impl Sim {
             }
             Event::PodCreate(key) => self.pod_create_lands(key),
             Event::Retry(key) => self.mark_dirty(key),
+            Event::CpaPoll(key) => self.cpa_poll(key),
             Event::KarpenterBatch => self.karpenter_batch(),
             Event::KarpenterRegistered(claim) => self.karpenter_registered(&claim),
             Event::KarpenterDisruption => self.karpenter_disruption(),
