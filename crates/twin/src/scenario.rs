@@ -141,6 +141,92 @@ pub struct CloudSpec {
     /// Zones nodes are spread over (default `<region>a`, `<region>b`, `<region>c`).
     #[serde(default)]
     pub zones: Vec<String>,
+    /// Time from a launch request to a Ready node: uniform between `min` and `max`
+    /// (default 60s–120s, seed 004's "approximately 1–2 minutes").
+    #[serde(default)]
+    pub provisioning_latency: Option<LatencyRange>,
+    /// Node groups (for the Cluster Autoscaler's `--nodes` and node-group discovery).
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub node_groups: Vec<NodeGroupSpec>,
+    /// Spot interruptions: a rate per spot node and hour; each comes with a 2-minute notice
+    /// (the node is cordoned and drained) before the node is terminated.
+    #[serde(default)]
+    pub spot_interruptions: Option<SpotInterruptionSpec>,
+    /// Insufficient-capacity failures: launches that match fail with this probability.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub insufficient_capacity: Vec<InsufficientCapacitySpec>,
+}
+
+/// A uniform latency range.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LatencyRange {
+    /// Lower bound.
+    pub min: DurationField,
+    /// Upper bound.
+    pub max: DurationField,
+}
+
+/// A node group of the simulated cloud (an Auto Scaling group / managed node group).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct NodeGroupSpec {
+    /// Group name (the Cluster Autoscaler's node group id).
+    pub name: String,
+    /// Instance type of the group's nodes.
+    pub instance_type: String,
+    /// `on-demand` (default) or `spot`.
+    #[serde(default)]
+    pub capacity_type: Option<String>,
+    /// Minimum size.
+    #[serde(default)]
+    pub min: u32,
+    /// Maximum size.
+    pub max: u32,
+    /// Nodes at t=0 (default `min`).
+    #[serde(default)]
+    pub desired: Option<u32>,
+    /// Zones (default: the cloud's zones).
+    #[serde(default)]
+    pub zones: Vec<String>,
+    /// Extra node labels.
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+    /// Node taints.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub taints: Vec<TaintSpec>,
+}
+
+/// Spot interruption model.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct SpotInterruptionSpec {
+    /// Expected interruptions per spot node per hour (exponential inter-arrival).
+    pub rate_per_hour: f64,
+}
+
+/// Launches that fail for lack of capacity (EC2 `InsufficientInstanceCapacity`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct InsufficientCapacitySpec {
+    /// Node group it applies to (any if unset).
+    #[serde(default)]
+    pub group: Option<String>,
+    /// Instance type it applies to (any if unset).
+    #[serde(default)]
+    pub instance_type: Option<String>,
+    /// Capacity type it applies to (any if unset).
+    #[serde(default)]
+    pub capacity_type: Option<String>,
+    /// Probability that a matching launch fails (default 1).
+    #[serde(default)]
+    pub probability: Option<f64>,
+    /// Start of the window (default 0s).
+    #[serde(default)]
+    pub from: Option<DurationField>,
+    /// End of the window (default: end of run).
+    #[serde(default)]
+    pub to: Option<DurationField>,
 }
 
 impl Default for CloudSpec {
@@ -149,6 +235,10 @@ impl Default for CloudSpec {
             provider: default_provider(),
             region: None,
             zones: vec![],
+            provisioning_latency: None,
+            node_groups: vec![],
+            spot_interruptions: None,
+            insufficient_capacity: vec![],
         }
     }
 }
@@ -409,6 +499,82 @@ impl Scenario {
                         ),
                     ));
                 }
+            }
+        }
+        let cloud = &parsed.spec.cloud;
+        if let Some(l) = cloud.provisioning_latency
+            && l.min > l.max
+        {
+            return Err(err_at(
+                "provisioningLatency",
+                "spec.cloud.provisioningLatency",
+                "min must not exceed max".into(),
+            ));
+        }
+        let mut group_names = std::collections::BTreeSet::new();
+        for (i, g) in cloud.node_groups.iter().enumerate() {
+            let f = |x: &str| format!("spec.cloud.nodeGroups[{i}].{x}");
+            if !group_names.insert(g.name.clone()) {
+                return Err(err_at(
+                    "name",
+                    &f("name"),
+                    format!("duplicate node group {:?}", g.name),
+                ));
+            }
+            if crate::cloud::instance_type(&g.instance_type).is_none() {
+                return Err(err_at(
+                    "instanceType",
+                    &f("instanceType"),
+                    format!(
+                        "unknown instance type {:?} (catalog: {})",
+                        g.instance_type,
+                        crate::cloud::catalog_names()
+                    ),
+                ));
+            }
+            if g.min > g.max || g.desired.is_some_and(|d| d < g.min || d > g.max) {
+                return Err(err_at(
+                    "max",
+                    &f("max"),
+                    format!("node group {:?}: need min <= desired <= max", g.name),
+                ));
+            }
+            if let Some(ct) = &g.capacity_type
+                && ct != "on-demand"
+                && ct != "spot"
+            {
+                return Err(err_at(
+                    "capacityType",
+                    &f("capacityType"),
+                    format!("capacityType must be on-demand or spot, not {ct:?}"),
+                ));
+            }
+        }
+        if let Some(s) = cloud.spot_interruptions
+            && !(s.rate_per_hour.is_finite() && s.rate_per_hour >= 0.0)
+        {
+            return Err(err_at(
+                "ratePerHour",
+                "spec.cloud.spotInterruptions.ratePerHour",
+                "must be a non-negative number".into(),
+            ));
+        }
+        for (i, c) in cloud.insufficient_capacity.iter().enumerate() {
+            if c.probability.is_some_and(|p| !(0.0..=1.0).contains(&p)) {
+                return Err(err_at(
+                    "probability",
+                    &format!("spec.cloud.insufficientCapacity[{i}].probability"),
+                    "probability must be between 0 and 1".into(),
+                ));
+            }
+            if let Some(g) = &c.group
+                && !group_names.contains(g)
+            {
+                return Err(err_at(
+                    "group",
+                    &format!("spec.cloud.insufficientCapacity[{i}].group"),
+                    format!("no node group named {g:?}"),
+                ));
             }
         }
         let start_unix_ms = match &parsed.spec.start_time {

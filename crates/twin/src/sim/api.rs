@@ -215,7 +215,11 @@ impl Sim {
             images: Default::default(),
             annotations: Default::default(),
         };
+        let spot = node.capacity_type == "spot";
         self.nodes.insert(Arc::from(name), node);
+        if spot {
+            self.arm_spot_interruption(name);
+        }
         self.count("nodesCreated");
         self.emit(
             "Normal",

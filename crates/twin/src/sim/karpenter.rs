@@ -31,9 +31,9 @@ pub const BATCH_IDLE_MS: u64 = 1_000;
 pub const BATCH_MAX_MS: u64 = 10_000;
 /// Disruption poll period (10 s).
 pub const DISRUPTION_POLL_MS: u64 = 10_000;
-/// Provisioning latency from launch to a registered, ready node: uniform in this range.
-/// *Assumption* from seed 004 ("approximately 1–2 minutes" on EKS).
-pub const PROVISION_MS: (u64, u64) = (60_000, 120_000);
+/// How long an offering that failed with insufficient capacity is skipped: 3 minutes
+/// (pkg/cache/unavailableofferings.go `UnavailableOfferingsTTL`).
+pub const ICE_TTL_MS: u64 = 180_000;
 
 /// Which API a pool came from.
 #[derive(Debug, Clone, PartialEq)]
@@ -85,6 +85,8 @@ pub struct KarpenterState {
     pub empty_since: BTreeMap<String, SimTime>,
     /// Disruption polling is scheduled.
     pub polling: bool,
+    /// Offerings that failed with insufficient capacity, until when they are skipped.
+    pub unavailable: BTreeMap<(String, String, String), SimTime>,
     /// Pods Karpenter nominated to an in-flight NodeClaim (pod id → claim).
     pub nominated: BTreeMap<u64, String>,
 }
@@ -408,65 +410,113 @@ impl Sim {
             }
         }
         let pools: Vec<Pool> = configs.iter().map(|c| c.pool.clone()).collect();
-        let plan = karpenter::plan(&remaining, &pools, &offerings);
-        for (id, reason) in plan.unschedulable {
-            let p = &self.pods[&id];
-            let (ns, name) = (p.namespace.to_string(), p.name.to_string());
-            self.emit(
-                "Warning",
-                "FailedScheduling",
-                "Pod",
-                &ns,
-                &name,
-                format!("Failed to schedule pod, {reason}"),
-                "karpenter",
-            );
-        }
-        for c in plan.claims {
-            let cfg = &configs[c.pool];
-            let o = offerings[c.offering].clone();
-            let claim = format!("{}-{}", cfg.pool.name, self.rng.names.name_suffix(5));
-            let a = self.rng.cloud.range_u64(1, 254);
-            let b = self.rng.cloud.range_u64(1, 254);
-            let region = self
-                .scenario
-                .doc
-                .spec
-                .cloud
-                .region
-                .clone()
-                .unwrap_or_else(|| "us-east-1".into());
-            let node = format!("ip-192-168-{a}-{b}.{region}.compute.internal");
-            for id in &c.pods {
-                self.karpenter.nominated.insert(*id, claim.clone());
-                let p = &self.pods[id];
+        // Launch; an offering that fails for lack of capacity is cached as unavailable and the
+        // affected pods are planned again without it (Karpenter's fallback, e.g. spot → on-demand).
+        let mut todo = remaining;
+        for _round in 0..8 {
+            if todo.is_empty() {
+                break;
+            }
+            let now = self.now;
+            self.karpenter.unavailable.retain(|_, until| *until > now);
+            let available: Vec<Offering> = offerings
+                .iter()
+                .filter(|o| {
+                    !self.karpenter.unavailable.contains_key(&(
+                        o.instance_type.clone(),
+                        o.capacity_type.clone(),
+                        o.zone.clone(),
+                    ))
+                })
+                .cloned()
+                .collect();
+            let plan = karpenter::plan(&todo, &pools, &available);
+            let mut retry = vec![];
+            for (id, reason) in plan.unschedulable {
+                let p = &self.pods[&id];
                 let (ns, name) = (p.namespace.to_string(), p.name.to_string());
                 self.emit(
-                    "Normal",
-                    "Nominated",
+                    "Warning",
+                    "FailedScheduling",
                     "Pod",
                     &ns,
                     &name,
-                    format!("Pod should schedule on: nodeclaim/{claim}"),
+                    format!("Failed to schedule pod, {reason}"),
                     "karpenter",
                 );
             }
-            self.emit("Normal", "Launched", "NodeClaim", "", &claim, format!("Status condition transitioned, Type: Launched, Status: True, Reason: Launched ({} {} in {})", o.instance_type, o.capacity_type, o.zone), "karpenter");
-            self.count("karpenterLaunches");
-            let delay = self.rng.cloud.range_u64(PROVISION_MS.0, PROVISION_MS.1);
-            self.karpenter.in_flight.push(InFlight {
-                claim: claim.clone(),
-                node,
-                pool: cfg.pool.name.clone(),
-                offering: o,
-                planned: c.requests,
-                launched: self.now,
-            });
-            self.queue.push(
-                self.now.plus_millis(delay),
-                Event::KarpenterRegistered(claim),
+            for c in plan.claims {
+                let cfg = &configs[c.pool];
+                let o = available[c.offering].clone();
+                let claim = format!("{}-{}", cfg.pool.name, self.rng.names.name_suffix(5));
+                if self.launch_fails(None, &o.instance_type, &o.capacity_type) {
+                    self.count("insufficientCapacityErrors");
+                    self.emit("Warning", "InsufficientCapacityError", "NodeClaim", "", &claim, format!("NodeClaim {claim} event: creating instance, insufficient capacity ({} {} in {})", o.instance_type, o.capacity_type, o.zone), "karpenter");
+                    self.karpenter.unavailable.insert(
+                        (
+                            o.instance_type.clone(),
+                            o.capacity_type.clone(),
+                            o.zone.clone(),
+                        ),
+                        now.plus_millis(ICE_TTL_MS),
+                    );
+                    retry.extend(c.pods.iter().map(|id| self.pods[id].sched_info()));
+                    continue;
+                }
+                self.launch_claim(cfg, claim, o, &c.pods, c.requests);
+            }
+            todo = retry;
+        }
+    }
+
+    fn launch_claim(
+        &mut self,
+        cfg: &PoolConfig,
+        claim: String,
+        o: Offering,
+        pods: &[u64],
+        requests: Resources,
+    ) {
+        let a = self.rng.cloud.range_u64(1, 254);
+        let b = self.rng.cloud.range_u64(1, 254);
+        let region = self
+            .scenario
+            .doc
+            .spec
+            .cloud
+            .region
+            .clone()
+            .unwrap_or_else(|| "us-east-1".into());
+        let node = format!("ip-192-168-{a}-{b}.{region}.compute.internal");
+        for id in pods {
+            self.karpenter.nominated.insert(*id, claim.clone());
+            let p = &self.pods[id];
+            let (ns, name) = (p.namespace.to_string(), p.name.to_string());
+            self.emit(
+                "Normal",
+                "Nominated",
+                "Pod",
+                &ns,
+                &name,
+                format!("Pod should schedule on: nodeclaim/{claim}"),
+                "karpenter",
             );
         }
+        self.emit("Normal", "Launched", "NodeClaim", "", &claim, format!("Status condition transitioned, Type: Launched, Status: True, Reason: Launched ({} {} in {})", o.instance_type, o.capacity_type, o.zone), "karpenter");
+        self.count("karpenterLaunches");
+        let delay = self.provisioning_latency_ms();
+        self.karpenter.in_flight.push(InFlight {
+            claim: claim.clone(),
+            node,
+            pool: cfg.pool.name.clone(),
+            offering: o,
+            planned: requests,
+            launched: self.now,
+        });
+        self.queue.push(
+            self.now.plus_millis(delay),
+            Event::KarpenterRegistered(claim),
+        );
     }
 
     /// A launched NodeClaim's node registers and becomes Ready.

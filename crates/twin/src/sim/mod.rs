@@ -13,6 +13,7 @@ pub mod model;
 pub mod ops;
 pub mod output;
 pub mod proportional;
+pub mod provider;
 pub mod scheduling;
 pub mod store;
 pub mod workloads;
@@ -58,6 +59,10 @@ pub enum Event {
     KarpenterDisruption,
     /// A cluster-proportional-autoscaler polls.
     CpaPoll(ObjKey),
+    /// A spot node receives its 2-minute interruption notice (node name, uid).
+    SpotInterruption(String, String),
+    /// The cloud terminates an instance (node name, uid).
+    NodeTerminated(String, String),
     /// Sync a ReplicaSet again after a failed create (work-queue back-off).
     Retry(ObjKey),
     /// Take a time-series sample.
@@ -192,6 +197,7 @@ impl Sim {
         };
         sim.install_builtins();
         sim.create_scenario_nodes()?;
+        sim.create_node_group_nodes();
         let (objects, warnings) = crate::manifest::load_paths(&scenario.manifest_paths)?;
         sim.warnings.extend(warnings);
         // Namespaces first, so that objects may come before their namespace in name order.
@@ -241,6 +247,8 @@ impl Sim {
             Event::PodCreate(key) => self.pod_create_lands(key),
             Event::Retry(key) => self.mark_dirty(key),
             Event::CpaPoll(key) => self.cpa_poll(key),
+            Event::SpotInterruption(n, uid) => self.spot_interruption(&n, &uid),
+            Event::NodeTerminated(n, uid) => self.node_terminated(&n, &uid),
             Event::KarpenterBatch => self.karpenter_batch(),
             Event::KarpenterRegistered(claim) => self.karpenter_registered(&claim),
             Event::KarpenterDisruption => self.karpenter_disruption(),
