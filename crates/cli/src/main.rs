@@ -8,6 +8,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod headroom;
+
 /// Command-line interface.
 #[derive(Parser, Debug)]
 #[command(
@@ -33,6 +35,30 @@ enum Command {
         #[arg(long, short)]
         quiet: bool,
     },
+    /// Sweep the replicas of an over-provisioning (pause-pod) Deployment and report, side by
+    /// side, the start-up latency of the protected workload and the cost per day.
+    Headroom {
+        /// The scenario file.
+        scenario: PathBuf,
+        /// The over-provisioning Deployment: `deployment/NAME` or `NAMESPACE/deployment/NAME`.
+        #[arg(long)]
+        pause: String,
+        /// The protected workload: `deployment/NAME` or `NAMESPACE/deployment/NAME`.
+        #[arg(long)]
+        workload: String,
+        /// Replica counts to try, comma-separated (default 0,1,2,3,4).
+        #[arg(long, value_delimiter = ',', default_value = "0,1,2,3,4")]
+        replicas: Vec<i64>,
+        /// Start-up latency target for the p99 (Go duration, default 10s).
+        #[arg(long, default_value = "10s")]
+        max_p99: String,
+        /// Count pods created from this time on (default: the first kubectl step).
+        #[arg(long)]
+        from: Option<String>,
+        /// Output directory (default: kscale-out/<scenario name>-headroom).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Check a scenario, its manifests, traces and steps without running it.
     Validate {
         /// The scenario file.
@@ -50,6 +76,23 @@ fn main() -> ExitCode {
         }
     };
     match cli.command {
+        Command::Headroom {
+            scenario,
+            pause,
+            workload,
+            replicas,
+            max_p99,
+            from,
+            out,
+        } => headroom::run(
+            &scenario,
+            &pause,
+            &workload,
+            &replicas,
+            &max_p99,
+            from.as_deref(),
+            out,
+        ),
         Command::Run {
             scenario,
             out,

@@ -224,3 +224,61 @@ fn quickstart_runs_and_is_reproducible() {
     let report = String::from_utf8(outputs[0][4].clone()).unwrap();
     assert!(report.contains("<svg"));
 }
+
+#[test]
+fn headroom_finds_the_cheapest_setting() {
+    let root = repo_root();
+    let dir = tempfile::tempdir().unwrap();
+    let out = kscale()
+        .args([
+            "headroom",
+            "--pause",
+            "deployment/dummy-app",
+            "--workload",
+            "deployment/nginx-app",
+            "--replicas",
+            "0,3",
+            "--max-p99",
+            "30s",
+            "--out",
+        ])
+        .arg(dir.path().join("h"))
+        .arg(root.join("examples/headroom/scenario.yaml"))
+        .env("CI", "true")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("h/summary.json")).unwrap()).unwrap();
+    let rows = summary["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 2);
+    // Without pause pods every surge pod waits for a new node (> 30 s); three pause pods absorb
+    // the largest surge (+3) at once, for a higher cost.
+    assert!(rows[0]["p99Seconds"].as_f64().unwrap() > 60.0, "{stdout}");
+    assert!(rows[1]["p99Seconds"].as_f64().unwrap() < 30.0, "{stdout}");
+    assert!(
+        rows[1]["costPerDayUsd"].as_f64().unwrap() > rows[0]["costPerDayUsd"].as_f64().unwrap()
+    );
+    assert_eq!(summary["cheapestMeetingTarget"], 3);
+    assert!(stdout.contains("<- cheapest with p99 <= 30s"), "{stdout}");
+    let report = std::fs::read_to_string(dir.path().join("h/report.html")).unwrap();
+    assert_eq!(report.matches("<svg").count(), 2);
+    let bad = kscale()
+        .args([
+            "headroom",
+            "--pause",
+            "statefulset/x",
+            "--workload",
+            "deployment/y",
+        ])
+        .arg(root.join("examples/headroom/scenario.yaml"))
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+}

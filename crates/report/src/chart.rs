@@ -51,7 +51,9 @@ pub(crate) fn render_chart(ts: &TimeSeries, spec: &ChartSpec) -> Result<String, 
         .map(|r| r.first().copied().unwrap_or(f64::NAN))
         .collect();
     let (t_min, t_max) = finite_range(time.iter().copied()).unwrap_or((0.0, 0.0));
-    let (div, x_desc) = if t_max - t_min > 3.0 * 3600.0 {
+    let (div, x_desc) = if let Some(label) = &ts.x_label {
+        (1.0, label.as_str())
+    } else if t_max - t_min > 3.0 * 3600.0 {
         (3600.0, "time (h)")
     } else {
         (60.0, "time (min)")

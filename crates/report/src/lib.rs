@@ -77,6 +77,9 @@ pub struct TimeSeries {
     pub columns: Vec<String>,
     /// Rows of values, one per sample, same length as `columns`.
     pub rows: Vec<Vec<f64>>,
+    /// Label of the x axis when column 0 is not time (e.g. a sweep parameter); `None` draws
+    /// column 0 as time in minutes or hours.
+    pub x_label: Option<String>,
 }
 
 /// A chart of `report.html`: some columns of the time series on one y axis.

@@ -81,6 +81,7 @@ fn sample() -> RunOutput {
                 vec![120.0, 4.0, f64::NAN, 2.0 / 3.0],
                 vec![180.0, 7.0, 1.0, 1e-7],
             ],
+            x_label: None,
         },
         charts: vec![
             ChartSpec {

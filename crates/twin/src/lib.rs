@@ -5,6 +5,7 @@
 
 pub mod cloud;
 pub mod error;
+pub mod headroom;
 pub mod latency;
 pub mod load;
 pub mod manifest;

@@ -16,7 +16,34 @@ use super::model::{Owner, Pod, PodPhase, PodTemplate};
 use super::store::ObjKey;
 use super::{Event, Sim};
 
+/// One pod start: which workload, when the pod was created and how long it took to run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Startup {
+    /// `namespace/kind/name` of the owning workload (`namespace/pod/name` for bare pods).
+    pub workload: String,
+    /// Pod creation time.
+    pub created: SimTime,
+    /// Creation → containers running, in ms (scheduling + node provisioning + start-up).
+    pub latency_ms: u64,
+}
+
 impl Sim {
+    /// `namespace/kind/name` of the workload that owns a pod.
+    pub fn workload_of(&self, id: u64) -> String {
+        let p = &self.pods[&id];
+        match &p.owner {
+            Some(o) if o.kind == "ReplicaSet" => {
+                let key = ObjKey::new("ReplicaSet", &p.namespace, &o.name);
+                match self.rs_cache.get(&key).and_then(|c| c.owner.clone()) {
+                    Some(d) => format!("{}/deployment/{}", d.namespace, d.name),
+                    None => format!("{}/replicaset/{}", p.namespace, o.name),
+                }
+            }
+            Some(o) => format!("{}/{}/{}", p.namespace, o.kind.to_ascii_lowercase(), o.name),
+            None => format!("{}/pod/{}", p.namespace, p.name),
+        }
+    }
+
     /// Resolves a pod's priority as the Priority admission plugin does.
     pub fn resolve_priority(&self, class: Option<&str>) -> Result<i32, String> {
         match class {
@@ -186,7 +213,14 @@ impl Sim {
         }
         pod.phase = PodPhase::Running;
         pod.started_at = Some(now);
-        let delay = pod.template.readiness_delay_ms + self.startup_delay_ms(id);
+        let created = pod.created;
+        let workload = self.workload_of(id);
+        self.startups.push(Startup {
+            workload,
+            created,
+            latency_ms: now.since(created),
+        });
+        let delay = self.pods[&id].template.readiness_delay_ms + self.startup_delay_ms(id);
         let (ns, name) = (
             self.pods[&id].namespace.to_string(),
             self.pods[&id].name.to_string(),

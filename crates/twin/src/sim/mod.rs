@@ -145,6 +145,8 @@ pub struct Sim {
     pub load_state: Vec<crate::load::LoadState>,
     /// Deployments running the cluster-proportional-autoscaler that are being polled.
     pub cpa_polling: BTreeSet<ObjKey>,
+    /// Every pod start, in order.
+    pub startups: Vec<kubelet::Startup>,
     /// Karpenter emulation state.
     pub karpenter: karpenter::KarpenterState,
     /// Counters for the summary.
@@ -192,6 +194,7 @@ impl Sim {
             load_state: vec![],
             counters: BTreeMap::new(),
             karpenter: Default::default(),
+            startups: vec![],
             cpa_polling: BTreeSet::new(),
             scenario: scenario.clone(),
         };
@@ -204,7 +207,24 @@ impl Sim {
         let (ns, rest): (Vec<_>, Vec<_>) = objects
             .into_iter()
             .partition(|o| o.object.get("kind").and_then(|k| k.as_str()) == Some("Namespace"));
-        for o in ns.into_iter().chain(rest) {
+        for mut o in ns.into_iter().chain(rest) {
+            if o.object.get("kind").and_then(|k| k.as_str()) == Some("Deployment") {
+                let name = o
+                    .object
+                    .pointer("/metadata/name")
+                    .and_then(|v| v.as_str())
+                    .unwrap_or("")
+                    .to_string();
+                let ns = o
+                    .object
+                    .pointer("/metadata/namespace")
+                    .and_then(|v| v.as_str())
+                    .unwrap_or("default")
+                    .to_string();
+                if let Some(r) = scenario.replica_overrides.get(&(ns, name)) {
+                    o.object["spec"]["replicas"] = serde_json::json!(r);
+                }
+            }
             sim.apply_value(o.object, Some(o.raw))
                 .map_err(|msg| InputError::at(&o.file, o.line, None, msg))?;
         }

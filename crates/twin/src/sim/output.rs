@@ -227,7 +227,11 @@ impl Sim {
                     .collect()
             })
             .collect();
-        TimeSeries { columns, rows }
+        TimeSeries {
+            columns,
+            rows,
+            x_label: None,
+        }
     }
 
     /// The run's summary (summary.json).

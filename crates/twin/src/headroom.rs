@@ -1,0 +1,134 @@
+//! Headroom analysis: how much over-provisioning to buy.
+//!
+//! The scenario is run once per candidate replica count of the over-provisioning (pause-pod)
+//! Deployment. For each run the start-up latency of the protected workload's pods (creation →
+//! running, which includes any wait for a new node) and the cost are measured; the cheapest
+//! setting whose p99 start-up latency meets the target is marked. Runs are independent and
+//! deterministic, so callers may run them in parallel.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use crate::error::InputError;
+use crate::scenario::Scenario;
+use crate::sim::Sim;
+
+/// One row of the trade-off table.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HeadroomRow {
+    /// Replicas of the over-provisioning Deployment.
+    pub replicas: i64,
+    /// Pods of the protected workload that started during the run.
+    pub pods_started: usize,
+    /// Median start-up latency (s).
+    pub p50_seconds: f64,
+    /// 99th percentile start-up latency (s).
+    pub p99_seconds: f64,
+    /// Longest start-up latency (s).
+    pub max_seconds: f64,
+    /// Cost of the whole run (USD).
+    pub cost_usd: f64,
+    /// Cost scaled to one day (USD per day).
+    pub cost_per_day_usd: f64,
+}
+
+/// Nearest-rank percentile of sorted values (`q` in 0..=100); 0 for no values.
+pub fn percentile(sorted: &[f64], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let rank = ((q / 100.0) * sorted.len() as f64).ceil().max(1.0) as usize;
+    sorted[rank.min(sorted.len()) - 1]
+}
+
+/// Start-up latencies (seconds, sorted) of a workload's pods (`namespace/deployment/name`)
+/// created at or after `from`: the pods of surges, not the initial roll-out onto an empty
+/// cluster.
+pub fn startup_seconds(sim: &Sim, workload: &str, from: kscale_model::SimTime) -> Vec<f64> {
+    let mut v: Vec<f64> = sim
+        .startups
+        .iter()
+        .filter(|s| s.workload == workload && s.created >= from)
+        .map(|s| s.latency_ms as f64 / 1000.0)
+        .collect();
+    v.sort_by(f64::total_cmp);
+    v
+}
+
+/// Runs the scenario with `replicas` pause pods in `pause` (`namespace`, `name`) and measures
+/// the protected `workload` (`namespace/deployment/name`), counting pods created from `from`
+/// on (default: the first kubectl step, or t=0 without steps).
+pub fn run_variant(
+    path: &Path,
+    pause: &(String, String),
+    workload: &str,
+    replicas: i64,
+    from: Option<u64>,
+) -> Result<HeadroomRow, InputError> {
+    let mut scenario = Scenario::load(path)?;
+    let from = kscale_model::SimTime(
+        from.unwrap_or_else(|| scenario.steps.first().map(|s| s.at.0).unwrap_or(0)),
+    );
+    scenario.replica_overrides.insert(pause.clone(), replicas);
+    let mut sim = Sim::new(Arc::new(scenario))?;
+    sim.run();
+    let lat = startup_seconds(&sim, workload, from);
+    let cost = sim.cost_so_far();
+    let day = 86_400.0 / sim.end.as_secs_f64().max(1.0);
+    Ok(HeadroomRow {
+        replicas,
+        pods_started: lat.len(),
+        p50_seconds: percentile(&lat, 50.0),
+        p99_seconds: percentile(&lat, 99.0),
+        max_seconds: lat.last().copied().unwrap_or(0.0),
+        cost_usd: cost,
+        cost_per_day_usd: cost * day,
+    })
+}
+
+/// Index of the cheapest row whose p99 meets `max_p99_seconds` (ties: fewer replicas).
+pub fn cheapest_meeting(rows: &[HeadroomRow], max_p99_seconds: f64) -> Option<usize> {
+    rows.iter()
+        .enumerate()
+        .filter(|(_, r)| r.pods_started > 0 && r.p99_seconds <= max_p99_seconds)
+        .min_by(|a, b| {
+            a.1.cost_per_day_usd
+                .total_cmp(&b.1.cost_per_day_usd)
+                .then(a.1.replicas.cmp(&b.1.replicas))
+        })
+        .map(|(i, _)| i)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles_nearest_rank() {
+        let v: Vec<f64> = (1..=100).map(f64::from).collect();
+        assert_eq!(percentile(&v, 50.0), 50.0);
+        assert_eq!(percentile(&v, 99.0), 99.0);
+        assert_eq!(percentile(&[3.0], 99.0), 3.0);
+        assert_eq!(percentile(&[], 50.0), 0.0);
+    }
+
+    #[test]
+    fn picks_cheapest_meeting_target() {
+        let row = |replicas, p99, cost| HeadroomRow {
+            replicas,
+            pods_started: 3,
+            p50_seconds: 1.0,
+            p99_seconds: p99,
+            max_seconds: p99,
+            cost_usd: cost,
+            cost_per_day_usd: cost,
+        };
+        let rows = vec![row(0, 90.0, 1.0), row(1, 20.0, 2.0), row(2, 5.0, 3.0)];
+        assert_eq!(cheapest_meeting(&rows, 30.0), Some(1));
+        assert_eq!(cheapest_meeting(&rows, 10.0), Some(2));
+        assert_eq!(cheapest_meeting(&rows, 1.0), None);
+    }
+}
