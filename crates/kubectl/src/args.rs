@@ -378,56 +378,65 @@ const FILE_FLAGS: &[FlagDef] = &[
     flag("recursive", Some('R'), FlagType::Bool),
 ];
 
+const FLAGS_CREATE: &[FlagDef] = &[
+    flag("filename", Some('f'), FlagType::StrList),
+    flag("recursive", Some('R'), FlagType::Bool),
+    flag("image", None, FlagType::StrList),
+    flag("replicas", Some('r'), FlagType::Int32),
+];
+const FLAGS_DELETE: &[FlagDef] = &[
+    flag("filename", Some('f'), FlagType::StrList),
+    flag("recursive", Some('R'), FlagType::Bool),
+    flag("all", None, FlagType::Bool),
+    flag("grace-period", None, FlagType::Int),
+    flag("now", None, FlagType::Bool),
+    flag("force", None, FlagType::Bool),
+    flag("ignore-not-found", None, FlagType::Bool),
+    flag("wait", None, FlagType::Bool),
+];
+const FLAGS_SCALE: &[FlagDef] = &[
+    flag("replicas", None, FlagType::Int),
+    flag("current-replicas", None, FlagType::Int),
+];
+const FLAGS_AUTOSCALE: &[FlagDef] = &[
+    flag("min", None, FlagType::Int32),
+    flag("max", None, FlagType::Int32),
+    flag("cpu-percent", None, FlagType::Int32),
+    flag("name", None, FlagType::Str),
+];
+const FLAGS_PATCH: &[FlagDef] = &[
+    flag("patch", Some('p'), FlagType::Str),
+    flag("type", None, FlagType::Str),
+];
+const FLAGS_GET: &[FlagDef] = &[
+    flag("watch", Some('w'), FlagType::Bool),
+    flag("watch-only", None, FlagType::Bool),
+];
+const FLAGS_LABEL: &[FlagDef] = &[
+    flag("overwrite", None, FlagType::Bool),
+    flag("all", None, FlagType::Bool),
+];
+const FLAGS_DRAIN: &[FlagDef] = &[
+    flag("ignore-daemonsets", None, FlagType::Bool),
+    flag("delete-emptydir-data", None, FlagType::Bool),
+    flag("delete-local-data", None, FlagType::Bool),
+    flag("force", None, FlagType::Bool),
+    flag("grace-period", None, FlagType::Int),
+    flag("disable-eviction", None, FlagType::Bool),
+    flag("timeout", None, FlagType::Str),
+];
+
 fn verb_flags(verb: &str) -> &'static [FlagDef] {
     match verb {
         "apply" => FILE_FLAGS,
-        "create" => &[
-            flag("filename", Some('f'), FlagType::StrList),
-            flag("recursive", Some('R'), FlagType::Bool),
-            flag("image", None, FlagType::StrList),
-            flag("replicas", Some('r'), FlagType::Int32),
-        ],
-        "delete" => &[
-            flag("filename", Some('f'), FlagType::StrList),
-            flag("recursive", Some('R'), FlagType::Bool),
-            flag("all", None, FlagType::Bool),
-            flag("grace-period", None, FlagType::Int),
-            flag("now", None, FlagType::Bool),
-            flag("force", None, FlagType::Bool),
-            flag("ignore-not-found", None, FlagType::Bool),
-            flag("wait", None, FlagType::Bool),
-        ],
-        "scale" => &[
-            flag("replicas", None, FlagType::Int),
-            flag("current-replicas", None, FlagType::Int),
-        ],
-        "autoscale" => &[
-            flag("min", None, FlagType::Int32),
-            flag("max", None, FlagType::Int32),
-            flag("cpu-percent", None, FlagType::Int32),
-            flag("name", None, FlagType::Str),
-        ],
-        "patch" => &[
-            flag("patch", Some('p'), FlagType::Str),
-            flag("type", None, FlagType::Str),
-        ],
-        "get" => &[
-            flag("watch", Some('w'), FlagType::Bool),
-            flag("watch-only", None, FlagType::Bool),
-        ],
-        "label" | "annotate" | "taint" => &[
-            flag("overwrite", None, FlagType::Bool),
-            flag("all", None, FlagType::Bool),
-        ],
-        "drain" => &[
-            flag("ignore-daemonsets", None, FlagType::Bool),
-            flag("delete-emptydir-data", None, FlagType::Bool),
-            flag("delete-local-data", None, FlagType::Bool),
-            flag("force", None, FlagType::Bool),
-            flag("grace-period", None, FlagType::Int),
-            flag("disable-eviction", None, FlagType::Bool),
-            flag("timeout", None, FlagType::Str),
-        ],
+        "create" => FLAGS_CREATE,
+        "delete" => FLAGS_DELETE,
+        "scale" => FLAGS_SCALE,
+        "autoscale" => FLAGS_AUTOSCALE,
+        "patch" => FLAGS_PATCH,
+        "get" => FLAGS_GET,
+        "label" | "annotate" | "taint" => FLAGS_LABEL,
+        "drain" => FLAGS_DRAIN,
         _ => &[],
     }
 }
@@ -611,7 +620,12 @@ fn parse_flag_token(
 /// leading-`0` octal prefixes, `_` separators), with Go's error text.
 fn parse_go_int(s: &str, bits: u32) -> std::result::Result<i64, String> {
     let syntax = || format!("strconv.ParseInt: parsing {}: invalid syntax", go_quote(s));
-    let range = || format!("strconv.ParseInt: parsing {}: value out of range", go_quote(s));
+    let range = || {
+        format!(
+            "strconv.ParseInt: parsing {}: value out of range",
+            go_quote(s)
+        )
+    };
     let (neg, body) = match s.as_bytes().first() {
         Some(b'-') => (true, &s[1..]),
         Some(b'+') => (false, &s[1..]),
@@ -632,14 +646,13 @@ fn parse_go_int(s: &str, bits: u32) -> std::result::Result<i64, String> {
     } else {
         (10, lower.clone(), false)
     };
-    // Underscores are only allowed between digits, and only with base 0 (which kubectl uses);
-    // Go additionally requires a prefix for them, except that it allows them after "0".
+    // With base 0 (which pflag uses) Go allows `_` separators only after a base prefix
+    // (`0x_1F`, `0_7`), never doubled or trailing.
     if digits.contains('_') {
         if !prefixed && radix == 10 {
             return Err(syntax());
         }
-        if digits.starts_with('_') && radix != 8 || digits.ends_with('_') || digits.contains("__")
-        {
+        if digits.ends_with('_') || digits.contains("__") {
             return Err(syntax());
         }
     }
@@ -650,7 +663,9 @@ fn parse_go_int(s: &str, bits: u32) -> std::result::Result<i64, String> {
     let mut value: u128 = 0;
     for c in clean.chars() {
         let d = c.to_digit(radix).ok_or_else(syntax)?;
-        value = value.saturating_mul(radix as u128).saturating_add(d as u128);
+        value = value
+            .saturating_mul(radix as u128)
+            .saturating_add(d as u128);
     }
     let limit: u128 = 1u128 << (bits - 1);
     if (!neg && value >= limit) || (neg && value > limit) {
@@ -915,13 +930,15 @@ fn parse_resource_args(args: &[String]) -> Result<ResourceArgs> {
         }
     }
     if kinds.is_empty() {
-        return Err(lookup_kind(&args[0]).err().unwrap_or_else(|| usage("no resource type given")));
+        return Err(lookup_kind(&args[0])
+            .err()
+            .unwrap_or_else(|| usage("no resource type given")));
     }
     let names: Vec<String> = args[1..].to_vec();
     if names.iter().any(|n| n.contains('/')) {
-        return Err(usage(format!(
-            "there is no need to specify a resource type as a separate argument when passing arguments in resource/name form (e.g. 'kubectl get resource/<resource_name>' instead of 'kubectl get resource resource/<resource_name>'"
-        )));
+        return Err(usage(
+            "there is no need to specify a resource type as a separate argument when passing arguments in resource/name form (e.g. 'kubectl get resource/<resource_name>' instead of 'kubectl get resource resource/<resource_name>'",
+        ));
     }
     Ok(ResourceArgs::KindsNames(kinds, names))
 }
@@ -935,7 +952,9 @@ fn named_refs(args: &[String]) -> Result<Vec<ObjectRef>> {
         ResourceArgs::Refs(r) => Ok(r),
         ResourceArgs::KindsNames(kinds, names) => {
             if names.is_empty() {
-                return Err(usage("resource(s) were provided, but no name was specified"));
+                return Err(usage(
+                    "resource(s) were provided, but no name was specified",
+                ));
             }
             Ok(kinds
                 .iter()
@@ -1005,13 +1024,32 @@ fn parse_create(flags: &Flags, pos: &[String]) -> Result<Command> {
             }))
         }
         Some(
-            s @ ("configmap" | "cm" | "secret" | "service" | "svc" | "serviceaccount" | "sa"
-            | "job" | "cronjob" | "cj" | "priorityclass" | "pc" | "poddisruptionbudget"
-            | "pdb" | "quota" | "role" | "rolebinding" | "clusterrole"
-            | "clusterrolebinding" | "ingress" | "token"),
+            s @ ("configmap"
+            | "cm"
+            | "secret"
+            | "service"
+            | "svc"
+            | "serviceaccount"
+            | "sa"
+            | "job"
+            | "cronjob"
+            | "cj"
+            | "priorityclass"
+            | "pc"
+            | "poddisruptionbudget"
+            | "pdb"
+            | "quota"
+            | "role"
+            | "rolebinding"
+            | "clusterrole"
+            | "clusterrolebinding"
+            | "ingress"
+            | "token"),
         ) => Err(KubectlError::new(
             ErrorKind::Unsupported,
-            format!("\"kubectl create {s}\" is not supported by the kscale twin; use \"kubectl apply -f\" with a manifest"),
+            format!(
+                "\"kubectl create {s}\" is not supported by the kscale twin; use \"kubectl apply -f\" with a manifest"
+            ),
         )),
         Some(other) => Err(KubectlError::new(
             ErrorKind::UnknownCommand,
@@ -1038,7 +1076,9 @@ fn parse_delete(flags: &Flags, pos: &[String], global: &GlobalFlags) -> Result<C
     let grace_period = flags.int("grace-period")?.filter(|g| *g >= 0);
     let now = flags.bool("now")?;
     if now && flags.has("grace-period") {
-        return Err(usage("--now and --grace-period cannot be specified together"));
+        return Err(usage(
+            "--now and --grace-period cannot be specified together",
+        ));
     }
     let target = if !files.is_empty() {
         check_files(&files)?;
@@ -1057,14 +1097,18 @@ fn parse_delete(flags: &Flags, pos: &[String], global: &GlobalFlags) -> Result<C
         match parse_resource_args(pos)? {
             ResourceArgs::Refs(refs) => {
                 if global.selector.is_some() {
-                    return Err(usage("name cannot be provided when a selector is specified"));
+                    return Err(usage(
+                        "name cannot be provided when a selector is specified",
+                    ));
                 }
                 DeleteTarget::Named(refs)
             }
             ResourceArgs::KindsNames(kinds, names) => {
                 if !names.is_empty() {
                     if global.selector.is_some() {
-                        return Err(usage("name cannot be provided when a selector is specified"));
+                        return Err(usage(
+                            "name cannot be provided when a selector is specified",
+                        ));
                     }
                     if all {
                         return Err(usage("names cannot be provided when --all is specified"));
@@ -1091,7 +1135,9 @@ fn parse_delete(flags: &Flags, pos: &[String], global: &GlobalFlags) -> Result<C
                 } else if all {
                     DeleteTarget::All { kinds }
                 } else {
-                    return Err(usage("resource(s) were provided, but no name was specified"));
+                    return Err(usage(
+                        "resource(s) were provided, but no name was specified",
+                    ));
                 }
             }
         }
@@ -1154,9 +1200,7 @@ fn parse_autoscale(flags: &Flags, pos: &[String]) -> Result<Command> {
     {
         return Err(KubectlError::new(
             ErrorKind::Validation,
-            format!(
-                "--max=MAXPODS must be larger or equal to --min=MINPODS, max: {max}, min: {m}"
-            ),
+            format!("--max=MAXPODS must be larger or equal to --min=MINPODS, max: {max}, min: {m}"),
         ));
     }
     Ok(Command::Autoscale {
@@ -1267,15 +1311,16 @@ fn parse_meta_change(s: &str, what: &str) -> Result<MetaChange> {
 /// Splits `label`/`annotate`/`taint` arguments into resource args and changes: the changes
 /// start at the first argument that looks like one.
 fn split_changes(pos: &[String], is_change: impl Fn(&str) -> bool) -> (Vec<String>, Vec<String>) {
-    let idx = pos
-        .iter()
-        .position(|a| is_change(a))
-        .unwrap_or(pos.len());
+    let idx = pos.iter().position(|a| is_change(a)).unwrap_or(pos.len());
     (pos[..idx].to_vec(), pos[idx..].to_vec())
 }
 
 fn parse_label(verb: &str, flags: &Flags, pos: &[String], global: &GlobalFlags) -> Result<Command> {
-    let what = if verb == "label" { "label" } else { "annotation" };
+    let what = if verb == "label" {
+        "label"
+    } else {
+        "annotation"
+    };
     let (res, changes) = split_changes(pos, is_meta_change);
     if res.is_empty() {
         return Err(usage(
@@ -1316,7 +1361,9 @@ fn parse_label(verb: &str, flags: &Flags, pos: &[String], global: &GlobalFlags) 
         }
     };
     if names.is_empty() && !all && global.selector.is_none() {
-        return Err(usage("resource(s) were provided, but no name was specified"));
+        return Err(usage(
+            "resource(s) were provided, but no name was specified",
+        ));
     }
     let overwrite = flags.bool("overwrite")?;
     Ok(if verb == "label" {
@@ -1430,7 +1477,9 @@ fn parse_taint(flags: &Flags, pos: &[String], global: &GlobalFlags) -> Result<Co
     };
     let all = flags.bool("all")?;
     if nodes.is_empty() && !all && global.selector.is_none() {
-        return Err(usage("resource(s) were provided, but no name was specified"));
+        return Err(usage(
+            "resource(s) were provided, but no name was specified",
+        ));
     }
     Ok(Command::Taint {
         nodes,
@@ -1492,7 +1541,10 @@ fn parse_rollout(pos: &[String]) -> Result<Command> {
         )),
         Some(other) => Err(KubectlError::new(
             ErrorKind::UnknownCommand,
-            format!("unknown command {} for \"kubectl rollout\"", go_quote(other)),
+            format!(
+                "unknown command {} for \"kubectl rollout\"",
+                go_quote(other)
+            ),
         )),
         None => Err(usage("USAGE: rollout restart RESOURCE")),
     }
@@ -1528,7 +1580,9 @@ fn parse_set(pos: &[String]) -> Result<Command> {
             ErrorKind::UnknownCommand,
             format!("unknown command {} for \"kubectl set\"", go_quote(other)),
         )),
-        None => Err(usage("USAGE: set image (-f FILENAME | TYPE NAME) CONTAINER_NAME_1=CONTAINER_IMAGE_1 ... CONTAINER_NAME_N=CONTAINER_IMAGE_N")),
+        None => Err(usage(
+            "USAGE: set image (-f FILENAME | TYPE NAME) CONTAINER_NAME_1=CONTAINER_IMAGE_1 ... CONTAINER_NAME_N=CONTAINER_IMAGE_N",
+        )),
     }
 }
 
@@ -1547,4 +1601,738 @@ pub fn validate_replicas(replicas: i64) -> Result<i32> {
             format!("--replicas={replicas} is out of range: the API stores replicas as int32"),
         )
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(line: &str) -> Invocation {
+        parse_command_line(line).unwrap_or_else(|e| panic!("{line}: {e}"))
+    }
+
+    fn cmd(line: &str) -> Command {
+        p(line).command
+    }
+
+    fn err(line: &str) -> String {
+        parse_command_line(line).expect_err(line).to_string()
+    }
+
+    fn r(kind: Kind, name: &str) -> ObjectRef {
+        ObjectRef {
+            kind,
+            name: name.to_string(),
+        }
+    }
+
+    #[test]
+    fn tokenizer_strips_kubectl_and_handles_quotes() {
+        assert_eq!(
+            tokenize(r#"kubectl patch deploy web -p '{"spec":{"replicas":3}}'"#).unwrap(),
+            ["patch", "deploy", "web", "-p", r#"{"spec":{"replicas":3}}"#]
+        );
+        assert_eq!(tokenize("get pods").unwrap(), ["get", "pods"]);
+        assert_eq!(
+            tokenize(r#"label po a "k=v w""#).unwrap(),
+            ["label", "po", "a", "k=v w"]
+        );
+        assert_eq!(tokenize("get 'pods").unwrap_err().kind, ErrorKind::Tokenize);
+    }
+
+    #[test]
+    fn global_flags_anywhere() {
+        let i = p("kubectl -n prod get pods -o wide -l app=web");
+        assert_eq!(i.global.namespace.as_deref(), Some("prod"));
+        assert_eq!(i.global.output, Some(OutputFormat::Wide));
+        assert_eq!(i.global.selector.as_deref(), Some("app=web"));
+        assert!(!i.global.all_namespaces);
+        let i = p("get pods --namespace=kube-system -o=json");
+        assert_eq!(i.global.namespace.as_deref(), Some("kube-system"));
+        assert_eq!(i.global.output, Some(OutputFormat::Json));
+        let i = p("get pods -nkube-system -A --selector tier=fe --output name");
+        assert_eq!(i.global.namespace.as_deref(), Some("kube-system"));
+        assert!(i.global.all_namespaces);
+        assert_eq!(i.global.selector.as_deref(), Some("tier=fe"));
+        assert_eq!(i.global.output, Some(OutputFormat::Name));
+        assert!(p("get pods --all-namespaces").global.all_namespaces);
+        assert_eq!(p("get pods -oyaml").global.output, Some(OutputFormat::Yaml));
+    }
+
+    #[test]
+    fn apply_and_create() {
+        assert_eq!(
+            cmd("kubectl apply -f a.yaml -f dir/ --filename=b.yaml"),
+            Command::Apply {
+                files: vec!["a.yaml".into(), "dir/".into(), "b.yaml".into()],
+                recursive: false
+            }
+        );
+        assert_eq!(
+            cmd("apply -R -f manifests"),
+            Command::Apply {
+                files: vec!["manifests".into()],
+                recursive: true
+            }
+        );
+        assert_eq!(
+            cmd("create -f x.yaml"),
+            Command::Create(CreateCommand::Files {
+                files: vec!["x.yaml".into()],
+                recursive: false
+            })
+        );
+        assert_eq!(
+            cmd("create namespace team-a"),
+            Command::Create(CreateCommand::Namespace {
+                name: "team-a".into()
+            })
+        );
+        assert_eq!(
+            cmd("create ns team-b"),
+            Command::Create(CreateCommand::Namespace {
+                name: "team-b".into()
+            })
+        );
+        assert_eq!(
+            cmd("create deployment web --image=nginx:1.25 --replicas=3"),
+            Command::Create(CreateCommand::Deployment {
+                name: "web".into(),
+                images: vec!["nginx:1.25".into()],
+                replicas: 3
+            })
+        );
+        assert_eq!(
+            cmd("create deploy web --image nginx"),
+            Command::Create(CreateCommand::Deployment {
+                name: "web".into(),
+                images: vec!["nginx".into()],
+                replicas: 1
+            })
+        );
+    }
+
+    #[test]
+    fn apply_and_create_errors() {
+        assert_eq!(err("apply"), "error: must specify one of -f and -k");
+        assert_eq!(
+            err("apply -f -"),
+            "error: reading manifests from stdin (\"-f -\") is not supported in a kscale step: give a file or folder path"
+        );
+        assert_eq!(
+            err("create deployment web"),
+            "error: required flag(s) \"image\" not set"
+        );
+        assert_eq!(
+            err("create deployment --image=nginx"),
+            "error: exactly one NAME is required, got 0"
+        );
+        assert_eq!(
+            err("create namespace"),
+            "error: exactly one NAME is required, got 0"
+        );
+        assert_eq!(
+            err("create namespace a --image=x"),
+            "error: unknown flag: --image"
+        );
+        assert_eq!(
+            err("create frob x"),
+            "error: unknown command \"frob\" for \"kubectl create\""
+        );
+        assert_eq!(
+            err("create configmap x"),
+            "error: \"kubectl create configmap\" is not supported by the kscale twin; use \"kubectl apply -f\" with a manifest"
+        );
+    }
+
+    #[test]
+    fn delete_forms() {
+        assert_eq!(
+            cmd("delete pod a b --grace-period=0 --force"),
+            Command::Delete {
+                target: DeleteTarget::Named(vec![r(Kind::Pod, "a"), r(Kind::Pod, "b")]),
+                grace_period: Some(0),
+                now: false,
+                force: true,
+                ignore_not_found: false,
+            }
+        );
+        assert_eq!(
+            cmd("delete deploy/web svc/web --now"),
+            Command::Delete {
+                target: DeleteTarget::Named(vec![
+                    r(Kind::Deployment, "web"),
+                    r(Kind::Service, "web")
+                ]),
+                grace_period: None,
+                now: true,
+                force: false,
+                ignore_not_found: false,
+            }
+        );
+        assert_eq!(
+            cmd("delete pods -l app=web"),
+            Command::Delete {
+                target: DeleteTarget::Selector {
+                    kinds: vec![Kind::Pod],
+                    selector: "app=web".into()
+                },
+                grace_period: None,
+                now: false,
+                force: false,
+                ignore_not_found: false,
+            }
+        );
+        assert_eq!(
+            cmd("delete pods,rs --all --ignore-not-found"),
+            Command::Delete {
+                target: DeleteTarget::All {
+                    kinds: vec![Kind::Pod, Kind::ReplicaSet]
+                },
+                grace_period: None,
+                now: false,
+                force: false,
+                ignore_not_found: true,
+            }
+        );
+        assert_eq!(
+            cmd("delete -f a.yaml"),
+            Command::Delete {
+                target: DeleteTarget::Files(vec!["a.yaml".into()]),
+                grace_period: None,
+                now: false,
+                force: false,
+                ignore_not_found: false,
+            }
+        );
+    }
+
+    #[test]
+    fn delete_errors() {
+        assert_eq!(
+            err("delete pods"),
+            "error: resource(s) were provided, but no name was specified"
+        );
+        assert_eq!(
+            err("delete"),
+            "error: You must provide one or more resources by argument or filename."
+        );
+        assert_eq!(
+            err("delete pod a --now --grace-period=5"),
+            "error: --now and --grace-period cannot be specified together"
+        );
+        assert_eq!(
+            err("delete pod a -l app=x"),
+            "error: name cannot be provided when a selector is specified"
+        );
+        assert_eq!(
+            err("delete pod a --grace-period=soon"),
+            "error: invalid argument \"soon\" for \"--grace-period\" flag: strconv.ParseInt: parsing \"soon\": invalid syntax"
+        );
+        assert_eq!(
+            err("delete foos x"),
+            "error: the server doesn't have a resource type \"foos\""
+        );
+    }
+
+    #[test]
+    fn scale_forms_and_errors() {
+        assert_eq!(
+            cmd("kubectl scale deployment nginx-app --replicas=2"),
+            Command::Scale {
+                targets: vec![r(Kind::Deployment, "nginx-app")],
+                replicas: 2,
+                current_replicas: None
+            }
+        );
+        assert_eq!(
+            cmd("scale deploy/web --replicas 5 --current-replicas=2"),
+            Command::Scale {
+                targets: vec![r(Kind::Deployment, "web")],
+                replicas: 5,
+                current_replicas: Some(2)
+            }
+        );
+        assert_eq!(
+            cmd("scale sts db --replicas=0x10"),
+            Command::Scale {
+                targets: vec![r(Kind::StatefulSet, "db")],
+                replicas: 16,
+                current_replicas: None
+            }
+        );
+        // Negative counts parse; validation rejects them.
+        let Command::Scale { replicas, .. } = cmd("scale rs web --replicas=-1") else {
+            panic!()
+        };
+        assert_eq!(replicas, -1);
+        assert_eq!(
+            validate_replicas(replicas).unwrap_err().to_string(),
+            "error: The --replicas=COUNT flag is required, and COUNT must be greater than or equal to 0"
+        );
+        assert_eq!(validate_replicas(3).unwrap(), 3);
+        assert_eq!(
+            validate_replicas(1 << 40).unwrap_err().kind,
+            ErrorKind::Validation
+        );
+
+        assert_eq!(
+            err("scale deploy web"),
+            "error: required flag(s) \"replicas\" not set"
+        );
+        assert_eq!(
+            err("scale deploy web --replicas=two"),
+            "error: invalid argument \"two\" for \"--replicas\" flag: strconv.ParseInt: parsing \"two\": invalid syntax"
+        );
+        assert_eq!(
+            err("scale deploy web --replicas=99999999999999999999"),
+            "error: invalid argument \"99999999999999999999\" for \"--replicas\" flag: strconv.ParseInt: parsing \"99999999999999999999\": value out of range"
+        );
+        assert_eq!(
+            err("scale deploy web --replicas"),
+            "error: flag needs an argument: --replicas"
+        );
+        assert_eq!(
+            err("scale --replicas=2"),
+            "error: required resource not specified"
+        );
+        assert_eq!(
+            err("scale deployment --replicas=2"),
+            "error: resource(s) were provided, but no name was specified"
+        );
+        assert_eq!(
+            err("scale foos web --replicas=2"),
+            "error: the server doesn't have a resource type \"foos\""
+        );
+    }
+
+    #[test]
+    fn autoscale_forms_and_errors() {
+        assert_eq!(
+            cmd("autoscale deployment web --cpu-percent=50 --min=2 --max=10"),
+            Command::Autoscale {
+                target: r(Kind::Deployment, "web"),
+                min: Some(2),
+                max: 10,
+                cpu_percent: Some(50),
+                name: None
+            }
+        );
+        assert_eq!(
+            cmd("autoscale deploy/web --max=3 --name=web-hpa"),
+            Command::Autoscale {
+                target: r(Kind::Deployment, "web"),
+                min: None,
+                max: 3,
+                cpu_percent: None,
+                name: Some("web-hpa".into())
+            }
+        );
+        assert_eq!(
+            err("autoscale deploy web --min=1"),
+            "error: required flag(s) \"max\" not set"
+        );
+        assert_eq!(
+            err("autoscale deploy web --min=5 --max=2"),
+            "error: --max=MAXPODS must be larger or equal to --min=MINPODS, max: 2, min: 5"
+        );
+        assert_eq!(
+            err("autoscale deploy web --max=3000000000"),
+            "error: invalid argument \"3000000000\" for \"--max\" flag: strconv.ParseInt: parsing \"3000000000\": value out of range"
+        );
+    }
+
+    #[test]
+    fn patch_forms_and_errors() {
+        assert_eq!(
+            cmd(r#"patch deployment web -p '{"spec":{"replicas":3}}'"#),
+            Command::Patch {
+                target: r(Kind::Deployment, "web"),
+                patch: r#"{"spec":{"replicas":3}}"#.into(),
+                patch_type: PatchType::Strategic
+            }
+        );
+        assert_eq!(
+            cmd(r#"patch node/n1 --type merge --patch '{"spec":{"unschedulable":true}}'"#),
+            Command::Patch {
+                target: r(Kind::Node, "n1"),
+                patch: r#"{"spec":{"unschedulable":true}}"#.into(),
+                patch_type: PatchType::Merge
+            }
+        );
+        assert_eq!(
+            cmd(r#"patch hpa web --type=json -p '[]'"#),
+            Command::Patch {
+                target: r(Kind::HorizontalPodAutoscaler, "web"),
+                patch: "[]".into(),
+                patch_type: PatchType::Json
+            }
+        );
+        assert_eq!(
+            err("patch deploy web"),
+            "error: must specify --patch or --patch-file containing the contents of the patch"
+        );
+        assert_eq!(
+            err("patch deploy web -p {} --type=xml"),
+            "error: --type must be one of [json merge strategic], not \"xml\""
+        );
+    }
+
+    #[test]
+    fn get_and_describe() {
+        assert_eq!(
+            cmd("get pods"),
+            Command::Get {
+                targets: vec![Target {
+                    kind: Kind::Pod,
+                    name: None
+                }]
+            }
+        );
+        assert_eq!(
+            cmd("get deploy,rs web"),
+            Command::Get {
+                targets: vec![
+                    Target {
+                        kind: Kind::Deployment,
+                        name: Some("web".into())
+                    },
+                    Target {
+                        kind: Kind::ReplicaSet,
+                        name: Some("web".into())
+                    }
+                ]
+            }
+        );
+        assert_eq!(
+            cmd("get po/a no/n1"),
+            Command::Get {
+                targets: vec![
+                    Target {
+                        kind: Kind::Pod,
+                        name: Some("a".into())
+                    },
+                    Target {
+                        kind: Kind::Node,
+                        name: Some("n1".into())
+                    }
+                ]
+            }
+        );
+        assert_eq!(
+            cmd("describe pod web-0"),
+            Command::Describe {
+                targets: vec![Target {
+                    kind: Kind::Pod,
+                    name: Some("web-0".into())
+                }]
+            }
+        );
+        assert_eq!(
+            cmd("describe nodes"),
+            Command::Describe {
+                targets: vec![Target {
+                    kind: Kind::Node,
+                    name: None
+                }]
+            }
+        );
+        assert_eq!(
+            err("get pods -w"),
+            "error: --watch is not supported in a kscale step: a step runs once and returns; observe changes with a later \"get\" step"
+        );
+        assert_eq!(
+            err("get foos"),
+            "error: the server doesn't have a resource type \"foos\""
+        );
+        assert!(err("get").starts_with("error: You must specify the type of resource to get."));
+        assert!(
+            err("get pods pod/a").starts_with("error: there is no need to specify a resource type")
+        );
+        assert_eq!(
+            err("get pods -o table"),
+            "error: unable to match a printer suitable for the output format \"table\", allowed formats are: json,name,wide,yaml"
+        );
+    }
+
+    #[test]
+    fn label_and_annotate() {
+        assert_eq!(
+            cmd("label pods web-0 tier=fe env- --overwrite"),
+            Command::Label {
+                kind: Kind::Pod,
+                names: vec!["web-0".into()],
+                all: false,
+                changes: vec![
+                    MetaChange::Set {
+                        key: "tier".into(),
+                        value: "fe".into()
+                    },
+                    MetaChange::Remove { key: "env".into() }
+                ],
+                overwrite: true
+            }
+        );
+        assert_eq!(
+            cmd("annotate deploy/web a.example.com/x=1"),
+            Command::Annotate {
+                kind: Kind::Deployment,
+                names: vec!["web".into()],
+                all: false,
+                changes: vec![MetaChange::Set {
+                    key: "a.example.com/x".into(),
+                    value: "1".into()
+                }],
+                overwrite: false
+            }
+        );
+        assert_eq!(
+            cmd("label nodes --all pool=a"),
+            Command::Label {
+                kind: Kind::Node,
+                names: vec![],
+                all: true,
+                changes: vec![MetaChange::Set {
+                    key: "pool".into(),
+                    value: "a".into()
+                }],
+                overwrite: false
+            }
+        );
+        assert_eq!(
+            err("label pods web-0"),
+            "error: at least one label update is required"
+        );
+        assert_eq!(
+            err("annotate pods web-0"),
+            "error: at least one annotation update is required"
+        );
+        assert_eq!(
+            err("label pods web-0 a=b --overwrite=maybe"),
+            "error: invalid argument \"maybe\" for \"--overwrite\" flag: strconv.ParseBool: parsing \"maybe\": invalid syntax"
+        );
+    }
+
+    #[test]
+    fn taint_cordon_drain() {
+        assert_eq!(
+            cmd("taint nodes n1 dedicated=gpu:NoSchedule spot:PreferNoSchedule- legacy-"),
+            Command::Taint {
+                nodes: vec!["n1".into()],
+                all: false,
+                changes: vec![
+                    TaintChange::Add {
+                        key: "dedicated".into(),
+                        value: Some("gpu".into()),
+                        effect: "NoSchedule".into()
+                    },
+                    TaintChange::Remove {
+                        key: "spot".into(),
+                        effect: Some("PreferNoSchedule".into())
+                    },
+                    TaintChange::Remove {
+                        key: "legacy".into(),
+                        effect: None
+                    },
+                ],
+                overwrite: false
+            }
+        );
+        assert_eq!(
+            cmd("taint node/n2 k:NoExecute"),
+            Command::Taint {
+                nodes: vec!["n2".into()],
+                all: false,
+                changes: vec![TaintChange::Add {
+                    key: "k".into(),
+                    value: None,
+                    effect: "NoExecute".into()
+                }],
+                overwrite: false
+            }
+        );
+        assert_eq!(
+            err("taint nodes n1 k=v:Sometimes"),
+            "error: invalid taint effect: Sometimes, unsupported taint effect"
+        );
+        assert_eq!(
+            err("taint nodes n1"),
+            "error: at least one taint update is required"
+        );
+        assert_eq!(err("taint nodes n1 k=v"), "error: invalid taint spec: k=v");
+        assert_eq!(
+            err("taint pods p1 k=v:NoSchedule"),
+            "error: invalid resource type pods, only node types are supported"
+        );
+        assert_eq!(
+            cmd("cordon n1"),
+            Command::Cordon {
+                nodes: vec!["n1".into()]
+            }
+        );
+        assert_eq!(
+            cmd("uncordon n1"),
+            Command::Uncordon {
+                nodes: vec!["n1".into()]
+            }
+        );
+        assert_eq!(err("cordon"), "error: USAGE: cordon NODE [flags]");
+        assert_eq!(
+            cmd("drain n1 --ignore-daemonsets --delete-emptydir-data --force --grace-period=30"),
+            Command::Drain {
+                nodes: vec!["n1".into()],
+                ignore_daemonsets: true,
+                delete_emptydir_data: true,
+                force: true,
+                grace_period: Some(30),
+                disable_eviction: false,
+                timeout: None,
+            }
+        );
+        assert_eq!(err("drain"), "error: USAGE: drain NODE [flags]");
+    }
+
+    #[test]
+    fn rollout_and_set_image() {
+        assert_eq!(
+            cmd("rollout restart deployment web"),
+            Command::RolloutRestart {
+                targets: vec![r(Kind::Deployment, "web")]
+            }
+        );
+        assert_eq!(
+            cmd("rollout restart deploy/web"),
+            Command::RolloutRestart {
+                targets: vec![r(Kind::Deployment, "web")]
+            }
+        );
+        assert_eq!(
+            cmd("set image deployment/web nginx=nginx:1.26 side=registry.io/org/side:2"),
+            Command::SetImage {
+                target: r(Kind::Deployment, "web"),
+                images: vec![
+                    ("nginx".into(), "nginx:1.26".into()),
+                    ("side".into(), "registry.io/org/side:2".into())
+                ]
+            }
+        );
+        assert_eq!(
+            cmd("set image deploy web *=busybox"),
+            Command::SetImage {
+                target: r(Kind::Deployment, "web"),
+                images: vec![("*".into(), "busybox".into())]
+            }
+        );
+        assert_eq!(
+            err("set image deployment/web"),
+            "error: at least one image update is required"
+        );
+        assert_eq!(
+            err("rollout status deploy/web"),
+            "error: \"kubectl rollout status\" is not supported by the kscale twin"
+        );
+        assert_eq!(
+            err("rollout restart pod/p"),
+            "error: pods/p restarting is not supported"
+        );
+    }
+
+    #[test]
+    fn command_and_flag_errors() {
+        assert_eq!(
+            err("kubectl frobnicate"),
+            "error: unknown command \"frobnicate\" for \"kubectl\""
+        );
+        assert_eq!(err("get pods --foo"), "error: unknown flag: --foo");
+        assert_eq!(
+            err("get pods -z"),
+            "error: unknown shorthand flag: 'z' in -z"
+        );
+        assert_eq!(
+            err("get pods -n"),
+            "error: flag needs an argument: 'n' in -n"
+        );
+        assert_eq!(err("--foo get pods"), "error: unknown flag: --foo");
+        assert_eq!(
+            err("logs web-0"),
+            "error: \"kubectl logs\" is not supported by the kscale twin"
+        );
+        assert_eq!(parse_command_line("").unwrap_err().kind, ErrorKind::Usage);
+        assert_eq!(
+            err("get pods -A=maybe"),
+            "error: invalid argument \"maybe\" for \"-A, --all-namespaces\" flag: strconv.ParseBool: parsing \"maybe\": invalid syntax"
+        );
+    }
+
+    #[test]
+    fn go_int_parsing() {
+        assert_eq!(parse_go_int("42", 64), Ok(42));
+        assert_eq!(parse_go_int("-7", 64), Ok(-7));
+        assert_eq!(parse_go_int("+7", 64), Ok(7));
+        assert_eq!(parse_go_int("010", 64), Ok(8));
+        assert_eq!(parse_go_int("0b101", 64), Ok(5));
+        assert_eq!(parse_go_int("0o17", 64), Ok(15));
+        assert_eq!(parse_go_int("0x_1F", 64), Ok(31));
+        assert_eq!(parse_go_int("0", 64), Ok(0));
+        assert_eq!(parse_go_int("2147483647", 32), Ok(i32::MAX as i64));
+        assert_eq!(parse_go_int("-2147483648", 32), Ok(i32::MIN as i64));
+        assert!(
+            parse_go_int("2147483648", 32)
+                .unwrap_err()
+                .ends_with("value out of range")
+        );
+        assert!(
+            parse_go_int("1_000", 64)
+                .unwrap_err()
+                .ends_with("invalid syntax")
+        );
+        assert!(
+            parse_go_int("", 64)
+                .unwrap_err()
+                .ends_with("invalid syntax")
+        );
+        assert!(
+            parse_go_int("-", 64)
+                .unwrap_err()
+                .ends_with("invalid syntax")
+        );
+        assert!(
+            parse_go_int("09", 64)
+                .unwrap_err()
+                .ends_with("invalid syntax")
+        );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn parser_never_panics(line in "\\PC{0,80}") {
+            let _ = parse_command_line(&line);
+        }
+
+        #[test]
+        fn parser_never_panics_on_kubectl_like_words(
+            words in proptest::collection::vec(
+                proptest::prop_oneof![
+                    proptest::strategy::Just("get".to_string()),
+                    proptest::strategy::Just("delete".to_string()),
+                    proptest::strategy::Just("scale".to_string()),
+                    proptest::strategy::Just("taint".to_string()),
+                    proptest::strategy::Just("label".to_string()),
+                    proptest::strategy::Just("set".to_string()),
+                    proptest::strategy::Just("rollout".to_string()),
+                    proptest::strategy::Just("create".to_string()),
+                    proptest::strategy::Just("pods".to_string()),
+                    proptest::strategy::Just("nodes".to_string()),
+                    proptest::strategy::Just("-".to_string()),
+                    proptest::strategy::Just("--".to_string()),
+                    proptest::strategy::Just("-n".to_string()),
+                    proptest::strategy::Just("--replicas".to_string()),
+                    "[-=:/a-z0-9A-Z,]{0,12}",
+                ],
+                0..8,
+            )
+        ) {
+            let _ = parse_args(&words);
+        }
+    }
 }

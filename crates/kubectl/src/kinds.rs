@@ -117,28 +117,238 @@ macro_rules! info {
 /// Every kind the twin knows, in a stable order.
 pub const ALL_KINDS: &[KindInfo] = &[
     info!(Pod, "Pod", "pods", "pod", ["po"], "", "v1", "v1", true),
-    info!(Deployment, "Deployment", "deployments", "deployment", ["deploy"], "apps", "v1", "apps/v1", true),
-    info!(ReplicaSet, "ReplicaSet", "replicasets", "replicaset", ["rs"], "apps", "v1", "apps/v1", true),
-    info!(StatefulSet, "StatefulSet", "statefulsets", "statefulset", ["sts"], "apps", "v1", "apps/v1", true),
-    info!(DaemonSet, "DaemonSet", "daemonsets", "daemonset", ["ds"], "apps", "v1", "apps/v1", true),
+    info!(
+        Deployment,
+        "Deployment",
+        "deployments",
+        "deployment",
+        ["deploy"],
+        "apps",
+        "v1",
+        "apps/v1",
+        true
+    ),
+    info!(
+        ReplicaSet,
+        "ReplicaSet",
+        "replicasets",
+        "replicaset",
+        ["rs"],
+        "apps",
+        "v1",
+        "apps/v1",
+        true
+    ),
+    info!(
+        StatefulSet,
+        "StatefulSet",
+        "statefulsets",
+        "statefulset",
+        ["sts"],
+        "apps",
+        "v1",
+        "apps/v1",
+        true
+    ),
+    info!(
+        DaemonSet,
+        "DaemonSet",
+        "daemonsets",
+        "daemonset",
+        ["ds"],
+        "apps",
+        "v1",
+        "apps/v1",
+        true
+    ),
     info!(Node, "Node", "nodes", "node", ["no"], "", "v1", "v1", false),
-    info!(Namespace, "Namespace", "namespaces", "namespace", ["ns"], "", "v1", "v1", false),
-    info!(ConfigMap, "ConfigMap", "configmaps", "configmap", ["cm"], "", "v1", "v1", true),
-    info!(ServiceAccount, "ServiceAccount", "serviceaccounts", "serviceaccount", ["sa"], "", "v1", "v1", true),
-    info!(Service, "Service", "services", "service", ["svc"], "", "v1", "v1", true),
-    info!(Event, "Event", "events", "event", ["ev"], "", "v1", "v1", true),
-    info!(PriorityClass, "PriorityClass", "priorityclasses", "priorityclass", ["pc"], "scheduling.k8s.io", "v1", "scheduling.k8s.io/v1", false),
-    info!(HorizontalPodAutoscaler, "HorizontalPodAutoscaler", "horizontalpodautoscalers", "horizontalpodautoscaler", ["hpa"], "autoscaling", "v2", "autoscaling/v2", true),
-    info!(PodDisruptionBudget, "PodDisruptionBudget", "poddisruptionbudgets", "poddisruptionbudget", ["pdb"], "policy", "v1", "policy/v1", true),
-    info!(ClusterRole, "ClusterRole", "clusterroles", "clusterrole", [], "rbac.authorization.k8s.io", "v1", "rbac.authorization.k8s.io/v1", false),
-    info!(ClusterRoleBinding, "ClusterRoleBinding", "clusterrolebindings", "clusterrolebinding", [], "rbac.authorization.k8s.io", "v1", "rbac.authorization.k8s.io/v1", false),
-    info!(Role, "Role", "roles", "role", [], "rbac.authorization.k8s.io", "v1", "rbac.authorization.k8s.io/v1", true),
-    info!(RoleBinding, "RoleBinding", "rolebindings", "rolebinding", [], "rbac.authorization.k8s.io", "v1", "rbac.authorization.k8s.io/v1", true),
-    info!(NodePool, "NodePool", "nodepools", "nodepool", [], "karpenter.sh", "v1", "karpenter.sh/v1", false),
-    info!(Provisioner, "Provisioner", "provisioners", "provisioner", [], "karpenter.sh", "v1alpha5", "karpenter.sh/v1alpha5", false),
-    info!(NodeClaim, "NodeClaim", "nodeclaims", "nodeclaim", [], "karpenter.sh", "v1", "karpenter.sh/v1", false),
-    info!(EC2NodeClass, "EC2NodeClass", "ec2nodeclasses", "ec2nodeclass", ["ec2nc"], "karpenter.k8s.aws", "v1", "karpenter.k8s.aws/v1", false),
-    info!(AWSNodeTemplate, "AWSNodeTemplate", "awsnodetemplates", "awsnodetemplate", [], "karpenter.k8s.aws", "v1alpha1", "karpenter.k8s.aws/v1alpha1", false),
+    info!(
+        Namespace,
+        "Namespace",
+        "namespaces",
+        "namespace",
+        ["ns"],
+        "",
+        "v1",
+        "v1",
+        false
+    ),
+    info!(
+        ConfigMap,
+        "ConfigMap",
+        "configmaps",
+        "configmap",
+        ["cm"],
+        "",
+        "v1",
+        "v1",
+        true
+    ),
+    info!(
+        ServiceAccount,
+        "ServiceAccount",
+        "serviceaccounts",
+        "serviceaccount",
+        ["sa"],
+        "",
+        "v1",
+        "v1",
+        true
+    ),
+    info!(
+        Service,
+        "Service",
+        "services",
+        "service",
+        ["svc"],
+        "",
+        "v1",
+        "v1",
+        true
+    ),
+    info!(
+        Event,
+        "Event",
+        "events",
+        "event",
+        ["ev"],
+        "",
+        "v1",
+        "v1",
+        true
+    ),
+    info!(
+        PriorityClass,
+        "PriorityClass",
+        "priorityclasses",
+        "priorityclass",
+        ["pc"],
+        "scheduling.k8s.io",
+        "v1",
+        "scheduling.k8s.io/v1",
+        false
+    ),
+    info!(
+        HorizontalPodAutoscaler,
+        "HorizontalPodAutoscaler",
+        "horizontalpodautoscalers",
+        "horizontalpodautoscaler",
+        ["hpa"],
+        "autoscaling",
+        "v2",
+        "autoscaling/v2",
+        true
+    ),
+    info!(
+        PodDisruptionBudget,
+        "PodDisruptionBudget",
+        "poddisruptionbudgets",
+        "poddisruptionbudget",
+        ["pdb"],
+        "policy",
+        "v1",
+        "policy/v1",
+        true
+    ),
+    info!(
+        ClusterRole,
+        "ClusterRole",
+        "clusterroles",
+        "clusterrole",
+        [],
+        "rbac.authorization.k8s.io",
+        "v1",
+        "rbac.authorization.k8s.io/v1",
+        false
+    ),
+    info!(
+        ClusterRoleBinding,
+        "ClusterRoleBinding",
+        "clusterrolebindings",
+        "clusterrolebinding",
+        [],
+        "rbac.authorization.k8s.io",
+        "v1",
+        "rbac.authorization.k8s.io/v1",
+        false
+    ),
+    info!(
+        Role,
+        "Role",
+        "roles",
+        "role",
+        [],
+        "rbac.authorization.k8s.io",
+        "v1",
+        "rbac.authorization.k8s.io/v1",
+        true
+    ),
+    info!(
+        RoleBinding,
+        "RoleBinding",
+        "rolebindings",
+        "rolebinding",
+        [],
+        "rbac.authorization.k8s.io",
+        "v1",
+        "rbac.authorization.k8s.io/v1",
+        true
+    ),
+    info!(
+        NodePool,
+        "NodePool",
+        "nodepools",
+        "nodepool",
+        [],
+        "karpenter.sh",
+        "v1",
+        "karpenter.sh/v1",
+        false
+    ),
+    info!(
+        Provisioner,
+        "Provisioner",
+        "provisioners",
+        "provisioner",
+        [],
+        "karpenter.sh",
+        "v1alpha5",
+        "karpenter.sh/v1alpha5",
+        false
+    ),
+    info!(
+        NodeClaim,
+        "NodeClaim",
+        "nodeclaims",
+        "nodeclaim",
+        [],
+        "karpenter.sh",
+        "v1",
+        "karpenter.sh/v1",
+        false
+    ),
+    info!(
+        EC2NodeClass,
+        "EC2NodeClass",
+        "ec2nodeclasses",
+        "ec2nodeclass",
+        ["ec2nc"],
+        "karpenter.k8s.aws",
+        "v1",
+        "karpenter.k8s.aws/v1",
+        false
+    ),
+    info!(
+        AWSNodeTemplate,
+        "AWSNodeTemplate",
+        "awsnodetemplates",
+        "awsnodetemplate",
+        [],
+        "karpenter.k8s.aws",
+        "v1alpha1",
+        "karpenter.k8s.aws/v1alpha1",
+        false
+    ),
 ];
 
 impl Kind {
@@ -275,9 +485,15 @@ mod tests {
         assert!(d.namespaced);
         assert_eq!(d.qualified_singular(), "deployment.apps");
         let n = resolve_kind("no").unwrap();
-        assert_eq!((n.name, n.plural, n.api_version, n.namespaced), ("Node", "nodes", "v1", false));
+        assert_eq!(
+            (n.name, n.plural, n.api_version, n.namespaced),
+            ("Node", "nodes", "v1", false)
+        );
         assert_eq!(n.qualified_singular(), "node");
-        assert_eq!(Kind::from_kind_name("HorizontalPodAutoscaler"), Some(Kind::HorizontalPodAutoscaler));
+        assert_eq!(
+            Kind::from_kind_name("HorizontalPodAutoscaler"),
+            Some(Kind::HorizontalPodAutoscaler)
+        );
         assert_eq!(Kind::PriorityClass.to_string(), "PriorityClass");
     }
 }

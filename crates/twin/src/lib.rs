@@ -9,7 +9,6 @@ pub mod headroom;
 pub mod latency;
 pub mod load;
 pub mod manifest;
-pub mod printers;
 pub mod queue;
 pub mod rngs;
 pub mod run;

@@ -624,13 +624,18 @@ impl Scenario {
                 e.line = line;
                 e.with_field(format!("spec.steps[{i}].run"))
             };
-            let args = crate::sim::kubectl::parse_line(&st.run).map_err(|m| {
-                locate(InputError::file(
-                    path,
-                    m.trim_start_matches("error: ").to_string(),
-                ))
-            })?;
-            for f in args.flags.get("filename").into_iter().flatten() {
+            let inv = match crate::sim::kubectl::parse_line(&st.run) {
+                Ok(inv) => inv,
+                // Possibly a custom kind from the manifests: decided when the step runs.
+                Err(e) if crate::sim::kubectl::deferred_error(&e) => continue,
+                Err(e) => {
+                    return Err(locate(InputError::file(
+                        path,
+                        e.to_string().trim_start_matches("error: ").to_string(),
+                    )));
+                }
+            };
+            for f in &crate::sim::kubectl::files_of(&inv) {
                 if !base_dir.join(f).exists() {
                     return Err(locate(InputError::file(
                         path,

@@ -69,6 +69,7 @@ fn get_json_is_kubernetes_json() {
         ("1m", "kubectl get pods -n shop -o json"),
         ("1m", "kubectl get deploy web -n shop -o json"),
         ("1m", "kubectl get widgets"),
+        ("1m", "kubectl get gadgets"),
     ]);
     let (o, _, code) = out(&sim, 0);
     assert_eq!(code, 0);
@@ -92,13 +93,19 @@ fn get_json_is_kubernetes_json() {
     let d: Value = serde_json::from_str(out(&sim, 1).0).unwrap();
     assert_eq!(d["kind"], "Deployment");
     assert_eq!(d["status"]["readyReplicas"], 2);
-    // Unknown kinds are stored with a warning but kubectl has no resource type for them.
+    // Unknown kinds are stored with a warning and kept for `kubectl get`.
     assert!(
         sim.warnings
             .iter()
             .any(|w| w.message.contains("unknown kind Widget"))
     );
-    assert_eq!(out(&sim, 2).2, 1);
+    let (o, _, code) = out(&sim, 2);
+    assert_eq!(code, 0);
+    assert!(o.starts_with("NAME") && o.contains("\nw1 "), "{o}");
+    assert_eq!(
+        out(&sim, 3).1,
+        "error: the server doesn't have a resource type \"gadgets\"\n"
+    );
 }
 
 #[test]

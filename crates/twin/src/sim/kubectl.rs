@@ -1,298 +1,60 @@
 //! Executing kubectl steps against the twin.
 //!
-//! A step is tokenised as a shell would (`shell-words`), parsed into verb, positional arguments
-//! and flags, and executed against the simulated API. Output and error texts follow kubectl's
-//! own wording so transcripts read like a terminal session. Parse errors (unknown verb or flag)
-//! are found when the scenario is loaded ([`parse_line`]); run-time errors (NotFound, ...) are
-//! recorded in the transcript with exit code 1.
+//! Parsing, patches and printing come from the `kscale-kubectl` crate (kubectl's own wording);
+//! this module executes the parsed [`Command`] against the simulated API. Parse errors (unknown
+//! verb or flag) are found when the scenario is loaded ([`parse_line`]); run-time errors
+//! (NotFound, ...) are recorded in the transcript with exit code 1, as a shell would see them.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use kscale_kubectl::{
+    Command, CreateCommand, DeleteTarget, DescribeEvent, Invocation, Kind, MetaChange, ObjectRef,
+    OutputFormat, PrintOptions, TaintChange, Target,
+};
 use kscale_model::{LabelSelector, Taint, TaintEffect};
 use kscale_report::TranscriptEntry;
 use serde_json::{Value, json};
 
 use super::Sim;
-use super::ops::kind_ref;
 use super::store::ObjKey;
 
-/// Resource names kubectl accepts (plural, singular, short names, `kind.group`) → Kind.
-pub fn resolve_kind(s: &str) -> Option<&'static str> {
-    let base = s.split('.').next().unwrap_or(s).to_ascii_lowercase();
-    Some(match base.as_str() {
-        "pods" | "pod" | "po" => "Pod",
-        "deployments" | "deployment" | "deploy" => "Deployment",
-        "replicasets" | "replicaset" | "rs" => "ReplicaSet",
-        "statefulsets" | "statefulset" | "sts" => "StatefulSet",
-        "daemonsets" | "daemonset" | "ds" => "DaemonSet",
-        "nodes" | "node" | "no" => "Node",
-        "namespaces" | "namespace" | "ns" => "Namespace",
-        "configmaps" | "configmap" | "cm" => "ConfigMap",
-        "secrets" | "secret" => "Secret",
-        "services" | "service" | "svc" => "Service",
-        "serviceaccounts" | "serviceaccount" | "sa" => "ServiceAccount",
-        "priorityclasses" | "priorityclass" | "pc" => "PriorityClass",
-        "horizontalpodautoscalers" | "horizontalpodautoscaler" | "hpa" => "HorizontalPodAutoscaler",
-        "poddisruptionbudgets" | "poddisruptionbudget" | "pdb" => "PodDisruptionBudget",
-        "clusterroles" | "clusterrole" => "ClusterRole",
-        "clusterrolebindings" | "clusterrolebinding" => "ClusterRoleBinding",
-        "roles" | "role" => "Role",
-        "rolebindings" | "rolebinding" => "RoleBinding",
-        "events" | "event" | "ev" => "Event",
-        "nodepools" | "nodepool" => "NodePool",
-        "provisioners" | "provisioner" => "Provisioner",
-        "nodeclaims" | "nodeclaim" => "NodeClaim",
-        "ec2nodeclasses" | "ec2nodeclass" => "EC2NodeClass",
-        "awsnodetemplates" | "awsnodetemplate" => "AWSNodeTemplate",
-        "capacitybuffers" | "capacitybuffer" => "CapacityBuffer",
-        _ => return None,
-    })
+/// Parses a kubectl command line (a leading `kubectl` is optional).
+pub fn parse_line(line: &str) -> Result<Invocation, kscale_kubectl::KubectlError> {
+    kscale_kubectl::parse_command_line(line)
 }
 
-const VALUE_FLAGS: &[&str] = &[
-    "namespace",
-    "output",
-    "selector",
-    "filename",
-    "replicas",
-    "current-replicas",
-    "cpu-percent",
-    "min",
-    "max",
-    "name",
-    "patch",
-    "type",
-    "grace-period",
-    "image",
-    "timeout",
-    "dry-run",
-    "field-manager",
-];
-const BOOL_FLAGS: &[&str] = &[
-    "all-namespaces",
-    "all",
-    "now",
-    "force",
-    "overwrite",
-    "ignore-daemonsets",
-    "delete-emptydir-data",
-    "wait",
-    "show-labels",
-    "no-headers",
-];
-const VERBS: &[&str] = &[
-    "apply",
-    "create",
-    "delete",
-    "scale",
-    "autoscale",
-    "patch",
-    "get",
-    "describe",
-    "label",
-    "annotate",
-    "taint",
-    "cordon",
-    "uncordon",
-    "drain",
-];
-
-/// A parsed kubectl command line.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct Args {
-    /// The verb (`get`, `scale`, ...).
-    pub verb: String,
-    /// Positional arguments after the verb.
-    pub positional: Vec<String>,
-    /// Flags by long name; repeated flags keep every value.
-    pub flags: BTreeMap<String, Vec<String>>,
+/// True if a parse error may be fine at run time: a resource type kubectl's built-in table does
+/// not know may be a custom kind stored from the manifests (`kubectl get widgets`).
+pub fn deferred_error(e: &kscale_kubectl::KubectlError) -> bool {
+    e.kind == kscale_kubectl::ErrorKind::UnknownResource
 }
 
-impl Args {
-    fn flag(&self, name: &str) -> Option<&str> {
-        self.flags
-            .get(name)
-            .and_then(|v| v.last())
-            .map(String::as_str)
-    }
-    fn has(&self, name: &str) -> bool {
-        self.flags
-            .get(name)
-            .is_some_and(|v| v.last().map(String::as_str) != Some("false"))
-    }
-    fn namespace(&self) -> String {
-        self.flag("namespace").unwrap_or("default").to_string()
-    }
-    fn int_flag(&self, name: &str) -> Result<Option<i64>, String> {
-        match self.flag(name) {
-            None => Ok(None),
-            Some(v) => v.parse::<i64>().map(Some).map_err(|_| format!("error: invalid argument \"{v}\" for \"--{name}\" flag: strconv.ParseInt: parsing \"{v}\": invalid syntax")),
+/// The `kind` name (`Deployment`) of a parsed kind.
+fn kname(k: Kind) -> &'static str {
+    k.info().name
+}
+
+/// Files a parsed command reads (`-f`), to check they exist before the run.
+pub fn files_of(inv: &Invocation) -> Vec<String> {
+    match &inv.command {
+        Command::Apply { files, .. } | Command::Create(CreateCommand::Files { files, .. }) => {
+            files.clone()
         }
+        Command::Delete {
+            target: DeleteTarget::Files(files),
+            ..
+        } => files.clone(),
+        _ => vec![],
     }
 }
 
-/// Parses a kubectl command line (a leading `kubectl` is optional). Errors use kubectl's words.
-pub fn parse_line(line: &str) -> Result<Args, String> {
-    let mut words =
-        shell_words::split(line).map_err(|e| format!("error: cannot parse command line: {e}"))?;
-    if words.first().map(String::as_str) == Some("kubectl") {
-        words.remove(0);
-    }
-    let mut args = Args::default();
-    let mut i = 0;
-    while i < words.len() {
-        let w = &words[i];
-        if let Some(rest) = w.strip_prefix("--") {
-            let (name, inline) = match rest.split_once('=') {
-                Some((n, v)) => (n.to_string(), Some(v.to_string())),
-                None => (rest.to_string(), None),
-            };
-            if name == "watch" {
-                return Err("error: --watch is not supported in a scenario step: steps run once at their time".into());
-            }
-            if VALUE_FLAGS.contains(&name.as_str()) {
-                let v = match inline {
-                    Some(v) => v,
-                    None => {
-                        i += 1;
-                        words
-                            .get(i)
-                            .cloned()
-                            .ok_or_else(|| format!("error: flag needs an argument: --{name}"))?
-                    }
-                };
-                args.flags.entry(name).or_default().push(v);
-            } else if BOOL_FLAGS.contains(&name.as_str()) {
-                args.flags
-                    .entry(name)
-                    .or_default()
-                    .push(inline.unwrap_or_else(|| "true".into()));
-            } else {
-                return Err(format!("error: unknown flag: --{name}"));
-            }
-        } else if w.starts_with('-')
-            && w.len() > 1
-            && !w[1..].starts_with(|c: char| c.is_ascii_digit())
-        {
-            let short = &w[1..2];
-            let long = match short {
-                "n" => "namespace",
-                "o" => "output",
-                "l" => "selector",
-                "f" => "filename",
-                "p" => "patch",
-                "A" => "all-namespaces",
-                "w" => return Err("error: --watch is not supported in a scenario step: steps run once at their time".into()),
-                _ => return Err(format!("error: unknown shorthand flag: '{short}' in {w}")),
-            };
-            if long == "all-namespaces" {
-                args.flags
-                    .entry(long.into())
-                    .or_default()
-                    .push("true".into());
-            } else {
-                let rest = w[2..].trim_start_matches('=');
-                let v = if rest.is_empty() {
-                    i += 1;
-                    words.get(i).cloned().ok_or_else(|| {
-                        format!("error: flag needs an argument: '{short}' in -{short}")
-                    })?
-                } else {
-                    rest.to_string()
-                };
-                args.flags.entry(long.into()).or_default().push(v);
-            }
-        } else if args.verb.is_empty() {
-            if !VERBS.contains(&w.as_str()) {
-                return Err(format!("error: unknown command \"{w}\" for \"kubectl\""));
-            }
-            args.verb = w.clone();
-        } else {
-            args.positional.push(w.clone());
-        }
-        i += 1;
-    }
-    if args.verb.is_empty() {
-        return Err("error: no kubectl command given".into());
-    }
-    if let Some(o) = args.flag("output")
-        && !matches!(o, "json" | "yaml" | "wide" | "name")
-    {
-        return Err(format!(
-            "error: unable to match a printer suitable for the output format \"{o}\", allowed formats are: json,name,wide,yaml"
-        ));
-    }
-    // Static checks kubectl does before contacting the server.
-    match args.verb.as_str() {
-        "scale" if args.flag("replicas").is_none() => {
-            return Err("error: required flag(s) \"replicas\" not set".into());
-        }
-        "autoscale" if args.flag("max").is_none() => {
-            return Err("error: required flag(s) \"max\" not set".into());
-        }
-        "patch" if args.flag("patch").is_none() => {
-            return Err(
-                "error: must specify --patch or --patch-file containing the contents of the patch"
-                    .into(),
-            );
-        }
-        "apply" if args.flag("filename").is_none() => {
-            return Err("error: must specify one of -f and -k".into());
-        }
-        _ => {}
-    }
-    for f in [
-        "replicas",
-        "current-replicas",
-        "cpu-percent",
-        "min",
-        "max",
-        "grace-period",
-    ] {
-        args.int_flag(f)?;
-    }
-    Ok(args)
-}
+type StepResult = Result<String, (String, String)>;
 
-/// Splits `kind/name` or `kind name...` positionals into (Kind, names).
-fn kind_and_names(pos: &[String]) -> Result<(&'static str, Vec<String>), String> {
-    let first = pos
-        .first()
-        .ok_or("error: you must specify the type of resource to get")?;
-    if let Some((k, n)) = first.split_once('/') {
-        let kind = resolve_kind(k)
-            .ok_or_else(|| format!("error: the server doesn't have a resource type \"{k}\""))?;
-        let mut names = vec![n.to_string()];
-        for p in &pos[1..] {
-            names.push(
-                p.split_once('/')
-                    .map(|(_, n)| n.to_string())
-                    .unwrap_or_else(|| p.clone()),
-            );
-        }
-        return Ok((kind, names));
-    }
-    let kind = resolve_kind(first)
-        .ok_or_else(|| format!("error: the server doesn't have a resource type \"{first}\""))?;
-    Ok((kind, pos[1..].to_vec()))
-}
-
-/// kubectl's plural resource name (`deployments.apps`).
-fn plural_ref(kind: &str) -> String {
-    let r = kind_ref(kind);
-    let (k, g) = r
-        .split_once('.')
-        .map(|(a, b)| (a.to_string(), format!(".{b}")))
-        .unwrap_or((r.clone(), String::new()));
-    let plural = if k.ends_with('s') {
-        format!("{k}es")
-    } else if k.ends_with('y') {
-        format!("{}ies", &k[..k.len() - 1])
-    } else {
-        format!("{k}s")
-    };
-    format!("{plural}{g}")
+fn not_found(kind: Kind, name: &str) -> String {
+    format!(
+        "Error from server (NotFound): {} \"{name}\" not found",
+        kind.info().qualified_plural()
+    )
 }
 
 impl Sim {
@@ -300,11 +62,16 @@ impl Sim {
     pub fn run_step(&mut self, i: usize) {
         let step = self.scenario.steps[i].clone();
         let (stdout, stderr, code) = match parse_line(&step.run) {
-            Ok(args) => match self.exec(&args) {
+            Ok(inv) => match self.exec(&inv) {
                 Ok(out) => (out, std::mem::take(&mut self.pending_stderr), 0),
                 Err((out, err)) => (out, err, 1),
             },
-            Err(e) => (String::new(), e, 1),
+            Err(e) if deferred_error(&e) => match self.exec_custom_get(&step.run) {
+                Some(Ok(out)) => (out, std::mem::take(&mut self.pending_stderr), 0),
+                Some(Err(err)) => (String::new(), err, 1),
+                None => (String::new(), e.to_string(), 1),
+            },
+            Err(e) => (String::new(), e.to_string(), 1),
         };
         let nl = |s: String| {
             if s.is_empty() || s.ends_with('\n') {
@@ -322,133 +89,178 @@ impl Sim {
         });
     }
 
-    /// Executes parsed kubectl arguments: Ok(stdout) or Err((stdout so far, stderr)).
-    pub fn exec(&mut self, a: &Args) -> Result<String, (String, String)> {
+    /// Executes a parsed kubectl command: Ok(stdout) or Err((stdout so far, stderr)).
+    pub fn exec(&mut self, inv: &Invocation) -> StepResult {
         let e = |s: String| (String::new(), s);
-        let ns = a.namespace();
-        match a.verb.as_str() {
-            "apply" | "create" if a.flag("filename").is_some() => {
-                self.exec_apply(a, a.verb == "create")
+        let ns = inv
+            .global
+            .namespace
+            .clone()
+            .unwrap_or_else(|| "default".into());
+        match &inv.command {
+            Command::Apply { files, .. } => self.exec_apply(inv, files, false),
+            Command::Create(CreateCommand::Files { files, .. }) => {
+                self.exec_apply(inv, files, true)
             }
-            "create" => {
-                let (kind, names) = kind_and_names(&a.positional).map_err(e)?;
-                match (kind, names.first()) {
-                    ("Namespace", Some(n)) => {
-                        if self.store.get(&ObjKey::new("Namespace", "", n)).is_some() {
-                            return Err(e(format!(
-                                "Error from server (AlreadyExists): namespaces \"{n}\" already exists"
-                            )));
-                        }
-                        self.apply_value(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": n}, "status": {"phase": "Active"}}), None).map_err(e)?;
-                        Ok(format!("namespace/{n} created"))
-                    }
-                    _ => Err(e(
-                        "error: kscale supports `create -f FILE` and `create namespace NAME`"
-                            .into(),
-                    )),
+            Command::Create(CreateCommand::Namespace { name }) => {
+                if self
+                    .store
+                    .get(&ObjKey::new("Namespace", "", name))
+                    .is_some()
+                {
+                    return Err(e(format!(
+                        "Error from server (AlreadyExists): namespaces \"{name}\" already exists"
+                    )));
                 }
+                self.apply_value(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}, "status": {"phase": "Active"}}), None).map_err(e)?;
+                Ok(format!("namespace/{name} created"))
             }
-            "delete" => self.exec_delete(a),
-            "scale" => {
-                let (kind, names) = kind_and_names(&a.positional).map_err(e)?;
-                let replicas = a.int_flag("replicas").map_err(e)?.unwrap_or(0);
-                let current = a.int_flag("current-replicas").map_err(e)?;
+            Command::Create(CreateCommand::Deployment {
+                name,
+                images,
+                replicas,
+            }) => {
+                let containers: Vec<Value> = images
+                    .iter()
+                    .map(|i| {
+                        let base = i
+                            .rsplit('/')
+                            .next()
+                            .unwrap_or(i)
+                            .split([':', '@'])
+                            .next()
+                            .unwrap_or(i);
+                        json!({"name": base, "image": i})
+                    })
+                    .collect();
+                let d = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name, "namespace": ns, "labels": {"app": name}},
+                    "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": name}}, "template": {"metadata": {"labels": {"app": name}}, "spec": {"containers": containers}}}});
+                if self
+                    .store
+                    .get(&ObjKey::new("Deployment", &ns, name))
+                    .is_some()
+                {
+                    return Err(e(format!(
+                        "error: failed to create deployment: deployments.apps \"{name}\" already exists"
+                    )));
+                }
+                let d = crate::manifest::canonicalize_json(&d).map_err(e)?;
+                self.apply_value(d, None).map_err(e)?;
+                Ok(format!("deployment.apps/{name} created"))
+            }
+            Command::Delete {
+                target,
+                grace_period,
+                now,
+                ignore_not_found,
+                ..
+            } => {
+                let grace = grace_period
+                    .filter(|g| *g >= 0)
+                    .map(|g| g as u64 * 1000)
+                    .or(if *now { Some(1000) } else { None });
+                self.exec_delete(inv, target, grace, *ignore_not_found)
+            }
+            Command::Scale {
+                targets,
+                replicas,
+                current_replicas,
+            } => {
                 let mut out = vec![];
-                for n in names {
+                for t in targets {
                     out.push(
-                        self.scale(kind, &ns, &n, replicas, current)
+                        self.scale(kname(t.kind), &ns, &t.name, *replicas, *current_replicas)
                             .map_err(|m| (out.join("\n"), m))?,
                     );
                 }
                 Ok(out.join("\n"))
             }
-            "autoscale" => {
-                let (kind, names) = kind_and_names(&a.positional).map_err(e)?;
-                let name = names
-                    .first()
-                    .ok_or_else(|| e("error: a resource name is required".into()))?;
-                let min = a.int_flag("min").map_err(e)?.map(|x| x as i32);
-                let max = a.int_flag("max").map_err(e)?.unwrap_or(0) as i32;
-                let cpu = a.int_flag("cpu-percent").map_err(e)?.map(|x| x as i32);
-                self.autoscale(kind, &ns, name, a.flag("name"), min, max, cpu)
-                    .map_err(e)
+            Command::Autoscale {
+                target,
+                min,
+                max,
+                cpu_percent,
+                name,
+            } => self
+                .autoscale(
+                    kname(target.kind),
+                    &ns,
+                    &target.name,
+                    name.as_deref(),
+                    min.map(|x| x as i32),
+                    *max as i32,
+                    cpu_percent.map(|x| x as i32),
+                )
+                .map_err(e),
+            Command::Patch {
+                target,
+                patch,
+                patch_type,
+            } => self.exec_patch(&ns, target, patch, *patch_type),
+            Command::Get { targets } => self.exec_get(inv, targets),
+            Command::Describe { targets } => self.exec_describe(inv, targets),
+            Command::Label {
+                kind,
+                names,
+                all,
+                changes,
+                overwrite,
             }
-            "patch" => self.exec_patch(a),
-            "get" => self.exec_get(a),
-            "describe" => self.exec_describe(a),
-            "label" | "annotate" => {
-                let (kind, names) =
-                    kind_and_names(&a.positional[..1.min(a.positional.len())]).map_err(e)?;
-                let mut rest: Vec<String> = a.positional[1..].to_vec();
-                let names = if names.is_empty() && !rest.is_empty() {
-                    vec![rest.remove(0)]
-                } else {
-                    names
-                };
-                let mut set = vec![];
-                let mut remove = vec![];
-                for kv in rest {
-                    if let Some((k, v)) = kv.split_once('=') {
-                        set.push((k.to_string(), v.to_string()));
-                    } else if let Some(k) = kv.strip_suffix('-') {
-                        remove.push(k.to_string());
-                    } else {
-                        return Err(e(format!("error: invalid label spec: {kv}")));
-                    }
-                }
-                let field = if a.verb == "label" {
+            | Command::Annotate {
+                kind,
+                names,
+                all,
+                changes,
+                overwrite,
+            } => {
+                let field = if matches!(inv.command, Command::Label { .. }) {
                     "labels"
                 } else {
                     "annotations"
                 };
+                let (set, remove) = split_changes(changes);
+                let names = if *all {
+                    self.names_of(*kind, inv)?
+                } else {
+                    names.clone()
+                };
                 let mut out = vec![];
                 for n in names {
                     out.push(
-                        self.set_metadata(field, kind, &ns, &n, &set, &remove, a.has("overwrite"))
+                        self.set_metadata(field, kname(*kind), &ns, &n, &set, &remove, *overwrite)
                             .map_err(|m| (out.join("\n"), m))?,
                     );
                 }
                 Ok(out.join("\n"))
             }
-            "taint" => {
-                let (kind, names) =
-                    kind_and_names(&a.positional[..1.min(a.positional.len())]).map_err(e)?;
-                if kind != "Node" {
-                    return Err(e("error: taint is only supported on nodes".into()));
-                }
-                let mut rest: Vec<String> = a.positional[1..].to_vec();
-                let names = if names.is_empty() && !rest.is_empty() {
-                    vec![rest.remove(0)]
-                } else {
-                    names
-                };
+            Command::Taint {
+                nodes,
+                all,
+                changes,
+                ..
+            } => {
                 let (mut add, mut remove) = (vec![], vec![]);
-                for spec in rest {
-                    if let Some(s) = spec.strip_suffix('-') {
-                        let (k, eff) = match s.split_once(':') {
-                            Some((k, ef)) => (k, Some(TaintEffect::parse(ef).ok_or_else(|| e(format!("error: invalid taint effect: {ef}, unsupported taint effect")))?)),
-                            None => (s, None),
-                        };
-                        remove.push((k.split('=').next().unwrap_or(k).to_string(), eff));
-                    } else {
-                        let (kv, ef) = spec
-                            .split_once(':')
-                            .ok_or_else(|| e(format!("error: invalid taint spec: {spec}")))?;
-                        let effect = TaintEffect::parse(ef).ok_or_else(|| {
-                            e(format!(
-                                "error: invalid taint effect: {ef}, unsupported taint effect"
-                            ))
-                        })?;
-                        let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
-                        add.push(Taint {
-                            key: k.into(),
-                            value: v.into(),
-                            effect,
-                        });
+                for c in changes {
+                    match c {
+                        TaintChange::Add { key, value, effect } => {
+                            let effect = TaintEffect::parse(effect).ok_or_else(|| e(format!("error: invalid taint effect: {effect}, unsupported taint effect")))?;
+                            add.push(Taint {
+                                key: key.clone(),
+                                value: value.clone().unwrap_or_default(),
+                                effect,
+                            });
+                        }
+                        TaintChange::Remove { key, effect } => remove
+                            .push((key.clone(), effect.as_deref().and_then(TaintEffect::parse))),
                     }
                 }
+                let nodes: Vec<String> = if *all {
+                    self.nodes.keys().map(|k| k.to_string()).collect()
+                } else {
+                    nodes.clone()
+                };
                 let mut out = vec![];
-                for n in names {
+                for n in nodes {
                     out.push(
                         self.taint(&n, add.clone(), remove.clone())
                             .map_err(|m| (out.join("\n"), m))?,
@@ -456,39 +268,185 @@ impl Sim {
                 }
                 Ok(out.join("\n"))
             }
-            "cordon" | "uncordon" => {
-                let n = a
-                    .positional
-                    .first()
-                    .ok_or_else(|| e(format!("error: USAGE: {} NODE [flags]", a.verb)))?;
-                let n = n.strip_prefix("node/").unwrap_or(n);
-                self.set_unschedulable(n, a.verb == "cordon").map_err(e)
+            Command::Cordon { nodes } | Command::Uncordon { nodes } => {
+                let on = matches!(inv.command, Command::Cordon { .. });
+                let mut out = vec![];
+                for n in nodes {
+                    out.push(
+                        self.set_unschedulable(n, on)
+                            .map_err(|m| (out.join("\n"), m))?,
+                    );
+                }
+                Ok(out.join("\n"))
             }
-            "drain" => {
-                let n = a
-                    .positional
-                    .first()
-                    .ok_or_else(|| e("error: USAGE: drain NODE [flags]".into()))?;
-                let n = n.strip_prefix("node/").unwrap_or(n);
-                let grace = a
-                    .int_flag("grace-period")
-                    .map_err(e)?
-                    .filter(|g| *g >= 0)
-                    .map(|g| g as u64 * 1000);
-                self.drain(n, a.has("force"), grace).map_err(e)
+            Command::Drain {
+                nodes,
+                force,
+                grace_period,
+                ..
+            } => {
+                let grace = grace_period.filter(|g| *g >= 0).map(|g| g as u64 * 1000);
+                let mut out = vec![];
+                for n in nodes {
+                    out.push(
+                        self.drain(n, *force, grace)
+                            .map_err(|m| (out.join("\n"), m))?,
+                    );
+                }
+                Ok(out.join("\n"))
             }
-            other => Err(e(format!(
-                "error: unknown command \"{other}\" for \"kubectl\""
-            ))),
+            Command::RolloutRestart { targets } => {
+                let mut out = vec![];
+                for t in targets {
+                    let at = self.timestamp(self.now);
+                    let patch = json!({"spec": {"template": {"metadata": {"annotations": {"kubectl.kubernetes.io/restartedAt": at}}}}});
+                    self.exec_patch_value(&ns, t, &patch, kscale_kubectl::PatchType::Strategic)
+                        .map_err(|m| (out.join("\n"), m.1))?;
+                    out.push(format!(
+                        "{}/{} restarted",
+                        t.kind.info().qualified_singular(),
+                        t.name
+                    ));
+                }
+                Ok(out.join("\n"))
+            }
+            Command::SetImage { target, images } => {
+                let containers: Vec<Value> = images
+                    .iter()
+                    .map(|(c, i)| json!({"name": c, "image": i}))
+                    .collect();
+                let patch = json!({"spec": {"template": {"spec": {"containers": containers}}}});
+                self.exec_patch_value(&ns, target, &patch, kscale_kubectl::PatchType::Strategic)?;
+                Ok(format!(
+                    "{}/{} image updated",
+                    target.kind.info().qualified_singular(),
+                    target.name
+                ))
+            }
         }
     }
 
-    fn exec_apply(&mut self, a: &Args, create: bool) -> Result<String, (String, String)> {
-        let files: Vec<std::path::PathBuf> = a.flags["filename"]
+    /// `kubectl get RESOURCE [NAME] [-n NS] [-A] [-o json|yaml|name]` for kinds stored from the
+    /// manifests that kubectl's table does not know (custom resources, unknown kinds). `None`
+    /// if the line is not such a `get` or no stored kind matches the resource name.
+    fn exec_custom_get(&mut self, line: &str) -> Option<Result<String, String>> {
+        let words = kscale_kubectl::tokenize(line).ok()?;
+        if words.first().map(String::as_str) != Some("get") {
+            return None;
+        }
+        let (mut ns, mut all, mut output, mut pos) =
+            ("default".to_string(), false, None::<String>, vec![]);
+        let mut it = words[1..].iter();
+        while let Some(w) = it.next() {
+            match w.as_str() {
+                "-n" | "--namespace" => ns = it.next()?.clone(),
+                "-A" | "--all-namespaces" => all = true,
+                "-o" | "--output" => output = Some(it.next()?.clone()),
+                x if x.starts_with("--namespace=") => ns = x["--namespace=".len()..].to_string(),
+                x if x.starts_with("-o") && x.len() > 2 => {
+                    output = Some(x[2..].trim_start_matches('=').to_string())
+                }
+                x if x.starts_with('-') => return None,
+                x => pos.push(x.to_string()),
+            }
+        }
+        let resource = pos.first()?.to_ascii_lowercase();
+        let resource = resource.split('.').next().unwrap_or(&resource).to_string();
+        let kind = self.store.kinds().into_iter().find(|k| {
+            let l = k.to_ascii_lowercase();
+            l == resource || format!("{l}s") == resource || format!("{l}es") == resource
+        })?;
+        let mut objs: Vec<Value> = self
+            .store
+            .list(&kind, None)
+            .filter(|(k, _)| all || k.namespace.is_empty() || k.namespace == ns)
+            .map(|(_, v)| v.clone())
+            .collect();
+        if let Some(name) = pos.get(1) {
+            objs.retain(|o| {
+                o.pointer("/metadata/name").and_then(Value::as_str) == Some(name.as_str())
+            });
+            if objs.is_empty() {
+                return Some(Err(format!(
+                    "Error from server (NotFound): {} \"{name}\" not found",
+                    resource
+                )));
+            }
+        }
+        let text = match output.as_deref() {
+            Some("json") | Some("yaml") => {
+                let v = if pos.len() == 2 {
+                    objs.remove(0)
+                } else {
+                    json!({"apiVersion": "v1", "kind": "List", "items": objs, "metadata": {"resourceVersion": ""}})
+                };
+                if output.as_deref() == Some("json") {
+                    kscale_kubectl::to_json(&v)
+                } else {
+                    kscale_kubectl::to_yaml(&v)
+                }
+            }
+            Some("name") => objs
+                .iter()
+                .map(|o| {
+                    format!(
+                        "{}/{}",
+                        kind.to_ascii_lowercase(),
+                        o.pointer("/metadata/name")
+                            .and_then(Value::as_str)
+                            .unwrap_or("")
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("\n"),
+            _ => {
+                if objs.is_empty() {
+                    self.pending_stderr = format!("No resources found in {ns} namespace.");
+                    return Some(Ok(String::new()));
+                }
+                let now = self.start_unix_ms + self.now.as_millis() as i64;
+                let rows: Vec<Vec<String>> = objs
+                    .iter()
+                    .map(|o| {
+                        let created = o
+                            .pointer("/metadata/creationTimestamp")
+                            .and_then(Value::as_str)
+                            .and_then(kscale_kubectl::parse_rfc3339_ms)
+                            .unwrap_or(now);
+                        vec![
+                            o.pointer("/metadata/name")
+                                .and_then(Value::as_str)
+                                .unwrap_or("")
+                                .to_string(),
+                            kscale_kubectl::human_duration_ms(now - created),
+                        ]
+                    })
+                    .collect();
+                kscale_kubectl::render_table(&["NAME", "AGE"], &rows)
+            }
+        };
+        Some(Ok(text))
+    }
+
+    fn names_of(&self, kind: Kind, inv: &Invocation) -> Result<Vec<String>, (String, String)> {
+        Ok(self
+            .select(kind, inv)?
+            .iter()
+            .map(|o| {
+                o.pointer("/metadata/name")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string()
+            })
+            .collect())
+    }
+
+    fn exec_apply(&mut self, inv: &Invocation, files: &[String], create: bool) -> StepResult {
+        let paths: Vec<std::path::PathBuf> = files
             .iter()
             .map(|f| self.scenario.base_dir.join(f))
             .collect();
-        let (objects, warnings) = crate::manifest::load_paths(&files)
+        let (objects, warnings) = crate::manifest::load_paths(&paths)
             .map_err(|err| (String::new(), format!("error: {err}")))?;
         self.warnings.extend(warnings);
         let mut out = vec![];
@@ -504,26 +462,26 @@ impl Sim {
                 .and_then(Value::as_str)
                 .unwrap_or("")
                 .to_string();
-            if let Some(n) = a.flag("namespace")
+            if let Some(n) = &inv.global.namespace
                 && !super::api::is_cluster_scoped(&kind)
                 && v.pointer("/metadata/namespace").is_none()
             {
                 v["metadata"]["namespace"] = json!(n);
             }
+            let kref = kind_ref(&kind);
             if create && self.object_exists(&kind, &v) {
                 return Err((
                     out.join("\n"),
                     format!(
                         "Error from server (AlreadyExists): error when creating \"{}\": {} \"{name}\" already exists",
                         o.file.display(),
-                        plural_ref(&kind)
+                        kind_plural(&kind)
                     ),
                 ));
             }
             match self.apply_value(v, Some(o.raw)) {
                 Ok(outcome) => out.push(format!(
-                    "{}/{name} {}",
-                    kind_ref(&kind),
+                    "{kref}/{name} {}",
                     if create { "created" } else { outcome.as_str() }
                 )),
                 Err(msg) => {
@@ -569,87 +527,87 @@ impl Sim {
         }
     }
 
-    fn exec_delete(&mut self, a: &Args) -> Result<String, (String, String)> {
-        let grace = a
-            .int_flag("grace-period")
-            .map_err(|m| (String::new(), m))?
-            .filter(|g| *g >= 0)
-            .map(|g| g as u64 * 1000)
-            .or(if a.has("now") { Some(1000) } else { None });
-        let mut targets: Vec<(&'static str, String, String)> = vec![];
-        if let Some(files) = a.flags.get("filename") {
-            let paths: Vec<std::path::PathBuf> = files
-                .iter()
-                .map(|f| self.scenario.base_dir.join(f))
-                .collect();
-            let (objects, _) = crate::manifest::load_paths(&paths)
-                .map_err(|err| (String::new(), format!("error: {err}")))?;
-            for o in objects {
-                let kind = o
-                    .object
-                    .get("kind")
-                    .and_then(Value::as_str)
-                    .and_then(resolve_kind_name)
-                    .unwrap_or("Unknown");
-                let ns = o
-                    .object
-                    .pointer("/metadata/namespace")
-                    .and_then(Value::as_str)
-                    .map(str::to_string)
-                    .unwrap_or_else(|| a.namespace());
-                targets.push((
-                    kind,
-                    ns,
-                    o.object
-                        .pointer("/metadata/name")
+    fn exec_delete(
+        &mut self,
+        inv: &Invocation,
+        target: &DeleteTarget,
+        grace: Option<u64>,
+        ignore_not_found: bool,
+    ) -> StepResult {
+        let ns = inv
+            .global
+            .namespace
+            .clone()
+            .unwrap_or_else(|| "default".into());
+        let mut targets: Vec<(String, String, String)> = vec![];
+        match target {
+            DeleteTarget::Files(files) => {
+                let paths: Vec<std::path::PathBuf> = files
+                    .iter()
+                    .map(|f| self.scenario.base_dir.join(f))
+                    .collect();
+                let (objects, _) = crate::manifest::load_paths(&paths)
+                    .map_err(|err| (String::new(), format!("error: {err}")))?;
+                for o in objects {
+                    let kind = o
+                        .object
+                        .get("kind")
                         .and_then(Value::as_str)
                         .unwrap_or("")
-                        .to_string(),
-                ));
+                        .to_string();
+                    let ons = o
+                        .object
+                        .pointer("/metadata/namespace")
+                        .and_then(Value::as_str)
+                        .map(str::to_string)
+                        .unwrap_or_else(|| ns.clone());
+                    targets.push((
+                        kind,
+                        ons,
+                        o.object
+                            .pointer("/metadata/name")
+                            .and_then(Value::as_str)
+                            .unwrap_or("")
+                            .to_string(),
+                    ));
+                }
             }
-        } else {
-            let (kind, names) = kind_and_names(&a.positional).map_err(|m| (String::new(), m))?;
-            if names.is_empty() {
-                if a.has("all") || a.flag("selector").is_some() {
-                    for obj in self.select(kind, a)? {
-                        let ns = obj
+            DeleteTarget::Named(refs) => targets.extend(
+                refs.iter()
+                    .map(|r| (kname(r.kind).to_string(), ns.clone(), r.name.clone())),
+            ),
+            DeleteTarget::Selector { kinds, .. } | DeleteTarget::All { kinds } => {
+                for k in kinds {
+                    for o in self.select(*k, inv)? {
+                        let ons = o
                             .pointer("/metadata/namespace")
                             .and_then(Value::as_str)
                             .unwrap_or("")
                             .to_string();
-                        let n = obj
+                        let n = o
                             .pointer("/metadata/name")
                             .and_then(Value::as_str)
                             .unwrap_or("")
                             .to_string();
-                        targets.push((kind, ns, n));
+                        targets.push((kname(*k).to_string(), ons, n));
                     }
-                    if targets.is_empty() {
-                        self.pending_stderr =
-                            format!("No resources found in {} namespace.", a.namespace());
-                        return Ok(String::new());
-                    }
-                } else {
-                    return Err((
-                        String::new(),
-                        "error: resource(s) were provided, but no name was specified".into(),
-                    ));
                 }
-            }
-            for n in names {
-                targets.push((kind, a.namespace(), n));
+                if targets.is_empty() {
+                    self.pending_stderr = format!("No resources found in {ns} namespace.");
+                    return Ok(String::new());
+                }
             }
         }
         let mut out = vec![];
-        for (kind, ns, name) in targets {
-            if self.delete_object(kind, &ns, &name, grace) {
-                out.push(format!("{} \"{name}\" deleted", kind_ref(kind)));
-            } else {
+        for (kind, ons, name) in targets {
+            if self.delete_object(&kind, &ons, &name, grace) {
+                out.push(format!("{} \"{name}\" deleted", kind_ref(&kind)));
+            } else if !ignore_not_found {
                 return Err((
                     out.join("\n"),
                     format!(
                         "Error from server (NotFound): {} \"{name}\" not found",
-                        plural_ref(kind)
+                        kind_plural(&kind)
                     ),
                 ));
             }
@@ -657,41 +615,36 @@ impl Sim {
         Ok(out.join("\n"))
     }
 
-    fn exec_patch(&mut self, a: &Args) -> Result<String, (String, String)> {
+    fn exec_patch(
+        &mut self,
+        ns: &str,
+        target: &ObjectRef,
+        text: &str,
+        t: kscale_kubectl::PatchType,
+    ) -> StepResult {
+        let patch =
+            kscale_kubectl::parse_patch_text(text).map_err(|e| (String::new(), e.to_string()))?;
+        self.exec_patch_value(ns, target, &patch, t)
+    }
+
+    fn exec_patch_value(
+        &mut self,
+        ns: &str,
+        target: &ObjectRef,
+        patch: &Value,
+        t: kscale_kubectl::PatchType,
+    ) -> StepResult {
         let e = |s: String| (String::new(), s);
-        let (kind, names) = kind_and_names(&a.positional).map_err(e)?;
-        let name = names
-            .first()
-            .ok_or_else(|| e("error: a resource name is required".into()))?
-            .clone();
-        let ns = a.namespace();
-        let current = self.get_one(kind, &ns, &name).ok_or_else(|| {
-            e(format!(
-                "Error from server (NotFound): {} \"{name}\" not found",
-                plural_ref(kind)
-            ))
-        })?;
-        let patch_text = a.flag("patch").unwrap_or("");
-        let patch: Value = serde_json::from_str(patch_text)
-            .map_err(|err| e(format!("error: unable to parse \"{patch_text}\": {err}")))?;
-        let mut patched = current.clone();
-        match a.flag("type").unwrap_or("strategic") {
-            "strategic" => strategic_merge(&mut patched, &patch),
-            "merge" => json_patch::merge(&mut patched, &patch),
-            "json" => {
-                let p: json_patch::Patch = serde_json::from_value(patch)
-                    .map_err(|err| e(format!("error: unable to parse JSON patch: {err}")))?;
-                json_patch::patch(&mut patched, &p)
-                    .map_err(|err| e(format!("The request is invalid: {err}")))?;
-            }
-            t => {
-                return Err(e(format!(
-                    "error: --type must be one of [json merge strategic], not \"{t}\""
-                )));
-            }
-        }
+        let kind = kname(target.kind);
+        let name = target.name.clone();
+        let current = self
+            .get_one(kind, ns, &name)
+            .ok_or_else(|| e(not_found(target.kind, &name)))?;
+        let patched = kscale_kubectl::apply_patch_value(&current, patch, t)
+            .map_err(|err| e(err.to_string()))?;
+        let kref = target.kind.info().qualified_singular();
         if patched == current {
-            return Ok(format!("{}/{name} patched (no change)", kind_ref(kind)));
+            return Ok(format!("{kref}/{name} patched (no change)"));
         }
         match kind {
             "Node" => {
@@ -725,11 +678,7 @@ impl Sim {
                 self.cluster_changed();
             }
             "Pod" => {
-                let meta_only = {
-                    let strip = |v: &Value| v.get("spec").cloned();
-                    strip(&patched) == strip(&current)
-                };
-                if !meta_only {
+                if patched.get("spec") != current.get("spec") {
                     return Err(e(format!(
                         "The Pod \"{name}\" is invalid: spec: Forbidden: pod updates may not change fields other than `spec.containers[*].image`, `spec.initContainers[*].image`, `spec.activeDeadlineSeconds`, `spec.tolerations` (only additions to existing tolerations) or `spec.terminationGracePeriodSeconds`"
                     )));
@@ -752,10 +701,11 @@ impl Sim {
                     .into_iter()
                     .filter(|k| !labels.iter().any(|(l, _)| l == k))
                     .collect();
-                self.set_metadata("labels", "Pod", &ns, &name, &labels, &removed, true)
+                self.set_metadata("labels", "Pod", ns, &name, &labels, &removed, true)
                     .map_err(e)?;
             }
             _ => {
+                let mut patched = patched;
                 if let Some(o) = patched.as_object_mut() {
                     o.remove("status");
                 }
@@ -764,7 +714,7 @@ impl Sim {
                 self.apply_value(canonical, Some(patched)).map_err(e)?;
             }
         }
-        Ok(format!("{}/{name} patched", kind_ref(kind)))
+        Ok(format!("{kref}/{name} patched"))
     }
 
     /// One rendered object, if it exists.
@@ -790,22 +740,27 @@ impl Sim {
         }
     }
 
-    fn select(&self, kind: &str, a: &Args) -> Result<Vec<Value>, (String, String)> {
-        let sel = match a.flag("selector") {
+    fn select(&self, kind: Kind, inv: &Invocation) -> Result<Vec<Value>, (String, String)> {
+        let sel = match &inv.global.selector {
             Some(s) => {
                 Some(LabelSelector::parse(s).map_err(|m| (String::new(), format!("error: {m}")))?)
             }
             None => None,
         };
-        let ns = if a.has("all-namespaces") {
+        let ns = if inv.global.all_namespaces {
             None
         } else {
-            Some(a.namespace())
+            Some(
+                inv.global
+                    .namespace
+                    .clone()
+                    .unwrap_or_else(|| "default".into()),
+            )
         };
-        let objs = if kind == "Event" {
+        let objs = if kind == Kind::Event {
             self.render_events(ns.as_deref())
         } else {
-            self.list_rendered(kind, ns.as_deref())
+            self.list_rendered(kname(kind), ns.as_deref())
         };
         Ok(objs
             .into_iter()
@@ -832,360 +787,159 @@ impl Sim {
             .filter(|ev| ns.is_none_or(|n| ev.involved_object.namespace == n))
             .enumerate()
             .map(|(i, ev)| {
-                let t = kscale_model::SimTime((ev.time * 1000.0).round() as u64);
-                json!({"apiVersion": "v1", "kind": "Event", "metadata": {"name": format!("{}.{i:x}", ev.involved_object.name), "namespace": ev.involved_object.namespace, "creationTimestamp": self.timestamp(t)},
+                let t = self.timestamp(kscale_model::SimTime((ev.time * 1000.0).round() as u64));
+                json!({"apiVersion": "v1", "kind": "Event", "metadata": {"name": format!("{}.{i:x}", ev.involved_object.name), "namespace": ev.involved_object.namespace, "creationTimestamp": t},
                     "type": ev.type_, "reason": ev.reason, "message": ev.message, "involvedObject": {"kind": ev.involved_object.kind, "name": ev.involved_object.name, "namespace": ev.involved_object.namespace},
-                    "source": {"component": ev.source}, "firstTimestamp": self.timestamp(t), "lastTimestamp": self.timestamp(t), "count": 1})
+                    "source": {"component": ev.source}, "firstTimestamp": t, "lastTimestamp": t, "count": 1})
             })
             .collect()
     }
 
-    fn exec_get(&mut self, a: &Args) -> Result<String, (String, String)> {
-        let e = |s: String| (String::new(), s);
-        let first = a
-            .positional
-            .first()
-            .ok_or_else(|| e("error: you must specify the type of resource to get".into()))?;
-        let mut items = vec![];
-        let mut kinds = vec![];
-        let kind_list: Vec<String> = if first.contains('/') {
-            vec![first.clone()]
-        } else {
-            first.split(',').map(str::to_string).collect()
-        };
-        for kspec in &kind_list {
-            let mut pos = vec![kspec.clone()];
-            pos.extend(a.positional[1..].iter().cloned());
-            let (kind, names) = kind_and_names(&pos).map_err(e)?;
-            kinds.push(kind);
-            if names.is_empty() {
-                for o in self.select(kind, a)? {
-                    items.push((kind, o));
+    fn print_options(&self, inv: &Invocation, single: bool, with_kind: bool) -> PrintOptions {
+        PrintOptions {
+            format: inv.global.output,
+            now_ms: self.start_unix_ms + self.now.as_millis() as i64,
+            all_namespaces: inv.global.all_namespaces,
+            namespace: inv
+                .global
+                .namespace
+                .clone()
+                .unwrap_or_else(|| "default".into()),
+            single_object: single,
+            with_kind,
+        }
+    }
+
+    fn exec_get(&mut self, inv: &Invocation, targets: &[Target]) -> StepResult {
+        let ns = inv
+            .global
+            .namespace
+            .clone()
+            .unwrap_or_else(|| "default".into());
+        // Group by kind, keeping the order of first appearance.
+        let mut kinds: Vec<Kind> = vec![];
+        for t in targets {
+            if !kinds.contains(&t.kind) {
+                kinds.push(t.kind);
+            }
+        }
+        let named = targets.iter().any(|t| t.name.is_some());
+        let single = targets.len() == 1 && named;
+        let structured = matches!(
+            inv.global.output,
+            Some(OutputFormat::Json) | Some(OutputFormat::Yaml)
+        );
+        let mut per_kind: Vec<(Kind, Vec<Value>)> = vec![];
+        for k in &kinds {
+            let mut objs = vec![];
+            for t in targets.iter().filter(|t| t.kind == *k) {
+                match &t.name {
+                    Some(n) => objs.push(
+                        self.get_one(kname(*k), &ns, n)
+                            .ok_or_else(|| (String::new(), not_found(*k, n)))?,
+                    ),
+                    None => objs.extend(self.select(*k, inv)?),
                 }
+            }
+            per_kind.push((*k, objs));
+        }
+        if structured && per_kind.len() > 1 {
+            // One List across kinds, as kubectl prints for `get a,b -o json`.
+            let items: Vec<Value> = per_kind.into_iter().flat_map(|(_, o)| o).collect();
+            let list = json!({"apiVersion": "v1", "kind": "List", "items": items, "metadata": {"resourceVersion": ""}});
+            return Ok(if inv.global.output == Some(OutputFormat::Json) {
+                kscale_kubectl::to_json(&list)
             } else {
-                for n in names {
-                    match self.get_one(kind, &a.namespace(), &n) {
-                        Some(o) => items.push((kind, o)),
-                        None => {
-                            return Err(e(format!(
-                                "Error from server (NotFound): {} \"{n}\" not found",
-                                plural_ref(kind)
-                            )));
-                        }
-                    }
-                }
+                kscale_kubectl::to_yaml(&list)
+            });
+        }
+        let with_kind = per_kind.len() > 1;
+        let mut out = vec![];
+        let mut err = vec![];
+        for (k, objs) in &per_kind {
+            let p = kscale_kubectl::print_objects(
+                *k,
+                objs,
+                &self.print_options(inv, single, with_kind),
+            );
+            if !p.stdout.is_empty() {
+                out.push(p.stdout.trim_end().to_string());
+            }
+            if !p.stderr.is_empty() {
+                err.push(p.stderr.trim_end().to_string());
             }
         }
-        let single = a.positional.len() == 2 && !first.contains(',')
-            || (first.contains('/') && a.positional.len() == 1);
-        match a.flag("output") {
-            Some("json") | Some("yaml") => {
-                let v = if single && items.len() == 1 {
-                    items.remove(0).1
-                } else {
-                    json!({"apiVersion": "v1", "kind": "List", "items": items.into_iter().map(|(_, o)| o).collect::<Vec<_>>(), "metadata": {"resourceVersion": ""}})
-                };
-                if a.flag("output") == Some("json") {
-                    Ok(serde_json::to_string_pretty(&v).expect("JSON values serialize"))
-                } else {
-                    Ok(crate::printers::to_yaml(&v))
-                }
-            }
-            Some("name") => Ok(items
-                .iter()
-                .map(|(k, o)| {
-                    format!(
-                        "{}/{}",
-                        kind_ref(k),
-                        o.pointer("/metadata/name")
-                            .and_then(Value::as_str)
-                            .unwrap_or("")
-                    )
-                })
-                .collect::<Vec<_>>()
-                .join("\n")),
-            other => {
-                if items.is_empty() {
-                    let where_ = if a.has("all-namespaces")
-                        || kinds.iter().all(|k| super::api::is_cluster_scoped(k))
-                    {
-                        String::new()
-                    } else {
-                        format!(" in {} namespace", a.namespace())
-                    };
-                    self.pending_stderr = format!("No resources found{where_}.");
-                    return Ok(String::new());
-                }
-                let wide = other == Some("wide");
-                let now = self.now;
-                let mut out = vec![];
-                for k in &kinds {
-                    let objs: Vec<&Value> = items
-                        .iter()
-                        .filter(|(kk, _)| kk == k)
-                        .map(|(_, o)| o)
-                        .collect();
-                    if !objs.is_empty() {
-                        out.push(crate::printers::table(
-                            k,
-                            &objs,
-                            wide,
-                            a.has("all-namespaces"),
-                            |ts| self.age(ts, now),
-                        ));
-                    }
-                }
-                Ok(out.join("\n"))
-            }
-        }
+        self.pending_stderr = err.join("\n");
+        Ok(out.join("\n\n"))
     }
 
-    fn age(&self, ts: &str, now: kscale_model::SimTime) -> String {
-        let t = ts
-            .parse::<jiff::Timestamp>()
-            .map(|t| t.as_millisecond())
-            .unwrap_or(self.start_unix_ms);
-        let ms = (self.start_unix_ms + now.as_millis() as i64 - t).max(0) as u64;
-        crate::printers::human_duration(ms)
-    }
-
-    fn exec_describe(&mut self, a: &Args) -> Result<String, (String, String)> {
-        let e = |s: String| (String::new(), s);
-        let (kind, names) = kind_and_names(&a.positional).map_err(e)?;
-        let objs: Vec<Value> = if names.is_empty() {
-            self.select(kind, a)?
-        } else {
-            names
-                .iter()
-                .map(|n| {
-                    self.get_one(kind, &a.namespace(), n).ok_or_else(|| {
-                        e(format!(
-                            "Error from server (NotFound): {} \"{n}\" not found",
-                            plural_ref(kind)
-                        ))
-                    })
-                })
-                .collect::<Result<_, _>>()?
-        };
+    fn exec_describe(&mut self, inv: &Invocation, targets: &[Target]) -> StepResult {
+        let ns = inv
+            .global
+            .namespace
+            .clone()
+            .unwrap_or_else(|| "default".into());
         let now = self.now;
         let mut out = vec![];
-        for o in objs {
-            let name = o
-                .pointer("/metadata/name")
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_string();
-            let evs: Vec<(String, String, String, String, String)> = self
-                .events
-                .iter()
-                .filter(|ev| ev.involved_object.kind == kind && ev.involved_object.name == name)
-                .map(|ev| {
-                    (
-                        ev.type_.clone(),
-                        ev.reason.clone(),
-                        crate::printers::human_duration(
-                            now.as_millis().saturating_sub((ev.time * 1000.0) as u64),
+        for t in targets {
+            let objs: Vec<Value> = match &t.name {
+                Some(n) => vec![
+                    self.get_one(kname(t.kind), &ns, n)
+                        .ok_or_else(|| (out.join("\n\n"), not_found(t.kind, n)))?,
+                ],
+                None => self.select(t.kind, inv)?,
+            };
+            for o in objs {
+                let name = o
+                    .pointer("/metadata/name")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string();
+                let evs: Vec<DescribeEvent> = self
+                    .events
+                    .iter()
+                    .filter(|ev| {
+                        ev.involved_object.kind == kname(t.kind) && ev.involved_object.name == name
+                    })
+                    .map(|ev| DescribeEvent {
+                        event_type: ev.type_.clone(),
+                        reason: ev.reason.clone(),
+                        age: kscale_kubectl::human_duration_ms(
+                            now.as_millis().saturating_sub((ev.time * 1000.0) as u64) as i64,
                         ),
-                        ev.source.clone(),
-                        ev.message.clone(),
-                    )
-                })
-                .collect();
-            out.push(crate::printers::describe(kind, &o, &evs));
+                        from: ev.source.clone(),
+                        message: ev.message.clone(),
+                    })
+                    .collect();
+                out.push(kscale_kubectl::describe(t.kind, &o, &evs));
+            }
         }
         Ok(out.join("\n\n"))
     }
 }
 
-fn resolve_kind_name(kind: &str) -> Option<&'static str> {
-    resolve_kind(&kind.to_ascii_lowercase())
-}
-
-/// Strategic merge patch (k8s.io/apimachinery/pkg/util/strategicpatch) for the fields users
-/// patch: maps merge recursively, `null` deletes a key, lists of objects merge by their
-/// `patchMergeKey` (`name` for containers, env, volumes; `containerPort` for ports; `key` for
-/// taints; `type` for conditions; `mountPath` for volumeMounts), `$patch: delete` removes a
-/// list element, `$patch: replace` replaces a map or list; other lists are replaced.
-/// `$retainKeys` and `$setElementOrder` directives are ignored.
-pub fn strategic_merge(target: &mut Value, patch: &Value) {
-    strategic_merge_at(target, patch, "")
-}
-
-fn merge_key(field: &str) -> Option<&'static str> {
-    Some(match field {
-        "containers"
-        | "initContainers"
-        | "ephemeralContainers"
-        | "env"
-        | "volumes"
-        | "imagePullSecrets" => "name",
-        "ports" => "containerPort",
-        "volumeMounts" => "mountPath",
-        "taints" => "key",
-        "conditions" => "type",
-        _ => return None,
-    })
-}
-
-fn strategic_merge_at(target: &mut Value, patch: &Value, field: &str) {
-    match (target.as_object_mut(), patch.as_object()) {
-        (Some(t), Some(p)) => {
-            if p.get("$patch").and_then(Value::as_str) == Some("replace") {
-                let mut p = p.clone();
-                p.remove("$patch");
-                *target = Value::Object(p);
-                return;
-            }
-            for (k, pv) in p {
-                if k.starts_with('$') {
-                    continue;
-                }
-                if pv.is_null() {
-                    t.remove(k);
-                    continue;
-                }
-                match t.get_mut(k) {
-                    Some(tv) => {
-                        if let (Some(ta), Some(pa), Some(mk)) =
-                            (tv.as_array_mut(), pv.as_array(), merge_key(k))
-                        {
-                            merge_list(ta, pa, mk, k);
-                        } else if tv.is_object() && pv.is_object() {
-                            strategic_merge_at(tv, pv, k);
-                        } else {
-                            *tv = strip_directives(pv);
-                        }
-                    }
-                    None => {
-                        t.insert(k.clone(), strip_directives(pv));
-                    }
-                }
-            }
-        }
-        _ => {
-            let _ = field;
-            *target = strip_directives(patch);
+fn split_changes(changes: &[MetaChange]) -> (Vec<(String, String)>, Vec<String>) {
+    let mut set = vec![];
+    let mut remove = vec![];
+    for c in changes {
+        match c {
+            MetaChange::Set { key, value } => set.push((key.clone(), value.clone())),
+            MetaChange::Remove { key } => remove.push(key.clone()),
         }
     }
+    (set, remove)
 }
 
-fn merge_list(target: &mut Vec<Value>, patch: &[Value], key: &str, field: &str) {
-    if patch
-        .iter()
-        .any(|p| p.get("$patch").and_then(Value::as_str) == Some("replace"))
-    {
-        *target = patch
-            .iter()
-            .filter(|p| p.get("$patch").is_none())
-            .map(strip_directives)
-            .collect();
-        return;
-    }
-    for p in patch {
-        let id = p.get(key);
-        let pos = id.and_then(|id| target.iter().position(|t| t.get(key) == Some(id)));
-        let delete = p.get("$patch").and_then(Value::as_str) == Some("delete");
-        match (pos, delete) {
-            (Some(i), true) => {
-                target.remove(i);
-            }
-            (None, true) => {}
-            (Some(i), false) => strategic_merge_at(&mut target[i], p, field),
-            (None, false) => target.push(strip_directives(p)),
-        }
-    }
+/// `deployment.apps` for a kind name (kubectl's singular resource with group).
+pub fn kind_ref(kind: &str) -> String {
+    Kind::from_kind_name(kind)
+        .map(|k| k.info().qualified_singular())
+        .unwrap_or_else(|| kind.to_ascii_lowercase())
 }
 
-fn strip_directives(v: &Value) -> Value {
-    match v {
-        Value::Object(m) => Value::Object(
-            m.iter()
-                .filter(|(k, _)| !k.starts_with('$'))
-                .map(|(k, x)| (k.clone(), strip_directives(x)))
-                .collect(),
-        ),
-        Value::Array(a) => Value::Array(a.iter().map(strip_directives).collect()),
-        x => x.clone(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn parses_flags_and_verbs() {
-        let a = parse_line("kubectl scale deployment nginx-app --replicas=2 -n web").unwrap();
-        assert_eq!(a.verb, "scale");
-        assert_eq!(a.positional, vec!["deployment", "nginx-app"]);
-        assert_eq!(a.flag("replicas"), Some("2"));
-        assert_eq!(a.namespace(), "web");
-        let a = parse_line("get po -o wide -A -l 'app in (a,b)'").unwrap();
-        assert_eq!(a.flag("output"), Some("wide"));
-        assert!(a.has("all-namespaces"));
-        assert_eq!(a.flag("selector"), Some("app in (a,b)"));
-        assert_eq!(
-            parse_line("kubectl frobnicate x").unwrap_err(),
-            "error: unknown command \"frobnicate\" for \"kubectl\""
-        );
-        assert_eq!(
-            parse_line("kubectl get pods --bogus").unwrap_err(),
-            "error: unknown flag: --bogus"
-        );
-        assert_eq!(
-            parse_line("kubectl scale deploy web").unwrap_err(),
-            "error: required flag(s) \"replicas\" not set"
-        );
-        assert!(
-            parse_line("kubectl scale deploy web --replicas=two")
-                .unwrap_err()
-                .contains("invalid argument \"two\" for \"--replicas\"")
-        );
-        assert!(
-            parse_line("kubectl get pods -w")
-                .unwrap_err()
-                .contains("--watch")
-        );
-        assert!(
-            parse_line("kubectl get pods -o table")
-                .unwrap_err()
-                .contains("unable to match a printer")
-        );
-    }
-
-    #[test]
-    fn resolves_aliases() {
-        assert_eq!(resolve_kind("deploy"), Some("Deployment"));
-        assert_eq!(resolve_kind("deployments.apps"), Some("Deployment"));
-        assert_eq!(resolve_kind("po"), Some("Pod"));
-        assert_eq!(resolve_kind("hpa"), Some("HorizontalPodAutoscaler"));
-        assert_eq!(resolve_kind("foos"), None);
-        assert_eq!(plural_ref("Deployment"), "deployments.apps");
-        assert_eq!(
-            plural_ref("PriorityClass"),
-            "priorityclasses.scheduling.k8s.io"
-        );
-    }
-
-    #[test]
-    fn strategic_merge_patches_containers_by_name() {
-        let mut d = json!({"spec": {"template": {"spec": {"containers": [
-            {"name": "app", "image": "app:1", "env": [{"name": "A", "value": "1"}]},
-            {"name": "side", "image": "side:1"}]}}, "replicas": 1, "paused": true}});
-        let p = json!({"spec": {"replicas": 3, "paused": null, "template": {"spec": {"containers": [
-            {"name": "app", "image": "app:2", "env": [{"name": "B", "value": "2"}]},
-            {"name": "side", "$patch": "delete"},
-            {"name": "new", "image": "new:1"}]}}}});
-        strategic_merge(&mut d, &p);
-        assert_eq!(
-            d,
-            json!({"spec": {"template": {"spec": {"containers": [
-            {"name": "app", "image": "app:2", "env": [{"name": "A", "value": "1"}, {"name": "B", "value": "2"}]},
-            {"name": "new", "image": "new:1"}]}}, "replicas": 3}})
-        );
-        // Lists without a merge key are replaced.
-        let mut t = json!({"spec": {"tolerations": [{"key": "a"}]}});
-        strategic_merge(&mut t, &json!({"spec": {"tolerations": [{"key": "b"}]}}));
-        assert_eq!(t, json!({"spec": {"tolerations": [{"key": "b"}]}}));
-    }
+/// `deployments.apps` for a kind name.
+pub fn kind_plural(kind: &str) -> String {
+    Kind::from_kind_name(kind)
+        .map(|k| k.info().qualified_plural())
+        .unwrap_or_else(|| format!("{}s", kind.to_ascii_lowercase()))
 }

@@ -7,23 +7,8 @@ use kscale_model::{Taint, TaintEffect};
 use serde_json::{Value, json};
 
 use super::Sim;
+use super::kubectl::{kind_plural, kind_ref};
 use super::store::ObjKey;
-
-/// `kind.group` as kubectl prints it in `deployment.apps/web scaled`.
-pub fn kind_ref(kind: &str) -> String {
-    let group = match kind {
-        "Deployment" | "ReplicaSet" | "StatefulSet" | "DaemonSet" => ".apps",
-        "HorizontalPodAutoscaler" => ".autoscaling",
-        "PriorityClass" => ".scheduling.k8s.io",
-        "PodDisruptionBudget" => ".policy",
-        "ClusterRole" | "ClusterRoleBinding" | "Role" | "RoleBinding" => {
-            ".rbac.authorization.k8s.io"
-        }
-        "NodePool" | "Provisioner" | "NodeClaim" => ".karpenter.sh",
-        _ => "",
-    };
-    format!("{}{group}", kind.to_ascii_lowercase())
-}
 
 impl Sim {
     /// `kubectl scale`: sets `spec.replicas` of a Deployment, ReplicaSet or StatefulSet.
@@ -47,8 +32,8 @@ impl Sim {
         let key = ObjKey::new(kind, ns, name);
         let Some(v) = self.store.get(&key) else {
             return Err(format!(
-                "Error from server (NotFound): {}s \"{name}\" not found",
-                kind_ref(kind)
+                "Error from server (NotFound): {} \"{name}\" not found",
+                kind_plural(kind)
             ));
         };
         let have = v
@@ -220,8 +205,8 @@ impl Sim {
                 );
                 let Some(v) = self.store.get(&key) else {
                     return Err(format!(
-                        "Error from server (NotFound): {}s \"{name}\" not found",
-                        kind_ref(kind)
+                        "Error from server (NotFound): {} \"{name}\" not found",
+                        kind_plural(kind)
                     ));
                 };
                 for (k, val) in set {
@@ -320,8 +305,8 @@ impl Sim {
     ) -> Result<String, String> {
         if self.store.get(&ObjKey::new(kind, ns, name)).is_none() {
             return Err(format!(
-                "Error from server (NotFound): {}s \"{name}\" not found",
-                kind_ref(kind)
+                "Error from server (NotFound): {} \"{name}\" not found",
+                kind_plural(kind)
             ));
         }
         let hpa_name = hpa_name.unwrap_or(name);

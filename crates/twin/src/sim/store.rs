@@ -134,6 +134,13 @@ impl Store {
         }
     }
 
+    /// The distinct kinds stored, in order.
+    pub fn kinds(&self) -> Vec<String> {
+        let mut v: Vec<String> = self.objects.keys().map(|k| k.kind.clone()).collect();
+        v.dedup();
+        v
+    }
+
     /// Removes an object.
     pub fn remove(&mut self, key: &ObjKey) -> Option<Value> {
         self.objects.remove(key)
