@@ -108,6 +108,16 @@ impl Sim {
             "cost_rate_usd_per_hour",
             self.nodes.values().map(|n| n.hourly_price).sum(),
         );
+        // Nodes by capacity type and by instance type.
+        for n in self.nodes.values() {
+            *r.entry(format!("nodes/capacity/{}", n.capacity_type))
+                .or_insert(0.0) += 1.0;
+            *r.entry(format!("nodes/type/{}", n.instance_type))
+                .or_insert(0.0) += 1.0;
+        }
+        let mut put = |k: &str, v: f64| {
+            r.insert(k.to_string(), v);
+        };
         // Per Deployment: desired and ready replicas.
         for (k, v) in self.store.list("Deployment", None) {
             let rendered = self.render_stored(k, v);
@@ -277,12 +287,32 @@ impl Sim {
             "steps": {"total": self.transcript.len(), "failed": steps_failed},
             "events": {"total": self.events.len(), "byReason": reasons},
             "loads": loads,
+            "podStartup": self.startup_summary(),
+            "counters": self.counters,
             "warnings": self.warnings.iter().map(|w| w.to_string()).collect::<Vec<_>>(),
         });
         if let Some(w) = wall_ms {
             v["wallMillis"] = json!(w);
         }
         v
+    }
+
+    /// Pod start-up latency (creation → running, which includes waiting for a node) per
+    /// workload: count, p50, p99 and max in seconds.
+    pub fn startup_summary(&self) -> Value {
+        let mut per: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
+        for s in &self.startups {
+            per.entry(s.workload.as_str())
+                .or_default()
+                .push(s.latency_ms as f64 / 1000.0);
+        }
+        let mut out = serde_json::Map::new();
+        for (w, mut v) in per {
+            v.sort_by(f64::total_cmp);
+            let p = |q| crate::headroom::percentile(&v, q);
+            out.insert(w.to_string(), json!({"count": v.len(), "p50Seconds": p(50.0), "p99Seconds": p(99.0), "maxSeconds": v.last().copied().unwrap_or(0.0)}));
+        }
+        Value::Object(out)
     }
 
     /// Everything the run produced.
@@ -338,6 +368,22 @@ impl Sim {
                     title: "Deployments: desired, pods, ready".into(),
                     y_label: "replicas".into(),
                     series: deploy,
+                },
+            );
+        }
+        let by_capacity: Vec<String> = ts
+            .columns
+            .iter()
+            .filter(|c| c.starts_with("nodes/capacity/") || c.starts_with("nodes/type/"))
+            .cloned()
+            .collect();
+        if !by_capacity.is_empty() {
+            charts.insert(
+                3,
+                ChartSpec {
+                    title: "Nodes by capacity type and instance type".into(),
+                    y_label: "nodes".into(),
+                    series: by_capacity,
                 },
             );
         }
