@@ -299,6 +299,48 @@ pub struct LoadSpec {
     pub requests_per_second: RateSpec,
     /// CPU core-seconds per request (e.g. `10m`).
     pub cpu_per_request: QuantityField,
+    /// CPU a pod uses with no traffic (default 0).
+    #[serde(default)]
+    pub idle_cpu: Option<QuantityField>,
+    /// Time from container start until the application is ready (default 0s; a JVM: 15–30s).
+    #[serde(default)]
+    pub startup_time: Option<DurationField>,
+    /// Requests per second one pod accepts; the excess is rejected at once (HTTP 429) instead
+    /// of queueing. Unset: no rate limit.
+    #[serde(default)]
+    pub rate_limit: Option<f64>,
+    /// Requests that may wait per ready pod before new ones are dropped (default 1000).
+    #[serde(default)]
+    pub queue_limit: Option<f64>,
+    /// Memory model of one pod: `base + perRequest × requests in flight`.
+    #[serde(default)]
+    pub memory: Option<MemorySpec>,
+    /// Service-level objective, for SLO violation time in the report.
+    #[serde(default)]
+    pub slo: Option<SloSpec>,
+}
+
+/// Memory use of one pod.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct MemorySpec {
+    /// Memory with no request in flight.
+    pub base: QuantityField,
+    /// Extra memory per request in flight.
+    #[serde(default)]
+    pub per_request: Option<QuantityField>,
+}
+
+/// A service-level objective.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct SloSpec {
+    /// Maximum 99th-percentile latency.
+    #[serde(default)]
+    pub latency_p99: Option<DurationField>,
+    /// Maximum share of offered requests dropped or rejected (0..1).
+    #[serde(default)]
+    pub max_drop_ratio: Option<f64>,
 }
 
 /// A rate over time: exactly one of `constant`, `trace` or `steps`.
@@ -377,6 +419,18 @@ pub struct Load {
     pub rate: Rate,
     /// CPU milli-core-seconds per request.
     pub cpu_milli_per_request: f64,
+    /// Idle CPU per pod (milli-cores).
+    pub idle_cpu_milli: f64,
+    /// Start-up time after container start (ms).
+    pub startup_ms: u64,
+    /// Per-pod rate limit (req/s).
+    pub rate_limit: Option<f64>,
+    /// Waiting requests allowed per ready pod.
+    pub queue_limit: f64,
+    /// Memory base and per in-flight request (bytes).
+    pub memory: Option<(f64, f64)>,
+    /// SLO: p99 latency (ms) and max drop ratio.
+    pub slo: Option<(Option<u64>, Option<f64>)>,
 }
 
 /// A validated scenario with its paths resolved.
@@ -773,11 +827,51 @@ fn resolve_load(
         let file = base.join(r.trace.as_ref().expect("checked above"));
         Rate::Steps(crate::trace::read_trace(&file, r.column.as_deref(), scale)?)
     };
+    if let Some(r) = l.rate_limit
+        && !(r.is_finite() && r > 0.0)
+    {
+        return Err(err(
+            "rateLimit",
+            "rateLimit",
+            "rateLimit must be a positive number of requests per second".into(),
+        ));
+    }
+    if let Some(q) = l.queue_limit
+        && !(q.is_finite() && q >= 0.0)
+    {
+        return Err(err(
+            "queueLimit",
+            "queueLimit",
+            "queueLimit must be a non-negative number".into(),
+        ));
+    }
+    if let Some(d) = l.slo.and_then(|s| s.max_drop_ratio)
+        && !(0.0..=1.0).contains(&d)
+    {
+        return Err(err(
+            "maxDropRatio",
+            "slo.maxDropRatio",
+            "maxDropRatio must be between 0 and 1".into(),
+        ));
+    }
     Ok(Load {
         namespace,
         kind,
         name,
         rate,
         cpu_milli_per_request: cpu.nanos() as f64 / 1e6,
+        idle_cpu_milli: l.idle_cpu.map(|q| q.0.nanos() as f64 / 1e6).unwrap_or(0.0),
+        startup_ms: l.startup_time.map(|d| d.0).unwrap_or(0),
+        rate_limit: l.rate_limit,
+        queue_limit: l.queue_limit.unwrap_or(1000.0),
+        memory: l.memory.map(|m| {
+            (
+                m.base.0.as_f64(),
+                m.per_request.map(|q| q.0.as_f64()).unwrap_or(0.0),
+            )
+        }),
+        slo: l
+            .slo
+            .map(|s| (s.latency_p99.map(|d| d.0), s.max_drop_ratio)),
     })
 }

@@ -250,11 +250,6 @@ impl Sim {
         }
     }
 
-    /// Application start-up time of a pod's workload (from its load entry), in ms.
-    fn startup_delay_ms(&self, _id: u64) -> u64 {
-        0
-    }
-
     pub(crate) fn pod_ready(&mut self, id: u64, generation: u32) {
         let now = self.now;
         let Some(pod) = self.pods.get_mut(&id) else {
@@ -264,6 +259,11 @@ impl Sim {
             return;
         }
         pod.ready_at = Some(now);
+        self.owner_changed(id);
+    }
+
+    /// Marks the pod's ReplicaSet (and its Deployment) for reconcile (for other modules).
+    pub fn owner_changed_pub(&mut self, id: u64) {
         self.owner_changed(id);
     }
 

@@ -9,6 +9,7 @@ pub mod api;
 pub mod karpenter;
 pub mod kubectl;
 pub mod kubelet;
+pub mod metrics;
 pub mod model;
 pub mod ops;
 pub mod output;
@@ -16,6 +17,7 @@ pub mod proportional;
 pub mod provider;
 pub mod scheduling;
 pub mod store;
+pub mod traffic;
 pub mod workloads;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -63,6 +65,10 @@ pub enum Event {
     SpotInterruption(String, String),
     /// The cloud terminates an instance (node name, uid).
     NodeTerminated(String, String),
+    /// An OOM-killed container restarts after its back-off (pod id, lifecycle generation).
+    ContainerRestarted(u64, u32),
+    /// metrics-server scrapes the kubelets.
+    MetricsScrape,
     /// Sync a ReplicaSet again after a failed create (work-queue back-off).
     Retry(ObjKey),
     /// Take a time-series sample.
@@ -145,6 +151,12 @@ pub struct Sim {
     pub load_state: Vec<crate::load::LoadState>,
     /// Deployments running the cluster-proportional-autoscaler that are being polled.
     pub cpa_polling: BTreeSet<ObjKey>,
+    /// Per pod: (CPU milli-core-seconds since the last scrape, current memory bytes).
+    pub usage_acc: BTreeMap<u64, (f64, f64)>,
+    /// Pods in CrashLoopBackOff, until when.
+    pub crash_backoff: BTreeMap<u64, SimTime>,
+    /// The metrics API as HPA reads it (see `metrics.rs`).
+    pub metrics: metrics::MetricsApi,
     /// Every pod start, in order.
     pub startups: Vec<kubelet::Startup>,
     /// Karpenter emulation state.
@@ -195,6 +207,9 @@ impl Sim {
             counters: BTreeMap::new(),
             karpenter: Default::default(),
             startups: vec![],
+            usage_acc: BTreeMap::new(),
+            crash_backoff: BTreeMap::new(),
+            metrics: Default::default(),
             cpa_polling: BTreeSet::new(),
             scenario: scenario.clone(),
         };
@@ -231,9 +246,11 @@ impl Sim {
         for (i, st) in scenario.steps.iter().enumerate() {
             sim.queue.push(SimTime(st.at.0), Event::Step(i));
         }
-        sim.load_state = crate::load::init(&scenario.loads);
+        sim.load_state = crate::load::init(scenario.loads.len());
         if !scenario.loads.is_empty() {
             sim.queue.push(SimTime::ZERO, Event::LoadTick);
+            sim.queue
+                .push(SimTime(metrics::RESOLUTION_MS), Event::MetricsScrape);
         }
         sim.queue.push(SimTime::ZERO, Event::Sample);
         Ok(sim)
@@ -266,6 +283,8 @@ impl Sim {
             }
             Event::PodCreate(key) => self.pod_create_lands(key),
             Event::Retry(key) => self.mark_dirty(key),
+            Event::ContainerRestarted(id, g) => self.container_restarted(id, g),
+            Event::MetricsScrape => self.metrics_scrape(),
             Event::CpaPoll(key) => self.cpa_poll(key),
             Event::SpotInterruption(n, uid) => self.spot_interruption(&n, &uid),
             Event::NodeTerminated(n, uid) => self.node_terminated(&n, &uid),

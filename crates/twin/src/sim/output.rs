@@ -149,42 +149,14 @@ impl Sim {
             put(&format!("{id}/offered_rps"), s.last_offered_rps);
             put(&format!("{id}/served_rps"), s.last_served_rps);
             put(&format!("{id}/cpu_cores"), s.last_cpu_milli / 1000.0);
+            put(&format!("{id}/failed_rps"), s.last_failed_rps);
+            put(&format!("{id}/backlog"), s.backlog);
+            put(&format!("{id}/ready_pods"), s.last_ready as f64);
+            put(&format!("{id}/latency_p50_ms"), s.last_latency_ms[0]);
+            put(&format!("{id}/latency_p95_ms"), s.last_latency_ms[1]);
+            put(&format!("{id}/latency_p99_ms"), s.last_latency_ms[2]);
         }
         self.samples.rows.push(r);
-    }
-
-    /// One tick of the load model for every load entry.
-    pub fn load_tick(&mut self) {
-        let loads = self.scenario.loads.clone();
-        let tick_s = crate::load::TICK_MS as f64 / 1000.0;
-        for (i, l) in loads.iter().enumerate() {
-            let rate = l.rate.at(self.now.as_millis());
-            let caps: Vec<Option<f64>> = self
-                .target_pods(&l.namespace, &l.kind, &l.name)
-                .into_iter()
-                .filter(|p| p.is_ready())
-                .map(|p| {
-                    let lim: i64 = p
-                        .template
-                        .containers
-                        .iter()
-                        .map(|c| c.limits.cpu_milli)
-                        .sum();
-                    let all_limited = p.template.containers.iter().all(|c| c.limits.cpu_milli > 0);
-                    (all_limited && l.cpu_milli_per_request > 0.0)
-                        .then(|| lim as f64 / l.cpu_milli_per_request)
-                })
-                .collect();
-            let (served, cpu) = crate::load::serve(rate, l.cpu_milli_per_request, &caps);
-            let s = &mut self.load_state[i];
-            s.offered += rate * tick_s;
-            s.served += served * tick_s;
-            s.dropped += (rate - served).max(0.0) * tick_s;
-            s.last_offered_rps = rate;
-            s.last_served_rps = served;
-            s.last_cpu_milli = cpu;
-            s.last_ready = caps.len();
-        }
     }
 
     /// Pods of a workload (`deployment`, `replicaset` or `statefulset` by name).
@@ -276,6 +248,7 @@ impl Sim {
         let loads: Vec<Value> = self.scenario.loads.iter().zip(&self.load_state).map(|(l, s)| json!({
             "target": format!("{}/{}/{}", l.namespace, l.kind, l.name),
             "offeredRequests": round3(s.offered), "servedRequests": round3(s.served), "droppedRequests": round3(s.dropped),
+            "rejectedRequests": round3(s.rejected), "queuedAtEnd": round3(s.backlog), "sloViolationSeconds": s.slo_violation_s,
         })).collect();
         let mut v = json!({
             "scenario": self.scenario.name(),
@@ -395,9 +368,22 @@ impl Sim {
             .collect();
         if !load.is_empty() {
             charts.push(ChartSpec {
-                title: "Load: offered and served".into(),
+                title: "Load: offered, served and failed".into(),
                 y_label: "requests/s".into(),
                 series: load,
+            });
+        }
+        let latency: Vec<String> = ts
+            .columns
+            .iter()
+            .filter(|c| c.starts_with("load/") && c.contains("/latency_"))
+            .cloned()
+            .collect();
+        if !latency.is_empty() {
+            charts.push(ChartSpec {
+                title: "Latency".into(),
+                y_label: "ms".into(),
+                series: latency,
             });
         }
         RunOutput {

@@ -1,0 +1,72 @@
+//! The metrics pipeline as the HPA sees it: a metrics-server-like scrape of every pod's CPU and
+//! memory every `RESOLUTION_MS`, each sample the average over the window since the previous
+//! scrape (metrics-server `--metric-resolution`, default 15 s since v0.6; the kubelet's
+//! resource metrics are rates over a similar window). Samples keep their timestamp and window,
+//! so consumers see metrics exactly as stale as upstream's.
+
+use std::collections::BTreeMap;
+
+use kscale_model::SimTime;
+
+use super::{Event, Sim};
+
+/// Scrape period: 15 s (metrics-server default `--metric-resolution`).
+pub const RESOLUTION_MS: u64 = 15_000;
+
+/// One pod's resource metrics sample.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PodSample {
+    /// Average CPU over the window (milli-cores).
+    pub cpu_milli: f64,
+    /// Memory at the scrape (bytes).
+    pub memory: f64,
+    /// When the sample was taken.
+    pub timestamp: SimTime,
+    /// Window the CPU average covers (ms).
+    pub window_ms: u64,
+}
+
+/// The resource metrics API (`metrics.k8s.io`) of the twin.
+#[derive(Debug, Default, Clone)]
+pub struct MetricsApi {
+    /// Latest sample per pod id.
+    pub pods: BTreeMap<u64, PodSample>,
+    /// Time of the previous scrape.
+    pub last_scrape: SimTime,
+}
+
+impl Sim {
+    /// metrics-server scrapes: every running pod gets a sample; pods that are gone are dropped.
+    pub fn metrics_scrape(&mut self) {
+        let now = self.now;
+        let window = now.since(self.metrics.last_scrape).max(1);
+        let acc = std::mem::take(&mut self.usage_acc);
+        let mut pods = BTreeMap::new();
+        for (id, p) in &self.pods {
+            if p.started_at.is_none() || p.node.is_none() {
+                continue;
+            }
+            let (cpu_ms, mem) = acc.get(id).copied().unwrap_or((0.0, 0.0));
+            let mem = if mem > 0.0 {
+                mem
+            } else {
+                self.metrics.pods.get(id).map(|s| s.memory).unwrap_or(0.0)
+            };
+            pods.insert(
+                *id,
+                PodSample {
+                    cpu_milli: cpu_ms / (window as f64 / 1000.0),
+                    memory: mem,
+                    timestamp: now,
+                    window_ms: window,
+                },
+            );
+        }
+        self.metrics.pods = pods;
+        self.metrics.last_scrape = now;
+        let next = now.plus_millis(RESOLUTION_MS);
+        if next <= self.end {
+            self.queue.push(next, Event::MetricsScrape);
+        }
+    }
+}

@@ -1,0 +1,235 @@
+//! The load model at run time: offering each load entry's requests to its workload's ready
+//! pods every tick (see [`crate::load`] for the model), memory use and OOM kills with the
+//! kubelet's restart back-off, and SLO violation time.
+//!
+//! OOM and restarts follow the kubelet: a container whose memory use exceeds its limit is
+//! OOM-killed and restarted after the CrashLoopBackOff delay, 10 s doubling per restart up to
+//! 5 minutes (pkg/kubelet/kubelet.go `backOffPeriod`, `MaxContainerBackOff`); it is not Ready
+//! again until its start-up time has passed. Its traffic moves to the other ready pods at the
+//! next tick, which is what makes seed 001's "domino effect".
+
+use kscale_model::SimTime;
+
+use super::{Event, Sim};
+use crate::load;
+
+/// Initial CrashLoopBackOff delay: 10 s.
+pub const BACKOFF_INITIAL_MS: u64 = 10_000;
+/// Maximum CrashLoopBackOff delay: 5 min.
+pub const BACKOFF_MAX_MS: u64 = 300_000;
+
+impl Sim {
+    /// Application start-up time of a pod's workload (from its load entry), in ms.
+    pub fn startup_delay_ms(&self, id: u64) -> u64 {
+        let w = self.workload_of(id);
+        self.scenario
+            .loads
+            .iter()
+            .find(|l| format!("{}/{}/{}", l.namespace, l.kind, l.name) == w)
+            .map(|l| l.startup_ms)
+            .unwrap_or(0)
+    }
+
+    /// CPU a pod can use (milli-cores): its limit, else its guaranteed share of the node.
+    fn pod_cpu_capacity(&self, id: u64) -> f64 {
+        let p = &self.pods[&id];
+        let t = &p.template;
+        if !t.containers.is_empty() && t.containers.iter().all(|c| c.limits.cpu_milli > 0) {
+            return t.containers.iter().map(|c| c.limits.cpu_milli as f64).sum();
+        }
+        let Some(n) = p.node.as_ref().and_then(|n| self.nodes.get(n)) else {
+            return 0.0;
+        };
+        let req = t.requests.cpu_milli.max(1) as f64;
+        let total = n.info.requested.cpu_milli.max(1) as f64;
+        n.info.allocatable.cpu_milli as f64 * (req / total).min(1.0)
+    }
+
+    /// One tick of the load model for every load entry.
+    pub fn load_tick(&mut self) {
+        let loads = self.scenario.loads.clone();
+        let dt = load::TICK_MS as f64 / 1000.0;
+        for (i, l) in loads.iter().enumerate() {
+            let rate = l.rate.at(self.now.as_millis());
+            let ready: Vec<u64> = self
+                .target_pods(&l.namespace, &l.kind, &l.name)
+                .into_iter()
+                .filter(|p| p.is_ready())
+                .map(|p| p.id)
+                .collect();
+            let caps: Vec<f64> = ready
+                .iter()
+                .map(|id| {
+                    let cpu = (self.pod_cpu_capacity(*id) - l.idle_cpu_milli).max(0.0);
+                    if l.cpu_milli_per_request > 0.0 {
+                        cpu / l.cpu_milli_per_request
+                    } else {
+                        f64::INFINITY
+                    }
+                })
+                .collect();
+            let backlog = self.load_state[i].backlog;
+            let t = load::tick(
+                rate,
+                dt,
+                backlog,
+                &caps,
+                l.rate_limit,
+                l.queue_limit,
+                l.cpu_milli_per_request / 1000.0,
+            );
+            let cpu: f64 = t
+                .per_pod_rps
+                .iter()
+                .map(|r| l.idle_cpu_milli + r * l.cpu_milli_per_request)
+                .sum();
+            let s = &mut self.load_state[i];
+            s.offered += rate * dt;
+            s.served += t.served;
+            s.dropped += t.dropped;
+            s.rejected += t.rejected;
+            s.backlog = t.backlog;
+            s.last_offered_rps = rate;
+            s.last_served_rps = t.served / dt;
+            s.last_failed_rps = (t.dropped + t.rejected) / dt;
+            s.last_cpu_milli = cpu;
+            s.last_ready = ready.len();
+            s.last_latency_ms = t.latency_ms;
+            if let Some((p99, max_drop)) = l.slo {
+                let late = p99.is_some_and(|p| t.latency_ms[2] > p as f64) && t.served > 0.0;
+                let offered = rate * dt + backlog;
+                let dropping = max_drop
+                    .is_some_and(|m| offered > 0.0 && (t.dropped + t.rejected) / offered > m);
+                if late || dropping {
+                    s.slo_violation_s += dt;
+                }
+            }
+            // Per-pod CPU for the metrics pipeline (an average per ready pod of this workload).
+            let per_pod = if ready.is_empty() {
+                0.0
+            } else {
+                cpu / ready.len() as f64
+            };
+            for id in &ready {
+                self.usage_acc.entry(*id).or_insert((0.0, 0.0)).0 += per_pod * dt;
+            }
+            // Memory and OOM kills.
+            if let Some((base, per_req)) = l.memory {
+                let mean_latency_s = t.latency_ms[0] / 1000.0;
+                let waiting = if ready.is_empty() {
+                    0.0
+                } else {
+                    t.backlog / ready.len() as f64
+                };
+                let mut killed = vec![];
+                for (k, id) in ready.iter().enumerate() {
+                    let inflight = t.per_pod_rps[k] * mean_latency_s + waiting;
+                    let mem = base + per_req * inflight;
+                    self.usage_acc.entry(*id).or_insert((0.0, 0.0)).1 = mem;
+                    let limit: i64 = self.pods[id]
+                        .template
+                        .containers
+                        .iter()
+                        .map(|c| c.limits.memory)
+                        .sum();
+                    let limited = self.pods[id]
+                        .template
+                        .containers
+                        .iter()
+                        .all(|c| c.limits.memory > 0);
+                    if limited && mem > limit as f64 {
+                        killed.push(*id);
+                    }
+                }
+                for id in killed {
+                    self.oom_kill(id);
+                }
+            }
+        }
+    }
+
+    /// The kernel OOM-kills a pod's container: not Ready, restart after the back-off.
+    pub fn oom_kill(&mut self, id: u64) {
+        let Some(p) = self.pods.get_mut(&id) else {
+            return;
+        };
+        p.ready_at = None;
+        p.restarts += 1;
+        p.generation += 1;
+        let (ns, name, restarts, generation) = (
+            p.namespace.to_string(),
+            p.name.to_string(),
+            p.restarts,
+            p.generation,
+        );
+        let container = p
+            .template
+            .containers
+            .first()
+            .map(|c| c.name.clone())
+            .unwrap_or_default();
+        let backoff =
+            (BACKOFF_INITIAL_MS << (restarts.saturating_sub(1)).min(10)).min(BACKOFF_MAX_MS);
+        self.crash_backoff.insert(id, self.now.plus_millis(backoff));
+        self.count("oomKills");
+        self.emit(
+            "Warning",
+            "OOMKilled",
+            "Pod",
+            &ns,
+            &name,
+            format!(
+                "Container {container} was OOM-killed (memory over its limit); restart {restarts}"
+            ),
+            "kubelet",
+        );
+        self.emit(
+            "Warning",
+            "BackOff",
+            "Pod",
+            &ns,
+            &name,
+            format!("Back-off restarting failed container {container} in pod {name}"),
+            "kubelet",
+        );
+        self.queue.push(
+            self.now.plus_millis(backoff + self.lat.container_start_ms),
+            Event::ContainerRestarted(id, generation),
+        );
+        self.owner_changed_pub(id);
+    }
+
+    /// The back-off is over and the container runs again; Ready after the start-up time.
+    pub fn container_restarted(&mut self, id: u64, generation: u32) {
+        let Some(p) = self.pods.get(&id) else { return };
+        if p.generation != generation || p.deleting_at.is_some() {
+            return;
+        }
+        self.crash_backoff.remove(&id);
+        let (ns, name) = (p.namespace.to_string(), p.name.to_string());
+        let container = p
+            .template
+            .containers
+            .first()
+            .map(|c| c.name.clone())
+            .unwrap_or_default();
+        let readiness = p.template.readiness_delay_ms;
+        self.emit(
+            "Normal",
+            "Started",
+            "Pod",
+            &ns,
+            &name,
+            format!("Started container {container}"),
+            "kubelet",
+        );
+        let delay = readiness + self.startup_delay_ms(id);
+        self.queue
+            .push(self.now.plus_millis(delay), Event::PodReady(id, generation));
+    }
+
+    /// Time the pod's current back-off ends, if it is in CrashLoopBackOff.
+    pub fn backoff_until(&self, id: u64) -> Option<SimTime> {
+        self.crash_backoff.get(&id).copied()
+    }
+}
