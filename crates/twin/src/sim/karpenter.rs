@@ -29,6 +29,8 @@ use crate::cloud;
 pub const BATCH_IDLE_MS: u64 = 1_000;
 /// Maximum batch length.
 pub const BATCH_MAX_MS: u64 = 10_000;
+/// Candidates simulated per disruption poll (bounds the work of one poll).
+pub const MAX_CONSOLIDATION_CANDIDATES: usize = 10;
 /// Disruption poll period (10 s).
 pub const DISRUPTION_POLL_MS: u64 = 10_000;
 /// How long an offering that failed with insufficient capacity is skipped: 3 minutes
@@ -87,6 +89,8 @@ pub struct KarpenterState {
     pub polling: bool,
     /// Offerings that failed with insufficient capacity, until when they are skipped.
     pub unavailable: BTreeMap<(String, String, String), SimTime>,
+    /// `pods_epoch` at the last consolidation check that found no candidate.
+    pub consolidation_checked: Option<u64>,
     /// Pods Karpenter nominated to an in-flight NodeClaim (pod id → claim).
     pub nominated: BTreeMap<u64, String>,
 }
@@ -621,42 +625,60 @@ impl Sim {
     }
 
     /// A node of the pool whose pods all fit on the other nodes (cheapest-to-disrupt first:
-    /// fewest pods), if any.
-    fn consolidation_candidate(&self, label: &str, pool: &str) -> Option<String> {
-        let mut candidates: Vec<(&Arc<str>, usize)> = self
+    /// fewest pods), if any. At most `MAX_CONSOLIDATION_CANDIDATES` are simulated per poll, and
+    /// the simulation is skipped when no pod changed since the last one found nothing (upstream
+    /// also re-evaluates consolidation only when cluster state changed).
+    fn consolidation_candidate(&mut self, label: &str, pool: &str) -> Option<String> {
+        if self.karpenter.consolidation_checked == Some(self.pods_epoch) {
+            return None;
+        }
+        let mut candidates: Vec<(Arc<str>, usize)> = self
             .nodes
             .iter()
             .filter(|(_, n)| {
                 n.info.labels.get(label).map(String::as_str) == Some(pool) && !n.info.unschedulable
             })
-            .map(|(k, n)| (k, n.info.pods.len()))
+            .map(|(k, n)| (k.clone(), n.info.pods.len()))
             .filter(|(_, c)| *c > 0)
             .collect();
-        candidates.sort_by_key(|(k, c)| (*c, k.to_string()));
-        for (name, _) in candidates {
-            let mut others: Vec<NodeInfo> = self
-                .nodes
-                .iter()
-                .filter(|(k, n)| *k != name && n.info.ready && !n.info.unschedulable)
-                .map(|(_, n)| n.info.clone())
-                .collect();
-            let ok = self.nodes[name]
+        candidates.sort_by(|a, b| (a.1, &a.0).cmp(&(b.1, &b.0)));
+        // One copy of the schedulable nodes per poll; each candidate's trial placements are undone.
+        let names: Vec<Arc<str>> = self
+            .nodes
+            .iter()
+            .filter(|(_, n)| n.info.ready && !n.info.unschedulable)
+            .map(|(k, _)| k.clone())
+            .collect();
+        let mut others: Vec<NodeInfo> = names.iter().map(|k| self.nodes[k].info.clone()).collect();
+        for (name, _) in candidates.into_iter().take(MAX_CONSOLIDATION_CANDIDATES) {
+            let mut placed: Vec<(usize, Resources)> = vec![];
+            let ok = self.nodes[&name]
                 .info
                 .pods
                 .iter()
                 .filter(|p| !p.terminating)
                 .all(|p| {
-                    if let Some(target) = others.iter_mut().find(|o| fits(p, o).is_ok()) {
-                        target.requested += p.requests;
-                        true
-                    } else {
-                        false
+                    let target = others
+                        .iter()
+                        .enumerate()
+                        .position(|(i, o)| names[i] != name && fits(p, o).is_ok());
+                    match target {
+                        Some(i) => {
+                            others[i].requested += p.requests;
+                            placed.push((i, p.requests));
+                            true
+                        }
+                        None => false,
                     }
                 });
+            for (i, r) in placed {
+                others[i].requested -= r;
+            }
             if ok {
                 return Some(name.to_string());
             }
         }
+        self.karpenter.consolidation_checked = Some(self.pods_epoch);
         None
     }
 }

@@ -155,6 +155,7 @@ impl Sim {
         pod.phase = PodPhase::ContainerCreating;
         pod.scheduled_at = Some(now);
         pod.unschedulable = None;
+        self.failed_event_at.remove(&id);
         let info = pod.sched_info();
         let template = pod.template.clone();
         let (ns, name) = (pod.namespace.to_string(), pod.name.to_string());
@@ -177,6 +178,7 @@ impl Sim {
         delay +=
             self.lat.container_start_ms + self.rng.kubelet.range_u64(0, self.lat.pleg_relist_ms);
         self.count("podsScheduled");
+        self.pods_epoch += 1;
         self.emit(
             "Normal",
             "Scheduled",
@@ -371,6 +373,8 @@ impl Sim {
             }
         }
         self.count("podsDeleted");
+        self.failed_event_at.remove(&id);
+        self.pods_epoch += 1;
         self.cluster_changed();
     }
 

@@ -157,6 +157,10 @@ pub struct Sim {
     pub crash_backoff: BTreeMap<u64, SimTime>,
     /// The metrics API as HPA reads it (see `metrics.rs`).
     pub metrics: metrics::MetricsApi,
+    /// When each pending pod last got a FailedScheduling event.
+    pub failed_event_at: BTreeMap<u64, SimTime>,
+    /// Incremented whenever a pod is bound or removed (cheap change detection).
+    pub pods_epoch: u64,
     /// Every pod start, in order.
     pub startups: Vec<kubelet::Startup>,
     /// Karpenter emulation state.
@@ -207,6 +211,8 @@ impl Sim {
             counters: BTreeMap::new(),
             karpenter: Default::default(),
             startups: vec![],
+            pods_epoch: 0,
+            failed_event_at: BTreeMap::new(),
             usage_acc: BTreeMap::new(),
             crash_backoff: BTreeMap::new(),
             metrics: Default::default(),

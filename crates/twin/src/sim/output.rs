@@ -118,30 +118,28 @@ impl Sim {
         let mut put = |k: &str, v: f64| {
             r.insert(k.to_string(), v);
         };
-        // Per Deployment: desired and ready replicas.
-        for (k, v) in self.store.list("Deployment", None) {
-            let rendered = self.render_stored(k, v);
-            let id = format!("{}/{}", k.namespace, k.name);
-            put(
-                &format!("deploy/{id}/desired"),
-                v.pointer("/spec/replicas")
-                    .and_then(Value::as_f64)
-                    .unwrap_or(1.0),
-            );
-            put(
-                &format!("deploy/{id}/pods"),
-                rendered
-                    .pointer("/status/replicas")
-                    .and_then(Value::as_f64)
-                    .unwrap_or(0.0),
-            );
-            put(
-                &format!("deploy/{id}/ready"),
-                rendered
-                    .pointer("/status/readyReplicas")
-                    .and_then(Value::as_f64)
-                    .unwrap_or(0.0),
-            );
+        // Per Deployment: desired, active and ready replicas.
+        let deployments: Vec<(String, String, f64)> = self
+            .store
+            .list("Deployment", None)
+            .map(|(k, v)| {
+                (
+                    k.namespace.clone(),
+                    k.name.clone(),
+                    v.pointer("/spec/replicas")
+                        .and_then(Value::as_f64)
+                        .unwrap_or(1.0),
+                )
+            })
+            .collect();
+        for (ns, name, desired) in deployments {
+            let pods = self.target_pods(&ns, "deployment", &name);
+            let active = pods.iter().filter(|p| p.is_active()).count() as f64;
+            let ready = pods.iter().filter(|p| p.is_ready()).count() as f64;
+            let id = format!("{ns}/{name}");
+            put(&format!("deploy/{id}/desired"), desired);
+            put(&format!("deploy/{id}/pods"), active);
+            put(&format!("deploy/{id}/ready"), ready);
         }
         for (i, l) in self.scenario.loads.iter().enumerate() {
             let s = &self.load_state[i];
@@ -163,9 +161,14 @@ impl Sim {
     pub fn target_pods(&self, ns: &str, kind: &str, name: &str) -> Vec<&super::model::Pod> {
         let rs_keys: Vec<super::store::ObjKey> = match kind {
             "replicaset" => vec![super::store::ObjKey::new("ReplicaSet", ns, name)],
+            // A Deployment's ReplicaSets are named `<deployment>-<hash>`: a range scan over
+            // that prefix instead of a scan of every ReplicaSet.
             "deployment" => self
                 .rs_cache
-                .iter()
+                .range(
+                    super::store::ObjKey::new("ReplicaSet", ns, &format!("{name}-"))
+                        ..super::store::ObjKey::new("ReplicaSet", ns, &format!("{name}.")),
+                )
                 .filter(|(_, c)| {
                     c.owner
                         .as_ref()

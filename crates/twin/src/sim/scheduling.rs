@@ -12,6 +12,9 @@ use kscale_controllers::scheduler::{Decision, NodeInfo, PdbInfo};
 
 use super::{Event, Sim};
 
+/// Minimum time between two FailedScheduling events of one pod.
+pub const FAILED_EVENT_INTERVAL_MS: u64 = 10_000;
+
 impl Sim {
     /// Adds a pod to the active queue and makes sure a cycle is coming.
     pub fn enqueue(&mut self, id: u64) {
@@ -82,6 +85,16 @@ impl Sim {
         } else {
             vec![]
         };
+        let live: Vec<Arc<str>> = names
+            .iter()
+            .filter(|n| self.nodes.contains_key(*n))
+            .cloned()
+            .collect();
+        // Pods of one template and priority that failed since the last bind or preemption of
+        // this cycle fail the same way: their attempt is answered without rerunning the filters
+        // (the cluster did not change in between). Keyed by the shared template's address,
+        // which never reaches the output.
+        let mut failed: std::collections::BTreeMap<(usize, i32), String> = Default::default();
         while let Some(entry) = self.active_q.pop_first() {
             let id = entry.2;
             let Some(pod) = self.pods.get(&id) else {
@@ -90,27 +103,27 @@ impl Sim {
             if pod.node.is_some() || pod.deleting_at.is_some() {
                 continue;
             }
-            let info = pod.sched_info();
-            let decision = {
-                let refs: Vec<&NodeInfo> = names
-                    .iter()
-                    .filter_map(|n| self.nodes.get(n))
-                    .map(|n| &n.info)
-                    .collect();
-                let rng = &mut self.rng.sched;
-                self.scheduler
-                    .schedule(&info, &refs, &pdbs, &mut |n| rng.index(n))
+            let class = (Arc::as_ptr(&pod.template) as usize, pod.priority);
+            let decision = match failed.get(&class) {
+                Some(message) => Decision::Unschedulable {
+                    message: message.clone(),
+                },
+                None => {
+                    let info = pod.sched_info();
+                    let refs: Vec<&NodeInfo> = live.iter().map(|n| &self.nodes[n].info).collect();
+                    let rng = &mut self.rng.sched;
+                    self.scheduler
+                        .schedule(&info, &refs, &pdbs, &mut |n| rng.index(n))
+                }
             };
-            let live: Vec<&Arc<str>> = names
-                .iter()
-                .filter(|n| self.nodes.contains_key(*n))
-                .collect();
             match decision {
                 Decision::Bind { node } => {
+                    failed.clear();
                     let node = live[node].clone();
                     self.bind_pod(id, &node);
                 }
                 Decision::Preempt { node, victims } => {
+                    failed.clear();
                     let node = live[node].clone();
                     let msg = self.scheduler.last_fit_error().to_string();
                     let p = &self.pods[&id];
@@ -127,20 +140,33 @@ impl Sim {
                     self.preempt(id, &node, &victims);
                 }
                 Decision::Unschedulable { message } => {
+                    failed.insert(class, message.clone());
                     let p = self.pods.get_mut(&id).expect("exists");
+                    // Like the event recorder's correlator, a repeat of the same message on
+                    // the same pod is not a new event.
+                    // Attempts of one pod are at least 10 s apart upstream (podMaxBackoffDuration),
+                    // so at most one FailedScheduling event per pod per 10 s is recorded.
+                    let recent = self
+                        .failed_event_at
+                        .get(&id)
+                        .is_some_and(|t| self.now.since(*t) < FAILED_EVENT_INTERVAL_MS);
+                    let repeat = recent || p.unschedulable.as_deref() == Some(message.as_str());
                     p.unschedulable = Some(message.clone());
                     let (ns, name) = (p.namespace.to_string(), p.name.to_string());
                     self.unschedulable_q.insert(id);
                     self.count("failedScheduling");
-                    self.emit(
-                        "Warning",
-                        "FailedScheduling",
-                        "Pod",
-                        &ns,
-                        &name,
-                        message,
-                        "default-scheduler",
-                    );
+                    if !repeat {
+                        self.failed_event_at.insert(id, self.now);
+                        self.emit(
+                            "Warning",
+                            "FailedScheduling",
+                            "Pod",
+                            &ns,
+                            &name,
+                            message,
+                            "default-scheduler",
+                        );
+                    }
                     self.karpenter_pod_pending();
                 }
             }

@@ -48,9 +48,11 @@ impl Store {
         kind: &'a str,
         namespace: Option<&'a str>,
     ) -> impl Iterator<Item = (&'a ObjKey, &'a Value)> + 'a {
+        // Keys sort by kind, then namespace: a range scan from the first possible key.
+        let start = ObjKey::new(kind, namespace.unwrap_or(""), "");
         self.objects
-            .iter()
-            .filter(move |(k, _)| k.kind == kind && namespace.is_none_or(|n| k.namespace == n))
+            .range(start..)
+            .take_while(move |(k, _)| k.kind == kind && namespace.is_none_or(|n| k.namespace == n))
     }
 
     /// Creates or replaces an object, keeping uid and creationTimestamp of an existing one and
@@ -132,6 +134,11 @@ impl Store {
             }
             None => false,
         }
+    }
+
+    /// Objects with keys in `[lo, hi)`, in key order.
+    pub fn range(&self, lo: ObjKey, hi: ObjKey) -> impl Iterator<Item = (&ObjKey, &Value)> {
+        self.objects.range(lo..hi)
     }
 
     /// The distinct kinds stored, in order.

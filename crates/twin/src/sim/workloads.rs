@@ -162,8 +162,12 @@ impl Sim {
     }
 
     fn owned_replicasets(&self, d: &ObjKey, uid: &str) -> Vec<ObjKey> {
+        // ReplicaSets the controller creates are named `<deployment>-<hash>`; adopting others
+        // by selector is not modelled, so only that name range is scanned.
+        let lo = ObjKey::new("ReplicaSet", &d.namespace, &format!("{}-", d.name));
+        let hi = ObjKey::new("ReplicaSet", &d.namespace, &format!("{}.", d.name));
         self.store
-            .list("ReplicaSet", Some(&d.namespace))
+            .range(lo, hi)
             .filter(|(_, v)| {
                 v.pointer("/metadata/ownerReferences/0/uid")
                     .and_then(Value::as_str)
