@@ -127,13 +127,24 @@ impl Sim {
         Ok(())
     }
 
+    /// The cloud's region (default `us-east-1`).
+    pub fn region(&self) -> String {
+        self.scenario
+            .doc
+            .spec
+            .cloud
+            .region
+            .clone()
+            .unwrap_or_else(|| "us-east-1".into())
+    }
+
     /// The cloud's zones.
     pub fn zones(&self) -> Vec<String> {
         let c = &self.scenario.doc.spec.cloud;
         if !c.zones.is_empty() {
             return c.zones.clone();
         }
-        let region = c.region.clone().unwrap_or_else(|| "us-east-1".into());
+        let region = self.region();
         ["a", "b", "c"]
             .iter()
             .map(|s| format!("{region}{s}"))
@@ -150,14 +161,7 @@ impl Sim {
         extra_labels: BTreeMap<String, String>,
         taints: Vec<Taint>,
     ) {
-        let region = self
-            .scenario
-            .doc
-            .spec
-            .cloud
-            .region
-            .clone()
-            .unwrap_or_else(|| "us-east-1".into());
+        let region = self.region();
         let mut labels = BTreeMap::new();
         for (k, v) in [
             ("kubernetes.io/hostname", name.to_string()),
@@ -364,19 +368,7 @@ impl Sim {
             .unwrap_or_default();
         let it_name = labels.get("node.kubernetes.io/instance-type").cloned();
         let it = it_name.as_deref().and_then(cloud::instance_type);
-        let taints: Vec<Taint> = v
-            .pointer("/spec/taints")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .filter_map(|t| {
-                Some(Taint {
-                    key: t.get("key")?.as_str()?.into(),
-                    value: t.get("value").and_then(Value::as_str).unwrap_or("").into(),
-                    effect: TaintEffect::parse(t.get("effect")?.as_str()?)?,
-                })
-            })
-            .collect();
+        let taints: Vec<Taint> = super::model::taints(v.pointer("/spec/taints"));
         let zone = labels
             .get("topology.kubernetes.io/zone")
             .cloned()

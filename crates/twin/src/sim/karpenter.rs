@@ -17,11 +17,10 @@ use std::sync::Arc;
 
 use kscale_controllers::karpenter::{self, Offering, Pool};
 use kscale_controllers::scheduler::{NodeInfo, fits};
-use kscale_model::{
-    NodeSelectorRequirement, Quantity, Resources, SelectorOp, SimTime, Taint, TaintEffect,
-};
+use kscale_model::{NodeSelectorRequirement, Resources, SelectorOp, SimTime};
 use serde_json::Value;
 
+use super::model::{quantity, requirements, str_map as labels, taints};
 use super::{Event, Sim};
 use crate::cloud;
 
@@ -95,60 +94,6 @@ pub struct KarpenterState {
     pub nominated: BTreeMap<u64, String>,
 }
 
-fn q(v: Option<&Value>) -> Option<Quantity> {
-    v.and_then(|x| match x {
-        Value::String(s) => Quantity::parse(s).ok(),
-        Value::Number(n) => Quantity::parse(&n.to_string()).ok(),
-        _ => None,
-    })
-}
-
-fn requirements(v: Option<&Value>) -> Vec<NodeSelectorRequirement> {
-    v.and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(|r| {
-            Some(NodeSelectorRequirement {
-                key: r.get("key")?.as_str()?.to_string(),
-                op: SelectorOp::parse(r.get("operator")?.as_str()?)?,
-                values: r
-                    .get("values")
-                    .and_then(Value::as_array)
-                    .map(|a| {
-                        a.iter()
-                            .filter_map(|x| x.as_str().map(str::to_string))
-                            .collect()
-                    })
-                    .unwrap_or_default(),
-            })
-        })
-        .collect()
-}
-
-fn taints(v: Option<&Value>) -> Vec<Taint> {
-    v.and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(|t| {
-            Some(Taint {
-                key: t.get("key")?.as_str()?.into(),
-                value: t.get("value").and_then(Value::as_str).unwrap_or("").into(),
-                effect: TaintEffect::parse(t.get("effect")?.as_str()?)?,
-            })
-        })
-        .collect()
-}
-
-fn labels(v: Option<&Value>) -> BTreeMap<String, String> {
-    v.and_then(Value::as_object)
-        .map(|m| {
-            m.iter()
-                .map(|(k, x)| (k.clone(), x.as_str().unwrap_or("").to_string()))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 /// The label a pool stamps on its nodes.
 pub fn pool_label(api: &PoolApi) -> &'static str {
     match api {
@@ -196,8 +141,8 @@ impl Sim {
                 });
             }
             let limits = limits.map(|l| Resources {
-                cpu_milli: q(l.get("cpu")).map(|x| x.milli()).unwrap_or(0),
-                memory: q(l.get("memory")).map(|x| x.value()).unwrap_or(0),
+                cpu_milli: quantity(l.get("cpu")).map(|x| x.milli()).unwrap_or(0),
+                memory: quantity(l.get("memory")).map(|x| x.value()).unwrap_or(0),
                 pods: 0,
             });
             let mut pool_labels = lbls;
@@ -483,14 +428,7 @@ impl Sim {
     ) {
         let a = self.rng.cloud.range_u64(1, 254);
         let b = self.rng.cloud.range_u64(1, 254);
-        let region = self
-            .scenario
-            .doc
-            .spec
-            .cloud
-            .region
-            .clone()
-            .unwrap_or_else(|| "us-east-1".into());
+        let region = self.region();
         let node = format!("ip-192-168-{a}-{b}.{region}.compute.internal");
         for id in pods {
             self.karpenter.nominated.insert(*id, claim.clone());

@@ -653,19 +653,7 @@ impl Sim {
                     .pointer("/spec/unschedulable")
                     .and_then(Value::as_bool)
                     .unwrap_or(false);
-                n.info.taints = patched
-                    .pointer("/spec/taints")
-                    .and_then(Value::as_array)
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|t| {
-                        Some(Taint {
-                            key: t.get("key")?.as_str()?.into(),
-                            value: t.get("value").and_then(Value::as_str).unwrap_or("").into(),
-                            effect: TaintEffect::parse(t.get("effect")?.as_str()?)?,
-                        })
-                    })
-                    .collect();
+                n.info.taints = super::model::taints(patched.pointer("/spec/taints"));
                 if let Some(l) = patched
                     .pointer("/metadata/labels")
                     .and_then(Value::as_object)

@@ -74,7 +74,8 @@ pub struct PodTemplate {
     pub qos: QosClass,
 }
 
-fn q(v: Option<&Value>) -> Option<Quantity> {
+/// A quantity from JSON (string or number).
+pub fn quantity(v: Option<&Value>) -> Option<Quantity> {
     v.and_then(|x| match x {
         Value::String(s) => Quantity::parse(s).ok(),
         Value::Number(n) => Quantity::parse(&n.to_string()).ok(),
@@ -84,17 +85,18 @@ fn q(v: Option<&Value>) -> Option<Quantity> {
 
 fn res(v: Option<&Value>) -> Resources {
     Resources {
-        cpu_milli: q(v.and_then(|r| r.get("cpu")))
+        cpu_milli: quantity(v.and_then(|r| r.get("cpu")))
             .map(|x| x.milli())
             .unwrap_or(0),
-        memory: q(v.and_then(|r| r.get("memory")))
+        memory: quantity(v.and_then(|r| r.get("memory")))
             .map(|x| x.value())
             .unwrap_or(0),
         pods: 0,
     }
 }
 
-fn str_map(v: Option<&Value>) -> BTreeMap<String, String> {
+/// A JSON object of strings as an ordered map (non-strings rendered as JSON).
+pub fn str_map(v: Option<&Value>) -> BTreeMap<String, String> {
     v.and_then(Value::as_object)
         .map(|m| {
             m.iter()
@@ -111,7 +113,8 @@ fn str_map(v: Option<&Value>) -> BTreeMap<String, String> {
         .unwrap_or_default()
 }
 
-fn requirements(v: Option<&Value>) -> Vec<NodeSelectorRequirement> {
+/// Node selector requirements (`key`, `operator`, `values`) from JSON; malformed ones are skipped.
+pub fn requirements(v: Option<&Value>) -> Vec<NodeSelectorRequirement> {
     v.and_then(Value::as_array)
         .into_iter()
         .flatten()
@@ -128,6 +131,21 @@ fn requirements(v: Option<&Value>) -> Vec<NodeSelectorRequirement> {
                             .collect()
                     })
                     .unwrap_or_default(),
+            })
+        })
+        .collect()
+}
+
+/// Taints (`key`, `value`, `effect`) from JSON; malformed ones are skipped.
+pub fn taints(v: Option<&Value>) -> Vec<kscale_model::Taint> {
+    v.and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|t| {
+            Some(kscale_model::Taint {
+                key: t.get("key")?.as_str()?.into(),
+                value: t.get("value").and_then(Value::as_str).unwrap_or("").into(),
+                effect: TaintEffect::parse(t.get("effect")?.as_str()?)?,
             })
         })
         .collect()

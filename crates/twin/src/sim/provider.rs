@@ -102,14 +102,7 @@ impl Sim {
             .filter(|n| n.info.labels.get(NODE_GROUP_LABEL).map(String::as_str) == Some(group))
             .count();
         let zone = zones[count % zones.len()].clone();
-        let region = self
-            .scenario
-            .doc
-            .spec
-            .cloud
-            .region
-            .clone()
-            .unwrap_or_else(|| "us-east-1".into());
+        let region = self.region();
         let name = loop {
             let (a, b) = (
                 self.rng.cloud.range_u64(1, 254),
