@@ -50,6 +50,14 @@ impl Stream {
             .collect()
     }
 
+    /// A Poisson-distributed count with the given mean (0 for a non-positive mean).
+    pub fn poisson(&mut self, mean: f64) -> f64 {
+        match rand_distr::Poisson::new(mean) {
+            Ok(d) if mean > 0.0 => rand_distr::Distribution::sample(&d, &mut self.0),
+            _ => 0.0,
+        }
+    }
+
     /// A random (version 4 layout) UUID string.
     pub fn uuid(&mut self) -> String {
         let mut b = [0u8; 16];

@@ -362,6 +362,64 @@ pub struct RateSpec {
     /// Piecewise-constant rate: value from `at` until the next step.
     #[serde(default)]
     pub steps: Option<Vec<RatePoint>>,
+    /// Linear ramp: `{from, to, start, end}` (rate `from` before `start`, `to` after `end`).
+    #[serde(default)]
+    pub ramp: Option<RampSpec>,
+    /// A spike: `{base, factor, at, duration}` — `base × factor` during the window, else `base`.
+    #[serde(default)]
+    pub spike: Option<SpikeSpec>,
+    /// Diurnal sine: `{mean, amplitude, period, phase}` (period default 24h), never below 0.
+    #[serde(default)]
+    pub diurnal: Option<DiurnalSpec>,
+    /// Poisson noise on top of the rate: each second's arrivals are drawn from a Poisson
+    /// distribution with the rate as mean, from the scenario seed (default false).
+    #[serde(default)]
+    pub poisson: bool,
+}
+
+/// A linear ramp.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RampSpec {
+    /// Rate before `start`.
+    pub from: f64,
+    /// Rate after `end`.
+    pub to: f64,
+    /// Ramp start (default 0s).
+    #[serde(default)]
+    pub start: Option<DurationField>,
+    /// Ramp end.
+    pub end: DurationField,
+}
+
+/// A spike: an x-fold rate for a while.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SpikeSpec {
+    /// Rate outside the spike.
+    pub base: f64,
+    /// Multiplier during the spike (e.g. 3 for +200%).
+    pub factor: f64,
+    /// Spike start.
+    pub at: DurationField,
+    /// Spike length.
+    pub duration: DurationField,
+}
+
+/// A diurnal sine.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DiurnalSpec {
+    /// Mean rate.
+    pub mean: f64,
+    /// Amplitude.
+    pub amplitude: f64,
+    /// Period (default 24h).
+    #[serde(default)]
+    pub period: Option<DurationField>,
+    /// Time of the first peak's rising zero crossing (default 0s).
+    #[serde(default)]
+    pub phase: Option<DurationField>,
 }
 
 /// One point of a `steps` rate.
@@ -391,6 +449,39 @@ pub enum Rate {
     Constant(f64),
     /// Piecewise constant: sorted `(start ms, value)`; before the first point the rate is 0.
     Steps(Vec<(u64, f64)>),
+    /// Linear from `from` at `start` ms to `to` at `end` ms.
+    Ramp {
+        /// Rate before the ramp.
+        from: f64,
+        /// Rate after the ramp.
+        to: f64,
+        /// Start (ms).
+        start: u64,
+        /// End (ms).
+        end: u64,
+    },
+    /// `base`, times `factor` in `[at, at + duration)` (ms).
+    Spike {
+        /// Base rate.
+        base: f64,
+        /// Multiplier.
+        factor: f64,
+        /// Start (ms).
+        at: u64,
+        /// Length (ms).
+        duration: u64,
+    },
+    /// `max(0, mean + amplitude · sin(2π (t − phase) / period))`.
+    Diurnal {
+        /// Mean.
+        mean: f64,
+        /// Amplitude.
+        amplitude: f64,
+        /// Period (ms).
+        period: u64,
+        /// Phase (ms).
+        phase: u64,
+    },
 }
 
 impl Rate {
@@ -401,6 +492,41 @@ impl Rate {
             Rate::Steps(points) => {
                 let idx = points.partition_point(|(t, _)| *t <= t_ms);
                 if idx == 0 { 0.0 } else { points[idx - 1].1 }
+            }
+            Rate::Ramp {
+                from,
+                to,
+                start,
+                end,
+            } => {
+                if t_ms <= *start {
+                    *from
+                } else if t_ms >= *end {
+                    *to
+                } else {
+                    from + (to - from) * (t_ms - start) as f64 / (end - start) as f64
+                }
+            }
+            Rate::Spike {
+                base,
+                factor,
+                at,
+                duration,
+            } => {
+                if t_ms >= *at && t_ms < at + duration {
+                    base * factor
+                } else {
+                    *base
+                }
+            }
+            Rate::Diurnal {
+                mean,
+                amplitude,
+                period,
+                phase,
+            } => {
+                let x = (t_ms as f64 - *phase as f64) / (*period).max(1) as f64;
+                (mean + amplitude * (std::f64::consts::TAU * x).sin()).max(0.0)
             }
         }
     }
@@ -417,6 +543,8 @@ pub struct Load {
     pub name: String,
     /// Offered rate.
     pub rate: Rate,
+    /// Poisson noise on arrivals.
+    pub poisson: bool,
     /// CPU milli-core-seconds per request.
     pub cpu_milli_per_request: f64,
     /// Idle CPU per pod (milli-cores).
@@ -781,15 +909,22 @@ fn resolve_load(
         ));
     }
     let r = &l.requests_per_second;
-    let n_set = [r.constant.is_some(), r.trace.is_some(), r.steps.is_some()]
-        .iter()
-        .filter(|b| **b)
-        .count();
+    let n_set = [
+        r.constant.is_some(),
+        r.trace.is_some(),
+        r.steps.is_some(),
+        r.ramp.is_some(),
+        r.spike.is_some(),
+        r.diurnal.is_some(),
+    ]
+    .iter()
+    .filter(|b| **b)
+    .count();
     if n_set != 1 {
         return Err(err(
             "requestsPerSecond",
             "requestsPerSecond",
-            "exactly one of constant, trace or steps must be given".into(),
+            "exactly one of constant, trace, steps, ramp, spike or diurnal must be given".into(),
         ));
     }
     let scale = r.scale.unwrap_or(1.0);
@@ -800,7 +935,53 @@ fn resolve_load(
             "scale must be a non-negative number".into(),
         ));
     }
-    let rate = if let Some(c) = r.constant {
+    let finite = |x: f64| x.is_finite() && x >= 0.0;
+    let rate = if let Some(g) = r.ramp {
+        let start = g.start.map(|d| d.0).unwrap_or(0);
+        if !(finite(g.from) && finite(g.to)) || g.end.0 <= start {
+            return Err(err(
+                "ramp",
+                "requestsPerSecond.ramp",
+                "ramp needs non-negative from/to and end after start".into(),
+            ));
+        }
+        Rate::Ramp {
+            from: g.from * scale,
+            to: g.to * scale,
+            start,
+            end: g.end.0,
+        }
+    } else if let Some(g) = r.spike {
+        if !(finite(g.base) && finite(g.factor)) {
+            return Err(err(
+                "spike",
+                "requestsPerSecond.spike",
+                "spike needs a non-negative base and factor".into(),
+            ));
+        }
+        Rate::Spike {
+            base: g.base * scale,
+            factor: g.factor,
+            at: g.at.0,
+            duration: g.duration.0,
+        }
+    } else if let Some(g) = r.diurnal {
+        let period = g.period.map(|d| d.0).unwrap_or(86_400_000);
+        if !(finite(g.mean) && g.amplitude.is_finite()) || period == 0 {
+            return Err(err(
+                "diurnal",
+                "requestsPerSecond.diurnal",
+                "diurnal needs a non-negative mean, a finite amplitude and a positive period"
+                    .into(),
+            ));
+        }
+        Rate::Diurnal {
+            mean: g.mean * scale,
+            amplitude: g.amplitude * scale,
+            period,
+            phase: g.phase.map(|d| d.0).unwrap_or(0),
+        }
+    } else if let Some(c) = r.constant {
         if !(c.is_finite() && c >= 0.0) {
             return Err(err(
                 "constant",
@@ -859,6 +1040,7 @@ fn resolve_load(
         kind,
         name,
         rate,
+        poisson: r.poisson,
         cpu_milli_per_request: cpu.nanos() as f64 / 1e6,
         idle_cpu_milli: l.idle_cpu.map(|q| q.0.nanos() as f64 / 1e6).unwrap_or(0.0),
         startup_ms: l.startup_time.map(|d| d.0).unwrap_or(0),
@@ -874,4 +1056,82 @@ fn resolve_load(
             .slo
             .map(|s| (s.latency_p99.map(|d| d.0), s.max_drop_ratio)),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generators() {
+        let ramp = Rate::Ramp {
+            from: 10.0,
+            to: 30.0,
+            start: 1000,
+            end: 3000,
+        };
+        assert_eq!(
+            [ramp.at(0), ramp.at(2000), ramp.at(5000)],
+            [10.0, 20.0, 30.0]
+        );
+        let spike = Rate::Spike {
+            base: 10.0,
+            factor: 3.0,
+            at: 60_000,
+            duration: 30_000,
+        };
+        assert_eq!(
+            [
+                spike.at(59_999),
+                spike.at(60_000),
+                spike.at(89_999),
+                spike.at(90_000)
+            ],
+            [10.0, 30.0, 30.0, 10.0]
+        );
+        let d = Rate::Diurnal {
+            mean: 100.0,
+            amplitude: 50.0,
+            period: 86_400_000,
+            phase: 0,
+        };
+        assert!(
+            (d.at(21_600_000) - 150.0).abs() < 1e-9,
+            "peak a quarter period after the phase"
+        );
+        assert!((d.at(64_800_000) - 50.0).abs() < 1e-9);
+        let deep = Rate::Diurnal {
+            mean: 10.0,
+            amplitude: 50.0,
+            period: 1000,
+            phase: 0,
+        };
+        assert_eq!(deep.at(750), 0.0, "never negative");
+        let steps = Rate::Steps(vec![(0, 5.0), (10_000, 7.0)]);
+        assert_eq!(
+            [steps.at(0), steps.at(9_999), steps.at(10_000)],
+            [5.0, 5.0, 7.0]
+        );
+    }
+
+    #[test]
+    fn generator_fields_are_validated() {
+        let dir = tempfile::tempdir().unwrap();
+        let write = |rps: &str| {
+            let p = dir.path().join("s.yaml");
+            std::fs::write(&p, format!("apiVersion: kscale.io/v1alpha1\nkind: Scenario\nmetadata: {{name: g}}\nspec:\n  duration: 1m\n  load:\n    - target: deployment/web\n      requestsPerSecond: {rps}\n      cpuPerRequest: 10m\n")).unwrap();
+            Scenario::load(&p)
+        };
+        let ok =
+            write("{spike: {base: 10, factor: 3, at: 10s, duration: 20s}, poisson: true}").unwrap();
+        assert!(ok.loads[0].poisson);
+        assert_eq!(ok.loads[0].rate.at(15_000), 30.0);
+        let e = write("{ramp: {from: 1, to: 2, start: 10s, end: 5s}}").unwrap_err();
+        assert_eq!(
+            e.field.as_deref(),
+            Some("spec.load[0].requestsPerSecond.ramp")
+        );
+        let e = write("{constant: 1, diurnal: {mean: 1, amplitude: 1}}").unwrap_err();
+        assert!(e.message.contains("exactly one of"), "{e}");
+    }
 }

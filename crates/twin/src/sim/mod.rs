@@ -89,6 +89,8 @@ pub struct Rngs {
     pub kubelet: Stream,
     /// Cloud provider draws (provisioning latency, instance addresses).
     pub cloud: Stream,
+    /// Load noise (Poisson arrivals).
+    pub load: Stream,
 }
 
 /// The simulated cluster and its event loop.
@@ -185,6 +187,7 @@ impl Sim {
                 sched: Stream::new(seed, "scheduler"),
                 kubelet: Stream::new(seed, "kubelet"),
                 cloud: Stream::new(seed, "cloud"),
+                load: Stream::new(seed, "load"),
             },
             lat: Latencies::default(),
             store: Store::default(),

@@ -50,7 +50,10 @@ impl Sim {
         let loads = self.scenario.loads.clone();
         let dt = load::TICK_MS as f64 / 1000.0;
         for (i, l) in loads.iter().enumerate() {
-            let rate = l.rate.at(self.now.as_millis());
+            let mut rate = l.rate.at(self.now.as_millis());
+            if l.poisson {
+                rate = self.rng.load.poisson(rate * dt) / dt;
+            }
             let ready: Vec<u64> = self
                 .target_pods(&l.namespace, &l.kind, &l.name)
                 .into_iter()
