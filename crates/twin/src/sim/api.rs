@@ -339,6 +339,9 @@ impl Sim {
                     self.put_replicaset(key, v, None);
                 } else {
                     self.put_generic(key.clone(), v);
+                    if kind == "HorizontalPodAutoscaler" {
+                        self.start_hpa_sync();
+                    }
                     if kind == "Deployment" {
                         self.maybe_start_cpa(&key);
                         self.mark_dirty(key);

@@ -33,9 +33,20 @@ pub struct MetricsApi {
     pub pods: BTreeMap<u64, PodSample>,
     /// Time of the previous scrape.
     pub last_scrape: SimTime,
+    /// The scrape loop is running.
+    pub running: bool,
 }
 
 impl Sim {
+    /// Starts the scrape loop (once).
+    pub fn start_metrics(&mut self) {
+        if !self.metrics.running {
+            self.metrics.running = true;
+            self.queue
+                .push(self.now.plus_millis(RESOLUTION_MS), Event::MetricsScrape);
+        }
+    }
+
     /// metrics-server scrapes: every running pod gets a sample; pods that are gone are dropped.
     pub fn metrics_scrape(&mut self) {
         let now = self.now;

@@ -6,6 +6,7 @@
 //! "dirty" marks and coalesced into one reconcile event, so cost grows with changes, not time.
 
 pub mod api;
+pub mod hpa;
 pub mod karpenter;
 pub mod kubectl;
 pub mod kubelet;
@@ -69,6 +70,8 @@ pub enum Event {
     ContainerRestarted(u64, u32),
     /// metrics-server scrapes the kubelets.
     MetricsScrape,
+    /// The HPA controller syncs every HPA.
+    HpaSync,
     /// Sync a ReplicaSet again after a failed create (work-queue back-off).
     Retry(ObjKey),
     /// Take a time-series sample.
@@ -163,6 +166,10 @@ pub struct Sim {
     pub failed_event_at: BTreeMap<u64, SimTime>,
     /// Incremented whenever a pod is bound or removed (cheap change detection).
     pub pods_epoch: u64,
+    /// The HPA sync loop is running.
+    pub hpa_syncing: bool,
+    /// Per-HPA controller memory.
+    pub hpa_state: hpa::HpaStates,
     /// Every pod start, in order.
     pub startups: Vec<kubelet::Startup>,
     /// Karpenter emulation state.
@@ -214,6 +221,8 @@ impl Sim {
             counters: BTreeMap::new(),
             karpenter: Default::default(),
             startups: vec![],
+            hpa_syncing: false,
+            hpa_state: Default::default(),
             pods_epoch: 0,
             failed_event_at: BTreeMap::new(),
             usage_acc: BTreeMap::new(),
@@ -258,8 +267,7 @@ impl Sim {
         sim.load_state = crate::load::init(scenario.loads.len());
         if !scenario.loads.is_empty() {
             sim.queue.push(SimTime::ZERO, Event::LoadTick);
-            sim.queue
-                .push(SimTime(metrics::RESOLUTION_MS), Event::MetricsScrape);
+            sim.start_metrics();
         }
         sim.queue.push(SimTime::ZERO, Event::Sample);
         Ok(sim)
@@ -292,6 +300,7 @@ impl Sim {
             }
             Event::PodCreate(key) => self.pod_create_lands(key),
             Event::Retry(key) => self.mark_dirty(key),
+            Event::HpaSync => self.hpa_sync(),
             Event::ContainerRestarted(id, g) => self.container_restarted(id, g),
             Event::MetricsScrape => self.metrics_scrape(),
             Event::CpaPoll(key) => self.cpa_poll(key),
