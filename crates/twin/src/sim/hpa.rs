@@ -199,7 +199,13 @@ impl Sim {
                     pending: matches!(p.phase, PodPhase::Pending | PodPhase::ContainerCreating),
                     ignored: p.deleting_at.is_some() || p.phase == PodPhase::Failed,
                     ready: p.started_at.map(|_| p.is_ready()),
-                    ready_transition: p.ready_at.or(p.started_at).unwrap_or(p.created),
+                    ready_transition: self
+                        .ready_changed
+                        .get(&p.id)
+                        .copied()
+                        .or(p.ready_at)
+                        .or(p.started_at)
+                        .unwrap_or(p.created),
                     start: p.scheduled_at,
                     requests: [
                         p.template.requests.cpu_milli,

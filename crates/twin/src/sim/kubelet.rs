@@ -261,6 +261,7 @@ impl Sim {
             return;
         }
         pod.ready_at = Some(now);
+        self.ready_changed.insert(id, now);
         self.owner_changed(id);
     }
 
@@ -373,6 +374,7 @@ impl Sim {
             }
         }
         self.count("podsDeleted");
+        self.ready_changed.remove(&id);
         self.failed_event_at.remove(&id);
         self.pods_epoch += 1;
         self.cluster_changed();

@@ -166,6 +166,8 @@ pub struct Sim {
     pub failed_event_at: BTreeMap<u64, SimTime>,
     /// Incremented whenever a pod is bound or removed (cheap change detection).
     pub pods_epoch: u64,
+    /// Last transition of each pod's Ready condition (set when it becomes ready or unready).
+    pub ready_changed: BTreeMap<u64, SimTime>,
     /// The HPA sync loop is running.
     pub hpa_syncing: bool,
     /// Per-HPA controller memory.
@@ -222,6 +224,7 @@ impl Sim {
             karpenter: Default::default(),
             startups: vec![],
             hpa_syncing: false,
+            ready_changed: BTreeMap::new(),
             hpa_state: Default::default(),
             pods_epoch: 0,
             failed_event_at: BTreeMap::new(),

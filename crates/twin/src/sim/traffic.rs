@@ -153,6 +153,7 @@ impl Sim {
 
     /// The kernel OOM-kills a pod's container: not Ready, restart after the back-off.
     pub fn oom_kill(&mut self, id: u64) {
+        self.ready_changed.insert(id, self.now);
         let Some(p) = self.pods.get_mut(&id) else {
             return;
         };
