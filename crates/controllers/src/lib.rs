@@ -7,7 +7,10 @@
 //!
 //! - [`scheduler`]: kube-scheduler's filter, LeastAllocated scoring and DefaultPreemption.
 //! - [`hpa`]: the HorizontalPodAutoscaler (autoscaling/v2) replica calculation and behavior.
+//! - [`elastic`]: Elastic Pods (container replicas inside a running pod): validation, the
+//!   scheduler's admission of replication requests, the kubelet's plan, the elastic autoscaler.
 
+pub mod elastic;
 pub mod hpa;
 pub mod karpenter;
 pub mod proportional;

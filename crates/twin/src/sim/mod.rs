@@ -6,6 +6,7 @@
 //! "dirty" marks and coalesced into one reconcile event, so cost grows with changes, not time.
 
 pub mod api;
+pub mod elastic;
 pub mod hpa;
 pub mod karpenter;
 pub mod kubectl;
@@ -78,6 +79,8 @@ pub enum Event {
     Sample,
     /// Advance the load model by one tick.
     LoadTick,
+    /// An Elastic Pod replication step (scheduler check, kubelet action, status write, timeout).
+    Elastic(elastic::ElasticEvent),
 }
 
 /// Random streams of the twin, one per component.
@@ -178,6 +181,8 @@ pub struct Sim {
     pub karpenter: karpenter::KarpenterState,
     /// Counters for the summary.
     pub counters: BTreeMap<&'static str, u64>,
+    /// Elastic Pods: per-pod replication state (see `elastic.rs`).
+    pub elastic: elastic::ElasticState,
 }
 
 impl Sim {
@@ -198,7 +203,7 @@ impl Sim {
                 cloud: Stream::new(seed, "cloud"),
                 load: Stream::new(seed, "load"),
             },
-            lat: Latencies::default(),
+            lat: Latencies::from_scenario(&scenario.doc.spec),
             store: Store::default(),
             nodes: BTreeMap::new(),
             pods: BTreeMap::new(),
@@ -233,7 +238,9 @@ impl Sim {
             metrics: Default::default(),
             cpa_polling: BTreeSet::new(),
             scenario: scenario.clone(),
+            elastic: Default::default(),
         };
+        sim.configure_elastic();
         sim.install_builtins();
         sim.create_scenario_nodes()?;
         sim.create_node_group_nodes();
@@ -315,6 +322,7 @@ impl Sim {
             Event::ContainersStarted(id, g) => self.containers_started(id, g),
             Event::PodReady(id, g) => self.pod_ready(id, g),
             Event::PodGone(id, g) => self.pod_gone(id, g),
+            Event::Elastic(e) => self.elastic_event(e),
             Event::Sample => {
                 self.take_sample();
                 let next = self.now.plus_millis(self.sample_interval_ms());

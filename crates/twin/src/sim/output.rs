@@ -264,13 +264,38 @@ impl Sim {
             "events": {"total": self.events.len(), "byReason": reasons},
             "loads": loads,
             "podStartup": self.startup_summary(),
+            "apiWrites": self.api_writes_summary(),
             "counters": self.counters,
             "warnings": self.warnings.iter().map(|w| w.to_string()).collect::<Vec<_>>(),
         });
+        if !self.elastic.pods.is_empty() {
+            v["elastic"] = self.elastic_summary();
+        }
         if let Some(w) = wall_ms {
             v["wallMillis"] = json!(w);
         }
         v
+    }
+
+    /// Pod writes to the API server by kind (create, binding, status, patch, delete) and in
+    /// total; other objects' writes (ReplicaSet and Deployment status) are not counted.
+    pub fn api_writes_summary(&self) -> Value {
+        let kinds = [
+            ("podCreate", "apiWritesPodCreate"),
+            ("podBinding", "apiWritesPodBinding"),
+            ("podStatus", "apiWritesPodStatus"),
+            ("podPatch", "apiWritesPodPatch"),
+            ("podDelete", "apiWritesPodDelete"),
+        ];
+        let mut m = serde_json::Map::new();
+        let mut total = 0;
+        for (k, c) in kinds {
+            let n = self.counters.get(c).copied().unwrap_or(0);
+            total += n;
+            m.insert(k.into(), json!(n));
+        }
+        m.insert("total".into(), json!(total));
+        Value::Object(m)
     }
 
     /// Pod start-up latency (creation → running, which includes waiting for a node) per
