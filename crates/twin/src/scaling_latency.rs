@@ -142,11 +142,22 @@ pub fn measure(
     };
     scenario.steps.push(StepSpec {
         at: crate::scenario::DurationField(t.at_ms),
-        run,
+        run: run.clone(),
     });
     scenario.steps.sort_by_key(|s| s.at);
+    let path = scenario.path.clone();
     let mut sim = Sim::new(Arc::new(scenario))?;
     sim.run();
+    if let Some(failed) = sim
+        .transcript
+        .iter()
+        .find(|e| e.command == run && e.exit_code != 0)
+    {
+        return Err(InputError::file(
+            &path,
+            format!("the scaling step `{run}` failed: {}", failed.stderr.trim()),
+        ));
+    }
     let at = kscale_model::SimTime(t.at_ms);
     Ok(match method {
         Method::ReplicaSet => {

@@ -130,7 +130,7 @@ fn requests_sum_over_replicas_and_qos_follows() {
     let p = sim.pods.values().find(|p| &*p.name == "1pod").unwrap();
     // Final replica 3 × 200m / 256Mi.
     assert_eq!(p.template.requests.cpu_milli, 600);
-    assert_eq!(p.template.requests.memory, 3 * 256 << 20);
+    assert_eq!(p.template.requests.memory, 3 * (256 << 20));
     assert_eq!(p.template.qos.as_str(), "Guaranteed");
     let node = &sim.nodes["node"];
     // 1pod 600m + 2pod (2×100 + 2×100 + 50) = 1050m after the filler left.
