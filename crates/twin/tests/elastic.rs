@@ -361,3 +361,93 @@ fn invalid_replica_in_a_manifest_names_file_and_field() {
         "{err}"
     );
 }
+
+/// Seconds after the spike (at 120 s) until the load is served as offered with no backlog.
+fn catch_up_seconds(sim: &Sim) -> f64 {
+    let ts = sim.timeseries();
+    let col = |name: &str| {
+        ts.columns
+            .iter()
+            .position(|c| c == &format!("load/default/deployment/fn/{name}"))
+            .unwrap()
+    };
+    let (b, s, o) = (col("backlog"), col("served_rps"), col("offered_rps"));
+    ts.rows
+        .iter()
+        .find(|r| r[0] > 120.0 && r[b] < 1.0 && r[s] >= r[o] - 0.01)
+        .map(|r| r[0] - 120.0)
+        .expect("the load is caught up before the end")
+}
+
+#[test]
+fn elastic_autoscaler_meets_the_spike_sooner_than_the_hpa() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/elastic-autoscaling");
+    let hpa = run(&dir.join("hpa.yaml"));
+    let ela = run(&dir.join("elastic.yaml"));
+    let (h, e) = (catch_up_seconds(&hpa), catch_up_seconds(&ela));
+    assert!(e + 20.0 <= h, "elastic {e}s vs HPA {h}s");
+    let slo = |sim: &Sim| {
+        sim.summary(None)["loads"][0]["sloViolationSeconds"]
+            .as_f64()
+            .unwrap()
+    };
+    assert!(slo(&ela) < slo(&hpa), "{} vs {}", slo(&ela), slo(&hpa));
+    // Requests are conserved in both runs.
+    for sim in [&hpa, &ela] {
+        let l = &sim.summary(None)["loads"][0];
+        let f = |k: &str| l[k].as_f64().unwrap();
+        let lost = f("offeredRequests")
+            - f("servedRequests")
+            - f("droppedRequests")
+            - f("rejectedRequests")
+            - f("queuedAtEnd");
+        assert!(lost.abs() < 1e-6, "{l}");
+    }
+    // The first rescales patch container replicas into the two running pods; pods are added
+    // only once those are full (8 instances each).
+    let rescales: Vec<_> = ela
+        .events
+        .iter()
+        .filter(|x| x.reason == "SuccessfulRescale")
+        .map(|x| x.message.clone())
+        .collect();
+    assert!(
+        rescales[0].starts_with("New size: 4 instances (1 pod(s) patched)"),
+        "{rescales:?}"
+    );
+    let first_pods = rescales
+        .iter()
+        .position(|m| m.contains("Deployment fn to"))
+        .unwrap();
+    assert!(first_pods >= 2, "{rescales:?}");
+    assert!(
+        ela.summary(None)["pods"]["created"].as_u64().unwrap()
+            < hpa.summary(None)["pods"]["created"].as_u64().unwrap()
+    );
+    // Fewer pod writes to the API server for the same surge.
+    let writes = |sim: &Sim| sim.summary(None)["apiWrites"]["total"].as_u64().unwrap();
+    assert!(writes(&ela) < writes(&hpa));
+}
+
+#[test]
+fn elastic_autoscaler_spec_errors_name_the_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = format!(
+        "{POD}---\napiVersion: kscale.io/v1alpha1\nkind: ElasticPodAutoscaler\nmetadata: {{name: x}}\nspec:\n  scaleTargetRef: {{kind: Deployment, name: app}}\n  maxReplicasPerPod: 50\n  maxInstances: 10\n"
+    );
+    let path = scenario(
+        dir.path(),
+        "",
+        &bad,
+        "  - at: 1m\n    run: kubectl get pods\n",
+    );
+    let err = Sim::new(Arc::new(Scenario::load(&path).unwrap()))
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(err.contains("m.yaml"), "{err}");
+    assert!(
+        err.contains("spec.maxReplicasPerPod: Invalid value: 50"),
+        "{err}"
+    );
+}

@@ -348,12 +348,18 @@ impl Sim {
                         return Ok(ApplyOutcome::Unchanged);
                     }
                 }
+                if kind == "ElasticPodAutoscaler" {
+                    super::elastic_autoscaler::parse(&v, self.elastic.max_replicas)?;
+                }
                 if kind == "ReplicaSet" {
                     self.put_replicaset(key, v, None);
                 } else {
                     self.put_generic(key.clone(), v);
                     if kind == "HorizontalPodAutoscaler" {
                         self.start_hpa_sync();
+                    }
+                    if kind == "ElasticPodAutoscaler" {
+                        self.start_elastic_autoscaler();
                     }
                     if kind == "Deployment" {
                         self.maybe_start_cpa(&key);

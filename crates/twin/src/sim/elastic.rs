@@ -13,7 +13,8 @@
 //! 3. **Kubelet** (`bindToKubelet` after InProgress): starts and stops only the changed
 //!    containers inside the existing sandbox — image pull only for images the node lacks,
 //!    `containerStart` for the first new instance plus `elasticContainerStagger` per further
-//!    one, `shutdown` for stopped ones — then reports every change at its next PLEG relist in
+//!    one (plus the load entry's `startupTime`, as for a new pod), `shutdown` for stopped
+//!    ones — then reports every change at its next PLEG relist in
 //!    **one** status write (user story 4) and sets `Unset`. No pod restart: same uid, other
 //!    containers untouched. If that takes longer than `spec.elastic.timeout` the kubelet gives
 //!    up: `Timeout`, the old containers keep running.
@@ -42,6 +43,8 @@ pub enum ElasticEvent {
     Done(u64, u32),
     /// The replication timeout of an `InProgress` request.
     Timeout(u64, u32),
+    /// The elastic autoscalers sync (see `elastic_autoscaler.rs`).
+    ScalerSync,
 }
 
 /// Replication state of one pod.
@@ -96,6 +99,10 @@ pub struct ElasticState {
     pub status_writes: u64,
     /// Status writes it would have made without consolidation (one per container change).
     pub status_writes_unconsolidated: u64,
+    /// The elastic autoscalers' sync loop is running.
+    pub scaler_running: bool,
+    /// Recommendations per elastic autoscaler (downscale stabilization).
+    pub scaler_history: super::elastic_autoscaler::ScalerHistory,
 }
 
 /// Reads a spec's containers for validation: `replica` must be an integer when present.
@@ -270,6 +277,7 @@ impl Sim {
             ElasticEvent::KubeletSync(id, r) => self.elastic_kubelet(id, r),
             ElasticEvent::Done(id, r) => self.elastic_done(id, r),
             ElasticEvent::Timeout(id, r) => self.elastic_timeout(id, r),
+            ElasticEvent::ScalerSync => self.elastic_scaler_sync(),
         }
     }
 
@@ -443,8 +451,10 @@ impl Sim {
         }
         let mut start_ms = 0;
         if starts > 0 {
+            // New instances serve after the application's start-up time, as new pods do.
             start_ms = self.lat.container_start_ms
-                + self.lat.elastic_container_stagger_ms * (starts as u64 - 1);
+                + self.lat.elastic_container_stagger_ms * (starts as u64 - 1)
+                + self.startup_delay_ms(id);
             if pull {
                 start_ms += self.lat.image_pull_ms;
                 if confidential {

@@ -7,6 +7,7 @@
 
 pub mod api;
 pub mod elastic;
+pub mod elastic_autoscaler;
 pub mod hpa;
 pub mod karpenter;
 pub mod kubectl;
