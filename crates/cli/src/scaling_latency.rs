@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use indicatif::{ProgressBar, ProgressStyle};
 use kscale_report::{ChartSpec, RunOutput, TimeSeries};
-use kscale_twin::scaling_latency::{Cell, Method, SEED_FIGURE8, Targets, measure};
+use kscale_twin::scaling_latency::{Cell, Measurement, Method, SEED_FIGURE8, Targets, measure};
 use rayon::prelude::*;
 use serde_json::json;
 
@@ -101,7 +101,7 @@ pub fn run(o: Options) -> ExitCode {
     } else {
         ProgressBar::hidden()
     };
-    let results: Vec<Result<Option<f64>, kscale_twin::error::InputError>> = jobs
+    let results: Vec<Result<Option<Measurement>, kscale_twin::error::InputError>> = jobs
         .par_iter()
         .map(|(m, n, r)| {
             let x = measure(o.scenario, &targets, *m, *n, base_seed + *r as u64);
@@ -110,7 +110,7 @@ pub fn run(o: Options) -> ExitCode {
         })
         .collect();
     bar.finish_and_clear();
-    let mut cells: Vec<(Method, u32, Vec<f64>)> = vec![];
+    let mut cells: Vec<(Method, u32, Vec<f64>, u64)> = vec![];
     for ((m, n, _), r) in jobs.iter().zip(results) {
         let v = match r {
             Ok(Some(v)) => v,
@@ -126,20 +126,23 @@ pub fn run(o: Options) -> ExitCode {
             }
         };
         match cells.iter_mut().find(|c| c.0 == *m && c.1 == *n) {
-            Some(c) => c.2.push(v),
-            None => cells.push((*m, *n, vec![v])),
+            Some(c) => {
+                c.2.push(v.seconds);
+                c.3 += v.api_writes;
+            }
+            None => cells.push((*m, *n, vec![v.seconds], v.api_writes)),
         }
     }
     let cell = |m: Method, n: u32| {
-        Cell::of(
-            &cells
-                .iter()
-                .find(|c| c.0 == m && c.1 == n)
-                .map(|c| c.2.clone())
-                .unwrap_or_default(),
+        let c = cells.iter().find(|c| c.0 == m && c.1 == n);
+        let writes = c.map_or(0.0, |c| c.3 as f64 / c.2.len().max(1) as f64);
+        (
+            Cell::of(&c.map(|c| c.2.clone()).unwrap_or_default()),
+            writes,
         )
     };
-    let rows: Vec<(u32, Cell, Cell)> = (1..=o.max)
+    type Row = (u32, (Cell, f64), (Cell, f64));
+    let rows: Vec<Row> = (1..=o.max)
         .map(|n| (n, cell(Method::ReplicaSet, n), cell(Method::Elastic, n)))
         .collect();
     println!(
@@ -147,23 +150,25 @@ pub fn run(o: Options) -> ExitCode {
         o.runs
     );
     println!(
-        "  N   ReplicaSet (new pods)    Elastic (container replicas)   reduction   seed (RS / elastic)"
+        "  N   ReplicaSet (new pods)    Elastic (container replicas)   reduction   pod API writes (RS / elastic)   seed (RS / elastic)"
     );
-    for (n, rs, el) in &rows {
+    for (n, (rs, rs_w), (el, el_w)) in &rows {
         let seed = SEED_FIGURE8
             .iter()
             .find(|s| s.0 == *n)
             .map(|s| format!("{:.2} / {:.2}", s.1, s.2))
             .unwrap_or_default();
         println!(
-            "{n:>3}   {:>5.2} ({:>5.2}-{:>5.2})      {:>5.2} ({:>5.2}-{:>5.2})            {:>5.1}%      {seed}",
+            "{n:>3}   {:>5.2} ({:>5.2}-{:>5.2})      {:>5.2} ({:>5.2}-{:>5.2})            {:>5.1}%      {:>12.1} / {:<12.1}    {seed}",
             rs.mean_seconds,
             rs.min_seconds,
             rs.max_seconds,
             el.mean_seconds,
             el.min_seconds,
             el.max_seconds,
-            100.0 * (1.0 - el.mean_seconds / rs.mean_seconds)
+            100.0 * (1.0 - el.mean_seconds / rs.mean_seconds),
+            rs_w,
+            el_w
         );
     }
     let output = RunOutput {
@@ -173,7 +178,7 @@ pub fn run(o: Options) -> ExitCode {
             "runsPerCell": o.runs,
             "at": o.at,
             "seedFigure8": SEED_FIGURE8.iter().map(|s| json!({"instances": s.0, "replicaSetSeconds": s.1, "elasticSeconds": s.2})).collect::<Vec<_>>(),
-            "rows": rows.iter().map(|(n, rs, el)| json!({"instances": n, "replicaSet": rs, "elastic": el, "reductionPercent": 100.0 * (1.0 - el.mean_seconds / rs.mean_seconds)})).collect::<Vec<_>>(),
+            "rows": rows.iter().map(|(n, (rs, rs_w), (el, el_w))| json!({"instances": n, "replicaSet": rs, "elastic": el, "reductionPercent": 100.0 * (1.0 - el.mean_seconds / rs.mean_seconds), "podApiWrites": {"replicaSet": rs_w, "elastic": el_w}})).collect::<Vec<_>>(),
         }),
         events: vec![],
         transcript: vec![],
@@ -184,33 +189,44 @@ pub fn run(o: Options) -> ExitCode {
                 "elastic_mean_s",
                 "replicaset_max_s",
                 "elastic_max_s",
+                "replicaset_api_writes",
+                "elastic_api_writes",
             ]
             .map(String::from)
             .to_vec(),
             rows: rows
                 .iter()
-                .map(|(n, rs, el)| {
+                .map(|(n, (rs, rs_w), (el, el_w))| {
                     vec![
                         *n as f64,
                         rs.mean_seconds,
                         el.mean_seconds,
                         rs.max_seconds,
                         el.max_seconds,
+                        *rs_w,
+                        *el_w,
                     ]
                 })
                 .collect(),
             x_label: Some("instances added (N)".into()),
         },
-        charts: vec![ChartSpec {
-            title: "Time to add N instances (seed 000, Figure 8)".into(),
-            y_label: "seconds".into(),
-            series: vec![
-                "replicaset_mean_s".into(),
-                "elastic_mean_s".into(),
-                "replicaset_max_s".into(),
-                "elastic_max_s".into(),
-            ],
-        }],
+        charts: vec![
+            ChartSpec {
+                title: "Time to add N instances (seed 000, Figure 8)".into(),
+                y_label: "seconds".into(),
+                series: vec![
+                    "replicaset_mean_s".into(),
+                    "elastic_mean_s".into(),
+                    "replicaset_max_s".into(),
+                    "elastic_max_s".into(),
+                ],
+            },
+            ChartSpec {
+                title: "Pod writes to the API server per scale-up".into(),
+                y_label: "writes".into(),
+                series: vec!["replicaset_api_writes".into(), "elastic_api_writes".into()],
+            },
+        ],
     };
     let dir = o
         .out

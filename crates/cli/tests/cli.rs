@@ -334,6 +334,10 @@ fn scaling_latency_reproduces_the_shape_of_figure_8() {
         mean(9, "replicaSet"),
         mean(9, "elastic")
     );
+    // Pod writes: per new pod for the ReplicaSet path, one request's worth for elastic.
+    let writes = |i: usize, m: &str| rows[i]["podApiWrites"][m].as_f64().unwrap();
+    assert_eq!(writes(9, "replicaSet"), 10.0 * writes(0, "replicaSet"));
+    assert_eq!(writes(9, "elastic"), writes(0, "elastic"));
     assert!(dir.path().join("f/report.html").exists());
 }
 

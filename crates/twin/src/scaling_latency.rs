@@ -113,15 +113,30 @@ fn initial_counts(scenario: &Scenario, t: &Targets) -> Result<(i64, u32), InputE
     Ok((replicas, c.replica))
 }
 
-/// Runs the scenario once with `seed`, adding `n` instances with `method` at `t.at_ms`, and
-/// returns the latency in seconds (`None` if the instances were not all running by the end).
+/// One measured run.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Measurement {
+    /// Step → all N instances running, in seconds.
+    pub seconds: f64,
+    /// Pod writes to the API server from the step to the end of the run (creates, bindings,
+    /// status writes, patches).
+    pub api_writes: u64,
+}
+
+/// Pod writes counted so far.
+fn pod_writes(sim: &Sim) -> u64 {
+    sim.api_writes_summary()["total"].as_u64().unwrap_or(0)
+}
+
+/// Runs the scenario once with `seed`, adding `n` instances with `method` at `t.at_ms`
+/// (`None` if the instances were not all running by the end).
 pub fn measure(
     path: &Path,
     t: &Targets,
     method: Method,
     n: u32,
     seed: u64,
-) -> Result<Option<f64>, InputError> {
+) -> Result<Option<Measurement>, InputError> {
     let mut scenario = Scenario::load(path)?;
     scenario.doc.spec.seed = Some(seed);
     let (replicas, replica) = initial_counts(&scenario, t)?;
@@ -147,7 +162,10 @@ pub fn measure(
     scenario.steps.sort_by_key(|s| s.at);
     let path = scenario.path.clone();
     let mut sim = Sim::new(Arc::new(scenario))?;
+    sim.run_until(kscale_model::SimTime(t.at_ms));
+    let before = pod_writes(&sim);
     sim.run();
+    let api_writes = pod_writes(&sim) - before;
     if let Some(failed) = sim
         .transcript
         .iter()
@@ -159,7 +177,7 @@ pub fn measure(
         ));
     }
     let at = kscale_model::SimTime(t.at_ms);
-    Ok(match method {
+    let seconds = match method {
         Method::ReplicaSet => {
             let workload = format!("{}/deployment/{}", t.deployment.0, t.deployment.1);
             let done: Vec<u64> = sim
@@ -179,5 +197,9 @@ pub fn measure(
                 .find(|r| r.pod == pod && r.proposed_at >= at.as_secs_f64() && r.outcome == "Unset")
                 .map(|r| r.finished_at - r.proposed_at)
         }
-    })
+    };
+    Ok(seconds.map(|seconds| Measurement {
+        seconds,
+        api_writes,
+    }))
 }

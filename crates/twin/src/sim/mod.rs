@@ -284,6 +284,18 @@ impl Sim {
         Ok(sim)
     }
 
+    /// Runs the events before `t` (not those at `t`); [`Sim::run`] continues from there.
+    pub fn run_until(&mut self, t: SimTime) {
+        while let Some(next) = self.queue.peek_time() {
+            if next >= t || next > self.end {
+                break;
+            }
+            let (next, ev) = self.queue.pop().expect("peeked");
+            self.now = next;
+            self.handle(ev);
+        }
+    }
+
     /// Runs the simulation to its end time.
     pub fn run(&mut self) {
         while let Some(t) = self.queue.peek_time() {
