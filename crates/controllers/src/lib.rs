@@ -7,7 +7,10 @@
 //!
 //! - [`scheduler`]: kube-scheduler's filter, LeastAllocated scoring and DefaultPreemption.
 //! - [`hpa`]: the HorizontalPodAutoscaler (autoscaling/v2) replica calculation and behavior.
+//! - [`cluster_autoscaler`]: the Cluster Autoscaler's scale-up (binpacking estimator, expanders),
+//!   scale-down (utilization, drainability rules, unneeded timers) and node-group backoff.
 
+pub mod cluster_autoscaler;
 pub mod hpa;
 pub mod karpenter;
 pub mod proportional;
