@@ -344,6 +344,7 @@ impl Sim {
                     }
                     if kind == "Deployment" {
                         self.maybe_start_cpa(&key);
+                        self.maybe_start_ca(&key);
                         self.mark_dirty(key);
                     }
                 }

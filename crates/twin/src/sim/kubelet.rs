@@ -216,6 +216,9 @@ impl Sim {
         pod.phase = PodPhase::Running;
         pod.started_at = Some(now);
         let created = pod.created;
+        if let Some(t) = self.unschedulable_since.remove(&id) {
+            self.unschedulable_to_running.push(now.since(t));
+        }
         let workload = self.workload_of(id);
         self.startups.push(Startup {
             workload,
@@ -374,6 +377,7 @@ impl Sim {
             }
         }
         self.count("podsDeleted");
+        self.unschedulable_since.remove(&id);
         self.ready_changed.remove(&id);
         self.failed_event_at.remove(&id);
         self.pods_epoch += 1;

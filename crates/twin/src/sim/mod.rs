@@ -6,6 +6,7 @@
 //! "dirty" marks and coalesced into one reconcile event, so cost grows with changes, not time.
 
 pub mod api;
+pub mod cluster_autoscaler;
 pub mod hpa;
 pub mod karpenter;
 pub mod kubectl;
@@ -62,6 +63,12 @@ pub enum Event {
     KarpenterDisruption,
     /// A cluster-proportional-autoscaler polls.
     CpaPoll(ObjKey),
+    /// The Cluster Autoscaler's loop (every `--scan-interval`).
+    CaScan,
+    /// A node the Cluster Autoscaler requested registers (upcoming id).
+    CaNodeUp(u64),
+    /// The Cluster Autoscaler checks whether a node it drains can be deleted (name, uid).
+    CaDeleteNode(String, String),
     /// A spot node receives its 2-minute interruption notice (node name, uid).
     SpotInterruption(String, String),
     /// The cloud terminates an instance (node name, uid).
@@ -94,6 +101,8 @@ pub struct Rngs {
     pub cloud: Stream,
     /// Load noise (Poisson arrivals).
     pub load: Stream,
+    /// The Cluster Autoscaler's `random` expander.
+    pub ca: Stream,
 }
 
 /// The simulated cluster and its event loop.
@@ -178,6 +187,12 @@ pub struct Sim {
     pub karpenter: karpenter::KarpenterState,
     /// Counters for the summary.
     pub counters: BTreeMap<&'static str, u64>,
+    /// Cluster Autoscaler emulation state.
+    pub ca: cluster_autoscaler::CaTwin,
+    /// When each pod that is not running yet was first found unschedulable.
+    pub unschedulable_since: BTreeMap<u64, SimTime>,
+    /// Time from first unschedulable to running, ms, per pod that got there.
+    pub unschedulable_to_running: Vec<u64>,
 }
 
 impl Sim {
@@ -197,6 +212,7 @@ impl Sim {
                 kubelet: Stream::new(seed, "kubelet"),
                 cloud: Stream::new(seed, "cloud"),
                 load: Stream::new(seed, "load"),
+                ca: Stream::new(seed, "cluster-autoscaler"),
             },
             lat: Latencies::default(),
             store: Store::default(),
@@ -233,6 +249,9 @@ impl Sim {
             metrics: Default::default(),
             cpa_polling: BTreeSet::new(),
             scenario: scenario.clone(),
+            ca: Default::default(),
+            unschedulable_since: BTreeMap::new(),
+            unschedulable_to_running: vec![],
         };
         sim.install_builtins();
         sim.create_scenario_nodes()?;
@@ -307,6 +326,9 @@ impl Sim {
             Event::ContainerRestarted(id, g) => self.container_restarted(id, g),
             Event::MetricsScrape => self.metrics_scrape(),
             Event::CpaPoll(key) => self.cpa_poll(key),
+            Event::CaScan => self.ca_scan(),
+            Event::CaNodeUp(id) => self.ca_node_up(id),
+            Event::CaDeleteNode(n, uid) => self.ca_delete_node(&n, &uid),
             Event::SpotInterruption(n, uid) => self.spot_interruption(&n, &uid),
             Event::NodeTerminated(n, uid) => self.node_terminated(&n, &uid),
             Event::KarpenterBatch => self.karpenter_batch(),
