@@ -602,10 +602,7 @@ pub fn scale_up(input: ScaleUpInput, state: &State, cfg: &Config, now: SimTime) 
                 .err()
                 .map(|e| e.reasons(&g.template).join(", "))
                 .unwrap_or_default();
-            note(
-                std::slice::from_ref(p),
-                &format!("node(s) {}", why.trim_start_matches("node(s) ")),
-            );
+            note(std::slice::from_ref(p), &why);
         }
         if fit.is_empty() {
             continue;
@@ -934,6 +931,20 @@ mod tests {
             &Config::default(),
         );
         assert_eq!(r.increases[0].group, "small");
+        let r = run(
+            &[pod(2, 3000, 0)],
+            &[],
+            &[group("small", 2000, 0, 5)],
+            &State::default(),
+            &Config::default(),
+        );
+        assert_eq!(
+            r.not_triggered,
+            [(
+                2,
+                "pod didn't trigger scale-up: 1 Insufficient cpu".to_string()
+            )]
+        );
         let groups = [group("full", 2000, 3, 3)];
         let r = run(
             &pending,

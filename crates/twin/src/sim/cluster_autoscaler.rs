@@ -900,6 +900,18 @@ impl Sim {
             .map(|d| json!({"time": d.time, "kind": d.kind, "group": d.group, "detail": d.detail}))
             .collect();
         let c = |k: &str| self.counters.get(k).copied().unwrap_or(0);
+        let unremovable: BTreeMap<&str, &str> = self
+            .ca
+            .sd_cache
+            .as_ref()
+            .map(|(_, s)| {
+                s.unremovable
+                    .iter()
+                    .filter(|u| self.nodes.contains_key(u.node.as_str()))
+                    .map(|u| (u.node.as_str(), u.reason.as_str()))
+                    .collect()
+            })
+            .unwrap_or_default();
         Some(json!({
             "scaleUps": c("caScaleUps"),
             "scaleUpFailures": c("caScaleUpFailures"),
@@ -908,6 +920,7 @@ impl Sim {
             "nodesRemoved": c("caNodesRemoved"),
             "notTriggerScaleUpEvents": c("caNotTriggerScaleUp"),
             "decisions": decisions,
+            "unremovableNodes": unremovable,
         }))
     }
 }
