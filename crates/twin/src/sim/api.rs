@@ -253,6 +253,7 @@ impl Sim {
         }
         self.closed_cost += cost;
         self.nodes.remove(name);
+        self.nodes_epoch += 1;
         self.emit(
             "Normal",
             "RemovingNode",

@@ -116,7 +116,22 @@ pub struct CaTwin {
     /// Decisions made.
     pub decisions: Vec<Decision>,
     /// Change stamp of the last scale-down simulation and its result.
-    pub sd_cache: Option<((u64, usize, usize), scale_down::Simulation)>,
+    pub sd_cache: Option<((u64, u64, usize, usize), scale_down::Simulation)>,
+    /// Change stamp of the last loop whose scale-up found nothing to do: while nothing
+    /// changes, the next loops skip the simulation.
+    pub idle_scale_up: Option<ScaleUpStamp>,
+    /// Store version at the last check for expendable workloads.
+    pub warned_rv: Option<u64>,
+}
+
+/// What a scale-up decision depends on: pods, nodes, objects, upcoming nodes, backoffs and
+/// the pending pods.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScaleUpStamp {
+    epochs: (u64, u64, u64),
+    upcoming: usize,
+    backed_off: usize,
+    pending: Vec<u64>,
 }
 
 /// The Cluster Autoscaler container of a Deployment, if any: the image's last path segment is
@@ -353,6 +368,11 @@ impl Sim {
     /// autoscaler (priority below `--expendable-pods-priority-cutoff`): as over-provisioning
     /// pods they can never get capacity of their own.
     fn ca_warn_expendable_workloads(&mut self, cfg: &Config) {
+        let rv = self.store.resource_version();
+        if self.ca.warned_rv == Some(rv) {
+            return;
+        }
+        self.ca.warned_rv = Some(rv);
         let cutoff = cfg.expendable_pods_priority_cutoff;
         let mut found = vec![];
         for (k, v) in self.store.list("Deployment", None) {
@@ -463,6 +483,25 @@ impl Sim {
         {
             return false;
         }
+        let stamp = ScaleUpStamp {
+            epochs: (
+                self.pods_epoch,
+                self.nodes_epoch,
+                self.store.resource_version(),
+            ),
+            upcoming: self.ca.upcoming.len(),
+            backed_off: self
+                .ca
+                .state
+                .backoff
+                .keys()
+                .filter(|g| self.ca.state.backed_off(g, self.now))
+                .count(),
+            pending: pending.iter().map(|p| p.id).collect(),
+        };
+        if self.ca.idle_scale_up.as_ref() == Some(&stamp) {
+            return false;
+        }
         let groups = self.ca_groups(cfg);
         let mut nodes: Vec<NodeInfo> = self
             .nodes
@@ -527,8 +566,11 @@ impl Sim {
             );
         }
         if result.increases.is_empty() {
+            // With --new-pod-scale-up-delay, pods become eligible with time alone.
+            self.ca.idle_scale_up = (cfg.new_pod_scale_up_delay_ms == 0).then_some(stamp);
             return false;
         }
+        self.ca.idle_scale_up = None;
         let infos: Vec<String> = result
             .increases
             .iter()
@@ -667,7 +709,12 @@ impl Sim {
             .list("PodDisruptionBudget", None)
             .next()
             .is_some();
-        let stamp = (self.pods_epoch, self.nodes.len(), self.ca.removing.len());
+        let stamp = (
+            self.pods_epoch,
+            self.nodes_epoch,
+            self.nodes.len(),
+            self.ca.removing.len(),
+        );
         let cached = self
             .ca
             .sd_cache
@@ -713,6 +760,23 @@ impl Sim {
         };
         self.ca.state.update_unneeded(&sim.removable, now);
         if self.ca.state.scale_down_in_cooldown(cfg, now) {
+            return;
+        }
+        // Only nodes unneeded long enough can go: without one, nothing more to do (this keeps
+        // a loop with nothing changed proportional to the unneeded nodes).
+        let due = sim.removable.iter().any(|r| {
+            let wait = if r.ready {
+                cfg.scale_down.unneeded_ms
+            } else {
+                cfg.scale_down.unready_ms
+            };
+            self.ca
+                .state
+                .unneeded_since
+                .get(&r.node)
+                .is_some_and(|t| now.since(*t) >= wait)
+        });
+        if !due {
             return;
         }
         let groups = self.ca_groups(cfg);

@@ -387,6 +387,7 @@ impl Sim {
     /// Something freed or added capacity: unschedulable pods get another attempt after the
     /// scheduler's initial back-off.
     pub fn cluster_changed(&mut self) {
+        self.nodes_epoch += 1;
         if self.unschedulable_q.is_empty() {
             return;
         }

@@ -175,6 +175,8 @@ pub struct Sim {
     pub failed_event_at: BTreeMap<u64, SimTime>,
     /// Incremented whenever a pod is bound or removed (cheap change detection).
     pub pods_epoch: u64,
+    /// Incremented whenever a node is added, removed or changed (cheap change detection).
+    pub nodes_epoch: u64,
     /// Last transition of each pod's Ready condition (set when it becomes ready or unready).
     pub ready_changed: BTreeMap<u64, SimTime>,
     /// The HPA sync loop is running.
@@ -243,6 +245,7 @@ impl Sim {
             ready_changed: BTreeMap::new(),
             hpa_state: Default::default(),
             pods_epoch: 0,
+            nodes_epoch: 0,
             failed_event_at: BTreeMap::new(),
             usage_acc: BTreeMap::new(),
             crash_backoff: BTreeMap::new(),
