@@ -651,8 +651,14 @@ pub fn scale_up(input: ScaleUpInput, state: &State, cfg: &Config, now: SimTime) 
         expander::choose(&cfg.expander, &options, &ctx, &mut out.warnings, input.pick)
     };
     let helped: Vec<u64> = chosen.as_ref().map(|c| c.pods.clone()).unwrap_or_default();
+    // Pods some option could take are awaiting evaluation, not "remaining unschedulable": only
+    // pods in no option get NotTriggerScaleUp (orchestrator.go `PodsRemainUnschedulable`).
+    let in_any: std::collections::BTreeSet<u64> = options
+        .iter()
+        .flat_map(|o| o.pods.iter().copied())
+        .collect();
     for p in &pending {
-        if helped.contains(&p.id) {
+        if in_any.contains(&p.id) {
             continue;
         }
         let mut parts: Vec<String> = reasons
@@ -663,8 +669,8 @@ pub fn scale_up(input: ScaleUpInput, state: &State, cfg: &Config, now: SimTime) 
             .collect();
         parts.sort();
         let msg = if parts.is_empty() {
-            if chosen.is_some() {
-                continue; // fits the chosen group's nodes in a later loop; no event now
+            if !options.is_empty() {
+                continue; // fits a group's nodes beyond this loop's limits; no event now
             }
             "pod didn't trigger scale-up: no expansion options".to_string()
         } else {
@@ -960,6 +966,39 @@ mod tests {
                 "pod didn't trigger scale-up: 1 max node group size reached".to_string()
             )]
         );
+    }
+
+    #[test]
+    fn pods_of_options_not_chosen_await_the_next_loop() {
+        // Pod 1 fits only "general" nodes, pod 2 only "other" nodes; most-pods ties, random
+        // (pick 0) takes the first option: pod 2 gets no NotTriggerScaleUp, it is another
+        // group's option.
+        let mut p2 = pod(2, 500, 0);
+        p2.constraints = Arc::new(crate::scheduler::PlacementConstraints {
+            node_selector: [("pool".to_string(), "other".to_string())].into(),
+            ..Default::default()
+        });
+        let mut p1 = pod(1, 500, 0);
+        p1.constraints = Arc::new(crate::scheduler::PlacementConstraints {
+            node_selector: [("pool".to_string(), "general".to_string())].into(),
+            ..Default::default()
+        });
+        let mut other = group("other", 2000, 0, 5);
+        other.template.labels.insert("pool".into(), "other".into());
+        let cfg = Config {
+            expander: vec![ExpanderName::MostPods],
+            ..Default::default()
+        };
+        let r = run(
+            &[p1, p2],
+            &[],
+            &[group("general", 2000, 0, 5), other],
+            &State::default(),
+            &cfg,
+        );
+        assert_eq!(r.increases.len(), 1);
+        assert_eq!(r.triggered.len(), 1);
+        assert!(r.not_triggered.is_empty(), "{:?}", r.not_triggered);
     }
 
     #[test]

@@ -653,7 +653,13 @@ impl Sim {
         let Some(u) = self.ca.upcoming.remove(&id) else {
             return;
         };
-        if self.add_group_node(&u.group).is_some() {
+        if let Some(name) = self.add_group_node(&u.group) {
+            // The instance is billed from the launch request, not from registration.
+            let price = self
+                .nodes
+                .get(name.as_str())
+                .map_or(0.0, |n| n.hourly_price);
+            self.closed_cost += price * self.now.since(u.requested) as f64 / 3_600_000.0;
             self.count("caNodesAdded");
         }
     }
