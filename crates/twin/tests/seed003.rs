@@ -502,3 +502,99 @@ fn the_ca_acts_only_while_its_pod_runs_and_explains_pods_it_cannot_help() {
     );
     assert!(nt[0].time > 300.0);
 }
+
+fn buffer_run(buffer_spec: Option<&str>) -> Sim {
+    let mut manifests = deployment("web", "default", 2, "600m", "", "");
+    if let Some(spec) = buffer_spec {
+        manifests += &format!(
+            "apiVersion: autoscaling.x-k8s.io/v1alpha1
+kind: CapacityBuffer
+metadata: {{name: web-buffer}}
+spec:
+{spec}
+---
+apiVersion: v1
+kind: PodTemplate
+metadata: {{name: spare}}
+template:
+  metadata: {{labels: {{app: spare}}}}
+  spec:
+    containers:
+      - {{name: c, image: pause, resources: {{requests: {{cpu: 600m, memory: 256Mi}}}}}}
+"
+        );
+    }
+    run(
+        "      - {name: workers, instanceType: m5.large, min: 0, max: 5, desired: 1}",
+        "",
+        "--nodes=0:5:workers",
+        &manifests,
+        "[]",
+        "30m",
+    )
+}
+
+#[test]
+fn capacity_buffer_keeps_room_for_more_replicas() {
+    // Without a buffer: the two 600m web pods share the one worker; nothing to scale.
+    let sim = buffer_run(None);
+    assert!(events(&sim, "ScaledUpGroup").is_empty());
+    // A buffer of two more web replicas: one fake pod fits beside the web pods (3 × 600m of
+    // 1930m), the other needs a second node, which then stays (its room is held: never
+    // scaled down in 30 minutes although it runs no pod).
+    for spec in [
+        "  scalableRef: {apiGroup: apps, kind: Deployment, name: web}\n  replicas: 2",
+        "  scalableRef: {apiGroup: apps, kind: Deployment, name: web}\n  percentage: 100",
+        "  podTemplateRef: {name: spare}\n  limits: {cpu: 1200m}",
+    ] {
+        let sim = buffer_run(Some(spec));
+        let up = events(&sim, "ScaledUpGroup");
+        assert_eq!(up.len(), 1, "{spec}");
+        assert_eq!(
+            up[0].message,
+            "Scale-up: setting group workers size to 2 instead of 1 (max: 5)"
+        );
+        assert_eq!(up[0].time, 10.0);
+        assert!(
+            events(&sim, "TriggeredScaleUp").is_empty(),
+            "fake pods get no events"
+        );
+        let workers = sim
+            .nodes
+            .values()
+            .filter(|n| {
+                n.info
+                    .labels
+                    .get("eks.amazonaws.com/nodegroup")
+                    .map(String::as_str)
+                    == Some("workers")
+            })
+            .count();
+        assert_eq!(workers, 2, "{spec}");
+        assert!(events(&sim, "ScaleDownEmpty").is_empty());
+        let b = sim
+            .store
+            .get(&kscale_twin::sim::store::ObjKey::new(
+                "CapacityBuffer",
+                "default",
+                "web-buffer",
+            ))
+            .unwrap();
+        assert_eq!(b["status"]["replicas"], 2, "{spec}");
+        assert_eq!(b["status"]["conditions"][1]["reason"], "FakePodsInjected");
+    }
+    // A buffer with nothing to size it is not ready and injects nothing.
+    let sim = buffer_run(Some(
+        "  scalableRef: {apiGroup: apps, kind: Deployment, name: web}",
+    ));
+    assert!(events(&sim, "ScaledUpGroup").is_empty());
+    let b = sim
+        .store
+        .get(&kscale_twin::sim::store::ObjKey::new(
+            "CapacityBuffer",
+            "default",
+            "web-buffer",
+        ))
+        .unwrap();
+    assert_eq!(b["status"]["conditions"][0]["status"], "False");
+}

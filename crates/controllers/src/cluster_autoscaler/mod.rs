@@ -13,7 +13,9 @@
 //! - [`expander`]: random, most-pods, least-waste, least-nodes, price, priority, and chains.
 //! - [`estimator`]: the binpacking estimator.
 //! - [`scale_down`]: utilization, drainability rules, removable nodes, deletion selection.
+//! - [`capacity_buffer`]: how many virtual pods a CapacityBuffer asks for.
 
+pub mod capacity_buffer;
 pub mod estimator;
 pub mod expander;
 pub mod scale_down;

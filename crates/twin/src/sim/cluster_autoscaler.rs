@@ -25,6 +25,7 @@
 //! simulation is recomputed only when pods or nodes changed since the last loop.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use kscale_controllers::cluster_autoscaler::{
     self as ca, Config, NodeGroup, ScaleUpInput,
@@ -58,6 +59,11 @@ pub const DRAIN_POLL_MS: u64 = 5_000;
 pub const POD_PRICE_PER_CORE_HOUR: f64 = 0.033174;
 /// See [`POD_PRICE_PER_CORE_HOUR`].
 pub const POD_PRICE_PER_GIB_HOUR: f64 = 0.004446;
+
+/// Ids of CapacityBuffer fake pods start here (the twin's pod ids never get there).
+pub const FAKE_POD_ID_BASE: u64 = 1 << 62;
+/// The only provisioning strategy the Cluster Autoscaler handles by default.
+pub const ACTIVE_CAPACITY: &str = "buffer.x-k8s.io/active-capacity";
 
 /// A node the autoscaler asked the cloud for.
 #[derive(Debug, Clone)]
@@ -358,9 +364,10 @@ impl Sim {
         }
         self.ca_warn_expendable_workloads(&cfg);
         self.ca_refresh(&cfg);
-        let scaled_up = self.ca_scale_up(&cfg);
+        let buffer_pods = self.ca_buffer_pods();
+        let scaled_up = self.ca_scale_up(&cfg, &buffer_pods);
         if cfg.scale_down_enabled && !scaled_up {
-            self.ca_scale_down(&cfg);
+            self.ca_scale_down(&cfg, &buffer_pods);
         }
     }
 
@@ -473,9 +480,125 @@ impl Sim {
             .collect()
     }
 
+    /// The fake pods of every CapacityBuffer with the active-capacity strategy (upstream's
+    /// buffer controller and pod list processor); writes each buffer's status.
+    pub fn ca_buffer_pods(&mut self) -> Vec<PodInfo> {
+        let buffers: Vec<(ObjKey, Value)> = self
+            .store
+            .list("CapacityBuffer", None)
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        let mut out = vec![];
+        for (b, (key, v)) in buffers.iter().enumerate() {
+            let spec = v.get("spec").cloned().unwrap_or(Value::Null);
+            let strategy = spec
+                .get("provisioningStrategy")
+                .and_then(Value::as_str)
+                .unwrap_or(ACTIVE_CAPACITY)
+                .to_string();
+            let resolved = self.resolve_buffer(&key.namespace, &key.name, &spec);
+            let status = match &resolved {
+                Ok((template_name, _, n)) => json!({
+                    "podTemplateRef": {"name": template_name},
+                    "replicas": n,
+                    "provisioningStrategy": strategy,
+                    "conditions": [
+                        {"type": "ReadyForProvisioning", "status": "True", "reason": "AttributesSetSuccessfully"},
+                        {"type": "Provisioning", "status": if strategy == ACTIVE_CAPACITY { "True" } else { "False" }, "reason": if strategy == ACTIVE_CAPACITY { "FakePodsInjected" } else { "UnsupportedProvisioningStrategy" }},
+                    ],
+                }),
+                Err(e) => json!({
+                    "provisioningStrategy": strategy,
+                    "conditions": [{"type": "ReadyForProvisioning", "status": "False", "reason": "BufferNotReady", "message": e}],
+                }),
+            };
+            if v.get("status") != Some(&status) {
+                self.store.update(key, |o| o["status"] = status);
+            }
+            let Ok((_, t, n)) = resolved else { continue };
+            if strategy != ACTIVE_CAPACITY {
+                continue;
+            }
+            let priority = t.spec.get("priority").and_then(Value::as_i64).unwrap_or(0) as i32;
+            for i in 0..n.max(0) as u64 {
+                out.push(PodInfo {
+                    id: FAKE_POD_ID_BASE + (b as u64) * 1_000_000 + i,
+                    namespace: key.namespace.as_str().into(),
+                    name: format!("capacity-buffer-{}-{}", key.name, i + 1).into(),
+                    labels: t.labels.clone(),
+                    requests: t.requests,
+                    priority,
+                    start_time: SimTime::ZERO,
+                    terminating: false,
+                    constraints: t.constraints.clone(),
+                });
+            }
+        }
+        out
+    }
+
+    /// A buffer's pod template (name, compiled) and number of pods.
+    fn resolve_buffer(
+        &self,
+        ns: &str,
+        name: &str,
+        spec: &Value,
+    ) -> Result<(String, super::model::PodTemplate, i32), String> {
+        let (template_name, template, scalable) =
+            if let Some(r) = spec.pointer("/podTemplateRef/name").and_then(Value::as_str) {
+                let t = self
+                    .store
+                    .get(&ObjKey::new("PodTemplate", ns, r))
+                    .and_then(|v| v.get("template"))
+                    .ok_or_else(|| format!("pod template {ns}/{r} not found"))?;
+                (r.to_string(), t.clone(), None)
+            } else if let Some(r) = spec.get("scalableRef") {
+                let kind = r.get("kind").and_then(Value::as_str).unwrap_or("");
+                let target = r.get("name").and_then(Value::as_str).unwrap_or("");
+                if !matches!(kind, "Deployment" | "ReplicaSet" | "StatefulSet") {
+                    return Err(format!("kind {kind} is not supported to use pod template"));
+                }
+                let o = self
+                    .store
+                    .get(&ObjKey::new(kind, ns, target))
+                    .ok_or_else(|| format!("{kind} {ns}/{target} not found"))?;
+                let replicas = o
+                    .pointer("/spec/replicas")
+                    .and_then(Value::as_i64)
+                    .unwrap_or(1) as i32;
+                (
+                    format!("capacitybuffer-{name}-pod-template"),
+                    o.pointer("/spec/template").cloned().unwrap_or(Value::Null),
+                    Some(replicas),
+                )
+            } else {
+                return Err("neither podTemplateRef nor scalableRef is set".into());
+            };
+        let t = super::model::PodTemplate::compile(
+            template.get("metadata"),
+            template.get("spec").unwrap_or(&Value::Null),
+        );
+        let q = |k: &str| super::model::quantity(spec.pointer(&format!("/limits/{k}")));
+        let size = ca::capacity_buffer::BufferSize {
+            replicas: spec
+                .get("replicas")
+                .and_then(Value::as_i64)
+                .map(|r| r as i32),
+            percentage: spec
+                .get("percentage")
+                .and_then(Value::as_i64)
+                .map(|p| p as i32),
+            limit_cpu_milli: q("cpu").map(|x| x.milli()),
+            limit_memory: q("memory").map(|x| x.value()),
+        };
+        let n = ca::capacity_buffer::buffer_pods(&size, &t.requests, scalable)?;
+        Ok((template_name, t, n))
+    }
+
     /// Scale-up; returns true if nodes were requested.
-    fn ca_scale_up(&mut self, cfg: &Config) -> bool {
-        let pending = self.ca_pending();
+    fn ca_scale_up(&mut self, cfg: &Config, buffer_pods: &[PodInfo]) -> bool {
+        let mut pending = self.ca_pending();
+        pending.extend(buffer_pods.iter().cloned());
         let cutoff = cfg.expendable_pods_priority_cutoff;
         if !pending
             .iter()
@@ -548,7 +671,7 @@ impl Sim {
             );
         }
         for (id, msg) in &result.not_triggered {
-            if self.ca.not_triggered.get(id) == Some(msg) {
+            if *id >= FAKE_POD_ID_BASE || self.ca.not_triggered.get(id) == Some(msg) {
                 continue;
             }
             self.ca.not_triggered.insert(*id, msg.clone());
@@ -631,7 +754,9 @@ impl Sim {
             }
         }
         for id in &result.triggered {
-            let p = &self.pods[id];
+            let Some(p) = self.pods.get(id) else {
+                continue; // a CapacityBuffer's fake pod
+            };
             let (ns, name) = (p.namespace.to_string(), p.name.to_string());
             self.ca.not_triggered.remove(id);
             self.emit(
@@ -708,7 +833,7 @@ impl Sim {
         }
     }
 
-    fn ca_scale_down(&mut self, cfg: &Config) {
+    fn ca_scale_down(&mut self, cfg: &Config, buffer_pods: &[PodInfo]) {
         let now = self.now;
         let has_pdbs = self
             .store
@@ -717,7 +842,7 @@ impl Sim {
             .is_some();
         let stamp = (
             self.pods_epoch,
-            self.nodes_epoch,
+            self.nodes_epoch ^ (buffer_pods.len() as u64) << 48,
             self.nodes.len(),
             self.ca.removing.len(),
         );
@@ -733,11 +858,48 @@ impl Sim {
                 let groups: BTreeSet<String> =
                     self.ca_groups(cfg).into_iter().map(|g| g.id).collect();
                 let pdbs = if has_pdbs { self.pdb_infos() } else { vec![] };
+                // Buffer fake pods that fit existing nodes hold that room: they are placed
+                // (first fit, as the scale-up's filter) and must find a place elsewhere too.
+                let mut held: BTreeMap<Arc<str>, NodeInfo> = BTreeMap::new();
+                if !buffer_pods.is_empty() {
+                    let mut free: Vec<NodeInfo> = self
+                        .nodes
+                        .iter()
+                        .filter(|(k, n)| {
+                            n.info.ready
+                                && !n.info.unschedulable
+                                && !self.ca.removing.contains_key(k.as_ref())
+                        })
+                        .map(|(_, n)| NodeInfo {
+                            pods: vec![],
+                            nominated: vec![],
+                            allocatable: Resources {
+                                pods: n.info.allocatable.pods - n.info.pods.len() as i64,
+                                ..n.info.allocatable
+                            },
+                            ..n.info.clone()
+                        })
+                        .collect();
+                    for p in buffer_pods {
+                        if let Some(n) = free
+                            .iter_mut()
+                            .find(|n| kscale_controllers::scheduler::fits(p, n).is_ok())
+                        {
+                            n.requested += p.requests;
+                            n.allocatable.pods -= 1;
+                            let e = held
+                                .entry(n.name.clone())
+                                .or_insert_with(|| self.nodes[&n.name].info.clone());
+                            e.requested += p.requests;
+                            e.pods.push(p.clone());
+                        }
+                    }
+                }
                 let views: Vec<NodeView> = self
                     .nodes
                     .iter()
                     .map(|(name, n)| NodeView {
-                        info: &n.info,
+                        info: held.get(name).unwrap_or(&n.info),
                         group: n
                             .info
                             .labels
