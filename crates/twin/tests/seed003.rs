@@ -196,6 +196,11 @@ fn seed003_spot_first_fallback_to_on_demand_and_scale_down() {
         "{}",
         s["warnings"]
     );
+    assert_eq!(d[0]["detail"]["triggeredBy"].as_array().unwrap().len(), 2);
+    // Same inputs and seed, same events and summary.
+    let again = run_file(&path);
+    assert_eq!(again.events, sim.events);
+    assert_eq!(again.summary(None), s);
 }
 
 #[test]

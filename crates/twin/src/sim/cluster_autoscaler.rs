@@ -700,6 +700,20 @@ impl Sim {
             .map(|i| format!("{{{} {}->{} (max: {})}}", i.group, i.from, i.to, i.max))
             .collect();
         let infos = format!("[{}]", infos.join(" "));
+        // Up to 20 pod names per decision (buffer fake pods by their buffer's name).
+        let triggered_by: Vec<String> = result
+            .triggered
+            .iter()
+            .take(20)
+            .map(|id| match self.pods.get(id) {
+                Some(p) => format!("{}/{}", p.namespace, p.name),
+                None => pending
+                    .iter()
+                    .find(|p| p.id == *id)
+                    .map(|p| format!("{}/{}", p.namespace, p.name))
+                    .unwrap_or_default(),
+            })
+            .collect();
         for i in &result.increases {
             self.emit(
                 "Normal",
@@ -718,7 +732,7 @@ impl Sim {
                 time: self.now.as_secs_f64(),
                 kind: "scaleUp",
                 group: i.group.clone(),
-                detail: json!({"from": i.from, "to": i.to, "max": i.max, "pods": result.triggered.len(), "expander": cfg.expander.iter().map(|e| e.as_str()).collect::<Vec<_>>().join(",")}),
+                detail: json!({"from": i.from, "to": i.to, "max": i.max, "pods": result.triggered.len(), "expander": cfg.expander.iter().map(|e| e.as_str()).collect::<Vec<_>>().join(","), "reason": format!("{} unschedulable pod(s) fit no existing or upcoming node", result.triggered.len()), "triggeredBy": triggered_by}),
             });
             let spec = self
                 .scenario

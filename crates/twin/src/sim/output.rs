@@ -366,14 +366,18 @@ impl Sim {
         let by_capacity: Vec<String> = ts
             .columns
             .iter()
-            .filter(|c| c.starts_with("nodes/capacity/") || c.starts_with("nodes/type/"))
+            .filter(|c| {
+                c.starts_with("nodes/capacity/")
+                    || c.starts_with("nodes/type/")
+                    || c.starts_with("nodes/group/")
+            })
             .cloned()
             .collect();
         if !by_capacity.is_empty() {
             charts.insert(
                 3,
                 ChartSpec {
-                    title: "Nodes by capacity type and instance type".into(),
+                    title: "Nodes by capacity type, instance type and node group".into(),
                     y_label: "nodes".into(),
                     series: by_capacity,
                 },
