@@ -603,3 +603,28 @@ fn capacity_buffer_keeps_room_for_more_replicas() {
         .unwrap();
     assert_eq!(b["status"]["conditions"][0]["status"], "False");
 }
+
+// Issue 5: seed 004's over-provisioning works the same with the Cluster Autoscaler: pause
+// pods at -1 (not expendable) make the CA keep spare t3.small nodes, so surge pods start at
+// once instead of waiting for a node.
+#[test]
+fn seed004_overprovisioning_works_with_the_cluster_autoscaler() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples/headroom/cluster-autoscaler.yaml");
+    let pause = ("default".to_string(), "dummy-app".to_string());
+    let row = |n| {
+        kscale_twin::headroom::run_variant(&path, &pause, "default/deployment/nginx-app", n, None)
+            .unwrap()
+    };
+    let (none, two) = (row(0), row(2));
+    assert_eq!((none.pods_started, two.pods_started), (7, 7));
+    assert!(
+        none.p99_seconds > 60.0,
+        "without headroom surge pods wait for nodes: {none:?}"
+    );
+    assert!(
+        two.p99_seconds < 30.0,
+        "two pause pods absorb the surges: {two:?}"
+    );
+    assert!(two.cost_usd > none.cost_usd);
+}
