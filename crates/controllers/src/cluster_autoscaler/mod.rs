@@ -120,8 +120,9 @@ impl Default for Config {
     }
 }
 
-/// Flags accepted and ignored (logging, cloud and API plumbing that a simulation does not need).
-const IGNORED_FLAGS: &[&str] = &[
+/// Flags accepted and ignored silently: logging, cloud and API plumbing a simulation does not
+/// need.
+const PLUMBING_FLAGS: &[&str] = &[
     "v",
     "logtostderr",
     "alsologtostderr",
@@ -139,10 +140,20 @@ const IGNORED_FLAGS: &[&str] = &[
     "status-config-map-name",
     "address",
     "cluster-name",
-    "skip-nodes-with-system-pods-namespace",
-    "regional",
     "profiling",
     "logging-format",
+    "record-duplicated-events",
+    "kube-client-qps",
+    "kube-client-burst",
+    "scale-down-simulation-timeout",
+    "max-bulk-soft-taint-count",
+    "max-bulk-soft-taint-time",
+];
+
+/// Flags with an effect kscale does not emulate: accepted with a warning.
+const NOT_EMULATED_FLAGS: &[&str] = &[
+    "skip-nodes-with-system-pods-namespace",
+    "regional",
     "enforce-node-group-min-size",
     "ignore-daemonsets-utilization",
     "ignore-mirror-pods-utilization",
@@ -153,19 +164,14 @@ const IGNORED_FLAGS: &[&str] = &[
     "ok-total-unready-count",
     "scale-up-from-zero",
     "parallel-drain",
-    "max-bulk-soft-taint-count",
-    "max-bulk-soft-taint-time",
     "unremovable-node-recheck-timeout",
     "scale-down-candidates-pool-ratio",
     "scale-down-candidates-pool-min-count",
-    "scale-down-simulation-timeout",
     "max-node-startup-time",
     "daemonset-eviction-for-empty-nodes",
     "daemonset-eviction-for-occupied-nodes",
     "node-deletion-delay-timeout",
-    "record-duplicated-events",
-    "kube-client-qps",
-    "kube-client-burst",
+    "scale-down-delay-type-local",
 ];
 
 fn parse_duration_ms(v: &str) -> Result<u64, String> {
@@ -294,7 +300,12 @@ impl Config {
                     name: name.to_string(),
                 });
             }
-            n if IGNORED_FLAGS.contains(&n) => {}
+            n if PLUMBING_FLAGS.contains(&n) => {}
+            n if NOT_EMULATED_FLAGS.contains(&n) => {
+                return Err(format!(
+                    "--{n} is accepted but not emulated (upstream default behaviour)"
+                ));
+            }
             n => return Err(format!("unknown flag --{n} ignored")),
         }
         self.scale_down.expendable_cutoff = self.expendable_pods_priority_cutoff;
@@ -1115,7 +1126,12 @@ mod tests {
         assert_eq!(c.scale_down.expendable_cutoff, -100);
         assert_eq!(c.scan_interval_ms, 10_000, "bad value ignored");
         assert_eq!(warn.len(), 2, "{warn:?}");
-        assert!(warn[0].contains("unknown flag --frobnicate"));
+        assert!(warn[0].contains("unknown flag --frobnicate"), "{warn:?}");
+        let (_, warn) = Config::from_args(&w("--cores-total=0:100 --kubeconfig=/x"));
+        assert_eq!(
+            warn,
+            ["--cores-total is accepted but not emulated (upstream default behaviour)"]
+        );
         let d = Config::default();
         assert_eq!(
             (
