@@ -462,7 +462,7 @@ pub struct ScaleUpInput<'a> {
     /// Unschedulable pods (no node, no nominated node, not deleting).
     pub pending: &'a [PodInfo],
     /// Existing nodes (ready or not) with their pods, plus template nodes for upcoming nodes.
-    pub nodes: &'a [NodeInfo],
+    pub nodes: &'a [&'a NodeInfo],
     /// Node groups.
     pub groups: &'a [NodeGroup],
     /// Number of nodes in the cluster (registered + upcoming), for `--max-nodes-total`.
@@ -475,22 +475,34 @@ pub struct ScaleUpInput<'a> {
     pub pick: &'a mut dyn FnMut(usize) -> usize,
 }
 
+/// A copy of a node without its pod lists (labels, taints, allocatable, requested): what a
+/// simulation needs to place more pods, without cloning every pod.
+pub fn room_view(n: &NodeInfo) -> NodeInfo {
+    NodeInfo {
+        name: n.name.clone(),
+        labels: n.labels.clone(),
+        taints: n.taints.clone(),
+        unschedulable: n.unschedulable,
+        ready: n.ready,
+        allocatable: n.allocatable,
+        requested: n.requested,
+        pods: vec![],
+        nominated: vec![],
+    }
+}
+
 /// Upstream `FilterOutSchedulable`: pods that fit an existing or upcoming node (in priority
 /// order, each placement taking room) are left to the scheduler. Expendable pods bound to nodes
 /// are not in the snapshot, so their room counts as free.
 pub fn filter_out_schedulable(
     pending: &[PodInfo],
-    nodes: &[NodeInfo],
+    nodes: &[&NodeInfo],
     cutoff: i32,
 ) -> Vec<PodInfo> {
     let mut snap: Vec<NodeInfo> = nodes
         .iter()
         .map(|n| {
-            let mut s = NodeInfo {
-                pods: vec![],
-                nominated: vec![],
-                ..n.clone()
-            };
+            let mut s = room_view(n);
             let mut count = 0;
             for p in &n.pods {
                 if is_expendable(p.priority, cutoff) {
@@ -810,10 +822,11 @@ mod tests {
         cfg: &Config,
     ) -> ScaleUpResult {
         let mut pick = |_n: usize| 0;
+        let nodes: Vec<&NodeInfo> = nodes.iter().collect();
         scale_up(
             ScaleUpInput {
                 pending,
-                nodes,
+                nodes: &nodes,
                 groups,
                 cluster_nodes: nodes.len() as u32,
                 pod_price: &|r| r.cpu_milli as f64 / 20_000.0,
@@ -869,12 +882,12 @@ mod tests {
         let pause = pod(9, 1800, -1000);
         n.requested += pause.requests;
         n.pods.push(pause);
-        let out = filter_out_schedulable(&[pod(1, 1500, 0)], std::slice::from_ref(&n), -10);
+        let out = filter_out_schedulable(&[pod(1, 1500, 0)], &[&n], -10);
         assert!(
             out.is_empty(),
             "the scheduler will preempt the expendable pod"
         );
-        let out = filter_out_schedulable(&[pod(1, 1500, 0)], std::slice::from_ref(&n), -1000);
+        let out = filter_out_schedulable(&[pod(1, 1500, 0)], &[&n], -1000);
         assert_eq!(
             out.len(),
             1,

@@ -321,11 +321,7 @@ pub fn find_removable(
             if !n.info.ready || n.info.unschedulable || n.being_deleted {
                 return None;
             }
-            let mut info = NodeInfo {
-                pods: vec![],
-                nominated: vec![],
-                ..n.info.clone()
-            };
+            let mut info = super::room_view(n.info);
             let mut count = 0;
             for p in &n.info.pods {
                 if super::is_expendable(p.priority, cutoff) {
@@ -374,6 +370,11 @@ pub fn find_removable(
             .then_with(|| nodes[a.0].info.name.cmp(&nodes[b.0].info.name))
     });
     let mut non_empty_found = 0;
+    // Bounded simulation work per loop: at most the non-empty candidates wanted plus a pool of
+    // max(50, 10% of the nodes) more (`--scale-down-candidates-pool-ratio` 0.1,
+    // `--scale-down-candidates-pool-min-count` 50).
+    let pool = opts.non_empty_candidates + (nodes.len().div_ceil(10)).max(50);
+    let mut non_empty_simulated = 0;
     for (i, u) in cands {
         let n = &nodes[i];
         let mut to_move: Vec<&PodInfo> = vec![];
@@ -409,8 +410,11 @@ pub fn find_removable(
             continue;
         }
         let empty = to_move.is_empty();
-        if !empty && non_empty_found >= opts.non_empty_candidates {
+        if !empty && (non_empty_found >= opts.non_empty_candidates || non_empty_simulated >= pool) {
             continue;
+        }
+        if !empty {
+            non_empty_simulated += 1;
         }
         // Place every pod elsewhere; undo on failure.
         let own = dests[i].take();
@@ -827,6 +831,40 @@ mod tests {
         );
         assert!(s.removable.is_empty());
         assert_eq!(s.unremovable[0].reason, "NotUnderutilized");
+    }
+
+    #[test]
+    fn simulation_work_per_loop_is_bounded() {
+        // 100 underutilized nodes whose pods are pinned to them (node selector on the
+        // hostname): 30 wanted + a pool of max(50, 10) are simulated, the rest wait.
+        let nodes: Vec<NodeInfo> = (0..100)
+            .map(|i| {
+                let name = format!("n{i:03}");
+                let mut p = pod(i, "default", 100, 0, "web");
+                p.constraints = Arc::new(crate::scheduler::PlacementConstraints {
+                    node_selector: [("kubernetes.io/hostname".to_string(), name.clone())].into(),
+                    ..Default::default()
+                });
+                let mut n = node(&name, 2000, vec![p]);
+                n.labels.insert("kubernetes.io/hostname".into(), name);
+                n
+            })
+            .collect();
+        let s = find_removable(
+            &views(&nodes),
+            &|_| PodDrainInfo::replicated(),
+            &[],
+            &BTreeMap::new(),
+            &ScaleDownOptions::default(),
+            SimTime::ZERO,
+        );
+        assert!(s.removable.is_empty());
+        assert_eq!(s.unremovable.len(), 80);
+        assert!(
+            s.unremovable
+                .iter()
+                .all(|u| u.reason == "NoPlaceToMovePods")
+        );
     }
 
     #[test]

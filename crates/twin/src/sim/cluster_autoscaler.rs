@@ -626,23 +626,23 @@ impl Sim {
             return false;
         }
         let groups = self.ca_groups(cfg);
-        let mut nodes: Vec<NodeInfo> = self
-            .nodes
-            .iter()
-            .filter(|(n, _)| !self.ca.removing.contains_key(n.as_ref()))
-            .map(|(_, n)| n.info.clone())
-            .collect();
-        for u in self.ca.upcoming.values() {
-            if let Some(g) = groups.iter().find(|g| g.id == u.group) {
-                nodes.push(g.template.clone());
-            }
-        }
-        let cluster_nodes = (self.nodes.len() + self.ca.upcoming.len()) as u32;
         let priorities = if cfg.expander.contains(&ca::expander::ExpanderName::Priority) {
             self.ca_priorities(cfg)
         } else {
             None
         };
+        let mut nodes: Vec<&NodeInfo> = self
+            .nodes
+            .iter()
+            .filter(|(n, _)| !self.ca.removing.contains_key(n.as_ref()))
+            .map(|(_, n)| &n.info)
+            .collect();
+        for u in self.ca.upcoming.values() {
+            if let Some(g) = groups.iter().find(|g| g.id == u.group) {
+                nodes.push(&g.template);
+            }
+        }
+        let cluster_nodes = (self.nodes.len() + self.ca.upcoming.len()) as u32;
         let rng = &mut self.rng.ca;
         let mut pick = |n: usize| rng.index(n);
         let result = ca::scale_up(
@@ -884,14 +884,10 @@ impl Sim {
                                 && !n.info.unschedulable
                                 && !self.ca.removing.contains_key(k.as_ref())
                         })
-                        .map(|(_, n)| NodeInfo {
-                            pods: vec![],
-                            nominated: vec![],
-                            allocatable: Resources {
-                                pods: n.info.allocatable.pods - n.info.pods.len() as i64,
-                                ..n.info.allocatable
-                            },
-                            ..n.info.clone()
+                        .map(|(_, n)| {
+                            let mut v = ca::room_view(&n.info);
+                            v.allocatable.pods -= n.info.pods.len() as i64;
+                            v
                         })
                         .collect();
                     for p in buffer_pods {
