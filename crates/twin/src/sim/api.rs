@@ -254,6 +254,7 @@ impl Sim {
         }
         self.closed_cost += cost;
         self.nodes.remove(name);
+        self.nodes_epoch += 1;
         self.emit(
             "Normal",
             "RemovingNode",
@@ -363,6 +364,7 @@ impl Sim {
                     }
                     if kind == "Deployment" {
                         self.maybe_start_cpa(&key);
+                        self.maybe_start_ca(&key);
                         self.mark_dirty(key);
                     }
                 }

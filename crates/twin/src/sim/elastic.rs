@@ -304,6 +304,8 @@ impl Sim {
             n.info.requested -= info.requests;
             n.info.requested += to;
             info.requests = to;
+            // Node autoscalers' change detection: what pods hold on nodes changed.
+            self.pods_epoch += 1;
         }
     }
 

@@ -258,6 +258,9 @@ impl Sim {
         pod.phase = PodPhase::Running;
         pod.started_at = Some(now);
         let created = pod.created;
+        if let Some(t) = self.unschedulable_since.remove(&id) {
+            self.unschedulable_to_running.push(now.since(t));
+        }
         let workload = self.workload_of(id);
         self.startups.push(Startup {
             workload,
@@ -420,6 +423,7 @@ impl Sim {
         if let Some(node_name) = &pod.node {
             self.elastic_node_freed(node_name);
         }
+        self.unschedulable_since.remove(&id);
         self.ready_changed.remove(&id);
         self.failed_event_at.remove(&id);
         self.pods_epoch += 1;
@@ -429,6 +433,7 @@ impl Sim {
     /// Something freed or added capacity: unschedulable pods get another attempt after the
     /// scheduler's initial back-off.
     pub fn cluster_changed(&mut self) {
+        self.nodes_epoch += 1;
         if self.unschedulable_q.is_empty() {
             return;
         }

@@ -6,6 +6,7 @@
 //! "dirty" marks and coalesced into one reconcile event, so cost grows with changes, not time.
 
 pub mod api;
+pub mod cluster_autoscaler;
 pub mod elastic;
 pub mod elastic_autoscaler;
 pub mod hpa;
@@ -64,6 +65,12 @@ pub enum Event {
     KarpenterDisruption,
     /// A cluster-proportional-autoscaler polls.
     CpaPoll(ObjKey),
+    /// The Cluster Autoscaler's loop (every `--scan-interval`).
+    CaScan,
+    /// A node the Cluster Autoscaler requested registers (upcoming id).
+    CaNodeUp(u64),
+    /// The Cluster Autoscaler checks whether a node it drains can be deleted (name, uid).
+    CaDeleteNode(String, String),
     /// A spot node receives its 2-minute interruption notice (node name, uid).
     SpotInterruption(String, String),
     /// The cloud terminates an instance (node name, uid).
@@ -98,6 +105,8 @@ pub struct Rngs {
     pub cloud: Stream,
     /// Load noise (Poisson arrivals).
     pub load: Stream,
+    /// The Cluster Autoscaler's `random` expander.
+    pub ca: Stream,
 }
 
 /// The simulated cluster and its event loop.
@@ -170,6 +179,8 @@ pub struct Sim {
     pub failed_event_at: BTreeMap<u64, SimTime>,
     /// Incremented whenever a pod is bound or removed (cheap change detection).
     pub pods_epoch: u64,
+    /// Incremented whenever a node is added, removed or changed (cheap change detection).
+    pub nodes_epoch: u64,
     /// Last transition of each pod's Ready condition (set when it becomes ready or unready).
     pub ready_changed: BTreeMap<u64, SimTime>,
     /// The HPA sync loop is running.
@@ -184,6 +195,12 @@ pub struct Sim {
     pub counters: BTreeMap<&'static str, u64>,
     /// Elastic Pods: per-pod replication state (see `elastic.rs`).
     pub elastic: elastic::ElasticState,
+    /// Cluster Autoscaler emulation state.
+    pub ca: cluster_autoscaler::CaTwin,
+    /// When each pod that is not running yet was first found unschedulable.
+    pub unschedulable_since: BTreeMap<u64, SimTime>,
+    /// Time from first unschedulable to running, ms, per pod that got there.
+    pub unschedulable_to_running: Vec<u64>,
 }
 
 impl Sim {
@@ -203,6 +220,7 @@ impl Sim {
                 kubelet: Stream::new(seed, "kubelet"),
                 cloud: Stream::new(seed, "cloud"),
                 load: Stream::new(seed, "load"),
+                ca: Stream::new(seed, "cluster-autoscaler"),
             },
             lat: Latencies::from_scenario(&scenario.doc.spec),
             store: Store::default(),
@@ -233,6 +251,7 @@ impl Sim {
             ready_changed: BTreeMap::new(),
             hpa_state: Default::default(),
             pods_epoch: 0,
+            nodes_epoch: 0,
             failed_event_at: BTreeMap::new(),
             usage_acc: BTreeMap::new(),
             crash_backoff: BTreeMap::new(),
@@ -240,6 +259,9 @@ impl Sim {
             cpa_polling: BTreeSet::new(),
             scenario: scenario.clone(),
             elastic: Default::default(),
+            ca: Default::default(),
+            unschedulable_since: BTreeMap::new(),
+            unschedulable_to_running: vec![],
         };
         sim.configure_elastic();
         sim.install_builtins();
@@ -327,6 +349,9 @@ impl Sim {
             Event::ContainerRestarted(id, g) => self.container_restarted(id, g),
             Event::MetricsScrape => self.metrics_scrape(),
             Event::CpaPoll(key) => self.cpa_poll(key),
+            Event::CaScan => self.ca_scan(),
+            Event::CaNodeUp(id) => self.ca_node_up(id),
+            Event::CaDeleteNode(n, uid) => self.ca_delete_node(&n, &uid),
             Event::SpotInterruption(n, uid) => self.spot_interruption(&n, &uid),
             Event::NodeTerminated(n, uid) => self.node_terminated(&n, &uid),
             Event::KarpenterBatch => self.karpenter_batch(),

@@ -114,6 +114,9 @@ impl Sim {
                 .or_insert(0.0) += 1.0;
             *r.entry(format!("nodes/type/{}", n.instance_type))
                 .or_insert(0.0) += 1.0;
+            if let Some(g) = n.info.labels.get(super::provider::NODE_GROUP_LABEL) {
+                *r.entry(format!("nodes/group/{g}")).or_insert(0.0) += 1.0;
+            }
         }
         let mut put = |k: &str, v: f64| {
             r.insert(k.to_string(), v);
@@ -271,6 +274,19 @@ impl Sim {
         if !self.elastic.pods.is_empty() {
             v["elastic"] = self.elastic_summary();
         }
+        if !self.unschedulable_to_running.is_empty() {
+            let mut t: Vec<f64> = self
+                .unschedulable_to_running
+                .iter()
+                .map(|ms| *ms as f64 / 1000.0)
+                .collect();
+            t.sort_by(f64::total_cmp);
+            let p = |q| crate::headroom::percentile(&t, q);
+            v["unschedulableToRunning"] = json!({"count": t.len(), "p50Seconds": p(50.0), "p99Seconds": p(99.0), "maxSeconds": t.last().copied().unwrap_or(0.0)});
+        }
+        if let Some(c) = self.ca_summary() {
+            v["clusterAutoscaler"] = c;
+        }
         if let Some(w) = wall_ms {
             v["wallMillis"] = json!(w);
         }
@@ -375,14 +391,18 @@ impl Sim {
         let by_capacity: Vec<String> = ts
             .columns
             .iter()
-            .filter(|c| c.starts_with("nodes/capacity/") || c.starts_with("nodes/type/"))
+            .filter(|c| {
+                c.starts_with("nodes/capacity/")
+                    || c.starts_with("nodes/type/")
+                    || c.starts_with("nodes/group/")
+            })
             .cloned()
             .collect();
         if !by_capacity.is_empty() {
             charts.insert(
                 3,
                 ChartSpec {
-                    title: "Nodes by capacity type and instance type".into(),
+                    title: "Nodes by capacity type, instance type and node group".into(),
                     y_label: "nodes".into(),
                     series: by_capacity,
                 },
