@@ -506,8 +506,12 @@ impl Sim {
         if !p.labels.is_empty() {
             meta["labels"] = json!(p.labels.as_ref());
         }
-        if !p.template.annotations.is_empty() {
-            meta["annotations"] = json!(p.template.annotations);
+        let mut annotations = p.template.annotations.clone();
+        if let Some(adj) = self.oom_score_annotation(p.id) {
+            annotations.insert("kscale.io/oom-score-adj".into(), adj);
+        }
+        if !annotations.is_empty() {
+            meta["annotations"] = json!(annotations);
         }
         if let Some(o) = &p.owner {
             meta["generateName"] = json!(format!("{}-", o.name));
@@ -554,6 +558,11 @@ impl Sim {
         }
         if let Some(n) = &p.nominated {
             status["nominatedNodeName"] = json!(n.as_ref());
+        }
+        if let Some(m) = &p.evicted {
+            status["reason"] = json!("Evicted");
+            status["message"] = json!(m);
+            status["containerStatuses"] = json!(p.template.containers.iter().map(|c| json!({"name": c.name, "image": c.image, "imageID": "", "ready": false, "restartCount": p.restarts, "started": false, "state": {"terminated": {"exitCode": 137, "reason": "ContainerStatusUnknown", "message": "The container could not be located when the pod was terminated"}}})).collect::<Vec<_>>());
         }
         json!({"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": spec, "status": status})
     }

@@ -122,6 +122,7 @@ impl Sim {
             unschedulable: None,
             restarts: 0,
             generation: 0,
+            evicted: None,
         };
         self.pods.insert(id, pod);
         self.pod_names.insert((ns, nm), id);
@@ -374,6 +375,7 @@ impl Sim {
             }
         }
         self.count("podsDeleted");
+        self.memory_usage.remove(&id);
         self.ready_changed.remove(&id);
         self.failed_event_at.remove(&id);
         self.pods_epoch += 1;

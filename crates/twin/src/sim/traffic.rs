@@ -116,6 +116,7 @@ impl Sim {
             for id in &ready {
                 self.usage_acc.entry(*id).or_insert((0.0, 0.0)).0 += per_pod * dt;
             }
+            self.custom_metrics_tick(i, &ready, &t, rate * dt);
             // Memory and OOM kills.
             if let Some((base, per_req)) = l.memory {
                 let mean_latency_s = t.latency_ms[0] / 1000.0;
@@ -129,6 +130,7 @@ impl Sim {
                     let inflight = t.per_pod_rps[k] * mean_latency_s + waiting;
                     let mem = base + per_req * inflight;
                     self.usage_acc.entry(*id).or_insert((0.0, 0.0)).1 = mem;
+                    self.memory_usage.insert(*id, mem);
                     let limit: i64 = self.pods[id]
                         .template
                         .containers
@@ -154,6 +156,12 @@ impl Sim {
     /// The kernel OOM-kills a pod's container: not Ready, restart after the back-off.
     pub fn oom_kill(&mut self, id: u64) {
         self.ready_changed.insert(id, self.now);
+        self.memory_usage.remove(&id);
+        let workload = self.workload_of(id);
+        self.workload_counters
+            .entry(workload)
+            .or_default()
+            .oom_kills += 1;
         let Some(p) = self.pods.get_mut(&id) else {
             return;
         };
