@@ -1630,15 +1630,17 @@ impl From<(&str, &str, &str, &str, &str)> for DescribeEvent {
     }
 }
 
-fn map_lines(m: Option<&Value>) -> Vec<String> {
+/// `key=value` lines (labels) or `key: value` lines (annotations, as describe.go's
+/// `printAnnotationsMultiline`), sorted by key.
+fn map_lines(m: Option<&Value>, sep: &str) -> Vec<String> {
     match m {
         Some(Value::Object(m)) if !m.is_empty() => {
             let mut kv: Vec<(&String, &Value)> = m.iter().collect();
             kv.sort_by(|a, b| a.0.cmp(b.0));
             kv.iter()
                 .map(|(k, v)| match v {
-                    Value::String(s) => format!("{k}={s}"),
-                    other => format!("{k}={other}"),
+                    Value::String(s) => format!("{k}{sep}{s}"),
+                    other => format!("{k}{sep}{other}"),
                 })
                 .collect()
         }
@@ -1680,10 +1682,10 @@ pub fn describe(kind: Kind, obj: &Value, events: &[DescribeEvent]) -> String {
         Kind::Node => fields.push(("Roles:", vec![node_roles(obj)])),
         _ => {}
     }
-    fields.push(("Labels:", map_lines(s(obj, &["metadata", "labels"]))));
+    fields.push(("Labels:", map_lines(s(obj, &["metadata", "labels"]), "=")));
     fields.push((
         "Annotations:",
-        map_lines(s(obj, &["metadata", "annotations"])),
+        map_lines(s(obj, &["metadata", "annotations"]), ": "),
     ));
     match kind {
         Kind::Pod => {
@@ -1703,8 +1705,16 @@ pub fn describe(kind: Kind, obj: &Value, events: &[DescribeEvent]) -> String {
             if !reason.is_empty() {
                 fields.push(("Reason:", vec![reason.to_string()]));
             }
+            let message = str_at(obj, &["status", "message"]);
+            if !message.is_empty() {
+                fields.push(("Message:", vec![message.to_string()]));
+            }
             let ip = str_at(obj, &["status", "podIP"]);
             fields.push(("IP:", vec![ip.to_string()]));
+            let qos = str_at(obj, &["status", "qosClass"]);
+            if !qos.is_empty() {
+                fields.push(("QoS Class:", vec![qos.to_string()]));
+            }
         }
         Kind::Node => {
             let taints: Vec<String> = arr_at(obj, &["spec", "taints"])

@@ -562,7 +562,10 @@ impl Sim {
         if let Some(m) = &p.evicted {
             status["reason"] = json!("Evicted");
             status["message"] = json!(m);
-            status["containerStatuses"] = json!(p.template.containers.iter().map(|c| json!({"name": c.name, "image": c.image, "imageID": "", "ready": false, "restartCount": p.restarts, "started": false, "state": {"terminated": {"exitCode": 137, "reason": "ContainerStatusUnknown", "message": "The container could not be located when the pod was terminated"}}})).collect::<Vec<_>>());
+            // Containers are gone: kubectl shows the pod's reason, `Evicted`.
+            if let Some(o) = status.as_object_mut() {
+                o.remove("containerStatuses");
+            }
         }
         json!({"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": spec, "status": status})
     }
