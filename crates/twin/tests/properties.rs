@@ -136,7 +136,7 @@ fn candidate() -> impl Strategy<Value = Candidate> {
 fn rank_key(c: &Candidate) -> (bool, bool, i32, i64) {
     (
         c.usage.is_some(),
-        !c.usage.is_some_and(|u| u > c.request),
+        c.usage.is_none_or(|u| u <= c.request),
         c.priority,
         -c.usage.map(|u| u - c.request).unwrap_or(0),
     )
