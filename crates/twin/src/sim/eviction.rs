@@ -159,9 +159,21 @@ impl Sim {
 
     /// One monitoring period of every node's eviction manager.
     pub fn eviction_check(&mut self) {
-        let names: Vec<_> = self.nodes.keys().cloned().collect();
+        // Requests fit the allocatable, so only a node with a pod above its request can be
+        // under pressure: only those nodes are examined.
+        let mut names = std::collections::BTreeSet::new();
+        for (id, m) in &self.memory_usage {
+            if let Some(p) = self.pods.get(id)
+                && *m > p.template.requests.memory as f64
+                && let Some(n) = &p.node
+            {
+                names.insert(n.clone());
+            }
+        }
         for name in names {
-            let n = &self.nodes[&name];
+            let Some(n) = self.nodes.get(&name) else {
+                continue;
+            };
             let mut cands = vec![];
             let mut used = 0.0;
             for pi in &n.info.pods {
