@@ -141,6 +141,28 @@ impl MetricSpec {
         }
     }
 
+    /// An error of this metric as `computeReplicasForMetric` wraps it.
+    pub fn wrap_error(&self, e: &str) -> String {
+        match self {
+            MetricSpec::Resource(m) => {
+                format!(
+                    "failed to get {} resource metric value: {e}",
+                    m.name.as_str()
+                )
+            }
+            MetricSpec::ContainerResource { metric: m, .. } => {
+                format!(
+                    "failed to get {} container metric value: {e}",
+                    m.name.as_str()
+                )
+            }
+            MetricSpec::Pods { .. } => format!("failed to get pods metric value: {e}"),
+            MetricSpec::Object { .. } => format!("failed to get object metric value: {e}"),
+            MetricSpec::External { .. } => format!("failed to get external metric value: {e}"),
+            MetricSpec::Invalid { .. } => e.to_string(),
+        }
+    }
+
     /// The metric's name as horizontal.go words it in conditions and rescale reasons
     /// (`cpu resource utilization (percentage of request)`, `pods metric rps`, ...).
     pub fn display_name(&self) -> String {
@@ -460,8 +482,12 @@ pub struct Proposal {
 pub struct MetricError {
     /// Condition/event reason (`FailedGetResourceMetric`, ...).
     pub reason: &'static str,
-    /// The error text.
+    /// The error of the `computeStatusFor*Metric` step: the ScalingActive condition's and the
+    /// `FailedGet*Metric` event's text.
     pub message: String,
+    /// The same error as `computeReplicasForMetric` wraps it (`failed to get pods metric
+    /// value: …`), for `FailedComputeMetricsReplicas`.
+    pub wrapped: String,
 }
 
 /// `float → int32` as Go's `int32(math.Ceil(x))` after upstream's overflow guard (saturating).
@@ -674,6 +700,7 @@ pub fn metric_replicas(
 ) -> Result<Proposal, MetricError> {
     let fail = |message: String| MetricError {
         reason: metric.failure_reason(),
+        wrapped: metric.wrap_error(&message),
         message,
     };
     if let MetricSpec::Invalid { message, .. } = metric {
@@ -699,13 +726,7 @@ pub fn metric_replicas(
             )
             .map_err(|e| fail(format!("failed to get {} {what}: {e}", m.name.as_str())))
         }
-        (
-            MetricSpec::Pods {
-                metric: id,
-                average,
-            },
-            Observed::PerPod(v),
-        ) => per_pod_replicas(
+        (MetricSpec::Pods { average, .. }, Observed::PerPod(v)) => per_pod_replicas(
             spec_replicas,
             pods,
             v,
@@ -714,12 +735,7 @@ pub fn metric_replicas(
             tol,
             now,
         )
-        .map_err(|e| {
-            fail(format!(
-                "failed to get pods metric value: unable to get metric {}: {e}",
-                id.name
-            ))
-        }),
+        .map_err(fail),
         (MetricSpec::Object { target, .. }, Observed::Value(v))
         | (MetricSpec::External { target, .. }, Observed::Value(v)) => match target {
             Target::Value(t) => value_replicas(spec_replicas, pods, *v, *t, tol).map_err(fail),
@@ -1048,7 +1064,7 @@ pub fn reconcile(
                 "invalid metrics ({} invalid out of {}), first error is: {}",
                 invalid.len(),
                 metrics.len(),
-                e.message
+                e.wrapped
             )
         });
         return Decision {
@@ -1804,6 +1820,52 @@ mod tests {
         );
         assert_eq!(d.desired, 5);
         assert!(d.failed.is_some());
+    }
+
+    #[test]
+    fn metric_errors_are_worded_and_wrapped_as_upstream() {
+        // All pods never became ready: the condition/event says why, FailedComputeMetricsReplicas
+        // wraps it.
+        let (pods, _) = cpu_pods(&[1000; 2], &[Some(100); 2], &[false; 2]);
+        let s = spec(1, 6, vec![MetricSpec::Resource(cpu(50))]);
+        let d = reconcile(
+            &mut HpaState::default(),
+            &s,
+            2,
+            2,
+            &pods,
+            &[cpu_input(&[100, 100])],
+            NOW,
+        );
+        let e = d.proposals[0].as_ref().unwrap_err();
+        assert_eq!(e.reason, "FailedGetResourceMetric");
+        assert_eq!(
+            e.message,
+            "failed to get cpu utilization: did not receive metrics for targeted pods (pods might be unready)"
+        );
+        assert_eq!(
+            d.failed.as_deref(),
+            Some(
+                "invalid metrics (1 invalid out of 1), first error is: failed to get cpu resource metric value: failed to get cpu utilization: did not receive metrics for targeted pods (pods might be unready)"
+            )
+        );
+        let ext = MetricSpec::External {
+            metric: MetricId {
+                name: "queue".into(),
+                selector: None,
+            },
+            target: Target::Value(1),
+        };
+        let s = spec(1, 6, vec![ext]);
+        let d = reconcile(&mut HpaState::default(), &s, 2, 2, &pods, &[Err("unable to get external metric default/queue/<nil>: no metrics returned from external metrics API".into())], NOW);
+        let e = d.proposals[0].as_ref().unwrap_err();
+        assert_eq!(
+            (e.reason, e.wrapped.as_str()),
+            (
+                "FailedGetExternalMetric",
+                "failed to get external metric value: unable to get external metric default/queue/<nil>: no metrics returned from external metrics API"
+            )
+        );
     }
 
     #[test]

@@ -529,7 +529,7 @@ impl Sim {
                     .collect();
                 if values.iter().all(|v| v.sample.is_none()) {
                     return Err(format!(
-                        "failed to get pods metric value: unable to get metric {}: no metrics returned from custom metrics API",
+                        "unable to get metric {}: no metrics returned from custom metrics API",
                         metric.name
                     ));
                 }
@@ -540,7 +540,7 @@ impl Sim {
                 .map(Observed::Value)
                 .ok_or_else(|| {
                     format!(
-                        "failed to get object metric value: unable to get metric {}: {} on {ns} {}/unable to fetch metrics from custom metrics API: the server could not find the metric {} for {} {}",
+                        "unable to get metric {}: {} on {ns} {}/unable to fetch metrics from custom metrics API: the server could not find the metric {} for {} {}",
                         metric.name,
                         object.kind,
                         object.name,
@@ -554,7 +554,7 @@ impl Sim {
                 .map(Observed::Value)
                 .ok_or_else(|| {
                     format!(
-                        "failed to get external metric value: unable to get external metric {ns}/{}/{}: no metrics returned from external metrics API",
+                        "unable to get external metric {ns}/{}/{}: no metrics returned from external metrics API",
                         metric.name,
                         hpa::go_selector_string(metric.selector.as_ref())
                     )
