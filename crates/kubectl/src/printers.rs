@@ -2240,6 +2240,45 @@ web-new   Deployment/web   cpu: <unknown>/50%   2         10        4          6
     }
 
     #[test]
+    fn hpa_targets_of_every_metric_type() {
+        // printers.go formatHPAMetrics: Pods `cur/target`, Object/External Value `cur/target`,
+        // AverageValue `cur/target (avg)`, ContainerResource `cpu: cur/target`; two shown,
+        // then `+ N more...`; statuses are matched by index (`type: ""` for a failed metric).
+        let h = json!({
+            "apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler",
+            "metadata": {"name": "w", "creationTimestamp": "2024-05-01T11:00:00Z"},
+            "spec": {"scaleTargetRef": {"kind": "Deployment", "name": "w", "apiVersion": "apps/v1"}, "minReplicas": 1, "maxReplicas": 10,
+                "metrics": [
+                    {"type": "External", "external": {"metric": {"name": "queue_length"}, "target": {"type": "AverageValue", "averageValue": "20"}}},
+                    {"type": "Pods", "pods": {"metric": {"name": "rps"}, "target": {"type": "AverageValue", "averageValue": "8"}}},
+                    {"type": "Object", "object": {"describedObject": {"kind": "Deployment", "name": "w"}, "metric": {"name": "rps"}, "target": {"type": "Value", "value": "100"}}}]},
+            "status": {"currentReplicas": 4, "currentMetrics": [
+                {"type": "External", "external": {"metric": {"name": "queue_length"}, "current": {"averageValue": "150"}}},
+                {"type": "Pods", "pods": {"metric": {"name": "rps"}, "current": {"averageValue": "7500m"}}},
+                {"type": ""}]}
+        });
+        let out = print_objects(Kind::HorizontalPodAutoscaler, &[h.clone()], &opts());
+        assert!(
+            out.stdout.contains("150/20 (avg), 7500m/8 + 1 more..."),
+            "{}",
+            out.stdout
+        );
+        let mut two = h;
+        two["spec"]["metrics"] = json!([
+            {"type": "Object", "object": {"describedObject": {"kind": "Deployment", "name": "w"}, "metric": {"name": "rps"}, "target": {"type": "Value", "value": "100"}}},
+            {"type": "ContainerResource", "containerResource": {"name": "cpu", "container": "app", "target": {"type": "Utilization", "averageUtilization": 50}}}]);
+        two["status"]["currentMetrics"] = json!([
+            {"type": ""},
+            {"type": "ContainerResource", "containerResource": {"name": "cpu", "container": "app", "current": {"averageUtilization": 10, "averageValue": "50m"}}}]);
+        let out = print_objects(Kind::HorizontalPodAutoscaler, &[two], &opts());
+        assert!(
+            out.stdout.contains("<unknown>/100, cpu: 10%/50%"),
+            "{}",
+            out.stdout
+        );
+    }
+
+    #[test]
     fn small_kind_tables() {
         let ns = json!({"metadata": {"name": "default", "creationTimestamp": "2024-04-01T12:00:00Z"}, "status": {"phase": "Active"}});
         assert_eq!(
