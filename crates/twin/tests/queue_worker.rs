@@ -96,3 +96,17 @@ fn metrics_section_is_validated() {
         60_000
     );
 }
+
+#[test]
+fn custom_and_external_metrics_are_deterministic() {
+    let (a, b) = (run().output(), run().output());
+    assert_eq!(
+        kscale_report::render_timeseries_csv(&a.timeseries).unwrap(),
+        kscale_report::render_timeseries_csv(&b.timeseries).unwrap()
+    );
+    assert_eq!(
+        kscale_report::render_events_jsonl(&a.events).unwrap(),
+        kscale_report::render_events_jsonl(&b.events).unwrap()
+    );
+    assert_eq!(a.summary, b.summary);
+}

@@ -710,7 +710,14 @@ impl Sim {
                 .and_then(Value::as_str)
                 .map(str::to_string)
         };
-        let desired = if d.disabled || d.failed.is_some() {
+        // On a metrics failure upstream keeps the previous `desiredReplicas`
+        // (`setCurrentReplicasAndMetricsInStatus`).
+        let desired = if d.failed.is_some() {
+            v.pointer("/status/desiredReplicas")
+                .and_then(Value::as_i64)
+                .map(|x| x as i32)
+                .unwrap_or(current)
+        } else if d.disabled {
             current
         } else {
             d.desired
