@@ -1,7 +1,9 @@
-//! HorizontalPodAutoscaler decision logic (autoscaling/v2, Resource metrics).
+//! HorizontalPodAutoscaler decision logic (autoscaling/v2: Resource, ContainerResource, Pods,
+//! Object and External metrics).
 //!
 //! Follows kubernetes/kubernetes `pkg/controller/podautoscaler/replica_calculator.go`
-//! (pod grouping, utilization with the missing/unready rebalancing, tolerance) and
+//! (pod grouping, utilization with the missing/unready rebalancing, plain per-pod metrics,
+//! object and external Value/AverageValue, per-HPA tolerances of KEP-4951) and
 //! `horizontal.go` (multiple metrics → the largest proposal, `normalizeDesiredReplicas` without
 //! `behavior`, `normalizeDesiredReplicasWithBehaviors` with stabilization windows and rate
 //! policies). Defaults from `pkg/controller/podautoscaler/config/v1alpha1/defaults.go` and
@@ -9,6 +11,7 @@
 //! and the time; per-HPA memory (recommendations, scale events) lives in [`HpaState`].
 
 use kscale_model::SimTime;
+use kscale_model::labels::LabelSelector;
 
 /// Cluster-wide tolerance: 0.1 (`--horizontal-pod-autoscaler-tolerance`).
 pub const TOLERANCE: f64 = 0.1;
@@ -40,13 +43,15 @@ impl ResourceName {
     }
 }
 
-/// A metric target.
+/// A metric target (`spec.metrics[].*.target`), values in milli-units.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Target {
-    /// Average utilization in percent of the request.
+    /// Average utilization in percent of the request (Resource, ContainerResource).
     Utilization(i32),
-    /// Average value per pod (milli-units).
+    /// Average value per pod (Resource, ContainerResource, Pods, Object, External).
     AverageValue(i64),
+    /// Total value (Object, External).
+    Value(i64),
 }
 
 /// A Resource metric of the spec.
@@ -56,6 +61,167 @@ pub struct ResourceMetric {
     pub name: ResourceName,
     /// Its target.
     pub target: Target,
+}
+
+/// The metric of a Pods, Object or External source (`metric: {name, selector}`).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct MetricId {
+    /// Metric name.
+    pub name: String,
+    /// Metric selector (`None`: not set).
+    pub selector: Option<LabelSelector>,
+}
+
+/// The object an Object metric describes (`describedObject`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ObjectRef {
+    /// Kind, e.g. `Deployment`.
+    pub kind: String,
+    /// Name.
+    pub name: String,
+    /// API version, e.g. `apps/v1`.
+    pub api_version: String,
+}
+
+/// One entry of `spec.metrics` (autoscaling/v2 `MetricSpec`).
+#[derive(Clone, Debug, PartialEq)]
+pub enum MetricSpec {
+    /// `type: Resource`: cpu or memory of the whole pod.
+    Resource(ResourceMetric),
+    /// `type: ContainerResource`: cpu or memory of one named container.
+    ContainerResource {
+        /// The resource and target.
+        metric: ResourceMetric,
+        /// The container's name.
+        container: String,
+    },
+    /// `type: Pods`: a per-pod custom metric averaged over the pods (AverageValue target).
+    Pods {
+        /// The metric.
+        metric: MetricId,
+        /// The per-pod target (milli).
+        average: i64,
+    },
+    /// `type: Object`: a metric of one object (Value or AverageValue target).
+    Object {
+        /// The described object.
+        object: ObjectRef,
+        /// The metric.
+        metric: MetricId,
+        /// The target.
+        target: Target,
+    },
+    /// `type: External`: the sum of the matching external series (Value or AverageValue).
+    External {
+        /// The metric.
+        metric: MetricId,
+        /// The target.
+        target: Target,
+    },
+    /// A spec the controller cannot use: unknown type or a target that is not set. Always an
+    /// invalid metric (reason, message).
+    Invalid {
+        /// Condition reason (`InvalidMetricSourceType`, `FailedGetPodsMetric`, ...).
+        reason: &'static str,
+        /// The error.
+        message: String,
+    },
+}
+
+impl MetricSpec {
+    /// Condition reason for a failure to compute this metric (horizontal.go).
+    pub fn failure_reason(&self) -> &'static str {
+        match self {
+            MetricSpec::Resource(_) => "FailedGetResourceMetric",
+            MetricSpec::ContainerResource { .. } => "FailedGetContainerResourceMetric",
+            MetricSpec::Pods { .. } => "FailedGetPodsMetric",
+            MetricSpec::Object { .. } => "FailedGetObjectMetric",
+            MetricSpec::External { .. } => "FailedGetExternalMetric",
+            MetricSpec::Invalid { reason, .. } => reason,
+        }
+    }
+
+    /// An error of this metric as `computeReplicasForMetric` wraps it.
+    pub fn wrap_error(&self, e: &str) -> String {
+        match self {
+            MetricSpec::Resource(m) => {
+                format!(
+                    "failed to get {} resource metric value: {e}",
+                    m.name.as_str()
+                )
+            }
+            MetricSpec::ContainerResource { metric: m, .. } => {
+                format!(
+                    "failed to get {} container metric value: {e}",
+                    m.name.as_str()
+                )
+            }
+            MetricSpec::Pods { .. } => format!("failed to get pods metric value: {e}"),
+            MetricSpec::Object { .. } => format!("failed to get object metric value: {e}"),
+            MetricSpec::External { .. } => format!("failed to get external metric value: {e}"),
+            MetricSpec::Invalid { .. } => e.to_string(),
+        }
+    }
+
+    /// The metric's name as horizontal.go words it in conditions and rescale reasons
+    /// (`cpu resource utilization (percentage of request)`, `pods metric rps`, ...).
+    pub fn display_name(&self) -> String {
+        match self {
+            MetricSpec::Resource(m) => match m.target {
+                Target::Utilization(_) => format!(
+                    "{} resource utilization (percentage of request)",
+                    m.name.as_str()
+                ),
+                _ => format!("{} resource", m.name.as_str()),
+            },
+            MetricSpec::ContainerResource { metric: m, .. } => match m.target {
+                Target::Utilization(_) => format!(
+                    "{} container resource utilization (percentage of request)",
+                    m.name.as_str()
+                ),
+                _ => format!("{} container resource", m.name.as_str()),
+            },
+            MetricSpec::Pods { metric, .. } => format!("pods metric {}", metric.name),
+            MetricSpec::Object { object, metric, .. } => {
+                format!("{} metric {}", object.kind, metric.name)
+            }
+            MetricSpec::External { metric, .. } => format!(
+                "external metric {}({})",
+                metric.name,
+                go_selector_string(metric.selector.as_ref())
+            ),
+            MetricSpec::Invalid { .. } => String::new(),
+        }
+    }
+}
+
+/// A `*metav1.LabelSelector` as Go's `%+v` prints it (its generated `String()`), for the
+/// external metric's name in messages: `<nil>` or
+/// `&LabelSelector{MatchLabels:map[string]string{queue: orders,},MatchExpressions:[]LabelSelectorRequirement{},}`.
+pub fn go_selector_string(s: Option<&LabelSelector>) -> String {
+    let Some(s) = s else {
+        return "<nil>".into();
+    };
+    let labels: String = s
+        .match_labels
+        .iter()
+        .map(|(k, v)| format!("{k}: {v},"))
+        .collect();
+    let exprs: String = s
+        .match_expressions
+        .iter()
+        .map(|r| {
+            format!(
+                "LabelSelectorRequirement{{Key:{},Operator:{:?},Values:[{}],}},",
+                r.key,
+                r.op,
+                r.values.join(" ")
+            )
+        })
+        .collect();
+    format!(
+        "&LabelSelector{{MatchLabels:map[string]string{{{labels}}},MatchExpressions:[]LabelSelectorRequirement{{{exprs}}},}}"
+    )
 }
 
 /// `selectPolicy`.
@@ -95,6 +261,9 @@ pub struct Rules {
     pub select: SelectPolicy,
     /// Policies.
     pub policies: Vec<Policy>,
+    /// Per-HPA tolerance of this direction (KEP-4951 `tolerance`, gate
+    /// `HPAConfigurableTolerance`, beta and on in 1.35); `None`: the cluster's [`TOLERANCE`].
+    pub tolerance: Option<f64>,
 }
 
 impl Rules {
@@ -104,6 +273,7 @@ impl Rules {
             stabilization_s: 0,
             select: SelectPolicy::Max,
             policies: vec![Policy::Pods(4, 15), Policy::Percent(100, 15)],
+            tolerance: None,
         }
     }
 
@@ -113,6 +283,7 @@ impl Rules {
             stabilization_s: 300,
             select: SelectPolicy::Max,
             policies: vec![Policy::Percent(100, 15)],
+            tolerance: None,
         }
     }
 }
@@ -133,13 +304,62 @@ pub struct HpaSpec {
     pub min: i32,
     /// `maxReplicas`.
     pub max: i32,
-    /// Metrics (empty → CPU utilization 80%).
-    pub metrics: Vec<ResourceMetric>,
+    /// Metrics (empty → CPU utilization 80%, see [`HpaSpec::effective_metrics`]).
+    pub metrics: Vec<MetricSpec>,
     /// `behavior`, if set.
     pub behavior: Option<Behavior>,
 }
 
-/// One resource sample of a pod.
+impl HpaSpec {
+    /// The metrics the controller evaluates: `spec.metrics`, or CPU utilization 80% when empty
+    /// (pkg/apis/autoscaling/v2/defaults.go).
+    pub fn effective_metrics(&self) -> Vec<MetricSpec> {
+        if self.metrics.is_empty() {
+            vec![MetricSpec::Resource(ResourceMetric {
+                name: ResourceName::Cpu,
+                target: Target::Utilization(80),
+            })]
+        } else {
+            self.metrics.clone()
+        }
+    }
+
+    /// Scale-down and scale-up tolerances (horizontal.go `tolerancesForHpa`).
+    pub fn tolerances(&self) -> Tolerances {
+        let b = self.behavior.as_ref();
+        Tolerances {
+            down: b.and_then(|b| b.down.tolerance).unwrap_or(TOLERANCE),
+            up: b.and_then(|b| b.up.tolerance).unwrap_or(TOLERANCE),
+        }
+    }
+}
+
+/// Tolerances of both directions (replica_calculator.go `Tolerances`).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Tolerances {
+    /// Scale-down tolerance.
+    pub down: f64,
+    /// Scale-up tolerance.
+    pub up: f64,
+}
+
+impl Default for Tolerances {
+    fn default() -> Self {
+        Tolerances {
+            down: TOLERANCE,
+            up: TOLERANCE,
+        }
+    }
+}
+
+impl Tolerances {
+    /// `isWithin`: `1 − down ≤ ratio ≤ 1 + up` (inclusive).
+    pub fn within(&self, r: f64) -> bool {
+        (1.0 - self.down) <= r && r <= (1.0 + self.up)
+    }
+}
+
+/// One sample of a pod's metric.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Sample {
     /// Value in milli-units.
@@ -150,7 +370,7 @@ pub struct Sample {
     pub window_ms: u64,
 }
 
-/// A pod selected by the scale target.
+/// A pod selected by the scale target (`scale.status.selector`).
 #[derive(Clone, Debug, PartialEq)]
 pub struct PodObs {
     /// Phase Pending.
@@ -163,18 +383,36 @@ pub struct PodObs {
     pub ready_transition: SimTime,
     /// Pod start time.
     pub start: Option<SimTime>,
-    /// Requests (milli) for cpu and memory.
-    pub requests: [i64; 2],
-    /// Samples (milli) for cpu and memory.
-    pub samples: [Option<Sample>; 2],
 }
 
-fn idx(r: ResourceName) -> usize {
-    match r {
-        ResourceName::Cpu => 0,
-        ResourceName::Memory => 1,
+impl PodObs {
+    /// Running and Ready (replica_calculator.go `getReadyPodsCount`).
+    pub fn running_ready(&self) -> bool {
+        !self.pending && !self.ignored && self.ready == Some(true)
     }
 }
+
+/// A pod's value for a per-pod metric.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PodValue {
+    /// The pod's request of the resource (milli), or the error for a missing request
+    /// (Resource/ContainerResource Utilization only; ignored otherwise).
+    pub request: Result<i64, String>,
+    /// The pod's sample, if the metrics API returned one.
+    pub sample: Option<Sample>,
+}
+
+/// What the metrics APIs returned for one metric of the spec.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Observed {
+    /// Resource, ContainerResource, Pods: one value per pod (same order as the pods).
+    PerPod(Vec<PodValue>),
+    /// Object, External: the metric's value (milli; External: sum of the matching series).
+    Value(i64),
+}
+
+/// The observation of one metric, or the metrics API's error.
+pub type MetricInput = Result<Observed, String>;
 
 /// Pod groups of `groupPods` (replica_calculator.go).
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -189,8 +427,8 @@ pub struct Groups {
     pub ignored: Vec<usize>,
 }
 
-/// Groups pods as upstream `groupPods`: readiness is only checked for CPU.
-pub fn group_pods(pods: &[PodObs], resource: ResourceName, now: SimTime) -> Groups {
+/// Groups pods as upstream `groupPods`; readiness is checked only when `cpu` (resource cpu).
+pub fn group_pods(pods: &[PodObs], values: &[PodValue], cpu: bool, now: SimTime) -> Groups {
     let mut g = Groups::default();
     for (i, p) in pods.iter().enumerate() {
         if p.ignored {
@@ -201,11 +439,11 @@ pub fn group_pods(pods: &[PodObs], resource: ResourceName, now: SimTime) -> Grou
             g.unready.push(i);
             continue;
         }
-        let Some(s) = p.samples[idx(resource)] else {
+        let Some(s) = values.get(i).and_then(|v| v.sample) else {
             g.missing.push(i);
             continue;
         };
-        if resource == ResourceName::Cpu {
+        if cpu {
             let (Some(ready), Some(start)) = (p.ready, p.start) else {
                 g.unready.push(i);
                 continue;
@@ -234,82 +472,114 @@ pub struct Proposal {
     pub replicas: i32,
     /// Current utilization (percent) for Utilization targets.
     pub utilization: Option<i32>,
-    /// Current average value (milli).
+    /// Current value (milli): the raw average per pod for per-pod metrics and AverageValue
+    /// targets, the object's or series' total for Value targets.
     pub average: i64,
 }
 
-fn within(r: f64) -> bool {
-    (r - 1.0).abs() <= TOLERANCE
+/// A metric that could not be computed: the condition reason and the error.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MetricError {
+    /// Condition/event reason (`FailedGetResourceMetric`, ...).
+    pub reason: &'static str,
+    /// The error of the `computeStatusFor*Metric` step: the ScalingActive condition's and the
+    /// `FailedGet*Metric` event's text.
+    pub message: String,
+    /// The same error as `computeReplicasForMetric` wraps it (`failed to get pods metric
+    /// value: …`), for `FailedComputeMetricsReplicas`.
+    pub wrapped: String,
 }
 
-/// The replica calculation for one Resource metric (GetResourceReplicas /
-/// GetRawResourceReplicas). Errors: no metrics, or a missing request for utilization.
-pub fn resource_replicas(
+/// `float → int32` as Go's `int32(math.Ceil(x))` after upstream's overflow guard (saturating).
+fn ceil_i32(x: f64) -> i32 {
+    x.ceil() as i32
+}
+
+/// The "plain" and utilization replica calculation shared by Resource, ContainerResource and
+/// Pods metrics (`GetResourceReplicas`, `GetRawResourceReplicas`, `calcPlainMetricReplicas`):
+/// ratio over ready pods, then the missing/unready rebalancing. `target` is Utilization
+/// (percent of the requests) or AverageValue (milli per pod).
+pub fn per_pod_replicas(
     current: i32,
     pods: &[PodObs],
-    metric: &ResourceMetric,
+    values: &[PodValue],
+    target: Target,
+    cpu: bool,
+    tol: Tolerances,
     now: SimTime,
 ) -> Result<Proposal, String> {
-    let r = idx(metric.name);
-    let g = group_pods(pods, metric.name, now);
-    if g.ready.is_empty() && g.missing.is_empty() && g.unready.is_empty() {
+    let g = group_pods(pods, values, cpu, now);
+    if pods.is_empty() {
         return Err("no pods returned by selector while calculating replica count".into());
+    }
+    let utilization_target = match target {
+        Target::Utilization(t) => Some(t),
+        _ => None,
+    };
+    if utilization_target.is_some()
+        && let Some(Err(e)) = values.iter().map(|v| &v.request).find(|r| r.is_err())
+    {
+        return Err(e.clone());
     }
     if g.ready.is_empty() {
         return Err("did not receive metrics for targeted pods (pods might be unready)".into());
     }
-    // usage ratio over a set of (value, request) pairs.
+    let request = |i: usize| -> Result<i64, String> {
+        match utilization_target {
+            Some(_) => values[i].request.clone(),
+            None => Ok(0),
+        }
+    };
+    // usage ratio over (value, request) pairs.
     let ratio = |vals: &[(i64, i64)]| -> Result<(f64, i64, i64), String> {
-        let sum: i64 = vals.iter().map(|v| v.0).sum();
+        let sum: i64 = vals.iter().map(|v| v.0).fold(0i64, i64::saturating_add);
         let n = vals.len().max(1) as i64;
-        match metric.target {
+        match target {
             Target::Utilization(t) => {
                 let req: i64 = vals.iter().map(|v| v.1).sum();
                 if req == 0 {
-                    return Err(format!("missing request for {}", metric.name.as_str()));
+                    return Err("no metrics returned matched known pods".into());
                 }
-                let util = 100 * sum / req;
+                let util = (100i128 * sum as i128 / req as i128) as i64;
                 Ok((util as f64 / t as f64, util, sum / n))
             }
-            Target::AverageValue(t) => {
+            Target::AverageValue(t) | Target::Value(t) => {
                 let avg = sum / n;
                 Ok((avg as f64 / t as f64, avg, avg))
             }
         }
     };
-    let ready_vals: Vec<(i64, i64)> = g
-        .ready
-        .iter()
-        .map(|(i, v)| (*v, pods[*i].requests[r]))
-        .collect();
-    if matches!(metric.target, Target::Utilization(_))
-        && g.ready.iter().any(|(i, _)| pods[*i].requests[r] == 0)
-    {
-        return Err(format!("missing request for {}", metric.name.as_str()));
+    let mut ready_vals = Vec::with_capacity(g.ready.len());
+    for (i, v) in &g.ready {
+        ready_vals.push((*v, request(*i)?));
     }
     let (usage_ratio, util, avg) = ratio(&ready_vals)?;
-    let ready_count = g.ready.len() as f64;
+    let utilization = utilization_target.map(|_| util as i32);
+    let hold = Proposal {
+        replicas: current,
+        utilization,
+        average: avg,
+    };
     let scale_up_unready = !g.unready.is_empty() && usage_ratio > 1.0;
-    let utilization = matches!(metric.target, Target::Utilization(_)).then_some(util as i32);
     if !scale_up_unready && g.missing.is_empty() {
-        let replicas = if within(usage_ratio) {
-            current
-        } else {
-            (usage_ratio * ready_count).ceil() as i32
-        };
+        if tol.within(usage_ratio) {
+            return Ok(hold);
+        }
         return Ok(Proposal {
-            replicas,
-            utilization,
-            average: avg,
+            replicas: ceil_i32(usage_ratio * ready_vals.len() as f64),
+            ..hold
         });
     }
     let mut vals = ready_vals.clone();
     for i in &g.missing {
-        let req = pods[*i].requests[r];
+        let req = request(*i)?;
         let v = if usage_ratio < 1.0 {
-            match metric.target {
+            match target {
+                // On a scale-down, missing pods count as using their request
+                // (max(100, target) percent of it).
                 Target::Utilization(t) => req * (t.max(100) as i64) / 100,
-                Target::AverageValue(t) => t,
+                // ... or exactly the target for plain metrics.
+                Target::AverageValue(t) | Target::Value(t) => t,
             }
         } else {
             0
@@ -318,33 +588,165 @@ pub fn resource_replicas(
     }
     if scale_up_unready {
         for i in &g.unready {
-            vals.push((0, pods[*i].requests[r]));
+            vals.push((0, request(*i)?));
         }
     }
     let (new_ratio, _, _) = ratio(&vals)?;
-    if within(new_ratio)
+    if tol.within(new_ratio)
         || (usage_ratio < 1.0 && new_ratio > 1.0)
         || (usage_ratio > 1.0 && new_ratio < 1.0)
     {
-        return Ok(Proposal {
-            replicas: current,
-            utilization,
-            average: avg,
-        });
+        return Ok(hold);
     }
-    let n = (new_ratio * vals.len() as f64).ceil() as i32;
+    let n = ceil_i32(new_ratio * vals.len() as f64);
     if (new_ratio < 1.0 && n > current) || (new_ratio > 1.0 && n < current) {
-        return Ok(Proposal {
-            replicas: current,
-            utilization,
-            average: avg,
-        });
+        return Ok(hold);
     }
     Ok(Proposal {
         replicas: n,
-        utilization,
-        average: avg,
+        ..hold
     })
+}
+
+/// The replica calculation for one Resource metric over the pods' cpu/memory values
+/// (GetResourceReplicas / GetRawResourceReplicas) with the cluster tolerance.
+pub fn resource_replicas(
+    current: i32,
+    pods: &[PodObs],
+    values: &[PodValue],
+    metric: &ResourceMetric,
+    now: SimTime,
+) -> Result<Proposal, String> {
+    per_pod_replicas(
+        current,
+        pods,
+        values,
+        metric.target,
+        metric.name == ResourceName::Cpu,
+        Tolerances::default(),
+        now,
+    )
+}
+
+/// Object and External metrics with a Value target (`GetObjectMetricReplicas`,
+/// `GetExternalMetricReplicas`): `ratio = value / target`; with `current > 0`, within
+/// tolerance → `current`, else `ceil(ratio · ready pods)` (Running and Ready); with
+/// `current == 0` (scale from zero) `ceil(ratio)`.
+pub fn value_replicas(
+    current: i32,
+    pods: &[PodObs],
+    value: i64,
+    target: i64,
+    tol: Tolerances,
+) -> Result<Proposal, String> {
+    let ratio = value as f64 / target as f64;
+    let replicas = if current != 0 {
+        if tol.within(ratio) {
+            current
+        } else {
+            if pods.is_empty() {
+                return Err(
+                    "unable to calculate ready pods: no pods returned by selector while calculating replica count"
+                        .into(),
+                );
+            }
+            let ready = pods.iter().filter(|p| p.running_ready()).count();
+            ceil_i32(ratio * ready as f64)
+        }
+    } else {
+        ceil_i32(ratio)
+    };
+    Ok(Proposal {
+        replicas,
+        utilization: None,
+        average: value,
+    })
+}
+
+/// Object and External metrics with an AverageValue target (`GetObjectPerPodMetricReplicas`,
+/// `GetExternalPerPodMetricReplicas`): over `status_replicas` (the scale's
+/// `status.replicas`), `ratio = value / (target · status_replicas)`; outside tolerance
+/// `ceil(value / target)` (saturating at i32::MAX), else `status_replicas`; the reported
+/// average is `ceil(value / status_replicas)`.
+pub fn average_value_replicas(
+    status_replicas: i32,
+    value: i64,
+    target: i64,
+    tol: Tolerances,
+) -> Proposal {
+    let ratio = value as f64 / (target as f64 * status_replicas as f64);
+    let replicas = if tol.within(ratio) {
+        status_replicas
+    } else {
+        ceil_i32(value as f64 / target as f64)
+    };
+    Proposal {
+        replicas,
+        utilization: None,
+        average: (value as f64 / status_replicas as f64).ceil() as i64,
+    }
+}
+
+/// The replica proposal for one metric of the spec (horizontal.go `computeReplicasForMetric`
+/// with the matching replica_calculator.go function).
+pub fn metric_replicas(
+    spec_replicas: i32,
+    status_replicas: i32,
+    pods: &[PodObs],
+    metric: &MetricSpec,
+    input: &MetricInput,
+    tol: Tolerances,
+    now: SimTime,
+) -> Result<Proposal, MetricError> {
+    let fail = |message: String| MetricError {
+        reason: metric.failure_reason(),
+        wrapped: metric.wrap_error(&message),
+        message,
+    };
+    if let MetricSpec::Invalid { message, .. } = metric {
+        return Err(fail(message.clone()));
+    }
+    let observed = input.as_ref().map_err(|e| fail(e.clone()))?;
+    match (metric, observed) {
+        (MetricSpec::Resource(m), Observed::PerPod(v))
+        | (MetricSpec::ContainerResource { metric: m, .. }, Observed::PerPod(v)) => {
+            let what = if matches!(m.target, Target::Utilization(_)) {
+                "utilization"
+            } else {
+                "usage"
+            };
+            per_pod_replicas(
+                spec_replicas,
+                pods,
+                v,
+                m.target,
+                m.name == ResourceName::Cpu,
+                tol,
+                now,
+            )
+            .map_err(|e| fail(format!("failed to get {} {what}: {e}", m.name.as_str())))
+        }
+        (MetricSpec::Pods { average, .. }, Observed::PerPod(v)) => per_pod_replicas(
+            spec_replicas,
+            pods,
+            v,
+            Target::AverageValue(*average),
+            false,
+            tol,
+            now,
+        )
+        .map_err(fail),
+        (MetricSpec::Object { target, .. }, Observed::Value(v))
+        | (MetricSpec::External { target, .. }, Observed::Value(v)) => match target {
+            Target::Value(t) => value_replicas(spec_replicas, pods, *v, *t, tol).map_err(fail),
+            Target::AverageValue(t) => Ok(average_value_replicas(status_replicas, *v, *t, tol)),
+            Target::Utilization(_) => Err(fail(
+                "invalid metric source: neither a value target nor an average value target was set"
+                    .into(),
+            )),
+        },
+        _ => Err(fail("metrics API returned the wrong kind of metric".into())),
+    }
 }
 
 /// Per-HPA memory of the controller.
@@ -565,90 +967,115 @@ pub fn normalize_with_behavior(
 pub struct Decision {
     /// Desired replicas after normalization.
     pub desired: i32,
-    /// Per metric: its proposal (or the error).
-    pub proposals: Vec<Result<Proposal, String>>,
+    /// Per metric of [`HpaSpec::effective_metrics`]: its proposal (or the error).
+    pub proposals: Vec<Result<Proposal, MetricError>>,
     /// ScalingLimited reason, if any.
     pub limit: Option<Limit>,
     /// The SuccessfulRescale reason text, worded as upstream.
     pub reason: String,
+    /// The metric the replica count came from (`display_name`), for the ScalingActive
+    /// condition's message.
+    pub metric_name: String,
     /// Scaling is disabled (current replicas 0 and min > 0).
     pub disabled: bool,
+    /// The metrics could not be used (all invalid, or some invalid and the valid ones would
+    /// scale down): the FailedComputeMetricsReplicas message; no scaling.
+    pub failed: Option<String>,
 }
 
-/// One sync of an HPA (horizontal.go `reconcileAutoscaler`).
+impl Decision {
+    fn fixed(desired: i32, limit: Option<Limit>, reason: &str) -> Decision {
+        Decision {
+            desired,
+            proposals: vec![],
+            limit,
+            reason: reason.into(),
+            metric_name: String::new(),
+            disabled: false,
+            failed: None,
+        }
+    }
+}
+
+/// One sync of an HPA (horizontal.go `reconcileAutoscaler` and `computeReplicasForMetrics`):
+/// `current` is the scale's `spec.replicas`, `status_replicas` its `status.replicas`;
+/// `inputs[i]` is what the metrics APIs returned for `spec.effective_metrics()[i]`. Every
+/// metric proposes a replica count and the largest wins; if all metrics are invalid, or some
+/// are and the largest valid proposal is below `current`, nothing scales.
 pub fn reconcile(
     state: &mut HpaState,
     spec: &HpaSpec,
     current: i32,
+    status_replicas: i32,
     pods: &[PodObs],
+    inputs: &[MetricInput],
     now: SimTime,
 ) -> Decision {
-    let metrics = if spec.metrics.is_empty() {
-        vec![ResourceMetric {
-            name: ResourceName::Cpu,
-            target: Target::Utilization(80),
-        }]
-    } else {
-        spec.metrics.clone()
-    };
+    let metrics = spec.effective_metrics();
     if current == 0 && spec.min != 0 {
         return Decision {
-            desired: 0,
-            proposals: vec![],
-            limit: None,
-            reason: String::new(),
             disabled: true,
+            ..Decision::fixed(0, None, "")
         };
     }
     if current > spec.max {
-        return Decision {
-            desired: spec.max,
-            proposals: vec![],
-            limit: Some(Limit::TooManyReplicas),
-            reason: "Current number of replicas above Spec.MaxReplicas".into(),
-            disabled: false,
-        };
+        return Decision::fixed(
+            spec.max,
+            Some(Limit::TooManyReplicas),
+            "Current number of replicas above Spec.MaxReplicas",
+        );
     }
     if current < spec.min {
-        return Decision {
-            desired: spec.min,
-            proposals: vec![],
-            limit: Some(Limit::TooFewReplicas),
-            reason: "Current number of replicas below Spec.MinReplicas".into(),
-            disabled: false,
-        };
+        return Decision::fixed(
+            spec.min,
+            Some(Limit::TooFewReplicas),
+            "Current number of replicas below Spec.MinReplicas",
+        );
     }
-    let proposals: Vec<Result<Proposal, String>> = metrics
+    let tol = spec.tolerances();
+    let missing: MetricInput = Err("no metrics returned".into());
+    let proposals: Vec<Result<Proposal, MetricError>> = metrics
         .iter()
-        .map(|m| resource_replicas(current, pods, m, now))
+        .enumerate()
+        .map(|(i, m)| {
+            metric_replicas(
+                current,
+                status_replicas,
+                pods,
+                m,
+                inputs.get(i).unwrap_or(&missing),
+                tol,
+                now,
+            )
+        })
         .collect();
     let mut best: Option<(i32, usize)> = None;
     for (i, p) in proposals.iter().enumerate() {
         if let Ok(p) = p
-            && best.is_none_or(|(b, _)| p.replicas > b)
+            && best.is_none_or(|(b, _)| b == 0 || p.replicas > b)
         {
             best = Some((p.replicas, i));
         }
     }
-    let invalid = proposals.iter().filter(|p| p.is_err()).count();
-    let Some((proposed, which)) = best.filter(|(b, _)| invalid == 0 || *b >= current) else {
+    let invalid: Vec<&MetricError> = proposals.iter().filter_map(|p| p.as_ref().err()).collect();
+    let Some((proposed, which)) = best.filter(|(b, _)| invalid.is_empty() || *b >= current) else {
+        let failed = invalid.first().map(|e| {
+            format!(
+                "invalid metrics ({} invalid out of {}), first error is: {}",
+                invalid.len(),
+                metrics.len(),
+                e.wrapped
+            )
+        });
         return Decision {
-            desired: current,
             proposals,
-            limit: None,
-            reason: String::new(),
-            disabled: false,
+            failed,
+            ..Decision::fixed(current, None, "")
         };
     };
-    let m = &metrics[which];
+    let metric_name = metrics[which].display_name();
     let reason = if proposed > current {
-        match m.target {
-            Target::Utilization(_) => format!(
-                "{} resource utilization (percentage of request) above target",
-                m.name.as_str()
-            ),
-            Target::AverageValue(_) => format!("{} resource above target", m.name.as_str()),
-        }
+        format!("{metric_name} above target")
     } else {
         "All metrics below target".to_string()
     };
@@ -670,7 +1097,9 @@ pub fn reconcile(
         proposals,
         limit,
         reason,
+        metric_name,
         disabled: false,
+        failed: None,
     }
 }
 
@@ -678,26 +1107,71 @@ pub fn reconcile(
 mod tests {
     use super::*;
 
-    fn pod(request_cpu: i64, usage: Option<i64>, ready: bool) -> PodObs {
+    const NOW: SimTime = SimTime(3_600_000);
+
+    /// (test name, levels, readiness, target, current, expected replicas, usage, tolerances).
+    type PodsCase = (
+        &'static str,
+        &'static [i64],
+        &'static [bool],
+        i64,
+        i32,
+        i32,
+        i64,
+        Tolerances,
+    );
+    /// (test name, metric, value, readiness, current, expected replicas, usage, tolerances).
+    type ValueCase = (
+        &'static str,
+        MetricSpec,
+        i64,
+        Vec<bool>,
+        i32,
+        i32,
+        i64,
+        Tolerances,
+    );
+
+    fn ready_pod(ready: bool) -> PodObs {
         PodObs {
             pending: false,
             ignored: false,
             ready: Some(ready),
             ready_transition: SimTime::from_secs(30),
             start: Some(SimTime::ZERO),
-            requests: [request_cpu, 0],
-            samples: [
-                usage.map(|m| Sample {
-                    milli: m,
-                    timestamp: SimTime::from_secs(3600),
-                    window_ms: 60_000,
-                }),
-                None,
-            ],
         }
     }
 
-    const NOW: SimTime = SimTime(3_600_000);
+    fn val(request: i64, usage: Option<i64>) -> PodValue {
+        PodValue {
+            request: Ok(request),
+            sample: usage.map(|m| Sample {
+                milli: m,
+                timestamp: SimTime::from_secs(3600),
+                window_ms: 60_000,
+            }),
+        }
+    }
+
+    /// Pods with CPU requests and usages; `ready[i]` false → NotReady (never became ready).
+    fn cpu_pods(
+        req: &[i64],
+        usage: &[Option<i64>],
+        ready: &[bool],
+    ) -> (Vec<PodObs>, Vec<PodValue>) {
+        let pods = ready
+            .iter()
+            .map(|r| {
+                let mut p = ready_pod(*r);
+                if !r {
+                    p.ready_transition = SimTime::from_secs(10);
+                }
+                p
+            })
+            .collect();
+        let vals = req.iter().zip(usage).map(|(r, u)| val(*r, *u)).collect();
+        (pods, vals)
+    }
 
     fn cpu(t: i32) -> ResourceMetric {
         ResourceMetric {
@@ -706,40 +1180,37 @@ mod tests {
         }
     }
 
+    fn tol(down: f64, up: f64) -> Tolerances {
+        Tolerances { down, up }
+    }
+
     #[test]
     fn replica_calc_scale_up() {
         // replica_calculator_test.go TestReplicaCalcScaleUp: 3 pods req 1 CPU, 300/500/700m,
         // target 30% → utilization 50%, 5 replicas.
-        let pods = vec![
-            pod(1000, Some(300), true),
-            pod(1000, Some(500), true),
-            pod(1000, Some(700), true),
-        ];
-        let p = resource_replicas(3, &pods, &cpu(30), NOW).unwrap();
-        assert_eq!((p.replicas, p.utilization), (5, Some(50)));
+        let (pods, v) = cpu_pods(&[1000; 3], &[Some(300), Some(500), Some(700)], &[true; 3]);
+        let p = resource_replicas(3, &pods, &v, &cpu(30), NOW).unwrap();
+        assert_eq!((p.replicas, p.utilization, p.average), (5, Some(50), 500));
     }
 
     #[test]
     fn replica_calc_scale_up_unready_less_scale() {
         // TestReplicaCalcScaleUpUnreadyLessScale: pod0 never became ready → 4.
-        let mut pods = vec![
-            pod(1000, Some(300), false),
-            pod(1000, Some(500), true),
-            pod(1000, Some(700), true),
-        ];
-        pods[0].ready_transition = SimTime::from_secs(10);
-        let p = resource_replicas(3, &pods, &cpu(30), NOW).unwrap();
+        let (pods, v) = cpu_pods(
+            &[1000; 3],
+            &[Some(300), Some(500), Some(700)],
+            &[false, true, true],
+        );
+        let p = resource_replicas(3, &pods, &v, &cpu(30), NOW).unwrap();
         assert_eq!((p.replicas, p.utilization), (4, Some(60)));
     }
 
     #[test]
     fn replica_calc_scale_down() {
         // TestReplicaCalcScaleDown: 5 pods 100/300/500/250/250m, target 50% → 28%, 3 replicas.
-        let pods: Vec<PodObs> = [100, 300, 500, 250, 250]
-            .iter()
-            .map(|u| pod(1000, Some(*u), true))
-            .collect();
-        let p = resource_replicas(5, &pods, &cpu(50), NOW).unwrap();
+        let u: Vec<Option<i64>> = [100, 300, 500, 250, 250].iter().map(|x| Some(*x)).collect();
+        let (pods, v) = cpu_pods(&[1000; 5], &u, &[true; 5]);
+        let p = resource_replicas(5, &pods, &v, &cpu(50), NOW).unwrap();
         assert_eq!((p.replicas, p.utilization), (3, Some(28)));
     }
 
@@ -747,48 +1218,696 @@ mod tests {
     fn replica_calc_missing_metrics_scale_down() {
         // TestReplicaCalcMissingMetricsUnreadyScaleDown-style: 4 pods (req 1,1,2,2 CPU), pod0
         // not ready, pod3 without metrics, 100/100/100m, target 300% → 2.
-        let mut pods = vec![
-            pod(1000, Some(100), false),
-            pod(1000, Some(100), true),
-            pod(2000, Some(100), true),
-            pod(2000, None, true),
-        ];
-        pods[0].ready_transition = SimTime::from_secs(10);
-        let p = resource_replicas(4, &pods, &cpu(300), NOW).unwrap();
+        let (pods, v) = cpu_pods(
+            &[1000, 1000, 2000, 2000],
+            &[Some(100), Some(100), Some(100), None],
+            &[false, true, true, true],
+        );
+        let p = resource_replicas(4, &pods, &v, &cpu(300), NOW).unwrap();
         assert_eq!(p.replicas, 2);
     }
 
     #[test]
-    fn tolerance_keeps_replicas() {
-        // horizontal_test.go TestTolerance: 3 pods req 0.9/1.0/1.1 CPU, 1010/1030/1020m, target
-        // 100% → within 10%, stays 3.
-        let pods = vec![
-            pod(900, Some(1010), true),
-            pod(1000, Some(1030), true),
-            pod(1100, Some(1020), true),
-        ];
+    fn replica_calc_missing_request_and_disjoint_metrics() {
+        // calculatePodRequests: any pod without a request fails a Utilization target.
+        let (pods, mut v) = cpu_pods(&[1000, 1000], &[Some(100), Some(100)], &[true, true]);
+        v[1].request = Err("missing request for cpu in container c of Pod p1".into());
         assert_eq!(
-            resource_replicas(3, &pods, &cpu(100), NOW)
-                .unwrap()
-                .replicas,
-            3
+            resource_replicas(2, &pods, &v, &cpu(50), NOW).unwrap_err(),
+            "missing request for cpu in container c of Pod p1"
         );
+        // ... but not an AverageValue target.
+        let avg = ResourceMetric {
+            name: ResourceName::Cpu,
+            target: Target::AverageValue(100),
+        };
+        assert_eq!(
+            resource_replicas(2, &pods, &v, &avg, NOW).unwrap().replicas,
+            2
+        );
+        // TestReplicaCalcDisjointResourcesMetrics: requests summing to 0.
+        let (pods, v) = cpu_pods(&[0], &[Some(100)], &[true]);
+        assert_eq!(
+            resource_replicas(1, &pods, &v, &cpu(100), NOW).unwrap_err(),
+            "no metrics returned matched known pods"
+        );
+    }
+
+    #[test]
+    fn tolerance_keeps_replicas() {
+        // horizontal_test.go TestTolerance / replica_calculator_test.go TestReplicaCalcTolerance:
+        // 3 pods req 0.9/1.0/1.1 CPU, 1010/1030/1020m, target 100% → 102%, within 10%, stays 3.
+        let (pods, v) = cpu_pods(
+            &[900, 1000, 1100],
+            &[Some(1010), Some(1030), Some(1020)],
+            &[true; 3],
+        );
+        let p = resource_replicas(3, &pods, &v, &cpu(100), NOW).unwrap();
+        assert_eq!((p.replicas, p.utilization), (3, Some(102)));
+    }
+
+    #[test]
+    fn configurable_tolerance() {
+        // replica_calculator_test.go TestReplicaCalcConfigurableTolerance (req 0.9/1.0/1.1, target
+        // 100%): (tolerances, usages, expected replicas, expected utilization).
+        let cases = [
+            (
+                "Outside of a 0% tolerance",
+                tol(0.0, 0.0),
+                [909, 1010, 1111],
+                4,
+                101,
+            ),
+            (
+                "Within a 200% scale-up tolerance",
+                tol(0.1, 2.0),
+                [1890, 1910, 1900],
+                3,
+                190,
+            ),
+            (
+                "Outside 8% scale-up tolerance",
+                tol(2.0, 0.08),
+                [1100, 1080, 1090],
+                4,
+                109,
+            ),
+            (
+                "Within a 36% scale-down tolerance",
+                tol(0.36, 0.1),
+                [660, 640, 650],
+                3,
+                65,
+            ),
+            (
+                "Outside a 34% scale-down tolerance",
+                tol(0.34, 0.1),
+                [660, 640, 650],
+                2,
+                65,
+            ),
+        ];
+        for (name, t, u, want, util) in cases {
+            let usage: Vec<Option<i64>> = u.iter().map(|x| Some(*x)).collect();
+            let (pods, v) = cpu_pods(&[900, 1000, 1100], &usage, &[true; 3]);
+            let p = per_pod_replicas(3, &pods, &v, Target::Utilization(100), true, t, NOW).unwrap();
+            assert_eq!((p.replicas, p.utilization), (want, Some(util)), "{name}");
+        }
+    }
+
+    /// Pods metric ("qps") with values per pod, all ready.
+    fn pods_metric(levels: &[i64], ready: &[bool]) -> (Vec<PodObs>, Vec<PodValue>) {
+        let pods = ready.iter().map(|r| ready_pod(*r)).collect();
+        (pods, levels.iter().map(|l| val(0, Some(*l))).collect())
+    }
+
+    #[test]
+    fn pods_metric_cases() {
+        // replica_calculator_test.go (levels, readiness, target, current, expected, usage):
+        let cases: [PodsCase; 6] = [
+            (
+                "TestReplicaCalcScaleUpCM",
+                &[20000, 10000, 30000],
+                &[true; 3],
+                15000,
+                3,
+                4,
+                20000,
+                Tolerances::default(),
+            ),
+            // Readiness is not checked for Pods metrics: the unready pod's value counts.
+            (
+                "TestReplicaCalcScaleUpCMUnreadyHotCpuNoLessScale",
+                &[50000, 10000, 30000],
+                &[true, true, false],
+                15000,
+                3,
+                6,
+                30000,
+                Tolerances::default(),
+            ),
+            (
+                "TestReplicaCalcScaleUpCMUnreadyHotCpuScaleWouldScaleDown",
+                &[50000, 15000, 30000],
+                &[false, true, false],
+                15000,
+                3,
+                7,
+                31666,
+                Tolerances::default(),
+            ),
+            (
+                "TestReplicaCalcScaleDownCM",
+                &[12000; 5],
+                &[true; 5],
+                20000,
+                5,
+                3,
+                12000,
+                Tolerances::default(),
+            ),
+            (
+                "TestReplicaCalcToleranceCM",
+                &[20000, 21000, 21000],
+                &[true; 3],
+                20000,
+                3,
+                3,
+                20666,
+                Tolerances::default(),
+            ),
+            (
+                "TestReplicaCalcConfigurableToleranceCM",
+                &[20000, 21000, 21000],
+                &[true; 3],
+                20000,
+                3,
+                4,
+                20666,
+                tol(0.1, 0.01),
+            ),
+        ];
+        for (name, levels, ready, target, current, want, usage, t) in cases {
+            let (pods, v) = pods_metric(levels, ready);
+            let m = MetricSpec::Pods {
+                metric: MetricId {
+                    name: "qps".into(),
+                    selector: None,
+                },
+                average: target,
+            };
+            let p = metric_replicas(
+                current,
+                current,
+                &pods,
+                &m,
+                &Ok(Observed::PerPod(v)),
+                t,
+                NOW,
+            )
+            .unwrap();
+            assert_eq!((p.replicas, p.average), (want, usage), "{name}");
+        }
+    }
+
+    #[test]
+    fn pods_metric_missing_pods_on_scale_down_count_as_target() {
+        // calcPlainMetricReplicas: 4 pods at 5000 with target 10000 → ratio 0.5; a fifth pod with
+        // no metric counts as exactly the target: (4·5000 + 10000) / 5 = 6000 → ceil(0.6 · 5) = 3.
+        let (mut pods, mut v) = pods_metric(&[5000; 4], &[true; 4]);
+        pods.push(ready_pod(true));
+        v.push(val(0, None));
+        let p = per_pod_replicas(
+            5,
+            &pods,
+            &v,
+            Target::AverageValue(10000),
+            false,
+            Tolerances::default(),
+            NOW,
+        )
+        .unwrap();
+        assert_eq!((p.replicas, p.average), (3, 5000));
+    }
+
+    fn object(target: Target) -> MetricSpec {
+        MetricSpec::Object {
+            object: ObjectRef {
+                kind: "Deployment".into(),
+                name: "some-deployment".into(),
+                api_version: "apps/v1".into(),
+            },
+            metric: MetricId {
+                name: "qps".into(),
+                selector: None,
+            },
+            target,
+        }
+    }
+
+    fn external(target: Target) -> MetricSpec {
+        let sel = LabelSelector::from_labels([("label".to_string(), "value".to_string())].into());
+        MetricSpec::External {
+            metric: MetricId {
+                name: "qps".into(),
+                selector: Some(sel),
+            },
+            target,
+        }
+    }
+
+    #[test]
+    fn object_and_external_cases() {
+        // replica_calculator_test.go: (name, metric, value, readiness, current, expected, usage).
+        let t = Tolerances::default();
+        let cases: Vec<ValueCase> = vec![
+            (
+                "TestReplicaCalcScaleUpCMObject",
+                object(Target::Value(15000)),
+                20000,
+                vec![true; 3],
+                3,
+                4,
+                20000,
+                t,
+            ),
+            (
+                "TestReplicaCalcScaleUpCMPerPodObject",
+                object(Target::AverageValue(5000)),
+                20000,
+                vec![true; 3],
+                3,
+                4,
+                6667,
+                t,
+            ),
+            // If unready pods counted, 15.
+            (
+                "TestReplicaCalcScaleUpCMObjectIgnoresUnreadyPods",
+                object(Target::Value(10000)),
+                50000,
+                vec![false, true, false],
+                3,
+                5,
+                50000,
+                t,
+            ),
+            // Would be 6 if unready pods counted.
+            (
+                "TestReplicaCalcScaleUpCMExternalIgnoresUnreadyPods",
+                external(Target::Value(4400)),
+                8600,
+                vec![false, true, false],
+                3,
+                2,
+                8600,
+                t,
+            ),
+            (
+                "TestReplicaCalcScaleUpPerPodCMExternal",
+                external(Target::AverageValue(2150)),
+                8600,
+                vec![true; 3],
+                3,
+                4,
+                2867,
+                t,
+            ),
+            (
+                "TestReplicaCalcScaleDownPerPodCMObject",
+                object(Target::AverageValue(2000)),
+                6000,
+                vec![true; 5],
+                5,
+                3,
+                1200,
+                t,
+            ),
+            (
+                "TestReplicaCalcScaleDownCMObject",
+                object(Target::Value(20000)),
+                12000,
+                vec![true; 5],
+                5,
+                3,
+                12000,
+                t,
+            ),
+            (
+                "TestReplicaCalcScaleDownCMExternal",
+                external(Target::Value(14334)),
+                8600,
+                vec![true; 5],
+                5,
+                3,
+                8600,
+                t,
+            ),
+            (
+                "TestReplicaCalcScaleDownPerPodCMExternal",
+                external(Target::AverageValue(2867)),
+                8600,
+                vec![true; 5],
+                5,
+                3,
+                1720,
+                t,
+            ),
+            (
+                "TestReplicaCalcToleranceCMObject",
+                object(Target::Value(20000)),
+                20666,
+                vec![true; 3],
+                3,
+                3,
+                20666,
+                t,
+            ),
+            (
+                "TestReplicaCalcTolerancePerPodCMObject",
+                object(Target::AverageValue(5000)),
+                20166,
+                vec![true; 4],
+                4,
+                4,
+                5042,
+                t,
+            ),
+            (
+                "TestReplicaCalcToleranceCMExternal",
+                external(Target::Value(8888)),
+                8600,
+                vec![true; 3],
+                3,
+                3,
+                8600,
+                t,
+            ),
+            (
+                "TestReplicaCalcTolerancePerPodCMExternal",
+                external(Target::AverageValue(2900)),
+                8600,
+                vec![true; 3],
+                3,
+                3,
+                2867,
+                t,
+            ),
+            (
+                "TestReplicaCalcConfigurableToleranceCMObject",
+                object(Target::Value(20000)),
+                20666,
+                vec![true; 3],
+                3,
+                4,
+                20666,
+                tol(0.1, 0.01),
+            ),
+            (
+                "TestReplicaCalcConfigurableTolerancePerPodCMObject",
+                object(Target::AverageValue(5000)),
+                20208,
+                vec![true; 4],
+                4,
+                5,
+                5052,
+                tol(0.1, 0.01),
+            ),
+            (
+                "TestReplicaCalcConfigurableToleranceCMExternal",
+                external(Target::Value(8800)),
+                8900,
+                vec![true; 3],
+                3,
+                4,
+                8900,
+                tol(0.1, 0.01),
+            ),
+            (
+                "TestReplicaCalcConfigurableTolerancePerPodCMExternal",
+                external(Target::AverageValue(2800)),
+                8600,
+                vec![true; 3],
+                3,
+                4,
+                2867,
+                tol(0.1, 0.01),
+            ),
+            (
+                "TestReplicaCalcScaleUpOverflow",
+                object(Target::Value(1)),
+                i64::MAX,
+                vec![true; 3],
+                3,
+                i32::MAX,
+                i64::MAX,
+                t,
+            ),
+            (
+                "TestExternalPerPodMetricReplicaOverflow",
+                external(Target::AverageValue(1)),
+                i64::MAX,
+                vec![true],
+                1,
+                i32::MAX,
+                i64::MAX,
+                t,
+            ),
+            (
+                "TestExternalPerPodMetricUsageOverflow",
+                external(Target::AverageValue(i64::MAX)),
+                i64::MAX,
+                vec![true],
+                1,
+                1,
+                i64::MAX,
+                t,
+            ),
+        ];
+        for (name, m, value, ready, current, want, usage, t) in cases {
+            let pods: Vec<PodObs> = ready.iter().map(|r| ready_pod(*r)).collect();
+            let p = metric_replicas(
+                current,
+                current,
+                &pods,
+                &m,
+                &Ok(Observed::Value(value)),
+                t,
+                NOW,
+            )
+            .unwrap();
+            assert_eq!((p.replicas, p.average), (want, usage), "{name}");
+        }
+    }
+
+    #[test]
+    fn metric_names_as_upstream() {
+        assert_eq!(
+            object(Target::Value(1)).display_name(),
+            "Deployment metric qps"
+        );
+        assert_eq!(
+            external(Target::Value(1)).display_name(),
+            "external metric qps(&LabelSelector{MatchLabels:map[string]string{label: value,},MatchExpressions:[]LabelSelectorRequirement{},})"
+        );
+        let m = MetricSpec::External {
+            metric: MetricId {
+                name: "queue".into(),
+                selector: None,
+            },
+            target: Target::Value(1),
+        };
+        assert_eq!(m.display_name(), "external metric queue(<nil>)");
+        let c = MetricSpec::ContainerResource {
+            metric: cpu(50),
+            container: "app".into(),
+        };
+        assert_eq!(
+            c.display_name(),
+            "cpu container resource utilization (percentage of request)"
+        );
+    }
+
+    fn spec(min: i32, max: i32, metrics: Vec<MetricSpec>) -> HpaSpec {
+        HpaSpec {
+            min,
+            max,
+            metrics,
+            behavior: None,
+        }
+    }
+
+    fn cpu_input(levels: &[i64]) -> MetricInput {
+        Ok(Observed::PerPod(
+            levels.iter().map(|l| val(1000, Some(*l))).collect(),
+        ))
+    }
+
+    #[test]
+    fn multiple_metrics_take_the_largest_proposal() {
+        // CPU 300/400/500m at 30% → 4; pods metric qps 12/12/12 vs 20 → 2: the largest, 4, wins.
+        let pods = vec![ready_pod(true); 3];
+        let qps = MetricSpec::Pods {
+            metric: MetricId {
+                name: "qps".into(),
+                selector: None,
+            },
+            average: 20000,
+        };
+        let s = spec(2, 6, vec![MetricSpec::Resource(cpu(30)), qps.clone()]);
+        let inputs = [
+            cpu_input(&[300, 400, 500]),
+            Ok(Observed::PerPod(vec![val(0, Some(12000)); 3])),
+        ];
+        let d = reconcile(&mut HpaState::default(), &s, 3, 3, &pods, &inputs, NOW);
+        assert_eq!(
+            (d.desired, d.reason.as_str()),
+            (
+                4,
+                "cpu resource utilization (percentage of request) above target"
+            )
+        );
+        // With qps 60 per pod, qps proposes 9 → capped by max 6 (TooManyReplicas).
+        let inputs = [
+            cpu_input(&[300, 400, 500]),
+            Ok(Observed::PerPod(vec![val(0, Some(60000)); 3])),
+        ];
+        let d = reconcile(&mut HpaState::default(), &s, 3, 3, &pods, &inputs, NOW);
+        assert_eq!(
+            (d.desired, d.limit, d.reason.as_str()),
+            (
+                6,
+                Some(Limit::TooManyReplicas),
+                "pods metric qps above target"
+            )
+        );
+    }
+
+    #[test]
+    fn invalid_metric_rules() {
+        // horizontal_test.go TestScaleUpOneMetricInvalid: CPU 300/400/500 at 30% → 4 with an
+        // invalid second metric: scale up on the valid one.
+        let pods = vec![ready_pod(true); 3];
+        let bad = MetricSpec::Invalid {
+            reason: "InvalidMetricSourceType",
+            message: "unknown metric source type \"CheddarCheese\"".into(),
+        };
+        let s = spec(2, 6, vec![MetricSpec::Resource(cpu(30)), bad.clone()]);
+        let d = reconcile(
+            &mut HpaState::default(),
+            &s,
+            3,
+            3,
+            &pods,
+            &[cpu_input(&[300, 400, 500]), Err(String::new())],
+            NOW,
+        );
+        assert_eq!((d.desired, d.failed), (4, None));
+        // TestScaleUpBothMetricsEmpty: only invalid metrics → no scaling, the first error reported.
+        let s = spec(2, 6, vec![bad.clone()]);
+        let d = reconcile(
+            &mut HpaState::default(),
+            &s,
+            3,
+            3,
+            &pods,
+            &[Err(String::new())],
+            NOW,
+        );
+        assert_eq!(d.desired, 3);
+        assert_eq!(
+            d.failed.as_deref(),
+            Some(
+                "invalid metrics (1 invalid out of 1), first error is: unknown metric source type \"CheddarCheese\""
+            )
+        );
+        assert_eq!(
+            d.proposals[0].as_ref().unwrap_err().reason,
+            "InvalidMetricSourceType"
+        );
+        // TestScaleDownOneMetricInvalid: 5 pods at 100/300/500/250/250 (50% → 3) with an invalid
+        // metric: no scale-down.
+        let pods = vec![ready_pod(true); 5];
+        let s = spec(2, 6, vec![MetricSpec::Resource(cpu(50)), bad]);
+        let d = reconcile(
+            &mut HpaState::default(),
+            &s,
+            5,
+            5,
+            &pods,
+            &[cpu_input(&[100, 300, 500, 250, 250]), Err(String::new())],
+            NOW,
+        );
+        assert_eq!(d.desired, 5);
+        assert!(d.failed.is_some());
+    }
+
+    #[test]
+    fn metric_errors_are_worded_and_wrapped_as_upstream() {
+        // All pods never became ready: the condition/event says why, FailedComputeMetricsReplicas
+        // wraps it.
+        let (pods, _) = cpu_pods(&[1000; 2], &[Some(100); 2], &[false; 2]);
+        let s = spec(1, 6, vec![MetricSpec::Resource(cpu(50))]);
+        let d = reconcile(
+            &mut HpaState::default(),
+            &s,
+            2,
+            2,
+            &pods,
+            &[cpu_input(&[100, 100])],
+            NOW,
+        );
+        let e = d.proposals[0].as_ref().unwrap_err();
+        assert_eq!(e.reason, "FailedGetResourceMetric");
+        assert_eq!(
+            e.message,
+            "failed to get cpu utilization: did not receive metrics for targeted pods (pods might be unready)"
+        );
+        assert_eq!(
+            d.failed.as_deref(),
+            Some(
+                "invalid metrics (1 invalid out of 1), first error is: failed to get cpu resource metric value: failed to get cpu utilization: did not receive metrics for targeted pods (pods might be unready)"
+            )
+        );
+        let ext = MetricSpec::External {
+            metric: MetricId {
+                name: "queue".into(),
+                selector: None,
+            },
+            target: Target::Value(1),
+        };
+        let s = spec(1, 6, vec![ext]);
+        let d = reconcile(&mut HpaState::default(), &s, 2, 2, &pods, &[Err("unable to get external metric default/queue/<nil>: no metrics returned from external metrics API".into())], NOW);
+        let e = d.proposals[0].as_ref().unwrap_err();
+        assert_eq!(
+            (e.reason, e.wrapped.as_str()),
+            (
+                "FailedGetExternalMetric",
+                "failed to get external metric value: unable to get external metric default/queue/<nil>: no metrics returned from external metrics API"
+            )
+        );
+    }
+
+    #[test]
+    fn scale_down_to_zero_and_from_zero() {
+        // horizontal_test.go TestScaleDownToZeroCMObject: min 0, object value 0 → 0.
+        let pods = vec![ready_pod(true); 5];
+        let s = spec(0, 6, vec![object(Target::Value(20000))]);
+        let d = reconcile(
+            &mut HpaState::default(),
+            &s,
+            5,
+            5,
+            &pods,
+            &[Ok(Observed::Value(0))],
+            NOW,
+        );
+        assert_eq!(d.desired, 0);
+        // From zero (HPAScaleToZero): ceil(ratio) = ceil(50000 / 20000) = 3, legacy cap max(2·0, 4).
+        let d = reconcile(
+            &mut HpaState::default(),
+            &s,
+            0,
+            0,
+            &[],
+            &[Ok(Observed::Value(50000))],
+            NOW,
+        );
+        assert_eq!(d.desired, 3);
     }
 
     #[test]
     fn seed002_one_pod_at_90_percent() {
         // Seed 002: `kubectl autoscale … --cpu-percent=50 --min=1 --max=5`, one pod at 90% → 2.
-        let spec = HpaSpec {
-            min: 1,
-            max: 5,
-            metrics: vec![cpu(50)],
-            behavior: None,
-        };
+        let s = spec(1, 5, vec![MetricSpec::Resource(cpu(50))]);
+        let inputs = [Ok(Observed::PerPod(vec![val(200, Some(180))]))];
         let d = reconcile(
             &mut HpaState::default(),
-            &spec,
+            &s,
             1,
-            &[pod(200, Some(180), true)],
+            1,
+            &[ready_pod(true)],
+            &inputs,
             NOW,
         );
         assert_eq!(d.desired, 2);
@@ -796,6 +1915,46 @@ mod tests {
             d.reason,
             "cpu resource utilization (percentage of request) above target"
         );
+        assert_eq!(
+            d.metric_name,
+            "cpu resource utilization (percentage of request)"
+        );
+    }
+
+    #[test]
+    fn per_hpa_tolerance_from_behavior() {
+        // KEP-4951: behavior.scaleUp.tolerance 0.5 keeps 3 pods at 140% of a 100% target.
+        let mut s = spec(1, 10, vec![MetricSpec::Resource(cpu(100))]);
+        let mut up = Rules::default_up();
+        up.tolerance = Some(0.5);
+        s.behavior = Some(Behavior {
+            up,
+            down: Rules::default_down(),
+        });
+        assert_eq!(s.tolerances(), tol(0.1, 0.5));
+        let pods = vec![ready_pod(true); 3];
+        let d = reconcile(
+            &mut HpaState::default(),
+            &s,
+            3,
+            3,
+            &pods,
+            &[cpu_input(&[1400; 3])],
+            NOW,
+        );
+        assert_eq!(d.desired, 3);
+        // Without it: ceil(1.4 · 3) = 5 (default behavior allows +4 per 15 s).
+        s.behavior.as_mut().unwrap().up.tolerance = None;
+        let d = reconcile(
+            &mut HpaState::default(),
+            &s,
+            3,
+            3,
+            &pods,
+            &[cpu_input(&[1400; 3])],
+            NOW,
+        );
+        assert_eq!(d.desired, 5);
     }
 
     #[test]
@@ -834,26 +1993,22 @@ mod tests {
             ],
             ..Default::default()
         };
-        let rules = Rules {
+        let rules = |policies| Rules {
             stabilization_s: 0,
             select: SelectPolicy::Max,
-            policies: vec![Policy::Pods(150, 120)],
+            policies,
+            tolerance: None,
         };
-        assert_eq!(scale_up_limit(&state, &rules, 100, NOW), 235);
-        // Pods 100/60s + Percent 100/60s from 10 → 110? No prior events: max(10+100, 20) = 110.
-        let rules = Rules {
-            stabilization_s: 0,
-            select: SelectPolicy::Max,
-            policies: vec![Policy::Pods(100, 60), Policy::Percent(100, 60)],
-        };
-        assert_eq!(scale_up_limit(&HpaState::default(), &rules, 10, NOW), 110);
+        assert_eq!(
+            scale_up_limit(&state, &rules(vec![Policy::Pods(150, 120)]), 100, NOW),
+            235
+        );
+        // Pods 100/60s + Percent 100/60s from 10, no prior events: max(10+100, 20) = 110.
+        let r = rules(vec![Policy::Pods(100, 60), Policy::Percent(100, 60)]);
+        assert_eq!(scale_up_limit(&HpaState::default(), &r, 10, NOW), 110);
         // scaleDown Pods 5/60s from 10 → 5.
-        let rules = Rules {
-            stabilization_s: 0,
-            select: SelectPolicy::Max,
-            policies: vec![Policy::Pods(5, 60)],
-        };
-        assert_eq!(scale_down_limit(&HpaState::default(), &rules, 10, NOW), 5);
+        let r = rules(vec![Policy::Pods(5, 60)]);
+        assert_eq!(scale_down_limit(&HpaState::default(), &r, 10, NOW), 5);
     }
 
     #[test]
@@ -863,37 +2018,22 @@ mod tests {
             recommendations: vec![(SimTime(NOW.0 - 120_000), 4), (SimTime(NOW.0 - 60_000), 5)],
             ..Default::default()
         };
-        let spec = HpaSpec {
-            min: 1,
-            max: 10,
-            metrics: vec![],
-            behavior: None,
-        };
-        assert_eq!(normalize_legacy(&mut state, &spec, 5, 3, NOW), (5, None));
+        let s = spec(1, 10, vec![]);
+        assert_eq!(normalize_legacy(&mut state, &s, 5, 3, NOW), (5, None));
         // max 10, current 20 → the reconcile clamps to max first (TooManyReplicas).
-        let d = reconcile(&mut HpaState::default(), &spec, 20, &[], NOW);
+        let d = reconcile(&mut HpaState::default(), &s, 20, 20, &[], &[], NOW);
         assert_eq!((d.desired, d.limit), (10, Some(Limit::TooManyReplicas)));
         // Legacy scale-up cap: max(2·current, 4).
-        let spec = HpaSpec {
-            min: 1,
-            max: 100,
-            metrics: vec![],
-            behavior: None,
-        };
+        let s = spec(1, 100, vec![]);
         assert_eq!(
-            normalize_legacy(&mut HpaState::default(), &spec, 3, 50, NOW),
+            normalize_legacy(&mut HpaState::default(), &s, 3, 50, NOW),
             (6, Some(Limit::ScaleUpLimit))
         );
     }
 
     #[test]
     fn scaling_disabled_at_zero() {
-        let spec = HpaSpec {
-            min: 1,
-            max: 5,
-            metrics: vec![],
-            behavior: None,
-        };
-        assert!(reconcile(&mut HpaState::default(), &spec, 0, &[], NOW).disabled);
+        let s = spec(1, 5, vec![]);
+        assert!(reconcile(&mut HpaState::default(), &s, 0, 0, &[], &[], NOW).disabled);
     }
 }

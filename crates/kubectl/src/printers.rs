@@ -1634,15 +1634,17 @@ impl From<(&str, &str, &str, &str, &str)> for DescribeEvent {
     }
 }
 
-fn map_lines(m: Option<&Value>) -> Vec<String> {
+/// `key=value` lines (labels) or `key: value` lines (annotations, as describe.go's
+/// `printAnnotationsMultiline`), sorted by key.
+fn map_lines(m: Option<&Value>, sep: &str) -> Vec<String> {
     match m {
         Some(Value::Object(m)) if !m.is_empty() => {
             let mut kv: Vec<(&String, &Value)> = m.iter().collect();
             kv.sort_by(|a, b| a.0.cmp(b.0));
             kv.iter()
                 .map(|(k, v)| match v {
-                    Value::String(s) => format!("{k}={s}"),
-                    other => format!("{k}={other}"),
+                    Value::String(s) => format!("{k}{sep}{s}"),
+                    other => format!("{k}{sep}{other}"),
                 })
                 .collect()
         }
@@ -1684,10 +1686,10 @@ pub fn describe(kind: Kind, obj: &Value, events: &[DescribeEvent]) -> String {
         Kind::Node => fields.push(("Roles:", vec![node_roles(obj)])),
         _ => {}
     }
-    fields.push(("Labels:", map_lines(s(obj, &["metadata", "labels"]))));
+    fields.push(("Labels:", map_lines(s(obj, &["metadata", "labels"]), "=")));
     fields.push((
         "Annotations:",
-        map_lines(s(obj, &["metadata", "annotations"])),
+        map_lines(s(obj, &["metadata", "annotations"]), ": "),
     ));
     match kind {
         Kind::Pod => {
@@ -1707,8 +1709,16 @@ pub fn describe(kind: Kind, obj: &Value, events: &[DescribeEvent]) -> String {
             if !reason.is_empty() {
                 fields.push(("Reason:", vec![reason.to_string()]));
             }
+            let message = str_at(obj, &["status", "message"]);
+            if !message.is_empty() {
+                fields.push(("Message:", vec![message.to_string()]));
+            }
             let ip = str_at(obj, &["status", "podIP"]);
             fields.push(("IP:", vec![ip.to_string()]));
+            let qos = str_at(obj, &["status", "qosClass"]);
+            if !qos.is_empty() {
+                fields.push(("QoS Class:", vec![qos.to_string()]));
+            }
         }
         Kind::Node => {
             let taints: Vec<String> = arr_at(obj, &["spec", "taints"])
@@ -2230,6 +2240,45 @@ NAME      REFERENCE        TARGETS              MINPODS   MAXPODS   REPLICAS   A
 web       Deployment/web   cpu: 45%/50%         2         10        4          60m
 web-new   Deployment/web   cpu: <unknown>/50%   2         10        4          60m
 "
+        );
+    }
+
+    #[test]
+    fn hpa_targets_of_every_metric_type() {
+        // printers.go formatHPAMetrics: Pods `cur/target`, Object/External Value `cur/target`,
+        // AverageValue `cur/target (avg)`, ContainerResource `cpu: cur/target`; two shown,
+        // then `+ N more...`; statuses are matched by index (`type: ""` for a failed metric).
+        let h = json!({
+            "apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler",
+            "metadata": {"name": "w", "creationTimestamp": "2024-05-01T11:00:00Z"},
+            "spec": {"scaleTargetRef": {"kind": "Deployment", "name": "w", "apiVersion": "apps/v1"}, "minReplicas": 1, "maxReplicas": 10,
+                "metrics": [
+                    {"type": "External", "external": {"metric": {"name": "queue_length"}, "target": {"type": "AverageValue", "averageValue": "20"}}},
+                    {"type": "Pods", "pods": {"metric": {"name": "rps"}, "target": {"type": "AverageValue", "averageValue": "8"}}},
+                    {"type": "Object", "object": {"describedObject": {"kind": "Deployment", "name": "w"}, "metric": {"name": "rps"}, "target": {"type": "Value", "value": "100"}}}]},
+            "status": {"currentReplicas": 4, "currentMetrics": [
+                {"type": "External", "external": {"metric": {"name": "queue_length"}, "current": {"averageValue": "150"}}},
+                {"type": "Pods", "pods": {"metric": {"name": "rps"}, "current": {"averageValue": "7500m"}}},
+                {"type": ""}]}
+        });
+        let out = print_objects(Kind::HorizontalPodAutoscaler, std::slice::from_ref(&h), &opts());
+        assert!(
+            out.stdout.contains("150/20 (avg), 7500m/8 + 1 more..."),
+            "{}",
+            out.stdout
+        );
+        let mut two = h;
+        two["spec"]["metrics"] = json!([
+            {"type": "Object", "object": {"describedObject": {"kind": "Deployment", "name": "w"}, "metric": {"name": "rps"}, "target": {"type": "Value", "value": "100"}}},
+            {"type": "ContainerResource", "containerResource": {"name": "cpu", "container": "app", "target": {"type": "Utilization", "averageUtilization": 50}}}]);
+        two["status"]["currentMetrics"] = json!([
+            {"type": ""},
+            {"type": "ContainerResource", "containerResource": {"name": "cpu", "container": "app", "current": {"averageUtilization": 10, "averageValue": "50m"}}}]);
+        let out = print_objects(Kind::HorizontalPodAutoscaler, &[two], &opts());
+        assert!(
+            out.stdout.contains("<unknown>/100, cpu: 10%/50%"),
+            "{}",
+            out.stdout
         );
     }
 

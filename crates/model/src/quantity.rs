@@ -207,6 +207,31 @@ pub fn format_cpu_milli(m: i64) -> String {
     }
 }
 
+/// Renders a milli-value as a canonical DecimalSI quantity, as
+/// `resource.NewMilliQuantity(m, DecimalSI).String()` does (`6667m`, `20`, `1500`, `20k`).
+pub fn format_decimal_milli(m: i64) -> String {
+    if m % 1000 != 0 {
+        return format!("{m}m");
+    }
+    let v = m / 1000;
+    if v == 0 {
+        return "0".into();
+    }
+    for (suffix, unit) in [
+        ("E", 1_000_000_000_000_000_000i64),
+        ("P", 1_000_000_000_000_000),
+        ("T", 1_000_000_000_000),
+        ("G", 1_000_000_000),
+        ("M", 1_000_000),
+        ("k", 1_000),
+    ] {
+        if v % unit == 0 {
+            return format!("{}{suffix}", v / unit);
+        }
+    }
+    format!("{v}")
+}
+
 /// Renders a byte count with the largest exact binary suffix (`500Mi`, `2Gi`, `1536Ki`, `123`).
 pub fn format_bytes(b: i64) -> String {
     for (suffix, shift) in [
@@ -228,6 +253,20 @@ pub fn format_bytes(b: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn decimal_milli_is_canonical() {
+        for (m, s) in [
+            (6667, "6667m"),
+            (20000, "20"),
+            (1_500_000, "1500"),
+            (20_000_000, "20k"),
+            (0, "0"),
+            (-500, "-500m"),
+        ] {
+            assert_eq!(format_decimal_milli(m), s);
+        }
+    }
     use proptest::prelude::*;
 
     fn q(s: &str) -> Quantity {

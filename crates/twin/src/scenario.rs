@@ -126,6 +126,9 @@ pub struct ScenarioSpec {
     /// Wall-clock time that t=0 maps to in rendered objects (default 2026-01-01T00:00:00Z).
     #[serde(default)]
     pub start_time: Option<String>,
+    /// The custom and external metrics pipeline (optional).
+    #[serde(default)]
+    pub metrics: Option<MetricsSpec>,
     /// Elastic Pods: the largest container `replica` and the kubelet's replication timeout.
     #[serde(default)]
     pub elastic: ElasticSpec,
@@ -185,6 +188,37 @@ pub struct LatencySpec {
     /// Elastic Pods: extra time per additional container started in one sync (default 11ms).
     #[serde(default)]
     pub elastic_container_stagger: Option<DurationField>,
+}
+
+/// `spec.metrics`: sampling of the custom and external metrics the HPA reads (see
+/// `sim/custom_metrics.rs` for the metric names and the defaults' sources).
+#[derive(Debug, Clone, Copy, Deserialize, Default)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct MetricsSpec {
+    /// Sampling interval of per-pod and per-workload custom metrics (default 30s).
+    #[serde(default)]
+    pub custom_interval: Option<DurationField>,
+    /// Polling interval of external metrics (default 30s).
+    #[serde(default)]
+    pub external_interval: Option<DurationField>,
+}
+
+/// The metrics pipeline's settings, resolved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MetricsConfig {
+    /// Custom metrics sampling interval (ms).
+    pub custom_interval_ms: u64,
+    /// External metrics polling interval (ms).
+    pub external_interval_ms: u64,
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        MetricsConfig {
+            custom_interval_ms: crate::sim::custom_metrics::DEFAULT_CUSTOM_INTERVAL_MS,
+            external_interval_ms: crate::sim::custom_metrics::DEFAULT_EXTERNAL_INTERVAL_MS,
+        }
+    }
 }
 
 /// `spec.cloud`.
@@ -377,6 +411,10 @@ pub struct LoadSpec {
     /// Service-level objective, for SLO violation time in the report.
     #[serde(default)]
     pub slo: Option<SloSpec>,
+    /// Extra labels of this entry's custom and external metric series (matched by an HPA
+    /// metric's `selector`).
+    #[serde(default)]
+    pub metric_labels: BTreeMap<String, String>,
 }
 
 /// Memory use of one pod.
@@ -618,6 +656,8 @@ pub struct Load {
     pub memory: Option<(f64, f64)>,
     /// SLO: p99 latency (ms) and max drop ratio.
     pub slo: Option<(Option<u64>, Option<f64>)>,
+    /// Extra labels of the entry's metric series.
+    pub metric_labels: BTreeMap<String, String>,
 }
 
 /// A validated scenario with its paths resolved.
@@ -633,6 +673,8 @@ pub struct Scenario {
     pub manifest_paths: Vec<PathBuf>,
     /// Loads, resolved.
     pub loads: Vec<Load>,
+    /// The custom/external metrics pipeline.
+    pub metrics: MetricsConfig,
     /// Steps sorted by time (stable: equal times keep file order).
     pub steps: Vec<StepSpec>,
     /// t=0 as Unix milliseconds.
@@ -890,10 +932,37 @@ impl Scenario {
         }
         let mut steps = parsed.spec.steps.clone();
         steps.sort_by_key(|s| s.at);
+        let mut metrics = MetricsConfig::default();
+        if let Some(m) = parsed.spec.metrics {
+            for (key, v, slot) in [
+                (
+                    "customInterval",
+                    m.custom_interval,
+                    &mut metrics.custom_interval_ms,
+                ),
+                (
+                    "externalInterval",
+                    m.external_interval,
+                    &mut metrics.external_interval_ms,
+                ),
+            ] {
+                if let Some(d) = v {
+                    if d.0 < 1000 {
+                        return Err(err_at(
+                            key,
+                            &format!("spec.metrics.{key}"),
+                            "must be at least 1s".into(),
+                        ));
+                    }
+                    *slot = d.0;
+                }
+            }
+        }
         Ok(Scenario {
             path: path.to_path_buf(),
             base_dir,
             manifest_paths,
+            metrics,
             loads,
             steps,
             start_unix_ms,
@@ -1114,6 +1183,7 @@ fn resolve_load(
         slo: l
             .slo
             .map(|s| (s.latency_p99.map(|d| d.0), s.max_drop_ratio)),
+        metric_labels: l.metric_labels.clone(),
     })
 }
 

@@ -111,3 +111,144 @@ proptest! {
         prop_assert_eq!(a.summary, b.summary);
     }
 }
+
+// Memory, OOM and eviction rules (pkg/kubelet/eviction/helpers.go, pkg/kubelet/qos/policy.go).
+
+use kscale_twin::sim::eviction::{Candidate, oom_score_adj, rank_memory_pressure};
+use kscale_twin::sim::model::QosClass;
+
+fn candidate() -> impl Strategy<Value = Candidate> {
+    (
+        proptest::option::weighted(0.9, 0i64..4 << 30),
+        0i64..2 << 30,
+        prop_oneof![Just(-10), Just(0), Just(1000)],
+    )
+        .prop_map(|(usage, request, priority)| Candidate {
+            id: 0,
+            usage,
+            request,
+            priority,
+        })
+}
+
+/// The eviction order's sort key: no stats first, then usage over request, then lower
+/// priority, then larger usage above request.
+fn rank_key(c: &Candidate) -> (bool, bool, i32, i64) {
+    (
+        c.usage.is_some(),
+        c.usage.is_none_or(|u| u <= c.request),
+        c.priority,
+        -c.usage.map(|u| u - c.request).unwrap_or(0),
+    )
+}
+
+#[derive(Debug, Clone)]
+struct Pressure {
+    replicas: u32,
+    base_mi: u32,
+    per_request_mi: u32,
+    rate: u32,
+    limit: bool,
+    seed: u64,
+}
+
+fn pressure() -> impl Strategy<Value = Pressure> {
+    (
+        1u32..6,
+        100u32..1500,
+        0u32..8,
+        5u32..80,
+        any::<bool>(),
+        0u64..100,
+    )
+        .prop_map(
+            |(replicas, base_mi, per_request_mi, rate, limit, seed)| Pressure {
+                replicas,
+                base_mi,
+                per_request_mi,
+                rate,
+                limit,
+                seed,
+            },
+        )
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, .. ProptestConfig::default() })]
+
+    #[test]
+    fn memory_pressure_ranking_is_upstream_order(mut pods in proptest::collection::vec(candidate(), 0..30)) {
+        for (i, p) in pods.iter_mut().enumerate() {
+            p.id = i as u64;
+        }
+        let mut ranked = pods.clone();
+        rank_memory_pressure(&mut ranked);
+        let mut ids: Vec<u64> = ranked.iter().map(|p| p.id).collect();
+        ids.sort_unstable();
+        prop_assert_eq!(ids, (0..pods.len() as u64).collect::<Vec<_>>());
+        for w in ranked.windows(2) {
+            prop_assert!(rank_key(&w[0]) <= rank_key(&w[1]), "{:?} before {:?}", w[0], w[1]);
+        }
+    }
+
+    #[test]
+    fn burstable_oom_score_adj_stays_between_guaranteed_and_besteffort(req in 0i64..64 << 30, more in 0i64..8 << 30, cap in 1i64..64 << 30) {
+        let a = oom_score_adj(QosClass::Burstable, false, req, cap);
+        let b = oom_score_adj(QosClass::Burstable, false, req + more, cap);
+        prop_assert!((3..=999).contains(&a), "{a}");
+        prop_assert!(b <= a, "more memory requested, lower score: {b} > {a}");
+        prop_assert_eq!(oom_score_adj(QosClass::Guaranteed, false, req, cap), -997);
+        prop_assert_eq!(oom_score_adj(QosClass::BestEffort, false, req, cap), 1000);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 10, .. ProptestConfig::default() })]
+
+    #[test]
+    fn evictions_and_oom_kills_follow_the_kubelet(g in pressure()) {
+        let dir = tempfile::tempdir().unwrap();
+        let limit = if g.limit { ", limits: {memory: 1500Mi}" } else { "" };
+        let m = format!(
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: leaky}}\nspec:\n  replicas: {}\n  selector: {{matchLabels: {{app: leaky}}}}\n  template:\n    metadata: {{labels: {{app: leaky}}}}\n    spec:\n      containers:\n      - {{name: app, image: leaky, resources: {{requests: {{cpu: 200m, memory: 500Mi}}{limit}}}}}\n---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: steady}}\nspec:\n  replicas: 2\n  selector: {{matchLabels: {{app: steady}}}}\n  template:\n    metadata: {{labels: {{app: steady}}}}\n    spec:\n      containers:\n      - {{name: app, image: steady, resources: {{requests: {{cpu: 200m, memory: 1Gi}}, limits: {{cpu: 200m, memory: 1Gi}}}}}}\n",
+            g.replicas
+        );
+        std::fs::write(dir.path().join("m.yaml"), m).unwrap();
+        let s = format!(
+            "apiVersion: kscale.io/v1alpha1\nkind: Scenario\nmetadata: {{name: p}}\nspec:\n  duration: 5m\n  seed: {}\n  nodes: [{{name: n, instanceType: m5.large, count: 1}}]\n  manifests: [m.yaml]\n  load:\n    - target: deployment/leaky\n      requestsPerSecond: {{constant: {}}}\n      cpuPerRequest: 50m\n      memory: {{base: {}Mi, perRequest: {}Mi}}\n",
+            g.seed, g.rate, g.base_mi, g.per_request_mi
+        );
+        let path = dir.path().join("s.yaml");
+        std::fs::write(&path, s).unwrap();
+        let mut sim = Sim::new(Arc::new(Scenario::load(&path).unwrap())).unwrap();
+        sim.run_checked().map_err(TestCaseError::fail)?;
+        let evicted: Vec<_> = sim.events.iter().filter(|e| e.reason == "Evicted").collect();
+        // One pod per 10 s monitoring period on the (single) node.
+        for w in evicted.windows(2) {
+            prop_assert!(w[1].time - w[0].time >= 10.0, "{} then {}", w[0].time, w[1].time);
+        }
+        for e in &evicted {
+            // Pressure means some pod uses more than its request, so the victim does too; the
+            // steady pods (at their request) are never chosen.
+            prop_assert!(e.involved_object.name.starts_with("leaky-"), "{}", e.involved_object.name);
+            prop_assert!(e.message.starts_with("The node was low on resource: memory. Threshold quantity: 100Mi, available: "), "{}", e.message);
+            prop_assert!(e.message.contains("request is 500Mi, has larger consumption of memory."), "{}", e.message);
+        }
+        let failed = sim.pods.values().filter(|p| p.evicted.is_some()).count();
+        prop_assert_eq!(failed, evicted.len());
+        let counted: u64 = sim.workload_counters.values().map(|c| c.evictions).sum();
+        prop_assert_eq!(counted, evicted.len() as u64);
+        let oom = sim.counters.get("oomKills").copied().unwrap_or(0);
+        if !g.limit {
+            // Without a memory limit the kernel never OOM-kills a container.
+            prop_assert_eq!(oom, 0);
+        }
+        if g.per_request_mi == 0 && g.base_mi <= 500 {
+            // Never above the request: no node pressure is possible.
+            prop_assert_eq!(evicted.len(), 0);
+        }
+        // Evicted pods are replaced: never more active pods than replicas.
+        let active = sim.pods.values().filter(|p| p.name.starts_with("leaky-") && p.is_active()).count();
+        prop_assert!(active <= g.replicas as usize);
+    }
+}

@@ -527,8 +527,12 @@ impl Sim {
         if !p.labels.is_empty() {
             meta["labels"] = json!(p.labels.as_ref());
         }
-        if !p.template.annotations.is_empty() {
-            meta["annotations"] = json!(p.template.annotations);
+        let mut annotations = p.template.annotations.clone();
+        if let Some(adj) = self.oom_score_annotation(p.id) {
+            annotations.insert("kscale.io/oom-score-adj".into(), adj);
+        }
+        if !annotations.is_empty() {
+            meta["annotations"] = json!(annotations);
         }
         if let Some(o) = &p.owner {
             meta["generateName"] = json!(format!("{}-", o.name));
@@ -589,6 +593,14 @@ impl Sim {
         }
         if let Some(n) = &p.nominated {
             status["nominatedNodeName"] = json!(n.as_ref());
+        }
+        if let Some(m) = &p.evicted {
+            status["reason"] = json!("Evicted");
+            status["message"] = json!(m);
+            // Containers are gone: kubectl shows the pod's reason, `Evicted`.
+            if let Some(o) = status.as_object_mut() {
+                o.remove("containerStatuses");
+            }
         }
         json!({"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": spec, "status": status})
     }

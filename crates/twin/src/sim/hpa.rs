@@ -1,19 +1,29 @@
 //! The HorizontalPodAutoscaler in the twin: every 15 s (the controller's sync period) each HPA
-//! reads its scale target, the target's pods and their metrics from the metrics pipeline
-//! ([`super::metrics`]), asks the pure controller ([`kscale_controllers::hpa`]) for a
-//! decision, scales the target, writes the HPA's status and emits SuccessfulRescale events
-//! worded as upstream. autoscaling/v1 objects (`targetCPUUtilizationPercentage`, what
-//! `kubectl autoscale` creates in older clients) and autoscaling/v2 Resource metrics are read.
+//! reads its scale target, the target's pods and their metrics from the metrics pipelines
+//! ([`super::metrics`] for Resource and ContainerResource metrics, [`super::custom_metrics`]
+//! for Pods, Object and External metrics), asks the pure controller
+//! ([`kscale_controllers::hpa`]) for a decision, scales the target, writes the HPA's status
+//! (`currentMetrics` per metric, conditions) and emits SuccessfulRescale, FailedGet*Metric and
+//! FailedComputeMetricsReplicas events worded as upstream
+//! (kubernetes/kubernetes `pkg/controller/podautoscaler/horizontal.go`). autoscaling/v1
+//! objects (`targetCPUUtilizationPercentage`, what `kubectl autoscale` creates in older
+//! clients) and autoscaling/v2 objects are read.
+//!
+//! ContainerResource metrics: the load model puts a pod's request CPU and memory into its
+//! first container (the serving container); the other containers use nothing (assumption).
 
 use std::collections::BTreeMap;
 
 use kscale_controllers::hpa::{
-    self, Behavior, HpaSpec, HpaState, PodObs, Policy, ResourceMetric, ResourceName, Rules, Sample,
+    self, Behavior, HpaSpec, HpaState, MetricError, MetricId, MetricInput, MetricSpec, ObjectRef,
+    Observed, PodObs, PodValue, Policy, Proposal, ResourceMetric, ResourceName, Rules, Sample,
     SelectPolicy, Target,
 };
+use kscale_model::labels::LabelSelector;
+use kscale_model::quantity::format_decimal_milli;
 use serde_json::{Value, json};
 
-use super::model::{PodPhase, quantity};
+use super::model::{Pod, PodPhase, quantity, requirements, str_map};
 use super::store::ObjKey;
 use super::{Event, Sim};
 
@@ -49,6 +59,170 @@ fn rules(v: Option<&Value>, default: Rules) -> Rules {
         stabilization_s,
         select,
         policies,
+        tolerance: quantity(v.get("tolerance")).map(|q| q.as_f64()),
+    }
+}
+
+fn milli(v: Option<&Value>) -> Option<i64> {
+    quantity(v).map(|q| q.milli())
+}
+
+/// A `metav1.LabelSelector` from JSON.
+fn label_selector(v: Option<&Value>) -> Option<LabelSelector> {
+    let v = v.filter(|v| v.is_object())?;
+    Some(LabelSelector {
+        match_labels: str_map(v.get("matchLabels")),
+        match_expressions: requirements(v.get("matchExpressions")),
+    })
+}
+
+fn metric_id(v: Option<&Value>) -> MetricId {
+    MetricId {
+        name: v
+            .and_then(|m| m.get("name"))
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string(),
+        selector: label_selector(v.and_then(|m| m.get("selector"))),
+    }
+}
+
+fn resource_name(v: &Value) -> Option<ResourceName> {
+    match v.get("name").and_then(Value::as_str) {
+        Some("cpu") => Some(ResourceName::Cpu),
+        Some("memory") => Some(ResourceName::Memory),
+        _ => None,
+    }
+}
+
+/// One `spec.metrics` entry (horizontal.go `computeReplicasForMetric` decides which target
+/// fields count: Resource and External by field presence, Object by `type` and field).
+fn parse_metric(m: &Value) -> MetricSpec {
+    let invalid = |reason: &'static str, message: &str| MetricSpec::Invalid {
+        reason,
+        message: message.to_string(),
+    };
+    let ty = m.get("type").and_then(Value::as_str).unwrap_or("");
+    match ty {
+        "Resource" | "ContainerResource" => {
+            let key = if ty == "Resource" {
+                "resource"
+            } else {
+                "containerResource"
+            };
+            let r = m.get(key).cloned().unwrap_or(Value::Null);
+            let reason = if ty == "Resource" {
+                "FailedGetResourceMetric"
+            } else {
+                "FailedGetContainerResourceMetric"
+            };
+            let Some(name) = resource_name(&r) else {
+                let n = r.get("name").and_then(Value::as_str).unwrap_or("");
+                return invalid(
+                    reason,
+                    &format!(
+                        "failed to get {n} utilization: resource {n} is not emulated (cpu and memory are)"
+                    ),
+                );
+            };
+            let t = r.get("target");
+            let target = if let Some(a) = milli(t.and_then(|t| t.get("averageValue"))) {
+                Target::AverageValue(a)
+            } else if let Some(u) = t
+                .and_then(|t| t.get("averageUtilization"))
+                .and_then(Value::as_i64)
+            {
+                Target::Utilization(u as i32)
+            } else {
+                return invalid(
+                    reason,
+                    "invalid resource metric source: neither an average utilization target nor an average value (usage) target was set",
+                );
+            };
+            let metric = ResourceMetric { name, target };
+            if ty == "Resource" {
+                MetricSpec::Resource(metric)
+            } else {
+                MetricSpec::ContainerResource {
+                    metric,
+                    container: r
+                        .get("container")
+                        .and_then(Value::as_str)
+                        .unwrap_or("")
+                        .to_string(),
+                }
+            }
+        }
+        "Pods" => {
+            let p = m.get("pods");
+            match milli(p.and_then(|p| p.pointer("/target/averageValue"))) {
+                Some(average) => MetricSpec::Pods {
+                    metric: metric_id(p.and_then(|p| p.get("metric"))),
+                    average,
+                },
+                None => invalid(
+                    "FailedGetPodsMetric",
+                    "invalid pods metric source: no average value target was set",
+                ),
+            }
+        }
+        "Object" => {
+            let o = m.get("object");
+            let t = o.and_then(|o| o.get("target"));
+            let tt = t.and_then(|t| t.get("type")).and_then(Value::as_str);
+            let target = match (
+                tt,
+                milli(t.and_then(|t| t.get("value"))),
+                milli(t.and_then(|t| t.get("averageValue"))),
+            ) {
+                (Some("Value"), Some(v), _) => Target::Value(v),
+                (Some("AverageValue"), _, Some(a)) => Target::AverageValue(a),
+                _ => {
+                    return invalid(
+                        "FailedGetObjectMetric",
+                        "invalid object metric source: neither a value target nor an average value target was set",
+                    );
+                }
+            };
+            let d = o.and_then(|o| o.get("describedObject"));
+            let f = |k: &str| {
+                d.and_then(|d| d.get(k))
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string()
+            };
+            MetricSpec::Object {
+                object: ObjectRef {
+                    kind: f("kind"),
+                    name: f("name"),
+                    api_version: f("apiVersion"),
+                },
+                metric: metric_id(o.and_then(|o| o.get("metric"))),
+                target,
+            }
+        }
+        "External" => {
+            let e = m.get("external");
+            let t = e.and_then(|e| e.get("target"));
+            let target = if let Some(a) = milli(t.and_then(|t| t.get("averageValue"))) {
+                Target::AverageValue(a)
+            } else if let Some(v) = milli(t.and_then(|t| t.get("value"))) {
+                Target::Value(v)
+            } else {
+                return invalid(
+                    "FailedGetExternalMetric",
+                    "invalid external metric source: neither a value target nor an average value target was set",
+                );
+            };
+            MetricSpec::External {
+                metric: metric_id(e.and_then(|e| e.get("metric"))),
+                target,
+            }
+        }
+        other => invalid(
+            "InvalidMetricSourceType",
+            &format!("unknown metric source type \"{other}\""),
+        ),
     }
 }
 
@@ -68,10 +242,10 @@ pub fn parse_spec(v: &Value) -> HpaSpec {
         .and_then(|s| s.get("targetCPUUtilizationPercentage"))
         .and_then(Value::as_i64)
     {
-        metrics.push(ResourceMetric {
+        metrics.push(MetricSpec::Resource(ResourceMetric {
             name: ResourceName::Cpu,
             target: Target::Utilization(t as i32),
-        });
+        }));
     }
     for m in spec
         .and_then(|s| s.get("metrics"))
@@ -79,32 +253,7 @@ pub fn parse_spec(v: &Value) -> HpaSpec {
         .into_iter()
         .flatten()
     {
-        let r = match m.get("type").and_then(Value::as_str) {
-            Some("Resource") => m.get("resource"),
-            Some("ContainerResource") => m.get("containerResource"),
-            _ => None,
-        };
-        let Some(r) = r else { continue };
-        let name = match r.get("name").and_then(Value::as_str) {
-            Some("cpu") => ResourceName::Cpu,
-            Some("memory") => ResourceName::Memory,
-            _ => continue,
-        };
-        let t = r.get("target");
-        let target = match t.and_then(|t| t.get("type")).and_then(Value::as_str) {
-            Some("AverageValue") => {
-                let q = quantity(t.and_then(|t| t.get("averageValue")))
-                    .map(|q| q.milli())
-                    .unwrap_or(0);
-                Target::AverageValue(q)
-            }
-            _ => Target::Utilization(
-                t.and_then(|t| t.get("averageUtilization"))
-                    .and_then(Value::as_i64)
-                    .unwrap_or(80) as i32,
-            ),
-        };
-        metrics.push(ResourceMetric { name, target });
+        metrics.push(parse_metric(m));
     }
     let behavior = spec
         .and_then(|s| s.get("behavior"))
@@ -121,10 +270,142 @@ pub fn parse_spec(v: &Value) -> HpaSpec {
     }
 }
 
+/// True if an HPA object reads custom or external metrics.
+pub fn uses_custom_metrics(v: &Value) -> bool {
+    parse_spec(v).metrics.iter().any(|m| {
+        matches!(
+            m,
+            MetricSpec::Pods { .. } | MetricSpec::Object { .. } | MetricSpec::External { .. }
+        )
+    })
+}
+
+/// One HPA's numbers at its last sync, for `timeseries.csv`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct HpaSeries {
+    /// `status.currentReplicas`.
+    pub current: f64,
+    /// `status.desiredReplicas`.
+    pub desired: f64,
+    /// Ready pods of the target.
+    pub ready: f64,
+    /// Per metric: (column label, current value, target) in display units (percent for
+    /// utilization, cores/bytes/units otherwise); current is NaN when unknown.
+    pub metrics: Vec<(String, f64, f64)>,
+}
+
+/// The column label of a metric (`cpu_utilization`, `pods_requests_per_second`, ...).
+fn series_label(m: &MetricSpec) -> String {
+    match m {
+        MetricSpec::Resource(r) => match r.target {
+            Target::Utilization(_) => format!("{}_utilization", r.name.as_str()),
+            _ => format!("{}_average", r.name.as_str()),
+        },
+        MetricSpec::ContainerResource {
+            metric: r,
+            container,
+        } => match r.target {
+            Target::Utilization(_) => format!("{container}_{}_utilization", r.name.as_str()),
+            _ => format!("{container}_{}_average", r.name.as_str()),
+        },
+        MetricSpec::Pods { metric, .. } => format!("pods_{}", metric.name),
+        MetricSpec::Object { metric, .. } => format!("object_{}", metric.name),
+        MetricSpec::External { metric, .. } => format!("external_{}", metric.name),
+        MetricSpec::Invalid { .. } => "invalid".into(),
+    }
+}
+
+/// (current, target) of a metric in display units.
+fn series_values(m: &MetricSpec, p: Option<&Proposal>) -> (f64, f64) {
+    let target = match m {
+        MetricSpec::Resource(r) | MetricSpec::ContainerResource { metric: r, .. } => match r.target
+        {
+            Target::Utilization(u) => u as f64,
+            Target::AverageValue(a) | Target::Value(a) => a as f64 / 1000.0,
+        },
+        MetricSpec::Pods { average, .. } => *average as f64 / 1000.0,
+        MetricSpec::Object { target, .. } | MetricSpec::External { target, .. } => match target {
+            Target::Value(v) | Target::AverageValue(v) => *v as f64 / 1000.0,
+            Target::Utilization(u) => *u as f64,
+        },
+        MetricSpec::Invalid { .. } => f64::NAN,
+    };
+    let current = match p {
+        None => f64::NAN,
+        Some(p) => match p.utilization {
+            Some(u) => u as f64,
+            None => p.average as f64 / 1000.0,
+        },
+    };
+    (current, target)
+}
+
+/// `status.currentMetrics[i]` as horizontal.go writes it (an empty `{"type": ""}` for a
+/// metric that could not be computed, as the zero-valued status upstream leaves).
+fn metric_status(m: &MetricSpec, p: Option<&Proposal>) -> Value {
+    let Some(p) = p else {
+        return json!({"type": ""});
+    };
+    let q = format_decimal_milli;
+    let id = |id: &MetricId| {
+        let mut v = json!({"name": id.name});
+        if let Some(s) = &id.selector {
+            let mut sel = json!({});
+            if !s.match_labels.is_empty() {
+                sel["matchLabels"] = json!(s.match_labels);
+            }
+            if !s.match_expressions.is_empty() {
+                sel["matchExpressions"] = json!(s.match_expressions.iter().map(|r| json!({"key": r.key, "operator": format!("{:?}", r.op), "values": r.values})).collect::<Vec<_>>());
+            }
+            v["selector"] = sel;
+        }
+        v
+    };
+    let value_or_avg = |t: &Target| match t {
+        Target::Value(_) => json!({"value": q(p.average)}),
+        _ => json!({"averageValue": q(p.average)}),
+    };
+    match m {
+        MetricSpec::Resource(r) | MetricSpec::ContainerResource { metric: r, .. } => {
+            let mut current = json!({"averageValue": q(p.average)});
+            if let Some(u) = p.utilization {
+                current["averageUtilization"] = json!(u);
+            }
+            if let MetricSpec::ContainerResource { container, .. } = m {
+                json!({"type": "ContainerResource", "containerResource": {"name": r.name.as_str(), "container": container, "current": current}})
+            } else {
+                json!({"type": "Resource", "resource": {"name": r.name.as_str(), "current": current}})
+            }
+        }
+        MetricSpec::Pods { metric, .. } => {
+            json!({"type": "Pods", "pods": {"metric": id(metric), "current": {"averageValue": q(p.average)}}})
+        }
+        MetricSpec::Object {
+            object,
+            metric,
+            target,
+        } => {
+            json!({"type": "Object", "object": {"describedObject": {"apiVersion": object.api_version, "kind": object.kind, "name": object.name}, "metric": id(metric), "current": value_or_avg(target)}})
+        }
+        MetricSpec::External { metric, target } => {
+            json!({"type": "External", "external": {"metric": id(metric), "current": value_or_avg(target)}})
+        }
+        MetricSpec::Invalid { .. } => json!({"type": ""}),
+    }
+}
+
 impl Sim {
-    /// Starts the HPA sync loop (once), when an HPA is created.
+    /// Starts the HPA sync loop (once), when an HPA is created; and the custom and external
+    /// metrics pipeline when an HPA reads such metrics.
     pub fn start_hpa_sync(&mut self) {
         self.start_metrics();
+        if self
+            .store
+            .list("HorizontalPodAutoscaler", None)
+            .any(|(_, v)| uses_custom_metrics(v))
+        {
+            self.start_custom_metrics();
+        }
         if !self.hpa_syncing {
             self.hpa_syncing = true;
             self.queue
@@ -147,6 +428,138 @@ impl Sim {
             .push(self.now.plus_millis(hpa::SYNC_PERIOD_MS), Event::HpaSync);
         for (key, v) in hpas {
             self.sync_one_hpa(&key, &v);
+        }
+    }
+
+    /// The resource metrics API's answer for one Resource/ContainerResource metric.
+    fn resource_input(
+        &self,
+        pods: &[&Pod],
+        r: &ResourceMetric,
+        container: Option<&str>,
+    ) -> MetricInput {
+        let res = r.name.as_str();
+        let what = if matches!(r.target, Target::Utilization(_)) {
+            "utilization"
+        } else {
+            "usage"
+        };
+        let fail = |e: String| format!("failed to get {res} {what}: {e}");
+        let mut out = Vec::with_capacity(pods.len());
+        let mut any = false;
+        for p in pods {
+            let t = &p.template;
+            let containers: Vec<(usize, &super::model::ContainerT)> = t
+                .containers
+                .iter()
+                .enumerate()
+                .filter(|(_, c)| container.is_none_or(|n| c.name == n))
+                .collect();
+            let sample = self.metrics.pods.get(&p.id);
+            if let Some(name) = container
+                && containers.is_empty()
+                && sample.is_some()
+            {
+                return Err(fail(format!(
+                    "unable to get metrics for resource {res}: container {name} not present in metrics for pod {}/{}",
+                    p.namespace, p.name
+                )));
+            }
+            let mut request = Ok(0i64);
+            for (_, c) in &containers {
+                let q = match r.name {
+                    ResourceName::Cpu => c.requests.cpu_milli,
+                    ResourceName::Memory => c.requests.memory.saturating_mul(1000),
+                };
+                if q == 0 {
+                    request = Err(format!(
+                        "missing request for {res} in container {} of Pod {}",
+                        c.name, p.name
+                    ));
+                    break;
+                }
+                if let Ok(x) = &mut request {
+                    *x += q;
+                }
+            }
+            // The serving (first) container holds the pod's usage.
+            let serving = containers.iter().any(|(i, _)| *i == 0);
+            let sample = sample.map(|x| {
+                let v = match r.name {
+                    ResourceName::Cpu => x.cpu_milli,
+                    ResourceName::Memory => x.memory * 1000.0,
+                };
+                Sample {
+                    milli: if serving { v as i64 } else { 0 },
+                    timestamp: x.timestamp,
+                    window_ms: x.window_ms,
+                }
+            });
+            any |= sample.is_some();
+            out.push(PodValue { request, sample });
+        }
+        if !any {
+            return Err(fail(format!(
+                "unable to get metrics for resource {res}: no metrics returned from resource metrics API"
+            )));
+        }
+        Ok(Observed::PerPod(out))
+    }
+
+    /// What the metrics APIs return for one metric of an HPA in `ns`.
+    fn metric_input(&self, ns: &str, pods: &[&Pod], m: &MetricSpec) -> MetricInput {
+        match m {
+            MetricSpec::Resource(r) => self.resource_input(pods, r, None),
+            MetricSpec::ContainerResource { metric, container } => {
+                self.resource_input(pods, metric, Some(container))
+            }
+            MetricSpec::Pods { metric, .. } => {
+                let values: Vec<PodValue> = pods
+                    .iter()
+                    .map(|p| PodValue {
+                        request: Ok(0),
+                        sample: self
+                            .pod_custom_metric(p.id, &metric.name, metric.selector.as_ref())
+                            .map(|(milli, timestamp, window_ms)| Sample {
+                                milli,
+                                timestamp,
+                                window_ms,
+                            }),
+                    })
+                    .collect();
+                if values.iter().all(|v| v.sample.is_none()) {
+                    return Err(format!(
+                        "unable to get metric {}: no metrics returned from custom metrics API",
+                        metric.name
+                    ));
+                }
+                Ok(Observed::PerPod(values))
+            }
+            MetricSpec::Object { object, metric, .. } => self
+                .object_custom_metric(ns, &object.kind, &object.name, &metric.name, metric.selector.as_ref())
+                .map(Observed::Value)
+                .ok_or_else(|| {
+                    format!(
+                        "unable to get metric {}: {} on {ns} {}/unable to fetch metrics from custom metrics API: the server could not find the metric {} for {} {}",
+                        metric.name,
+                        object.kind,
+                        object.name,
+                        metric.name,
+                        super::kubectl::kind_plural(&object.kind),
+                        object.name
+                    )
+                }),
+            MetricSpec::External { metric, .. } => self
+                .external_metric(ns, &metric.name, metric.selector.as_ref())
+                .map(Observed::Value)
+                .ok_or_else(|| {
+                    format!(
+                        "unable to get external metric {ns}/{}/{}: no metrics returned from external metrics API",
+                        metric.name,
+                        hpa::go_selector_string(metric.selector.as_ref())
+                    )
+                }),
+            MetricSpec::Invalid { message, .. } => Err(message.clone()),
         }
     }
 
@@ -183,45 +596,65 @@ impl Sim {
             return;
         };
         let now = self.now;
-        let pods: Vec<PodObs> = self
-            .target_pods(&key.namespace, &kind.to_ascii_lowercase(), &name)
-            .into_iter()
-            .map(|p| {
-                let sample = self.metrics.pods.get(&p.id);
-                let s = |milli: f64| {
-                    sample.map(|x| Sample {
-                        milli: milli as i64,
-                        timestamp: x.timestamp,
-                        window_ms: x.window_ms,
-                    })
-                };
-                PodObs {
-                    pending: matches!(p.phase, PodPhase::Pending | PodPhase::ContainerCreating),
-                    ignored: p.deleting_at.is_some() || p.phase == PodPhase::Failed,
-                    ready: p.started_at.map(|_| p.is_ready()),
-                    ready_transition: self
-                        .ready_changed
-                        .get(&p.id)
-                        .copied()
-                        .or(p.ready_at)
-                        .or(p.started_at)
-                        .unwrap_or(p.created),
-                    start: p.scheduled_at,
-                    requests: [
-                        p.template.requests.cpu_milli,
-                        p.template.requests.memory.saturating_mul(1000),
-                    ],
-                    samples: [
-                        s(sample.map(|x| x.cpu_milli).unwrap_or(0.0)),
-                        s(sample.map(|x| x.memory * 1000.0).unwrap_or(0.0)),
-                    ],
-                }
+        let metrics = spec.effective_metrics();
+        let target_pods = self.target_pods(&key.namespace, &kind.to_ascii_lowercase(), &name);
+        let pods: Vec<PodObs> = target_pods
+            .iter()
+            .map(|p| PodObs {
+                pending: matches!(p.phase, PodPhase::Pending | PodPhase::ContainerCreating),
+                ignored: p.deleting_at.is_some() || p.phase == PodPhase::Failed,
+                ready: p.started_at.map(|_| p.is_ready()),
+                ready_transition: self
+                    .ready_changed
+                    .get(&p.id)
+                    .copied()
+                    .or(p.ready_at)
+                    .or(p.started_at)
+                    .unwrap_or(p.created),
+                start: p.scheduled_at,
             })
             .collect();
+        let inputs: Vec<MetricInput> = metrics
+            .iter()
+            .map(|m| self.metric_input(&key.namespace, &target_pods, m))
+            .collect();
+        let replicas = target_pods.iter().filter(|p| p.is_active()).count();
+        let ready = target_pods.iter().filter(|p| p.is_ready()).count();
+        drop(target_pods);
         let state = self.hpa_state.entry(key.clone()).or_default();
-        let d = hpa::reconcile(state, &spec, current, &pods, now);
+        let d = hpa::reconcile(state, &spec, current, replicas as i32, &pods, &inputs, now);
+        // Warnings: one per failing metric and FailedComputeMetricsReplicas; a failure repeated
+        // at the next sync is not emitted again (the event correlator counts it instead).
+        let errors: Vec<&MetricError> = d
+            .proposals
+            .iter()
+            .filter_map(|p| p.as_ref().err())
+            .collect();
+        let mut warnings: Vec<(String, String)> = errors
+            .iter()
+            .map(|e| (e.reason.to_string(), e.message.clone()))
+            .collect();
+        if let Some(f) = &d.failed {
+            warnings.push(("FailedComputeMetricsReplicas".into(), f.clone()));
+        }
+        let last = self.hpa_last_warning.get(key).cloned().unwrap_or_default();
+        for w in &warnings {
+            if !last.contains(w) {
+                self.emit(
+                    "Warning",
+                    &w.0,
+                    "HorizontalPodAutoscaler",
+                    &key.namespace,
+                    &key.name,
+                    w.1.clone(),
+                    "horizontal-pod-autoscaler",
+                );
+            }
+        }
+        self.hpa_last_warning.insert(key.clone(), warnings);
         let mut rescaled = false;
         if !d.disabled
+            && d.failed.is_none()
             && d.desired != current
             && self
                 .scale(&kind, &key.namespace, &name, d.desired as i64, None)
@@ -239,31 +672,26 @@ impl Sim {
             );
         }
         // Status, as the controller writes it.
-        let metrics: Vec<Value> = spec
-            .metrics
+        let statuses: Vec<Value> = metrics
             .iter()
-            .zip(&d.proposals)
-            .filter_map(|(m, p)| {
-                let p = p.as_ref().ok()?;
-                let mut current = json!({"averageValue": match m.name { ResourceName::Cpu => format!("{}m", p.average), ResourceName::Memory => format!("{}", p.average / 1000) }});
-                if let Some(u) = p.utilization {
-                    current["averageUtilization"] = json!(u);
-                }
-                Some(json!({"type": "Resource", "resource": {"name": m.name.as_str(), "current": current}}))
-            })
+            .enumerate()
+            .map(|(i, m)| metric_status(m, d.proposals.get(i).and_then(|p| p.as_ref().ok())))
             .collect();
         let ts = self.timestamp(now);
-        let errors: Vec<String> = d
-            .proposals
-            .iter()
-            .filter_map(|p| p.as_ref().err().cloned())
-            .collect();
         let active = if d.disabled {
             json!({"type": "ScalingActive", "status": "False", "reason": "ScalingDisabled", "message": "scaling is disabled since the replica count of the target is zero", "lastTransitionTime": ts})
-        } else if let Some(e) = errors.first().filter(|_| metrics.is_empty()) {
-            json!({"type": "ScalingActive", "status": "False", "reason": "FailedGetResourceMetric", "message": format!("the HPA was unable to compute the replica count: {e}"), "lastTransitionTime": ts})
+        } else if let (Some(_), Some(e)) = (&d.failed, errors.first()) {
+            json!({"type": "ScalingActive", "status": "False", "reason": e.reason, "message": format!("the HPA was unable to compute the replica count: {}", e.message), "lastTransitionTime": ts})
         } else {
-            json!({"type": "ScalingActive", "status": "True", "reason": "ValidMetricFound", "message": "the HPA was able to successfully calculate a replica count from cpu resource utilization (percentage of request)", "lastTransitionTime": ts})
+            let from = if d.metric_name.is_empty() {
+                metrics
+                    .first()
+                    .map(MetricSpec::display_name)
+                    .unwrap_or_default()
+            } else {
+                d.metric_name.clone()
+            };
+            json!({"type": "ScalingActive", "status": "True", "reason": "ValidMetricFound", "message": format!("the HPA was able to successfully calculate a replica count from {from}"), "lastTransitionTime": ts})
         };
         let limited = match d.limit {
             Some(l) => {
@@ -282,20 +710,48 @@ impl Sim {
                 .and_then(Value::as_str)
                 .map(str::to_string)
         };
-        let replicas = self
-            .target_pods(&key.namespace, &kind.to_ascii_lowercase(), &name)
-            .iter()
-            .filter(|p| p.is_active())
-            .count();
-        let desired = if d.disabled { current } else { d.desired };
+        // On a metrics failure upstream keeps the previous `desiredReplicas`
+        // (`setCurrentReplicasAndMetricsInStatus`).
+        let desired = if d.failed.is_some() {
+            v.pointer("/status/desiredReplicas")
+                .and_then(Value::as_i64)
+                .map(|x| x as i32)
+                .unwrap_or(current)
+        } else if d.disabled {
+            current
+        } else {
+            d.desired
+        };
+        self.hpa_series.insert(
+            key.clone(),
+            HpaSeries {
+                current: replicas as f64,
+                desired: desired as f64,
+                ready: ready as f64,
+                metrics: metrics
+                    .iter()
+                    .enumerate()
+                    .map(|(i, m)| {
+                        let (c, t) =
+                            series_values(m, d.proposals.get(i).and_then(|p| p.as_ref().ok()));
+                        (series_label(m), c, t)
+                    })
+                    .collect(),
+            },
+        );
+        let utilization = d
+            .proposals
+            .first()
+            .and_then(|p| p.as_ref().ok())
+            .and_then(|p| p.utilization);
         self.store.update(key, |o| {
-            let mut status = json!({"currentReplicas": replicas, "desiredReplicas": desired, "currentMetrics": metrics, "conditions": [able, active, limited]});
+            let mut status = json!({"currentReplicas": replicas, "desiredReplicas": desired, "currentMetrics": statuses, "conditions": [able, active, limited]});
             if let Some(t) = last_scale {
                 status["lastScaleTime"] = json!(t);
             }
             if o.get("apiVersion").and_then(Value::as_str) == Some("autoscaling/v1") {
                 status = json!({"currentReplicas": replicas, "desiredReplicas": desired});
-                if let Some(u) = d.proposals.first().and_then(|p| p.as_ref().ok()).and_then(|p| p.utilization) {
+                if let Some(u) = utilization {
                     status["currentCPUUtilizationPercentage"] = json!(u);
                 }
             }

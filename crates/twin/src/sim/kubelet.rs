@@ -145,6 +145,7 @@ impl Sim {
             unschedulable: None,
             restarts: 0,
             generation: 0,
+            evicted: None,
         };
         self.pods.insert(id, pod);
         self.pod_names.insert((ns, nm), id);
@@ -424,6 +425,7 @@ impl Sim {
             self.elastic_node_freed(node_name);
         }
         self.unschedulable_since.remove(&id);
+        self.memory_usage.remove(&id);
         self.ready_changed.remove(&id);
         self.failed_event_at.remove(&id);
         self.pods_epoch += 1;

@@ -7,8 +7,10 @@
 
 pub mod api;
 pub mod cluster_autoscaler;
+pub mod custom_metrics;
 pub mod elastic;
 pub mod elastic_autoscaler;
+pub mod eviction;
 pub mod hpa;
 pub mod karpenter;
 pub mod kubectl;
@@ -81,6 +83,12 @@ pub enum Event {
     MetricsScrape,
     /// The HPA controller syncs every HPA.
     HpaSync,
+    /// The custom metrics adapter samples per-pod and per-workload metrics.
+    CustomMetricsScrape,
+    /// The external metrics provider polls its series.
+    ExternalMetricsPoll,
+    /// The kubelets' eviction managers check node memory (every 10 s).
+    EvictionCheck,
     /// Sync a ReplicaSet again after a failed create (work-queue back-off).
     Retry(ObjKey),
     /// Take a time-series sample.
@@ -187,6 +195,19 @@ pub struct Sim {
     pub hpa_syncing: bool,
     /// Per-HPA controller memory.
     pub hpa_state: hpa::HpaStates,
+    /// Per HPA: replicas and metric values of the last sync, for the time series.
+    pub hpa_series: BTreeMap<ObjKey, hpa::HpaSeries>,
+    /// Per HPA: the last warning emitted, so a repeated failure is one event (as the event
+    /// correlator counts repeats instead of creating new events).
+    pub hpa_last_warning: BTreeMap<ObjKey, Vec<(String, String)>>,
+    /// Custom and external metrics (see `custom_metrics.rs`).
+    pub custom_metrics: custom_metrics::CustomMetrics,
+    /// Memory each pod uses now (bytes), for the kubelet's eviction manager.
+    pub memory_usage: BTreeMap<u64, f64>,
+    /// The eviction check loop is running.
+    pub eviction_running: bool,
+    /// OOM kills and evictions per workload (`namespace/kind/name`).
+    pub workload_counters: BTreeMap<String, eviction::WorkloadCounters>,
     /// Every pod start, in order.
     pub startups: Vec<kubelet::Startup>,
     /// Karpenter emulation state.
@@ -250,6 +271,12 @@ impl Sim {
             hpa_syncing: false,
             ready_changed: BTreeMap::new(),
             hpa_state: Default::default(),
+            hpa_series: BTreeMap::new(),
+            hpa_last_warning: BTreeMap::new(),
+            custom_metrics: Default::default(),
+            memory_usage: BTreeMap::new(),
+            eviction_running: false,
+            workload_counters: BTreeMap::new(),
             pods_epoch: 0,
             nodes_epoch: 0,
             failed_event_at: BTreeMap::new(),
@@ -302,6 +329,11 @@ impl Sim {
             sim.queue.push(SimTime::ZERO, Event::LoadTick);
             sim.start_metrics();
         }
+        // Pods' memory only varies with a load entry's memory model: only then can a node come
+        // under memory pressure.
+        if scenario.loads.iter().any(|l| l.memory.is_some()) {
+            sim.start_eviction_checks();
+        }
         sim.queue.push(SimTime::ZERO, Event::Sample);
         Ok(sim)
     }
@@ -346,6 +378,9 @@ impl Sim {
             Event::PodCreate(key) => self.pod_create_lands(key),
             Event::Retry(key) => self.mark_dirty(key),
             Event::HpaSync => self.hpa_sync(),
+            Event::CustomMetricsScrape => self.custom_metrics_scrape(),
+            Event::ExternalMetricsPoll => self.external_metrics_poll(),
+            Event::EvictionCheck => self.eviction_check(),
             Event::ContainerRestarted(id, g) => self.container_restarted(id, g),
             Event::MetricsScrape => self.metrics_scrape(),
             Event::CpaPoll(key) => self.cpa_poll(key),

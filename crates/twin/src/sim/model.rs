@@ -422,6 +422,8 @@ pub struct Pod {
     pub restarts: u32,
     /// Lifecycle generation: stale kubelet events for an older generation are ignored.
     pub generation: u32,
+    /// Set when the kubelet evicted the pod: `status.message` (reason `Evicted`).
+    pub evicted: Option<String>,
 }
 
 impl Pod {

@@ -144,6 +144,17 @@ impl Sim {
             put(&format!("deploy/{id}/pods"), active);
             put(&format!("deploy/{id}/ready"), ready);
         }
+        // Per HPA (at its last sync): replicas, desired, ready, and each metric vs its target.
+        for (k, h) in &self.hpa_series {
+            let id = format!("hpa/{}/{}", k.namespace, k.name);
+            put(&format!("{id}/replicas"), h.current);
+            put(&format!("{id}/desired"), h.desired);
+            put(&format!("{id}/ready"), h.ready);
+            for (label, current, target) in &h.metrics {
+                put(&format!("{id}/{label}/current"), *current);
+                put(&format!("{id}/{label}/target"), *target);
+            }
+        }
         for (i, l) in self.scenario.loads.iter().enumerate() {
             let s = &self.load_state[i];
             let id = format!("load/{}/{}/{}", l.namespace, l.kind, l.name);
@@ -268,6 +279,7 @@ impl Sim {
             "loads": loads,
             "podStartup": self.startup_summary(),
             "apiWrites": self.api_writes_summary(),
+            "workloads": self.workload_summary(),
             "counters": self.counters,
             "warnings": self.warnings.iter().map(|w| w.to_string()).collect::<Vec<_>>(),
         });
@@ -312,6 +324,17 @@ impl Sim {
         }
         m.insert("total".into(), json!(total));
         Value::Object(m)
+    }
+
+    /// OOM kills and evictions per workload (`namespace/kind/name`): every load target and
+    /// every workload that had one.
+    pub fn workload_summary(&self) -> Value {
+        let mut m = self.workload_counters.clone();
+        for l in &self.scenario.loads {
+            m.entry(format!("{}/{}/{}", l.namespace, l.kind, l.name))
+                .or_default();
+        }
+        json!(m)
     }
 
     /// Pod start-up latency (creation → running, which includes waiting for a node) per
@@ -433,6 +456,29 @@ impl Sim {
                 y_label: "ms".into(),
                 series: latency,
             });
+        }
+        for k in self.hpa_series.keys() {
+            let id = format!("hpa/{}/{}/", k.namespace, k.name);
+            let cols = |f: &dyn Fn(&str) -> bool| -> Vec<String> {
+                ts.columns
+                    .iter()
+                    .filter(|c| c.strip_prefix(&id).is_some_and(f))
+                    .cloned()
+                    .collect()
+            };
+            charts.push(ChartSpec {
+                title: format!("HPA {}/{}: replicas, desired, ready", k.namespace, k.name),
+                y_label: "replicas".into(),
+                series: cols(&|c| !c.contains('/')),
+            });
+            let metrics = cols(&|c| c.contains('/'));
+            if !metrics.is_empty() {
+                charts.push(ChartSpec {
+                    title: format!("HPA {}/{}: metrics vs targets", k.namespace, k.name),
+                    y_label: "value (% for utilization)".into(),
+                    series: metrics,
+                });
+            }
         }
         RunOutput {
             name: self.scenario.name().to_string(),

@@ -112,6 +112,7 @@ impl Sim {
                 let c = l.idle_cpu_milli + t.per_pod_rps[k] * l.cpu_milli_per_request;
                 self.usage_acc.entry(*id).or_insert((0.0, 0.0)).0 += c * dt;
             }
+            self.custom_metrics_tick(i, &ready, &t, rate * dt);
             // Memory and OOM kills.
             if let Some((base, per_req)) = l.memory {
                 let mean_latency_s = t.latency_ms[0] / 1000.0;
@@ -128,6 +129,7 @@ impl Sim {
                     let mem = base * t.serving_instances().max(1) as f64 + per_req * inflight;
                     let limit = t.limit_total(|r| r.memory);
                     self.usage_acc.entry(*id).or_insert((0.0, 0.0)).1 = mem;
+                    self.memory_usage.insert(*id, mem);
                     if limit.is_some_and(|l| mem > l as f64) {
                         killed.push(*id);
                     }
@@ -142,6 +144,12 @@ impl Sim {
     /// The kernel OOM-kills a pod's container: not Ready, restart after the back-off.
     pub fn oom_kill(&mut self, id: u64) {
         self.ready_changed.insert(id, self.now);
+        self.memory_usage.remove(&id);
+        let workload = self.workload_of(id);
+        self.workload_counters
+            .entry(workload)
+            .or_default()
+            .oom_kills += 1;
         let Some(p) = self.pods.get_mut(&id) else {
             return;
         };
