@@ -531,6 +531,8 @@ impl Sim {
             stopped += ch.stops();
         }
         self.set_allocation(id, desired.requests);
+        // The pod's capacity changed: its workload's load model and controllers look again.
+        self.owner_changed_pub(id);
         // The relist saw every change; they reach the API in one status write.
         self.elastic.status_writes += 1;
         self.elastic.status_writes_unconsolidated += (started + stopped).max(1) as u64;

@@ -107,10 +107,15 @@ impl Sim {
                     s.slo_violation_s += dt;
                 }
             }
-            // Per-pod CPU for the metrics pipeline: idle CPU plus what its served requests use.
-            for (k, id) in ready.iter().enumerate() {
-                let c = l.idle_cpu_milli + t.per_pod_rps[k] * l.cpu_milli_per_request;
-                self.usage_acc.entry(*id).or_insert((0.0, 0.0)).0 += c * dt;
+            // Per-pod CPU for the metrics pipeline (an average per ready pod of this workload:
+            // the HPA and the elastic autoscaler use sums over pods, which this keeps exact).
+            let per_pod = if ready.is_empty() {
+                0.0
+            } else {
+                cpu / ready.len() as f64
+            };
+            for id in &ready {
+                self.usage_acc.entry(*id).or_insert((0.0, 0.0)).0 += per_pod * dt;
             }
             self.custom_metrics_tick(i, &ready, &t, rate * dt);
             // Memory and OOM kills.
