@@ -697,7 +697,8 @@ pub fn scale_up(input: ScaleUpInput, state: &State, cfg: &Config, now: SimTime) 
             if !options.is_empty() {
                 continue; // fits a group's nodes beyond this loop's limits; no event now
             }
-            "pod didn't trigger scale-up: no expansion options".to_string()
+            // No group to consider at all: upstream's message then has no reasons.
+            "pod didn't trigger scale-up:".to_string()
         } else {
             format!("pod didn't trigger scale-up: {}", parts.join(", "))
         };
