@@ -964,6 +964,11 @@ mod tests {
             &Config::default(),
         );
         assert_eq!(r.increases[0].group, "small");
+        let r = run(&pending, &[], &[], &State::default(), &Config::default());
+        assert_eq!(
+            r.not_triggered,
+            [(1, "pod didn't trigger scale-up:".to_string())]
+        );
         let r = run(
             &[pod(2, 3000, 0)],
             &[],
