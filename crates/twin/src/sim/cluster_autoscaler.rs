@@ -143,7 +143,7 @@ pub struct ScaleUpStamp {
 }
 
 /// The Cluster Autoscaler container of a Deployment, if any: the image's last path segment is
-/// `cluster-autoscaler` (any registry and tag).
+/// `cluster-autoscaler` or `cluster-autoscaler-<arch>` (any registry, tag or digest).
 pub fn ca_container(deploy: &Value) -> Option<&Value> {
     deploy
         .pointer("/spec/template/spec/containers")
@@ -153,7 +153,11 @@ pub fn ca_container(deploy: &Value) -> Option<&Value> {
             c.get("image").and_then(Value::as_str).is_some_and(|i| {
                 let name = i.rsplit('/').next().unwrap_or(i);
                 let name = name.split(['@', ':']).next().unwrap_or(name);
+                // Older multi-arch tags name the image per architecture.
                 name == "cluster-autoscaler"
+                    || name.strip_prefix("cluster-autoscaler-").is_some_and(|a| {
+                        matches!(a, "amd64" | "arm64" | "arm" | "ppc64le" | "s390x")
+                    })
             })
         })
 }
@@ -1306,5 +1310,30 @@ fn fmt_duration(ms: u64) -> String {
         format!("{}m0s", s / 60)
     } else {
         format!("{}m{}s", s / 60, s % 60)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ca_images_are_recognised() {
+        let d = |image: &str| json!({"spec": {"template": {"spec": {"containers": [{"name": "c", "image": image}]}}}});
+        for i in [
+            "registry.k8s.io/autoscaling/cluster-autoscaler:v1.32.0",
+            "k8s.gcr.io/autoscaling/cluster-autoscaler-amd64:v1.21.0",
+            "cluster-autoscaler@sha256:0123",
+            "cluster-autoscaler",
+        ] {
+            assert!(ca_container(&d(i)).is_some(), "{i}");
+        }
+        for i in [
+            "registry.k8s.io/cpa/cluster-proportional-autoscaler:v1.8.9",
+            "example.com/cluster-autoscaler-ui:1",
+            "nginx",
+        ] {
+            assert!(ca_container(&d(i)).is_none(), "{i}");
+        }
     }
 }
