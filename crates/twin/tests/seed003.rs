@@ -197,6 +197,34 @@ fn seed003_spot_first_fallback_to_on_demand_and_scale_down() {
         s["warnings"]
     );
     assert_eq!(d[0]["detail"]["triggeredBy"].as_array().unwrap().len(), 2);
+    // The status ConfigMap at minute 16, as `kubectl get configmap cluster-autoscaler-status`.
+    let status = sim
+        .transcript
+        .iter()
+        .find(|t| t.command.contains("cluster-autoscaler-status"))
+        .unwrap();
+    assert_eq!(status.exit_code, 0, "{}", status.stderr);
+    let spot = status
+        .stdout
+        .find("- name: spot-m5-large")
+        .expect("spot group listed");
+    let od = status
+        .stdout
+        .find("- name: on-demand-m5-large")
+        .expect("on-demand group listed");
+    let (spot_part, od_part) = if spot < od {
+        (&status.stdout[spot..od], &status.stdout[od..])
+    } else {
+        (&status.stdout[spot..], &status.stdout[od..spot])
+    };
+    assert!(spot_part.contains("status: Backoff"), "{}", status.stdout);
+    assert!(
+        spot_part.contains("cloudProviderTarget: 2"),
+        "{}",
+        status.stdout
+    );
+    assert!(od_part.contains("status: InProgress"), "{}", status.stdout);
+    assert!(od_part.contains("unregistered: 1"), "{}", status.stdout);
     // Same inputs and seed, same events and summary.
     let again = run_file(&path);
     assert_eq!(again.events, sim.events);

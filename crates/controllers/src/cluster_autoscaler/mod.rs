@@ -697,7 +697,8 @@ pub fn scale_up(input: ScaleUpInput, state: &State, cfg: &Config, now: SimTime) 
             if !options.is_empty() {
                 continue; // fits a group's nodes beyond this loop's limits; no event now
             }
-            "pod didn't trigger scale-up: no expansion options".to_string()
+            // No group to consider at all: upstream's message then has no reasons.
+            "pod didn't trigger scale-up:".to_string()
         } else {
             format!("pod didn't trigger scale-up: {}", parts.join(", "))
         };
@@ -963,6 +964,11 @@ mod tests {
             &Config::default(),
         );
         assert_eq!(r.increases[0].group, "small");
+        let r = run(&pending, &[], &[], &State::default(), &Config::default());
+        assert_eq!(
+            r.not_triggered,
+            [(1, "pod didn't trigger scale-up:".to_string())]
+        );
         let r = run(
             &[pod(2, 3000, 0)],
             &[],

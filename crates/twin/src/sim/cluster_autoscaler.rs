@@ -128,6 +128,8 @@ pub struct CaTwin {
     pub idle_scale_up: Option<ScaleUpStamp>,
     /// Store version at the last check for expendable workloads.
     pub warned_rv: Option<u64>,
+    /// What the last status ConfigMap write reflected.
+    pub status_stamp: Option<[u64; 6]>,
 }
 
 /// What a scale-up decision depends on: pods, nodes, objects, upcoming nodes, backoffs and
@@ -141,7 +143,7 @@ pub struct ScaleUpStamp {
 }
 
 /// The Cluster Autoscaler container of a Deployment, if any: the image's last path segment is
-/// `cluster-autoscaler` (any registry and tag).
+/// `cluster-autoscaler` or `cluster-autoscaler-<arch>` (any registry, tag or digest).
 pub fn ca_container(deploy: &Value) -> Option<&Value> {
     deploy
         .pointer("/spec/template/spec/containers")
@@ -151,7 +153,11 @@ pub fn ca_container(deploy: &Value) -> Option<&Value> {
             c.get("image").and_then(Value::as_str).is_some_and(|i| {
                 let name = i.rsplit('/').next().unwrap_or(i);
                 let name = name.split(['@', ':']).next().unwrap_or(name);
+                // Older multi-arch tags name the image per architecture.
                 name == "cluster-autoscaler"
+                    || name.strip_prefix("cluster-autoscaler-").is_some_and(|a| {
+                        matches!(a, "amd64" | "arm64" | "arm" | "ppc64le" | "s390x")
+                    })
             })
         })
 }
@@ -368,6 +374,137 @@ impl Sim {
         let scaled_up = self.ca_scale_up(&cfg, &buffer_pods);
         if cfg.scale_down_enabled && !scaled_up {
             self.ca_scale_down(&cfg, &buffer_pods);
+        }
+        self.ca_write_status(&cfg);
+    }
+
+    /// Writes the `cluster-autoscaler-status` ConfigMap (kube-system, key `status`) in
+    /// upstream's YAML layout (`clusterstate/api`: cluster-wide and per node group health,
+    /// scale-up and scale-down status), when something it reflects changed; `time` is the time
+    /// of that write (upstream rewrites it every loop).
+    fn ca_write_status(&mut self, cfg: &Config) {
+        let now = self.now;
+        let backed_off = self
+            .ca
+            .state
+            .backoff
+            .keys()
+            .filter(|g| self.ca.state.backed_off(g, now))
+            .count();
+        let stamp = [
+            self.pods_epoch,
+            self.nodes_epoch,
+            self.ca.upcoming.len() as u64,
+            self.ca.removing.len() as u64,
+            self.ca.state.unneeded_since.len() as u64,
+            backed_off as u64,
+        ];
+        if self.ca.status_stamp == Some(stamp) {
+            return;
+        }
+        self.ca.status_stamp = Some(stamp);
+        let groups = self.ca_groups(cfg);
+        let mut per: BTreeMap<&str, (u64, u64, u64)> = BTreeMap::new();
+        for n in self.nodes.values() {
+            if let Some(g) = n.info.labels.get(NODE_GROUP_LABEL) {
+                let e = per.entry(g.as_str()).or_default();
+                e.0 += 1;
+                e.1 += n.info.ready as u64;
+            }
+        }
+        for u in self.ca.upcoming.values() {
+            per.entry(u.group.as_str()).or_default().2 += 1;
+        }
+        let candidates = |g: Option<&str>| {
+            self.ca
+                .state
+                .unneeded_since
+                .keys()
+                .filter(|n| {
+                    g.is_none_or(|g| {
+                        self.nodes
+                            .get(n.as_str())
+                            .and_then(|x| x.info.labels.get(NODE_GROUP_LABEL))
+                            .is_some_and(|l| l == g)
+                    })
+                })
+                .count()
+        };
+        let counts = |total: u64, ready: u64, unregistered: u64, pad: &str| {
+            format!(
+                "{pad}nodeCounts:\n{pad}  registered:\n{pad}    total: {total}\n{pad}    ready: {ready}\n{pad}    notStarted: 0\n{pad}  longUnregistered: 0\n{pad}  unregistered: {unregistered}\n"
+            )
+        };
+        let sd = |c: usize, pad: &str| {
+            if c > 0 {
+                format!(
+                    "{pad}scaleDown:\n{pad}  status: CandidatesPresent\n{pad}  candidates: {c}\n"
+                )
+            } else {
+                format!("{pad}scaleDown:\n{pad}  status: NoCandidates\n")
+            }
+        };
+        let ready = self.nodes.values().filter(|n| n.info.ready).count() as u64;
+        let mut text = format!(
+            "time: {}\nautoscalerStatus: Running\nclusterWide:\n  health:\n    status: Healthy\n{}  scaleUp:\n    status: {}\n{}",
+            self.timestamp(now),
+            counts(
+                self.nodes.len() as u64,
+                ready,
+                self.ca.upcoming.len() as u64,
+                "    "
+            ),
+            if self.ca.upcoming.is_empty() {
+                "NoActivity"
+            } else {
+                "InProgress"
+            },
+            sd(candidates(None), "  "),
+        );
+        if !groups.is_empty() {
+            text.push_str("nodeGroups:\n");
+        }
+        for g in &groups {
+            let (total, ready, up) = per.get(g.id.as_str()).copied().unwrap_or_default();
+            let scale_up = if self.ca.state.backed_off(&g.id, now) {
+                "Backoff"
+            } else if up > 0 {
+                "InProgress"
+            } else {
+                "NoActivity"
+            };
+            text.push_str(&format!(
+                "- name: {}\n  health:\n    status: Healthy\n{}    cloudProviderTarget: {}\n    minSize: {}\n    maxSize: {}\n  scaleUp:\n    status: {scale_up}\n{}",
+                g.id,
+                counts(total, ready, up, "    "),
+                g.target,
+                g.min,
+                g.max,
+                sd(candidates(Some(&g.id)), "  "),
+            ));
+        }
+        let rv_before = self.store.resource_version();
+        let key = ObjKey::new("ConfigMap", "kube-system", STATUS_CONFIGMAP);
+        let stamp_ts = self.timestamp(now);
+        if self.store.get(&key).is_some() {
+            self.store.update(&key, |v| {
+                v["data"] = json!({"status": text});
+                v["metadata"]["annotations"] =
+                    json!({"cluster-autoscaler.kubernetes.io/last-updated": stamp_ts});
+            });
+        } else {
+            let cm = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": STATUS_CONFIGMAP, "namespace": "kube-system", "annotations": {"cluster-autoscaler.kubernetes.io/last-updated": stamp_ts}}, "data": {"status": text}});
+            let _ = self.apply_value(cm, None);
+        }
+        // The autoscaler's own write is no change it needs to react to.
+        let rv_after = self.store.resource_version();
+        if self.ca.warned_rv == Some(rv_before) {
+            self.ca.warned_rv = Some(rv_after);
+        }
+        if let Some(s) = &mut self.ca.idle_scale_up
+            && s.epochs.2 == rv_before
+        {
+            s.epochs.2 = rv_after;
         }
     }
 
@@ -1173,5 +1310,30 @@ fn fmt_duration(ms: u64) -> String {
         format!("{}m0s", s / 60)
     } else {
         format!("{}m{}s", s / 60, s % 60)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ca_images_are_recognised() {
+        let d = |image: &str| json!({"spec": {"template": {"spec": {"containers": [{"name": "c", "image": image}]}}}});
+        for i in [
+            "registry.k8s.io/autoscaling/cluster-autoscaler:v1.32.0",
+            "k8s.gcr.io/autoscaling/cluster-autoscaler-amd64:v1.21.0",
+            "cluster-autoscaler@sha256:0123",
+            "cluster-autoscaler",
+        ] {
+            assert!(ca_container(&d(i)).is_some(), "{i}");
+        }
+        for i in [
+            "registry.k8s.io/cpa/cluster-proportional-autoscaler:v1.8.9",
+            "example.com/cluster-autoscaler-ui:1",
+            "nginx",
+        ] {
+            assert!(ca_container(&d(i)).is_none(), "{i}");
+        }
     }
 }
