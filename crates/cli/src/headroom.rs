@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use indicatif::{ProgressBar, ProgressStyle};
 use kscale_report::{ChartSpec, RunOutput, TimeSeries};
-use kscale_twin::headroom::{HeadroomRow, cheapest_meeting, run_variant};
+use kscale_twin::headroom::{HeadroomRow, Source, cheapest_meeting, run_variant};
 use rayon::prelude::*;
 use serde_json::json;
 
@@ -27,10 +27,25 @@ fn deployment_ref(s: &str, flag: &str) -> Result<(String, String), String> {
     Ok((ns.to_string(), name.to_string()))
 }
 
+/// Splits `capacitybuffer/NAME` or `NAMESPACE/capacitybuffer/NAME` into (namespace, name).
+fn buffer_ref(s: &str) -> Result<(String, String), String> {
+    let parts: Vec<&str> = s.split('/').collect();
+    let (ns, kind, name) = match parts.as_slice() {
+        [k, n] => ("default", *k, *n),
+        [ns, k, n] => (*ns, *k, *n),
+        _ => return Err(format!("--buffer {s:?}: expected capacitybuffer/NAME")),
+    };
+    if !matches!(kind, "capacitybuffer" | "capacitybuffers") || name.is_empty() {
+        return Err(format!("--buffer {s:?}: expected capacitybuffer/NAME"));
+    }
+    Ok((ns.to_string(), name.to_string()))
+}
+
 /// Runs the sweep and writes its report; exit code 2 on bad input.
 pub fn run(
     scenario: &Path,
-    pause: &str,
+    pause: Option<&str>,
+    buffer: Option<&str>,
     workload: &str,
     replicas: &[i64],
     max_p99: &str,
@@ -38,7 +53,21 @@ pub fn run(
     out: Option<PathBuf>,
 ) -> ExitCode {
     let parsed = (|| -> Result<_, String> {
-        let pause = deployment_ref(pause, "pause")?;
+        let pause =
+            match (pause, buffer) {
+                (Some(p), None) => {
+                    let (ns, n) = deployment_ref(p, "pause")?;
+                    Source::PausePods(ns, n)
+                }
+                (None, Some(b)) => {
+                    let (ns, n) = buffer_ref(b)?;
+                    Source::Buffer(ns, n)
+                }
+                _ => return Err(
+                    "give exactly one of --pause deployment/NAME and --buffer capacitybuffer/NAME"
+                        .into(),
+                ),
+            };
         let (wns, wname) = deployment_ref(workload, "workload")?;
         let max_ms =
             kscale_model::parse_duration(max_p99).map_err(|e| format!("--max-p99: {e}"))?;
@@ -113,7 +142,7 @@ pub fn run(
         .map(|r| r.cost_per_day_usd)
         .unwrap_or(rows[0].cost_per_day_usd);
     println!(
-        "pause replicas   pods started   p50 start (s)   p99 start (s)   cost/day (USD)   added/day (USD)"
+        "      replicas   pods started   p50 start (s)   p99 start (s)   cost/day (USD)   added/day (USD)"
     );
     for (i, r) in rows.iter().enumerate() {
         let mark = if Some(i) == best {
@@ -137,7 +166,7 @@ pub fn run(
     let output = RunOutput {
         name: format!("{name} headroom"),
         summary: json!({
-            "scenario": name, "pause": format!("{}/deployment/{}", pause.0, pause.1), "workload": workload,
+            "scenario": name, "pause": pause.describe(), "workload": workload,
             "maxP99Seconds": max_s, "cheapestMeetingTarget": best.map(|i| rows[i].replicas), "rows": rows,
         }),
         events: vec![],
@@ -166,7 +195,7 @@ pub fn run(
                     ]
                 })
                 .collect(),
-            x_label: Some("pause-pod replicas".into()),
+            x_label: Some(format!("replicas of {}", pause.describe())),
         },
         charts: vec![
             ChartSpec {

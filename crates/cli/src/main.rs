@@ -42,8 +42,12 @@ enum Command {
         /// The scenario file.
         scenario: PathBuf,
         /// The over-provisioning Deployment: `deployment/NAME` or `NAMESPACE/deployment/NAME`.
+        #[arg(long, conflicts_with = "buffer", required_unless_present = "buffer")]
+        pause: Option<String>,
+        /// Or a CapacityBuffer to sweep instead: `capacitybuffer/NAME` or
+        /// `NAMESPACE/capacitybuffer/NAME`.
         #[arg(long)]
-        pause: String,
+        buffer: Option<String>,
         /// The protected workload: `deployment/NAME` or `NAMESPACE/deployment/NAME`.
         #[arg(long)]
         workload: String,
@@ -107,6 +111,7 @@ fn main() -> ExitCode {
         Command::Headroom {
             scenario,
             pause,
+            buffer,
             workload,
             replicas,
             max_p99,
@@ -114,7 +119,8 @@ fn main() -> ExitCode {
             out,
         } => headroom::run(
             &scenario,
-            &pause,
+            pause.as_deref(),
+            buffer.as_deref(),
             &workload,
             &replicas,
             &max_p99,

@@ -359,3 +359,81 @@ fn scaling_latency_bad_targets_exit_2() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// Issue 5: the headroom analysis compares pause pods with a CapacityBuffer.
+#[test]
+fn headroom_sweeps_a_capacity_buffer() {
+    let root = repo_root();
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str], out: &str| {
+        kscale()
+            .arg("headroom")
+            .args(args)
+            .args([
+                "--workload",
+                "deployment/nginx-app",
+                "--replicas",
+                "0,2",
+                "--max-p99",
+                "30s",
+                "--out",
+            ])
+            .arg(dir.path().join(out))
+            .env("CI", "true")
+            .output()
+            .unwrap()
+    };
+    let out = run(
+        &[
+            "--buffer",
+            "capacitybuffer/spare",
+            root.join("examples/headroom/capacity-buffer.yaml")
+                .to_str()
+                .unwrap(),
+        ],
+        "b",
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("b/summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["pause"], "default/capacitybuffer/spare");
+    let rows = summary["rows"].as_array().unwrap();
+    let p99 = |i: usize| rows[i]["p99Seconds"].as_f64().unwrap();
+    let cost = |i: usize| rows[i]["costPerDayUsd"].as_f64().unwrap();
+    // No buffer: surge pods wait for a node; two buffer replicas: they start at once, for the
+    // price of the nodes the buffer keeps.
+    assert!(p99(0) > 60.0 && p99(1) < 30.0, "{rows:?}");
+    assert!(cost(1) > cost(0));
+    assert_eq!(summary["cheapestMeetingTarget"], 2);
+    // Exactly one of --pause and --buffer.
+    let out = run(
+        &[
+            "--buffer",
+            "capacitybuffer/spare",
+            "--pause",
+            "deployment/dummy-app",
+            root.join("examples/headroom/capacity-buffer.yaml")
+                .to_str()
+                .unwrap(),
+        ],
+        "x",
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let out = run(
+        &[
+            "--buffer",
+            "deployment/spare",
+            root.join("examples/headroom/capacity-buffer.yaml")
+                .to_str()
+                .unwrap(),
+        ],
+        "y",
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("expected capacitybuffer/NAME"));
+}

@@ -58,12 +58,31 @@ pub fn startup_seconds(sim: &Sim, workload: &str, from: kscale_model::SimTime) -
     v
 }
 
-/// Runs the scenario with `replicas` pause pods in `pause` (`namespace`, `name`) and measures
-/// the protected `workload` (`namespace/deployment/name`), counting pods created from `from`
-/// on (default: the first kubectl step, or t=0 without steps).
+/// What holds the headroom, by `(namespace, name)`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// A Deployment of low-priority pause pods (its `spec.replicas` is swept).
+    PausePods(String, String),
+    /// A `CapacityBuffer` (autoscaling.x-k8s.io/v1alpha1; its `spec.replicas` is swept).
+    Buffer(String, String),
+}
+
+impl Source {
+    /// `namespace/kind/name` for reports.
+    pub fn describe(&self) -> String {
+        match self {
+            Source::PausePods(ns, n) => format!("{ns}/deployment/{n}"),
+            Source::Buffer(ns, n) => format!("{ns}/capacitybuffer/{n}"),
+        }
+    }
+}
+
+/// Runs the scenario with `replicas` in the headroom `source` and measures the protected
+/// `workload` (`namespace/deployment/name`), counting pods created from `from` on (default:
+/// the first kubectl step, or t=0 without steps).
 pub fn run_variant(
     path: &Path,
-    pause: &(String, String),
+    source: &Source,
     workload: &str,
     replicas: i64,
     from: Option<u64>,
@@ -72,7 +91,11 @@ pub fn run_variant(
     let from = kscale_model::SimTime(
         from.unwrap_or_else(|| scenario.steps.first().map(|s| s.at.0).unwrap_or(0)),
     );
-    scenario.replica_overrides.insert(pause.clone(), replicas);
+    let key = match source {
+        Source::PausePods(ns, n) => ("Deployment".to_string(), ns.clone(), n.clone()),
+        Source::Buffer(ns, n) => ("CapacityBuffer".to_string(), ns.clone(), n.clone()),
+    };
+    scenario.replica_overrides.insert(key, replicas);
     let mut sim = Sim::new(Arc::new(scenario))?;
     sim.run();
     let lat = startup_seconds(&sim, workload, from);

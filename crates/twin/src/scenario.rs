@@ -679,9 +679,9 @@ pub struct Scenario {
     pub steps: Vec<StepSpec>,
     /// t=0 as Unix milliseconds.
     pub start_unix_ms: i64,
-    /// Replica counts forced onto Deployments `(namespace, name)` at t=0 (used by sweeps such
-    /// as `kscale headroom`); empty for a plain run.
-    pub replica_overrides: BTreeMap<(String, String), i64>,
+    /// `spec.replicas` forced onto Deployments and CapacityBuffers `(kind, namespace, name)` at
+    /// t=0 (used by sweeps such as `kscale headroom`); empty for a plain run.
+    pub replica_overrides: BTreeMap<(String, String, String), i64>,
 }
 
 impl Scenario {

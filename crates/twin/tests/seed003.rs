@@ -639,7 +639,8 @@ fn capacity_buffer_keeps_room_for_more_replicas() {
 fn seed004_overprovisioning_works_with_the_cluster_autoscaler() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../examples/headroom/cluster-autoscaler.yaml");
-    let pause = ("default".to_string(), "dummy-app".to_string());
+    let pause =
+        kscale_twin::headroom::Source::PausePods("default".to_string(), "dummy-app".to_string());
     let row = |n| {
         kscale_twin::headroom::run_variant(&path, &pause, "default/deployment/nginx-app", n, None)
             .unwrap()

@@ -301,7 +301,13 @@ impl Sim {
             .into_iter()
             .partition(|o| o.object.get("kind").and_then(|k| k.as_str()) == Some("Namespace"));
         for mut o in ns.into_iter().chain(rest) {
-            if o.object.get("kind").and_then(|k| k.as_str()) == Some("Deployment") {
+            let kind = o
+                .object
+                .get("kind")
+                .and_then(|k| k.as_str())
+                .unwrap_or("")
+                .to_string();
+            if kind == "Deployment" || kind == "CapacityBuffer" {
                 let name = o
                     .object
                     .pointer("/metadata/name")
@@ -314,7 +320,7 @@ impl Sim {
                     .and_then(|v| v.as_str())
                     .unwrap_or("default")
                     .to_string();
-                if let Some(r) = scenario.replica_overrides.get(&(ns, name)) {
+                if let Some(r) = scenario.replica_overrides.get(&(kind, ns, name)) {
                     o.object["spec"]["replicas"] = serde_json::json!(r);
                 }
             }
