@@ -41,17 +41,41 @@ fn buffer_ref(s: &str) -> Result<(String, String), String> {
     Ok((ns.to_string(), name.to_string()))
 }
 
+/// Options of `kscale headroom`.
+pub struct Options<'a> {
+    /// The scenario.
+    pub scenario: &'a Path,
+    /// `--pause deployment/NAME`.
+    pub pause: Option<&'a str>,
+    /// `--buffer capacitybuffer/NAME`.
+    pub buffer: Option<&'a str>,
+    /// `--workload deployment/NAME`.
+    pub workload: &'a str,
+    /// Replica counts to try.
+    pub replicas: &'a [i64],
+    /// Start-up p99 target (Go duration).
+    pub max_p99: &'a str,
+    /// Most SLO violation time a setting may have (Go duration), if any.
+    pub max_slo_violation: Option<&'a str>,
+    /// Count pods created from then on.
+    pub from: Option<&'a str>,
+    /// Output directory.
+    pub out: Option<PathBuf>,
+}
+
 /// Runs the sweep and writes its report; exit code 2 on bad input.
-pub fn run(
-    scenario: &Path,
-    pause: Option<&str>,
-    buffer: Option<&str>,
-    workload: &str,
-    replicas: &[i64],
-    max_p99: &str,
-    from: Option<&str>,
-    out: Option<PathBuf>,
-) -> ExitCode {
+pub fn run(o: Options) -> ExitCode {
+    let Options {
+        scenario,
+        pause,
+        buffer,
+        workload,
+        replicas,
+        max_p99,
+        max_slo_violation,
+        from,
+        out,
+    } = o;
     let parsed = (|| -> Result<_, String> {
         let pause =
             match (pause, buffer) {
@@ -78,14 +102,20 @@ pub fn run(
             .map(kscale_model::parse_duration)
             .transpose()
             .map_err(|e| format!("--from: {e}"))?;
+        let max_slo = max_slo_violation
+            .map(kscale_model::parse_duration)
+            .transpose()
+            .map_err(|e| format!("--max-slo-violation: {e}"))?
+            .map(|ms| ms as f64 / 1000.0);
         Ok((
             pause,
             format!("{wns}/deployment/{wname}"),
             max_ms as f64 / 1000.0,
             from,
+            max_slo,
         ))
     })();
-    let (pause, workload, max_s, from) = match parsed {
+    let (pause, workload, max_s, from, max_slo) = match parsed {
         Ok(x) => x,
         Err(e) => {
             eprintln!("error: {e}");
@@ -135,39 +165,48 @@ pub fn run(
         eprintln!("error: no pod of {workload} started in any run: check --workload");
         return ExitCode::from(2);
     }
-    let best = cheapest_meeting(&rows, max_s);
+    let best = cheapest_meeting(&rows, max_s, max_slo);
+    let target = match max_slo_violation {
+        Some(m) => format!("p99 <= {max_p99} and SLO violation <= {m}"),
+        None => format!("p99 <= {max_p99}"),
+    };
     let base = rows
         .iter()
         .find(|r| r.replicas == 0)
         .map(|r| r.cost_per_day_usd)
         .unwrap_or(rows[0].cost_per_day_usd);
     println!(
-        "      replicas   pods started   p50 start (s)   p99 start (s)   cost/day (USD)   added/day (USD)"
+        "      replicas   pods started   p50 start (s)   p99 start (s)   SLO violation (s)   failed requests   cost/day (USD)   added/day (USD)"
     );
     for (i, r) in rows.iter().enumerate() {
         let mark = if Some(i) == best {
-            format!("  <- cheapest with p99 <= {max_p99}")
+            format!("  <- cheapest with {target}")
         } else {
             String::new()
         };
+        let slo = r
+            .slo_violation_seconds
+            .map_or("-".to_string(), |s| format!("{s:.0}"));
         println!(
-            "{:>14}   {:>12}   {:>13.1}   {:>13.1}   {:>14.2}   {:>15.2}{mark}",
+            "{:>14}   {:>12}   {:>13.1}   {:>13.1}   {:>17}   {:>15.0}   {:>14.2}   {:>15.2}{mark}",
             r.replicas,
             r.pods_started,
             r.p50_seconds,
             r.p99_seconds,
+            slo,
+            r.failed_requests,
             r.cost_per_day_usd,
             r.cost_per_day_usd - base
         );
     }
     if best.is_none() {
-        println!("no setting meets p99 <= {max_p99}");
+        println!("no setting meets {target}");
     }
     let output = RunOutput {
         name: format!("{name} headroom"),
         summary: json!({
             "scenario": name, "pause": pause.describe(), "workload": workload,
-            "maxP99Seconds": max_s, "cheapestMeetingTarget": best.map(|i| rows[i].replicas), "rows": rows,
+            "maxP99Seconds": max_s, "maxSloViolationSeconds": max_slo, "cheapestMeetingTarget": best.map(|i| rows[i].replicas), "rows": rows,
         }),
         events: vec![],
         transcript: vec![],
@@ -179,6 +218,8 @@ pub fn run(
                 "max_start_s",
                 "cost_per_day_usd",
                 "added_cost_per_day_usd",
+                "slo_violation_s",
+                "failed_requests",
             ]
             .map(String::from)
             .to_vec(),
@@ -192,6 +233,8 @@ pub fn run(
                         r.max_seconds,
                         r.cost_per_day_usd,
                         r.cost_per_day_usd - base,
+                        r.slo_violation_seconds.unwrap_or(0.0),
+                        r.failed_requests,
                     ]
                 })
                 .collect(),
@@ -206,6 +249,11 @@ pub fn run(
                     "p99_start_s".into(),
                     "max_start_s".into(),
                 ],
+            },
+            ChartSpec {
+                title: format!("SLO violation and failed requests of {workload}"),
+                y_label: "seconds / requests".into(),
+                series: vec!["slo_violation_s".into(), "failed_requests".into()],
             },
             ChartSpec {
                 title: "Cost per day".into(),

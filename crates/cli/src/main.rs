@@ -57,6 +57,10 @@ enum Command {
         /// Start-up latency target for the p99 (Go duration, default 10s).
         #[arg(long, default_value = "10s")]
         max_p99: String,
+        /// Also require at most this much SLO violation time (Go duration) of the workload's
+        /// load entries (their `slo`) for the cheapest setting.
+        #[arg(long)]
+        max_slo_violation: Option<String>,
         /// Count pods created from this time on (default: the first kubectl step).
         #[arg(long)]
         from: Option<String>,
@@ -115,18 +119,20 @@ fn main() -> ExitCode {
             workload,
             replicas,
             max_p99,
+            max_slo_violation,
             from,
             out,
-        } => headroom::run(
-            &scenario,
-            pause.as_deref(),
-            buffer.as_deref(),
-            &workload,
-            &replicas,
-            &max_p99,
-            from.as_deref(),
+        } => headroom::run(headroom::Options {
+            scenario: &scenario,
+            pause: pause.as_deref(),
+            buffer: buffer.as_deref(),
+            workload: &workload,
+            replicas: &replicas,
+            max_p99: &max_p99,
+            max_slo_violation: max_slo_violation.as_deref(),
+            from: from.as_deref(),
             out,
-        ),
+        }),
         Command::Run {
             scenario,
             out,

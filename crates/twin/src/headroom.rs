@@ -29,6 +29,11 @@ pub struct HeadroomRow {
     pub p99_seconds: f64,
     /// Longest start-up latency (s).
     pub max_seconds: f64,
+    /// Seconds in violation of the SLOs of the load entries on the workload (`slo` of a
+    /// `load` entry); `None` when none has an SLO.
+    pub slo_violation_seconds: Option<f64>,
+    /// Requests dropped or rejected on the workload's load entries.
+    pub failed_requests: f64,
     /// Cost of the whole run (USD).
     pub cost_usd: f64,
     /// Cost scaled to one day (USD per day).
@@ -101,9 +106,23 @@ pub fn run_variant(
     let lat = startup_seconds(&sim, workload, from);
     let cost = sim.cost_so_far();
     let day = 86_400.0 / sim.end.as_secs_f64().max(1.0);
+    let loads: Vec<(&crate::scenario::Load, &crate::load::LoadState)> = sim
+        .scenario
+        .loads
+        .iter()
+        .zip(&sim.load_state)
+        .filter(|(l, _)| format!("{}/{}/{}", l.namespace, l.kind, l.name) == workload)
+        .collect();
+    let slo_violation_seconds = loads
+        .iter()
+        .any(|(l, _)| l.slo.is_some())
+        .then(|| loads.iter().map(|(_, s)| s.slo_violation_s).sum());
+    let failed_requests = loads.iter().map(|(_, s)| s.dropped + s.rejected).sum();
     Ok(HeadroomRow {
         replicas,
         pods_started: lat.len(),
+        slo_violation_seconds,
+        failed_requests,
         p50_seconds: percentile(&lat, 50.0),
         p99_seconds: percentile(&lat, 99.0),
         max_seconds: lat.last().copied().unwrap_or(0.0),
@@ -112,11 +131,19 @@ pub fn run_variant(
     })
 }
 
-/// Index of the cheapest row whose p99 meets `max_p99_seconds` (ties: fewer replicas).
-pub fn cheapest_meeting(rows: &[HeadroomRow], max_p99_seconds: f64) -> Option<usize> {
+/// Index of the cheapest row whose start-up p99 meets `max_p99_seconds` and, if given, whose
+/// SLO violation time is at most `max_slo_violation_seconds` (ties: fewer replicas).
+pub fn cheapest_meeting(
+    rows: &[HeadroomRow],
+    max_p99_seconds: f64,
+    max_slo_violation_seconds: Option<f64>,
+) -> Option<usize> {
     rows.iter()
         .enumerate()
         .filter(|(_, r)| r.pods_started > 0 && r.p99_seconds <= max_p99_seconds)
+        .filter(|(_, r)| {
+            max_slo_violation_seconds.is_none_or(|m| r.slo_violation_seconds.is_none_or(|v| v <= m))
+        })
         .min_by(|a, b| {
             a.1.cost_per_day_usd
                 .total_cmp(&b.1.cost_per_day_usd)
@@ -142,6 +169,8 @@ mod tests {
     fn picks_cheapest_meeting_target() {
         let row = |replicas, p99, cost| HeadroomRow {
             replicas,
+            slo_violation_seconds: Some(100.0 - cost * 30.0),
+            failed_requests: 0.0,
             pods_started: 3,
             p50_seconds: 1.0,
             p99_seconds: p99,
@@ -150,8 +179,11 @@ mod tests {
             cost_per_day_usd: cost,
         };
         let rows = vec![row(0, 90.0, 1.0), row(1, 20.0, 2.0), row(2, 5.0, 3.0)];
-        assert_eq!(cheapest_meeting(&rows, 30.0), Some(1));
-        assert_eq!(cheapest_meeting(&rows, 10.0), Some(2));
-        assert_eq!(cheapest_meeting(&rows, 1.0), None);
+        assert_eq!(cheapest_meeting(&rows, 30.0, None), Some(1));
+        assert_eq!(cheapest_meeting(&rows, 10.0, None), Some(2));
+        assert_eq!(cheapest_meeting(&rows, 1.0, None), None);
+        // SLO violation 70 s, 40 s, 10 s: at most 20 s leaves the last one.
+        assert_eq!(cheapest_meeting(&rows, 30.0, Some(20.0)), Some(2));
+        assert_eq!(cheapest_meeting(&rows, 30.0, Some(5.0)), None);
     }
 }
