@@ -2257,7 +2257,11 @@ web-new   Deployment/web   cpu: <unknown>/50%   2         10        4          6
                 {"type": "Pods", "pods": {"metric": {"name": "rps"}, "current": {"averageValue": "7500m"}}},
                 {"type": ""}]}
         });
-        let out = print_objects(Kind::HorizontalPodAutoscaler, &[h.clone()], &opts());
+        let out = print_objects(
+            Kind::HorizontalPodAutoscaler,
+            std::slice::from_ref(&h),
+            &opts(),
+        );
         assert!(
             out.stdout.contains("150/20 (avg), 7500m/8 + 1 more..."),
             "{}",
