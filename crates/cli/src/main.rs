@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod headroom;
+mod scaling_latency;
 
 /// Command-line interface.
 #[derive(Parser, Debug)]
@@ -59,6 +60,33 @@ enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Measure the time to add 1..N instances as new pods (ReplicaSet) and as container
+    /// replicas inside a running pod (Elastic Pods), over many seeded runs: seed 000's Figure 8.
+    ScalingLatency {
+        /// The scenario file (holding the Deployment and the elastic pod).
+        scenario: PathBuf,
+        /// The Deployment scaled for the ReplicaSet path.
+        #[arg(long, default_value = "deployment/replicaset-app")]
+        deployment: String,
+        /// The pod whose container replicas grow for the elastic path.
+        #[arg(long, default_value = "pod/elastic-app")]
+        pod: String,
+        /// The elastic container of that pod.
+        #[arg(long, default_value = "app")]
+        container: String,
+        /// Largest number of instances added (N = 1..max).
+        #[arg(long, default_value_t = 10)]
+        max: u32,
+        /// Runs per (method, N), each with its own seed (scenario seed + run).
+        #[arg(long, default_value_t = 30)]
+        runs: u32,
+        /// When the scaling step runs (after the warm-up).
+        #[arg(long, default_value = "1m")]
+        at: String,
+        /// Output directory (default: kscale-out/<scenario name>-scaling-latency).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Check a scenario, its manifests, traces and steps without running it.
     Validate {
         /// The scenario file.
@@ -98,6 +126,25 @@ fn main() -> ExitCode {
             out,
             quiet,
         } => run(&scenario, out, quiet),
+        Command::ScalingLatency {
+            scenario,
+            deployment,
+            pod,
+            container,
+            max,
+            runs,
+            at,
+            out,
+        } => scaling_latency::run(scaling_latency::Options {
+            scenario: &scenario,
+            deployment: &deployment,
+            pod: &pod,
+            container: &container,
+            max,
+            runs,
+            at: &at,
+            out,
+        }),
         Command::Validate { scenario } => match kscale_twin::run::validate_scenario(&scenario) {
             Ok(warnings) => {
                 for w in warnings {

@@ -282,3 +282,80 @@ fn headroom_finds_the_cheapest_setting() {
         .unwrap();
     assert_eq!(bad.status.code(), Some(2));
 }
+
+/// Seed 000's Figure 8 as the README runs it: the shape of the table.
+#[test]
+fn scaling_latency_reproduces_the_shape_of_figure_8() {
+    let root = repo_root();
+    let dir = tempfile::tempdir().unwrap();
+    let out = kscale()
+        .args(["scaling-latency", "--out"])
+        .arg(dir.path().join("f"))
+        .arg(root.join("examples/elastic-vs-replicaset/scenario.yaml"))
+        .env("CI", "true")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("ReplicaSet (new pods)"), "{stdout}");
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("f/summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["runsPerCell"], 30);
+    let rows = summary["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 10);
+    let mean = |i: usize, m: &str| rows[i][m]["meanSeconds"].as_f64().unwrap();
+    // Elastic is flat: every N within 20% of N=1.
+    let e1 = mean(0, "elastic");
+    for i in 0..10 {
+        let e = mean(i, "elastic");
+        assert!(
+            (e - e1).abs() <= 0.2 * e1,
+            "elastic N={} {e} vs {e1}",
+            i + 1
+        );
+    }
+    // The ReplicaSet path grows with N.
+    for i in 1..10 {
+        assert!(
+            mean(i, "replicaSet") > mean(i - 1, "replicaSet"),
+            "ReplicaSet not growing at N={}",
+            i + 1
+        );
+    }
+    // At N=10 elastic is at least 5× faster.
+    assert!(
+        mean(9, "replicaSet") >= 5.0 * mean(9, "elastic"),
+        "{} vs {}",
+        mean(9, "replicaSet"),
+        mean(9, "elastic")
+    );
+    // Pod writes: per new pod for the ReplicaSet path, one request's worth for elastic.
+    let writes = |i: usize, m: &str| rows[i]["podApiWrites"][m].as_f64().unwrap();
+    assert_eq!(writes(9, "replicaSet"), 10.0 * writes(0, "replicaSet"));
+    assert_eq!(writes(9, "elastic"), writes(0, "elastic"));
+    assert!(dir.path().join("f/report.html").exists());
+}
+
+#[test]
+fn scaling_latency_bad_targets_exit_2() {
+    let root = repo_root();
+    let out = kscale()
+        .args(["scaling-latency", "--pod", "pod/nope"])
+        .arg(root.join("examples/elastic-vs-replicaset/scenario.yaml"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("no Pod default/nope"), "{err}");
+    let out = kscale()
+        .args(["scaling-latency", "--deployment", "pod/x"])
+        .arg(root.join("examples/elastic-vs-replicaset/scenario.yaml"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}

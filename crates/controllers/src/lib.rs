@@ -7,7 +7,13 @@
 //!
 //! - [`scheduler`]: kube-scheduler's filter, LeastAllocated scoring and DefaultPreemption.
 //! - [`hpa`]: the HorizontalPodAutoscaler (autoscaling/v2) replica calculation and behavior.
+//! - [`elastic`]: Elastic Pods (container replicas inside a running pod): validation, the
+//!   scheduler's admission of replication requests, the kubelet's plan, the elastic autoscaler.
+//! - [`cluster_autoscaler`]: the Cluster Autoscaler's scale-up (binpacking estimator, expanders),
+//!   scale-down (utilization, drainability rules, unneeded timers) and node-group backoff.
 
+pub mod cluster_autoscaler;
+pub mod elastic;
 pub mod hpa;
 pub mod karpenter;
 pub mod proportional;

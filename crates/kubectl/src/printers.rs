@@ -1012,7 +1012,11 @@ fn pod_summary(pod: &Value, now: i64) -> (String, String, String) {
         }
     }
     let init_specs = arr_at(pod, &["spec", "initContainers"]);
-    let mut total = arr_at(pod, &["spec", "containers"]).len();
+    // Elastic Pods: a container with `replica: N` counts N times (`replica` 0 not at all).
+    let mut total: usize = arr_at(pod, &["spec", "containers"])
+        .iter()
+        .map(|c| c.get("replica").and_then(Value::as_u64).unwrap_or(1) as usize)
+        .sum();
     total += init_specs
         .iter()
         .filter(|c| str_at(c, &["restartPolicy"]) == "Always")

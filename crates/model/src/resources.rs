@@ -37,6 +37,16 @@ impl Resources {
         self.cpu_milli <= cap.cpu_milli && self.memory <= cap.memory && self.pods <= cap.pods
     }
 
+    /// The cpu and memory of `n` copies (the pod count is kept: copies of a container, not of
+    /// a pod).
+    pub fn times(&self, n: u32) -> Resources {
+        Resources {
+            cpu_milli: self.cpu_milli * n as i64,
+            memory: self.memory * n as i64,
+            pods: self.pods,
+        }
+    }
+
     /// Component-wise maximum.
     pub fn max(&self, o: &Resources) -> Resources {
         Resources {

@@ -12,6 +12,7 @@ pub mod manifest;
 pub mod queue;
 pub mod rngs;
 pub mod run;
+pub mod scaling_latency;
 pub mod scenario;
 pub mod sim;
 pub mod trace;

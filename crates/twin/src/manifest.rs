@@ -269,6 +269,7 @@ pub fn typed_parser(api: &str, kind: &str) -> Option<Box<dyn TypedParse>> {
         ("v1", "Secret") => typed::<core::v1::Secret>(),
         ("v1", "Service") => typed::<core::v1::Service>(),
         ("v1", "ServiceAccount") => typed::<core::v1::ServiceAccount>(),
+        ("v1", "PodTemplate") => typed::<core::v1::PodTemplate>(),
         ("v1", "LimitRange") => typed::<core::v1::LimitRange>(),
         ("v1", "ResourceQuota") => typed::<core::v1::ResourceQuota>(),
         ("apps/v1", "Deployment") => typed::<apps::v1::Deployment>(),

@@ -129,6 +129,13 @@ pub struct ScenarioSpec {
     /// The custom and external metrics pipeline (optional).
     #[serde(default)]
     pub metrics: Option<MetricsSpec>,
+    /// Elastic Pods: the largest container `replica` and the kubelet's replication timeout.
+    #[serde(default)]
+    pub elastic: ElasticSpec,
+    /// Overrides of the latency model (`crates/twin/src/latency.rs`); unset fields keep their
+    /// documented defaults.
+    #[serde(default)]
+    pub latencies: LatencySpec,
 }
 
 /// `spec.metrics`: sampling of the custom and external metrics the HPA reads (see
@@ -160,6 +167,58 @@ impl Default for MetricsConfig {
             external_interval_ms: crate::sim::custom_metrics::DEFAULT_EXTERNAL_INTERVAL_MS,
         }
     }
+}
+
+/// `spec.elastic`: settings of Elastic Pods (container replicas inside a running pod).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ElasticSpec {
+    /// Largest `replica` a container may ask for (default 10); the API server rejects more.
+    #[serde(default)]
+    pub max_replicas: Option<u32>,
+    /// Time after which the kubelet gives up an InProgress replication and sets the phase to
+    /// `Timeout` (default 30s, an assumption: the seed gives no value).
+    #[serde(default)]
+    pub timeout: Option<DurationField>,
+}
+
+/// `spec.latencies`: overrides of the twin's latency model, each a Go-style duration.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct LatencySpec {
+    /// Watch + work-queue delay before a controller reacts (default 50ms).
+    #[serde(default)]
+    pub controller_reaction: Option<DurationField>,
+    /// Scheduler pick-up delay (default 10ms).
+    #[serde(default)]
+    pub schedule_delay: Option<DurationField>,
+    /// Bind call + kubelet watch (default 100ms).
+    #[serde(default)]
+    pub bind_to_kubelet: Option<DurationField>,
+    /// Pod sandbox + CNI ADD (default 1s).
+    #[serde(default)]
+    pub sandbox: Option<DurationField>,
+    /// Part of `sandbox` under the runtime's per-node lock (default 0s: parallel).
+    #[serde(default)]
+    pub sandbox_lock: Option<DurationField>,
+    /// Image pull when not cached on the node (default 5s).
+    #[serde(default)]
+    pub image_pull: Option<DurationField>,
+    /// Decryption of a confidential pod's image (default 3s).
+    #[serde(default)]
+    pub image_decrypt: Option<DurationField>,
+    /// Container create + start (default 300ms).
+    #[serde(default)]
+    pub container_start: Option<DurationField>,
+    /// PLEG relist period (default 1s).
+    #[serde(default)]
+    pub pleg_relist: Option<DurationField>,
+    /// Container exit after SIGTERM (default 500ms).
+    #[serde(default)]
+    pub shutdown: Option<DurationField>,
+    /// Elastic Pods: extra time per additional container started in one sync (default 11ms).
+    #[serde(default)]
+    pub elastic_container_stagger: Option<DurationField>,
 }
 
 /// `spec.cloud`.

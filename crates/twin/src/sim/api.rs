@@ -217,6 +217,7 @@ impl Sim {
             capacity_type: capacity_type.to_string(),
             hourly_price: it.hourly_price(capacity_type),
             images: Default::default(),
+            sandbox_free_at: kscale_model::SimTime::ZERO,
             annotations: Default::default(),
         };
         let spot = node.capacity_type == "spot";
@@ -253,6 +254,7 @@ impl Sim {
         }
         self.closed_cost += cost;
         self.nodes.remove(name);
+        self.nodes_epoch += 1;
         self.emit(
             "Normal",
             "RemovingNode",
@@ -266,8 +268,15 @@ impl Sim {
     }
 
     /// Applies an object (create or update), as `kubectl apply` does.
-    pub fn apply_value(&mut self, v: Value, raw: Option<Value>) -> Result<ApplyOutcome, String> {
-        let _ = raw;
+    pub fn apply_value(
+        &mut self,
+        mut v: Value,
+        raw: Option<Value>,
+    ) -> Result<ApplyOutcome, String> {
+        // Extension fields the typed parse dropped: the Elastic Pod `replica` of containers.
+        if let Some(raw) = &raw {
+            super::elastic::carry_replicas(&mut v, raw, self.elastic.max_replicas)?;
+        }
         let kind = v
             .get("kind")
             .and_then(Value::as_str)
@@ -299,10 +308,15 @@ impl Sim {
                     .pod_names
                     .get(&(Arc::from(ns.as_str()), Arc::from(name.as_str())))
                 {
-                    let same = self.pods[id].template.spec
-                        == v.get("spec").cloned().unwrap_or(Value::Null);
-                    return if same {
+                    let id = *id;
+                    let current = self.pod_spec_template(id).spec.clone();
+                    let new = v.get("spec").cloned().unwrap_or(Value::Null);
+                    return if current == new {
                         Ok(ApplyOutcome::Unchanged)
+                    } else if super::elastic::only_elastic_changes(&current, &new) {
+                        self.propose_replication(id, &new)
+                            .map(|_| ApplyOutcome::Configured)
+                            .map_err(|m| format!("Pod \"{name}\" is invalid: {m}"))
                     } else {
                         Err(format!(
                             "Pod \"{name}\" is invalid: spec: Forbidden: pod updates may not change fields other than `spec.containers[*].image`, `spec.initContainers[*].image`, `spec.activeDeadlineSeconds`, `spec.tolerations` (only additions to existing tolerations) or `spec.terminationGracePeriodSeconds`"
@@ -335,6 +349,9 @@ impl Sim {
                         return Ok(ApplyOutcome::Unchanged);
                     }
                 }
+                if kind == "ElasticPodAutoscaler" {
+                    super::elastic_autoscaler::parse(&v, self.elastic.max_replicas)?;
+                }
                 if kind == "ReplicaSet" {
                     self.put_replicaset(key, v, None);
                 } else {
@@ -342,8 +359,12 @@ impl Sim {
                     if kind == "HorizontalPodAutoscaler" {
                         self.start_hpa_sync();
                     }
+                    if kind == "ElasticPodAutoscaler" {
+                        self.start_elastic_autoscaler();
+                    }
                     if kind == "Deployment" {
                         self.maybe_start_cpa(&key);
+                        self.maybe_start_ca(&key);
                         self.mark_dirty(key);
                     }
                 }
@@ -488,7 +509,7 @@ impl Sim {
             t.map(|t| Value::String(self.timestamp(t)))
                 .unwrap_or(Value::Null)
         };
-        let mut spec = p.template.spec.clone();
+        let mut spec = self.pod_spec_template(p.id).spec.clone();
         if let Some(n) = &p.node {
             spec["nodeName"] = json!(n.as_ref());
         }
@@ -536,20 +557,34 @@ impl Sim {
                 conditions.push(cond("PodScheduled", true, p.scheduled_at));
             }
         }
+        // One status per running container instance (Elastic Pods: `app`, `app-1`, …).
         let statuses: Vec<Value> = p
             .template
             .containers
             .iter()
-            .map(|c| {
+            .flat_map(|c| (0..c.replica).map(move |i| (c, i)))
+            .map(|(c, i)| {
+                let inst = kscale_controllers::elastic::instance_name(&c.name, i);
+                let (started, extra) = self
+                    .elastic
+                    .instances
+                    .get(&(p.id, inst.clone()))
+                    .map_or((p.started_at, 0), |(t, r)| (Some(*t), *r));
                 let state = if running {
-                    json!({"running": {"startedAt": ts(p.started_at)}})
+                    json!({"running": {"startedAt": ts(started)}})
                 } else {
                     json!({"waiting": {"reason": "ContainerCreating"}})
                 };
-                json!({"name": c.name, "image": c.image, "imageID": "", "ready": ready, "restartCount": p.restarts, "started": running, "state": state})
+                json!({"name": inst, "image": c.image, "imageID": "", "ready": ready, "restartCount": p.restarts + extra, "started": running, "state": state})
             })
             .collect();
         let mut status = json!({"phase": p.phase.api_phase(), "conditions": conditions, "qosClass": p.template.qos.as_str()});
+        if let Some(r) = self.elastic.pods.get(&p.id) {
+            status["replicationPhase"] = json!(r.phase.as_str());
+            if let Some(m) = &r.message {
+                status["replicationMessage"] = json!(m);
+            }
+        }
         if p.node.is_some() {
             status["hostIP"] = json!(self.node_ip(p.node.as_deref().unwrap_or("")));
             status["podIP"] = json!(format!("10.1.{}.{}", (p.id / 250) % 250, p.id % 250 + 2));

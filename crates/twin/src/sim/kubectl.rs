@@ -666,7 +666,18 @@ impl Sim {
                 self.cluster_changed();
             }
             "Pod" => {
-                if patched.get("spec") != current.get("spec") {
+                let (old_spec, new_spec) = (
+                    current.get("spec").unwrap_or(&Value::Null),
+                    patched.get("spec").unwrap_or(&Value::Null),
+                );
+                if old_spec != new_spec && super::elastic::only_elastic_changes(old_spec, new_spec)
+                {
+                    // Elastic Pods: container replicas, images and new containers change in
+                    // place, through the replication phases.
+                    let id = self.pod_names[&(Arc::from(ns), Arc::from(name.as_str()))];
+                    self.propose_replication(id, new_spec)
+                        .map_err(|m| e(format!("The Pod \"{name}\" is invalid: {m}")))?;
+                } else if old_spec != new_spec {
                     return Err(e(format!(
                         "The Pod \"{name}\" is invalid: spec: Forbidden: pod updates may not change fields other than `spec.containers[*].image`, `spec.initContainers[*].image`, `spec.activeDeadlineSeconds`, `spec.tolerations` (only additions to existing tolerations) or `spec.terminationGracePeriodSeconds`"
                     )));

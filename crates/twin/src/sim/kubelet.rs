@@ -16,6 +16,29 @@ use super::model::{Owner, Pod, PodPhase, PodTemplate};
 use super::store::ObjKey;
 use super::{Event, Sim};
 
+/// Annotation marking a pod whose image is encrypted and decrypted inside the pod's enclave
+/// (confidential containers, seed 000 user story 3).
+pub const CONFIDENTIAL_ANNOTATION: &str = "kscale.io/confidential-image";
+
+/// True if the template carries [`CONFIDENTIAL_ANNOTATION`] = `"true"`.
+pub fn is_confidential(t: &PodTemplate) -> bool {
+    t.annotations
+        .get(CONFIDENTIAL_ANNOTATION)
+        .map(String::as_str)
+        == Some("true")
+}
+
+/// Names of the running container instances of a template (`app`, `app-1`, … for a
+/// container with `replica` > 1).
+pub fn instance_names(t: &PodTemplate) -> Vec<String> {
+    t.containers
+        .iter()
+        .flat_map(|c| {
+            (0..c.replica).map(|i| kscale_controllers::elastic::instance_name(&c.name, i))
+        })
+        .collect()
+}
+
 /// One pod start: which workload, when the pod was created and how long it took to run.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Startup {
@@ -127,6 +150,7 @@ impl Sim {
         self.pods.insert(id, pod);
         self.pod_names.insert((ns, nm), id);
         self.count("podsCreated");
+        self.count("apiWritesPodCreate");
         self.enqueue(id);
         Ok(id)
     }
@@ -164,11 +188,23 @@ impl Sim {
         let node = self.nodes.get_mut(node_name).expect("bind target exists");
         node.info.requested += info.requests;
         node.info.pods.push(info);
-        let mut delay = self.lat.bind_to_kubelet_ms + self.lat.sandbox_ms;
+        // The kubelet sees the bind, then sets up the sandbox; the runtime's per-node lock
+        // (if modelled) serialises part of that set-up across the node's pods.
+        let arrive = now.plus_millis(self.lat.bind_to_kubelet_ms);
+        let sandbox_start = if self.lat.sandbox_lock_ms > 0 {
+            let s = arrive.max(node.sandbox_free_at);
+            node.sandbox_free_at = s.plus_millis(self.lat.sandbox_lock_ms);
+            s
+        } else {
+            arrive
+        };
+        let mut delay = sandbox_start.since(now) + self.lat.sandbox_ms;
+        // A confidential pod pulls and decrypts its image into its own enclave: never cached.
+        let confidential = is_confidential(&template);
         let mut pulled = vec![];
-        for c in &template.containers {
+        for c in template.containers.iter().filter(|c| c.replica > 0) {
             let cached = node.images.contains(&c.image) || c.image.contains("pause");
-            if !cached {
+            if !cached || confidential {
                 pulled.push(c.image.clone());
                 node.images.insert(c.image.clone());
             }
@@ -176,9 +212,15 @@ impl Sim {
         if !pulled.is_empty() {
             delay += self.lat.image_pull_ms;
         }
+        if confidential {
+            delay += self.lat.image_decrypt_ms;
+        }
         delay +=
             self.lat.container_start_ms + self.rng.kubelet.range_u64(0, self.lat.pleg_relist_ms);
         self.count("podsScheduled");
+        // The binding, then the kubelet's first status (PodScheduled, ContainerCreating).
+        self.count("apiWritesPodBinding");
+        self.count("apiWritesPodStatus");
         self.pods_epoch += 1;
         self.emit(
             "Normal",
@@ -217,6 +259,9 @@ impl Sim {
         pod.phase = PodPhase::Running;
         pod.started_at = Some(now);
         let created = pod.created;
+        if let Some(t) = self.unschedulable_since.remove(&id) {
+            self.unschedulable_to_running.push(now.since(t));
+        }
         let workload = self.workload_of(id);
         self.startups.push(Startup {
             workload,
@@ -228,12 +273,7 @@ impl Sim {
             self.pods[&id].namespace.to_string(),
             self.pods[&id].name.to_string(),
         );
-        let containers: Vec<String> = self.pods[&id]
-            .template
-            .containers
-            .iter()
-            .map(|c| c.name.clone())
-            .collect();
+        let containers = instance_names(&self.pods[&id].template);
         for c in containers {
             self.emit(
                 "Normal",
@@ -245,9 +285,13 @@ impl Sim {
                 "kubelet",
             );
         }
+        // The relist that saw the containers start reports them (and readiness, without a
+        // readiness delay) in one status write.
+        self.count("apiWritesPodStatus");
         if delay == 0 {
             self.pod_ready(id, generation);
         } else {
+            self.count("apiWritesPodStatus");
             self.queue
                 .push(now.plus_millis(delay), Event::PodReady(id, generation));
         }
@@ -258,7 +302,12 @@ impl Sim {
         let Some(pod) = self.pods.get_mut(&id) else {
             return;
         };
-        if pod.generation != generation || pod.deleting_at.is_some() {
+        // A pod whose serving container is scaled to zero (Elastic Pods) has nothing to be
+        // ready with.
+        if pod.generation != generation
+            || pod.deleting_at.is_some()
+            || pod.template.serving_instances() == 0
+        {
             return;
         }
         pod.ready_at = Some(now);
@@ -298,6 +347,7 @@ impl Sim {
             return;
         }
         pod.deleting_at = Some(now);
+        *self.counters.entry("apiWritesPodDelete").or_insert(0) += 1;
         let key = (-(pod.priority as i64), pod.created, id);
         self.active_q.remove(&key);
         self.unschedulable_q.remove(&id);
@@ -311,12 +361,7 @@ impl Sim {
         let grace = grace_ms.unwrap_or(pod.template.grace_ms);
         let generation = pod.generation;
         let (ns, name) = (pod.namespace.to_string(), pod.name.to_string());
-        let containers: Vec<String> = pod
-            .template
-            .containers
-            .iter()
-            .map(|c| c.name.clone())
-            .collect();
+        let containers = instance_names(&pod.template);
         if let Some(n) = self.nodes.get_mut(&node_name)
             && let Some(p) = n.info.pods.iter_mut().find(|p| p.id == id)
         {
@@ -376,6 +421,11 @@ impl Sim {
         }
         self.count("podsDeleted");
         self.memory_usage.remove(&id);
+        self.elastic_pod_gone(id);
+        if let Some(node_name) = &pod.node {
+            self.elastic_node_freed(node_name);
+        }
+        self.unschedulable_since.remove(&id);
         self.ready_changed.remove(&id);
         self.failed_event_at.remove(&id);
         self.pods_epoch += 1;
@@ -385,6 +435,7 @@ impl Sim {
     /// Something freed or added capacity: unschedulable pods get another attempt after the
     /// scheduler's initial back-off.
     pub fn cluster_changed(&mut self) {
+        self.nodes_epoch += 1;
         if self.unschedulable_q.is_empty() {
             return;
         }

@@ -6,7 +6,10 @@
 //! "dirty" marks and coalesced into one reconcile event, so cost grows with changes, not time.
 
 pub mod api;
+pub mod cluster_autoscaler;
 pub mod custom_metrics;
+pub mod elastic;
+pub mod elastic_autoscaler;
 pub mod eviction;
 pub mod hpa;
 pub mod karpenter;
@@ -64,6 +67,12 @@ pub enum Event {
     KarpenterDisruption,
     /// A cluster-proportional-autoscaler polls.
     CpaPoll(ObjKey),
+    /// The Cluster Autoscaler's loop (every `--scan-interval`).
+    CaScan,
+    /// A node the Cluster Autoscaler requested registers (upcoming id).
+    CaNodeUp(u64),
+    /// The Cluster Autoscaler checks whether a node it drains can be deleted (name, uid).
+    CaDeleteNode(String, String),
     /// A spot node receives its 2-minute interruption notice (node name, uid).
     SpotInterruption(String, String),
     /// The cloud terminates an instance (node name, uid).
@@ -86,6 +95,8 @@ pub enum Event {
     Sample,
     /// Advance the load model by one tick.
     LoadTick,
+    /// An Elastic Pod replication step (scheduler check, kubelet action, status write, timeout).
+    Elastic(elastic::ElasticEvent),
 }
 
 /// Random streams of the twin, one per component.
@@ -102,6 +113,8 @@ pub struct Rngs {
     pub cloud: Stream,
     /// Load noise (Poisson arrivals).
     pub load: Stream,
+    /// The Cluster Autoscaler's `random` expander.
+    pub ca: Stream,
 }
 
 /// The simulated cluster and its event loop.
@@ -174,6 +187,8 @@ pub struct Sim {
     pub failed_event_at: BTreeMap<u64, SimTime>,
     /// Incremented whenever a pod is bound or removed (cheap change detection).
     pub pods_epoch: u64,
+    /// Incremented whenever a node is added, removed or changed (cheap change detection).
+    pub nodes_epoch: u64,
     /// Last transition of each pod's Ready condition (set when it becomes ready or unready).
     pub ready_changed: BTreeMap<u64, SimTime>,
     /// The HPA sync loop is running.
@@ -199,6 +214,14 @@ pub struct Sim {
     pub karpenter: karpenter::KarpenterState,
     /// Counters for the summary.
     pub counters: BTreeMap<&'static str, u64>,
+    /// Elastic Pods: per-pod replication state (see `elastic.rs`).
+    pub elastic: elastic::ElasticState,
+    /// Cluster Autoscaler emulation state.
+    pub ca: cluster_autoscaler::CaTwin,
+    /// When each pod that is not running yet was first found unschedulable.
+    pub unschedulable_since: BTreeMap<u64, SimTime>,
+    /// Time from first unschedulable to running, ms, per pod that got there.
+    pub unschedulable_to_running: Vec<u64>,
 }
 
 impl Sim {
@@ -218,8 +241,9 @@ impl Sim {
                 kubelet: Stream::new(seed, "kubelet"),
                 cloud: Stream::new(seed, "cloud"),
                 load: Stream::new(seed, "load"),
+                ca: Stream::new(seed, "cluster-autoscaler"),
             },
-            lat: Latencies::default(),
+            lat: Latencies::from_scenario(&scenario.doc.spec),
             store: Store::default(),
             nodes: BTreeMap::new(),
             pods: BTreeMap::new(),
@@ -254,13 +278,19 @@ impl Sim {
             eviction_running: false,
             workload_counters: BTreeMap::new(),
             pods_epoch: 0,
+            nodes_epoch: 0,
             failed_event_at: BTreeMap::new(),
             usage_acc: BTreeMap::new(),
             crash_backoff: BTreeMap::new(),
             metrics: Default::default(),
             cpa_polling: BTreeSet::new(),
             scenario: scenario.clone(),
+            elastic: Default::default(),
+            ca: Default::default(),
+            unschedulable_since: BTreeMap::new(),
+            unschedulable_to_running: vec![],
         };
+        sim.configure_elastic();
         sim.install_builtins();
         sim.create_scenario_nodes()?;
         sim.create_node_group_nodes();
@@ -308,6 +338,18 @@ impl Sim {
         Ok(sim)
     }
 
+    /// Runs the events before `t` (not those at `t`); [`Sim::run`] continues from there.
+    pub fn run_until(&mut self, t: SimTime) {
+        while let Some(next) = self.queue.peek_time() {
+            if next >= t || next > self.end {
+                break;
+            }
+            let (next, ev) = self.queue.pop().expect("peeked");
+            self.now = next;
+            self.handle(ev);
+        }
+    }
+
     /// Runs the simulation to its end time.
     pub fn run(&mut self) {
         while let Some(t) = self.queue.peek_time() {
@@ -342,6 +384,9 @@ impl Sim {
             Event::ContainerRestarted(id, g) => self.container_restarted(id, g),
             Event::MetricsScrape => self.metrics_scrape(),
             Event::CpaPoll(key) => self.cpa_poll(key),
+            Event::CaScan => self.ca_scan(),
+            Event::CaNodeUp(id) => self.ca_node_up(id),
+            Event::CaDeleteNode(n, uid) => self.ca_delete_node(&n, &uid),
             Event::SpotInterruption(n, uid) => self.spot_interruption(&n, &uid),
             Event::NodeTerminated(n, uid) => self.node_terminated(&n, &uid),
             Event::KarpenterBatch => self.karpenter_batch(),
@@ -350,6 +395,7 @@ impl Sim {
             Event::ContainersStarted(id, g) => self.containers_started(id, g),
             Event::PodReady(id, g) => self.pod_ready(id, g),
             Event::PodGone(id, g) => self.pod_gone(id, g),
+            Event::Elastic(e) => self.elastic_event(e),
             Event::Sample => {
                 self.take_sample();
                 let next = self.now.plus_millis(self.sample_interval_ms());

@@ -25,6 +25,8 @@ pub struct ContainerT {
     pub requests: Resources,
     /// Limits (cpu, memory); 0 = unset.
     pub limits: Resources,
+    /// Elastic Pod `replica`: running instances of this container (default 1, may be 0).
+    pub replica: u32,
 }
 
 /// QoS class as the kubelet computes it (pkg/apis/core/v1/helper/qos/qos.go).
@@ -213,6 +215,10 @@ impl PodTemplate {
                         .to_string(),
                     requests,
                     limits,
+                    replica: c
+                        .get("replica")
+                        .and_then(Value::as_u64)
+                        .map_or(1, |r| r.min(u32::MAX as u64) as u32),
                 }
             })
             .collect();
@@ -225,9 +231,10 @@ impl PodTemplate {
             .collect();
         // Effective request: max(sum of containers, each init container) + overhead
         // (pkg/api/v1/resource/helpers.go PodRequests).
+        // Elastic Pods: each container counts once per replica (Σ request × replica).
         let mut sum = containers
             .iter()
-            .fold(Resources::ZERO, |a, c| a + c.requests);
+            .fold(Resources::ZERO, |a, c| a + c.requests.times(c.replica));
         for i in &init {
             sum = sum.max(i);
         }
@@ -245,10 +252,20 @@ impl PodTemplate {
                 || c.limits.cpu_milli > 0
                 || c.limits.memory > 0
         };
-        let qos = if !containers.is_empty() && containers.iter().all(all_set) {
+        // QoS over the containers that run (replica > 0), or all of them if none runs.
+        let running: Vec<ContainerT> = containers
+            .iter()
+            .filter(|c| c.replica > 0)
+            .cloned()
+            .collect();
+        let qos_of = if running.is_empty() {
+            &containers
+        } else {
+            &running
+        };
+        let qos = if !qos_of.is_empty() && qos_of.iter().all(all_set) {
             QosClass::Guaranteed
-        } else if containers.iter().any(any_set)
-            || init.iter().any(|r| r.cpu_milli > 0 || r.memory > 0)
+        } else if qos_of.iter().any(any_set) || init.iter().any(|r| r.cpu_milli > 0 || r.memory > 0)
         {
             QosClass::Burstable
         } else {
@@ -298,6 +315,31 @@ impl PodTemplate {
             readiness_delay_ms,
             qos,
         }
+    }
+}
+
+impl PodTemplate {
+    /// Running container instances (Σ `replica`; 1 per container without Elastic Pods).
+    pub fn instances(&self) -> u32 {
+        self.containers.iter().map(|c| c.replica).sum()
+    }
+
+    /// Instances of the serving container (the first one, which the load model sends
+    /// requests to): 1 without Elastic Pods; a pod whose serving container is at 0 is not
+    /// Ready.
+    pub fn serving_instances(&self) -> u32 {
+        self.containers.first().map_or(0, |c| c.replica)
+    }
+
+    /// Σ limit × replica of one resource over the running containers, if every running
+    /// container sets that limit (`None` otherwise: the pod is not limited as a whole).
+    pub fn limit_total(&self, of: impl Fn(&Resources) -> i64) -> Option<i64> {
+        let mut running = self.containers.iter().filter(|c| c.replica > 0).peekable();
+        running.peek()?;
+        running.try_fold(0i64, |a, c| {
+            let l = of(&c.limits);
+            (l > 0).then_some(a + l * c.replica as i64)
+        })
     }
 }
 
@@ -433,4 +475,7 @@ pub struct Node {
     pub images: std::collections::BTreeSet<String>,
     /// Annotations.
     pub annotations: BTreeMap<String, String>,
+    /// When the container runtime's per-node sandbox lock is free again (see
+    /// [`crate::latency::Latencies::sandbox_lock_ms`]).
+    pub sandbox_free_at: SimTime,
 }

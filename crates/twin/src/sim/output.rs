@@ -114,6 +114,9 @@ impl Sim {
                 .or_insert(0.0) += 1.0;
             *r.entry(format!("nodes/type/{}", n.instance_type))
                 .or_insert(0.0) += 1.0;
+            if let Some(g) = n.info.labels.get(super::provider::NODE_GROUP_LABEL) {
+                *r.entry(format!("nodes/group/{g}")).or_insert(0.0) += 1.0;
+            }
         }
         let mut put = |k: &str, v: f64| {
             r.insert(k.to_string(), v);
@@ -276,9 +279,26 @@ impl Sim {
             "loads": loads,
             "podStartup": self.startup_summary(),
             "workloads": self.workload_summary(),
+            "apiWrites": self.api_writes_summary(),
             "counters": self.counters,
             "warnings": self.warnings.iter().map(|w| w.to_string()).collect::<Vec<_>>(),
         });
+        if !self.elastic.pods.is_empty() {
+            v["elastic"] = self.elastic_summary();
+        }
+        if !self.unschedulable_to_running.is_empty() {
+            let mut t: Vec<f64> = self
+                .unschedulable_to_running
+                .iter()
+                .map(|ms| *ms as f64 / 1000.0)
+                .collect();
+            t.sort_by(f64::total_cmp);
+            let p = |q| crate::headroom::percentile(&t, q);
+            v["unschedulableToRunning"] = json!({"count": t.len(), "p50Seconds": p(50.0), "p99Seconds": p(99.0), "maxSeconds": t.last().copied().unwrap_or(0.0)});
+        }
+        if let Some(c) = self.ca_summary() {
+            v["clusterAutoscaler"] = c;
+        }
         if let Some(w) = wall_ms {
             v["wallMillis"] = json!(w);
         }
@@ -294,6 +314,27 @@ impl Sim {
                 .or_default();
         }
         json!(m)
+    }
+
+    /// Pod writes to the API server by kind (create, binding, status, patch, delete) and in
+    /// total; other objects' writes (ReplicaSet and Deployment status) are not counted.
+    pub fn api_writes_summary(&self) -> Value {
+        let kinds = [
+            ("podCreate", "apiWritesPodCreate"),
+            ("podBinding", "apiWritesPodBinding"),
+            ("podStatus", "apiWritesPodStatus"),
+            ("podPatch", "apiWritesPodPatch"),
+            ("podDelete", "apiWritesPodDelete"),
+        ];
+        let mut m = serde_json::Map::new();
+        let mut total = 0;
+        for (k, c) in kinds {
+            let n = self.counters.get(c).copied().unwrap_or(0);
+            total += n;
+            m.insert(k.into(), json!(n));
+        }
+        m.insert("total".into(), json!(total));
+        Value::Object(m)
     }
 
     /// Pod start-up latency (creation → running, which includes waiting for a node) per
@@ -373,14 +414,18 @@ impl Sim {
         let by_capacity: Vec<String> = ts
             .columns
             .iter()
-            .filter(|c| c.starts_with("nodes/capacity/") || c.starts_with("nodes/type/"))
+            .filter(|c| {
+                c.starts_with("nodes/capacity/")
+                    || c.starts_with("nodes/type/")
+                    || c.starts_with("nodes/group/")
+            })
             .cloned()
             .collect();
         if !by_capacity.is_empty() {
             charts.insert(
                 3,
                 ChartSpec {
-                    title: "Nodes by capacity type and instance type".into(),
+                    title: "Nodes by capacity type, instance type and node group".into(),
                     y_label: "nodes".into(),
                     series: by_capacity,
                 },

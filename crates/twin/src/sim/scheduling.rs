@@ -152,6 +152,7 @@ impl Sim {
                         .is_some_and(|t| self.now.since(*t) < FAILED_EVENT_INTERVAL_MS);
                     let repeat = recent || p.unschedulable.as_deref() == Some(message.as_str());
                     p.unschedulable = Some(message.clone());
+                    self.unschedulable_since.entry(id).or_insert(self.now);
                     let (ns, name) = (p.namespace.to_string(), p.name.to_string());
                     self.unschedulable_q.insert(id);
                     self.count("failedScheduling");

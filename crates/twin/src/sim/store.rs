@@ -153,6 +153,11 @@ impl Store {
         self.objects.remove(key)
     }
 
+    /// The latest resourceVersion handed out (a change counter of the store).
+    pub fn resource_version(&self) -> u64 {
+        self.resource_version
+    }
+
     /// Next resourceVersion (for objects rendered from compact state).
     pub fn next_rv(&mut self) -> u64 {
         self.resource_version += 1;

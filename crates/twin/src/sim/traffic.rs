@@ -34,8 +34,8 @@ impl Sim {
     fn pod_cpu_capacity(&self, id: u64) -> f64 {
         let p = &self.pods[&id];
         let t = &p.template;
-        if !t.containers.is_empty() && t.containers.iter().all(|c| c.limits.cpu_milli > 0) {
-            return t.containers.iter().map(|c| c.limits.cpu_milli as f64).sum();
+        if let Some(limit) = t.limit_total(|r| r.cpu_milli) {
+            return limit as f64;
         }
         let Some(n) = p.node.as_ref().and_then(|n| self.nodes.get(n)) else {
             return 0.0;
@@ -107,14 +107,10 @@ impl Sim {
                     s.slo_violation_s += dt;
                 }
             }
-            // Per-pod CPU for the metrics pipeline (an average per ready pod of this workload).
-            let per_pod = if ready.is_empty() {
-                0.0
-            } else {
-                cpu / ready.len() as f64
-            };
-            for id in &ready {
-                self.usage_acc.entry(*id).or_insert((0.0, 0.0)).0 += per_pod * dt;
+            // Per-pod CPU for the metrics pipeline: idle CPU plus what its served requests use.
+            for (k, id) in ready.iter().enumerate() {
+                let c = l.idle_cpu_milli + t.per_pod_rps[k] * l.cpu_milli_per_request;
+                self.usage_acc.entry(*id).or_insert((0.0, 0.0)).0 += c * dt;
             }
             self.custom_metrics_tick(i, &ready, &t, rate * dt);
             // Memory and OOM kills.
@@ -128,21 +124,13 @@ impl Sim {
                 let mut killed = vec![];
                 for (k, id) in ready.iter().enumerate() {
                     let inflight = t.per_pod_rps[k] * mean_latency_s + waiting;
-                    let mem = base + per_req * inflight;
+                    // Each instance of the serving container has its own base memory.
+                    let t = &self.pods[id].template;
+                    let mem = base * t.serving_instances().max(1) as f64 + per_req * inflight;
+                    let limit = t.limit_total(|r| r.memory);
                     self.usage_acc.entry(*id).or_insert((0.0, 0.0)).1 = mem;
                     self.memory_usage.insert(*id, mem);
-                    let limit: i64 = self.pods[id]
-                        .template
-                        .containers
-                        .iter()
-                        .map(|c| c.limits.memory)
-                        .sum();
-                    let limited = self.pods[id]
-                        .template
-                        .containers
-                        .iter()
-                        .all(|c| c.limits.memory > 0);
-                    if limited && mem > limit as f64 {
+                    if limit.is_some_and(|l| mem > l as f64) {
                         killed.push(*id);
                     }
                 }

@@ -1,0 +1,1177 @@
+//! Cluster Autoscaler emulation.
+//!
+//! A Deployment whose container image is `…/cluster-autoscaler[:tag]` runs kscale's
+//! implementation ([`kscale_controllers::cluster_autoscaler`]) with that container's flags
+//! (unknown flags are warned about and ignored). Like upstream (`core/static_autoscaler.go`
+//! `RunOnce`) it loops every `--scan-interval` while one of its pods is Ready:
+//!
+//! 1. Refresh the cloud state: launches that failed for lack of capacity (detected at the next
+//!    loop, as the AWS provider sees the failed scaling activity) and nodes that did not register
+//!    within `--max-node-provision-time` back their group off (5 min doubling to 30 min) and are
+//!    forgotten (`ScaleUpFailed` / `ScaleUpTimedOut`).
+//! 2. Scale-up: unschedulable pods that are not expendable and fit no existing or upcoming node
+//!    are binpacked onto each group's template; the expander chain picks a group; the group's
+//!    size is increased (`ScaledUpGroup`, `TriggeredScaleUp` on the pods, `NotTriggerScaleUp` on
+//!    pods no group can take). New nodes register after the cloud's provisioning latency.
+//! 3. Scale-down (unless in cooldown after a scale-up, deletion or failure): nodes of managed
+//!    groups that are underutilized and whose pods can all move stay "unneeded"; after
+//!    `--scale-down-unneeded-time` they are tainted `ToBeDeletedByClusterAutoscaler`, drained
+//!    (evictions honour each pod's grace period, capped by `--max-graceful-termination-sec`) and
+//!    their instance is deleted (`ScaleDownEmpty` / `ScaleDown`).
+//!
+//! Node groups are `spec.cloud.nodeGroups`: those named by `--nodes=min:max:NAME` (with those
+//! bounds), or all of them with `--node-group-auto-discovery`. Work per loop is proportional to
+//! the pending pods (scale-up) and, for scale-down, to the cluster, but the scale-down
+//! simulation is recomputed only when pods or nodes changed since the last loop.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use kscale_controllers::cluster_autoscaler::{
+    self as ca, Config, NodeGroup, ScaleUpInput,
+    scale_down::{self, ControllerKind, NodeView, PodDrainInfo},
+};
+use kscale_controllers::scheduler::{NodeInfo, PodInfo};
+use kscale_model::{Resources, SimTime, Taint, TaintEffect};
+use serde_json::{Value, json};
+
+use super::model::PodPhase;
+use super::provider::NODE_GROUP_LABEL;
+use super::store::ObjKey;
+use super::{Event, Sim};
+use crate::cloud;
+use crate::manifest::Warning;
+
+/// Event source of the Cluster Autoscaler.
+pub const SOURCE: &str = "cluster-autoscaler";
+/// The priority expander's ConfigMap.
+pub const PRIORITY_CONFIGMAP: &str = "cluster-autoscaler-priority-expander";
+/// The status ConfigMap the Cluster Autoscaler records its cluster-wide events on.
+pub const STATUS_CONFIGMAP: &str = "cluster-autoscaler-status";
+/// Taint put on nodes being removed.
+pub const TO_BE_DELETED_TAINT: &str = "ToBeDeletedByClusterAutoscaler";
+/// How often a node being drained is checked for its pods to be gone (assumption: upstream
+/// polls evictions every 5 s, `core/scaledown/actuation/drain.go`).
+pub const DRAIN_POLL_MS: u64 = 5_000;
+/// GCE's on-demand prices per core-hour and GiB-hour, used for pod prices by the price expander
+/// (kubernetes/autoscaler `cloudprovider/gce/gce_price_model.go`; an *assumption* for AWS,
+/// whose provider implements no pricing model).
+pub const POD_PRICE_PER_CORE_HOUR: f64 = 0.033174;
+/// See [`POD_PRICE_PER_CORE_HOUR`].
+pub const POD_PRICE_PER_GIB_HOUR: f64 = 0.004446;
+
+/// Ids of CapacityBuffer fake pods start here (the twin's pod ids never get there).
+pub const FAKE_POD_ID_BASE: u64 = 1 << 62;
+/// The only provisioning strategy the Cluster Autoscaler handles by default.
+pub const ACTIVE_CAPACITY: &str = "buffer.x-k8s.io/active-capacity";
+
+/// A node the autoscaler asked the cloud for.
+#[derive(Debug, Clone)]
+pub struct Upcoming {
+    /// Group.
+    pub group: String,
+    /// When requested.
+    pub requested: SimTime,
+    /// The launch failed for lack of capacity (noticed at the next loop).
+    pub failed: bool,
+}
+
+/// A node the autoscaler is removing.
+#[derive(Debug, Clone)]
+pub struct Removal {
+    /// Node uid (a node of the same name later is another node).
+    pub uid: String,
+    /// Group.
+    pub group: String,
+    /// Give up waiting for pods after this time.
+    pub deadline: SimTime,
+}
+
+/// One scale-up or scale-down decision, for summary.json.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Decision {
+    /// Time (s).
+    pub time: f64,
+    /// `scaleUp`, `scaleDown`, `scaleUpFailed`.
+    pub kind: &'static str,
+    /// Group.
+    pub group: String,
+    /// Details (sizes, node, reason).
+    pub detail: Value,
+}
+
+/// The emulation's state.
+#[derive(Debug, Default)]
+pub struct CaTwin {
+    /// The Deployment running the Cluster Autoscaler.
+    pub deployment: Option<ObjKey>,
+    /// A loop is scheduled.
+    pub scanning: bool,
+    /// The pure controller's memory.
+    pub state: ca::State,
+    /// Requested nodes not registered yet, by id.
+    pub upcoming: BTreeMap<u64, Upcoming>,
+    /// Next upcoming id.
+    pub next_id: u64,
+    /// Nodes being removed.
+    pub removing: BTreeMap<String, Removal>,
+    /// Last NotTriggerScaleUp message per pod (identical messages are not repeated).
+    pub not_triggered: BTreeMap<u64, String>,
+    /// Warnings already given (by key).
+    pub warned: BTreeSet<String>,
+    /// Decisions made.
+    pub decisions: Vec<Decision>,
+    /// Change stamp of the last scale-down simulation and its result.
+    pub sd_cache: Option<((u64, u64, usize, usize), scale_down::Simulation)>,
+    /// Change stamp of the last loop whose scale-up found nothing to do: while nothing
+    /// changes, the next loops skip the simulation.
+    pub idle_scale_up: Option<ScaleUpStamp>,
+    /// Store version at the last check for expendable workloads.
+    pub warned_rv: Option<u64>,
+}
+
+/// What a scale-up decision depends on: pods, nodes, objects, upcoming nodes, backoffs and
+/// the pending pods.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScaleUpStamp {
+    epochs: (u64, u64, u64),
+    upcoming: usize,
+    backed_off: usize,
+    pending: Vec<u64>,
+}
+
+/// The Cluster Autoscaler container of a Deployment, if any: the image's last path segment is
+/// `cluster-autoscaler` (any registry and tag).
+pub fn ca_container(deploy: &Value) -> Option<&Value> {
+    deploy
+        .pointer("/spec/template/spec/containers")
+        .and_then(Value::as_array)?
+        .iter()
+        .find(|c| {
+            c.get("image").and_then(Value::as_str).is_some_and(|i| {
+                let name = i.rsplit('/').next().unwrap_or(i);
+                let name = name.split(['@', ':']).next().unwrap_or(name);
+                name == "cluster-autoscaler"
+            })
+        })
+}
+
+/// The container's `command` and `args` words.
+pub fn container_words(c: &Value) -> Vec<String> {
+    ["command", "args"]
+        .iter()
+        .flat_map(|f| c.get(*f).and_then(Value::as_array).into_iter().flatten())
+        .filter_map(|w| w.as_str().map(str::to_string))
+        .collect()
+}
+
+fn pod_price(r: &Resources) -> f64 {
+    r.cpu_milli as f64 / 1000.0 * POD_PRICE_PER_CORE_HOUR
+        + r.memory as f64 / (1u64 << 30) as f64 * POD_PRICE_PER_GIB_HOUR
+}
+
+impl Sim {
+    /// Starts the loop for a Deployment that runs the Cluster Autoscaler (called on apply).
+    pub fn maybe_start_ca(&mut self, key: &ObjKey) {
+        let Some(d) = self.store.get(key) else { return };
+        let Some(c) = ca_container(d) else { return };
+        let (cfg, warnings) = Config::from_args(&container_words(c));
+        for w in warnings {
+            self.warn_once(
+                format!("flag:{w}"),
+                format!("cluster-autoscaler {}/{}: {w}", key.namespace, key.name),
+            );
+        }
+        if cfg.nodes.is_empty() && cfg.auto_discovery.is_empty() {
+            self.warn_once(
+                "no-groups".into(),
+                format!("cluster-autoscaler {}/{}: neither --nodes nor --node-group-auto-discovery is set: it manages no node group", key.namespace, key.name),
+            );
+        }
+        for g in &cfg.nodes {
+            if !self
+                .scenario
+                .doc
+                .spec
+                .cloud
+                .node_groups
+                .iter()
+                .any(|s| s.name == g.name)
+            {
+                self.warn_once(
+                    format!("group:{}", g.name),
+                    format!("cluster-autoscaler {}/{}: --nodes names {:?}, which is not in spec.cloud.nodeGroups: ignored", key.namespace, key.name, g.name),
+                );
+            }
+        }
+        self.ca.deployment = Some(key.clone());
+        if !self.ca.scanning {
+            self.ca.scanning = true;
+            self.queue
+                .push(self.now.plus_millis(cfg.scan_interval_ms), Event::CaScan);
+        }
+    }
+
+    fn warn_once(&mut self, key: String, message: String) {
+        if self.ca.warned.insert(key) {
+            self.warnings.push(Warning {
+                file: self.scenario.path.clone(),
+                line: None,
+                message,
+            });
+        }
+    }
+
+    fn ca_config(&self) -> Option<(ObjKey, Config)> {
+        let key = self.ca.deployment.clone()?;
+        let c = ca_container(self.store.get(&key)?)?;
+        Some((key, Config::from_args(&container_words(c)).0))
+    }
+
+    /// The node groups the autoscaler manages, with their current target sizes.
+    fn ca_groups(&self, cfg: &Config) -> Vec<NodeGroup> {
+        let mut sizes: BTreeMap<&str, u32> = BTreeMap::new();
+        for n in self.nodes.values() {
+            if let Some(g) = n.info.labels.get(NODE_GROUP_LABEL) {
+                *sizes.entry(g.as_str()).or_insert(0) += 1;
+            }
+        }
+        for u in self.ca.upcoming.values() {
+            *sizes.entry(u.group.as_str()).or_insert(0) += 1;
+        }
+        let region = self.region();
+        let zones = self.zones();
+        let mut out = vec![];
+        for g in &self.scenario.doc.spec.cloud.node_groups {
+            let (min, max) = match cfg.nodes.iter().find(|s| s.name == g.name) {
+                Some(s) => (s.min, s.max),
+                None if !cfg.auto_discovery.is_empty() => (g.min, g.max),
+                None => continue,
+            };
+            let Some(it) = cloud::instance_type(&g.instance_type) else {
+                continue;
+            };
+            let ct = g.capacity_type.as_deref().unwrap_or("on-demand");
+            let zone = g.zones.first().cloned().unwrap_or_else(|| zones[0].clone());
+            let mut labels: BTreeMap<String, String> = [
+                ("kubernetes.io/os", "linux".to_string()),
+                ("kubernetes.io/arch", "amd64".into()),
+                ("node.kubernetes.io/instance-type", it.name.into()),
+                ("topology.kubernetes.io/zone", zone),
+                ("topology.kubernetes.io/region", region.clone()),
+                ("karpenter.sh/capacity-type", ct.into()),
+                (
+                    "eks.amazonaws.com/capacityType",
+                    if ct == "spot" { "SPOT" } else { "ON_DEMAND" }.into(),
+                ),
+                (
+                    "kubernetes.io/hostname",
+                    format!("template-node-for-{}", g.name),
+                ),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect();
+            labels.extend(g.labels.clone());
+            labels.insert(NODE_GROUP_LABEL.into(), g.name.clone());
+            let taints = g
+                .taints
+                .iter()
+                .filter_map(|t| {
+                    Some(Taint {
+                        key: t.key.clone(),
+                        value: t.value.clone().unwrap_or_default(),
+                        effect: TaintEffect::parse(&t.effect)?,
+                    })
+                })
+                .collect();
+            let allocatable = Resources {
+                cpu_milli: it.allocatable_cpu_milli(),
+                memory: it.allocatable_memory(),
+                pods: it.max_pods as i64,
+            };
+            out.push(NodeGroup {
+                id: g.name.clone(),
+                min,
+                max,
+                target: sizes.get(g.name.as_str()).copied().unwrap_or(0),
+                template: NodeInfo {
+                    name: format!("template-node-for-{}", g.name).into(),
+                    labels,
+                    taints,
+                    unschedulable: false,
+                    ready: true,
+                    allocatable,
+                    requested: Resources::ZERO,
+                    pods: vec![],
+                    nominated: vec![],
+                },
+                capacity: Resources {
+                    cpu_milli: it.cpu_milli(),
+                    memory: it.memory_bytes(),
+                    pods: it.max_pods as i64,
+                },
+                price_per_hour: it.hourly_price(ct),
+            });
+        }
+        out
+    }
+
+    /// The priority expander's configuration from its ConfigMap (read at every loop, as
+    /// upstream); `None` when missing or invalid (with a warning event).
+    fn ca_priorities(&mut self, cfg: &Config) -> Option<ca::expander::Priorities> {
+        let key = ObjKey::new("ConfigMap", &cfg.namespace, PRIORITY_CONFIGMAP);
+        let text = self
+            .store
+            .get(&key)?
+            .pointer("/data/priorities")?
+            .as_str()?
+            .to_string();
+        match crate::yaml::parse_str::<ca::expander::Priorities>(
+            std::path::Path::new(PRIORITY_CONFIGMAP),
+            &text,
+        ) {
+            Ok(p) => Some(p),
+            Err(e) => {
+                self.emit(
+                    "Warning",
+                    "PriorityConfigMapInvalid",
+                    "ConfigMap",
+                    &cfg.namespace,
+                    PRIORITY_CONFIGMAP,
+                    format!("Wrong configuration for priority expander: Can't parse YAML with priorities in the configmap: {e}. Ignoring update."),
+                    SOURCE,
+                );
+                None
+            }
+        }
+    }
+
+    /// One loop of the Cluster Autoscaler.
+    pub fn ca_scan(&mut self) {
+        let Some((key, cfg)) = self.ca_config() else {
+            self.ca.scanning = false;
+            return;
+        };
+        self.queue
+            .push(self.now.plus_millis(cfg.scan_interval_ms), Event::CaScan);
+        let running = self
+            .target_pods(&key.namespace, "deployment", &key.name)
+            .iter()
+            .any(|p| p.is_ready());
+        if !running {
+            return;
+        }
+        self.ca_warn_expendable_workloads(&cfg);
+        self.ca_refresh(&cfg);
+        let buffer_pods = self.ca_buffer_pods();
+        let scaled_up = self.ca_scale_up(&cfg, &buffer_pods);
+        if cfg.scale_down_enabled && !scaled_up {
+            self.ca_scale_down(&cfg, &buffer_pods);
+        }
+    }
+
+    /// Warns, once per workload, about Deployments whose pods are expendable for this
+    /// autoscaler (priority below `--expendable-pods-priority-cutoff`): as over-provisioning
+    /// pods they can never get capacity of their own.
+    fn ca_warn_expendable_workloads(&mut self, cfg: &Config) {
+        let rv = self.store.resource_version();
+        if self.ca.warned_rv == Some(rv) {
+            return;
+        }
+        self.ca.warned_rv = Some(rv);
+        let cutoff = cfg.expendable_pods_priority_cutoff;
+        let mut found = vec![];
+        for (k, v) in self.store.list("Deployment", None) {
+            let class = v
+                .pointer("/spec/template/spec/priorityClassName")
+                .and_then(Value::as_str);
+            if let Ok(p) = self.resolve_priority(class)
+                && ca::is_expendable(p, cutoff)
+            {
+                found.push((format!("{}/deployment/{}", k.namespace, k.name), p));
+            }
+        }
+        for (w, p) in found {
+            self.warn_once(
+                format!("expendable:{w}"),
+                format!("cluster-autoscaler: pods of {w} have priority {p}, below --expendable-pods-priority-cutoff={cutoff}: they are expendable, never trigger a scale-up and do not keep nodes from scale-down, so as over-provisioning pods they can never get capacity (use a priority of {cutoff} or more)"),
+            );
+        }
+    }
+
+    /// Failed launches and provisioning time-outs back their group off.
+    fn ca_refresh(&mut self, cfg: &Config) {
+        let now = self.now;
+        let failed: Vec<(u64, Upcoming, bool)> = self
+            .ca
+            .upcoming
+            .iter()
+            .filter_map(|(id, u)| {
+                if u.failed {
+                    Some((*id, u.clone(), true))
+                } else if now.since(u.requested) >= cfg.max_node_provision_time_ms {
+                    Some((*id, u.clone(), false))
+                } else {
+                    None
+                }
+            })
+            .collect();
+        let mut by_group: BTreeMap<String, (u32, bool)> = BTreeMap::new();
+        for (id, u, ice) in failed {
+            self.ca.upcoming.remove(&id);
+            let e = by_group.entry(u.group).or_insert((0, ice));
+            e.0 += 1;
+        }
+        for (g, (n, ice)) in by_group {
+            let (reason, msg) = if ice {
+                (
+                    "ScaleUpFailed",
+                    format!(
+                        "Failed adding {n} nodes to group {g} due to OutOfResource.InsufficientInstanceCapacity; source errors: We currently do not have sufficient capacity in the Availability Zone you requested"
+                    ),
+                )
+            } else {
+                (
+                    "ScaleUpTimedOut",
+                    format!(
+                        "Nodes added to group {g} failed to register within {}",
+                        fmt_duration(cfg.max_node_provision_time_ms)
+                    ),
+                )
+            };
+            self.emit(
+                "Warning",
+                reason,
+                "ConfigMap",
+                "kube-system",
+                STATUS_CONFIGMAP,
+                msg.clone(),
+                SOURCE,
+            );
+            self.ca.state.register_failed_scale_up(&g, cfg, now);
+            self.count("caScaleUpFailures");
+            self.ca.decisions.push(Decision {
+                time: now.as_secs_f64(),
+                kind: "scaleUpFailed",
+                group: g.clone(),
+                detail: json!({"nodes": n, "reason": reason, "message": msg, "backoffUntilSeconds": self.ca.state.backoff.get(&g).map(|b| b.until.as_secs_f64())}),
+            });
+        }
+    }
+
+    /// Pods the scheduler gave up on: no node, no nominated node, not deleting.
+    fn ca_pending(&self) -> Vec<PodInfo> {
+        let ids: BTreeSet<u64> = self
+            .unschedulable_q
+            .iter()
+            .copied()
+            .chain(self.active_q.iter().map(|e| e.2))
+            .collect();
+        ids.iter()
+            .filter_map(|id| self.pods.get(id))
+            .filter(|p| {
+                p.node.is_none()
+                    && p.nominated.is_none()
+                    && p.deleting_at.is_none()
+                    && p.unschedulable.is_some()
+            })
+            .map(|p| p.sched_info())
+            .collect()
+    }
+
+    /// The fake pods of every CapacityBuffer with the active-capacity strategy (upstream's
+    /// buffer controller and pod list processor); writes each buffer's status.
+    pub fn ca_buffer_pods(&mut self) -> Vec<PodInfo> {
+        let buffers: Vec<(ObjKey, Value)> = self
+            .store
+            .list("CapacityBuffer", None)
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        let mut out = vec![];
+        for (b, (key, v)) in buffers.iter().enumerate() {
+            let spec = v.get("spec").cloned().unwrap_or(Value::Null);
+            let strategy = spec
+                .get("provisioningStrategy")
+                .and_then(Value::as_str)
+                .unwrap_or(ACTIVE_CAPACITY)
+                .to_string();
+            let resolved = self.resolve_buffer(&key.namespace, &key.name, &spec);
+            let status = match &resolved {
+                Ok((template_name, _, n)) => json!({
+                    "podTemplateRef": {"name": template_name},
+                    "replicas": n,
+                    "provisioningStrategy": strategy,
+                    "conditions": [
+                        {"type": "ReadyForProvisioning", "status": "True", "reason": "AttributesSetSuccessfully"},
+                        {"type": "Provisioning", "status": if strategy == ACTIVE_CAPACITY { "True" } else { "False" }, "reason": if strategy == ACTIVE_CAPACITY { "FakePodsInjected" } else { "UnsupportedProvisioningStrategy" }},
+                    ],
+                }),
+                Err(e) => json!({
+                    "provisioningStrategy": strategy,
+                    "conditions": [{"type": "ReadyForProvisioning", "status": "False", "reason": "BufferNotReady", "message": e}],
+                }),
+            };
+            if v.get("status") != Some(&status) {
+                self.store.update(key, |o| o["status"] = status);
+            }
+            let Ok((_, t, n)) = resolved else { continue };
+            if strategy != ACTIVE_CAPACITY {
+                continue;
+            }
+            let priority = t.spec.get("priority").and_then(Value::as_i64).unwrap_or(0) as i32;
+            for i in 0..n.max(0) as u64 {
+                out.push(PodInfo {
+                    id: FAKE_POD_ID_BASE + (b as u64) * 1_000_000 + i,
+                    namespace: key.namespace.as_str().into(),
+                    name: format!("capacity-buffer-{}-{}", key.name, i + 1).into(),
+                    labels: t.labels.clone(),
+                    requests: t.requests,
+                    priority,
+                    start_time: SimTime::ZERO,
+                    terminating: false,
+                    constraints: t.constraints.clone(),
+                });
+            }
+        }
+        out
+    }
+
+    /// A buffer's pod template (name, compiled) and number of pods.
+    fn resolve_buffer(
+        &self,
+        ns: &str,
+        name: &str,
+        spec: &Value,
+    ) -> Result<(String, super::model::PodTemplate, i32), String> {
+        let (template_name, template, scalable) =
+            if let Some(r) = spec.pointer("/podTemplateRef/name").and_then(Value::as_str) {
+                let t = self
+                    .store
+                    .get(&ObjKey::new("PodTemplate", ns, r))
+                    .and_then(|v| v.get("template"))
+                    .ok_or_else(|| format!("pod template {ns}/{r} not found"))?;
+                (r.to_string(), t.clone(), None)
+            } else if let Some(r) = spec.get("scalableRef") {
+                let kind = r.get("kind").and_then(Value::as_str).unwrap_or("");
+                let target = r.get("name").and_then(Value::as_str).unwrap_or("");
+                if !matches!(kind, "Deployment" | "ReplicaSet" | "StatefulSet") {
+                    return Err(format!("kind {kind} is not supported to use pod template"));
+                }
+                let o = self
+                    .store
+                    .get(&ObjKey::new(kind, ns, target))
+                    .ok_or_else(|| format!("{kind} {ns}/{target} not found"))?;
+                let replicas = o
+                    .pointer("/spec/replicas")
+                    .and_then(Value::as_i64)
+                    .unwrap_or(1) as i32;
+                (
+                    format!("capacitybuffer-{name}-pod-template"),
+                    o.pointer("/spec/template").cloned().unwrap_or(Value::Null),
+                    Some(replicas),
+                )
+            } else {
+                return Err("neither podTemplateRef nor scalableRef is set".into());
+            };
+        let t = super::model::PodTemplate::compile(
+            template.get("metadata"),
+            template.get("spec").unwrap_or(&Value::Null),
+        );
+        let q = |k: &str| super::model::quantity(spec.pointer(&format!("/limits/{k}")));
+        let size = ca::capacity_buffer::BufferSize {
+            replicas: spec
+                .get("replicas")
+                .and_then(Value::as_i64)
+                .map(|r| r as i32),
+            percentage: spec
+                .get("percentage")
+                .and_then(Value::as_i64)
+                .map(|p| p as i32),
+            limit_cpu_milli: q("cpu").map(|x| x.milli()),
+            limit_memory: q("memory").map(|x| x.value()),
+        };
+        let n = ca::capacity_buffer::buffer_pods(&size, &t.requests, scalable)?;
+        Ok((template_name, t, n))
+    }
+
+    /// Scale-up; returns true if nodes were requested.
+    fn ca_scale_up(&mut self, cfg: &Config, buffer_pods: &[PodInfo]) -> bool {
+        let mut pending = self.ca_pending();
+        pending.extend(buffer_pods.iter().cloned());
+        let cutoff = cfg.expendable_pods_priority_cutoff;
+        if !pending
+            .iter()
+            .any(|p| !ca::is_expendable(p.priority, cutoff))
+        {
+            return false;
+        }
+        let stamp = ScaleUpStamp {
+            epochs: (
+                self.pods_epoch,
+                self.nodes_epoch,
+                self.store.resource_version(),
+            ),
+            upcoming: self.ca.upcoming.len(),
+            backed_off: self
+                .ca
+                .state
+                .backoff
+                .keys()
+                .filter(|g| self.ca.state.backed_off(g, self.now))
+                .count(),
+            pending: pending.iter().map(|p| p.id).collect(),
+        };
+        if self.ca.idle_scale_up.as_ref() == Some(&stamp) {
+            return false;
+        }
+        let groups = self.ca_groups(cfg);
+        let priorities = if cfg.expander.contains(&ca::expander::ExpanderName::Priority) {
+            self.ca_priorities(cfg)
+        } else {
+            None
+        };
+        let mut nodes: Vec<&NodeInfo> = self
+            .nodes
+            .iter()
+            .filter(|(n, _)| !self.ca.removing.contains_key(n.as_ref()))
+            .map(|(_, n)| &n.info)
+            .collect();
+        for u in self.ca.upcoming.values() {
+            if let Some(g) = groups.iter().find(|g| g.id == u.group) {
+                nodes.push(&g.template);
+            }
+        }
+        let cluster_nodes = (self.nodes.len() + self.ca.upcoming.len()) as u32;
+        let rng = &mut self.rng.ca;
+        let mut pick = |n: usize| rng.index(n);
+        let result = ca::scale_up(
+            ScaleUpInput {
+                pending: &pending,
+                nodes: &nodes,
+                groups: &groups,
+                cluster_nodes,
+                pod_price: &pod_price,
+                priorities: priorities.as_ref(),
+                pick: &mut pick,
+            },
+            &self.ca.state,
+            cfg,
+            self.now,
+        );
+        for w in &result.warnings {
+            self.emit(
+                "Warning",
+                w.reason,
+                "ConfigMap",
+                &cfg.namespace,
+                PRIORITY_CONFIGMAP,
+                w.message.clone(),
+                SOURCE,
+            );
+        }
+        for (id, msg) in &result.not_triggered {
+            if *id >= FAKE_POD_ID_BASE || self.ca.not_triggered.get(id) == Some(msg) {
+                continue;
+            }
+            self.ca.not_triggered.insert(*id, msg.clone());
+            let p = &self.pods[id];
+            let (ns, name) = (p.namespace.to_string(), p.name.to_string());
+            self.count("caNotTriggerScaleUp");
+            self.emit(
+                "Normal",
+                "NotTriggerScaleUp",
+                "Pod",
+                &ns,
+                &name,
+                msg.clone(),
+                SOURCE,
+            );
+        }
+        if result.increases.is_empty() {
+            // With --new-pod-scale-up-delay, pods become eligible with time alone.
+            self.ca.idle_scale_up = (cfg.new_pod_scale_up_delay_ms == 0).then_some(stamp);
+            return false;
+        }
+        self.ca.idle_scale_up = None;
+        let infos: Vec<String> = result
+            .increases
+            .iter()
+            .map(|i| format!("{{{} {}->{} (max: {})}}", i.group, i.from, i.to, i.max))
+            .collect();
+        let infos = format!("[{}]", infos.join(" "));
+        // Up to 20 pod names per decision (buffer fake pods by their buffer's name).
+        let triggered_by: Vec<String> = result
+            .triggered
+            .iter()
+            .take(20)
+            .map(|id| match self.pods.get(id) {
+                Some(p) => format!("{}/{}", p.namespace, p.name),
+                None => pending
+                    .iter()
+                    .find(|p| p.id == *id)
+                    .map(|p| format!("{}/{}", p.namespace, p.name))
+                    .unwrap_or_default(),
+            })
+            .collect();
+        for i in &result.increases {
+            self.emit(
+                "Normal",
+                "ScaledUpGroup",
+                "ConfigMap",
+                "kube-system",
+                STATUS_CONFIGMAP,
+                format!(
+                    "Scale-up: setting group {} size to {} instead of {} (max: {})",
+                    i.group, i.to, i.from, i.max
+                ),
+                SOURCE,
+            );
+            self.count("caScaleUps");
+            self.ca.decisions.push(Decision {
+                time: self.now.as_secs_f64(),
+                kind: "scaleUp",
+                group: i.group.clone(),
+                detail: json!({"from": i.from, "to": i.to, "max": i.max, "pods": result.triggered.len(), "expander": cfg.expander.iter().map(|e| e.as_str()).collect::<Vec<_>>().join(","), "reason": format!("{} unschedulable pod(s) fit no existing or upcoming node", result.triggered.len()), "triggeredBy": triggered_by}),
+            });
+            let spec = self
+                .scenario
+                .doc
+                .spec
+                .cloud
+                .node_groups
+                .iter()
+                .find(|g| g.name == i.group)
+                .cloned();
+            for _ in i.from..i.to {
+                let id = self.ca.next_id;
+                self.ca.next_id += 1;
+                let failed = spec.as_ref().is_some_and(|s| {
+                    let ct = s.capacity_type.as_deref().unwrap_or("on-demand");
+                    self.launch_fails(Some(&s.name), &s.instance_type, ct)
+                });
+                if failed {
+                    self.count("insufficientCapacityErrors");
+                } else {
+                    let delay = self.provisioning_latency_ms();
+                    self.queue
+                        .push(self.now.plus_millis(delay), Event::CaNodeUp(id));
+                }
+                self.ca.upcoming.insert(
+                    id,
+                    Upcoming {
+                        group: i.group.clone(),
+                        requested: self.now,
+                        failed,
+                    },
+                );
+            }
+        }
+        for id in &result.triggered {
+            let Some(p) = self.pods.get(id) else {
+                continue; // a CapacityBuffer's fake pod
+            };
+            let (ns, name) = (p.namespace.to_string(), p.name.to_string());
+            self.ca.not_triggered.remove(id);
+            self.emit(
+                "Normal",
+                "TriggeredScaleUp",
+                "Pod",
+                &ns,
+                &name,
+                format!("pod triggered scale-up: {infos}"),
+                SOURCE,
+            );
+        }
+        self.ca.state.last_scale_up = Some(self.now);
+        true
+    }
+
+    /// A requested node registers.
+    pub fn ca_node_up(&mut self, id: u64) {
+        let Some(u) = self.ca.upcoming.remove(&id) else {
+            return;
+        };
+        if let Some(name) = self.add_group_node(&u.group) {
+            // The instance is billed from the launch request, not from registration.
+            let price = self
+                .nodes
+                .get(name.as_str())
+                .map_or(0.0, |n| n.hourly_price);
+            self.closed_cost += price * self.now.since(u.requested) as f64 / 3_600_000.0;
+            self.count("caNodesAdded");
+        }
+    }
+
+    fn drain_info(&self, id: u64) -> PodDrainInfo {
+        let Some(p) = self.pods.get(&id) else {
+            return PodDrainInfo::replicated();
+        };
+        let a = &p.template.annotations;
+        let controller = p.owner.as_ref().map(|o| match o.kind {
+            "ReplicaSet" => ControllerKind::ReplicaSet,
+            "ReplicationController" => ControllerKind::ReplicationController,
+            "StatefulSet" => ControllerKind::StatefulSet,
+            "Job" => ControllerKind::Job,
+            "DaemonSet" => ControllerKind::DaemonSet,
+            _ => ControllerKind::Other,
+        });
+        let safe_local: BTreeSet<&str> = a
+            .get("cluster-autoscaler.kubernetes.io/safe-to-evict-local-volumes")
+            .map(|v| v.split(',').map(str::trim).collect())
+            .unwrap_or_default();
+        let local_storage = p
+            .template
+            .spec
+            .get("volumes")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .any(|v| {
+                let name = v.get("name").and_then(Value::as_str).unwrap_or("");
+                let host_path = v.get("hostPath").is_some();
+                let empty_dir = v
+                    .get("emptyDir")
+                    .is_some_and(|e| e.get("medium").and_then(Value::as_str) != Some("Memory"));
+                (host_path || empty_dir) && !safe_local.contains(name)
+            });
+        PodDrainInfo {
+            controller,
+            mirror: a.contains_key("kubernetes.io/config.mirror"),
+            safe_to_evict: a
+                .get("cluster-autoscaler.kubernetes.io/safe-to-evict")
+                .and_then(|v| v.parse().ok()),
+            local_storage,
+            terminal: matches!(p.phase, PodPhase::Succeeded | PodPhase::Failed),
+            deleting: p.deleting_at.map(|t| (t, p.template.grace_ms)),
+        }
+    }
+
+    fn ca_scale_down(&mut self, cfg: &Config, buffer_pods: &[PodInfo]) {
+        let now = self.now;
+        let has_pdbs = self
+            .store
+            .list("PodDisruptionBudget", None)
+            .next()
+            .is_some();
+        let stamp = (
+            self.pods_epoch,
+            self.nodes_epoch ^ (buffer_pods.len() as u64) << 48,
+            self.nodes.len(),
+            self.ca.removing.len(),
+        );
+        let cached = self
+            .ca
+            .sd_cache
+            .as_ref()
+            .filter(|(s, _)| *s == stamp && !has_pdbs)
+            .map(|(_, sim)| sim.clone());
+        let sim = match cached {
+            Some(s) => s,
+            None => {
+                let groups: BTreeSet<String> =
+                    self.ca_groups(cfg).into_iter().map(|g| g.id).collect();
+                let pdbs = if has_pdbs { self.pdb_infos() } else { vec![] };
+                // Buffer fake pods that fit existing nodes hold that room: they are placed
+                // (first fit, as the scale-up's filter) and must find a place elsewhere too.
+                let mut held: BTreeMap<Arc<str>, NodeInfo> = BTreeMap::new();
+                if !buffer_pods.is_empty() {
+                    let mut free: Vec<NodeInfo> = self
+                        .nodes
+                        .iter()
+                        .filter(|(k, n)| {
+                            n.info.ready
+                                && !n.info.unschedulable
+                                && !self.ca.removing.contains_key(k.as_ref())
+                        })
+                        .map(|(_, n)| {
+                            let mut v = ca::room_view(&n.info);
+                            v.allocatable.pods -= n.info.pods.len() as i64;
+                            v
+                        })
+                        .collect();
+                    for p in buffer_pods {
+                        if let Some(n) = free
+                            .iter_mut()
+                            .find(|n| kscale_controllers::scheduler::fits(p, n).is_ok())
+                        {
+                            n.requested += p.requests;
+                            n.allocatable.pods -= 1;
+                            let e = held
+                                .entry(n.name.clone())
+                                .or_insert_with(|| self.nodes[&n.name].info.clone());
+                            e.requested += p.requests;
+                            e.pods.push(p.clone());
+                        }
+                    }
+                }
+                let views: Vec<NodeView> = self
+                    .nodes
+                    .iter()
+                    .map(|(name, n)| NodeView {
+                        info: held.get(name).unwrap_or(&n.info),
+                        group: n
+                            .info
+                            .labels
+                            .get(NODE_GROUP_LABEL)
+                            .filter(|g| groups.contains(*g))
+                            .map(String::as_str),
+                        scale_down_disabled: n
+                            .annotations
+                            .get("cluster-autoscaler.kubernetes.io/scale-down-disabled")
+                            .is_some_and(|v| v == "true"),
+                        being_deleted: self.ca.removing.contains_key(name.as_ref())
+                            || n.info.unschedulable,
+                    })
+                    .collect();
+                let s = scale_down::find_removable(
+                    &views,
+                    &|id| self.drain_info(id),
+                    &pdbs,
+                    &self.ca.state.unneeded_since,
+                    &cfg.scale_down,
+                    now,
+                );
+                self.ca.sd_cache = Some((stamp, s.clone()));
+                s
+            }
+        };
+        self.ca.state.update_unneeded(&sim.removable, now);
+        if self.ca.state.scale_down_in_cooldown(cfg, now) {
+            return;
+        }
+        // Only nodes unneeded long enough can go: without one, nothing more to do (this keeps
+        // a loop with nothing changed proportional to the unneeded nodes).
+        let due = sim.removable.iter().any(|r| {
+            let wait = if r.ready {
+                cfg.scale_down.unneeded_ms
+            } else {
+                cfg.scale_down.unready_ms
+            };
+            self.ca
+                .state
+                .unneeded_since
+                .get(&r.node)
+                .is_some_and(|t| now.since(*t) >= wait)
+        });
+        if !due {
+            return;
+        }
+        let groups = self.ca_groups(cfg);
+        let mut room: BTreeMap<String, u32> = BTreeMap::new();
+        for g in &groups {
+            let removing = self
+                .ca
+                .removing
+                .values()
+                .filter(|r| r.group == g.id)
+                .count() as u32;
+            room.insert(g.id.clone(), g.target.saturating_sub(removing + g.min));
+        }
+        let drains = self
+            .ca
+            .removing
+            .keys()
+            .filter(|n| {
+                self.nodes
+                    .get(n.as_str())
+                    .is_some_and(|x| !x.info.pods.is_empty())
+            })
+            .count();
+        let chosen = scale_down::select_deletions(
+            &sim.removable,
+            &self.ca.state.unneeded_since,
+            &mut room,
+            drains,
+            self.ca.removing.len(),
+            &cfg.scale_down,
+            now,
+        );
+        for r in chosen {
+            self.ca_remove_node(cfg, &r);
+        }
+    }
+
+    fn ca_remove_node(&mut self, cfg: &Config, r: &scale_down::Removable) {
+        let Some(n) = self.nodes.get_mut(r.node.as_str()) else {
+            return;
+        };
+        n.info.taints.push(Taint {
+            key: TO_BE_DELETED_TAINT.into(),
+            value: (self.now.as_millis() / 1000).to_string(),
+            effect: TaintEffect::NoSchedule,
+        });
+        let uid = n.uid.clone();
+        let pods: Vec<String> = r
+            .evict
+            .iter()
+            .filter_map(|id| self.pods.get(id))
+            .map(|p| format!("{}/{}", p.namespace, p.name))
+            .collect();
+        let (reason, msg) = if r.empty {
+            (
+                "ScaleDownEmpty",
+                format!("Scale-down: removing empty node {:?}", r.node),
+            )
+        } else {
+            (
+                "ScaleDown",
+                format!(
+                    "Scale-down: removing node {}, utilization: {{{:.2}}}, pods to reschedule: {}",
+                    r.node,
+                    r.utilization,
+                    pods.join(",")
+                ),
+            )
+        };
+        self.emit(
+            "Normal",
+            reason,
+            "ConfigMap",
+            "kube-system",
+            STATUS_CONFIGMAP,
+            msg,
+            SOURCE,
+        );
+        self.emit(
+            "Normal",
+            "ScaleDown",
+            "Node",
+            "",
+            &r.node,
+            "marked the node as toBeDeleted/unschedulable".into(),
+            SOURCE,
+        );
+        self.count("caScaleDowns");
+        let unneeded_for = self
+            .ca
+            .state
+            .unneeded_since
+            .get(&r.node)
+            .map(|s| self.now.since(*s) as f64 / 1000.0);
+        self.ca.decisions.push(Decision {
+            time: self.now.as_secs_f64(),
+            kind: "scaleDown",
+            group: r.group.clone(),
+            detail: json!({"node": r.node, "empty": r.empty, "utilization": (r.utilization * 1000.0).round() / 1000.0, "unneededSeconds": unneeded_for, "podsToReschedule": pods}),
+        });
+        let mut max_grace = 0;
+        for id in &r.evict {
+            let Some(p) = self.pods.get(id) else { continue };
+            if p.deleting_at.is_some() {
+                continue;
+            }
+            let grace = p.template.grace_ms.min(cfg.max_graceful_termination_ms);
+            max_grace = max_grace.max(grace);
+            let (ns, name) = (p.namespace.to_string(), p.name.to_string());
+            self.emit(
+                "Normal",
+                "ScaleDown",
+                "Pod",
+                &ns,
+                &name,
+                "deleting pod for node scale down".into(),
+                SOURCE,
+            );
+            self.delete_pod(*id, Some(grace));
+        }
+        self.ca.state.unneeded_since.remove(&r.node);
+        self.ca.state.last_scale_down_delete = Some(self.now);
+        self.ca.removing.insert(
+            r.node.clone(),
+            Removal {
+                uid: uid.clone(),
+                group: r.group.clone(),
+                // Upstream waits up to the max graceful termination plus a minute.
+                deadline: self.now.plus_millis(max_grace + 60_000),
+            },
+        );
+        self.cluster_changed();
+        self.queue.push(
+            self.now
+                .plus_millis(if r.empty { 0 } else { DRAIN_POLL_MS }),
+            Event::CaDeleteNode(r.node.clone(), uid),
+        );
+    }
+
+    /// Deletes a node being removed once its evicted pods are gone (or the wait timed out).
+    pub fn ca_delete_node(&mut self, node: &str, uid: &str) {
+        let Some(r) = self.ca.removing.get(node).cloned() else {
+            return;
+        };
+        if r.uid != uid {
+            return;
+        }
+        let Some(n) = self.nodes.get(node) else {
+            self.ca.removing.remove(node);
+            return;
+        };
+        let busy = n.info.pods.iter().any(|p| {
+            self.pods.get(&p.id).is_some_and(|x| {
+                x.owner.as_ref().is_none_or(|o| o.kind != "DaemonSet") && x.deleting_at.is_some()
+            })
+        });
+        if busy && self.now < r.deadline {
+            self.queue.push(
+                self.now.plus_millis(DRAIN_POLL_MS),
+                Event::CaDeleteNode(node.to_string(), uid.to_string()),
+            );
+            return;
+        }
+        self.ca.removing.remove(node);
+        self.emit(
+            "Normal",
+            "ScaleDown",
+            "Node",
+            "",
+            node,
+            "nodes removed by cluster autoscaler".into(),
+            SOURCE,
+        );
+        self.count("caNodesRemoved");
+        self.remove_node(node);
+    }
+
+    /// The `clusterAutoscaler` section of summary.json (absent without a Cluster Autoscaler).
+    pub fn ca_summary(&self) -> Option<Value> {
+        self.ca.deployment.as_ref()?;
+        let decisions: Vec<Value> = self
+            .ca
+            .decisions
+            .iter()
+            .map(|d| json!({"time": d.time, "kind": d.kind, "group": d.group, "detail": d.detail}))
+            .collect();
+        let c = |k: &str| self.counters.get(k).copied().unwrap_or(0);
+        let unremovable: BTreeMap<&str, &str> = self
+            .ca
+            .sd_cache
+            .as_ref()
+            .map(|(_, s)| {
+                s.unremovable
+                    .iter()
+                    .filter(|u| self.nodes.contains_key(u.node.as_str()))
+                    .map(|u| (u.node.as_str(), u.reason.as_str()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        Some(json!({
+            "scaleUps": c("caScaleUps"),
+            "scaleUpFailures": c("caScaleUpFailures"),
+            "scaleDowns": c("caScaleDowns"),
+            "nodesAdded": c("caNodesAdded"),
+            "nodesRemoved": c("caNodesRemoved"),
+            "notTriggerScaleUpEvents": c("caNotTriggerScaleUp"),
+            "decisions": decisions,
+            "unremovableNodes": unremovable,
+        }))
+    }
+}
+
+fn fmt_duration(ms: u64) -> String {
+    let s = ms / 1000;
+    if s.is_multiple_of(60) {
+        format!("{}m0s", s / 60)
+    } else {
+        format!("{}m{}s", s / 60, s % 60)
+    }
+}
