@@ -269,8 +269,14 @@ fn headroom_finds_the_cheapest_setting() {
     assert!(stdout.contains("<- cheapest with p99 <= 30s"), "{stdout}");
     // The surge traffic: less SLO violation and fewer failed requests with the headroom.
     let f = |i: usize, k: &str| rows[i][k].as_f64().unwrap();
-    assert!(f(1, "sloViolationSeconds") < f(0, "sloViolationSeconds") / 2.0, "{stdout}");
-    assert!(f(1, "failedRequests") < f(0, "failedRequests") / 2.0, "{stdout}");
+    assert!(
+        f(1, "sloViolationSeconds") < f(0, "sloViolationSeconds") / 2.0,
+        "{stdout}"
+    );
+    assert!(
+        f(1, "failedRequests") < f(0, "failedRequests") / 2.0,
+        "{stdout}"
+    );
     let report = std::fs::read_to_string(dir.path().join("h/report.html")).unwrap();
     // Start-up latency, SLO violation and cost curves.
     assert_eq!(report.matches("<svg").count(), 3);
