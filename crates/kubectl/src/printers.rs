@@ -1719,6 +1719,24 @@ pub fn describe(kind: Kind, obj: &Value, events: &[DescribeEvent]) -> String {
             if !qos.is_empty() {
                 fields.push(("QoS Class:", vec![qos.to_string()]));
             }
+            // Elastic Pods (kscale extension): the replication phase and running instances.
+            let phase = str_at(obj, &["status", "replicationPhase"]);
+            if !phase.is_empty() {
+                let message = str_at(obj, &["status", "replicationMessage"]);
+                fields.push((
+                    "Replication:",
+                    vec![if message.is_empty() {
+                        phase.to_string()
+                    } else {
+                        format!("{phase} ({message})")
+                    }],
+                ));
+                let instances: Vec<String> = arr_at(obj, &["status", "containerStatuses"])
+                    .iter()
+                    .map(|c| str_at(c, &["name"]).to_string())
+                    .collect();
+                fields.push(("Instances:", vec![instances.join(", ")]));
+            }
         }
         Kind::Node => {
             let taints: Vec<String> = arr_at(obj, &["spec", "taints"])

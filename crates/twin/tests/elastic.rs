@@ -110,6 +110,14 @@ fn proposed_in_progress_unset_without_restart() {
         ]
     );
     assert_eq!(after["status"]["replicationPhase"], "Unset");
+    let describe = step(&sim, 660.0, "describe pod 2pod");
+    assert!(
+        describe.stdout.contains(
+            "Replication:  Unset\nInstances:    stress, stress-1, helper, helper-1, dpi\n"
+        ),
+        "{}",
+        describe.stdout
+    );
     // The stress containers started once and were never stopped.
     let stress_started = events(&sim, "2pod", "Started")
         .into_iter()
