@@ -9,37 +9,10 @@ use kscale_twin::headroom::{HeadroomRow, Source, cheapest_meeting, run_variant};
 use rayon::prelude::*;
 use serde_json::json;
 
-/// Splits `deployment/NAME` or `NAMESPACE/deployment/NAME` into (namespace, name).
-fn deployment_ref(s: &str, flag: &str) -> Result<(String, String), String> {
-    let parts: Vec<&str> = s.split('/').collect();
-    let (ns, kind, name) = match parts.as_slice() {
-        [k, n] => ("default", *k, *n),
-        [ns, k, n] => (*ns, *k, *n),
-        _ => {
-            return Err(format!(
-                "--{flag} {s:?}: expected deployment/NAME or NAMESPACE/deployment/NAME"
-            ));
-        }
-    };
-    if !matches!(kind, "deployment" | "deployments" | "deploy") || name.is_empty() {
-        return Err(format!("--{flag} {s:?}: only Deployments are supported"));
-    }
-    Ok((ns.to_string(), name.to_string()))
-}
+use crate::object_ref;
 
-/// Splits `capacitybuffer/NAME` or `NAMESPACE/capacitybuffer/NAME` into (namespace, name).
-fn buffer_ref(s: &str) -> Result<(String, String), String> {
-    let parts: Vec<&str> = s.split('/').collect();
-    let (ns, kind, name) = match parts.as_slice() {
-        [k, n] => ("default", *k, *n),
-        [ns, k, n] => (*ns, *k, *n),
-        _ => return Err(format!("--buffer {s:?}: expected capacitybuffer/NAME")),
-    };
-    if !matches!(kind, "capacitybuffer" | "capacitybuffers") || name.is_empty() {
-        return Err(format!("--buffer {s:?}: expected capacitybuffer/NAME"));
-    }
-    Ok((ns.to_string(), name.to_string()))
-}
+/// Kinds accepted for a Deployment reference.
+const DEPLOYMENT: &[&str] = &["deployment", "deployments", "deploy"];
 
 /// Options of `kscale headroom`.
 pub struct Options<'a> {
@@ -80,11 +53,11 @@ pub fn run(o: Options) -> ExitCode {
         let pause =
             match (pause, buffer) {
                 (Some(p), None) => {
-                    let (ns, n) = deployment_ref(p, "pause")?;
+                    let (ns, n) = object_ref(p, DEPLOYMENT, "pause")?;
                     Source::PausePods(ns, n)
                 }
                 (None, Some(b)) => {
-                    let (ns, n) = buffer_ref(b)?;
+                    let (ns, n) = object_ref(b, &["capacitybuffer", "capacitybuffers"], "buffer")?;
                     Source::Buffer(ns, n)
                 }
                 _ => return Err(
@@ -92,7 +65,7 @@ pub fn run(o: Options) -> ExitCode {
                         .into(),
                 ),
             };
-        let (wns, wname) = deployment_ref(workload, "workload")?;
+        let (wns, wname) = object_ref(workload, DEPLOYMENT, "workload")?;
         let max_ms =
             kscale_model::parse_duration(max_p99).map_err(|e| format!("--max-p99: {e}"))?;
         if replicas.is_empty() || replicas.iter().any(|r| *r < 0) {

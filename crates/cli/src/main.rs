@@ -173,6 +173,24 @@ fn main() -> ExitCode {
     }
 }
 
+/// Splits a `--flag` value `KIND/NAME` or `NAMESPACE/KIND/NAME` into (namespace, name),
+/// checking that KIND is one of `kinds` (the first is the one named in the error).
+pub(crate) fn object_ref(s: &str, kinds: &[&str], flag: &str) -> Result<(String, String), String> {
+    let parts: Vec<&str> = s.split('/').collect();
+    let (ns, kind, name) = match parts.as_slice() {
+        [k, n] => ("default", *k, *n),
+        [ns, k, n] => (*ns, *k, *n),
+        _ => ("", "", ""),
+    };
+    if !kinds.contains(&kind) || name.is_empty() || ns.is_empty() {
+        return Err(format!(
+            "--{flag} {s:?}: expected {k}/NAME or NAMESPACE/{k}/NAME",
+            k = kinds[0]
+        ));
+    }
+    Ok((ns.to_string(), name.to_string()))
+}
+
 fn run(scenario: &Path, out: Option<PathBuf>, quiet: bool) -> ExitCode {
     let started = std::time::Instant::now();
     let (output, warnings) = match kscale_twin::run::run_scenario(scenario) {

@@ -10,6 +10,8 @@ use kscale_twin::scaling_latency::{Cell, Measurement, Method, SEED_FIGURE8, Targ
 use rayon::prelude::*;
 use serde_json::json;
 
+use crate::object_ref;
+
 /// Options of the command.
 pub struct Options<'a> {
     /// The scenario.
@@ -28,20 +30,6 @@ pub struct Options<'a> {
     pub at: &'a str,
     /// Output directory.
     pub out: Option<PathBuf>,
-}
-
-/// Splits `KIND/NAME` or `NAMESPACE/KIND/NAME` and checks the kind.
-fn object_ref(s: &str, kinds: &[&str], flag: &str) -> Result<(String, String), String> {
-    let parts: Vec<&str> = s.split('/').collect();
-    let (ns, kind, name) = match parts.as_slice() {
-        [k, n] => ("default", *k, *n),
-        [ns, k, n] => (*ns, *k, *n),
-        _ => return Err(format!("--{flag} {s:?}: expected {}/NAME", kinds[0])),
-    };
-    if !kinds.contains(&kind) || name.is_empty() {
-        return Err(format!("--{flag} {s:?}: expected {}/NAME", kinds[0]));
-    }
-    Ok((ns.to_string(), name.to_string()))
 }
 
 /// Runs the measurement and writes its report; exit code 2 on bad input.
