@@ -299,6 +299,9 @@ impl Sim {
         if let Some(c) = self.ca_summary() {
             v["clusterAutoscaler"] = c;
         }
+        if let Some(k) = self.karpenter_summary() {
+            v["karpenter"] = k;
+        }
         if let Some(w) = wall_ms {
             v["wallMillis"] = json!(w);
         }
