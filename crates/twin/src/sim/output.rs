@@ -108,6 +108,12 @@ impl Sim {
             "cost_rate_usd_per_hour",
             self.nodes.values().map(|n| n.hourly_price).sum(),
         );
+        if self.store.list("NodePool", None).next().is_some() {
+            put(
+                "karpenter/disrupting_nodes",
+                self.karpenter.disruption.disrupting.len() as f64,
+            );
+        }
         // Nodes by capacity type and by instance type.
         for n in self.nodes.values() {
             *r.entry(format!("nodes/capacity/{}", n.capacity_type))
