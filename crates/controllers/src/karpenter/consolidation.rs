@@ -13,9 +13,11 @@
 //! types.go (`SavingsRatio`: candidates ordered by price per unit of disruption, highest first)
 //! and pkg/utils/disruption/disruption.go (`EvictionCost`, `LifetimeRemaining`).
 //!
-//! The simulation places each pod (CPU then memory descending) on the first other node that
-//! passes the scheduler's filters with room left, then plans the rest with
-//! [`super::plan`] as provisioning would.
+//! The simulation (`SimulateScheduling`, helpers.go) takes the candidates' pods and the pending
+//! pods, places each (CPU then memory descending) on the first other node that passes the
+//! scheduler's filters with room left, then plans the rest with [`super::plan`] as
+//! provisioning would; a candidate's pod that lands on an uninitialized node or fits nowhere
+//! blocks the move, pending pods that fit nowhere do not.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -90,6 +92,12 @@ pub struct Cluster<'a> {
     pub offerings: &'a [Offering],
     /// The `SpotToSpotConsolidation` feature gate (default false).
     pub spot_to_spot: bool,
+    /// Pending pods (not nominated to in-flight capacity): simulated too, as upstream's
+    /// `SimulateScheduling` does, but their failing to schedule blocks nothing.
+    pub pending: &'a [PodInfo],
+    /// Nodes of `nodes` that are not initialized yet (in-flight NodeClaims): a candidate's pod
+    /// may not rely on them.
+    pub uninitialized: &'a BTreeSet<Arc<str>>,
 }
 
 /// The one node that replaces the candidates.
@@ -141,7 +149,15 @@ pub const MAX_MULTI_NODE_CANDIDATES: usize = 100;
 /// `Unconsolidatable` message).
 pub fn compute(cluster: &Cluster, cands: &[&Candidate]) -> Result<Decision, String> {
     let removed: BTreeSet<&str> = cands.iter().map(|c| c.node.as_ref()).collect();
-    let mut pods: Vec<&PodInfo> = cands.iter().flat_map(|c| c.pods.iter()).collect();
+    let moving: BTreeSet<u64> = cands
+        .iter()
+        .flat_map(|c| c.pods.iter().map(|p| p.id))
+        .collect();
+    let mut pods: Vec<&PodInfo> = cands
+        .iter()
+        .flat_map(|c| c.pods.iter())
+        .chain(cluster.pending.iter())
+        .collect();
     pods.sort_by(|a, b| {
         b.requests
             .cpu_milli
@@ -166,7 +182,16 @@ pub fn compute(cluster: &Cluster, cands: &[&Candidate]) -> Result<Decision, Stri
             used.fits_in(&n.allocatable)
         });
         match target {
-            Some(i) => *extra.entry(i).or_insert(Resources::ZERO) += p.requests,
+            Some(i) => {
+                let n = cluster.nodes[i];
+                if moving.contains(&p.id) && cluster.uninitialized.contains(&n.name) {
+                    return Err(format!(
+                        "Pod {}/{} would schedule against uninitialized nodeclaim/{}",
+                        p.namespace, p.name, n.name
+                    ));
+                }
+                *extra.entry(i).or_insert(Resources::ZERO) += p.requests;
+            }
             None => rest.push(p.clone()),
         }
     }
@@ -179,12 +204,15 @@ pub fn compute(cluster: &Cluster, cands: &[&Candidate]) -> Result<Decision, Stri
         pools[c.pool].usage -= c.capacity;
     }
     let p = plan(&rest, &pools, cluster.offerings);
-    if let Some((id, reason)) = p.unschedulable.first() {
+    if let Some((id, reason)) = p.unschedulable.iter().find(|(id, _)| moving.contains(id)) {
         let pod = rest.iter().find(|x| x.id == *id).expect("planned pod");
         return Err(format!(
             "Pod {}/{} would not schedule: {reason}",
             pod.namespace, pod.name
         ));
+    }
+    if p.claims.is_empty() {
+        return Ok(Decision::Delete);
     }
     if p.claims.len() != 1 {
         return Err(format!(
@@ -545,6 +573,7 @@ mod tests {
     #[test]
     fn deletes_when_pods_fit_elsewhere() {
         let cat = catalog();
+        let none = BTreeSet::new();
         let a = node("a", &cat[1], vec![pod(1, 1000)]);
         let b = node("b", &cat[1], vec![pod(2, 1000)]);
         let nodes = [&a, &b];
@@ -554,6 +583,8 @@ mod tests {
             pools: &pools,
             offerings: &cat,
             spot_to_spot: false,
+            pending: &[],
+            uninitialized: &none,
         };
         let cands = vec![candidate(&a, &cat[1]), candidate(&b, &cat[1])];
         let out = single_node(&cl, &cands, &[1], 10);
@@ -568,6 +599,7 @@ mod tests {
     #[test]
     fn replaces_with_cheaper_node() {
         let cat = catalog();
+        let none = BTreeSet::new();
         let a = node("a", &cat[2], vec![pod(1, 1000)]);
         let nodes = [&a];
         let pools = [pool(&["on-demand"], None)];
@@ -576,6 +608,8 @@ mod tests {
             pools: &pools,
             offerings: &cat,
             spot_to_spot: false,
+            pending: &[],
+            uninitialized: &none,
         };
         let cands = vec![candidate(&a, &cat[2])];
         let cmd = single_node(&cl, &cands, &[1], 10).command.unwrap();
@@ -610,6 +644,7 @@ mod tests {
     #[test]
     fn on_demand_to_spot_or_on_demand_is_pinned_to_spot() {
         let cat = catalog();
+        let none = BTreeSet::new();
         let a = node("a", &cat[1], vec![pod(1, 1000)]);
         let nodes = [&a];
         let pools = [pool(&["spot", "on-demand"], None)];
@@ -618,6 +653,8 @@ mod tests {
             pools: &pools,
             offerings: &cat,
             spot_to_spot: false,
+            pending: &[],
+            uninitialized: &none,
         };
         let cmd = single_node(&cl, &[candidate(&a, &cat[1])], &[1], 10)
             .command
@@ -634,6 +671,7 @@ mod tests {
     #[test]
     fn spot_to_spot_is_gated() {
         let cat = catalog();
+        let none = BTreeSet::new();
         let a = node("a", &cat[5], vec![pod(1, 1000)]);
         let nodes = [&a];
         let pools = [pool(&["spot"], None)];
@@ -642,6 +680,8 @@ mod tests {
             pools: &pools,
             offerings: &cat,
             spot_to_spot: false,
+            pending: &[],
+            uninitialized: &none,
         };
         let cands = [candidate(&a, &cat[5])];
         let out = single_node(&cl, &cands, &[1], 10);
@@ -663,6 +703,7 @@ mod tests {
     #[test]
     fn budget_and_unschedulable_pods_block() {
         let cat = catalog();
+        let none = BTreeSet::new();
         let a = node("a", &cat[1], vec![pod(1, 1000)]);
         let b = node("b", &cat[1], vec![pod(2, 1000)]);
         let nodes = [&a, &b];
@@ -672,6 +713,8 @@ mod tests {
             pools: &pools,
             offerings: &cat,
             spot_to_spot: false,
+            pending: &[],
+            uninitialized: &none,
         };
         let cands = vec![candidate(&a, &cat[1]), candidate(&b, &cat[1])];
         let out = single_node(&cl, &cands, &[0], 10);
@@ -689,6 +732,8 @@ mod tests {
             pools: &pools,
             offerings: &cat,
             spot_to_spot: false,
+            pending: &[],
+            uninitialized: &none,
         };
         let out = single_node(&cl, &[candidate(&c, &cat[1])], &[1], 10);
         assert_eq!(
@@ -719,6 +764,7 @@ mod tests {
     #[test]
     fn multi_node_merges_and_binary_searches() {
         let cat = catalog();
+        let none = BTreeSet::new();
         let pools = [pool(&["on-demand"], None)];
         let run = |cpu: i64, n: u64, budget: u64| {
             let ns: Vec<NodeInfo> = (0..n)
@@ -730,6 +776,8 @@ mod tests {
                 pools: &pools,
                 offerings: &cat,
                 spot_to_spot: false,
+                pending: &[],
+                uninitialized: &none,
             };
             let cands: Vec<Candidate> = ns.iter().map(|n| candidate(n, &cat[1])).collect();
             multi_node(&cl, &cands, &[budget])
@@ -777,5 +825,54 @@ mod tests {
         sort_candidates(&mut c);
         // 0.384 / 3 = 0.128 > 0.096 / 2 = 0.048.
         assert_eq!(c[0].node.as_ref(), "big");
+    }
+
+    // consolidation_test.go "won't delete node if it would require pods to schedule on an
+    // uninitialized node" and "can delete nodes with a permanently pending pod".
+    #[test]
+    fn uninitialized_destinations_and_pending_pods() {
+        let cat = catalog();
+        let a = node("a", &cat[1], vec![pod(1, 1000)]);
+        let b = node("b", &cat[1], vec![]);
+        let nodes = [&a, &b];
+        let pools = [pool(&["on-demand"], None)];
+        let unready: BTreeSet<Arc<str>> = [Arc::from("b")].into();
+        let cl = Cluster {
+            nodes: &nodes,
+            pools: &pools,
+            offerings: &cat,
+            spot_to_spot: false,
+            pending: &[],
+            uninitialized: &unready,
+        };
+        let c = candidate(&a, &cat[1]);
+        let err = compute(&cl, &[&c]).unwrap_err();
+        assert!(err.contains("uninitialized nodeclaim/b"), "{err}");
+        // Once b is initialized the pod moves there: delete. A pending pod too big for any
+        // type does not block it.
+        let none = BTreeSet::new();
+        let huge = [pod(9, 64_000)];
+        let cl = Cluster {
+            uninitialized: &none,
+            pending: &huge,
+            ..cl
+        };
+        assert_eq!(compute(&cl, &[&c]), Ok(Decision::Delete));
+        // A pending pod that needs its own node makes a second NodeClaim: no consolidation of
+        // the 2xlarge below, whose pod then needs a new node too.
+        let big = node("big", &cat[2], vec![pod(3, 3000)]);
+        let nodes = [&big];
+        let pend = [pod(8, 3000)];
+        let cl = Cluster {
+            nodes: &nodes,
+            pending: &pend,
+            ..cl
+        };
+        let c = candidate(&big, &cat[2]);
+        // Both pods (6 CPU) fit one new 2xlarge: one claim, not cheaper than the candidate.
+        assert_eq!(
+            compute(&cl, &[&c]).unwrap_err(),
+            "Can't replace with a cheaper node"
+        );
     }
 }

@@ -21,13 +21,14 @@
 //! [`MAX_SINGLE_NODE_CANDIDATES`] candidates per poll, multi-node at most 100.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use kscale_controllers::karpenter::budget::{self, Reason};
 use kscale_controllers::karpenter::consolidation::{
     self, Candidate, Cluster, Decision, eviction_cost, lifetime_remaining,
 };
 use kscale_controllers::karpenter::{Offering, Pool};
-use kscale_controllers::scheduler::NodeInfo;
+use kscale_controllers::scheduler::{NodeInfo, PodInfo};
 use kscale_model::{Resources, SimTime, Taint, TaintEffect};
 use serde_json::{Value, json};
 
@@ -150,7 +151,7 @@ struct Gathered {
     /// Earliest time a node not yet consolidatable becomes so.
     next_eligible: Option<SimTime>,
     /// Node names pods may move to.
-    destinations: Vec<std::sync::Arc<str>>,
+    destinations: Vec<Arc<str>>,
 }
 
 fn is_nodepool(c: &PoolConfig) -> bool {
@@ -304,6 +305,49 @@ impl Sim {
         g
     }
 
+    /// What the consolidation simulation adds to the nodes: the pending pods (not nominated to
+    /// in-flight capacity) and the in-flight NodeClaims as uninitialized nodes.
+    fn simulation_extras(
+        &self,
+        configs: &[PoolConfig],
+    ) -> (Vec<PodInfo>, Vec<NodeInfo>, BTreeSet<Arc<str>>) {
+        let k = &self.karpenter;
+        let pending = self
+            .unschedulable_since
+            .keys()
+            .filter_map(|id| self.pods.get(id))
+            .filter(|p| {
+                p.node.is_none()
+                    && p.deleting_at.is_none()
+                    && p.unschedulable.is_some()
+                    && !k.nominated.contains_key(&p.id)
+            })
+            .map(|p| p.sched_info())
+            .collect();
+        let mut names = BTreeSet::new();
+        let in_flight = k
+            .in_flight
+            .iter()
+            .filter_map(|f| {
+                let c = configs.iter().find(|c| c.pool.name == f.pool)?;
+                let name: Arc<str> = Arc::from(f.claim.as_str());
+                names.insert(name.clone());
+                Some(NodeInfo {
+                    name,
+                    labels: kscale_controllers::karpenter::node_labels(&c.pool, &f.offering),
+                    taints: c.pool.taints.clone(),
+                    unschedulable: false,
+                    ready: true,
+                    allocatable: f.offering.allocatable,
+                    requested: f.planned,
+                    pods: vec![],
+                    nominated: vec![],
+                })
+            })
+            .collect();
+        (pending, in_flight, names)
+    }
+
     /// Disruptions each pool still allows for `reason`.
     fn budgets(&self, configs: &[PoolConfig], g: &Gathered, reason: Reason) -> Vec<u64> {
         let unix = self.unix_ms();
@@ -435,12 +479,20 @@ impl Sim {
             let budget = self.budgets(configs, &g, Reason::Underutilized);
             self.emit_blocked(configs, &g, Reason::Underutilized);
             let offerings = self.available_offerings();
-            let dest: Vec<&NodeInfo> = g.destinations.iter().map(|n| &self.nodes[n].info).collect();
+            let (pending, in_flight, uninitialized) = self.simulation_extras(configs);
+            let dest: Vec<&NodeInfo> = g
+                .destinations
+                .iter()
+                .map(|n| &self.nodes[n].info)
+                .chain(in_flight.iter())
+                .collect();
             let cluster = Cluster {
                 nodes: &dest,
                 pools: &g.pools,
                 offerings: &offerings,
                 spot_to_spot: false,
+                pending: &pending,
+                uninitialized: &uninitialized,
             };
             let multi = consolidation::multi_node(&cluster, &g.underutilized, &budget);
             constrained |= multi.constrained_by_budgets;
@@ -587,12 +639,20 @@ impl Sim {
             return Ok(());
         }
         let offerings = self.available_offerings();
-        let dest: Vec<&NodeInfo> = g.destinations.iter().map(|n| &self.nodes[n].info).collect();
+        let (pending, in_flight, uninitialized) = self.simulation_extras(configs);
+        let dest: Vec<&NodeInfo> = g
+            .destinations
+            .iter()
+            .map(|n| &self.nodes[n].info)
+            .chain(in_flight.iter())
+            .collect();
         let cluster = Cluster {
             nodes: &dest,
             pools: &g.pools,
             offerings: &offerings,
             spot_to_spot: false,
+            pending: &pending,
+            uninitialized: &uninitialized,
         };
         let set: Vec<&Candidate> = idx.iter().map(|i| &list[*i]).collect();
         match (consolidation::compute(&cluster, &set), &cmd.replacement) {
