@@ -828,7 +828,7 @@ impl Sim {
                     "Pod",
                     &ns,
                     &name,
-                    "Evicted pod".into(),
+                    format!("Evicted pod: {reason}"),
                     "karpenter",
                 );
                 self.delete_pod(id, None);

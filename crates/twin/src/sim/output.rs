@@ -440,6 +440,13 @@ impl Sim {
                 },
             );
         }
+        if ts.columns.iter().any(|c| c == "karpenter/disrupting_nodes") {
+            charts.push(ChartSpec {
+                title: "Karpenter: nodes being disrupted".into(),
+                y_label: "nodes".into(),
+                series: vec!["karpenter/disrupting_nodes".into()],
+            });
+        }
         let load: Vec<String> = ts
             .columns
             .iter()
