@@ -8,9 +8,16 @@
 //! `pkg/cloudprovider` (the launched type is the cheapest remaining offering). Pool `limits`
 //! are checked against the capacity of the candidate instance types, as upstream does.
 //!
+//! Disruption decisions are in the submodules: [`budget`] (NodePool disruption budgets, with
+//! [`cron`] schedules) and [`consolidation`] (delete or replace candidates).
+//!
 //! Compatibility is checked with the scheduler's own filter ([`crate::scheduler::fits`]) on a
 //! hypothetical node built from the pool template and the offering's labels, so taints,
 //! tolerations, node selectors and affinity behave exactly as they will on the real node.
+
+pub mod budget;
+pub mod consolidation;
+pub mod cron;
 
 use std::sync::Arc;
 
@@ -64,6 +71,9 @@ pub struct PlannedClaim {
     pub pool: usize,
     /// Index into the offerings slice: the cheapest offering compatible with all its pods.
     pub offering: usize,
+    /// Every offering compatible with all its pods and within the pool's limits (the
+    /// NodeClaim's instance type options).
+    pub options: Vec<usize>,
     /// Pods planned onto it (ids).
     pub pods: Vec<u64>,
     /// Sum of their requests.
@@ -238,6 +248,7 @@ pub fn plan(pods: &[PodInfo], pools: &[Pool], offerings: &[Offering]) -> Plan {
         out.claims.push(PlannedClaim {
             pool: c.pool,
             offering,
+            options: c.types,
             pods: c.pods,
             requests: c.requests,
         });

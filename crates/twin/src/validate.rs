@@ -136,6 +136,7 @@ pub fn validate_object(v: &Value) -> Result<(), Invalid> {
                 ));
             }
         }
+        "NodePool" => validate_nodepool_disruption(spec)?,
         _ => {}
     }
     Ok(())
@@ -288,6 +289,63 @@ pub fn normalize_quantities(mut v: Value) -> Value {
     v
 }
 
+/// A NodePool's `spec.disruption` as the CRD's schema checks it (kubernetes-sigs/karpenter
+/// pkg/apis/v1/nodepool.go markers): the policy enum, `consolidateAfter` (`Never` or a
+/// duration), at most 50 budgets, each with a valid `nodes`, `reasons`, cron `schedule` and
+/// `duration` (set together).
+fn validate_nodepool_disruption(spec: Option<&Value>) -> Result<(), Invalid> {
+    let Some(d) = spec.and_then(|s| s.get("disruption")) else {
+        return Ok(());
+    };
+    if let Some(p) = d.get("consolidationPolicy") {
+        let ok = matches!(
+            p.as_str(),
+            Some("WhenEmpty" | "WhenEmptyOrUnderutilized" | "Balanced")
+        );
+        if !ok {
+            return Err((
+                "spec.disruption.consolidationPolicy".into(),
+                format!(
+                    "spec.disruption.consolidationPolicy: Unsupported value: {p}: supported values: \"WhenEmpty\", \"WhenEmptyOrUnderutilized\", \"Balanced\""
+                ),
+            ));
+        }
+    }
+    if let Some(a) = d.get("consolidateAfter") {
+        let ok = a
+            .as_str()
+            .is_some_and(|s| s == "Never" || kscale_model::parse_duration(s).is_ok());
+        if !ok {
+            return Err(invalid(
+                "spec.disruption.consolidateAfter",
+                a,
+                "should match '^(([0-9]+(s|m|h))+|Never)$'",
+            ));
+        }
+    }
+    if let Some(b) = d.get("budgets") {
+        let Some(list) = b.as_array() else {
+            return Err(invalid("spec.disruption.budgets", b, "must be a list"));
+        };
+        if list.len() > 50 {
+            return Err((
+                "spec.disruption.budgets".into(),
+                format!(
+                    "spec.disruption.budgets: Too many: {}: must have at most 50 items",
+                    list.len()
+                ),
+            ));
+        }
+        for (i, x) in list.iter().enumerate() {
+            if let Err(e) = crate::sim::karpenter::parse_budget(x) {
+                let field = format!("spec.disruption.budgets[{i}]");
+                return Err((field.clone(), format!("{field}: Invalid value: {x}: {e}")));
+            }
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -331,5 +389,31 @@ mod tests {
         assert!(!is_dns_subdomain("Nginx"));
         let v = normalize_quantities(json!({"resources":{"requests":{"cpu":1,"memory":"1Gi"}}}));
         assert_eq!(v["resources"]["requests"]["cpu"], json!("1"));
+    }
+
+    #[test]
+    fn nodepool_budgets_are_validated() {
+        let np = |d: Value| json!({"apiVersion": "karpenter.sh/v1", "kind": "NodePool", "metadata": {"name": "p"}, "spec": {"disruption": d}});
+        assert!(validate_object(&np(json!({"budgets": [{"nodes": "20%", "schedule": "0 9 * * mon-fri", "duration": "8h", "reasons": ["Underutilized"]}]}))).is_ok());
+        let (f, m) = validate_object(&np(
+            json!({"budgets": [{"nodes": "10%"}, {"nodes": "150%"}]}),
+        ))
+        .unwrap_err();
+        assert_eq!(f, "spec.disruption.budgets[1]");
+        assert!(m.contains("150%"), "{m}");
+        let (_, m) = validate_object(&np(
+            json!({"budgets": [{"nodes": "1", "schedule": "@daily"}]}),
+        ))
+        .unwrap_err();
+        assert!(m.contains("'schedule' must be set with 'duration'"), "{m}");
+        let (_, m) = validate_object(&np(
+            json!({"budgets": [{"nodes": "1", "schedule": "0 25 * * *", "duration": "1h"}]}),
+        ))
+        .unwrap_err();
+        assert!(m.contains("above maximum"), "{m}");
+        let (f, _) = validate_object(&np(json!({"consolidateAfter": "soon"}))).unwrap_err();
+        assert_eq!(f, "spec.disruption.consolidateAfter");
+        let (f, _) = validate_object(&np(json!({"consolidationPolicy": "Always"}))).unwrap_err();
+        assert_eq!(f, "spec.disruption.consolidationPolicy");
     }
 }

@@ -212,6 +212,7 @@ impl Sim {
             },
             uid: self.rng.uids.uuid(),
             created: self.now,
+            last_pod_event: self.now,
             capacity,
             instance_type: it.name.to_string(),
             capacity_type: capacity_type.to_string(),

@@ -6,15 +6,15 @@
 //! pkg/controllers/provisioning/batcher.go) — then solved by the pure planner in
 //! [`kscale_controllers::karpenter`]. A launched NodeClaim registers as a node after the cloud's
 //! provisioning latency. Disruption polls every 10 s (pkg/controllers/disruption): a
-//! Provisioner's `ttlSecondsAfterEmpty` or a NodePool's `consolidateAfter` removes empty nodes;
-//! `WhenEmptyOrUnderutilized` (and v1alpha5 `consolidation.enabled`) also removes a node whose
-//! pods all fit on the other nodes (single-node delete consolidation; replacement with a cheaper
-//! node is not emulated yet). One node is disrupted per poll, which respects the default
-//! budget of 10% for pools of up to ten nodes.
+//! Provisioner's `ttlSecondsAfterEmpty` removes empty nodes and `consolidation.enabled` also a
+//! node whose pods all fit on the other nodes, one node per poll. NodePools are disrupted as
+//! Karpenter v1 does — emptiness, multi- and single-node consolidation with replacement by a
+//! cheaper node, under disruption budgets — in [`super::karpenter_disruption`].
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use kscale_controllers::karpenter::budget::Budget;
 use kscale_controllers::karpenter::{self, Offering, Pool};
 use kscale_controllers::scheduler::{NodeInfo, fits};
 use kscale_model::{NodeSelectorRequirement, Resources, SelectorOp, SimTime};
@@ -56,6 +56,10 @@ pub struct PoolConfig {
     pub empty_after_ms: Option<u64>,
     /// Also consolidate underutilized nodes.
     pub underutilized: bool,
+    /// `disruption.budgets` (NodePools; default `[{nodes: "10%"}]`).
+    pub budgets: Vec<Budget>,
+    /// `template.spec.expireAfter` in ms (default 720h; `None` for `Never`).
+    pub expire_after_ms: Option<u64>,
 }
 
 /// A launched NodeClaim waiting for its node.
@@ -92,6 +96,8 @@ pub struct KarpenterState {
     pub consolidation_checked: Option<u64>,
     /// Pods Karpenter nominated to an in-flight NodeClaim (pod id → claim).
     pub nominated: BTreeMap<u64, String>,
+    /// Disruption of NodePool nodes (commands, budgets' bookkeeping, decisions).
+    pub disruption: super::karpenter_disruption::DisruptionState,
 }
 
 /// The label a pool stamps on its nodes.
@@ -180,6 +186,20 @@ impl Sim {
                     (after, after.is_some() && policy != "WhenEmpty")
                 }
             };
+            let (budgets, expire_after_ms) = match api {
+                PoolApi::Provisioner => (vec![], None),
+                PoolApi::NodePool => (
+                    nodepool_budgets(spec),
+                    match spec
+                        .and_then(|s| s.pointer("/template/spec/expireAfter"))
+                        .and_then(Value::as_str)
+                        .unwrap_or("720h")
+                    {
+                        "Never" => None,
+                        e => kscale_model::parse_duration(e).ok(),
+                    },
+                ),
+            };
             let weight = spec
                 .and_then(|s| s.get("weight"))
                 .and_then(Value::as_i64)
@@ -198,6 +218,8 @@ impl Sim {
                 api,
                 empty_after_ms,
                 underutilized,
+                budgets,
+                expire_after_ms,
             });
         }
         out
@@ -418,7 +440,9 @@ impl Sim {
         }
     }
 
-    fn launch_claim(
+    /// Launches a NodeClaim for `pods` (nominated to it) on offering `o`; it registers after
+    /// the provisioning latency.
+    pub fn launch_claim(
         &mut self,
         cfg: &PoolConfig,
         claim: String,
@@ -485,6 +509,10 @@ impl Sim {
         // The instance is billed from launch, not from registration.
         self.closed_cost += f.offering.price * self.now.since(f.launched) as f64 / 3_600_000.0;
         self.emit("Normal", "Registered", "NodeClaim", "", claim, format!("Status condition transitioned, Type: Registered, Status: True, Reason: Registered (node {})", f.node), "karpenter");
+        self.karpenter
+            .disruption
+            .claims
+            .insert(f.node.clone(), claim.to_string());
         self.add_node(
             &f.node,
             it,
@@ -493,22 +521,40 @@ impl Sim {
             node_labels,
             cfg.pool.taints.clone(),
         );
+        self.karpenter_replacement_ready(claim);
     }
 
-    /// Disruption poll: remove empty nodes past their TTL and consolidate underutilized nodes.
+    /// Disruption poll: Provisioners' empty-node TTL and consolidation, then NodePools'
+    /// disruption ([`Sim::nodepool_disruption`]).
     pub fn karpenter_disruption(&mut self) {
         let configs = self.karpenter_pools();
         if configs.is_empty() {
             self.karpenter.polling = false;
             return;
         }
-        self.queue.push(
-            self.now.plus_millis(DISRUPTION_POLL_MS),
-            Event::KarpenterDisruption,
-        );
+        if self.karpenter.disruption.validating.is_some() {
+            // The pending command's validation polls again.
+            return;
+        }
+        if self.provisioner_disruption(&configs) {
+            self.queue.push(
+                self.now.plus_millis(DISRUPTION_POLL_MS),
+                Event::KarpenterDisruption,
+            );
+            return;
+        }
+        if let Some(ms) = self.nodepool_disruption(&configs) {
+            self.queue
+                .push(self.now.plus_millis(ms), Event::KarpenterDisruption);
+        }
+    }
+
+    /// v1alpha5 Provisioners: removes one empty node past its `ttlSecondsAfterEmpty`, or one
+    /// node whose pods fit elsewhere with `consolidation.enabled`. True if it removed one.
+    fn provisioner_disruption(&mut self, configs: &[PoolConfig]) -> bool {
         let now = self.now;
         let mut victim: Option<(String, &'static str)> = None;
-        for cfg in &configs {
+        for cfg in configs.iter().filter(|c| c.api == PoolApi::Provisioner) {
             let label = pool_label(&cfg.api);
             let names: Vec<Arc<str>> = self
                 .nodes
@@ -545,21 +591,34 @@ impl Sim {
                 break;
             }
         }
-        if let Some((node, reason)) = victim {
-            self.emit(
-                "Normal",
-                "DisruptionTerminating",
-                "Node",
-                "",
-                &node,
-                format!("Disrupting Node: {reason}/Delete"),
-                "karpenter",
-            );
-            self.count("karpenterDisruptions");
-            let _ = self.drain(&node, true, None);
-            self.karpenter.empty_since.remove(&node);
-            self.remove_node(&node);
-        }
+        let Some((node, reason)) = victim else {
+            return false;
+        };
+        self.emit(
+            "Normal",
+            "DisruptionTerminating",
+            "Node",
+            "",
+            &node,
+            format!("Disrupting Node: {reason}/Delete"),
+            "karpenter",
+        );
+        self.count("karpenterDisruptions");
+        let n = &self.nodes[node.as_str()];
+        let record = super::karpenter_disruption::DecisionRecord {
+            time: now.as_secs_f64(),
+            decision: "delete",
+            reason,
+            method: if reason == "Empty" { "empty" } else { "single" },
+            nodes: vec![format!("{node} ({} {})", n.instance_type, n.capacity_type)],
+            replacement: None,
+            savings: n.hourly_price,
+        };
+        self.karpenter.disruption.decisions.push(record);
+        let _ = self.drain(&node, true, None);
+        self.karpenter.empty_since.remove(&node);
+        self.remove_node(&node);
+        true
     }
 
     /// A node of the pool whose pods all fit on the other nodes (cheapest-to-disrupt first:
@@ -619,4 +678,43 @@ impl Sim {
         self.karpenter.consolidation_checked = Some(self.pods_epoch);
         None
     }
+}
+
+/// A NodePool's `spec.disruption.budgets` (validated when applied; default `[{nodes: 10%}]`).
+pub fn nodepool_budgets(spec: Option<&Value>) -> Vec<Budget> {
+    let Some(list) = spec
+        .and_then(|s| s.pointer("/disruption/budgets"))
+        .and_then(Value::as_array)
+    else {
+        return vec![Budget::default_budget()];
+    };
+    list.iter().filter_map(|b| parse_budget(b).ok()).collect()
+}
+
+/// Parses one budget object (`nodes`, `reasons`, `schedule`, `duration`).
+pub fn parse_budget(b: &Value) -> Result<Budget, String> {
+    let nodes = match b.get("nodes") {
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Number(n)) => n.to_string(),
+        None => "10%".to_string(),
+        Some(other) => return Err(format!("nodes: invalid value {other}")),
+    };
+    let reasons: Vec<String> = b
+        .get("reasons")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .map(|r| r.as_str().unwrap_or("").to_string())
+                .collect()
+        })
+        .unwrap_or_default();
+    let schedule = b.get("schedule").and_then(Value::as_str);
+    let duration = match b.get("duration").and_then(Value::as_str) {
+        Some(d) => Some(
+            kscale_model::parse_duration(d)
+                .map_err(|e| format!("duration: invalid value \"{d}\": {e}"))?,
+        ),
+        None => None,
+    };
+    Budget::parse(&nodes, &reasons, schedule, duration)
 }

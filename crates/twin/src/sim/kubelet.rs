@@ -188,6 +188,7 @@ impl Sim {
         let node = self.nodes.get_mut(node_name).expect("bind target exists");
         node.info.requested += info.requests;
         node.info.pods.push(info);
+        node.last_pod_event = now;
         // The kubelet sees the bind, then sets up the sandbox; the runtime's per-node lock
         // (if modelled) serialises part of that set-up across the node's pods.
         let arrive = now.plus_millis(self.lat.bind_to_kubelet_ms);
@@ -366,6 +367,7 @@ impl Sim {
             && let Some(p) = n.info.pods.iter_mut().find(|p| p.id == id)
         {
             p.terminating = true;
+            n.last_pod_event = now;
         }
         for c in containers {
             self.emit(
@@ -407,6 +409,7 @@ impl Sim {
         {
             let p = n.info.pods.swap_remove(i);
             n.info.requested -= p.requests;
+            n.last_pod_event = self.now;
         }
         if let Some(o) = &pod.owner {
             let key = ObjKey::new("ReplicaSet", &pod.namespace, &o.name);

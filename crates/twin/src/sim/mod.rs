@@ -13,6 +13,7 @@ pub mod elastic_autoscaler;
 pub mod eviction;
 pub mod hpa;
 pub mod karpenter;
+pub mod karpenter_disruption;
 pub mod kubectl;
 pub mod kubelet;
 pub mod metrics;
@@ -65,6 +66,10 @@ pub enum Event {
     KarpenterRegistered(String),
     /// Karpenter's disruption poll.
     KarpenterDisruption,
+    /// Karpenter re-validates its pending disruption command (15 s after deciding it).
+    KarpenterValidate,
+    /// Karpenter checks whether a disrupted node is drained and can be terminated (name, uid).
+    KarpenterTerminate(String, String),
     /// A cluster-proportional-autoscaler polls.
     CpaPoll(ObjKey),
     /// The Cluster Autoscaler's loop (every `--scan-interval`).
@@ -398,6 +403,8 @@ impl Sim {
             Event::KarpenterBatch => self.karpenter_batch(),
             Event::KarpenterRegistered(claim) => self.karpenter_registered(&claim),
             Event::KarpenterDisruption => self.karpenter_disruption(),
+            Event::KarpenterValidate => self.karpenter_validate(),
+            Event::KarpenterTerminate(n, uid) => self.karpenter_terminate(&n, &uid),
             Event::ContainersStarted(id, g) => self.containers_started(id, g),
             Event::PodReady(id, g) => self.pod_ready(id, g),
             Event::PodGone(id, g) => self.pod_gone(id, g),

@@ -463,6 +463,9 @@ pub struct Node {
     pub uid: String,
     /// Creation time.
     pub created: SimTime,
+    /// Last time a pod was bound to it, started terminating on it or left it (Karpenter's
+    /// NodeClaim `status.lastPodEventTime`, which `consolidateAfter` counts from).
+    pub last_pod_event: SimTime,
     /// Capacity (cpu, memory, pods).
     pub capacity: Resources,
     /// Instance type name.

@@ -108,6 +108,12 @@ impl Sim {
             "cost_rate_usd_per_hour",
             self.nodes.values().map(|n| n.hourly_price).sum(),
         );
+        if self.store.list("NodePool", None).next().is_some() {
+            put(
+                "karpenter/disrupting_nodes",
+                self.karpenter.disruption.disrupting.len() as f64,
+            );
+        }
         // Nodes by capacity type and by instance type.
         for n in self.nodes.values() {
             *r.entry(format!("nodes/capacity/{}", n.capacity_type))
@@ -299,6 +305,9 @@ impl Sim {
         if let Some(c) = self.ca_summary() {
             v["clusterAutoscaler"] = c;
         }
+        if let Some(k) = self.karpenter_summary() {
+            v["karpenter"] = k;
+        }
         if let Some(w) = wall_ms {
             v["wallMillis"] = json!(w);
         }
@@ -430,6 +439,13 @@ impl Sim {
                     series: by_capacity,
                 },
             );
+        }
+        if ts.columns.iter().any(|c| c == "karpenter/disrupting_nodes") {
+            charts.push(ChartSpec {
+                title: "Karpenter: nodes being disrupted".into(),
+                y_label: "nodes".into(),
+                series: vec!["karpenter/disrupting_nodes".into()],
+            });
         }
         let load: Vec<String> = ts
             .columns

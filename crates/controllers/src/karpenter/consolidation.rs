@@ -1,0 +1,878 @@
+//! Karpenter consolidation decisions: which candidate nodes to delete, or to replace with one
+//! cheaper node.
+//!
+//! kubernetes-sigs/karpenter (v1.14): pkg/controllers/disruption/consolidation.go
+//! (`computeConsolidation`: re-schedule the candidates' pods; any unschedulable → no action;
+//! no new NodeClaim → delete; more than one → no action; exactly one → replace only with
+//! instance types whose worst launch price is below the candidates' summed price, pinned to spot
+//! when it may be spot or on-demand; spot-to-spot behind the `SpotToSpotConsolidation` gate,
+//! off by default, with 15 cheaper types required for a single node),
+//! singlenodeconsolidation.go (candidates one at a time, interleaved across NodePools),
+//! multinodeconsolidation.go (`firstNConsolidationOption`: binary search for the largest
+//! consolidatable prefix of at most 100 budget-filtered candidates; `filterOutSameInstanceType`),
+//! types.go (`SavingsRatio`: candidates ordered by price per unit of disruption, highest first)
+//! and pkg/utils/disruption/disruption.go (`EvictionCost`, `LifetimeRemaining`).
+//!
+//! The simulation (`SimulateScheduling`, helpers.go) takes the candidates' pods and the pending
+//! pods, places each (CPU then memory descending) on the first other node that passes the
+//! scheduler's filters with room left, then plans the rest with [`super::plan`] as
+//! provisioning would; a candidate's pod that lands on an uninitialized node or fits nowhere
+//! blocks the move, pending pods that fit nowhere do not.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use kscale_model::Resources;
+
+use super::{Offering, Pool, plan};
+use crate::scheduler::{NodeInfo, PodInfo, fits};
+
+/// A node consolidation may remove.
+#[derive(Clone, Debug)]
+pub struct Candidate {
+    /// Node name.
+    pub node: Arc<str>,
+    /// Index of its pool in [`Cluster::pools`].
+    pub pool: usize,
+    /// Instance type.
+    pub instance_type: String,
+    /// `spot` or `on-demand`.
+    pub capacity_type: String,
+    /// Price of its offering, USD per hour.
+    pub price: f64,
+    /// Capacity (counted against the pool's limits).
+    pub capacity: Resources,
+    /// Its reschedulable pods (not DaemonSet pods, not terminating).
+    pub pods: Vec<PodInfo>,
+    /// Σ [`eviction_cost`] of its pods × [`lifetime_remaining`] (`DisruptionCost`).
+    pub disruption_cost: f64,
+    /// 1 + Σ max(0, [`eviction_cost`]) of its reschedulable pods (`RescheduleDisruptionCost`).
+    pub reschedule_cost: f64,
+}
+
+impl Candidate {
+    /// Price per unit of disruption (`SavingsRatio`): higher is disrupted first.
+    pub fn savings_ratio(&self) -> f64 {
+        self.price / self.reschedule_cost
+    }
+}
+
+/// Cost of evicting one pod: `1 + deletionCost/2^27 + priority/2^25`, clamped to [−10, 10].
+pub fn eviction_cost(deletion_cost: f64, priority: i32) -> f64 {
+    (1.0 + deletion_cost / 2f64.powi(27) + priority as f64 / 2f64.powi(25)).clamp(-10.0, 10.0)
+}
+
+/// Fraction of the node's lifetime left, in [0, 1] (1 without `expireAfter`).
+pub fn lifetime_remaining(age_ms: u64, expire_after_ms: Option<u64>) -> f64 {
+    match expire_after_ms {
+        Some(e) if e > 0 => ((e as f64 - age_ms as f64) / e as f64).clamp(0.0, 1.0),
+        _ => 1.0,
+    }
+}
+
+/// Orders candidates for consolidation: savings ratio descending (ties: disruption cost
+/// ascending, then name, for determinism).
+pub fn sort_candidates(c: &mut [Candidate]) {
+    c.sort_by(|a, b| {
+        b.savings_ratio()
+            .total_cmp(&a.savings_ratio())
+            .then(a.disruption_cost.total_cmp(&b.disruption_cost))
+            .then_with(|| a.node.cmp(&b.node))
+    });
+}
+
+/// What the simulation sees.
+pub struct Cluster<'a> {
+    /// Nodes pods may move to (ready, schedulable, not being disrupted); candidates among them
+    /// are skipped when they are the ones removed.
+    pub nodes: &'a [&'a NodeInfo],
+    /// Pools (usage includes the candidates).
+    pub pools: &'a [Pool],
+    /// Offerings that can be launched now.
+    pub offerings: &'a [Offering],
+    /// The `SpotToSpotConsolidation` feature gate (default false).
+    pub spot_to_spot: bool,
+    /// Pending pods (not nominated to in-flight capacity): simulated too, as upstream's
+    /// `SimulateScheduling` does, but their failing to schedule blocks nothing.
+    pub pending: &'a [PodInfo],
+    /// Nodes of `nodes` that are not initialized yet (in-flight NodeClaims): a candidate's pod
+    /// may not rely on them.
+    pub uninitialized: &'a BTreeSet<Arc<str>>,
+}
+
+/// The one node that replaces the candidates.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Replacement {
+    /// Pool index.
+    pub pool: usize,
+    /// Offerings it may launch as (cheapest first, all cheaper than the candidates).
+    pub options: Vec<usize>,
+    /// Pods planned onto it.
+    pub pods: Vec<u64>,
+    /// Their requests.
+    pub requests: Resources,
+}
+
+impl Replacement {
+    /// The offering launched: the cheapest option.
+    pub fn offering(&self) -> usize {
+        self.options[0]
+    }
+}
+
+/// A consolidation decision.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Decision {
+    /// Delete the candidates; their pods fit the other nodes.
+    Delete,
+    /// Replace them with one cheaper node.
+    Replace(Replacement),
+}
+
+/// A consolidation command.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Command {
+    /// Indices into the candidate slice.
+    pub candidates: Vec<usize>,
+    /// Delete or replace.
+    pub decision: Decision,
+    /// Hourly savings, USD (candidates' price minus the replacement's).
+    pub savings: f64,
+}
+
+/// Minimum number of cheaper instance types for single-node spot-to-spot consolidation.
+pub const MIN_SPOT_TO_SPOT_TYPES: usize = 15;
+/// Candidates multi-node consolidation considers at once.
+pub const MAX_MULTI_NODE_CANDIDATES: usize = 100;
+
+/// `computeConsolidation` for a set of candidates: the decision, or why there is none (the
+/// `Unconsolidatable` message).
+pub fn compute(cluster: &Cluster, cands: &[&Candidate]) -> Result<Decision, String> {
+    let removed: BTreeSet<&str> = cands.iter().map(|c| c.node.as_ref()).collect();
+    let moving: BTreeSet<u64> = cands
+        .iter()
+        .flat_map(|c| c.pods.iter().map(|p| p.id))
+        .collect();
+    let mut pods: Vec<&PodInfo> = cands
+        .iter()
+        .flat_map(|c| c.pods.iter())
+        .chain(cluster.pending.iter())
+        .collect();
+    pods.sort_by(|a, b| {
+        b.requests
+            .cpu_milli
+            .cmp(&a.requests.cpu_milli)
+            .then(b.requests.memory.cmp(&a.requests.memory))
+            .then(a.id.cmp(&b.id))
+    });
+    // Existing nodes first.
+    let mut extra: BTreeMap<usize, Resources> = BTreeMap::new();
+    let mut rest: Vec<PodInfo> = vec![];
+    for p in pods {
+        let target = cluster.nodes.iter().enumerate().position(|(i, n)| {
+            if removed.contains(n.name.as_ref()) || fits(p, n).is_err() {
+                return false;
+            }
+            let used = Resources {
+                cpu_milli: n.requested.cpu_milli,
+                memory: n.requested.memory,
+                pods: n.pods.len() as i64,
+            } + extra.get(&i).copied().unwrap_or(Resources::ZERO)
+                + p.requests;
+            used.fits_in(&n.allocatable)
+        });
+        match target {
+            Some(i) => {
+                let n = cluster.nodes[i];
+                if moving.contains(&p.id) && cluster.uninitialized.contains(&n.name) {
+                    return Err(format!(
+                        "Pod {}/{} would schedule against uninitialized nodeclaim/{}",
+                        p.namespace, p.name, n.name
+                    ));
+                }
+                *extra.entry(i).or_insert(Resources::ZERO) += p.requests;
+            }
+            None => rest.push(p.clone()),
+        }
+    }
+    if rest.is_empty() {
+        return Ok(Decision::Delete);
+    }
+    // The rest on new NodeClaims; the candidates' capacity leaves their pools.
+    let mut pools = cluster.pools.to_vec();
+    for c in cands {
+        pools[c.pool].usage -= c.capacity;
+    }
+    let p = plan(&rest, &pools, cluster.offerings);
+    if let Some((id, reason)) = p.unschedulable.iter().find(|(id, _)| moving.contains(id)) {
+        let pod = rest.iter().find(|x| x.id == *id).expect("planned pod");
+        return Err(format!(
+            "Pod {}/{} would not schedule: {reason}",
+            pod.namespace, pod.name
+        ));
+    }
+    if p.claims.is_empty() {
+        return Ok(Decision::Delete);
+    }
+    if p.claims.len() != 1 {
+        return Err(format!(
+            "Can't remove without creating {} candidates",
+            p.claims.len()
+        ));
+    }
+    let claim = &p.claims[0];
+    let offerings = cluster.offerings;
+    let candidate_price: f64 = cands.iter().map(|c| c.price).sum();
+    let mut options = claim.options.clone();
+    options.sort_by(|a, b| {
+        let (x, y) = (&offerings[*a], &offerings[*b]);
+        x.price
+            .total_cmp(&y.price)
+            .then_with(|| x.instance_type.cmp(&y.instance_type))
+            .then_with(|| x.zone.cmp(&y.zone))
+    });
+    let all_spot = cands.iter().all(|c| c.capacity_type == "spot");
+    let may_spot = options
+        .iter()
+        .any(|o| offerings[*o].capacity_type == "spot");
+    if all_spot && may_spot {
+        if !cluster.spot_to_spot {
+            return Err(
+                "SpotToSpotConsolidation is disabled, can't replace a spot node with a spot node"
+                    .into(),
+            );
+        }
+        options.retain(|o| offerings[*o].capacity_type == "spot");
+        options = cheaper_than(&options, offerings, candidate_price);
+        if options.is_empty() {
+            return Err("Can't replace with a cheaper node".into());
+        }
+        if cands.len() == 1 {
+            let types = type_order(&options, offerings);
+            if types.len() < MIN_SPOT_TO_SPOT_TYPES {
+                return Err(format!(
+                    "SpotToSpotConsolidation requires {MIN_SPOT_TO_SPOT_TYPES} cheaper instance type options than the current candidate to consolidate, got {}",
+                    types.len()
+                ));
+            }
+            let keep: BTreeSet<&str> = types[..MIN_SPOT_TO_SPOT_TYPES].iter().copied().collect();
+            options.retain(|o| keep.contains(offerings[*o].instance_type.as_str()));
+        }
+    } else {
+        options = cheaper_than(&options, offerings, candidate_price);
+        if options.is_empty() {
+            return Err("Can't replace with a cheaper node".into());
+        }
+        // Filtered assuming spot launches: pin it, so a spot shortage fails the launch
+        // instead of launching a dearer on-demand node.
+        let spot = options
+            .iter()
+            .any(|o| offerings[*o].capacity_type == "spot");
+        let od = options
+            .iter()
+            .any(|o| offerings[*o].capacity_type == "on-demand");
+        if spot && od {
+            options.retain(|o| offerings[*o].capacity_type == "spot");
+        }
+    }
+    Ok(Decision::Replace(Replacement {
+        pool: claim.pool,
+        options,
+        pods: claim.pods.clone(),
+        requests: claim.requests,
+    }))
+}
+
+/// Instance-type names of `options` in price order (first appearance).
+fn type_order<'o>(options: &[usize], offerings: &'o [Offering]) -> Vec<&'o str> {
+    let mut seen = BTreeSet::new();
+    options
+        .iter()
+        .map(|o| offerings[*o].instance_type.as_str())
+        .filter(|t| seen.insert(*t))
+        .collect()
+}
+
+/// `RemoveInstanceTypeOptionsByPriceAndMinValues`: keeps the options whose instance type's
+/// worst launch price (among the options) is below `max_price`.
+fn cheaper_than(options: &[usize], offerings: &[Offering], max_price: f64) -> Vec<usize> {
+    let mut worst: BTreeMap<&str, f64> = BTreeMap::new();
+    for o in options {
+        let x = &offerings[*o];
+        let w = worst.entry(x.instance_type.as_str()).or_insert(x.price);
+        *w = w.max(x.price);
+    }
+    options
+        .iter()
+        .copied()
+        .filter(|o| worst[offerings[*o].instance_type.as_str()] < max_price)
+        .collect()
+}
+
+fn savings(cands: &[&Candidate], d: &Decision, offerings: &[Offering]) -> f64 {
+    let price: f64 = cands.iter().map(|c| c.price).sum();
+    match d {
+        Decision::Delete => price,
+        Decision::Replace(r) => price - offerings[r.offering()].price,
+    }
+}
+
+/// Outcome of a consolidation method.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Outcome {
+    /// The command to run, if any.
+    pub command: Option<Command>,
+    /// Candidates (indices) found unconsolidatable, with the reason.
+    pub unconsolidatable: Vec<(usize, String)>,
+    /// Some candidate was skipped because its pool's budget is used up (then the cluster must
+    /// not be marked consolidated).
+    pub constrained_by_budgets: bool,
+}
+
+/// Single-node consolidation over `cands` (already sorted by [`sort_candidates`]), interleaved
+/// across pools, with `budget[pool]` disruptions allowed. At most `max_evaluated` candidates
+/// are simulated (upstream bounds the pass by a 3-minute timeout).
+pub fn single_node(
+    cluster: &Cluster,
+    cands: &[Candidate],
+    budget: &[u64],
+    max_evaluated: usize,
+) -> Outcome {
+    // Interleave by pool, pools in order of their best candidate.
+    let mut by_pool: Vec<(usize, Vec<usize>)> = vec![];
+    for (i, c) in cands.iter().enumerate() {
+        match by_pool.iter_mut().find(|(p, _)| *p == c.pool) {
+            Some((_, v)) => v.push(i),
+            None => by_pool.push((c.pool, vec![i])),
+        }
+    }
+    let longest = by_pool.iter().map(|(_, v)| v.len()).max().unwrap_or(0);
+    let order: Vec<usize> = (0..longest)
+        .flat_map(|k| by_pool.iter().filter_map(move |(_, v)| v.get(k).copied()))
+        .collect();
+    let mut out = Outcome::default();
+    let mut evaluated = 0;
+    for i in order {
+        let c = &cands[i];
+        if budget[c.pool] == 0 {
+            out.constrained_by_budgets = true;
+            continue;
+        }
+        if evaluated == max_evaluated {
+            break;
+        }
+        evaluated += 1;
+        match compute(cluster, &[c]) {
+            Ok(d) => {
+                out.command = Some(Command {
+                    candidates: vec![i],
+                    savings: savings(&[c], &d, cluster.offerings),
+                    decision: d,
+                });
+                return out;
+            }
+            Err(reason) => out.unconsolidatable.push((i, reason)),
+        }
+    }
+    out
+}
+
+/// Multi-node consolidation: the largest prefix of the budget-filtered candidates (at most
+/// 100) that can be deleted or replaced by one cheaper node of another type, by binary search.
+pub fn multi_node(cluster: &Cluster, cands: &[Candidate], budget: &[u64]) -> Outcome {
+    let mut left = budget.to_vec();
+    let mut out = Outcome::default();
+    let mut idx = vec![];
+    for (i, c) in cands.iter().enumerate() {
+        if left[c.pool] == 0 {
+            out.constrained_by_budgets = true;
+            continue;
+        }
+        left[c.pool] -= 1;
+        idx.push(i);
+    }
+    if idx.len() < 2 {
+        return out;
+    }
+    let (mut lo, mut hi) = (1usize, MAX_MULTI_NODE_CANDIDATES.min(idx.len()));
+    if idx.len() <= hi {
+        hi = idx.len() - 1;
+    }
+    while lo <= hi {
+        let mid = (lo + hi) / 2;
+        let set: Vec<&Candidate> = idx[..=mid].iter().map(|i| &cands[*i]).collect();
+        let valid = match compute(cluster, &set) {
+            Ok(Decision::Delete) => Some(Decision::Delete),
+            Ok(Decision::Replace(r)) => filter_out_same_type(r, &set, cluster.offerings),
+            Err(_) => None,
+        };
+        match valid {
+            Some(d) => {
+                out.command = Some(Command {
+                    candidates: idx[..=mid].to_vec(),
+                    savings: savings(&set, &d, cluster.offerings),
+                    decision: d,
+                });
+                lo = mid + 1;
+            }
+            None => hi = mid - 1,
+        }
+    }
+    out
+}
+
+/// `filterOutSameInstanceType`: if the replacement could be one of the removed types, it must
+/// be cheaper than the cheapest removed node of such a type (else deleting the others is the
+/// better move).
+fn filter_out_same_type(
+    mut r: Replacement,
+    set: &[&Candidate],
+    offerings: &[Offering],
+) -> Option<Decision> {
+    let mut price_by_type: BTreeMap<&str, f64> = BTreeMap::new();
+    for c in set {
+        let p = price_by_type
+            .entry(c.instance_type.as_str())
+            .or_insert(f64::MAX);
+        *p = p.min(c.price);
+    }
+    let max_price = r
+        .options
+        .iter()
+        .filter_map(|o| price_by_type.get(offerings[*o].instance_type.as_str()))
+        .fold(f64::MAX, |a, b| a.min(*b));
+    r.options = cheaper_than(&r.options, offerings, max_price);
+    (!r.options.is_empty()).then_some(Decision::Replace(r))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scheduler::PlacementConstraints;
+    use kscale_model::SimTime;
+    use kscale_model::labels::Labels;
+
+    fn offering(name: &str, cap: &str, cpu: i64, price: f64) -> Offering {
+        let mut labels = Labels::new();
+        labels.insert("node.kubernetes.io/instance-type".into(), name.into());
+        labels.insert("karpenter.sh/capacity-type".into(), cap.into());
+        let r = Resources {
+            cpu_milli: cpu,
+            memory: 64 << 30,
+            pods: 110,
+        };
+        Offering {
+            instance_type: name.into(),
+            capacity_type: cap.into(),
+            zone: "z1".into(),
+            capacity: r,
+            allocatable: r,
+            price,
+            labels,
+        }
+    }
+
+    /// m5 prices (us-east-1 on-demand; spot at 30%, an assumption for the test).
+    fn catalog() -> Vec<Offering> {
+        vec![
+            offering("m5.large", "on-demand", 2000, 0.096),
+            offering("m5.xlarge", "on-demand", 4000, 0.192),
+            offering("m5.2xlarge", "on-demand", 8000, 0.384),
+            offering("m5.large", "spot", 2000, 0.029),
+            offering("m5.xlarge", "spot", 4000, 0.058),
+            offering("m5.2xlarge", "spot", 8000, 0.115),
+        ]
+    }
+
+    fn pod(id: u64, cpu: i64) -> PodInfo {
+        PodInfo {
+            id,
+            namespace: Arc::from("default"),
+            name: Arc::from(format!("p{id}").as_str()),
+            labels: Arc::new(Labels::new()),
+            requests: Resources {
+                cpu_milli: cpu,
+                memory: 1 << 30,
+                pods: 1,
+            },
+            priority: 0,
+            start_time: SimTime(id),
+            terminating: false,
+            constraints: Arc::new(PlacementConstraints::default()),
+        }
+    }
+
+    fn node(name: &str, o: &Offering, pods: Vec<PodInfo>) -> NodeInfo {
+        let requested = pods.iter().fold(Resources::ZERO, |a, p| a + p.requests);
+        NodeInfo {
+            name: Arc::from(name),
+            labels: o.labels.clone(),
+            taints: vec![],
+            unschedulable: false,
+            ready: true,
+            allocatable: o.allocatable,
+            requested,
+            pods,
+            nominated: vec![],
+        }
+    }
+
+    fn candidate(n: &NodeInfo, o: &Offering) -> Candidate {
+        let costs: Vec<f64> = n
+            .pods
+            .iter()
+            .map(|p| eviction_cost(0.0, p.priority))
+            .collect();
+        Candidate {
+            node: n.name.clone(),
+            pool: 0,
+            instance_type: o.instance_type.clone(),
+            capacity_type: o.capacity_type.clone(),
+            price: o.price,
+            capacity: o.capacity,
+            pods: n.pods.clone(),
+            disruption_cost: costs.iter().sum(),
+            reschedule_cost: 1.0 + costs.iter().map(|c| c.max(0.0)).sum::<f64>(),
+        }
+    }
+
+    fn pool(capacity_types: &[&str], limit_cpu: Option<i64>) -> Pool {
+        Pool {
+            name: "default".into(),
+            weight: 0,
+            requirements: vec![kscale_model::NodeSelectorRequirement {
+                key: "karpenter.sh/capacity-type".into(),
+                op: kscale_model::SelectorOp::In,
+                values: capacity_types.iter().map(|s| s.to_string()).collect(),
+            }],
+            taints: vec![],
+            labels: Labels::new(),
+            limits: limit_cpu.map(|c| Resources {
+                cpu_milli: c,
+                memory: 0,
+                pods: 0,
+            }),
+            usage: Resources::ZERO,
+        }
+    }
+
+    #[test]
+    fn eviction_cost_and_lifetime() {
+        // pkg/utils/disruption/disruption.go: default 1; priority 2^25 adds 1; clamped at 10.
+        assert_eq!(eviction_cost(0.0, 0), 1.0);
+        assert_eq!(eviction_cost(0.0, 1 << 25), 2.0);
+        assert_eq!(eviction_cost(2f64.powi(27), 0), 2.0);
+        assert_eq!(eviction_cost(0.0, 1_000_000_000), 10.0);
+        assert_eq!(eviction_cost(-2_147_483_647.0, 0), -10.0);
+        assert_eq!(lifetime_remaining(0, None), 1.0);
+        assert_eq!(lifetime_remaining(3_600_000, Some(4 * 3_600_000)), 0.75);
+        assert_eq!(lifetime_remaining(5 * 3_600_000, Some(4 * 3_600_000)), 0.0);
+    }
+
+    // consolidation_test.go "can delete nodes": two nodes, the pods of one fit on the other.
+    #[test]
+    fn deletes_when_pods_fit_elsewhere() {
+        let cat = catalog();
+        let none = BTreeSet::new();
+        let a = node("a", &cat[1], vec![pod(1, 1000)]);
+        let b = node("b", &cat[1], vec![pod(2, 1000)]);
+        let nodes = [&a, &b];
+        let pools = [pool(&["on-demand"], None)];
+        let cl = Cluster {
+            nodes: &nodes,
+            pools: &pools,
+            offerings: &cat,
+            spot_to_spot: false,
+            pending: &[],
+            uninitialized: &none,
+        };
+        let cands = vec![candidate(&a, &cat[1]), candidate(&b, &cat[1])];
+        let out = single_node(&cl, &cands, &[1], 10);
+        let cmd = out.command.unwrap();
+        assert_eq!(cmd.decision, Decision::Delete);
+        assert_eq!(cmd.candidates, vec![0]);
+        assert!((cmd.savings - 0.192).abs() < 1e-9);
+    }
+
+    // consolidation_test.go "can replace node": a 2xlarge holding one 1-CPU pod is replaced by
+    // the cheapest type that holds it (m5.large on-demand).
+    #[test]
+    fn replaces_with_cheaper_node() {
+        let cat = catalog();
+        let none = BTreeSet::new();
+        let a = node("a", &cat[2], vec![pod(1, 1000)]);
+        let nodes = [&a];
+        let pools = [pool(&["on-demand"], None)];
+        let cl = Cluster {
+            nodes: &nodes,
+            pools: &pools,
+            offerings: &cat,
+            spot_to_spot: false,
+            pending: &[],
+            uninitialized: &none,
+        };
+        let cands = vec![candidate(&a, &cat[2])];
+        let cmd = single_node(&cl, &cands, &[1], 10).command.unwrap();
+        let Decision::Replace(r) = &cmd.decision else {
+            panic!("{cmd:?}")
+        };
+        assert_eq!(r.offering(), 0, "m5.large on-demand");
+        assert_eq!(
+            r.options,
+            vec![0, 1],
+            "large and xlarge are cheaper than 2xlarge"
+        );
+        assert!((cmd.savings - (0.384 - 0.096)).abs() < 1e-9);
+        // "won't replace on-demand node if on-demand replacement is more expensive": the
+        // cheapest node cannot be replaced.
+        let b = node("b", &cat[0], vec![pod(2, 1000)]);
+        let nodes = [&b];
+        let cl = Cluster {
+            nodes: &nodes,
+            ..cl
+        };
+        let out = single_node(&cl, &[candidate(&b, &cat[0])], &[1], 10);
+        assert!(out.command.is_none());
+        assert_eq!(
+            out.unconsolidatable[0].1,
+            "Can't replace with a cheaper node"
+        );
+    }
+
+    // "can replace node" for an on-demand node of a spot-or-on-demand pool: the filter uses the
+    // worst (on-demand) price, then the replacement is pinned to spot.
+    #[test]
+    fn on_demand_to_spot_or_on_demand_is_pinned_to_spot() {
+        let cat = catalog();
+        let none = BTreeSet::new();
+        let a = node("a", &cat[1], vec![pod(1, 1000)]);
+        let nodes = [&a];
+        let pools = [pool(&["spot", "on-demand"], None)];
+        let cl = Cluster {
+            nodes: &nodes,
+            pools: &pools,
+            offerings: &cat,
+            spot_to_spot: false,
+            pending: &[],
+            uninitialized: &none,
+        };
+        let cmd = single_node(&cl, &[candidate(&a, &cat[1])], &[1], 10)
+            .command
+            .unwrap();
+        let Decision::Replace(r) = &cmd.decision else {
+            panic!()
+        };
+        // Only m5.large's worst price (0.096) is below 0.192; pinned to spot.
+        assert_eq!(r.options, vec![3]);
+    }
+
+    // "cannot replace spot with spot if the spotToSpotConsolidation is disabled" and "cannot
+    // replace spot with spot if less than minimum InstanceTypes flexibility".
+    #[test]
+    fn spot_to_spot_is_gated() {
+        let cat = catalog();
+        let none = BTreeSet::new();
+        let a = node("a", &cat[5], vec![pod(1, 1000)]);
+        let nodes = [&a];
+        let pools = [pool(&["spot"], None)];
+        let mut cl = Cluster {
+            nodes: &nodes,
+            pools: &pools,
+            offerings: &cat,
+            spot_to_spot: false,
+            pending: &[],
+            uninitialized: &none,
+        };
+        let cands = [candidate(&a, &cat[5])];
+        let out = single_node(&cl, &cands, &[1], 10);
+        assert!(
+            out.unconsolidatable[0]
+                .1
+                .starts_with("SpotToSpotConsolidation is disabled")
+        );
+        cl.spot_to_spot = true;
+        let out = single_node(&cl, &cands, &[1], 10);
+        assert_eq!(
+            out.unconsolidatable[0].1,
+            "SpotToSpotConsolidation requires 15 cheaper instance type options than the current candidate to consolidate, got 2"
+        );
+    }
+
+    // "should only allow 3 nodes to be deleted in single node consolidation delete" (budget
+    // exhausted → skipped, and the outcome says so); an oversized pod blocks the move.
+    #[test]
+    fn budget_and_unschedulable_pods_block() {
+        let cat = catalog();
+        let none = BTreeSet::new();
+        let a = node("a", &cat[1], vec![pod(1, 1000)]);
+        let b = node("b", &cat[1], vec![pod(2, 1000)]);
+        let nodes = [&a, &b];
+        let pools = [pool(&["on-demand"], None)];
+        let cl = Cluster {
+            nodes: &nodes,
+            pools: &pools,
+            offerings: &cat,
+            spot_to_spot: false,
+            pending: &[],
+            uninitialized: &none,
+        };
+        let cands = vec![candidate(&a, &cat[1]), candidate(&b, &cat[1])];
+        let out = single_node(&cl, &cands, &[0], 10);
+        assert!(out.command.is_none() && out.constrained_by_budgets);
+        // A 3.5-CPU pod on an xlarge, the other xlarge full: a new node is needed. Usage 8 CPUs,
+        // the candidate's 4 leave; a limit of 8 allows an xlarge (not cheaper) but not a
+        // 2xlarge; a limit of 4 allows nothing that holds the pod.
+        let c = node("c", &cat[1], vec![pod(3, 3500)]);
+        let d = node("d", &cat[1], vec![pod(4, 3500)]);
+        let nodes = [&c, &d];
+        let mut pools = [pool(&["on-demand"], Some(8000))];
+        pools[0].usage = cat[1].capacity + cat[1].capacity;
+        let cl = Cluster {
+            nodes: &nodes,
+            pools: &pools,
+            offerings: &cat,
+            spot_to_spot: false,
+            pending: &[],
+            uninitialized: &none,
+        };
+        let out = single_node(&cl, &[candidate(&c, &cat[1])], &[1], 10);
+        assert_eq!(
+            out.unconsolidatable[0].1,
+            "Can't replace with a cheaper node"
+        );
+        let mut pools4 = pools.clone();
+        pools4[0].limits = Some(Resources {
+            cpu_milli: 4000,
+            memory: 0,
+            pods: 0,
+        });
+        let cl = Cluster {
+            pools: &pools4,
+            ..cl
+        };
+        let out = single_node(&cl, &[candidate(&c, &cat[1])], &[1], 10);
+        assert!(
+            out.unconsolidatable[0].1.contains("would not schedule")
+                && out.unconsolidatable[0].1.contains("exceed limits"),
+            "{:?}",
+            out.unconsolidatable
+        );
+    }
+
+    // multinodeconsolidation_test / consolidation_test.go "can merge 3 nodes into 1" and "won't
+    // merge 2 nodes into 1 of the same type", with the binary search over prefixes.
+    #[test]
+    fn multi_node_merges_and_binary_searches() {
+        let cat = catalog();
+        let none = BTreeSet::new();
+        let pools = [pool(&["on-demand"], None)];
+        let run = |cpu: i64, n: u64, budget: u64| {
+            let ns: Vec<NodeInfo> = (0..n)
+                .map(|i| node(&format!("n{i}"), &cat[1], vec![pod(i, cpu)]))
+                .collect();
+            let refs: Vec<&NodeInfo> = ns.iter().collect();
+            let cl = Cluster {
+                nodes: &refs,
+                pools: &pools,
+                offerings: &cat,
+                spot_to_spot: false,
+                pending: &[],
+                uninitialized: &none,
+            };
+            let cands: Vec<Candidate> = ns.iter().map(|n| candidate(n, &cat[1])).collect();
+            multi_node(&cl, &cands, &[budget])
+        };
+        // Four xlarge nodes with 2.5 CPU each. Prefix 3 (7.5 CPU) fits one 2xlarge, 0.384 <
+        // 3 × 0.192: valid; prefix 4 (10 CPU) needs two nodes: invalid. Three merge into one.
+        let cmd = run(2500, 4, 4).command.unwrap();
+        assert_eq!(cmd.candidates, vec![0, 1, 2]);
+        let Decision::Replace(r) = &cmd.decision else {
+            panic!("{cmd:?}")
+        };
+        assert_eq!(cat[r.offering()].instance_type, "m5.2xlarge");
+        assert!((cmd.savings - (0.576 - 0.384)).abs() < 1e-9);
+        // A budget of 2: the only prefix (5 CPU) needs a 2xlarge at the price of the two
+        // xlarge nodes: not cheaper, nothing to do, and the budget constrained the search.
+        let out = run(2500, 4, 2);
+        assert!(out.command.is_none() && out.constrained_by_budgets);
+        // Three nodes of 1.2 CPU: all three would fit one xlarge, the removed type, at a price
+        // not below the removed xlarge's (filterOutSameInstanceType) — so the best is deleting
+        // two and packing their pods onto the third.
+        let cmd = run(1200, 3, 3).command.unwrap();
+        assert_eq!(
+            (cmd.candidates.len(), &cmd.decision),
+            (2, &Decision::Delete)
+        );
+        // Four nodes of 300m: all four fit one m5.large, cheaper than an xlarge: 4 → 1 large.
+        let cmd = run(300, 4, 4).command.unwrap();
+        assert_eq!(cmd.candidates, vec![0, 1, 2, 3]);
+        let Decision::Replace(r) = &cmd.decision else {
+            panic!("{cmd:?}")
+        };
+        assert_eq!(
+            r.options,
+            vec![0],
+            "only m5.large is cheaper than a removed xlarge"
+        );
+    }
+
+    #[test]
+    fn sort_prefers_savings_per_disruption() {
+        let cat = catalog();
+        let big = node("big", &cat[2], vec![pod(1, 100), pod(2, 100)]);
+        let small = node("small", &cat[0], vec![pod(3, 100)]);
+        let mut c = vec![candidate(&small, &cat[0]), candidate(&big, &cat[2])];
+        sort_candidates(&mut c);
+        // 0.384 / 3 = 0.128 > 0.096 / 2 = 0.048.
+        assert_eq!(c[0].node.as_ref(), "big");
+    }
+
+    // consolidation_test.go "won't delete node if it would require pods to schedule on an
+    // uninitialized node" and "can delete nodes with a permanently pending pod".
+    #[test]
+    fn uninitialized_destinations_and_pending_pods() {
+        let cat = catalog();
+        let a = node("a", &cat[1], vec![pod(1, 1000)]);
+        let b = node("b", &cat[1], vec![]);
+        let nodes = [&a, &b];
+        let pools = [pool(&["on-demand"], None)];
+        let unready: BTreeSet<Arc<str>> = [Arc::from("b")].into();
+        let cl = Cluster {
+            nodes: &nodes,
+            pools: &pools,
+            offerings: &cat,
+            spot_to_spot: false,
+            pending: &[],
+            uninitialized: &unready,
+        };
+        let c = candidate(&a, &cat[1]);
+        let err = compute(&cl, &[&c]).unwrap_err();
+        assert!(err.contains("uninitialized nodeclaim/b"), "{err}");
+        // Once b is initialized the pod moves there: delete. A pending pod too big for any
+        // type does not block it.
+        let none = BTreeSet::new();
+        let huge = [pod(9, 64_000)];
+        let cl = Cluster {
+            uninitialized: &none,
+            pending: &huge,
+            ..cl
+        };
+        assert_eq!(compute(&cl, &[&c]), Ok(Decision::Delete));
+        // A pending pod that needs its own node makes a second NodeClaim: no consolidation of
+        // the 2xlarge below, whose pod then needs a new node too.
+        let big = node("big", &cat[2], vec![pod(3, 3000)]);
+        let nodes = [&big];
+        let pend = [pod(8, 3000)];
+        let cl = Cluster {
+            nodes: &nodes,
+            pending: &pend,
+            ..cl
+        };
+        let c = candidate(&big, &cat[2]);
+        // Both pods (6 CPU) fit one new 2xlarge: one claim, not cheaper than the candidate.
+        assert_eq!(
+            compute(&cl, &[&c]).unwrap_err(),
+            "Can't replace with a cheaper node"
+        );
+    }
+}

@@ -1,0 +1,908 @@
+//! Karpenter disruption of `karpenter.sh/v1` NodePool nodes: emptiness, multi-node and
+//! single-node consolidation (delete, or replace with one cheaper node), under the pools'
+//! disruption budgets.
+//!
+//! Follows kubernetes-sigs/karpenter pkg/controllers/disruption: `controller.go` (a poll every
+//! 10 s tries Emptiness → multi-node → single-node consolidation, the first method with a
+//! command wins and the loop runs again at once; drift is not emulated), `helpers.go`
+//! (`BuildDisruptionBudgetMapping`: initialized pool nodes count, NotReady and disrupting
+//! nodes use up the budget, `DisruptionBlocked` on a pool whose budget is 0),
+//! `validation.go` (a command is re-validated after 15 s: candidates still candidates,
+//! budgets, same simulation result — else `ConsolidationRejected`), `queue.go`
+//! (`StartCommand`: candidates get the `karpenter.sh/disrupted:NoSchedule` taint, the
+//! replacement is launched, and only once it is initialized are the candidates' NodeClaims
+//! deleted, which drains and terminates them) and `events/events.go` for the wording. The
+//! decisions themselves are [`kscale_controllers::karpenter::consolidation`] and
+//! [`kscale_controllers::karpenter::budget`].
+//!
+//! Per-poll cost: nothing is computed while no pod or node changed since a poll that found
+//! nothing (upstream `IsConsolidated`), unless a node's `consolidateAfter` elapses or a
+//! scheduled budget may change; single-node consolidation simulates at most
+//! [`MAX_SINGLE_NODE_CANDIDATES`] candidates per poll, multi-node at most 100.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use kscale_controllers::karpenter::budget::{self, Reason};
+use kscale_controllers::karpenter::consolidation::{
+    self, Candidate, Cluster, Decision, eviction_cost, lifetime_remaining,
+};
+use kscale_controllers::karpenter::{Offering, Pool};
+use kscale_controllers::scheduler::{NodeInfo, PodInfo};
+use kscale_model::{Resources, SimTime, Taint, TaintEffect};
+use serde_json::{Value, json};
+
+use super::karpenter::{PoolApi, PoolConfig};
+use super::{Event, Sim};
+
+/// Delay between computing a command and re-validating it (`commandValidationDelay`, 15 s).
+pub const VALIDATION_DELAY_MS: u64 = 15_000;
+/// How often a draining node is checked for its pods being gone.
+pub const TERMINATION_POLL_MS: u64 = 1_000;
+/// Single-node candidates simulated per poll (upstream bounds the pass by a 3-minute timeout).
+pub const MAX_SINGLE_NODE_CANDIDATES: usize = 10;
+/// The taint disrupted nodes get (`karpenter.sh/disrupted:NoSchedule`).
+pub const DISRUPTED_TAINT: &str = "karpenter.sh/disrupted";
+/// `Unconsolidatable` events repeat at most every 15 minutes per node (their `DedupeTimeout`).
+const UNCONSOLIDATABLE_DEDUPE_MS: u64 = 15 * 60_000;
+/// `DisruptionBlocked` on a NodePool repeats at most every minute.
+const BLOCKED_DEDUPE_MS: u64 = 60_000;
+
+/// The replacement a command launches.
+#[derive(Debug, Clone)]
+pub struct PlannedReplacement {
+    /// Pool name.
+    pub pool: String,
+    /// The offering to launch.
+    pub offering: Offering,
+    /// Requests planned onto it.
+    pub requests: Resources,
+}
+
+/// A disruption command (decided, validating or running).
+#[derive(Debug, Clone)]
+pub struct Command {
+    /// `Empty` or `Underutilized`.
+    pub reason: Reason,
+    /// `empty`, `multi` or `single`.
+    pub method: &'static str,
+    /// Candidate nodes: (name, uid, instance type, capacity type, price).
+    pub nodes: Vec<(String, String, String, String, f64)>,
+    /// The replacement, if any.
+    pub replacement: Option<PlannedReplacement>,
+    /// The launched replacement's NodeClaim.
+    pub claim: Option<String>,
+    /// Hourly savings, USD.
+    pub savings: f64,
+}
+
+impl Command {
+    fn decision(&self) -> &'static str {
+        if self.replacement.is_some() {
+            "replace"
+        } else {
+            "delete"
+        }
+    }
+
+    /// Upstream `Command.String()` (without the command id).
+    fn describe(&self) -> String {
+        let names: Vec<&str> = self.nodes.iter().map(|n| n.0.as_str()).collect();
+        match &self.replacement {
+            Some(_) => format!(
+                "{}: [{}] -> [1 replacement]",
+                self.decision(),
+                names.join(", ")
+            ),
+            None => format!("{}: [{}]", self.decision(), names.join(", ")),
+        }
+    }
+}
+
+/// One disruption decision, for summary.json.
+#[derive(Debug, Clone)]
+pub struct DecisionRecord {
+    /// Seconds since the start.
+    pub time: f64,
+    /// `delete` or `replace`.
+    pub decision: &'static str,
+    /// `Empty` or `Underutilized`.
+    pub reason: &'static str,
+    /// `empty`, `multi` or `single`.
+    pub method: &'static str,
+    /// Nodes disrupted, with their instance and capacity types.
+    pub nodes: Vec<String>,
+    /// The replacement's instance and capacity type.
+    pub replacement: Option<String>,
+    /// Hourly savings, USD.
+    pub savings: f64,
+}
+
+/// Disruption state of the twin's Karpenter.
+#[derive(Debug, Default)]
+pub struct DisruptionState {
+    /// The command waiting for its 15-second validation.
+    pub validating: Option<Command>,
+    /// Commands started (waiting for the replacement, or draining).
+    pub running: Vec<Command>,
+    /// Nodes marked for disruption.
+    pub disrupting: BTreeSet<String>,
+    /// (pods_epoch, nodes_epoch, valid until) of the last poll that found nothing to do.
+    pub consolidated: Option<(u64, u64, SimTime)>,
+    /// Decisions taken.
+    pub decisions: Vec<DecisionRecord>,
+    /// Commands rejected at validation.
+    pub rejected: u64,
+    /// Node → its NodeClaim's name.
+    pub claims: BTreeMap<String, String>,
+    /// Last emission of a deduplicated event (reason, object) → time.
+    dedupe: BTreeMap<(&'static str, String), SimTime>,
+}
+
+/// What one pass over the pools found.
+struct Gathered {
+    pools: Vec<Pool>,
+    empty: Vec<Candidate>,
+    underutilized: Vec<Candidate>,
+    /// Per pool (index into `pools`): initialized nodes, disrupting or NotReady nodes.
+    counts: Vec<(u64, u64)>,
+    /// (node, message) for `Unconsolidatable`.
+    unconsolidatable: Vec<(String, String)>,
+    /// Earliest time a node not yet consolidatable becomes so.
+    next_eligible: Option<SimTime>,
+    /// Node names pods may move to.
+    destinations: Vec<Arc<str>>,
+}
+
+fn is_nodepool(c: &PoolConfig) -> bool {
+    c.api == PoolApi::NodePool
+}
+
+impl Sim {
+    fn unix_ms(&self) -> i64 {
+        self.start_unix_ms + self.now.as_millis() as i64
+    }
+
+    fn dedupe(&mut self, reason: &'static str, object: &str, window_ms: u64) -> bool {
+        let key = (reason, object.to_string());
+        let now = self.now;
+        let d = &mut self.karpenter.disruption.dedupe;
+        if d.get(&key).is_some_and(|t| now.since(*t) < window_ms) {
+            return false;
+        }
+        d.insert(key, now);
+        true
+    }
+
+    /// Offerings that can be launched now (not cached as unavailable).
+    fn available_offerings(&self) -> Vec<Offering> {
+        let now = self.now;
+        self.offerings()
+            .into_iter()
+            .filter(|o| {
+                self.karpenter
+                    .unavailable
+                    .get(&(
+                        o.instance_type.clone(),
+                        o.capacity_type.clone(),
+                        o.zone.clone(),
+                    ))
+                    .is_none_or(|until| *until <= now)
+            })
+            .collect()
+    }
+
+    /// Candidates of every NodePool, budgets' inputs and the simulation's destinations.
+    fn gather(&self, configs: &[PoolConfig]) -> Gathered {
+        let pools: Vec<Pool> = configs.iter().map(|c| c.pool.clone()).collect();
+        let mut g = Gathered {
+            pools,
+            empty: vec![],
+            underutilized: vec![],
+            counts: vec![(0, 0); configs.len()],
+            unconsolidatable: vec![],
+            next_eligible: None,
+            destinations: vec![],
+        };
+        let now = self.now;
+        let state = &self.karpenter.disruption;
+        for (name, n) in &self.nodes {
+            let disrupting = state.disrupting.contains(name.as_ref());
+            if n.info.ready && !n.info.unschedulable && !disrupting {
+                g.destinations.push(name.clone());
+            }
+            let Some(pi) = n.info.labels.get("karpenter.sh/nodepool").and_then(|p| {
+                configs
+                    .iter()
+                    .position(|c| is_nodepool(c) && c.pool.name == *p)
+            }) else {
+                continue;
+            };
+            let cfg = &configs[pi];
+            g.counts[pi].0 += 1;
+            if !n.info.ready || disrupting {
+                g.counts[pi].1 += 1;
+                continue;
+            }
+            let Some(after) = cfg.empty_after_ms else {
+                g.unconsolidatable.push((
+                    name.to_string(),
+                    format!("NodePool \"{}\" has consolidation disabled", cfg.pool.name),
+                ));
+                continue;
+            };
+            if n.annotations
+                .get("karpenter.sh/do-not-disrupt")
+                .map(String::as_str)
+                == Some("true")
+            {
+                continue;
+            }
+            let eligible = n.last_pod_event.plus_millis(after);
+            if now < eligible {
+                g.next_eligible = Some(g.next_eligible.map_or(eligible, |t| t.min(eligible)));
+                continue;
+            }
+            let mut pods = vec![];
+            let mut disruption_cost = 0.0;
+            let mut reschedule_cost = 1.0;
+            let mut blocked = false;
+            for p in &n.info.pods {
+                let Some(pod) = self.pods.get(&p.id) else {
+                    continue;
+                };
+                if pod.owner.as_ref().is_some_and(|o| o.kind == "DaemonSet")
+                    || pod.deleting_at.is_some()
+                {
+                    continue;
+                }
+                let ann = &pod.template.annotations;
+                if ann.get("karpenter.sh/do-not-disrupt").map(String::as_str) == Some("true") {
+                    blocked = true;
+                    break;
+                }
+                let deletion_cost = ann
+                    .get("controller.kubernetes.io/pod-deletion-cost")
+                    .and_then(|v| v.parse::<f64>().ok())
+                    .unwrap_or(0.0);
+                let c = eviction_cost(deletion_cost, pod.priority);
+                disruption_cost += c;
+                reschedule_cost += c.max(0.0);
+                pods.push(p.clone());
+            }
+            if blocked {
+                continue;
+            }
+            let empty = pods.is_empty();
+            let c = Candidate {
+                node: name.clone(),
+                pool: pi,
+                instance_type: n.instance_type.clone(),
+                capacity_type: n.capacity_type.clone(),
+                price: n.hourly_price,
+                capacity: n.capacity,
+                pods,
+                disruption_cost: disruption_cost
+                    * lifetime_remaining(now.since(n.created), cfg.expire_after_ms),
+                reschedule_cost,
+            };
+            if empty {
+                g.empty.push(c);
+            } else if !cfg.underutilized {
+                g.unconsolidatable.push((
+                    name.to_string(),
+                    format!(
+                        "NodePool \"{}\" has consolidation policy WhenEmpty, but node is not empty",
+                        cfg.pool.name
+                    ),
+                ));
+            } else {
+                g.underutilized.push(c);
+            }
+        }
+        consolidation::sort_candidates(&mut g.empty);
+        consolidation::sort_candidates(&mut g.underutilized);
+        g
+    }
+
+    /// What the consolidation simulation adds to the nodes: the pending pods (not nominated to
+    /// in-flight capacity) and the in-flight NodeClaims as uninitialized nodes.
+    fn simulation_extras(
+        &self,
+        configs: &[PoolConfig],
+    ) -> (Vec<PodInfo>, Vec<NodeInfo>, BTreeSet<Arc<str>>) {
+        let k = &self.karpenter;
+        let pending = self
+            .unschedulable_since
+            .keys()
+            .filter_map(|id| self.pods.get(id))
+            .filter(|p| {
+                p.node.is_none()
+                    && p.deleting_at.is_none()
+                    && p.unschedulable.is_some()
+                    && !k.nominated.contains_key(&p.id)
+            })
+            .map(|p| p.sched_info())
+            .collect();
+        let mut names = BTreeSet::new();
+        let in_flight = k
+            .in_flight
+            .iter()
+            .filter_map(|f| {
+                let c = configs.iter().find(|c| c.pool.name == f.pool)?;
+                let name: Arc<str> = Arc::from(f.claim.as_str());
+                names.insert(name.clone());
+                Some(NodeInfo {
+                    name,
+                    labels: kscale_controllers::karpenter::node_labels(&c.pool, &f.offering),
+                    taints: c.pool.taints.clone(),
+                    unschedulable: false,
+                    ready: true,
+                    allocatable: f.offering.allocatable,
+                    requested: f.planned,
+                    pods: vec![],
+                    nominated: vec![],
+                })
+            })
+            .collect();
+        (pending, in_flight, names)
+    }
+
+    /// Disruptions each pool still allows for `reason`.
+    fn budgets(&self, configs: &[PoolConfig], g: &Gathered, reason: Reason) -> Vec<u64> {
+        let unix = self.unix_ms();
+        configs
+            .iter()
+            .zip(&g.counts)
+            .map(|(c, (n, d))| budget::remaining(&c.budgets, reason, unix, *n, *d))
+            .collect()
+    }
+
+    fn emit_blocked(&mut self, configs: &[PoolConfig], g: &Gathered, reason: Reason) {
+        let unix = self.unix_ms();
+        for (c, (n, _)) in configs.iter().zip(&g.counts) {
+            if *n > 0
+                && budget::allowed_by_reason(&c.budgets, reason, unix, *n) == 0
+                && self.dedupe(
+                    "DisruptionBlocked",
+                    &format!("{}/{reason:?}", c.pool.name),
+                    BLOCKED_DEDUPE_MS,
+                )
+            {
+                self.emit(
+                    "Normal",
+                    "DisruptionBlocked",
+                    "NodePool",
+                    "",
+                    &c.pool.name,
+                    format!(
+                        "No allowed disruptions for disruption reason {} due to blocking budget",
+                        reason.as_str()
+                    ),
+                    "karpenter",
+                );
+            }
+        }
+    }
+
+    fn command_from(
+        &self,
+        g: &Gathered,
+        cands: &[Candidate],
+        idx: &[usize],
+        decision: &Decision,
+        offerings: &[Offering],
+        reason: Reason,
+        method: &'static str,
+        savings: f64,
+    ) -> Command {
+        let nodes = idx
+            .iter()
+            .map(|i| {
+                let c = &cands[*i];
+                let uid = self.nodes[&c.node].uid.clone();
+                (
+                    c.node.to_string(),
+                    uid,
+                    c.instance_type.clone(),
+                    c.capacity_type.clone(),
+                    c.price,
+                )
+            })
+            .collect();
+        let replacement = match decision {
+            Decision::Delete => None,
+            Decision::Replace(r) => Some(PlannedReplacement {
+                pool: g.pools[r.pool].name.clone(),
+                offering: offerings[r.offering()].clone(),
+                requests: r.requests,
+            }),
+        };
+        Command {
+            reason,
+            method,
+            nodes,
+            replacement,
+            claim: None,
+            savings,
+        }
+    }
+
+    /// One NodePool disruption pass. Returns when to poll next (`None`: a command is
+    /// validating, and its validation polls again).
+    pub fn nodepool_disruption(&mut self, configs: &[PoolConfig]) -> Option<u64> {
+        use super::karpenter::DISRUPTION_POLL_MS;
+        if !configs.iter().any(is_nodepool) {
+            return Some(DISRUPTION_POLL_MS);
+        }
+        if let Some((pe, ne, until)) = self.karpenter.disruption.consolidated
+            && pe == self.pods_epoch
+            && ne == self.nodes_epoch
+            && self.now < until
+        {
+            return Some(DISRUPTION_POLL_MS);
+        }
+        let g = self.gather(configs);
+        for (node, msg) in g.unconsolidatable.clone() {
+            self.unconsolidatable(&node, msg);
+        }
+        let mut constrained = false;
+        // Emptiness: every empty candidate the budgets allow, in one command.
+        if !g.empty.is_empty() {
+            let mut left = self.budgets(configs, &g, Reason::Empty);
+            self.emit_blocked(configs, &g, Reason::Empty);
+            let mut idx = vec![];
+            for (i, c) in g.empty.iter().enumerate() {
+                if left[c.pool] == 0 {
+                    constrained = true;
+                    continue;
+                }
+                left[c.pool] -= 1;
+                idx.push(i);
+            }
+            if !idx.is_empty() {
+                let savings = idx.iter().map(|i| g.empty[*i].price).sum();
+                let cmd = self.command_from(
+                    &g,
+                    &g.empty,
+                    &idx,
+                    &Decision::Delete,
+                    &[],
+                    Reason::Empty,
+                    "empty",
+                    savings,
+                );
+                return self.validate_later(cmd);
+            }
+        }
+        if !g.underutilized.is_empty() {
+            let budget = self.budgets(configs, &g, Reason::Underutilized);
+            self.emit_blocked(configs, &g, Reason::Underutilized);
+            let offerings = self.available_offerings();
+            let (pending, in_flight, uninitialized) = self.simulation_extras(configs);
+            let dest: Vec<&NodeInfo> = g
+                .destinations
+                .iter()
+                .map(|n| &self.nodes[n].info)
+                .chain(in_flight.iter())
+                .collect();
+            let cluster = Cluster {
+                nodes: &dest,
+                pools: &g.pools,
+                offerings: &offerings,
+                spot_to_spot: false,
+                pending: &pending,
+                uninitialized: &uninitialized,
+            };
+            let multi = consolidation::multi_node(&cluster, &g.underutilized, &budget);
+            constrained |= multi.constrained_by_budgets;
+            let (found, method, unconsolidatable) = match multi.command {
+                Some(c) => (Some(c), "multi", vec![]),
+                None => {
+                    let single = consolidation::single_node(
+                        &cluster,
+                        &g.underutilized,
+                        &budget,
+                        MAX_SINGLE_NODE_CANDIDATES,
+                    );
+                    constrained |= single.constrained_by_budgets;
+                    (single.command, "single", single.unconsolidatable)
+                }
+            };
+            let cmd = found.map(|c| {
+                self.command_from(
+                    &g,
+                    &g.underutilized,
+                    &c.candidates,
+                    &c.decision,
+                    &offerings,
+                    Reason::Underutilized,
+                    method,
+                    c.savings,
+                )
+            });
+            let messages: Vec<(String, String)> = unconsolidatable
+                .into_iter()
+                .map(|(i, m)| (g.underutilized[i].node.to_string(), m))
+                .collect();
+            for (node, msg) in messages {
+                self.unconsolidatable(&node, msg);
+            }
+            if let Some(cmd) = cmd {
+                if cmd.replacement.is_some() {
+                    for (node, ..) in &cmd.nodes {
+                        let msg = format!(
+                            "Consolidation candidate: {} (savings: ${:.2})",
+                            cmd.describe(),
+                            cmd.savings
+                        );
+                        self.emit_node_and_claim("ConsolidationCandidate", node, msg);
+                    }
+                }
+                return self.validate_later(cmd);
+            }
+        }
+        if !constrained {
+            let mut until = g.next_eligible.unwrap_or(SimTime(u64::MAX));
+            if configs
+                .iter()
+                .any(|c| c.budgets.iter().any(|b| b.schedule.is_some()))
+            {
+                // A scheduled budget may change at the next minute.
+                until = until.min(SimTime((self.now.as_millis() / 60_000 + 1) * 60_000));
+            }
+            self.karpenter.disruption.consolidated =
+                Some((self.pods_epoch, self.nodes_epoch, until));
+        }
+        Some(DISRUPTION_POLL_MS)
+    }
+
+    fn unconsolidatable(&mut self, node: &str, msg: String) {
+        if self.dedupe("Unconsolidatable", node, UNCONSOLIDATABLE_DEDUPE_MS) {
+            self.emit_node_and_claim("Unconsolidatable", node, msg);
+        }
+    }
+
+    /// Emits an event on a node and on its NodeClaim, as upstream's disruption events do.
+    fn emit_node_and_claim(&mut self, reason: &str, node: &str, msg: String) {
+        self.emit("Normal", reason, "Node", "", node, msg.clone(), "karpenter");
+        if let Some(claim) = self.karpenter.disruption.claims.get(node).cloned() {
+            self.emit("Normal", reason, "NodeClaim", "", &claim, msg, "karpenter");
+        }
+    }
+
+    fn validate_later(&mut self, cmd: Command) -> Option<u64> {
+        self.karpenter.disruption.validating = Some(cmd);
+        self.queue.push(
+            self.now.plus_millis(VALIDATION_DELAY_MS),
+            Event::KarpenterValidate,
+        );
+        None
+    }
+
+    /// The 15-second re-validation of the pending command; starts it or rejects it.
+    pub fn karpenter_validate(&mut self) {
+        use super::karpenter::DISRUPTION_POLL_MS;
+        let Some(cmd) = self.karpenter.disruption.validating.take() else {
+            return;
+        };
+        let configs = self.karpenter_pools();
+        match self.revalidate(&configs, &cmd) {
+            Ok(()) => {
+                self.start_command(&configs, cmd);
+                self.queue.push(self.now, Event::KarpenterDisruption);
+            }
+            Err(why) => {
+                self.karpenter.disruption.rejected += 1;
+                if cmd.reason == Reason::Underutilized {
+                    for (node, ..) in &cmd.nodes {
+                        let msg = format!(
+                            "Consolidation rejected: {}, reason: {why} (savings: ${:.2})",
+                            cmd.describe(),
+                            cmd.savings
+                        );
+                        self.emit_node_and_claim("ConsolidationRejected", node, msg);
+                    }
+                }
+                self.queue.push(
+                    self.now.plus_millis(DISRUPTION_POLL_MS),
+                    Event::KarpenterDisruption,
+                );
+            }
+        }
+    }
+
+    /// `churn` (a candidate is no longer one), `budget` or `scheduling` (the simulation
+    /// gives another result).
+    fn revalidate(&self, configs: &[PoolConfig], cmd: &Command) -> Result<(), &'static str> {
+        let g = self.gather(configs);
+        let list = match cmd.reason {
+            Reason::Empty => &g.empty,
+            _ => &g.underutilized,
+        };
+        let mut idx = vec![];
+        for (name, uid, ..) in &cmd.nodes {
+            match list.iter().position(|c| c.node.as_ref() == name) {
+                Some(i) if self.nodes[name.as_str()].uid == *uid => idx.push(i),
+                _ => return Err("churn"),
+            }
+        }
+        let mut left = self.budgets(configs, &g, cmd.reason);
+        for i in &idx {
+            let p = list[*i].pool;
+            if left[p] == 0 {
+                return Err("budget");
+            }
+            left[p] -= 1;
+        }
+        if cmd.reason == Reason::Empty {
+            return Ok(());
+        }
+        let offerings = self.available_offerings();
+        let (pending, in_flight, uninitialized) = self.simulation_extras(configs);
+        let dest: Vec<&NodeInfo> = g
+            .destinations
+            .iter()
+            .map(|n| &self.nodes[n].info)
+            .chain(in_flight.iter())
+            .collect();
+        let cluster = Cluster {
+            nodes: &dest,
+            pools: &g.pools,
+            offerings: &offerings,
+            spot_to_spot: false,
+            pending: &pending,
+            uninitialized: &uninitialized,
+        };
+        let set: Vec<&Candidate> = idx.iter().map(|i| &list[*i]).collect();
+        match (consolidation::compute(&cluster, &set), &cmd.replacement) {
+            (Ok(Decision::Delete), None) => Ok(()),
+            (Ok(Decision::Replace(r)), Some(want)) => {
+                let same = r.options.iter().any(|o| {
+                    let x = &offerings[*o];
+                    x.instance_type == want.offering.instance_type
+                        && x.capacity_type == want.offering.capacity_type
+                        && x.zone == want.offering.zone
+                });
+                if same { Ok(()) } else { Err("scheduling") }
+            }
+            _ => Err("scheduling"),
+        }
+    }
+
+    fn start_command(&mut self, configs: &[PoolConfig], mut cmd: Command) {
+        for (node, ..) in &cmd.nodes {
+            self.karpenter.disruption.disrupting.insert(node.clone());
+            if let Some(n) = self.nodes.get_mut(node.as_str()) {
+                n.info.taints.push(Taint {
+                    key: DISRUPTED_TAINT.into(),
+                    value: String::new(),
+                    effect: TaintEffect::NoSchedule,
+                });
+            }
+        }
+        self.nodes_epoch += 1;
+        let reason = cmd.reason.as_str();
+        let record = DecisionRecord {
+            time: self.now.as_secs_f64(),
+            decision: cmd.decision(),
+            reason,
+            method: cmd.method,
+            nodes: cmd
+                .nodes
+                .iter()
+                .map(|n| format!("{} ({} {})", n.0, n.2, n.3))
+                .collect(),
+            replacement: cmd
+                .replacement
+                .as_ref()
+                .map(|r| format!("{} {}", r.offering.instance_type, r.offering.capacity_type)),
+            savings: cmd.savings,
+        };
+        if let Some(r) = cmd.replacement.clone() {
+            let Some(cfg) = configs.iter().find(|c| c.pool.name == r.pool).cloned() else {
+                self.abort_command(&cmd);
+                return;
+            };
+            let claim = format!("{}-{}", r.pool, self.rng.names.name_suffix(5));
+            let o = r.offering.clone();
+            if self.launch_fails(None, &o.instance_type, &o.capacity_type) {
+                self.count("insufficientCapacityErrors");
+                self.emit("Warning", "InsufficientCapacityError", "NodeClaim", "", &claim, format!("NodeClaim {claim} event: creating instance, insufficient capacity ({} {} in {})", o.instance_type, o.capacity_type, o.zone), "karpenter");
+                self.karpenter.unavailable.insert(
+                    (
+                        o.instance_type.clone(),
+                        o.capacity_type.clone(),
+                        o.zone.clone(),
+                    ),
+                    self.now.plus_millis(super::karpenter::ICE_TTL_MS),
+                );
+                self.abort_command(&cmd);
+                return;
+            }
+            self.launch_claim(&cfg, claim.clone(), o, &[], r.requests);
+            self.emit(
+                "Normal",
+                "DisruptionLaunching",
+                "NodeClaim",
+                "",
+                &claim,
+                format!("Launching NodeClaim: {reason}"),
+                "karpenter",
+            );
+            self.emit(
+                "Normal",
+                "DisruptionWaitingReadiness",
+                "NodeClaim",
+                "",
+                &claim,
+                "Waiting on readiness to continue disruption".into(),
+                "karpenter",
+            );
+            cmd.claim = Some(claim);
+            self.karpenter.disruption.decisions.push(record);
+            self.karpenter.disruption.running.push(cmd);
+        } else {
+            self.karpenter.disruption.decisions.push(record);
+            self.terminate_candidates(&cmd);
+            self.karpenter.disruption.running.push(cmd);
+        }
+    }
+
+    /// Un-marks a command's nodes (its replacement could not be launched).
+    fn abort_command(&mut self, cmd: &Command) {
+        for (node, ..) in &cmd.nodes {
+            self.karpenter.disruption.disrupting.remove(node);
+            if let Some(n) = self.nodes.get_mut(node.as_str()) {
+                n.info.taints.retain(|t| t.key != DISRUPTED_TAINT);
+            }
+        }
+        self.cluster_changed();
+    }
+
+    /// A NodeClaim registered and initialized: a command waiting for it as its replacement
+    /// terminates its candidates.
+    pub fn karpenter_replacement_ready(&mut self, claim: &str) {
+        let Some(cmd) = self
+            .karpenter
+            .disruption
+            .running
+            .iter()
+            .find(|c| c.claim.as_deref() == Some(claim))
+            .cloned()
+        else {
+            return;
+        };
+        self.terminate_candidates(&cmd);
+    }
+
+    /// Deletes the candidates' NodeClaims: events, eviction of their pods, then termination
+    /// once the pods are gone.
+    fn terminate_candidates(&mut self, cmd: &Command) {
+        let reason = cmd.reason.as_str();
+        for (node, uid, ..) in &cmd.nodes {
+            if self.nodes.get(node.as_str()).is_none_or(|n| n.uid != *uid) {
+                self.karpenter.disruption.disrupting.remove(node);
+                continue;
+            }
+            self.emit(
+                "Normal",
+                "DisruptionTerminating",
+                "Node",
+                "",
+                node,
+                format!("Disrupting Node: {reason}"),
+                "karpenter",
+            );
+            if let Some(claim) = self.karpenter.disruption.claims.get(node).cloned() {
+                self.emit(
+                    "Normal",
+                    "DisruptionTerminating",
+                    "NodeClaim",
+                    "",
+                    &claim,
+                    format!("Disrupting NodeClaim: {reason}"),
+                    "karpenter",
+                );
+            }
+            self.count("karpenterDisruptions");
+            let ids: Vec<u64> = self.nodes[node.as_str()]
+                .info
+                .pods
+                .iter()
+                .map(|p| p.id)
+                .collect();
+            for id in ids {
+                let Some(p) = self.pods.get(&id) else {
+                    continue;
+                };
+                if p.owner.as_ref().is_some_and(|o| o.kind == "DaemonSet")
+                    || p.deleting_at.is_some()
+                {
+                    continue;
+                }
+                let (ns, name) = (p.namespace.to_string(), p.name.to_string());
+                self.emit(
+                    "Normal",
+                    "Evicted",
+                    "Pod",
+                    &ns,
+                    &name,
+                    format!("Evicted pod: {reason}"),
+                    "karpenter",
+                );
+                self.delete_pod(id, None);
+            }
+            self.queue.push(
+                self.now,
+                Event::KarpenterTerminate(node.clone(), uid.clone()),
+            );
+        }
+    }
+
+    /// A disrupted node whose pods are gone is terminated.
+    pub fn karpenter_terminate(&mut self, node: &str, uid: &str) {
+        let Some(n) = self.nodes.get(node).filter(|n| n.uid == uid) else {
+            self.node_disrupted(node);
+            return;
+        };
+        let busy = n.info.pods.iter().any(|p| {
+            self.pods.get(&p.id).is_some_and(|x| {
+                x.owner.as_ref().is_none_or(|o| o.kind != "DaemonSet") && x.deleting_at.is_some()
+            })
+        });
+        if busy {
+            self.queue.push(
+                self.now.plus_millis(TERMINATION_POLL_MS),
+                Event::KarpenterTerminate(node.to_string(), uid.to_string()),
+            );
+            return;
+        }
+        self.remove_node(node);
+        self.node_disrupted(node);
+    }
+
+    fn node_disrupted(&mut self, node: &str) {
+        let d = &mut self.karpenter.disruption;
+        d.disrupting.remove(node);
+        d.claims.remove(node);
+        let disrupting = &d.disrupting;
+        d.running
+            .retain(|c| c.nodes.iter().any(|(n, ..)| disrupting.contains(n)));
+    }
+
+    /// The `karpenter` section of summary.json (absent without Provisioners or NodePools).
+    pub fn karpenter_summary(&self) -> Option<Value> {
+        if self.store.list("Provisioner", None).next().is_none()
+            && self.store.list("NodePool", None).next().is_none()
+        {
+            return None;
+        }
+        let d = &self.karpenter.disruption;
+        let mut by_reason: BTreeMap<&str, u64> = BTreeMap::new();
+        let mut by_decision: BTreeMap<&str, u64> = BTreeMap::new();
+        let mut by_method: BTreeMap<&str, u64> = BTreeMap::new();
+        for r in &d.decisions {
+            *by_reason.entry(r.reason).or_insert(0) += 1;
+            *by_decision.entry(r.decision).or_insert(0) += 1;
+            *by_method.entry(r.method).or_insert(0) += 1;
+        }
+        let decisions: Vec<Value> = d
+            .decisions
+            .iter()
+            .map(|r| {
+                json!({"time": r.time, "decision": r.decision, "reason": r.reason, "method": r.method,
+                    "nodes": r.nodes, "replacement": r.replacement,
+                    "savingsUsdPerHour": (r.savings * 10_000.0).round() / 10_000.0})
+            })
+            .collect();
+        let c = |k: &str| self.counters.get(k).copied().unwrap_or(0);
+        Some(json!({
+            "launches": c("karpenterLaunches"),
+            "nodesDisrupted": c("karpenterDisruptions"),
+            "commands": {"byReason": by_reason, "byDecision": by_decision, "byMethod": by_method,
+                "rejectedAtValidation": d.rejected},
+            "decisions": decisions,
+        }))
+    }
+}
