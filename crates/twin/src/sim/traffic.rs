@@ -47,7 +47,9 @@ impl Sim {
 
     /// One tick of the load model for every load entry.
     pub fn load_tick(&mut self) {
-        let loads = self.scenario.loads.clone();
+        // The scenario is shared (`Arc`): no copy of the load entries (and their traces) per tick.
+        let scenario = self.scenario.clone();
+        let loads = &scenario.loads;
         let dt = load::TICK_MS as f64 / 1000.0;
         for (i, l) in loads.iter().enumerate() {
             let mut rate = l.rate.at(self.now.as_millis());
