@@ -51,6 +51,7 @@ impl Sim {
     pub fn metrics_scrape(&mut self) {
         let now = self.now;
         let window = now.since(self.metrics.last_scrape).max(1);
+        self.flush_usage_cohorts();
         let acc = std::mem::take(&mut self.usage_acc);
         let mut pods = BTreeMap::new();
         for (id, p) in &self.pods {

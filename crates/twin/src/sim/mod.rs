@@ -5,6 +5,7 @@
 //! upstream runs as watch-driven loops (Deployment, ReplicaSet, scheduler) are triggered by
 //! "dirty" marks and coalesced into one reconcile event, so cost grows with changes, not time.
 
+pub mod aggregate;
 pub mod api;
 pub mod hpa;
 pub mod karpenter;
@@ -178,6 +179,14 @@ pub struct Sim {
     pub karpenter: karpenter::KarpenterState,
     /// Counters for the summary.
     pub counters: BTreeMap<&'static str, u64>,
+    /// Per load entry: cached ready pods, capacities, last tick and CPU cohorts (aggregate.rs).
+    pub load_cache: Vec<aggregate::LoadCache>,
+    /// Per load entry: the workload objects whose changes invalidate its cache.
+    pub load_watch: Vec<(Option<ObjKey>, Option<(ObjKey, ObjKey)>)>,
+    /// When each workload object was last marked for reconcile (a `change_seq` value).
+    pub changed_at: BTreeMap<ObjKey, u64>,
+    /// Incremented at every `mark_dirty`.
+    pub change_seq: u64,
 }
 
 impl Sim {
@@ -233,6 +242,10 @@ impl Sim {
             metrics: Default::default(),
             cpa_polling: BTreeSet::new(),
             scenario: scenario.clone(),
+            load_cache: vec![],
+            load_watch: vec![],
+            changed_at: BTreeMap::new(),
+            change_seq: 0,
         };
         sim.install_builtins();
         sim.create_scenario_nodes()?;
@@ -268,6 +281,7 @@ impl Sim {
             sim.queue.push(SimTime(st.at.0), Event::Step(i));
         }
         sim.load_state = crate::load::init(scenario.loads.len());
+        sim.init_load_caches();
         if !scenario.loads.is_empty() {
             sim.queue.push(SimTime::ZERO, Event::LoadTick);
             sim.start_metrics();
@@ -369,6 +383,7 @@ impl Sim {
 
     /// Marks a workload object for the next reconcile.
     pub fn mark_dirty(&mut self, key: ObjKey) {
+        self.note_changed(&key);
         self.dirty.insert(key);
         if !self.reconcile_pending {
             self.reconcile_pending = true;
