@@ -112,9 +112,13 @@ impl Sim {
     }
 
     fn load_cache_stale(&self, i: usize) -> bool {
+        use std::ops::Bound::{Excluded, Included};
         let c = &self.load_cache[i];
         if !c.built || c.node_epoch.is_some_and(|e| e != self.pods_epoch) {
             return true;
+        }
+        if c.seen_seq == self.change_seq {
+            return false;
         }
         let (key, range) = &self.load_watch[i];
         key.as_ref()
@@ -122,7 +126,7 @@ impl Sim {
             .is_some_and(|s| *s > c.seen_seq)
             || range.as_ref().is_some_and(|(lo, hi)| {
                 self.changed_at
-                    .range(lo.clone()..hi.clone())
+                    .range::<ObjKey, _>((Included(lo), Excluded(hi)))
                     .any(|(_, s)| *s > c.seen_seq)
             })
     }

@@ -327,31 +327,41 @@ impl Sim {
         }
         let configs = self.karpenter_pools();
         let offerings = self.offerings();
-        // Pods that fit capacity already launched are left for that capacity.
+        // Pods that fit capacity already launched are left for that capacity. Each in-flight
+        // claim's node view is built once per batch; only its planned requests change.
+        let mut slots: Vec<Option<NodeInfo>> = self
+            .karpenter
+            .in_flight
+            .iter()
+            .map(|f| {
+                let c = configs.iter().find(|c| c.pool.name == f.pool)?;
+                Some(NodeInfo {
+                    name: Arc::from(f.node.as_str()),
+                    labels: karpenter::node_labels(&c.pool, &f.offering),
+                    taints: c.pool.taints.clone(),
+                    unschedulable: false,
+                    ready: true,
+                    allocatable: f.offering.allocatable,
+                    requested: f.planned,
+                    pods: vec![],
+                    nominated: vec![],
+                })
+            })
+            .collect();
         let mut remaining = vec![];
         for id in pending {
             let info = self.pods[&id].sched_info();
-            let slot = self.karpenter.in_flight.iter_mut().find(|f| {
-                // (a pod joining in-flight capacity is nominated to it below)
-                let pool = configs.iter().find(|c| c.pool.name == f.pool);
-                pool.is_some_and(|c| {
-                    let node = NodeInfo {
-                        name: Arc::from(f.node.as_str()),
-                        labels: karpenter::node_labels(&c.pool, &f.offering),
-                        taints: c.pool.taints.clone(),
-                        unschedulable: false,
-                        ready: true,
-                        allocatable: f.offering.allocatable,
-                        requested: f.planned,
-                        pods: vec![],
-                        nominated: vec![],
-                    };
-                    fits(&info, &node).is_ok()
-                })
-            });
+            // (a pod joining in-flight capacity is nominated to it below)
+            let slot = slots
+                .iter()
+                .position(|n| n.as_ref().is_some_and(|n| fits(&info, n).is_ok()));
             match slot {
-                Some(f) => {
+                Some(k) => {
+                    let f = &mut self.karpenter.in_flight[k];
                     f.planned += info.requests;
+                    if let Some(n) = &mut slots[k] {
+                        n.requested = f.planned;
+                    }
                     let claim = f.claim.clone();
                     self.karpenter.nominated.insert(id, claim);
                 }
