@@ -47,8 +47,8 @@ struct Memo {
 pub struct LoadCache {
     /// The cached pods and capacities are current as of `seen_seq`.
     built: bool,
-    /// `change_seq` when the cache was built.
-    seen_seq: u64,
+    /// A workload object of this load changed since the cache was built.
+    dirty: bool,
     /// `pods_epoch` when built, if a capacity depends on its node's other pods.
     node_epoch: Option<u64>,
     /// Ready pods of the workload, in workload order.
@@ -59,21 +59,6 @@ pub struct LoadCache {
     /// CPU is accumulated per cohort (else per pod in `Sim::usage_acc`).
     aggregated: bool,
     cohorts: Vec<Cohort>,
-}
-
-/// The objects whose changes can change a load's ready pods: (exact key, ReplicaSet name range).
-fn watched(l: &Load) -> (Option<ObjKey>, Option<(ObjKey, ObjKey)>) {
-    match l.kind.as_str() {
-        "deployment" => (
-            Some(ObjKey::new("Deployment", &l.namespace, &l.name)),
-            Some((
-                ObjKey::new("ReplicaSet", &l.namespace, &format!("{}-", l.name)),
-                ObjKey::new("ReplicaSet", &l.namespace, &format!("{}.", l.name)),
-            )),
-        ),
-        "replicaset" => (Some(ObjKey::new("ReplicaSet", &l.namespace, &l.name)), None),
-        _ => (None, None),
-    }
 }
 
 impl Sim {
@@ -94,41 +79,53 @@ impl Sim {
                 ..Default::default()
             })
             .collect();
-        self.load_watch = loads.iter().map(watched).collect();
+        self.load_watch = BTreeMap::new();
+        for (i, l) in loads.iter().enumerate() {
+            self.load_watch
+                .entry((l.namespace.clone(), l.kind.clone(), l.name.clone()))
+                .or_default()
+                .push(i);
+        }
     }
 
-    /// Records that a workload object changed (called by `mark_dirty`).
+    /// Records that a workload object changed (called by `mark_dirty`): the caches of the
+    /// loads on it are rebuilt at their next tick. A ReplicaSet counts for its Deployment (by
+    /// its owner, or by its `<deployment>-<hash>` name once it is gone); a ReplicaSet that
+    /// cannot be attributed invalidates every cache.
     pub fn note_changed(&mut self, key: &ObjKey) {
         if self.load_cache.is_empty() {
             return;
         }
-        self.change_seq += 1;
-        match self.changed_at.get_mut(key) {
-            Some(v) => *v = self.change_seq,
-            None => {
-                self.changed_at.insert(key.clone(), self.change_seq);
+        let mark = |sim: &mut Sim, kind: &str, name: &str| {
+            let k = (key.namespace.clone(), kind.to_string(), name.to_string());
+            if let Some(ids) = sim.load_watch.get(&k) {
+                for &i in ids {
+                    sim.load_cache[i].dirty = true;
+                }
             }
+        };
+        match key.kind.as_str() {
+            "Deployment" => mark(self, "deployment", &key.name),
+            "ReplicaSet" => {
+                mark(self, "replicaset", &key.name);
+                match self.rs_cache.get(key).map(|c| c.owner.clone()) {
+                    Some(Some(d)) => mark(self, "deployment", &d.name),
+                    Some(None) => {}
+                    None => match key.name.rsplit_once('-') {
+                        Some((d, hash)) if hash.chars().all(|c| c.is_ascii_alphanumeric()) => {
+                            mark(self, "deployment", d)
+                        }
+                        _ => self.load_cache.iter_mut().for_each(|c| c.dirty = true),
+                    },
+                }
+            }
+            _ => {}
         }
     }
 
     fn load_cache_stale(&self, i: usize) -> bool {
-        use std::ops::Bound::{Excluded, Included};
         let c = &self.load_cache[i];
-        if !c.built || c.node_epoch.is_some_and(|e| e != self.pods_epoch) {
-            return true;
-        }
-        if c.seen_seq == self.change_seq {
-            return false;
-        }
-        let (key, range) = &self.load_watch[i];
-        key.as_ref()
-            .and_then(|k| self.changed_at.get(k))
-            .is_some_and(|s| *s > c.seen_seq)
-            || range.as_ref().is_some_and(|(lo, hi)| {
-                self.changed_at
-                    .range::<ObjKey, _>((Included(lo), Excluded(hi)))
-                    .any(|(_, s)| *s > c.seen_seq)
-            })
+        !c.built || c.dirty || c.node_epoch.is_some_and(|e| e != self.pods_epoch)
     }
 
     /// Brings load `i`'s ready pods, capacities and tick result up to date for this tick
@@ -213,7 +210,6 @@ impl Sim {
             })
             .collect();
         let node_epoch = node_dependent.then_some(self.pods_epoch);
-        let seq = self.change_seq;
         let c = &mut self.load_cache[i];
         if c.caps != caps || c.ready != ready {
             c.memo = None;
@@ -256,7 +252,7 @@ impl Sim {
         c.ready = ready;
         c.caps = caps;
         c.node_epoch = node_epoch;
-        c.seen_seq = seq;
+        c.dirty = false;
         c.built = true;
     }
 

@@ -181,12 +181,8 @@ pub struct Sim {
     pub counters: BTreeMap<&'static str, u64>,
     /// Per load entry: cached ready pods, capacities, last tick and CPU cohorts (aggregate.rs).
     pub load_cache: Vec<aggregate::LoadCache>,
-    /// Per load entry: the workload objects whose changes invalidate its cache.
-    pub load_watch: Vec<(Option<ObjKey>, Option<(ObjKey, ObjKey)>)>,
-    /// When each workload object was last marked for reconcile (a `change_seq` value).
-    pub changed_at: BTreeMap<ObjKey, u64>,
-    /// Incremented at every `mark_dirty`.
-    pub change_seq: u64,
+    /// Load entries by target (namespace, kind, name), for invalidating their caches.
+    pub load_watch: BTreeMap<(String, String, String), Vec<usize>>,
 }
 
 impl Sim {
@@ -243,9 +239,7 @@ impl Sim {
             cpa_polling: BTreeSet::new(),
             scenario: scenario.clone(),
             load_cache: vec![],
-            load_watch: vec![],
-            changed_at: BTreeMap::new(),
-            change_seq: 0,
+            load_watch: BTreeMap::new(),
         };
         sim.install_builtins();
         sim.create_scenario_nodes()?;
