@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use kscale_controllers::karpenter::{self, Offering, Pool};
-use kscale_controllers::scheduler::{NodeInfo, fits};
+use kscale_controllers::scheduler::{NodeInfo, fits, fits_with_extra};
 use kscale_model::{NodeSelectorRequirement, Resources, SelectorOp, SimTime};
 use serde_json::Value;
 
@@ -590,14 +590,16 @@ impl Sim {
             .filter(|(_, c)| *c > 0)
             .collect();
         candidates.sort_by(|a, b| (a.1, &a.0).cmp(&(b.1, &b.0)));
-        // One copy of the schedulable nodes per poll; each candidate's trial placements are undone.
+        // The schedulable nodes by reference, with the requests of each candidate's trial
+        // placements kept beside them (no copy of the cluster per poll).
         let names: Vec<Arc<str>> = self
             .nodes
             .iter()
             .filter(|(_, n)| n.info.ready && !n.info.unschedulable)
             .map(|(k, _)| k.clone())
             .collect();
-        let mut others: Vec<NodeInfo> = names.iter().map(|k| self.nodes[k].info.clone()).collect();
+        let others: Vec<&NodeInfo> = names.iter().map(|k| &self.nodes[k].info).collect();
+        let mut extra: Vec<Resources> = vec![Resources::ZERO; others.len()];
         for (name, _) in candidates.into_iter().take(MAX_CONSOLIDATION_CANDIDATES) {
             let mut placed: Vec<(usize, Resources)> = vec![];
             let ok = self.nodes[&name]
@@ -606,13 +608,12 @@ impl Sim {
                 .iter()
                 .filter(|p| !p.terminating)
                 .all(|p| {
-                    let target = others
-                        .iter()
-                        .enumerate()
-                        .position(|(i, o)| names[i] != name && fits(p, o).is_ok());
+                    let target = others.iter().enumerate().position(|(i, o)| {
+                        names[i] != name && fits_with_extra(p, o, &extra[i]).is_ok()
+                    });
                     match target {
                         Some(i) => {
-                            others[i].requested += p.requests;
+                            extra[i] += p.requests;
                             placed.push((i, p.requests));
                             true
                         }
@@ -620,7 +621,7 @@ impl Sim {
                     }
                 });
             for (i, r) in placed {
-                others[i].requested -= r;
+                extra[i] -= r;
             }
             if ok {
                 return Some(name.to_string());
