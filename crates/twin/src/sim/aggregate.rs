@@ -56,6 +56,8 @@ pub struct LoadCache {
     /// Their capacities (req/s).
     pub caps: Vec<f64>,
     memo: Option<Memo>,
+    /// Rebuilt and recomputed every tick (see [`Sim::disable_load_caches`]).
+    uncached: bool,
     /// CPU is accumulated per cohort (else per pod in `Sim::usage_acc`).
     aggregated: bool,
     cohorts: Vec<Cohort>,
@@ -125,7 +127,16 @@ impl Sim {
 
     fn load_cache_stale(&self, i: usize) -> bool {
         let c = &self.load_cache[i];
-        !c.built || c.dirty || c.node_epoch.is_some_and(|e| e != self.pods_epoch)
+        !c.built || c.dirty || c.node_epoch.is_some_and(|e| e != self.pods_epoch) || c.uncached
+    }
+
+    /// Turns the caches off: every tick recomputes each load's ready pods, capacities and result
+    /// and accumulates CPU per pod, as before the caches existed. For the equivalence test.
+    pub fn disable_load_caches(&mut self) {
+        for c in &mut self.load_cache {
+            c.uncached = true;
+            c.aggregated = false;
+        }
     }
 
     /// Brings load `i`'s ready pods, capacities and tick result up to date for this tick
