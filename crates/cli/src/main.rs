@@ -95,6 +95,19 @@ enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Write the scale benchmark scenario (HPA-autoscaled Deployments on a diurnal trace,
+    /// Karpenter m5.4xlarge nodes): run it with `kscale run DIR/scenario.yaml`.
+    BenchScenario {
+        /// Nodes the daily peak needs (300 Deployments and 30,000 pods at 1000).
+        #[arg(long, default_value_t = 1000)]
+        peak_nodes: u32,
+        /// Simulated duration (Go duration).
+        #[arg(long, default_value = "24h")]
+        duration: String,
+        /// Directory to write scenario.yaml, manifests.yaml and trace.csv into.
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Check a scenario, its manifests, traces and steps without running it.
     Validate {
         /// The scenario file.
@@ -157,6 +170,11 @@ fn main() -> ExitCode {
             at: &at,
             out,
         }),
+        Command::BenchScenario {
+            peak_nodes,
+            duration,
+            out,
+        } => bench_scenario(peak_nodes, duration, &out),
         Command::Validate { scenario } => match kscale_twin::run::validate_scenario(&scenario) {
             Ok(warnings) => {
                 for w in warnings {
@@ -214,6 +232,39 @@ fn run(scenario: &Path, out: Option<PathBuf>, quiet: bool) -> ExitCode {
     ExitCode::SUCCESS
 }
 
+fn bench_scenario(peak_nodes: u32, duration: String, out: &Path) -> ExitCode {
+    if peak_nodes == 0 {
+        eprintln!("error: --peak-nodes must be at least 1");
+        return ExitCode::from(2);
+    }
+    if let Err(e) = kscale_model::parse_duration(&duration) {
+        eprintln!("error: --duration {duration:?}: {e}");
+        return ExitCode::from(2);
+    }
+    let params = kscale_twin::bench::BenchParams {
+        peak_nodes,
+        duration,
+    };
+    for (name, text) in kscale_twin::bench::files(&params) {
+        let path = out.join(name);
+        if let Err(e) = std::fs::create_dir_all(out).and_then(|_| std::fs::write(&path, text)) {
+            eprintln!("error: cannot write {}: {e}", path.display());
+            return ExitCode::from(1);
+        }
+    }
+    println!("{}", out.join("scenario.yaml").display());
+    ExitCode::SUCCESS
+}
+
+/// Peak resident memory of this process (`VmHWM` in /proc/self/status), in bytes, where the
+/// platform reports it.
+fn peak_memory_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
 fn print_summary(out: &kscale_report::RunOutput, dir: &Path, wall: std::time::Duration) {
     let s = &out.summary;
     let g = |p: &str| {
@@ -242,6 +293,12 @@ fn print_summary(out: &kscale_report::RunOutput, dir: &Path, wall: std::time::Du
         ),
         ("events", g("/events/total")),
         ("wall time", format!("{:.3} s", wall.as_secs_f64())),
+        (
+            "peak memory",
+            peak_memory_bytes()
+                .map(|b| format!("{:.0} MiB", b as f64 / (1u64 << 20) as f64))
+                .unwrap_or_else(|| "-".into()),
+        ),
         ("output", dir.display().to_string()),
     ];
     let w = rows.iter().map(|r| r.0.len()).max().unwrap_or(0);

@@ -431,6 +431,15 @@ pub fn fits(pod: &PodInfo, node: &NodeInfo) -> Result<(), Unfit> {
     filter_with_used(pod, node, &node_used(node))
 }
 
+/// Like [`fits`], with `extra` CPU and memory added to the node's requests (its pod count
+/// unchanged): the trial placements of a simulation, without copying the node.
+pub fn fits_with_extra(pod: &PodInfo, node: &NodeInfo, extra: &Resources) -> Result<(), Unfit> {
+    let mut used = node_used(node);
+    used.cpu_milli += extra.cpu_milli;
+    used.memory += extra.memory;
+    filter_with_used(pod, node, &used)
+}
+
 /// Like [`fits`], but also counts the node's nominated pods with priority >= the pod's (other
 /// than the pod itself) as if bound: upstream `RunFilterPluginsWithNominatedPods`, which is
 /// what [`Scheduler::schedule`] uses.

@@ -3,6 +3,7 @@
 //! Inputs are a [`scenario::Scenario`] and the manifests it names; [`run::run_scenario`] returns
 //! the run's outputs. See ARCHITECTURE.md for the map of modules.
 
+pub mod bench;
 pub mod cloud;
 pub mod error;
 pub mod headroom;

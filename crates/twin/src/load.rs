@@ -61,6 +61,20 @@ pub struct Tick {
     pub latency_ms: [f64; 3],
 }
 
+impl Tick {
+    /// A copy without the per-pod rates (`per_pod_rps` left empty).
+    pub fn clone_scalars(&self) -> Tick {
+        Tick {
+            served: self.served,
+            dropped: self.dropped,
+            rejected: self.rejected,
+            backlog: self.backlog,
+            per_pod_rps: vec![],
+            latency_ms: self.latency_ms,
+        }
+    }
+}
+
 /// Fresh state for each load entry.
 pub fn init(n: usize) -> Vec<LoadState> {
     vec![LoadState::default(); n]

@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use kscale_controllers::karpenter::budget::Budget;
 use kscale_controllers::karpenter::{self, Offering, Pool};
-use kscale_controllers::scheduler::{NodeInfo, fits};
+use kscale_controllers::scheduler::{NodeInfo, fits, fits_with_extra};
 use kscale_model::{NodeSelectorRequirement, Resources, SelectorOp, SimTime};
 use serde_json::Value;
 
@@ -349,31 +349,41 @@ impl Sim {
         }
         let configs = self.karpenter_pools();
         let offerings = self.offerings();
-        // Pods that fit capacity already launched are left for that capacity.
+        // Pods that fit capacity already launched are left for that capacity. Each in-flight
+        // claim's node view is built once per batch; only its planned requests change.
+        let mut slots: Vec<Option<NodeInfo>> = self
+            .karpenter
+            .in_flight
+            .iter()
+            .map(|f| {
+                let c = configs.iter().find(|c| c.pool.name == f.pool)?;
+                Some(NodeInfo {
+                    name: Arc::from(f.node.as_str()),
+                    labels: karpenter::node_labels(&c.pool, &f.offering),
+                    taints: c.pool.taints.clone(),
+                    unschedulable: false,
+                    ready: true,
+                    allocatable: f.offering.allocatable,
+                    requested: f.planned,
+                    pods: vec![],
+                    nominated: vec![],
+                })
+            })
+            .collect();
         let mut remaining = vec![];
         for id in pending {
             let info = self.pods[&id].sched_info();
-            let slot = self.karpenter.in_flight.iter_mut().find(|f| {
-                // (a pod joining in-flight capacity is nominated to it below)
-                let pool = configs.iter().find(|c| c.pool.name == f.pool);
-                pool.is_some_and(|c| {
-                    let node = NodeInfo {
-                        name: Arc::from(f.node.as_str()),
-                        labels: karpenter::node_labels(&c.pool, &f.offering),
-                        taints: c.pool.taints.clone(),
-                        unschedulable: false,
-                        ready: true,
-                        allocatable: f.offering.allocatable,
-                        requested: f.planned,
-                        pods: vec![],
-                        nominated: vec![],
-                    };
-                    fits(&info, &node).is_ok()
-                })
-            });
+            // (a pod joining in-flight capacity is nominated to it below)
+            let slot = slots
+                .iter()
+                .position(|n| n.as_ref().is_some_and(|n| fits(&info, n).is_ok()));
             match slot {
-                Some(f) => {
+                Some(k) => {
+                    let f = &mut self.karpenter.in_flight[k];
                     f.planned += info.requests;
+                    if let Some(n) = &mut slots[k] {
+                        n.requested = f.planned;
+                    }
                     let claim = f.claim.clone();
                     self.karpenter.nominated.insert(id, claim);
                 }
@@ -639,14 +649,16 @@ impl Sim {
             .filter(|(_, c)| *c > 0)
             .collect();
         candidates.sort_by(|a, b| (a.1, &a.0).cmp(&(b.1, &b.0)));
-        // One copy of the schedulable nodes per poll; each candidate's trial placements are undone.
+        // The schedulable nodes by reference, with the requests of each candidate's trial
+        // placements kept beside them (no copy of the cluster per poll).
         let names: Vec<Arc<str>> = self
             .nodes
             .iter()
             .filter(|(_, n)| n.info.ready && !n.info.unschedulable)
             .map(|(k, _)| k.clone())
             .collect();
-        let mut others: Vec<NodeInfo> = names.iter().map(|k| self.nodes[k].info.clone()).collect();
+        let others: Vec<&NodeInfo> = names.iter().map(|k| &self.nodes[k].info).collect();
+        let mut extra: Vec<Resources> = vec![Resources::ZERO; others.len()];
         for (name, _) in candidates.into_iter().take(MAX_CONSOLIDATION_CANDIDATES) {
             let mut placed: Vec<(usize, Resources)> = vec![];
             let ok = self.nodes[&name]
@@ -655,13 +667,12 @@ impl Sim {
                 .iter()
                 .filter(|p| !p.terminating)
                 .all(|p| {
-                    let target = others
-                        .iter()
-                        .enumerate()
-                        .position(|(i, o)| names[i] != name && fits(p, o).is_ok());
+                    let target = others.iter().enumerate().position(|(i, o)| {
+                        names[i] != name && fits_with_extra(p, o, &extra[i]).is_ok()
+                    });
                     match target {
                         Some(i) => {
-                            others[i].requested += p.requests;
+                            extra[i] += p.requests;
                             placed.push((i, p.requests));
                             true
                         }
@@ -669,7 +680,7 @@ impl Sim {
                     }
                 });
             for (i, r) in placed {
-                others[i].requested -= r;
+                extra[i] -= r;
             }
             if ok {
                 return Some(name.to_string());

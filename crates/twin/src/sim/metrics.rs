@@ -51,28 +51,31 @@ impl Sim {
     pub fn metrics_scrape(&mut self) {
         let now = self.now;
         let window = now.since(self.metrics.last_scrape).max(1);
+        self.flush_usage_cohorts();
         let acc = std::mem::take(&mut self.usage_acc);
-        let mut pods = BTreeMap::new();
-        for (id, p) in &self.pods {
-            if p.started_at.is_none() || p.node.is_none() {
-                continue;
-            }
-            let (cpu_ms, mem) = acc.get(id).copied().unwrap_or((0.0, 0.0));
-            let mem = if mem > 0.0 {
-                mem
-            } else {
-                self.metrics.pods.get(id).map(|s| s.memory).unwrap_or(0.0)
-            };
-            pods.insert(
-                *id,
-                PodSample {
-                    cpu_milli: cpu_ms / (window as f64 / 1000.0),
-                    memory: mem,
-                    timestamp: now,
-                    window_ms: window,
-                },
-            );
-        }
+        // Built from an iteration in id order: a bulk build, not one insertion per pod.
+        let pods: BTreeMap<u64, PodSample> = self
+            .pods
+            .iter()
+            .filter(|(_, p)| p.started_at.is_some() && p.node.is_some())
+            .map(|(id, _)| {
+                let (cpu_ms, mem) = acc.get(id).copied().unwrap_or((0.0, 0.0));
+                let mem = if mem > 0.0 {
+                    mem
+                } else {
+                    self.metrics.pods.get(id).map(|s| s.memory).unwrap_or(0.0)
+                };
+                (
+                    *id,
+                    PodSample {
+                        cpu_milli: cpu_ms / (window as f64 / 1000.0),
+                        memory: mem,
+                        timestamp: now,
+                        window_ms: window,
+                    },
+                )
+            })
+            .collect();
         self.metrics.pods = pods;
         self.metrics.last_scrape = now;
         let next = now.plus_millis(RESOLUTION_MS);

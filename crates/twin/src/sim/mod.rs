@@ -5,6 +5,7 @@
 //! upstream runs as watch-driven loops (Deployment, ReplicaSet, scheduler) are triggered by
 //! "dirty" marks and coalesced into one reconcile event, so cost grows with changes, not time.
 
+pub mod aggregate;
 pub mod api;
 pub mod cluster_autoscaler;
 pub mod custom_metrics;
@@ -227,6 +228,10 @@ pub struct Sim {
     pub unschedulable_since: BTreeMap<u64, SimTime>,
     /// Time from first unschedulable to running, ms, per pod that got there.
     pub unschedulable_to_running: Vec<u64>,
+    /// Per load entry: cached ready pods, capacities, last tick and CPU cohorts (aggregate.rs).
+    pub load_cache: Vec<aggregate::LoadCache>,
+    /// Load entries by target (namespace, kind, name), for invalidating their caches.
+    pub load_watch: BTreeMap<(String, String, String), Vec<usize>>,
 }
 
 impl Sim {
@@ -294,6 +299,8 @@ impl Sim {
             ca: Default::default(),
             unschedulable_since: BTreeMap::new(),
             unschedulable_to_running: vec![],
+            load_cache: vec![],
+            load_watch: BTreeMap::new(),
         };
         sim.configure_elastic();
         sim.install_builtins();
@@ -336,6 +343,7 @@ impl Sim {
             sim.queue.push(SimTime(st.at.0), Event::Step(i));
         }
         sim.load_state = crate::load::init(scenario.loads.len());
+        sim.init_load_caches();
         if !scenario.loads.is_empty() {
             sim.queue.push(SimTime::ZERO, Event::LoadTick);
             sim.start_metrics();
@@ -463,6 +471,7 @@ impl Sim {
 
     /// Marks a workload object for the next reconcile.
     pub fn mark_dirty(&mut self, key: ObjKey) {
+        self.note_changed(&key);
         self.dirty.insert(key);
         if !self.reconcile_pending {
             self.reconcile_pending = true;

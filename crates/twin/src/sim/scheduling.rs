@@ -110,7 +110,9 @@ impl Sim {
                 },
                 None => {
                     let info = pod.sched_info();
-                    let refs: Vec<&NodeInfo> = live.iter().map(|n| &self.nodes[n].info).collect();
+                    // `live` is every node in key order: the map's values, without a lookup by name.
+                    let refs: Vec<&NodeInfo> = self.nodes.values().map(|n| &n.info).collect();
+                    debug_assert_eq!(refs.len(), live.len(), "nodes change only between cycles");
                     let rng = &mut self.rng.sched;
                     self.scheduler
                         .schedule(&info, &refs, &pdbs, &mut |n| rng.index(n))

@@ -122,7 +122,7 @@ impl Store {
             Some(v) => {
                 let before = v.get("spec").cloned();
                 f(v);
-                if v.get("spec").cloned() != before {
+                if v.get("spec") != before.as_ref() {
                     let g = v
                         .pointer("/metadata/generation")
                         .and_then(Value::as_i64)

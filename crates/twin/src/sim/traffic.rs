@@ -30,62 +30,42 @@ impl Sim {
             .unwrap_or(0)
     }
 
-    /// CPU a pod can use (milli-cores): its limit, else its guaranteed share of the node.
-    fn pod_cpu_capacity(&self, id: u64) -> f64 {
+    /// CPU a pod can use (milli-cores): its limit, else its guaranteed share of the node; and
+    /// whether it is that share (which changes with the node's other pods).
+    pub fn pod_cpu_capacity_and_kind(&self, id: u64) -> (f64, bool) {
         let p = &self.pods[&id];
         let t = &p.template;
         if let Some(limit) = t.limit_total(|r| r.cpu_milli) {
-            return limit as f64;
+            return (limit as f64, false);
         }
         let Some(n) = p.node.as_ref().and_then(|n| self.nodes.get(n)) else {
-            return 0.0;
+            return (0.0, true);
         };
         let req = t.requests.cpu_milli.max(1) as f64;
         let total = n.info.requested.cpu_milli.max(1) as f64;
-        n.info.allocatable.cpu_milli as f64 * (req / total).min(1.0)
+        (
+            n.info.allocatable.cpu_milli as f64 * (req / total).min(1.0),
+            true,
+        )
     }
 
     /// One tick of the load model for every load entry.
     pub fn load_tick(&mut self) {
-        let loads = self.scenario.loads.clone();
+        // The scenario is shared (`Arc`): no copy of the load entries (and their traces) per tick.
+        let scenario = self.scenario.clone();
+        let loads = &scenario.loads;
         let dt = load::TICK_MS as f64 / 1000.0;
         for (i, l) in loads.iter().enumerate() {
             let mut rate = l.rate.at(self.now.as_millis());
             if l.poisson {
                 rate = self.rng.load.poisson(rate * dt) / dt;
             }
-            let ready: Vec<u64> = self
-                .target_pods(&l.namespace, &l.kind, &l.name)
-                .into_iter()
-                .filter(|p| p.is_ready())
-                .map(|p| p.id)
-                .collect();
-            let caps: Vec<f64> = ready
-                .iter()
-                .map(|id| {
-                    let cpu = (self.pod_cpu_capacity(*id) - l.idle_cpu_milli).max(0.0);
-                    if l.cpu_milli_per_request > 0.0 {
-                        cpu / l.cpu_milli_per_request
-                    } else {
-                        f64::INFINITY
-                    }
-                })
-                .collect();
+            // Ready pods, capacities and the model's result, cached per workload (aggregate.rs).
+            self.load_step(i, l, rate, dt);
             let backlog = self.load_state[i].backlog;
-            let t = load::tick(
-                rate,
-                dt,
-                backlog,
-                &caps,
-                l.rate_limit,
-                l.queue_limit,
-                l.cpu_milli_per_request / 1000.0,
-            );
-            let cpu: f64 = t
-                .per_pod_rps
-                .iter()
-                .map(|r| l.idle_cpu_milli + r * l.cpu_milli_per_request)
-                .sum();
+            let n_ready = self.load_cache[i].ready.len();
+            let (t, cpu) = self.load_result(i);
+            let t = t.clone_scalars();
             let s = &mut self.load_state[i];
             s.offered += rate * dt;
             s.served += t.served;
@@ -96,7 +76,7 @@ impl Sim {
             s.last_served_rps = t.served / dt;
             s.last_failed_rps = (t.dropped + t.rejected) / dt;
             s.last_cpu_milli = cpu;
-            s.last_ready = ready.len();
+            s.last_ready = n_ready;
             s.last_latency_ms = t.latency_ms;
             if let Some((p99, max_drop)) = l.slo {
                 let late = p99.is_some_and(|p| t.latency_ms[2] > p as f64) && t.served > 0.0;
@@ -109,26 +89,39 @@ impl Sim {
             }
             // Per-pod CPU for the metrics pipeline (an average per ready pod of this workload:
             // the HPA and the elastic autoscaler use sums over pods, which this keeps exact).
-            let per_pod = if ready.is_empty() {
+            let per_pod = if n_ready == 0 {
                 0.0
             } else {
-                cpu / ready.len() as f64
+                cpu / n_ready as f64
             };
-            for id in &ready {
-                self.usage_acc.entry(*id).or_insert((0.0, 0.0)).0 += per_pod * dt;
+            // Custom metrics (per pod) read the full tick only while an HPA uses them.
+            if self.custom_metrics.enabled {
+                let ready = self.load_cache[i].ready.clone();
+                let full = self.load_result(i).0.clone();
+                self.custom_metrics_tick(i, &ready, &full, rate * dt);
             }
-            self.custom_metrics_tick(i, &ready, &t, rate * dt);
-            // Memory and OOM kills.
-            if let Some((base, per_req)) = l.memory {
-                let mean_latency_s = t.latency_ms[0] / 1000.0;
+            // Memory and OOM kills (per pod: only for loads with a memory model).
+            let memory = l.memory.map(|m| {
+                (
+                    m,
+                    t.latency_ms[0],
+                    t.backlog,
+                    self.load_per_pod_rps(i).to_vec(),
+                    self.load_cache[i].ready.clone(),
+                )
+            });
+            self.accumulate_usage(i, per_pod * dt);
+            if let Some(((base, per_req), latency_p50, backlog_after, per_pod_rps, ready)) = memory
+            {
+                let mean_latency_s = latency_p50 / 1000.0;
                 let waiting = if ready.is_empty() {
                     0.0
                 } else {
-                    t.backlog / ready.len() as f64
+                    backlog_after / ready.len() as f64
                 };
                 let mut killed = vec![];
                 for (k, id) in ready.iter().enumerate() {
-                    let inflight = t.per_pod_rps[k] * mean_latency_s + waiting;
+                    let inflight = per_pod_rps[k] * mean_latency_s + waiting;
                     // Each instance of the serving container has its own base memory.
                     let t = &self.pods[id].template;
                     let mem = base * t.serving_instances().max(1) as f64 + per_req * inflight;

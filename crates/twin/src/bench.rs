@@ -1,0 +1,191 @@
+//! The scale benchmark scenario (`kscale bench-scenario`): a simulated day of a large
+//! autoscaled cluster, sized by its peak node count.
+//!
+//! At `peak_nodes` = 1,000: 300 Deployments, each with an autoscaling/v2 HPA (min 10, max 200,
+//! CPU utilization target 60%), pods requesting 500m CPU / 1Gi, each Deployment's load
+//! following one 24-hour diurnal trace at 1-minute resolution (trough 10% of the peak at 04:00,
+//! peak at 16:00), scaled so that the daily peak needs about 30,000 pods; a Karpenter NodePool
+//! of m5.4xlarge on-demand nodes with consolidation (`WhenEmptyOrUnderutilized`), and 2 tainted
+//! system nodes. An m5.4xlarge offers 15,890m CPU, room for 31 such pods, so the peak needs
+//! about 1,000 nodes. Other sizes scale the number of Deployments with `peak_nodes` and keep
+//! everything else, so the scaling curve compares like with like.
+//!
+//! The generator is a pure function of its parameters (no randomness): the same parameters
+//! always give the same files.
+
+/// Parameters of the benchmark scenario.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BenchParams {
+    /// Nodes needed at the daily peak (about 30 pods per node).
+    pub peak_nodes: u32,
+    /// Simulated duration, a Go duration (`24h`, `2h`, `30m`).
+    pub duration: String,
+}
+
+impl Default for BenchParams {
+    fn default() -> Self {
+        BenchParams {
+            peak_nodes: 1000,
+            duration: "24h".into(),
+        }
+    }
+}
+
+/// Deployments per 1,000 peak nodes.
+const DEPLOYMENTS_PER_1000_NODES: u32 = 300;
+/// Pods a Deployment needs at the peak, on average.
+const MEAN_PEAK_PODS: f64 = 100.0;
+/// CPU per request (milli-core-seconds): a pod at the 60% target (300m) serves 60 req/s.
+const CPU_MILLI_PER_REQUEST: f64 = 5.0;
+/// CPU a pod uses at the HPA target: 60% of its 500m request.
+const TARGET_CPU_MILLI: f64 = 300.0;
+
+/// Number of Deployments for a peak node count (at least 1).
+pub fn deployments(peak_nodes: u32) -> u32 {
+    ((peak_nodes as u64 * DEPLOYMENTS_PER_1000_NODES as u64 + 500) / 1000).max(1) as u32
+}
+
+/// The diurnal shape at minute `m` of the day, in (0, 1]: a daily cosine (trough at 04:00,
+/// peak at 16:00) with a small third harmonic, normalised so that the peak is 1.
+pub fn diurnal(m: u32) -> f64 {
+    let raw = |m: f64| {
+        let theta = std::f64::consts::TAU * (m / 1440.0 - 4.0 / 24.0);
+        0.55 - 0.45 * theta.cos() + 0.03 * (3.0 * theta).sin()
+    };
+    let peak = (0..1440).map(|k| raw(k as f64)).fold(f64::MIN, f64::max);
+    raw(m as f64) / peak
+}
+
+/// Relative size of Deployment `i` (0.5 to 1.5, spread by the golden-ratio sequence).
+fn weight(i: u32) -> f64 {
+    0.5 + (i as f64 * 0.618_033_988_749_895).fract()
+}
+
+/// The scenario's files as (relative path, content): `scenario.yaml`, `manifests.yaml`,
+/// `trace.csv`.
+pub fn files(p: &BenchParams) -> Vec<(String, String)> {
+    let n = deployments(p.peak_nodes);
+    let total_weight: f64 = (0..n).map(weight).sum();
+    let start = diurnal(0);
+    let mut manifests = vec![
+        "apiVersion: karpenter.sh/v1
+kind: NodePool
+metadata: {name: general}
+spec:
+  template:
+    spec:
+      requirements:
+        - {key: node.kubernetes.io/instance-type, operator: In, values: [m5.4xlarge]}
+        - {key: karpenter.sh/capacity-type, operator: In, values: [on-demand]}
+  disruption: {consolidationPolicy: WhenEmptyOrUnderutilized, consolidateAfter: 5m}
+"
+        .to_string(),
+    ];
+    let mut loads = String::new();
+    for i in 0..n {
+        let peak_pods = MEAN_PEAK_PODS * weight(i) * n as f64 / total_weight;
+        let replicas = ((peak_pods * start).ceil() as i64).max(10);
+        let peak_rps = (peak_pods * TARGET_CPU_MILLI / CPU_MILLI_PER_REQUEST).round();
+        manifests.push(format!(
+            "apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: app{i}}}
+spec:
+  replicas: {replicas}
+  selector: {{matchLabels: {{app: app{i}}}}}
+  template:
+    metadata: {{labels: {{app: app{i}}}}}
+    spec:
+      containers:
+      - name: app
+        image: registry.example.com/app:1.0
+        resources: {{requests: {{cpu: 500m, memory: 1Gi}}, limits: {{cpu: '1', memory: 2Gi}}}}
+"
+        ));
+        manifests.push(format!(
+            "apiVersion: autoscaling/v2
+kind: HorizontalPodAutoscaler
+metadata: {{name: app{i}}}
+spec:
+  scaleTargetRef: {{apiVersion: apps/v1, kind: Deployment, name: app{i}}}
+  minReplicas: 10
+  maxReplicas: 200
+  metrics:
+  - type: Resource
+    resource: {{name: cpu, target: {{type: Utilization, averageUtilization: 60}}}}
+"
+        ));
+        loads.push_str(&format!(
+            "    - {{target: deployment/app{i}, requestsPerSecond: {{trace: trace.csv, scale: {peak_rps}}}, cpuPerRequest: {CPU_MILLI_PER_REQUEST}m}}\n"
+        ));
+    }
+    let mut trace = String::from("offset_s,load\n");
+    for m in 0..1440 {
+        trace.push_str(&format!("{},{:.4}\n", m * 60, diurnal(m)));
+    }
+    let scenario = format!(
+        "# Generated by `kscale bench-scenario --peak-nodes {peak} --duration {dur}`.
+apiVersion: kscale.io/v1alpha1
+kind: Scenario
+metadata: {{name: bench-{peak}}}
+spec:
+  duration: {dur}
+  sampleInterval: 1m
+  cloud: {{provider: aws}}
+  nodes:
+    - {{name: system, instanceType: m5.large, count: 2, taints: [{{key: CriticalAddonsOnly, value: \"true\", effect: NoSchedule}}]}}
+  manifests: [manifests.yaml]
+  load:
+{loads}",
+        peak = p.peak_nodes,
+        dur = p.duration,
+    );
+    vec![
+        ("scenario.yaml".into(), scenario),
+        ("manifests.yaml".into(), manifests.join("---\n")),
+        ("trace.csv".into(), trace),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_follow_the_peak_node_count() {
+        assert_eq!(deployments(1000), 300);
+        assert_eq!(deployments(100), 30);
+        assert_eq!(deployments(3000), 900);
+        assert_eq!(deployments(1), 1);
+        // The peak needs 100 pods per Deployment on average: 30,000 at 1,000 nodes.
+        let n = deployments(1000);
+        let total: f64 = (0..n).map(weight).sum();
+        let pods: f64 = (0..n)
+            .map(|i| MEAN_PEAK_PODS * weight(i) * n as f64 / total)
+            .sum();
+        assert!((pods - 30_000.0).abs() < 1e-6, "{pods}");
+        // Each Deployment stays within the HPA's bounds at the peak.
+        for i in 0..n {
+            let p = MEAN_PEAK_PODS * weight(i) * n as f64 / total;
+            assert!((10.0..=200.0).contains(&p), "{i}: {p}");
+        }
+    }
+
+    #[test]
+    fn diurnal_trace_has_its_trough_at_4_and_peak_at_16() {
+        let v: Vec<f64> = (0..1440).map(diurnal).collect();
+        let argmax = (0..1440).max_by(|a, b| v[*a].total_cmp(&v[*b])).unwrap();
+        let argmin = (0..1440).min_by(|a, b| v[*a].total_cmp(&v[*b])).unwrap();
+        assert_eq!(v[argmax], 1.0);
+        assert!((15 * 60..17 * 60).contains(&argmax), "{argmax}");
+        assert!((3 * 60..5 * 60).contains(&argmin), "{argmin}");
+        assert!(v[argmin] > 0.05 && v[argmin] < 0.15, "{}", v[argmin]);
+        let files = files(&BenchParams::default());
+        let trace = &files[2].1;
+        assert_eq!(trace.lines().count(), 1441);
+        assert_eq!(
+            files[1].1.matches("kind: HorizontalPodAutoscaler").count(),
+            300
+        );
+    }
+}

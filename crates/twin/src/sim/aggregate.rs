@@ -1,0 +1,290 @@
+//! Per-workload aggregates that keep the load model's cost proportional to change, not to
+//! pods × ticks.
+//!
+//! Every load entry keeps its workload's ready pods and their capacities between ticks and
+//! rebuilds them only when something that can change them happened: a pod of the workload (or
+//! one of its ReplicaSets) was marked for reconcile — every readiness change, deletion and
+//! removal does that — or, for pods whose capacity is a share of their node (no CPU limit),
+//! any pod was bound or removed (`pods_epoch`). A tick whose inputs (rate, backlog,
+//! capacities) are those of the previous tick reuses its result: the model is a pure function
+//! of them, so the outputs are the same bytes.
+//!
+//! CPU usage for the metrics pipeline is accumulated per cohort instead of per pod: every ready
+//! pod of a workload gets the same per-pod CPU each tick, so pods that entered the ready set at
+//! the same tick with the same accumulated value share one accumulator, updated once per tick
+//! with exactly the additions each pod's own accumulator would get. Cohorts are written out to
+//! the per-pod accumulators when a pod leaves the ready set and at each scrape. Loads with a
+//! memory model (per-pod memory and OOM kills) and workloads targeted by several load entries
+//! keep per-pod accumulation.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::Sim;
+use super::store::ObjKey;
+use crate::load;
+use crate::scenario::Load;
+
+/// Pods that entered a load's ready set together and share one CPU accumulator.
+#[derive(Debug, Clone, Default)]
+struct Cohort {
+    /// CPU milli-core-seconds each member accumulated since the last scrape.
+    acc: f64,
+    /// Member pod ids.
+    members: Vec<u64>,
+}
+
+/// The last tick's inputs and result.
+#[derive(Debug, Clone)]
+struct Memo {
+    rate: f64,
+    backlog: f64,
+    tick: load::Tick,
+    cpu: f64,
+}
+
+/// Cached state of one load entry (see the module documentation).
+#[derive(Debug, Clone, Default)]
+pub struct LoadCache {
+    /// The cached pods and capacities are current as of `seen_seq`.
+    built: bool,
+    /// A workload object of this load changed since the cache was built.
+    dirty: bool,
+    /// `pods_epoch` when built, if a capacity depends on its node's other pods.
+    node_epoch: Option<u64>,
+    /// Ready pods of the workload, in workload order.
+    pub ready: Vec<u64>,
+    /// Their capacities (req/s).
+    pub caps: Vec<f64>,
+    memo: Option<Memo>,
+    /// Rebuilt and recomputed every tick (see [`Sim::disable_load_caches`]).
+    uncached: bool,
+    /// CPU is accumulated per cohort (else per pod in `Sim::usage_acc`).
+    aggregated: bool,
+    cohorts: Vec<Cohort>,
+}
+
+impl Sim {
+    /// Creates the caches (one per load entry), once the loads are known.
+    pub fn init_load_caches(&mut self) {
+        let loads = &self.scenario.loads;
+        let mut per_target: BTreeMap<(&str, &str, &str), usize> = BTreeMap::new();
+        for l in loads {
+            *per_target
+                .entry((&l.namespace, &l.kind, &l.name))
+                .or_default() += 1;
+        }
+        self.load_cache = loads
+            .iter()
+            .map(|l| LoadCache {
+                aggregated: l.memory.is_none()
+                    && per_target[&(l.namespace.as_str(), l.kind.as_str(), l.name.as_str())] == 1,
+                ..Default::default()
+            })
+            .collect();
+        self.load_watch = BTreeMap::new();
+        for (i, l) in loads.iter().enumerate() {
+            self.load_watch
+                .entry((l.namespace.clone(), l.kind.clone(), l.name.clone()))
+                .or_default()
+                .push(i);
+        }
+    }
+
+    /// Records that a workload object changed (called by `mark_dirty`): the caches of the
+    /// loads on it are rebuilt at their next tick. A ReplicaSet counts for its Deployment (by
+    /// its owner, or by its `<deployment>-<hash>` name once it is gone); a ReplicaSet that
+    /// cannot be attributed invalidates every cache.
+    pub fn note_changed(&mut self, key: &ObjKey) {
+        if self.load_cache.is_empty() {
+            return;
+        }
+        let mark = |sim: &mut Sim, kind: &str, name: &str| {
+            let k = (key.namespace.clone(), kind.to_string(), name.to_string());
+            if let Some(ids) = sim.load_watch.get(&k) {
+                for &i in ids {
+                    sim.load_cache[i].dirty = true;
+                }
+            }
+        };
+        match key.kind.as_str() {
+            "Deployment" => mark(self, "deployment", &key.name),
+            "ReplicaSet" => {
+                mark(self, "replicaset", &key.name);
+                match self.rs_cache.get(key).map(|c| c.owner.clone()) {
+                    Some(Some(d)) => mark(self, "deployment", &d.name),
+                    Some(None) => {}
+                    None => match key.name.rsplit_once('-') {
+                        Some((d, hash)) if hash.chars().all(|c| c.is_ascii_alphanumeric()) => {
+                            mark(self, "deployment", d)
+                        }
+                        _ => self.load_cache.iter_mut().for_each(|c| c.dirty = true),
+                    },
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn load_cache_stale(&self, i: usize) -> bool {
+        let c = &self.load_cache[i];
+        !c.built || c.dirty || c.node_epoch.is_some_and(|e| e != self.pods_epoch) || c.uncached
+    }
+
+    /// Turns the caches off: every tick recomputes each load's ready pods, capacities and result
+    /// and accumulates CPU per pod, as before the caches existed. For the equivalence test.
+    pub fn disable_load_caches(&mut self) {
+        for c in &mut self.load_cache {
+            c.uncached = true;
+            c.aggregated = false;
+        }
+    }
+
+    /// Brings load `i`'s ready pods, capacities and tick result up to date for this tick
+    /// (`rate` req/s offered for `dt` s on top of the load's backlog).
+    pub fn load_step(&mut self, i: usize, l: &Load, rate: f64, dt: f64) {
+        if self.load_cache_stale(i) {
+            self.rebuild_load_cache(i, l);
+        }
+        let backlog = self.load_state[i].backlog;
+        let c = &self.load_cache[i];
+        if c.memo.as_ref().is_some_and(|m| {
+            m.rate.to_bits() == rate.to_bits() && m.backlog.to_bits() == backlog.to_bits()
+        }) {
+            return;
+        }
+        let tick = load::tick(
+            rate,
+            dt,
+            backlog,
+            &c.caps,
+            l.rate_limit,
+            l.queue_limit,
+            l.cpu_milli_per_request / 1000.0,
+        );
+        let cpu: f64 = tick
+            .per_pod_rps
+            .iter()
+            .map(|r| l.idle_cpu_milli + r * l.cpu_milli_per_request)
+            .sum();
+        self.load_cache[i].memo = Some(Memo {
+            rate,
+            backlog,
+            tick,
+            cpu,
+        });
+    }
+
+    /// The result of load `i`'s current tick: the model's outcome and the CPU used (milli-cores).
+    pub fn load_result(&self, i: usize) -> (&load::Tick, f64) {
+        let m = self.load_cache[i].memo.as_ref().expect("load_step ran");
+        (&m.tick, m.cpu)
+    }
+
+    /// Served requests per second of each ready pod of load `i` in its current tick.
+    pub fn load_per_pod_rps(&self, i: usize) -> &[f64] {
+        &self.load_result(i).0.per_pod_rps
+    }
+
+    /// Adds `inc` CPU milli-core-seconds to every ready pod of load `i`.
+    pub fn accumulate_usage(&mut self, i: usize, inc: f64) {
+        let c = &mut self.load_cache[i];
+        if c.aggregated {
+            for co in &mut c.cohorts {
+                co.acc += inc;
+            }
+        } else {
+            for id in &c.ready {
+                self.usage_acc.entry(*id).or_insert((0.0, 0.0)).0 += inc;
+            }
+        }
+    }
+
+    fn rebuild_load_cache(&mut self, i: usize, l: &Load) {
+        let ready: Vec<u64> = self
+            .target_pods(&l.namespace, &l.kind, &l.name)
+            .into_iter()
+            .filter(|p| p.is_ready())
+            .map(|p| p.id)
+            .collect();
+        let mut node_dependent = false;
+        let caps: Vec<f64> = ready
+            .iter()
+            .map(|id| {
+                let (capacity, shared) = self.pod_cpu_capacity_and_kind(*id);
+                node_dependent |= shared;
+                let cpu = (capacity - l.idle_cpu_milli).max(0.0);
+                if l.cpu_milli_per_request > 0.0 {
+                    cpu / l.cpu_milli_per_request
+                } else {
+                    f64::INFINITY
+                }
+            })
+            .collect();
+        let node_epoch = node_dependent.then_some(self.pods_epoch);
+        let c = &mut self.load_cache[i];
+        if c.caps != caps || c.ready != ready {
+            c.memo = None;
+        }
+        if c.aggregated && c.ready != ready {
+            let now_ready: BTreeSet<u64> = ready.iter().copied().collect();
+            let mut had: BTreeSet<u64> = BTreeSet::new();
+            for co in &mut c.cohorts {
+                let acc = co.acc;
+                co.members.retain(|id| {
+                    had.insert(*id);
+                    let keep = now_ready.contains(id);
+                    if !keep {
+                        // Left the ready set: its accumulator is its own from now on.
+                        self.usage_acc.insert(*id, (acc, 0.0));
+                    }
+                    keep
+                });
+            }
+            c.cohorts.retain(|co| !co.members.is_empty());
+            let mut fresh = Cohort::default();
+            for id in &ready {
+                if had.contains(id) {
+                    continue;
+                }
+                match self.usage_acc.remove(id) {
+                    // Back in the ready set within the same scrape window: carries on from
+                    // what it accumulated before.
+                    Some((acc, _)) => c.cohorts.push(Cohort {
+                        acc,
+                        members: vec![*id],
+                    }),
+                    None => fresh.members.push(*id),
+                }
+            }
+            if !fresh.members.is_empty() {
+                c.cohorts.push(fresh);
+            }
+        }
+        c.ready = ready;
+        c.caps = caps;
+        c.node_epoch = node_epoch;
+        c.dirty = false;
+        c.built = true;
+    }
+
+    /// Writes every cohort's accumulator out to its members' per-pod accumulators (before a
+    /// scrape reads them) and starts a new window.
+    pub fn flush_usage_cohorts(&mut self) {
+        for c in &mut self.load_cache {
+            if !c.aggregated {
+                continue;
+            }
+            for co in c.cohorts.drain(..) {
+                for id in co.members {
+                    self.usage_acc.insert(id, (co.acc, 0.0));
+                }
+            }
+            if !c.ready.is_empty() {
+                c.cohorts.push(Cohort {
+                    acc: 0.0,
+                    members: c.ready.clone(),
+                });
+            }
+        }
+    }
+}

@@ -1,0 +1,74 @@
+//! The benchmark scenario (`kscale bench-scenario`) at a small size: the HPAs follow the
+//! diurnal trace, Karpenter provisions and consolidates, and the per-workload caches of the
+//! load model give exactly the outputs of the per-pod computation they replaced.
+
+use std::sync::Arc;
+
+use kscale_twin::bench::{BenchParams, files};
+use kscale_twin::scenario::Scenario;
+use kscale_twin::sim::Sim;
+
+fn scenario(peak_nodes: u32, duration: &str) -> (tempfile::TempDir, Arc<Scenario>) {
+    let dir = tempfile::tempdir().unwrap();
+    let params = BenchParams {
+        peak_nodes,
+        duration: duration.into(),
+    };
+    for (name, text) in files(&params) {
+        std::fs::write(dir.path().join(name), text).unwrap();
+    }
+    let s = Scenario::load(&dir.path().join("scenario.yaml")).unwrap();
+    (dir, Arc::new(s))
+}
+
+fn outputs(sim: &Sim) -> (String, String, String) {
+    let out = sim.output();
+    (
+        kscale_report::render_summary_json(&out.summary).unwrap(),
+        kscale_report::render_events_jsonl(&out.events).unwrap(),
+        kscale_report::render_timeseries_csv(&out.timeseries).unwrap(),
+    )
+}
+
+#[test]
+fn cached_load_model_matches_the_per_pod_computation() {
+    let (_dir, s) = scenario(20, "40m");
+    let mut cached = Sim::new(s.clone()).unwrap();
+    cached.run();
+    let mut plain = Sim::new(s).unwrap();
+    plain.disable_load_caches();
+    plain.run();
+    let (a, b) = (outputs(&cached), outputs(&plain));
+    assert_eq!(a.0, b.0, "summary.json");
+    assert_eq!(a.1, b.1, "events.jsonl");
+    assert_eq!(a.2, b.2, "timeseries.csv");
+}
+
+#[test]
+fn hpas_and_karpenter_follow_the_diurnal_trace() {
+    // 20 peak nodes: 6 Deployments; at midnight the trace is at 32.5% of its peak, falling.
+    let (_dir, s) = scenario(20, "1h");
+    let mut sim = Sim::new(s).unwrap();
+    sim.run_checked().unwrap();
+    let rescales = sim
+        .events
+        .iter()
+        .filter(|e| e.reason == "SuccessfulRescale")
+        .count();
+    assert!(
+        rescales >= 6,
+        "every HPA rescales as the load falls: {rescales}"
+    );
+    let summary = sim.summary(None);
+    let created = summary["pods"]["created"].as_u64().unwrap();
+    // 6 Deployments start at ceil(peak × 0.325) replicas: 197 pods in all.
+    assert!(created >= 197, "{created}");
+    let launches = sim.counters.get("karpenterLaunches").copied().unwrap_or(0);
+    // 197 pods of 500m need 7 m5.4xlarge nodes (31 pods each).
+    assert!(launches >= 7, "{launches}");
+    let ready = sim.pods.values().filter(|p| p.is_ready()).count();
+    assert!(
+        (60..197).contains(&ready),
+        "scaled down from 197 to {ready}"
+    );
+}
