@@ -448,3 +448,69 @@ fn headroom_sweeps_a_capacity_buffer() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("expected capacitybuffer/NAME"));
 }
+
+/// Every scenario shipped in `examples/` runs (exit 0) and is byte-for-byte reproducible: the
+/// README's commands keep working and determinism holds beyond the quickstart.
+#[test]
+fn every_example_runs_and_is_reproducible() {
+    fn scenarios(dir: &Path, out: &mut Vec<PathBuf>) {
+        let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        entries.sort();
+        for p in entries {
+            if p.is_dir() {
+                scenarios(&p, out);
+            } else if p.extension().is_some_and(|e| e == "yaml")
+                && std::fs::read_to_string(&p)
+                    .unwrap()
+                    .contains("kind: Scenario")
+            {
+                out.push(p);
+            }
+        }
+    }
+    let root = repo_root();
+    let mut found = vec![];
+    scenarios(&root.join("examples"), &mut found);
+    assert!(found.len() >= 15, "{found:?}");
+    let dir = tempfile::tempdir().unwrap();
+    for (k, scenario) in found.iter().enumerate() {
+        let mut outputs = vec![];
+        for i in 0..2 {
+            let out_dir = dir.path().join(format!("{k}-{i}"));
+            let out = kscale()
+                .arg("run")
+                .arg(scenario)
+                .arg("--out")
+                .arg(&out_dir)
+                .arg("--quiet")
+                .output()
+                .unwrap();
+            assert_eq!(
+                out.status.code(),
+                Some(0),
+                "{}: {}",
+                scenario.display(),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let files: Vec<Vec<u8>> = [
+                "summary.json",
+                "events.jsonl",
+                "transcript.jsonl",
+                "timeseries.csv",
+                "report.html",
+            ]
+            .iter()
+            .map(|f| std::fs::read(out_dir.join(f)).unwrap())
+            .collect();
+            outputs.push(files);
+        }
+        assert!(
+            outputs[0] == outputs[1],
+            "{}: two runs differ",
+            scenario.display()
+        );
+    }
+}
