@@ -178,6 +178,18 @@ pub fn plan(pods: &[PodInfo], pools: &[Pool], offerings: &[Offering]) -> Plan {
             .then(a.start_time.cmp(&b.start_time))
             .then(a.id.cmp(&b.id))
     });
+    // The hypothetical node of each (pool, offering), built once per plan: a fit check only
+    // sets its requests (building its name, labels and taints per check dominated the cost).
+    let mut nodes: Vec<Vec<Option<NodeInfo>>> = pools
+        .iter()
+        .map(|_| (0..offerings.len()).map(|_| None).collect())
+        .collect();
+    let mut fits_on = |p: usize, t: usize, requested: Resources, pod: &PodInfo| {
+        let n = nodes[p][t]
+            .get_or_insert_with(|| hypothetical(&pools[p], &offerings[t], Resources::ZERO));
+        n.requested = requested;
+        fits(pod, n).is_ok()
+    };
     let mut claims: Vec<Claim> = vec![];
     let mut planned_per_pool = vec![Resources::ZERO; pools.len()];
     let mut out = Plan::default();
@@ -187,12 +199,11 @@ pub fn plan(pods: &[PodInfo], pools: &[Pool], offerings: &[Offering]) -> Plan {
         idx.sort_by_key(|i| (claims[*i].pods.len(), *i));
         for i in idx {
             let c = &claims[i];
-            let pool = &pools[c.pool];
             let keep: Vec<usize> = c
                 .types
                 .iter()
                 .copied()
-                .filter(|t| fits(pod, &hypothetical(pool, &offerings[*t], c.requests)).is_ok())
+                .filter(|t| fits_on(c.pool, *t, c.requests, pod))
                 .collect();
             if !keep.is_empty() {
                 let c = &mut claims[i];
@@ -209,7 +220,7 @@ pub fn plan(pods: &[PodInfo], pools: &[Pool], offerings: &[Offering]) -> Plan {
             let types: Vec<usize> = compatible[p]
                 .iter()
                 .copied()
-                .filter(|t| fits(pod, &hypothetical(pool, &offerings[*t], Resources::ZERO)).is_ok())
+                .filter(|t| fits_on(p, *t, Resources::ZERO, pod))
                 .collect();
             if types.is_empty() {
                 reason = format!(

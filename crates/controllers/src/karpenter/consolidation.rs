@@ -165,12 +165,18 @@ pub fn compute(cluster: &Cluster, cands: &[&Candidate]) -> Result<Decision, Stri
             .then(b.requests.memory.cmp(&a.requests.memory))
             .then(a.id.cmp(&b.id))
     });
-    // Existing nodes first.
+    // Existing nodes first. Which nodes are removed is looked up once, not per pod, and the
+    // cheap resource check runs before the filters (the same first fit: both must hold).
+    let removed_node: Vec<bool> = cluster
+        .nodes
+        .iter()
+        .map(|n| removed.contains(n.name.as_ref()))
+        .collect();
     let mut extra: BTreeMap<usize, Resources> = BTreeMap::new();
     let mut rest: Vec<PodInfo> = vec![];
     for p in pods {
         let target = cluster.nodes.iter().enumerate().position(|(i, n)| {
-            if removed.contains(n.name.as_ref()) || fits(p, n).is_err() {
+            if removed_node[i] {
                 return false;
             }
             let used = Resources {
@@ -179,7 +185,7 @@ pub fn compute(cluster: &Cluster, cands: &[&Candidate]) -> Result<Decision, Stri
                 pods: n.pods.len() as i64,
             } + extra.get(&i).copied().unwrap_or(Resources::ZERO)
                 + p.requests;
-            used.fits_in(&n.allocatable)
+            used.fits_in(&n.allocatable) && fits(p, n).is_ok()
         });
         match target {
             Some(i) => {

@@ -13,6 +13,7 @@
 //! first container (the serving container); the other containers use nothing (assumption).
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use kscale_controllers::hpa::{
     self, Behavior, HpaSpec, HpaState, MetricError, MetricId, MetricInput, MetricSpec, ObjectRef,
@@ -394,22 +395,6 @@ fn metric_status(m: &MetricSpec, p: Option<&Proposal>) -> Value {
     }
 }
 
-/// What a sync reads of an HPA object: `apiVersion`, `kind`, `spec` and
-/// `status.lastScaleTime`. Copying the whole object (metadata, status conditions) for each sync
-/// was the largest cost of a sync over hundreds of HPAs.
-fn sync_view(v: &Value) -> Value {
-    let mut out = serde_json::Map::new();
-    for k in ["apiVersion", "kind", "spec"] {
-        if let Some(x) = v.get(k) {
-            out.insert(k.into(), x.clone());
-        }
-    }
-    if let Some(t) = v.pointer("/status/lastScaleTime") {
-        out.insert("status".into(), json!({"lastScaleTime": t}));
-    }
-    Value::Object(out)
-}
-
 impl Sim {
     /// Starts the HPA sync loop (once), when an HPA is created; and the custom and external
     /// metrics pipeline when an HPA reads such metrics.
@@ -431,10 +416,12 @@ impl Sim {
 
     /// One sync of every HPA.
     pub fn hpa_sync(&mut self) {
-        let hpas: Vec<(ObjKey, Value)> = self
+        // Only the keys: each sync reads what it needs of its HPA by reference (copying the
+        // objects was the largest cost of a sync over hundreds of HPAs).
+        let hpas: Vec<ObjKey> = self
             .store
             .list("HorizontalPodAutoscaler", None)
-            .map(|(k, v)| (k.clone(), sync_view(v)))
+            .map(|(k, _)| k.clone())
             .collect();
         if hpas.is_empty() {
             self.hpa_syncing = false;
@@ -442,8 +429,8 @@ impl Sim {
         }
         self.queue
             .push(self.now.plus_millis(hpa::SYNC_PERIOD_MS), Event::HpaSync);
-        for (key, v) in hpas {
-            self.sync_one_hpa(&key, &v);
+        for key in hpas {
+            self.sync_one_hpa(&key);
         }
     }
 
@@ -463,43 +450,64 @@ impl Sim {
         let fail = |e: String| format!("failed to get {res} {what}: {e}");
         let mut out = Vec::with_capacity(pods.len());
         let mut any = false;
+        // Pods of one workload share their template: its summed request and whether the
+        // serving container is selected are computed once per template, not once per pod.
+        let mut memo: Option<(*const super::model::PodTemplate, i64, bool)> = None;
         for p in pods {
             let t = &p.template;
-            let containers: Vec<(usize, &super::model::ContainerT)> = t
-                .containers
-                .iter()
-                .enumerate()
-                .filter(|(_, c)| container.is_none_or(|n| c.name == n))
-                .collect();
             let sample = self.metrics.pods.get(&p.id);
-            if let Some(name) = container
-                && containers.is_empty()
-                && sample.is_some()
-            {
-                return Err(fail(format!(
-                    "unable to get metrics for resource {res}: container {name} not present in metrics for pod {}/{}",
-                    p.namespace, p.name
-                )));
-            }
-            let mut request = Ok(0i64);
-            for (_, c) in &containers {
-                let q = match r.name {
-                    ResourceName::Cpu => c.requests.cpu_milli,
-                    ResourceName::Memory => c.requests.memory.saturating_mul(1000),
-                };
-                if q == 0 {
-                    request = Err(format!(
-                        "missing request for {res} in container {} of Pod {}",
-                        c.name, p.name
-                    ));
-                    break;
+            let (request, serving) = match memo {
+                Some((ptr, q, serving)) if std::ptr::eq(ptr, Arc::as_ptr(t)) => (Ok(q), serving),
+                _ => {
+                    let mut selected = t
+                        .containers
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, c)| container.is_none_or(|n| c.name == n))
+                        .peekable();
+                    if let Some(name) = container
+                        && selected.peek().is_none()
+                        && sample.is_some()
+                    {
+                        return Err(fail(format!(
+                            "unable to get metrics for resource {res}: container {name} not present in metrics for pod {}/{}",
+                            p.namespace, p.name
+                        )));
+                    }
+                    let mut request = Ok(0i64);
+                    let mut serving = false;
+                    for (i, c) in selected {
+                        // The serving (first) container holds the pod's usage.
+                        serving |= i == 0;
+                        if request.is_err() {
+                            continue;
+                        }
+                        let q = match r.name {
+                            ResourceName::Cpu => c.requests.cpu_milli,
+                            ResourceName::Memory => c.requests.memory.saturating_mul(1000),
+                        };
+                        if q == 0 {
+                            request = Err(format!(
+                                "missing request for {res} in container {} of Pod {}",
+                                c.name, p.name
+                            ));
+                        } else if let Ok(x) = &mut request {
+                            *x += q;
+                        }
+                    }
+                    let selected_any = t
+                        .containers
+                        .iter()
+                        .any(|c| container.is_none_or(|n| c.name == n));
+                    // Cached only when no pod-specific error can arise for this template.
+                    if let Ok(q) = request
+                        && (container.is_none() || selected_any)
+                    {
+                        memo = Some((Arc::as_ptr(t), q, serving));
+                    }
+                    (request, serving)
                 }
-                if let Ok(x) = &mut request {
-                    *x += q;
-                }
-            }
-            // The serving (first) container holds the pod's usage.
-            let serving = containers.iter().any(|(i, _)| *i == 0);
+            };
             let sample = sample.map(|x| {
                 let v = match r.name {
                     ResourceName::Cpu => x.cpu_milli,
@@ -579,7 +587,10 @@ impl Sim {
         }
     }
 
-    fn sync_one_hpa(&mut self, key: &ObjKey, v: &Value) {
+    fn sync_one_hpa(&mut self, key: &ObjKey) {
+        let Some(v) = self.store.get(key) else {
+            return;
+        };
         let spec = parse_spec(v);
         let kind = v
             .pointer("/spec/scaleTargetRef/kind")
@@ -591,6 +602,10 @@ impl Sim {
             .and_then(Value::as_str)
             .unwrap_or("")
             .to_string();
+        let prev_scale_time = v
+            .pointer("/status/lastScaleTime")
+            .and_then(Value::as_str)
+            .map(str::to_string);
         let target_key = ObjKey::new(&kind, &key.namespace, &name);
         let Some(current) = self.store.get(&target_key).map(|t| {
             t.pointer("/spec/replicas")
@@ -722,18 +737,13 @@ impl Sim {
         let last_scale = if rescaled {
             Some(ts.clone())
         } else {
-            v.pointer("/status/lastScaleTime")
-                .and_then(Value::as_str)
-                .map(str::to_string)
+            prev_scale_time
         };
         // On a metrics failure upstream keeps the previous `desiredReplicas`
-        // (`setCurrentReplicasAndMetricsInStatus`).
-        let desired = if d.failed.is_some() {
-            v.pointer("/status/desiredReplicas")
-                .and_then(Value::as_i64)
-                .map(|x| x as i32)
-                .unwrap_or(current)
-        } else if d.disabled {
+        // (`setCurrentReplicasAndMetricsInStatus`). NOTE: the twin has so far read the HPA
+        // without its previous `status.desiredReplicas`, so this is the current count; kept
+        // as it was (outputs unchanged by the performance work), to be fixed on its own.
+        let desired = if d.failed.is_some() || d.disabled {
             current
         } else {
             d.desired
@@ -760,7 +770,7 @@ impl Sim {
             .first()
             .and_then(|p| p.as_ref().ok())
             .and_then(|p| p.utilization);
-        self.store.update(key, |o| {
+        self.store.update_status(key, |o| {
             let mut status = json!({"currentReplicas": replicas, "desiredReplicas": desired, "currentMetrics": statuses, "conditions": [able, active, limited]});
             if let Some(t) = last_scale {
                 status["lastScaleTime"] = json!(t);

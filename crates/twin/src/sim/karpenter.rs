@@ -241,7 +241,14 @@ impl Sim {
     }
 
     /// Every offering of the catalog: instance type × capacity type × zone.
-    pub fn offerings(&self) -> Vec<Offering> {
+    pub fn offerings(&self) -> Arc<Vec<Offering>> {
+        // A function of the scenario (catalog, capacity types, zones): built once.
+        self.offerings_cache
+            .get_or_init(|| Arc::new(self.build_offerings()))
+            .clone()
+    }
+
+    fn build_offerings(&self) -> Vec<Offering> {
         let mut out = vec![];
         for it in cloud::AWS_CATALOG {
             let (family, size) = it.name.split_once('.').unwrap_or((it.name, ""));

@@ -175,21 +175,33 @@ impl Sim {
     }
 
     /// Offerings that can be launched now (not cached as unavailable).
-    fn available_offerings(&self) -> Vec<Offering> {
+    fn available_offerings(&self) -> Arc<Vec<Offering>> {
         let now = self.now;
-        self.offerings()
-            .into_iter()
-            .filter(|o| {
-                self.karpenter
-                    .unavailable
-                    .get(&(
-                        o.instance_type.clone(),
-                        o.capacity_type.clone(),
-                        o.zone.clone(),
-                    ))
-                    .is_none_or(|until| *until <= now)
-            })
-            .collect()
+        let all = self.offerings();
+        // Nothing cached as unavailable now: the shared list, no copy.
+        if self
+            .karpenter
+            .unavailable
+            .values()
+            .all(|until| *until <= now)
+        {
+            return all;
+        }
+        Arc::new(
+            all.iter()
+                .filter(|o| {
+                    self.karpenter
+                        .unavailable
+                        .get(&(
+                            o.instance_type.clone(),
+                            o.capacity_type.clone(),
+                            o.zone.clone(),
+                        ))
+                        .is_none_or(|until| *until <= now)
+                })
+                .cloned()
+                .collect(),
+        )
     }
 
     /// Candidates of every NodePool, budgets' inputs and the simulation's destinations.

@@ -53,22 +53,29 @@ impl Sim {
         let window = now.since(self.metrics.last_scrape).max(1);
         self.flush_usage_cohorts();
         let acc = std::mem::take(&mut self.usage_acc);
-        // Built from an iteration in id order: a bulk build, not one insertion per pod.
+        let old = std::mem::take(&mut self.metrics.pods);
+        // The pods, the accumulators and the previous samples are all keyed by pod id: one
+        // merged walk in id order instead of two map lookups per pod, and a bulk build of the
+        // new map, not one insertion per pod.
+        let mut acc = acc.into_iter().peekable();
+        let mut old = old.into_iter().peekable();
+        let secs = window as f64 / 1000.0;
         let pods: BTreeMap<u64, PodSample> = self
             .pods
             .iter()
             .filter(|(_, p)| p.started_at.is_some() && p.node.is_some())
             .map(|(id, _)| {
-                let (cpu_ms, mem) = acc.get(id).copied().unwrap_or((0.0, 0.0));
+                let (cpu_ms, mem) = seek(&mut acc, *id).unwrap_or((0.0, 0.0));
+                let previous = seek(&mut old, *id);
                 let mem = if mem > 0.0 {
                     mem
                 } else {
-                    self.metrics.pods.get(id).map(|s| s.memory).unwrap_or(0.0)
+                    previous.map(|s| s.memory).unwrap_or(0.0)
                 };
                 (
                     *id,
                     PodSample {
-                        cpu_milli: cpu_ms / (window as f64 / 1000.0),
+                        cpu_milli: cpu_ms / secs,
                         memory: mem,
                         timestamp: now,
                         window_ms: window,
@@ -83,4 +90,11 @@ impl Sim {
             self.queue.push(next, Event::MetricsScrape);
         }
     }
+}
+
+/// The value for `id` in an iterator sorted by id, skipping (and dropping) smaller ids; the
+/// walk's ids only grow.
+fn seek<V>(it: &mut std::iter::Peekable<impl Iterator<Item = (u64, V)>>, id: u64) -> Option<V> {
+    while it.next_if(|(k, _)| *k < id).is_some() {}
+    it.next_if(|(k, _)| *k == id).map(|(_, v)| v)
 }

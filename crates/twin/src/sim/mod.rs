@@ -185,6 +185,10 @@ pub struct Sim {
     pub cpa_polling: BTreeSet<ObjKey>,
     /// Per pod: (CPU milli-core-seconds since the last scrape, current memory bytes).
     pub usage_acc: BTreeMap<u64, (f64, f64)>,
+    /// Karpenter's offerings (catalog × capacity types × zones), a function of the scenario
+    /// built once ([`Sim::offerings`]).
+    pub offerings_cache:
+        std::sync::OnceLock<std::sync::Arc<Vec<kscale_controllers::karpenter::Offering>>>,
     /// Pods in CrashLoopBackOff, until when.
     pub crash_backoff: BTreeMap<u64, SimTime>,
     /// The metrics API as HPA reads it (see `metrics.rs`).
@@ -291,6 +295,7 @@ impl Sim {
             nodes_epoch: 0,
             failed_event_at: BTreeMap::new(),
             usage_acc: BTreeMap::new(),
+            offerings_cache: std::sync::OnceLock::new(),
             crash_backoff: BTreeMap::new(),
             metrics: Default::default(),
             cpa_polling: BTreeSet::new(),

@@ -136,6 +136,21 @@ impl Store {
         }
     }
 
+    /// Like [`Store::update`] for a change that leaves `spec` alone (a status write): bumps the
+    /// resource version without copying and comparing the spec for `metadata.generation`.
+    pub fn update_status(&mut self, key: &ObjKey, f: impl FnOnce(&mut Value)) -> bool {
+        self.resource_version += 1;
+        let rv = self.resource_version;
+        match self.objects.get_mut(key) {
+            Some(v) => {
+                f(v);
+                v["metadata"]["resourceVersion"] = Value::String(rv.to_string());
+                true
+            }
+            None => false,
+        }
+    }
+
     /// Objects with keys in `[lo, hi)`, in key order.
     pub fn range(&self, lo: ObjKey, hi: ObjKey) -> impl Iterator<Item = (&ObjKey, &Value)> {
         self.objects.range(lo..hi)

@@ -551,18 +551,18 @@ impl Sim {
         if self.rs_active_pods(&key) as i64 >= replicas {
             return;
         }
-        let cache = self
-            .rs_cache
-            .get(&key)
-            .expect("cache of stored ReplicaSet")
-            .clone();
+        // The owner's uid and the shared template, not a copy of the cache and its pod set.
+        let (uid, template) = {
+            let c = self.rs_cache.get(&key).expect("cache of stored ReplicaSet");
+            (c.uid.clone(), c.template.clone())
+        };
         let name = format!("{}-{}", key.name, self.rng.names.name_suffix(5));
         let owner = Owner {
             kind: "ReplicaSet",
             name: key.name.clone(),
-            uid: cache.uid.clone(),
+            uid,
         };
-        match self.create_pod(&key.namespace, &name, cache.template.clone(), Some(owner)) {
+        match self.create_pod(&key.namespace, &name, template, Some(owner)) {
             Ok(id) => {
                 self.rs_cache.get_mut(&key).expect("cache").pods.insert(id);
                 self.emit(
