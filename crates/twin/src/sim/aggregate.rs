@@ -58,7 +58,7 @@ pub struct LoadCache {
     memo: Option<Memo>,
     /// Rebuilt and recomputed every tick (see [`Sim::disable_load_caches`]).
     uncached: bool,
-    /// CPU is accumulated per cohort (else per pod in `Sim::usage_acc`).
+    /// CPU is accumulated per cohort (else per pod in `Pod::usage`).
     aggregated: bool,
     cohorts: Vec<Cohort>,
 }
@@ -194,7 +194,9 @@ impl Sim {
             }
         } else {
             for id in &c.ready {
-                self.usage_acc.entry(*id).or_insert((0.0, 0.0)).0 += inc;
+                if let Some(p) = self.pods.get_mut(id) {
+                    p.usage.get_or_insert((0.0, 0.0)).0 += inc;
+                }
             }
         }
     }
@@ -228,14 +230,15 @@ impl Sim {
         if c.aggregated && c.ready != ready {
             let now_ready: BTreeSet<u64> = ready.iter().copied().collect();
             let mut had: BTreeSet<u64> = BTreeSet::new();
+            let pods = &mut self.pods;
             for co in &mut c.cohorts {
                 let acc = co.acc;
                 co.members.retain(|id| {
                     had.insert(*id);
                     let keep = now_ready.contains(id);
-                    if !keep {
+                    if !keep && let Some(p) = pods.get_mut(id) {
                         // Left the ready set: its accumulator is its own from now on.
-                        self.usage_acc.insert(*id, (acc, 0.0));
+                        p.usage = Some((acc, 0.0));
                     }
                     keep
                 });
@@ -246,7 +249,7 @@ impl Sim {
                 if had.contains(id) {
                     continue;
                 }
-                match self.usage_acc.remove(id) {
+                match self.pods.get_mut(id).and_then(|p| p.usage.take()) {
                     // Back in the ready set within the same scrape window: carries on from
                     // what it accumulated before.
                     Some((acc, _)) => c.cohorts.push(Cohort {
@@ -276,7 +279,9 @@ impl Sim {
             }
             for co in c.cohorts.drain(..) {
                 for id in co.members {
-                    self.usage_acc.insert(id, (co.acc, 0.0));
+                    if let Some(p) = self.pods.get_mut(&id) {
+                        p.usage = Some((co.acc, 0.0));
+                    }
                 }
             }
             if !c.ready.is_empty() {

@@ -542,7 +542,7 @@ impl Sim {
         let serving = desired.serving_instances();
         if serving == 0 && p.ready_at.is_some() {
             p.ready_at = None;
-            self.ready_changed.insert(id, now);
+            p.ready_changed = Some(now);
             self.owner_changed_pub(id);
         } else if serving > 0 && p.ready_at.is_none() && p.phase == PodPhase::Running {
             let g = p.generation;

@@ -251,7 +251,7 @@ impl Sim {
         p.ready_at = None;
         p.generation += 1;
         p.evicted = Some(message.clone());
-        self.ready_changed.insert(id, self.now);
+        p.ready_changed = Some(self.now);
         self.crash_backoff.remove(&id);
         self.memory_usage.remove(&id);
         if let Some(n) = node.as_ref().and_then(|n| self.nodes.get_mut(n))

@@ -455,7 +455,7 @@ impl Sim {
         let mut memo: Option<(*const super::model::PodTemplate, i64, bool)> = None;
         for p in pods {
             let t = &p.template;
-            let sample = self.metrics.pods.get(&p.id);
+            let sample = p.sample.as_ref();
             let (request, serving) = match memo {
                 Some((ptr, q, serving)) if std::ptr::eq(ptr, Arc::as_ptr(t)) => (Ok(q), serving),
                 _ => {
@@ -635,10 +635,8 @@ impl Sim {
                 pending: matches!(p.phase, PodPhase::Pending | PodPhase::ContainerCreating),
                 ignored: p.deleting_at.is_some() || p.phase == PodPhase::Failed,
                 ready: p.started_at.map(|_| p.is_ready()),
-                ready_transition: self
+                ready_transition: p
                     .ready_changed
-                    .get(&p.id)
-                    .copied()
                     .or(p.ready_at)
                     .or(p.started_at)
                     .unwrap_or(p.created),

@@ -146,6 +146,9 @@ impl Sim {
             restarts: 0,
             generation: 0,
             evicted: None,
+            ready_changed: None,
+            sample: None,
+            usage: None,
         };
         self.pods.insert(id, pod);
         self.pod_names.insert((ns, nm), id);
@@ -312,7 +315,7 @@ impl Sim {
             return;
         }
         pod.ready_at = Some(now);
-        self.ready_changed.insert(id, now);
+        pod.ready_changed = Some(now);
         self.owner_changed(id);
     }
 
@@ -429,7 +432,6 @@ impl Sim {
         }
         self.unschedulable_since.remove(&id);
         self.memory_usage.remove(&id);
-        self.ready_changed.remove(&id);
         self.failed_event_at.remove(&id);
         self.pods_epoch += 1;
         self.cluster_changed();

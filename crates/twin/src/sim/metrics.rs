@@ -4,8 +4,6 @@
 //! resource metrics are rates over a similar window). Samples keep their timestamp and window,
 //! so consumers see metrics exactly as stale as upstream's.
 
-use std::collections::BTreeMap;
-
 use kscale_model::SimTime;
 
 use super::{Event, Sim};
@@ -26,11 +24,10 @@ pub struct PodSample {
     pub window_ms: u64,
 }
 
-/// The resource metrics API (`metrics.k8s.io`) of the twin.
+/// The resource metrics API (`metrics.k8s.io`) of the twin: the scrape loop's state (the
+/// samples themselves are on the pods, `Pod::sample`).
 #[derive(Debug, Default, Clone)]
 pub struct MetricsApi {
-    /// Latest sample per pod id.
-    pub pods: BTreeMap<u64, PodSample>,
     /// Time of the previous scrape.
     pub last_scrape: SimTime,
     /// The scrape loop is running.
@@ -47,54 +44,35 @@ impl Sim {
         }
     }
 
-    /// metrics-server scrapes: every running pod gets a sample; pods that are gone are dropped.
+    /// metrics-server scrapes: every running pod gets a sample (kept on the pod, where the HPA
+    /// reads it without a lookup); pods that are not running lose theirs.
     pub fn metrics_scrape(&mut self) {
         let now = self.now;
         let window = now.since(self.metrics.last_scrape).max(1);
         self.flush_usage_cohorts();
-        let acc = std::mem::take(&mut self.usage_acc);
-        let old = std::mem::take(&mut self.metrics.pods);
-        // The pods, the accumulators and the previous samples are all keyed by pod id: one
-        // merged walk in id order instead of two map lookups per pod, and a bulk build of the
-        // new map, not one insertion per pod.
-        let mut acc = acc.into_iter().peekable();
-        let mut old = old.into_iter().peekable();
         let secs = window as f64 / 1000.0;
-        let pods: BTreeMap<u64, PodSample> = self
-            .pods
-            .iter()
-            .filter(|(_, p)| p.started_at.is_some() && p.node.is_some())
-            .map(|(id, _)| {
-                let (cpu_ms, mem) = seek(&mut acc, *id).unwrap_or((0.0, 0.0));
-                let previous = seek(&mut old, *id);
-                let mem = if mem > 0.0 {
+        for p in self.pods.values_mut() {
+            let (cpu_ms, mem) = p.usage.take().unwrap_or((0.0, 0.0));
+            p.sample = if p.started_at.is_some() && p.node.is_some() {
+                let memory = if mem > 0.0 {
                     mem
                 } else {
-                    previous.map(|s| s.memory).unwrap_or(0.0)
+                    p.sample.map(|s| s.memory).unwrap_or(0.0)
                 };
-                (
-                    *id,
-                    PodSample {
-                        cpu_milli: cpu_ms / secs,
-                        memory: mem,
-                        timestamp: now,
-                        window_ms: window,
-                    },
-                )
-            })
-            .collect();
-        self.metrics.pods = pods;
+                Some(PodSample {
+                    cpu_milli: cpu_ms / secs,
+                    memory,
+                    timestamp: now,
+                    window_ms: window,
+                })
+            } else {
+                None
+            };
+        }
         self.metrics.last_scrape = now;
         let next = now.plus_millis(RESOLUTION_MS);
         if next <= self.end {
             self.queue.push(next, Event::MetricsScrape);
         }
     }
-}
-
-/// The value for `id` in an iterator sorted by id, skipping (and dropping) smaller ids; the
-/// walk's ids only grow.
-fn seek<V>(it: &mut std::iter::Peekable<impl Iterator<Item = (u64, V)>>, id: u64) -> Option<V> {
-    while it.next_if(|(k, _)| *k < id).is_some() {}
-    it.next_if(|(k, _)| *k == id).map(|(_, v)| v)
 }

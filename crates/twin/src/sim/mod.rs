@@ -21,6 +21,7 @@ pub mod metrics;
 pub mod model;
 pub mod ops;
 pub mod output;
+pub mod pod_table;
 pub mod proportional;
 pub mod provider;
 pub mod scheduling;
@@ -41,7 +42,7 @@ use crate::manifest::Warning;
 use crate::queue::EventQueue;
 use crate::rngs::Stream;
 use crate::scenario::Scenario;
-use model::{Node, Pod};
+use model::Node;
 use store::{ObjKey, Store};
 
 /// Something that happens at a point of virtual time.
@@ -142,7 +143,7 @@ pub struct Sim {
     /// Nodes by name.
     pub nodes: BTreeMap<Arc<str>, Node>,
     /// Pods by id (creation order).
-    pub pods: BTreeMap<u64, Pod>,
+    pub pods: pod_table::PodTable,
     /// Pod id by (namespace, name).
     pub pod_names: BTreeMap<(Arc<str>, Arc<str>), u64>,
     /// Next pod id.
@@ -183,8 +184,6 @@ pub struct Sim {
     pub load_state: Vec<crate::load::LoadState>,
     /// Deployments running the cluster-proportional-autoscaler that are being polled.
     pub cpa_polling: BTreeSet<ObjKey>,
-    /// Per pod: (CPU milli-core-seconds since the last scrape, current memory bytes).
-    pub usage_acc: BTreeMap<u64, (f64, f64)>,
     /// Karpenter's offerings (catalog × capacity types × zones), a function of the scenario
     /// built once ([`Sim::offerings`]).
     pub offerings_cache:
@@ -199,8 +198,6 @@ pub struct Sim {
     pub pods_epoch: u64,
     /// Incremented whenever a node is added, removed or changed (cheap change detection).
     pub nodes_epoch: u64,
-    /// Last transition of each pod's Ready condition (set when it becomes ready or unready).
-    pub ready_changed: BTreeMap<u64, SimTime>,
     /// The HPA sync loop is running.
     pub hpa_syncing: bool,
     /// Per-HPA controller memory.
@@ -260,7 +257,7 @@ impl Sim {
             lat: Latencies::from_scenario(&scenario.doc.spec),
             store: Store::default(),
             nodes: BTreeMap::new(),
-            pods: BTreeMap::new(),
+            pods: pod_table::PodTable::new(),
             pod_names: BTreeMap::new(),
             next_pod_id: 1,
             scheduler: Scheduler::new(None),
@@ -283,7 +280,6 @@ impl Sim {
             karpenter: Default::default(),
             startups: vec![],
             hpa_syncing: false,
-            ready_changed: BTreeMap::new(),
             hpa_state: Default::default(),
             hpa_series: BTreeMap::new(),
             hpa_last_warning: BTreeMap::new(),
@@ -294,7 +290,6 @@ impl Sim {
             pods_epoch: 0,
             nodes_epoch: 0,
             failed_event_at: BTreeMap::new(),
-            usage_acc: BTreeMap::new(),
             offerings_cache: std::sync::OnceLock::new(),
             crash_backoff: BTreeMap::new(),
             metrics: Default::default(),

@@ -424,6 +424,13 @@ pub struct Pod {
     pub generation: u32,
     /// Set when the kubelet evicted the pod: `status.message` (reason `Evicted`).
     pub evicted: Option<String>,
+    /// Last transition of the Ready condition (set when it becomes ready or unready).
+    pub ready_changed: Option<SimTime>,
+    /// Its latest resource metrics sample (the metrics API's answer, see `metrics.rs`).
+    pub sample: Option<super::metrics::PodSample>,
+    /// Its own usage accumulator since the last scrape: (CPU milli-core-seconds, memory
+    /// bytes); pods whose CPU is accumulated per cohort have none (see `aggregate.rs`).
+    pub usage: Option<(f64, f64)>,
 }
 
 impl Pod {

@@ -126,7 +126,9 @@ impl Sim {
                     let t = &self.pods[id].template;
                     let mem = base * t.serving_instances().max(1) as f64 + per_req * inflight;
                     let limit = t.limit_total(|r| r.memory);
-                    self.usage_acc.entry(*id).or_insert((0.0, 0.0)).1 = mem;
+                    if let Some(p) = self.pods.get_mut(id) {
+                        p.usage.get_or_insert((0.0, 0.0)).1 = mem;
+                    }
                     self.memory_usage.insert(*id, mem);
                     if limit.is_some_and(|l| mem > l as f64) {
                         killed.push(*id);
@@ -141,7 +143,10 @@ impl Sim {
 
     /// The kernel OOM-kills a pod's container: not Ready, restart after the back-off.
     pub fn oom_kill(&mut self, id: u64) {
-        self.ready_changed.insert(id, self.now);
+        let now = self.now;
+        if let Some(p) = self.pods.get_mut(&id) {
+            p.ready_changed = Some(now);
+        }
         self.memory_usage.remove(&id);
         let workload = self.workload_of(id);
         self.workload_counters
