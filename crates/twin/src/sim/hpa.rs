@@ -20,6 +20,7 @@ use kscale_controllers::hpa::{
     Observed, PodObs, PodValue, Policy, Proposal, ResourceMetric, ResourceName, Rules, Sample,
     SelectPolicy, Target,
 };
+use kscale_model::SimTime;
 use kscale_model::labels::LabelSelector;
 use kscale_model::quantity::format_decimal_milli;
 use serde_json::{Value, json};
@@ -587,28 +588,60 @@ impl Sim {
         }
     }
 
+    /// The parsed spec of an HPA object, from the cache while its uid and generation hold.
+    fn parsed_hpa(&mut self, key: &ObjKey) -> Option<Arc<ParsedHpa>> {
+        let v = self.store.get(key)?;
+        let meta = v.get("metadata");
+        let uid = meta
+            .and_then(|m| m.get("uid"))
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        let generation = meta
+            .and_then(|m| m.get("generation"))
+            .and_then(Value::as_i64)
+            .unwrap_or(0);
+        if let Some(p) = self.hpa_parsed.get(key)
+            && p.uid == uid
+            && p.generation == generation
+        {
+            return Some(p.clone());
+        }
+        let spec = parse_spec(v);
+        let target = v.get("spec").and_then(|s| s.get("scaleTargetRef"));
+        let field = |k: &str| target.and_then(|t| t.get(k)).and_then(Value::as_str);
+        let metrics = spec.effective_metrics();
+        let parsed = Arc::new(ParsedHpa {
+            uid: uid.to_string(),
+            generation,
+            kind: field("kind").unwrap_or("Deployment").to_string(),
+            name: field("name").unwrap_or("").to_string(),
+            labels: metrics.iter().map(series_label).collect(),
+            metrics,
+            spec,
+        });
+        self.hpa_parsed.insert(key.clone(), parsed.clone());
+        Some(parsed)
+    }
+
     fn sync_one_hpa(&mut self, key: &ObjKey) {
-        let Some(v) = self.store.get(key) else {
+        let Some(parsed) = self.parsed_hpa(key) else {
             return;
         };
-        let spec = parse_spec(v);
-        let kind = v
-            .pointer("/spec/scaleTargetRef/kind")
-            .and_then(Value::as_str)
-            .unwrap_or("Deployment")
-            .to_string();
-        let name = v
-            .pointer("/spec/scaleTargetRef/name")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_string();
-        let prev_scale_time = v
-            .pointer("/status/lastScaleTime")
-            .and_then(Value::as_str)
-            .map(str::to_string);
-        let target_key = ObjKey::new(&kind, &key.namespace, &name);
+        let (spec, kind, name) = (&parsed.spec, &parsed.kind, &parsed.name);
+        let prev_scale_time = match self.hpa_pending.get(key) {
+            Some(p) => p.last_scale.clone(),
+            None => self
+                .store
+                .get(key)
+                .and_then(|v| v.get("status"))
+                .and_then(|s| s.get("lastScaleTime"))
+                .and_then(Value::as_str)
+                .map(str::to_string),
+        };
+        let target_key = ObjKey::new(kind, &key.namespace, name);
         let Some(current) = self.store.get(&target_key).map(|t| {
-            t.pointer("/spec/replicas")
+            t.get("spec")
+                .and_then(|s| s.get("replicas"))
                 .and_then(Value::as_i64)
                 .unwrap_or(1) as i32
         }) else {
@@ -618,17 +651,14 @@ impl Sim {
                 "HorizontalPodAutoscaler",
                 &key.namespace,
                 &key.name,
-                format!(
-                    "{} \"{name}\" not found",
-                    super::kubectl::kind_plural(&kind)
-                ),
+                format!("{} \"{name}\" not found", super::kubectl::kind_plural(kind)),
                 "horizontal-pod-autoscaler",
             );
             return;
         };
         let now = self.now;
-        let metrics = spec.effective_metrics();
-        let target_pods = self.target_pods(&key.namespace, &kind.to_ascii_lowercase(), &name);
+        let metrics = &parsed.metrics;
+        let target_pods = self.target_pods(&key.namespace, &kind.to_ascii_lowercase(), name);
         let pods: Vec<PodObs> = target_pods
             .iter()
             .map(|p| PodObs {
@@ -651,7 +681,7 @@ impl Sim {
         let ready = target_pods.iter().filter(|p| p.is_ready()).count();
         drop(target_pods);
         let state = self.hpa_state.entry(key.clone()).or_default();
-        let d = hpa::reconcile(state, &spec, current, replicas as i32, &pods, &inputs, now);
+        let d = hpa::reconcile(state, spec, current, replicas as i32, &pods, &inputs, now);
         // Warnings: one per failing metric and FailedComputeMetricsReplicas; a failure repeated
         // at the next sync is not emitted again (the event correlator counts it instead).
         let errors: Vec<&MetricError> = d
@@ -666,27 +696,32 @@ impl Sim {
         if let Some(f) = &d.failed {
             warnings.push(("FailedComputeMetricsReplicas".into(), f.clone()));
         }
-        let last = self.hpa_last_warning.get(key).cloned().unwrap_or_default();
-        for w in &warnings {
-            if !last.contains(w) {
-                self.emit(
-                    "Warning",
-                    &w.0,
-                    "HorizontalPodAutoscaler",
-                    &key.namespace,
-                    &key.name,
-                    w.1.clone(),
-                    "horizontal-pod-autoscaler",
-                );
-            }
+        let last = self.hpa_last_warning.get(key);
+        let fresh: Vec<(String, String)> = warnings
+            .iter()
+            .filter(|w| last.is_none_or(|l| !l.contains(w)))
+            .cloned()
+            .collect();
+        for w in fresh {
+            self.emit(
+                "Warning",
+                &w.0,
+                "HorizontalPodAutoscaler",
+                &key.namespace,
+                &key.name,
+                w.1,
+                "horizontal-pod-autoscaler",
+            );
         }
-        self.hpa_last_warning.insert(key.clone(), warnings);
+        if self.hpa_last_warning.get(key) != Some(&warnings) {
+            self.hpa_last_warning.insert(key.clone(), warnings);
+        }
         let mut rescaled = false;
         if !d.disabled
             && d.failed.is_none()
             && d.desired != current
             && self
-                .scale(&kind, &key.namespace, &name, d.desired as i64, None)
+                .scale(kind, &key.namespace, name, d.desired as i64, None)
                 .is_ok()
         {
             rescaled = true;
@@ -700,40 +735,22 @@ impl Sim {
                 "horizontal-pod-autoscaler",
             );
         }
-        // Status, as the controller writes it.
-        let statuses: Vec<Value> = metrics
-            .iter()
-            .enumerate()
-            .map(|(i, m)| metric_status(m, d.proposals.get(i).and_then(|p| p.as_ref().ok())))
-            .collect();
-        let ts = self.timestamp(now);
         let active = if d.disabled {
-            json!({"type": "ScalingActive", "status": "False", "reason": "ScalingDisabled", "message": "scaling is disabled since the replica count of the target is zero", "lastTransitionTime": ts})
+            Active::Disabled
         } else if let (Some(_), Some(e)) = (&d.failed, errors.first()) {
-            json!({"type": "ScalingActive", "status": "False", "reason": e.reason, "message": format!("the HPA was unable to compute the replica count: {}", e.message), "lastTransitionTime": ts})
+            Active::Failed {
+                reason: e.reason,
+                message: e.message.clone(),
+            }
+        } else if d.metric_name.is_empty() {
+            Active::Valid { from: None }
         } else {
-            let from = if d.metric_name.is_empty() {
-                metrics
-                    .first()
-                    .map(MetricSpec::display_name)
-                    .unwrap_or_default()
-            } else {
-                d.metric_name.clone()
-            };
-            json!({"type": "ScalingActive", "status": "True", "reason": "ValidMetricFound", "message": format!("the HPA was able to successfully calculate a replica count from {from}"), "lastTransitionTime": ts})
-        };
-        let limited = match d.limit {
-            Some(l) => {
-                let (r, m) = l.reason_message();
-                json!({"type": "ScalingLimited", "status": "True", "reason": r, "message": m, "lastTransitionTime": ts})
-            }
-            None => {
-                json!({"type": "ScalingLimited", "status": "False", "reason": "DesiredWithinRange", "message": "the desired count is within the acceptable range", "lastTransitionTime": ts})
+            Active::Valid {
+                from: Some(d.metric_name.clone()),
             }
         };
-        let able = json!({"type": "AbleToScale", "status": "True", "reason": if rescaled { "SucceededRescale" } else { "ReadyForNewScale" }, "message": if rescaled { "the HPA controller was able to update the target scale" } else { "recommended size matches current size" }, "lastTransitionTime": ts});
         let last_scale = if rescaled {
-            Some(ts.clone())
+            Some(self.timestamp(now))
         } else {
             prev_scale_time
         };
@@ -746,41 +763,157 @@ impl Sim {
         } else {
             d.desired
         };
-        self.hpa_series.insert(
+        let proposals: Vec<Option<Proposal>> = d.proposals.into_iter().map(Result::ok).collect();
+        let series = self.hpa_series.entry(key.clone()).or_default();
+        series.current = replicas as f64;
+        series.desired = desired as f64;
+        series.ready = ready as f64;
+        series.metrics.truncate(metrics.len());
+        for (i, m) in metrics.iter().enumerate() {
+            let (c, t) = series_values(m, proposals.get(i).and_then(Option::as_ref));
+            match series.metrics.get_mut(i) {
+                Some(s) if s.0 == parsed.labels[i] => (s.1, s.2) = (c, t),
+                Some(s) => *s = (parsed.labels[i].clone(), c, t),
+                None => series.metrics.push((parsed.labels[i].clone(), c, t)),
+            }
+        }
+        // The status write gets its resourceVersion now; its JSON is rendered when something
+        // reads the object (`flush_hpa_status`): only the last write before a read is seen.
+        let rv = self.store.next_resource_version();
+        self.hpa_pending.insert(
             key.clone(),
-            HpaSeries {
-                current: replicas as f64,
-                desired: desired as f64,
-                ready: ready as f64,
-                metrics: metrics
-                    .iter()
-                    .enumerate()
-                    .map(|(i, m)| {
-                        let (c, t) =
-                            series_values(m, d.proposals.get(i).and_then(|p| p.as_ref().ok()));
-                        (series_label(m), c, t)
-                    })
-                    .collect(),
+            PendingStatus {
+                rv,
+                parsed: parsed.clone(),
+                replicas,
+                desired,
+                proposals,
+                active,
+                limit: d.limit,
+                rescaled,
+                at: now,
+                last_scale,
             },
         );
-        let utilization = d
-            .proposals
-            .first()
-            .and_then(|p| p.as_ref().ok())
-            .and_then(|p| p.utilization);
-        self.store.update_status(key, |o| {
-            let mut status = json!({"currentReplicas": replicas, "desiredReplicas": desired, "currentMetrics": statuses, "conditions": [able, active, limited]});
-            if let Some(t) = last_scale {
-                status["lastScaleTime"] = json!(t);
+    }
+
+    /// Renders the HPA status writes made since the last read into the stored objects (before
+    /// a kubectl step and at the end of the run).
+    pub fn flush_hpa_status(&mut self) {
+        let pending = std::mem::take(&mut self.hpa_pending);
+        for (key, p) in pending {
+            let ts = self.timestamp(p.at);
+            let status_v2 = p.status_v2(&ts);
+            let utilization = p
+                .proposals
+                .first()
+                .and_then(Option::as_ref)
+                .and_then(|x| x.utilization);
+            let (replicas, desired) = (p.replicas, p.desired);
+            self.store.write_status_at(&key, p.rv, |o| {
+                let status =
+                    if o.get("apiVersion").and_then(Value::as_str) == Some("autoscaling/v1") {
+                        let mut status =
+                            json!({"currentReplicas": replicas, "desiredReplicas": desired});
+                        if let Some(u) = utilization {
+                            status["currentCPUUtilizationPercentage"] = json!(u);
+                        }
+                        status
+                    } else {
+                        status_v2
+                    };
+                o["status"] = status;
+            });
+        }
+    }
+}
+
+/// What an HPA sync reads of its object, parsed once per uid and generation.
+#[derive(Debug)]
+pub struct ParsedHpa {
+    uid: String,
+    generation: i64,
+    spec: HpaSpec,
+    /// `spec.effective_metrics()`.
+    metrics: Vec<MetricSpec>,
+    /// Their time-series column labels.
+    labels: Vec<String>,
+    kind: String,
+    name: String,
+}
+
+/// The ScalingActive condition of a sync.
+#[derive(Debug, Clone)]
+enum Active {
+    Disabled,
+    Failed {
+        reason: &'static str,
+        message: String,
+    },
+    /// The metric the count came from (None: the first metric's display name).
+    Valid {
+        from: Option<String>,
+    },
+}
+
+/// An HPA status write not yet rendered into the stored object.
+#[derive(Debug, Clone)]
+pub struct PendingStatus {
+    rv: u64,
+    parsed: Arc<ParsedHpa>,
+    replicas: usize,
+    desired: i32,
+    proposals: Vec<Option<Proposal>>,
+    active: Active,
+    limit: Option<hpa::Limit>,
+    rescaled: bool,
+    at: SimTime,
+    last_scale: Option<String>,
+}
+
+impl PendingStatus {
+    /// The autoscaling/v2 status, as the controller writes it.
+    fn status_v2(&self, ts: &str) -> Value {
+        let metrics = &self.parsed.metrics;
+        let statuses: Vec<Value> = metrics
+            .iter()
+            .enumerate()
+            .map(|(i, m)| metric_status(m, self.proposals.get(i).and_then(Option::as_ref)))
+            .collect();
+        let active = match &self.active {
+            Active::Disabled => {
+                json!({"type": "ScalingActive", "status": "False", "reason": "ScalingDisabled", "message": "scaling is disabled since the replica count of the target is zero", "lastTransitionTime": ts})
             }
-            if o.get("apiVersion").and_then(Value::as_str) == Some("autoscaling/v1") {
-                status = json!({"currentReplicas": replicas, "desiredReplicas": desired});
-                if let Some(u) = utilization {
-                    status["currentCPUUtilizationPercentage"] = json!(u);
-                }
+            Active::Failed { reason, message } => {
+                json!({"type": "ScalingActive", "status": "False", "reason": reason, "message": format!("the HPA was unable to compute the replica count: {message}"), "lastTransitionTime": ts})
             }
-            o["status"] = status;
-        });
+            Active::Valid { from } => {
+                let from = match from {
+                    Some(f) => f.clone(),
+                    None => metrics
+                        .first()
+                        .map(MetricSpec::display_name)
+                        .unwrap_or_default(),
+                };
+                json!({"type": "ScalingActive", "status": "True", "reason": "ValidMetricFound", "message": format!("the HPA was able to successfully calculate a replica count from {from}"), "lastTransitionTime": ts})
+            }
+        };
+        let limited = match self.limit {
+            Some(l) => {
+                let (r, m) = l.reason_message();
+                json!({"type": "ScalingLimited", "status": "True", "reason": r, "message": m, "lastTransitionTime": ts})
+            }
+            None => {
+                json!({"type": "ScalingLimited", "status": "False", "reason": "DesiredWithinRange", "message": "the desired count is within the acceptable range", "lastTransitionTime": ts})
+            }
+        };
+        let rescaled = self.rescaled;
+        let able = json!({"type": "AbleToScale", "status": "True", "reason": if rescaled { "SucceededRescale" } else { "ReadyForNewScale" }, "message": if rescaled { "the HPA controller was able to update the target scale" } else { "recommended size matches current size" }, "lastTransitionTime": ts});
+        let mut status = json!({"currentReplicas": self.replicas, "desiredReplicas": self.desired, "currentMetrics": statuses, "conditions": [able, active, limited]});
+        if let Some(t) = &self.last_scale {
+            status["lastScaleTime"] = json!(t);
+        }
+        status
     }
 }
 

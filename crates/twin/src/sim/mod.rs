@@ -207,6 +207,11 @@ pub struct Sim {
     /// Per HPA: the last warning emitted, so a repeated failure is one event (as the event
     /// correlator counts repeats instead of creating new events).
     pub hpa_last_warning: BTreeMap<ObjKey, Vec<(String, String)>>,
+    /// Per HPA: its spec as parsed at the last sync, reused while uid and generation hold.
+    pub hpa_parsed: BTreeMap<ObjKey, Arc<hpa::ParsedHpa>>,
+    /// Per HPA: the status its last sync wrote, not yet rendered into the stored object (see
+    /// [`Sim::flush_hpa_status`]).
+    pub hpa_pending: BTreeMap<ObjKey, hpa::PendingStatus>,
     /// Custom and external metrics (see `custom_metrics.rs`).
     pub custom_metrics: custom_metrics::CustomMetrics,
     /// Memory each pod uses now (bytes), for the kubelet's eviction manager.
@@ -283,6 +288,8 @@ impl Sim {
             hpa_state: Default::default(),
             hpa_series: BTreeMap::new(),
             hpa_last_warning: BTreeMap::new(),
+            hpa_parsed: BTreeMap::new(),
+            hpa_pending: BTreeMap::new(),
             custom_metrics: Default::default(),
             memory_usage: BTreeMap::new(),
             eviction_running: false,
@@ -367,6 +374,7 @@ impl Sim {
             self.now = next;
             self.handle(ev);
         }
+        self.flush_hpa_status();
     }
 
     /// Runs the simulation to its end time.
@@ -381,11 +389,16 @@ impl Sim {
         }
         self.now = self.end;
         self.take_sample();
+        self.flush_hpa_status();
     }
 
     fn handle(&mut self, ev: Event) {
         match ev {
-            Event::Step(i) => self.run_step(i),
+            Event::Step(i) => {
+                // kubectl reads and writes stored objects: HPA statuses are rendered first.
+                self.flush_hpa_status();
+                self.run_step(i)
+            }
             Event::Reconcile => {
                 self.reconcile_pending = false;
                 self.reconcile();
@@ -509,6 +522,7 @@ impl Sim {
         }
         self.now = self.end;
         self.take_sample();
+        self.flush_hpa_status();
         Ok(())
     }
 

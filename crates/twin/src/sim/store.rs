@@ -163,6 +163,26 @@ impl Store {
         v
     }
 
+    /// Hands out the next resourceVersion (for a write whose content is rendered later with
+    /// [`Store::write_status_at`]).
+    pub fn next_resource_version(&mut self) -> u64 {
+        self.resource_version += 1;
+        self.resource_version
+    }
+
+    /// A status write that was given resourceVersion `rv` when it happened (see
+    /// [`Store::next_resource_version`]): like [`Store::update_status`] without a new version.
+    pub fn write_status_at(&mut self, key: &ObjKey, rv: u64, f: impl FnOnce(&mut Value)) -> bool {
+        match self.objects.get_mut(key) {
+            Some(v) => {
+                f(v);
+                v["metadata"]["resourceVersion"] = Value::String(rv.to_string());
+                true
+            }
+            None => false,
+        }
+    }
+
     /// Removes an object.
     pub fn remove(&mut self, key: &ObjKey) -> Option<Value> {
         self.objects.remove(key)
