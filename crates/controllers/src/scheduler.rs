@@ -1050,6 +1050,7 @@ fn preempt(
     let mut violating: Vec<Candidate<'_>> = Vec::new();
     let mut explicit = 0usize;
     let mut errors: Vec<String> = Vec::new();
+    let mut no_victims = 0usize;
     for k in 0..m {
         let idx = potential[(offset + k) % m];
         match select_victims_on_node(pod, nodes[idx], pdbs) {
@@ -1069,9 +1070,9 @@ fn preempt(
             Err(f) => {
                 explicit += 1;
                 match f {
-                    DryRunFailure::NoVictims => {
-                        *counts.entry(MSG_NO_VICTIMS.to_string()).or_default() += 1
-                    }
+                    // Counted without a map entry per node (the common case when no pod
+                    // has a lower priority); added to `counts` once, below.
+                    DryRunFailure::NoVictims => no_victims += 1,
                     DryRunFailure::Unfit(u) => {
                         u.for_each_reason(nodes[idx], |r| {
                             *counts.entry(r.to_string()).or_default() += 1
@@ -1084,6 +1085,9 @@ fn preempt(
                 }
             }
         }
+    }
+    if no_victims > 0 {
+        *counts.entry(MSG_NO_VICTIMS.to_string()).or_default() += no_victims;
     }
     non_violating.truncate(num_candidates);
     violating.truncate(num_candidates);
