@@ -137,6 +137,43 @@ pub struct DisruptionState {
     pub claims: BTreeMap<String, String>,
     /// Last emission of a deduplicated event (reason, object) → time.
     dedupe: BTreeMap<(&'static str, String), SimTime>,
+    /// Node → what its pods mean to disruption, kept while its pods are unchanged.
+    node_pods: BTreeMap<Arc<str>, NodePods>,
+}
+
+impl DisruptionState {
+    /// A pod's annotations changed: the cached [`NodePods`] may be stale.
+    pub fn pod_annotations_changed(&mut self) {
+        self.node_pods.clear();
+    }
+}
+
+/// What a node's pods mean to disruption: valid while the node's pods (ids, in order, and
+/// their terminating flags) are the same, since a pod's owner, priority and template only change
+/// with a `kubectl annotate` ([`DisruptionState::pod_annotations_changed`]).
+#[derive(Debug, Default)]
+struct NodePods {
+    /// (id, terminating) of the node's pods when computed.
+    signature: Vec<(u64, bool)>,
+    /// A reschedulable pod has `karpenter.sh/do-not-disrupt: "true"`.
+    blocked: bool,
+    /// Indices (into the node's pods) of the reschedulable pods.
+    pods: Vec<u32>,
+    /// Σ eviction cost of those pods.
+    disruption_cost: f64,
+    /// 1 + Σ max(0, eviction cost).
+    reschedule_cost: f64,
+}
+
+impl NodePods {
+    fn current(&self, pods: &[PodInfo]) -> bool {
+        self.signature.len() == pods.len()
+            && self
+                .signature
+                .iter()
+                .zip(pods)
+                .all(|(s, p)| s.0 == p.id && s.1 == p.terminating)
+    }
 }
 
 /// What one pass over the pools found (borrowing the nodes and their pods).
@@ -273,36 +310,23 @@ impl Sim {
                 g.next_eligible = Some(g.next_eligible.map_or(eligible, |t| t.min(eligible)));
                 continue;
             }
-            let mut pods = vec![];
-            let mut disruption_cost = 0.0;
-            let mut reschedule_cost = 1.0;
-            let mut blocked = false;
-            for p in &n.info.pods {
-                let Some(pod) = self.pods.get(&p.id) else {
-                    continue;
-                };
-                if pod.owner.as_ref().is_some_and(|o| o.kind == "DaemonSet")
-                    || pod.deleting_at.is_some()
-                {
-                    continue;
+            let fresh;
+            let np = match state
+                .node_pods
+                .get(name)
+                .filter(|c| c.current(&n.info.pods))
+            {
+                Some(c) => c,
+                None => {
+                    fresh = self.node_pods(&n.info.pods);
+                    &fresh
                 }
-                let ann = &pod.template.annotations;
-                if ann.get("karpenter.sh/do-not-disrupt").map(String::as_str) == Some("true") {
-                    blocked = true;
-                    break;
-                }
-                let deletion_cost = ann
-                    .get("controller.kubernetes.io/pod-deletion-cost")
-                    .and_then(|v| v.parse::<f64>().ok())
-                    .unwrap_or(0.0);
-                let c = eviction_cost(deletion_cost, pod.priority);
-                disruption_cost += c;
-                reschedule_cost += c.max(0.0);
-                pods.push(p);
-            }
-            if blocked {
+            };
+            if np.blocked {
                 continue;
             }
+            let pods: Vec<&PodInfo> = np.pods.iter().map(|i| &n.info.pods[*i as usize]).collect();
+            let (disruption_cost, reschedule_cost) = (np.disruption_cost, np.reschedule_cost);
             let empty = pods.is_empty();
             let c = Candidate {
                 node: name.clone(),
@@ -333,6 +357,59 @@ impl Sim {
         consolidation::sort_candidates(&mut g.empty);
         consolidation::sort_candidates(&mut g.underutilized);
         g
+    }
+
+    /// What `pods` (a node's) mean to disruption (upstream `EvictionCost` of the reschedulable
+    /// pods; DaemonSet and terminating pods are not rescheduled).
+    fn node_pods(&self, pods: &[PodInfo]) -> NodePods {
+        let mut out = NodePods {
+            signature: pods.iter().map(|p| (p.id, p.terminating)).collect(),
+            reschedule_cost: 1.0,
+            ..NodePods::default()
+        };
+        for (i, p) in pods.iter().enumerate() {
+            let Some(pod) = self.pods.get(&p.id) else {
+                continue;
+            };
+            if pod.owner.as_ref().is_some_and(|o| o.kind == "DaemonSet")
+                || pod.deleting_at.is_some()
+            {
+                continue;
+            }
+            let ann = &pod.template.annotations;
+            if ann.get("karpenter.sh/do-not-disrupt").map(String::as_str) == Some("true") {
+                out.blocked = true;
+                break;
+            }
+            let deletion_cost = ann
+                .get("controller.kubernetes.io/pod-deletion-cost")
+                .and_then(|v| v.parse::<f64>().ok())
+                .unwrap_or(0.0);
+            let c = eviction_cost(deletion_cost, pod.priority);
+            out.disruption_cost += c;
+            out.reschedule_cost += c.max(0.0);
+            out.pods.push(i as u32);
+        }
+        out
+    }
+
+    /// Brings the cached [`NodePods`] up to date with the nodes (before a [`Sim::gather`]).
+    fn refresh_node_pods(&mut self) {
+        let mut cache = std::mem::take(&mut self.karpenter.disruption.node_pods);
+        cache.retain(|name, _| self.nodes.contains_key(name));
+        for (name, n) in &self.nodes {
+            if !n.info.labels.contains_key("karpenter.sh/nodepool") {
+                continue;
+            }
+            match cache.get_mut(name) {
+                Some(c) if c.current(&n.info.pods) => {}
+                Some(c) => *c = self.node_pods(&n.info.pods),
+                None => {
+                    cache.insert(name.clone(), self.node_pods(&n.info.pods));
+                }
+            }
+        }
+        self.karpenter.disruption.node_pods = cache;
     }
 
     /// What the consolidation simulation adds to the nodes: the pending pods (not nominated to
@@ -472,6 +549,7 @@ impl Sim {
         {
             return Some(DISRUPTION_POLL_MS);
         }
+        self.refresh_node_pods();
         let poll = self.decide(configs);
         for (node, msg) in poll.unconsolidatable {
             self.unconsolidatable(&node, msg);
@@ -635,6 +713,7 @@ impl Sim {
             return;
         };
         let configs = self.karpenter_pools();
+        self.refresh_node_pods();
         match self.revalidate(&configs, &cmd) {
             Ok(()) => {
                 self.start_command(&configs, cmd);
