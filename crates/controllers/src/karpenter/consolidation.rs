@@ -27,9 +27,9 @@ use kscale_model::Resources;
 use super::{Offering, Pool, plan};
 use crate::scheduler::{NodeInfo, PodInfo, fits};
 
-/// A node consolidation may remove.
+/// A node consolidation may remove; its pods are borrowed from the observed node.
 #[derive(Clone, Debug)]
-pub struct Candidate {
+pub struct Candidate<'a> {
     /// Node name.
     pub node: Arc<str>,
     /// Index of its pool in [`Cluster::pools`].
@@ -43,14 +43,14 @@ pub struct Candidate {
     /// Capacity (counted against the pool's limits).
     pub capacity: Resources,
     /// Its reschedulable pods (not DaemonSet pods, not terminating).
-    pub pods: Vec<PodInfo>,
+    pub pods: Vec<&'a PodInfo>,
     /// Σ [`eviction_cost`] of its pods × [`lifetime_remaining`] (`DisruptionCost`).
     pub disruption_cost: f64,
     /// 1 + Σ max(0, [`eviction_cost`]) of its reschedulable pods (`RescheduleDisruptionCost`).
     pub reschedule_cost: f64,
 }
 
-impl Candidate {
+impl Candidate<'_> {
     /// Price per unit of disruption (`SavingsRatio`): higher is disrupted first.
     pub fn savings_ratio(&self) -> f64 {
         self.price / self.reschedule_cost
@@ -72,7 +72,7 @@ pub fn lifetime_remaining(age_ms: u64, expire_after_ms: Option<u64>) -> f64 {
 
 /// Orders candidates for consolidation: savings ratio descending (ties: disruption cost
 /// ascending, then name, for determinism).
-pub fn sort_candidates(c: &mut [Candidate]) {
+pub fn sort_candidates(c: &mut [Candidate<'_>]) {
     c.sort_by(|a, b| {
         b.savings_ratio()
             .total_cmp(&a.savings_ratio())
@@ -147,7 +147,7 @@ pub const MAX_MULTI_NODE_CANDIDATES: usize = 100;
 
 /// `computeConsolidation` for a set of candidates: the decision, or why there is none (the
 /// `Unconsolidatable` message).
-pub fn compute(cluster: &Cluster, cands: &[&Candidate]) -> Result<Decision, String> {
+pub fn compute(cluster: &Cluster, cands: &[&Candidate<'_>]) -> Result<Decision, String> {
     let removed: BTreeSet<&str> = cands.iter().map(|c| c.node.as_ref()).collect();
     let moving: BTreeSet<u64> = cands
         .iter()
@@ -155,7 +155,7 @@ pub fn compute(cluster: &Cluster, cands: &[&Candidate]) -> Result<Decision, Stri
         .collect();
     let mut pods: Vec<&PodInfo> = cands
         .iter()
-        .flat_map(|c| c.pods.iter())
+        .flat_map(|c| c.pods.iter().copied())
         .chain(cluster.pending.iter())
         .collect();
     pods.sort_by(|a, b| {
@@ -165,28 +165,13 @@ pub fn compute(cluster: &Cluster, cands: &[&Candidate]) -> Result<Decision, Stri
             .then(b.requests.memory.cmp(&a.requests.memory))
             .then(a.id.cmp(&b.id))
     });
-    // Existing nodes first. Which nodes are removed is looked up once, not per pod, and the
-    // cheap resource check runs before the filters (the same first fit: both must hold).
-    let removed_node: Vec<bool> = cluster
-        .nodes
-        .iter()
-        .map(|n| removed.contains(n.name.as_ref()))
-        .collect();
-    let mut extra: BTreeMap<usize, Resources> = BTreeMap::new();
+    // Existing nodes first: each pod on the first node (in order) not removed whose free room
+    // holds it and that passes the filters. [`FirstFit`] skips blocks of nodes whose largest
+    // free CPU, memory or pod room is too small, so it finds the same node as a linear scan.
+    let mut free = FirstFit::new(cluster.nodes, &removed);
     let mut rest: Vec<PodInfo> = vec![];
     for p in pods {
-        let target = cluster.nodes.iter().enumerate().position(|(i, n)| {
-            if removed_node[i] {
-                return false;
-            }
-            let used = Resources {
-                cpu_milli: n.requested.cpu_milli,
-                memory: n.requested.memory,
-                pods: n.pods.len() as i64,
-            } + extra.get(&i).copied().unwrap_or(Resources::ZERO)
-                + p.requests;
-            used.fits_in(&n.allocatable) && fits(p, n).is_ok()
-        });
+        let target = free.first(p.requests, |i| fits(p, cluster.nodes[i]).is_ok());
         match target {
             Some(i) => {
                 let n = cluster.nodes[i];
@@ -196,7 +181,7 @@ pub fn compute(cluster: &Cluster, cands: &[&Candidate]) -> Result<Decision, Stri
                         p.namespace, p.name, n.name
                     ));
                 }
-                *extra.entry(i).or_insert(Resources::ZERO) += p.requests;
+                free.take(i, p.requests);
             }
             None => rest.push(p.clone()),
         }
@@ -289,6 +274,84 @@ pub fn compute(cluster: &Cluster, cands: &[&Candidate]) -> Result<Decision, Stri
     }))
 }
 
+/// Nodes per block of [`FirstFit`].
+const FIT_BLOCK: usize = 32;
+
+/// The free room (allocatable − requests − the simulation's placements, the pod count as
+/// `pods`) of every destination node, with each block's component-wise maximum: the first node
+/// whose room holds a request is found by skipping the blocks that cannot hold it.
+struct FirstFit {
+    free: Vec<Resources>,
+    block_max: Vec<Resources>,
+}
+
+/// Room no request fits (a removed node).
+const NO_ROOM: Resources = Resources {
+    cpu_milli: i64::MIN,
+    memory: i64::MIN,
+    pods: i64::MIN,
+};
+
+fn max_each(a: Resources, b: &Resources) -> Resources {
+    Resources {
+        cpu_milli: a.cpu_milli.max(b.cpu_milli),
+        memory: a.memory.max(b.memory),
+        pods: a.pods.max(b.pods),
+    }
+}
+
+impl FirstFit {
+    fn new(nodes: &[&NodeInfo], removed: &BTreeSet<&str>) -> FirstFit {
+        let free: Vec<Resources> = nodes
+            .iter()
+            .map(|n| {
+                if removed.contains(n.name.as_ref()) {
+                    NO_ROOM
+                } else {
+                    Resources {
+                        cpu_milli: n.allocatable.cpu_milli - n.requested.cpu_milli,
+                        memory: n.allocatable.memory - n.requested.memory,
+                        pods: n.allocatable.pods - n.pods.len() as i64,
+                    }
+                }
+            })
+            .collect();
+        let block_max = free
+            .chunks(FIT_BLOCK)
+            .map(|b| b.iter().fold(NO_ROOM, max_each))
+            .collect();
+        FirstFit { free, block_max }
+    }
+
+    /// The first node whose room holds `req` and that passes `filter`.
+    fn first(&self, req: Resources, mut filter: impl FnMut(usize) -> bool) -> Option<usize> {
+        for (b, max) in self.block_max.iter().enumerate() {
+            if !req.fits_in(max) {
+                continue;
+            }
+            let start = b * FIT_BLOCK;
+            let end = (start + FIT_BLOCK).min(self.free.len());
+            for i in start..end {
+                if req.fits_in(&self.free[i]) && filter(i) {
+                    return Some(i);
+                }
+            }
+        }
+        None
+    }
+
+    /// Places `req` on node `i`.
+    fn take(&mut self, i: usize, req: Resources) {
+        let f = &mut self.free[i];
+        f.cpu_milli -= req.cpu_milli;
+        f.memory -= req.memory;
+        f.pods -= req.pods;
+        let b = i / FIT_BLOCK;
+        let end = ((b + 1) * FIT_BLOCK).min(self.free.len());
+        self.block_max[b] = self.free[b * FIT_BLOCK..end].iter().fold(NO_ROOM, max_each);
+    }
+}
+
 /// Instance-type names of `options` in price order (first appearance).
 fn type_order<'o>(options: &[usize], offerings: &'o [Offering]) -> Vec<&'o str> {
     let mut seen = BTreeSet::new();
@@ -315,7 +378,7 @@ fn cheaper_than(options: &[usize], offerings: &[Offering], max_price: f64) -> Ve
         .collect()
 }
 
-fn savings(cands: &[&Candidate], d: &Decision, offerings: &[Offering]) -> f64 {
+fn savings(cands: &[&Candidate<'_>], d: &Decision, offerings: &[Offering]) -> f64 {
     let price: f64 = cands.iter().map(|c| c.price).sum();
     match d {
         Decision::Delete => price,
@@ -340,7 +403,7 @@ pub struct Outcome {
 /// are simulated (upstream bounds the pass by a 3-minute timeout).
 pub fn single_node(
     cluster: &Cluster,
-    cands: &[Candidate],
+    cands: &[Candidate<'_>],
     budget: &[u64],
     max_evaluated: usize,
 ) -> Outcome {
@@ -385,7 +448,7 @@ pub fn single_node(
 
 /// Multi-node consolidation: the largest prefix of the budget-filtered candidates (at most
 /// 100) that can be deleted or replaced by one cheaper node of another type, by binary search.
-pub fn multi_node(cluster: &Cluster, cands: &[Candidate], budget: &[u64]) -> Outcome {
+pub fn multi_node(cluster: &Cluster, cands: &[Candidate<'_>], budget: &[u64]) -> Outcome {
     let mut left = budget.to_vec();
     let mut out = Outcome::default();
     let mut idx = vec![];
@@ -432,7 +495,7 @@ pub fn multi_node(cluster: &Cluster, cands: &[Candidate], budget: &[u64]) -> Out
 /// better move).
 fn filter_out_same_type(
     mut r: Replacement,
-    set: &[&Candidate],
+    set: &[&Candidate<'_>],
     offerings: &[Offering],
 ) -> Option<Decision> {
     let mut price_by_type: BTreeMap<&str, f64> = BTreeMap::new();
@@ -523,7 +586,7 @@ mod tests {
         }
     }
 
-    fn candidate(n: &NodeInfo, o: &Offering) -> Candidate {
+    fn candidate<'a>(n: &'a NodeInfo, o: &Offering) -> Candidate<'a> {
         let costs: Vec<f64> = n
             .pods
             .iter()
@@ -536,7 +599,7 @@ mod tests {
             capacity_type: o.capacity_type.clone(),
             price: o.price,
             capacity: o.capacity,
-            pods: n.pods.clone(),
+            pods: n.pods.iter().collect(),
             disruption_cost: costs.iter().sum(),
             reschedule_cost: 1.0 + costs.iter().map(|c| c.max(0.0)).sum::<f64>(),
         }

@@ -485,6 +485,9 @@ impl Sim {
         let p = self.pods.get_mut(&id).expect("checked");
         let running = std::mem::replace(&mut p.template, desired.clone());
         let (ns, name) = (p.namespace.to_string(), p.name.to_string());
+        if running.annotations != desired.annotations {
+            self.karpenter.disruption.pod_annotations_changed();
+        }
         let changes = plan_of(&running, &desired);
         let (mut started, mut stopped) = (0, 0);
         for ch in &changes {

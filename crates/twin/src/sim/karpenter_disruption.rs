@@ -137,21 +137,76 @@ pub struct DisruptionState {
     pub claims: BTreeMap<String, String>,
     /// Last emission of a deduplicated event (reason, object) → time.
     dedupe: BTreeMap<(&'static str, String), SimTime>,
+    /// Node → what its pods mean to disruption, kept while its pods are unchanged.
+    node_pods: BTreeMap<Arc<str>, NodePods>,
 }
 
-/// What one pass over the pools found.
-struct Gathered {
+impl DisruptionState {
+    /// A pod's annotations changed: the cached [`NodePods`] may be stale.
+    pub fn pod_annotations_changed(&mut self) {
+        self.node_pods.clear();
+    }
+}
+
+/// What a node's pods mean to disruption: valid while the node's pods (ids, in order, and
+/// their terminating flags) are the same, since a pod's owner, priority and template only change
+/// with a `kubectl annotate` ([`DisruptionState::pod_annotations_changed`]).
+#[derive(Debug, Default)]
+struct NodePods {
+    /// (id, terminating) of the node's pods when computed.
+    signature: Vec<(u64, bool)>,
+    /// A reschedulable pod has `karpenter.sh/do-not-disrupt: "true"`.
+    blocked: bool,
+    /// Indices (into the node's pods) of the reschedulable pods.
+    pods: Vec<u32>,
+    /// Σ eviction cost of those pods.
+    disruption_cost: f64,
+    /// 1 + Σ max(0, eviction cost).
+    reschedule_cost: f64,
+}
+
+impl NodePods {
+    fn current(&self, pods: &[PodInfo]) -> bool {
+        self.signature.len() == pods.len()
+            && self
+                .signature
+                .iter()
+                .zip(pods)
+                .all(|(s, p)| s.0 == p.id && s.1 == p.terminating)
+    }
+}
+
+/// What one pass over the pools found (borrowing the nodes and their pods).
+struct Gathered<'a> {
     pools: Vec<Pool>,
-    empty: Vec<Candidate>,
-    underutilized: Vec<Candidate>,
+    empty: Vec<Candidate<'a>>,
+    underutilized: Vec<Candidate<'a>>,
     /// Per pool (index into `pools`): initialized nodes, disrupting or NotReady nodes.
     counts: Vec<(u64, u64)>,
     /// (node, message) for `Unconsolidatable`.
     unconsolidatable: Vec<(String, String)>,
     /// Earliest time a node not yet consolidatable becomes so.
     next_eligible: Option<SimTime>,
-    /// Node names pods may move to.
-    destinations: Vec<Arc<str>>,
+    /// Nodes pods may move to.
+    destinations: Vec<&'a NodeInfo>,
+}
+
+/// What a disruption poll decided, before its events are emitted.
+struct Poll {
+    /// Per pool: initialized nodes, disrupting or NotReady nodes.
+    counts: Vec<(u64, u64)>,
+    /// (node, message) for `Unconsolidatable`, from the candidates' gathering.
+    unconsolidatable: Vec<(String, String)>,
+    /// Reasons whose `DisruptionBlocked` is checked, in order.
+    blocked: Vec<Reason>,
+    /// (node, message) for `Unconsolidatable`, from the consolidation simulation.
+    rejected: Vec<(String, String)>,
+    /// The command to validate.
+    command: Option<Command>,
+    /// Some candidate was skipped for its pool's budget.
+    constrained: bool,
+    /// Earliest time a node not yet consolidatable becomes so.
+    next_eligible: Option<SimTime>,
 }
 
 fn is_nodepool(c: &PoolConfig) -> bool {
@@ -205,7 +260,7 @@ impl Sim {
     }
 
     /// Candidates of every NodePool, budgets' inputs and the simulation's destinations.
-    fn gather(&self, configs: &[PoolConfig]) -> Gathered {
+    fn gather(&self, configs: &[PoolConfig]) -> Gathered<'_> {
         let pools: Vec<Pool> = configs.iter().map(|c| c.pool.clone()).collect();
         let mut g = Gathered {
             pools,
@@ -221,7 +276,7 @@ impl Sim {
         for (name, n) in &self.nodes {
             let disrupting = state.disrupting.contains(name.as_ref());
             if n.info.ready && !n.info.unschedulable && !disrupting {
-                g.destinations.push(name.clone());
+                g.destinations.push(&n.info);
             }
             let Some(pi) = n.info.labels.get("karpenter.sh/nodepool").and_then(|p| {
                 configs
@@ -255,36 +310,23 @@ impl Sim {
                 g.next_eligible = Some(g.next_eligible.map_or(eligible, |t| t.min(eligible)));
                 continue;
             }
-            let mut pods = vec![];
-            let mut disruption_cost = 0.0;
-            let mut reschedule_cost = 1.0;
-            let mut blocked = false;
-            for p in &n.info.pods {
-                let Some(pod) = self.pods.get(&p.id) else {
-                    continue;
-                };
-                if pod.owner.as_ref().is_some_and(|o| o.kind == "DaemonSet")
-                    || pod.deleting_at.is_some()
-                {
-                    continue;
+            let fresh;
+            let np = match state
+                .node_pods
+                .get(name)
+                .filter(|c| c.current(&n.info.pods))
+            {
+                Some(c) => c,
+                None => {
+                    fresh = self.node_pods(&n.info.pods);
+                    &fresh
                 }
-                let ann = &pod.template.annotations;
-                if ann.get("karpenter.sh/do-not-disrupt").map(String::as_str) == Some("true") {
-                    blocked = true;
-                    break;
-                }
-                let deletion_cost = ann
-                    .get("controller.kubernetes.io/pod-deletion-cost")
-                    .and_then(|v| v.parse::<f64>().ok())
-                    .unwrap_or(0.0);
-                let c = eviction_cost(deletion_cost, pod.priority);
-                disruption_cost += c;
-                reschedule_cost += c.max(0.0);
-                pods.push(p.clone());
-            }
-            if blocked {
+            };
+            if np.blocked {
                 continue;
             }
+            let pods: Vec<&PodInfo> = np.pods.iter().map(|i| &n.info.pods[*i as usize]).collect();
+            let (disruption_cost, reschedule_cost) = (np.disruption_cost, np.reschedule_cost);
             let empty = pods.is_empty();
             let c = Candidate {
                 node: name.clone(),
@@ -315,6 +357,59 @@ impl Sim {
         consolidation::sort_candidates(&mut g.empty);
         consolidation::sort_candidates(&mut g.underutilized);
         g
+    }
+
+    /// What `pods` (a node's) mean to disruption (upstream `EvictionCost` of the reschedulable
+    /// pods; DaemonSet and terminating pods are not rescheduled).
+    fn node_pods(&self, pods: &[PodInfo]) -> NodePods {
+        let mut out = NodePods {
+            signature: pods.iter().map(|p| (p.id, p.terminating)).collect(),
+            reschedule_cost: 1.0,
+            ..NodePods::default()
+        };
+        for (i, p) in pods.iter().enumerate() {
+            let Some(pod) = self.pods.get(&p.id) else {
+                continue;
+            };
+            if pod.owner.as_ref().is_some_and(|o| o.kind == "DaemonSet")
+                || pod.deleting_at.is_some()
+            {
+                continue;
+            }
+            let ann = &pod.template.annotations;
+            if ann.get("karpenter.sh/do-not-disrupt").map(String::as_str) == Some("true") {
+                out.blocked = true;
+                break;
+            }
+            let deletion_cost = ann
+                .get("controller.kubernetes.io/pod-deletion-cost")
+                .and_then(|v| v.parse::<f64>().ok())
+                .unwrap_or(0.0);
+            let c = eviction_cost(deletion_cost, pod.priority);
+            out.disruption_cost += c;
+            out.reschedule_cost += c.max(0.0);
+            out.pods.push(i as u32);
+        }
+        out
+    }
+
+    /// Brings the cached [`NodePods`] up to date with the nodes (before a [`Sim::gather`]).
+    fn refresh_node_pods(&mut self) {
+        let mut cache = std::mem::take(&mut self.karpenter.disruption.node_pods);
+        cache.retain(|name, _| self.nodes.contains_key(name));
+        for (name, n) in &self.nodes {
+            if !n.info.labels.contains_key("karpenter.sh/nodepool") {
+                continue;
+            }
+            match cache.get_mut(name) {
+                Some(c) if c.current(&n.info.pods) => {}
+                Some(c) => *c = self.node_pods(&n.info.pods),
+                None => {
+                    cache.insert(name.clone(), self.node_pods(&n.info.pods));
+                }
+            }
+        }
+        self.karpenter.disruption.node_pods = cache;
     }
 
     /// What the consolidation simulation adds to the nodes: the pending pods (not nominated to
@@ -361,7 +456,7 @@ impl Sim {
     }
 
     /// Disruptions each pool still allows for `reason`.
-    fn budgets(&self, configs: &[PoolConfig], g: &Gathered, reason: Reason) -> Vec<u64> {
+    fn budgets(&self, configs: &[PoolConfig], g: &Gathered<'_>, reason: Reason) -> Vec<u64> {
         let unix = self.unix_ms();
         configs
             .iter()
@@ -370,9 +465,9 @@ impl Sim {
             .collect()
     }
 
-    fn emit_blocked(&mut self, configs: &[PoolConfig], g: &Gathered, reason: Reason) {
+    fn emit_blocked(&mut self, configs: &[PoolConfig], counts: &[(u64, u64)], reason: Reason) {
         let unix = self.unix_ms();
-        for (c, (n, _)) in configs.iter().zip(&g.counts) {
+        for (c, (n, _)) in configs.iter().zip(counts) {
             if *n > 0
                 && budget::allowed_by_reason(&c.budgets, reason, unix, *n) == 0
                 && self.dedupe(
@@ -399,8 +494,8 @@ impl Sim {
 
     fn command_from(
         &self,
-        g: &Gathered,
-        cands: &[Candidate],
+        g: &Gathered<'_>,
+        cands: &[Candidate<'_>],
         idx: &[usize],
         decision: &Decision,
         offerings: &[Offering],
@@ -454,108 +549,32 @@ impl Sim {
         {
             return Some(DISRUPTION_POLL_MS);
         }
-        let g = self.gather(configs);
-        for (node, msg) in g.unconsolidatable.clone() {
+        self.refresh_node_pods();
+        let poll = self.decide(configs);
+        for (node, msg) in poll.unconsolidatable {
             self.unconsolidatable(&node, msg);
         }
-        let mut constrained = false;
-        // Emptiness: every empty candidate the budgets allow, in one command.
-        if !g.empty.is_empty() {
-            let mut left = self.budgets(configs, &g, Reason::Empty);
-            self.emit_blocked(configs, &g, Reason::Empty);
-            let mut idx = vec![];
-            for (i, c) in g.empty.iter().enumerate() {
-                if left[c.pool] == 0 {
-                    constrained = true;
-                    continue;
-                }
-                left[c.pool] -= 1;
-                idx.push(i);
-            }
-            if !idx.is_empty() {
-                let savings = idx.iter().map(|i| g.empty[*i].price).sum();
-                let cmd = self.command_from(
-                    &g,
-                    &g.empty,
-                    &idx,
-                    &Decision::Delete,
-                    &[],
-                    Reason::Empty,
-                    "empty",
-                    savings,
-                );
-                return self.validate_later(cmd);
-            }
+        for reason in poll.blocked {
+            self.emit_blocked(configs, &poll.counts, reason);
         }
-        if !g.underutilized.is_empty() {
-            let budget = self.budgets(configs, &g, Reason::Underutilized);
-            self.emit_blocked(configs, &g, Reason::Underutilized);
-            let offerings = self.available_offerings();
-            let (pending, in_flight, uninitialized) = self.simulation_extras(configs);
-            let dest: Vec<&NodeInfo> = g
-                .destinations
-                .iter()
-                .map(|n| &self.nodes[n].info)
-                .chain(in_flight.iter())
-                .collect();
-            let cluster = Cluster {
-                nodes: &dest,
-                pools: &g.pools,
-                offerings: &offerings,
-                spot_to_spot: false,
-                pending: &pending,
-                uninitialized: &uninitialized,
-            };
-            let multi = consolidation::multi_node(&cluster, &g.underutilized, &budget);
-            constrained |= multi.constrained_by_budgets;
-            let (found, method, unconsolidatable) = match multi.command {
-                Some(c) => (Some(c), "multi", vec![]),
-                None => {
-                    let single = consolidation::single_node(
-                        &cluster,
-                        &g.underutilized,
-                        &budget,
-                        MAX_SINGLE_NODE_CANDIDATES,
+        for (node, msg) in poll.rejected {
+            self.unconsolidatable(&node, msg);
+        }
+        if let Some(cmd) = poll.command {
+            if cmd.replacement.is_some() {
+                for (node, ..) in &cmd.nodes {
+                    let msg = format!(
+                        "Consolidation candidate: {} (savings: ${:.2})",
+                        cmd.describe(),
+                        cmd.savings
                     );
-                    constrained |= single.constrained_by_budgets;
-                    (single.command, "single", single.unconsolidatable)
+                    self.emit_node_and_claim("ConsolidationCandidate", node, msg);
                 }
-            };
-            let cmd = found.map(|c| {
-                self.command_from(
-                    &g,
-                    &g.underutilized,
-                    &c.candidates,
-                    &c.decision,
-                    &offerings,
-                    Reason::Underutilized,
-                    method,
-                    c.savings,
-                )
-            });
-            let messages: Vec<(String, String)> = unconsolidatable
-                .into_iter()
-                .map(|(i, m)| (g.underutilized[i].node.to_string(), m))
-                .collect();
-            for (node, msg) in messages {
-                self.unconsolidatable(&node, msg);
             }
-            if let Some(cmd) = cmd {
-                if cmd.replacement.is_some() {
-                    for (node, ..) in &cmd.nodes {
-                        let msg = format!(
-                            "Consolidation candidate: {} (savings: ${:.2})",
-                            cmd.describe(),
-                            cmd.savings
-                        );
-                        self.emit_node_and_claim("ConsolidationCandidate", node, msg);
-                    }
-                }
-                return self.validate_later(cmd);
-            }
+            return self.validate_later(cmd);
         }
-        if !constrained {
-            let mut until = g.next_eligible.unwrap_or(SimTime(u64::MAX));
+        if !poll.constrained {
+            let mut until = poll.next_eligible.unwrap_or(SimTime(u64::MAX));
             if configs
                 .iter()
                 .any(|c| c.budgets.iter().any(|b| b.schedule.is_some()))
@@ -567,6 +586,101 @@ impl Sim {
                 Some((self.pods_epoch, self.nodes_epoch, until));
         }
         Some(DISRUPTION_POLL_MS)
+    }
+
+    /// The decisions of a poll over the current state (emptiness, then multi-node, then
+    /// single-node consolidation); [`Sim::nodepool_disruption`] emits its events.
+    fn decide(&self, configs: &[PoolConfig]) -> Poll {
+        let g = self.gather(configs);
+        let mut poll = Poll {
+            counts: g.counts.clone(),
+            unconsolidatable: g.unconsolidatable.clone(),
+            blocked: vec![],
+            rejected: vec![],
+            command: None,
+            constrained: false,
+            next_eligible: g.next_eligible,
+        };
+        // Emptiness: every empty candidate the budgets allow, in one command.
+        if !g.empty.is_empty() {
+            let mut left = self.budgets(configs, &g, Reason::Empty);
+            poll.blocked.push(Reason::Empty);
+            let mut idx = vec![];
+            for (i, c) in g.empty.iter().enumerate() {
+                if left[c.pool] == 0 {
+                    poll.constrained = true;
+                    continue;
+                }
+                left[c.pool] -= 1;
+                idx.push(i);
+            }
+            if !idx.is_empty() {
+                let savings = idx.iter().map(|i| g.empty[*i].price).sum();
+                poll.command = Some(self.command_from(
+                    &g,
+                    &g.empty,
+                    &idx,
+                    &Decision::Delete,
+                    &[],
+                    Reason::Empty,
+                    "empty",
+                    savings,
+                ));
+                return poll;
+            }
+        }
+        if !g.underutilized.is_empty() {
+            let budget = self.budgets(configs, &g, Reason::Underutilized);
+            poll.blocked.push(Reason::Underutilized);
+            let offerings = self.available_offerings();
+            let (pending, in_flight, uninitialized) = self.simulation_extras(configs);
+            let dest: Vec<&NodeInfo> = g
+                .destinations
+                .iter()
+                .copied()
+                .chain(in_flight.iter())
+                .collect();
+            let cluster = Cluster {
+                nodes: &dest,
+                pools: &g.pools,
+                offerings: &offerings,
+                spot_to_spot: false,
+                pending: &pending,
+                uninitialized: &uninitialized,
+            };
+            let multi = consolidation::multi_node(&cluster, &g.underutilized, &budget);
+            poll.constrained |= multi.constrained_by_budgets;
+            let (found, method, unconsolidatable) = match multi.command {
+                Some(c) => (Some(c), "multi", vec![]),
+                None => {
+                    let single = consolidation::single_node(
+                        &cluster,
+                        &g.underutilized,
+                        &budget,
+                        MAX_SINGLE_NODE_CANDIDATES,
+                    );
+                    poll.constrained |= single.constrained_by_budgets;
+                    (single.command, "single", single.unconsolidatable)
+                }
+            };
+            poll.command = found.map(|c| {
+                self.command_from(
+                    &g,
+                    &g.underutilized,
+                    &c.candidates,
+                    &c.decision,
+                    &offerings,
+                    Reason::Underutilized,
+                    method,
+                    c.savings,
+                )
+            });
+            poll.rejected = unconsolidatable
+                .into_iter()
+                .map(|(i, m)| (g.underutilized[i].node.to_string(), m))
+                .collect();
+        }
+        poll
     }
 
     fn unconsolidatable(&mut self, node: &str, msg: String) {
@@ -599,6 +713,7 @@ impl Sim {
             return;
         };
         let configs = self.karpenter_pools();
+        self.refresh_node_pods();
         match self.revalidate(&configs, &cmd) {
             Ok(()) => {
                 self.start_command(&configs, cmd);
@@ -655,7 +770,7 @@ impl Sim {
         let dest: Vec<&NodeInfo> = g
             .destinations
             .iter()
-            .map(|n| &self.nodes[n].info)
+            .copied()
             .chain(in_flight.iter())
             .collect();
         let cluster = Cluster {

@@ -191,6 +191,7 @@ impl Sim {
                         t.annotations.remove(k);
                     }
                     p.template = Arc::new(t);
+                    self.karpenter.disruption.pod_annotations_changed();
                 }
             }
             _ => {
