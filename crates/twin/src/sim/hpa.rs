@@ -442,93 +442,11 @@ impl Sim {
         r: &ResourceMetric,
         container: Option<&str>,
     ) -> MetricInput {
-        let res = r.name.as_str();
-        let what = if matches!(r.target, Target::Utilization(_)) {
-            "utilization"
-        } else {
-            "usage"
-        };
-        let fail = |e: String| format!("failed to get {res} {what}: {e}");
-        let mut out = Vec::with_capacity(pods.len());
-        let mut any = false;
-        // Pods of one workload share their template: its summed request and whether the
-        // serving container is selected are computed once per template, not once per pod.
-        let mut memo: Option<(*const super::model::PodTemplate, i64, bool)> = None;
+        let mut c = ResourceCollector::new(r, container, pods.len());
         for p in pods {
-            let t = &p.template;
-            let sample = p.sample.as_ref();
-            let (request, serving) = match memo {
-                Some((ptr, q, serving)) if std::ptr::eq(ptr, Arc::as_ptr(t)) => (Ok(q), serving),
-                _ => {
-                    let mut selected = t
-                        .containers
-                        .iter()
-                        .enumerate()
-                        .filter(|(_, c)| container.is_none_or(|n| c.name == n))
-                        .peekable();
-                    if let Some(name) = container
-                        && selected.peek().is_none()
-                        && sample.is_some()
-                    {
-                        return Err(fail(format!(
-                            "unable to get metrics for resource {res}: container {name} not present in metrics for pod {}/{}",
-                            p.namespace, p.name
-                        )));
-                    }
-                    let mut request = Ok(0i64);
-                    let mut serving = false;
-                    for (i, c) in selected {
-                        // The serving (first) container holds the pod's usage.
-                        serving |= i == 0;
-                        if request.is_err() {
-                            continue;
-                        }
-                        let q = match r.name {
-                            ResourceName::Cpu => c.requests.cpu_milli,
-                            ResourceName::Memory => c.requests.memory.saturating_mul(1000),
-                        };
-                        if q == 0 {
-                            request = Err(format!(
-                                "missing request for {res} in container {} of Pod {}",
-                                c.name, p.name
-                            ));
-                        } else if let Ok(x) = &mut request {
-                            *x += q;
-                        }
-                    }
-                    let selected_any = t
-                        .containers
-                        .iter()
-                        .any(|c| container.is_none_or(|n| c.name == n));
-                    // Cached only when no pod-specific error can arise for this template.
-                    if let Ok(q) = request
-                        && (container.is_none() || selected_any)
-                    {
-                        memo = Some((Arc::as_ptr(t), q, serving));
-                    }
-                    (request, serving)
-                }
-            };
-            let sample = sample.map(|x| {
-                let v = match r.name {
-                    ResourceName::Cpu => x.cpu_milli,
-                    ResourceName::Memory => x.memory * 1000.0,
-                };
-                Sample {
-                    milli: if serving { v as i64 } else { 0 },
-                    timestamp: x.timestamp,
-                    window_ms: x.window_ms,
-                }
-            });
-            any |= sample.is_some();
-            out.push(PodValue { request, sample });
+            c.push(p)?;
         }
-        if !any {
-            return Err(fail(format!(
-                "unable to get metrics for resource {res}: no metrics returned from resource metrics API"
-            )));
-        }
-        Ok(Observed::PerPod(out))
+        c.finish()
     }
 
     /// What the metrics APIs return for one metric of an HPA in `ns`.
@@ -586,6 +504,77 @@ impl Sim {
                 }),
             MetricSpec::Invalid { message, .. } => Err(message.clone()),
         }
+    }
+
+    /// What one sync observes of the target's pods: each pod's readiness, what the metrics
+    /// APIs return per metric, and the active and ready counts. With only Resource and
+    /// ContainerResource metrics every pod is read once for all of them.
+    fn observe(
+        &self,
+        ns: &str,
+        kind: &str,
+        name: &str,
+        metrics: &[MetricSpec],
+    ) -> (Vec<PodObs>, Vec<MetricInput>, usize, usize) {
+        let target_pods = self.target_pods(ns, &kind.to_ascii_lowercase(), name);
+        let obs = |p: &Pod| PodObs {
+            pending: matches!(p.phase, PodPhase::Pending | PodPhase::ContainerCreating),
+            ignored: p.deleting_at.is_some() || p.phase == PodPhase::Failed,
+            ready: p.started_at.map(|_| p.is_ready()),
+            ready_transition: p
+                .ready_changed
+                .or(p.ready_at)
+                .or(p.started_at)
+                .unwrap_or(p.created),
+            start: p.scheduled_at,
+        };
+        let resource_only = metrics.iter().all(|m| {
+            matches!(
+                m,
+                MetricSpec::Resource(_) | MetricSpec::ContainerResource { .. }
+            )
+        });
+        if !resource_only {
+            let replicas = target_pods.iter().filter(|p| p.is_active()).count();
+            let ready = target_pods.iter().filter(|p| p.is_ready()).count();
+            let pods = target_pods.iter().map(|p| obs(p)).collect();
+            let inputs = metrics
+                .iter()
+                .map(|m| self.metric_input(ns, &target_pods, m))
+                .collect();
+            return (pods, inputs, replicas, ready);
+        }
+        let mut collectors: Vec<Result<ResourceCollector, String>> = metrics
+            .iter()
+            .map(|m| match m {
+                MetricSpec::Resource(r) => Ok(ResourceCollector::new(r, None, target_pods.len())),
+                MetricSpec::ContainerResource { metric, container } => Ok(ResourceCollector::new(
+                    metric,
+                    Some(container),
+                    target_pods.len(),
+                )),
+                _ => unreachable!("resource metrics only"),
+            })
+            .collect();
+        let mut pods = Vec::with_capacity(target_pods.len());
+        let (mut replicas, mut ready) = (0, 0);
+        for p in &target_pods {
+            replicas += usize::from(p.is_active());
+            ready += usize::from(p.is_ready());
+            pods.push(obs(p));
+            for c in &mut collectors {
+                if let Ok(col) = c
+                    && let Err(e) = col.push(p)
+                {
+                    *c = Err(e);
+                }
+            }
+        }
+        let inputs = collectors
+            .into_iter()
+            .map(|c| c.and_then(ResourceCollector::finish))
+            .collect();
+        (pods, inputs, replicas, ready)
     }
 
     /// The parsed spec of an HPA object, from the cache while its uid and generation hold.
@@ -658,28 +647,7 @@ impl Sim {
         };
         let now = self.now;
         let metrics = &parsed.metrics;
-        let target_pods = self.target_pods(&key.namespace, &kind.to_ascii_lowercase(), name);
-        let pods: Vec<PodObs> = target_pods
-            .iter()
-            .map(|p| PodObs {
-                pending: matches!(p.phase, PodPhase::Pending | PodPhase::ContainerCreating),
-                ignored: p.deleting_at.is_some() || p.phase == PodPhase::Failed,
-                ready: p.started_at.map(|_| p.is_ready()),
-                ready_transition: p
-                    .ready_changed
-                    .or(p.ready_at)
-                    .or(p.started_at)
-                    .unwrap_or(p.created),
-                start: p.scheduled_at,
-            })
-            .collect();
-        let inputs: Vec<MetricInput> = metrics
-            .iter()
-            .map(|m| self.metric_input(&key.namespace, &target_pods, m))
-            .collect();
-        let replicas = target_pods.iter().filter(|p| p.is_active()).count();
-        let ready = target_pods.iter().filter(|p| p.is_ready()).count();
-        drop(target_pods);
+        let (pods, inputs, replicas, ready) = self.observe(&key.namespace, kind, name, metrics);
         let state = self.hpa_state.entry(key.clone()).or_default();
         let d = hpa::reconcile(state, spec, current, replicas as i32, &pods, &inputs, now);
         // Warnings: one per failing metric and FailedComputeMetricsReplicas; a failure repeated
@@ -825,6 +793,124 @@ impl Sim {
                 o["status"] = status;
             });
         }
+    }
+}
+
+/// Builds the resource metrics API's answer for one Resource/ContainerResource metric, one pod
+/// at a time (so the HPA sync reads each pod once for all its metrics).
+struct ResourceCollector<'m> {
+    r: &'m ResourceMetric,
+    container: Option<&'m str>,
+    out: Vec<PodValue>,
+    any: bool,
+    /// Pods of one workload share their template: its summed request and whether the serving
+    /// container is selected are computed once per template, not once per pod.
+    memo: Option<(*const super::model::PodTemplate, i64, bool)>,
+}
+
+impl<'m> ResourceCollector<'m> {
+    fn new(r: &'m ResourceMetric, container: Option<&'m str>, pods: usize) -> Self {
+        ResourceCollector {
+            r,
+            container,
+            out: Vec::with_capacity(pods),
+            any: false,
+            memo: None,
+        }
+    }
+
+    fn fail(&self, e: String) -> String {
+        let res = self.r.name.as_str();
+        let what = if matches!(self.r.target, Target::Utilization(_)) {
+            "utilization"
+        } else {
+            "usage"
+        };
+        format!("failed to get {res} {what}: {e}")
+    }
+
+    /// Adds one pod; an error ends the metric (the API's answer is that error).
+    fn push(&mut self, p: &Pod) -> Result<(), String> {
+        let (r, container) = (self.r, self.container);
+        let res = r.name.as_str();
+        let t = &p.template;
+        let sample = p.sample.as_ref();
+        let (request, serving) = match self.memo {
+            Some((ptr, q, serving)) if std::ptr::eq(ptr, Arc::as_ptr(t)) => (Ok(q), serving),
+            _ => {
+                let mut selected = t
+                    .containers
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, c)| container.is_none_or(|n| c.name == n))
+                    .peekable();
+                if let Some(name) = container
+                    && selected.peek().is_none()
+                    && sample.is_some()
+                {
+                    return Err(self.fail(format!(
+                        "unable to get metrics for resource {res}: container {name} not present in metrics for pod {}/{}",
+                        p.namespace, p.name
+                    )));
+                }
+                let mut request = Ok(0i64);
+                let mut serving = false;
+                for (i, c) in selected {
+                    // The serving (first) container holds the pod's usage.
+                    serving |= i == 0;
+                    if request.is_err() {
+                        continue;
+                    }
+                    let q = match r.name {
+                        ResourceName::Cpu => c.requests.cpu_milli,
+                        ResourceName::Memory => c.requests.memory.saturating_mul(1000),
+                    };
+                    if q == 0 {
+                        request = Err(format!(
+                            "missing request for {res} in container {} of Pod {}",
+                            c.name, p.name
+                        ));
+                    } else if let Ok(x) = &mut request {
+                        *x += q;
+                    }
+                }
+                let selected_any = t
+                    .containers
+                    .iter()
+                    .any(|c| container.is_none_or(|n| c.name == n));
+                // Cached only when no pod-specific error can arise for this template.
+                if let Ok(q) = request
+                    && (container.is_none() || selected_any)
+                {
+                    self.memo = Some((Arc::as_ptr(t), q, serving));
+                }
+                (request, serving)
+            }
+        };
+        let sample = sample.map(|x| {
+            let v = match r.name {
+                ResourceName::Cpu => x.cpu_milli,
+                ResourceName::Memory => x.memory * 1000.0,
+            };
+            Sample {
+                milli: if serving { v as i64 } else { 0 },
+                timestamp: x.timestamp,
+                window_ms: x.window_ms,
+            }
+        });
+        self.any |= sample.is_some();
+        self.out.push(PodValue { request, sample });
+        Ok(())
+    }
+
+    fn finish(self) -> MetricInput {
+        if !self.any {
+            let res = self.r.name.as_str();
+            return Err(self.fail(format!(
+                "unable to get metrics for resource {res}: no metrics returned from resource metrics API"
+            )));
+        }
+        Ok(Observed::PerPod(self.out))
     }
 }
 
