@@ -93,12 +93,12 @@ pub(crate) fn write_html<W: io::Write>(out: &RunOutput, w: &mut W) -> Result<(),
     }
     for spec in &out.charts {
         let svg = render_chart(&out.timeseries, spec)?;
-        let _ = write!(
-            h,
-            "<figure aria-label=\"{}\">\n{svg}</figure>\n",
-            esc(&spec.title)
-        );
+        // The chart goes to the stream as it is, not through a copy in `h`.
+        let _ = writeln!(h, "<figure aria-label=\"{}\">", esc(&spec.title));
         flush(&mut h, w)?;
+        w.write_all(svg.as_bytes())?;
+        drop(svg);
+        h.push_str("</figure>\n");
     }
     h.push_str("</section>\n");
 
