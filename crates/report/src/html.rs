@@ -1,11 +1,13 @@
 //! `report.html`: one self-contained page (inline CSS and SVG, nothing fetched).
 
 use std::fmt::Write as _;
+use std::io;
 
 use serde_json::Value;
 
 use crate::chart::render_chart;
 use crate::format::{escape_html as esc, format_hms, format_number, group_thousands};
+use crate::render::StreamError;
 use crate::{RenderError, RunOutput};
 
 /// At most this many events are listed in `report.html`; the rest are only in `events.jsonl`.
@@ -51,6 +53,19 @@ footer{margin:2.5rem 0 1rem;font-size:.85rem}
 /// All text is HTML-escaped; the page references nothing outside itself except the
 /// neighbouring data files of the run directory (relative links).
 pub fn render_html(out: &RunOutput) -> Result<String, RenderError> {
+    // The page is written from `&str` pieces only: it is always UTF-8.
+    crate::render::to_string(
+        |w| write_html(out, w),
+        |reason| RenderError::Chart {
+            title: "report.html".to_owned(),
+            reason,
+        },
+    )
+}
+
+/// Writes `report.html` (see [`render_html`]) a section or chart at a time, so the page is
+/// never whole in memory.
+pub(crate) fn write_html<W: io::Write>(out: &RunOutput, w: &mut W) -> Result<(), StreamError> {
     let mut h = String::with_capacity(64 * 1024);
     let title = esc(&out.name);
     let warnings = out.events.iter().filter(|e| e.type_ == "Warning").count();
@@ -70,6 +85,7 @@ pub fn render_html(out: &RunOutput) -> Result<String, RenderError> {
     );
 
     summary_section(&mut h, &out.summary);
+    flush(&mut h, w)?;
 
     h.push_str("<section id=\"charts\">\n<h2>Charts</h2>\n");
     if out.charts.is_empty() {
@@ -77,15 +93,17 @@ pub fn render_html(out: &RunOutput) -> Result<String, RenderError> {
     }
     for spec in &out.charts {
         let svg = render_chart(&out.timeseries, spec)?;
-        let _ = write!(
-            h,
-            "<figure aria-label=\"{}\">\n{svg}</figure>\n",
-            esc(&spec.title)
-        );
+        // The chart goes to the stream as it is, not through a copy in `h`.
+        let _ = writeln!(h, "<figure aria-label=\"{}\">", esc(&spec.title));
+        flush(&mut h, w)?;
+        w.write_all(svg.as_bytes())?;
+        drop(svg);
+        h.push_str("</figure>\n");
     }
     h.push_str("</section>\n");
 
     transcript_section(&mut h, out);
+    flush(&mut h, w)?;
     events_section(&mut h, out);
 
     h.push_str(
@@ -93,7 +111,14 @@ pub fn render_html(out: &RunOutput) -> Result<String, RenderError> {
          <a href=\"events.jsonl\">events.jsonl</a>, <a href=\"transcript.jsonl\">transcript.jsonl</a>, \
          <a href=\"timeseries.csv\">timeseries.csv</a>.</footer>\n</body>\n</html>\n",
     );
-    Ok(h)
+    flush(&mut h, w)
+}
+
+/// Moves the text rendered so far to the stream.
+fn flush<W: io::Write>(h: &mut String, w: &mut W) -> Result<(), StreamError> {
+    w.write_all(h.as_bytes())?;
+    h.clear();
+    Ok(())
 }
 
 fn summary_section(h: &mut String, summary: &Value) {

@@ -2,14 +2,13 @@
 
 use std::ffi::OsStr;
 use std::fs;
-use std::io;
+use std::io::{self, BufWriter, Write as _};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::{
-    RenderError, ReportError, ReportErrorKind, RunOutput, render_events_jsonl, render_html,
-    render_summary_json, render_timeseries_csv, render_transcript_jsonl,
-};
+use crate::html::write_html;
+use crate::render::{StreamError, write_jsonl, write_timeseries_csv};
+use crate::{ReportError, ReportErrorKind, RunOutput, render_summary_json};
 
 /// The files of a run directory, in the order they are written.
 ///
@@ -71,23 +70,34 @@ fn io_err(op: impl Into<String>, path: &Path, error: io::Error) -> ReportErrorKi
     }
 }
 
-/// Renders and writes each file in turn.
+/// Renders and writes each file in turn, streaming it through a buffer (no file is ever whole
+/// in memory).
 fn write_files(staging: &Path, out: &RunOutput) -> Result<(), ReportErrorKind> {
-    type Render = fn(&RunOutput) -> Result<String, RenderError>;
-    let renderers: [(&'static str, Render); 5] = [
-        ("summary.json", |o| render_summary_json(&o.summary)),
-        ("events.jsonl", |o| render_events_jsonl(&o.events)),
-        ("transcript.jsonl", |o| {
-            render_transcript_jsonl(&o.transcript)
+    type Out = BufWriter<fs::File>;
+    type Stream = fn(&RunOutput, &mut Out) -> Result<(), StreamError>;
+    let writers: [(&'static str, Stream); 5] = [
+        ("summary.json", |o, w| {
+            w.write_all(render_summary_json(&o.summary)?.as_bytes())?;
+            Ok(())
         }),
-        ("timeseries.csv", |o| render_timeseries_csv(&o.timeseries)),
-        ("report.html", render_html),
+        ("events.jsonl", |o, w| write_jsonl(&o.events, w)),
+        ("transcript.jsonl", |o, w| write_jsonl(&o.transcript, w)),
+        ("timeseries.csv", |o, w| {
+            write_timeseries_csv(&o.timeseries, w)
+        }),
+        ("report.html", |o, w| write_html(o, w)),
     ];
-    for (file, render) in renderers {
+    for (file, write) in writers {
         debug_assert!(OUTPUT_FILES.contains(&file));
-        let text = render(out).map_err(|error| ReportErrorKind::Render { file, error })?;
         let path = staging.join(file);
-        fs::write(&path, text).map_err(|e| io_err("write", &path, e))?;
+        let io_fail = |e| io_err("write", &path, e);
+        let mut w = BufWriter::with_capacity(1 << 16, fs::File::create(&path).map_err(io_fail)?);
+        match write(out, &mut w) {
+            Ok(()) => {}
+            Err(StreamError::Render(error)) => return Err(ReportErrorKind::Render { file, error }),
+            Err(StreamError::Io(e)) => return Err(io_fail(e)),
+        }
+        w.flush().map_err(io_fail)?;
     }
     Ok(())
 }

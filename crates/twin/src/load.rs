@@ -42,6 +42,8 @@ pub struct LoadState {
     pub last_latency_ms: [f64; 3],
     /// Seconds during which the SLO was violated.
     pub slo_violation_s: f64,
+    /// Where the last rate lookup was in the trace ([`crate::scenario::Rate::at_from`]).
+    pub rate_cursor: usize,
 }
 
 /// Outcome of one tick.

@@ -17,7 +17,8 @@ pub fn run_scenario(path: &Path) -> Result<(RunOutput, Vec<Warning>), InputError
     let scenario = Arc::new(Scenario::load(path)?);
     let mut sim = Sim::new(scenario)?;
     sim.run();
-    Ok((sim.output(), sim.warnings.clone()))
+    let warnings = sim.warnings.clone();
+    Ok((sim.into_output(), warnings))
 }
 
 /// Loads and validates a scenario (manifests, traces and steps included) without running it.

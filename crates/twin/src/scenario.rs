@@ -582,6 +582,26 @@ pub enum Rate {
 }
 
 impl Rate {
+    /// Requests per second at `t_ms`, like [`Rate::at`], for a caller whose times mostly move
+    /// forward: `cursor` remembers the trace point of the last call, so a trace is walked from
+    /// there instead of searched (any `cursor` gives the same value as [`Rate::at`]).
+    pub fn at_from(&self, t_ms: u64, cursor: &mut usize) -> f64 {
+        let Rate::Steps(points) = self else {
+            return self.at(t_ms);
+        };
+        // `idx` = number of points at or before `t_ms` (the partition point of `at`).
+        let mut idx = (*cursor).min(points.len());
+        if idx > 0 && points[idx - 1].0 > t_ms {
+            idx = points.partition_point(|(t, _)| *t <= t_ms);
+        } else {
+            while idx < points.len() && points[idx].0 <= t_ms {
+                idx += 1;
+            }
+        }
+        *cursor = idx;
+        if idx == 0 { 0.0 } else { points[idx - 1].1 }
+    }
+
     /// Requests per second at `t_ms`.
     pub fn at(&self, t_ms: u64) -> f64 {
         match self {
@@ -1241,6 +1261,45 @@ mod tests {
             [steps.at(0), steps.at(9_999), steps.at(10_000)],
             [5.0, 5.0, 7.0]
         );
+    }
+
+    #[test]
+    fn cursor_lookup_matches_search() {
+        // Duplicate times, a gap and points before and after: at_from must equal at for times
+        // going forward, backward and repeating, whatever the cursor.
+        let steps = Rate::Steps(vec![
+            (1_000, 1.0),
+            (2_000, 2.0),
+            (2_000, 3.0),
+            (5_000, 4.0),
+            (9_000, 5.0),
+        ]);
+        let times = [
+            0, 999, 1_000, 1_500, 2_000, 2_000, 4_999, 5_000, 12_000, 3_000, 0, 9_000,
+        ];
+        for start in 0..8 {
+            let mut cursor = start;
+            for t in times {
+                assert_eq!(
+                    steps.at_from(t, &mut cursor),
+                    steps.at(t),
+                    "t={t} start={start}"
+                );
+            }
+        }
+        let mut cursor = 0;
+        assert_eq!(steps.at_from(3_000, &mut cursor), 3.0);
+        assert_eq!(
+            cursor, 3,
+            "the cursor points after the last point at or before t"
+        );
+        let ramp = Rate::Ramp {
+            from: 1.0,
+            to: 3.0,
+            start: 0,
+            end: 10,
+        };
+        assert_eq!(ramp.at_from(5, &mut cursor), 2.0);
     }
 
     #[test]

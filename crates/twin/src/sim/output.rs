@@ -1,18 +1,182 @@
 //! Sampling the run into a time series, and assembling the run's outputs.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use kscale_report::{ChartSpec, RunOutput, TimeSeries};
 use serde_json::{Value, json};
 
 use super::Sim;
 use super::model::PodPhase;
+use super::store::ObjKey;
 
-/// Samples as ordered maps (column → value); columns are unioned when the series is built, so
-/// workloads created mid-run get their own columns.
-#[derive(Debug, Default)]
+/// The sampled time series, row-major over interned column ids.
+///
+/// Column names are interned once (id = position in `names`); a row holds one value per
+/// column known when it was taken (columns created later read as 0 in earlier rows, as do
+/// columns a row did not set). The ids of each Deployment's, HPA's, load entry's and node
+/// label's columns are cached, so a sample formats no column names once they are known.
+#[derive(Debug)]
 pub struct Samples {
-    rows: Vec<BTreeMap<String, f64>>,
+    /// Column names by id; the first [`FIXED_COLUMNS`]`.len()` are the fixed columns in order.
+    names: Vec<String>,
+    /// Column id by name.
+    index: HashMap<String, usize>,
+    /// One row per sample, values by column id.
+    rows: Vec<Vec<f64>>,
+    /// Column ids per Deployment: desired, pods, ready.
+    deploy: HashMap<ObjKey, [usize; 3]>,
+    /// Column ids per HPA.
+    hpa: HashMap<ObjKey, HpaColumns>,
+    /// Column ids per load entry, in the order of [`LOAD_COLUMNS`].
+    loads: Vec<[usize; LOAD_COLUMNS.len()]>,
+    /// Column ids of `nodes/capacity/…`, `nodes/type/…` and `nodes/group/…` by label value.
+    node_cols: [HashMap<String, usize>; 3],
+}
+
+/// Column ids of one HPA: replicas, desired and ready, and per metric (label, current, target).
+#[derive(Debug, Default)]
+struct HpaColumns {
+    base: Option<[usize; 3]>,
+    metrics: Vec<(String, usize, usize)>,
+}
+
+/// Per load entry, the columns after `load/NS/KIND/NAME/`.
+const LOAD_COLUMNS: [&str; 9] = [
+    "offered_rps",
+    "served_rps",
+    "cpu_cores",
+    "failed_rps",
+    "backlog",
+    "ready_pods",
+    "latency_p50_ms",
+    "latency_p95_ms",
+    "latency_p99_ms",
+];
+
+/// Prefixes of the per-node columns, in the order of [`Samples::node_cols`].
+const NODE_PREFIXES: [&str; 3] = ["nodes/capacity/", "nodes/type/", "nodes/group/"];
+
+/// Ids of the fixed columns used below (positions in [`FIXED_COLUMNS`]).
+const COL_TIME: usize = 0;
+
+impl Default for Samples {
+    fn default() -> Self {
+        let mut s = Samples::empty();
+        for c in FIXED_COLUMNS {
+            s.intern(c);
+        }
+        s
+    }
+}
+
+impl Samples {
+    /// No columns (not even the fixed ones) and no rows; allocates nothing.
+    fn empty() -> Self {
+        Samples {
+            names: vec![],
+            index: HashMap::new(),
+            rows: vec![],
+            deploy: HashMap::new(),
+            hpa: HashMap::new(),
+            loads: vec![],
+            node_cols: Default::default(),
+        }
+    }
+
+    /// The id of a column, creating it if new.
+    fn intern(&mut self, name: &str) -> usize {
+        if let Some(&id) = self.index.get(name) {
+            return id;
+        }
+        let id = self.names.len();
+        self.names.push(name.to_string());
+        self.index.insert(name.to_string(), id);
+        id
+    }
+
+    /// Number of samples taken.
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    /// No sample taken yet.
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    /// Column ids in output order: the fixed columns, then the others by name.
+    fn order(&self) -> Vec<usize> {
+        let n = FIXED_COLUMNS.len();
+        let mut extra: Vec<usize> = (n..self.names.len()).collect();
+        extra.sort_unstable_by(|a, b| self.names[*a].cmp(&self.names[*b]));
+        (0..n).chain(extra).collect()
+    }
+
+    /// Column names in output order.
+    fn columns(&self, order: &[usize]) -> Vec<String> {
+        order.iter().map(|&i| self.names[i].clone()).collect()
+    }
+
+    /// A row in output order (0 for columns it does not have).
+    fn ordered_row(row: &[f64], order: &[usize]) -> Vec<f64> {
+        order
+            .iter()
+            .map(|&i| row.get(i).copied().unwrap_or(0.0))
+            .collect()
+    }
+
+    /// The largest value of a column over all rows (0 when there are none).
+    fn max_of(&self, id: usize) -> f64 {
+        self.rows
+            .iter()
+            .map(|r| r.get(id).copied().unwrap_or(0.0))
+            .fold(0.0, f64::max)
+    }
+
+    /// Builds the time series, consuming the samples row by row.
+    fn into_timeseries(mut self) -> TimeSeries {
+        let order = self.order();
+        let columns = self.columns(&order);
+        let rows = std::mem::take(&mut self.rows)
+            .into_iter()
+            .map(|r| Self::ordered_row(&r, &order))
+            .collect();
+        TimeSeries {
+            columns,
+            rows,
+            x_label: None,
+        }
+    }
+}
+
+/// One sample being filled: values by column id.
+struct Row<'a> {
+    samples: &'a mut Samples,
+    values: Vec<f64>,
+}
+
+impl Row<'_> {
+    /// Sets a column.
+    fn set(&mut self, id: usize, v: f64) {
+        if id >= self.values.len() {
+            self.values.resize(id + 1, 0.0);
+        }
+        self.values[id] = v;
+    }
+
+    /// Adds to a column.
+    fn add(&mut self, id: usize, v: f64) {
+        if id >= self.values.len() {
+            self.values.resize(id + 1, 0.0);
+        }
+        self.values[id] += v;
+    }
+
+    /// Sets a column by name.
+    fn put(&mut self, name: &str, v: f64) {
+        let id = self.samples.intern(name);
+        self.set(id, v);
+    }
 }
 
 /// Fixed columns, in the order they appear in `timeseries.csv`.
@@ -52,21 +216,31 @@ impl Sim {
             .samples
             .rows
             .last()
-            .and_then(|r| r.get("time_s"))
+            .and_then(|r| r.get(COL_TIME))
             .is_some_and(|x| *x == t)
         {
             return;
         }
-        let mut r = BTreeMap::new();
-        let mut put = |k: &str, v: f64| {
-            r.insert(k.to_string(), v);
+        // Taken out while the sample is filled from the rest of the state.
+        let mut samples = std::mem::replace(&mut self.samples, Samples::empty());
+        let width = samples.names.len();
+        let mut r = Row {
+            samples: &mut samples,
+            values: vec![0.0; width],
         };
-        put("time_s", t);
-        put("nodes", self.nodes.len() as f64);
-        put(
-            "nodes_ready",
-            self.nodes.values().filter(|n| n.info.ready).count() as f64,
-        );
+        self.fill_sample(&mut r, t);
+        let values = r.values;
+        samples.rows.push(values);
+        self.samples = samples;
+    }
+
+    /// The values of one sample.
+    fn fill_sample(&self, r: &mut Row<'_>, t: f64) {
+        // The fixed columns, by their position in FIXED_COLUMNS.
+        let mut fixed = [0.0; FIXED_COLUMNS.len()];
+        fixed[COL_TIME] = t;
+        fixed[1] = self.nodes.len() as f64;
+        fixed[2] = self.nodes.values().filter(|n| n.info.ready).count() as f64;
         let (mut running, mut ready, mut pending, mut unsched, mut term) = (0, 0, 0, 0, 0);
         for p in self.pods.values() {
             if p.deleting_at.is_some() {
@@ -83,98 +257,156 @@ impl Sim {
                 ready += 1;
             }
         }
-        put("pods", self.pods.len() as f64);
-        put("pods_running", running as f64);
-        put("pods_ready", ready as f64);
-        put("pods_pending", pending as f64);
-        put("pods_unschedulable", unsched as f64);
-        put("pods_terminating", term as f64);
+        fixed[3] = self.pods.len() as f64;
+        fixed[4] = running as f64;
+        fixed[5] = ready as f64;
+        fixed[6] = pending as f64;
+        fixed[7] = unsched as f64;
+        fixed[8] = term as f64;
         let (req, alloc) = self.nodes.values().fold(
             (kscale_model::Resources::ZERO, kscale_model::Resources::ZERO),
             |(a, b), n| (a + n.info.requested, b + n.info.allocatable),
         );
-        put("cpu_requested_cores", req.cpu_milli as f64 / 1000.0);
-        put("cpu_allocatable_cores", alloc.cpu_milli as f64 / 1000.0);
-        put(
-            "memory_requested_gib",
-            req.memory as f64 / (1u64 << 30) as f64,
-        );
-        put(
-            "memory_allocatable_gib",
-            alloc.memory as f64 / (1u64 << 30) as f64,
-        );
-        put("cost_usd", self.cost_so_far());
-        put(
-            "cost_rate_usd_per_hour",
-            self.nodes.values().map(|n| n.hourly_price).sum(),
-        );
+        fixed[9] = req.cpu_milli as f64 / 1000.0;
+        fixed[10] = alloc.cpu_milli as f64 / 1000.0;
+        fixed[11] = req.memory as f64 / (1u64 << 30) as f64;
+        fixed[12] = alloc.memory as f64 / (1u64 << 30) as f64;
+        fixed[13] = self.cost_so_far();
+        fixed[14] = self.nodes.values().map(|n| n.hourly_price).sum();
+        for (id, v) in fixed.into_iter().enumerate() {
+            r.set(id, v);
+        }
         if self.store.list("NodePool", None).next().is_some() {
-            put(
+            r.put(
                 "karpenter/disrupting_nodes",
                 self.karpenter.disruption.disrupting.len() as f64,
             );
         }
         // Nodes by capacity type and by instance type.
         for n in self.nodes.values() {
-            *r.entry(format!("nodes/capacity/{}", n.capacity_type))
-                .or_insert(0.0) += 1.0;
-            *r.entry(format!("nodes/type/{}", n.instance_type))
-                .or_insert(0.0) += 1.0;
-            if let Some(g) = n.info.labels.get(super::provider::NODE_GROUP_LABEL) {
-                *r.entry(format!("nodes/group/{g}")).or_insert(0.0) += 1.0;
+            let group = n.info.labels.get(super::provider::NODE_GROUP_LABEL);
+            let values = [
+                Some(&*n.capacity_type),
+                Some(&*n.instance_type),
+                group.map(|g| g.as_str()),
+            ];
+            for (k, value) in values.into_iter().enumerate() {
+                let Some(value) = value else { continue };
+                let id = match r.samples.node_cols[k].get(value) {
+                    Some(&id) => id,
+                    None => {
+                        let id = r.samples.intern(&format!("{}{value}", NODE_PREFIXES[k]));
+                        r.samples.node_cols[k].insert(value.to_string(), id);
+                        id
+                    }
+                };
+                r.add(id, 1.0);
             }
         }
-        let mut put = |k: &str, v: f64| {
-            r.insert(k.to_string(), v);
-        };
         // Per Deployment: desired, active and ready replicas.
-        let deployments: Vec<(String, String, f64)> = self
-            .store
-            .list("Deployment", None)
-            .map(|(k, v)| {
-                (
-                    k.namespace.clone(),
-                    k.name.clone(),
-                    v.pointer("/spec/replicas")
-                        .and_then(Value::as_f64)
-                        .unwrap_or(1.0),
-                )
-            })
-            .collect();
-        for (ns, name, desired) in deployments {
-            let pods = self.target_pods(&ns, "deployment", &name);
-            let active = pods.iter().filter(|p| p.is_active()).count() as f64;
-            let ready = pods.iter().filter(|p| p.is_ready()).count() as f64;
-            let id = format!("{ns}/{name}");
-            put(&format!("deploy/{id}/desired"), desired);
-            put(&format!("deploy/{id}/pods"), active);
-            put(&format!("deploy/{id}/ready"), ready);
+        for (k, v) in self.store.list("Deployment", None) {
+            let desired = v
+                .pointer("/spec/replicas")
+                .and_then(Value::as_f64)
+                .unwrap_or(1.0);
+            let (active, ready) = self.deployment_pod_counts(&k.namespace, &k.name);
+            let ids = match r.samples.deploy.get(k) {
+                Some(ids) => *ids,
+                None => {
+                    let id = format!("deploy/{}/{}", k.namespace, k.name);
+                    let ids = ["desired", "pods", "ready"]
+                        .map(|c| r.samples.intern(&format!("{id}/{c}")));
+                    r.samples.deploy.insert(k.clone(), ids);
+                    ids
+                }
+            };
+            r.set(ids[0], desired);
+            r.set(ids[1], active as f64);
+            r.set(ids[2], ready as f64);
         }
         // Per HPA (at its last sync): replicas, desired, ready, and each metric vs its target.
         for (k, h) in &self.hpa_series {
-            let id = format!("hpa/{}/{}", k.namespace, k.name);
-            put(&format!("{id}/replicas"), h.current);
-            put(&format!("{id}/desired"), h.desired);
-            put(&format!("{id}/ready"), h.ready);
-            for (label, current, target) in &h.metrics {
-                put(&format!("{id}/{label}/current"), *current);
-                put(&format!("{id}/{label}/target"), *target);
+            let mut cols = r.samples.hpa.remove(k).unwrap_or_default();
+            let prefix = || format!("hpa/{}/{}", k.namespace, k.name);
+            let base = match cols.base {
+                Some(ids) => ids,
+                None => {
+                    let id = prefix();
+                    let ids = ["replicas", "desired", "ready"]
+                        .map(|c| r.samples.intern(&format!("{id}/{c}")));
+                    cols.base = Some(ids);
+                    ids
+                }
+            };
+            r.set(base[0], h.current);
+            r.set(base[1], h.desired);
+            r.set(base[2], h.ready);
+            cols.metrics.truncate(h.metrics.len());
+            for (j, (label, current, target)) in h.metrics.iter().enumerate() {
+                if cols.metrics.get(j).is_none_or(|m| m.0 != *label) {
+                    let id = prefix();
+                    let m = (
+                        label.clone(),
+                        r.samples.intern(&format!("{id}/{label}/current")),
+                        r.samples.intern(&format!("{id}/{label}/target")),
+                    );
+                    if j < cols.metrics.len() {
+                        cols.metrics[j] = m;
+                    } else {
+                        cols.metrics.push(m);
+                    }
+                }
+                let (_, c, t) = cols.metrics[j];
+                r.set(c, *current);
+                r.set(t, *target);
             }
+            r.samples.hpa.insert(k.clone(), cols);
         }
         for (i, l) in self.scenario.loads.iter().enumerate() {
+            if r.samples.loads.len() <= i {
+                let id = format!("load/{}/{}/{}", l.namespace, l.kind, l.name);
+                let ids = LOAD_COLUMNS.map(|c| r.samples.intern(&format!("{id}/{c}")));
+                r.samples.loads.push(ids);
+            }
+            let ids = r.samples.loads[i];
             let s = &self.load_state[i];
-            let id = format!("load/{}/{}/{}", l.namespace, l.kind, l.name);
-            put(&format!("{id}/offered_rps"), s.last_offered_rps);
-            put(&format!("{id}/served_rps"), s.last_served_rps);
-            put(&format!("{id}/cpu_cores"), s.last_cpu_milli / 1000.0);
-            put(&format!("{id}/failed_rps"), s.last_failed_rps);
-            put(&format!("{id}/backlog"), s.backlog);
-            put(&format!("{id}/ready_pods"), s.last_ready as f64);
-            put(&format!("{id}/latency_p50_ms"), s.last_latency_ms[0]);
-            put(&format!("{id}/latency_p95_ms"), s.last_latency_ms[1]);
-            put(&format!("{id}/latency_p99_ms"), s.last_latency_ms[2]);
+            let values = [
+                s.last_offered_rps,
+                s.last_served_rps,
+                s.last_cpu_milli / 1000.0,
+                s.last_failed_rps,
+                s.backlog,
+                s.last_ready as f64,
+                s.last_latency_ms[0],
+                s.last_latency_ms[1],
+                s.last_latency_ms[2],
+            ];
+            for (id, v) in ids.into_iter().zip(values) {
+                r.set(id, v);
+            }
         }
-        self.samples.rows.push(r);
+    }
+
+    /// Active and ready pods of a Deployment (the pods [`Sim::target_pods`] gives, counted
+    /// without collecting them).
+    fn deployment_pod_counts(&self, ns: &str, name: &str) -> (usize, usize) {
+        let (mut active, mut ready) = (0, 0);
+        let range = super::store::ObjKey::new("ReplicaSet", ns, &format!("{name}-"))
+            ..super::store::ObjKey::new("ReplicaSet", ns, &format!("{name}."));
+        for (_, c) in self.rs_cache.range(range) {
+            if !c
+                .owner
+                .as_ref()
+                .is_some_and(|o| o.namespace == ns && o.name == name)
+            {
+                continue;
+            }
+            for p in c.pods.iter().filter_map(|id| self.pods.get(id)) {
+                active += usize::from(p.is_active());
+                ready += usize::from(p.is_ready());
+            }
+        }
+        (active, ready)
     }
 
     /// Pods of a workload (`deployment`, `replicaset` or `statefulset` by name).
@@ -208,44 +440,26 @@ impl Sim {
 
     /// The time series with the union of all sampled columns.
     pub fn timeseries(&self) -> TimeSeries {
-        let mut extra: std::collections::BTreeSet<&String> = Default::default();
-        for r in &self.samples.rows {
-            for k in r.keys() {
-                if !FIXED_COLUMNS.contains(&k.as_str()) {
-                    extra.insert(k);
-                }
-            }
-        }
-        let columns: Vec<String> = FIXED_COLUMNS
-            .iter()
-            .map(|s| s.to_string())
-            .chain(extra.into_iter().cloned())
-            .collect();
-        let rows = self
-            .samples
-            .rows
-            .iter()
-            .map(|r| {
-                columns
-                    .iter()
-                    .map(|c| r.get(c).copied().unwrap_or(0.0))
-                    .collect()
-            })
-            .collect();
+        let order = self.samples.order();
         TimeSeries {
-            columns,
-            rows,
+            columns: self.samples.columns(&order),
+            rows: self
+                .samples
+                .rows
+                .iter()
+                .map(|r| Samples::ordered_row(r, &order))
+                .collect(),
             x_label: None,
         }
     }
 
     /// The run's summary (summary.json).
     pub fn summary(&self, wall_ms: Option<u128>) -> Value {
-        let ts = self.timeseries();
-        let col = |name: &str| ts.columns.iter().position(|c| c == name);
         let max_of = |name: &str| {
-            col(name)
-                .map(|i| ts.rows.iter().map(|r| r[i]).fold(0.0, f64::max))
+            FIXED_COLUMNS
+                .iter()
+                .position(|c| *c == name)
+                .map(|i| self.samples.max_of(i))
                 .unwrap_or(0.0)
         };
         let mut pods_final = BTreeMap::new();
@@ -364,9 +578,44 @@ impl Sim {
         Value::Object(out)
     }
 
-    /// Everything the run produced.
+    /// Everything the run produced (a copy; see [`Sim::into_output`]).
     pub fn output(&self) -> RunOutput {
         let ts = self.timeseries();
+        RunOutput {
+            name: self.scenario.name().to_string(),
+            summary: self.summary(None),
+            events: self.events.clone(),
+            transcript: self.transcript.clone(),
+            charts: self.charts(&ts.columns),
+            timeseries: ts,
+        }
+    }
+
+    /// Everything the run produced, moved out of the finished run: the same as
+    /// [`Sim::output`] without a second copy of the events, transcript and samples, and with
+    /// the rest of the cluster state freed before the time series is assembled.
+    pub fn into_output(mut self) -> RunOutput {
+        let name = self.scenario.name().to_string();
+        let summary = self.summary(None);
+        let columns = self.samples.columns(&self.samples.order());
+        let charts = self.charts(&columns);
+        drop(columns);
+        let events = std::mem::take(&mut self.events);
+        let transcript = std::mem::take(&mut self.transcript);
+        let samples = std::mem::take(&mut self.samples);
+        drop(self);
+        RunOutput {
+            name,
+            summary,
+            events,
+            transcript,
+            timeseries: samples.into_timeseries(),
+            charts,
+        }
+    }
+
+    /// The charts of `report.html` for a time series with these columns.
+    fn charts(&self, columns: &[String]) -> Vec<ChartSpec> {
         let mut charts = vec![
             ChartSpec {
                 title: "Pods".into(),
@@ -404,8 +653,7 @@ impl Sim {
                 series: vec!["cost_rate_usd_per_hour".into()],
             },
         ];
-        let deploy: Vec<String> = ts
-            .columns
+        let deploy: Vec<String> = columns
             .iter()
             .filter(|c| c.starts_with("deploy/"))
             .cloned()
@@ -420,8 +668,7 @@ impl Sim {
                 },
             );
         }
-        let by_capacity: Vec<String> = ts
-            .columns
+        let by_capacity: Vec<String> = columns
             .iter()
             .filter(|c| {
                 c.starts_with("nodes/capacity/")
@@ -440,15 +687,14 @@ impl Sim {
                 },
             );
         }
-        if ts.columns.iter().any(|c| c == "karpenter/disrupting_nodes") {
+        if columns.iter().any(|c| c == "karpenter/disrupting_nodes") {
             charts.push(ChartSpec {
                 title: "Karpenter: nodes being disrupted".into(),
                 y_label: "nodes".into(),
                 series: vec!["karpenter/disrupting_nodes".into()],
             });
         }
-        let load: Vec<String> = ts
-            .columns
+        let load: Vec<String> = columns
             .iter()
             .filter(|c| c.starts_with("load/") && c.ends_with("_rps"))
             .cloned()
@@ -460,8 +706,7 @@ impl Sim {
                 series: load,
             });
         }
-        let latency: Vec<String> = ts
-            .columns
+        let latency: Vec<String> = columns
             .iter()
             .filter(|c| c.starts_with("load/") && c.contains("/latency_"))
             .cloned()
@@ -476,7 +721,7 @@ impl Sim {
         for k in self.hpa_series.keys() {
             let id = format!("hpa/{}/{}/", k.namespace, k.name);
             let cols = |f: &dyn Fn(&str) -> bool| -> Vec<String> {
-                ts.columns
+                columns
                     .iter()
                     .filter(|c| c.strip_prefix(&id).is_some_and(f))
                     .cloned()
@@ -496,14 +741,7 @@ impl Sim {
                 });
             }
         }
-        RunOutput {
-            name: self.scenario.name().to_string(),
-            summary: self.summary(None),
-            events: self.events.clone(),
-            transcript: self.transcript.clone(),
-            timeseries: ts,
-            charts,
-        }
+        charts
     }
 }
 

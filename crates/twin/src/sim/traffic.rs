@@ -56,7 +56,8 @@ impl Sim {
         let loads = &scenario.loads;
         let dt = load::TICK_MS as f64 / 1000.0;
         for (i, l) in loads.iter().enumerate() {
-            let mut rate = l.rate.at(self.now.as_millis());
+            let now = self.now.as_millis();
+            let mut rate = l.rate.at_from(now, &mut self.load_state[i].rate_cursor);
             if l.poisson {
                 rate = self.rng.load.poisson(rate * dt) / dt;
             }

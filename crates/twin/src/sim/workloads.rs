@@ -178,7 +178,9 @@ impl Sim {
     }
 
     fn sync_deployment(&mut self, key: &ObjKey) {
-        let Some(d) = self.store.get(key).cloned() else {
+        // Only the fields the sync reads are taken from the stored object; it is copied (with
+        // its template) only when a new ReplicaSet has to be created.
+        let Some(d) = self.store.get(key) else {
             return;
         };
         let uid = d
@@ -186,10 +188,19 @@ impl Sim {
             .and_then(Value::as_str)
             .unwrap_or("")
             .to_string();
-        let replicas = replicas_of(&d);
-        let mut template = d.pointer("/spec/template").cloned().unwrap_or(json!({}));
-        let hash = template_hash(&template);
-        template["metadata"]["labels"]["pod-template-hash"] = json!(hash);
+        let replicas = replicas_of(d);
+        let empty = json!({});
+        let hash = template_hash(d.pointer("/spec/template").unwrap_or(&empty));
+        let paused = d
+            .pointer("/spec/paused")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
+        let recreate = d.pointer("/spec/strategy/type").and_then(Value::as_str) == Some("Recreate");
+        let ru = d.pointer("/spec/strategy/rollingUpdate");
+        let (max_surge, max_unavailable) = (
+            ru.and_then(|r| r.get("maxSurge")).cloned(),
+            ru.and_then(|r| r.get("maxUnavailable")).cloned(),
+        );
         let rs_list = self.owned_replicasets(key, &uid);
         let new_key = rs_list.iter().find(|k| {
             self.store
@@ -198,10 +209,6 @@ impl Sim {
                 .and_then(Value::as_str)
                 == Some(hash.as_str())
         });
-        let paused = d
-            .pointer("/spec/paused")
-            .and_then(Value::as_bool)
-            .unwrap_or(false);
         let old: Vec<ObjKey> = rs_list
             .iter()
             .filter(|k| Some(*k) != new_key)
@@ -225,13 +232,15 @@ impl Sim {
                 } else {
                     0
                 };
+                let d = self.store.get(key).cloned().expect("read above");
+                let mut template = d.pointer("/spec/template").cloned().unwrap_or(json!({}));
+                template["metadata"]["labels"]["pod-template-hash"] = json!(hash);
                 self.create_replicaset(key, &d, &template, &hash, start)
             }
         };
         if paused {
             return;
         }
-        let recreate = d.pointer("/spec/strategy/type").and_then(Value::as_str) == Some("Recreate");
         let new_replicas = self.store.get(&new_key).map(replicas_of).unwrap_or(0);
         if old_replicas == 0 && old_pods == 0 {
             if new_replicas != replicas {
@@ -248,14 +257,8 @@ impl Sim {
             }
             return;
         }
-        let ru = d.pointer("/spec/strategy/rollingUpdate");
-        let max_surge = int_or_percent(ru.and_then(|r| r.get("maxSurge")), "25%", replicas, true);
-        let mut max_unavailable = int_or_percent(
-            ru.and_then(|r| r.get("maxUnavailable")),
-            "25%",
-            replicas,
-            false,
-        );
+        let max_surge = int_or_percent(max_surge.as_ref(), "25%", replicas, true);
+        let mut max_unavailable = int_or_percent(max_unavailable.as_ref(), "25%", replicas, false);
         if max_surge == 0 && max_unavailable == 0 {
             max_unavailable = 1;
         }
