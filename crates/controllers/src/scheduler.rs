@@ -642,14 +642,15 @@ fn select_victims_on_node<'a>(
     node: &'a NodeInfo,
     pdbs: &[PdbInfo],
 ) -> Result<Candidate<'a>, DryRunFailure> {
+    // Checked before collecting: on most nodes no pod has a lower priority.
+    if !node.pods.iter().any(|p| p.priority < pod.priority) {
+        return Err(DryRunFailure::NoVictims);
+    }
     let mut potential: Vec<&PodInfo> = node
         .pods
         .iter()
         .filter(|p| p.priority < pod.priority)
         .collect();
-    if potential.is_empty() {
-        return Err(DryRunFailure::NoVictims);
-    }
     let mut used = node_used(node) + nominated_usage(pod, node);
     for p in &potential {
         used -= pod_usage(p);
