@@ -381,41 +381,50 @@ pub struct Owner {
     pub uid: String,
 }
 
-/// A pod in the twin.
+/// A pod in the twin. `repr(C)` keeps the fields the HPA sync and the scrape read of every
+/// pod (phase, times, template, sample) together at the front, in one or two cache lines.
 #[derive(Debug, Clone)]
+#[repr(C)]
 pub struct Pod {
     /// Twin-internal id (creation order).
     pub id: u64,
+    /// Phase.
+    pub phase: PodPhase,
+    /// Deletion timestamp (graceful deletion in progress).
+    pub deleting_at: Option<SimTime>,
+    /// When containers started.
+    pub started_at: Option<SimTime>,
+    /// When it became Ready (None while not ready).
+    pub ready_at: Option<SimTime>,
+    /// Last transition of the Ready condition (set when it becomes ready or unready).
+    pub ready_changed: Option<SimTime>,
+    /// When bound.
+    pub scheduled_at: Option<SimTime>,
+    /// Creation time.
+    pub created: SimTime,
+    /// The compiled template (shared).
+    pub template: Arc<PodTemplate>,
+    /// Its latest resource metrics sample (the metrics API's answer, see `metrics.rs`).
+    pub sample: Option<super::metrics::PodSample>,
+    /// Its own usage accumulator since the last scrape: (CPU milli-core-seconds, memory
+    /// bytes); pods whose CPU is accumulated per cohort have none (see `aggregate.rs`).
+    pub usage: Option<(f64, f64)>,
+    /// Bound node.
+    pub node: Option<Arc<str>>,
     /// Namespace.
     pub namespace: Arc<str>,
     /// Name.
     pub name: Arc<str>,
     /// UID.
     pub uid: String,
-    /// Creation time.
-    pub created: SimTime,
-    /// The compiled template (shared).
-    pub template: Arc<PodTemplate>,
     /// Labels (template labels plus `pod-template-hash`).
     pub labels: Arc<Labels>,
     /// Controller owner.
     pub owner: Option<Owner>,
     /// Resolved priority.
     pub priority: i32,
-    /// Bound node.
-    pub node: Option<Arc<str>>,
     /// `status.nominatedNodeName`.
     pub nominated: Option<Arc<str>>,
-    /// Phase.
-    pub phase: PodPhase,
-    /// When bound.
-    pub scheduled_at: Option<SimTime>,
-    /// When containers started.
-    pub started_at: Option<SimTime>,
-    /// When it became Ready (None while not ready).
-    pub ready_at: Option<SimTime>,
-    /// Deletion timestamp (graceful deletion in progress).
-    pub deleting_at: Option<SimTime>,
     /// Last FailedScheduling message, while pending.
     pub unschedulable: Option<String>,
     /// Container restarts.
@@ -424,13 +433,6 @@ pub struct Pod {
     pub generation: u32,
     /// Set when the kubelet evicted the pod: `status.message` (reason `Evicted`).
     pub evicted: Option<String>,
-    /// Last transition of the Ready condition (set when it becomes ready or unready).
-    pub ready_changed: Option<SimTime>,
-    /// Its latest resource metrics sample (the metrics API's answer, see `metrics.rs`).
-    pub sample: Option<super::metrics::PodSample>,
-    /// Its own usage accumulator since the last scrape: (CPU milli-core-seconds, memory
-    /// bytes); pods whose CPU is accumulated per cohort have none (see `aggregate.rs`).
-    pub usage: Option<(f64, f64)>,
 }
 
 impl Pod {
