@@ -314,7 +314,8 @@ fn max_each(a: Resources, b: &Resources) -> Resources {
 /// as one built from scratch without them.
 struct FreeRoom<'a> {
     fit: FirstFit,
-    index: BTreeMap<&'a str, Vec<usize>>,
+    /// (name, index) sorted by name.
+    index: Vec<(&'a str, usize)>,
 }
 
 impl<'a> FreeRoom<'a> {
@@ -331,10 +332,12 @@ impl<'a> FreeRoom<'a> {
             .chunks(FIT_BLOCK)
             .map(|b| b.iter().fold(NO_ROOM, max_each))
             .collect();
-        let mut index: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
-        for (i, n) in nodes.iter().enumerate() {
-            index.entry(n.name.as_ref()).or_default().push(i);
-        }
+        let mut index: Vec<(&str, usize)> = nodes
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.name.as_ref(), i))
+            .collect();
+        index.sort_unstable();
         FreeRoom {
             fit: FirstFit { free, block_max },
             index,
@@ -346,7 +349,9 @@ impl<'a> FreeRoom<'a> {
         let mut fit = self.fit.clone();
         let mut blocks = vec![];
         for name in removed {
-            for &i in self.index.get(name).into_iter().flatten() {
+            let from = self.index.partition_point(|(n, _)| *n < name);
+            let same = self.index[from..].iter().take_while(|(n, _)| *n == name);
+            for &(_, i) in same {
                 fit.free[i] = NO_ROOM;
                 blocks.push(i / FIT_BLOCK);
             }

@@ -535,18 +535,24 @@ impl Sim {
         }
     }
 
+    /// A NodePool disruption pass would do nothing: no NodePool, or no pod or node changed
+    /// since a poll that found nothing (and nothing it waited for is due).
+    pub fn nodepools_consolidated(&self, configs: &[PoolConfig]) -> bool {
+        !configs.iter().any(is_nodepool)
+            || self
+                .karpenter
+                .disruption
+                .consolidated
+                .is_some_and(|(pe, ne, until)| {
+                    pe == self.pods_epoch && ne == self.nodes_epoch && self.now < until
+                })
+    }
+
     /// One NodePool disruption pass. Returns when to poll next (`None`: a command is
     /// validating, and its validation polls again).
     pub fn nodepool_disruption(&mut self, configs: &[PoolConfig]) -> Option<u64> {
         use super::karpenter::DISRUPTION_POLL_MS;
-        if !configs.iter().any(is_nodepool) {
-            return Some(DISRUPTION_POLL_MS);
-        }
-        if let Some((pe, ne, until)) = self.karpenter.disruption.consolidated
-            && pe == self.pods_epoch
-            && ne == self.nodes_epoch
-            && self.now < until
-        {
+        if self.nodepools_consolidated(configs) {
             return Some(DISRUPTION_POLL_MS);
         }
         self.refresh_node_pods();
