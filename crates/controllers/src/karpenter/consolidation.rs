@@ -148,7 +148,15 @@ pub const MAX_MULTI_NODE_CANDIDATES: usize = 100;
 /// `computeConsolidation` for a set of candidates: the decision, or why there is none (the
 /// `Unconsolidatable` message).
 pub fn compute(cluster: &Cluster, cands: &[&Candidate<'_>]) -> Result<Decision, String> {
-    let removed: BTreeSet<&str> = cands.iter().map(|c| c.node.as_ref()).collect();
+    compute_from(cluster, &FreeRoom::new(cluster.nodes), cands)
+}
+
+/// [`compute`] from the destinations' free room computed once for several simulations.
+fn compute_from(
+    cluster: &Cluster,
+    base: &FreeRoom<'_>,
+    cands: &[&Candidate<'_>],
+) -> Result<Decision, String> {
     let moving: BTreeSet<u64> = cands
         .iter()
         .flat_map(|c| c.pods.iter().map(|p| p.id))
@@ -168,7 +176,7 @@ pub fn compute(cluster: &Cluster, cands: &[&Candidate<'_>]) -> Result<Decision, 
     // Existing nodes first: each pod on the first node (in order) not removed whose free room
     // holds it and that passes the filters. [`FirstFit`] skips blocks of nodes whose largest
     // free CPU, memory or pod room is too small, so it finds the same node as a linear scan.
-    let mut free = FirstFit::new(cluster.nodes, &removed);
+    let mut free = base.without(cands.iter().map(|c| c.node.as_ref()));
     let mut rest: Vec<PodInfo> = vec![];
     for p in pods {
         let target = free.first(p.requests, |i| fits(p, cluster.nodes[i]).is_ok());
@@ -280,6 +288,7 @@ const FIT_BLOCK: usize = 32;
 /// The free room (allocatable − requests − the simulation's placements, the pod count as
 /// `pods`) of every destination node, with each block's component-wise maximum: the first node
 /// whose room holds a request is found by skipping the blocks that cannot hold it.
+#[derive(Clone)]
 struct FirstFit {
     free: Vec<Resources>,
     block_max: Vec<Resources>,
@@ -300,27 +309,67 @@ fn max_each(a: Resources, b: &Resources) -> Resources {
     }
 }
 
-impl FirstFit {
-    fn new(nodes: &[&NodeInfo], removed: &BTreeSet<&str>) -> FirstFit {
+/// The destinations' free room before any simulation, with each node's index by name: a
+/// simulation's [`FirstFit`] is a copy with its removed nodes' room taken away, the same table
+/// as one built from scratch without them.
+struct FreeRoom<'a> {
+    fit: FirstFit,
+    /// (name, index) sorted by name.
+    index: Vec<(&'a str, usize)>,
+}
+
+impl<'a> FreeRoom<'a> {
+    fn new(nodes: &[&'a NodeInfo]) -> FreeRoom<'a> {
         let free: Vec<Resources> = nodes
             .iter()
-            .map(|n| {
-                if removed.contains(n.name.as_ref()) {
-                    NO_ROOM
-                } else {
-                    Resources {
-                        cpu_milli: n.allocatable.cpu_milli - n.requested.cpu_milli,
-                        memory: n.allocatable.memory - n.requested.memory,
-                        pods: n.allocatable.pods - n.pods.len() as i64,
-                    }
-                }
+            .map(|n| Resources {
+                cpu_milli: n.allocatable.cpu_milli - n.requested.cpu_milli,
+                memory: n.allocatable.memory - n.requested.memory,
+                pods: n.allocatable.pods - n.pods.len() as i64,
             })
             .collect();
         let block_max = free
             .chunks(FIT_BLOCK)
             .map(|b| b.iter().fold(NO_ROOM, max_each))
             .collect();
-        FirstFit { free, block_max }
+        let mut index: Vec<(&str, usize)> = nodes
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.name.as_ref(), i))
+            .collect();
+        index.sort_unstable();
+        FreeRoom {
+            fit: FirstFit { free, block_max },
+            index,
+        }
+    }
+
+    /// The first-fit table with the nodes named `removed` holding nothing.
+    fn without<'r>(&self, removed: impl Iterator<Item = &'r str>) -> FirstFit {
+        let mut fit = self.fit.clone();
+        let mut blocks = vec![];
+        for name in removed {
+            let from = self.index.partition_point(|(n, _)| *n < name);
+            let same = self.index[from..].iter().take_while(|(n, _)| *n == name);
+            for &(_, i) in same {
+                fit.free[i] = NO_ROOM;
+                blocks.push(i / FIT_BLOCK);
+            }
+        }
+        blocks.sort_unstable();
+        blocks.dedup();
+        for b in blocks {
+            fit.refresh_block(b);
+        }
+        fit
+    }
+}
+
+impl FirstFit {
+    /// Recomputes block `b`'s maximum.
+    fn refresh_block(&mut self, b: usize) {
+        let end = ((b + 1) * FIT_BLOCK).min(self.free.len());
+        self.block_max[b] = self.free[b * FIT_BLOCK..end].iter().fold(NO_ROOM, max_each);
     }
 
     /// The first node whose room holds `req` and that passes `filter`.
@@ -346,9 +395,7 @@ impl FirstFit {
         f.cpu_milli -= req.cpu_milli;
         f.memory -= req.memory;
         f.pods -= req.pods;
-        let b = i / FIT_BLOCK;
-        let end = ((b + 1) * FIT_BLOCK).min(self.free.len());
-        self.block_max[b] = self.free[b * FIT_BLOCK..end].iter().fold(NO_ROOM, max_each);
+        self.refresh_block(i / FIT_BLOCK);
     }
 }
 
@@ -421,6 +468,7 @@ pub fn single_node(
         .collect();
     let mut out = Outcome::default();
     let mut evaluated = 0;
+    let mut base = None;
     for i in order {
         let c = &cands[i];
         if budget[c.pool] == 0 {
@@ -431,7 +479,8 @@ pub fn single_node(
             break;
         }
         evaluated += 1;
-        match compute(cluster, &[c]) {
+        let base = base.get_or_insert_with(|| FreeRoom::new(cluster.nodes));
+        match compute_from(cluster, base, &[c]) {
             Ok(d) => {
                 out.command = Some(Command {
                     candidates: vec![i],
@@ -463,6 +512,7 @@ pub fn multi_node(cluster: &Cluster, cands: &[Candidate<'_>], budget: &[u64]) ->
     if idx.len() < 2 {
         return out;
     }
+    let base = FreeRoom::new(cluster.nodes);
     let (mut lo, mut hi) = (1usize, MAX_MULTI_NODE_CANDIDATES.min(idx.len()));
     if idx.len() <= hi {
         hi = idx.len() - 1;
@@ -470,7 +520,7 @@ pub fn multi_node(cluster: &Cluster, cands: &[Candidate<'_>], budget: &[u64]) ->
     while lo <= hi {
         let mid = (lo + hi) / 2;
         let set: Vec<&Candidate> = idx[..=mid].iter().map(|i| &cands[*i]).collect();
-        let valid = match compute(cluster, &set) {
+        let valid = match compute_from(cluster, &base, &set) {
             Ok(Decision::Delete) => Some(Decision::Delete),
             Ok(Decision::Replace(r)) => filter_out_same_type(r, &set, cluster.offerings),
             Err(_) => None,

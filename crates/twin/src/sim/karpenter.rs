@@ -111,6 +111,20 @@ pub fn pool_label(api: &PoolApi) -> &'static str {
 impl Sim {
     /// Provisioners and NodePools in the store.
     pub fn karpenter_pools(&self) -> Vec<PoolConfig> {
+        let mut out = self.karpenter_pool_specs();
+        self.fill_pool_usage(&mut out);
+        out
+    }
+
+    /// The pools' usage (nodes and in-flight NodeClaims labelled with each pool).
+    fn fill_pool_usage(&self, configs: &mut [PoolConfig]) {
+        for c in configs {
+            c.pool.usage = self.pool_usage(pool_label(&c.api), &c.pool.name);
+        }
+    }
+
+    /// [`Sim::karpenter_pools`] with every usage zero (read from the objects only).
+    fn karpenter_pool_specs(&self) -> Vec<PoolConfig> {
         let mut out = vec![];
         for (k, v) in self
             .store
@@ -204,7 +218,6 @@ impl Sim {
                 .and_then(|s| s.get("weight"))
                 .and_then(Value::as_i64)
                 .unwrap_or(0) as i32;
-            let usage = self.pool_usage(pool_label(&api), &k.name);
             out.push(PoolConfig {
                 pool: Pool {
                     name: k.name.clone(),
@@ -213,7 +226,7 @@ impl Sim {
                     taints: tnts,
                     labels: pool_labels,
                     limits,
-                    usage,
+                    usage: Resources::ZERO,
                 },
                 api,
                 empty_after_ms,
@@ -544,7 +557,7 @@ impl Sim {
     /// Disruption poll: Provisioners' empty-node TTL and consolidation, then NodePools'
     /// disruption ([`Sim::nodepool_disruption`]).
     pub fn karpenter_disruption(&mut self) {
-        let configs = self.karpenter_pools();
+        let mut configs = self.karpenter_pool_specs();
         if configs.is_empty() {
             self.karpenter.polling = false;
             return;
@@ -553,6 +566,17 @@ impl Sim {
             // The pending command's validation polls again.
             return;
         }
+        if !configs.iter().any(|c| c.api == PoolApi::Provisioner)
+            && self.nodepools_consolidated(&configs)
+        {
+            // Nothing to do: the pools' usage is not needed.
+            self.queue.push(
+                self.now.plus_millis(DISRUPTION_POLL_MS),
+                Event::KarpenterDisruption,
+            );
+            return;
+        }
+        self.fill_pool_usage(&mut configs);
         if self.provisioner_disruption(&configs) {
             self.queue.push(
                 self.now.plus_millis(DISRUPTION_POLL_MS),

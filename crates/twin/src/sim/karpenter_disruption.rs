@@ -273,7 +273,11 @@ impl Sim {
         };
         let now = self.now;
         let state = &self.karpenter.disruption;
+        // The cache and the nodes are both in name order: walked side by side.
+        let mut cached = state.node_pods.iter().peekable();
         for (name, n) in &self.nodes {
+            while cached.next_if(|(k, _)| *k < name).is_some() {}
+            let cache = cached.next_if(|(k, _)| *k == name).map(|(_, c)| c);
             let disrupting = state.disrupting.contains(name.as_ref());
             if n.info.ready && !n.info.unschedulable && !disrupting {
                 g.destinations.push(&n.info);
@@ -311,11 +315,7 @@ impl Sim {
                 continue;
             }
             let fresh;
-            let np = match state
-                .node_pods
-                .get(name)
-                .filter(|c| c.current(&n.info.pods))
-            {
+            let np = match cache.filter(|c| c.current(&n.info.pods)) {
                 Some(c) => c,
                 None => {
                     fresh = self.node_pods(&n.info.pods);
@@ -395,19 +395,24 @@ impl Sim {
 
     /// Brings the cached [`NodePods`] up to date with the nodes (before a [`Sim::gather`]).
     fn refresh_node_pods(&mut self) {
-        let mut cache = std::mem::take(&mut self.karpenter.disruption.node_pods);
-        cache.retain(|name, _| self.nodes.contains_key(name));
+        // Both maps are in name order: walk them side by side (no lookup by name).
+        let old = std::mem::take(&mut self.karpenter.disruption.node_pods);
+        let mut old = old.into_iter().peekable();
+        let mut cache = BTreeMap::new();
         for (name, n) in &self.nodes {
+            while old.next_if(|(k, _)| k < name).is_some() {}
+            let prev = old.next_if(|(k, _)| k == name).map(|(_, c)| c);
             if !n.info.labels.contains_key("karpenter.sh/nodepool") {
+                if let Some(c) = prev {
+                    cache.insert(name.clone(), c);
+                }
                 continue;
             }
-            match cache.get_mut(name) {
-                Some(c) if c.current(&n.info.pods) => {}
-                Some(c) => *c = self.node_pods(&n.info.pods),
-                None => {
-                    cache.insert(name.clone(), self.node_pods(&n.info.pods));
-                }
-            }
+            let c = match prev {
+                Some(c) if c.current(&n.info.pods) => c,
+                _ => self.node_pods(&n.info.pods),
+            };
+            cache.insert(name.clone(), c);
         }
         self.karpenter.disruption.node_pods = cache;
     }
@@ -535,18 +540,24 @@ impl Sim {
         }
     }
 
+    /// A NodePool disruption pass would do nothing: no NodePool, or no pod or node changed
+    /// since a poll that found nothing (and nothing it waited for is due).
+    pub fn nodepools_consolidated(&self, configs: &[PoolConfig]) -> bool {
+        !configs.iter().any(is_nodepool)
+            || self
+                .karpenter
+                .disruption
+                .consolidated
+                .is_some_and(|(pe, ne, until)| {
+                    pe == self.pods_epoch && ne == self.nodes_epoch && self.now < until
+                })
+    }
+
     /// One NodePool disruption pass. Returns when to poll next (`None`: a command is
     /// validating, and its validation polls again).
     pub fn nodepool_disruption(&mut self, configs: &[PoolConfig]) -> Option<u64> {
         use super::karpenter::DISRUPTION_POLL_MS;
-        if !configs.iter().any(is_nodepool) {
-            return Some(DISRUPTION_POLL_MS);
-        }
-        if let Some((pe, ne, until)) = self.karpenter.disruption.consolidated
-            && pe == self.pods_epoch
-            && ne == self.nodes_epoch
-            && self.now < until
-        {
+        if self.nodepools_consolidated(configs) {
             return Some(DISRUPTION_POLL_MS);
         }
         self.refresh_node_pods();
