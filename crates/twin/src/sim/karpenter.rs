@@ -79,6 +79,24 @@ pub struct InFlight {
     pub launched: SimTime,
 }
 
+impl InFlight {
+    /// The scheduler's view of the node this claim will become, named `name`: its pool's
+    /// labels and taints, the offering's allocatable and the requests planned onto it.
+    pub fn node_view(&self, c: &PoolConfig, name: Arc<str>) -> NodeInfo {
+        NodeInfo {
+            name,
+            labels: karpenter::node_labels(&c.pool, &self.offering),
+            taints: c.pool.taints.clone(),
+            unschedulable: false,
+            ready: true,
+            allocatable: self.offering.allocatable,
+            requested: self.planned,
+            pods: vec![],
+            nominated: vec![],
+        }
+    }
+}
+
 /// Karpenter's state in the twin.
 #[derive(Debug, Default)]
 pub struct KarpenterState {
@@ -377,17 +395,7 @@ impl Sim {
             .iter()
             .map(|f| {
                 let c = configs.iter().find(|c| c.pool.name == f.pool)?;
-                Some(NodeInfo {
-                    name: Arc::from(f.node.as_str()),
-                    labels: karpenter::node_labels(&c.pool, &f.offering),
-                    taints: c.pool.taints.clone(),
-                    unschedulable: false,
-                    ready: true,
-                    allocatable: f.offering.allocatable,
-                    requested: f.planned,
-                    pods: vec![],
-                    nominated: vec![],
-                })
+                Some(f.node_view(c, Arc::from(f.node.as_str())))
             })
             .collect();
         let mut remaining = vec![];

@@ -444,17 +444,7 @@ impl Sim {
                 let c = configs.iter().find(|c| c.pool.name == f.pool)?;
                 let name: Arc<str> = Arc::from(f.claim.as_str());
                 names.insert(name.clone());
-                Some(NodeInfo {
-                    name,
-                    labels: kscale_controllers::karpenter::node_labels(&c.pool, &f.offering),
-                    taints: c.pool.taints.clone(),
-                    unschedulable: false,
-                    ready: true,
-                    allocatable: f.offering.allocatable,
-                    requested: f.planned,
-                    pods: vec![],
-                    nominated: vec![],
-                })
+                Some(f.node_view(c, name))
             })
             .collect();
         (pending, in_flight, names)
