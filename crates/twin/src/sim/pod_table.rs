@@ -42,11 +42,6 @@ impl PodTable {
         self.slot(*id).and_then(|i| self.slots[i].as_deref_mut())
     }
 
-    /// True if a pod with this id exists.
-    pub fn contains_key(&self, id: &u64) -> bool {
-        self.get(id).is_some()
-    }
-
     /// Stores a pod under `id`, returning the pod it replaces. Ids below the table's base
     /// (older than every stored pod when the front was compacted) are still accepted.
     pub fn insert(&mut self, id: u64, pod: Pod) -> Option<Pod> {
@@ -122,15 +117,6 @@ impl std::ops::Index<&u64> for PodTable {
 
     fn index(&self, id: &u64) -> &Pod {
         self.get(id).expect("no pod with this id")
-    }
-}
-
-impl<'a> IntoIterator for &'a PodTable {
-    type Item = (&'a u64, &'a Pod);
-    type IntoIter = Box<dyn Iterator<Item = (&'a u64, &'a Pod)> + 'a>;
-
-    fn into_iter(self) -> Self::IntoIter {
-        Box::new(self.iter())
     }
 }
 
