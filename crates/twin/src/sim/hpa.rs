@@ -556,12 +556,16 @@ impl Sim {
                 _ => unreachable!("resource metrics only"),
             })
             .collect();
+        // Two passes: the first is a tight loop whose memory loads (each pod's first touch)
+        // overlap; the second then finds the workload's pods in cache.
         let mut pods = Vec::with_capacity(target_pods.len());
         let (mut replicas, mut ready) = (0, 0);
         for p in &target_pods {
             replicas += usize::from(p.is_active());
             ready += usize::from(p.is_ready());
             pods.push(obs(p));
+        }
+        for p in &target_pods {
             for c in &mut collectors {
                 if let Ok(col) = c
                     && let Err(e) = col.push(p)

@@ -411,31 +411,37 @@ impl Sim {
 
     /// Pods of a workload (`deployment`, `replicaset` or `statefulset` by name).
     pub fn target_pods(&self, ns: &str, kind: &str, name: &str) -> Vec<&super::model::Pod> {
-        let rs_keys: Vec<super::store::ObjKey> = match kind {
-            "replicaset" => vec![super::store::ObjKey::new("ReplicaSet", ns, name)],
+        let pods_of = |c: &'_ super::workloads::RsCache| {
+            c.pods
+                .iter()
+                .filter_map(|id| self.pods.get(id))
+                .collect::<Vec<_>>()
+        };
+        match kind {
+            "replicaset" => self
+                .rs_cache
+                .get(&super::store::ObjKey::new("ReplicaSet", ns, name))
+                .map(pods_of)
+                .unwrap_or_default(),
             // A Deployment's ReplicaSets are named `<deployment>-<hash>`: a range scan over
             // that prefix instead of a scan of every ReplicaSet.
-            "deployment" => self
-                .rs_cache
-                .range(
+            "deployment" => {
+                let mut out = Vec::new();
+                for (_, c) in self.rs_cache.range(
                     super::store::ObjKey::new("ReplicaSet", ns, &format!("{name}-"))
                         ..super::store::ObjKey::new("ReplicaSet", ns, &format!("{name}.")),
-                )
-                .filter(|(_, c)| {
-                    c.owner
+                ) {
+                    if c.owner
                         .as_ref()
                         .is_some_and(|o| o.namespace == ns && o.name == name)
-                })
-                .map(|(k, _)| k.clone())
-                .collect(),
+                    {
+                        out.extend(c.pods.iter().filter_map(|id| self.pods.get(id)));
+                    }
+                }
+                out
+            }
             _ => vec![],
-        };
-        rs_keys
-            .iter()
-            .filter_map(|k| self.rs_cache.get(k))
-            .flat_map(|c| c.pods.iter())
-            .filter_map(|id| self.pods.get(id))
-            .collect()
+        }
     }
 
     /// The time series with the union of all sampled columns.

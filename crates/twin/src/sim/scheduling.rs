@@ -74,7 +74,6 @@ impl Sim {
         if self.active_q.is_empty() {
             return;
         }
-        let names: Vec<Arc<str>> = self.nodes.keys().cloned().collect();
         let pdbs = if self
             .store
             .list("PodDisruptionBudget", None)
@@ -85,16 +84,16 @@ impl Sim {
         } else {
             vec![]
         };
-        let live: Vec<Arc<str>> = names
-            .iter()
-            .filter(|n| self.nodes.contains_key(*n))
-            .cloned()
-            .collect();
         // Pods of one template and priority that failed since the last bind or preemption of
         // this cycle fail the same way: their attempt is answered without rerunning the filters
         // (the cluster did not change in between). Keyed by the shared template's address,
         // which never reaches the output.
-        let mut failed: std::collections::BTreeMap<(usize, i32), String> = Default::default();
+        let mut failed: std::collections::BTreeMap<(usize, i32), Arc<str>> = Default::default();
+        // Failed attempts, added to the summary counter once at the end of the cycle.
+        let mut failures = 0u64;
+        // Karpenter hears of pending pods once per cycle: later calls at the same instant
+        // change nothing.
+        let mut karpenter_told = false;
         while let Some(entry) = self.active_q.pop_first() {
             let id = entry.2;
             let Some(pod) = self.pods.get(&id) else {
@@ -104,29 +103,34 @@ impl Sim {
                 continue;
             }
             let class = (Arc::as_ptr(&pod.template) as usize, pod.priority);
-            let decision = match failed.get(&class) {
-                Some(message) => Decision::Unschedulable {
-                    message: message.clone(),
-                },
+            let (decision, node_name) = match failed.get(&class) {
+                Some(message) => (None, message.clone()),
                 None => {
                     let info = pod.sched_info();
-                    // `live` is every node in key order: the map's values, without a lookup by name.
+                    // The nodes in key order (they change only between cycles' attempts).
                     let refs: Vec<&NodeInfo> = self.nodes.values().map(|n| &n.info).collect();
-                    debug_assert_eq!(refs.len(), live.len(), "nodes change only between cycles");
                     let rng = &mut self.rng.sched;
-                    self.scheduler
-                        .schedule(&info, &refs, &pdbs, &mut |n| rng.index(n))
+                    let d = self
+                        .scheduler
+                        .schedule(&info, &refs, &pdbs, &mut |n| rng.index(n));
+                    // The chosen node's name (a node's `info.name` is its key in `nodes`).
+                    let name = match &d {
+                        Decision::Bind { node } | Decision::Preempt { node, .. } => {
+                            refs[*node].name.clone()
+                        }
+                        Decision::Unschedulable { message } => Arc::from(message.as_str()),
+                    };
+                    (Some(d), name)
                 }
             };
             match decision {
-                Decision::Bind { node } => {
+                Some(Decision::Bind { .. }) => {
                     failed.clear();
-                    let node = live[node].clone();
-                    self.bind_pod(id, &node);
+                    debug_assert!(self.nodes.contains_key(&node_name));
+                    self.bind_pod(id, &node_name);
                 }
-                Decision::Preempt { node, victims } => {
+                Some(Decision::Preempt { victims, .. }) => {
                     failed.clear();
-                    let node = live[node].clone();
                     let msg = self.scheduler.last_fit_error().to_string();
                     let p = &self.pods[&id];
                     let (ns, name) = (p.namespace.to_string(), p.name.to_string());
@@ -139,10 +143,14 @@ impl Sim {
                         msg,
                         "default-scheduler",
                     );
-                    self.preempt(id, &node, &victims);
+                    self.preempt(id, &node_name, &victims);
                 }
-                Decision::Unschedulable { message } => {
-                    failed.insert(class, message.clone());
+                Some(Decision::Unschedulable { .. }) | None => {
+                    let message = node_name;
+                    if decision.is_some() {
+                        failed.insert(class, message.clone());
+                    }
+                    let now = self.now;
                     let p = self.pods.get_mut(&id).expect("exists");
                     // Like the event recorder's correlator, a repeat of the same message on
                     // the same pod is not a new event.
@@ -151,28 +159,37 @@ impl Sim {
                     let recent = self
                         .failed_event_at
                         .get(&id)
-                        .is_some_and(|t| self.now.since(*t) < FAILED_EVENT_INTERVAL_MS);
-                    let repeat = recent || p.unschedulable.as_deref() == Some(message.as_str());
-                    p.unschedulable = Some(message.clone());
-                    self.unschedulable_since.entry(id).or_insert(self.now);
-                    let (ns, name) = (p.namespace.to_string(), p.name.to_string());
+                        .is_some_and(|t| now.since(*t) < FAILED_EVENT_INTERVAL_MS);
+                    let same = p.unschedulable.as_deref() == Some(&*message);
+                    if !same {
+                        p.unschedulable = Some(message.to_string());
+                    }
+                    let repeat = recent || same;
+                    self.unschedulable_since.entry(id).or_insert(now);
                     self.unschedulable_q.insert(id);
-                    self.count("failedScheduling");
+                    failures += 1;
                     if !repeat {
-                        self.failed_event_at.insert(id, self.now);
+                        let (ns, name) = (p.namespace.to_string(), p.name.to_string());
+                        self.failed_event_at.insert(id, now);
                         self.emit(
                             "Warning",
                             "FailedScheduling",
                             "Pod",
                             &ns,
                             &name,
-                            message,
+                            message.to_string(),
                             "default-scheduler",
                         );
                     }
-                    self.karpenter_pod_pending();
+                    if !karpenter_told {
+                        karpenter_told = true;
+                        self.karpenter_pod_pending();
+                    }
                 }
             }
+        }
+        if failures > 0 {
+            *self.counters.entry("failedScheduling").or_insert(0) += failures;
         }
     }
 

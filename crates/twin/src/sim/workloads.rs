@@ -75,9 +75,77 @@ pub struct RsCache {
     /// Selector.
     pub selector: LabelSelector,
     /// Ids of the pods it owns.
-    pub pods: std::collections::BTreeSet<u64>,
+    pub pods: IdSet,
     /// Owning Deployment, if any.
     pub owner: Option<ObjKey>,
+}
+
+/// A set of pod ids kept as a sorted vector: iterating it (every HPA sync walks its
+/// workload's pods) is a slice walk, and inserts come in increasing id order (new pods get
+/// larger ids), so they append.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IdSet(Vec<u64>);
+
+impl IdSet {
+    /// Adds `id`; false if it was there.
+    pub fn insert(&mut self, id: u64) -> bool {
+        match self.0.last() {
+            Some(&last) if last < id => {
+                self.0.push(id);
+                true
+            }
+            None => {
+                self.0.push(id);
+                true
+            }
+            _ => match self.0.binary_search(&id) {
+                Ok(_) => false,
+                Err(i) => {
+                    self.0.insert(i, id);
+                    true
+                }
+            },
+        }
+    }
+
+    /// Removes `id`; false if it was not there.
+    pub fn remove(&mut self, id: &u64) -> bool {
+        match self.0.binary_search(id) {
+            Ok(i) => {
+                self.0.remove(i);
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
+    /// True if `id` is in the set.
+    pub fn contains(&self, id: &u64) -> bool {
+        self.0.binary_search(id).is_ok()
+    }
+
+    /// The ids in increasing order.
+    pub fn iter(&self) -> std::slice::Iter<'_, u64> {
+        self.0.iter()
+    }
+
+    /// Number of ids.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// True if empty.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl IntoIterator for IdSet {
+    type Item = u64;
+    type IntoIter = std::vec::IntoIter<u64>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.into_iter()
+    }
 }
 
 fn replicas_of(v: &Value) -> i64 {
