@@ -774,6 +774,9 @@ pub struct Scheduler {
     percentage_of_nodes_to_score: u32,
     /// Round-robin offset where the next filter pass starts (upstream `nextStartNodeIndex`).
     next_start_node_index: usize,
+    /// A floor of the priorities of the pods bound to the nodes given to `schedule` (see
+    /// [`Scheduler::set_priority_floor`]).
+    priority_floor: Option<i32>,
     /// Scratch: feasible node indices of the current cycle.
     feasible: Vec<usize>,
     /// Scratch: failed nodes (index, status) of the current cycle, in visiting order.
@@ -794,6 +797,15 @@ impl Scheduler {
             percentage_of_nodes_to_score: percentage_of_nodes_to_score.unwrap_or(0).min(100),
             ..Default::default()
         }
+    }
+
+    /// Tells the next `schedule` calls that no pod bound to their nodes has a priority below
+    /// `floor` (`None`: unknown). A pod whose priority is at most the floor cannot preempt
+    /// anything, so the preemption dry run knows every node's answer ("No preemption victims
+    /// found") without looking at its pods. The caller must keep the floor true; it only
+    /// saves work, the decisions are the same.
+    pub fn set_priority_floor(&mut self, floor: Option<i32>) {
+        self.priority_floor = floor;
     }
 
     /// Upstream `nextStartNodeIndex`: where the next filter pass starts in the node list.
@@ -925,7 +937,16 @@ impl Scheduler {
         }
         let fit_error = fit_error_message(n, &counts);
 
-        match preempt(pod, nodes, &statuses, nominated_node, pdbs, tie_break) {
+        let no_victims = self.priority_floor.is_some_and(|f| pod.priority <= f);
+        match preempt(
+            pod,
+            nodes,
+            &statuses,
+            nominated_node,
+            pdbs,
+            no_victims,
+            tie_break,
+        ) {
             PostFilter::Preempt { node, victims } => {
                 self.last_fit_error = fit_error;
                 self.last_overrides_nomination_flag = true;
@@ -999,6 +1020,7 @@ fn preempt(
     statuses: &[Option<Unfit>],
     nominated_node: Option<usize>,
     pdbs: &[PdbInfo],
+    no_victims_anywhere: bool,
     tie_break: &mut dyn FnMut(usize) -> usize,
 ) -> PostFilter {
     // 1) PodEligibleToPreemptOthers.
@@ -1054,7 +1076,12 @@ fn preempt(
     let mut no_victims = 0usize;
     for k in 0..m {
         let idx = potential[(offset + k) % m];
-        match select_victims_on_node(pod, nodes[idx], pdbs) {
+        let dry_run = if no_victims_anywhere {
+            Err(DryRunFailure::NoVictims)
+        } else {
+            select_victims_on_node(pod, nodes[idx], pdbs)
+        };
+        match dry_run {
             Ok(mut c) => {
                 c.node = idx;
                 if c.num_pdb_violations == 0 {
@@ -1266,6 +1293,37 @@ mod tests {
         let mut v: Vec<u64> = c.victims.iter().map(|p| p.id).collect();
         v.sort();
         v
+    }
+
+    /// A true priority floor changes no decision: with the floor at the pod's priority the
+    /// dry run skips every node, and the FailedScheduling message is the same as when it
+    /// looks at each node's pods; a floor below the pod's priority still finds the victim.
+    #[test]
+    fn priority_floor_gives_the_same_decisions() {
+        let full = |name: &str, prio: i32| {
+            with_pods(
+                node(name, (1000, 1 << 30), 10),
+                vec![pod(7, prio, (1000, 0))],
+            )
+        };
+        let nodes = [full("a", LOW), full("b", LOW), full("c", LOW)];
+        let p = pod(100, LOW, (500, 0));
+        let without = run_with(&mut Scheduler::new(None), &p, &nodes, &[], 1);
+        let mut s = Scheduler::new(None);
+        s.set_priority_floor(Some(LOW));
+        let with = run_with(&mut s, &p, &nodes, &[], 1);
+        assert!(
+            matches!(without, Decision::Unschedulable { .. }),
+            "{without:?}"
+        );
+        assert_eq!(with, without);
+        // A higher-priority pod is above the floor: it preempts as without one.
+        let high = pod(101, HIGH, (500, 0));
+        let without = run_with(&mut Scheduler::new(None), &high, &nodes, &[], 1);
+        let mut s = Scheduler::new(None);
+        s.set_priority_floor(Some(LOW));
+        assert!(matches!(without, Decision::Preempt { .. }), "{without:?}");
+        assert_eq!(run_with(&mut s, &high, &nodes, &[], 1), without);
     }
 
     // ---- default_preemption_test.go: TestPostFilter ----------------------------------------

@@ -254,7 +254,11 @@ impl Sim {
             }
         }
         self.closed_cost += cost;
-        self.nodes.remove(name);
+        if let Some(node) = self.nodes.remove(name) {
+            for p in &node.info.pods {
+                self.note_unbound(p.priority);
+            }
+        }
         self.nodes_epoch += 1;
         self.emit(
             "Normal",

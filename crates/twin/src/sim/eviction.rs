@@ -259,6 +259,7 @@ impl Sim {
         {
             let x = n.info.pods.swap_remove(i);
             n.info.requested -= x.requests;
+            self.note_unbound(x.priority);
         }
         self.count("evictions");
         self.workload_counters

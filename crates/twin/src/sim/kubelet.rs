@@ -158,6 +158,21 @@ impl Sim {
         Ok(id)
     }
 
+    /// Counts a pod bound to a node at `priority` (kept with every `NodeInfo::pods` push).
+    pub fn note_bound(&mut self, priority: i32) {
+        *self.bound_priorities.entry(priority).or_insert(0) += 1;
+    }
+
+    /// Uncounts a pod removed from its node's `NodeInfo::pods`.
+    pub fn note_unbound(&mut self, priority: i32) {
+        if let Some(c) = self.bound_priorities.get_mut(&priority) {
+            *c -= 1;
+            if *c == 0 {
+                self.bound_priorities.remove(&priority);
+            }
+        }
+    }
+
     /// Binds a pod to a node and starts the kubelet's start-up sequence.
     pub fn bind_pod(&mut self, id: u64, node_name: &Arc<str>) {
         let now = self.now;
@@ -190,6 +205,7 @@ impl Sim {
         let generation = pod.generation;
         let node = self.nodes.get_mut(node_name).expect("bind target exists");
         node.info.requested += info.requests;
+        let priority = info.priority;
         node.info.pods.push(info);
         node.last_pod_event = now;
         // The kubelet sees the bind, then sets up the sandbox; the runtime's per-node lock
@@ -221,6 +237,7 @@ impl Sim {
         }
         delay +=
             self.lat.container_start_ms + self.rng.kubelet.range_u64(0, self.lat.pleg_relist_ms);
+        self.note_bound(priority);
         self.count("podsScheduled");
         // The binding, then the kubelet's first status (PodScheduled, ContainerCreating).
         self.count("apiWritesPodBinding");
@@ -413,6 +430,7 @@ impl Sim {
             let p = n.info.pods.swap_remove(i);
             n.info.requested -= p.requests;
             n.last_pod_event = self.now;
+            self.note_unbound(p.priority);
         }
         if let Some(o) = &pod.owner {
             let key = ObjKey::new("ReplicaSet", &pod.namespace, &o.name);

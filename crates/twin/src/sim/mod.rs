@@ -194,6 +194,9 @@ pub struct Sim {
     pub metrics: metrics::MetricsApi,
     /// When each pending pod last got a FailedScheduling event.
     pub failed_event_at: BTreeMap<u64, SimTime>,
+    /// Pods bound to nodes, counted by priority (the scheduler's priority floor; see
+    /// [`Sim::note_bound`]).
+    pub bound_priorities: BTreeMap<i32, u32>,
     /// Incremented whenever a pod is bound or removed (cheap change detection).
     pub pods_epoch: u64,
     /// Incremented whenever a node is added, removed or changed (cheap change detection).
@@ -295,6 +298,7 @@ impl Sim {
             eviction_running: false,
             workload_counters: BTreeMap::new(),
             pods_epoch: 0,
+            bound_priorities: BTreeMap::new(),
             nodes_epoch: 0,
             failed_event_at: BTreeMap::new(),
             offerings_cache: std::sync::OnceLock::new(),
@@ -563,6 +567,20 @@ impl Sim {
                     }
                     _ => {}
                 }
+            }
+        }
+        let floor = self
+            .bound_priorities
+            .keys()
+            .next()
+            .copied()
+            .unwrap_or(i32::MAX);
+        for n in self.nodes.values() {
+            if let Some(p) = n.info.pods.iter().find(|p| p.priority < floor) {
+                return Err(format!(
+                    "pod {} (priority {}) on {} is below the scheduler's priority floor {floor}",
+                    p.name, p.priority, n.info.name
+                ));
             }
         }
         for p in self.pods.values() {

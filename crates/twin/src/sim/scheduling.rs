@@ -109,6 +109,9 @@ impl Sim {
                     let info = pod.sched_info();
                     // The nodes in key order (they change only between cycles' attempts).
                     let refs: Vec<&NodeInfo> = self.nodes.values().map(|n| &n.info).collect();
+                    let floor = self.bound_priorities.keys().next().copied();
+                    self.scheduler
+                        .set_priority_floor(Some(floor.unwrap_or(i32::MAX)));
                     let rng = &mut self.rng.sched;
                     let d = self
                         .scheduler
