@@ -313,14 +313,14 @@ pub struct HpaSpec {
 impl HpaSpec {
     /// The metrics the controller evaluates: `spec.metrics`, or CPU utilization 80% when empty
     /// (pkg/apis/autoscaling/v2/defaults.go).
-    pub fn effective_metrics(&self) -> Vec<MetricSpec> {
+    pub fn effective_metrics(&self) -> std::borrow::Cow<'_, [MetricSpec]> {
         if self.metrics.is_empty() {
-            vec![MetricSpec::Resource(ResourceMetric {
+            std::borrow::Cow::Owned(vec![MetricSpec::Resource(ResourceMetric {
                 name: ResourceName::Cpu,
                 target: Target::Utilization(80),
-            })]
+            })])
         } else {
-            self.metrics.clone()
+            std::borrow::Cow::Borrowed(&self.metrics)
         }
     }
 

@@ -602,7 +602,7 @@ impl Sim {
         let spec = parse_spec(v);
         let target = v.get("spec").and_then(|s| s.get("scaleTargetRef"));
         let field = |k: &str| target.and_then(|t| t.get(k)).and_then(Value::as_str);
-        let metrics = spec.effective_metrics();
+        let metrics = spec.effective_metrics().into_owned();
         let parsed = Arc::new(ParsedHpa {
             uid: uid.to_string(),
             generation,
@@ -652,7 +652,10 @@ impl Sim {
         let now = self.now;
         let metrics = &parsed.metrics;
         let (pods, inputs, replicas, ready) = self.observe(&key.namespace, kind, name, metrics);
-        let state = self.hpa_state.entry(key.clone()).or_default();
+        if !self.hpa_state.contains_key(key) {
+            self.hpa_state.insert(key.clone(), HpaState::default());
+        }
+        let state = self.hpa_state.get_mut(key).expect("inserted");
         let d = hpa::reconcile(state, spec, current, replicas as i32, &pods, &inputs, now);
         // Warnings: one per failing metric and FailedComputeMetricsReplicas; a failure repeated
         // at the next sync is not emitted again (the event correlator counts it instead).
@@ -669,6 +672,7 @@ impl Sim {
             warnings.push(("FailedComputeMetricsReplicas".into(), f.clone()));
         }
         let last = self.hpa_last_warning.get(key);
+        let unchanged = last == Some(&warnings);
         let fresh: Vec<(String, String)> = warnings
             .iter()
             .filter(|w| last.is_none_or(|l| !l.contains(w)))
@@ -685,7 +689,7 @@ impl Sim {
                 "horizontal-pod-autoscaler",
             );
         }
-        if self.hpa_last_warning.get(key) != Some(&warnings) {
+        if !unchanged {
             self.hpa_last_warning.insert(key.clone(), warnings);
         }
         let mut rescaled = false;
@@ -736,7 +740,10 @@ impl Sim {
             d.desired
         };
         let proposals: Vec<Option<Proposal>> = d.proposals.into_iter().map(Result::ok).collect();
-        let series = self.hpa_series.entry(key.clone()).or_default();
+        if !self.hpa_series.contains_key(key) {
+            self.hpa_series.insert(key.clone(), HpaSeries::default());
+        }
+        let series = self.hpa_series.get_mut(key).expect("inserted");
         series.current = replicas as f64;
         series.desired = desired as f64;
         series.ready = ready as f64;
@@ -752,21 +759,24 @@ impl Sim {
         // The status write gets its resourceVersion now; its JSON is rendered when something
         // reads the object (`flush_hpa_status`): only the last write before a read is seen.
         let rv = self.store.next_resource_version();
-        self.hpa_pending.insert(
-            key.clone(),
-            PendingStatus {
-                rv,
-                parsed: parsed.clone(),
-                replicas,
-                desired,
-                proposals,
-                active,
-                limit: d.limit,
-                rescaled,
-                at: now,
-                last_scale,
-            },
-        );
+        let status = PendingStatus {
+            rv,
+            parsed: parsed.clone(),
+            replicas,
+            desired,
+            proposals,
+            active,
+            limit: d.limit,
+            rescaled,
+            at: now,
+            last_scale,
+        };
+        match self.hpa_pending.get_mut(key) {
+            Some(slot) => *slot = status,
+            None => {
+                self.hpa_pending.insert(key.clone(), status);
+            }
+        }
     }
 
     /// Renders the HPA status writes made since the last read into the stored objects (before

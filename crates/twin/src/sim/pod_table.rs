@@ -5,8 +5,10 @@
 //! id tens of thousands of times per HPA sync, scrape and disruption poll at 1,000 nodes).
 //! Iteration is in id order, like the `BTreeMap<u64, Pod>` it replaces, so nothing that reaches
 //! the outputs changes order. Slots of removed pods at the front are dropped as soon as the
-//! oldest live pod is removed; a slot is a pointer, so pods removed behind a long-lived one
-//! cost 8 bytes each.
+//! oldest live pod is removed. Pods are stored in their slots (not boxed): walks over all pods
+//! (the scrape, the sampler) are sequential reads, and a lookup is one memory access instead
+//! of two; a pod removed behind a long-lived one keeps its empty slot (the size of a pod)
+//! until the front is compacted.
 
 use std::collections::VecDeque;
 
@@ -17,7 +19,7 @@ use super::model::Pod;
 pub struct PodTable {
     /// The id of `slots[0]`.
     base: u64,
-    slots: VecDeque<Option<Box<Pod>>>,
+    slots: VecDeque<Option<Pod>>,
     len: usize,
 }
 
@@ -34,12 +36,12 @@ impl PodTable {
 
     /// The pod with this id.
     pub fn get(&self, id: &u64) -> Option<&Pod> {
-        self.slot(*id).and_then(|i| self.slots[i].as_deref())
+        self.slot(*id).and_then(|i| self.slots[i].as_ref())
     }
 
     /// The pod with this id, mutably.
     pub fn get_mut(&mut self, id: &u64) -> Option<&mut Pod> {
-        self.slot(*id).and_then(|i| self.slots[i].as_deref_mut())
+        self.slot(*id).and_then(|i| self.slots[i].as_mut())
     }
 
     /// Stores a pod under `id`, returning the pod it replaces. Ids below the table's base
@@ -56,7 +58,7 @@ impl PodTable {
         if i >= self.slots.len() {
             self.slots.resize_with(i + 1, || None);
         }
-        let old = self.slots[i].replace(Box::new(pod)).map(|b| *b);
+        let old = self.slots[i].replace(pod);
         if old.is_none() {
             self.len += 1;
         }
@@ -66,7 +68,7 @@ impl PodTable {
     /// Removes and returns the pod with this id.
     pub fn remove(&mut self, id: &u64) -> Option<Pod> {
         let i = self.slot(*id)?;
-        let pod = self.slots[i].take().map(|b| *b)?;
+        let pod = self.slots[i].take()?;
         self.len -= 1;
         while matches!(self.slots.front(), Some(None)) {
             self.slots.pop_front();
@@ -98,12 +100,12 @@ impl PodTable {
 
     /// Pods in id order.
     pub fn values(&self) -> impl DoubleEndedIterator<Item = &Pod> + '_ {
-        self.slots.iter().filter_map(|s| s.as_deref())
+        self.slots.iter().filter_map(|s| s.as_ref())
     }
 
     /// Pods in id order, mutably.
     pub fn values_mut(&mut self) -> impl DoubleEndedIterator<Item = &mut Pod> + '_ {
-        self.slots.iter_mut().filter_map(|s| s.as_deref_mut())
+        self.slots.iter_mut().filter_map(|s| s.as_mut())
     }
 
     /// Ids in order.

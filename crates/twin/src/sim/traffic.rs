@@ -25,7 +25,13 @@ impl Sim {
         self.scenario
             .loads
             .iter()
-            .find(|l| format!("{}/{}/{}", l.namespace, l.kind, l.name) == w)
+            .find(|l| {
+                // `w` is `namespace/kind/name` (neither namespace nor kind holds a `/`).
+                let mut parts = w.splitn(3, '/');
+                parts.next() == Some(l.namespace.as_str())
+                    && parts.next() == Some(l.kind.as_str())
+                    && parts.next() == Some(l.name.as_str())
+            })
             .map(|l| l.startup_ms)
             .unwrap_or(0)
     }
