@@ -22,17 +22,16 @@ impl Sim {
     /// Application start-up time of a pod's workload (from its load entry), in ms.
     pub fn startup_delay_ms(&self, id: u64) -> u64 {
         let w = self.workload_of(id);
-        self.scenario
-            .loads
-            .iter()
-            .find(|l| {
-                // `w` is `namespace/kind/name` (neither namespace nor kind holds a `/`).
-                let mut parts = w.splitn(3, '/');
-                parts.next() == Some(l.namespace.as_str())
-                    && parts.next() == Some(l.kind.as_str())
-                    && parts.next() == Some(l.name.as_str())
-            })
-            .map(|l| l.startup_ms)
+        // `w` is `namespace/kind/name` (neither namespace nor kind holds a `/`); the first
+        // load entry on it, by the index of load entries by target.
+        let mut parts = w.splitn(3, '/');
+        let (Some(ns), Some(kind), Some(name)) = (parts.next(), parts.next(), parts.next()) else {
+            return 0;
+        };
+        self.load_watch
+            .get(&(ns.to_string(), kind.to_string(), name.to_string()))
+            .and_then(|ids| ids.first())
+            .map(|&i| self.scenario.loads[i].startup_ms)
             .unwrap_or(0)
     }
 
