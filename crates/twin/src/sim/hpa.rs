@@ -430,9 +430,16 @@ impl Sim {
         }
         self.queue
             .push(self.now.plus_millis(hpa::SYNC_PERIOD_MS), Event::HpaSync);
+        // No HPA object was written since every parsed spec was last checked: the cache holds.
+        let writes = self.store.writes_of("HorizontalPodAutoscaler");
+        let current = self.hpa_parsed_writes == Some(writes);
         for key in hpas {
-            self.sync_one_hpa(&key);
+            self.sync_one_hpa(&key, current);
         }
+        // Each stored HPA's entry was checked (or reused while current); a sync writes no HPA
+        // object (its status is deferred), otherwise the next sync checks again.
+        self.hpa_parsed_writes =
+            Some(writes).filter(|w| *w == self.store.writes_of("HorizontalPodAutoscaler"));
     }
 
     /// The resource metrics API's answer for one Resource/ContainerResource metric.
@@ -616,8 +623,13 @@ impl Sim {
         Some(parsed)
     }
 
-    fn sync_one_hpa(&mut self, key: &ObjKey) {
-        let Some(parsed) = self.parsed_hpa(key) else {
+    fn sync_one_hpa(&mut self, key: &ObjKey, parsed_current: bool) {
+        let cached = if parsed_current {
+            self.hpa_parsed.get(key).cloned()
+        } else {
+            None
+        };
+        let Some(parsed) = cached.or_else(|| self.parsed_hpa(key)) else {
             return;
         };
         let (spec, kind, name) = (&parsed.spec, &parsed.kind, &parsed.name);

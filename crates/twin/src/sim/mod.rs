@@ -212,6 +212,9 @@ pub struct Sim {
     pub hpa_last_warning: BTreeMap<ObjKey, Vec<(String, String)>>,
     /// Per HPA: its spec as parsed at the last sync, reused while uid and generation hold.
     pub hpa_parsed: BTreeMap<ObjKey, Arc<hpa::ParsedHpa>>,
+    /// [`Store::writes_of`] HPAs when every entry of `hpa_parsed` for a stored HPA was last
+    /// checked against its object: while it holds, the entries are current.
+    pub hpa_parsed_writes: Option<u64>,
     /// Per HPA: the status its last sync wrote, not yet rendered into the stored object (see
     /// [`Sim::flush_hpa_status`]).
     pub hpa_pending: BTreeMap<ObjKey, hpa::PendingStatus>,
@@ -292,6 +295,7 @@ impl Sim {
             hpa_series: BTreeMap::new(),
             hpa_last_warning: BTreeMap::new(),
             hpa_parsed: BTreeMap::new(),
+            hpa_parsed_writes: None,
             hpa_pending: BTreeMap::new(),
             custom_metrics: Default::default(),
             memory_usage: BTreeMap::new(),

@@ -34,9 +34,26 @@ impl ObjKey {
 pub struct Store {
     objects: BTreeMap<ObjKey, Value>,
     resource_version: u64,
+    /// Writes per kind (any create, update, status write or delete of an object of the kind).
+    kind_writes: BTreeMap<String, u64>,
 }
 
 impl Store {
+    fn wrote(&mut self, kind: &str) {
+        match self.kind_writes.get_mut(kind) {
+            Some(n) => *n += 1,
+            None => {
+                self.kind_writes.insert(kind.to_string(), 1);
+            }
+        }
+    }
+
+    /// How many writes objects of `kind` have had: while it holds, no such object changed
+    /// (a cheap check for caches of parsed objects).
+    pub fn writes_of(&self, kind: &str) -> u64 {
+        self.kind_writes.get(kind).copied().unwrap_or(0)
+    }
+
     /// The object under `key`.
     pub fn get(&self, key: &ObjKey) -> Option<&Value> {
         self.objects.get(key)
@@ -66,6 +83,7 @@ impl Store {
         created: String,
     ) -> bool {
         self.resource_version += 1;
+        self.wrote(&key.kind);
         let old = self.objects.get(&key);
         let created_new = old.is_none();
         let meta = v
@@ -117,6 +135,7 @@ impl Store {
     /// Updates an object in place (status writes, replica changes) and bumps its resourceVersion.
     pub fn update(&mut self, key: &ObjKey, f: impl FnOnce(&mut Value)) -> bool {
         self.resource_version += 1;
+        self.wrote(&key.kind);
         let rv = self.resource_version;
         match self.objects.get_mut(key) {
             Some(v) => {
@@ -140,6 +159,7 @@ impl Store {
     /// resource version without copying and comparing the spec for `metadata.generation`.
     pub fn update_status(&mut self, key: &ObjKey, f: impl FnOnce(&mut Value)) -> bool {
         self.resource_version += 1;
+        self.wrote(&key.kind);
         let rv = self.resource_version;
         match self.objects.get_mut(key) {
             Some(v) => {
@@ -173,6 +193,7 @@ impl Store {
     /// A status write that was given resourceVersion `rv` when it happened (see
     /// [`Store::next_resource_version`]): like [`Store::update_status`] without a new version.
     pub fn write_status_at(&mut self, key: &ObjKey, rv: u64, f: impl FnOnce(&mut Value)) -> bool {
+        self.wrote(&key.kind);
         match self.objects.get_mut(key) {
             Some(v) => {
                 f(v);
@@ -185,6 +206,7 @@ impl Store {
 
     /// Removes an object.
     pub fn remove(&mut self, key: &ObjKey) -> Option<Value> {
+        self.wrote(&key.kind);
         self.objects.remove(key)
     }
 
