@@ -19,12 +19,14 @@
 //! provisioning would; a candidate's pod that lands on an uninitialized node or fits nowhere
 //! blocks the move, pending pods that fit nowhere do not.
 
+use std::borrow::Cow;
+use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use kscale_model::Resources;
 
-use super::{Offering, Pool, plan};
+use super::{Offering, Pool, compatibility, plan_with};
 use crate::scheduler::{NodeInfo, PodInfo, fits};
 
 /// A node consolidation may remove; its pods are borrowed from the observed node.
@@ -35,19 +37,67 @@ pub struct Candidate<'a> {
     /// Index of its pool in [`Cluster::pools`].
     pub pool: usize,
     /// Instance type.
-    pub instance_type: String,
+    pub instance_type: &'a str,
     /// `spot` or `on-demand`.
-    pub capacity_type: String,
+    pub capacity_type: &'a str,
     /// Price of its offering, USD per hour.
     pub price: f64,
     /// Capacity (counted against the pool's limits).
     pub capacity: Resources,
     /// Its reschedulable pods (not DaemonSet pods, not terminating).
-    pub pods: Vec<&'a PodInfo>,
+    pub pods: CandidatePods<'a>,
     /// Σ [`eviction_cost`] of its pods × [`lifetime_remaining`] (`DisruptionCost`).
     pub disruption_cost: f64,
     /// 1 + Σ max(0, [`eviction_cost`]) of its reschedulable pods (`RescheduleDisruptionCost`).
     pub reschedule_cost: f64,
+}
+
+/// A candidate's reschedulable pods, borrowed from its node: all of the node's pods, or those
+/// at the given indices (no list of references built per candidate and poll).
+#[derive(Clone, Debug)]
+pub struct CandidatePods<'a> {
+    /// The node's pods.
+    all: &'a [PodInfo],
+    /// Indices into `all` of the reschedulable ones (`None`: every pod).
+    index: Option<Cow<'a, [u32]>>,
+}
+
+impl<'a> CandidatePods<'a> {
+    /// Every pod of `all`.
+    pub fn all(all: &'a [PodInfo]) -> Self {
+        CandidatePods { all, index: None }
+    }
+
+    /// The pods of `all` at `index` (in that order).
+    pub fn subset(all: &'a [PodInfo], index: Cow<'a, [u32]>) -> Self {
+        CandidatePods {
+            all,
+            index: Some(index),
+        }
+    }
+
+    /// The pods, in order.
+    pub fn iter(&self) -> impl Iterator<Item = &'a PodInfo> + '_ {
+        let all = self.all;
+        let (every, some) = match &self.index {
+            None => (Some(all.iter()), None),
+            Some(ix) => (None, Some(ix.iter().map(move |i| &all[*i as usize]))),
+        };
+        every
+            .into_iter()
+            .flatten()
+            .chain(some.into_iter().flatten())
+    }
+
+    /// How many.
+    pub fn len(&self) -> usize {
+        self.index.as_ref().map_or(self.all.len(), |ix| ix.len())
+    }
+
+    /// True if there are none.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
 }
 
 impl Candidate<'_> {
@@ -73,12 +123,37 @@ pub fn lifetime_remaining(age_ms: u64, expire_after_ms: Option<u64>) -> f64 {
 /// Orders candidates for consolidation: savings ratio descending (ties: disruption cost
 /// ascending, then name, for determinism).
 pub fn sort_candidates(c: &mut [Candidate<'_>]) {
-    c.sort_by(|a, b| {
-        b.savings_ratio()
-            .total_cmp(&a.savings_ratio())
-            .then(a.disruption_cost.total_cmp(&b.disruption_cost))
-            .then_with(|| a.node.cmp(&b.node))
+    // Sorted as (ratio, cost, index) keys, then moved once: the same stable order as sorting
+    // the candidates themselves, without moving them at every step.
+    let keys: Vec<(f64, f64)> = c
+        .iter()
+        .map(|x| (x.savings_ratio(), x.disruption_cost))
+        .collect();
+    let mut order: Vec<usize> = (0..c.len()).collect();
+    order.sort_by(|&i, &j| {
+        keys[j]
+            .0
+            .total_cmp(&keys[i].0)
+            .then(keys[i].1.total_cmp(&keys[j].1))
+            .then_with(|| c[i].node.cmp(&c[j].node))
     });
+    // Position k takes the candidate at `order[k]`: follow each cycle of the permutation.
+    let mut done = vec![false; c.len()];
+    for start in 0..c.len() {
+        if done[start] {
+            continue;
+        }
+        let mut k = start;
+        loop {
+            done[k] = true;
+            let from = order[k];
+            if from == start {
+                break;
+            }
+            c.swap(k, from);
+            k = from;
+        }
+    }
 }
 
 /// What the simulation sees.
@@ -148,42 +223,82 @@ pub const MAX_MULTI_NODE_CANDIDATES: usize = 100;
 /// `computeConsolidation` for a set of candidates: the decision, or why there is none (the
 /// `Unconsolidatable` message).
 pub fn compute(cluster: &Cluster, cands: &[&Candidate<'_>]) -> Result<Decision, String> {
-    compute_from(cluster, &FreeRoom::new(cluster.nodes), cands)
+    let base = Base::new(cluster);
+    compute_from(cluster, &base, cands)
+}
+
+/// What every simulation of one consolidation method starts from: the destinations' free room
+/// and the pools' compatible offerings.
+struct Base<'a> {
+    room: FreeRoom<'a>,
+    compatible: Vec<Vec<usize>>,
+}
+
+impl<'a> Base<'a> {
+    fn new(cluster: &Cluster<'a>) -> Base<'a> {
+        Base {
+            room: FreeRoom::new(cluster.nodes),
+            compatible: compatibility(cluster.pools, cluster.offerings),
+        }
+    }
+}
+
+/// The order the simulation places pods in: CPU, then memory descending, then id (a total
+/// order: a subset of a sorted list is sorted).
+fn placement_order(a: &PodInfo, b: &PodInfo) -> Ordering {
+    b.requests
+        .cpu_milli
+        .cmp(&a.requests.cpu_milli)
+        .then(b.requests.memory.cmp(&a.requests.memory))
+        .then(a.id.cmp(&b.id))
 }
 
 /// [`compute`] from the destinations' free room computed once for several simulations.
 fn compute_from(
     cluster: &Cluster,
-    base: &FreeRoom<'_>,
+    base: &Base<'_>,
     cands: &[&Candidate<'_>],
 ) -> Result<Decision, String> {
-    let moving: BTreeSet<u64> = cands
+    // (pod, moving): the candidates' pods move, the pending pods are simulated too.
+    let mut pods: Vec<(&PodInfo, bool)> = cands
         .iter()
-        .flat_map(|c| c.pods.iter().map(|p| p.id))
+        .flat_map(|c| c.pods.iter().map(|p| (p, true)))
+        .chain(cluster.pending.iter().map(|p| (p, false)))
         .collect();
-    let mut pods: Vec<&PodInfo> = cands
-        .iter()
-        .flat_map(|c| c.pods.iter().copied())
-        .chain(cluster.pending.iter())
-        .collect();
-    pods.sort_by(|a, b| {
-        b.requests
-            .cpu_milli
-            .cmp(&a.requests.cpu_milli)
-            .then(b.requests.memory.cmp(&a.requests.memory))
-            .then(a.id.cmp(&b.id))
-    });
+    pods.sort_by(|a, b| placement_order(a.0, b.0));
+    simulate(cluster, base, cands, pods.into_iter(), None)
+}
+
+/// The simulation of removing `cands`, over `pods` (the candidates' pods, `true`, and the
+/// pending pods, `false`) in [`placement_order`].
+///
+/// With `bound` (the component-wise maximum allocatable of the offerings, given only when no
+/// pod requests a negative amount) it stops with an empty error as soon as the candidates' pods
+/// that fit no existing node request more CPU or memory than any one offering holds: [`plan`]
+/// would then find one of them unschedulable or need several NodeClaims, an error either way
+/// (a NodeClaim's requests never exceed the allocatable of the types it keeps). Only the
+/// error's message would differ, which multi-node consolidation does not use.
+fn simulate<'p>(
+    cluster: &Cluster,
+    base: &Base<'_>,
+    cands: &[&Candidate<'_>],
+    pods: impl Iterator<Item = (&'p PodInfo, bool)>,
+    bound: Option<Resources>,
+) -> Result<Decision, String> {
     // Existing nodes first: each pod on the first node (in order) not removed whose free room
     // holds it and that passes the filters. [`FirstFit`] skips blocks of nodes whose largest
     // free CPU, memory or pod room is too small, so it finds the same node as a linear scan.
-    let mut free = base.without(cands.iter().map(|c| c.node.as_ref()));
-    let mut rest: Vec<PodInfo> = vec![];
-    for p in pods {
+    let mut free = base.room.without(cands.iter().map(|c| c.node.as_ref()));
+    let mut rest: Vec<&PodInfo> = vec![];
+    // The candidates' pods among `rest`, and their requests.
+    let mut moving = BTreeSet::new();
+    let mut unplaced = Resources::ZERO;
+    for (p, is_moving) in pods {
         let target = free.first(p.requests, |i| fits(p, cluster.nodes[i]).is_ok());
         match target {
             Some(i) => {
                 let n = cluster.nodes[i];
-                if moving.contains(&p.id) && cluster.uninitialized.contains(&n.name) {
+                if is_moving && cluster.uninitialized.contains(&n.name) {
                     return Err(format!(
                         "Pod {}/{} would schedule against uninitialized nodeclaim/{}",
                         p.namespace, p.name, n.name
@@ -191,7 +306,18 @@ fn compute_from(
                 }
                 free.take(i, p.requests);
             }
-            None => rest.push(p.clone()),
+            None => {
+                if is_moving {
+                    moving.insert(p.id);
+                    if let Some(max) = &bound {
+                        unplaced += p.requests;
+                        if unplaced.cpu_milli > max.cpu_milli || unplaced.memory > max.memory {
+                            return Err(String::new());
+                        }
+                    }
+                }
+                rest.push(p);
+            }
         }
     }
     if rest.is_empty() {
@@ -202,7 +328,7 @@ fn compute_from(
     for c in cands {
         pools[c.pool].usage -= c.capacity;
     }
-    let p = plan(&rest, &pools, cluster.offerings);
+    let p = plan_with(&rest, &pools, cluster.offerings, &base.compatible);
     if let Some((id, reason)) = p.unschedulable.iter().find(|(id, _)| moving.contains(id)) {
         let pod = rest.iter().find(|x| x.id == *id).expect("planned pod");
         return Err(format!(
@@ -479,7 +605,7 @@ pub fn single_node(
             break;
         }
         evaluated += 1;
-        let base = base.get_or_insert_with(|| FreeRoom::new(cluster.nodes));
+        let base = base.get_or_insert_with(|| Base::new(cluster));
         match compute_from(cluster, base, &[c]) {
             Ok(d) => {
                 out.command = Some(Command {
@@ -512,15 +638,38 @@ pub fn multi_node(cluster: &Cluster, cands: &[Candidate<'_>], budget: &[u64]) ->
     if idx.len() < 2 {
         return out;
     }
-    let base = FreeRoom::new(cluster.nodes);
+    let base = Base::new(cluster);
     let (mut lo, mut hi) = (1usize, MAX_MULTI_NODE_CANDIDATES.min(idx.len()));
     if idx.len() <= hi {
         hi = idx.len() - 1;
     }
+    // Every probe is a prefix of `idx[..=hi]`: their pods (with the prefix length that
+    // includes each, pending pods in every probe) are sorted once; a probe takes its subset,
+    // which is in the same order as sorting it.
+    let mut pods: Vec<(&PodInfo, usize)> = idx[..=hi]
+        .iter()
+        .enumerate()
+        .flat_map(|(k, i)| cands[*i].pods.iter().map(move |p| (p, k)))
+        .chain(cluster.pending.iter().map(|p| (p, usize::MAX)))
+        .collect();
+    pods.sort_by(|a, b| placement_order(a.0, b.0));
+    let non_negative = pods
+        .iter()
+        .all(|(p, _)| p.requests.cpu_milli >= 0 && p.requests.memory >= 0);
+    let bound = non_negative.then(|| {
+        cluster
+            .offerings
+            .iter()
+            .fold(NO_ROOM, |a, o| max_each(a, &o.allocatable))
+    });
     while lo <= hi {
         let mid = (lo + hi) / 2;
         let set: Vec<&Candidate> = idx[..=mid].iter().map(|i| &cands[*i]).collect();
-        let valid = match compute_from(cluster, &base, &set) {
+        let probe = pods
+            .iter()
+            .filter(|(_, k)| *k == usize::MAX || *k <= mid)
+            .map(|(p, k)| (*p, *k != usize::MAX));
+        let valid = match simulate(cluster, &base, &set, probe, bound) {
             Ok(Decision::Delete) => Some(Decision::Delete),
             Ok(Decision::Replace(r)) => filter_out_same_type(r, &set, cluster.offerings),
             Err(_) => None,
@@ -550,9 +699,7 @@ fn filter_out_same_type(
 ) -> Option<Decision> {
     let mut price_by_type: BTreeMap<&str, f64> = BTreeMap::new();
     for c in set {
-        let p = price_by_type
-            .entry(c.instance_type.as_str())
-            .or_insert(f64::MAX);
+        let p = price_by_type.entry(c.instance_type).or_insert(f64::MAX);
         *p = p.min(c.price);
     }
     let max_price = r
@@ -636,7 +783,7 @@ mod tests {
         }
     }
 
-    fn candidate<'a>(n: &'a NodeInfo, o: &Offering) -> Candidate<'a> {
+    fn candidate<'a>(n: &'a NodeInfo, o: &'a Offering) -> Candidate<'a> {
         let costs: Vec<f64> = n
             .pods
             .iter()
@@ -645,11 +792,11 @@ mod tests {
         Candidate {
             node: n.name.clone(),
             pool: 0,
-            instance_type: o.instance_type.clone(),
-            capacity_type: o.capacity_type.clone(),
+            instance_type: &o.instance_type,
+            capacity_type: &o.capacity_type,
             price: o.price,
             capacity: o.capacity,
-            pods: n.pods.iter().collect(),
+            pods: CandidatePods::all(&n.pods),
             disruption_cost: costs.iter().sum(),
             reschedule_cost: 1.0 + costs.iter().map(|c| c.max(0.0)).sum::<f64>(),
         }
@@ -993,5 +1140,159 @@ mod tests {
             compute(&cl, &[&c]).unwrap_err(),
             "Can't replace with a cheaper node"
         );
+    }
+
+    /// [`multi_node`] as it was before its shared pod order and early bound: every probe a
+    /// full [`compute`].
+    fn multi_node_reference(cluster: &Cluster, cands: &[Candidate<'_>], budget: &[u64]) -> Outcome {
+        let mut left = budget.to_vec();
+        let mut out = Outcome::default();
+        let mut idx = vec![];
+        for (i, c) in cands.iter().enumerate() {
+            if left[c.pool] == 0 {
+                out.constrained_by_budgets = true;
+                continue;
+            }
+            left[c.pool] -= 1;
+            idx.push(i);
+        }
+        if idx.len() < 2 {
+            return out;
+        }
+        let (mut lo, mut hi) = (1usize, MAX_MULTI_NODE_CANDIDATES.min(idx.len()));
+        if idx.len() <= hi {
+            hi = idx.len() - 1;
+        }
+        while lo <= hi {
+            let mid = (lo + hi) / 2;
+            let set: Vec<&Candidate> = idx[..=mid].iter().map(|i| &cands[*i]).collect();
+            let valid = match compute(cluster, &set) {
+                Ok(Decision::Delete) => Some(Decision::Delete),
+                Ok(Decision::Replace(r)) => filter_out_same_type(r, &set, cluster.offerings),
+                Err(_) => None,
+            };
+            match valid {
+                Some(d) => {
+                    out.command = Some(Command {
+                        candidates: idx[..=mid].to_vec(),
+                        savings: savings(&set, &d, cluster.offerings),
+                        decision: d,
+                    });
+                    lo = mid + 1;
+                }
+                None => hi = mid - 1,
+            }
+        }
+        out
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(300))]
+
+        /// Sorting by index gives the order of a stable sort of the candidates themselves
+        /// (ties in ratio and cost included: few distinct prices and pod counts).
+        #[test]
+        fn sort_by_index_is_the_stable_sort(
+            nodes in proptest::collection::vec((0usize..3, 0usize..4, 0u8..3), 0..40),
+        ) {
+            let cat = catalog();
+            let infos: Vec<NodeInfo> = nodes
+                .iter()
+                .enumerate()
+                .map(|(i, (o, n, _))| {
+                    let pods = (0..*n as u64).map(|k| pod(i as u64 * 10 + k, 100)).collect();
+                    node(&format!("n{}", i % 7), &cat[*o], pods)
+                })
+                .collect();
+            let cands: Vec<Candidate> = infos
+                .iter()
+                .zip(&nodes)
+                .map(|(n, (o, _, age))| {
+                    let mut c = candidate(n, &cat[*o]);
+                    c.disruption_cost *= lifetime_remaining(*age as u64, Some(4));
+                    c
+                })
+                .collect();
+            let mut want = cands.clone();
+            want.sort_by(|a, b| {
+                b.savings_ratio()
+                    .total_cmp(&a.savings_ratio())
+                    .then(a.disruption_cost.total_cmp(&b.disruption_cost))
+                    .then_with(|| a.node.cmp(&b.node))
+            });
+            let mut got = cands;
+            sort_candidates(&mut got);
+            let key = |v: &[Candidate]| -> Vec<(String, usize)> {
+                v.iter().map(|c| (c.node.to_string(), c.pods.len())).collect()
+            };
+            proptest::prop_assert_eq!(key(&got), key(&want));
+        }
+
+        /// Multi-node consolidation with its shared pod order and its early bound decides as
+        /// a full simulation of every probe does: random nodes of the test catalog with random
+        /// pods (CPU and memory), pending pods, an uninitialized node and budgets.
+        #[test]
+        fn multi_node_matches_full_simulation(
+            nodes in proptest::collection::vec(
+                (0usize..6, proptest::collection::vec((0usize..7, 0i64..40), 0..12)),
+                2..30,
+            ),
+            pending in proptest::collection::vec((0usize..7, 0i64..40), 0..6),
+            budget in 1u64..40,
+            uninit in proptest::option::of(0usize..30),
+        ) {
+            const CPU: [i64; 7] = [0, 100, 300, 500, 1000, 2500, 7000];
+            let cat = catalog();
+            let mut id = 0;
+            let mut mk = |cpu: usize, gib: i64| {
+                id += 1;
+                let mut p = pod(id, CPU[cpu]);
+                p.requests.memory = gib << 30;
+                p
+            };
+            let infos: Vec<NodeInfo> = nodes
+                .iter()
+                .enumerate()
+                .map(|(i, (o, pods))| {
+                    let o = &cat[*o];
+                    let mut ps = vec![];
+                    let mut used = Resources::ZERO;
+                    for (c, m) in pods {
+                        let p = mk(*c, *m);
+                        if (used + p.requests).fits_in(&o.allocatable) {
+                            used += p.requests;
+                            ps.push(p);
+                        }
+                    }
+                    node(&format!("n{i:02}"), o, ps)
+                })
+                .collect();
+            let pend: Vec<PodInfo> = pending.iter().map(|(c, m)| mk(*c, *m)).collect();
+            let refs: Vec<&NodeInfo> = infos.iter().collect();
+            let unready: BTreeSet<Arc<str>> = uninit
+                .filter(|u| *u < infos.len())
+                .map(|u| infos[u].name.clone())
+                .into_iter()
+                .collect();
+            let pools = [pool(&["on-demand", "spot"], None)];
+            let cl = Cluster {
+                nodes: &refs,
+                pools: &pools,
+                offerings: &cat,
+                spot_to_spot: false,
+                pending: &pend,
+                uninitialized: &unready,
+            };
+            let mut cands: Vec<Candidate> = infos
+                .iter()
+                .zip(&nodes)
+                .map(|(n, (o, _))| candidate(n, &cat[*o]))
+                .collect();
+            sort_candidates(&mut cands);
+            proptest::prop_assert_eq!(
+                multi_node(&cl, &cands, &[budget]),
+                multi_node_reference(&cl, &cands, &[budget])
+            );
+        }
     }
 }

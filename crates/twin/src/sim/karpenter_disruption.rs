@@ -20,12 +20,13 @@
 //! scheduled budget may change; single-node consolidation simulates at most
 //! [`MAX_SINGLE_NODE_CANDIDATES`] candidates per poll, multi-node at most 100.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use kscale_controllers::karpenter::budget::{self, Reason};
 use kscale_controllers::karpenter::consolidation::{
-    self, Candidate, Cluster, Decision, eviction_cost, lifetime_remaining,
+    self, Candidate, CandidatePods, Cluster, Decision, eviction_cost, lifetime_remaining,
 };
 use kscale_controllers::karpenter::{Offering, Pool};
 use kscale_controllers::scheduler::{NodeInfo, PodInfo};
@@ -33,6 +34,7 @@ use kscale_model::{Resources, SimTime, Taint, TaintEffect};
 use serde_json::{Value, json};
 
 use super::karpenter::{PoolApi, PoolConfig};
+use super::model::Node;
 use super::{Event, Sim};
 
 /// Delay between computing a command and re-validating it (`commandValidationDelay`, 15 s).
@@ -137,8 +139,8 @@ pub struct DisruptionState {
     pub claims: BTreeMap<String, String>,
     /// Last emission of a deduplicated event (reason, object) → time.
     dedupe: BTreeMap<(&'static str, String), SimTime>,
-    /// Node → what its pods mean to disruption, kept while its pods are unchanged.
-    node_pods: BTreeMap<Arc<str>, NodePods>,
+    /// Node → what disruption reads of it, kept while it is unchanged.
+    node_pods: BTreeMap<Arc<str>, NodeEntry>,
 }
 
 impl DisruptionState {
@@ -148,16 +150,37 @@ impl DisruptionState {
     }
 }
 
+/// What disruption reads of a node: its pool label and `do-not-disrupt` annotation (valid while
+/// [`Sim::node_set_epoch`] is `meta_epoch`: labels and annotations only change with it) and, for
+/// NodePool nodes, what its pods mean.
+#[derive(Debug, Default)]
+struct NodeEntry {
+    /// The [`Sim::node_set_epoch`] `nodepool` and `do_not_disrupt` were read at.
+    meta_epoch: Option<u64>,
+    /// Its `karpenter.sh/nodepool` label.
+    nodepool: Option<String>,
+    /// Its `karpenter.sh/do-not-disrupt` annotation is `"true"`.
+    do_not_disrupt: bool,
+    /// Its pods, for a NodePool node.
+    pods: Option<NodePods>,
+}
+
 /// What a node's pods mean to disruption: valid while the node's pods (ids, in order, and
 /// their terminating flags) are the same, since a pod's owner, priority and template only change
-/// with a `kubectl annotate` ([`DisruptionState::pod_annotations_changed`]).
+/// with a `kubectl annotate` ([`DisruptionState::pod_annotations_changed`]). The node's
+/// [`Node::pods_stamp`] changes with any of those, so an unchanged stamp proves the signature
+/// unchanged without reading the pods (`Sim::check_invariants` verifies it).
 #[derive(Debug, Default)]
 struct NodePods {
+    /// The node's [`Node::pods_stamp`] when last found current.
+    stamp: u64,
     /// (id, terminating) of the node's pods when computed.
     signature: Vec<(u64, bool)>,
     /// A reschedulable pod has `karpenter.sh/do-not-disrupt: "true"`.
     blocked: bool,
-    /// Indices (into the node's pods) of the reschedulable pods.
+    /// Every pod of the node is reschedulable (then `pods` is left empty).
+    all: bool,
+    /// Indices (into the node's pods) of the reschedulable pods, unless `all`.
     pods: Vec<u32>,
     /// Σ eviction cost of those pods.
     disruption_cost: f64,
@@ -166,7 +189,12 @@ struct NodePods {
 }
 
 impl NodePods {
-    fn current(&self, pods: &[PodInfo]) -> bool {
+    /// The signature is the node's (its stamp unchanged, or its pods compared).
+    fn current(&self, n: &Node) -> bool {
+        self.stamp == n.pods_stamp || self.same_pods(&n.info.pods)
+    }
+
+    fn same_pods(&self, pods: &[PodInfo]) -> bool {
         self.signature.len() == pods.len()
             && self
                 .signature
@@ -174,6 +202,26 @@ impl NodePods {
                 .zip(pods)
                 .all(|(s, p)| s.0 == p.id && s.1 == p.terminating)
     }
+
+    /// The node's reschedulable pods (borrowed from the node and this cache).
+    fn candidate_pods<'a>(&'a self, pods: &'a [PodInfo]) -> CandidatePods<'a> {
+        if self.all {
+            CandidatePods::all(pods)
+        } else {
+            CandidatePods::subset(pods, Cow::Borrowed(&self.pods))
+        }
+    }
+}
+
+/// Same key of the node map and of a cache in name order: the cache's keys are clones of the
+/// node map's, so the pointers are compared before the names.
+fn same_name(a: &Arc<str>, b: &Arc<str>) -> bool {
+    Arc::ptr_eq(a, b) || a == b
+}
+
+/// `a` sorts before `b` (and is not the same key).
+fn before(a: &Arc<str>, b: &Arc<str>) -> bool {
+    !Arc::ptr_eq(a, b) && a < b
 }
 
 /// What one pass over the pools found (borrowing the nodes and their pods).
@@ -207,6 +255,17 @@ struct Poll {
     constrained: bool,
     /// Earliest time a node not yet consolidatable becomes so.
     next_eligible: Option<SimTime>,
+}
+
+/// The label naming a node's NodePool.
+const NODEPOOL_LABEL: &str = "karpenter.sh/nodepool";
+
+/// The node has `karpenter.sh/do-not-disrupt: "true"`.
+fn do_not_disrupt(n: &Node) -> bool {
+    n.annotations
+        .get("karpenter.sh/do-not-disrupt")
+        .map(String::as_str)
+        == Some("true")
 }
 
 fn is_nodepool(c: &PoolConfig) -> bool {
@@ -276,16 +335,28 @@ impl Sim {
         // The cache and the nodes are both in name order: walked side by side.
         let mut cached = state.node_pods.iter().peekable();
         for (name, n) in &self.nodes {
-            while cached.next_if(|(k, _)| *k < name).is_some() {}
-            let cache = cached.next_if(|(k, _)| *k == name).map(|(_, c)| c);
-            let disrupting = state.disrupting.contains(name.as_ref());
+            while cached.next_if(|(k, _)| before(k, name)).is_some() {}
+            let entry = cached
+                .next_if(|(k, _)| same_name(k, name))
+                .map(|(_, c)| c)
+                .filter(|e| e.meta_epoch == Some(self.node_set_epoch));
+            let cache = entry.and_then(|e| e.pods.as_ref());
+            let disrupting =
+                !state.disrupting.is_empty() && state.disrupting.contains(name.as_ref());
             if n.info.ready && !n.info.unschedulable && !disrupting {
                 g.destinations.push(&n.info);
             }
-            let Some(pi) = n.info.labels.get("karpenter.sh/nodepool").and_then(|p| {
+            let (nodepool, do_not_disrupt) = match entry {
+                Some(e) => (e.nodepool.as_deref(), e.do_not_disrupt),
+                None => (
+                    n.info.labels.get(NODEPOOL_LABEL).map(String::as_str),
+                    do_not_disrupt(n),
+                ),
+            };
+            let Some(pi) = nodepool.and_then(|p| {
                 configs
                     .iter()
-                    .position(|c| is_nodepool(c) && c.pool.name == *p)
+                    .position(|c| is_nodepool(c) && c.pool.name == p)
             }) else {
                 continue;
             };
@@ -302,11 +373,7 @@ impl Sim {
                 ));
                 continue;
             };
-            if n.annotations
-                .get("karpenter.sh/do-not-disrupt")
-                .map(String::as_str)
-                == Some("true")
-            {
+            if do_not_disrupt {
                 continue;
             }
             let eligible = n.last_pod_event.plus_millis(after);
@@ -314,25 +381,33 @@ impl Sim {
                 g.next_eligible = Some(g.next_eligible.map_or(eligible, |t| t.min(eligible)));
                 continue;
             }
-            let fresh;
-            let np = match cache.filter(|c| c.current(&n.info.pods)) {
-                Some(c) => c,
+            // (The cache is refreshed before every gathering: `fresh` is for safety only.)
+            let (pods, disruption_cost, reschedule_cost) = match cache.filter(|c| c.current(n)) {
+                Some(np) if np.blocked => continue,
+                Some(np) => (
+                    np.candidate_pods(&n.info.pods),
+                    np.disruption_cost,
+                    np.reschedule_cost,
+                ),
                 None => {
-                    fresh = self.node_pods(&n.info.pods);
-                    &fresh
+                    let fresh = self.node_pods(n);
+                    if fresh.blocked {
+                        continue;
+                    }
+                    let pods = if fresh.all {
+                        CandidatePods::all(&n.info.pods)
+                    } else {
+                        CandidatePods::subset(&n.info.pods, Cow::Owned(fresh.pods))
+                    };
+                    (pods, fresh.disruption_cost, fresh.reschedule_cost)
                 }
             };
-            if np.blocked {
-                continue;
-            }
-            let pods: Vec<&PodInfo> = np.pods.iter().map(|i| &n.info.pods[*i as usize]).collect();
-            let (disruption_cost, reschedule_cost) = (np.disruption_cost, np.reschedule_cost);
             let empty = pods.is_empty();
             let c = Candidate {
                 node: name.clone(),
                 pool: pi,
-                instance_type: n.instance_type.clone(),
-                capacity_type: n.capacity_type.clone(),
+                instance_type: &n.instance_type,
+                capacity_type: &n.capacity_type,
                 price: n.hourly_price,
                 capacity: n.capacity,
                 pods,
@@ -361,8 +436,10 @@ impl Sim {
 
     /// What `pods` (a node's) mean to disruption (upstream `EvictionCost` of the reschedulable
     /// pods; DaemonSet and terminating pods are not rescheduled).
-    fn node_pods(&self, pods: &[PodInfo]) -> NodePods {
+    fn node_pods(&self, n: &Node) -> NodePods {
+        let pods = &n.info.pods;
         let mut out = NodePods {
+            stamp: n.pods_stamp,
             signature: pods.iter().map(|p| (p.id, p.terminating)).collect(),
             reschedule_cost: 1.0,
             ..NodePods::default()
@@ -390,31 +467,87 @@ impl Sim {
             out.reschedule_cost += c.max(0.0);
             out.pods.push(i as u32);
         }
+        if out.pods.len() == pods.len() {
+            out.all = true;
+            out.pods = vec![];
+        }
         out
     }
 
-    /// Brings the cached [`NodePods`] up to date with the nodes (before a [`Sim::gather`]).
+    /// Brings the cached [`NodeEntry`]s up to date with the nodes (before a [`Sim::gather`]):
+    /// in place, a node's pods read only when its stamp changed.
     fn refresh_node_pods(&mut self) {
-        // Both maps are in name order: walk them side by side (no lookup by name).
-        let old = std::mem::take(&mut self.karpenter.disruption.node_pods);
-        let mut old = old.into_iter().peekable();
-        let mut cache = BTreeMap::new();
-        for (name, n) in &self.nodes {
-            while old.next_if(|(k, _)| k < name).is_some() {}
-            let prev = old.next_if(|(k, _)| k == name).map(|(_, c)| c);
-            if !n.info.labels.contains_key("karpenter.sh/nodepool") {
-                if let Some(c) = prev {
-                    cache.insert(name.clone(), c);
+        let epoch = self.node_set_epoch;
+        let mut cache = std::mem::take(&mut self.karpenter.disruption.node_pods);
+        let mut missing = vec![];
+        let mut matched = 0;
+        {
+            // Both maps are in name order: walk them side by side (no lookup by name).
+            let mut old = cache.iter_mut().peekable();
+            for (name, n) in &self.nodes {
+                while old.next_if(|(k, _)| before(k, name)).is_some() {}
+                match old.next_if(|(k, _)| same_name(k, name)) {
+                    Some((_, e)) => {
+                        matched += 1;
+                        self.refresh_entry(e, n, epoch);
+                    }
+                    None => missing.push(name.clone()),
                 }
-                continue;
             }
-            let c = match prev {
-                Some(c) if c.current(&n.info.pods) => c,
-                _ => self.node_pods(&n.info.pods),
-            };
-            cache.insert(name.clone(), c);
+        }
+        if matched < cache.len() {
+            cache.retain(|k, _| self.nodes.contains_key(k));
+        }
+        for name in missing {
+            let mut e = NodeEntry::default();
+            self.refresh_entry(&mut e, &self.nodes[&name], epoch);
+            cache.insert(name, e);
         }
         self.karpenter.disruption.node_pods = cache;
+    }
+
+    fn refresh_entry(&self, e: &mut NodeEntry, n: &Node, epoch: u64) {
+        if e.meta_epoch != Some(epoch) {
+            e.meta_epoch = Some(epoch);
+            e.nodepool = n.info.labels.get(NODEPOOL_LABEL).cloned();
+            e.do_not_disrupt = do_not_disrupt(n);
+        }
+        if e.nodepool.is_none() {
+            return;
+        }
+        match &mut e.pods {
+            Some(c) if c.stamp == n.pods_stamp => {}
+            Some(c) if c.same_pods(&n.info.pods) => c.stamp = n.pods_stamp,
+            _ => e.pods = Some(self.node_pods(n)),
+        }
+    }
+
+    /// The disruption cache agrees with the nodes: an entry whose stamp is its node's has the
+    /// node's pods (ids, order, terminating flags).
+    pub(super) fn disruption_check_invariants(&self) -> Result<(), String> {
+        for (name, e) in &self.karpenter.disruption.node_pods {
+            let Some(n) = self.nodes.get(name) else {
+                continue;
+            };
+            if let Some(c) = &e.pods
+                && c.stamp == n.pods_stamp
+                && !c.same_pods(&n.info.pods)
+            {
+                return Err(format!(
+                    "node {name}: pods changed without a new pods_stamp ({})",
+                    n.pods_stamp
+                ));
+            }
+            if e.meta_epoch == Some(self.node_set_epoch)
+                && (e.nodepool.as_ref() != n.info.labels.get(NODEPOOL_LABEL)
+                    || e.do_not_disrupt != do_not_disrupt(n))
+            {
+                return Err(format!(
+                    "node {name}: labels or annotations changed without a new node_set_epoch"
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// What the consolidation simulation adds to the nodes: the pending pods (not nominated to
@@ -506,8 +639,8 @@ impl Sim {
                 (
                     c.node.to_string(),
                     uid,
-                    c.instance_type.clone(),
-                    c.capacity_type.clone(),
+                    c.instance_type.to_string(),
+                    c.capacity_type.to_string(),
                     c.price,
                 )
             })

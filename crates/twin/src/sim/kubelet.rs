@@ -192,6 +192,8 @@ impl Sim {
         node.info.requested += info.requests;
         node.info.pods.push(info);
         node.last_pod_event = now;
+        self.node_stamp += 1;
+        node.pods_stamp = self.node_stamp;
         // The kubelet sees the bind, then sets up the sandbox; the runtime's per-node lock
         // (if modelled) serialises part of that set-up across the node's pods.
         let arrive = now.plus_millis(self.lat.bind_to_kubelet_ms);
@@ -371,6 +373,8 @@ impl Sim {
         {
             p.terminating = true;
             n.last_pod_event = now;
+            self.node_stamp += 1;
+            n.pods_stamp = self.node_stamp;
         }
         for c in containers {
             self.emit(
@@ -413,6 +417,8 @@ impl Sim {
             let p = n.info.pods.swap_remove(i);
             n.info.requested -= p.requests;
             n.last_pod_event = self.now;
+            self.node_stamp += 1;
+            n.pods_stamp = self.node_stamp;
         }
         if let Some(o) = &pod.owner {
             let key = ObjKey::new("ReplicaSet", &pod.namespace, &o.name);

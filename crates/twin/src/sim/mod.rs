@@ -198,6 +198,11 @@ pub struct Sim {
     pub pods_epoch: u64,
     /// Incremented whenever a node is added, removed or changed (cheap change detection).
     pub nodes_epoch: u64,
+    /// Incremented whenever a node is added or removed or its labels or annotations change
+    /// (what the Karpenter pools' usage depends on).
+    pub node_set_epoch: u64,
+    /// The last stamp given to a node's pods ([`model::Node::pods_stamp`]).
+    pub node_stamp: u64,
     /// The HPA sync loop is running.
     pub hpa_syncing: bool,
     /// Per-HPA controller memory.
@@ -296,6 +301,8 @@ impl Sim {
             workload_counters: BTreeMap::new(),
             pods_epoch: 0,
             nodes_epoch: 0,
+            node_set_epoch: 0,
+            node_stamp: 0,
             failed_event_at: BTreeMap::new(),
             offerings_cache: std::sync::OnceLock::new(),
             crash_backoff: BTreeMap::new(),
@@ -530,6 +537,7 @@ impl Sim {
     /// sum of its pods; every pod in exactly one phase, consistent with its binding (a pending
     /// pod is on no node, a bound pod is on exactly its node), and queued pods are unbound.
     pub fn check_invariants(&self) -> Result<(), String> {
+        self.karpenter_check_invariants()?;
         let mut seen = std::collections::BTreeMap::new();
         for (name, n) in &self.nodes {
             let sum = n
