@@ -20,7 +20,7 @@
 //! blocks the move, pending pods that fit nowhere do not.
 
 use std::borrow::Cow;
-use std::cmp::Ordering;
+use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
@@ -33,7 +33,7 @@ use crate::scheduler::{NodeInfo, PodInfo, fits};
 #[derive(Clone, Debug)]
 pub struct Candidate<'a> {
     /// Node name.
-    pub node: Arc<str>,
+    pub node: &'a str,
     /// Index of its pool in [`Cluster::pools`].
     pub pool: usize,
     /// Instance type.
@@ -135,7 +135,7 @@ pub fn sort_candidates(c: &mut [Candidate<'_>]) {
             .0
             .total_cmp(&keys[i].0)
             .then(keys[i].1.total_cmp(&keys[j].1))
-            .then_with(|| c[i].node.cmp(&c[j].node))
+            .then_with(|| c[i].node.cmp(c[j].node))
     });
     // Position k takes the candidate at `order[k]`: follow each cycle of the permutation.
     let mut done = vec![false; c.len()];
@@ -223,20 +223,21 @@ pub const MAX_MULTI_NODE_CANDIDATES: usize = 100;
 /// `computeConsolidation` for a set of candidates: the decision, or why there is none (the
 /// `Unconsolidatable` message).
 pub fn compute(cluster: &Cluster, cands: &[&Candidate<'_>]) -> Result<Decision, String> {
-    let base = Base::new(cluster);
+    let base = Simulations::new(cluster);
     compute_from(cluster, &base, cands)
 }
 
-/// What every simulation of one consolidation method starts from: the destinations' free room
-/// and the pools' compatible offerings.
-struct Base<'a> {
+/// What every simulation over one [`Cluster`] starts from: the destinations' free room and the
+/// pools' compatible offerings (built once for multi- and single-node consolidation).
+pub struct Simulations<'a> {
     room: FreeRoom<'a>,
     compatible: Vec<Vec<usize>>,
 }
 
-impl<'a> Base<'a> {
-    fn new(cluster: &Cluster<'a>) -> Base<'a> {
-        Base {
+impl<'a> Simulations<'a> {
+    /// The start of every simulation over `cluster`.
+    pub fn new(cluster: &Cluster<'a>) -> Simulations<'a> {
+        Simulations {
             room: FreeRoom::new(cluster.nodes),
             compatible: compatibility(cluster.pools, cluster.offerings),
         }
@@ -244,33 +245,39 @@ impl<'a> Base<'a> {
 }
 
 /// The order the simulation places pods in: CPU, then memory descending, then id (a total
-/// order: a subset of a sorted list is sorted).
-fn placement_order(a: &PodInfo, b: &PodInfo) -> Ordering {
-    b.requests
-        .cpu_milli
-        .cmp(&a.requests.cpu_milli)
-        .then(b.requests.memory.cmp(&a.requests.memory))
-        .then(a.id.cmp(&b.id))
+/// order: a subset of a sorted list is sorted). As a key, so a sort does not read the pods.
+fn placement_key(p: &PodInfo) -> (Reverse<i64>, Reverse<i64>, u64) {
+    (
+        Reverse(p.requests.cpu_milli),
+        Reverse(p.requests.memory),
+        p.id,
+    )
 }
 
 /// [`compute`] from the destinations' free room computed once for several simulations.
 fn compute_from(
     cluster: &Cluster,
-    base: &Base<'_>,
+    base: &Simulations<'_>,
     cands: &[&Candidate<'_>],
 ) -> Result<Decision, String> {
     // (pod, moving): the candidates' pods move, the pending pods are simulated too.
-    let mut pods: Vec<(&PodInfo, bool)> = cands
+    let mut pods: Vec<(_, &PodInfo, bool)> = cands
         .iter()
-        .flat_map(|c| c.pods.iter().map(|p| (p, true)))
-        .chain(cluster.pending.iter().map(|p| (p, false)))
+        .flat_map(|c| c.pods.iter().map(|p| (placement_key(p), p, true)))
+        .chain(cluster.pending.iter().map(|p| (placement_key(p), p, false)))
         .collect();
-    pods.sort_by(|a, b| placement_order(a.0, b.0));
-    simulate(cluster, base, cands, pods.into_iter(), None)
+    pods.sort_by_key(|a| a.0);
+    simulate(
+        cluster,
+        base,
+        cands,
+        pods.into_iter().map(|(_, p, m)| (p, m)),
+        None,
+    )
 }
 
 /// The simulation of removing `cands`, over `pods` (the candidates' pods, `true`, and the
-/// pending pods, `false`) in [`placement_order`].
+/// pending pods, `false`) in the order of [`placement_key`].
 ///
 /// With `bound` (the component-wise maximum allocatable of the offerings, given only when no
 /// pod requests a negative amount) it stops with an empty error as soon as the candidates' pods
@@ -280,7 +287,7 @@ fn compute_from(
 /// error's message would differ, which multi-node consolidation does not use.
 fn simulate<'p>(
     cluster: &Cluster,
-    base: &Base<'_>,
+    base: &Simulations<'_>,
     cands: &[&Candidate<'_>],
     pods: impl Iterator<Item = (&'p PodInfo, bool)>,
     bound: Option<Resources>,
@@ -288,7 +295,7 @@ fn simulate<'p>(
     // Existing nodes first: each pod on the first node (in order) not removed whose free room
     // holds it and that passes the filters. [`FirstFit`] skips blocks of nodes whose largest
     // free CPU, memory or pod room is too small, so it finds the same node as a linear scan.
-    let mut free = base.room.without(cands.iter().map(|c| c.node.as_ref()));
+    let mut free = base.room.without(cands.iter().map(|c| c.node));
     let mut rest: Vec<&PodInfo> = vec![];
     // The candidates' pods among `rest`, and their requests.
     let mut moving = BTreeSet::new();
@@ -580,6 +587,23 @@ pub fn single_node(
     budget: &[u64],
     max_evaluated: usize,
 ) -> Outcome {
+    single_node_in(
+        cluster,
+        &Simulations::new(cluster),
+        cands,
+        budget,
+        max_evaluated,
+    )
+}
+
+/// [`single_node`] from `base` (the [`Simulations::new`] of `cluster`).
+pub fn single_node_in(
+    cluster: &Cluster,
+    base: &Simulations<'_>,
+    cands: &[Candidate<'_>],
+    budget: &[u64],
+    max_evaluated: usize,
+) -> Outcome {
     // Interleave by pool, pools in order of their best candidate.
     let mut by_pool: Vec<(usize, Vec<usize>)> = vec![];
     for (i, c) in cands.iter().enumerate() {
@@ -594,7 +618,6 @@ pub fn single_node(
         .collect();
     let mut out = Outcome::default();
     let mut evaluated = 0;
-    let mut base = None;
     for i in order {
         let c = &cands[i];
         if budget[c.pool] == 0 {
@@ -605,7 +628,6 @@ pub fn single_node(
             break;
         }
         evaluated += 1;
-        let base = base.get_or_insert_with(|| Base::new(cluster));
         match compute_from(cluster, base, &[c]) {
             Ok(d) => {
                 out.command = Some(Command {
@@ -624,6 +646,16 @@ pub fn single_node(
 /// Multi-node consolidation: the largest prefix of the budget-filtered candidates (at most
 /// 100) that can be deleted or replaced by one cheaper node of another type, by binary search.
 pub fn multi_node(cluster: &Cluster, cands: &[Candidate<'_>], budget: &[u64]) -> Outcome {
+    multi_node_in(cluster, &Simulations::new(cluster), cands, budget)
+}
+
+/// [`multi_node`] from `base` (the [`Simulations::new`] of `cluster`).
+pub fn multi_node_in(
+    cluster: &Cluster,
+    base: &Simulations<'_>,
+    cands: &[Candidate<'_>],
+    budget: &[u64],
+) -> Outcome {
     let mut left = budget.to_vec();
     let mut out = Outcome::default();
     let mut idx = vec![];
@@ -638,7 +670,6 @@ pub fn multi_node(cluster: &Cluster, cands: &[Candidate<'_>], budget: &[u64]) ->
     if idx.len() < 2 {
         return out;
     }
-    let base = Base::new(cluster);
     let (mut lo, mut hi) = (1usize, MAX_MULTI_NODE_CANDIDATES.min(idx.len()));
     if idx.len() <= hi {
         hi = idx.len() - 1;
@@ -646,13 +677,19 @@ pub fn multi_node(cluster: &Cluster, cands: &[Candidate<'_>], budget: &[u64]) ->
     // Every probe is a prefix of `idx[..=hi]`: their pods (with the prefix length that
     // includes each, pending pods in every probe) are sorted once; a probe takes its subset,
     // which is in the same order as sorting it.
-    let mut pods: Vec<(&PodInfo, usize)> = idx[..=hi]
+    let mut keyed: Vec<(_, &PodInfo, usize)> = idx[..=hi]
         .iter()
         .enumerate()
-        .flat_map(|(k, i)| cands[*i].pods.iter().map(move |p| (p, k)))
-        .chain(cluster.pending.iter().map(|p| (p, usize::MAX)))
+        .flat_map(|(k, i)| cands[*i].pods.iter().map(move |p| (placement_key(p), p, k)))
+        .chain(
+            cluster
+                .pending
+                .iter()
+                .map(|p| (placement_key(p), p, usize::MAX)),
+        )
         .collect();
-    pods.sort_by(|a, b| placement_order(a.0, b.0));
+    keyed.sort_by_key(|a| a.0);
+    let pods: Vec<(&PodInfo, usize)> = keyed.into_iter().map(|(_, p, k)| (p, k)).collect();
     let non_negative = pods
         .iter()
         .all(|(p, _)| p.requests.cpu_milli >= 0 && p.requests.memory >= 0);
@@ -669,7 +706,7 @@ pub fn multi_node(cluster: &Cluster, cands: &[Candidate<'_>], budget: &[u64]) ->
             .iter()
             .filter(|(_, k)| *k == usize::MAX || *k <= mid)
             .map(|(p, k)| (*p, *k != usize::MAX));
-        let valid = match simulate(cluster, &base, &set, probe, bound) {
+        let valid = match simulate(cluster, base, &set, probe, bound) {
             Ok(Decision::Delete) => Some(Decision::Delete),
             Ok(Decision::Replace(r)) => filter_out_same_type(r, &set, cluster.offerings),
             Err(_) => None,
@@ -790,7 +827,7 @@ mod tests {
             .map(|p| eviction_cost(0.0, p.priority))
             .collect();
         Candidate {
-            node: n.name.clone(),
+            node: &n.name,
             pool: 0,
             instance_type: &o.instance_type,
             capacity_type: &o.capacity_type,
@@ -1090,7 +1127,7 @@ mod tests {
         let mut c = vec![candidate(&small, &cat[0]), candidate(&big, &cat[2])];
         sort_candidates(&mut c);
         // 0.384 / 3 = 0.128 > 0.096 / 2 = 0.048.
-        assert_eq!(c[0].node.as_ref(), "big");
+        assert_eq!(c[0].node, "big");
     }
 
     // consolidation_test.go "won't delete node if it would require pods to schedule on an

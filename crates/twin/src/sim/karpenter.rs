@@ -11,7 +11,7 @@
 //! Karpenter v1 does — emptiness, multi- and single-node consolidation with replacement by a
 //! cheaper node, under disruption budgets — in [`super::karpenter_disruption`].
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use kscale_controllers::karpenter::budget::Budget;
@@ -465,6 +465,12 @@ impl Sim {
     fn karpenter_provision(&mut self) {
         // Every pod the scheduler found unschedulable is in `unschedulable_since` (in id order,
         // like the pod table; checked by `karpenter_check_invariants`): no walk over all pods.
+        let flying: BTreeSet<&str> = self
+            .karpenter
+            .in_flight
+            .iter()
+            .map(|f| f.claim.as_str())
+            .collect();
         let pending: Vec<u64> = self
             .unschedulable_since
             .keys()
@@ -480,7 +486,7 @@ impl Sim {
                     .karpenter
                     .nominated
                     .get(&p.id)
-                    .is_some_and(|c| self.karpenter.in_flight.iter().any(|f| &f.claim == c))
+                    .is_some_and(|c| flying.contains(c.as_str()))
             })
             .map(|p| p.id)
             .collect();

@@ -141,12 +141,15 @@ pub struct DisruptionState {
     dedupe: BTreeMap<(&'static str, String), SimTime>,
     /// Node → what disruption reads of it, kept while it is unchanged.
     node_pods: BTreeMap<Arc<str>, NodeEntry>,
+    /// The NodePool names of [`NodeEntry::nodepool`], one allocation per name.
+    pool_names: BTreeSet<Arc<str>>,
 }
 
 impl DisruptionState {
     /// A pod's annotations changed: the cached [`NodePods`] may be stale.
     pub fn pod_annotations_changed(&mut self) {
         self.node_pods.clear();
+        self.pool_names.clear();
     }
 }
 
@@ -157,8 +160,8 @@ impl DisruptionState {
 struct NodeEntry {
     /// The [`Sim::node_set_epoch`] `nodepool` and `do_not_disrupt` were read at.
     meta_epoch: Option<u64>,
-    /// Its `karpenter.sh/nodepool` label.
-    nodepool: Option<String>,
+    /// Its `karpenter.sh/nodepool` label (interned: the entries of one pool share it).
+    nodepool: Option<Arc<str>>,
     /// Its `karpenter.sh/do-not-disrupt` annotation is `"true"`.
     do_not_disrupt: bool,
     /// Its pods, for a NodePool node.
@@ -334,6 +337,7 @@ impl Sim {
         let state = &self.karpenter.disruption;
         // The cache and the nodes are both in name order: walked side by side.
         let mut cached = state.node_pods.iter().peekable();
+        let mut last_pool: Option<(&str, Option<usize>)> = None;
         for (name, n) in &self.nodes {
             while cached.next_if(|(k, _)| before(k, name)).is_some() {}
             let entry = cached
@@ -353,11 +357,21 @@ impl Sim {
                     do_not_disrupt(n),
                 ),
             };
-            let Some(pi) = nodepool.and_then(|p| {
-                configs
-                    .iter()
-                    .position(|c| is_nodepool(c) && c.pool.name == p)
-            }) else {
+            // (Consecutive nodes of one pool share the interned name: its index is kept.)
+            let pi = match nodepool {
+                Some(p) if last_pool.is_some_and(|(q, _)| std::ptr::eq(q, p)) => {
+                    last_pool.expect("checked").1
+                }
+                Some(p) => {
+                    let i = configs
+                        .iter()
+                        .position(|c| is_nodepool(c) && c.pool.name == p);
+                    last_pool = Some((p, i));
+                    i
+                }
+                None => None,
+            };
+            let Some(pi) = pi else {
                 continue;
             };
             let cfg = &configs[pi];
@@ -404,7 +418,7 @@ impl Sim {
             };
             let empty = pods.is_empty();
             let c = Candidate {
-                node: name.clone(),
+                node: name,
                 pool: pi,
                 instance_type: &n.instance_type,
                 capacity_type: &n.capacity_type,
@@ -479,6 +493,7 @@ impl Sim {
     fn refresh_node_pods(&mut self) {
         let epoch = self.node_set_epoch;
         let mut cache = std::mem::take(&mut self.karpenter.disruption.node_pods);
+        let mut names = std::mem::take(&mut self.karpenter.disruption.pool_names);
         let mut missing = vec![];
         let mut matched = 0;
         {
@@ -489,7 +504,7 @@ impl Sim {
                 match old.next_if(|(k, _)| same_name(k, name)) {
                     Some((_, e)) => {
                         matched += 1;
-                        self.refresh_entry(e, n, epoch);
+                        self.refresh_entry(e, n, epoch, &mut names);
                     }
                     None => missing.push(name.clone()),
                 }
@@ -500,16 +515,30 @@ impl Sim {
         }
         for name in missing {
             let mut e = NodeEntry::default();
-            self.refresh_entry(&mut e, &self.nodes[&name], epoch);
+            self.refresh_entry(&mut e, &self.nodes[&name], epoch, &mut names);
             cache.insert(name, e);
         }
         self.karpenter.disruption.node_pods = cache;
+        self.karpenter.disruption.pool_names = names;
     }
 
-    fn refresh_entry(&self, e: &mut NodeEntry, n: &Node, epoch: u64) {
+    fn refresh_entry(
+        &self,
+        e: &mut NodeEntry,
+        n: &Node,
+        epoch: u64,
+        names: &mut BTreeSet<Arc<str>>,
+    ) {
         if e.meta_epoch != Some(epoch) {
             e.meta_epoch = Some(epoch);
-            e.nodepool = n.info.labels.get(NODEPOOL_LABEL).cloned();
+            e.nodepool = n.info.labels.get(NODEPOOL_LABEL).map(|p| {
+                if let Some(a) = names.get(p.as_str()) {
+                    return a.clone();
+                }
+                let a: Arc<str> = Arc::from(p.as_str());
+                names.insert(a.clone());
+                a
+            });
             e.do_not_disrupt = do_not_disrupt(n);
         }
         if e.nodepool.is_none() {
@@ -539,7 +568,7 @@ impl Sim {
                 ));
             }
             if e.meta_epoch == Some(self.node_set_epoch)
-                && (e.nodepool.as_ref() != n.info.labels.get(NODEPOOL_LABEL)
+                && (e.nodepool.as_deref() != n.info.labels.get(NODEPOOL_LABEL).map(String::as_str)
                     || e.do_not_disrupt != do_not_disrupt(n))
             {
                 return Err(format!(
@@ -635,7 +664,7 @@ impl Sim {
             .iter()
             .map(|i| {
                 let c = &cands[*i];
-                let uid = self.nodes[&c.node].uid.clone();
+                let uid = self.nodes[c.node].uid.clone();
                 (
                     c.node.to_string(),
                     uid,
@@ -782,13 +811,16 @@ impl Sim {
                 pending: &pending,
                 uninitialized: &uninitialized,
             };
-            let multi = consolidation::multi_node(&cluster, &g.underutilized, &budget);
+            // The destinations' free room and the pools' compatible offerings, once for both.
+            let base = consolidation::Simulations::new(&cluster);
+            let multi = consolidation::multi_node_in(&cluster, &base, &g.underutilized, &budget);
             poll.constrained |= multi.constrained_by_budgets;
             let (found, method, unconsolidatable) = match multi.command {
                 Some(c) => (Some(c), "multi", vec![]),
                 None => {
-                    let single = consolidation::single_node(
+                    let single = consolidation::single_node_in(
                         &cluster,
+                        &base,
                         &g.underutilized,
                         &budget,
                         MAX_SINGLE_NODE_CANDIDATES,
@@ -883,7 +915,7 @@ impl Sim {
         };
         let mut idx = vec![];
         for (name, uid, ..) in &cmd.nodes {
-            match list.iter().position(|c| c.node.as_ref() == name) {
+            match list.iter().position(|c| c.node == name) {
                 Some(i) if self.nodes[name.as_str()].uid == *uid => idx.push(i),
                 _ => return Err("churn"),
             }
