@@ -1255,7 +1255,7 @@ mod tests {
                 b.savings_ratio()
                     .total_cmp(&a.savings_ratio())
                     .then(a.disruption_cost.total_cmp(&b.disruption_cost))
-                    .then_with(|| a.node.cmp(&b.node))
+                    .then_with(|| a.node.cmp(b.node))
             });
             let mut got = cands;
             sort_candidates(&mut got);
