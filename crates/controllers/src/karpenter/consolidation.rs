@@ -21,7 +21,7 @@
 
 use std::borrow::Cow;
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
 use std::sync::Arc;
 
 use kscale_model::Resources;
@@ -60,12 +60,20 @@ pub struct CandidatePods<'a> {
     all: &'a [PodInfo],
     /// Indices into `all` of the reschedulable ones (`None`: every pod).
     index: Option<Cow<'a, [u32]>>,
+    /// `Some(non_negative)`: the pods are listed in [`placement_key`] order, and whether none
+    /// requests a negative CPU or memory (multi-node consolidation then merges the candidates'
+    /// lists instead of sorting their pods).
+    placement: Option<bool>,
 }
 
 impl<'a> CandidatePods<'a> {
     /// Every pod of `all`.
     pub fn all(all: &'a [PodInfo]) -> Self {
-        CandidatePods { all, index: None }
+        CandidatePods {
+            all,
+            index: None,
+            placement: None,
+        }
     }
 
     /// The pods of `all` at `index` (in that order).
@@ -73,6 +81,21 @@ impl<'a> CandidatePods<'a> {
         CandidatePods {
             all,
             index: Some(index),
+            placement: None,
+        }
+    }
+
+    /// The pods of `all` at `index`, which lists them in [`placement_key`] order;
+    /// `non_negative` says that none of them requests a negative CPU or memory.
+    pub fn in_placement_order(
+        all: &'a [PodInfo],
+        index: Cow<'a, [u32]>,
+        non_negative: bool,
+    ) -> Self {
+        CandidatePods {
+            all,
+            index: Some(index),
+            placement: Some(non_negative),
         }
     }
 
@@ -244,9 +267,12 @@ impl<'a> Simulations<'a> {
     }
 }
 
+/// [`placement_key`]: (CPU descending, memory descending, id).
+pub type PlacementKey = (Reverse<i64>, Reverse<i64>, u64);
+
 /// The order the simulation places pods in: CPU, then memory descending, then id (a total
 /// order: a subset of a sorted list is sorted). As a key, so a sort does not read the pods.
-fn placement_key(p: &PodInfo) -> (Reverse<i64>, Reverse<i64>, u64) {
+pub fn placement_key(p: &PodInfo) -> PlacementKey {
     (
         Reverse(p.requests.cpu_milli),
         Reverse(p.requests.memory),
@@ -297,8 +323,8 @@ fn simulate<'p>(
     // free CPU, memory or pod room is too small, so it finds the same node as a linear scan.
     let mut free = base.room.without(cands.iter().map(|c| c.node));
     let mut rest: Vec<&PodInfo> = vec![];
-    // The candidates' pods among `rest`, and their requests.
-    let mut moving = BTreeSet::new();
+    // The candidates' pods among `rest` (ids), and their requests.
+    let mut moving = vec![];
     let mut unplaced = Resources::ZERO;
     for (p, is_moving) in pods {
         let target = free.first(p.requests, |i| fits(p, cluster.nodes[i]).is_ok());
@@ -315,7 +341,7 @@ fn simulate<'p>(
             }
             None => {
                 if is_moving {
-                    moving.insert(p.id);
+                    moving.push(p.id);
                     if let Some(max) = &bound {
                         unplaced += p.requests;
                         if unplaced.cpu_milli > max.cpu_milli || unplaced.memory > max.memory {
@@ -330,13 +356,18 @@ fn simulate<'p>(
     if rest.is_empty() {
         return Ok(Decision::Delete);
     }
+    moving.sort_unstable();
     // The rest on new NodeClaims; the candidates' capacity leaves their pools.
     let mut pools = cluster.pools.to_vec();
     for c in cands {
         pools[c.pool].usage -= c.capacity;
     }
     let p = plan_with(&rest, &pools, cluster.offerings, &base.compatible);
-    if let Some((id, reason)) = p.unschedulable.iter().find(|(id, _)| moving.contains(id)) {
+    if let Some((id, reason)) = p
+        .unschedulable
+        .iter()
+        .find(|(id, _)| moving.binary_search(id).is_ok())
+    {
         let pod = rest.iter().find(|x| x.id == *id).expect("planned pod");
         return Err(format!(
             "Pod {}/{} would not schedule: {reason}",
@@ -470,7 +501,9 @@ impl<'a> FreeRoom<'a> {
             .enumerate()
             .map(|(i, n)| (n.name.as_ref(), i))
             .collect();
-        index.sort_unstable();
+        // (Usually the nodes in name order, then in-flight NodeClaims: a stable sort merges
+        // the runs; the pairs are distinct, so any sort gives this order.)
+        index.sort();
         FreeRoom {
             fit: FirstFit { free, block_max },
             index,
@@ -674,6 +707,12 @@ pub fn multi_node_in(
     if idx.len() <= hi {
         hi = idx.len() - 1;
     }
+    if idx[..=hi]
+        .iter()
+        .all(|i| cands[*i].pods.placement.is_some())
+    {
+        return search_merged(cluster, base, cands, &idx, hi, out);
+    }
     // Every probe is a prefix of `idx[..=hi]`: their pods (with the prefix length that
     // includes each, pending pods in every probe) are sorted once; a probe takes its subset,
     // which is in the same order as sorting it.
@@ -724,6 +763,106 @@ pub fn multi_node_in(
         }
     }
     out
+}
+
+/// The binary search of [`multi_node_in`] when every candidate lists its pods in placement
+/// order: a probe merges the lists of its candidates and of the pending pods (a heap of their
+/// heads), which gives the order of sorting them all, and reads only as many pods as the
+/// simulation places before it ends.
+fn search_merged(
+    cluster: &Cluster,
+    base: &Simulations<'_>,
+    cands: &[Candidate<'_>],
+    idx: &[usize],
+    mut hi: usize,
+    mut out: Outcome,
+) -> Outcome {
+    let mut order: Vec<u32> = (0..cluster.pending.len() as u32).collect();
+    order.sort_by_key(|i| placement_key(&cluster.pending[*i as usize]));
+    let pending_non_negative = cluster
+        .pending
+        .iter()
+        .all(|p| p.requests.cpu_milli >= 0 && p.requests.memory >= 0);
+    let pending =
+        CandidatePods::in_placement_order(cluster.pending, Cow::Owned(order), pending_non_negative);
+    let non_negative = pending_non_negative
+        && idx[..=hi]
+            .iter()
+            .all(|i| cands[*i].pods.placement == Some(true));
+    let bound = non_negative.then(|| {
+        cluster
+            .offerings
+            .iter()
+            .fold(NO_ROOM, |a, o| max_each(a, &o.allocatable))
+    });
+    let mut lo = 1usize;
+    while lo <= hi {
+        let mid = (lo + hi) / 2;
+        let set: Vec<&Candidate> = idx[..=mid].iter().map(|i| &cands[*i]).collect();
+        let streams = set
+            .iter()
+            .map(|c| (c.pods.iter(), true))
+            .chain(std::iter::once((pending.iter(), false)))
+            .collect();
+        let valid = match simulate(cluster, base, &set, Merge::new(streams), bound) {
+            Ok(Decision::Delete) => Some(Decision::Delete),
+            Ok(Decision::Replace(r)) => filter_out_same_type(r, &set, cluster.offerings),
+            Err(_) => None,
+        };
+        match valid {
+            Some(d) => {
+                out.command = Some(Command {
+                    candidates: idx[..=mid].to_vec(),
+                    savings: savings(&set, &d, cluster.offerings),
+                    decision: d,
+                });
+                lo = mid + 1;
+            }
+            None => hi = mid - 1,
+        }
+    }
+    out
+}
+
+/// Merges lists of pods each in [`placement_key`] order into one in that order, each pod with
+/// its list's flag.
+struct Merge<'p, I> {
+    streams: Vec<(I, bool)>,
+    heads: Vec<Option<&'p PodInfo>>,
+    heap: BinaryHeap<Reverse<(PlacementKey, usize)>>,
+}
+
+impl<'p, I: Iterator<Item = &'p PodInfo>> Merge<'p, I> {
+    fn new(mut streams: Vec<(I, bool)>) -> Self {
+        let mut heads = Vec::with_capacity(streams.len());
+        let mut heap = BinaryHeap::with_capacity(streams.len());
+        for (s, (it, _)) in streams.iter_mut().enumerate() {
+            let head = it.next();
+            if let Some(p) = head {
+                heap.push(Reverse((placement_key(p), s)));
+            }
+            heads.push(head);
+        }
+        Merge {
+            streams,
+            heads,
+            heap,
+        }
+    }
+}
+
+impl<'p, I: Iterator<Item = &'p PodInfo>> Iterator for Merge<'p, I> {
+    type Item = (&'p PodInfo, bool);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let Reverse((_, s)) = self.heap.pop()?;
+        let p = self.heads[s].take()?;
+        if let Some(n) = self.streams[s].0.next() {
+            self.heads[s] = Some(n);
+            self.heap.push(Reverse((placement_key(n), s)));
+        }
+        Some((p, self.streams[s].1))
+    }
 }
 
 /// `filterOutSameInstanceType`: if the replacement could be one of the removed types, it must
@@ -1326,10 +1465,22 @@ mod tests {
                 .map(|(n, (o, _))| candidate(n, &cat[*o]))
                 .collect();
             sort_candidates(&mut cands);
-            proptest::prop_assert_eq!(
-                multi_node(&cl, &cands, &[budget]),
-                multi_node_reference(&cl, &cands, &[budget])
-            );
+            let want = multi_node_reference(&cl, &cands, &[budget]);
+            proptest::prop_assert_eq!(&multi_node(&cl, &cands, &[budget]), &want);
+            // The same candidates listing their pods in placement order: the merged search.
+            let merged: Vec<Candidate> = cands
+                .iter()
+                .map(|c| {
+                    let n = infos.iter().find(|n| n.name.as_ref() == c.node).unwrap();
+                    let mut ix: Vec<u32> = (0..n.pods.len() as u32).collect();
+                    ix.sort_by_key(|i| placement_key(&n.pods[*i as usize]));
+                    Candidate {
+                        pods: CandidatePods::in_placement_order(&n.pods, Cow::Owned(ix), true),
+                        ..c.clone()
+                    }
+                })
+                .collect();
+            proptest::prop_assert_eq!(&multi_node(&cl, &merged, &[budget]), &want);
         }
     }
 }

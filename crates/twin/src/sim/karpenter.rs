@@ -117,7 +117,7 @@ pub struct KarpenterState {
     /// Disruption of NodePool nodes (commands, budgets' bookkeeping, decisions).
     pub disruption: super::karpenter_disruption::DisruptionState,
     /// The nodes' summed capacity per pool label and pool name, and the
-    /// [`Sim::node_set_epoch`] it was summed at (the nodes' share of the pools' usage).
+    /// [`Sim::node_labels_epoch`] it was summed at (the nodes' share of the pools' usage).
     node_usage: Option<(u64, NodeUsage)>,
 }
 
@@ -142,10 +142,11 @@ impl Sim {
     }
 
     /// The pools' usage (nodes and in-flight NodeClaims labelled with each pool). The nodes'
-    /// share is summed again only when a node was added or removed or labels changed
-    /// ([`Sim::node_set_epoch`]); capacities never change.
+    /// share follows node additions and removals ([`Sim::karpenter_node_counted`]) and is
+    /// summed again only when labels changed ([`Sim::node_labels_epoch`]); capacities never
+    /// change.
     fn fill_pool_usage(&mut self, configs: &mut [PoolConfig]) {
-        let epoch = self.node_set_epoch;
+        let epoch = self.node_labels_epoch;
         if self
             .karpenter
             .node_usage
@@ -172,15 +173,18 @@ impl Sim {
         }
     }
 
-    /// Node `name` was just added (`added`) or is about to be removed: a new
-    /// [`Sim::node_set_epoch`], and the pools' node usage, if current, follows the change.
+    /// Node `name` was just added (`added`) or is about to be removed: the pools' node usage,
+    /// if current, follows the change, and disruption forgets what it cached of the name.
     pub(super) fn karpenter_node_counted(&mut self, name: &str, added: bool) {
-        let before = self.node_set_epoch;
-        self.node_set_epoch += 1;
+        self.karpenter.disruption.forget_node(name);
         let Some((epoch, usage)) = &mut self.karpenter.node_usage else {
             return;
         };
-        let Some(n) = self.nodes.get(name).filter(|_| *epoch == before) else {
+        let Some(n) = self
+            .nodes
+            .get(name)
+            .filter(|_| *epoch == self.node_labels_epoch)
+        else {
             return;
         };
         for label in [
@@ -200,7 +204,6 @@ impl Sim {
                 }
             }
         }
-        *epoch = self.node_set_epoch;
     }
 
     /// Σ capacity of the nodes per pool label and value, summed now.
@@ -236,7 +239,7 @@ impl Sim {
                 .collect()
         };
         if let Some((e, usage)) = &self.karpenter.node_usage
-            && *e == self.node_set_epoch
+            && *e == self.node_labels_epoch
             && nonzero(usage) != nonzero(&self.node_usage())
         {
             return Err(format!(

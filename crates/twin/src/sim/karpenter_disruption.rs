@@ -146,6 +146,12 @@ pub struct DisruptionState {
 }
 
 impl DisruptionState {
+    /// A node of this name was added or is removed: its cache entry (of an earlier node of the
+    /// same name, or its own) goes.
+    pub fn forget_node(&mut self, name: &str) {
+        self.node_pods.remove(name);
+    }
+
     /// A pod's annotations changed: the cached [`NodePods`] may be stale.
     pub fn pod_annotations_changed(&mut self) {
         self.node_pods.clear();
@@ -154,11 +160,11 @@ impl DisruptionState {
 }
 
 /// What disruption reads of a node: its pool label and `do-not-disrupt` annotation (valid while
-/// [`Sim::node_set_epoch`] is `meta_epoch`: labels and annotations only change with it) and, for
+/// [`Sim::node_labels_epoch`] is `meta_epoch`: labels and annotations only change with it) and, for
 /// NodePool nodes, what its pods mean.
 #[derive(Debug, Default)]
 struct NodeEntry {
-    /// The [`Sim::node_set_epoch`] `nodepool` and `do_not_disrupt` were read at.
+    /// The [`Sim::node_labels_epoch`] `nodepool` and `do_not_disrupt` were read at.
     meta_epoch: Option<u64>,
     /// Its `karpenter.sh/nodepool` label (interned: the entries of one pool share it).
     nodepool: Option<Arc<str>>,
@@ -181,10 +187,12 @@ struct NodePods {
     signature: Vec<(u64, bool)>,
     /// A reschedulable pod has `karpenter.sh/do-not-disrupt: "true"`.
     blocked: bool,
-    /// Every pod of the node is reschedulable (then `pods` is left empty).
-    all: bool,
-    /// Indices (into the node's pods) of the reschedulable pods, unless `all`.
+    /// Indices (into the node's pods) of the reschedulable pods, in the consolidation
+    /// simulation's placement order ([`consolidation::placement_key`]: it reads the requests,
+    /// which change with a new stamp too).
     pods: Vec<u32>,
+    /// None of them requests a negative CPU or memory.
+    non_negative: bool,
     /// Σ eviction cost of those pods.
     disruption_cost: f64,
     /// 1 + Σ max(0, eviction cost).
@@ -192,9 +200,9 @@ struct NodePods {
 }
 
 impl NodePods {
-    /// The signature is the node's (its stamp unchanged, or its pods compared).
+    /// Current for the node: its stamp is unchanged (its pods, their order and requests too).
     fn current(&self, n: &Node) -> bool {
-        self.stamp == n.pods_stamp || self.same_pods(&n.info.pods)
+        self.stamp == n.pods_stamp
     }
 
     fn same_pods(&self, pods: &[PodInfo]) -> bool {
@@ -208,11 +216,17 @@ impl NodePods {
 
     /// The node's reschedulable pods (borrowed from the node and this cache).
     fn candidate_pods<'a>(&'a self, pods: &'a [PodInfo]) -> CandidatePods<'a> {
-        if self.all {
-            CandidatePods::all(pods)
-        } else {
-            CandidatePods::subset(pods, Cow::Borrowed(&self.pods))
-        }
+        CandidatePods::in_placement_order(pods, Cow::Borrowed(&self.pods), self.non_negative)
+    }
+
+    /// Puts `pods` in placement order for the node's current requests.
+    fn order(&mut self, node: &[PodInfo]) {
+        self.pods
+            .sort_by_key(|i| consolidation::placement_key(&node[*i as usize]));
+        self.non_negative = self.pods.iter().all(|i| {
+            let r = &node[*i as usize].requests;
+            r.cpu_milli >= 0 && r.memory >= 0
+        });
     }
 }
 
@@ -343,7 +357,7 @@ impl Sim {
             let entry = cached
                 .next_if(|(k, _)| same_name(k, name))
                 .map(|(_, c)| c)
-                .filter(|e| e.meta_epoch == Some(self.node_set_epoch));
+                .filter(|e| e.meta_epoch == Some(self.node_labels_epoch));
             let cache = entry.and_then(|e| e.pods.as_ref());
             let disrupting =
                 !state.disrupting.is_empty() && state.disrupting.contains(name.as_ref());
@@ -408,11 +422,11 @@ impl Sim {
                     if fresh.blocked {
                         continue;
                     }
-                    let pods = if fresh.all {
-                        CandidatePods::all(&n.info.pods)
-                    } else {
-                        CandidatePods::subset(&n.info.pods, Cow::Owned(fresh.pods))
-                    };
+                    let pods = CandidatePods::in_placement_order(
+                        &n.info.pods,
+                        Cow::Owned(fresh.pods),
+                        fresh.non_negative,
+                    );
                     (pods, fresh.disruption_cost, fresh.reschedule_cost)
                 }
             };
@@ -481,17 +495,14 @@ impl Sim {
             out.reschedule_cost += c.max(0.0);
             out.pods.push(i as u32);
         }
-        if out.pods.len() == pods.len() {
-            out.all = true;
-            out.pods = vec![];
-        }
+        out.order(pods);
         out
     }
 
     /// Brings the cached [`NodeEntry`]s up to date with the nodes (before a [`Sim::gather`]):
     /// in place, a node's pods read only when its stamp changed.
     fn refresh_node_pods(&mut self) {
-        let epoch = self.node_set_epoch;
+        let epoch = self.node_labels_epoch;
         let mut cache = std::mem::take(&mut self.karpenter.disruption.node_pods);
         let mut names = std::mem::take(&mut self.karpenter.disruption.pool_names);
         let mut missing = vec![];
@@ -546,7 +557,11 @@ impl Sim {
         }
         match &mut e.pods {
             Some(c) if c.stamp == n.pods_stamp => {}
-            Some(c) if c.same_pods(&n.info.pods) => c.stamp = n.pods_stamp,
+            Some(c) if c.same_pods(&n.info.pods) => {
+                // Same pods (what they mean to disruption is kept), maybe new requests.
+                c.stamp = n.pods_stamp;
+                c.order(&n.info.pods);
+            }
             _ => e.pods = Some(self.node_pods(n)),
         }
     }
@@ -560,19 +575,26 @@ impl Sim {
             };
             if let Some(c) = &e.pods
                 && c.stamp == n.pods_stamp
-                && !c.same_pods(&n.info.pods)
+                && (!c.same_pods(&n.info.pods) || {
+                    let mut again = NodePods {
+                        pods: c.pods.clone(),
+                        ..NodePods::default()
+                    };
+                    again.order(&n.info.pods);
+                    again.pods != c.pods || again.non_negative != c.non_negative
+                })
             {
                 return Err(format!(
                     "node {name}: pods changed without a new pods_stamp ({})",
                     n.pods_stamp
                 ));
             }
-            if e.meta_epoch == Some(self.node_set_epoch)
+            if e.meta_epoch == Some(self.node_labels_epoch)
                 && (e.nodepool.as_deref() != n.info.labels.get(NODEPOOL_LABEL).map(String::as_str)
                     || e.do_not_disrupt != do_not_disrupt(n))
             {
                 return Err(format!(
-                    "node {name}: labels or annotations changed without a new node_set_epoch"
+                    "node {name}: labels or annotations changed without a new node_labels_epoch"
                 ));
             }
         }

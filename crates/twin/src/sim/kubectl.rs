@@ -663,7 +663,7 @@ impl Sim {
                         .map(|(k, v)| (k.clone(), v.as_str().unwrap_or("").to_string()))
                         .collect();
                 }
-                self.node_set_epoch += 1;
+                self.node_labels_epoch += 1;
                 self.cluster_changed();
             }
             "Pod" => {

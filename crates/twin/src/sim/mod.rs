@@ -198,9 +198,9 @@ pub struct Sim {
     pub pods_epoch: u64,
     /// Incremented whenever a node is added, removed or changed (cheap change detection).
     pub nodes_epoch: u64,
-    /// Incremented whenever a node is added or removed or its labels or annotations change
-    /// (what the Karpenter pools' usage depends on).
-    pub node_set_epoch: u64,
+    /// Incremented whenever a node's labels or annotations change (Karpenter's per-node caches
+    /// and pool usage follow node additions and removals themselves).
+    pub node_labels_epoch: u64,
     /// The last stamp given to a node's pods ([`model::Node::pods_stamp`]).
     pub node_stamp: u64,
     /// The HPA sync loop is running.
@@ -301,7 +301,7 @@ impl Sim {
             workload_counters: BTreeMap::new(),
             pods_epoch: 0,
             nodes_epoch: 0,
-            node_set_epoch: 0,
+            node_labels_epoch: 0,
             node_stamp: 0,
             failed_event_at: BTreeMap::new(),
             offerings_cache: std::sync::OnceLock::new(),
