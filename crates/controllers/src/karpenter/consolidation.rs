@@ -20,6 +20,7 @@
 //! blocks the move, pending pods that fit nowhere do not.
 
 use std::borrow::Cow;
+use std::cell::{RefCell, RefMut};
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
 use std::sync::Arc;
@@ -146,6 +147,20 @@ pub fn lifetime_remaining(age_ms: u64, expire_after_ms: Option<u64>) -> f64 {
 /// Orders candidates for consolidation: savings ratio descending (ties: disruption cost
 /// ascending, then name, for determinism).
 pub fn sort_candidates(c: &mut [Candidate<'_>]) {
+    sort_by_keys(c, true);
+}
+
+/// [`sort_candidates`] for candidates already in name order (as gathered from the nodes by
+/// name): a stable sort by ratio and cost keeps ties in name order, so names are not compared.
+pub fn sort_name_ordered_candidates(c: &mut [Candidate<'_>]) {
+    debug_assert!(
+        c.windows(2).all(|w| w[0].node < w[1].node),
+        "not in name order"
+    );
+    sort_by_keys(c, false);
+}
+
+fn sort_by_keys(c: &mut [Candidate<'_>], names: bool) {
     // Sorted as (ratio, cost, index) keys, then moved once: the same stable order as sorting
     // the candidates themselves, without moving them at every step.
     let keys: Vec<(f64, f64)> = c
@@ -158,7 +173,13 @@ pub fn sort_candidates(c: &mut [Candidate<'_>]) {
             .0
             .total_cmp(&keys[i].0)
             .then(keys[i].1.total_cmp(&keys[j].1))
-            .then_with(|| c[i].node.cmp(c[j].node))
+            .then_with(|| {
+                if names {
+                    c[i].node.cmp(c[j].node)
+                } else {
+                    std::cmp::Ordering::Equal
+                }
+            })
     });
     // Position k takes the candidate at `order[k]`: follow each cycle of the permutation.
     let mut done = vec![false; c.len()];
@@ -254,14 +275,18 @@ pub fn compute(cluster: &Cluster, cands: &[&Candidate<'_>]) -> Result<Decision, 
 /// pools' compatible offerings (built once for multi- and single-node consolidation).
 pub struct Simulations<'a> {
     room: FreeRoom<'a>,
+    /// A copy of `room`'s table, which each simulation changes and restores ([`Trial`]).
+    work: RefCell<FirstFit>,
     compatible: Vec<Vec<usize>>,
 }
 
 impl<'a> Simulations<'a> {
     /// The start of every simulation over `cluster`.
     pub fn new(cluster: &Cluster<'a>) -> Simulations<'a> {
+        let room = FreeRoom::new(cluster.nodes);
         Simulations {
-            room: FreeRoom::new(cluster.nodes),
+            work: RefCell::new(room.fit.clone()),
+            room,
             compatible: compatibility(cluster.pools, cluster.offerings),
         }
     }
@@ -321,7 +346,7 @@ fn simulate<'p>(
     // Existing nodes first: each pod on the first node (in order) not removed whose free room
     // holds it and that passes the filters. [`FirstFit`] skips blocks of nodes whose largest
     // free CPU, memory or pod room is too small, so it finds the same node as a linear scan.
-    let mut free = base.room.without(cands.iter().map(|c| c.node));
+    let mut free = base.room.trial(&base.work, cands.iter().map(|c| c.node));
     let mut rest: Vec<&PodInfo> = vec![];
     // The candidates' pods among `rest` (ids), and their requests.
     let mut moving = vec![];
@@ -510,24 +535,83 @@ impl<'a> FreeRoom<'a> {
         }
     }
 
-    /// The first-fit table with the nodes named `removed` holding nothing.
-    fn without<'r>(&self, removed: impl Iterator<Item = &'r str>) -> FirstFit {
-        let mut fit = self.fit.clone();
+    /// A trial on `work` (a copy of this table between trials) with the nodes named `removed`
+    /// holding nothing: the same table as a copy of this one without them, and `work` is this
+    /// table again once the trial ends.
+    fn trial<'w, 'r>(
+        &self,
+        work: &'w RefCell<FirstFit>,
+        removed: impl Iterator<Item = &'r str>,
+    ) -> Trial<'w> {
+        let mut t = Trial {
+            fit: work.borrow_mut(),
+            free_log: vec![],
+            block_log: vec![],
+        };
+        debug_assert!(t.fit.free == self.fit.free && t.fit.block_max == self.fit.block_max);
         let mut blocks = vec![];
         for name in removed {
             let from = self.index.partition_point(|(n, _)| *n < name);
             let same = self.index[from..].iter().take_while(|(n, _)| *n == name);
             for &(_, i) in same {
-                fit.free[i] = NO_ROOM;
+                t.set_free(i, NO_ROOM);
                 blocks.push(i / FIT_BLOCK);
             }
         }
         blocks.sort_unstable();
         blocks.dedup();
         for b in blocks {
-            fit.refresh_block(b);
+            t.refresh_block(b);
         }
-        fit
+        t
+    }
+}
+
+/// One simulation's first-fit table: changes are made in place and logged, and undone (in
+/// reverse) when it is dropped, instead of copying the table per simulation.
+struct Trial<'w> {
+    fit: RefMut<'w, FirstFit>,
+    /// (node, free room before a change).
+    free_log: Vec<(usize, Resources)>,
+    /// (block, maximum before a change).
+    block_log: Vec<(usize, Resources)>,
+}
+
+impl Trial<'_> {
+    fn set_free(&mut self, i: usize, r: Resources) {
+        self.free_log.push((i, self.fit.free[i]));
+        self.fit.free[i] = r;
+    }
+
+    fn refresh_block(&mut self, b: usize) {
+        self.block_log.push((b, self.fit.block_max[b]));
+        self.fit.refresh_block(b);
+    }
+
+    /// [`FirstFit::first`].
+    fn first(&self, req: Resources, filter: impl FnMut(usize) -> bool) -> Option<usize> {
+        self.fit.first(req, filter)
+    }
+
+    /// [`FirstFit::take`], logged.
+    fn take(&mut self, i: usize, req: Resources) {
+        let mut f = self.fit.free[i];
+        f.cpu_milli -= req.cpu_milli;
+        f.memory -= req.memory;
+        f.pods -= req.pods;
+        self.set_free(i, f);
+        self.refresh_block(i / FIT_BLOCK);
+    }
+}
+
+impl Drop for Trial<'_> {
+    fn drop(&mut self) {
+        while let Some((i, r)) = self.free_log.pop() {
+            self.fit.free[i] = r;
+        }
+        while let Some((b, m)) = self.block_log.pop() {
+            self.fit.block_max[b] = m;
+        }
     }
 }
 
@@ -553,15 +637,6 @@ impl FirstFit {
             }
         }
         None
-    }
-
-    /// Places `req` on node `i`.
-    fn take(&mut self, i: usize, req: Resources) {
-        let f = &mut self.free[i];
-        f.cpu_milli -= req.cpu_milli;
-        f.memory -= req.memory;
-        f.pods -= req.pods;
-        self.refresh_block(i / FIT_BLOCK);
     }
 }
 
@@ -1362,6 +1437,14 @@ mod tests {
         out
     }
 
+    /// Names in name order, for [`sort_name_ordered_candidates`].
+    const NAMES: [&str; 40] = [
+        "a00", "a01", "a02", "a03", "a04", "a05", "a06", "a07", "a08", "a09", "a10", "a11", "a12",
+        "a13", "a14", "a15", "a16", "a17", "a18", "a19", "a20", "a21", "a22", "a23", "a24", "a25",
+        "a26", "a27", "a28", "a29", "a30", "a31", "a32", "a33", "a34", "a35", "a36", "a37", "a38",
+        "a39",
+    ];
+
     proptest::proptest! {
         #![proptest_config(proptest::prelude::ProptestConfig::with_cases(300))]
 
@@ -1396,12 +1479,25 @@ mod tests {
                     .then(a.disruption_cost.total_cmp(&b.disruption_cost))
                     .then_with(|| a.node.cmp(b.node))
             });
-            let mut got = cands;
+            let mut got = cands.clone();
             sort_candidates(&mut got);
             let key = |v: &[Candidate]| -> Vec<(String, usize)> {
                 v.iter().map(|c| (c.node.to_string(), c.pods.len())).collect()
             };
             proptest::prop_assert_eq!(key(&got), key(&want));
+            // Distinct names in name order: the variant that does not compare names.
+            let mut named: Vec<Candidate> = cands
+                .into_iter()
+                .enumerate()
+                .map(|(i, c)| Candidate {
+                    node: NAMES[i],
+                    ..c
+                })
+                .collect();
+            let mut want = named.clone();
+            sort_candidates(&mut want);
+            sort_name_ordered_candidates(&mut named);
+            proptest::prop_assert_eq!(key(&named), key(&want));
         }
 
         /// Multi-node consolidation with its shared pod order and its early bound decides as

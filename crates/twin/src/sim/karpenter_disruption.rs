@@ -457,8 +457,9 @@ impl Sim {
                 g.underutilized.push(c);
             }
         }
-        consolidation::sort_candidates(&mut g.empty);
-        consolidation::sort_candidates(&mut g.underutilized);
+        // Gathered from the nodes in name order.
+        consolidation::sort_name_ordered_candidates(&mut g.empty);
+        consolidation::sort_name_ordered_candidates(&mut g.underutilized);
         g
     }
 
