@@ -18,7 +18,9 @@
 //! Per-poll cost: nothing is computed while no pod or node changed since a poll that found
 //! nothing (upstream `IsConsolidated`), unless a node's `consolidateAfter` elapses or a
 //! scheduled budget may change; single-node consolidation simulates at most
-//! [`MAX_SINGLE_NODE_CANDIDATES`] candidates per poll, multi-node at most 100.
+//! [`MAX_SINGLE_NODE_CANDIDATES`] candidates per poll, multi-node at most 100. What a node means
+//! to disruption is cached per node (`NodeEntry`) and read again only when the node's
+//! `pods_stamp` or [`Sim::node_labels_epoch`] changed.
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
@@ -152,7 +154,7 @@ impl DisruptionState {
         self.node_pods.remove(name);
     }
 
-    /// A pod's annotations changed: the cached [`NodePods`] may be stale.
+    /// A pod's annotations changed: the cached per-node entries may be stale.
     pub fn pod_annotations_changed(&mut self) {
         self.node_pods.clear();
         self.pool_names.clear();
