@@ -154,6 +154,35 @@ struct Claim {
 
 /// Plans NodeClaims for `pods` (pods that fit no existing or in-flight node).
 pub fn plan(pods: &[PodInfo], pools: &[Pool], offerings: &[Offering]) -> Plan {
+    let pods: Vec<&PodInfo> = pods.iter().collect();
+    plan_refs(&pods, pools, offerings)
+}
+
+/// [`plan`] over borrowed pods (the consolidation simulation plans pods it does not own).
+pub fn plan_refs(pods: &[&PodInfo], pools: &[Pool], offerings: &[Offering]) -> Plan {
+    plan_with(pods, pools, offerings, &compatibility(pools, offerings))
+}
+
+/// For each pool, the offerings its requirements admit ([`offering_matches`]), in order: a
+/// function of the pools' requirements and labels and of the offerings (not of usage).
+pub fn compatibility(pools: &[Pool], offerings: &[Offering]) -> Vec<Vec<usize>> {
+    pools
+        .iter()
+        .map(|p| {
+            (0..offerings.len())
+                .filter(|i| offering_matches(p, &offerings[*i]))
+                .collect()
+        })
+        .collect()
+}
+
+/// [`plan_refs`] with the pools' [`compatibility`] computed once for several plans.
+pub fn plan_with(
+    pods: &[&PodInfo],
+    pools: &[Pool],
+    offerings: &[Offering],
+    compatible: &[Vec<usize>],
+) -> Plan {
     let mut order: Vec<usize> = (0..pools.len()).collect();
     order.sort_by(|a, b| {
         pools[*b]
@@ -161,15 +190,7 @@ pub fn plan(pods: &[PodInfo], pools: &[Pool], offerings: &[Offering]) -> Plan {
             .cmp(&pools[*a].weight)
             .then_with(|| pools[*a].name.cmp(&pools[*b].name))
     });
-    let compatible: Vec<Vec<usize>> = pools
-        .iter()
-        .map(|p| {
-            (0..offerings.len())
-                .filter(|i| offering_matches(p, &offerings[*i]))
-                .collect()
-        })
-        .collect();
-    let mut sorted: Vec<&PodInfo> = pods.iter().collect();
+    let mut sorted: Vec<&PodInfo> = pods.to_vec();
     sorted.sort_by(|a, b| {
         b.requests
             .cpu_milli
@@ -180,13 +201,11 @@ pub fn plan(pods: &[PodInfo], pools: &[Pool], offerings: &[Offering]) -> Plan {
     });
     // The hypothetical node of each (pool, offering), built once per plan: a fit check only
     // sets its requests (building its name, labels and taints per check dominated the cost).
-    let mut nodes: Vec<Vec<Option<NodeInfo>>> = pools
-        .iter()
-        .map(|_| (0..offerings.len()).map(|_| None).collect())
-        .collect();
+    let mut nodes: Vec<Option<Box<NodeInfo>>> = vec![None; pools.len() * offerings.len()];
     let mut fits_on = |p: usize, t: usize, requested: Resources, pod: &PodInfo| {
-        let n = nodes[p][t]
-            .get_or_insert_with(|| hypothetical(&pools[p], &offerings[t], Resources::ZERO));
+        let n = nodes[p * offerings.len() + t].get_or_insert_with(|| {
+            Box::new(hypothetical(&pools[p], &offerings[t], Resources::ZERO))
+        });
         n.requested = requested;
         fits(pod, n).is_ok()
     };

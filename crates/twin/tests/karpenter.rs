@@ -155,6 +155,40 @@ fn consolidates_after_load_falls() {
     assert_eq!(max, 4.0);
 }
 
+// Node annotations and labels change while consolidation runs: its per-node cache (pool label,
+// `do-not-disrupt`) and the pools' usage follow them (`run_checked` compares both with a
+// recomputation after every event), and a `do-not-disrupt` node is not consolidated.
+#[test]
+fn node_annotations_and_labels_reach_the_disruption_cache() {
+    let sim = run(
+        "",
+        "  disruption: {consolidationPolicy: WhenEmptyOrUnderutilized, consolidateAfter: 30s}",
+        4,
+        "[{at: 9m, run: kubectl annotate nodes --all karpenter.sh/do-not-disrupt=true},
+          {at: 10m, run: kubectl scale deployment web --replicas=1},
+          {at: 15m, run: kubectl label nodes --all team=a},
+          {at: 16m, run: kubectl annotate nodes --all --overwrite karpenter.sh/do-not-disrupt=false}]",
+        "30m",
+    );
+    let ts = sim.timeseries();
+    let t = ts.columns.iter().position(|c| c == "time_s").unwrap();
+    let col = ts.columns.iter().position(|c| c == "nodes").unwrap();
+    let at = |secs: f64| ts.rows.iter().find(|r| r[t] >= secs).unwrap()[col];
+    assert_eq!(at(9.0 * 60.0), 4.0);
+    assert_eq!(at(15.5 * 60.0), 4.0, "do-not-disrupt nodes stay");
+    assert_eq!(
+        sim.nodes.len(),
+        1,
+        "consolidated once the annotation is gone"
+    );
+    let first = sim
+        .events
+        .iter()
+        .find(|e| e.reason == "DisruptionTerminating")
+        .expect("a disruption");
+    assert!(first.time >= 16.0 * 60.0, "{}", first.time);
+}
+
 /// Runs examples/karpenter-consolidation with its budget line replaced by `budgets`.
 fn run_example(budgets: Option<&str>) -> Sim {
     let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))

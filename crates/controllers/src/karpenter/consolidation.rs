@@ -19,35 +19,109 @@
 //! provisioning would; a candidate's pod that lands on an uninitialized node or fits nowhere
 //! blocks the move, pending pods that fit nowhere do not.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::borrow::Cow;
+use std::cell::{RefCell, RefMut};
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
 use std::sync::Arc;
 
 use kscale_model::Resources;
 
-use super::{Offering, Pool, plan};
+use super::{Offering, Pool, compatibility, plan_with};
 use crate::scheduler::{NodeInfo, PodInfo, fits};
 
 /// A node consolidation may remove; its pods are borrowed from the observed node.
 #[derive(Clone, Debug)]
 pub struct Candidate<'a> {
     /// Node name.
-    pub node: Arc<str>,
+    pub node: &'a str,
     /// Index of its pool in [`Cluster::pools`].
     pub pool: usize,
     /// Instance type.
-    pub instance_type: String,
+    pub instance_type: &'a str,
     /// `spot` or `on-demand`.
-    pub capacity_type: String,
+    pub capacity_type: &'a str,
     /// Price of its offering, USD per hour.
     pub price: f64,
     /// Capacity (counted against the pool's limits).
     pub capacity: Resources,
     /// Its reschedulable pods (not DaemonSet pods, not terminating).
-    pub pods: Vec<&'a PodInfo>,
+    pub pods: CandidatePods<'a>,
     /// Σ [`eviction_cost`] of its pods × [`lifetime_remaining`] (`DisruptionCost`).
     pub disruption_cost: f64,
     /// 1 + Σ max(0, [`eviction_cost`]) of its reschedulable pods (`RescheduleDisruptionCost`).
     pub reschedule_cost: f64,
+}
+
+/// A candidate's reschedulable pods, borrowed from its node: all of the node's pods, or those
+/// at the given indices (no list of references built per candidate and poll).
+#[derive(Clone, Debug)]
+pub struct CandidatePods<'a> {
+    /// The node's pods.
+    all: &'a [PodInfo],
+    /// Indices into `all` of the reschedulable ones (`None`: every pod).
+    index: Option<Cow<'a, [u32]>>,
+    /// `Some(non_negative)`: the pods are listed in [`placement_key`] order, and whether none
+    /// requests a negative CPU or memory (multi-node consolidation then merges the candidates'
+    /// lists instead of sorting their pods).
+    placement: Option<bool>,
+}
+
+impl<'a> CandidatePods<'a> {
+    /// Every pod of `all`.
+    pub fn all(all: &'a [PodInfo]) -> Self {
+        CandidatePods {
+            all,
+            index: None,
+            placement: None,
+        }
+    }
+
+    /// The pods of `all` at `index` (in that order).
+    pub fn subset(all: &'a [PodInfo], index: Cow<'a, [u32]>) -> Self {
+        CandidatePods {
+            all,
+            index: Some(index),
+            placement: None,
+        }
+    }
+
+    /// The pods of `all` at `index`, which lists them in [`placement_key`] order;
+    /// `non_negative` says that none of them requests a negative CPU or memory.
+    pub fn in_placement_order(
+        all: &'a [PodInfo],
+        index: Cow<'a, [u32]>,
+        non_negative: bool,
+    ) -> Self {
+        CandidatePods {
+            all,
+            index: Some(index),
+            placement: Some(non_negative),
+        }
+    }
+
+    /// The pods, in order.
+    pub fn iter(&self) -> impl Iterator<Item = &'a PodInfo> + '_ {
+        let all = self.all;
+        let (every, some) = match &self.index {
+            None => (Some(all.iter()), None),
+            Some(ix) => (None, Some(ix.iter().map(move |i| &all[*i as usize]))),
+        };
+        every
+            .into_iter()
+            .flatten()
+            .chain(some.into_iter().flatten())
+    }
+
+    /// How many.
+    pub fn len(&self) -> usize {
+        self.index.as_ref().map_or(self.all.len(), |ix| ix.len())
+    }
+
+    /// True if there are none.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
 }
 
 impl Candidate<'_> {
@@ -73,12 +147,57 @@ pub fn lifetime_remaining(age_ms: u64, expire_after_ms: Option<u64>) -> f64 {
 /// Orders candidates for consolidation: savings ratio descending (ties: disruption cost
 /// ascending, then name, for determinism).
 pub fn sort_candidates(c: &mut [Candidate<'_>]) {
-    c.sort_by(|a, b| {
-        b.savings_ratio()
-            .total_cmp(&a.savings_ratio())
-            .then(a.disruption_cost.total_cmp(&b.disruption_cost))
-            .then_with(|| a.node.cmp(&b.node))
+    sort_by_keys(c, true);
+}
+
+/// [`sort_candidates`] for candidates already in name order (as gathered from the nodes by
+/// name): a stable sort by ratio and cost keeps ties in name order, so names are not compared.
+pub fn sort_name_ordered_candidates(c: &mut [Candidate<'_>]) {
+    debug_assert!(
+        c.windows(2).all(|w| w[0].node < w[1].node),
+        "not in name order"
+    );
+    sort_by_keys(c, false);
+}
+
+fn sort_by_keys(c: &mut [Candidate<'_>], names: bool) {
+    // Sorted as (ratio, cost, index) keys, then moved once: the same stable order as sorting
+    // the candidates themselves, without moving them at every step.
+    let keys: Vec<(f64, f64)> = c
+        .iter()
+        .map(|x| (x.savings_ratio(), x.disruption_cost))
+        .collect();
+    let mut order: Vec<usize> = (0..c.len()).collect();
+    order.sort_by(|&i, &j| {
+        keys[j]
+            .0
+            .total_cmp(&keys[i].0)
+            .then(keys[i].1.total_cmp(&keys[j].1))
+            .then_with(|| {
+                if names {
+                    c[i].node.cmp(c[j].node)
+                } else {
+                    std::cmp::Ordering::Equal
+                }
+            })
     });
+    // Position k takes the candidate at `order[k]`: follow each cycle of the permutation.
+    let mut done = vec![false; c.len()];
+    for start in 0..c.len() {
+        if done[start] {
+            continue;
+        }
+        let mut k = start;
+        loop {
+            done[k] = true;
+            let from = order[k];
+            if from == start {
+                break;
+            }
+            c.swap(k, from);
+            k = from;
+        }
+    }
 }
 
 /// What the simulation sees.
@@ -148,42 +267,96 @@ pub const MAX_MULTI_NODE_CANDIDATES: usize = 100;
 /// `computeConsolidation` for a set of candidates: the decision, or why there is none (the
 /// `Unconsolidatable` message).
 pub fn compute(cluster: &Cluster, cands: &[&Candidate<'_>]) -> Result<Decision, String> {
-    compute_from(cluster, &FreeRoom::new(cluster.nodes), cands)
+    let base = Simulations::new(cluster);
+    compute_from(cluster, &base, cands)
+}
+
+/// What every simulation over one [`Cluster`] starts from: the destinations' free room and the
+/// pools' compatible offerings (built once for multi- and single-node consolidation).
+pub struct Simulations<'a> {
+    room: FreeRoom<'a>,
+    /// A copy of `room`'s table, which each simulation changes and restores ([`Trial`]).
+    work: RefCell<FirstFit>,
+    compatible: Vec<Vec<usize>>,
+}
+
+impl<'a> Simulations<'a> {
+    /// The start of every simulation over `cluster`.
+    pub fn new(cluster: &Cluster<'a>) -> Simulations<'a> {
+        let room = FreeRoom::new(cluster.nodes);
+        Simulations {
+            work: RefCell::new(room.fit.clone()),
+            room,
+            compatible: compatibility(cluster.pools, cluster.offerings),
+        }
+    }
+}
+
+/// [`placement_key`]: (CPU descending, memory descending, id).
+pub type PlacementKey = (Reverse<i64>, Reverse<i64>, u64);
+
+/// The order the simulation places pods in: CPU, then memory descending, then id (a total
+/// order: a subset of a sorted list is sorted). As a key, so a sort does not read the pods.
+pub fn placement_key(p: &PodInfo) -> PlacementKey {
+    (
+        Reverse(p.requests.cpu_milli),
+        Reverse(p.requests.memory),
+        p.id,
+    )
 }
 
 /// [`compute`] from the destinations' free room computed once for several simulations.
 fn compute_from(
     cluster: &Cluster,
-    base: &FreeRoom<'_>,
+    base: &Simulations<'_>,
     cands: &[&Candidate<'_>],
 ) -> Result<Decision, String> {
-    let moving: BTreeSet<u64> = cands
+    // (pod, moving): the candidates' pods move, the pending pods are simulated too.
+    let mut pods: Vec<(_, &PodInfo, bool)> = cands
         .iter()
-        .flat_map(|c| c.pods.iter().map(|p| p.id))
+        .flat_map(|c| c.pods.iter().map(|p| (placement_key(p), p, true)))
+        .chain(cluster.pending.iter().map(|p| (placement_key(p), p, false)))
         .collect();
-    let mut pods: Vec<&PodInfo> = cands
-        .iter()
-        .flat_map(|c| c.pods.iter().copied())
-        .chain(cluster.pending.iter())
-        .collect();
-    pods.sort_by(|a, b| {
-        b.requests
-            .cpu_milli
-            .cmp(&a.requests.cpu_milli)
-            .then(b.requests.memory.cmp(&a.requests.memory))
-            .then(a.id.cmp(&b.id))
-    });
+    pods.sort_by_key(|a| a.0);
+    simulate(
+        cluster,
+        base,
+        cands,
+        pods.into_iter().map(|(_, p, m)| (p, m)),
+        None,
+    )
+}
+
+/// The simulation of removing `cands`, over `pods` (the candidates' pods, `true`, and the
+/// pending pods, `false`) in the order of [`placement_key`].
+///
+/// With `bound` (the component-wise maximum allocatable of the offerings, given only when no
+/// pod requests a negative amount) it stops with an empty error as soon as the candidates' pods
+/// that fit no existing node request more CPU or memory than any one offering holds: [`plan`]
+/// would then find one of them unschedulable or need several NodeClaims, an error either way
+/// (a NodeClaim's requests never exceed the allocatable of the types it keeps). Only the
+/// error's message would differ, which multi-node consolidation does not use.
+fn simulate<'p>(
+    cluster: &Cluster,
+    base: &Simulations<'_>,
+    cands: &[&Candidate<'_>],
+    pods: impl Iterator<Item = (&'p PodInfo, bool)>,
+    bound: Option<Resources>,
+) -> Result<Decision, String> {
     // Existing nodes first: each pod on the first node (in order) not removed whose free room
     // holds it and that passes the filters. [`FirstFit`] skips blocks of nodes whose largest
     // free CPU, memory or pod room is too small, so it finds the same node as a linear scan.
-    let mut free = base.without(cands.iter().map(|c| c.node.as_ref()));
-    let mut rest: Vec<PodInfo> = vec![];
-    for p in pods {
+    let mut free = base.room.trial(&base.work, cands.iter().map(|c| c.node));
+    let mut rest: Vec<&PodInfo> = vec![];
+    // The candidates' pods among `rest` (ids), and their requests.
+    let mut moving = vec![];
+    let mut unplaced = Resources::ZERO;
+    for (p, is_moving) in pods {
         let target = free.first(p.requests, |i| fits(p, cluster.nodes[i]).is_ok());
         match target {
             Some(i) => {
                 let n = cluster.nodes[i];
-                if moving.contains(&p.id) && cluster.uninitialized.contains(&n.name) {
+                if is_moving && cluster.uninitialized.contains(&n.name) {
                     return Err(format!(
                         "Pod {}/{} would schedule against uninitialized nodeclaim/{}",
                         p.namespace, p.name, n.name
@@ -191,19 +364,35 @@ fn compute_from(
                 }
                 free.take(i, p.requests);
             }
-            None => rest.push(p.clone()),
+            None => {
+                if is_moving {
+                    moving.push(p.id);
+                    if let Some(max) = &bound {
+                        unplaced += p.requests;
+                        if unplaced.cpu_milli > max.cpu_milli || unplaced.memory > max.memory {
+                            return Err(String::new());
+                        }
+                    }
+                }
+                rest.push(p);
+            }
         }
     }
     if rest.is_empty() {
         return Ok(Decision::Delete);
     }
+    moving.sort_unstable();
     // The rest on new NodeClaims; the candidates' capacity leaves their pools.
     let mut pools = cluster.pools.to_vec();
     for c in cands {
         pools[c.pool].usage -= c.capacity;
     }
-    let p = plan(&rest, &pools, cluster.offerings);
-    if let Some((id, reason)) = p.unschedulable.iter().find(|(id, _)| moving.contains(id)) {
+    let p = plan_with(&rest, &pools, cluster.offerings, &base.compatible);
+    if let Some((id, reason)) = p
+        .unschedulable
+        .iter()
+        .find(|(id, _)| moving.binary_search(id).is_ok())
+    {
         let pod = rest.iter().find(|x| x.id == *id).expect("planned pod");
         return Err(format!(
             "Pod {}/{} would not schedule: {reason}",
@@ -337,31 +526,92 @@ impl<'a> FreeRoom<'a> {
             .enumerate()
             .map(|(i, n)| (n.name.as_ref(), i))
             .collect();
-        index.sort_unstable();
+        // (Usually the nodes in name order, then in-flight NodeClaims: a stable sort merges
+        // the runs; the pairs are distinct, so any sort gives this order.)
+        index.sort();
         FreeRoom {
             fit: FirstFit { free, block_max },
             index,
         }
     }
 
-    /// The first-fit table with the nodes named `removed` holding nothing.
-    fn without<'r>(&self, removed: impl Iterator<Item = &'r str>) -> FirstFit {
-        let mut fit = self.fit.clone();
+    /// A trial on `work` (a copy of this table between trials) with the nodes named `removed`
+    /// holding nothing: the same table as a copy of this one without them, and `work` is this
+    /// table again once the trial ends.
+    fn trial<'w, 'r>(
+        &self,
+        work: &'w RefCell<FirstFit>,
+        removed: impl Iterator<Item = &'r str>,
+    ) -> Trial<'w> {
+        let mut t = Trial {
+            fit: work.borrow_mut(),
+            free_log: vec![],
+            block_log: vec![],
+        };
+        debug_assert!(t.fit.free == self.fit.free && t.fit.block_max == self.fit.block_max);
         let mut blocks = vec![];
         for name in removed {
             let from = self.index.partition_point(|(n, _)| *n < name);
             let same = self.index[from..].iter().take_while(|(n, _)| *n == name);
             for &(_, i) in same {
-                fit.free[i] = NO_ROOM;
+                t.set_free(i, NO_ROOM);
                 blocks.push(i / FIT_BLOCK);
             }
         }
         blocks.sort_unstable();
         blocks.dedup();
         for b in blocks {
-            fit.refresh_block(b);
+            t.refresh_block(b);
         }
-        fit
+        t
+    }
+}
+
+/// One simulation's first-fit table: changes are made in place and logged, and undone (in
+/// reverse) when it is dropped, instead of copying the table per simulation.
+struct Trial<'w> {
+    fit: RefMut<'w, FirstFit>,
+    /// (node, free room before a change).
+    free_log: Vec<(usize, Resources)>,
+    /// (block, maximum before a change).
+    block_log: Vec<(usize, Resources)>,
+}
+
+impl Trial<'_> {
+    fn set_free(&mut self, i: usize, r: Resources) {
+        self.free_log.push((i, self.fit.free[i]));
+        self.fit.free[i] = r;
+    }
+
+    fn refresh_block(&mut self, b: usize) {
+        self.block_log.push((b, self.fit.block_max[b]));
+        self.fit.refresh_block(b);
+    }
+
+    /// [`FirstFit::first`].
+    fn first(&self, req: Resources, filter: impl FnMut(usize) -> bool) -> Option<usize> {
+        self.fit.first(req, filter)
+    }
+
+    /// [`FirstFit::take`], logged.
+    fn take(&mut self, i: usize, req: Resources) {
+        let mut f = self.fit.free[i];
+        f.cpu_milli -= req.cpu_milli;
+        f.memory -= req.memory;
+        f.pods -= req.pods;
+        self.set_free(i, f);
+        self.refresh_block(i / FIT_BLOCK);
+    }
+}
+
+impl Drop for Trial<'_> {
+    fn drop(&mut self) {
+        while let Some((i, r)) = self.free_log.pop() {
+            self.fit.free[i] = r;
+        }
+        while let Some((b, m)) = self.block_log.pop() {
+            self.fit.block_max[b] = m;
+        }
     }
 }
 
@@ -387,15 +637,6 @@ impl FirstFit {
             }
         }
         None
-    }
-
-    /// Places `req` on node `i`.
-    fn take(&mut self, i: usize, req: Resources) {
-        let f = &mut self.free[i];
-        f.cpu_milli -= req.cpu_milli;
-        f.memory -= req.memory;
-        f.pods -= req.pods;
-        self.refresh_block(i / FIT_BLOCK);
     }
 }
 
@@ -454,6 +695,23 @@ pub fn single_node(
     budget: &[u64],
     max_evaluated: usize,
 ) -> Outcome {
+    single_node_in(
+        cluster,
+        &Simulations::new(cluster),
+        cands,
+        budget,
+        max_evaluated,
+    )
+}
+
+/// [`single_node`] from `base` (the [`Simulations::new`] of `cluster`).
+pub fn single_node_in(
+    cluster: &Cluster,
+    base: &Simulations<'_>,
+    cands: &[Candidate<'_>],
+    budget: &[u64],
+    max_evaluated: usize,
+) -> Outcome {
     // Interleave by pool, pools in order of their best candidate.
     let mut by_pool: Vec<(usize, Vec<usize>)> = vec![];
     for (i, c) in cands.iter().enumerate() {
@@ -468,7 +726,6 @@ pub fn single_node(
         .collect();
     let mut out = Outcome::default();
     let mut evaluated = 0;
-    let mut base = None;
     for i in order {
         let c = &cands[i];
         if budget[c.pool] == 0 {
@@ -479,7 +736,6 @@ pub fn single_node(
             break;
         }
         evaluated += 1;
-        let base = base.get_or_insert_with(|| FreeRoom::new(cluster.nodes));
         match compute_from(cluster, base, &[c]) {
             Ok(d) => {
                 out.command = Some(Command {
@@ -498,6 +754,16 @@ pub fn single_node(
 /// Multi-node consolidation: the largest prefix of the budget-filtered candidates (at most
 /// 100) that can be deleted or replaced by one cheaper node of another type, by binary search.
 pub fn multi_node(cluster: &Cluster, cands: &[Candidate<'_>], budget: &[u64]) -> Outcome {
+    multi_node_in(cluster, &Simulations::new(cluster), cands, budget)
+}
+
+/// [`multi_node`] from `base` (the [`Simulations::new`] of `cluster`).
+pub fn multi_node_in(
+    cluster: &Cluster,
+    base: &Simulations<'_>,
+    cands: &[Candidate<'_>],
+    budget: &[u64],
+) -> Outcome {
     let mut left = budget.to_vec();
     let mut out = Outcome::default();
     let mut idx = vec![];
@@ -512,15 +778,49 @@ pub fn multi_node(cluster: &Cluster, cands: &[Candidate<'_>], budget: &[u64]) ->
     if idx.len() < 2 {
         return out;
     }
-    let base = FreeRoom::new(cluster.nodes);
     let (mut lo, mut hi) = (1usize, MAX_MULTI_NODE_CANDIDATES.min(idx.len()));
     if idx.len() <= hi {
         hi = idx.len() - 1;
     }
+    if idx[..=hi]
+        .iter()
+        .all(|i| cands[*i].pods.placement.is_some())
+    {
+        return search_merged(cluster, base, cands, &idx, hi, out);
+    }
+    // Every probe is a prefix of `idx[..=hi]`: their pods (with the prefix length that
+    // includes each, pending pods in every probe) are sorted once; a probe takes its subset,
+    // which is in the same order as sorting it.
+    let mut keyed: Vec<(_, &PodInfo, usize)> = idx[..=hi]
+        .iter()
+        .enumerate()
+        .flat_map(|(k, i)| cands[*i].pods.iter().map(move |p| (placement_key(p), p, k)))
+        .chain(
+            cluster
+                .pending
+                .iter()
+                .map(|p| (placement_key(p), p, usize::MAX)),
+        )
+        .collect();
+    keyed.sort_by_key(|a| a.0);
+    let pods: Vec<(&PodInfo, usize)> = keyed.into_iter().map(|(_, p, k)| (p, k)).collect();
+    let non_negative = pods
+        .iter()
+        .all(|(p, _)| p.requests.cpu_milli >= 0 && p.requests.memory >= 0);
+    let bound = non_negative.then(|| {
+        cluster
+            .offerings
+            .iter()
+            .fold(NO_ROOM, |a, o| max_each(a, &o.allocatable))
+    });
     while lo <= hi {
         let mid = (lo + hi) / 2;
         let set: Vec<&Candidate> = idx[..=mid].iter().map(|i| &cands[*i]).collect();
-        let valid = match compute_from(cluster, &base, &set) {
+        let probe = pods
+            .iter()
+            .filter(|(_, k)| *k == usize::MAX || *k <= mid)
+            .map(|(p, k)| (*p, *k != usize::MAX));
+        let valid = match simulate(cluster, base, &set, probe, bound) {
             Ok(Decision::Delete) => Some(Decision::Delete),
             Ok(Decision::Replace(r)) => filter_out_same_type(r, &set, cluster.offerings),
             Err(_) => None,
@@ -540,6 +840,106 @@ pub fn multi_node(cluster: &Cluster, cands: &[Candidate<'_>], budget: &[u64]) ->
     out
 }
 
+/// The binary search of [`multi_node_in`] when every candidate lists its pods in placement
+/// order: a probe merges the lists of its candidates and of the pending pods (a heap of their
+/// heads), which gives the order of sorting them all, and reads only as many pods as the
+/// simulation places before it ends.
+fn search_merged(
+    cluster: &Cluster,
+    base: &Simulations<'_>,
+    cands: &[Candidate<'_>],
+    idx: &[usize],
+    mut hi: usize,
+    mut out: Outcome,
+) -> Outcome {
+    let mut order: Vec<u32> = (0..cluster.pending.len() as u32).collect();
+    order.sort_by_key(|i| placement_key(&cluster.pending[*i as usize]));
+    let pending_non_negative = cluster
+        .pending
+        .iter()
+        .all(|p| p.requests.cpu_milli >= 0 && p.requests.memory >= 0);
+    let pending =
+        CandidatePods::in_placement_order(cluster.pending, Cow::Owned(order), pending_non_negative);
+    let non_negative = pending_non_negative
+        && idx[..=hi]
+            .iter()
+            .all(|i| cands[*i].pods.placement == Some(true));
+    let bound = non_negative.then(|| {
+        cluster
+            .offerings
+            .iter()
+            .fold(NO_ROOM, |a, o| max_each(a, &o.allocatable))
+    });
+    let mut lo = 1usize;
+    while lo <= hi {
+        let mid = (lo + hi) / 2;
+        let set: Vec<&Candidate> = idx[..=mid].iter().map(|i| &cands[*i]).collect();
+        let streams = set
+            .iter()
+            .map(|c| (c.pods.iter(), true))
+            .chain(std::iter::once((pending.iter(), false)))
+            .collect();
+        let valid = match simulate(cluster, base, &set, Merge::new(streams), bound) {
+            Ok(Decision::Delete) => Some(Decision::Delete),
+            Ok(Decision::Replace(r)) => filter_out_same_type(r, &set, cluster.offerings),
+            Err(_) => None,
+        };
+        match valid {
+            Some(d) => {
+                out.command = Some(Command {
+                    candidates: idx[..=mid].to_vec(),
+                    savings: savings(&set, &d, cluster.offerings),
+                    decision: d,
+                });
+                lo = mid + 1;
+            }
+            None => hi = mid - 1,
+        }
+    }
+    out
+}
+
+/// Merges lists of pods each in [`placement_key`] order into one in that order, each pod with
+/// its list's flag.
+struct Merge<'p, I> {
+    streams: Vec<(I, bool)>,
+    heads: Vec<Option<&'p PodInfo>>,
+    heap: BinaryHeap<Reverse<(PlacementKey, usize)>>,
+}
+
+impl<'p, I: Iterator<Item = &'p PodInfo>> Merge<'p, I> {
+    fn new(mut streams: Vec<(I, bool)>) -> Self {
+        let mut heads = Vec::with_capacity(streams.len());
+        let mut heap = BinaryHeap::with_capacity(streams.len());
+        for (s, (it, _)) in streams.iter_mut().enumerate() {
+            let head = it.next();
+            if let Some(p) = head {
+                heap.push(Reverse((placement_key(p), s)));
+            }
+            heads.push(head);
+        }
+        Merge {
+            streams,
+            heads,
+            heap,
+        }
+    }
+}
+
+impl<'p, I: Iterator<Item = &'p PodInfo>> Iterator for Merge<'p, I> {
+    type Item = (&'p PodInfo, bool);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let Reverse((_, s)) = self.heap.pop()?;
+        let p = self.heads[s].take()?;
+        if let Some(n) = self.streams[s].0.next() {
+            self.heads[s] = Some(n);
+            self.heap.push(Reverse((placement_key(n), s)));
+        }
+        Some((p, self.streams[s].1))
+    }
+}
+
 /// `filterOutSameInstanceType`: if the replacement could be one of the removed types, it must
 /// be cheaper than the cheapest removed node of such a type (else deleting the others is the
 /// better move).
@@ -550,9 +950,7 @@ fn filter_out_same_type(
 ) -> Option<Decision> {
     let mut price_by_type: BTreeMap<&str, f64> = BTreeMap::new();
     for c in set {
-        let p = price_by_type
-            .entry(c.instance_type.as_str())
-            .or_insert(f64::MAX);
+        let p = price_by_type.entry(c.instance_type).or_insert(f64::MAX);
         *p = p.min(c.price);
     }
     let max_price = r
@@ -636,20 +1034,20 @@ mod tests {
         }
     }
 
-    fn candidate<'a>(n: &'a NodeInfo, o: &Offering) -> Candidate<'a> {
+    fn candidate<'a>(n: &'a NodeInfo, o: &'a Offering) -> Candidate<'a> {
         let costs: Vec<f64> = n
             .pods
             .iter()
             .map(|p| eviction_cost(0.0, p.priority))
             .collect();
         Candidate {
-            node: n.name.clone(),
+            node: &n.name,
             pool: 0,
-            instance_type: o.instance_type.clone(),
-            capacity_type: o.capacity_type.clone(),
+            instance_type: &o.instance_type,
+            capacity_type: &o.capacity_type,
             price: o.price,
             capacity: o.capacity,
-            pods: n.pods.iter().collect(),
+            pods: CandidatePods::all(&n.pods),
             disruption_cost: costs.iter().sum(),
             reschedule_cost: 1.0 + costs.iter().map(|c| c.max(0.0)).sum::<f64>(),
         }
@@ -943,7 +1341,7 @@ mod tests {
         let mut c = vec![candidate(&small, &cat[0]), candidate(&big, &cat[2])];
         sort_candidates(&mut c);
         // 0.384 / 3 = 0.128 > 0.096 / 2 = 0.048.
-        assert_eq!(c[0].node.as_ref(), "big");
+        assert_eq!(c[0].node, "big");
     }
 
     // consolidation_test.go "won't delete node if it would require pods to schedule on an
@@ -993,5 +1391,192 @@ mod tests {
             compute(&cl, &[&c]).unwrap_err(),
             "Can't replace with a cheaper node"
         );
+    }
+
+    /// [`multi_node`] as it was before its shared pod order and early bound: every probe a
+    /// full [`compute`].
+    fn multi_node_reference(cluster: &Cluster, cands: &[Candidate<'_>], budget: &[u64]) -> Outcome {
+        let mut left = budget.to_vec();
+        let mut out = Outcome::default();
+        let mut idx = vec![];
+        for (i, c) in cands.iter().enumerate() {
+            if left[c.pool] == 0 {
+                out.constrained_by_budgets = true;
+                continue;
+            }
+            left[c.pool] -= 1;
+            idx.push(i);
+        }
+        if idx.len() < 2 {
+            return out;
+        }
+        let (mut lo, mut hi) = (1usize, MAX_MULTI_NODE_CANDIDATES.min(idx.len()));
+        if idx.len() <= hi {
+            hi = idx.len() - 1;
+        }
+        while lo <= hi {
+            let mid = (lo + hi) / 2;
+            let set: Vec<&Candidate> = idx[..=mid].iter().map(|i| &cands[*i]).collect();
+            let valid = match compute(cluster, &set) {
+                Ok(Decision::Delete) => Some(Decision::Delete),
+                Ok(Decision::Replace(r)) => filter_out_same_type(r, &set, cluster.offerings),
+                Err(_) => None,
+            };
+            match valid {
+                Some(d) => {
+                    out.command = Some(Command {
+                        candidates: idx[..=mid].to_vec(),
+                        savings: savings(&set, &d, cluster.offerings),
+                        decision: d,
+                    });
+                    lo = mid + 1;
+                }
+                None => hi = mid - 1,
+            }
+        }
+        out
+    }
+
+    /// Names in name order, for [`sort_name_ordered_candidates`].
+    const NAMES: [&str; 40] = [
+        "a00", "a01", "a02", "a03", "a04", "a05", "a06", "a07", "a08", "a09", "a10", "a11", "a12",
+        "a13", "a14", "a15", "a16", "a17", "a18", "a19", "a20", "a21", "a22", "a23", "a24", "a25",
+        "a26", "a27", "a28", "a29", "a30", "a31", "a32", "a33", "a34", "a35", "a36", "a37", "a38",
+        "a39",
+    ];
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(300))]
+
+        /// Sorting by index gives the order of a stable sort of the candidates themselves
+        /// (ties in ratio and cost included: few distinct prices and pod counts).
+        #[test]
+        fn sort_by_index_is_the_stable_sort(
+            nodes in proptest::collection::vec((0usize..3, 0usize..4, 0u8..3), 0..40),
+        ) {
+            let cat = catalog();
+            let infos: Vec<NodeInfo> = nodes
+                .iter()
+                .enumerate()
+                .map(|(i, (o, n, _))| {
+                    let pods = (0..*n as u64).map(|k| pod(i as u64 * 10 + k, 100)).collect();
+                    node(&format!("n{}", i % 7), &cat[*o], pods)
+                })
+                .collect();
+            let cands: Vec<Candidate> = infos
+                .iter()
+                .zip(&nodes)
+                .map(|(n, (o, _, age))| {
+                    let mut c = candidate(n, &cat[*o]);
+                    c.disruption_cost *= lifetime_remaining(*age as u64, Some(4));
+                    c
+                })
+                .collect();
+            let mut want = cands.clone();
+            want.sort_by(|a, b| {
+                b.savings_ratio()
+                    .total_cmp(&a.savings_ratio())
+                    .then(a.disruption_cost.total_cmp(&b.disruption_cost))
+                    .then_with(|| a.node.cmp(b.node))
+            });
+            let mut got = cands.clone();
+            sort_candidates(&mut got);
+            let key = |v: &[Candidate]| -> Vec<(String, usize)> {
+                v.iter().map(|c| (c.node.to_string(), c.pods.len())).collect()
+            };
+            proptest::prop_assert_eq!(key(&got), key(&want));
+            // Distinct names in name order: the variant that does not compare names.
+            let mut named: Vec<Candidate> = cands
+                .into_iter()
+                .enumerate()
+                .map(|(i, c)| Candidate {
+                    node: NAMES[i],
+                    ..c
+                })
+                .collect();
+            let mut want = named.clone();
+            sort_candidates(&mut want);
+            sort_name_ordered_candidates(&mut named);
+            proptest::prop_assert_eq!(key(&named), key(&want));
+        }
+
+        /// Multi-node consolidation with its shared pod order and its early bound decides as
+        /// a full simulation of every probe does: random nodes of the test catalog with random
+        /// pods (CPU and memory), pending pods, an uninitialized node and budgets.
+        #[test]
+        fn multi_node_matches_full_simulation(
+            nodes in proptest::collection::vec(
+                (0usize..6, proptest::collection::vec((0usize..7, 0i64..40), 0..12)),
+                2..30,
+            ),
+            pending in proptest::collection::vec((0usize..7, 0i64..40), 0..6),
+            budget in 1u64..40,
+            uninit in proptest::option::of(0usize..30),
+        ) {
+            const CPU: [i64; 7] = [0, 100, 300, 500, 1000, 2500, 7000];
+            let cat = catalog();
+            let mut id = 0;
+            let mut mk = |cpu: usize, gib: i64| {
+                id += 1;
+                let mut p = pod(id, CPU[cpu]);
+                p.requests.memory = gib << 30;
+                p
+            };
+            let infos: Vec<NodeInfo> = nodes
+                .iter()
+                .enumerate()
+                .map(|(i, (o, pods))| {
+                    let o = &cat[*o];
+                    let mut ps = vec![];
+                    let mut used = Resources::ZERO;
+                    for (c, m) in pods {
+                        let p = mk(*c, *m);
+                        if (used + p.requests).fits_in(&o.allocatable) {
+                            used += p.requests;
+                            ps.push(p);
+                        }
+                    }
+                    node(&format!("n{i:02}"), o, ps)
+                })
+                .collect();
+            let pend: Vec<PodInfo> = pending.iter().map(|(c, m)| mk(*c, *m)).collect();
+            let refs: Vec<&NodeInfo> = infos.iter().collect();
+            let unready: BTreeSet<Arc<str>> = uninit
+                .filter(|u| *u < infos.len())
+                .map(|u| infos[u].name.clone())
+                .into_iter()
+                .collect();
+            let pools = [pool(&["on-demand", "spot"], None)];
+            let cl = Cluster {
+                nodes: &refs,
+                pools: &pools,
+                offerings: &cat,
+                spot_to_spot: false,
+                pending: &pend,
+                uninitialized: &unready,
+            };
+            let mut cands: Vec<Candidate> = infos
+                .iter()
+                .zip(&nodes)
+                .map(|(n, (o, _))| candidate(n, &cat[*o]))
+                .collect();
+            sort_candidates(&mut cands);
+            let want = multi_node_reference(&cl, &cands, &[budget]);
+            proptest::prop_assert_eq!(&multi_node(&cl, &cands, &[budget]), &want);
+            // The same candidates listing their pods in placement order: the merged search.
+            let merged: Vec<Candidate> = cands
+                .iter()
+                .map(|c| {
+                    let n = infos.iter().find(|n| n.name.as_ref() == c.node).unwrap();
+                    let mut ix: Vec<u32> = (0..n.pods.len() as u32).collect();
+                    ix.sort_by_key(|i| placement_key(&n.pods[*i as usize]));
+                    Candidate {
+                        pods: CandidatePods::in_placement_order(&n.pods, Cow::Owned(ix), true),
+                        ..c.clone()
+                    }
+                })
+                .collect();
+            proptest::prop_assert_eq!(&multi_node(&cl, &merged, &[budget]), &want);
+        }
     }
 }

@@ -198,6 +198,7 @@ impl Sim {
             memory: it.memory_bytes(),
             pods: it.max_pods as i64,
         };
+        self.node_stamp += 1;
         let node = Node {
             info: NodeInfo {
                 name: Arc::from(name),
@@ -219,10 +220,12 @@ impl Sim {
             hourly_price: it.hourly_price(capacity_type),
             images: Default::default(),
             sandbox_free_at: kscale_model::SimTime::ZERO,
+            pods_stamp: self.node_stamp,
             annotations: Default::default(),
         };
         let spot = node.capacity_type == "spot";
         self.nodes.insert(Arc::from(name), node);
+        self.karpenter_node_counted(name, true);
         if spot {
             self.arm_spot_interruption(name);
         }
@@ -254,6 +257,7 @@ impl Sim {
             }
         }
         self.closed_cost += cost;
+        self.karpenter_node_counted(name, false);
         if let Some(node) = self.nodes.remove(name) {
             for p in &node.info.pods {
                 self.note_unbound(p.priority);

@@ -306,6 +306,8 @@ impl Sim {
             info.requests = to;
             // Node autoscalers' change detection: what pods hold on nodes changed.
             self.pods_epoch += 1;
+            self.node_stamp += 1;
+            n.pods_stamp = self.node_stamp;
         }
     }
 

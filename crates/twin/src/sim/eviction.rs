@@ -259,6 +259,8 @@ impl Sim {
         {
             let x = n.info.pods.swap_remove(i);
             n.info.requested -= x.requests;
+            self.node_stamp += 1;
+            n.pods_stamp = self.node_stamp;
             self.note_unbound(x.priority);
         }
         self.count("evictions");

@@ -11,7 +11,7 @@
 //! Karpenter v1 does — emptiness, multi- and single-node consolidation with replacement by a
 //! cheaper node, under disruption budgets — in [`super::karpenter_disruption`].
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use kscale_controllers::karpenter::budget::Budget;
@@ -116,7 +116,14 @@ pub struct KarpenterState {
     pub nominated: BTreeMap<u64, String>,
     /// Disruption of NodePool nodes (commands, budgets' bookkeeping, decisions).
     pub disruption: super::karpenter_disruption::DisruptionState,
+    /// The nodes' summed capacity per pool label and pool name, and the
+    /// [`Sim::node_labels_epoch`] it was summed at (the nodes' share of the pools' usage).
+    node_usage: Option<(u64, NodeUsage)>,
 }
+
+/// Σ capacity of the nodes, per pool label (`karpenter.sh/nodepool`,
+/// `karpenter.sh/provisioner-name`) and value.
+type NodeUsage = BTreeMap<&'static str, BTreeMap<String, Resources>>;
 
 /// The label a pool stamps on its nodes.
 pub fn pool_label(api: &PoolApi) -> &'static str {
@@ -128,17 +135,127 @@ pub fn pool_label(api: &PoolApi) -> &'static str {
 
 impl Sim {
     /// Provisioners and NodePools in the store.
-    pub fn karpenter_pools(&self) -> Vec<PoolConfig> {
+    pub fn karpenter_pools(&mut self) -> Vec<PoolConfig> {
         let mut out = self.karpenter_pool_specs();
         self.fill_pool_usage(&mut out);
         out
     }
 
-    /// The pools' usage (nodes and in-flight NodeClaims labelled with each pool).
-    fn fill_pool_usage(&self, configs: &mut [PoolConfig]) {
-        for c in configs {
-            c.pool.usage = self.pool_usage(pool_label(&c.api), &c.pool.name);
+    /// The pools' usage (nodes and in-flight NodeClaims labelled with each pool). The nodes'
+    /// share follows node additions and removals ([`Sim::karpenter_node_counted`]) and is
+    /// summed again only when labels changed ([`Sim::node_labels_epoch`]); capacities never
+    /// change.
+    fn fill_pool_usage(&mut self, configs: &mut [PoolConfig]) {
+        let epoch = self.node_labels_epoch;
+        if self
+            .karpenter
+            .node_usage
+            .as_ref()
+            .is_none_or(|(e, _)| *e != epoch)
+        {
+            self.karpenter.node_usage = Some((epoch, self.node_usage()));
         }
+        let (_, nodes) = self.karpenter.node_usage.as_ref().expect("just filled");
+        for c in configs {
+            let name = c.pool.name.as_str();
+            let on_nodes = nodes
+                .get(pool_label(&c.api))
+                .and_then(|m| m.get(name))
+                .copied()
+                .unwrap_or(Resources::ZERO);
+            let inflight = self
+                .karpenter
+                .in_flight
+                .iter()
+                .filter(|f| f.pool == name)
+                .fold(Resources::ZERO, |a, f| a + f.offering.capacity);
+            c.pool.usage = on_nodes + inflight;
+        }
+    }
+
+    /// Node `name` was just added (`added`) or is about to be removed: the pools' node usage,
+    /// if current, follows the change, and disruption forgets what it cached of the name.
+    pub(super) fn karpenter_node_counted(&mut self, name: &str, added: bool) {
+        self.karpenter.disruption.forget_node(name);
+        let Some((epoch, usage)) = &mut self.karpenter.node_usage else {
+            return;
+        };
+        let Some(n) = self
+            .nodes
+            .get(name)
+            .filter(|_| *epoch == self.node_labels_epoch)
+        else {
+            return;
+        };
+        for label in [
+            pool_label(&PoolApi::Provisioner),
+            pool_label(&PoolApi::NodePool),
+        ] {
+            if let Some(v) = n.info.labels.get(label) {
+                let sum = usage
+                    .entry(label)
+                    .or_default()
+                    .entry(v.clone())
+                    .or_insert(Resources::ZERO);
+                if added {
+                    *sum += n.capacity;
+                } else {
+                    *sum -= n.capacity;
+                }
+            }
+        }
+    }
+
+    /// Σ capacity of the nodes per pool label and value, summed now.
+    fn node_usage(&self) -> NodeUsage {
+        let mut out = NodeUsage::new();
+        for n in self.nodes.values() {
+            for label in [
+                pool_label(&PoolApi::Provisioner),
+                pool_label(&PoolApi::NodePool),
+            ] {
+                if let Some(v) = n.info.labels.get(label) {
+                    let sum = out
+                        .entry(label)
+                        .or_default()
+                        .entry(v.clone())
+                        .or_insert(Resources::ZERO);
+                    *sum += n.capacity;
+                }
+            }
+        }
+        out
+    }
+
+    /// Checks Karpenter's incremental state against a recomputation: the nodes' usage per pool
+    /// (while its epoch is current), the disruption cache, and that every pod the scheduler
+    /// found unschedulable is in `unschedulable_since` (provisioning lists pending pods from it).
+    pub fn karpenter_check_invariants(&self) -> Result<(), String> {
+        // (Entries whose sum is zero read as absent.)
+        let nonzero = |u: &NodeUsage| -> Vec<(&'static str, String, Resources)> {
+            u.iter()
+                .flat_map(|(l, m)| m.iter().map(|(v, r)| (*l, v.clone(), *r)))
+                .filter(|x| x.2 != Resources::ZERO)
+                .collect()
+        };
+        if let Some((e, usage)) = &self.karpenter.node_usage
+            && *e == self.node_labels_epoch
+            && nonzero(usage) != nonzero(&self.node_usage())
+        {
+            return Err(format!(
+                "Karpenter node usage {usage:?} != recomputed {:?}",
+                self.node_usage()
+            ));
+        }
+        for p in self.pods.values() {
+            if p.unschedulable.is_some() && !self.unschedulable_since.contains_key(&p.id) {
+                return Err(format!(
+                    "pod {} is unschedulable but not in unschedulable_since",
+                    p.name
+                ));
+            }
+        }
+        self.disruption_check_invariants()
     }
 
     /// [`Sim::karpenter_pools`] with every usage zero (read from the objects only).
@@ -256,21 +373,6 @@ impl Sim {
         out
     }
 
-    fn pool_usage(&self, label: &str, name: &str) -> Resources {
-        let nodes = self
-            .nodes
-            .values()
-            .filter(|n| n.info.labels.get(label).map(String::as_str) == Some(name))
-            .fold(Resources::ZERO, |a, n| a + n.capacity);
-        let inflight = self
-            .karpenter
-            .in_flight
-            .iter()
-            .filter(|f| f.pool == name)
-            .fold(Resources::ZERO, |a, f| a + f.offering.capacity);
-        nodes + inflight
-    }
-
     /// Every offering of the catalog: instance type × capacity type × zone.
     pub fn offerings(&self) -> Arc<Vec<Offering>> {
         // A function of the scenario (catalog, capacity types, zones): built once.
@@ -364,9 +466,18 @@ impl Sim {
     }
 
     fn karpenter_provision(&mut self) {
+        // Every pod the scheduler found unschedulable is in `unschedulable_since` (in id order,
+        // like the pod table; checked by `karpenter_check_invariants`): no walk over all pods.
+        let flying: BTreeSet<&str> = self
+            .karpenter
+            .in_flight
+            .iter()
+            .map(|f| f.claim.as_str())
+            .collect();
         let pending: Vec<u64> = self
-            .pods
-            .values()
+            .unschedulable_since
+            .keys()
+            .filter_map(|id| self.pods.get(id))
             .filter(|p| {
                 p.node.is_none()
                     && p.nominated.is_none()
@@ -378,7 +489,7 @@ impl Sim {
                     .karpenter
                     .nominated
                     .get(&p.id)
-                    .is_some_and(|c| self.karpenter.in_flight.iter().any(|f| &f.claim == c))
+                    .is_some_and(|c| flying.contains(c.as_str()))
             })
             .map(|p| p.id)
             .collect();
@@ -428,17 +539,24 @@ impl Sim {
             }
             let now = self.now;
             self.karpenter.unavailable.retain(|_, until| *until > now);
-            let available: Vec<Offering> = offerings
-                .iter()
-                .filter(|o| {
-                    !self.karpenter.unavailable.contains_key(&(
-                        o.instance_type.clone(),
-                        o.capacity_type.clone(),
-                        o.zone.clone(),
-                    ))
-                })
-                .cloned()
-                .collect();
+            // Nothing cached as unavailable: every offering, shared rather than copied.
+            let available: Arc<Vec<Offering>> = if self.karpenter.unavailable.is_empty() {
+                offerings.clone()
+            } else {
+                Arc::new(
+                    offerings
+                        .iter()
+                        .filter(|o| {
+                            !self.karpenter.unavailable.contains_key(&(
+                                o.instance_type.clone(),
+                                o.capacity_type.clone(),
+                                o.zone.clone(),
+                            ))
+                        })
+                        .cloned()
+                        .collect(),
+                )
+            };
             let plan = karpenter::plan(&todo, &pools, &available);
             let mut retry = vec![];
             for (id, reason) in plan.unschedulable {

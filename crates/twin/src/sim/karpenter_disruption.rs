@@ -18,14 +18,17 @@
 //! Per-poll cost: nothing is computed while no pod or node changed since a poll that found
 //! nothing (upstream `IsConsolidated`), unless a node's `consolidateAfter` elapses or a
 //! scheduled budget may change; single-node consolidation simulates at most
-//! [`MAX_SINGLE_NODE_CANDIDATES`] candidates per poll, multi-node at most 100.
+//! [`MAX_SINGLE_NODE_CANDIDATES`] candidates per poll, multi-node at most 100. What a node means
+//! to disruption is cached per node (`NodeEntry`) and read again only when the node's
+//! `pods_stamp` or [`Sim::node_labels_epoch`] changed.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use kscale_controllers::karpenter::budget::{self, Reason};
 use kscale_controllers::karpenter::consolidation::{
-    self, Candidate, Cluster, Decision, eviction_cost, lifetime_remaining,
+    self, Candidate, CandidatePods, Cluster, Decision, eviction_cost, lifetime_remaining,
 };
 use kscale_controllers::karpenter::{Offering, Pool};
 use kscale_controllers::scheduler::{NodeInfo, PodInfo};
@@ -33,6 +36,7 @@ use kscale_model::{Resources, SimTime, Taint, TaintEffect};
 use serde_json::{Value, json};
 
 use super::karpenter::{PoolApi, PoolConfig};
+use super::model::Node;
 use super::{Event, Sim};
 
 /// Delay between computing a command and re-validating it (`commandValidationDelay`, 15 s).
@@ -137,28 +141,60 @@ pub struct DisruptionState {
     pub claims: BTreeMap<String, String>,
     /// Last emission of a deduplicated event (reason, object) → time.
     dedupe: BTreeMap<(&'static str, String), SimTime>,
-    /// Node → what its pods mean to disruption, kept while its pods are unchanged.
-    node_pods: BTreeMap<Arc<str>, NodePods>,
+    /// Node → what disruption reads of it, kept while it is unchanged.
+    node_pods: BTreeMap<Arc<str>, NodeEntry>,
+    /// The NodePool names of [`NodeEntry::nodepool`], one allocation per name.
+    pool_names: BTreeSet<Arc<str>>,
 }
 
 impl DisruptionState {
-    /// A pod's annotations changed: the cached [`NodePods`] may be stale.
+    /// A node of this name was added or is removed: its cache entry (of an earlier node of the
+    /// same name, or its own) goes.
+    pub fn forget_node(&mut self, name: &str) {
+        self.node_pods.remove(name);
+    }
+
+    /// A pod's annotations changed: the cached per-node entries may be stale.
     pub fn pod_annotations_changed(&mut self) {
         self.node_pods.clear();
+        self.pool_names.clear();
     }
+}
+
+/// What disruption reads of a node: its pool label and `do-not-disrupt` annotation (valid while
+/// [`Sim::node_labels_epoch`] is `meta_epoch`: labels and annotations only change with it) and, for
+/// NodePool nodes, what its pods mean.
+#[derive(Debug, Default)]
+struct NodeEntry {
+    /// The [`Sim::node_labels_epoch`] `nodepool` and `do_not_disrupt` were read at.
+    meta_epoch: Option<u64>,
+    /// Its `karpenter.sh/nodepool` label (interned: the entries of one pool share it).
+    nodepool: Option<Arc<str>>,
+    /// Its `karpenter.sh/do-not-disrupt` annotation is `"true"`.
+    do_not_disrupt: bool,
+    /// Its pods, for a NodePool node.
+    pods: Option<NodePods>,
 }
 
 /// What a node's pods mean to disruption: valid while the node's pods (ids, in order, and
 /// their terminating flags) are the same, since a pod's owner, priority and template only change
-/// with a `kubectl annotate` ([`DisruptionState::pod_annotations_changed`]).
+/// with a `kubectl annotate` ([`DisruptionState::pod_annotations_changed`]). The node's
+/// [`Node::pods_stamp`] changes with any of those, so an unchanged stamp proves the signature
+/// unchanged without reading the pods (`Sim::check_invariants` verifies it).
 #[derive(Debug, Default)]
 struct NodePods {
+    /// The node's [`Node::pods_stamp`] when last found current.
+    stamp: u64,
     /// (id, terminating) of the node's pods when computed.
     signature: Vec<(u64, bool)>,
     /// A reschedulable pod has `karpenter.sh/do-not-disrupt: "true"`.
     blocked: bool,
-    /// Indices (into the node's pods) of the reschedulable pods.
+    /// Indices (into the node's pods) of the reschedulable pods, in the consolidation
+    /// simulation's placement order ([`consolidation::placement_key`]: it reads the requests,
+    /// which change with a new stamp too).
     pods: Vec<u32>,
+    /// None of them requests a negative CPU or memory.
+    non_negative: bool,
     /// Σ eviction cost of those pods.
     disruption_cost: f64,
     /// 1 + Σ max(0, eviction cost).
@@ -166,7 +202,12 @@ struct NodePods {
 }
 
 impl NodePods {
-    fn current(&self, pods: &[PodInfo]) -> bool {
+    /// Current for the node: its stamp is unchanged (its pods, their order and requests too).
+    fn current(&self, n: &Node) -> bool {
+        self.stamp == n.pods_stamp
+    }
+
+    fn same_pods(&self, pods: &[PodInfo]) -> bool {
         self.signature.len() == pods.len()
             && self
                 .signature
@@ -174,6 +215,32 @@ impl NodePods {
                 .zip(pods)
                 .all(|(s, p)| s.0 == p.id && s.1 == p.terminating)
     }
+
+    /// The node's reschedulable pods (borrowed from the node and this cache).
+    fn candidate_pods<'a>(&'a self, pods: &'a [PodInfo]) -> CandidatePods<'a> {
+        CandidatePods::in_placement_order(pods, Cow::Borrowed(&self.pods), self.non_negative)
+    }
+
+    /// Puts `pods` in placement order for the node's current requests.
+    fn order(&mut self, node: &[PodInfo]) {
+        self.pods
+            .sort_by_key(|i| consolidation::placement_key(&node[*i as usize]));
+        self.non_negative = self.pods.iter().all(|i| {
+            let r = &node[*i as usize].requests;
+            r.cpu_milli >= 0 && r.memory >= 0
+        });
+    }
+}
+
+/// Same key of the node map and of a cache in name order: the cache's keys are clones of the
+/// node map's, so the pointers are compared before the names.
+fn same_name(a: &Arc<str>, b: &Arc<str>) -> bool {
+    Arc::ptr_eq(a, b) || a == b
+}
+
+/// `a` sorts before `b` (and is not the same key).
+fn before(a: &Arc<str>, b: &Arc<str>) -> bool {
+    !Arc::ptr_eq(a, b) && a < b
 }
 
 /// What one pass over the pools found (borrowing the nodes and their pods).
@@ -207,6 +274,17 @@ struct Poll {
     constrained: bool,
     /// Earliest time a node not yet consolidatable becomes so.
     next_eligible: Option<SimTime>,
+}
+
+/// The label naming a node's NodePool.
+const NODEPOOL_LABEL: &str = "karpenter.sh/nodepool";
+
+/// The node has `karpenter.sh/do-not-disrupt: "true"`.
+fn do_not_disrupt(n: &Node) -> bool {
+    n.annotations
+        .get("karpenter.sh/do-not-disrupt")
+        .map(String::as_str)
+        == Some("true")
 }
 
 fn is_nodepool(c: &PoolConfig) -> bool {
@@ -275,18 +353,41 @@ impl Sim {
         let state = &self.karpenter.disruption;
         // The cache and the nodes are both in name order: walked side by side.
         let mut cached = state.node_pods.iter().peekable();
+        let mut last_pool: Option<(&str, Option<usize>)> = None;
         for (name, n) in &self.nodes {
-            while cached.next_if(|(k, _)| *k < name).is_some() {}
-            let cache = cached.next_if(|(k, _)| *k == name).map(|(_, c)| c);
-            let disrupting = state.disrupting.contains(name.as_ref());
+            while cached.next_if(|(k, _)| before(k, name)).is_some() {}
+            let entry = cached
+                .next_if(|(k, _)| same_name(k, name))
+                .map(|(_, c)| c)
+                .filter(|e| e.meta_epoch == Some(self.node_labels_epoch));
+            let cache = entry.and_then(|e| e.pods.as_ref());
+            let disrupting =
+                !state.disrupting.is_empty() && state.disrupting.contains(name.as_ref());
             if n.info.ready && !n.info.unschedulable && !disrupting {
                 g.destinations.push(&n.info);
             }
-            let Some(pi) = n.info.labels.get("karpenter.sh/nodepool").and_then(|p| {
-                configs
-                    .iter()
-                    .position(|c| is_nodepool(c) && c.pool.name == *p)
-            }) else {
+            let (nodepool, do_not_disrupt) = match entry {
+                Some(e) => (e.nodepool.as_deref(), e.do_not_disrupt),
+                None => (
+                    n.info.labels.get(NODEPOOL_LABEL).map(String::as_str),
+                    do_not_disrupt(n),
+                ),
+            };
+            // (Consecutive nodes of one pool share the interned name: its index is kept.)
+            let pi = match nodepool {
+                Some(p) if last_pool.is_some_and(|(q, _)| std::ptr::eq(q, p)) => {
+                    last_pool.expect("checked").1
+                }
+                Some(p) => {
+                    let i = configs
+                        .iter()
+                        .position(|c| is_nodepool(c) && c.pool.name == p);
+                    last_pool = Some((p, i));
+                    i
+                }
+                None => None,
+            };
+            let Some(pi) = pi else {
                 continue;
             };
             let cfg = &configs[pi];
@@ -302,11 +403,7 @@ impl Sim {
                 ));
                 continue;
             };
-            if n.annotations
-                .get("karpenter.sh/do-not-disrupt")
-                .map(String::as_str)
-                == Some("true")
-            {
+            if do_not_disrupt {
                 continue;
             }
             let eligible = n.last_pod_event.plus_millis(after);
@@ -314,25 +411,33 @@ impl Sim {
                 g.next_eligible = Some(g.next_eligible.map_or(eligible, |t| t.min(eligible)));
                 continue;
             }
-            let fresh;
-            let np = match cache.filter(|c| c.current(&n.info.pods)) {
-                Some(c) => c,
+            // (The cache is refreshed before every gathering: `fresh` is for safety only.)
+            let (pods, disruption_cost, reschedule_cost) = match cache.filter(|c| c.current(n)) {
+                Some(np) if np.blocked => continue,
+                Some(np) => (
+                    np.candidate_pods(&n.info.pods),
+                    np.disruption_cost,
+                    np.reschedule_cost,
+                ),
                 None => {
-                    fresh = self.node_pods(&n.info.pods);
-                    &fresh
+                    let fresh = self.node_pods(n);
+                    if fresh.blocked {
+                        continue;
+                    }
+                    let pods = CandidatePods::in_placement_order(
+                        &n.info.pods,
+                        Cow::Owned(fresh.pods),
+                        fresh.non_negative,
+                    );
+                    (pods, fresh.disruption_cost, fresh.reschedule_cost)
                 }
             };
-            if np.blocked {
-                continue;
-            }
-            let pods: Vec<&PodInfo> = np.pods.iter().map(|i| &n.info.pods[*i as usize]).collect();
-            let (disruption_cost, reschedule_cost) = (np.disruption_cost, np.reschedule_cost);
             let empty = pods.is_empty();
             let c = Candidate {
-                node: name.clone(),
+                node: name,
                 pool: pi,
-                instance_type: n.instance_type.clone(),
-                capacity_type: n.capacity_type.clone(),
+                instance_type: &n.instance_type,
+                capacity_type: &n.capacity_type,
                 price: n.hourly_price,
                 capacity: n.capacity,
                 pods,
@@ -354,15 +459,18 @@ impl Sim {
                 g.underutilized.push(c);
             }
         }
-        consolidation::sort_candidates(&mut g.empty);
-        consolidation::sort_candidates(&mut g.underutilized);
+        // Gathered from the nodes in name order.
+        consolidation::sort_name_ordered_candidates(&mut g.empty);
+        consolidation::sort_name_ordered_candidates(&mut g.underutilized);
         g
     }
 
     /// What `pods` (a node's) mean to disruption (upstream `EvictionCost` of the reschedulable
     /// pods; DaemonSet and terminating pods are not rescheduled).
-    fn node_pods(&self, pods: &[PodInfo]) -> NodePods {
+    fn node_pods(&self, n: &Node) -> NodePods {
+        let pods = &n.info.pods;
         let mut out = NodePods {
+            stamp: n.pods_stamp,
             signature: pods.iter().map(|p| (p.id, p.terminating)).collect(),
             reschedule_cost: 1.0,
             ..NodePods::default()
@@ -390,31 +498,110 @@ impl Sim {
             out.reschedule_cost += c.max(0.0);
             out.pods.push(i as u32);
         }
+        out.order(pods);
         out
     }
 
-    /// Brings the cached [`NodePods`] up to date with the nodes (before a [`Sim::gather`]).
+    /// Brings the cached [`NodeEntry`]s up to date with the nodes (before a [`Sim::gather`]):
+    /// in place, a node's pods read only when its stamp changed.
     fn refresh_node_pods(&mut self) {
-        // Both maps are in name order: walk them side by side (no lookup by name).
-        let old = std::mem::take(&mut self.karpenter.disruption.node_pods);
-        let mut old = old.into_iter().peekable();
-        let mut cache = BTreeMap::new();
-        for (name, n) in &self.nodes {
-            while old.next_if(|(k, _)| k < name).is_some() {}
-            let prev = old.next_if(|(k, _)| k == name).map(|(_, c)| c);
-            if !n.info.labels.contains_key("karpenter.sh/nodepool") {
-                if let Some(c) = prev {
-                    cache.insert(name.clone(), c);
+        let epoch = self.node_labels_epoch;
+        let mut cache = std::mem::take(&mut self.karpenter.disruption.node_pods);
+        let mut names = std::mem::take(&mut self.karpenter.disruption.pool_names);
+        let mut missing = vec![];
+        let mut matched = 0;
+        {
+            // Both maps are in name order: walk them side by side (no lookup by name).
+            let mut old = cache.iter_mut().peekable();
+            for (name, n) in &self.nodes {
+                while old.next_if(|(k, _)| before(k, name)).is_some() {}
+                match old.next_if(|(k, _)| same_name(k, name)) {
+                    Some((_, e)) => {
+                        matched += 1;
+                        self.refresh_entry(e, n, epoch, &mut names);
+                    }
+                    None => missing.push(name.clone()),
                 }
-                continue;
             }
-            let c = match prev {
-                Some(c) if c.current(&n.info.pods) => c,
-                _ => self.node_pods(&n.info.pods),
-            };
-            cache.insert(name.clone(), c);
+        }
+        if matched < cache.len() {
+            cache.retain(|k, _| self.nodes.contains_key(k));
+        }
+        for name in missing {
+            let mut e = NodeEntry::default();
+            self.refresh_entry(&mut e, &self.nodes[&name], epoch, &mut names);
+            cache.insert(name, e);
         }
         self.karpenter.disruption.node_pods = cache;
+        self.karpenter.disruption.pool_names = names;
+    }
+
+    fn refresh_entry(
+        &self,
+        e: &mut NodeEntry,
+        n: &Node,
+        epoch: u64,
+        names: &mut BTreeSet<Arc<str>>,
+    ) {
+        if e.meta_epoch != Some(epoch) {
+            e.meta_epoch = Some(epoch);
+            e.nodepool = n.info.labels.get(NODEPOOL_LABEL).map(|p| {
+                if let Some(a) = names.get(p.as_str()) {
+                    return a.clone();
+                }
+                let a: Arc<str> = Arc::from(p.as_str());
+                names.insert(a.clone());
+                a
+            });
+            e.do_not_disrupt = do_not_disrupt(n);
+        }
+        if e.nodepool.is_none() {
+            return;
+        }
+        match &mut e.pods {
+            Some(c) if c.stamp == n.pods_stamp => {}
+            Some(c) if c.same_pods(&n.info.pods) => {
+                // Same pods (what they mean to disruption is kept), maybe new requests.
+                c.stamp = n.pods_stamp;
+                c.order(&n.info.pods);
+            }
+            _ => e.pods = Some(self.node_pods(n)),
+        }
+    }
+
+    /// The disruption cache agrees with the nodes: an entry whose stamp is its node's has the
+    /// node's pods (ids, order, terminating flags).
+    pub(super) fn disruption_check_invariants(&self) -> Result<(), String> {
+        for (name, e) in &self.karpenter.disruption.node_pods {
+            let Some(n) = self.nodes.get(name) else {
+                continue;
+            };
+            if let Some(c) = &e.pods
+                && c.stamp == n.pods_stamp
+                && (!c.same_pods(&n.info.pods) || {
+                    let mut again = NodePods {
+                        pods: c.pods.clone(),
+                        ..NodePods::default()
+                    };
+                    again.order(&n.info.pods);
+                    again.pods != c.pods || again.non_negative != c.non_negative
+                })
+            {
+                return Err(format!(
+                    "node {name}: pods changed without a new pods_stamp ({})",
+                    n.pods_stamp
+                ));
+            }
+            if e.meta_epoch == Some(self.node_labels_epoch)
+                && (e.nodepool.as_deref() != n.info.labels.get(NODEPOOL_LABEL).map(String::as_str)
+                    || e.do_not_disrupt != do_not_disrupt(n))
+            {
+                return Err(format!(
+                    "node {name}: labels or annotations changed without a new node_labels_epoch"
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// What the consolidation simulation adds to the nodes: the pending pods (not nominated to
@@ -502,12 +689,12 @@ impl Sim {
             .iter()
             .map(|i| {
                 let c = &cands[*i];
-                let uid = self.nodes[&c.node].uid.clone();
+                let uid = self.nodes[c.node].uid.clone();
                 (
                     c.node.to_string(),
                     uid,
-                    c.instance_type.clone(),
-                    c.capacity_type.clone(),
+                    c.instance_type.to_string(),
+                    c.capacity_type.to_string(),
                     c.price,
                 )
             })
@@ -649,13 +836,16 @@ impl Sim {
                 pending: &pending,
                 uninitialized: &uninitialized,
             };
-            let multi = consolidation::multi_node(&cluster, &g.underutilized, &budget);
+            // The destinations' free room and the pools' compatible offerings, once for both.
+            let base = consolidation::Simulations::new(&cluster);
+            let multi = consolidation::multi_node_in(&cluster, &base, &g.underutilized, &budget);
             poll.constrained |= multi.constrained_by_budgets;
             let (found, method, unconsolidatable) = match multi.command {
                 Some(c) => (Some(c), "multi", vec![]),
                 None => {
-                    let single = consolidation::single_node(
+                    let single = consolidation::single_node_in(
                         &cluster,
+                        &base,
                         &g.underutilized,
                         &budget,
                         MAX_SINGLE_NODE_CANDIDATES,
@@ -750,7 +940,7 @@ impl Sim {
         };
         let mut idx = vec![];
         for (name, uid, ..) in &cmd.nodes {
-            match list.iter().position(|c| c.node.as_ref() == name) {
+            match list.iter().position(|c| c.node == name) {
                 Some(i) if self.nodes[name.as_str()].uid == *uid => idx.push(i),
                 _ => return Err("churn"),
             }

@@ -663,6 +663,7 @@ impl Sim {
                         .map(|(k, v)| (k.clone(), v.as_str().unwrap_or("").to_string()))
                         .collect();
                 }
+                self.node_labels_epoch += 1;
                 self.cluster_changed();
             }
             "Pod" => {

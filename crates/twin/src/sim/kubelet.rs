@@ -208,6 +208,8 @@ impl Sim {
         let priority = info.priority;
         node.info.pods.push(info);
         node.last_pod_event = now;
+        self.node_stamp += 1;
+        node.pods_stamp = self.node_stamp;
         // The kubelet sees the bind, then sets up the sandbox; the runtime's per-node lock
         // (if modelled) serialises part of that set-up across the node's pods.
         let arrive = now.plus_millis(self.lat.bind_to_kubelet_ms);
@@ -388,6 +390,8 @@ impl Sim {
         {
             p.terminating = true;
             n.last_pod_event = now;
+            self.node_stamp += 1;
+            n.pods_stamp = self.node_stamp;
         }
         for c in containers {
             self.emit(
@@ -430,6 +434,8 @@ impl Sim {
             let p = n.info.pods.swap_remove(i);
             n.info.requested -= p.requests;
             n.last_pod_event = self.now;
+            self.node_stamp += 1;
+            n.pods_stamp = self.node_stamp;
             self.note_unbound(p.priority);
         }
         if let Some(o) = &pod.owner {

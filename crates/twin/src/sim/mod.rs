@@ -201,6 +201,11 @@ pub struct Sim {
     pub pods_epoch: u64,
     /// Incremented whenever a node is added, removed or changed (cheap change detection).
     pub nodes_epoch: u64,
+    /// Incremented whenever a node's labels or annotations change (Karpenter's per-node caches
+    /// and pool usage follow node additions and removals themselves).
+    pub node_labels_epoch: u64,
+    /// The last stamp given to a node's pods ([`model::Node::pods_stamp`]).
+    pub node_stamp: u64,
     /// The HPA sync loop is running.
     pub hpa_syncing: bool,
     /// Per-HPA controller memory.
@@ -304,6 +309,8 @@ impl Sim {
             pods_epoch: 0,
             bound_priorities: BTreeMap::new(),
             nodes_epoch: 0,
+            node_labels_epoch: 0,
+            node_stamp: 0,
             failed_event_at: BTreeMap::new(),
             offerings_cache: std::sync::OnceLock::new(),
             crash_backoff: BTreeMap::new(),
@@ -538,6 +545,7 @@ impl Sim {
     /// sum of its pods; every pod in exactly one phase, consistent with its binding (a pending
     /// pod is on no node, a bound pod is on exactly its node), and queued pods are unbound.
     pub fn check_invariants(&self) -> Result<(), String> {
+        self.karpenter_check_invariants()?;
         let mut seen = std::collections::BTreeMap::new();
         for (name, n) in &self.nodes {
             let sum = n

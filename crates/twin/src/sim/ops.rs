@@ -157,6 +157,7 @@ impl Sim {
                 for k in remove {
                     map.remove(k);
                 }
+                self.node_labels_epoch += 1;
                 self.cluster_changed();
             }
             "Pod" => {
