@@ -12,7 +12,6 @@
 //! ContainerResource metrics: the load model puts a pod's request CPU and memory into its
 //! first container (the serving container); the other containers use nothing (assumption).
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use kscale_controllers::hpa::{
@@ -433,9 +432,18 @@ impl Sim {
         // No HPA object was written since every parsed spec was last checked: the cache holds.
         let writes = self.store.writes_of("HorizontalPodAutoscaler");
         let current = self.hpa_parsed_writes == Some(writes);
+        // The per-HPA entries are taken out for the sync (nothing it calls reads them): one
+        // lookup per HPA.
+        let mut entries = std::mem::take(&mut self.hpa);
         for key in hpas {
-            self.sync_one_hpa(&key, current);
+            if !entries.contains_key(&key) {
+                entries.insert(key.clone(), HpaEntry::default());
+            }
+            let entry = entries.get_mut(&key).expect("inserted");
+            self.sync_one_hpa(&key, entry, current);
         }
+        debug_assert!(self.hpa.is_empty(), "an HPA sync wrote per-HPA entries");
+        self.hpa = entries;
         // Each stored HPA's entry was checked (or reused while current); a sync writes no HPA
         // object (its status is deferred), otherwise the next sync checks again.
         self.hpa_parsed_writes =
@@ -589,7 +597,11 @@ impl Sim {
     }
 
     /// The parsed spec of an HPA object, from the cache while its uid and generation hold.
-    fn parsed_hpa(&mut self, key: &ObjKey) -> Option<Arc<ParsedHpa>> {
+    fn parsed_hpa(
+        &self,
+        key: &ObjKey,
+        cache: &mut Option<Arc<ParsedHpa>>,
+    ) -> Option<Arc<ParsedHpa>> {
         let v = self.store.get(key)?;
         let meta = v.get("metadata");
         let uid = meta
@@ -600,7 +612,7 @@ impl Sim {
             .and_then(|m| m.get("generation"))
             .and_then(Value::as_i64)
             .unwrap_or(0);
-        if let Some(p) = self.hpa_parsed.get(key)
+        if let Some(p) = cache.as_ref()
             && p.uid == uid
             && p.generation == generation
         {
@@ -619,21 +631,21 @@ impl Sim {
             metrics,
             spec,
         });
-        self.hpa_parsed.insert(key.clone(), parsed.clone());
+        *cache = Some(parsed.clone());
         Some(parsed)
     }
 
-    fn sync_one_hpa(&mut self, key: &ObjKey, parsed_current: bool) {
+    fn sync_one_hpa(&mut self, key: &ObjKey, entry: &mut HpaEntry, parsed_current: bool) {
         let cached = if parsed_current {
-            self.hpa_parsed.get(key).cloned()
+            entry.parsed.clone()
         } else {
             None
         };
-        let Some(parsed) = cached.or_else(|| self.parsed_hpa(key)) else {
+        let Some(parsed) = cached.or_else(|| self.parsed_hpa(key, &mut entry.parsed)) else {
             return;
         };
         let (spec, kind, name) = (&parsed.spec, &parsed.kind, &parsed.name);
-        let prev_scale_time = match self.hpa_pending.get(key) {
+        let prev_scale_time = match &entry.pending {
             Some(p) => p.last_scale.clone(),
             None => self
                 .store
@@ -664,11 +676,15 @@ impl Sim {
         let now = self.now;
         let metrics = &parsed.metrics;
         let (pods, inputs, replicas, ready) = self.observe(&key.namespace, kind, name, metrics);
-        if !self.hpa_state.contains_key(key) {
-            self.hpa_state.insert(key.clone(), HpaState::default());
-        }
-        let state = self.hpa_state.get_mut(key).expect("inserted");
-        let d = hpa::reconcile(state, spec, current, replicas as i32, &pods, &inputs, now);
+        let d = hpa::reconcile(
+            &mut entry.state,
+            spec,
+            current,
+            replicas as i32,
+            &pods,
+            &inputs,
+            now,
+        );
         // Warnings: one per failing metric and FailedComputeMetricsReplicas; a failure repeated
         // at the next sync is not emitted again (the event correlator counts it instead).
         let errors: Vec<&MetricError> = d
@@ -683,7 +699,7 @@ impl Sim {
         if let Some(f) = &d.failed {
             warnings.push(("FailedComputeMetricsReplicas".into(), f.clone()));
         }
-        let last = self.hpa_last_warning.get(key);
+        let last = entry.last_warning.as_ref();
         let unchanged = last == Some(&warnings);
         let fresh: Vec<(String, String)> = warnings
             .iter()
@@ -702,7 +718,7 @@ impl Sim {
             );
         }
         if !unchanged {
-            self.hpa_last_warning.insert(key.clone(), warnings);
+            entry.last_warning = Some(warnings);
         }
         let mut rescaled = false;
         if !d.disabled
@@ -752,10 +768,7 @@ impl Sim {
             d.desired
         };
         let proposals: Vec<Option<Proposal>> = d.proposals.into_iter().map(Result::ok).collect();
-        if !self.hpa_series.contains_key(key) {
-            self.hpa_series.insert(key.clone(), HpaSeries::default());
-        }
-        let series = self.hpa_series.get_mut(key).expect("inserted");
+        let series = entry.series.get_or_insert_with(HpaSeries::default);
         series.current = replicas as f64;
         series.desired = desired as f64;
         series.ready = ready as f64;
@@ -783,18 +796,17 @@ impl Sim {
             at: now,
             last_scale,
         };
-        match self.hpa_pending.get_mut(key) {
-            Some(slot) => *slot = status,
-            None => {
-                self.hpa_pending.insert(key.clone(), status);
-            }
-        }
+        entry.pending = Some(status);
     }
 
     /// Renders the HPA status writes made since the last read into the stored objects (before
     /// a kubectl step and at the end of the run).
     pub fn flush_hpa_status(&mut self) {
-        let pending = std::mem::take(&mut self.hpa_pending);
+        let pending: Vec<(ObjKey, PendingStatus)> = self
+            .hpa
+            .iter_mut()
+            .filter_map(|(k, e)| e.pending.take().map(|p| (k.clone(), p)))
+            .collect();
         for (key, p) in pending {
             let ts = self.timestamp(p.at);
             let status_v2 = p.status_v2(&ts);
@@ -1029,5 +1041,20 @@ impl PendingStatus {
     }
 }
 
-/// Per-HPA controller memory, by HPA key.
-pub type HpaStates = BTreeMap<ObjKey, HpaState>;
+/// What the twin keeps per HPA between syncs.
+#[derive(Debug, Default)]
+pub struct HpaEntry {
+    /// The controller's memory (recommendations, scale events).
+    pub state: HpaState,
+    /// Replicas and metric values of the last sync, for the time series (None: never synced
+    /// to the end).
+    pub series: Option<HpaSeries>,
+    /// The warnings of the last sync, so a repeated failure is one event (as the event
+    /// correlator counts repeats instead of creating new events).
+    pub last_warning: Option<Vec<(String, String)>>,
+    /// The spec as parsed at the last sync, reused while uid and generation hold.
+    pub parsed: Option<Arc<ParsedHpa>>,
+    /// The status the last sync wrote, not yet rendered into the stored object (see
+    /// [`Sim::flush_hpa_status`]).
+    pub pending: Option<PendingStatus>,
+}

@@ -208,21 +208,12 @@ pub struct Sim {
     pub node_stamp: u64,
     /// The HPA sync loop is running.
     pub hpa_syncing: bool,
-    /// Per-HPA controller memory.
-    pub hpa_state: hpa::HpaStates,
-    /// Per HPA: replicas and metric values of the last sync, for the time series.
-    pub hpa_series: BTreeMap<ObjKey, hpa::HpaSeries>,
-    /// Per HPA: the last warning emitted, so a repeated failure is one event (as the event
-    /// correlator counts repeats instead of creating new events).
-    pub hpa_last_warning: BTreeMap<ObjKey, Vec<(String, String)>>,
-    /// Per HPA: its spec as parsed at the last sync, reused while uid and generation hold.
-    pub hpa_parsed: BTreeMap<ObjKey, Arc<hpa::ParsedHpa>>,
-    /// [`Store::writes_of`] HPAs when every entry of `hpa_parsed` for a stored HPA was last
+    /// Per HPA: what the twin's HPA controller keeps between syncs (one map, one lookup per
+    /// sync; see [`hpa::HpaEntry`]).
+    pub hpa: BTreeMap<ObjKey, hpa::HpaEntry>,
+    /// [`Store::writes_of`] HPAs when every parsed spec in `hpa` for a stored HPA was last
     /// checked against its object: while it holds, the entries are current.
     pub hpa_parsed_writes: Option<u64>,
-    /// Per HPA: the status its last sync wrote, not yet rendered into the stored object (see
-    /// [`Sim::flush_hpa_status`]).
-    pub hpa_pending: BTreeMap<ObjKey, hpa::PendingStatus>,
     /// Custom and external metrics (see `custom_metrics.rs`).
     pub custom_metrics: custom_metrics::CustomMetrics,
     /// Memory each pod uses now (bytes), for the kubelet's eviction manager.
@@ -296,12 +287,8 @@ impl Sim {
             karpenter: Default::default(),
             startups: vec![],
             hpa_syncing: false,
-            hpa_state: Default::default(),
-            hpa_series: BTreeMap::new(),
-            hpa_last_warning: BTreeMap::new(),
-            hpa_parsed: BTreeMap::new(),
+            hpa: BTreeMap::new(),
             hpa_parsed_writes: None,
-            hpa_pending: BTreeMap::new(),
             custom_metrics: Default::default(),
             memory_usage: BTreeMap::new(),
             eviction_running: false,

@@ -325,7 +325,11 @@ impl Sim {
             r.set(ids[2], ready as f64);
         }
         // Per HPA (at its last sync): replicas, desired, ready, and each metric vs its target.
-        for (k, h) in &self.hpa_series {
+        for (k, h) in self
+            .hpa
+            .iter()
+            .filter_map(|(k, e)| e.series.as_ref().map(|s| (k, s)))
+        {
             let mut cols = r.samples.hpa.remove(k).unwrap_or_default();
             let prefix = || format!("hpa/{}/{}", k.namespace, k.name);
             let base = match cols.base {
@@ -724,7 +728,12 @@ impl Sim {
                 series: latency,
             });
         }
-        for k in self.hpa_series.keys() {
+        for k in self
+            .hpa
+            .iter()
+            .filter(|(_, e)| e.series.is_some())
+            .map(|(k, _)| k)
+        {
             let id = format!("hpa/{}/{}/", k.namespace, k.name);
             let cols = |f: &dyn Fn(&str) -> bool| -> Vec<String> {
                 columns
