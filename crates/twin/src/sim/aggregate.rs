@@ -270,17 +270,22 @@ impl Sim {
         c.built = true;
     }
 
-    /// Writes every cohort's accumulator out to its members' per-pod accumulators (before a
-    /// scrape reads them) and starts a new window.
-    pub fn flush_usage_cohorts(&mut self) {
+    /// Hands every cohort's accumulator to its members (before a scrape reads them) and starts
+    /// a new window: `out[slot]` (by [`super::pod_table::PodTable::slot_of`]) is the CPU its
+    /// cohort accumulated, which replaces the pod's own accumulator; `written` lists the slots
+    /// set. A dense buffer instead of a write into each member pod: the scrape reads it in
+    /// the same order as it walks the pods.
+    pub fn take_cohort_usage(&mut self, out: &mut Vec<Option<f64>>, written: &mut Vec<usize>) {
+        out.resize(self.pods.slot_count(), None);
         for c in &mut self.load_cache {
             if !c.aggregated {
                 continue;
             }
             for co in c.cohorts.drain(..) {
                 for id in co.members {
-                    if let Some(p) = self.pods.get_mut(&id) {
-                        p.usage = Some((co.acc, 0.0));
+                    if let Some(i) = self.pods.slot_of(id) {
+                        out[i] = Some(co.acc);
+                        written.push(i);
                     }
                 }
             }

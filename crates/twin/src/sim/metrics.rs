@@ -32,6 +32,9 @@ pub struct MetricsApi {
     pub last_scrape: SimTime,
     /// The scrape loop is running.
     pub running: bool,
+    /// Scratch of the scrape, kept between scrapes (all `None` outside one): per pod-table
+    /// slot, its cohort's CPU accumulator, and the slots set.
+    pub cohort_usage: (Vec<Option<f64>>, Vec<usize>),
 }
 
 impl Sim {
@@ -49,10 +52,16 @@ impl Sim {
     pub fn metrics_scrape(&mut self) {
         let now = self.now;
         let window = now.since(self.metrics.last_scrape).max(1);
-        self.flush_usage_cohorts();
+        let (mut cohort, mut written) = std::mem::take(&mut self.metrics.cohort_usage);
+        self.take_cohort_usage(&mut cohort, &mut written);
         let secs = window as f64 / 1000.0;
-        for p in self.pods.values_mut() {
-            let (cpu_ms, mem) = p.usage.take().unwrap_or((0.0, 0.0));
+        for (i, p) in self.pods.slots_mut() {
+            let own = p.usage.take();
+            // A cohort member's accumulator is its cohort's (it replaces the pod's own).
+            let (cpu_ms, mem) = match cohort.get(i).copied().flatten() {
+                Some(acc) => (acc, 0.0),
+                None => own.unwrap_or((0.0, 0.0)),
+            };
             p.sample = if p.started_at.is_some() && p.node.is_some() {
                 let memory = if mem > 0.0 {
                     mem
@@ -69,6 +78,10 @@ impl Sim {
                 None
             };
         }
+        for i in written.drain(..) {
+            cohort[i] = None;
+        }
+        self.metrics.cohort_usage = (cohort, written);
         self.metrics.last_scrape = now;
         let next = now.plus_millis(RESOLUTION_MS);
         if next <= self.end {

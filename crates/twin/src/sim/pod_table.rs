@@ -108,6 +108,24 @@ impl PodTable {
         self.slots.iter_mut().filter_map(|s| s.as_mut())
     }
 
+    /// The table slot of `id` (stable until a pod is removed), if it is within the table.
+    pub fn slot_of(&self, id: u64) -> Option<usize> {
+        self.slot(id)
+    }
+
+    /// Number of slots (an upper bound of every [`PodTable::slot_of`]).
+    pub fn slot_count(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// (slot, pod) in id order, mutably.
+    pub fn slots_mut(&mut self) -> impl Iterator<Item = (usize, &mut Pod)> + '_ {
+        self.slots
+            .iter_mut()
+            .enumerate()
+            .filter_map(|(i, s)| s.as_mut().map(|p| (i, p)))
+    }
+
     /// Ids in order.
     pub fn keys(&self) -> impl DoubleEndedIterator<Item = &u64> + '_ {
         self.values().map(|p| &p.id)
