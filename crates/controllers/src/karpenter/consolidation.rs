@@ -820,24 +820,36 @@ pub fn multi_node_in(
             .iter()
             .filter(|(_, k)| *k == usize::MAX || *k <= mid)
             .map(|(p, k)| (*p, *k != usize::MAX));
-        let valid = match simulate(cluster, base, &set, probe, bound) {
-            Ok(Decision::Delete) => Some(Decision::Delete),
-            Ok(Decision::Replace(r)) => filter_out_same_type(r, &set, cluster.offerings),
-            Err(_) => None,
-        };
-        match valid {
-            Some(d) => {
-                out.command = Some(Command {
-                    candidates: idx[..=mid].to_vec(),
-                    savings: savings(&set, &d, cluster.offerings),
-                    decision: d,
-                });
+        let result = simulate(cluster, base, &set, probe, bound);
+        match probe_command(cluster, &set, &idx[..=mid], result) {
+            Some(c) => {
+                out.command = Some(c);
                 lo = mid + 1;
             }
             None => hi = mid - 1,
         }
     }
     out
+}
+
+/// A multi-node probe's command, if its simulation succeeded with a valid decision (a
+/// replacement by the candidates' own instance type is not one).
+fn probe_command<E>(
+    cluster: &Cluster,
+    set: &[&Candidate<'_>],
+    candidates: &[usize],
+    result: Result<Decision, E>,
+) -> Option<Command> {
+    let decision = match result {
+        Ok(Decision::Delete) => Decision::Delete,
+        Ok(Decision::Replace(r)) => filter_out_same_type(r, set, cluster.offerings)?,
+        Err(_) => return None,
+    };
+    Some(Command {
+        candidates: candidates.to_vec(),
+        savings: savings(set, &decision, cluster.offerings),
+        decision,
+    })
 }
 
 /// The binary search of [`multi_node_in`] when every candidate lists its pods in placement
@@ -879,18 +891,10 @@ fn search_merged(
             .map(|c| (c.pods.iter(), true))
             .chain(std::iter::once((pending.iter(), false)))
             .collect();
-        let valid = match simulate(cluster, base, &set, Merge::new(streams), bound) {
-            Ok(Decision::Delete) => Some(Decision::Delete),
-            Ok(Decision::Replace(r)) => filter_out_same_type(r, &set, cluster.offerings),
-            Err(_) => None,
-        };
-        match valid {
-            Some(d) => {
-                out.command = Some(Command {
-                    candidates: idx[..=mid].to_vec(),
-                    savings: savings(&set, &d, cluster.offerings),
-                    decision: d,
-                });
+        let result = simulate(cluster, base, &set, Merge::new(streams), bound);
+        match probe_command(cluster, &set, &idx[..=mid], result) {
+            Some(c) => {
+                out.command = Some(c);
                 lo = mid + 1;
             }
             None => hi = mid - 1,

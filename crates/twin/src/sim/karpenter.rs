@@ -125,6 +125,27 @@ pub struct KarpenterState {
 /// `karpenter.sh/provisioner-name`) and value.
 type NodeUsage = BTreeMap<&'static str, BTreeMap<String, Resources>>;
 
+/// Adds (`add`) or subtracts a node's capacity to the usage of the pools its labels name.
+fn count_node(usage: &mut NodeUsage, n: &super::model::Node, add: bool) {
+    for label in [
+        pool_label(&PoolApi::Provisioner),
+        pool_label(&PoolApi::NodePool),
+    ] {
+        if let Some(v) = n.info.labels.get(label) {
+            let sum = usage
+                .entry(label)
+                .or_default()
+                .entry(v.clone())
+                .or_insert(Resources::ZERO);
+            if add {
+                *sum += n.capacity;
+            } else {
+                *sum -= n.capacity;
+            }
+        }
+    }
+}
+
 /// The label a pool stamps on its nodes.
 pub fn pool_label(api: &PoolApi) -> &'static str {
     match api {
@@ -187,42 +208,14 @@ impl Sim {
         else {
             return;
         };
-        for label in [
-            pool_label(&PoolApi::Provisioner),
-            pool_label(&PoolApi::NodePool),
-        ] {
-            if let Some(v) = n.info.labels.get(label) {
-                let sum = usage
-                    .entry(label)
-                    .or_default()
-                    .entry(v.clone())
-                    .or_insert(Resources::ZERO);
-                if added {
-                    *sum += n.capacity;
-                } else {
-                    *sum -= n.capacity;
-                }
-            }
-        }
+        count_node(usage, n, added);
     }
 
     /// Σ capacity of the nodes per pool label and value, summed now.
     fn node_usage(&self) -> NodeUsage {
         let mut out = NodeUsage::new();
         for n in self.nodes.values() {
-            for label in [
-                pool_label(&PoolApi::Provisioner),
-                pool_label(&PoolApi::NodePool),
-            ] {
-                if let Some(v) = n.info.labels.get(label) {
-                    let sum = out
-                        .entry(label)
-                        .or_default()
-                        .entry(v.clone())
-                        .or_insert(Resources::ZERO);
-                    *sum += n.capacity;
-                }
-            }
+            count_node(&mut out, n, true);
         }
         out
     }

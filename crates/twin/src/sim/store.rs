@@ -158,17 +158,8 @@ impl Store {
     /// Like [`Store::update`] for a change that leaves `spec` alone (a status write): bumps the
     /// resource version without copying and comparing the spec for `metadata.generation`.
     pub fn update_status(&mut self, key: &ObjKey, f: impl FnOnce(&mut Value)) -> bool {
-        self.resource_version += 1;
-        self.wrote(&key.kind);
-        let rv = self.resource_version;
-        match self.objects.get_mut(key) {
-            Some(v) => {
-                f(v);
-                v["metadata"]["resourceVersion"] = Value::String(rv.to_string());
-                true
-            }
-            None => false,
-        }
+        let rv = self.next_resource_version();
+        self.write_status_at(key, rv, f)
     }
 
     /// Objects with keys in `[lo, hi)`, in key order.
