@@ -120,6 +120,7 @@ fn hpa_sync(c: &mut Criterion) {
             ready: Some(true),
             ready_transition: SimTime::from_millis(60_000),
             start: Some(SimTime::from_millis(30_000)),
+            count: 1,
         })
         .collect();
     let inputs: Vec<Vec<MetricInput>> = (0..300)

@@ -370,7 +370,12 @@ pub struct Sample {
     pub window_ms: u64,
 }
 
-/// A pod selected by the scale target (`scale.status.selector`).
+/// A pod selected by the scale target (`scale.status.selector`), or `count` pods whose
+/// observations (this and their [`PodValue`]s) are all equal: every result is the same as for
+/// `count` separate entries, since the calculation only counts pods and sums their integer
+/// values (a backend merges identical pods to keep a sync's cost proportional to the distinct
+/// observations; with negative values saturation could depend on order, so a backend merges
+/// only non-negative ones).
 #[derive(Clone, Debug, PartialEq)]
 pub struct PodObs {
     /// Phase Pending.
@@ -383,12 +388,50 @@ pub struct PodObs {
     pub ready_transition: SimTime,
     /// Pod start time.
     pub start: Option<SimTime>,
+    /// How many identical pods this entry stands for (1 for a single pod).
+    pub count: u32,
 }
 
 impl PodObs {
     /// Running and Ready (replica_calculator.go `getReadyPodsCount`).
     pub fn running_ready(&self) -> bool {
         !self.pending && !self.ignored && self.ready == Some(true)
+    }
+
+    /// An observation that every calculation of this module treats as `self` at `now`, for a
+    /// pod with (`has_sample`) or without a sample of its per-pod metrics: the timestamps that
+    /// cannot matter at `now` are replaced by fixed ones, so that a backend can merge pods
+    /// whose canonical observations and values are equal into one entry (`count`). Pods past
+    /// the CPU initialization period keep only whether `groupPods` counts them as unready.
+    pub fn canonical(&self, has_sample: bool, now: SimTime) -> PodObs {
+        let fixed = |ready, start| PodObs {
+            pending: self.pending,
+            ignored: self.ignored,
+            ready,
+            ready_transition: SimTime::ZERO,
+            start,
+            count: self.count,
+        };
+        if self.ignored || self.pending {
+            return fixed(None, None);
+        }
+        let (Some(ready), Some(start), true) = (self.ready, self.start, has_sample) else {
+            return fixed(self.ready, None);
+        };
+        if now.as_millis() < start.as_millis() + CPU_INITIALIZATION_PERIOD_MS {
+            return self.clone();
+        }
+        // Past the initialization period only `!ready && transition < start + delay` counts.
+        let unready = !ready
+            && self.ready_transition.as_millis() < start.as_millis() + INITIAL_READINESS_DELAY_MS;
+        PodObs {
+            ready_transition: if unready {
+                SimTime::ZERO
+            } else {
+                SimTime::from_millis(INITIAL_READINESS_DELAY_MS)
+            },
+            ..fixed(Some(ready), Some(SimTime::ZERO))
+        }
     }
 }
 
@@ -530,13 +573,17 @@ pub fn per_pod_replicas(
             None => Ok(0),
         }
     };
-    // usage ratio over (value, request) pairs.
-    let ratio = |vals: &[(i64, i64)]| -> Result<(f64, i64, i64), String> {
-        let sum: i64 = vals.iter().map(|v| v.0).fold(0i64, i64::saturating_add);
-        let n = vals.len().max(1) as i64;
+    // The weight (pod count) of entry `i`.
+    let weight = |i: usize| i64::from(pods[i].count);
+    // Usage ratio over (value, request, pods) triples: sums as over each pod separately.
+    let ratio = |vals: &[(i64, i64, i64)]| -> Result<(f64, i64, i64), String> {
+        let sum: i64 = vals
+            .iter()
+            .fold(0i64, |a, v| a.saturating_add(v.0.saturating_mul(v.2)));
+        let n = vals.iter().map(|v| v.2).sum::<i64>().max(1);
         match target {
             Target::Utilization(t) => {
-                let req: i64 = vals.iter().map(|v| v.1).sum();
+                let req: i64 = vals.iter().map(|v| v.1 * v.2).sum();
                 if req == 0 {
                     return Err("no metrics returned matched known pods".into());
                 }
@@ -549,9 +596,10 @@ pub fn per_pod_replicas(
             }
         }
     };
+    let pods_in = |vals: &[(i64, i64, i64)]| vals.iter().map(|v| v.2).sum::<i64>() as f64;
     let mut ready_vals = Vec::with_capacity(g.ready.len());
     for (i, v) in &g.ready {
-        ready_vals.push((*v, request(*i)?));
+        ready_vals.push((*v, request(*i)?, weight(*i)));
     }
     let (usage_ratio, util, avg) = ratio(&ready_vals)?;
     let utilization = utilization_target.map(|_| util as i32);
@@ -566,7 +614,7 @@ pub fn per_pod_replicas(
             return Ok(hold);
         }
         return Ok(Proposal {
-            replicas: ceil_i32(usage_ratio * ready_vals.len() as f64),
+            replicas: ceil_i32(usage_ratio * pods_in(&ready_vals)),
             ..hold
         });
     }
@@ -584,11 +632,11 @@ pub fn per_pod_replicas(
         } else {
             0
         };
-        vals.push((v, req));
+        vals.push((v, req, weight(*i)));
     }
     if scale_up_unready {
         for i in &g.unready {
-            vals.push((0, request(*i)?));
+            vals.push((0, request(*i)?, weight(*i)));
         }
     }
     let (new_ratio, _, _) = ratio(&vals)?;
@@ -598,7 +646,7 @@ pub fn per_pod_replicas(
     {
         return Ok(hold);
     }
-    let n = ceil_i32(new_ratio * vals.len() as f64);
+    let n = ceil_i32(new_ratio * pods_in(&vals));
     if (new_ratio < 1.0 && n > current) || (new_ratio > 1.0 && n < current) {
         return Ok(hold);
     }
@@ -650,7 +698,11 @@ pub fn value_replicas(
                         .into(),
                 );
             }
-            let ready = pods.iter().filter(|p| p.running_ready()).count();
+            let ready: u64 = pods
+                .iter()
+                .filter(|p| p.running_ready())
+                .map(|p| u64::from(p.count))
+                .sum();
             ceil_i32(ratio * ready as f64)
         }
     } else {
@@ -1139,6 +1191,7 @@ mod tests {
             ready: Some(ready),
             ready_transition: SimTime::from_secs(30),
             start: Some(SimTime::ZERO),
+            count: 1,
         }
     }
 
@@ -2035,5 +2088,107 @@ mod tests {
     fn scaling_disabled_at_zero() {
         let s = spec(1, 5, vec![]);
         assert!(reconcile(&mut HpaState::default(), &s, 0, 0, &[], &[], NOW).disabled);
+    }
+}
+
+/// Merged entries (`PodObs::count`) give the same results as the pods one by one.
+#[cfg(test)]
+mod weighted_tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// One kind of pod: (pending, ignored, ready, transition s, start s, request, sample).
+    type Kind = (
+        bool,
+        bool,
+        Option<bool>,
+        u64,
+        Option<u64>,
+        i64,
+        Option<(i64, u64)>,
+    );
+
+    fn kind() -> impl Strategy<Value = Kind> {
+        (
+            prop::bool::weighted(0.1),
+            prop::bool::weighted(0.1),
+            prop::option::weighted(0.9, prop::bool::weighted(0.8)),
+            0u64..3_600,
+            prop::option::weighted(0.9, 0u64..3_600),
+            prop_oneof![Just(100i64), Just(250), Just(500)],
+            prop::option::weighted(0.85, (0i64..2_000, 3_500u64..3_600)),
+        )
+    }
+
+    fn entry(k: &Kind, count: u32) -> (PodObs, PodValue) {
+        let (pending, ignored, ready, transition, start, request, sample) = *k;
+        (
+            PodObs {
+                pending,
+                ignored,
+                ready,
+                ready_transition: SimTime::from_secs(transition),
+                start: start.map(SimTime::from_secs),
+                count,
+            },
+            PodValue {
+                request: Ok(request),
+                sample: sample.map(|(milli, at)| Sample {
+                    milli,
+                    timestamp: SimTime::from_secs(at),
+                    window_ms: 15_000,
+                }),
+            },
+        )
+    }
+
+    proptest! {
+        #[test]
+        fn canonical_observations_are_grouped_alike(
+            k in kind(),
+            now in 0u64..4_000,
+        ) {
+            let now = SimTime::from_secs(now);
+            let (p, v) = entry(&k, 1);
+            let c = p.canonical(v.sample.is_some(), now);
+            for cpu in [false, true] {
+                let a = group_pods(std::slice::from_ref(&p), std::slice::from_ref(&v), cpu, now);
+                let b = group_pods(std::slice::from_ref(&c), std::slice::from_ref(&v), cpu, now);
+                prop_assert_eq!(a, b);
+            }
+            prop_assert_eq!(p.running_ready(), c.running_ready());
+        }
+
+        #[test]
+        fn merged_pods_give_the_same_proposal(
+            kinds in prop::collection::vec((kind(), 1u32..6), 1..8),
+            target in prop_oneof![
+                (1i32..150).prop_map(Target::Utilization),
+                (1i64..1_500).prop_map(Target::AverageValue),
+            ],
+            cpu in any::<bool>(),
+            current in 1i32..40,
+        ) {
+            let now = SimTime::from_secs(3_600);
+            let (mut one_pods, mut one_vals, mut merged_pods, mut merged_vals) =
+                (vec![], vec![], vec![], vec![]);
+            for (k, n) in &kinds {
+                for _ in 0..*n {
+                    let (p, v) = entry(k, 1);
+                    one_pods.push(p);
+                    one_vals.push(v);
+                }
+                let (p, v) = entry(k, *n);
+                merged_pods.push(p);
+                merged_vals.push(v);
+            }
+            let tol = Tolerances::default();
+            let one = per_pod_replicas(current, &one_pods, &one_vals, target, cpu, tol, now);
+            let merged =
+                per_pod_replicas(current, &merged_pods, &merged_vals, target, cpu, tol, now);
+            prop_assert_eq!(one, merged);
+            let ready = |pods: &[PodObs]| value_replicas(current, pods, 1_700, 1_000, tol);
+            prop_assert_eq!(ready(&one_pods), ready(&merged_pods));
+        }
     }
 }

@@ -542,6 +542,7 @@ impl Sim {
                 .or(p.started_at)
                 .unwrap_or(p.created),
             start: p.scheduled_at,
+            count: 1,
         };
         let resource_only = metrics.iter().all(|m| {
             matches!(
