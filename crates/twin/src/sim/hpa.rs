@@ -24,7 +24,8 @@ use kscale_model::labels::LabelSelector;
 use kscale_model::quantity::format_decimal_milli;
 use serde_json::{Value, json};
 
-use super::model::{Pod, PodPhase, quantity, requirements, str_map};
+use super::hpa_view::pod_obs;
+use super::model::{Pod, quantity, requirements, str_map};
 use super::store::ObjKey;
 use super::{Event, Sim};
 
@@ -523,7 +524,8 @@ impl Sim {
 
     /// What one sync observes of the target's pods: each pod's readiness, what the metrics
     /// APIs return per metric, and the active and ready counts. With only Resource and
-    /// ContainerResource metrics every pod is read once for all of them.
+    /// ContainerResource metrics every pod is read once for all of them, and right after a
+    /// scrape the pods are not read at all: their views are (see `hpa_view.rs`).
     fn observe(
         &self,
         ns: &str,
@@ -531,47 +533,62 @@ impl Sim {
         name: &str,
         metrics: &[MetricSpec],
     ) -> (Vec<PodObs>, Vec<MetricInput>, usize, usize) {
-        let target_pods = self.target_pods(ns, &kind.to_ascii_lowercase(), name);
-        let obs = |p: &Pod| PodObs {
-            pending: matches!(p.phase, PodPhase::Pending | PodPhase::ContainerCreating),
-            ignored: p.deleting_at.is_some() || p.phase == PodPhase::Failed,
-            ready: p.started_at.map(|_| p.is_ready()),
-            ready_transition: p
-                .ready_changed
-                .or(p.ready_at)
-                .or(p.started_at)
-                .unwrap_or(p.created),
-            start: p.scheduled_at,
-            count: 1,
-        };
+        let kind = kind.to_ascii_lowercase();
         let resource_only = metrics.iter().all(|m| {
             matches!(
                 m,
                 MetricSpec::Resource(_) | MetricSpec::ContainerResource { .. }
             )
         });
+        if resource_only
+            && self.hpa_views.current(self.now, self.pods.mutations())
+            && let Some(seen) = self.observe_views(ns, &kind, name, metrics)
+        {
+            #[cfg(debug_assertions)]
+            self.check_views(ns, &kind, name, metrics, &seen);
+            return seen;
+        }
+        self.observe_pods(ns, &kind, name, metrics, resource_only)
+    }
+
+    /// One collector per metric (Resource and ContainerResource metrics only).
+    fn collectors<'m>(
+        metrics: &'m [MetricSpec],
+        pods: usize,
+    ) -> Vec<Result<ResourceCollector<'m>, String>> {
+        metrics
+            .iter()
+            .map(|m| match m {
+                MetricSpec::Resource(r) => Ok(ResourceCollector::new(r, None, pods)),
+                MetricSpec::ContainerResource { metric, container } => {
+                    Ok(ResourceCollector::new(metric, Some(container), pods))
+                }
+                _ => unreachable!("resource metrics only"),
+            })
+            .collect()
+    }
+
+    /// [`Sim::observe`] from the pods themselves.
+    fn observe_pods(
+        &self,
+        ns: &str,
+        kind: &str,
+        name: &str,
+        metrics: &[MetricSpec],
+        resource_only: bool,
+    ) -> (Vec<PodObs>, Vec<MetricInput>, usize, usize) {
+        let target_pods = self.target_pods(ns, kind, name);
         if !resource_only {
             let replicas = target_pods.iter().filter(|p| p.is_active()).count();
             let ready = target_pods.iter().filter(|p| p.is_ready()).count();
-            let pods = target_pods.iter().map(|p| obs(p)).collect();
+            let pods = target_pods.iter().map(|p| pod_obs(p)).collect();
             let inputs = metrics
                 .iter()
                 .map(|m| self.metric_input(ns, &target_pods, m))
                 .collect();
             return (pods, inputs, replicas, ready);
         }
-        let mut collectors: Vec<Result<ResourceCollector, String>> = metrics
-            .iter()
-            .map(|m| match m {
-                MetricSpec::Resource(r) => Ok(ResourceCollector::new(r, None, target_pods.len())),
-                MetricSpec::ContainerResource { metric, container } => Ok(ResourceCollector::new(
-                    metric,
-                    Some(container),
-                    target_pods.len(),
-                )),
-                _ => unreachable!("resource metrics only"),
-            })
-            .collect();
+        let mut collectors = Self::collectors(metrics, target_pods.len());
         // Two passes: the first is a tight loop whose memory loads (each pod's first touch)
         // overlap; the second then finds the workload's pods in cache.
         let mut pods = Vec::with_capacity(target_pods.len());
@@ -579,7 +596,7 @@ impl Sim {
         for p in &target_pods {
             replicas += usize::from(p.is_active());
             ready += usize::from(p.is_ready());
-            pods.push(obs(p));
+            pods.push(pod_obs(p));
         }
         for p in &target_pods {
             for c in &mut collectors {
@@ -595,6 +612,108 @@ impl Sim {
             .map(|c| c.and_then(ResourceCollector::finish))
             .collect();
         (pods, inputs, replicas, ready)
+    }
+
+    /// [`Sim::observe`] from the ReplicaSets' views (current: built at this time and no pod
+    /// changed since): one entry per group of pods seen alike. None when a view does not
+    /// account for its ReplicaSet's pods, or a pod lacks a request (its error names each pod).
+    fn observe_views(
+        &self,
+        ns: &str,
+        kind: &str,
+        name: &str,
+        metrics: &[MetricSpec],
+    ) -> Option<(Vec<PodObs>, Vec<MetricInput>, usize, usize)> {
+        let mut views = vec![];
+        for c in self.target_replicasets(ns, kind, name) {
+            let v = self.hpa_views.view(c.view)?;
+            if v.pods != c.pods.len() {
+                return None;
+            }
+            views.push(v);
+        }
+        let entries: usize = views.iter().map(|v| v.entries.len()).sum();
+        let mut collectors = Self::collectors(metrics, entries);
+        let mut pods = Vec::with_capacity(entries);
+        let (mut replicas, mut ready) = (0, 0);
+        for v in views {
+            replicas += v.active;
+            ready += v.ready;
+            for e in &v.entries {
+                // The first pod has the entry's template and sample (no pod changed since).
+                let first = self.pods.get(&e.first)?;
+                for c in &mut collectors {
+                    if let Ok(col) = c
+                        && let Err(e) = col.push(first)
+                    {
+                        *c = Err(e);
+                    }
+                }
+                pods.push(e.obs.clone());
+            }
+        }
+        if collectors
+            .iter()
+            .flatten()
+            .any(|c| c.out.iter().any(|v| v.request.is_err()))
+        {
+            return None;
+        }
+        let inputs = collectors
+            .into_iter()
+            .map(|c| c.and_then(ResourceCollector::finish))
+            .collect();
+        Some((pods, inputs, replicas, ready))
+    }
+
+    /// Debug builds: what the views gave is what reading the pods gives, entry by entry
+    /// expanded to its pods, with each pod's observation made canonical.
+    #[cfg(debug_assertions)]
+    fn check_views(
+        &self,
+        ns: &str,
+        kind: &str,
+        name: &str,
+        metrics: &[MetricSpec],
+        seen: &(Vec<PodObs>, Vec<MetricInput>, usize, usize),
+    ) {
+        let (pods, inputs, replicas, ready) = self.observe_pods(ns, kind, name, metrics, true);
+        let target = self.target_pods(ns, kind, name);
+        let canonical: Vec<PodObs> = pods
+            .iter()
+            .zip(&target)
+            .map(|(o, p)| o.canonical(p.sample.is_some(), self.now))
+            .collect();
+        let counts: Vec<usize> = seen.0.iter().map(|o| o.count as usize).collect();
+        let expand = |v: &[PodValue]| -> Vec<PodValue> {
+            v.iter()
+                .zip(&counts)
+                .flat_map(|(v, n)| std::iter::repeat_n(v.clone(), *n))
+                .collect()
+        };
+        let expanded: Vec<PodObs> = seen
+            .0
+            .iter()
+            .flat_map(|o| {
+                std::iter::repeat_n(
+                    PodObs {
+                        count: 1,
+                        ..o.clone()
+                    },
+                    o.count as usize,
+                )
+            })
+            .collect();
+        assert_eq!(expanded, canonical, "HPA views: pods of {ns}/{kind}/{name}");
+        assert_eq!((seen.2, seen.3), (replicas, ready), "HPA views: counts");
+        for (a, b) in seen.1.iter().zip(&inputs) {
+            match (a, b) {
+                (Ok(Observed::PerPod(a)), Ok(Observed::PerPod(b))) => {
+                    assert_eq!(&expand(a), b, "HPA views: values of {ns}/{kind}/{name}")
+                }
+                (a, b) => assert_eq!(a, b, "HPA views: metric of {ns}/{kind}/{name}"),
+            }
+        }
     }
 
     /// The parsed spec of an HPA object, from the cache while its uid and generation hold.

@@ -149,6 +149,7 @@ impl Sim {
             ready_changed: None,
             sample: None,
             usage: None,
+            view: super::hpa_view::NO_VIEW,
         };
         self.pods.insert(id, pod);
         self.pod_names.insert((ns, nm), id);

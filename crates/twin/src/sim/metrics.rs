@@ -55,6 +55,11 @@ impl Sim {
         let (mut cohort, mut written) = std::mem::take(&mut self.metrics.cohort_usage);
         self.take_cohort_usage(&mut cohort, &mut written);
         let secs = window as f64 / 1000.0;
+        // The HPA's views are filed in the same walk, while the HPA syncs.
+        let mut views = self.hpa_syncing.then_some(&mut self.hpa_views);
+        if let Some(v) = views.as_deref_mut() {
+            v.start();
+        }
         for (i, p) in self.pods.slots_mut() {
             let own = p.usage.take();
             // A cohort member's accumulator is its cohort's (it replaces the pod's own).
@@ -77,6 +82,12 @@ impl Sim {
             } else {
                 None
             };
+            if let Some(v) = views.as_deref_mut() {
+                v.add(p, now);
+            }
+        }
+        if let Some(v) = views {
+            v.finish(now, self.pods.mutations());
         }
         for i in written.drain(..) {
             cohort[i] = None;

@@ -13,6 +13,7 @@ pub mod elastic;
 pub mod elastic_autoscaler;
 pub mod eviction;
 pub mod hpa;
+pub mod hpa_view;
 pub mod karpenter;
 pub mod karpenter_disruption;
 pub mod kubectl;
@@ -214,6 +215,8 @@ pub struct Sim {
     /// [`Store::writes_of`] HPAs when every parsed spec in `hpa` for a stored HPA was last
     /// checked against its object: while it holds, the entries are current.
     pub hpa_parsed_writes: Option<u64>,
+    /// The HPA's view of each ReplicaSet's pods, built by the scrape (see `hpa_view.rs`).
+    pub hpa_views: hpa_view::HpaViews,
     /// Custom and external metrics (see `custom_metrics.rs`).
     pub custom_metrics: custom_metrics::CustomMetrics,
     /// Memory each pod uses now (bytes), for the kubelet's eviction manager.
@@ -289,6 +292,7 @@ impl Sim {
             hpa_syncing: false,
             hpa: BTreeMap::new(),
             hpa_parsed_writes: None,
+            hpa_views: Default::default(),
             custom_metrics: Default::default(),
             memory_usage: BTreeMap::new(),
             eviction_running: false,

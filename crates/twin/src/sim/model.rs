@@ -433,6 +433,9 @@ pub struct Pod {
     pub generation: u32,
     /// Set when the kubelet evicted the pod: `status.message` (reason `Evicted`).
     pub evicted: Option<String>,
+    /// Its ReplicaSet's entry in the HPA's pod views ([`super::hpa_view::HpaViews`]), or
+    /// [`super::hpa_view::NO_VIEW`].
+    pub view: u32,
 }
 
 impl Pod {

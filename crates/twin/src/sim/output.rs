@@ -415,35 +415,41 @@ impl Sim {
 
     /// Pods of a workload (`deployment`, `replicaset` or `statefulset` by name).
     pub fn target_pods(&self, ns: &str, kind: &str, name: &str) -> Vec<&super::model::Pod> {
-        let pods_of = |c: &'_ super::workloads::RsCache| {
-            c.pods
-                .iter()
-                .filter_map(|id| self.pods.get(id))
-                .collect::<Vec<_>>()
-        };
+        let mut out = Vec::new();
+        for c in self.target_replicasets(ns, kind, name) {
+            out.extend(c.pods.iter().filter_map(|id| self.pods.get(id)));
+        }
+        out
+    }
+
+    /// The ReplicaSets whose pods are a workload's (see [`Sim::target_pods`]), in order.
+    pub fn target_replicasets(
+        &self,
+        ns: &str,
+        kind: &str,
+        name: &str,
+    ) -> Vec<&super::workloads::RsCache> {
         match kind {
             "replicaset" => self
                 .rs_cache
                 .get(&super::store::ObjKey::new("ReplicaSet", ns, name))
-                .map(pods_of)
-                .unwrap_or_default(),
+                .into_iter()
+                .collect(),
             // A Deployment's ReplicaSets are named `<deployment>-<hash>`: a range scan over
             // that prefix instead of a scan of every ReplicaSet.
-            "deployment" => {
-                let mut out = Vec::new();
-                for (_, c) in self.rs_cache.range(
+            "deployment" => self
+                .rs_cache
+                .range(
                     super::store::ObjKey::new("ReplicaSet", ns, &format!("{name}-"))
                         ..super::store::ObjKey::new("ReplicaSet", ns, &format!("{name}.")),
-                ) {
-                    if c.owner
+                )
+                .map(|(_, c)| c)
+                .filter(|c| {
+                    c.owner
                         .as_ref()
                         .is_some_and(|o| o.namespace == ns && o.name == name)
-                    {
-                        out.extend(c.pods.iter().filter_map(|id| self.pods.get(id)));
-                    }
-                }
-                out
-            }
+                })
+                .collect(),
             _ => vec![],
         }
     }

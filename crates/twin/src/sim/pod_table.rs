@@ -21,6 +21,8 @@ pub struct PodTable {
     base: u64,
     slots: VecDeque<Option<Pod>>,
     len: usize,
+    /// Counts every mutable access (see [`PodTable::mutations`]).
+    mutations: u64,
 }
 
 impl PodTable {
@@ -41,12 +43,14 @@ impl PodTable {
 
     /// The pod with this id, mutably.
     pub fn get_mut(&mut self, id: &u64) -> Option<&mut Pod> {
+        self.mutations += 1;
         self.slot(*id).and_then(|i| self.slots[i].as_mut())
     }
 
     /// Stores a pod under `id`, returning the pod it replaces. Ids below the table's base
     /// (older than every stored pod when the front was compacted) are still accepted.
     pub fn insert(&mut self, id: u64, pod: Pod) -> Option<Pod> {
+        self.mutations += 1;
         if self.slots.is_empty() {
             self.base = id;
         }
@@ -67,6 +71,7 @@ impl PodTable {
 
     /// Removes and returns the pod with this id.
     pub fn remove(&mut self, id: &u64) -> Option<Pod> {
+        self.mutations += 1;
         let i = self.slot(*id)?;
         let pod = self.slots[i].take()?;
         self.len -= 1;
@@ -105,6 +110,7 @@ impl PodTable {
 
     /// Pods in id order, mutably.
     pub fn values_mut(&mut self) -> impl DoubleEndedIterator<Item = &mut Pod> + '_ {
+        self.mutations += 1;
         self.slots.iter_mut().filter_map(|s| s.as_mut())
     }
 
@@ -120,10 +126,17 @@ impl PodTable {
 
     /// (slot, pod) in id order, mutably.
     pub fn slots_mut(&mut self) -> impl Iterator<Item = (usize, &mut Pod)> + '_ {
+        self.mutations += 1;
         self.slots
             .iter_mut()
             .enumerate()
             .filter_map(|(i, s)| s.as_mut().map(|p| (i, p)))
+    }
+
+    /// A count of the mutable accesses so far (`get_mut`, `insert`, `remove`, `values_mut`,
+    /// `slots_mut`): while it is the same, no pod changed (what was read of them holds).
+    pub fn mutations(&self) -> u64 {
+        self.mutations
     }
 
     /// Ids in order.
@@ -178,6 +191,7 @@ mod tests {
             ready_changed: None,
             sample: None,
             usage: None,
+            view: crate::sim::hpa_view::NO_VIEW,
         }
     }
 

@@ -78,6 +78,8 @@ pub struct RsCache {
     pub pods: IdSet,
     /// Owning Deployment, if any.
     pub owner: Option<ObjKey>,
+    /// Its entry in the HPA's pod views (kept while the ReplicaSet's cache is replaced).
+    pub view: u32,
 }
 
 /// A set of pod ids kept as a sorted vector: iterating it (every HPA sync walks its
@@ -440,11 +442,10 @@ impl Sim {
             .and_then(Value::as_str)
             .unwrap_or("")
             .to_string();
-        let pods = self
-            .rs_cache
-            .get(&key)
-            .map(|c| c.pods.clone())
-            .unwrap_or_default();
+        let (pods, view) = match self.rs_cache.get(&key) {
+            Some(c) => (c.pods.clone(), c.view),
+            None => (IdSet::default(), self.hpa_views.new_view()),
+        };
         self.rs_cache.insert(
             key.clone(),
             RsCache {
@@ -453,6 +454,7 @@ impl Sim {
                 selector,
                 pods,
                 owner,
+                view,
             },
         );
         self.mark_dirty(key);
@@ -635,7 +637,12 @@ impl Sim {
         };
         match self.create_pod(&key.namespace, &name, template, Some(owner)) {
             Ok(id) => {
-                self.rs_cache.get_mut(&key).expect("cache").pods.insert(id);
+                let c = self.rs_cache.get_mut(&key).expect("cache");
+                c.pods.insert(id);
+                let view = c.view;
+                if let Some(p) = self.pods.get_mut(&id) {
+                    p.view = view;
+                }
                 self.emit(
                     "Normal",
                     "SuccessfulCreate",

@@ -1,0 +1,143 @@
+//! The HPA's view of each ReplicaSet's pods, built by the metrics scrape.
+//!
+//! An HPA sync reads, for every pod of its target, the pod's readiness and times and its latest
+//! resource metrics sample. The scrape (every 15 s, like the sync) walks every pod anyway to
+//! write those samples; while it does, it also files each pod under its ReplicaSet's view as
+//! the HPA will see it: its observation made canonical for the scrape's time
+//! ([`PodObs::canonical`]), its template and its new sample. Consecutive pods of a ReplicaSet
+//! with equal entries are merged into one entry with a count; past their start-up, the ready
+//! pods of a workload that share a load cohort's sample all merge, so a sync's cost is the
+//! number of distinct entries, not of pods.
+//!
+//! The views are the pods' state only while nothing changed since the scrape: same simulated
+//! time and no mutable access to any pod ([`super::pod_table::PodTable::mutations`]). Otherwise
+//! the HPA sync reads the pods themselves, as before; debug builds check the views against
+//! that reading on every sync that uses them.
+
+use std::sync::Arc;
+
+use kscale_controllers::hpa::PodObs;
+use kscale_model::SimTime;
+
+use super::metrics::PodSample;
+use super::model::{Pod, PodPhase, PodTemplate};
+
+/// The view index of a pod that has no ReplicaSet.
+pub const NO_VIEW: u32 = u32::MAX;
+
+/// What the HPA observes of a pod (before [`PodObs::canonical`]).
+pub fn pod_obs(p: &Pod) -> PodObs {
+    PodObs {
+        pending: matches!(p.phase, PodPhase::Pending | PodPhase::ContainerCreating),
+        ignored: p.deleting_at.is_some() || p.phase == PodPhase::Failed,
+        ready: p.started_at.map(|_| p.is_ready()),
+        ready_transition: p
+            .ready_changed
+            .or(p.ready_at)
+            .or(p.started_at)
+            .unwrap_or(p.created),
+        start: p.scheduled_at,
+        count: 1,
+    }
+}
+
+/// Consecutive pods of a ReplicaSet that an HPA sync sees alike.
+#[derive(Debug, Clone)]
+pub struct ViewEntry {
+    /// Their canonical observation; `count` is the number of pods.
+    pub obs: PodObs,
+    /// Their template (shared).
+    pub template: Arc<PodTemplate>,
+    /// Their resource metrics sample.
+    pub sample: Option<PodSample>,
+    /// The first pod's id (error messages name it).
+    pub first: u64,
+}
+
+/// One ReplicaSet's pods as of the last scrape.
+#[derive(Debug, Clone, Default)]
+pub struct RsView {
+    /// Entries in pod id order.
+    pub entries: Vec<ViewEntry>,
+    /// Pods filed.
+    pub pods: usize,
+    /// Of them, active (not terminating, not finished).
+    pub active: usize,
+    /// Of them, Ready.
+    pub ready: usize,
+}
+
+/// The views of every ReplicaSet (by [`super::workloads::RsCache::view`]).
+#[derive(Debug, Clone, Default)]
+pub struct HpaViews {
+    views: Vec<RsView>,
+    /// Views with pods filed since the last [`HpaViews::start`].
+    filled: Vec<u32>,
+    /// (scrape time, pod mutations after it) of the last complete build.
+    built: Option<(SimTime, u64)>,
+}
+
+impl HpaViews {
+    /// A new, empty view for a ReplicaSet.
+    pub fn new_view(&mut self) -> u32 {
+        self.views.push(RsView::default());
+        u32::try_from(self.views.len() - 1).expect("fewer than 2^32 ReplicaSets")
+    }
+
+    /// Starts a build (at a scrape): every view is emptied.
+    pub fn start(&mut self) {
+        for v in self.filled.drain(..) {
+            let v = &mut self.views[v as usize];
+            v.entries.clear();
+            (v.pods, v.active, v.ready) = (0, 0, 0);
+        }
+        self.built = None;
+    }
+
+    /// Files `p` (with its new sample) under its ReplicaSet's view, as the HPA sees it at `now`.
+    pub fn add(&mut self, p: &Pod, now: SimTime) {
+        if p.view == NO_VIEW {
+            return;
+        }
+        let v = &mut self.views[p.view as usize];
+        if v.pods == 0 {
+            self.filled.push(p.view);
+        }
+        v.pods += 1;
+        v.active += usize::from(p.is_active());
+        v.ready += usize::from(p.is_ready());
+        let mut obs = pod_obs(p).canonical(p.sample.is_some(), now);
+        if let Some(last) = v.entries.last_mut() {
+            obs.count = last.obs.count;
+            if obs == last.obs
+                && Arc::ptr_eq(&last.template, &p.template)
+                && last.sample == p.sample
+            {
+                last.obs.count += 1;
+                return;
+            }
+            obs.count = 1;
+        }
+        v.entries.push(ViewEntry {
+            obs,
+            template: p.template.clone(),
+            sample: p.sample,
+            first: p.id,
+        });
+    }
+
+    /// Ends a build at `now`, with the pod table's mutation count after it.
+    pub fn finish(&mut self, now: SimTime, mutations: u64) {
+        self.built = Some((now, mutations));
+    }
+
+    /// True if the views are the pods' state: built at `now`, and no pod changed since.
+    pub fn current(&self, now: SimTime, mutations: u64) -> bool {
+        self.built == Some((now, mutations))
+    }
+
+    /// The view with index `i`.
+    pub fn view(&self, i: u32) -> Option<&RsView> {
+        self.views.get(i as usize)
+    }
+}
