@@ -500,6 +500,7 @@ impl Sim {
                     }
                 }
                 if kind == "ReplicaSet" {
+                    self.rs_epoch += 1;
                     if let Some(c) = self.rs_cache.remove(&key) {
                         for id in c.pods {
                             self.delete_pod(id, None);

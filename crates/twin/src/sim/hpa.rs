@@ -417,34 +417,39 @@ impl Sim {
 
     /// One sync of every HPA.
     pub fn hpa_sync(&mut self) {
+        // No HPA object was written (created, changed or deleted) since every parsed spec was
+        // last checked: the parsed specs and the list of keys hold.
+        let writes = self.store.writes_of("HorizontalPodAutoscaler");
+        let current = self.hpa_parsed_writes == Some(writes);
         // Only the keys: each sync reads what it needs of its HPA by reference (copying the
         // objects was the largest cost of a sync over hundreds of HPAs).
-        let hpas: Vec<ObjKey> = self
-            .store
-            .list("HorizontalPodAutoscaler", None)
-            .map(|(k, _)| k.clone())
-            .collect();
+        if !current {
+            self.hpa_keys = self
+                .store
+                .list("HorizontalPodAutoscaler", None)
+                .map(|(k, _)| k.clone())
+                .collect();
+        }
+        let hpas = std::mem::take(&mut self.hpa_keys);
         if hpas.is_empty() {
             self.hpa_syncing = false;
             return;
         }
         self.queue
             .push(self.now.plus_millis(hpa::SYNC_PERIOD_MS), Event::HpaSync);
-        // No HPA object was written since every parsed spec was last checked: the cache holds.
-        let writes = self.store.writes_of("HorizontalPodAutoscaler");
-        let current = self.hpa_parsed_writes == Some(writes);
         // The per-HPA entries are taken out for the sync (nothing it calls reads them): one
         // lookup per HPA.
         let mut entries = std::mem::take(&mut self.hpa);
-        for key in hpas {
-            if !entries.contains_key(&key) {
+        for key in &hpas {
+            if !entries.contains_key(key) {
                 entries.insert(key.clone(), HpaEntry::default());
             }
-            let entry = entries.get_mut(&key).expect("inserted");
-            self.sync_one_hpa(&key, entry, current);
+            let entry = entries.get_mut(key).expect("inserted");
+            self.sync_one_hpa(key, entry, current);
         }
         debug_assert!(self.hpa.is_empty(), "an HPA sync wrote per-HPA entries");
         self.hpa = entries;
+        self.hpa_keys = hpas;
         // Each stored HPA's entry was checked (or reused while current); a sync writes no HPA
         // object (its status is deferred), otherwise the next sync checks again.
         self.hpa_parsed_writes =
@@ -529,11 +534,11 @@ impl Sim {
     fn observe(
         &self,
         ns: &str,
-        kind: &str,
-        name: &str,
-        metrics: &[MetricSpec],
+        parsed: &Arc<ParsedHpa>,
+        targets: &mut Option<TargetViews>,
     ) -> (Vec<PodObs>, Vec<MetricInput>, usize, usize) {
-        let kind = kind.to_ascii_lowercase();
+        let (name, metrics) = (parsed.name.as_str(), parsed.metrics.as_slice());
+        let kind = parsed.kind.to_ascii_lowercase();
         let resource_only = metrics.iter().all(|m| {
             matches!(
                 m,
@@ -542,10 +547,10 @@ impl Sim {
         });
         if resource_only
             && self.hpa_views.current(self.now, self.pods.mutations())
-            && let Some(seen) = self.observe_views(ns, &kind, name, metrics)
+            && let Some(seen) = self.observe_views(ns, parsed, targets)
         {
             #[cfg(debug_assertions)]
-            self.check_views(ns, &kind, name, metrics, &seen);
+            self.check_views(ns, &kind, name, metrics, &seen, targets.as_ref());
             return seen;
         }
         self.observe_pods(ns, &kind, name, metrics, resource_only)
@@ -620,17 +625,30 @@ impl Sim {
     fn observe_views(
         &self,
         ns: &str,
-        kind: &str,
-        name: &str,
-        metrics: &[MetricSpec],
+        parsed: &Arc<ParsedHpa>,
+        targets: &mut Option<TargetViews>,
     ) -> Option<(Vec<PodObs>, Vec<MetricInput>, usize, usize)> {
-        let mut views = vec![];
-        for c in self.target_replicasets(ns, kind, name) {
-            let v = self.hpa_views.view(c.view)?;
-            if v.pods != c.pods.len() {
-                return None;
-            }
-            views.push(v);
+        let metrics = parsed.metrics.as_slice();
+        // The target's ReplicaSets change only with `rs_epoch`.
+        let known = targets
+            .as_ref()
+            .is_some_and(|t| t.epoch == self.rs_epoch && Arc::ptr_eq(&t.parsed, parsed));
+        if !known {
+            let kind = parsed.kind.to_ascii_lowercase();
+            *targets = Some(TargetViews {
+                epoch: self.rs_epoch,
+                parsed: parsed.clone(),
+                views: self
+                    .target_replicasets(ns, &kind, &parsed.name)
+                    .iter()
+                    .map(|c| c.view)
+                    .collect(),
+            });
+        }
+        let ids = &targets.as_ref().expect("set").views;
+        let mut views = Vec::with_capacity(ids.len());
+        for id in ids {
+            views.push(self.hpa_views.view(*id)?);
         }
         let entries: usize = views.iter().map(|v| v.entries.len()).sum();
         let mut collectors = Self::collectors(metrics, entries);
@@ -676,9 +694,16 @@ impl Sim {
         name: &str,
         metrics: &[MetricSpec],
         seen: &(Vec<PodObs>, Vec<MetricInput>, usize, usize),
+        targets: Option<&TargetViews>,
     ) {
         let (pods, inputs, replicas, ready) = self.observe_pods(ns, kind, name, metrics, true);
         let target = self.target_pods(ns, kind, name);
+        let views: Vec<u32> = self
+            .target_replicasets(ns, kind, name)
+            .iter()
+            .map(|c| c.view)
+            .collect();
+        assert_eq!(Some(&views), targets.map(|t| &t.views), "HPA views: target");
         let canonical: Vec<PodObs> = pods
             .iter()
             .zip(&target)
@@ -747,6 +772,11 @@ impl Sim {
             generation,
             kind: field("kind").unwrap_or("Deployment").to_string(),
             name: field("name").unwrap_or("").to_string(),
+            target: ObjKey::new(
+                field("kind").unwrap_or("Deployment"),
+                &key.namespace,
+                field("name").unwrap_or(""),
+            ),
             labels: metrics.iter().map(series_label).collect(),
             metrics,
             spec,
@@ -775,8 +805,7 @@ impl Sim {
                 .and_then(Value::as_str)
                 .map(str::to_string),
         };
-        let target_key = ObjKey::new(kind, &key.namespace, name);
-        let Some(current) = self.store.get(&target_key).map(|t| {
+        let Some(current) = self.store.get(&parsed.target).map(|t| {
             t.get("spec")
                 .and_then(|s| s.get("replicas"))
                 .and_then(Value::as_i64)
@@ -795,7 +824,8 @@ impl Sim {
         };
         let now = self.now;
         let metrics = &parsed.metrics;
-        let (pods, inputs, replicas, ready) = self.observe(&key.namespace, kind, name, metrics);
+        let (pods, inputs, replicas, ready) =
+            self.observe(&key.namespace, &parsed, &mut entry.targets);
         let d = hpa::reconcile(
             &mut entry.state,
             spec,
@@ -1084,6 +1114,8 @@ pub struct ParsedHpa {
     labels: Vec<String>,
     kind: String,
     name: String,
+    /// The scale target's key.
+    target: ObjKey,
 }
 
 /// The ScalingActive condition of a sync.
@@ -1177,4 +1209,14 @@ pub struct HpaEntry {
     /// The status the last sync wrote, not yet rendered into the stored object (see
     /// [`Sim::flush_hpa_status`]).
     pub pending: Option<PendingStatus>,
+    /// The target's ReplicaSets' views, while `Sim::rs_epoch` and the parsed spec hold.
+    pub targets: Option<TargetViews>,
+}
+
+/// The views of an HPA target's ReplicaSets (see [`HpaEntry::targets`]).
+#[derive(Debug)]
+pub struct TargetViews {
+    epoch: u64,
+    parsed: Arc<ParsedHpa>,
+    views: Vec<u32>,
 }

@@ -165,6 +165,8 @@ pub struct Sim {
     pub cm_client: crate::latency::TokenBucket,
     /// Compiled ReplicaSets.
     pub rs_cache: BTreeMap<ObjKey, workloads::RsCache>,
+    /// Bumped whenever a ReplicaSet's cache is stored or removed (not when its pods change).
+    pub rs_epoch: u64,
     /// Creates in flight per ReplicaSet (upstream "expectations").
     pub pending_creates: BTreeMap<ObjKey, u32>,
     /// Emitted events.
@@ -215,6 +217,8 @@ pub struct Sim {
     /// [`Store::writes_of`] HPAs when every parsed spec in `hpa` for a stored HPA was last
     /// checked against its object: while it holds, the entries are current.
     pub hpa_parsed_writes: Option<u64>,
+    /// The stored HPAs' keys, as of the last sync (current while `hpa_parsed_writes` is).
+    pub hpa_keys: Vec<ObjKey>,
     /// The HPA's view of each ReplicaSet's pods, built by the scrape (see `hpa_view.rs`).
     pub hpa_views: hpa_view::HpaViews,
     /// Custom and external metrics (see `custom_metrics.rs`).
@@ -279,6 +283,7 @@ impl Sim {
             cm_client: crate::latency::TokenBucket::new(20.0, 30.0),
             pending_creates: BTreeMap::new(),
             rs_cache: BTreeMap::new(),
+            rs_epoch: 0,
             events: vec![],
             transcript: vec![],
             warnings: vec![],
@@ -292,6 +297,7 @@ impl Sim {
             hpa_syncing: false,
             hpa: BTreeMap::new(),
             hpa_parsed_writes: None,
+            hpa_keys: Vec::new(),
             hpa_views: Default::default(),
             custom_metrics: Default::default(),
             memory_usage: BTreeMap::new(),

@@ -446,6 +446,7 @@ impl Sim {
             Some(c) => (c.pods.clone(), c.view),
             None => (IdSet::default(), self.hpa_views.new_view()),
         };
+        self.rs_epoch += 1;
         self.rs_cache.insert(
             key.clone(),
             RsCache {
