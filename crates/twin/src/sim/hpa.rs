@@ -795,16 +795,6 @@ impl Sim {
             return;
         };
         let (spec, kind, name) = (&parsed.spec, &parsed.kind, &parsed.name);
-        let prev_scale_time = match &entry.pending {
-            Some(p) => p.last_scale.clone(),
-            None => self
-                .store
-                .get(key)
-                .and_then(|v| v.get("status"))
-                .and_then(|s| s.get("lastScaleTime"))
-                .and_then(Value::as_str)
-                .map(str::to_string),
-        };
         let Some(current) = self.store.get(&parsed.target).map(|t| {
             t.get("spec")
                 .and_then(|s| s.get("replicas"))
@@ -821,6 +811,18 @@ impl Sim {
                 "horizontal-pod-autoscaler",
             );
             return;
+        };
+        // The last sync's status is replaced by this one's (written below): its lastScaleTime
+        // moves over.
+        let prev_scale_time = match entry.pending.take() {
+            Some(p) => p.last_scale,
+            None => self
+                .store
+                .get(key)
+                .and_then(|v| v.get("status"))
+                .and_then(|s| s.get("lastScaleTime"))
+                .and_then(Value::as_str)
+                .map(str::to_string),
         };
         let now = self.now;
         let metrics = &parsed.metrics;

@@ -390,6 +390,10 @@ pub struct Pod {
     pub id: u64,
     /// Phase.
     pub phase: PodPhase,
+    /// Its ReplicaSet's entry in the HPA's pod views ([`super::hpa_view::HpaViews`]), or
+    /// [`super::hpa_view::NO_VIEW`]. Next to the phase: the scrape's walk reads both, and
+    /// every field up to `node`, in the pod's first three cache lines.
+    pub view: u32,
     /// Deletion timestamp (graceful deletion in progress).
     pub deleting_at: Option<SimTime>,
     /// When containers started.
@@ -433,9 +437,6 @@ pub struct Pod {
     pub generation: u32,
     /// Set when the kubelet evicted the pod: `status.message` (reason `Evicted`).
     pub evicted: Option<String>,
-    /// Its ReplicaSet's entry in the HPA's pod views ([`super::hpa_view::HpaViews`]), or
-    /// [`super::hpa_view::NO_VIEW`].
-    pub view: u32,
 }
 
 impl Pod {
