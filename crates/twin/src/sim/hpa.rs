@@ -396,6 +396,10 @@ fn metric_status(m: &MetricSpec, p: Option<&Proposal>) -> Value {
     }
 }
 
+/// What a sync observes of its target: per pod (or per group of pods seen alike) its
+/// observation, per metric the metrics APIs' answer, and the active and ready pod counts.
+type Observation = (Vec<PodObs>, Vec<MetricInput>, usize, usize);
+
 impl Sim {
     /// Starts the HPA sync loop (once), when an HPA is created; and the custom and external
     /// metrics pipeline when an HPA reads such metrics.
@@ -536,7 +540,7 @@ impl Sim {
         ns: &str,
         parsed: &Arc<ParsedHpa>,
         targets: &mut Option<TargetViews>,
-    ) -> (Vec<PodObs>, Vec<MetricInput>, usize, usize) {
+    ) -> Observation {
         let (name, metrics) = (parsed.name.as_str(), parsed.metrics.as_slice());
         let kind = parsed.kind.to_ascii_lowercase();
         let resource_only = metrics.iter().all(|m| {
@@ -581,7 +585,7 @@ impl Sim {
         name: &str,
         metrics: &[MetricSpec],
         resource_only: bool,
-    ) -> (Vec<PodObs>, Vec<MetricInput>, usize, usize) {
+    ) -> Observation {
         let target_pods = self.target_pods(ns, kind, name);
         if !resource_only {
             let replicas = target_pods.iter().filter(|p| p.is_active()).count();
@@ -627,7 +631,7 @@ impl Sim {
         ns: &str,
         parsed: &Arc<ParsedHpa>,
         targets: &mut Option<TargetViews>,
-    ) -> Option<(Vec<PodObs>, Vec<MetricInput>, usize, usize)> {
+    ) -> Option<Observation> {
         let metrics = parsed.metrics.as_slice();
         // The target's ReplicaSets change only with `rs_epoch`.
         let known = targets
@@ -693,7 +697,7 @@ impl Sim {
         kind: &str,
         name: &str,
         metrics: &[MetricSpec],
-        seen: &(Vec<PodObs>, Vec<MetricInput>, usize, usize),
+        seen: &Observation,
         targets: Option<&TargetViews>,
     ) {
         let (pods, inputs, replicas, ready) = self.observe_pods(ns, kind, name, metrics, true);
