@@ -204,6 +204,9 @@ pub struct Sim {
     /// Incremented whenever a node's labels or annotations change (Karpenter's per-node caches
     /// and pool usage follow node additions and removals themselves).
     pub node_labels_epoch: u64,
+    /// Nodes counted by what the sampler's node columns show (kept on node additions and
+    /// removals, counted again after a label change).
+    pub node_kinds: output::NodeKinds,
     /// The last stamp given to a node's pods ([`model::Node::pods_stamp`]).
     pub node_stamp: u64,
     /// The HPA sync loop is running.
@@ -297,6 +300,7 @@ impl Sim {
             bound_priorities: BTreeMap::new(),
             nodes_epoch: 0,
             node_labels_epoch: 0,
+            node_kinds: Default::default(),
             node_stamp: 0,
             failed_event_at: BTreeMap::new(),
             offerings_cache: std::sync::OnceLock::new(),
@@ -487,6 +491,11 @@ impl Sim {
     /// Marks a workload object for the next reconcile.
     pub fn mark_dirty(&mut self, key: ObjKey) {
         self.note_changed(&key);
+        if key.kind == "ReplicaSet"
+            && let Some(c) = self.rs_cache.get(&key)
+        {
+            c.sample_counts.set(None);
+        }
         self.dirty.insert(key);
         if !self.reconcile_pending {
             self.reconcile_pending = true;
@@ -611,6 +620,7 @@ impl Sim {
                 return Err(format!("bound pod {id} in the active queue"));
             }
         }
+        self.sample_check_invariants()?;
         Ok(())
     }
 }

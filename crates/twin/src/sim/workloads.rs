@@ -78,6 +78,10 @@ pub struct RsCache {
     pub pods: IdSet,
     /// Owning Deployment, if any.
     pub owner: Option<ObjKey>,
+    /// Its active and ready pods as the sampler last counted them; cleared whenever a pod
+    /// joins it and by `Sim::mark_dirty` of the ReplicaSet, which every change of a member's
+    /// readiness, deletion, phase or removal goes through (`Sim::check_invariants` recounts).
+    pub sample_counts: std::cell::Cell<Option<(usize, usize)>>,
 }
 
 /// A set of pod ids kept as a sorted vector: iterating it (every HPA sync walks its
@@ -453,6 +457,7 @@ impl Sim {
                 selector,
                 pods,
                 owner,
+                sample_counts: Default::default(),
             },
         );
         self.mark_dirty(key);
@@ -635,7 +640,9 @@ impl Sim {
         };
         match self.create_pod(&key.namespace, &name, template, Some(owner)) {
             Ok(id) => {
-                self.rs_cache.get_mut(&key).expect("cache").pods.insert(id);
+                let c = self.rs_cache.get_mut(&key).expect("cache");
+                c.pods.insert(id);
+                c.sample_counts.set(None);
                 self.emit(
                     "Normal",
                     "SuccessfulCreate",
