@@ -164,6 +164,9 @@ pub struct Sim {
     pub cm_client: crate::latency::TokenBucket,
     /// Compiled ReplicaSets.
     pub rs_cache: BTreeMap<ObjKey, workloads::RsCache>,
+    /// `pod-template-hash` of each Deployment's template, with the uid and
+    /// `metadata.generation` it was computed for (the template changes only with the spec).
+    pub template_hashes: BTreeMap<ObjKey, (String, i64, String)>,
     /// Creates in flight per ReplicaSet (upstream "expectations").
     pub pending_creates: BTreeMap<ObjKey, u32>,
     /// Emitted events.
@@ -279,6 +282,7 @@ impl Sim {
             cm_client: crate::latency::TokenBucket::new(20.0, 30.0),
             pending_creates: BTreeMap::new(),
             rs_cache: BTreeMap::new(),
+            template_hashes: BTreeMap::new(),
             events: vec![],
             transcript: vec![],
             warnings: vec![],
@@ -621,6 +625,7 @@ impl Sim {
             }
         }
         self.sample_check_invariants()?;
+        self.template_hashes_check()?;
         Ok(())
     }
 }

@@ -231,6 +231,29 @@ impl Sim {
         }
     }
 
+    /// Checks every cached template hash of a current Deployment (same uid and generation)
+    /// against its template hashed again.
+    pub(crate) fn template_hashes_check(&self) -> Result<(), String> {
+        let empty = json!({});
+        for (key, (uid, generation, hash)) in &self.template_hashes {
+            let Some(d) = self.store.get(key) else {
+                continue;
+            };
+            if d.at("/metadata/uid").and_then(Value::as_str) == Some(uid.as_str())
+                && d.at("/metadata/generation").and_then(Value::as_i64) == Some(*generation)
+            {
+                let fresh = template_hash(d.at("/spec/template").unwrap_or(&empty));
+                if fresh != *hash {
+                    return Err(format!(
+                        "Deployment {}/{}: cached template hash {hash} != {fresh} at generation {generation}",
+                        key.namespace, key.name
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
     fn owned_replicasets(&self, d: &ObjKey, uid: &str) -> Vec<ObjKey> {
         // ReplicaSets the controller creates are named `<deployment>-<hash>`; adopting others
         // by selector is not modelled, so only that name range is scanned.
@@ -260,7 +283,19 @@ impl Sim {
             .to_string();
         let replicas = replicas_of(d);
         let empty = json!({});
-        let hash = template_hash(d.at("/spec/template").unwrap_or(&empty));
+        // Hashed again only when the spec changed (a new generation) or the object is new.
+        let generation = d.at("/metadata/generation").and_then(Value::as_i64);
+        let hash = match self.template_hashes.get(key) {
+            Some((u, g, h)) if *u == uid && Some(*g) == generation => h.clone(),
+            _ => {
+                let h = template_hash(d.at("/spec/template").unwrap_or(&empty));
+                if let Some(g) = generation {
+                    self.template_hashes
+                        .insert(key.clone(), (uid.clone(), g, h.clone()));
+                }
+                h
+            }
+        };
         let paused = d
             .at("/spec/paused")
             .and_then(Value::as_bool)
