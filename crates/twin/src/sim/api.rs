@@ -224,7 +224,10 @@ impl Sim {
             annotations: Default::default(),
         };
         let spot = node.capacity_type == "spot";
+        // A node stored under the same name is replaced: counted out first.
+        self.node_kind_counted(name, false);
         self.nodes.insert(Arc::from(name), node);
+        self.node_kind_counted(name, true);
         self.karpenter_node_counted(name, true);
         if spot {
             self.arm_spot_interruption(name);
@@ -258,6 +261,7 @@ impl Sim {
         }
         self.closed_cost += cost;
         self.karpenter_node_counted(name, false);
+        self.node_kind_counted(name, false);
         if let Some(node) = self.nodes.remove(name) {
             for p in &node.info.pods {
                 self.note_unbound(p.priority);
@@ -445,7 +449,10 @@ impl Sim {
                     pods,
                 };
                 n.capacity = n.info.allocatable;
+                self.node_kind_counted(name, false);
+                let n = self.nodes.get_mut(name).expect("just added");
                 n.instance_type = "custom".into();
+                self.node_kind_counted(name, true);
             }
         }
         Ok(ApplyOutcome::Created)

@@ -444,6 +444,7 @@ impl Sim {
             let dep = self.rs_cache.get(&key).and_then(|c| c.owner.clone());
             if let Some(c) = self.rs_cache.get_mut(&key) {
                 c.pods.remove(&id);
+                c.sample_counts.set(None);
             }
             self.mark_dirty(key);
             if let Some(d) = dep {

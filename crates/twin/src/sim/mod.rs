@@ -167,6 +167,9 @@ pub struct Sim {
     pub rs_cache: BTreeMap<ObjKey, workloads::RsCache>,
     /// Bumped whenever a ReplicaSet's cache is stored or removed (not when its pods change).
     pub rs_epoch: u64,
+    /// `pod-template-hash` of each Deployment's template, with the uid and
+    /// `metadata.generation` it was computed for (the template changes only with the spec).
+    pub template_hashes: BTreeMap<ObjKey, (String, i64, String)>,
     /// Creates in flight per ReplicaSet (upstream "expectations").
     pub pending_creates: BTreeMap<ObjKey, u32>,
     /// Emitted events.
@@ -207,6 +210,9 @@ pub struct Sim {
     /// Incremented whenever a node's labels or annotations change (Karpenter's per-node caches
     /// and pool usage follow node additions and removals themselves).
     pub node_labels_epoch: u64,
+    /// Nodes counted by what the sampler's node columns show (kept on node additions and
+    /// removals, counted again after a label change).
+    pub node_kinds: output::NodeKinds,
     /// The last stamp given to a node's pods ([`model::Node::pods_stamp`]).
     pub node_stamp: u64,
     /// The HPA sync loop is running.
@@ -284,6 +290,7 @@ impl Sim {
             pending_creates: BTreeMap::new(),
             rs_cache: BTreeMap::new(),
             rs_epoch: 0,
+            template_hashes: BTreeMap::new(),
             events: vec![],
             transcript: vec![],
             warnings: vec![],
@@ -307,6 +314,7 @@ impl Sim {
             bound_priorities: BTreeMap::new(),
             nodes_epoch: 0,
             node_labels_epoch: 0,
+            node_kinds: Default::default(),
             node_stamp: 0,
             failed_event_at: BTreeMap::new(),
             offerings_cache: std::sync::OnceLock::new(),
@@ -497,6 +505,11 @@ impl Sim {
     /// Marks a workload object for the next reconcile.
     pub fn mark_dirty(&mut self, key: ObjKey) {
         self.note_changed(&key);
+        if key.kind == "ReplicaSet"
+            && let Some(c) = self.rs_cache.get(&key)
+        {
+            c.sample_counts.set(None);
+        }
         self.dirty.insert(key);
         if !self.reconcile_pending {
             self.reconcile_pending = true;
@@ -621,6 +634,8 @@ impl Sim {
                 return Err(format!("bound pod {id} in the active queue"));
             }
         }
+        self.sample_check_invariants()?;
+        self.template_hashes_check()?;
         Ok(())
     }
 }

@@ -23,14 +23,49 @@ pub struct Samples {
     index: HashMap<String, usize>,
     /// One row per sample, values by column id.
     rows: Vec<Vec<f64>>,
-    /// Column ids per Deployment: desired, pods, ready.
-    deploy: HashMap<ObjKey, [usize; 3]>,
-    /// Column ids per HPA.
-    hpa: HashMap<ObjKey, HpaColumns>,
+    /// Per Deployment, in the order of the last sample's: its key, the range of its
+    /// ReplicaSets' keys (`<name>-…`) and its column ids (desired, pods, ready). A sample
+    /// compares keys position by position instead of hashing them.
+    deploy: Vec<DeployColumns>,
+    /// Column ids per HPA with a sync to show, in the order of the last sample's.
+    hpa: Vec<(ObjKey, HpaColumns)>,
     /// Column ids per load entry, in the order of [`LOAD_COLUMNS`].
     loads: Vec<[usize; LOAD_COLUMNS.len()]>,
     /// Column ids of `nodes/capacity/…`, `nodes/type/…` and `nodes/group/…` by label value.
     node_cols: [HashMap<String, usize>; 3],
+}
+
+/// What the node columns show of a node: capacity type, instance type and node group.
+pub type NodeKind = (String, String, Option<String>);
+
+/// How many nodes there are of each [`NodeKind`]: kept on every node addition and removal
+/// (`Sim::node_kind_counted`) and counted again when node labels changed, so a sample reads
+/// a few entries instead of every node's labels.
+#[derive(Debug, Default)]
+pub struct NodeKinds {
+    counts: BTreeMap<NodeKind, u64>,
+    /// `Sim::node_labels_epoch` when counted.
+    labels_epoch: u64,
+}
+
+/// A node's [`NodeKind`].
+fn node_kind(n: &super::model::Node) -> NodeKind {
+    (
+        n.capacity_type.clone(),
+        n.instance_type.clone(),
+        n.info
+            .labels
+            .get(super::provider::NODE_GROUP_LABEL)
+            .cloned(),
+    )
+}
+
+/// What a sample keeps of one Deployment (see [`Samples::deploy`]).
+#[derive(Debug)]
+struct DeployColumns {
+    key: ObjKey,
+    replicasets: std::ops::Range<ObjKey>,
+    ids: [usize; 3],
 }
 
 /// Column ids of one HPA: replicas, desired and ready, and per metric (label, current, target).
@@ -76,8 +111,8 @@ impl Samples {
             names: vec![],
             index: HashMap::new(),
             rows: vec![],
-            deploy: HashMap::new(),
-            hpa: HashMap::new(),
+            deploy: vec![],
+            hpa: vec![],
             loads: vec![],
             node_cols: Default::default(),
         }
@@ -221,6 +256,12 @@ impl Sim {
         {
             return;
         }
+        if self.node_kinds.labels_epoch != self.node_labels_epoch {
+            self.node_kinds = NodeKinds {
+                counts: self.recount_node_kinds(),
+                labels_epoch: self.node_labels_epoch,
+            };
+        }
         // Taken out while the sample is filled from the rest of the state.
         let mut samples = std::mem::replace(&mut self.samples, Samples::empty());
         let width = samples.names.len();
@@ -282,17 +323,12 @@ impl Sim {
                 self.karpenter.disruption.disrupting.len() as f64,
             );
         }
-        // Nodes by capacity type and by instance type.
-        for n in self.nodes.values() {
-            let group = n.info.labels.get(super::provider::NODE_GROUP_LABEL);
-            let values = [
-                Some(&*n.capacity_type),
-                Some(&*n.instance_type),
-                group.map(|g| g.as_str()),
-            ];
+        // Nodes by capacity type, instance type and node group (from the counts per kind).
+        for ((capacity_type, instance_type, group), &n) in &self.node_kinds.counts {
+            let values = [Some(capacity_type), Some(instance_type), group.as_ref()];
             for (k, value) in values.into_iter().enumerate() {
                 let Some(value) = value else { continue };
-                let id = match r.samples.node_cols[k].get(value) {
+                let id = match r.samples.node_cols[k].get(value.as_str()) {
                     Some(&id) => id,
                     None => {
                         let id = r.samples.intern(&format!("{}{value}", NODE_PREFIXES[k]));
@@ -300,37 +336,50 @@ impl Sim {
                         id
                     }
                 };
-                r.add(id, 1.0);
+                r.add(id, n as f64);
             }
         }
         // Per Deployment: desired, active and ready replicas.
-        for (k, v) in self.store.list("Deployment", None) {
+        for (i, (k, v)) in self.store.list("Deployment", None).enumerate() {
+            // `/spec/replicas` without parsing a JSON pointer.
             let desired = v
-                .pointer("/spec/replicas")
+                .get("spec")
+                .and_then(|s| s.get("replicas"))
                 .and_then(Value::as_f64)
                 .unwrap_or(1.0);
-            let (active, ready) = self.deployment_pod_counts(&k.namespace, &k.name);
-            let ids = match r.samples.deploy.get(k) {
-                Some(ids) => *ids,
-                None => {
-                    let id = format!("deploy/{}/{}", k.namespace, k.name);
-                    let ids = ["desired", "pods", "ready"]
-                        .map(|c| r.samples.intern(&format!("{id}/{c}")));
-                    r.samples.deploy.insert(k.clone(), ids);
-                    ids
-                }
-            };
+            if r.samples.deploy.get(i).is_none_or(|d| d.key != *k) {
+                let id = format!("deploy/{}/{}", k.namespace, k.name);
+                let ids =
+                    ["desired", "pods", "ready"].map(|c| r.samples.intern(&format!("{id}/{c}")));
+                let replicasets = ObjKey::new("ReplicaSet", &k.namespace, &format!("{}-", k.name))
+                    ..ObjKey::new("ReplicaSet", &k.namespace, &format!("{}.", k.name));
+                r.samples.deploy.truncate(i);
+                r.samples.deploy.push(DeployColumns {
+                    key: k.clone(),
+                    replicasets,
+                    ids,
+                });
+            }
+            let d = &r.samples.deploy[i];
+            let (active, ready) = self.deployment_pod_counts(k, &d.replicasets);
+            let ids = d.ids;
             r.set(ids[0], desired);
             r.set(ids[1], active as f64);
             r.set(ids[2], ready as f64);
         }
         // Per HPA (at its last sync): replicas, desired, ready, and each metric vs its target.
-        for (k, h) in self
+        for (i, (k, h)) in self
             .hpa
             .iter()
             .filter_map(|(k, e)| e.series.as_ref().map(|s| (k, s)))
+            .enumerate()
         {
-            let mut cols = r.samples.hpa.remove(k).unwrap_or_default();
+            if r.samples.hpa.get(i).is_none_or(|(key, _)| key != k) {
+                // Column ids are interned by name: starting afresh finds the same ids.
+                r.samples.hpa.truncate(i);
+                r.samples.hpa.push((k.clone(), HpaColumns::default()));
+            }
+            let mut cols = std::mem::take(&mut r.samples.hpa[i].1);
             let prefix = || format!("hpa/{}/{}", k.namespace, k.name);
             let base = match cols.base {
                 Some(ids) => ids,
@@ -364,7 +413,7 @@ impl Sim {
                 r.set(c, *current);
                 r.set(t, *target);
             }
-            r.samples.hpa.insert(k.clone(), cols);
+            r.samples.hpa[i].1 = cols;
         }
         for (i, l) in self.scenario.loads.iter().enumerate() {
             if r.samples.loads.len() <= i {
@@ -393,24 +442,98 @@ impl Sim {
 
     /// Active and ready pods of a Deployment (the pods [`Sim::target_pods`] gives, counted
     /// without collecting them).
-    fn deployment_pod_counts(&self, ns: &str, name: &str) -> (usize, usize) {
+    /// `replicasets` is the range of its ReplicaSets' keys (`<name>-` up to `<name>.`).
+    fn deployment_pod_counts(
+        &self,
+        d: &ObjKey,
+        replicasets: &std::ops::Range<ObjKey>,
+    ) -> (usize, usize) {
         let (mut active, mut ready) = (0, 0);
-        let range = super::store::ObjKey::new("ReplicaSet", ns, &format!("{name}-"))
-            ..super::store::ObjKey::new("ReplicaSet", ns, &format!("{name}."));
-        for (_, c) in self.rs_cache.range(range) {
+        for (_, c) in self.rs_cache.range(&replicasets.start..&replicasets.end) {
             if !c
                 .owner
                 .as_ref()
-                .is_some_and(|o| o.namespace == ns && o.name == name)
+                .is_some_and(|o| o.namespace == d.namespace && o.name == d.name)
             {
                 continue;
             }
-            for p in c.pods.iter().filter_map(|id| self.pods.get(id)) {
-                active += usize::from(p.is_active());
-                ready += usize::from(p.is_ready());
-            }
+            let (a, r) = match c.sample_counts.get() {
+                Some(counts) => counts,
+                None => {
+                    let counts = self.count_rs_pods(c);
+                    c.sample_counts.set(Some(counts));
+                    counts
+                }
+            };
+            active += a;
+            ready += r;
         }
         (active, ready)
+    }
+
+    /// Active and ready pods of a ReplicaSet, counted.
+    fn count_rs_pods(&self, c: &super::workloads::RsCache) -> (usize, usize) {
+        let (mut active, mut ready) = (0, 0);
+        for p in c.pods.iter().filter_map(|id| self.pods.get(id)) {
+            active += usize::from(p.is_active());
+            ready += usize::from(p.is_ready());
+        }
+        (active, ready)
+    }
+
+    /// Counts node `name` in (`added`) or out of [`Sim::node_kinds`]: called on every node
+    /// addition and removal while the node is in `nodes`, and around any change of what
+    /// [`NodeKind`] shows other than labels.
+    pub(crate) fn node_kind_counted(&mut self, name: &str, added: bool) {
+        let Some(n) = self.nodes.get(name) else {
+            return;
+        };
+        let kind = node_kind(n);
+        let counts = &mut self.node_kinds.counts;
+        if added {
+            *counts.entry(kind).or_default() += 1;
+        } else if let Some(c) = counts.get_mut(&kind) {
+            *c -= 1;
+            if *c == 0 {
+                counts.remove(&kind);
+            }
+        }
+    }
+
+    /// The nodes counted by kind from scratch.
+    fn recount_node_kinds(&self) -> BTreeMap<NodeKind, u64> {
+        let mut counts = BTreeMap::new();
+        for n in self.nodes.values() {
+            *counts.entry(node_kind(n)).or_default() += 1;
+        }
+        counts
+    }
+
+    /// Checks the sampler's caches against a recount: each ReplicaSet's counted pods, and the
+    /// nodes by kind unless labels changed since they were counted.
+    pub(crate) fn sample_check_invariants(&self) -> Result<(), String> {
+        for (k, c) in &self.rs_cache {
+            if let Some(counts) = c.sample_counts.get()
+                && counts != self.count_rs_pods(c)
+            {
+                return Err(format!(
+                    "ReplicaSet {}/{}: sampled (active, ready) {counts:?} != recount {:?}",
+                    k.namespace,
+                    k.name,
+                    self.count_rs_pods(c)
+                ));
+            }
+        }
+        if self.node_kinds.labels_epoch == self.node_labels_epoch {
+            let fresh = self.recount_node_kinds();
+            if fresh != self.node_kinds.counts {
+                return Err(format!(
+                    "nodes by kind {:?} != recount {fresh:?} (a node added, removed or changed without node_kind_counted)",
+                    self.node_kinds.counts
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// Pods of a workload (`deployment`, `replicaset` or `statefulset` by name).

@@ -212,3 +212,86 @@ impl Store {
         self.resource_version
     }
 }
+
+/// [`Value::pointer`] without allocating: the same lookup (object keys, array indices as
+/// `serde_json` parses them), reading each token in place instead of unescaping it into a new
+/// string. Paths holding `~` (escapes) go through `Value::pointer` itself.
+pub trait JsonPath {
+    /// The value at a JSON pointer such as `/spec/replicas`.
+    fn at(&self, path: &str) -> Option<&Value>;
+}
+
+impl JsonPath for Value {
+    fn at(&self, path: &str) -> Option<&Value> {
+        if path.contains('~') {
+            return self.pointer(path);
+        }
+        if path.is_empty() {
+            return Some(self);
+        }
+        let rest = path.strip_prefix('/')?;
+        rest.split('/')
+            .try_fold(self, |target, token| match target {
+                Value::Object(map) => map.get(token),
+                Value::Array(list) => array_index(token).and_then(|i| list.get(i)),
+                _ => None,
+            })
+    }
+}
+
+/// An array index in a JSON pointer, as `serde_json` reads one (no sign, no leading zero).
+fn array_index(s: &str) -> Option<usize> {
+    if s.starts_with('+') || (s.starts_with('0') && s.len() != 1) {
+        return None;
+    }
+    s.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::JsonPath;
+    use serde_json::json;
+
+    /// `at` gives what `Value::pointer` gives, on objects, arrays, scalars and odd paths.
+    #[test]
+    fn at_matches_pointer() {
+        let v = json!({
+            "spec": {"replicas": 3, "template": {"metadata": {"labels": {"a/b": "x", "c~d": "y"}}}},
+            "metadata": {"ownerReferences": [{"uid": "u0"}, {"uid": "u1"}], "": {"": 5}},
+            "list": [[1, 2], [3]],
+            "n": null,
+        });
+        let paths = [
+            "",
+            "/",
+            "//",
+            "spec",
+            "/spec",
+            "/spec/replicas",
+            "/spec/replicas/x",
+            "/spec/nope",
+            "/metadata/ownerReferences/0/uid",
+            "/metadata/ownerReferences/1/uid",
+            "/metadata/ownerReferences/2/uid",
+            "/metadata/ownerReferences/01/uid",
+            "/metadata/ownerReferences/+1/uid",
+            "/metadata/ownerReferences/-1",
+            "/metadata/ownerReferences/uid",
+            "/list/0/1",
+            "/list/1/0",
+            "/list/1/1",
+            "/n",
+            "/n/x",
+            "/spec/template/metadata/labels/c~0d",
+            "/spec/template/metadata/labels/a~1b",
+            "/metadata/",
+            "/metadata//",
+        ];
+        let mut found = 0;
+        for p in paths {
+            assert_eq!(v.at(p), v.pointer(p), "{p}");
+            found += usize::from(v.at(p).is_some());
+        }
+        assert_eq!(found, 12);
+    }
+}

@@ -20,7 +20,7 @@ use kscale_model::{LabelSelector, SimTime};
 use serde_json::{Value, json};
 
 use super::model::{Owner, Pod, PodPhase, PodTemplate};
-use super::store::ObjKey;
+use super::store::{JsonPath, ObjKey};
 use super::{Event, Sim};
 
 /// Upstream `BurstReplicas`: max pods created or deleted per ReplicaSet sync.
@@ -80,6 +80,10 @@ pub struct RsCache {
     pub owner: Option<ObjKey>,
     /// Its entry in the HPA's pod views (kept while the ReplicaSet's cache is replaced).
     pub view: u32,
+    /// Its active and ready pods as the sampler last counted them; cleared whenever a pod
+    /// joins it and by `Sim::mark_dirty` of the ReplicaSet, which every change of a member's
+    /// readiness, deletion, phase or removal goes through (`Sim::check_invariants` recounts).
+    pub sample_counts: std::cell::Cell<Option<(usize, usize)>>,
 }
 
 /// A set of pod ids kept as a sorted vector: iterating it (every HPA sync walks its
@@ -151,9 +155,7 @@ impl IntoIterator for IdSet {
 }
 
 fn replicas_of(v: &Value) -> i64 {
-    v.pointer("/spec/replicas")
-        .and_then(Value::as_i64)
-        .unwrap_or(1)
+    v.at("/spec/replicas").and_then(Value::as_i64).unwrap_or(1)
 }
 
 /// Converts a JSON `LabelSelector` to the model type.
@@ -231,6 +233,29 @@ impl Sim {
         }
     }
 
+    /// Checks every cached template hash of a current Deployment (same uid and generation)
+    /// against its template hashed again.
+    pub(crate) fn template_hashes_check(&self) -> Result<(), String> {
+        let empty = json!({});
+        for (key, (uid, generation, hash)) in &self.template_hashes {
+            let Some(d) = self.store.get(key) else {
+                continue;
+            };
+            if d.at("/metadata/uid").and_then(Value::as_str) == Some(uid.as_str())
+                && d.at("/metadata/generation").and_then(Value::as_i64) == Some(*generation)
+            {
+                let fresh = template_hash(d.at("/spec/template").unwrap_or(&empty));
+                if fresh != *hash {
+                    return Err(format!(
+                        "Deployment {}/{}: cached template hash {hash} != {fresh} at generation {generation}",
+                        key.namespace, key.name
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
     fn owned_replicasets(&self, d: &ObjKey, uid: &str) -> Vec<ObjKey> {
         // ReplicaSets the controller creates are named `<deployment>-<hash>`; adopting others
         // by selector is not modelled, so only that name range is scanned.
@@ -239,7 +264,7 @@ impl Sim {
         self.store
             .range(lo, hi)
             .filter(|(_, v)| {
-                v.pointer("/metadata/ownerReferences/0/uid")
+                v.at("/metadata/ownerReferences/0/uid")
                     .and_then(Value::as_str)
                     == Some(uid)
             })
@@ -254,19 +279,31 @@ impl Sim {
             return;
         };
         let uid = d
-            .pointer("/metadata/uid")
+            .at("/metadata/uid")
             .and_then(Value::as_str)
             .unwrap_or("")
             .to_string();
         let replicas = replicas_of(d);
         let empty = json!({});
-        let hash = template_hash(d.pointer("/spec/template").unwrap_or(&empty));
+        // Hashed again only when the spec changed (a new generation) or the object is new.
+        let generation = d.at("/metadata/generation").and_then(Value::as_i64);
+        let hash = match self.template_hashes.get(key) {
+            Some((u, g, h)) if *u == uid && Some(*g) == generation => h.clone(),
+            _ => {
+                let h = template_hash(d.at("/spec/template").unwrap_or(&empty));
+                if let Some(g) = generation {
+                    self.template_hashes
+                        .insert(key.clone(), (uid.clone(), g, h.clone()));
+                }
+                h
+            }
+        };
         let paused = d
-            .pointer("/spec/paused")
+            .at("/spec/paused")
             .and_then(Value::as_bool)
             .unwrap_or(false);
-        let recreate = d.pointer("/spec/strategy/type").and_then(Value::as_str) == Some("Recreate");
-        let ru = d.pointer("/spec/strategy/rollingUpdate");
+        let recreate = d.at("/spec/strategy/type").and_then(Value::as_str) == Some("Recreate");
+        let ru = d.at("/spec/strategy/rollingUpdate");
         let (max_surge, max_unavailable) = (
             ru.and_then(|r| r.get("maxSurge")).cloned(),
             ru.and_then(|r| r.get("maxUnavailable")).cloned(),
@@ -275,7 +312,7 @@ impl Sim {
         let new_key = rs_list.iter().find(|k| {
             self.store
                 .get(k)
-                .and_then(|v| v.pointer("/metadata/labels/pod-template-hash"))
+                .and_then(|v| v.at("/metadata/labels/pod-template-hash"))
                 .and_then(Value::as_str)
                 == Some(hash.as_str())
         });
@@ -303,7 +340,7 @@ impl Sim {
                     0
                 };
                 let d = self.store.get(key).cloned().expect("read above");
-                let mut template = d.pointer("/spec/template").cloned().unwrap_or(json!({}));
+                let mut template = d.at("/spec/template").cloned().unwrap_or(json!({}));
                 template["metadata"]["labels"]["pod-template-hash"] = json!(hash);
                 self.create_replicaset(key, &d, &template, &hash, start)
             }
@@ -352,7 +389,7 @@ impl Sim {
         let mut old_sorted = old.clone();
         old_sorted.sort_by_key(|k| {
             self.store.get(k).and_then(|v| {
-                v.pointer("/metadata/creationTimestamp")
+                v.at("/metadata/creationTimestamp")
                     .and_then(Value::as_str)
                     .map(str::to_string)
             })
@@ -388,11 +425,11 @@ impl Sim {
     ) -> ObjKey {
         let name = format!("{}-{}", dkey.name, hash);
         let mut labels = template
-            .pointer("/metadata/labels")
+            .at("/metadata/labels")
             .cloned()
             .unwrap_or(json!({}));
         labels["pod-template-hash"] = json!(hash);
-        let mut selector = d.pointer("/spec/selector").cloned().unwrap_or(json!({}));
+        let mut selector = d.at("/spec/selector").cloned().unwrap_or(json!({}));
         selector["matchLabels"]["pod-template-hash"] = json!(hash);
         let rs = json!({
             "apiVersion": "apps/v1",
@@ -404,11 +441,11 @@ impl Sim {
                 "annotations": {"deployment.kubernetes.io/desired-replicas": replicas_of(d).to_string()},
                 "ownerReferences": [{
                     "apiVersion": "apps/v1", "kind": "Deployment", "name": dkey.name,
-                    "uid": d.pointer("/metadata/uid").cloned().unwrap_or(Value::Null),
+                    "uid": d.at("/metadata/uid").cloned().unwrap_or(Value::Null),
                     "controller": true, "blockOwnerDeletion": true
                 }]
             },
-            "spec": {"replicas": replicas, "selector": selector, "template": template, "minReadySeconds": d.pointer("/spec/minReadySeconds").cloned().unwrap_or(json!(0))}
+            "spec": {"replicas": replicas, "selector": selector, "template": template, "minReadySeconds": d.at("/spec/minReadySeconds").cloned().unwrap_or(json!(0))}
         });
         let key = ObjKey::new("ReplicaSet", &dkey.namespace, &name);
         self.put_replicaset(key.clone(), rs, Some(dkey.clone()));
@@ -433,12 +470,12 @@ impl Sim {
         self.store.put(key.clone(), rs, || uids.uuid(), created);
         let v = self.store.get(&key).expect("just stored");
         let template = Arc::new(PodTemplate::compile(
-            v.pointer("/spec/template/metadata"),
-            v.pointer("/spec/template/spec").unwrap_or(&Value::Null),
+            v.at("/spec/template/metadata"),
+            v.at("/spec/template/spec").unwrap_or(&Value::Null),
         ));
-        let selector = selector_of(v.pointer("/spec/selector"));
+        let selector = selector_of(v.at("/spec/selector"));
         let uid = v
-            .pointer("/metadata/uid")
+            .at("/metadata/uid")
             .and_then(Value::as_str)
             .unwrap_or("")
             .to_string();
@@ -456,6 +493,7 @@ impl Sim {
                 pods,
                 owner,
                 view,
+                sample_counts: Default::default(),
             },
         );
         self.mark_dirty(key);
@@ -644,6 +682,7 @@ impl Sim {
                 if let Some(p) = self.pods.get_mut(&id) {
                     p.view = view;
                 }
+                c.sample_counts.set(None);
                 self.emit(
                     "Normal",
                     "SuccessfulCreate",

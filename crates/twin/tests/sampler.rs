@@ -1,0 +1,49 @@
+//! The sampler's caches (pods counted per ReplicaSet, nodes counted by kind) against a recount
+//! after every event, and the recount check catching a change made behind their back.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use kscale_twin::scenario::Scenario;
+use kscale_twin::sim::Sim;
+
+/// `examples/karpenter-consolidation`: Deployments scaled by an HPA, nodes added and removed.
+fn run() -> Sim {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples/karpenter-consolidation/scenario.yaml");
+    let mut sim = Sim::new(Arc::new(Scenario::load(&path).unwrap())).unwrap();
+    sim.run_checked().unwrap();
+    sim
+}
+
+#[test]
+fn caches_match_a_recount_and_a_missed_change_is_caught() {
+    let sim = run();
+    // The run added and removed nodes, and sampled every ReplicaSet.
+    assert!(sim.counters.get("nodesCreated").copied().unwrap_or(0) >= 6);
+    assert!(
+        sim.rs_cache
+            .values()
+            .all(|c| c.sample_counts.get().is_some())
+    );
+
+    // A pod turning unready without its ReplicaSet marked dirty.
+    let mut sim = sim;
+    let id = sim
+        .pods
+        .values()
+        .find(|p| p.is_ready() && p.owner.is_some())
+        .map(|p| p.id)
+        .expect("a ready ReplicaSet pod at the end");
+    sim.pods.get_mut(&id).unwrap().ready_at = None;
+    let err = sim.check_invariants().unwrap_err();
+    assert!(err.contains("sampled (active, ready)"), "{err}");
+    sim.owner_changed_pub(id);
+    sim.check_invariants().unwrap();
+
+    // A node's instance type changed without counting it out and in again.
+    let name = sim.nodes.keys().next().unwrap().clone();
+    sim.nodes.get_mut(&name).unwrap().instance_type = "m5.24xlarge".into();
+    let err = sim.check_invariants().unwrap_err();
+    assert!(err.contains("nodes by kind"), "{err}");
+}
