@@ -27,7 +27,7 @@ use std::sync::Arc;
 
 use kscale_model::Resources;
 
-use super::{Offering, Pool, compatibility, plan_with};
+use super::{HypotheticalNodes, Offering, Pool, compatibility, plan_cached};
 use crate::scheduler::{NodeInfo, PodInfo, fits};
 
 /// A node consolidation may remove; its pods are borrowed from the observed node.
@@ -306,6 +306,8 @@ pub struct Simulations<'a> {
     /// A copy of `room`'s table, which each simulation changes and restores ([`Trial`]).
     work: RefCell<FirstFit>,
     compatible: Arc<Vec<Vec<usize>>>,
+    /// The plans' hypothetical nodes, built once for every simulation over `cluster`.
+    hypothetical: RefCell<HypotheticalNodes>,
 }
 
 impl<'a> Simulations<'a> {
@@ -334,6 +336,7 @@ impl<'a> Simulations<'a> {
             work: RefCell::new(room.fit.clone()),
             room,
             compatible,
+            hypothetical: RefCell::default(),
         }
     }
 }
@@ -433,7 +436,13 @@ fn simulate<'p>(
     for c in cands {
         pools[c.pool].usage -= c.capacity;
     }
-    let p = plan_with(&rest, &pools, cluster.offerings, &base.compatible);
+    let p = plan_cached(
+        &rest,
+        &pools,
+        cluster.offerings,
+        &base.compatible,
+        &mut base.hypothetical.borrow_mut(),
+    );
     if let Some((id, reason)) = p
         .unschedulable
         .iter()
