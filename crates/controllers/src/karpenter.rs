@@ -183,6 +183,30 @@ pub fn plan_with(
     offerings: &[Offering],
     compatible: &[Vec<usize>],
 ) -> Plan {
+    plan_cached(
+        pods,
+        pools,
+        offerings,
+        compatible,
+        &mut HypotheticalNodes::default(),
+    )
+}
+
+/// The hypothetical node of each (pool, offering) a plan checks pods against, built when first
+/// needed: one set can serve several plans over the same pools (names, requirements, labels and
+/// taints; their usage may differ) and offerings, as a fit check sets the node's requests first.
+#[derive(Debug, Default)]
+pub struct HypotheticalNodes(Vec<Option<Box<NodeInfo>>>);
+
+/// [`plan_with`] with hypothetical nodes kept from earlier plans over the same pools and
+/// offerings.
+pub fn plan_cached(
+    pods: &[&PodInfo],
+    pools: &[Pool],
+    offerings: &[Offering],
+    compatible: &[Vec<usize>],
+    hypothetical_nodes: &mut HypotheticalNodes,
+) -> Plan {
     let mut order: Vec<usize> = (0..pools.len()).collect();
     order.sort_by(|a, b| {
         pools[*b]
@@ -201,7 +225,9 @@ pub fn plan_with(
     });
     // The hypothetical node of each (pool, offering), built once per plan: a fit check only
     // sets its requests (building its name, labels and taints per check dominated the cost).
-    let mut nodes: Vec<Option<Box<NodeInfo>>> = vec![None; pools.len() * offerings.len()];
+    let nodes = &mut hypothetical_nodes.0;
+    debug_assert!(nodes.is_empty() || nodes.len() == pools.len() * offerings.len());
+    nodes.resize(pools.len() * offerings.len(), None);
     let mut fits_on = |p: usize, t: usize, requested: Resources, pod: &PodInfo| {
         let n = nodes[p * offerings.len() + t].get_or_insert_with(|| {
             Box::new(hypothetical(&pools[p], &offerings[t], Resources::ZERO))
@@ -398,6 +424,31 @@ mod tests {
                 .all(|c| c.offering == 0 && c.pods.len() == 1)
         );
         assert!(plan.unschedulable.is_empty());
+    }
+
+    #[test]
+    fn kept_hypothetical_nodes_give_the_same_plans() {
+        // Plans of different pod sets (and pool usage) sharing one set of hypothetical nodes
+        // equal plans that build their own.
+        let mut p = pool(vec![], Some(8_000));
+        let cat = catalog();
+        let compat = compatibility(std::slice::from_ref(&p), &cat);
+        let mut kept = HypotheticalNodes::default();
+        let sets = [
+            vec![pod(1, 500, 256), pod(2, 500, 256)],
+            vec![pod(3, 1500, 2048), pod(4, 3000, 512), pod(5, 100, 64)],
+            vec![pod(6, 7000, 256)],
+            vec![],
+        ];
+        for (k, set) in sets.iter().enumerate() {
+            p.usage.cpu_milli = k as i64 * 1000;
+            let refs: Vec<&PodInfo> = set.iter().collect();
+            let pools = std::slice::from_ref(&p);
+            assert_eq!(
+                plan_cached(&refs, pools, &cat, &compat, &mut kept),
+                plan_refs(&refs, pools, &cat)
+            );
+        }
     }
 
     #[test]

@@ -925,13 +925,20 @@ impl Scheduler {
         for &(i, u) in &self.failed {
             statuses[i] = Some(u);
         }
-        let mut counts: BTreeMap<String, usize> = BTreeMap::new();
-        let mut keyed: BTreeMap<ReasonKey<'_>, usize> = BTreeMap::new();
+        // The reason histogram: few distinct reasons, counted in a short list (the order of
+        // counting does not reach the message, whose parts are sorted).
+        let mut keyed: Vec<(ReasonKey<'_>, usize)> = Vec::new();
         for (i, s) in statuses.iter().enumerate() {
             if let Some(u) = s {
-                u.for_each_reason(nodes[i], |r| *keyed.entry(r).or_default() += 1);
+                u.for_each_reason(nodes[i], |r| {
+                    match keyed.iter_mut().find(|(k, _)| *k == r) {
+                        Some((_, c)) => *c += 1,
+                        None => keyed.push((r, 1)),
+                    }
+                });
             }
         }
+        let mut counts: BTreeMap<String, usize> = BTreeMap::new();
         for (k, c) in keyed {
             *counts.entry(k.to_string()).or_default() += c;
         }

@@ -27,7 +27,7 @@ use std::sync::Arc;
 
 use kscale_model::Resources;
 
-use super::{Offering, Pool, compatibility, plan_with};
+use super::{HypotheticalNodes, Offering, Pool, compatibility, plan_cached};
 use crate::scheduler::{NodeInfo, PodInfo, fits};
 
 /// A node consolidation may remove; its pods are borrowed from the observed node.
@@ -163,24 +163,37 @@ pub fn sort_name_ordered_candidates(c: &mut [Candidate<'_>]) {
 fn sort_by_keys(c: &mut [Candidate<'_>], names: bool) {
     // Sorted as (ratio, cost, index) keys, then moved once: the same stable order as sorting
     // the candidates themselves, without moving them at every step.
-    let keys: Vec<(f64, f64)> = c
-        .iter()
-        .map(|x| (x.savings_ratio(), x.disruption_cost))
-        .collect();
-    let mut order: Vec<usize> = (0..c.len()).collect();
-    order.sort_by(|&i, &j| {
-        keys[j]
-            .0
-            .total_cmp(&keys[i].0)
-            .then(keys[i].1.total_cmp(&keys[j].1))
-            .then_with(|| {
-                if names {
-                    c[i].node.cmp(c[j].node)
-                } else {
-                    std::cmp::Ordering::Equal
-                }
+    let order: Vec<usize> = if names {
+        let keys: Vec<(f64, f64)> = c
+            .iter()
+            .map(|x| (x.savings_ratio(), x.disruption_cost))
+            .collect();
+        let mut order: Vec<usize> = (0..c.len()).collect();
+        order.sort_by(|&i, &j| {
+            keys[j]
+                .0
+                .total_cmp(&keys[i].0)
+                .then(keys[i].1.total_cmp(&keys[j].1))
+                .then_with(|| c[i].node.cmp(c[j].node))
+        });
+        order
+    } else {
+        // Ties keep the (name) order: the index is the last key, so the keys are distinct and
+        // an unstable sort of plain integers gives the stable order.
+        let mut keys: Vec<(u64, u64, usize)> = c
+            .iter()
+            .enumerate()
+            .map(|(i, x)| {
+                (
+                    !total_order_key(x.savings_ratio()),
+                    total_order_key(x.disruption_cost),
+                    i,
+                )
             })
-    });
+            .collect();
+        keys.sort_unstable();
+        keys.into_iter().map(|k| k.2).collect()
+    };
     // Position k takes the candidate at `order[k]`: follow each cycle of the permutation.
     let mut done = vec![false; c.len()];
     for start in 0..c.len() {
@@ -198,6 +211,12 @@ fn sort_by_keys(c: &mut [Candidate<'_>], names: bool) {
             k = from;
         }
     }
+}
+
+/// An integer whose order is [`f64::total_cmp`]'s.
+fn total_order_key(x: f64) -> u64 {
+    let b = x.to_bits();
+    if b >> 63 == 1 { !b } else { b | 1 << 63 }
 }
 
 /// What the simulation sees.
@@ -271,23 +290,53 @@ pub fn compute(cluster: &Cluster, cands: &[&Candidate<'_>]) -> Result<Decision, 
     compute_from(cluster, &base, cands)
 }
 
+/// [`compute`] from `base` (a [`Simulations`] of `cluster`).
+pub fn compute_in(
+    cluster: &Cluster,
+    base: &Simulations<'_>,
+    cands: &[&Candidate<'_>],
+) -> Result<Decision, String> {
+    compute_from(cluster, base, cands)
+}
+
 /// What every simulation over one [`Cluster`] starts from: the destinations' free room and the
 /// pools' compatible offerings (built once for multi- and single-node consolidation).
 pub struct Simulations<'a> {
     room: FreeRoom<'a>,
     /// A copy of `room`'s table, which each simulation changes and restores ([`Trial`]).
     work: RefCell<FirstFit>,
-    compatible: Vec<Vec<usize>>,
+    compatible: Arc<Vec<Vec<usize>>>,
+    /// The plans' hypothetical nodes, built once for every simulation over `cluster`.
+    hypothetical: RefCell<HypotheticalNodes>,
 }
 
 impl<'a> Simulations<'a> {
     /// The start of every simulation over `cluster`.
     pub fn new(cluster: &Cluster<'a>) -> Simulations<'a> {
-        let room = FreeRoom::new(cluster.nodes);
+        Simulations::prepared(
+            cluster,
+            0,
+            Arc::new(compatibility(cluster.pools, cluster.offerings)),
+        )
+    }
+
+    /// [`Simulations::new`] from what the caller already knows: the first `named_in_order` of
+    /// `cluster.nodes` are in strictly increasing name order (their name index is not sorted
+    /// again; checked in debug builds), and `compatible` is
+    /// [`compatibility`]`(cluster.pools, cluster.offerings)` (kept by the caller while the
+    /// pools' requirements and the offerings are unchanged).
+    pub fn prepared(
+        cluster: &Cluster<'a>,
+        named_in_order: usize,
+        compatible: Arc<Vec<Vec<usize>>>,
+    ) -> Simulations<'a> {
+        debug_assert!(*compatible == compatibility(cluster.pools, cluster.offerings));
+        let room = FreeRoom::new(cluster.nodes, named_in_order);
         Simulations {
             work: RefCell::new(room.fit.clone()),
             room,
-            compatible: compatibility(cluster.pools, cluster.offerings),
+            compatible,
+            hypothetical: RefCell::default(),
         }
     }
 }
@@ -387,7 +436,13 @@ fn simulate<'p>(
     for c in cands {
         pools[c.pool].usage -= c.capacity;
     }
-    let p = plan_with(&rest, &pools, cluster.offerings, &base.compatible);
+    let p = plan_cached(
+        &rest,
+        &pools,
+        cluster.offerings,
+        &base.compatible,
+        &mut base.hypothetical.borrow_mut(),
+    );
     if let Some((id, reason)) = p
         .unschedulable
         .iter()
@@ -508,7 +563,7 @@ struct FreeRoom<'a> {
 }
 
 impl<'a> FreeRoom<'a> {
-    fn new(nodes: &[&'a NodeInfo]) -> FreeRoom<'a> {
+    fn new(nodes: &[&'a NodeInfo], named_in_order: usize) -> FreeRoom<'a> {
         let free: Vec<Resources> = nodes
             .iter()
             .map(|n| Resources {
@@ -526,9 +581,26 @@ impl<'a> FreeRoom<'a> {
             .enumerate()
             .map(|(i, n)| (n.name.as_ref(), i))
             .collect();
-        // (Usually the nodes in name order, then in-flight NodeClaims: a stable sort merges
-        // the runs; the pairs are distinct, so any sort gives this order.)
-        index.sort();
+        // (Usually the nodes in name order, then in-flight NodeClaims.) The pairs are distinct,
+        // so any sort gives this order: the prefix known to be in name order is kept, the rest
+        // sorted and each of its entries placed by binary search (no pass comparing the names
+        // of the whole prefix).
+        let k = named_in_order.min(index.len());
+        debug_assert!(index[..k].windows(2).all(|w| w[0].0 < w[1].0));
+        if k < index.len() {
+            let mut tail = index.split_off(k);
+            tail.sort();
+            let prefix = index;
+            index = Vec::with_capacity(prefix.len() + tail.len());
+            let mut from = 0;
+            for t in tail {
+                let at = from + prefix[from..].partition_point(|x| *x < t);
+                index.extend_from_slice(&prefix[from..at]);
+                index.push(t);
+                from = at;
+            }
+            index.extend_from_slice(&prefix[from..]);
+        }
         FreeRoom {
             fit: FirstFit { free, block_max },
             index,
@@ -1502,6 +1574,44 @@ mod tests {
             sort_candidates(&mut want);
             sort_name_ordered_candidates(&mut named);
             proptest::prop_assert_eq!(key(&named), key(&want));
+        }
+
+        /// The integer key orders as `f64::total_cmp` (signed zeros, infinities, NaN).
+        #[test]
+        fn total_order_key_is_total_cmp(
+            a in proptest::num::f64::ANY,
+            b in proptest::prop_oneof![
+                proptest::num::f64::ANY,
+                proptest::strategy::Just(0.0),
+                proptest::strategy::Just(-0.0),
+                proptest::strategy::Just(f64::NAN),
+                proptest::strategy::Just(-f64::NAN),
+                proptest::strategy::Just(f64::INFINITY),
+            ],
+        ) {
+            proptest::prop_assert_eq!(total_order_key(a).cmp(&total_order_key(b)), a.total_cmp(&b));
+            proptest::prop_assert_eq!(total_order_key(b).cmp(&total_order_key(a)), b.total_cmp(&a));
+        }
+
+        /// The name index built from a prefix known to be in name order plus an unsorted rest
+        /// (duplicate names included) is the index of a full sort.
+        #[test]
+        fn free_room_index_from_sorted_prefix(
+            prefix in proptest::collection::btree_set(0u32..60, 0..30),
+            rest in proptest::collection::vec(0u32..70, 0..8),
+        ) {
+            let cat = catalog();
+            let names: Vec<String> = prefix
+                .iter()
+                .chain(&rest)
+                .map(|i| format!("n{i:02}"))
+                .collect();
+            let infos: Vec<NodeInfo> = names.iter().map(|n| node(n, &cat[0], vec![])).collect();
+            let refs: Vec<&NodeInfo> = infos.iter().collect();
+            let full = FreeRoom::new(&refs, 0).index;
+            for k in [0, prefix.len() / 2, prefix.len()] {
+                proptest::prop_assert_eq!(&FreeRoom::new(&refs, k).index, &full);
+            }
         }
 
         /// Multi-node consolidation with its shared pod order and its early bound decides as

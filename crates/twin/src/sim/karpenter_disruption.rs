@@ -30,8 +30,9 @@ use kscale_controllers::karpenter::budget::{self, Reason};
 use kscale_controllers::karpenter::consolidation::{
     self, Candidate, CandidatePods, Cluster, Decision, eviction_cost, lifetime_remaining,
 };
-use kscale_controllers::karpenter::{Offering, Pool};
+use kscale_controllers::karpenter::{Offering, Pool, compatibility};
 use kscale_controllers::scheduler::{NodeInfo, PodInfo};
+use kscale_model::labels::{Labels, NodeSelectorRequirement};
 use kscale_model::{Resources, SimTime, Taint, TaintEffect};
 use serde_json::{Value, json};
 
@@ -145,6 +146,30 @@ pub struct DisruptionState {
     node_pods: BTreeMap<Arc<str>, NodeEntry>,
     /// The NodePool names of [`NodeEntry::nodepool`], one allocation per name.
     pool_names: BTreeSet<Arc<str>>,
+    /// The pools' compatibility with the offerings, kept while both are unchanged.
+    compat: Option<Compat>,
+}
+
+/// [`compatibility`] of the pools with an offerings list, with what it was computed from: the
+/// list (held, so its address is not reused while kept) and what the matching reads of each
+/// pool (requirements and template labels).
+#[derive(Debug)]
+struct Compat {
+    offerings: Arc<Vec<Offering>>,
+    pools: Vec<(Vec<NodeSelectorRequirement>, Labels)>,
+    compatible: Arc<Vec<Vec<usize>>>,
+}
+
+impl Compat {
+    fn matches(&self, pools: &[Pool], offerings: &Arc<Vec<Offering>>) -> bool {
+        Arc::ptr_eq(&self.offerings, offerings)
+            && self.pools.len() == pools.len()
+            && self
+                .pools
+                .iter()
+                .zip(pools)
+                .all(|((r, l), p)| *r == p.requirements && *l == p.labels)
+    }
 }
 
 impl DisruptionState {
@@ -335,6 +360,45 @@ impl Sim {
                 .cloned()
                 .collect(),
         )
+    }
+
+    /// Keeps [`DisruptionState::compat`] for the pools of `configs` and the offerings available
+    /// now (before a [`Sim::decide`] or [`Sim::revalidate`]).
+    fn refresh_compat(&mut self, configs: &[PoolConfig]) {
+        let offerings = self.available_offerings();
+        let pools: Vec<Pool> = configs.iter().map(|c| c.pool.clone()).collect();
+        let state = &mut self.karpenter.disruption;
+        if state
+            .compat
+            .as_ref()
+            .is_some_and(|c| c.matches(&pools, &offerings))
+        {
+            return;
+        }
+        state.compat = Some(Compat {
+            compatible: Arc::new(compatibility(&pools, &offerings)),
+            pools: pools
+                .into_iter()
+                .map(|p| (p.requirements, p.labels))
+                .collect(),
+            offerings,
+        });
+    }
+
+    /// The simulations' base over `cluster`, whose first `named_in_order` nodes are the
+    /// gathered destinations (in name order): the kept compatibility when it is for these
+    /// pools and offerings.
+    fn simulations<'c>(
+        &self,
+        cluster: &Cluster<'c>,
+        offerings: &Arc<Vec<Offering>>,
+        named_in_order: usize,
+    ) -> consolidation::Simulations<'c> {
+        let compatible = match &self.karpenter.disruption.compat {
+            Some(c) if c.matches(cluster.pools, offerings) => c.compatible.clone(),
+            _ => Arc::new(compatibility(cluster.pools, cluster.offerings)),
+        };
+        consolidation::Simulations::prepared(cluster, named_in_order, compatible)
     }
 
     /// Candidates of every NodePool, budgets' inputs and the simulation's destinations.
@@ -572,6 +636,24 @@ impl Sim {
     /// The disruption cache agrees with the nodes: an entry whose stamp is its node's has the
     /// node's pods (ids, order, terminating flags).
     pub(super) fn disruption_check_invariants(&self) -> Result<(), String> {
+        if let Some(c) = &self.karpenter.disruption.compat {
+            let pools: Vec<Pool> = c
+                .pools
+                .iter()
+                .map(|(r, l)| Pool {
+                    name: String::new(),
+                    weight: 0,
+                    requirements: r.clone(),
+                    taints: vec![],
+                    labels: l.clone(),
+                    limits: None,
+                    usage: Resources::ZERO,
+                })
+                .collect();
+            if *c.compatible != compatibility(&pools, &c.offerings) {
+                return Err("kept pool compatibility differs from a recount".into());
+            }
+        }
         for (name, e) in &self.karpenter.disruption.node_pods {
             let Some(n) = self.nodes.get(name) else {
                 continue;
@@ -738,6 +820,7 @@ impl Sim {
             return Some(DISRUPTION_POLL_MS);
         }
         self.refresh_node_pods();
+        self.refresh_compat(configs);
         let poll = self.decide(configs);
         for (node, msg) in poll.unconsolidatable {
             self.unconsolidatable(&node, msg);
@@ -837,7 +920,7 @@ impl Sim {
                 uninitialized: &uninitialized,
             };
             // The destinations' free room and the pools' compatible offerings, once for both.
-            let base = consolidation::Simulations::new(&cluster);
+            let base = self.simulations(&cluster, &offerings, g.destinations.len());
             let multi = consolidation::multi_node_in(&cluster, &base, &g.underutilized, &budget);
             poll.constrained |= multi.constrained_by_budgets;
             let (found, method, unconsolidatable) = match multi.command {
@@ -905,6 +988,7 @@ impl Sim {
         };
         let configs = self.karpenter_pools();
         self.refresh_node_pods();
+        self.refresh_compat(&configs);
         match self.revalidate(&configs, &cmd) {
             Ok(()) => {
                 self.start_command(&configs, cmd);
@@ -973,7 +1057,11 @@ impl Sim {
             uninitialized: &uninitialized,
         };
         let set: Vec<&Candidate> = idx.iter().map(|i| &list[*i]).collect();
-        match (consolidation::compute(&cluster, &set), &cmd.replacement) {
+        let base = self.simulations(&cluster, &offerings, g.destinations.len());
+        match (
+            consolidation::compute_in(&cluster, &base, &set),
+            &cmd.replacement,
+        ) {
             (Ok(Decision::Delete), None) => Ok(()),
             (Ok(Decision::Replace(r)), Some(want)) => {
                 let same = r.options.iter().any(|o| {
