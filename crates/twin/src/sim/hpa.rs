@@ -799,12 +799,23 @@ impl Sim {
             return;
         };
         let (spec, kind, name) = (&parsed.spec, &parsed.kind, &parsed.name);
-        let Some(current) = self.store.get(&parsed.target).map(|t| {
-            t.get("spec")
-                .and_then(|s| s.get("replicas"))
-                .and_then(Value::as_i64)
-                .unwrap_or(1) as i32
-        }) else {
+        // The target's `spec.replicas`, read again only after the target was updated.
+        let Some(current) = self
+            .store
+            .get_updated(&parsed.target)
+            .map(|(t, updated)| match entry.target_replicas {
+                Some((at, replicas)) if at == updated => replicas,
+                _ => {
+                    let replicas = t
+                        .get("spec")
+                        .and_then(|s| s.get("replicas"))
+                        .and_then(Value::as_i64)
+                        .unwrap_or(1) as i32;
+                    entry.target_replicas = Some((updated, replicas));
+                    replicas
+                }
+            })
+        else {
             self.emit(
                 "Warning",
                 "FailedGetScale",
@@ -1217,6 +1228,10 @@ pub struct HpaEntry {
     pub pending: Option<PendingStatus>,
     /// The target's ReplicaSets' views, while `Sim::rs_epoch` and the parsed spec hold.
     pub targets: Option<TargetViews>,
+    /// (the target's last update, its `spec.replicas` then); see [`Store::get_updated`].
+    ///
+    /// [`Store::get_updated`]: super::store::Store::get_updated
+    pub target_replicas: Option<(u64, i32)>,
 }
 
 /// The views of an HPA target's ReplicaSets (see [`HpaEntry::targets`]).

@@ -29,10 +29,18 @@ impl ObjKey {
     }
 }
 
+/// A stored object and the resourceVersion of its last create or update (status writes, which
+/// leave the spec alone, keep it).
+#[derive(Debug)]
+struct Stored {
+    value: Value,
+    updated: u64,
+}
+
 /// The object store.
 #[derive(Debug, Default)]
 pub struct Store {
-    objects: BTreeMap<ObjKey, Value>,
+    objects: BTreeMap<ObjKey, Stored>,
     resource_version: u64,
     /// Writes per kind (any create, update, status write or delete of an object of the kind).
     kind_writes: BTreeMap<String, u64>,
@@ -56,7 +64,13 @@ impl Store {
 
     /// The object under `key`.
     pub fn get(&self, key: &ObjKey) -> Option<&Value> {
-        self.objects.get(key)
+        self.objects.get(key).map(|s| &s.value)
+    }
+
+    /// The object under `key` and the resourceVersion of its last create or update (not of
+    /// status writes): while that holds, whatever was read of its spec holds.
+    pub fn get_updated(&self, key: &ObjKey) -> Option<(&Value, u64)> {
+        self.objects.get(key).map(|s| (&s.value, s.updated))
     }
 
     /// Objects of one kind (optionally one namespace), in key order.
@@ -70,6 +84,7 @@ impl Store {
         self.objects
             .range(start..)
             .take_while(move |(k, _)| k.kind == kind && namespace.is_none_or(|n| k.namespace == n))
+            .map(|(k, s)| (k, &s.value))
     }
 
     /// Creates or replaces an object, keeping uid and creationTimestamp of an existing one and
@@ -84,7 +99,7 @@ impl Store {
     ) -> bool {
         self.resource_version += 1;
         self.wrote(&key.kind);
-        let old = self.objects.get(&key);
+        let old = self.objects.get(&key).map(|s| &s.value);
         let created_new = old.is_none();
         let meta = v
             .as_object_mut()
@@ -128,7 +143,8 @@ impl Store {
             }
         }
         v["metadata"]["resourceVersion"] = Value::String(self.resource_version.to_string());
-        self.objects.insert(key, v);
+        let updated = self.resource_version;
+        self.objects.insert(key, Stored { value: v, updated });
         created_new
     }
 
@@ -138,7 +154,8 @@ impl Store {
         self.wrote(&key.kind);
         let rv = self.resource_version;
         match self.objects.get_mut(key) {
-            Some(v) => {
+            Some(Stored { value: v, updated }) => {
+                *updated = rv;
                 let before = v.get("spec").cloned();
                 f(v);
                 if v.get("spec") != before.as_ref() {
@@ -164,7 +181,7 @@ impl Store {
 
     /// Objects with keys in `[lo, hi)`, in key order.
     pub fn range(&self, lo: ObjKey, hi: ObjKey) -> impl Iterator<Item = (&ObjKey, &Value)> {
-        self.objects.range(lo..hi)
+        self.objects.range(lo..hi).map(|(k, s)| (k, &s.value))
     }
 
     /// The distinct kinds stored, in order.
@@ -186,7 +203,7 @@ impl Store {
     pub fn write_status_at(&mut self, key: &ObjKey, rv: u64, f: impl FnOnce(&mut Value)) -> bool {
         self.wrote(&key.kind);
         match self.objects.get_mut(key) {
-            Some(v) => {
+            Some(Stored { value: v, .. }) => {
                 f(v);
                 v["metadata"]["resourceVersion"] = Value::String(rv.to_string());
                 true
@@ -198,7 +215,7 @@ impl Store {
     /// Removes an object.
     pub fn remove(&mut self, key: &ObjKey) -> Option<Value> {
         self.wrote(&key.kind);
-        self.objects.remove(key)
+        self.objects.remove(key).map(|s| s.value)
     }
 
     /// The latest resourceVersion handed out (a change counter of the store).
