@@ -681,6 +681,8 @@ impl Sim {
         {
             return None;
         }
+        let covered = pods.iter().map(|o| o.count as usize).sum();
+        self.hpa_views.note_served(pods.len(), covered);
         let inputs = collectors
             .into_iter()
             .map(|c| c.and_then(ResourceCollector::finish))

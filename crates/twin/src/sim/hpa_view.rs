@@ -14,6 +14,7 @@
 //! the HPA sync reads the pods themselves, as before; debug builds check the views against
 //! that reading on every sync that uses them.
 
+use std::cell::Cell;
 use std::sync::Arc;
 
 use kscale_controllers::hpa::PodObs;
@@ -75,6 +76,19 @@ pub struct HpaViews {
     filled: Vec<u32>,
     /// (scrape time, pod mutations after it) of the last complete build.
     built: Option<(SimTime, u64)>,
+    /// What the views served so far (see [`HpaViews::served`]).
+    served: Cell<ViewsServed>,
+}
+
+/// How much of the HPA's reading the views served (for tests and profiling; not an output).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ViewsServed {
+    /// Observations of an HPA target answered from the views.
+    pub observations: u64,
+    /// Entries read for them.
+    pub entries: u64,
+    /// Pods those entries stand for.
+    pub pods: u64,
 }
 
 impl HpaViews {
@@ -139,5 +153,19 @@ impl HpaViews {
     /// The view with index `i`.
     pub fn view(&self, i: u32) -> Option<&RsView> {
         self.views.get(i as usize)
+    }
+
+    /// Records one observation answered from `entries` entries standing for `pods` pods.
+    pub fn note_served(&self, entries: usize, pods: usize) {
+        let mut s = self.served.get();
+        s.observations += 1;
+        s.entries += entries as u64;
+        s.pods += pods as u64;
+        self.served.set(s);
+    }
+
+    /// What the views served so far.
+    pub fn served(&self) -> ViewsServed {
+        self.served.get()
     }
 }
