@@ -829,15 +829,16 @@ pub fn multi_node(cluster: &Cluster, cands: &[Candidate<'_>], budget: &[u64]) ->
     multi_node_in(cluster, &Simulations::new(cluster), cands, budget)
 }
 
-/// [`multi_node`] from `base` (the [`Simulations::new`] of `cluster`).
-pub fn multi_node_in(
-    cluster: &Cluster,
-    base: &Simulations<'_>,
+/// The candidates a multi-node search may take, in order: those the pools' disruption budgets
+/// allow (`out.constrained_by_budgets` when one was left out), with the index in them of the
+/// largest probe's last candidate (at most [`MAX_MULTI_NODE_CANDIDATES`], and not all of
+/// them); None below two candidates.
+fn multi_node_probes(
     cands: &[Candidate<'_>],
     budget: &[u64],
-) -> Outcome {
+    out: &mut Outcome,
+) -> Option<(Vec<usize>, usize)> {
     let mut left = budget.to_vec();
-    let mut out = Outcome::default();
     let mut idx = vec![];
     for (i, c) in cands.iter().enumerate() {
         if left[c.pool] == 0 {
@@ -848,12 +849,25 @@ pub fn multi_node_in(
         idx.push(i);
     }
     if idx.len() < 2 {
+        return None;
+    }
+    let hi = MAX_MULTI_NODE_CANDIDATES.min(idx.len());
+    let hi = if idx.len() <= hi { idx.len() - 1 } else { hi };
+    Some((idx, hi))
+}
+
+/// [`multi_node`] from `base` (the [`Simulations::new`] of `cluster`).
+pub fn multi_node_in(
+    cluster: &Cluster,
+    base: &Simulations<'_>,
+    cands: &[Candidate<'_>],
+    budget: &[u64],
+) -> Outcome {
+    let mut out = Outcome::default();
+    let Some((idx, mut hi)) = multi_node_probes(cands, budget, &mut out) else {
         return out;
-    }
-    let (mut lo, mut hi) = (1usize, MAX_MULTI_NODE_CANDIDATES.min(idx.len()));
-    if idx.len() <= hi {
-        hi = idx.len() - 1;
-    }
+    };
+    let mut lo = 1usize;
     if idx[..=hi]
         .iter()
         .all(|i| cands[*i].pods.placement.is_some())
@@ -1472,24 +1486,11 @@ mod tests {
     /// [`multi_node`] as it was before its shared pod order and early bound: every probe a
     /// full [`compute`].
     fn multi_node_reference(cluster: &Cluster, cands: &[Candidate<'_>], budget: &[u64]) -> Outcome {
-        let mut left = budget.to_vec();
         let mut out = Outcome::default();
-        let mut idx = vec![];
-        for (i, c) in cands.iter().enumerate() {
-            if left[c.pool] == 0 {
-                out.constrained_by_budgets = true;
-                continue;
-            }
-            left[c.pool] -= 1;
-            idx.push(i);
-        }
-        if idx.len() < 2 {
+        let Some((idx, mut hi)) = multi_node_probes(cands, budget, &mut out) else {
             return out;
-        }
-        let (mut lo, mut hi) = (1usize, MAX_MULTI_NODE_CANDIDATES.min(idx.len()));
-        if idx.len() <= hi {
-            hi = idx.len() - 1;
-        }
+        };
+        let mut lo = 1usize;
         while lo <= hi {
             let mid = (lo + hi) / 2;
             let set: Vec<&Candidate> = idx[..=mid].iter().map(|i| &cands[*i]).collect();
