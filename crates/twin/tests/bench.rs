@@ -1,6 +1,7 @@
 //! The benchmark scenario (`kscale bench-scenario`) at a small size: the HPAs follow the
 //! diurnal trace, Karpenter provisions and consolidates, and the per-workload caches of the
-//! load model give exactly the outputs of the per-pod computation they replaced.
+//! load model and the metrics pipeline's sample groups give exactly the outputs of the per-pod
+//! computation they replaced.
 
 use std::sync::Arc;
 
@@ -38,6 +39,11 @@ fn cached_load_model_matches_the_per_pod_computation() {
     let mut plain = Sim::new(s).unwrap();
     plain.disable_load_caches();
     plain.run();
+    // Most samples came from sample groups (`metrics.rs`), without visiting the pods; the
+    // per-pod computation has none.
+    let (grouped, plain_stats) = (cached.metrics.stats, plain.metrics.stats);
+    assert!(grouped.grouped > 2 * grouped.visited, "{grouped:?}");
+    assert_eq!(plain_stats.grouped, 0, "{plain_stats:?}");
     let (a, b) = (outputs(&cached), outputs(&plain));
     assert_eq!(a.0, b.0, "summary.json");
     assert_eq!(a.1, b.1, "events.jsonl");

@@ -12,14 +12,18 @@
 //! CPU usage for the metrics pipeline is accumulated per cohort instead of per pod: every ready
 //! pod of a workload gets the same per-pod CPU each tick, so pods that entered the ready set at
 //! the same tick with the same accumulated value share one accumulator, updated once per tick
-//! with exactly the additions each pod's own accumulator would get. Cohorts are written out to
-//! the per-pod accumulators when a pod leaves the ready set and at each scrape. Loads with a
+//! with exactly the additions each pod's own accumulator would get. At each scrape every
+//! cohort's accumulator is its members' CPU, and the cohorts that formed since the last one
+//! merge into the load's *main* cohort (every ready pod, its members marked with
+//! `ScrapeMarks::cohort_load`); a pod that leaves the ready set gets the accumulator as its own
+//! (`Pod::usage`). Loads with a
 //! memory model (per-pod memory and OOM kills) and workloads targeted by several load entries
 //! keep per-pod accumulation.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::Sim;
+use super::metrics::NO_LOAD;
 use super::store::ObjKey;
 use crate::load;
 use crate::scenario::Load;
@@ -56,10 +60,13 @@ pub struct LoadCache {
     /// Their capacities (req/s).
     pub caps: Vec<f64>,
     memo: Option<Memo>,
+    /// Every ready pod at the last scrape (still ready), accumulating together.
+    main: Cohort,
     /// Rebuilt and recomputed every tick (see [`Sim::disable_load_caches`]).
     uncached: bool,
     /// CPU is accumulated per cohort (else per pod in `Pod::usage`).
     aggregated: bool,
+    /// The cohorts that formed since the last scrape.
     cohorts: Vec<Cohort>,
 }
 
@@ -189,6 +196,7 @@ impl Sim {
     pub fn accumulate_usage(&mut self, i: usize, inc: f64) {
         let c = &mut self.load_cache[i];
         if c.aggregated {
+            c.main.acc += inc;
             for co in &mut c.cohorts {
                 co.acc += inc;
             }
@@ -231,7 +239,7 @@ impl Sim {
             let now_ready: BTreeSet<u64> = ready.iter().copied().collect();
             let mut had: BTreeSet<u64> = BTreeSet::new();
             let pods = &mut self.pods;
-            for co in &mut c.cohorts {
+            for co in std::iter::once(&mut c.main).chain(&mut c.cohorts) {
                 let acc = co.acc;
                 co.members.retain(|id| {
                     had.insert(*id);
@@ -239,6 +247,7 @@ impl Sim {
                     if !keep && let Some(p) = pods.get_mut(id) {
                         // Left the ready set: its accumulator is its own from now on.
                         p.usage = Some((acc, 0.0));
+                        p.marks.cohort_load = NO_LOAD;
                     }
                     keep
                 });
@@ -271,30 +280,55 @@ impl Sim {
     }
 
     /// Hands every cohort's accumulator to its members (before a scrape reads them) and starts
-    /// a new window: `out[slot]` (by [`super::pod_table::PodTable::slot_of`]) is the CPU its
-    /// cohort accumulated, which replaces the pod's own accumulator; `written` lists the slots
-    /// set. A dense buffer instead of a write into each member pod: the scrape reads it in
-    /// the same order as it walks the pods.
-    pub fn take_cohort_usage(&mut self, out: &mut Vec<Option<f64>>, written: &mut Vec<usize>) {
+    /// a new window. Returns each load entry's main cohort accumulator (None for loads that
+    /// accumulate per pod), its members' CPU; `out[slot]` (by
+    /// [`super::pod_table::PodTable::slot_of`]) is the CPU of each member of a cohort formed
+    /// since the last scrape, and `written` lists the slots set. Those cohorts then merge into
+    /// the main one, all at zero.
+    pub fn take_cohort_usage(
+        &mut self,
+        out: &mut Vec<Option<f64>>,
+        written: &mut Vec<usize>,
+    ) -> Vec<Option<f64>> {
         out.resize(self.pods.slot_count(), None);
-        for c in &mut self.load_cache {
+        let mut main = Vec::with_capacity(self.load_cache.len());
+        for (l, c) in self.load_cache.iter_mut().enumerate() {
             if !c.aggregated {
+                main.push(None);
                 continue;
             }
+            main.push(Some(c.main.acc));
+            c.main.acc = 0.0;
+            let load = u32::try_from(l).expect("fewer than 2^32 loads");
             for co in c.cohorts.drain(..) {
                 for id in co.members {
                     if let Some(i) = self.pods.slot_of(id) {
                         out[i] = Some(co.acc);
                         written.push(i);
                     }
+                    if let Some(p) = self.pods.get_quiet_mut(id) {
+                        p.marks.cohort_load = load;
+                    }
+                    c.main.members.push(id);
                 }
             }
-            if !c.ready.is_empty() {
-                c.cohorts.push(Cohort {
-                    acc: 0.0,
-                    members: c.ready.clone(),
-                });
+            #[cfg(debug_assertions)]
+            {
+                let mut members = c.main.members.clone();
+                members.sort_unstable();
+                let mut ready = c.ready.clone();
+                ready.sort_unstable();
+                assert_eq!(
+                    members, ready,
+                    "load {l}: the main cohort is the ready pods"
+                );
+                for id in &c.main.members {
+                    if let Some(p) = self.pods.get(id) {
+                        assert_eq!(p.marks.cohort_load, load, "load {l}: pod {id} marked");
+                    }
+                }
             }
         }
+        main
     }
 }

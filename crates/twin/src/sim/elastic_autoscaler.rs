@@ -214,7 +214,7 @@ impl Sim {
                 room,
             });
             if p.is_ready()
-                && let Some(sample) = &p.sample
+                && let Some(sample) = &self.metrics.sample_of(p)
             {
                 usage += sample.cpu_milli;
                 request += p.template.requests.cpu_milli as f64;

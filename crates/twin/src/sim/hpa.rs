@@ -25,7 +25,8 @@ use kscale_model::quantity::format_decimal_milli;
 use serde_json::{Value, json};
 
 use super::hpa_view::pod_obs;
-use super::model::{Pod, quantity, requirements, str_map};
+use super::metrics::PodSample;
+use super::model::{Pod, PodTemplate, quantity, requirements, str_map};
 use super::store::ObjKey;
 use super::{Event, Sim};
 
@@ -469,7 +470,7 @@ impl Sim {
     ) -> MetricInput {
         let mut c = ResourceCollector::new(r, container, pods.len());
         for p in pods {
-            c.push(p)?;
+            c.push(p, self.metrics.sample_of(p).as_ref())?;
         }
         c.finish()
     }
@@ -608,9 +609,10 @@ impl Sim {
             pods.push(pod_obs(p));
         }
         for p in &target_pods {
+            let sample = self.metrics.sample_of(p);
             for c in &mut collectors {
                 if let Ok(col) = c
-                    && let Err(e) = col.push(p)
+                    && let Err(e) = col.push(p, sample.as_ref())
                 {
                     *c = Err(e);
                 }
@@ -662,11 +664,9 @@ impl Sim {
             replicas += v.active;
             ready += v.ready;
             for e in &v.entries {
-                // The first pod has the entry's template and sample (no pod changed since).
-                let first = self.pods.get(&e.first)?;
                 for c in &mut collectors {
                     if let Ok(col) = c
-                        && let Err(e) = col.push(first)
+                        && let Err(e) = col.push_parts(&e.template, e.sample.as_ref(), None)
                     {
                         *c = Err(e);
                     }
@@ -674,11 +674,12 @@ impl Sim {
                 pods.push(e.obs.clone());
             }
         }
-        if collectors
-            .iter()
-            .flatten()
-            .any(|c| c.out.iter().any(|v| v.request.is_err()))
-        {
+        // An error names a pod: the pods themselves are read for it.
+        if collectors.iter().any(|c| {
+            c.as_ref().is_err()
+                || c.as_ref()
+                    .is_ok_and(|c| c.out.iter().any(|v| v.request.is_err()))
+        }) {
             return None;
         }
         let covered = pods.iter().map(|o| o.count as usize).sum();
@@ -691,7 +692,9 @@ impl Sim {
     }
 
     /// Debug builds: what the views gave is what reading the pods gives, entry by entry
-    /// expanded to its pods, with each pod's observation made canonical.
+    /// expanded to its pods, with each pod's observation made canonical (as multisets: the
+    /// views file sample groups after the pods read one by one, and no result depends on the
+    /// order).
     #[cfg(debug_assertions)]
     fn check_views(
         &self,
@@ -710,41 +713,52 @@ impl Sim {
             .map(|c| c.view)
             .collect();
         assert_eq!(Some(&views), targets.map(|t| &t.views), "HPA views: target");
-        let canonical: Vec<PodObs> = pods
+        assert_eq!((seen.2, seen.3), (replicas, ready), "HPA views: counts");
+        // One sortable row per pod: its canonical observation and its value per metric.
+        type Row = (Vec<i64>, Vec<String>);
+        let obs_key = |o: &PodObs| -> Vec<i64> {
+            vec![
+                i64::from(o.pending),
+                i64::from(o.ignored),
+                o.ready.map_or(-1, i64::from),
+                o.ready_transition.as_millis() as i64,
+                o.start.map_or(-1, |t| t.as_millis() as i64),
+            ]
+        };
+        let value_key = |v: &PodValue| format!("{v:?}");
+        let mut expected: Vec<Row> = pods
             .iter()
             .zip(&target)
-            .map(|(o, p)| o.canonical(p.sample.is_some(), self.now))
-            .collect();
-        let counts: Vec<usize> = seen.0.iter().map(|o| o.count as usize).collect();
-        let expand = |v: &[PodValue]| -> Vec<PodValue> {
-            v.iter()
-                .zip(&counts)
-                .flat_map(|(v, n)| std::iter::repeat_n(v.clone(), *n))
-                .collect()
-        };
-        let expanded: Vec<PodObs> = seen
-            .0
-            .iter()
-            .flat_map(|o| {
-                std::iter::repeat_n(
-                    PodObs {
-                        count: 1,
-                        ..o.clone()
-                    },
-                    o.count as usize,
-                )
+            .map(|(o, p)| {
+                let c = o.canonical(self.metrics.sample_of(p).is_some(), self.now);
+                (obs_key(&c), Vec::new())
             })
             .collect();
-        assert_eq!(expanded, canonical, "HPA views: pods of {ns}/{kind}/{name}");
-        assert_eq!((seen.2, seen.3), (replicas, ready), "HPA views: counts");
+        let mut got: Vec<Row> = seen
+            .0
+            .iter()
+            .flat_map(|o| std::iter::repeat_n((obs_key(o), Vec::new()), o.count as usize))
+            .collect();
         for (a, b) in seen.1.iter().zip(&inputs) {
             match (a, b) {
                 (Ok(Observed::PerPod(a)), Ok(Observed::PerPod(b))) => {
-                    assert_eq!(&expand(a), b, "HPA views: values of {ns}/{kind}/{name}")
+                    let mut k = 0;
+                    for (v, o) in a.iter().zip(&seen.0) {
+                        for _ in 0..o.count {
+                            got[k].1.push(value_key(v));
+                            k += 1;
+                        }
+                    }
+                    for (row, v) in expected.iter_mut().zip(b) {
+                        row.1.push(value_key(v));
+                    }
                 }
                 (a, b) => assert_eq!(a, b, "HPA views: metric of {ns}/{kind}/{name}"),
             }
         }
+        expected.sort();
+        got.sort();
+        assert_eq!(got, expected, "HPA views: pods of {ns}/{kind}/{name}");
     }
 
     /// The parsed spec of an HPA object, from the cache while its uid and generation hold.
@@ -1036,12 +1050,23 @@ impl<'m> ResourceCollector<'m> {
         format!("failed to get {res} {what}: {e}")
     }
 
-    /// Adds one pod; an error ends the metric (the API's answer is that error).
-    fn push(&mut self, p: &Pod) -> Result<(), String> {
+    /// Adds one pod (`p`, with its sample); an error ends the metric (the API's answer is
+    /// that error).
+    fn push(&mut self, p: &Pod, sample: Option<&PodSample>) -> Result<(), String> {
+        self.push_parts(&p.template, sample, Some(p))
+    }
+
+    /// Adds one pod by its template and sample; `p` names it in errors (without it an error
+    /// names no pod: for callers that discard such answers).
+    fn push_parts(
+        &mut self,
+        t: &Arc<PodTemplate>,
+        sample: Option<&PodSample>,
+        p: Option<&Pod>,
+    ) -> Result<(), String> {
         let (r, container) = (self.r, self.container);
         let res = r.name.as_str();
-        let t = &p.template;
-        let sample = p.sample.as_ref();
+        let (ns, pod) = p.map_or(("", ""), |p| (&*p.namespace, &*p.name));
         let (request, serving) = match self.memo {
             Some((ptr, q, serving)) if std::ptr::eq(ptr, Arc::as_ptr(t)) => (Ok(q), serving),
             _ => {
@@ -1056,8 +1081,7 @@ impl<'m> ResourceCollector<'m> {
                     && sample.is_some()
                 {
                     return Err(self.fail(format!(
-                        "unable to get metrics for resource {res}: container {name} not present in metrics for pod {}/{}",
-                        p.namespace, p.name
+                        "unable to get metrics for resource {res}: container {name} not present in metrics for pod {ns}/{pod}"
                     )));
                 }
                 let mut request = Ok(0i64);
@@ -1074,8 +1098,8 @@ impl<'m> ResourceCollector<'m> {
                     };
                     if q == 0 {
                         request = Err(format!(
-                            "missing request for {res} in container {} of Pod {}",
-                            c.name, p.name
+                            "missing request for {res} in container {} of Pod {pod}",
+                            c.name
                         ));
                     } else if let Ok(x) = &mut request {
                         *x += q;

@@ -20,7 +20,7 @@ use std::sync::Arc;
 use kscale_controllers::hpa::PodObs;
 use kscale_model::SimTime;
 
-use super::metrics::PodSample;
+use super::metrics::{MetricsApi, PodSample};
 use super::model::{Pod, PodPhase, PodTemplate};
 
 /// The view index of a pod that has no ReplicaSet.
@@ -51,8 +51,8 @@ pub struct ViewEntry {
     pub template: Arc<PodTemplate>,
     /// Their resource metrics sample.
     pub sample: Option<PodSample>,
-    /// The first pod's id (error messages name it).
-    pub first: u64,
+    /// The first pod's id, for pods filed one by one (None for a sample group).
+    pub first: Option<u64>,
 }
 
 /// One ReplicaSet's pods as of the last scrape.
@@ -136,8 +136,36 @@ impl HpaViews {
             obs,
             template: p.template.clone(),
             sample: p.sample,
-            first: p.id,
+            first: Some(p.id),
         });
+    }
+
+    /// Files the sample groups (`metrics.rs`) under their views, after the loose pods: one
+    /// entry per group, standing for its members (all active and Ready, with their load's
+    /// sample).
+    pub fn add_groups(&mut self, metrics: &MetricsApi) {
+        for (&view, ids) in &metrics.view_groups {
+            if view == NO_VIEW {
+                continue;
+            }
+            let v = &mut self.views[view as usize];
+            for &g in ids {
+                let grp = &metrics.groups[g as usize];
+                let n = grp.obs.count as usize;
+                if v.pods == 0 {
+                    self.filled.push(view);
+                }
+                v.pods += n;
+                v.active += n;
+                v.ready += n;
+                v.entries.push(ViewEntry {
+                    obs: grp.obs.clone(),
+                    template: grp.template.clone(),
+                    sample: metrics.load_sample(grp.load),
+                    first: None,
+                });
+            }
+        }
     }
 
     /// Ends a build at `now`, with the pod table's mutation count after it.

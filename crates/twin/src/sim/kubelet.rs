@@ -150,6 +150,7 @@ impl Sim {
             sample: None,
             usage: None,
             view: super::hpa_view::NO_VIEW,
+            marks: Default::default(),
         };
         self.pods.insert(id, pod);
         self.pod_names.insert((ns, nm), id);

@@ -3,9 +3,25 @@
 //! scrape (metrics-server `--metric-resolution`, default 15 s since v0.6; the kubelet's
 //! resource metrics are rates over a similar window). Samples keep their timestamp and window,
 //! so consumers see metrics exactly as stale as upstream's.
+//!
+//! A scrape's cost is proportional to the pods that changed, not to all pods. The ready pods
+//! of a workload whose CPU is accumulated per load cohort (`aggregate.rs`) all get the same
+//! sample; once such a pod is past the HPA's CPU initialization period and its sample is its
+//! load's, it joins a *sample group* (per ReplicaSet view, load and template, counted, not
+//! listed): its sample is the load's ([`MetricsApi::sample_of`]) and the scrape no longer
+//! visits it. Any mutable access to the pod (the pod table's journal) or its removal takes it
+//! out of its group at the next scrape, which then reads it one by one again, like every pod
+//! that is in no group ("loose").
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use kscale_model::SimTime;
 
+use kscale_controllers::hpa::PodObs;
+
+use super::hpa_view::pod_obs;
+use super::model::{Pod, PodTemplate};
 use super::{Event, Sim};
 
 /// Scrape period: 15 s (metrics-server default `--metric-resolution`).
@@ -24,8 +40,50 @@ pub struct PodSample {
     pub window_ms: u64,
 }
 
-/// The resource metrics API (`metrics.k8s.io`) of the twin: the scrape loop's state (the
-/// samples themselves are on the pods, `Pod::sample`).
+/// [`ScrapeMarks::group`] of a pod in no sample group.
+pub const NO_GROUP: u32 = u32::MAX;
+/// [`ScrapeMarks::cohort_load`] of a pod in no load's main cohort.
+pub const NO_LOAD: u32 = u32::MAX;
+
+/// The metrics pipeline's bookkeeping on a pod (not part of its state as anything else sees
+/// it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ScrapeMarks {
+    /// Listed in the pod table's journal since the last scrape.
+    pub touched: bool,
+    /// Its sample group ([`NO_GROUP`]: its sample is `Pod::sample`).
+    pub group: u32,
+    /// The load entry whose main cohort it is a member of (`aggregate.rs`), or [`NO_LOAD`].
+    pub cohort_load: u32,
+}
+
+impl Default for ScrapeMarks {
+    fn default() -> Self {
+        ScrapeMarks {
+            touched: false,
+            group: NO_GROUP,
+            cohort_load: NO_LOAD,
+        }
+    }
+}
+
+/// Pods counted together: same ReplicaSet view, load, template and canonical observation, and
+/// their load's sample.
+#[derive(Debug, Clone)]
+pub struct SampleGroup {
+    /// The pods' view (`Pod::view`).
+    pub view: u32,
+    /// Their load entry.
+    pub load: u32,
+    /// Their template.
+    pub template: Arc<PodTemplate>,
+    /// Their canonical HPA observation (`count`: the members).
+    pub obs: PodObs,
+}
+
+/// The resource metrics API (`metrics.k8s.io`) of the twin: the scrape loop's state, the
+/// sample groups and the loose pods (the samples themselves are on the pods, `Pod::sample`,
+/// or their load's, [`MetricsApi::sample_of`]).
 #[derive(Debug, Default, Clone)]
 pub struct MetricsApi {
     /// Time of the previous scrape.
@@ -35,6 +93,111 @@ pub struct MetricsApi {
     /// Scratch of the scrape, kept between scrapes (all `None` outside one): per pod-table
     /// slot, its cohort's CPU accumulator, and the slots set.
     pub cohort_usage: (Vec<Option<f64>>, Vec<usize>),
+    /// Sample groups by id (`ScrapeMarks::group`); ids of empty groups are reused.
+    pub groups: Vec<SampleGroup>,
+    /// Group ids by (view, load, template address): the address is only a lookup key, never
+    /// iterated into an output.
+    group_index: BTreeMap<(u32, u32, usize), Vec<u32>>,
+    /// Ids of the groups with members, per view (in id order).
+    pub view_groups: BTreeMap<u32, Vec<u32>>,
+    /// The latest sample of each load entry's main cohort (a group's sample).
+    load_samples: Vec<Option<PodSample>>,
+    /// The pods in no group, in id order (some may be gone).
+    loose: Vec<u64>,
+    /// Ids of empty groups, for reuse.
+    free: Vec<u32>,
+    /// What the scrapes did so far (for tests and profiling; not an output).
+    pub stats: ScrapeStats,
+}
+
+/// Counts of the scrapes' work (see [`MetricsApi::stats`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ScrapeStats {
+    /// Scrapes.
+    pub scrapes: u64,
+    /// Pods read one by one.
+    pub visited: u64,
+    /// Pods sampled as members of a group, without a visit.
+    pub grouped: u64,
+}
+
+/// Equal observations, whatever their counts.
+fn same_obs(a: &PodObs, b: &PodObs) -> bool {
+    a == &PodObs {
+        count: a.count,
+        ..b.clone()
+    }
+}
+
+impl MetricsApi {
+    /// A pod's latest sample: its own, or its group's.
+    pub fn sample_of(&self, p: &Pod) -> Option<PodSample> {
+        match p.marks.group {
+            NO_GROUP => p.sample,
+            g => self.load_samples[self.groups[g as usize].load as usize],
+        }
+    }
+
+    /// One member less in group `g`.
+    fn leave(&mut self, g: u32) {
+        let grp = &mut self.groups[g as usize];
+        grp.obs.count -= 1;
+        if grp.obs.count == 0 {
+            let key = (grp.view, grp.load, Arc::as_ptr(&grp.template) as usize);
+            if let Some(ids) = self.group_index.get_mut(&key) {
+                ids.retain(|i| *i != g);
+                if ids.is_empty() {
+                    self.group_index.remove(&key);
+                }
+            }
+            if let Some(ids) = self.view_groups.get_mut(&grp.view) {
+                ids.retain(|i| *i != g);
+                if ids.is_empty() {
+                    self.view_groups.remove(&grp.view);
+                }
+            }
+            self.free.push(g);
+        }
+    }
+
+    /// `p` (canonical observation `obs`) joins the group of its view, load and template.
+    fn join(&mut self, p: &Pod, load: u32, obs: PodObs) -> u32 {
+        let key = (p.view, load, Arc::as_ptr(&p.template) as usize);
+        let ids = self.group_index.entry(key).or_default();
+        for &g in ids.iter() {
+            let grp = &mut self.groups[g as usize];
+            if Arc::ptr_eq(&grp.template, &p.template) && same_obs(&grp.obs, &obs) {
+                grp.obs.count += 1;
+                return g;
+            }
+        }
+        let grp = SampleGroup {
+            view: p.view,
+            load,
+            template: p.template.clone(),
+            obs: PodObs { count: 1, ..obs },
+        };
+        let g = match self.free.pop() {
+            Some(g) => {
+                self.groups[g as usize] = grp;
+                g
+            }
+            None => {
+                self.groups.push(grp);
+                u32::try_from(self.groups.len() - 1).expect("fewer than 2^32 groups")
+            }
+        };
+        ids.push(g);
+        let v = self.view_groups.entry(p.view).or_default();
+        let at = v.partition_point(|i| *i < g);
+        v.insert(at, g);
+        g
+    }
+
+    /// The latest sample of load entry `load`'s main cohort.
+    pub fn load_sample(&self, load: u32) -> Option<PodSample> {
+        self.load_samples.get(load as usize).copied().flatten()
+    }
 }
 
 impl Sim {
@@ -47,25 +210,83 @@ impl Sim {
         }
     }
 
-    /// metrics-server scrapes: every running pod gets a sample (kept on the pod, where the HPA
-    /// reads it without a lookup); pods that are not running lose theirs.
+    /// metrics-server scrapes: every running pod gets a sample (on the pod, or its group's);
+    /// pods that are not running lose theirs. Only the loose pods and those changed since the
+    /// last scrape are visited (see the module documentation).
     pub fn metrics_scrape(&mut self) {
         let now = self.now;
         let window = now.since(self.metrics.last_scrape).max(1);
-        let (mut cohort, mut written) = std::mem::take(&mut self.metrics.cohort_usage);
-        self.take_cohort_usage(&mut cohort, &mut written);
         let secs = window as f64 / 1000.0;
-        // The HPA's views are filed in the same walk, while the HPA syncs.
-        let mut views = self.hpa_syncing.then_some(&mut self.hpa_views);
-        if let Some(v) = views.as_deref_mut() {
-            v.start();
+        // Pods changed since the last scrape leave their groups, keeping the group's sample
+        // as their own (the previous sample's memory is read below).
+        let (mut touched, departed) = self.pods.take_journal();
+        for g in departed {
+            self.metrics.leave(g);
         }
-        for (i, p) in self.pods.slots_mut() {
+        for &id in &touched {
+            let Some(p) = self.pods.get_quiet_mut(id) else {
+                continue;
+            };
+            p.marks.touched = false;
+            if p.marks.group != NO_GROUP {
+                let g = std::mem::replace(&mut p.marks.group, NO_GROUP);
+                p.sample = self.metrics.load_samples[self.metrics.groups[g as usize].load as usize];
+                self.metrics.leave(g);
+            }
+        }
+        let (mut cohort, mut written) = std::mem::take(&mut self.metrics.cohort_usage);
+        let main = self.take_cohort_usage(&mut cohort, &mut written);
+        // A main cohort member's sample (every group member's).
+        self.metrics.load_samples = main
+            .iter()
+            .map(|acc| {
+                acc.map(|acc| PodSample {
+                    cpu_milli: acc / secs,
+                    memory: 0.0,
+                    timestamp: now,
+                    window_ms: window,
+                })
+            })
+            .collect();
+        // The HPA's views are filed in the same walk, while the HPA syncs.
+        let syncing = self.hpa_syncing;
+        if syncing {
+            self.hpa_views.start();
+        }
+        touched.sort_unstable();
+        let old = std::mem::take(&mut self.metrics.loose);
+        let mut loose = Vec::with_capacity(old.len() + touched.len());
+        let mut visited = 0;
+        let (mut a, mut b) = (old.into_iter().peekable(), touched.into_iter().peekable());
+        loop {
+            // The next id of either sorted list (each once).
+            let id = match (a.peek(), b.peek()) {
+                (Some(x), Some(y)) if x <= y => a.next(),
+                (Some(_), Some(_)) | (None, Some(_)) => b.next(),
+                (Some(_), None) => a.next(),
+                (None, None) => break,
+            }
+            .expect("peeked");
+            while a.next_if_eq(&id).is_some() {}
+            while b.next_if_eq(&id).is_some() {}
+            visited += 1;
+            let slot = self.pods.slot_of(id);
+            let Some(p) = self.pods.get_quiet_mut(id) else {
+                continue;
+            };
+            if p.marks.group != NO_GROUP {
+                // Joined a group earlier in this walk (listed twice).
+                continue;
+            }
             let own = p.usage.take();
             // A cohort member's accumulator is its cohort's (it replaces the pod's own).
-            let (cpu_ms, mem) = match cohort.get(i).copied().flatten() {
+            let load = p.marks.cohort_load;
+            let (cpu_ms, mem) = match slot.and_then(|i| cohort.get(i).copied().flatten()) {
                 Some(acc) => (acc, 0.0),
-                None => own.unwrap_or((0.0, 0.0)),
+                None => match main.get(load as usize).copied().flatten() {
+                    Some(acc) => (acc, 0.0),
+                    None => own.unwrap_or((0.0, 0.0)),
+                },
             };
             p.sample = if p.started_at.is_some() && p.node.is_some() {
                 let memory = if mem > 0.0 {
@@ -82,12 +303,41 @@ impl Sim {
             } else {
                 None
             };
-            if let Some(v) = views.as_deref_mut() {
-                v.add(p, now);
+            // Settled members of a load's main cohort, with its sample, join a group.
+            if load != NO_LOAD
+                && p.sample.is_some()
+                && p.sample == self.metrics.load_sample(load)
+                && p.is_active()
+                && p.is_ready()
+            {
+                let obs = pod_obs(p);
+                if obs.running_ready() && obs.settled(true, now) {
+                    p.marks.group = self.metrics.join(p, load, obs.canonical(true, now));
+                    continue;
+                }
+            }
+            loose.push(id);
+            if syncing {
+                self.hpa_views.add(p, now);
             }
         }
-        if let Some(v) = views {
-            v.finish(now, self.pods.mutations());
+        self.metrics.loose = loose;
+        let members: u64 = self
+            .metrics
+            .view_groups
+            .values()
+            .flatten()
+            .map(|g| u64::from(self.metrics.groups[*g as usize].obs.count))
+            .sum();
+        let stats = &mut self.metrics.stats;
+        stats.scrapes += 1;
+        stats.visited += visited;
+        stats.grouped += members;
+        #[cfg(debug_assertions)]
+        self.check_groups();
+        if syncing {
+            self.hpa_views.add_groups(&self.metrics);
+            self.hpa_views.finish(now, self.pods.mutations());
         }
         for i in written.drain(..) {
             cohort[i] = None;
@@ -97,6 +347,60 @@ impl Sim {
         let next = now.plus_millis(RESOLUTION_MS);
         if next <= self.end {
             self.queue.push(next, Event::MetricsScrape);
+        }
+    }
+
+    /// Debug builds: the groups are what recounting the pods gives, each member is what the
+    /// scrape would have grouped (unchanged since), and every pod is loose or grouped.
+    #[cfg(debug_assertions)]
+    fn check_groups(&self) {
+        let m = &self.metrics;
+        let mut counts = vec![0u32; m.groups.len()];
+        let loose: std::collections::BTreeSet<u64> = m.loose.iter().copied().collect();
+        for p in self.pods.values() {
+            assert!(
+                !p.marks.touched,
+                "pod {} still journaled after a scrape",
+                p.id
+            );
+            if p.marks.group == NO_GROUP {
+                assert!(
+                    loose.contains(&p.id),
+                    "pod {} neither grouped nor loose",
+                    p.id
+                );
+                continue;
+            }
+            assert!(!loose.contains(&p.id), "pod {} grouped and loose", p.id);
+            let g = &m.groups[p.marks.group as usize];
+            counts[p.marks.group as usize] += 1;
+            let obs = pod_obs(p);
+            assert!(
+                p.view == g.view
+                    && p.marks.cohort_load == g.load
+                    && Arc::ptr_eq(&p.template, &g.template)
+                    && same_obs(&obs.canonical(true, self.now), &g.obs)
+                    && obs.settled(true, self.now)
+                    && p.is_active()
+                    && p.is_ready()
+                    && p.usage.is_none()
+                    && p.started_at.is_some()
+                    && p.node.is_some(),
+                "pod {} does not belong to its group {g:?}",
+                p.id
+            );
+        }
+        for (g, grp) in m.groups.iter().enumerate() {
+            let listed = m
+                .view_groups
+                .get(&grp.view)
+                .is_some_and(|v| v.contains(&(g as u32)));
+            if m.free.contains(&(g as u32)) {
+                assert_eq!(counts[g], 0, "free group {g} has members");
+            } else {
+                assert_eq!(counts[g], grp.obs.count, "group {g}: members");
+                assert!(listed, "group {g} not listed under its view");
+            }
         }
     }
 }

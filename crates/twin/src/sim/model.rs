@@ -394,6 +394,8 @@ pub struct Pod {
     /// [`super::hpa_view::NO_VIEW`]. Next to the phase: the scrape's walk reads both, and
     /// every field up to `node`, in the pod's first three cache lines.
     pub view: u32,
+    /// The metrics pipeline's bookkeeping (journal flag, sample group, load cohort).
+    pub marks: super::metrics::ScrapeMarks,
     /// Deletion timestamp (graceful deletion in progress).
     pub deleting_at: Option<SimTime>,
     /// When containers started.
@@ -408,7 +410,8 @@ pub struct Pod {
     pub created: SimTime,
     /// The compiled template (shared).
     pub template: Arc<PodTemplate>,
-    /// Its latest resource metrics sample (the metrics API's answer, see `metrics.rs`).
+    /// Its latest resource metrics sample (the metrics API's answer, see `metrics.rs`) while
+    /// it is in no sample group; read it with [`super::metrics::MetricsApi::sample_of`].
     pub sample: Option<super::metrics::PodSample>,
     /// Its own usage accumulator since the last scrape: (CPU milli-core-seconds, memory
     /// bytes); pods whose CPU is accumulated per cohort have none (see `aggregate.rs`).

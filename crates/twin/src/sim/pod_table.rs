@@ -23,6 +23,11 @@ pub struct PodTable {
     len: usize,
     /// Counts every mutable access (see [`PodTable::mutations`]).
     mutations: u64,
+    /// The journal (see [`PodTable::take_journal`]): ids accessed mutably or inserted since it
+    /// was last taken, each once (`ScrapeMarks::touched`) ...
+    touched: Vec<u64>,
+    /// ... and the sample groups of the pods removed since.
+    departed: Vec<u32>,
 }
 
 impl PodTable {
@@ -44,13 +49,40 @@ impl PodTable {
     /// The pod with this id, mutably.
     pub fn get_mut(&mut self, id: &u64) -> Option<&mut Pod> {
         self.mutations += 1;
-        self.slot(*id).and_then(|i| self.slots[i].as_mut())
+        let p = self.slot(*id).and_then(|i| self.slots[i].as_mut())?;
+        if !p.marks.touched {
+            p.marks.touched = true;
+            self.touched.push(*id);
+        }
+        Some(p)
+    }
+
+    /// The pod with this id, mutably, for the metrics pipeline's own fields (`sample`,
+    /// `usage`, `marks`): neither counted nor journaled, since what it changes is not the
+    /// pod's state as its controllers and the HPA see it.
+    pub fn get_quiet_mut(&mut self, id: u64) -> Option<&mut Pod> {
+        self.slot(id).and_then(|i| self.slots[i].as_mut())
+    }
+
+    /// Takes the journal: the ids of the pods accessed mutably or inserted since it was last
+    /// taken (each once, in the order of their first access; some may be gone since), and the
+    /// sample groups (`ScrapeMarks::group`) of the pods removed since. The caller clears each
+    /// listed pod's `ScrapeMarks::touched`.
+    pub fn take_journal(&mut self) -> (Vec<u64>, Vec<u32>) {
+        (
+            std::mem::take(&mut self.touched),
+            std::mem::take(&mut self.departed),
+        )
     }
 
     /// Stores a pod under `id`, returning the pod it replaces. Ids below the table's base
     /// (older than every stored pod when the front was compacted) are still accepted.
-    pub fn insert(&mut self, id: u64, pod: Pod) -> Option<Pod> {
+    pub fn insert(&mut self, id: u64, mut pod: Pod) -> Option<Pod> {
         self.mutations += 1;
+        if !pod.marks.touched {
+            pod.marks.touched = true;
+            self.touched.push(id);
+        }
         if self.slots.is_empty() {
             self.base = id;
         }
@@ -75,6 +107,9 @@ impl PodTable {
         let i = self.slot(*id)?;
         let pod = self.slots[i].take()?;
         self.len -= 1;
+        if pod.marks.group != super::metrics::NO_GROUP {
+            self.departed.push(pod.marks.group);
+        }
         while matches!(self.slots.front(), Some(None)) {
             self.slots.pop_front();
             self.base += 1;
@@ -111,7 +146,15 @@ impl PodTable {
     /// Pods in id order, mutably.
     pub fn values_mut(&mut self) -> impl DoubleEndedIterator<Item = &mut Pod> + '_ {
         self.mutations += 1;
-        self.slots.iter_mut().filter_map(|s| s.as_mut())
+        let touched = &mut self.touched;
+        self.slots.iter_mut().filter_map(move |s| {
+            let p = s.as_mut()?;
+            if !p.marks.touched {
+                p.marks.touched = true;
+                touched.push(p.id);
+            }
+            Some(p)
+        })
     }
 
     /// The table slot of `id` (stable until a pod is removed), if it is within the table.
@@ -124,17 +167,7 @@ impl PodTable {
         self.slots.len()
     }
 
-    /// (slot, pod) in id order, mutably.
-    pub fn slots_mut(&mut self) -> impl Iterator<Item = (usize, &mut Pod)> + '_ {
-        self.mutations += 1;
-        self.slots
-            .iter_mut()
-            .enumerate()
-            .filter_map(|(i, s)| s.as_mut().map(|p| (i, p)))
-    }
-
-    /// A count of the mutable accesses so far (`get_mut`, `insert`, `remove`, `values_mut`,
-    /// `slots_mut`): while it is the same, no pod changed (what was read of them holds).
+    /// A count of the mutable accesses so far (`get_mut`, `insert`, `remove`, `values_mut`): while it is the same, no pod changed (what was read of them holds).
     pub fn mutations(&self) -> u64 {
         self.mutations
     }
@@ -192,6 +225,7 @@ mod tests {
             sample: None,
             usage: None,
             view: crate::sim::hpa_view::NO_VIEW,
+            marks: Default::default(),
         }
     }
 
