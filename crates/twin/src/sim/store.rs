@@ -3,7 +3,7 @@
 //! Objects are JSON as the API server would return them; `metadata.uid`,
 //! `resourceVersion`, `creationTimestamp` and `generation` are filled in by [`Store::put`].
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use serde_json::Value;
 
@@ -37,16 +37,39 @@ struct Stored {
     updated: u64,
 }
 
-/// The object store.
+/// The object store. Objects live in slots; a hash index answers lookups by key and an
+/// ordered index answers lists and ranges (in key order: what reaches outputs).
 #[derive(Debug, Default)]
 pub struct Store {
-    objects: BTreeMap<ObjKey, Stored>,
+    /// Keys in order, with their slots.
+    order: BTreeMap<ObjKey, u32>,
+    /// Keys to slots, for lookups (never iterated).
+    index: HashMap<ObjKey, u32, foldhash::fast::FixedState>,
+    /// The objects (None: a free slot, listed in `free`).
+    slots: Vec<Option<Stored>>,
+    free: Vec<u32>,
     resource_version: u64,
     /// Writes per kind (any create, update, status write or delete of an object of the kind).
     kind_writes: BTreeMap<String, u64>,
 }
 
 impl Store {
+    fn slot(&self, key: &ObjKey) -> Option<&Stored> {
+        let i = *self.index.get(key)?;
+        self.slots[i as usize].as_ref()
+    }
+
+    fn slot_mut(&mut self, key: &ObjKey) -> Option<&mut Stored> {
+        let i = *self.index.get(key)?;
+        self.slots[i as usize].as_mut()
+    }
+
+    fn stored(&self, i: u32) -> &Stored {
+        self.slots[i as usize]
+            .as_ref()
+            .expect("indexed slots are filled")
+    }
+
     fn wrote(&mut self, kind: &str) {
         match self.kind_writes.get_mut(kind) {
             Some(n) => *n += 1,
@@ -64,13 +87,13 @@ impl Store {
 
     /// The object under `key`.
     pub fn get(&self, key: &ObjKey) -> Option<&Value> {
-        self.objects.get(key).map(|s| &s.value)
+        self.slot(key).map(|s| &s.value)
     }
 
     /// The object under `key` and the resourceVersion of its last create or update (not of
     /// status writes): while that holds, whatever was read of its spec holds.
     pub fn get_updated(&self, key: &ObjKey) -> Option<(&Value, u64)> {
-        self.objects.get(key).map(|s| (&s.value, s.updated))
+        self.slot(key).map(|s| (&s.value, s.updated))
     }
 
     /// Objects of one kind (optionally one namespace), in key order.
@@ -81,10 +104,10 @@ impl Store {
     ) -> impl Iterator<Item = (&'a ObjKey, &'a Value)> + 'a {
         // Keys sort by kind, then namespace: a range scan from the first possible key.
         let start = ObjKey::new(kind, namespace.unwrap_or(""), "");
-        self.objects
+        self.order
             .range(start..)
             .take_while(move |(k, _)| k.kind == kind && namespace.is_none_or(|n| k.namespace == n))
-            .map(|(k, s)| (k, &s.value))
+            .map(|(k, i)| (k, &self.stored(*i).value))
     }
 
     /// Creates or replaces an object, keeping uid and creationTimestamp of an existing one and
@@ -99,7 +122,7 @@ impl Store {
     ) -> bool {
         self.resource_version += 1;
         self.wrote(&key.kind);
-        let old = self.objects.get(&key).map(|s| &s.value);
+        let old = self.slot(&key).map(|s| &s.value);
         let created_new = old.is_none();
         let meta = v
             .as_object_mut()
@@ -144,7 +167,24 @@ impl Store {
         }
         v["metadata"]["resourceVersion"] = Value::String(self.resource_version.to_string());
         let updated = self.resource_version;
-        self.objects.insert(key, Stored { value: v, updated });
+        let stored = Stored { value: v, updated };
+        match self.index.get(&key) {
+            Some(&i) => self.slots[i as usize] = Some(stored),
+            None => {
+                let i = match self.free.pop() {
+                    Some(i) => {
+                        self.slots[i as usize] = Some(stored);
+                        i
+                    }
+                    None => {
+                        self.slots.push(Some(stored));
+                        u32::try_from(self.slots.len() - 1).expect("fewer than 2^32 objects")
+                    }
+                };
+                self.index.insert(key.clone(), i);
+                self.order.insert(key, i);
+            }
+        }
         created_new
     }
 
@@ -153,7 +193,7 @@ impl Store {
         self.resource_version += 1;
         self.wrote(&key.kind);
         let rv = self.resource_version;
-        match self.objects.get_mut(key) {
+        match self.slot_mut(key) {
             Some(Stored { value: v, updated }) => {
                 *updated = rv;
                 let before = v.get("spec").cloned();
@@ -181,12 +221,14 @@ impl Store {
 
     /// Objects with keys in `[lo, hi)`, in key order.
     pub fn range(&self, lo: ObjKey, hi: ObjKey) -> impl Iterator<Item = (&ObjKey, &Value)> {
-        self.objects.range(lo..hi).map(|(k, s)| (k, &s.value))
+        self.order
+            .range(lo..hi)
+            .map(|(k, i)| (k, &self.stored(*i).value))
     }
 
     /// The distinct kinds stored, in order.
     pub fn kinds(&self) -> Vec<String> {
-        let mut v: Vec<String> = self.objects.keys().map(|k| k.kind.clone()).collect();
+        let mut v: Vec<String> = self.order.keys().map(|k| k.kind.clone()).collect();
         v.dedup();
         v
     }
@@ -202,7 +244,7 @@ impl Store {
     /// [`Store::next_resource_version`]): like [`Store::update_status`] without a new version.
     pub fn write_status_at(&mut self, key: &ObjKey, rv: u64, f: impl FnOnce(&mut Value)) -> bool {
         self.wrote(&key.kind);
-        match self.objects.get_mut(key) {
+        match self.slot_mut(key) {
             Some(Stored { value: v, .. }) => {
                 f(v);
                 v["metadata"]["resourceVersion"] = Value::String(rv.to_string());
@@ -215,7 +257,10 @@ impl Store {
     /// Removes an object.
     pub fn remove(&mut self, key: &ObjKey) -> Option<Value> {
         self.wrote(&key.kind);
-        self.objects.remove(key).map(|s| s.value)
+        let i = self.index.remove(key)?;
+        self.order.remove(key);
+        self.free.push(i);
+        self.slots[i as usize].take().map(|s| s.value)
     }
 
     /// The latest resourceVersion handed out (a change counter of the store).
