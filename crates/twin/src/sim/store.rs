@@ -311,8 +311,62 @@ fn array_index(s: &str) -> Option<usize> {
 
 #[cfg(test)]
 mod tests {
-    use super::JsonPath;
+    use std::collections::BTreeMap;
+
+    use proptest::prelude::*;
     use serde_json::json;
+
+    use super::{JsonPath, ObjKey, Store};
+
+    proptest! {
+        /// Any sequence of puts, updates and removes leaves the store's lookups, lists and
+        /// ranges those of an ordered map given the same operations (slots are reused).
+        #[test]
+        fn store_matches_an_ordered_map(
+            ops in prop::collection::vec((0u8..3, 0usize..2, 0usize..2, 0usize..6, 0i64..100), 1..80)
+        ) {
+            let (kinds, spaces) = (["Deployment", "ReplicaSet"], ["a", "b"]);
+            let mut store = Store::default();
+            let mut model: BTreeMap<ObjKey, i64> = BTreeMap::new();
+            for (op, k, ns, name, x) in ops {
+                let key = ObjKey::new(kinds[k], spaces[ns], &format!("o{name}"));
+                match op {
+                    0 => {
+                        let created = store.put(key.clone(), json!({"spec": {"x": x}}), String::new, String::new());
+                        prop_assert_eq!(created, model.insert(key, x).is_none());
+                    }
+                    1 => {
+                        let found = store.update(&key, |v| v["spec"]["x"] = json!(x));
+                        prop_assert_eq!(found, model.contains_key(&key));
+                        if let Some(m) = model.get_mut(&key) {
+                            *m = x;
+                        }
+                    }
+                    _ => {
+                        prop_assert_eq!(store.remove(&key).is_some(), model.remove(&key).is_some());
+                    }
+                }
+                let x_of = |v: &serde_json::Value| v["spec"]["x"].as_i64().unwrap();
+                for (key, x) in &model {
+                    prop_assert_eq!(store.get(key).map(x_of), Some(*x));
+                }
+                for kind in kinds {
+                    let listed: Vec<(ObjKey, i64)> =
+                        store.list(kind, None).map(|(k, v)| (k.clone(), x_of(v))).collect();
+                    let want: Vec<(ObjKey, i64)> = model
+                        .iter()
+                        .filter(|(k, _)| k.kind == kind)
+                        .map(|(k, x)| (k.clone(), *x))
+                        .collect();
+                    prop_assert_eq!(listed, want);
+                }
+                let (lo, hi) = (ObjKey::new("Deployment", "b", ""), ObjKey::new("ReplicaSet", "a", "o3"));
+                let ranged: Vec<ObjKey> = store.range(lo.clone(), hi.clone()).map(|(k, _)| k.clone()).collect();
+                let want: Vec<ObjKey> = model.range(lo..hi).map(|(k, _)| k.clone()).collect();
+                prop_assert_eq!(ranged, want);
+            }
+        }
+    }
 
     /// `at` gives what `Value::pointer` gives, on objects, arrays, scalars and odd paths.
     #[test]
