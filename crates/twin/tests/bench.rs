@@ -51,6 +51,25 @@ fn cached_load_model_matches_the_per_pod_computation() {
 }
 
 #[test]
+fn parallel_hpa_syncs_match_one_by_one() {
+    // 6 HPAs with distinct targets: prepared in parallel, then applied in order, they give the
+    // outputs of syncing one HPA after the other.
+    let (_dir, s) = scenario(20, "40m");
+    let mut parallel = Sim::new(s.clone()).unwrap();
+    parallel.hpa_parallel_min = 2;
+    parallel.run();
+    assert_eq!(parallel.hpa_parallel, Some(true), "the parallel path ran");
+    let mut serial = Sim::new(s).unwrap();
+    serial.hpa_parallel_min = usize::MAX;
+    serial.run();
+    assert_eq!(serial.hpa_parallel, Some(false));
+    let (a, b) = (outputs(&parallel), outputs(&serial));
+    assert_eq!(a.0, b.0, "summary.json");
+    assert_eq!(a.1, b.1, "events.jsonl");
+    assert_eq!(a.2, b.2, "timeseries.csv");
+}
+
+#[test]
 fn hpas_and_karpenter_follow_the_diurnal_trace() {
     // 20 peak nodes: 6 Deployments; at midnight the trace is at 32.5% of its peak, falling.
     let (_dir, s) = scenario(20, "1h");

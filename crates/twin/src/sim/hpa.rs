@@ -12,7 +12,10 @@
 //! ContainerResource metrics: the load model puts a pod's request CPU and memory into its
 //! first container (the serving container); the other containers use nothing (assumption).
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
+
+use rayon::prelude::*;
 
 use kscale_controllers::hpa::{
     self, Behavior, HpaSpec, HpaState, MetricError, MetricId, MetricInput, MetricSpec, ObjectRef,
@@ -445,12 +448,35 @@ impl Sim {
         // The per-HPA entries are taken out for the sync (nothing it calls reads them): one
         // lookup per HPA.
         let mut entries = std::mem::take(&mut self.hpa);
-        for key in &hpas {
-            if !entries.contains_key(key) {
-                entries.insert(key.clone(), HpaEntry::default());
+        // Checked once per set of parsed specs (at the first sync that finds them current).
+        if !current {
+            self.hpa_parallel = None;
+        } else if self.hpa_parallel.is_none() {
+            self.hpa_parallel =
+                Some(hpas.len() >= self.hpa_parallel_min && parallel_safe(&hpas, &entries));
+        }
+        let parallel = self.hpa_parallel == Some(true);
+        if parallel {
+            // Every HPA has its entry and a distinct target: all prepare at once, then act in
+            // key order (what the one-by-one loop does, see `prepare_hpa`).
+            let mut work: Vec<(&ObjKey, &mut HpaEntry)> = entries.iter_mut().collect();
+            let sim = &*self;
+            let prepared: Vec<Prepared> = work
+                .par_iter_mut()
+                .with_min_len(8)
+                .map(|(k, e)| sim.prepare_hpa(k, e, true))
+                .collect();
+            for ((key, entry), p) in work.into_iter().zip(prepared) {
+                self.apply_hpa(key, entry, p);
             }
-            let entry = entries.get_mut(key).expect("inserted");
-            self.sync_one_hpa(key, entry, current);
+        } else {
+            for key in &hpas {
+                if !entries.contains_key(key) {
+                    entries.insert(key.clone(), HpaEntry::default());
+                }
+                let entry = entries.get_mut(key).expect("inserted");
+                self.sync_one_hpa(key, entry, current);
+            }
         }
         debug_assert!(self.hpa.is_empty(), "an HPA sync wrote per-HPA entries");
         self.hpa = entries;
@@ -805,16 +831,26 @@ impl Sim {
         Some(parsed)
     }
 
+    /// One HPA's sync: [`Sim::prepare_hpa`], then [`Sim::apply_hpa`].
     fn sync_one_hpa(&mut self, key: &ObjKey, entry: &mut HpaEntry, parsed_current: bool) {
+        let prepared = self.prepare_hpa(key, entry, parsed_current);
+        self.apply_hpa(key, entry, prepared);
+    }
+
+    /// What a sync reads and decides: the parsed spec, the target's replicas, the observation
+    /// and the controller's decision. It writes only `entry`, so the syncs of HPAs with
+    /// distinct targets can prepare in parallel: their actions ([`Sim::apply_hpa`]) write
+    /// nothing another HPA's preparation reads (a scale writes only its target's object).
+    fn prepare_hpa(&self, key: &ObjKey, entry: &mut HpaEntry, parsed_current: bool) -> Prepared {
         let cached = if parsed_current {
             entry.parsed.clone()
         } else {
             None
         };
         let Some(parsed) = cached.or_else(|| self.parsed_hpa(key, &mut entry.parsed)) else {
-            return;
+            return Prepared::Gone;
         };
-        let (spec, kind, name) = (&parsed.spec, &parsed.kind, &parsed.name);
+        let spec = &parsed.spec;
         // The target's `spec.replicas`, read again only after the target was updated.
         let Some(current) = self
             .store
@@ -832,16 +868,7 @@ impl Sim {
                 }
             })
         else {
-            self.emit(
-                "Warning",
-                "FailedGetScale",
-                "HorizontalPodAutoscaler",
-                &key.namespace,
-                &key.name,
-                format!("{} \"{name}\" not found", super::kubectl::kind_plural(kind)),
-                "horizontal-pod-autoscaler",
-            );
-            return;
+            return Prepared::NoTarget(parsed);
         };
         // The last sync's status is replaced by this one's (written below): its lastScaleTime
         // moves over.
@@ -855,8 +882,6 @@ impl Sim {
                 .and_then(Value::as_str)
                 .map(str::to_string),
         };
-        let now = self.now;
-        let metrics = &parsed.metrics;
         let (pods, inputs, replicas, ready) =
             self.observe(&key.namespace, &parsed, &mut entry.targets);
         let d = hpa::reconcile(
@@ -866,8 +891,51 @@ impl Sim {
             replicas as i32,
             &pods,
             &inputs,
-            now,
+            self.now,
         );
+        Prepared::Decided(Box::new(Decided {
+            parsed,
+            current,
+            prev_scale_time,
+            replicas,
+            ready,
+            d,
+        }))
+    }
+
+    /// Acts on a prepared sync: warnings, the rescale and its event, the time series and the
+    /// (deferred) status write.
+    fn apply_hpa(&mut self, key: &ObjKey, entry: &mut HpaEntry, prepared: Prepared) {
+        let Decided {
+            parsed,
+            current,
+            prev_scale_time,
+            replicas,
+            ready,
+            d,
+        } = match prepared {
+            Prepared::Gone => return,
+            Prepared::NoTarget(parsed) => {
+                self.emit(
+                    "Warning",
+                    "FailedGetScale",
+                    "HorizontalPodAutoscaler",
+                    &key.namespace,
+                    &key.name,
+                    format!(
+                        "{} \"{}\" not found",
+                        super::kubectl::kind_plural(&parsed.kind),
+                        parsed.name
+                    ),
+                    "horizontal-pod-autoscaler",
+                );
+                return;
+            }
+            Prepared::Decided(d) => *d,
+        };
+        let (kind, name) = (&parsed.kind, &parsed.name);
+        let now = self.now;
+        let metrics = &parsed.metrics;
         // Warnings: one per failing metric and FailedComputeMetricsReplicas; a failure repeated
         // at the next sync is not emitted again (the event correlator counts it instead).
         let errors: Vec<&MetricError> = d
@@ -1143,6 +1211,49 @@ impl<'m> ResourceCollector<'m> {
         }
         Ok(Observed::PerPod(self.out))
     }
+}
+
+/// Fewest HPAs worth preparing in parallel (the default of `Sim::hpa_parallel_min`).
+pub const PARALLEL_MIN: usize = 32;
+
+/// True if the HPAs' syncs may prepare in parallel: each with its entry and parsed spec (the
+/// entries are exactly the keys) and no two with the same target.
+fn parallel_safe(keys: &[ObjKey], entries: &BTreeMap<ObjKey, HpaEntry>) -> bool {
+    if keys.len() != entries.len() || !entries.keys().eq(keys) {
+        return false;
+    }
+    let mut targets = Vec::with_capacity(keys.len());
+    for e in entries.values() {
+        match &e.parsed {
+            Some(p) => targets.push(&p.target),
+            None => return false,
+        }
+    }
+    targets.sort_unstable();
+    targets.windows(2).all(|w| w[0] != w[1])
+}
+
+/// A prepared sync (see [`Sim::prepare_hpa`]).
+pub enum Prepared {
+    /// The HPA object is gone.
+    Gone,
+    /// The scale target does not exist.
+    NoTarget(Arc<ParsedHpa>),
+    /// The controller decided.
+    Decided(Box<Decided>),
+}
+
+/// A sync's reading and decision, before it acts.
+pub struct Decided {
+    parsed: Arc<ParsedHpa>,
+    /// The target's `spec.replicas`.
+    current: i32,
+    /// The previous status's lastScaleTime.
+    prev_scale_time: Option<String>,
+    /// Active and ready pods.
+    replicas: usize,
+    ready: usize,
+    d: hpa::Decision,
 }
 
 /// What an HPA sync reads of its object, parsed once per uid and generation.

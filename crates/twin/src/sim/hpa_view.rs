@@ -14,8 +14,8 @@
 //! the HPA sync reads the pods themselves, as before; debug builds check the views against
 //! that reading on every sync that uses them.
 
-use std::cell::Cell;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use kscale_controllers::hpa::PodObs;
 use kscale_model::SimTime;
@@ -77,7 +77,18 @@ pub struct HpaViews {
     /// (scrape time, pod mutations after it) of the last complete build.
     built: Option<(SimTime, u64)>,
     /// What the views served so far (see [`HpaViews::served`]).
-    served: Cell<ViewsServed>,
+    served: Served,
+}
+
+/// [`ViewsServed`]'s counters, atomic: syncs observe in parallel.
+#[derive(Debug, Default)]
+struct Served(AtomicU64, AtomicU64, AtomicU64);
+
+impl Clone for Served {
+    fn clone(&self) -> Self {
+        let l = |a: &AtomicU64| AtomicU64::new(a.load(Ordering::Relaxed));
+        Served(l(&self.0), l(&self.1), l(&self.2))
+    }
 }
 
 /// How much of the HPA's reading the views served (for tests and profiling; not an output).
@@ -185,15 +196,19 @@ impl HpaViews {
 
     /// Records one observation answered from `entries` entries standing for `pods` pods.
     pub fn note_served(&self, entries: usize, pods: usize) {
-        let mut s = self.served.get();
-        s.observations += 1;
-        s.entries += entries as u64;
-        s.pods += pods as u64;
-        self.served.set(s);
+        let s = &self.served;
+        s.0.fetch_add(1, Ordering::Relaxed);
+        s.1.fetch_add(entries as u64, Ordering::Relaxed);
+        s.2.fetch_add(pods as u64, Ordering::Relaxed);
     }
 
     /// What the views served so far.
     pub fn served(&self) -> ViewsServed {
-        self.served.get()
+        let s = &self.served;
+        ViewsServed {
+            observations: s.0.load(Ordering::Relaxed),
+            entries: s.1.load(Ordering::Relaxed),
+            pods: s.2.load(Ordering::Relaxed),
+        }
     }
 }

@@ -223,6 +223,11 @@ pub struct Sim {
     /// [`Store::writes_of`] HPAs when every parsed spec in `hpa` for a stored HPA was last
     /// checked against its object: while it holds, the entries are current.
     pub hpa_parsed_writes: Option<u64>,
+    /// Whether the HPA syncs may prepare in parallel (see `hpa.rs`), while the parsed specs
+    /// are current.
+    pub hpa_parallel: Option<bool>,
+    /// Fewest HPAs whose syncs prepare in parallel (`hpa::PARALLEL_MIN`; tests change it).
+    pub hpa_parallel_min: usize,
     /// The stored HPAs' keys, as of the last sync (current while `hpa_parsed_writes` is).
     pub hpa_keys: Vec<ObjKey>,
     /// The HPA's view of each ReplicaSet's pods, built by the scrape (see `hpa_view.rs`).
@@ -304,6 +309,8 @@ impl Sim {
             hpa_syncing: false,
             hpa: BTreeMap::new(),
             hpa_parsed_writes: None,
+            hpa_parallel: None,
+            hpa_parallel_min: hpa::PARALLEL_MIN,
             hpa_keys: Vec::new(),
             hpa_views: Default::default(),
             custom_metrics: Default::default(),
@@ -639,3 +646,9 @@ impl Sim {
         Ok(())
     }
 }
+
+/// The twin can be read from several threads at once (the HPA syncs prepare in parallel).
+const _: () = {
+    const fn check<T: Sync>() {}
+    check::<Sim>()
+};

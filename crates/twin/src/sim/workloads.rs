@@ -15,6 +15,7 @@
 //! the whole change to the newest ReplicaSet; `revisionHistoryLimit` clean-up is not done.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use kscale_model::{LabelSelector, SimTime};
 use serde_json::{Value, json};
@@ -83,7 +84,45 @@ pub struct RsCache {
     /// Its active and ready pods as the sampler last counted them; cleared whenever a pod
     /// joins it and by `Sim::mark_dirty` of the ReplicaSet, which every change of a member's
     /// readiness, deletion, phase or removal goes through (`Sim::check_invariants` recounts).
-    pub sample_counts: std::cell::Cell<Option<(usize, usize)>>,
+    pub sample_counts: CountsMemo,
+}
+
+/// A memo of two counts that readers sharing the twin fill in (an atomic cell, so that the
+/// twin can be read from several threads at once: the HPA sync observes in parallel).
+#[derive(Debug)]
+pub struct CountsMemo(AtomicU64);
+
+impl CountsMemo {
+    const EMPTY: u64 = u64::MAX;
+
+    /// The counts, if memoized.
+    pub fn get(&self) -> Option<(usize, usize)> {
+        match self.0.load(Ordering::Relaxed) {
+            Self::EMPTY => None,
+            v => Some(((v >> 32) as usize, (v & 0xffff_ffff) as usize)),
+        }
+    }
+
+    /// Memoizes the counts (counts of 2^32 - 1 or more are not memoized).
+    pub fn set(&self, v: Option<(usize, usize)>) {
+        let packed = v
+            .and_then(|(a, b)| Some((u32::try_from(a).ok()?, u32::try_from(b).ok()?)))
+            .filter(|&(a, b)| a < u32::MAX && b < u32::MAX)
+            .map_or(Self::EMPTY, |(a, b)| (u64::from(a) << 32) | u64::from(b));
+        self.0.store(packed, Ordering::Relaxed);
+    }
+}
+
+impl Default for CountsMemo {
+    fn default() -> Self {
+        CountsMemo(AtomicU64::new(Self::EMPTY))
+    }
+}
+
+impl Clone for CountsMemo {
+    fn clone(&self) -> Self {
+        CountsMemo(AtomicU64::new(self.0.load(Ordering::Relaxed)))
+    }
 }
 
 /// A set of pod ids kept as a sorted vector: iterating it (every HPA sync walks its
