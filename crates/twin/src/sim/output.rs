@@ -27,6 +27,10 @@ pub struct Samples {
     /// ReplicaSets' keys (`<name>-…`) and its column ids (desired, pods, ready). A sample
     /// compares keys position by position instead of hashing them.
     deploy: Vec<DeployColumns>,
+    /// Bumped whenever `deploy` changes (see [`RsAttribution`]).
+    deploy_generation: u64,
+    /// Which Deployment each ReplicaSet's pods count for (see [`RsAttribution`]).
+    rs_attribution: Option<RsAttribution>,
     /// Column ids per HPA with a sync to show, in the order of the last sample's.
     hpa: Vec<(ObjKey, HpaColumns)>,
     /// Column ids per load entry, in the order of [`LOAD_COLUMNS`].
@@ -66,6 +70,24 @@ struct DeployColumns {
     key: ObjKey,
     replicasets: std::ops::Range<ObjKey>,
     ids: [usize; 3],
+    /// `spec.replicas` as read at the object's last update version ([`Store::get_updated`]):
+    /// (version, value).
+    ///
+    /// [`Store::get_updated`]: super::store::Store::get_updated
+    desired: Option<(u64, f64)>,
+}
+
+/// For each entry of `Sim::rs_cache`, in key order, the position in [`Samples::deploy`] of
+/// the Deployment whose active and ready pods it adds to (its owner, named `<deployment>-…`),
+/// so a sample walks the ReplicaSets once instead of searching each Deployment's key range.
+/// Valid while `Sim::rs_epoch` (bumped whenever a ReplicaSet's cache is stored or removed, the
+/// only changes of its owner) and the Deployment list are those it was made for;
+/// `Sim::check_invariants` compares it with a fresh one.
+#[derive(Debug, PartialEq)]
+struct RsAttribution {
+    rs_epoch: u64,
+    deploy_generation: u64,
+    deployment_of: Vec<Option<u32>>,
 }
 
 /// Column ids of one HPA: replicas, desired and ready, and per metric (label, current, target).
@@ -112,6 +134,8 @@ impl Samples {
             index: HashMap::new(),
             rows: vec![],
             deploy: vec![],
+            deploy_generation: 0,
+            rs_attribution: None,
             hpa: vec![],
             loads: vec![],
             node_cols: Default::default(),
@@ -340,13 +364,9 @@ impl Sim {
             }
         }
         // Per Deployment: desired, active and ready replicas.
-        for (i, (k, v)) in self.store.list("Deployment", None).enumerate() {
-            // `/spec/replicas` without parsing a JSON pointer.
-            let desired = v
-                .get("spec")
-                .and_then(|s| s.get("replicas"))
-                .and_then(Value::as_f64)
-                .unwrap_or(1.0);
+        let mut n_deploy = 0;
+        for (i, (k, v, updated)) in self.store.list_updated("Deployment", None).enumerate() {
+            n_deploy = i + 1;
             if r.samples.deploy.get(i).is_none_or(|d| d.key != *k) {
                 let id = format!("deploy/{}/{}", k.namespace, k.name);
                 let ids =
@@ -358,12 +378,52 @@ impl Sim {
                     key: k.clone(),
                     replicasets,
                     ids,
+                    desired: None,
                 });
+                r.samples.deploy_generation += 1;
             }
-            let d = &r.samples.deploy[i];
-            let (active, ready) = self.deployment_pod_counts(k, &d.replicasets);
-            let ids = d.ids;
-            r.set(ids[0], desired);
+            let d = &mut r.samples.deploy[i];
+            let desired = match d.desired {
+                Some((at, desired)) if at == updated => desired,
+                _ => {
+                    let desired = desired_replicas(v);
+                    d.desired = Some((updated, desired));
+                    desired
+                }
+            };
+            let id = d.ids[0];
+            r.set(id, desired);
+        }
+        if r.samples.deploy.len() > n_deploy {
+            r.samples.deploy.truncate(n_deploy);
+            r.samples.deploy_generation += 1;
+        }
+        let current = r.samples.rs_attribution.as_ref().is_some_and(|a| {
+            a.rs_epoch == self.rs_epoch
+                && a.deploy_generation == r.samples.deploy_generation
+                && a.deployment_of.len() == self.rs_cache.len()
+        });
+        if !current {
+            r.samples.rs_attribution = Some(self.rs_attribution(r.samples));
+        }
+        let mut counts = vec![(0usize, 0usize); n_deploy];
+        let attribution = r.samples.rs_attribution.as_ref().expect("just made");
+        for (c, of) in self.rs_cache.values().zip(&attribution.deployment_of) {
+            let Some(i) = *of else { continue };
+            let (a, ready) = match c.sample_counts.get() {
+                Some(counts) => counts,
+                None => {
+                    let counts = self.count_rs_pods(c);
+                    c.sample_counts.set(Some(counts));
+                    counts
+                }
+            };
+            let t = &mut counts[i as usize];
+            t.0 += a;
+            t.1 += ready;
+        }
+        for (i, (active, ready)) in counts.into_iter().enumerate() {
+            let ids = r.samples.deploy[i].ids;
             r.set(ids[1], active as f64);
             r.set(ids[2], ready as f64);
         }
@@ -440,35 +500,33 @@ impl Sim {
         }
     }
 
-    /// Active and ready pods of a Deployment (the pods [`Sim::target_pods`] gives, counted
-    /// without collecting them).
-    /// `replicasets` is the range of its ReplicaSets' keys (`<name>-` up to `<name>.`).
-    fn deployment_pod_counts(
-        &self,
-        d: &ObjKey,
-        replicasets: &std::ops::Range<ObjKey>,
-    ) -> (usize, usize) {
-        let (mut active, mut ready) = (0, 0);
-        for (_, c) in self.rs_cache.range(&replicasets.start..&replicasets.end) {
-            if !c
-                .owner
-                .as_ref()
-                .is_some_and(|o| o.namespace == d.namespace && o.name == d.name)
-            {
-                continue;
-            }
-            let (a, r) = match c.sample_counts.get() {
-                Some(counts) => counts,
-                None => {
-                    let counts = self.count_rs_pods(c);
-                    c.sample_counts.set(Some(counts));
-                    counts
-                }
-            };
-            active += a;
-            ready += r;
+    /// Which of the sampled Deployments each ReplicaSet's pods count for (the pods
+    /// [`Sim::target_pods`] gives a Deployment: its ReplicaSets in the key range `<name>-` up
+    /// to `<name>.` that it owns).
+    fn rs_attribution(&self, samples: &Samples) -> RsAttribution {
+        let by_name: BTreeMap<(&str, &str), usize> = samples
+            .deploy
+            .iter()
+            .enumerate()
+            .map(|(i, d)| ((d.key.namespace.as_str(), d.key.name.as_str()), i))
+            .collect();
+        let deployment_of = self
+            .rs_cache
+            .iter()
+            .map(|(k, c)| {
+                let o = c.owner.as_ref()?;
+                let i = *by_name.get(&(o.namespace.as_str(), o.name.as_str()))?;
+                samples.deploy[i]
+                    .replicasets
+                    .contains(k)
+                    .then(|| u32::try_from(i).expect("fewer than 2^32 Deployments"))
+            })
+            .collect();
+        RsAttribution {
+            rs_epoch: self.rs_epoch,
+            deploy_generation: samples.deploy_generation,
+            deployment_of,
         }
-        (active, ready)
     }
 
     /// Active and ready pods of a ReplicaSet, counted.
@@ -521,6 +579,32 @@ impl Sim {
                     k.namespace,
                     k.name,
                     self.count_rs_pods(c)
+                ));
+            }
+        }
+        if let Some(a) = &self.samples.rs_attribution
+            && a.rs_epoch == self.rs_epoch
+            && a.deploy_generation == self.samples.deploy_generation
+        {
+            let fresh = self.rs_attribution(&self.samples);
+            if fresh != *a {
+                return Err(format!(
+                    "sampler: ReplicaSets' Deployments {:?} != recount {:?} (a ReplicaSet cache stored or removed without bumping rs_epoch)",
+                    a.deployment_of, fresh.deployment_of
+                ));
+            }
+        }
+        for d in &self.samples.deploy {
+            if let Some((at, desired)) = d.desired
+                && let Some((v, updated)) = self.store.get_updated(&d.key)
+                && updated == at
+                && desired.to_bits() != desired_replicas(v).to_bits()
+            {
+                return Err(format!(
+                    "sampler: Deployment {}/{} desired {desired} != {} read again at the same update version (spec changed by a status write?)",
+                    d.key.namespace,
+                    d.key.name,
+                    desired_replicas(v)
                 ));
             }
         }
@@ -732,7 +816,8 @@ impl Sim {
 
     /// Everything the run produced, moved out of the finished run: the same as
     /// [`Sim::output`] without a second copy of the events, transcript and samples, and with
-    /// the rest of the cluster state freed before the time series is assembled.
+    /// the rest of the cluster state freed (on a second thread) while the time series is
+    /// assembled.
     pub fn into_output(mut self) -> RunOutput {
         let name = self.scenario.name().to_string();
         let summary = self.summary(None);
@@ -742,13 +827,18 @@ impl Sim {
         let events = std::mem::take(&mut self.events);
         let transcript = std::mem::take(&mut self.transcript);
         let samples = std::mem::take(&mut self.samples);
-        drop(self);
+        // The cluster state is freed on a second thread while this one orders the time series
+        // (which frees each sampled row as it is copied).
+        let timeseries = std::thread::scope(|s| {
+            s.spawn(move || drop(self));
+            samples.into_timeseries()
+        });
         RunOutput {
             name,
             summary,
             events,
             transcript,
-            timeseries: samples.into_timeseries(),
+            timeseries,
             charts,
         }
     }
@@ -887,6 +977,14 @@ impl Sim {
         }
         charts
     }
+}
+
+/// A Deployment's `spec.replicas` (1 when unset), read without parsing a JSON pointer.
+fn desired_replicas(v: &Value) -> f64 {
+    v.get("spec")
+        .and_then(|s| s.get("replicas"))
+        .and_then(Value::as_f64)
+        .unwrap_or(1.0)
 }
 
 fn round3(x: f64) -> f64 {

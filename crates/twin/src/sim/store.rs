@@ -87,6 +87,20 @@ impl Store {
             .map(|(k, s)| (k, &s.value))
     }
 
+    /// Like [`Store::list`], with each object's last update version (see
+    /// [`Store::get_updated`]).
+    pub fn list_updated<'a>(
+        &'a self,
+        kind: &'a str,
+        namespace: Option<&'a str>,
+    ) -> impl Iterator<Item = (&'a ObjKey, &'a Value, u64)> + 'a {
+        let start = ObjKey::new(kind, namespace.unwrap_or(""), "");
+        self.objects
+            .range(start..)
+            .take_while(move |(k, _)| k.kind == kind && namespace.is_none_or(|n| k.namespace == n))
+            .map(|(k, s)| (k, &s.value, s.updated))
+    }
+
     /// Creates or replaces an object, keeping uid and creationTimestamp of an existing one and
     /// bumping `resourceVersion` (and `generation` when the spec changed). Returns true if the
     /// object was created.
