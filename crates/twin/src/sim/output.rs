@@ -29,6 +29,9 @@ pub struct Samples {
     deploy: Vec<DeployColumns>,
     /// Bumped whenever `deploy` changes (see [`RsAttribution`]).
     deploy_generation: u64,
+    /// `Store::membership_of("Deployment")` when `deploy` was last found to hold the stored
+    /// Deployments' keys in order: while it holds, a sample does not compare them again.
+    deploy_members: Option<u64>,
     /// Which Deployment each ReplicaSet's pods count for (see [`RsAttribution`]).
     rs_attribution: Option<RsAttribution>,
     /// Column ids per HPA with a sync to show, in the order of the last sample's.
@@ -135,6 +138,7 @@ impl Samples {
             rows: vec![],
             deploy: vec![],
             deploy_generation: 0,
+            deploy_members: None,
             rs_attribution: None,
             hpa: vec![],
             loads: vec![],
@@ -365,9 +369,11 @@ impl Sim {
         }
         // Per Deployment: desired, active and ready replicas.
         let mut n_deploy = 0;
+        let members = self.store.membership_of("Deployment");
+        let same_keys = r.samples.deploy_members == Some(members);
         for (i, (k, v, updated)) in self.store.list_updated("Deployment", None).enumerate() {
             n_deploy = i + 1;
-            if r.samples.deploy.get(i).is_none_or(|d| d.key != *k) {
+            if !same_keys && r.samples.deploy.get(i).is_none_or(|d| d.key != *k) {
                 let id = format!("deploy/{}/{}", k.namespace, k.name);
                 let ids =
                     ["desired", "pods", "ready"].map(|c| r.samples.intern(&format!("{id}/{c}")));
@@ -398,6 +404,7 @@ impl Sim {
             r.samples.deploy.truncate(n_deploy);
             r.samples.deploy_generation += 1;
         }
+        r.samples.deploy_members = Some(members);
         let current = r.samples.rs_attribution.as_ref().is_some_and(|a| {
             a.rs_epoch == self.rs_epoch
                 && a.deploy_generation == r.samples.deploy_generation
@@ -594,6 +601,19 @@ impl Sim {
                 ));
             }
         }
+        if self.samples.deploy_members == Some(self.store.membership_of("Deployment")) {
+            let stored: Vec<&ObjKey> = self
+                .store
+                .list("Deployment", None)
+                .map(|(k, _)| k)
+                .collect();
+            let kept: Vec<&ObjKey> = self.samples.deploy.iter().map(|d| &d.key).collect();
+            if stored != kept {
+                return Err(format!(
+                    "sampler: Deployments {kept:?} != stored {stored:?} (a Deployment created or deleted without Store::membership_of changing)"
+                ));
+            }
+        }
         for d in &self.samples.deploy {
             if let Some((at, desired)) = d.desired
                 && let Some((v, updated)) = self.store.get_updated(&d.key)
@@ -678,12 +698,17 @@ impl Sim {
 
     /// The run's summary (summary.json).
     pub fn summary(&self, wall_ms: Option<u128>) -> Value {
+        self.summary_with(wall_ms, &SummaryMaxima::of(&self.samples))
+    }
+
+    /// [`Sim::summary`] with the time series' maxima given (the samples may be gone).
+    fn summary_with(&self, wall_ms: Option<u128>, maxima: &SummaryMaxima) -> Value {
         let max_of = |name: &str| {
-            FIXED_COLUMNS
+            maxima
+                .0
                 .iter()
-                .position(|c| *c == name)
-                .map(|i| self.samples.max_of(i))
-                .unwrap_or(0.0)
+                .find(|(c, _)| *c == name)
+                .map_or(0.0, |(_, m)| *m)
         };
         let mut pods_final = BTreeMap::new();
         for p in self.pods.values() {
@@ -701,10 +726,7 @@ impl Sim {
             *pods_final.entry(k).or_insert(0u64) += 1;
         }
         let steps_failed = self.transcript.iter().filter(|t| t.exit_code != 0).count();
-        let mut reasons: BTreeMap<&str, u64> = BTreeMap::new();
-        for e in &self.events {
-            *reasons.entry(e.reason.as_str()).or_insert(0) += 1;
-        }
+        let reasons = count_reasons(&self.events);
         let loads: Vec<Value> = self.scenario.loads.iter().zip(&self.load_state).map(|(l, s)| json!({
             "target": format!("{}/{}/{}", l.namespace, l.kind, l.name),
             "offeredRequests": round3(s.offered), "servedRequests": round3(s.served), "droppedRequests": round3(s.dropped),
@@ -820,18 +842,23 @@ impl Sim {
     /// assembled.
     pub fn into_output(mut self) -> RunOutput {
         let name = self.scenario.name().to_string();
-        let summary = self.summary(None);
         let columns = self.samples.columns(&self.samples.order());
         let charts = self.charts(&columns);
         drop(columns);
-        let events = std::mem::take(&mut self.events);
-        let transcript = std::mem::take(&mut self.transcript);
         let samples = std::mem::take(&mut self.samples);
-        // The cluster state is freed on a second thread while this one orders the time series
-        // (which frees each sampled row as it is copied).
-        let timeseries = std::thread::scope(|s| {
-            s.spawn(move || drop(self));
-            samples.into_timeseries()
+        let maxima = SummaryMaxima::of(&samples);
+        // A second thread orders the time series (freeing each sampled row as it is copied)
+        // while this one writes the summary, then frees the cluster state.
+        let (summary, events, transcript, timeseries) = std::thread::scope(|s| {
+            let ordering = s.spawn(move || samples.into_timeseries());
+            let summary = self.summary_with(None, &maxima);
+            let events = std::mem::take(&mut self.events);
+            let transcript = std::mem::take(&mut self.transcript);
+            drop(self);
+            let timeseries = ordering
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            (summary, events, transcript, timeseries)
         });
         RunOutput {
             name,
@@ -977,6 +1004,46 @@ impl Sim {
         }
         charts
     }
+}
+
+/// The maxima of the time series that `summary.json` shows (fixed column name, maximum).
+struct SummaryMaxima([(&'static str, f64); 2]);
+
+impl SummaryMaxima {
+    fn of(samples: &Samples) -> Self {
+        SummaryMaxima(["nodes", "pods_pending"].map(|name| {
+            let max = FIXED_COLUMNS
+                .iter()
+                .position(|c| *c == name)
+                .map_or(0.0, |i| samples.max_of(i));
+            (name, max)
+        }))
+    }
+}
+
+/// Events by reason. Events of one reason come in runs and there are a few dozen reasons: a
+/// short list searched from the last hit, not a map lookup per event.
+fn count_reasons(events: &[kscale_report::EventRecord]) -> BTreeMap<&str, u64> {
+    let mut seen: Vec<(&str, u64)> = Vec::new();
+    let mut last = 0;
+    for e in events {
+        let reason = e.reason.as_str();
+        if seen.get(last).is_some_and(|(r, _)| *r == reason) {
+            seen[last].1 += 1;
+            continue;
+        }
+        match seen.iter().position(|(r, _)| *r == reason) {
+            Some(i) => {
+                seen[i].1 += 1;
+                last = i;
+            }
+            None => {
+                last = seen.len();
+                seen.push((reason, 1));
+            }
+        }
+    }
+    seen.into_iter().collect()
 }
 
 /// A Deployment's `spec.replicas` (1 when unset), read without parsing a JSON pointer.

@@ -44,6 +44,8 @@ pub struct Store {
     resource_version: u64,
     /// Writes per kind (any create, update, status write or delete of an object of the kind).
     kind_writes: BTreeMap<String, u64>,
+    /// Creations and deletions per kind (see [`Store::membership_of`]).
+    kind_members: BTreeMap<String, u64>,
 }
 
 impl Store {
@@ -60,6 +62,21 @@ impl Store {
     /// (a cheap check for caches of parsed objects).
     pub fn writes_of(&self, kind: &str) -> u64 {
         self.kind_writes.get(kind).copied().unwrap_or(0)
+    }
+
+    /// How many objects of `kind` were created or deleted: while it holds, the keys of that
+    /// kind (and their order) are the same.
+    pub fn membership_of(&self, kind: &str) -> u64 {
+        self.kind_members.get(kind).copied().unwrap_or(0)
+    }
+
+    fn membership_changed(&mut self, kind: &str) {
+        match self.kind_members.get_mut(kind) {
+            Some(n) => *n += 1,
+            None => {
+                self.kind_members.insert(kind.to_string(), 1);
+            }
+        }
     }
 
     /// The object under `key`.
@@ -158,6 +175,9 @@ impl Store {
         }
         v["metadata"]["resourceVersion"] = Value::String(self.resource_version.to_string());
         let updated = self.resource_version;
+        if created_new {
+            self.membership_changed(&key.kind);
+        }
         self.objects.insert(key, Stored { value: v, updated });
         created_new
     }
@@ -229,7 +249,11 @@ impl Store {
     /// Removes an object.
     pub fn remove(&mut self, key: &ObjKey) -> Option<Value> {
         self.wrote(&key.kind);
-        self.objects.remove(key).map(|s| s.value)
+        let removed = self.objects.remove(key).map(|s| s.value);
+        if removed.is_some() {
+            self.membership_changed(&key.kind);
+        }
+        removed
     }
 
     /// The latest resourceVersion handed out (a change counter of the store).
@@ -280,8 +304,46 @@ fn array_index(s: &str) -> Option<usize> {
 
 #[cfg(test)]
 mod tests {
-    use super::JsonPath;
+    use super::{JsonPath, ObjKey, Store};
     use serde_json::json;
+
+    /// Creations and deletions of a kind change its membership count; updates, status writes
+    /// and other kinds do not. `list_updated` gives `get_updated`'s versions.
+    #[test]
+    fn membership_counts_creations_and_deletions() {
+        let mut store = Store::default();
+        let d = |n: &str| ObjKey::new("Deployment", "default", n);
+        let put = |store: &mut Store, k: ObjKey| {
+            store.put(
+                k,
+                json!({"spec": {"replicas": 1}}),
+                || "uid".into(),
+                "t".into(),
+            )
+        };
+        assert_eq!(store.membership_of("Deployment"), 0);
+        assert!(put(&mut store, d("a")));
+        assert!(put(&mut store, d("b")));
+        assert_eq!(store.membership_of("Deployment"), 2);
+        assert!(!put(&mut store, d("a")));
+        store.update(&d("a"), |v| v["spec"]["replicas"] = json!(3));
+        store.update_status(&d("b"), |v| v["status"] = json!({"replicas": 1}));
+        put(&mut store, ObjKey::new("Service", "default", "a"));
+        assert_eq!(store.membership_of("Deployment"), 2);
+        let listed: Vec<(String, u64)> = store
+            .list_updated("Deployment", None)
+            .map(|(k, _, u)| (k.name.clone(), u))
+            .collect();
+        let expected: Vec<(String, u64)> = ["a", "b"]
+            .iter()
+            .map(|n| (n.to_string(), store.get_updated(&d(n)).unwrap().1))
+            .collect();
+        assert_eq!(listed, expected);
+        assert!(store.remove(&d("a")).is_some());
+        assert!(store.remove(&d("a")).is_none());
+        assert_eq!(store.membership_of("Deployment"), 3);
+        assert_eq!(store.membership_of("Service"), 1);
+    }
 
     /// `at` gives what `Value::pointer` gives, on objects, arrays, scalars and odd paths.
     #[test]
