@@ -21,21 +21,89 @@ pub fn format_hms(seconds: f64) -> String {
 /// (at most 20), with trailing zeros trimmed (`0.25`, `1234.567891`, `0.00012346`). Non-finite
 /// values (NaN, infinities) give an empty string, i.e. an empty CSV cell. `-0` prints as `0`.
 pub fn format_number(v: f64) -> String {
-    if !v.is_finite() {
-        return String::new();
-    }
-    if v.fract() == 0.0 {
-        // Display of an integral f64 never uses an exponent nor a decimal point.
-        return if v == 0.0 {
-            "0".to_owned()
-        } else {
-            format!("{v}")
-        };
-    }
-    let magnitude = v.abs().log10().floor() as i32;
-    let decimals = (5 - magnitude).clamp(6, 20) as usize;
-    trim_decimals(format!("{v:.decimals$}"))
+    let mut out = Vec::with_capacity(24);
+    write_number(&mut out, v);
+    // Only ASCII digits, `-` and `.` are written.
+    String::from_utf8(out).unwrap_or_default()
 }
+
+/// Appends [`format_number`]`(v)` to `out` without allocating (the time series writes millions
+/// of cells).
+///
+/// Fast paths give the same text as the general one (property-tested against it): integral
+/// values below 2^53 are printed as the integer they are; values of magnitude 0.1 to 1e13 (six
+/// decimals) are rounded to micro-units exactly, half to even like `{:.6}`, in 128-bit integer
+/// arithmetic on the value's binary mantissa and exponent.
+pub(crate) fn write_number(out: &mut Vec<u8>, v: f64) {
+    use std::io::Write as _;
+    if !v.is_finite() {
+        return;
+    }
+    let a = v.abs();
+    if v.fract() == 0.0 {
+        if v == 0.0 {
+            out.push(b'0');
+        } else if a < TWO_POW_53 {
+            // Exact: the integer is the value (Display of an integral f64 prints its digits).
+            out.extend_from_slice(itoa::Buffer::new().format(v as i64).as_bytes());
+        } else {
+            let _ = write!(out, "{v}");
+        }
+        return;
+    }
+    if (0.1..1e13).contains(&a) {
+        // Six decimals (the magnitude is at least -1): `a` = m · 2^-k exactly, k in 1..=56,
+        // and `a` in micro-units below 1e19 fits a `u64`.
+        let bits = a.to_bits();
+        let exp = ((bits >> 52) & 0x7ff) as i32;
+        let m = (bits & ((1u64 << 52) - 1)) | (1u64 << 52);
+        let k = (1075 - exp) as u32;
+        let scaled = u128::from(m) * 1_000_000;
+        let mut q = scaled >> k;
+        let r = scaled & ((1u128 << k) - 1);
+        let half = 1u128 << (k - 1);
+        if r > half || (r == half && q & 1 == 1) {
+            q += 1;
+        }
+        let q = q as u64;
+        if v < 0.0 {
+            out.push(b'-');
+        }
+        let mut digits = itoa::Buffer::new();
+        out.extend_from_slice(digits.format(q / 1_000_000).as_bytes());
+        let mut frac = q % 1_000_000;
+        if frac != 0 {
+            let mut width = 6;
+            while frac.is_multiple_of(10) {
+                frac /= 10;
+                width -= 1;
+            }
+            out.push(b'.');
+            let s = digits.format(frac).as_bytes();
+            out.extend(std::iter::repeat_n(b'0', width - s.len()));
+            out.extend_from_slice(s);
+        }
+        return;
+    }
+    let magnitude = a.log10().floor() as i32;
+    let decimals = (5 - magnitude).clamp(6, 20) as usize;
+    let start = out.len();
+    let _ = write!(out, "{v:.decimals$}");
+    // Trim trailing zeros and a dangling point (there is a point: decimals >= 6); `-0` is `0`.
+    while out.last() == Some(&b'0') {
+        out.pop();
+    }
+    if out.last() == Some(&b'.') {
+        out.pop();
+    }
+    if &out[start..] == b"-0" {
+        out.truncate(start);
+        out.push(b'0');
+    }
+}
+
+/// 2^53: integers below it are exact in an `f64` and in an `i64`.
+const TWO_POW_53: f64 = 9_007_199_254_740_992.0;
 
 /// Removes trailing zeros (and a dangling point) of a fixed-point number; `-0` becomes `0`.
 fn trim_decimals(mut s: String) -> String {
@@ -139,6 +207,88 @@ mod tests {
         assert_eq!(format_number(-1e-30), "0");
         assert_eq!(format_number(f64::NAN), "");
         assert_eq!(format_number(f64::INFINITY), "");
+    }
+
+    /// The formatting before the fast paths of [`write_number`].
+    fn format_number_reference(v: f64) -> String {
+        if !v.is_finite() {
+            return String::new();
+        }
+        if v.fract() == 0.0 {
+            return if v == 0.0 {
+                "0".to_owned()
+            } else {
+                format!("{v}")
+            };
+        }
+        let magnitude = v.abs().log10().floor() as i32;
+        let decimals = (5 - magnitude).clamp(6, 20) as usize;
+        trim_decimals(format!("{v:.decimals$}"))
+    }
+
+    #[test]
+    fn numbers_match_reference_at_edges() {
+        let mut cases = vec![
+            0.1,
+            -0.1,
+            0.1 - 1e-17,
+            0.099_999_999_999_999_99,
+            0.000_000_5,
+            0.000_000_500_000_1,
+            0.5,
+            1.5,
+            2.5,
+            0.000_000_5 + 1.0,
+            1.000_000_5,
+            2.000_000_5,
+            0.123_456_5,
+            0.999_999_5,
+            0.999_999_499_999,
+            9.999_999_5,
+            123_456.999_999_5,
+            4_503_599_627_370_495.5,
+            9_999_999_999_999.5,
+            10_000_000_000_000.5,
+            17_592_186_044_415.99,
+            4_503_599_627_370_496.0,
+            9_007_199_254_740_991.0,
+            9_007_199_254_740_992.0,
+            9_007_199_254_740_994.0,
+            -9_007_199_254_740_994.0,
+            1e300,
+            -1e300,
+            f64::MAX,
+            f64::MIN_POSITIVE,
+            5e-324,
+            -5e-324,
+        ];
+        // Exact ties at six decimals: k / 2^n with n <= 6 and odd numerators.
+        for n in 0..2000u32 {
+            cases.push(f64::from(n) / 64.0 + 0.000_000_5);
+            cases.push(f64::from(n) * 0.000_001 + 0.000_000_5);
+            cases.push(f64::from(n) / 128.0);
+            cases.push(-(f64::from(n) / 1024.0));
+        }
+        for v in cases {
+            assert_eq!(format_number(v), format_number_reference(v), "{v:e}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn numbers_match_reference(bits in proptest::prelude::any::<u64>()) {
+            let v = f64::from_bits(bits);
+            proptest::prop_assert_eq!(format_number(v), format_number_reference(v));
+        }
+
+        #[test]
+        fn numbers_match_reference_in_range(v in -1e7f64..1e7) {
+            proptest::prop_assert_eq!(format_number(v), format_number_reference(v));
+            let r = (v * 1000.0).round() / 1000.0;
+            proptest::prop_assert_eq!(format_number(r), format_number_reference(r));
+            let m = v * 1e-6;
+            proptest::prop_assert_eq!(format_number(m), format_number_reference(m));
+        }
     }
 
     #[test]

@@ -66,6 +66,18 @@ pub fn render_html(out: &RunOutput) -> Result<String, RenderError> {
 /// Writes `report.html` (see [`render_html`]) a section or chart at a time, so the page is
 /// never whole in memory.
 pub(crate) fn write_html<W: io::Write>(out: &RunOutput, w: &mut W) -> Result<(), StreamError> {
+    write_html_with(out, w, &mut |i| {
+        render_chart(&out.timeseries, &out.charts[i])
+    })
+}
+
+/// [`write_html`] with the SVG of chart `i` (of `out.charts`) from `chart(i)`, called once per
+/// chart in order (the writer of the run directory renders them on two threads).
+pub(crate) fn write_html_with<W: io::Write>(
+    out: &RunOutput,
+    w: &mut W,
+    chart: &mut dyn FnMut(usize) -> Result<String, RenderError>,
+) -> Result<(), StreamError> {
     let mut h = String::with_capacity(64 * 1024);
     let title = esc(&out.name);
     let warnings = out.events.iter().filter(|e| e.type_ == "Warning").count();
@@ -91,8 +103,8 @@ pub(crate) fn write_html<W: io::Write>(out: &RunOutput, w: &mut W) -> Result<(),
     if out.charts.is_empty() {
         h.push_str("<p class=\"muted\">No charts.</p>\n");
     }
-    for spec in &out.charts {
-        let svg = render_chart(&out.timeseries, spec)?;
+    for (i, spec) in out.charts.iter().enumerate() {
+        let svg = chart(i)?;
         // The chart goes to the stream as it is, not through a copy in `h`.
         let _ = writeln!(h, "<figure aria-label=\"{}\">", esc(&spec.title));
         flush(&mut h, w)?;

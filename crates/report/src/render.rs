@@ -4,7 +4,7 @@ use std::io;
 
 use serde::Serialize;
 
-use crate::format::format_number;
+use crate::format::write_number;
 use crate::{EventRecord, RenderError, TimeSeries, TranscriptEntry};
 
 /// Why writing a file's contents to a stream failed: the contents or the stream.
@@ -52,7 +52,7 @@ pub fn render_summary_json(summary: &serde_json::Value) -> Result<String, Render
 /// Contents of `events.jsonl`: one compact JSON object a line
 /// (`time`, `type`, `reason`, `involvedObject` {`kind`, `namespace`, `name`}, `message`, `source`).
 pub fn render_events_jsonl(events: &[EventRecord]) -> Result<String, RenderError> {
-    to_string(|w| write_jsonl(events, w), RenderError::Json)
+    to_string(|w| write_events_jsonl(events, w), RenderError::Json)
 }
 
 /// Contents of `transcript.jsonl`: one compact JSON object a step
@@ -79,8 +79,62 @@ pub(crate) fn write_jsonl<T: Serialize, W: io::Write>(
     Ok(())
 }
 
+/// Writes `events.jsonl`: the bytes [`write_jsonl`] gives (serde's field order and escaping,
+/// property-tested), with each line assembled in one buffer and strings that need no escape
+/// (nearly all) copied as they are.
+pub(crate) fn write_events_jsonl<W: io::Write>(
+    events: &[EventRecord],
+    w: &mut W,
+) -> Result<(), StreamError> {
+    let mut line = Vec::with_capacity(512);
+    for e in events {
+        line.clear();
+        line.extend_from_slice(b"{\"time\":");
+        json_value(&mut line, &e.time)?;
+        line.extend_from_slice(b",\"type\":");
+        json_str(&mut line, &e.type_)?;
+        line.extend_from_slice(b",\"reason\":");
+        json_str(&mut line, &e.reason)?;
+        line.extend_from_slice(b",\"involvedObject\":{\"kind\":");
+        let o = &e.involved_object;
+        json_str(&mut line, &o.kind)?;
+        line.extend_from_slice(b",\"namespace\":");
+        json_str(&mut line, &o.namespace)?;
+        line.extend_from_slice(b",\"name\":");
+        json_str(&mut line, &o.name)?;
+        line.extend_from_slice(b"},\"message\":");
+        json_str(&mut line, &e.message)?;
+        line.extend_from_slice(b",\"source\":");
+        json_str(&mut line, &e.source)?;
+        line.extend_from_slice(b"}\n");
+        w.write_all(&line)?;
+    }
+    Ok(())
+}
+
+/// Appends a JSON string: as it is between quotes when no byte needs an escape (`"`, `\\`,
+/// control characters: what serde_json escapes), else through serde_json.
+fn json_str(out: &mut Vec<u8>, s: &str) -> Result<(), StreamError> {
+    // A fold without early exit, which the compiler vectorizes.
+    let escape = s.bytes().fold(false, |acc, b| {
+        acc | (b < 0x20) | (b == b'"') | (b == b'\\')
+    });
+    if escape {
+        return json_value(out, s);
+    }
+    out.push(b'"');
+    out.extend_from_slice(s.as_bytes());
+    out.push(b'"');
+    Ok(())
+}
+
+/// Appends a value as serde_json writes it.
+fn json_value<T: Serialize + ?Sized>(out: &mut Vec<u8>, v: &T) -> Result<(), StreamError> {
+    serde_json::to_writer(out, v).map_err(|e| StreamError::Render(RenderError::Json(e.to_string())))
+}
+
 /// Contents of `timeseries.csv`: a header of column names, then one line per row with numbers
-/// formatted by [`format_number`] (non-finite values give empty cells).
+/// formatted by [`crate::format_number`] (non-finite values give empty cells).
 ///
 /// Empty when there are no columns; fails when a row does not have one value per column.
 pub fn render_timeseries_csv(ts: &TimeSeries) -> Result<String, RenderError> {
@@ -117,10 +171,106 @@ pub(crate) fn write_timeseries_csv<W: io::Write>(
         .terminator(csv::Terminator::Any(b'\n'))
         .from_writer(&mut *w);
     cw.write_record(&ts.columns).map_err(csv_err)?;
-    for row in &ts.rows {
-        cw.write_record(row.iter().map(|v| format_number(*v)))
-            .map_err(csv_err)?;
-    }
     cw.flush()?;
+    drop(cw);
+    // The rows hold numbers only, which never need quoting: each line is formatted into one
+    // buffer (no allocation per cell) as the csv writer would write it.
+    let mut line = Vec::with_capacity(16 * ts.columns.len());
+    for row in &ts.rows {
+        line.clear();
+        for (i, v) in row.iter().enumerate() {
+            if i > 0 {
+                line.push(b',');
+            }
+            write_number(&mut line, *v);
+        }
+        if line.is_empty() {
+            // A record of one empty field, quoted as the csv writer does.
+            line.extend_from_slice(b"\"\"");
+        }
+        line.push(b'\n');
+        w.write_all(&line)?;
+    }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::InvolvedObject;
+    use proptest::prelude::*;
+
+    /// `timeseries.csv` as written through the csv crate for every row.
+    fn csv_reference(ts: &TimeSeries) -> String {
+        let mut cw = csv::WriterBuilder::new()
+            .terminator(csv::Terminator::Any(b'\n'))
+            .from_writer(vec![]);
+        cw.write_record(&ts.columns).unwrap();
+        for row in &ts.rows {
+            cw.write_record(row.iter().map(|v| crate::format_number(*v)))
+                .unwrap();
+        }
+        String::from_utf8(cw.into_inner().unwrap()).unwrap()
+    }
+
+    fn cell() -> impl Strategy<Value = f64> {
+        prop_oneof![
+            any::<f64>(),
+            (-1e6f64..1e6),
+            (0u32..5000).prop_map(f64::from),
+            Just(f64::NAN),
+            Just(0.0),
+            Just(-0.0),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn csv_rows_match_the_csv_writer(
+            width in 1usize..6,
+            cells in proptest::collection::vec(cell(), 0..40),
+        ) {
+            let columns: Vec<String> = (0..width).map(|i| format!("c{i},\"{i}\"")).collect();
+            let rows: Vec<Vec<f64>> = cells.chunks(width).filter(|c| c.len() == width)
+                .map(<[f64]>::to_vec).collect();
+            let ts = TimeSeries { columns, rows, x_label: None };
+            prop_assert_eq!(render_timeseries_csv(&ts).unwrap(), csv_reference(&ts));
+        }
+
+        #[test]
+        fn events_match_serde(
+            time in prop_oneof![any::<f64>(), (0u32..100_000).prop_map(|t| f64::from(t) / 20.0)],
+            texts in proptest::collection::vec(
+                prop_oneof![any::<String>(), "[a-zA-Z0-9 /:.-]{0,40}", "[\"\\\\\n\t\u{1}\u{7f}é<>]{0,8}"],
+                6,
+            ),
+        ) {
+            let e = EventRecord {
+                time,
+                type_: texts[0].clone(),
+                reason: texts[1].clone(),
+                involved_object: InvolvedObject {
+                    kind: texts[2].clone(),
+                    namespace: texts[3].clone(),
+                    name: texts[4].clone(),
+                },
+                message: texts[5].clone(),
+                source: "default-scheduler".into(),
+            };
+            let events = vec![e.clone(), e];
+            let reference = to_string(|w| write_jsonl(&events, w), RenderError::Json).unwrap();
+            prop_assert_eq!(render_events_jsonl(&events).unwrap(), reference);
+        }
+    }
+
+    #[test]
+    fn one_column_nan_row_is_quoted_like_csv() {
+        let ts = TimeSeries {
+            columns: vec!["x".into()],
+            rows: vec![vec![f64::NAN], vec![1.5]],
+            x_label: None,
+        };
+        assert_eq!(render_timeseries_csv(&ts).unwrap(), "x\n\"\"\n1.5\n");
+        assert_eq!(render_timeseries_csv(&ts).unwrap(), csv_reference(&ts));
+    }
 }

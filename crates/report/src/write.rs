@@ -1,14 +1,17 @@
 //! Writing a run directory through a staging directory.
 
+use std::collections::BTreeMap;
 use std::ffi::OsStr;
 use std::fs;
 use std::io::{self, BufWriter, Write as _};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Condvar, Mutex};
 
-use crate::html::write_html;
-use crate::render::{StreamError, write_jsonl, write_timeseries_csv};
-use crate::{ReportError, ReportErrorKind, RunOutput, render_summary_json};
+use crate::chart::render_chart;
+use crate::html::write_html_with;
+use crate::render::{StreamError, write_events_jsonl, write_jsonl, write_timeseries_csv};
+use crate::{RenderError, ReportError, ReportErrorKind, RunOutput, render_summary_json};
 
 /// The files of a run directory, in the order they are written.
 ///
@@ -70,36 +73,174 @@ fn io_err(op: impl Into<String>, path: &Path, error: io::Error) -> ReportErrorKi
     }
 }
 
-/// Renders and writes each file in turn, streaming it through a buffer (no file is ever whole
-/// in memory).
+/// Renders and writes the files on two threads, each streamed through a buffer (no file is
+/// ever whole in memory): this thread writes `summary.json`, `transcript.jsonl` and
+/// `report.html`, a second one `events.jsonl` and `timeseries.csv` and then helps render the
+/// report's charts (each chart's SVG is the same whichever thread draws it; the page takes them
+/// in order). On failure the error of the first failing file in [`OUTPUT_FILES`] order is
+/// returned.
 fn write_files(staging: &Path, out: &RunOutput) -> Result<(), ReportErrorKind> {
-    type Out = BufWriter<fs::File>;
-    type Stream = fn(&RunOutput, &mut Out) -> Result<(), StreamError>;
-    let writers: [(&'static str, Stream); 5] = [
-        ("summary.json", |o, w| {
-            w.write_all(render_summary_json(&o.summary)?.as_bytes())?;
-            Ok(())
-        }),
-        ("events.jsonl", |o, w| write_jsonl(&o.events, w)),
-        ("transcript.jsonl", |o, w| write_jsonl(&o.transcript, w)),
-        ("timeseries.csv", |o, w| {
-            write_timeseries_csv(&o.timeseries, w)
-        }),
-        ("report.html", |o, w| write_html(o, w)),
-    ];
-    for (file, write) in writers {
-        debug_assert!(OUTPUT_FILES.contains(&file));
-        let path = staging.join(file);
-        let io_fail = |e| io_err("write", &path, e);
-        let mut w = BufWriter::with_capacity(1 << 16, fs::File::create(&path).map_err(io_fail)?);
-        match write(out, &mut w) {
-            Ok(()) => {}
-            Err(StreamError::Render(error)) => return Err(ReportErrorKind::Render { file, error }),
-            Err(StreamError::Io(e)) => return Err(io_fail(e)),
+    let pool = ChartPool::new(out);
+    let (mine, theirs) = std::thread::scope(|s| {
+        let helper = s.spawn(|| {
+            let _gone = HelperGone(&pool);
+            let written = (|| {
+                write_file(staging, "events.jsonl", |w| {
+                    write_events_jsonl(&out.events, w)
+                })?;
+                write_file(staging, "timeseries.csv", |w| {
+                    write_timeseries_csv(&out.timeseries, w)
+                })
+            })();
+            pool.help();
+            written
+        });
+        let mine = (|| {
+            write_file(staging, "summary.json", |w| {
+                w.write_all(render_summary_json(&out.summary)?.as_bytes())?;
+                Ok(())
+            })?;
+            write_file(staging, "transcript.jsonl", |w| {
+                write_jsonl(&out.transcript, w)
+            })?;
+            write_file(staging, "report.html", |w| {
+                write_html_with(out, w, &mut |i| pool.take(i))
+            })
+        })();
+        if mine.is_err() {
+            pool.stop();
         }
-        w.flush().map_err(io_fail)?;
+        let theirs = helper
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (mine, theirs)
+    });
+    let rank = |e: &Result<(), (&'static str, ReportErrorKind)>| match e {
+        Ok(()) => usize::MAX,
+        Err((file, _)) => OUTPUT_FILES.iter().position(|f| f == file).unwrap_or(0),
+    };
+    let first = if rank(&theirs) < rank(&mine) {
+        theirs
+    } else {
+        mine
+    };
+    first.map_err(|(_, e)| e)
+}
+
+/// Creates `staging/file` and streams `write`'s output into it through a buffer.
+fn write_file(
+    staging: &Path,
+    file: &'static str,
+    write: impl FnOnce(&mut BufWriter<fs::File>) -> Result<(), StreamError>,
+) -> Result<(), (&'static str, ReportErrorKind)> {
+    debug_assert!(OUTPUT_FILES.contains(&file));
+    let path = staging.join(file);
+    let io_fail = |e| (file, io_err("write", &path, e));
+    let mut w = BufWriter::with_capacity(1 << 16, fs::File::create(&path).map_err(io_fail)?);
+    match write(&mut w) {
+        Ok(()) => {}
+        Err(StreamError::Render(error)) => {
+            return Err((file, ReportErrorKind::Render { file, error }));
+        }
+        Err(StreamError::Io(e)) => return Err(io_fail(e)),
     }
-    Ok(())
+    w.flush().map_err(io_fail)
+}
+
+/// The report's charts, rendered by whichever of the two writer threads is free and handed to
+/// the page in order.
+struct ChartPool<'a> {
+    out: &'a RunOutput,
+    /// The next chart nobody has claimed yet.
+    next: AtomicUsize,
+    state: Mutex<PoolState>,
+    /// Signalled when a chart is done or the helper is gone.
+    ready: Condvar,
+}
+
+/// Charts rendered but not yet written, and whether the helper thread has stopped.
+#[derive(Default)]
+struct PoolState {
+    done: BTreeMap<usize, Result<String, RenderError>>,
+    helper_gone: bool,
+}
+
+impl<'a> ChartPool<'a> {
+    fn new(out: &'a RunOutput) -> Self {
+        ChartPool {
+            out,
+            next: AtomicUsize::new(0),
+            state: Mutex::new(PoolState::default()),
+            ready: Condvar::new(),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, PoolState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Claims the next unrendered chart.
+    fn claim(&self) -> Option<usize> {
+        let i = self.next.fetch_add(1, Ordering::SeqCst);
+        (i < self.out.charts.len()).then_some(i)
+    }
+
+    fn render(&self, i: usize) -> Result<String, RenderError> {
+        render_chart(&self.out.timeseries, &self.out.charts[i])
+    }
+
+    /// Chart `i` for the page (called for 0, 1, 2, ... in turn): rendered here unless the
+    /// helper has it; while the helper draws it, this thread draws the next ones.
+    fn take(&self, i: usize) -> Result<String, RenderError> {
+        loop {
+            if let Some(r) = self.lock().done.remove(&i) {
+                return r;
+            }
+            let Some(j) = self.claim() else { break };
+            let r = self.render(j);
+            if j == i {
+                return r;
+            }
+            self.lock().done.insert(j, r);
+        }
+        // Every chart is claimed: the helper is drawing `i`.
+        let mut st = self.lock();
+        loop {
+            if let Some(r) = st.done.remove(&i) {
+                return r;
+            }
+            if st.helper_gone {
+                drop(st);
+                return self.render(i);
+            }
+            st = self.ready.wait(st).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+
+    /// The helper renders unclaimed charts until none is left.
+    fn help(&self) {
+        while let Some(j) = self.claim() {
+            let r = self.render(j);
+            self.lock().done.insert(j, r);
+            self.ready.notify_all();
+        }
+    }
+
+    /// No more charts are wanted (the page failed).
+    fn stop(&self) {
+        self.next.store(self.out.charts.len(), Ordering::SeqCst);
+    }
+}
+
+/// Marks the helper thread as gone when it ends, normally or by a panic, so the page never
+/// waits for a chart the helper will not deliver.
+struct HelperGone<'p, 'a>(&'p ChartPool<'a>);
+
+impl Drop for HelperGone<'_, '_> {
+    fn drop(&mut self) {
+        self.0.lock().helper_gone = true;
+        self.0.ready.notify_all();
+    }
 }
 
 /// What is at the target path.

@@ -43,7 +43,7 @@ pub struct LoadState {
     /// Seconds during which the SLO was violated.
     pub slo_violation_s: f64,
     /// Where the last rate lookup was in the trace ([`crate::scenario::Rate::at_from`]).
-    pub rate_cursor: usize,
+    pub rate_cursor: crate::scenario::RateCursor,
 }
 
 /// Outcome of one tick.

@@ -581,16 +581,48 @@ pub enum Rate {
     },
 }
 
+/// Where a caller whose times mostly move forward is in a trace ([`Rate::at_from`]): the trace
+/// point of its last lookup and the interval of times that point's rate covers, so a lookup
+/// inside that interval (59 of 60 load ticks on a per-minute trace) reads no trace point.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct RateCursor {
+    /// Number of points at or before the last lookup's time.
+    idx: usize,
+    /// The rate `value` holds for times in `[from, until)` (empty until the first lookup).
+    from: u64,
+    until: u64,
+    value: f64,
+}
+
+impl RateCursor {
+    /// A cursor at trace point `idx` (any index: lookups still give [`Rate::at`]'s value).
+    pub fn at_index(idx: usize) -> Self {
+        RateCursor {
+            idx,
+            ..Default::default()
+        }
+    }
+
+    /// Number of points at or before the last lookup's time.
+    pub fn index(&self) -> usize {
+        self.idx
+    }
+}
+
 impl Rate {
     /// Requests per second at `t_ms`, like [`Rate::at`], for a caller whose times mostly move
     /// forward: `cursor` remembers the trace point of the last call, so a trace is walked from
-    /// there instead of searched (any `cursor` gives the same value as [`Rate::at`]).
-    pub fn at_from(&self, t_ms: u64, cursor: &mut usize) -> f64 {
+    /// there instead of searched, and not read at all while `t_ms` stays within that point's
+    /// interval (any `cursor` gives the same value as [`Rate::at`]).
+    pub fn at_from(&self, t_ms: u64, cursor: &mut RateCursor) -> f64 {
         let Rate::Steps(points) = self else {
             return self.at(t_ms);
         };
+        if cursor.from <= t_ms && t_ms < cursor.until {
+            return cursor.value;
+        }
         // `idx` = number of points at or before `t_ms` (the partition point of `at`).
-        let mut idx = (*cursor).min(points.len());
+        let mut idx = cursor.idx.min(points.len());
         if idx > 0 && points[idx - 1].0 > t_ms {
             idx = points.partition_point(|(t, _)| *t <= t_ms);
         } else {
@@ -598,8 +630,14 @@ impl Rate {
                 idx += 1;
             }
         }
-        *cursor = idx;
-        if idx == 0 { 0.0 } else { points[idx - 1].1 }
+        let value = if idx == 0 { 0.0 } else { points[idx - 1].1 };
+        *cursor = RateCursor {
+            idx,
+            from: if idx == 0 { 0 } else { points[idx - 1].0 },
+            until: points.get(idx).map_or(u64::MAX, |p| p.0),
+            value,
+        };
+        value
     }
 
     /// Requests per second at `t_ms`.
@@ -1263,6 +1301,23 @@ mod tests {
         );
     }
 
+    proptest::proptest! {
+        #[test]
+        fn cursor_lookups_match_search(
+            mut times in proptest::collection::vec(0u64..20_000, 0..12),
+            lookups in proptest::collection::vec(0u64..25_000, 1..40),
+        ) {
+            times.sort_unstable();
+            let steps = Rate::Steps(
+                times.iter().enumerate().map(|(i, t)| (*t, i as f64 + 0.5)).collect(),
+            );
+            let mut cursor = RateCursor::default();
+            for t in lookups {
+                proptest::prop_assert_eq!(steps.at_from(t, &mut cursor), steps.at(t), "t={}", t);
+            }
+        }
+    }
+
     #[test]
     fn cursor_lookup_matches_search() {
         // Duplicate times, a gap and points before and after: at_from must equal at for times
@@ -1278,7 +1333,7 @@ mod tests {
             0, 999, 1_000, 1_500, 2_000, 2_000, 4_999, 5_000, 12_000, 3_000, 0, 9_000,
         ];
         for start in 0..8 {
-            let mut cursor = start;
+            let mut cursor = RateCursor::at_index(start);
             for t in times {
                 assert_eq!(
                     steps.at_from(t, &mut cursor),
@@ -1287,12 +1342,20 @@ mod tests {
                 );
             }
         }
-        let mut cursor = 0;
+        let mut cursor = RateCursor::default();
         assert_eq!(steps.at_from(3_000, &mut cursor), 3.0);
         assert_eq!(
-            cursor, 3,
+            cursor.index(),
+            3,
             "the cursor points after the last point at or before t"
         );
+        // Within the point's interval [2 s, 5 s) the cached rate is the trace's.
+        for t in [2_000, 4_999, 3_000] {
+            assert_eq!(steps.at_from(t, &mut cursor), steps.at(t));
+        }
+        assert_eq!(steps.at_from(5_000, &mut cursor), 4.0);
+        assert_eq!(steps.at_from(1_999, &mut cursor), 1.0);
+        assert_eq!(steps.at_from(u64::MAX, &mut cursor), 5.0);
         let ramp = Rate::Ramp {
             from: 1.0,
             to: 3.0,

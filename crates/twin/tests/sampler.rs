@@ -1,5 +1,6 @@
-//! The sampler's caches (pods counted per ReplicaSet, nodes counted by kind) against a recount
-//! after every event, and the recount check catching a change made behind their back.
+//! The sampler's caches (pods counted per ReplicaSet, nodes counted by kind, the Deployment each
+//! ReplicaSet counts for, each Deployment's desired replicas) against a recount after every
+//! event, and the recount check catching a change made behind their back.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -39,6 +40,36 @@ fn caches_match_a_recount_and_a_missed_change_is_caught() {
     let err = sim.check_invariants().unwrap_err();
     assert!(err.contains("sampled (active, ready)"), "{err}");
     sim.owner_changed_pub(id);
+    sim.check_invariants().unwrap();
+
+    // A ReplicaSet's cache removed without bumping `rs_epoch`.
+    let mut sim = sim;
+    let (key, cache) = sim
+        .rs_cache
+        .iter()
+        .find(|(_, c)| c.owner.is_some())
+        .map(|(k, c)| (k.clone(), c.clone()))
+        .expect("a Deployment's ReplicaSet");
+    sim.rs_cache.remove(&key);
+    let err = sim.check_invariants().unwrap_err();
+    assert!(err.contains("ReplicaSets' Deployments"), "{err}");
+    sim.rs_cache.insert(key, cache);
+    sim.check_invariants().unwrap();
+
+    // A Deployment's replicas changed by a write that keeps its update version.
+    let (deployment, replicas) = sim
+        .store
+        .list("Deployment", None)
+        .map(|(k, v)| (k.clone(), v["spec"]["replicas"].as_i64().unwrap_or(1)))
+        .next()
+        .expect("a Deployment");
+    let rv = sim.store.next_resource_version();
+    sim.store.write_status_at(&deployment, rv, |v| {
+        v["spec"]["replicas"] = serde_json::json!(replicas + 7)
+    });
+    let err = sim.check_invariants().unwrap_err();
+    assert!(err.contains("desired"), "{err}");
+    sim.store.update(&deployment, |_| {});
     sim.check_invariants().unwrap();
 
     // A node's instance type changed without counting it out and in again.

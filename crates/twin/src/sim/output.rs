@@ -27,6 +27,13 @@ pub struct Samples {
     /// ReplicaSets' keys (`<name>-…`) and its column ids (desired, pods, ready). A sample
     /// compares keys position by position instead of hashing them.
     deploy: Vec<DeployColumns>,
+    /// Bumped whenever `deploy` changes (see [`RsAttribution`]).
+    deploy_generation: u64,
+    /// `Store::membership_of("Deployment")` when `deploy` was last found to hold the stored
+    /// Deployments' keys in order: while it holds, a sample does not compare them again.
+    deploy_members: Option<u64>,
+    /// Which Deployment each ReplicaSet's pods count for (see [`RsAttribution`]).
+    rs_attribution: Option<RsAttribution>,
     /// Column ids per HPA with a sync to show, in the order of the last sample's.
     hpa: Vec<(ObjKey, HpaColumns)>,
     /// Column ids per load entry, in the order of [`LOAD_COLUMNS`].
@@ -66,6 +73,24 @@ struct DeployColumns {
     key: ObjKey,
     replicasets: std::ops::Range<ObjKey>,
     ids: [usize; 3],
+    /// `spec.replicas` as read at the object's last update version ([`Store::get_updated`]):
+    /// (version, value).
+    ///
+    /// [`Store::get_updated`]: super::store::Store::get_updated
+    desired: Option<(u64, f64)>,
+}
+
+/// For each entry of `Sim::rs_cache`, in key order, the position in [`Samples::deploy`] of
+/// the Deployment whose active and ready pods it adds to (its owner, named `<deployment>-…`),
+/// so a sample walks the ReplicaSets once instead of searching each Deployment's key range.
+/// Valid while `Sim::rs_epoch` (bumped whenever a ReplicaSet's cache is stored or removed, the
+/// only changes of its owner) and the Deployment list are those it was made for;
+/// `Sim::check_invariants` compares it with a fresh one.
+#[derive(Debug, PartialEq)]
+struct RsAttribution {
+    rs_epoch: u64,
+    deploy_generation: u64,
+    deployment_of: Vec<Option<u32>>,
 }
 
 /// Column ids of one HPA: replicas, desired and ready, and per metric (label, current, target).
@@ -112,6 +137,9 @@ impl Samples {
             index: HashMap::new(),
             rows: vec![],
             deploy: vec![],
+            deploy_generation: 0,
+            deploy_members: None,
+            rs_attribution: None,
             hpa: vec![],
             loads: vec![],
             node_cols: Default::default(),
@@ -340,14 +368,12 @@ impl Sim {
             }
         }
         // Per Deployment: desired, active and ready replicas.
-        for (i, (k, v)) in self.store.list("Deployment", None).enumerate() {
-            // `/spec/replicas` without parsing a JSON pointer.
-            let desired = v
-                .get("spec")
-                .and_then(|s| s.get("replicas"))
-                .and_then(Value::as_f64)
-                .unwrap_or(1.0);
-            if r.samples.deploy.get(i).is_none_or(|d| d.key != *k) {
+        let mut n_deploy = 0;
+        let members = self.store.membership_of("Deployment");
+        let same_keys = r.samples.deploy_members == Some(members);
+        for (i, (k, v, updated)) in self.store.list_updated("Deployment", None).enumerate() {
+            n_deploy = i + 1;
+            if !same_keys && r.samples.deploy.get(i).is_none_or(|d| d.key != *k) {
                 let id = format!("deploy/{}/{}", k.namespace, k.name);
                 let ids =
                     ["desired", "pods", "ready"].map(|c| r.samples.intern(&format!("{id}/{c}")));
@@ -358,12 +384,53 @@ impl Sim {
                     key: k.clone(),
                     replicasets,
                     ids,
+                    desired: None,
                 });
+                r.samples.deploy_generation += 1;
             }
-            let d = &r.samples.deploy[i];
-            let (active, ready) = self.deployment_pod_counts(k, &d.replicasets);
-            let ids = d.ids;
-            r.set(ids[0], desired);
+            let d = &mut r.samples.deploy[i];
+            let desired = match d.desired {
+                Some((at, desired)) if at == updated => desired,
+                _ => {
+                    let desired = desired_replicas(v);
+                    d.desired = Some((updated, desired));
+                    desired
+                }
+            };
+            let id = d.ids[0];
+            r.set(id, desired);
+        }
+        if r.samples.deploy.len() > n_deploy {
+            r.samples.deploy.truncate(n_deploy);
+            r.samples.deploy_generation += 1;
+        }
+        r.samples.deploy_members = Some(members);
+        let current = r.samples.rs_attribution.as_ref().is_some_and(|a| {
+            a.rs_epoch == self.rs_epoch
+                && a.deploy_generation == r.samples.deploy_generation
+                && a.deployment_of.len() == self.rs_cache.len()
+        });
+        if !current {
+            r.samples.rs_attribution = Some(self.rs_attribution(r.samples));
+        }
+        let mut counts = vec![(0usize, 0usize); n_deploy];
+        let attribution = r.samples.rs_attribution.as_ref().expect("just made");
+        for (c, of) in self.rs_cache.values().zip(&attribution.deployment_of) {
+            let Some(i) = *of else { continue };
+            let (a, ready) = match c.sample_counts.get() {
+                Some(counts) => counts,
+                None => {
+                    let counts = self.count_rs_pods(c);
+                    c.sample_counts.set(Some(counts));
+                    counts
+                }
+            };
+            let t = &mut counts[i as usize];
+            t.0 += a;
+            t.1 += ready;
+        }
+        for (i, (active, ready)) in counts.into_iter().enumerate() {
+            let ids = r.samples.deploy[i].ids;
             r.set(ids[1], active as f64);
             r.set(ids[2], ready as f64);
         }
@@ -440,35 +507,33 @@ impl Sim {
         }
     }
 
-    /// Active and ready pods of a Deployment (the pods [`Sim::target_pods`] gives, counted
-    /// without collecting them).
-    /// `replicasets` is the range of its ReplicaSets' keys (`<name>-` up to `<name>.`).
-    fn deployment_pod_counts(
-        &self,
-        d: &ObjKey,
-        replicasets: &std::ops::Range<ObjKey>,
-    ) -> (usize, usize) {
-        let (mut active, mut ready) = (0, 0);
-        for (_, c) in self.rs_cache.range(&replicasets.start..&replicasets.end) {
-            if !c
-                .owner
-                .as_ref()
-                .is_some_and(|o| o.namespace == d.namespace && o.name == d.name)
-            {
-                continue;
-            }
-            let (a, r) = match c.sample_counts.get() {
-                Some(counts) => counts,
-                None => {
-                    let counts = self.count_rs_pods(c);
-                    c.sample_counts.set(Some(counts));
-                    counts
-                }
-            };
-            active += a;
-            ready += r;
+    /// Which of the sampled Deployments each ReplicaSet's pods count for (the pods
+    /// [`Sim::target_pods`] gives a Deployment: its ReplicaSets in the key range `<name>-` up
+    /// to `<name>.` that it owns).
+    fn rs_attribution(&self, samples: &Samples) -> RsAttribution {
+        let by_name: BTreeMap<(&str, &str), usize> = samples
+            .deploy
+            .iter()
+            .enumerate()
+            .map(|(i, d)| ((d.key.namespace.as_str(), d.key.name.as_str()), i))
+            .collect();
+        let deployment_of = self
+            .rs_cache
+            .iter()
+            .map(|(k, c)| {
+                let o = c.owner.as_ref()?;
+                let i = *by_name.get(&(o.namespace.as_str(), o.name.as_str()))?;
+                samples.deploy[i]
+                    .replicasets
+                    .contains(k)
+                    .then(|| u32::try_from(i).expect("fewer than 2^32 Deployments"))
+            })
+            .collect();
+        RsAttribution {
+            rs_epoch: self.rs_epoch,
+            deploy_generation: samples.deploy_generation,
+            deployment_of,
         }
-        (active, ready)
     }
 
     /// Active and ready pods of a ReplicaSet, counted.
@@ -521,6 +586,45 @@ impl Sim {
                     k.namespace,
                     k.name,
                     self.count_rs_pods(c)
+                ));
+            }
+        }
+        if let Some(a) = &self.samples.rs_attribution
+            && a.rs_epoch == self.rs_epoch
+            && a.deploy_generation == self.samples.deploy_generation
+        {
+            let fresh = self.rs_attribution(&self.samples);
+            if fresh != *a {
+                return Err(format!(
+                    "sampler: ReplicaSets' Deployments {:?} != recount {:?} (a ReplicaSet cache stored or removed without bumping rs_epoch)",
+                    a.deployment_of, fresh.deployment_of
+                ));
+            }
+        }
+        if self.samples.deploy_members == Some(self.store.membership_of("Deployment")) {
+            let stored: Vec<&ObjKey> = self
+                .store
+                .list("Deployment", None)
+                .map(|(k, _)| k)
+                .collect();
+            let kept: Vec<&ObjKey> = self.samples.deploy.iter().map(|d| &d.key).collect();
+            if stored != kept {
+                return Err(format!(
+                    "sampler: Deployments {kept:?} != stored {stored:?} (a Deployment created or deleted without Store::membership_of changing)"
+                ));
+            }
+        }
+        for d in &self.samples.deploy {
+            if let Some((at, desired)) = d.desired
+                && let Some((v, updated)) = self.store.get_updated(&d.key)
+                && updated == at
+                && desired.to_bits() != desired_replicas(v).to_bits()
+            {
+                return Err(format!(
+                    "sampler: Deployment {}/{} desired {desired} != {} read again at the same update version (spec changed by a status write?)",
+                    d.key.namespace,
+                    d.key.name,
+                    desired_replicas(v)
                 ));
             }
         }
@@ -594,12 +698,17 @@ impl Sim {
 
     /// The run's summary (summary.json).
     pub fn summary(&self, wall_ms: Option<u128>) -> Value {
+        self.summary_with(wall_ms, &SummaryMaxima::of(&self.samples))
+    }
+
+    /// [`Sim::summary`] with the time series' maxima given (the samples may be gone).
+    fn summary_with(&self, wall_ms: Option<u128>, maxima: &SummaryMaxima) -> Value {
         let max_of = |name: &str| {
-            FIXED_COLUMNS
+            maxima
+                .0
                 .iter()
-                .position(|c| *c == name)
-                .map(|i| self.samples.max_of(i))
-                .unwrap_or(0.0)
+                .find(|(c, _)| *c == name)
+                .map_or(0.0, |(_, m)| *m)
         };
         let mut pods_final = BTreeMap::new();
         for p in self.pods.values() {
@@ -617,10 +726,7 @@ impl Sim {
             *pods_final.entry(k).or_insert(0u64) += 1;
         }
         let steps_failed = self.transcript.iter().filter(|t| t.exit_code != 0).count();
-        let mut reasons: BTreeMap<&str, u64> = BTreeMap::new();
-        for e in &self.events {
-            *reasons.entry(e.reason.as_str()).or_insert(0) += 1;
-        }
+        let reasons = count_reasons(&self.events);
         let loads: Vec<Value> = self.scenario.loads.iter().zip(&self.load_state).map(|(l, s)| json!({
             "target": format!("{}/{}/{}", l.namespace, l.kind, l.name),
             "offeredRequests": round3(s.offered), "servedRequests": round3(s.served), "droppedRequests": round3(s.dropped),
@@ -732,23 +838,34 @@ impl Sim {
 
     /// Everything the run produced, moved out of the finished run: the same as
     /// [`Sim::output`] without a second copy of the events, transcript and samples, and with
-    /// the rest of the cluster state freed before the time series is assembled.
+    /// the rest of the cluster state freed (on a second thread) while the time series is
+    /// assembled.
     pub fn into_output(mut self) -> RunOutput {
         let name = self.scenario.name().to_string();
-        let summary = self.summary(None);
         let columns = self.samples.columns(&self.samples.order());
         let charts = self.charts(&columns);
         drop(columns);
-        let events = std::mem::take(&mut self.events);
-        let transcript = std::mem::take(&mut self.transcript);
         let samples = std::mem::take(&mut self.samples);
-        drop(self);
+        let maxima = SummaryMaxima::of(&samples);
+        // A second thread orders the time series (freeing each sampled row as it is copied)
+        // while this one writes the summary, then frees the cluster state.
+        let (summary, events, transcript, timeseries) = std::thread::scope(|s| {
+            let ordering = s.spawn(move || samples.into_timeseries());
+            let summary = self.summary_with(None, &maxima);
+            let events = std::mem::take(&mut self.events);
+            let transcript = std::mem::take(&mut self.transcript);
+            drop(self);
+            let timeseries = ordering
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            (summary, events, transcript, timeseries)
+        });
         RunOutput {
             name,
             summary,
             events,
             transcript,
-            timeseries: samples.into_timeseries(),
+            timeseries,
             charts,
         }
     }
@@ -887,6 +1004,54 @@ impl Sim {
         }
         charts
     }
+}
+
+/// The maxima of the time series that `summary.json` shows (fixed column name, maximum).
+struct SummaryMaxima([(&'static str, f64); 2]);
+
+impl SummaryMaxima {
+    fn of(samples: &Samples) -> Self {
+        SummaryMaxima(["nodes", "pods_pending"].map(|name| {
+            let max = FIXED_COLUMNS
+                .iter()
+                .position(|c| *c == name)
+                .map_or(0.0, |i| samples.max_of(i));
+            (name, max)
+        }))
+    }
+}
+
+/// Events by reason. Events of one reason come in runs and there are a few dozen reasons: a
+/// short list searched from the last hit, not a map lookup per event.
+fn count_reasons(events: &[kscale_report::EventRecord]) -> BTreeMap<&str, u64> {
+    let mut seen: Vec<(&str, u64)> = Vec::new();
+    let mut last = 0;
+    for e in events {
+        let reason = e.reason.as_str();
+        if seen.get(last).is_some_and(|(r, _)| *r == reason) {
+            seen[last].1 += 1;
+            continue;
+        }
+        match seen.iter().position(|(r, _)| *r == reason) {
+            Some(i) => {
+                seen[i].1 += 1;
+                last = i;
+            }
+            None => {
+                last = seen.len();
+                seen.push((reason, 1));
+            }
+        }
+    }
+    seen.into_iter().collect()
+}
+
+/// A Deployment's `spec.replicas` (1 when unset), read without parsing a JSON pointer.
+fn desired_replicas(v: &Value) -> f64 {
+    v.get("spec")
+        .and_then(|s| s.get("replicas"))
+        .and_then(Value::as_f64)
+        .unwrap_or(1.0)
 }
 
 fn round3(x: f64) -> f64 {

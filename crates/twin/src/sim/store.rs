@@ -51,6 +51,8 @@ pub struct Store {
     resource_version: u64,
     /// Writes per kind (any create, update, status write or delete of an object of the kind).
     kind_writes: BTreeMap<String, u64>,
+    /// Creations and deletions per kind (see [`Store::membership_of`]).
+    kind_members: BTreeMap<String, u64>,
 }
 
 impl Store {
@@ -85,6 +87,21 @@ impl Store {
         self.kind_writes.get(kind).copied().unwrap_or(0)
     }
 
+    /// How many objects of `kind` were created or deleted: while it holds, the keys of that
+    /// kind (and their order) are the same.
+    pub fn membership_of(&self, kind: &str) -> u64 {
+        self.kind_members.get(kind).copied().unwrap_or(0)
+    }
+
+    fn membership_changed(&mut self, kind: &str) {
+        match self.kind_members.get_mut(kind) {
+            Some(n) => *n += 1,
+            None => {
+                self.kind_members.insert(kind.to_string(), 1);
+            }
+        }
+    }
+
     /// The object under `key`.
     pub fn get(&self, key: &ObjKey) -> Option<&Value> {
         self.slot(key).map(|s| &s.value)
@@ -108,6 +125,23 @@ impl Store {
             .range(start..)
             .take_while(move |(k, _)| k.kind == kind && namespace.is_none_or(|n| k.namespace == n))
             .map(|(k, i)| (k, &self.stored(*i).value))
+    }
+
+    /// Like [`Store::list`], with each object's last update version (see
+    /// [`Store::get_updated`]).
+    pub fn list_updated<'a>(
+        &'a self,
+        kind: &'a str,
+        namespace: Option<&'a str>,
+    ) -> impl Iterator<Item = (&'a ObjKey, &'a Value, u64)> + 'a {
+        let start = ObjKey::new(kind, namespace.unwrap_or(""), "");
+        self.order
+            .range(start..)
+            .take_while(move |(k, _)| k.kind == kind && namespace.is_none_or(|n| k.namespace == n))
+            .map(|(k, i)| {
+                let s = self.stored(*i);
+                (k, &s.value, s.updated)
+            })
     }
 
     /// Creates or replaces an object, keeping uid and creationTimestamp of an existing one and
@@ -167,6 +201,9 @@ impl Store {
         }
         v["metadata"]["resourceVersion"] = Value::String(self.resource_version.to_string());
         let updated = self.resource_version;
+        if created_new {
+            self.membership_changed(&key.kind);
+        }
         let stored = Stored { value: v, updated };
         match self.index.get(&key) {
             Some(&i) => self.slots[i as usize] = Some(stored),
@@ -258,6 +295,7 @@ impl Store {
     pub fn remove(&mut self, key: &ObjKey) -> Option<Value> {
         self.wrote(&key.kind);
         let i = self.index.remove(key)?;
+        self.membership_changed(&key.kind);
         self.order.remove(key);
         self.free.push(i);
         self.slots[i as usize].take().map(|s| s.value)
@@ -317,6 +355,44 @@ mod tests {
     use serde_json::json;
 
     use super::{JsonPath, ObjKey, Store};
+
+    /// Creations and deletions of a kind change its membership count; updates, status writes
+    /// and other kinds do not. `list_updated` gives `get_updated`'s versions.
+    #[test]
+    fn membership_counts_creations_and_deletions() {
+        let mut store = Store::default();
+        let d = |n: &str| ObjKey::new("Deployment", "default", n);
+        let put = |store: &mut Store, k: ObjKey| {
+            store.put(
+                k,
+                json!({"spec": {"replicas": 1}}),
+                || "uid".into(),
+                "t".into(),
+            )
+        };
+        assert_eq!(store.membership_of("Deployment"), 0);
+        assert!(put(&mut store, d("a")));
+        assert!(put(&mut store, d("b")));
+        assert_eq!(store.membership_of("Deployment"), 2);
+        assert!(!put(&mut store, d("a")));
+        store.update(&d("a"), |v| v["spec"]["replicas"] = json!(3));
+        store.update_status(&d("b"), |v| v["status"] = json!({"replicas": 1}));
+        put(&mut store, ObjKey::new("Service", "default", "a"));
+        assert_eq!(store.membership_of("Deployment"), 2);
+        let listed: Vec<(String, u64)> = store
+            .list_updated("Deployment", None)
+            .map(|(k, _, u)| (k.name.clone(), u))
+            .collect();
+        let expected: Vec<(String, u64)> = ["a", "b"]
+            .iter()
+            .map(|n| (n.to_string(), store.get_updated(&d(n)).unwrap().1))
+            .collect();
+        assert_eq!(listed, expected);
+        assert!(store.remove(&d("a")).is_some());
+        assert!(store.remove(&d("a")).is_none());
+        assert_eq!(store.membership_of("Deployment"), 3);
+        assert_eq!(store.membership_of("Service"), 1);
+    }
 
     proptest! {
         /// Any sequence of puts, updates and removes leaves the store's lookups, lists and
