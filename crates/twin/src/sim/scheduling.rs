@@ -8,7 +8,7 @@
 
 use std::sync::Arc;
 
-use kscale_controllers::scheduler::{Decision, NodeInfo, PdbInfo};
+use kscale_controllers::scheduler::{Decision, NodeInfo, NodeTable, PdbInfo};
 
 use super::{Event, Sim};
 
@@ -94,6 +94,10 @@ impl Sim {
         // Karpenter hears of pending pods once per cycle: later calls at the same instant
         // change nothing.
         let mut karpenter_told = false;
+        // The filters' table of the nodes (in key order): built at the cycle's first attempt,
+        // a bound node's row read again, built anew after anything else changes nodes (a
+        // preemption, a bind that drops a nomination). The node set is the same all cycle.
+        let mut table: Option<NodeTable> = None;
         while let Some(entry) = self.active_q.pop_first() {
             let id = entry.2;
             let Some(pod) = self.pods.get(&id) else {
@@ -112,10 +116,11 @@ impl Sim {
                     let floor = self.bound_priorities.keys().next().copied();
                     self.scheduler
                         .set_priority_floor(Some(floor.unwrap_or(i32::MAX)));
+                    let t = table.get_or_insert_with(|| NodeTable::new(&refs));
                     let rng = &mut self.rng.sched;
                     let d = self
                         .scheduler
-                        .schedule(&info, &refs, &pdbs, &mut |n| rng.index(n));
+                        .schedule_in(&info, &refs, t, &pdbs, &mut |n| rng.index(n));
                     // The chosen node's name (a node's `info.name` is its key in `nodes`).
                     let name = match &d {
                         Decision::Bind { node } | Decision::Preempt { node, .. } => {
@@ -127,13 +132,19 @@ impl Sim {
                 }
             };
             match decision {
-                Some(Decision::Bind { .. }) => {
+                Some(Decision::Bind { node }) => {
                     failed.clear();
                     debug_assert!(self.nodes.contains_key(&node_name));
+                    let nominated = self.pods[&id].nominated.is_some();
                     self.bind_pod(id, &node_name);
+                    match &mut table {
+                        Some(t) if !nominated => t.refresh(node, &self.nodes[&node_name].info),
+                        _ => table = None,
+                    }
                 }
                 Some(Decision::Preempt { victims, .. }) => {
                     failed.clear();
+                    table = None;
                     let msg = self.scheduler.last_fit_error().to_string();
                     let p = &self.pods[&id];
                     let (ns, name) = (p.namespace.to_string(), p.name.to_string());
