@@ -843,6 +843,11 @@ impl NodeTable {
         self.rows.is_empty()
     }
 
+    /// Some node has nominated pods.
+    pub fn has_nominated(&self) -> bool {
+        !self.nominated.is_empty()
+    }
+
     fn row(n: &NodeInfo) -> Option<(Resources, Resources)> {
         let plain = !n.unschedulable
             && n.ready
