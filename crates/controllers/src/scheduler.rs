@@ -252,6 +252,14 @@ impl std::fmt::Display for ReasonKey<'_> {
     }
 }
 
+/// Adds `c` to the count of `r` in a short list of reason counts.
+fn add_reason<'a>(keyed: &mut Vec<(ReasonKey<'a>, usize)>, r: ReasonKey<'a>, c: usize) {
+    match keyed.iter_mut().find(|(k, _)| *k == r) {
+        Some((_, n)) => *n += c,
+        None => keyed.push((r, c)),
+    }
+}
+
 /// Reason histogram rendered as upstream `FitError.Error()` does (pkg/scheduler/framework/types.go):
 /// `0/N nodes are available: <count reason>, ... .` with the `"%v %v"` strings sorted as strings.
 fn fit_error_message(num_all_nodes: usize, counts: &BTreeMap<String, usize>) -> String {
@@ -766,6 +774,117 @@ enum PostFilter {
 // Scheduler.
 // ---------------------------------------------------------------------------------------------
 
+/// Nodes per block of [`NodeTable`].
+const TABLE_BLOCK: usize = 32;
+
+/// What the filters read of each node of a node list, kept by the caller between
+/// [`Scheduler::schedule_in`] calls over the same list (like upstream's scheduler cache
+/// snapshot): a "plain" node (schedulable, ready, no NoSchedule/NoExecute taint, no nominated
+/// pods) passes the non-resource filters for any pod without a nodeSelector or required node
+/// affinity, so its filter result is its resources' alone. The filter pass then reads this
+/// table instead of the nodes, and skips a block of plain nodes whose largest free room cannot
+/// hold the pod; the decisions are those of [`Scheduler::schedule`].
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct NodeTable {
+    /// Per node: (allocatable, used: requested CPU and memory, pod count) of a plain node.
+    rows: Vec<Option<(Resources, Resources)>>,
+    /// Per block: (component-wise largest free room of its nodes, every node is plain).
+    blocks: Vec<(Resources, bool)>,
+    /// The nodes with nominated pods, in list order.
+    nominated: Vec<usize>,
+}
+
+/// Room no request fits.
+const NO_FREE: Resources = Resources {
+    cpu_milli: i64::MIN,
+    memory: i64::MIN,
+    pods: i64::MIN,
+};
+
+impl NodeTable {
+    /// The table of `nodes`.
+    pub fn new(nodes: &[&NodeInfo]) -> NodeTable {
+        let rows: Vec<_> = nodes.iter().map(|n| Self::row(n)).collect();
+        let nominated = (0..nodes.len())
+            .filter(|&i| !nodes[i].nominated.is_empty())
+            .collect();
+        let mut t = NodeTable {
+            blocks: vec![(NO_FREE, true); rows.len().div_ceil(TABLE_BLOCK)],
+            rows,
+            nominated,
+        };
+        for b in 0..t.blocks.len() {
+            t.refresh_block(b);
+        }
+        t
+    }
+
+    /// Node `i` of the list changed (its pods, requests, nominated pods, taints or
+    /// conditions): its row is read again.
+    pub fn refresh(&mut self, i: usize, node: &NodeInfo) {
+        self.rows[i] = Self::row(node);
+        match (self.nominated.binary_search(&i), node.nominated.is_empty()) {
+            (Ok(k), true) => {
+                self.nominated.remove(k);
+            }
+            (Err(k), false) => self.nominated.insert(k, i),
+            _ => {}
+        }
+        self.refresh_block(i / TABLE_BLOCK);
+    }
+
+    /// Nodes in the table.
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    /// True for a table of no nodes.
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    /// Some node has nominated pods.
+    pub fn has_nominated(&self) -> bool {
+        !self.nominated.is_empty()
+    }
+
+    fn row(n: &NodeInfo) -> Option<(Resources, Resources)> {
+        let plain = !n.unschedulable
+            && n.ready
+            && n.nominated.is_empty()
+            && n.taints
+                .iter()
+                .all(|t| t.effect == TaintEffect::PreferNoSchedule);
+        plain.then(|| (n.allocatable, node_used(n)))
+    }
+
+    fn refresh_block(&mut self, b: usize) {
+        let end = ((b + 1) * TABLE_BLOCK).min(self.rows.len());
+        let mut max = NO_FREE;
+        let mut all = true;
+        for r in &self.rows[b * TABLE_BLOCK..end] {
+            match r {
+                Some((alloc, used)) => {
+                    max.cpu_milli = max.cpu_milli.max(alloc.cpu_milli - used.cpu_milli);
+                    max.memory = max.memory.max(alloc.memory - used.memory);
+                    max.pods = max.pods.max(alloc.pods - used.pods);
+                }
+                None => all = false,
+            }
+        }
+        self.blocks[b] = (max, all);
+    }
+
+    /// Block `b` holds only plain nodes none of whose free room holds `req` (each fails
+    /// [`filter_resources`]).
+    fn block_fails(&self, b: usize, req: &Resources) -> bool {
+        let (max, all) = &self.blocks[b];
+        *all && (max.pods < 1
+            || (req.cpu_milli > 0 && req.cpu_milli > max.cpu_milli)
+            || (req.memory > 0 && req.memory > max.memory))
+    }
+}
+
 /// The scheduling algorithm of one kube-scheduler profile (default plugins), with the state it
 /// keeps between cycles (`nextStartNodeIndex`) and reusable scratch buffers.
 #[derive(Clone, Debug, Default)]
@@ -856,6 +975,35 @@ impl Scheduler {
         pdbs: &[PdbInfo],
         tie_break: &mut dyn FnMut(usize) -> usize,
     ) -> Decision {
+        self.schedule_with(pod, nodes, None, pdbs, tie_break)
+    }
+
+    /// [`Scheduler::schedule`] reading `table`, the [`NodeTable`] of `nodes` (kept current by
+    /// the caller; checked in debug builds): the same decision and state, with less of the
+    /// nodes read.
+    pub fn schedule_in(
+        &mut self,
+        pod: &PodInfo,
+        nodes: &[&NodeInfo],
+        table: &NodeTable,
+        pdbs: &[PdbInfo],
+        tie_break: &mut dyn FnMut(usize) -> usize,
+    ) -> Decision {
+        debug_assert!(
+            *table == NodeTable::new(nodes),
+            "node table differs from a recount"
+        );
+        self.schedule_with(pod, nodes, Some(table), pdbs, tie_break)
+    }
+
+    fn schedule_with(
+        &mut self,
+        pod: &PodInfo,
+        nodes: &[&NodeInfo],
+        table: Option<&NodeTable>,
+        pdbs: &[PdbInfo],
+        tie_break: &mut dyn FnMut(usize) -> usize,
+    ) -> Decision {
         let n = nodes.len();
         if n == 0 {
             self.last_fit_error = MSG_NO_NODES.to_string();
@@ -868,9 +1016,15 @@ impl Scheduler {
         self.failed.clear();
 
         // evaluateNominatedNode: a pod nominated by an earlier preemption tries that node first.
-        let nominated_node = nodes
-            .iter()
-            .position(|nd| nd.nominated.iter().any(|p| p.id == pod.id));
+        let is_nominated = |nd: &NodeInfo| nd.nominated.iter().any(|p| p.id == pod.id);
+        let nominated_node = match table {
+            Some(t) => t
+                .nominated
+                .iter()
+                .copied()
+                .find(|&i| is_nominated(nodes[i])),
+            None => nodes.iter().position(|nd| is_nominated(nd)),
+        };
         let mut nominated_status = None;
         if let Some(i) = nominated_node {
             match fits_with_nominated(pod, nodes[i]) {
@@ -883,20 +1037,58 @@ impl Scheduler {
         let num_to_find = self.num_feasible_nodes_to_find(n);
         let start = self.next_start_node_index % n;
         let mut visited_nominated = false;
-        for i in 0..n {
+        // With a table, for a pod without node selection: plain nodes are read from the
+        // table (skipped by blocks that cannot hold the pod), the failed ones not listed (a
+        // pass that finds no node visits them all: their statuses are read again below).
+        let plain = table.filter(|_| {
+            pod.constraints.node_selector.is_empty()
+                && pod.constraints.required_node_affinity.is_empty()
+        });
+        let mut processed = n;
+        let mut i = 0;
+        while i < n {
             let idx = (start + i) % n;
+            if let Some(t) = plain {
+                if idx.is_multiple_of(TABLE_BLOCK)
+                    && i + TABLE_BLOCK <= n
+                    && idx + TABLE_BLOCK <= n
+                    && t.block_fails(idx / TABLE_BLOCK, &pod.requests)
+                {
+                    i += TABLE_BLOCK;
+                    continue;
+                }
+                if let Some((alloc, used)) = &t.rows[idx] {
+                    if filter_resources(&pod.requests, used, alloc).is_ok() {
+                        self.feasible.push(idx);
+                        if self.feasible.len() >= num_to_find {
+                            processed = i + 1;
+                            break;
+                        }
+                    }
+                    i += 1;
+                    continue;
+                }
+            }
             visited_nominated |= Some(idx) == nominated_node;
             match fits_with_nominated(pod, nodes[idx]) {
                 Ok(()) => {
                     self.feasible.push(idx);
                     if self.feasible.len() >= num_to_find {
+                        processed = i + 1;
                         break;
                     }
                 }
-                Err(u) => self.failed.push((idx, u)),
+                Err(u) => {
+                    if plain.is_none() {
+                        self.failed.push((idx, u));
+                    }
+                }
             }
+            i += 1;
         }
-        let mut processed = self.feasible.len() + self.failed.len();
+        if plain.is_none() {
+            processed = self.feasible.len() + self.failed.len();
+        }
         if nominated_status.is_some() && !visited_nominated {
             // Its status is in the diagnosis map too.
             processed += 1;
@@ -917,26 +1109,65 @@ impl Scheduler {
             }
         }
 
-        // FitError diagnosis.
-        let mut statuses: Vec<Option<Unfit>> = vec![None; n];
-        if let (Some(i), Some(u)) = (nominated_node, nominated_status) {
-            statuses[i] = Some(u);
-        }
-        for &(i, u) in &self.failed {
-            statuses[i] = Some(u);
-        }
-        // The reason histogram: few distinct reasons, counted in a short list (the order of
-        // counting does not reach the message, whose parts are sorted).
+        // FitError diagnosis: every node failed (all were visited); the reason histogram
+        // (few distinct reasons, counted in a short list: the order of counting does not reach
+        // the message, whose parts are sorted) and the nodes preemption may help on
+        // (Unschedulable, not UnschedulableAndUnresolvable), in node order.
         let mut keyed: Vec<(ReasonKey<'_>, usize)> = Vec::new();
-        for (i, s) in statuses.iter().enumerate() {
-            if let Some(u) = s {
-                u.for_each_reason(nodes[i], |r| {
-                    match keyed.iter_mut().find(|(k, _)| *k == r) {
-                        Some((_, c)) => *c += 1,
-                        None => keyed.push((r, 1)),
+        let count = add_reason;
+        let mut potential: Vec<usize> = Vec::new();
+        let mut nominated_unresolvable = None;
+        if let Some(t) = plain {
+            // Plain nodes fail on resources: their reasons counted here, without the nodes.
+            let (mut pods, mut cpu, mut memory) = (0, 0, 0);
+            for (idx, (row, node)) in t.rows.iter().zip(nodes).enumerate() {
+                let u = match row {
+                    Some((alloc, used)) => filter_resources(&pod.requests, used, alloc),
+                    None => fits_with_nominated(pod, node),
+                }
+                .expect_err("no node is feasible");
+                match (row, u) {
+                    (Some(_), Unfit::Resources(r)) => {
+                        pods += r.pods as usize;
+                        cpu += r.cpu as usize;
+                        memory += r.memory as usize;
                     }
-                });
+                    _ => u.for_each_reason(node, |r| count(&mut keyed, r, 1)),
+                }
+                if u.is_resolvable() {
+                    potential.push(idx);
+                }
+                if Some(idx) == nominated_node {
+                    nominated_unresolvable = Some(!u.is_resolvable());
+                }
             }
+            for (msg, c) in [
+                (MSG_TOO_MANY_PODS, pods),
+                (MSG_INSUFFICIENT_CPU, cpu),
+                (MSG_INSUFFICIENT_MEMORY, memory),
+            ] {
+                if c > 0 {
+                    count(&mut keyed, ReasonKey::Static(msg), c);
+                }
+            }
+        } else {
+            let mut statuses: Vec<Option<Unfit>> = vec![None; n];
+            if let (Some(i), Some(u)) = (nominated_node, nominated_status) {
+                statuses[i] = Some(u);
+            }
+            for &(i, u) in &self.failed {
+                statuses[i] = Some(u);
+            }
+            for (i, s) in statuses.iter().enumerate() {
+                if let Some(u) = s {
+                    u.for_each_reason(nodes[i], |r| count(&mut keyed, r, 1));
+                    if u.is_resolvable() {
+                        potential.push(i);
+                    }
+                }
+            }
+            nominated_unresolvable =
+                nominated_node.map(|i| statuses[i].is_some_and(|u| !u.is_resolvable()));
         }
         let mut counts: BTreeMap<String, usize> = BTreeMap::new();
         for (k, c) in keyed {
@@ -948,8 +1179,8 @@ impl Scheduler {
         match preempt(
             pod,
             nodes,
-            &statuses,
-            nominated_node,
+            &potential,
+            nominated_node.zip(nominated_unresolvable),
             pdbs,
             no_victims,
             tie_break,
@@ -1024,8 +1255,8 @@ impl Scheduler {
 fn preempt(
     pod: &PodInfo,
     nodes: &[&NodeInfo],
-    statuses: &[Option<Unfit>],
-    nominated_node: Option<usize>,
+    potential: &[usize],
+    nominated_node: Option<(usize, bool)>,
     pdbs: &[PdbInfo],
     no_victims_anywhere: bool,
     tie_break: &mut dyn FnMut(usize) -> usize,
@@ -1037,26 +1268,21 @@ fn preempt(
             clears: false,
         };
     }
-    if let Some(i) = nominated_node {
-        let unresolvable = statuses[i].is_some_and(|u| !u.is_resolvable());
-        if !unresolvable
-            && nodes[i]
-                .pods
-                .iter()
-                .any(|p| p.priority < pod.priority && p.terminating)
-        {
-            return PostFilter::Fail {
-                msg: "preemption: not eligible due to a terminating pod on the nominated node."
-                    .into(),
-                clears: false,
-            };
-        }
+    if let Some((i, unresolvable)) = nominated_node
+        && !unresolvable
+        && nodes[i]
+            .pods
+            .iter()
+            .any(|p| p.priority < pod.priority && p.terminating)
+    {
+        return PostFilter::Fail {
+            msg: "preemption: not eligible due to a terminating pod on the nominated node.".into(),
+            clears: false,
+        };
     }
     let n = nodes.len();
-    // 2) findCandidates: nodes whose status is Unschedulable (resolvable), in node order.
-    let potential: Vec<usize> = (0..n)
-        .filter(|&i| statuses[i].is_some_and(|u| u.is_resolvable()))
-        .collect();
+    // 2) findCandidates: `potential`, the nodes whose status is Unschedulable (resolvable),
+    // in node order.
     let mut counts: BTreeMap<String, usize> = BTreeMap::new();
     let fail = |counts: &mut BTreeMap<String, usize>, explicit: usize| {
         if explicit < n {
@@ -1331,6 +1557,94 @@ mod tests {
         s.set_priority_floor(Some(LOW));
         assert!(matches!(without, Decision::Preempt { .. }), "{without:?}");
         assert_eq!(run_with(&mut s, &high, &nodes, &[], 1), without);
+    }
+
+    /// `schedule_in` over a [`NodeTable`] decides as `schedule` does, with the same
+    /// round-robin start, messages and tie-break draws, over 150 nodes (blocks of plain nodes
+    /// full, with room, and blocks holding cordoned, tainted, not-ready and nominated nodes)
+    /// while binds fill them (the table refreshed at the bound node), for pods with and
+    /// without a nodeSelector and above and below the bound pods' priorities.
+    #[test]
+    fn node_table_gives_the_same_decisions() {
+        let mut nodes: Vec<NodeInfo> = (0..150)
+            .map(|i| {
+                let mut n = node(&format!("n{i:03}"), (4000, 16 << 30), 8);
+                // Nodes 40..110 full on CPU, a few with room left scattered in.
+                let used = if (40..110).contains(&i) && i % 17 != 0 {
+                    4000
+                } else {
+                    1000 * (i % 4) as i64
+                };
+                n = with_pods(n, vec![pod(10_000 + i as u64, LOW, (used, 1 << 30))]);
+                match i % 37 {
+                    3 => n.unschedulable = true,
+                    5 => n
+                        .taints
+                        .push(taint("dedicated", "x", TaintEffect::NoSchedule)),
+                    7 => n.ready = false,
+                    11 => n
+                        .taints
+                        .push(taint("soft", "y", TaintEffect::PreferNoSchedule)),
+                    13 => n.nominated.push(pod(20_000 + i as u64, HIGH, (500, 0))),
+                    _ => {}
+                }
+                if i % 2 == 0 {
+                    n.labels.insert("zone".into(), "a".into());
+                }
+                n
+            })
+            .collect();
+        let mut plain_s = Scheduler::new(None);
+        let mut table_s = Scheduler::new(None);
+        plain_s.set_priority_floor(Some(LOW));
+        table_s.set_priority_floor(Some(LOW));
+        let mut seed = 7u64;
+        let draws = |n: usize, seed: &mut u64| {
+            *seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (*seed >> 33) as usize % n
+        };
+        let refs: Vec<&NodeInfo> = nodes.iter().collect();
+        let mut table = NodeTable::new(&refs);
+        let (mut binds, mut fails) = (0, 0);
+        for k in 0..400u64 {
+            let cpu = [500, 1500, 3000, 5000][(k % 4) as usize];
+            let mut p = pod(k, if k % 5 == 0 { HIGH } else { LOW }, (cpu, 1 << 28));
+            if k % 7 == 0 {
+                let mut c = PlacementConstraints::default();
+                c.node_selector.insert("zone".into(), "a".into());
+                p = with_constraints(p, c);
+            }
+            let refs: Vec<&NodeInfo> = nodes.iter().collect();
+            let (mut s1, mut s2) = (seed, seed);
+            let a = plain_s.schedule(&p, &refs, &[], &mut |n| draws(n, &mut s1));
+            let b = table_s.schedule_in(&p, &refs, &table, &[], &mut |n| draws(n, &mut s2));
+            assert_eq!(a, b, "pod {k}");
+            assert_eq!(s1, s2, "pod {k}: tie-break draws");
+            assert_eq!(
+                plain_s.next_start_node_index(),
+                table_s.next_start_node_index()
+            );
+            assert_eq!(
+                plain_s.last_fit_error(),
+                table_s.last_fit_error(),
+                "pod {k}"
+            );
+            seed = s1;
+            match a {
+                Decision::Bind { node } => {
+                    binds += 1;
+                    nodes[node].requested += pod_usage(&p);
+                    nodes[node].pods.push(p);
+                    table.refresh(node, &nodes[node]);
+                }
+                _ => fails += 1,
+            }
+        }
+        assert!(binds > 50 && fails > 50, "binds {binds}, fails {fails}");
+        let refs: Vec<&NodeInfo> = nodes.iter().collect();
+        assert_eq!(table, NodeTable::new(&refs));
     }
 
     // ---- default_preemption_test.go: TestPostFilter ----------------------------------------

@@ -8,9 +8,21 @@
 
 use std::sync::Arc;
 
-use kscale_controllers::scheduler::{Decision, NodeInfo, PdbInfo};
+use kscale_controllers::scheduler::{Decision, NodeInfo, NodeTable, PdbInfo, PlacementConstraints};
+use kscale_model::Resources;
 
 use super::{Event, Sim};
+
+/// A failed scheduling attempt of a pod that could not preempt, by what the filters read.
+struct Shape {
+    requests: Resources,
+    priority: i32,
+    constraints: Arc<PlacementConstraints>,
+    /// The FailedScheduling message.
+    message: Arc<str>,
+    /// The sizes the attempt drew tie-breaks over, in order.
+    draws: Vec<usize>,
+}
 
 /// Minimum time between two FailedScheduling events of one pod.
 pub const FAILED_EVENT_INTERVAL_MS: u64 = 10_000;
@@ -94,6 +106,17 @@ impl Sim {
         // Karpenter hears of pending pods once per cycle: later calls at the same instant
         // change nothing.
         let mut karpenter_told = false;
+        // The filters' table of the nodes (in key order): built at the cycle's first attempt,
+        // a bound node's row read again, built anew after anything else changes nodes (a
+        // preemption, a bind that drops a nomination). The node set is the same all cycle.
+        let mut table: Option<NodeTable> = None;
+        // Failed attempts since the last bind or preemption of pods that cannot preempt (their
+        // priority is at most every bound pod's) and with no node holding a nominated pod, by
+        // what the filters read of a pod (requests, priority, placement constraints): a pod of
+        // another template with the same answers fails the same way, with the same message and
+        // the same tie-break draws (the preemption dry run's random offset, over the same
+        // nodes), which are drawn again without rerunning the filters.
+        let mut shapes: Vec<Shape> = vec![];
         while let Some(entry) = self.active_q.pop_first() {
             let id = entry.2;
             let Some(pod) = self.pods.get(&id) else {
@@ -107,33 +130,103 @@ impl Sim {
                 Some(message) => (None, message.clone()),
                 None => {
                     let info = pod.sched_info();
-                    // The nodes in key order (they change only between cycles' attempts).
-                    let refs: Vec<&NodeInfo> = self.nodes.values().map(|n| &n.info).collect();
                     let floor = self.bound_priorities.keys().next().copied();
-                    self.scheduler
-                        .set_priority_floor(Some(floor.unwrap_or(i32::MAX)));
-                    let rng = &mut self.rng.sched;
-                    let d = self
-                        .scheduler
-                        .schedule(&info, &refs, &pdbs, &mut |n| rng.index(n));
-                    // The chosen node's name (a node's `info.name` is its key in `nodes`).
-                    let name = match &d {
-                        Decision::Bind { node } | Decision::Preempt { node, .. } => {
-                            refs[*node].name.clone()
+                    let no_victims = info.priority <= floor.unwrap_or(i32::MAX);
+                    let no_nominated = table.as_ref().is_some_and(|t| !t.has_nominated());
+                    let seen = shapes.iter().find(|s| {
+                        no_victims
+                            && no_nominated
+                            && s.requests == info.requests
+                            && s.priority == info.priority
+                            && *s.constraints == *info.constraints
+                    });
+                    match seen {
+                        Some(s) => {
+                            let drawn: Vec<usize> =
+                                s.draws.iter().map(|n| self.rng.sched.index(*n)).collect();
+                            #[cfg(debug_assertions)]
+                            {
+                                // Recount: the attempt run for real (on a copy of the
+                                // scheduler, given the same draws) answers the same.
+                                let refs: Vec<&NodeInfo> =
+                                    self.nodes.values().map(|n| &n.info).collect();
+                                let mut again = self.scheduler.clone();
+                                again.set_priority_floor(Some(floor.unwrap_or(i32::MAX)));
+                                let mut sizes = vec![];
+                                let t = table.as_ref().expect("kept with the shapes");
+                                let d = again.schedule_in(&info, &refs, t, &pdbs, &mut |n| {
+                                    sizes.push(n);
+                                    drawn.get(sizes.len() - 1).copied().unwrap_or(0)
+                                });
+                                assert!(
+                                    matches!(&d, Decision::Unschedulable { message }
+                                        if **message == *s.message)
+                                        && sizes == s.draws
+                                        && again.next_start_node_index()
+                                            == self.scheduler.next_start_node_index(),
+                                    "pod {id}: a failure of its shape answered differently ({d:?})"
+                                );
+                            }
+                            let _ = drawn;
+                            let message = String::new();
+                            (Some(Decision::Unschedulable { message }), s.message.clone())
                         }
-                        Decision::Unschedulable { message } => Arc::from(message.as_str()),
-                    };
-                    (Some(d), name)
+                        None => {
+                            // The nodes in key order (they change only between cycles' attempts).
+                            let refs: Vec<&NodeInfo> =
+                                self.nodes.values().map(|n| &n.info).collect();
+                            self.scheduler
+                                .set_priority_floor(Some(floor.unwrap_or(i32::MAX)));
+                            let t = table.get_or_insert_with(|| NodeTable::new(&refs));
+                            let no_nominated = !t.has_nominated();
+                            let rng = &mut self.rng.sched;
+                            let mut draws = vec![];
+                            let d = self
+                                .scheduler
+                                .schedule_in(&info, &refs, t, &pdbs, &mut |n| {
+                                    draws.push(n);
+                                    rng.index(n)
+                                });
+                            // The chosen node's name (a node's `info.name` is its key in `nodes`).
+                            let name = match &d {
+                                Decision::Bind { node } | Decision::Preempt { node, .. } => {
+                                    refs[*node].name.clone()
+                                }
+                                Decision::Unschedulable { message } => {
+                                    let message: Arc<str> = Arc::from(message.as_str());
+                                    if no_victims && no_nominated {
+                                        shapes.push(Shape {
+                                            requests: info.requests,
+                                            priority: info.priority,
+                                            constraints: info.constraints.clone(),
+                                            message: message.clone(),
+                                            draws,
+                                        });
+                                    }
+                                    message
+                                }
+                            };
+                            (Some(d), name)
+                        }
+                    }
                 }
             };
             match decision {
-                Some(Decision::Bind { .. }) => {
+                Some(Decision::Bind { node }) => {
                     failed.clear();
+                    shapes.clear();
                     debug_assert!(self.nodes.contains_key(&node_name));
+                    let nominated = self.pods[&id].nominated.is_some();
                     self.bind_pod(id, &node_name);
+                    match &mut table {
+                        Some(t) if !nominated => t.refresh(node, &self.nodes[&node_name].info),
+                        _ => table = None,
+                    }
                 }
                 Some(Decision::Preempt { victims, .. }) => {
                     failed.clear();
+                    shapes.clear();
+                    table = None;
                     let msg = self.scheduler.last_fit_error().to_string();
                     let p = &self.pods[&id];
                     let (ns, name) = (p.namespace.to_string(), p.name.to_string());
