@@ -150,7 +150,13 @@ impl Sim {
     /// (`rate` req/s offered for `dt` s on top of the load's backlog).
     pub fn load_step(&mut self, i: usize, l: &Load, rate: f64, dt: f64) {
         if self.load_cache_stale(i) {
-            self.rebuild_load_cache(i, l);
+            let c = &self.load_cache[i];
+            if c.built && !c.dirty && !c.uncached {
+                // Only a node's other pods changed: same ready pods, new capacities.
+                self.refresh_load_caps(i, l);
+            } else {
+                self.rebuild_load_cache(i, l);
+            }
         }
         let backlog = self.load_state[i].backlog;
         let c = &self.load_cache[i];
@@ -209,13 +215,9 @@ impl Sim {
         }
     }
 
-    fn rebuild_load_cache(&mut self, i: usize, l: &Load) {
-        let ready: Vec<u64> = self
-            .target_pods(&l.namespace, &l.kind, &l.name)
-            .into_iter()
-            .filter(|p| p.is_ready())
-            .map(|p| p.id)
-            .collect();
+    /// The serving capacities (req/s) of `ready` under load `l`, and whether any depends on its
+    /// node's other pods.
+    fn load_caps(&self, l: &Load, ready: &[u64]) -> (Vec<f64>, bool) {
         let mut node_dependent = false;
         let caps: Vec<f64> = ready
             .iter()
@@ -230,6 +232,39 @@ impl Sim {
                 }
             })
             .collect();
+        (caps, node_dependent)
+    }
+
+    /// The ready pods of load `l`'s workload, in workload order.
+    fn load_ready(&self, l: &Load) -> Vec<u64> {
+        self.target_pods(&l.namespace, &l.kind, &l.name)
+            .into_iter()
+            .filter(|p| p.is_ready())
+            .map(|p| p.id)
+            .collect()
+    }
+
+    /// Recomputes load `i`'s capacities for its cached ready pods (nothing of its workload
+    /// changed, only pods elsewhere on their nodes).
+    fn refresh_load_caps(&mut self, i: usize, l: &Load) {
+        debug_assert_eq!(
+            self.load_ready(l),
+            self.load_cache[i].ready,
+            "load {i}: ready pods changed without a workload change"
+        );
+        let (caps, node_dependent) = self.load_caps(l, &self.load_cache[i].ready);
+        let node_epoch = node_dependent.then_some(self.pods_epoch);
+        let c = &mut self.load_cache[i];
+        if c.caps != caps {
+            c.memo = None;
+        }
+        c.caps = caps;
+        c.node_epoch = node_epoch;
+    }
+
+    fn rebuild_load_cache(&mut self, i: usize, l: &Load) {
+        let ready = self.load_ready(l);
+        let (caps, node_dependent) = self.load_caps(l, &ready);
         let node_epoch = node_dependent.then_some(self.pods_epoch);
         let c = &mut self.load_cache[i];
         if c.caps != caps || c.ready != ready {
