@@ -55,6 +55,10 @@ pub struct ScrapeMarks {
     pub group: u32,
     /// The load entry whose main cohort it is a member of (`aggregate.rs`), or [`NO_LOAD`].
     pub cohort_load: u32,
+    /// Listed in the sampler's journal since its last sample (`output.rs`).
+    pub count_touched: bool,
+    /// The pod's class as the sampler last counted it (`output.rs`; 0: counted nowhere).
+    pub counted: u8,
 }
 
 impl Default for ScrapeMarks {
@@ -63,6 +67,8 @@ impl Default for ScrapeMarks {
             touched: false,
             group: NO_GROUP,
             cohort_load: NO_LOAD,
+            count_touched: false,
+            counted: 0,
         }
     }
 }

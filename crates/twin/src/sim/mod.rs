@@ -226,6 +226,8 @@ pub struct Sim {
     /// Whether the HPA syncs may prepare in parallel (see `hpa.rs`), while the parsed specs
     /// are current.
     pub hpa_parallel: Option<bool>,
+    /// The pods per class as of the last sample (see `output.rs`).
+    pub pod_counts: output::PodCounts,
     /// Fewest HPAs whose syncs prepare in parallel (`hpa::PARALLEL_MIN`; tests change it).
     pub hpa_parallel_min: usize,
     /// The stored HPAs' keys, as of the last sync (current while `hpa_parsed_writes` is).
@@ -310,6 +312,7 @@ impl Sim {
             hpa: BTreeMap::new(),
             hpa_parsed_writes: None,
             hpa_parallel: None,
+            pod_counts: Default::default(),
             hpa_parallel_min: hpa::PARALLEL_MIN,
             hpa_keys: Vec::new(),
             hpa_views: Default::default(),

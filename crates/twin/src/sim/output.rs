@@ -6,7 +6,7 @@ use kscale_report::{ChartSpec, RunOutput, TimeSeries};
 use serde_json::{Value, json};
 
 use super::Sim;
-use super::model::PodPhase;
+use super::model::{Pod, PodPhase};
 use super::store::ObjKey;
 
 /// The sampled time series, row-major over interned column ids.
@@ -272,6 +272,25 @@ impl Sim {
                 .sum::<f64>()
     }
 
+    /// Brings [`Sim::pod_counts`] up to date: the pods changed since the last sample (the pod
+    /// table's sampler journal) are counted again, the removed ones no more.
+    fn update_pod_counts(&mut self) {
+        let (touched, departed) = self.pods.take_counts_journal();
+        for class in departed {
+            self.pod_counts.add(class, -1);
+        }
+        for id in touched {
+            let Some(p) = self.pods.get_quiet_mut(id) else {
+                continue;
+            };
+            p.marks.count_touched = false;
+            let class = pod_class(p);
+            let old = std::mem::replace(&mut p.marks.counted, class);
+            self.pod_counts.add(old, -1);
+            self.pod_counts.add(class, 1);
+        }
+    }
+
     /// Takes one time-series sample at the current time (once per time).
     pub fn take_sample(&mut self) {
         let t = self.now.as_secs_f64();
@@ -290,6 +309,7 @@ impl Sim {
                 labels_epoch: self.node_labels_epoch,
             };
         }
+        self.update_pod_counts();
         // Taken out while the sample is filled from the rest of the state.
         let mut samples = std::mem::replace(&mut self.samples, Samples::empty());
         let width = samples.names.len();
@@ -310,22 +330,22 @@ impl Sim {
         fixed[COL_TIME] = t;
         fixed[1] = self.nodes.len() as f64;
         fixed[2] = self.nodes.values().filter(|n| n.info.ready).count() as f64;
-        let (mut running, mut ready, mut pending, mut unsched, mut term) = (0, 0, 0, 0, 0);
-        for p in self.pods.values() {
-            if p.deleting_at.is_some() {
-                term += 1;
-            } else if p.phase == PodPhase::Running {
-                running += 1;
-            } else if matches!(p.phase, PodPhase::Pending | PodPhase::ContainerCreating) {
-                pending += 1;
-                if p.unschedulable.is_some() && p.node.is_none() {
-                    unsched += 1;
-                }
+        #[cfg(debug_assertions)]
+        {
+            let mut recount = PodCounts::default();
+            for p in self.pods.values() {
+                recount.add(pod_class(p), 1);
             }
-            if p.is_ready() {
-                ready += 1;
-            }
+            assert_eq!(recount, self.pod_counts, "incremental pod counts");
         }
+        let c = &self.pod_counts;
+        let (running, ready, pending, unsched, term) = (
+            c.running,
+            c.ready,
+            c.pending,
+            c.unschedulable,
+            c.terminating,
+        );
         fixed[3] = self.pods.len() as f64;
         fixed[4] = running as f64;
         fixed[5] = ready as f64;
@@ -1056,4 +1076,62 @@ fn desired_replicas(v: &Value) -> f64 {
 
 fn round3(x: f64) -> f64 {
     (x * 1000.0).round() / 1000.0
+}
+
+/// A pod's class for the sampler's counts: bits [`TERMINATING`], [`RUNNING`], [`PENDING`],
+/// [`UNSCHEDULABLE`] and [`READY`] (0: counted nowhere).
+pub fn pod_class(p: &Pod) -> u8 {
+    let mut c = 0;
+    if p.deleting_at.is_some() {
+        c |= TERMINATING;
+    } else if p.phase == PodPhase::Running {
+        c |= RUNNING;
+    } else if matches!(p.phase, PodPhase::Pending | PodPhase::ContainerCreating) {
+        c |= PENDING;
+        if p.unschedulable.is_some() && p.node.is_none() {
+            c |= UNSCHEDULABLE;
+        }
+    }
+    if p.is_ready() {
+        c |= READY;
+    }
+    c
+}
+
+/// [`pod_class`] bit: terminating.
+pub const TERMINATING: u8 = 1;
+/// [`pod_class`] bit: phase Running (not terminating).
+pub const RUNNING: u8 = 2;
+/// [`pod_class`] bit: Pending or ContainerCreating (not terminating).
+pub const PENDING: u8 = 4;
+/// [`pod_class`] bit: pending, unbound and unschedulable.
+pub const UNSCHEDULABLE: u8 = 8;
+/// [`pod_class`] bit: Ready.
+pub const READY: u8 = 16;
+
+/// The pods per class, kept up to date from the pod table's sampler journal.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PodCounts {
+    /// Phase Running, not terminating.
+    pub running: i64,
+    /// Ready.
+    pub ready: i64,
+    /// Pending or ContainerCreating, not terminating.
+    pub pending: i64,
+    /// Of them, unbound and unschedulable.
+    pub unschedulable: i64,
+    /// Terminating.
+    pub terminating: i64,
+}
+
+impl PodCounts {
+    /// Adds `n` pods of `class`.
+    pub fn add(&mut self, class: u8, n: i64) {
+        let has = |bit: u8| if class & bit != 0 { n } else { 0 };
+        self.terminating += has(TERMINATING);
+        self.running += has(RUNNING);
+        self.pending += has(PENDING);
+        self.unschedulable += has(UNSCHEDULABLE);
+        self.ready += has(READY);
+    }
 }

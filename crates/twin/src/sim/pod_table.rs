@@ -28,6 +28,11 @@ pub struct PodTable {
     touched: Vec<u64>,
     /// ... and the sample groups of the pods removed since.
     departed: Vec<u32>,
+    /// The sampler's journal (see [`PodTable::take_counts_journal`]): ids accessed mutably or
+    /// inserted since it was last taken (`ScrapeMarks::count_touched`) ...
+    count_touched: Vec<u64>,
+    /// ... and the classes (`ScrapeMarks::counted`) of the pods removed since.
+    count_departed: Vec<u8>,
 }
 
 impl PodTable {
@@ -50,11 +55,19 @@ impl PodTable {
     pub fn get_mut(&mut self, id: &u64) -> Option<&mut Pod> {
         self.mutations += 1;
         let p = self.slot(*id).and_then(|i| self.slots[i].as_mut())?;
-        if !p.marks.touched {
-            p.marks.touched = true;
-            self.touched.push(*id);
-        }
+        journal(p, &mut self.touched, &mut self.count_touched);
         Some(p)
+    }
+
+    /// Takes the sampler's journal: the ids of the pods accessed mutably or inserted since it
+    /// was last taken (each once; some may be gone since), and the classes
+    /// (`ScrapeMarks::counted`) of the pods removed since. The caller clears each listed pod's
+    /// `ScrapeMarks::count_touched`.
+    pub fn take_counts_journal(&mut self) -> (Vec<u64>, Vec<u8>) {
+        (
+            std::mem::take(&mut self.count_touched),
+            std::mem::take(&mut self.count_departed),
+        )
     }
 
     /// The pod with this id, mutably, for the metrics pipeline's own fields (`sample`,
@@ -79,10 +92,7 @@ impl PodTable {
     /// (older than every stored pod when the front was compacted) are still accepted.
     pub fn insert(&mut self, id: u64, mut pod: Pod) -> Option<Pod> {
         self.mutations += 1;
-        if !pod.marks.touched {
-            pod.marks.touched = true;
-            self.touched.push(id);
-        }
+        journal(&mut pod, &mut self.touched, &mut self.count_touched);
         if self.slots.is_empty() {
             self.base = id;
         }
@@ -109,6 +119,9 @@ impl PodTable {
         self.len -= 1;
         if pod.marks.group != super::metrics::NO_GROUP {
             self.departed.push(pod.marks.group);
+        }
+        if pod.marks.counted != 0 {
+            self.count_departed.push(pod.marks.counted);
         }
         while matches!(self.slots.front(), Some(None)) {
             self.slots.pop_front();
@@ -146,13 +159,10 @@ impl PodTable {
     /// Pods in id order, mutably.
     pub fn values_mut(&mut self) -> impl DoubleEndedIterator<Item = &mut Pod> + '_ {
         self.mutations += 1;
-        let touched = &mut self.touched;
+        let (touched, counted) = (&mut self.touched, &mut self.count_touched);
         self.slots.iter_mut().filter_map(move |s| {
             let p = s.as_mut()?;
-            if !p.marks.touched {
-                p.marks.touched = true;
-                touched.push(p.id);
-            }
+            journal(p, touched, counted);
             Some(p)
         })
     }
@@ -175,6 +185,18 @@ impl PodTable {
     /// Ids in order.
     pub fn keys(&self) -> impl DoubleEndedIterator<Item = &u64> + '_ {
         self.values().map(|p| &p.id)
+    }
+}
+
+/// Lists a pod in both journals (each once until its reader takes the journal).
+fn journal(p: &mut Pod, touched: &mut Vec<u64>, counted: &mut Vec<u64>) {
+    if !p.marks.touched {
+        p.marks.touched = true;
+        touched.push(p.id);
+    }
+    if !p.marks.count_touched {
+        p.marks.count_touched = true;
+        counted.push(p.id);
     }
 }
 
