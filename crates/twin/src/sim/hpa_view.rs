@@ -1,12 +1,12 @@
 //! The HPA's view of each ReplicaSet's pods, built by the metrics scrape.
 //!
 //! An HPA sync reads, for every pod of its target, the pod's readiness and times and its latest
-//! resource metrics sample. The scrape (every 15 s, like the sync) walks every pod anyway to
-//! write those samples; while it does, it also files each pod under its ReplicaSet's view as
-//! the HPA will see it: its observation made canonical for the scrape's time
-//! ([`PodObs::canonical`]), its template and its new sample. Consecutive pods of a ReplicaSet
-//! with equal entries are merged into one entry with a count; past their start-up, the ready
-//! pods of a workload that share a load cohort's sample all merge, so a sync's cost is the
+//! resource metrics sample. The scrape (every 15 s, like the sync) visits the pods that are in
+//! no sample group (`metrics.rs`) to write their samples; while it does, it also files each
+//! under its ReplicaSet's view as the HPA will see it: its observation made canonical for the
+//! scrape's time ([`PodObs::canonical`]), its template and its new sample. Consecutive pods of
+//! a ReplicaSet with equal entries are merged into one entry with a count; each sample group is
+//! then filed as one entry (its members are alike by construction), so a sync's cost is the
 //! number of distinct entries, not of pods.
 //!
 //! The views are the pods' state only while nothing changed since the scrape: same simulated
