@@ -1003,7 +1003,7 @@ pub fn multi_node_in(
             .iter()
             .fold(NO_ROOM, |a, o| max_each(a, &o.allocatable))
     });
-    let (removed, ends) = removed_by_prefix(base, cands, &idx[..=hi]);
+    let mut removed = RemovedByPrefix::default();
     while lo <= hi {
         let mid = (lo + hi) / 2;
         let set: Vec<&Candidate> = idx[..=mid].iter().map(|i| &cands[*i]).collect();
@@ -1011,7 +1011,7 @@ pub fn multi_node_in(
             .iter()
             .filter(|(_, k)| *k == usize::MAX || *k <= mid)
             .map(|(p, k)| (*p, *k != usize::MAX));
-        let gone = Some(&removed[..ends[mid]]);
+        let gone = Some(removed.upto(base, cands, &idx, mid));
         let result = simulate(cluster, base, &set, gone, probe, bound);
         match probe_command(cluster, &set, &idx[..=mid], result) {
             Some(c) => {
@@ -1024,21 +1024,33 @@ pub fn multi_node_in(
     out
 }
 
-/// The destinations' indices of the nodes of `cands` at `idx` (looked up by name once per
-/// search, not per probe), with `ends[k]`: how many of them belong to `idx[..=k]` (a probe
-/// removes a prefix of the candidates).
-fn removed_by_prefix(
-    base: &Simulations<'_>,
-    cands: &[Candidate<'_>],
-    idx: &[usize],
-) -> (Vec<usize>, Vec<usize>) {
-    let mut removed = vec![];
-    let mut ends = Vec::with_capacity(idx.len());
-    for i in idx {
-        removed.extend(base.room.indices_of(cands[*i].node));
-        ends.push(removed.len());
+/// The destinations' indices of the nodes of the probed candidates, looked up by name once per
+/// search and only as far as the largest probe so far (a probe removes a prefix of the
+/// candidates; the binary search's probes shrink after a failure).
+#[derive(Default)]
+struct RemovedByPrefix {
+    /// The indices of the nodes of the first `ends.len()` candidates.
+    removed: Vec<usize>,
+    /// `ends[k]`: how many of `removed` belong to the first `k + 1` candidates.
+    ends: Vec<usize>,
+}
+
+impl RemovedByPrefix {
+    /// The indices of the nodes of `cands` at `idx[..=mid]`.
+    fn upto(
+        &mut self,
+        base: &Simulations<'_>,
+        cands: &[Candidate<'_>],
+        idx: &[usize],
+        mid: usize,
+    ) -> &[usize] {
+        while self.ends.len() <= mid {
+            let i = idx[self.ends.len()];
+            self.removed.extend(base.room.indices_of(cands[i].node));
+            self.ends.push(self.removed.len());
+        }
+        &self.removed[..self.ends[mid]]
     }
-    (removed, ends)
 }
 
 /// A multi-node probe's command, if its simulation succeeded with a valid decision (a
@@ -1091,7 +1103,7 @@ fn search_merged(
             .iter()
             .fold(NO_ROOM, |a, o| max_each(a, &o.allocatable))
     });
-    let (removed, ends) = removed_by_prefix(base, cands, &idx[..=hi]);
+    let mut removed = RemovedByPrefix::default();
     let mut lo = 1usize;
     while lo <= hi {
         let mid = (lo + hi) / 2;
@@ -1101,7 +1113,7 @@ fn search_merged(
             .map(|c| (c.pods.iter(), true))
             .chain(std::iter::once((pending.iter(), false)))
             .collect();
-        let gone = Some(&removed[..ends[mid]]);
+        let gone = Some(removed.upto(base, cands, idx, mid));
         let result = simulate(cluster, base, &set, gone, Merge::new(streams), bound);
         match probe_command(cluster, &set, &idx[..=mid], result) {
             Some(c) => {
