@@ -160,6 +160,75 @@ pub fn sort_name_ordered_candidates(c: &mut [Candidate<'_>]) {
     sort_by_keys(c, false);
 }
 
+/// Candidates multi- and single-node consolidation read the order of in each pool (at most
+/// [`MAX_MULTI_NODE_CANDIDATES`] + 1 probed, and single-node simulating at most `max_evaluated`
+/// of them): see [`order_name_ordered_candidates`].
+pub fn ordered_per_pool(max_evaluated: usize) -> usize {
+    (MAX_MULTI_NODE_CANDIDATES + 1).max(max_evaluated)
+}
+
+/// [`sort_name_ordered_candidates`] where only the first `k` candidates of each pool need
+/// their order: each pool's best `k` come first, in the order of a full sort, then the others in
+/// name order. For `k` = [`ordered_per_pool`]`(max_evaluated)`, [`multi_node`] and
+/// [`single_node`] (simulating at most `max_evaluated`) give the same outcome as after a full
+/// sort: a probe's candidates are among their pools' first `k` (a candidate's rank in its
+/// pool is at most its rank among the probed), only how many candidates each pool has beyond
+/// those counts (for the budgets), and single-node visits a pool's candidates in rounds of
+/// one per pool, the pools in the order of their best, reaching a pool's `k`-th only after
+/// `max_evaluated` simulations or where that pool's budget is 0 (a candidate only counted).
+/// A selection, not a sort, of a pool's candidates beyond `k`.
+pub fn order_name_ordered_candidates(c: &mut [Candidate<'_>], k: usize) {
+    let k = k.max(1);
+    let pools = c.iter().map(|x| x.pool + 1).max().unwrap_or(0);
+    let mut per_pool = vec![0usize; pools];
+    for x in c.iter() {
+        per_pool[x.pool] += 1;
+    }
+    if per_pool.iter().all(|n| *n <= k) {
+        sort_name_ordered_candidates(c);
+        return;
+    }
+    debug_assert!(
+        c.windows(2).all(|w| w[0].node < w[1].node),
+        "not in name order"
+    );
+    let keys = index_keys(c);
+    // Each crowded pool's k-th best key: its candidates up to it are ordered.
+    let mut worst_ordered: Vec<Option<(u64, u64, usize)>> = vec![None; pools];
+    for (p, n) in per_pool.iter().enumerate() {
+        if *n > k {
+            let mut own: Vec<(u64, u64, usize)> =
+                keys.iter().copied().filter(|x| c[x.2].pool == p).collect();
+            let (_, kth, _) = own.select_nth_unstable(k - 1);
+            worst_ordered[p] = Some(*kth);
+        }
+    }
+    let ordered = |x: &(u64, u64, usize)| worst_ordered[c[x.2].pool].is_none_or(|w| *x <= w);
+    let mut best: Vec<(u64, u64, usize)> = keys.iter().copied().filter(ordered).collect();
+    best.sort_unstable();
+    let order: Vec<usize> = best
+        .into_iter()
+        .chain(keys.iter().copied().filter(|x| !ordered(x)))
+        .map(|x| x.2)
+        .collect();
+    permute(c, &order);
+}
+
+/// The (ratio descending, cost ascending, index) keys of candidates in name order: distinct,
+/// and ordered as the stable sort by ratio and cost.
+fn index_keys(c: &[Candidate<'_>]) -> Vec<(u64, u64, usize)> {
+    c.iter()
+        .enumerate()
+        .map(|(i, x)| {
+            (
+                !total_order_key(x.savings_ratio()),
+                total_order_key(x.disruption_cost),
+                i,
+            )
+        })
+        .collect()
+}
+
 fn sort_by_keys(c: &mut [Candidate<'_>], names: bool) {
     // Sorted as (ratio, cost, index) keys, then moved once: the same stable order as sorting
     // the candidates themselves, without moving them at every step.
@@ -180,20 +249,15 @@ fn sort_by_keys(c: &mut [Candidate<'_>], names: bool) {
     } else {
         // Ties keep the (name) order: the index is the last key, so the keys are distinct and
         // an unstable sort of plain integers gives the stable order.
-        let mut keys: Vec<(u64, u64, usize)> = c
-            .iter()
-            .enumerate()
-            .map(|(i, x)| {
-                (
-                    !total_order_key(x.savings_ratio()),
-                    total_order_key(x.disruption_cost),
-                    i,
-                )
-            })
-            .collect();
+        let mut keys = index_keys(c);
         keys.sort_unstable();
         keys.into_iter().map(|k| k.2).collect()
     };
+    permute(c, &order);
+}
+
+/// Puts the candidate at `order[k]` at position `k`.
+fn permute(c: &mut [Candidate<'_>], order: &[usize]) {
     // Position k takes the candidate at `order[k]`: follow each cycle of the permutation.
     let mut done = vec![false; c.len()];
     for start in 0..c.len() {
@@ -371,6 +435,7 @@ fn compute_from(
         cluster,
         base,
         cands,
+        None,
         pods.into_iter().map(|(_, p, m)| (p, m)),
         None,
     )
@@ -385,17 +450,24 @@ fn compute_from(
 /// would then find one of them unschedulable or need several NodeClaims, an error either way
 /// (a NodeClaim's requests never exceed the allocatable of the types it keeps). Only the
 /// error's message would differ, which multi-node consolidation does not use.
+///
+/// `removed`, when given, lists the indices in `cluster.nodes` of the nodes named by `cands`
+/// (from [`FreeRoom::indices_of`]), so they are not looked up by name again.
 fn simulate<'p>(
     cluster: &Cluster,
     base: &Simulations<'_>,
     cands: &[&Candidate<'_>],
+    removed: Option<&[usize]>,
     pods: impl Iterator<Item = (&'p PodInfo, bool)>,
     bound: Option<Resources>,
 ) -> Result<Decision, String> {
     // Existing nodes first: each pod on the first node (in order) not removed whose free room
     // holds it and that passes the filters. [`FirstFit`] skips blocks of nodes whose largest
     // free CPU, memory or pod room is too small, so it finds the same node as a linear scan.
-    let mut free = base.room.trial(&base.work, cands.iter().map(|c| c.node));
+    let mut free = match removed {
+        Some(ix) => base.room.trial_at(&base.work, ix.iter().copied()),
+        None => base.room.trial(&base.work, cands.iter().map(|c| c.node)),
+    };
     let mut rest: Vec<&PodInfo> = vec![];
     // The candidates' pods among `rest` (ids), and their requests.
     let mut moving = vec![];
@@ -615,6 +687,24 @@ impl<'a> FreeRoom<'a> {
         work: &'w RefCell<FirstFit>,
         removed: impl Iterator<Item = &'r str>,
     ) -> Trial<'w> {
+        self.trial_at(work, removed.flat_map(|name| self.indices_of(name)))
+    }
+
+    /// The indices of the nodes named `name`.
+    fn indices_of<'s>(&'s self, name: &'s str) -> impl Iterator<Item = usize> + 's {
+        let from = self.index.partition_point(|(n, _)| *n < name);
+        self.index[from..]
+            .iter()
+            .take_while(move |(n, _)| *n == name)
+            .map(|&(_, i)| i)
+    }
+
+    /// [`FreeRoom::trial`] with the removed nodes given by index (distinct).
+    fn trial_at<'w>(
+        &self,
+        work: &'w RefCell<FirstFit>,
+        removed: impl Iterator<Item = usize>,
+    ) -> Trial<'w> {
         let mut t = Trial {
             fit: work.borrow_mut(),
             free_log: vec![],
@@ -622,13 +712,9 @@ impl<'a> FreeRoom<'a> {
         };
         debug_assert!(t.fit.free == self.fit.free && t.fit.block_max == self.fit.block_max);
         let mut blocks = vec![];
-        for name in removed {
-            let from = self.index.partition_point(|(n, _)| *n < name);
-            let same = self.index[from..].iter().take_while(|(n, _)| *n == name);
-            for &(_, i) in same {
-                t.set_free(i, NO_ROOM);
-                blocks.push(i / FIT_BLOCK);
-            }
+        for i in removed {
+            t.set_free(i, NO_ROOM);
+            blocks.push(i / FIT_BLOCK);
         }
         blocks.sort_unstable();
         blocks.dedup();
@@ -784,30 +870,13 @@ pub fn single_node_in(
     budget: &[u64],
     max_evaluated: usize,
 ) -> Outcome {
-    // Interleave by pool, pools in order of their best candidate.
-    let mut by_pool: Vec<(usize, Vec<usize>)> = vec![];
-    for (i, c) in cands.iter().enumerate() {
-        match by_pool.iter_mut().find(|(p, _)| *p == c.pool) {
-            Some((_, v)) => v.push(i),
-            None => by_pool.push((c.pool, vec![i])),
-        }
-    }
-    let longest = by_pool.iter().map(|(_, v)| v.len()).max().unwrap_or(0);
-    let order: Vec<usize> = (0..longest)
-        .flat_map(|k| by_pool.iter().filter_map(move |(_, v)| v.get(k).copied()))
-        .collect();
     let mut out = Outcome::default();
-    let mut evaluated = 0;
-    for i in order {
-        let c = &cands[i];
-        if budget[c.pool] == 0 {
+    for visit in single_node_visits(cands, budget, max_evaluated) {
+        let Some(i) = visit else {
             out.constrained_by_budgets = true;
             continue;
-        }
-        if evaluated == max_evaluated {
-            break;
-        }
-        evaluated += 1;
+        };
+        let c = &cands[i];
         match compute_from(cluster, base, &[c]) {
             Ok(d) => {
                 out.command = Some(Command {
@@ -821,6 +890,41 @@ pub fn single_node_in(
         }
     }
     out
+}
+
+/// The candidates single-node consolidation visits, in order: `Some(i)` simulated, `None`
+/// skipped for its pool's budget; at most `max_evaluated` simulated.
+fn single_node_visits(
+    cands: &[Candidate<'_>],
+    budget: &[u64],
+    max_evaluated: usize,
+) -> Vec<Option<usize>> {
+    // Interleave by pool, pools in order of their best candidate.
+    let mut by_pool: Vec<(usize, Vec<usize>)> = vec![];
+    for (i, c) in cands.iter().enumerate() {
+        match by_pool.iter_mut().find(|(p, _)| *p == c.pool) {
+            Some((_, v)) => v.push(i),
+            None => by_pool.push((c.pool, vec![i])),
+        }
+    }
+    let longest = by_pool.iter().map(|(_, v)| v.len()).max().unwrap_or(0);
+    let order: Vec<usize> = (0..longest)
+        .flat_map(|k| by_pool.iter().filter_map(move |(_, v)| v.get(k).copied()))
+        .collect();
+    let mut visits = vec![];
+    let mut evaluated = 0;
+    for i in order {
+        if budget[cands[i].pool] == 0 {
+            visits.push(None);
+            continue;
+        }
+        if evaluated == max_evaluated {
+            break;
+        }
+        evaluated += 1;
+        visits.push(Some(i));
+    }
+    visits
 }
 
 /// Multi-node consolidation: the largest prefix of the budget-filtered candidates (at most
@@ -899,6 +1003,7 @@ pub fn multi_node_in(
             .iter()
             .fold(NO_ROOM, |a, o| max_each(a, &o.allocatable))
     });
+    let mut removed = RemovedByPrefix::default();
     while lo <= hi {
         let mid = (lo + hi) / 2;
         let set: Vec<&Candidate> = idx[..=mid].iter().map(|i| &cands[*i]).collect();
@@ -906,7 +1011,8 @@ pub fn multi_node_in(
             .iter()
             .filter(|(_, k)| *k == usize::MAX || *k <= mid)
             .map(|(p, k)| (*p, *k != usize::MAX));
-        let result = simulate(cluster, base, &set, probe, bound);
+        let gone = Some(removed.upto(base, cands, &idx, mid));
+        let result = simulate(cluster, base, &set, gone, probe, bound);
         match probe_command(cluster, &set, &idx[..=mid], result) {
             Some(c) => {
                 out.command = Some(c);
@@ -916,6 +1022,35 @@ pub fn multi_node_in(
         }
     }
     out
+}
+
+/// The destinations' indices of the nodes of the probed candidates, looked up by name once per
+/// search and only as far as the largest probe so far (a probe removes a prefix of the
+/// candidates; the binary search's probes shrink after a failure).
+#[derive(Default)]
+struct RemovedByPrefix {
+    /// The indices of the nodes of the first `ends.len()` candidates.
+    removed: Vec<usize>,
+    /// `ends[k]`: how many of `removed` belong to the first `k + 1` candidates.
+    ends: Vec<usize>,
+}
+
+impl RemovedByPrefix {
+    /// The indices of the nodes of `cands` at `idx[..=mid]`.
+    fn upto(
+        &mut self,
+        base: &Simulations<'_>,
+        cands: &[Candidate<'_>],
+        idx: &[usize],
+        mid: usize,
+    ) -> &[usize] {
+        while self.ends.len() <= mid {
+            let i = idx[self.ends.len()];
+            self.removed.extend(base.room.indices_of(cands[i].node));
+            self.ends.push(self.removed.len());
+        }
+        &self.removed[..self.ends[mid]]
+    }
 }
 
 /// A multi-node probe's command, if its simulation succeeded with a valid decision (a
@@ -968,6 +1103,7 @@ fn search_merged(
             .iter()
             .fold(NO_ROOM, |a, o| max_each(a, &o.allocatable))
     });
+    let mut removed = RemovedByPrefix::default();
     let mut lo = 1usize;
     while lo <= hi {
         let mid = (lo + hi) / 2;
@@ -977,7 +1113,8 @@ fn search_merged(
             .map(|c| (c.pods.iter(), true))
             .chain(std::iter::once((pending.iter(), false)))
             .collect();
-        let result = simulate(cluster, base, &set, Merge::new(streams), bound);
+        let gone = Some(removed.upto(base, cands, idx, mid));
+        let result = simulate(cluster, base, &set, gone, Merge::new(streams), bound);
         match probe_command(cluster, &set, &idx[..=mid], result) {
             Some(c) => {
                 out.command = Some(c);
@@ -1575,6 +1712,65 @@ mod tests {
             sort_candidates(&mut want);
             sort_name_ordered_candidates(&mut named);
             proptest::prop_assert_eq!(key(&named), key(&want));
+        }
+
+        /// Ordering only each pool's best `k` gives multi-node's probes and budget flag and
+        /// single-node's visits of a full sort (pools crowded beyond `k` or not, budgets 0,
+        /// small or large, ties in ratio and cost).
+        #[test]
+        fn order_per_pool_is_the_full_sort_for_consolidation(
+            nodes in proptest::collection::vec((0usize..3, 0usize..4, 0usize..3), 0..40),
+            budget in proptest::collection::vec(proptest::prop_oneof![
+                proptest::strategy::Just(0u64), 1u64..5, proptest::strategy::Just(100u64)
+            ], 3),
+            k in 1usize..12,
+            max_evaluated in 1usize..12,
+        ) {
+            let cat = catalog();
+            let infos: Vec<NodeInfo> = nodes
+                .iter()
+                .enumerate()
+                .map(|(i, (o, n, _))| {
+                    let pods = (0..*n as u64).map(|x| pod(i as u64 * 10 + x, 100)).collect();
+                    node(NAMES[i], &cat[*o], pods)
+                })
+                .collect();
+            let cands: Vec<Candidate> = infos
+                .iter()
+                .zip(&nodes)
+                .map(|(n, (o, _, p))| Candidate { pool: *p, ..candidate(n, &cat[*o]) })
+                .collect();
+            let k = k.max(max_evaluated);
+            let mut full = cands.clone();
+            sort_name_ordered_candidates(&mut full);
+            let mut part = cands;
+            order_name_ordered_candidates(&mut part, k);
+            let names = |v: &[Candidate], ix: &[usize]| -> Vec<String> {
+                ix.iter().map(|i| v[*i].node.to_string()).collect()
+            };
+            // Multi-node reads the probes' candidates, up to `k` of them (k stands in for
+            // MAX_MULTI_NODE_CANDIDATES + 1 here).
+            let probes = |v: &[Candidate]| {
+                let mut out = Outcome::default();
+                let got = multi_node_probes(v, &budget, &mut out)
+                    .map(|(idx, hi)| (idx.len(), names(v, &idx[..=hi.min(k - 1)])));
+                (got, out.constrained_by_budgets)
+            };
+            proptest::prop_assert_eq!(probes(&part), probes(&full));
+            let visits = |v: &[Candidate]| -> Vec<Option<String>> {
+                single_node_visits(v, &budget, max_evaluated)
+                    .into_iter()
+                    .map(|x| x.map(|i| v[i].node.to_string()))
+                    .collect()
+            };
+            proptest::prop_assert_eq!(visits(&part), visits(&full));
+            // The ordered part is the full sort's, pool by pool.
+            for p in 0..3 {
+                let first = |v: &[Candidate]| -> Vec<String> {
+                    v.iter().filter(|c| c.pool == p).take(k).map(|c| c.node.to_string()).collect()
+                };
+                proptest::prop_assert_eq!(first(&part), first(&full));
+            }
         }
 
         /// The integer key orders as `f64::total_cmp` (signed zeros, infinities, NaN).

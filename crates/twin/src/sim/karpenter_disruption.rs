@@ -411,13 +411,21 @@ impl Sim {
             counts: vec![(0, 0); configs.len()],
             unconsolidatable: vec![],
             next_eligible: None,
-            destinations: vec![],
+            destinations: Vec::with_capacity(self.nodes.len()),
         };
         let now = self.now;
         let state = &self.karpenter.disruption;
         // The cache and the nodes are both in name order: walked side by side.
         let mut cached = state.node_pods.iter().peekable();
         let mut last_pool: Option<(&str, Option<usize>)> = None;
+        // The disrupting nodes, in name order as the walk meets them: matched by address
+        // instead of looking each node's name up in the set.
+        let disrupting_nodes: Vec<&Node> = state
+            .disrupting
+            .iter()
+            .filter_map(|d| self.nodes.get(d.as_str()))
+            .collect();
+        let mut next_disrupting = disrupting_nodes.iter().peekable();
         for (name, n) in &self.nodes {
             while cached.next_if(|(k, _)| before(k, name)).is_some() {}
             let entry = cached
@@ -425,8 +433,7 @@ impl Sim {
                 .map(|(_, c)| c)
                 .filter(|e| e.meta_epoch == Some(self.node_labels_epoch));
             let cache = entry.and_then(|e| e.pods.as_ref());
-            let disrupting =
-                !state.disrupting.is_empty() && state.disrupting.contains(name.as_ref());
+            let disrupting = next_disrupting.next_if(|d| std::ptr::eq(**d, n)).is_some();
             if n.info.ready && !n.info.unschedulable && !disrupting {
                 g.destinations.push(&n.info);
             }
@@ -525,7 +532,12 @@ impl Sim {
         }
         // Gathered from the nodes in name order.
         consolidation::sort_name_ordered_candidates(&mut g.empty);
-        consolidation::sort_name_ordered_candidates(&mut g.underutilized);
+        // Only each pool's first candidates are read in order (multi-node probes, the
+        // single-node pass; revalidation finds candidates by name).
+        consolidation::order_name_ordered_candidates(
+            &mut g.underutilized,
+            consolidation::ordered_per_pool(MAX_SINGLE_NODE_CANDIDATES),
+        );
         g
     }
 
