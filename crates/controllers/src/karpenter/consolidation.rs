@@ -1651,6 +1651,25 @@ mod tests {
         out
     }
 
+    /// Nodes `(offering, pods of 100m, _)` named by `name(index)`: node `i`'s pods have ids
+    /// `10 i ..`.
+    fn node_infos<T>(
+        cat: &[Offering],
+        nodes: &[(usize, usize, T)],
+        name: impl Fn(usize) -> String,
+    ) -> Vec<NodeInfo> {
+        nodes
+            .iter()
+            .enumerate()
+            .map(|(i, (o, n, _))| {
+                let pods = (0..*n as u64)
+                    .map(|k| pod(i as u64 * 10 + k, 100))
+                    .collect();
+                node(&name(i), &cat[*o], pods)
+            })
+            .collect()
+    }
+
     /// Names in name order, for [`sort_name_ordered_candidates`].
     const NAMES: [&str; 40] = [
         "a00", "a01", "a02", "a03", "a04", "a05", "a06", "a07", "a08", "a09", "a10", "a11", "a12",
@@ -1669,14 +1688,7 @@ mod tests {
             nodes in proptest::collection::vec((0usize..3, 0usize..4, 0u8..3), 0..40),
         ) {
             let cat = catalog();
-            let infos: Vec<NodeInfo> = nodes
-                .iter()
-                .enumerate()
-                .map(|(i, (o, n, _))| {
-                    let pods = (0..*n as u64).map(|k| pod(i as u64 * 10 + k, 100)).collect();
-                    node(&format!("n{}", i % 7), &cat[*o], pods)
-                })
-                .collect();
+            let infos = node_infos(&cat, &nodes, |i| format!("n{}", i % 7));
             let cands: Vec<Candidate> = infos
                 .iter()
                 .zip(&nodes)
@@ -1727,14 +1739,7 @@ mod tests {
             max_evaluated in 1usize..12,
         ) {
             let cat = catalog();
-            let infos: Vec<NodeInfo> = nodes
-                .iter()
-                .enumerate()
-                .map(|(i, (o, n, _))| {
-                    let pods = (0..*n as u64).map(|x| pod(i as u64 * 10 + x, 100)).collect();
-                    node(NAMES[i], &cat[*o], pods)
-                })
-                .collect();
+            let infos = node_infos(&cat, &nodes, |i| NAMES[i].to_string());
             let cands: Vec<Candidate> = infos
                 .iter()
                 .zip(&nodes)
