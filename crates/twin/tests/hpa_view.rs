@@ -3,19 +3,12 @@
 //! every use with reading the pods (`Sim::check_views`), so these runs also check that the
 //! views give the same observation.
 
-use std::path::Path;
-use std::sync::Arc;
+mod common;
 
-use kscale_twin::scenario::Scenario;
 use kscale_twin::sim::Sim;
 
 fn run(example: &str) -> Sim {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../examples")
-        .join(example);
-    let mut sim = Sim::new(Arc::new(Scenario::load(&path).unwrap())).unwrap();
-    sim.run_checked().unwrap();
-    sim
+    common::run_example(example)
 }
 
 #[test]

@@ -1,18 +1,13 @@
 //! `examples/queue-worker`: an HPA on an External metric (queue length per worker) and a Pods
 //! metric (jobs/s per worker) fed by the load model's custom and external metrics pipeline.
 
-use std::path::Path;
-use std::sync::Arc;
+mod common;
 
 use kscale_twin::scenario::Scenario;
 use kscale_twin::sim::Sim;
 
 fn run() -> Sim {
-    let path =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/queue-worker/scenario.yaml");
-    let mut sim = Sim::new(Arc::new(Scenario::load(&path).unwrap())).unwrap();
-    sim.run_checked().unwrap();
-    sim
+    common::run_example("queue-worker/scenario.yaml")
 }
 
 #[test]

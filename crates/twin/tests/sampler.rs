@@ -2,19 +2,13 @@
 //! ReplicaSet counts for, each Deployment's desired replicas) against a recount after every
 //! event, and the recount check catching a change made behind their back.
 
-use std::path::Path;
-use std::sync::Arc;
+mod common;
 
-use kscale_twin::scenario::Scenario;
 use kscale_twin::sim::Sim;
 
 /// `examples/karpenter-consolidation`: Deployments scaled by an HPA, nodes added and removed.
 fn run() -> Sim {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../examples/karpenter-consolidation/scenario.yaml");
-    let mut sim = Sim::new(Arc::new(Scenario::load(&path).unwrap())).unwrap();
-    sim.run_checked().unwrap();
-    sim
+    common::run_example("karpenter-consolidation/scenario.yaml")
 }
 
 #[test]

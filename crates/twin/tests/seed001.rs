@@ -1,10 +1,6 @@
 //! Seed 001's "domino effect" and the fixes the seed names, from `examples/seed001`.
 
-use std::path::Path;
-use std::sync::Arc;
-
-use kscale_twin::scenario::Scenario;
-use kscale_twin::sim::Sim;
+mod common;
 
 struct Outcome {
     oom_kills: u64,
@@ -13,11 +9,7 @@ struct Outcome {
 }
 
 fn run(file: &str) -> Outcome {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../examples/seed001")
-        .join(file);
-    let mut sim = Sim::new(Arc::new(Scenario::load(&path).unwrap())).unwrap();
-    sim.run_checked().unwrap();
+    let sim = common::run_example(&format!("seed001/{file}"));
     let s = &sim.load_state[0];
     Outcome {
         oom_kills: sim.counters.get("oomKills").copied().unwrap_or(0),

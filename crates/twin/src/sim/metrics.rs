@@ -140,8 +140,13 @@ impl MetricsApi {
     pub fn sample_of(&self, p: &Pod) -> Option<PodSample> {
         match p.marks.group {
             NO_GROUP => p.sample,
-            g => self.load_samples[self.groups[g as usize].load as usize],
+            g => self.group_sample(g),
         }
+    }
+
+    /// The sample of group `g`'s members (their load's).
+    fn group_sample(&self, g: u32) -> Option<PodSample> {
+        self.load_sample(self.groups[g as usize].load)
     }
 
     /// One member less in group `g`.
@@ -236,7 +241,7 @@ impl Sim {
             p.marks.touched = false;
             if p.marks.group != NO_GROUP {
                 let g = std::mem::replace(&mut p.marks.group, NO_GROUP);
-                p.sample = self.metrics.load_samples[self.metrics.groups[g as usize].load as usize];
+                p.sample = self.metrics.group_sample(g);
                 self.metrics.leave(g);
             }
         }
