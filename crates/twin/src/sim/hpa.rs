@@ -297,7 +297,7 @@ pub struct HpaSeries {
     pub ready: f64,
     /// Per metric: (column label, current value, target) in display units (percent for
     /// utilization, cores/bytes/units otherwise); current is NaN when unknown.
-    pub metrics: Vec<(String, f64, f64)>,
+    pub metrics: Vec<(Arc<str>, f64, f64)>,
 }
 
 /// The column label of a metric (`cpu_utilization`, `pods_requests_per_second`, ...).
@@ -823,7 +823,7 @@ impl Sim {
                 &key.namespace,
                 field("name").unwrap_or(""),
             ),
-            labels: metrics.iter().map(series_label).collect(),
+            labels: metrics.iter().map(|m| Arc::from(series_label(m))).collect(),
             metrics,
             spec,
         });
@@ -912,7 +912,7 @@ impl Sim {
             prev_scale_time,
             replicas,
             ready,
-            d,
+            mut d,
         } = match prepared {
             Prepared::Gone => return,
             Prepared::NoTarget(parsed) => {
@@ -1001,7 +1001,7 @@ impl Sim {
             Active::Valid { from: None }
         } else {
             Active::Valid {
-                from: Some(d.metric_name.clone()),
+                from: Some(std::mem::take(&mut d.metric_name)),
             }
         };
         let last_scale = if rescaled {
@@ -1027,7 +1027,10 @@ impl Sim {
         for (i, m) in metrics.iter().enumerate() {
             let (c, t) = series_values(m, proposals.get(i).and_then(Option::as_ref));
             match series.metrics.get_mut(i) {
-                Some(s) if s.0 == parsed.labels[i] => (s.1, s.2) = (c, t),
+                // The label is the parsed spec's own while the spec holds: a pointer compare.
+                Some(s) if Arc::ptr_eq(&s.0, &parsed.labels[i]) || s.0 == parsed.labels[i] => {
+                    (s.1, s.2) = (c, t)
+                }
                 Some(s) => *s = (parsed.labels[i].clone(), c, t),
                 None => series.metrics.push((parsed.labels[i].clone(), c, t)),
             }
@@ -1265,7 +1268,7 @@ pub struct ParsedHpa {
     /// `spec.effective_metrics()`.
     metrics: Vec<MetricSpec>,
     /// Their time-series column labels.
-    labels: Vec<String>,
+    labels: Vec<Arc<str>>,
     kind: String,
     name: String,
     /// The scale target's key.

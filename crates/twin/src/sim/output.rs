@@ -1,6 +1,7 @@
 //! Sampling the run into a time series, and assembling the run's outputs.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use kscale_report::{ChartSpec, RunOutput, TimeSeries};
 use serde_json::{Value, json};
@@ -97,7 +98,7 @@ struct RsAttribution {
 #[derive(Debug, Default)]
 struct HpaColumns {
     base: Option<[usize; 3]>,
-    metrics: Vec<(String, usize, usize)>,
+    metrics: Vec<(Arc<str>, usize, usize)>,
 }
 
 /// Per load entry, the columns after `load/NS/KIND/NAME/`.
@@ -483,7 +484,11 @@ impl Sim {
             r.set(base[2], h.ready);
             cols.metrics.truncate(h.metrics.len());
             for (j, (label, current, target)) in h.metrics.iter().enumerate() {
-                if cols.metrics.get(j).is_none_or(|m| m.0 != *label) {
+                if cols
+                    .metrics
+                    .get(j)
+                    .is_none_or(|m| !Arc::ptr_eq(&m.0, label) && m.0 != *label)
+                {
                     let id = prefix();
                     let m = (
                         label.clone(),

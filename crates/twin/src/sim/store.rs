@@ -227,15 +227,39 @@ impl Store {
 
     /// Updates an object in place (status writes, replica changes) and bumps its resourceVersion.
     pub fn update(&mut self, key: &ObjKey, f: impl FnOnce(&mut Value)) -> bool {
+        self.update_spec(key, None, f)
+    }
+
+    /// [`Store::update`] of a write that sets `spec.replicas` to `replicas` and nothing else of
+    /// the spec: the spec changes (and `metadata.generation` is bumped) exactly when the stored
+    /// field is not that value, so the spec is not copied to find out.
+    pub fn update_replicas(&mut self, key: &ObjKey, replicas: i64) -> bool {
+        let new = Value::from(replicas);
+        let changed = self
+            .get(key)
+            .map(|v| v.pointer("/spec/replicas") != Some(&new));
+        self.update_spec(key, changed, |v| v["spec"]["replicas"] = new)
+    }
+
+    /// An update; `spec_changed` says whether `f` changes the spec (None: compare copies).
+    fn update_spec(
+        &mut self,
+        key: &ObjKey,
+        spec_changed: Option<bool>,
+        f: impl FnOnce(&mut Value),
+    ) -> bool {
         self.resource_version += 1;
         self.wrote(&key.kind);
         let rv = self.resource_version;
         match self.slot_mut(key) {
             Some(Stored { value: v, updated }) => {
                 *updated = rv;
-                let before = v.get("spec").cloned();
+                let before = match spec_changed {
+                    Some(_) => None,
+                    None => v.get("spec").cloned(),
+                };
                 f(v);
-                if v.get("spec") != before.as_ref() {
+                if spec_changed.unwrap_or_else(|| v.get("spec") != before.as_ref()) {
                     let g = v
                         .pointer("/metadata/generation")
                         .and_then(Value::as_i64)
