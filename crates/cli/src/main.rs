@@ -11,6 +11,11 @@ use clap::{Parser, Subcommand};
 mod headroom;
 mod scaling_latency;
 
+/// The allocator: mimalloc, as the run allocates and frees many small strings and vectors
+/// (events, objects, decisions); addresses never reach the outputs.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Command-line interface.
 #[derive(Parser, Debug)]
 #[command(
