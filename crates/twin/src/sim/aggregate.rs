@@ -20,7 +20,7 @@
 //! memory model (per-pod memory and OOM kills) and workloads targeted by several load entries
 //! keep per-pod accumulation.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use super::Sim;
 use super::metrics::NO_LOAD;
@@ -35,6 +35,32 @@ struct Cohort {
     acc: f64,
     /// Member pod ids.
     members: Vec<u64>,
+}
+
+/// Per pod slot, membership stamps for a load cache's rebuild: a slot is in a set when its
+/// stamp is the rebuild's (no set is allocated, cleared or dropped per rebuild).
+#[derive(Debug, Clone, Default)]
+pub struct SlotMarks {
+    /// The pod is in the new ready set.
+    ready: Vec<u32>,
+    /// The pod was a member of a cohort.
+    had: Vec<u32>,
+    stamp: u32,
+}
+
+impl SlotMarks {
+    /// Starts a rebuild over `slots` pod slots: returns its stamp.
+    fn begin(&mut self, slots: usize) -> u32 {
+        self.ready.resize(slots, 0);
+        self.had.resize(slots, 0);
+        self.stamp = self.stamp.wrapping_add(1);
+        if self.stamp == 0 {
+            self.ready.fill(0);
+            self.had.fill(0);
+            self.stamp = 1;
+        }
+        self.stamp
+    }
 }
 
 /// The last tick's inputs and result.
@@ -237,11 +263,18 @@ impl Sim {
 
     /// The ready pods of load `l`'s workload, in workload order.
     fn load_ready(&self, l: &Load) -> Vec<u64> {
-        self.target_pods(&l.namespace, &l.kind, &l.name)
-            .into_iter()
-            .filter(|p| p.is_ready())
-            .map(|p| p.id)
-            .collect()
+        // As `target_pods`, without collecting every pod first.
+        let mut out = Vec::new();
+        for c in self.target_replicasets(&l.namespace, &l.kind, &l.name) {
+            out.extend(
+                c.pods
+                    .iter()
+                    .filter_map(|id| self.pods.get(id))
+                    .filter(|p| p.is_ready())
+                    .map(|p| p.id),
+            );
+        }
+        out
     }
 
     /// Recomputes load `i`'s capacities for its cached ready pods (nothing of its workload
@@ -271,14 +304,23 @@ impl Sim {
             c.memo = None;
         }
         if c.aggregated && c.ready != ready {
-            let now_ready: BTreeSet<u64> = ready.iter().copied().collect();
-            let mut had: BTreeSet<u64> = BTreeSet::new();
+            // Set membership by pod slot (a slot is a present pod's own).
+            let marks = &mut self.load_marks;
+            let stamp = marks.begin(self.pods.slot_count());
+            for id in &ready {
+                if let Some(s) = self.pods.slot_of(*id) {
+                    marks.ready[s] = stamp;
+                }
+            }
             let pods = &mut self.pods;
             for co in std::iter::once(&mut c.main).chain(&mut c.cohorts) {
                 let acc = co.acc;
                 co.members.retain(|id| {
-                    had.insert(*id);
-                    let keep = now_ready.contains(id);
+                    let slot = pods.slot_of(*id);
+                    if let Some(s) = slot {
+                        marks.had[s] = stamp;
+                    }
+                    let keep = slot.is_some_and(|s| marks.ready[s] == stamp);
                     if !keep && let Some(p) = pods.get_mut(id) {
                         // Left the ready set: its accumulator is its own from now on.
                         p.usage = Some((acc, 0.0));
@@ -290,7 +332,11 @@ impl Sim {
             c.cohorts.retain(|co| !co.members.is_empty());
             let mut fresh = Cohort::default();
             for id in &ready {
-                if had.contains(id) {
+                if self
+                    .pods
+                    .slot_of(*id)
+                    .is_some_and(|s| self.load_marks.had[s] == stamp)
+                {
                     continue;
                 }
                 match self.pods.get_mut(id).and_then(|p| p.usage.take()) {

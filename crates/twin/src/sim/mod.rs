@@ -260,6 +260,8 @@ pub struct Sim {
     pub load_cache: Vec<aggregate::LoadCache>,
     /// Load entries by target (namespace, kind, name), for invalidating their caches.
     pub load_watch: BTreeMap<(String, String, String), Vec<usize>>,
+    /// Scratch membership marks for the load caches' rebuilds (aggregate.rs).
+    pub load_marks: aggregate::SlotMarks,
 }
 
 impl Sim {
@@ -338,6 +340,7 @@ impl Sim {
             unschedulable_to_running: vec![],
             load_cache: vec![],
             load_watch: BTreeMap::new(),
+            load_marks: Default::default(),
         };
         sim.configure_elastic();
         sim.install_builtins();
