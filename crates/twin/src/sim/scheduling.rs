@@ -229,7 +229,7 @@ impl Sim {
                     table = None;
                     let msg = self.scheduler.last_fit_error().to_string();
                     let p = &self.pods[&id];
-                    let (ns, name) = (p.namespace.to_string(), p.name.to_string());
+                    let (ns, name) = (p.namespace.clone(), p.name.clone());
                     self.emit(
                         "Warning",
                         "FailedScheduling",
@@ -265,7 +265,7 @@ impl Sim {
                     self.unschedulable_q.insert(id);
                     failures += 1;
                     if !repeat {
-                        let (ns, name) = (p.namespace.to_string(), p.name.to_string());
+                        let (ns, name) = (p.namespace.clone(), p.name.clone());
                         self.failed_event_at.insert(id, now);
                         self.emit(
                             "Warning",
@@ -301,7 +301,7 @@ impl Sim {
         }
         for v in victims {
             let Some(vp) = self.pods.get(v) else { continue };
-            let (ns, name) = (vp.namespace.to_string(), vp.name.to_string());
+            let (ns, name) = (vp.namespace.clone(), vp.name.clone());
             self.count("preemptions");
             self.emit(
                 "Normal",
