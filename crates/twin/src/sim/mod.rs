@@ -145,8 +145,8 @@ pub struct Sim {
     pub nodes: BTreeMap<Arc<str>, Node>,
     /// Pods by id (creation order).
     pub pods: pod_table::PodTable,
-    /// Pod id by (namespace, name).
-    pub pod_names: BTreeMap<(Arc<str>, Arc<str>), u64>,
+    /// Pod id by (namespace, name) (lookups only, never iterated).
+    pub pod_names: std::collections::HashMap<(Arc<str>, Arc<str>), u64, foldhash::fast::FixedState>,
     /// Next pod id.
     pub next_pod_id: u64,
     /// Scheduler state.
@@ -259,7 +259,13 @@ pub struct Sim {
     /// Per load entry: cached ready pods, capacities, last tick and CPU cohorts (aggregate.rs).
     pub load_cache: Vec<aggregate::LoadCache>,
     /// Load entries by target (namespace, kind, name), for invalidating their caches.
-    pub load_watch: BTreeMap<(String, String, String), Vec<usize>>,
+    pub load_watch: aggregate::LoadWatch,
+    /// Per Deployment: what its last sync read, when a sync over the same objects finds
+    /// nothing to do (see `workloads.rs`).
+    pub deployment_memo: workloads::DeploymentMemos,
+    /// The priority of pods without a PriorityClass (the global default's value, else 0),
+    /// with the [`Store::writes_of`] PriorityClasses it was found at.
+    pub default_priority: std::sync::Mutex<Option<(u64, i32)>>,
 }
 
 impl Sim {
@@ -285,7 +291,7 @@ impl Sim {
             store: Store::default(),
             nodes: BTreeMap::new(),
             pods: pod_table::PodTable::new(),
-            pod_names: BTreeMap::new(),
+            pod_names: Default::default(),
             next_pod_id: 1,
             scheduler: Scheduler::new(None),
             active_q: BTreeSet::new(),
@@ -337,7 +343,9 @@ impl Sim {
             unschedulable_since: BTreeMap::new(),
             unschedulable_to_running: vec![],
             load_cache: vec![],
-            load_watch: BTreeMap::new(),
+            load_watch: Default::default(),
+            deployment_memo: Default::default(),
+            default_priority: Default::default(),
         };
         sim.configure_elastic();
         sim.install_builtins();
@@ -514,11 +522,15 @@ impl Sim {
 
     /// Marks a workload object for the next reconcile.
     pub fn mark_dirty(&mut self, key: ObjKey) {
-        self.note_changed(&key);
-        if key.kind == "ReplicaSet"
-            && let Some(c) = self.rs_cache.get(&key)
-        {
-            c.sample_counts.set(None);
+        if key.kind == "ReplicaSet" {
+            // One lookup of the ReplicaSet's cache for both.
+            let rs = self.rs_cache.get(&key);
+            if let Some(c) = rs {
+                c.sample_counts.set(None);
+            }
+            aggregate::note_target_changed(&self.load_watch, &mut self.load_cache, &key, rs);
+        } else {
+            self.note_changed(&key);
         }
         self.dirty.insert(key);
         if !self.reconcile_pending {
