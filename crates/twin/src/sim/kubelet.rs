@@ -392,11 +392,7 @@ impl Sim {
             && o.kind == "ReplicaSet"
         {
             let key = ObjKey::new("ReplicaSet", &pod.namespace, &o.name);
-            let dep = self.rs_cache.get(&key).and_then(|c| c.owner.clone());
-            self.mark_dirty(key);
-            if let Some(d) = dep {
-                self.mark_dirty(d);
-            }
+            self.mark_dirty_owner(key, true);
         }
     }
 
@@ -480,15 +476,11 @@ impl Sim {
         }
         if let Some(o) = &pod.owner {
             let key = ObjKey::new("ReplicaSet", &pod.namespace, &o.name);
-            let dep = self.rs_cache.get(&key).and_then(|c| c.owner.clone());
             if let Some(c) = self.rs_cache.get_mut(&key) {
                 c.pods.remove(&id);
                 c.sample_counts.set(None);
             }
-            self.mark_dirty(key);
-            if let Some(d) = dep {
-                self.mark_dirty(d);
-            }
+            self.mark_dirty_owner(key, true);
         }
         self.count("podsDeleted");
         self.elastic_pod_gone(id);

@@ -522,17 +522,33 @@ impl Sim {
 
     /// Marks a workload object for the next reconcile.
     pub fn mark_dirty(&mut self, key: ObjKey) {
+        self.mark_dirty_owner(key, false);
+    }
+
+    /// [`Sim::mark_dirty`] of a ReplicaSet and then (if `owner`) of the Deployment owning it,
+    /// with one lookup of the ReplicaSet's cache.
+    pub fn mark_dirty_owner(&mut self, key: ObjKey, owner: bool) {
+        let mut deployment = None;
         if key.kind == "ReplicaSet" {
-            // One lookup of the ReplicaSet's cache for both.
             let rs = self.rs_cache.get(&key);
             if let Some(c) = rs {
                 c.sample_counts.set(None);
             }
             aggregate::note_target_changed(&self.load_watch, &mut self.load_cache, &key, rs);
+            if owner {
+                deployment = rs.and_then(|c| c.owner.clone());
+            }
         } else {
             self.note_changed(&key);
         }
         self.dirty.insert(key);
+        self.request_reconcile();
+        if let Some(d) = deployment {
+            self.mark_dirty(d);
+        }
+    }
+
+    fn request_reconcile(&mut self) {
         if !self.reconcile_pending {
             self.reconcile_pending = true;
             let at = self.now.plus_millis(self.lat.controller_reaction_ms);

@@ -102,6 +102,9 @@ pub struct RsCache {
     /// joins it and by `Sim::mark_dirty` of the ReplicaSet, which every change of a member's
     /// readiness, deletion, phase or removal goes through (`Sim::check_invariants` recounts).
     pub sample_counts: CountsMemo,
+    /// `spec.replicas` of the stored object, with the update version it was read at
+    /// ([`super::store::Store::get_updated`]), for the ReplicaSet's syncs.
+    pub replicas: Option<(u64, i64)>,
 }
 
 /// A memo of two counts that readers sharing the twin fill in (an atomic cell, so that the
@@ -605,6 +608,7 @@ impl Sim {
                 owner,
                 view,
                 sample_counts: Default::default(),
+                replicas: None,
             },
         );
         self.mark_dirty(key);
@@ -616,8 +620,7 @@ impl Sim {
             return;
         }
         let d_replicas = self.store.get(dkey).map(replicas_of).unwrap_or(0);
-        self.store.update(key, |v| {
-            v["spec"]["replicas"] = json!(to);
+        self.store.update_replicas(key, to, |v| {
             v["metadata"]["annotations"]["deployment.kubernetes.io/desired-replicas"] =
                 json!(d_replicas.to_string());
         });
@@ -661,11 +664,25 @@ impl Sim {
     }
 
     fn sync_replicaset(&mut self, key: &ObjKey) {
-        let Some(v) = self.store.get(key) else { return };
-        let replicas = replicas_of(v);
-        let Some(cache) = self.rs_cache.get(key) else {
+        let Some((v, updated)) = self.store.get_updated(key) else {
             return;
         };
+        let Some(cache) = self.rs_cache.get_mut(key) else {
+            return;
+        };
+        // Read again only after the object was created or updated.
+        let replicas = match cache.replicas {
+            Some((u, r)) if u == updated => {
+                debug_assert_eq!(r, replicas_of(v), "ReplicaSet {}: replicas memo", key.name);
+                r
+            }
+            _ => {
+                let r = replicas_of(v);
+                cache.replicas = Some((updated, r));
+                r
+            }
+        };
+        let cache = &*cache;
         // Counted first: the pods themselves are listed only when some are deleted.
         let active = cache
             .pods
@@ -679,8 +696,9 @@ impl Sim {
             // fails, nothing else is created this sync and the key is retried with back-off.
             // Admission failures are known up front in the twin, so the failing batch of one is
             // evaluated synchronously.
+            let template = Arc::clone(&cache.template);
             if let Err(msg) =
-                self.admission_check(&key.namespace, cache.template.priority_class.as_deref())
+                self.admission_check(&key.namespace, template.priority_class.as_deref())
             {
                 self.emit(
                     "Warning",
