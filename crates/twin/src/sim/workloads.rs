@@ -217,6 +217,37 @@ fn replicas_of(v: &Value) -> i64 {
     v.at("/spec/replicas").and_then(Value::as_i64).unwrap_or(1)
 }
 
+/// `spec.replicas` of ReplicaSet `v` (last created or updated at version `updated`), read
+/// again only after it was.
+fn rs_replicas(c: &mut RsCache, v: &Value, updated: u64) -> i64 {
+    match c.replicas {
+        Some((u, r)) if u == updated => {
+            debug_assert_eq!(r, replicas_of(v), "replicas memo");
+            r
+        }
+        _ => {
+            let r = replicas_of(v);
+            c.replicas = Some((updated, r));
+            r
+        }
+    }
+}
+
+/// A ReplicaSet's (active, ready) pods: its memo ([`RsCache::sample_counts`], which
+/// `Sim::check_invariants` recounts) if set, else counted and memoized.
+fn rs_counts(pods: &super::pod_table::PodTable, c: &RsCache) -> (usize, usize) {
+    if let Some(counts) = c.sample_counts.get() {
+        return counts;
+    }
+    let (mut active, mut ready) = (0, 0);
+    for p in c.pods.iter().filter_map(|id| pods.get(id)) {
+        active += usize::from(p.is_active());
+        ready += usize::from(p.is_ready());
+    }
+    c.sample_counts.set(Some((active, ready)));
+    (active, ready)
+}
+
 /// Converts a JSON `LabelSelector` to the model type.
 pub fn selector_of(v: Option<&Value>) -> LabelSelector {
     let mut s = LabelSelector::default();
@@ -641,12 +672,7 @@ impl Sim {
     pub fn rs_active_pods(&self, key: &ObjKey) -> usize {
         self.rs_cache
             .get(key)
-            .map(|c| {
-                c.pods
-                    .iter()
-                    .filter(|id| self.pods.get(id).is_some_and(Pod::is_active))
-                    .count()
-            })
+            .map(|c| rs_counts(&self.pods, c).0)
             .unwrap_or(0)
     }
 
@@ -654,12 +680,7 @@ impl Sim {
     pub fn rs_ready_pods(&self, key: &ObjKey) -> usize {
         self.rs_cache
             .get(key)
-            .map(|c| {
-                c.pods
-                    .iter()
-                    .filter(|id| self.pods.get(id).is_some_and(Pod::is_ready))
-                    .count()
-            })
+            .map(|c| rs_counts(&self.pods, c).1)
             .unwrap_or(0)
     }
 
@@ -670,25 +691,10 @@ impl Sim {
         let Some(cache) = self.rs_cache.get_mut(key) else {
             return;
         };
-        // Read again only after the object was created or updated.
-        let replicas = match cache.replicas {
-            Some((u, r)) if u == updated => {
-                debug_assert_eq!(r, replicas_of(v), "ReplicaSet {}: replicas memo", key.name);
-                r
-            }
-            _ => {
-                let r = replicas_of(v);
-                cache.replicas = Some((updated, r));
-                r
-            }
-        };
+        let replicas = rs_replicas(cache, v, updated);
         let cache = &*cache;
-        // Counted first: the pods themselves are listed only when some are deleted.
-        let active = cache
-            .pods
-            .iter()
-            .filter(|id| self.pods.get(id).is_some_and(Pod::is_active))
-            .count();
+        // Counted first (or memoized): the pods themselves are listed only to delete some.
+        let active = rs_counts(&self.pods, cache).0;
         let pending = *self.pending_creates.get(key).unwrap_or(&0) as i64;
         let diff = active as i64 + pending - replicas;
         if diff < 0 {
@@ -805,18 +811,19 @@ impl Sim {
         if let Some(p) = self.pending_creates.get_mut(&key) {
             *p = p.saturating_sub(1);
         }
-        let Some(v) = self.store.get(&key) else {
+        let Some((v, updated)) = self.store.get_updated(&key) else {
             return;
         };
-        let replicas = replicas_of(v);
-        if self.rs_active_pods(&key) as i64 >= replicas {
+        let Some(c) = self.rs_cache.get_mut(&key) else {
+            assert!(replicas_of(v) <= 0, "cache of stored ReplicaSet");
+            return;
+        };
+        let replicas = rs_replicas(c, v, updated);
+        if rs_counts(&self.pods, c).0 as i64 >= replicas {
             return;
         }
         // The owner's uid and the shared template, not a copy of the cache and its pod set.
-        let (uid, template) = {
-            let c = self.rs_cache.get(&key).expect("cache of stored ReplicaSet");
-            (c.uid.clone(), c.template.clone())
-        };
+        let (uid, template) = (c.uid.clone(), c.template.clone());
         let name = format!("{}-{}", key.name, self.rng.names.name_suffix(5));
         let owner = Owner {
             kind: "ReplicaSet",
@@ -826,12 +833,15 @@ impl Sim {
         match self.create_pod(&key.namespace, &name, template, Some(owner)) {
             Ok(id) => {
                 let c = self.rs_cache.get_mut(&key).expect("cache");
-                c.pods.insert(id);
+                // A new pod is active (Pending) and not ready: the memoized counts follow.
+                let joined = c.pods.insert(id);
+                let counts = c.sample_counts.get().filter(|_| joined);
+                c.sample_counts
+                    .set(counts.map(|(active, ready)| (active + 1, ready)));
                 let view = c.view;
                 if let Some(p) = self.pods.get_mut(&id) {
                     p.view = view;
                 }
-                c.sample_counts.set(None);
                 self.emit(
                     "Normal",
                     "SuccessfulCreate",
