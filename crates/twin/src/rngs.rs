@@ -66,21 +66,48 @@ impl Stream {
         }
         b[6] = (b[6] & 0x0f) | 0x40;
         b[8] = (b[8] & 0x3f) | 0x80;
-        let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
-        format!(
-            "{}-{}-{}-{}-{}",
-            &h[0..8],
-            &h[8..12],
-            &h[12..16],
-            &h[16..20],
-            &h[20..32]
-        )
+        // Lower-case hex in 8-4-4-4-12 groups, written into one string.
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut s = String::with_capacity(36);
+        for (i, x) in b.iter().enumerate() {
+            if matches!(i, 4 | 6 | 8 | 10) {
+                s.push('-');
+            }
+            s.push(HEX[usize::from(x >> 4)] as char);
+            s.push(HEX[usize::from(x & 0x0f)] as char);
+        }
+        s
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `uuid` gives the 8-4-4-4-12 lower-case hex layout of the bytes drawn, with the
+    /// version-4 and variant bits set, as formatting each byte with `{:02x}` does.
+    #[test]
+    fn uuid_is_the_hex_of_its_draws() {
+        let (mut a, mut b) = (Stream::new(7, "uids"), Stream::new(7, "uids"));
+        for _ in 0..50 {
+            let mut bytes = [0u8; 16];
+            for x in bytes.iter_mut() {
+                *x = b.0.random::<u8>();
+            }
+            bytes[6] = (bytes[6] & 0x0f) | 0x40;
+            bytes[8] = (bytes[8] & 0x3f) | 0x80;
+            let h: String = bytes.iter().map(|x| format!("{x:02x}")).collect();
+            let want = format!(
+                "{}-{}-{}-{}-{}",
+                &h[0..8],
+                &h[8..12],
+                &h[12..16],
+                &h[16..20],
+                &h[20..32]
+            );
+            assert_eq!(a.uuid(), want);
+        }
+    }
 
     #[test]
     fn streams_are_reproducible_and_independent() {

@@ -25,6 +25,7 @@ use std::collections::BTreeMap;
 use super::Sim;
 use super::metrics::NO_LOAD;
 use super::store::ObjKey;
+use super::workloads::RsCache;
 use crate::load;
 use crate::scenario::Load;
 
@@ -96,6 +97,77 @@ pub struct LoadCache {
     cohorts: Vec<Cohort>,
 }
 
+/// Load entries by target (namespace, kind, name): a lookup table (never iterated) that is
+/// read with borrowed names, without building a key.
+#[derive(Debug, Default, Clone)]
+pub struct LoadWatch(
+    std::collections::HashMap<String, Vec<WatchedTarget>, foldhash::fast::FixedState>,
+);
+
+/// A target's namespace and kind, and the load entries on it.
+type WatchedTarget = (String, String, Vec<usize>);
+
+impl LoadWatch {
+    /// Adds load entry `i` on target (`namespace`, `kind`, `name`).
+    pub fn add(&mut self, namespace: &str, kind: &str, name: &str, i: usize) {
+        let targets = self.0.entry(name.to_string()).or_default();
+        match targets
+            .iter_mut()
+            .find(|(ns, k, _)| ns == namespace && k == kind)
+        {
+            Some((_, _, ids)) => ids.push(i),
+            None => targets.push((namespace.to_string(), kind.to_string(), vec![i])),
+        }
+    }
+
+    /// The load entries on a target, in the order they were added (empty if none).
+    pub fn get(&self, namespace: &str, kind: &str, name: &str) -> &[usize] {
+        self.0
+            .get(name)
+            .and_then(|targets| {
+                targets
+                    .iter()
+                    .find(|(ns, k, _)| ns == namespace && k == kind)
+            })
+            .map_or(&[], |(_, _, ids)| ids.as_slice())
+    }
+}
+
+/// [`Sim::note_changed`] over the fields it uses, given the ReplicaSet cache of `key` (None
+/// for other kinds and for a ReplicaSet without one).
+pub fn note_target_changed(
+    watch: &LoadWatch,
+    caches: &mut [LoadCache],
+    key: &ObjKey,
+    rs: Option<&RsCache>,
+) {
+    if caches.is_empty() {
+        return;
+    }
+    let mut mark = |kind: &str, name: &str| {
+        for &i in watch.get(&key.namespace, kind, name) {
+            caches[i].dirty = true;
+        }
+    };
+    match key.kind.as_str() {
+        "Deployment" => mark("deployment", &key.name),
+        "ReplicaSet" => {
+            mark("replicaset", &key.name);
+            match rs.map(|c| c.owner.as_ref()) {
+                Some(Some(d)) => mark("deployment", &d.name),
+                Some(None) => {}
+                None => match key.name.rsplit_once('-') {
+                    Some((d, hash)) if hash.chars().all(|c| c.is_ascii_alphanumeric()) => {
+                        mark("deployment", d)
+                    }
+                    _ => caches.iter_mut().for_each(|c| c.dirty = true),
+                },
+            }
+        }
+        _ => {}
+    }
+}
+
 impl Sim {
     /// Creates the caches (one per load entry), once the loads are known.
     pub fn init_load_caches(&mut self) {
@@ -114,12 +186,9 @@ impl Sim {
                 ..Default::default()
             })
             .collect();
-        self.load_watch = BTreeMap::new();
+        self.load_watch = LoadWatch::default();
         for (i, l) in loads.iter().enumerate() {
-            self.load_watch
-                .entry((l.namespace.clone(), l.kind.clone(), l.name.clone()))
-                .or_default()
-                .push(i);
+            self.load_watch.add(&l.namespace, &l.kind, &l.name, i);
         }
     }
 
@@ -128,34 +197,11 @@ impl Sim {
     /// its owner, or by its `<deployment>-<hash>` name once it is gone); a ReplicaSet that
     /// cannot be attributed invalidates every cache.
     pub fn note_changed(&mut self, key: &ObjKey) {
-        if self.load_cache.is_empty() {
-            return;
-        }
-        let mark = |sim: &mut Sim, kind: &str, name: &str| {
-            let k = (key.namespace.clone(), kind.to_string(), name.to_string());
-            if let Some(ids) = sim.load_watch.get(&k) {
-                for &i in ids {
-                    sim.load_cache[i].dirty = true;
-                }
-            }
+        let rs = match key.kind.as_str() {
+            "ReplicaSet" => self.rs_cache.get(key),
+            _ => None,
         };
-        match key.kind.as_str() {
-            "Deployment" => mark(self, "deployment", &key.name),
-            "ReplicaSet" => {
-                mark(self, "replicaset", &key.name);
-                match self.rs_cache.get(key).map(|c| c.owner.clone()) {
-                    Some(Some(d)) => mark(self, "deployment", &d.name),
-                    Some(None) => {}
-                    None => match key.name.rsplit_once('-') {
-                        Some((d, hash)) if hash.chars().all(|c| c.is_ascii_alphanumeric()) => {
-                            mark(self, "deployment", d)
-                        }
-                        _ => self.load_cache.iter_mut().for_each(|c| c.dirty = true),
-                    },
-                }
-            }
-            _ => {}
-        }
+        note_target_changed(&self.load_watch, &mut self.load_cache, key, rs);
     }
 
     fn load_cache_stale(&self, i: usize) -> bool {

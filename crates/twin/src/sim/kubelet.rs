@@ -7,6 +7,7 @@
 //! min(grace period, shutdown time), PLEG relist, then the pod object is removed and its
 //! resources are freed on the node.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use kscale_model::SimTime;
@@ -53,17 +54,27 @@ pub struct Startup {
 impl Sim {
     /// `namespace/kind/name` of the workload that owns a pod.
     pub fn workload_of(&self, id: u64) -> String {
+        let (namespace, kind, name) = self.workload_parts(id);
+        format!("{namespace}/{kind}/{name}")
+    }
+
+    /// The namespace, kind (lower case) and name that [`Sim::workload_of`] joins.
+    pub fn workload_parts(&self, id: u64) -> (&str, Cow<'_, str>, &str) {
         let p = &self.pods[&id];
         match &p.owner {
             Some(o) if o.kind == "ReplicaSet" => {
                 let key = ObjKey::new("ReplicaSet", &p.namespace, &o.name);
-                match self.rs_cache.get(&key).and_then(|c| c.owner.clone()) {
-                    Some(d) => format!("{}/deployment/{}", d.namespace, d.name),
-                    None => format!("{}/replicaset/{}", p.namespace, o.name),
+                match self.rs_cache.get(&key).and_then(|c| c.owner.as_ref()) {
+                    Some(d) => (&d.namespace, Cow::Borrowed("deployment"), &d.name),
+                    None => (&p.namespace, Cow::Borrowed("replicaset"), &o.name),
                 }
             }
-            Some(o) => format!("{}/{}/{}", p.namespace, o.kind.to_ascii_lowercase(), o.name),
-            None => format!("{}/pod/{}", p.namespace, p.name),
+            Some(o) => (
+                &p.namespace,
+                Cow::Owned(o.kind.to_ascii_lowercase()),
+                &o.name,
+            ),
+            None => (&p.namespace, Cow::Borrowed("pod"), &p.name),
         }
     }
 
@@ -75,13 +86,33 @@ impl Sim {
                 .get(&ObjKey::new("PriorityClass", "", name))
                 .map(|v| v.get("value").and_then(Value::as_i64).unwrap_or(0) as i32)
                 .ok_or_else(|| format!("no PriorityClass with name {name} was found")),
-            None => Ok(self
-                .store
-                .list("PriorityClass", None)
-                .find(|(_, v)| v.get("globalDefault").and_then(Value::as_bool) == Some(true))
-                .map(|(_, v)| v.get("value").and_then(Value::as_i64).unwrap_or(0) as i32)
-                .unwrap_or(0)),
+            None => {
+                // Memoized while no PriorityClass is written (created, changed or deleted).
+                let writes = self.store.writes_of("PriorityClass");
+                let mut memo = self
+                    .default_priority
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                if let Some((w, p)) = *memo
+                    && w == writes
+                {
+                    debug_assert_eq!(p, self.global_default_priority(), "default priority memo");
+                    return Ok(p);
+                }
+                let p = self.global_default_priority();
+                *memo = Some((writes, p));
+                Ok(p)
+            }
         }
+    }
+
+    /// The value of the first PriorityClass with `globalDefault: true`, else 0.
+    fn global_default_priority(&self) -> i32 {
+        self.store
+            .list("PriorityClass", None)
+            .find(|(_, v)| v.get("globalDefault").and_then(Value::as_bool) == Some(true))
+            .map(|(_, v)| v.get("value").and_then(Value::as_i64).unwrap_or(0) as i32)
+            .unwrap_or(0)
     }
 
     /// The admission checks of a pod create: namespace exists, PriorityClass exists.
@@ -287,13 +318,20 @@ impl Sim {
         if let Some(t) = self.unschedulable_since.remove(&id) {
             self.unschedulable_to_running.push(now.since(t));
         }
-        let workload = self.workload_of(id);
+        // The workload once, for the record and for its start-up time.
+        let (workload, startup_ms) = {
+            let (ns, kind, name) = self.workload_parts(id);
+            (
+                format!("{ns}/{kind}/{name}"),
+                self.load_startup_ms(ns, &kind, name),
+            )
+        };
         self.startups.push(Startup {
             workload,
             created,
             latency_ms: now.since(created),
         });
-        let delay = self.pods[&id].template.readiness_delay_ms + self.startup_delay_ms(id);
+        let delay = self.pods[&id].template.readiness_delay_ms + startup_ms;
         let (ns, name) = (
             self.pods[&id].namespace.to_string(),
             self.pods[&id].name.to_string(),
@@ -354,11 +392,7 @@ impl Sim {
             && o.kind == "ReplicaSet"
         {
             let key = ObjKey::new("ReplicaSet", &pod.namespace, &o.name);
-            let dep = self.rs_cache.get(&key).and_then(|c| c.owner.clone());
-            self.mark_dirty(key);
-            if let Some(d) = dep {
-                self.mark_dirty(d);
-            }
+            self.mark_dirty_owner(key, true);
         }
     }
 
@@ -442,15 +476,11 @@ impl Sim {
         }
         if let Some(o) = &pod.owner {
             let key = ObjKey::new("ReplicaSet", &pod.namespace, &o.name);
-            let dep = self.rs_cache.get(&key).and_then(|c| c.owner.clone());
             if let Some(c) = self.rs_cache.get_mut(&key) {
                 c.pods.remove(&id);
                 c.sample_counts.set(None);
             }
-            self.mark_dirty(key);
-            if let Some(d) = dep {
-                self.mark_dirty(d);
-            }
+            self.mark_dirty_owner(key, true);
         }
         self.count("podsDeleted");
         self.elastic_pod_gone(id);

@@ -145,8 +145,8 @@ pub struct Sim {
     pub nodes: BTreeMap<Arc<str>, Node>,
     /// Pods by id (creation order).
     pub pods: pod_table::PodTable,
-    /// Pod id by (namespace, name).
-    pub pod_names: BTreeMap<(Arc<str>, Arc<str>), u64>,
+    /// Pod id by (namespace, name) (lookups only, never iterated).
+    pub pod_names: std::collections::HashMap<(Arc<str>, Arc<str>), u64, foldhash::fast::FixedState>,
     /// Next pod id.
     pub next_pod_id: u64,
     /// Scheduler state.
@@ -259,9 +259,15 @@ pub struct Sim {
     /// Per load entry: cached ready pods, capacities, last tick and CPU cohorts (aggregate.rs).
     pub load_cache: Vec<aggregate::LoadCache>,
     /// Load entries by target (namespace, kind, name), for invalidating their caches.
-    pub load_watch: BTreeMap<(String, String, String), Vec<usize>>,
+    pub load_watch: aggregate::LoadWatch,
     /// Scratch membership marks for the load caches' rebuilds (aggregate.rs).
     pub load_marks: aggregate::SlotMarks,
+    /// Per Deployment: what its last sync read, when a sync over the same objects finds
+    /// nothing to do (see `workloads.rs`).
+    pub deployment_memo: workloads::DeploymentMemos,
+    /// The priority of pods without a PriorityClass (the global default's value, else 0),
+    /// with the [`Store::writes_of`] PriorityClasses it was found at.
+    pub default_priority: std::sync::Mutex<Option<(u64, i32)>>,
 }
 
 impl Sim {
@@ -287,7 +293,7 @@ impl Sim {
             store: Store::default(),
             nodes: BTreeMap::new(),
             pods: pod_table::PodTable::new(),
-            pod_names: BTreeMap::new(),
+            pod_names: Default::default(),
             next_pod_id: 1,
             scheduler: Scheduler::new(None),
             active_q: BTreeSet::new(),
@@ -339,8 +345,10 @@ impl Sim {
             unschedulable_since: BTreeMap::new(),
             unschedulable_to_running: vec![],
             load_cache: vec![],
-            load_watch: BTreeMap::new(),
+            load_watch: Default::default(),
             load_marks: Default::default(),
+            deployment_memo: Default::default(),
+            default_priority: Default::default(),
         };
         sim.configure_elastic();
         sim.install_builtins();
@@ -517,13 +525,33 @@ impl Sim {
 
     /// Marks a workload object for the next reconcile.
     pub fn mark_dirty(&mut self, key: ObjKey) {
-        self.note_changed(&key);
-        if key.kind == "ReplicaSet"
-            && let Some(c) = self.rs_cache.get(&key)
-        {
-            c.sample_counts.set(None);
+        self.mark_dirty_owner(key, false);
+    }
+
+    /// [`Sim::mark_dirty`] of a ReplicaSet and then (if `owner`) of the Deployment owning it,
+    /// with one lookup of the ReplicaSet's cache.
+    pub fn mark_dirty_owner(&mut self, key: ObjKey, owner: bool) {
+        let mut deployment = None;
+        if key.kind == "ReplicaSet" {
+            let rs = self.rs_cache.get(&key);
+            if let Some(c) = rs {
+                c.sample_counts.set(None);
+            }
+            aggregate::note_target_changed(&self.load_watch, &mut self.load_cache, &key, rs);
+            if owner {
+                deployment = rs.and_then(|c| c.owner.clone());
+            }
+        } else {
+            self.note_changed(&key);
         }
         self.dirty.insert(key);
+        self.request_reconcile();
+        if let Some(d) = deployment {
+            self.mark_dirty(d);
+        }
+    }
+
+    fn request_reconcile(&mut self) {
         if !self.reconcile_pending {
             self.reconcile_pending = true;
             let at = self.now.plus_millis(self.lat.controller_reaction_ms);

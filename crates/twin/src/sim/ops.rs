@@ -45,7 +45,7 @@ impl Sim {
         {
             return Err(format!("error: Expected replicas to be {c}, was {have}"));
         }
-        self.store.update_replicas(&key, replicas);
+        self.store.update_replicas(&key, replicas, |_| {});
         self.mark_dirty(key);
         Ok(format!("{}/{name} scaled", kind_ref(kind)))
     }

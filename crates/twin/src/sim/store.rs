@@ -227,25 +227,35 @@ impl Store {
 
     /// Updates an object in place (status writes, replica changes) and bumps its resourceVersion.
     pub fn update(&mut self, key: &ObjKey, f: impl FnOnce(&mut Value)) -> bool {
-        self.update_spec(key, None, f)
+        self.resource_version += 1;
+        self.wrote(&key.kind);
+        let rv = self.resource_version;
+        match self.slot_mut(key) {
+            Some(Stored { value: v, updated }) => {
+                *updated = rv;
+                let before = v.get("spec").cloned();
+                f(v);
+                if v.get("spec") != before.as_ref() {
+                    let g = v
+                        .pointer("/metadata/generation")
+                        .and_then(Value::as_i64)
+                        .unwrap_or(1);
+                    v["metadata"]["generation"] = Value::from(g + 1);
+                }
+                v["metadata"]["resourceVersion"] = Value::String(rv.to_string());
+                true
+            }
+            None => false,
+        }
     }
 
-    /// [`Store::update`] of a write that sets `spec.replicas` to `replicas` and nothing else of
-    /// the spec: the spec changes (and `metadata.generation` is bumped) exactly when the stored
-    /// field is not that value, so the spec is not copied to find out.
-    pub fn update_replicas(&mut self, key: &ObjKey, replicas: i64) -> bool {
-        let new = Value::from(replicas);
-        let changed = self
-            .get(key)
-            .map(|v| v.pointer("/spec/replicas") != Some(&new));
-        self.update_spec(key, changed, |v| v["spec"]["replicas"] = new)
-    }
-
-    /// An update; `spec_changed` says whether `f` changes the spec (None: compare copies).
-    fn update_spec(
+    /// [`Store::update`] of `spec.replicas` to `replicas` plus whatever `f` changes outside
+    /// `spec`: the same object, version and `metadata.generation`, without copying the spec
+    /// to compare (it changed unless `spec.replicas` already was that number).
+    pub fn update_replicas(
         &mut self,
         key: &ObjKey,
-        spec_changed: Option<bool>,
+        replicas: i64,
         f: impl FnOnce(&mut Value),
     ) -> bool {
         self.resource_version += 1;
@@ -254,12 +264,19 @@ impl Store {
         match self.slot_mut(key) {
             Some(Stored { value: v, updated }) => {
                 *updated = rv;
-                let before = match spec_changed {
-                    Some(_) => None,
-                    None => v.get("spec").cloned(),
-                };
+                let to = Value::from(replicas);
+                let changed = v.at("/spec/replicas") != Some(&to);
+                #[cfg(debug_assertions)]
+                let before = v.get("spec").cloned();
+                v["spec"]["replicas"] = to;
                 f(v);
-                if spec_changed.unwrap_or_else(|| v.get("spec") != before.as_ref()) {
+                #[cfg(debug_assertions)]
+                assert_eq!(
+                    changed,
+                    v.get("spec") != before.as_ref(),
+                    "f left spec alone"
+                );
+                if changed {
                     let g = v
                         .pointer("/metadata/generation")
                         .and_then(Value::as_i64)
@@ -466,6 +483,46 @@ mod tests {
                 prop_assert_eq!(ranged, want);
             }
         }
+    }
+
+    /// `update_replicas` leaves the object as `update` setting the same field does (version,
+    /// generation, content), whether the spec, the field or its value were there before.
+    #[test]
+    fn update_replicas_is_update_of_the_field() {
+        let objects = [
+            json!({"spec": {"replicas": 3, "template": {"a": 1}}}),
+            json!({"spec": {"replicas": 2, "template": {"a": 1}}}),
+            json!({"spec": {"replicas": 3.0}}),
+            json!({"spec": {"template": {}}}),
+            json!({"spec": null}),
+            json!({"status": {"replicas": 1}}),
+        ];
+        for (i, o) in objects.iter().enumerate() {
+            let key = ObjKey::new("ReplicaSet", "default", "rs");
+            let (mut a, mut b) = (Store::default(), Store::default());
+            for s in [&mut a, &mut b] {
+                s.put(key.clone(), o.clone(), || "u".into(), "t".into());
+            }
+            a.update(&key, |v| {
+                v["spec"]["replicas"] = json!(3);
+                v["metadata"]["annotations"] = json!({"x": "y"});
+            });
+            b.update_replicas(&key, 3, |v| {
+                v["metadata"]["annotations"] = json!({"x": "y"})
+            });
+            assert_eq!(a.get(&key), b.get(&key), "object {i}");
+            assert_eq!(
+                a.get_updated(&key).unwrap().1,
+                b.get_updated(&key).unwrap().1
+            );
+            let generation = |s: &Store| s.get(&key).unwrap()["metadata"]["generation"].clone();
+            assert_eq!(
+                generation(&b),
+                json!(if i == 0 { 1 } else { 2 }),
+                "object {i}"
+            );
+        }
+        assert!(!Store::default().update_replicas(&ObjKey::new("A", "", "b"), 1, |_| {}));
     }
 
     /// `at` gives what `Value::pointer` gives, on objects, arrays, scalars and odd paths.

@@ -21,16 +21,16 @@ pub const BACKOFF_MAX_MS: u64 = 300_000;
 impl Sim {
     /// Application start-up time of a pod's workload (from its load entry), in ms.
     pub fn startup_delay_ms(&self, id: u64) -> u64 {
-        let w = self.workload_of(id);
-        // `w` is `namespace/kind/name` (neither namespace nor kind holds a `/`); the first
-        // load entry on it, by the index of load entries by target.
-        let mut parts = w.splitn(3, '/');
-        let (Some(ns), Some(kind), Some(name)) = (parts.next(), parts.next(), parts.next()) else {
-            return 0;
-        };
+        let (ns, kind, name) = self.workload_parts(id);
+        self.load_startup_ms(ns, &kind, name)
+    }
+
+    /// Application start-up time (ms) of the first load entry on a workload (0 if none), by
+    /// the index of load entries by target.
+    pub fn load_startup_ms(&self, namespace: &str, kind: &str, name: &str) -> u64 {
         self.load_watch
-            .get(&(ns.to_string(), kind.to_string(), name.to_string()))
-            .and_then(|ids| ids.first())
+            .get(namespace, kind, name)
+            .first()
             .map(|&i| self.scenario.loads[i].startup_ms)
             .unwrap_or(0)
     }

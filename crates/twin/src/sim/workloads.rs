@@ -64,7 +64,24 @@ pub fn int_or_percent(v: Option<&Value>, default: &str, total: i64, round_up: bo
 }
 
 /// Sort key of a pod for deletion (smaller is deleted first); see [`Sim::rank_for_deletion`].
-type DeletionRank = (i64, i64, i64, i64, i64, i64, i64, String);
+type DeletionRank<'a> = (i64, i64, i64, i64, i64, i64, i64, &'a str);
+
+/// What a Deployment's sync read when it ended with its current template's ReplicaSet as the
+/// only one it owns (and nothing left to do): the Deployment's last update version, the
+/// ReplicaSets' membership count and the update version of every ReplicaSet in the
+/// Deployment's name range. While all of these are the same, another sync would read exactly
+/// the same fields (it reads no pods without old ReplicaSets) and do nothing, so it is skipped;
+/// debug builds run it anyway and check that it changes nothing.
+#[derive(Debug, Clone)]
+pub struct DeploymentMemo {
+    d_updated: u64,
+    rs_members: u64,
+    range: Vec<(ObjKey, u64)>,
+}
+
+/// [`DeploymentMemo`]s by Deployment (lookups only, never iterated).
+pub type DeploymentMemos =
+    std::collections::HashMap<ObjKey, DeploymentMemo, foldhash::fast::FixedState>;
 
 /// Compiled ReplicaSet state kept beside its stored object.
 #[derive(Debug, Clone)]
@@ -85,6 +102,9 @@ pub struct RsCache {
     /// joins it and by `Sim::mark_dirty` of the ReplicaSet, which every change of a member's
     /// readiness, deletion, phase or removal goes through (`Sim::check_invariants` recounts).
     pub sample_counts: CountsMemo,
+    /// `spec.replicas` of the stored object, with the update version it was read at
+    /// ([`super::store::Store::get_updated`]), for the ReplicaSet's syncs.
+    pub replicas: Option<(u64, i64)>,
 }
 
 /// A memo of two counts that readers sharing the twin fill in (an atomic cell, so that the
@@ -197,6 +217,37 @@ fn replicas_of(v: &Value) -> i64 {
     v.at("/spec/replicas").and_then(Value::as_i64).unwrap_or(1)
 }
 
+/// `spec.replicas` of ReplicaSet `v` (last created or updated at version `updated`), read
+/// again only after it was.
+fn rs_replicas(c: &mut RsCache, v: &Value, updated: u64) -> i64 {
+    match c.replicas {
+        Some((u, r)) if u == updated => {
+            debug_assert_eq!(r, replicas_of(v), "replicas memo");
+            r
+        }
+        _ => {
+            let r = replicas_of(v);
+            c.replicas = Some((updated, r));
+            r
+        }
+    }
+}
+
+/// A ReplicaSet's (active, ready) pods: its memo ([`RsCache::sample_counts`], which
+/// `Sim::check_invariants` recounts) if set, else counted and memoized.
+fn rs_counts(pods: &super::pod_table::PodTable, c: &RsCache) -> (usize, usize) {
+    if let Some(counts) = c.sample_counts.get() {
+        return counts;
+    }
+    let (mut active, mut ready) = (0, 0);
+    for p in c.pods.iter().filter_map(|id| pods.get(id)) {
+        active += usize::from(p.is_active());
+        ready += usize::from(p.is_ready());
+    }
+    c.sample_counts.set(Some((active, ready)));
+    (active, ready)
+}
+
 /// Converts a JSON `LabelSelector` to the model type.
 pub fn selector_of(v: Option<&Value>) -> LabelSelector {
     let mut s = LabelSelector::default();
@@ -295,13 +346,17 @@ impl Sim {
         Ok(())
     }
 
+    /// The ReplicaSets in a Deployment's name range (see [`Sim::owned_replicasets`]).
+    fn replicaset_range(&self, d: &ObjKey) -> impl Iterator<Item = (&ObjKey, &Value)> {
+        let lo = ObjKey::new("ReplicaSet", &d.namespace, &format!("{}-", d.name));
+        let hi = ObjKey::new("ReplicaSet", &d.namespace, &format!("{}.", d.name));
+        self.store.range(lo, hi)
+    }
+
     fn owned_replicasets(&self, d: &ObjKey, uid: &str) -> Vec<ObjKey> {
         // ReplicaSets the controller creates are named `<deployment>-<hash>`; adopting others
         // by selector is not modelled, so only that name range is scanned.
-        let lo = ObjKey::new("ReplicaSet", &d.namespace, &format!("{}-", d.name));
-        let hi = ObjKey::new("ReplicaSet", &d.namespace, &format!("{}.", d.name));
-        self.store
-            .range(lo, hi)
+        self.replicaset_range(d)
             .filter(|(_, v)| {
                 v.at("/metadata/ownerReferences/0/uid")
                     .and_then(Value::as_str)
@@ -311,11 +366,60 @@ impl Sim {
             .collect()
     }
 
+    /// True if `key`'s [`DeploymentMemo`] holds: a sync now would do nothing.
+    fn deployment_memo_holds(&self, key: &ObjKey) -> bool {
+        let updated = |k: &ObjKey| self.store.get_updated(k).map(|(_, u)| u);
+        self.deployment_memo.get(key).is_some_and(|m| {
+            updated(key) == Some(m.d_updated)
+                && self.store.membership_of("ReplicaSet") == m.rs_members
+                && m.range.iter().all(|(k, u)| updated(k) == Some(*u))
+        })
+    }
+
     fn sync_deployment(&mut self, key: &ObjKey) {
+        if self.deployment_memo_holds(key) {
+            #[cfg(debug_assertions)]
+            {
+                let (rv, events) = (self.store.resource_version(), self.events.len());
+                self.sync_deployment_now(key);
+                assert!(
+                    self.store.resource_version() == rv && self.events.len() == events,
+                    "Deployment {}/{}: a sync skipped by its memo changed something",
+                    key.namespace,
+                    key.name
+                );
+            }
+            return;
+        }
+        if self.sync_deployment_now(key) {
+            let Some((_, d_updated)) = self.store.get_updated(key) else {
+                return;
+            };
+            let range = self
+                .replicaset_range(key)
+                .map(|(k, _)| {
+                    let u = self.store.get_updated(k).map_or(0, |(_, u)| u);
+                    (k.clone(), u)
+                })
+                .collect();
+            let memo = DeploymentMemo {
+                d_updated,
+                rs_members: self.store.membership_of("ReplicaSet"),
+                range,
+            };
+            self.deployment_memo.insert(key.clone(), memo);
+        } else {
+            self.deployment_memo.remove(key);
+        }
+    }
+
+    /// Syncs a Deployment; true if it ended with its current template's ReplicaSet as the
+    /// only one it owns (when a [`DeploymentMemo`] of what it read may skip the next sync).
+    fn sync_deployment_now(&mut self, key: &ObjKey) -> bool {
         // Only the fields the sync reads are taken from the stored object; it is copied (with
         // its template) only when a new ReplicaSet has to be created.
         let Some(d) = self.store.get(key) else {
-            return;
+            return false;
         };
         let uid = d
             .at("/metadata/uid")
@@ -365,11 +469,12 @@ impl Sim {
             .iter()
             .map(|k| self.store.get(k).map(replicas_of).unwrap_or(0))
             .sum();
+        let settled = new_key.is_some() && old.is_empty();
         let new_key = match new_key {
             Some(k) => k.clone(),
             None => {
                 if paused {
-                    return;
+                    return false;
                 }
                 // The first ReplicaSet starts at full size; later ones start at zero and grow
                 // by the rollout rules below.
@@ -385,14 +490,14 @@ impl Sim {
             }
         };
         if paused {
-            return;
+            return settled;
         }
         let new_replicas = self.store.get(&new_key).map(replicas_of).unwrap_or(0);
         if old_replicas == 0 && old_pods == 0 {
             if new_replicas != replicas {
                 self.scale_rs(key, &new_key, replicas);
             }
-            return;
+            return settled;
         }
         if recreate {
             for k in &old {
@@ -401,7 +506,7 @@ impl Sim {
             if old_pods == 0 && new_replicas != replicas {
                 self.scale_rs(key, &new_key, replicas);
             }
-            return;
+            return false;
         }
         let max_surge = int_or_percent(max_surge.as_ref(), "25%", replicas, true);
         let mut max_unavailable = int_or_percent(max_unavailable.as_ref(), "25%", replicas, false);
@@ -452,6 +557,7 @@ impl Sim {
                 budget -= down;
             }
         }
+        false
     }
 
     fn create_replicaset(
@@ -533,6 +639,7 @@ impl Sim {
                 owner,
                 view,
                 sample_counts: Default::default(),
+                replicas: None,
             },
         );
         self.mark_dirty(key);
@@ -544,8 +651,7 @@ impl Sim {
             return;
         }
         let d_replicas = self.store.get(dkey).map(replicas_of).unwrap_or(0);
-        self.store.update(key, |v| {
-            v["spec"]["replicas"] = json!(to);
+        self.store.update_replicas(key, to, |v| {
             v["metadata"]["annotations"]["deployment.kubernetes.io/desired-replicas"] =
                 json!(d_replicas.to_string());
         });
@@ -566,12 +672,7 @@ impl Sim {
     pub fn rs_active_pods(&self, key: &ObjKey) -> usize {
         self.rs_cache
             .get(key)
-            .map(|c| {
-                c.pods
-                    .iter()
-                    .filter(|id| self.pods.get(id).is_some_and(Pod::is_active))
-                    .count()
-            })
+            .map(|c| rs_counts(&self.pods, c).0)
             .unwrap_or(0)
     }
 
@@ -579,36 +680,31 @@ impl Sim {
     pub fn rs_ready_pods(&self, key: &ObjKey) -> usize {
         self.rs_cache
             .get(key)
-            .map(|c| {
-                c.pods
-                    .iter()
-                    .filter(|id| self.pods.get(id).is_some_and(Pod::is_ready))
-                    .count()
-            })
+            .map(|c| rs_counts(&self.pods, c).1)
             .unwrap_or(0)
     }
 
     fn sync_replicaset(&mut self, key: &ObjKey) {
-        let Some(v) = self.store.get(key) else { return };
-        let replicas = replicas_of(v);
-        let Some(cache) = self.rs_cache.get(key) else {
+        let Some((v, updated)) = self.store.get_updated(key) else {
             return;
         };
-        let active: Vec<u64> = cache
-            .pods
-            .iter()
-            .copied()
-            .filter(|id| self.pods.get(id).is_some_and(Pod::is_active))
-            .collect();
+        let Some(cache) = self.rs_cache.get_mut(key) else {
+            return;
+        };
+        let replicas = rs_replicas(cache, v, updated);
+        let cache = &*cache;
+        // Counted first (or memoized): the pods themselves are listed only to delete some.
+        let active = rs_counts(&self.pods, cache).0;
         let pending = *self.pending_creates.get(key).unwrap_or(&0) as i64;
-        let diff = active.len() as i64 + pending - replicas;
+        let diff = active as i64 + pending - replicas;
         if diff < 0 {
             // Slow start (controller_utils.go slowStartBatch): the first batch is one pod; if it
             // fails, nothing else is created this sync and the key is retried with back-off.
             // Admission failures are known up front in the twin, so the failing batch of one is
             // evaluated synchronously.
+            let template = Arc::clone(&cache.template);
             if let Err(msg) =
-                self.admission_check(&key.namespace, cache.template.priority_class.as_deref())
+                self.admission_check(&key.namespace, template.priority_class.as_deref())
             {
                 self.emit(
                     "Warning",
@@ -630,6 +726,12 @@ impl Sim {
             }
             *self.pending_creates.entry(key.clone()).or_insert(0) += n as u32;
         } else if diff > 0 {
+            let active: Vec<u64> = cache
+                .pods
+                .iter()
+                .copied()
+                .filter(|id| self.pods.get(id).is_some_and(Pod::is_active))
+                .collect();
             let n = diff.min(BURST_REPLICAS).min(active.len() as i64) as usize;
             let victims = self.rank_for_deletion(&active, n);
             for id in victims {
@@ -652,9 +754,18 @@ impl Sim {
     /// with LogarithmicScaleDown): unassigned before assigned, Pending before Running, not ready
     /// before ready, more replicas on the same node first, more recently ready first (log₂
     /// buckets), more restarts first, newer first (log₂ buckets), then by name.
+    ///
+    /// Only the first `n` are put in order (a selection, then a sort of those): every key is
+    /// distinct (ties broken by position in `active`), so they are the `n` that sorting the
+    /// whole list stably would put first, in the same order.
     pub fn rank_for_deletion(&self, active: &[u64], n: usize) -> Vec<u64> {
+        if n == 0 {
+            return Vec::new();
+        }
         let now = self.now;
-        let mut per_node: std::collections::BTreeMap<&str, i64> = Default::default();
+        // Pods per node (lookups only).
+        let mut per_node: std::collections::HashMap<&str, i64, foldhash::fast::FixedState> =
+            Default::default();
         for id in active {
             if let Some(node) = self.pods[id].node.as_deref() {
                 *per_node.entry(node).or_insert(0) += 1;
@@ -663,9 +774,10 @@ impl Sim {
         // floor(log2(age in ns)): pods whose ages fall in the same power-of-two bucket tie.
         let age_bucket =
             |t: SimTime| -> i64 { ((now.since(t).max(1) as f64) * 1e6).log2().floor() as i64 };
-        let mut ranked: Vec<(u64, DeletionRank)> = active
+        let mut ranked: Vec<(DeletionRank<'_>, usize, u64)> = active
             .iter()
-            .map(|id| {
+            .enumerate()
+            .map(|(i, id)| {
                 let p = &self.pods[id];
                 let phase_rank = match p.phase {
                     PodPhase::Pending | PodPhase::ContainerCreating => 0,
@@ -682,31 +794,36 @@ impl Sim {
                         .unwrap_or(0),
                     -(p.restarts as i64),
                     age_bucket(p.created),
-                    p.name.to_string(),
+                    &*p.name,
                 );
-                (*id, key)
+                (key, i, *id)
             })
             .collect();
-        ranked.sort_by(|a, b| a.1.cmp(&b.1));
-        ranked.into_iter().take(n).map(|(id, _)| id).collect()
+        if n < ranked.len() {
+            ranked.select_nth_unstable(n - 1);
+            ranked.truncate(n);
+        }
+        ranked.sort_unstable();
+        ranked.into_iter().map(|(_, _, id)| id).collect()
     }
 
     pub(crate) fn pod_create_lands(&mut self, key: ObjKey) {
         if let Some(p) = self.pending_creates.get_mut(&key) {
             *p = p.saturating_sub(1);
         }
-        let Some(v) = self.store.get(&key) else {
+        let Some((v, updated)) = self.store.get_updated(&key) else {
             return;
         };
-        let replicas = replicas_of(v);
-        if self.rs_active_pods(&key) as i64 >= replicas {
+        let Some(c) = self.rs_cache.get_mut(&key) else {
+            assert!(replicas_of(v) <= 0, "cache of stored ReplicaSet");
+            return;
+        };
+        let replicas = rs_replicas(c, v, updated);
+        if rs_counts(&self.pods, c).0 as i64 >= replicas {
             return;
         }
         // The owner's uid and the shared template, not a copy of the cache and its pod set.
-        let (uid, template) = {
-            let c = self.rs_cache.get(&key).expect("cache of stored ReplicaSet");
-            (c.uid.clone(), c.template.clone())
-        };
+        let (uid, template) = (c.uid.clone(), c.template.clone());
         let name = format!("{}-{}", key.name, self.rng.names.name_suffix(5));
         let owner = Owner {
             kind: "ReplicaSet",
@@ -716,12 +833,15 @@ impl Sim {
         match self.create_pod(&key.namespace, &name, template, Some(owner)) {
             Ok(id) => {
                 let c = self.rs_cache.get_mut(&key).expect("cache");
-                c.pods.insert(id);
+                // A new pod is active (Pending) and not ready: the memoized counts follow.
+                let joined = c.pods.insert(id);
+                let counts = c.sample_counts.get().filter(|_| joined);
+                c.sample_counts
+                    .set(counts.map(|(active, ready)| (active + 1, ready)));
                 let view = c.view;
                 if let Some(p) = self.pods.get_mut(&id) {
                     p.view = view;
                 }
-                c.sample_counts.set(None);
                 self.emit(
                     "Normal",
                     "SuccessfulCreate",
