@@ -51,6 +51,10 @@ pub struct Candidate<'a> {
     pub disruption_cost: f64,
     /// 1 + Σ max(0, [`eviction_cost`]) of its reschedulable pods (`RescheduleDisruptionCost`).
     pub reschedule_cost: f64,
+    /// Where its node is in [`Cluster::nodes`], if the caller knows: a hint, used only when
+    /// that node has the candidate's name and is among the nodes given in name order (see
+    /// [`Simulations::prepared`]), so the node is not looked up by name.
+    pub destination: Option<usize>,
 }
 
 /// A candidate's reschedulable pods, borrowed from its node: all of the node's pods, or those
@@ -464,10 +468,17 @@ fn simulate<'p>(
     // Existing nodes first: each pod on the first node (in order) not removed whose free room
     // holds it and that passes the filters. [`FirstFit`] skips blocks of nodes whose largest
     // free CPU, memory or pod room is too small, so it finds the same node as a linear scan.
-    let mut free = match removed {
-        Some(ix) => base.room.trial_at(&base.work, ix.iter().copied()),
-        None => base.room.trial(&base.work, cands.iter().map(|c| c.node)),
+    let mut gone = vec![];
+    let removed = match removed {
+        Some(ix) => ix,
+        None => {
+            for c in cands {
+                base.room.candidate_indices(cluster.nodes, c, &mut gone);
+            }
+            &gone
+        }
     };
+    let mut free = base.room.trial_at(&base.work, removed.iter().copied());
     let mut rest: Vec<&PodInfo> = vec![];
     // The candidates' pods among `rest` (ids), and their requests.
     let mut moving = vec![];
@@ -632,6 +643,10 @@ struct FreeRoom<'a> {
     fit: FirstFit,
     /// (name, index) sorted by name.
     index: Vec<(&'a str, usize)>,
+    /// The nodes known to be in strictly increasing name order (a prefix of the nodes).
+    named_in_order: usize,
+    /// (name, index) of the other nodes, sorted by name.
+    tail: Vec<(&'a str, usize)>,
 }
 
 impl<'a> FreeRoom<'a> {
@@ -659,16 +674,17 @@ impl<'a> FreeRoom<'a> {
         // of the whole prefix).
         let k = named_in_order.min(index.len());
         debug_assert!(index[..k].windows(2).all(|w| w[0].0 < w[1].0));
+        let mut tail = vec![];
         if k < index.len() {
-            let mut tail = index.split_off(k);
+            tail = index.split_off(k);
             tail.sort();
             let prefix = index;
             index = Vec::with_capacity(prefix.len() + tail.len());
             let mut from = 0;
-            for t in tail {
-                let at = from + prefix[from..].partition_point(|x| *x < t);
+            for t in &tail {
+                let at = from + prefix[from..].partition_point(|x| x < t);
                 index.extend_from_slice(&prefix[from..at]);
-                index.push(t);
+                index.push(*t);
                 from = at;
             }
             index.extend_from_slice(&prefix[from..]);
@@ -676,18 +692,31 @@ impl<'a> FreeRoom<'a> {
         FreeRoom {
             fit: FirstFit { free, block_max },
             index,
+            named_in_order: k,
+            tail,
         }
     }
 
-    /// A trial on `work` (a copy of this table between trials) with the nodes named `removed`
-    /// holding nothing: the same table as a copy of this one without them, and `work` is this
-    /// table again once the trial ends.
-    fn trial<'w, 'r>(
-        &self,
-        work: &'w RefCell<FirstFit>,
-        removed: impl Iterator<Item = &'r str>,
-    ) -> Trial<'w> {
-        self.trial_at(work, removed.flat_map(|name| self.indices_of(name)))
+    /// Appends to `out` the indices of the nodes named `c.node`, in increasing order (those of
+    /// [`FreeRoom::indices_of`]): with a [`Candidate::destination`] that names a node of the
+    /// name-ordered prefix, that node (the only one of its name there) and those of the other
+    /// nodes, without a search of the prefix.
+    /// `nodes` are the nodes the room was built from.
+    fn candidate_indices(&self, nodes: &[&NodeInfo], c: &Candidate<'_>, out: &mut Vec<usize>) {
+        match c.destination {
+            Some(i) if i < self.named_in_order && nodes[i].name.as_ref() == c.node => {
+                out.push(i);
+                let from = self.tail.partition_point(|(n, _)| *n < c.node);
+                out.extend(
+                    self.tail[from..]
+                        .iter()
+                        .take_while(|(n, _)| *n == c.node)
+                        .map(|&(_, i)| i),
+                );
+            }
+            _ => out.extend(self.indices_of(c.node)),
+        }
+        debug_assert!(out.ends_with(&self.indices_of(c.node).collect::<Vec<_>>()));
     }
 
     /// The indices of the nodes named `name`.
@@ -699,7 +728,9 @@ impl<'a> FreeRoom<'a> {
             .map(|&(_, i)| i)
     }
 
-    /// [`FreeRoom::trial`] with the removed nodes given by index (distinct).
+    /// A trial on `work` (a copy of this table between trials) with the nodes at `removed`
+    /// (distinct indices) holding nothing: the same table as a copy of this one without them,
+    /// and `work` is this table again once the trial ends.
     fn trial_at<'w>(
         &self,
         work: &'w RefCell<FirstFit>,
@@ -1011,7 +1042,7 @@ pub fn multi_node_in(
             .iter()
             .filter(|(_, k)| *k == usize::MAX || *k <= mid)
             .map(|(p, k)| (*p, *k != usize::MAX));
-        let gone = Some(removed.upto(base, cands, &idx, mid));
+        let gone = Some(removed.upto(cluster, base, cands, &idx, mid));
         let result = simulate(cluster, base, &set, gone, probe, bound);
         match probe_command(cluster, &set, &idx[..=mid], result) {
             Some(c) => {
@@ -1039,6 +1070,7 @@ impl RemovedByPrefix {
     /// The indices of the nodes of `cands` at `idx[..=mid]`.
     fn upto(
         &mut self,
+        cluster: &Cluster,
         base: &Simulations<'_>,
         cands: &[Candidate<'_>],
         idx: &[usize],
@@ -1046,7 +1078,8 @@ impl RemovedByPrefix {
     ) -> &[usize] {
         while self.ends.len() <= mid {
             let i = idx[self.ends.len()];
-            self.removed.extend(base.room.indices_of(cands[i].node));
+            base.room
+                .candidate_indices(cluster.nodes, &cands[i], &mut self.removed);
             self.ends.push(self.removed.len());
         }
         &self.removed[..self.ends[mid]]
@@ -1113,7 +1146,7 @@ fn search_merged(
             .map(|c| (c.pods.iter(), true))
             .chain(std::iter::once((pending.iter(), false)))
             .collect();
-        let gone = Some(removed.upto(base, cands, idx, mid));
+        let gone = Some(removed.upto(cluster, base, cands, idx, mid));
         let result = simulate(cluster, base, &set, gone, Merge::new(streams), bound);
         match probe_command(cluster, &set, &idx[..=mid], result) {
             Some(c) => {
@@ -1277,6 +1310,7 @@ mod tests {
             pods: CandidatePods::all(&n.pods),
             disruption_cost: costs.iter().sum(),
             reschedule_cost: 1.0 + costs.iter().map(|c| c.max(0.0)).sum::<f64>(),
+            destination: None,
         }
     }
 
@@ -1298,6 +1332,48 @@ mod tests {
             }),
             usage: Resources::ZERO,
         }
+    }
+
+    /// A candidate's [`Candidate::destination`] hint finds the indices a search by name finds:
+    /// right, wrong, out of range, beyond the name-ordered prefix or absent, with nodes of the
+    /// same name after the prefix (an in-flight NodeClaim named like a node).
+    #[test]
+    fn destination_hint_finds_the_nodes_of_the_name() {
+        let cat = catalog();
+        let infos: Vec<NodeInfo> = ["a", "b", "c", "b", "a"]
+            .iter()
+            .map(|n| node(n, &cat[0], vec![]))
+            .collect();
+        let refs: Vec<&NodeInfo> = infos.iter().collect();
+        let room = FreeRoom::new(&refs, 3);
+        for (name, hint) in [
+            ("a", Some(0)),
+            ("b", Some(1)),
+            ("c", Some(2)),
+            ("b", Some(0)),
+            ("b", Some(3)),
+            ("a", Some(4)),
+            ("c", Some(99)),
+            ("a", None),
+        ] {
+            let c = Candidate {
+                node: name,
+                destination: hint,
+                ..candidate(&infos[0], &cat[0])
+            };
+            let mut got = vec![7];
+            room.candidate_indices(&refs, &c, &mut got);
+            let want: Vec<usize> = std::iter::once(7).chain(room.indices_of(name)).collect();
+            assert_eq!(got, want, "{name} {hint:?}");
+        }
+        let mut got = vec![];
+        let b = Candidate {
+            node: "b",
+            destination: Some(1),
+            ..candidate(&infos[0], &cat[0])
+        };
+        room.candidate_indices(&refs, &b, &mut got);
+        assert_eq!(got, vec![1, 3]);
     }
 
     #[test]

@@ -401,8 +401,10 @@ impl Sim {
         consolidation::Simulations::prepared(cluster, named_in_order, compatible)
     }
 
-    /// Candidates of every NodePool, budgets' inputs and the simulation's destinations.
-    fn gather(&self, configs: &[PoolConfig]) -> Gathered<'_> {
+    /// Candidates of every NodePool, budgets' inputs and the simulation's destinations. With
+    /// `ordered`, the candidates in consolidation order (else in name order: revalidation finds
+    /// them by name).
+    fn gather(&self, configs: &[PoolConfig], ordered: bool) -> Gathered<'_> {
         let pools: Vec<Pool> = configs.iter().map(|c| c.pool.clone()).collect();
         let mut g = Gathered {
             pools,
@@ -434,7 +436,9 @@ impl Sim {
                 .filter(|e| e.meta_epoch == Some(self.node_labels_epoch));
             let cache = entry.and_then(|e| e.pods.as_ref());
             let disrupting = next_disrupting.next_if(|d| std::ptr::eq(**d, n)).is_some();
+            let mut destination = None;
             if n.info.ready && !n.info.unschedulable && !disrupting {
+                destination = Some(g.destinations.len());
                 g.destinations.push(&n.info);
             }
             let (nodepool, do_not_disrupt) = match entry {
@@ -515,6 +519,7 @@ impl Sim {
                 disruption_cost: disruption_cost
                     * lifetime_remaining(now.since(n.created), cfg.expire_after_ms),
                 reschedule_cost,
+                destination,
             };
             if empty {
                 g.empty.push(c);
@@ -529,6 +534,9 @@ impl Sim {
             } else {
                 g.underutilized.push(c);
             }
+        }
+        if !ordered {
+            return g;
         }
         // Gathered from the nodes in name order.
         consolidation::sort_name_ordered_candidates(&mut g.empty);
@@ -874,7 +882,7 @@ impl Sim {
     /// The decisions of a poll over the current state (emptiness, then multi-node, then
     /// single-node consolidation); [`Sim::nodepool_disruption`] emits its events.
     fn decide(&self, configs: &[PoolConfig]) -> Poll {
-        let g = self.gather(configs);
+        let g = self.gather(configs, true);
         let mut poll = Poll {
             counts: g.counts.clone(),
             unconsolidatable: g.unconsolidatable.clone(),
@@ -1029,7 +1037,7 @@ impl Sim {
     /// `churn` (a candidate is no longer one), `budget` or `scheduling` (the simulation
     /// gives another result).
     fn revalidate(&self, configs: &[PoolConfig], cmd: &Command) -> Result<(), &'static str> {
-        let g = self.gather(configs);
+        let g = self.gather(configs, false);
         let list = match cmd.reason {
             Reason::Empty => &g.empty,
             _ => &g.underutilized,
