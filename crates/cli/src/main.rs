@@ -3,6 +3,7 @@
 //! Exit codes: 0 success, 2 bad input (the message names the file, line or field), 1 any other
 //! failure (for example an output directory that cannot be written).
 
+use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -214,20 +215,44 @@ pub(crate) fn object_ref(s: &str, kinds: &[&str], flag: &str) -> Result<(String,
     Ok((ns.to_string(), name.to_string()))
 }
 
+/// Events handed from the simulation to the writer thread at a time.
+const EVENT_BATCH: usize = 4096;
+
 fn run(scenario: &Path, out: Option<PathBuf>, quiet: bool) -> ExitCode {
     let started = std::time::Instant::now();
-    let (output, warnings) = match kscale_twin::run::run_scenario(scenario) {
+    let mut sim = match kscale_twin::run::load_scenario(scenario) {
         Ok(x) => x,
         Err(e) => {
             eprintln!("error: {e}");
             return ExitCode::from(2);
         }
     };
-    for w in &warnings {
+    for w in &sim.warnings {
         eprintln!("warning: {w}");
     }
-    let dir = out.unwrap_or_else(|| PathBuf::from("kscale-out").join(&output.name));
-    if let Err(e) = kscale_report::write_outputs(&dir, &output) {
+    let dir = out.unwrap_or_else(|| PathBuf::from("kscale-out").join(sim.scenario.name()));
+    // events.jsonl is written on a thread of its own while the simulation runs.
+    let mut writer = match kscale_report::RunWriter::start(&dir) {
+        Ok(w) => w,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let mut failed = None;
+    let _ = sim.run_draining(EVENT_BATCH, &mut |batch| match writer.events(batch) {
+        Ok(spare) => ControlFlow::Continue(spare),
+        Err(e) => {
+            failed = Some(e);
+            ControlFlow::Break(())
+        }
+    });
+    if let Some(e) = failed {
+        eprintln!("error: {e}");
+        return ExitCode::from(1);
+    }
+    let mut output = sim.into_output();
+    if let Err(e) = writer.finish(&mut output) {
         eprintln!("error: {e}");
         return ExitCode::from(1);
     }

@@ -12,6 +12,7 @@ mod error;
 mod format;
 mod html;
 mod render;
+mod stream;
 mod write;
 
 pub use error::{RenderError, ReportError, ReportErrorKind};
@@ -20,6 +21,7 @@ pub use html::{MAX_HTML_EVENTS, render_html};
 pub use render::{
     render_events_jsonl, render_summary_json, render_timeseries_csv, render_transcript_jsonl,
 };
+pub use stream::RunWriter;
 pub use write::{OUTPUT_FILES, write_outputs};
 
 use serde::Serialize;

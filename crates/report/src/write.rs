@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex};
 
 use crate::chart::render_chart;
-use crate::html::write_html_with;
+use crate::html::{EventsView, write_html_with};
 use crate::render::{StreamError, write_events_jsonl, write_jsonl, write_timeseries_csv};
 use crate::{RenderError, ReportError, ReportErrorKind, RunOutput, render_summary_json};
 
@@ -37,35 +37,79 @@ static SEQ: AtomicU64 = AtomicU64::new(0);
 /// anything else (user files, a plain file, a symbolic link) is refused and left untouched. On
 /// error the staging directory is removed and `dir` is as it was.
 pub fn write_outputs(dir: &Path, out: &RunOutput) -> Result<(), ReportError> {
+    let mut started = Started::start(dir)?;
     let fail = |kind| ReportError {
         dir: dir.to_path_buf(),
         kind,
     };
-    let name = dir.file_name().ok_or_else(|| {
-        fail(ReportErrorKind::Refused {
-            reason: "the path does not end in a directory name".to_owned(),
-        })
-    })?;
-    let parent = match dir.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-
-    // `PARENT/NAME` rather than `dir` itself: no trailing slash or `.` for rename to trip on.
-    let target = parent.join(name);
-
-    // Fail fast, before rendering anything, when the target cannot be replaced.
-    inspect_target(&target).map_err(fail)?;
-    fs::create_dir_all(&parent).map_err(|e| fail(io_err("create directory", &parent, e)))?;
-
-    let mut staging = Staging::create(&parent, name).map_err(fail)?;
-    write_files(&staging.path, out).map_err(fail)?;
-    install(&staging.path, &target, &parent, name).map_err(fail)?;
-    staging.installed = true;
-    Ok(())
+    write_files(&started.staging.path, out, None).map_err(fail)?;
+    started.install()
 }
 
-fn io_err(op: impl Into<String>, path: &Path, error: io::Error) -> ReportErrorKind {
+/// A run directory being written: the target checked, its staging directory made.
+pub(crate) struct Started {
+    /// The run directory as given (for errors).
+    pub(crate) dir: PathBuf,
+    /// `PARENT/NAME`.
+    target: PathBuf,
+    parent: PathBuf,
+    name: std::ffi::OsString,
+    /// Where the files are written.
+    pub(crate) staging: Staging,
+}
+
+impl Started {
+    /// Checks that `dir` may be (re)placed and makes the staging directory next to it.
+    pub(crate) fn start(dir: &Path) -> Result<Self, ReportError> {
+        let fail = |kind| ReportError {
+            dir: dir.to_path_buf(),
+            kind,
+        };
+        let name = dir.file_name().ok_or_else(|| {
+            fail(ReportErrorKind::Refused {
+                reason: "the path does not end in a directory name".to_owned(),
+            })
+        })?;
+        let parent = match dir.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+
+        // `PARENT/NAME` rather than `dir` itself: no trailing slash or `.` for rename to trip on.
+        let target = parent.join(name);
+
+        // Fail fast, before rendering anything, when the target cannot be replaced.
+        inspect_target(&target).map_err(fail)?;
+        fs::create_dir_all(&parent).map_err(|e| fail(io_err("create directory", &parent, e)))?;
+
+        let staging = Staging::create(&parent, name).map_err(fail)?;
+        Ok(Started {
+            dir: dir.to_path_buf(),
+            target,
+            parent,
+            name: name.to_os_string(),
+            staging,
+        })
+    }
+
+    /// The error `kind` of writing this run directory.
+    pub(crate) fn fail(&self, kind: ReportErrorKind) -> ReportError {
+        ReportError {
+            dir: self.dir.clone(),
+            kind,
+        }
+    }
+
+    /// Moves the complete staging directory into place.
+    pub(crate) fn install(&mut self) -> Result<(), ReportError> {
+        install(&self.staging.path, &self.target, &self.parent, &self.name)
+            .map_err(|k| self.fail(k))?;
+        self.staging.installed = true;
+        Ok(())
+    }
+}
+
+pub(crate) fn io_err(op: impl Into<String>, path: &Path, error: io::Error) -> ReportErrorKind {
     ReportErrorKind::Io {
         op: op.into(),
         path: path.to_path_buf(),
@@ -77,17 +121,35 @@ fn io_err(op: impl Into<String>, path: &Path, error: io::Error) -> ReportErrorKi
 /// ever whole in memory): this thread writes `summary.json`, `transcript.jsonl` and
 /// `report.html`, a second one `events.jsonl` and `timeseries.csv` and then helps render the
 /// report's charts (each chart's SVG is the same whichever thread draws it; the page takes them
-/// in order). On failure the error of the first failing file in [`OUTPUT_FILES`] order is
-/// returned.
-fn write_files(staging: &Path, out: &RunOutput) -> Result<(), ReportErrorKind> {
+/// in order). With `streamed`, `events.jsonl` is already written (by [`crate::RunWriter`]) and
+/// the page shows these events instead of `out.events`. On failure the error of the first
+/// failing file in [`OUTPUT_FILES`] order is returned.
+pub(crate) fn write_files(
+    staging: &Path,
+    out: &RunOutput,
+    streamed: Option<&EventsView<'_>>,
+) -> Result<(), ReportErrorKind> {
+    write_files_ranked(staging, out, streamed).map_err(|(_, e)| e)
+}
+
+/// [`write_files`], with the failing file.
+pub(crate) fn write_files_ranked(
+    staging: &Path,
+    out: &RunOutput,
+    streamed: Option<&EventsView<'_>>,
+) -> Result<(), (&'static str, ReportErrorKind)> {
     let pool = ChartPool::new(out);
+    let own = EventsView::of(&out.events);
+    let events = streamed.unwrap_or(&own);
     let (mine, theirs) = std::thread::scope(|s| {
         let helper = s.spawn(|| {
             let _gone = HelperGone(&pool);
             let written = (|| {
-                write_file(staging, "events.jsonl", |w| {
-                    write_events_jsonl(&out.events, w)
-                })?;
+                if streamed.is_none() {
+                    write_file(staging, "events.jsonl", |w| {
+                        write_events_jsonl(&out.events, w)
+                    })?;
+                }
                 write_file(staging, "timeseries.csv", |w| {
                     write_timeseries_csv(&out.timeseries, w)
                 })
@@ -104,7 +166,7 @@ fn write_files(staging: &Path, out: &RunOutput) -> Result<(), ReportErrorKind> {
                 write_jsonl(&out.transcript, w)
             })?;
             write_file(staging, "report.html", |w| {
-                write_html_with(out, w, &mut |i| pool.take(i))
+                write_html_with(out, events, w, &mut |i| pool.take(i))
             })
         })();
         if mine.is_err() {
@@ -115,20 +177,23 @@ fn write_files(staging: &Path, out: &RunOutput) -> Result<(), ReportErrorKind> {
             .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
         (mine, theirs)
     });
+    first_failure(mine, theirs)
+}
+
+/// Of two writers' results, the error of the file first in [`OUTPUT_FILES`] order.
+pub(crate) fn first_failure(
+    a: Result<(), (&'static str, ReportErrorKind)>,
+    b: Result<(), (&'static str, ReportErrorKind)>,
+) -> Result<(), (&'static str, ReportErrorKind)> {
     let rank = |e: &Result<(), (&'static str, ReportErrorKind)>| match e {
         Ok(()) => usize::MAX,
         Err((file, _)) => OUTPUT_FILES.iter().position(|f| f == file).unwrap_or(0),
     };
-    let first = if rank(&theirs) < rank(&mine) {
-        theirs
-    } else {
-        mine
-    };
-    first.map_err(|(_, e)| e)
+    if rank(&b) < rank(&a) { b } else { a }
 }
 
 /// Creates `staging/file` and streams `write`'s output into it through a buffer.
-fn write_file(
+pub(crate) fn write_file(
     staging: &Path,
     file: &'static str,
     write: impl FnOnce(&mut BufWriter<fs::File>) -> Result<(), StreamError>,
@@ -348,8 +413,9 @@ fn unique_sibling(parent: &Path, name: &OsStr, tag: &str) -> PathBuf {
 }
 
 /// The staging directory; removed on drop unless it was installed.
-struct Staging {
-    path: PathBuf,
+pub(crate) struct Staging {
+    /// Its path.
+    pub(crate) path: PathBuf,
     installed: bool,
 }
 

@@ -1,11 +1,11 @@
-//! Run directories written by `write_outputs`.
+//! Run directories written by `write_outputs` and `RunWriter`.
 
 use std::fs;
 use std::path::Path;
 
 use kscale_report::{
     ChartSpec, EventRecord, InvolvedObject, MAX_HTML_EVENTS, OUTPUT_FILES, ReportErrorKind,
-    RunOutput, TimeSeries, TranscriptEntry, write_outputs,
+    RunOutput, RunWriter, TimeSeries, TranscriptEntry, write_outputs,
 };
 use serde_json::json;
 
@@ -395,4 +395,86 @@ fn empty_run_output() {
     let html = read(&dir, "report.html");
     assert_eq!(html.matches("<svg").count(), 1);
     assert!(html.contains("no data") && html.contains("absent (not recorded)"));
+}
+
+/// `sample()` with `n` events, some of them warnings.
+fn with_events(n: usize) -> RunOutput {
+    let mut out = sample();
+    out.events = (0..n)
+        .map(|i| {
+            let type_ = if i % 7 == 3 { "Warning" } else { "Normal" };
+            event(
+                i as f64 / 4.0,
+                type_,
+                "Scheduled",
+                &format!("p-{i}"),
+                "ok \"q\"",
+            )
+        })
+        .collect();
+    out
+}
+
+#[test]
+fn streamed_events_give_the_same_files() {
+    let tmp = tempfile::tempdir().unwrap();
+    for n in [0, 2, 2345] {
+        let out = with_events(n);
+        let whole = tmp.path().join(format!("whole-{n}"));
+        write_outputs(&whole, &out).unwrap();
+        // Batches of several sizes, an empty one, and the rest left in the output.
+        for sizes in [vec![], vec![1, 0, 7, 1999], vec![n]] {
+            let dir = tmp.path().join(format!("streamed-{n}-{}", sizes.len()));
+            let mut w = RunWriter::start(&dir).unwrap();
+            let mut rest = out.clone();
+            for s in &sizes {
+                let s = (*s).min(rest.events.len());
+                let spare = w.events(rest.events.drain(..s).collect()).unwrap();
+                assert!(spare.is_empty());
+            }
+            w.finish(&mut rest).unwrap();
+            assert_eq!(rest.events, out.events, "all the events are back");
+            assert_eq!(snapshot(&dir), snapshot(&whole), "{n} events, {sizes:?}");
+        }
+    }
+    assert!(leftovers(tmp.path()).is_empty());
+}
+
+#[test]
+fn streamed_failure_leaves_nothing_partial() {
+    let tmp = tempfile::tempdir().unwrap();
+
+    // The target cannot be replaced: refused at the start.
+    let file = tmp.path().join("run");
+    fs::write(&file, "not a directory").unwrap();
+    let err = RunWriter::start(&file).err().unwrap();
+    assert!(matches!(err.kind, ReportErrorKind::Refused { .. }), "{err}");
+
+    // Failing at the end (a ragged time-series row): the earlier run stays.
+    let dir = tmp.path().join("out");
+    write_outputs(&dir, &sample()).unwrap();
+    let before = snapshot(&dir);
+    let mut bad = with_events(3000);
+    bad.timeseries.rows[2].pop();
+    let mut w = RunWriter::start(&dir).unwrap();
+    w.events(bad.events.drain(..2500).collect()).unwrap();
+    let err = w.finish(&mut bad).unwrap_err();
+    let msg = err.to_string();
+    assert!(
+        msg.contains(&dir.display().to_string()) && msg.contains("timeseries.csv"),
+        "{msg}"
+    );
+    assert_eq!(snapshot(&dir), before);
+
+    // Dropped without finishing (the run was cut short): nothing appears.
+    let fresh = tmp.path().join("fresh");
+    let mut w = RunWriter::start(&fresh).unwrap();
+    w.events(with_events(100).events).unwrap();
+    drop(w);
+    assert!(!fresh.exists());
+    assert!(
+        leftovers(tmp.path()).is_empty(),
+        "{:?}",
+        leftovers(tmp.path())
+    );
 }

@@ -14,11 +14,17 @@ use crate::sim::Sim;
 ///
 /// The result is a pure function of the scenario, the files it names and its seed.
 pub fn run_scenario(path: &Path) -> Result<(RunOutput, Vec<Warning>), InputError> {
-    let scenario = Arc::new(Scenario::load(path)?);
-    let mut sim = Sim::new(scenario)?;
+    let mut sim = load_scenario(path)?;
     sim.run();
     let warnings = sim.warnings.clone();
     Ok((sim.into_output(), warnings))
+}
+
+/// Loads and validates a scenario into a simulation ready to run ([`Sim::run`] or
+/// [`Sim::run_draining`]); its input warnings are in [`Sim::warnings`].
+pub fn load_scenario(path: &Path) -> Result<Sim, InputError> {
+    let scenario = Arc::new(Scenario::load(path)?);
+    Sim::new(scenario)
 }
 
 /// Loads and validates a scenario (manifests, traces and steps included) without running it.

@@ -11,6 +11,7 @@ pub mod cluster_autoscaler;
 pub mod custom_metrics;
 pub mod elastic;
 pub mod elastic_autoscaler;
+pub mod event_stream;
 pub mod eviction;
 pub mod hpa;
 pub mod hpa_view;
@@ -172,8 +173,10 @@ pub struct Sim {
     pub template_hashes: BTreeMap<ObjKey, (String, i64, String)>,
     /// Creates in flight per ReplicaSet (upstream "expectations").
     pub pending_creates: BTreeMap<ObjKey, u32>,
-    /// Emitted events.
+    /// Emitted events (those not yet handed out by [`Sim::drain_events`]).
     pub events: Vec<EventRecord>,
+    /// What the summary keeps of the events handed out by [`Sim::drain_events`].
+    pub drained_events: event_stream::DrainedEvents,
     /// Step transcript.
     pub transcript: Vec<TranscriptEntry>,
     /// Text a successful kubectl step prints on stderr (e.g. "No resources found").
@@ -307,6 +310,7 @@ impl Sim {
             rs_epoch: 0,
             template_hashes: BTreeMap::new(),
             events: vec![],
+            drained_events: Default::default(),
             transcript: vec![],
             warnings: vec![],
             pending_stderr: String::new(),
@@ -428,6 +432,11 @@ impl Sim {
             self.now = t;
             self.handle(ev);
         }
+        self.finish_run();
+    }
+
+    /// Ends a run at its end time: the last sample, HPA statuses written.
+    fn finish_run(&mut self) {
         self.now = self.end;
         self.take_sample();
         self.flush_hpa_status();

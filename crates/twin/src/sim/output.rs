@@ -751,7 +751,11 @@ impl Sim {
             *pods_final.entry(k).or_insert(0u64) += 1;
         }
         let steps_failed = self.transcript.iter().filter(|t| t.exit_code != 0).count();
-        let reasons = count_reasons(&self.events);
+        let mut reasons = count_reasons(&self.events);
+        for (reason, n) in &self.drained_events.by_reason {
+            *reasons.entry(reason.as_str()).or_default() += n;
+        }
+        let events_total = self.drained_events.total + self.events.len();
         let loads: Vec<Value> = self.scenario.loads.iter().zip(&self.load_state).map(|(l, s)| json!({
             "target": format!("{}/{}/{}", l.namespace, l.kind, l.name),
             "offeredRequests": round3(s.offered), "servedRequests": round3(s.served), "droppedRequests": round3(s.dropped),
@@ -765,7 +769,7 @@ impl Sim {
             "pods": {"final": pods_final, "maxPending": max_of("pods_pending"), "created": self.counters.get("podsCreated").copied().unwrap_or(0), "scheduled": self.counters.get("podsScheduled").copied().unwrap_or(0), "preempted": self.counters.get("preemptions").copied().unwrap_or(0)},
             "costUsd": round3(self.cost_so_far()),
             "steps": {"total": self.transcript.len(), "failed": steps_failed},
-            "events": {"total": self.events.len(), "byReason": reasons},
+            "events": {"total": events_total, "byReason": reasons},
             "loads": loads,
             "podStartup": self.startup_summary(),
             "apiWrites": self.api_writes_summary(),
@@ -863,8 +867,7 @@ impl Sim {
 
     /// Everything the run produced, moved out of the finished run: the same as
     /// [`Sim::output`] without a second copy of the events, transcript and samples, and with
-    /// the rest of the cluster state freed (on a second thread) while the time series is
-    /// assembled.
+    /// the rest of the cluster state freed on a second thread (not waited for).
     pub fn into_output(mut self) -> RunOutput {
         let name = self.scenario.name().to_string();
         let columns = self.samples.columns(&self.samples.order());
@@ -879,7 +882,11 @@ impl Sim {
             let summary = self.summary_with(None, &maxima);
             let events = std::mem::take(&mut self.events);
             let transcript = std::mem::take(&mut self.transcript);
-            drop(self);
+            // Freed on a thread of its own, which nobody waits for (where none can be
+            // started, the failed spawn drops it here).
+            let _ = std::thread::Builder::new()
+                .name("kscale-free".to_owned())
+                .spawn(move || drop(self));
             let timeseries = ordering
                 .join()
                 .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
@@ -1048,7 +1055,7 @@ impl SummaryMaxima {
 
 /// Events by reason. Events of one reason come in runs and there are a few dozen reasons: a
 /// short list searched from the last hit, not a map lookup per event.
-fn count_reasons(events: &[kscale_report::EventRecord]) -> BTreeMap<&str, u64> {
+pub(crate) fn count_reasons(events: &[kscale_report::EventRecord]) -> BTreeMap<&str, u64> {
     let mut seen: Vec<(&str, u64)> = Vec::new();
     let mut last = 0;
     for e in events {
