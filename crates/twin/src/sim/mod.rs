@@ -21,6 +21,7 @@ pub mod kubectl;
 pub mod kubelet;
 pub mod metrics;
 pub mod model;
+pub mod node_map;
 pub mod ops;
 pub mod output;
 pub mod pod_table;
@@ -44,7 +45,6 @@ use crate::manifest::Warning;
 use crate::queue::EventQueue;
 use crate::rngs::Stream;
 use crate::scenario::Scenario;
-use model::Node;
 use store::{ObjKey, Store};
 
 /// Something that happens at a point of virtual time.
@@ -143,7 +143,7 @@ pub struct Sim {
     /// Stored API objects other than pods and nodes.
     pub store: Store,
     /// Nodes by name.
-    pub nodes: BTreeMap<Arc<str>, Node>,
+    pub nodes: node_map::NodeMap,
     /// Pods by id (creation order).
     pub pods: pod_table::PodTable,
     /// Pod id by (namespace, name) (lookups only, never iterated).
@@ -294,7 +294,7 @@ impl Sim {
             },
             lat: Latencies::from_scenario(&scenario.doc.spec),
             store: Store::default(),
-            nodes: BTreeMap::new(),
+            nodes: Default::default(),
             pods: pod_table::PodTable::new(),
             pod_names: Default::default(),
             next_pod_id: 1,

@@ -109,7 +109,8 @@ impl Sim {
         // The filters' table of the nodes (in key order): built at the cycle's first attempt,
         // a bound node's row read again, built anew after anything else changes nodes (a
         // preemption, a bind that drops a nomination). The node set is the same all cycle.
-        let mut table: Option<NodeTable> = None;
+        // Kept between cycles (`NodeMap` journals the nodes that changed in between).
+        let mut table: Option<NodeTable> = self.nodes.take_table();
         // Failed attempts since the last bind or preemption of pods that cannot preempt (their
         // priority is at most every bound pod's) and with no node holding a nominated pod, by
         // what the filters read of a pod (requests, priority, placement constraints): a pod of
@@ -286,6 +287,9 @@ impl Sim {
         }
         if failures > 0 {
             *self.counters.entry("failedScheduling").or_insert(0) += failures;
+        }
+        if let Some(t) = table {
+            self.nodes.keep_table(t);
         }
     }
 

@@ -1,0 +1,124 @@
+//! The nodes by name, journaling every change, so the scheduling queue keeps its
+//! [`NodeTable`] between cycles and refreshes only the rows of the nodes that changed instead
+//! of rebuilding it (a pass over every node) at every cycle.
+
+use std::borrow::Borrow;
+use std::collections::BTreeMap;
+use std::ops::Deref;
+use std::sync::Arc;
+
+use kscale_controllers::scheduler::NodeTable;
+
+use super::model::Node;
+
+/// The nodes by name. Reads go through `Deref` to the map; every mutable access goes through
+/// [`NodeMap::get_mut`], [`NodeMap::insert`] or [`NodeMap::remove`], which journal it.
+#[derive(Debug, Clone, Default)]
+pub struct NodeMap {
+    map: BTreeMap<Arc<str>, Node>,
+    /// Inserts and removals so far (a table's rows are by position in name order).
+    structure: u64,
+    /// The table kept by the last cycle and the `structure` it is of.
+    kept: Option<(NodeTable, u64)>,
+    /// The node names in order, as of `structure` (the kept table's rows).
+    names: Option<(Vec<Arc<str>>, u64)>,
+    /// Names of the nodes changed since journaling started (repeats allowed).
+    journal: Vec<Arc<str>>,
+    /// A table has been kept once: changes are journaled from then on.
+    tracking: bool,
+    /// The journal grew past its bound and was dropped: the next table is built anew.
+    overflowed: bool,
+}
+
+impl Deref for NodeMap {
+    type Target = BTreeMap<Arc<str>, Node>;
+    fn deref(&self) -> &Self::Target {
+        &self.map
+    }
+}
+
+impl<'a> IntoIterator for &'a NodeMap {
+    type Item = (&'a Arc<str>, &'a Node);
+    type IntoIter = std::collections::btree_map::Iter<'a, Arc<str>, Node>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.map.iter()
+    }
+}
+
+impl NodeMap {
+    /// A node to change (journaled).
+    pub fn get_mut<Q>(&mut self, name: &Q) -> Option<&mut Node>
+    where
+        Arc<str>: Borrow<Q>,
+        Q: Ord + ?Sized,
+    {
+        if self.tracking
+            && !self.overflowed
+            && let Some((k, _)) = self.map.get_key_value(name)
+        {
+            self.journal.push(k.clone());
+            if self.journal.len() > 4 * self.map.len() + 64 {
+                // Long since the last cycle: a rebuild costs less than the journal.
+                self.journal = Vec::new();
+                self.overflowed = true;
+            }
+        }
+        self.map.get_mut(name)
+    }
+
+    /// Adds (or replaces) a node.
+    pub fn insert(&mut self, name: Arc<str>, node: Node) -> Option<Node> {
+        self.structure += 1;
+        self.map.insert(name, node)
+    }
+
+    /// Removes a node.
+    pub fn remove<Q>(&mut self, name: &Q) -> Option<Node>
+    where
+        Arc<str>: Borrow<Q>,
+        Q: Ord + ?Sized,
+    {
+        self.structure += 1;
+        self.map.remove(name)
+    }
+
+    /// The table the last cycle kept, its changed nodes' rows read again; None when it must
+    /// be built anew (nodes were added or removed, or the journal overflowed).
+    pub fn take_table(&mut self) -> Option<NodeTable> {
+        let mut journal = std::mem::take(&mut self.journal);
+        let overflowed = std::mem::replace(&mut self.overflowed, false);
+        let (mut table, at) = self.kept.take()?;
+        if overflowed || at != self.structure {
+            return None;
+        }
+        let (names, names_at) = self.names.as_ref()?;
+        if *names_at != at {
+            return None;
+        }
+        journal.sort_unstable();
+        journal.dedup();
+        for name in &journal {
+            let i = names.binary_search(name).ok()?;
+            table.refresh(i, &self.map[name].info);
+        }
+        Some(table)
+    }
+
+    /// Keeps `table`, the table of the current nodes in name order, for the next cycle.
+    pub fn keep_table(&mut self, table: NodeTable) {
+        if std::mem::replace(&mut self.overflowed, false) {
+            // Changes since the table was built may be lost.
+            return;
+        }
+        if self
+            .names
+            .as_ref()
+            .is_none_or(|(_, at)| *at != self.structure)
+        {
+            self.names = Some((self.map.keys().cloned().collect(), self.structure));
+        }
+        debug_assert_eq!(table.len(), self.map.len());
+        self.tracking = true;
+        self.kept = Some((table, self.structure));
+    }
+}
