@@ -122,3 +122,95 @@ impl NodeMap {
         self.kept = Some((table, self.structure));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kscale_controllers::scheduler::NodeInfo;
+    use kscale_model::{Resources, SimTime};
+
+    fn node(name: &str, cpu: i64) -> Node {
+        Node {
+            info: NodeInfo {
+                name: Arc::from(name),
+                labels: Default::default(),
+                taints: vec![],
+                unschedulable: false,
+                ready: true,
+                allocatable: Resources {
+                    cpu_milli: cpu,
+                    memory: 1 << 30,
+                    pods: 110,
+                },
+                requested: Resources::ZERO,
+                pods: vec![],
+                nominated: vec![],
+            },
+            uid: String::new(),
+            created: SimTime::ZERO,
+            last_pod_event: SimTime::ZERO,
+            capacity: Resources::ZERO,
+            instance_type: String::new(),
+            capacity_type: String::new(),
+            hourly_price: 0.0,
+            images: Default::default(),
+            annotations: Default::default(),
+            sandbox_free_at: SimTime::ZERO,
+            pods_stamp: 0,
+        }
+    }
+
+    fn fresh(m: &NodeMap) -> NodeTable {
+        let refs: Vec<&NodeInfo> = m.values().map(|n| &n.info).collect();
+        NodeTable::new(&refs)
+    }
+
+    #[test]
+    fn kept_table_follows_changes_and_is_rebuilt_after_inserts() {
+        let mut m = NodeMap::default();
+        for (i, name) in ["a", "b", "c"].iter().enumerate() {
+            m.insert(Arc::from(*name), node(name, 1000 * (i as i64 + 1)));
+        }
+        assert!(m.take_table().is_none(), "nothing kept yet");
+        m.keep_table(fresh(&m));
+        // Changes between cycles: requests, cordon, readiness.
+        m.get_mut("b").unwrap().info.requested.cpu_milli = 500;
+        m.get_mut("c").unwrap().info.unschedulable = true;
+        m.get_mut("b").unwrap().info.requested.cpu_milli = 700;
+        m.get_mut("a").unwrap().info.ready = false;
+        let t = m.take_table().expect("kept");
+        assert_eq!(t, fresh(&m));
+        m.keep_table(t);
+        // A change made while a cycle held the table is journaled too.
+        let t = m.take_table().expect("kept");
+        m.get_mut("a").unwrap().info.ready = true;
+        m.keep_table(t);
+        assert_eq!(m.take_table().expect("kept"), fresh(&m));
+        // Adding or removing a node moves the rows: built anew.
+        m.keep_table(fresh(&m));
+        m.insert(Arc::from("ab"), node("ab", 4000));
+        assert!(m.take_table().is_none());
+        m.keep_table(fresh(&m));
+        m.remove("c");
+        assert!(m.take_table().is_none());
+        m.keep_table(fresh(&m));
+        assert_eq!(m.take_table().expect("kept"), fresh(&m));
+    }
+
+    #[test]
+    fn an_overflowing_journal_drops_the_table() {
+        let mut m = NodeMap::default();
+        m.insert(Arc::from("a"), node("a", 1000));
+        m.keep_table(fresh(&m));
+        for i in 0..100 {
+            m.get_mut("a").unwrap().info.requested.cpu_milli = i;
+        }
+        assert!(
+            m.take_table().is_none(),
+            "rebuilt after the journal overflowed"
+        );
+        m.keep_table(fresh(&m));
+        m.get_mut("a").unwrap().info.requested.cpu_milli = 3;
+        assert_eq!(m.take_table().expect("kept"), fresh(&m));
+    }
+}
