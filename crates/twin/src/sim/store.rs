@@ -55,6 +55,15 @@ pub struct Store {
     kind_members: BTreeMap<String, u64>,
 }
 
+/// Adds one to `metadata.generation` (1 when absent), as the API server does on a spec change.
+fn bump_generation(v: &mut Value) {
+    let g = v
+        .pointer("/metadata/generation")
+        .and_then(Value::as_i64)
+        .unwrap_or(1);
+    v["metadata"]["generation"] = Value::from(g + 1);
+}
+
 impl Store {
     fn slot(&self, key: &ObjKey) -> Option<&Stored> {
         let i = *self.index.get(key)?;
@@ -236,11 +245,7 @@ impl Store {
                 let before = v.get("spec").cloned();
                 f(v);
                 if v.get("spec") != before.as_ref() {
-                    let g = v
-                        .pointer("/metadata/generation")
-                        .and_then(Value::as_i64)
-                        .unwrap_or(1);
-                    v["metadata"]["generation"] = Value::from(g + 1);
+                    bump_generation(v);
                 }
                 v["metadata"]["resourceVersion"] = Value::String(rv.to_string());
                 true
@@ -277,11 +282,7 @@ impl Store {
                     "f left spec alone"
                 );
                 if changed {
-                    let g = v
-                        .pointer("/metadata/generation")
-                        .and_then(Value::as_i64)
-                        .unwrap_or(1);
-                    v["metadata"]["generation"] = Value::from(g + 1);
+                    bump_generation(v);
                 }
                 v["metadata"]["resourceVersion"] = Value::String(rv.to_string());
                 true
