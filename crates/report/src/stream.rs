@@ -48,6 +48,16 @@ impl RunWriter {
     pub fn start(dir: &Path) -> Result<Self, ReportError> {
         let started = Started::start(dir)?;
         let path = started.staging.path.join("events.jsonl");
+        Self::with_thread(started, path, dir)
+    }
+
+    /// A writer over `started` (for the target `dir`) whose thread writes the events to
+    /// `path`.
+    fn with_thread(
+        started: Started,
+        path: std::path::PathBuf,
+        dir: &Path,
+    ) -> Result<Self, ReportError> {
         let (tx, rx) = sync_channel(QUEUED_BATCHES);
         let (spare_tx, spare) = channel();
         let thread = std::thread::Builder::new()
@@ -195,19 +205,7 @@ mod tests {
     /// A writer whose thread cannot create `events.jsonl` (its folder is missing).
     fn failing(dir: &Path, missing: &Path) -> RunWriter {
         let started = Started::start(dir).unwrap();
-        let path = missing.join("events.jsonl");
-        let (tx, rx) = sync_channel(QUEUED_BATCHES);
-        let (spare_tx, spare) = channel();
-        let thread = std::thread::spawn(move || write_events(&path, rx, spare_tx));
-        RunWriter {
-            started,
-            tx: Some(tx),
-            thread: Some(thread),
-            spare,
-            total: 0,
-            warnings: 0,
-            head: Vec::new(),
-        }
+        RunWriter::with_thread(started, missing.join("events.jsonl"), dir).unwrap()
     }
 
     fn output() -> RunOutput {
