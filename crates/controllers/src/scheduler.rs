@@ -777,21 +777,64 @@ enum PostFilter {
 /// Nodes per block of [`NodeTable`].
 const TABLE_BLOCK: usize = 32;
 
+/// Blocks per super-block of [`NodeTable`] (a super-block spans `TABLE_BLOCK * SUPER_BLOCK`
+/// nodes).
+const SUPER_BLOCK: usize = 32;
+
 /// What the filters read of each node of a node list, kept by the caller between
 /// [`Scheduler::schedule_in`] calls over the same list (like upstream's scheduler cache
 /// snapshot): a "plain" node (schedulable, ready, no NoSchedule/NoExecute taint, no nominated
 /// pods) passes the non-resource filters for any pod without a nodeSelector or required node
 /// affinity, so its filter result is its resources' alone. The filter pass then reads this
-/// table instead of the nodes, and skips a block of plain nodes whose largest free room cannot
-/// hold the pod; the decisions are those of [`Scheduler::schedule`].
-#[derive(Clone, Debug, Default, PartialEq)]
+/// table instead of the nodes, and skips a block (or a super-block of blocks) of plain nodes
+/// whose largest free room cannot hold the pod; scoring reads a plain node's row; a pass that
+/// finds no node counts the reasons of a block of plain nodes once per request (kept until
+/// the block changes). The decisions are those of [`Scheduler::schedule`].
+#[derive(Clone, Debug, Default)]
 pub struct NodeTable {
-    /// Per node: (allocatable, used: requested CPU and memory, pod count) of a plain node.
-    rows: Vec<Option<(Resources, Resources)>>,
+    /// Per node: what the filters and scores read of a plain node.
+    rows: Vec<Option<Row>>,
     /// Per block: (component-wise largest free room of its nodes, every node is plain).
     blocks: Vec<(Resources, bool)>,
+    /// Per super-block: the same over its blocks.
+    supers: Vec<(Resources, bool)>,
+    /// Per block of plain nodes: the reasons its nodes fail the last request counted there.
+    diagnosed: Vec<Option<Diagnosis>>,
     /// The nodes with nominated pods, in list order.
     nominated: Vec<usize>,
+}
+
+/// A plain node's row of a [`NodeTable`].
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Row {
+    allocatable: Resources,
+    /// Requested CPU and memory, and the pod count.
+    used: Resources,
+    /// Requested CPU and memory with the scoring defaults for pods that request none.
+    non_zero: Resources,
+    /// The node has PreferNoSchedule taints (scoring reads them from the node).
+    prefer_taints: bool,
+}
+
+/// How the nodes of a block of plain nodes fail a request: counts of nodes with each reason
+/// and of nodes preemption may help on.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Diagnosis {
+    request: Resources,
+    pods: u32,
+    cpu: u32,
+    memory: u32,
+    resolvable: u32,
+}
+
+/// Tables are equal when their nodes' rows are (what was diagnosed is a cache).
+impl PartialEq for NodeTable {
+    fn eq(&self, o: &Self) -> bool {
+        self.rows == o.rows
+            && self.blocks == o.blocks
+            && self.supers == o.supers
+            && self.nominated == o.nominated
+    }
 }
 
 /// Room no request fits.
@@ -804,12 +847,29 @@ const NO_FREE: Resources = Resources {
 impl NodeTable {
     /// The table of `nodes`.
     pub fn new(nodes: &[&NodeInfo]) -> NodeTable {
-        let rows: Vec<_> = nodes.iter().map(|n| Self::row(n)).collect();
-        let nominated = (0..nodes.len())
-            .filter(|&i| !nodes[i].nominated.is_empty())
-            .collect();
+        NodeTable::default().remap(nodes.iter().map(|n| Err(*n)))
+    }
+
+    /// The table of a node list given in order, each node as `Ok(j)`: node `j` of this
+    /// table's list, unchanged, or `Err(node)`: a node to read.
+    pub fn remap<'n>(&self, from: impl Iterator<Item = Result<usize, &'n NodeInfo>>) -> NodeTable {
+        let mut rows = Vec::with_capacity(from.size_hint().0);
+        let mut nominated = vec![];
+        for (i, f) in from.enumerate() {
+            let (row, nominates) = match f {
+                Ok(j) => (self.rows[j], self.nominated.binary_search(&j).is_ok()),
+                Err(n) => (Self::row(n), !n.nominated.is_empty()),
+            };
+            rows.push(row);
+            if nominates {
+                nominated.push(i);
+            }
+        }
+        let blocks = rows.len().div_ceil(TABLE_BLOCK);
         let mut t = NodeTable {
-            blocks: vec![(NO_FREE, true); rows.len().div_ceil(TABLE_BLOCK)],
+            blocks: vec![(NO_FREE, true); blocks],
+            supers: vec![(NO_FREE, true); blocks.div_ceil(SUPER_BLOCK)],
+            diagnosed: vec![None; blocks],
             rows,
             nominated,
         };
@@ -848,14 +908,19 @@ impl NodeTable {
         !self.nominated.is_empty()
     }
 
-    fn row(n: &NodeInfo) -> Option<(Resources, Resources)> {
+    fn row(n: &NodeInfo) -> Option<Row> {
         let plain = !n.unschedulable
             && n.ready
             && n.nominated.is_empty()
             && n.taints
                 .iter()
                 .all(|t| t.effect == TaintEffect::PreferNoSchedule);
-        plain.then(|| (n.allocatable, node_used(n)))
+        plain.then(|| Row {
+            allocatable: n.allocatable,
+            used: node_used(n),
+            non_zero: node_non_zero_requested(n),
+            prefer_taints: !n.taints.is_empty(),
+        })
     }
 
     fn refresh_block(&mut self, b: usize) {
@@ -864,25 +929,67 @@ impl NodeTable {
         let mut all = true;
         for r in &self.rows[b * TABLE_BLOCK..end] {
             match r {
-                Some((alloc, used)) => {
-                    max.cpu_milli = max.cpu_milli.max(alloc.cpu_milli - used.cpu_milli);
-                    max.memory = max.memory.max(alloc.memory - used.memory);
-                    max.pods = max.pods.max(alloc.pods - used.pods);
-                }
+                Some(r) => max = max.max(&(r.allocatable - r.used)),
                 None => all = false,
             }
         }
         self.blocks[b] = (max, all);
+        self.diagnosed[b] = None;
+        let s = b / SUPER_BLOCK;
+        let end = ((s + 1) * SUPER_BLOCK).min(self.blocks.len());
+        let mut sup = (NO_FREE, true);
+        for (m, a) in &self.blocks[s * SUPER_BLOCK..end] {
+            sup = (sup.0.max(m), sup.1 && *a);
+        }
+        self.supers[s] = sup;
     }
 
     /// Block `b` holds only plain nodes none of whose free room holds `req` (each fails
     /// [`filter_resources`]).
     fn block_fails(&self, b: usize, req: &Resources) -> bool {
-        let (max, all) = &self.blocks[b];
-        *all && (max.pods < 1
-            || (req.cpu_milli > 0 && req.cpu_milli > max.cpu_milli)
-            || (req.memory > 0 && req.memory > max.memory))
+        room_fails(&self.blocks[b], req)
     }
+
+    /// The same for super-block `s`.
+    fn super_fails(&self, s: usize, req: &Resources) -> bool {
+        room_fails(&self.supers[s], req)
+    }
+
+    /// How the plain nodes of block `b` (every node of it is plain) fail `req` (none fits):
+    /// counted once per request until the block changes.
+    fn diagnose_block(&mut self, b: usize, req: &Resources) -> Diagnosis {
+        if let Some(d) = self.diagnosed[b].filter(|d| d.request == *req) {
+            return d;
+        }
+        let end = ((b + 1) * TABLE_BLOCK).min(self.rows.len());
+        let mut d = Diagnosis {
+            request: *req,
+            pods: 0,
+            cpu: 0,
+            memory: 0,
+            resolvable: 0,
+        };
+        for row in &self.rows[b * TABLE_BLOCK..end] {
+            let row = row.as_ref().expect("a block of plain nodes");
+            let Err(Unfit::Resources(r)) = filter_resources(req, &row.used, &row.allocatable)
+            else {
+                unreachable!("no node is feasible");
+            };
+            d.pods += u32::from(r.pods);
+            d.cpu += u32::from(r.cpu);
+            d.memory += u32::from(r.memory);
+            d.resolvable += u32::from(!r.unresolvable);
+        }
+        self.diagnosed[b] = Some(d);
+        d
+    }
+}
+
+/// A (largest free room, all plain) summary of plain nodes none of which holds `req`.
+fn room_fails((max, all): &(Resources, bool), req: &Resources) -> bool {
+    *all && (max.pods < 1
+        || (req.cpu_milli > 0 && req.cpu_milli > max.cpu_milli)
+        || (req.memory > 0 && req.memory > max.memory))
 }
 
 /// The scheduling algorithm of one kube-scheduler profile (default plugins), with the state it
@@ -985,7 +1092,7 @@ impl Scheduler {
         &mut self,
         pod: &PodInfo,
         nodes: &[&NodeInfo],
-        table: &NodeTable,
+        table: &mut NodeTable,
         pdbs: &[PdbInfo],
         tie_break: &mut dyn FnMut(usize) -> usize,
     ) -> Decision {
@@ -1000,7 +1107,7 @@ impl Scheduler {
         &mut self,
         pod: &PodInfo,
         nodes: &[&NodeInfo],
-        table: Option<&NodeTable>,
+        table: Option<&mut NodeTable>,
         pdbs: &[PdbInfo],
         tie_break: &mut dyn FnMut(usize) -> usize,
     ) -> Decision {
@@ -1017,7 +1124,7 @@ impl Scheduler {
 
         // evaluateNominatedNode: a pod nominated by an earlier preemption tries that node first.
         let is_nominated = |nd: &NodeInfo| nd.nominated.iter().any(|p| p.id == pod.id);
-        let nominated_node = match table {
+        let nominated_node = match table.as_deref() {
             Some(t) => t
                 .nominated
                 .iter()
@@ -1040,15 +1147,23 @@ impl Scheduler {
         // With a table, for a pod without node selection: plain nodes are read from the
         // table (skipped by blocks that cannot hold the pod), the failed ones not listed (a
         // pass that finds no node visits them all: their statuses are read again below).
-        let plain = table.filter(|_| {
-            pod.constraints.node_selector.is_empty()
-                && pod.constraints.required_node_affinity.is_empty()
-        });
+        let plain_pod = pod.constraints.node_selector.is_empty()
+            && pod.constraints.required_node_affinity.is_empty();
+        let plain = table.as_deref().filter(|_| plain_pod);
         let mut processed = n;
         let mut i = 0;
         while i < n {
             let idx = (start + i) % n;
             if let Some(t) = plain {
+                const SUPER_NODES: usize = TABLE_BLOCK * SUPER_BLOCK;
+                if idx.is_multiple_of(SUPER_NODES)
+                    && i + SUPER_NODES <= n
+                    && idx + SUPER_NODES <= n
+                    && t.super_fails(idx / SUPER_NODES, &pod.requests)
+                {
+                    i += SUPER_NODES;
+                    continue;
+                }
                 if idx.is_multiple_of(TABLE_BLOCK)
                     && i + TABLE_BLOCK <= n
                     && idx + TABLE_BLOCK <= n
@@ -1057,8 +1172,8 @@ impl Scheduler {
                     i += TABLE_BLOCK;
                     continue;
                 }
-                if let Some((alloc, used)) = &t.rows[idx] {
-                    if filter_resources(&pod.requests, used, alloc).is_ok() {
+                if let Some(row) = &t.rows[idx] {
+                    if filter_resources(&pod.requests, &row.used, &row.allocatable).is_ok() {
                         self.feasible.push(idx);
                         if self.feasible.len() >= num_to_find {
                             processed = i + 1;
@@ -1104,7 +1219,7 @@ impl Scheduler {
             }
             _ => {
                 return Decision::Bind {
-                    node: self.select_host(pod, nodes, tie_break),
+                    node: self.select_host(pod, nodes, plain, tie_break),
                 };
             }
         }
@@ -1116,29 +1231,49 @@ impl Scheduler {
         let mut keyed: Vec<(ReasonKey<'_>, usize)> = Vec::new();
         let count = add_reason;
         let mut potential: Vec<usize> = Vec::new();
+        // Preemption only counts the potential nodes of a pod no bound pod has a lower
+        // priority than: they are counted, not listed.
+        let no_victims = self.priority_floor.is_some_and(|f| pod.priority <= f);
+        let mut potential_count = 0usize;
         let mut nominated_unresolvable = None;
-        if let Some(t) = plain {
-            // Plain nodes fail on resources: their reasons counted here, without the nodes.
+        if let Some(t) = table.filter(|_| plain_pod) {
+            // Plain nodes fail on resources: their reasons counted here, without the nodes
+            // (per block, once per request, when preemption needs no list).
             let (mut pods, mut cpu, mut memory) = (0, 0, 0);
-            for (idx, (row, node)) in t.rows.iter().zip(nodes).enumerate() {
-                let u = match row {
-                    Some((alloc, used)) => filter_resources(&pod.requests, used, alloc),
-                    None => fits_with_nominated(pod, node),
+            for b in 0..t.blocks.len() {
+                let range = b * TABLE_BLOCK..((b + 1) * TABLE_BLOCK).min(n);
+                if no_victims && t.blocks[b].1 {
+                    let d = t.diagnose_block(b, &pod.requests);
+                    pods += d.pods as usize;
+                    cpu += d.cpu as usize;
+                    memory += d.memory as usize;
+                    potential_count += d.resolvable as usize;
+                    continue;
                 }
-                .expect_err("no node is feasible");
-                match (row, u) {
-                    (Some(_), Unfit::Resources(r)) => {
-                        pods += r.pods as usize;
-                        cpu += r.cpu as usize;
-                        memory += r.memory as usize;
+                for idx in range {
+                    let (row, node) = (&t.rows[idx], nodes[idx]);
+                    let u = match row {
+                        Some(r) => filter_resources(&pod.requests, &r.used, &r.allocatable),
+                        None => fits_with_nominated(pod, node),
                     }
-                    _ => u.for_each_reason(node, |r| count(&mut keyed, r, 1)),
-                }
-                if u.is_resolvable() {
-                    potential.push(idx);
-                }
-                if Some(idx) == nominated_node {
-                    nominated_unresolvable = Some(!u.is_resolvable());
+                    .expect_err("no node is feasible");
+                    match (row, u) {
+                        (Some(_), Unfit::Resources(r)) => {
+                            pods += r.pods as usize;
+                            cpu += r.cpu as usize;
+                            memory += r.memory as usize;
+                        }
+                        _ => u.for_each_reason(node, |r| count(&mut keyed, r, 1)),
+                    }
+                    if u.is_resolvable() {
+                        potential_count += 1;
+                        if !no_victims {
+                            potential.push(idx);
+                        }
+                    }
+                    if Some(idx) == nominated_node {
+                        nominated_unresolvable = Some(!u.is_resolvable());
+                    }
                 }
             }
             for (msg, c) in [
@@ -1168,6 +1303,7 @@ impl Scheduler {
             }
             nominated_unresolvable =
                 nominated_node.map(|i| statuses[i].is_some_and(|u| !u.is_resolvable()));
+            potential_count = potential.len();
         }
         let mut counts: BTreeMap<String, usize> = BTreeMap::new();
         for (k, c) in keyed {
@@ -1175,11 +1311,10 @@ impl Scheduler {
         }
         let fit_error = fit_error_message(n, &counts);
 
-        let no_victims = self.priority_floor.is_some_and(|f| pod.priority <= f);
         match preempt(
             pod,
             nodes,
-            &potential,
+            (&potential, potential_count),
             nominated_node.zip(nominated_unresolvable),
             pdbs,
             no_victims,
@@ -1204,6 +1339,7 @@ impl Scheduler {
         &mut self,
         pod: &PodInfo,
         nodes: &[&NodeInfo],
+        table: Option<&NodeTable>,
         tie_break: &mut dyn FnMut(usize) -> usize,
     ) -> usize {
         let tols = &pod.constraints.tolerations;
@@ -1213,16 +1349,30 @@ impl Scheduler {
         self.scores.clear();
         let mut max_taints = 0;
         for &idx in &self.feasible {
-            let node = nodes[idx];
-            let nz = node_non_zero_requested(node) + pod_nz;
-            let mut base =
-                WEIGHT_NODE_RESOURCES_FIT * least_allocated_score(&nz, &node.allocatable);
+            // A plain node's row holds what the scores read, but its PreferNoSchedule taints.
+            let row = table.and_then(|t| t.rows[idx].as_ref());
+            let (non_zero, requested, allocatable) = match row {
+                Some(r) => (r.non_zero, r.used, &r.allocatable),
+                None => {
+                    let node = nodes[idx];
+                    (
+                        node_non_zero_requested(node),
+                        node.requested,
+                        &node.allocatable,
+                    )
+                }
+            };
+            let nz = non_zero + pod_nz;
+            let mut base = WEIGHT_NODE_RESOURCES_FIT * least_allocated_score(&nz, allocatable);
             if !best_effort {
-                let req = node.requested + pod.requests;
-                base +=
-                    WEIGHT_BALANCED_ALLOCATION * balanced_allocation_score(&req, &node.allocatable);
+                let req = requested + pod.requests;
+                base += WEIGHT_BALANCED_ALLOCATION * balanced_allocation_score(&req, allocatable);
             }
-            let taints = intolerable_prefer_no_schedule(tols, node);
+            let taints = if row.is_some_and(|r| !r.prefer_taints) {
+                0
+            } else {
+                intolerable_prefer_no_schedule(tols, nodes[idx])
+            };
             max_taints = max_taints.max(taints);
             self.scores.push((idx, base, taints));
         }
@@ -1255,7 +1405,7 @@ impl Scheduler {
 fn preempt(
     pod: &PodInfo,
     nodes: &[&NodeInfo],
-    potential: &[usize],
+    (potential, m): (&[usize], usize),
     nominated_node: Option<(usize, bool)>,
     pdbs: &[PdbInfo],
     no_victims_anywhere: bool,
@@ -1293,10 +1443,10 @@ fn preempt(
             clears: true,
         }
     };
-    if potential.is_empty() {
+    debug_assert!(potential.len() == m || (no_victims_anywhere && potential.is_empty()));
+    if m == 0 {
         return fail(&mut counts, 0);
     }
-    let m = potential.len();
     let offset = tie_break(m) % m;
     let num_candidates = (m * MIN_CANDIDATE_NODES_PERCENTAGE / 100)
         .max(MIN_CANDIDATE_NODES_ABSOLUTE)
@@ -1307,14 +1457,14 @@ fn preempt(
     let mut explicit = 0usize;
     let mut errors: Vec<String> = Vec::new();
     let mut no_victims = 0usize;
-    for k in 0..m {
+    if no_victims_anywhere {
+        // Every dry run fails the same way (no pod of a lower priority anywhere).
+        explicit = m;
+        no_victims = m;
+    }
+    for k in (0..m).filter(|_| !no_victims_anywhere) {
         let idx = potential[(offset + k) % m];
-        let dry_run = if no_victims_anywhere {
-            Err(DryRunFailure::NoVictims)
-        } else {
-            select_victims_on_node(pod, nodes[idx], pdbs)
-        };
-        match dry_run {
+        match select_victims_on_node(pod, nodes[idx], pdbs) {
             Ok(mut c) => {
                 c.node = idx;
                 if c.num_pdb_violations == 0 {
@@ -1566,17 +1716,86 @@ mod tests {
     /// without a nodeSelector and above and below the bound pods' priorities.
     #[test]
     fn node_table_gives_the_same_decisions() {
-        let mut nodes: Vec<NodeInfo> = (0..150)
+        table_decides_as_schedule(150, 150, 40..110, 17);
+    }
+
+    /// The same over 2,500 nodes: special nodes only among the first 300, nodes 1,000..2,300
+    /// full (whole blocks and a whole super-block skipped, their failures counted per block).
+    #[test]
+    fn node_table_skips_super_blocks_with_the_same_decisions() {
+        table_decides_as_schedule(2500, 300, 1000..2300, 0);
+    }
+
+    /// A block's counted failures are counted again once a node of it changes: the same pod
+    /// fails before and after a node of a full block fills up on pods, with the message of a
+    /// recount.
+    #[test]
+    fn node_table_counts_a_changed_block_again() {
+        let mut nodes: Vec<NodeInfo> = (0..64)
             .map(|i| {
-                let mut n = node(&format!("n{i:03}"), (4000, 16 << 30), 8);
-                // Nodes 40..110 full on CPU, a few with room left scattered in.
-                let used = if (40..110).contains(&i) && i % 17 != 0 {
+                let n = node(&format!("n{i:02}"), (4000, 16 << 30), 8);
+                with_pods(n, vec![pod(10_000 + i as u64, LOW, (3500, 1 << 30))])
+            })
+            .collect();
+        let mut s = Scheduler::new(None);
+        s.set_priority_floor(Some(LOW));
+        let big = pod(1, LOW, (1000, 1 << 28));
+        let refs: Vec<&NodeInfo> = nodes.iter().collect();
+        let mut table = NodeTable::new(&refs);
+        let first = s.schedule_in(&big, &refs, &mut table, &[], &mut |_| 0);
+        let Decision::Unschedulable { message } = first else {
+            panic!("{first:?}")
+        };
+        assert!(message.starts_with("0/64 nodes are available: 64 Insufficient cpu."));
+        // Node 5 gets 7 more (best-effort) pods: it is now full on pods too.
+        for k in 0..7 {
+            nodes[5].pods.push(pod(20_000 + k, LOW, (0, 0)));
+        }
+        table.refresh(5, &nodes[5]);
+        let refs: Vec<&NodeInfo> = nodes.iter().collect();
+        let again = s.schedule_in(&big, &refs, &mut table, &[], &mut |_| 0);
+        let mut fresh = Scheduler::new(None);
+        fresh.set_priority_floor(Some(LOW));
+        let recount = fresh.schedule(&big, &refs, &[], &mut |_| 0);
+        assert_eq!(again, recount);
+        let Decision::Unschedulable { message } = again else {
+            panic!("{again:?}")
+        };
+        assert!(
+            message.starts_with("0/64 nodes are available: 1 Too many pods, 64 Insufficient cpu."),
+            "{message}"
+        );
+    }
+
+    /// The same over 300 nodes, all full but the first 40: most failures are counted per
+    /// block of plain nodes, binds change the blocks in between.
+    #[test]
+    fn node_table_counts_failures_per_block_with_the_same_decisions() {
+        table_decides_as_schedule(300, 40, 40..300, 0);
+    }
+
+    /// Binds and failures of 400 pods over `count` nodes, with `schedule` and with
+    /// `schedule_in` over a kept table: nodes in `full` are full on CPU but every
+    /// `room_every`-th (0: none), nodes below `special_below` include cordoned, tainted,
+    /// not-ready and nominated ones.
+    fn table_decides_as_schedule(
+        count: usize,
+        special_below: usize,
+        full: std::ops::Range<usize>,
+        room_every: usize,
+    ) {
+        let mut nodes: Vec<NodeInfo> = (0..count)
+            .map(|i| {
+                let mut n = node(&format!("n{i:04}"), (4000, 16 << 30), 8);
+                // Nodes in `full` full on CPU, a few with room left scattered in.
+                let used = if full.contains(&i) && (room_every == 0 || i % room_every != 0) {
                     4000
                 } else {
                     1000 * (i % 4) as i64
                 };
                 n = with_pods(n, vec![pod(10_000 + i as u64, LOW, (used, 1 << 30))]);
                 match i % 37 {
+                    _ if i >= special_below => {}
                     3 => n.unschedulable = true,
                     5 => n
                         .taints
@@ -1619,7 +1838,7 @@ mod tests {
             let refs: Vec<&NodeInfo> = nodes.iter().collect();
             let (mut s1, mut s2) = (seed, seed);
             let a = plain_s.schedule(&p, &refs, &[], &mut |n| draws(n, &mut s1));
-            let b = table_s.schedule_in(&p, &refs, &table, &[], &mut |n| draws(n, &mut s2));
+            let b = table_s.schedule_in(&p, &refs, &mut table, &[], &mut |n| draws(n, &mut s2));
             assert_eq!(a, b, "pod {k}");
             assert_eq!(s1, s2, "pod {k}: tie-break draws");
             assert_eq!(

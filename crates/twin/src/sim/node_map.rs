@@ -69,6 +69,10 @@ impl NodeMap {
     /// Adds (or replaces) a node.
     pub fn insert(&mut self, name: Arc<str>, node: Node) -> Option<Node> {
         self.structure += 1;
+        if self.tracking && !self.overflowed {
+            // A node replaced under its old name is not the kept row's node.
+            self.journal.push(name.clone());
+        }
         self.map.insert(name, node)
     }
 
@@ -82,13 +86,14 @@ impl NodeMap {
         self.map.remove(name)
     }
 
-    /// The table the last cycle kept, its changed nodes' rows read again; None when it must
-    /// be built anew (nodes were added or removed, or the journal overflowed).
+    /// The table the last cycle kept, its changed (or added) nodes' rows read again and the
+    /// others moved to their positions after nodes were added or removed; None when it must
+    /// be built anew (nothing kept, or the journal overflowed).
     pub fn take_table(&mut self) -> Option<NodeTable> {
         let mut journal = std::mem::take(&mut self.journal);
         let overflowed = std::mem::replace(&mut self.overflowed, false);
         let (mut table, at) = self.kept.take()?;
-        if overflowed || at != self.structure {
+        if overflowed {
             return None;
         }
         let (names, names_at) = self.names.as_ref()?;
@@ -97,6 +102,23 @@ impl NodeMap {
         }
         journal.sort_unstable();
         journal.dedup();
+        if at != self.structure {
+            // Nodes were added or removed: the rows of the nodes still there and unchanged
+            // move to their new positions, the others are read (names and journal are sorted,
+            // as the map's keys).
+            // (Names of unchanged nodes are the keys' own `Arc`s: compared by address first.)
+            let same = |a: &Arc<str>, b: &Arc<str>| Arc::ptr_eq(a, b) || a == b;
+            let mut old = names.iter().enumerate().peekable();
+            let mut changed = journal.iter().peekable();
+            let from = self.map.iter().map(|(k, n)| {
+                while old.next_if(|(_, o)| !same(o, k) && *o < k).is_some() {}
+                let was = old.next_if(|(_, o)| same(o, k)).map(|(i, _)| i);
+                while changed.next_if(|c| !same(c, k) && *c < k).is_some() {}
+                let touched = changed.next_if(|c| same(c, k)).is_some();
+                was.filter(|_| !touched).ok_or(&n.info)
+            });
+            return Some(table.remap(from));
+        }
         for name in &journal {
             let i = names.binary_search(name).ok()?;
             table.refresh(i, &self.map[name].info);
@@ -166,7 +188,7 @@ mod tests {
     }
 
     #[test]
-    fn kept_table_follows_changes_and_is_rebuilt_after_inserts() {
+    fn kept_table_follows_changes_inserts_and_removals() {
         let mut m = NodeMap::default();
         for (i, name) in ["a", "b", "c"].iter().enumerate() {
             m.insert(Arc::from(*name), node(name, 1000 * (i as i64 + 1)));
@@ -186,14 +208,24 @@ mod tests {
         m.get_mut("a").unwrap().info.ready = true;
         m.keep_table(t);
         assert_eq!(m.take_table().expect("kept"), fresh(&m));
-        // Adding or removing a node moves the rows: built anew.
+        // Adding or removing a node moves the rows: the unchanged ones are moved, the
+        // others read.
         m.keep_table(fresh(&m));
         m.insert(Arc::from("ab"), node("ab", 4000));
-        assert!(m.take_table().is_none());
-        m.keep_table(fresh(&m));
-        m.remove("c");
-        assert!(m.take_table().is_none());
-        m.keep_table(fresh(&m));
+        m.get_mut("c").unwrap().info.requested.cpu_milli = 100;
+        let t = m.take_table().expect("kept");
+        assert_eq!(t, fresh(&m));
+        m.keep_table(t);
+        m.remove("b");
+        m.get_mut("a").unwrap().info.unschedulable = true;
+        let t = m.take_table().expect("kept");
+        assert_eq!(t, fresh(&m));
+        m.keep_table(t);
+        // A node replaced under its name is read again.
+        m.insert(Arc::from("ab"), node("ab", 500));
+        let t = m.take_table().expect("kept");
+        assert_eq!(t, fresh(&m));
+        m.keep_table(t);
         assert_eq!(m.take_table().expect("kept"), fresh(&m));
     }
 

@@ -154,8 +154,8 @@ impl Sim {
                                 let mut again = self.scheduler.clone();
                                 again.set_priority_floor(Some(floor.unwrap_or(i32::MAX)));
                                 let mut sizes = vec![];
-                                let t = table.as_ref().expect("kept with the shapes");
-                                let d = again.schedule_in(&info, &refs, t, &pdbs, &mut |n| {
+                                let mut t = table.clone().expect("kept with the shapes");
+                                let d = again.schedule_in(&info, &refs, &mut t, &pdbs, &mut |n| {
                                     sizes.push(n);
                                     drawn.get(sizes.len() - 1).copied().unwrap_or(0)
                                 });
