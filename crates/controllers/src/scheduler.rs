@@ -944,15 +944,24 @@ impl NodeTable {
         self.supers[s] = sup;
     }
 
-    /// Block `b` holds only plain nodes none of whose free room holds `req` (each fails
-    /// [`filter_resources`]).
-    fn block_fails(&self, b: usize, req: &Resources) -> bool {
-        room_fails(&self.blocks[b], req)
-    }
-
-    /// The same for super-block `s`.
-    fn super_fails(&self, s: usize, req: &Resources) -> bool {
-        room_fails(&self.supers[s], req)
+    /// How many nodes from position `idx` of the list (the `i`-th of `n` a walk visits) are
+    /// a whole super-block or block of plain nodes none of whose free room holds `req` (each
+    /// fails [`filter_resources`]): 0 when none is known to.
+    fn skippable(&self, idx: usize, i: usize, n: usize, req: &Resources) -> usize {
+        let levels = [
+            (TABLE_BLOCK * SUPER_BLOCK, &self.supers),
+            (TABLE_BLOCK, &self.blocks),
+        ];
+        for (size, summaries) in levels {
+            if idx.is_multiple_of(size)
+                && i + size <= n
+                && idx + size <= n
+                && room_fails(&summaries[idx / size], req)
+            {
+                return size;
+            }
+        }
+        0
     }
 
     /// How the plain nodes of block `b` (every node of it is plain) fail `req` (none fits):
@@ -1155,21 +1164,9 @@ impl Scheduler {
         while i < n {
             let idx = (start + i) % n;
             if let Some(t) = plain {
-                const SUPER_NODES: usize = TABLE_BLOCK * SUPER_BLOCK;
-                if idx.is_multiple_of(SUPER_NODES)
-                    && i + SUPER_NODES <= n
-                    && idx + SUPER_NODES <= n
-                    && t.super_fails(idx / SUPER_NODES, &pod.requests)
-                {
-                    i += SUPER_NODES;
-                    continue;
-                }
-                if idx.is_multiple_of(TABLE_BLOCK)
-                    && i + TABLE_BLOCK <= n
-                    && idx + TABLE_BLOCK <= n
-                    && t.block_fails(idx / TABLE_BLOCK, &pod.requests)
-                {
-                    i += TABLE_BLOCK;
+                let skip = t.skippable(idx, i, n, &pod.requests);
+                if skip > 0 {
+                    i += skip;
                     continue;
                 }
                 if let Some(row) = &t.rows[idx] {
