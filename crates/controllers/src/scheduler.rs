@@ -1454,12 +1454,16 @@ fn preempt(
     let mut explicit = 0usize;
     let mut errors: Vec<String> = Vec::new();
     let mut no_victims = 0usize;
-    if no_victims_anywhere {
-        // Every dry run fails the same way (no pod of a lower priority anywhere).
+    // With no pod of a lower priority anywhere every dry run fails the same way: counted, not
+    // run.
+    let dry_runs = if no_victims_anywhere {
         explicit = m;
         no_victims = m;
-    }
-    for k in (0..m).filter(|_| !no_victims_anywhere) {
+        0
+    } else {
+        m
+    };
+    for k in 0..dry_runs {
         let idx = potential[(offset + k) % m];
         match select_victims_on_node(pod, nodes[idx], pdbs) {
             Ok(mut c) => {
