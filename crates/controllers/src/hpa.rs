@@ -10,6 +10,8 @@
 //! `pkg/apis/autoscaling/v2/defaults.go`. Pure: the backend passes the observed pods, samples
 //! and the time; per-HPA memory (recommendations, scale events) lives in [`HpaState`].
 
+use std::borrow::Cow;
+
 use kscale_model::SimTime;
 use kscale_model::labels::LabelSelector;
 
@@ -313,14 +315,14 @@ pub struct HpaSpec {
 impl HpaSpec {
     /// The metrics the controller evaluates: `spec.metrics`, or CPU utilization 80% when empty
     /// (pkg/apis/autoscaling/v2/defaults.go).
-    pub fn effective_metrics(&self) -> std::borrow::Cow<'_, [MetricSpec]> {
+    pub fn effective_metrics(&self) -> Cow<'_, [MetricSpec]> {
         if self.metrics.is_empty() {
-            std::borrow::Cow::Owned(vec![MetricSpec::Resource(ResourceMetric {
+            Cow::Owned(vec![MetricSpec::Resource(ResourceMetric {
                 name: ResourceName::Cpu,
                 target: Target::Utilization(80),
             })])
         } else {
-            std::borrow::Cow::Borrowed(&self.metrics)
+            Cow::Borrowed(&self.metrics)
         }
     }
 
@@ -1041,10 +1043,11 @@ pub struct Decision {
     /// ScalingLimited reason, if any.
     pub limit: Option<Limit>,
     /// The SuccessfulRescale reason text, worded as upstream.
-    pub reason: String,
-    /// The metric the replica count came from (`display_name`), for the ScalingActive
-    /// condition's message.
-    pub metric_name: String,
+    pub reason: Cow<'static, str>,
+    /// The metric the replica count came from (its index in
+    /// [`HpaSpec::effective_metrics`]), for the ScalingActive condition's message (see
+    /// [`Decision::metric_name`]).
+    pub metric: Option<usize>,
     /// Scaling is disabled (current replicas 0 and min > 0).
     pub disabled: bool,
     /// The metrics could not be used (all invalid, or some invalid and the valid ones would
@@ -1053,13 +1056,25 @@ pub struct Decision {
 }
 
 impl Decision {
-    fn fixed(desired: i32, limit: Option<Limit>, reason: &str) -> Decision {
+    /// The `display_name` of the metric the count came from (empty when none did), as
+    /// upstream's ScalingActive message names it; `spec` is the spec decided on.
+    pub fn metric_name(&self, spec: &HpaSpec) -> String {
+        self.metric
+            .and_then(|i| {
+                spec.effective_metrics()
+                    .get(i)
+                    .map(MetricSpec::display_name)
+            })
+            .unwrap_or_default()
+    }
+
+    fn fixed(desired: i32, limit: Option<Limit>, reason: &'static str) -> Decision {
         Decision {
             desired,
             proposals: vec![],
             limit,
-            reason: reason.into(),
-            metric_name: String::new(),
+            reason: Cow::Borrowed(reason),
+            metric: None,
             disabled: false,
             failed: None,
         }
@@ -1142,11 +1157,11 @@ pub fn reconcile(
             ..Decision::fixed(current, None, "")
         };
     };
-    let metric_name = metrics[which].display_name();
+    // The reason is worded only when it names the metric (a scale up): most syncs hold.
     let reason = if proposed > current {
-        format!("{metric_name} above target")
+        Cow::Owned(format!("{} above target", metrics[which].display_name()))
     } else {
-        "All metrics below target".to_string()
+        Cow::Borrowed("All metrics below target")
     };
     let (desired, limit) = match &spec.behavior {
         None => normalize_legacy(state, spec, current, proposed, now),
@@ -1166,7 +1181,7 @@ pub fn reconcile(
         proposals,
         limit,
         reason,
-        metric_name,
+        metric: Some(which),
         disabled: false,
         failed: None,
     }
@@ -1811,7 +1826,7 @@ mod tests {
         ];
         let d = reconcile(&mut HpaState::default(), &s, 3, 3, &pods, &inputs, NOW);
         assert_eq!(
-            (d.desired, d.reason.as_str()),
+            (d.desired, &*d.reason),
             (
                 4,
                 "cpu resource utilization (percentage of request) above target"
@@ -1824,7 +1839,7 @@ mod tests {
         ];
         let d = reconcile(&mut HpaState::default(), &s, 3, 3, &pods, &inputs, NOW);
         assert_eq!(
-            (d.desired, d.limit, d.reason.as_str()),
+            (d.desired, d.limit, &*d.reason),
             (
                 6,
                 Some(Limit::TooManyReplicas),
@@ -1986,7 +2001,7 @@ mod tests {
             "cpu resource utilization (percentage of request) above target"
         );
         assert_eq!(
-            d.metric_name,
+            d.metric_name(&s),
             "cpu resource utilization (percentage of request)"
         );
     }

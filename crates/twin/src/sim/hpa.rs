@@ -30,7 +30,7 @@ use serde_json::{Value, json};
 use super::hpa_view::pod_obs;
 use super::metrics::PodSample;
 use super::model::{Pod, PodTemplate, quantity, requirements, str_map};
-use super::store::ObjKey;
+use super::store::{Handle, ObjKey};
 use super::{Event, Sim};
 
 fn rules(v: Option<&Value>, default: Rules) -> Rules {
@@ -569,22 +569,16 @@ impl Sim {
         targets: &mut Option<TargetViews>,
     ) -> Observation {
         let (name, metrics) = (parsed.name.as_str(), parsed.metrics.as_slice());
-        let kind = parsed.kind.to_ascii_lowercase();
-        let resource_only = metrics.iter().all(|m| {
-            matches!(
-                m,
-                MetricSpec::Resource(_) | MetricSpec::ContainerResource { .. }
-            )
-        });
+        let (kind, resource_only) = (parsed.kind_lower.as_str(), parsed.resource_only);
         if resource_only
             && self.hpa_views.current(self.now, self.pods.mutations())
             && let Some(seen) = self.observe_views(ns, parsed, targets)
         {
             #[cfg(debug_assertions)]
-            self.check_views(ns, &kind, name, metrics, &seen, targets.as_ref());
+            self.check_views(ns, kind, name, metrics, &seen, targets.as_ref());
             return seen;
         }
-        self.observe_pods(ns, &kind, name, metrics, resource_only)
+        self.observe_pods(ns, kind, name, metrics, resource_only)
     }
 
     /// One collector per metric (Resource and ContainerResource metrics only).
@@ -666,12 +660,11 @@ impl Sim {
             .as_ref()
             .is_some_and(|t| t.epoch == self.rs_epoch && Arc::ptr_eq(&t.parsed, parsed));
         if !known {
-            let kind = parsed.kind.to_ascii_lowercase();
             *targets = Some(TargetViews {
                 epoch: self.rs_epoch,
                 parsed: parsed.clone(),
                 views: self
-                    .target_replicasets(ns, &kind, &parsed.name)
+                    .target_replicasets(ns, &parsed.kind_lower, &parsed.name)
                     .iter()
                     .map(|c| c.view)
                     .collect(),
@@ -817,6 +810,13 @@ impl Sim {
             uid: uid.to_string(),
             generation,
             kind: field("kind").unwrap_or("Deployment").to_string(),
+            kind_lower: field("kind").unwrap_or("Deployment").to_ascii_lowercase(),
+            resource_only: metrics.iter().all(|m| {
+                matches!(
+                    m,
+                    MetricSpec::Resource(_) | MetricSpec::ContainerResource { .. }
+                )
+            }),
             name: field("name").unwrap_or("").to_string(),
             target: ObjKey::new(
                 field("kind").unwrap_or("Deployment"),
@@ -842,38 +842,57 @@ impl Sim {
     /// distinct targets can prepare in parallel: their actions ([`Sim::apply_hpa`]) write
     /// nothing another HPA's preparation reads (a scale writes only its target's object).
     fn prepare_hpa(&self, key: &ObjKey, entry: &mut HpaEntry, parsed_current: bool) -> Prepared {
-        let cached = if parsed_current {
-            entry.parsed.clone()
-        } else {
-            None
-        };
-        let Some(parsed) = cached.or_else(|| self.parsed_hpa(key, &mut entry.parsed)) else {
+        if (!parsed_current || entry.parsed.is_none())
+            && self.parsed_hpa(key, &mut entry.parsed).is_none()
+        {
             return Prepared::Gone;
-        };
+        }
+        // Moved out for the preparation and back (nothing it calls reads it): no reference
+        // count changes on this thread.
+        let parsed = entry.parsed.take().expect("parsed above");
+        let prepared = self.prepare_parsed(key, entry, &parsed);
+        entry.parsed = Some(parsed);
+        prepared
+    }
+
+    /// [`Sim::prepare_hpa`] of the spec `parsed`.
+    fn prepare_parsed(
+        &self,
+        key: &ObjKey,
+        entry: &mut HpaEntry,
+        parsed: &Arc<ParsedHpa>,
+    ) -> Prepared {
         let spec = &parsed.spec;
-        // The target's `spec.replicas`, read again only after the target was updated.
-        let Some(current) = self
-            .store
-            .get_updated(&parsed.target)
-            .map(|(t, updated)| match entry.target_replicas {
-                Some((at, replicas)) if at == updated => replicas,
-                _ => {
-                    let replicas = t
-                        .get("spec")
-                        .and_then(|s| s.get("replicas"))
-                        .and_then(Value::as_i64)
-                        .unwrap_or(1) as i32;
-                    entry.target_replicas = Some((updated, replicas));
-                    replicas
-                }
-            })
-        else {
-            return Prepared::NoTarget(parsed);
+        // The target, found by its store handle while the parsed spec (and its target) and the
+        // target object hold.
+        let by_handle = match &entry.target_at {
+            Some((p, h)) if Arc::ptr_eq(p, parsed) => self.store.get_updated_by(*h),
+            _ => None,
         };
-        // The last sync's status is replaced by this one's (written below): its lastScaleTime
+        let target = by_handle.or_else(|| {
+            let h = self.store.handle(&parsed.target)?;
+            entry.target_at = Some((parsed.clone(), h));
+            self.store.get_updated_by(h)
+        });
+        // The target's `spec.replicas`, read again only after the target was updated.
+        let Some(current) = target.map(|(t, updated)| match entry.target_replicas {
+            Some((at, replicas)) if at == updated => replicas,
+            _ => {
+                let replicas = t
+                    .get("spec")
+                    .and_then(|s| s.get("replicas"))
+                    .and_then(Value::as_i64)
+                    .unwrap_or(1) as i32;
+                entry.target_replicas = Some((updated, replicas));
+                replicas
+            }
+        }) else {
+            return Prepared::NoTarget;
+        };
+        // The last sync's status is replaced by this one's (in `apply_hpa`): its lastScaleTime
         // moves over.
-        let prev_scale_time = match entry.pending.take() {
-            Some(p) => p.last_scale,
+        let prev_scale_time = match &mut entry.pending {
+            Some(p) => p.last_scale.take(),
             None => self
                 .store
                 .get(key)
@@ -883,7 +902,7 @@ impl Sim {
                 .map(str::to_string),
         };
         let (pods, inputs, replicas, ready) =
-            self.observe(&key.namespace, &parsed, &mut entry.targets);
+            self.observe(&key.namespace, parsed, &mut entry.targets);
         let d = hpa::reconcile(
             &mut entry.state,
             spec,
@@ -893,29 +912,28 @@ impl Sim {
             &inputs,
             self.now,
         );
-        Prepared::Decided(Box::new(Decided {
-            parsed,
+        Prepared::Decided(Decided {
             current,
             prev_scale_time,
             replicas,
             ready,
             d,
-        }))
+        })
     }
 
     /// Acts on a prepared sync: warnings, the rescale and its event, the time series and the
     /// (deferred) status write.
     fn apply_hpa(&mut self, key: &ObjKey, entry: &mut HpaEntry, prepared: Prepared) {
+        let parsed = entry.parsed.clone().expect("prepared from a parsed spec");
         let Decided {
-            parsed,
             current,
             prev_scale_time,
             replicas,
             ready,
-            mut d,
+            d,
         } = match prepared {
             Prepared::Gone => return,
-            Prepared::NoTarget(parsed) => {
+            Prepared::NoTarget => {
                 self.emit(
                     "Warning",
                     "FailedGetScale",
@@ -931,7 +949,7 @@ impl Sim {
                 );
                 return;
             }
-            Prepared::Decided(d) => *d,
+            Prepared::Decided(d) => d,
         };
         let (kind, name) = (&parsed.kind, &parsed.name);
         let now = self.now;
@@ -997,12 +1015,8 @@ impl Sim {
                 reason: e.reason,
                 message: e.message.clone(),
             }
-        } else if d.metric_name.is_empty() {
-            Active::Valid { from: None }
         } else {
-            Active::Valid {
-                from: Some(std::mem::take(&mut d.metric_name)),
-            }
+            Active::Valid { from: d.metric }
         };
         let last_scale = if rescaled {
             Some(self.timestamp(now))
@@ -1241,14 +1255,13 @@ pub enum Prepared {
     /// The HPA object is gone.
     Gone,
     /// The scale target does not exist.
-    NoTarget(Arc<ParsedHpa>),
+    NoTarget,
     /// The controller decided.
-    Decided(Box<Decided>),
+    Decided(Decided),
 }
 
-/// A sync's reading and decision, before it acts.
+/// A sync's reading and decision, before it acts (on [`HpaEntry::parsed`]).
 pub struct Decided {
-    parsed: Arc<ParsedHpa>,
     /// The target's `spec.replicas`.
     current: i32,
     /// The previous status's lastScaleTime.
@@ -1270,6 +1283,10 @@ pub struct ParsedHpa {
     /// Their time-series column labels.
     labels: Vec<Arc<str>>,
     kind: String,
+    /// `kind` in lower case (as pods' owner kinds are matched).
+    kind_lower: String,
+    /// Every metric is a Resource or ContainerResource metric.
+    resource_only: bool,
     name: String,
     /// The scale target's key.
     target: ObjKey,
@@ -1283,9 +1300,10 @@ enum Active {
         reason: &'static str,
         message: String,
     },
-    /// The metric the count came from (None: the first metric's display name).
+    /// The metric the count came from, by index (None, or one without a display name: the
+    /// first metric's display name).
     Valid {
-        from: Option<String>,
+        from: Option<usize>,
     },
 }
 
@@ -1321,13 +1339,13 @@ impl PendingStatus {
                 json!({"type": "ScalingActive", "status": "False", "reason": reason, "message": format!("the HPA was unable to compute the replica count: {message}"), "lastTransitionTime": ts})
             }
             Active::Valid { from } => {
-                let from = match from {
-                    Some(f) => f.clone(),
-                    None => metrics
-                        .first()
-                        .map(MetricSpec::display_name)
-                        .unwrap_or_default(),
-                };
+                let named = from
+                    .and_then(|i| metrics.get(i))
+                    .map(MetricSpec::display_name)
+                    .filter(|n| !n.is_empty());
+                let from = named
+                    .or_else(|| metrics.first().map(MetricSpec::display_name))
+                    .unwrap_or_default();
                 json!({"type": "ScalingActive", "status": "True", "reason": "ValidMetricFound", "message": format!("the HPA was able to successfully calculate a replica count from {from}"), "lastTransitionTime": ts})
             }
         };
@@ -1368,6 +1386,8 @@ pub struct HpaEntry {
     pub pending: Option<PendingStatus>,
     /// The target's ReplicaSets' views, while `Sim::rs_epoch` and the parsed spec hold.
     pub targets: Option<TargetViews>,
+    /// The scale target's store handle, for the parsed spec it was found for.
+    pub target_at: Option<(Arc<ParsedHpa>, Handle)>,
     /// (the target's last update, its `spec.replicas` then); see [`Store::get_updated`].
     ///
     /// [`Store::get_updated`]: super::store::Store::get_updated

@@ -35,6 +35,17 @@ impl ObjKey {
 struct Stored {
     value: Value,
     updated: u64,
+    /// Which filling of the slot this is (see [`Handle`]).
+    serial: u64,
+}
+
+/// Where a key's object is stored: found again without a key lookup for as long as that
+/// key stays stored (a replace under the same key keeps it; a delete ends it, and the slot's
+/// next object gets another serial).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Handle {
+    slot: u32,
+    serial: u64,
 }
 
 /// The object store. Objects live in slots; a hash index answers lookups by key and an
@@ -48,6 +59,8 @@ pub struct Store {
     /// The objects (None: a free slot, listed in `free`).
     slots: Vec<Option<Stored>>,
     free: Vec<u32>,
+    /// Slots filled with a new key so far (each filling's [`Handle`] serial).
+    fillings: u64,
     resource_version: u64,
     /// Writes per kind (any create, update, status write or delete of an object of the kind).
     kind_writes: BTreeMap<String, u64>,
@@ -120,6 +133,22 @@ impl Store {
     /// status writes): while that holds, whatever was read of its spec holds.
     pub fn get_updated(&self, key: &ObjKey) -> Option<(&Value, u64)> {
         self.slot(key).map(|s| (&s.value, s.updated))
+    }
+
+    /// The [`Handle`] of the object under `key`.
+    pub fn handle(&self, key: &ObjKey) -> Option<Handle> {
+        let slot = *self.index.get(key)?;
+        let serial = self.slots[slot as usize].as_ref()?.serial;
+        Some(Handle { slot, serial })
+    }
+
+    /// [`Store::get_updated`] of the key `h` was taken for; None once that key's object was
+    /// removed (then look the key up again).
+    pub fn get_updated_by(&self, h: Handle) -> Option<(&Value, u64)> {
+        match self.slots.get(h.slot as usize) {
+            Some(Some(s)) if s.serial == h.serial => Some((&s.value, s.updated)),
+            _ => None,
+        }
     }
 
     /// Objects of one kind (optionally one namespace), in key order.
@@ -213,10 +242,23 @@ impl Store {
         if created_new {
             self.membership_changed(&key.kind);
         }
-        let stored = Stored { value: v, updated };
         match self.index.get(&key) {
-            Some(&i) => self.slots[i as usize] = Some(stored),
+            Some(&i) => {
+                let slot = &mut self.slots[i as usize];
+                let serial = slot.as_ref().expect("indexed slots are filled").serial;
+                *slot = Some(Stored {
+                    value: v,
+                    updated,
+                    serial,
+                });
+            }
             None => {
+                self.fillings += 1;
+                let stored = Stored {
+                    value: v,
+                    updated,
+                    serial: self.fillings,
+                };
                 let i = match self.free.pop() {
                     Some(i) => {
                         self.slots[i as usize] = Some(stored);
@@ -240,7 +282,9 @@ impl Store {
         self.wrote(&key.kind);
         let rv = self.resource_version;
         match self.slot_mut(key) {
-            Some(Stored { value: v, updated }) => {
+            Some(Stored {
+                value: v, updated, ..
+            }) => {
                 *updated = rv;
                 let before = v.get("spec").cloned();
                 f(v);
@@ -267,7 +311,9 @@ impl Store {
         self.wrote(&key.kind);
         let rv = self.resource_version;
         match self.slot_mut(key) {
-            Some(Stored { value: v, updated }) => {
+            Some(Stored {
+                value: v, updated, ..
+            }) => {
                 *updated = rv;
                 let to = Value::from(replicas);
                 let changed = v.at("/spec/replicas") != Some(&to);
@@ -396,7 +442,7 @@ mod tests {
     use proptest::prelude::*;
     use serde_json::json;
 
-    use super::{JsonPath, ObjKey, Store};
+    use super::{Handle, JsonPath, ObjKey, Store};
 
     /// Creations and deletions of a kind change its membership count; updates, status writes
     /// and other kinds do not. `list_updated` gives `get_updated`'s versions.
@@ -446,12 +492,20 @@ mod tests {
             let (kinds, spaces) = (["Deployment", "ReplicaSet"], ["a", "b"]);
             let mut store = Store::default();
             let mut model: BTreeMap<ObjKey, i64> = BTreeMap::new();
+            // Handles taken at each put: live ones find their key's object; those of removed
+            // objects find nothing, even after the slot is reused or the key put again.
+            let mut handles: BTreeMap<ObjKey, Handle> = BTreeMap::new();
+            let mut stale: Vec<Handle> = vec![];
             for (op, k, ns, name, x) in ops {
                 let key = ObjKey::new(kinds[k], spaces[ns], &format!("o{name}"));
                 match op {
                     0 => {
                         let created = store.put(key.clone(), json!({"spec": {"x": x}}), String::new, String::new());
-                        prop_assert_eq!(created, model.insert(key, x).is_none());
+                        prop_assert_eq!(created, model.insert(key.clone(), x).is_none());
+                        let h = store.handle(&key).expect("stored");
+                        if let Some(old) = handles.insert(key, h) {
+                            prop_assert_eq!(old, h, "a replace keeps the handle");
+                        }
                     }
                     1 => {
                         let found = store.update(&key, |v| v["spec"]["x"] = json!(x));
@@ -462,7 +516,15 @@ mod tests {
                     }
                     _ => {
                         prop_assert_eq!(store.remove(&key).is_some(), model.remove(&key).is_some());
+                        stale.extend(handles.remove(&key));
                     }
+                }
+                for (key, h) in &handles {
+                    let by = store.get_updated_by(*h).map(|(v, u)| (v.clone(), u));
+                    prop_assert_eq!(by, store.get_updated(key).map(|(v, u)| (v.clone(), u)));
+                }
+                for h in &stale {
+                    prop_assert!(store.get_updated_by(*h).is_none());
                 }
                 let x_of = |v: &serde_json::Value| v["spec"]["x"].as_i64().unwrap();
                 for (key, x) in &model {
