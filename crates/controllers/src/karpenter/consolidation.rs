@@ -407,6 +407,18 @@ impl<'a> Simulations<'a> {
             hypothetical: RefCell::default(),
         }
     }
+
+    /// Another start of the same simulations, with its own working copies: for a search that
+    /// runs on another thread beside this one's (a simulation gives the same result from
+    /// either).
+    pub fn fork(&self) -> Simulations<'a> {
+        Simulations {
+            work: RefCell::new(self.room.fit.clone()),
+            room: self.room.clone(),
+            compatible: self.compatible.clone(),
+            hypothetical: RefCell::default(),
+        }
+    }
 }
 
 /// [`placement_key`]: (CPU descending, memory descending, id).
@@ -639,6 +651,7 @@ fn max_each(a: Resources, b: &Resources) -> Resources {
 /// The destinations' free room before any simulation, with each node's index by name: a
 /// simulation's [`FirstFit`] is a copy with its removed nodes' room taken away, the same table
 /// as one built from scratch without them.
+#[derive(Clone)]
 struct FreeRoom<'a> {
     fit: FirstFit,
     /// (name, index) sorted by name.

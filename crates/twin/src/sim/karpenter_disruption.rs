@@ -941,18 +941,27 @@ impl Sim {
             };
             // The destinations' free room and the pools' compatible offerings, once for both.
             let base = self.simulations(&cluster, &offerings, g.destinations.len());
-            let multi = consolidation::multi_node_in(&cluster, &base, &g.underutilized, &budget);
+            // Upstream tries single-node consolidation only when multi-node finds nothing.
+            // Both searches are pure: the single-node one runs beside the multi-node one (on
+            // the pool's other worker, with its own working copies) and is used only then.
+            let forked = base.fork();
+            let (cluster, under, budget) = (&cluster, &g.underutilized, &budget);
+            let (multi, single) = rayon::join(
+                move || consolidation::multi_node_in(cluster, &base, under, budget),
+                move || {
+                    consolidation::single_node_in(
+                        cluster,
+                        &forked,
+                        under,
+                        budget,
+                        MAX_SINGLE_NODE_CANDIDATES,
+                    )
+                },
+            );
             poll.constrained |= multi.constrained_by_budgets;
             let (found, method, unconsolidatable) = match multi.command {
                 Some(c) => (Some(c), "multi", vec![]),
                 None => {
-                    let single = consolidation::single_node_in(
-                        &cluster,
-                        &base,
-                        &g.underutilized,
-                        &budget,
-                        MAX_SINGLE_NODE_CANDIDATES,
-                    );
                     poll.constrained |= single.constrained_by_budgets;
                     (single.command, "single", single.unconsolidatable)
                 }
