@@ -1592,6 +1592,47 @@ mod tests {
         );
     }
 
+    /// A fork of the simulations gives what a fresh start gives, for either search, whether
+    /// or not the other search already ran on the original (the twin runs single-node on a
+    /// fork beside multi-node).
+    #[test]
+    fn forked_simulations_decide_as_fresh_ones() {
+        let cat = catalog();
+        let none = BTreeSet::new();
+        let pools = [pool(&["on-demand"], None)];
+        for (cpu, n) in [(2500, 4), (1200, 3), (300, 4), (900, 6)] {
+            let ns: Vec<NodeInfo> = (0..n)
+                .map(|i| node(&format!("n{i}"), &cat[1], vec![pod(i, cpu)]))
+                .collect();
+            let refs: Vec<&NodeInfo> = ns.iter().collect();
+            let cl = Cluster {
+                nodes: &refs,
+                pools: &pools,
+                offerings: &cat,
+                spot_to_spot: false,
+                pending: &[],
+                uninitialized: &none,
+            };
+            let cands: Vec<Candidate> = ns.iter().map(|n| candidate(n, &cat[1])).collect();
+            let budget = [n];
+            let fresh_single = single_node_in(&cl, &Simulations::new(&cl), &cands, &budget, 10);
+            let fresh_multi = multi_node_in(&cl, &Simulations::new(&cl), &cands, &budget);
+            assert!(fresh_single.command.is_some() || fresh_multi.command.is_some());
+            let base = Simulations::new(&cl);
+            let forked = base.fork();
+            assert_eq!(multi_node_in(&cl, &base, &cands, &budget), fresh_multi);
+            assert_eq!(
+                single_node_in(&cl, &forked, &cands, &budget, 10),
+                fresh_single
+            );
+            assert_eq!(multi_node_in(&cl, &forked, &cands, &budget), fresh_multi);
+            assert_eq!(
+                single_node_in(&cl, &base.fork(), &cands, &budget, 10),
+                fresh_single
+            );
+        }
+    }
+
     // multinodeconsolidation_test / consolidation_test.go "can merge 3 nodes into 1" and "won't
     // merge 2 nodes into 1 of the same type", with the binary search over prefixes.
     #[test]
