@@ -924,7 +924,14 @@ impl Sim {
     /// Acts on a prepared sync: warnings, the rescale and its event, the time series and the
     /// (deferred) status write.
     fn apply_hpa(&mut self, key: &ObjKey, entry: &mut HpaEntry, prepared: Prepared) {
-        let parsed = entry.parsed.clone().expect("prepared from a parsed spec");
+        // Anything but `Gone` was prepared from the parsed spec, which is in the entry.
+        let Some(parsed) = entry
+            .parsed
+            .clone()
+            .filter(|_| !matches!(prepared, Prepared::Gone))
+        else {
+            return;
+        };
         let Decided {
             current,
             prev_scale_time,
