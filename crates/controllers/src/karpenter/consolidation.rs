@@ -1592,44 +1592,52 @@ mod tests {
         );
     }
 
+    /// `n` on-demand xlarge nodes (of `catalog()`) with one pod of `cpu` milli-CPU each, all
+    /// candidates: `f` of the cluster and the candidates.
+    fn in_row<R>(cpu: i64, n: u64, f: impl FnOnce(&Cluster, &[Candidate]) -> R) -> R {
+        let cat = catalog();
+        let none = BTreeSet::new();
+        let pools = [pool(&["on-demand"], None)];
+        let ns: Vec<NodeInfo> = (0..n)
+            .map(|i| node(&format!("n{i}"), &cat[1], vec![pod(i, cpu)]))
+            .collect();
+        let refs: Vec<&NodeInfo> = ns.iter().collect();
+        let cl = Cluster {
+            nodes: &refs,
+            pools: &pools,
+            offerings: &cat,
+            spot_to_spot: false,
+            pending: &[],
+            uninitialized: &none,
+        };
+        let cands: Vec<Candidate> = ns.iter().map(|n| candidate(n, &cat[1])).collect();
+        f(&cl, &cands)
+    }
+
     /// A fork of the simulations gives what a fresh start gives, for either search, whether
     /// or not the other search already ran on the original (the twin runs single-node on a
     /// fork beside multi-node).
     #[test]
     fn forked_simulations_decide_as_fresh_ones() {
-        let cat = catalog();
-        let none = BTreeSet::new();
-        let pools = [pool(&["on-demand"], None)];
         for (cpu, n) in [(2500, 4), (1200, 3), (300, 4), (900, 6)] {
-            let ns: Vec<NodeInfo> = (0..n)
-                .map(|i| node(&format!("n{i}"), &cat[1], vec![pod(i, cpu)]))
-                .collect();
-            let refs: Vec<&NodeInfo> = ns.iter().collect();
-            let cl = Cluster {
-                nodes: &refs,
-                pools: &pools,
-                offerings: &cat,
-                spot_to_spot: false,
-                pending: &[],
-                uninitialized: &none,
-            };
-            let cands: Vec<Candidate> = ns.iter().map(|n| candidate(n, &cat[1])).collect();
-            let budget = [n];
-            let fresh_single = single_node_in(&cl, &Simulations::new(&cl), &cands, &budget, 10);
-            let fresh_multi = multi_node_in(&cl, &Simulations::new(&cl), &cands, &budget);
-            assert!(fresh_single.command.is_some() || fresh_multi.command.is_some());
-            let base = Simulations::new(&cl);
-            let forked = base.fork();
-            assert_eq!(multi_node_in(&cl, &base, &cands, &budget), fresh_multi);
-            assert_eq!(
-                single_node_in(&cl, &forked, &cands, &budget, 10),
-                fresh_single
-            );
-            assert_eq!(multi_node_in(&cl, &forked, &cands, &budget), fresh_multi);
-            assert_eq!(
-                single_node_in(&cl, &base.fork(), &cands, &budget, 10),
-                fresh_single
-            );
+            in_row(cpu, n, |cl, cands| {
+                let budget = [n];
+                let fresh_single = single_node_in(cl, &Simulations::new(cl), cands, &budget, 10);
+                let fresh_multi = multi_node_in(cl, &Simulations::new(cl), cands, &budget);
+                assert!(fresh_single.command.is_some() || fresh_multi.command.is_some());
+                let base = Simulations::new(cl);
+                let forked = base.fork();
+                assert_eq!(multi_node_in(cl, &base, cands, &budget), fresh_multi);
+                assert_eq!(
+                    single_node_in(cl, &forked, cands, &budget, 10),
+                    fresh_single
+                );
+                assert_eq!(multi_node_in(cl, &forked, cands, &budget), fresh_multi);
+                assert_eq!(
+                    single_node_in(cl, &base.fork(), cands, &budget, 10),
+                    fresh_single
+                );
+            });
         }
     }
 
@@ -1638,23 +1646,8 @@ mod tests {
     #[test]
     fn multi_node_merges_and_binary_searches() {
         let cat = catalog();
-        let none = BTreeSet::new();
-        let pools = [pool(&["on-demand"], None)];
         let run = |cpu: i64, n: u64, budget: u64| {
-            let ns: Vec<NodeInfo> = (0..n)
-                .map(|i| node(&format!("n{i}"), &cat[1], vec![pod(i, cpu)]))
-                .collect();
-            let refs: Vec<&NodeInfo> = ns.iter().collect();
-            let cl = Cluster {
-                nodes: &refs,
-                pools: &pools,
-                offerings: &cat,
-                spot_to_spot: false,
-                pending: &[],
-                uninitialized: &none,
-            };
-            let cands: Vec<Candidate> = ns.iter().map(|n| candidate(n, &cat[1])).collect();
-            multi_node(&cl, &cands, &[budget])
+            in_row(cpu, n, |cl, cands| multi_node(cl, cands, &[budget]))
         };
         // Four xlarge nodes with 2.5 CPU each. Prefix 3 (7.5 CPU) fits one 2xlarge, 0.384 <
         // 3 × 0.192: valid; prefix 4 (10 CPU) needs two nodes: invalid. Three merge into one.
