@@ -251,6 +251,7 @@ fn run(scenario: &Path, out: Option<PathBuf>, quiet: bool) -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    let loaded = started.elapsed();
     let mut failed = None;
     in_pool(|| {
         let _ = sim.run_draining(EVENT_BATCH, &mut |batch| match writer.events(batch) {
@@ -265,13 +266,19 @@ fn run(scenario: &Path, out: Option<PathBuf>, quiet: bool) -> ExitCode {
         eprintln!("error: {e}");
         return ExitCode::from(1);
     }
+    let simulated = started.elapsed();
     let mut output = sim.into_output();
     if let Err(e) = writer.finish(&mut output) {
         eprintln!("error: {e}");
         return ExitCode::from(1);
     }
     if !quiet {
-        print_summary(&output, &dir, started.elapsed());
+        let phases = Phases {
+            load: loaded,
+            simulate: simulated - loaded,
+            write: started.elapsed() - simulated,
+        };
+        print_summary(&output, &dir, phases);
     }
     // The process ends now: freeing the outputs (half a million events and the time series at
     // 1,000 nodes, over 100 ms) is left to the operating system.
@@ -312,7 +319,16 @@ fn peak_memory_bytes() -> Option<u64> {
     Some(kb * 1024)
 }
 
-fn print_summary(out: &kscale_report::RunOutput, dir: &Path, wall: std::time::Duration) {
+/// Where a run's wall time went: reading the scenario and building the twin, the simulation
+/// (events.jsonl is written beside it), and writing the remaining files and the report.
+struct Phases {
+    load: std::time::Duration,
+    simulate: std::time::Duration,
+    write: std::time::Duration,
+}
+
+fn print_summary(out: &kscale_report::RunOutput, dir: &Path, phases: Phases) {
+    let wall = phases.load + phases.simulate + phases.write;
     let s = &out.summary;
     let g = |p: &str| {
         s.pointer(p)
@@ -340,6 +356,15 @@ fn print_summary(out: &kscale_report::RunOutput, dir: &Path, wall: std::time::Du
         ),
         ("events", g("/events/total")),
         ("wall time", format!("{:.3} s", wall.as_secs_f64())),
+        (
+            "  load / simulate / write",
+            format!(
+                "{:.3} / {:.3} / {:.3} s",
+                phases.load.as_secs_f64(),
+                phases.simulate.as_secs_f64(),
+                phases.write.as_secs_f64()
+            ),
+        ),
         (
             "peak memory",
             peak_memory_bytes()
