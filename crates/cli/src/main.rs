@@ -280,8 +280,8 @@ fn run(scenario: &Path, out: Option<PathBuf>, quiet: bool) -> ExitCode {
         };
         print_summary(&output, &dir, phases);
     }
-    // The process ends now: freeing the outputs (half a million events and the time series at
-    // 1,000 nodes, over 100 ms) is left to the operating system.
+    // The process ends now: freeing the outputs (the time series and the rest of the run's
+    // state) is left to the operating system.
     std::mem::forget(output);
     ExitCode::SUCCESS
 }

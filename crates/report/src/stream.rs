@@ -14,8 +14,8 @@ use crate::{EventRecord, ReportError, ReportErrorKind, RunOutput};
 /// Batches of events queued for the writer thread at most (the producer waits beyond).
 const QUEUED_BATCHES: usize = 4;
 
-/// A writer thread's result: the events it wrote, or the failing file and why.
-type Written = Result<Vec<EventRecord>, (&'static str, ReportErrorKind)>;
+/// A writer thread's result: done, or the failing file and why.
+type Written = Result<(), (&'static str, ReportErrorKind)>;
 
 /// A run directory written as the run goes on: [`RunWriter::events`] hands over batches of
 /// events, in order, which a thread of its own renders into `events.jsonl` meanwhile;
@@ -23,10 +23,12 @@ type Written = Result<Vec<EventRecord>, (&'static str, ReportErrorKind)>;
 /// the directory into place.
 ///
 /// The files are byte for byte those [`crate::write_outputs`] writes for the same run (all the
-/// events in `out.events`), however the events were split into batches. The thread keeps the
-/// events it wrote and [`RunWriter::finish`] gives them back in `out.events`: they are not
-/// freed while the run goes on (with glibc's allocator, freeing them on the writer thread
-/// slows the simulation's own allocations down more than writing them on it costs).
+/// events in `out.events`), however the events were split into batches. The writer keeps
+/// only what `report.html` shows of them (their count, the warnings' count and the first
+/// [`MAX_HTML_EVENTS`]): each written batch goes back to the caller's thread, which drops
+/// its events and records the next ones in it, so the events in memory are a few batches
+/// whatever the length of the run, and their strings are freed by the thread that allocated
+/// them (whose allocator reuses that memory for the next events).
 /// Dropped without [`RunWriter::finish`] (or after an error), the thread is stopped and joined
 /// and the staging directory removed: the target is as it was.
 pub struct RunWriter {
@@ -35,7 +37,8 @@ pub struct RunWriter {
     tx: Option<SyncSender<Vec<EventRecord>>>,
     /// The writer thread; `None` once joined.
     thread: Option<JoinHandle<Written>>,
-    /// Emptied batches back from the writer thread, for [`RunWriter::events`] to hand out.
+    /// Written batches back from the writer thread, for [`RunWriter::events`] to empty and
+    /// hand out.
     spare: Receiver<Vec<EventRecord>>,
     total: usize,
     warnings: usize,
@@ -76,9 +79,9 @@ impl RunWriter {
     }
 
     /// Hands over the next events (following the earlier ones) and returns an empty buffer
-    /// to record the following ones in: one of an earlier batch (so the caller's thread does
-    /// not allocate afresh, nor the writer thread free what the caller's allocated), or a new
-    /// one. When writing `events.jsonl` failed, returns that error; the writer is then of no
+    /// to record the following ones in: an earlier batch, written and emptied here (so the
+    /// caller's thread frees the events it allocated and does not allocate a buffer afresh),
+    /// or a new one. When writing `events.jsonl` failed, returns that error; the writer is then of no
     /// further use (drop it).
     pub fn events(&mut self, batch: Vec<EventRecord>) -> Result<Vec<EventRecord>, ReportError> {
         if batch.is_empty() {
@@ -90,7 +93,9 @@ impl RunWriter {
         self.head.extend(batch.iter().take(room).cloned());
         let sent = self.tx.as_ref().is_some_and(|tx| tx.send(batch).is_ok());
         if sent {
-            return Ok(self.spare.try_recv().unwrap_or_default());
+            let mut spare = self.spare.try_recv().unwrap_or_default();
+            spare.clear();
+            return Ok(spare);
         }
         // The thread has stopped: on an error, or because it is gone already.
         self.tx = None;
@@ -102,8 +107,8 @@ impl RunWriter {
     }
 
     /// Writes the other files of `out` and moves the run directory into place. The events
-    /// still in `out.events` are written after those handed over; then `out.events` holds all
-    /// of them, in order. On failure the error of the first failing file in
+    /// still in `out.events` are written after those handed over (`out.events` is left
+    /// empty). On failure the error of the first failing file in
     /// [`crate::OUTPUT_FILES`] order is returned.
     pub fn finish(mut self, out: &mut RunOutput) -> Result<(), ReportError> {
         self.events(std::mem::take(&mut out.events))?;
@@ -116,11 +121,7 @@ impl RunWriter {
         };
         let rest = write_files_ranked(&self.started.staging.path, out, Some(&view));
         let events = match self.thread.is_some().then(|| self.join()) {
-            Some(Ok(events)) => {
-                out.events = events;
-                Ok(())
-            }
-            Some(Err(e)) => Err(e),
+            Some(r) => r,
             None => Err(("events.jsonl", stopped(&self.started.staging.path))),
         };
         first_failure(rest, events).map_err(|(_, kind)| self.started.fail(kind))?;
@@ -156,7 +157,7 @@ fn stopped(staging: &Path) -> ReportErrorKind {
 }
 
 /// The writer thread: renders each batch into `path` until the channel closes, sending the
-/// emptied batches back on `spare`; returns the events written.
+/// written batches back on `spare` (their events are dropped there).
 fn write_events(
     path: &Path,
     rx: Receiver<Vec<EventRecord>>,
@@ -165,8 +166,7 @@ fn write_events(
     let file = "events.jsonl";
     let io_fail = |e| (file, io_err("write", path, e));
     let mut w = BufWriter::with_capacity(1 << 16, fs::File::create(path).map_err(io_fail)?);
-    let mut all = Vec::new();
-    for mut batch in rx {
+    for batch in rx {
         match write_events_jsonl(&batch, &mut w) {
             Ok(()) => {}
             Err(StreamError::Render(error)) => {
@@ -174,12 +174,10 @@ fn write_events(
             }
             Err(StreamError::Io(e)) => return Err(io_fail(e)),
         }
-        all.append(&mut batch);
         // Gone only when the writer is: then the batch is freed here.
         let _ = spare.send(batch);
     }
-    w.flush().map_err(io_fail)?;
-    Ok(all)
+    w.flush().map_err(io_fail)
 }
 
 #[cfg(test)]

@@ -433,7 +433,10 @@ fn streamed_events_give_the_same_files() {
                 assert!(spare.is_empty());
             }
             w.finish(&mut rest).unwrap();
-            assert_eq!(rest.events, out.events, "all the events are back");
+            assert!(
+                rest.events.is_empty(),
+                "the events left in the output are written"
+            );
             assert_eq!(snapshot(&dir), snapshot(&whole), "{n} events, {sizes:?}");
         }
     }
