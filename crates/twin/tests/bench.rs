@@ -97,3 +97,80 @@ fn hpas_and_karpenter_follow_the_diurnal_trace() {
         "scaled down from 197 to {ready}"
     );
 }
+
+#[test]
+fn report_charts_the_first_workloads_only() {
+    use kscale_twin::sim::output::MAX_WORKLOAD_CHARTS;
+    // 100 peak nodes: 30 Deployments, each with an HPA.
+    let (_dir, s) = scenario(100, "2m");
+    let mut sim = Sim::new(s).unwrap();
+    sim.run();
+    let out = sim.output();
+    let hpa = |suffix: &str| -> Vec<&str> {
+        out.charts
+            .iter()
+            .map(|c| c.title.as_str())
+            .filter(|t| t.starts_with("HPA ") && t.contains(suffix))
+            .collect()
+    };
+    let replicas = hpa(": replicas, desired, ready");
+    assert_eq!(replicas.len(), MAX_WORKLOAD_CHARTS, "{replicas:?}");
+    assert_eq!(hpa(": metrics vs targets").len(), MAX_WORKLOAD_CHARTS);
+    // In name order, and saying what is left out.
+    assert!(
+        replicas[0].starts_with("HPA default/app0:"),
+        "{}",
+        replicas[0]
+    );
+    assert!(
+        replicas[1].starts_with("HPA default/app1:"),
+        "{}",
+        replicas[1]
+    );
+    assert!(
+        replicas[0].ends_with("(charts for the first 20 of 30 HPAs; all in timeseries.csv)"),
+        "{}",
+        replicas[0]
+    );
+    let deploy = out
+        .charts
+        .iter()
+        .find(|c| c.title.starts_with("Deployments"))
+        .expect("a Deployments chart");
+    assert_eq!(deploy.series.len(), 3 * MAX_WORKLOAD_CHARTS);
+    assert!(
+        deploy
+            .title
+            .ends_with("(the first 20 of 30 Deployments; all in timeseries.csv)"),
+        "{}",
+        deploy.title
+    );
+    for (title, per_load) in [("Load:", 3), ("Latency", 3)] {
+        let chart = out
+            .charts
+            .iter()
+            .find(|c| c.title.starts_with(title))
+            .unwrap();
+        assert_eq!(
+            chart.series.len(),
+            per_load * MAX_WORKLOAD_CHARTS,
+            "{title}"
+        );
+        assert!(
+            chart
+                .title
+                .ends_with("(the first 20 of 30 loads; all in timeseries.csv)")
+        );
+        assert!(
+            chart.series.iter().all(|c| !c.contains("/app3/")),
+            "app3 sorts after app29"
+        );
+    }
+    // Every Deployment is still in the time series.
+    let columns = &out.timeseries.columns;
+    assert_eq!(
+        columns.iter().filter(|c| c.starts_with("deploy/")).count(),
+        90
+    );
+    assert!(columns.iter().any(|c| c == "deploy/default/app29/ready"));
+}

@@ -120,6 +120,11 @@ const NODE_PREFIXES: [&str; 3] = ["nodes/capacity/", "nodes/type/", "nodes/group
 /// Ids of the fixed columns used below (positions in [`FIXED_COLUMNS`]).
 const COL_TIME: usize = 0;
 
+/// Workloads charted in `report.html` at most, of each kind (Deployments, loads, HPAs): a page of
+/// hundreds of charts (900 HPAs at 3,000 nodes: 176 MB) opens in no browser, and drawing them
+/// was most of the time spent writing the run directory.
+pub const MAX_WORKLOAD_CHARTS: usize = 20;
+
 impl Default for Samples {
     fn default() -> Self {
         let mut s = Samples::empty();
@@ -902,7 +907,9 @@ impl Sim {
         }
     }
 
-    /// The charts of `report.html` for a time series with these columns.
+    /// The charts of `report.html` for a time series with these columns: the cluster's, and
+    /// the first [`MAX_WORKLOAD_CHARTS`] Deployments, loads and HPAs in name order (the others
+    /// are in `timeseries.csv` only).
     fn charts(&self, columns: &[String]) -> Vec<ChartSpec> {
         let mut charts = vec![
             ChartSpec {
@@ -941,18 +948,14 @@ impl Sim {
                 series: vec!["cost_rate_usd_per_hour".into()],
             },
         ];
-        let deploy: Vec<String> = columns
-            .iter()
-            .filter(|c| c.starts_with("deploy/"))
-            .cloned()
-            .collect();
-        if !deploy.is_empty() {
+        let deploy = FirstWorkloads::of(columns.iter().filter(|c| c.starts_with("deploy/")));
+        if !deploy.series.is_empty() {
             charts.insert(
                 1,
                 ChartSpec {
-                    title: "Deployments: desired, pods, ready".into(),
+                    title: deploy.title("Deployments: desired, pods, ready", "Deployments"),
                     y_label: "replicas".into(),
-                    series: deploy,
+                    series: deploy.series,
                 },
             );
         }
@@ -982,36 +985,45 @@ impl Sim {
                 series: vec!["karpenter/disrupting_nodes".into()],
             });
         }
-        let load: Vec<String> = columns
-            .iter()
-            .filter(|c| c.starts_with("load/") && c.ends_with("_rps"))
-            .cloned()
-            .collect();
-        if !load.is_empty() {
+        let load = FirstWorkloads::of(
+            columns
+                .iter()
+                .filter(|c| c.starts_with("load/") && c.ends_with("_rps")),
+        );
+        if !load.series.is_empty() {
             charts.push(ChartSpec {
-                title: "Load: offered, served and failed".into(),
+                title: load.title("Load: offered, served and failed", "loads"),
                 y_label: "requests/s".into(),
-                series: load,
+                series: load.series,
             });
         }
-        let latency: Vec<String> = columns
-            .iter()
-            .filter(|c| c.starts_with("load/") && c.contains("/latency_"))
-            .cloned()
-            .collect();
-        if !latency.is_empty() {
+        let latency = FirstWorkloads::of(
+            columns
+                .iter()
+                .filter(|c| c.starts_with("load/") && c.contains("/latency_")),
+        );
+        if !latency.series.is_empty() {
             charts.push(ChartSpec {
-                title: "Latency".into(),
+                title: latency.title("Latency", "loads"),
                 y_label: "ms".into(),
-                series: latency,
+                series: latency.series,
             });
         }
-        for k in self
+        let charted: Vec<_> = self
             .hpa
             .iter()
             .filter(|(_, e)| e.series.is_some())
             .map(|(k, _)| k)
-        {
+            .collect();
+        let of = if charted.len() > MAX_WORKLOAD_CHARTS {
+            format!(
+                " (charts for the first {MAX_WORKLOAD_CHARTS} of {} HPAs; all in timeseries.csv)",
+                charted.len()
+            )
+        } else {
+            String::new()
+        };
+        for k in charted.into_iter().take(MAX_WORKLOAD_CHARTS) {
             let id = format!("hpa/{}/{}/", k.namespace, k.name);
             let cols = |f: &dyn Fn(&str) -> bool| -> Vec<String> {
                 columns
@@ -1021,20 +1033,68 @@ impl Sim {
                     .collect()
             };
             charts.push(ChartSpec {
-                title: format!("HPA {}/{}: replicas, desired, ready", k.namespace, k.name),
+                title: format!(
+                    "HPA {}/{}: replicas, desired, ready{of}",
+                    k.namespace, k.name
+                ),
                 y_label: "replicas".into(),
                 series: cols(&|c| !c.contains('/')),
             });
             let metrics = cols(&|c| c.contains('/'));
             if !metrics.is_empty() {
                 charts.push(ChartSpec {
-                    title: format!("HPA {}/{}: metrics vs targets", k.namespace, k.name),
+                    title: format!("HPA {}/{}: metrics vs targets{of}", k.namespace, k.name),
                     y_label: "value (% for utilization)".into(),
                     series: metrics,
                 });
             }
         }
         charts
+    }
+}
+
+/// The columns of the first [`MAX_WORKLOAD_CHARTS`] workloads among some per-workload
+/// columns in name order (a column's workload is its name up to the last `/`).
+struct FirstWorkloads {
+    /// The columns of the first workloads, in order.
+    series: Vec<String>,
+    /// Workloads charted.
+    shown: usize,
+    /// Workloads among the columns.
+    total: usize,
+}
+
+impl FirstWorkloads {
+    fn of<'a>(columns: impl Iterator<Item = &'a String>) -> Self {
+        let workload = |c: &'a str| c.rsplit_once('/').map_or(c, |(w, _)| w);
+        let (mut series, mut total, mut last) = (Vec::new(), 0, None);
+        for c in columns {
+            let w = workload(c);
+            if last != Some(w) {
+                last = Some(w);
+                total += 1;
+            }
+            if total <= MAX_WORKLOAD_CHARTS {
+                series.push(c.clone());
+            }
+        }
+        FirstWorkloads {
+            series,
+            shown: total.min(MAX_WORKLOAD_CHARTS),
+            total,
+        }
+    }
+
+    /// `title`, saying what is left out if anything is.
+    fn title(&self, title: &str, kind: &str) -> String {
+        if self.shown < self.total {
+            format!(
+                "{title} (the first {} of {} {kind}; all in timeseries.csv)",
+                self.shown, self.total
+            )
+        } else {
+            title.to_owned()
+        }
     }
 }
 
