@@ -1,8 +1,10 @@
 //! The one place kscale calls its YAML library (serde-saphyr, a YAML 1.2 parser).
 //!
 //! Multi-document files are split on `---` lines so that every document keeps its position in
-//! the file: a document is parsed with as many leading blank lines as it starts after, so the
-//! parser's line numbers are the file's line numbers.
+//! the file: a document knows the file line it starts on, and the parser's line numbers (within
+//! the document) are shifted by it, so errors name the file's line numbers. (Documents were once
+//! padded with a blank line per line before them instead, which made loading quadratic in the
+//! file's length: 7× the time for 3× the manifests at 2,700 documents.)
 
 use std::path::Path;
 
@@ -15,14 +17,14 @@ use crate::error::InputError;
 pub struct Document {
     /// 1-based line of the document's first line in its file.
     pub start_line: u64,
-    /// The document text, prefixed by blank lines so that line numbers match the file.
-    pub padded: String,
+    /// The document's lines (its line 1 is the file's line `start_line`).
+    pub text: String,
 }
 
 impl Document {
     /// True if the document holds nothing but comments and blank lines.
     pub fn is_blank(&self) -> bool {
-        self.padded.lines().all(|l| {
+        self.text.lines().all(|l| {
             let t = l.trim();
             t.is_empty() || t.starts_with('#')
         })
@@ -32,8 +34,8 @@ impl Document {
     /// searching after `after_line`; used to locate semantic errors.
     pub fn find_key_line(&self, key: &str, after_line: u64) -> Option<u64> {
         let pat = format!("{key}:");
-        self.padded.lines().enumerate().find_map(|(i, l)| {
-            let n = i as u64 + 1;
+        self.text.lines().enumerate().find_map(|(i, l)| {
+            let n = self.start_line + i as u64;
             let t = l.trim_start().trim_start_matches("- ");
             (n > after_line && (t.starts_with(&pat) || t.starts_with(&format!("\"{key}\":"))))
                 .then_some(n)
@@ -54,21 +56,17 @@ pub fn split_documents(text: &str) -> Vec<Document> {
         if is_sep {
             docs.push(Document {
                 start_line,
-                padded: std::mem::take(&mut current),
+                text: std::mem::take(&mut current),
             });
             start_line = n + 1;
-            current = "\n".repeat(n as usize);
         } else {
-            if current.is_empty() && n > 1 {
-                current = "\n".repeat(n as usize - 1);
-            }
             current.push_str(line);
             current.push('\n');
         }
     }
     docs.push(Document {
         start_line,
-        padded: current,
+        text: current,
     });
     docs.retain(|d| !d.is_blank());
     docs
@@ -77,22 +75,25 @@ pub fn split_documents(text: &str) -> Vec<Document> {
 /// Deserializes one document into `T`, mapping parser errors to [`InputError`] with the
 /// file's line and column.
 pub fn parse<T: DeserializeOwned>(file: &Path, doc: &Document) -> Result<T, InputError> {
-    serde_saphyr::from_str::<T>(&doc.padded).map_err(|e| to_input_error(file, &e))
+    serde_saphyr::from_str::<T>(&doc.text).map_err(|e| to_input_error(file, &e, doc.start_line))
 }
 
 /// Deserializes a whole single-document file.
 pub fn parse_str<T: DeserializeOwned>(file: &Path, text: &str) -> Result<T, InputError> {
-    serde_saphyr::from_str::<T>(text).map_err(|e| to_input_error(file, &e))
+    serde_saphyr::from_str::<T>(text).map_err(|e| to_input_error(file, &e, 1))
 }
 
-fn to_input_error(file: &Path, e: &serde_saphyr::Error) -> InputError {
+/// `e` of a text whose line 1 is the file's line `first_line`.
+fn to_input_error(file: &Path, e: &serde_saphyr::Error, first_line: u64) -> InputError {
     let full = e.to_string();
     // serde-saphyr appends a source snippet after the first line; keep the first line only
     // and strip its own "line X column Y:" prefix, since we print file:line:col ourselves.
     let first = full.lines().next().unwrap_or("").trim().to_string();
     let msg = strip_location_prefix(&first);
     match e.location() {
-        Some(loc) if loc.line() > 0 => InputError::at(file, loc.line(), Some(loc.column()), msg),
+        Some(loc) if loc.line() > 0 => {
+            InputError::at(file, loc.line() + first_line - 1, Some(loc.column()), msg)
+        }
         _ => InputError::file(file, msg),
     }
 }
@@ -148,6 +149,44 @@ mod tests {
         let e = parse::<S>(Path::new("d.yaml"), &docs[1]).unwrap_err();
         assert_eq!(e.line, Some(4), "{e}");
         assert!(e.to_string().starts_with("d.yaml:4:"), "{e}");
+    }
+
+    #[test]
+    fn errors_name_the_lines_a_padded_document_gives() {
+        // Each document's errors (syntax and type) are where the parser puts them in the whole
+        // file, when the document is padded with blank lines to its place.
+        #[derive(serde::Deserialize, Debug)]
+        #[allow(dead_code)]
+        struct S {
+            a: i32,
+            b: Option<Vec<i32>>,
+        }
+        let text =
+            "a: 1\n---\n# c\n\na: 2\nb: [1, x]\n---\na: 3\n  b: : 4\n--- # end\n\n\na: four\n";
+        let docs = split_documents(text);
+        assert_eq!(docs.len(), 4);
+        assert_eq!(
+            docs.iter().map(|d| d.start_line).collect::<Vec<_>>(),
+            [1, 3, 8, 11]
+        );
+        let f = Path::new("f.yaml");
+        let mut errors = 0;
+        for d in &docs {
+            let padded = "\n".repeat(d.start_line as usize - 1) + &d.text;
+            let (got, want) = (parse::<S>(f, d), parse_str::<S>(f, &padded));
+            match (got, want) {
+                (Ok(_), Ok(_)) => {}
+                (Err(g), Err(w)) => {
+                    errors += 1;
+                    assert_eq!((g.line, g.column), (w.line, w.column), "{g} vs {w}");
+                    assert!(g.line.unwrap() >= d.start_line, "{g}");
+                }
+                (g, w) => panic!("{g:?} vs {w:?}"),
+            }
+        }
+        assert_eq!(errors, 3);
+        assert_eq!(docs[1].find_key_line("b", 0), Some(6));
+        assert_eq!(docs[3].find_key_line("a", 11), Some(13));
     }
 
     #[test]

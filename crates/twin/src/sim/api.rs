@@ -368,9 +368,14 @@ impl Sim {
                 if kind == "ReplicaSet" {
                     self.put_replicaset(key, v, None);
                 } else {
+                    // Only this HPA can newly need the custom metrics pipeline: every HPA
+                    // written before was checked when it was written.
+                    let custom = kind == "HorizontalPodAutoscaler"
+                        && !self.custom_metrics.enabled
+                        && super::hpa::uses_custom_metrics(&v);
                     self.put_generic(key.clone(), v);
                     if kind == "HorizontalPodAutoscaler" {
-                        self.start_hpa_sync();
+                        self.start_hpa_sync(custom);
                     }
                     if kind == "ElasticPodAutoscaler" {
                         self.start_elastic_autoscaler();

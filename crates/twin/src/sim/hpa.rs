@@ -405,15 +405,12 @@ fn metric_status(m: &MetricSpec, p: Option<&Proposal>) -> Value {
 type Observation = (Vec<PodObs>, Vec<MetricInput>, usize, usize);
 
 impl Sim {
-    /// Starts the HPA sync loop (once), when an HPA is created; and the custom and external
-    /// metrics pipeline when an HPA reads such metrics.
-    pub fn start_hpa_sync(&mut self) {
+    /// Starts the HPA sync loop (once), when an HPA is written; and the custom and external
+    /// metrics pipeline when that HPA reads such metrics (`custom`: see
+    /// [`uses_custom_metrics`]).
+    pub fn start_hpa_sync(&mut self, custom: bool) {
         self.start_metrics();
-        if self
-            .store
-            .list("HorizontalPodAutoscaler", None)
-            .any(|(_, v)| uses_custom_metrics(v))
-        {
+        if custom {
             self.start_custom_metrics();
         }
         if !self.hpa_syncing {
