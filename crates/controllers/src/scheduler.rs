@@ -844,10 +844,48 @@ const NO_FREE: Resources = Resources {
     pods: i64::MIN,
 };
 
+/// The nodes an attempt reads, by position (their order: the twin's is by name). A slice of
+/// references is one; a source that looks a node up when asked saves listing them all for an
+/// attempt that reads only a few (with a [`NodeTable`], a pod without node selection reads only
+/// the nodes the table does not hold).
+pub trait NodeList<'a> {
+    /// How many nodes there are.
+    fn len(&self) -> usize;
+    /// Whether there are none.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// Node `i` (below [`NodeList::len`]).
+    fn node(&self, i: usize) -> &'a NodeInfo;
+}
+
+impl<'a> NodeList<'a> for [&'a NodeInfo] {
+    fn len(&self) -> usize {
+        <[&NodeInfo]>::len(self)
+    }
+    fn node(&self, i: usize) -> &'a NodeInfo {
+        self[i]
+    }
+}
+
+impl<'a> NodeList<'a> for Vec<&'a NodeInfo> {
+    fn len(&self) -> usize {
+        Vec::len(self)
+    }
+    fn node(&self, i: usize) -> &'a NodeInfo {
+        self[i]
+    }
+}
+
 impl NodeTable {
     /// The table of `nodes`.
     pub fn new(nodes: &[&NodeInfo]) -> NodeTable {
-        NodeTable::default().remap(nodes.iter().map(|n| Err(*n)))
+        NodeTable::of(nodes)
+    }
+
+    /// The table of a [`NodeList`].
+    pub fn of<'a, N: NodeList<'a> + ?Sized>(nodes: &N) -> NodeTable {
+        NodeTable::default().remap((0..nodes.len()).map(|i| Err(nodes.node(i))))
     }
 
     /// The table of a node list given in order, each node as `Ok(j)`: node `j` of this
@@ -1097,25 +1135,25 @@ impl Scheduler {
     /// [`Scheduler::schedule`] reading `table`, the [`NodeTable`] of `nodes` (kept current by
     /// the caller; checked in debug builds): the same decision and state, with less of the
     /// nodes read.
-    pub fn schedule_in(
+    pub fn schedule_in<'a, N: NodeList<'a> + ?Sized>(
         &mut self,
         pod: &PodInfo,
-        nodes: &[&NodeInfo],
+        nodes: &N,
         table: &mut NodeTable,
         pdbs: &[PdbInfo],
         tie_break: &mut dyn FnMut(usize) -> usize,
     ) -> Decision {
         debug_assert!(
-            *table == NodeTable::new(nodes),
+            *table == NodeTable::of(nodes),
             "node table differs from a recount"
         );
         self.schedule_with(pod, nodes, Some(table), pdbs, tie_break)
     }
 
-    fn schedule_with(
+    fn schedule_with<'a, N: NodeList<'a> + ?Sized>(
         &mut self,
         pod: &PodInfo,
-        nodes: &[&NodeInfo],
+        nodes: &N,
         table: Option<&mut NodeTable>,
         pdbs: &[PdbInfo],
         tie_break: &mut dyn FnMut(usize) -> usize,
@@ -1138,12 +1176,12 @@ impl Scheduler {
                 .nominated
                 .iter()
                 .copied()
-                .find(|&i| is_nominated(nodes[i])),
-            None => nodes.iter().position(|nd| is_nominated(nd)),
+                .find(|&i| is_nominated(nodes.node(i))),
+            None => (0..nodes.len()).position(|i| is_nominated(nodes.node(i))),
         };
         let mut nominated_status = None;
         if let Some(i) = nominated_node {
-            match fits_with_nominated(pod, nodes[i]) {
+            match fits_with_nominated(pod, nodes.node(i)) {
                 Ok(()) => return Decision::Bind { node: i },
                 Err(u) => nominated_status = Some(u),
             }
@@ -1182,7 +1220,7 @@ impl Scheduler {
                 }
             }
             visited_nominated |= Some(idx) == nominated_node;
-            match fits_with_nominated(pod, nodes[idx]) {
+            match fits_with_nominated(pod, nodes.node(idx)) {
                 Ok(()) => {
                     self.feasible.push(idx);
                     if self.feasible.len() >= num_to_find {
@@ -1248,7 +1286,7 @@ impl Scheduler {
                     continue;
                 }
                 for idx in range {
-                    let (row, node) = (&t.rows[idx], nodes[idx]);
+                    let (row, node) = (&t.rows[idx], nodes.node(idx));
                     let u = match row {
                         Some(r) => filter_resources(&pod.requests, &r.used, &r.allocatable),
                         None => fits_with_nominated(pod, node),
@@ -1292,7 +1330,7 @@ impl Scheduler {
             }
             for (i, s) in statuses.iter().enumerate() {
                 if let Some(u) = s {
-                    u.for_each_reason(nodes[i], |r| count(&mut keyed, r, 1));
+                    u.for_each_reason(nodes.node(i), |r| count(&mut keyed, r, 1));
                     if u.is_resolvable() {
                         potential.push(i);
                     }
@@ -1332,10 +1370,10 @@ impl Scheduler {
     }
 
     /// prioritizeNodes + selectHost over `self.feasible` (at least two nodes).
-    fn select_host(
+    fn select_host<'a, N: NodeList<'a> + ?Sized>(
         &mut self,
         pod: &PodInfo,
-        nodes: &[&NodeInfo],
+        nodes: &N,
         table: Option<&NodeTable>,
         tie_break: &mut dyn FnMut(usize) -> usize,
     ) -> usize {
@@ -1351,7 +1389,7 @@ impl Scheduler {
             let (non_zero, requested, allocatable) = match row {
                 Some(r) => (r.non_zero, r.used, &r.allocatable),
                 None => {
-                    let node = nodes[idx];
+                    let node = nodes.node(idx);
                     (
                         node_non_zero_requested(node),
                         node.requested,
@@ -1368,7 +1406,7 @@ impl Scheduler {
             let taints = if row.is_some_and(|r| !r.prefer_taints) {
                 0
             } else {
-                intolerable_prefer_no_schedule(tols, nodes[idx])
+                intolerable_prefer_no_schedule(tols, nodes.node(idx))
             };
             max_taints = max_taints.max(taints);
             self.scores.push((idx, base, taints));
@@ -1399,9 +1437,9 @@ impl Scheduler {
 }
 
 /// DefaultPreemption PostFilter (`Evaluator.Preempt`, preemption.go).
-fn preempt(
+fn preempt<'a, N: NodeList<'a> + ?Sized>(
     pod: &PodInfo,
-    nodes: &[&NodeInfo],
+    nodes: &N,
     (potential, m): (&[usize], usize),
     nominated_node: Option<(usize, bool)>,
     pdbs: &[PdbInfo],
@@ -1417,7 +1455,8 @@ fn preempt(
     }
     if let Some((i, unresolvable)) = nominated_node
         && !unresolvable
-        && nodes[i]
+        && nodes
+            .node(i)
             .pods
             .iter()
             .any(|p| p.priority < pod.priority && p.terminating)
@@ -1465,7 +1504,7 @@ fn preempt(
     };
     for k in 0..dry_runs {
         let idx = potential[(offset + k) % m];
-        match select_victims_on_node(pod, nodes[idx], pdbs) {
+        match select_victims_on_node(pod, nodes.node(idx), pdbs) {
             Ok(mut c) => {
                 c.node = idx;
                 if c.num_pdb_violations == 0 {
@@ -1486,13 +1525,13 @@ fn preempt(
                     // has a lower priority); added to `counts` once, below.
                     DryRunFailure::NoVictims => no_victims += 1,
                     DryRunFailure::Unfit(u) => {
-                        u.for_each_reason(nodes[idx], |r| {
+                        u.for_each_reason(nodes.node(idx), |r| {
                             *counts.entry(r.to_string()).or_default() += 1
                         });
                     }
                     DryRunFailure::NoVictimNeeded => errors.push(format!(
                         "expected at least one victim pod on node {:?}",
-                        &*nodes[idx].name
+                        &*nodes.node(idx).name
                     )),
                 }
             }

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::ops::Deref;
 use std::sync::Arc;
 
-use kscale_controllers::scheduler::NodeTable;
+use kscale_controllers::scheduler::{NodeInfo, NodeList, NodeTable};
 
 use super::model::Node;
 
@@ -126,6 +126,30 @@ impl NodeMap {
         Some(table)
     }
 
+    /// Lists the node names in order again if nodes were added or removed since they were
+    /// (for [`NodeMap::by_position`]). Not between [`NodeMap::keep_table`] and
+    /// [`NodeMap::take_table`]: the kept table's rows are by the names as of its keeping.
+    pub fn index_names(&mut self) {
+        debug_assert!(self.kept.is_none(), "a kept table's names are kept");
+        if self
+            .names
+            .as_ref()
+            .is_none_or(|(_, at)| *at != self.structure)
+        {
+            self.names = Some((self.map.keys().cloned().collect(), self.structure));
+        }
+    }
+
+    /// The nodes by position in name order, each looked up when read; None if nodes were
+    /// added or removed since [`NodeMap::index_names`].
+    pub fn by_position(&self) -> Option<ByPosition<'_>> {
+        let (names, at) = self.names.as_ref()?;
+        (*at == self.structure).then_some(ByPosition {
+            names,
+            map: &self.map,
+        })
+    }
+
     /// Keeps `table`, the table of the current nodes in name order, for the next cycle.
     pub fn keep_table(&mut self, table: NodeTable) {
         if std::mem::replace(&mut self.overflowed, false) {
@@ -142,6 +166,24 @@ impl NodeMap {
         debug_assert_eq!(table.len(), self.map.len());
         self.tracking = true;
         self.kept = Some((table, self.structure));
+    }
+}
+
+/// The nodes by position in name order (see [`NodeMap::by_position`]): node `i` is found by
+/// its name, so a scheduling attempt that reads a few nodes costs a few lookups, not a list of
+/// them all (one per attempt after every bind: pods × nodes over a day).
+#[derive(Debug, Clone, Copy)]
+pub struct ByPosition<'a> {
+    names: &'a [Arc<str>],
+    map: &'a BTreeMap<Arc<str>, Node>,
+}
+
+impl<'a> NodeList<'a> for ByPosition<'a> {
+    fn len(&self) -> usize {
+        self.names.len()
+    }
+    fn node(&self, i: usize) -> &'a NodeInfo {
+        &self.map[&*self.names[i]].info
     }
 }
 
@@ -185,6 +227,34 @@ mod tests {
     fn fresh(m: &NodeMap) -> NodeTable {
         let refs: Vec<&NodeInfo> = m.values().map(|n| &n.info).collect();
         NodeTable::new(&refs)
+    }
+
+    #[test]
+    fn by_position_reads_the_nodes_in_name_order_while_the_set_holds() {
+        let mut m = NodeMap::default();
+        for name in ["c", "a", "b"] {
+            m.insert(Arc::from(name), node(name, 1000));
+        }
+        assert!(m.by_position().is_none(), "not indexed yet");
+        m.index_names();
+        let names = |m: &NodeMap| {
+            let p = m.by_position().unwrap();
+            (0..p.len())
+                .map(|i| p.node(i).name.to_string())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(names(&m), ["a", "b", "c"]);
+        // A change of a node is read through; adding or removing one needs indexing again.
+        m.get_mut("b").unwrap().info.requested.cpu_milli = 300;
+        assert_eq!(m.by_position().unwrap().node(1).requested.cpu_milli, 300);
+        m.insert(Arc::from("ab"), node("ab", 1000));
+        assert!(m.by_position().is_none());
+        m.index_names();
+        assert_eq!(names(&m), ["a", "ab", "b", "c"]);
+        m.remove("a");
+        assert!(m.by_position().is_none());
+        m.index_names();
+        assert_eq!(names(&m), ["ab", "b", "c"]);
     }
 
     #[test]

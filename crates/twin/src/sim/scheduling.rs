@@ -8,7 +8,9 @@
 
 use std::sync::Arc;
 
-use kscale_controllers::scheduler::{Decision, NodeInfo, NodeTable, PdbInfo, PlacementConstraints};
+use kscale_controllers::scheduler::{
+    Decision, NodeInfo, NodeList, NodeTable, PdbInfo, PlacementConstraints,
+};
 use kscale_model::Resources;
 
 use super::{Event, Sim};
@@ -111,6 +113,8 @@ impl Sim {
         // preemption, a bind that drops a nomination). The node set is the same all cycle.
         // Kept between cycles (`NodeMap` journals the nodes that changed in between).
         let mut table: Option<NodeTable> = self.nodes.take_table();
+        // No node is added or removed during the cycle: the attempts read them by position.
+        self.nodes.index_names();
         // Failed attempts since the last bind or preemption of pods that cannot preempt (their
         // priority is at most every bound pod's) and with no node holding a nominated pod, by
         // what the filters read of a pod (requests, priority, placement constraints): a pod of
@@ -173,25 +177,29 @@ impl Sim {
                             (Some(Decision::Unschedulable { message }), s.message.clone())
                         }
                         None => {
-                            // The nodes in key order (they change only between cycles' attempts).
-                            let refs: Vec<&NodeInfo> =
-                                self.nodes.values().map(|n| &n.info).collect();
+                            // The nodes in key order, by position (they change only between
+                            // cycles).
+                            let nodes = self.nodes.by_position().expect("indexed this cycle");
                             self.scheduler
                                 .set_priority_floor(Some(floor.unwrap_or(i32::MAX)));
-                            let t = table.get_or_insert_with(|| NodeTable::new(&refs));
+                            let t = table.get_or_insert_with(|| {
+                                let refs: Vec<&NodeInfo> =
+                                    self.nodes.values().map(|n| &n.info).collect();
+                                NodeTable::new(&refs)
+                            });
                             let no_nominated = !t.has_nominated();
                             let rng = &mut self.rng.sched;
                             let mut draws = vec![];
                             let d = self
                                 .scheduler
-                                .schedule_in(&info, &refs, t, &pdbs, &mut |n| {
+                                .schedule_in(&info, &nodes, t, &pdbs, &mut |n| {
                                     draws.push(n);
                                     rng.index(n)
                                 });
                             // The chosen node's name (a node's `info.name` is its key in `nodes`).
                             let name = match &d {
                                 Decision::Bind { node } | Decision::Preempt { node, .. } => {
-                                    refs[*node].name.clone()
+                                    nodes.node(*node).name.clone()
                                 }
                                 Decision::Unschedulable { message } => {
                                     let message: Arc<str> = Arc::from(message.as_str());
