@@ -457,15 +457,16 @@ impl Sim {
             // Every HPA has its entry and a distinct target: all prepare at once, then act in
             // key order (what the one-by-one loop does, see `prepare_hpa`).
             let mut work: Vec<(&ObjKey, &mut HpaEntry)> = entries.iter_mut().collect();
+            let mut prepared = std::mem::take(&mut self.hpa_prepared);
             let sim = &*self;
-            let prepared: Vec<Prepared> = work
-                .par_iter_mut()
+            work.par_iter_mut()
                 .with_min_len(8)
                 .map(|(k, e)| sim.prepare_hpa(k, e, true))
-                .collect();
-            for ((key, entry), p) in work.into_iter().zip(prepared) {
+                .collect_into_vec(&mut prepared);
+            for ((key, entry), p) in work.into_iter().zip(prepared.drain(..)) {
                 self.apply_hpa(key, entry, p);
             }
+            self.hpa_prepared = prepared;
         } else {
             for key in &hpas {
                 if !entries.contains_key(key) {
