@@ -868,15 +868,6 @@ impl<'a> NodeList<'a> for [&'a NodeInfo] {
     }
 }
 
-impl<'a> NodeList<'a> for Vec<&'a NodeInfo> {
-    fn len(&self) -> usize {
-        Vec::len(self)
-    }
-    fn node(&self, i: usize) -> &'a NodeInfo {
-        self[i]
-    }
-}
-
 impl NodeTable {
     /// The table of `nodes`.
     pub fn new(nodes: &[&NodeInfo]) -> NodeTable {
@@ -1782,7 +1773,7 @@ mod tests {
         let big = pod(1, LOW, (1000, 1 << 28));
         let refs: Vec<&NodeInfo> = nodes.iter().collect();
         let mut table = NodeTable::new(&refs);
-        let first = s.schedule_in(&big, &refs, &mut table, &[], &mut |_| 0);
+        let first = s.schedule_in(&big, &refs[..], &mut table, &[], &mut |_| 0);
         let Decision::Unschedulable { message } = first else {
             panic!("{first:?}")
         };
@@ -1793,7 +1784,7 @@ mod tests {
         }
         table.refresh(5, &nodes[5]);
         let refs: Vec<&NodeInfo> = nodes.iter().collect();
-        let again = s.schedule_in(&big, &refs, &mut table, &[], &mut |_| 0);
+        let again = s.schedule_in(&big, &refs[..], &mut table, &[], &mut |_| 0);
         let mut fresh = Scheduler::new(None);
         fresh.set_priority_floor(Some(LOW));
         let recount = fresh.schedule(&big, &refs, &[], &mut |_| 0);
@@ -1878,7 +1869,7 @@ mod tests {
             let refs: Vec<&NodeInfo> = nodes.iter().collect();
             let (mut s1, mut s2) = (seed, seed);
             let a = plain_s.schedule(&p, &refs, &[], &mut |n| draws(n, &mut s1));
-            let b = table_s.schedule_in(&p, &refs, &mut table, &[], &mut |n| draws(n, &mut s2));
+            let b = table_s.schedule_in(&p, &refs[..], &mut table, &[], &mut |n| draws(n, &mut s2));
             assert_eq!(a, b, "pod {k}");
             assert_eq!(s1, s2, "pod {k}: tie-break draws");
             assert_eq!(

@@ -159,10 +159,11 @@ impl Sim {
                                 again.set_priority_floor(Some(floor.unwrap_or(i32::MAX)));
                                 let mut sizes = vec![];
                                 let mut t = table.clone().expect("kept with the shapes");
-                                let d = again.schedule_in(&info, &refs, &mut t, &pdbs, &mut |n| {
-                                    sizes.push(n);
-                                    drawn.get(sizes.len() - 1).copied().unwrap_or(0)
-                                });
+                                let d =
+                                    again.schedule_in(&info, &refs[..], &mut t, &pdbs, &mut |n| {
+                                        sizes.push(n);
+                                        drawn.get(sizes.len() - 1).copied().unwrap_or(0)
+                                    });
                                 assert!(
                                     matches!(&d, Decision::Unschedulable { message }
                                         if **message == *s.message)
