@@ -22,8 +22,12 @@ pub struct NodeMap {
     kept: Option<(NodeTable, u64)>,
     /// The node names in order, as of `structure` (the kept table's rows).
     names: Option<(Vec<Arc<str>>, u64)>,
-    /// Names of the nodes changed since journaling started (repeats allowed).
-    journal: Vec<Arc<str>>,
+    /// Positions (in `names`) of the nodes changed since the last [`NodeMap::take_table`]
+    /// (repeats allowed; nodes added since `names` have none: they are read anyway).
+    journal: Vec<u32>,
+    /// Which [`NodeMap::take_table`] period it is: a node changed in it carries it as its
+    /// [`TableSlot::changed`].
+    period: u64,
     /// A table has been kept once: changes are journaled from then on.
     tracking: bool,
     /// The journal grew past its bound and was dropped: the next table is built anew.
@@ -52,27 +56,27 @@ impl NodeMap {
         Arc<str>: Borrow<Q>,
         Q: Ord + ?Sized,
     {
-        if self.tracking
-            && !self.overflowed
-            && let Some((k, _)) = self.map.get_key_value(name)
-        {
-            self.journal.push(k.clone());
-            if self.journal.len() > 4 * self.map.len() + 64 {
+        let bound = 4 * self.map.len() + 64;
+        let node = self.map.get_mut(name)?;
+        if self.tracking && !self.overflowed {
+            node.slot.changed = self.period;
+            if node.slot.position != NO_POSITION {
+                self.journal.push(node.slot.position);
+            }
+            if self.journal.len() > bound {
                 // Long since the last cycle: a rebuild costs less than the journal.
                 self.journal = Vec::new();
                 self.overflowed = true;
             }
         }
-        self.map.get_mut(name)
+        Some(node)
     }
 
     /// Adds (or replaces) a node.
-    pub fn insert(&mut self, name: Arc<str>, node: Node) -> Option<Node> {
+    pub fn insert(&mut self, name: Arc<str>, mut node: Node) -> Option<Node> {
         self.structure += 1;
-        if self.tracking && !self.overflowed {
-            // A node replaced under its old name is not the kept row's node.
-            self.journal.push(name.clone());
-        }
+        // A node replaced under its old name is not the kept row's node: it has no position.
+        node.slot = TableSlot::default();
         self.map.insert(name, node)
     }
 
@@ -90,8 +94,24 @@ impl NodeMap {
     /// others moved to their positions after nodes were added or removed; None when it must
     /// be built anew (nothing kept, or the journal overflowed).
     pub fn take_table(&mut self) -> Option<NodeTable> {
+        let table = self.take_kept();
+        #[cfg(debug_assertions)]
+        if let Some(t) = &table {
+            let refs: Vec<&NodeInfo> = self.map.values().map(|n| &n.info).collect();
+            debug_assert!(
+                *t == NodeTable::new(&refs),
+                "the kept table is the nodes' table"
+            );
+        }
+        table
+    }
+
+    /// [`NodeMap::take_table`] without the debug builds' check.
+    fn take_kept(&mut self) -> Option<NodeTable> {
         let mut journal = std::mem::take(&mut self.journal);
         let overflowed = std::mem::replace(&mut self.overflowed, false);
+        let period = self.period;
+        self.period += 1;
         let (mut table, at) = self.kept.take()?;
         if overflowed {
             return None;
@@ -100,30 +120,35 @@ impl NodeMap {
         if *names_at != at {
             return None;
         }
-        journal.sort_unstable();
-        journal.dedup();
         if at != self.structure {
             // Nodes were added or removed: the rows of the nodes still there and unchanged
-            // move to their new positions, the others are read (names and journal are sorted,
-            // as the map's keys).
-            // (Names of unchanged nodes are the keys' own `Arc`s: compared by address first.)
-            let same = |a: &Arc<str>, b: &Arc<str>| Arc::ptr_eq(a, b) || a == b;
-            let mut old = names.iter().enumerate().peekable();
-            let mut changed = journal.iter().peekable();
-            let from = self.map.iter().map(|(k, n)| {
-                while old.next_if(|(_, o)| !same(o, k) && *o < k).is_some() {}
-                let was = old.next_if(|(_, o)| same(o, k)).map(|(i, _)| i);
-                while changed.next_if(|c| !same(c, k) && *c < k).is_some() {}
-                let touched = changed.next_if(|c| same(c, k)).is_some();
-                was.filter(|_| !touched).ok_or(&n.info)
+            // move to their new positions (each node knows its position in `names`, the
+            // kept table's rows), the others are read.
+            let from = self.map.values().map(|n| {
+                let slot = n.slot;
+                (slot.position != NO_POSITION && slot.changed != period)
+                    .then_some(slot.position as usize)
+                    .ok_or(&n.info)
             });
             return Some(table.remap(from));
         }
-        for name in &journal {
-            let i = names.binary_search(name).ok()?;
-            table.refresh(i, &self.map[name].info);
+        journal.sort_unstable();
+        journal.dedup();
+        for &i in &journal {
+            let i = i as usize;
+            table.refresh(i, &self.map[&*names[i]].info);
         }
         Some(table)
+    }
+
+    /// Lists the node names in order, each node noting its position.
+    fn list_names(&mut self) {
+        let mut names = Vec::with_capacity(self.map.len());
+        for (i, (k, n)) in self.map.iter_mut().enumerate() {
+            n.slot.position = u32::try_from(i).expect("fewer than 2^32 nodes");
+            names.push(k.clone());
+        }
+        self.names = Some((names, self.structure));
     }
 
     /// Lists the node names in order again if nodes were added or removed since they were
@@ -136,7 +161,7 @@ impl NodeMap {
             .as_ref()
             .is_none_or(|(_, at)| *at != self.structure)
         {
-            self.names = Some((self.map.keys().cloned().collect(), self.structure));
+            self.list_names();
         }
     }
 
@@ -161,11 +186,38 @@ impl NodeMap {
             .as_ref()
             .is_none_or(|(_, at)| *at != self.structure)
         {
-            self.names = Some((self.map.keys().cloned().collect(), self.structure));
+            if !self.journal.is_empty() {
+                // Its positions are of the names being replaced.
+                self.journal.clear();
+                return;
+            }
+            self.list_names();
         }
         debug_assert_eq!(table.len(), self.map.len());
         self.tracking = true;
         self.kept = Some((table, self.structure));
+    }
+}
+
+/// No position: the node was added after the names were listed.
+const NO_POSITION: u32 = u32::MAX;
+
+/// A node's place in the [`NodeMap`]'s bookkeeping of the kept table (not part of the node's
+/// state: a node inserted into the map gets a new one).
+#[derive(Debug, Clone, Copy)]
+pub struct TableSlot {
+    /// Its position in the listed names ([`NO_POSITION`] if added since).
+    position: u32,
+    /// The `take_table` period in which it last changed.
+    changed: u64,
+}
+
+impl Default for TableSlot {
+    fn default() -> Self {
+        TableSlot {
+            position: NO_POSITION,
+            changed: u64::MAX,
+        }
     }
 }
 
@@ -221,6 +273,7 @@ mod tests {
             annotations: Default::default(),
             sandbox_free_at: SimTime::ZERO,
             pods_stamp: 0,
+            slot: Default::default(),
         }
     }
 
