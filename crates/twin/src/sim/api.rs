@@ -222,7 +222,6 @@ impl Sim {
             sandbox_free_at: kscale_model::SimTime::ZERO,
             pods_stamp: self.node_stamp,
             annotations: Default::default(),
-            slot: Default::default(),
         };
         let spot = node.capacity_type == "spot";
         // A node stored under the same name is replaced: counted out first.

@@ -501,6 +501,4 @@ pub struct Node {
     /// `info.pods` or one of them starts terminating: Karpenter disruption's per-node cache is
     /// current while the stamp is the same.
     pub pods_stamp: u64,
-    /// Its place in the node map's journal of changes (see [`super::node_map::TableSlot`]).
-    pub slot: super::node_map::TableSlot,
 }

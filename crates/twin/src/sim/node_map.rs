@@ -22,12 +22,11 @@ pub struct NodeMap {
     kept: Option<(NodeTable, u64)>,
     /// The node names in order, as of `structure` (the kept table's rows).
     names: Option<(Vec<Arc<str>>, u64)>,
-    /// Positions (in `names`) of the nodes changed since the last [`NodeMap::take_table`]
-    /// (repeats allowed; nodes added since `names` have none: they are read anyway).
-    journal: Vec<u32>,
-    /// Which [`NodeMap::take_table`] period it is: a node changed in it carries it as its
-    /// [`TableSlot::changed`].
-    period: u64,
+    /// Each listed name's position in `names`, by the address of its `Arc` (the map's key).
+    positions: Positions,
+    /// Names of the nodes changed since journaling started (repeats allowed), each the map's
+    /// own key.
+    journal: Vec<Arc<str>>,
     /// A table has been kept once: changes are journaled from then on.
     tracking: bool,
     /// The journal grew past its bound and was dropped: the next table is built anew.
@@ -56,27 +55,29 @@ impl NodeMap {
         Arc<str>: Borrow<Q>,
         Q: Ord + ?Sized,
     {
-        let bound = 4 * self.map.len() + 64;
-        let node = self.map.get_mut(name)?;
-        if self.tracking && !self.overflowed {
-            node.slot.changed = self.period;
-            if node.slot.position != NO_POSITION {
-                self.journal.push(node.slot.position);
-            }
-            if self.journal.len() > bound {
+        if self.tracking
+            && !self.overflowed
+            && let Some((k, _)) = self.map.get_key_value(name)
+        {
+            self.journal.push(k.clone());
+            if self.journal.len() > 4 * self.map.len() + 64 {
                 // Long since the last cycle: a rebuild costs less than the journal.
                 self.journal = Vec::new();
                 self.overflowed = true;
             }
         }
-        Some(node)
+        self.map.get_mut(name)
     }
 
     /// Adds (or replaces) a node.
-    pub fn insert(&mut self, name: Arc<str>, mut node: Node) -> Option<Node> {
+    pub fn insert(&mut self, name: Arc<str>, node: Node) -> Option<Node> {
         self.structure += 1;
-        // A node replaced under its old name is not the kept row's node: it has no position.
-        node.slot = TableSlot::default();
+        if self.tracking && !self.overflowed {
+            // A node replaced under its old name is not the kept row's node (the map keeps
+            // its old key).
+            let key = self.map.get_key_value(&name).map(|(k, _)| k.clone());
+            self.journal.push(key.unwrap_or_else(|| name.clone()));
+        }
         self.map.insert(name, node)
     }
 
@@ -108,10 +109,8 @@ impl NodeMap {
 
     /// [`NodeMap::take_table`] without the debug builds' check.
     fn take_kept(&mut self) -> Option<NodeTable> {
-        let mut journal = std::mem::take(&mut self.journal);
+        let journal = std::mem::take(&mut self.journal);
         let overflowed = std::mem::replace(&mut self.overflowed, false);
-        let period = self.period;
-        self.period += 1;
         let (mut table, at) = self.kept.take()?;
         if overflowed {
             return None;
@@ -122,32 +121,43 @@ impl NodeMap {
         }
         if at != self.structure {
             // Nodes were added or removed: the rows of the nodes still there and unchanged
-            // move to their new positions (each node knows its position in `names`, the
-            // kept table's rows), the others are read.
-            let from = self.map.values().map(|n| {
-                let slot = n.slot;
-                (slot.position != NO_POSITION && slot.changed != period)
-                    .then_some(slot.position as usize)
-                    .ok_or(&n.info)
+            // move to their new positions, the others are read. The journal's names and the
+            // listed ones are the map's keys (alive while listed: no address is reused), found
+            // by address.
+            let changed: Positions = journal.iter().map(|k| (key_address(k), 0)).collect();
+            let positions = &self.positions;
+            let from = self.map.iter().map(|(k, n)| {
+                let a = key_address(k);
+                let was = positions.get(&a).filter(|_| !changed.contains_key(&a));
+                was.map(|&i| i as usize).ok_or(&n.info)
             });
             return Some(table.remap(from));
         }
-        journal.sort_unstable();
-        journal.dedup();
-        for &i in &journal {
+        // (A journaled node is listed while no node was added: otherwise built anew.)
+        let mut rows: Vec<u32> = journal
+            .iter()
+            .map(|k| self.positions.get(&key_address(k)).copied())
+            .collect::<Option<_>>()?;
+        rows.sort_unstable();
+        rows.dedup();
+        for i in rows {
             let i = i as usize;
             table.refresh(i, &self.map[&*names[i]].info);
         }
         Some(table)
     }
 
-    /// Lists the node names in order, each node noting its position.
+    /// Lists the node names in order, with their positions by address.
     fn list_names(&mut self) {
-        let mut names = Vec::with_capacity(self.map.len());
-        for (i, (k, n)) in self.map.iter_mut().enumerate() {
-            n.slot.position = u32::try_from(i).expect("fewer than 2^32 nodes");
-            names.push(k.clone());
-        }
+        let names: Vec<Arc<str>> = self.map.keys().cloned().collect();
+        self.positions.clear();
+        self.positions
+            .extend(names.iter().enumerate().map(|(i, k)| {
+                (
+                    key_address(k),
+                    u32::try_from(i).expect("fewer than 2^32 nodes"),
+                )
+            }));
         self.names = Some((names, self.structure));
     }
 
@@ -186,11 +196,6 @@ impl NodeMap {
             .as_ref()
             .is_none_or(|(_, at)| *at != self.structure)
         {
-            if !self.journal.is_empty() {
-                // Its positions are of the names being replaced.
-                self.journal.clear();
-                return;
-            }
             self.list_names();
         }
         debug_assert_eq!(table.len(), self.map.len());
@@ -199,26 +204,12 @@ impl NodeMap {
     }
 }
 
-/// No position: the node was added after the names were listed.
-const NO_POSITION: u32 = u32::MAX;
+/// Positions by the address of a name's `Arc`.
+type Positions = std::collections::HashMap<usize, u32, foldhash::fast::FixedState>;
 
-/// A node's place in the [`NodeMap`]'s bookkeeping of the kept table (not part of the node's
-/// state: a node inserted into the map gets a new one).
-#[derive(Debug, Clone, Copy)]
-pub struct TableSlot {
-    /// Its position in the listed names ([`NO_POSITION`] if added since).
-    position: u32,
-    /// The `take_table` period in which it last changed.
-    changed: u64,
-}
-
-impl Default for TableSlot {
-    fn default() -> Self {
-        TableSlot {
-            position: NO_POSITION,
-            changed: u64::MAX,
-        }
-    }
+/// The address of a key's string (an `Arc`'s identity).
+fn key_address(k: &Arc<str>) -> usize {
+    Arc::as_ptr(k).cast::<u8>() as usize
 }
 
 /// The nodes by position in name order (see [`NodeMap::by_position`]): node `i` is found by
@@ -273,7 +264,6 @@ mod tests {
             annotations: Default::default(),
             sandbox_free_at: SimTime::ZERO,
             pods_stamp: 0,
-            slot: Default::default(),
         }
     }
 
