@@ -910,53 +910,31 @@ impl Sim {
             &inputs,
             self.now,
         );
-        Prepared::Decided(Decided {
+        Prepared::Decided(self.conclude(
+            entry,
+            parsed,
             current,
             prev_scale_time,
             replicas,
             ready,
             d,
-        })
+        ))
     }
 
-    /// Acts on a prepared sync: warnings, the rescale and its event, the time series and the
-    /// (deferred) status write.
-    fn apply_hpa(&mut self, key: &ObjKey, entry: &mut HpaEntry, prepared: Prepared) {
-        // Anything but `Gone` was prepared from the parsed spec, which is in the entry.
-        let Some(parsed) = entry
-            .parsed
-            .clone()
-            .filter(|_| !matches!(prepared, Prepared::Gone))
-        else {
-            return;
-        };
-        let Decided {
-            current,
-            prev_scale_time,
-            replicas,
-            ready,
-            d,
-        } = match prepared {
-            Prepared::Gone => return,
-            Prepared::NoTarget => {
-                self.emit(
-                    "Warning",
-                    "FailedGetScale",
-                    "HorizontalPodAutoscaler",
-                    &key.namespace,
-                    &key.name,
-                    format!(
-                        "{} \"{}\" not found",
-                        super::kubectl::kind_plural(&parsed.kind),
-                        parsed.name
-                    ),
-                    "horizontal-pod-autoscaler",
-                );
-                return;
-            }
-            Prepared::Decided(d) => d,
-        };
-        let (kind, name) = (&parsed.kind, &parsed.name);
+    /// The bookkeeping of a decided sync, entry-local (so it runs in the parallel
+    /// preparation): the warnings new since the last sync, the time series and the (deferred)
+    /// status write, all but what acting decides (its resourceVersion, whether it rescaled).
+    #[allow(clippy::too_many_arguments)]
+    fn conclude(
+        &self,
+        entry: &mut HpaEntry,
+        parsed: &Arc<ParsedHpa>,
+        current: i32,
+        prev_scale_time: Option<String>,
+        replicas: usize,
+        ready: usize,
+        d: hpa::Decision,
+    ) -> Decided {
         let now = self.now;
         let metrics = &parsed.metrics;
         // Warnings: one per failing metric and FailedComputeMetricsReplicas; a failure repeated
@@ -980,39 +958,15 @@ impl Sim {
             .filter(|w| last.is_none_or(|l| !l.contains(w)))
             .cloned()
             .collect();
-        for w in fresh {
-            self.emit(
-                "Warning",
-                &w.0,
-                "HorizontalPodAutoscaler",
-                &key.namespace,
-                &key.name,
-                w.1,
-                "horizontal-pod-autoscaler",
-            );
-        }
         if !unchanged {
             entry.last_warning = Some(warnings);
         }
-        let mut rescaled = false;
-        if !d.disabled
-            && d.failed.is_none()
-            && d.desired != current
-            && self
-                .scale(kind, &key.namespace, name, d.desired as i64, None)
-                .is_ok()
-        {
-            rescaled = true;
-            self.emit(
-                "Normal",
-                "SuccessfulRescale",
-                "HorizontalPodAutoscaler",
-                &key.namespace,
-                &key.name,
+        let rescale = (!d.disabled && d.failed.is_none() && d.desired != current).then(|| {
+            (
+                d.desired,
                 format!("New size: {}; reason: {}", d.desired, d.reason),
-                "horizontal-pod-autoscaler",
-            );
-        }
+            )
+        });
         let active = if d.disabled {
             Active::Disabled
         } else if let (Some(_), Some(e)) = (&d.failed, errors.first()) {
@@ -1022,11 +976,6 @@ impl Sim {
             }
         } else {
             Active::Valid { from: d.metric }
-        };
-        let last_scale = if rescaled {
-            Some(self.timestamp(now))
-        } else {
-            prev_scale_time
         };
         // On a metrics failure upstream keeps the previous `desiredReplicas`
         // (`setCurrentReplicasAndMetricsInStatus`). NOTE: the twin has so far read the HPA
@@ -1054,22 +1003,101 @@ impl Sim {
                 None => series.metrics.push((parsed.labels[i].clone(), c, t)),
             }
         }
-        // The status write gets its resourceVersion now; its JSON is rendered when something
-        // reads the object (`flush_hpa_status`): only the last write before a read is seen.
-        let rv = self.store.next_resource_version();
-        let status = PendingStatus {
-            rv,
+        // The status write; its JSON is rendered when something reads the object
+        // (`flush_hpa_status`): only the last write before a read is seen. Acting gives it
+        // its resourceVersion and says whether it rescaled.
+        entry.pending = Some(PendingStatus {
+            rv: 0,
             parsed: parsed.clone(),
             replicas,
             desired,
             proposals,
             active,
             limit: d.limit,
-            rescaled,
+            rescaled: false,
             at: now,
-            last_scale,
+            last_scale: prev_scale_time,
+        });
+        Decided { fresh, rescale }
+    }
+
+    /// Acts on a prepared sync: its new warnings, the rescale and its event, the status
+    /// write's resourceVersion (in sync order).
+    fn apply_hpa(&mut self, key: &ObjKey, entry: &mut HpaEntry, prepared: Prepared) {
+        // Anything but `Gone` was prepared from the parsed spec, which is in the entry.
+        let Some(parsed) = entry
+            .parsed
+            .as_ref()
+            .filter(|_| !matches!(prepared, Prepared::Gone))
+        else {
+            return;
         };
-        entry.pending = Some(status);
+        let Decided { fresh, rescale } = match prepared {
+            Prepared::Gone => return,
+            Prepared::NoTarget => {
+                self.emit(
+                    "Warning",
+                    "FailedGetScale",
+                    "HorizontalPodAutoscaler",
+                    &key.namespace,
+                    &key.name,
+                    format!(
+                        "{} \"{}\" not found",
+                        super::kubectl::kind_plural(&parsed.kind),
+                        parsed.name
+                    ),
+                    "horizontal-pod-autoscaler",
+                );
+                return;
+            }
+            Prepared::Decided(d) => d,
+        };
+        for w in fresh {
+            self.emit(
+                "Warning",
+                &w.0,
+                "HorizontalPodAutoscaler",
+                &key.namespace,
+                &key.name,
+                w.1,
+                "horizontal-pod-autoscaler",
+            );
+        }
+        let mut rescaled = false;
+        if let Some((desired, message)) = rescale
+            && self
+                .scale(
+                    &parsed.kind,
+                    &key.namespace,
+                    &parsed.name,
+                    desired as i64,
+                    None,
+                )
+                .is_ok()
+        {
+            rescaled = true;
+            self.emit(
+                "Normal",
+                "SuccessfulRescale",
+                "HorizontalPodAutoscaler",
+                &key.namespace,
+                &key.name,
+                message,
+                "horizontal-pod-autoscaler",
+            );
+        }
+        let rv = self.store.next_resource_version();
+        let at = self.now;
+        let last_scale = rescaled.then(|| self.timestamp(at));
+        let status = entry
+            .pending
+            .as_mut()
+            .expect("a decided sync wrote its status");
+        status.rv = rv;
+        status.rescaled = rescaled;
+        if last_scale.is_some() {
+            status.last_scale = last_scale;
+        }
     }
 
     /// Renders the HPA status writes made since the last read into the stored objects (before
@@ -1265,16 +1293,12 @@ pub enum Prepared {
     Decided(Decided),
 }
 
-/// A sync's reading and decision, before it acts (on [`HpaEntry::parsed`]).
+/// What a decided sync leaves to acting (its status is already in [`HpaEntry::pending`]).
 pub struct Decided {
-    /// The target's `spec.replicas`.
-    current: i32,
-    /// The previous status's lastScaleTime.
-    prev_scale_time: Option<String>,
-    /// Active and ready pods.
-    replicas: usize,
-    ready: usize,
-    d: hpa::Decision,
+    /// Warnings new since the last sync: (reason, message).
+    fresh: Vec<(String, String)>,
+    /// The rescale decided: (desired replicas, the SuccessfulRescale message).
+    rescale: Option<(i32, String)>,
 }
 
 /// What an HPA sync reads of its object, parsed once per uid and generation.
