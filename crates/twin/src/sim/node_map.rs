@@ -22,10 +22,7 @@ pub struct NodeMap {
     kept: Option<(NodeTable, u64)>,
     /// The node names in order, as of `structure` (the kept table's rows).
     names: Option<(Vec<Arc<str>>, u64)>,
-    /// Each listed name's position in `names`, by the address of its `Arc` (the map's key).
-    positions: Positions,
-    /// Names of the nodes changed since journaling started (repeats allowed), each the map's
-    /// own key.
+    /// Names of the nodes changed since journaling started (repeats allowed).
     journal: Vec<Arc<str>>,
     /// A table has been kept once: changes are journaled from then on.
     tracking: bool,
@@ -73,10 +70,8 @@ impl NodeMap {
     pub fn insert(&mut self, name: Arc<str>, node: Node) -> Option<Node> {
         self.structure += 1;
         if self.tracking && !self.overflowed {
-            // A node replaced under its old name is not the kept row's node (the map keeps
-            // its old key).
-            let key = self.map.get_key_value(&name).map(|(k, _)| k.clone());
-            self.journal.push(key.unwrap_or_else(|| name.clone()));
+            // A node replaced under its old name is not the kept row's node.
+            self.journal.push(name.clone());
         }
         self.map.insert(name, node)
     }
@@ -99,17 +94,14 @@ impl NodeMap {
         #[cfg(debug_assertions)]
         if let Some(t) = &table {
             let refs: Vec<&NodeInfo> = self.map.values().map(|n| &n.info).collect();
-            debug_assert!(
-                *t == NodeTable::new(&refs),
-                "the kept table is the nodes' table"
-            );
+            debug_assert!(*t == NodeTable::new(&refs), "the kept table is the nodes' table");
         }
         table
     }
 
     /// [`NodeMap::take_table`] without the debug builds' check.
     fn take_kept(&mut self) -> Option<NodeTable> {
-        let journal = std::mem::take(&mut self.journal);
+        let mut journal = std::mem::take(&mut self.journal);
         let overflowed = std::mem::replace(&mut self.overflowed, false);
         let (mut table, at) = self.kept.take()?;
         if overflowed {
@@ -119,46 +111,30 @@ impl NodeMap {
         if *names_at != at {
             return None;
         }
+        journal.sort_unstable();
+        journal.dedup();
         if at != self.structure {
             // Nodes were added or removed: the rows of the nodes still there and unchanged
-            // move to their new positions, the others are read. The journal's names and the
-            // listed ones are the map's keys (alive while listed: no address is reused), found
-            // by address.
-            let changed: Positions = journal.iter().map(|k| (key_address(k), 0)).collect();
-            let positions = &self.positions;
+            // move to their new positions, the others are read (names and journal are sorted,
+            // as the map's keys).
+            // (Names of unchanged nodes are the keys' own `Arc`s: compared by address first.)
+            let same = |a: &Arc<str>, b: &Arc<str>| Arc::ptr_eq(a, b) || a == b;
+            let mut old = names.iter().enumerate().peekable();
+            let mut changed = journal.iter().peekable();
             let from = self.map.iter().map(|(k, n)| {
-                let a = key_address(k);
-                let was = positions.get(&a).filter(|_| !changed.contains_key(&a));
-                was.map(|&i| i as usize).ok_or(&n.info)
+                while old.next_if(|(_, o)| !same(o, k) && *o < k).is_some() {}
+                let was = old.next_if(|(_, o)| same(o, k)).map(|(i, _)| i);
+                while changed.next_if(|c| !same(c, k) && *c < k).is_some() {}
+                let touched = changed.next_if(|c| same(c, k)).is_some();
+                was.filter(|_| !touched).ok_or(&n.info)
             });
             return Some(table.remap(from));
         }
-        // (A journaled node is listed while no node was added: otherwise built anew.)
-        let mut rows: Vec<u32> = journal
-            .iter()
-            .map(|k| self.positions.get(&key_address(k)).copied())
-            .collect::<Option<_>>()?;
-        rows.sort_unstable();
-        rows.dedup();
-        for i in rows {
-            let i = i as usize;
-            table.refresh(i, &self.map[&*names[i]].info);
+        for name in &journal {
+            let i = names.binary_search(name).ok()?;
+            table.refresh(i, &self.map[name].info);
         }
         Some(table)
-    }
-
-    /// Lists the node names in order, with their positions by address.
-    fn list_names(&mut self) {
-        let names: Vec<Arc<str>> = self.map.keys().cloned().collect();
-        self.positions.clear();
-        self.positions
-            .extend(names.iter().enumerate().map(|(i, k)| {
-                (
-                    key_address(k),
-                    u32::try_from(i).expect("fewer than 2^32 nodes"),
-                )
-            }));
-        self.names = Some((names, self.structure));
     }
 
     /// Lists the node names in order again if nodes were added or removed since they were
@@ -171,7 +147,7 @@ impl NodeMap {
             .as_ref()
             .is_none_or(|(_, at)| *at != self.structure)
         {
-            self.list_names();
+            self.names = Some((self.map.keys().cloned().collect(), self.structure));
         }
     }
 
@@ -196,20 +172,12 @@ impl NodeMap {
             .as_ref()
             .is_none_or(|(_, at)| *at != self.structure)
         {
-            self.list_names();
+            self.names = Some((self.map.keys().cloned().collect(), self.structure));
         }
         debug_assert_eq!(table.len(), self.map.len());
         self.tracking = true;
         self.kept = Some((table, self.structure));
     }
-}
-
-/// Positions by the address of a name's `Arc`.
-type Positions = std::collections::HashMap<usize, u32, foldhash::fast::FixedState>;
-
-/// The address of a key's string (an `Arc`'s identity).
-fn key_address(k: &Arc<str>) -> usize {
-    Arc::as_ptr(k).cast::<u8>() as usize
 }
 
 /// The nodes by position in name order (see [`NodeMap::by_position`]): node `i` is found by
