@@ -802,6 +802,9 @@ pub struct NodeTable {
     supers: Vec<(Resources, bool)>,
     /// Per block of plain nodes: the reasons its nodes fail the last request counted there.
     diagnosed: Vec<Option<Diagnosis>>,
+    /// Per block: (the last request read there, a bit per plain node that holds it), kept
+    /// until the block changes.
+    fitting: Vec<Option<(Resources, u32)>>,
     /// The nodes with nominated pods, in list order.
     nominated: Vec<usize>,
 }
@@ -903,6 +906,7 @@ impl NodeTable {
             irregular: vec![0; blocks],
             supers: vec![(NO_FREE, true); blocks.div_ceil(SUPER_BLOCK)],
             diagnosed: vec![None; blocks],
+            fitting: vec![None; blocks],
             rows,
             nominated,
         };
@@ -969,6 +973,7 @@ impl NodeTable {
         self.blocks[b] = (max, irregular == 0);
         self.irregular[b] = irregular;
         self.diagnosed[b] = None;
+        self.fitting[b] = None;
         let s = b / SUPER_BLOCK;
         let end = ((s + 1) * SUPER_BLOCK).min(self.blocks.len());
         let mut sup = (NO_FREE, true);
@@ -990,6 +995,29 @@ impl NodeTable {
             return end.min((idx / TABLE_BLOCK + 1) * TABLE_BLOCK);
         }
         idx
+    }
+
+    /// The nodes of block `b` to read for `req`: a bit per plain node that holds it and per
+    /// node that is not plain.
+    fn candidates(&mut self, b: usize, req: &Resources) -> u32 {
+        let fitting = match self.fitting[b] {
+            Some((r, bits)) if r == *req => bits,
+            _ => {
+                let start = b * TABLE_BLOCK;
+                let end = (start + TABLE_BLOCK).min(self.rows.len());
+                let mut bits = 0u32;
+                for (k, row) in self.rows[start..end].iter().enumerate() {
+                    if let Some(row) = row
+                        && filter_resources(req, &row.used, &row.allocatable).is_ok()
+                    {
+                        bits |= 1 << k;
+                    }
+                }
+                self.fitting[b] = Some((*req, bits));
+                bits
+            }
+        };
+        fitting | self.irregular[b]
     }
 
     /// The nodes in positions `from..to` that are not plain, in order.
@@ -1040,6 +1068,11 @@ impl NodeTable {
         self.diagnosed[b] = Some(d);
         d
     }
+}
+
+/// The bits `from..to` of a block's mask (`from < to <= 32`).
+fn bit_range(from: usize, to: usize) -> u32 {
+    (((1u64 << to) - 1) & !((1u64 << from) - 1)) as u32
 }
 
 /// The largest free room of plain nodes, none of which holds `req`.
@@ -1164,7 +1197,7 @@ impl Scheduler {
         &mut self,
         pod: &PodInfo,
         nodes: &N,
-        table: Option<&mut NodeTable>,
+        mut table: Option<&mut NodeTable>,
         pdbs: &[PdbInfo],
         tie_break: &mut dyn FnMut(usize) -> usize,
     ) -> Decision {
@@ -1206,9 +1239,8 @@ impl Scheduler {
         // pass that finds no node visits them all: their statuses are read again below).
         let plain_pod = pod.constraints.node_selector.is_empty()
             && pod.constraints.required_node_affinity.is_empty();
-        let plain = table.as_deref().filter(|_| plain_pod);
         let mut processed = n;
-        if let Some(t) = plain {
+        if let Some(t) = table.as_deref_mut().filter(|_| plain_pod) {
             // The walk from `start` to the end, then from the beginning to `start`: runs of
             // plain nodes whose (super-)block's free room cannot hold the pod are passed over,
             // reading only their nodes that are not plain.
@@ -1218,32 +1250,37 @@ impl Scheduler {
                 let mut idx = lo;
                 while idx < hi {
                     let run = t.plain_fail_run(idx, hi, req);
-                    let (stop, all_rows) = if run > idx {
-                        (run, false)
+                    let (stop, mut in_block) = if run > idx {
+                        (run, None)
                     } else {
-                        (hi.min((idx / TABLE_BLOCK + 1) * TABLE_BLOCK), true)
+                        let b = idx / TABLE_BLOCK;
+                        let stop = hi.min((b + 1) * TABLE_BLOCK);
+                        let bits = t.candidates(b, req)
+                            & bit_range(idx - b * TABLE_BLOCK, stop - b * TABLE_BLOCK);
+                        (stop, Some((b, bits)))
                     };
-                    let mut irregular = t.irregular_in(idx, stop);
-                    let mut next = idx;
+                    let mut irregular =
+                        t.irregular_in(idx, if in_block.is_some() { idx } else { stop });
                     loop {
-                        let j = if all_rows {
-                            if next == stop {
-                                break;
+                        // The next node to read: a plain one that fits (in a block read), or
+                        // one that is not plain.
+                        let j = match &mut in_block {
+                            Some((b, bits)) => {
+                                if *bits == 0 {
+                                    break;
+                                }
+                                let k = bits.trailing_zeros() as usize;
+                                *bits &= *bits - 1;
+                                *b * TABLE_BLOCK + k
                             }
-                            next += 1;
-                            next - 1
-                        } else {
-                            match irregular.next() {
+                            None => match irregular.next() {
                                 Some(j) => j,
                                 None => break,
-                            }
+                            },
                         };
-                        let fits = match &t.rows[j] {
-                            Some(row) => filter_resources(req, &row.used, &row.allocatable).is_ok(),
-                            None => {
-                                visited_nominated |= Some(j) == nominated_node;
-                                fits_with_nominated(pod, nodes.node(j)).is_ok()
-                            }
+                        let fits = t.rows[j].is_some() || {
+                            visited_nominated |= Some(j) == nominated_node;
+                            fits_with_nominated(pod, nodes.node(j)).is_ok()
                         };
                         if fits {
                             self.feasible.push(j);
@@ -1256,7 +1293,9 @@ impl Scheduler {
                     idx = stop;
                 }
             }
-        } else {
+        }
+        let plain = table.as_deref().filter(|_| plain_pod);
+        if plain.is_none() {
             for i in 0..n {
                 let idx = (start + i) % n;
                 visited_nominated |= Some(idx) == nominated_node;

@@ -94,7 +94,10 @@ impl NodeMap {
         #[cfg(debug_assertions)]
         if let Some(t) = &table {
             let refs: Vec<&NodeInfo> = self.map.values().map(|n| &n.info).collect();
-            debug_assert!(*t == NodeTable::new(&refs), "the kept table is the nodes' table");
+            debug_assert!(
+                *t == NodeTable::new(&refs),
+                "the kept table is the nodes' table"
+            );
         }
         table
     }
