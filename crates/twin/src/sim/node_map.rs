@@ -70,8 +70,10 @@ impl NodeMap {
     pub fn insert(&mut self, name: Arc<str>, node: Node) -> Option<Node> {
         self.structure += 1;
         if self.tracking && !self.overflowed {
-            // A node replaced under its old name is not the kept row's node.
-            self.journal.push(name.clone());
+            // A node replaced under its old name is not the kept row's node (the map keeps
+            // its old key, which is journaled: the journal holds the map's own keys).
+            let key = self.map.get_key_value(&name).map(|(k, _)| k.clone());
+            self.journal.push(key.unwrap_or_else(|| name.clone()));
         }
         self.map.insert(name, node)
     }
@@ -114,25 +116,28 @@ impl NodeMap {
         if *names_at != at {
             return None;
         }
-        journal.sort_unstable();
-        journal.dedup();
         if at != self.structure {
             // Nodes were added or removed: the rows of the nodes still there and unchanged
-            // move to their new positions, the others are read (names and journal are sorted,
-            // as the map's keys).
-            // (Names of unchanged nodes are the keys' own `Arc`s: compared by address first.)
+            // move to their new positions, the others are read (names are sorted, as the
+            // map's keys; names of unchanged nodes are the keys' own `Arc`s: compared by
+            // address first). The journal holds the map's own keys, alive while journaled:
+            // a changed node's key is found by its address.
             let same = |a: &Arc<str>, b: &Arc<str>| Arc::ptr_eq(a, b) || a == b;
+            let changed: ChangedKeys = journal
+                .iter()
+                .map(|k| Arc::as_ptr(k).cast::<u8>())
+                .collect();
             let mut old = names.iter().enumerate().peekable();
-            let mut changed = journal.iter().peekable();
             let from = self.map.iter().map(|(k, n)| {
                 while old.next_if(|(_, o)| !same(o, k) && *o < k).is_some() {}
                 let was = old.next_if(|(_, o)| same(o, k)).map(|(i, _)| i);
-                while changed.next_if(|c| !same(c, k) && *c < k).is_some() {}
-                let touched = changed.next_if(|c| same(c, k)).is_some();
+                let touched = changed.contains(&Arc::as_ptr(k).cast::<u8>());
                 was.filter(|_| !touched).ok_or(&n.info)
             });
             return Some(table.remap(from));
         }
+        journal.sort_unstable();
+        journal.dedup();
         for name in &journal {
             let i = names.binary_search(name).ok()?;
             table.refresh(i, &self.map[name].info);
@@ -182,6 +187,9 @@ impl NodeMap {
         self.kept = Some((table, self.structure));
     }
 }
+
+/// The addresses of the keys journaled as changed.
+type ChangedKeys = std::collections::HashSet<*const u8, foldhash::fast::FixedState>;
 
 /// The nodes by position in name order (see [`NodeMap::by_position`]): node `i` is found by
 /// its name, so a scheduling attempt that reads a few nodes costs a few lookups, not a list of
@@ -307,6 +315,12 @@ mod tests {
         m.keep_table(t);
         // A node replaced under its name is read again.
         m.insert(Arc::from("ab"), node("ab", 500));
+        let t = m.take_table().expect("kept");
+        assert_eq!(t, fresh(&m));
+        m.keep_table(t);
+        // So is a node removed and added again under a new name of the same text.
+        m.remove("c");
+        m.insert(Arc::from("c"), node("c", 9000));
         let t = m.take_table().expect("kept");
         assert_eq!(t, fresh(&m));
         m.keep_table(t);
