@@ -786,10 +786,12 @@ const SUPER_BLOCK: usize = 32;
 /// snapshot): a "plain" node (schedulable, ready, no NoSchedule/NoExecute taint, no nominated
 /// pods) passes the non-resource filters for any pod without a nodeSelector or required node
 /// affinity, so its filter result is its resources' alone. The filter pass then reads this
-/// table instead of the nodes, and skips a block (or a super-block of blocks) of plain nodes
-/// whose largest free room cannot hold the pod; scoring reads a plain node's row; a pass that
-/// finds no node counts the reasons of a block of plain nodes once per request (kept until
-/// the block changes). The decisions are those of [`Scheduler::schedule`].
+/// table instead of the nodes: it passes over a block (or a super-block of blocks) whose plain
+/// nodes' largest free room cannot hold the pod, reading only its nodes that are not plain,
+/// and in a block it reads, reads only the plain nodes that hold the request (a mask kept for
+/// the block's last request until the block changes); scoring reads a plain node's row; a
+/// pass that finds no node counts the reasons of a block of plain nodes once per request
+/// (kept until the block changes). The decisions are those of [`Scheduler::schedule`].
 #[derive(Clone, Debug, Default)]
 pub struct NodeTable {
     /// Per node: what the filters and scores read of a plain node.
