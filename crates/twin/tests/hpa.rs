@@ -61,3 +61,67 @@ fn scales_down_after_the_stabilization_window() {
     assert_eq!(at(780.0), 4.0);
     assert_eq!(at(1500.0), 1.0, "scaled down to min after the window");
 }
+
+/// A twin of a Deployment `web` (1 replica, `requests` as given) with a CPU-utilization HPA,
+/// 20 req/s of 10m each and the given kubectl steps.
+fn web_with_hpa(requests: &str, steps: &str) -> Sim {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("m.yaml"),
+        format!("apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: web}}\nspec:\n  replicas: 1\n  selector: {{matchLabels: {{app: web}}}}\n  template:\n    metadata: {{labels: {{app: web}}}}\n    spec:\n      containers:\n      - {{name: c, image: app, resources: {requests}}}\n---\napiVersion: autoscaling/v2\nkind: HorizontalPodAutoscaler\nmetadata: {{name: web}}\nspec:\n  scaleTargetRef: {{apiVersion: apps/v1, kind: Deployment, name: web}}\n  minReplicas: 1\n  maxReplicas: 10\n  metrics:\n  - type: Resource\n    resource: {{name: cpu, target: {{type: Utilization, averageUtilization: 50}}}}\n"),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("s.yaml"),
+        format!("apiVersion: kscale.io/v1alpha1\nkind: Scenario\nmetadata: {{name: hpa}}\nspec:\n  duration: 20m\n  nodes: [{{name: n, instanceType: m5.4xlarge, count: 2}}]\n  manifests: [m.yaml]\n  load:\n    - target: deployment/web\n      requestsPerSecond: {{steps: [{{at: 0s, value: 20}}]}}\n      cpuPerRequest: 10m\n  steps:\n{steps}"),
+    )
+    .unwrap();
+    let mut sim = Sim::new(Arc::new(
+        Scenario::load(&dir.path().join("s.yaml")).unwrap(),
+    ))
+    .unwrap();
+    sim.run_checked().unwrap();
+    sim
+}
+
+/// `status` of the HPA as the transcript's `kubectl get hpa web -o json` at step `i` shows it.
+fn hpa_status(sim: &Sim, i: usize) -> serde_json::Value {
+    let v: serde_json::Value = serde_json::from_str(&sim.transcript[i].stdout).unwrap();
+    v["status"].clone()
+}
+
+/// When the metrics fail, the status keeps its previous desiredReplicas, as upstream's
+/// `setCurrentReplicasAndMetricsInStatus` writes only the current replicas and metrics: 0 for
+/// an HPA that never computed one (its pods request no CPU: every sync fails).
+#[test]
+fn failed_metrics_keep_the_previous_desired_replicas() {
+    let sim = web_with_hpa("{}", "    - {at: 5m, run: kubectl get hpa web -o json}\n");
+    assert!(
+        sim.events
+            .iter()
+            .any(|e| e.reason == "FailedComputeMetricsReplicas"),
+        "the metrics fail"
+    );
+    let status = hpa_status(&sim, 0);
+    assert_eq!(status["currentReplicas"], 1, "{status}");
+    assert_eq!(status["desiredReplicas"], 0, "{status}");
+    let ts = sim.timeseries();
+    let col = ts
+        .columns
+        .iter()
+        .position(|c| c == "hpa/default/web/desired")
+        .unwrap();
+    assert!(ts.rows.iter().all(|r| r[col] == 0.0));
+
+    // An HPA that scaled to 4 and then loses its metrics (every pod replaced while the
+    // Deployment is scaled to 7 by hand) keeps 4 until it computes again.
+    let sim = web_with_hpa(
+        "{requests: {cpu: 100m}}",
+        "    - {at: 10m, run: kubectl scale deployment web --replicas=7}\n    - {at: 10m, run: kubectl delete pods -l app=web}\n    - {at: 10m1s, run: kubectl get hpa web -o json}\n    - {at: 10m20s, run: kubectl get hpa web -o json}\n",
+    );
+    let before = hpa_status(&sim, 2);
+    assert_eq!(before["desiredReplicas"], 4, "{before}");
+    let failed = hpa_status(&sim, 3);
+    assert_eq!(failed["currentReplicas"], 7, "{failed}");
+    assert_eq!(failed["desiredReplicas"], 4, "{failed}");
+}

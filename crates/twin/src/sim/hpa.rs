@@ -887,17 +887,26 @@ impl Sim {
         }) else {
             return Prepared::NoTarget;
         };
-        // The last sync's status is replaced by this one's (in `apply_hpa`): its lastScaleTime
-        // moves over.
-        let prev_scale_time = match &mut entry.pending {
-            Some(p) => p.last_scale.take(),
-            None => self
-                .store
-                .get(key)
-                .and_then(|v| v.get("status"))
-                .and_then(|s| s.get("lastScaleTime"))
-                .and_then(Value::as_str)
-                .map(str::to_string),
+        // The last sync's status is replaced by this one's: its lastScaleTime moves over, and
+        // its desiredReplicas stays when the metrics fail (0 before any status).
+        let prev = match &mut entry.pending {
+            Some(p) => Previous {
+                last_scale: p.last_scale.take(),
+                desired: p.desired,
+            },
+            None => {
+                let status = self.store.get(key).and_then(|v| v.get("status"));
+                Previous {
+                    last_scale: status
+                        .and_then(|s| s.get("lastScaleTime"))
+                        .and_then(Value::as_str)
+                        .map(str::to_string),
+                    desired: status
+                        .and_then(|s| s.get("desiredReplicas"))
+                        .and_then(Value::as_i64)
+                        .map_or(0, |d| d as i32),
+                }
+            }
         };
         let (pods, inputs, replicas, ready) =
             self.observe(&key.namespace, parsed, &mut entry.targets);
@@ -910,15 +919,7 @@ impl Sim {
             &inputs,
             self.now,
         );
-        Prepared::Decided(self.conclude(
-            entry,
-            parsed,
-            current,
-            prev_scale_time,
-            replicas,
-            ready,
-            d,
-        ))
+        Prepared::Decided(self.conclude(entry, parsed, current, prev, replicas, ready, d))
     }
 
     /// The bookkeeping of a decided sync, entry-local (so it runs in the parallel
@@ -930,7 +931,7 @@ impl Sim {
         entry: &mut HpaEntry,
         parsed: &Arc<ParsedHpa>,
         current: i32,
-        prev_scale_time: Option<String>,
+        prev: Previous,
         replicas: usize,
         ready: usize,
         d: hpa::Decision,
@@ -978,11 +979,12 @@ impl Sim {
             Active::Valid { from: d.metric }
         };
         // On a metrics failure upstream keeps the previous `desiredReplicas`
-        // (`setCurrentReplicasAndMetricsInStatus`). NOTE: the twin has so far read the HPA
-        // without its previous `status.desiredReplicas`, so this is the current count; kept
-        // as it was (outputs unchanged by the performance work), to be fixed on its own.
-        let desired = if d.failed.is_some() || d.disabled {
+        // (`setCurrentReplicasAndMetricsInStatus` in horizontal.go, which writes only the
+        // current replicas and metrics); scaling disabled writes 0, the current count.
+        let desired = if d.disabled {
             current
+        } else if d.failed.is_some() {
+            prev.desired
         } else {
             d.desired
         };
@@ -1016,7 +1018,7 @@ impl Sim {
             limit: d.limit,
             rescaled: false,
             at: now,
-            last_scale: prev_scale_time,
+            last_scale: prev.last_scale,
         });
         Decided { fresh, rescale }
     }
@@ -1291,6 +1293,14 @@ pub enum Prepared {
     NoTarget,
     /// The controller decided.
     Decided(Decided),
+}
+
+/// What a sync carries over from the status the last one wrote.
+struct Previous {
+    /// Its lastScaleTime.
+    last_scale: Option<String>,
+    /// Its desiredReplicas.
+    desired: i32,
 }
 
 /// What a decided sync leaves to acting (its status is already in [`HpaEntry::pending`]).
