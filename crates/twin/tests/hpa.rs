@@ -92,7 +92,8 @@ fn hpa_status(sim: &Sim, i: usize) -> serde_json::Value {
 
 /// When the metrics fail, the status keeps its previous desiredReplicas, as upstream's
 /// `setCurrentReplicasAndMetricsInStatus` writes only the current replicas and metrics: 0 for
-/// an HPA that never computed one (its pods request no CPU: every sync fails).
+/// an HPA that never computed one (its pods request no CPU: every sync fails). The current
+/// replicas are the target's `spec.replicas`.
 #[test]
 fn failed_metrics_keep_the_previous_desired_replicas() {
     let sim = web_with_hpa("{}", "    - {at: 5m, run: kubectl get hpa web -o json}\n");
@@ -121,6 +122,8 @@ fn failed_metrics_keep_the_previous_desired_replicas() {
     );
     let before = hpa_status(&sim, 2);
     assert_eq!(before["desiredReplicas"], 4, "{before}");
+    // currentReplicas is the scale's spec.replicas the sync read, not the pods (none yet).
+    assert_eq!(before["currentReplicas"], 7, "{before}");
     let failed = hpa_status(&sim, 3);
     assert_eq!(failed["currentReplicas"], 7, "{failed}");
     assert_eq!(failed["desiredReplicas"], 4, "{failed}");

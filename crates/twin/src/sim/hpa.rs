@@ -919,20 +919,18 @@ impl Sim {
             &inputs,
             self.now,
         );
-        Prepared::Decided(self.conclude(entry, parsed, current, prev, replicas, ready, d))
+        Prepared::Decided(self.conclude(entry, parsed, current, prev, ready, d))
     }
 
     /// The bookkeeping of a decided sync, entry-local (so it runs in the parallel
     /// preparation): the warnings new since the last sync, the time series and the (deferred)
     /// status write, all but what acting decides (its resourceVersion, whether it rescaled).
-    #[allow(clippy::too_many_arguments)]
     fn conclude(
         &self,
         entry: &mut HpaEntry,
         parsed: &Arc<ParsedHpa>,
         current: i32,
         prev: Previous,
-        replicas: usize,
         ready: usize,
         d: hpa::Decision,
     ) -> Decided {
@@ -990,7 +988,11 @@ impl Sim {
         };
         let proposals: Vec<Option<Proposal>> = d.proposals.into_iter().map(Result::ok).collect();
         let series = entry.series.get_or_insert_with(HpaSeries::default);
-        series.current = replicas as f64;
+        // `status.currentReplicas` is the scale's `spec.replicas` as the sync read it
+        // (horizontal.go `reconcileAutoscaler`: `currentReplicas := scale.Spec.Replicas`, then
+        // `setStatus`), not the pods that exist.
+        let current_replicas = usize::try_from(current).unwrap_or(0);
+        series.current = current_replicas as f64;
         series.desired = desired as f64;
         series.ready = ready as f64;
         series.metrics.truncate(metrics.len());
@@ -1011,7 +1013,7 @@ impl Sim {
         entry.pending = Some(PendingStatus {
             rv: 0,
             parsed: parsed.clone(),
-            replicas,
+            replicas: current_replicas,
             desired,
             proposals,
             active,
