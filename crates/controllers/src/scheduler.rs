@@ -796,12 +796,12 @@ const SUPER_BLOCK: usize = 32;
 pub struct NodeTable {
     /// Per node: what the filters and scores read of a plain node.
     rows: Vec<Option<Row>>,
-    /// Per block: (component-wise largest free room of its plain nodes, every node is plain).
-    blocks: Vec<(Resources, bool)>,
+    /// Per block: the component-wise largest free room of its plain nodes.
+    blocks: Vec<Resources>,
     /// Per block: a bit per node that is not plain (bit `k`: the block's `k`-th node).
     irregular: Vec<u32>,
     /// Per super-block: the same as `blocks` over its blocks.
-    supers: Vec<(Resources, bool)>,
+    supers: Vec<Resources>,
     /// Per block of plain nodes: the reasons its nodes fail the last request counted there.
     diagnosed: Vec<Option<Diagnosis>>,
     /// Per block: (the last request read there, a bit per plain node that holds it), kept
@@ -904,9 +904,9 @@ impl NodeTable {
         }
         let blocks = rows.len().div_ceil(TABLE_BLOCK);
         let mut t = NodeTable {
-            blocks: vec![(NO_FREE, true); blocks],
+            blocks: vec![NO_FREE; blocks],
             irregular: vec![0; blocks],
-            supers: vec![(NO_FREE, true); blocks.div_ceil(SUPER_BLOCK)],
+            supers: vec![NO_FREE; blocks.div_ceil(SUPER_BLOCK)],
             diagnosed: vec![None; blocks],
             fitting: vec![None; blocks],
             rows,
@@ -972,17 +972,15 @@ impl NodeTable {
                 None => irregular |= 1 << k,
             }
         }
-        self.blocks[b] = (max, irregular == 0);
+        self.blocks[b] = max;
         self.irregular[b] = irregular;
         self.diagnosed[b] = None;
         self.fitting[b] = None;
         let s = b / SUPER_BLOCK;
         let end = ((s + 1) * SUPER_BLOCK).min(self.blocks.len());
-        let mut sup = (NO_FREE, true);
-        for (m, a) in &self.blocks[s * SUPER_BLOCK..end] {
-            sup = (sup.0.max(m), sup.1 && *a);
-        }
-        self.supers[s] = sup;
+        self.supers[s] = self.blocks[s * SUPER_BLOCK..end]
+            .iter()
+            .fold(NO_FREE, |sup, m| sup.max(m));
     }
 
     /// The end of the run of nodes from position `idx` (below `end`) whose plain nodes are
@@ -990,10 +988,10 @@ impl NodeTable {
     /// when none is): only the nodes of the run that are not plain need reading.
     fn plain_fail_run(&self, idx: usize, end: usize, req: &Resources) -> usize {
         let span = TABLE_BLOCK * SUPER_BLOCK;
-        if room_fails(&self.supers[idx / span].0, req) {
+        if room_fails(&self.supers[idx / span], req) {
             return end.min((idx / span + 1) * span);
         }
-        if room_fails(&self.blocks[idx / TABLE_BLOCK].0, req) {
+        if room_fails(&self.blocks[idx / TABLE_BLOCK], req) {
             return end.min((idx / TABLE_BLOCK + 1) * TABLE_BLOCK);
         }
         idx
@@ -1353,7 +1351,7 @@ impl Scheduler {
             let (mut pods, mut cpu, mut memory) = (0, 0, 0);
             for b in 0..t.blocks.len() {
                 let range = b * TABLE_BLOCK..((b + 1) * TABLE_BLOCK).min(n);
-                if no_victims && t.blocks[b].1 {
+                if no_victims && t.irregular[b] == 0 {
                     let d = t.diagnose_block(b, &pod.requests);
                     pods += d.pods as usize;
                     cpu += d.cpu as usize;

@@ -84,6 +84,13 @@ pub struct TimeSeries {
     pub x_label: Option<String>,
 }
 
+impl TimeSeries {
+    /// The position of the column `name`, if there is one.
+    pub fn column(&self, name: &str) -> Option<usize> {
+        self.columns.iter().position(|c| c == name)
+    }
+}
+
 /// A chart of `report.html`: some columns of the time series on one y axis.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ChartSpec {

@@ -49,11 +49,7 @@ fn scales_down_after_the_stabilization_window() {
     .unwrap();
     sim.run_checked().unwrap();
     let ts = sim.timeseries();
-    let col = ts
-        .columns
-        .iter()
-        .position(|c| c == "deploy/default/web/desired")
-        .unwrap();
+    let col = ts.column("deploy/default/web/desired").unwrap();
     let at = |s: f64| ts.rows.iter().find(|r| r[0] >= s).unwrap()[col];
     // 20 req/s × 10m = 200m over a 100m request = 200% → 4 replicas (legacy cap max(2·1, 4)).
     assert_eq!(at(300.0), 4.0);
@@ -107,11 +103,7 @@ fn failed_metrics_keep_the_previous_desired_replicas() {
     assert_eq!(status["currentReplicas"], 1, "{status}");
     assert_eq!(status["desiredReplicas"], 0, "{status}");
     let ts = sim.timeseries();
-    let col = ts
-        .columns
-        .iter()
-        .position(|c| c == "hpa/default/web/desired")
-        .unwrap();
+    let col = ts.column("hpa/default/web/desired").unwrap();
     assert!(ts.rows.iter().all(|r| r[col] == 0.0));
 
     // An HPA that scaled to 4 and then loses its metrics (every pod replaced while the
