@@ -868,6 +868,43 @@ impl Limit {
     }
 }
 
+/// How a stabilization window changed a proposal: the AbleToScale condition's reason.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stabilized {
+    /// Lower recent recommendations held a scale-up back (`ScaleUpStabilized`).
+    Up,
+    /// Higher recent recommendations held a scale-down back (`ScaleDownStabilized`).
+    Down,
+}
+
+impl Stabilized {
+    /// Reason and message of the AbleToScale condition, worded as upstream
+    /// (horizontal.go `stabilizeRecommendationWithBehaviors`).
+    pub fn reason_message(&self) -> (&'static str, &'static str) {
+        match self {
+            Stabilized::Up => (
+                "ScaleUpStabilized",
+                "recent recommendations were lower than current one, applying the lowest recent recommendation",
+            ),
+            Stabilized::Down => (
+                "ScaleDownStabilized",
+                "recent recommendations were higher than current one, applying the highest recent recommendation",
+            ),
+        }
+    }
+}
+
+/// A proposal after normalization.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Normalized {
+    /// The desired replicas.
+    pub desired: i32,
+    /// Why the rate or the bounds changed the stabilized recommendation (ScalingLimited).
+    pub limit: Option<Limit>,
+    /// Whether the stabilization window changed the proposal (AbleToScale).
+    pub stabilized: Option<Stabilized>,
+}
+
 /// Legacy normalization (no `behavior`): 5-minute downscale stabilization, then clamp to
 /// `[min, min(max, max(2·current, 4))]` (horizontal.go `normalizeDesiredReplicas`).
 pub fn normalize_legacy(
@@ -876,7 +913,7 @@ pub fn normalize_legacy(
     current: i32,
     proposed: i32,
     now: SimTime,
-) -> (i32, Option<Limit>) {
+) -> Normalized {
     let cutoff = now.as_millis().saturating_sub(DOWNSCALE_STABILIZATION_MS);
     let mut stabilized = proposed;
     for (t, r) in &state.recommendations {
@@ -885,9 +922,11 @@ pub fn normalize_legacy(
         }
     }
     store_recommendation(state, now, proposed, DOWNSCALE_STABILIZATION_MS);
+    // Only the downscale window exists here, so a change is always ScaleDownStabilized.
+    let held = (stabilized != proposed).then_some(Stabilized::Down);
     let scale_up_limit = (2 * current).max(4);
     let max = spec.max.min(scale_up_limit);
-    if stabilized > max {
+    let (desired, limit) = if stabilized > max {
         let limit = if max == spec.max {
             Limit::TooManyReplicas
         } else {
@@ -898,6 +937,11 @@ pub fn normalize_legacy(
         (spec.min, Some(Limit::TooFewReplicas))
     } else {
         (stabilized, None)
+    };
+    Normalized {
+        desired,
+        limit,
+        stabilized: held,
     }
 }
 
@@ -982,7 +1026,7 @@ pub fn normalize_with_behavior(
     current: i32,
     proposed: i32,
     now: SimTime,
-) -> (i32, Option<Limit>) {
+) -> Normalized {
     let up_cut = now.as_millis().saturating_sub(b.up.stabilization_s * 1000);
     let down_cut = now
         .as_millis()
@@ -998,6 +1042,12 @@ pub fn normalize_with_behavior(
         }
     }
     let stabilized = current.max(up).min(down);
+    // Upstream names the direction by the proposal against the current count.
+    let held = (stabilized != proposed).then_some(if proposed >= current {
+        Stabilized::Up
+    } else {
+        Stabilized::Down
+    });
     let keep = b.up.stabilization_s.max(b.down.stabilization_s) * 1000;
     store_recommendation(state, now, proposed, keep);
     let (mut desired, mut limit) = (stabilized, None);
@@ -1024,12 +1074,17 @@ pub fn normalize_with_behavior(
             });
         }
     }
-    if desired > spec.max {
+    let (desired, limit) = if desired > spec.max {
         (spec.max, Some(Limit::TooManyReplicas))
     } else if desired < spec.min {
         (spec.min, Some(Limit::TooFewReplicas))
     } else {
         (desired, limit)
+    };
+    Normalized {
+        desired,
+        limit,
+        stabilized: held,
     }
 }
 
@@ -1050,6 +1105,11 @@ pub struct Decision {
     pub metric: Option<usize>,
     /// Scaling is disabled (current replicas 0 and min > 0).
     pub disabled: bool,
+    /// The count came from the metrics (false: scaling is disabled, or the current count is
+    /// outside `[min, max]` and goes to the bound without reading them).
+    pub computed: bool,
+    /// Whether a stabilization window changed the metrics' proposal.
+    pub stabilized: Option<Stabilized>,
     /// The metrics could not be used (all invalid, or some invalid and the valid ones would
     /// scale down): the FailedComputeMetricsReplicas message; no scaling.
     pub failed: Option<String>,
@@ -1076,6 +1136,8 @@ impl Decision {
             reason: Cow::Borrowed(reason),
             metric: None,
             disabled: false,
+            computed: false,
+            stabilized: None,
             failed: None,
         }
     }
@@ -1154,6 +1216,7 @@ pub fn reconcile(
         return Decision {
             proposals,
             failed,
+            computed: true,
             ..Decision::fixed(current, None, "")
         };
     };
@@ -1163,7 +1226,11 @@ pub fn reconcile(
     } else {
         Cow::Borrowed("All metrics below target")
     };
-    let (desired, limit) = match &spec.behavior {
+    let Normalized {
+        desired,
+        limit,
+        stabilized,
+    } = match &spec.behavior {
         None => normalize_legacy(state, spec, current, proposed, now),
         Some(b) => normalize_with_behavior(state, spec, b, current, proposed, now),
     };
@@ -1183,6 +1250,8 @@ pub fn reconcile(
         reason,
         metric: Some(which),
         disabled: false,
+        computed: true,
+        stabilized,
         failed: None,
     }
 }
@@ -2055,7 +2124,7 @@ mod tests {
                 down: Rules::default_down(),
             }),
         };
-        let (d, limit) = normalize_with_behavior(
+        let n = normalize_with_behavior(
             &mut HpaState::default(),
             &spec,
             spec.behavior.as_ref().unwrap(),
@@ -2063,7 +2132,43 @@ mod tests {
             50,
             NOW,
         );
-        assert_eq!((d, limit), (20, Some(Limit::ScaleUpLimit)));
+        assert_eq!((n.desired, n.limit), (20, Some(Limit::ScaleUpLimit)));
+        assert_eq!(n.stabilized, None, "no recent recommendations");
+    }
+
+    #[test]
+    fn stabilization_names_its_direction() {
+        // stabilizeRecommendationWithBehaviors: a 60 s scale-up window holding 5 from 30 s ago
+        // keeps a proposal of 8 at the current 5 (ScaleUpStabilized); the default 300 s
+        // scale-down window holding 9 keeps a proposal of 3 at 9 (ScaleDownStabilized).
+        let mut up = Rules::default_up();
+        up.stabilization_s = 60;
+        let b = Behavior {
+            up,
+            down: Rules::default_down(),
+        };
+        let spec = HpaSpec {
+            min: 1,
+            max: 20,
+            metrics: vec![],
+            behavior: Some(b.clone()),
+        };
+        let mut state = HpaState {
+            recommendations: vec![(SimTime(NOW.0 - 30_000), 5)],
+            ..Default::default()
+        };
+        let n = normalize_with_behavior(&mut state, &spec, &b, 5, 8, NOW);
+        assert_eq!((n.desired, n.stabilized), (5, Some(Stabilized::Up)));
+        let mut state = HpaState {
+            recommendations: vec![(SimTime(NOW.0 - 30_000), 9)],
+            ..Default::default()
+        };
+        let n = normalize_with_behavior(&mut state, &spec, &b, 9, 3, NOW);
+        assert_eq!((n.desired, n.stabilized), (9, Some(Stabilized::Down)));
+        assert_eq!(Stabilized::Down.reason_message().0, "ScaleDownStabilized");
+        // Nothing recent: the proposal passes unchanged.
+        let n = normalize_with_behavior(&mut HpaState::default(), &spec, &b, 9, 3, NOW);
+        assert_eq!((n.desired, n.stabilized), (3, None));
     }
 
     #[test]
@@ -2104,16 +2209,17 @@ mod tests {
             ..Default::default()
         };
         let s = spec(1, 10, vec![]);
-        assert_eq!(normalize_legacy(&mut state, &s, 5, 3, NOW), (5, None));
+        let n = normalize_legacy(&mut state, &s, 5, 3, NOW);
+        assert_eq!((n.desired, n.limit), (5, None));
+        assert_eq!(n.stabilized, Some(Stabilized::Down));
         // max 10, current 20 → the reconcile clamps to max first (TooManyReplicas).
         let d = reconcile(&mut HpaState::default(), &s, 20, 20, &[], &[], NOW);
         assert_eq!((d.desired, d.limit), (10, Some(Limit::TooManyReplicas)));
         // Legacy scale-up cap: max(2·current, 4).
         let s = spec(1, 100, vec![]);
-        assert_eq!(
-            normalize_legacy(&mut HpaState::default(), &s, 3, 50, NOW),
-            (6, Some(Limit::ScaleUpLimit))
-        );
+        let n = normalize_legacy(&mut HpaState::default(), &s, 3, 50, NOW);
+        assert_eq!((n.desired, n.limit), (6, Some(Limit::ScaleUpLimit)));
+        assert_eq!(n.stabilized, None);
     }
 
     #[test]

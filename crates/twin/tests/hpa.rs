@@ -120,3 +120,109 @@ fn failed_metrics_keep_the_previous_desired_replicas() {
     assert_eq!(failed["currentReplicas"], 7, "{failed}");
     assert_eq!(failed["desiredReplicas"], 4, "{failed}");
 }
+
+/// The conditions as upstream's `setConditionInList` keeps them: a condition's
+/// lastTransitionTime moves only when its status changes; a rescale's AbleToScale message names
+/// the new size; a status that would show nothing new is not written again
+/// (`updateStatusIfNeeded`), so the object's resourceVersion holds.
+#[test]
+fn conditions_keep_their_transition_time_while_their_status_holds() {
+    let sim = web_with_hpa(
+        "{requests: {cpu: 100m}}",
+        "    - {at: 8m, run: kubectl get hpa web -o json}\n    - {at: 12m, run: kubectl get hpa web -o json}\n",
+    );
+    let json = |i: usize| -> serde_json::Value {
+        serde_json::from_str(&sim.transcript[i].stdout).unwrap()
+    };
+    let (a, b) = (json(0), json(1));
+    let cond = |v: &serde_json::Value, t: &str| {
+        v["status"]["conditions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["type"] == t)
+            .cloned()
+            .unwrap_or_else(|| panic!("no {t} condition in {v}"))
+    };
+    let types: Vec<&str> = a["status"]["conditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(types, ["AbleToScale", "ScalingActive", "ScalingLimited"]);
+    for t in ["AbleToScale", "ScalingActive", "ScalingLimited"] {
+        let (x, y) = (cond(&a, t), cond(&b, t));
+        assert_eq!(x["status"], y["status"], "{t}");
+        assert_eq!(
+            x["lastTransitionTime"], y["lastTransitionTime"],
+            "{t}: the status held from 8 to 12 minutes"
+        );
+    }
+    // The first valid metrics came at a sync after the start, so ScalingActive turned True
+    // later than the conditions were first set.
+    let start = cond(&a, "AbleToScale")["lastTransitionTime"].clone();
+    assert!(
+        cond(&a, "ScalingActive")["lastTransitionTime"].as_str() >= start.as_str(),
+        "{a}"
+    );
+    let rescale = sim
+        .events
+        .iter()
+        .find(|e| e.reason == "SuccessfulRescale")
+        .expect("the HPA scaled up");
+    let size = rescale
+        .message
+        .strip_prefix("New size: ")
+        .and_then(|m| m.split(';').next())
+        .unwrap();
+    assert_eq!(a["status"]["desiredReplicas"].to_string(), size);
+    // At steady load nothing the status shows changes between 8 and 12 minutes.
+    assert_eq!(cond(&b, "AbleToScale")["reason"], "ReadyForNewScale");
+    assert_eq!(
+        a["metadata"]["resourceVersion"], b["metadata"]["resourceVersion"],
+        "an unchanged status is not written again"
+    );
+}
+
+/// The AbleToScale condition right after a rescale names the new size, as upstream words it;
+/// the next syncs, holding the size, say ReadyForNewScale without a new transition time.
+#[test]
+fn a_rescale_names_its_size_in_able_to_scale() {
+    let first = web_with_hpa("{requests: {cpu: 100m}}", "    []\n");
+    let rescale = first
+        .events
+        .iter()
+        .find(|e| e.reason == "SuccessfulRescale")
+        .expect("the HPA scaled up");
+    let size: i64 = rescale.message["New size: ".len()..]
+        .split(';')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    // The same run (a read changes nothing) with the object read 1 s after that sync and
+    // again at 19 minutes.
+    let at = rescale.time + 1.0;
+    let sim = web_with_hpa(
+        "{requests: {cpu: 100m}}",
+        &format!("    - {{at: {at}s, run: kubectl get hpa web -o json}}\n    - {{at: 19m, run: kubectl get hpa web -o json}}\n"),
+    );
+    let able = |i: usize| {
+        hpa_status(&sim, i)["conditions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["type"] == "AbleToScale")
+            .unwrap()
+            .clone()
+    };
+    let (just, later) = (able(0), able(1));
+    assert_eq!(just["reason"], "SucceededRescale", "{just}");
+    assert_eq!(
+        just["message"],
+        format!("the HPA controller was able to update the target scale to {size}")
+    );
+    assert_eq!(later["reason"], "ReadyForNewScale", "{later}");
+    assert_eq!(later["lastTransitionTime"], just["lastTransitionTime"]);
+}

@@ -887,27 +887,6 @@ impl Sim {
         }) else {
             return Prepared::NoTarget;
         };
-        // The last sync's status is replaced by this one's: its lastScaleTime moves over, and
-        // its desiredReplicas stays when the metrics fail (0 before any status).
-        let prev = match &mut entry.pending {
-            Some(p) => Previous {
-                last_scale: p.last_scale.take(),
-                desired: p.desired,
-            },
-            None => {
-                let status = self.store.get(key).and_then(|v| v.get("status"));
-                Previous {
-                    last_scale: status
-                        .and_then(|s| s.get("lastScaleTime"))
-                        .and_then(Value::as_str)
-                        .map(str::to_string),
-                    desired: status
-                        .and_then(|s| s.get("desiredReplicas"))
-                        .and_then(Value::as_i64)
-                        .map_or(0, |d| d as i32),
-                }
-            }
-        };
         let (pods, inputs, replicas, ready) =
             self.observe(&key.namespace, parsed, &mut entry.targets);
         let d = hpa::reconcile(
@@ -919,7 +898,7 @@ impl Sim {
             &inputs,
             self.now,
         );
-        Prepared::Decided(self.conclude(entry, parsed, current, prev, ready, d))
+        Prepared::Decided(self.conclude(key, entry, parsed, current, ready, d))
     }
 
     /// The bookkeeping of a decided sync, entry-local (so it runs in the parallel
@@ -927,14 +906,15 @@ impl Sim {
     /// status write, all but what acting decides (its resourceVersion, whether it rescaled).
     fn conclude(
         &self,
+        key: &ObjKey,
         entry: &mut HpaEntry,
         parsed: &Arc<ParsedHpa>,
         current: i32,
-        prev: Previous,
         ready: usize,
         d: hpa::Decision,
     ) -> Decided {
         let now = self.now;
+        let prev = self.previous_status(key, entry, parsed);
         let metrics = &parsed.metrics;
         // Warnings: one per failing metric and FailedComputeMetricsReplicas; a failure repeated
         // at the next sync is not emitted again (the event correlator counts it instead).
@@ -966,16 +946,25 @@ impl Sim {
                 format!("New size: {}; reason: {}", d.desired, d.reason),
             )
         });
-        let active = if d.disabled {
-            Active::Disabled
+        // The conditions as upstream's `reconcileAutoscaler` sets them, over the last status's
+        // (a condition keeps its lastTransitionTime while its status holds).
+        let mut conditions = prev.conditions;
+        set_condition(&mut conditions, Cond::Able(Able::GotScale), now);
+        if d.disabled {
+            set_condition(&mut conditions, Cond::Active(Active::Disabled), now);
         } else if let (Some(_), Some(e)) = (&d.failed, errors.first()) {
-            Active::Failed {
+            let failed = Active::Failed {
                 reason: e.reason,
                 message: e.message.clone(),
-            }
-        } else {
-            Active::Valid { from: d.metric }
-        };
+            };
+            set_condition(&mut conditions, Cond::Active(failed), now);
+        } else if d.computed {
+            let valid = Active::Valid { from: d.metric };
+            set_condition(&mut conditions, Cond::Active(valid), now);
+            let able = d.stabilized.map_or(Able::Ready, Able::Stabilized);
+            set_condition(&mut conditions, Cond::Able(able), now);
+            set_condition(&mut conditions, Cond::Limited(d.limit), now);
+        }
         // On a metrics failure upstream keeps the previous `desiredReplicas`
         // (`setCurrentReplicasAndMetricsInStatus` in horizontal.go, which writes only the
         // current replicas and metrics); scaling disabled writes 0, the current count.
@@ -987,6 +976,9 @@ impl Sim {
             d.desired
         };
         let proposals: Vec<Option<Proposal>> = d.proposals.into_iter().map(Result::ok).collect();
+        // A sync that read no metrics (scaling disabled, the count out of bounds) writes no
+        // `currentMetrics`.
+        let computed = d.computed;
         let series = entry.series.get_or_insert_with(HpaSeries::default);
         // `status.currentReplicas` is the scale's `spec.replicas` as the sync read it
         // (horizontal.go `reconcileAutoscaler`: `currentReplicas := scale.Spec.Replicas`, then
@@ -1007,22 +999,61 @@ impl Sim {
                 None => series.metrics.push((parsed.labels[i].clone(), c, t)),
             }
         }
-        // The status write; its JSON is rendered when something reads the object
-        // (`flush_hpa_status`): only the last write before a read is seen. Acting gives it
-        // its resourceVersion and says whether it rescaled.
-        entry.pending = Some(PendingStatus {
+        // The status this sync writes; acting adds the rescale and writes it if it differs
+        // from the last.
+        let status = HpaStatus {
             rv: 0,
             parsed: parsed.clone(),
             replicas: current_replicas,
             desired,
-            proposals,
-            active,
-            limit: d.limit,
-            rescaled: false,
-            at: now,
+            metrics: computed.then_some(proposals),
+            conditions,
             last_scale: prev.last_scale,
-        });
-        Decided { fresh, rescale }
+        };
+        Decided {
+            fresh,
+            rescale,
+            status,
+        }
+    }
+
+    /// What a sync carries over from the status the last one wrote: the last written one
+    /// while the object is the same (its uid), else what the stored object's status shows
+    /// (a status given in the manifests; none for a new object).
+    fn previous_status(&self, key: &ObjKey, entry: &HpaEntry, parsed: &ParsedHpa) -> Previous {
+        if let Some(s) = entry.status.as_ref().filter(|s| s.parsed.uid == parsed.uid) {
+            return Previous {
+                last_scale: s.last_scale.clone(),
+                desired: s.desired,
+                replicas: s.replicas,
+                metrics: s.metrics.clone(),
+                conditions: s.conditions.clone(),
+            };
+        }
+        let status = self.store.get(key).and_then(|v| v.get("status"));
+        let int = |k: &str| status.and_then(|s| s.get(k)).and_then(Value::as_i64);
+        Previous {
+            last_scale: status
+                .and_then(|s| s.get("lastScaleTime"))
+                .and_then(Value::as_str)
+                .map(|t| Stamp::Given(t.to_string())),
+            desired: int("desiredReplicas").map_or(0, |d| d as i32),
+            replicas: int("currentReplicas").map_or(0, |r| r.max(0) as usize),
+            metrics: None,
+            conditions: Vec::new(),
+        }
+    }
+
+    /// Writes `status` as the HPA's new status unless it shows what the last write showed
+    /// (upstream's `updateStatusIfNeeded` skips such writes): it takes the next
+    /// resourceVersion and is rendered into the object when something reads it.
+    fn write_hpa_status(&mut self, entry: &mut HpaEntry, mut status: HpaStatus) {
+        if entry.status.as_ref().is_some_and(|s| s.shows_same(&status)) {
+            return;
+        }
+        status.rv = self.store.next_resource_version();
+        entry.status = Some(status);
+        entry.dirty = true;
     }
 
     /// Acts on a prepared sync: its new warnings, the rescale and its event, the status
@@ -1036,20 +1067,45 @@ impl Sim {
         else {
             return;
         };
-        let Decided { fresh, rescale } = match prepared {
+        let Decided {
+            fresh,
+            rescale,
+            mut status,
+        } = match prepared {
             Prepared::Gone => return,
             Prepared::NoTarget => {
+                let error = format!(
+                    "{} \"{}\" not found",
+                    super::kubectl::kind_plural(&parsed.kind),
+                    parsed.name
+                );
+                // Upstream sets AbleToScale to False and writes the status otherwise as it
+                // was.
+                let parsed = parsed.clone();
+                let prev = self.previous_status(key, entry, &parsed);
+                let mut conditions = prev.conditions;
+                set_condition(
+                    &mut conditions,
+                    Cond::Able(Able::NoScale(error.clone())),
+                    self.now,
+                );
+                let status = HpaStatus {
+                    rv: 0,
+                    parsed,
+                    replicas: prev.replicas,
+                    desired: prev.desired,
+                    metrics: prev.metrics,
+                    conditions,
+                    last_scale: prev.last_scale,
+                };
+                self.write_hpa_status(entry, status);
                 self.emit(
                     "Warning",
                     "FailedGetScale",
                     "HorizontalPodAutoscaler",
                     &key.namespace,
                     &key.name,
-                    format!(
-                        "{} \"{}\" not found",
-                        super::kubectl::kind_plural(&parsed.kind),
-                        parsed.name
-                    ),
+                    error,
                     "horizontal-pod-autoscaler",
                 );
                 return;
@@ -1067,7 +1123,6 @@ impl Sim {
                 "horizontal-pod-autoscaler",
             );
         }
-        let mut rescaled = false;
         if let Some((desired, message)) = rescale
             && self
                 .scale(
@@ -1079,7 +1134,13 @@ impl Sim {
                 )
                 .is_ok()
         {
-            rescaled = true;
+            let now = self.now;
+            set_condition(
+                &mut status.conditions,
+                Cond::Able(Able::Rescaled(desired)),
+                now,
+            );
+            status.last_scale = Some(Stamp::At(now));
             self.emit(
                 "Normal",
                 "SuccessfulRescale",
@@ -1090,50 +1151,39 @@ impl Sim {
                 "horizontal-pod-autoscaler",
             );
         }
-        let rv = self.store.next_resource_version();
-        let at = self.now;
-        let last_scale = rescaled.then(|| self.timestamp(at));
-        let status = entry
-            .pending
-            .as_mut()
-            .expect("a decided sync wrote its status");
-        status.rv = rv;
-        status.rescaled = rescaled;
-        if last_scale.is_some() {
-            status.last_scale = last_scale;
-        }
+        self.write_hpa_status(entry, status);
     }
 
     /// Renders the HPA status writes made since the last read into the stored objects (before
     /// a kubectl step and at the end of the run).
     pub fn flush_hpa_status(&mut self) {
-        let pending: Vec<(ObjKey, PendingStatus)> = self
-            .hpa
-            .iter_mut()
-            .filter_map(|(k, e)| e.pending.take().map(|p| (k.clone(), p)))
-            .collect();
-        for (key, p) in pending {
-            let ts = self.timestamp(p.at);
-            let status_v2 = p.status_v2(&ts);
+        let start = self.start_unix_ms;
+        let ts = |t: SimTime| super::format_timestamp(start, t);
+        let mut written: Vec<(ObjKey, u64, Value, Value)> = Vec::new();
+        for (key, e) in self.hpa.iter_mut() {
+            let Some(p) = e.status.as_ref().filter(|_| e.dirty) else {
+                continue;
+            };
+            e.dirty = false;
+            // The stored object's version decides which one it shows.
+            let mut v1 = json!({"currentReplicas": p.replicas, "desiredReplicas": p.desired});
             let utilization = p
-                .proposals
-                .first()
-                .and_then(Option::as_ref)
-                .and_then(|x| x.utilization);
-            let (replicas, desired) = (p.replicas, p.desired);
-            self.store.write_status_at(&key, p.rv, |o| {
-                let status =
-                    if o.get("apiVersion").and_then(Value::as_str) == Some("autoscaling/v1") {
-                        let mut status =
-                            json!({"currentReplicas": replicas, "desiredReplicas": desired});
-                        if let Some(u) = utilization {
-                            status["currentCPUUtilizationPercentage"] = json!(u);
-                        }
-                        status
-                    } else {
-                        status_v2
-                    };
-                o["status"] = status;
+                .metrics
+                .as_ref()
+                .and_then(|m| m.first()?.as_ref()?.utilization);
+            if let Some(u) = utilization {
+                v1["currentCPUUtilizationPercentage"] = json!(u);
+            }
+            if let Some(t) = &p.last_scale {
+                v1["lastScaleTime"] = json!(t.render(&ts));
+            }
+            written.push((key.clone(), p.rv, v1, p.status_v2(&ts)));
+        }
+        for (key, rv, v1, v2) in written {
+            self.store.write_status_at(&key, rv, |o| {
+                let v1_object =
+                    o.get("apiVersion").and_then(Value::as_str) == Some("autoscaling/v1");
+                o["status"] = if v1_object { v1 } else { v2 };
             });
         }
     }
@@ -1297,20 +1347,24 @@ pub enum Prepared {
     Decided(Decided),
 }
 
-/// What a sync carries over from the status the last one wrote.
+/// What a sync carries over from the status the last one wrote (see
+/// [`Sim::previous_status`]).
 struct Previous {
-    /// Its lastScaleTime.
-    last_scale: Option<String>,
-    /// Its desiredReplicas.
+    last_scale: Option<Stamp>,
     desired: i32,
+    replicas: usize,
+    metrics: Option<Vec<Option<Proposal>>>,
+    conditions: Vec<(Cond, SimTime)>,
 }
 
-/// What a decided sync leaves to acting (its status is already in [`HpaEntry::pending`]).
+/// What a decided sync leaves to acting.
 pub struct Decided {
     /// Warnings new since the last sync: (reason, message).
     fresh: Vec<(String, String)>,
     /// The rescale decided: (desired replicas, the SuccessfulRescale message).
     rescale: Option<(i32, String)>,
+    /// The status the sync writes, but for what the rescale adds.
+    status: HpaStatus,
 }
 
 /// What an HPA sync reads of its object, parsed once per uid and generation.
@@ -1334,7 +1388,7 @@ pub struct ParsedHpa {
 }
 
 /// The ScalingActive condition of a sync.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 enum Active {
     Disabled,
     Failed {
@@ -1348,38 +1402,79 @@ enum Active {
     },
 }
 
-/// An HPA status write not yet rendered into the stored object.
-#[derive(Debug, Clone)]
-pub struct PendingStatus {
-    rv: u64,
-    parsed: Arc<ParsedHpa>,
-    replicas: usize,
-    desired: i32,
-    proposals: Vec<Option<Proposal>>,
-    active: Active,
-    limit: Option<hpa::Limit>,
-    rescaled: bool,
-    at: SimTime,
-    last_scale: Option<String>,
+/// The AbleToScale condition of a sync.
+#[derive(Debug, Clone, PartialEq)]
+enum Able {
+    /// `SucceededGetScale`: the target's scale was read.
+    GotScale,
+    /// `FailedGetScale`, with the error.
+    NoScale(String),
+    /// `ScaleUpStabilized` / `ScaleDownStabilized`.
+    Stabilized(hpa::Stabilized),
+    /// `ReadyForNewScale`.
+    Ready,
+    /// `SucceededRescale`, to this many replicas.
+    Rescaled(i32),
 }
 
-impl PendingStatus {
-    /// The autoscaling/v2 status, as the controller writes it.
-    fn status_v2(&self, ts: &str) -> Value {
-        let metrics = &self.parsed.metrics;
-        let statuses: Vec<Value> = metrics
-            .iter()
-            .enumerate()
-            .map(|(i, m)| metric_status(m, self.proposals.get(i).and_then(Option::as_ref)))
-            .collect();
-        let active = match &self.active {
-            Active::Disabled => {
-                json!({"type": "ScalingActive", "status": "False", "reason": "ScalingDisabled", "message": "scaling is disabled since the replica count of the target is zero", "lastTransitionTime": ts})
+/// One status condition of an HPA.
+#[derive(Debug, Clone, PartialEq)]
+enum Cond {
+    Able(Able),
+    Active(Active),
+    /// ScalingLimited, and why (None: `DesiredWithinRange`).
+    Limited(Option<hpa::Limit>),
+}
+
+impl Cond {
+    fn kind(&self) -> &'static str {
+        match self {
+            Cond::Able(_) => "AbleToScale",
+            Cond::Active(_) => "ScalingActive",
+            Cond::Limited(_) => "ScalingLimited",
+        }
+    }
+
+    fn status(&self) -> bool {
+        match self {
+            Cond::Able(a) => !matches!(a, Able::NoScale(_)),
+            Cond::Active(a) => matches!(a, Active::Valid { .. }),
+            Cond::Limited(l) => l.is_some(),
+        }
+    }
+
+    /// Reason and message, worded as upstream's horizontal.go.
+    fn reason_message(&self, metrics: &[MetricSpec]) -> (&'static str, String) {
+        match self {
+            Cond::Able(Able::GotScale) => (
+                "SucceededGetScale",
+                "the HPA controller was able to get the target's current scale".into(),
+            ),
+            Cond::Able(Able::NoScale(e)) => (
+                "FailedGetScale",
+                format!("the HPA controller was unable to get the target's current scale: {e}"),
+            ),
+            Cond::Able(Able::Stabilized(s)) => {
+                let (r, m) = s.reason_message();
+                (r, m.into())
             }
-            Active::Failed { reason, message } => {
-                json!({"type": "ScalingActive", "status": "False", "reason": reason, "message": format!("the HPA was unable to compute the replica count: {message}"), "lastTransitionTime": ts})
-            }
-            Active::Valid { from } => {
+            Cond::Able(Able::Ready) => (
+                "ReadyForNewScale",
+                "recommended size matches current size".into(),
+            ),
+            Cond::Able(Able::Rescaled(n)) => (
+                "SucceededRescale",
+                format!("the HPA controller was able to update the target scale to {n}"),
+            ),
+            Cond::Active(Active::Disabled) => (
+                "ScalingDisabled",
+                "scaling is disabled since the replica count of the target is zero".into(),
+            ),
+            Cond::Active(Active::Failed { reason, message }) => (
+                reason,
+                format!("the HPA was unable to compute the replica count: {message}"),
+            ),
+            Cond::Active(Active::Valid { from }) => {
                 let named = from
                     .and_then(|i| metrics.get(i))
                     .map(MetricSpec::display_name)
@@ -1387,23 +1482,117 @@ impl PendingStatus {
                 let from = named
                     .or_else(|| metrics.first().map(MetricSpec::display_name))
                     .unwrap_or_default();
-                json!({"type": "ScalingActive", "status": "True", "reason": "ValidMetricFound", "message": format!("the HPA was able to successfully calculate a replica count from {from}"), "lastTransitionTime": ts})
+                (
+                    "ValidMetricFound",
+                    format!(
+                        "the HPA was able to successfully calculate a replica count from {from}"
+                    ),
+                )
             }
-        };
-        let limited = match self.limit {
-            Some(l) => {
+            Cond::Limited(Some(l)) => {
                 let (r, m) = l.reason_message();
-                json!({"type": "ScalingLimited", "status": "True", "reason": r, "message": m, "lastTransitionTime": ts})
+                (r, m.into())
             }
-            None => {
-                json!({"type": "ScalingLimited", "status": "False", "reason": "DesiredWithinRange", "message": "the desired count is within the acceptable range", "lastTransitionTime": ts})
+            Cond::Limited(None) => (
+                "DesiredWithinRange",
+                "the desired count is within the acceptable range".into(),
+            ),
+        }
+    }
+}
+
+/// Sets a condition in `list` as upstream's `setConditionInList` does: a new type is
+/// appended; an existing one is replaced, keeping its lastTransitionTime unless its status
+/// changes.
+fn set_condition(list: &mut Vec<(Cond, SimTime)>, c: Cond, now: SimTime) {
+    match list.iter_mut().find(|(x, _)| x.kind() == c.kind()) {
+        Some((x, since)) => {
+            if x.status() != c.status() {
+                *since = now;
             }
+            *x = c;
+        }
+        None => list.push((c, now)),
+    }
+}
+
+/// A lastScaleTime: a sync's, or the text of a status given in the manifests.
+#[derive(Debug, Clone, PartialEq)]
+enum Stamp {
+    At(SimTime),
+    Given(String),
+}
+
+impl Stamp {
+    fn render(&self, ts: &impl Fn(SimTime) -> String) -> String {
+        match self {
+            Stamp::At(t) => ts(*t),
+            Stamp::Given(s) => s.clone(),
+        }
+    }
+}
+
+/// An HPA status as the controller last wrote it; its JSON is rendered into the stored object
+/// only when something reads it ([`Sim::flush_hpa_status`]).
+#[derive(Debug, Clone)]
+pub struct HpaStatus {
+    rv: u64,
+    parsed: Arc<ParsedHpa>,
+    replicas: usize,
+    desired: i32,
+    /// Per metric its proposal (None: the metric failed); None when the sync read no
+    /// metrics (no `currentMetrics`).
+    metrics: Option<Vec<Option<Proposal>>>,
+    /// In the order they were first set, with their lastTransitionTime.
+    conditions: Vec<(Cond, SimTime)>,
+    last_scale: Option<Stamp>,
+}
+
+impl HpaStatus {
+    /// Whether both render the same status (what upstream's `updateStatusIfNeeded` compares):
+    /// a metric's status shows only its current values, not the replicas it proposed.
+    fn shows_same(&self, o: &HpaStatus) -> bool {
+        let shown = |p: &Option<Proposal>| p.as_ref().map(|p| (p.utilization, p.average));
+        let same_metrics = match (&self.metrics, &o.metrics) {
+            (None, None) => true,
+            (Some(a), Some(b)) => {
+                a.len() == b.len() && a.iter().zip(b).all(|(x, y)| shown(x) == shown(y))
+            }
+            _ => false,
         };
-        let rescaled = self.rescaled;
-        let able = json!({"type": "AbleToScale", "status": "True", "reason": if rescaled { "SucceededRescale" } else { "ReadyForNewScale" }, "message": if rescaled { "the HPA controller was able to update the target scale" } else { "recommended size matches current size" }, "lastTransitionTime": ts});
-        let mut status = json!({"currentReplicas": self.replicas, "desiredReplicas": self.desired, "currentMetrics": statuses, "conditions": [able, active, limited]});
+        (Arc::ptr_eq(&self.parsed, &o.parsed) || self.parsed.metrics == o.parsed.metrics)
+            && self.replicas == o.replicas
+            && self.desired == o.desired
+            && same_metrics
+            && self.conditions == o.conditions
+            && self.last_scale == o.last_scale
+    }
+
+    /// The autoscaling/v2 status, as the controller writes it.
+    fn status_v2(&self, ts: &impl Fn(SimTime) -> String) -> Value {
+        let metrics = &self.parsed.metrics;
+        let conditions: Vec<Value> = self
+            .conditions
+            .iter()
+            .map(|(c, since)| {
+                let (reason, message) = c.reason_message(metrics);
+                json!({"type": c.kind(), "status": if c.status() { "True" } else { "False" }, "reason": reason, "message": message, "lastTransitionTime": ts(*since)})
+            })
+            .collect();
+        let mut status = json!({"currentReplicas": self.replicas, "desiredReplicas": self.desired});
+        if let Some(m) = &self.metrics {
+            let statuses: Vec<Value> = metrics
+                .iter()
+                .enumerate()
+                .map(|(i, spec)| metric_status(spec, m.get(i).and_then(Option::as_ref)))
+                .collect();
+            status["currentMetrics"] = json!(statuses);
+        }
+        if !conditions.is_empty() {
+            status["conditions"] = json!(conditions);
+        }
         if let Some(t) = &self.last_scale {
-            status["lastScaleTime"] = json!(t);
+            status["lastScaleTime"] = json!(t.render(ts));
         }
         status
     }
@@ -1422,9 +1611,10 @@ pub struct HpaEntry {
     pub last_warning: Option<Vec<(String, String)>>,
     /// The spec as parsed at the last sync, reused while uid and generation hold.
     pub parsed: Option<Arc<ParsedHpa>>,
-    /// The status the last sync wrote, not yet rendered into the stored object (see
-    /// [`Sim::flush_hpa_status`]).
-    pub pending: Option<PendingStatus>,
+    /// The status the last sync wrote (see [`Sim::flush_hpa_status`]).
+    pub status: Option<HpaStatus>,
+    /// `status` is not yet rendered into the stored object.
+    pub dirty: bool,
     /// The target's ReplicaSets' views, while `Sim::rs_epoch` and the parsed spec hold.
     pub targets: Option<TargetViews>,
     /// The scale target's store handle, for the parsed spec it was found for.

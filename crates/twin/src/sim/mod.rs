@@ -573,10 +573,16 @@ impl Sim {
 
     /// Renders a virtual time as an RFC 3339 timestamp.
     pub fn timestamp(&self, t: SimTime) -> String {
-        let ms = self.start_unix_ms + t.as_millis() as i64;
-        let ts = jiff::Timestamp::from_millisecond(ms).unwrap_or(jiff::Timestamp::UNIX_EPOCH);
-        ts.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
+        format_timestamp(self.start_unix_ms, t)
     }
+}
+
+/// The RFC 3339 timestamp (seconds, UTC) of simulated time `t` for a run starting at
+/// `start_unix_ms`.
+pub fn format_timestamp(start_unix_ms: i64, t: SimTime) -> String {
+    let ms = start_unix_ms + t.as_millis() as i64;
+    let ts = jiff::Timestamp::from_millisecond(ms).unwrap_or(jiff::Timestamp::UNIX_EPOCH);
+    ts.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
 impl Sim {
