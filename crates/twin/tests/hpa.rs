@@ -206,7 +206,9 @@ fn a_rescale_names_its_size_in_able_to_scale() {
     let at = rescale.time + 1.0;
     let sim = web_with_hpa(
         "{requests: {cpu: 100m}}",
-        &format!("    - {{at: {at}s, run: kubectl get hpa web -o json}}\n    - {{at: 19m, run: kubectl get hpa web -o json}}\n"),
+        &format!(
+            "    - {{at: {at}s, run: kubectl get hpa web -o json}}\n    - {{at: 19m, run: kubectl get hpa web -o json}}\n"
+        ),
     );
     let able = |i: usize| {
         hpa_status(&sim, i)["conditions"]
@@ -225,4 +227,45 @@ fn a_rescale_names_its_size_in_able_to_scale() {
     );
     assert_eq!(later["reason"], "ReadyForNewScale", "{later}");
     assert_eq!(later["lastTransitionTime"], just["lastTransitionTime"]);
+}
+
+/// A target that is gone: AbleToScale turns False with upstream's FailedGetScale wording, at
+/// the first sync after the deletion, and the rest of the status stays as it was.
+#[test]
+fn a_missing_target_turns_able_to_scale_false() {
+    let sim = web_with_hpa(
+        "{requests: {cpu: 100m}}",
+        "    - {at: 5m, run: kubectl get hpa web -o json}\n    - {at: 5m, run: kubectl delete deployment web}\n    - {at: 6m, run: kubectl get hpa web -o json}\n",
+    );
+    let (before, after) = (hpa_status(&sim, 0), hpa_status(&sim, 2));
+    let able = after["conditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["type"] == "AbleToScale")
+        .unwrap()
+        .clone();
+    assert_eq!(able["status"], "False", "{after}");
+    assert_eq!(able["reason"], "FailedGetScale");
+    assert!(
+        able["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("the HPA controller was unable to get the target's current scale: "),
+        "{able}"
+    );
+    let was = before["conditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["type"] == "AbleToScale")
+        .unwrap()["lastTransitionTime"]
+        .clone();
+    assert!(
+        able["lastTransitionTime"].as_str() > was.as_str(),
+        "the status changed, so did its transition time: {able} after {was}"
+    );
+    assert_eq!(after["desiredReplicas"], before["desiredReplicas"]);
+    assert_eq!(after["currentMetrics"], before["currentMetrics"]);
+    assert!(sim.events.iter().any(|e| e.reason == "FailedGetScale"));
 }

@@ -1026,7 +1026,6 @@ impl Sim {
                 last_scale: s.last_scale.clone(),
                 desired: s.desired,
                 replicas: s.replicas,
-                metrics: s.metrics.clone(),
                 conditions: s.conditions.clone(),
             };
         }
@@ -1039,7 +1038,6 @@ impl Sim {
                 .map(|t| Stamp::Given(t.to_string())),
             desired: int("desiredReplicas").map_or(0, |d| d as i32),
             replicas: int("currentReplicas").map_or(0, |r| r.max(0) as usize),
-            metrics: None,
             conditions: Vec::new(),
         }
     }
@@ -1083,6 +1081,12 @@ impl Sim {
                 // was.
                 let parsed = parsed.clone();
                 let prev = self.previous_status(key, entry, &parsed);
+                // The metrics it showed, if this sync's own object wrote them.
+                let metrics = entry
+                    .status
+                    .as_ref()
+                    .filter(|s| s.parsed.uid == parsed.uid)
+                    .and_then(|s| s.metrics.clone());
                 let mut conditions = prev.conditions;
                 set_condition(
                     &mut conditions,
@@ -1094,7 +1098,7 @@ impl Sim {
                     parsed,
                     replicas: prev.replicas,
                     desired: prev.desired,
-                    metrics: prev.metrics,
+                    metrics,
                     conditions,
                     last_scale: prev.last_scale,
                 };
@@ -1353,7 +1357,6 @@ struct Previous {
     last_scale: Option<Stamp>,
     desired: i32,
     replicas: usize,
-    metrics: Option<Vec<Option<Proposal>>>,
     conditions: Vec<(Cond, SimTime)>,
 }
 
