@@ -902,8 +902,8 @@ impl Sim {
     }
 
     /// The bookkeeping of a decided sync, entry-local (so it runs in the parallel
-    /// preparation): the warnings new since the last sync, the time series and the (deferred)
-    /// status write, all but what acting decides (its resourceVersion, whether it rescaled).
+    /// preparation): the warnings new since the last sync, the time series and the status the
+    /// sync writes, but for what acting adds (a rescale's condition and lastScaleTime).
     fn conclude(
         &self,
         key: &ObjKey,
@@ -1563,7 +1563,9 @@ impl HpaStatus {
             }
             _ => false,
         };
-        (Arc::ptr_eq(&self.parsed, &o.parsed) || self.parsed.metrics == o.parsed.metrics)
+        // (A recreated object, a new uid, gets its first status whatever the old one showed.)
+        (Arc::ptr_eq(&self.parsed, &o.parsed)
+            || (self.parsed.uid == o.parsed.uid && self.parsed.metrics == o.parsed.metrics))
             && self.replicas == o.replicas
             && self.desired == o.desired
             && same_metrics
