@@ -86,6 +86,33 @@ fn hpa_status(sim: &Sim, i: usize) -> serde_json::Value {
     v["status"].clone()
 }
 
+/// The condition of type `t` in an HPA `status`.
+fn condition(status: &serde_json::Value, t: &str) -> serde_json::Value {
+    status["conditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["type"] == t)
+        .cloned()
+        .unwrap_or_else(|| panic!("no {t} condition in {status}"))
+}
+
+/// The first SuccessfulRescale event's time and new size.
+fn first_rescale(sim: &Sim) -> (f64, i64) {
+    let e = sim
+        .events
+        .iter()
+        .find(|e| e.reason == "SuccessfulRescale")
+        .expect("the HPA scaled up");
+    let size = e
+        .message
+        .strip_prefix("New size: ")
+        .and_then(|m| m.split(';').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{}", e.message));
+    (e.time, size)
+}
+
 /// When the metrics fail, the status keeps its previous desiredReplicas, as upstream's
 /// `setCurrentReplicasAndMetricsInStatus` writes only the current replicas and metrics: 0 for
 /// an HPA that never computed one (its pods request no CPU: every sync fails). The current
@@ -135,15 +162,7 @@ fn conditions_keep_their_transition_time_while_their_status_holds() {
         serde_json::from_str(&sim.transcript[i].stdout).unwrap()
     };
     let (a, b) = (json(0), json(1));
-    let cond = |v: &serde_json::Value, t: &str| {
-        v["status"]["conditions"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|c| c["type"] == t)
-            .cloned()
-            .unwrap_or_else(|| panic!("no {t} condition in {v}"))
-    };
+    let cond = |v: &serde_json::Value, t: &str| condition(&v["status"], t);
     let types: Vec<&str> = a["status"]["conditions"]
         .as_array()
         .unwrap()
@@ -166,17 +185,8 @@ fn conditions_keep_their_transition_time_while_their_status_holds() {
         cond(&a, "ScalingActive")["lastTransitionTime"].as_str() >= start.as_str(),
         "{a}"
     );
-    let rescale = sim
-        .events
-        .iter()
-        .find(|e| e.reason == "SuccessfulRescale")
-        .expect("the HPA scaled up");
-    let size = rescale
-        .message
-        .strip_prefix("New size: ")
-        .and_then(|m| m.split(';').next())
-        .unwrap();
-    assert_eq!(a["status"]["desiredReplicas"].to_string(), size);
+    let (_, size) = first_rescale(&sim);
+    assert_eq!(a["status"]["desiredReplicas"], size);
     // At steady load nothing the status shows changes between 8 and 12 minutes.
     assert_eq!(cond(&b, "AbleToScale")["reason"], "ReadyForNewScale");
     assert_eq!(
@@ -189,36 +199,17 @@ fn conditions_keep_their_transition_time_while_their_status_holds() {
 /// the next syncs, holding the size, say ReadyForNewScale without a new transition time.
 #[test]
 fn a_rescale_names_its_size_in_able_to_scale() {
-    let first = web_with_hpa("{requests: {cpu: 100m}}", "    []\n");
-    let rescale = first
-        .events
-        .iter()
-        .find(|e| e.reason == "SuccessfulRescale")
-        .expect("the HPA scaled up");
-    let size: i64 = rescale.message["New size: ".len()..]
-        .split(';')
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let (time, size) = first_rescale(&web_with_hpa("{requests: {cpu: 100m}}", "    []\n"));
     // The same run (a read changes nothing) with the object read 1 s after that sync and
     // again at 19 minutes.
-    let at = rescale.time + 1.0;
+    let at = time + 1.0;
     let sim = web_with_hpa(
         "{requests: {cpu: 100m}}",
         &format!(
             "    - {{at: {at}s, run: kubectl get hpa web -o json}}\n    - {{at: 19m, run: kubectl get hpa web -o json}}\n"
         ),
     );
-    let able = |i: usize| {
-        hpa_status(&sim, i)["conditions"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|c| c["type"] == "AbleToScale")
-            .unwrap()
-            .clone()
-    };
+    let able = |i: usize| condition(&hpa_status(&sim, i), "AbleToScale");
     let (just, later) = (able(0), able(1));
     assert_eq!(just["reason"], "SucceededRescale", "{just}");
     assert_eq!(
@@ -238,13 +229,7 @@ fn a_missing_target_turns_able_to_scale_false() {
         "    - {at: 5m, run: kubectl get hpa web -o json}\n    - {at: 5m, run: kubectl delete deployment web}\n    - {at: 6m, run: kubectl get hpa web -o json}\n",
     );
     let (before, after) = (hpa_status(&sim, 0), hpa_status(&sim, 2));
-    let able = after["conditions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["type"] == "AbleToScale")
-        .unwrap()
-        .clone();
+    let able = condition(&after, "AbleToScale");
     assert_eq!(able["status"], "False", "{after}");
     assert_eq!(able["reason"], "FailedGetScale");
     assert!(
@@ -254,13 +239,7 @@ fn a_missing_target_turns_able_to_scale_false() {
             .starts_with("the HPA controller was unable to get the target's current scale: "),
         "{able}"
     );
-    let was = before["conditions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["type"] == "AbleToScale")
-        .unwrap()["lastTransitionTime"]
-        .clone();
+    let was = condition(&before, "AbleToScale")["lastTransitionTime"].clone();
     assert!(
         able["lastTransitionTime"].as_str() > was.as_str(),
         "the status changed, so did its transition time: {able} after {was}"
