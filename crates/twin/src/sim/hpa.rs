@@ -1010,10 +1010,15 @@ impl Sim {
             conditions,
             last_scale: prev.last_scale,
         };
+        // Without a rescale nothing is added: a status showing what the last write showed is
+        // dropped here, in the parallel preparation, rather than compared and dropped when
+        // acting.
+        let same_status =
+            rescale.is_none() && entry.status.as_ref().is_some_and(|s| s.shows_same(&status));
         Decided {
             fresh,
             rescale,
-            status,
+            status: (!same_status).then_some(status),
         }
     }
 
@@ -1068,7 +1073,7 @@ impl Sim {
         let Decided {
             fresh,
             rescale,
-            mut status,
+            status,
         } = match prepared {
             Prepared::Gone => return,
             Prepared::NoTarget => {
@@ -1127,6 +1132,9 @@ impl Sim {
                 "horizontal-pod-autoscaler",
             );
         }
+        let Some(mut status) = status else {
+            return;
+        };
         if let Some((desired, message)) = rescale
             && self
                 .scale(
@@ -1366,8 +1374,9 @@ pub struct Decided {
     fresh: Vec<(String, String)>,
     /// The rescale decided: (desired replicas, the SuccessfulRescale message).
     rescale: Option<(i32, String)>,
-    /// The status the sync writes, but for what the rescale adds.
-    status: HpaStatus,
+    /// The status the sync writes, but for what the rescale adds (None: it shows what the
+    /// last write showed and there is no rescale, so nothing is written).
+    status: Option<HpaStatus>,
 }
 
 /// What an HPA sync reads of its object, parsed once per uid and generation.
