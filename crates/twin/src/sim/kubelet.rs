@@ -373,9 +373,11 @@ impl Sim {
         {
             return;
         }
+        let before = counted(pod);
         pod.ready_at = Some(now);
         pod.ready_changed = Some(now);
-        self.owner_changed(id);
+        let moved = moved(before, counted(pod));
+        self.owner_changed_by(id, Some(moved));
     }
 
     /// Marks the pod's ReplicaSet (and its Deployment) for reconcile (for other modules).
@@ -385,6 +387,12 @@ impl Sim {
 
     /// Marks the pod's ReplicaSet (and its Deployment) for reconcile.
     fn owner_changed(&mut self, id: u64) {
+        self.owner_changed_by(id, None);
+    }
+
+    /// [`Sim::owner_changed`] after a change that moved the pod's counts (active, ready) by
+    /// `moved` (see [`Sim::mark_dirty_owner_by`]; None: unknown).
+    fn owner_changed_by(&mut self, id: u64, moved: Option<(isize, isize)>) {
         let Some(pod) = self.pods.get(&id) else {
             return;
         };
@@ -392,7 +400,7 @@ impl Sim {
             && o.kind == "ReplicaSet"
         {
             let key = ObjKey::new("ReplicaSet", &pod.namespace, &o.name);
-            self.mark_dirty_owner(key, true);
+            self.mark_dirty_owner_by(key, true, moved);
         }
     }
 
@@ -405,7 +413,9 @@ impl Sim {
         if pod.deleting_at.is_some() {
             return;
         }
+        let before = counted(pod);
         pod.deleting_at = Some(now);
+        let moved = Some(moved(before, counted(pod)));
         *self.counters.entry("apiWritesPodDelete").or_insert(0) += 1;
         let key = (-(pod.priority as i64), pod.created, id);
         self.active_q.remove(&key);
@@ -413,7 +423,7 @@ impl Sim {
         let Some(node_name) = pod.node.clone() else {
             // Never bound: the API server removes it at once.
             let generation = pod.generation;
-            self.owner_changed(id);
+            self.owner_changed_by(id, moved);
             self.pod_gone(id, generation);
             return;
         };
@@ -444,7 +454,7 @@ impl Sim {
             + self.rng.kubelet.range_u64(0, self.lat.pleg_relist_ms);
         self.queue
             .push(now.plus_millis(exit), Event::PodGone(id, generation));
-        self.owner_changed(id);
+        self.owner_changed_by(id, moved);
     }
 
     /// The pod object is gone: free its node resources and tell its controller.
@@ -476,11 +486,16 @@ impl Sim {
         }
         if let Some(o) = &pod.owner {
             let key = ObjKey::new("ReplicaSet", &pod.namespace, &o.name);
-            if let Some(c) = self.rs_cache.get_mut(&key) {
-                c.pods.remove(&id);
-                c.sample_counts.set(None);
+            // The counts lose what the pod counted in (a terminating pod, nothing), unless
+            // it was not one of the ReplicaSet's.
+            let (active, ready) = counted(&pod);
+            let mut moved = Some((-active, -ready));
+            if let Some(c) = self.rs_cache.get_mut(&key)
+                && !c.pods.remove(&id)
+            {
+                moved = None;
             }
-            self.mark_dirty_owner(key, true);
+            self.mark_dirty_owner_by(key, true, moved);
         }
         self.count("podsDeleted");
         self.elastic_pod_gone(id);
@@ -521,4 +536,14 @@ impl Sim {
     pub fn time(&self) -> SimTime {
         self.now
     }
+}
+
+/// A pod's contribution to its ReplicaSet's (active, ready) counts.
+fn counted(p: &Pod) -> (isize, isize) {
+    (isize::from(p.is_active()), isize::from(p.is_ready()))
+}
+
+/// How the counts moved from `before` to `after`.
+fn moved(before: (isize, isize), after: (isize, isize)) -> (isize, isize) {
+    (after.0 - before.0, after.1 - before.1)
 }

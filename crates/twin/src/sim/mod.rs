@@ -538,11 +538,28 @@ impl Sim {
     /// [`Sim::mark_dirty`] of a ReplicaSet and then (if `owner`) of the Deployment owning it,
     /// with one lookup of the ReplicaSet's cache.
     pub fn mark_dirty_owner(&mut self, key: ObjKey, owner: bool) {
+        self.mark_dirty_owner_by(key, owner, None);
+    }
+
+    /// [`Sim::mark_dirty_owner`] after a change of one of the ReplicaSet's pods that moved
+    /// its (active, ready) counts by `moved` (None: unknown), so that its memoized counts
+    /// ([`workloads::RsCache::sample_counts`]) follow instead of being recounted pod by pod
+    /// (`Sim::check_invariants` recounts them).
+    pub(crate) fn mark_dirty_owner_by(
+        &mut self,
+        key: ObjKey,
+        owner: bool,
+        moved: Option<(isize, isize)>,
+    ) {
         let mut deployment = None;
         if key.kind == "ReplicaSet" {
             let rs = self.rs_cache.get(&key);
             if let Some(c) = rs {
-                c.sample_counts.set(None);
+                let counts = moved.and_then(|(da, dr)| {
+                    let (a, r) = c.sample_counts.get()?;
+                    Some((a.checked_add_signed(da)?, r.checked_add_signed(dr)?))
+                });
+                c.sample_counts.set(counts);
             }
             aggregate::note_target_changed(&self.load_watch, &mut self.load_cache, &key, rs);
             if owner {
