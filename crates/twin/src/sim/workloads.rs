@@ -98,9 +98,10 @@ pub struct RsCache {
     pub owner: Option<ObjKey>,
     /// Its entry in the HPA's pod views (kept while the ReplicaSet's cache is replaced).
     pub view: u32,
-    /// Its active and ready pods as the sampler last counted them; cleared whenever a pod
-    /// joins it and by `Sim::mark_dirty` of the ReplicaSet, which every change of a member's
-    /// readiness, deletion, phase or removal goes through (`Sim::check_invariants` recounts).
+    /// Its active and ready pods as last counted: a created pod adds one active, a member's
+    /// readiness, deletion and removal move them (`Sim::mark_dirty_owner_by`), and any other
+    /// `Sim::mark_dirty` of the ReplicaSet, which every change of a member goes through,
+    /// clears them (`Sim::check_invariants` recounts).
     pub sample_counts: CountsMemo,
     /// `spec.replicas` of the stored object, with the update version it was read at
     /// ([`super::store::Store::get_updated`]), for the ReplicaSet's syncs.
