@@ -400,6 +400,10 @@ impl Sim {
             && o.kind == "ReplicaSet"
         {
             let key = ObjKey::new("ReplicaSet", &pod.namespace, &o.name);
+            // Only a member moves the counts (a ReplicaSet recreated under the name may not
+            // count this pod).
+            let member = |c: &super::workloads::RsCache| c.pods.contains(&id);
+            let moved = moved.filter(|_| self.rs_cache.get(&key).is_some_and(member));
             self.mark_dirty_owner_by(key, true, moved);
         }
     }
