@@ -83,10 +83,12 @@ pub struct HpaViews {
 /// [`ViewsServed`]'s counters: a set per thread of rayon's pool (and one for any other
 /// thread), each on its own cache line, since syncs observe in parallel (one shared set was a
 /// quarter of `prepare_hpa`'s own time at 3,000 nodes, its line moving between the cores).
-#[derive(Debug)]
-struct Served(Vec<ServedSlot>);
+#[derive(Debug, Default)]
+struct Served([ServedSlot; SERVED_SLOTS]);
 
-/// Counter sets in [`Served`].
+/// Counter sets in [`Served`]: a fixed count, not the pool's size (asking for it would start
+/// rayon's global pool before the binary configures it); threads beyond it share sets,
+/// correctly.
 const SERVED_SLOTS: usize = 16;
 
 /// One thread's counters (observations, entries, pods), alone on their cache lines.
@@ -94,19 +96,11 @@ const SERVED_SLOTS: usize = 16;
 #[repr(align(128))]
 struct ServedSlot([AtomicU64; 3]);
 
-impl Default for Served {
-    fn default() -> Self {
-        // A fixed count (not the pool's size: asking for it would start rayon's global pool
-        // before the binary configures it); threads beyond it share slots, correctly.
-        Served((0..SERVED_SLOTS).map(|_| ServedSlot::default()).collect())
-    }
-}
-
 impl Served {
     /// This thread's counters.
     fn slot(&self) -> &ServedSlot {
         let i = rayon::current_thread_index().map_or(0, |i| i + 1);
-        &self.0[i % self.0.len()]
+        &self.0[i % SERVED_SLOTS]
     }
 
     /// The sums over every thread's counters.

@@ -376,7 +376,7 @@ impl Sim {
         let before = counted(pod);
         pod.ready_at = Some(now);
         pod.ready_changed = Some(now);
-        let moved = moved(before, counted(pod));
+        let moved = counts_moved(before, counted(pod));
         self.owner_changed_by(id, Some(moved));
     }
 
@@ -419,7 +419,7 @@ impl Sim {
         }
         let before = counted(pod);
         pod.deleting_at = Some(now);
-        let moved = Some(moved(before, counted(pod)));
+        let moved = Some(counts_moved(before, counted(pod)));
         *self.counters.entry("apiWritesPodDelete").or_insert(0) += 1;
         let key = (-(pod.priority as i64), pod.created, id);
         self.active_q.remove(&key);
@@ -548,6 +548,6 @@ fn counted(p: &Pod) -> (isize, isize) {
 }
 
 /// How the counts moved from `before` to `after`.
-fn moved(before: (isize, isize), after: (isize, isize)) -> (isize, isize) {
+fn counts_moved(before: (isize, isize), after: (isize, isize)) -> (isize, isize) {
     (after.0 - before.0, after.1 - before.1)
 }
