@@ -9,6 +9,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod control_plane;
 mod headroom;
 mod scaling_latency;
 
@@ -114,6 +115,10 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Build, start and stop the real Kubernetes control plane (kube-apiserver, etcd,
+    /// kube-controller-manager, kube-scheduler) that `--cluster` runs use, on loopback.
+    #[command(subcommand)]
+    ControlPlane(control_plane::Action),
     /// Check a scenario, its manifests, traces and steps without running it.
     Validate {
         /// The scenario file.
@@ -186,6 +191,7 @@ fn main() -> ExitCode {
             duration,
             out,
         } => bench_scenario(peak_nodes, duration, &out),
+        Command::ControlPlane(action) => control_plane::run(action),
         Command::Validate { scenario } => match kscale_twin::run::validate_scenario(&scenario) {
             Ok(warnings) => {
                 for w in warnings {
