@@ -7,6 +7,7 @@
 
 pub mod aggregate;
 pub mod api;
+pub mod cluster_api;
 pub mod cluster_autoscaler;
 pub mod custom_metrics;
 pub mod elastic;
@@ -192,7 +193,7 @@ pub struct Sim {
     /// Load-model state per load entry.
     pub load_state: Vec<crate::load::LoadState>,
     /// Deployments running the cluster-proportional-autoscaler that are being polled.
-    pub cpa_polling: BTreeSet<ObjKey>,
+    pub cpa_polling: BTreeMap<ObjKey, kscale_components::proportional::ProportionalAutoscaler>,
     /// Karpenter's offerings (catalog × capacity types × zones), a function of the scenario
     /// built once ([`Sim::offerings`]).
     pub offerings_cache:
@@ -347,7 +348,7 @@ impl Sim {
             offerings_cache: std::sync::OnceLock::new(),
             crash_backoff: BTreeMap::new(),
             metrics: Default::default(),
-            cpa_polling: BTreeSet::new(),
+            cpa_polling: BTreeMap::new(),
             scenario: scenario.clone(),
             elastic: Default::default(),
             ca: Default::default(),

@@ -1,0 +1,242 @@
+//! The cluster API ([`kscale_cluster::Cluster`]) over a real Kubernetes API server.
+//!
+//! [`KubeCluster`] reads and writes through the `kube` crate, blocking on a runtime of its
+//! own (components stay synchronous; no async reaches them). Everything it creates carries
+//! the `kscale.io/run` label, so a run's objects can be found and deleted at its end. Its
+//! clock is the wall clock since it connected.
+
+use std::path::Path;
+use std::time::Instant;
+
+use k8s_openapi::api::core::v1::{Event as CoreEvent, EventSource, ObjectReference};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta, Time};
+use kscale_cluster::{ApiError, Cluster, Event, Object, ScaleKind, namespaced};
+use kube::api::{Api, ApiResource, DynamicObject, ListParams, Patch, PatchParams, PostParams};
+use kube::config::{KubeConfigOptions, Kubeconfig};
+
+/// The label every object kscale creates carries: the run's id.
+pub const RUN_LABEL: &str = "kscale.io/run";
+
+/// A real cluster serving the cluster API.
+pub struct KubeCluster {
+    rt: tokio::runtime::Runtime,
+    client: kube::Client,
+    started: Instant,
+    run: String,
+    events: u64,
+}
+
+fn api_error(e: kube::Error, what: &str) -> ApiError {
+    match e {
+        kube::Error::Api(s) => match s.code {
+            401 | 403 => ApiError::Forbidden(format!("{what}: {}", s.message)),
+            404 => ApiError::Unavailable(format!("{what}: {}", s.message)),
+            409 => ApiError::AlreadyExists(format!("{what}: {}", s.message)),
+            400 | 422 => ApiError::Invalid(format!("{what}: {}", s.message)),
+            _ => ApiError::Unavailable(format!("{what}: {} ({})", s.message, s.code)),
+        },
+        other => ApiError::Unavailable(format!("{what}: {other}")),
+    }
+}
+
+impl KubeCluster {
+    /// Connects with a kubeconfig file (its current context); `run` names the run in the
+    /// `kscale.io/run` label of what it creates. Fails naming what was wrong (file, server,
+    /// credentials).
+    pub fn connect(kubeconfig: &Path, run: &str) -> Result<KubeCluster, ApiError> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| ApiError::Unavailable(format!("starting the client runtime: {e}")))?;
+        let kc = Kubeconfig::read_from(kubeconfig)
+            .map_err(|e| ApiError::Invalid(format!("kubeconfig {}: {e}", kubeconfig.display())))?;
+        let client = rt.block_on(async {
+            let config = kube::Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default())
+                .await
+                .map_err(|e| {
+                    ApiError::Invalid(format!("kubeconfig {}: {e}", kubeconfig.display()))
+                })?;
+            let server = config.cluster_url.to_string();
+            let client = kube::Client::try_from(config)
+                .map_err(|e| ApiError::Unavailable(format!("client for {server}: {e}")))?;
+            client
+                .apiserver_version()
+                .await
+                .map_err(|e| api_error(e, &format!("reaching the API server {server}")))?;
+            Ok::<_, ApiError>(client)
+        })?;
+        Ok(KubeCluster {
+            rt,
+            client,
+            started: Instant::now(),
+            run: run.to_string(),
+            events: 0,
+        })
+    }
+
+    /// The underlying client (for what the cluster API does not cover yet).
+    pub fn client(&self) -> &kube::Client {
+        &self.client
+    }
+
+    /// Runs a future on this cluster's runtime.
+    pub fn block_on<F: std::future::Future>(&self, f: F) -> F::Output {
+        self.rt.block_on(f)
+    }
+
+    fn dynamic<K: Object>(&self, namespace: Option<&str>) -> Api<DynamicObject> {
+        let ar = ApiResource::erase::<K>(&());
+        match namespace {
+            Some(ns) if namespaced::<K>() => Api::namespaced_with(self.client.clone(), ns, &ar),
+            _ => Api::all_with(self.client.clone(), &ar),
+        }
+    }
+
+    fn label(&self, meta: &mut ObjectMeta) {
+        meta.labels
+            .get_or_insert_with(Default::default)
+            .insert(RUN_LABEL.into(), self.run.clone());
+    }
+}
+
+fn parse<K: Object>(o: DynamicObject) -> Result<K, ApiError> {
+    o.try_parse::<K>()
+        .map_err(|e| ApiError::Unavailable(format!("reading a {}: {e}", K::KIND)))
+}
+
+impl Cluster for KubeCluster {
+    fn now_ms(&self) -> u64 {
+        self.started.elapsed().as_millis() as u64
+    }
+
+    fn get<K: Object>(&mut self, namespace: &str, name: &str) -> Result<Option<K>, ApiError> {
+        let api = self.dynamic::<K>(Some(namespace));
+        let what = format!("get {} {namespace}/{name}", K::KIND);
+        let o = self
+            .rt
+            .block_on(api.get_opt(name))
+            .map_err(|e| api_error(e, &what))?;
+        o.map(parse).transpose()
+    }
+
+    fn list<K: Object>(
+        &mut self,
+        namespace: Option<&str>,
+        selector: &str,
+    ) -> Result<Vec<K>, ApiError> {
+        let api = self.dynamic::<K>(namespace);
+        let lp = if selector.is_empty() {
+            ListParams::default()
+        } else {
+            ListParams::default().labels(selector)
+        };
+        let what = format!(
+            "list {} {}",
+            K::KIND,
+            namespace.unwrap_or("(all namespaces)")
+        );
+        let list = self
+            .rt
+            .block_on(api.list(&lp))
+            .map_err(|e| api_error(e, &what))?;
+        let mut out: Vec<K> = list
+            .items
+            .into_iter()
+            .map(parse)
+            .collect::<Result<_, _>>()?;
+        out.sort_by(|a, b| {
+            (&a.metadata().namespace, &a.metadata().name)
+                .cmp(&(&b.metadata().namespace, &b.metadata().name))
+        });
+        Ok(out)
+    }
+
+    fn create<K: Object>(&mut self, obj: &K) -> Result<(), ApiError> {
+        let mut obj = obj.clone();
+        self.label(obj.metadata_mut());
+        let ns = obj.metadata().namespace.clone();
+        let api = self.dynamic::<K>(ns.as_deref());
+        let what = format!("create {} {:?}", K::KIND, obj.metadata().name);
+        let dynamic: DynamicObject = serde_json::from_value(
+            serde_json::to_value(&obj).map_err(|e| ApiError::Invalid(format!("{what}: {e}")))?,
+        )
+        .map_err(|e| ApiError::Invalid(format!("{what}: {e}")))?;
+        self.rt
+            .block_on(api.create(&PostParams::default(), &dynamic))
+            .map_err(|e| api_error(e, &what))?;
+        Ok(())
+    }
+
+    fn scale(
+        &mut self,
+        kind: ScaleKind,
+        namespace: &str,
+        name: &str,
+        replicas: i32,
+    ) -> Result<(), ApiError> {
+        use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet, StatefulSet};
+        let patch = Patch::Merge(serde_json::json!({"spec": {"replicas": replicas}}));
+        let pp = PatchParams::default();
+        let what = format!("scale {} {namespace}/{name}", kind.kind());
+        let c = self.client.clone();
+        let r = match kind {
+            ScaleKind::Deployment => self.rt.block_on(
+                Api::<Deployment>::namespaced(c, namespace).patch_scale(name, &pp, &patch),
+            ),
+            ScaleKind::ReplicaSet => self.rt.block_on(
+                Api::<ReplicaSet>::namespaced(c, namespace).patch_scale(name, &pp, &patch),
+            ),
+            ScaleKind::StatefulSet => self.rt.block_on(
+                Api::<StatefulSet>::namespaced(c, namespace).patch_scale(name, &pp, &patch),
+            ),
+        };
+        r.map(|_| ()).map_err(|e| api_error(e, &what))
+    }
+
+    fn event(&mut self, e: Event) {
+        // core/v1 Events, as client-go's record.EventRecorder writes them.
+        self.events += 1;
+        let now = jiff::Timestamp::now();
+        let ns = if e.namespace.is_empty() {
+            "default".to_string()
+        } else {
+            e.namespace.clone()
+        };
+        let mut ev = CoreEvent {
+            metadata: ObjectMeta {
+                name: Some(format!(
+                    "{}.{:x}{:04x}",
+                    e.name,
+                    now.as_nanosecond() as u64,
+                    self.events & 0xffff
+                )),
+                namespace: Some(ns.clone()),
+                ..Default::default()
+            },
+            involved_object: ObjectReference {
+                kind: Some(e.kind.clone()),
+                namespace: (!e.namespace.is_empty()).then(|| e.namespace.clone()),
+                name: Some(e.name.clone()),
+                ..Default::default()
+            },
+            reason: Some(e.reason.clone()),
+            message: Some(e.message.clone()),
+            type_: Some(e.type_.as_str().into()),
+            source: Some(EventSource {
+                component: Some(e.source.clone()),
+                host: None,
+            }),
+            first_timestamp: Some(Time(now)),
+            last_timestamp: Some(Time(now)),
+            event_time: None::<MicroTime>,
+            count: Some(1),
+            reporting_component: Some(e.source.clone()),
+            reporting_instance: Some(e.source.clone()),
+            ..Default::default()
+        };
+        self.label(&mut ev.metadata);
+        let api: Api<CoreEvent> = Api::namespaced(self.client.clone(), &ns);
+        // An Event that cannot be written is dropped, as client-go's recorder drops them.
+        let _ = self.rt.block_on(api.create(&PostParams::default(), &ev));
+    }
+}
