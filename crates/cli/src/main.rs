@@ -9,6 +9,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod cluster_run;
 mod control_plane;
 mod headroom;
 mod scaling_latency;
@@ -32,7 +33,8 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Run a scenario on the digital twin and write the run directory.
+    /// Run a scenario on the digital twin (default) or, with --cluster, on a real Kubernetes
+    /// control plane in real time, and write the run directory.
     Run {
         /// The scenario file (kind: Scenario, apiVersion: kscale.io/v1alpha1).
         scenario: PathBuf,
@@ -42,6 +44,15 @@ enum Command {
         /// Print nothing but errors.
         #[arg(long, short)]
         quiet: bool,
+        /// Run on a real control plane (started by kscale unless --kubeconfig names one).
+        #[arg(long)]
+        cluster: bool,
+        /// With --cluster: use this cluster instead of starting a control plane.
+        #[arg(long, requires = "cluster")]
+        kubeconfig: Option<PathBuf>,
+        /// With --kubeconfig: run even though the cluster holds nodes kscale did not create.
+        #[arg(long, requires = "kubeconfig")]
+        allow_existing_nodes: bool,
     },
     /// Sweep the replicas of an over-provisioning (pause-pod) Deployment and report, side by
     /// side, the start-up latency of the protected workload and the cost per day.
@@ -166,7 +177,22 @@ fn main() -> ExitCode {
             scenario,
             out,
             quiet,
-        } => run(&scenario, out, quiet),
+            cluster,
+            kubeconfig,
+            allow_existing_nodes,
+        } => {
+            if cluster {
+                cluster_run::run(cluster_run::Options {
+                    scenario: &scenario,
+                    out,
+                    kubeconfig,
+                    allow_existing_nodes,
+                    quiet,
+                })
+            } else {
+                run(&scenario, out, quiet)
+            }
+        }
         Command::ScalingLatency {
             scenario,
             deployment,

@@ -5,6 +5,8 @@
 //! the `kscale.io/run` label, so a run's objects can be found and deleted at its end. Its
 //! clock is the wall clock since it connected.
 
+pub mod kubelet;
+
 use std::path::Path;
 use std::time::Instant;
 
@@ -26,7 +28,8 @@ pub struct KubeCluster {
     events: u64,
 }
 
-fn api_error(e: kube::Error, what: &str) -> ApiError {
+/// Classifies a client error as the cluster API does, naming what was attempted.
+pub(crate) fn api_error(e: kube::Error, what: &str) -> ApiError {
     match e {
         kube::Error::Api(s) => match s.code {
             401 | 403 => ApiError::Forbidden(format!("{what}: {}", s.message)),
@@ -71,6 +74,53 @@ impl KubeCluster {
             started: Instant::now(),
             run: run.to_string(),
             events: 0,
+        })
+    }
+
+    /// The run's id (the value of the `kscale.io/run` label).
+    pub fn run(&self) -> &str {
+        &self.run
+    }
+
+    /// Creates an object as written in a manifest (any kind the server serves, custom
+    /// resources included: the kind is resolved by discovery), with the run label added.
+    /// A kind the server does not serve is `ApiError::NotFound`.
+    pub fn create_raw(&mut self, obj: &serde_json::Value) -> Result<(), ApiError> {
+        let api_version = obj.get("apiVersion").and_then(|v| v.as_str()).unwrap_or("");
+        let kind = obj.get("kind").and_then(|v| v.as_str()).unwrap_or("");
+        let name = obj
+            .pointer("/metadata/name")
+            .and_then(|v| v.as_str())
+            .unwrap_or("");
+        let (group, version) = match api_version.split_once('/') {
+            Some((g, v)) => (g, v),
+            None => ("", api_version),
+        };
+        let gvk = kube::api::GroupVersionKind::gvk(group, version, kind);
+        let mut dynamic: DynamicObject = serde_json::from_value(obj.clone())
+            .map_err(|e| ApiError::Invalid(format!("{kind} {name}: {e}")))?;
+        self.label(&mut dynamic.metadata);
+        let client = self.client.clone();
+        self.rt.block_on(async {
+            let (ar, caps) = kube::discovery::pinned_kind(&client, &gvk)
+                .await
+                .map_err(|_| ApiError::NotFound {
+                    kind: format!("{kind} ({api_version})"),
+                    namespace: String::new(),
+                    name: "the server serves no such kind".into(),
+                })?;
+            let api: Api<DynamicObject> = match caps.scope {
+                kube::discovery::Scope::Namespaced => Api::namespaced_with(
+                    client,
+                    dynamic.metadata.namespace.as_deref().unwrap_or("default"),
+                    &ar,
+                ),
+                kube::discovery::Scope::Cluster => Api::all_with(client, &ar),
+            };
+            api.create(&PostParams::default(), &dynamic)
+                .await
+                .map(|_| ())
+                .map_err(|e| api_error(e, &format!("create {kind} {name}")))
         })
     }
 

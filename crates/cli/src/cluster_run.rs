@@ -1,0 +1,719 @@
+//! `kscale run SCENARIO --cluster`: the scenario on a real Kubernetes control plane, in real
+//! time. The real scheduler, Deployment / ReplicaSet controllers, garbage collector and
+//! node-lifecycle controller decide; kscale registers the scenario's nodes (as the twin builds
+//! them), plays their kubelets (`kscale_kube::kubelet`), creates the manifests' objects, runs
+//! each kubectl step with the real kubectl at its time, and runs its own components live
+//! (today the cluster-proportional-autoscaler). The run directory has the twin's files:
+//! `summary.json` (with `backend: cluster` and the control plane's version), `events.jsonl`
+//! (the API's Events), `transcript.jsonl`, `timeseries.csv`, `report.html`.
+//!
+//! Not yet on `--cluster` (the twin runs them): the load model and the metrics APIs (so HPAs
+//! see no metrics), Karpenter, the Cluster Autoscaler, Elastic Pods; the run's summary names
+//! what was skipped.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::{Event as CoreEvent, Node, Pod};
+use kscale_cluster::{Cluster, pod_ready};
+use kscale_components::proportional::{ProportionalAutoscaler, cpa_container};
+use kscale_controlplane as cp;
+use kscale_kube::KubeCluster;
+use kscale_kube::kubelet::{Kubelets, PodLatency};
+use kscale_report::{
+    ChartSpec, EventRecord, InvolvedObject, RunOutput, TimeSeries, TranscriptEntry,
+};
+use kscale_twin::sim::cluster_api::SimCluster;
+
+/// Options of a `--cluster` run.
+pub struct Options<'a> {
+    /// The scenario file.
+    pub scenario: &'a Path,
+    /// The run directory.
+    pub out: Option<PathBuf>,
+    /// Use this cluster instead of starting a control plane.
+    pub kubeconfig: Option<PathBuf>,
+    /// Run beside nodes kscale did not create.
+    pub allow_existing_nodes: bool,
+    /// Print nothing but errors.
+    pub quiet: bool,
+}
+
+/// Period of the run loop (kubelet pass, due steps, component polls): 250 ms.
+const TICK: Duration = Duration::from_millis(250);
+/// How long one kubectl step may take before it is killed: 60 s.
+const STEP_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Stops a control plane kscale started, whatever way the run ends.
+struct OwnControlPlane(cp::State);
+
+impl Drop for OwnControlPlane {
+    fn drop(&mut self) {
+        cp::stop(&self.0);
+        let _ = std::fs::remove_file(self.0.kubeconfig.with_file_name(cp::STATE_FILE));
+    }
+}
+
+fn err(code: u8, msg: impl std::fmt::Display) -> ExitCode {
+    eprintln!("error: {msg}");
+    ExitCode::from(code)
+}
+
+/// Runs the scenario on a real cluster.
+pub fn run(o: Options<'_>) -> ExitCode {
+    let mut sim = match kscale_twin::run::load_scenario(o.scenario) {
+        Ok(s) => s,
+        Err(e) => return err(2, e),
+    };
+    for w in &sim.warnings {
+        eprintln!("warning: {w}");
+    }
+    let name = sim.scenario.name().to_string();
+    let dir = o
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("kscale-out").join(&name));
+    if let Err(e) = std::fs::create_dir_all(&dir) {
+        return err(1, format!("cannot create {}: {e}", dir.display()));
+    }
+    let cancel = crate::control_plane::interrupt_flag();
+    let run_id = format!(
+        "{}-{}",
+        name,
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0)
+    );
+    // The control plane's files (logs, certificates, etcd data) stay out of the run
+    // directory, which holds only the run's outputs; they are removed after a good run.
+    let cp_dir = std::env::temp_dir().join(format!("kscale-{run_id}"));
+
+    // The cluster: ours, or the one the kubeconfig names.
+    let mut own = None;
+    let (kubeconfig, kubectl, version) = match &o.kubeconfig {
+        Some(k) => {
+            let kubectl = std::env::var_os("KSCALE_CONTROLPLANE_BIN")
+                .map(|d| PathBuf::from(d).join("kubectl"))
+                .filter(|p| p.is_file())
+                .unwrap_or_else(|| PathBuf::from("kubectl"));
+            (k.clone(), kubectl, None)
+        }
+        None => {
+            let bins = match cp::binaries::locate_or_build() {
+                Ok(b) => b,
+                Err(e) => return err(1, e),
+            };
+            if !o.quiet {
+                eprintln!("kscale: starting the control plane in {}", cp_dir.display());
+            }
+            match cp::up(&cp_dir, &bins, &cp::UpOptions::default(), &cancel) {
+                Ok(state) => {
+                    let k = state.kubeconfig.clone();
+                    let kubectl = state.kubectl();
+                    let v = state.version.clone();
+                    own = Some(OwnControlPlane(state));
+                    (k, kubectl, Some(v))
+                }
+                Err(e) => {
+                    return err(
+                        if matches!(e, cp::Error::Interrupted) {
+                            130
+                        } else {
+                            1
+                        },
+                        e,
+                    );
+                }
+            }
+        }
+    };
+    let mut kc = match KubeCluster::connect(&kubeconfig, &run_id) {
+        Ok(k) => k,
+        Err(e) => return err(1, format!("connecting to the cluster: {e}")),
+    };
+    let server_version = kc
+        .block_on(kc.client().apiserver_version())
+        .map(|v| v.git_version)
+        .unwrap_or_else(|_| "unknown".into());
+    let version = version.unwrap_or(server_version);
+
+    // Refuse a cluster with nodes kscale did not create.
+    match kc.list::<Node>(None, "") {
+        Ok(nodes) => {
+            let foreign: Vec<String> = nodes
+                .iter()
+                .filter(|n| {
+                    !n.metadata
+                        .labels
+                        .as_ref()
+                        .is_some_and(|l| l.contains_key(kscale_kube::RUN_LABEL))
+                })
+                .filter_map(|n| n.metadata.name.clone())
+                .collect();
+            if !foreign.is_empty() && !o.allow_existing_nodes {
+                return err(
+                    1,
+                    format!(
+                        "the cluster holds nodes kscale did not create ({}); pass --allow-existing-nodes to run beside them",
+                        foreign.join(", ")
+                    ),
+                );
+            }
+        }
+        Err(e) => return err(1, format!("listing nodes: {e}")),
+    }
+
+    let result = drive(&mut sim, &mut kc, &kubectl, &kubeconfig, &cancel, o.quiet);
+    let cleanup = if own.is_some() {
+        Ok(()) // the whole control plane goes
+    } else {
+        delete_run_objects(&mut kc)
+    };
+    let started_own = own.is_some();
+    drop(own);
+    let mut output = match result {
+        Ok(out) => out,
+        Err(e) => {
+            if started_own {
+                eprintln!(
+                    "kscale: the control plane's logs are in {}",
+                    cp_dir.join("logs").display()
+                );
+            }
+            return err(
+                if cancel.load(Ordering::SeqCst) {
+                    130
+                } else {
+                    1
+                },
+                e,
+            );
+        }
+    };
+    if started_own {
+        let _ = std::fs::remove_dir_all(&cp_dir);
+    }
+    if let Err(e) = cleanup {
+        eprintln!("warning: cleaning up the run's objects: {e}");
+    }
+    output.summary["backend"] = "cluster".into();
+    output.summary["controlPlane"] = serde_json::json!({"version": version});
+    if let Err(e) = kscale_report::write_outputs(&dir, &output) {
+        return err(1, e);
+    }
+    if !o.quiet {
+        println!(
+            "ran {} on the cluster ({version}): {} kubectl steps, {} events; output {}",
+            name,
+            output.transcript.len(),
+            output.events.len(),
+            dir.display()
+        );
+    }
+    ExitCode::SUCCESS
+}
+
+/// Everything between the cluster being ready and the outputs.
+fn drive(
+    sim: &mut kscale_twin::sim::Sim,
+    kc: &mut KubeCluster,
+    kubectl: &Path,
+    kubeconfig: &Path,
+    cancel: &AtomicBool,
+    quiet: bool,
+) -> Result<RunOutput, String> {
+    let scenario = sim.scenario.clone();
+    let lat = kscale_twin::latency::Latencies::from_scenario(&scenario.doc.spec);
+    let mut kubelets = Kubelets::new(PodLatency {
+        bind_to_kubelet_ms: lat.bind_to_kubelet_ms,
+        sandbox_ms: lat.sandbox_ms,
+        image_pull_ms: lat.image_pull_ms,
+        container_start_ms: lat.container_start_ms,
+        shutdown_ms: lat.shutdown_ms,
+    });
+    // The scenario's nodes, exactly as the twin builds them (instance types, allocatable).
+    let nodes: Vec<Node> = SimCluster(sim)
+        .list::<Node>(None, "")
+        .map_err(|e| e.to_string())?;
+    for n in &nodes {
+        kubelets
+            .register(kc, n)
+            .map_err(|e| format!("registering nodes: {e}"))?;
+    }
+    let mut warnings = Vec::new();
+    let (objects, _) =
+        kscale_twin::manifest::load_paths(&scenario.manifest_paths).map_err(|e| e.to_string())?;
+    for obj in &objects {
+        if let Err(e) = kc.create_raw(&obj.raw) {
+            let w = format!(
+                "{}:{}: not created on the cluster: {e}",
+                obj.file.display(),
+                obj.line
+            );
+            eprintln!("warning: {w}");
+            warnings.push(w);
+        }
+    }
+
+    let start = kc.now_ms();
+    let end_ms = scenario.doc.spec.duration.0;
+    let sample_ms = sim.sample_interval_ms();
+    let mut steps = scenario.steps.iter().peekable();
+    let mut transcript = Vec::new();
+    let mut cpas: BTreeMap<(String, String), (ProportionalAutoscaler, u64)> = BTreeMap::new();
+    let mut next_discovery = 0u64;
+    let mut next_sample = 0u64;
+    let mut samples = Sampler::default();
+    let mut last_progress = Instant::now();
+    loop {
+        let t = kc.now_ms() - start;
+        if cancel.load(Ordering::SeqCst) {
+            return Err("interrupted; the run's processes were stopped".into());
+        }
+        kubelets.tick(kc).map_err(|e| format!("kubelet: {e}"))?;
+        while let Some(step) = steps.next_if(|s| s.at.0 <= t) {
+            transcript.push(run_step(
+                kubectl,
+                kubeconfig,
+                &scenario.base_dir,
+                &step.run,
+                t,
+            ));
+        }
+        if t >= next_discovery {
+            next_discovery = t + 5_000;
+            for d in kc.list::<Deployment>(None, "").map_err(|e| e.to_string())? {
+                if cpa_container(&d).is_some() {
+                    let ns = d.metadata.namespace.clone().unwrap_or_default();
+                    let n = d.metadata.name.clone().unwrap_or_default();
+                    cpas.entry((ns.clone(), n.clone()))
+                        .or_insert_with(|| (ProportionalAutoscaler::new(&ns, &n), 0));
+                }
+            }
+        }
+        let mut gone = Vec::new();
+        for (key, (cpa, next)) in cpas.iter_mut() {
+            if t < *next {
+                continue;
+            }
+            match cpa.refresh(kc) {
+                Ok(Some(period)) => {
+                    *next = t + period;
+                    if let Err(e) = cpa.sync(kc) {
+                        eprintln!(
+                            "warning: cluster-proportional-autoscaler {}/{}: {e}",
+                            key.0, key.1
+                        );
+                    }
+                }
+                Ok(None) => gone.push(key.clone()),
+                Err(e) => eprintln!(
+                    "warning: cluster-proportional-autoscaler {}/{}: {e}",
+                    key.0, key.1
+                ),
+            }
+        }
+        for k in gone {
+            cpas.remove(&k);
+        }
+        if t >= next_sample {
+            next_sample += sample_ms;
+            samples
+                .sample(kc, t)
+                .map_err(|e| format!("sampling: {e}"))?;
+        }
+        if t >= end_ms {
+            break;
+        }
+        if !quiet && last_progress.elapsed() >= Duration::from_secs(30) {
+            last_progress = Instant::now();
+            eprintln!(
+                "kscale: {:.0} s of {:.0} s",
+                t as f64 / 1000.0,
+                end_ms as f64 / 1000.0
+            );
+        }
+        std::thread::sleep(TICK);
+    }
+    let end = kc.now_ms() - start;
+    samples
+        .sample(kc, end)
+        .map_err(|e| format!("sampling: {e}"))?;
+    let events = collect_events(kc, start)?;
+    let stats = kubelets.stats();
+    let mut by_reason: BTreeMap<String, u64> = BTreeMap::new();
+    for e in &events {
+        *by_reason.entry(e.reason.clone()).or_default() += 1;
+    }
+    let pods = kc.list::<Pod>(None, "").map_err(|e| e.to_string())?;
+    let mut phases: BTreeMap<String, u64> = BTreeMap::new();
+    for p in &pods {
+        let phase = p
+            .status
+            .as_ref()
+            .and_then(|s| s.phase.clone())
+            .unwrap_or_else(|| "Pending".into());
+        *phases.entry(phase).or_default() += 1;
+    }
+    let failed = transcript
+        .iter()
+        .filter(|e: &&TranscriptEntry| e.exit_code != 0)
+        .count();
+    let summary = serde_json::json!({
+        "scenario": scenario.name(),
+        "seed": scenario.seed(),
+        "durationSeconds": end as f64 / 1000.0,
+        "nodes": {"final": kubelets.node_names().count(), "max": samples.max("nodes"), "created": nodes.len()},
+        "pods": {
+            "final": phases,
+            "maxPending": samples.max("pods_pending"),
+            "created": by_reason.get("SuccessfulCreate").copied().unwrap_or(0),
+            "scheduled": by_reason.get("Scheduled").copied().unwrap_or(0),
+            "preempted": by_reason.get("Preempted").copied().unwrap_or(0),
+            "started": stats.started,
+            "deletionsCompleted": stats.deleted,
+        },
+        "steps": {"total": transcript.len(), "failed": failed},
+        "events": {"total": events.len(), "byReason": by_reason},
+        "notOnCluster": warnings,
+    });
+    let charts = samples.charts();
+    Ok(RunOutput {
+        name: scenario.name().to_string(),
+        summary,
+        events,
+        transcript,
+        timeseries: samples.into_series(),
+        charts,
+    })
+}
+
+/// Runs one kubectl step with the real kubectl: stdout, stderr and exit code as it gave them.
+fn run_step(
+    kubectl: &Path,
+    kubeconfig: &Path,
+    cwd: &Path,
+    line: &str,
+    t_ms: u64,
+) -> TranscriptEntry {
+    let at = t_ms as f64 / 1000.0;
+    let entry = |code, stdout: String, stderr: String| TranscriptEntry {
+        at,
+        command: line.to_string(),
+        exit_code: code,
+        stdout,
+        stderr,
+    };
+    let words = match shell_words::split(line) {
+        Ok(w) => w,
+        Err(e) => return entry(1, String::new(), format!("error: {e}\n")),
+    };
+    let Some((first, args)) = words.split_first() else {
+        return entry(1, String::new(), "error: empty command\n".into());
+    };
+    if first != "kubectl" {
+        return entry(
+            1,
+            String::new(),
+            format!("error: only kubectl steps run, not {first:?}\n"),
+        );
+    }
+    let child = Command::new(kubectl)
+        .args(args)
+        .current_dir(cwd)
+        .env("KUBECONFIG", kubeconfig)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn();
+    let mut child = match child {
+        Ok(c) => c,
+        Err(e) => {
+            return entry(
+                1,
+                String::new(),
+                format!("error: running {}: {e}\n", kubectl.display()),
+            );
+        }
+    };
+    let deadline = Instant::now() + STEP_TIMEOUT;
+    loop {
+        match child.try_wait() {
+            Ok(Some(_)) => break,
+            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(20)),
+            _ => {
+                let _ = child.kill();
+                break;
+            }
+        }
+    }
+    match child.wait_with_output() {
+        Ok(out) => entry(
+            out.status.code().unwrap_or(1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        ),
+        Err(e) => entry(1, String::new(), format!("error: {e}\n")),
+    }
+}
+
+/// The API's Events as `events.jsonl` records, in time order (time = seconds since the
+/// run's start, from the Event's last timestamp).
+fn collect_events(kc: &mut KubeCluster, start_ms: u64) -> Result<Vec<EventRecord>, String> {
+    let started_at = jiff::Timestamp::now()
+        .checked_sub(jiff::SignedDuration::from_millis(
+            (kc.now_ms() - start_ms) as i64,
+        ))
+        .map_err(|e| e.to_string())?;
+    let mut out: Vec<EventRecord> = kc
+        .list::<CoreEvent>(None, "")
+        .map_err(|e| format!("listing events: {e}"))?
+        .into_iter()
+        .map(|e| {
+            let when = e
+                .last_timestamp
+                .as_ref()
+                .map(|t| t.0)
+                .or(e.event_time.as_ref().map(|t| t.0))
+                .or(e.first_timestamp.as_ref().map(|t| t.0))
+                .unwrap_or(started_at);
+            let secs = (when.as_millisecond() - started_at.as_millisecond()).max(0) as f64 / 1000.0;
+            EventRecord {
+                time: secs,
+                type_: e.type_.unwrap_or_else(|| "Normal".into()),
+                reason: e.reason.unwrap_or_default(),
+                involved_object: InvolvedObject {
+                    kind: e.involved_object.kind.unwrap_or_default(),
+                    namespace: e.involved_object.namespace.unwrap_or_default(),
+                    name: e.involved_object.name.unwrap_or_default(),
+                },
+                message: e.message.unwrap_or_default(),
+                source: e
+                    .source
+                    .and_then(|s| s.component)
+                    .or(e.reporting_component)
+                    .unwrap_or_default(),
+            }
+        })
+        .collect();
+    out.sort_by(|a, b| a.time.total_cmp(&b.time));
+    Ok(out)
+}
+
+/// Deletes what the run created on a cluster it did not start: its objects (by the run
+/// label), the pods bound to its nodes, and the nodes.
+fn delete_run_objects(kc: &mut KubeCluster) -> Result<(), String> {
+    use kube::api::{Api, DeleteParams, ListParams};
+    let sel = format!("{}={}", kscale_kube::RUN_LABEL, kc.run());
+    let lp = ListParams::default().labels(&sel);
+    let client = kc.client().clone();
+    let dp = DeleteParams::default();
+    kc.block_on(async {
+        let deps: Api<Deployment> = Api::all(client.clone());
+        for d in deps.list(&lp).await.map_err(|e| e.to_string())? {
+            let api: Api<Deployment> = Api::namespaced(
+                client.clone(),
+                d.metadata.namespace.as_deref().unwrap_or("default"),
+            );
+            let _ = api
+                .delete(d.metadata.name.as_deref().unwrap_or(""), &dp)
+                .await;
+        }
+        let nodes: Api<Node> = Api::all(client.clone());
+        let ours: Vec<String> = nodes
+            .list(&lp)
+            .await
+            .map_err(|e| e.to_string())?
+            .into_iter()
+            .filter_map(|n| n.metadata.name)
+            .collect();
+        let pods: Api<Pod> = Api::all(client.clone());
+        for p in pods
+            .list(&ListParams::default())
+            .await
+            .map_err(|e| e.to_string())?
+        {
+            if p.spec
+                .as_ref()
+                .and_then(|s| s.node_name.as_ref())
+                .is_some_and(|n| ours.contains(n))
+            {
+                let api: Api<Pod> = Api::namespaced(
+                    client.clone(),
+                    p.metadata.namespace.as_deref().unwrap_or("default"),
+                );
+                let _ = api
+                    .delete(
+                        p.metadata.name.as_deref().unwrap_or(""),
+                        &DeleteParams::default().grace_period(0),
+                    )
+                    .await;
+            }
+        }
+        for n in ours {
+            let _ = nodes.delete(&n, &dp).await;
+        }
+        Ok(())
+    })
+}
+
+/// The time series of a cluster run: the twin's cluster columns and, per Deployment,
+/// `deploy/NS/NAME/{desired,pods,ready}`.
+#[derive(Default)]
+struct Sampler {
+    rows: Vec<BTreeMap<String, f64>>,
+}
+
+impl Sampler {
+    fn sample(&mut self, kc: &mut KubeCluster, t_ms: u64) -> Result<(), String> {
+        let nodes = kc.list::<Node>(None, "").map_err(|e| e.to_string())?;
+        let pods = kc.list::<Pod>(None, "").map_err(|e| e.to_string())?;
+        let deps = kc.list::<Deployment>(None, "").map_err(|e| e.to_string())?;
+        let mut row = BTreeMap::new();
+        row.insert("time_s".to_string(), t_ms as f64 / 1000.0);
+        row.insert("nodes".into(), nodes.len() as f64);
+        row.insert(
+            "nodes_ready".into(),
+            nodes
+                .iter()
+                .filter(|n| kscale_cluster::node_ready(n))
+                .count() as f64,
+        );
+        let live: Vec<&Pod> = pods.iter().collect();
+        let phase = |p: &Pod| {
+            p.status
+                .as_ref()
+                .and_then(|s| s.phase.clone())
+                .unwrap_or_default()
+        };
+        row.insert("pods".into(), live.len() as f64);
+        row.insert(
+            "pods_running".into(),
+            live.iter().filter(|p| phase(p) == "Running").count() as f64,
+        );
+        row.insert(
+            "pods_ready".into(),
+            live.iter().filter(|p| pod_ready(p)).count() as f64,
+        );
+        row.insert(
+            "pods_pending".into(),
+            live.iter()
+                .filter(|p| phase(p) == "Pending" || phase(p).is_empty())
+                .count() as f64,
+        );
+        row.insert(
+            "pods_terminating".into(),
+            live.iter()
+                .filter(|p| p.metadata.deletion_timestamp.is_some())
+                .count() as f64,
+        );
+        for d in &deps {
+            let key = format!(
+                "deploy/{}/{}",
+                d.metadata.namespace.as_deref().unwrap_or(""),
+                d.metadata.name.as_deref().unwrap_or("")
+            );
+            let st = d.status.clone().unwrap_or_default();
+            row.insert(
+                format!("{key}/desired"),
+                d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1) as f64,
+            );
+            row.insert(format!("{key}/pods"), st.replicas.unwrap_or(0) as f64);
+            row.insert(
+                format!("{key}/ready"),
+                st.ready_replicas.unwrap_or(0) as f64,
+            );
+        }
+        self.rows.push(row);
+        Ok(())
+    }
+
+    fn max(&self, column: &str) -> f64 {
+        self.rows
+            .iter()
+            .filter_map(|r| r.get(column))
+            .fold(0.0, |a, b| a.max(*b))
+    }
+
+    fn columns(&self) -> Vec<String> {
+        let fixed = [
+            "time_s",
+            "nodes",
+            "nodes_ready",
+            "pods",
+            "pods_running",
+            "pods_ready",
+            "pods_pending",
+            "pods_terminating",
+        ];
+        let mut cols: Vec<String> = fixed.iter().map(|s| s.to_string()).collect();
+        let mut rest: Vec<String> = self
+            .rows
+            .iter()
+            .flat_map(|r| r.keys())
+            .filter(|k| !fixed.contains(&k.as_str()))
+            .cloned()
+            .collect();
+        rest.sort();
+        rest.dedup();
+        cols.extend(rest);
+        cols
+    }
+
+    fn charts(&self) -> Vec<ChartSpec> {
+        let cols = self.columns();
+        let mut charts = vec![
+            ChartSpec {
+                title: "Pods".into(),
+                y_label: "pods".into(),
+                series: vec![
+                    "pods_running".into(),
+                    "pods_ready".into(),
+                    "pods_pending".into(),
+                ],
+            },
+            ChartSpec {
+                title: "Nodes".into(),
+                y_label: "nodes".into(),
+                series: vec!["nodes".into(), "nodes_ready".into()],
+            },
+        ];
+        for c in cols
+            .iter()
+            .filter(|c| c.starts_with("deploy/") && c.ends_with("/desired"))
+            .take(20)
+        {
+            let base = c.trim_end_matches("/desired");
+            charts.push(ChartSpec {
+                title: format!("Deployment {}", base.trim_start_matches("deploy/")),
+                y_label: "replicas".into(),
+                series: vec![c.clone(), format!("{base}/pods"), format!("{base}/ready")],
+            });
+        }
+        charts
+    }
+
+    fn into_series(self) -> TimeSeries {
+        let columns = self.columns();
+        let rows = self
+            .rows
+            .iter()
+            .map(|r| {
+                columns
+                    .iter()
+                    .map(|c| r.get(c).copied().unwrap_or(0.0))
+                    .collect()
+            })
+            .collect();
+        TimeSeries {
+            columns,
+            rows,
+            x_label: None,
+        }
+    }
+}

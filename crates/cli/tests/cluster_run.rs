@@ -1,0 +1,285 @@
+//! `kscale run SCENARIO --cluster`: the quickstart's story (a kubectl scale step, the real
+//! scheduler preempting a placeholder pod) on a real control plane in real time, with the
+//! twin's run directory; and a cluster brought with `--kubeconfig`, whose foreign nodes are
+//! respected and which is left as it was found.
+//!
+//! Needs `KSCALE_CONTROLPLANE_BIN` (`.ci/run` sets it); skipped with a message without it.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn kscale() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_kscale"))
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn real_bin(test: &str) -> Option<PathBuf> {
+    match std::env::var_os("KSCALE_CONTROLPLANE_BIN") {
+        Some(d) => Some(PathBuf::from(d)),
+        None => {
+            eprintln!(
+                "skipped {test}: set KSCALE_CONTROLPLANE_BIN to the folder `kscale control-plane build` prints"
+            );
+            None
+        }
+    }
+}
+
+fn quickstart_manifests() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples/quickstart/manifests")
+        .canonicalize()
+        .unwrap()
+}
+
+/// The quickstart, compressed to under a minute: web scaled 2 → 5 (one placeholder is
+/// preempted) and back to 2.
+fn scenario(dir: &Path, duration: &str, steps: &str) -> PathBuf {
+    let s = format!(
+        "apiVersion: kscale.io/v1alpha1
+kind: Scenario
+metadata: {{name: quick-cluster}}
+spec:
+  duration: {duration}
+  seed: 7
+  nodes:
+    - {{name: system, instanceType: m5.large, count: 1, taints: [{{key: CriticalAddonsOnly, value: \"true\", effect: NoSchedule}}]}}
+    - {{name: worker, instanceType: m5.large, count: 2}}
+  manifests: [{}]
+  steps:
+{steps}",
+        quickstart_manifests().display()
+    );
+    let p = dir.join("scenario.yaml");
+    std::fs::write(&p, s).unwrap();
+    p
+}
+
+fn json(path: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+fn lines(path: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[test]
+fn the_quickstart_scale_step_and_its_preemption_run_on_a_real_control_plane() {
+    let Some(bin) =
+        real_bin("the_quickstart_scale_step_and_its_preemption_run_on_a_real_control_plane")
+    else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let s = scenario(
+        tmp.path(),
+        "45s",
+        "    - {at: 10s, run: kubectl scale deployment web --replicas=5}
+    - {at: 25s, run: kubectl get deployment web -o json}
+    - {at: 26s, run: kubectl get pods -l app=placeholder -o name}
+    - {at: 30s, run: kubectl scale deployment web --replicas=2}
+    - {at: 40s, run: kubectl get nodes}
+    - {at: 41s, run: kubectl get deployment nosuch}
+",
+    );
+    let out = tmp.path().join("out");
+    let run = kscale()
+        .args(["run", "--cluster", "-q", "--out"])
+        .arg(&out)
+        .arg(&s)
+        .env("KSCALE_CONTROLPLANE_BIN", &bin)
+        .output()
+        .unwrap();
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run));
+    for f in [
+        "summary.json",
+        "events.jsonl",
+        "transcript.jsonl",
+        "timeseries.csv",
+        "report.html",
+    ] {
+        assert!(out.join(f).is_file(), "{f} missing");
+    }
+    let summary = json(&out.join("summary.json"));
+    assert_eq!(summary["backend"], "cluster");
+    assert!(
+        summary["controlPlane"]["version"]
+            .as_str()
+            .unwrap()
+            .starts_with("v1."),
+        "{summary}"
+    );
+    assert_eq!(summary["pods"]["preempted"], 1, "{summary}");
+    assert_eq!(summary["nodes"]["created"], 3);
+    let t = lines(&out.join("transcript.jsonl"));
+    assert_eq!(t.len(), 6);
+    assert_eq!(t[0]["stdout"], "deployment.apps/web scaled\n");
+    let web: serde_json::Value = serde_json::from_str(t[1]["stdout"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        web["status"]["readyReplicas"], 5,
+        "every web pod became ready: {web}"
+    );
+    // One placeholder was preempted and its replacement stays Pending: two pods remain.
+    assert_eq!(
+        t[2]["stdout"].as_str().unwrap().lines().count(),
+        2,
+        "{}",
+        t[2]
+    );
+    assert_eq!(
+        t[4]["stdout"].as_str().unwrap().lines().count(),
+        4,
+        "a header and 3 nodes"
+    );
+    assert!(
+        t[4]["stdout"].as_str().unwrap().contains(" Ready "),
+        "{}",
+        t[4]
+    );
+    // The real kubectl's own error and exit code.
+    assert_eq!(t[5]["exitCode"], 1);
+    assert!(
+        t[5]["stderr"]
+            .as_str()
+            .unwrap()
+            .contains("deployments.apps \"nosuch\" not found"),
+        "{}",
+        t[5]
+    );
+    let events = lines(&out.join("events.jsonl"));
+    let preempted: Vec<_> = events
+        .iter()
+        .filter(|e| e["reason"] == "Preempted")
+        .collect();
+    assert_eq!(preempted.len(), 1);
+    assert_eq!(preempted[0]["source"], "default-scheduler");
+    assert!(
+        events
+            .iter()
+            .any(|e| e["reason"] == "Started" && e["source"] == "kubelet")
+    );
+    let ts = std::fs::read_to_string(out.join("timeseries.csv")).unwrap();
+    assert!(ts.starts_with("time_s,nodes,nodes_ready,pods,"), "{ts}");
+    assert!(
+        ts.lines()
+            .next()
+            .unwrap()
+            .contains("deploy/default/web/ready")
+    );
+    // Nothing of the control plane is left: no live process started for this run (their
+    // command lines name its directory, kscale-quick-cluster-*) and no directory.
+    let marker = "kscale-quick-cluster-";
+    let left: Vec<String> = std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            let live = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                .is_ok_and(|s| !s.rsplit_once(')').unwrap().1.trim_start().starts_with('Z'));
+            let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            live && String::from_utf8_lossy(&cmd).contains(marker)
+        })
+        .map(|pid| pid.to_string())
+        .collect();
+    assert!(left.is_empty(), "left running: {left:?}");
+    let dirs: Vec<_> = std::fs::read_dir(std::env::temp_dir())
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with(marker))
+        .map(|e| e.path())
+        .collect();
+    assert!(dirs.is_empty(), "left behind: {dirs:?}");
+}
+
+#[test]
+fn a_brought_cluster_keeps_its_nodes_and_is_left_as_found() {
+    let Some(bin) = real_bin("a_brought_cluster_keeps_its_nodes_and_is_left_as_found") else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let cp = tmp.path().join("cp");
+    let up = kscale()
+        .args(["control-plane", "up", "--dir"])
+        .arg(&cp)
+        .env("KSCALE_CONTROLPLANE_BIN", &bin)
+        .output()
+        .unwrap();
+    assert_eq!(up.status.code(), Some(0), "{}", text(&up));
+    let kubeconfig = cp.join("kubeconfig");
+    let kubectl = |args: &[&str]| {
+        Command::new(bin.join("kubectl"))
+            .arg(format!("--kubeconfig={}", kubeconfig.display()))
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let foreign = tmp.path().join("foreign.yaml");
+    std::fs::write(
+        &foreign,
+        "apiVersion: v1\nkind: Node\nmetadata: {name: theirs}\n",
+    )
+    .unwrap();
+    let created = kubectl(&["create", "-f", &foreign.display().to_string()]);
+    let s = scenario(
+        tmp.path(),
+        "8s",
+        "    - {at: 1s, run: kubectl get nodes -o name}\n",
+    );
+    let run = |extra: &[&str]| {
+        kscale()
+            .args(["run", "--cluster", "-q", "--kubeconfig"])
+            .arg(&kubeconfig)
+            .args(extra)
+            .arg("--out")
+            .arg(tmp.path().join("out"))
+            .arg(&s)
+            .env("KSCALE_CONTROLPLANE_BIN", &bin)
+            .output()
+            .unwrap()
+    };
+    let refused = run(&[]);
+    let allowed = run(&["--allow-existing-nodes"]);
+    let nodes_after = kubectl(&["get", "nodes", "-o", "name"]);
+    let deployments_after = kubectl(&["get", "deployments", "-o", "name"]);
+    let down = kscale()
+        .args(["control-plane", "down", "--dir"])
+        .arg(&cp)
+        .output()
+        .unwrap();
+
+    assert!(created.status.success(), "{}", text(&created));
+    assert_eq!(refused.status.code(), Some(1), "{}", text(&refused));
+    assert!(
+        text(&refused).contains("nodes kscale did not create (theirs)"),
+        "{}",
+        text(&refused)
+    );
+    assert_eq!(allowed.status.code(), Some(0), "{}", text(&allowed));
+    let t = lines(&tmp.path().join("out/transcript.jsonl"));
+    assert!(
+        t[0]["stdout"].as_str().unwrap().contains("node/worker-1"),
+        "{}",
+        t[0]
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&nodes_after.stdout).trim(),
+        "node/theirs",
+        "the run's nodes are deleted, the foreign one kept"
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&deployments_after.stdout).trim(),
+        ""
+    );
+    assert_eq!(down.status.code(), Some(0), "{}", text(&down));
+}

@@ -1,0 +1,352 @@
+//! kscale's kubelets on a real control plane: the nodes kscale registers, their Lease
+//! heartbeats, and the life of the pods the real scheduler binds to them.
+//!
+//! A pod bound to one of these nodes starts after the twin's start-up chain (bind seen by the
+//! kubelet, sandbox, image pull unless the node has the image, container start: the same
+//! defaults and scenario overrides as `kscale_twin::latency::Latencies`), then reports
+//! `Running` and `Ready` with container statuses, as the kubelet's status manager writes them.
+//! A pod marked for deletion (scale-down, preemption, eviction) is removed with a final
+//! zero-grace delete once its containers have stopped (the shutdown delay, capped by the
+//! grace period), as the kubelet confirms a graceful deletion. Leases are renewed every 10 s
+//! (kubelet `nodeLeaseDurationSeconds` 40 × `renewIntervalFraction` 0.25), so the
+//! node-lifecycle controller keeps the nodes Ready.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use k8s_openapi::api::coordination::v1::Lease;
+use k8s_openapi::api::core::v1::{Node, Pod};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta, OwnerReference};
+use kscale_cluster::{ApiError, Cluster, Event, EventType};
+use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
+
+use crate::KubeCluster;
+
+/// Lease renewal period: 10 s (kubelet: 40 s lease × 0.25).
+pub const LEASE_RENEW_MS: u64 = 10_000;
+/// Lease duration written into each Lease: 40 s (kubelet `nodeLeaseDurationSeconds`).
+pub const LEASE_DURATION_S: i32 = 40;
+
+/// The start-up and shutdown delays applied to pods, in milliseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PodLatency {
+    /// Bind API call + kubelet watch delivery.
+    pub bind_to_kubelet_ms: u64,
+    /// Sandbox creation + CNI.
+    pub sandbox_ms: u64,
+    /// Image pull when the node does not have the image yet.
+    pub image_pull_ms: u64,
+    /// Container create + start.
+    pub container_start_ms: u64,
+    /// Time a container takes to exit after SIGTERM (capped by the grace period).
+    pub shutdown_ms: u64,
+}
+
+#[derive(Debug, Clone)]
+struct NodeState {
+    index: u32,
+    images: BTreeSet<String>,
+    lease_renewed_ms: Option<u64>,
+}
+
+#[derive(Debug, Clone)]
+struct PodState {
+    ready_at_ms: u64,
+    started: bool,
+    deleting_since_ms: Option<u64>,
+}
+
+/// What the kubelets did so far.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct KubeletStats {
+    /// Pods started (reported Running and Ready).
+    pub started: u64,
+    /// Pods whose graceful deletion was completed.
+    pub deleted: u64,
+}
+
+/// The kubelets of every node kscale registered.
+#[derive(Debug)]
+pub struct Kubelets {
+    nodes: BTreeMap<String, NodeState>,
+    pods: BTreeMap<String, PodState>,
+    lat: PodLatency,
+    next_ip: u32,
+    stats: KubeletStats,
+}
+
+/// The wall clock as the API's `Time` fields carry it (RFC 3339, whole seconds).
+fn now_rfc3339() -> String {
+    let now = jiff::Timestamp::now();
+    now.round(jiff::Unit::Second).unwrap_or(now).to_string()
+}
+
+/// An Event the kubelet records about a pod (source `kubelet`, upstream's wording).
+fn kubelet_event(ns: &str, pod: &str, reason: &str, message: String) -> Event {
+    Event {
+        type_: EventType::Normal,
+        reason: reason.into(),
+        kind: "Pod".into(),
+        namespace: ns.into(),
+        name: pod.into(),
+        message,
+        source: "kubelet".into(),
+    }
+}
+
+impl Kubelets {
+    /// Kubelets with these delays and no node yet.
+    pub fn new(lat: PodLatency) -> Self {
+        Kubelets {
+            nodes: BTreeMap::new(),
+            pods: BTreeMap::new(),
+            lat,
+            next_ip: 2,
+            stats: KubeletStats::default(),
+        }
+    }
+
+    /// What they did so far.
+    pub fn stats(&self) -> KubeletStats {
+        self.stats
+    }
+
+    /// The names of the nodes kscale registered.
+    pub fn node_names(&self) -> impl Iterator<Item = &str> {
+        self.nodes.keys().map(String::as_str)
+    }
+
+    /// Registers a node (its status as given: capacity, allocatable, Ready) and its Lease.
+    pub fn register(&mut self, kc: &mut KubeCluster, node: &Node) -> Result<(), ApiError> {
+        let mut node = node.clone();
+        let name = node.metadata.name.clone().unwrap_or_default();
+        node.metadata = ObjectMeta {
+            name: Some(name.clone()),
+            labels: node.metadata.labels.take(),
+            annotations: node.metadata.annotations.take(),
+            ..Default::default()
+        };
+        kc.create(&node)?;
+        let index = self.nodes.len() as u32;
+        self.nodes.insert(
+            name.clone(),
+            NodeState {
+                index,
+                images: BTreeSet::new(),
+                lease_renewed_ms: None,
+            },
+        );
+        self.renew_lease(kc, &name)
+    }
+
+    fn renew_lease(&mut self, kc: &mut KubeCluster, node: &str) -> Result<(), ApiError> {
+        let now = MicroTime(jiff::Timestamp::now());
+        let leases: Api<Lease> = Api::namespaced(kc.client().clone(), "kube-node-lease");
+        let what = format!("renew the Lease of node {node}");
+        let first = self
+            .nodes
+            .get(node)
+            .is_none_or(|n| n.lease_renewed_ms.is_none());
+        if first {
+            let uid = kc
+                .get::<Node>("", node)?
+                .and_then(|n| n.metadata.uid)
+                .unwrap_or_default();
+            let lease: Lease = serde_json::from_value(serde_json::json!({
+                "apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+                "metadata": {"name": node, "namespace": "kube-node-lease",
+                             "labels": {crate::RUN_LABEL: kc.run()}},
+                "spec": {"holderIdentity": node, "leaseDurationSeconds": LEASE_DURATION_S}
+            }))
+            .expect("a Lease");
+            let mut lease = lease;
+            lease.metadata.owner_references = Some(vec![OwnerReference {
+                api_version: "v1".into(),
+                kind: "Node".into(),
+                name: node.into(),
+                uid,
+                ..Default::default()
+            }]);
+            lease.spec.get_or_insert_with(Default::default).renew_time = Some(now.clone());
+            kc.block_on(leases.create(&PostParams::default(), &lease))
+                .map_err(|e| crate::api_error(e, &what))?;
+        } else {
+            let patch = serde_json::json!({"spec": {"renewTime": now, "holderIdentity": node}});
+            kc.block_on(leases.patch(node, &PatchParams::default(), &Patch::Merge(&patch)))
+                .map_err(|e| crate::api_error(e, &what))?;
+        }
+        let now_ms = kc.now_ms();
+        if let Some(n) = self.nodes.get_mut(node) {
+            n.lease_renewed_ms = Some(now_ms);
+        }
+        Ok(())
+    }
+
+    /// One pass: renews due Leases, starts pods whose start-up time has come, completes
+    /// graceful deletions. Returns the number of pods it changed.
+    pub fn tick(&mut self, kc: &mut KubeCluster) -> Result<usize, ApiError> {
+        let now = kc.now_ms();
+        let due: Vec<String> = self
+            .nodes
+            .iter()
+            .filter(|(_, n)| n.lease_renewed_ms.is_none_or(|t| now >= t + LEASE_RENEW_MS))
+            .map(|(k, _)| k.clone())
+            .collect();
+        for node in due {
+            self.renew_lease(kc, &node)?;
+        }
+        let pods = kc.list::<Pod>(None, "")?;
+        let mut live = BTreeSet::new();
+        let mut changed = 0;
+        let mut pulls: Vec<String> = Vec::new();
+        for pod in &pods {
+            let Some(node) = pod.spec.as_ref().and_then(|s| s.node_name.clone()) else {
+                continue;
+            };
+            if !self.nodes.contains_key(&node) {
+                continue;
+            }
+            let uid = pod.metadata.uid.clone().unwrap_or_default();
+            live.insert(uid.clone());
+            let ns = pod.metadata.namespace.clone().unwrap_or_default();
+            let name = pod.metadata.name.clone().unwrap_or_default();
+            if pod.metadata.deletion_timestamp.is_some() {
+                let state = self.pods.entry(uid.clone()).or_insert(PodState {
+                    ready_at_ms: now,
+                    started: false,
+                    deleting_since_ms: None,
+                });
+                if state.deleting_since_ms.is_none() && state.started {
+                    for c in pod.spec.iter().flat_map(|s| s.containers.iter()) {
+                        kc.event(kubelet_event(
+                            &ns,
+                            &name,
+                            "Killing",
+                            format!("Stopping container {}", c.name),
+                        ));
+                    }
+                }
+                let since = *state.deleting_since_ms.get_or_insert(now);
+                let grace_ms = pod
+                    .metadata
+                    .deletion_grace_period_seconds
+                    .map(|g| g.max(0) as u64 * 1000)
+                    .unwrap_or(30_000);
+                let stop_ms = if state.started {
+                    self.lat.shutdown_ms.min(grace_ms)
+                } else {
+                    0
+                };
+                if now >= since + stop_ms {
+                    let api: Api<Pod> = Api::namespaced(kc.client().clone(), &ns);
+                    let dp = DeleteParams::default().grace_period(0);
+                    match kc.block_on(api.delete(&name, &dp)) {
+                        Ok(_) => {
+                            self.stats.deleted += 1;
+                            changed += 1;
+                        }
+                        Err(kube::Error::Api(s)) if s.code == 404 => {}
+                        Err(e) => {
+                            return Err(crate::api_error(e, &format!("delete pod {ns}/{name}")));
+                        }
+                    }
+                }
+                continue;
+            }
+            let running = pod
+                .status
+                .as_ref()
+                .and_then(|s| s.phase.as_deref())
+                .is_some_and(|p| p == "Running");
+            let lat = self.lat;
+            let node_state = self.nodes.get_mut(&node).expect("our node");
+            let state = self.pods.entry(uid.clone()).or_insert_with(|| {
+                let images: Vec<String> = pod
+                    .spec
+                    .iter()
+                    .flat_map(|s| s.containers.iter())
+                    .filter_map(|c| c.image.clone())
+                    .collect();
+                let missing: Vec<String> = images
+                    .iter()
+                    .filter(|i| !node_state.images.contains(*i))
+                    .cloned()
+                    .collect();
+                let pull = !missing.is_empty();
+                pulls.extend(missing);
+                node_state.images.extend(images);
+                PodState {
+                    ready_at_ms: now
+                        + lat.bind_to_kubelet_ms
+                        + lat.sandbox_ms
+                        + if pull { lat.image_pull_ms } else { 0 }
+                        + lat.container_start_ms,
+                    started: running,
+                    deleting_since_ms: None,
+                }
+            });
+            for image in pulls.drain(..) {
+                kc.event(kubelet_event(
+                    &ns,
+                    &name,
+                    "Pulling",
+                    format!("Pulling image \"{image}\""),
+                ));
+            }
+            if state.started || now < state.ready_at_ms {
+                continue;
+            }
+            let ip = format!("10.244.{}.{}", node_state.index, self.next_ip % 250 + 2);
+            self.next_ip += 1;
+            let started = now_rfc3339();
+            let containers: Vec<serde_json::Value> = pod
+                .spec
+                .iter()
+                .flat_map(|s| s.containers.iter())
+                .map(|c| {
+                    serde_json::json!({
+                        "name": c.name, "image": c.image, "imageID": "",
+                        "containerID": format!("containerd://{uid}-{}", c.name),
+                        "ready": true, "started": true, "restartCount": 0,
+                        "state": {"running": {"startedAt": started}}
+                    })
+                })
+                .collect();
+            let cond = |t: &str| serde_json::json!({"type": t, "status": "True", "lastTransitionTime": started});
+            let status = serde_json::json!({"status": {
+                "phase": "Running", "podIP": ip, "podIPs": [{"ip": ip}], "startTime": started,
+                "conditions": [cond("PodReadyToStartContainers"), cond("Initialized"),
+                               cond("ContainersReady"), cond("Ready"), cond("PodScheduled")],
+                "containerStatuses": containers
+            }});
+            let api: Api<Pod> = Api::namespaced(kc.client().clone(), &ns);
+            match kc.block_on(api.patch_status(
+                &name,
+                &PatchParams::default(),
+                &Patch::Merge(&status),
+            )) {
+                Ok(_) => {
+                    state.started = true;
+                    self.stats.started += 1;
+                    changed += 1;
+                    for c in pod.spec.iter().flat_map(|s| s.containers.iter()) {
+                        kc.event(kubelet_event(
+                            &ns,
+                            &name,
+                            "Started",
+                            format!("Started container {}", c.name),
+                        ));
+                    }
+                }
+                Err(kube::Error::Api(s)) if s.code == 404 || s.code == 409 => {}
+                Err(e) => {
+                    return Err(crate::api_error(
+                        e,
+                        &format!("update pod {ns}/{name} status"),
+                    ));
+                }
+            }
+        }
+        self.pods.retain(|uid, _| live.contains(uid));
+        Ok(changed)
+    }
+}
