@@ -283,3 +283,88 @@ fn a_brought_cluster_keeps_its_nodes_and_is_left_as_found() {
     );
     assert_eq!(down.status.code(), Some(0), "{}", text(&down));
 }
+
+#[test]
+fn seed_002_the_real_hpa_reads_kscales_metrics_and_scales_1_to_2() {
+    let Some(bin) = real_bin("seed_002_the_real_hpa_reads_kscales_metrics_and_scales_1_to_2")
+    else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let manifests = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples/seed002/manifests")
+        .canonicalize()
+        .unwrap();
+    // Seed 002 compressed: one pod at 90% of its 200m request, `kubectl autoscale` at 50%.
+    let s = tmp.path().join("scenario.yaml");
+    std::fs::write(
+        &s,
+        format!(
+            "apiVersion: kscale.io/v1alpha1
+kind: Scenario
+metadata: {{name: seed002-cluster}}
+spec:
+  duration: 115s
+  seed: 2
+  nodes:
+    - {{name: worker, instanceType: m5.large, count: 2}}
+  manifests: [{}]
+  load:
+    - target: deployment/web
+      requestsPerSecond: {{constant: 18}}
+      cpuPerRequest: 10m
+  steps:
+    - {{at: 5s, run: kubectl autoscale deployment web --cpu-percent=50 --min=1 --max=5}}
+    - {{at: 110s, run: kubectl get hpa}}
+    - {{at: 111s, run: kubectl get hpa web -o json}}
+",
+            manifests.display()
+        ),
+    )
+    .unwrap();
+    let out = tmp.path().join("out");
+    let run = kscale()
+        .args(["run", "--cluster", "-q", "--out"])
+        .arg(&out)
+        .arg(&s)
+        .env("KSCALE_CONTROLPLANE_BIN", &bin)
+        .output()
+        .unwrap();
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run));
+    let t = lines(&out.join("transcript.jsonl"));
+    let table = t[1]["stdout"].as_str().unwrap();
+    let row = table.lines().nth(1).unwrap_or_default();
+    let cols: Vec<&str> = row.split_whitespace().collect();
+    // NAME REFERENCE TARGETS(cpu: N%/50%) MINPODS MAXPODS REPLICAS AGE
+    assert_eq!(
+        cols.get(6),
+        Some(&"2"),
+        "the HPA took web from 1 to 2: {table}"
+    );
+    let target = cols.get(3).unwrap_or(&"");
+    let pct: u32 = target
+        .trim_end_matches("%/50%")
+        .parse()
+        .unwrap_or_else(|_| panic!("{table}"));
+    assert!(
+        (44..=46).contains(&pct),
+        "90% spread over 2 pods is 45%: {table}"
+    );
+    let hpa: serde_json::Value = serde_json::from_str(t[2]["stdout"].as_str().unwrap()).unwrap();
+    assert_eq!(hpa["status"]["desiredReplicas"], 2, "{hpa}");
+    let events = lines(&out.join("events.jsonl"));
+    let rescale: Vec<_> = events
+        .iter()
+        .filter(|e| e["reason"] == "SuccessfulRescale")
+        .collect();
+    assert_eq!(rescale.len(), 1, "{rescale:?}");
+    assert!(
+        rescale[0]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("New size: 2; reason: cpu resource utilization"),
+        "{}",
+        rescale[0]
+    );
+    assert_eq!(rescale[0]["source"], "horizontal-pod-autoscaler");
+}

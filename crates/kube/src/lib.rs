@@ -6,6 +6,7 @@
 //! clock is the wall clock since it connected.
 
 pub mod kubelet;
+pub mod metrics_server;
 
 use std::path::Path;
 use std::time::Instant;

@@ -7,9 +7,10 @@
 //! `summary.json` (with `backend: cluster` and the control plane's version), `events.jsonl`
 //! (the API's Events), `transcript.jsonl`, `timeseries.csv`, `report.html`.
 //!
-//! Not yet on `--cluster` (the twin runs them): the load model and the metrics APIs (so HPAs
-//! see no metrics), Karpenter, the Cluster Autoscaler, Elastic Pods; the run's summary names
-//! what was skipped.
+//! The scenario's load runs through the twin's fluid model and reaches the real HPA through
+//! kscale's `metrics.k8s.io` server (`load.rs`). Not yet on `--cluster` (the twin runs them):
+//! custom and external metrics, Karpenter, the Cluster Autoscaler, Elastic Pods; the run's
+//! summary lists what was not created on the cluster.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -19,15 +20,19 @@ use std::time::{Duration, Instant};
 
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Event as CoreEvent, Node, Pod};
-use kscale_cluster::{Cluster, pod_ready};
+use kscale_cluster::Cluster;
 use kscale_components::proportional::{ProportionalAutoscaler, cpa_container};
 use kscale_controlplane as cp;
 use kscale_kube::KubeCluster;
 use kscale_kube::kubelet::{Kubelets, PodLatency};
-use kscale_report::{
-    ChartSpec, EventRecord, InvolvedObject, RunOutput, TimeSeries, TranscriptEntry,
-};
+use kscale_report::{EventRecord, InvolvedObject, RunOutput, TranscriptEntry};
 use kscale_twin::sim::cluster_api::SimCluster;
+
+mod load;
+mod sampler;
+
+use load::LiveLoad;
+use sampler::Sampler;
 
 /// Options of a `--cluster` run.
 pub struct Options<'a> {
@@ -260,6 +265,19 @@ fn drive(
         }
     }
 
+    let node_names: Vec<String> = kubelets.node_names().map(String::from).collect();
+    let mut live_load = match LiveLoad::start(kc, scenario.loads.clone()) {
+        Ok(l) => Some(l),
+        Err(kscale_cluster::ApiError::AlreadyExists(e)) => {
+            let w = format!(
+                "the cluster serves metrics.k8s.io already ({e}): its HPAs do not see kscale's load model"
+            );
+            eprintln!("warning: {w}");
+            warnings.push(w);
+            None
+        }
+        Err(e) => return Err(format!("metrics server: {e}")),
+    };
     let start = kc.now_ms();
     let end_ms = scenario.doc.spec.duration.0;
     let sample_ms = sim.sample_interval_ms();
@@ -276,6 +294,10 @@ fn drive(
             return Err("interrupted; the run's processes were stopped".into());
         }
         kubelets.tick(kc).map_err(|e| format!("kubelet: {e}"))?;
+        if let Some(l) = live_load.as_mut() {
+            l.advance(kc, t, &node_names)
+                .map_err(|e| format!("load model: {e}"))?;
+        }
         while let Some(step) = steps.next_if(|s| s.at.0 <= t) {
             transcript.push(run_step(
                 kubectl,
@@ -558,162 +580,28 @@ fn delete_run_objects(kc: &mut KubeCluster) -> Result<(), String> {
         for n in ours {
             let _ = nodes.delete(&n, &dp).await;
         }
+        // The metrics APIService and its Service, when this run registered them.
+        let services: Api<k8s_openapi::api::core::v1::Service> =
+            Api::namespaced(client.clone(), "kube-system");
+        if let Ok(svc) = services.get("kscale-metrics").await
+            && svc
+                .metadata
+                .labels
+                .as_ref()
+                .and_then(|l| l.get(kscale_kube::RUN_LABEL))
+                .is_some_and(|r| sel.ends_with(r.as_str()))
+        {
+            let ar = kube::api::ApiResource {
+                group: "apiregistration.k8s.io".into(),
+                version: "v1".into(),
+                api_version: "apiregistration.k8s.io/v1".into(),
+                kind: "APIService".into(),
+                plural: "apiservices".into(),
+            };
+            let apis: Api<kube::api::DynamicObject> = Api::all_with(client.clone(), &ar);
+            let _ = apis.delete("v1beta1.metrics.k8s.io", &dp).await;
+            let _ = services.delete("kscale-metrics", &dp).await;
+        }
         Ok(())
     })
-}
-
-/// The time series of a cluster run: the twin's cluster columns and, per Deployment,
-/// `deploy/NS/NAME/{desired,pods,ready}`.
-#[derive(Default)]
-struct Sampler {
-    rows: Vec<BTreeMap<String, f64>>,
-}
-
-impl Sampler {
-    fn sample(&mut self, kc: &mut KubeCluster, t_ms: u64) -> Result<(), String> {
-        let nodes = kc.list::<Node>(None, "").map_err(|e| e.to_string())?;
-        let pods = kc.list::<Pod>(None, "").map_err(|e| e.to_string())?;
-        let deps = kc.list::<Deployment>(None, "").map_err(|e| e.to_string())?;
-        let mut row = BTreeMap::new();
-        row.insert("time_s".to_string(), t_ms as f64 / 1000.0);
-        row.insert("nodes".into(), nodes.len() as f64);
-        row.insert(
-            "nodes_ready".into(),
-            nodes
-                .iter()
-                .filter(|n| kscale_cluster::node_ready(n))
-                .count() as f64,
-        );
-        let live: Vec<&Pod> = pods.iter().collect();
-        let phase = |p: &Pod| {
-            p.status
-                .as_ref()
-                .and_then(|s| s.phase.clone())
-                .unwrap_or_default()
-        };
-        row.insert("pods".into(), live.len() as f64);
-        row.insert(
-            "pods_running".into(),
-            live.iter().filter(|p| phase(p) == "Running").count() as f64,
-        );
-        row.insert(
-            "pods_ready".into(),
-            live.iter().filter(|p| pod_ready(p)).count() as f64,
-        );
-        row.insert(
-            "pods_pending".into(),
-            live.iter()
-                .filter(|p| phase(p) == "Pending" || phase(p).is_empty())
-                .count() as f64,
-        );
-        row.insert(
-            "pods_terminating".into(),
-            live.iter()
-                .filter(|p| p.metadata.deletion_timestamp.is_some())
-                .count() as f64,
-        );
-        for d in &deps {
-            let key = format!(
-                "deploy/{}/{}",
-                d.metadata.namespace.as_deref().unwrap_or(""),
-                d.metadata.name.as_deref().unwrap_or("")
-            );
-            let st = d.status.clone().unwrap_or_default();
-            row.insert(
-                format!("{key}/desired"),
-                d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1) as f64,
-            );
-            row.insert(format!("{key}/pods"), st.replicas.unwrap_or(0) as f64);
-            row.insert(
-                format!("{key}/ready"),
-                st.ready_replicas.unwrap_or(0) as f64,
-            );
-        }
-        self.rows.push(row);
-        Ok(())
-    }
-
-    fn max(&self, column: &str) -> f64 {
-        self.rows
-            .iter()
-            .filter_map(|r| r.get(column))
-            .fold(0.0, |a, b| a.max(*b))
-    }
-
-    fn columns(&self) -> Vec<String> {
-        let fixed = [
-            "time_s",
-            "nodes",
-            "nodes_ready",
-            "pods",
-            "pods_running",
-            "pods_ready",
-            "pods_pending",
-            "pods_terminating",
-        ];
-        let mut cols: Vec<String> = fixed.iter().map(|s| s.to_string()).collect();
-        let mut rest: Vec<String> = self
-            .rows
-            .iter()
-            .flat_map(|r| r.keys())
-            .filter(|k| !fixed.contains(&k.as_str()))
-            .cloned()
-            .collect();
-        rest.sort();
-        rest.dedup();
-        cols.extend(rest);
-        cols
-    }
-
-    fn charts(&self) -> Vec<ChartSpec> {
-        let cols = self.columns();
-        let mut charts = vec![
-            ChartSpec {
-                title: "Pods".into(),
-                y_label: "pods".into(),
-                series: vec![
-                    "pods_running".into(),
-                    "pods_ready".into(),
-                    "pods_pending".into(),
-                ],
-            },
-            ChartSpec {
-                title: "Nodes".into(),
-                y_label: "nodes".into(),
-                series: vec!["nodes".into(), "nodes_ready".into()],
-            },
-        ];
-        for c in cols
-            .iter()
-            .filter(|c| c.starts_with("deploy/") && c.ends_with("/desired"))
-            .take(20)
-        {
-            let base = c.trim_end_matches("/desired");
-            charts.push(ChartSpec {
-                title: format!("Deployment {}", base.trim_start_matches("deploy/")),
-                y_label: "replicas".into(),
-                series: vec![c.clone(), format!("{base}/pods"), format!("{base}/ready")],
-            });
-        }
-        charts
-    }
-
-    fn into_series(self) -> TimeSeries {
-        let columns = self.columns();
-        let rows = self
-            .rows
-            .iter()
-            .map(|r| {
-                columns
-                    .iter()
-                    .map(|c| r.get(c).copied().unwrap_or(0.0))
-                    .collect()
-            })
-            .collect();
-        TimeSeries {
-            columns,
-            rows,
-            x_label: None,
-        }
-    }
 }

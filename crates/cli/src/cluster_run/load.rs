@@ -1,0 +1,279 @@
+//! The load model and metrics pipeline of a `--cluster` run: every second each scenario load
+//! entry offers its rate to the Ready pods of its workload (the twin's fluid model,
+//! `kscale_twin::load::tick`, with the same capacities: the CPU limit, else the pod's share of
+//! its node by requests), and every 15 s the per-pod CPU averaged over the window is published
+//! on kscale's `metrics.k8s.io` server, as metrics-server scrapes (`--metric-resolution=15s`).
+//!
+//! Differences from the twin, by design for now: no Poisson noise on arrivals; memory is the
+//! load's memory model (base + per request in flight) or 0 as in the twin; the application
+//! start-up delay (`startup`) is not added to readiness.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet, StatefulSet};
+use k8s_openapi::api::core::v1::{Node, Pod};
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
+use kscale_cluster::{ApiError, Cluster, pod_ready};
+use kscale_components::proportional::selector_string;
+use kscale_kube::KubeCluster;
+use kscale_kube::metrics_server::{ContainerUsage, MetricsServer, NodeUsage, PodUsage, Snapshot};
+use kscale_twin::scenario::Load;
+
+/// Metrics resolution: 15 s (metrics-server `--metric-resolution` default).
+pub const RESOLUTION_MS: u64 = 15_000;
+/// Load tick: 1 s (the twin's `load::TICK_MS`).
+pub const TICK_MS: u64 = kscale_twin::load::TICK_MS;
+
+/// Milli-CPU of a quantity; 0 when unreadable.
+fn cpu_milli(q: &Quantity) -> f64 {
+    let s = q.0.as_str();
+    match s.strip_suffix('m') {
+        Some(m) => m.parse().unwrap_or(0.0),
+        None => s.parse::<f64>().map(|c| c * 1000.0).unwrap_or(0.0),
+    }
+}
+
+fn pod_cpu(
+    pod: &Pod,
+    field: fn(
+        &k8s_openapi::api::core::v1::ResourceRequirements,
+    ) -> Option<&BTreeMap<String, Quantity>>,
+) -> Option<f64> {
+    let mut total = 0.0;
+    for c in pod.spec.iter().flat_map(|s| s.containers.iter()) {
+        let q = c
+            .resources
+            .as_ref()
+            .and_then(field)
+            .and_then(|m| m.get("cpu"))?;
+        total += cpu_milli(q);
+    }
+    Some(total)
+}
+
+/// The live load model and its metrics server.
+pub struct LiveLoad {
+    loads: Vec<Load>,
+    backlog: Vec<f64>,
+    server: MetricsServer,
+    /// CPU milli-core-milliseconds per pod (namespace, name) since the last publish.
+    acc: BTreeMap<(String, String), f64>,
+    /// Requests in flight per pod at the last tick (for the memory model).
+    in_flight: BTreeMap<(String, String), (usize, f64)>,
+    last_tick: Option<u64>,
+    last_publish: u64,
+    /// Milliseconds of load ticks accumulated since the last publish (the window).
+    window_ms: f64,
+}
+
+impl LiveLoad {
+    /// Starts the metrics server and registers it with the cluster.
+    pub fn start(kc: &mut KubeCluster, loads: Vec<Load>) -> Result<LiveLoad, ApiError> {
+        let server = MetricsServer::start()?;
+        server.register(kc)?;
+        let n = loads.len();
+        Ok(LiveLoad {
+            loads,
+            backlog: vec![0.0; n],
+            server,
+            acc: BTreeMap::new(),
+            in_flight: BTreeMap::new(),
+            last_tick: None,
+            last_publish: 0,
+            window_ms: 0.0,
+        })
+    }
+
+    fn selector(kc: &mut KubeCluster, l: &Load) -> Result<Option<LabelSelector>, ApiError> {
+        Ok(match l.kind.as_str() {
+            "deployment" => kc
+                .get::<Deployment>(&l.namespace, &l.name)?
+                .and_then(|d| d.spec)
+                .map(|s| s.selector),
+            "replicaset" => kc
+                .get::<ReplicaSet>(&l.namespace, &l.name)?
+                .and_then(|d| d.spec)
+                .map(|s| s.selector),
+            "statefulset" => kc
+                .get::<StatefulSet>(&l.namespace, &l.name)?
+                .and_then(|d| d.spec)
+                .map(|s| s.selector),
+            _ => None,
+        })
+    }
+
+    /// Runs the load ticks due by `t_ms` (run time) and publishes metrics when a window ends.
+    pub fn advance(
+        &mut self,
+        kc: &mut KubeCluster,
+        t_ms: u64,
+        nodes: &[String],
+    ) -> Result<(), ApiError> {
+        let last = *self.last_tick.get_or_insert(t_ms);
+        if t_ms < last + TICK_MS && self.last_tick != Some(t_ms) {
+            return Ok(());
+        }
+        let dt_s = ((t_ms - last) as f64 / 1000.0).max(0.0);
+        self.last_tick = Some(t_ms);
+        self.window_ms += dt_s * 1000.0;
+        let pods: Vec<Pod> = kc
+            .list::<Pod>(None, "")?
+            .into_iter()
+            .filter(|p| {
+                p.spec
+                    .as_ref()
+                    .and_then(|s| s.node_name.as_ref())
+                    .is_some_and(|n| nodes.contains(n))
+            })
+            .filter(|p| p.metadata.deletion_timestamp.is_none())
+            .collect();
+        let node_objs = kc.list::<Node>(None, "")?;
+        let alloc: BTreeMap<String, f64> = node_objs
+            .iter()
+            .map(|n| {
+                let cpu = n
+                    .status
+                    .as_ref()
+                    .and_then(|s| s.allocatable.as_ref())
+                    .and_then(|a| a.get("cpu"))
+                    .map(cpu_milli)
+                    .unwrap_or(0.0);
+                (n.metadata.name.clone().unwrap_or_default(), cpu)
+            })
+            .collect();
+        let mut requested: BTreeMap<String, f64> = BTreeMap::new();
+        for p in &pods {
+            let node = p
+                .spec
+                .as_ref()
+                .and_then(|s| s.node_name.clone())
+                .unwrap_or_default();
+            *requested.entry(node).or_default() +=
+                pod_cpu(p, |r| r.requests.as_ref()).unwrap_or(0.0);
+        }
+        for i in 0..self.loads.len() {
+            let l = self.loads[i].clone();
+            let Some(sel) = Self::selector(kc, &l)? else {
+                continue;
+            };
+            let sel = kscale_model::LabelSelector::parse(&selector_string(&sel))
+                .map_err(ApiError::Invalid)?;
+            let ready: Vec<&Pod> = pods
+                .iter()
+                .filter(|p| p.metadata.namespace.as_deref() == Some(l.namespace.as_str()))
+                .filter(|p| sel.matches(&p.metadata.labels.clone().unwrap_or_default()))
+                .filter(|p| pod_ready(p))
+                .collect();
+            let caps: Vec<f64> = ready
+                .iter()
+                .map(|p| {
+                    let cpu = pod_cpu(p, |r| r.limits.as_ref()).unwrap_or_else(|| {
+                        let node = p
+                            .spec
+                            .as_ref()
+                            .and_then(|s| s.node_name.clone())
+                            .unwrap_or_default();
+                        let req = pod_cpu(p, |r| r.requests.as_ref()).unwrap_or(0.0);
+                        let total = requested.get(&node).copied().unwrap_or(0.0);
+                        let a = alloc.get(&node).copied().unwrap_or(0.0);
+                        if total > 0.0 { a * req / total } else { a }
+                    });
+                    if l.cpu_milli_per_request > 0.0 {
+                        cpu / l.cpu_milli_per_request
+                    } else {
+                        f64::INFINITY
+                    }
+                })
+                .collect();
+            let rate = l.rate.at(t_ms);
+            let tick = kscale_twin::load::tick(
+                rate,
+                dt_s,
+                self.backlog[i],
+                &caps,
+                l.rate_limit,
+                l.queue_limit,
+                l.cpu_milli_per_request / 1000.0,
+            );
+            self.backlog[i] = tick.backlog;
+            for (p, rps) in ready.iter().zip(&tick.per_pod_rps) {
+                let key = (
+                    l.namespace.clone(),
+                    p.metadata.name.clone().unwrap_or_default(),
+                );
+                let cpu = l.idle_cpu_milli + rps * l.cpu_milli_per_request;
+                *self.acc.entry(key.clone()).or_default() += cpu * dt_s * 1000.0;
+                let inflight = rps * l.cpu_milli_per_request / 1000.0
+                    + tick.backlog / ready.len().max(1) as f64;
+                self.in_flight.insert(key, (i, inflight));
+            }
+        }
+        if t_ms >= self.last_publish + RESOLUTION_MS || self.last_publish == 0 {
+            // The average over the ticks of the window: a constant load reads exactly.
+            let window_ms = self.window_ms.max(1.0);
+            self.window_ms = 0.0;
+            self.last_publish = t_ms.max(1);
+            self.publish(&pods, window_ms);
+        }
+        Ok(())
+    }
+
+    fn publish(&mut self, pods: &[Pod], window_ms: f64) {
+        let mut node_usage: BTreeMap<String, (f64, f64)> = BTreeMap::new();
+        let mut out = Vec::new();
+        for p in pods.iter().filter(|p| pod_ready(p)) {
+            let ns = p.metadata.namespace.clone().unwrap_or_default();
+            let name = p.metadata.name.clone().unwrap_or_default();
+            let key = (ns.clone(), name.clone());
+            let cpu = self.acc.get(&key).copied().unwrap_or(0.0) / window_ms;
+            let mem = match self.in_flight.get(&key) {
+                Some((i, inflight)) => self.loads[*i]
+                    .memory
+                    .map(|(base, per)| base + per * inflight)
+                    .unwrap_or(0.0),
+                None => 0.0,
+            };
+            let containers: Vec<&k8s_openapi::api::core::v1::Container> =
+                p.spec.iter().flat_map(|s| s.containers.iter()).collect();
+            // A pod's whole usage is in its first container (as in the twin).
+            let usage = containers
+                .iter()
+                .enumerate()
+                .map(|(i, c)| ContainerUsage {
+                    name: c.name.clone(),
+                    cpu_milli: if i == 0 { cpu } else { 0.0 },
+                    memory_bytes: if i == 0 { mem } else { 0.0 },
+                })
+                .collect();
+            let node = p
+                .spec
+                .as_ref()
+                .and_then(|s| s.node_name.clone())
+                .unwrap_or_default();
+            let e = node_usage.entry(node).or_default();
+            e.0 += cpu;
+            e.1 += mem;
+            out.push(PodUsage {
+                namespace: ns,
+                name,
+                labels: p.metadata.labels.clone().unwrap_or_default(),
+                containers: usage,
+            });
+        }
+        self.acc.clear();
+        self.server.publish(Snapshot {
+            timestamp: jiff::Timestamp::now(),
+            window_s: (RESOLUTION_MS / 1000) as u32,
+            pods: out,
+            nodes: node_usage
+                .into_iter()
+                .map(|(name, (cpu_milli, memory_bytes))| NodeUsage {
+                    name,
+                    cpu_milli,
+                    memory_bytes,
+                })
+                .collect(),
+        });
+    }
+}

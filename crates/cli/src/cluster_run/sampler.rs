@@ -1,0 +1,165 @@
+//! The time series of a `--cluster` run, sampled from the API.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::{Node, Pod};
+use kscale_cluster::{Cluster, pod_ready};
+use kscale_kube::KubeCluster;
+use kscale_report::{ChartSpec, TimeSeries};
+
+/// The time series of a cluster run: the twin's cluster columns and, per Deployment,
+/// `deploy/NS/NAME/{desired,pods,ready}`.
+#[derive(Default)]
+pub struct Sampler {
+    rows: Vec<BTreeMap<String, f64>>,
+}
+
+impl Sampler {
+    pub fn sample(&mut self, kc: &mut KubeCluster, t_ms: u64) -> Result<(), String> {
+        let nodes = kc.list::<Node>(None, "").map_err(|e| e.to_string())?;
+        let pods = kc.list::<Pod>(None, "").map_err(|e| e.to_string())?;
+        let deps = kc.list::<Deployment>(None, "").map_err(|e| e.to_string())?;
+        let mut row = BTreeMap::new();
+        row.insert("time_s".to_string(), t_ms as f64 / 1000.0);
+        row.insert("nodes".into(), nodes.len() as f64);
+        row.insert(
+            "nodes_ready".into(),
+            nodes
+                .iter()
+                .filter(|n| kscale_cluster::node_ready(n))
+                .count() as f64,
+        );
+        let live: Vec<&Pod> = pods.iter().collect();
+        let phase = |p: &Pod| {
+            p.status
+                .as_ref()
+                .and_then(|s| s.phase.clone())
+                .unwrap_or_default()
+        };
+        row.insert("pods".into(), live.len() as f64);
+        row.insert(
+            "pods_running".into(),
+            live.iter().filter(|p| phase(p) == "Running").count() as f64,
+        );
+        row.insert(
+            "pods_ready".into(),
+            live.iter().filter(|p| pod_ready(p)).count() as f64,
+        );
+        row.insert(
+            "pods_pending".into(),
+            live.iter()
+                .filter(|p| phase(p) == "Pending" || phase(p).is_empty())
+                .count() as f64,
+        );
+        row.insert(
+            "pods_terminating".into(),
+            live.iter()
+                .filter(|p| p.metadata.deletion_timestamp.is_some())
+                .count() as f64,
+        );
+        for d in &deps {
+            let key = format!(
+                "deploy/{}/{}",
+                d.metadata.namespace.as_deref().unwrap_or(""),
+                d.metadata.name.as_deref().unwrap_or("")
+            );
+            let st = d.status.clone().unwrap_or_default();
+            row.insert(
+                format!("{key}/desired"),
+                d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1) as f64,
+            );
+            row.insert(format!("{key}/pods"), st.replicas.unwrap_or(0) as f64);
+            row.insert(
+                format!("{key}/ready"),
+                st.ready_replicas.unwrap_or(0) as f64,
+            );
+        }
+        self.rows.push(row);
+        Ok(())
+    }
+
+    pub fn max(&self, column: &str) -> f64 {
+        self.rows
+            .iter()
+            .filter_map(|r| r.get(column))
+            .fold(0.0, |a, b| a.max(*b))
+    }
+
+    fn columns(&self) -> Vec<String> {
+        let fixed = [
+            "time_s",
+            "nodes",
+            "nodes_ready",
+            "pods",
+            "pods_running",
+            "pods_ready",
+            "pods_pending",
+            "pods_terminating",
+        ];
+        let mut cols: Vec<String> = fixed.iter().map(|s| s.to_string()).collect();
+        let mut rest: Vec<String> = self
+            .rows
+            .iter()
+            .flat_map(|r| r.keys())
+            .filter(|k| !fixed.contains(&k.as_str()))
+            .cloned()
+            .collect();
+        rest.sort();
+        rest.dedup();
+        cols.extend(rest);
+        cols
+    }
+
+    pub fn charts(&self) -> Vec<ChartSpec> {
+        let cols = self.columns();
+        let mut charts = vec![
+            ChartSpec {
+                title: "Pods".into(),
+                y_label: "pods".into(),
+                series: vec![
+                    "pods_running".into(),
+                    "pods_ready".into(),
+                    "pods_pending".into(),
+                ],
+            },
+            ChartSpec {
+                title: "Nodes".into(),
+                y_label: "nodes".into(),
+                series: vec!["nodes".into(), "nodes_ready".into()],
+            },
+        ];
+        for c in cols
+            .iter()
+            .filter(|c| c.starts_with("deploy/") && c.ends_with("/desired"))
+            .take(20)
+        {
+            let base = c.trim_end_matches("/desired");
+            charts.push(ChartSpec {
+                title: format!("Deployment {}", base.trim_start_matches("deploy/")),
+                y_label: "replicas".into(),
+                series: vec![c.clone(), format!("{base}/pods"), format!("{base}/ready")],
+            });
+        }
+        charts
+    }
+
+    pub fn into_series(self) -> TimeSeries {
+        let columns = self.columns();
+        let rows = self
+            .rows
+            .iter()
+            .map(|r| {
+                columns
+                    .iter()
+                    .map(|c| r.get(c).copied().unwrap_or(0.0))
+                    .collect()
+            })
+            .collect();
+        TimeSeries {
+            columns,
+            rows,
+            x_label: None,
+        }
+    }
+}
