@@ -368,3 +368,136 @@ spec:
     );
     assert_eq!(rescale[0]["source"], "horizontal-pod-autoscaler");
 }
+
+#[test]
+fn an_unreachable_api_server_is_named() {
+    let tmp = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let kubeconfig = tmp.path().join("kubeconfig");
+    std::fs::write(
+        &kubeconfig,
+        format!(
+            "apiVersion: v1
+kind: Config
+clusters: [{{name: c, cluster: {{server: 'https://127.0.0.1:{port}', insecure-skip-tls-verify: true}}}}]
+users: [{{name: u, user: {{token: t}}}}]
+contexts: [{{name: x, context: {{cluster: c, user: u}}}}]
+current-context: x
+"
+        ),
+    )
+    .unwrap();
+    let s = scenario(
+        tmp.path(),
+        "10s",
+        "    - {at: 1s, run: kubectl get nodes}\n",
+    );
+    let out = kscale()
+        .args(["run", "--cluster", "--kubeconfig"])
+        .arg(&kubeconfig)
+        .arg("--out")
+        .arg(tmp.path().join("out"))
+        .arg(&s)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains(&format!("reaching the API server https://127.0.0.1:{port}")),
+        "{}",
+        text(&out)
+    );
+    let missing = kscale()
+        .args(["run", "--cluster", "--kubeconfig"])
+        .arg(tmp.path().join("nosuch"))
+        .arg(&s)
+        .output()
+        .unwrap();
+    assert_eq!(missing.status.code(), Some(1), "{}", text(&missing));
+    assert!(text(&missing).contains("nosuch"), "{}", text(&missing));
+}
+
+#[test]
+fn ctrl_c_during_a_cluster_run_stops_everything() {
+    let Some(bin) = real_bin("ctrl_c_during_a_cluster_run_stops_everything") else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    // A scenario of its own name, so its processes are told apart from the other tests'.
+    let s = scenario(
+        tmp.path(),
+        "10m",
+        "    - {at: 1s, run: kubectl get nodes}\n",
+    )
+    .to_string_lossy()
+    .into_owned();
+    let text_s = std::fs::read_to_string(&s)
+        .unwrap()
+        .replace("name: quick-cluster", "name: interrupted-run");
+    std::fs::write(&s, text_s).unwrap();
+    let mut child = kscale()
+        .args(["run", "--cluster", "-q", "--out"])
+        .arg(tmp.path().join("out"))
+        .arg(&s)
+        .env("KSCALE_CONTROLPLANE_BIN", &bin)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let marker = "kscale-interrupted-run-";
+    let started = std::time::Instant::now();
+    // Wait until its control plane runs, then a little into the run.
+    while !running_with(marker) {
+        assert!(
+            started.elapsed().as_secs() < 120,
+            "the control plane never started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    std::thread::sleep(std::time::Duration::from_secs(12));
+    let sent = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let code = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s.code();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "kscale did not stop on Ctrl-C"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(code, Some(130), "{}", text(&out));
+    assert!(text(&out).contains("interrupted"), "{}", text(&out));
+    assert!(!running_with(marker), "processes left running after Ctrl-C");
+    let dirs: Vec<_> = std::fs::read_dir(std::env::temp_dir())
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with(marker))
+        .map(|e| e.path())
+        .collect();
+    assert!(dirs.is_empty(), "left behind: {dirs:?}");
+}
+
+/// Whether a live process's command line contains `marker`.
+fn running_with(marker: &str) -> bool {
+    std::fs::read_dir("/proc").unwrap().flatten().any(|e| {
+        let Some(pid) = e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
+            return false;
+        };
+        let live = std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+            s.rsplit_once(')')
+                .is_some_and(|(_, r)| !r.trim_start().starts_with('Z'))
+        });
+        let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        live && String::from_utf8_lossy(&cmd).contains(marker)
+    })
+}

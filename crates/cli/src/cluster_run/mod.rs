@@ -184,20 +184,16 @@ pub fn run(o: Options<'_>) -> ExitCode {
     let mut output = match result {
         Ok(out) => out,
         Err(e) => {
-            if started_own {
+            let interrupted = cancel.load(Ordering::SeqCst);
+            if started_own && interrupted {
+                let _ = std::fs::remove_dir_all(&cp_dir);
+            } else if started_own {
                 eprintln!(
                     "kscale: the control plane's logs are in {}",
                     cp_dir.join("logs").display()
                 );
             }
-            return err(
-                if cancel.load(Ordering::SeqCst) {
-                    130
-                } else {
-                    1
-                },
-                e,
-            );
+            return err(if interrupted { 130 } else { 1 }, e);
         }
     };
     if started_own {
