@@ -501,3 +501,112 @@ fn running_with(marker: &str) -> bool {
         live && String::from_utf8_lossy(&cmd).contains(marker)
     })
 }
+
+#[test]
+fn karpenter_launches_nodes_for_the_real_schedulers_unschedulable_pods() {
+    let Some(bin) = real_bin("karpenter_launches_nodes_for_the_real_schedulers_unschedulable_pods")
+    else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(tmp.path().join("m")).unwrap();
+    std::fs::write(
+        tmp.path().join("m/karpenter.yaml"),
+        "apiVersion: karpenter.sh/v1
+kind: NodePool
+metadata: {name: general}
+spec:
+  template:
+    spec:
+      requirements:
+        - {key: karpenter.k8s.aws/instance-family, operator: In, values: [m5]}
+      nodeClassRef: {group: karpenter.k8s.aws, kind: EC2NodeClass, name: default}
+---
+apiVersion: karpenter.k8s.aws/v1
+kind: EC2NodeClass
+metadata: {name: default}
+spec:
+  amiSelectorTerms: [{alias: al2023@latest}]
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers:
+        - name: web
+          image: nginx:1.27
+          resources: {requests: {cpu: '1', memory: 1Gi}}
+",
+    )
+    .unwrap();
+    let s = tmp.path().join("scenario.yaml");
+    std::fs::write(
+        &s,
+        "apiVersion: kscale.io/v1alpha1
+kind: Scenario
+metadata: {name: karpenter-live}
+spec:
+  duration: 50s
+  cloud: {provider: aws, region: us-east-1, provisioningLatency: {min: 5s, max: 8s}}
+  nodes:
+    - {name: system, instanceType: m5.large, count: 1, taints: [{key: CriticalAddonsOnly, value: 'true', effect: NoSchedule}]}
+  manifests: [m/]
+  steps:
+    - {at: 15s, run: kubectl scale deployment web --replicas=4}
+    - {at: 45s, run: kubectl get pods -o wide}
+    - {at: 46s, run: kubectl get nodes -o json}
+",
+    )
+    .unwrap();
+    let out = tmp.path().join("out");
+    let run = kscale()
+        .args(["run", "--cluster", "-q", "--out"])
+        .arg(&out)
+        .arg(&s)
+        .env("KSCALE_CONTROLPLANE_BIN", &bin)
+        .output()
+        .unwrap();
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run));
+    let summary = json(&out.join("summary.json"));
+    assert_eq!(summary["karpenter"]["launches"], 2, "{summary}");
+    assert_eq!(summary["nodes"]["created"], 3, "{summary}");
+    let t = lines(&out.join("transcript.jsonl"));
+    let pods = t[1]["stdout"].as_str().unwrap();
+    assert_eq!(
+        pods.lines().filter(|l| l.contains(" Running ")).count(),
+        4,
+        "every pod runs on a launched node: {pods}"
+    );
+    assert!(!pods.contains(" system "), "{pods}");
+    let nodes: serde_json::Value = serde_json::from_str(t[2]["stdout"].as_str().unwrap()).unwrap();
+    let types: Vec<String> = nodes["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|n| n["metadata"]["labels"]["karpenter.sh/nodepool"] == "general")
+        .map(|n| {
+            n["metadata"]["labels"]["node.kubernetes.io/instance-type"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    // The cheapest m5 for one 1-CPU pod, then for three together.
+    assert_eq!(types, vec!["m5.large", "m5.xlarge"], "{nodes}");
+    let events = lines(&out.join("events.jsonl"));
+    let count = |r: &str| {
+        events
+            .iter()
+            .filter(|e| e["reason"] == r && e["source"] == "karpenter")
+            .count()
+    };
+    assert_eq!(
+        (count("Launched"), count("Nominated"), count("Registered")),
+        (2, 4, 2)
+    );
+}

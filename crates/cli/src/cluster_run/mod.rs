@@ -28,6 +28,7 @@ use kscale_kube::kubelet::{Kubelets, PodLatency};
 use kscale_report::{EventRecord, InvolvedObject, RunOutput, TranscriptEntry};
 use kscale_twin::sim::cluster_api::SimCluster;
 
+mod karpenter;
 mod load;
 mod sampler;
 
@@ -249,6 +250,11 @@ fn drive(
     let mut warnings = Vec::new();
     let (objects, _) =
         kscale_twin::manifest::load_paths(&scenario.manifest_paths).map_err(|e| e.to_string())?;
+    let mut live_karpenter = None;
+    if karpenter::wanted(&objects) {
+        karpenter::install_crds(kc).map_err(|e| format!("installing Karpenter's CRDs: {e}"))?;
+        live_karpenter = Some(karpenter::LiveKarpenter::new(sim));
+    }
     for obj in &objects {
         if let Err(e) = kc.create_raw(&obj.raw) {
             let w = format!(
@@ -290,6 +296,10 @@ fn drive(
             return Err("interrupted; the run's processes were stopped".into());
         }
         kubelets.tick(kc).map_err(|e| format!("kubelet: {e}"))?;
+        if let Some(k) = live_karpenter.as_mut() {
+            k.advance(kc, t, sim, &mut kubelets)
+                .map_err(|e| format!("karpenter: {e}"))?;
+        }
         if let Some(l) = live_load.as_mut() {
             l.advance(kc, t, &node_names)
                 .map_err(|e| format!("load model: {e}"))?;
@@ -386,7 +396,7 @@ fn drive(
         "scenario": scenario.name(),
         "seed": scenario.seed(),
         "durationSeconds": end as f64 / 1000.0,
-        "nodes": {"final": kubelets.node_names().count(), "max": samples.max("nodes"), "created": nodes.len()},
+        "nodes": {"final": kubelets.node_names().count(), "max": samples.max("nodes"), "created": kubelets.node_names().count(), "initial": nodes.len()},
         "pods": {
             "final": phases,
             "maxPending": samples.max("pods_pending"),
@@ -397,6 +407,7 @@ fn drive(
             "deletionsCompleted": stats.deleted,
         },
         "steps": {"total": transcript.len(), "failed": failed},
+        "karpenter": {"launches": live_karpenter.as_ref().map(|k| k.launched).unwrap_or(0)},
         "events": {"total": events.len(), "byReason": by_reason},
         "notOnCluster": warnings,
     });

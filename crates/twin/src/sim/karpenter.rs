@@ -154,6 +154,122 @@ pub fn pool_label(api: &PoolApi) -> &'static str {
     }
 }
 
+/// The pools of these `Provisioner` / `NodePool` objects `(kind, name, object)`, with their
+/// disruption settings and zero usage (the caller adds its nodes' and in-flight claims').
+/// Karpenter's defaults apply: capacity type on-demand, `consolidateAfter` 0s, budgets
+/// `nodes: 10%`, `expireAfter` 720h.
+pub fn pool_configs<'a>(
+    objects: impl Iterator<Item = (&'a str, &'a str, &'a Value)>,
+) -> Vec<PoolConfig> {
+    let mut out = vec![];
+    for (kind, name, v) in objects {
+        let api = if kind == "Provisioner" {
+            PoolApi::Provisioner
+        } else {
+            PoolApi::NodePool
+        };
+        let spec = v.get("spec");
+        let (reqs, tnts, lbls, limits) = match api {
+            PoolApi::Provisioner => (
+                requirements(spec.and_then(|s| s.get("requirements"))),
+                taints(spec.and_then(|s| s.get("taints"))),
+                labels(spec.and_then(|s| s.get("labels"))),
+                spec.and_then(|s| s.pointer("/limits/resources")),
+            ),
+            PoolApi::NodePool => (
+                requirements(spec.and_then(|s| s.pointer("/template/spec/requirements"))),
+                taints(spec.and_then(|s| s.pointer("/template/spec/taints"))),
+                labels(spec.and_then(|s| s.pointer("/template/metadata/labels"))),
+                spec.and_then(|s| s.get("limits")),
+            ),
+        };
+        let mut reqs = reqs;
+        // Karpenter defaults capacity type to on-demand when no requirement names it.
+        if !reqs.iter().any(|r| r.key == "karpenter.sh/capacity-type") {
+            reqs.push(NodeSelectorRequirement {
+                key: "karpenter.sh/capacity-type".into(),
+                op: SelectorOp::In,
+                values: vec!["on-demand".into()],
+            });
+        }
+        let limits = limits.map(|l| Resources {
+            cpu_milli: quantity(l.get("cpu")).map(|x| x.milli()).unwrap_or(0),
+            memory: quantity(l.get("memory")).map(|x| x.value()).unwrap_or(0),
+            pods: 0,
+        });
+        let mut pool_labels = lbls;
+        pool_labels.insert(pool_label(&api).into(), name.to_string());
+        let (empty_after_ms, underutilized) = match api {
+            PoolApi::Provisioner => {
+                let consolidation = spec
+                    .and_then(|s| s.pointer("/consolidation/enabled"))
+                    .and_then(Value::as_bool)
+                    .unwrap_or(false);
+                let ttl = spec
+                    .and_then(|s| s.get("ttlSecondsAfterEmpty"))
+                    .and_then(Value::as_u64)
+                    .map(|s| s * 1000);
+                (
+                    ttl.or(if consolidation { Some(0) } else { None }),
+                    consolidation,
+                )
+            }
+            PoolApi::NodePool => {
+                let d = spec.and_then(|s| s.get("disruption"));
+                let policy = d
+                    .and_then(|d| d.get("consolidationPolicy"))
+                    .and_then(Value::as_str)
+                    .unwrap_or("WhenEmptyOrUnderutilized");
+                let after = d
+                    .and_then(|d| d.get("consolidateAfter"))
+                    .and_then(Value::as_str)
+                    .unwrap_or("0s");
+                let after = if after == "Never" {
+                    None
+                } else {
+                    kscale_model::parse_duration(after).ok()
+                };
+                (after, after.is_some() && policy != "WhenEmpty")
+            }
+        };
+        let (budgets, expire_after_ms) = match api {
+            PoolApi::Provisioner => (vec![], None),
+            PoolApi::NodePool => (
+                nodepool_budgets(spec),
+                match spec
+                    .and_then(|s| s.pointer("/template/spec/expireAfter"))
+                    .and_then(Value::as_str)
+                    .unwrap_or("720h")
+                {
+                    "Never" => None,
+                    e => kscale_model::parse_duration(e).ok(),
+                },
+            ),
+        };
+        let weight = spec
+            .and_then(|s| s.get("weight"))
+            .and_then(Value::as_i64)
+            .unwrap_or(0) as i32;
+        out.push(PoolConfig {
+            pool: Pool {
+                name: name.to_string(),
+                weight,
+                requirements: reqs,
+                taints: tnts,
+                labels: pool_labels,
+                limits,
+                usage: Resources::ZERO,
+            },
+            api,
+            empty_after_ms,
+            underutilized,
+            budgets,
+            expire_after_ms,
+        });
+    }
+    out
+}
+
 impl Sim {
     /// Provisioners and NodePools in the store.
     pub fn karpenter_pools(&mut self) -> Vec<PoolConfig> {
@@ -253,117 +369,12 @@ impl Sim {
 
     /// [`Sim::karpenter_pools`] with every usage zero (read from the objects only).
     fn karpenter_pool_specs(&self) -> Vec<PoolConfig> {
-        let mut out = vec![];
-        for (k, v) in self
-            .store
-            .list("Provisioner", None)
-            .chain(self.store.list("NodePool", None))
-        {
-            let api = if k.kind == "Provisioner" {
-                PoolApi::Provisioner
-            } else {
-                PoolApi::NodePool
-            };
-            let spec = v.get("spec");
-            let (reqs, tnts, lbls, limits) = match api {
-                PoolApi::Provisioner => (
-                    requirements(spec.and_then(|s| s.get("requirements"))),
-                    taints(spec.and_then(|s| s.get("taints"))),
-                    labels(spec.and_then(|s| s.get("labels"))),
-                    spec.and_then(|s| s.pointer("/limits/resources")),
-                ),
-                PoolApi::NodePool => (
-                    requirements(spec.and_then(|s| s.pointer("/template/spec/requirements"))),
-                    taints(spec.and_then(|s| s.pointer("/template/spec/taints"))),
-                    labels(spec.and_then(|s| s.pointer("/template/metadata/labels"))),
-                    spec.and_then(|s| s.get("limits")),
-                ),
-            };
-            let mut reqs = reqs;
-            // Karpenter defaults capacity type to on-demand when no requirement names it.
-            if !reqs.iter().any(|r| r.key == "karpenter.sh/capacity-type") {
-                reqs.push(NodeSelectorRequirement {
-                    key: "karpenter.sh/capacity-type".into(),
-                    op: SelectorOp::In,
-                    values: vec!["on-demand".into()],
-                });
-            }
-            let limits = limits.map(|l| Resources {
-                cpu_milli: quantity(l.get("cpu")).map(|x| x.milli()).unwrap_or(0),
-                memory: quantity(l.get("memory")).map(|x| x.value()).unwrap_or(0),
-                pods: 0,
-            });
-            let mut pool_labels = lbls;
-            pool_labels.insert(pool_label(&api).into(), k.name.clone());
-            let (empty_after_ms, underutilized) = match api {
-                PoolApi::Provisioner => {
-                    let consolidation = spec
-                        .and_then(|s| s.pointer("/consolidation/enabled"))
-                        .and_then(Value::as_bool)
-                        .unwrap_or(false);
-                    let ttl = spec
-                        .and_then(|s| s.get("ttlSecondsAfterEmpty"))
-                        .and_then(Value::as_u64)
-                        .map(|s| s * 1000);
-                    (
-                        ttl.or(if consolidation { Some(0) } else { None }),
-                        consolidation,
-                    )
-                }
-                PoolApi::NodePool => {
-                    let d = spec.and_then(|s| s.get("disruption"));
-                    let policy = d
-                        .and_then(|d| d.get("consolidationPolicy"))
-                        .and_then(Value::as_str)
-                        .unwrap_or("WhenEmptyOrUnderutilized");
-                    let after = d
-                        .and_then(|d| d.get("consolidateAfter"))
-                        .and_then(Value::as_str)
-                        .unwrap_or("0s");
-                    let after = if after == "Never" {
-                        None
-                    } else {
-                        kscale_model::parse_duration(after).ok()
-                    };
-                    (after, after.is_some() && policy != "WhenEmpty")
-                }
-            };
-            let (budgets, expire_after_ms) = match api {
-                PoolApi::Provisioner => (vec![], None),
-                PoolApi::NodePool => (
-                    nodepool_budgets(spec),
-                    match spec
-                        .and_then(|s| s.pointer("/template/spec/expireAfter"))
-                        .and_then(Value::as_str)
-                        .unwrap_or("720h")
-                    {
-                        "Never" => None,
-                        e => kscale_model::parse_duration(e).ok(),
-                    },
-                ),
-            };
-            let weight = spec
-                .and_then(|s| s.get("weight"))
-                .and_then(Value::as_i64)
-                .unwrap_or(0) as i32;
-            out.push(PoolConfig {
-                pool: Pool {
-                    name: k.name.clone(),
-                    weight,
-                    requirements: reqs,
-                    taints: tnts,
-                    labels: pool_labels,
-                    limits,
-                    usage: Resources::ZERO,
-                },
-                api,
-                empty_after_ms,
-                underutilized,
-                budgets,
-                expire_after_ms,
-            });
-        }
-        out
+        pool_configs(
+            self.store
+                .list("Provisioner", None)
+                .chain(self.store.list("NodePool", None))
+                .map(|(k, v)| (k.kind.as_str(), k.name.as_str(), v)),
+        )
     }
 
     /// Every offering of the catalog: instance type × capacity type × zone.

@@ -1,0 +1,411 @@
+//! Karpenter provisioning on a `--cluster` run: the twin's decisions
+//! (`kscale_controllers::karpenter::plan` over the scenario's instance catalog) against the
+//! real scheduler's unschedulable pods, launching nodes kscale registers after the cloud's
+//! provisioning latency.
+//!
+//! As upstream (kubernetes-sigs/karpenter `pkg/controllers/provisioning`): pods the scheduler
+//! marked `PodScheduled=False, reason Unschedulable` open a batch that closes after 1 s without
+//! a new pod or 10 s in all; each closed batch is planned onto the highest-weight compatible
+//! NodePool / Provisioner and the cheapest offering; pods planned onto a launched NodeClaim
+//! are nominated to it and not planned again until its node registered. Karpenter's CRDs are
+//! installed (schemaless) so the manifests' NodePools, Provisioners and node classes can be
+//! created. Not live yet: disruption (consolidation, expiry, drift), insufficient-capacity
+//! fallbacks, spot interruptions.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use k8s_openapi::api::core::v1::{Node, Pod};
+use kscale_cluster::{ApiError, Cluster, Event, EventType};
+use kscale_controllers::karpenter::{self, Offering};
+use kscale_controllers::scheduler::PodInfo;
+use kscale_kube::KubeCluster;
+use kscale_kube::kubelet::Kubelets;
+use kscale_model::{Resources, SimTime};
+use kscale_twin::sim::Sim;
+use kscale_twin::sim::karpenter::{PoolConfig, pool_configs, pool_label};
+use kscale_twin::sim::model::PodTemplate;
+use kube::api::{Api, ApiResource, DynamicObject, ListParams};
+use serde_json::{Value, json};
+
+/// Batch idle time (1 s) and maximum length (10 s), upstream's `BATCH_IDLE_DURATION` and
+/// `BATCH_MAX_DURATION` defaults.
+const BATCH_IDLE_MS: u64 = 1_000;
+const BATCH_MAX_MS: u64 = 10_000;
+/// How long pods stay nominated to a registered claim's node before they may be planned
+/// again (the scheduler binds them within seconds). *Assumption*: 30 s.
+const NOMINATION_GRACE_MS: u64 = 30_000;
+
+/// The CRDs Karpenter's objects need: (group, version, kind, plural).
+const CRDS: &[(&str, &str, &str, &str)] = &[
+    ("karpenter.sh", "v1", "NodePool", "nodepools"),
+    ("karpenter.sh", "v1", "NodeClaim", "nodeclaims"),
+    ("karpenter.sh", "v1alpha5", "Provisioner", "provisioners"),
+    ("karpenter.k8s.aws", "v1", "EC2NodeClass", "ec2nodeclasses"),
+    (
+        "karpenter.k8s.aws",
+        "v1alpha1",
+        "AWSNodeTemplate",
+        "awsnodetemplates",
+    ),
+];
+
+/// Whether the manifests hold Karpenter objects (then the CRDs are installed).
+pub fn wanted(objects: &[kscale_twin::manifest::ManifestObject]) -> bool {
+    objects.iter().any(|o| {
+        o.raw
+            .get("apiVersion")
+            .and_then(Value::as_str)
+            .is_some_and(|v| v.starts_with("karpenter.sh/") || v.starts_with("karpenter.k8s.aws/"))
+    })
+}
+
+/// Installs Karpenter's CRDs (schemaless: `x-kubernetes-preserve-unknown-fields`) and waits
+/// until the API serves them.
+pub fn install_crds(kc: &mut KubeCluster) -> Result<(), ApiError> {
+    for (group, version, kind, plural) in CRDS {
+        let crd = json!({
+            "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+            "metadata": {"name": format!("{plural}.{group}")},
+            "spec": {"group": group, "scope": "Cluster",
+                     "names": {"kind": kind, "plural": plural, "singular": kind.to_ascii_lowercase(),
+                               "listKind": format!("{kind}List")},
+                     "versions": [{"name": version, "served": true, "storage": true,
+                                   "subresources": {"status": {}},
+                                   "schema": {"openAPIV3Schema": {"type": "object",
+                                              "x-kubernetes-preserve-unknown-fields": true}}}]}
+        });
+        match kc.create_raw(&crd) {
+            Ok(()) | Err(ApiError::AlreadyExists(_)) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    for (group, version, kind, _) in CRDS {
+        let gvk = kube::api::GroupVersionKind::gvk(group, version, kind);
+        loop {
+            let client = kc.client().clone();
+            let ok =
+                kc.block_on(async { kube::discovery::pinned_kind(&client, &gvk).await.is_ok() });
+            if ok {
+                break;
+            }
+            if std::time::Instant::now() > deadline {
+                return Err(ApiError::Unavailable(format!(
+                    "the CRD of {kind} was not served in 30 s"
+                )));
+            }
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
+    }
+    Ok(())
+}
+
+struct Claim {
+    name: String,
+    node: String,
+    ip: String,
+    config: PoolConfig,
+    offering: Offering,
+    ready_at: u64,
+}
+
+/// Live Karpenter provisioning.
+pub struct LiveKarpenter {
+    offerings: Arc<Vec<Offering>>,
+    region: String,
+    batch: Option<(u64, u64)>,
+    seen: BTreeSet<String>,
+    in_flight: Vec<Claim>,
+    /// Pod uid → until when it is nominated (`u64::MAX` while its claim is in flight).
+    nominated: BTreeMap<String, (String, u64)>,
+    seq: u64,
+    /// Claims launched so far.
+    pub launched: u64,
+}
+
+fn dynamic(
+    kc: &KubeCluster,
+    group: &str,
+    version: &str,
+    kind: &str,
+    plural: &str,
+) -> Api<DynamicObject> {
+    let ar = ApiResource {
+        group: group.into(),
+        version: version.into(),
+        api_version: format!("{group}/{version}"),
+        kind: kind.into(),
+        plural: plural.into(),
+    };
+    Api::all_with(kc.client().clone(), &ar)
+}
+
+fn unschedulable(p: &Pod) -> bool {
+    p.spec.as_ref().is_some_and(|s| s.node_name.is_none())
+        && p.metadata.deletion_timestamp.is_none()
+        && p.status
+            .as_ref()
+            .and_then(|s| s.conditions.as_ref())
+            .into_iter()
+            .flatten()
+            .any(|c| {
+                c.type_ == "PodScheduled"
+                    && c.status == "False"
+                    && c.reason.as_deref() == Some("Unschedulable")
+            })
+}
+
+fn cpu_text(milli: i64) -> String {
+    if milli % 1000 == 0 {
+        (milli / 1000).to_string()
+    } else {
+        format!("{milli}m")
+    }
+}
+
+impl LiveKarpenter {
+    /// Karpenter over the scenario's catalog (instance types, capacity types, zones).
+    pub fn new(sim: &Sim) -> Self {
+        LiveKarpenter {
+            offerings: sim.offerings(),
+            region: sim.region(),
+            batch: None,
+            seen: BTreeSet::new(),
+            in_flight: vec![],
+            nominated: BTreeMap::new(),
+            seq: 0,
+            launched: 0,
+        }
+    }
+
+    fn pools(&self, kc: &mut KubeCluster) -> Result<Vec<PoolConfig>, ApiError> {
+        let mut objects: Vec<(&'static str, String, Value)> = vec![];
+        for (kind, api) in [
+            (
+                "Provisioner",
+                dynamic(
+                    kc,
+                    "karpenter.sh",
+                    "v1alpha5",
+                    "Provisioner",
+                    "provisioners",
+                ),
+            ),
+            (
+                "NodePool",
+                dynamic(kc, "karpenter.sh", "v1", "NodePool", "nodepools"),
+            ),
+        ] {
+            let list = kc
+                .block_on(api.list(&ListParams::default()))
+                .map_err(|e| ApiError::Unavailable(format!("listing {kind}s: {e}")))?;
+            for o in list.items {
+                let name = o.metadata.name.clone().unwrap_or_default();
+                let v = serde_json::to_value(&o).map_err(|e| ApiError::Invalid(e.to_string()))?;
+                objects.push((kind, name, v));
+            }
+        }
+        let mut configs = pool_configs(objects.iter().map(|(k, n, v)| (*k, n.as_str(), v)));
+        // Usage: the pools' nodes and in-flight claims.
+        let nodes = kc.list::<Node>(None, "")?;
+        for c in &mut configs {
+            let label = pool_label(&c.api);
+            let mut usage = Resources::ZERO;
+            for n in &nodes {
+                if n.metadata.labels.as_ref().and_then(|l| l.get(label)) == Some(&c.pool.name)
+                    && let Some(o) = self.offering_of(n)
+                {
+                    usage += o.capacity;
+                }
+            }
+            for f in self
+                .in_flight
+                .iter()
+                .filter(|f| f.config.pool.name == c.pool.name)
+            {
+                usage += f.offering.capacity;
+            }
+            c.pool.usage = usage;
+        }
+        Ok(configs)
+    }
+
+    fn offering_of(&self, n: &Node) -> Option<&Offering> {
+        let l = n.metadata.labels.as_ref()?;
+        let it = l.get("node.kubernetes.io/instance-type")?;
+        self.offerings.iter().find(|o| &o.instance_type == it)
+    }
+
+    /// One pass at run time `t`: registers claims whose node is up, batches unschedulable
+    /// pods and launches claims for a closed batch.
+    pub fn advance(
+        &mut self,
+        kc: &mut KubeCluster,
+        t: u64,
+        sim: &mut Sim,
+        kubelets: &mut Kubelets,
+    ) -> Result<(), ApiError> {
+        // Nodes whose provisioning latency is over register.
+        let due: Vec<Claim> = {
+            let (due, rest): (Vec<Claim>, Vec<Claim>) = std::mem::take(&mut self.in_flight)
+                .into_iter()
+                .partition(|c| c.ready_at <= t);
+            self.in_flight = rest;
+            due
+        };
+        for c in due {
+            let mut labels = karpenter::node_labels(&c.config.pool, &c.offering);
+            labels.insert("kubernetes.io/hostname".into(), c.node.clone());
+            labels.insert("karpenter.sh/registered".into(), "true".into());
+            labels.insert("karpenter.sh/initialized".into(), "true".into());
+            let r = |x: &Resources| json!({"cpu": cpu_text(x.cpu_milli), "memory": format!("{}Ki", x.memory / 1024), "pods": x.pods.to_string()});
+            let taints: Vec<Value> = c
+                .config
+                .pool
+                .taints
+                .iter()
+                .map(|t| {
+                    let mut v = json!({"key": t.key, "effect": t.effect.as_str()});
+                    if !t.value.is_empty() {
+                        v["value"] = json!(t.value);
+                    }
+                    v
+                })
+                .collect();
+            let node: Node = serde_json::from_value(json!({
+                "apiVersion": "v1", "kind": "Node",
+                "metadata": {"name": c.node, "labels": labels},
+                "spec": {"providerID": format!("aws:///{}/i-{:017x}", c.offering.zone, self.seq), "taints": taints},
+                "status": {"capacity": r(&c.offering.capacity), "allocatable": r(&c.offering.allocatable),
+                           "addresses": [{"type": "InternalIP", "address": c.ip}, {"type": "Hostname", "address": c.node}],
+                           "nodeInfo": {"kubeletVersion": "v1.32.0-eks", "kubeProxyVersion": "v1.32.0-eks",
+                                        "osImage": "Amazon Linux 2023", "kernelVersion": "6.1.0",
+                                        "containerRuntimeVersion": "containerd://1.7.20",
+                                        "operatingSystem": "linux", "architecture": "amd64",
+                                        "machineID": "", "systemUUID": "", "bootID": ""},
+                           "conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady",
+                                           "message": "kubelet is posting ready status"}]}
+            }))
+            .map_err(|e| ApiError::Invalid(e.to_string()))?;
+            kubelets.register(kc, &node)?;
+            kc.event(Event {
+                type_: EventType::Normal,
+                reason: "Registered".into(),
+                kind: "NodeClaim".into(),
+                namespace: String::new(),
+                name: c.name.clone(),
+                message: format!("Status condition transitioned, Type: Registered, Status: True, Reason: Registered (node {})", c.node),
+                source: "karpenter".into(),
+            });
+            for (_, (claim, until)) in self.nominated.iter_mut() {
+                if *claim == c.name {
+                    *until = t + NOMINATION_GRACE_MS;
+                }
+            }
+        }
+        self.nominated.retain(|_, (_, until)| *until > t);
+
+        let pods = kc.list::<Pod>(None, "")?;
+        let pending: Vec<&Pod> = pods
+            .iter()
+            .filter(|p| unschedulable(p))
+            .filter(|p| {
+                !self
+                    .nominated
+                    .contains_key(p.metadata.uid.as_deref().unwrap_or(""))
+            })
+            .collect();
+        let live: BTreeSet<String> = pending
+            .iter()
+            .filter_map(|p| p.metadata.uid.clone())
+            .collect();
+        if live.iter().any(|u| !self.seen.contains(u)) {
+            let start = self.batch.map(|(s, _)| s).unwrap_or(t);
+            self.batch = Some((start, t));
+        }
+        self.seen = live;
+        let Some((start, last)) = self.batch else {
+            return Ok(());
+        };
+        if t < last + BATCH_IDLE_MS && t < start + BATCH_MAX_MS {
+            return Ok(());
+        }
+        self.batch = None;
+        if pending.is_empty() {
+            return Ok(());
+        }
+        let configs = self.pools(kc)?;
+        if configs.is_empty() {
+            return Ok(());
+        }
+        let infos: Vec<PodInfo> = pending
+            .iter()
+            .enumerate()
+            .map(|(i, p)| {
+                let meta = serde_json::to_value(&p.metadata).unwrap_or(Value::Null);
+                let spec = serde_json::to_value(p.spec.as_ref()).unwrap_or(Value::Null);
+                let tpl = PodTemplate::compile(Some(&meta), &spec);
+                PodInfo {
+                    id: i as u64,
+                    namespace: Arc::from(p.metadata.namespace.as_deref().unwrap_or("default")),
+                    name: Arc::from(p.metadata.name.as_deref().unwrap_or("")),
+                    labels: tpl.labels.clone(),
+                    requests: tpl.requests,
+                    priority: p.spec.as_ref().and_then(|s| s.priority).unwrap_or(0),
+                    start_time: SimTime::ZERO,
+                    terminating: false,
+                    constraints: tpl.constraints.clone(),
+                }
+            })
+            .collect();
+        let pools: Vec<karpenter::Pool> = configs.iter().map(|c| c.pool.clone()).collect();
+        let plan = karpenter::plan(&infos, &pools, &self.offerings);
+        for claim in plan.claims {
+            self.seq += 1;
+            let config = configs[claim.pool].clone();
+            let offering = self.offerings[claim.offering].clone();
+            let name = format!("{}-{:05x}", config.pool.name, self.seq * 7919 % 0xfffff);
+            let (a, b) = ((self.seq / 250) % 254 + 1, self.seq % 250 + 1);
+            let node = format!("ip-192-168-{a}-{b}.{}.compute.internal", self.region);
+            let ip = format!("192.168.{a}.{b}");
+            for id in &claim.pods {
+                let p = pending[*id as usize];
+                let uid = p.metadata.uid.clone().unwrap_or_default();
+                self.nominated.insert(uid, (name.clone(), u64::MAX));
+                kc.event(Event {
+                    type_: EventType::Normal,
+                    reason: "Nominated".into(),
+                    kind: "Pod".into(),
+                    namespace: p.metadata.namespace.clone().unwrap_or_default(),
+                    name: p.metadata.name.clone().unwrap_or_default(),
+                    message: format!("Pod should schedule on: nodeclaim/{name}"),
+                    source: "karpenter".into(),
+                });
+            }
+            kc.event(Event {
+                type_: EventType::Normal,
+                reason: "Launched".into(),
+                kind: "NodeClaim".into(),
+                namespace: String::new(),
+                name: name.clone(),
+                message: format!(
+                    "Status condition transitioned, Type: Launched, Status: True, Reason: Launched ({} {} in {})",
+                    offering.instance_type, offering.capacity_type, offering.zone
+                ),
+                source: "karpenter".into(),
+            });
+            self.launched += 1;
+            let delay = sim.provisioning_latency_ms();
+            self.in_flight.push(Claim {
+                name,
+                node,
+                ip,
+                config,
+                offering,
+                ready_at: t + delay,
+            });
+        }
+        Ok(())
+    }
+}
