@@ -610,3 +610,87 @@ spec:
         (2, 4, 2)
     );
 }
+
+#[test]
+fn seed_004_preemption_karpenter_and_the_proportional_autoscaler_run_live() {
+    let Some(bin) =
+        real_bin("seed_004_preemption_karpenter_and_the_proportional_autoscaler_run_live")
+    else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let seed = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples/seed004")
+        .canonicalize()
+        .unwrap();
+    // Seed 004 compressed: its manifests and step 7 verbatim, minutes turned into seconds.
+    let s = tmp.path().join("scenario.yaml");
+    std::fs::write(
+        &s,
+        format!(
+            "apiVersion: kscale.io/v1alpha1
+kind: Scenario
+metadata: {{name: seed004-cluster}}
+spec:
+  duration: 150s
+  seed: 4
+  cloud: {{provider: aws, region: us-west-2, provisioningLatency: {{min: 5s, max: 8s}}}}
+  nodes:
+    - {{name: system, instanceType: m5.large, count: 1, taints: [{{key: CriticalAddonsOnly, value: 'true', effect: NoSchedule}}]}}
+  manifests: [{seed}/manifests/]
+  steps:
+    - {{at: 35s, run: kubectl scale deployment nginx-app --replicas=2}}
+    - {{at: 65s, run: kubectl apply -f {seed}/step7/cpa.yaml}}
+    - {{at: 80s, run: kubectl scale deployment nginx-app --replicas=4}}
+    - {{at: 145s, run: kubectl get deployment dummy-app -o json}}
+    - {{at: 146s, run: kubectl get pods -o wide}}
+",
+            seed = seed.display()
+        ),
+    )
+    .unwrap();
+    let out = tmp.path().join("out");
+    let run = kscale()
+        .args(["run", "--cluster", "-q", "--out"])
+        .arg(&out)
+        .arg(&s)
+        .env("KSCALE_CONTROLPLANE_BIN", &bin)
+        .output()
+        .unwrap();
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run));
+    let t = lines(&out.join("transcript.jsonl"));
+    for e in &t {
+        assert_eq!(e["exitCode"], 0, "{e}");
+    }
+    let events = lines(&out.join("events.jsonl"));
+    // The nginx pod (priority 1000000) preempts the dummy pod (priority -1).
+    let preempted: Vec<_> = events
+        .iter()
+        .filter(|e| e["reason"] == "Preempted")
+        .map(|e| e["involvedObject"]["name"].as_str().unwrap().to_string())
+        .collect();
+    assert!(!preempted.is_empty(), "no preemption");
+    assert!(
+        preempted.iter().all(|p| p.starts_with("dummy-app-")),
+        "{preempted:?}"
+    );
+    // The proportional autoscaler, live, grows the dummy Deployment with Karpenter's nodes.
+    let scaled: Vec<_> = events
+        .iter()
+        .filter(|e| {
+            e["reason"] == "ScalingTarget" && e["source"] == "cluster-proportional-autoscaler"
+        })
+        .collect();
+    assert!(
+        !scaled.is_empty(),
+        "the CPA never scaled: {}",
+        t[4]["stdout"]
+    );
+    let dummy: serde_json::Value = serde_json::from_str(t[3]["stdout"].as_str().unwrap()).unwrap();
+    assert_eq!(dummy["spec"]["replicas"], 2, "{}", scaled.last().unwrap());
+    let summary = json(&out.join("summary.json"));
+    assert!(
+        summary["karpenter"]["launches"].as_u64().unwrap() >= 5,
+        "{summary}"
+    );
+}
