@@ -5,32 +5,12 @@
 //!
 //! Needs `KSCALE_CONTROLPLANE_BIN` (`.ci/run` sets it); skipped with a message without it.
 
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
-fn kscale() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_kscale"))
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-fn real_bin(test: &str) -> Option<PathBuf> {
-    match std::env::var_os("KSCALE_CONTROLPLANE_BIN") {
-        Some(d) => Some(PathBuf::from(d)),
-        None => {
-            eprintln!(
-                "skipped {test}: set KSCALE_CONTROLPLANE_BIN to the folder `kscale control-plane build` prints"
-            );
-            None
-        }
-    }
-}
+use common::{kscale, real_bin, run_cluster, running_with, temp_dirs, text};
 
 fn quickstart_manifests() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -94,13 +74,7 @@ fn the_quickstart_scale_step_and_its_preemption_run_on_a_real_control_plane() {
 ",
     );
     let out = tmp.path().join("out");
-    let run = kscale()
-        .args(["run", "--cluster", "-q", "--out"])
-        .arg(&out)
-        .arg(&s)
-        .env("KSCALE_CONTROLPLANE_BIN", &bin)
-        .output()
-        .unwrap();
+    let run = run_cluster(&bin, &s, &out);
     assert_eq!(run.status.code(), Some(0), "{}", text(&run));
     for f in [
         "summary.json",
@@ -180,26 +154,12 @@ fn the_quickstart_scale_step_and_its_preemption_run_on_a_real_control_plane() {
     // Nothing of the control plane is left: no live process started for this run (their
     // command lines name its directory, kscale-quick-cluster-*) and no directory.
     let marker = "kscale-quick-cluster-";
-    let left: Vec<String> = std::fs::read_dir("/proc")
-        .unwrap()
-        .flatten()
-        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|pid| {
-            let live = std::fs::read_to_string(format!("/proc/{pid}/stat"))
-                .is_ok_and(|s| !s.rsplit_once(')').unwrap().1.trim_start().starts_with('Z'));
-            let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-            live && String::from_utf8_lossy(&cmd).contains(marker)
-        })
-        .map(|pid| pid.to_string())
-        .collect();
-    assert!(left.is_empty(), "left running: {left:?}");
-    let dirs: Vec<_> = std::fs::read_dir(std::env::temp_dir())
-        .unwrap()
-        .flatten()
-        .filter(|e| e.file_name().to_string_lossy().starts_with(marker))
-        .map(|e| e.path())
-        .collect();
-    assert!(dirs.is_empty(), "left behind: {dirs:?}");
+    assert!(!running_with(marker), "processes left running");
+    assert!(
+        temp_dirs(marker).is_empty(),
+        "left behind: {:?}",
+        temp_dirs(marker)
+    );
 }
 
 #[test]
@@ -250,6 +210,26 @@ fn a_brought_cluster_keeps_its_nodes_and_is_left_as_found() {
     };
     let refused = run(&[]);
     let allowed = run(&["--allow-existing-nodes"]);
+    // A user without RBAC permissions (the admin impersonating "nobody"): the refusal names
+    // the verb, the resource and the user.
+    let nobody = tmp.path().join("nobody.kubeconfig");
+    std::fs::write(
+        &nobody,
+        std::fs::read_to_string(&kubeconfig).unwrap().replacen(
+            "  user:\n",
+            "  user:\n    as: nobody\n",
+            1,
+        ),
+    )
+    .unwrap();
+    let forbidden = kscale()
+        .args(["run", "--cluster", "-q", "--kubeconfig"])
+        .arg(&nobody)
+        .arg("--out")
+        .arg(tmp.path().join("out-nobody"))
+        .arg(&s)
+        .output()
+        .unwrap();
     let nodes_after = kubectl(&["get", "nodes", "-o", "name"]);
     let deployments_after = kubectl(&["get", "deployments", "-o", "name"]);
     let down = kscale()
@@ -280,6 +260,12 @@ fn a_brought_cluster_keeps_its_nodes_and_is_left_as_found() {
     assert_eq!(
         String::from_utf8_lossy(&deployments_after.stdout).trim(),
         ""
+    );
+    assert_eq!(forbidden.status.code(), Some(1), "{}", text(&forbidden));
+    let f = text(&forbidden);
+    assert!(
+        f.contains("forbidden") && f.contains("\"nobody\"") && f.contains("nodes"),
+        "{f}"
     );
     assert_eq!(down.status.code(), Some(0), "{}", text(&down));
 }
@@ -323,13 +309,7 @@ spec:
     )
     .unwrap();
     let out = tmp.path().join("out");
-    let run = kscale()
-        .args(["run", "--cluster", "-q", "--out"])
-        .arg(&out)
-        .arg(&s)
-        .env("KSCALE_CONTROLPLANE_BIN", &bin)
-        .output()
-        .unwrap();
+    let run = run_cluster(&bin, &s, &out);
     assert_eq!(run.status.code(), Some(0), "{}", text(&run));
     let t = lines(&out.join("transcript.jsonl"));
     let table = t[1]["stdout"].as_str().unwrap();
@@ -478,28 +458,11 @@ fn ctrl_c_during_a_cluster_run_stops_everything() {
     assert_eq!(code, Some(130), "{}", text(&out));
     assert!(text(&out).contains("interrupted"), "{}", text(&out));
     assert!(!running_with(marker), "processes left running after Ctrl-C");
-    let dirs: Vec<_> = std::fs::read_dir(std::env::temp_dir())
-        .unwrap()
-        .flatten()
-        .filter(|e| e.file_name().to_string_lossy().starts_with(marker))
-        .map(|e| e.path())
-        .collect();
-    assert!(dirs.is_empty(), "left behind: {dirs:?}");
-}
-
-/// Whether a live process's command line contains `marker`.
-fn running_with(marker: &str) -> bool {
-    std::fs::read_dir("/proc").unwrap().flatten().any(|e| {
-        let Some(pid) = e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
-            return false;
-        };
-        let live = std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
-            s.rsplit_once(')')
-                .is_some_and(|(_, r)| !r.trim_start().starts_with('Z'))
-        });
-        let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-        live && String::from_utf8_lossy(&cmd).contains(marker)
-    })
+    assert!(
+        temp_dirs(marker).is_empty(),
+        "left behind: {:?}",
+        temp_dirs(marker)
+    );
 }
 
 #[test]
@@ -564,13 +527,7 @@ spec:
     )
     .unwrap();
     let out = tmp.path().join("out");
-    let run = kscale()
-        .args(["run", "--cluster", "-q", "--out"])
-        .arg(&out)
-        .arg(&s)
-        .env("KSCALE_CONTROLPLANE_BIN", &bin)
-        .output()
-        .unwrap();
+    let run = run_cluster(&bin, &s, &out);
     assert_eq!(run.status.code(), Some(0), "{}", text(&run));
     let summary = json(&out.join("summary.json"));
     assert_eq!(summary["karpenter"]["launches"], 2, "{summary}");
@@ -650,13 +607,7 @@ spec:
     )
     .unwrap();
     let out = tmp.path().join("out");
-    let run = kscale()
-        .args(["run", "--cluster", "-q", "--out"])
-        .arg(&out)
-        .arg(&s)
-        .env("KSCALE_CONTROLPLANE_BIN", &bin)
-        .output()
-        .unwrap();
+    let run = run_cluster(&bin, &s, &out);
     assert_eq!(run.status.code(), Some(0), "{}", text(&run));
     let t = lines(&out.join("transcript.jsonl"));
     for e in &t {

@@ -5,47 +5,14 @@
 //! `kscale control-plane build`); without it they are skipped with a message. The failure and
 //! interrupt tests use stand-in programs and always run.
 
+mod common;
+
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
+
+use common::{alive, group_alive, kscale, real_bin, text};
 use std::time::{Duration, Instant};
-
-fn kscale() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_kscale"))
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-/// Whether `pid` is a live process (a zombie is not).
-fn alive(pid: i32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .ok()
-        .and_then(|s| s.rsplit_once(')').map(|(_, r)| r.trim_start().to_string()))
-        .is_some_and(|r| !r.starts_with('Z') && !r.starts_with('X'))
-}
-
-/// Live processes in process group `pgid`.
-fn group_alive(pgid: i32) -> bool {
-    std::fs::read_dir("/proc").unwrap().flatten().any(|e| {
-        let Some(pid) = e.file_name().to_str().and_then(|n| n.parse::<i32>().ok()) else {
-            return false;
-        };
-        std::fs::read_to_string(format!("/proc/{pid}/stat"))
-            .ok()
-            .and_then(|s| {
-                let rest = s.rsplit_once(')')?.1.to_string();
-                let f: Vec<&str> = rest.split_whitespace().collect();
-                Some(f[0] != "Z" && f[2].parse::<i32>().ok()? == pgid)
-            })
-            .unwrap_or(false)
-    })
-}
 
 fn port_free(port: u16) -> bool {
     std::net::TcpListener::bind(("127.0.0.1", port)).is_ok()
@@ -187,19 +154,6 @@ fn missing_binaries_are_named() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out).contains("etcd is missing"), "{}", text(&out));
-}
-
-/// The real binaries, or `None` with a message saying the test is skipped.
-fn real_bin(test: &str) -> Option<PathBuf> {
-    match std::env::var_os("KSCALE_CONTROLPLANE_BIN") {
-        Some(d) => Some(PathBuf::from(d)),
-        None => {
-            eprintln!(
-                "skipped {test}: set KSCALE_CONTROLPLANE_BIN to the folder `kscale control-plane build` prints"
-            );
-            None
-        }
-    }
 }
 
 #[test]
