@@ -62,6 +62,7 @@ fn the_quickstart_scale_step_and_its_preemption_run_on_a_real_control_plane() {
         return;
     };
     let tmp = tempfile::tempdir().unwrap();
+    let started_at = std::time::SystemTime::now();
     let s = scenario(
         tmp.path(),
         "45s",
@@ -156,9 +157,9 @@ fn the_quickstart_scale_step_and_its_preemption_run_on_a_real_control_plane() {
     let marker = "kscale-quick-cluster-";
     assert!(!running_with(marker), "processes left running");
     assert!(
-        temp_dirs(marker).is_empty(),
+        temp_dirs(marker, started_at).is_empty(),
         "left behind: {:?}",
-        temp_dirs(marker)
+        temp_dirs(marker, started_at)
     );
 }
 
@@ -406,6 +407,7 @@ fn ctrl_c_during_a_cluster_run_stops_everything() {
         return;
     };
     let tmp = tempfile::tempdir().unwrap();
+    let started_at = std::time::SystemTime::now();
     // A scenario of its own name, so its processes are told apart from the other tests'.
     let s = scenario(
         tmp.path(),
@@ -459,9 +461,9 @@ fn ctrl_c_during_a_cluster_run_stops_everything() {
     assert!(text(&out).contains("interrupted"), "{}", text(&out));
     assert!(!running_with(marker), "processes left running after Ctrl-C");
     assert!(
-        temp_dirs(marker).is_empty(),
+        temp_dirs(marker, started_at).is_empty(),
         "left behind: {:?}",
-        temp_dirs(marker)
+        temp_dirs(marker, started_at)
     );
 }
 

@@ -68,12 +68,18 @@ pub fn running_with(marker: &str) -> bool {
     })
 }
 
-/// Entries of the temporary folder whose name starts with `prefix`.
-pub fn temp_dirs(prefix: &str) -> Vec<PathBuf> {
+/// Entries of the temporary folder whose name starts with `prefix` and that were changed at or
+/// after `since` (an earlier run's kept logs are not this test's).
+pub fn temp_dirs(prefix: &str, since: std::time::SystemTime) -> Vec<PathBuf> {
     std::fs::read_dir(std::env::temp_dir())
         .unwrap()
         .flatten()
         .filter(|e| e.file_name().to_string_lossy().starts_with(prefix))
+        .filter(|e| {
+            e.metadata()
+                .and_then(|m| m.modified())
+                .is_ok_and(|t| t >= since)
+        })
         .map(|e| e.path())
         .collect()
 }
