@@ -188,14 +188,9 @@ pub fn cpa_container(deploy: &Deployment) -> Option<&Container> {
 
 /// Milli-CPU of a quantity (`"4"`, `"3920m"`, `"1.5"`); 0 when unreadable.
 fn cpu_milli(q: &Quantity) -> i64 {
-    let s = q.0.as_str();
-    match s.strip_suffix('m') {
-        Some(m) => m.parse().unwrap_or(0),
-        None => s
-            .parse::<f64>()
-            .map(|c| (c * 1000.0).round() as i64)
-            .unwrap_or(0),
-    }
+    kscale_model::Quantity::parse(&q.0)
+        .map(|x| x.milli())
+        .unwrap_or(0)
 }
 
 /// The cluster size CPA counts over `nodes` that carry every `labels` pair.

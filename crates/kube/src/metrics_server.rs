@@ -84,7 +84,8 @@ type Shared = Arc<RwLock<Snapshot>>;
 
 /// A running metrics server; stops when dropped.
 pub struct MetricsServer {
-    rt: tokio::runtime::Runtime,
+    /// Runs the serving task; held so that dropping the server ends it.
+    _rt: tokio::runtime::Runtime,
     handle: axum_server::Handle<SocketAddr>,
     port: u16,
     state: Shared,
@@ -275,7 +276,7 @@ impl MetricsServer {
         });
         started?;
         Ok(MetricsServer {
-            rt,
+            _rt: rt,
             handle,
             port,
             state,
@@ -314,8 +315,8 @@ impl MetricsServer {
 
 impl Drop for MetricsServer {
     fn drop(&mut self) {
+        // The runtime (dropped after this) ends the serving task.
         self.handle.shutdown();
-        let _ = &self.rt;
     }
 }
 

@@ -21,6 +21,7 @@ use kscale_controllers::karpenter::{self, Offering};
 use kscale_controllers::scheduler::PodInfo;
 use kscale_kube::KubeCluster;
 use kscale_kube::kubelet::Kubelets;
+use kscale_model::quantity::{format_bytes, format_cpu_milli};
 use kscale_model::{Resources, SimTime};
 use kscale_twin::sim::Sim;
 use kscale_twin::sim::karpenter::{PoolConfig, pool_configs, pool_label};
@@ -156,14 +157,6 @@ fn unschedulable(p: &Pod) -> bool {
             })
 }
 
-fn cpu_text(milli: i64) -> String {
-    if milli % 1000 == 0 {
-        (milli / 1000).to_string()
-    } else {
-        format!("{milli}m")
-    }
-}
-
 impl LiveKarpenter {
     /// Karpenter over the scenario's catalog (instance types, capacity types, zones).
     pub fn new(sim: &Sim) -> Self {
@@ -259,7 +252,7 @@ impl LiveKarpenter {
             labels.insert("kubernetes.io/hostname".into(), c.node.clone());
             labels.insert("karpenter.sh/registered".into(), "true".into());
             labels.insert("karpenter.sh/initialized".into(), "true".into());
-            let r = |x: &Resources| json!({"cpu": cpu_text(x.cpu_milli), "memory": format!("{}Ki", x.memory / 1024), "pods": x.pods.to_string()});
+            let r = |x: &Resources| json!({"cpu": format_cpu_milli(x.cpu_milli), "memory": format_bytes(x.memory), "pods": x.pods.to_string()});
             let taints: Vec<Value> = c
                 .config
                 .pool

@@ -27,11 +27,9 @@ pub const TICK_MS: u64 = kscale_twin::load::TICK_MS;
 
 /// Milli-CPU of a quantity; 0 when unreadable.
 fn cpu_milli(q: &Quantity) -> f64 {
-    let s = q.0.as_str();
-    match s.strip_suffix('m') {
-        Some(m) => m.parse().unwrap_or(0.0),
-        None => s.parse::<f64>().map(|c| c * 1000.0).unwrap_or(0.0),
-    }
+    kscale_model::Quantity::parse(&q.0)
+        .map(|x| x.milli() as f64)
+        .unwrap_or(0.0)
 }
 
 fn pod_cpu(
@@ -110,11 +108,12 @@ impl LiveLoad {
         t_ms: u64,
         nodes: &[String],
     ) -> Result<(), ApiError> {
-        let last = *self.last_tick.get_or_insert(t_ms);
-        if t_ms < last + TICK_MS && self.last_tick != Some(t_ms) {
+        // The first call starts the clock (a tick of length 0); then one tick per second.
+        let last = self.last_tick.unwrap_or(t_ms);
+        if self.last_tick.is_some() && t_ms < last + TICK_MS {
             return Ok(());
         }
-        let dt_s = ((t_ms - last) as f64 / 1000.0).max(0.0);
+        let dt_s = (t_ms - last) as f64 / 1000.0;
         self.last_tick = Some(t_ms);
         self.window_ms += dt_s * 1000.0;
         let pods: Vec<Pod> = kc
