@@ -829,6 +829,10 @@ pub struct HpaState {
     pub up_events: Vec<(SimTime, i32)>,
     /// Scale-down events (time, pods removed).
     pub down_events: Vec<(SimTime, i32)>,
+    /// The controller has an entry for this HPA (upstream: its `recommendations` map entry is
+    /// not nil); false until the first sync records the initial recommendation. Upstream's
+    /// tests that set `recommendations: []timestampedRecommendation{}` set this.
+    pub known: bool,
 }
 
 /// A ScalingLimited reason, when normalization changed the proposal.
@@ -1143,6 +1147,16 @@ impl Decision {
     }
 }
 
+/// At an HPA's first sync, its current replica count becomes its first recommendation
+/// (horizontal.go `recordInitialRecommendation`), so a new HPA holds a scale-down until its
+/// downscale stabilization window has passed instead of scaling down at once.
+pub fn record_initial_recommendation(state: &mut HpaState, current: i32, now: SimTime) {
+    if !state.known {
+        state.known = true;
+        state.recommendations.push((now, current));
+    }
+}
+
 /// One sync of an HPA (horizontal.go `reconcileAutoscaler` and `computeReplicasForMetrics`):
 /// `current` is the scale's `spec.replicas`, `status_replicas` its `status.replicas`;
 /// `inputs[i]` is what the metrics APIs returned for `spec.effective_metrics()[i]`. Every
@@ -1157,6 +1171,7 @@ pub fn reconcile(
     inputs: &[MetricInput],
     now: SimTime,
 ) -> Decision {
+    record_initial_recommendation(state, current, now);
     let metrics = spec.effective_metrics();
     if current == 0 && spec.min != 0 {
         return Decision {
@@ -1871,6 +1886,45 @@ mod tests {
         }
     }
 
+    /// Upstream's test setting `recommendations: []timestampedRecommendation{}`: an entry
+    /// exists, so no initial recommendation is recorded.
+    fn known() -> HpaState {
+        HpaState {
+            known: true,
+            ..HpaState::default()
+        }
+    }
+
+    #[test]
+    fn first_sync_records_the_current_count_and_holds_a_scale_down() {
+        // horizontal.go recordInitialRecommendation: a new HPA on 5 replicas whose metric asks
+        // for 3 keeps 5 (ScaleDownStabilized) until the 5-minute window has passed.
+        let pods = vec![ready_pod(true); 5];
+        let s = spec(1, 6, vec![MetricSpec::Resource(cpu(50))]);
+        let inputs = [cpu_input(&[100, 300, 500, 250, 250])];
+        let mut st = HpaState::default();
+        let d = reconcile(&mut st, &s, 5, 5, &pods, &inputs, NOW);
+        assert_eq!((d.desired, d.stabilized), (5, Some(Stabilized::Down)));
+        assert!(st.known);
+        let later = SimTime(NOW.0 + 285_000);
+        let d = reconcile(&mut st, &s, 5, 5, &pods, &inputs, later);
+        assert_eq!(d.desired, 5, "still inside the window");
+        let after = SimTime(NOW.0 + 300_000);
+        let d = reconcile(&mut st, &s, 5, 5, &pods, &inputs, after);
+        assert_eq!(
+            d.desired, 3,
+            "the initial recommendation has left the window"
+        );
+        // A scale-up is not held (no scale-up window without behavior).
+        let inputs = [cpu_input(&[900; 5])];
+        let d = reconcile(&mut HpaState::default(), &s, 5, 5, &pods, &inputs, NOW);
+        assert_eq!(d.desired, 6);
+        // An entry that already exists (upstream: empty, non-nil) records nothing.
+        let inputs = [cpu_input(&[100, 300, 500, 250, 250])];
+        let d = reconcile(&mut known(), &s, 5, 5, &pods, &inputs, NOW);
+        assert_eq!(d.desired, 3);
+    }
+
     fn cpu_input(levels: &[i64]) -> MetricInput {
         Ok(Observed::PerPod(
             levels.iter().map(|l| val(1000, Some(*l))).collect(),
@@ -2028,7 +2082,7 @@ mod tests {
         let pods = vec![ready_pod(true); 5];
         let s = spec(0, 6, vec![object(Target::Value(20000))]);
         let d = reconcile(
-            &mut HpaState::default(),
+            &mut known(),
             &s,
             5,
             5,

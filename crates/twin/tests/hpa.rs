@@ -58,6 +58,35 @@ fn scales_down_after_the_stabilization_window() {
     assert_eq!(at(1500.0), 1.0, "scaled down to min after the window");
 }
 
+#[test]
+fn a_new_hpa_holds_a_scale_down_for_its_stabilization_window() {
+    // horizontal.go recordInitialRecommendation: the first sync records the current count (5),
+    // so although 2 req/s of 10m over 5 × 100m asks for 1 replica at once, the HPA keeps 5
+    // for the 5-minute downscale window and only then scales down.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("m.yaml"),
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n  replicas: 5\n  selector: {matchLabels: {app: web}}\n  template:\n    metadata: {labels: {app: web}}\n    spec:\n      containers:\n      - {name: c, image: app, resources: {requests: {cpu: 100m}}}\n---\napiVersion: autoscaling/v2\nkind: HorizontalPodAutoscaler\nmetadata: {name: web}\nspec:\n  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: web}\n  minReplicas: 1\n  maxReplicas: 10\n  metrics:\n  - type: Resource\n    resource: {name: cpu, target: {type: Utilization, averageUtilization: 50}}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("s.yaml"),
+        "apiVersion: kscale.io/v1alpha1\nkind: Scenario\nmetadata: {name: hpa}\nspec:\n  duration: 15m\n  nodes: [{name: n, instanceType: m5.xlarge, count: 2}]\n  manifests: [m.yaml]\n  load:\n    - target: deployment/web\n      requestsPerSecond: {steps: [{at: 0s, value: 2}]}\n      cpuPerRequest: 10m\n",
+    )
+    .unwrap();
+    let mut sim = Sim::new(Arc::new(
+        Scenario::load(&dir.path().join("s.yaml")).unwrap(),
+    ))
+    .unwrap();
+    sim.run_checked().unwrap();
+    let (t, size) = first_rescale(&sim);
+    assert_eq!(size, 1, "scaled down to min");
+    assert!(
+        (300.0..=330.0).contains(&t),
+        "not before the window from the first sync: {t}"
+    );
+}
+
 /// A twin of a Deployment `web` (1 replica, `requests` as given) with a CPU-utilization HPA,
 /// 20 req/s of 10m each and the given kubectl steps.
 fn web_with_hpa(requests: &str, steps: &str) -> Sim {

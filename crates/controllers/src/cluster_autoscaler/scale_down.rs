@@ -4,7 +4,7 @@
 //! - `core/scaledown/eligibility/eligibility.go`: a candidate belongs to an autoscaled group, is
 //!   not being deleted, has no `cluster-autoscaler.kubernetes.io/scale-down-disabled: "true"`
 //!   annotation and its utilization (`simulator/utilization/info.go`: the larger of the CPU and
-//!   memory request fractions of allocatable) is at most `--scale-down-utilization-threshold`.
+//!   memory request fractions of allocatable) is below `--scale-down-utilization-threshold`.
 //! - `simulator/drain.go` and `simulator/drainability/rules/*`: the drainability rules, first
 //!   decisive outcome wins (mirror → skip; long-terminating → skip; DaemonSet → not moved;
 //!   `safe-to-evict: "true"` → movable; terminal → not moved; no controller → blocks; kube-system
@@ -352,7 +352,9 @@ pub fn find_removable(
             .filter(|p| counts(p, cutoff, now, drain))
             .fold(Resources::ZERO, |a, p| a + p.requests);
         let u = utilization(&n.info.allocatable, &req);
-        if u > opts.utilization_threshold {
+        // eligibility.go `isNodeBelowUtilizationThreshold`: `Utilization >= threshold` is not
+        // underutilized, so a node at exactly the threshold stays.
+        if u >= opts.utilization_threshold {
             sim.unremovable.push(Unremovable {
                 node: n.info.name.to_string(),
                 reason: "NotUnderutilized".into(),
@@ -759,6 +761,33 @@ mod tests {
                 reason: "NotUnderutilized".into()
             }]
         );
+    }
+
+    #[test]
+    fn a_node_at_exactly_the_threshold_is_not_underutilized() {
+        // eligibility.go isNodeBelowUtilizationThreshold: `>= threshold` keeps the node. n1 at
+        // exactly 50% stays although its pod would fit n2 (25%), which is removable.
+        let nodes = [
+            node("n1", 2000, vec![pod(1, "default", 1000, 0, "web")]),
+            node("n2", 4000, vec![pod(2, "default", 1000, 0, "web")]),
+        ];
+        let s = find_removable(
+            &views(&nodes),
+            &|_| PodDrainInfo::replicated(),
+            &[],
+            &BTreeMap::new(),
+            &ScaleDownOptions::default(),
+            SimTime::ZERO,
+        );
+        assert_eq!(
+            s.unremovable,
+            [Unremovable {
+                node: "n1".into(),
+                reason: "NotUnderutilized".into()
+            }]
+        );
+        assert_eq!(s.removable.len(), 1);
+        assert_eq!(s.removable[0].node, "n2");
     }
 
     #[test]

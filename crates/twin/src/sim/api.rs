@@ -290,6 +290,7 @@ impl Sim {
         if let Some(raw) = &raw {
             super::elastic::carry_replicas(&mut v, raw, self.elastic.max_replicas)?;
         }
+        super::defaulting::apply_defaults(&mut v);
         let kind = v
             .get("kind")
             .and_then(Value::as_str)
@@ -536,6 +537,11 @@ impl Sim {
             spec["nodeName"] = json!(n.as_ref());
         }
         spec["priority"] = json!(p.priority);
+        // Set by the Priority admission plugin on every pod (a `Never` class's pods carry
+        // `Never` in their template already; see `Sim::create_pod`).
+        if spec.get("preemptionPolicy").is_none() {
+            spec["preemptionPolicy"] = json!("PreemptLowerPriority");
+        }
         if spec.get("schedulerName").is_none() {
             spec["schedulerName"] = json!("default-scheduler");
         }

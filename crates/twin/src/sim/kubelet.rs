@@ -80,11 +80,19 @@ impl Sim {
 
     /// Resolves a pod's priority as the Priority admission plugin does.
     pub fn resolve_priority(&self, class: Option<&str>) -> Result<i32, String> {
+        self.resolve_priority_class(class).map(|(p, _)| p)
+    }
+
+    /// The priority and whether the preemption policy is `Never`, as the Priority admission
+    /// plugin resolves them from the pod's PriorityClass, else the global default class, else
+    /// 0 and `PreemptLowerPriority` (plugin/pkg/admission/priority/admission.go `admitPod`,
+    /// `getDefaultPriority`).
+    pub fn resolve_priority_class(&self, class: Option<&str>) -> Result<(i32, bool), String> {
         match class {
             Some(name) => self
                 .store
                 .get(&ObjKey::new("PriorityClass", "", name))
-                .map(|v| v.get("value").and_then(Value::as_i64).unwrap_or(0) as i32)
+                .map(class_of)
                 .ok_or_else(|| format!("no PriorityClass with name {name} was found")),
             None => {
                 // Memoized while no PriorityClass is written (created, changed or deleted).
@@ -106,20 +114,22 @@ impl Sim {
         }
     }
 
-    /// The value of the first PriorityClass with `globalDefault: true`, else 0.
-    fn global_default_priority(&self) -> i32 {
+    /// The value and `Never` policy of the first PriorityClass with `globalDefault: true`,
+    /// else (0, false).
+    fn global_default_priority(&self) -> (i32, bool) {
         self.store
             .list("PriorityClass", None)
             .find(|(_, v)| v.get("globalDefault").and_then(Value::as_bool) == Some(true))
-            .map(|(_, v)| v.get("value").and_then(Value::as_i64).unwrap_or(0) as i32)
-            .unwrap_or(0)
+            .map(|(_, v)| class_of(v))
+            .unwrap_or((0, false))
     }
 
-    /// The admission checks of a pod create: namespace exists, PriorityClass exists.
+    /// The admission checks of a pod create: namespace exists, PriorityClass exists, the
+    /// pod's preemption policy agrees with the class's.
     pub fn admission_check(
         &self,
         namespace: &str,
-        priority_class: Option<&str>,
+        template: &Arc<PodTemplate>,
     ) -> Result<i32, String> {
         if self
             .store
@@ -128,7 +138,9 @@ impl Sim {
         {
             return Err(format!("namespaces \"{namespace}\" not found"));
         }
-        self.resolve_priority(priority_class)
+        let (priority, never) = self.resolve_priority_class(template.priority_class.as_deref())?;
+        with_preemption_policy(Arc::clone(template), never)?;
+        Ok(priority)
     }
 
     /// Creates a pod object (API admission included) and queues it for scheduling.
@@ -151,8 +163,10 @@ impl Sim {
         if self.pod_names.contains_key(&(ns.clone(), nm.clone())) {
             return Err(format!("pods \"{name}\" already exists"));
         }
-        let priority = self
-            .resolve_priority(template.priority_class.as_deref())
+        let (priority, never) = self
+            .resolve_priority_class(template.priority_class.as_deref())
+            .map_err(|m| format!("pods \"{name}\" is forbidden: {m}"))?;
+        let template = with_preemption_policy(template, never)
             .map_err(|m| format!("pods \"{name}\" is forbidden: {m}"))?;
         let id = self.next_pod_id;
         self.next_pod_id += 1;
@@ -550,4 +564,41 @@ fn counted(p: &Pod) -> (isize, isize) {
 /// How the counts moved from `before` to `after`.
 fn counts_moved(before: (isize, isize), after: (isize, isize)) -> (isize, isize) {
     (after.0 - before.0, after.1 - before.1)
+}
+
+/// A PriorityClass's value and whether its `preemptionPolicy` is `Never` (the API server
+/// defaults it to `PreemptLowerPriority`).
+fn class_of(v: &Value) -> (i32, bool) {
+    (
+        v.get("value").and_then(Value::as_i64).unwrap_or(0) as i32,
+        v.get("preemptionPolicy").and_then(Value::as_str) == Some("Never"),
+    )
+}
+
+/// The Priority admission plugin's copy of the class's preemption policy into the pod
+/// (admission.go `admitPod`): a pod whose spec names a different policy is refused; a pod
+/// without one gets the class's. Templates are shared, so only a pod that must change gets
+/// its own copy.
+fn with_preemption_policy(
+    template: Arc<PodTemplate>,
+    never: bool,
+) -> Result<Arc<PodTemplate>, String> {
+    let name = |n: bool| if n { "Never" } else { "PreemptLowerPriority" };
+    match template
+        .spec
+        .get("preemptionPolicy")
+        .and_then(Value::as_str)
+    {
+        Some(given) if given != name(never) => Err(format!(
+            "the string value of PreemptionPolicy ({given}) must not be provided in pod spec; priority admission controller computed {} from the given PriorityClass name",
+            name(never)
+        )),
+        _ if template.constraints.preemption_never == never => Ok(template),
+        _ => {
+            let mut t = (*template).clone();
+            t.spec["preemptionPolicy"] = Value::from(name(never));
+            Arc::make_mut(&mut t.constraints).preemption_never = never;
+            Ok(Arc::new(t))
+        }
+    }
 }

@@ -10,6 +10,7 @@ pub mod api;
 pub mod cluster_api;
 pub mod cluster_autoscaler;
 pub mod custom_metrics;
+pub mod defaulting;
 pub mod elastic;
 pub mod elastic_autoscaler;
 pub mod event_stream;
@@ -273,9 +274,10 @@ pub struct Sim {
     /// Per Deployment: what its last sync read, when a sync over the same objects finds
     /// nothing to do (see `workloads.rs`).
     pub deployment_memo: workloads::DeploymentMemos,
-    /// The priority of pods without a PriorityClass (the global default's value, else 0),
-    /// with the [`Store::writes_of`] PriorityClasses it was found at.
-    pub default_priority: std::sync::Mutex<Option<(u64, i32)>>,
+    /// The priority of pods without a PriorityClass (the global default's value, else 0) and
+    /// whether its preemption policy is `Never`, with the [`Store::writes_of`]
+    /// PriorityClasses it was found at.
+    pub default_priority: std::sync::Mutex<Option<(u64, (i32, bool))>>,
 }
 
 impl Sim {

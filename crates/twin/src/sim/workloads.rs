@@ -704,9 +704,7 @@ impl Sim {
             // Admission failures are known up front in the twin, so the failing batch of one is
             // evaluated synchronously.
             let template = Arc::clone(&cache.template);
-            if let Err(msg) =
-                self.admission_check(&key.namespace, template.priority_class.as_deref())
-            {
+            if let Err(msg) = self.admission_check(&key.namespace, &template) {
                 self.emit(
                     "Warning",
                     "FailedCreate",
