@@ -170,7 +170,13 @@ fn parse_lines<T>(
             continue;
         }
         let at = || format!("{} line {}", dir.join(file).display(), i + 1);
-        let v: Value = serde_json::from_str(line).map_err(|e| format!("{}: {e}", at()))?;
+        let v: Value = serde_json::from_str(line).map_err(|e| {
+            // Each line is one document: its position is a column of the file's line.
+            let text = e.to_string();
+            let suffix = format!(" at line {} column {}", e.line(), e.column());
+            let what = text.strip_suffix(&suffix).unwrap_or(&text);
+            format!("{}: {what} at column {}", at(), e.column())
+        })?;
         out.push(f(&v).map_err(|e| format!("{}: {e}", at()))?);
     }
     Ok(out)
