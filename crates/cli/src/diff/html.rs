@@ -89,7 +89,8 @@ type Line<'a> = (String, &'a str, bool, Vec<(f64, f64)>);
 
 /// An SVG chart of the step lines `lines`.
 fn chart(title: &str, lines: &[Line]) -> String {
-    let (w, h, pad) = (720.0, 220.0, 40.0);
+    // The legend is to the right of the plot.
+    let (w, h, pad, right) = (860.0, 220.0, 40.0, 160.0);
     let pts = lines.iter().flat_map(|l| l.3.iter());
     let (mut t0, mut t1, mut v1) = (f64::INFINITY, f64::NEG_INFINITY, 1.0f64);
     for &(t, v) in pts {
@@ -103,7 +104,7 @@ fn chart(title: &str, lines: &[Line]) -> String {
     if t1 <= t0 {
         t1 = t0 + 1.0;
     }
-    let x = |t: f64| pad + (t - t0) / (t1 - t0) * (w - 2.0 * pad);
+    let x = |t: f64| pad + (t - t0) / (t1 - t0) * (w - pad - right);
     let y = |v: f64| h - pad - v / v1 * (h - 2.0 * pad);
     let mut s = format!(
         "<figure><figcaption>{}</figcaption><svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" viewBox=\"0 0 {w} {h}\">\n",
@@ -118,7 +119,7 @@ fn chart(title: &str, lines: &[Line]) -> String {
         super::secs(t0),
         super::secs(t1),
         b = h - pad,
-        r = w - pad,
+        r = w - right,
         l = pad - 4.0,
         tb = h - pad + 14.0,
     );
@@ -146,8 +147,8 @@ fn chart(title: &str, lines: &[Line]) -> String {
             "<path d=\"{d}\" fill=\"none\" stroke=\"{colour}\" stroke-width=\"1.5\"{dash}/>\
              <text x=\"{lx}\" y=\"{ly}\" font-size=\"11\" fill=\"{colour}\">{}</text>",
             esc(label),
-            lx = w - pad - 150.0,
-            ly = pad - 24.0 + 11.0 * k as f64,
+            lx = w - right + 10.0,
+            ly = pad + 14.0 * k as f64,
         );
     }
     s.push_str("</svg></figure>\n");
