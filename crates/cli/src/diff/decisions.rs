@@ -97,6 +97,7 @@ struct Nodes {
 }
 
 impl Nodes {
+    /// The identities announced by `events`.
     fn of(events: &[Event]) -> Nodes {
         let mut n = Nodes::default();
         for e in events {

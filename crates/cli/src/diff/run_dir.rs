@@ -203,6 +203,7 @@ fn num_field(v: &Value, field: &str) -> Result<f64, String> {
     }
 }
 
+/// One line of `events.jsonl`, checked.
 fn parse_event(v: &Value) -> Result<Event, String> {
     if !v.is_object() {
         return Err("expected a JSON object".into());
@@ -224,6 +225,7 @@ fn parse_event(v: &Value) -> Result<Event, String> {
     })
 }
 
+/// One line of `transcript.jsonl`, checked.
 fn parse_step(v: &Value) -> Result<Step, String> {
     if !v.is_object() {
         return Err("expected a JSON object".into());

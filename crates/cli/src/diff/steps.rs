@@ -113,7 +113,8 @@ fn timestamp_len(s: &[u8]) -> Option<usize> {
         Some(b'+' | b'-')
             if s.len() >= i + 6
                 && s[i + 1..i + 3].iter().all(u8::is_ascii_digit)
-                && s[i + 3] == b':' =>
+                && s[i + 3] == b':'
+                && s[i + 4..i + 6].iter().all(u8::is_ascii_digit) =>
         {
             Some(i + 6)
         }
@@ -343,6 +344,14 @@ mod tests {
         let b = "{\n    \"uid\": \"aaaaaaaa-0d1e-4f5a-8b6c-7d8e9f0a1b2c\",\n    \"resourceVersion\": \"98765\",\n    \"creationTimestamp\": \"2026-05-01T10:11:12.5+02:00\"\n}";
         assert_eq!(normalize(a), normalize(b));
         assert!(normalize(a).contains("\"resourceVersion\": \"<rv>\""));
+    }
+
+    #[test]
+    fn timestamps() {
+        assert_eq!(normalize_line("at 2024-01-01T00:00:00Z."), "at <time>.");
+        assert_eq!(normalize_line("2024-01-01T00:00:00.25+02:00 x"), "<time> x");
+        // Not a zone: the timestamp ends before it, and a non-ASCII tail does not split a char.
+        assert_eq!(normalize_line("2024-01-01T00:00:00+05:é"), "<time>+05:é");
     }
 
     #[test]
