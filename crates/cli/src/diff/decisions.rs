@@ -12,7 +12,8 @@
 //! Matching ([`match_decisions`]): first, decisions of equal key and equal value whose times are
 //! at most the tolerance apart are paired greedily, smallest offset first (ties by time); then
 //! the remaining ones of equal key but different value, the same way, which are value
-//! differences; whatever is left is only in A or only in B.
+//! differences; whatever is left is only in A or only in B. In a burst of like decisions, each
+//! is paired only among the 64 nearest on either side of its time.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -238,6 +239,9 @@ pub struct Matching {
     pub only_in_b: Vec<usize>,
 }
 
+/// Candidates per decision on each side of its time (see [`pair`]).
+const NEAREST: usize = 64;
+
 /// Pairs each group's free decisions greedily by smallest offset (see the module doc).
 fn pair(
     a: &[Decision],
@@ -264,10 +268,12 @@ fn pair(
         for &i in &ia {
             let t = a[i].time;
             let lo = ib.partition_point(|j| b[*j].time < t - tol - 1e-9);
-            for &j in ib[lo..]
-                .iter()
-                .take_while(|j| b[**j].time <= t + tol + 1e-9)
-            {
+            let hi = ib.partition_point(|j| b[*j].time <= t + tol + 1e-9);
+            // In a burst (thousands of like events in one window), only the nearest
+            // NEAREST on each side are candidates, which bounds the work.
+            let mid = ib.partition_point(|j| b[*j].time < t);
+            let (lo, hi) = (lo.max(mid.saturating_sub(NEAREST)), hi.min(mid + NEAREST));
+            for &j in ib.get(lo..hi).unwrap_or(&[]) {
                 candidates.push(((b[j].time - t).abs(), i, j));
             }
         }
