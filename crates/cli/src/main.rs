@@ -11,6 +11,7 @@ use clap::{Parser, Subcommand};
 
 mod cluster_run;
 mod control_plane;
+mod diff;
 mod headroom;
 mod scaling_latency;
 
@@ -130,6 +131,24 @@ enum Command {
     /// kube-controller-manager, kube-scheduler) that `--cluster` runs use, on loopback.
     #[command(subcommand)]
     ControlPlane(control_plane::Action),
+    /// Compare two run directories (twin or --cluster, before and after a change): timelines,
+    /// autoscaling decisions, events by reason and kubectl steps, within a time tolerance.
+    ///
+    /// Prints a table and writes diff.json and report.html to --out (default:
+    /// kscale-out/diff-<name of RUN_A>-vs-<name of RUN_B>). Exit codes: 0 equal within the
+    /// tolerance, 1 different, 2 bad input (not a run directory, a malformed file, a bad flag).
+    Diff {
+        /// The first run directory (A).
+        run_a: PathBuf,
+        /// The second run directory (B).
+        run_b: PathBuf,
+        /// Largest time offset (Go duration) at which samples, decisions and steps still match.
+        #[arg(long, default_value = "15s")]
+        time_tolerance: String,
+        /// Output directory (default: kscale-out/diff-<name of RUN_A>-vs-<name of RUN_B>).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Check a scenario, its manifests, traces and steps without running it.
     Validate {
         /// The scenario file.
@@ -218,6 +237,17 @@ fn main() -> ExitCode {
             out,
         } => bench_scenario(peak_nodes, duration, &out),
         Command::ControlPlane(action) => control_plane::run(action),
+        Command::Diff {
+            run_a,
+            run_b,
+            time_tolerance,
+            out,
+        } => diff::run(diff::Options {
+            run_a: &run_a,
+            run_b: &run_b,
+            time_tolerance: &time_tolerance,
+            out,
+        }),
         Command::Validate { scenario } => match kscale_twin::run::validate_scenario(&scenario) {
             Ok(warnings) => {
                 for w in warnings {

@@ -1,0 +1,409 @@
+//! kubectl steps of `transcript.jsonl` compared: exit codes, times and normalised outputs.
+//!
+//! Steps pair by command line (whitespace collapsed) and occurrence: the n-th `kubectl get
+//! pods` of A with the n-th of B. A pair differs when the steps ran more than the tolerance
+//! apart, or their exit codes, or their normalised stdout or stderr differ.
+//!
+//! Normalisation ([`normalize`]) removes what differs between runs of the same scenario: the
+//! values of age columns (`AGE`, `LAST SEEN`, ... of `kubectl get` tables and the `Age` of
+//! `kubectl describe` events) and `(5m ago)`, `<invalid>`, become `<age>`; UUIDs `<uid>`;
+//! IPv4 addresses `<ip>`; RFC 3339 timestamps `<time>`; resourceVersion values `<rv>`;
+//! generated name suffixes `-<hash>` and `-<id>` (see [`super::names`]); and runs of spaces
+//! (column alignment) one space.
+
+use std::collections::HashMap;
+
+use serde_json::json;
+
+use super::names::normalize_word;
+use super::run_dir::Step;
+use super::{CategoryDiff, Item, secs};
+
+/// Table headers whose column holds an age.
+const AGE_HEADERS: &[&str] = &["AGE", "LAST SEEN", "FIRST SEEN", "DURATION"];
+
+/// The char offsets of the age columns of `line` if it is a table header.
+fn age_columns(line: &str) -> Vec<usize> {
+    let chars: Vec<char> = line.chars().collect();
+    let upper = !line.chars().any(|c| c.is_lowercase())
+        && line.trim_start().starts_with(char::is_alphabetic);
+    let describe_events = line.trim_start().starts_with("Type") && line.contains("Reason");
+    let names: &[&str] = if upper {
+        AGE_HEADERS
+    } else if describe_events {
+        &["Age"]
+    } else {
+        return vec![];
+    };
+    let mut out = vec![];
+    for h in names {
+        let hc: Vec<char> = h.chars().collect();
+        for p in 0..chars.len() {
+            let starts = p == 0 || chars[p - 1] == ' ';
+            let ends = chars.get(p + hc.len()).is_none_or(|c| *c == ' ');
+            if starts && ends && chars[p..].starts_with(&hc) {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
+/// Replaces the values of age columns (positions from the table's header) with `<age>`.
+fn mask_ages(text: &str) -> String {
+    let mut cols: Vec<usize> = vec![];
+    let mut out = vec![];
+    for line in text.lines() {
+        if line.trim().is_empty() {
+            cols.clear();
+            out.push(line.to_string());
+            continue;
+        }
+        let header = age_columns(line);
+        if !header.is_empty() {
+            cols = header;
+            out.push(line.to_string());
+            continue;
+        }
+        let mut chars: Vec<char> = line.chars().collect();
+        // Right to left, so that earlier offsets stay valid.
+        let mut sorted = cols.clone();
+        sorted.sort_unstable_by(|a, b| b.cmp(a));
+        for &p in &sorted {
+            let starts = p < chars.len() && chars[p] != ' ' && (p == 0 || chars[p - 1] == ' ');
+            if starts && !chars[p..].starts_with(&['-', '-']) {
+                let end = chars[p..]
+                    .iter()
+                    .position(|c| *c == ' ')
+                    .map_or(chars.len(), |e| p + e);
+                chars.splice(p..end, "<age>".chars());
+            }
+        }
+        out.push(chars.into_iter().collect());
+    }
+    out.join("\n")
+}
+
+/// Length of an RFC 3339 timestamp at the start of `s` (`2024-01-02T03:04:05Z`, with an
+/// optional fraction and a `Z` or `±hh:mm` zone).
+fn timestamp_len(s: &[u8]) -> Option<usize> {
+    let pat = b"dddd-dd-ddTdd:dd:dd";
+    if s.len() < pat.len() {
+        return None;
+    }
+    for (c, p) in s.iter().zip(pat) {
+        let ok = if *p == b'd' {
+            c.is_ascii_digit()
+        } else {
+            c == p
+        };
+        if !ok {
+            return None;
+        }
+    }
+    let mut i = pat.len();
+    if s.get(i) == Some(&b'.') {
+        i += 1;
+        while s.get(i).is_some_and(u8::is_ascii_digit) {
+            i += 1;
+        }
+    }
+    match s.get(i) {
+        Some(b'Z') => Some(i + 1),
+        Some(b'+' | b'-')
+            if s.len() >= i + 6
+                && s[i + 1..i + 3].iter().all(u8::is_ascii_digit)
+                && s[i + 3] == b':'
+                && s[i + 4..i + 6].iter().all(u8::is_ascii_digit) =>
+        {
+            Some(i + 6)
+        }
+        _ => Some(i),
+    }
+}
+
+/// Normalises words, timestamps and resourceVersions of one line.
+fn normalize_line(line: &str) -> String {
+    let word = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_');
+    let mut out = String::with_capacity(line.len());
+    let mut rest = line;
+    while !rest.is_empty() {
+        if let Some(n) = timestamp_len(rest.as_bytes()) {
+            out.push_str("<time>");
+            rest = &rest[n..];
+            continue;
+        }
+        let c = rest.chars().next().unwrap_or(' ');
+        if word(c) {
+            let end = rest.find(|c: char| !word(c)).unwrap_or(rest.len());
+            out.push_str(&normalize_word(&rest[..end]));
+            rest = &rest[end..];
+        } else {
+            out.push(c);
+            rest = &rest[c.len_utf8()..];
+        }
+    }
+    if let Some(i) = out.find("resourceVersion") {
+        let (head, tail) = out.split_at(i);
+        let mut masked = String::new();
+        let mut in_digits = false;
+        for c in tail.chars() {
+            if c.is_ascii_digit() {
+                if !in_digits {
+                    masked.push_str("<rv>");
+                }
+                in_digits = true;
+            } else {
+                in_digits = false;
+                masked.push(c);
+            }
+        }
+        out = format!("{head}{masked}");
+    }
+    out
+}
+
+/// Masks `(<anything> ago)` as `(<age> ago)` and `<invalid>` as `<age>`.
+fn mask_relative(line: &str) -> String {
+    let mut out = line.replace("<invalid>", "<age>");
+    let mut from = 0;
+    while let Some(i) = out[from..].find(" ago)").map(|i| i + from) {
+        match out[..i].rfind('(') {
+            Some(j) if !out[j..i].contains(')') => {
+                out.replace_range(j + 1..i, "<age>");
+                from = j + "(<age> ago)".len();
+            }
+            _ => from = i + 1,
+        }
+    }
+    out
+}
+
+/// The output `text` of a kubectl step made comparable across runs (see the module doc).
+pub fn normalize(text: &str) -> String {
+    let masked = mask_ages(text);
+    let mut lines: Vec<String> = masked
+        .lines()
+        .map(|l| {
+            let l = normalize_line(&mask_relative(l));
+            l.split_whitespace().collect::<Vec<_>>().join(" ")
+        })
+        .collect();
+    while lines.last().is_some_and(String::is_empty) {
+        lines.pop();
+    }
+    lines.join("\n")
+}
+
+/// The first differing line of two normalised outputs: (1-based line, A's line, B's line).
+fn first_difference(a: &str, b: &str) -> Option<(usize, String, String)> {
+    let (la, lb): (Vec<&str>, Vec<&str>) = (a.lines().collect(), b.lines().collect());
+    (0..la.len().max(lb.len())).find_map(|i| {
+        let (x, y) = (la.get(i).copied(), lb.get(i).copied());
+        (x != y).then(|| {
+            (
+                i + 1,
+                x.unwrap_or("(no line)").to_string(),
+                y.unwrap_or("(no line)").to_string(),
+            )
+        })
+    })
+}
+
+/// The command line with whitespace collapsed.
+fn command_key(s: &Step) -> String {
+    s.command.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// The command and, from the second occurrence on, its occurrence number.
+fn label(cmd: &str, occurrence: usize) -> String {
+    if occurrence == 0 {
+        cmd.to_string()
+    } else {
+        format!("{cmd} (#{})", occurrence + 1)
+    }
+}
+
+/// Compares the steps of A and B within `tol` seconds (see the module doc).
+pub fn compare(a: &[Step], b: &[Step], tol: f64) -> CategoryDiff {
+    let mut d = CategoryDiff::new("steps", "kubectl steps");
+    let mut by_cmd: HashMap<String, Vec<usize>> = HashMap::new();
+    for (j, s) in b.iter().enumerate() {
+        by_cmd.entry(command_key(s)).or_default().push(j);
+    }
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    let mut used_b = vec![false; b.len()];
+    for sa in a {
+        let cmd = command_key(sa);
+        let k = *seen.entry(cmd.clone()).and_modify(|n| *n += 1).or_insert(0);
+        let what = label(&cmd, k);
+        let Some(&j) = by_cmd.get(&cmd).and_then(|v| v.get(k)) else {
+            d.only_in_a.push(Item {
+                what,
+                a: format!("t={} exit {}", secs(sa.at), sa.exit_code),
+                b: "-".into(),
+                note: "step only in A".into(),
+                json: json!({"command": sa.command, "occurrence": k + 1, "at": sa.at, "exitCode": sa.exit_code}),
+            });
+            continue;
+        };
+        used_b[j] = true;
+        let sb = &b[j];
+        let offset = sb.at - sa.at;
+        let mut diffs = vec![];
+        let mut notes = vec![];
+        if offset.abs() > tol + 1e-9 {
+            notes.push(format!("ran {} apart", secs(offset.abs())));
+            diffs.push(json!({"field": "at", "a": sa.at, "b": sb.at}));
+        }
+        if sa.exit_code != sb.exit_code {
+            notes.push(format!("exit code {} vs {}", sa.exit_code, sb.exit_code));
+            diffs.push(json!({"field": "exitCode", "a": sa.exit_code, "b": sb.exit_code}));
+        }
+        for (field, x, y) in [
+            ("stdout", &sa.stdout, &sb.stdout),
+            ("stderr", &sa.stderr, &sb.stderr),
+        ] {
+            if let Some((line, la, lb)) = first_difference(&normalize(x), &normalize(y)) {
+                notes.push(format!("{field} line {line}: {la:?} vs {lb:?}"));
+                diffs.push(json!({"field": field, "line": line, "a": la, "b": lb}));
+            }
+        }
+        let item = Item {
+            what,
+            a: format!("t={} exit {}", secs(sa.at), sa.exit_code),
+            b: format!("t={} exit {}", secs(sb.at), sb.exit_code),
+            note: if notes.is_empty() {
+                format!("offset {}", super::signed_secs(offset))
+            } else {
+                notes.join("; ")
+            },
+            json: json!({
+                "command": sa.command,
+                "occurrence": k + 1,
+                "atA": sa.at,
+                "atB": sb.at,
+                "offset": offset,
+                "exitCodeA": sa.exit_code,
+                "exitCodeB": sb.exit_code,
+            }),
+        };
+        if diffs.is_empty() {
+            d.matched.push(item);
+        } else {
+            let mut item = item;
+            item.json["differences"] = json!(diffs);
+            d.value_differences.push(item);
+        }
+    }
+    let mut seen_b: HashMap<String, usize> = HashMap::new();
+    for (j, sb) in b.iter().enumerate() {
+        let cmd = command_key(sb);
+        let k = *seen_b
+            .entry(cmd.clone())
+            .and_modify(|n| *n += 1)
+            .or_insert(0);
+        if !used_b[j] {
+            d.only_in_b.push(Item {
+                what: label(&cmd, k),
+                a: "-".into(),
+                b: format!("t={} exit {}", secs(sb.at), sb.exit_code),
+                note: "step only in B".into(),
+                json: json!({"command": sb.command, "occurrence": k + 1, "at": sb.at, "exitCode": sb.exit_code}),
+            });
+        }
+    }
+    d
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kubectl_get_pods_outputs_normalise_alike() {
+        let a = "NAME                           READY   STATUS    RESTARTS   AGE   IP         NODE       NOMINATED NODE   READINESS GATES\n\
+                 web-6bff4dcddd-qjtzd           1/1     Running   0          60s   10.1.0.6   worker-2   <none>           <none>\n";
+        let b = "NAME                          READY   STATUS    RESTARTS      AGE     IP           NODE       NOMINATED NODE   READINESS GATES\n\
+                 web-7c9f8b5d4-x2x4z           1/1     Running   1 (5m ago)    5m30s   10.244.0.17  worker-2   <none>           <none>\n";
+        assert_eq!(
+            normalize(a),
+            "NAME READY STATUS RESTARTS AGE IP NODE NOMINATED NODE READINESS GATES\n\
+             web-<hash>-<id> 1/1 Running 0 <age> <ip> worker-2 <none> <none>"
+        );
+        assert_eq!(
+            normalize(b),
+            "NAME READY STATUS RESTARTS AGE IP NODE NOMINATED NODE READINESS GATES\n\
+             web-<hash>-<id> 1/1 Running 1 (<age> ago) <age> <ip> worker-2 <none> <none>"
+        );
+    }
+
+    #[test]
+    fn json_outputs_normalise_alike() {
+        let a = "{\n  \"uid\": \"3f2a1b4c-0d1e-4f5a-8b6c-7d8e9f0a1b2c\",\n  \"resourceVersion\": \"123\",\n  \"creationTimestamp\": \"2024-01-01T00:00:00Z\"\n}\n";
+        let b = "{\n    \"uid\": \"aaaaaaaa-0d1e-4f5a-8b6c-7d8e9f0a1b2c\",\n    \"resourceVersion\": \"98765\",\n    \"creationTimestamp\": \"2026-05-01T10:11:12.5+02:00\"\n}";
+        assert_eq!(normalize(a), normalize(b));
+        assert!(normalize(a).contains("\"resourceVersion\": \"<rv>\""));
+    }
+
+    #[test]
+    fn timestamps() {
+        assert_eq!(normalize_line("at 2024-01-01T00:00:00Z."), "at <time>.");
+        assert_eq!(normalize_line("2024-01-01T00:00:00.25+02:00 x"), "<time> x");
+        // Not a zone: the timestamp ends before it, and a non-ASCII tail does not split a char.
+        assert_eq!(normalize_line("2024-01-01T00:00:00+05:é"), "<time>+05:é");
+    }
+
+    #[test]
+    fn cpu_quantities_and_invalid_ages() {
+        // `kubectl top` has no age column: 250m stays.
+        assert_eq!(
+            normalize("NAME   CPU(cores)   MEMORY(bytes)\nweb    250m         64Mi\n"),
+            "NAME CPU(cores) MEMORY(bytes)\nweb 250m 64Mi"
+        );
+        assert_eq!(
+            normalize("NAME  STATUS  AGE\nn1    Ready   <invalid>\n"),
+            "NAME STATUS AGE\nn1 Ready <age>"
+        );
+    }
+
+    fn step(at: f64, cmd: &str, code: i64, out: &str) -> Step {
+        Step {
+            at,
+            command: cmd.into(),
+            exit_code: code,
+            stdout: out.into(),
+            stderr: String::new(),
+        }
+    }
+
+    #[test]
+    fn steps_pair_by_command_and_occurrence() {
+        let a = [
+            step(
+                60.0,
+                "kubectl get pods",
+                0,
+                "NAME                   AGE\nweb-6bff4dcddd-qjtzd   60s\n",
+            ),
+            step(300.0, "kubectl scale deployment web --replicas=5", 0, ""),
+            step(360.0, "kubectl get pods", 0, "x"),
+        ];
+        let b = [
+            step(
+                61.0,
+                "kubectl  get pods",
+                0,
+                "NAME                  AGE\nweb-5d4f8c9b7-zzzzz   1m\n",
+            ),
+            step(300.0, "kubectl scale deployment web --replicas=5", 1, ""),
+            step(400.0, "kubectl delete pod x", 0, ""),
+        ];
+        let d = compare(&a, &b, 15.0);
+        assert_eq!(d.matched.len(), 1);
+        assert_eq!(d.value_differences.len(), 1);
+        assert!(d.value_differences[0].note.contains("exit code 0 vs 1"));
+        assert_eq!(d.only_in_a[0].what, "kubectl get pods (#2)");
+        assert_eq!(d.only_in_b[0].what, "kubectl delete pod x");
+    }
+}
