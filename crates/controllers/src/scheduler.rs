@@ -156,6 +156,8 @@ const MSG_NODE_AFFINITY: &str = "node(s) didn't match Pod's node affinity/select
 const MSG_TOO_MANY_PODS: &str = "Too many pods";
 const MSG_INSUFFICIENT_CPU: &str = "Insufficient cpu";
 const MSG_INSUFFICIENT_MEMORY: &str = "Insufficient memory";
+/// tainttoleration `Filter` (v1.37: taints are no longer named in the message).
+const MSG_UNTOLERATED_TAINT: &str = "node(s) had untolerated taint(s)";
 const MSG_NO_VICTIMS: &str = "No preemption victims found for incoming pod";
 const MSG_NOT_HELPFUL: &str = "Preemption is not helpful for scheduling";
 const MSG_NO_NODES: &str = "no nodes available to schedule pods";
@@ -204,20 +206,19 @@ impl Unfit {
     }
 
     /// The upstream reason strings of this status, in upstream order (e.g. `Too many pods`,
-    /// `Insufficient cpu`, `node(s) had untolerated taint {k: v}`).
-    pub fn reasons(&self, node: &NodeInfo) -> Vec<String> {
+    /// `Insufficient cpu`, `node(s) had untolerated taint(s)`).
+    pub fn reasons(&self) -> Vec<String> {
         let mut out = Vec::new();
-        self.for_each_reason(node, |r| out.push(r.to_string()));
+        self.for_each_reason(|r| out.push(r.to_string()));
         out
     }
 
-    fn for_each_reason<'a>(&self, node: &'a NodeInfo, mut f: impl FnMut(ReasonKey<'a>)) {
+    fn for_each_reason(&self, mut f: impl FnMut(ReasonKey<'static>)) {
         match *self {
             Unfit::Unschedulable => f(ReasonKey::Static(MSG_UNSCHEDULABLE)),
-            Unfit::NotReady => f(ReasonKey::Taint(TAINT_NODE_NOT_READY, "")),
-            Unfit::UntoleratedTaint(i) => {
-                let t = &node.taints[i];
-                f(ReasonKey::Taint(&t.key, &t.value))
+            // A NotReady node carries the not-ready taint: the same reason.
+            Unfit::NotReady | Unfit::UntoleratedTaint(_) => {
+                f(ReasonKey::Static(MSG_UNTOLERATED_TAINT))
             }
             Unfit::NodeAffinity => f(ReasonKey::Static(MSG_NODE_AFFINITY)),
             Unfit::Resources(r) => {
@@ -239,15 +240,12 @@ impl Unfit {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 enum ReasonKey<'a> {
     Static(&'a str),
-    Taint(&'a str, &'a str),
 }
 
 impl std::fmt::Display for ReasonKey<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             ReasonKey::Static(s) => f.write_str(s),
-            // tainttoleration: fmt.Sprintf("node(s) had untolerated taint {%s: %s}", key, value)
-            ReasonKey::Taint(k, v) => write!(f, "node(s) had untolerated taint {{{k}: {v}}}"),
         }
     }
 }
@@ -761,13 +759,12 @@ enum PostFilter {
     Preempt {
         node: usize,
         victims: Vec<u64>,
+        /// The victims, terminating ones included (the PostFilter message counts them all).
+        all_victims: usize,
     },
     /// `preemption: ...` message; `clears` = upstream returns a result that clears the pod's
     /// nominated node name (no candidate found), vs. a nil result that keeps it.
-    Fail {
-        msg: String,
-        clears: bool,
-    },
+    Fail { msg: String, clears: bool },
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1372,7 +1369,7 @@ impl Scheduler {
                             cpu += r.cpu as usize;
                             memory += r.memory as usize;
                         }
-                        _ => u.for_each_reason(node, |r| count(&mut keyed, r, 1)),
+                        _ => u.for_each_reason(|r| count(&mut keyed, r, 1)),
                     }
                     if u.is_resolvable() {
                         potential_count += 1;
@@ -1404,7 +1401,7 @@ impl Scheduler {
             }
             for (i, s) in statuses.iter().enumerate() {
                 if let Some(u) = s {
-                    u.for_each_reason(nodes.node(i), |r| count(&mut keyed, r, 1));
+                    u.for_each_reason(|r| count(&mut keyed, r, 1));
                     if u.is_resolvable() {
                         potential.push(i);
                     }
@@ -1429,8 +1426,18 @@ impl Scheduler {
             no_victims,
             tie_break,
         ) {
-            PostFilter::Preempt { node, victims } => {
-                self.last_fit_error = fit_error;
+            PostFilter::Preempt {
+                node,
+                victims,
+                all_victims,
+            } => {
+                // The PostFilter's success message joins the fit error
+                // (preemption.go `Preempt`, prefixed by default_preemption.go `PostFilter`;
+                // framework/types.go `FitError.Error`).
+                self.last_fit_error = format!(
+                    "{fit_error} preemption: found a potential placement for pod on node {}, preempting {all_victims} victims",
+                    nodes.node(node).name
+                );
                 self.last_overrides_nomination_flag = true;
                 Decision::Preempt { node, victims }
             }
@@ -1599,9 +1606,7 @@ fn preempt<'a, N: NodeList<'a> + ?Sized>(
                     // has a lower priority); added to `counts` once, below.
                     DryRunFailure::NoVictims => no_victims += 1,
                     DryRunFailure::Unfit(u) => {
-                        u.for_each_reason(nodes.node(idx), |r| {
-                            *counts.entry(r.to_string()).or_default() += 1
-                        });
+                        u.for_each_reason(|r| *counts.entry(r.to_string()).or_default() += 1);
                     }
                     DryRunFailure::NoVictimNeeded => errors.push(format!(
                         "expected at least one victim pod on node {:?}",
@@ -1641,6 +1646,7 @@ fn preempt<'a, N: NodeList<'a> + ?Sized>(
     let c = &candidates[best];
     PostFilter::Preempt {
         node: c.node,
+        all_victims: c.victims.len(),
         // Victims already terminating need no deletion (upstream skips the API call for them).
         victims: c
             .victims
@@ -2003,9 +2009,10 @@ mod tests {
                 victims: vec![1]
             }
         );
+        // v1.37: the PostFilter's success message joins the event (preemption.go `Preempt`).
         assert_eq!(
             s.last_fit_error(),
-            "0/1 nodes are available: 1 Too many pods."
+            "0/1 nodes are available: 1 Too many pods. preemption: found a potential placement for pod on node node1, preempting 1 victims"
         );
         assert!(s.last_overrides_nomination());
     }
@@ -2173,8 +2180,7 @@ mod tests {
         assert_eq!(
             run(&pod(100, HIGH, LARGE), &nodes, &[]),
             unschedulable(
-                "0/4 nodes are available: 1 node(s) had untolerated taint {CriticalAddonsOnly: \
-                 true}, 1 node(s) were unschedulable, 2 Insufficient cpu. preemption: 0/4 nodes \
+                "0/4 nodes are available: 1 node(s) had untolerated taint(s), 1 node(s) were unschedulable, 2 Insufficient cpu. preemption: 0/4 nodes \
                  are available: 2 Insufficient cpu, 2 Preemption is not helpful for scheduling."
             )
         );
@@ -2197,8 +2203,7 @@ mod tests {
         assert_eq!(
             run(&pod(100, LOW, (500, 0)), &nodes, &[]),
             unschedulable(
-                "0/3 nodes are available: 1 Insufficient cpu, 2 node(s) had untolerated taint \
-                 {CriticalAddonsOnly: true}. preemption: 0/3 nodes are available: 1 No \
+                "0/3 nodes are available: 1 Insufficient cpu, 2 node(s) had untolerated taint(s). preemption: 0/3 nodes are available: 1 No \
                  preemption victims found for incoming pod, 2 Preemption is not helpful for \
                  scheduling."
             )
@@ -2679,22 +2684,19 @@ mod tests {
             })
         );
         assert!(e.is_resolvable());
-        assert_eq!(
-            e.reasons(&n((10, 20))),
-            vec!["Insufficient cpu", "Insufficient memory"]
-        );
+        assert_eq!(e.reasons(), vec!["Insufficient cpu", "Insufficient memory"]);
         // "one resource memory fits"
         assert_eq!(
             fits(&pod(100, 0, (3, 1)), &n((8, 19)))
                 .unwrap_err()
-                .reasons(&n((8, 19))),
+                .reasons(),
             vec!["Insufficient cpu"]
         );
         // "one resource cpu fits"
         assert_eq!(
             fits(&pod(100, 0, (1, 2)), &n((5, 19)))
                 .unwrap_err()
-                .reasons(&n((5, 19))),
+                .reasons(),
             vec!["Insufficient memory"]
         );
         // "equal edge case"
@@ -2702,7 +2704,7 @@ mod tests {
         // Request above allocatable: UnschedulableAndUnresolvable.
         let e = fits(&pod(100, 0, (11, 1)), &n((0, 0))).unwrap_err();
         assert!(!e.is_resolvable());
-        assert_eq!(e.reasons(&n((0, 0))), vec!["Insufficient cpu"]);
+        assert_eq!(e.reasons(), vec!["Insufficient cpu"]);
     }
 
     // TestNotEnoughRequests "even without specified resources, predicate fails when there's no
@@ -2711,7 +2713,7 @@ mod tests {
     fn fit_too_many_pods() {
         let n = with_pods(node("n", (10, 20), 1), vec![pod(1, 0, (0, 0))]);
         let e = fits(&pod(100, 0, (0, 0)), &n).unwrap_err();
-        assert_eq!(e.reasons(&n), vec!["Too many pods"]);
+        assert_eq!(e.reasons(), vec!["Too many pods"]);
         assert!(e.is_resolvable());
     }
 
@@ -2881,10 +2883,7 @@ mod tests {
         let e = fits(&p(vec![]), &n).unwrap_err();
         assert_eq!(e, Unfit::UntoleratedTaint(0));
         assert!(!e.is_resolvable());
-        assert_eq!(
-            e.reasons(&n),
-            vec!["node(s) had untolerated taint {dedicated: user1}"]
-        );
+        assert_eq!(e.reasons(), vec!["node(s) had untolerated taint(s)"]);
         // "A pod which can be scheduled on a dedicated node assigned to user1 with effect NoSchedule"
         let t1 = tol(
             "dedicated",
@@ -2988,7 +2987,7 @@ mod tests {
         assert_eq!(fits(&pod(1, 0, (0, 0)), &n), Ok(()));
         n.unschedulable = true;
         let e = fits(&pod(1, 0, (0, 0)), &n).unwrap_err();
-        assert_eq!(e.reasons(&n), vec!["node(s) were unschedulable"]);
+        assert_eq!(e.reasons(), vec!["node(s) were unschedulable"]);
         let tolerant = with_constraints(
             pod(1, 0, (0, 0)),
             PlacementConstraints {
@@ -3010,10 +3009,7 @@ mod tests {
         n.ready = false;
         let e = fits(&pod(1, 0, (0, 0)), &n).unwrap_err();
         assert_eq!(e, Unfit::NotReady);
-        assert_eq!(
-            e.reasons(&n),
-            vec!["node(s) had untolerated taint {node.kubernetes.io/not-ready: }"]
-        );
+        assert_eq!(e.reasons(), vec!["node(s) had untolerated taint(s)"]);
         let tolerant = with_constraints(
             pod(1, 0, (0, 0)),
             PlacementConstraints {
@@ -3061,7 +3057,7 @@ mod tests {
         // "missing labels"
         let e = fits(&sel(&[("foo", "bar")]), &with_labels(&[])).unwrap_err();
         assert_eq!(
-            e.reasons(&foo),
+            e.reasons(),
             vec!["node(s) didn't match Pod's node affinity/selector"]
         );
         assert!(!e.is_resolvable());
@@ -3151,7 +3147,7 @@ mod tests {
         n.nominated = vec![pod(7, MID, (0, 0))];
         assert_eq!(fits(&p, &n), Ok(()));
         assert_eq!(
-            fits_with_nominated(&p, &n).unwrap_err().reasons(&n),
+            fits_with_nominated(&p, &n).unwrap_err().reasons(),
             vec!["Too many pods"]
         );
         // A lower-priority nominated pod does not count.
@@ -3196,7 +3192,7 @@ mod tests {
         );
         assert_eq!(
             s.last_fit_error(),
-            "0/2 nodes are available: 2 Insufficient cpu, 2 Insufficient memory."
+            "0/2 nodes are available: 2 Insufficient cpu, 2 Insufficient memory. preemption: found a potential placement for pod on node n3, preempting 1 victims"
         );
     }
 

@@ -53,6 +53,11 @@ struct PodState {
     ready_at_ms: u64,
     started: bool,
     deleting_since_ms: Option<u64>,
+    /// Namespace, name and container names, for the `Killing` events of a pod removed from
+    /// the API without a graceful deletion (grace period 0: the kubelet still stops it).
+    ns: String,
+    name: String,
+    containers: Vec<String>,
 }
 
 /// What the kubelets did so far.
@@ -214,6 +219,9 @@ impl Kubelets {
                     ready_at_ms: now,
                     started: false,
                     deleting_since_ms: None,
+                    ns: ns.clone(),
+                    name: name.clone(),
+                    containers: vec![],
                 });
                 if state.deleting_since_ms.is_none() && state.started {
                     for c in pod.spec.iter().flat_map(|s| s.containers.iter()) {
@@ -268,7 +276,9 @@ impl Kubelets {
                     .collect();
                 let missing: Vec<String> = images
                     .iter()
-                    .filter(|i| !node_state.images.contains(*i))
+                    .filter(|i| {
+                        !node_state.images.contains(*i) && !kscale_model::images::preloaded(i)
+                    })
                     .cloned()
                     .collect();
                 let pull = !missing.is_empty();
@@ -282,6 +292,14 @@ impl Kubelets {
                         + lat.container_start_ms,
                     started: running,
                     deleting_since_ms: None,
+                    ns: ns.clone(),
+                    name: name.clone(),
+                    containers: pod
+                        .spec
+                        .iter()
+                        .flat_map(|s| s.containers.iter())
+                        .map(|c| c.name.clone())
+                        .collect(),
                 }
             });
             for image in pulls.drain(..) {
@@ -344,6 +362,21 @@ impl Kubelets {
                         &format!("update pod {ns}/{name} status"),
                     ));
                 }
+            }
+        }
+        // A started pod gone from the API without passing through a graceful deletion
+        // (deleted with grace period 0, e.g. a preemption victim whose
+        // terminationGracePeriodSeconds is 0): the kubelet still stops its containers.
+        for (_, gone) in self.pods.extract_if(.., |uid, st: &mut PodState| {
+            !live.contains(uid) && st.started && st.deleting_since_ms.is_none()
+        }) {
+            for c in &gone.containers {
+                kc.event(kubelet_event(
+                    &gone.ns,
+                    &gone.name,
+                    "Killing",
+                    format!("Stopping container {c}"),
+                ));
             }
         }
         self.pods.retain(|uid, _| live.contains(uid));

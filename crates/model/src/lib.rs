@@ -7,6 +7,7 @@
 //! - [`labels`]: label selectors, node selectors, taints and tolerations.
 
 pub mod duration;
+pub mod images;
 pub mod labels;
 pub mod quantity;
 pub mod resources;

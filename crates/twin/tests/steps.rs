@@ -239,3 +239,38 @@ fn apply_autoscale_and_delete() {
         "pods are garbage-collected"
     );
 }
+
+#[test]
+fn get_events_lists_in_api_key_order_with_node_events_in_default() {
+    // As a real kube-apiserver v1.37 lists them: namespace, then name `<object>.<hex time>`,
+    // so rows group by object name, oldest first within one; Node events live in `default`.
+    let sim = run(&[
+        ("1m", "kubectl get events"),
+        ("1m", "kubectl get events -n shop"),
+    ]);
+    let (stdout, _, code) = out(&sim, 0);
+    assert_eq!(code, 0);
+    let objects: Vec<&str> = stdout
+        .lines()
+        .skip(1)
+        .map(|l| l.split_whitespace().nth(3).unwrap())
+        .collect();
+    assert_eq!(objects, ["node/n-1", "node/n-2"], "{stdout}");
+    let (stdout, _, _) = out(&sim, 1);
+    let names: Vec<&str> = stdout
+        .lines()
+        .skip(1)
+        .map(|l| {
+            l.split_whitespace()
+                .nth(3)
+                .unwrap()
+                .split_once('/')
+                .unwrap()
+                .1
+        })
+        .collect();
+    let mut sorted = names.clone();
+    sorted.sort_by_key(|n| format!("{n}."));
+    assert_eq!(names, sorted, "grouped by object name:\n{stdout}");
+    assert!(names.len() > 5);
+}

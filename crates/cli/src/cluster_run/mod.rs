@@ -295,6 +295,13 @@ fn drive(
         if cancel.load(Ordering::SeqCst) {
             return Err("interrupted; the run's processes were stopped".into());
         }
+        // Sampled first, as the twin samples a time before the steps and decisions due then.
+        if t >= next_sample {
+            next_sample += sample_ms;
+            samples
+                .sample(kc, t)
+                .map_err(|e| format!("sampling: {e}"))?;
+        }
         kubelets.tick(kc).map_err(|e| format!("kubelet: {e}"))?;
         if let Some(k) = live_karpenter.as_mut() {
             k.advance(kc, t, sim, &mut kubelets)
@@ -348,12 +355,6 @@ fn drive(
         }
         for k in gone {
             cpas.remove(&k);
-        }
-        if t >= next_sample {
-            next_sample += sample_ms;
-            samples
-                .sample(kc, t)
-                .map_err(|e| format!("sampling: {e}"))?;
         }
         if t >= end_ms {
             break;

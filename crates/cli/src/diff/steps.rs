@@ -192,7 +192,29 @@ pub fn normalize(text: &str) -> String {
     while lines.last().is_some_and(String::is_empty) {
         lines.pop();
     }
+    sort_table_rows(&mut lines);
     lines.join("\n")
+}
+
+/// Sorts the rows of each `kubectl get` table (a block of lines under an upper-case header,
+/// up to a blank line): the API lists objects by name, and generated names (random
+/// suffixes) order the same objects differently in two runs.
+fn sort_table_rows(lines: &mut [String]) {
+    let mut start = 0;
+    while start < lines.len() {
+        let end = lines[start..]
+            .iter()
+            .position(String::is_empty)
+            .map_or(lines.len(), |i| start + i);
+        let header = &lines[start];
+        let is_table = header.starts_with(char::is_alphabetic)
+            && !header.chars().any(char::is_lowercase)
+            && header.contains(' ');
+        if is_table && end > start + 1 {
+            lines[start + 1..end].sort();
+        }
+        start = end + 1;
+    }
 }
 
 /// The first differing line of two normalised outputs: (1-based line, A's line, B's line).
@@ -336,6 +358,16 @@ mod tests {
             "NAME READY STATUS RESTARTS AGE IP NODE NOMINATED NODE READINESS GATES\n\
              web-<hash>-<id> 1/1 Running 1 (<age> ago) <age> <ip> worker-2 <none> <none>"
         );
+    }
+
+    #[test]
+    fn table_rows_compare_as_sets() {
+        // The same pods under different generated names list in a different order.
+        let a = "NAME STATUS\nweb-6bff4dcddd-qjtzd Pending\nweb-6bff4dcddd-wplvh Running\n\nNAME VALUE\nb 1\na 2";
+        let b = "NAME STATUS\nweb-85f54847df-6kqp9 Running\nweb-85f54847df-rlcdq Pending\n\nNAME VALUE\na 2\nb 1";
+        assert_eq!(normalize(a), normalize(b));
+        // Not a table: order kept.
+        assert_ne!(normalize("x\ny"), normalize("y\nx"));
     }
 
     #[test]

@@ -625,7 +625,7 @@ pub fn scale_up(input: ScaleUpInput, state: &State, cfg: &Config, now: SimTime) 
         for p in &unfit {
             let why = fits(p, &g.template)
                 .err()
-                .map(|e| e.reasons(&g.template).join(", "))
+                .map(|e| e.reasons().join(", "))
                 .unwrap_or_default();
             note(std::slice::from_ref(p), &why);
         }

@@ -781,18 +781,38 @@ impl Sim {
             .collect())
     }
 
+    /// The Events as the API server lists them: in the namespace of their object (`default`
+    /// for cluster-scoped ones such as Nodes), named `<object>.<creation time in Unix
+    /// nanoseconds, hex>` (client-go tools/record/event.go `makeEvent`) and listed in key
+    /// order, namespace then name: grouped by object, oldest first within one — which is
+    /// what a real `kubectl get events` prints (checked against kube-apiserver v1.37.2).
     fn render_events(&self, ns: Option<&str>) -> Vec<Value> {
-        self.events
+        let mut out: Vec<(String, String, Value)> = self
+            .events
             .iter()
-            .filter(|ev| ns.is_none_or(|n| ev.involved_object.namespace == n))
             .enumerate()
-            .map(|(i, ev)| {
-                let t = self.timestamp(kscale_model::SimTime((ev.time * 1000.0).round() as u64));
-                json!({"apiVersion": "v1", "kind": "Event", "metadata": {"name": format!("{}.{i:x}", ev.involved_object.name), "namespace": ev.involved_object.namespace, "creationTimestamp": t},
+            .filter_map(|(i, ev)| {
+                let ev_ns = if ev.involved_object.namespace.is_empty() {
+                    "default"
+                } else {
+                    ev.involved_object.namespace.as_str()
+                };
+                if ns.is_some_and(|n| n != ev_ns) {
+                    return None;
+                }
+                let ms = (ev.time * 1000.0).round() as u64;
+                let t = self.timestamp(kscale_model::SimTime(ms));
+                // The event's index keeps names unique (and in order) within one millisecond.
+                let nanos = (self.start_unix_ms.max(0) as u64 + ms) * 1_000_000 + i as u64;
+                let name = format!("{}.{nanos:x}", ev.involved_object.name);
+                let v = json!({"apiVersion": "v1", "kind": "Event", "metadata": {"name": name, "namespace": ev_ns, "creationTimestamp": t},
                     "type": ev.type_, "reason": ev.reason, "message": ev.message, "involvedObject": {"kind": ev.involved_object.kind, "name": ev.involved_object.name, "namespace": ev.involved_object.namespace},
-                    "source": {"component": ev.source}, "firstTimestamp": t, "lastTimestamp": t, "count": 1})
+                    "source": {"component": ev.source}, "firstTimestamp": t, "lastTimestamp": t, "count": 1});
+                Some((ev_ns.to_string(), name, v))
             })
-            .collect()
+            .collect();
+        out.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
+        out.into_iter().map(|(_, _, v)| v).collect()
     }
 
     fn print_options(&self, inv: &Invocation, single: bool, with_kind: bool) -> PrintOptions {

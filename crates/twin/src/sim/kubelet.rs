@@ -272,7 +272,8 @@ impl Sim {
         let confidential = is_confidential(&template);
         let mut pulled = vec![];
         for c in template.containers.iter().filter(|c| c.replica > 0) {
-            let cached = node.images.contains(&c.image) || c.image.contains("pause");
+            let cached =
+                node.images.contains(&c.image) || kscale_model::images::preloaded(&c.image);
             if !cached || confidential {
                 pulled.push(c.image.clone());
                 node.images.insert(c.image.clone());
