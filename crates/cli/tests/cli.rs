@@ -118,6 +118,29 @@ fn negative_replicas_is_rejected_with_line() {
 }
 
 #[test]
+fn a_step_after_the_end_is_refused() {
+    let s = basic_scenario("  steps:\n    - at: 6m\n      run: kubectl get pods\n");
+    let (code, err) = run_err(&s, &[("m/web.yaml", DEPLOY)]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("spec.steps[0].at"), "{err}");
+    assert!(
+        err.contains("step at 6m0s is after the end of the scenario (duration 5m0s)"),
+        "{err}"
+    );
+    // A step at the very end is kept.
+    let s = basic_scenario("  steps:\n    - at: 5m\n      run: kubectl get pods\n");
+    let (dir, path) = scenario_dir(&s, &[("m/web.yaml", DEPLOY)]);
+    let out = kscale().arg("validate").arg(&path).output().unwrap();
+    drop(dir);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
 fn unknown_kubectl_verb_names_step() {
     let s =
         basic_scenario("  steps:\n    - at: 1m\n      run: kubectl frobnicate deployment web\n");

@@ -965,6 +965,19 @@ impl Scenario {
                 e.line = line;
                 e.with_field(format!("spec.steps[{i}].run"))
             };
+            if st.at.0 > parsed.spec.duration.0 {
+                let mut e = InputError::file(
+                    path,
+                    format!(
+                        "step at {} is after the end of the scenario (duration {}): it would never run",
+                        kscale_model::duration::format_duration(st.at.0),
+                        kscale_model::duration::format_duration(parsed.spec.duration.0)
+                    ),
+                )
+                .with_field(format!("spec.steps[{i}].at"));
+                e.line = line;
+                return Err(e);
+            }
             let inv = match crate::sim::kubectl::parse_line(&st.run) {
                 Ok(inv) => inv,
                 // Possibly a custom kind from the manifests: decided when the step runs.
