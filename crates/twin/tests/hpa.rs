@@ -21,9 +21,12 @@ fn seed002_autoscale_one_pod_at_90_percent_gives_two() {
         rescales[0].message,
         "New size: 2; reason: cpu resource utilization (percentage of request) above target"
     );
+    // v1.37 horizontal.go `enqueueHPA`: a new HPA is processed at once (measured on a real
+    // v1.37.2 control plane with `kscale run --cluster`: the rescale within a second).
     assert!(
-        rescales[0].time > 120.0 && rescales[0].time <= 120.0 + 30.0,
-        "within two syncs of the autoscale step"
+        rescales[0].time > 120.0 && rescales[0].time < 121.0,
+        "at once after the autoscale step: {}",
+        rescales[0].time
     );
     let hpa = &sim.transcript[1];
     assert!(hpa.stdout.contains("cpu: 45%/50%"), "{}", hpa.stdout);
@@ -84,6 +87,33 @@ fn a_new_hpa_holds_a_scale_down_for_its_stabilization_window() {
     assert!(
         (300.0..=330.0).contains(&t),
         "not before the window from the first sync: {t}"
+    );
+}
+
+#[test]
+fn a_spec_change_syncs_at_once_and_keeps_the_period() {
+    // `kubectl patch` of maxReplicas at 5m10s (between two periodic syncs): the HPA syncs at
+    // once and caps web at the new maximum, then goes on syncing on its 15 s period.
+    let sim = web_with_hpa(
+        "{requests: {cpu: 100m}}",
+        "    - {at: 5m10s, run: \"kubectl patch hpa web -p '{\\\"spec\\\":{\\\"maxReplicas\\\":2}}'\"}\n",
+    );
+    assert_eq!(
+        sim.transcript[0].exit_code, 0,
+        "{}",
+        sim.transcript[0].stderr
+    );
+    let down: Vec<_> = sim
+        .events
+        .iter()
+        .filter(|e| e.reason == "SuccessfulRescale" && e.time > 310.0)
+        .collect();
+    assert!(!down.is_empty());
+    assert!(down[0].time < 311.0, "at once: {}", down[0].time);
+    assert!(
+        down[0].message.starts_with("New size: 2;"),
+        "{}",
+        down[0].message
     );
 }
 

@@ -374,9 +374,16 @@ impl Sim {
                     let custom = kind == "HorizontalPodAutoscaler"
                         && !self.custom_metrics.enabled
                         && super::hpa::uses_custom_metrics(&v);
+                    let spec_changed = before
+                        .as_ref()
+                        .is_none_or(|b| b.get("spec") != v.get("spec"));
                     self.put_generic(key.clone(), v);
                     if kind == "HorizontalPodAutoscaler" {
                         self.start_hpa_sync(custom);
+                        if spec_changed {
+                            let at = self.now.plus_millis(self.lat.controller_reaction_ms);
+                            self.queue.push(at, super::Event::HpaSyncOne(key.clone()));
+                        }
                     }
                     if kind == "ElasticPodAutoscaler" {
                         self.start_elastic_autoscaler();

@@ -420,6 +420,23 @@ impl Sim {
         }
     }
 
+    /// One sync of the HPA `key` outside the periodic ones, as upstream's controller does for
+    /// an HPA just created or whose spec changed (its generation moved): `enqueueHPA` adds it
+    /// for immediate processing; its periodic syncs keep their phase (the queue keeps the
+    /// earlier of two delayed adds). Here the periodic syncs of all HPAs share one 15 s grid
+    /// that starts at the first HPA's creation: an HPA created between two grid points syncs
+    /// at once and then on the grid (upstream: every 15 s from its creation).
+    pub fn hpa_sync_one(&mut self, key: &ObjKey) {
+        if self.store.get(key).is_none() {
+            return;
+        }
+        let mut entries = std::mem::take(&mut self.hpa);
+        let entry = entries.entry(key.clone()).or_default();
+        self.sync_one_hpa(key, entry, false);
+        debug_assert!(self.hpa.is_empty(), "an HPA sync wrote per-HPA entries");
+        self.hpa = entries;
+    }
+
     /// One sync of every HPA.
     pub fn hpa_sync(&mut self) {
         // No HPA object was written (created, changed or deleted) since every parsed spec was

@@ -94,6 +94,9 @@ pub enum Event {
     MetricsScrape,
     /// The HPA controller syncs every HPA.
     HpaSync,
+    /// The HPA controller syncs one HPA at once: it was created or its spec changed
+    /// (horizontal.go `enqueueHPA` adds it to the queue for immediate processing; v1.37).
+    HpaSyncOne(ObjKey),
     /// The custom metrics adapter samples per-pod and per-workload metrics.
     CustomMetricsScrape,
     /// The external metrics provider polls its series.
@@ -461,6 +464,7 @@ impl Sim {
             Event::PodCreate(key) => self.pod_create_lands(key),
             Event::Retry(key) => self.mark_dirty(key),
             Event::HpaSync => self.hpa_sync(),
+            Event::HpaSyncOne(key) => self.hpa_sync_one(&key),
             Event::CustomMetricsScrape => self.custom_metrics_scrape(),
             Event::ExternalMetricsPoll => self.external_metrics_poll(),
             Event::EvictionCheck => self.eviction_check(),
