@@ -228,8 +228,12 @@ fn conditions_keep_their_transition_time_while_their_status_holds() {
         .iter()
         .map(|c| c["type"].as_str().unwrap())
         .collect();
-    assert_eq!(types, ["AbleToScale", "ScalingActive", "ScalingLimited"]);
-    for t in ["AbleToScale", "ScalingActive", "ScalingLimited"] {
+    // In upstream's order, as a real v1.37.2 controller lists them.
+    assert_eq!(
+        types,
+        ["AbleToScale", "ScalingActive", "ScalingLimited", "ScaledToZero"]
+    );
+    for t in ["AbleToScale", "ScalingActive", "ScalingLimited", "ScaledToZero"] {
         let (x, y) = (cond(&a, t), cond(&b, t));
         assert_eq!(x["status"], y["status"], "{t}");
         assert_eq!(
@@ -277,6 +281,18 @@ fn a_rescale_names_its_size_in_able_to_scale() {
     );
     assert_eq!(later["reason"], "ReadyForNewScale", "{later}");
     assert_eq!(later["lastTransitionTime"], just["lastTransitionTime"]);
+    // v1.37 (as a real v1.37.2 controller writes it): every rescale sets ScaledToZero, and
+    // the status names the generation it observed.
+    let zero = condition(&hpa_status(&sim, 0), "ScaledToZero");
+    assert_eq!(
+        (&zero["status"], &zero["reason"], &zero["message"]),
+        (
+            &serde_json::json!("False"),
+            &serde_json::json!("NotScaledToZero"),
+            &serde_json::json!("the HPA controller did not scale the workload to zero")
+        )
+    );
+    assert_eq!(hpa_status(&sim, 1)["observedGeneration"], 1);
 }
 
 /// A target that is gone: AbleToScale turns False with upstream's FailedGetScale wording, at

@@ -958,9 +958,19 @@ impl Sim {
             entry.last_warning = Some(warnings);
         }
         let rescale = (!d.disabled && d.failed.is_none() && d.desired != current).then(|| {
+            // horizontal.go (v1.37, HPAScaleToZero beta): every rescale sets ScaledToZero,
+            // True only for a scale to zero allowed by `minReplicas: 0` on an Object or
+            // External metric.
+            let to_zero = current > 0
+                && d.desired == 0
+                && parsed.spec.min == 0
+                && metrics
+                    .iter()
+                    .any(|m| matches!(m, MetricSpec::Object { .. } | MetricSpec::External { .. }));
             (
                 d.desired,
                 format!("New size: {}; reason: {}", d.desired, d.reason),
+                to_zero,
             )
         });
         // The conditions as upstream's `reconcileAutoscaler` sets them, over the last status's
@@ -1152,7 +1162,7 @@ impl Sim {
         let Some(mut status) = status else {
             return;
         };
-        if let Some((desired, message)) = rescale
+        if let Some((desired, message, to_zero)) = rescale
             && self
                 .scale(
                     &parsed.kind,
@@ -1169,6 +1179,7 @@ impl Sim {
                 Cond::Able(Able::Rescaled(desired)),
                 now,
             );
+            set_condition(&mut status.conditions, Cond::ScaledToZero(to_zero), now);
             status.last_scale = Some(Stamp::At(now));
             self.emit(
                 "Normal",
@@ -1213,6 +1224,10 @@ impl Sim {
                 let v1_object =
                     o.get("apiVersion").and_then(Value::as_str) == Some("autoscaling/v1");
                 o["status"] = if v1_object { v1 } else { v2 };
+                // setStatus (v1.37, HPAGeneration beta): the generation the sync acted on.
+                if let Some(g) = o.pointer("/metadata/generation").cloned() {
+                    o["status"]["observedGeneration"] = g;
+                }
             });
         }
     }
@@ -1389,8 +1404,9 @@ struct Previous {
 pub struct Decided {
     /// Warnings new since the last sync: (reason, message).
     fresh: Vec<(String, String)>,
-    /// The rescale decided: (desired replicas, the SuccessfulRescale message).
-    rescale: Option<(i32, String)>,
+    /// The rescale decided: (desired replicas, the SuccessfulRescale message, whether it is
+    /// a scale to zero in the sense of the ScaledToZero condition).
+    rescale: Option<(i32, String, bool)>,
     /// The status the sync writes, but for what the rescale adds (None: it shows what the
     /// last write showed and there is no rescale, so nothing is written).
     status: Option<HpaStatus>,
@@ -1453,6 +1469,8 @@ enum Cond {
     Active(Active),
     /// ScalingLimited, and why (None: `DesiredWithinRange`).
     Limited(Option<hpa::Limit>),
+    /// ScaledToZero (v1.37, set at every rescale): whether the rescale went to zero.
+    ScaledToZero(bool),
 }
 
 impl Cond {
@@ -1461,6 +1479,7 @@ impl Cond {
             Cond::Able(_) => "AbleToScale",
             Cond::Active(_) => "ScalingActive",
             Cond::Limited(_) => "ScalingLimited",
+            Cond::ScaledToZero(_) => "ScaledToZero",
         }
     }
 
@@ -1469,6 +1488,7 @@ impl Cond {
             Cond::Able(a) => !matches!(a, Able::NoScale(_)),
             Cond::Active(a) => matches!(a, Active::Valid { .. }),
             Cond::Limited(l) => l.is_some(),
+            Cond::ScaledToZero(z) => *z,
         }
     }
 
@@ -1525,6 +1545,14 @@ impl Cond {
             Cond::Limited(None) => (
                 "DesiredWithinRange",
                 "the desired count is within the acceptable range".into(),
+            ),
+            Cond::ScaledToZero(true) => (
+                "ScaledToZero",
+                "the HPA controller scaled the workload to zero".into(),
+            ),
+            Cond::ScaledToZero(false) => (
+                "NotScaledToZero",
+                "the HPA controller did not scale the workload to zero".into(),
             ),
         }
     }

@@ -181,8 +181,13 @@ impl Sim {
                 max,
                 cpu_percent,
                 name,
-            } => self
-                .autoscale(
+            } => {
+                if cpu_percent.is_some() {
+                    // kubectl v1.37 autoscale.go: MarkDeprecated("cpu-percent", ...); cobra
+                    // prints this on stderr whenever the flag is set.
+                    self.pending_stderr = "Flag --cpu-percent has been deprecated, Use --cpu with percentage or resource quantity format (e.g., '70%' for utilization or '500m' for milliCPU).".into();
+                }
+                self.autoscale(
                     kname(target.kind),
                     &ns,
                     &target.name,
@@ -191,7 +196,8 @@ impl Sim {
                     *max as i32,
                     cpu_percent.map(|x| x as i32),
                 )
-                .map_err(e),
+                .map_err(e)
+            }
             Command::Patch {
                 target,
                 patch,
