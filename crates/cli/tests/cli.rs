@@ -118,6 +118,16 @@ fn negative_replicas_is_rejected_with_line() {
 }
 
 #[test]
+fn a_scenario_name_cannot_leave_the_output_folder() {
+    for name in ["../../x", "/tmp/x", "Web"] {
+        let s = basic_scenario("").replace("name: t}", &format!("name: {name:?}}}"));
+        let (code, err) = run_err(&s, &[("m/web.yaml", DEPLOY)]);
+        assert_eq!(code, 2, "{name}: {err}");
+        assert!(err.contains("metadata.name: Invalid value"), "{err}");
+    }
+}
+
+#[test]
 fn a_step_after_the_end_is_refused() {
     let s = basic_scenario("  steps:\n    - at: 6m\n      run: kubectl get pods\n");
     let (code, err) = run_err(&s, &[("m/web.yaml", DEPLOY)]);

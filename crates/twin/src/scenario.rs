@@ -784,6 +784,18 @@ impl Scenario {
                 format!("unsupported kind {:?}, expected \"Scenario\"", parsed.kind),
             ));
         }
+        // The name becomes the default output folder (kscale-out/<name>): a DNS subdomain,
+        // as Kubernetes names are, so it can never leave that folder (`..`, `/`).
+        if !crate::validate::is_dns_subdomain(&parsed.metadata.name) {
+            return Err(err_at(
+                "name",
+                "metadata.name",
+                format!(
+                    "Invalid value: {:?}: a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character",
+                    parsed.metadata.name
+                ),
+            ));
+        }
         if parsed.spec.duration.0 == 0 {
             return Err(err_at(
                 "duration",
