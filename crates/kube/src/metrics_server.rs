@@ -92,11 +92,11 @@ pub struct MetricsServer {
 }
 
 fn cpu(m: f64) -> String {
-    format!("{}n", (m * 1e6).round() as i64)
+    format!("{}n", kscale_model::metrics_api::cpu_nanocores(m))
 }
 
 fn memory(b: f64) -> String {
-    format!("{}Ki", (b / 1024.0).round() as i64)
+    format!("{}Ki", kscale_model::metrics_api::memory_kib(b))
 }
 
 fn pod_json(s: &Snapshot, p: &PodUsage) -> Value {

@@ -9,6 +9,7 @@
 pub mod duration;
 pub mod images;
 pub mod labels;
+pub mod metrics_api;
 pub mod quantity;
 pub mod resources;
 pub mod time;

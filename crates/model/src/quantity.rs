@@ -232,6 +232,16 @@ pub fn format_decimal_milli(m: i64) -> String {
     format!("{v}")
 }
 
+/// Renders a milli-value as `resource.NewMilliQuantity(m, BinarySI).String()` does: whole
+/// values of at least 1024 with the largest exact binary suffix (`102537Ki`), others as
+/// DecimalSI (`512`, `2500m`).
+pub fn format_binary_milli(m: i64) -> String {
+    if m % 1000 != 0 || (m / 1000).abs() < 1024 {
+        return format_decimal_milli(m);
+    }
+    format_bytes(m / 1000)
+}
+
 /// Renders a byte count with the largest exact binary suffix (`500Mi`, `2Gi`, `1536Ki`, `123`).
 pub fn format_bytes(b: i64) -> String {
     for (suffix, shift) in [
@@ -253,6 +263,20 @@ pub fn format_bytes(b: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn binary_milli_is_canonical() {
+        for (m, s) in [
+            (104_997_888_000, "102537Ki"),
+            (104_999_947_018, "104999947018m"),
+            (512_000, "512"),
+            (1_000_000, "1k"),
+            (1_048_576_000, "1Mi"),
+            (1_048_577_000, "1048577"),
+        ] {
+            assert_eq!(format_binary_milli(m), s, "{m}");
+        }
+    }
 
     #[test]
     fn decimal_milli_is_canonical() {

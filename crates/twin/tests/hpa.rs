@@ -231,9 +231,19 @@ fn conditions_keep_their_transition_time_while_their_status_holds() {
     // In upstream's order, as a real v1.37.2 controller lists them.
     assert_eq!(
         types,
-        ["AbleToScale", "ScalingActive", "ScalingLimited", "ScaledToZero"]
+        [
+            "AbleToScale",
+            "ScalingActive",
+            "ScalingLimited",
+            "ScaledToZero"
+        ]
     );
-    for t in ["AbleToScale", "ScalingActive", "ScalingLimited", "ScaledToZero"] {
+    for t in [
+        "AbleToScale",
+        "ScalingActive",
+        "ScalingLimited",
+        "ScaledToZero",
+    ] {
         let (x, y) = (cond(&a, t), cond(&b, t));
         assert_eq!(x["status"], y["status"], "{t}");
         assert_eq!(

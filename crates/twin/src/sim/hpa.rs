@@ -373,7 +373,12 @@ fn metric_status(m: &MetricSpec, p: Option<&Proposal>) -> Value {
     };
     match m {
         MetricSpec::Resource(r) | MetricSpec::ContainerResource { metric: r, .. } => {
-            let mut current = json!({"averageValue": q(p.average)});
+            // horizontal.go `buildQuantity` (v1.37): memory in BinarySI, as metrics-server.
+            let average = match r.name {
+                ResourceName::Memory => kscale_model::quantity::format_binary_milli(p.average),
+                _ => q(p.average),
+            };
+            let mut current = json!({"averageValue": average});
             if let Some(u) = p.utilization {
                 current["averageUtilization"] = json!(u);
             }
@@ -1335,12 +1340,14 @@ impl<'m> ResourceCollector<'m> {
             }
         };
         let sample = sample.map(|x| {
+            // As metrics-server serves it and the HPA reads it back (whole nanocores read
+            // rounding up to millicores; whole KiB).
             let v = match r.name {
-                ResourceName::Cpu => x.cpu_milli,
-                ResourceName::Memory => x.memory * 1000.0,
+                ResourceName::Cpu => kscale_model::metrics_api::cpu_read_milli(x.cpu_milli),
+                ResourceName::Memory => kscale_model::metrics_api::memory_read_milli(x.memory),
             };
             Sample {
-                milli: if serving { v as i64 } else { 0 },
+                milli: if serving { v } else { 0 },
                 timestamp: x.timestamp,
                 window_ms: x.window_ms,
             }
