@@ -60,7 +60,8 @@ pub struct LiveLoad {
     /// Requests in flight per pod at the last tick (for the memory model).
     in_flight: BTreeMap<(String, String), (usize, f64)>,
     last_tick: Option<u64>,
-    last_publish: u64,
+    /// Run time of the next publish (a 15 s grid from the start).
+    next_publish: u64,
     /// Milliseconds of load ticks accumulated since the last publish (the window).
     window_ms: f64,
 }
@@ -78,7 +79,7 @@ impl LiveLoad {
             acc: BTreeMap::new(),
             in_flight: BTreeMap::new(),
             last_tick: None,
-            last_publish: 0,
+            next_publish: 0,
             window_ms: 0.0,
         })
     }
@@ -110,7 +111,9 @@ impl LiveLoad {
     ) -> Result<(), ApiError> {
         // The first call starts the clock (a tick of length 0); then one tick per second.
         let last = self.last_tick.unwrap_or(t_ms);
-        if self.last_tick.is_some() && t_ms < last + TICK_MS {
+        // Ticks on a whole-second grid (not a second after the last, late, tick), so that
+        // publishes land just after each 15 s mark.
+        if self.last_tick.is_some() && t_ms / TICK_MS == last / TICK_MS {
             return Ok(());
         }
         let dt_s = (t_ms - last) as f64 / 1000.0;
@@ -208,11 +211,16 @@ impl LiveLoad {
                 self.in_flight.insert(key, (i, inflight));
             }
         }
-        if t_ms >= self.last_publish + RESOLUTION_MS || self.last_publish == 0 {
+        if t_ms >= self.next_publish {
             // The average over the ticks of the window: a constant load reads exactly.
             let window_ms = self.window_ms.max(1.0);
             self.window_ms = 0.0;
-            self.last_publish = t_ms.max(1);
+            // On a fixed 15 s grid from the run's start, as metrics-server's ticker and the
+            // twin's scrapes (a grid that drifted by each late tick delayed the first usable
+            // sample of a new pod by a whole HPA period).
+            while self.next_publish <= t_ms {
+                self.next_publish += RESOLUTION_MS;
+            }
             self.publish(&pods, window_ms);
         }
         Ok(())
