@@ -58,6 +58,11 @@ struct PodState {
     ns: String,
     name: String,
     containers: Vec<String>,
+    /// The largest `readinessProbe.initialDelaySeconds` of its containers, in ms: the pod
+    /// turns Ready that long after its containers start (as in the twin).
+    ready_delay_ms: u64,
+    /// When its containers started (run-clock ms), while it is not yet Ready.
+    not_ready_since: Option<u64>,
 }
 
 /// What the kubelets did so far.
@@ -222,6 +227,8 @@ impl Kubelets {
                     ns: ns.clone(),
                     name: name.clone(),
                     containers: vec![],
+                    ready_delay_ms: 0,
+                    not_ready_since: None,
                 });
                 if state.deleting_since_ms.is_none() && state.started {
                     for c in pod.spec.iter().flat_map(|s| s.containers.iter()) {
@@ -300,6 +307,14 @@ impl Kubelets {
                         .flat_map(|s| s.containers.iter())
                         .map(|c| c.name.clone())
                         .collect(),
+                    ready_delay_ms: pod
+                        .spec
+                        .iter()
+                        .flat_map(|s| s.containers.iter())
+                        .filter_map(|c| c.readiness_probe.as_ref()?.initial_delay_seconds)
+                        .max()
+                        .map_or(0, |d| d.max(0) as u64 * 1000),
+                    not_ready_since: None,
                 }
             });
             for image in pulls.drain(..) {
@@ -310,9 +325,51 @@ impl Kubelets {
                     format!("Pulling image \"{image}\""),
                 ));
             }
+            if let Some(since) = state.not_ready_since
+                && now >= since + state.ready_delay_ms
+            {
+                // The readiness probe's initial delay has passed: Ready.
+                let at = now_rfc3339();
+                let cond = |t: &str| serde_json::json!({"type": t, "status": "True", "lastTransitionTime": at});
+                let containers: Vec<serde_json::Value> = pod
+                    .status
+                    .iter()
+                    .flat_map(|s| s.container_statuses.iter().flatten())
+                    .map(|c| {
+                        let mut v = serde_json::to_value(c).unwrap_or_default();
+                        v["ready"] = serde_json::json!(true);
+                        v
+                    })
+                    .collect();
+                let status = serde_json::json!({"status": {
+                    "conditions": [cond("PodReadyToStartContainers"), cond("Initialized"),
+                                   cond("ContainersReady"), cond("Ready"), cond("PodScheduled")],
+                    "containerStatuses": containers
+                }});
+                let api: Api<Pod> = Api::namespaced(kc.client().clone(), &ns);
+                match kc.block_on(api.patch_status(
+                    &name,
+                    &PatchParams::default(),
+                    &Patch::Merge(&status),
+                )) {
+                    Ok(_) => {
+                        state.not_ready_since = None;
+                        changed += 1;
+                    }
+                    Err(kube::Error::Api(s)) if s.code == 404 || s.code == 409 => {}
+                    Err(e) => {
+                        return Err(crate::api_error(
+                            e,
+                            &format!("update pod {ns}/{name} status"),
+                        ));
+                    }
+                }
+                continue;
+            }
             if state.started || now < state.ready_at_ms {
                 continue;
             }
+            let ready = state.ready_delay_ms == 0;
             let ip = format!("10.244.{}.{}", node_state.index, self.next_ip % 250 + 2);
             self.next_ip += 1;
             let started = now_rfc3339();
@@ -324,16 +381,26 @@ impl Kubelets {
                     serde_json::json!({
                         "name": c.name, "image": c.image, "imageID": "",
                         "containerID": format!("containerd://{uid}-{}", c.name),
-                        "ready": true, "started": true, "restartCount": 0,
+                        "ready": ready, "started": true, "restartCount": 0,
                         "state": {"running": {"startedAt": started}}
                     })
                 })
                 .collect();
             let cond = |t: &str| serde_json::json!({"type": t, "status": "True", "lastTransitionTime": started});
+            let readiness = |t: &str| {
+                if ready {
+                    cond(t)
+                } else {
+                    serde_json::json!({"type": t, "status": "False", "lastTransitionTime": started,
+                        "reason": "ContainersNotReady",
+                        "message": "containers with unready status: [".to_string()
+                            + &state.containers.join(" ") + "]"})
+                }
+            };
             let status = serde_json::json!({"status": {
                 "phase": "Running", "podIP": ip, "podIPs": [{"ip": ip}], "startTime": started,
                 "conditions": [cond("PodReadyToStartContainers"), cond("Initialized"),
-                               cond("ContainersReady"), cond("Ready"), cond("PodScheduled")],
+                               readiness("ContainersReady"), readiness("Ready"), cond("PodScheduled")],
                 "containerStatuses": containers
             }});
             let api: Api<Pod> = Api::namespaced(kc.client().clone(), &ns);
@@ -344,6 +411,9 @@ impl Kubelets {
             )) {
                 Ok(_) => {
                     state.started = true;
+                    if !ready {
+                        state.not_ready_since = Some(now);
+                    }
                     self.stats.started += 1;
                     changed += 1;
                     for c in pod.spec.iter().flat_map(|s| s.containers.iter()) {

@@ -248,6 +248,49 @@ fn drive(
             .map_err(|e| format!("registering nodes: {e}"))?;
     }
     let mut warnings = Vec::new();
+    // The scenario's nodes are Ready at t = 0, as in the twin: a new Node carries the
+    // `node.kubernetes.io/not-ready` taint until the node-lifecycle controller has seen its
+    // Ready condition, and a pod created meanwhile would first fail to schedule on it.
+    let ready_by = Instant::now() + Duration::from_secs(60);
+    loop {
+        if cancel.load(Ordering::SeqCst) {
+            return Err("interrupted; the run's processes were stopped".into());
+        }
+        kubelets.tick(kc).map_err(|e| format!("kubelet: {e}"))?;
+        let tainted = kc
+            .list::<Node>(None, "")
+            .map_err(|e| e.to_string())?
+            .iter()
+            .filter(|n| {
+                n.metadata.name.as_deref().is_some_and(|name| {
+                    nodes
+                        .iter()
+                        .any(|m| m.metadata.name.as_deref() == Some(name))
+                })
+            })
+            .filter(|n| {
+                n.spec
+                    .iter()
+                    .flat_map(|s| s.taints.iter().flatten())
+                    .any(|t| {
+                        t.key == "node.kubernetes.io/not-ready"
+                            || t.key == "node.kubernetes.io/unreachable"
+                    })
+            })
+            .count();
+        if tainted == 0 {
+            break;
+        }
+        if Instant::now() >= ready_by {
+            let w = format!(
+                "{tainted} node(s) still tainted not-ready after 60 s; starting the scenario anyway"
+            );
+            eprintln!("warning: {w}");
+            warnings.push(w);
+            break;
+        }
+        std::thread::sleep(TICK);
+    }
     let (objects, _) =
         kscale_twin::manifest::load_paths(&scenario.manifest_paths).map_err(|e| e.to_string())?;
     let mut live_karpenter = None;
