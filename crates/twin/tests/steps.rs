@@ -274,3 +274,13 @@ fn get_events_lists_in_api_key_order_with_node_events_in_default() {
     assert_eq!(names, sorted, "grouped by object name:\n{stdout}");
     assert!(names.len() > 5);
 }
+
+#[test]
+fn a_pdb_created_before_its_pods_records_no_pods() {
+    // disruption.go trySync: the PDB `web` is created with its Deployment, before any pod.
+    let sim = run(&[]);
+    let no_pods: Vec<_> = sim.events.iter().filter(|e| e.reason == "NoPods").collect();
+    assert_eq!(no_pods.len(), 1);
+    assert_eq!(no_pods[0].message, "No matching pods found");
+    assert_eq!(no_pods[0].involved_object.name, "web");
+}

@@ -388,6 +388,9 @@ impl Sim {
                     if kind == "ElasticPodAutoscaler" {
                         self.start_elastic_autoscaler();
                     }
+                    if kind == "PodDisruptionBudget" && before.is_none() {
+                        self.pdb_created(&key);
+                    }
                     if kind == "Deployment" {
                         self.maybe_start_cpa(&key);
                         self.maybe_start_ca(&key);
@@ -775,6 +778,34 @@ impl Sim {
                     .map(|(k, v)| self.render_stored(k, v))
                     .collect()
             }
+        }
+    }
+}
+
+impl Sim {
+    /// The disruption controller's first sync of a new PodDisruptionBudget
+    /// (pkg/controller/disruption/disruption.go `trySync`): with no matching pod it records
+    /// `NoPods` ("No matching pods found"), as a PDB created with its workload does. Its later
+    /// syncs (on pod changes) are not modelled: the twin computes allowed disruptions when a
+    /// decision reads them.
+    fn pdb_created(&mut self, key: &ObjKey) {
+        let Some(v) = self.store.get(key) else {
+            return;
+        };
+        let selector = super::workloads::selector_of(v.pointer("/spec/selector"));
+        let any = self.pods.values().any(|p| {
+            *p.namespace == *key.namespace && p.deleting_at.is_none() && selector.matches(&p.labels)
+        });
+        if !any {
+            self.emit(
+                "Normal",
+                "NoPods",
+                "PodDisruptionBudget",
+                &key.namespace,
+                &key.name,
+                "No matching pods found".to_string(),
+                "controllermanager",
+            );
         }
     }
 }
