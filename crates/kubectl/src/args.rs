@@ -56,6 +56,8 @@ pub struct GlobalFlags {
     pub output: Option<OutputFormat>,
     /// `-l/--selector`, unparsed (label selector syntax, e.g. `app=web,tier!=db`).
     pub selector: Option<String>,
+    /// `--field-selector` of `get`, unparsed (`status.phase=Running,spec.nodeName!=n1`).
+    pub field_selector: Option<String>,
 }
 
 /// A parsed command line: the global flags plus the command.
@@ -409,6 +411,7 @@ const FLAGS_PATCH: &[FlagDef] = &[
     flag("type", None, FlagType::Str),
 ];
 const FLAGS_GET: &[FlagDef] = &[
+    flag("field-selector", None, FlagType::Str),
     flag("watch", Some('w'), FlagType::Bool),
     flag("watch-only", None, FlagType::Bool),
 ];
@@ -842,6 +845,7 @@ pub fn parse_args<S: AsRef<str>>(args: &[S]) -> Result<Invocation> {
             None => None,
         },
         selector: flags.string("selector"),
+        field_selector: flags.string("field-selector"),
     };
 
     let command = match verb.as_str() {

@@ -15,6 +15,7 @@
 
 pub mod args;
 pub mod error;
+pub mod field_selector;
 pub mod kinds;
 pub mod patch;
 pub mod printers;

@@ -284,3 +284,30 @@ fn a_pdb_created_before_its_pods_records_no_pods() {
     assert_eq!(no_pods[0].message, "No matching pods found");
     assert_eq!(no_pods[0].involved_object.name, "web");
 }
+
+#[test]
+fn get_with_a_field_selector() {
+    let sim = run(&[
+        ("1m", "kubectl get pods -n shop --field-selector status.phase=Running,spec.nodeName!=nowhere -o name"),
+        ("1m", "kubectl get events --field-selector involvedObject.kind=Node"),
+        ("1m", "kubectl get pods --field-selector foo=bar"),
+        ("1m", "kubectl get deploy -n shop --field-selector status.replicas=2"),
+    ]);
+    let (stdout, _, code) = out(&sim, 0);
+    assert_eq!((code, stdout.lines().count()), (0, 2), "{stdout}");
+    let (stdout, _, _) = out(&sim, 1);
+    assert!(stdout.lines().skip(1).all(|l| l.contains("node/")), "{stdout}");
+    // Refused as kube-apiserver v1.37.2 refuses them.
+    let (_, stderr, code) = out(&sim, 2);
+    assert_eq!(code, 1);
+    assert_eq!(
+        stderr.trim_end(),
+        "Error from server (BadRequest): Unable to find \"/v1, Resource=pods\" that match label selector \"\", field selector \"foo=bar\": field label not supported: foo"
+    );
+    let (_, stderr, _) = out(&sim, 3);
+    assert!(
+        stderr.contains("\"apps/v1, Resource=deployments\"")
+            && stderr.ends_with("\"status.replicas\" is not a known field selector: only \"metadata.name\", \"metadata.namespace\"\n"),
+        "{stderr}"
+    );
+}

@@ -25,6 +25,9 @@ pub const RESOLUTION_MS: u64 = 15_000;
 /// Load tick: 1 s (the twin's `load::TICK_MS`).
 pub const TICK_MS: u64 = kscale_twin::load::TICK_MS;
 
+/// How long before each 15 s mark the pod metrics of that mark are published.
+const PUBLISH_LEAD_MS: u64 = 500;
+
 /// Milli-CPU of a quantity; 0 when unreadable.
 fn cpu_milli(q: &Quantity) -> f64 {
     kscale_model::Quantity::parse(&q.0)
@@ -111,9 +114,10 @@ impl LiveLoad {
     ) -> Result<(), ApiError> {
         // The first call starts the clock (a tick of length 0); then one tick per second.
         let last = self.last_tick.unwrap_or(t_ms);
-        // Ticks on a whole-second grid (not a second after the last, late, tick), so that
-        // publishes land just after each 15 s mark.
-        if self.last_tick.is_some() && t_ms / TICK_MS == last / TICK_MS {
+        // Ticks on a one-second grid (not a second after the last, late, tick), offset like
+        // the publishes (see below).
+        let slot = |t: u64| (t + PUBLISH_LEAD_MS) / TICK_MS;
+        if self.last_tick.is_some() && slot(t_ms) == slot(last) {
             return Ok(());
         }
         let dt_s = (t_ms - last) as f64 / 1000.0;
@@ -211,14 +215,17 @@ impl LiveLoad {
                 self.in_flight.insert(key, (i, inflight));
             }
         }
-        if t_ms >= self.next_publish {
+        // Half a second ahead of each mark: the HPA syncs just after the marks (it is created
+        // just after the run starts), and the twin serves a scrape before the HPA syncs of the
+        // same instant; so here the sample of a mark is served before that mark's sync.
+        if t_ms + PUBLISH_LEAD_MS >= self.next_publish {
             // The average over the ticks of the window: a constant load reads exactly.
             let window_ms = self.window_ms.max(1.0);
             self.window_ms = 0.0;
             // On a fixed 15 s grid from the run's start, as metrics-server's ticker and the
             // twin's scrapes (a grid that drifted by each late tick delayed the first usable
             // sample of a new pod by a whole HPA period).
-            while self.next_publish <= t_ms {
+            while self.next_publish <= t_ms + PUBLISH_LEAD_MS {
                 self.next_publish += RESOLUTION_MS;
             }
             self.publish(&pods, window_ms);

@@ -753,6 +753,32 @@ impl Sim {
             }
             None => None,
         };
+        let fields = match &inv.global.field_selector {
+            Some(s) => {
+                let f = kscale_kubectl::field_selector::FieldSelector::parse(s).map_err(|m| {
+                    (
+                        String::new(),
+                        format!("Error from server (BadRequest): {m}"),
+                    )
+                })?;
+                if let Some(why) = f.refusal(kind) {
+                    let info = kind.info();
+                    return Err((
+                        String::new(),
+                        format!(
+                            "Error from server (BadRequest): Unable to find \"{}/{}, Resource={}\" that match label selector \"{}\", field selector \"{}\": {why}",
+                            info.group,
+                            info.version,
+                            info.plural,
+                            inv.global.selector.as_deref().unwrap_or(""),
+                            f.render()
+                        ),
+                    ));
+                }
+                Some(f)
+            }
+            None => None,
+        };
         let ns = if inv.global.all_namespaces {
             None
         } else {
@@ -784,6 +810,7 @@ impl Sim {
                     s.matches(&labels)
                 })
             })
+            .filter(|o| fields.as_ref().is_none_or(|f| f.matches(o)))
             .collect())
     }
 
