@@ -288,15 +288,27 @@ fn a_pdb_created_before_its_pods_records_no_pods() {
 #[test]
 fn get_with_a_field_selector() {
     let sim = run(&[
-        ("1m", "kubectl get pods -n shop --field-selector status.phase=Running,spec.nodeName!=nowhere -o name"),
-        ("1m", "kubectl get events --field-selector involvedObject.kind=Node"),
+        (
+            "1m",
+            "kubectl get pods -n shop --field-selector status.phase=Running,spec.nodeName!=nowhere -o name",
+        ),
+        (
+            "1m",
+            "kubectl get events --field-selector involvedObject.kind=Node",
+        ),
         ("1m", "kubectl get pods --field-selector foo=bar"),
-        ("1m", "kubectl get deploy -n shop --field-selector status.replicas=2"),
+        (
+            "1m",
+            "kubectl get deploy -n shop --field-selector status.replicas=2",
+        ),
     ]);
     let (stdout, _, code) = out(&sim, 0);
     assert_eq!((code, stdout.lines().count()), (0, 2), "{stdout}");
     let (stdout, _, _) = out(&sim, 1);
-    assert!(stdout.lines().skip(1).all(|l| l.contains("node/")), "{stdout}");
+    assert!(
+        stdout.lines().skip(1).all(|l| l.contains("node/")),
+        "{stdout}"
+    );
     // Refused as kube-apiserver v1.37.2 refuses them.
     let (_, stderr, code) = out(&sim, 2);
     assert_eq!(code, 1);
