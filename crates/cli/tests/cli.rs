@@ -128,6 +128,18 @@ fn a_scenario_name_cannot_leave_the_output_folder() {
 }
 
 #[test]
+fn a_load_on_a_workload_that_does_not_exist_is_refused() {
+    let load = "  load:\n    - {target: deployment/wbe, requestsPerSecond: {constant: 5}, cpuPerRequest: 10m}\n";
+    let (code, err) = run_err(&basic_scenario(load), &[("m/web.yaml", DEPLOY)]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("spec.load[0].target"), "{err}");
+    assert!(
+        err.contains("load target default/deployment/wbe does not exist"),
+        "{err}"
+    );
+}
+
+#[test]
 fn a_step_after_the_end_is_refused() {
     let s = basic_scenario("  steps:\n    - at: 6m\n      run: kubectl get pods\n");
     let (code, err) = run_err(&s, &[("m/web.yaml", DEPLOY)]);

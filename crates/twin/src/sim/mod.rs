@@ -402,6 +402,35 @@ impl Sim {
             sim.apply_value(o.object, Some(o.raw))
                 .map_err(|msg| InputError::at(&o.file, o.line, None, msg))?;
         }
+        // A load aimed at a workload that no manifest defines and no step could create would
+        // drop every request: an input error, not a silent 100% loss.
+        let steps_create = scenario
+            .steps
+            .iter()
+            .any(|s| matches!(s.run.split_whitespace().nth(1), Some("apply" | "create")));
+        if !steps_create {
+            for (i, l) in scenario.loads.iter().enumerate() {
+                let kind = match l.kind.as_str() {
+                    "deployment" => "Deployment",
+                    "statefulset" => "StatefulSet",
+                    _ => "ReplicaSet",
+                };
+                if sim
+                    .store
+                    .get(&ObjKey::new(kind, &l.namespace, &l.name))
+                    .is_none()
+                {
+                    return Err(InputError::file(
+                        &scenario.path,
+                        format!(
+                            "load target {}/{}/{} does not exist: no manifest defines it and no step creates it",
+                            l.namespace, l.kind, l.name
+                        ),
+                    )
+                    .with_field(format!("spec.load[{i}].target")));
+                }
+            }
+        }
         for (i, st) in scenario.steps.iter().enumerate() {
             sim.queue.push(SimTime(st.at.0), Event::Step(i));
         }
