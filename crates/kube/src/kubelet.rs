@@ -346,23 +346,9 @@ impl Kubelets {
                                    cond("ContainersReady"), cond("Ready"), cond("PodScheduled")],
                     "containerStatuses": containers
                 }});
-                let api: Api<Pod> = Api::namespaced(kc.client().clone(), &ns);
-                match kc.block_on(api.patch_status(
-                    &name,
-                    &PatchParams::default(),
-                    &Patch::Merge(&status),
-                )) {
-                    Ok(_) => {
-                        state.not_ready_since = None;
-                        changed += 1;
-                    }
-                    Err(kube::Error::Api(s)) if s.code == 404 || s.code == 409 => {}
-                    Err(e) => {
-                        return Err(crate::api_error(
-                            e,
-                            &format!("update pod {ns}/{name} status"),
-                        ));
-                    }
+                if patch_pod_status(kc, &ns, &name, &status)? {
+                    state.not_ready_since = None;
+                    changed += 1;
                 }
                 continue;
             }
@@ -403,33 +389,19 @@ impl Kubelets {
                                readiness("ContainersReady"), readiness("Ready"), cond("PodScheduled")],
                 "containerStatuses": containers
             }});
-            let api: Api<Pod> = Api::namespaced(kc.client().clone(), &ns);
-            match kc.block_on(api.patch_status(
-                &name,
-                &PatchParams::default(),
-                &Patch::Merge(&status),
-            )) {
-                Ok(_) => {
-                    state.started = true;
-                    if !ready {
-                        state.not_ready_since = Some(now);
-                    }
-                    self.stats.started += 1;
-                    changed += 1;
-                    for c in pod.spec.iter().flat_map(|s| s.containers.iter()) {
-                        kc.event(kubelet_event(
-                            &ns,
-                            &name,
-                            "Started",
-                            format!("Started container {}", c.name),
-                        ));
-                    }
+            if patch_pod_status(kc, &ns, &name, &status)? {
+                state.started = true;
+                if !ready {
+                    state.not_ready_since = Some(now);
                 }
-                Err(kube::Error::Api(s)) if s.code == 404 || s.code == 409 => {}
-                Err(e) => {
-                    return Err(crate::api_error(
-                        e,
-                        &format!("update pod {ns}/{name} status"),
+                self.stats.started += 1;
+                changed += 1;
+                for c in pod.spec.iter().flat_map(|s| s.containers.iter()) {
+                    kc.event(kubelet_event(
+                        &ns,
+                        &name,
+                        "Started",
+                        format!("Started container {}", c.name),
                     ));
                 }
             }
@@ -451,5 +423,24 @@ impl Kubelets {
         }
         self.pods.retain(|uid, _| live.contains(uid));
         Ok(changed)
+    }
+}
+
+/// Merge-patches a pod's status: Ok(true) when written, Ok(false) when the pod is gone or
+/// changed meanwhile (the next tick sees it again).
+fn patch_pod_status(
+    kc: &mut KubeCluster,
+    ns: &str,
+    name: &str,
+    status: &serde_json::Value,
+) -> Result<bool, ApiError> {
+    let api: Api<Pod> = Api::namespaced(kc.client().clone(), ns);
+    match kc.block_on(api.patch_status(name, &PatchParams::default(), &Patch::Merge(status))) {
+        Ok(_) => Ok(true),
+        Err(kube::Error::Api(s)) if s.code == 404 || s.code == 409 => Ok(false),
+        Err(e) => Err(crate::api_error(
+            e,
+            &format!("update pod {ns}/{name} status"),
+        )),
     }
 }
