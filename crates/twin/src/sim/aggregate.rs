@@ -5,7 +5,7 @@
 //! rebuilds them only when something that can change them happened: a pod of the workload (or
 //! one of its ReplicaSets) was marked for reconcile — every readiness change, deletion and
 //! removal does that — or, for pods whose capacity is a share of their node (no CPU limit),
-//! any pod was bound or removed (`pods_epoch`). A tick whose inputs (rate, backlog,
+//! any pod was bound or removed (the revision of `Topic::PodPlacement`). A tick whose inputs (rate, backlog,
 //! capacities) are those of the previous tick reuses its result: the model is a pure function
 //! of them, so the outputs are the same bytes.
 //!
@@ -23,6 +23,7 @@
 use std::collections::BTreeMap;
 
 use super::Sim;
+use super::changes::Topic;
 use super::metrics::NO_LOAD;
 use super::store::ObjKey;
 use super::workloads::RsCache;
@@ -80,7 +81,7 @@ pub struct LoadCache {
     built: bool,
     /// A workload object of this load changed since the cache was built.
     dirty: bool,
-    /// `pods_epoch` when built, if a capacity depends on its node's other pods.
+    /// The revision of `Topic::PodPlacement` when built, if a capacity depends on its node's other pods.
     node_epoch: Option<u64>,
     /// Ready pods of the workload, in workload order.
     pub ready: Vec<u64>,
@@ -206,7 +207,11 @@ impl Sim {
 
     fn load_cache_stale(&self, i: usize) -> bool {
         let c = &self.load_cache[i];
-        !c.built || c.dirty || c.node_epoch.is_some_and(|e| e != self.pods_epoch) || c.uncached
+        !c.built
+            || c.dirty
+            || c.node_epoch
+                .is_some_and(|e| e != self.store.changes().at(Topic::PodPlacement))
+            || c.uncached
     }
 
     /// Turns the caches off: every tick recomputes each load's ready pods, capacities and result
@@ -332,7 +337,7 @@ impl Sim {
             "load {i}: ready pods changed without a workload change"
         );
         let (caps, node_dependent) = self.load_caps(l, &self.load_cache[i].ready);
-        let node_epoch = node_dependent.then_some(self.pods_epoch);
+        let node_epoch = node_dependent.then_some(self.store.changes().at(Topic::PodPlacement));
         let c = &mut self.load_cache[i];
         if c.caps != caps {
             c.memo = None;
@@ -344,7 +349,7 @@ impl Sim {
     fn rebuild_load_cache(&mut self, i: usize, l: &Load) {
         let ready = self.load_ready(l);
         let (caps, node_dependent) = self.load_caps(l, &ready);
-        let node_epoch = node_dependent.then_some(self.pods_epoch);
+        let node_epoch = node_dependent.then_some(self.store.changes().at(Topic::PodPlacement));
         let c = &mut self.load_cache[i];
         if c.caps != caps || c.ready != ready {
             c.memo = None;

@@ -10,6 +10,7 @@ use kscale_model::{Resources, Taint, TaintEffect};
 use serde_json::{Value, json};
 
 use super::Sim;
+use super::changes::Topic;
 use super::model::{Node, Pod, PodPhase, PodTemplate};
 use super::store::ObjKey;
 use crate::cloud;
@@ -198,7 +199,7 @@ impl Sim {
             memory: it.memory_bytes(),
             pods: it.max_pods as i64,
         };
-        self.node_stamp += 1;
+        let pods_stamp = self.store.record(Topic::NodePods);
         let node = Node {
             info: NodeInfo {
                 name: Arc::from(name),
@@ -220,7 +221,7 @@ impl Sim {
             hourly_price: it.hourly_price(capacity_type),
             images: Default::default(),
             sandbox_free_at: kscale_model::SimTime::ZERO,
-            pods_stamp: self.node_stamp,
+            pods_stamp,
             annotations: Default::default(),
         };
         let spot = node.capacity_type == "spot";
@@ -267,7 +268,7 @@ impl Sim {
                 self.note_unbound(p.priority);
             }
         }
-        self.nodes_epoch += 1;
+        self.store.record(Topic::Capacity);
         self.emit(
             "Normal",
             "RemovingNode",
@@ -523,7 +524,7 @@ impl Sim {
                     }
                 }
                 if kind == "ReplicaSet" {
-                    self.rs_epoch += 1;
+                    self.store.record(Topic::ReplicaSetCaches);
                     if let Some(c) = self.rs_cache.remove(&key) {
                         for id in c.pods {
                             self.delete_pod(id, None);

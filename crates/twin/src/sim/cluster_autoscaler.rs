@@ -35,6 +35,7 @@ use kscale_controllers::scheduler::{NodeInfo, PodInfo};
 use kscale_model::{Resources, SimTime, Taint, TaintEffect};
 use serde_json::{Value, json};
 
+use super::changes::Topic;
 use super::model::PodPhase;
 use super::provider::NODE_GROUP_LABEL;
 use super::store::ObjKey;
@@ -392,8 +393,8 @@ impl Sim {
             .filter(|g| self.ca.state.backed_off(g, now))
             .count();
         let stamp = [
-            self.pods_epoch,
-            self.nodes_epoch,
+            self.store.changes().at(Topic::PodPlacement),
+            self.store.changes().at(Topic::Capacity),
             self.ca.upcoming.len() as u64,
             self.ca.removing.len() as u64,
             self.ca.state.unneeded_since.len() as u64,
@@ -745,8 +746,8 @@ impl Sim {
         }
         let stamp = ScaleUpStamp {
             epochs: (
-                self.pods_epoch,
-                self.nodes_epoch,
+                self.store.changes().at(Topic::PodPlacement),
+                self.store.changes().at(Topic::Capacity),
                 self.store.resource_version(),
             ),
             upcoming: self.ca.upcoming.len(),
@@ -992,8 +993,8 @@ impl Sim {
             .next()
             .is_some();
         let stamp = (
-            self.pods_epoch,
-            self.nodes_epoch ^ (buffer_pods.len() as u64) << 48,
+            self.store.changes().at(Topic::PodPlacement),
+            self.store.changes().at(Topic::Capacity) ^ (buffer_pods.len() as u64) << 48,
             self.nodes.len(),
             self.ca.removing.len(),
         );

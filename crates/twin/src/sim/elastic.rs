@@ -29,6 +29,7 @@ use kscale_model::{Resources, SimTime};
 use serde::Serialize;
 use serde_json::{Value, json};
 
+use super::changes::Topic;
 use super::model::{PodPhase, PodTemplate};
 use super::{Event, Sim};
 
@@ -305,9 +306,8 @@ impl Sim {
             n.info.requested += to;
             info.requests = to;
             // Node autoscalers' change detection: what pods hold on nodes changed.
-            self.pods_epoch += 1;
-            self.node_stamp += 1;
-            n.pods_stamp = self.node_stamp;
+            self.store.record(Topic::PodPlacement);
+            n.pods_stamp = self.store.record(Topic::NodePods);
         }
     }
 

@@ -20,6 +20,7 @@
 use kscale_model::quantity::format_bytes;
 use serde::Serialize;
 
+use super::changes::Topic;
 use super::model::{PodPhase, QosClass};
 use super::{Event, Sim};
 
@@ -259,8 +260,7 @@ impl Sim {
         {
             let x = n.info.pods.swap_remove(i);
             n.info.requested -= x.requests;
-            self.node_stamp += 1;
-            n.pods_stamp = self.node_stamp;
+            n.pods_stamp = self.store.record(Topic::NodePods);
             self.note_unbound(x.priority);
         }
         self.count("evictions");
@@ -269,7 +269,7 @@ impl Sim {
             .or_default()
             .evictions += 1;
         self.emit("Warning", "Evicted", "Pod", &ns, &name, message, "kubelet");
-        self.pods_epoch += 1;
+        self.store.record(Topic::PodPlacement);
         self.owner_changed_pub(id);
         self.cluster_changed();
     }

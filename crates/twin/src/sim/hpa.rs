@@ -27,6 +27,7 @@ use kscale_model::labels::LabelSelector;
 use kscale_model::quantity::format_decimal_milli;
 use serde_json::{Value, json};
 
+use super::changes::Topic;
 use super::hpa_view::pod_obs;
 use super::metrics::PodSample;
 use super::model::{Pod, PodTemplate, quantity, requirements, str_map};
@@ -675,13 +676,14 @@ impl Sim {
         targets: &mut Option<TargetViews>,
     ) -> Option<Observation> {
         let metrics = parsed.metrics.as_slice();
-        // The target's ReplicaSets change only with `rs_epoch`.
-        let known = targets
-            .as_ref()
-            .is_some_and(|t| t.epoch == self.rs_epoch && Arc::ptr_eq(&t.parsed, parsed));
+        // The target's ReplicaSets change only with `Topic::ReplicaSetCaches`.
+        let known = targets.as_ref().is_some_and(|t| {
+            t.epoch == self.store.changes().at(Topic::ReplicaSetCaches)
+                && Arc::ptr_eq(&t.parsed, parsed)
+        });
         if !known {
             *targets = Some(TargetViews {
-                epoch: self.rs_epoch,
+                epoch: self.store.changes().at(Topic::ReplicaSetCaches),
                 parsed: parsed.clone(),
                 views: self
                     .target_replicasets(ns, &parsed.kind_lower, &parsed.name)
@@ -1681,7 +1683,7 @@ pub struct HpaEntry {
     pub status: Option<HpaStatus>,
     /// `status` is not yet rendered into the stored object.
     pub dirty: bool,
-    /// The target's ReplicaSets' views, while `Sim::rs_epoch` and the parsed spec hold.
+    /// The target's ReplicaSets' views, while the revision of `Topic::ReplicaSetCaches` and the parsed spec hold.
     pub targets: Option<TargetViews>,
     /// The scale target's store handle, for the parsed spec it was found for.
     pub target_at: Option<(Arc<ParsedHpa>, Handle)>,

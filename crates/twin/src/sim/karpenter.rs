@@ -20,6 +20,7 @@ use kscale_controllers::scheduler::{NodeInfo, fits, fits_with_extra};
 use kscale_model::{NodeSelectorRequirement, Resources, SelectorOp, SimTime};
 use serde_json::Value;
 
+use super::changes::Topic;
 use super::model::{quantity, requirements, str_map as labels, taints};
 use super::{Event, Sim};
 use crate::cloud;
@@ -110,7 +111,7 @@ pub struct KarpenterState {
     pub polling: bool,
     /// Offerings that failed with insufficient capacity, until when they are skipped.
     pub unavailable: BTreeMap<(String, String, String), SimTime>,
-    /// `pods_epoch` at the last consolidation check that found no candidate.
+    /// The revision of `Topic::PodPlacement` at the last consolidation check that found no candidate.
     pub consolidation_checked: Option<u64>,
     /// Pods Karpenter nominated to an in-flight NodeClaim (pod id → claim).
     pub nominated: BTreeMap<u64, String>,
@@ -283,7 +284,7 @@ impl Sim {
     /// summed again only when labels changed ([`Sim::node_labels_epoch`]); capacities never
     /// change.
     fn fill_pool_usage(&mut self, configs: &mut [PoolConfig]) {
-        let epoch = self.node_labels_epoch;
+        let epoch = self.store.changes().at(Topic::NodeMetadata);
         if self
             .karpenter
             .node_usage
@@ -320,7 +321,7 @@ impl Sim {
         let Some(n) = self
             .nodes
             .get(name)
-            .filter(|_| *epoch == self.node_labels_epoch)
+            .filter(|_| *epoch == self.store.changes().at(Topic::NodeMetadata))
         else {
             return;
         };
@@ -348,7 +349,7 @@ impl Sim {
                 .collect()
         };
         if let Some((e, usage)) = &self.karpenter.node_usage
-            && *e == self.node_labels_epoch
+            && *e == self.store.changes().at(Topic::NodeMetadata)
             && nonzero(usage) != nonzero(&self.node_usage())
         {
             return Err(format!(
@@ -797,7 +798,9 @@ impl Sim {
     /// the simulation is skipped when no pod changed since the last one found nothing (upstream
     /// also re-evaluates consolidation only when cluster state changed).
     fn consolidation_candidate(&mut self, label: &str, pool: &str) -> Option<String> {
-        if self.karpenter.consolidation_checked == Some(self.pods_epoch) {
+        if self.karpenter.consolidation_checked
+            == Some(self.store.changes().at(Topic::PodPlacement))
+        {
             return None;
         }
         let mut candidates: Vec<(Arc<str>, usize)> = self
@@ -847,7 +850,7 @@ impl Sim {
                 return Some(name.to_string());
             }
         }
-        self.karpenter.consolidation_checked = Some(self.pods_epoch);
+        self.karpenter.consolidation_checked = Some(self.store.changes().at(Topic::PodPlacement));
         None
     }
 }

@@ -36,6 +36,7 @@ use kscale_model::labels::{Labels, NodeSelectorRequirement};
 use kscale_model::{Resources, SimTime, Taint, TaintEffect};
 use serde_json::{Value, json};
 
+use super::changes::Topic;
 use super::karpenter::{PoolApi, PoolConfig};
 use super::model::Node;
 use super::{Event, Sim};
@@ -132,7 +133,7 @@ pub struct DisruptionState {
     pub running: Vec<Command>,
     /// Nodes marked for disruption.
     pub disrupting: BTreeSet<String>,
-    /// (pods_epoch, nodes_epoch, valid until) of the last poll that found nothing to do.
+    /// (revisions of `Topic::PodPlacement` and `Topic::Capacity`, valid until) of the last poll that found nothing to do.
     pub consolidated: Option<(u64, u64, SimTime)>,
     /// Decisions taken.
     pub decisions: Vec<DecisionRecord>,
@@ -435,7 +436,7 @@ impl Sim {
             let entry = cached
                 .next_if(|(k, _)| same_name(k, name))
                 .map(|(_, c)| c)
-                .filter(|e| e.meta_epoch == Some(self.node_labels_epoch));
+                .filter(|e| e.meta_epoch == Some(self.store.changes().at(Topic::NodeMetadata)));
             let cache = entry.and_then(|e| e.pods.as_ref());
             let disrupting = next_disrupting.next_if(|d| std::ptr::eq(**d, n)).is_some();
             let mut destination = None;
@@ -591,7 +592,7 @@ impl Sim {
     /// Brings the cached [`NodeEntry`]s up to date with the nodes (before a [`Sim::gather`]):
     /// in place, a node's pods read only when its stamp changed.
     fn refresh_node_pods(&mut self) {
-        let epoch = self.node_labels_epoch;
+        let epoch = self.store.changes().at(Topic::NodeMetadata);
         let mut cache = std::mem::take(&mut self.karpenter.disruption.node_pods);
         let mut names = std::mem::take(&mut self.karpenter.disruption.pool_names);
         let mut missing = vec![];
@@ -696,12 +697,12 @@ impl Sim {
                     n.pods_stamp
                 ));
             }
-            if e.meta_epoch == Some(self.node_labels_epoch)
+            if e.meta_epoch == Some(self.store.changes().at(Topic::NodeMetadata))
                 && (e.nodepool.as_deref() != n.info.labels.get(NODEPOOL_LABEL).map(String::as_str)
                     || e.do_not_disrupt != do_not_disrupt(n))
             {
                 return Err(format!(
-                    "node {name}: labels or annotations changed without a new node_labels_epoch"
+                    "node {name}: labels or annotations changed without a new Topic::NodeMetadata change"
                 ));
             }
         }
@@ -830,7 +831,9 @@ impl Sim {
                 .disruption
                 .consolidated
                 .is_some_and(|(pe, ne, until)| {
-                    pe == self.pods_epoch && ne == self.nodes_epoch && self.now < until
+                    pe == self.store.changes().at(Topic::PodPlacement)
+                        && ne == self.store.changes().at(Topic::Capacity)
+                        && self.now < until
                 })
     }
 
@@ -875,8 +878,11 @@ impl Sim {
                 // A scheduled budget may change at the next minute.
                 until = until.min(SimTime((self.now.as_millis() / 60_000 + 1) * 60_000));
             }
-            self.karpenter.disruption.consolidated =
-                Some((self.pods_epoch, self.nodes_epoch, until));
+            self.karpenter.disruption.consolidated = Some((
+                self.store.changes().at(Topic::PodPlacement),
+                self.store.changes().at(Topic::Capacity),
+                until,
+            ));
         }
         Some(DISRUPTION_POLL_MS)
     }
@@ -1118,7 +1124,7 @@ impl Sim {
                 });
             }
         }
-        self.nodes_epoch += 1;
+        self.store.record(Topic::Capacity);
         let reason = cmd.reason.as_str();
         let record = DecisionRecord {
             time: self.now.as_secs_f64(),

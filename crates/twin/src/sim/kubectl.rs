@@ -16,6 +16,7 @@ use kscale_report::TranscriptEntry;
 use serde_json::{Value, json};
 
 use super::Sim;
+use super::changes::Topic;
 use super::store::ObjKey;
 
 /// Parses a kubectl command line (a leading `kubectl` is optional).
@@ -669,7 +670,7 @@ impl Sim {
                         .map(|(k, v)| (k.clone(), v.as_str().unwrap_or("").to_string()))
                         .collect();
                 }
-                self.node_labels_epoch += 1;
+                self.store.record(Topic::NodeMetadata);
                 self.cluster_changed();
             }
             "Pod" => {

@@ -13,6 +13,7 @@ use std::sync::Arc;
 use kscale_model::SimTime;
 use serde_json::Value;
 
+use super::changes::Topic;
 use super::model::{Owner, Pod, PodPhase, PodTemplate};
 use super::store::ObjKey;
 use super::{Event, Sim};
@@ -255,8 +256,7 @@ impl Sim {
         let priority = info.priority;
         node.info.pods.push(info);
         node.last_pod_event = now;
-        self.node_stamp += 1;
-        node.pods_stamp = self.node_stamp;
+        node.pods_stamp = self.store.record(Topic::NodePods);
         // The kubelet sees the bind, then sets up the sandbox; the runtime's per-node lock
         // (if modelled) serialises part of that set-up across the node's pods.
         let arrive = now.plus_millis(self.lat.bind_to_kubelet_ms);
@@ -292,7 +292,7 @@ impl Sim {
         // The binding, then the kubelet's first status (PodScheduled, ContainerCreating).
         self.count("apiWritesPodBinding");
         self.count("apiWritesPodStatus");
-        self.pods_epoch += 1;
+        self.store.record(Topic::PodPlacement);
         self.emit(
             "Normal",
             "Scheduled",
@@ -455,8 +455,7 @@ impl Sim {
         {
             p.terminating = true;
             n.last_pod_event = now;
-            self.node_stamp += 1;
-            n.pods_stamp = self.node_stamp;
+            n.pods_stamp = self.store.record(Topic::NodePods);
         }
         for c in containers {
             self.emit(
@@ -499,8 +498,7 @@ impl Sim {
             let p = n.info.pods.swap_remove(i);
             n.info.requested -= p.requests;
             n.last_pod_event = self.now;
-            self.node_stamp += 1;
-            n.pods_stamp = self.node_stamp;
+            n.pods_stamp = self.store.record(Topic::NodePods);
             self.note_unbound(p.priority);
         }
         if let Some(o) = &pod.owner {
@@ -524,14 +522,14 @@ impl Sim {
         self.unschedulable_since.remove(&id);
         self.memory_usage.remove(&id);
         self.failed_event_at.remove(&id);
-        self.pods_epoch += 1;
+        self.store.record(Topic::PodPlacement);
         self.cluster_changed();
     }
 
     /// Something freed or added capacity: unschedulable pods get another attempt after the
     /// scheduler's initial back-off.
     pub fn cluster_changed(&mut self) {
-        self.nodes_epoch += 1;
+        self.store.record(Topic::Capacity);
         if self.unschedulable_q.is_empty() {
             return;
         }

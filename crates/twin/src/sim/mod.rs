@@ -7,6 +7,7 @@
 
 pub mod aggregate;
 pub mod api;
+pub mod changes;
 pub mod cluster_api;
 pub mod cluster_autoscaler;
 pub mod custom_metrics;
@@ -171,8 +172,6 @@ pub struct Sim {
     pub cm_client: crate::latency::TokenBucket,
     /// Compiled ReplicaSets.
     pub rs_cache: BTreeMap<ObjKey, workloads::RsCache>,
-    /// Bumped whenever a ReplicaSet's cache is stored or removed (not when its pods change).
-    pub rs_epoch: u64,
     /// `pod-template-hash` of each Deployment's template, with the uid and
     /// `metadata.generation` it was computed for (the template changes only with the spec).
     pub template_hashes: BTreeMap<ObjKey, (String, i64, String)>,
@@ -211,18 +210,9 @@ pub struct Sim {
     /// Pods bound to nodes, counted by priority (the scheduler's priority floor; see
     /// [`Sim::note_bound`]).
     pub bound_priorities: BTreeMap<i32, u32>,
-    /// Incremented whenever a pod is bound or removed (cheap change detection).
-    pub pods_epoch: u64,
-    /// Incremented whenever a node is added, removed or changed (cheap change detection).
-    pub nodes_epoch: u64,
-    /// Incremented whenever a node's labels or annotations change (Karpenter's per-node caches
-    /// and pool usage follow node additions and removals themselves).
-    pub node_labels_epoch: u64,
     /// Nodes counted by what the sampler's node columns show (kept on node additions and
     /// removals, counted again after a label change).
     pub node_kinds: output::NodeKinds,
-    /// The last stamp given to a node's pods ([`model::Node::pods_stamp`]).
-    pub node_stamp: u64,
     /// The HPA sync loop is running.
     pub hpa_syncing: bool,
     /// Per HPA: what the twin's HPA controller keeps between syncs (one map, one lookup per
@@ -317,7 +307,6 @@ impl Sim {
             cm_client: crate::latency::TokenBucket::new(20.0, 30.0),
             pending_creates: BTreeMap::new(),
             rs_cache: BTreeMap::new(),
-            rs_epoch: 0,
             template_hashes: BTreeMap::new(),
             events: vec![],
             drained_events: Default::default(),
@@ -343,12 +332,8 @@ impl Sim {
             memory_usage: BTreeMap::new(),
             eviction_running: false,
             workload_counters: BTreeMap::new(),
-            pods_epoch: 0,
             bound_priorities: BTreeMap::new(),
-            nodes_epoch: 0,
-            node_labels_epoch: 0,
             node_kinds: Default::default(),
-            node_stamp: 0,
             failed_event_at: BTreeMap::new(),
             offerings_cache: std::sync::OnceLock::new(),
             crash_backoff: BTreeMap::new(),

@@ -497,7 +497,7 @@ pub struct Node {
     /// When the container runtime's per-node sandbox lock is free again (see
     /// [`crate::latency::Latencies::sandbox_lock_ms`]).
     pub sandbox_free_at: SimTime,
-    /// A stamp ([`super::Sim::node_stamp`]) renewed whenever a pod is added to or removed from
+    /// A stamp (the revision of a `Topic::NodePods` change) renewed whenever a pod is added to or removed from
     /// `info.pods` or one of them starts terminating: Karpenter disruption's per-node cache is
     /// current while the stamp is the same.
     pub pods_stamp: u64,

@@ -7,6 +7,7 @@ use kscale_model::{Taint, TaintEffect};
 use serde_json::{Value, json};
 
 use super::Sim;
+use super::changes::Topic;
 use super::kubectl::{kind_plural, kind_ref};
 use super::store::ObjKey;
 
@@ -156,7 +157,7 @@ impl Sim {
                 for k in remove {
                     map.remove(k);
                 }
-                self.node_labels_epoch += 1;
+                self.store.record(Topic::NodeMetadata);
                 self.cluster_changed();
             }
             "Pod" => {

@@ -7,6 +7,7 @@ use kscale_report::{ChartSpec, RunOutput, TimeSeries};
 use serde_json::{Value, json};
 
 use super::Sim;
+use super::changes::Topic;
 use super::model::{Pod, PodPhase};
 use super::store::ObjKey;
 
@@ -52,7 +53,7 @@ pub type NodeKind = (String, String, Option<String>);
 #[derive(Debug, Default)]
 pub struct NodeKinds {
     counts: BTreeMap<NodeKind, u64>,
-    /// `Sim::node_labels_epoch` when counted.
+    /// the revision of `Topic::NodeMetadata` when counted.
     labels_epoch: u64,
 }
 
@@ -84,7 +85,7 @@ struct DeployColumns {
 /// For each entry of `Sim::rs_cache`, in key order, the position in [`Samples::deploy`] of
 /// the Deployment whose active and ready pods it adds to (its owner, named `<deployment>-…`),
 /// so a sample walks the ReplicaSets once instead of searching each Deployment's key range.
-/// Valid while `Sim::rs_epoch` (bumped whenever a ReplicaSet's cache is stored or removed, the
+/// Valid while the revision of `Topic::ReplicaSetCaches` (bumped whenever a ReplicaSet's cache is stored or removed, the
 /// only changes of its owner) and the Deployment list are those it was made for;
 /// `Sim::check_invariants` compares it with a fresh one.
 #[derive(Debug, PartialEq)]
@@ -309,10 +310,10 @@ impl Sim {
         {
             return;
         }
-        if self.node_kinds.labels_epoch != self.node_labels_epoch {
+        if self.node_kinds.labels_epoch != self.store.changes().at(Topic::NodeMetadata) {
             self.node_kinds = NodeKinds {
                 counts: self.recount_node_kinds(),
-                labels_epoch: self.node_labels_epoch,
+                labels_epoch: self.store.changes().at(Topic::NodeMetadata),
             };
         }
         self.update_pod_counts();
@@ -432,7 +433,7 @@ impl Sim {
         }
         r.samples.deploy_members = Some(members);
         let current = r.samples.rs_attribution.as_ref().is_some_and(|a| {
-            a.rs_epoch == self.rs_epoch
+            a.rs_epoch == self.store.changes().at(Topic::ReplicaSetCaches)
                 && a.deploy_generation == r.samples.deploy_generation
                 && a.deployment_of.len() == self.rs_cache.len()
         });
@@ -560,7 +561,7 @@ impl Sim {
             })
             .collect();
         RsAttribution {
-            rs_epoch: self.rs_epoch,
+            rs_epoch: self.store.changes().at(Topic::ReplicaSetCaches),
             deploy_generation: samples.deploy_generation,
             deployment_of,
         }
@@ -620,13 +621,13 @@ impl Sim {
             }
         }
         if let Some(a) = &self.samples.rs_attribution
-            && a.rs_epoch == self.rs_epoch
+            && a.rs_epoch == self.store.changes().at(Topic::ReplicaSetCaches)
             && a.deploy_generation == self.samples.deploy_generation
         {
             let fresh = self.rs_attribution(&self.samples);
             if fresh != *a {
                 return Err(format!(
-                    "sampler: ReplicaSets' Deployments {:?} != recount {:?} (a ReplicaSet cache stored or removed without bumping rs_epoch)",
+                    "sampler: ReplicaSets' Deployments {:?} != recount {:?} (a ReplicaSet cache stored or removed without recording Topic::ReplicaSetCaches)",
                     a.deployment_of, fresh.deployment_of
                 ));
             }
@@ -658,7 +659,7 @@ impl Sim {
                 ));
             }
         }
-        if self.node_kinds.labels_epoch == self.node_labels_epoch {
+        if self.node_kinds.labels_epoch == self.store.changes().at(Topic::NodeMetadata) {
             let fresh = self.recount_node_kinds();
             if fresh != self.node_kinds.counts {
                 return Err(format!(

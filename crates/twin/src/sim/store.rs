@@ -7,6 +7,8 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde_json::Value;
 
+use super::changes::{Changes, Topic};
+
 /// Key of a stored object: (kind, namespace, name); namespace is empty for cluster scope.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ObjKey {
@@ -62,10 +64,8 @@ pub struct Store {
     /// Slots filled with a new key so far (each filling's [`Handle`] serial).
     fillings: u64,
     resource_version: u64,
-    /// Writes per kind (any create, update, status write or delete of an object of the kind).
-    kind_writes: BTreeMap<String, u64>,
-    /// Creations and deletions per kind (see [`Store::membership_of`]).
-    kind_members: BTreeMap<String, u64>,
+    /// The change tracking of the stored objects and of the compact state reported here.
+    changes: Changes,
 }
 
 /// Adds one to `metadata.generation` (1 when absent), as the API server does on a spec change.
@@ -95,33 +95,28 @@ impl Store {
     }
 
     fn wrote(&mut self, kind: &str) {
-        match self.kind_writes.get_mut(kind) {
-            Some(n) => *n += 1,
-            None => {
-                self.kind_writes.insert(kind.to_string(), 1);
-            }
-        }
+        self.changes.record_write(kind, false);
     }
 
-    /// How many writes objects of `kind` have had: while it holds, no such object changed
-    /// (a cheap check for caches of parsed objects).
+    /// The revision of the last write of an object of `kind` (see [`Changes::writes_of`]).
     pub fn writes_of(&self, kind: &str) -> u64 {
-        self.kind_writes.get(kind).copied().unwrap_or(0)
+        self.changes.writes_of(kind)
     }
 
-    /// How many objects of `kind` were created or deleted: while it holds, the keys of that
-    /// kind (and their order) are the same.
+    /// The revision of the last create or delete of an object of `kind` (see
+    /// [`Changes::membership_of`]).
     pub fn membership_of(&self, kind: &str) -> u64 {
-        self.kind_members.get(kind).copied().unwrap_or(0)
+        self.changes.membership_of(kind)
     }
 
-    fn membership_changed(&mut self, kind: &str) {
-        match self.kind_members.get_mut(kind) {
-            Some(n) => *n += 1,
-            None => {
-                self.kind_members.insert(kind.to_string(), 1);
-            }
-        }
+    /// The change tracking (see [`Changes`]).
+    pub fn changes(&self) -> &Changes {
+        &self.changes
+    }
+
+    /// Records a change of the compact state's `topic`; returns its revision.
+    pub fn record(&mut self, topic: Topic) -> u64 {
+        self.changes.record(topic)
     }
 
     /// The object under `key`.
@@ -193,9 +188,9 @@ impl Store {
         created: String,
     ) -> bool {
         self.resource_version += 1;
-        self.wrote(&key.kind);
+        let created_new = self.slot(&key).is_none();
+        self.changes.record_write(&key.kind, created_new);
         let old = self.slot(&key).map(|s| &s.value);
-        let created_new = old.is_none();
         let meta = v
             .as_object_mut()
             .expect("objects are JSON objects")
@@ -239,9 +234,6 @@ impl Store {
         }
         v["metadata"]["resourceVersion"] = Value::String(self.resource_version.to_string());
         let updated = self.resource_version;
-        if created_new {
-            self.membership_changed(&key.kind);
-        }
         match self.index.get(&key) {
             Some(&i) => {
                 let slot = &mut self.slots[i as usize];
@@ -381,9 +373,11 @@ impl Store {
 
     /// Removes an object.
     pub fn remove(&mut self, key: &ObjKey) -> Option<Value> {
-        self.wrote(&key.kind);
-        let i = self.index.remove(key)?;
-        self.membership_changed(&key.kind);
+        let Some(i) = self.index.remove(key) else {
+            self.wrote(&key.kind);
+            return None;
+        };
+        self.changes.record_write(&key.kind, true);
         self.order.remove(key);
         self.free.push(i);
         self.slots[i as usize].take().map(|s| s.value)
@@ -447,7 +441,7 @@ mod tests {
     /// Creations and deletions of a kind change its membership count; updates, status writes
     /// and other kinds do not. `list_updated` gives `get_updated`'s versions.
     #[test]
-    fn membership_counts_creations_and_deletions() {
+    fn membership_changes_with_creations_and_deletions_only() {
         let mut store = Store::default();
         let d = |n: &str| ObjKey::new("Deployment", "default", n);
         let put = |store: &mut Store, k: ObjKey| {
@@ -460,13 +454,21 @@ mod tests {
         };
         assert_eq!(store.membership_of("Deployment"), 0);
         assert!(put(&mut store, d("a")));
+        let after_a = store.membership_of("Deployment");
+        assert!(after_a > 0);
         assert!(put(&mut store, d("b")));
-        assert_eq!(store.membership_of("Deployment"), 2);
+        let after_b = store.membership_of("Deployment");
+        assert!(after_b > after_a);
+        // Updates and status writes change the kind's writes, not its membership.
+        let writes = store.writes_of("Deployment");
         assert!(!put(&mut store, d("a")));
         store.update(&d("a"), |v| v["spec"]["replicas"] = json!(3));
         store.update_status(&d("b"), |v| v["status"] = json!({"replicas": 1}));
+        assert!(store.writes_of("Deployment") > writes);
+        let writes = store.writes_of("Deployment");
         put(&mut store, ObjKey::new("Service", "default", "a"));
-        assert_eq!(store.membership_of("Deployment"), 2);
+        assert_eq!(store.membership_of("Deployment"), after_b);
+        assert_eq!(store.writes_of("Deployment"), writes);
         let listed: Vec<(String, u64)> = store
             .list_updated("Deployment", None)
             .map(|(k, _, u)| (k.name.clone(), u))
@@ -476,10 +478,13 @@ mod tests {
             .map(|n| (n.to_string(), store.get_updated(&d(n)).unwrap().1))
             .collect();
         assert_eq!(listed, expected);
+        let service = store.membership_of("Service");
         assert!(store.remove(&d("a")).is_some());
+        let removed = store.membership_of("Deployment");
+        assert!(removed > after_b);
         assert!(store.remove(&d("a")).is_none());
-        assert_eq!(store.membership_of("Deployment"), 3);
-        assert_eq!(store.membership_of("Service"), 1);
+        assert_eq!(store.membership_of("Deployment"), removed);
+        assert_eq!(store.membership_of("Service"), service);
     }
 
     proptest! {

@@ -20,6 +20,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use kscale_model::{LabelSelector, SimTime};
 use serde_json::{Value, json};
 
+use super::changes::Topic;
 use super::model::{Owner, Pod, PodPhase, PodTemplate};
 use super::store::{JsonPath, ObjKey};
 use super::{Event, Sim};
@@ -629,7 +630,7 @@ impl Sim {
             Some(c) => (c.pods.clone(), c.view),
             None => (IdSet::default(), self.hpa_views.new_view()),
         };
-        self.rs_epoch += 1;
+        self.store.record(Topic::ReplicaSetCaches);
         self.rs_cache.insert(
             key.clone(),
             RsCache {
