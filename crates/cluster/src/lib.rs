@@ -81,6 +81,45 @@ pub enum ApiError {
     /// The backend could not be reached or failed otherwise.
     #[error("unavailable: {0}")]
     Unavailable(String),
+    /// The revision asked for is older than the changes kept (HTTP 410 Gone on a watch): list
+    /// again and follow the changes from the list's revision.
+    #[error("expired: {0}")]
+    Expired(String),
+}
+
+/// What happened to an object, as a watch event's type says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ChangeType {
+    /// Created.
+    Added,
+    /// Updated (spec, status, metadata).
+    Modified,
+    /// Deleted.
+    Deleted,
+}
+
+/// One change of an object: a watch event without the object (read it with
+/// [`Cluster::get`] when needed; a later change may have replaced it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    /// Added, Modified or Deleted.
+    pub type_: ChangeType,
+    /// The object's namespace ("" when cluster-scoped).
+    pub namespace: String,
+    /// The object's name.
+    pub name: String,
+    /// The revision of the change (opaque; ordered within one backend).
+    pub revision: u64,
+}
+
+/// The changes of one kind since a revision, oldest first, and the revision to follow them
+/// from next time.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Changes {
+    /// The changes, oldest first.
+    pub changes: Vec<Change>,
+    /// Where the next call resumes (the last change's revision, or the one asked for).
+    pub revision: u64,
 }
 
 /// The workload kinds with a `scale` subresource that autoscalers resize.
@@ -186,6 +225,14 @@ pub trait Cluster {
 
     /// Records an Event.
     fn event(&mut self, event: Event);
+
+    /// The cluster's current revision: what a list made now would resume a watch from.
+    fn revision(&mut self) -> Result<u64, ApiError>;
+
+    /// The changes of objects of kind `K` after revision `since` (a watch from that revision,
+    /// drained of what has happened so far). [`ApiError::Expired`] when `since` is older than
+    /// the changes the backend keeps: list again and resume from [`Cluster::revision`].
+    fn changes<K: Object>(&mut self, since: u64) -> Result<Changes, ApiError>;
 }
 
 /// Whether a pod's `Ready` condition is `True`.

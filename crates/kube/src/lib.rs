@@ -11,10 +11,16 @@ pub mod metrics_server;
 use std::path::Path;
 use std::time::Instant;
 
+use futures_util::StreamExt;
 use k8s_openapi::api::core::v1::{Event as CoreEvent, EventSource, ObjectReference};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta, Time};
-use kscale_cluster::{ApiError, Cluster, Event, Object, ScaleKind, namespaced};
-use kube::api::{Api, ApiResource, DynamicObject, ListParams, Patch, PatchParams, PostParams};
+use kscale_cluster::{
+    ApiError, Change, ChangeType, Changes, Cluster, Event, Object, ScaleKind, namespaced,
+};
+use kube::api::{
+    Api, ApiResource, DynamicObject, ListParams, Patch, PatchParams, PostParams, WatchEvent,
+    WatchParams,
+};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 
 /// The label every object kscale creates carries: the run's id.
@@ -36,6 +42,7 @@ pub(crate) fn api_error(e: kube::Error, what: &str) -> ApiError {
             401 | 403 => ApiError::Forbidden(format!("{what}: {}", s.message)),
             404 => ApiError::Unavailable(format!("{what}: {}", s.message)),
             409 => ApiError::AlreadyExists(format!("{what}: {}", s.message)),
+            410 => ApiError::Expired(format!("{what}: {}", s.message)),
             400 | 422 => ApiError::Invalid(format!("{what}: {}", s.message)),
             _ => ApiError::Unavailable(format!("{what}: {} ({})", s.message, s.code)),
         },
@@ -155,6 +162,31 @@ fn parse<K: Object>(o: DynamicObject) -> Result<K, ApiError> {
         .map_err(|e| ApiError::Unavailable(format!("reading a {}: {e}", K::KIND)))
 }
 
+/// How long a [`Cluster::changes`] call watches for changes already made: the API server
+/// sends what happened since the revision at once, then holds the watch open until this
+/// timeout (`timeoutSeconds`, whole seconds).
+pub const CHANGES_WATCH_SECS: u32 = 1;
+
+/// A watch event's change (None: a bookmark or an error, handled by the caller).
+fn change_of(e: &WatchEvent<DynamicObject>) -> Option<Change> {
+    let (type_, o) = match e {
+        WatchEvent::Added(o) => (ChangeType::Added, o),
+        WatchEvent::Modified(o) => (ChangeType::Modified, o),
+        WatchEvent::Deleted(o) => (ChangeType::Deleted, o),
+        WatchEvent::Bookmark(_) | WatchEvent::Error(_) => return None,
+    };
+    Some(Change {
+        type_,
+        namespace: o.metadata.namespace.clone().unwrap_or_default(),
+        name: o.metadata.name.clone().unwrap_or_default(),
+        revision: parse_revision(o.metadata.resource_version.as_deref()).unwrap_or(0),
+    })
+}
+
+fn parse_revision(rv: Option<&str>) -> Option<u64> {
+    rv?.parse().ok()
+}
+
 impl Cluster for KubeCluster {
     fn now_ms(&self) -> u64 {
         self.started.elapsed().as_millis() as u64
@@ -244,6 +276,64 @@ impl Cluster for KubeCluster {
         r.map(|_| ()).map_err(|e| api_error(e, &what))
     }
 
+    /// The `resourceVersion` of an empty-page list: etcd's current revision.
+    fn revision(&mut self) -> Result<u64, ApiError> {
+        let api: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(self.client.clone());
+        let list = self
+            .rt
+            .block_on(api.list_metadata(&ListParams::default().limit(1)))
+            .map_err(|e| api_error(e, "list namespaces for the current revision"))?;
+        parse_revision(list.metadata.resource_version.as_deref()).ok_or_else(|| {
+            ApiError::Unavailable(format!(
+                "the API server's list revision {:?} is not a number",
+                list.metadata.resource_version
+            ))
+        })
+    }
+
+    /// A watch from `since` across all namespaces, drained for [`CHANGES_WATCH_SECS`].
+    fn changes<K: Object>(&mut self, since: u64) -> Result<Changes, ApiError> {
+        let api = self.dynamic::<K>(None);
+        let what = format!("watch {} from revision {since}", K::KIND);
+        let wp = WatchParams::default().timeout(CHANGES_WATCH_SECS);
+        let events: Vec<_> = self
+            .rt
+            .block_on(async {
+                let stream = api.watch(&wp, &since.to_string()).await?;
+                Ok::<_, kube::Error>(stream.collect::<Vec<_>>().await)
+            })
+            .map_err(|e| api_error(e, &what))?;
+        let mut out = Changes {
+            changes: Vec::new(),
+            revision: since,
+        };
+        for e in events {
+            let e = e.map_err(|e| api_error(e, &what))?;
+            match &e {
+                WatchEvent::Error(s) if s.code == 410 => {
+                    return Err(ApiError::Expired(format!("{what}: {}", s.message)));
+                }
+                WatchEvent::Error(s) => {
+                    return Err(ApiError::Unavailable(format!(
+                        "{what}: {} ({})",
+                        s.message, s.code
+                    )));
+                }
+                WatchEvent::Bookmark(b) => {
+                    if let Some(r) = parse_revision(Some(&b.metadata.resource_version)) {
+                        out.revision = out.revision.max(r);
+                    }
+                }
+                _ => {}
+            }
+            if let Some(c) = change_of(&e) {
+                out.revision = out.revision.max(c.revision);
+                out.changes.push(c);
+            }
+        }
+        Ok(out)
+    }
+
     fn event(&mut self, e: Event) {
         // core/v1 Events, as client-go's record.EventRecorder writes them.
         self.events += 1;
@@ -289,5 +379,46 @@ impl Cluster for KubeCluster {
         let api: Api<CoreEvent> = Api::namespaced(self.client.clone(), &ns);
         // An Event that cannot be written is dropped, as client-go's recorder drops them.
         let _ = self.rt.block_on(api.create(&PostParams::default(), &ev));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn status(code: u16, message: &str) -> kube::Error {
+        let s: kube::core::Status = serde_json::from_value(serde_json::json!({
+            "status": "Failure", "code": code, "message": message, "reason": ""
+        }))
+        .unwrap();
+        kube::Error::Api(Box::new(s))
+    }
+
+    #[test]
+    fn status_codes_classify_as_the_cluster_api_does() {
+        let e = api_error(
+            status(410, "too old resource version: 1 (265)"),
+            "watch Node",
+        );
+        assert_eq!(
+            e,
+            ApiError::Expired("watch Node: too old resource version: 1 (265)".into())
+        );
+        assert!(matches!(
+            api_error(status(409, "exists"), "create"),
+            ApiError::AlreadyExists(_)
+        ));
+        assert!(matches!(
+            api_error(status(403, "no"), "list"),
+            ApiError::Forbidden(_)
+        ));
+        assert!(matches!(
+            api_error(status(422, "bad"), "create"),
+            ApiError::Invalid(_)
+        ));
+        assert!(matches!(
+            api_error(status(500, "boom"), "get"),
+            ApiError::Unavailable(_)
+        ));
     }
 }

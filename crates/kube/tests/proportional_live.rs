@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Event, Node, Pod};
-use kscale_cluster::Cluster;
+use kscale_cluster::{ChangeType, Cluster};
 use kscale_components::proportional::ProportionalAutoscaler;
 use kscale_controlplane::{Binaries, State, UpOptions};
 use kscale_kube::KubeCluster;
@@ -81,10 +81,32 @@ fn the_proportional_autoscaler_scales_its_target_on_a_real_control_plane() {
     .unwrap();
     let running = Running(state);
     let mut kc = KubeCluster::connect(&running.0.kubeconfig, "cpa-live").unwrap();
+    let start = kc.revision().unwrap();
 
     for i in 0..3 {
         kc.create(&node(&format!("node-{i}"))).unwrap();
     }
+    // The change feed (a watch from a revision) shows the nodes just created, each added
+    // once; the node controllers' updates that followed are modifications.
+    let nodes = kc.changes::<Node>(start).unwrap();
+    let added: Vec<&str> = nodes
+        .changes
+        .iter()
+        .filter(|c| c.type_ == ChangeType::Added)
+        .map(|c| c.name.as_str())
+        .collect();
+    assert_eq!(added, ["node-0", "node-1", "node-2"]);
+    assert!(nodes.changes.iter().all(|c| c.type_ != ChangeType::Deleted));
+    assert!(nodes.revision > start);
+    let again = kc.changes::<Node>(nodes.revision).unwrap();
+    assert!(
+        again
+            .changes
+            .iter()
+            .all(|c| c.type_ == ChangeType::Modified),
+        "nothing but updates since: {:?}",
+        again.changes
+    );
     kc.create(&deployment("dummy", "registry.k8s.io/pause:3.10", &[]))
         .unwrap();
     kc.create(&deployment(

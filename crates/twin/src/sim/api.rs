@@ -10,6 +10,8 @@ use kscale_model::{Resources, Taint, TaintEffect};
 use serde_json::{Value, json};
 
 use super::Sim;
+use kscale_cluster::ChangeType;
+
 use super::changes::Topic;
 use super::model::{Node, Pod, PodPhase, PodTemplate};
 use super::store::ObjKey;
@@ -233,6 +235,7 @@ impl Sim {
         if spot {
             self.arm_spot_interruption(name);
         }
+        self.node_changed(name, ChangeType::Added);
         self.count("nodesCreated");
         self.emit(
             "Normal",
@@ -269,6 +272,7 @@ impl Sim {
             }
         }
         self.store.record(Topic::Capacity);
+        self.node_changed(name, ChangeType::Deleted);
         self.emit(
             "Normal",
             "RemovingNode",

@@ -13,7 +13,24 @@
 //!
 //! [`Store`]: super::store::Store
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
+
+use kscale_cluster::{Change, ChangeType};
+
+/// How many object changes the change feed keeps: a consumer further behind gets
+/// `ApiError::Expired` and lists again, as a watch from a compacted revision gets 410 Gone.
+pub const FEED_CAPACITY: usize = 1 << 16;
+
+/// One object change kept for the change feed.
+#[derive(Debug)]
+struct Logged {
+    revision: u64,
+    type_: ChangeType,
+    kind: Arc<str>,
+    namespace: Arc<str>,
+    name: Arc<str>,
+}
 
 /// What caches depend on in the compact state, each with the revision of its last change.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,6 +63,13 @@ pub struct Changes {
     writes: BTreeMap<String, u64>,
     /// Per stored kind: the revision of its last create or delete.
     members: BTreeMap<String, u64>,
+    /// The latest object changes, oldest first (at most [`FEED_CAPACITY`]).
+    log: VecDeque<Logged>,
+    /// The revision of the newest change dropped from `log` (0: none dropped): every object
+    /// change after it is in `log`.
+    compacted: u64,
+    /// Kind names, shared by the log entries.
+    kinds: BTreeMap<String, Arc<str>>,
 }
 
 impl Changes {
@@ -66,10 +90,17 @@ impl Changes {
         self.topics[topic as usize]
     }
 
-    /// Records a write of an object of `kind`; `membership` when it was created or deleted.
-    pub fn record_write(&mut self, kind: &str, membership: bool) -> u64 {
-        self.revision += 1;
-        let rev = self.revision;
+    /// Records a write of a stored object: `Added` and `Deleted` change the kind's
+    /// membership, every write its writes.
+    pub fn record_write(
+        &mut self,
+        kind: &str,
+        namespace: &str,
+        name: &str,
+        type_: ChangeType,
+    ) -> u64 {
+        let rev = self.record_object(kind, namespace, name, type_);
+        let membership = type_ != ChangeType::Modified;
         let set = |m: &mut BTreeMap<String, u64>| match m.get_mut(kind) {
             Some(r) => *r = rev,
             None => {
@@ -81,6 +112,60 @@ impl Changes {
             set(&mut self.members);
         }
         rev
+    }
+
+    /// Records a change of an object (for the change feed) and returns its revision. Stored
+    /// objects are recorded by the store; the compact tables record pods and nodes.
+    pub fn record_object(
+        &mut self,
+        kind: &str,
+        namespace: &str,
+        name: &str,
+        type_: ChangeType,
+    ) -> u64 {
+        self.revision += 1;
+        let kind = match self.kinds.get(kind) {
+            Some(k) => Arc::clone(k),
+            None => {
+                let k: Arc<str> = Arc::from(kind);
+                self.kinds.insert(kind.to_string(), Arc::clone(&k));
+                k
+            }
+        };
+        if self.log.len() == FEED_CAPACITY
+            && let Some(old) = self.log.pop_front()
+        {
+            self.compacted = old.revision;
+        }
+        self.log.push_back(Logged {
+            revision: self.revision,
+            type_,
+            kind,
+            namespace: Arc::from(namespace),
+            name: Arc::from(name),
+        });
+        self.revision
+    }
+
+    /// The changes of objects of `kind` after revision `since`, oldest first; `Err` with the
+    /// oldest revision still followed when `since` is older than that.
+    pub fn since(&self, kind: &str, since: u64) -> Result<Vec<Change>, u64> {
+        if since < self.compacted {
+            return Err(self.compacted);
+        }
+        // Entries are in revision order: skip to the first one after `since`.
+        let start = self.log.partition_point(|l| l.revision <= since);
+        Ok(self
+            .log
+            .range(start..)
+            .filter(|l| *l.kind == *kind)
+            .map(|l| Change {
+                type_: l.type_,
+                namespace: l.namespace.to_string(),
+                name: l.name.to_string(),
+                revision: l.revision,
+            })
+            .collect())
     }
 
     /// The revision of the last write of an object of `kind`: while it holds, no such object
@@ -116,13 +201,52 @@ mod tests {
     #[test]
     fn kinds_track_writes_and_membership_apart() {
         let mut c = Changes::default();
-        let created = c.record_write("Deployment", true);
-        let updated = c.record_write("Deployment", false);
+        let created = c.record_write("Deployment", "default", "web", ChangeType::Added);
+        let updated = c.record_write("Deployment", "default", "web", ChangeType::Modified);
         assert_eq!(c.writes_of("Deployment"), updated);
         assert_eq!(c.membership_of("Deployment"), created);
         assert_eq!(c.writes_of("ReplicaSet"), 0);
         // Any other change moves the revision on, not the kind's.
         c.record(Topic::NodePods);
         assert_eq!(c.writes_of("Deployment"), updated);
+    }
+
+    #[test]
+    fn the_feed_serves_a_kinds_changes_after_a_revision() {
+        let mut c = Changes::default();
+        let added = c.record_object("Pod", "default", "a", ChangeType::Added);
+        c.record_write("Deployment", "default", "web", ChangeType::Added);
+        c.record(Topic::PodPlacement);
+        let gone = c.record_object("Pod", "default", "a", ChangeType::Deleted);
+        let pods = c.since("Pod", 0).unwrap();
+        let seen: Vec<_> = pods
+            .iter()
+            .map(|p| (p.type_, p.name.as_str(), p.revision))
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                (ChangeType::Added, "a", added),
+                (ChangeType::Deleted, "a", gone)
+            ]
+        );
+        assert_eq!(c.since("Pod", added).unwrap().len(), 1);
+        assert!(c.since("Pod", gone).unwrap().is_empty());
+        assert_eq!(c.since("Deployment", 0).unwrap().len(), 1);
+        assert!(c.since("Node", 0).unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_revision_older_than_the_kept_changes_has_expired() {
+        let mut c = Changes::default();
+        let first = c.record_object("Pod", "default", "p0", ChangeType::Added);
+        for i in 1..=FEED_CAPACITY {
+            c.record_object("Pod", "default", &format!("p{i}"), ChangeType::Added);
+        }
+        // The first change was dropped: following from before it would miss it.
+        assert_eq!(c.since("Pod", 0), Err(first));
+        let kept = c.since("Pod", first).unwrap();
+        assert_eq!(kept.len(), FEED_CAPACITY);
+        assert_eq!(kept[0].name, "p1");
     }
 }

@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use kscale_cluster::{ApiError, Cluster, Event, Object, ScaleKind};
+use kscale_cluster::{ApiError, Changes, Cluster, Event, Object, ScaleKind};
 use kscale_model::LabelSelector;
 use serde_json::Value;
 
@@ -117,6 +117,25 @@ impl Cluster for SimCluster<'_> {
                     ApiError::Invalid(e)
                 }
             })
+    }
+
+    fn revision(&mut self) -> Result<u64, ApiError> {
+        Ok(self.0.store.changes().revision())
+    }
+
+    fn changes<K: Object>(&mut self, since: u64) -> Result<Changes, ApiError> {
+        let feed = self.0.store.changes();
+        // Every change of the kind up to now is returned: resume from now (as a watch's
+        // bookmark moves a consumer on past other kinds' changes).
+        match feed.since(K::KIND, since) {
+            Ok(changes) => Ok(Changes {
+                revision: feed.revision(),
+                changes,
+            }),
+            Err(oldest) => Err(ApiError::Expired(format!(
+                "too old resource version: {since} ({oldest})"
+            ))),
+        }
     }
 
     fn event(&mut self, e: Event) {

@@ -35,6 +35,8 @@ use kscale_controllers::scheduler::{NodeInfo, PodInfo};
 use kscale_model::{Resources, SimTime, Taint, TaintEffect};
 use serde_json::{Value, json};
 
+use kscale_cluster::ChangeType;
+
 use super::changes::Topic;
 use super::model::PodPhase;
 use super::provider::NODE_GROUP_LABEL;
@@ -1139,6 +1141,8 @@ impl Sim {
             value: (self.now.as_millis() / 1000).to_string(),
             effect: TaintEffect::NoSchedule,
         });
+        self.store
+            .record_object("Node", "", &r.node, ChangeType::Modified);
         let uid = n.uid.clone();
         let pods: Vec<String> = r
             .evict

@@ -20,6 +20,8 @@
 use kscale_model::quantity::format_bytes;
 use serde::Serialize;
 
+use kscale_cluster::ChangeType;
+
 use super::changes::Topic;
 use super::model::{PodPhase, QosClass};
 use super::{Event, Sim};
@@ -253,6 +255,7 @@ impl Sim {
         p.generation += 1;
         p.evicted = Some(message.clone());
         p.ready_changed = Some(self.now);
+        self.pod_changed(id, ChangeType::Modified);
         self.crash_backoff.remove(&id);
         self.memory_usage.remove(&id);
         if let Some(n) = node.as_ref().and_then(|n| self.nodes.get_mut(n))

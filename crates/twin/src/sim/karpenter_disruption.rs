@@ -36,6 +36,8 @@ use kscale_model::labels::{Labels, NodeSelectorRequirement};
 use kscale_model::{Resources, SimTime, Taint, TaintEffect};
 use serde_json::{Value, json};
 
+use kscale_cluster::ChangeType;
+
 use super::changes::Topic;
 use super::karpenter::{PoolApi, PoolConfig};
 use super::model::Node;
@@ -1122,6 +1124,8 @@ impl Sim {
                     value: String::new(),
                     effect: TaintEffect::NoSchedule,
                 });
+                self.store
+                    .record_object("Node", "", node, ChangeType::Modified);
             }
         }
         self.store.record(Topic::Capacity);
@@ -1198,6 +1202,8 @@ impl Sim {
             self.karpenter.disruption.disrupting.remove(node);
             if let Some(n) = self.nodes.get_mut(node.as_str()) {
                 n.info.taints.retain(|t| t.key != DISRUPTED_TAINT);
+                self.store
+                    .record_object("Node", "", node, ChangeType::Modified);
             }
         }
         self.cluster_changed();

@@ -16,6 +16,8 @@ use kscale_report::TranscriptEntry;
 use serde_json::{Value, json};
 
 use super::Sim;
+use kscale_cluster::ChangeType;
+
 use super::changes::Topic;
 use super::store::ObjKey;
 
@@ -671,6 +673,7 @@ impl Sim {
                         .collect();
                 }
                 self.store.record(Topic::NodeMetadata);
+                self.node_changed(&name, ChangeType::Modified);
                 self.cluster_changed();
             }
             "Pod" => {

@@ -13,6 +13,8 @@ use std::sync::Arc;
 use kscale_model::SimTime;
 use serde_json::Value;
 
+use kscale_cluster::ChangeType;
+
 use super::changes::Topic;
 use super::model::{Owner, Pod, PodPhase, PodTemplate};
 use super::store::ObjKey;
@@ -198,6 +200,7 @@ impl Sim {
             view: super::hpa_view::NO_VIEW,
             marks: Default::default(),
         };
+        self.store.record_object("Pod", &ns, &nm, ChangeType::Added);
         self.pods.insert(id, pod);
         self.pod_names.insert((ns, nm), id);
         self.count("podsCreated");
@@ -293,6 +296,7 @@ impl Sim {
         self.count("apiWritesPodBinding");
         self.count("apiWritesPodStatus");
         self.store.record(Topic::PodPlacement);
+        self.pod_changed(id, ChangeType::Modified);
         self.emit(
             "Normal",
             "Scheduled",
@@ -330,6 +334,7 @@ impl Sim {
         pod.phase = PodPhase::Running;
         pod.started_at = Some(now);
         let created = pod.created;
+        self.pod_changed(id, ChangeType::Modified);
         if let Some(t) = self.unschedulable_since.remove(&id) {
             self.unschedulable_to_running.push(now.since(t));
         }
@@ -392,6 +397,7 @@ impl Sim {
         pod.ready_at = Some(now);
         pod.ready_changed = Some(now);
         let moved = counts_moved(before, counted(pod));
+        self.pod_changed(id, ChangeType::Modified);
         self.owner_changed_by(id, Some(moved));
     }
 
@@ -435,6 +441,8 @@ impl Sim {
         let before = counted(pod);
         pod.deleting_at = Some(now);
         let moved = Some(counts_moved(before, counted(pod)));
+        self.store
+            .record_object("Pod", &pod.namespace, &pod.name, ChangeType::Modified);
         *self.counters.entry("apiWritesPodDelete").or_insert(0) += 1;
         let key = (-(pod.priority as i64), pod.created, id);
         self.active_q.remove(&key);
@@ -483,6 +491,7 @@ impl Sim {
         if pod.generation != generation {
             return;
         }
+        self.pod_changed(id, ChangeType::Deleted);
         let pod = self.pods.remove(&id).expect("checked");
         self.pod_names
             .remove(&(pod.namespace.clone(), pod.name.clone()));
@@ -524,6 +533,19 @@ impl Sim {
         self.failed_event_at.remove(&id);
         self.store.record(Topic::PodPlacement);
         self.cluster_changed();
+    }
+
+    /// Records a change of pod `id` in the change feed (see [`super::changes`]).
+    pub fn pod_changed(&mut self, id: u64, type_: ChangeType) {
+        if let Some(p) = self.pods.get(&id) {
+            self.store
+                .record_object("Pod", &p.namespace, &p.name, type_);
+        }
+    }
+
+    /// Records a change of node `name` in the change feed (see [`super::changes`]).
+    pub fn node_changed(&mut self, name: &str, type_: ChangeType) {
+        self.store.record_object("Node", "", name, type_);
     }
 
     /// Something freed or added capacity: unschedulable pods get another attempt after the

@@ -7,6 +7,8 @@ use kscale_model::{Taint, TaintEffect};
 use serde_json::{Value, json};
 
 use super::Sim;
+use kscale_cluster::ChangeType;
+
 use super::changes::Topic;
 use super::kubectl::{kind_plural, kind_ref};
 use super::store::ObjKey;
@@ -60,6 +62,9 @@ impl Sim {
         };
         let changed = n.info.unschedulable != on;
         n.info.unschedulable = on;
+        if changed {
+            self.node_changed(node, ChangeType::Modified);
+        }
         if !on {
             self.cluster_changed();
         }
@@ -98,6 +103,7 @@ impl Sim {
                 .retain(|x| !(x.key == t.key && x.effect == t.effect));
             n.info.taints.push(t);
         }
+        self.node_changed(node, ChangeType::Modified);
         self.cluster_changed();
         Ok(format!(
             "node/{node} {}",
@@ -158,6 +164,7 @@ impl Sim {
                     map.remove(k);
                 }
                 self.store.record(Topic::NodeMetadata);
+                self.node_changed(name, ChangeType::Modified);
                 self.cluster_changed();
             }
             "Pod" => {
@@ -194,6 +201,7 @@ impl Sim {
                     p.template = Arc::new(t);
                     self.karpenter.disruption.pod_annotations_changed();
                 }
+                self.pod_changed(id, ChangeType::Modified);
             }
             _ => {
                 let key = ObjKey::new(

@@ -6,6 +6,7 @@
 //! set and return to the active queue on the next cluster change (a pod leaving, a node
 //! joining, a node changing), after the initial back-off.
 
+use kscale_cluster::ChangeType;
 use std::sync::Arc;
 
 use kscale_controllers::scheduler::{
@@ -308,6 +309,7 @@ impl Sim {
             p.nominated = Some(node.clone());
             (p.uid.clone(), p.sched_info())
         };
+        self.pod_changed(id, ChangeType::Modified);
         if let Some(n) = self.nodes.get_mut(node) {
             n.info.nominated.retain(|p| p.id != id);
             n.info.nominated.push(info);

@@ -7,6 +7,8 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde_json::Value;
 
+use kscale_cluster::ChangeType;
+
 use super::changes::{Changes, Topic};
 
 /// Key of a stored object: (kind, namespace, name); namespace is empty for cluster scope.
@@ -94,8 +96,13 @@ impl Store {
             .expect("indexed slots are filled")
     }
 
-    fn wrote(&mut self, kind: &str) {
-        self.changes.record_write(kind, false);
+    /// Records a write of the object under `key` (none when nothing is stored there).
+    fn wrote(&mut self, key: &ObjKey) {
+        if !self.index.contains_key(key) {
+            return;
+        }
+        self.changes
+            .record_write(&key.kind, &key.namespace, &key.name, ChangeType::Modified);
     }
 
     /// The revision of the last write of an object of `kind` (see [`Changes::writes_of`]).
@@ -117,6 +124,18 @@ impl Store {
     /// Records a change of the compact state's `topic`; returns its revision.
     pub fn record(&mut self, topic: Topic) -> u64 {
         self.changes.record(topic)
+    }
+
+    /// Records a change of an object kept in the compact tables (pods, nodes) for the change
+    /// feed; returns its revision.
+    pub fn record_object(
+        &mut self,
+        kind: &str,
+        namespace: &str,
+        name: &str,
+        type_: ChangeType,
+    ) -> u64 {
+        self.changes.record_object(kind, namespace, name, type_)
     }
 
     /// The object under `key`.
@@ -189,7 +208,13 @@ impl Store {
     ) -> bool {
         self.resource_version += 1;
         let created_new = self.slot(&key).is_none();
-        self.changes.record_write(&key.kind, created_new);
+        let type_ = if created_new {
+            ChangeType::Added
+        } else {
+            ChangeType::Modified
+        };
+        self.changes
+            .record_write(&key.kind, &key.namespace, &key.name, type_);
         let old = self.slot(&key).map(|s| &s.value);
         let meta = v
             .as_object_mut()
@@ -271,7 +296,7 @@ impl Store {
     /// Updates an object in place (status writes, replica changes) and bumps its resourceVersion.
     pub fn update(&mut self, key: &ObjKey, f: impl FnOnce(&mut Value)) -> bool {
         self.resource_version += 1;
-        self.wrote(&key.kind);
+        self.wrote(key);
         let rv = self.resource_version;
         match self.slot_mut(key) {
             Some(Stored {
@@ -300,7 +325,7 @@ impl Store {
         f: impl FnOnce(&mut Value),
     ) -> bool {
         self.resource_version += 1;
-        self.wrote(&key.kind);
+        self.wrote(key);
         let rv = self.resource_version;
         match self.slot_mut(key) {
             Some(Stored {
@@ -360,7 +385,7 @@ impl Store {
     /// A status write that was given resourceVersion `rv` when it happened (see
     /// [`Store::next_resource_version`]): like [`Store::update_status`] without a new version.
     pub fn write_status_at(&mut self, key: &ObjKey, rv: u64, f: impl FnOnce(&mut Value)) -> bool {
-        self.wrote(&key.kind);
+        self.wrote(key);
         match self.slot_mut(key) {
             Some(Stored { value: v, .. }) => {
                 f(v);
@@ -373,11 +398,9 @@ impl Store {
 
     /// Removes an object.
     pub fn remove(&mut self, key: &ObjKey) -> Option<Value> {
-        let Some(i) = self.index.remove(key) else {
-            self.wrote(&key.kind);
-            return None;
-        };
-        self.changes.record_write(&key.kind, true);
+        let i = self.index.remove(key)?;
+        self.changes
+            .record_write(&key.kind, &key.namespace, &key.name, ChangeType::Deleted);
         self.order.remove(key);
         self.free.push(i);
         self.slots[i as usize].take().map(|s| s.value)
