@@ -1,0 +1,297 @@
+//! A brief `kubectl describe` (k8s.io/kubectl/pkg/describe/describe.go).
+
+use std::fmt::Write as _;
+
+use serde_json::Value;
+
+use super::cells::{arr_at, format_selector, int_at, name_of, s, str_at};
+use super::nodes::node_roles;
+use super::table::tabwrite;
+use crate::kinds::Kind;
+
+/// One line of the Events section of `kubectl describe`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct DescribeEvent {
+    /// `Normal` or `Warning`.
+    pub event_type: String,
+    /// E.g. `Scheduled`.
+    pub reason: String,
+    /// Already formatted age, e.g. `10s` or `2m (x3 over 5m)`.
+    pub age: String,
+    /// The reporting component, e.g. `default-scheduler`.
+    pub from: String,
+    /// The message.
+    pub message: String,
+}
+
+impl From<(&str, &str, &str, &str, &str)> for DescribeEvent {
+    fn from(t: (&str, &str, &str, &str, &str)) -> Self {
+        DescribeEvent {
+            event_type: t.0.into(),
+            reason: t.1.into(),
+            age: t.2.into(),
+            from: t.3.into(),
+            message: t.4.into(),
+        }
+    }
+}
+
+/// `key=value` lines (labels) or `key: value` lines (annotations, as describe.go's
+/// `printAnnotationsMultiline`), sorted by key.
+fn map_lines(m: Option<&Value>, sep: &str) -> Vec<String> {
+    match m {
+        Some(Value::Object(m)) if !m.is_empty() => {
+            let mut kv: Vec<(&String, &Value)> = m.iter().collect();
+            kv.sort_by(|a, b| a.0.cmp(b.0));
+            kv.iter()
+                .map(|(k, v)| match v {
+                    Value::String(s) => format!("{k}{sep}{s}"),
+                    other => format!("{k}{sep}{other}"),
+                })
+                .collect()
+        }
+        _ => vec!["<none>".to_string()],
+    }
+}
+
+/// A brief `kubectl describe`: Name, Namespace, Labels, Annotations, kind-specific fields
+/// (pods: Priority, Node, Status, IP; nodes: Roles, Taints, Unschedulable; deployments and
+/// other workloads: Selector, Replicas) and then the events the caller passes in.
+pub fn describe(kind: Kind, obj: &Value, events: &[DescribeEvent]) -> String {
+    // (label, value lines)
+    let mut fields: Vec<(&str, Vec<String>)> = vec![("Name:", vec![name_of(obj)])];
+    if kind.info().namespaced {
+        fields.push((
+            "Namespace:",
+            vec![str_at(obj, &["metadata", "namespace"]).to_string()],
+        ));
+    }
+    match kind {
+        Kind::Pod => {
+            fields.push((
+                "Priority:",
+                vec![int_at(obj, &["spec", "priority"]).to_string()],
+            ));
+            let pc = str_at(obj, &["spec", "priorityClassName"]);
+            if !pc.is_empty() {
+                fields.push(("Priority Class Name:", vec![pc.to_string()]));
+            }
+            let node = str_at(obj, &["spec", "nodeName"]);
+            let host_ip = str_at(obj, &["status", "hostIP"]);
+            let node_str = match (node.is_empty(), host_ip.is_empty()) {
+                (true, _) => "<none>".to_string(),
+                (false, true) => node.to_string(),
+                (false, false) => format!("{node}/{host_ip}"),
+            };
+            fields.push(("Node:", vec![node_str]));
+        }
+        Kind::Node => fields.push(("Roles:", vec![node_roles(obj)])),
+        _ => {}
+    }
+    fields.push(("Labels:", map_lines(s(obj, &["metadata", "labels"]), "=")));
+    fields.push((
+        "Annotations:",
+        map_lines(s(obj, &["metadata", "annotations"]), ": "),
+    ));
+    match kind {
+        Kind::Pod => {
+            let deleting = s(obj, &["metadata", "deletionTimestamp"])
+                .and_then(Value::as_str)
+                .is_some();
+            let phase = str_at(obj, &["status", "phase"]);
+            fields.push((
+                "Status:",
+                vec![if deleting {
+                    "Terminating".to_string()
+                } else {
+                    phase.to_string()
+                }],
+            ));
+            let reason = str_at(obj, &["status", "reason"]);
+            if !reason.is_empty() {
+                fields.push(("Reason:", vec![reason.to_string()]));
+            }
+            let message = str_at(obj, &["status", "message"]);
+            if !message.is_empty() {
+                fields.push(("Message:", vec![message.to_string()]));
+            }
+            let ip = str_at(obj, &["status", "podIP"]);
+            fields.push(("IP:", vec![ip.to_string()]));
+            let qos = str_at(obj, &["status", "qosClass"]);
+            if !qos.is_empty() {
+                fields.push(("QoS Class:", vec![qos.to_string()]));
+            }
+            // Elastic Pods (kscale extension): the replication phase and running instances.
+            let phase = str_at(obj, &["status", "replicationPhase"]);
+            if !phase.is_empty() {
+                let message = str_at(obj, &["status", "replicationMessage"]);
+                fields.push((
+                    "Replication:",
+                    vec![if message.is_empty() {
+                        phase.to_string()
+                    } else {
+                        format!("{phase} ({message})")
+                    }],
+                ));
+                let instances: Vec<String> = arr_at(obj, &["status", "containerStatuses"])
+                    .iter()
+                    .map(|c| str_at(c, &["name"]).to_string())
+                    .collect();
+                fields.push(("Instances:", vec![instances.join(", ")]));
+            }
+        }
+        Kind::Node => {
+            let taints: Vec<String> = arr_at(obj, &["spec", "taints"])
+                .iter()
+                .map(|t| {
+                    let v = str_at(t, &["value"]);
+                    let kv = if v.is_empty() {
+                        str_at(t, &["key"]).to_string()
+                    } else {
+                        format!("{}={v}", str_at(t, &["key"]))
+                    };
+                    format!("{kv}:{}", str_at(t, &["effect"]))
+                })
+                .collect();
+            fields.push((
+                "Taints:",
+                if taints.is_empty() {
+                    vec!["<none>".into()]
+                } else {
+                    taints
+                },
+            ));
+            let unsched = s(obj, &["spec", "unschedulable"])
+                .and_then(Value::as_bool)
+                .unwrap_or(false);
+            fields.push(("Unschedulable:", vec![unsched.to_string()]));
+        }
+        Kind::Deployment | Kind::ReplicaSet | Kind::StatefulSet => {
+            fields.push((
+                "Selector:",
+                vec![format_selector(s(obj, &["spec", "selector"]))],
+            ));
+            let desired = int_at(obj, &["spec", "replicas"]);
+            let line = if kind == Kind::Deployment {
+                format!(
+                    "{desired} desired | {} updated | {} total | {} available | {} unavailable",
+                    int_at(obj, &["status", "updatedReplicas"]),
+                    int_at(obj, &["status", "replicas"]),
+                    int_at(obj, &["status", "availableReplicas"]),
+                    int_at(obj, &["status", "unavailableReplicas"])
+                )
+            } else {
+                format!(
+                    "{} current / {desired} desired",
+                    int_at(obj, &["status", "replicas"])
+                )
+            };
+            fields.push(("Replicas:", vec![line]));
+        }
+        _ => {}
+    }
+    if events.is_empty() {
+        fields.push(("Events:", vec!["<none>".to_string()]));
+    }
+    // One tabwriter block: minwidth 0, padding 2 (kubectl's describe writer).
+    let width = fields.iter().map(|(l, _)| l.len()).max().unwrap_or(0) + 2;
+    let mut out = String::new();
+    for (label, values) in &fields {
+        for (i, v) in values.iter().enumerate() {
+            let l = if i == 0 { *label } else { "" };
+            let _ = writeln!(out, "{l:<width$}{v}");
+        }
+    }
+    if !events.is_empty() {
+        out.push_str("Events:\n");
+        let mut rows: Vec<Vec<String>> = vec![
+            ["  Type", "Reason", "Age", "From", "Message"]
+                .map(String::from)
+                .to_vec(),
+            ["  ----", "------", "----", "----", "-------"]
+                .map(String::from)
+                .to_vec(),
+        ];
+        for e in events {
+            rows.push(vec![
+                format!("  {}", e.event_type),
+                e.reason.clone(),
+                e.age.clone(),
+                e.from.clone(),
+                e.message.clone(),
+            ]);
+        }
+        out.push_str(&tabwrite(rows.iter(), 0, 2));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::printers::testing::*;
+    use serde_json::json;
+
+    #[test]
+    fn describe_pod_with_events() {
+        let mut p = sample_pods().remove(0);
+        p["metadata"]["labels"] = json!({"app": "web", "pod-template-hash": "abc"});
+        p["status"]["hostIP"] = json!("192.168.1.10");
+        p["spec"]["priority"] = json!(0);
+        let events: Vec<DescribeEvent> = vec![
+            (
+                "Normal",
+                "Scheduled",
+                "5m",
+                "default-scheduler",
+                "Successfully assigned default/web-1 to node-1",
+            )
+                .into(),
+            (
+                "Normal",
+                "Started",
+                "5m",
+                "kubelet",
+                "Started container app",
+            )
+                .into(),
+        ];
+        assert_eq!(
+            describe(Kind::Pod, &p, &events),
+            "\
+Name:         web-1
+Namespace:    default
+Priority:     0
+Node:         node-1/192.168.1.10
+Labels:       app=web
+              pod-template-hash=abc
+Annotations:  <none>
+Status:       Running
+IP:           10.0.0.5
+Events:
+  Type    Reason     Age   From               Message
+  ----    ------     ----  ----               -------
+  Normal  Scheduled  5m    default-scheduler  Successfully assigned default/web-1 to node-1
+  Normal  Started    5m    kubelet            Started container app
+"
+        );
+    }
+
+    #[test]
+    fn describe_node_without_events() {
+        let mut n = node("worker-1", "True", json!({}), true);
+        n["spec"]["taints"] = json!([{"key": "dedicated", "value": "gpu", "effect": "NoSchedule"}]);
+        assert_eq!(
+            describe(Kind::Node, &n, &[]),
+            "\
+Name:           worker-1
+Roles:          <none>
+Labels:         kubernetes.io/hostname=worker-1
+Annotations:    <none>
+Taints:         dedicated=gpu:NoSchedule
+Unschedulable:  true
+Events:         <none>
+"
+        );
+    }
+}
