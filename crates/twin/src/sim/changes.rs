@@ -20,7 +20,7 @@ use kscale_cluster::{Change, ChangeType};
 
 /// How many object changes the change feed keeps: a consumer further behind gets
 /// `ApiError::Expired` and lists again, as a watch from a compacted revision gets 410 Gone.
-pub const FEED_CAPACITY: usize = 1 << 16;
+pub const FEED_CAPACITY: usize = 1 << 13;
 
 /// One object change kept for the change feed.
 #[derive(Debug)]

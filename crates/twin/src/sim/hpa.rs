@@ -17,10 +17,11 @@ use std::sync::Arc;
 
 use rayon::prelude::*;
 
+use kscale_controllers::hpa::status::{self, Concluded, LastScale, Previous, Status};
 use kscale_controllers::hpa::{
-    self, Behavior, HpaSpec, HpaState, MetricError, MetricId, MetricInput, MetricSpec, ObjectRef,
-    Observed, PodObs, PodValue, Policy, Proposal, ResourceMetric, ResourceName, Rules, Sample,
-    SelectPolicy, Target,
+    self, Behavior, HpaSpec, HpaState, MetricId, MetricInput, MetricSpec, ObjectRef, Observed,
+    PodObs, PodValue, Policy, Proposal, ResourceMetric, ResourceName, Rules, Sample, SelectPolicy,
+    Target,
 };
 use kscale_model::SimTime;
 use kscale_model::labels::LabelSelector;
@@ -940,20 +941,13 @@ impl Sim {
         let now = self.now;
         let prev = self.previous_status(key, entry, parsed);
         let metrics = &parsed.metrics;
-        // Warnings: one per failing metric and FailedComputeMetricsReplicas; a failure repeated
-        // at the next sync is not emitted again (the event correlator counts it instead).
-        let errors: Vec<&MetricError> = d
-            .proposals
-            .iter()
-            .filter_map(|p| p.as_ref().err())
-            .collect();
-        let mut warnings: Vec<(String, String)> = errors
-            .iter()
-            .map(|e| (e.reason.to_string(), e.message.clone()))
-            .collect();
-        if let Some(f) = &d.failed {
-            warnings.push(("FailedComputeMetricsReplicas".into(), f.clone()));
-        }
+        let Concluded {
+            warnings,
+            rescale,
+            status,
+        } = status::conclude(prev, d, current, parsed.spec.min, metrics, now);
+        // Warnings: a failure repeated at the next sync is not emitted again (the event
+        // correlator counts it instead).
         let last = entry.last_warning.as_ref();
         let unchanged = last == Some(&warnings);
         let fresh: Vec<(String, String)> = warnings
@@ -964,66 +958,19 @@ impl Sim {
         if !unchanged {
             entry.last_warning = Some(warnings);
         }
-        let rescale = (!d.disabled && d.failed.is_none() && d.desired != current).then(|| {
-            // horizontal.go (v1.37, HPAScaleToZero beta): every rescale sets ScaledToZero,
-            // True only for a scale to zero allowed by `minReplicas: 0` on an Object or
-            // External metric.
-            let to_zero = current > 0
-                && d.desired == 0
-                && parsed.spec.min == 0
-                && metrics
-                    .iter()
-                    .any(|m| matches!(m, MetricSpec::Object { .. } | MetricSpec::External { .. }));
-            (
-                d.desired,
-                format!("New size: {}; reason: {}", d.desired, d.reason),
-                to_zero,
-            )
-        });
-        // The conditions as upstream's `reconcileAutoscaler` sets them, over the last status's
-        // (a condition keeps its lastTransitionTime while its status holds).
-        let mut conditions = prev.conditions;
-        set_condition(&mut conditions, Cond::Able(Able::GotScale), now);
-        if d.disabled {
-            set_condition(&mut conditions, Cond::Active(Active::Disabled), now);
-        } else if let (Some(_), Some(e)) = (&d.failed, errors.first()) {
-            let failed = Active::Failed {
-                reason: e.reason,
-                message: e.message.clone(),
-            };
-            set_condition(&mut conditions, Cond::Active(failed), now);
-        } else if d.computed {
-            let valid = Active::Valid { from: d.metric };
-            set_condition(&mut conditions, Cond::Active(valid), now);
-            let able = d.stabilized.map_or(Able::Ready, Able::Stabilized);
-            set_condition(&mut conditions, Cond::Able(able), now);
-            set_condition(&mut conditions, Cond::Limited(d.limit), now);
-        }
-        // On a metrics failure upstream keeps the previous `desiredReplicas`
-        // (`setCurrentReplicasAndMetricsInStatus` in horizontal.go, which writes only the
-        // current replicas and metrics); scaling disabled writes 0, the current count.
-        let desired = if d.disabled {
-            current
-        } else if d.failed.is_some() {
-            prev.desired
-        } else {
-            d.desired
-        };
-        let proposals: Vec<Option<Proposal>> = d.proposals.into_iter().map(Result::ok).collect();
-        // A sync that read no metrics (scaling disabled, the count out of bounds) writes no
-        // `currentMetrics`.
-        let computed = d.computed;
         let series = entry.series.get_or_insert_with(HpaSeries::default);
         // `status.currentReplicas` is the scale's `spec.replicas` as the sync read it
         // (horizontal.go `reconcileAutoscaler`: `currentReplicas := scale.Spec.Replicas`, then
         // `setStatus`), not the pods that exist.
-        let current_replicas = usize::try_from(current).unwrap_or(0);
-        series.current = current_replicas as f64;
-        series.desired = desired as f64;
+        series.current = status.replicas as f64;
+        series.desired = status.desired as f64;
         series.ready = ready as f64;
         series.metrics.truncate(metrics.len());
         for (i, m) in metrics.iter().enumerate() {
-            let (c, t) = series_values(m, proposals.get(i).and_then(Option::as_ref));
+            // (No metrics were read, no proposals: `Decision::computed` is false only for a
+            // decision without proposals.)
+            let proposal = status.metrics.as_ref().and_then(|p| p.get(i)?.as_ref());
+            let (c, t) = series_values(m, proposal);
             match series.metrics.get_mut(i) {
                 // The label is the parsed spec's own while the spec holds: a pointer compare.
                 Some(s) if Arc::ptr_eq(&s.0, &parsed.labels[i]) || s.0 == parsed.labels[i] => {
@@ -1038,11 +985,7 @@ impl Sim {
         let status = HpaStatus {
             rv: 0,
             parsed: parsed.clone(),
-            replicas: current_replicas,
-            desired,
-            metrics: computed.then_some(proposals),
-            conditions,
-            last_scale: prev.last_scale,
+            status,
         };
         // Without a rescale nothing is added: a status showing what the last write showed is
         // dropped here, in the parallel preparation, rather than compared and dropped when
@@ -1061,6 +1004,7 @@ impl Sim {
     /// (a status given in the manifests; none for a new object).
     fn previous_status(&self, key: &ObjKey, entry: &HpaEntry, parsed: &ParsedHpa) -> Previous {
         if let Some(s) = entry.status.as_ref().filter(|s| s.parsed.uid == parsed.uid) {
+            let s = &s.status;
             return Previous {
                 last_scale: s.last_scale.clone(),
                 desired: s.desired,
@@ -1074,7 +1018,7 @@ impl Sim {
             last_scale: status
                 .and_then(|s| s.get("lastScaleTime"))
                 .and_then(Value::as_str)
-                .map(|t| Stamp::Given(t.to_string())),
+                .map(|t| LastScale::Given(t.to_string())),
             desired: int("desiredReplicas").map_or(0, |d| d as i32),
             replicas: int("currentReplicas").map_or(0, |r| r.max(0) as usize),
             conditions: Vec::new(),
@@ -1125,21 +1069,11 @@ impl Sim {
                     .status
                     .as_ref()
                     .filter(|s| s.parsed.uid == parsed.uid)
-                    .and_then(|s| s.metrics.clone());
-                let mut conditions = prev.conditions;
-                set_condition(
-                    &mut conditions,
-                    Cond::Able(Able::NoScale(error.clone())),
-                    self.now,
-                );
+                    .and_then(|s| s.status.metrics.clone());
                 let status = HpaStatus {
                     rv: 0,
                     parsed,
-                    replicas: prev.replicas,
-                    desired: prev.desired,
-                    metrics,
-                    conditions,
-                    last_scale: prev.last_scale,
+                    status: status::failed_get_scale(prev, metrics, &error, self.now),
                 };
                 self.write_hpa_status(entry, status);
                 self.emit(
@@ -1169,32 +1103,25 @@ impl Sim {
         let Some(mut status) = status else {
             return;
         };
-        if let Some((desired, message, to_zero)) = rescale
+        if let Some(r) = rescale
             && self
                 .scale(
                     &parsed.kind,
                     &key.namespace,
                     &parsed.name,
-                    desired as i64,
+                    r.desired as i64,
                     None,
                 )
                 .is_ok()
         {
-            let now = self.now;
-            set_condition(
-                &mut status.conditions,
-                Cond::Able(Able::Rescaled(desired)),
-                now,
-            );
-            set_condition(&mut status.conditions, Cond::ScaledToZero(to_zero), now);
-            status.last_scale = Some(Stamp::At(now));
+            status.status.rescaled(&r, self.now);
             self.emit(
                 "Normal",
                 "SuccessfulRescale",
                 "HorizontalPodAutoscaler",
                 &key.namespace,
                 &key.name,
-                message,
+                r.message,
                 "horizontal-pod-autoscaler",
             );
         }
@@ -1213,16 +1140,18 @@ impl Sim {
             };
             e.dirty = false;
             // The stored object's version decides which one it shows.
-            let mut v1 = json!({"currentReplicas": p.replicas, "desiredReplicas": p.desired});
+            let mut v1 =
+                json!({"currentReplicas": p.status.replicas, "desiredReplicas": p.status.desired});
             let utilization = p
+                .status
                 .metrics
                 .as_ref()
                 .and_then(|m| m.first()?.as_ref()?.utilization);
             if let Some(u) = utilization {
                 v1["currentCPUUtilizationPercentage"] = json!(u);
             }
-            if let Some(t) = &p.last_scale {
-                v1["lastScaleTime"] = json!(t.render(&ts));
+            if let Some(t) = &p.status.last_scale {
+                v1["lastScaleTime"] = json!(render_last_scale(t, &ts));
             }
             written.push((key.clone(), p.rv, v1, p.status_v2(&ts)));
         }
@@ -1400,22 +1329,12 @@ pub enum Prepared {
     Decided(Decided),
 }
 
-/// What a sync carries over from the status the last one wrote (see
-/// [`Sim::previous_status`]).
-struct Previous {
-    last_scale: Option<Stamp>,
-    desired: i32,
-    replicas: usize,
-    conditions: Vec<(Cond, SimTime)>,
-}
-
 /// What a decided sync leaves to acting.
 pub struct Decided {
     /// Warnings new since the last sync: (reason, message).
     fresh: Vec<(String, String)>,
-    /// The rescale decided: (desired replicas, the SuccessfulRescale message, whether it is
-    /// a scale to zero in the sense of the ScaledToZero condition).
-    rescale: Option<(i32, String, bool)>,
+    /// The rescale decided.
+    rescale: Option<status::Rescale>,
     /// The status the sync writes, but for what the rescale adds (None: it shows what the
     /// last write showed and there is no rescale, so nothing is written).
     status: Option<HpaStatus>,
@@ -1441,160 +1360,11 @@ pub struct ParsedHpa {
     target: ObjKey,
 }
 
-/// The ScalingActive condition of a sync.
-#[derive(Debug, Clone, PartialEq)]
-enum Active {
-    Disabled,
-    Failed {
-        reason: &'static str,
-        message: String,
-    },
-    /// The metric the count came from, by index (None, or one without a display name: the
-    /// first metric's display name).
-    Valid {
-        from: Option<usize>,
-    },
-}
-
-/// The AbleToScale condition of a sync.
-#[derive(Debug, Clone, PartialEq)]
-enum Able {
-    /// `SucceededGetScale`: the target's scale was read.
-    GotScale,
-    /// `FailedGetScale`, with the error.
-    NoScale(String),
-    /// `ScaleUpStabilized` / `ScaleDownStabilized`.
-    Stabilized(hpa::Stabilized),
-    /// `ReadyForNewScale`.
-    Ready,
-    /// `SucceededRescale`, to this many replicas.
-    Rescaled(i32),
-}
-
-/// One status condition of an HPA.
-#[derive(Debug, Clone, PartialEq)]
-enum Cond {
-    Able(Able),
-    Active(Active),
-    /// ScalingLimited, and why (None: `DesiredWithinRange`).
-    Limited(Option<hpa::Limit>),
-    /// ScaledToZero (v1.37, set at every rescale): whether the rescale went to zero.
-    ScaledToZero(bool),
-}
-
-impl Cond {
-    fn kind(&self) -> &'static str {
-        match self {
-            Cond::Able(_) => "AbleToScale",
-            Cond::Active(_) => "ScalingActive",
-            Cond::Limited(_) => "ScalingLimited",
-            Cond::ScaledToZero(_) => "ScaledToZero",
-        }
-    }
-
-    fn status(&self) -> bool {
-        match self {
-            Cond::Able(a) => !matches!(a, Able::NoScale(_)),
-            Cond::Active(a) => matches!(a, Active::Valid { .. }),
-            Cond::Limited(l) => l.is_some(),
-            Cond::ScaledToZero(z) => *z,
-        }
-    }
-
-    /// Reason and message, worded as upstream's horizontal.go.
-    fn reason_message(&self, metrics: &[MetricSpec]) -> (&'static str, String) {
-        match self {
-            Cond::Able(Able::GotScale) => (
-                "SucceededGetScale",
-                "the HPA controller was able to get the target's current scale".into(),
-            ),
-            Cond::Able(Able::NoScale(e)) => (
-                "FailedGetScale",
-                format!("the HPA controller was unable to get the target's current scale: {e}"),
-            ),
-            Cond::Able(Able::Stabilized(s)) => {
-                let (r, m) = s.reason_message();
-                (r, m.into())
-            }
-            Cond::Able(Able::Ready) => (
-                "ReadyForNewScale",
-                "recommended size matches current size".into(),
-            ),
-            Cond::Able(Able::Rescaled(n)) => (
-                "SucceededRescale",
-                format!("the HPA controller was able to update the target scale to {n}"),
-            ),
-            Cond::Active(Active::Disabled) => (
-                "ScalingDisabled",
-                "scaling is disabled since the replica count of the target is zero".into(),
-            ),
-            Cond::Active(Active::Failed { reason, message }) => (
-                reason,
-                format!("the HPA was unable to compute the replica count: {message}"),
-            ),
-            Cond::Active(Active::Valid { from }) => {
-                let named = from
-                    .and_then(|i| metrics.get(i))
-                    .map(MetricSpec::display_name)
-                    .filter(|n| !n.is_empty());
-                let from = named
-                    .or_else(|| metrics.first().map(MetricSpec::display_name))
-                    .unwrap_or_default();
-                (
-                    "ValidMetricFound",
-                    format!(
-                        "the HPA was able to successfully calculate a replica count from {from}"
-                    ),
-                )
-            }
-            Cond::Limited(Some(l)) => {
-                let (r, m) = l.reason_message();
-                (r, m.into())
-            }
-            Cond::Limited(None) => (
-                "DesiredWithinRange",
-                "the desired count is within the acceptable range".into(),
-            ),
-            Cond::ScaledToZero(true) => (
-                "ScaledToZero",
-                "the HPA controller scaled the workload to zero".into(),
-            ),
-            Cond::ScaledToZero(false) => (
-                "NotScaledToZero",
-                "the HPA controller did not scale the workload to zero".into(),
-            ),
-        }
-    }
-}
-
-/// Sets a condition in `list` as upstream's `setConditionInList` does: a new type is
-/// appended; an existing one is replaced, keeping its lastTransitionTime unless its status
-/// changes.
-fn set_condition(list: &mut Vec<(Cond, SimTime)>, c: Cond, now: SimTime) {
-    match list.iter_mut().find(|(x, _)| x.kind() == c.kind()) {
-        Some((x, since)) => {
-            if x.status() != c.status() {
-                *since = now;
-            }
-            *x = c;
-        }
-        None => list.push((c, now)),
-    }
-}
-
-/// A lastScaleTime: a sync's, or the text of a status given in the manifests.
-#[derive(Debug, Clone, PartialEq)]
-enum Stamp {
-    At(SimTime),
-    Given(String),
-}
-
-impl Stamp {
-    fn render(&self, ts: &impl Fn(SimTime) -> String) -> String {
-        match self {
-            Stamp::At(t) => ts(*t),
-            Stamp::Given(s) => s.clone(),
-        }
+/// A lastScaleTime as the status shows it.
+fn render_last_scale(t: &LastScale, ts: &impl Fn(SimTime) -> String) -> String {
+    match t {
+        LastScale::At(t) => ts(*t),
+        LastScale::Given(s) => s.clone(),
     }
 }
 
@@ -1604,51 +1374,33 @@ impl Stamp {
 pub struct HpaStatus {
     rv: u64,
     parsed: Arc<ParsedHpa>,
-    replicas: usize,
-    desired: i32,
-    /// Per metric its proposal (None: the metric failed); None when the sync read no
-    /// metrics (no `currentMetrics`).
-    metrics: Option<Vec<Option<Proposal>>>,
-    /// In the order they were first set, with their lastTransitionTime.
-    conditions: Vec<(Cond, SimTime)>,
-    last_scale: Option<Stamp>,
+    status: Status,
 }
 
 impl HpaStatus {
-    /// Whether both render the same status (what upstream's `updateStatusIfNeeded` compares):
-    /// a metric's status shows only its current values, not the replicas it proposed.
+    /// Whether both render the same status (`updateStatusIfNeeded`; see
+    /// [`Status::shows_same`]) for the same object and metrics.
     fn shows_same(&self, o: &HpaStatus) -> bool {
-        let shown = |p: &Option<Proposal>| p.as_ref().map(|p| (p.utilization, p.average));
-        let same_metrics = match (&self.metrics, &o.metrics) {
-            (None, None) => true,
-            (Some(a), Some(b)) => {
-                a.len() == b.len() && a.iter().zip(b).all(|(x, y)| shown(x) == shown(y))
-            }
-            _ => false,
-        };
         // (A recreated object, a new uid, gets its first status whatever the old one showed.)
         (Arc::ptr_eq(&self.parsed, &o.parsed)
             || (self.parsed.uid == o.parsed.uid && self.parsed.metrics == o.parsed.metrics))
-            && self.replicas == o.replicas
-            && self.desired == o.desired
-            && same_metrics
-            && self.conditions == o.conditions
-            && self.last_scale == o.last_scale
+            && self.status.shows_same(&o.status)
     }
 
     /// The autoscaling/v2 status, as the controller writes it.
     fn status_v2(&self, ts: &impl Fn(SimTime) -> String) -> Value {
         let metrics = &self.parsed.metrics;
-        let conditions: Vec<Value> = self
+        let s = &self.status;
+        let conditions: Vec<Value> = s
             .conditions
             .iter()
             .map(|(c, since)| {
                 let (reason, message) = c.reason_message(metrics);
-                json!({"type": c.kind(), "status": if c.status() { "True" } else { "False" }, "reason": reason, "message": message, "lastTransitionTime": ts(*since)})
+                json!({"type": c.type_(), "status": if c.status() { "True" } else { "False" }, "reason": reason, "message": message, "lastTransitionTime": ts(*since)})
             })
             .collect();
-        let mut status = json!({"currentReplicas": self.replicas, "desiredReplicas": self.desired});
-        if let Some(m) = &self.metrics {
+        let mut status = json!({"currentReplicas": s.replicas, "desiredReplicas": s.desired});
+        if let Some(m) = &s.metrics {
             let statuses: Vec<Value> = metrics
                 .iter()
                 .enumerate()
@@ -1659,8 +1411,8 @@ impl HpaStatus {
         if !conditions.is_empty() {
             status["conditions"] = json!(conditions);
         }
-        if let Some(t) = &self.last_scale {
-            status["lastScaleTime"] = json!(t.render(ts));
+        if let Some(t) = &s.last_scale {
+            status["lastScaleTime"] = json!(render_last_scale(t, ts));
         }
         status
     }

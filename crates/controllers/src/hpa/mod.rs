@@ -12,6 +12,8 @@
 
 use std::borrow::Cow;
 
+pub mod status;
+
 use kscale_model::SimTime;
 use kscale_model::labels::LabelSelector;
 
