@@ -1,6 +1,9 @@
 //! Flag machinery (pflag-like): the flags of each verb and typed access to their values.
 
 use crate::error::{ErrorKind, KubectlError, Result};
+use kscale_model::goflag::{self, FlagError, FlagKind, FlagSet};
+
+pub(super) use kscale_model::goflag::quote as go_quote;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum FlagType {
@@ -131,13 +134,6 @@ fn find_long<'a>(specs: &[&'a [FlagDef]], name: &str) -> Option<&'a FlagDef> {
     specs.iter().flat_map(|s| s.iter()).find(|f| f.long == name)
 }
 
-fn find_short<'a>(specs: &[&'a [FlagDef]], c: char) -> Option<&'a FlagDef> {
-    specs
-        .iter()
-        .flat_map(|s| s.iter())
-        .find(|f| f.short == Some(c))
-}
-
 fn flag_display(def: &FlagDef) -> String {
     match def.short {
         Some(c) => format!("-{c}, --{}", def.long),
@@ -145,159 +141,74 @@ fn flag_display(def: &FlagDef) -> String {
     }
 }
 
-/// Parses one flag token at `words[*i]`, appending to `raw`. Returns `Ok(false)` if the
-/// token is not a flag.
-pub(super) fn parse_flag_token(
-    words: &[String],
-    i: &mut usize,
+/// The goflag set of `specs` (kubectl normalizes `_` to `-` in flag names, as its
+/// `WarnWordSepNormalizeFunc` does).
+fn flag_set(specs: &[&[FlagDef]]) -> FlagSet {
+    let mut set = FlagSet::new().normalize_word_separators(true);
+    for def in specs.iter().flat_map(|s| s.iter()) {
+        let kind = if def.ty == FlagType::Bool {
+            FlagKind::Bool
+        } else {
+            FlagKind::Value
+        };
+        set = set.flag(def.long, def.short, kind);
+    }
+    set
+}
+
+/// A pflag error as kubectl prints it.
+pub(super) fn flag_error(e: FlagError) -> KubectlError {
+    let kind = match &e {
+        // cobra answers `--help` / `-h` with the command's help, which a step cannot show:
+        // the twin reports the flag as unknown.
+        FlagError::HelpRequested { unknown } => return flag_error((**unknown).clone()),
+        FlagError::UnknownFlag { .. }
+        | FlagError::UnknownShorthand { .. }
+        | FlagError::BadSyntax { .. } => ErrorKind::UnknownFlag,
+        FlagError::NeedsArgument { .. } | FlagError::NeedsShorthandArgument { .. } => {
+            ErrorKind::MissingFlagValue
+        }
+        FlagError::InvalidValue { .. } => ErrorKind::InvalidFlagValue,
+    };
+    KubectlError::new(kind, e.to_string())
+}
+
+/// Flags before the verb: only the global ones are known there, and the first positional
+/// word ends them. The parse's `args` are the words from the verb on; `None` when `--`
+/// comes before any verb. Values are checked later ([`Flags::check_values`]).
+pub(super) fn parse_leading_flags(words: &[String]) -> Result<Option<goflag::Parsed>> {
+    let parsed = flag_set(&[GLOBAL_FLAGS])
+        .interspersed(false)
+        .parse_all(words, |_, _| Ok(()))
+        .map_err(flag_error)?;
+    if parsed.args_len_at_dash.is_some() {
+        return Ok(None);
+    }
+    Ok(Some(parsed))
+}
+
+/// Parses the words after the verb with the global and the verb's flags and returns the
+/// raw flags (those before the verb first) and the positional arguments. Values are
+/// checked later ([`Flags::check_values`]): kubectl's unknown-flag errors come first.
+pub(super) fn parse_verb_flags(
     specs: &[&'static [FlagDef]],
-    raw: &mut RawFlags,
-) -> Result<bool> {
-    let word = &words[*i];
-    if let Some(body) = word.strip_prefix("--") {
-        let (name, inline) = match body.split_once('=') {
-            Some((n, v)) => (n, Some(v.to_string())),
-            None => (body, None),
-        };
-        let def = find_long(specs, name).ok_or_else(|| {
-            KubectlError::new(ErrorKind::UnknownFlag, format!("unknown flag: --{name}"))
-        })?;
-        let value = match (def.ty, inline) {
-            (_, Some(v)) => v,
-            (FlagType::Bool, None) => "true".to_string(),
-            (_, None) => {
-                if *i + 1 < words.len() {
-                    *i += 1;
-                    words[*i].clone()
-                } else {
-                    return Err(KubectlError::new(
-                        ErrorKind::MissingFlagValue,
-                        format!("flag needs an argument: --{name}"),
-                    ));
-                }
-            }
-        };
-        raw.values.push((def.long, value));
-        *i += 1;
-        return Ok(true);
-    }
-    if word.len() > 1 && word.starts_with('-') {
-        let shorts: Vec<char> = word[1..].chars().collect();
-        let mut j = 0;
-        while j < shorts.len() {
-            let c = shorts[j];
-            let def = find_short(specs, c).ok_or_else(|| {
-                KubectlError::new(
-                    ErrorKind::UnknownFlag,
-                    format!("unknown shorthand flag: '{c}' in {word}"),
-                )
-            })?;
-            let rest: String = shorts[j + 1..].iter().collect();
-            if def.ty == FlagType::Bool {
-                if let Some(v) = rest.strip_prefix('=') {
-                    raw.values.push((def.long, v.to_string()));
-                    break;
-                }
-                raw.values.push((def.long, "true".to_string()));
-                j += 1;
-                continue;
-            }
-            let value = if let Some(v) = rest.strip_prefix('=') {
-                v.to_string()
-            } else if !rest.is_empty() {
-                rest
-            } else if *i + 1 < words.len() {
-                *i += 1;
-                words[*i].clone()
-            } else {
-                return Err(KubectlError::new(
-                    ErrorKind::MissingFlagValue,
-                    format!("flag needs an argument: '{c}' in -{c}"),
-                ));
-            };
-            raw.values.push((def.long, value));
-            break;
-        }
-        *i += 1;
-        return Ok(true);
-    }
-    Ok(false)
-}
-
-/// Parses an integer as Go's `strconv.ParseInt(s, 0, bits)` does (sign, `0x`/`0o`/`0b`/
-/// leading-`0` octal prefixes, `_` separators), with Go's error text.
-fn parse_go_int(s: &str, bits: u32) -> std::result::Result<i64, String> {
-    let syntax = || format!("strconv.ParseInt: parsing {}: invalid syntax", go_quote(s));
-    let range = || {
-        format!(
-            "strconv.ParseInt: parsing {}: value out of range",
-            go_quote(s)
-        )
+    leading: &[(String, String)],
+    rest: &[String],
+) -> Result<(RawFlags, Vec<String>)> {
+    let parsed = flag_set(specs)
+        .parse_all(rest, |_, _| Ok(()))
+        .map_err(flag_error)?;
+    let long = |name: &str| {
+        find_long(specs, name)
+            .expect("flags come from the specs")
+            .long
     };
-    let (neg, body) = match s.as_bytes().first() {
-        Some(b'-') => (true, &s[1..]),
-        Some(b'+') => (false, &s[1..]),
-        _ => (false, s),
-    };
-    if body.is_empty() {
-        return Err(syntax());
-    }
-    let lower = body.to_ascii_lowercase();
-    let (radix, digits, prefixed) = if let Some(d) = lower.strip_prefix("0x") {
-        (16, d.to_string(), true)
-    } else if let Some(d) = lower.strip_prefix("0o") {
-        (8, d.to_string(), true)
-    } else if let Some(d) = lower.strip_prefix("0b") {
-        (2, d.to_string(), true)
-    } else if lower.len() > 1 && lower.starts_with('0') {
-        (8, lower[1..].to_string(), true)
-    } else {
-        (10, lower.clone(), false)
-    };
-    // With base 0 (which pflag uses) Go allows `_` separators only after a base prefix
-    // (`0x_1F`, `0_7`), never doubled or trailing.
-    if digits.contains('_') {
-        if !prefixed && radix == 10 {
-            return Err(syntax());
-        }
-        if digits.ends_with('_') || digits.contains("__") {
-            return Err(syntax());
-        }
-    }
-    let clean: String = digits.chars().filter(|c| *c != '_').collect();
-    if clean.is_empty() {
-        return Err(syntax());
-    }
-    let mut value: u128 = 0;
-    for c in clean.chars() {
-        let d = c.to_digit(radix).ok_or_else(syntax)?;
-        value = value
-            .saturating_mul(radix as u128)
-            .saturating_add(d as u128);
-    }
-    let limit: u128 = 1u128 << (bits - 1);
-    if (!neg && value >= limit) || (neg && value > limit) {
-        return Err(range());
-    }
-    let v = value as i128;
-    Ok(if neg { -v } else { v } as i64)
-}
-
-/// Parses a boolean as Go's `strconv.ParseBool`.
-fn parse_go_bool(s: &str) -> std::result::Result<bool, String> {
-    match s {
-        "1" | "t" | "T" | "TRUE" | "true" | "True" => Ok(true),
-        "0" | "f" | "F" | "FALSE" | "false" | "False" => Ok(false),
-        _ => Err(format!(
-            "strconv.ParseBool: parsing {}: invalid syntax",
-            go_quote(s)
-        )),
-    }
-}
-
-/// Go's `%q` for the strings we meet (ASCII escapes only).
-pub(super) fn go_quote(s: &str) -> String {
-    format!("{s:?}")
+    let values = leading
+        .iter()
+        .chain(&parsed.flags)
+        .map(|(name, value)| (long(name), value.clone()))
+        .collect();
+    Ok((RawFlags { values }, parsed.args))
 }
 
 /// Typed access to the raw flags of one command.
@@ -307,28 +218,27 @@ pub(super) struct Flags<'a> {
 }
 
 impl Flags<'_> {
-    pub(super) fn def(&self, long: &str) -> FlagDef {
+    fn def(&self, long: &str) -> FlagDef {
         *find_long(&self.specs, long).expect("flag defined")
     }
 
-    pub(super) fn invalid(&self, long: &str, value: &str, why: String) -> KubectlError {
-        KubectlError::new(
-            ErrorKind::InvalidFlagValue,
-            format!(
-                "invalid argument {} for \"{}\" flag: {why}",
-                go_quote(value),
-                flag_display(&self.def(long))
-            ),
-        )
+    fn invalid(&self, long: &str, value: &str, cause: goflag::NumError) -> KubectlError {
+        flag_error(FlagError::InvalidValue {
+            flag: flag_display(&self.def(long)),
+            value: value.to_string(),
+            cause: cause.to_string(),
+        })
     }
 
+    /// A boolean flag's value (`false` when not given).
     pub(super) fn bool(&self, long: &str) -> Result<bool> {
         match self.raw.last(long) {
             None => Ok(false),
-            Some(v) => parse_go_bool(v).map_err(|e| self.invalid(long, v, e)),
+            Some(v) => goflag::parse_bool(v).map_err(|e| self.invalid(long, v, e)),
         }
     }
 
+    /// An integer flag's value, if given.
     pub(super) fn int(&self, long: &str) -> Result<Option<i64>> {
         let bits = if self.def(long).ty == FlagType::Int32 {
             32
@@ -337,7 +247,7 @@ impl Flags<'_> {
         };
         match self.raw.last(long) {
             None => Ok(None),
-            Some(v) => parse_go_int(v, bits)
+            Some(v) => goflag::parse_int(v, bits)
                 .map(Some)
                 .map_err(|e| self.invalid(long, v, e)),
         }
@@ -355,8 +265,26 @@ impl Flags<'_> {
         self.raw.has(long)
     }
 
-    /// Checks that every given flag is among `allowed` (or global); kubectl's sub-commands
-    /// have narrower flag sets than the union we parse with.
+    /// Checks every given value against its flag's Go type, in command-line order, as
+    /// pflag's `Set` does while it parses (booleans: `strconv.ParseBool`; integers:
+    /// `strconv.ParseInt(s, 0, bits)`).
+    pub(super) fn check_values(&self) -> Result<()> {
+        for (long, value) in &self.raw.values {
+            let def = self.def(long);
+            let checked = match def.ty {
+                FlagType::Bool => goflag::parse_bool(value).map(drop),
+                FlagType::Int => goflag::parse_int(value, 64).map(drop),
+                FlagType::Int32 => goflag::parse_int(value, 32).map(drop),
+                FlagType::Str | FlagType::StrList => Ok(()),
+            };
+            checked.map_err(|e| self.invalid(long, value, e))?;
+        }
+        Ok(())
+    }
+
+    /// Checks that every given flag is among `allowed` (or global), then checks the values
+    /// ([`Flags::check_values`]); kubectl's sub-commands have narrower flag sets than the
+    /// union we parse with.
     pub(super) fn only(&self, allowed: &[&str]) -> Result<()> {
         for (long, _) in &self.raw.values {
             if GLOBAL_FLAGS.iter().any(|g| g.long == *long) || allowed.contains(long) {
@@ -367,7 +295,7 @@ impl Flags<'_> {
                 format!("unknown flag: --{long}"),
             ));
         }
-        Ok(())
+        self.check_values()
     }
 
     pub(super) fn required(&self, long: &str) -> Result<()> {
@@ -384,44 +312,75 @@ impl Flags<'_> {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use crate::args::test_support::*;
+    use crate::args::*;
+    use crate::error::ErrorKind;
 
+    /// Integer and boolean values follow Go's `strconv.ParseInt(s, 0, bits)` and
+    /// `strconv.ParseBool`, as pflag's typed flags do.
     #[test]
-    fn go_int_parsing() {
-        assert_eq!(parse_go_int("42", 64), Ok(42));
-        assert_eq!(parse_go_int("-7", 64), Ok(-7));
-        assert_eq!(parse_go_int("+7", 64), Ok(7));
-        assert_eq!(parse_go_int("010", 64), Ok(8));
-        assert_eq!(parse_go_int("0b101", 64), Ok(5));
-        assert_eq!(parse_go_int("0o17", 64), Ok(15));
-        assert_eq!(parse_go_int("0x_1F", 64), Ok(31));
-        assert_eq!(parse_go_int("0", 64), Ok(0));
-        assert_eq!(parse_go_int("2147483647", 32), Ok(i32::MAX as i64));
-        assert_eq!(parse_go_int("-2147483648", 32), Ok(i32::MIN as i64));
-        assert!(
-            parse_go_int("2147483648", 32)
-                .unwrap_err()
-                .ends_with("value out of range")
+    fn go_int_and_bool_values() {
+        let replicas = |line: &str| match cmd(line) {
+            Command::Scale { replicas, .. } => replicas,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(replicas("scale deploy web --replicas=42"), 42);
+        assert_eq!(replicas("scale deploy web --replicas=+7"), 7);
+        assert_eq!(replicas("scale deploy web --replicas=010"), 8);
+        assert_eq!(replicas("scale deploy web --replicas=0b101"), 5);
+        assert_eq!(replicas("scale deploy web --replicas=0o17"), 15);
+        assert_eq!(replicas("scale deploy web --replicas=0x_1F"), 31);
+        assert_eq!(replicas("scale deploy web --replicas=1_000"), 1000);
+        assert_eq!(replicas("scale deploy web --replicas=-7"), -7);
+        for bad in ["1__0", "09", "", "-", "0x"] {
+            assert_eq!(
+                err(&format!("scale deploy web --replicas={bad}")),
+                format!(
+                    "error: invalid argument {q} for \"--replicas\" flag: strconv.ParseInt: parsing {q}: invalid syntax",
+                    q = kscale_model::goflag::quote(bad)
+                )
+            );
+        }
+        let max = |line: &str| match cmd(line) {
+            Command::Autoscale { max, .. } => max,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            max("autoscale deploy web --max=2147483647"),
+            i32::MAX as i64
         );
-        assert!(
-            parse_go_int("1_000", 64)
-                .unwrap_err()
-                .ends_with("invalid syntax")
+        assert!(err("autoscale deploy web --max=2147483648").ends_with("value out of range"));
+        for (v, want) in [
+            ("1", true),
+            ("t", true),
+            ("T", true),
+            ("TRUE", true),
+            ("True", true),
+        ] {
+            assert_eq!(
+                p(&format!("get pods -A={v}")).global.all_namespaces,
+                want,
+                "{v}"
+            );
+            assert_eq!(
+                p(&format!("get pods --all-namespaces={v}"))
+                    .global
+                    .all_namespaces,
+                want
+            );
+        }
+        for v in ["0", "f", "F", "FALSE", "false", "False"] {
+            assert!(!p(&format!("get pods -A={v}")).global.all_namespaces, "{v}");
+        }
+        assert_eq!(
+            err("get pods --all-namespaces=yes").split(": ").next(),
+            Some("error")
         );
-        assert!(
-            parse_go_int("", 64)
+        assert_eq!(
+            parse_command_line("get pods --all-namespaces=yes")
                 .unwrap_err()
-                .ends_with("invalid syntax")
-        );
-        assert!(
-            parse_go_int("-", 64)
-                .unwrap_err()
-                .ends_with("invalid syntax")
-        );
-        assert!(
-            parse_go_int("09", 64)
-                .unwrap_err()
-                .ends_with("invalid syntax")
+                .kind,
+            ErrorKind::InvalidFlagValue
         );
     }
 }

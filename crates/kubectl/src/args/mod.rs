@@ -1,10 +1,12 @@
 //! kubectl command-line parsing: a shell-like tokenizer, cobra/pflag-like flag handling and
 //! typed [`Command`]s.
 //!
-//! Flags follow pflag's rules: `--flag value`, `--flag=value`, `-f value`, `-fvalue`,
-//! `-f=value`, boolean flags take no separate value (`--force`, `--force=false`), combined
-//! boolean shorthands (`-Aw`) work, and `--` ends flag parsing. Global flags (`-n`, `-A`,
-//! `-o`, `-l`) may appear anywhere, before or after the verb.
+//! Flags follow pflag's rules, through the parser the autoscalers share
+//! ([`kscale_model::goflag`]): `--flag value`, `--flag=value`, `-f value`, `-fvalue`,
+//! `-f=value`, boolean flags take no separate value (`--force`, `--force=false`, any
+//! `strconv.ParseBool` spelling), combined boolean shorthands (`-Aw`) work, `_` in a flag
+//! name reads as `-`, and `--` ends flag parsing. Global flags (`-n`, `-A`, `-o`, `-l`) may
+//! appear anywhere, before or after the verb.
 //!
 //! Errors mirror kubectl's wording (cobra, pflag and `strconv` messages included). Where
 //! kubectl has no wording of its own (a step reading stdin, `--watch` in a batch step) the
@@ -33,7 +35,9 @@ pub use types::{
 pub use workloads::validate_replicas;
 
 use crate::error::{ErrorKind, KubectlError, Result};
-use flags::{FlagDef, Flags, GLOBAL_FLAGS, RawFlags, go_quote, parse_flag_token, verb_flags};
+use flags::{
+    FlagDef, Flags, GLOBAL_FLAGS, go_quote, parse_leading_flags, parse_verb_flags, verb_flags,
+};
 use get::{parse_describe, parse_get};
 use metadata::parse_label;
 use nodes::{parse_cordon, parse_drain, parse_taint};
@@ -126,31 +130,19 @@ const SUPPORTED_VERBS: &[&str] = &[
 /// Parses already-tokenized words (without the leading `kubectl`).
 pub fn parse_args<S: AsRef<str>>(args: &[S]) -> Result<Invocation> {
     let words: Vec<String> = args.iter().map(|s| s.as_ref().to_string()).collect();
-    let mut raw = RawFlags::default();
-    let mut positionals: Vec<String> = Vec::new();
-    let mut i = 0;
-
-    // Flags before the verb: only global ones are known there.
-    let verb = loop {
-        if i >= words.len() {
-            return Err(KubectlError::new(
-                ErrorKind::Usage,
-                "no command given: a step needs a kubectl command such as \"get pods\"",
-            ));
-        }
-        if words[i] == "--" {
-            return Err(KubectlError::new(
-                ErrorKind::Usage,
-                "no command given: a step needs a kubectl command such as \"get pods\"",
-            ));
-        }
-        if parse_flag_token(&words, &mut i, &[GLOBAL_FLAGS], &mut raw)? {
-            continue;
-        }
-        let v = words[i].clone();
-        i += 1;
-        break v;
+    let no_command = || {
+        KubectlError::new(
+            ErrorKind::Usage,
+            "no command given: a step needs a kubectl command such as \"get pods\"",
+        )
     };
+    let Some(leading) = parse_leading_flags(&words)? else {
+        return Err(no_command());
+    };
+    let Some((verb, rest)) = leading.args.split_first() else {
+        return Err(no_command());
+    };
+    let verb = verb.clone();
 
     if UNSUPPORTED_VERBS.contains(&verb.as_str()) {
         return Err(KubectlError::new(
@@ -166,19 +158,13 @@ pub fn parse_args<S: AsRef<str>>(args: &[S]) -> Result<Invocation> {
     }
 
     let specs: Vec<&'static [FlagDef]> = vec![GLOBAL_FLAGS, verb_flags(&verb)];
-    while i < words.len() {
-        if words[i] == "--" {
-            positionals.extend(words[i + 1..].iter().cloned());
-            break;
-        }
-        if parse_flag_token(&words, &mut i, &specs, &mut raw)? {
-            continue;
-        }
-        positionals.push(words[i].clone());
-        i += 1;
-    }
+    let (raw, positionals) = parse_verb_flags(&specs, &leading.flags, rest)?;
 
     let flags = Flags { raw: &raw, specs };
+    // `create` narrows its flags by sub-command first (`Flags::only` checks the values).
+    if verb != "create" {
+        flags.check_values()?;
+    }
     let global = GlobalFlags {
         namespace: flags.string("namespace"),
         all_namespaces: flags.bool("all-namespaces")?,
@@ -245,8 +231,8 @@ pub(crate) mod test_support {
 mod tests {
     use super::*;
     use crate::args::test_support::*;
-
     use crate::error::ErrorKind;
+    use crate::kinds::Kind;
 
     #[test]
     fn tokenizer_strips_kubectl_and_handles_quotes() {
@@ -279,6 +265,73 @@ mod tests {
         assert_eq!(i.global.output, Some(OutputFormat::Name));
         assert!(p("get pods --all-namespaces").global.all_namespaces);
         assert_eq!(p("get pods -oyaml").global.output, Some(OutputFormat::Yaml));
+    }
+
+    /// pflag's syntax, shared with the Cluster Autoscaler and the proportional autoscaler
+    /// through `kscale_model::goflag`.
+    #[test]
+    fn pflag_syntax() {
+        // `_` reads as `-` (kubectl's WarnWordSepNormalizeFunc).
+        assert!(p("get pods --all_namespaces").global.all_namespaces);
+        let Command::Delete { grace_period, .. } = cmd("delete pod a --grace_period=0") else {
+            panic!()
+        };
+        assert_eq!(grace_period, Some(0));
+        // A boolean never takes the next word; a value flag always does.
+        let i = p("get pods -A web -n -x");
+        assert!(i.global.all_namespaces);
+        assert_eq!(i.global.namespace.as_deref(), Some("-x"));
+        assert_eq!(
+            i.command,
+            Command::Get {
+                targets: vec![Target {
+                    kind: Kind::Pod,
+                    name: Some("web".into())
+                }]
+            }
+        );
+        // Words that name no flag.
+        assert_eq!(err("get pods ---foo"), "error: bad flag syntax: ---foo");
+        assert_eq!(err("get pods --=x"), "error: bad flag syntax: --=x");
+        // The unknown shorthand is named with the rest of its group.
+        assert_eq!(
+            err("get pods -Az"),
+            "error: unknown shorthand flag: 'z' in -z"
+        );
+        // Values are checked in command-line order, also those the twin does not act on.
+        assert_eq!(
+            err("delete pod a --force=x --grace-period=y"),
+            "error: invalid argument \"x\" for \"--force\" flag: strconv.ParseBool: parsing \"x\": invalid syntax"
+        );
+        assert!(
+            err("delete pod a --wait=maybe")
+                .starts_with("error: invalid argument \"maybe\" for \"--wait\" flag")
+        );
+        // Values before the verb are checked once the verb is known, as cobra finds the
+        // command first.
+        assert_eq!(
+            err("-A=maybe frob pods"),
+            "error: unknown command \"frob\" for \"kubectl\""
+        );
+        assert!(
+            err("-A=maybe get pods")
+                .starts_with("error: invalid argument \"maybe\" for \"-A, --all-namespaces\"")
+        );
+        // Sub-commands narrow the flags before values are checked.
+        assert_eq!(
+            err("create namespace a --replicas=x"),
+            "error: unknown flag: --replicas"
+        );
+        // cobra answers --help with help text, which a step cannot show.
+        assert_eq!(err("get pods --help"), "error: unknown flag: --help");
+        assert_eq!(
+            err("get pods -h"),
+            "error: unknown shorthand flag: 'h' in -h"
+        );
+        assert_eq!(
+            parse_command_line("get pods ---foo").unwrap_err().kind,
+            ErrorKind::UnknownFlag
+        );
     }
 
     #[test]
