@@ -18,6 +18,7 @@ use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use kscale_cluster::{ApiError, Cluster, Event, EventType, ScaleKind};
 use kscale_controllers::proportional::{ClusterStatus, LadderParams, LinearParams};
+use kscale_model::goflag::{self, FlagError, FlagKind, FlagSet};
 use serde_json::Value;
 
 /// The `source` of the Events this component records.
@@ -40,24 +41,43 @@ pub struct CpaFlags {
     pub poll_ms: u64,
 }
 
-const KNOWN: &[&str] = &[
-    "target",
-    "namespace",
-    "configmap",
-    "default-params",
-    "nodelabels",
-    "poll-period-seconds",
-    "logtostderr",
-    "v",
-    "max-sync-failures",
-    "alsologtostderr",
-    "log_dir",
-    "stderrthreshold",
-    "vmodule",
-    "version",
+/// The flags upstream defines (`cmd/cluster-proportional-autoscaler/options/options.go`)
+/// and the glog flags it registers, with their kinds.
+const FLAGS: &[(&str, FlagKind)] = &[
+    ("target", FlagKind::Value),
+    ("namespace", FlagKind::Value),
+    ("configmap", FlagKind::Value),
+    ("default-params", FlagKind::Value),
+    ("nodelabels", FlagKind::Value),
+    ("poll-period-seconds", FlagKind::Value),
+    ("max-sync-failures", FlagKind::Value),
+    ("version", FlagKind::Bool),
+    ("logtostderr", FlagKind::Bool),
+    ("alsologtostderr", FlagKind::Bool),
+    ("v", FlagKind::Value),
+    ("log-dir", FlagKind::Value),
+    ("stderrthreshold", FlagKind::Value),
+    ("vmodule", FlagKind::Value),
 ];
 
-/// Parses CPA flags from a container's `command` and `args`; returns flags and unknown names.
+/// The CPA's command line as upstream parses it: pflag with the Go (glog) flags added, so
+/// `-v` is also a shorthand, and `_` reading as `-` (component-base's `InitFlags`).
+fn flag_set() -> FlagSet {
+    let mut set = FlagSet::new().normalize_word_separators(true);
+    for (name, kind) in FLAGS {
+        let shorthand = (*name == "v").then_some('v');
+        set = set.flag(name, shorthand, *kind);
+    }
+    set
+}
+
+/// Parses CPA flags from a container's `command` and `args` as upstream's pflag command
+/// line ([`kscale_model::goflag`]: `--flag=value`, `--flag value`, booleans as `--flag` or
+/// `--flag=<strconv.ParseBool value>`, `--` ends the flags). Returns the flags and the names
+/// of unknown flags: long ones as written, or the character of an unknown shorthand (a
+/// single-dash long flag such as `-namespace=x` is the unknown shorthand `n` to pflag).
+/// Other arguments upstream rejects (bad values, a value missing) leave the flag at its
+/// default.
 pub fn parse_flags(container: &Container) -> (CpaFlags, Vec<String>) {
     let words: Vec<&String> = container
         .command
@@ -71,49 +91,54 @@ pub fn parse_flags(container: &Container) -> (CpaFlags, Vec<String>) {
         ..Default::default()
     };
     let mut unknown = vec![];
-    let mut i = 0;
-    while i < words.len() {
-        let w = words[i].trim_start_matches('-');
-        if !words[i].starts_with('-') {
-            i += 1;
-            continue;
-        }
-        let (name, value) = match w.split_once('=') {
-            Some((n, v)) => (n.to_string(), v.to_string()),
-            None => {
-                let v = words
-                    .get(i + 1)
-                    .filter(|x| !x.starts_with('-'))
-                    .map(|x| x.to_string());
-                if v.is_some() {
-                    i += 1;
-                }
-                (w.to_string(), v.unwrap_or_else(|| "true".into()))
-            }
-        };
-        match name.as_str() {
+    flag_set().parse_lenient(&words, |r| match r {
+        Ok((flag, value)) => flags.set(&flag.name, value),
+        Err(e) => unknown.extend(unknown_name(e)),
+    });
+    (flags, unknown)
+}
+
+/// The unknown flag an error names, if it names one.
+fn unknown_name(e: FlagError) -> Option<String> {
+    match e {
+        FlagError::UnknownFlag { name } => Some(name),
+        FlagError::UnknownShorthand { shorthand, .. } => Some(shorthand.to_string()),
+        FlagError::HelpRequested { unknown } => unknown_name(*unknown),
+        _ => None,
+    }
+}
+
+impl CpaFlags {
+    /// Applies one parsed flag.
+    fn set(&mut self, name: &str, value: &str) {
+        match name {
             "target" => {
                 if let Some((k, n)) = value.split_once('/') {
-                    flags.target = Some((k.to_ascii_lowercase(), n.to_string()));
+                    self.target = Some((k.to_ascii_lowercase(), n.to_string()));
                 }
             }
-            "namespace" => flags.namespace = value,
-            "configmap" => flags.configmap = value,
-            "default-params" => flags.default_params = Some(value),
+            "namespace" => self.namespace = value.to_string(),
+            "configmap" => self.configmap = value.to_string(),
+            "default-params" => self.default_params = Some(value.to_string()),
             "nodelabels" => {
-                flags.node_labels = value
+                self.node_labels = value
                     .split(',')
                     .filter_map(|kv| kv.split_once('='))
                     .map(|(k, v)| (k.to_string(), v.to_string()))
                     .collect()
             }
-            "poll-period-seconds" => flags.poll_ms = value.parse::<u64>().unwrap_or(10) * 1000,
-            n if KNOWN.contains(&n) => {}
-            n => unknown.push(n.to_string()),
+            // pflag's IntVar reads strconv.ParseInt(s, 0, 64); upstream refuses a period
+            // below 1 s, kscale keeps the default.
+            "poll-period-seconds" => {
+                self.poll_ms = goflag::parse_int(value, 64)
+                    .ok()
+                    .filter(|s| *s >= 1)
+                    .map_or(10, |s| s as u64)
+                    .saturating_mul(1000)
+            }
+            _ => {}
         }
-        i += 1;
     }
-    (flags, unknown)
 }
 
 /// Parsed ConfigMap parameters.
@@ -465,6 +490,39 @@ mod tests {
         assert_eq!(unknown, vec!["frobnicate".to_string()]);
         let (d, _) = parse_flags(&container(&[]));
         assert_eq!((d.namespace.as_str(), d.poll_ms), ("default", 10_000));
+    }
+
+    /// Upstream reads its flags with pflag: booleans take any `strconv.ParseBool` spelling
+    /// and never the next word, value flags always take it, `_` reads as `-`, `--` ends the
+    /// flags, and a single-dash long flag is an unknown shorthand.
+    #[test]
+    fn flags_follow_pflag_syntax() {
+        let (f, unknown) = parse_flags(&container(&[
+            "--logtostderr=T",
+            "--alsologtostderr",
+            "--namespace",
+            "--kube-system",
+            "--log_dir=/tmp",
+            "-v",
+            "2",
+            "--version=maybe",
+            "--poll-period-seconds=0x1e",
+            "-configmap=x",
+            "--",
+            "--target=deployment/web",
+        ]));
+        assert_eq!(
+            f.namespace, "--kube-system",
+            "a value flag takes the next word"
+        );
+        assert_eq!(f.poll_ms, 30_000, "strconv.ParseInt(s, 0, 64)");
+        assert_eq!(f.configmap, "");
+        assert_eq!(f.target, None, "flags end at --");
+        assert_eq!(unknown, vec!["c".to_string()]);
+        for bad in ["0", "-5", "ten"] {
+            let (f, _) = parse_flags(&container(&[&format!("--poll-period-seconds={bad}")]));
+            assert_eq!(f.poll_ms, 10_000, "{bad}");
+        }
     }
 
     #[test]

@@ -22,6 +22,7 @@ pub mod scale_down;
 
 use std::collections::BTreeMap;
 
+use kscale_model::goflag::{self, FlagError, FlagKind, FlagSet};
 use kscale_model::{Resources, SimTime};
 
 use crate::scheduler::{NodeInfo, PodInfo, fits};
@@ -128,7 +129,6 @@ const PLUMBING_FLAGS: &[&str] = &[
     "alsologtostderr",
     "stderrthreshold",
     "log-dir",
-    "log_dir",
     "cloud-provider",
     "cloud-config",
     "kubeconfig",
@@ -178,40 +178,122 @@ fn parse_duration_ms(v: &str) -> Result<u64, String> {
     kscale_model::parse_duration(v).map_err(|e| format!("invalid duration {v:?}: {e}"))
 }
 
+/// Flags read into [`Config`] (the arms of `Config::set`).
+const EMULATED_FLAGS: &[&str] = &[
+    "scan-interval",
+    "expander",
+    "max-nodes-total",
+    "max-node-provision-time",
+    "expendable-pods-priority-cutoff",
+    "scale-down-enabled",
+    "scale-down-delay-after-add",
+    "scale-down-delay-after-delete",
+    "scale-down-delay-after-failure",
+    "scale-down-unneeded-time",
+    "scale-down-unready-time",
+    "scale-down-utilization-threshold",
+    "scale-down-non-empty-candidates-count",
+    "max-empty-bulk-delete",
+    "max-scale-down-parallelism",
+    "max-drain-parallelism",
+    "skip-nodes-with-system-pods",
+    "skip-nodes-with-local-storage",
+    "skip-nodes-with-custom-controller-pods",
+    "max-graceful-termination-sec",
+    "balance-similar-node-groups",
+    "max-nodes-per-scaleup",
+    "new-pod-scale-up-delay",
+    "initial-node-group-backoff-duration",
+    "max-node-group-backoff-duration",
+    "node-group-backoff-reset-timeout",
+    "namespace",
+    "node-group-auto-discovery",
+    "nodes",
+];
+
+/// The known flags that upstream defines as booleans (`flag.Bool` in
+/// `config/flags/flags.go`, klog's, component-base's `--leader-elect`): they take
+/// `--flag` or `--flag=<strconv.ParseBool value>`, never the next word.
+const BOOL_FLAGS: &[&str] = &[
+    "scale-down-enabled",
+    "skip-nodes-with-system-pods",
+    "skip-nodes-with-local-storage",
+    "skip-nodes-with-custom-controller-pods",
+    "balance-similar-node-groups",
+    "logtostderr",
+    "alsologtostderr",
+    "aws-use-static-instance-list",
+    "leader-elect",
+    "write-status-configmap",
+    "profiling",
+    "record-duplicated-events",
+    "regional",
+    "enforce-node-group-min-size",
+    "ignore-daemonsets-utilization",
+    "ignore-mirror-pods-utilization",
+    "scale-up-from-zero",
+    "parallel-drain",
+    "daemonset-eviction-for-empty-nodes",
+    "daemonset-eviction-for-occupied-nodes",
+    "scale-down-delay-type-local",
+];
+
+/// The Cluster Autoscaler's command line as upstream parses it: pflag with the Go flags
+/// added (a one-letter Go flag such as klog's `-v` also works as a shorthand) and
+/// `WordSepNormalizeFunc` (`--log_dir` is `--log-dir`), via component-base's `InitFlags`.
+fn flag_set() -> FlagSet {
+    let mut set = FlagSet::new().normalize_word_separators(true);
+    for name in EMULATED_FLAGS
+        .iter()
+        .chain(PLUMBING_FLAGS)
+        .chain(NOT_EMULATED_FLAGS)
+    {
+        let kind = if BOOL_FLAGS.contains(name) {
+            FlagKind::Bool
+        } else {
+            FlagKind::Value
+        };
+        let mut chars = name.chars();
+        let shorthand = match (chars.next(), chars.next()) {
+            (Some(c), None) => Some(c),
+            _ => None,
+        };
+        set = set.flag(name, shorthand, kind);
+    }
+    set
+}
+
+/// The warning for an argument pflag rejects (upstream exits on it; kscale ignores it).
+fn flag_warning(e: &FlagError) -> String {
+    match e {
+        FlagError::UnknownFlag { name } => format!("unknown flag --{name} ignored"),
+        FlagError::HelpRequested { unknown } => flag_warning(unknown),
+        e => format!("{e}; flag ignored"),
+    }
+}
+
 impl Config {
-    /// Parses the container's `command` + `args` words (`--flag=value` or `--flag value`).
-    /// Returns the configuration and warnings (unknown flags, bad values: ignored, not fatal).
+    /// Parses the container's `command` + `args` words as upstream's pflag command line
+    /// ([`kscale_model::goflag`]): `--flag=value`, `--flag value`, `-v 4`, booleans as
+    /// `--flag` or `--flag=<strconv.ParseBool value>` (`1`, `t`, `false`, ...), `--` ends the
+    /// flags, other words are ignored. Returns the configuration and warnings: what upstream
+    /// would exit on (unknown flags, bad values, single-dash long flags) is ignored, not fatal.
     pub fn from_args(words: &[String]) -> (Config, Vec<String>) {
         let mut c = Config::default();
         let mut warnings = vec![];
-        let mut i = 0;
-        while i < words.len() {
-            let w = &words[i];
-            i += 1;
-            if !w.starts_with('-') {
-                continue;
-            }
-            let body = w.trim_start_matches('-');
-            let (name, value) = match body.split_once('=') {
-                Some((n, v)) => (n.to_string(), v.to_string()),
-                None => match words.get(i) {
-                    Some(v) if !v.starts_with('-') && !is_bool_flag(body) => {
-                        i += 1;
-                        (body.to_string(), v.clone())
-                    }
-                    _ => (body.to_string(), "true".to_string()),
-                },
+        flag_set().parse_lenient(words, |r| {
+            let warning = match r {
+                Ok((flag, value)) => c.set(&flag.name, value).err(),
+                Err(e) => Some(flag_warning(&e)),
             };
-            if let Err(e) = c.set(&name, &value) {
-                warnings.push(e);
-            }
-        }
+            warnings.extend(warning);
+        });
         (c, warnings)
     }
 
     fn set(&mut self, name: &str, v: &str) -> Result<(), String> {
         let bad = |e: String| format!("--{name}={v}: {e}; flag ignored");
-        let b = || v.parse::<bool>().map_err(|e| bad(e.to_string()));
+        let b = || goflag::parse_bool(v).map_err(|e| bad(e.to_string()));
         let d = || parse_duration_ms(v).map_err(bad);
         let sd = &mut self.scale_down;
         match name {
@@ -311,26 +393,6 @@ impl Config {
         self.scale_down.expendable_cutoff = self.expendable_pods_priority_cutoff;
         Ok(())
     }
-}
-
-fn is_bool_flag(name: &str) -> bool {
-    matches!(
-        name,
-        "scale-down-enabled"
-            | "balance-similar-node-groups"
-            | "skip-nodes-with-system-pods"
-            | "skip-nodes-with-local-storage"
-            | "skip-nodes-with-custom-controller-pods"
-            | "logtostderr"
-            | "alsologtostderr"
-            | "leader-elect"
-            | "write-status-configmap"
-            | "aws-use-static-instance-list"
-            | "enforce-node-group-min-size"
-            | "ignore-daemonsets-utilization"
-            | "ignore-mirror-pods-utilization"
-            | "profiling"
-    )
 }
 
 /// A node group as the autoscaler sees it in one loop.
@@ -1112,6 +1174,63 @@ mod tests {
             &Config::default(),
         );
         assert_eq!(r.increases.len(), 1);
+    }
+
+    /// Upstream parses its flags with pflag: booleans take any `strconv.ParseBool` spelling
+    /// and never the next word, value flags always take it, `_` reads as `-`, and a
+    /// single-dash long flag is a group of unknown shorthands.
+    #[test]
+    fn flags_follow_pflag_syntax() {
+        let w = |s: &str| s.split_whitespace().map(str::to_string).collect::<Vec<_>>();
+        for (v, want) in [
+            ("1", true),
+            ("t", true),
+            ("T", true),
+            ("TRUE", true),
+            ("True", true),
+            ("true", true),
+            ("0", false),
+            ("f", false),
+            ("F", false),
+            ("FALSE", false),
+            ("False", false),
+            ("false", false),
+        ] {
+            let (c, warn) = Config::from_args(&w(&format!(
+                "--scale-down-enabled={v} --balance-similar-node-groups={v}"
+            )));
+            assert_eq!(c.scale_down_enabled, want, "{v}");
+            assert_eq!(c.balance_similar_node_groups, want, "{v}");
+            assert!(warn.is_empty(), "{warn:?}");
+        }
+        let (c, warn) = Config::from_args(&w(
+            "./cluster-autoscaler -v 4 --balance-similar-node-groups false --expendable-pods-priority-cutoff -100 --log_dir=/x --skip_nodes_with_local_storage=false -scale-down-enabled=false --scale-down-enabled=maybe -- --max-nodes-total=3",
+        ));
+        assert!(
+            c.balance_similar_node_groups,
+            "a boolean never takes the next word"
+        );
+        assert_eq!(c.expendable_pods_priority_cutoff, -100);
+        assert!(!c.scale_down.drain.skip_nodes_with_local_storage);
+        assert!(c.scale_down_enabled);
+        assert_eq!(c.max_nodes_total, 0, "flags end at --");
+        assert_eq!(
+            warn,
+            [
+                "unknown shorthand flag: 's' in -scale-down-enabled=false; flag ignored",
+                r#"invalid argument "maybe" for "--scale-down-enabled" flag: strconv.ParseBool: parsing "maybe": invalid syntax; flag ignored"#,
+            ]
+        );
+        let (_, warn) = Config::from_args(&w("--nodes"));
+        assert_eq!(warn, ["flag needs an argument: --nodes; flag ignored"]);
+        // Every emulated flag reaches `Config::set`.
+        for name in EMULATED_FLAGS {
+            let e = Config::default()
+                .set(name, "1:2:x")
+                .err()
+                .unwrap_or_default();
+            assert!(!e.contains("unknown flag"), "{name}: {e}");
+        }
     }
 
     #[test]

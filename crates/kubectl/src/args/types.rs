@@ -1,0 +1,307 @@
+//! The typed result of parsing: [`Invocation`], [`GlobalFlags`] and [`Command`].
+
+use crate::error::{ErrorKind, KubectlError, Result};
+use crate::kinds::Kind;
+use crate::patch::PatchType;
+
+/// `-o/--output` formats the twin renders.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum OutputFormat {
+    /// `-o json`.
+    Json,
+    /// `-o yaml`.
+    Yaml,
+    /// `-o wide`: the default table plus extra columns.
+    Wide,
+    /// `-o name`: `kind.group/name` lines.
+    Name,
+}
+
+impl OutputFormat {
+    /// Parses an `-o` value; the error lists the formats the twin supports.
+    pub fn parse(s: &str) -> Result<OutputFormat> {
+        match s {
+            "json" => Ok(OutputFormat::Json),
+            "yaml" => Ok(OutputFormat::Yaml),
+            "wide" => Ok(OutputFormat::Wide),
+            "name" => Ok(OutputFormat::Name),
+            other => Err(KubectlError::new(
+                ErrorKind::InvalidFlagValue,
+                format!(
+                    "unable to match a printer suitable for the output format \"{other}\", allowed formats are: json,name,wide,yaml"
+                ),
+            )),
+        }
+    }
+}
+
+/// Flags every command accepts.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GlobalFlags {
+    /// `-n/--namespace`; `None` means the caller's default namespace.
+    pub namespace: Option<String>,
+    /// `-A/--all-namespaces`.
+    pub all_namespaces: bool,
+    /// `-o/--output`.
+    pub output: Option<OutputFormat>,
+    /// `-l/--selector`, unparsed (label selector syntax, e.g. `app=web,tier!=db`).
+    pub selector: Option<String>,
+    /// `--field-selector` of `get`, unparsed (`status.phase=Running,spec.nodeName!=n1`).
+    pub field_selector: Option<String>,
+}
+
+/// A parsed command line: the global flags plus the command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invocation {
+    /// Global flags.
+    pub global: GlobalFlags,
+    /// The command.
+    pub command: Command,
+}
+
+/// A kind plus an optional name: one item of `get`/`describe` arguments.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Target {
+    /// The resolved kind.
+    pub kind: Kind,
+    /// The object name; `None` means every object of the kind (filtered by `-l`).
+    pub name: Option<String>,
+}
+
+/// A kind plus a name: one object.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ObjectRef {
+    /// The resolved kind.
+    pub kind: Kind,
+    /// The object name.
+    pub name: String,
+}
+
+/// What `kubectl delete` deletes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeleteTarget {
+    /// Named objects: `delete pod a b`, `delete pod/a deploy/b`.
+    Named(Vec<ObjectRef>),
+    /// Every object of the kinds matching `-l SELECTOR`.
+    Selector {
+        /// The kinds.
+        kinds: Vec<Kind>,
+        /// The label selector, unparsed.
+        selector: String,
+    },
+    /// `--all`: every object of the kinds in the namespace.
+    All {
+        /// The kinds.
+        kinds: Vec<Kind>,
+    },
+    /// `-f FILE...`: the objects described by the manifests.
+    Files(Vec<String>),
+}
+
+/// One change of `label` / `annotate`: `key=value` or `key-`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MetaChange {
+    /// Set `key` to `value`.
+    Set {
+        /// The key.
+        key: String,
+        /// The value.
+        value: String,
+    },
+    /// Remove `key` (`key-`).
+    Remove {
+        /// The key.
+        key: String,
+    },
+}
+
+/// One change of `kubectl taint`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TaintChange {
+    /// `key[=value]:Effect`: add (or with `--overwrite`, update) a taint.
+    Add {
+        /// The taint key.
+        key: String,
+        /// The taint value, if any.
+        value: Option<String>,
+        /// `NoSchedule`, `PreferNoSchedule` or `NoExecute`.
+        effect: String,
+    },
+    /// `key[:Effect]-`: remove taints with this key (and this effect, if given).
+    Remove {
+        /// The taint key.
+        key: String,
+        /// The effect to match, `None` for every effect.
+        effect: Option<String>,
+    },
+}
+
+/// `kubectl create` forms.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CreateCommand {
+    /// `create -f FILE...`.
+    Files {
+        /// Files or folders.
+        files: Vec<String>,
+        /// `-R/--recursive`: walk folders recursively.
+        recursive: bool,
+    },
+    /// `create namespace NAME`.
+    Namespace {
+        /// The namespace name.
+        name: String,
+    },
+    /// `create deployment NAME --image=IMG [--replicas=N]`.
+    Deployment {
+        /// The deployment name.
+        name: String,
+        /// One container per image (kubectl names them after the image).
+        images: Vec<String>,
+        /// `--replicas`, default 1.
+        replicas: i64,
+    },
+}
+
+/// A parsed kubectl command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// `apply -f FILE...`.
+    Apply {
+        /// Files or folders.
+        files: Vec<String>,
+        /// `-R/--recursive`.
+        recursive: bool,
+    },
+    /// `create ...`.
+    Create(CreateCommand),
+    /// `delete ...`.
+    Delete {
+        /// What to delete.
+        target: DeleteTarget,
+        /// `--grace-period`; kubectl's default -1 is `None`.
+        grace_period: Option<i64>,
+        /// `--now` (grace period 1).
+        now: bool,
+        /// `--force`.
+        force: bool,
+        /// `--ignore-not-found`.
+        ignore_not_found: bool,
+    },
+    /// `scale KIND NAME... --replicas=N`.
+    Scale {
+        /// The objects to scale.
+        targets: Vec<ObjectRef>,
+        /// `--replicas`, unvalidated (may be negative: see [`validate_replicas`]).
+        replicas: i64,
+        /// `--current-replicas` precondition; kubectl's default -1 is `None`.
+        current_replicas: Option<i64>,
+    },
+    /// `autoscale KIND NAME --max=N [--min=N] [--cpu-percent=N] [--name=X]`.
+    Autoscale {
+        /// The scale target.
+        target: ObjectRef,
+        /// `--min`; kubectl's default -1 (server default 1) is `None`.
+        min: Option<i64>,
+        /// `--max` (required).
+        max: i64,
+        /// `--cpu-percent`; kubectl's default -1 (server default 80) is `None`.
+        cpu_percent: Option<i64>,
+        /// `--name` of the HPA; default the target's name.
+        name: Option<String>,
+    },
+    /// `patch KIND NAME -p PATCH [--type T]`.
+    Patch {
+        /// The object.
+        target: ObjectRef,
+        /// The raw patch text.
+        patch: String,
+        /// `--type`, default strategic.
+        patch_type: PatchType,
+    },
+    /// `get KIND[,KIND] [NAME...]` or `get KIND/NAME...`.
+    Get {
+        /// What to list, in command-line order (names are crossed with kinds).
+        targets: Vec<Target>,
+    },
+    /// `describe KIND [NAME...]`.
+    Describe {
+        /// What to describe.
+        targets: Vec<Target>,
+    },
+    /// `label KIND NAME... k=v k2-`.
+    Label {
+        /// The kind.
+        kind: Kind,
+        /// Object names; empty with `--all` or `-l`.
+        names: Vec<String>,
+        /// `--all`.
+        all: bool,
+        /// The changes, in order.
+        changes: Vec<MetaChange>,
+        /// `--overwrite`.
+        overwrite: bool,
+    },
+    /// `annotate KIND NAME... k=v k2-`.
+    Annotate {
+        /// The kind.
+        kind: Kind,
+        /// Object names; empty with `--all` or `-l`.
+        names: Vec<String>,
+        /// `--all`.
+        all: bool,
+        /// The changes, in order.
+        changes: Vec<MetaChange>,
+        /// `--overwrite`.
+        overwrite: bool,
+    },
+    /// `taint nodes NAME... SPEC...`.
+    Taint {
+        /// Node names; empty with `--all` or `-l`.
+        nodes: Vec<String>,
+        /// `--all`.
+        all: bool,
+        /// The changes, in order.
+        changes: Vec<TaintChange>,
+        /// `--overwrite`.
+        overwrite: bool,
+    },
+    /// `cordon NODE...`.
+    Cordon {
+        /// Node names; empty with `-l`.
+        nodes: Vec<String>,
+    },
+    /// `uncordon NODE...`.
+    Uncordon {
+        /// Node names; empty with `-l`.
+        nodes: Vec<String>,
+    },
+    /// `drain NODE... [flags]`.
+    Drain {
+        /// Node names; empty with `-l`.
+        nodes: Vec<String>,
+        /// `--ignore-daemonsets`.
+        ignore_daemonsets: bool,
+        /// `--delete-emptydir-data` (or its deprecated alias `--delete-local-data`).
+        delete_emptydir_data: bool,
+        /// `--force`.
+        force: bool,
+        /// `--grace-period`; kubectl's default -1 is `None`.
+        grace_period: Option<i64>,
+        /// `--disable-eviction`.
+        disable_eviction: bool,
+        /// `--timeout` as given (Go duration text), `None` for kubectl's infinite default.
+        timeout: Option<String>,
+    },
+    /// `rollout restart KIND NAME...`.
+    RolloutRestart {
+        /// The workloads to restart.
+        targets: Vec<ObjectRef>,
+    },
+    /// `set image KIND/NAME container=image...`.
+    SetImage {
+        /// The workload.
+        target: ObjectRef,
+        /// `(container, image)` pairs; container `*` means every container.
+        images: Vec<(String, String)>,
+    },
+}
