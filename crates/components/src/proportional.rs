@@ -18,7 +18,7 @@ use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use kscale_cluster::{ApiError, Cluster, Event, EventType, ScaleKind};
 use kscale_controllers::proportional::{ClusterStatus, LadderParams, LinearParams};
-use kscale_model::goflag::{self, FlagError, FlagKind, FlagSet};
+use kscale_model::goflag::{self, FlagKind, FlagSet};
 use serde_json::Value;
 
 /// The `source` of the Events this component records.
@@ -73,11 +73,10 @@ fn flag_set() -> FlagSet {
 
 /// Parses CPA flags from a container's `command` and `args` as upstream's pflag command
 /// line ([`kscale_model::goflag`]: `--flag=value`, `--flag value`, booleans as `--flag` or
-/// `--flag=<strconv.ParseBool value>`, `--` ends the flags). Returns the flags and the names
-/// of unknown flags: long ones as written, or the character of an unknown shorthand (a
-/// single-dash long flag such as `-namespace=x` is the unknown shorthand `n` to pflag).
-/// Other arguments upstream rejects (bad values, a value missing) leave the flag at its
-/// default.
+/// `--flag=<strconv.ParseBool value>`, `--` ends the flags). Returns the flags and a warning
+/// for each argument upstream rejects (where it exits, this goes on without it, the flag at
+/// its default): unknown flags, bad values, a value missing (a single-dash long flag such as
+/// `-namespace=x` is the unknown shorthand `n` to pflag).
 pub fn parse_flags(container: &Container) -> (CpaFlags, Vec<String>) {
     let words: Vec<&String> = container
         .command
@@ -90,22 +89,12 @@ pub fn parse_flags(container: &Container) -> (CpaFlags, Vec<String>) {
         poll_ms: 10_000,
         ..Default::default()
     };
-    let mut unknown = vec![];
+    let mut warnings = vec![];
     flag_set().parse_lenient(&words, |r| match r {
         Ok((flag, value)) => flags.set(&flag.name, value),
-        Err(e) => unknown.extend(unknown_name(e)),
+        Err(e) => warnings.push(kscale_model::goflag::ignored_warning(&e)),
     });
-    (flags, unknown)
-}
-
-/// The unknown flag an error names, if it names one.
-fn unknown_name(e: FlagError) -> Option<String> {
-    match e {
-        FlagError::UnknownFlag { name } => Some(name),
-        FlagError::UnknownShorthand { shorthand, .. } => Some(shorthand.to_string()),
-        FlagError::HelpRequested { unknown } => unknown_name(*unknown),
-        _ => None,
-    }
+    (flags, warnings)
 }
 
 impl CpaFlags {
@@ -487,7 +476,7 @@ mod tests {
             vec![("pool".into(), "a".into()), ("tier".into(), "web".into())]
         );
         assert_eq!(f.poll_ms, 30_000);
-        assert_eq!(unknown, vec!["frobnicate".to_string()]);
+        assert_eq!(unknown, ["unknown flag --frobnicate ignored"]);
         let (d, _) = parse_flags(&container(&[]));
         assert_eq!((d.namespace.as_str(), d.poll_ms), ("default", 10_000));
     }
@@ -518,7 +507,13 @@ mod tests {
         assert_eq!(f.poll_ms, 30_000, "strconv.ParseInt(s, 0, 64)");
         assert_eq!(f.configmap, "");
         assert_eq!(f.target, None, "flags end at --");
-        assert_eq!(unknown, vec!["c".to_string()]);
+        assert_eq!(
+            unknown,
+            [
+                r#"invalid argument "maybe" for "--version" flag: strconv.ParseBool: parsing "maybe": invalid syntax; flag ignored"#,
+                "unknown shorthand flag: 'c' in -configmap=x; flag ignored"
+            ]
+        );
         for bad in ["0", "-5", "ten"] {
             let (f, _) = parse_flags(&container(&[&format!("--poll-period-seconds={bad}")]));
             assert_eq!(f.poll_ms, 10_000, "{bad}");

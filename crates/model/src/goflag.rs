@@ -750,6 +750,16 @@ fn is_go_print(c: char) -> bool {
         || matches!(c, '\u{ad}' | '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2060}'..='\u{2064}' | '\u{feff}'))
 }
 
+/// The warning for an argument pflag rejects, where upstream exits and kscale goes on
+/// without it (`unknown flag --x ignored`, `<pflag's error>; flag ignored`).
+pub fn ignored_warning(e: &FlagError) -> String {
+    match e {
+        FlagError::UnknownFlag { name } => format!("unknown flag --{name} ignored"),
+        FlagError::HelpRequested { unknown } => ignored_warning(unknown),
+        e => format!("{e}; flag ignored"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

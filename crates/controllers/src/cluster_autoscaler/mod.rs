@@ -22,7 +22,7 @@ pub mod scale_down;
 
 use std::collections::BTreeMap;
 
-use kscale_model::goflag::{self, FlagError, FlagKind, FlagSet};
+use kscale_model::goflag::{self, FlagKind, FlagSet, ignored_warning as flag_warning};
 use kscale_model::{Resources, SimTime};
 
 use crate::scheduler::{NodeInfo, PodInfo, fits};
@@ -261,15 +261,6 @@ fn flag_set() -> FlagSet {
         set = set.flag(name, shorthand, kind);
     }
     set
-}
-
-/// The warning for an argument pflag rejects (upstream exits on it; kscale ignores it).
-fn flag_warning(e: &FlagError) -> String {
-    match e {
-        FlagError::UnknownFlag { name } => format!("unknown flag --{name} ignored"),
-        FlagError::HelpRequested { unknown } => flag_warning(unknown),
-        e => format!("{e}; flag ignored"),
-    }
 }
 
 impl Config {

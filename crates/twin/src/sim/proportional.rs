@@ -20,13 +20,13 @@ impl Sim {
             return;
         };
         let Some(c) = cpa_container(&d) else { return };
-        let (flags, unknown) = parse_flags(c);
-        for u in unknown {
+        let (flags, warnings) = parse_flags(c);
+        for w in warnings {
             self.warnings.push(Warning {
                 file: self.scenario.path.clone(),
                 line: None,
                 message: format!(
-                    "cluster-proportional-autoscaler {}/{}: unknown flag --{u} ignored",
+                    "cluster-proportional-autoscaler {}/{}: {w}",
                     key.namespace, key.name
                 ),
             });
