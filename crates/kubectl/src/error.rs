@@ -41,6 +41,12 @@ pub struct KubectlError {
 }
 
 impl KubectlError {
+    /// True if the error may be fine at run time: a resource type kubectl's built-in table
+    /// does not know may be a custom kind stored from the manifests (`kubectl get widgets`).
+    pub fn may_be_custom_kind(&self) -> bool {
+        self.kind == ErrorKind::UnknownResource
+    }
+
     /// Builds an error; `detail` is prefixed with `error: `.
     pub fn new(kind: ErrorKind, detail: impl AsRef<str>) -> Self {
         KubectlError {

@@ -365,6 +365,14 @@ impl Kind {
     }
 }
 
+/// A kind's qualified plural as API errors name it (`deployments.apps`), by its `kind` field
+/// value; an unknown kind is lowercased and pluralised with `s`.
+pub fn qualified_plural_of(kind: &str) -> String {
+    Kind::from_kind_name(kind)
+        .map(|k| k.info().qualified_plural())
+        .unwrap_or_else(|| format!("{}s", kind.to_ascii_lowercase()))
+}
+
 impl fmt::Display for Kind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.info().name)

@@ -14,6 +14,7 @@ pub mod labels;
 pub mod metrics_api;
 pub mod quantity;
 pub mod resources;
+pub mod stats;
 pub mod time;
 
 pub use duration::parse_duration;

@@ -40,14 +40,7 @@ pub struct HeadroomRow {
     pub cost_per_day_usd: f64,
 }
 
-/// Nearest-rank percentile of sorted values (`q` in 0..=100); 0 for no values.
-pub fn percentile(sorted: &[f64], q: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let rank = ((q / 100.0) * sorted.len() as f64).ceil().max(1.0) as usize;
-    sorted[rank.min(sorted.len()) - 1]
-}
+pub use kscale_model::stats::percentile;
 
 /// Start-up latencies (seconds, sorted) of a workload's pods (`namespace/deployment/name`)
 /// created at or after `from`: the pods of surges, not the initial roll-out onto an empty
@@ -155,15 +148,6 @@ pub fn cheapest_meeting(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn percentiles_nearest_rank() {
-        let v: Vec<f64> = (1..=100).map(f64::from).collect();
-        assert_eq!(percentile(&v, 50.0), 50.0);
-        assert_eq!(percentile(&v, 99.0), 99.0);
-        assert_eq!(percentile(&[3.0], 99.0), 3.0);
-        assert_eq!(percentile(&[], 50.0), 0.0);
-    }
 
     #[test]
     fn picks_cheapest_meeting_target() {

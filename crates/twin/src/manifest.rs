@@ -159,7 +159,7 @@ fn canonicalize_doc(
     warnings: &mut Vec<Warning>,
 ) -> Result<Value, InputError> {
     let (api, kind) = header(file, doc, raw)?;
-    let typed = typed_round_trip(&api, &kind, |t| yaml::parse_typed_dyn(file, doc, t))?;
+    let typed = typed_round_trip(&api, &kind, |t| t.parse_yaml(file, doc))?;
     finish(file, doc, raw, typed, &api, &kind, warnings)
 }
 
@@ -233,13 +233,7 @@ pub fn is_known_custom(api: &str, kind: &str) -> bool {
     )
 }
 
-/// A typed parser: deserializes into a concrete k8s-openapi type and re-serializes to JSON.
-pub trait TypedParse {
-    /// Deserialize from a YAML document (with line-aware errors).
-    fn parse_yaml(&self, file: &Path, doc: &Document) -> Result<Value, InputError>;
-    /// Deserialize from JSON.
-    fn parse_json(&self, v: &Value) -> Result<Value, String>;
-}
+pub use crate::yaml::TypedParse;
 
 struct Typed<T>(std::marker::PhantomData<T>);
 

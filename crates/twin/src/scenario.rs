@@ -203,6 +203,12 @@ pub struct MetricsSpec {
     pub external_interval: Option<DurationField>,
 }
 
+/// Default sampling interval of custom (Pods, Object) metrics: 30 s (assumption, see
+/// `sim::custom_metrics`).
+pub const DEFAULT_CUSTOM_INTERVAL_MS: u64 = 30_000;
+/// Default polling interval of external metrics: 30 s (KEDA's default `pollingInterval`).
+pub const DEFAULT_EXTERNAL_INTERVAL_MS: u64 = 30_000;
+
 /// The metrics pipeline's settings, resolved.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MetricsConfig {
@@ -215,8 +221,8 @@ pub struct MetricsConfig {
 impl Default for MetricsConfig {
     fn default() -> Self {
         MetricsConfig {
-            custom_interval_ms: crate::sim::custom_metrics::DEFAULT_CUSTOM_INTERVAL_MS,
-            external_interval_ms: crate::sim::custom_metrics::DEFAULT_EXTERNAL_INTERVAL_MS,
+            custom_interval_ms: DEFAULT_CUSTOM_INTERVAL_MS,
+            external_interval_ms: DEFAULT_EXTERNAL_INTERVAL_MS,
         }
     }
 }
@@ -990,10 +996,10 @@ impl Scenario {
                 e.line = line;
                 return Err(e);
             }
-            let inv = match crate::sim::kubectl::parse_line(&st.run) {
+            let inv = match kscale_kubectl::parse_command_line(&st.run) {
                 Ok(inv) => inv,
                 // Possibly a custom kind from the manifests: decided when the step runs.
-                Err(e) if crate::sim::kubectl::deferred_error(&e) => continue,
+                Err(e) if e.may_be_custom_kind() => continue,
                 Err(e) => {
                     return Err(locate(InputError::file(
                         path,
@@ -1001,7 +1007,7 @@ impl Scenario {
                     )));
                 }
             };
-            for f in &crate::sim::kubectl::files_of(&inv) {
+            for f in inv.files() {
                 if !base_dir.join(f).exists() {
                     return Err(locate(InputError::file(
                         path,

@@ -112,13 +112,13 @@ fn strip_location_prefix(s: &str) -> String {
     s.to_string()
 }
 
-/// Parses a document through a [`crate::manifest::TypedParse`] (line-aware).
-pub fn parse_typed_dyn(
-    file: &Path,
-    doc: &Document,
-    t: &dyn crate::manifest::TypedParse,
-) -> Result<serde_json::Value, InputError> {
-    t.parse_yaml(file, doc)
+/// A typed parser: deserializes into a concrete type (a k8s-openapi kind) and re-serializes
+/// to JSON, so a document is checked against its kind's structure.
+pub trait TypedParse {
+    /// Deserialize from a YAML document (with line-aware errors).
+    fn parse_yaml(&self, file: &Path, doc: &Document) -> Result<serde_json::Value, InputError>;
+    /// Deserialize from JSON.
+    fn parse_json(&self, v: &serde_json::Value) -> Result<serde_json::Value, String>;
 }
 
 #[cfg(test)]

@@ -59,6 +59,23 @@ pub struct Invocation {
     pub command: Command,
 }
 
+impl Invocation {
+    /// The files the command reads (`-f` of apply, create and delete), to check they exist
+    /// before running it.
+    pub fn files(&self) -> &[String] {
+        match &self.command {
+            Command::Apply { files, .. } | Command::Create(CreateCommand::Files { files, .. }) => {
+                files
+            }
+            Command::Delete {
+                target: DeleteTarget::Files(files),
+                ..
+            } => files,
+            _ => &[],
+        }
+    }
+}
+
 /// A kind plus an optional name: one item of `get`/`describe` arguments.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Target {

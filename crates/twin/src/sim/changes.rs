@@ -11,7 +11,7 @@
 //! The sequence is the twin's own, separate from the `resourceVersion`s objects show: those
 //! follow the API server's (one per stored write) and reach outputs.
 //!
-//! [`Store`]: super::store::Store
+//! [`Store`]: crate::sim::store::Store
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;

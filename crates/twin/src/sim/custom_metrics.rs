@@ -30,10 +30,7 @@ use kscale_model::labels::{LabelSelector, Labels};
 use super::{Event, Sim};
 use crate::load::Tick;
 
-/// Default sampling interval of custom (Pods, Object) metrics: 30 s (assumption, see module doc).
-pub const DEFAULT_CUSTOM_INTERVAL_MS: u64 = 30_000;
-/// Default polling interval of external metrics: 30 s (KEDA's default `pollingInterval`).
-pub const DEFAULT_EXTERNAL_INTERVAL_MS: u64 = 30_000;
+pub use crate::scenario::{DEFAULT_CUSTOM_INTERVAL_MS, DEFAULT_EXTERNAL_INTERVAL_MS};
 
 /// Per-pod metric names, in the order of [`PodValues::values`].
 pub const POD_METRICS: [&str; 2] = ["requests_per_second", "requests_in_flight"];

@@ -100,10 +100,6 @@ pub struct ElasticState {
     pub status_writes: u64,
     /// Status writes it would have made without consolidation (one per container change).
     pub status_writes_unconsolidated: u64,
-    /// The elastic autoscalers' sync loop is running.
-    pub scaler_running: bool,
-    /// Recommendations per elastic autoscaler (downscale stabilization).
-    pub scaler_history: super::elastic_autoscaler::ScalerHistory,
 }
 
 /// Reads a spec's containers for validation: `replica` must be an integer when present.

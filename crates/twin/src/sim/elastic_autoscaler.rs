@@ -120,11 +120,20 @@ pub fn parse(v: &Value, max_replicas: u32) -> Result<ElasticScaler, String> {
 /// Recommendation history per autoscaler, for the downscale stabilization.
 pub type ScalerHistory = std::collections::BTreeMap<ObjKey, Vec<(SimTime, u32)>>;
 
+/// What the elastic autoscaler keeps between syncs.
+#[derive(Debug, Default)]
+pub struct ElasticScalerState {
+    /// Its sync loop is running.
+    pub running: bool,
+    /// Recommendations per elastic autoscaler (downscale stabilization).
+    pub history: ScalerHistory,
+}
+
 impl Sim {
     /// Starts the sync loop (once) when an `ElasticPodAutoscaler` is stored.
     pub fn start_elastic_autoscaler(&mut self) {
-        if !self.elastic.scaler_running {
-            self.elastic.scaler_running = true;
+        if !self.elastic_scaler.running {
+            self.elastic_scaler.running = true;
             self.start_metrics();
             self.queue.push(
                 self.now.plus_millis(SYNC_PERIOD_MS),
@@ -154,7 +163,7 @@ impl Sim {
             self.queue
                 .push(next, Event::Elastic(ElasticEvent::ScalerSync));
         } else {
-            self.elastic.scaler_running = false;
+            self.elastic_scaler.running = false;
         }
     }
 
@@ -228,7 +237,7 @@ impl Sim {
         let proposal = desired_instances(&s.spec, current, utilization);
         // Downscale stabilization: the highest recommendation of the last 5 minutes.
         let now = self.now;
-        let hist = self.elastic.scaler_history.entry(key.clone()).or_default();
+        let hist = self.elastic_scaler.history.entry(key.clone()).or_default();
         hist.retain(|(t, _)| now.since(*t) <= STABILIZATION_MS);
         hist.push((now, proposal));
         let stabilized = hist.iter().map(|h| h.1).max().unwrap_or(proposal);

@@ -14,7 +14,7 @@ use kscale_kubectl::{Command, DeleteTarget, Kind};
 use kscale_report::EventRecord;
 
 use super::Sim;
-use super::kubectl::parse_line;
+use kscale_kubectl::parse_command_line as parse_line;
 
 /// What the summary keeps of the events already handed out by [`Sim::drain_events`].
 #[derive(Debug, Default, Clone, PartialEq, Eq)]

@@ -29,7 +29,6 @@ use kscale_model::quantity::format_decimal_milli;
 use serde_json::{Value, json};
 
 use super::changes::Topic;
-use super::hpa_view::pod_obs;
 use super::metrics::PodSample;
 use super::model::{Pod, PodTemplate, quantity, requirements, str_map};
 use super::store::{Handle, ObjKey};
@@ -562,7 +561,7 @@ impl Sim {
                         object.kind,
                         object.name,
                         metric.name,
-                        super::kubectl::kind_plural(&object.kind),
+                        kscale_kubectl::qualified_plural_of(&object.kind),
                         object.name
                     )
                 }),
@@ -633,7 +632,7 @@ impl Sim {
         if !resource_only {
             let replicas = target_pods.iter().filter(|p| p.is_active()).count();
             let ready = target_pods.iter().filter(|p| p.is_ready()).count();
-            let pods = target_pods.iter().map(|p| pod_obs(p)).collect();
+            let pods = target_pods.iter().map(|p| p.hpa_obs()).collect();
             let inputs = metrics
                 .iter()
                 .map(|m| self.metric_input(ns, &target_pods, m))
@@ -648,7 +647,7 @@ impl Sim {
         for p in &target_pods {
             replicas += usize::from(p.is_active());
             ready += usize::from(p.is_ready());
-            pods.push(pod_obs(p));
+            pods.push(p.hpa_obs());
         }
         for p in &target_pods {
             let sample = self.metrics.sample_of(p);
@@ -1057,7 +1056,7 @@ impl Sim {
             Prepared::NoTarget => {
                 let error = format!(
                     "{} \"{}\" not found",
-                    super::kubectl::kind_plural(&parsed.kind),
+                    kscale_kubectl::qualified_plural_of(&parsed.kind),
                     parsed.name
                 );
                 // Upstream sets AbleToScale to False and writes the status otherwise as it

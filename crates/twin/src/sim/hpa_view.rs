@@ -21,26 +21,10 @@ use kscale_controllers::hpa::PodObs;
 use kscale_model::SimTime;
 
 use super::metrics::{MetricsApi, PodSample};
-use super::model::{Pod, PodPhase, PodTemplate};
+use super::model::{Pod, PodTemplate};
 
 /// The view index of a pod that has no ReplicaSet.
 pub const NO_VIEW: u32 = u32::MAX;
-
-/// What the HPA observes of a pod (before [`PodObs::canonical`]).
-pub fn pod_obs(p: &Pod) -> PodObs {
-    PodObs {
-        pending: matches!(p.phase, PodPhase::Pending | PodPhase::ContainerCreating),
-        ignored: p.deleting_at.is_some() || p.phase == PodPhase::Failed,
-        ready: p.started_at.map(|_| p.is_ready()),
-        ready_transition: p
-            .ready_changed
-            .or(p.ready_at)
-            .or(p.started_at)
-            .unwrap_or(p.created),
-        start: p.scheduled_at,
-        count: 1,
-    }
-}
 
 /// Consecutive pods of a ReplicaSet that an HPA sync sees alike.
 #[derive(Debug, Clone)]
@@ -165,7 +149,7 @@ impl HpaViews {
         v.pods += 1;
         v.active += usize::from(p.is_active());
         v.ready += usize::from(p.is_ready());
-        let mut obs = pod_obs(p).canonical(p.sample.is_some(), now);
+        let mut obs = p.hpa_obs().canonical(p.sample.is_some(), now);
         if let Some(last) = v.entries.last_mut() {
             obs.count = last.obs.count;
             if obs == last.obs

@@ -26,10 +26,10 @@ pub fn parse_line(line: &str) -> Result<Invocation, kscale_kubectl::KubectlError
     kscale_kubectl::parse_command_line(line)
 }
 
-/// True if a parse error may be fine at run time: a resource type kubectl's built-in table does
-/// not know may be a custom kind stored from the manifests (`kubectl get widgets`).
+/// True if a parse error may be fine at run time (see
+/// [`kscale_kubectl::KubectlError::may_be_custom_kind`]).
 pub fn deferred_error(e: &kscale_kubectl::KubectlError) -> bool {
-    e.kind == kscale_kubectl::ErrorKind::UnknownResource
+    e.may_be_custom_kind()
 }
 
 /// The `kind` name (`Deployment`) of a parsed kind.
@@ -37,18 +37,9 @@ fn kname(k: Kind) -> &'static str {
     k.info().name
 }
 
-/// Files a parsed command reads (`-f`), to check they exist before the run.
+/// Files a parsed command reads (`-f`) (see [`Invocation::files`]).
 pub fn files_of(inv: &Invocation) -> Vec<String> {
-    match &inv.command {
-        Command::Apply { files, .. } | Command::Create(CreateCommand::Files { files, .. }) => {
-            files.clone()
-        }
-        Command::Delete {
-            target: DeleteTarget::Files(files),
-            ..
-        } => files.clone(),
-        _ => vec![],
-    }
+    inv.files().to_vec()
 }
 
 type StepResult = Result<String, (String, String)>;
@@ -996,7 +987,5 @@ pub fn kind_ref(kind: &str) -> String {
 
 /// `deployments.apps` for a kind name.
 pub fn kind_plural(kind: &str) -> String {
-    Kind::from_kind_name(kind)
-        .map(|k| k.info().qualified_plural())
-        .unwrap_or_else(|| format!("{}s", kind.to_ascii_lowercase()))
+    kscale_kubectl::qualified_plural_of(kind)
 }

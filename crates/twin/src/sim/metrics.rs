@@ -20,58 +20,13 @@ use kscale_model::SimTime;
 
 use kscale_controllers::hpa::PodObs;
 
-use super::hpa_view::pod_obs;
 use super::model::{Pod, PodTemplate};
 use super::{Event, Sim};
 
 /// Scrape period: 15 s (metrics-server default `--metric-resolution`).
 pub const RESOLUTION_MS: u64 = 15_000;
 
-/// One pod's resource metrics sample.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct PodSample {
-    /// Average CPU over the window (milli-cores).
-    pub cpu_milli: f64,
-    /// Memory at the scrape (bytes).
-    pub memory: f64,
-    /// When the sample was taken.
-    pub timestamp: SimTime,
-    /// Window the CPU average covers (ms).
-    pub window_ms: u64,
-}
-
-/// [`ScrapeMarks::group`] of a pod in no sample group.
-pub const NO_GROUP: u32 = u32::MAX;
-/// [`ScrapeMarks::cohort_load`] of a pod in no load's main cohort.
-pub const NO_LOAD: u32 = u32::MAX;
-
-/// The metrics pipeline's bookkeeping on a pod (not part of its state as anything else sees
-/// it).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ScrapeMarks {
-    /// Listed in the pod table's journal since the last scrape.
-    pub touched: bool,
-    /// Its sample group ([`NO_GROUP`]: its sample is `Pod::sample`).
-    pub group: u32,
-    /// The load entry whose main cohort it is a member of (`aggregate.rs`), or [`NO_LOAD`].
-    pub cohort_load: u32,
-    /// Listed in the sampler's journal since its last sample (`output.rs`).
-    pub count_touched: bool,
-    /// The pod's class as the sampler last counted it (`output.rs`; 0: counted nowhere).
-    pub counted: u8,
-}
-
-impl Default for ScrapeMarks {
-    fn default() -> Self {
-        ScrapeMarks {
-            touched: false,
-            group: NO_GROUP,
-            cohort_load: NO_LOAD,
-            count_touched: false,
-            counted: 0,
-        }
-    }
-}
+pub use super::model::{NO_GROUP, NO_LOAD, PodSample, ScrapeMarks};
 
 /// Pods counted together: same ReplicaSet view, load, template and canonical observation, and
 /// their load's sample.
@@ -321,7 +276,7 @@ impl Sim {
                 && p.is_active()
                 && p.is_ready()
             {
-                let obs = pod_obs(p);
+                let obs = p.hpa_obs();
                 if obs.running_ready() && obs.settled(true, now) {
                     p.marks.group = self.metrics.join(p, load, obs.canonical(true, now));
                     continue;
@@ -385,7 +340,7 @@ impl Sim {
             assert!(!loose.contains(&p.id), "pod {} grouped and loose", p.id);
             let g = &m.groups[p.marks.group as usize];
             counts[p.marks.group as usize] += 1;
-            let obs = pod_obs(p);
+            let obs = p.hpa_obs();
             assert!(
                 p.view == g.view
                     && p.marks.cohort_load == g.load

@@ -252,6 +252,8 @@ pub struct Sim {
     pub counters: BTreeMap<&'static str, u64>,
     /// Elastic Pods: per-pod replication state (see `elastic.rs`).
     pub elastic: elastic::ElasticState,
+    /// The elastic autoscaler's state.
+    pub elastic_scaler: elastic_autoscaler::ElasticScalerState,
     /// Cluster Autoscaler emulation state.
     pub ca: cluster_autoscaler::CaTwin,
     /// When each pod that is not running yet was first found unschedulable.
@@ -341,6 +343,7 @@ impl Sim {
             cpa_polling: BTreeMap::new(),
             scenario: scenario.clone(),
             elastic: Default::default(),
+            elastic_scaler: Default::default(),
             ca: Default::default(),
             unschedulable_since: BTreeMap::new(),
             unschedulable_to_running: vec![],

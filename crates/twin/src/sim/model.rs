@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use kscale_controllers::hpa::PodObs;
 use kscale_controllers::scheduler::{NodeInfo, PlacementConstraints, PodInfo};
 use kscale_model::labels::Labels;
 use kscale_model::{
@@ -395,7 +396,7 @@ pub struct Pod {
     /// every field up to `node`, in the pod's first three cache lines.
     pub view: u32,
     /// The metrics pipeline's bookkeeping (journal flag, sample group, load cohort).
-    pub marks: super::metrics::ScrapeMarks,
+    pub marks: ScrapeMarks,
     /// Deletion timestamp (graceful deletion in progress).
     pub deleting_at: Option<SimTime>,
     /// When containers started.
@@ -412,7 +413,7 @@ pub struct Pod {
     pub template: Arc<PodTemplate>,
     /// Its latest resource metrics sample (the metrics API's answer, see `metrics.rs`) while
     /// it is in no sample group; read it with [`super::metrics::MetricsApi::sample_of`].
-    pub sample: Option<super::metrics::PodSample>,
+    pub sample: Option<PodSample>,
     /// Its own usage accumulator since the last scrape: (CPU milli-core-seconds, memory
     /// bytes); pods whose CPU is accumulated per cohort have none (see `aggregate.rs`).
     pub usage: Option<(f64, f64)>,
@@ -501,4 +502,69 @@ pub struct Node {
     /// `info.pods` or one of them starts terminating: Karpenter disruption's per-node cache is
     /// current while the stamp is the same.
     pub pods_stamp: u64,
+}
+
+/// One pod's resource metrics sample.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PodSample {
+    /// Average CPU over the window (milli-cores).
+    pub cpu_milli: f64,
+    /// Memory at the scrape (bytes).
+    pub memory: f64,
+    /// When the sample was taken.
+    pub timestamp: SimTime,
+    /// Window the CPU average covers (ms).
+    pub window_ms: u64,
+}
+
+/// [`ScrapeMarks::group`] of a pod in no sample group.
+pub const NO_GROUP: u32 = u32::MAX;
+/// [`ScrapeMarks::cohort_load`] of a pod in no load's main cohort.
+pub const NO_LOAD: u32 = u32::MAX;
+
+/// The metrics pipeline's bookkeeping on a pod (not part of its state as anything else sees
+/// it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ScrapeMarks {
+    /// Listed in the pod table's journal since the last scrape.
+    pub touched: bool,
+    /// Its sample group ([`NO_GROUP`]: its sample is `Pod::sample`).
+    pub group: u32,
+    /// The load entry whose main cohort it is a member of (`aggregate.rs`), or [`NO_LOAD`].
+    pub cohort_load: u32,
+    /// Listed in the sampler's journal since its last sample (`output.rs`).
+    pub count_touched: bool,
+    /// The pod's class as the sampler last counted it (`output.rs`; 0: counted nowhere).
+    pub counted: u8,
+}
+
+impl Default for ScrapeMarks {
+    fn default() -> Self {
+        ScrapeMarks {
+            touched: false,
+            group: NO_GROUP,
+            cohort_load: NO_LOAD,
+            count_touched: false,
+            counted: 0,
+        }
+    }
+}
+
+impl Pod {
+    /// What the HPA observes of the pod (before [`PodObs::canonical`]): the typed adapter
+    /// from the twin's pod to the controller's input.
+    pub fn hpa_obs(&self) -> PodObs {
+        PodObs {
+            pending: matches!(self.phase, PodPhase::Pending | PodPhase::ContainerCreating),
+            ignored: self.deleting_at.is_some() || self.phase == PodPhase::Failed,
+            ready: self.started_at.map(|_| self.is_ready()),
+            ready_transition: self
+                .ready_changed
+                .or(self.ready_at)
+                .or(self.started_at)
+                .unwrap_or(self.created),
+            start: self.scheduled_at,
+            count: 1,
+        }
+    }
 }

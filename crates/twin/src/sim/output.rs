@@ -793,7 +793,7 @@ impl Sim {
                 .map(|ms| *ms as f64 / 1000.0)
                 .collect();
             t.sort_by(f64::total_cmp);
-            let p = |q| crate::headroom::percentile(&t, q);
+            let p = |q| kscale_model::stats::percentile(&t, q);
             v["unschedulableToRunning"] = json!({"count": t.len(), "p50Seconds": p(50.0), "p99Seconds": p(99.0), "maxSeconds": t.last().copied().unwrap_or(0.0)});
         }
         if let Some(c) = self.ca_summary() {
@@ -852,7 +852,7 @@ impl Sim {
         let mut out = serde_json::Map::new();
         for (w, mut v) in per {
             v.sort_by(f64::total_cmp);
-            let p = |q| crate::headroom::percentile(&v, q);
+            let p = |q| kscale_model::stats::percentile(&v, q);
             out.insert(w.to_string(), json!({"count": v.len(), "p50Seconds": p(50.0), "p99Seconds": p(99.0), "maxSeconds": v.last().copied().unwrap_or(0.0)}));
         }
         Value::Object(out)
