@@ -54,6 +54,10 @@ enum Command {
         /// With --kubeconfig: run even though the cluster holds nodes kscale did not create.
         #[arg(long, requires = "kubeconfig")]
         allow_existing_nodes: bool,
+        /// Replace the output directory even if kscale did not make it (no `.kscale-run`
+        /// marker): whatever it holds is deleted.
+        #[arg(long)]
+        force: bool,
     },
     /// Sweep the replicas of an over-provisioning (pause-pod) Deployment and report, side by
     /// side, the start-up latency of the protected workload and the cost per day.
@@ -199,7 +203,9 @@ fn main() -> ExitCode {
             cluster,
             kubeconfig,
             allow_existing_nodes,
+            force,
         } => {
+            let write = kscale_report::WriteOptions { force };
             if cluster {
                 cluster_run::run(cluster_run::Options {
                     scenario: &scenario,
@@ -207,9 +213,10 @@ fn main() -> ExitCode {
                     kubeconfig,
                     allow_existing_nodes,
                     quiet,
+                    write,
                 })
             } else {
-                run(&scenario, out, quiet)
+                run(&scenario, out, quiet, write)
             }
         }
         Command::ScalingLatency {
@@ -292,7 +299,12 @@ fn in_pool(f: impl FnOnce() + Send) {
     rayon::scope(|_| f());
 }
 
-fn run(scenario: &Path, out: Option<PathBuf>, quiet: bool) -> ExitCode {
+fn run(
+    scenario: &Path,
+    out: Option<PathBuf>,
+    quiet: bool,
+    write: kscale_report::WriteOptions,
+) -> ExitCode {
     let started = std::time::Instant::now();
     let mut sim = match kscale_twin::run::load_scenario(scenario) {
         Ok(x) => x,
@@ -306,7 +318,7 @@ fn run(scenario: &Path, out: Option<PathBuf>, quiet: bool) -> ExitCode {
     }
     let dir = out.unwrap_or_else(|| PathBuf::from("kscale-out").join(sim.scenario.name()));
     // events.jsonl is written on a thread of its own while the simulation runs.
-    let mut writer = match kscale_report::RunWriter::start(&dir) {
+    let mut writer = match kscale_report::RunWriter::start_with(&dir, write) {
         Ok(w) => w,
         Err(e) => {
             eprintln!("error: {e}");

@@ -559,3 +559,47 @@ fn every_example_runs_and_is_reproducible() {
         );
     }
 }
+
+/// A run replaces only what kscale made (the `.kscale-run` marker): a directory of the user's
+/// is refused with a hint, kept as it was, and replaced only with `--force`.
+#[test]
+fn a_run_replaces_only_its_own_directories_unless_forced() {
+    let (dir, path) = scenario_dir(&basic_scenario(""), &[("m/web.yaml", DEPLOY)]);
+    let out_dir = dir.path().join("out");
+    let run = |extra: &[&str]| {
+        kscale()
+            .arg("run")
+            .arg(&path)
+            .arg("--out")
+            .arg(&out_dir)
+            .arg("-q")
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let first = run(&[]);
+    assert_eq!(first.status.code(), Some(0));
+    assert!(out_dir.join(".kscale-run").is_file());
+    assert_eq!(run(&[]).status.code(), Some(0), "its own run is replaced");
+
+    // The user's own report in a directory kscale did not make.
+    std::fs::remove_file(out_dir.join(".kscale-run")).unwrap();
+    std::fs::write(out_dir.join("report.html"), "mine").unwrap();
+    let refused = run(&[]);
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("no .kscale-run marker") && err.contains("pass --force"),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(out_dir.join("report.html")).unwrap(),
+        "mine"
+    );
+    let forced = run(&["--force"]);
+    assert_eq!(forced.status.code(), Some(0));
+    assert_ne!(
+        std::fs::read_to_string(out_dir.join("report.html")).unwrap(),
+        "mine"
+    );
+}

@@ -22,7 +22,9 @@ pub use render::{
     render_events_jsonl, render_summary_json, render_timeseries_csv, render_transcript_jsonl,
 };
 pub use stream::RunWriter;
-pub use write::{OUTPUT_FILES, write_outputs};
+pub use write::{
+    MARKER, OUTPUT_FILES, WriteOptions, check_output_dir, write_outputs, write_outputs_with,
+};
 
 use serde::Serialize;
 

@@ -8,7 +8,7 @@ use std::thread::JoinHandle;
 
 use crate::html::{EventsView, MAX_HTML_EVENTS, is_warning};
 use crate::render::{StreamError, write_events_jsonl};
-use crate::write::{Started, first_failure, io_err, write_files_ranked};
+use crate::write::{Started, WriteOptions, first_failure, io_err, write_files_ranked};
 use crate::{EventRecord, ReportError, ReportErrorKind, RunOutput};
 
 /// Batches of events queued for the writer thread at most (the producer waits beyond).
@@ -49,7 +49,12 @@ impl RunWriter {
     /// Checks the target `dir` (see [`crate::write_outputs`] for what may be replaced), makes
     /// the staging directory and starts the thread writing `events.jsonl` there.
     pub fn start(dir: &Path) -> Result<Self, ReportError> {
-        let started = Started::start(dir)?;
+        Self::start_with(dir, WriteOptions::default())
+    }
+
+    /// [`RunWriter::start`] with options (`force`: replace whatever directory is at `dir`).
+    pub fn start_with(dir: &Path, options: WriteOptions) -> Result<Self, ReportError> {
+        let started = Started::start(dir, options)?;
         let path = started.staging.path.join("events.jsonl");
         Self::with_thread(started, path, dir)
     }
@@ -202,7 +207,7 @@ mod tests {
 
     /// A writer whose thread cannot create `events.jsonl` (its folder is missing).
     fn failing(dir: &Path, missing: &Path) -> RunWriter {
-        let started = Started::start(dir).unwrap();
+        let started = Started::start(dir, WriteOptions::default()).unwrap();
         RunWriter::with_thread(started, missing.join("events.jsonl"), dir).unwrap()
     }
 

@@ -13,10 +13,25 @@ use crate::html::{EventsView, write_html_with};
 use crate::render::{StreamError, write_events_jsonl, write_jsonl, write_timeseries_csv};
 use crate::{RenderError, ReportError, ReportErrorKind, RunOutput, render_summary_json};
 
-/// The files of a run directory, in the order they are written.
-///
-/// An existing directory holding nothing but these files (and at least `summary.json` or
-/// `report.html`) is taken for an earlier run and replaced.
+/// The marker file in every run directory kscale writes: a directory holding it (and nothing
+/// but [`OUTPUT_FILES`]) is an earlier run that a new one may replace. Its content is fixed,
+/// so a run directory stays a pure function of the inputs.
+pub const MARKER: &str = ".kscale-run";
+
+/// What [`MARKER`] holds.
+const MARKER_TEXT: &str =
+    "This directory was written by kscale; a later run into it replaces it.\n";
+
+/// How a run directory is written.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WriteOptions {
+    /// Replace an existing directory even if kscale did not make it (`--force`): whatever it
+    /// holds is deleted once the new run is in place. A symbolic link or a plain file is still
+    /// refused.
+    pub force: bool,
+}
+
+/// The files of a run directory, in the order they are written (besides [`MARKER`]).
 pub const OUTPUT_FILES: [&str; 5] = [
     "summary.json",
     "events.jsonl",
@@ -33,17 +48,43 @@ static SEQ: AtomicU64 = AtomicU64::new(0);
 ///
 /// Everything is written into a hidden staging directory next to `dir`
 /// (`.NAME.partial-PID-N`) and moved into place when complete. A missing `dir` (and missing
-/// parents) is created; an empty `dir` or an earlier kscale run (see [`OUTPUT_FILES`]) is replaced;
-/// anything else (user files, a plain file, a symbolic link) is refused and left untouched. On
-/// error the staging directory is removed and `dir` is as it was.
+/// parents) is created; an empty `dir` or an earlier kscale run (one holding [`MARKER`] and
+/// nothing but [`OUTPUT_FILES`]) is replaced; anything else (user files, a directory without
+/// the marker, a plain file, a symbolic link) is refused and left untouched. On error the
+/// staging directory is removed and `dir` is as it was. Staging directories that a killed
+/// run left next to `dir` are removed first.
 pub fn write_outputs(dir: &Path, out: &RunOutput) -> Result<(), ReportError> {
-    let mut started = Started::start(dir)?;
+    write_outputs_with(dir, out, WriteOptions::default())
+}
+
+/// [`write_outputs`] with options (`force`: replace whatever directory is at `dir`).
+pub fn write_outputs_with(
+    dir: &Path,
+    out: &RunOutput,
+    options: WriteOptions,
+) -> Result<(), ReportError> {
+    let mut started = Started::start(dir, options)?;
     let fail = |kind| ReportError {
         dir: dir.to_path_buf(),
         kind,
     };
     write_files(&started.staging.path, out, None).map_err(fail)?;
     started.install()
+}
+
+/// Checks that `dir` may be written as [`write_outputs_with`] would, without writing: for a
+/// run that takes long (real time) to fail before it starts rather than at its end.
+pub fn check_output_dir(dir: &Path, options: WriteOptions) -> Result<(), ReportError> {
+    let target = match (dir.parent(), dir.file_name()) {
+        (Some(p), Some(n)) if !p.as_os_str().is_empty() => p.join(n),
+        _ => dir.to_path_buf(),
+    };
+    inspect_target(&target, options.force)
+        .map(|_| ())
+        .map_err(|kind| ReportError {
+            dir: dir.to_path_buf(),
+            kind,
+        })
 }
 
 /// A run directory being written: the target checked, its staging directory made.
@@ -56,11 +97,12 @@ pub(crate) struct Started {
     name: std::ffi::OsString,
     /// Where the files are written.
     pub(crate) staging: Staging,
+    options: WriteOptions,
 }
 
 impl Started {
     /// Checks that `dir` may be (re)placed and makes the staging directory next to it.
-    pub(crate) fn start(dir: &Path) -> Result<Self, ReportError> {
+    pub(crate) fn start(dir: &Path, options: WriteOptions) -> Result<Self, ReportError> {
         let fail = |kind| ReportError {
             dir: dir.to_path_buf(),
             kind,
@@ -79,16 +121,20 @@ impl Started {
         let target = parent.join(name);
 
         // Fail fast, before rendering anything, when the target cannot be replaced.
-        inspect_target(&target).map_err(fail)?;
+        inspect_target(&target, options.force).map_err(fail)?;
         fs::create_dir_all(&parent).map_err(|e| fail(io_err("create directory", &parent, e)))?;
+        remove_stale_siblings(&parent, name);
 
         let staging = Staging::create(&parent, name).map_err(fail)?;
+        let marker = staging.path.join(MARKER);
+        fs::write(&marker, MARKER_TEXT).map_err(|e| fail(io_err("write", &marker, e)))?;
         Ok(Started {
             dir: dir.to_path_buf(),
             target,
             parent,
             name: name.to_os_string(),
             staging,
+            options,
         })
     }
 
@@ -102,8 +148,14 @@ impl Started {
 
     /// Moves the complete staging directory into place.
     pub(crate) fn install(&mut self) -> Result<(), ReportError> {
-        install(&self.staging.path, &self.target, &self.parent, &self.name)
-            .map_err(|k| self.fail(k))?;
+        install(
+            &self.staging.path,
+            &self.target,
+            &self.parent,
+            &self.name,
+            self.options.force,
+        )
+        .map_err(|k| self.fail(k))?;
         self.staging.installed = true;
         Ok(())
     }
@@ -314,10 +366,12 @@ enum Target {
     Absent,
     EmptyDir,
     PreviousRun,
+    /// Anything else, replaced because `--force` says so.
+    Forced,
 }
 
 /// Classifies the target, refusing anything kscale must not replace.
-fn inspect_target(dir: &Path) -> Result<Target, ReportErrorKind> {
+fn inspect_target(dir: &Path, force: bool) -> Result<Target, ReportErrorKind> {
     let refuse = |reason: &str| ReportErrorKind::Refused {
         reason: format!("{reason}; refusing to replace it"),
     };
@@ -334,7 +388,7 @@ fn inspect_target(dir: &Path) -> Result<Target, ReportErrorKind> {
     }
     let mut foreign = Vec::new();
     let mut ours = 0usize;
-    let mut has_main_file = false;
+    let mut marked = false;
     for entry in fs::read_dir(dir).map_err(|e| io_err("read directory", dir, e))? {
         let entry = entry.map_err(|e| io_err("read directory", dir, e))?;
         let file_type = entry
@@ -342,12 +396,13 @@ fn inspect_target(dir: &Path) -> Result<Target, ReportErrorKind> {
             .map_err(|e| io_err("inspect", &entry.path(), e))?;
         let file_name = entry.file_name();
         match file_name.to_str() {
-            Some(n) if file_type.is_file() && OUTPUT_FILES.contains(&n) => {
-                ours += 1;
-                has_main_file |= n == "summary.json" || n == "report.html";
-            }
+            Some(n) if file_type.is_file() && OUTPUT_FILES.contains(&n) => ours += 1,
+            Some(MARKER) if file_type.is_file() => marked = true,
             _ => foreign.push(file_name.to_string_lossy().into_owned()),
         }
+    }
+    if force && (ours > 0 || marked || !foreign.is_empty()) {
+        return Ok(Target::Forced);
     }
     if !foreign.is_empty() {
         foreign.sort();
@@ -361,24 +416,90 @@ fn inspect_target(dir: &Path) -> Result<Target, ReportErrorKind> {
             list.push_str(&format!(" and {} more", foreign.len() - 5));
         }
         return Err(refuse(&format!(
-            "it contains files kscale did not write ({list})"
+            "it contains files kscale did not write ({list}); pass --force to replace it"
         )));
     }
-    match (ours, has_main_file) {
-        (0, _) => Ok(Target::EmptyDir),
+    match (ours, marked) {
+        (0, false) => Ok(Target::EmptyDir),
         (_, true) => Ok(Target::PreviousRun),
-        (_, false) => Err(refuse(
-            "it has neither summary.json nor report.html, so it is not an earlier kscale run",
-        )),
+        (_, false) => Err(refuse(&format!(
+            "it has no {MARKER} marker, so kscale did not make it (or a kscale older than \
+             the marker did); pass --force to replace it"
+        ))),
     }
 }
 
+/// Removes the staging and aside directories (`.NAME.partial-PID-N`, `.NAME.old-PID-N`) that
+/// a run killed before it could clean up left in `parent`: those of processes that no longer
+/// run, holding nothing but kscale's own files. Best effort; a failure leaves them.
+fn remove_stale_siblings(parent: &Path, name: &OsStr) {
+    let Some(name) = name.to_str() else { return };
+    let Ok(entries) = fs::read_dir(parent) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let file_name = entry.file_name();
+        let Some(rest) = file_name
+            .to_str()
+            .and_then(|f| f.strip_prefix('.'))
+            .and_then(|f| f.strip_prefix(name))
+        else {
+            continue;
+        };
+        let Some(pid) = rest
+            .strip_prefix(".partial-")
+            .or_else(|| rest.strip_prefix(".old-"))
+            .and_then(|r| r.split_once('-'))
+            .and_then(|(pid, n)| n.parse::<u64>().ok().and(pid.parse::<u32>().ok()))
+        else {
+            continue;
+        };
+        if pid == std::process::id() || process_alive(pid) {
+            continue;
+        }
+        let path = entry.path();
+        if only_kscale_files(&path) {
+            let _ = fs::remove_dir_all(&path);
+        }
+    }
+}
+
+/// Whether process `pid` runs (Linux: `/proc/PID`; elsewhere assumed to, so nothing of it is
+/// removed).
+fn process_alive(pid: u32) -> bool {
+    if cfg!(target_os = "linux") {
+        Path::new("/proc").join(pid.to_string()).exists()
+    } else {
+        true
+    }
+}
+
+/// Whether `dir` is a directory holding nothing but regular files kscale writes.
+fn only_kscale_files(dir: &Path) -> bool {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return false;
+    };
+    entries.flatten().all(|e| {
+        let name = e.file_name();
+        let ours = name
+            .to_str()
+            .is_some_and(|n| n == MARKER || OUTPUT_FILES.contains(&n));
+        ours && e.file_type().is_ok_and(|t| t.is_file())
+    })
+}
+
 /// Moves the complete staging directory to `dir`, replacing an empty directory or earlier run.
-fn install(staging: &Path, dir: &Path, parent: &Path, name: &OsStr) -> Result<(), ReportErrorKind> {
+fn install(
+    staging: &Path,
+    dir: &Path,
+    parent: &Path,
+    name: &OsStr,
+    force: bool,
+) -> Result<(), ReportErrorKind> {
     let rename = |from: &Path, to: &Path| {
         fs::rename(from, to).map_err(|e| io_err(format!("rename {} to", from.display()), to, e))
     };
-    match inspect_target(dir)? {
+    match inspect_target(dir, force)? {
         Target::Absent => rename(staging, dir),
         Target::EmptyDir => {
             // remove_dir only removes an empty directory: nothing can be lost in a race.
@@ -394,11 +515,20 @@ fn install(staging: &Path, dir: &Path, parent: &Path, name: &OsStr) -> Result<()
                 return Err(e);
             }
             // Delete only our own files; a file that appeared meanwhile keeps the aside directory.
-            for file in OUTPUT_FILES {
+            for file in OUTPUT_FILES.iter().chain([&MARKER]) {
                 let _ = fs::remove_file(old.join(file));
             }
             let _ = fs::remove_dir(&old);
             Ok(())
+        }
+        Target::Forced => {
+            let old = unique_sibling(parent, name, "forced");
+            rename(dir, &old)?;
+            if let Err(e) = rename(staging, dir) {
+                let _ = fs::rename(&old, dir);
+                return Err(e);
+            }
+            fs::remove_dir_all(&old).map_err(|e| io_err("remove the replaced directory", &old, e))
         }
     }
 }
@@ -454,28 +584,100 @@ mod tests {
     fn classifies_targets() {
         let tmp = tempfile::tempdir().unwrap();
         let d = tmp.path().join("d");
-        assert_eq!(inspect_target(&d).unwrap(), Target::Absent);
+        assert_eq!(inspect_target(&d, false).unwrap(), Target::Absent);
         fs::create_dir(&d).unwrap();
-        assert_eq!(inspect_target(&d).unwrap(), Target::EmptyDir);
+        assert_eq!(inspect_target(&d, false).unwrap(), Target::EmptyDir);
         fs::write(d.join("events.jsonl"), "").unwrap();
         assert!(matches!(
-            inspect_target(&d),
+            inspect_target(&d, false),
             Err(ReportErrorKind::Refused { .. })
         ));
+        // Files named as ours do not make a run: only the marker does.
         fs::write(d.join("summary.json"), "{}").unwrap();
-        assert_eq!(inspect_target(&d).unwrap(), Target::PreviousRun);
+        let err = inspect_target(&d, false).unwrap_err().to_string();
+        assert!(
+            err.contains("no .kscale-run marker") && err.contains("--force"),
+            "{err}"
+        );
+        fs::write(d.join(MARKER), MARKER_TEXT).unwrap();
+        assert_eq!(inspect_target(&d, false).unwrap(), Target::PreviousRun);
         fs::write(d.join("notes.txt"), "mine").unwrap();
-        let err = inspect_target(&d).unwrap_err().to_string();
+        let err = inspect_target(&d, false).unwrap_err().to_string();
         assert!(err.contains("notes.txt"), "{err}");
+        assert_eq!(inspect_target(&d, true).unwrap(), Target::Forced);
 
         // A directory with one of our names is not ours.
         let e = tmp.path().join("e");
         fs::create_dir_all(e.join("report.html")).unwrap();
         fs::write(e.join("summary.json"), "{}").unwrap();
+        fs::write(e.join(MARKER), MARKER_TEXT).unwrap();
         assert!(matches!(
-            inspect_target(&e),
+            inspect_target(&e, false),
             Err(ReportErrorKind::Refused { .. })
         ));
+    }
+
+    fn empty_output() -> RunOutput {
+        crate::RunOutput {
+            name: "x".into(),
+            summary: serde_json::json!({}),
+            events: vec![],
+            transcript: vec![],
+            timeseries: crate::TimeSeries::default(),
+            charts: vec![],
+        }
+    }
+
+    #[test]
+    fn a_run_replaces_its_own_runs_and_force_replaces_anything() {
+        let tmp = tempfile::tempdir().unwrap();
+        let d = tmp.path().join("run");
+        write_outputs(&d, &empty_output()).unwrap();
+        assert_eq!(fs::read_to_string(d.join(MARKER)).unwrap(), MARKER_TEXT);
+        write_outputs(&d, &empty_output()).unwrap();
+
+        let mine = tmp.path().join("mine");
+        fs::create_dir(&mine).unwrap();
+        fs::write(mine.join("report.html"), "my own report").unwrap();
+        let err = write_outputs(&mine, &empty_output()).unwrap_err();
+        assert!(err.to_string().contains("--force"), "{err}");
+        assert_eq!(
+            fs::read_to_string(mine.join("report.html")).unwrap(),
+            "my own report"
+        );
+        write_outputs_with(&mine, &empty_output(), WriteOptions { force: true }).unwrap();
+        assert!(mine.join(MARKER).is_file());
+        assert_ne!(
+            fs::read_to_string(mine.join("report.html")).unwrap(),
+            "my own report"
+        );
+        // Nothing is left beside it.
+        let names: Vec<String> = fs::read_dir(tmp.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names.len(), 2, "{names:?}");
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn staging_left_by_a_killed_run_is_removed_by_the_next() {
+        let tmp = tempfile::tempdir().unwrap();
+        // PIDs above the kernel's maximum (4194304) never run.
+        let dead = tmp.path().join(".run.partial-4999999-0");
+        fs::create_dir(&dead).unwrap();
+        fs::write(dead.join("events.jsonl"), "{}\n").unwrap();
+        // A live process's staging (this test's parent, PID 1) and a user's file stay.
+        let live = tmp.path().join(".run.partial-1-0");
+        fs::create_dir(&live).unwrap();
+        let kept = tmp.path().join(".run.old-4999998-3");
+        fs::create_dir(&kept).unwrap();
+        fs::write(kept.join("notes.txt"), "mine").unwrap();
+        let other = tmp.path().join(".other.partial-4999999-0");
+        fs::create_dir(&other).unwrap();
+        write_outputs(&tmp.path().join("run"), &empty_output()).unwrap();
+        assert!(!dead.exists());
+        assert!(live.exists() && kept.exists() && other.exists());
     }
 
     #[cfg(unix)]
@@ -486,14 +688,7 @@ mod tests {
         fs::create_dir(&real).unwrap();
         let link = tmp.path().join("link");
         std::os::unix::fs::symlink(&real, &link).unwrap();
-        let out = crate::RunOutput {
-            name: "x".into(),
-            summary: serde_json::json!({}),
-            events: vec![],
-            transcript: vec![],
-            timeseries: crate::TimeSeries::default(),
-            charts: vec![],
-        };
+        let out = empty_output();
         let err = write_outputs(&link, &out).unwrap_err();
         assert!(err.to_string().contains("symbolic link"), "{err}");
         assert!(fs::read_dir(&real).unwrap().next().is_none());

@@ -4,7 +4,7 @@ use std::fs;
 use std::path::Path;
 
 use kscale_report::{
-    ChartSpec, EventRecord, InvolvedObject, MAX_HTML_EVENTS, OUTPUT_FILES, ReportErrorKind,
+    ChartSpec, EventRecord, InvolvedObject, MARKER, MAX_HTML_EVENTS, OUTPUT_FILES, ReportErrorKind,
     RunOutput, RunWriter, TimeSeries, TranscriptEntry, write_outputs,
 };
 use serde_json::json;
@@ -136,6 +136,7 @@ fn writes_exact_files() {
     let mut names: Vec<_> = snapshot(&dir).into_iter().map(|(n, _)| n).collect();
     names.sort();
     let mut expected: Vec<_> = OUTPUT_FILES.iter().map(|s| s.to_string()).collect();
+    expected.push(MARKER.to_string());
     expected.sort();
     assert_eq!(names, expected);
     assert!(leftovers(tmp.path()).is_empty());
@@ -282,13 +283,13 @@ fn replaces_empty_dir_and_earlier_run() {
     write_outputs(&dir, &out).unwrap();
     assert!(read(&dir, "report.html").contains("<h1>second</h1>"));
     assert!(read(&dir, "timeseries.csv").starts_with("time_s,"));
-    assert_eq!(snapshot(&dir).len(), OUTPUT_FILES.len());
+    assert_eq!(snapshot(&dir).len(), OUTPUT_FILES.len() + 1);
     assert!(leftovers(tmp.path()).is_empty());
 
     // Missing parents are created.
     let nested = tmp.path().join("x/y/run");
     write_outputs(&nested, &out).unwrap();
-    assert_eq!(snapshot(&nested).len(), OUTPUT_FILES.len());
+    assert_eq!(snapshot(&nested).len(), OUTPUT_FILES.len() + 1);
 }
 
 #[test]

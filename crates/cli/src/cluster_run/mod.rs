@@ -47,6 +47,8 @@ pub struct Options<'a> {
     pub allow_existing_nodes: bool,
     /// Print nothing but errors.
     pub quiet: bool,
+    /// How the run directory is written (`--force`).
+    pub write: kscale_report::WriteOptions,
 }
 
 /// Period of the run loop (kubelet pass, due steps, component polls): 250 ms.
@@ -83,8 +85,9 @@ pub fn run(o: Options<'_>) -> ExitCode {
         .out
         .clone()
         .unwrap_or_else(|| PathBuf::from("kscale-out").join(&name));
-    if let Err(e) = std::fs::create_dir_all(&dir) {
-        return err(1, format!("cannot create {}: {e}", dir.display()));
+    // Refused now rather than after the run's real time.
+    if let Err(e) = kscale_report::check_output_dir(&dir, o.write) {
+        return err(1, e);
     }
     let cancel = crate::control_plane::interrupt_flag();
     let run_id = format!(
@@ -205,7 +208,7 @@ pub fn run(o: Options<'_>) -> ExitCode {
     }
     output.summary["backend"] = "cluster".into();
     output.summary["controlPlane"] = serde_json::json!({"version": version});
-    if let Err(e) = kscale_report::write_outputs(&dir, &output) {
+    if let Err(e) = kscale_report::write_outputs_with(&dir, &output, o.write) {
         return err(1, e);
     }
     if !o.quiet {
