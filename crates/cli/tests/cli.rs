@@ -603,3 +603,38 @@ fn a_run_replaces_only_its_own_directories_unless_forced() {
         "mine"
     );
 }
+
+/// A typo inside a manifest is an unknown field, as the API server's strict field validation
+/// reports it: file, line, field path, exit 2. kscale's own extension (Elastic Pods' container
+/// `replica`) is not one.
+#[test]
+fn an_unknown_manifest_field_is_an_error_with_its_line() {
+    let typo = DEPLOY.replace("resources:", "resourcse:");
+    let (code, err) = run_err(&basic_scenario(""), &[("m/web.yaml", &typo)]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("web.yaml:16")
+            && err.contains("unknown field \"spec.template.spec.containers[0].resourcse\""),
+        "{err}"
+    );
+    let flow = DEPLOY.replace(
+        "{app: web}\n  template",
+        "{app: web}\n    matchLabelz: {a: b}\n  template",
+    );
+    let (code, err) = run_err(&basic_scenario(""), &[("m/web.yaml", &flow)]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("unknown field \"spec.selector.matchLabelz\""),
+        "{err}"
+    );
+    let elastic = DEPLOY.replace("image: nginx", "image: nginx\n        replica: 2");
+    let (dir, path) = scenario_dir(&basic_scenario(""), &[("m/web.yaml", &elastic)]);
+    let out = kscale().arg("validate").arg(&path).output().unwrap();
+    drop(dir);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -186,6 +186,7 @@ fn finish(
     kind: &str,
     warnings: &mut Vec<Warning>,
 ) -> Result<Value, InputError> {
+    let was_typed = typed.is_some();
     let object = match typed {
         Some(v) => v,
         None => {
@@ -201,6 +202,19 @@ fn finish(
             raw.clone()
         }
     };
+    if was_typed && let Some(field) = unknown_fields(raw, &object).into_iter().next() {
+        let key = field.rsplit('.').next().unwrap_or(&field);
+        let mut e = InputError::file(
+            file,
+            format!("strict decoding error: unknown field \"{field}\""),
+        )
+        .with_field(field.clone());
+        e.line = doc
+            .find_key_line(key, doc.start_line.saturating_sub(1))
+            .or_else(|| doc.find_key_anywhere(key))
+            .or(Some(doc.start_line));
+        return Err(e);
+    }
     crate::validate::validate_object(&object).map_err(|(field, msg)| {
         let key = field
             .rsplit('.')
@@ -214,6 +228,50 @@ fn finish(
         e
     })?;
     Ok(object)
+}
+
+/// The fields of `raw` (a manifest as written) that its typed round trip `typed` dropped: the
+/// fields its kind does not have, as the API server's strict field validation reports them
+/// (`spec.template.spec.containers[0].resourcse`), in document order. Null values are not
+/// fields; kscale's extension fields (the Elastic Pods `replica` of a container) are allowed.
+pub fn unknown_fields(raw: &Value, typed: &Value) -> Vec<String> {
+    fn walk(raw: &Value, typed: &Value, path: &str, in_container: bool, out: &mut Vec<String>) {
+        match (raw, typed) {
+            (Value::Object(r), Value::Object(t)) => {
+                for (k, v) in r {
+                    if v.is_null() {
+                        continue;
+                    }
+                    let p = if path.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{path}.{k}")
+                    };
+                    match t.get(k) {
+                        Some(tv) => {
+                            let containers = matches!(
+                                k.as_str(),
+                                "containers" | "initContainers" | "ephemeralContainers"
+                            );
+                            walk(v, tv, &p, containers, out)
+                        }
+                        None if in_container && k == "replica" => {}
+                        None => out.push(p),
+                    }
+                }
+            }
+            // A container list's elements are containers.
+            (Value::Array(r), Value::Array(t)) => {
+                for (i, (rv, tv)) in r.iter().zip(t).enumerate() {
+                    walk(rv, tv, &format!("{path}[{i}]"), in_container, out);
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    walk(raw, typed, "", false, &mut out);
+    out
 }
 
 /// Kinds kscale emulates as custom resources (stored as raw JSON without a warning).

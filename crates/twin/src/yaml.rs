@@ -43,6 +43,20 @@ impl Document {
     }
 }
 
+impl Document {
+    /// The first line holding `key:` anywhere (in a flow mapping such as `{a: 1, key: 2}`).
+    pub fn find_key_anywhere(&self, key: &str) -> Option<u64> {
+        let pat = format!("{key}:");
+        self.text.lines().enumerate().find_map(|(i, l)| {
+            l.match_indices(&pat)
+                .any(|(at, _)| {
+                    at == 0 || !l[..at].ends_with(|c: char| c.is_alphanumeric() || c == '_')
+                })
+                .then_some(self.start_line + i as u64)
+        })
+    }
+}
+
 /// Splits a file into documents on lines that are exactly `---` (optionally followed by a
 /// comment or spaces). A leading `---` does not create an empty document.
 pub fn split_documents(text: &str) -> Vec<Document> {
