@@ -95,7 +95,8 @@ pub fn run(o: Options) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    // Validate once up front, so a bad scenario reports one error rather than one per run.
+    // Validate once up front, so a bad scenario reports one error rather than one per run,
+    // and a swept or measured object that does not exist is an error, not identical rows.
     let name = match kscale_twin::scenario::Scenario::load(scenario) {
         Ok(s) => s.name().to_string(),
         Err(e) => {
@@ -103,6 +104,10 @@ pub fn run(o: Options) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if let Err(e) = kscale_twin::headroom::check_targets(scenario, &pause, &workload) {
+        eprintln!("error: {e}");
+        return ExitCode::from(2);
+    }
     let bar = if std::io::IsTerminal::is_terminal(&std::io::stderr())
         && std::env::var_os("CI").is_none()
     {

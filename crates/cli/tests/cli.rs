@@ -638,3 +638,49 @@ fn an_unknown_manifest_field_is_an_error_with_its_line() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// A sweep over an object the scenario does not define would sweep nothing and print
+/// identical rows: `--pause`, `--buffer` and `--workload` typos are input errors naming it.
+#[test]
+fn a_headroom_sweep_over_a_missing_object_is_refused() {
+    let scenario = repo_root().join("examples/headroom/scenario.yaml");
+    let tmp = tempfile::tempdir().unwrap();
+    let sweep = |pause: &str, workload: &str| {
+        kscale()
+            .args(["headroom"])
+            .arg(&scenario)
+            .args([
+                "--pause",
+                pause,
+                "--workload",
+                workload,
+                "--replicas",
+                "0,1",
+            ])
+            .arg("--out")
+            .arg(tmp.path().join("out"))
+            .output()
+            .unwrap()
+    };
+    for (pause, workload, named) in [
+        (
+            "deployment/dumm",
+            "deployment/nginx-app",
+            "--pause: deployment default/dumm",
+        ),
+        (
+            "deployment/dummy-app",
+            "deployment/ngnx-app",
+            "--workload: deployment default/ngnx-app",
+        ),
+    ] {
+        let out = sweep(pause, workload);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(
+            err.contains(named) && err.contains("is not defined by the scenario's manifests"),
+            "{err}"
+        );
+        assert!(!tmp.path().join("out").exists());
+    }
+}

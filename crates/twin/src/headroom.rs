@@ -14,6 +14,7 @@ use serde::Serialize;
 use crate::error::InputError;
 use crate::scenario::Scenario;
 use crate::sim::Sim;
+use crate::sim::store::ObjKey;
 
 /// One row of the trade-off table.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -73,6 +74,44 @@ impl Source {
             Source::Buffer(ns, n) => format!("{ns}/capacitybuffer/{n}"),
         }
     }
+}
+
+/// Checks, before a sweep, that the swept `source` and the protected `workload`
+/// (`namespace/deployment/name`) are objects the scenario's manifests define: a typo would
+/// sweep nothing and print identical rows. The error names the flag and the object.
+pub fn check_targets(path: &Path, source: &Source, workload: &str) -> Result<(), InputError> {
+    let scenario = Scenario::load(path)?;
+    let sim = Sim::new(Arc::new(scenario))?;
+    let (flag, kind, ns, name) = match source {
+        Source::PausePods(ns, n) => ("--pause", "Deployment", ns, n),
+        Source::Buffer(ns, n) => ("--buffer", "CapacityBuffer", ns, n),
+    };
+    let missing = |flag: &str, kind: &str, ns: &str, name: &str| {
+        InputError::file(
+            path,
+            format!(
+                "{flag}: {} {ns}/{name} is not defined by the scenario's manifests",
+                kind.to_ascii_lowercase()
+            ),
+        )
+    };
+    if sim.store.get(&ObjKey::new(kind, ns, name)).is_none() {
+        return Err(missing(flag, kind, ns, name));
+    }
+    let mut parts = workload.splitn(3, '/');
+    let (wns, _, wname) = (
+        parts.next().unwrap_or(""),
+        parts.next(),
+        parts.next().unwrap_or(""),
+    );
+    if sim
+        .store
+        .get(&ObjKey::new("Deployment", wns, wname))
+        .is_none()
+    {
+        return Err(missing("--workload", "Deployment", wns, wname));
+    }
+    Ok(())
 }
 
 /// Runs the scenario with `replicas` in the headroom `source` and measures the protected
