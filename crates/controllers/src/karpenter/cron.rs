@@ -5,8 +5,9 @@
 //! pkg/apis/v1/nodepool.go `Budget.IsActive`, always in UTC): `*`, `?`, lists, ranges, steps,
 //! month and weekday names and the descriptors `@yearly`/`@annually`, `@monthly`, `@weekly`,
 //! `@daily`/`@midnight`, `@hourly`. As in robfig/cron, when both day fields are restricted a
-//! day matches if either does; if one is `*` both must match. Hand-written: the crates.io cron
-//! parsers (`cron`, `croner`) need chrono, which the workspace does not otherwise use.
+//! day matches if either does; if one is `*` both must match. The schedule parser is
+//! hand-written (the crates.io cron parsers, `cron` and `croner`, need chrono, which the
+//! workspace does not otherwise use); the calendar (month, day, weekday) is jiff's.
 
 /// A parsed schedule: one bit per allowed value of each field.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -124,12 +125,12 @@ impl Cron {
         })
     }
 
-    fn day_matches(&self, d: &Civil) -> bool {
-        if self.months & (1 << d.month) == 0 {
+    fn day_matches(&self, d: jiff::civil::Date) -> bool {
+        if self.months & (1 << d.month()) == 0 {
             return false;
         }
-        let dom = self.dom & (1 << d.day) != 0;
-        let dow = self.dow & (1 << d.weekday) != 0;
+        let dom = self.dom & (1 << d.day()) != 0;
+        let dow = self.dow & (1 << d.weekday().to_sunday_zero_offset()) != 0;
         if self.dom_star || self.dow_star {
             dom && dow
         } else {
@@ -139,23 +140,28 @@ impl Cron {
 
     /// Whether the schedule fires at some minute in `(to - window_ms, to]` (Unix ms, UTC):
     /// Karpenter's `IsActive` — the next hit after `now - duration` is not after `now`.
+    /// Minutes outside jiff's range (years -9999 to 9999, [`jiff::Timestamp::MIN`] to
+    /// [`jiff::Timestamp::MAX`]) never match.
     pub fn fired_within(&self, to_unix_ms: i64, window_ms: u64) -> bool {
         const MIN: i64 = 60_000;
         let from = to_unix_ms - window_ms as i64; // exclusive
         let mut t = to_unix_ms.div_euclid(MIN) * MIN; // latest whole minute <= to
         while t > from {
-            let day_start = t.div_euclid(86_400_000) * 86_400_000;
-            let d = civil(t);
-            if !self.day_matches(&d) {
-                t = day_start - MIN;
+            let Ok(ts) = jiff::Timestamp::from_millisecond(t) else {
+                return false;
+            };
+            // UTC has no transitions: every day has 24 hours of 60 minutes (jiff ignores
+            // leap seconds, as Unix time does).
+            let dt = jiff::tz::Offset::UTC.to_datetime(ts);
+            let (hour, minute) = (i64::from(dt.hour()), i64::from(dt.minute()));
+            if !self.day_matches(dt.date()) {
+                t -= (hour * 60 + minute + 1) * MIN; // the previous day's 23:59
                 continue;
             }
-            let hour = (t - day_start) / 3_600_000;
             if self.hours & (1 << hour) == 0 {
-                t = day_start + hour * 3_600_000 - MIN;
+                t -= (minute + 1) * MIN; // the previous hour's :59
                 continue;
             }
-            let minute = (t - day_start - hour * 3_600_000) / MIN;
             if self.minutes & (1 << minute) != 0 {
                 return true;
             }
@@ -165,43 +171,26 @@ impl Cron {
     }
 }
 
-/// A UTC calendar day.
-struct Civil {
-    month: u32,
-    day: u32,
-    weekday: u32,
-}
-
-/// Calendar date of a Unix time in ms (proleptic Gregorian; Howard Hinnant's
-/// `civil_from_days`).
-fn civil(unix_ms: i64) -> Civil {
-    let days = unix_ms.div_euclid(86_400_000);
-    let weekday = (days + 4).rem_euclid(7) as u32; // 1970-01-01 was a Thursday
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    Civil {
-        month,
-        day,
-        weekday,
-    }
-}
-
 /// Unix ms of a UTC date and time (for tests and callers converting wall-clock times).
+///
+/// # Panics
+///
+/// If the fields are not a valid date and time (`jiff::civil::DateTime::new`) within jiff's
+/// range.
 pub fn unix_ms(year: i64, month: u32, day: u32, hour: u32, minute: u32, second: u32) -> i64 {
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let m = month as i64;
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + day as i64 - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    ((days * 24 + hour as i64) * 60 + minute as i64) * 60_000 + second as i64 * 1000
+    let field = |v: u32| i8::try_from(v).unwrap_or(i8::MAX);
+    let ts = jiff::civil::DateTime::new(
+        i16::try_from(year).unwrap_or(i16::MAX),
+        field(month),
+        field(day),
+        field(hour),
+        field(minute),
+        field(second),
+        0,
+    )
+    .and_then(|dt| jiff::tz::Offset::UTC.to_timestamp(dt))
+    .unwrap_or_else(|e| panic!("unix_ms({year}, {month}, {day}, {hour}, {minute}, {second}): {e}"));
+    ts.as_millisecond()
 }
 
 #[cfg(test)]
@@ -211,16 +200,43 @@ mod tests {
     const H: u64 = 3_600_000;
 
     #[test]
-    fn civil_round_trip() {
+    fn utc_calendar() {
+        assert_eq!(unix_ms(1970, 1, 1, 0, 0, 0), 0);
+        assert_eq!(unix_ms(1969, 12, 31, 23, 59, 59), -1000);
+        assert_eq!(unix_ms(2000, 2, 29, 0, 0, 0), 951_782_400_000);
+        assert_eq!(unix_ms(2024, 5, 1, 12, 0, 0), 1_714_564_800_000);
+        assert_eq!(unix_ms(1000, 1, 1, 12, 0, 0), -30_610_180_800_000);
+        // Weekday (0 = Sunday), day of month and month of a day, as the schedule sees them.
         for (y, m, d, wd) in [
             (2000, 6, 15, 4),
             (1970, 1, 1, 4),
+            (1969, 12, 31, 3),
             (2024, 1, 7, 0),
+            (2024, 2, 29, 4),
+            (1900, 3, 1, 4),
             (1000, 1, 1, 3),
         ] {
-            let c = civil(unix_ms(y, m, d, 12, 0, 0));
-            assert_eq!((c.month, c.day, c.weekday), (m, d, wd), "{y}-{m}-{d}");
+            let noon = unix_ms(y, m, d, 12, 0, 0);
+            let fires = |spec: String| Cron::parse(&spec).unwrap().fired_within(noon, 60_000);
+            assert!(fires(format!("0 12 * * {wd}")), "{y}-{m}-{d}");
+            assert!(!fires(format!("0 12 * * {}", (wd + 1) % 7)), "{y}-{m}-{d}");
+            assert!(fires(format!("0 12 {d} {m} *")), "{y}-{m}-{d}");
+            assert!(!fires(format!("0 12 {d} {} *", m % 12 + 1)), "{y}-{m}-{d}");
         }
+        // A 29 February schedule waits for the next leap year: 2024 has one, 2100 does not.
+        let leap = Cron::parse("0 0 29 2 *").unwrap();
+        let year = 366 * 24 * H;
+        assert!(leap.fired_within(unix_ms(2024, 12, 31, 0, 0, 0), year));
+        assert!(!leap.fired_within(unix_ms(2023, 12, 31, 0, 0, 0), year));
+        assert!(!leap.fired_within(unix_ms(2100, 12, 31, 0, 0, 0), year));
+        // Outside jiff's range nothing fires.
+        assert!(!Cron::parse("* * * * *").unwrap().fired_within(i64::MAX, H));
+    }
+
+    #[test]
+    #[should_panic(expected = "unix_ms(2023, 2, 29, 0, 0, 0)")]
+    fn unix_ms_rejects_invalid_dates() {
+        unix_ms(2023, 2, 29, 0, 0, 0);
     }
 
     // The cases of kubernetes-sigs/karpenter pkg/apis/v1/nodepool_budgets_test.go, Context

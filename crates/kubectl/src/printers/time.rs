@@ -52,96 +52,72 @@ pub fn human_duration_ms(ms: i64) -> String {
     format!("{}y", hours / 24 / 365)
 }
 
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = if y >= 0 { y } else { y - 399 } / 400;
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146097 + doe - 719468
-}
-
-fn civil_from_days(z: i64) -> (i64, i64, i64) {
-    let z = z + 719468;
-    let era = if z >= 0 { z } else { z - 146096 } / 146097;
-    let doe = z - era * 146097;
-    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (if m <= 2 { y + 1 } else { y }, m, d)
-}
-
-/// Parses an RFC 3339 timestamp (`2024-05-01T12:00:00Z`, fractional seconds and `±hh:mm`
-/// offsets accepted) to milliseconds since the Unix epoch.
+/// Parses an RFC 3339 timestamp (`2024-05-01T12:00:00Z`) to milliseconds since the Unix
+/// epoch, rounding sub-millisecond fractions down.
+///
+/// Accepts the RFC 3339 §5.6 `date-time` grammar: `T`, `t` or a space between date and
+/// time, an optional fraction of any length (`.250`), a leap second (`:60`, read as the next
+/// second, as POSIX time counts it), and `Z`, `z` or a `±hh:mm` offset. Jiff's Temporal
+/// parser ([`jiff::Timestamp`]'s `FromStr`) does the reading and the calendar checks: days a
+/// month does not have, and offsets beyond `±25:59`, are rejected. It accepts more forms (no
+/// seconds, `+hhmm`, `[zone]` annotations...), which are rejected here first.
 pub fn parse_rfc3339_ms(s: &str) -> Option<i64> {
+    const SHAPE: &[u8; 19] = b"0000-00-00T00:00:00";
     let b = s.as_bytes();
-    if b.len() < 20 {
+    let shaped = b.len() > SHAPE.len()
+        && b.iter().zip(SHAPE).all(|(&c, &p)| match p {
+            b'0' => c.is_ascii_digit(),
+            b'T' => matches!(c, b'T' | b't' | b' '),
+            _ => c == p,
+        });
+    if !shaped {
         return None;
     }
-    let num = |r: std::ops::Range<usize>| -> Option<i64> {
-        let t = s.get(r)?;
-        if !t.bytes().all(|c| c.is_ascii_digit()) {
+    let mut zone = SHAPE.len();
+    let mut frac = 0;
+    if b[zone] == b'.' {
+        frac = b[zone + 1..]
+            .iter()
+            .take_while(|c| c.is_ascii_digit())
+            .count();
+        if frac == 0 {
             return None;
         }
-        t.parse().ok()
-    };
-    let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
-    if b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') {
-        return None;
+        zone += 1 + frac;
     }
-    let (h, mi, se) = (num(11..13)?, num(14..16)?, num(17..19)?);
-    if b[13] != b':' || b[16] != b':' || !(1..=12).contains(&mo) || !(1..=31).contains(&d) {
-        return None;
-    }
-    if h > 23 || mi > 59 || se > 60 {
-        return None;
-    }
-    let mut i = 19;
-    let mut frac_ms = 0i64;
-    if b.get(i) == Some(&b'.') {
-        i += 1;
-        let start = i;
-        while i < b.len() && b[i].is_ascii_digit() {
-            i += 1;
-        }
-        if i == start {
-            return None;
-        }
-        let digits = &s[start..i.min(start + 3)];
-        frac_ms = digits.parse::<i64>().ok()? * 10i64.pow(3 - digits.len() as u32);
-    }
-    let offset_min = match b.get(i)? {
-        b'Z' | b'z' if i + 1 == b.len() => 0,
-        sign @ (b'+' | b'-') if i + 6 == b.len() && b[i + 3] == b':' => {
-            let oh = num(i + 1..i + 3)?;
-            let om = num(i + 4..i + 6)?;
-            let off = oh * 60 + om;
-            if *sign == b'+' { off } else { -off }
-        }
+    match &b[zone..] {
+        [b'Z' | b'z'] => {}
+        [b'+' | b'-', h0, h1, b':', m0, m1]
+            if [h0, h1, m0, m1].iter().all(|c| c.is_ascii_digit()) => {}
         _ => return None,
-    };
-    let days = days_from_civil(y, mo, d);
-    let secs = days * 86400 + h * 3600 + mi * 60 + se - offset_min * 60;
-    Some(secs * 1000 + frac_ms)
+    }
+    // Jiff keeps nanoseconds (at most 9 digits); the dropped digits do not change the result.
+    let ts: jiff::Timestamp = if frac > 9 {
+        format!("{}{}", &s[..SHAPE.len() + 10], &s[zone..]).parse()
+    } else {
+        s.parse()
+    }
+    .ok()?;
+    // Jiff reads a leap second as `:59` (`jiff::Timestamp` docs, "Leap seconds"); count it
+    // as the next second.
+    let leap = if &b[17..19] == b"60" { 1000 } else { 0 };
+    i64::try_from(ts.as_nanosecond().div_euclid(1_000_000))
+        .ok()?
+        .checked_add(leap)
 }
 
 /// Formats milliseconds since the Unix epoch as kubectl/the API server do for
-/// `metav1.Time`: `2024-05-01T12:00:00Z` (whole seconds, UTC).
+/// `metav1.Time`: `2024-05-01T12:00:00Z` (whole seconds, rounded down, UTC).
+///
+/// Instants beyond jiff's range (years -9999 to 9999, see [`jiff::Timestamp::MIN`] and
+/// [`jiff::Timestamp::MAX`]) are clamped to it.
 pub fn format_rfc3339(ms: i64) -> String {
-    let secs = ms.div_euclid(1000);
-    let days = secs.div_euclid(86400);
-    let rem = secs.rem_euclid(86400);
-    let (y, m, d) = civil_from_days(days);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        (rem % 3600) / 60,
-        rem % 60
-    )
+    let ts = jiff::Timestamp::from_millisecond(ms).unwrap_or(if ms < 0 {
+        jiff::Timestamp::MIN
+    } else {
+        jiff::Timestamp::MAX
+    });
+    ts.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
 /// The age of a timestamp field as kubectl prints it; `<unknown>` when absent or invalid.
@@ -243,5 +219,84 @@ mod tests {
         assert_eq!(format_rfc3339(1_714_564_800_999), "2024-05-01T12:00:00Z");
         assert_eq!(format_rfc3339(0), "1970-01-01T00:00:00Z");
         assert_eq!(format_rfc3339(951_782_400_000), "2000-02-29T00:00:00Z");
+    }
+
+    #[test]
+    fn rfc3339_parse_edge_cases() {
+        let p = parse_rfc3339_ms;
+        // Before 1970; sub-millisecond fractions round down, as before.
+        assert_eq!(p("1969-12-31T23:59:59Z"), Some(-1000));
+        assert_eq!(p("1969-12-31T23:59:59.9995Z"), Some(-1));
+        assert_eq!(p("1900-01-01T00:00:00Z"), Some(-2_208_988_800_000));
+        assert_eq!(p("0000-01-01T00:00:00Z"), Some(-62_167_219_200_000));
+        // Leap years: 2000 and 2024 have a 29 February, 1900 and 2023 do not.
+        assert_eq!(p("2000-02-29T00:00:00Z"), Some(951_782_400_000));
+        assert_eq!(p("2024-02-29T00:00:00Z"), Some(1_709_164_800_000));
+        assert_eq!(p("2023-02-29T00:00:00Z"), None);
+        assert_eq!(p("1900-02-29T00:00:00Z"), None);
+        assert_eq!(p("2024-04-31T00:00:00Z"), None);
+        // Offsets, `-00:00` included; lowercase `t`/`z` and a space separator (RFC 3339 §5.6).
+        assert_eq!(p("2024-05-01T12:00:00-00:00"), Some(1_714_564_800_000));
+        assert_eq!(p("2024-05-01T06:30:00-05:30"), Some(1_714_564_800_000));
+        assert_eq!(p("2024-05-02T11:59:00+23:59"), Some(1_714_564_800_000));
+        assert_eq!(p("2024-05-01t12:00:00z"), Some(1_714_564_800_000));
+        assert_eq!(p("2024-05-01 12:00:00Z"), Some(1_714_564_800_000));
+        // Fractions of any length, truncated to milliseconds.
+        assert_eq!(p("2024-05-01T12:00:00.1Z"), Some(1_714_564_800_100));
+        assert_eq!(
+            p("2024-05-01T12:00:00.999999999999Z"),
+            Some(1_714_564_800_999)
+        );
+        assert_eq!(
+            p("2024-05-01T14:00:00.123456789012+02:00"),
+            Some(1_714_564_800_123)
+        );
+        // A leap second is the next second.
+        assert_eq!(p("2016-12-31T23:59:60Z"), Some(1_483_228_800_000));
+        assert_eq!(p("2016-12-31T23:59:60.5Z"), Some(1_483_228_800_500));
+        // Rejected: other ISO 8601/Temporal forms and out-of-range fields.
+        for bad in [
+            "",
+            "2024-05-01T12:00Z",
+            "2024-05-01T12:00:00",
+            "2024-05-01T12:00:00.Z",
+            "2024-05-01T12:00:00,5Z",
+            "2024-05-01T12:00:00+0200",
+            "2024-05-01T12:00:00+02",
+            "2024-05-01T12:00:00+02:00:00",
+            "2024-05-01T12:00:00Z[UTC]",
+            "2024-05-01T12:00:00ZZ",
+            "2024-05-01X12:00:00Z",
+            "20240501T120000Z",
+            "+002024-05-01T12:00:00Z",
+            "2024-5-01T12:00:00Z",
+            "2024-13-01T12:00:00Z",
+            "2024-00-01T12:00:00Z",
+            "2024-05-00T12:00:00Z",
+            "2024-05-01T24:00:00Z",
+            "2024-05-01T12:60:00Z",
+            "2024-05-01T12:00:61Z",
+            "2024-05-01T12:00:00+05:60",
+            "2024-05-01T12:00:00+26:00",
+            "２０２４-05-01T12:00:00Z",
+        ] {
+            assert_eq!(p(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn rfc3339_format_edge_cases() {
+        assert_eq!(format_rfc3339(-1), "1969-12-31T23:59:59Z");
+        assert_eq!(format_rfc3339(-1000), "1969-12-31T23:59:59Z");
+        assert_eq!(format_rfc3339(-1001), "1969-12-31T23:59:58Z");
+        assert_eq!(format_rfc3339(-2_208_988_800_000), "1900-01-01T00:00:00Z");
+        assert_eq!(format_rfc3339(1_709_164_800_000), "2024-02-29T00:00:00Z");
+        assert_eq!(format_rfc3339(1_483_228_799_999), "2016-12-31T23:59:59Z");
+        assert_eq!(format_rfc3339(-62_167_219_200_000), "0000-01-01T00:00:00Z");
+        assert_eq!(format_rfc3339(i64::MAX), "9999-12-30T22:00:00Z");
+        assert_eq!(format_rfc3339(i64::MIN), "-9999-01-02T01:59:59Z");
+        for ms in [0, 951_782_400_000, 1_714_564_800_000, -2_208_988_800_000] {
+            assert_eq!(parse_rfc3339_ms(&format_rfc3339(ms)), Some(ms));
+        }
     }
 }

@@ -619,11 +619,9 @@ impl Sim {
 }
 
 /// The RFC 3339 timestamp (seconds, UTC) of simulated time `t` for a run starting at
-/// `start_unix_ms`.
+/// `start_unix_ms`, as the API server renders `metav1.Time` ([`kscale_kubectl::format_rfc3339`]).
 pub fn format_timestamp(start_unix_ms: i64, t: SimTime) -> String {
-    let ms = start_unix_ms + t.as_millis() as i64;
-    let ts = jiff::Timestamp::from_millisecond(ms).unwrap_or(jiff::Timestamp::UNIX_EPOCH);
-    ts.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
+    kscale_kubectl::format_rfc3339(start_unix_ms.saturating_add_unsigned(t.as_millis()))
 }
 
 impl Sim {
