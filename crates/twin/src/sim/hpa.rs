@@ -1131,7 +1131,9 @@ impl Sim {
     /// a kubectl step and at the end of the run).
     pub fn flush_hpa_status(&mut self) {
         let start = self.start_unix_ms;
-        let ts = |t: SimTime| super::format_timestamp(start, t);
+        let ts = |t: SimTime| {
+            kscale_kubectl::format_rfc3339(start.saturating_add_unsigned(t.as_millis()))
+        };
         let mut written: Vec<(ObjKey, u64, Value, Value)> = Vec::new();
         for (key, e) in self.hpa.iter_mut() {
             let Some(p) = e.status.as_ref().filter(|_| e.dirty) else {
