@@ -17,6 +17,7 @@ pub mod elastic_autoscaler;
 pub mod event_stream;
 pub mod eviction;
 pub mod hpa;
+pub mod hpa_spec;
 pub mod hpa_view;
 pub mod karpenter;
 pub mod karpenter_disruption;
