@@ -8,16 +8,21 @@
 //! `pkg/cloudprovider` (the launched type is the cheapest remaining offering). Pool `limits`
 //! are checked against the capacity of the candidate instance types, as upstream does.
 //!
-//! Disruption decisions are in the submodules: [`budget`] (NodePool disruption budgets, with
-//! [`cron`] schedules) and [`consolidation`] (delete or replace candidates).
+//! Disruption decisions are in the submodules: [`candidates`] (which nodes are candidates, for
+//! which method), [`budget`] (NodePool disruption budgets, with [`cron`] schedules),
+//! [`emptiness`] (delete empty candidates), [`consolidation`] (delete or replace candidates)
+//! and [`validation`] (a command re-checked before it runs).
 //!
 //! Compatibility is checked with the scheduler's own filter ([`crate::scheduler::fits`]) on a
 //! hypothetical node built from the pool template and the offering's labels, so taints,
 //! tolerations, node selectors and affinity behave exactly as they will on the real node.
 
 pub mod budget;
+pub mod candidates;
 pub mod consolidation;
 pub mod cron;
+pub mod emptiness;
+pub mod validation;
 
 use std::sync::Arc;
 

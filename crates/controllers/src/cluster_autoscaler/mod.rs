@@ -14,11 +14,13 @@
 //! - [`estimator`]: the binpacking estimator.
 //! - [`scale_down`]: utilization, drainability rules, removable nodes, deletion selection.
 //! - [`capacity_buffer`]: how many virtual pods a CapacityBuffer asks for.
+//! - [`status`]: the `cluster-autoscaler-status` ConfigMap's status document.
 
 pub mod capacity_buffer;
 pub mod estimator;
 pub mod expander;
 pub mod scale_down;
+pub mod status;
 
 use std::collections::BTreeMap;
 

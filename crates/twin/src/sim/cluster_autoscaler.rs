@@ -30,6 +30,7 @@ use std::sync::Arc;
 use kscale_controllers::cluster_autoscaler::{
     self as ca, Config, NodeGroup, ScaleUpInput,
     scale_down::{self, ControllerKind, NodeView, PodDrainInfo},
+    status::{self, ClusterAutoscalerStatus, GroupFacts, Readiness},
 };
 use kscale_controllers::scheduler::{NodeInfo, PodInfo};
 use kscale_model::{Resources, SimTime, Taint, TaintEffect};
@@ -407,85 +408,45 @@ impl Sim {
         }
         self.ca.status_stamp = Some(stamp);
         let groups = self.ca_groups(cfg);
-        let mut per: BTreeMap<&str, (u64, u64, u64)> = BTreeMap::new();
+        let mut per: BTreeMap<&str, Readiness> = BTreeMap::new();
         for n in self.nodes.values() {
             if let Some(g) = n.info.labels.get(NODE_GROUP_LABEL) {
                 let e = per.entry(g.as_str()).or_default();
-                e.0 += 1;
-                e.1 += n.info.ready as u64;
+                e.registered += 1;
+                e.ready += n.info.ready as u64;
             }
         }
         for u in self.ca.upcoming.values() {
-            per.entry(u.group.as_str()).or_default().2 += 1;
+            per.entry(u.group.as_str()).or_default().unregistered += 1;
         }
-        let candidates = |g: Option<&str>| {
-            self.ca
-                .state
-                .unneeded_since
-                .keys()
-                .filter(|n| {
-                    g.is_none_or(|g| {
-                        self.nodes
-                            .get(n.as_str())
-                            .and_then(|x| x.info.labels.get(NODE_GROUP_LABEL))
-                            .is_some_and(|l| l == g)
-                    })
-                })
-                .count()
-        };
-        let counts = |total: u64, ready: u64, unregistered: u64, pad: &str| {
-            format!(
-                "{pad}nodeCounts:\n{pad}  registered:\n{pad}    total: {total}\n{pad}    ready: {ready}\n{pad}    notStarted: 0\n{pad}  longUnregistered: 0\n{pad}  unregistered: {unregistered}\n"
-            )
-        };
-        let sd = |c: usize, pad: &str| {
-            if c > 0 {
-                format!(
-                    "{pad}scaleDown:\n{pad}  status: CandidatesPresent\n{pad}  candidates: {c}\n"
-                )
-            } else {
-                format!("{pad}scaleDown:\n{pad}  status: NoCandidates\n")
+        for n in self.ca.state.unneeded_since.keys() {
+            if let Some(g) = self
+                .nodes
+                .get(n.as_str())
+                .and_then(|x| x.info.labels.get(NODE_GROUP_LABEL))
+                && let Some(e) = per.get_mut(g.as_str())
+            {
+                e.candidates += 1;
             }
+        }
+        let cluster = Readiness {
+            registered: self.nodes.len() as u64,
+            ready: self.nodes.values().filter(|n| n.info.ready).count() as u64,
+            unregistered: self.ca.upcoming.len() as u64,
+            candidates: self.ca.state.unneeded_since.len() as u64,
         };
-        let ready = self.nodes.values().filter(|n| n.info.ready).count() as u64;
-        let mut text = format!(
-            "time: {}\nautoscalerStatus: Running\nclusterWide:\n  health:\n    status: Healthy\n{}  scaleUp:\n    status: {}\n{}",
-            self.timestamp(now),
-            counts(
-                self.nodes.len() as u64,
-                ready,
-                self.ca.upcoming.len() as u64,
-                "    "
-            ),
-            if self.ca.upcoming.is_empty() {
-                "NoActivity"
-            } else {
-                "InProgress"
-            },
-            sd(candidates(None), "  "),
-        );
-        if !groups.is_empty() {
-            text.push_str("nodeGroups:\n");
-        }
-        for g in &groups {
-            let (total, ready, up) = per.get(g.id.as_str()).copied().unwrap_or_default();
-            let scale_up = if self.ca.state.backed_off(&g.id, now) {
-                "Backoff"
-            } else if up > 0 {
-                "InProgress"
-            } else {
-                "NoActivity"
-            };
-            text.push_str(&format!(
-                "- name: {}\n  health:\n    status: Healthy\n{}    cloudProviderTarget: {}\n    minSize: {}\n    maxSize: {}\n  scaleUp:\n    status: {scale_up}\n{}",
-                g.id,
-                counts(total, ready, up, "    "),
-                g.target,
-                g.min,
-                g.max,
-                sd(candidates(Some(&g.id)), "  "),
-            ));
-        }
+        let facts: Vec<GroupFacts> = groups
+            .iter()
+            .map(|g| GroupFacts {
+                name: &g.id,
+                readiness: per.get(g.id.as_str()).copied().unwrap_or_default(),
+                target: g.target.into(),
+                min: g.min.into(),
+                max: g.max.into(),
+                backed_off: self.ca.state.backed_off(&g.id, now),
+            })
+            .collect();
+        let text = render_status(&status::get_status(self.timestamp(now), &cluster, &facts));
         let rv_before = self.store.resource_version();
         let key = ObjKey::new("ConfigMap", "kube-system", STATUS_CONFIGMAP);
         let stamp_ts = self.timestamp(now);
@@ -1309,6 +1270,17 @@ impl Sim {
     }
 }
 
+/// The status document as `utils/status/status.go` writes it (`yaml.Marshal`: block style,
+/// fields in declaration order, sequences not indented under their key), rendered by the YAML
+/// library under YAML 1.2 rules (the twin's parser's): strings such as the RFC 3339 `time`
+/// stay plain.
+fn render_status(s: &ClusterAutoscalerStatus) -> String {
+    let mut opts = serde_saphyr::SerializerOptions::default();
+    opts.yaml_12 = true;
+    opts.no_lang_directive = true;
+    serde_saphyr::to_string_with_options(s, opts).expect("the status serializes")
+}
+
 fn fmt_duration(ms: u64) -> String {
     let s = ms / 1000;
     if s.is_multiple_of(60) {
@@ -1321,6 +1293,92 @@ fn fmt_duration(ms: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The status text as the twin wrote it with `format!` before the typed status.
+    fn legacy_status_text(time: &str, cluster: &Readiness, groups: &[GroupFacts]) -> String {
+        let counts = |r: &Readiness, pad: &str| {
+            format!(
+                "{pad}nodeCounts:\n{pad}  registered:\n{pad}    total: {}\n{pad}    ready: {}\n{pad}    notStarted: 0\n{pad}  longUnregistered: 0\n{pad}  unregistered: {}\n",
+                r.registered, r.ready, r.unregistered
+            )
+        };
+        let sd = |c: u64, pad: &str| {
+            if c > 0 {
+                format!(
+                    "{pad}scaleDown:\n{pad}  status: CandidatesPresent\n{pad}  candidates: {c}\n"
+                )
+            } else {
+                format!("{pad}scaleDown:\n{pad}  status: NoCandidates\n")
+            }
+        };
+        let mut text = format!(
+            "time: {time}\nautoscalerStatus: Running\nclusterWide:\n  health:\n    status: Healthy\n{}  scaleUp:\n    status: {}\n{}",
+            counts(cluster, "    "),
+            if cluster.unregistered == 0 {
+                "NoActivity"
+            } else {
+                "InProgress"
+            },
+            sd(cluster.candidates, "  "),
+        );
+        if !groups.is_empty() {
+            text.push_str("nodeGroups:\n");
+        }
+        for g in groups {
+            let scale_up = if g.backed_off {
+                "Backoff"
+            } else if g.readiness.unregistered > 0 {
+                "InProgress"
+            } else {
+                "NoActivity"
+            };
+            text.push_str(&format!(
+                "- name: {}\n  health:\n    status: Healthy\n{}    cloudProviderTarget: {}\n    minSize: {}\n    maxSize: {}\n  scaleUp:\n    status: {scale_up}\n{}",
+                g.name,
+                counts(&g.readiness, "    "),
+                g.target,
+                g.min,
+                g.max,
+                sd(g.readiness.candidates, "  "),
+            ));
+        }
+        text
+    }
+
+    #[test]
+    fn status_text_is_the_hand_formatted_layout() {
+        let r = |registered, ready, unregistered, candidates| Readiness {
+            registered,
+            ready,
+            unregistered,
+            candidates,
+        };
+        let g = |name, readiness: Readiness, backed_off| GroupFacts {
+            name,
+            readiness,
+            target: readiness.registered + readiness.unregistered,
+            min: 0,
+            max: 20,
+            backed_off,
+        };
+        let cases: Vec<(Readiness, Vec<GroupFacts>)> = vec![
+            (r(0, 0, 0, 0), vec![]),
+            (r(3, 3, 0, 0), vec![g("workers", r(3, 3, 0, 0), false)]),
+            (
+                r(12, 10, 4, 3),
+                vec![
+                    g("general-purpose", r(8, 7, 3, 2), false),
+                    g("gpu", r(2, 1, 1, 1), true),
+                    g("spot-m5", r(0, 0, 0, 0), true),
+                ],
+            ),
+        ];
+        for (cluster, groups) in cases {
+            let time = "2024-05-01T11:55:00Z";
+            let typed = render_status(&status::get_status(time.into(), &cluster, &groups));
+            assert_eq!(typed, legacy_status_text(time, &cluster, &groups));
+        }
+    }
 
     #[test]
     fn ca_images_are_recognised() {

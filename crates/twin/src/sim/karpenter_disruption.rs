@@ -12,8 +12,13 @@
 //! (`StartCommand`: candidates get the `karpenter.sh/disrupted:NoSchedule` taint, the
 //! replacement is launched, and only once it is initialized are the candidates' NodeClaims
 //! deleted, which drains and terminates them) and `events/events.go` for the wording. The
-//! decisions themselves are [`kscale_controllers::karpenter::consolidation`] and
-//! [`kscale_controllers::karpenter::budget`].
+//! decisions themselves are in [`kscale_controllers::karpenter`]: [`candidates`] (which nodes are
+//! candidates, for which method), [`budget`], [`emptiness`], [`consolidation`] and
+//! [`validation`]; this module gathers their inputs from the twin's state and applies the
+//! commands.
+//!
+//! [`emptiness`]: kscale_controllers::karpenter::emptiness
+//! [`validation`]: kscale_controllers::karpenter::validation
 //!
 //! Per-poll cost: nothing is computed while no pod or node changed since a poll that found
 //! nothing (upstream `IsConsolidated`), unless a node's `consolidateAfter` elapses or a
@@ -22,14 +27,16 @@
 //! to disruption is cached per node (`NodeEntry`) and read again only when the node's
 //! `pods_stamp` or [`Sim::node_labels_epoch`] changed.
 
-use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use kscale_controllers::karpenter::budget::{self, Reason};
-use kscale_controllers::karpenter::consolidation::{
-    self, Candidate, CandidatePods, Cluster, Decision, eviction_cost, lifetime_remaining,
+use kscale_controllers::karpenter::candidates::{
+    self, Ineligible, NODEPOOL_LABEL, NodeFacts, PodFacts, PodsSummary, PoolDisruption,
 };
+use kscale_controllers::karpenter::consolidation::{self, Candidate, Cluster, Decision};
+use kscale_controllers::karpenter::emptiness::emptiness;
+use kscale_controllers::karpenter::validation::{self, Rejection};
 use kscale_controllers::karpenter::{Offering, Pool, compatibility};
 use kscale_controllers::scheduler::{NodeInfo, PodInfo};
 use kscale_model::labels::{Labels, NodeSelectorRequirement};
@@ -204,29 +211,20 @@ struct NodeEntry {
     pods: Option<NodePods>,
 }
 
-/// What a node's pods mean to disruption: valid while the node's pods (ids, in order, and
-/// their terminating flags) are the same, since a pod's owner, priority and template only change
-/// with a `kubectl annotate` ([`DisruptionState::pod_annotations_changed`]). The node's
-/// [`Node::pods_stamp`] changes with any of those, so an unchanged stamp proves the signature
-/// unchanged without reading the pods (`Sim::check_invariants` verifies it).
+/// What a node's pods mean to disruption ([`PodsSummary`]), kept while the node's pods (ids, in
+/// order, and their terminating flags) are the same, since a pod's owner, priority and template
+/// only change with a `kubectl annotate` ([`DisruptionState::pod_annotations_changed`]). The
+/// node's [`Node::pods_stamp`] changes with any of those, so an unchanged stamp proves the
+/// signature unchanged without reading the pods (`Sim::check_invariants` verifies it).
 #[derive(Debug, Default)]
 struct NodePods {
     /// The node's [`Node::pods_stamp`] when last found current.
     stamp: u64,
     /// (id, terminating) of the node's pods when computed.
     signature: Vec<(u64, bool)>,
-    /// A reschedulable pod has `karpenter.sh/do-not-disrupt: "true"`.
-    blocked: bool,
-    /// Indices (into the node's pods) of the reschedulable pods, in the consolidation
-    /// simulation's placement order ([`consolidation::placement_key`]: it reads the requests,
-    /// which change with a new stamp too).
-    pods: Vec<u32>,
-    /// None of them requests a negative CPU or memory.
-    non_negative: bool,
-    /// Σ eviction cost of those pods.
-    disruption_cost: f64,
-    /// 1 + Σ max(0, eviction cost).
-    reschedule_cost: f64,
+    /// What the pods mean (their placement order read the requests, which change with a new
+    /// stamp too).
+    summary: PodsSummary,
 }
 
 impl NodePods {
@@ -242,21 +240,6 @@ impl NodePods {
                 .iter()
                 .zip(pods)
                 .all(|(s, p)| s.0 == p.id && s.1 == p.terminating)
-    }
-
-    /// The node's reschedulable pods (borrowed from the node and this cache).
-    fn candidate_pods<'a>(&'a self, pods: &'a [PodInfo]) -> CandidatePods<'a> {
-        CandidatePods::in_placement_order(pods, Cow::Borrowed(&self.pods), self.non_negative)
-    }
-
-    /// Puts `pods` in placement order for the node's current requests.
-    fn order(&mut self, node: &[PodInfo]) {
-        self.pods
-            .sort_by_key(|i| consolidation::placement_key(&node[*i as usize]));
-        self.non_negative = self.pods.iter().all(|i| {
-            let r = &node[*i as usize].requests;
-            r.cpu_milli >= 0 && r.memory >= 0
-        });
     }
 }
 
@@ -286,6 +269,25 @@ struct Gathered<'a> {
     destinations: Vec<&'a NodeInfo>,
 }
 
+impl Gathered<'_> {
+    /// Records why a node of pool `pi` is no candidate: a disrupting or NotReady node counts
+    /// against the budget, a node not yet consolidatable sets the next poll, and the reasons
+    /// upstream reports get an `Unconsolidatable` event.
+    fn not_a_candidate(&mut self, pi: usize, node: &str, pool: &str, why: Ineligible) {
+        match why {
+            Ineligible::Disrupting => self.counts[pi].1 += 1,
+            Ineligible::NotConsolidatable(t) => {
+                self.next_eligible = Some(self.next_eligible.map_or(t, |x| x.min(t)));
+            }
+            _ => {
+                if let Some(msg) = why.unconsolidatable(pool) {
+                    self.unconsolidatable.push((node.to_string(), msg));
+                }
+            }
+        }
+    }
+}
+
 /// What a disruption poll decided, before its events are emitted.
 struct Poll {
     /// Per pool: initialized nodes, disrupting or NotReady nodes.
@@ -304,15 +306,17 @@ struct Poll {
     next_eligible: Option<SimTime>,
 }
 
-/// The label naming a node's NodePool.
-const NODEPOOL_LABEL: &str = "karpenter.sh/nodepool";
-
 /// The node has `karpenter.sh/do-not-disrupt: "true"`.
 fn do_not_disrupt(n: &Node) -> bool {
-    n.annotations
-        .get("karpenter.sh/do-not-disrupt")
-        .map(String::as_str)
-        == Some("true")
+    candidates::do_not_disrupt(&n.annotations)
+}
+
+/// The pool's `spec.disruption` as candidate selection reads it.
+fn pool_disruption(c: &PoolConfig) -> PoolDisruption {
+    PoolDisruption {
+        consolidate_after_ms: c.empty_after_ms,
+        underutilized: c.underutilized,
+    }
 }
 
 fn is_nodepool(c: &PoolConfig) -> bool {
@@ -472,47 +476,46 @@ impl Sim {
             };
             let cfg = &configs[pi];
             g.counts[pi].0 += 1;
-            if !n.info.ready || disrupting {
-                g.counts[pi].1 += 1;
-                continue;
-            }
-            let Some(after) = cfg.empty_after_ms else {
-                g.unconsolidatable.push((
-                    name.to_string(),
-                    format!("NodePool \"{}\" has consolidation disabled", cfg.pool.name),
-                ));
-                continue;
+            let facts = NodeFacts {
+                ready: n.info.ready,
+                disrupting,
+                do_not_disrupt,
+                last_pod_event: n.last_pod_event,
             };
-            if do_not_disrupt {
+            let policy = pool_disruption(cfg);
+            if let Err(why) = candidates::screen_node(&facts, &policy, now) {
+                g.not_a_candidate(pi, name, &cfg.pool.name, why);
                 continue;
             }
-            let eligible = n.last_pod_event.plus_millis(after);
-            if now < eligible {
-                g.next_eligible = Some(g.next_eligible.map_or(eligible, |t| t.min(eligible)));
-                continue;
-            }
+            let age = now.since(n.created);
             // (The cache is refreshed before every gathering: `fresh` is for safety only.)
-            let (pods, disruption_cost, reschedule_cost) = match cache.filter(|c| c.current(n)) {
-                Some(np) if np.blocked => continue,
-                Some(np) => (
-                    np.candidate_pods(&n.info.pods),
-                    np.disruption_cost,
-                    np.reschedule_cost,
-                ),
+            let screened = match cache.filter(|c| c.current(n)) {
+                Some(np) => candidates::screen_pods(&np.summary, &policy).map(|r| {
+                    let s = &np.summary;
+                    let cost = s.candidate_disruption_cost(age, cfg.expire_after_ms);
+                    (r, s.candidate_pods(&n.info.pods), cost, s.reschedule_cost)
+                }),
                 None => {
-                    let fresh = self.node_pods(n);
-                    if fresh.blocked {
-                        continue;
-                    }
-                    let pods = CandidatePods::in_placement_order(
-                        &n.info.pods,
-                        Cow::Owned(fresh.pods),
-                        fresh.non_negative,
-                    );
-                    (pods, fresh.disruption_cost, fresh.reschedule_cost)
+                    let fresh = self.node_pods(n).summary;
+                    candidates::screen_pods(&fresh, &policy).map(|r| {
+                        let cost = fresh.candidate_disruption_cost(age, cfg.expire_after_ms);
+                        let reschedule_cost = fresh.reschedule_cost;
+                        (
+                            r,
+                            fresh.into_candidate_pods(&n.info.pods),
+                            cost,
+                            reschedule_cost,
+                        )
+                    })
                 }
             };
-            let empty = pods.is_empty();
+            let (reason, pods, disruption_cost, reschedule_cost) = match screened {
+                Ok(s) => s,
+                Err(why) => {
+                    g.not_a_candidate(pi, name, &cfg.pool.name, why);
+                    continue;
+                }
+            };
             let c = Candidate {
                 node: name,
                 pool: pi,
@@ -521,23 +524,13 @@ impl Sim {
                 price: n.hourly_price,
                 capacity: n.capacity,
                 pods,
-                disruption_cost: disruption_cost
-                    * lifetime_remaining(now.since(n.created), cfg.expire_after_ms),
+                disruption_cost,
                 reschedule_cost,
                 destination,
             };
-            if empty {
-                g.empty.push(c);
-            } else if !cfg.underutilized {
-                g.unconsolidatable.push((
-                    name.to_string(),
-                    format!(
-                        "NodePool \"{}\" has consolidation policy WhenEmpty, but node is not empty",
-                        cfg.pool.name
-                    ),
-                ));
-            } else {
-                g.underutilized.push(c);
+            match reason {
+                Reason::Empty => g.empty.push(c),
+                _ => g.underutilized.push(c),
             }
         }
         if !ordered {
@@ -554,41 +547,22 @@ impl Sim {
         g
     }
 
-    /// What `pods` (a node's) mean to disruption (upstream `EvictionCost` of the reschedulable
-    /// pods; DaemonSet and terminating pods are not rescheduled).
+    /// What a node's pods mean to disruption ([`PodsSummary::of`] its pods' facts).
     fn node_pods(&self, n: &Node) -> NodePods {
         let pods = &n.info.pods;
-        let mut out = NodePods {
+        NodePods {
             stamp: n.pods_stamp,
             signature: pods.iter().map(|p| (p.id, p.terminating)).collect(),
-            reschedule_cost: 1.0,
-            ..NodePods::default()
-        };
-        for (i, p) in pods.iter().enumerate() {
-            let Some(pod) = self.pods.get(&p.id) else {
-                continue;
-            };
-            if pod.owner.as_ref().is_some_and(|o| o.kind == "DaemonSet")
-                || pod.deleting_at.is_some()
-            {
-                continue;
-            }
-            let ann = &pod.template.annotations;
-            if ann.get("karpenter.sh/do-not-disrupt").map(String::as_str) == Some("true") {
-                out.blocked = true;
-                break;
-            }
-            let deletion_cost = ann
-                .get("controller.kubernetes.io/pod-deletion-cost")
-                .and_then(|v| v.parse::<f64>().ok())
-                .unwrap_or(0.0);
-            let c = eviction_cost(deletion_cost, pod.priority);
-            out.disruption_cost += c;
-            out.reschedule_cost += c.max(0.0);
-            out.pods.push(i as u32);
+            summary: PodsSummary::of(pods, |p| {
+                let pod = self.pods.get(&p.id)?;
+                Some(PodFacts {
+                    daemon_set: pod.owner.as_ref().is_some_and(|o| o.kind == "DaemonSet"),
+                    terminating: pod.deleting_at.is_some(),
+                    annotations: &pod.template.annotations,
+                    priority: pod.priority,
+                })
+            }),
         }
-        out.order(pods);
-        out
     }
 
     /// Brings the cached [`NodeEntry`]s up to date with the nodes (before a [`Sim::gather`]):
@@ -652,7 +626,7 @@ impl Sim {
             Some(c) if c.same_pods(&n.info.pods) => {
                 // Same pods (what they mean to disruption is kept), maybe new requests.
                 c.stamp = n.pods_stamp;
-                c.order(&n.info.pods);
+                c.summary.order(&n.info.pods);
             }
             _ => e.pods = Some(self.node_pods(n)),
         }
@@ -686,12 +660,9 @@ impl Sim {
             if let Some(c) = &e.pods
                 && c.stamp == n.pods_stamp
                 && (!c.same_pods(&n.info.pods) || {
-                    let mut again = NodePods {
-                        pods: c.pods.clone(),
-                        ..NodePods::default()
-                    };
+                    let mut again = c.summary.clone();
                     again.order(&n.info.pods);
-                    again.pods != c.pods || again.non_negative != c.non_negative
+                    again != c.summary
                 })
             {
                 return Err(format!(
@@ -904,28 +875,20 @@ impl Sim {
         };
         // Emptiness: every empty candidate the budgets allow, in one command.
         if !g.empty.is_empty() {
-            let mut left = self.budgets(configs, &g, Reason::Empty);
+            let budget = self.budgets(configs, &g, Reason::Empty);
             poll.blocked.push(Reason::Empty);
-            let mut idx = vec![];
-            for (i, c) in g.empty.iter().enumerate() {
-                if left[c.pool] == 0 {
-                    poll.constrained = true;
-                    continue;
-                }
-                left[c.pool] -= 1;
-                idx.push(i);
-            }
-            if !idx.is_empty() {
-                let savings = idx.iter().map(|i| g.empty[*i].price).sum();
+            let empty = emptiness(&g.empty, &budget);
+            poll.constrained |= empty.constrained_by_budgets;
+            if let Some(c) = empty.command {
                 poll.command = Some(self.command_from(
                     &g,
                     &g.empty,
-                    &idx,
-                    &Decision::Delete,
+                    &c.candidates,
+                    &c.decision,
                     &[],
                     Reason::Empty,
                     "empty",
-                    savings,
+                    c.savings,
                 ));
                 return poll;
             }
@@ -1038,8 +1001,9 @@ impl Sim {
                 if cmd.reason == Reason::Underutilized {
                     for (node, ..) in &cmd.nodes {
                         let msg = format!(
-                            "Consolidation rejected: {}, reason: {why} (savings: ${:.2})",
+                            "Consolidation rejected: {}, reason: {} (savings: ${:.2})",
                             cmd.describe(),
+                            why.as_str(),
                             cmd.savings
                         );
                         self.emit_node_and_claim("ConsolidationRejected", node, msg);
@@ -1053,29 +1017,20 @@ impl Sim {
         }
     }
 
-    /// `churn` (a candidate is no longer one), `budget` or `scheduling` (the simulation
-    /// gives another result).
-    fn revalidate(&self, configs: &[PoolConfig], cmd: &Command) -> Result<(), &'static str> {
+    /// The command's [`validation`] over the current state.
+    fn revalidate(&self, configs: &[PoolConfig], cmd: &Command) -> Result<(), Rejection> {
         let g = self.gather(configs, false);
         let list = match cmd.reason {
             Reason::Empty => &g.empty,
             _ => &g.underutilized,
         };
-        let mut idx = vec![];
-        for (name, uid, ..) in &cmd.nodes {
-            match list.iter().position(|c| c.node == name) {
-                Some(i) if self.nodes[name.as_str()].uid == *uid => idx.push(i),
-                _ => return Err("churn"),
-            }
-        }
-        let mut left = self.budgets(configs, &g, cmd.reason);
-        for i in &idx {
-            let p = list[*i].pool;
-            if left[p] == 0 {
-                return Err("budget");
-            }
-            left[p] -= 1;
-        }
+        let found = cmd.nodes.iter().map(|(name, uid, ..)| {
+            list.iter()
+                .position(|c| c.node == name)
+                .filter(|_| self.nodes[name.as_str()].uid == *uid)
+        });
+        let budgets = self.budgets(configs, &g, cmd.reason);
+        let idx = validation::validate_candidates(found, list, &budgets)?;
         if cmd.reason == Reason::Empty {
             return Ok(());
         }
@@ -1097,22 +1052,11 @@ impl Sim {
         };
         let set: Vec<&Candidate> = idx.iter().map(|i| &list[*i]).collect();
         let base = self.simulations(&cluster, &offerings, g.destinations.len());
-        match (
-            consolidation::compute_in(&cluster, &base, &set),
-            &cmd.replacement,
-        ) {
-            (Ok(Decision::Delete), None) => Ok(()),
-            (Ok(Decision::Replace(r)), Some(want)) => {
-                let same = r.options.iter().any(|o| {
-                    let x = &offerings[*o];
-                    x.instance_type == want.offering.instance_type
-                        && x.capacity_type == want.offering.capacity_type
-                        && x.zone == want.offering.zone
-                });
-                if same { Ok(()) } else { Err("scheduling") }
-            }
-            _ => Err("scheduling"),
-        }
+        validation::validate_command(
+            &consolidation::compute_in(&cluster, &base, &set),
+            cmd.replacement.as_ref().map(|r| &r.offering),
+            &offerings,
+        )
     }
 
     fn start_command(&mut self, configs: &[PoolConfig], mut cmd: Command) {
