@@ -57,6 +57,15 @@ impl Document {
     }
 }
 
+/// Renders a value as YAML under YAML 1.2 rules (the parser's): strings such as RFC 3339
+/// times stay plain, and no `%YAML` directive is written.
+pub fn to_string<T: serde::Serialize>(v: &T) -> String {
+    let mut opts = serde_saphyr::SerializerOptions::default();
+    opts.yaml_12 = true;
+    opts.no_lang_directive = true;
+    serde_saphyr::to_string_with_options(v, opts).expect("kscale's own types serialize")
+}
+
 /// Splits a file into documents on lines that are exactly `---` (optionally followed by a
 /// comment or spaces). A leading `---` does not create an empty document.
 pub fn split_documents(text: &str) -> Vec<Document> {

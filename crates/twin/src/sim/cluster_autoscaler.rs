@@ -1275,10 +1275,7 @@ impl Sim {
 /// library under YAML 1.2 rules (the twin's parser's): strings such as the RFC 3339 `time`
 /// stay plain.
 fn render_status(s: &ClusterAutoscalerStatus) -> String {
-    let mut opts = serde_saphyr::SerializerOptions::default();
-    opts.yaml_12 = true;
-    opts.no_lang_directive = true;
-    serde_saphyr::to_string_with_options(s, opts).expect("the status serializes")
+    crate::yaml::to_string(s)
 }
 
 fn fmt_duration(ms: u64) -> String {
