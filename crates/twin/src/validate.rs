@@ -3,6 +3,7 @@
 //! Messages follow the API server's `field: Invalid value: X: reason` shape
 //! (k8s.io/apimachinery/pkg/util/validation/field), so users recognise them.
 
+use kscale_controllers::karpenter::budget::Budget;
 use kscale_model::Quantity;
 use serde_json::{Map, Value};
 
@@ -337,13 +338,41 @@ fn validate_nodepool_disruption(spec: Option<&Value>) -> Result<(), Invalid> {
             ));
         }
         for (i, x) in list.iter().enumerate() {
-            if let Err(e) = crate::sim::karpenter::parse_budget(x) {
+            if let Err(e) = parse_budget(x) {
                 let field = format!("spec.disruption.budgets[{i}]");
                 return Err((field.clone(), format!("{field}: Invalid value: {x}: {e}")));
             }
         }
     }
     Ok(())
+}
+
+/// Parses one budget object (`nodes`, `reasons`, `schedule`, `duration`).
+pub fn parse_budget(b: &Value) -> Result<Budget, String> {
+    let nodes = match b.get("nodes") {
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Number(n)) => n.to_string(),
+        None => "10%".to_string(),
+        Some(other) => return Err(format!("nodes: invalid value {other}")),
+    };
+    let reasons: Vec<String> = b
+        .get("reasons")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .map(|r| r.as_str().unwrap_or("").to_string())
+                .collect()
+        })
+        .unwrap_or_default();
+    let schedule = b.get("schedule").and_then(Value::as_str);
+    let duration = match b.get("duration").and_then(Value::as_str) {
+        Some(d) => Some(
+            kscale_model::parse_duration(d)
+                .map_err(|e| format!("duration: invalid value \"{d}\": {e}"))?,
+        ),
+        None => None,
+    };
+    Budget::parse(&nodes, &reasons, schedule, duration)
 }
 
 #[cfg(test)]

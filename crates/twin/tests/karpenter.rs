@@ -238,7 +238,7 @@ fn example_consolidates_and_replaces_with_cheaper_nodes() {
     assert_eq!(sim.nodes.len(), 2);
     assert_eq!(sim.pods.values().filter(|p| p.is_ready()).count(), 2);
     // Every replacement is cheaper than the node(s) it replaces.
-    let d = &sim.karpenter.disruption.decisions;
+    let d = &sim.karpenter_disruption.decisions;
     let replaced: Vec<_> = d.iter().filter(|r| r.decision == "replace").collect();
     assert!(!replaced.is_empty(), "{d:?}");
     for r in &replaced {
@@ -306,8 +306,7 @@ fn a_wider_budget_disrupts_several_nodes_at_once() {
     let max = disrupting.iter().map(|x| x.1).fold(0.0, f64::max);
     assert!(max >= 2.0, "{max}");
     assert!(
-        sim.karpenter
-            .disruption
+        sim.karpenter_disruption
             .decisions
             .iter()
             .any(|r| r.nodes.len() >= 2)
@@ -318,7 +317,7 @@ fn a_wider_budget_disrupts_several_nodes_at_once() {
 #[test]
 fn zero_budget_blocks_disruption() {
     let sim = run_example(Some("      - nodes: \"0\"\n"));
-    assert!(sim.karpenter.disruption.decisions.is_empty());
+    assert!(sim.karpenter_disruption.decisions.is_empty());
     assert!(sim.events.iter().any(|e| e.reason == "DisruptionBlocked"
         && e.message
             == "No allowed disruptions for disruption reason Underutilized due to blocking budget"));
@@ -332,7 +331,7 @@ fn scheduled_budget_freezes_consolidation_until_its_window_ends() {
     let sim = run_example(Some(
         "      - nodes: \"1\"\n      - nodes: \"0\"\n        reasons: [Underutilized]\n        schedule: \"0 0 * * *\"\n        duration: 28m\n",
     ));
-    let d = &sim.karpenter.disruption.decisions;
+    let d = &sim.karpenter_disruption.decisions;
     let under: Vec<f64> = d
         .iter()
         .filter(|r| r.reason == "Underutilized")

@@ -484,7 +484,7 @@ impl Sim {
         let running = std::mem::replace(&mut p.template, desired.clone());
         let (ns, name) = (p.namespace.to_string(), p.name.to_string());
         if running.annotations != desired.annotations {
-            self.karpenter.disruption.pod_annotations_changed();
+            self.karpenter_disruption.pod_annotations_changed();
         }
         let changes = plan_of(&running, &desired);
         let (mut started, mut stopped) = (0, 0);

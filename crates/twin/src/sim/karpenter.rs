@@ -115,8 +115,6 @@ pub struct KarpenterState {
     pub consolidation_checked: Option<u64>,
     /// Pods Karpenter nominated to an in-flight NodeClaim (pod id → claim).
     pub nominated: BTreeMap<u64, String>,
-    /// Disruption of NodePool nodes (commands, budgets' bookkeeping, decisions).
-    pub disruption: super::karpenter_disruption::DisruptionState,
     /// The nodes' summed capacity per pool label and pool name, and the
     /// [`Sim::node_labels_epoch`] it was summed at (the nodes' share of the pools' usage).
     node_usage: Option<(u64, NodeUsage)>,
@@ -314,7 +312,7 @@ impl Sim {
     /// Node `name` was just added (`added`) or is about to be removed: the pools' node usage,
     /// if current, follows the change, and disruption forgets what it cached of the name.
     pub(super) fn karpenter_node_counted(&mut self, name: &str, added: bool) {
-        self.karpenter.disruption.forget_node(name);
+        self.karpenter_disruption.forget_node(name);
         let Some((epoch, usage)) = &mut self.karpenter.node_usage else {
             return;
         };
@@ -670,8 +668,7 @@ impl Sim {
         // The instance is billed from launch, not from registration.
         self.closed_cost += f.offering.price * self.now.since(f.launched) as f64 / 3_600_000.0;
         self.emit("Normal", "Registered", "NodeClaim", "", claim, format!("Status condition transitioned, Type: Registered, Status: True, Reason: Registered (node {})", f.node), "karpenter");
-        self.karpenter
-            .disruption
+        self.karpenter_disruption
             .claims
             .insert(f.node.clone(), claim.to_string());
         self.add_node(
@@ -693,7 +690,7 @@ impl Sim {
             self.karpenter.polling = false;
             return;
         }
-        if self.karpenter.disruption.validating.is_some() {
+        if self.karpenter_disruption.validating.is_some() {
             // The pending command's validation polls again.
             return;
         }
@@ -777,7 +774,7 @@ impl Sim {
         );
         self.count("karpenterDisruptions");
         let n = &self.nodes[node.as_str()];
-        let record = super::karpenter_disruption::DecisionRecord {
+        let record = DecisionRecord {
             time: now.as_secs_f64(),
             decision: "delete",
             reason,
@@ -786,7 +783,7 @@ impl Sim {
             replacement: None,
             savings: n.hourly_price,
         };
-        self.karpenter.disruption.decisions.push(record);
+        self.karpenter_disruption.decisions.push(record);
         let _ = self.drain(&node, true, None);
         self.karpenter.empty_since.remove(&node);
         self.remove_node(&node);
@@ -866,30 +863,23 @@ pub fn nodepool_budgets(spec: Option<&Value>) -> Vec<Budget> {
     list.iter().filter_map(|b| parse_budget(b).ok()).collect()
 }
 
-/// Parses one budget object (`nodes`, `reasons`, `schedule`, `duration`).
-pub fn parse_budget(b: &Value) -> Result<Budget, String> {
-    let nodes = match b.get("nodes") {
-        Some(Value::String(s)) => s.clone(),
-        Some(Value::Number(n)) => n.to_string(),
-        None => "10%".to_string(),
-        Some(other) => return Err(format!("nodes: invalid value {other}")),
-    };
-    let reasons: Vec<String> = b
-        .get("reasons")
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .map(|r| r.as_str().unwrap_or("").to_string())
-                .collect()
-        })
-        .unwrap_or_default();
-    let schedule = b.get("schedule").and_then(Value::as_str);
-    let duration = match b.get("duration").and_then(Value::as_str) {
-        Some(d) => Some(
-            kscale_model::parse_duration(d)
-                .map_err(|e| format!("duration: invalid value \"{d}\": {e}"))?,
-        ),
-        None => None,
-    };
-    Budget::parse(&nodes, &reasons, schedule, duration)
+pub use crate::validate::parse_budget;
+
+/// One disruption decision, for summary.json.
+#[derive(Debug, Clone)]
+pub struct DecisionRecord {
+    /// Seconds since the start.
+    pub time: f64,
+    /// `delete` or `replace`.
+    pub decision: &'static str,
+    /// `Empty` or `Underutilized`.
+    pub reason: &'static str,
+    /// `empty`, `multi` or `single`.
+    pub method: &'static str,
+    /// Nodes disrupted, with their instance and capacity types.
+    pub nodes: Vec<String>,
+    /// The replacement's instance and capacity type.
+    pub replacement: Option<String>,
+    /// Hourly savings, USD.
+    pub savings: f64,
 }

@@ -114,24 +114,7 @@ impl Command {
     }
 }
 
-/// One disruption decision, for summary.json.
-#[derive(Debug, Clone)]
-pub struct DecisionRecord {
-    /// Seconds since the start.
-    pub time: f64,
-    /// `delete` or `replace`.
-    pub decision: &'static str,
-    /// `Empty` or `Underutilized`.
-    pub reason: &'static str,
-    /// `empty`, `multi` or `single`.
-    pub method: &'static str,
-    /// Nodes disrupted, with their instance and capacity types.
-    pub nodes: Vec<String>,
-    /// The replacement's instance and capacity type.
-    pub replacement: Option<String>,
-    /// Hourly savings, USD.
-    pub savings: f64,
-}
+pub use super::karpenter::DecisionRecord;
 
 /// Disruption state of the twin's Karpenter.
 #[derive(Debug, Default)]
@@ -331,7 +314,7 @@ impl Sim {
     fn dedupe(&mut self, reason: &'static str, object: &str, window_ms: u64) -> bool {
         let key = (reason, object.to_string());
         let now = self.now;
-        let d = &mut self.karpenter.disruption.dedupe;
+        let d = &mut self.karpenter_disruption.dedupe;
         if d.get(&key).is_some_and(|t| now.since(*t) < window_ms) {
             return false;
         }
@@ -374,7 +357,7 @@ impl Sim {
     fn refresh_compat(&mut self, configs: &[PoolConfig]) {
         let offerings = self.available_offerings();
         let pools: Vec<Pool> = configs.iter().map(|c| c.pool.clone()).collect();
-        let state = &mut self.karpenter.disruption;
+        let state = &mut self.karpenter_disruption;
         if state
             .compat
             .as_ref()
@@ -401,7 +384,7 @@ impl Sim {
         offerings: &Arc<Vec<Offering>>,
         named_in_order: usize,
     ) -> consolidation::Simulations<'c> {
-        let compatible = match &self.karpenter.disruption.compat {
+        let compatible = match &self.karpenter_disruption.compat {
             Some(c) if c.matches(cluster.pools, offerings) => c.compatible.clone(),
             _ => Arc::new(compatibility(cluster.pools, cluster.offerings)),
         };
@@ -425,7 +408,7 @@ impl Sim {
             destinations: Vec::with_capacity(self.nodes.len()),
         };
         let now = self.now;
-        let state = &self.karpenter.disruption;
+        let state = &self.karpenter_disruption;
         // The cache and the nodes are both in name order: walked side by side.
         let mut cached = state.node_pods.iter().peekable();
         let mut last_pool: Option<(&str, Option<usize>)> = None;
@@ -569,8 +552,8 @@ impl Sim {
     /// in place, a node's pods read only when its stamp changed.
     fn refresh_node_pods(&mut self) {
         let epoch = self.store.changes().at(Topic::NodeMetadata);
-        let mut cache = std::mem::take(&mut self.karpenter.disruption.node_pods);
-        let mut names = std::mem::take(&mut self.karpenter.disruption.pool_names);
+        let mut cache = std::mem::take(&mut self.karpenter_disruption.node_pods);
+        let mut names = std::mem::take(&mut self.karpenter_disruption.pool_names);
         let mut missing = vec![];
         let mut matched = 0;
         {
@@ -595,8 +578,8 @@ impl Sim {
             self.refresh_entry(&mut e, &self.nodes[&name], epoch, &mut names);
             cache.insert(name, e);
         }
-        self.karpenter.disruption.node_pods = cache;
-        self.karpenter.disruption.pool_names = names;
+        self.karpenter_disruption.node_pods = cache;
+        self.karpenter_disruption.pool_names = names;
     }
 
     fn refresh_entry(
@@ -635,7 +618,7 @@ impl Sim {
     /// The disruption cache agrees with the nodes: an entry whose stamp is its node's has the
     /// node's pods (ids, order, terminating flags).
     pub(super) fn disruption_check_invariants(&self) -> Result<(), String> {
-        if let Some(c) = &self.karpenter.disruption.compat {
+        if let Some(c) = &self.karpenter_disruption.compat {
             let pools: Vec<Pool> = c
                 .pools
                 .iter()
@@ -653,7 +636,7 @@ impl Sim {
                 return Err("kept pool compatibility differs from a recount".into());
             }
         }
-        for (name, e) in &self.karpenter.disruption.node_pods {
+        for (name, e) in &self.karpenter_disruption.node_pods {
             let Some(n) = self.nodes.get(name) else {
                 continue;
             };
@@ -800,8 +783,7 @@ impl Sim {
     pub fn nodepools_consolidated(&self, configs: &[PoolConfig]) -> bool {
         !configs.iter().any(is_nodepool)
             || self
-                .karpenter
-                .disruption
+                .karpenter_disruption
                 .consolidated
                 .is_some_and(|(pe, ne, until)| {
                     pe == self.store.changes().at(Topic::PodPlacement)
@@ -851,7 +833,7 @@ impl Sim {
                 // A scheduled budget may change at the next minute.
                 until = until.min(SimTime((self.now.as_millis() / 60_000 + 1) * 60_000));
             }
-            self.karpenter.disruption.consolidated = Some((
+            self.karpenter_disruption.consolidated = Some((
                 self.store.changes().at(Topic::PodPlacement),
                 self.store.changes().at(Topic::Capacity),
                 until,
@@ -968,13 +950,13 @@ impl Sim {
     /// Emits an event on a node and on its NodeClaim, as upstream's disruption events do.
     fn emit_node_and_claim(&mut self, reason: &str, node: &str, msg: String) {
         self.emit("Normal", reason, "Node", "", node, msg.clone(), "karpenter");
-        if let Some(claim) = self.karpenter.disruption.claims.get(node).cloned() {
+        if let Some(claim) = self.karpenter_disruption.claims.get(node).cloned() {
             self.emit("Normal", reason, "NodeClaim", "", &claim, msg, "karpenter");
         }
     }
 
     fn validate_later(&mut self, cmd: Command) -> Option<u64> {
-        self.karpenter.disruption.validating = Some(cmd);
+        self.karpenter_disruption.validating = Some(cmd);
         self.queue.push(
             self.now.plus_millis(VALIDATION_DELAY_MS),
             Event::KarpenterValidate,
@@ -985,7 +967,7 @@ impl Sim {
     /// The 15-second re-validation of the pending command; starts it or rejects it.
     pub fn karpenter_validate(&mut self) {
         use super::karpenter::DISRUPTION_POLL_MS;
-        let Some(cmd) = self.karpenter.disruption.validating.take() else {
+        let Some(cmd) = self.karpenter_disruption.validating.take() else {
             return;
         };
         let configs = self.karpenter_pools();
@@ -997,7 +979,7 @@ impl Sim {
                 self.queue.push(self.now, Event::KarpenterDisruption);
             }
             Err(why) => {
-                self.karpenter.disruption.rejected += 1;
+                self.karpenter_disruption.rejected += 1;
                 if cmd.reason == Reason::Underutilized {
                     for (node, ..) in &cmd.nodes {
                         let msg = format!(
@@ -1061,7 +1043,7 @@ impl Sim {
 
     fn start_command(&mut self, configs: &[PoolConfig], mut cmd: Command) {
         for (node, ..) in &cmd.nodes {
-            self.karpenter.disruption.disrupting.insert(node.clone());
+            self.karpenter_disruption.disrupting.insert(node.clone());
             if let Some(n) = self.nodes.get_mut(node.as_str()) {
                 n.info.taints.push(Taint {
                     key: DISRUPTED_TAINT.into(),
@@ -1131,19 +1113,19 @@ impl Sim {
                 "karpenter",
             );
             cmd.claim = Some(claim);
-            self.karpenter.disruption.decisions.push(record);
-            self.karpenter.disruption.running.push(cmd);
+            self.karpenter_disruption.decisions.push(record);
+            self.karpenter_disruption.running.push(cmd);
         } else {
-            self.karpenter.disruption.decisions.push(record);
+            self.karpenter_disruption.decisions.push(record);
             self.terminate_candidates(&cmd);
-            self.karpenter.disruption.running.push(cmd);
+            self.karpenter_disruption.running.push(cmd);
         }
     }
 
     /// Un-marks a command's nodes (its replacement could not be launched).
     fn abort_command(&mut self, cmd: &Command) {
         for (node, ..) in &cmd.nodes {
-            self.karpenter.disruption.disrupting.remove(node);
+            self.karpenter_disruption.disrupting.remove(node);
             if let Some(n) = self.nodes.get_mut(node.as_str()) {
                 n.info.taints.retain(|t| t.key != DISRUPTED_TAINT);
                 self.store
@@ -1157,8 +1139,7 @@ impl Sim {
     /// terminates its candidates.
     pub fn karpenter_replacement_ready(&mut self, claim: &str) {
         let Some(cmd) = self
-            .karpenter
-            .disruption
+            .karpenter_disruption
             .running
             .iter()
             .find(|c| c.claim.as_deref() == Some(claim))
@@ -1175,7 +1156,7 @@ impl Sim {
         let reason = cmd.reason.as_str();
         for (node, uid, ..) in &cmd.nodes {
             if self.nodes.get(node.as_str()).is_none_or(|n| n.uid != *uid) {
-                self.karpenter.disruption.disrupting.remove(node);
+                self.karpenter_disruption.disrupting.remove(node);
                 continue;
             }
             self.emit(
@@ -1187,7 +1168,7 @@ impl Sim {
                 format!("Disrupting Node: {reason}"),
                 "karpenter",
             );
-            if let Some(claim) = self.karpenter.disruption.claims.get(node).cloned() {
+            if let Some(claim) = self.karpenter_disruption.claims.get(node).cloned() {
                 self.emit(
                     "Normal",
                     "DisruptionTerminating",
@@ -1256,7 +1237,7 @@ impl Sim {
     }
 
     fn node_disrupted(&mut self, node: &str) {
-        let d = &mut self.karpenter.disruption;
+        let d = &mut self.karpenter_disruption;
         d.disrupting.remove(node);
         d.claims.remove(node);
         let disrupting = &d.disrupting;
@@ -1271,7 +1252,7 @@ impl Sim {
         {
             return None;
         }
-        let d = &self.karpenter.disruption;
+        let d = &self.karpenter_disruption;
         let mut by_reason: BTreeMap<&str, u64> = BTreeMap::new();
         let mut by_decision: BTreeMap<&str, u64> = BTreeMap::new();
         let mut by_method: BTreeMap<&str, u64> = BTreeMap::new();

@@ -249,6 +249,8 @@ pub struct Sim {
     pub startups: Vec<kubelet::Startup>,
     /// Karpenter emulation state.
     pub karpenter: karpenter::KarpenterState,
+    /// Disruption of Karpenter's NodePool nodes (commands, budgets' bookkeeping, decisions).
+    pub karpenter_disruption: karpenter_disruption::DisruptionState,
     /// Counters for the summary.
     pub counters: BTreeMap<&'static str, u64>,
     /// Elastic Pods: per-pod replication state (see `elastic.rs`).
@@ -321,6 +323,7 @@ impl Sim {
             load_state: vec![],
             counters: BTreeMap::new(),
             karpenter: Default::default(),
+            karpenter_disruption: Default::default(),
             startups: vec![],
             hpa_syncing: false,
             hpa: BTreeMap::new(),

@@ -199,7 +199,7 @@ impl Sim {
                         t.annotations.remove(k);
                     }
                     p.template = Arc::new(t);
-                    self.karpenter.disruption.pod_annotations_changed();
+                    self.karpenter_disruption.pod_annotations_changed();
                 }
                 self.pod_changed(id, ChangeType::Modified);
             }

@@ -375,7 +375,7 @@ impl Sim {
         if self.store.list("NodePool", None).next().is_some() {
             r.put(
                 "karpenter/disrupting_nodes",
-                self.karpenter.disruption.disrupting.len() as f64,
+                self.karpenter_disruption.disrupting.len() as f64,
             );
         }
         // Nodes by capacity type, instance type and node group (from the counts per kind).
