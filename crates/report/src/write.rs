@@ -375,6 +375,9 @@ fn inspect_target(dir: &Path, force: bool) -> Result<Target, ReportErrorKind> {
     let refuse = |reason: &str| ReportErrorKind::Refused {
         reason: format!("{reason}; refusing to replace it"),
     };
+    let unless_forced = |reason: &str| ReportErrorKind::Refused {
+        reason: format!("{reason}; refusing to replace it (pass --force to replace it anyway)"),
+    };
     let meta = match fs::symlink_metadata(dir) {
         Ok(m) => m,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Target::Absent),
@@ -415,16 +418,16 @@ fn inspect_target(dir: &Path, force: bool) -> Result<Target, ReportErrorKind> {
         if foreign.len() > 5 {
             list.push_str(&format!(" and {} more", foreign.len() - 5));
         }
-        return Err(refuse(&format!(
-            "it contains files kscale did not write ({list}); pass --force to replace it"
+        return Err(unless_forced(&format!(
+            "it contains files kscale did not write ({list})"
         )));
     }
     match (ours, marked) {
         (0, false) => Ok(Target::EmptyDir),
         (_, true) => Ok(Target::PreviousRun),
-        (_, false) => Err(refuse(&format!(
+        (_, false) => Err(unless_forced(&format!(
             "it has no {MARKER} marker, so kscale did not make it (or a kscale older than \
-             the marker did); pass --force to replace it"
+             the marker did)"
         ))),
     }
 }
