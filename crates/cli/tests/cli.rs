@@ -684,3 +684,23 @@ fn a_headroom_sweep_over_a_missing_object_is_refused() {
         assert!(!tmp.path().join("out").exists());
     }
 }
+
+/// The twin's scheduler has no PodTopologySpread plugin: a manifest that asks for spreading
+/// gets a warning naming the field and its line, not silence.
+#[test]
+fn topology_spread_constraints_are_warned_about() {
+    let spread = DEPLOY.replace(
+        "      containers:",
+        "      topologySpreadConstraints:\n      - {maxSkew: 1, topologyKey: topology.kubernetes.io/zone, whenUnsatisfiable: DoNotSchedule, labelSelector: {matchLabels: {app: web}}}\n      containers:",
+    );
+    let (dir, path) = scenario_dir(&basic_scenario(""), &[("m/web.yaml", &spread)]);
+    let out = kscale().arg("validate").arg(&path).output().unwrap();
+    drop(dir);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains("web.yaml:13: spec.template.spec.topologySpreadConstraints")
+            && err.contains("not simulated by the twin's scheduler"),
+        "{err}"
+    );
+}
