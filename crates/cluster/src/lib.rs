@@ -1,7 +1,8 @@
 //! The cluster API: how kscale's components see Kubernetes, whichever backend holds it.
 //!
 //! A component reads typed objects (k8s-openapi types) by kind, namespace, name and label
-//! selector, writes through typed calls (create, scale), records Events, and reads a clock —
+//! selector, writes through typed calls (create, patch, status, delete, scale, bind, evict),
+//! follows changes, records Events, and reads a clock —
 //! the way a real controller sees the cluster through its informer cache and client. Two
 //! backends implement [`Cluster`]: the twin (in memory, virtual clock, `kscale-twin`) and a
 //! real control plane (`kscale-kube`, over the `kube` crate). A component written against this
@@ -85,6 +86,38 @@ pub enum ApiError {
     /// again and follow the changes from the list's revision.
     #[error("expired: {0}")]
     Expired(String),
+    /// Refused for now (HTTP 429): an eviction that would violate a PodDisruptionBudget.
+    /// Retry later.
+    #[error("too many requests: {0}")]
+    TooManyRequests(String),
+}
+
+impl ApiError {
+    /// A [`ApiError::NotFound`] of an object of kind `K`.
+    pub fn not_found<K: Object>(namespace: &str, name: &str) -> ApiError {
+        ApiError::NotFound {
+            kind: K::KIND.into(),
+            namespace: if namespaced::<K>() {
+                namespace.into()
+            } else {
+                String::new()
+            },
+            name: name.into(),
+        }
+    }
+}
+
+/// A patch body and how the server applies it (the `Content-Type` of a PATCH request).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Patch {
+    /// `application/merge-patch+json` (RFC 7386): objects merge, `null` removes, lists
+    /// replace.
+    Merge(serde_json::Value),
+    /// `application/strategic-merge-patch+json`: lists merge by their patch merge keys
+    /// (containers by name, ...), as `kubectl patch` does by default.
+    Strategic(serde_json::Value),
+    /// `application/json-patch+json` (RFC 6902): a list of operations.
+    Json(serde_json::Value),
 }
 
 /// What happened to an object, as a watch event's type says.
@@ -222,6 +255,48 @@ pub trait Cluster {
         name: &str,
         replicas: i32,
     ) -> Result<(), ApiError>;
+
+    /// Patches an object (spec and metadata; a `status` in the patch is ignored, as the API
+    /// server ignores it on the main resource) and returns it as stored.
+    /// [`ApiError::NotFound`] when it does not exist, [`ApiError::Invalid`] when the result
+    /// is refused (e.g. a pod's spec beyond what may change).
+    fn patch<K: Object>(
+        &mut self,
+        namespace: &str,
+        name: &str,
+        patch: &Patch,
+    ) -> Result<K, ApiError>;
+
+    /// Patches an object's `status` subresource (what a controller reports) and returns it
+    /// as stored.
+    fn patch_status<K: Object>(
+        &mut self,
+        namespace: &str,
+        name: &str,
+        patch: &Patch,
+    ) -> Result<K, ApiError>;
+
+    /// Deletes an object; `grace_seconds` overrides a pod's termination grace period.
+    /// [`ApiError::NotFound`] when it does not exist.
+    fn delete<K: Object>(
+        &mut self,
+        namespace: &str,
+        name: &str,
+        grace_seconds: Option<i64>,
+    ) -> Result<(), ApiError>;
+
+    /// Evicts a pod through the `eviction` subresource (policy/v1 Eviction): the pod is
+    /// deleted gracefully unless a PodDisruptionBudget allows no disruption now
+    /// ([`ApiError::TooManyRequests`]).
+    fn evict(
+        &mut self,
+        namespace: &str,
+        name: &str,
+        grace_seconds: Option<i64>,
+    ) -> Result<(), ApiError>;
+
+    /// Binds a pending pod to a node (the `binding` subresource, as a scheduler does).
+    fn bind(&mut self, namespace: &str, name: &str, node: &str) -> Result<(), ApiError>;
 
     /// Records an Event.
     fn event(&mut self, event: Event);

@@ -18,8 +18,8 @@ use kscale_cluster::{
     ApiError, Change, ChangeType, Changes, Cluster, Event, Object, ScaleKind, namespaced,
 };
 use kube::api::{
-    Api, ApiResource, DynamicObject, ListParams, Patch, PatchParams, PostParams, WatchEvent,
-    WatchParams,
+    Api, ApiResource, DeleteParams, DynamicObject, EvictParams, ListParams, Patch, PatchParams,
+    PostParams, WatchEvent, WatchParams,
 };
 use kube::config::{KubeConfigOptions, Kubeconfig};
 
@@ -30,6 +30,10 @@ pub const RUN_LABEL: &str = "kscale.io/run";
 pub struct KubeCluster {
     rt: tokio::runtime::Runtime,
     client: kube::Client,
+    /// The same connection without the client's retries of 429/503/504: an eviction refused
+    /// by a disruption budget (429) is an answer for the component, which retries on its
+    /// own schedule (as Karpenter's and the Cluster Autoscaler's drains do).
+    once: kube::Client,
     started: Instant,
     run: String,
     events: u64,
@@ -44,9 +48,27 @@ pub(crate) fn api_error(e: kube::Error, what: &str) -> ApiError {
             409 => ApiError::AlreadyExists(format!("{what}: {}", s.message)),
             410 => ApiError::Expired(format!("{what}: {}", s.message)),
             400 | 422 => ApiError::Invalid(format!("{what}: {}", s.message)),
+            429 => ApiError::TooManyRequests(format!("{what}: {}", s.message)),
             _ => ApiError::Unavailable(format!("{what}: {} ({})", s.message, s.code)),
         },
         other => ApiError::Unavailable(format!("{what}: {other}")),
+    }
+}
+
+/// Like [`api_error`] for a call on one object: 404 is [`ApiError::NotFound`] of it.
+fn object_error<K: Object>(e: kube::Error, what: &str, namespace: &str, name: &str) -> ApiError {
+    match &e {
+        kube::Error::Api(s) if s.code == 404 => ApiError::not_found::<K>(namespace, name),
+        _ => api_error(e, what),
+    }
+}
+
+/// The `Content-Type` of a patch.
+fn patch_content_type(patch: &kscale_cluster::Patch) -> &'static str {
+    match patch {
+        kscale_cluster::Patch::Merge(_) => "application/merge-patch+json",
+        kscale_cluster::Patch::Strategic(_) => "application/strategic-merge-patch+json",
+        kscale_cluster::Patch::Json(_) => "application/json-patch+json",
     }
 }
 
@@ -61,24 +83,29 @@ impl KubeCluster {
             .map_err(|e| ApiError::Unavailable(format!("starting the client runtime: {e}")))?;
         let kc = Kubeconfig::read_from(kubeconfig)
             .map_err(|e| ApiError::Invalid(format!("kubeconfig {}: {e}", kubeconfig.display())))?;
-        let client = rt.block_on(async {
+        let (client, once) = rt.block_on(async {
             let config = kube::Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default())
                 .await
                 .map_err(|e| {
                     ApiError::Invalid(format!("kubeconfig {}: {e}", kubeconfig.display()))
                 })?;
             let server = config.cluster_url.to_string();
+            let mut once = config.clone();
+            once.default_retry = false;
             let client = kube::Client::try_from(config)
+                .map_err(|e| ApiError::Unavailable(format!("client for {server}: {e}")))?;
+            let once = kube::Client::try_from(once)
                 .map_err(|e| ApiError::Unavailable(format!("client for {server}: {e}")))?;
             client
                 .apiserver_version()
                 .await
                 .map_err(|e| api_error(e, &format!("reaching the API server {server}")))?;
-            Ok::<_, ApiError>(client)
+            Ok::<_, ApiError>((client, once))
         })?;
         Ok(KubeCluster {
             rt,
             client,
+            once,
             started: Instant::now(),
             run: run.to_string(),
             events: 0,
@@ -154,6 +181,38 @@ impl KubeCluster {
         meta.labels
             .get_or_insert_with(Default::default)
             .insert(RUN_LABEL.into(), self.run.clone());
+    }
+}
+
+impl KubeCluster {
+    /// PATCH of an object or one of its subresources (`""` or `"/status"`), with the
+    /// patch's own content type (the `kube` crate's JSON patch type is of another
+    /// `json-patch` major version, so the request is built here).
+    fn patch_at<K: Object>(
+        &mut self,
+        namespace: &str,
+        name: &str,
+        subresource: &str,
+        patch: &kscale_cluster::Patch,
+    ) -> Result<K, ApiError> {
+        let api = self.dynamic::<K>(Some(namespace));
+        let what = format!("patch {} {namespace}/{name}{subresource}", K::KIND);
+        let body = match patch {
+            kscale_cluster::Patch::Merge(v)
+            | kscale_cluster::Patch::Strategic(v)
+            | kscale_cluster::Patch::Json(v) => serde_json::to_vec(v),
+        }
+        .map_err(|e| ApiError::Invalid(format!("{what}: {e}")))?;
+        let request = http::Request::patch(format!("{}/{name}{subresource}", api.resource_url()))
+            .header(http::header::CONTENT_TYPE, patch_content_type(patch))
+            .body(body)
+            .map_err(|e| ApiError::Invalid(format!("{what}: {e}")))?;
+        let client = self.client.clone();
+        let o: DynamicObject = self
+            .rt
+            .block_on(client.request(request))
+            .map_err(|e| object_error::<K>(e, &what, namespace, name))?;
+        parse(o)
     }
 }
 
@@ -332,6 +391,92 @@ impl Cluster for KubeCluster {
             }
         }
         Ok(out)
+    }
+
+    fn patch<K: Object>(
+        &mut self,
+        namespace: &str,
+        name: &str,
+        patch: &kscale_cluster::Patch,
+    ) -> Result<K, ApiError> {
+        self.patch_at(namespace, name, "", patch)
+    }
+
+    fn patch_status<K: Object>(
+        &mut self,
+        namespace: &str,
+        name: &str,
+        patch: &kscale_cluster::Patch,
+    ) -> Result<K, ApiError> {
+        self.patch_at(namespace, name, "/status", patch)
+    }
+
+    fn delete<K: Object>(
+        &mut self,
+        namespace: &str,
+        name: &str,
+        grace_seconds: Option<i64>,
+    ) -> Result<(), ApiError> {
+        let api = self.dynamic::<K>(Some(namespace));
+        let what = format!("delete {} {namespace}/{name}", K::KIND);
+        let dp = DeleteParams {
+            grace_period_seconds: grace_seconds.map(|s| s.max(0) as u32),
+            ..DeleteParams::background()
+        };
+        self.rt
+            .block_on(api.delete(name, &dp))
+            .map(|_| ())
+            .map_err(|e| object_error::<K>(e, &what, namespace, name))
+    }
+
+    fn evict(
+        &mut self,
+        namespace: &str,
+        name: &str,
+        grace_seconds: Option<i64>,
+    ) -> Result<(), ApiError> {
+        use k8s_openapi::api::core::v1::Pod;
+        let api: Api<Pod> = Api::namespaced(self.once.clone(), namespace);
+        let what = format!("evict Pod {namespace}/{name}");
+        let ep = EvictParams {
+            delete_options: grace_seconds.map(|s| DeleteParams {
+                grace_period_seconds: Some(s.max(0) as u32),
+                ..DeleteParams::default()
+            }),
+            ..EvictParams::default()
+        };
+        self.rt
+            .block_on(api.evict(name, &ep))
+            .map(|_| ())
+            .map_err(|e| object_error::<Pod>(e, &what, namespace, name))
+    }
+
+    fn bind(&mut self, namespace: &str, name: &str, node: &str) -> Result<(), ApiError> {
+        use k8s_openapi::api::core::v1::{Binding, Pod};
+        let api: Api<Pod> = Api::namespaced(self.client.clone(), namespace);
+        let what = format!("bind Pod {namespace}/{name} to {node}");
+        let binding = Binding {
+            metadata: ObjectMeta {
+                name: Some(name.into()),
+                namespace: Some(namespace.into()),
+                ..Default::default()
+            },
+            target: ObjectReference {
+                api_version: Some("v1".into()),
+                kind: Some("Node".into()),
+                name: Some(node.into()),
+                ..Default::default()
+            },
+        };
+        self.rt
+            .block_on(api.create_subresource::<_, serde_json::Value>(
+                "binding",
+                name,
+                &PostParams::default(),
+                &binding,
+            ))
+            .map(|_| ())
+            .map_err(|e| object_error::<Pod>(e, &what, namespace, name))
     }
 
     fn event(&mut self, e: Event) {

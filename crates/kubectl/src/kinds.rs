@@ -365,6 +365,14 @@ impl Kind {
     }
 }
 
+/// A kind's qualified singular as kubectl's output names it (`deployment.apps`), by its `kind`
+/// field value; an unknown kind is lowercased.
+pub fn qualified_singular_of(kind: &str) -> String {
+    Kind::from_kind_name(kind)
+        .map(|k| k.info().qualified_singular())
+        .unwrap_or_else(|| kind.to_ascii_lowercase())
+}
+
 /// A kind's qualified plural as API errors name it (`deployments.apps`), by its `kind` field
 /// value; an unknown kind is lowercased and pluralised with `s`.
 pub fn qualified_plural_of(kind: &str) -> String {

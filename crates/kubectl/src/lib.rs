@@ -26,7 +26,9 @@ pub use args::{
     validate_replicas,
 };
 pub use error::{ErrorKind, KubectlError};
-pub use kinds::{ALL_KINDS, Kind, KindInfo, qualified_plural_of, resolve_kind};
+pub use kinds::{
+    ALL_KINDS, Kind, KindInfo, qualified_plural_of, qualified_singular_of, resolve_kind,
+};
 pub use patch::{
     ListStrategy, PatchType, apply_patch, apply_patch_value, list_strategy, parse_patch_text,
     strategic_merge,

@@ -7,11 +7,14 @@
 
 use std::sync::Arc;
 
-use kscale_cluster::{ApiError, Changes, Cluster, Event, Object, ScaleKind};
+use kscale_cluster::{ApiError, Changes, Cluster, Event, Object, Patch, ScaleKind};
 use kscale_model::LabelSelector;
 use serde_json::Value;
 
 use super::Sim;
+use super::api::is_cluster_scoped;
+use super::ops::PatchError;
+use super::store::ObjKey;
 
 /// A borrowed twin serving the cluster API at its current virtual time.
 pub struct SimCluster<'a>(pub &'a mut Sim);
@@ -23,6 +26,37 @@ fn decode<K: Object>(v: Value) -> Result<K, ApiError> {
             K::KIND
         ))
     })
+}
+
+/// A patch's body and the twin's patch type.
+fn patch_parts(patch: &Patch) -> (&Value, kscale_kubectl::PatchType) {
+    match patch {
+        Patch::Merge(v) => (v, kscale_kubectl::PatchType::Merge),
+        Patch::Strategic(v) => (v, kscale_kubectl::PatchType::Strategic),
+        Patch::Json(v) => (v, kscale_kubectl::PatchType::Json),
+    }
+}
+
+/// Seconds of grace as the twin's milliseconds (negative: now).
+fn grace_ms(grace_seconds: Option<i64>) -> Option<u64> {
+    grace_seconds.map(|s| s.max(0) as u64 * 1000)
+}
+
+impl SimCluster<'_> {
+    /// The pod's id in the twin's table.
+    fn pod_id(&self, namespace: &str, name: &str) -> Option<u64> {
+        self.0
+            .pod_names
+            .get(&(Arc::from(namespace), Arc::from(name)))
+            .copied()
+    }
+
+    fn read_back<K: Object>(&self, namespace: &str, name: &str) -> Result<K, ApiError> {
+        self.0
+            .get_one(K::KIND, namespace, name)
+            .ok_or_else(|| ApiError::not_found::<K>(namespace, name))
+            .and_then(decode)
+    }
 }
 
 fn labels_of(v: &Value) -> kscale_model::labels::Labels {
@@ -136,6 +170,147 @@ impl Cluster for SimCluster<'_> {
                 "too old resource version: {since} ({oldest})"
             ))),
         }
+    }
+
+    fn patch<K: Object>(
+        &mut self,
+        namespace: &str,
+        name: &str,
+        patch: &Patch,
+    ) -> Result<K, ApiError> {
+        let (body, t) = patch_parts(patch);
+        match self.0.patch_object(K::KIND, namespace, name, body, t) {
+            Ok(_) => self.read_back(namespace, name),
+            Err(PatchError::NotFound) => Err(ApiError::not_found::<K>(namespace, name)),
+            Err(PatchError::Invalid(m)) => Err(ApiError::Invalid(m)),
+        }
+    }
+
+    /// Stored kinds only: pods' and nodes' status belongs to the twin's kubelet.
+    fn patch_status<K: Object>(
+        &mut self,
+        namespace: &str,
+        name: &str,
+        patch: &Patch,
+    ) -> Result<K, ApiError> {
+        if matches!(K::KIND, "Pod" | "Node") {
+            return Err(ApiError::Invalid(format!(
+                "{} status is written by the twin's kubelet",
+                K::KIND
+            )));
+        }
+        let current = self
+            .0
+            .get_one(K::KIND, namespace, name)
+            .ok_or_else(|| ApiError::not_found::<K>(namespace, name))?;
+        let (body, t) = patch_parts(patch);
+        let patched = kscale_kubectl::apply_patch_value(&current, body, t)
+            .map_err(|e| ApiError::Invalid(e.to_string()))?;
+        let status = patched.get("status").cloned();
+        if status.as_ref() != current.get("status") {
+            let ns = if is_cluster_scoped(K::KIND) {
+                ""
+            } else {
+                namespace
+            };
+            let key = ObjKey::new(K::KIND, ns, name);
+            self.0
+                .store
+                .update_status(&key, |v| match (status, v.as_object_mut()) {
+                    (Some(s), _) => v["status"] = s,
+                    (None, Some(o)) => {
+                        o.remove("status");
+                    }
+                    (None, None) => {}
+                });
+        }
+        self.read_back(namespace, name)
+    }
+
+    fn delete<K: Object>(
+        &mut self,
+        namespace: &str,
+        name: &str,
+        grace_seconds: Option<i64>,
+    ) -> Result<(), ApiError> {
+        if self
+            .0
+            .delete_object(K::KIND, namespace, name, grace_ms(grace_seconds))
+        {
+            Ok(())
+        } else {
+            Err(ApiError::not_found::<K>(namespace, name))
+        }
+    }
+
+    /// As the eviction subresource decides (upstream
+    /// `pkg/registry/core/pod/storage/eviction.go`): a pod that has not started, or is being
+    /// deleted already, is deleted without looking at budgets; otherwise the one
+    /// PodDisruptionBudget selecting it must allow a disruption (more than one is an error).
+    fn evict(
+        &mut self,
+        namespace: &str,
+        name: &str,
+        grace_seconds: Option<i64>,
+    ) -> Result<(), ApiError> {
+        use k8s_openapi::api::core::v1::Pod as CorePod;
+        let id = self
+            .pod_id(namespace, name)
+            .ok_or_else(|| ApiError::not_found::<CorePod>(namespace, name))?;
+        let pod = &self.0.pods[&id];
+        let started = pod.node.is_some() && pod.phase == super::model::PodPhase::Running;
+        if started && pod.deleting_at.is_none() {
+            let labels = pod.labels.clone();
+            let pdbs: Vec<_> = self
+                .0
+                .pdb_infos()
+                .into_iter()
+                .filter(|b| b.namespace == namespace && b.selector.matches(&labels))
+                .collect();
+            match pdbs.as_slice() {
+                [] => {}
+                [one] if one.disruptions_allowed > 0 => {}
+                [_] => {
+                    return Err(ApiError::TooManyRequests(
+                        "Cannot evict pod as it would violate the pod's disruption budget.".into(),
+                    ));
+                }
+                _ => {
+                    return Err(ApiError::Unavailable(
+                        "This pod has more than one PodDisruptionBudget, which the eviction subresource does not support.".into(),
+                    ));
+                }
+            }
+        }
+        self.0.delete_pod(id, grace_ms(grace_seconds));
+        Ok(())
+    }
+
+    fn bind(&mut self, namespace: &str, name: &str, node: &str) -> Result<(), ApiError> {
+        use k8s_openapi::api::core::v1::{Node as CoreNode, Pod as CorePod};
+        let id = self
+            .pod_id(namespace, name)
+            .ok_or_else(|| ApiError::not_found::<CorePod>(namespace, name))?;
+        let Some((node_name, _)) = self.0.nodes.get_key_value(node) else {
+            return Err(ApiError::not_found::<CoreNode>("", node));
+        };
+        let node_name = Arc::clone(node_name);
+        let pod = &self.0.pods[&id];
+        if let Some(on) = &pod.node {
+            return Err(ApiError::AlreadyExists(format!(
+                "pod {name} is already assigned to node \"{on}\""
+            )));
+        }
+        if pod.deleting_at.is_some() {
+            return Err(ApiError::Invalid(format!(
+                "pod {name} is being deleted, cannot be assigned to a host"
+            )));
+        }
+        let key = (-(pod.priority as i64), pod.created, id);
+        self.0.active_q.remove(&key);
+        self.0.unschedulable_q.remove(&id);
+        self.0.bind_pod(id, &node_name);
+        Ok(())
     }
 
     fn event(&mut self, e: Event) {

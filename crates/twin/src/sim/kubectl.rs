@@ -16,9 +16,6 @@ use kscale_report::TranscriptEntry;
 use serde_json::{Value, json};
 
 use super::Sim;
-use kscale_cluster::ChangeType;
-
-use super::changes::Topic;
 use super::store::ObjKey;
 
 /// Parses a kubectl command line (a leading `kubectl` is optional).
@@ -468,14 +465,14 @@ impl Sim {
             {
                 v["metadata"]["namespace"] = json!(n);
             }
-            let kref = kind_ref(&kind);
+            let kref = kscale_kubectl::qualified_singular_of(&kind);
             if create && self.object_exists(&kind, &v) {
                 return Err((
                     out.join("\n"),
                     format!(
                         "Error from server (AlreadyExists): error when creating \"{}\": {} \"{name}\" already exists",
                         o.file.display(),
-                        kind_plural(&kind)
+                        kscale_kubectl::qualified_plural_of(&kind)
                     ),
                 ));
             }
@@ -601,13 +598,16 @@ impl Sim {
         let mut out = vec![];
         for (kind, ons, name) in targets {
             if self.delete_object(&kind, &ons, &name, grace) {
-                out.push(format!("{} \"{name}\" deleted", kind_ref(&kind)));
+                out.push(format!(
+                    "{} \"{name}\" deleted",
+                    kscale_kubectl::qualified_singular_of(&kind)
+                ));
             } else if !ignore_not_found {
                 return Err((
                     out.join("\n"),
                     format!(
                         "Error from server (NotFound): {} \"{name}\" not found",
-                        kind_plural(&kind)
+                        kscale_kubectl::qualified_plural_of(&kind)
                     ),
                 ));
             }
@@ -634,88 +634,17 @@ impl Sim {
         patch: &Value,
         t: kscale_kubectl::PatchType,
     ) -> StepResult {
-        let e = |s: String| (String::new(), s);
         let kind = kname(target.kind);
-        let name = target.name.clone();
-        let current = self
-            .get_one(kind, ns, &name)
-            .ok_or_else(|| e(not_found(target.kind, &name)))?;
-        let patched = kscale_kubectl::apply_patch_value(&current, patch, t)
-            .map_err(|err| e(err.to_string()))?;
+        let name = &target.name;
         let kref = target.kind.info().qualified_singular();
-        if patched == current {
-            return Ok(format!("{kref}/{name} patched (no change)"));
+        match self.patch_object(kind, ns, name, patch, t) {
+            Ok(true) => Ok(format!("{kref}/{name} patched")),
+            Ok(false) => Ok(format!("{kref}/{name} patched (no change)")),
+            Err(super::ops::PatchError::NotFound) => {
+                Err((String::new(), not_found(target.kind, name)))
+            }
+            Err(super::ops::PatchError::Invalid(m)) => Err((String::new(), m)),
         }
-        match kind {
-            "Node" => {
-                let n = self.nodes.get_mut(name.as_str()).expect("exists");
-                n.info.unschedulable = patched
-                    .pointer("/spec/unschedulable")
-                    .and_then(Value::as_bool)
-                    .unwrap_or(false);
-                n.info.taints = super::model::taints(patched.pointer("/spec/taints"));
-                if let Some(l) = patched
-                    .pointer("/metadata/labels")
-                    .and_then(Value::as_object)
-                {
-                    n.info.labels = l
-                        .iter()
-                        .map(|(k, v)| (k.clone(), v.as_str().unwrap_or("").to_string()))
-                        .collect();
-                }
-                self.store.record(Topic::NodeMetadata);
-                self.node_changed(&name, ChangeType::Modified);
-                self.cluster_changed();
-            }
-            "Pod" => {
-                let (old_spec, new_spec) = (
-                    current.get("spec").unwrap_or(&Value::Null),
-                    patched.get("spec").unwrap_or(&Value::Null),
-                );
-                if old_spec != new_spec && super::elastic::only_elastic_changes(old_spec, new_spec)
-                {
-                    // Elastic Pods: container replicas, images and new containers change in
-                    // place, through the replication phases.
-                    let id = self.pod_names[&(Arc::from(ns), Arc::from(name.as_str()))];
-                    self.propose_replication(id, new_spec)
-                        .map_err(|m| e(format!("The Pod \"{name}\" is invalid: {m}")))?;
-                } else if old_spec != new_spec {
-                    return Err(e(format!(
-                        "The Pod \"{name}\" is invalid: spec: Forbidden: pod updates may not change fields other than `spec.containers[*].image`, `spec.initContainers[*].image`, `spec.activeDeadlineSeconds`, `spec.tolerations` (only additions to existing tolerations) or `spec.terminationGracePeriodSeconds`"
-                    )));
-                }
-                let labels: Vec<(String, String)> = patched
-                    .pointer("/metadata/labels")
-                    .and_then(Value::as_object)
-                    .map(|m| {
-                        m.iter()
-                            .map(|(k, v)| (k.clone(), v.as_str().unwrap_or("").to_string()))
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                let old: Vec<String> = current
-                    .pointer("/metadata/labels")
-                    .and_then(Value::as_object)
-                    .map(|m| m.keys().cloned().collect())
-                    .unwrap_or_default();
-                let removed: Vec<String> = old
-                    .into_iter()
-                    .filter(|k| !labels.iter().any(|(l, _)| l == k))
-                    .collect();
-                self.set_metadata("labels", "Pod", ns, &name, &labels, &removed, true)
-                    .map_err(e)?;
-            }
-            _ => {
-                let mut patched = patched;
-                if let Some(o) = patched.as_object_mut() {
-                    o.remove("status");
-                }
-                let canonical = crate::manifest::canonicalize_json(&patched)
-                    .map_err(|m| e(format!("The {kind} \"{name}\" is invalid: {m}")))?;
-                self.apply_value(canonical, Some(patched)).map_err(e)?;
-            }
-        }
-        Ok(format!("{kref}/{name} patched"))
     }
 
     /// One rendered object, if it exists.
@@ -976,16 +905,4 @@ fn split_changes(changes: &[MetaChange]) -> (Vec<(String, String)>, Vec<String>)
         }
     }
     (set, remove)
-}
-
-/// `deployment.apps` for a kind name (kubectl's singular resource with group).
-pub fn kind_ref(kind: &str) -> String {
-    Kind::from_kind_name(kind)
-        .map(|k| k.info().qualified_singular())
-        .unwrap_or_else(|| kind.to_ascii_lowercase())
-}
-
-/// `deployments.apps` for a kind name.
-pub fn kind_plural(kind: &str) -> String {
-    kscale_kubectl::qualified_plural_of(kind)
 }

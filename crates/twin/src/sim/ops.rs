@@ -10,10 +10,112 @@ use super::Sim;
 use kscale_cluster::ChangeType;
 
 use super::changes::Topic;
-use super::kubectl::{kind_plural, kind_ref};
 use super::store::ObjKey;
+use kscale_kubectl::{qualified_plural_of as kind_plural, qualified_singular_of as kind_ref};
+
+/// Why [`Sim::patch_object`] refused a patch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PatchError {
+    /// The object does not exist.
+    NotFound,
+    /// The patch does not apply or its result is invalid (the API server's message).
+    Invalid(String),
+}
 
 impl Sim {
+    /// Patches an object as the API server does: the current object as rendered, patched,
+    /// then written back through the path that owns it (a node's metadata and spec, a pod's
+    /// labels or an Elastic Pods replication, a stored object's spec; `status` is ignored).
+    /// Ok(false) when the patch changes nothing. Errors are worded as the API server words
+    /// them.
+    pub fn patch_object(
+        &mut self,
+        kind: &str,
+        ns: &str,
+        name: &str,
+        patch: &Value,
+        t: kscale_kubectl::PatchType,
+    ) -> Result<bool, PatchError> {
+        let e = PatchError::Invalid;
+        let name = name.to_string();
+        let current = self.get_one(kind, ns, &name).ok_or(PatchError::NotFound)?;
+        let patched = kscale_kubectl::apply_patch_value(&current, patch, t)
+            .map_err(|err| e(err.to_string()))?;
+        if patched == current {
+            return Ok(false);
+        }
+        match kind {
+            "Node" => {
+                let n = self.nodes.get_mut(name.as_str()).expect("exists");
+                n.info.unschedulable = patched
+                    .pointer("/spec/unschedulable")
+                    .and_then(Value::as_bool)
+                    .unwrap_or(false);
+                n.info.taints = super::model::taints(patched.pointer("/spec/taints"));
+                if let Some(l) = patched
+                    .pointer("/metadata/labels")
+                    .and_then(Value::as_object)
+                {
+                    n.info.labels = l
+                        .iter()
+                        .map(|(k, v)| (k.clone(), v.as_str().unwrap_or("").to_string()))
+                        .collect();
+                }
+                self.store.record(Topic::NodeMetadata);
+                self.node_changed(&name, ChangeType::Modified);
+                self.cluster_changed();
+            }
+            "Pod" => {
+                let (old_spec, new_spec) = (
+                    current.get("spec").unwrap_or(&Value::Null),
+                    patched.get("spec").unwrap_or(&Value::Null),
+                );
+                if old_spec != new_spec && super::elastic::only_elastic_changes(old_spec, new_spec)
+                {
+                    // Elastic Pods: container replicas, images and new containers change in
+                    // place, through the replication phases.
+                    let id = self.pod_names[&(Arc::from(ns), Arc::from(name.as_str()))];
+                    self.propose_replication(id, new_spec)
+                        .map_err(|m| e(format!("The Pod \"{name}\" is invalid: {m}")))?;
+                } else if old_spec != new_spec {
+                    return Err(e(format!(
+                        "The Pod \"{name}\" is invalid: spec: Forbidden: pod updates may not change fields other than `spec.containers[*].image`, `spec.initContainers[*].image`, `spec.activeDeadlineSeconds`, `spec.tolerations` (only additions to existing tolerations) or `spec.terminationGracePeriodSeconds`"
+                    )));
+                }
+                let labels: Vec<(String, String)> = patched
+                    .pointer("/metadata/labels")
+                    .and_then(Value::as_object)
+                    .map(|m| {
+                        m.iter()
+                            .map(|(k, v)| (k.clone(), v.as_str().unwrap_or("").to_string()))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                let old: Vec<String> = current
+                    .pointer("/metadata/labels")
+                    .and_then(Value::as_object)
+                    .map(|m| m.keys().cloned().collect())
+                    .unwrap_or_default();
+                let removed: Vec<String> = old
+                    .into_iter()
+                    .filter(|k| !labels.iter().any(|(l, _)| l == k))
+                    .collect();
+                self.set_metadata("labels", "Pod", ns, &name, &labels, &removed, true)
+                    .map_err(e)?;
+            }
+            _ => {
+                let mut patched = patched;
+                if let Some(o) = patched.as_object_mut() {
+                    o.remove("status");
+                }
+                let canonical = crate::manifest::canonicalize_json(&patched)
+                    .map_err(|m| e(format!("The {kind} \"{name}\" is invalid: {m}")))?;
+                self.apply_value(canonical, Some(patched)).map_err(e)?;
+            }
+        }
+        Ok(true)
+    }
+
     /// `kubectl scale`: sets `spec.replicas` of a Deployment, ReplicaSet or StatefulSet.
     pub fn scale(
         &mut self,

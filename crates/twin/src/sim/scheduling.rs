@@ -14,7 +14,9 @@ use kscale_controllers::scheduler::{
 };
 use kscale_model::Resources;
 
+use super::store::ObjKey;
 use super::{Event, Sim};
+use serde_json::Value;
 
 /// A failed scheduling attempt of a pod that could not preempt, by what the filters read.
 struct Shape {
@@ -48,7 +50,13 @@ impl Sim {
         }
     }
 
-    /// PodDisruptionBudgets with their current allowed disruptions.
+    /// PodDisruptionBudgets with their current allowed disruptions, as the disruption
+    /// controller computes them (upstream `pkg/controller/disruption/disruption.go`
+    /// `getExpectedPodCount` and `countHealthyPods`): healthy pods are the ready ones not being
+    /// deleted; an integer `minAvailable` is the desired healthy count, while a percentage or a
+    /// `maxUnavailable` is taken of the expected count, the scale of the pods' controllers
+    /// (a Deployment's for its ReplicaSets' pods), so a pod that is being replaced still
+    /// counts as expected.
     pub fn pdb_infos(&self) -> Vec<PdbInfo> {
         self.store
             .list("PodDisruptionBudget", None)
@@ -57,31 +65,65 @@ impl Sim {
                 let matching: Vec<&super::model::Pod> = self
                     .pods
                     .values()
-                    .filter(|p| {
-                        *p.namespace == *k.namespace
-                            && p.deleting_at.is_none()
-                            && selector.matches(&p.labels)
-                    })
+                    .filter(|p| *p.namespace == *k.namespace && selector.matches(&p.labels))
                     .collect();
-                let expected = matching.len() as i64;
-                let healthy = matching.iter().filter(|p| p.is_ready()).count() as i64;
+                let healthy = matching
+                    .iter()
+                    .filter(|p| p.deleting_at.is_none() && p.is_ready())
+                    .count() as i64;
                 let spec = v.get("spec");
-                let allowed = if let Some(min) = spec.and_then(|s| s.get("minAvailable")) {
-                    healthy - super::workloads::int_or_percent(Some(min), "0", expected, true)
+                let desired = if let Some(min) = spec.and_then(|s| s.get("minAvailable")) {
+                    if min.is_string() {
+                        let expected = self.expected_scale(&k.namespace, &matching);
+                        super::workloads::int_or_percent(Some(min), "0", expected, true)
+                    } else {
+                        min.as_i64().unwrap_or(0)
+                    }
                 } else if let Some(max) = spec.and_then(|s| s.get("maxUnavailable")) {
-                    healthy
-                        - (expected
-                            - super::workloads::int_or_percent(Some(max), "0", expected, true))
+                    let expected = self.expected_scale(&k.namespace, &matching);
+                    (expected - super::workloads::int_or_percent(Some(max), "0", expected, true))
+                        .max(0)
                 } else {
-                    healthy
+                    0
                 };
                 PdbInfo {
                     namespace: k.namespace.clone(),
                     selector,
-                    disruptions_allowed: allowed.max(0) as i32,
+                    disruptions_allowed: (healthy - desired).max(0) as i32,
                 }
             })
             .collect()
+    }
+
+    /// The summed scale of the controllers of `pods` (upstream `getExpectedScale`): each
+    /// ReplicaSet counts its Deployment's `spec.replicas` when a Deployment owns it, else its
+    /// own; a StatefulSet its own. A pod without a known controller counts as one (upstream
+    /// refuses to compute the budget then).
+    fn expected_scale(&self, ns: &str, pods: &[&super::model::Pod]) -> i64 {
+        let replicas = |kind: &str, name: &str| -> Option<(String, i64)> {
+            let v = self.store.get(&ObjKey::new(kind, ns, name))?;
+            let owner = v.pointer("/metadata/ownerReferences/0");
+            if let Some(d) = owner.filter(|o| o["kind"] == "Deployment")
+                && let Some(name) = d["name"].as_str()
+                && let Some(dep) = self.store.get(&ObjKey::new("Deployment", ns, name))
+            {
+                let n = dep.pointer("/spec/replicas").and_then(Value::as_i64);
+                return Some((format!("Deployment/{name}"), n.unwrap_or(1)));
+            }
+            let n = v.pointer("/spec/replicas").and_then(Value::as_i64);
+            Some((format!("{kind}/{name}"), n.unwrap_or(1)))
+        };
+        let mut controllers = std::collections::BTreeMap::new();
+        let mut loose = 0;
+        for p in pods {
+            match p.owner.as_ref().and_then(|o| replicas(o.kind, &o.name)) {
+                Some((key, n)) => {
+                    controllers.insert(key, n);
+                }
+                None => loose += 1,
+            }
+        }
+        controllers.values().sum::<i64>() + loose
     }
 
     /// One scheduling cycle over every pod in the active queue.
