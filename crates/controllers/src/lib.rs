@@ -11,6 +11,7 @@
 //!   scheduler's admission of replication requests, the kubelet's plan, the elastic autoscaler.
 //! - [`cluster_autoscaler`]: the Cluster Autoscaler's scale-up (binpacking estimator, expanders),
 //!   scale-down (utilization, drainability rules, unneeded timers) and node-group backoff.
+//! - [`vpa`]: the Vertical Pod Autoscaler's recommender, updater and admission decisions.
 
 pub mod cluster_autoscaler;
 pub mod elastic;
@@ -18,3 +19,4 @@ pub mod hpa;
 pub mod karpenter;
 pub mod proportional;
 pub mod scheduler;
+pub mod vpa;
