@@ -155,6 +155,33 @@ pub struct Changes {
     pub revision: u64,
 }
 
+/// One pod's usage as the resource metrics API (`metrics.k8s.io/v1beta1` PodMetrics) serves
+/// it: per container, averaged over a window that ends at the sample's timestamp.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PodMetrics {
+    /// The pod's namespace.
+    pub namespace: String,
+    /// The pod's name.
+    pub name: String,
+    /// When the sample was taken, on the cluster's clock ([`Cluster::now_ms`]).
+    pub timestamp_ms: u64,
+    /// The window the CPU average covers, in milliseconds.
+    pub window_ms: u64,
+    /// The containers' usage.
+    pub containers: Vec<ContainerMetrics>,
+}
+
+/// One container's usage in a [`PodMetrics`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct ContainerMetrics {
+    /// The container's name.
+    pub name: String,
+    /// CPU in millicores (averaged over the window).
+    pub cpu_milli: f64,
+    /// Memory working set in bytes.
+    pub memory_bytes: f64,
+}
+
 /// The workload kinds with a `scale` subresource that autoscalers resize.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum ScaleKind {
@@ -300,6 +327,15 @@ pub trait Cluster {
 
     /// Records an Event.
     fn event(&mut self, event: Event);
+
+    /// The resource metrics API: the latest usage of the pods in `namespace` (all when
+    /// `None`) whose labels match `selector`, as metrics-server serves it (pods without a
+    /// sample are absent).
+    fn pod_metrics(
+        &mut self,
+        namespace: Option<&str>,
+        selector: &str,
+    ) -> Result<Vec<PodMetrics>, ApiError>;
 
     /// The cluster's current revision: what a list made now would resume a watch from.
     fn revision(&mut self) -> Result<u64, ApiError>;

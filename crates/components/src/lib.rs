@@ -4,3 +4,4 @@
 //! asks its controller, and writes the result back.
 
 pub mod proportional;
+pub mod vpa;

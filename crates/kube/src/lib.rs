@@ -15,7 +15,8 @@ use futures_util::StreamExt;
 use k8s_openapi::api::core::v1::{Event as CoreEvent, EventSource, ObjectReference};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta, Time};
 use kscale_cluster::{
-    ApiError, Change, ChangeType, Changes, Cluster, Event, Object, ScaleKind, namespaced,
+    ApiError, Change, ChangeType, Changes, Cluster, ContainerMetrics, Event, Object, PodMetrics,
+    ScaleKind, namespaced,
 };
 use kube::api::{
     Api, ApiResource, DeleteParams, DynamicObject, EvictParams, ListParams, Patch, PatchParams,
@@ -35,6 +36,8 @@ pub struct KubeCluster {
     /// own schedule (as Karpenter's and the Cluster Autoscaler's drains do).
     once: kube::Client,
     started: Instant,
+    /// The wall clock when it connected (to place metrics timestamps on the run's clock).
+    started_wall: jiff::Timestamp,
     run: String,
     events: u64,
 }
@@ -107,6 +110,7 @@ impl KubeCluster {
             client,
             once,
             started: Instant::now(),
+            started_wall: jiff::Timestamp::now(),
             run: run.to_string(),
             events: 0,
         })
@@ -214,6 +218,33 @@ impl KubeCluster {
             .map_err(|e| object_error::<K>(e, &what, namespace, name))?;
         parse(o)
     }
+}
+
+/// One item of a `PodMetricsList` (`metrics.k8s.io/v1beta1`) on the run's clock (whose
+/// zero is `started`); None when a field is missing or malformed.
+fn pod_metrics_of(item: &serde_json::Value, started: jiff::Timestamp) -> Option<PodMetrics> {
+    let quantity = |v: &serde_json::Value| kscale_model::Quantity::parse(v.as_str()?).ok();
+    let at: jiff::Timestamp = item.get("timestamp")?.as_str()?.parse().ok()?;
+    let since = at.as_millisecond() - started.as_millisecond();
+    let window = item.get("window").and_then(|w| w.as_str()).unwrap_or("0s");
+    Some(PodMetrics {
+        namespace: item.pointer("/metadata/namespace")?.as_str()?.to_string(),
+        name: item.pointer("/metadata/name")?.as_str()?.to_string(),
+        timestamp_ms: since.max(0) as u64,
+        window_ms: kscale_model::duration::parse_duration(window).ok()?,
+        containers: item
+            .get("containers")?
+            .as_array()?
+            .iter()
+            .map(|c| {
+                Some(ContainerMetrics {
+                    name: c.get("name")?.as_str()?.to_string(),
+                    cpu_milli: quantity(c.pointer("/usage/cpu")?)?.as_f64() * 1000.0,
+                    memory_bytes: quantity(c.pointer("/usage/memory")?)?.as_f64(),
+                })
+            })
+            .collect::<Option<_>>()?,
+    })
 }
 
 fn parse<K: Object>(o: DynamicObject) -> Result<K, ApiError> {
@@ -479,6 +510,44 @@ impl Cluster for KubeCluster {
             .map_err(|e| object_error::<Pod>(e, &what, namespace, name))
     }
 
+    /// `GET /apis/metrics.k8s.io/v1beta1/[namespaces/NS/]pods?labelSelector=...`.
+    fn pod_metrics(
+        &mut self,
+        namespace: Option<&str>,
+        selector: &str,
+    ) -> Result<Vec<PodMetrics>, ApiError> {
+        let base = "/apis/metrics.k8s.io/v1beta1";
+        let mut url = match namespace {
+            Some(ns) => format!("{base}/namespaces/{ns}/pods"),
+            None => format!("{base}/pods"),
+        };
+        if !selector.is_empty() {
+            let mut q = form_urlencoded_pair("labelSelector", selector);
+            q.insert(0, '?');
+            url.push_str(&q);
+        }
+        let what = format!(
+            "list PodMetrics {}",
+            namespace.unwrap_or("(all namespaces)")
+        );
+        let request = http::Request::get(url)
+            .body(Vec::new())
+            .map_err(|e| ApiError::Invalid(format!("{what}: {e}")))?;
+        let client = self.client.clone();
+        let list: serde_json::Value = self
+            .rt
+            .block_on(client.request(request))
+            .map_err(|e| api_error(e, &what))?;
+        let items = list.get("items").and_then(|i| i.as_array());
+        let mut out: Vec<PodMetrics> = items
+            .into_iter()
+            .flatten()
+            .filter_map(|i| pod_metrics_of(i, self.started_wall))
+            .collect();
+        out.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
+        Ok(out)
+    }
+
     fn event(&mut self, e: Event) {
         // core/v1 Events, as client-go's record.EventRecorder writes them.
         self.events += 1;
@@ -527,6 +596,20 @@ impl Cluster for KubeCluster {
     }
 }
 
+/// `key=value` with the value percent-encoded for a query string.
+fn form_urlencoded_pair(key: &str, value: &str) -> String {
+    let mut out = format!("{key}=");
+    for b in value.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                out.push(b as char)
+            }
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -537,6 +620,26 @@ mod tests {
         }))
         .unwrap();
         kube::Error::Api(Box::new(s))
+    }
+
+    #[test]
+    fn pod_metrics_read_as_metrics_server_serves_them() {
+        let started: jiff::Timestamp = "2026-01-01T00:00:00Z".parse().unwrap();
+        let item = serde_json::json!({
+            "metadata": {"name": "web-1", "namespace": "default"},
+            "timestamp": "2026-01-01T00:01:30Z", "window": "15s",
+            "containers": [{"name": "c", "usage": {"cpu": "90500000n", "memory": "102400Ki"}}]
+        });
+        let m = pod_metrics_of(&item, started).unwrap();
+        assert_eq!((m.timestamp_ms, m.window_ms), (90_000, 15_000));
+        assert_eq!(m.containers[0].name, "c");
+        assert!((m.containers[0].cpu_milli - 90.5).abs() < 1e-9);
+        assert_eq!(m.containers[0].memory_bytes, 100.0 * 1024.0 * 1024.0);
+        assert!(pod_metrics_of(&serde_json::json!({"metadata": {}}), started).is_none());
+        assert_eq!(
+            form_urlencoded_pair("labelSelector", "app=web,x in (a)"),
+            "labelSelector=app%3Dweb%2Cx%20in%20%28a%29"
+        );
     }
 
     #[test]

@@ -320,6 +320,7 @@ pub fn is_known_custom(api: &str, kind: &str) -> bool {
                 "autoscaling.x-k8s.io",
                 "CapacityBuffer" | "ProvisioningRequest"
             )
+            | ("autoscaling.k8s.io", "VerticalPodAutoscaler")
             | ("kscale.io", _)
     )
 }
@@ -358,6 +359,9 @@ pub fn typed_parser(api: &str, kind: &str) -> Option<Box<dyn TypedParse>> {
         ("v1", "LimitRange") => typed::<core::v1::LimitRange>(),
         ("v1", "ResourceQuota") => typed::<core::v1::ResourceQuota>(),
         ("apps/v1", "Deployment") => typed::<apps::v1::Deployment>(),
+        ("autoscaling.k8s.io/v1", "VerticalPodAutoscaler") => {
+            typed::<kscale_components::vpa::VerticalPodAutoscaler>()
+        }
         ("apps/v1", "ReplicaSet") => typed::<apps::v1::ReplicaSet>(),
         ("apps/v1", "StatefulSet") => typed::<apps::v1::StatefulSet>(),
         ("apps/v1", "DaemonSet") => typed::<apps::v1::DaemonSet>(),

@@ -393,6 +393,9 @@ impl Sim {
                     if kind == "ElasticPodAutoscaler" {
                         self.start_elastic_autoscaler();
                     }
+                    if kind == "VerticalPodAutoscaler" {
+                        self.start_vpa();
+                    }
                     if kind == "PodDisruptionBudget" && before.is_none() {
                         self.pdb_created(&key);
                     }

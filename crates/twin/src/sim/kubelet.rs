@@ -171,6 +171,7 @@ impl Sim {
             .map_err(|m| format!("pods \"{name}\" is forbidden: {m}"))?;
         let template = with_preemption_policy(template, never)
             .map_err(|m| format!("pods \"{name}\" is forbidden: {m}"))?;
+        let template = self.vpa_admit(namespace, template);
         let id = self.next_pod_id;
         self.next_pod_id += 1;
         let pod = Pod {

@@ -34,6 +34,7 @@ pub mod provider;
 pub mod scheduling;
 pub mod store;
 pub mod traffic;
+pub mod vpa;
 pub mod workloads;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -80,6 +81,10 @@ pub enum Event {
     KarpenterTerminate(String, String),
     /// A cluster-proportional-autoscaler polls.
     CpaPoll(ObjKey),
+    /// The VPA recommender's loop (every minute).
+    VpaRecommend,
+    /// The VPA updater's loop (every minute).
+    VpaUpdate,
     /// The Cluster Autoscaler's loop (every `--scan-interval`).
     CaScan,
     /// A node the Cluster Autoscaler requested registers (upcoming id).
@@ -198,6 +203,8 @@ pub struct Sim {
     pub load_state: Vec<crate::load::LoadState>,
     /// Deployments running the cluster-proportional-autoscaler that are being polled.
     pub cpa_polling: BTreeMap<ObjKey, kscale_components::proportional::ProportionalAutoscaler>,
+    /// The Vertical Pod Autoscaler's components, once a VerticalPodAutoscaler exists.
+    pub vpa: Option<vpa::VpaComponents>,
     /// Karpenter's offerings (catalog × capacity types × zones), a function of the scenario
     /// built once ([`Sim::offerings`]).
     pub offerings_cache:
@@ -345,6 +352,7 @@ impl Sim {
             crash_backoff: BTreeMap::new(),
             metrics: Default::default(),
             cpa_polling: BTreeMap::new(),
+            vpa: None,
             scenario: scenario.clone(),
             elastic: Default::default(),
             elastic_scaler: Default::default(),
@@ -492,6 +500,8 @@ impl Sim {
             Event::ContainerRestarted(id, g) => self.container_restarted(id, g),
             Event::MetricsScrape => self.metrics_scrape(),
             Event::CpaPoll(key) => self.cpa_poll(key),
+            Event::VpaRecommend => self.vpa_recommend(),
+            Event::VpaUpdate => self.vpa_update(),
             Event::CaScan => self.ca_scan(),
             Event::CaNodeUp(id) => self.ca_node_up(id),
             Event::CaDeleteNode(n, uid) => self.ca_delete_node(&n, &uid),

@@ -1,0 +1,149 @@
+//! The Vertical Pod Autoscaler in the twin: the recommender's status, the updater's
+//! evictions and the admission controller's requests on the replacements.
+
+mod common;
+
+use k8s_openapi::api::core::v1::Pod;
+use kscale_cluster::Cluster;
+use kscale_components::vpa::VerticalPodAutoscaler;
+use kscale_model::{Quantity, SimTime};
+use kscale_twin::sim::cluster_api::SimCluster;
+
+const WEB: &str = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n  replicas: 4\n  selector: {matchLabels: {app: web}}\n  template:\n    metadata: {labels: {app: web}}\n    spec:\n      containers:\n      - {name: app, image: app, resources: {requests: {cpu: 50m, memory: 300Mi}, limits: {cpu: 100m}}}\n";
+
+fn vpa(mode: &str) -> String {
+    format!(
+        "apiVersion: autoscaling.k8s.io/v1\nkind: VerticalPodAutoscaler\nmetadata: {{name: web}}\nspec:\n  targetRef: {{apiVersion: apps/v1, kind: Deployment, name: web}}\n  updatePolicy: {{updateMode: {mode}}}\n"
+    )
+}
+
+/// The scenario: `web` under 40 requests/s of 10m each (100m per pod, twice its request).
+fn twin(mode: &str) -> (tempfile::TempDir, kscale_twin::sim::Sim) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("m.yaml"),
+        format!("{WEB}---\n{}", vpa(mode)),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("s.yaml"),
+        "apiVersion: kscale.io/v1alpha1\nkind: Scenario\nmetadata: {name: vpa}\nspec:\n  duration: 20m\n  nodes: [{name: n, instanceType: m5.xlarge, count: 2}]\n  manifests: [m.yaml]\n  load:\n  - {target: deployment/web, requestsPerSecond: {steps: [{at: 0s, value: 40}]}, cpuPerRequest: 10m}\n",
+    )
+    .unwrap();
+    let sim = kscale_twin::sim::Sim::new(std::sync::Arc::new(
+        kscale_twin::scenario::Scenario::load(&dir.path().join("s.yaml")).unwrap(),
+    ))
+    .unwrap();
+    (dir, sim)
+}
+
+fn cpu_requests(sim: &mut kscale_twin::sim::Sim) -> Vec<i64> {
+    SimCluster(sim)
+        .list::<Pod>(Some("default"), "app=web")
+        .unwrap()
+        .iter()
+        .filter(|p| p.metadata.deletion_timestamp.is_none())
+        .map(|p| {
+            let r = p.spec.as_ref().unwrap().containers[0]
+                .resources
+                .as_ref()
+                .unwrap();
+            Quantity::parse(&r.requests.as_ref().unwrap()["cpu"].0)
+                .unwrap()
+                .milli()
+        })
+        .collect()
+}
+
+#[test]
+fn under_requested_pods_are_evicted_and_come_back_with_the_recommendation() {
+    let (_dir, mut sim) = twin("Recreate");
+    sim.run_until(SimTime::from_secs(150));
+    let v: VerticalPodAutoscaler = SimCluster(&mut sim).get("default", "web").unwrap().unwrap();
+    let status = v.status.clone().unwrap();
+    let rec = &status.recommendation.unwrap().container_recommendations[0];
+    assert_eq!(rec.container_name, "app");
+    let target = Quantity::parse(&rec.target["cpu"].0).unwrap().milli();
+    // 100m used per pod, +15% margin, on histogram buckets 5% apart.
+    assert!((110..=130).contains(&target), "target {target}m");
+    // With two minutes of history the confidence is low: the bounds are wide.
+    let lower = |v: VerticalPodAutoscaler| {
+        let s = v.status.unwrap().recommendation.unwrap();
+        Quantity::parse(&s.container_recommendations[0].lower_bound.as_ref().unwrap()["cpu"].0)
+            .unwrap()
+            .milli()
+    };
+    assert!(
+        lower(v.clone()) <= 50,
+        "the 50m request is within the bounds at first"
+    );
+    assert_eq!(sim.vpa.as_ref().unwrap().evictions, 0);
+    sim.run_until(SimTime::from_secs(6 * 60));
+    let v: VerticalPodAutoscaler = SimCluster(&mut sim).get("default", "web").unwrap().unwrap();
+    let l = lower(v);
+    assert!(l > 50, "the 50m request is below the lower bound {l}m");
+
+    sim.run_until(SimTime::from_secs(20 * 60));
+    let requests = cpu_requests(&mut sim);
+    assert_eq!(requests.len(), 4, "{requests:?}");
+    assert!(
+        requests.iter().all(|r| *r > 50),
+        "every pod was replaced with the recommendation: {requests:?}"
+    );
+    let vpa = sim.vpa.as_ref().unwrap();
+    assert!(vpa.evictions >= 4, "{}", vpa.evictions);
+    let pods = SimCluster(&mut sim)
+        .list::<Pod>(Some("default"), "app=web")
+        .unwrap();
+    let p = pods
+        .iter()
+        .find(|p| p.metadata.deletion_timestamp.is_none())
+        .unwrap();
+    let annotations = p.metadata.annotations.as_ref().unwrap();
+    assert_eq!(annotations["vpaObservedContainers"], "app");
+    assert!(
+        annotations["vpaUpdates"].starts_with("Pod resources updated by web: container 0:"),
+        "{annotations:?}"
+    );
+    // The limit keeps its ratio to the request (100m / 50m).
+    let r = p.spec.as_ref().unwrap().containers[0]
+        .resources
+        .as_ref()
+        .unwrap();
+    let req = Quantity::parse(&r.requests.as_ref().unwrap()["cpu"].0)
+        .unwrap()
+        .milli();
+    let lim = Quantity::parse(&r.limits.as_ref().unwrap()["cpu"].0)
+        .unwrap()
+        .milli();
+    assert_eq!(lim, 2 * req);
+}
+
+#[test]
+fn modes_off_and_initial_never_evict() {
+    for mode in ["Off", "Initial"] {
+        let (_dir, mut sim) = twin(mode);
+        sim.run_until(SimTime::from_secs(10 * 60));
+        assert_eq!(sim.vpa.as_ref().unwrap().evictions, 0, "{mode}");
+        assert_eq!(cpu_requests(&mut sim), [50, 50, 50, 50], "{mode}");
+        let v: VerticalPodAutoscaler = SimCluster(&mut sim).get("default", "web").unwrap().unwrap();
+        assert!(
+            v.status.unwrap().recommendation.is_some(),
+            "{mode} recommends"
+        );
+    }
+}
+
+#[test]
+fn a_vpa_run_is_deterministic() {
+    let run = || {
+        let (_dir, mut sim) = twin("Recreate");
+        sim.run_until(SimTime::from_secs(15 * 60));
+        let v: VerticalPodAutoscaler = SimCluster(&mut sim).get("default", "web").unwrap().unwrap();
+        (
+            cpu_requests(&mut sim),
+            serde_json::to_string(&v.status).unwrap(),
+        )
+    };
+    assert_eq!(run(), run());
+}
