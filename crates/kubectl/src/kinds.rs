@@ -52,6 +52,8 @@ pub enum Kind {
     EC2NodeClass,
     /// karpenter.k8s.aws/v1alpha1 AWSNodeTemplate (legacy Karpenter).
     AWSNodeTemplate,
+    /// autoscaling.k8s.io/v1 VerticalPodAutoscaler.
+    VerticalPodAutoscaler,
 }
 
 /// Everything kubectl's REST mapper knows about a kind.
@@ -349,6 +351,17 @@ pub const ALL_KINDS: &[KindInfo] = &[
         "karpenter.k8s.aws/v1alpha1",
         false
     ),
+    info!(
+        VerticalPodAutoscaler,
+        "VerticalPodAutoscaler",
+        "verticalpodautoscalers",
+        "verticalpodautoscaler",
+        ["vpa"],
+        "autoscaling.k8s.io",
+        "v1",
+        "autoscaling.k8s.io/v1",
+        true
+    ),
 ];
 
 impl Kind {
@@ -480,6 +493,12 @@ mod tests {
             ("ec2nodeclasses", Kind::EC2NodeClass),
             ("EC2NodeClass", Kind::EC2NodeClass),
             ("awsnodetemplates", Kind::AWSNodeTemplate),
+            ("vpa", Kind::VerticalPodAutoscaler),
+            ("verticalpodautoscalers", Kind::VerticalPodAutoscaler),
+            (
+                "verticalpodautoscaler.autoscaling.k8s.io",
+                Kind::VerticalPodAutoscaler,
+            ),
         ];
         for (s, k) in cases {
             assert_eq!(resolve_kind(s).map(|i| i.kind), Some(*k), "{s}");

@@ -147,3 +147,55 @@ fn a_vpa_run_is_deterministic() {
     };
     assert_eq!(run(), run());
 }
+
+#[test]
+fn a_vpa_and_an_hpa_on_the_same_cpu_are_warned_about() {
+    let dir = tempfile::tempdir().unwrap();
+    let hpa = "apiVersion: autoscaling/v2\nkind: HorizontalPodAutoscaler\nmetadata: {name: web}\nspec:\n  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: web}\n  minReplicas: 1\n  maxReplicas: 8\n  metrics:\n  - type: Resource\n    resource: {name: cpu, target: {type: Utilization, averageUtilization: 60}}\n";
+    for (mode, warned) in [("Recreate", true), ("Off", false)] {
+        std::fs::write(
+            dir.path().join("m.yaml"),
+            format!("{WEB}---\n{hpa}---\n{}", vpa(mode)),
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("s.yaml"),
+            "apiVersion: kscale.io/v1alpha1\nkind: Scenario\nmetadata: {name: vpa}\nspec:\n  duration: 5m\n  nodes: [{name: n, instanceType: m5.xlarge, count: 2}]\n  manifests: [m.yaml]\n",
+        )
+        .unwrap();
+        let sim = kscale_twin::sim::Sim::new(std::sync::Arc::new(
+            kscale_twin::scenario::Scenario::load(&dir.path().join("s.yaml")).unwrap(),
+        ))
+        .unwrap();
+        let w: Vec<_> = sim
+            .warnings
+            .iter()
+            .filter(|w| w.message.contains("both act on the cpu of Deployment web"))
+            .collect();
+        assert_eq!(w.len(), usize::from(warned), "{mode}: {:?}", sim.warnings);
+        if warned {
+            assert_eq!(
+                w[0].line,
+                Some(24),
+                "the VPA document starts at line 24: {:?}",
+                w[0]
+            );
+        }
+    }
+}
+
+#[test]
+fn kubectl_shows_the_recommendation() {
+    let (_dir, mut sim) = twin("Off");
+    sim.run_until(SimTime::from_secs(150));
+    let inv = kscale_twin::sim::kubectl::parse_line("kubectl get vpa").unwrap();
+    let out = sim.exec(&inv).unwrap();
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(
+        lines[0].split_whitespace().collect::<Vec<_>>(),
+        ["NAME", "MODE", "CPU", "MEM", "PROVIDED", "AGE"]
+    );
+    let row: Vec<&str> = lines[1].split_whitespace().collect();
+    assert_eq!((row[0], row[1], row[4]), ("web", "Off", "True"));
+    assert!(row[2].ends_with('m'), "{row:?}");
+}

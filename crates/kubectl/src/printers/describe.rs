@@ -58,6 +58,9 @@ fn map_lines(m: Option<&Value>, sep: &str) -> Vec<String> {
 /// (pods: Priority, Node, Status, IP; nodes: Roles, Taints, Unschedulable; deployments and
 /// other workloads: Selector, Replicas) and then the events the caller passes in.
 pub fn describe(kind: Kind, obj: &Value, events: &[DescribeEvent]) -> String {
+    if kind == Kind::VerticalPodAutoscaler {
+        return describe_unstructured(obj, events);
+    }
     // (label, value lines)
     let mut fields: Vec<(&str, Vec<String>)> = vec![("Name:", vec![name_of(obj)])];
     if kind.info().namespaced {
@@ -202,6 +205,12 @@ pub fn describe(kind: Kind, obj: &Value, events: &[DescribeEvent]) -> String {
             let _ = writeln!(out, "{l:<width$}{v}");
         }
     }
+    write_events(&mut out, events);
+    out
+}
+
+/// The Events section (nothing when there are none: the caller printed `<none>`).
+fn write_events(out: &mut String, events: &[DescribeEvent]) {
     if !events.is_empty() {
         out.push_str("Events:\n");
         let mut rows: Vec<Vec<String>> = vec![
@@ -223,6 +232,141 @@ pub fn describe(kind: Kind, obj: &Value, events: &[DescribeEvent]) -> String {
         }
         out.push_str(&tabwrite(rows.iter(), 0, 2));
     }
+}
+
+/// `smartLabelFor`: a field name as describe labels it (`targetRef` → `Target Ref`,
+/// `apiVersion` → `API Version`); names with other characters than letters stay as they are.
+fn smart_label(field: &str) -> String {
+    if !field.chars().all(|c| c.is_ascii_alphabetic()) {
+        return field.to_string();
+    }
+    let mut words: Vec<String> = vec![];
+    for c in field.chars() {
+        let upper = c.is_ascii_uppercase();
+        let starts = upper
+            && words.last().is_some_and(|w| {
+                // A new word, unless it continues a run of capitals (`UID`).
+                !w.chars().all(|c| c.is_ascii_uppercase())
+            });
+        if words.is_empty() || starts {
+            words.push(String::new());
+        }
+        words.last_mut().expect("a word").push(c);
+    }
+    words
+        .iter()
+        .map(|w| {
+            let up = w.to_ascii_uppercase();
+            if ["API", "URL", "UID", "OSB", "GUID"].contains(&up.as_str()) {
+                up
+            } else {
+                let mut c = w.chars();
+                c.next()
+                    .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
+                    .unwrap_or_default()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// `printUnstructuredContent`: fields in name order, maps and lists nested two spaces deeper,
+/// scalars as `Label:<tab>value`; `skip` holds `.a.b` paths left out.
+fn unstructured_lines(
+    out: &mut Vec<(String, Option<String>)>,
+    level: usize,
+    content: &serde_json::Map<String, Value>,
+    prefix: &str,
+    skip: &[&str],
+) {
+    let indent = "  ".repeat(level);
+    let mut fields: Vec<&String> = content.keys().collect();
+    fields.sort();
+    for field in fields {
+        let path = format!("{prefix}.{field}");
+        if skip.contains(&path.as_str()) {
+            continue;
+        }
+        let label = format!("{indent}{}:", smart_label(field));
+        match &content[field] {
+            Value::Object(m) => {
+                out.push((label, None));
+                unstructured_lines(out, level + 1, m, &path, skip);
+            }
+            Value::Array(items) => {
+                out.push((label, None));
+                for item in items {
+                    match item {
+                        Value::Object(m) => unstructured_lines(out, level + 1, m, &path, skip),
+                        Value::String(v) => out.push((format!("{indent}  {v}"), None)),
+                        other => out.push((format!("{indent}  {other}"), None)),
+                    }
+                }
+            }
+            Value::String(v) => out.push((label, Some(v.clone()))),
+            other => out.push((label, Some(other.to_string()))),
+        }
+    }
+}
+
+/// kubectl's generic describer, used for custom resources (`GenericDescriberFor`): name,
+/// namespace, labels, annotations, then every other field of the object, then events. Lines
+/// are aligned as describe's tabwriter aligns them: consecutive `label:<tab>value` lines
+/// form one block (minimum width 0, padding 2).
+pub fn describe_unstructured(obj: &Value, events: &[DescribeEvent]) -> String {
+    let mut lines: Vec<(String, Option<String>)> = vec![
+        ("Name:".into(), Some(name_of(obj))),
+        (
+            "Namespace:".into(),
+            Some(str_at(obj, &["metadata", "namespace"]).to_string()),
+        ),
+    ];
+    for (label, sep, key) in [
+        ("Labels:", "=", "labels"),
+        ("Annotations:", ": ", "annotations"),
+    ] {
+        for (i, l) in map_lines(s(obj, &["metadata", key]), sep)
+            .into_iter()
+            .enumerate()
+        {
+            lines.push((if i == 0 { label.into() } else { String::new() }, Some(l)));
+        }
+    }
+    if let Some(m) = obj.as_object() {
+        unstructured_lines(
+            &mut lines,
+            0,
+            m,
+            "",
+            &[
+                ".metadata.name",
+                ".metadata.namespace",
+                ".metadata.labels",
+                ".metadata.annotations",
+            ],
+        );
+    }
+    if events.is_empty() {
+        lines.push(("Events:".into(), Some("<none>".into())));
+    }
+    let mut out = String::new();
+    let mut i = 0;
+    while i < lines.len() {
+        if lines[i].1.is_none() {
+            let _ = writeln!(out, "{}", lines[i].0);
+            i += 1;
+            continue;
+        }
+        let end = (i..lines.len())
+            .find(|j| lines[*j].1.is_none())
+            .unwrap_or(lines.len());
+        let width = lines[i..end].iter().map(|l| l.0.len()).max().unwrap_or(0) + 2;
+        for (label, value) in &lines[i..end] {
+            let _ = writeln!(out, "{label:<width$}{}", value.as_deref().unwrap_or(""));
+        }
+        i = end;
+    }
+    write_events(&mut out, events);
     out
 }
 
@@ -231,6 +375,54 @@ mod tests {
     use super::*;
     use crate::printers::testing::*;
     use serde_json::json;
+
+    #[test]
+    fn custom_resources_are_described_field_by_field() {
+        assert_eq!(smart_label("targetRef"), "Target Ref");
+        assert_eq!(smart_label("apiVersion"), "API Version");
+        assert_eq!(smart_label("uid"), "UID");
+        assert_eq!(
+            smart_label("containerRecommendations"),
+            "Container Recommendations"
+        );
+        let vpa = json!({"apiVersion": "autoscaling.k8s.io/v1", "kind": "VerticalPodAutoscaler",
+            "metadata": {"name": "api", "namespace": "default", "generation": 1},
+            "spec": {"targetRef": {"kind": "Deployment", "name": "api"},
+                     "updatePolicy": {"updateMode": "Recreate"}},
+            "status": {"conditions": [{"status": "True", "type": "RecommendationProvided"}],
+                       "recommendation": {"containerRecommendations": [
+                           {"containerName": "app", "target": {"cpu": "476m", "memory": "262144k"}}]}}});
+        let out = describe(Kind::VerticalPodAutoscaler, &vpa, &[]);
+        // `Events:` joins the block of the lines above it, as in describe's tabwriter.
+        let expected = "\
+Name:         api
+Namespace:    default
+Labels:       <none>
+Annotations:  <none>
+API Version:  autoscaling.k8s.io/v1
+Kind:         VerticalPodAutoscaler
+Metadata:
+  Generation:  1
+Spec:
+  Target Ref:
+    Kind:  Deployment
+    Name:  api
+  Update Policy:
+    Update Mode:  Recreate
+Status:
+  Conditions:
+    Status:  True
+    Type:    RecommendationProvided
+  Recommendation:
+    Container Recommendations:
+      Container Name:  app
+      Target:
+        Cpu:     476m
+        Memory:  262144k
+Events:          <none>
+";
+        assert_eq!(out, expected);
+    }
 
     #[test]
     fn describe_pod_with_events() {

@@ -40,6 +40,7 @@ mod table;
 #[cfg(test)]
 mod testing;
 mod time;
+mod vpa;
 mod yaml;
 
 use cells::name_of;

@@ -5,7 +5,7 @@
 use serde_json::Value;
 
 use super::cells::str_at;
-use super::{PrintOptions, apps, corev1, events, hpa, karpenter, nodes, pods, policy, rbac};
+use super::{PrintOptions, apps, corev1, events, hpa, karpenter, nodes, pods, policy, rbac, vpa};
 use crate::args::OutputFormat;
 use crate::kinds::Kind;
 
@@ -76,6 +76,7 @@ fn table_for(kind: Kind) -> TableDef {
         Kind::NodeClaim => karpenter::NODE_CLAIM,
         Kind::EC2NodeClass => karpenter::EC2_NODE_CLASS,
         Kind::Provisioner | Kind::AWSNodeTemplate => karpenter::PROVISIONER,
+        Kind::VerticalPodAutoscaler => vpa::VERTICAL_POD_AUTOSCALER,
     }
 }
 

@@ -375,7 +375,24 @@ impl Sim {
         let (ns, rest): (Vec<_>, Vec<_>) = objects
             .into_iter()
             .partition(|o| o.object.get("kind").and_then(|k| k.as_str()) == Some("Namespace"));
+        let mut vpa_sources = vec![];
         for mut o in ns.into_iter().chain(rest) {
+            if o.object.get("kind").and_then(|k| k.as_str()) == Some("VerticalPodAutoscaler") {
+                vpa_sources.push((
+                    o.object
+                        .pointer("/metadata/namespace")
+                        .and_then(|v| v.as_str())
+                        .unwrap_or("default")
+                        .to_string(),
+                    o.object
+                        .pointer("/metadata/name")
+                        .and_then(|v| v.as_str())
+                        .unwrap_or("")
+                        .to_string(),
+                    o.file.clone(),
+                    o.line,
+                ));
+            }
             let kind = o
                 .object
                 .get("kind")
@@ -402,6 +419,7 @@ impl Sim {
             sim.apply_value(o.object, Some(o.raw))
                 .map_err(|msg| InputError::at(&o.file, o.line, None, msg))?;
         }
+        sim.warn_vpa_hpa_conflicts(&vpa_sources);
         // A load aimed at a workload that no manifest defines and no step could create would
         // drop every request: an input error, not a silent 100% loss.
         let steps_create = scenario

@@ -802,6 +802,9 @@ impl Sim {
         if let Some(k) = self.karpenter_summary() {
             v["karpenter"] = k;
         }
+        if let Some(k) = self.vpa_summary() {
+            v["vpa"] = k;
+        }
         if let Some(w) = wall_ms {
             v["wallMillis"] = json!(w);
         }

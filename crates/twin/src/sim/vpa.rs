@@ -100,6 +100,112 @@ impl Sim {
             .push(self.now.plus_millis(UPDATER_INTERVAL_MS), Event::VpaUpdate);
     }
 
+    /// Warns (file and line of the VPA) when a VerticalPodAutoscaler that changes pods and an
+    /// HorizontalPodAutoscaler scaling on CPU or memory utilization act on the same workload
+    /// and resource: the VPA changes the requests the HPA's utilization is a fraction of, and
+    /// the two chase each other (upstream's VPA README, "Known limitations": "Vertical Pod
+    /// Autoscaler should not be used with the Horizontal Pod Autoscaler (HPA) on CPU or memory
+    /// at this moment").
+    pub fn warn_vpa_hpa_conflicts(
+        &mut self,
+        sources: &[(String, String, std::path::PathBuf, u64)],
+    ) {
+        use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
+        use kscale_cluster::Cluster;
+        use kscale_components::vpa::VerticalPodAutoscaler;
+        use kscale_controllers::vpa::{ResourceName, UpdateMode, container_policy};
+        for (ns, name, file, line) in sources {
+            let Ok(Some(v)) = SimCluster(self).get::<VerticalPodAutoscaler>(ns, name) else {
+                continue;
+            };
+            let spec = kscale_controllers::vpa::VpaSpec::from(&v);
+            if spec.update_mode == UpdateMode::Off {
+                continue;
+            }
+            let controlled: Vec<&str> = match container_policy("*", spec.resource_policy.as_ref())
+                .and_then(|p| p.controlled_resources.as_ref())
+            {
+                Some(rs) => rs.iter().map(|r| r.as_str()).collect(),
+                None => vec![ResourceName::Cpu.as_str(), ResourceName::Memory.as_str()],
+            };
+            let Ok(hpas) = SimCluster(self).list::<HorizontalPodAutoscaler>(Some(ns), "") else {
+                continue;
+            };
+            let target = &v.spec.target_ref;
+            for h in hpas {
+                let Some(hs) = h.spec else { continue };
+                if hs.scale_target_ref.kind != target.kind
+                    || hs.scale_target_ref.name != target.name
+                {
+                    continue;
+                }
+                let resources: Vec<String> = hs
+                    .metrics
+                    .iter()
+                    .flatten()
+                    .filter_map(|m| {
+                        m.resource
+                            .as_ref()
+                            .map(|r| r.name.clone())
+                            .or_else(|| m.container_resource.as_ref().map(|r| r.name.clone()))
+                    })
+                    .filter(|r| controlled.contains(&r.as_str()))
+                    .collect();
+                // An HPA without metrics scales on CPU utilization.
+                let resources = if hs.metrics.as_ref().is_none_or(|m| m.is_empty())
+                    && controlled.contains(&"cpu")
+                {
+                    vec!["cpu".to_string()]
+                } else {
+                    resources
+                };
+                if let Some(r) = resources.first() {
+                    self.warnings.push(crate::manifest::Warning {
+                        file: file.clone(),
+                        line: Some(*line),
+                        message: format!(
+                            "VerticalPodAutoscaler {ns}/{name} and HorizontalPodAutoscaler {ns}/{} both act on the {r} of {} {}: the VPA changes the requests the HPA's utilization is measured against, and the two oscillate (upstream advises against using them on the same resource)",
+                            h.metadata.name.as_deref().unwrap_or(""),
+                            target.kind,
+                            target.name
+                        ),
+                    });
+                }
+            }
+        }
+    }
+
+    /// The `vpa` section of `summary.json` (None without a VerticalPodAutoscaler): the
+    /// updater's evictions, the pods admitted with recommended resources and each VPA's last
+    /// recommendation per container.
+    pub fn vpa_summary(&self) -> Option<Value> {
+        let vpa = self.vpa.as_ref()?;
+        let objects: Vec<Value> = self
+            .list_rendered("VerticalPodAutoscaler", None)
+            .iter()
+            .map(|o| {
+                let recs = o
+                    .pointer("/status/recommendation/containerRecommendations")
+                    .cloned()
+                    .unwrap_or_else(|| json!([]));
+                json!({
+                    "namespace": o.pointer("/metadata/namespace"),
+                    "name": o.pointer("/metadata/name"),
+                    "updateMode": o
+                        .pointer("/spec/updatePolicy/updateMode")
+                        .cloned()
+                        .unwrap_or_else(|| json!("Recreate")),
+                    "containerRecommendations": recs,
+                })
+            })
+            .collect();
+        Some(json!({
+            "evictions": vpa.evictions,
+            "admittedPods": vpa.admitted,
+            "autoscalers": objects,
+        }))
+    }
+
     /// The admission controller's mutation of a pod created from `template` in `namespace`:
     /// the template itself when no VPA controls it (or none is running), else a template with
     /// the recommended requests, limits scaled in proportion and upstream's annotations
