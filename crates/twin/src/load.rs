@@ -314,7 +314,8 @@ impl Clients {
 
     /// Requests waiting for a retry.
     pub fn retrying(&self) -> f64 {
-        self.pending.values().flatten().sum()
+        // From +0 (an empty `sum` of floats is -0, which the summary would print).
+        self.pending.values().flatten().fold(0.0, |a, x| a + x)
     }
 
     /// Splits tick `t`'s outcome among the attempt numbers of `arrivals` (from

@@ -143,6 +143,8 @@ fn entries_without_a_client_model_keep_their_outputs() {
         || c.ends_with("/timed_out_rps")));
     // A timeout alone adds the columns (and no retries).
     let sim = run("      timeout: 2s\n");
+    let summary = sim.output().summary;
+    assert_eq!(summary["loads"][0]["retryingAtEnd"].to_string(), "0.0");
     assert!(
         sim.timeseries()
             .columns
