@@ -33,7 +33,8 @@ pub struct HeadroomRow {
     /// Seconds in violation of the SLOs of the load entries on the workload (`slo` of a
     /// `load` entry); `None` when none has an SLO.
     pub slo_violation_seconds: Option<f64>,
-    /// Requests dropped or rejected on the workload's load entries.
+    /// Requests dropped or rejected on the workload's load entries (with a client model: whose
+    /// last attempt failed).
     pub failed_requests: f64,
     /// Cost of the whole run (USD).
     pub cost_usd: f64,
@@ -149,7 +150,16 @@ pub fn run_variant(
         .iter()
         .any(|(l, _)| l.slo.is_some())
         .then(|| loads.iter().map(|(_, s)| s.slo_violation_s).sum());
-    let failed_requests = loads.iter().map(|(_, s)| s.dropped + s.rejected).sum();
+    let failed_requests = loads
+        .iter()
+        .map(|(l, s)| {
+            if l.has_clients() {
+                s.failed
+            } else {
+                s.dropped + s.rejected
+            }
+        })
+        .sum();
     Ok(HeadroomRow {
         replicas,
         pods_started: lat.len(),

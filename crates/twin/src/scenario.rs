@@ -411,6 +411,13 @@ pub struct LoadSpec {
     /// Requests that may wait per ready pod before new ones are dropped (default 1000).
     #[serde(default)]
     pub queue_limit: Option<f64>,
+    /// Client timeout: a request that would wait longer is abandoned (timed out). Unset: clients
+    /// wait for as long as the queue takes.
+    #[serde(default)]
+    pub timeout: Option<DurationField>,
+    /// Client retries of failed (rejected, dropped, timed-out) attempts. Unset: no retries.
+    #[serde(default)]
+    pub retries: Option<RetrySpec>,
     /// Memory model of one pod: `base + perRequest × requests in flight`.
     #[serde(default)]
     pub memory: Option<MemorySpec>,
@@ -421,6 +428,31 @@ pub struct LoadSpec {
     /// metric's `selector`).
     #[serde(default)]
     pub metric_labels: BTreeMap<String, String>,
+}
+
+/// A client's retry policy: a failed attempt is tried again after `backoff_ms`, at most
+/// `attempts` more times.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Retries per request after its first try (0..=[`MAX_RETRY_ATTEMPTS`]).
+    pub attempts: u32,
+    /// Fixed back-off between a failure and the retry (ms).
+    pub backoff_ms: u64,
+}
+
+/// Most retries a client may make per request (`retries.attempts`).
+pub const MAX_RETRY_ATTEMPTS: u32 = 10;
+
+/// A client's retries (`{attempts: 3, backoff: 1s}`).
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RetrySpec {
+    /// Retries per request after its first try, 0..=10 (default 0).
+    #[serde(default)]
+    pub attempts: Option<i64>,
+    /// Fixed back-off between a failed attempt and its retry (default 0s: the next tick).
+    #[serde(default)]
+    pub backoff: Option<DurationField>,
 }
 
 /// Memory use of one pod.
@@ -441,7 +473,8 @@ pub struct SloSpec {
     /// Maximum 99th-percentile latency.
     #[serde(default)]
     pub latency_p99: Option<DurationField>,
-    /// Maximum share of offered requests dropped or rejected (0..1).
+    /// Maximum share of offered requests dropped or rejected (0..1); with a `timeout` or
+    /// `retries`, of user requests whose last try failed.
     #[serde(default)]
     pub max_drop_ratio: Option<f64>,
 }
@@ -716,12 +749,24 @@ pub struct Load {
     pub rate_limit: Option<f64>,
     /// Waiting requests allowed per ready pod.
     pub queue_limit: f64,
+    /// Client timeout (ms).
+    pub timeout_ms: Option<u64>,
+    /// Client retries.
+    pub retries: Option<RetryPolicy>,
     /// Memory base and per in-flight request (bytes).
     pub memory: Option<(f64, f64)>,
     /// SLO: p99 latency (ms) and max drop ratio.
     pub slo: Option<(Option<u64>, Option<f64>)>,
     /// Extra labels of the entry's metric series.
     pub metric_labels: BTreeMap<String, String>,
+}
+
+impl Load {
+    /// Whether the entry models its clients (a `timeout` or `retries`): its outputs then have
+    /// the timed-out, attempt and retry counts.
+    pub fn has_clients(&self) -> bool {
+        self.timeout_ms.is_some() || self.retries.is_some()
+    }
 }
 
 /// A validated scenario with its paths resolved.
@@ -1243,6 +1288,31 @@ fn resolve_load(
             "queueLimit must be a non-negative number".into(),
         ));
     }
+    if l.timeout.is_some_and(|t| t.0 == 0) {
+        return Err(err(
+            "timeout",
+            "timeout",
+            "timeout must be longer than 0s".into(),
+        ));
+    }
+    let retries = match l.retries {
+        None => None,
+        Some(r) => {
+            let attempts = r.attempts.unwrap_or(0);
+            let max = MAX_RETRY_ATTEMPTS;
+            if !(0..=i64::from(max)).contains(&attempts) {
+                return Err(err(
+                    "attempts",
+                    "retries.attempts",
+                    format!("retries.attempts must be between 0 and {max}"),
+                ));
+            }
+            Some(RetryPolicy {
+                attempts: attempts as u32,
+                backoff_ms: r.backoff.map_or(0, |d| d.0),
+            })
+        }
+    };
     if let Some(d) = l.slo.and_then(|s| s.max_drop_ratio)
         && !(0.0..=1.0).contains(&d)
     {
@@ -1263,6 +1333,8 @@ fn resolve_load(
         startup_ms: l.startup_time.map(|d| d.0).unwrap_or(0),
         rate_limit: l.rate_limit,
         queue_limit: l.queue_limit.unwrap_or(1000.0),
+        timeout_ms: l.timeout.map(|d| d.0),
+        retries,
         memory: l.memory.map(|m| {
             (
                 m.base.0.as_f64(),

@@ -252,3 +252,82 @@ proptest! {
         prop_assert!(active <= g.replicas as usize);
     }
 }
+
+// The load model's clients (crates/twin/src/load.rs): timeouts and retries conserve requests.
+
+use kscale_twin::load::{Clients, RetryPolicy, TICK_MS, tick_with_timeout};
+
+#[derive(Debug, Clone)]
+struct LoadTick {
+    user: f64,
+    caps: Vec<f64>,
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, .. ProptestConfig::default() })]
+
+    #[test]
+    fn timeouts_and_retries_conserve_requests(
+        ticks in proptest::collection::vec(
+            (0.0f64..500.0, proptest::collection::vec(0.0f64..200.0, 0..5))
+                .prop_map(|(user, caps)| LoadTick { user, caps }),
+            1..80,
+        ),
+        limit in proptest::option::of(1.0f64..100.0),
+        queue in 0.0f64..200.0,
+        service_s in 0.001f64..0.5,
+        timeout_ms in proptest::option::of(1u64..5000),
+        policy in proptest::option::of((0u32..=10, 0u64..5000).prop_map(|(attempts, backoff_ms)| RetryPolicy { attempts, backoff_ms })),
+    ) {
+        let mut clients = Clients::default();
+        let (mut offered, mut attempts, mut served, mut dropped, mut rejected, mut timed_out, mut failed, mut backlog) =
+            (0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0);
+        let tol = |x: f64| 1e-6 * (1.0 + x);
+        for (k, t) in ticks.iter().enumerate() {
+            let now = k as u64 * TICK_MS;
+            let a = clients.arrivals(now, t.user, policy);
+            let tries: f64 = a.iter().sum();
+            let r = tick_with_timeout(tries, 1.0, backlog, &t.caps, limit, queue, service_s, timeout_ms.map(|t| t as f64 / 1000.0));
+            let s = clients.settle(now, &a, backlog, &r, policy, timeout_ms);
+            prop_assert!(r.served >= 0.0 && r.dropped >= 0.0 && r.rejected >= 0.0 && r.timed_out >= 0.0 && r.backlog >= 0.0, "{r:?}");
+            prop_assert!(s.failed >= 0.0 && s.retrying >= 0.0, "{s:?}");
+            // Within the tick: every try is served, dropped, rejected, timed out or still waits.
+            let out = r.served + r.dropped + r.rejected + r.timed_out + r.backlog;
+            prop_assert!((out - (tries + backlog)).abs() <= tol(tries + backlog), "{out} vs {}", tries + backlog);
+            // Every failed try fails its request or is tried again.
+            prop_assert!((s.failed + s.retrying - (r.dropped + r.rejected + r.timed_out)).abs() <= tol(tries + backlog));
+            if let Some(patience) = timeout_ms {
+                // With no capacity every waiting request would wait forever: none waits.
+                prop_assert!(!(r.backlog > 0.0 && t.caps.iter().all(|c| *c == 0.0)), "{r:?}");
+                for l in r.latency_ms {
+                    prop_assert!(l <= (patience as f64 / 1000.0 + service_s) * 1000.0 + 1e-9, "{l} ms over {patience} ms + service");
+                }
+            } else {
+                prop_assert_eq!(r.timed_out, 0.0);
+            }
+            if policy.is_none() {
+                prop_assert_eq!(s.retrying, 0.0);
+            }
+            offered += t.user;
+            attempts += tries;
+            served += r.served;
+            dropped += r.dropped;
+            rejected += r.rejected;
+            timed_out += r.timed_out;
+            failed += s.failed;
+            backlog = r.backlog;
+        }
+        let retrying = clients.retrying();
+        // Per try, and per user request (a retry is not a new request).
+        let by_try = served + dropped + rejected + timed_out + backlog;
+        prop_assert!((attempts - by_try).abs() <= tol(attempts), "attempts {attempts} vs {by_try}");
+        let by_request = served + failed + backlog + retrying;
+        prop_assert!((offered - by_request).abs() <= tol(offered), "offered {offered} vs {by_request}");
+        let n = policy.map_or(0, |p| p.attempts) as f64;
+        prop_assert!(attempts >= offered - tol(offered) && attempts <= offered * (n + 1.0) + tol(offered));
+        prop_assert!(failed <= offered + tol(offered));
+        if policy.is_none() {
+            prop_assert_eq!(attempts, offered);
+        }
+    }
+}

@@ -242,7 +242,7 @@ impl Sim {
         }) {
             return;
         }
-        let tick = load::tick(
+        let tick = load::tick_with_timeout(
             rate,
             dt,
             backlog,
@@ -250,6 +250,7 @@ impl Sim {
             l.rate_limit,
             l.queue_limit,
             l.cpu_milli_per_request / 1000.0,
+            l.timeout_ms.map(|t| t as f64 / 1000.0),
         );
         let cpu: f64 = tick
             .per_pod_rps

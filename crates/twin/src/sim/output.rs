@@ -38,8 +38,9 @@ pub struct Samples {
     rs_attribution: Option<RsAttribution>,
     /// Column ids per HPA with a sync to show, in the order of the last sample's.
     hpa: Vec<(ObjKey, HpaColumns)>,
-    /// Column ids per load entry, in the order of [`LOAD_COLUMNS`].
-    loads: Vec<[usize; LOAD_COLUMNS.len()]>,
+    /// Column ids per load entry, in the order of [`LOAD_COLUMNS`], and of
+    /// [`CLIENT_COLUMNS`] for an entry with a client model (a timeout or retries).
+    loads: Vec<LoadColumns>,
     /// Column ids of `nodes/capacity/…`, `nodes/type/…` and `nodes/group/…` by label value.
     node_cols: [HashMap<String, usize>; 3],
 }
@@ -114,6 +115,16 @@ const LOAD_COLUMNS: [&str; 9] = [
     "latency_p95_ms",
     "latency_p99_ms",
 ];
+
+/// Per load entry with a client model (`timeout` or `retries`), the further columns after
+/// `load/NS/KIND/NAME/`: all tries (retries included), retries, timed-out attempts (req/s).
+const CLIENT_COLUMNS: [&str; 3] = ["attempts_rps", "retries_rps", "timed_out_rps"];
+
+/// Column ids of one load entry: [`LOAD_COLUMNS`] and, with a client model, [`CLIENT_COLUMNS`].
+type LoadColumns = (
+    [usize; LOAD_COLUMNS.len()],
+    Option<[usize; CLIENT_COLUMNS.len()]>,
+);
 
 /// Prefixes of the per-node columns, in the order of [`Samples::node_cols`].
 const NODE_PREFIXES: [&str; 3] = ["nodes/capacity/", "nodes/type/", "nodes/group/"];
@@ -517,9 +528,12 @@ impl Sim {
             if r.samples.loads.len() <= i {
                 let id = format!("load/{}/{}/{}", l.namespace, l.kind, l.name);
                 let ids = LOAD_COLUMNS.map(|c| r.samples.intern(&format!("{id}/{c}")));
-                r.samples.loads.push(ids);
+                let clients = l
+                    .has_clients()
+                    .then(|| CLIENT_COLUMNS.map(|c| r.samples.intern(&format!("{id}/{c}"))));
+                r.samples.loads.push((ids, clients));
             }
-            let ids = r.samples.loads[i];
+            let (ids, clients) = r.samples.loads[i];
             let s = &self.load_state[i];
             let values = [
                 s.last_offered_rps,
@@ -534,6 +548,16 @@ impl Sim {
             ];
             for (id, v) in ids.into_iter().zip(values) {
                 r.set(id, v);
+            }
+            if let Some(ids) = clients {
+                let values = [
+                    s.last_attempts_rps,
+                    s.last_retries_rps,
+                    s.last_timed_out_rps,
+                ];
+                for (id, v) in ids.into_iter().zip(values) {
+                    r.set(id, v);
+                }
             }
         }
     }
@@ -762,11 +786,27 @@ impl Sim {
             *reasons.entry(reason.as_str()).or_default() += n;
         }
         let events_total = self.drained_events.total + self.events.len();
-        let loads: Vec<Value> = self.scenario.loads.iter().zip(&self.load_state).map(|(l, s)| json!({
-            "target": format!("{}/{}/{}", l.namespace, l.kind, l.name),
-            "offeredRequests": round3(s.offered), "servedRequests": round3(s.served), "droppedRequests": round3(s.dropped),
-            "rejectedRequests": round3(s.rejected), "queuedAtEnd": round3(s.backlog), "sloViolationSeconds": s.slo_violation_s,
-        })).collect();
+        let loads: Vec<Value> = self.scenario.loads.iter().zip(&self.load_state).map(|(l, s)| {
+            let mut v = json!({
+                "target": format!("{}/{}/{}", l.namespace, l.kind, l.name),
+                "offeredRequests": round3(s.offered), "servedRequests": round3(s.served), "droppedRequests": round3(s.dropped),
+                "rejectedRequests": round3(s.rejected), "queuedAtEnd": round3(s.backlog), "sloViolationSeconds": s.slo_violation_s,
+            });
+            if l.has_clients() {
+                // The client model's counts (only for entries with a timeout or retries, so the
+                // summaries of others are unchanged): attempts and their outcomes above count
+                // tries, `failedRequests` user requests whose last try failed.
+                let extra = json!({
+                    "timedOutRequests": round3(s.timed_out), "attempts": round3(s.attempts),
+                    "retries": round3(s.attempts - s.offered), "failedRequests": round3(s.failed),
+                    "retryingAtEnd": round3(s.clients.retrying()),
+                });
+                if let (Value::Object(m), Value::Object(e)) = (&mut v, extra) {
+                    m.extend(e);
+                }
+            }
+            v
+        }).collect();
         let mut v = json!({
             "scenario": self.scenario.name(),
             "seed": self.scenario.seed(),

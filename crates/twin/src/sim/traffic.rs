@@ -66,13 +66,40 @@ impl Sim {
             if l.poisson {
                 rate = self.rng.load.poisson(rate * dt) / dt;
             }
+            // The user's requests (`rate`) and, with a client model, the retries due now: the
+            // pods see them all (`offered_rate`).
+            let clients = l.has_clients();
+            let arrivals = clients.then(|| {
+                self.load_state[i]
+                    .clients
+                    .arrivals(now, rate * dt, l.retries)
+            });
+            let offered_rate = match &arrivals {
+                Some(a) => a.iter().sum::<f64>() / dt,
+                None => rate,
+            };
             // Ready pods, capacities and the model's result, cached per workload (aggregate.rs).
-            self.load_step(i, l, rate, dt);
+            self.load_step(i, l, offered_rate, dt);
             let backlog = self.load_state[i].backlog;
             let n_ready = self.load_cache[i].ready.len();
             let (t, cpu) = self.load_result(i);
             let t = t.clone_scalars();
             let s = &mut self.load_state[i];
+            let failed = match &arrivals {
+                Some(a) => {
+                    let settled = s
+                        .clients
+                        .settle(now, a, backlog, &t, l.retries, l.timeout_ms);
+                    s.timed_out += t.timed_out;
+                    s.attempts += offered_rate * dt;
+                    s.failed += settled.failed;
+                    s.last_attempts_rps = offered_rate;
+                    s.last_retries_rps = offered_rate - rate;
+                    s.last_timed_out_rps = t.timed_out / dt;
+                    settled.failed
+                }
+                None => t.dropped + t.rejected,
+            };
             s.offered += rate * dt;
             s.served += t.served;
             s.dropped += t.dropped;
@@ -80,15 +107,14 @@ impl Sim {
             s.backlog = t.backlog;
             s.last_offered_rps = rate;
             s.last_served_rps = t.served / dt;
-            s.last_failed_rps = (t.dropped + t.rejected) / dt;
+            s.last_failed_rps = failed / dt;
             s.last_cpu_milli = cpu;
             s.last_ready = n_ready;
             s.last_latency_ms = t.latency_ms;
             if let Some((p99, max_drop)) = l.slo {
                 let late = p99.is_some_and(|p| t.latency_ms[2] > p as f64) && t.served > 0.0;
                 let offered = rate * dt + backlog;
-                let dropping = max_drop
-                    .is_some_and(|m| offered > 0.0 && (t.dropped + t.rejected) / offered > m);
+                let dropping = max_drop.is_some_and(|m| offered > 0.0 && failed / offered > m);
                 if late || dropping {
                     s.slo_violation_s += dt;
                 }
@@ -104,7 +130,7 @@ impl Sim {
             if self.custom_metrics.enabled {
                 let ready = self.load_cache[i].ready.clone();
                 let full = self.load_result(i).0.clone();
-                self.custom_metrics_tick(i, &ready, &full, rate * dt);
+                self.custom_metrics_tick(i, &ready, &full, offered_rate * dt);
             }
             // Memory and OOM kills (per pod: only for loads with a memory model).
             let memory = l.memory.map(|m| {
