@@ -322,6 +322,16 @@ pub trait Cluster {
         grace_seconds: Option<i64>,
     ) -> Result<(), ApiError>;
 
+    /// Resizes a pod's containers in place through the `resize` subresource (only their cpu
+    /// and memory resources may change; the kubelet then admits, defers or applies it, as the
+    /// pod's `PodResizePending` / `PodResizeInProgress` conditions show). Returns the pod.
+    fn resize(
+        &mut self,
+        namespace: &str,
+        name: &str,
+        patch: &Patch,
+    ) -> Result<k8s_openapi::api::core::v1::Pod, ApiError>;
+
     /// Binds a pending pod to a node (the `binding` subresource, as a scheduler does).
     fn bind(&mut self, namespace: &str, name: &str, node: &str) -> Result<(), ApiError>;
 

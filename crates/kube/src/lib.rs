@@ -442,6 +442,15 @@ impl Cluster for KubeCluster {
         self.patch_at(namespace, name, "/status", patch)
     }
 
+    fn resize(
+        &mut self,
+        namespace: &str,
+        name: &str,
+        patch: &kscale_cluster::Patch,
+    ) -> Result<k8s_openapi::api::core::v1::Pod, ApiError> {
+        self.patch_at(namespace, name, "/resize", patch)
+    }
+
     fn delete<K: Object>(
         &mut self,
         namespace: &str,

@@ -199,3 +199,30 @@ fn kubectl_shows_the_recommendation() {
     assert_eq!((row[0], row[1], row[4]), ("web", "Off", "True"));
     assert!(row[2].ends_with('m'), "{row:?}");
 }
+
+#[test]
+fn in_place_or_recreate_resizes_the_running_pods() {
+    let (_dir, mut sim) = twin("InPlaceOrRecreate");
+    sim.run_until(SimTime::from_secs(60));
+    let names = |sim: &mut kscale_twin::sim::Sim| {
+        let mut n: Vec<String> = SimCluster(sim)
+            .list::<Pod>(Some("default"), "app=web")
+            .unwrap()
+            .into_iter()
+            .map(|p| p.metadata.name.unwrap())
+            .collect();
+        n.sort();
+        n
+    };
+    let before = names(&mut sim);
+    sim.run_until(SimTime::from_secs(15 * 60));
+    assert_eq!(names(&mut sim), before, "the same pods, resized in place");
+    let requests = cpu_requests(&mut sim);
+    assert!(requests.iter().all(|r| *r > 50), "{requests:?}");
+    let vpa = sim.vpa.as_ref().unwrap();
+    assert_eq!(vpa.evictions, 0);
+    assert!(vpa.resized >= 4, "{}", vpa.resized);
+    let reasons: Vec<&str> = sim.events.iter().map(|e| e.reason.as_str()).collect();
+    assert!(reasons.contains(&"InPlaceResizedByVPA"));
+    assert!(reasons.contains(&"ResizeCompleted"));
+}

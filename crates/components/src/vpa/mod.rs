@@ -28,7 +28,7 @@ use kscale_controllers::vpa::aggregate::{
 use kscale_controllers::vpa::capping::apply_vpa_policy;
 use kscale_controllers::vpa::recommender::{PodResourceRecommender, RecommendationConfig};
 use kscale_controllers::vpa::updater::{
-    OwnerRef, PodPhase, UpdateAction, UpdaterConfig, UpdaterPod, plan_updates,
+    OwnerRef, PodPhase, ResizeStatus, UpdateAction, UpdaterConfig, UpdaterPod, plan_updates,
 };
 use kscale_controllers::vpa::{
     ContainerRecommendation, PodContainer, PodResourcePolicy, ResourceList, VpaSpec,
@@ -251,15 +251,75 @@ impl Recommender {
     }
 }
 
+/// What one updater loop did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Updates {
+    /// Pods evicted, as `namespace/name`.
+    pub evicted: Vec<String>,
+    /// Pods resized in place, as `namespace/name`.
+    pub resized: Vec<String>,
+}
+
 /// `vpa-updater`.
 ///
+/// For `InPlaceOrRecreate` it resizes pods through the `resize` subresource with the
+/// admission controller's resources, reads the kubelet's answer from the pod's
+/// `PodResizePending` / `PodResizeInProgress` conditions and falls back to eviction when a
+/// resize stays deferred (5 min) or in progress (1 h), or is infeasible.
+///
 /// *Assumptions*: a pod's start time is when the updater first saw it (within one loop of
-/// its creation); in-place resizes are not made (pods that would be resized in place are
-/// left alone), OOM kills are not read from container statuses.
+/// its creation); OOM kills are not read from container statuses.
 #[derive(Debug, Default)]
 pub struct Updater {
     config: UpdaterConfig,
     first_seen: BTreeMap<(String, String), u64>,
+    /// When the updater last resized each pod in place.
+    in_place_at: BTreeMap<(String, String), u64>,
+}
+
+/// The kubelet's answer to a pod's resize, from its conditions.
+fn resize_status(p: &Pod) -> ResizeStatus {
+    let conditions = p.status.as_ref().and_then(|s| s.conditions.as_ref());
+    let find = |t: &str| {
+        conditions
+            .into_iter()
+            .flatten()
+            .find(|c| c.type_ == t && c.status == "True")
+    };
+    if let Some(c) = find("PodResizePending") {
+        return if c.reason.as_deref() == Some("Infeasible") {
+            ResizeStatus::Infeasible
+        } else {
+            ResizeStatus::Deferred
+        };
+    }
+    match find("PodResizeInProgress") {
+        Some(c) if c.reason.as_deref() == Some("Error") => ResizeStatus::Error,
+        Some(_) => ResizeStatus::InProgress,
+        None => ResizeStatus::None,
+    }
+}
+
+/// The `resize` patch that gives a pod's containers what the admission controller would.
+fn resize_patch(admitted: &AdmittedPod) -> Patch {
+    let containers: Vec<serde_json::Value> = admitted
+        .containers
+        .iter()
+        .map(|c| {
+            let mut resources = serde_json::Map::new();
+            for (k, list) in [("requests", &c.requests), ("limits", &c.limits)] {
+                if !list.is_empty() {
+                    resources.insert(
+                        k.into(),
+                        serde_json::to_value(object::api_resource_list(list))
+                            .expect("quantities serialize"),
+                    );
+                }
+            }
+            serde_json::json!({"name": c.name, "resources": resources})
+        })
+        .collect();
+    Patch::Strategic(serde_json::json!({"spec": {"containers": containers}}))
 }
 
 impl Updater {
@@ -268,12 +328,19 @@ impl Updater {
         Updater::default()
     }
 
-    /// One loop (`RunOnce`): the pods it evicted, as `namespace/name`. An eviction refused
-    /// by a PodDisruptionBudget is skipped until the next loop.
+    /// One loop (`RunOnce`): the pods it evicted, as `namespace/name` (see
+    /// [`Updater::run_once_all`] for the resized ones too). An eviction refused by a
+    /// PodDisruptionBudget is skipped until the next loop.
     pub fn run_once<C: Cluster>(&mut self, c: &mut C) -> Result<Vec<String>, ApiError> {
+        self.run_once_all(c).map(|u| u.evicted)
+    }
+
+    /// One loop: the pods it evicted and those it resized in place.
+    pub fn run_once_all<C: Cluster>(&mut self, c: &mut C) -> Result<Updates, ApiError> {
         let now = c.now_ms();
         let vpas = c.list::<VerticalPodAutoscaler>(None, "")?;
         let mut evicted = vec![];
+        let mut resized = vec![];
         let mut seen = BTreeSet::new();
         for v in &vpas {
             let (ns, name) = key_of(v);
@@ -338,10 +405,41 @@ impl Updater {
                         .as_ref()
                         .and_then(|a| a.get("vpaObservedContainers"))
                         .cloned(),
+                    resize: resize_status(p),
+                    last_in_place_attempt: self
+                        .in_place_at
+                        .get(&(ns.clone(), p.metadata.name.clone().unwrap_or_default()))
+                        .map(|t| SimTime(*t)),
                     ..UpdaterPod::default()
                 });
             }
             for d in plan_updates(&spec, &input, &owners, &self.config, SimTime(now)) {
+                if d.action == UpdateAction::ResizeInPlace {
+                    let Some(pod) = input.iter().find(|p| p.name == d.pod) else {
+                        continue;
+                    };
+                    let Some(admitted) = admit_pod(&spec, &pod.containers) else {
+                        continue;
+                    };
+                    match c.resize(&ns, &d.pod, &resize_patch(&admitted)) {
+                        Ok(_) => {}
+                        // Refused (e.g. the QoS class would change): the next loop evicts.
+                        Err(ApiError::Invalid(_) | ApiError::NotFound { .. }) => continue,
+                        Err(e) => return Err(e),
+                    }
+                    self.in_place_at.insert((ns.clone(), d.pod.clone()), now);
+                    c.event(Event {
+                        type_: EventType::Normal,
+                        reason: "InPlaceResizedByVPA".into(),
+                        kind: "Pod".into(),
+                        namespace: ns.clone(),
+                        name: d.pod.clone(),
+                        message: "Pod was resized in place by VPA Updater.".into(),
+                        source: "vpa-updater".into(),
+                    });
+                    resized.push(format!("{ns}/{}", d.pod));
+                    continue;
+                }
                 if d.action != UpdateAction::Evict {
                     continue;
                 }
@@ -376,7 +474,8 @@ impl Updater {
             }
         }
         self.first_seen.retain(|k, _| seen.contains(k));
-        Ok(evicted)
+        self.in_place_at.retain(|k, _| seen.contains(k));
+        Ok(Updates { evicted, resized })
     }
 }
 

@@ -69,6 +69,7 @@ const FLAGS_AUTOSCALE: &[FlagDef] = &[
 const FLAGS_PATCH: &[FlagDef] = &[
     flag("patch", Some('p'), FlagType::Str),
     flag("type", None, FlagType::Str),
+    flag("subresource", None, FlagType::Str),
 ];
 const FLAGS_GET: &[FlagDef] = &[
     flag("field-selector", None, FlagType::Str),

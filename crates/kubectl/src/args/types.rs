@@ -234,6 +234,8 @@ pub enum Command {
         patch: String,
         /// `--type`, default strategic.
         patch_type: PatchType,
+        /// `--subresource`: `status`, `scale` or `resize` (None: the object itself).
+        subresource: Option<String>,
     },
     /// `get KIND[,KIND] [NAME...]` or `get KIND/NAME...`.
     Get {

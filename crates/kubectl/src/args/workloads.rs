@@ -251,10 +251,20 @@ pub(super) fn parse_patch(flags: &Flags, pos: &[String]) -> Result<Command> {
             "must specify --patch or --patch-file containing the contents of the patch",
         ));
     };
+    let subresource = flags.string("subresource");
+    if let Some(s) = &subresource
+        && !["status", "scale", "resize"].contains(&s.as_str())
+    {
+        return Err(KubectlError::new(
+            ErrorKind::Validation,
+            format!("invalid subresource value: \"{s}\". Must be one of [status scale resize]"),
+        ));
+    }
     Ok(Command::Patch {
         target,
         patch,
         patch_type,
+        subresource,
     })
 }
 
@@ -574,7 +584,8 @@ mod tests {
             Command::Patch {
                 target: r(Kind::Deployment, "web"),
                 patch: r#"{"spec":{"replicas":3}}"#.into(),
-                patch_type: PatchType::Strategic
+                patch_type: PatchType::Strategic,
+                subresource: None
             }
         );
         assert_eq!(
@@ -582,7 +593,8 @@ mod tests {
             Command::Patch {
                 target: r(Kind::Node, "n1"),
                 patch: r#"{"spec":{"unschedulable":true}}"#.into(),
-                patch_type: PatchType::Merge
+                patch_type: PatchType::Merge,
+                subresource: None
             }
         );
         assert_eq!(
@@ -590,8 +602,22 @@ mod tests {
             Command::Patch {
                 target: r(Kind::HorizontalPodAutoscaler, "web"),
                 patch: "[]".into(),
-                patch_type: PatchType::Json
+                patch_type: PatchType::Json,
+                subresource: None
             }
+        );
+        assert_eq!(
+            cmd(r#"patch pod web-1 --subresource resize -p '{"spec":{}}'"#),
+            Command::Patch {
+                target: r(Kind::Pod, "web-1"),
+                patch: r#"{"spec":{}}"#.into(),
+                patch_type: PatchType::Strategic,
+                subresource: Some("resize".into())
+            }
+        );
+        assert_eq!(
+            err("patch pod web-1 --subresource foo -p '{}'"),
+            "error: invalid subresource value: \"foo\". Must be one of [status scale resize]"
         );
         assert_eq!(
             err("patch deploy web"),

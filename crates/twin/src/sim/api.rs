@@ -601,6 +601,7 @@ impl Sim {
                 conditions.push(cond("Ready", ready, p.ready_at.or(p.scheduled_at)));
                 conditions.push(cond("ContainersReady", ready, p.ready_at.or(p.scheduled_at)));
                 conditions.push(cond("PodScheduled", true, p.scheduled_at));
+                conditions.extend(self.resize_conditions(p.id));
             }
         }
         // One status per running container instance (Elastic Pods: `app`, `app-1`, …).
@@ -779,6 +780,7 @@ impl Sim {
                 .map(|p| self.render_pod(p))
                 .collect(),
             "Node" => self.nodes.values().map(|n| self.render_node(n)).collect(),
+            "Event" => self.render_events(ns),
             _ => {
                 let ns = if is_cluster_scoped(kind) { None } else { ns };
                 self.store

@@ -229,6 +229,29 @@ impl Cluster for SimCluster<'_> {
         self.read_back(namespace, name)
     }
 
+    fn resize(
+        &mut self,
+        namespace: &str,
+        name: &str,
+        patch: &Patch,
+    ) -> Result<k8s_openapi::api::core::v1::Pod, ApiError> {
+        use k8s_openapi::api::core::v1::Pod as CorePod;
+        let id = self
+            .pod_id(namespace, name)
+            .ok_or_else(|| ApiError::not_found::<CorePod>(namespace, name))?;
+        let current = self
+            .0
+            .get_one("Pod", namespace, name)
+            .ok_or_else(|| ApiError::not_found::<CorePod>(namespace, name))?;
+        let (body, t) = patch_parts(patch);
+        let patched = kscale_kubectl::apply_patch_value(&current, body, t)
+            .map_err(|e| ApiError::Invalid(e.to_string()))?;
+        self.0
+            .propose_resize(id, &patched)
+            .map_err(ApiError::Invalid)?;
+        self.read_back(namespace, name)
+    }
+
     fn delete<K: Object>(
         &mut self,
         namespace: &str,

@@ -200,6 +200,9 @@ impl Sim {
 
     /// The spec the API shows for a pod: the latest accepted request's, else the running one.
     pub fn pod_spec_template(&self, id: u64) -> Arc<PodTemplate> {
+        if let Some(r) = self.resizes.pods.get(&id) {
+            return r.desired.clone();
+        }
         match self.elastic.pods.get(&id) {
             Some(r) => r.desired.clone(),
             None => self.pods[&id].template.clone(),
@@ -289,7 +292,7 @@ impl Sim {
     }
 
     /// Sets what a bound pod holds on its node (scheduler accounting).
-    fn set_allocation(&mut self, id: u64, to: Resources) {
+    pub(crate) fn set_allocation(&mut self, id: u64, to: Resources) {
         let Some(node) = self.pods.get(&id).and_then(|p| p.node.clone()) else {
             return;
         };

@@ -193,7 +193,14 @@ impl Sim {
                 target,
                 patch,
                 patch_type,
+                subresource: None,
             } => self.exec_patch(&ns, target, patch, *patch_type),
+            Command::Patch {
+                target,
+                patch,
+                patch_type,
+                subresource: Some(sub),
+            } => self.exec_patch_subresource(&ns, target, patch, *patch_type, sub),
             Command::Get { targets } => self.exec_get(inv, targets),
             Command::Describe { targets } => self.exec_describe(inv, targets),
             Command::Label {
@@ -627,6 +634,92 @@ impl Sim {
         self.exec_patch_value(ns, target, &patch, t)
     }
 
+    /// `kubectl patch --subresource`: `resize` of a pod (in-place resize), `status` of a
+    /// stored object, `scale` of a workload.
+    fn exec_patch_subresource(
+        &mut self,
+        ns: &str,
+        target: &ObjectRef,
+        text: &str,
+        t: kscale_kubectl::PatchType,
+        sub: &str,
+    ) -> StepResult {
+        let e = |s: String| (String::new(), s);
+        let patch = kscale_kubectl::parse_patch_text(text).map_err(|err| e(err.to_string()))?;
+        let kind = kname(target.kind);
+        let name = &target.name;
+        let kref = target.kind.info().qualified_singular();
+        let current = self
+            .get_one(kind, ns, name)
+            .ok_or_else(|| e(not_found(target.kind, name)))?;
+        let not_served = || {
+            e(format!(
+                "Error from server (NotFound): the server could not find the requested resource (patch {} {name})",
+                target.kind.info().qualified_plural()
+            ))
+        };
+        match sub {
+            "resize" => {
+                if kind != "Pod" {
+                    return Err(not_served());
+                }
+                let patched = kscale_kubectl::apply_patch_value(&current, &patch, t)
+                    .map_err(|err| e(err.to_string()))?;
+                if patched.get("spec") == current.get("spec") {
+                    return Ok(format!("{kref}/{name} patched (no change)"));
+                }
+                let id = self.pod_names[&(Arc::from(ns), Arc::from(name.as_str()))];
+                self.propose_resize(id, &patched).map_err(e)?;
+                Ok(format!("{kref}/{name} patched"))
+            }
+            "scale" => {
+                if !matches!(kind, "Deployment" | "ReplicaSet" | "StatefulSet") {
+                    return Err(not_served());
+                }
+                let scale = json!({"spec": {"replicas": current.pointer("/spec/replicas").cloned().unwrap_or(json!(1))}});
+                let patched = kscale_kubectl::apply_patch_value(&scale, &patch, t)
+                    .map_err(|err| e(err.to_string()))?;
+                if patched == scale {
+                    return Ok(format!("{kref}/{name} patched (no change)"));
+                }
+                let replicas = patched
+                    .pointer("/spec/replicas")
+                    .and_then(Value::as_i64)
+                    .ok_or_else(|| e(format!("The Scale \"{name}\" is invalid: spec.replicas: Invalid value: must be an integer")))?;
+                self.scale(kind, ns, name, replicas, None).map_err(e)?;
+                Ok(format!("{kref}/{name} patched"))
+            }
+            _ => {
+                if matches!(kind, "Pod" | "Node") {
+                    return Err(e(format!(
+                        "kscale: the status of a {kind} is written by the twin's kubelet"
+                    )));
+                }
+                let patched = kscale_kubectl::apply_patch_value(&current, &patch, t)
+                    .map_err(|err| e(err.to_string()))?;
+                if patched.get("status") == current.get("status") {
+                    return Ok(format!("{kref}/{name} patched (no change)"));
+                }
+                let status = patched.get("status").cloned();
+                let ns = if super::api::is_cluster_scoped(kind) {
+                    ""
+                } else {
+                    ns
+                };
+                self.store
+                    .update_status(&ObjKey::new(kind, ns, name), |v| match status {
+                        Some(s) => v["status"] = s,
+                        None => {
+                            if let Some(o) = v.as_object_mut() {
+                                o.remove("status");
+                            }
+                        }
+                    });
+                Ok(format!("{kref}/{name} patched"))
+            }
+        }
+    }
+
     fn exec_patch_value(
         &mut self,
         ns: &str,
@@ -743,7 +836,8 @@ impl Sim {
     /// nanoseconds, hex>` (client-go tools/record/event.go `makeEvent`) and listed in key
     /// order, namespace then name: grouped by object, oldest first within one — which is
     /// what a real `kubectl get events` prints (checked against kube-apiserver v1.37.2).
-    fn render_events(&self, ns: Option<&str>) -> Vec<Value> {
+    /// The recorded events as core/v1 Events, in namespace and name order.
+    pub(crate) fn render_events(&self, ns: Option<&str>) -> Vec<Value> {
         let mut out: Vec<(String, String, Value)> = self
             .events
             .iter()

@@ -526,8 +526,10 @@ impl Sim {
         }
         self.count("podsDeleted");
         self.elastic_pod_gone(id);
+        self.resize_pod_gone(id);
         if let Some(node_name) = &pod.node {
             self.elastic_node_freed(node_name);
+            self.resize_node_freed(node_name);
         }
         self.unschedulable_since.remove(&id);
         self.memory_usage.remove(&id);

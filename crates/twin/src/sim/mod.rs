@@ -31,6 +31,7 @@ pub mod output;
 pub mod pod_table;
 pub mod proportional;
 pub mod provider;
+pub mod resize;
 pub mod scheduling;
 pub mod store;
 pub mod traffic;
@@ -81,6 +82,10 @@ pub enum Event {
     KarpenterTerminate(String, String),
     /// A cluster-proportional-autoscaler polls.
     CpaPoll(ObjKey),
+    /// The kubelet sees a pod's resize (pod id, resize generation).
+    ResizeSync(u64, u64),
+    /// The runtime has applied an admitted resize (pod id, resize generation).
+    ResizeDone(u64, u64),
     /// The VPA recommender's loop (every minute).
     VpaRecommend,
     /// The VPA updater's loop (every minute).
@@ -205,6 +210,8 @@ pub struct Sim {
     pub cpa_polling: BTreeMap<ObjKey, kscale_components::proportional::ProportionalAutoscaler>,
     /// The Vertical Pod Autoscaler's components, once a VerticalPodAutoscaler exists.
     pub vpa: Option<vpa::VpaComponents>,
+    /// In-place pod resizes.
+    pub resizes: resize::Resizes,
     /// Karpenter's offerings (catalog × capacity types × zones), a function of the scenario
     /// built once ([`Sim::offerings`]).
     pub offerings_cache:
@@ -353,6 +360,7 @@ impl Sim {
             metrics: Default::default(),
             cpa_polling: BTreeMap::new(),
             vpa: None,
+            resizes: Default::default(),
             scenario: scenario.clone(),
             elastic: Default::default(),
             elastic_scaler: Default::default(),
@@ -518,6 +526,8 @@ impl Sim {
             Event::ContainerRestarted(id, g) => self.container_restarted(id, g),
             Event::MetricsScrape => self.metrics_scrape(),
             Event::CpaPoll(key) => self.cpa_poll(key),
+            Event::ResizeSync(id, g) => self.resize_sync(id, g),
+            Event::ResizeDone(id, g) => self.resize_done(id, g),
             Event::VpaRecommend => self.vpa_recommend(),
             Event::VpaUpdate => self.vpa_update(),
             Event::CaScan => self.ca_scan(),

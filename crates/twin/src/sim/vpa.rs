@@ -35,6 +35,8 @@ pub struct VpaComponents {
     pub evictions: u64,
     /// Pods created with the admission controller's requests.
     pub admitted: u64,
+    /// Pods the updater resized in place.
+    pub resized: u64,
 }
 
 fn resource_list(r: &kscale_model::Resources) -> ResourceList {
@@ -92,8 +94,9 @@ impl Sim {
         let Some(mut vpa) = self.vpa.take() else {
             return;
         };
-        if let Ok(evicted) = vpa.updater.run_once(&mut SimCluster(self)) {
-            vpa.evictions += evicted.len() as u64;
+        if let Ok(u) = vpa.updater.run_once_all(&mut SimCluster(self)) {
+            vpa.evictions += u.evicted.len() as u64;
+            vpa.resized += u.resized.len() as u64;
         }
         self.vpa = Some(vpa);
         self.queue
@@ -201,6 +204,7 @@ impl Sim {
             .collect();
         Some(json!({
             "evictions": vpa.evictions,
+            "inPlaceResizes": vpa.resized,
             "admittedPods": vpa.admitted,
             "autoscalers": objects,
         }))
