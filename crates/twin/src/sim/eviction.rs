@@ -16,6 +16,17 @@
 //!   (`memory` of its load entry) and otherwise its memory request (assumption).
 //! - **OOM score** (`pkg/kubelet/qos/policy.go` `GetContainerOOMScoreAdjust`): shown on pods as
 //!   the annotation `kscale.io/oom-score-adj` (`container=score`, comma-separated).
+//! - **The node OOM killer** (the Linux kernel's `oom_badness` in `mm/oom_kill.c`): when the
+//!   pods' working sets exceed what the node has for them (`allocatable + 100Mi`, the same
+//!   assumption as above: `available` below 0) — between two eviction checks, or faster than
+//!   eviction frees memory — the kernel kills at once the container with the highest
+//!   `oom_score`: its share of the node's memory in thousandths plus its `oom_score_adj`
+//!   (Guaranteed −997, BestEffort 1000, Burstable by request), largest usage first on a tie,
+//!   until the rest fit. The container is OOM-killed and restarted as for its own limit, and
+//!   the kubelet records the node event `SystemOOM` (`pkg/kubelet/oom_watcher_linux.go`:
+//!   "System OOM encountered, victim process: NAME, pid: PID"; the pid is the twin's, an
+//!   assumption). Seed 001's "Burstable with a high request and no limit": a high request
+//!   gives a low score, so such a pod is unlikely to be the one killed.
 
 use kscale_model::quantity::format_bytes;
 use serde::Serialize;
@@ -158,6 +169,81 @@ impl Sim {
                 .collect::<Vec<_>>()
                 .join(","),
         )
+    }
+
+    /// The kernel's OOM killer on every node whose pods use more memory than it has for them
+    /// (see the module documentation); called after each load tick.
+    pub fn node_oom_check(&mut self) {
+        // Requests fit the allocatable, so only a node with a pod above its request can run
+        // out of memory.
+        let mut names = std::collections::BTreeSet::new();
+        for (id, m) in &self.memory_usage {
+            if let Some(p) = self.pods.get(id)
+                && *m > p.template.requests.memory as f64
+                && let Some(n) = &p.node
+            {
+                names.insert(n.clone());
+            }
+        }
+        for name in names {
+            // One victim at a time, until what is left fits.
+            while let Some(n) = self.nodes.get(&name) {
+                let capacity = n.capacity.memory.max(1) as f64;
+                let room = n.info.allocatable.memory as f64 + HARD_THRESHOLD_BYTES as f64;
+                let mut used = 0.0;
+                // (score, usage, id), the highest score killed first.
+                let mut victim: Option<(i64, f64, u64)> = None;
+                for pi in &n.info.pods {
+                    let Some(p) = self.pods.get(&pi.id) else {
+                        continue;
+                    };
+                    if p.phase != PodPhase::Running {
+                        continue;
+                    }
+                    let usage = self.pod_memory_usage(p.id);
+                    used += usage;
+                    // A container in its restart back-off has no process to kill.
+                    if self.crash_backoff.contains_key(&p.id) {
+                        continue;
+                    }
+                    let critical =
+                        p.template.priority_class.as_deref() == Some("system-node-critical");
+                    let adj = oom_score_adj(
+                        p.template.qos,
+                        critical,
+                        p.template.requests.memory,
+                        n.capacity.memory,
+                    );
+                    let score = (1000.0 * usage / capacity) as i64 + adj as i64;
+                    if victim.is_none_or(|(s, u, _)| score > s || (score == s && usage > u)) {
+                        victim = Some((score, usage, p.id));
+                    }
+                }
+                let Some((_, _, id)) = victim.filter(|_| used > room) else {
+                    break;
+                };
+                let container = self.pods[&id]
+                    .template
+                    .containers
+                    .first()
+                    .map(|c| c.name.clone())
+                    .unwrap_or_default();
+                self.emit(
+                    "Warning",
+                    "SystemOOM",
+                    "Node",
+                    "",
+                    &name,
+                    format!(
+                        "System OOM encountered, victim process: {container}, pid: {}",
+                        1000 + id
+                    ),
+                    "kubelet",
+                );
+                self.count("nodeOomKills");
+                self.oom_kill_for(id, "the node ran out of memory");
+            }
+        }
     }
 
     /// One monitoring period of every node's eviction manager.

@@ -171,10 +171,22 @@ impl Sim {
                 }
             }
         }
+        // Pods' memory only varies with a load entry's memory model: only then can a node
+        // run out of memory.
+        if loads.iter().any(|l| l.memory.is_some()) {
+            self.node_oom_check();
+        }
     }
 
-    /// The kernel OOM-kills a pod's container: not Ready, restart after the back-off.
+    /// The kernel OOM-kills a pod's container for exceeding its memory limit: not Ready,
+    /// restart after the back-off.
     pub fn oom_kill(&mut self, id: u64) {
+        self.oom_kill_for(id, "memory over its limit");
+    }
+
+    /// The kernel OOM-kills a pod's container (`why`, for the event): not Ready, restart
+    /// after the back-off.
+    pub fn oom_kill_for(&mut self, id: u64, why: &str) {
         let now = self.now;
         if let Some(p) = self.pods.get_mut(&id) {
             p.ready_changed = Some(now);
@@ -213,9 +225,7 @@ impl Sim {
             "Pod",
             &ns,
             &name,
-            format!(
-                "Container {container} was OOM-killed (memory over its limit); restart {restarts}"
-            ),
+            format!("Container {container} was OOM-killed ({why}); restart {restarts}"),
             "kubelet",
         );
         self.emit(
