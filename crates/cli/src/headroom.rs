@@ -71,6 +71,13 @@ pub fn run(o: Options) -> ExitCode {
         if replicas.is_empty() || replicas.iter().any(|r| *r < 0) {
             return Err("--replicas: give non-negative counts, e.g. 0,1,2".into());
         }
+        // A replica count is an int32 in the API; each pause pod is simulated.
+        const MAX_REPLICAS: i64 = 100_000;
+        if let Some(r) = replicas.iter().find(|r| **r > MAX_REPLICAS) {
+            return Err(format!(
+                "--replicas: {r} pause pods cannot be simulated on this machine; the limit is {MAX_REPLICAS}"
+            ));
+        }
         let from = from
             .map(kscale_model::parse_duration)
             .transpose()

@@ -365,6 +365,13 @@ fn bench_scenario(peak_nodes: u32, duration: String, out: &Path) -> ExitCode {
         eprintln!("error: --peak-nodes must be at least 1");
         return ExitCode::from(2);
     }
+    if u64::from(peak_nodes) > kscale_twin::scenario::MAX_NODES {
+        eprintln!(
+            "error: --peak-nodes {peak_nodes}: the limit is {} nodes (what this machine can simulate)",
+            kscale_twin::scenario::MAX_NODES
+        );
+        return ExitCode::from(2);
+    }
     if let Err(e) = kscale_model::parse_duration(&duration) {
         eprintln!("error: --duration {duration:?}: {e}");
         return ExitCode::from(2);

@@ -793,6 +793,17 @@ pub struct Scenario {
     pub replica_overrides: BTreeMap<(String, String, String), i64>,
 }
 
+/// The most nodes a run may start with (every `spec.nodes` count plus every node group's
+/// initial size): 100,000. *Assumption*: about ten times the largest day measured on the
+/// project's 2-core, 24 GiB machines (docs/performance.md); more is refused up front instead
+/// of aborting on allocation or running for hours.
+pub const MAX_NODES: u64 = 100_000;
+
+/// The most time-series samples a run may take (`duration / sampleInterval`): 1,000,000.
+/// Every sample keeps a row of each series in memory until the outputs are written
+/// (*assumption*: a few hundred MiB at the benchmark's series count).
+pub const MAX_SAMPLES: u64 = 1_000_000;
+
 impl Scenario {
     /// Reads and validates a scenario file.
     pub fn load(path: &Path) -> Result<Scenario, InputError> {
@@ -872,6 +883,51 @@ impl Scenario {
                 "spec.sampleInterval",
                 "sampleInterval must be at least 1s".into(),
             ));
+        }
+        let interval = parsed.spec.sample_interval.map_or(10_000, |d| d.0);
+        let samples = parsed.spec.duration.0 / interval.max(1);
+        if samples > MAX_SAMPLES {
+            return Err(err_at(
+                "duration",
+                "spec.duration",
+                format!(
+                    "a run of {} sampled every {} takes {samples} samples; the limit is {MAX_SAMPLES} (set a longer spec.sampleInterval or a shorter duration)",
+                    kscale_model::duration::format_duration(parsed.spec.duration.0),
+                    kscale_model::duration::format_duration(interval)
+                ),
+            ));
+        }
+        let mut nodes: u64 = 0;
+        for (i, n) in parsed.spec.nodes.iter().enumerate() {
+            nodes += u64::from(n.count);
+            if nodes > MAX_NODES {
+                return Err(err_at(
+                    "count",
+                    &format!("spec.nodes[{i}].count"),
+                    format!(
+                        "{} nodes cannot be simulated on this machine: the limit is {MAX_NODES} nodes at the start of a run",
+                        n.count
+                    ),
+                ));
+            }
+        }
+        for (i, g) in parsed.spec.cloud.node_groups.iter().enumerate() {
+            nodes += u64::from(g.desired.unwrap_or(g.min));
+            if nodes > MAX_NODES {
+                let field = if g.desired.is_some() {
+                    "desired"
+                } else {
+                    "min"
+                };
+                return Err(err_at(
+                    field,
+                    &format!("spec.cloud.nodeGroups[{i}].{field}"),
+                    format!(
+                        "{} nodes cannot be simulated on this machine: the limit is {MAX_NODES} nodes at the start of a run (spec.nodes and node groups together)",
+                        g.desired.unwrap_or(g.min)
+                    ),
+                ));
+            }
         }
         for (i, n) in parsed.spec.nodes.iter().enumerate() {
             if crate::cloud::instance_type(&n.instance_type).is_none() {

@@ -10,14 +10,40 @@ use std::path::Path;
 
 use crate::error::InputError;
 
+/// The largest trace file read: 1 GiB (the largest public trace in `../shared/traces/` is a few
+/// hundred MiB); a longer file, or one that never ends (a device, a pipe), is refused rather
+/// than read until memory runs out.
+pub const MAX_TRACE_BYTES: u64 = 1 << 30;
+
+/// Reads a file of at most [`MAX_TRACE_BYTES`] as text.
+fn read_bounded(file: &Path) -> Result<String, InputError> {
+    use std::io::Read as _;
+    let f = std::fs::File::open(file)
+        .map_err(|e| InputError::file(file, format!("cannot read trace: {e}")))?;
+    let mut bytes = Vec::new();
+    f.take(MAX_TRACE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| InputError::file(file, format!("cannot read trace: {e}")))?;
+    if bytes.len() as u64 > MAX_TRACE_BYTES {
+        return Err(InputError::file(
+            file,
+            format!(
+                "trace is longer than {} MiB, the limit kscale reads",
+                MAX_TRACE_BYTES >> 20
+            ),
+        ));
+    }
+    String::from_utf8(bytes)
+        .map_err(|e| InputError::file(file, format!("cannot read trace: not UTF-8 text ({e})")))
+}
+
 /// Reads a trace into sorted `(offset ms, value)` points.
 pub fn read_trace(
     file: &Path,
     column: Option<&str>,
     scale: f64,
 ) -> Result<Vec<(u64, f64)>, InputError> {
-    let text = std::fs::read_to_string(file)
-        .map_err(|e| InputError::file(file, format!("cannot read trace: {e}")))?;
+    let text = read_bounded(file)?;
     let mut rdr = csv::ReaderBuilder::new()
         .has_headers(true)
         .flexible(true)
@@ -195,5 +221,22 @@ mod tests {
         );
         let e = read_trace(Path::new("/nonexistent/x.csv"), None, 1.0).unwrap_err();
         assert!(e.message.contains("cannot read trace"));
+    }
+}
+
+#[cfg(test)]
+mod bounded_tests {
+    use super::*;
+
+    #[test]
+    fn a_file_that_never_ends_is_refused() {
+        // /dev/zero never ends; reading stops one byte past the limit.
+        let p = Path::new("/dev/zero");
+        if !p.exists() {
+            eprintln!("skipped a_file_that_never_ends_is_refused: no /dev/zero");
+            return;
+        }
+        let e = read_trace(p, None, 1.0).unwrap_err();
+        assert!(e.to_string().contains("longer than 1024 MiB"), "{e}");
     }
 }

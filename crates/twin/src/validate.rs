@@ -48,6 +48,38 @@ pub fn validate_object(v: &Value) -> Result<(), Invalid> {
         ));
     }
     let spec = v.get("spec");
+    // Custom resources' int32 fields as their CRD schemas declare them (`format: int32`,
+    // `minimum: 0`): the API server refuses a value out of range instead of wrapping it.
+    let int32_fields: &[&str] = match kind {
+        "CapacityBuffer" => &["replicas", "percentage"],
+        _ => &[],
+    };
+    for f in int32_fields {
+        if let Some(x) = spec.and_then(|s| s.get(*f)) {
+            let ok = x
+                .as_i64()
+                .is_some_and(|n| (0..=i64::from(i32::MAX)).contains(&n));
+            if !ok {
+                return Err(invalid(
+                    &format!("spec.{f}"),
+                    x,
+                    "must be an integer between 0 and 2147483647",
+                ));
+            }
+        }
+    }
+    if kind == "VerticalPodAutoscaler"
+        && let Some(m) = spec.and_then(|s| s.pointer("/updatePolicy/minReplicas"))
+        && !m
+            .as_i64()
+            .is_some_and(|n| (1..=i64::from(i32::MAX)).contains(&n))
+    {
+        return Err(invalid(
+            "spec.updatePolicy.minReplicas",
+            m,
+            "must be an integer between 1 and 2147483647",
+        ));
+    }
     match kind {
         "Deployment" | "ReplicaSet" | "StatefulSet" => {
             if let Some(r) = spec.and_then(|s| s.get("replicas")).and_then(Value::as_i64)
