@@ -14,6 +14,7 @@ mod control_plane;
 mod diff;
 mod headroom;
 mod scaling_latency;
+mod slo_gate;
 
 /// The allocator: mimalloc, as the run allocates and frees many small strings and vectors
 /// (events, objects, decisions); addresses never reach the outputs.
@@ -58,6 +59,13 @@ enum Command {
         /// marker): whatever it holds is deleted.
         #[arg(long)]
         force: bool,
+        /// Gate on the scenario's SLOs (`spec.slos`): exit 3 when any failed (0 when all
+        /// passed; 2 bad input and 1 other errors as always).
+        #[arg(long)]
+        check: bool,
+        /// Write the SLOs' results as JUnit XML to this file (one test case per SLO).
+        #[arg(long, value_name = "FILE")]
+        junit: Option<PathBuf>,
     },
     /// Sweep the replicas of an over-provisioning (pause-pod) Deployment and report, side by
     /// side, the start-up latency of the protected workload and the cost per day.
@@ -204,8 +212,14 @@ fn main() -> ExitCode {
             kubeconfig,
             allow_existing_nodes,
             force,
+            check,
+            junit,
         } => {
             let write = kscale_report::WriteOptions { force };
+            if cluster && (check || junit.is_some()) {
+                eprintln!("error: --check and --junit are not available with --cluster yet");
+                return ExitCode::from(2);
+            }
             if cluster {
                 cluster_run::run(cluster_run::Options {
                     scenario: &scenario,
@@ -216,7 +230,7 @@ fn main() -> ExitCode {
                     write,
                 })
             } else {
-                run(&scenario, out, quiet, write)
+                run(&scenario, out, quiet, write, Gate { check, junit })
             }
         }
         Command::ScalingLatency {
@@ -299,11 +313,20 @@ fn in_pool(f: impl FnOnce() + Send) {
     rayon::scope(|_| f());
 }
 
+/// What `kscale run` does with the SLOs' results.
+struct Gate {
+    /// `--check`: exit 3 when one failed.
+    check: bool,
+    /// `--junit FILE`.
+    junit: Option<PathBuf>,
+}
+
 fn run(
     scenario: &Path,
     out: Option<PathBuf>,
     quiet: bool,
     write: kscale_report::WriteOptions,
+    gate: Gate,
 ) -> ExitCode {
     let started = std::time::Instant::now();
     let mut sim = match kscale_twin::run::load_scenario(scenario) {
@@ -354,9 +377,22 @@ fn run(
         };
         print_summary(&output, &dir, phases);
     }
+    if let Some(path) = &gate.junit
+        && let Err(e) = slo_gate::write_junit(path, &output.name, &output.summary)
+    {
+        eprintln!("error: writing {}: {e}", path.display());
+        return ExitCode::from(1);
+    }
+    let passed = slo_gate::all_pass(&output.summary);
+    if gate.check && !quiet && slo_gate::objectives(&output.summary).is_empty() {
+        eprintln!("warning: --check: the scenario has no spec.slos, nothing to check");
+    }
     // The process ends now: freeing the outputs (the time series and the rest of the run's
     // state) is left to the operating system.
     std::mem::forget(output);
+    if gate.check && !passed {
+        return ExitCode::from(slo_gate::EXIT_SLO_FAILED);
+    }
     ExitCode::SUCCESS
 }
 
@@ -436,6 +472,9 @@ fn print_summary(out: &kscale_report::RunOutput, dir: &Path, phases: Phases) {
             format!("{} ({})", g("/steps/total"), g("/steps/failed")),
         ),
         ("events", g("/events/total")),
+    ];
+    let slo_rows = slo_gate::lines(s);
+    let rows_after = [
         ("wall time", format!("{:.3} s", wall.as_secs_f64())),
         (
             "  load / simulate / write",
@@ -454,8 +493,14 @@ fn print_summary(out: &kscale_report::RunOutput, dir: &Path, phases: Phases) {
         ),
         ("output", dir.display().to_string()),
     ];
-    let w = rows.iter().map(|r| r.0.len()).max().unwrap_or(0);
-    for (k, v) in rows {
+    let all: Vec<(String, String)> = rows
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .chain(slo_rows)
+        .chain(rows_after.into_iter().map(|(k, v)| (k.to_string(), v)))
+        .collect();
+    let w = all.iter().map(|r| r.0.len()).max().unwrap_or(0);
+    for (k, v) in all {
         println!("{k:<w$}  {v}");
     }
 }

@@ -704,3 +704,97 @@ fn topology_spread_constraints_are_warned_about() {
         "{err}"
     );
 }
+
+/// `kscale run --check` is the CI gate on `spec.slos`: 0 when all pass, 3 when one fails (with
+/// `--junit` naming it), 2 for a malformed objective.
+#[test]
+fn the_slo_gate_passes_the_current_manifests_and_stops_the_change() {
+    let root = repo_root();
+    let tmp = tempfile::tempdir().unwrap();
+    let good = kscale()
+        .args(["run", "--check", "-q", "--out"])
+        .arg(tmp.path().join("good"))
+        .arg("--junit")
+        .arg(tmp.path().join("good.xml"))
+        .arg(root.join("examples/ci/scenario.yaml"))
+        .output()
+        .unwrap();
+    assert_eq!(good.status.code(), Some(0), "{good:?}");
+    let xml = std::fs::read_to_string(tmp.path().join("good.xml")).unwrap();
+    assert!(xml.contains("tests=\"6\" failures=\"0\""), "{xml}");
+    let summary: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(tmp.path().join("good/summary.json")).unwrap(),
+    )
+    .unwrap();
+    let slos = summary["slos"].as_array().unwrap();
+    assert_eq!(slos.len(), 6);
+    assert!(slos.iter().all(|s| s["pass"] == true), "{slos:?}");
+
+    let bad = kscale()
+        .args(["run", "--check", "-q", "--out"])
+        .arg(tmp.path().join("bad"))
+        .arg("--junit")
+        .arg(tmp.path().join("bad.xml"))
+        .arg(root.join("examples/ci/change.yaml"))
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(3), "{bad:?}");
+    let xml = std::fs::read_to_string(tmp.path().join("bad.xml")).unwrap();
+    assert!(
+        xml.contains(
+            "<testcase name=\"web-latency\" classname=\"kscale.slo.latencyP99\">\n      <failure"
+        ),
+        "{xml}"
+    );
+    assert!(
+        xml.contains("<testcase name=\"budget\" classname=\"kscale.slo.costPerHour\"/>"),
+        "{xml}"
+    );
+    // Without --check the run succeeds: the results are only reported.
+    let report_only = kscale()
+        .args(["run", "-q", "--out"])
+        .arg(tmp.path().join("bad2"))
+        .arg(root.join("examples/ci/change.yaml"))
+        .status()
+        .unwrap();
+    assert_eq!(report_only.code(), Some(0));
+}
+
+#[test]
+fn malformed_slos_are_input_errors() {
+    for (slos, expected) in [
+        (
+            "  - {name: a, target: deployment/web, latencyP99: 1s, failedRequests: \"1%\"}",
+            "has several objectives",
+        ),
+        ("  - {name: a, latencyP99: 1s}", "needs a target workload"),
+        (
+            "  - {name: a, target: deployment/web, maxNodes: 3}",
+            "remove target",
+        ),
+        (
+            "  - {name: a, target: deployment/web, failedRequests: 1}",
+            "give a percentage",
+        ),
+        (
+            "  - {name: a, maxNodes: 3}\n  - {name: a, maxNodes: 4}",
+            "duplicate SLO name",
+        ),
+        (
+            "  - {name: a, target: deployment/web, sloViolationTime: 1m}",
+            "needs a load entry",
+        ),
+    ] {
+        let (_dir, s) = scenario_dir(
+            &format!(
+                "apiVersion: kscale.io/v1alpha1\nkind: Scenario\nmetadata: {{name: s}}\nspec:\n  duration: 5m\n  nodes: [{{name: n, instanceType: m5.large, count: 1}}]\n  slos:\n{slos}\n"
+            ),
+            &[],
+        );
+        let out = kscale().arg("validate").arg(&s).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{slos}: {err}");
+        assert!(err.contains(expected), "{slos}: {err}");
+        assert!(err.contains("spec.slos["), "{err}");
+    }
+}

@@ -16,6 +16,7 @@ pub mod run;
 pub mod scaling_latency;
 pub mod scenario;
 pub mod sim;
+pub mod slo;
 pub mod trace;
 pub mod validate;
 pub mod yaml;

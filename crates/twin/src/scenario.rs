@@ -136,6 +136,9 @@ pub struct ScenarioSpec {
     /// documented defaults.
     #[serde(default)]
     pub latencies: LatencySpec,
+    /// Service-level objectives the run is checked against (see [`crate::slo`]).
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub slos: Vec<crate::slo::ObjectiveSpec>,
 }
 
 /// `spec.elastic`: settings of Elastic Pods (container replicas inside a running pod).
@@ -791,6 +794,8 @@ pub struct Scenario {
     /// `spec.replicas` forced onto Deployments and CapacityBuffers `(kind, namespace, name)` at
     /// t=0 (used by sweeps such as `kscale headroom`); empty for a plain run.
     pub replica_overrides: BTreeMap<(String, String, String), i64>,
+    /// The service-level objectives, checked.
+    pub slos: Vec<crate::slo::Objective>,
 }
 
 /// The most nodes a run may start with (every `spec.nodes` count plus every node group's
@@ -1075,6 +1080,28 @@ impl Scenario {
         for (i, l) in parsed.spec.load.iter().enumerate() {
             loads.push(resolve_load(path, doc, &base_dir, i, l)?);
         }
+        let slos = crate::slo::resolve(path, doc, &parsed.spec.slos)?;
+        for (i, o) in slos.iter().enumerate() {
+            // SLO violation time is that of the target's load entries' own `slo`.
+            if let (crate::slo::Measure::SloViolationMs(_), Some((ns, kind, name))) =
+                (&o.measure, &o.target)
+                && !loads.iter().any(|l| {
+                    (&l.namespace, &l.kind, &l.name) == (ns, kind, name) && l.slo.is_some()
+                })
+            {
+                let mut e = InputError::file(
+                    path,
+                    format!(
+                        "sloViolationTime of {:?} needs a load entry on {} with an slo (latencyP99 / maxDropRatio) to measure violations against",
+                        o.name,
+                        o.target_text.as_deref().unwrap_or("")
+                    ),
+                )
+                .with_field(format!("spec.slos[{i}].sloViolationTime"));
+                e.line = doc.find_key_line("sloViolationTime", 0);
+                return Err(e);
+            }
+        }
         // Steps are parsed now, so an unknown verb or flag is an input error, not a run failure.
         let mut run_lines = 0;
         for (i, st) in parsed.spec.steps.iter().enumerate() {
@@ -1158,6 +1185,7 @@ impl Scenario {
             start_unix_ms,
             doc: parsed,
             replica_overrides: BTreeMap::new(),
+            slos,
         })
     }
 

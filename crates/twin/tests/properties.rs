@@ -239,9 +239,15 @@ proptest! {
         let counted: u64 = sim.workload_counters.values().map(|c| c.evictions).sum();
         prop_assert_eq!(counted, evicted.len() as u64);
         let oom = sim.counters.get("oomKills").copied().unwrap_or(0);
+        let node_oom = sim.counters.get("nodeOomKills").copied().unwrap_or(0);
         if !g.limit {
-            // Without a memory limit the kernel never OOM-kills a container.
-            prop_assert_eq!(oom, 0);
+            // Without a memory limit only the node's OOM killer kills a container.
+            prop_assert_eq!(oom, node_oom);
+        }
+        // The node OOM killer never picks the Guaranteed steady pods (oom_score_adj -997)
+        // while a leaky one runs over its request.
+        for e in sim.events.iter().filter(|e| e.reason == "OOMKilled") {
+            prop_assert!(e.involved_object.name.starts_with("leaky-"), "{}", e.involved_object.name);
         }
         if g.per_request_mi == 0 && g.base_mi <= 500 {
             // Never above the request: no node pressure is possible.

@@ -33,6 +33,7 @@ pub mod proportional;
 pub mod provider;
 pub mod resize;
 pub mod scheduling;
+pub mod slo;
 pub mod store;
 pub mod traffic;
 pub mod vpa;
@@ -212,6 +213,8 @@ pub struct Sim {
     pub vpa: Option<vpa::VpaComponents>,
     /// In-place pod resizes.
     pub resizes: resize::Resizes,
+    /// What the run records for the scenario's service-level objectives.
+    pub slo: slo::SloRecorder,
     /// Karpenter's offerings (catalog × capacity types × zones), a function of the scenario
     /// built once ([`Sim::offerings`]).
     pub offerings_cache:
@@ -361,6 +364,7 @@ impl Sim {
             cpa_polling: BTreeMap::new(),
             vpa: None,
             resizes: Default::default(),
+            slo: Default::default(),
             scenario: scenario.clone(),
             elastic: Default::default(),
             elastic_scaler: Default::default(),
@@ -461,6 +465,7 @@ impl Sim {
             sim.queue.push(SimTime(st.at.0), Event::Step(i));
         }
         sim.load_state = crate::load::init(scenario.loads.len());
+        sim.init_slo_recorder();
         sim.init_load_caches();
         if !scenario.loads.is_empty() {
             sim.queue.push(SimTime::ZERO, Event::LoadTick);
@@ -546,6 +551,7 @@ impl Sim {
             Event::Elastic(e) => self.elastic_event(e),
             Event::Sample => {
                 self.take_sample();
+                self.slo_sample();
                 let next = self.now.plus_millis(self.sample_interval_ms());
                 if next < self.end {
                     self.queue.push(next, Event::Sample);

@@ -845,6 +845,9 @@ impl Sim {
         if let Some(k) = self.vpa_summary() {
             v["vpa"] = k;
         }
+        if !self.scenario.slos.is_empty() {
+            v["slos"] = json!(self.slo_results());
+        }
         if let Some(w) = wall_ms {
             v["wallMillis"] = json!(w);
         }

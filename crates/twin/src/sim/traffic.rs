@@ -111,13 +111,25 @@ impl Sim {
             s.last_cpu_milli = cpu;
             s.last_ready = n_ready;
             s.last_latency_ms = t.latency_ms;
+            let mut violated = false;
             if let Some((p99, max_drop)) = l.slo {
                 let late = p99.is_some_and(|p| t.latency_ms[2] > p as f64) && t.served > 0.0;
                 let offered = rate * dt + backlog;
                 let dropping = max_drop.is_some_and(|m| offered > 0.0 && failed / offered > m);
                 if late || dropping {
                     s.slo_violation_s += dt;
+                    violated = true;
                 }
+            }
+            if let Some(Some(ticks)) = self.slo.ticks.get_mut(i) {
+                ticks.push(super::slo::TickRecord {
+                    at_ms: now,
+                    p99_ms: t.latency_ms[2] as f32,
+                    served: t.served as f32,
+                    failed: failed as f32,
+                    offered: (rate * dt) as f32,
+                    violated,
+                });
             }
             // Per-pod CPU for the metrics pipeline (an average per ready pod of this workload:
             // the HPA and the elastic autoscaler use sums over pods, which this keeps exact).
