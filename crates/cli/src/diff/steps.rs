@@ -8,8 +8,9 @@
 //! values of age columns (`AGE`, `LAST SEEN`, ... of `kubectl get` tables and the `Age` of
 //! `kubectl describe` events) and `(5m ago)`, `<invalid>`, become `<age>`; UUIDs `<uid>`;
 //! IPv4 addresses `<ip>`; RFC 3339 timestamps `<time>`; resourceVersion values `<rv>`;
-//! generated name suffixes `-<hash>` and `-<id>` (see [`super::names`]); and runs of spaces
-//! (column alignment) one space.
+//! generated name suffixes `-<hash>` and `-<id>` (see [`super::names`]); the `kscale.io/run`
+//! label of a `--cluster` run's objects is removed; and runs of spaces (column alignment) one
+//! space.
 
 use std::collections::HashMap;
 
@@ -179,9 +180,81 @@ fn mask_relative(line: &str) -> String {
     out
 }
 
+/// The label every object of a `--cluster` run carries (`kscale_kube::RUN_LABEL`); the twin's
+/// objects do not have it.
+const RUN_LABEL: &str = "kscale.io/run";
+
+/// Removes the `kscale.io/run` label from an output: its line in JSON and YAML (and a comma it
+/// leaves before a closing brace), its line among `kubectl describe`'s labels (the next label
+/// moving up to the `Labels:` line, or `<none>`), and its entry in `--show-labels` lists.
+fn mask_run_label(text: &str) -> String {
+    if !text.contains(RUN_LABEL) {
+        return text.to_string();
+    }
+    let lines: Vec<&str> = text.lines().collect();
+    let mut out: Vec<String> = vec![];
+    let mut i = 0;
+    while i < lines.len() {
+        let line = lines[i];
+        i += 1;
+        let Some(at) = line.find(RUN_LABEL) else {
+            out.push(line.to_string());
+            continue;
+        };
+        let t = line.trim_start();
+        // JSON (`"kscale.io/run": "x",`) or YAML (`kscale.io/run: x`): the whole line.
+        if t.starts_with(&format!("\"{RUN_LABEL}\":")) || t.starts_with(&format!("{RUN_LABEL}:")) {
+            if lines
+                .get(i)
+                .is_some_and(|n| n.trim_start().starts_with('}'))
+                && let Some(prev) = out.last_mut()
+                && prev.ends_with(',')
+            {
+                prev.pop();
+            }
+            continue;
+        }
+        // describe: `Labels:  kscale.io/run=x` or a continuation line `        kscale.io/run=x`.
+        if t.starts_with(RUN_LABEL) {
+            continue;
+        }
+        if t.starts_with("Labels:") && line[at..].split_whitespace().count() == 1 {
+            let head = &line[..at];
+            let next = lines.get(i).copied().unwrap_or("");
+            let continuation = next.starts_with(' ')
+                && !next.trim().is_empty()
+                && !next.trim_start().contains(':');
+            if continuation {
+                out.push(format!("{head}{}", next.trim_start()));
+                i += 1;
+            } else {
+                out.push(format!("{head}<none>"));
+            }
+            continue;
+        }
+        // `--show-labels`: `app=web,kscale.io/run=x` in a comma list.
+        let words: Vec<String> = line
+            .split(' ')
+            .map(|w| {
+                if !w.contains(RUN_LABEL) {
+                    return w.to_string();
+                }
+                let kept: Vec<&str> = w.split(',').filter(|l| !l.starts_with(RUN_LABEL)).collect();
+                if kept.is_empty() {
+                    "<none>".to_string()
+                } else {
+                    kept.join(",")
+                }
+            })
+            .collect();
+        out.push(words.join(" "));
+    }
+    out.join("\n")
+}
+
 /// The output `text` of a kubectl step made comparable across runs (see the module doc).
 pub fn normalize(text: &str) -> String {
-    let masked = mask_ages(text);
+    let masked = mask_ages(&mask_run_label(text));
     let mut lines: Vec<String> = masked
         .lines()
         .map(|l| {
@@ -340,6 +413,33 @@ pub fn compare(a: &[Step], b: &[Step], tol: f64) -> CategoryDiff {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn the_run_label_of_a_cluster_run_is_not_a_difference() {
+        let twin_json = "{\n  \"labels\": {\n    \"app\": \"web\"\n  }\n}";
+        let live_json =
+            "{\n  \"labels\": {\n    \"app\": \"web\",\n    \"kscale.io/run\": \"r-1\"\n  }\n}";
+        assert_eq!(normalize(live_json), normalize(twin_json));
+        let twin_yaml = "metadata:\n  labels:\n    app: web\n  name: web";
+        let live_yaml = "metadata:\n  labels:\n    app: web\n    kscale.io/run: r-1\n  name: web";
+        assert_eq!(normalize(live_yaml), normalize(twin_yaml));
+        let twin_describe = "Name:         web\nLabels:       app=web\nAnnotations:  <none>";
+        let live_describe = "Name:         web\nLabels:       app=web\n              kscale.io/run=r-1\nAnnotations:  <none>";
+        assert_eq!(normalize(live_describe), normalize(twin_describe));
+        let only = "Name:         n\nLabels:       kscale.io/run=r-1\nAnnotations:  <none>";
+        let none = "Name:         n\nLabels:       <none>\nAnnotations:  <none>";
+        assert_eq!(normalize(only), normalize(none));
+        let first = "Labels:       kscale.io/run=r-1\n              zone=a\nAnnotations:  <none>";
+        let twin_first = "Labels:       zone=a\nAnnotations:  <none>";
+        assert_eq!(normalize(first), normalize(twin_first));
+        let shown = "NAME   READY   LABELS\nweb    1/1     app=web,kscale.io/run=r-1";
+        assert_eq!(
+            normalize(shown),
+            normalize("NAME   READY   LABELS\nweb    1/1     app=web")
+        );
+        // Other labels still differ.
+        assert_ne!(normalize("Labels: app=web"), normalize("Labels: app=api"));
+    }
     use super::*;
 
     #[test]
