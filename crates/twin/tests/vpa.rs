@@ -226,3 +226,34 @@ fn in_place_or_recreate_resizes_the_running_pods() {
     assert!(reasons.contains(&"InPlaceResizedByVPA"));
     assert!(reasons.contains(&"ResizeCompleted"));
 }
+
+#[test]
+fn the_time_series_show_recommendation_requests_and_usage() {
+    let (_dir, mut sim) = twin("Recreate");
+    sim.run_until(SimTime::from_secs(15 * 60));
+    let ts = sim.timeseries();
+    let col = |name: &str| {
+        let i = ts
+            .columns
+            .iter()
+            .position(|c| c == name)
+            .unwrap_or_else(|| panic!("no column {name} in {:?}", ts.columns));
+        ts.rows.last().unwrap()[i]
+    };
+    let target = col("vpa/default/web/app/target_cpu_cores");
+    let usage = col("vpa/default/web/app/usage_cpu_cores");
+    let request = col("vpa/default/web/app/request_cpu_cores");
+    // 100m used per pod; the target is 15% above; the pods were re-created with it.
+    assert!((usage - 0.1).abs() < 0.02, "usage {usage}");
+    assert!(target > usage && target < 0.14, "target {target}");
+    assert!(
+        (request - target).abs() < 1e-9,
+        "requests follow the target: {request}"
+    );
+    assert!(col("vpa/default/web/app/upper_cpu_cores") >= target);
+    assert!(col("vpa/default/web/app/lower_cpu_cores") <= target);
+    assert!(
+        col("vpa/default/web/app/target_memory_mib") >= 250.0,
+        "the 250Mi minimum"
+    );
+}

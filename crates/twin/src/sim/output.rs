@@ -341,6 +341,110 @@ impl Sim {
         self.samples = samples;
     }
 
+    /// Per VPA and container: the recommendation's target and bounds (cpu in cores, memory in
+    /// MiB) and the mean request and usage of the target's running pods (usage split across a
+    /// pod's containers by their requests, as the twin's metrics API does).
+    fn fill_vpa_sample(&self, r: &mut Row<'_>) {
+        let q = |v: Option<&serde_json::Value>| {
+            v.and_then(serde_json::Value::as_str)
+                .and_then(|s| kscale_model::Quantity::parse(s).ok())
+        };
+        for o in self.list_rendered("VerticalPodAutoscaler", None) {
+            let ns = o
+                .pointer("/metadata/namespace")
+                .and_then(serde_json::Value::as_str)
+                .unwrap_or("default");
+            let name = o
+                .pointer("/metadata/name")
+                .and_then(serde_json::Value::as_str)
+                .unwrap_or("");
+            let kind = o
+                .pointer("/spec/targetRef/kind")
+                .and_then(serde_json::Value::as_str)
+                .unwrap_or("");
+            let target = o
+                .pointer("/spec/targetRef/name")
+                .and_then(serde_json::Value::as_str)
+                .unwrap_or("");
+            let Some(w) = self.store.get(&ObjKey::new(kind, ns, target)) else {
+                continue;
+            };
+            let selector = super::workloads::selector_of(w.pointer("/spec/selector"));
+            let pods: Vec<&super::model::Pod> = self
+                .pods
+                .values()
+                .filter(|p| {
+                    *p.namespace == *ns
+                        && p.phase == PodPhase::Running
+                        && p.deleting_at.is_none()
+                        && selector.matches(&p.labels)
+                })
+                .collect();
+            let recs = o
+                .pointer("/status/recommendation/containerRecommendations")
+                .and_then(serde_json::Value::as_array)
+                .cloned()
+                .unwrap_or_default();
+            for rec in &recs {
+                let Some(container) = rec.get("containerName").and_then(serde_json::Value::as_str)
+                else {
+                    continue;
+                };
+                let id = format!("vpa/{ns}/{name}/{container}");
+                let (mut req, mut usage, mut n) = ([0.0f64; 2], [0.0f64; 2], 0.0);
+                for p in &pods {
+                    let t = &p.template;
+                    let Some(c) = t.containers.iter().find(|c| c.name == container) else {
+                        continue;
+                    };
+                    n += 1.0;
+                    req[0] += c.requests.cpu_milli as f64 / 1000.0;
+                    req[1] += c.requests.memory as f64 / (1u64 << 20) as f64;
+                    if let Some(s) = self.metrics.sample_of(p) {
+                        let share = |of: fn(&kscale_model::Resources) -> i64| {
+                            let total: i64 = t.containers.iter().map(|c| of(&c.requests)).sum();
+                            if total > 0 {
+                                of(&c.requests) as f64 / total as f64
+                            } else {
+                                1.0 / t.containers.len().max(1) as f64
+                            }
+                        };
+                        usage[0] += s.cpu_milli / 1000.0 * share(|r| r.cpu_milli);
+                        usage[1] += s.memory / (1u64 << 20) as f64 * share(|r| r.memory);
+                    }
+                }
+                let mean = |x: f64| if n > 0.0 { x / n } else { 0.0 };
+                for (bound, field) in [
+                    ("target", "target"),
+                    ("lower", "lowerBound"),
+                    ("upper", "upperBound"),
+                ] {
+                    let cpu =
+                        q(rec.pointer(&format!("/{field}/cpu"))).map(|x| x.milli() as f64 / 1000.0);
+                    let mem = q(rec.pointer(&format!("/{field}/memory")))
+                        .map(|x| x.value() as f64 / (1u64 << 20) as f64);
+                    if let Some(v) = cpu {
+                        let c = r.samples.intern(&format!("{id}/{bound}_cpu_cores"));
+                        r.set(c, v);
+                    }
+                    if let Some(v) = mem {
+                        let c = r.samples.intern(&format!("{id}/{bound}_memory_mib"));
+                        r.set(c, v);
+                    }
+                }
+                for (what, v) in [
+                    ("request_cpu_cores", mean(req[0])),
+                    ("usage_cpu_cores", mean(usage[0])),
+                    ("request_memory_mib", mean(req[1])),
+                    ("usage_memory_mib", mean(usage[1])),
+                ] {
+                    let c = r.samples.intern(&format!("{id}/{what}"));
+                    r.set(c, v);
+                }
+            }
+        }
+    }
+
     /// The values of one sample.
     fn fill_sample(&self, r: &mut Row<'_>, t: f64) {
         // The fixed columns, by their position in FIXED_COLUMNS.
@@ -382,6 +486,9 @@ impl Sim {
         fixed[14] = self.nodes.values().map(|n| n.hourly_price).sum();
         for (id, v) in fixed.into_iter().enumerate() {
             r.set(id, v);
+        }
+        if self.vpa.is_some() {
+            self.fill_vpa_sample(r);
         }
         if self.store.list("NodePool", None).next().is_some() {
             r.put(
@@ -1024,6 +1131,31 @@ impl Sim {
                     series: by_capacity,
                 },
             );
+        }
+        // Per VPA container: the recommendation (target and bounds) against what the pods
+        // request and use.
+        let mut vpa_containers: Vec<&str> = columns
+            .iter()
+            .filter(|c| c.starts_with("vpa/") && c.ends_with("/target_cpu_cores"))
+            .map(|c| c.trim_end_matches("/target_cpu_cores"))
+            .collect();
+        vpa_containers.dedup();
+        for id in vpa_containers {
+            let name = id.trim_start_matches("vpa/");
+            for (resource, unit) in [("cpu", "cores"), ("memory", "mib")] {
+                charts.push(ChartSpec {
+                    title: format!("VPA {name}: {resource} recommendation, requests and usage"),
+                    y_label: if unit == "cores" {
+                        "cores".into()
+                    } else {
+                        "MiB".into()
+                    },
+                    series: ["target", "lower", "upper", "request", "usage"]
+                        .iter()
+                        .map(|s| format!("{id}/{s}_{resource}_{unit}"))
+                        .collect(),
+                });
+            }
         }
         if columns.iter().any(|c| c == "karpenter/disrupting_nodes") {
             charts.push(ChartSpec {
