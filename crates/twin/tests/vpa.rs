@@ -257,3 +257,44 @@ fn the_time_series_show_recommendation_requests_and_usage() {
         "the 250Mi minimum"
     );
 }
+
+/// An HPA and a VPA on the same workload's CPU chase each other: the VPA lowers the requests
+/// to what the pods use at the HPA's target, which raises their utilization, so the HPA adds
+/// replicas, each of which uses less, and the VPA lowers the requests again.
+#[test]
+fn an_hpa_and_a_vpa_on_cpu_ratchet_the_replicas_up() {
+    let run = |with_vpa: bool| {
+        let dir = tempfile::tempdir().unwrap();
+        let hpa = "apiVersion: autoscaling/v2\nkind: HorizontalPodAutoscaler\nmetadata: {name: web}\nspec:\n  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: web}\n  minReplicas: 2\n  maxReplicas: 20\n  metrics:\n  - type: Resource\n    resource: {name: cpu, target: {type: Utilization, averageUtilization: 60}}\n";
+        let web = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n  replicas: 4\n  selector: {matchLabels: {app: web}}\n  template:\n    metadata: {labels: {app: web}}\n    spec:\n      containers:\n      - {name: app, image: app, resources: {requests: {cpu: 100m, memory: 256Mi}}}\n";
+        let mut m = format!("{web}---\n{hpa}");
+        if with_vpa {
+            m.push_str(&format!("---\n{}", vpa("Recreate")));
+        }
+        std::fs::write(dir.path().join("m.yaml"), m).unwrap();
+        std::fs::write(
+            dir.path().join("s.yaml"),
+            "apiVersion: kscale.io/v1alpha1\nkind: Scenario\nmetadata: {name: osc}\nspec:\n  duration: 2h\n  sampleInterval: 1m\n  nodes: [{name: n, instanceType: m5.2xlarge, count: 3}]\n  manifests: [m.yaml]\n  load:\n  - {target: deployment/web, requestsPerSecond: {steps: [{at: 0s, value: 60}]}, cpuPerRequest: 10m}\n",
+        )
+        .unwrap();
+        let mut sim = kscale_twin::sim::Sim::new(std::sync::Arc::new(
+            kscale_twin::scenario::Scenario::load(&dir.path().join("s.yaml")).unwrap(),
+        ))
+        .unwrap();
+        sim.run_until(SimTime::from_secs(2 * 3600));
+        let ts = sim.timeseries();
+        let i = ts
+            .columns
+            .iter()
+            .position(|c| c == "hpa/default/web/replicas")
+            .unwrap();
+        ts.rows.last().unwrap()[i]
+    };
+    let (alone, together) = (run(false), run(true));
+    // 600m of CPU at 60% of 100m: the HPA settles at 10 replicas on its own.
+    assert_eq!(alone, 10.0);
+    assert!(
+        together > alone,
+        "{together} replicas with the VPA, {alone} without"
+    );
+}
