@@ -32,14 +32,9 @@ use super::model::{Pod, PodTemplate};
 use super::store::{Handle, ObjKey};
 use super::{Event, Sim};
 
-/// Reads an HPA object (v1 or v2) into the controller's spec (see [`super::hpa_spec`]).
-pub fn parse_spec(v: &Value) -> HpaSpec {
-    super::hpa_spec::hpa_spec(v)
-}
-
 /// True if an HPA object reads custom or external metrics.
 pub fn uses_custom_metrics(v: &Value) -> bool {
-    parse_spec(v).metrics.iter().any(|m| {
+    super::hpa_spec::hpa_spec(v).metrics.iter().any(|m| {
         matches!(
             m,
             MetricSpec::Pods { .. } | MetricSpec::Object { .. } | MetricSpec::External { .. }
@@ -584,7 +579,7 @@ impl Sim {
         {
             return Some(p.clone());
         }
-        let spec = parse_spec(v);
+        let spec = super::hpa_spec::hpa_spec(v);
         let target = v.get("spec").and_then(|s| s.get("scaleTargetRef"));
         let field = |k: &str| target.and_then(|t| t.get(k)).and_then(Value::as_str);
         let metrics = spec.effective_metrics().into_owned();

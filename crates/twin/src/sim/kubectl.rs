@@ -23,20 +23,9 @@ pub fn parse_line(line: &str) -> Result<Invocation, kscale_kubectl::KubectlError
     kscale_kubectl::parse_command_line(line)
 }
 
-/// True if a parse error may be fine at run time (see
-/// [`kscale_kubectl::KubectlError::may_be_custom_kind`]).
-pub fn deferred_error(e: &kscale_kubectl::KubectlError) -> bool {
-    e.may_be_custom_kind()
-}
-
 /// The `kind` name (`Deployment`) of a parsed kind.
 fn kname(k: Kind) -> &'static str {
     k.info().name
-}
-
-/// Files a parsed command reads (`-f`) (see [`Invocation::files`]).
-pub fn files_of(inv: &Invocation) -> Vec<String> {
-    inv.files().to_vec()
 }
 
 type StepResult = Result<String, (String, String)>;
@@ -57,7 +46,7 @@ impl Sim {
                 Ok(out) => (out, std::mem::take(&mut self.pending_stderr), 0),
                 Err((out, err)) => (out, err, 1),
             },
-            Err(e) if deferred_error(&e) => match self.exec_custom_get(&step.run) {
+            Err(e) if e.may_be_custom_kind() => match self.exec_custom_get(&step.run) {
                 Some(Ok(out)) => (out, std::mem::take(&mut self.pending_stderr), 0),
                 Some(Err(err)) => (String::new(), err, 1),
                 None => (String::new(), e.to_string(), 1),
