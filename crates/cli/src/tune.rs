@@ -105,7 +105,9 @@ pub fn run(o: Options) -> ExitCode {
     let dir = o
         .out
         .unwrap_or_else(|| PathBuf::from("kscale-out").join(format!("tune-{}", tuning.name)));
-    let doc = tune_json(&tuning, &scenario, &trials, best, &pareto, &results, runs_per);
+    let doc = tune_json(
+        &tuning, &scenario, &trials, best, &pareto, &results, runs_per,
+    );
     let files = match best {
         Some(b) => recommended_files(&tuning, &targets, b),
         None => vec![],
@@ -288,7 +290,11 @@ fn tune_json(
 
 /// The recommended configuration's changed objects (`KIND-NAME.yaml`, as written in the
 /// manifests with the knobs' values) and `recommended.diff`.
-fn recommended_files(tuning: &Tuning, targets: &[TargetObject], best: usize) -> Vec<(String, String)> {
+fn recommended_files(
+    tuning: &Tuning,
+    targets: &[TargetObject],
+    best: usize,
+) -> Vec<(String, String)> {
     let mut files: Vec<(String, String)> = vec![];
     let mut diff = String::new();
     let mut objects: Vec<(String, String, Value)> = vec![]; // (file name, header, object)

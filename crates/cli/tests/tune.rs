@@ -153,11 +153,12 @@ fn recommends_the_cheapest_configuration_that_meets_every_slo() {
             .any(|t| t["pass"] == false && cost(t) < cost(best)),
         "{doc}"
     );
-    assert!(
-        trials
-            .iter()
-            .any(|t| t["failedSlos"].as_array().unwrap().contains(&"latency".into()))
-    );
+    assert!(trials.iter().any(|t| {
+        t["failedSlos"]
+            .as_array()
+            .unwrap()
+            .contains(&"latency".into())
+    }));
     assert_eq!(best["values"], serde_json::json!([8, 50]), "{doc}");
     assert_eq!(doc["recommendedIndex"], best["index"]);
     assert_eq!(
@@ -186,14 +187,19 @@ fn recommends_the_cheapest_configuration_that_meets_every_slo() {
         );
     }
     // The changed object, and the diff.
-    let yaml =
-        std::fs::read_to_string(dir.path().join("out/recommended/horizontalpodautoscaler-web.yaml"))
-            .unwrap();
+    let yaml = std::fs::read_to_string(
+        dir.path()
+            .join("out/recommended/horizontalpodautoscaler-web.yaml"),
+    )
+    .unwrap();
     assert!(yaml.contains("maxReplicas: 8"), "{yaml}");
     assert!(yaml.contains("averageUtilization: 50"), "{yaml}");
     assert!(yaml.contains("minReplicas: 2"), "{yaml}");
     let diff = std::fs::read_to_string(dir.path().join("out/recommended.diff")).unwrap();
-    assert!(diff.contains("- spec.maxReplicas: 10\n+ spec.maxReplicas: 8"), "{diff}");
+    assert!(
+        diff.contains("- spec.maxReplicas: 10\n+ spec.maxReplicas: 8"),
+        "{diff}"
+    );
     assert!(
         diff.contains("- spec.metrics[0].resource.target.averageUtilization: 60\n+ spec.metrics[0].resource.target.averageUtilization: 50"),
         "{diff}"
@@ -205,7 +211,10 @@ fn recommends_the_cheapest_configuration_that_meets_every_slo() {
         stdout.contains(&format!("recommended: configuration {}", best["index"])),
         "{stdout}"
     );
-    assert!(stdout.contains("horizontalpodautoscaler/web spec.maxReplicas: 8"), "{stdout}");
+    assert!(
+        stdout.contains("horizontalpodautoscaler/web spec.maxReplicas: 8"),
+        "{stdout}"
+    );
     let first_row = stdout.lines().nth(2).unwrap();
     assert!(first_row.contains("<- recommended"), "{stdout}");
     // A second run replaces the output directory.
@@ -241,7 +250,13 @@ fn nothing_passing_exits_3() {
     assert_eq!(out.status.code(), Some(3), "{}", text(&out));
     let doc = read_json(&dir.path().join("out/tune.json"));
     assert_eq!(doc["recommended"], Value::Null);
-    assert!(doc["trials"].as_array().unwrap().iter().all(|t| t["pass"] == false));
+    assert!(
+        doc["trials"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|t| t["pass"] == false)
+    );
     assert!(!dir.path().join("out/recommended.diff").exists());
     assert!(String::from_utf8_lossy(&out.stdout).contains("no configuration meets every SLO"));
 }
@@ -289,11 +304,16 @@ fn bad_input_exits_2_naming_the_field() {
             vec!["tuning.yaml:6", "colour"],
         ),
         (
-            format!("{}  extra: 1\n", knob("{target: hpa/web, path: spec.maxReplicas, values: [4]}")),
+            format!(
+                "{}  extra: 1\n",
+                knob("{target: hpa/web, path: spec.maxReplicas, values: [4]}")
+            ),
             vec!["tuning.yaml:7", "extra"],
         ),
         (
-            knob("{target: hpa/web, path: spec.maxReplicas, values: [4], range: {from: 1, to: 2, step: 1}}"),
+            knob(
+                "{target: hpa/web, path: spec.maxReplicas, values: [4], range: {from: 1, to: 2, step: 1}}",
+            ),
             vec!["tuning.yaml:6", "spec.knobs[0]", "not both"],
         ),
         (
@@ -325,7 +345,9 @@ fn bad_input_exits_2_naming_the_field() {
             vec!["spec.knobs[0].target", "no manifest"],
         ),
         (
-            knob("{target: hpa/web, path: spec.metrics[3].resource.target.averageUtilization, values: [4]}"),
+            knob(
+                "{target: hpa/web, path: spec.metrics[3].resource.target.averageUtilization, values: [4]}",
+            ),
             vec!["spec.knobs[0].path", "does not exist"],
         ),
         (
@@ -337,11 +359,19 @@ fn bad_input_exits_2_naming_the_field() {
             vec!["spec.knobs[0].values[0]"],
         ),
         (
-            knob("{target: hpa/web, path: spec.minReplicas, range: {from: 1, to: 100, step: 1}}\n    - {target: hpa/web, path: spec.maxReplicas, range: {from: 1, to: 101, step: 1}}"),
-            vec!["too many configurations: 10100; the limit is 10000", "spec.knobs"],
+            knob(
+                "{target: hpa/web, path: spec.minReplicas, range: {from: 1, to: 100, step: 1}}\n    - {target: hpa/web, path: spec.maxReplicas, range: {from: 1, to: 101, step: 1}}",
+            ),
+            vec![
+                "too many configurations: 10100; the limit is 10000",
+                "spec.knobs",
+            ],
         ),
         (
-            format!("{}  traces: [missing.csv]\n", knob("{target: hpa/web, path: spec.maxReplicas, values: [4]}")),
+            format!(
+                "{}  traces: [missing.csv]\n",
+                knob("{target: hpa/web, path: spec.maxReplicas, values: [4]}")
+            ),
             vec!["spec.traces[0]", "missing.csv"],
         ),
     ];
@@ -365,4 +395,24 @@ fn bad_input_exits_2_naming_the_field() {
         "{}",
         text(&out)
     );
+}
+
+/// The README's example: examples/ci's tuning finds a passing configuration.
+#[test]
+fn the_ci_example_recommends_a_configuration() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/ci");
+    let out_dir = tempfile::tempdir().unwrap();
+    let out = kscale()
+        .arg("tune")
+        .arg(root.join("scenario.yaml"))
+        .arg("--tuning")
+        .arg(root.join("tuning.yaml"))
+        .arg("--out")
+        .arg(out_dir.path().join("out"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let doc = read_json(&out_dir.path().join("out/tune.json"));
+    assert_eq!(doc["trials"].as_array().unwrap().len(), 25);
+    assert_eq!(doc["recommended"].as_array().unwrap().len(), 2);
 }

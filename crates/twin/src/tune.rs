@@ -60,7 +60,9 @@ impl ObjectOverride {
 
 /// Parses `spec.metrics[0].resource.target.averageUtilization` (dotted keys, `[i]` indices).
 pub fn parse_path(s: &str) -> Result<Vec<PathSegment>, String> {
-    let bad = |why: &str| format!("path {s:?}: {why} (e.g. spec.metrics[0].resource.target.averageUtilization)");
+    let bad = |why: &str| {
+        format!("path {s:?}: {why} (e.g. spec.metrics[0].resource.target.averageUtilization)")
+    };
     if s.trim().is_empty() {
         return Err(bad("empty"));
     }
@@ -70,15 +72,13 @@ pub fn parse_path(s: &str) -> Result<Vec<PathSegment>, String> {
             Some(i) => (&part[..i], &part[i..]),
             None => (part, ""),
         };
-        if key.is_empty() && (out.is_empty() || rest.is_empty()) {
+        if key.is_empty() {
             return Err(bad("empty key"));
         }
-        if !key.is_empty() {
-            if key.contains(']') {
-                return Err(bad("unbalanced ]"));
-            }
-            out.push(PathSegment::Key(key.to_string()));
+        if key.contains(']') {
+            return Err(bad("unbalanced ]"));
         }
+        out.push(PathSegment::Key(key.to_string()));
         while !rest.is_empty() {
             let Some(end) = rest.find(']') else {
                 return Err(bad("unclosed ["));
@@ -133,12 +133,7 @@ pub fn set_path(v: &mut Value, path: &[PathSegment], value: Value) -> Result<(),
             PathSegment::Key(k) => cur.as_object_mut().and_then(|o| o.get_mut(k)),
             PathSegment::Index(j) => cur.as_array_mut().and_then(|a| a.get_mut(*j)),
         };
-        cur = next.ok_or_else(|| {
-            format!(
-                "{} does not exist",
-                path_text(&path[..=i])
-            )
-        })?;
+        cur = next.ok_or_else(|| format!("{} does not exist", path_text(&path[..=i])))?;
     }
     match last {
         PathSegment::Key(k) => match cur.as_object_mut() {
@@ -307,8 +302,7 @@ fn quote_paths(text: &str) -> String {
         let mut rest = line;
         let mut done = String::new();
         while let Some(at) = rest.find("path:") {
-            let boundary = at == 0
-                || rest[..at].ends_with(|c: char| c == ' ' || c == '{' || c == ',' || c == '-');
+            let boundary = at == 0 || rest[..at].ends_with([' ', '{', ',', '-']);
             let (head, tail) = rest.split_at(at + "path:".len());
             done.push_str(head);
             rest = tail;
@@ -317,9 +311,7 @@ fn quote_paths(text: &str) -> String {
             }
             let spaces = rest.len() - rest.trim_start().len();
             let value = &rest[spaces..];
-            let end = value
-                .find(|c: char| c == ',' || c == '}' || c == ' ' || c == '#')
-                .unwrap_or(value.len());
+            let end = value.find([',', '}', ' ', '#']).unwrap_or(value.len());
             let v = &value[..end];
             if v.contains('[') && !v.starts_with(['"', '\'', '[']) {
                 done.push_str(&rest[..spaces]);
@@ -408,7 +400,10 @@ impl Tuning {
             return Err(at_key(
                 "apiVersion",
                 "apiVersion",
-                format!("apiVersion {:?}: expected kscale.io/v1alpha1", parsed.api_version),
+                format!(
+                    "apiVersion {:?}: expected kscale.io/v1alpha1",
+                    parsed.api_version
+                ),
             ));
         }
         if parsed.kind != "Tuning" {
@@ -440,7 +435,10 @@ impl Tuning {
             let err = |field: &str, msg: String| {
                 let mut e =
                     InputError::file(path, msg).with_field(format!("spec.knobs[{i}]{field}"));
-                e.line = lines.get(i).copied().or_else(|| doc.find_key_line("knobs", 0));
+                e.line = lines
+                    .get(i)
+                    .copied()
+                    .or_else(|| doc.find_key_line("knobs", 0));
                 e
             };
             let parts: Vec<&str> = k.target.split('/').collect();
@@ -574,8 +572,8 @@ impl Tuning {
         let mut out = vec![];
         for (i, k) in self.knobs.iter().enumerate() {
             let err = |field: &str, msg: String| {
-                let mut e = InputError::file(&self.path, msg)
-                    .with_field(format!("spec.knobs[{i}]{field}"));
+                let mut e =
+                    InputError::file(&self.path, msg).with_field(format!("spec.knobs[{i}]{field}"));
                 e.line = lines.get(i).copied();
                 e
             };
@@ -839,7 +837,9 @@ mod tests {
     #[test]
     fn bracketed_paths_in_flow_mappings_are_quoted() {
         assert_eq!(
-            quote_paths("    - {target: hpa/web, path: spec.metrics[0].x, values: [1]}\n  path: a.b\n"),
+            quote_paths(
+                "    - {target: hpa/web, path: spec.metrics[0].x, values: [1]}\n  path: a.b\n"
+            ),
             "    - {target: hpa/web, path: \"spec.metrics[0].x\", values: [1]}\n  path: a.b\n"
         );
         assert_eq!(quote_paths("path: \"a[0]\"\n"), "path: \"a[0]\"\n");
@@ -858,14 +858,21 @@ mod tests {
         };
         apply_overrides(
             &[
-                ov("web", "spec.metrics[0].resource.target.averageUtilization", json!(40)),
+                ov(
+                    "web",
+                    "spec.metrics[0].resource.target.averageUtilization",
+                    json!(40),
+                ),
                 ov("other", "spec.minReplicas", json!(9)),
                 ov("web", "spec.minReplicas", json!(2)),
             ],
             &mut o,
         )
         .unwrap();
-        assert_eq!(o["spec"]["metrics"][0]["resource"]["target"]["averageUtilization"], 40);
+        assert_eq!(
+            o["spec"]["metrics"][0]["resource"]["target"]["averageUtilization"],
+            40
+        );
         assert_eq!(o["spec"]["minReplicas"], 2);
         assert!(apply_overrides(&[ov("web", "spec.metrics[3].x", json!(1))], &mut o).is_err());
         assert!(apply_overrides(&[ov("web", "spec.nope.x", json!(1))], &mut o).is_err());
@@ -874,8 +881,14 @@ mod tests {
     #[test]
     fn ranges_and_configurations() {
         let r = |from, to, step| range_values(RangeSpec { from, to, step });
-        assert_eq!(r(0.0, 4.0, 1.0).unwrap(), vec![json!(0), json!(1), json!(2), json!(3), json!(4)]);
-        assert_eq!(r(0.5, 1.0, 0.25).unwrap(), vec![json!(0.5), json!(0.75), json!(1.0)]);
+        assert_eq!(
+            r(0.0, 4.0, 1.0).unwrap(),
+            vec![json!(0), json!(1), json!(2), json!(3), json!(4)]
+        );
+        assert_eq!(
+            r(0.5, 1.0, 0.25).unwrap(),
+            vec![json!(0.5), json!(0.75), json!(1.0)]
+        );
         assert!(r(0.0, 4.0, 0.0).is_err());
         assert!(r(5.0, 4.0, 1.0).is_err());
     }
@@ -890,7 +903,12 @@ mod tests {
             violation_seconds: v,
             error: None,
         };
-        let trials = vec![t(0, 1.0, false, 50.0), t(1, 2.0, true, 0.0), t(2, 2.0, true, 0.0), t(3, 3.0, true, 5.0)];
+        let trials = vec![
+            t(0, 1.0, false, 50.0),
+            t(1, 2.0, true, 0.0),
+            t(2, 2.0, true, 0.0),
+            t(3, 3.0, true, 5.0),
+        ];
         assert_eq!(recommend(&trials), Some(1));
         assert_eq!(pareto(&trials), vec![0, 1, 2]);
         assert_eq!(recommend(&trials[..1]), None);
