@@ -712,7 +712,9 @@ pub fn run_trial(
                         .sum()
                 })
                 .unwrap_or(0.0)
-                .max(0.0),
+                .max(0.0)
+                // An empty sum is -0.0: written as 0.
+                + 0.0,
         })
         .collect();
     Ok(RunResult {
