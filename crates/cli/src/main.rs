@@ -15,6 +15,7 @@ mod diff;
 mod headroom;
 mod scaling_latency;
 mod slo_gate;
+mod tune;
 
 /// The allocator: mimalloc, as the run allocates and frees many small strings and vectors
 /// (events, objects, decisions); addresses never reach the outputs.
@@ -96,6 +97,23 @@ enum Command {
         #[arg(long)]
         from: Option<String>,
         /// Output directory (default: kscale-out/<scenario name>-headroom).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Find the cheapest values of some manifest fields (HPA targets, min/max replicas, ...)
+    /// that meet every SLO of the scenario (`spec.slos`), by running every configuration of a
+    /// tuning file (kind: Tuning) in parallel.
+    ///
+    /// Prints a ranked table and the recommendation; writes tune.json, recommended/ (the
+    /// changed objects as YAML) and recommended.diff to --out. Exit codes: 0 a configuration
+    /// passes, 3 none passes, 2 bad input, 1 other errors.
+    Tune {
+        /// The scenario file (with spec.slos).
+        scenario: PathBuf,
+        /// The tuning file: the knobs and their values.
+        #[arg(long, value_name = "FILE")]
+        tuning: PathBuf,
+        /// Output directory (default: kscale-out/tune-<tuning name>).
         #[arg(long)]
         out: Option<PathBuf>,
     },
@@ -202,6 +220,15 @@ fn main() -> ExitCode {
             max_p99: &max_p99,
             max_slo_violation: max_slo_violation.as_deref(),
             from: from.as_deref(),
+            out,
+        }),
+        Command::Tune {
+            scenario,
+            tuning,
+            out,
+        } => tune::run(tune::Options {
+            scenario: &scenario,
+            tuning: &tuning,
             out,
         }),
         Command::Run {

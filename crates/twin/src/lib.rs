@@ -18,5 +18,6 @@ pub mod scenario;
 pub mod sim;
 pub mod slo;
 pub mod trace;
+pub mod tune;
 pub mod validate;
 pub mod yaml;

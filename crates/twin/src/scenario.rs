@@ -794,6 +794,9 @@ pub struct Scenario {
     /// `spec.replicas` forced onto Deployments and CapacityBuffers `(kind, namespace, name)` at
     /// t=0 (used by sweeps such as `kscale headroom`); empty for a plain run.
     pub replica_overrides: BTreeMap<(String, String, String), i64>,
+    /// Fields forced onto manifest objects (their canonical JSON) at t=0, before they are
+    /// created (used by `kscale tune`); empty for a plain run.
+    pub object_overrides: Vec<crate::tune::ObjectOverride>,
     /// The service-level objectives, checked.
     pub slos: Vec<crate::slo::Objective>,
 }
@@ -1185,6 +1188,7 @@ impl Scenario {
             start_unix_ms,
             doc: parsed,
             replica_overrides: BTreeMap::new(),
+            object_overrides: vec![],
             slos,
         })
     }

@@ -428,6 +428,10 @@ impl Sim {
                     o.object["spec"]["replicas"] = serde_json::json!(r);
                 }
             }
+            if !scenario.object_overrides.is_empty() {
+                crate::tune::apply_overrides(&scenario.object_overrides, &mut o.object)
+                    .map_err(|msg| InputError::at(&o.file, o.line, None, msg))?;
+            }
             sim.apply_value(o.object, Some(o.raw))
                 .map_err(|msg| InputError::at(&o.file, o.line, None, msg))?;
         }

@@ -1,0 +1,418 @@
+//! `kscale tune`: the exhaustive search over knobs of the manifests, its recommendation (the
+//! cheapest configuration meeting every SLO), its outputs and its input errors.
+
+mod common;
+
+use std::path::Path;
+
+use common::{kscale, text};
+use serde_json::Value;
+
+/// A web Deployment under an HPA (2–10 replicas at 60% CPU) on 2 m5.large nodes, plus a node
+/// group of m5.large the Cluster Autoscaler grows: load rises to 550 req/s (5.5 cores) at 6m.
+const MANIFESTS: &str = r#"apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers:
+      - name: web
+        image: web:1
+        resources: {requests: {cpu: 500m, memory: 256Mi}, limits: {cpu: "1"}}
+---
+apiVersion: autoscaling/v2
+kind: HorizontalPodAutoscaler
+metadata: {name: web}
+spec:
+  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: web}
+  minReplicas: 2
+  maxReplicas: 10
+  metrics:
+  - type: Resource
+    resource: {name: cpu, target: {type: Utilization, averageUtilization: 60}}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: cluster-autoscaler, namespace: kube-system}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: cluster-autoscaler}}
+  template:
+    metadata: {labels: {app: cluster-autoscaler}}
+    spec:
+      priorityClassName: system-cluster-critical
+      containers:
+      - name: cluster-autoscaler
+        image: registry.k8s.io/autoscaling/cluster-autoscaler:v1.32.0
+        command: [./cluster-autoscaler, --cloud-provider=aws, "--nodes=0:4:workers"]
+        resources: {requests: {cpu: 100m, memory: 300Mi}}
+"#;
+
+const SCENARIO: &str = r#"apiVersion: kscale.io/v1alpha1
+kind: Scenario
+metadata: {name: tune-test}
+spec:
+  duration: 12m
+  seed: 3
+  nodes:
+    - {name: base, instanceType: m5.large, count: 2}
+  cloud:
+    provider: aws
+    region: us-east-1
+    nodeGroups:
+      - {name: workers, instanceType: m5.large, min: 0, max: 4}
+  manifests: [manifests.yaml]
+  load:
+    - target: deployment/web
+      requestsPerSecond: {steps: [{at: 0s, value: 40}, {at: 2m, value: 120}, {at: 4m, value: 200}, {at: 6m, value: 550}]}
+      cpuPerRequest: 10m
+      startupTime: 5s
+      queueLimit: 100
+  slos:
+    - {name: latency, target: deployment/web, latencyP99: 500ms}
+    - {name: budget, costPerHour: 0.27}
+"#;
+
+/// maxReplicas × averageUtilization: the cheap caps fail on latency, the most generous
+/// settings on the budget.
+const TUNING: &str = r#"apiVersion: kscale.io/v1alpha1
+kind: Tuning
+metadata: {name: web}
+spec:
+  knobs:
+    - {target: horizontalpodautoscaler/web, path: spec.maxReplicas, values: [4, 6, 8, 10]}
+    - {target: default/hpa/web, path: spec.metrics[0].resource.target.averageUtilization, range: {from: 50, to: 80, step: 30}}
+"#;
+
+/// Writes the scenario (with `scenario` as its text) and `tuning` into a temporary directory.
+fn setup(scenario: &str, tuning: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("manifests.yaml"), MANIFESTS).unwrap();
+    std::fs::write(dir.path().join("scenario.yaml"), scenario).unwrap();
+    std::fs::write(dir.path().join("tuning.yaml"), tuning).unwrap();
+    dir
+}
+
+fn tune(dir: &Path, out: &str) -> std::process::Output {
+    kscale()
+        .arg("tune")
+        .arg(dir.join("scenario.yaml"))
+        .arg("--tuning")
+        .arg(dir.join("tuning.yaml"))
+        .arg("--out")
+        .arg(dir.join(out))
+        .output()
+        .unwrap()
+}
+
+fn read_json(p: &Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
+}
+
+#[test]
+fn recommends_the_cheapest_configuration_that_meets_every_slo() {
+    let dir = setup(SCENARIO, TUNING);
+    let out = tune(dir.path(), "out");
+    let log = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{log}");
+    let doc = read_json(&dir.path().join("out/tune.json"));
+    let trials = doc["trials"].as_array().unwrap();
+    assert_eq!(trials.len(), 8, "{doc}");
+    for (i, t) in trials.iter().enumerate() {
+        assert_eq!(t["index"], i, "ordered by configuration index");
+        let runs = t["runs"].as_array().unwrap();
+        assert_eq!(runs.len(), 1);
+        assert_eq!(t["pass"], runs[0]["pass"]);
+        assert_eq!(t["pass"], t["failedSlos"].as_array().unwrap().is_empty());
+    }
+    // The last knob varies fastest.
+    assert_eq!(trials[0]["values"], serde_json::json!([4, 50]));
+    assert_eq!(trials[1]["values"], serde_json::json!([4, 80]));
+    assert_eq!(trials[7]["values"], serde_json::json!([10, 80]));
+    // The expected recommendation, from the trials: the lowest cost among the passing ones
+    // (ties: fewest violation seconds, then lowest index).
+    let cost = |t: &Value| t["costUsd"].as_f64().unwrap();
+    let viol = |t: &Value| t["violationSeconds"].as_f64().unwrap();
+    let best = trials
+        .iter()
+        .filter(|t| t["pass"] == true)
+        .min_by(|a, b| {
+            cost(a)
+                .total_cmp(&cost(b))
+                .then(viol(a).total_cmp(&viol(b)))
+        })
+        .expect("a configuration passes");
+    // Cheaper settings exist, and fail.
+    assert!(
+        trials
+            .iter()
+            .any(|t| t["pass"] == false && cost(t) < cost(best)),
+        "{doc}"
+    );
+    assert!(trials.iter().any(|t| {
+        t["failedSlos"]
+            .as_array()
+            .unwrap()
+            .contains(&"latency".into())
+    }));
+    assert_eq!(best["values"], serde_json::json!([8, 50]), "{doc}");
+    assert_eq!(doc["recommendedIndex"], best["index"]);
+    assert_eq!(
+        doc["recommended"],
+        serde_json::json!([
+            {"target": "horizontalpodautoscaler/web", "path": "spec.maxReplicas", "value": 8},
+            {"target": "default/hpa/web", "path": "spec.metrics[0].resource.target.averageUtilization", "value": 50},
+        ])
+    );
+    // The Pareto front: every trial on it is undominated, every trial off it dominated.
+    let front: Vec<u64> = doc["pareto"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_u64().unwrap())
+        .collect();
+    assert!(!front.is_empty());
+    for t in trials {
+        let dominated = trials.iter().any(|o| {
+            cost(o) <= cost(t) && viol(o) <= viol(t) && (cost(o) < cost(t) || viol(o) < viol(t))
+        });
+        assert_eq!(
+            front.contains(&t["index"].as_u64().unwrap()),
+            !dominated,
+            "{t}"
+        );
+    }
+    // The changed object, and the diff.
+    let yaml = std::fs::read_to_string(
+        dir.path()
+            .join("out/recommended/horizontalpodautoscaler-web.yaml"),
+    )
+    .unwrap();
+    assert!(yaml.contains("maxReplicas: 8"), "{yaml}");
+    assert!(yaml.contains("averageUtilization: 50"), "{yaml}");
+    assert!(yaml.contains("minReplicas: 2"), "{yaml}");
+    let diff = std::fs::read_to_string(dir.path().join("out/recommended.diff")).unwrap();
+    assert!(
+        diff.contains("- spec.maxReplicas: 10\n+ spec.maxReplicas: 8"),
+        "{diff}"
+    );
+    assert!(
+        diff.contains("- spec.metrics[0].resource.target.averageUtilization: 60\n+ spec.metrics[0].resource.target.averageUtilization: 50"),
+        "{diff}"
+    );
+    // The table and the recommendation.
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("8 configurations x 1 run"), "{stdout}");
+    assert!(
+        stdout.contains(&format!("recommended: configuration {}", best["index"])),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("horizontalpodautoscaler/web spec.maxReplicas: 8"),
+        "{stdout}"
+    );
+    let first_row = stdout.lines().nth(2).unwrap();
+    assert!(first_row.contains("<- recommended"), "{stdout}");
+    // A second run replaces the output directory.
+    let again = tune(dir.path(), "out");
+    assert_eq!(again.status.code(), Some(0), "{}", text(&again));
+}
+
+#[test]
+fn the_search_is_deterministic() {
+    let dir = setup(SCENARIO, TUNING);
+    let a = tune(dir.path(), "a");
+    let b = tune(dir.path(), "b");
+    assert_eq!(a.status.code(), Some(0), "{}", text(&a));
+    assert_eq!(b.status.code(), Some(0), "{}", text(&b));
+    let read = |d: &str| std::fs::read_to_string(dir.path().join(d).join("tune.json")).unwrap();
+    assert_eq!(read("a"), read("b"));
+    // The same table and recommendation (the last line names the output directory).
+    let table = |o: &std::process::Output| {
+        let s = String::from_utf8_lossy(&o.stdout).to_string();
+        s.lines()
+            .filter(|l| !l.starts_with("output:"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    assert_eq!(table(&a), table(&b));
+}
+
+#[test]
+fn nothing_passing_exits_3() {
+    let tuning = TUNING.replace("values: [4, 6, 8, 10]", "values: [4, 6]");
+    let dir = setup(SCENARIO, &tuning);
+    let out = tune(dir.path(), "out");
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    let doc = read_json(&dir.path().join("out/tune.json"));
+    assert_eq!(doc["recommended"], Value::Null);
+    assert!(
+        doc["trials"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|t| t["pass"] == false)
+    );
+    assert!(!dir.path().join("out/recommended.diff").exists());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("no configuration meets every SLO"));
+}
+
+#[test]
+fn traces_run_every_configuration_again() {
+    let tuning = format!("{TUNING}  traces: [heavy.csv]\n");
+    let dir = setup(SCENARIO, &tuning);
+    std::fs::write(dir.path().join("heavy.csv"), "seconds,rps\n0,40\n120,700\n").unwrap();
+    let out = tune(dir.path(), "out");
+    let doc = read_json(&dir.path().join("out/tune.json"));
+    let trials = doc["trials"].as_array().unwrap();
+    for t in trials {
+        let runs = t["runs"].as_array().unwrap();
+        assert_eq!(runs.len(), 2, "{t}");
+        assert_eq!(runs[0]["trace"], Value::Null);
+        assert_eq!(runs[1]["trace"], "heavy.csv");
+        let all = runs.iter().all(|r| r["pass"] == true);
+        assert_eq!(t["pass"], all, "{t}");
+    }
+    // 700 req/s from 2m on is heavier than the scenario's load: (8, 50) no longer passes.
+    assert_eq!(trials[4]["values"], serde_json::json!([8, 50]));
+    assert_eq!(trials[4]["runs"][0]["pass"], true);
+    assert_eq!(trials[4]["runs"][1]["pass"], false, "{}", trials[4]);
+    let code = out.status.code();
+    match doc["recommendedIndex"].as_u64() {
+        Some(i) => {
+            assert_eq!(code, Some(0));
+            assert_eq!(trials[i as usize]["pass"], true);
+        }
+        None => assert_eq!(code, Some(3), "{}", text(&out)),
+    }
+}
+
+#[test]
+fn bad_input_exits_2_naming_the_field() {
+    let knob = |k: &str| {
+        format!(
+            "apiVersion: kscale.io/v1alpha1\nkind: Tuning\nmetadata: {{name: web}}\nspec:\n  knobs:\n    - {k}\n"
+        )
+    };
+    let cases: Vec<(String, Vec<&str>)> = vec![
+        (
+            knob("{target: hpa/web, path: spec.maxReplicas, values: [4], colour: red}"),
+            vec!["tuning.yaml:6", "colour"],
+        ),
+        (
+            format!(
+                "{}  extra: 1\n",
+                knob("{target: hpa/web, path: spec.maxReplicas, values: [4]}")
+            ),
+            vec!["tuning.yaml:7", "extra"],
+        ),
+        (
+            knob(
+                "{target: hpa/web, path: spec.maxReplicas, values: [4], range: {from: 1, to: 2, step: 1}}",
+            ),
+            vec!["tuning.yaml:6", "spec.knobs[0]", "not both"],
+        ),
+        (
+            knob("{target: hpa/web, path: spec.maxReplicas}"),
+            vec!["tuning.yaml:6", "spec.knobs[0]", "values"],
+        ),
+        (
+            knob("{target: hpa/web, path: spec.maxReplicas, range: {from: 1, to: 4, step: 0}}"),
+            vec!["spec.knobs[0].range", "step 0 must be greater than 0"],
+        ),
+        (
+            knob("{target: hpa/web, path: spec.maxReplicas, range: {from: 5, to: 4, step: 1}}"),
+            vec!["spec.knobs[0].range", "from 5 is greater than to 4"],
+        ),
+        (
+            knob("{target: web, path: spec.maxReplicas, values: [4]}"),
+            vec!["spec.knobs[0].target", "kind/name or namespace/kind/name"],
+        ),
+        (
+            knob("{target: widget/web, path: spec.maxReplicas, values: [4]}"),
+            vec!["spec.knobs[0].target", "unknown kind"],
+        ),
+        (
+            knob("{target: hpa/nope, path: spec.maxReplicas, values: [4]}"),
+            vec!["tuning.yaml:6", "spec.knobs[0].target", "no manifest"],
+        ),
+        (
+            knob("{target: prod/hpa/web, path: spec.maxReplicas, values: [4]}"),
+            vec!["spec.knobs[0].target", "no manifest"],
+        ),
+        (
+            knob(
+                "{target: hpa/web, path: spec.metrics[3].resource.target.averageUtilization, values: [4]}",
+            ),
+            vec!["spec.knobs[0].path", "does not exist"],
+        ),
+        (
+            knob("{target: hpa/web, path: spec.maxReplica, values: [4]}"),
+            vec!["spec.knobs[0].path", "does not exist"],
+        ),
+        (
+            knob("{target: hpa/web, path: spec.maxReplicas, values: [lots]}"),
+            vec!["spec.knobs[0].values[0]"],
+        ),
+        (
+            knob(
+                "{target: hpa/web, path: spec.minReplicas, range: {from: 1, to: 100, step: 1}}\n    - {target: hpa/web, path: spec.maxReplicas, range: {from: 1, to: 101, step: 1}}",
+            ),
+            vec![
+                "too many configurations: 10100; the limit is 10000",
+                "spec.knobs",
+            ],
+        ),
+        (
+            format!(
+                "{}  traces: [missing.csv]\n",
+                knob("{target: hpa/web, path: spec.maxReplicas, values: [4]}")
+            ),
+            vec!["spec.traces[0]", "missing.csv"],
+        ),
+    ];
+    for (tuning, expected) in cases {
+        let dir = setup(SCENARIO, &tuning);
+        let out = tune(dir.path(), "out");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{tuning}\n{}", text(&out));
+        for e in expected {
+            assert!(err.contains(e), "{tuning}\nexpected {e:?} in: {err}");
+        }
+        assert!(!dir.path().join("out").exists(), "no output on bad input");
+    }
+    // A scenario without spec.slos.
+    let no_slos = SCENARIO.split("  slos:").next().unwrap().to_string();
+    let dir = setup(&no_slos, TUNING);
+    let out = tune(dir.path(), "out");
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("kscale tune needs spec.slos in the scenario to decide what passes"),
+        "{}",
+        text(&out)
+    );
+}
+
+/// The README's example: examples/ci's tuning finds a passing configuration.
+#[test]
+fn the_ci_example_recommends_a_configuration() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/ci");
+    let out_dir = tempfile::tempdir().unwrap();
+    let out = kscale()
+        .arg("tune")
+        .arg(root.join("scenario.yaml"))
+        .arg("--tuning")
+        .arg(root.join("tuning.yaml"))
+        .arg("--out")
+        .arg(out_dir.path().join("out"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let doc = read_json(&out_dir.path().join("out/tune.json"));
+    assert_eq!(doc["trials"].as_array().unwrap().len(), 25);
+    assert_eq!(doc["recommended"].as_array().unwrap().len(), 2);
+}

@@ -1,0 +1,918 @@
+//! Tuning: an exhaustive search over knobs of the scenario's manifest objects (`kscale tune`).
+//!
+//! A tuning file (`kind: Tuning`) names knobs, each a field of one manifest object
+//! (`target: horizontalpodautoscaler/web`, `path: spec.metrics[0].resource.target.averageUtilization`)
+//! with the values to try (`values: [...]` or `range: {from, to, step}`), and optionally other
+//! load traces every configuration must also pass. Each configuration (one value per knob, the
+//! cartesian product) runs the scenario with the values forced onto the objects through
+//! [`Scenario::object_overrides`] (applied in `Sim::new` before the objects are created), once
+//! plus once per trace; it passes when every SLO of `spec.slos` passes on every run.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::error::InputError;
+use crate::scenario::{Rate, Scenario};
+use crate::sim::Sim;
+use crate::yaml::{self, Document};
+
+/// The most configurations a tuning may have.
+pub const MAX_CONFIGURATIONS: u64 = 10_000;
+
+/// One step of a field path: an object key or an array index.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum PathSegment {
+    /// `key`.
+    Key(String),
+    /// `[i]`.
+    Index(usize),
+}
+
+/// A value forced onto a field of a manifest object at t=0.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ObjectOverride {
+    /// The object's `kind` (`HorizontalPodAutoscaler`).
+    pub kind: String,
+    /// Its namespace (empty: any, for cluster-scoped kinds).
+    pub namespace: String,
+    /// Its name.
+    pub name: String,
+    /// The field.
+    pub path: Vec<PathSegment>,
+    /// The value.
+    pub value: Value,
+}
+
+impl ObjectOverride {
+    /// Whether the override is for `object` (matched on kind, namespace and name; a missing
+    /// namespace is `default`).
+    pub fn matches(&self, object: &Value) -> bool {
+        let s = |p: &str| object.pointer(p).and_then(Value::as_str);
+        s("/kind") == Some(self.kind.as_str())
+            && s("/metadata/name") == Some(self.name.as_str())
+            && (self.namespace.is_empty()
+                || s("/metadata/namespace").unwrap_or("default") == self.namespace)
+    }
+}
+
+/// Parses `spec.metrics[0].resource.target.averageUtilization` (dotted keys, `[i]` indices).
+pub fn parse_path(s: &str) -> Result<Vec<PathSegment>, String> {
+    let bad = |why: &str| {
+        format!("path {s:?}: {why} (e.g. spec.metrics[0].resource.target.averageUtilization)")
+    };
+    if s.trim().is_empty() {
+        return Err(bad("empty"));
+    }
+    let mut out = vec![];
+    for part in s.split('.') {
+        let (key, mut rest) = match part.find('[') {
+            Some(i) => (&part[..i], &part[i..]),
+            None => (part, ""),
+        };
+        if key.is_empty() {
+            return Err(bad("empty key"));
+        }
+        if key.contains(']') {
+            return Err(bad("unbalanced ]"));
+        }
+        out.push(PathSegment::Key(key.to_string()));
+        while !rest.is_empty() {
+            let Some(end) = rest.find(']') else {
+                return Err(bad("unclosed ["));
+            };
+            let idx: usize = rest[1..end]
+                .parse()
+                .map_err(|_| bad("an index is a non-negative integer in brackets"))?;
+            out.push(PathSegment::Index(idx));
+            rest = &rest[end + 1..];
+            if !rest.is_empty() && !rest.starts_with('[') {
+                return Err(bad("a key after ] needs a dot"));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The path as written (`a.b[0].c`).
+pub fn path_text(path: &[PathSegment]) -> String {
+    let mut s = String::new();
+    for p in path {
+        match p {
+            PathSegment::Key(k) => {
+                if !s.is_empty() {
+                    s.push('.');
+                }
+                s.push_str(k);
+            }
+            PathSegment::Index(i) => s.push_str(&format!("[{i}]")),
+        }
+    }
+    s
+}
+
+/// The value at `path`, if the field exists.
+pub fn get_path<'a>(v: &'a Value, path: &[PathSegment]) -> Option<&'a Value> {
+    path.iter().try_fold(v, |v, p| match p {
+        PathSegment::Key(k) => v.as_object()?.get(k),
+        PathSegment::Index(i) => v.as_array()?.get(*i),
+    })
+}
+
+/// Sets `path` to `value`: every step but the last must exist; the last may be a new key of
+/// an existing object.
+pub fn set_path(v: &mut Value, path: &[PathSegment], value: Value) -> Result<(), String> {
+    let Some((last, parents)) = path.split_last() else {
+        return Err("empty path".into());
+    };
+    let mut cur = v;
+    for (i, p) in parents.iter().enumerate() {
+        let next = match p {
+            PathSegment::Key(k) => cur.as_object_mut().and_then(|o| o.get_mut(k)),
+            PathSegment::Index(j) => cur.as_array_mut().and_then(|a| a.get_mut(*j)),
+        };
+        cur = next.ok_or_else(|| format!("{} does not exist", path_text(&path[..=i])))?;
+    }
+    match last {
+        PathSegment::Key(k) => match cur.as_object_mut() {
+            Some(o) => {
+                o.insert(k.clone(), value);
+                Ok(())
+            }
+            None => Err(format!("{} is not an object", path_text(parents))),
+        },
+        PathSegment::Index(j) => match cur.as_array_mut().and_then(|a| a.get_mut(*j)) {
+            Some(slot) => {
+                *slot = value;
+                Ok(())
+            }
+            None => Err(format!("{} does not exist", path_text(path))),
+        },
+    }
+}
+
+/// Applies the overrides meant for `object` to it (the hook of `Sim::new`).
+pub fn apply_overrides(overrides: &[ObjectOverride], object: &mut Value) -> Result<(), String> {
+    let mine: Vec<&ObjectOverride> = overrides.iter().filter(|o| o.matches(object)).collect();
+    for o in mine {
+        set_path(object, &o.path, o.value.clone()).map_err(|m| {
+            format!(
+                "override of {}/{} {}: {m}",
+                o.kind.to_ascii_lowercase(),
+                o.name,
+                path_text(&o.path)
+            )
+        })?;
+    }
+    Ok(())
+}
+
+/// A tuning file as written.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct TuningDoc {
+    /// `kscale.io/v1alpha1`.
+    pub api_version: String,
+    /// `Tuning`.
+    pub kind: String,
+    /// Name.
+    pub metadata: TuningMeta,
+    /// The search.
+    pub spec: TuningSpec,
+}
+
+/// `metadata`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TuningMeta {
+    /// The tuning's name (the default output directory is `kscale-out/tune-NAME`).
+    pub name: String,
+}
+
+/// `spec`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct TuningSpec {
+    /// The knobs.
+    pub knobs: Vec<KnobSpec>,
+    /// Other load traces (CSV, relative to the tuning file) every configuration must pass.
+    #[serde(default)]
+    pub traces: Vec<String>,
+}
+
+/// One knob as written.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct KnobSpec {
+    /// `kind/name` or `namespace/kind/name`.
+    pub target: String,
+    /// The field.
+    pub path: String,
+    /// The values to try.
+    #[serde(default)]
+    pub values: Option<Vec<Value>>,
+    /// Or a range of numbers.
+    #[serde(default)]
+    pub range: Option<RangeSpec>,
+}
+
+/// `range: {from, to, step}` (both ends included).
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RangeSpec {
+    /// First value.
+    pub from: f64,
+    /// Last value (included when on a step).
+    pub to: f64,
+    /// Increment (> 0).
+    pub step: f64,
+}
+
+/// A checked knob.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Knob {
+    /// The target as written.
+    pub target: String,
+    /// The path as written.
+    pub path_text: String,
+    /// The object's `kind`.
+    pub kind: String,
+    /// Namespace (empty for cluster-scoped kinds).
+    pub namespace: String,
+    /// Name.
+    pub name: String,
+    /// The field.
+    pub path: Vec<PathSegment>,
+    /// The values, in order.
+    pub values: Vec<Value>,
+}
+
+/// A loaded tuning file.
+#[derive(Debug, Clone)]
+pub struct Tuning {
+    /// The file.
+    pub path: PathBuf,
+    /// `metadata.name`.
+    pub name: String,
+    /// The knobs.
+    pub knobs: Vec<Knob>,
+    /// Trace files, resolved against the tuning file's directory.
+    pub traces: Vec<PathBuf>,
+    /// The traces as written.
+    pub trace_texts: Vec<String>,
+    doc: Document,
+}
+
+/// Lines on which the items of the `knobs:` sequence start.
+fn knob_lines(doc: &Document) -> Vec<u64> {
+    let Some(start) = doc.find_key_line("knobs", 0) else {
+        return vec![];
+    };
+    let lines: Vec<&str> = doc.text.lines().collect();
+    let idx = (start - doc.start_line) as usize;
+    let indent = |l: &str| l.len() - l.trim_start().len();
+    let base = indent(lines[idx]);
+    let mut item_indent = None;
+    let mut out = vec![];
+    for (i, l) in lines.iter().enumerate().skip(idx + 1) {
+        let t = l.trim_start();
+        if t.is_empty() || t.starts_with('#') {
+            continue;
+        }
+        let ind = indent(l);
+        if ind < base || (ind == base && !t.starts_with("- ")) {
+            break;
+        }
+        if t.starts_with("- ") && *item_indent.get_or_insert(ind) == ind {
+            out.push(doc.start_line + i as u64);
+        }
+    }
+    out
+}
+
+/// Quotes the unquoted values of `path:` keys that hold brackets. YAML does not allow `[` in
+/// a plain scalar inside a flow mapping, yet `{target: ..., path: spec.metrics[0].x, ...}` is
+/// how knobs are written: such a value (up to the next `,`, `}` or space) is quoted before
+/// parsing. Lines keep their numbers.
+fn quote_paths(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 16);
+    for line in text.lines() {
+        let mut rest = line;
+        let mut done = String::new();
+        while let Some(at) = rest.find("path:") {
+            let boundary = at == 0 || rest[..at].ends_with([' ', '{', ',', '-']);
+            let (head, tail) = rest.split_at(at + "path:".len());
+            done.push_str(head);
+            rest = tail;
+            if !boundary {
+                continue;
+            }
+            let spaces = rest.len() - rest.trim_start().len();
+            let value = &rest[spaces..];
+            let end = value.find([',', '}', ' ', '#']).unwrap_or(value.len());
+            let v = &value[..end];
+            if v.contains('[') && !v.starts_with(['"', '\'', '[']) {
+                done.push_str(&rest[..spaces]);
+                done.push('"');
+                done.push_str(v);
+                done.push('"');
+                rest = &value[end..];
+            }
+        }
+        done.push_str(rest);
+        out.push_str(&done);
+        out.push('\n');
+    }
+    out
+}
+
+/// The object `kind` for a kubectl resource name (`hpa`, `deployments`, `capacitybuffer`), and
+/// whether it is namespaced.
+pub fn resolve_kind(resource: &str) -> Option<(String, bool)> {
+    if let Some(info) = kscale_kubectl::kinds::resolve_kind(resource) {
+        return Some((info.name.to_string(), info.namespaced));
+    }
+    match resource.to_ascii_lowercase().as_str() {
+        "capacitybuffer" | "capacitybuffers" | "cb" => Some(("CapacityBuffer".into(), true)),
+        _ => None,
+    }
+}
+
+fn range_values(r: RangeSpec) -> Result<Vec<Value>, String> {
+    if !(r.from.is_finite() && r.to.is_finite() && r.step.is_finite()) {
+        return Err("range: from, to and step must be finite numbers".into());
+    }
+    if r.step <= 0.0 {
+        return Err(format!("range: step {} must be greater than 0", r.step));
+    }
+    if r.from > r.to {
+        return Err(format!(
+            "range: from {} is greater than to {}",
+            r.from, r.to
+        ));
+    }
+    let n = ((r.to - r.from) / r.step + 1e-9).floor() + 1.0;
+    if n > MAX_CONFIGURATIONS as f64 {
+        return Err(format!(
+            "too many configurations: this range alone has {n}; the limit is {MAX_CONFIGURATIONS}"
+        ));
+    }
+    let ints = r.from.fract() == 0.0 && r.step.fract() == 0.0 && r.to.abs() < 9e15;
+    Ok((0..n as u64)
+        .map(|i| {
+            let v = r.from + i as f64 * r.step;
+            if ints {
+                Value::from(v as i64)
+            } else {
+                Value::from((v * 1e9).round() / 1e9)
+            }
+        })
+        .collect())
+}
+
+impl Tuning {
+    /// Reads and checks a tuning file (not yet against the scenario: [`Tuning::check`]).
+    pub fn load(path: &Path) -> Result<Tuning, InputError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| InputError::file(path, format!("cannot read tuning file: {e}")))?;
+        let docs = yaml::split_documents(&quote_paths(&text));
+        let doc = match docs.as_slice() {
+            [d] => d.clone(),
+            [] => return Err(InputError::file(path, "empty tuning file")),
+            [_, second, ..] => {
+                return Err(InputError::at(
+                    path,
+                    second.start_line,
+                    None,
+                    "a tuning file holds exactly one YAML document",
+                ));
+            }
+        };
+        let parsed: TuningDoc = yaml::parse(path, &doc)?;
+        let at_key = |key: &str, field: &str, msg: String| {
+            let mut e = InputError::file(path, msg).with_field(field);
+            e.line = doc.find_key_line(key, 0);
+            e
+        };
+        if parsed.api_version != "kscale.io/v1alpha1" {
+            return Err(at_key(
+                "apiVersion",
+                "apiVersion",
+                format!(
+                    "apiVersion {:?}: expected kscale.io/v1alpha1",
+                    parsed.api_version
+                ),
+            ));
+        }
+        if parsed.kind != "Tuning" {
+            return Err(at_key(
+                "kind",
+                "kind",
+                format!("kind {:?}: expected Tuning", parsed.kind),
+            ));
+        }
+        let name = parsed.metadata.name.trim().to_string();
+        if name.is_empty() || name.contains(['/', '\\']) || name.starts_with('.') {
+            return Err(at_key(
+                "name",
+                "metadata.name",
+                "metadata.name must be a non-empty name without slashes".into(),
+            ));
+        }
+        if parsed.spec.knobs.is_empty() {
+            return Err(at_key(
+                "knobs",
+                "spec.knobs",
+                "give at least one knob".into(),
+            ));
+        }
+        let lines = knob_lines(&doc);
+        let mut knobs = vec![];
+        let mut total: u64 = 1;
+        for (i, k) in parsed.spec.knobs.iter().enumerate() {
+            let err = |field: &str, msg: String| {
+                let mut e =
+                    InputError::file(path, msg).with_field(format!("spec.knobs[{i}]{field}"));
+                e.line = lines
+                    .get(i)
+                    .copied()
+                    .or_else(|| doc.find_key_line("knobs", 0));
+                e
+            };
+            let parts: Vec<&str> = k.target.split('/').collect();
+            let (ns, res, name) = match parts.as_slice() {
+                [r, n] => (None, *r, *n),
+                [ns, r, n] => (Some(*ns), *r, *n),
+                _ => (Some(""), "", ""),
+            };
+            if res.is_empty() || name.is_empty() || ns == Some("") {
+                return Err(err(
+                    ".target",
+                    format!(
+                        "target {:?} must be kind/name or namespace/kind/name (e.g. horizontalpodautoscaler/web)",
+                        k.target
+                    ),
+                ));
+            }
+            let Some((kind, namespaced)) = resolve_kind(res) else {
+                return Err(err(
+                    ".target",
+                    format!(
+                        "target {:?}: unknown kind {res:?} (deployment, horizontalpodautoscaler or hpa, capacitybuffer, nodepool, ...)",
+                        k.target
+                    ),
+                ));
+            };
+            let namespace = if namespaced {
+                ns.unwrap_or("default").to_string()
+            } else {
+                String::new()
+            };
+            let seg = parse_path(&k.path).map_err(|m| err(".path", m))?;
+            let values = match (&k.values, k.range) {
+                (Some(_), Some(_)) => {
+                    return Err(err(
+                        "",
+                        "a knob has either values or range, not both".into(),
+                    ));
+                }
+                (None, None) => {
+                    return Err(err(
+                        "",
+                        "a knob needs values: [...] or range: {from, to, step}".into(),
+                    ));
+                }
+                (Some(v), None) => {
+                    if v.is_empty() {
+                        return Err(err(".values", "values is empty".into()));
+                    }
+                    v.clone()
+                }
+                (None, Some(r)) => range_values(r).map_err(|m| err(".range", m))?,
+            };
+            total = total.saturating_mul(values.len() as u64);
+            knobs.push(Knob {
+                target: k.target.clone(),
+                path_text: k.path.clone(),
+                kind,
+                namespace,
+                name: name.to_string(),
+                path: seg,
+                values,
+            });
+        }
+        if total > MAX_CONFIGURATIONS {
+            return Err(at_key(
+                "knobs",
+                "spec.knobs",
+                format!("too many configurations: {total}; the limit is {MAX_CONFIGURATIONS}"),
+            ));
+        }
+        let base = path.parent().unwrap_or(Path::new("."));
+        let mut traces = vec![];
+        for (i, t) in parsed.spec.traces.iter().enumerate() {
+            let file = base.join(t);
+            if !file.is_file() {
+                return Err(at_key(
+                    "traces",
+                    &format!("spec.traces[{i}]"),
+                    format!("trace {t:?}: no such file ({})", file.display()),
+                ));
+            }
+            traces.push(file);
+        }
+        Ok(Tuning {
+            path: path.to_path_buf(),
+            name,
+            knobs,
+            traces,
+            trace_texts: parsed.spec.traces.clone(),
+            doc,
+        })
+    }
+
+    /// Number of configurations (the product of the knobs' value counts).
+    pub fn configurations(&self) -> usize {
+        self.knobs.iter().map(|k| k.values.len()).product()
+    }
+
+    /// The value index of each knob in configuration `index` (the last knob varies fastest).
+    pub fn configuration(&self, mut index: usize) -> Vec<usize> {
+        let mut out = vec![0; self.knobs.len()];
+        for (i, k) in self.knobs.iter().enumerate().rev() {
+            out[i] = index % k.values.len();
+            index /= k.values.len();
+        }
+        out
+    }
+
+    /// The overrides of configuration `index`.
+    pub fn overrides(&self, index: usize) -> Vec<ObjectOverride> {
+        self.configuration(index)
+            .into_iter()
+            .zip(&self.knobs)
+            .map(|(v, k)| ObjectOverride {
+                kind: k.kind.clone(),
+                namespace: k.namespace.clone(),
+                name: k.name.clone(),
+                path: k.path.clone(),
+                value: k.values[v].clone(),
+            })
+            .collect()
+    }
+
+    /// Checks the knobs against the scenario's manifests: each target is defined, each path
+    /// exists in it (the last key may be a field the object leaves out, if its kind has it),
+    /// and each value is one the field accepts. Returns, per knob, the object as loaded.
+    pub fn check(&self, scenario: &Scenario) -> Result<Vec<TargetObject>, InputError> {
+        let (objects, _) = crate::manifest::load_paths(&scenario.manifest_paths)?;
+        let lines = knob_lines(&self.doc);
+        let mut out = vec![];
+        for (i, k) in self.knobs.iter().enumerate() {
+            let err = |field: &str, msg: String| {
+                let mut e =
+                    InputError::file(&self.path, msg).with_field(format!("spec.knobs[{i}]{field}"));
+                e.line = lines.get(i).copied();
+                e
+            };
+            let probe = ObjectOverride {
+                kind: k.kind.clone(),
+                namespace: k.namespace.clone(),
+                name: k.name.clone(),
+                path: k.path.clone(),
+                value: Value::Null,
+            };
+            let Some(obj) = objects.iter().find(|o| probe.matches(&o.object)) else {
+                return Err(err(
+                    ".target",
+                    format!(
+                        "target {}: no manifest of the scenario defines {} {}{}",
+                        k.target,
+                        k.kind,
+                        if k.namespace.is_empty() {
+                            String::new()
+                        } else {
+                            format!("{}/", k.namespace)
+                        },
+                        k.name
+                    ),
+                ));
+            };
+            let here = format!("{}:{}", obj.file.display(), obj.line);
+            let original = get_path(&obj.object, &k.path).cloned();
+            for (j, v) in k.values.iter().enumerate() {
+                let mut o = obj.object.clone();
+                let missing = || {
+                    err(
+                        ".path",
+                        format!(
+                            "path {} does not exist in {} {} ({here})",
+                            k.path_text, k.kind, k.name
+                        ),
+                    )
+                };
+                set_path(&mut o, &k.path, v.clone()).map_err(|_| missing())?;
+                let canon = crate::manifest::canonicalize_json(&o).map_err(|m| {
+                    err(
+                        &format!(".values[{j}]"),
+                        format!(
+                            "value {v} is not valid at {} of {} {}: {m}",
+                            k.path_text, k.kind, k.name
+                        ),
+                    )
+                })?;
+                // A field its kind does not have is dropped by the typed parse.
+                if original.is_none() && get_path(&canon, &k.path).is_none() {
+                    return Err(missing());
+                }
+            }
+            out.push(TargetObject {
+                file: obj.file.clone(),
+                object: obj.object.clone(),
+                raw: obj.raw.clone(),
+                original,
+            });
+        }
+        Ok(out)
+    }
+
+    /// The traces' rates, read once.
+    pub fn trace_rates(&self) -> Result<Vec<Rate>, InputError> {
+        self.traces
+            .iter()
+            .map(|f| Ok(Rate::Steps(crate::trace::read_trace(f, None, 1.0)?)))
+            .collect()
+    }
+}
+
+/// A knob's target object as the manifests define it.
+#[derive(Debug, Clone)]
+pub struct TargetObject {
+    /// The manifest file.
+    pub file: PathBuf,
+    /// The object (canonical JSON).
+    pub object: Value,
+    /// The object as written.
+    pub raw: Value,
+    /// The knob's field before tuning (`None`: left out).
+    pub original: Option<Value>,
+}
+
+/// One objective's outcome in a run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SloOutcome {
+    /// Its name.
+    pub name: String,
+    /// Whether it passed.
+    pub pass: bool,
+    /// Seconds of its violation windows.
+    pub violation_seconds: f64,
+}
+
+/// One run of a configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunResult {
+    /// Cost of the run (USD).
+    pub cost_usd: f64,
+    /// The objectives.
+    pub slos: Vec<SloOutcome>,
+}
+
+/// Runs `base` with `overrides` (and, if given, every load entry's rate replaced by `rate`).
+pub fn run_trial(
+    base: &Scenario,
+    overrides: Vec<ObjectOverride>,
+    rate: Option<&Rate>,
+) -> Result<RunResult, InputError> {
+    let mut scenario = base.clone();
+    scenario.object_overrides = overrides;
+    if let Some(r) = rate {
+        for l in &mut scenario.loads {
+            l.rate = r.clone();
+        }
+    }
+    let mut sim = Sim::new(Arc::new(scenario))?;
+    sim.run();
+    let slos = sim
+        .slo_results()
+        .iter()
+        .map(|v| SloOutcome {
+            name: v["name"].as_str().unwrap_or("").to_string(),
+            pass: v["pass"].as_bool() == Some(true),
+            violation_seconds: v["violations"]
+                .as_array()
+                .map(|w| {
+                    w.iter()
+                        .map(|w| {
+                            w["toSeconds"].as_f64().unwrap_or(0.0)
+                                - w["fromSeconds"].as_f64().unwrap_or(0.0)
+                        })
+                        .sum()
+                })
+                .unwrap_or(0.0)
+                .max(0.0)
+                // An empty sum is -0.0: written as 0.
+                + 0.0,
+        })
+        .collect();
+    Ok(RunResult {
+        cost_usd: sim.cost_so_far(),
+        slos,
+    })
+}
+
+/// A configuration's outcome over its runs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Trial {
+    /// Configuration index.
+    pub index: usize,
+    /// Mean cost over the runs (USD, rounded to 0.001).
+    pub cost_usd: f64,
+    /// Every SLO passed on every run.
+    pub pass: bool,
+    /// SLOs that failed on some run, in `spec.slos` order.
+    pub failed_slos: Vec<String>,
+    /// Violation seconds summed over SLOs and runs.
+    pub violation_seconds: f64,
+    /// Why the configuration could not run, if it could not (it then fails).
+    pub error: Option<String>,
+}
+
+impl Trial {
+    /// Aggregates a configuration's runs.
+    pub fn from_runs(index: usize, runs: &[Result<RunResult, InputError>]) -> Trial {
+        let mut t = Trial {
+            index,
+            cost_usd: 0.0,
+            pass: true,
+            failed_slos: vec![],
+            violation_seconds: 0.0,
+            error: None,
+        };
+        let mut cost = 0.0;
+        for r in runs {
+            match r {
+                Ok(r) => {
+                    cost += r.cost_usd;
+                    for s in &r.slos {
+                        t.violation_seconds += s.violation_seconds;
+                        if !s.pass {
+                            t.pass = false;
+                            if !t.failed_slos.contains(&s.name) {
+                                t.failed_slos.push(s.name.clone());
+                            }
+                        }
+                    }
+                }
+                Err(e) => {
+                    t.pass = false;
+                    t.error.get_or_insert_with(|| e.to_string());
+                }
+            }
+        }
+        t.cost_usd = (cost / runs.len().max(1) as f64 * 1000.0).round() / 1000.0;
+        t.violation_seconds = (t.violation_seconds * 1000.0).round() / 1000.0 + 0.0;
+        t
+    }
+}
+
+/// The cheapest passing trial: lowest cost, then fewest violation seconds, then lowest index.
+pub fn recommend(trials: &[Trial]) -> Option<usize> {
+    trials
+        .iter()
+        .enumerate()
+        .filter(|(_, t)| t.pass)
+        .min_by(|(_, a), (_, b)| {
+            a.cost_usd
+                .total_cmp(&b.cost_usd)
+                .then(a.violation_seconds.total_cmp(&b.violation_seconds))
+                .then(a.index.cmp(&b.index))
+        })
+        .map(|(i, _)| i)
+}
+
+/// Trials not dominated in (cost, violation seconds), by index; trials that could not run are
+/// left out.
+pub fn pareto(trials: &[Trial]) -> Vec<usize> {
+    let ok: Vec<&Trial> = trials.iter().filter(|t| t.error.is_none()).collect();
+    ok.iter()
+        .filter(|a| {
+            !ok.iter().any(|b| {
+                b.cost_usd <= a.cost_usd
+                    && b.violation_seconds <= a.violation_seconds
+                    && (b.cost_usd < a.cost_usd || b.violation_seconds < a.violation_seconds)
+            })
+        })
+        .map(|t| t.index)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn paths_parse_keys_and_indices() {
+        assert_eq!(
+            parse_path("spec.metrics[0].resource.target.averageUtilization").unwrap(),
+            vec![
+                PathSegment::Key("spec".into()),
+                PathSegment::Key("metrics".into()),
+                PathSegment::Index(0),
+                PathSegment::Key("resource".into()),
+                PathSegment::Key("target".into()),
+                PathSegment::Key("averageUtilization".into()),
+            ]
+        );
+        assert_eq!(
+            path_text(&parse_path("a[1][2].b").unwrap()),
+            "a[1][2].b".to_string()
+        );
+        for bad in ["", "a..b", "a[x]", "a[1", "a[1]b", ".a", "a.[0]"] {
+            assert!(parse_path(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn bracketed_paths_in_flow_mappings_are_quoted() {
+        assert_eq!(
+            quote_paths(
+                "    - {target: hpa/web, path: spec.metrics[0].x, values: [1]}\n  path: a.b\n"
+            ),
+            "    - {target: hpa/web, path: \"spec.metrics[0].x\", values: [1]}\n  path: a.b\n"
+        );
+        assert_eq!(quote_paths("path: \"a[0]\"\n"), "path: \"a[0]\"\n");
+    }
+
+    #[test]
+    fn overrides_set_existing_fields_of_matching_objects() {
+        let mut o = json!({"kind": "HorizontalPodAutoscaler", "metadata": {"name": "web"},
+            "spec": {"metrics": [{"resource": {"target": {"averageUtilization": 60}}}]}});
+        let ov = |name: &str, path: &str, v: Value| ObjectOverride {
+            kind: "HorizontalPodAutoscaler".into(),
+            namespace: "default".into(),
+            name: name.into(),
+            path: parse_path(path).unwrap(),
+            value: v,
+        };
+        apply_overrides(
+            &[
+                ov(
+                    "web",
+                    "spec.metrics[0].resource.target.averageUtilization",
+                    json!(40),
+                ),
+                ov("other", "spec.minReplicas", json!(9)),
+                ov("web", "spec.minReplicas", json!(2)),
+            ],
+            &mut o,
+        )
+        .unwrap();
+        assert_eq!(
+            o["spec"]["metrics"][0]["resource"]["target"]["averageUtilization"],
+            40
+        );
+        assert_eq!(o["spec"]["minReplicas"], 2);
+        assert!(apply_overrides(&[ov("web", "spec.metrics[3].x", json!(1))], &mut o).is_err());
+        assert!(apply_overrides(&[ov("web", "spec.nope.x", json!(1))], &mut o).is_err());
+    }
+
+    #[test]
+    fn ranges_and_configurations() {
+        let r = |from, to, step| range_values(RangeSpec { from, to, step });
+        assert_eq!(
+            r(0.0, 4.0, 1.0).unwrap(),
+            vec![json!(0), json!(1), json!(2), json!(3), json!(4)]
+        );
+        assert_eq!(
+            r(0.5, 1.0, 0.25).unwrap(),
+            vec![json!(0.5), json!(0.75), json!(1.0)]
+        );
+        assert!(r(0.0, 4.0, 0.0).is_err());
+        assert!(r(5.0, 4.0, 1.0).is_err());
+    }
+
+    #[test]
+    fn recommendation_and_pareto() {
+        let t = |index, cost, pass, v| Trial {
+            index,
+            cost_usd: cost,
+            pass,
+            failed_slos: vec![],
+            violation_seconds: v,
+            error: None,
+        };
+        let trials = vec![
+            t(0, 1.0, false, 50.0),
+            t(1, 2.0, true, 0.0),
+            t(2, 2.0, true, 0.0),
+            t(3, 3.0, true, 5.0),
+        ];
+        assert_eq!(recommend(&trials), Some(1));
+        assert_eq!(pareto(&trials), vec![0, 1, 2]);
+        assert_eq!(recommend(&trials[..1]), None);
+    }
+}
