@@ -10,6 +10,7 @@ pub mod headroom;
 pub mod latency;
 pub mod load;
 pub mod manifest;
+pub mod overrides;
 pub mod queue;
 pub mod rngs;
 pub mod run;

@@ -796,7 +796,7 @@ pub struct Scenario {
     pub replica_overrides: BTreeMap<(String, String, String), i64>,
     /// Fields forced onto manifest objects (their canonical JSON) at t=0, before they are
     /// created (used by `kscale tune`); empty for a plain run.
-    pub object_overrides: Vec<crate::tune::ObjectOverride>,
+    pub object_overrides: Vec<crate::overrides::ObjectOverride>,
     /// The service-level objectives, checked.
     pub slos: Vec<crate::slo::Objective>,
 }

@@ -429,7 +429,7 @@ impl Sim {
                 }
             }
             if !scenario.object_overrides.is_empty() {
-                crate::tune::apply_overrides(&scenario.object_overrides, &mut o.object)
+                crate::overrides::apply_overrides(&scenario.object_overrides, &mut o.object)
                     .map_err(|msg| InputError::at(&o.file, o.line, None, msg))?;
             }
             sim.apply_value(o.object, Some(o.raw))
