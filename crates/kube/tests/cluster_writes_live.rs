@@ -4,77 +4,27 @@
 //!
 //! Needs `KSCALE_CONTROLPLANE_BIN` (`.ci/run` sets it); skipped with a message without it.
 
-use std::sync::atomic::AtomicBool;
-use std::time::{Duration, Instant};
+mod common;
 
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Node, Pod};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use kscale_cluster::{ApiError, Cluster, Patch};
-use kscale_controlplane::{Binaries, State, UpOptions};
-use kscale_kube::KubeCluster;
 use serde_json::json;
-
-/// Stops the control plane when the test ends, passed or not.
-struct Running(State);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        kscale_controlplane::stop(&self.0);
-    }
-}
-
-fn object<K: kscale_cluster::Object>(v: serde_json::Value) -> K {
-    serde_json::from_value(v).unwrap()
-}
-
-/// Polls `f` every 200 ms until it returns Some, for at most 60 s.
-fn wait_for<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        if let Some(t) = f() {
-            return t;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
 
 #[test]
 fn writes_are_answered_by_a_real_api_server_as_by_the_twin() {
-    let Some(bin) = std::env::var_os("KSCALE_CONTROLPLANE_BIN") else {
-        eprintln!(
-            "skipped writes_are_answered_by_a_real_api_server_as_by_the_twin: \
-             set KSCALE_CONTROLPLANE_BIN to the folder `kscale control-plane build` prints"
-        );
+    let Some((_running, mut kc)) = common::start(
+        "writes_are_answered_by_a_real_api_server_as_by_the_twin",
+        "writes-live",
+    ) else {
         return;
     };
-    let bins = Binaries::check(std::path::Path::new(&bin)).unwrap();
-    let tmp = tempfile::tempdir().unwrap();
-    let state = kscale_controlplane::up(
-        &tmp.path().join("cp"),
-        &bins,
-        &UpOptions::default(),
-        &AtomicBool::new(false),
-    )
-    .unwrap();
-    let running = Running(state);
-    let mut kc = KubeCluster::connect(&running.0.kubeconfig, "writes-live").unwrap();
 
-    kc.create::<Node>(&object(json!({
-        "apiVersion": "v1", "kind": "Node",
-        "metadata": {"name": "node-0", "labels": {"kubernetes.io/hostname": "node-0"}},
-        "status": {
-            "capacity": {"cpu": "4", "memory": "16Gi", "pods": "110"},
-            "allocatable": {"cpu": "3920m", "memory": "15Gi", "pods": "110"},
-            "conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady",
-                            "message": "kubelet is posting ready status"}]
-        }
-    })))
-    .unwrap();
+    common::create_node(&mut kc, "node-0");
 
     // Patches of each content type return the object as stored.
-    kc.create::<ConfigMap>(&object(json!({
+    kc.create::<ConfigMap>(&common::object(json!({
         "apiVersion": "v1", "kind": "ConfigMap",
         "metadata": {"name": "settings", "namespace": "default"}, "data": {"a": "1"}
     })))
@@ -110,7 +60,7 @@ fn writes_are_answered_by_a_real_api_server_as_by_the_twin() {
     assert_ne!(n.spec.unwrap().unschedulable, Some(true));
 
     // Evictions through the disruption budget the real disruption controller keeps.
-    kc.create::<Deployment>(&object(json!({
+    kc.create::<Deployment>(&common::object(json!({
         "apiVersion": "apps/v1", "kind": "Deployment",
         "metadata": {"name": "web", "namespace": "default"},
         "spec": {
@@ -124,13 +74,13 @@ fn writes_are_answered_by_a_real_api_server_as_by_the_twin() {
         }
     })))
     .unwrap();
-    kc.create::<PodDisruptionBudget>(&object(json!({
+    kc.create::<PodDisruptionBudget>(&common::object(json!({
         "apiVersion": "policy/v1", "kind": "PodDisruptionBudget",
         "metadata": {"name": "web", "namespace": "default"},
         "spec": {"maxUnavailable": 1, "selector": {"matchLabels": {"app": "web"}}}
     })))
     .unwrap();
-    let pods: Vec<String> = wait_for("two bound pods", || {
+    let pods: Vec<String> = common::wait_for("two bound pods", || {
         let pods = kc.list::<Pod>(Some("default"), "app=web").unwrap();
         let bound = pods
             .iter()
@@ -146,7 +96,7 @@ fn writes_are_answered_by_a_real_api_server_as_by_the_twin() {
             .unwrap();
         assert!(kscale_cluster::pod_ready(&pod));
     }
-    wait_for("the budget to allow one disruption", || {
+    common::wait_for("the budget to allow one disruption", || {
         let pdb = kc.get::<PodDisruptionBudget>("default", "web").unwrap()?;
         (pdb.status?.disruptions_allowed == 1).then_some(())
     });
@@ -157,7 +107,7 @@ fn writes_are_answered_by_a_real_api_server_as_by_the_twin() {
     assert!(matches!(r, Err(ApiError::NotFound { .. })), "{r:?}");
 
     // A pod for another scheduler waits until something binds it.
-    kc.create::<Pod>(&object(json!({
+    kc.create::<Pod>(&common::object(json!({
         "apiVersion": "v1", "kind": "Pod",
         "metadata": {"name": "manual", "namespace": "default"},
         "spec": {"schedulerName": "kscale-test", "containers": [
@@ -180,7 +130,7 @@ fn writes_are_answered_by_a_real_api_server_as_by_the_twin() {
     let r = kc.delete::<ConfigMap>("default", "settings", None);
     assert!(matches!(r, Err(ApiError::NotFound { .. })), "{r:?}");
     kc.delete::<Pod>("default", "manual", Some(0)).unwrap();
-    wait_for("the pod deleted at once", || {
+    common::wait_for("the pod deleted at once", || {
         kc.get::<Pod>("default", "manual")
             .unwrap()
             .is_none()

@@ -6,42 +6,15 @@
 //!
 //! Needs `KSCALE_CONTROLPLANE_BIN` (`.ci/run` sets it); skipped with a message without it.
 
-use std::collections::BTreeMap;
-use std::sync::atomic::AtomicBool;
-use std::time::{Duration, Instant};
+mod common;
 
-use k8s_openapi::api::core::v1::{Event, Node, Pod};
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::{Event, Pod};
 use kscale_cluster::{Cluster, Patch};
 use kscale_components::vpa::{Recommender, Updater, VerticalPodAutoscaler, admit, pod_containers};
-use kscale_controlplane::{Binaries, State, UpOptions};
-use kscale_kube::KubeCluster;
 use kscale_kube::metrics_server::{ContainerUsage, MetricsServer, PodUsage, Snapshot};
 use serde_json::json;
-
-/// Stops the control plane when the test ends, passed or not.
-struct Running(State);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        kscale_controlplane::stop(&self.0);
-    }
-}
-
-fn object<K: kscale_cluster::Object>(v: serde_json::Value) -> K {
-    serde_json::from_value(v).unwrap()
-}
-
-/// Polls `f` every 200 ms until it returns Some, for at most 60 s.
-fn wait_for<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        if let Some(t) = f() {
-            return t;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
 
 /// The VPA's CustomResourceDefinition, reduced to what the API server needs: the names, a
 /// schema that keeps every field and the status subresource.
@@ -66,40 +39,18 @@ fn vpa_crd() -> serde_json::Value {
 
 #[test]
 fn the_vpa_recommends_and_evicts_on_a_real_control_plane() {
-    let Some(bin) = std::env::var_os("KSCALE_CONTROLPLANE_BIN") else {
-        eprintln!(
-            "skipped the_vpa_recommends_and_evicts_on_a_real_control_plane: \
-             set KSCALE_CONTROLPLANE_BIN to the folder `kscale control-plane build` prints"
-        );
+    let Some((_running, mut kc)) = common::start(
+        "the_vpa_recommends_and_evicts_on_a_real_control_plane",
+        "vpa-live",
+    ) else {
         return;
     };
-    let bins = Binaries::check(std::path::Path::new(&bin)).unwrap();
-    let tmp = tempfile::tempdir().unwrap();
-    let state = kscale_controlplane::up(
-        &tmp.path().join("cp"),
-        &bins,
-        &UpOptions::default(),
-        &AtomicBool::new(false),
-    )
-    .unwrap();
-    let running = Running(state);
-    let mut kc = KubeCluster::connect(&running.0.kubeconfig, "vpa-live").unwrap();
 
     kc.create_raw(&vpa_crd()).unwrap();
-    wait_for("the VPA kind to be served", || {
+    common::wait_for("the VPA kind to be served", || {
         kc.list::<VerticalPodAutoscaler>(Some("default"), "").ok()
     });
-    kc.create::<Node>(&object(json!({
-        "apiVersion": "v1", "kind": "Node",
-        "metadata": {"name": "node-0", "labels": {"kubernetes.io/hostname": "node-0"}},
-        "status": {
-            "capacity": {"cpu": "4", "memory": "16Gi", "pods": "110"},
-            "allocatable": {"cpu": "3920m", "memory": "15Gi", "pods": "110"},
-            "conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady",
-                            "message": "kubelet is posting ready status"}]
-        }
-    })))
-    .unwrap();
+    common::create_node(&mut kc, "node-0");
     kc.create_raw(&json!({
         "apiVersion": "apps/v1", "kind": "Deployment",
         "metadata": {"name": "web", "namespace": "default"},
@@ -114,14 +65,14 @@ fn the_vpa_recommends_and_evicts_on_a_real_control_plane() {
         }
     }))
     .unwrap();
-    kc.create::<VerticalPodAutoscaler>(&object(json!({
+    kc.create::<VerticalPodAutoscaler>(&common::object(json!({
         "apiVersion": "autoscaling.k8s.io/v1", "kind": "VerticalPodAutoscaler",
         "metadata": {"name": "web", "namespace": "default"},
         "spec": {"targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"},
                  "updatePolicy": {"updateMode": "Recreate"}}
     })))
     .unwrap();
-    let pods: Vec<String> = wait_for("four bound pods", || {
+    let pods: Vec<String> = common::wait_for("four bound pods", || {
         let pods = kc.list::<Pod>(Some("default"), "app=web").unwrap();
         let bound = pods
             .iter()
@@ -163,7 +114,7 @@ fn the_vpa_recommends_and_evicts_on_a_real_control_plane() {
             nodes: vec![],
         });
         // The aggregated API answers once the APIService is available.
-        let seen = wait_for("the published sample", || {
+        let seen = common::wait_for("the published sample", || {
             let m = kc.pod_metrics(Some("default"), "app=web").ok()?;
             (m.len() == 4).then_some(m)
         });
