@@ -15,6 +15,7 @@ mod diff;
 mod headroom;
 mod scaling_latency;
 mod slo_gate;
+mod snapshot;
 mod tune;
 
 /// The allocator: mimalloc, as the run allocates and frees many small strings and vectors
@@ -184,6 +185,70 @@ enum Command {
         /// The scenario file.
         scenario: PathBuf,
     },
+    /// Read a real cluster (nodes, workloads, their autoscalers) and, with --prometheus, its
+    /// load, into a scenario folder `kscale run` accepts: scenario.yaml, manifests/, traces/
+    /// and snapshot.txt (what was taken and skipped). Never reads Secrets.
+    ///
+    /// Exit codes: 0 written, 1 the cluster or Prometheus failed, 2 bad input.
+    Snapshot {
+        /// Kubeconfig file (default: $KUBECONFIG, else ~/.kube/config).
+        #[arg(long)]
+        kubeconfig: Option<PathBuf>,
+        /// Kubeconfig context (default: the current one).
+        #[arg(long)]
+        context: Option<String>,
+        /// Read only these namespaces (repeatable; default: all). Cluster-scoped objects
+        /// (nodes, PriorityClasses, Karpenter's) are always read.
+        #[arg(long = "namespace", short = 'n')]
+        namespaces: Vec<String>,
+        /// Output folder (written atomically).
+        #[arg(long)]
+        out: PathBuf,
+        /// Replace an output folder kscale snapshot did not write.
+        #[arg(long)]
+        force: bool,
+        /// Scenario name (default: the output folder's name).
+        #[arg(long)]
+        name: Option<String>,
+        /// Scenario duration (Go duration; default 1h, or --since with --prometheus).
+        #[arg(long)]
+        duration: Option<String>,
+        /// Prometheus base URL (e.g. http://127.0.0.1:9090): one range query per Deployment
+        /// and StatefulSet (its pods' CPU usage rate, or --query) becomes a trace and a load
+        /// entry.
+        #[arg(long)]
+        prometheus: Option<String>,
+        /// How far back the Prometheus queries reach (Go duration).
+        #[arg(long, default_value = "24h")]
+        since: String,
+        /// Step of the Prometheus queries (Go duration).
+        #[arg(long, default_value = "1m")]
+        step: String,
+        /// A workload's request-rate query, `NAMESPACE/KIND/NAME=PROMQL` (repeatable);
+        /// cpuPerRequest is then fitted from its CPU usage.
+        #[arg(long = "query")]
+        queries: Vec<String>,
+        /// Print nothing but errors.
+        #[arg(long, short)]
+        quiet: bool,
+    },
+    /// Load traces.
+    #[command(subcommand)]
+    Trace(TraceAction),
+}
+
+/// `kscale trace` subcommands.
+#[derive(Subcommand, Debug)]
+enum TraceAction {
+    /// Convert a saved Prometheus range-query response (the JSON of /api/v1/query_range) into
+    /// a trace CSV (`time,value`: the sum of its series), for a load entry's `trace`.
+    FromPrometheus {
+        /// The saved response.
+        file: PathBuf,
+        /// Write the CSV here (default: stdout).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -296,6 +361,36 @@ fn main() -> ExitCode {
             time_tolerance: &time_tolerance,
             out,
         }),
+        Command::Snapshot {
+            kubeconfig,
+            context,
+            namespaces,
+            out,
+            force,
+            name,
+            duration,
+            prometheus,
+            since,
+            step,
+            queries,
+            quiet,
+        } => snapshot::run(snapshot::Options {
+            kubeconfig,
+            context,
+            namespaces,
+            out,
+            force,
+            name,
+            duration,
+            prometheus,
+            since,
+            step,
+            queries,
+            quiet,
+        }),
+        Command::Trace(TraceAction::FromPrometheus { file, out }) => {
+            snapshot::trace_from_prometheus(&file, out.as_deref())
+        }
         Command::Validate { scenario } => match kscale_twin::run::validate_scenario(&scenario) {
             Ok(warnings) => {
                 for w in warnings {

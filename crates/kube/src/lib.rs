@@ -40,6 +40,8 @@ pub struct KubeCluster {
     started_wall: jiff::Timestamp,
     run: String,
     events: u64,
+    /// The API server's URL.
+    server: String,
 }
 
 /// Classifies a client error as the cluster API does, naming what was attempted.
@@ -80,18 +82,38 @@ impl KubeCluster {
     /// `kscale.io/run` label of what it creates. Fails naming what was wrong (file, server,
     /// credentials).
     pub fn connect(kubeconfig: &Path, run: &str) -> Result<KubeCluster, ApiError> {
+        KubeCluster::connect_with(Some(kubeconfig), None, run)
+    }
+
+    /// Like [`KubeCluster::connect`], with the kubeconfig found as kubectl finds it when
+    /// `kubeconfig` is `None` (`$KUBECONFIG`, else `~/.kube/config`) and a `context` other
+    /// than the current one.
+    pub fn connect_with(
+        kubeconfig: Option<&Path>,
+        context: Option<&str>,
+        run: &str,
+    ) -> Result<KubeCluster, ApiError> {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .map_err(|e| ApiError::Unavailable(format!("starting the client runtime: {e}")))?;
-        let kc = Kubeconfig::read_from(kubeconfig)
-            .map_err(|e| ApiError::Invalid(format!("kubeconfig {}: {e}", kubeconfig.display())))?;
-        let (client, once) = rt.block_on(async {
-            let config = kube::Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default())
+        let shown = kubeconfig.map_or_else(
+            || "(from $KUBECONFIG or ~/.kube/config)".to_string(),
+            |p| p.display().to_string(),
+        );
+        let kc = match kubeconfig {
+            Some(p) => Kubeconfig::read_from(p),
+            None => Kubeconfig::read(),
+        }
+        .map_err(|e| ApiError::Invalid(format!("kubeconfig {shown}: {e}")))?;
+        let options = KubeConfigOptions {
+            context: context.map(str::to_string),
+            ..KubeConfigOptions::default()
+        };
+        let (client, once, server) = rt.block_on(async {
+            let config = kube::Config::from_custom_kubeconfig(kc, &options)
                 .await
-                .map_err(|e| {
-                    ApiError::Invalid(format!("kubeconfig {}: {e}", kubeconfig.display()))
-                })?;
+                .map_err(|e| ApiError::Invalid(format!("kubeconfig {shown}: {e}")))?;
             let server = config.cluster_url.to_string();
             let mut once = config.clone();
             once.default_retry = false;
@@ -103,7 +125,7 @@ impl KubeCluster {
                 .apiserver_version()
                 .await
                 .map_err(|e| api_error(e, &format!("reaching the API server {server}")))?;
-            Ok::<_, ApiError>((client, once))
+            Ok::<_, ApiError>((client, once, server))
         })?;
         Ok(KubeCluster {
             rt,
@@ -113,7 +135,13 @@ impl KubeCluster {
             started_wall: jiff::Timestamp::now(),
             run: run.to_string(),
             events: 0,
+            server,
         })
+    }
+
+    /// The API server's URL.
+    pub fn server(&self) -> &str {
+        &self.server
     }
 
     /// The run's id (the value of the `kscale.io/run` label).
@@ -160,6 +188,50 @@ impl KubeCluster {
                 .await
                 .map(|_| ())
                 .map_err(|e| api_error(e, &format!("create {kind} {name}")))
+        })
+    }
+
+    /// Lists the objects of a kind named by `apiVersion` and `kind` (custom resources
+    /// included; resolved by discovery) in one namespace or all, each with its `apiVersion`
+    /// and `kind` set. `Ok(None)` when the server does not serve the kind.
+    pub fn list_raw(
+        &mut self,
+        api_version: &str,
+        kind: &str,
+        namespace: Option<&str>,
+    ) -> Result<Option<Vec<serde_json::Value>>, ApiError> {
+        let (group, version) = match api_version.split_once('/') {
+            Some((g, v)) => (g, v),
+            None => ("", api_version),
+        };
+        let gvk = kube::api::GroupVersionKind::gvk(group, version, kind);
+        let client = self.client.clone();
+        let what = format!("list {kind} {}", namespace.unwrap_or("(all namespaces)"));
+        self.rt.block_on(async {
+            let Ok((ar, caps)) = kube::discovery::pinned_kind(&client, &gvk).await else {
+                return Ok(None);
+            };
+            let api: Api<DynamicObject> = match (caps.scope, namespace) {
+                (kube::discovery::Scope::Namespaced, Some(ns)) => {
+                    Api::namespaced_with(client, ns, &ar)
+                }
+                _ => Api::all_with(client, &ar),
+            };
+            let list = api
+                .list(&ListParams::default())
+                .await
+                .map_err(|e| api_error(e, &what))?;
+            let mut out = Vec::with_capacity(list.items.len());
+            for item in list.items {
+                let mut v = serde_json::to_value(&item)
+                    .map_err(|e| ApiError::Invalid(format!("{what}: {e}")))?;
+                if let Some(o) = v.as_object_mut() {
+                    o.insert("apiVersion".into(), api_version.into());
+                    o.insert("kind".into(), kind.into());
+                }
+                out.push(v);
+            }
+            Ok(Some(out))
         })
     }
 

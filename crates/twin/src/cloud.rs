@@ -75,6 +75,39 @@ impl InstanceType {
 /// Spot price as a fraction of on-demand (assumption, see module docs).
 pub const SPOT_DISCOUNT_FACTOR: f64 = 0.35;
 
+/// What a node is made of: its instance type's name, capacity, allocatable and price.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NodeShape {
+    /// Instance type name (a catalog name, or any name for explicit resources).
+    pub instance_type: String,
+    /// Capacity.
+    pub capacity: kscale_model::Resources,
+    /// Allocatable (what the scheduler sees).
+    pub allocatable: kscale_model::Resources,
+    /// Price, USD per hour.
+    pub hourly_price: f64,
+}
+
+impl NodeShape {
+    /// A node of a catalog instance type and capacity type (`on-demand` or `spot`).
+    pub fn of(it: &InstanceType, capacity_type: &str) -> NodeShape {
+        NodeShape {
+            instance_type: it.name.to_string(),
+            capacity: kscale_model::Resources {
+                cpu_milli: it.cpu_milli(),
+                memory: it.memory_bytes(),
+                pods: it.max_pods as i64,
+            },
+            allocatable: kscale_model::Resources {
+                cpu_milli: it.allocatable_cpu_milli(),
+                memory: it.allocatable_memory(),
+                pods: it.max_pods as i64,
+            },
+            hourly_price: it.hourly_price(capacity_type),
+        }
+    }
+}
+
 macro_rules! it {
     ($n:literal, $c:literal, $m:literal, $p:literal, $price:literal) => {
         InstanceType {

@@ -372,6 +372,76 @@ pub struct NodeSpec {
     /// Zone (default: round-robin over the cloud's zones).
     #[serde(default)]
     pub zone: Option<String>,
+    /// Allocatable `cpu`, `memory` and `pods` (quantities) of a node whose instance type is not
+    /// in the catalog (as `kscale snapshot` writes nodes of a real cluster); with it,
+    /// `instanceType` may be any name. Other resource names are ignored; `pods` defaults to
+    /// 110 (the kubelet's `maxPods` default).
+    #[serde(default)]
+    pub allocatable: Option<BTreeMap<String, String>>,
+    /// Capacity with `allocatable` (default: equal to `allocatable`).
+    #[serde(default)]
+    pub capacity: Option<BTreeMap<String, String>>,
+    /// Price of the node, USD per hour (default: the catalog's price of `instanceType`, or 0
+    /// for a type not in the catalog: unknown, so it adds nothing to the run's cost).
+    #[serde(default)]
+    pub hourly_price: Option<f64>,
+}
+
+impl NodeSpec {
+    /// The node's shape: the catalog's instance type, or `allocatable` / `capacity` when set
+    /// (explicit resources win). An error names the field that is wrong.
+    pub fn shape(&self, capacity_type: &str) -> Result<crate::cloud::NodeShape, (String, String)> {
+        let catalog = crate::cloud::instance_type(&self.instance_type);
+        let Some(allocatable) = &self.allocatable else {
+            let it = catalog.ok_or_else(|| {
+                (
+                    "instanceType".to_string(),
+                    format!(
+                        "unknown instance type {:?} (catalog: {}); a node of another type needs `allocatable` (cpu, memory, pods)",
+                        self.instance_type,
+                        crate::cloud::catalog_names()
+                    ),
+                )
+            })?;
+            return Ok(crate::cloud::NodeShape::of(it, capacity_type));
+        };
+        let resources = |field: &str, m: &BTreeMap<String, String>| {
+            let q = |k: &str| -> Result<Option<kscale_model::Quantity>, (String, String)> {
+                m.get(k)
+                    .map(|v| {
+                        kscale_model::Quantity::parse(v)
+                            .map_err(|e| (format!("{field}.{k}"), format!("{field}.{k}: {e}")))
+                    })
+                    .transpose()
+            };
+            let missing = |k: &str| (field.to_string(), format!("{field} needs {k}"));
+            Ok::<_, (String, String)>(kscale_model::Resources {
+                cpu_milli: q("cpu")?.ok_or_else(|| missing("cpu"))?.milli(),
+                memory: q("memory")?.ok_or_else(|| missing("memory"))?.value(),
+                pods: q("pods")?.map(|p| p.value()).unwrap_or(110),
+            })
+        };
+        let allocatable = resources("allocatable", allocatable)?;
+        let capacity = match &self.capacity {
+            Some(c) => resources("capacity", c)?,
+            None => allocatable,
+        };
+        let hourly_price = self
+            .hourly_price
+            .unwrap_or_else(|| catalog.map_or(0.0, |it| it.hourly_price(capacity_type)));
+        if !hourly_price.is_finite() || hourly_price < 0.0 {
+            return Err((
+                "hourlyPrice".into(),
+                format!("hourlyPrice must be a non-negative number, not {hourly_price}"),
+            ));
+        }
+        Ok(crate::cloud::NodeShape {
+            instance_type: self.instance_type.clone(),
+            capacity,
+            allocatable,
+            hourly_price,
+        })
+    }
 }
 
 fn one() -> u32 {
@@ -938,16 +1008,9 @@ impl Scenario {
             }
         }
         for (i, n) in parsed.spec.nodes.iter().enumerate() {
-            if crate::cloud::instance_type(&n.instance_type).is_none() {
-                return Err(err_at(
-                    "instanceType",
-                    &format!("spec.nodes[{i}].instanceType"),
-                    format!(
-                        "unknown instance type {:?} (catalog: {})",
-                        n.instance_type,
-                        crate::cloud::catalog_names()
-                    ),
-                ));
+            if let Err((field, msg)) = n.shape("on-demand") {
+                let key = field.split('.').next().unwrap_or(&field).to_string();
+                return Err(err_at(&key, &format!("spec.nodes[{i}].{field}"), msg));
             }
             if let Some(ct) = &n.capacity_type
                 && ct != "on-demand"

@@ -94,7 +94,9 @@ impl Sim {
         let specs = self.scenario.doc.spec.nodes.clone();
         let mut zone_rr = 0usize;
         for spec in specs {
-            let it = cloud::instance_type(&spec.instance_type)
+            let capacity_type = spec.capacity_type.as_deref().unwrap_or("on-demand");
+            let shape = spec
+                .shape(capacity_type)
                 .expect("validated when loading the scenario");
             for i in 0..spec.count {
                 let name = if spec.count == 1 {
@@ -119,8 +121,8 @@ impl Sim {
                     .collect();
                 self.add_node(
                     &name,
-                    it,
-                    spec.capacity_type.as_deref().unwrap_or("on-demand"),
+                    shape.clone(),
+                    capacity_type,
                     &zone,
                     spec.labels.clone(),
                     taints,
@@ -158,7 +160,7 @@ impl Sim {
     pub fn add_node(
         &mut self,
         name: &str,
-        it: &'static cloud::InstanceType,
+        shape: cloud::NodeShape,
         capacity_type: &str,
         zone: &str,
         extra_labels: BTreeMap<String, String>,
@@ -172,8 +174,14 @@ impl Sim {
             ("kubernetes.io/arch", "amd64".into()),
             ("beta.kubernetes.io/os", "linux".into()),
             ("beta.kubernetes.io/arch", "amd64".into()),
-            ("node.kubernetes.io/instance-type", it.name.to_string()),
-            ("beta.kubernetes.io/instance-type", it.name.to_string()),
+            (
+                "node.kubernetes.io/instance-type",
+                shape.instance_type.clone(),
+            ),
+            (
+                "beta.kubernetes.io/instance-type",
+                shape.instance_type.clone(),
+            ),
             ("topology.kubernetes.io/zone", zone.to_string()),
             ("topology.kubernetes.io/region", region.clone()),
             ("failure-domain.beta.kubernetes.io/zone", zone.to_string()),
@@ -191,16 +199,12 @@ impl Sim {
             labels.insert(k.to_string(), v);
         }
         labels.extend(extra_labels);
-        let allocatable = Resources {
-            cpu_milli: it.allocatable_cpu_milli(),
-            memory: it.allocatable_memory(),
-            pods: it.max_pods as i64,
-        };
-        let capacity = Resources {
-            cpu_milli: it.cpu_milli(),
-            memory: it.memory_bytes(),
-            pods: it.max_pods as i64,
-        };
+        let cloud::NodeShape {
+            instance_type,
+            capacity,
+            allocatable,
+            hourly_price,
+        } = shape;
         let pods_stamp = self.store.record(Topic::NodePods);
         let node = Node {
             info: NodeInfo {
@@ -218,9 +222,9 @@ impl Sim {
             created: self.now,
             last_pod_event: self.now,
             capacity,
-            instance_type: it.name.to_string(),
+            instance_type,
             capacity_type: capacity_type.to_string(),
-            hourly_price: it.hourly_price(capacity_type),
+            hourly_price,
             images: Default::default(),
             sandbox_free_at: kscale_model::SimTime::ZERO,
             pods_stamp,
@@ -438,8 +442,8 @@ impl Sim {
             .get("karpenter.sh/capacity-type")
             .cloned()
             .unwrap_or_else(|| "on-demand".into());
-        match it {
-            Some(it) => self.add_node(name, it, &ct, &zone, labels, taints),
+        let shape = match it {
+            Some(it) => cloud::NodeShape::of(it, &ct),
             None => {
                 // A node without a catalog instance type: take capacity from its status.
                 let cap = v
@@ -455,30 +459,20 @@ impl Sim {
                         "node {name:?}: set label node.kubernetes.io/instance-type to a catalog type, or status.allocatable cpu and memory"
                     ));
                 };
-                static CUSTOM: std::sync::OnceLock<cloud::InstanceType> =
-                    std::sync::OnceLock::new();
-                let base = CUSTOM.get_or_init(|| cloud::InstanceType {
-                    name: "custom",
-                    vcpu: 0,
-                    memory_gib: 0.0,
-                    max_pods: 110,
-                    on_demand_hourly: 0.0,
-                });
-                self.add_node(name, base, &ct, &zone, labels, taints);
-                let n = self.nodes.get_mut(name).expect("just added");
-                let pods = q("pods").map(|p| p.value()).unwrap_or(110);
-                n.info.allocatable = Resources {
+                let allocatable = Resources {
                     cpu_milli: cpu.milli(),
                     memory: mem.value(),
-                    pods,
+                    pods: q("pods").map(|p| p.value()).unwrap_or(110),
                 };
-                n.capacity = n.info.allocatable;
-                self.node_kind_counted(name, false);
-                let n = self.nodes.get_mut(name).expect("just added");
-                n.instance_type = "custom".into();
-                self.node_kind_counted(name, true);
+                cloud::NodeShape {
+                    instance_type: "custom".into(),
+                    capacity: allocatable,
+                    allocatable,
+                    hourly_price: 0.0,
+                }
             }
-        }
+        };
+        self.add_node(name, shape, &ct, &zone, labels, taints);
         Ok(ApplyOutcome::Created)
     }
 

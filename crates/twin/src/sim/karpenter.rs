@@ -673,7 +673,7 @@ impl Sim {
             .insert(f.node.clone(), claim.to_string());
         self.add_node(
             &f.node,
-            it,
+            cloud::NodeShape::of(it, &f.offering.capacity_type),
             &f.offering.capacity_type,
             &f.offering.zone,
             node_labels,

@@ -126,10 +126,11 @@ impl Sim {
                 })
             })
             .collect();
+        let ct = g.capacity_type.as_deref().unwrap_or("on-demand");
         self.add_node(
             &name,
-            it,
-            g.capacity_type.as_deref().unwrap_or("on-demand"),
+            cloud::NodeShape::of(it, ct),
+            ct,
             &zone,
             labels,
             taints,
