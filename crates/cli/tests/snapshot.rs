@@ -232,7 +232,7 @@ fn the_quickstart_is_snapshotted_back_under_least_privilege_and_makes_the_same_d
         .unwrap();
     // Without a rule for PriorityClasses: skipped with a warning naming the resource. Without
     // the nodes rule: fails, naming the permission.
-    let mut without = |rule: usize, out: &str| {
+    let without = |rule: usize, out: &str| {
         let patched = kubectl(
             &bin,
             &admin,
