@@ -23,51 +23,89 @@ fn examples() -> PathBuf {
         .unwrap()
 }
 
-/// The quickstart's nodes as the twin makes them (`kubectl get nodes -o json` in a 1 s run),
-/// ready to be created on a real API server.
-fn twin_nodes(dir: &Path) -> PathBuf {
-    let s = dir.join("nodes-scenario.yaml");
-    std::fs::write(
-        &s,
-        "apiVersion: kscale.io/v1alpha1
-kind: Scenario
-metadata: {name: nodes}
-spec:
-  duration: 1s
-  nodes:
-    - {name: system, instanceType: m5.large, count: 1, taints: [{key: CriticalAddonsOnly, value: \"true\", effect: NoSchedule}]}
-    - {name: worker, instanceType: m5.large, count: 2}
-  steps:
-    - {at: 0s, run: kubectl get nodes -o json}
-",
-    )
-    .unwrap();
-    let out = dir.join("nodes-run");
-    let run = kscale()
-        .args(["run", "-q", "--out"])
-        .arg(&out)
-        .arg(&s)
-        .output()
-        .unwrap();
-    assert!(run.status.success(), "{}", text(&run));
-    let t: serde_json::Value = serde_json::from_str(
-        std::fs::read_to_string(out.join("transcript.jsonl"))
-            .unwrap()
-            .lines()
-            .next()
-            .unwrap(),
-    )
-    .unwrap();
-    let mut list: serde_json::Value = serde_json::from_str(t["stdout"].as_str().unwrap()).unwrap();
-    for n in list["items"].as_array_mut().unwrap() {
-        let meta = n["metadata"].as_object_mut().unwrap();
+/// The nodes of an example scenario as the twin makes them (as `kscale run --cluster`
+/// registers them), written as a List ready to be created on a real API server.
+fn twin_nodes(scenario: &Path, dir: &Path) -> PathBuf {
+    use kscale_cluster::Cluster as _;
+    let s = kscale_twin::scenario::Scenario::load(scenario).unwrap();
+    let mut sim = kscale_twin::sim::Sim::new(std::sync::Arc::new(s)).unwrap();
+    let nodes: Vec<k8s_openapi::api::core::v1::Node> =
+        kscale_twin::sim::cluster_api::SimCluster(&mut sim)
+            .list(None, "")
+            .unwrap();
+    let mut items = Vec::new();
+    for n in nodes {
+        let mut v = serde_json::to_value(&n).unwrap();
+        let meta = v["metadata"].as_object_mut().unwrap();
         for k in ["uid", "resourceVersion", "creationTimestamp"] {
             meta.remove(k);
         }
+        v["apiVersion"] = "v1".into();
+        v["kind"] = "Node".into();
+        items.push(v);
     }
     let p = dir.join("nodes.json");
-    std::fs::write(&p, list.to_string()).unwrap();
+    std::fs::write(
+        &p,
+        serde_json::json!({"apiVersion": "v1", "kind": "List", "items": items}).to_string(),
+    )
+    .unwrap();
     p
+}
+
+/// The snapshot at `snap` with the original scenario's duration, seed, load, steps and SLOs
+/// (and the original folder's other folders, which steps may apply): `snap/replay.yaml`.
+fn replay(original: &Path, snap: &Path) -> PathBuf {
+    let yaml = |p: &Path| -> serde_json::Value {
+        serde_saphyr::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
+    };
+    let o = yaml(original);
+    let mut r = yaml(&snap.join("scenario.yaml"));
+    for k in ["duration", "seed", "load", "steps", "slos"] {
+        match o["spec"].get(k) {
+            Some(v) => r["spec"][k] = v.clone(),
+            None => {
+                r["spec"].as_object_mut().unwrap().remove(k);
+            }
+        }
+    }
+    let dir = original.parent().unwrap();
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let name = e.file_name();
+        if e.path().is_dir() && name != "manifests" {
+            let to = snap.join(&name);
+            std::fs::create_dir_all(&to).unwrap();
+            for f in std::fs::read_dir(e.path()).unwrap().flatten() {
+                std::fs::copy(f.path(), to.join(f.file_name())).unwrap();
+            }
+        }
+    }
+    let p = snap.join("replay.yaml");
+    // JSON is YAML.
+    std::fs::write(&p, r.to_string()).unwrap();
+    p
+}
+
+/// Runs both scenarios on the twin and `kscale diff`s them.
+fn same_decisions(a: &Path, b: &Path, tmp: &Path) -> Output {
+    for (s, out) in [(a, "run-a"), (b, "run-b")] {
+        let _ = std::fs::remove_dir_all(tmp.join(out));
+        let o = kscale()
+            .args(["run", "-q", "--out"])
+            .arg(tmp.join(out))
+            .arg(s)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}: {}", s.display(), text(&o));
+    }
+    kscale()
+        .arg("diff")
+        .arg(tmp.join("run-a"))
+        .arg(tmp.join("run-b"))
+        .arg("--out")
+        .arg(tmp.join("diff"))
+        .output()
+        .unwrap()
 }
 
 /// Serves `/api/v1/query_range` on loopback in Prometheus's response format: CPU usage of
@@ -161,7 +199,8 @@ fn the_quickstart_is_snapshotted_back_under_least_privilege_and_makes_the_same_d
     assert_eq!(up.status.code(), Some(0), "{}", text(&up));
     let admin = cp.join("kubeconfig");
     // Everything below runs before the control plane is stopped; the assertions come after.
-    let nodes = twin_nodes(tmp.path());
+    let quickstart = examples().join("quickstart/scenario.yaml");
+    let nodes = twin_nodes(&quickstart, tmp.path());
     let created = kubectl(
         &bin,
         &admin,
@@ -330,41 +369,8 @@ fn the_quickstart_is_snapshotted_back_under_least_privilege_and_makes_the_same_d
     );
 
     // The snapshot with the quickstart's load, steps, duration and seed decides as the
-    // original does.
-    let quickstart = std::fs::read_to_string(examples().join("quickstart/scenario.yaml")).unwrap();
-    let tail = &quickstart[quickstart.find("  load:").unwrap()..];
-    let mut replay = String::new();
-    for l in scenario.lines() {
-        match l {
-            "  duration: 1h" => replay.push_str("  duration: 15m\n"),
-            "  seed: 1" => replay.push_str("  seed: 7\n"),
-            l => {
-                replay.push_str(l);
-                replay.push('\n');
-            }
-        }
-    }
-    replay.push_str(tail);
-    std::fs::write(snap.join("replay.yaml"), replay).unwrap();
-    let run = |s: &Path, out: &str| {
-        let o = kscale()
-            .args(["run", "-q", "--out"])
-            .arg(tmp.path().join(out))
-            .arg(s)
-            .output()
-            .unwrap();
-        assert!(o.status.success(), "{}", text(&o));
-    };
-    run(&examples().join("quickstart/scenario.yaml"), "a");
-    run(&snap.join("replay.yaml"), "b");
-    let diff = kscale()
-        .args(["diff"])
-        .arg(tmp.path().join("a"))
-        .arg(tmp.path().join("b"))
-        .arg("--out")
-        .arg(tmp.path().join("d"))
-        .output()
-        .unwrap();
+    // original does, and its kubectl steps print the same.
+    let diff = same_decisions(&quickstart, &replay(&quickstart, &snap), tmp.path());
     assert_eq!(diff.status.code(), Some(0), "{}", text(&diff));
 
     assert_eq!(
@@ -496,4 +502,128 @@ fn a_saved_range_query_response_becomes_a_trace() {
         .unwrap();
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(text(&o).contains("bad query"), "{}", text(&o));
+}
+
+/// Karpenter's v1alpha5 Provisioner and AWSNodeTemplate as schemaless CRDs (seed 004 applies
+/// them).
+const PROVISIONER_CRD: &str = "apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: provisioners.karpenter.sh}
+spec:
+  group: karpenter.sh
+  names: {kind: Provisioner, plural: provisioners, singular: provisioner, listKind: ProvisionerList}
+  scope: Cluster
+  versions:
+  - name: v1alpha5
+    served: true
+    storage: true
+    schema: {openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}}
+---
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: awsnodetemplates.karpenter.k8s.aws}
+spec:
+  group: karpenter.k8s.aws
+  names: {kind: AWSNodeTemplate, plural: awsnodetemplates, singular: awsnodetemplate, listKind: AWSNodeTemplateList}
+  scope: Cluster
+  versions:
+  - name: v1alpha1
+    served: true
+    storage: true
+    schema: {openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}}
+";
+
+#[test]
+fn seeds_002_and_004_are_snapshotted_back_and_make_the_same_decisions() {
+    let Some(bin) = real_bin("seeds_002_and_004_are_snapshotted_back_and_make_the_same_decisions")
+    else {
+        return;
+    };
+    for seed in ["seed002", "seed004"] {
+        let tmp = tempfile::tempdir().unwrap();
+        let original = examples().join(seed).join("scenario.yaml");
+        let cp = tmp.path().join("cp");
+        let up = kscale()
+            .args(["control-plane", "up", "--dir"])
+            .arg(&cp)
+            .env("KSCALE_CONTROLPLANE_BIN", &bin)
+            .output()
+            .unwrap();
+        assert_eq!(up.status.code(), Some(0), "{}", text(&up));
+        let admin = cp.join("kubeconfig");
+        let nodes = twin_nodes(&original, tmp.path());
+        let crd = tmp.path().join("crd.yaml");
+        std::fs::write(&crd, PROVISIONER_CRD).unwrap();
+        let setup = [
+            kubectl(
+                &bin,
+                &admin,
+                &[
+                    "create",
+                    "--validate=false",
+                    "-f",
+                    &nodes.display().to_string(),
+                ],
+            ),
+            kubectl(&bin, &admin, &["apply", "-f", &crd.display().to_string()]),
+            kubectl(
+                &bin,
+                &admin,
+                &[
+                    "wait",
+                    "--for",
+                    "condition=established",
+                    "--timeout=60s",
+                    "crd/provisioners.karpenter.sh",
+                    "crd/awsnodetemplates.karpenter.k8s.aws",
+                ],
+            ),
+            kubectl(
+                &bin,
+                &admin,
+                &[
+                    "apply",
+                    "-f",
+                    &examples()
+                        .join(seed)
+                        .join("manifests")
+                        .display()
+                        .to_string(),
+                ],
+            ),
+        ];
+        let snap = tmp.path().join("snap");
+        let snapshot = kscale()
+            .args(["snapshot", "-q", "--kubeconfig"])
+            .arg(&admin)
+            .arg("--out")
+            .arg(&snap)
+            .output()
+            .unwrap();
+        let down = kscale()
+            .args(["control-plane", "down", "--dir"])
+            .arg(&cp)
+            .output()
+            .unwrap();
+
+        for o in &setup {
+            assert!(o.status.success(), "{seed}: {}", text(o));
+        }
+        assert_eq!(
+            snapshot.status.code(),
+            Some(0),
+            "{seed}: {}",
+            text(&snapshot)
+        );
+        assert_eq!(down.status.code(), Some(0), "{}", text(&down));
+        if seed == "seed004" {
+            let k = std::fs::read_to_string(snap.join("manifests/03-karpenter.yaml")).unwrap();
+            assert!(
+                k.contains("kind: Provisioner") && k.contains("t3.small"),
+                "{k}"
+            );
+        }
+        let diff = same_decisions(&original, &replay(&original, &snap), tmp.path());
+        assert_eq!(diff.status.code(), Some(0), "{seed}: {}", text(&diff));
+    }
 }

@@ -142,7 +142,8 @@ struct Entry {
 pub struct Nodes {
     /// The region most nodes are in (`topology.kubernetes.io/region`).
     pub region: Option<String>,
-    /// Every zone a node is in, sorted.
+    /// Every zone a node is in, sorted, when one is not among the twin's defaults (the
+    /// region's `a`, `b`, `c`); else empty (the defaults).
     pub zones: Vec<String>,
     /// `spec.nodes` entries.
     pub nodes: Vec<Value>,
@@ -252,7 +253,20 @@ pub fn convert(nodes: &[Node], ca_nodes: &BTreeMap<String, (u32, u32)>, autoscal
             capacity: (!catalog).then(|| capacity.map(resource_map)).flatten(),
         });
     }
-    out.zones = zones.into_iter().collect();
+    // The twin's default zones are the region's a, b and c: nodes seen in some of those say
+    // nothing against the default (an autoscaler may launch in any of them), others are
+    // listed.
+    let defaults: BTreeSet<String> = ["a", "b", "c"]
+        .iter()
+        .map(|z| format!("{region}{z}"))
+        .collect();
+    if !zones.is_subset(&defaults) {
+        out.zones = zones.into_iter().collect();
+        out.notes.push(format!(
+            "zones: the cloud's zones are taken from the nodes ({}); autoscalers launch only there",
+            out.zones.join(", ")
+        ));
+    }
     for (key, names) in dropped_taints {
         out.notes.push(format!(
             "taint {key} left out on {} node(s) ({}): the control plane sets it",
@@ -422,7 +436,14 @@ mod tests {
             false,
         );
         assert_eq!(out.region.as_deref(), Some("eu-west-1"));
-        assert_eq!(out.zones, ["eu-west-1b"]);
+        // eu-west-1b is one of the twin's default zones: no zone list.
+        assert!(out.zones.is_empty());
+        let elsewhere = convert(
+            &[eks("ip-2", None, "m5.large", "eu-west-1-lz-1")],
+            &BTreeMap::new(),
+            false,
+        );
+        assert_eq!(elsewhere.zones, ["eu-west-1-lz-1"]);
         assert_eq!(
             out.nodes,
             [json!({
