@@ -68,6 +68,9 @@ enum Command {
         /// Write the SLOs' results as JUnit XML to this file (one test case per SLO).
         #[arg(long, value_name = "FILE")]
         junit: Option<PathBuf>,
+        /// Run with this seed instead of the scenario's `spec.seed` (twin only).
+        #[arg(long, conflicts_with = "cluster")]
+        seed: Option<u64>,
     },
     /// Sweep the replicas of an over-provisioning (pause-pod) Deployment and report, side by
     /// side, the start-up latency of the protected workload and the cost per day.
@@ -235,6 +238,38 @@ enum Command {
     /// Load traces.
     #[command(subcommand)]
     Trace(TraceAction),
+    /// Export a run directory's outputs for other tools.
+    #[command(subcommand)]
+    Export(ExportAction),
+    /// Print a shell completion script: `kscale completions bash > /etc/bash_completion.d/kscale`
+    /// (also zsh, fish, elvish, powershell).
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the JSON Schema of the Scenario format (for editors: the examples point the
+    /// yaml-language-server at `schema/scenario.schema.json`, which this command writes).
+    Schema,
+}
+
+/// `kscale export` subcommands.
+#[derive(Subcommand, Debug)]
+enum ExportAction {
+    /// The run's time series (timeseries.csv) in the OpenMetrics text format with
+    /// timestamps, for `promtool tsdb create-blocks-from openmetrics FILE DIR` (then Prometheus
+    /// and the Grafana dashboard in deploy/grafana-dashboard.json chart the run).
+    Openmetrics {
+        /// The run directory.
+        run_dir: PathBuf,
+        /// Write here (default: stdout).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Wall-clock time of t = 0 (RFC 3339; default: the scenario's spec.startTime
+        /// default, 2026-01-01T00:00:00Z). Prometheus drops samples older than its retention
+        /// (15 days by default): pass a recent time to look at a run there.
+        #[arg(long)]
+        start: Option<String>,
+    },
 }
 
 /// `kscale trace` subcommands.
@@ -306,6 +341,7 @@ fn main() -> ExitCode {
             force,
             check,
             junit,
+            seed,
         } => {
             let write = kscale_report::WriteOptions { force };
             if cluster && (check || junit.is_some()) {
@@ -322,7 +358,7 @@ fn main() -> ExitCode {
                     write,
                 })
             } else {
-                run(&scenario, out, quiet, write, Gate { check, junit })
+                run(&scenario, out, quiet, write, Gate { check, junit }, seed)
             }
         }
         Command::ScalingLatency {
@@ -391,6 +427,20 @@ fn main() -> ExitCode {
         Command::Trace(TraceAction::FromPrometheus { file, out }) => {
             snapshot::trace_from_prometheus(&file, out.as_deref())
         }
+        Command::Export(ExportAction::Openmetrics {
+            run_dir,
+            out,
+            start,
+        }) => export_openmetrics(&run_dir, out.as_deref(), start.as_deref()),
+        Command::Completions { shell } => {
+            use clap::CommandFactory as _;
+            clap_complete::generate(shell, &mut Cli::command(), "kscale", &mut std::io::stdout());
+            ExitCode::SUCCESS
+        }
+        Command::Schema => {
+            println!("{}", kscale_twin::scenario::json_schema());
+            ExitCode::SUCCESS
+        }
         Command::Validate { scenario } => match kscale_twin::run::validate_scenario(&scenario) {
             Ok(warnings) => {
                 for w in warnings {
@@ -449,9 +499,10 @@ fn run(
     quiet: bool,
     write: kscale_report::WriteOptions,
     gate: Gate,
+    seed: Option<u64>,
 ) -> ExitCode {
     let started = std::time::Instant::now();
-    let mut sim = match kscale_twin::run::load_scenario(scenario) {
+    let mut sim = match kscale_twin::run::load_scenario_with(scenario, seed) {
         Ok(x) => x,
         Err(e) => {
             eprintln!("error: {e}");
@@ -625,4 +676,53 @@ fn print_summary(out: &kscale_report::RunOutput, dir: &Path, phases: Phases) {
     for (k, v) in all {
         println!("{k:<w$}  {v}");
     }
+}
+
+/// `kscale export openmetrics`.
+fn export_openmetrics(run_dir: &Path, out: Option<&Path>, start: Option<&str>) -> ExitCode {
+    let start_ms = match start {
+        None => 1_767_225_600_000, // the twin's default t = 0, 2026-01-01T00:00:00Z
+        Some(s) => match s.parse::<jiff::Timestamp>() {
+            Ok(t) => t.as_millisecond(),
+            Err(e) => {
+                eprintln!("error: --start {s:?}: not an RFC 3339 time ({e})");
+                return ExitCode::from(2);
+            }
+        },
+    };
+    let file = run_dir.join("timeseries.csv");
+    let text = match std::fs::read_to_string(&file) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!(
+                "error: {}: cannot read {} ({e}): not a run directory?",
+                run_dir.display(),
+                file.display()
+            );
+            return ExitCode::from(2);
+        }
+    };
+    let om = match kscale_report::timeseries_to_openmetrics(&text, start_ms) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("error: {}: {e}", file.display());
+            return ExitCode::from(2);
+        }
+    };
+    match out {
+        Some(p) => {
+            if let Err(e) = std::fs::write(p, om) {
+                eprintln!("error: writing {}: {e}", p.display());
+                return ExitCode::from(1);
+            }
+        }
+        None => {
+            use std::io::Write as _;
+            let mut stdout = std::io::stdout().lock();
+            if stdout.write_all(om.as_bytes()).is_err() {
+                return ExitCode::from(1);
+            }
+        }
+    }
+    ExitCode::SUCCESS
 }

@@ -798,3 +798,140 @@ fn malformed_slos_are_input_errors() {
         assert!(err.contains("spec.slos["), "{err}");
     }
 }
+
+#[test]
+fn the_committed_schema_is_what_kscale_schema_prints() {
+    let out = kscale().arg("schema").output().unwrap();
+    assert!(out.status.success());
+    let committed = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../schema/scenario.schema.json"),
+    )
+    .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        committed,
+        "schema/scenario.schema.json is stale: run `kscale schema > schema/scenario.schema.json`"
+    );
+    let schema: serde_json::Value = serde_json::from_str(&committed).unwrap();
+    // Typos are schema errors too: no object of the format takes unknown keys.
+    assert_eq!(schema["additionalProperties"], false);
+    let spec = &schema["$defs"]["ScenarioSpec"];
+    assert_eq!(spec["additionalProperties"], false);
+    for field in [
+        "duration",
+        "nodes",
+        "manifests",
+        "load",
+        "steps",
+        "slos",
+        "cloud",
+    ] {
+        assert!(spec["properties"].get(field).is_some(), "{field}");
+    }
+}
+
+#[test]
+fn completions_are_printed_for_each_shell() {
+    for shell in ["bash", "zsh", "fish"] {
+        let out = kscale().args(["completions", shell]).output().unwrap();
+        assert!(out.status.success(), "{shell}");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            text.contains("snapshot") && text.contains("headroom"),
+            "{shell}"
+        );
+    }
+    let out = kscale().args(["completions", "tcsh"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn seed_overrides_the_scenarios_seed() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/quickstart/scenario.yaml");
+    let run = |extra: &[&str], out: &str| {
+        let o = kscale()
+            .args(["run", "-q"])
+            .args(extra)
+            .arg("--out")
+            .arg(dir.path().join(out))
+            .arg(&s)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let summary: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(dir.path().join(out).join("summary.json")).unwrap(),
+        )
+        .unwrap();
+        let events = std::fs::read_to_string(dir.path().join(out).join("events.jsonl")).unwrap();
+        (summary["seed"].clone(), events)
+    };
+    let (seed7, events7) = run(&[], "a");
+    let (seed9, events9) = run(&["--seed", "9"], "b");
+    let (seed9b, events9b) = run(&["--seed", "9"], "c");
+    assert_eq!((seed7, seed9), (serde_json::json!(7), serde_json::json!(9)));
+    assert_eq!((seed9b, &events9b), (serde_json::json!(9), &events9));
+    assert_ne!(
+        events7, events9,
+        "another seed, other pod names and timings"
+    );
+}
+
+#[test]
+fn a_run_exports_as_openmetrics() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/seed002/scenario.yaml");
+    let run = kscale()
+        .args(["run", "-q", "--out"])
+        .arg(dir.path().join("r"))
+        .arg(&s)
+        .output()
+        .unwrap();
+    assert!(run.status.success());
+    let out = kscale()
+        .args(["export", "openmetrics"])
+        .arg(dir.path().join("r"))
+        .args(["--start", "2026-12-01T00:00:00Z"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let om = String::from_utf8(out.stdout).unwrap();
+    assert!(om.ends_with("# EOF\n"));
+    // One sample per non-empty cell of timeseries.csv, none lost.
+    let csv = std::fs::read_to_string(dir.path().join("r/timeseries.csv")).unwrap();
+    let cells: usize = csv
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').skip(1).filter(|c| !c.is_empty()).count())
+        .sum();
+    let samples = om.lines().filter(|l| !l.starts_with('#')).count();
+    assert_eq!(samples, cells);
+    // t = 0 at --start; the HPA's replicas as a labelled gauge.
+    assert!(
+        om.contains("kscale_nodes 2 1796083200.000\n"),
+        "{}",
+        &om[..400.min(om.len())]
+    );
+    assert!(om.contains("kscale_hpa_desired{namespace=\"default\",name=\"web\"} 2 "));
+    // Every family's samples are together (OpenMetrics requires it).
+    let mut seen = std::collections::HashSet::new();
+    let mut last = "";
+    for l in om.lines().filter(|l| !l.starts_with('#')) {
+        let family = l.split(['{', ' ']).next().unwrap();
+        if family != last {
+            assert!(seen.insert(family), "{family} split");
+            last = family;
+        }
+    }
+    let bad = kscale()
+        .args(["export", "openmetrics"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("not a run directory"));
+}

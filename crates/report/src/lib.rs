@@ -11,6 +11,7 @@ mod chart;
 mod error;
 mod format;
 mod html;
+mod openmetrics;
 mod render;
 mod stream;
 mod write;
@@ -18,6 +19,7 @@ mod write;
 pub use error::{RenderError, ReportError, ReportErrorKind};
 pub use format::{format_hms, format_number};
 pub use html::{MAX_HTML_EVENTS, render_html};
+pub use openmetrics::timeseries_to_openmetrics;
 pub use render::{
     render_events_jsonl, render_summary_json, render_timeseries_csv, render_transcript_jsonl,
 };

@@ -23,8 +23,17 @@ pub fn run_scenario(path: &Path) -> Result<(RunOutput, Vec<Warning>), InputError
 /// Loads and validates a scenario into a simulation ready to run ([`Sim::run`] or
 /// [`Sim::run_draining`]); its input warnings are in [`Sim::warnings`].
 pub fn load_scenario(path: &Path) -> Result<Sim, InputError> {
-    let scenario = Arc::new(Scenario::load(path)?);
-    Sim::new(scenario)
+    load_scenario_with(path, None)
+}
+
+/// [`load_scenario`] with the scenario's `spec.seed` replaced by `seed` when given
+/// (`kscale run --seed N`).
+pub fn load_scenario_with(path: &Path, seed: Option<u64>) -> Result<Sim, InputError> {
+    let mut scenario = Scenario::load(path)?;
+    if let Some(s) = seed {
+        scenario.doc.spec.seed = Some(s);
+    }
+    Sim::new(Arc::new(scenario))
 }
 
 /// Loads and validates a scenario (manifests, traces and steps included) without running it.

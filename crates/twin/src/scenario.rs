@@ -39,6 +39,41 @@ impl<'de> Deserialize<'de> for QuantityField {
     }
 }
 
+impl schemars::JsonSchema for DurationField {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Duration".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": ["string", "integer"],
+            "pattern": "^([0-9]+(\\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$|^0$",
+            "description": "A Go-style duration: 90s, 5m, 1h30m, 250ms."
+        })
+    }
+}
+
+impl schemars::JsonSchema for QuantityField {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Quantity".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": ["string", "number"],
+            "description": "A Kubernetes quantity: 10m, 1, 500Mi, 2Gi."
+        })
+    }
+}
+
+/// The JSON Schema of the Scenario format (`kscale schema`), pretty-printed.
+pub fn json_schema() -> String {
+    let mut schema = schemars::schema_for!(ScenarioDoc);
+    schema.insert(
+        "title".into(),
+        "kscale Scenario (kscale.io/v1alpha1)".into(),
+    );
+    serde_json::to_string_pretty(&schema).expect("a schema serializes")
+}
+
 /// Reads an explicit `null` (e.g. `steps:` with nothing under it) as the default value.
 fn null_as_default<'de, D: Deserializer<'de>, T: Deserialize<'de> + Default>(
     d: D,
@@ -75,7 +110,7 @@ impl<'de> Deserialize<'de> for ScalarText {
 }
 
 /// The whole scenario document.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ScenarioDoc {
     /// Must be `kscale.io/v1alpha1`.
@@ -89,7 +124,7 @@ pub struct ScenarioDoc {
 }
 
 /// Scenario metadata.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ScenarioMeta {
     /// Scenario name (report title).
@@ -97,7 +132,7 @@ pub struct ScenarioMeta {
 }
 
 /// `spec` of a scenario.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ScenarioSpec {
     /// Simulated duration.
@@ -142,7 +177,7 @@ pub struct ScenarioSpec {
 }
 
 /// `spec.elastic`: settings of Elastic Pods (container replicas inside a running pod).
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ElasticSpec {
     /// Largest `replica` a container may ask for (default 10); the API server rejects more.
@@ -155,7 +190,7 @@ pub struct ElasticSpec {
 }
 
 /// `spec.latencies`: overrides of the twin's latency model, each a Go-style duration.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct LatencySpec {
     /// Watch + work-queue delay before a controller reacts (default 50ms).
@@ -195,7 +230,7 @@ pub struct LatencySpec {
 
 /// `spec.metrics`: sampling of the custom and external metrics the HPA reads (see
 /// `sim/custom_metrics.rs` for the metric names and the defaults' sources).
-#[derive(Debug, Clone, Copy, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, Deserialize, Default, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct MetricsSpec {
     /// Sampling interval of per-pod and per-workload custom metrics (default 30s).
@@ -231,7 +266,7 @@ impl Default for MetricsConfig {
 }
 
 /// `spec.cloud`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct CloudSpec {
     /// Provider of the built-in catalog; only `aws` today.
@@ -260,7 +295,7 @@ pub struct CloudSpec {
 }
 
 /// A uniform latency range.
-#[derive(Debug, Clone, Copy, Deserialize)]
+#[derive(Debug, Clone, Copy, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LatencyRange {
     /// Lower bound.
@@ -270,7 +305,7 @@ pub struct LatencyRange {
 }
 
 /// A node group of the simulated cloud (an Auto Scaling group / managed node group).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct NodeGroupSpec {
     /// Group name (the Cluster Autoscaler's node group id).
@@ -300,7 +335,7 @@ pub struct NodeGroupSpec {
 }
 
 /// Spot interruption model.
-#[derive(Debug, Clone, Copy, Deserialize)]
+#[derive(Debug, Clone, Copy, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct SpotInterruptionSpec {
     /// Expected interruptions per spot node per hour (exponential inter-arrival).
@@ -308,7 +343,7 @@ pub struct SpotInterruptionSpec {
 }
 
 /// Launches that fail for lack of capacity (EC2 `InsufficientInstanceCapacity`).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct InsufficientCapacitySpec {
     /// Node group it applies to (any if unset).
@@ -350,7 +385,7 @@ fn default_provider() -> String {
 }
 
 /// One entry of `spec.nodes`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct NodeSpec {
     /// Node name; with `count > 1`, nodes are named `NAME-1` … `NAME-N`.
@@ -449,7 +484,7 @@ fn one() -> u32 {
 }
 
 /// A taint as written in a scenario.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TaintSpec {
     /// Key.
@@ -462,7 +497,7 @@ pub struct TaintSpec {
 }
 
 /// One entry of `spec.load`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct LoadSpec {
     /// `kind/name` or `namespace/kind/name` of the workload (e.g. `deployment/web`).
@@ -517,7 +552,7 @@ pub struct RetryPolicy {
 pub const MAX_RETRY_ATTEMPTS: u32 = 10;
 
 /// A client's retries (`{attempts: 3, backoff: 1s}`).
-#[derive(Debug, Clone, Copy, Deserialize)]
+#[derive(Debug, Clone, Copy, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct RetrySpec {
     /// Retries per request after its first try, 0..=10 (default 0).
@@ -529,7 +564,7 @@ pub struct RetrySpec {
 }
 
 /// Memory use of one pod.
-#[derive(Debug, Clone, Copy, Deserialize)]
+#[derive(Debug, Clone, Copy, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct MemorySpec {
     /// Memory with no request in flight.
@@ -540,7 +575,7 @@ pub struct MemorySpec {
 }
 
 /// A service-level objective.
-#[derive(Debug, Clone, Copy, Deserialize)]
+#[derive(Debug, Clone, Copy, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct SloSpec {
     /// Maximum 99th-percentile latency.
@@ -553,7 +588,7 @@ pub struct SloSpec {
 }
 
 /// A rate over time: exactly one of `constant`, `trace` or `steps`.
-#[derive(Debug, Clone, Deserialize, Default)]
+#[derive(Debug, Clone, Deserialize, Default, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct RateSpec {
     /// A constant rate.
@@ -587,7 +622,7 @@ pub struct RateSpec {
 }
 
 /// A linear ramp.
-#[derive(Debug, Clone, Copy, Deserialize)]
+#[derive(Debug, Clone, Copy, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RampSpec {
     /// Rate before `start`.
@@ -602,7 +637,7 @@ pub struct RampSpec {
 }
 
 /// A spike: an x-fold rate for a while.
-#[derive(Debug, Clone, Copy, Deserialize)]
+#[derive(Debug, Clone, Copy, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SpikeSpec {
     /// Rate outside the spike.
@@ -616,7 +651,7 @@ pub struct SpikeSpec {
 }
 
 /// A diurnal sine.
-#[derive(Debug, Clone, Copy, Deserialize)]
+#[derive(Debug, Clone, Copy, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DiurnalSpec {
     /// Mean rate.
@@ -632,7 +667,7 @@ pub struct DiurnalSpec {
 }
 
 /// One point of a `steps` rate.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RatePoint {
     /// When the value starts.
@@ -642,7 +677,7 @@ pub struct RatePoint {
 }
 
 /// One timed kubectl step.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StepSpec {
     /// When to run it.

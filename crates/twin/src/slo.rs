@@ -22,7 +22,7 @@ use crate::error::InputError;
 use crate::yaml::Document;
 
 /// One entry of `spec.slos`, as written.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ObjectiveSpec {
     /// Unique name (reported, and the JUnit test case's name).
