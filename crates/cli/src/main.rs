@@ -9,6 +9,38 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+/// `println!` that ends the process quietly when standard output is closed (`kscale ... |
+/// head`), as Unix tools do, instead of panicking. Defined before the modules so that theirs
+/// is this one.
+macro_rules! println {
+    () => {
+        $crate::write_stdout(format_args!("\n"))
+    };
+    ($($arg:tt)*) => {
+        $crate::write_stdout(format_args!("{}\n", format_args!($($arg)*)))
+    };
+}
+
+/// `print!` with [`println!`]'s handling of a closed standard output.
+macro_rules! print {
+    ($($arg:tt)*) => {
+        $crate::write_stdout(format_args!($($arg)*))
+    };
+}
+
+/// Writes to standard output; a closed pipe ends the process with exit code 0, any other
+/// write error with 1.
+fn write_stdout(args: std::fmt::Arguments<'_>) {
+    use std::io::Write as _;
+    if let Err(e) = std::io::stdout().lock().write_fmt(args) {
+        std::process::exit(if e.kind() == std::io::ErrorKind::BrokenPipe {
+            0
+        } else {
+            1
+        });
+    }
+}
+
 mod cluster_run;
 mod control_plane;
 mod diff;
@@ -434,7 +466,9 @@ fn main() -> ExitCode {
         }) => export_openmetrics(&run_dir, out.as_deref(), start.as_deref()),
         Command::Completions { shell } => {
             use clap::CommandFactory as _;
-            clap_complete::generate(shell, &mut Cli::command(), "kscale", &mut std::io::stdout());
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "kscale", &mut script);
+            print!("{}", String::from_utf8_lossy(&script));
             ExitCode::SUCCESS
         }
         Command::Schema => {
@@ -620,13 +654,46 @@ struct Phases {
 fn print_summary(out: &kscale_report::RunOutput, dir: &Path, phases: Phases) {
     let wall = phases.load + phases.simulate + phases.write;
     let s = &out.summary;
-    let g = |p: &str| {
-        s.pointer(p)
-            .map(|v| v.to_string())
-            .unwrap_or_else(|| "-".into())
+    // Numbers as the JSON holds them, integral ones without a fraction (`4`, not `4.0`).
+    let g = |p: &str| match s.pointer(p) {
+        Some(serde_json::Value::Number(n)) => n
+            .as_f64()
+            .map(kscale_report::format_number)
+            .unwrap_or_else(|| n.to_string()),
+        Some(v) => v.to_string(),
+        None => "-".into(),
     };
+    let pods_at_end = s
+        .pointer("/pods/final")
+        .and_then(serde_json::Value::as_object)
+        .map(|m| {
+            let parts: Vec<String> = m
+                .iter()
+                .map(|(k, v)| {
+                    format!(
+                        "{k} {}",
+                        v.as_f64()
+                            .map_or_else(|| v.to_string(), kscale_report::format_number)
+                    )
+                })
+                .collect();
+            if parts.is_empty() {
+                "none".into()
+            } else {
+                parts.join(", ")
+            }
+        })
+        .unwrap_or_else(|| "-".into());
+    let verdict = kscale_report::verdict(s);
+    println!("{}: {}", out.name, verdict.headline);
+    let lead: Vec<(String, String)> = verdict
+        .facts
+        .iter()
+        .filter(|f| f.label != "SLOs")
+        .map(|f| (f.label.to_string(), f.text.clone()))
+        .chain(slo_gate::lines(s))
+        .collect();
     let rows = [
-        ("scenario", out.name.clone()),
         ("simulated", format!("{} s", g("/durationSeconds"))),
         (
             "nodes (final / max)",
@@ -636,18 +703,13 @@ fn print_summary(out: &kscale_report::RunOutput, dir: &Path, phases: Phases) {
             "pods created / scheduled",
             format!("{} / {}", g("/pods/created"), g("/pods/scheduled")),
         ),
-        ("pods at end", g("/pods/final")),
-        ("preemptions", g("/pods/preempted")),
+        ("pods at end", pods_at_end),
         ("max pending pods", g("/pods/maxPending")),
-        ("cost (USD)", g("/costUsd")),
         (
             "kubectl steps (failed)",
             format!("{} ({})", g("/steps/total"), g("/steps/failed")),
         ),
         ("events", g("/events/total")),
-    ];
-    let slo_rows = slo_gate::lines(s);
-    let rows_after = [
         ("wall time", format!("{:.3} s", wall.as_secs_f64())),
         (
             "  load / simulate / write",
@@ -666,15 +728,19 @@ fn print_summary(out: &kscale_report::RunOutput, dir: &Path, phases: Phases) {
         ),
         ("output", dir.display().to_string()),
     ];
-    let all: Vec<(String, String)> = rows
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v))
-        .chain(slo_rows)
-        .chain(rows_after.into_iter().map(|(k, v)| (k.to_string(), v)))
-        .collect();
-    let w = all.iter().map(|r| r.0.len()).max().unwrap_or(0);
-    for (k, v) in all {
-        println!("{k:<w$}  {v}");
+    let rest: Vec<(String, String)> = rows.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+    let w = lead
+        .iter()
+        .chain(&rest)
+        .map(|r| r.0.len())
+        .max()
+        .unwrap_or(0);
+    for (k, v) in &lead {
+        println!("  {k:<w$}  {v}");
+    }
+    println!();
+    for (k, v) in &rest {
+        println!("  {k:<w$}  {v}");
     }
 }
 
@@ -716,13 +782,7 @@ fn export_openmetrics(run_dir: &Path, out: Option<&Path>, start: Option<&str>) -
                 return ExitCode::from(1);
             }
         }
-        None => {
-            use std::io::Write as _;
-            let mut stdout = std::io::stdout().lock();
-            if stdout.write_all(om.as_bytes()).is_err() {
-                return ExitCode::from(1);
-            }
-        }
+        None => print!("{om}"),
     }
     ExitCode::SUCCESS
 }

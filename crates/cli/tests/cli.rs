@@ -935,3 +935,72 @@ fn a_run_exports_as_openmetrics() {
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("not a run directory"));
 }
+
+#[test]
+fn the_outcome_leads_the_terminal_summary_and_the_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |scenario: &str, out: &str| {
+        let o = kscale()
+            .arg("run")
+            .arg(
+                Path::new(env!("CARGO_MANIFEST_DIR"))
+                    .join("../../examples")
+                    .join(scenario),
+            )
+            .arg("--out")
+            .arg(dir.path().join(out))
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let html = std::fs::read_to_string(dir.path().join(out).join("report.html")).unwrap();
+        (String::from_utf8(o.stdout).unwrap(), html)
+    };
+    let (stdout, html) = run("seed001/domino.yaml", "domino");
+    let first = stdout.lines().next().unwrap();
+    assert_eq!(
+        first,
+        "seed001-domino: FAIL: 47.8% of requests lost, 594 s of SLO violation, 25 OOM kills"
+    );
+    assert!(
+        stdout.contains("requests lost              229,820 of 480,480 (47.8%)"),
+        "{stdout}"
+    );
+    // Integers print as integers, pod phases as words.
+    assert!(
+        stdout.contains("nodes (final / max)        4 / 4\n"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("pods at end                Running 10\n"),
+        "{stdout}"
+    );
+    assert!(html.contains("<div class=\"verdict fail\">FAIL: 47.8% of requests lost"));
+    let verdict_at = html.find("id=\"verdict\"").unwrap();
+    assert!(verdict_at < html.find("id=\"summary\"").unwrap());
+    let (stdout, html) = run("ci/scenario.yaml", "ci");
+    assert!(
+        stdout.starts_with("shop-gate: OK: all 6 SLOs met ("),
+        "{stdout}"
+    );
+    assert!(html.contains("<div class=\"verdict ok\">"));
+    // A closed pipe ends the output quietly.
+    let mut child = kscale()
+        .args(["completions", "bash"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -45,6 +45,11 @@ pre{background:#f6f8fa;border:1px solid #d0d7de;border-radius:4px;padding:.45rem
 white-space:pre-wrap;overflow-wrap:anywhere;font-size:.82rem}
 pre.stderr{background:#fff5f5;border-color:#f5c2c7}
 footer{margin:2.5rem 0 1rem;font-size:.85rem}
+.verdict{border-radius:6px;padding:.6rem .9rem;margin:1rem 0;font-size:1.1rem;font-weight:600}
+.verdict.ok{background:#dafbe1;border:1px solid #1a7f37;color:#116329}
+.verdict.fail{background:#ffebe9;border:1px solid #cf222e;color:#a40e26}
+table.facts td.bad{color:#cf222e;font-weight:600}
+table.facts td.good{color:#1a7f37}
 ";
 
 /// Renders `report.html`: title, summary table, one SVG chart per [`crate::ChartSpec`],
@@ -118,7 +123,7 @@ pub(crate) fn write_html_with<W: io::Write>(
          <title>{title} · kscale report</title>\n<style>\n{CSS}</style>\n</head>\n<body>\n\
          <header>\n<h1>{title}</h1>\n<p class=\"muted\">kscale run report · {} events ({} warnings) · \
          {} kubectl steps · {} samples</p>\n\
-         <nav><a href=\"#summary\">Summary</a><a href=\"#charts\">Charts</a>\
+         <nav><a href=\"#verdict\">Verdict</a><a href=\"#summary\">Summary</a><a href=\"#charts\">Charts</a>\
          <a href=\"#transcript\">Transcript</a><a href=\"#events\">Events</a></nav>\n</header>\n",
         group_thousands(events.total),
         group_thousands(warnings),
@@ -126,6 +131,7 @@ pub(crate) fn write_html_with<W: io::Write>(
         group_thousands(out.timeseries.rows.len()),
     );
 
+    verdict_section(&mut h, &out.summary);
     summary_section(&mut h, &out.summary);
     flush(&mut h, w)?;
 
@@ -161,6 +167,35 @@ fn flush<W: io::Write>(h: &mut String, w: &mut W) -> Result<(), StreamError> {
     w.write_all(h.as_bytes())?;
     h.clear();
     Ok(())
+}
+
+/// The outcome first ([`crate::verdict`]): a one-line verdict and its facts, for a run's
+/// summary (sweep pages have none).
+fn verdict_section(h: &mut String, summary: &Value) {
+    if summary.get("durationSeconds").is_none() || summary.get("nodes").is_none() {
+        return;
+    }
+    let v = crate::verdict(summary);
+    let _ = write!(
+        h,
+        "<section id=\"verdict\">\n<div class=\"verdict {}\">{}</div>\n<table class=\"facts\">\n<tbody>\n",
+        if v.ok { "ok" } else { "fail" },
+        esc(&v.headline)
+    );
+    for f in &v.facts {
+        let class = match f.mark {
+            crate::Mark::Bad => " class=\"bad\"",
+            crate::Mark::Good => " class=\"good\"",
+            crate::Mark::Info => "",
+        };
+        let _ = writeln!(
+            h,
+            "<tr><th>{}</th><td{class}>{}</td></tr>",
+            esc(f.label),
+            esc(&f.text)
+        );
+    }
+    h.push_str("</tbody>\n</table>\n</section>\n");
 }
 
 fn summary_section(h: &mut String, summary: &Value) {

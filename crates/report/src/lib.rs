@@ -14,6 +14,7 @@ mod html;
 mod openmetrics;
 mod render;
 mod stream;
+mod verdict;
 mod write;
 
 pub use error::{RenderError, ReportError, ReportErrorKind};
@@ -24,6 +25,7 @@ pub use render::{
     render_events_jsonl, render_summary_json, render_timeseries_csv, render_transcript_jsonl,
 };
 pub use stream::RunWriter;
+pub use verdict::{Fact, Mark, Verdict, verdict};
 pub use write::{
     MARKER, OUTPUT_FILES, WriteOptions, check_output_dir, write_outputs, write_outputs_with,
 };
