@@ -42,6 +42,7 @@ fn write_stdout(args: std::fmt::Arguments<'_>) {
 }
 
 mod cluster_run;
+mod compare;
 mod control_plane;
 mod diff;
 mod headroom;
@@ -270,6 +271,19 @@ enum Command {
     /// Load traces.
     #[command(subcommand)]
     Trace(TraceAction),
+    /// Put runs side by side: their verdicts (SLOs, requests lost, OOM kills, cost, ...) as
+    /// one table, and their time series overlaid in one report.html.
+    ///
+    /// Writes compare.json and report.html to --out (default:
+    /// kscale-out/compare-<run>-vs-<run>). Exit codes: 0 written, 2 bad input.
+    Compare {
+        /// Two or more run directories.
+        #[arg(required = true, num_args = 2..)]
+        runs: Vec<PathBuf>,
+        /// Output directory.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Export a run directory's outputs for other tools.
     #[command(subcommand)]
     Export(ExportAction),
@@ -459,6 +473,7 @@ fn main() -> ExitCode {
         Command::Trace(TraceAction::FromPrometheus { file, out }) => {
             snapshot::trace_from_prometheus(&file, out.as_deref())
         }
+        Command::Compare { runs, out } => compare::run(compare::Options { runs, out }),
         Command::Export(ExportAction::Openmetrics {
             run_dir,
             out,

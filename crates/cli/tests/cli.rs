@@ -1004,3 +1004,58 @@ fn the_outcome_leads_the_terminal_summary_and_the_report() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn compare_puts_runs_side_by_side() {
+    let dir = tempfile::tempdir().unwrap();
+    let ex = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/seed001");
+    for (s, out) in [("domino.yaml", "a"), ("fix-lower-target.yaml", "b")] {
+        let o = kscale()
+            .args(["run", "-q", "--out"])
+            .arg(dir.path().join(out))
+            .arg(ex.join(s))
+            .output()
+            .unwrap();
+        assert!(o.status.success());
+    }
+    let o = kscale()
+        .arg("compare")
+        .arg(dir.path().join("a"))
+        .arg(dir.path().join("b"))
+        .arg("--out")
+        .arg(dir.path().join("c"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert!(lines[0].contains("seed001-domino") && lines[0].contains("seed001-fix-lower-target"));
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("OOM kills") && l.contains("25") && l.ends_with('0')),
+        "{stdout}"
+    );
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("c/compare.json")).unwrap())
+            .unwrap();
+    assert_eq!(report["runs"][0]["ok"], false);
+    assert_eq!(report["runs"][1]["name"], "seed001-fix-lower-target");
+    let html = std::fs::read_to_string(dir.path().join("c/report.html")).unwrap();
+    assert!(html.contains("seed001-domino: load/default/deployment/api/served_rps"));
+    // Bad input: one run, or a directory that is not a run.
+    let one = kscale()
+        .arg("compare")
+        .arg(dir.path().join("a"))
+        .output()
+        .unwrap();
+    assert_eq!(one.status.code(), Some(2));
+    let bad = kscale()
+        .arg("compare")
+        .arg(dir.path().join("a"))
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("not a kscale run directory"));
+}

@@ -26,6 +26,12 @@ pub use render::{
 };
 pub use stream::RunWriter;
 pub use verdict::{Fact, Mark, Verdict, verdict};
+
+/// Draws one line chart of `spec`'s columns of `ts` as a standalone `<svg>` element (as
+/// `report.html` does), for pages other than a run's report.
+pub fn render_chart_svg(ts: &TimeSeries, spec: &ChartSpec) -> Result<String, RenderError> {
+    chart::render_chart(ts, spec)
+}
 pub use write::{
     MARKER, OUTPUT_FILES, WriteOptions, check_output_dir, write_outputs, write_outputs_with,
 };
