@@ -104,6 +104,12 @@ enum Command {
         /// Run with this seed instead of the scenario's `spec.seed` (twin only).
         #[arg(long, conflicts_with = "cluster")]
         seed: Option<u64>,
+        /// Change a field before the run (repeatable; twin only): `spec.PATH=VALUE` in the
+        /// scenario (`spec.duration=30m`, `spec.load[0].requestsPerSecond.constant=50`) or
+        /// `[NAMESPACE/]KIND/NAME:PATH=VALUE` in a manifest object
+        /// (`hpa/web:spec.maxReplicas=20`); VALUE is read as YAML.
+        #[arg(long = "set", value_name = "PATH=VALUE", conflicts_with = "cluster")]
+        sets: Vec<String>,
     },
     /// Sweep the replicas of an over-provisioning (pause-pod) Deployment and report, side by
     /// side, the start-up latency of the protected workload and the cost per day.
@@ -388,8 +394,19 @@ fn main() -> ExitCode {
             check,
             junit,
             seed,
+            sets,
         } => {
             let write = kscale_report::WriteOptions { force };
+            let mut overrides = kscale_twin::run::RunOverrides {
+                seed,
+                ..Default::default()
+            };
+            for s in &sets {
+                if let Err(e) = kscale_twin::run::parse_set(s, &mut overrides) {
+                    eprintln!("error: {e}");
+                    return ExitCode::from(2);
+                }
+            }
             if cluster && (check || junit.is_some()) {
                 eprintln!("error: --check and --junit are not available with --cluster yet");
                 return ExitCode::from(2);
@@ -404,7 +421,14 @@ fn main() -> ExitCode {
                     write,
                 })
             } else {
-                run(&scenario, out, quiet, write, Gate { check, junit }, seed)
+                run(
+                    &scenario,
+                    out,
+                    quiet,
+                    write,
+                    Gate { check, junit },
+                    &overrides,
+                )
             }
         }
         Command::ScalingLatency {
@@ -548,10 +572,10 @@ fn run(
     quiet: bool,
     write: kscale_report::WriteOptions,
     gate: Gate,
-    seed: Option<u64>,
+    overrides: &kscale_twin::run::RunOverrides,
 ) -> ExitCode {
     let started = std::time::Instant::now();
-    let mut sim = match kscale_twin::run::load_scenario_with(scenario, seed) {
+    let mut sim = match kscale_twin::run::load_scenario_with(scenario, overrides) {
         Ok(x) => x,
         Err(e) => {
             eprintln!("error: {e}");

@@ -1059,3 +1059,59 @@ fn compare_puts_runs_side_by_side() {
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("not a kscale run directory"));
 }
+
+#[test]
+fn set_changes_scenario_and_manifest_fields_before_the_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/seed002/scenario.yaml");
+    let run = |sets: &[&str]| {
+        let mut c = kscale();
+        c.args(["run", "-q", "--out"])
+            .arg(dir.path().join("r"))
+            .arg(&s);
+        for x in sets {
+            c.args(["--set", x]);
+        }
+        let o = c.output().unwrap();
+        let summary = std::fs::read_to_string(dir.path().join("r/summary.json"))
+            .ok()
+            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok());
+        (
+            o.status.code(),
+            String::from_utf8_lossy(&o.stderr).to_string(),
+            summary,
+        )
+    };
+    let (code, err, summary) = run(&[
+        "spec.duration=9m30s",
+        "spec.load[0].requestsPerSecond.constant=40",
+    ]);
+    assert_eq!(code, Some(0), "{err}");
+    let summary = summary.unwrap();
+    assert_eq!(summary["durationSeconds"], 570.0);
+    // One-second ticks from t = 0 to the end, both included.
+    assert_eq!(summary["loads"][0]["offeredRequests"], 40.0 * 571.0);
+    // A manifest field: three replicas from the start.
+    let (code, err, summary) = run(&[
+        "deployment/web:spec.replicas=3",
+        "spec.steps=[]",
+        "spec.duration=1m",
+    ]);
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(summary.unwrap()["pods"]["created"], 3);
+    for (set, want) in [
+        (
+            "deployment/nope:spec.replicas=3",
+            "no manifest of the scenario defines it",
+        ),
+        ("spec.durationn=3m", "unknown field `durationn`"),
+        ("spec.duration=soon", "invalid duration \"soon\""),
+        ("duration=3m", "starts with spec. or metadata."),
+        ("widget/x:spec.a=1", "unknown kind \"widget\""),
+        ("spec.duration", "expected PATH=VALUE"),
+    ] {
+        let (code, err, _) = run(&[set]);
+        assert_eq!(code, Some(2), "{set}: {err}");
+        assert!(err.contains(want), "{set}: {err}");
+    }
+}

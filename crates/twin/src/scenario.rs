@@ -922,7 +922,48 @@ impl Scenario {
     pub fn load(path: &Path) -> Result<Scenario, InputError> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| InputError::file(path, format!("cannot read scenario: {e}")))?;
-        let docs = yaml::split_documents(&text);
+        Scenario::load_text(path, &text)
+    }
+
+    /// Loads a scenario with fields of its document replaced first (`kscale run --set
+    /// spec.duration=30m`): each `(path, value)` names a field by dotted keys and `[i]`
+    /// indices (`spec.load[0].requestsPerSecond.constant`); the value is read as YAML (`3` a
+    /// number, `30m` a string, `[a, b]` a list), and the result is checked as if it were
+    /// written in the file (errors name the field; their line numbers are not the file's).
+    pub fn load_with_sets(path: &Path, sets: &[(String, String)]) -> Result<Scenario, InputError> {
+        if sets.is_empty() {
+            return Scenario::load(path);
+        }
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| InputError::file(path, format!("cannot read scenario: {e}")))?;
+        let mut doc: serde_json::Value = serde_saphyr::from_str(&text)
+            .map_err(|e| InputError::file(path, format!("cannot parse scenario: {e}")))?;
+        for (field, value) in sets {
+            let at = |m: String| InputError::file(path, format!("--set {field}: {m}"));
+            let segments = crate::overrides::parse_path(field).map_err(at)?;
+            let v: serde_json::Value = if value.trim().is_empty() {
+                serde_json::Value::String(String::new())
+            } else {
+                serde_saphyr::from_str(value)
+                    .map_err(|e| at(format!("value {value:?} is not YAML: {e}")))?
+            };
+            crate::overrides::set_path(&mut doc, &segments, v).map_err(at)?;
+        }
+        let text = serde_json::to_string_pretty(&doc).expect("a JSON value serializes");
+        // Lines of the rewritten document are not the file's: errors keep the field only.
+        Scenario::load_text(path, &text).map_err(|mut e| {
+            if e.line.is_some() {
+                e.line = None;
+                e.column = None;
+                e.message = format!("{} (with --set)", e.message);
+            }
+            e
+        })
+    }
+
+    /// Loads a scenario from its text (`path` locates relative files and names errors).
+    fn load_text(path: &Path, text: &str) -> Result<Scenario, InputError> {
+        let docs = yaml::split_documents(text);
         let doc = match docs.as_slice() {
             [d] => d,
             [] => return Err(InputError::file(path, "empty scenario file")),

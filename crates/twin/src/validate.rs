@@ -276,6 +276,62 @@ fn validate_pod_spec(path: &str, ps: &Value) -> Result<(), Invalid> {
     Ok(())
 }
 
+/// The "name part" rule of qualified names and label values: alphanumerics, `-`, `_`, `.`,
+/// starting and ending with an alphanumeric.
+fn is_name_part(s: &str) -> bool {
+    s.chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
+        && s.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && s.ends_with(|c: char| c.is_ascii_alphanumeric())
+}
+
+const NAME_PART_RULE: &str = "must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')";
+
+/// What is wrong with a label or annotation key, in the API server's words
+/// (`k8s.io/apimachinery/pkg/util/validation` `IsQualifiedName`, as v1.37 words it); empty
+/// when it is valid.
+pub fn qualified_name_errors(key: &str) -> Vec<String> {
+    let mut errs = Vec::new();
+    let parts: Vec<&str> = key.split('/').collect();
+    let name = match parts.as_slice() {
+        [name] => *name,
+        [prefix, name] => {
+            if prefix.is_empty() {
+                errs.push("prefix part must be non-empty".to_string());
+            } else if !is_dns_subdomain(prefix) {
+                errs.push("prefix part a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')".to_string());
+            }
+            name
+        }
+        _ => {
+            return vec![format!(
+                "a valid label key {NAME_PART_RULE} with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')"
+            )];
+        }
+    };
+    if name.is_empty() {
+        errs.push("name part must be non-empty".to_string());
+    } else if name.len() > 63 {
+        errs.push("name part must be no more than 63 bytes".to_string());
+    }
+    if !name.is_empty() && !is_name_part(name) {
+        errs.push(format!("name part {NAME_PART_RULE}"));
+    }
+    errs
+}
+
+/// What is wrong with a label value (`IsValidLabelValue`); empty when it is valid.
+pub fn label_value_errors(value: &str) -> Vec<String> {
+    let mut errs = Vec::new();
+    if value.len() > 63 {
+        errs.push("must be no more than 63 bytes".to_string());
+    }
+    if !value.is_empty() && !is_name_part(value) {
+        errs.push("a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', regex used for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')".to_string());
+    }
+    errs
+}
+
 /// True if `s` is a DNS-1123 subdomain (lower-case alphanumerics, `-`, `.`; ≤ 253 chars).
 pub fn is_dns_subdomain(s: &str) -> bool {
     !s.is_empty()
@@ -416,6 +472,33 @@ mod tests {
         json!({"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"web"},
             "spec":{"replicas":replicas,"selector":{"matchLabels":{"app":"web"}},
             "template":{"metadata":{"labels":{"app":"web"}},"spec":{"containers":[{"name":"c","image":"nginx","resources":{"requests":{"cpu":cpu}}}]}}}})
+    }
+
+    #[test]
+    fn label_keys_and_values_as_the_api_server_checks_them() {
+        // Cases checked against a v1.37.2 API server (kubectl label / annotate).
+        assert!(qualified_name_errors("foo.io/bar").is_empty());
+        assert!(qualified_name_errors("app").is_empty());
+        let e = qualified_name_errors("a b");
+        assert_eq!(e.len(), 1);
+        assert!(e[0].starts_with("name part must consist of alphanumeric characters"));
+        assert!(qualified_name_errors("a/b/c")[0].starts_with("a valid label key must consist"));
+        assert!(
+            qualified_name_errors("Bad_Prefix/x")[0]
+                .starts_with("prefix part a lowercase RFC 1123 subdomain")
+        );
+        assert_eq!(
+            qualified_name_errors(&"a".repeat(64)),
+            ["name part must be no more than 63 bytes"]
+        );
+        assert_eq!(qualified_name_errors("a b/c d").len(), 2);
+        assert!(label_value_errors("").is_empty());
+        assert!(label_value_errors("v1.2_x").is_empty());
+        assert_eq!(
+            label_value_errors(&"a".repeat(64)),
+            ["must be no more than 63 bytes"]
+        );
+        assert!(label_value_errors("a b")[0].starts_with("a valid label must be an empty string"));
     }
 
     #[test]

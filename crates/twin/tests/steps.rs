@@ -323,3 +323,74 @@ fn get_with_a_field_selector() {
         "{stderr}"
     );
 }
+
+/// Writes the API server refuses, with its words (each expected text was produced by a real
+/// v1.37.2 API server and kubectl for the same step), and label removal.
+#[test]
+fn refused_writes_are_worded_as_the_api_server_words_them() {
+    let sim = run(&[
+        (
+            "1m",
+            "kubectl patch deployment web -n shop -p '{\"metadata\":{\"name\":\"other\"}}'",
+        ),
+        (
+            "1m",
+            "kubectl patch deployment web -n shop -p '{\"metadata\":{\"namespace\":\"x\"}}'",
+        ),
+        (
+            "1m",
+            "kubectl patch deployment web -n shop --type json -p '[{\"op\":\"remove\",\"path\":\"/spec/selector\"}]'",
+        ),
+        ("1m", "kubectl label node n-1 'a b=c'"),
+        ("1m", "kubectl label node n-1 foo.io/bar=x"),
+        ("2m", "kubectl label node n-1 foo.io/bar-"),
+        ("2m", "kubectl label node n-1 foo.io/bar-"),
+        ("2m", "kubectl label node n-1 'x=a b'"),
+        ("3m", "kubectl delete priorityclass system-node-critical"),
+        ("3m", "kubectl delete namespace kube-system"),
+    ]);
+    let err = |i: usize| {
+        let (stdout, stderr, code) = out(&sim, i);
+        (
+            stdout.trim_end().to_string(),
+            stderr.trim_end().to_string(),
+            code,
+        )
+    };
+    assert_eq!(
+        err(0).1,
+        "Error from server (BadRequest): the name of the object (other) does not match the name on the URL (web)"
+    );
+    assert_eq!(
+        err(1).1,
+        "Error from server (BadRequest): the namespace of the provided object does not match the namespace sent on the request"
+    );
+    assert_eq!(
+        err(2).1,
+        "The Deployment \"web\" is invalid: \n* spec.selector: Required value\n* spec.template.metadata.labels: Invalid value: {\"app\":\"web\"}: `selector` does not match template `labels`\n* spec.selector: Invalid value: null: field is immutable"
+    );
+    assert_eq!(
+        err(3).1,
+        "The Node \"n-1\" is invalid: metadata.labels: Invalid value: \"a b\": name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')"
+    );
+    assert_eq!((err(4).0.as_str(), err(4).2), ("node/n-1 labeled", 0));
+    assert_eq!((err(5).0.as_str(), err(5).2), ("node/n-1 unlabeled", 0));
+    assert_eq!(
+        (err(6).0.as_str(), err(6).1.as_str(), err(6).2),
+        ("node/n-1 not labeled", "label \"foo.io/bar\" not found.", 0)
+    );
+    assert!(err(7).1.starts_with(
+        "error: invalid label value: \"x=a b\": a valid label must be an empty string"
+    ));
+    assert_eq!(
+        err(8).1,
+        "Error from server (Forbidden): priorityclasses.scheduling.k8s.io \"system-node-critical\" is forbidden: this is a system priority class and cannot be deleted"
+    );
+    assert_eq!(
+        err(9).1,
+        "Error from server (Forbidden): namespaces \"kube-system\" is forbidden: this namespace may not be deleted"
+    );
+    for i in [0, 1, 2, 3, 7, 8, 9] {
+        assert_eq!(err(i).2, 1, "step {i}");
+    }
+}

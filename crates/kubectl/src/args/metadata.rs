@@ -6,8 +6,11 @@ use super::types::{Command, GlobalFlags, MetaChange};
 use super::usage;
 use crate::error::Result;
 
+/// Whether an argument is a change rather than a resource, as upstream's
+/// `GetResourcesAndPairs` decides (`k8s.io/kubectl/pkg/cmd/util/helpers.go`): `KEY=VALUE`
+/// (not starting with `=`) or `KEY-` (not `-` alone). `foo.io/bar-` removes a label.
 fn is_meta_change(s: &str) -> bool {
-    s.contains('=') || (s.ends_with('-') && !s.contains('/'))
+    (s.contains('=') && !s.starts_with('=')) || (s.ends_with('-') && s != "-")
 }
 
 fn parse_meta_change(s: &str, what: &str) -> Result<MetaChange> {
@@ -62,7 +65,9 @@ pub(super) fn parse_label(
             if is_meta_change(c) {
                 parse_meta_change(c, what)
             } else {
-                Err(usage(format!("invalid {what} spec: {c}")))
+                Err(usage(format!(
+                    "all resources must be specified before {what} changes: {c}"
+                )))
             }
         })
         .collect::<Result<Vec<_>>>()?;

@@ -212,15 +212,109 @@ impl Sim {
                     "annotations"
                 };
                 let (set, remove) = split_changes(changes);
+                let labels = field == "labels";
+                // kubectl checks label values itself, before any request.
+                if labels {
+                    for (k, v) in &set {
+                        let errs = crate::validate::label_value_errors(v);
+                        if !errs.is_empty() {
+                            return Err((
+                                String::new(),
+                                format!(
+                                    "error: invalid label value: \"{k}={v}\": {}",
+                                    errs.join(";")
+                                ),
+                            ));
+                        }
+                    }
+                }
                 let names = if *all {
                     self.names_of(*kind, inv)?
                 } else {
                     names.clone()
                 };
+                let kind_name = kname(*kind);
                 let mut out = vec![];
                 for n in names {
+                    let current = self.get_one(kind_name, &ns, &n);
+                    let old: std::collections::BTreeMap<String, String> = current
+                        .as_ref()
+                        .and_then(|v| v.pointer(&format!("/metadata/{field}")))
+                        .and_then(Value::as_object)
+                        .map(|m| {
+                            m.iter()
+                                .map(|(k, v)| (k.clone(), v.as_str().unwrap_or("").to_string()))
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                    if current.is_some() {
+                        // The API server's check of the keys (metadata validation).
+                        let errs: Vec<String> = set
+                            .iter()
+                            .flat_map(|(k, _)| {
+                                crate::validate::qualified_name_errors(k).into_iter().map(
+                                    move |m| {
+                                        format!("metadata.{field}: Invalid value: \"{k}\": {m}")
+                                    },
+                                )
+                            })
+                            .collect();
+                        match errs.as_slice() {
+                            [] => {}
+                            [one] => {
+                                return Err((
+                                    out.join("\n"),
+                                    format!("The {kind_name} \"{n}\" is invalid: {one}"),
+                                ));
+                            }
+                            many => {
+                                return Err((
+                                    out.join("\n"),
+                                    format!(
+                                        "The {kind_name} \"{n}\" is invalid: \n* {}",
+                                        many.join("\n* ")
+                                    ),
+                                ));
+                            }
+                        }
+                        if labels {
+                            for k in remove.iter().filter(|k| !old.contains_key(*k)) {
+                                if !self.pending_stderr.is_empty() {
+                                    self.pending_stderr.push('\n');
+                                }
+                                self.pending_stderr
+                                    .push_str(&format!("label \"{k}\" not found."));
+                            }
+                        }
+                        let mut new = old.clone();
+                        new.extend(set.iter().cloned());
+                        for k in &remove {
+                            new.remove(k);
+                        }
+                        // kubectl label: "not labeled" when nothing changes, "unlabeled" when
+                        // the object got shorter without --overwrite (label.go
+                        // updateDataChangeMsg).
+                        if labels && new == old {
+                            out.push(format!(
+                                "{}/{n} not labeled",
+                                kscale_kubectl::qualified_singular_of(kind_name)
+                            ));
+                            continue;
+                        }
+                        let shorter = serde_json::to_string(&new).map(|s| s.len()).unwrap_or(0)
+                            < serde_json::to_string(&old).map(|s| s.len()).unwrap_or(0);
+                        let line = self
+                            .set_metadata(field, kind_name, &ns, &n, &set, &remove, *overwrite)
+                            .map_err(|m| (out.join("\n"), m))?;
+                        out.push(if labels && shorter && !*overwrite {
+                            line.replace(" labeled", " unlabeled")
+                        } else {
+                            line
+                        });
+                        continue;
+                    }
                     out.push(
-                        self.set_metadata(field, kname(*kind), &ns, &n, &set, &remove, *overwrite)
+                        self.set_metadata(field, kind_name, &ns, &n, &set, &remove, *overwrite)
                             .map_err(|m| (out.join("\n"), m))?,
                     );
                 }
@@ -593,6 +687,9 @@ impl Sim {
         }
         let mut out = vec![];
         for (kind, ons, name) in targets {
+            if let Some(refusal) = protected_from_deletion(&kind, &name) {
+                return Err((out.join("\n"), refusal));
+            }
             if self.delete_object(&kind, &ons, &name, grace) {
                 out.push(format!(
                     "{} \"{name}\" deleted",
@@ -988,4 +1085,19 @@ fn split_changes(changes: &[MetaChange]) -> (Vec<(String, String)>, Vec<String>)
         }
     }
     (set, remove)
+}
+
+/// Objects the API server refuses to delete, with its words: the immortal namespaces (the
+/// NamespaceLifecycle admission plugin, `plugin/pkg/admission/namespace/lifecycle`) and the
+/// system PriorityClasses (`pkg/registry/scheduling/priorityclass/storage`).
+fn protected_from_deletion(kind: &str, name: &str) -> Option<String> {
+    match (kind, name) {
+        ("Namespace", "default" | "kube-system" | "kube-public") => Some(format!(
+            "Error from server (Forbidden): namespaces \"{name}\" is forbidden: this namespace may not be deleted"
+        )),
+        ("PriorityClass", "system-node-critical" | "system-cluster-critical") => Some(format!(
+            "Error from server (Forbidden): priorityclasses.scheduling.k8s.io \"{name}\" is forbidden: this is a system priority class and cannot be deleted"
+        )),
+        _ => None,
+    }
 }

@@ -22,6 +22,91 @@ pub enum PatchError {
     Invalid(String),
 }
 
+/// What the API server refuses in an update, worded as kubectl shows it: a changed name or
+/// namespace (`apiserver/pkg/endpoints/handlers/patch.go` `checkName`), and a workload's
+/// selector that is missing, does not select its template or changed
+/// (`pkg/apis/apps/validation/validation.go`: `ValidateDeploymentUpdate` and its siblings;
+/// the selector is immutable in `apps/v1`).
+pub fn check_update(
+    kind: &str,
+    name: &str,
+    current: &Value,
+    patched: &Value,
+) -> Result<(), String> {
+    let meta = |v: &Value, k: &str| {
+        v.pointer(&format!("/metadata/{k}"))
+            .and_then(Value::as_str)
+            .map(str::to_string)
+    };
+    if meta(patched, "name") != meta(current, "name") {
+        return Err(format!(
+            "Error from server (BadRequest): the name of the object ({}) does not match the name on the URL ({name})",
+            meta(patched, "name").unwrap_or_default()
+        ));
+    }
+    if meta(patched, "namespace") != meta(current, "namespace") {
+        return Err("Error from server (BadRequest): the namespace of the provided object does not match the namespace sent on the request".into());
+    }
+    if !matches!(
+        kind,
+        "Deployment" | "ReplicaSet" | "StatefulSet" | "DaemonSet"
+    ) {
+        return Ok(());
+    }
+    let (old, new) = (
+        current.pointer("/spec/selector"),
+        patched.pointer("/spec/selector"),
+    );
+    let labels = patched.pointer("/spec/template/metadata/labels");
+    let mut errors = Vec::new();
+    let mismatch = || {
+        format!(
+            "spec.template.metadata.labels: Invalid value: {}: `selector` does not match template `labels`",
+            labels.cloned().unwrap_or(Value::Null)
+        )
+    };
+    match new {
+        // A missing selector selects nothing, the template included.
+        None | Some(Value::Null) => {
+            errors.push("spec.selector: Required value".to_string());
+            errors.push(mismatch());
+        }
+        Some(sel) => {
+            let l: kscale_model::labels::Labels = labels
+                .and_then(Value::as_object)
+                .map(|m| {
+                    m.iter()
+                        .map(|(k, v)| (k.clone(), v.as_str().unwrap_or("").to_string()))
+                        .collect()
+                })
+                .unwrap_or_default();
+            let s = super::workloads::selector_of(Some(sel));
+            if s.is_empty() && kind == "Deployment" {
+                errors.push(format!(
+                    "spec.selector: Invalid value: {sel}: empty selector is invalid for deployment"
+                ));
+            }
+            if !s.matches(&l) {
+                errors.push(mismatch());
+            }
+        }
+    }
+    if new != old {
+        errors.push(format!(
+            "spec.selector: Invalid value: {}: field is immutable",
+            new.cloned().unwrap_or(Value::Null)
+        ));
+    }
+    match errors.as_slice() {
+        [] => Ok(()),
+        [one] => Err(format!("The {kind} \"{name}\" is invalid: {one}")),
+        many => Err(format!(
+            "The {kind} \"{name}\" is invalid: \n* {}",
+            many.join("\n* ")
+        )),
+    }
+}
+
 impl Sim {
     /// Patches an object as the API server does: the current object as rendered, patched,
     /// then written back through the path that owns it (a node's metadata and spec, a pod's
@@ -44,6 +129,7 @@ impl Sim {
         if patched == current {
             return Ok(false);
         }
+        check_update(kind, &name, &current, &patched).map_err(e)?;
         match kind {
             "Node" => {
                 let n = self.nodes.get_mut(name.as_str()).expect("exists");
