@@ -647,3 +647,84 @@ spec:
         "{summary}"
     );
 }
+
+#[test]
+fn the_cluster_autoscaler_adds_a_node_for_pending_pods_and_removes_it_when_empty() {
+    let Some(bin) =
+        real_bin("the_cluster_autoscaler_adds_a_node_for_pending_pods_and_removes_it_when_empty")
+    else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let s = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples/cluster-autoscaler-live/scenario.yaml")
+        .canonicalize()
+        .unwrap();
+    let out = tmp.path().join("out");
+    let run = run_cluster(&bin, &s, &out);
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run));
+    let summary = json(&out.join("summary.json"));
+    let ca = &summary["clusterAutoscaler"];
+    assert_eq!(
+        (
+            &ca["scaleUps"],
+            &ca["nodesAdded"],
+            &ca["scaleDowns"],
+            &ca["nodesRemoved"]
+        ),
+        (&1.into(), &1.into(), &1.into(), &1.into()),
+        "{summary}"
+    );
+    assert_eq!(summary["nodes"]["created"], 2, "{summary}");
+    assert_eq!(summary["nodes"]["final"], 1, "{summary}");
+    let t = lines(&out.join("transcript.jsonl"));
+    for e in &t[..4] {
+        assert_eq!(e["exitCode"], 0, "{e}");
+    }
+    // The pending pods run on the node the Cluster Autoscaler added to `workers`.
+    let nodes = t[1]["stdout"].as_str().unwrap();
+    let added: Vec<&str> = nodes
+        .lines()
+        .skip(1)
+        .map(|l| l.split_whitespace().next().unwrap())
+        .collect();
+    assert_eq!(added.len(), 1, "{nodes}");
+    assert!(nodes.contains(" Ready "), "{nodes}");
+    let pods = t[0]["stdout"].as_str().unwrap();
+    let web: Vec<&str> = pods.lines().filter(|l| l.starts_with("web-")).collect();
+    assert_eq!(web.len(), 2, "{pods}");
+    for l in &web {
+        assert!(l.contains(" Running ") && l.contains(added[0]), "{pods}");
+    }
+    let status = t[2]["stdout"].as_str().unwrap();
+    assert!(
+        status.contains("name: cluster-autoscaler-status"),
+        "{status}"
+    );
+    assert!(status.contains("- name: workers"), "{status}");
+    assert!(status.contains("cloudProviderTarget: 1"), "{status}");
+    // Empty after web went to zero, the node was removed.
+    assert!(
+        t[4]["stderr"]
+            .as_str()
+            .unwrap()
+            .contains("No resources found"),
+        "{}",
+        t[4]
+    );
+    let events = lines(&out.join("events.jsonl"));
+    let by = |reason: &str, kind: &str| {
+        events
+            .iter()
+            .filter(|e| {
+                e["reason"] == reason
+                    && e["source"] == "cluster-autoscaler"
+                    && e["involvedObject"]["kind"] == kind
+            })
+            .count()
+    };
+    assert_eq!(by("ScaledUpGroup", "ConfigMap"), 1);
+    assert_eq!(by("TriggeredScaleUp", "Pod"), 2);
+    assert_eq!(by("ScaleDownEmpty", "ConfigMap"), 1);
+    assert_eq!(by("ScaleDown", "Node"), 2, "marked, then removed");
+}

@@ -3,5 +3,6 @@
 //! same code. Decisions come from `kscale-controllers`; a component reads the cluster,
 //! asks its controller, and writes the result back.
 
+pub mod cluster_autoscaler;
 pub mod proportional;
 pub mod vpa;

@@ -72,6 +72,10 @@ pub struct KubeletStats {
     pub started: u64,
     /// Pods whose graceful deletion was completed.
     pub deleted: u64,
+    /// Nodes registered.
+    pub nodes_registered: u64,
+    /// Nodes removed ([`Kubelets::deregister`]).
+    pub nodes_removed: u64,
 }
 
 /// The kubelets of every node kscale registered.
@@ -136,7 +140,9 @@ impl Kubelets {
             ..Default::default()
         };
         kc.create(&node)?;
-        let index = self.nodes.len() as u32;
+        self.stats.nodes_registered += 1;
+        // A node's pod subnet (10.244.<index>.0/24): the registration order, never reused.
+        let index = (self.stats.nodes_registered - 1) as u32;
         self.nodes.insert(
             name.clone(),
             NodeState {
@@ -146,6 +152,21 @@ impl Kubelets {
             },
         );
         self.renew_lease(kc, &name)
+    }
+
+    /// Removes a node kscale registered, as the cloud's node lifecycle does when its instance
+    /// is terminated: its kubelet stops (no more Lease renewals or pod updates) and its Node is
+    /// deleted (the Lease goes with it, by owner reference; pods still bound to it are the pod
+    /// garbage collector's).
+    pub fn deregister(&mut self, kc: &mut KubeCluster, name: &str) -> Result<(), ApiError> {
+        if self.nodes.remove(name).is_none() {
+            return Ok(());
+        }
+        self.stats.nodes_removed += 1;
+        match kc.delete::<Node>("", name, None) {
+            Ok(()) | Err(ApiError::NotFound { .. }) => Ok(()),
+            Err(e) => Err(e),
+        }
     }
 
     fn renew_lease(&mut self, kc: &mut KubeCluster, node: &str) -> Result<(), ApiError> {

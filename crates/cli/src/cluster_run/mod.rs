@@ -3,14 +3,15 @@
 //! node-lifecycle controller decide; kscale registers the scenario's nodes (as the twin builds
 //! them), plays their kubelets (`kscale_kube::kubelet`), creates the manifests' objects, runs
 //! each kubectl step with the real kubectl at its time, and runs its own components live
-//! (today the cluster-proportional-autoscaler). The run directory has the twin's files:
+//! (the cluster-proportional-autoscaler, the Cluster Autoscaler over the scenario's node groups
+//! in `cluster_autoscaler.rs`, Karpenter's provisioning). The run directory has the twin's files:
 //! `summary.json` (with `backend: cluster` and the control plane's version), `events.jsonl`
 //! (the API's Events), `transcript.jsonl`, `timeseries.csv`, `report.html`.
 //!
 //! The scenario's load runs through the twin's fluid model and reaches the real HPA through
 //! kscale's `metrics.k8s.io` server (`load.rs`). Not yet on `--cluster` (the twin runs them):
-//! custom and external metrics, Karpenter, the Cluster Autoscaler, Elastic Pods; the run's
-//! summary lists what was not created on the cluster.
+//! custom and external metrics, Karpenter's disruption, CapacityBuffers, Elastic Pods; the
+//! run's summary lists what was not created on the cluster.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -28,6 +29,7 @@ use kscale_kube::kubelet::{Kubelets, PodLatency};
 use kscale_report::{EventRecord, InvolvedObject, RunOutput, TranscriptEntry};
 use kscale_twin::sim::cluster_api::SimCluster;
 
+mod cluster_autoscaler;
 mod karpenter;
 mod load;
 mod sampler;
@@ -313,7 +315,6 @@ fn drive(
         }
     }
 
-    let node_names: Vec<String> = kubelets.node_names().map(String::from).collect();
     let mut live_load = match LiveLoad::start(kc, scenario.loads.clone()) {
         Ok(l) => Some(l),
         Err(kscale_cluster::ApiError::AlreadyExists(e)) => {
@@ -332,6 +333,10 @@ fn drive(
     let mut steps = scenario.steps.iter().peekable();
     let mut transcript = Vec::new();
     let mut cpas: BTreeMap<(String, String), (ProportionalAutoscaler, u64)> = BTreeMap::new();
+    // The cluster clock's zero on the wall clock (timestamps the Cluster Autoscaler writes).
+    let origin_unix_ms = jiff::Timestamp::now().as_millisecond() - kc.now_ms() as i64;
+    let mut live_ca = cluster_autoscaler::LiveClusterAutoscaler::new(sim, &nodes, origin_unix_ms);
+    let mut ca_warnings: Vec<String> = Vec::new();
     let mut next_discovery = 0u64;
     let mut next_sample = 0u64;
     let mut samples = Sampler::default();
@@ -354,6 +359,8 @@ fn drive(
                 .map_err(|e| format!("karpenter: {e}"))?;
         }
         if let Some(l) = live_load.as_mut() {
+            // Nodes come and go (Karpenter, the Cluster Autoscaler): the current ones.
+            let node_names: Vec<String> = kubelets.node_names().map(String::from).collect();
             l.advance(kc, t, &node_names)
                 .map_err(|e| format!("load model: {e}"))?;
         }
@@ -369,6 +376,7 @@ fn drive(
         if t >= next_discovery {
             next_discovery = t + 5_000;
             for d in kc.list::<Deployment>(None, "").map_err(|e| e.to_string())? {
+                live_ca.discover(&d);
                 if cpa_container(&d).is_some() {
                     let ns = d.metadata.namespace.clone().unwrap_or_default();
                     let n = d.metadata.name.clone().unwrap_or_default();
@@ -401,6 +409,15 @@ fn drive(
         }
         for k in gone {
             cpas.remove(&k);
+        }
+        match live_ca.advance(kc, t, sim, &mut kubelets) {
+            Ok(new) => {
+                for w in new {
+                    eprintln!("warning: {w}");
+                    ca_warnings.push(w);
+                }
+            }
+            Err(e) => eprintln!("warning: cluster-autoscaler: {e}"),
         }
         if t >= end_ms {
             break;
@@ -439,11 +456,11 @@ fn drive(
         .iter()
         .filter(|e: &&TranscriptEntry| e.exit_code != 0)
         .count();
-    let summary = serde_json::json!({
+    let mut summary = serde_json::json!({
         "scenario": scenario.name(),
         "seed": scenario.seed(),
         "durationSeconds": end as f64 / 1000.0,
-        "nodes": {"final": kubelets.node_names().count(), "max": samples.max("nodes"), "created": kubelets.node_names().count(), "initial": nodes.len()},
+        "nodes": {"final": kubelets.node_names().count(), "max": samples.max("nodes"), "created": stats.nodes_registered, "removed": stats.nodes_removed, "initial": nodes.len()},
         "pods": {
             "final": phases,
             "maxPending": samples.max("pods_pending"),
@@ -458,6 +475,10 @@ fn drive(
         "events": {"total": events.len(), "byReason": by_reason},
         "notOnCluster": warnings,
     });
+    if live_ca.started() {
+        summary["clusterAutoscaler"] = live_ca.summary();
+        summary["warnings"] = ca_warnings.into();
+    }
     let charts = samples.charts();
     Ok(RunOutput {
         name: scenario.name().to_string(),
@@ -633,6 +654,19 @@ fn delete_run_objects(kc: &mut KubeCluster) -> Result<(), String> {
         }
         for n in ours {
             let _ = nodes.delete(&n, &dp).await;
+        }
+        // The Cluster Autoscaler's status ConfigMap, when this run wrote it.
+        let config_maps: Api<k8s_openapi::api::core::v1::ConfigMap> =
+            Api::namespaced(client.clone(), "kube-system");
+        if let Ok(cm) = config_maps.get("cluster-autoscaler-status").await
+            && cm
+                .metadata
+                .labels
+                .as_ref()
+                .and_then(|l| l.get(kscale_kube::RUN_LABEL))
+                .is_some_and(|r| sel.ends_with(r.as_str()))
+        {
+            let _ = config_maps.delete("cluster-autoscaler-status", &dp).await;
         }
         // The metrics APIService and its Service, when this run registered them.
         let services: Api<k8s_openapi::api::core::v1::Service> =

@@ -127,6 +127,19 @@ impl ExpansionOption {
 /// Parsed `priorities` of the `cluster-autoscaler-priority-expander` ConfigMap: priority → regexes.
 pub type Priorities = BTreeMap<i32, Vec<String>>;
 
+/// Parses the ConfigMap's `priorities` YAML (`priority: [regex, ...]`); the error is the YAML
+/// parser's first line.
+pub fn parse_priorities(text: &str) -> Result<Priorities, String> {
+    serde_saphyr::from_str::<Priorities>(text).map_err(|e| {
+        e.to_string()
+            .lines()
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_string()
+    })
+}
+
 /// Inputs the stateful expanders need besides the options.
 #[derive(Debug, Default)]
 pub struct ExpanderContext<'a> {
@@ -395,6 +408,14 @@ mod tests {
         let mut w = vec![];
         let out = priority(opts, &ctx, &mut w);
         (out.into_iter().map(|o| o.group).collect(), w)
+    }
+
+    #[test]
+    fn priorities_parse_from_yaml() {
+        let p = parse_priorities("10:\n  - .*on-demand.*\n50:\n  - .*spot.*\n").unwrap();
+        assert_eq!(p[&50], [".*spot.*"]);
+        assert_eq!(p[&10], [".*on-demand.*"]);
+        assert!(parse_priorities("ten: [a]").is_err());
     }
 
     #[test]

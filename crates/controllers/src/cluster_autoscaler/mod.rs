@@ -15,9 +15,17 @@
 //! - [`scale_down`]: utilization, drainability rules, removable nodes, deletion selection.
 //! - [`capacity_buffer`]: how many virtual pods a CapacityBuffer asks for.
 //! - [`status`]: the `cluster-autoscaler-status` ConfigMap's status document.
+//! - [`events`]: the reasons and messages of the Events it records.
+//!
+//! What the twin (`kscale-twin`, `sim/cluster_autoscaler.rs`) and the live component
+//! (`kscale-components`, `cluster_autoscaler`) share beyond the decisions is here too: which
+//! Deployments run it ([`is_ca_image`]), the node groups it manages
+//! ([`Config::managed_groups`] over the cloud's [`CloudNodeGroup`]s) and the pod prices of the
+//! price expander ([`pod_price`]).
 
 pub mod capacity_buffer;
 pub mod estimator;
+pub mod events;
 pub mod expander;
 pub mod scale_down;
 pub mod status;
@@ -29,6 +37,39 @@ use kscale_model::{Resources, SimTime};
 
 use crate::scheduler::{NodeInfo, PodInfo, fits};
 use expander::{ExpanderContext, ExpanderName, ExpanderWarning, ExpansionOption};
+
+/// Event source of the Cluster Autoscaler.
+pub const SOURCE: &str = "cluster-autoscaler";
+/// The priority expander's ConfigMap (in `--namespace`).
+pub const PRIORITY_CONFIGMAP: &str = "cluster-autoscaler-priority-expander";
+/// The status ConfigMap (kube-system) the Cluster Autoscaler records its cluster-wide events on.
+pub const STATUS_CONFIGMAP: &str = "cluster-autoscaler-status";
+/// Taint put on nodes being removed (`utils/taints/taints.go` `ToBeDeletedTaint`).
+pub const TO_BE_DELETED_TAINT: &str = "ToBeDeletedByClusterAutoscaler";
+/// GCE's on-demand prices per core-hour and GiB-hour, used for pod prices by the price expander
+/// (kubernetes/autoscaler `cloudprovider/gce/gce_price_model.go`; an *assumption* for AWS,
+/// whose provider implements no pricing model).
+pub const POD_PRICE_PER_CORE_HOUR: f64 = 0.033174;
+/// See [`POD_PRICE_PER_CORE_HOUR`].
+pub const POD_PRICE_PER_GIB_HOUR: f64 = 0.004446;
+
+/// The price of a pod for an hour from its requests (the price expander's pod price).
+pub fn pod_price(r: &Resources) -> f64 {
+    r.cpu_milli as f64 / 1000.0 * POD_PRICE_PER_CORE_HOUR
+        + r.memory as f64 / (1u64 << 30) as f64 * POD_PRICE_PER_GIB_HOUR
+}
+
+/// Whether a container image is the Cluster Autoscaler's: its last path segment is
+/// `cluster-autoscaler` or `cluster-autoscaler-<arch>` (any registry, tag or digest).
+pub fn is_ca_image(image: &str) -> bool {
+    let name = image.rsplit('/').next().unwrap_or(image);
+    let name = name.split(['@', ':']).next().unwrap_or(name);
+    // Older multi-arch tags name the image per architecture.
+    name == "cluster-autoscaler"
+        || name
+            .strip_prefix("cluster-autoscaler-")
+            .is_some_and(|a| matches!(a, "amd64" | "arm64" | "arm" | "ppc64le" | "s390x"))
+}
 
 /// Default `--expendable-pods-priority-cutoff` (−10).
 pub const DEFAULT_EXPENDABLE_PODS_PRIORITY_CUTOFF: i32 = -10;
@@ -405,6 +446,61 @@ pub struct NodeGroup {
     pub capacity: Resources,
     /// Price of one node for an hour, USD.
     pub price_per_hour: f64,
+}
+
+/// A node group as the cloud provider describes it (upstream `cloudprovider.NodeGroup`: `Id`,
+/// `MinSize`, `MaxSize`, `TemplateNodeInfo`, and the pricing model's node price).
+#[derive(Clone, Debug, PartialEq)]
+pub struct CloudNodeGroup {
+    /// Group id.
+    pub id: String,
+    /// The cloud's minimum size.
+    pub min: u32,
+    /// The cloud's maximum size.
+    pub max: u32,
+    /// A node built from the group's template (labels, taints, allocatable; no pods).
+    pub template: NodeInfo,
+    /// Capacity of one node.
+    pub capacity: Resources,
+    /// Price of one node for an hour, USD.
+    pub price_per_hour: f64,
+}
+
+impl Config {
+    /// The bounds this autoscaler gives a cloud group: those of its `--nodes=MIN:MAX:NAME`
+    /// entry, else the cloud's own with `--node-group-auto-discovery`; `None` when it does not
+    /// manage the group.
+    pub fn group_bounds(&self, id: &str, cloud_min: u32, cloud_max: u32) -> Option<(u32, u32)> {
+        match self.nodes.iter().find(|s| s.name == id) {
+            Some(s) => Some((s.min, s.max)),
+            None if !self.auto_discovery.is_empty() => Some((cloud_min, cloud_max)),
+            None => None,
+        }
+    }
+
+    /// The node groups this autoscaler manages, in the cloud's order, with their current
+    /// target sizes (`target(id)`).
+    pub fn managed_groups(
+        &self,
+        cloud: &[CloudNodeGroup],
+        mut target: impl FnMut(&str) -> u32,
+    ) -> Vec<NodeGroup> {
+        cloud
+            .iter()
+            .filter_map(|g| {
+                let (min, max) = self.group_bounds(&g.id, g.min, g.max)?;
+                Some(NodeGroup {
+                    id: g.id.clone(),
+                    min,
+                    max,
+                    target: target(&g.id),
+                    template: g.template.clone(),
+                    capacity: g.capacity,
+                    price_per_hour: g.price_per_hour,
+                })
+            })
+            .collect()
+    }
 }
 
 /// Exponential node-group backoff (`utils/backoff/exponential_backoff.go`).
@@ -896,6 +992,72 @@ mod tests {
     }
 
     // core/utils/expendable_test.go: equal priority is not expendable, lower is.
+    fn words(args: &[&str]) -> Vec<String> {
+        args.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn managed_groups_take_the_nodes_bounds_or_all_groups_with_auto_discovery() {
+        let cloud: Vec<CloudNodeGroup> = ["a", "b", "c"]
+            .iter()
+            .map(|id| {
+                let g = group(id, 2000, 0, 5);
+                CloudNodeGroup {
+                    id: g.id,
+                    min: 1,
+                    max: 5,
+                    template: g.template,
+                    capacity: g.capacity,
+                    price_per_hour: g.price_per_hour,
+                }
+            })
+            .collect();
+        let sizes = |g: &str| if g == "b" { 3 } else { 0 };
+        let (named, _) =
+            Config::from_args(&words(&["--nodes=0:9:c", "--nodes=2:4:b", "--nodes=0:1:z"]));
+        let got: Vec<(String, u32, u32, u32)> = named
+            .managed_groups(&cloud, sizes)
+            .into_iter()
+            .map(|g| (g.id, g.min, g.max, g.target))
+            .collect();
+        assert_eq!(
+            got,
+            [("b".into(), 2, 4, 3), ("c".into(), 0, 9, 0)],
+            "the cloud's order, the flags' bounds, unknown names ignored"
+        );
+        let (auto, _) = Config::from_args(&words(&[
+            "--node-group-auto-discovery=asg:tag=k8s.io/cluster-autoscaler/enabled",
+            "--nodes=0:2:a",
+        ]));
+        let got: Vec<(String, u32, u32)> = auto
+            .managed_groups(&cloud, sizes)
+            .into_iter()
+            .map(|g| (g.id, g.min, g.max))
+            .collect();
+        assert_eq!(
+            got,
+            [("a".into(), 0, 2), ("b".into(), 1, 5), ("c".into(), 1, 5)]
+        );
+        assert!(Config::default().managed_groups(&cloud, sizes).is_empty());
+    }
+
+    #[test]
+    fn ca_images_are_recognised_by_their_last_path_segment() {
+        for i in [
+            "registry.k8s.io/autoscaling/cluster-autoscaler:v1.32.0",
+            "k8s.gcr.io/autoscaling/cluster-autoscaler-amd64:v1.21.0",
+            "cluster-autoscaler@sha256:0123",
+        ] {
+            assert!(is_ca_image(i), "{i}");
+        }
+        for i in [
+            "registry.k8s.io/cpa/cluster-proportional-autoscaler:v1.8.9",
+            "example.com/cluster-autoscaler-ui:1",
+        ] {
+            assert!(!is_ca_image(i), "{i}");
+        }
+    }
+
     #[test]
     fn expendable_is_strictly_below_the_cutoff() {
         assert!(!is_expendable(-10, -10));

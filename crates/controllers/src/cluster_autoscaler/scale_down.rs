@@ -48,6 +48,40 @@ pub enum ControllerKind {
     Other,
 }
 
+impl ControllerKind {
+    /// The kind of a pod's controller owner reference (`ReplicaSet`, `DaemonSet`, ...).
+    pub fn from_kind(kind: &str) -> ControllerKind {
+        match kind {
+            "ReplicaSet" => ControllerKind::ReplicaSet,
+            "ReplicationController" => ControllerKind::ReplicationController,
+            "StatefulSet" => ControllerKind::StatefulSet,
+            "Job" => ControllerKind::Job,
+            "DaemonSet" => ControllerKind::DaemonSet,
+            _ => ControllerKind::Other,
+        }
+    }
+}
+
+/// The `cluster-autoscaler.kubernetes.io/safe-to-evict-local-volumes` annotation.
+pub const SAFE_TO_EVICT_LOCAL_VOLUMES: &str =
+    "cluster-autoscaler.kubernetes.io/safe-to-evict-local-volumes";
+
+/// Whether a pod uses local storage as the local-storage rule reads it
+/// (`simulator/drainability/rules/localstorage`): a volume that is a hostPath or an emptyDir
+/// not backed by memory (`(name, is_local)` per volume), unless named in the
+/// [`SAFE_TO_EVICT_LOCAL_VOLUMES`] annotation (comma-separated).
+pub fn uses_local_storage<'a>(
+    volumes: impl IntoIterator<Item = (&'a str, bool)>,
+    safe_annotation: Option<&str>,
+) -> bool {
+    let safe: std::collections::BTreeSet<&str> = safe_annotation
+        .map(|v| v.split(',').map(str::trim).collect())
+        .unwrap_or_default();
+    volumes
+        .into_iter()
+        .any(|(name, local)| local && !safe.contains(name))
+}
+
 /// What the drainability rules need to know about a pod besides [`PodInfo`].
 #[derive(Clone, Debug, PartialEq)]
 pub struct PodDrainInfo {
@@ -575,6 +609,22 @@ mod tests {
     }
 
     // simulator/drain_test.go TestGetPodsToMove and drainability/rules/*_test.go cases.
+    #[test]
+    fn local_storage_is_a_local_volume_not_listed_safe() {
+        assert!(!uses_local_storage([("cache", false)], None));
+        assert!(uses_local_storage([("cache", true)], None));
+        assert!(!uses_local_storage([("cache", true)], Some("tmp, cache")));
+        assert!(uses_local_storage(
+            [("cache", true), ("data", true)],
+            Some("cache")
+        ));
+        assert_eq!(
+            ControllerKind::from_kind("DaemonSet"),
+            ControllerKind::DaemonSet
+        );
+        assert_eq!(ControllerKind::from_kind("Rollout"), ControllerKind::Other);
+    }
+
     #[test]
     fn drainability_rules() {
         let rs = pod(1, "default", 100, 0, "web");

@@ -9,7 +9,9 @@
 //! Not emulated: `lastProbeTime` / `lastTransitionTime` (the twin writes the status only when
 //! something it reflects changed), unready, not-started, long-unregistered and being-deleted
 //! node counts (always 0 in the twin), and node groups' health (always `Healthy`).
-//! The caller renders the types (they derive [`serde::Serialize`]) as YAML.
+//! [`render`] writes the document as YAML.
+
+use std::collections::BTreeMap;
 
 use serde::Serialize;
 
@@ -305,8 +307,84 @@ pub fn get_status(
     }
 }
 
+/// Counts what the status reads (upstream `ClusterStateRegistry.updateReadinessStats`),
+/// cluster-wide and per group: `nodes` gives each registered node's group (if any) and
+/// whether it is Ready, `upcoming` each group's requested instances not registered yet, and
+/// `unneeded` each unneeded node's group (`None` when it has none or is gone). A group's
+/// candidates count only once it has registered or upcoming nodes; the cluster counts every
+/// unneeded node.
+pub fn tally<'a>(
+    nodes: impl IntoIterator<Item = (Option<&'a str>, bool)>,
+    upcoming: impl IntoIterator<Item = (&'a str, u64)>,
+    unneeded: impl IntoIterator<Item = Option<&'a str>>,
+) -> (Readiness, BTreeMap<&'a str, Readiness>) {
+    let mut cluster = Readiness::default();
+    let mut per: BTreeMap<&str, Readiness> = BTreeMap::new();
+    for (group, ready) in nodes {
+        cluster.registered += 1;
+        cluster.ready += ready as u64;
+        if let Some(g) = group {
+            let e = per.entry(g).or_default();
+            e.registered += 1;
+            e.ready += ready as u64;
+        }
+    }
+    for (g, n) in upcoming {
+        if n > 0 {
+            cluster.unregistered += n;
+            per.entry(g).or_default().unregistered += n;
+        }
+    }
+    for group in unneeded {
+        cluster.candidates += 1;
+        if let Some(e) = group.and_then(|g| per.get_mut(g)) {
+            e.candidates += 1;
+        }
+    }
+    (cluster, per)
+}
+
+/// The status document as `utils/status/status.go` writes it (`yaml.Marshal`: block style,
+/// fields in declaration order, sequences not indented under their key), rendered under YAML
+/// 1.2 rules: strings such as the RFC 3339 `time` stay plain.
+pub fn render(s: &ClusterAutoscalerStatus) -> String {
+    let mut opts = serde_saphyr::SerializerOptions::default();
+    opts.yaml_12 = true;
+    opts.no_lang_directive = true;
+    serde_saphyr::to_string_with_options(s, opts).expect("the status document serializes")
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn tally_counts_groups_upcoming_nodes_and_candidates() {
+        let (cluster, per) = tally(
+            [(Some("a"), true), (Some("a"), false), (None, true)],
+            [("a", 2), ("b", 1), ("c", 0)],
+            [Some("a"), Some("c"), None],
+        );
+        assert_eq!(
+            cluster,
+            Readiness {
+                registered: 3,
+                ready: 2,
+                unregistered: 3,
+                candidates: 3
+            }
+        );
+        assert_eq!(
+            per["a"],
+            Readiness {
+                registered: 2,
+                ready: 1,
+                unregistered: 2,
+                candidates: 1
+            }
+        );
+        assert_eq!(per["b"].unregistered, 1);
+        assert!(!per.contains_key("c"), "no nodes, no candidates counted");
+    }
+
     use super::*;
 
     fn group(name: &str, unregistered: u64, backed_off: bool, candidates: u64) -> GroupFacts<'_> {

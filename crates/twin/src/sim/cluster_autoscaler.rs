@@ -28,9 +28,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use kscale_controllers::cluster_autoscaler::{
-    self as ca, Config, NodeGroup, ScaleUpInput,
+    self as ca, CloudNodeGroup, Config, NodeGroup, ScaleUpInput, events,
     scale_down::{self, ControllerKind, NodeView, PodDrainInfo},
-    status::{self, ClusterAutoscalerStatus, GroupFacts, Readiness},
+    status::{self, ClusterAutoscalerStatus, GroupFacts},
 };
 use kscale_controllers::scheduler::{NodeInfo, PodInfo};
 use kscale_model::{Resources, SimTime, Taint, TaintEffect};
@@ -46,23 +46,13 @@ use super::{Event, Sim};
 use crate::cloud;
 use crate::manifest::Warning;
 
-/// Event source of the Cluster Autoscaler.
-pub const SOURCE: &str = "cluster-autoscaler";
-/// The priority expander's ConfigMap.
-pub const PRIORITY_CONFIGMAP: &str = "cluster-autoscaler-priority-expander";
-/// The status ConfigMap the Cluster Autoscaler records its cluster-wide events on.
-pub const STATUS_CONFIGMAP: &str = "cluster-autoscaler-status";
-/// Taint put on nodes being removed.
-pub const TO_BE_DELETED_TAINT: &str = "ToBeDeletedByClusterAutoscaler";
+pub use kscale_controllers::cluster_autoscaler::{
+    POD_PRICE_PER_CORE_HOUR, POD_PRICE_PER_GIB_HOUR, PRIORITY_CONFIGMAP, SOURCE, STATUS_CONFIGMAP,
+    TO_BE_DELETED_TAINT,
+};
 /// How often a node being drained is checked for its pods to be gone (assumption: upstream
 /// polls evictions every 5 s, `core/scaledown/actuation/drain.go`).
 pub const DRAIN_POLL_MS: u64 = 5_000;
-/// GCE's on-demand prices per core-hour and GiB-hour, used for pod prices by the price expander
-/// (kubernetes/autoscaler `cloudprovider/gce/gce_price_model.go`; an *assumption* for AWS,
-/// whose provider implements no pricing model).
-pub const POD_PRICE_PER_CORE_HOUR: f64 = 0.033174;
-/// See [`POD_PRICE_PER_CORE_HOUR`].
-pub const POD_PRICE_PER_GIB_HOUR: f64 = 0.004446;
 
 /// Ids of CapacityBuffer fake pods start here (the twin's pod ids never get there).
 pub const FAKE_POD_ID_BASE: u64 = 1 << 62;
@@ -146,23 +136,16 @@ pub struct ScaleUpStamp {
     pending: Vec<u64>,
 }
 
-/// The Cluster Autoscaler container of a Deployment, if any: the image's last path segment is
-/// `cluster-autoscaler` or `cluster-autoscaler-<arch>` (any registry, tag or digest).
+/// The Cluster Autoscaler container of a Deployment, if any ([`ca::is_ca_image`]).
 pub fn ca_container(deploy: &Value) -> Option<&Value> {
     deploy
         .pointer("/spec/template/spec/containers")
         .and_then(Value::as_array)?
         .iter()
         .find(|c| {
-            c.get("image").and_then(Value::as_str).is_some_and(|i| {
-                let name = i.rsplit('/').next().unwrap_or(i);
-                let name = name.split(['@', ':']).next().unwrap_or(name);
-                // Older multi-arch tags name the image per architecture.
-                name == "cluster-autoscaler"
-                    || name.strip_prefix("cluster-autoscaler-").is_some_and(|a| {
-                        matches!(a, "amd64" | "arm64" | "arm" | "ppc64le" | "s390x")
-                    })
-            })
+            c.get("image")
+                .and_then(Value::as_str)
+                .is_some_and(ca::is_ca_image)
         })
 }
 
@@ -173,11 +156,6 @@ pub fn container_words(c: &Value) -> Vec<String> {
         .flat_map(|f| c.get(*f).and_then(Value::as_array).into_iter().flatten())
         .filter_map(|w| w.as_str().map(str::to_string))
         .collect()
-}
-
-fn pod_price(r: &Resources) -> f64 {
-    r.cpu_milli as f64 / 1000.0 * POD_PRICE_PER_CORE_HOUR
-        + r.memory as f64 / (1u64 << 30) as f64 * POD_PRICE_PER_GIB_HOUR
 }
 
 impl Sim {
@@ -249,15 +227,19 @@ impl Sim {
         for u in self.ca.upcoming.values() {
             *sizes.entry(u.group.as_str()).or_insert(0) += 1;
         }
+        cfg.managed_groups(&self.ca_cloud_groups(), |g| {
+            sizes.get(g).copied().unwrap_or(0)
+        })
+    }
+
+    /// The cloud's node groups (`spec.cloud.nodeGroups` of a known instance type), each with
+    /// its template node: the labels, taints and allocatable its nodes get, as a
+    /// Cluster Autoscaler reads them from the group's launch template.
+    pub fn ca_cloud_groups(&self) -> Vec<CloudNodeGroup> {
         let region = self.region();
         let zones = self.zones();
         let mut out = vec![];
         for g in &self.scenario.doc.spec.cloud.node_groups {
-            let (min, max) = match cfg.nodes.iter().find(|s| s.name == g.name) {
-                Some(s) => (s.min, s.max),
-                None if !cfg.auto_discovery.is_empty() => (g.min, g.max),
-                None => continue,
-            };
             let Some(it) = cloud::instance_type(&g.instance_type) else {
                 continue;
             };
@@ -300,11 +282,10 @@ impl Sim {
                 memory: it.allocatable_memory(),
                 pods: it.max_pods as i64,
             };
-            out.push(NodeGroup {
+            out.push(CloudNodeGroup {
                 id: g.name.clone(),
-                min,
-                max,
-                target: sizes.get(g.name.as_str()).copied().unwrap_or(0),
+                min: g.min,
+                max: g.max,
                 template: NodeInfo {
                     name: format!("template-node-for-{}", g.name).into(),
                     labels,
@@ -345,11 +326,11 @@ impl Sim {
             Err(e) => {
                 self.emit(
                     "Warning",
-                    "PriorityConfigMapInvalid",
+                    events::PRIORITY_CONFIGMAP_INVALID,
                     "ConfigMap",
                     &cfg.namespace,
                     PRIORITY_CONFIGMAP,
-                    format!("Wrong configuration for priority expander: Can't parse YAML with priorities in the configmap: {e}. Ignoring update."),
+                    events::priorities_unparsable(e),
                     SOURCE,
                 );
                 None
@@ -408,33 +389,25 @@ impl Sim {
         }
         self.ca.status_stamp = Some(stamp);
         let groups = self.ca_groups(cfg);
-        let mut per: BTreeMap<&str, Readiness> = BTreeMap::new();
-        for n in self.nodes.values() {
-            if let Some(g) = n.info.labels.get(NODE_GROUP_LABEL) {
-                let e = per.entry(g.as_str()).or_default();
-                e.registered += 1;
-                e.ready += n.info.ready as u64;
-            }
-        }
+        let mut upcoming: BTreeMap<&str, u64> = BTreeMap::new();
         for u in self.ca.upcoming.values() {
-            per.entry(u.group.as_str()).or_default().unregistered += 1;
+            *upcoming.entry(u.group.as_str()).or_default() += 1;
         }
-        for n in self.ca.state.unneeded_since.keys() {
-            if let Some(g) = self
-                .nodes
-                .get(n.as_str())
-                .and_then(|x| x.info.labels.get(NODE_GROUP_LABEL))
-                && let Some(e) = per.get_mut(g.as_str())
-            {
-                e.candidates += 1;
-            }
-        }
-        let cluster = Readiness {
-            registered: self.nodes.len() as u64,
-            ready: self.nodes.values().filter(|n| n.info.ready).count() as u64,
-            unregistered: self.ca.upcoming.len() as u64,
-            candidates: self.ca.state.unneeded_since.len() as u64,
-        };
+        let (cluster, per) = status::tally(
+            self.nodes.values().map(|n| {
+                (
+                    n.info.labels.get(NODE_GROUP_LABEL).map(String::as_str),
+                    n.info.ready,
+                )
+            }),
+            upcoming,
+            self.ca.state.unneeded_since.keys().map(|n| {
+                self.nodes
+                    .get(n.as_str())
+                    .and_then(|x| x.info.labels.get(NODE_GROUP_LABEL))
+                    .map(String::as_str)
+            }),
+        );
         let facts: Vec<GroupFacts> = groups
             .iter()
             .map(|g| GroupFacts {
@@ -526,19 +499,11 @@ impl Sim {
         }
         for (g, (n, ice)) in by_group {
             let (reason, msg) = if ice {
-                (
-                    "ScaleUpFailed",
-                    format!(
-                        "Failed adding {n} nodes to group {g} due to OutOfResource.InsufficientInstanceCapacity; source errors: We currently do not have sufficient capacity in the Availability Zone you requested"
-                    ),
-                )
+                (events::SCALE_UP_FAILED, events::scale_up_failed(&g, n))
             } else {
                 (
-                    "ScaleUpTimedOut",
-                    format!(
-                        "Nodes added to group {g} failed to register within {}",
-                        fmt_duration(cfg.max_node_provision_time_ms)
-                    ),
+                    events::SCALE_UP_TIMED_OUT,
+                    events::scale_up_timed_out(&g, cfg.max_node_provision_time_ms),
                 )
             };
             self.emit(
@@ -752,7 +717,7 @@ impl Sim {
                 nodes: &nodes,
                 groups: &groups,
                 cluster_nodes,
-                pod_price: &pod_price,
+                pod_price: &ca::pod_price,
                 priorities: priorities.as_ref(),
                 pick: &mut pick,
             },
@@ -781,7 +746,7 @@ impl Sim {
             self.count("caNotTriggerScaleUp");
             self.emit(
                 "Normal",
-                "NotTriggerScaleUp",
+                events::NOT_TRIGGER_SCALE_UP,
                 "Pod",
                 &ns,
                 &name,
@@ -795,12 +760,7 @@ impl Sim {
             return false;
         }
         self.ca.idle_scale_up = None;
-        let infos: Vec<String> = result
-            .increases
-            .iter()
-            .map(|i| format!("{{{} {}->{} (max: {})}}", i.group, i.from, i.to, i.max))
-            .collect();
-        let infos = format!("[{}]", infos.join(" "));
+        let triggered_msg = events::triggered_scale_up(&result.increases);
         // Up to 20 pod names per decision (buffer fake pods by their buffer's name).
         let triggered_by: Vec<String> = result
             .triggered
@@ -818,14 +778,11 @@ impl Sim {
         for i in &result.increases {
             self.emit(
                 "Normal",
-                "ScaledUpGroup",
+                events::SCALED_UP_GROUP,
                 "ConfigMap",
                 "kube-system",
                 STATUS_CONFIGMAP,
-                format!(
-                    "Scale-up: setting group {} size to {} instead of {} (max: {})",
-                    i.group, i.to, i.from, i.max
-                ),
+                events::scaled_up_group(i),
                 SOURCE,
             );
             self.count("caScaleUps");
@@ -876,11 +833,11 @@ impl Sim {
             self.ca.not_triggered.remove(id);
             self.emit(
                 "Normal",
-                "TriggeredScaleUp",
+                events::TRIGGERED_SCALE_UP,
                 "Pod",
                 &ns,
                 &name,
-                format!("pod triggered scale-up: {infos}"),
+                triggered_msg.clone(),
                 SOURCE,
             );
         }
@@ -909,33 +866,25 @@ impl Sim {
             return PodDrainInfo::replicated();
         };
         let a = &p.template.annotations;
-        let controller = p.owner.as_ref().map(|o| match o.kind {
-            "ReplicaSet" => ControllerKind::ReplicaSet,
-            "ReplicationController" => ControllerKind::ReplicationController,
-            "StatefulSet" => ControllerKind::StatefulSet,
-            "Job" => ControllerKind::Job,
-            "DaemonSet" => ControllerKind::DaemonSet,
-            _ => ControllerKind::Other,
-        });
-        let safe_local: BTreeSet<&str> = a
-            .get("cluster-autoscaler.kubernetes.io/safe-to-evict-local-volumes")
-            .map(|v| v.split(',').map(str::trim).collect())
-            .unwrap_or_default();
-        let local_storage = p
-            .template
-            .spec
-            .get("volumes")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .any(|v| {
-                let name = v.get("name").and_then(Value::as_str).unwrap_or("");
-                let host_path = v.get("hostPath").is_some();
-                let empty_dir = v
-                    .get("emptyDir")
-                    .is_some_and(|e| e.get("medium").and_then(Value::as_str) != Some("Memory"));
-                (host_path || empty_dir) && !safe_local.contains(name)
-            });
+        let controller = p.owner.as_ref().map(|o| ControllerKind::from_kind(o.kind));
+        let local_storage = scale_down::uses_local_storage(
+            p.template
+                .spec
+                .get("volumes")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .map(|v| {
+                    let name = v.get("name").and_then(Value::as_str).unwrap_or("");
+                    let host_path = v.get("hostPath").is_some();
+                    let empty_dir = v
+                        .get("emptyDir")
+                        .is_some_and(|e| e.get("medium").and_then(Value::as_str) != Some("Memory"));
+                    (name, host_path || empty_dir)
+                }),
+            a.get(scale_down::SAFE_TO_EVICT_LOCAL_VOLUMES)
+                .map(String::as_str),
+        );
         PodDrainInfo {
             controller,
             mirror: a.contains_key("kubernetes.io/config.mirror"),
@@ -1111,22 +1060,7 @@ impl Sim {
             .filter_map(|id| self.pods.get(id))
             .map(|p| format!("{}/{}", p.namespace, p.name))
             .collect();
-        let (reason, msg) = if r.empty {
-            (
-                "ScaleDownEmpty",
-                format!("Scale-down: removing empty node {:?}", r.node),
-            )
-        } else {
-            (
-                "ScaleDown",
-                format!(
-                    "Scale-down: removing node {}, utilization: {{{:.2}}}, pods to reschedule: {}",
-                    r.node,
-                    r.utilization,
-                    pods.join(",")
-                ),
-            )
-        };
+        let (reason, msg) = events::scale_down(r, &pods);
         self.emit(
             "Normal",
             reason,
@@ -1138,11 +1072,11 @@ impl Sim {
         );
         self.emit(
             "Normal",
-            "ScaleDown",
+            events::SCALE_DOWN,
             "Node",
             "",
             &r.node,
-            "marked the node as toBeDeleted/unschedulable".into(),
+            events::NODE_MARKED.into(),
             SOURCE,
         );
         self.count("caScaleDowns");
@@ -1169,11 +1103,11 @@ impl Sim {
             let (ns, name) = (p.namespace.to_string(), p.name.to_string());
             self.emit(
                 "Normal",
-                "ScaleDown",
+                events::SCALE_DOWN,
                 "Pod",
                 &ns,
                 &name,
-                "deleting pod for node scale down".into(),
+                events::POD_DELETING.into(),
                 SOURCE,
             );
             self.delete_pod(*id, Some(grace));
@@ -1224,11 +1158,11 @@ impl Sim {
         self.ca.removing.remove(node);
         self.emit(
             "Normal",
-            "ScaleDown",
+            events::SCALE_DOWN,
             "Node",
             "",
             node,
-            "nodes removed by cluster autoscaler".into(),
+            events::NODE_REMOVED.into(),
             SOURCE,
         );
         self.count("caNodesRemoved");
@@ -1270,26 +1204,15 @@ impl Sim {
     }
 }
 
-/// The status document as `utils/status/status.go` writes it (`yaml.Marshal`: block style,
-/// fields in declaration order, sequences not indented under their key), rendered by the YAML
-/// library under YAML 1.2 rules (the twin's parser's): strings such as the RFC 3339 `time`
-/// stay plain.
+/// The status document ([`status::render`]).
 fn render_status(s: &ClusterAutoscalerStatus) -> String {
-    crate::yaml::to_string(s)
-}
-
-fn fmt_duration(ms: u64) -> String {
-    let s = ms / 1000;
-    if s.is_multiple_of(60) {
-        format!("{}m0s", s / 60)
-    } else {
-        format!("{}m{}s", s / 60, s % 60)
-    }
+    status::render(s)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use kscale_controllers::cluster_autoscaler::status::Readiness;
 
     /// The status text as the twin wrote it with `format!` before the typed status.
     fn legacy_status_text(time: &str, cluster: &Readiness, groups: &[GroupFacts]) -> String {

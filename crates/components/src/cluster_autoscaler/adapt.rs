@@ -1,0 +1,430 @@
+//! Adapters from the API's typed objects (k8s-openapi) into the inputs of
+//! [`kscale_controllers::cluster_autoscaler`] and its scheduler predicates: what upstream's
+//! cluster snapshot (`simulator/clustersnapshot`, `simulator/framework.NodeInfo`) holds of a
+//! pod, a node or a PodDisruptionBudget.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use k8s_openapi::api::core::v1::{Node, Pod, PodSpec};
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity as ApiQuantity;
+use kscale_controllers::cluster_autoscaler::scale_down::{self, ControllerKind, PodDrainInfo};
+use kscale_controllers::scheduler::{NodeInfo, PdbInfo, PlacementConstraints, PodInfo};
+use kscale_model::{
+    LabelSelector, NodeSelectorRequirement, NodeSelectorTerm, Quantity, Resources, SelectorOp,
+    SimTime, Taint, TaintEffect, Toleration, TolerationOp,
+};
+
+/// The annotation a static pod's mirror carries.
+const MIRROR_ANNOTATION: &str = "kubernetes.io/config.mirror";
+/// `cluster-autoscaler.kubernetes.io/safe-to-evict`.
+const SAFE_TO_EVICT: &str = "cluster-autoscaler.kubernetes.io/safe-to-evict";
+/// `cluster-autoscaler.kubernetes.io/scale-down-disabled` (on a node).
+pub const SCALE_DOWN_DISABLED: &str = "cluster-autoscaler.kubernetes.io/scale-down-disabled";
+
+fn milli(q: Option<&ApiQuantity>) -> Option<i64> {
+    q.and_then(|q| Quantity::parse(&q.0).ok())
+        .map(|x| x.milli())
+}
+
+fn value(q: Option<&ApiQuantity>) -> Option<i64> {
+    q.and_then(|q| Quantity::parse(&q.0).ok())
+        .map(|x| x.value())
+}
+
+/// CPU (milli) and memory (bytes) of a resource list; `pods` 0.
+fn resources(list: Option<&BTreeMap<String, ApiQuantity>>) -> Resources {
+    Resources {
+        cpu_milli: milli(list.and_then(|l| l.get("cpu"))).unwrap_or(0),
+        memory: value(list.and_then(|l| l.get("memory"))).unwrap_or(0),
+        pods: 0,
+    }
+}
+
+/// A pod's effective request (upstream `resourcehelper.PodRequests`): the larger of the sum of
+/// its containers and each init container, plus the overhead; a container's request defaults
+/// to its limit (API defaulting); `pods` is 1.
+pub fn pod_requests(spec: &PodSpec) -> Resources {
+    let container = |r: Option<&k8s_openapi::api::core::v1::ResourceRequirements>| {
+        let requests = r.and_then(|r| r.requests.as_ref());
+        let limits = resources(r.and_then(|r| r.limits.as_ref()));
+        let mut out = resources(requests);
+        if requests.and_then(|l| l.get("cpu")).is_none() {
+            out.cpu_milli = limits.cpu_milli;
+        }
+        if requests.and_then(|l| l.get("memory")).is_none() {
+            out.memory = limits.memory;
+        }
+        out
+    };
+    let mut sum = spec
+        .containers
+        .iter()
+        .fold(Resources::ZERO, |a, c| a + container(c.resources.as_ref()));
+    for c in spec.init_containers.iter().flatten() {
+        sum = sum.max(&resources(
+            c.resources.as_ref().and_then(|r| r.requests.as_ref()),
+        ));
+    }
+    sum += resources(spec.overhead.as_ref());
+    sum.pods = 1;
+    sum
+}
+
+fn requirements(
+    list: Option<&Vec<k8s_openapi::api::core::v1::NodeSelectorRequirement>>,
+) -> Vec<NodeSelectorRequirement> {
+    list.into_iter()
+        .flatten()
+        .filter_map(|r| {
+            Some(NodeSelectorRequirement {
+                key: r.key.clone(),
+                op: SelectorOp::parse(&r.operator)?,
+                values: r.values.clone().unwrap_or_default(),
+            })
+        })
+        .collect()
+}
+
+/// What the scheduler's filters read of a pod spec: tolerations, node selector, required node
+/// affinity, `preemptionPolicy: Never`.
+pub fn constraints(spec: &PodSpec) -> PlacementConstraints {
+    let tolerations = spec
+        .tolerations
+        .iter()
+        .flatten()
+        .map(|t| Toleration {
+            key: t.key.clone().unwrap_or_default(),
+            op: if t.operator.as_deref() == Some("Exists") {
+                TolerationOp::Exists
+            } else {
+                TolerationOp::Equal
+            },
+            value: t.value.clone().unwrap_or_default(),
+            effect: t.effect.as_deref().and_then(TaintEffect::parse),
+        })
+        .collect();
+    let terms = spec
+        .affinity
+        .as_ref()
+        .and_then(|a| a.node_affinity.as_ref())
+        .and_then(|a| {
+            a.required_during_scheduling_ignored_during_execution
+                .as_ref()
+        })
+        .map(|s| {
+            s.node_selector_terms
+                .iter()
+                .map(|t| NodeSelectorTerm {
+                    match_expressions: requirements(t.match_expressions.as_ref()),
+                    match_fields: requirements(t.match_fields.as_ref()),
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    PlacementConstraints {
+        tolerations,
+        node_selector: spec.node_selector.clone().unwrap_or_default(),
+        required_node_affinity: terms,
+        preemption_never: spec.preemption_policy.as_deref() == Some("Never"),
+    }
+}
+
+/// A pod as the scheduler's predicates see it, with the caller's id and start time (the
+/// priority is the one admission resolved into `spec.priority`, 0 without).
+pub fn pod_info(pod: &Pod, id: u64, start_time: SimTime) -> PodInfo {
+    let default_spec = PodSpec::default();
+    let spec = pod.spec.as_ref().unwrap_or(&default_spec);
+    PodInfo {
+        id,
+        namespace: Arc::from(pod.metadata.namespace.as_deref().unwrap_or("default")),
+        name: Arc::from(pod.metadata.name.as_deref().unwrap_or("")),
+        labels: Arc::new(pod.metadata.labels.clone().unwrap_or_default()),
+        requests: pod_requests(spec),
+        priority: spec.priority.unwrap_or(0),
+        start_time,
+        terminating: pod.metadata.deletion_timestamp.is_some(),
+        constraints: Arc::new(constraints(spec)),
+    }
+}
+
+/// A node's taints as the model reads them (taints of an unknown effect are skipped).
+pub fn node_taints(node: &Node) -> Vec<Taint> {
+    node.spec
+        .iter()
+        .flat_map(|s| s.taints.iter().flatten())
+        .filter_map(|t| {
+            Some(Taint {
+                key: t.key.clone(),
+                value: t.value.clone().unwrap_or_default(),
+                effect: TaintEffect::parse(&t.effect)?,
+            })
+        })
+        .collect()
+}
+
+/// A node as the scheduler's predicates see it, without pods: labels, taints, cordon,
+/// readiness and allocatable (cpu, memory, pods).
+pub fn node_info(node: &Node) -> NodeInfo {
+    let alloc = node.status.as_ref().and_then(|s| s.allocatable.as_ref());
+    let mut allocatable = resources(alloc);
+    allocatable.pods = value(alloc.and_then(|a| a.get("pods"))).unwrap_or(0);
+    NodeInfo {
+        name: Arc::from(node.metadata.name.as_deref().unwrap_or("")),
+        labels: node.metadata.labels.clone().unwrap_or_default(),
+        taints: node_taints(node),
+        unschedulable: node
+            .spec
+            .as_ref()
+            .and_then(|s| s.unschedulable)
+            .unwrap_or(false),
+        ready: kscale_cluster::node_ready(node),
+        allocatable,
+        requested: Resources::ZERO,
+        pods: vec![],
+        nominated: vec![],
+    }
+}
+
+/// Whether a node carries `cluster-autoscaler.kubernetes.io/scale-down-disabled: "true"`.
+pub fn scale_down_disabled(node: &Node) -> bool {
+    node.metadata
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get(SCALE_DOWN_DISABLED))
+        .is_some_and(|v| v == "true")
+}
+
+/// A PodDisruptionBudget's selector and the disruptions its status allows now (0 until the
+/// disruption controller wrote its status).
+pub fn pdb_info(pdb: &PodDisruptionBudget) -> PdbInfo {
+    let sel = pdb.spec.as_ref().and_then(|s| s.selector.as_ref());
+    let selector = LabelSelector {
+        match_labels: sel.and_then(|s| s.match_labels.clone()).unwrap_or_default(),
+        match_expressions: sel
+            .and_then(|s| s.match_expressions.as_ref())
+            .into_iter()
+            .flatten()
+            .filter_map(|r| {
+                Some(NodeSelectorRequirement {
+                    key: r.key.clone(),
+                    op: SelectorOp::parse(&r.operator)?,
+                    values: r.values.clone().unwrap_or_default(),
+                })
+            })
+            .collect(),
+    };
+    PdbInfo {
+        namespace: pdb.metadata.namespace.clone().unwrap_or_default(),
+        selector,
+        disruptions_allowed: pdb.status.as_ref().map_or(0, |s| s.disruptions_allowed),
+    }
+}
+
+/// The kind of a pod's controller (its owner reference with `controller: true`), if any.
+pub fn controller_kind(pod: &Pod) -> Option<ControllerKind> {
+    pod.metadata
+        .owner_references
+        .iter()
+        .flatten()
+        .find(|o| o.controller == Some(true))
+        .map(|o| ControllerKind::from_kind(&o.kind))
+}
+
+/// The pod's termination grace period in seconds (`terminationGracePeriodSeconds`, 30 by
+/// default).
+pub fn grace_seconds(pod: &Pod) -> i64 {
+    pod.spec
+        .as_ref()
+        .and_then(|s| s.termination_grace_period_seconds)
+        .unwrap_or(30)
+        .max(0)
+}
+
+/// What the drainability rules read of a pod; `deleting_since` is when the caller first saw
+/// its deletion timestamp.
+pub fn drain_info(pod: &Pod, deleting_since: Option<SimTime>) -> PodDrainInfo {
+    let a = pod.metadata.annotations.as_ref();
+    let volumes = pod
+        .spec
+        .iter()
+        .flat_map(|s| s.volumes.iter().flatten())
+        .map(|v| {
+            let empty_dir = v
+                .empty_dir
+                .as_ref()
+                .is_some_and(|e| e.medium.as_deref() != Some("Memory"));
+            (v.name.as_str(), v.host_path.is_some() || empty_dir)
+        });
+    let phase = pod.status.as_ref().and_then(|s| s.phase.as_deref());
+    PodDrainInfo {
+        controller: controller_kind(pod),
+        mirror: a.is_some_and(|a| a.contains_key(MIRROR_ANNOTATION)),
+        safe_to_evict: a
+            .and_then(|a| a.get(SAFE_TO_EVICT))
+            .and_then(|v| v.parse().ok()),
+        local_storage: scale_down::uses_local_storage(
+            volumes,
+            a.and_then(|a| a.get(scale_down::SAFE_TO_EVICT_LOCAL_VOLUMES))
+                .map(String::as_str),
+        ),
+        terminal: matches!(phase, Some("Succeeded" | "Failed")),
+        deleting: deleting_since.map(|t| (t, grace_seconds(pod) as u64 * 1000)),
+    }
+}
+
+/// Whether the scheduler gave up on a pod for now: not bound, not being deleted, and
+/// `PodScheduled=False` with reason `Unschedulable`.
+pub fn unschedulable(pod: &Pod) -> bool {
+    pod.spec.as_ref().is_some_and(|s| s.node_name.is_none())
+        && pod.metadata.deletion_timestamp.is_none()
+        && pod
+            .status
+            .as_ref()
+            .and_then(|s| s.conditions.as_ref())
+            .into_iter()
+            .flatten()
+            .any(|c| {
+                c.type_ == "PodScheduled"
+                    && c.status == "False"
+                    && c.reason.as_deref() == Some("Unschedulable")
+            })
+}
+
+/// The node a pending pod is nominated to by a preemption (`status.nominatedNodeName`).
+pub fn nominated_node(pod: &Pod) -> Option<&str> {
+    pod.status
+        .as_ref()
+        .and_then(|s| s.nominated_node_name.as_deref())
+        .filter(|n| !n.is_empty())
+}
+
+/// Whether a pod is Succeeded or Failed (it holds no resources).
+pub fn terminal(pod: &Pod) -> bool {
+    matches!(
+        pod.status.as_ref().and_then(|s| s.phase.as_deref()),
+        Some("Succeeded" | "Failed")
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn pod(v: serde_json::Value) -> Pod {
+        serde_json::from_value(v).unwrap()
+    }
+
+    #[test]
+    fn requests_default_to_limits_take_the_largest_init_container_and_add_overhead() {
+        let p = pod(json!({
+            "metadata": {"name": "p", "namespace": "ns"},
+            "spec": {
+                "containers": [
+                    {"name": "a", "resources": {"requests": {"cpu": "250m", "memory": "64Mi"}}},
+                    {"name": "b", "resources": {"limits": {"cpu": "1", "memory": "1Gi"}}}
+                ],
+                "initContainers": [{"name": "i", "resources": {"requests": {"cpu": "2"}}}],
+                "overhead": {"cpu": "100m"}
+            }
+        }));
+        let r = pod_requests(p.spec.as_ref().unwrap());
+        assert_eq!(r.cpu_milli, 2100, "max(1250m, 2) + 100m");
+        assert_eq!(r.memory, (64 << 20) + (1 << 30));
+        assert_eq!(r.pods, 1);
+    }
+
+    #[test]
+    fn constraints_read_tolerations_selectors_and_required_affinity() {
+        let p = pod(json!({
+            "metadata": {"name": "p"},
+            "spec": {
+                "containers": [],
+                "nodeSelector": {"pool": "a"},
+                "tolerations": [{"key": "gpu", "operator": "Exists", "effect": "NoSchedule"}],
+                "preemptionPolicy": "Never",
+                "affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {
+                    "nodeSelectorTerms": [{"matchExpressions": [
+                        {"key": "zone", "operator": "In", "values": ["a", "b"]}
+                    ]}]
+                }}}
+            }
+        }));
+        let c = constraints(p.spec.as_ref().unwrap());
+        assert_eq!(c.node_selector["pool"], "a");
+        assert_eq!(c.tolerations[0].op, TolerationOp::Exists);
+        assert_eq!(c.tolerations[0].effect, Some(TaintEffect::NoSchedule));
+        assert!(c.preemption_never);
+        assert_eq!(
+            c.required_node_affinity[0].match_expressions[0].values,
+            ["a", "b"]
+        );
+    }
+
+    #[test]
+    fn nodes_read_allocatable_taints_cordon_and_readiness() {
+        let n: Node = serde_json::from_value(json!({
+            "metadata": {"name": "n", "labels": {"a": "b"},
+                         "annotations": {SCALE_DOWN_DISABLED: "true"}},
+            "spec": {"unschedulable": true,
+                     "taints": [{"key": "k", "effect": "NoSchedule"}, {"key": "x", "effect": "Odd"}]},
+            "status": {"allocatable": {"cpu": "1930m", "memory": "7Gi", "pods": "29"},
+                       "conditions": [{"type": "Ready", "status": "True"}]}
+        }))
+        .unwrap();
+        let i = node_info(&n);
+        assert_eq!(
+            i.allocatable,
+            Resources {
+                cpu_milli: 1930,
+                memory: 7 << 30,
+                pods: 29
+            }
+        );
+        assert_eq!(i.taints.len(), 1);
+        assert!(i.unschedulable && i.ready);
+        assert!(scale_down_disabled(&n));
+    }
+
+    #[test]
+    fn drain_info_reads_owners_annotations_and_local_volumes() {
+        let p = pod(json!({
+            "metadata": {"name": "p", "annotations": {
+                SAFE_TO_EVICT: "false",
+                scale_down::SAFE_TO_EVICT_LOCAL_VOLUMES: "scratch"},
+                "ownerReferences": [{"apiVersion": "apps/v1", "kind": "DaemonSet", "name": "d",
+                                     "uid": "u", "controller": true}]},
+            "spec": {"containers": [], "terminationGracePeriodSeconds": 5, "volumes": [
+                {"name": "scratch", "emptyDir": {}},
+                {"name": "shm", "emptyDir": {"medium": "Memory"}}
+            ]},
+            "status": {"phase": "Running"}
+        }));
+        let d = drain_info(&p, Some(SimTime(1000)));
+        assert_eq!(d.controller, Some(ControllerKind::DaemonSet));
+        assert_eq!(d.safe_to_evict, Some(false));
+        assert!(!d.local_storage, "scratch is listed safe, shm is in memory");
+        assert_eq!(d.deleting, Some((SimTime(1000), 5000)));
+        let mut q = p.clone();
+        q.spec.as_mut().unwrap().volumes.as_mut().unwrap()[0].name = "data".into();
+        assert!(drain_info(&q, None).local_storage);
+    }
+
+    #[test]
+    fn only_pods_the_scheduler_gave_up_on_are_unschedulable() {
+        let cond = |reason: &str| {
+            pod(json!({
+                "metadata": {"name": "p"},
+                "spec": {"containers": []},
+                "status": {"conditions": [{"type": "PodScheduled", "status": "False", "reason": reason}]}
+            }))
+        };
+        assert!(unschedulable(&cond("Unschedulable")));
+        assert!(!unschedulable(&cond("SchedulingGated")));
+        let mut bound = cond("Unschedulable");
+        bound.spec.as_mut().unwrap().node_name = Some("n".into());
+        assert!(!unschedulable(&bound));
+    }
+}
