@@ -150,15 +150,34 @@ enum Command {
     /// Prints a ranked table and the recommendation; writes tune.json, recommended/ (the
     /// changed objects as YAML) and recommended.diff to --out. Exit codes: 0 a configuration
     /// passes, 3 none passes, 2 bad input, 1 other errors.
+    ///
+    /// Scale-out: `--shard I/N` runs every N-th configuration and writes
+    /// shard-I-of-N.json; `kscale tune merge DIR...` combines the shards into the tune.json one
+    /// machine writes.
+    #[command(args_conflicts_with_subcommands = true)]
     Tune {
+        #[command(subcommand)]
+        action: Option<TuneAction>,
         /// The scenario file (with spec.slos).
-        scenario: PathBuf,
+        scenario: Option<PathBuf>,
         /// The tuning file: the knobs and their values.
         #[arg(long, value_name = "FILE")]
-        tuning: PathBuf,
+        tuning: Option<PathBuf>,
         /// Output directory (default: kscale-out/tune-<tuning name>).
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Evaluate a deterministic share: configurations c with c % N == I (`I/N`; or `N`
+        /// with I from JOB_COMPLETION_INDEX, as a Kubernetes Indexed Job sets it); writes
+        /// shard-I-of-N.json to --out.
+        #[arg(long, value_name = "I/N")]
+        shard: Option<String>,
+        /// Instead of searching, write job.yaml: a Kubernetes Indexed Job of N shards (each
+        /// pod prints its shard) and the ConfigMap of the search's inputs.
+        #[arg(long, value_name = "N", conflicts_with = "shard")]
+        emit_job: Option<usize>,
+        /// With --emit-job: the container image holding the kscale binary.
+        #[arg(long, default_value = "kscale:latest", requires = "emit_job")]
+        image: String,
     },
     /// Measure the time to add 1..N instances as new pods (ReplicaSet) and as container
     /// replicas inside a running pod (Elastic Pods), over many seeded runs: seed 000's Figure 8.
@@ -304,6 +323,27 @@ enum Command {
     Schema,
 }
 
+/// `kscale tune` subcommands.
+#[derive(Subcommand, Debug)]
+enum TuneAction {
+    /// Combine the shards of one search (`kscale tune --shard I/N`) into the result one
+    /// machine would write: the same table, tune.json and recommendation.
+    Merge {
+        /// Shard files, or directories holding shard-*.json.
+        #[arg(required = true)]
+        inputs: Vec<PathBuf>,
+        /// The scenario (default: the path recorded in the shards).
+        #[arg(long)]
+        scenario: Option<PathBuf>,
+        /// The tuning file (default: the path recorded in the shards).
+        #[arg(long, value_name = "FILE")]
+        tuning: Option<PathBuf>,
+        /// Output directory (default: kscale-out/tune-<tuning name>).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+}
+
 /// `kscale export` subcommands.
 #[derive(Subcommand, Debug)]
 enum ExportAction {
@@ -375,14 +415,44 @@ fn main() -> ExitCode {
             out,
         }),
         Command::Tune {
+            action:
+                Some(TuneAction::Merge {
+                    inputs,
+                    scenario,
+                    tuning,
+                    out,
+                }),
+            ..
+        } => tune::merge(tune::MergeOptions {
+            inputs,
             scenario,
             tuning,
             out,
-        } => tune::run(tune::Options {
-            scenario: &scenario,
-            tuning: &tuning,
-            out,
         }),
+        Command::Tune {
+            action: None,
+            scenario,
+            tuning,
+            out,
+            shard,
+            emit_job,
+            image,
+        } => {
+            let (Some(scenario), Some(tuning)) = (scenario, tuning) else {
+                eprintln!(
+                    "error: kscale tune needs SCENARIO and --tuning FILE (or: kscale tune merge DIR...)"
+                );
+                return ExitCode::from(2);
+            };
+            tune::run(tune::Options {
+                scenario: &scenario,
+                tuning: &tuning,
+                out,
+                shard,
+                emit_job,
+                image,
+            })
+        }
         Command::Run {
             scenario,
             out,

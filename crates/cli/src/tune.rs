@@ -25,51 +25,84 @@ pub struct Options<'a> {
     pub tuning: &'a Path,
     /// Output directory.
     pub out: Option<PathBuf>,
+    /// `--shard I/N`: evaluate only configurations `c` with `c % N == I` and write
+    /// `shard-I-of-N.json` (I from `JOB_COMPLETION_INDEX` when given as `N`).
+    pub shard: Option<String>,
+    /// `--emit-job N`: write the Indexed Job of N shards and the ConfigMap of its inputs
+    /// instead of searching.
+    pub emit_job: Option<usize>,
+    /// The image of the Job's container.
+    pub image: String,
 }
 
-fn input_error(e: impl std::fmt::Display) -> ExitCode {
-    eprintln!("error: {e}");
-    ExitCode::from(2)
+/// One configuration's runs (the scenario's load, then each tuning trace): its result, or
+/// the error that stopped it.
+type Runs = Vec<Result<RunResult, String>>;
+
+/// The version of the shard file format.
+const SHARD_FORMAT: u64 = 1;
+
+/// Parses `--shard I/N` (or `N`, with I from `JOB_COMPLETION_INDEX`, the index a Kubernetes
+/// Indexed Job gives each pod).
+fn parse_shard(s: &str) -> Result<(usize, usize), String> {
+    let (i, n) = match s.split_once('/') {
+        Some((i, n)) => (i.to_string(), n),
+        None => (
+            std::env::var("JOB_COMPLETION_INDEX").map_err(|_| {
+                format!("--shard {s:?}: give I/N, or N with JOB_COMPLETION_INDEX set (an Indexed Job sets it)")
+            })?,
+            s,
+        ),
+    };
+    let n: usize = n
+        .trim()
+        .parse()
+        .ok()
+        .filter(|n| *n >= 1)
+        .ok_or_else(|| format!("--shard {s:?}: N must be a whole number of at least 1"))?;
+    let i: usize = i.trim().parse().ok().filter(|i| *i < n).ok_or_else(|| {
+        format!(
+            "--shard {s:?}: I must be a whole number from 0 to {}",
+            n - 1
+        )
+    })?;
+    Ok((i, n))
 }
 
-/// Runs the search, prints the ranking and writes `tune.json`, `recommended/` and
-/// `recommended.diff`.
-pub fn run(o: Options) -> ExitCode {
-    let tuning = match Tuning::load(o.tuning) {
-        Ok(t) => t,
-        Err(e) => return input_error(e),
-    };
-    let scenario = match Scenario::load(o.scenario) {
-        Ok(s) => s,
-        Err(e) => return input_error(e),
-    };
+/// The inputs of a search, checked.
+struct Prepared {
+    tuning: Tuning,
+    scenario: Scenario,
+    targets: Vec<TargetObject>,
+    rates: Vec<kscale_twin::scenario::Rate>,
+}
+
+/// Loads and checks the scenario and the tuning file.
+fn prepare(scenario_path: &Path, tuning_path: &Path) -> Result<Prepared, ExitCode> {
+    let tuning = Tuning::load(tuning_path).map_err(input_error)?;
+    let scenario = Scenario::load(scenario_path).map_err(input_error)?;
     if scenario.slos.is_empty() {
-        return input_error(format!(
+        return Err(input_error(format!(
             "{}: kscale tune needs spec.slos in the scenario to decide what passes",
-            o.scenario.display()
-        ));
+            scenario_path.display()
+        )));
     }
-    let targets = match tuning.check(&scenario) {
-        Ok(t) => t,
-        Err(e) => return input_error(e),
-    };
-    let rates = match tuning.trace_rates() {
-        Ok(r) => r,
-        Err(e) => return input_error(e),
-    };
+    let targets = tuning.check(&scenario).map_err(input_error)?;
+    let rates = tuning.trace_rates().map_err(input_error)?;
     // The scenario as given must build (a bad manifest is one error, not one per trial).
-    if let Err(e) = kscale_twin::sim::Sim::new(std::sync::Arc::new(scenario.clone())) {
-        return input_error(e);
-    }
-    let configs = tuning.configurations();
-    let runs_per = 1 + rates.len();
-    let total = configs * runs_per;
-    println!(
-        "tuning {}: {configs} configurations x {runs_per} run{} of {} = {total} runs",
-        tuning.name,
-        if runs_per == 1 { "" } else { "s" },
-        scenario.name()
-    );
+    kscale_twin::sim::Sim::new(std::sync::Arc::new(scenario.clone())).map_err(input_error)?;
+    Ok(Prepared {
+        tuning,
+        scenario,
+        targets,
+        rates,
+    })
+}
+
+/// Runs the given configurations (in parallel), each on the scenario's load and each trace.
+fn evaluate(p: &Prepared, configs: &[usize]) -> Vec<Runs> {
+    let runs_per = 1 + p.rates.len();
+    let total = configs.len() * runs_per;
     let bar = if std::io::IsTerminal::is_terminal(&std::io::stderr())
         && std::env::var_os("CI").is_none()
     {
@@ -82,37 +115,132 @@ pub fn run(o: Options) -> ExitCode {
     } else {
         ProgressBar::hidden()
     };
-    // Run r of configuration c is job c * runs_per + r: the results come back in that order.
-    let results: Vec<Result<RunResult, InputError>> = (0..total)
+    // Run r of the j-th configuration is job j * runs_per + r: results come back in order.
+    let results: Vec<Result<RunResult, String>> = (0..total)
         .into_par_iter()
         .map(|job| {
-            let (c, r) = (job / runs_per, job % runs_per);
-            let rate = r.checked_sub(1).map(|t| &rates[t]);
-            let res = tune::run_trial(&scenario, tuning.overrides(c), rate);
+            let (j, r) = (job / runs_per, job % runs_per);
+            let rate = r.checked_sub(1).map(|t| &p.rates[t]);
+            let res = tune::run_trial(&p.scenario, p.tuning.overrides(configs[j]), rate)
+                .map_err(|e: InputError| e.to_string());
             bar.inc(1);
             res
         })
         .collect();
     bar.finish_and_clear();
+    results.chunks(runs_per).map(<[_]>::to_vec).collect()
+}
+
+fn input_error(e: impl std::fmt::Display) -> ExitCode {
+    eprintln!("error: {e}");
+    ExitCode::from(2)
+}
+
+/// Runs the search, prints the ranking and writes `tune.json`, `recommended/` and
+/// `recommended.diff` (or, with `--shard`, this shard's results).
+pub fn run(o: Options) -> ExitCode {
+    let shard = match o.shard.as_deref().map(parse_shard).transpose() {
+        Ok(s) => s,
+        Err(e) => return input_error(e),
+    };
+    let p = match prepare(o.scenario, o.tuning) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    if let Some(n) = o.emit_job {
+        return emit_job(&p, o.scenario, n, &o.image, o.out.as_deref());
+    }
+    let to_stdout = o.out.as_deref() == Some(Path::new("-"));
+    let configs = p.tuning.configurations();
+    let runs_per = 1 + p.rates.len();
+    let mine: Vec<usize> = match shard {
+        Some((i, n)) => (0..configs).filter(|c| c % n == i).collect(),
+        None => (0..configs).collect(),
+    };
+    let header = format!(
+        "tuning {}: {} configurations x {runs_per} run{} of {} = {} runs{}",
+        p.tuning.name,
+        mine.len(),
+        if runs_per == 1 { "" } else { "s" },
+        p.scenario.name(),
+        mine.len() * runs_per,
+        shard.map_or(String::new(), |(i, n)| format!(
+            " (shard {i} of {n}; {configs} configurations in all)"
+        )),
+    );
+    if to_stdout {
+        eprintln!("{header}");
+    } else {
+        println!("{header}");
+    }
+    if to_stdout && shard.is_none() {
+        return input_error("--out - (standard output) is for --shard only");
+    }
+    let results = evaluate(&p, &mine);
+    let dir = o
+        .out
+        .unwrap_or_else(|| PathBuf::from("kscale-out").join(format!("tune-{}", p.tuning.name)));
+    if let Some((i, n)) = shard {
+        let doc = json!({
+            "kscaleTuneShard": SHARD_FORMAT,
+            "tuning": p.tuning.name,
+            "scenario": p.scenario.name(),
+            "scenarioPath": o.scenario.display().to_string(),
+            "tuningPath": o.tuning.display().to_string(),
+            "configurations": configs,
+            "runsPerConfiguration": runs_per,
+            "shard": {"index": i, "count": n},
+            "results": mine.iter().zip(&results).map(|(c, runs)| json!({
+                "configuration": c,
+                "runs": runs.iter().map(|r| match r {
+                    Ok(r) => json!({"result": r}),
+                    Err(e) => json!({"error": e}),
+                }).collect::<Vec<_>>(),
+            })).collect::<Vec<_>>(),
+        });
+        let text = serde_json::to_string_pretty(&doc).unwrap_or_default() + "\n";
+        if to_stdout {
+            print!("{text}");
+            return ExitCode::SUCCESS;
+        }
+        let file = dir.join(format!("shard-{i}-of-{n}.json"));
+        let written = std::fs::create_dir_all(&dir).and_then(|_| std::fs::write(&file, text));
+        if let Err(e) = written {
+            eprintln!("error: --out {}: {e}", dir.display());
+            return ExitCode::from(1);
+        }
+        println!("output: {}", file.display());
+        return ExitCode::SUCCESS;
+    }
+    finish(&p, &results, &dir)
+}
+
+/// Ranks the trials of every configuration (`results[c]` for configuration `c`), prints the
+/// table and writes the output directory; exit 0 when one passes, 3 when none does.
+fn finish(p: &Prepared, results: &[Runs], dir: &Path) -> ExitCode {
     let trials: Vec<Trial> = results
-        .chunks(runs_per)
+        .iter()
         .enumerate()
         .map(|(i, runs)| Trial::from_runs(i, runs))
         .collect();
     let best = tune::recommend(&trials);
     let pareto = tune::pareto(&trials);
-    print_table(&tuning, &trials, best);
-    let dir = o
-        .out
-        .unwrap_or_else(|| PathBuf::from("kscale-out").join(format!("tune-{}", tuning.name)));
+    print_table(&p.tuning, &trials, best);
+    let flat: Vec<Result<RunResult, String>> = results.iter().flatten().cloned().collect();
     let doc = tune_json(
-        &tuning, &scenario, &trials, best, &pareto, &results, runs_per,
+        &p.tuning,
+        &p.scenario,
+        &trials,
+        best,
+        &pareto,
+        &flat,
+        1 + p.rates.len(),
     );
     let files = match best {
-        Some(b) => recommended_files(&tuning, &targets, b),
+        Some(b) => recommended_files(&p.tuning, &p.targets, b),
         None => vec![],
     };
-    if let Err(e) = write_dir(&dir, &doc, &files) {
+    if let Err(e) = write_dir(dir, &doc, &files) {
         eprintln!("error: --out {}: {e}", dir.display());
         return ExitCode::from(1);
     }
@@ -121,6 +249,353 @@ pub fn run(o: Options) -> ExitCode {
         Some(_) => ExitCode::SUCCESS,
         None => ExitCode::from(EXIT_NONE_PASSES),
     }
+}
+
+/// Largest ConfigMap the API server stores (etcd's default request limit is 1.5 MiB; the
+/// API server refuses ConfigMaps over 1 MiB of data).
+const MAX_CONFIGMAP_BYTES: usize = 1 << 20;
+
+/// The files a search reads, relative to the scenario's folder: the scenario, its manifests,
+/// its load traces, the tuning file and its traces.
+fn input_files(p: &Prepared, scenario_path: &Path) -> Result<Vec<(String, PathBuf)>, String> {
+    let base = p.scenario.base_dir.clone();
+    let mut files: Vec<PathBuf> = vec![scenario_path.to_path_buf(), p.tuning.path.clone()];
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+        let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)?
+            .flatten()
+            .map(|e| e.path())
+            .collect();
+        entries.sort();
+        for e in entries {
+            if e.is_dir() {
+                walk(&e, out)?;
+            } else {
+                out.push(e);
+            }
+        }
+        Ok(())
+    }
+    for m in &p.scenario.manifest_paths {
+        if m.is_dir() {
+            walk(m, &mut files).map_err(|e| format!("{}: {e}", m.display()))?;
+        } else {
+            files.push(m.clone());
+        }
+    }
+    for l in &p.scenario.doc.spec.load {
+        if let Some(t) = &l.requests_per_second.trace {
+            files.push(base.join(t));
+        }
+    }
+    files.extend(p.tuning.traces.iter().cloned());
+    let root = std::fs::canonicalize(&base).map_err(|e| format!("{}: {e}", base.display()))?;
+    let mut out: Vec<(String, PathBuf)> = Vec::new();
+    for f in files {
+        let abs = std::fs::canonicalize(&f).map_err(|e| format!("{}: {e}", f.display()))?;
+        let rel = abs.strip_prefix(&root).map_err(|_| {
+            format!(
+                "{} is outside the scenario's folder {}: the Job's inputs are mounted relative to it",
+                f.display(),
+                root.display()
+            )
+        })?;
+        let rel = rel.to_string_lossy().replace('\\', "/");
+        if !out.iter().any(|(r, _)| *r == rel) {
+            out.push((rel, abs));
+        }
+    }
+    Ok(out)
+}
+
+/// `kscale tune --emit-job N`: writes `job.yaml` — a ConfigMap holding the search's inputs
+/// and an Indexed Job of N pods, pod I running `kscale tune ... --shard N --out -` (its
+/// shard on standard output) — to `--out` (default `kscale-out/tune-<name>-job`).
+fn emit_job(
+    p: &Prepared,
+    scenario_path: &Path,
+    n: usize,
+    image: &str,
+    out: Option<&Path>,
+) -> ExitCode {
+    if n == 0 {
+        return input_error("--emit-job: the number of shards must be at least 1");
+    }
+    let files = match input_files(p, scenario_path) {
+        Ok(f) => f,
+        Err(e) => return input_error(format!("--emit-job: {e}")),
+    };
+    let mut data = serde_json::Map::new();
+    let mut items = Vec::new();
+    let mut size = 0usize;
+    for (i, (rel, abs)) in files.iter().enumerate() {
+        let text = match std::fs::read_to_string(abs) {
+            Ok(t) => t,
+            Err(e) => return input_error(format!("--emit-job: {}: {e}", abs.display())),
+        };
+        size += text.len();
+        let key = format!("f{i}");
+        data.insert(key.clone(), Value::String(text));
+        items.push(json!({"key": key, "path": rel}));
+    }
+    if size > MAX_CONFIGMAP_BYTES {
+        return input_error(format!(
+            "--emit-job: the inputs are {size} bytes; a ConfigMap holds at most {MAX_CONFIGMAP_BYTES}"
+        ));
+    }
+    let dns: String = p
+        .tuning
+        .name
+        .to_ascii_lowercase()
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect();
+    let name = format!("kscale-tune-{}", dns.trim_matches('-'));
+    let name: String = name
+        .chars()
+        .take(52)
+        .collect::<String>()
+        .trim_end_matches('-')
+        .to_string();
+    let rel_of = |p: &Path| -> String {
+        files
+            .iter()
+            .find(|(_, abs)| std::fs::canonicalize(p).ok().as_ref() == Some(abs))
+            .map(|(r, _)| r.clone())
+            .unwrap_or_default()
+    };
+    let configmap = json!({
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": format!("{name}-inputs"), "labels": {"app.kubernetes.io/name": "kscale-tune", "kscale.io/tuning": dns}},
+        "data": data,
+    });
+    let job = json!({
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {"name": name, "labels": {"app.kubernetes.io/name": "kscale-tune", "kscale.io/tuning": dns}},
+        "spec": {
+            "completionMode": "Indexed",
+            "completions": n,
+            "parallelism": n,
+            "backoffLimitPerIndex": 1,
+            "maxFailedIndexes": 0,
+            "template": {
+                "metadata": {"labels": {"app.kubernetes.io/name": "kscale-tune"}},
+                "spec": {
+                    "restartPolicy": "Never",
+                    "containers": [{
+                        "name": "tune",
+                        "image": image,
+                        "command": ["kscale", "tune", format!("/inputs/{}", rel_of(scenario_path)),
+                                    "--tuning", format!("/inputs/{}", rel_of(&p.tuning.path)),
+                                    "--shard", n.to_string(), "--out", "-"],
+                        "resources": {"requests": {"cpu": "1", "memory": "512Mi"}},
+                        "volumeMounts": [{"name": "inputs", "mountPath": "/inputs", "readOnly": true}],
+                    }],
+                    "volumes": [{"name": "inputs", "configMap": {"name": format!("{name}-inputs"), "items": items}}],
+                },
+            },
+        },
+    });
+    let text = format!(
+        "# kscale tune of {} ({} configurations) as a Kubernetes Indexed Job of {n} shards.\n\
+         # Run:     kubectl apply -f job.yaml && kubectl wait --for=condition=complete job/{name} --timeout=1h\n\
+         # Collect: for i in $(seq 0 {}); do kubectl logs -l job-name={name},batch.kubernetes.io/job-completion-index=$i > shards/shard-$i-of-{n}.json; done\n\
+         # Merge:   kscale tune merge shards --scenario SCENARIO --tuning FILE\n\
+         # The image must hold the kscale binary on its PATH (e.g. built with cargo install --path crates/cli).\n---\n{}---\n{}",
+        p.scenario.name(),
+        p.tuning.configurations(),
+        n - 1,
+        kscale_kubectl::to_yaml(&configmap),
+        kscale_kubectl::to_yaml(&job)
+    );
+    let dir = out
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("kscale-out").join(format!("tune-{}-job", p.tuning.name)));
+    if let Err(e) =
+        std::fs::create_dir_all(&dir).and_then(|_| std::fs::write(dir.join("job.yaml"), text))
+    {
+        eprintln!("error: --out {}: {e}", dir.display());
+        return ExitCode::from(1);
+    }
+    println!("{}", dir.join("job.yaml").display());
+    ExitCode::SUCCESS
+}
+
+/// Options of `kscale tune merge`.
+pub struct MergeOptions {
+    /// Shard files, or directories holding `shard-*.json`.
+    pub inputs: Vec<PathBuf>,
+    /// The scenario (default: the path the shards recorded).
+    pub scenario: Option<PathBuf>,
+    /// The tuning file (default: the path the shards recorded).
+    pub tuning: Option<PathBuf>,
+    /// Output directory.
+    pub out: Option<PathBuf>,
+}
+
+/// `kscale tune merge`: combines the shards of one search into the result one machine would
+/// have written (the same tune.json, byte for byte). Every shard must be there exactly once.
+pub fn merge(o: MergeOptions) -> ExitCode {
+    let mut files = Vec::new();
+    for p in &o.inputs {
+        if p.is_dir() {
+            let mut found: Vec<PathBuf> = match std::fs::read_dir(p) {
+                Ok(d) => d
+                    .flatten()
+                    .map(|e| e.path())
+                    .filter(|f| {
+                        f.file_name()
+                            .and_then(|n| n.to_str())
+                            .is_some_and(|n| n.starts_with("shard-") && n.ends_with(".json"))
+                    })
+                    .collect(),
+                Err(e) => return input_error(format!("{}: {e}", p.display())),
+            };
+            if found.is_empty() {
+                return input_error(format!("{}: holds no shard-*.json", p.display()));
+            }
+            found.sort();
+            files.extend(found);
+        } else {
+            files.push(p.clone());
+        }
+    }
+    let mut shards: Vec<(PathBuf, Value)> = Vec::new();
+    for f in files {
+        let v: Value = match std::fs::read_to_string(&f)
+            .map_err(|e| e.to_string())
+            .and_then(|t| serde_json::from_str(&t).map_err(|e| e.to_string()))
+        {
+            Ok(v) => v,
+            Err(e) => return input_error(format!("{}: {e}", f.display())),
+        };
+        if v.get("kscaleTuneShard").and_then(Value::as_u64) != Some(SHARD_FORMAT) {
+            return input_error(format!(
+                "{}: not a kscale tune shard (kscaleTuneShard {SHARD_FORMAT})",
+                f.display()
+            ));
+        }
+        shards.push((f, v));
+    }
+    let first = &shards[0].1;
+    let field = |v: &Value, k: &str| v.get(k).cloned().unwrap_or(Value::Null);
+    for (f, v) in &shards[1..] {
+        for k in [
+            "tuning",
+            "scenario",
+            "configurations",
+            "runsPerConfiguration",
+        ] {
+            if field(v, k) != field(first, k) {
+                return input_error(format!(
+                    "{}: {k} {} differs from {}'s {}: shards of another search",
+                    f.display(),
+                    field(v, k),
+                    shards[0].0.display(),
+                    field(first, k)
+                ));
+            }
+        }
+        if v.pointer("/shard/count") != first.pointer("/shard/count") {
+            return input_error(format!("{}: another shard count", f.display()));
+        }
+    }
+    let count = first
+        .pointer("/shard/count")
+        .and_then(Value::as_u64)
+        .unwrap_or(0) as usize;
+    let mut seen = vec![false; count];
+    for (f, v) in &shards {
+        let i = v
+            .pointer("/shard/index")
+            .and_then(Value::as_u64)
+            .unwrap_or(u64::MAX) as usize;
+        if i >= count || std::mem::replace(&mut seen[i], true) {
+            return input_error(format!(
+                "{}: shard {i} of {count} twice or out of range",
+                f.display()
+            ));
+        }
+    }
+    let missing: Vec<String> = (0..count)
+        .filter(|i| !seen[*i])
+        .map(|i| i.to_string())
+        .collect();
+    if !missing.is_empty() {
+        return input_error(format!(
+            "shards missing: {} of {count} (run kscale tune --shard I/{count} for each)",
+            missing.join(", ")
+        ));
+    }
+    let path_of = |given: &Option<PathBuf>, k: &str| {
+        given
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(first.get(k).and_then(Value::as_str).unwrap_or("")))
+    };
+    let (scenario_path, tuning_path) = (
+        path_of(&o.scenario, "scenarioPath"),
+        path_of(&o.tuning, "tuningPath"),
+    );
+    let p = match prepare(&scenario_path, &tuning_path) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    let configs = p.tuning.configurations();
+    if field(first, "configurations") != json!(configs) || p.tuning.name != field(first, "tuning") {
+        return input_error(format!(
+            "{}: the tuning file does not describe the search the shards ran ({} configurations of {})",
+            tuning_path.display(),
+            field(first, "configurations"),
+            field(first, "tuning")
+        ));
+    }
+    let mut results: Vec<Option<Runs>> = vec![None; configs];
+    for (f, v) in &shards {
+        for r in v
+            .get("results")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let c = r
+                .get("configuration")
+                .and_then(Value::as_u64)
+                .unwrap_or(u64::MAX) as usize;
+            let runs: Result<Runs, String> = r
+                .get("runs")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .map(|x| match (x.get("result"), x.get("error")) {
+                    (Some(res), _) => serde_json::from_value::<RunResult>(res.clone())
+                        .map(Ok)
+                        .map_err(|e| e.to_string()),
+                    (None, Some(e)) => Ok(Err(e.as_str().unwrap_or("").to_string())),
+                    _ => Err("a run without result or error".to_string()),
+                })
+                .collect();
+            match (runs, results.get_mut(c)) {
+                (Ok(runs), Some(slot)) if slot.is_none() => *slot = Some(runs),
+                (Err(e), _) => {
+                    return input_error(format!("{}: configuration {c}: {e}", f.display()));
+                }
+                _ => {
+                    return input_error(format!(
+                        "{}: configuration {c} twice or out of range",
+                        f.display()
+                    ));
+                }
+            }
+        }
+    }
+    let Some(results) = results.into_iter().collect::<Option<Vec<Runs>>>() else {
+        return input_error("the shards do not cover every configuration");
+    };
+    let dir = o
+        .out
+        .unwrap_or_else(|| PathBuf::from("kscale-out").join(format!("tune-{}", p.tuning.name)));
+    finish(&p, &results, &dir)
 }
 
 /// The value of knob `k` in configuration `index`.
@@ -222,7 +697,7 @@ fn tune_json(
     trials: &[Trial],
     best: Option<usize>,
     pareto: &[usize],
-    results: &[Result<RunResult, InputError>],
+    results: &[Result<RunResult, String>],
     runs_per: usize,
 ) -> Value {
     let knobs: Vec<Value> = tuning
@@ -257,7 +732,7 @@ fn tune_json(
                         "failedSlos": r.slos.iter().filter(|s| !s.pass).map(|s| &s.name).collect::<Vec<_>>(),
                         "sloViolationSeconds": r.slos.iter().map(|s| (s.name.clone(), json!((s.violation_seconds * 1000.0).round() / 1000.0))).collect::<serde_json::Map<_, _>>(),
                     }),
-                    Err(e) => json!({"trace": trace, "error": e.to_string()}),
+                    Err(e) => json!({"trace": trace, "error": e}),
                 })
                 .collect();
             let mut v = json!({

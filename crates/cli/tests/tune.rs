@@ -416,3 +416,149 @@ fn the_ci_example_recommends_a_configuration() {
     assert_eq!(doc["trials"].as_array().unwrap().len(), 25);
     assert_eq!(doc["recommended"].as_array().unwrap().len(), 2);
 }
+
+#[test]
+fn shards_merge_into_the_result_of_one_machine() {
+    let dir = setup(SCENARIO, TUNING);
+    let whole = tune(dir.path(), "whole");
+    assert_eq!(whole.status.code(), Some(0), "{}", text(&whole));
+    let shard = |spec: &str, env: Option<&str>| {
+        let mut c = kscale();
+        c.arg("tune")
+            .arg(dir.path().join("scenario.yaml"))
+            .arg("--tuning")
+            .arg(dir.path().join("tuning.yaml"))
+            .args(["--shard", spec, "--out"])
+            .arg(dir.path().join("shards"));
+        if let Some(i) = env {
+            c.env("JOB_COMPLETION_INDEX", i);
+        }
+        c.output().unwrap()
+    };
+    // Shard 1 the way an Indexed Job's pod runs it.
+    for (spec, env) in [("0/3", None), ("3", Some("1")), ("2/3", None)] {
+        let o = shard(spec, env);
+        assert_eq!(o.status.code(), Some(0), "{spec}: {}", text(&o));
+    }
+    let merge = |extra: &[&str], out: &str| {
+        kscale()
+            .args(["tune", "merge"])
+            .args(extra)
+            .arg("--out")
+            .arg(dir.path().join(out))
+            .output()
+            .unwrap()
+    };
+    let shards = dir.path().join("shards");
+    let merged = merge(&[shards.to_str().unwrap()], "merged");
+    assert_eq!(merged.status.code(), Some(0), "{}", text(&merged));
+    let read = |d: &str| std::fs::read_to_string(dir.path().join(d).join("tune.json")).unwrap();
+    assert_eq!(
+        read("whole"),
+        read("merged"),
+        "byte-identical to the unsharded search"
+    );
+    let recommended =
+        |d: &str| std::fs::read_to_string(dir.path().join(d).join("recommended.diff")).unwrap();
+    assert_eq!(recommended("whole"), recommended("merged"));
+    // A missing shard is named; a bad --shard is refused.
+    std::fs::remove_file(shards.join("shard-1-of-3.json")).unwrap();
+    let partial = merge(&[shards.to_str().unwrap()], "partial");
+    assert_eq!(partial.status.code(), Some(2), "{}", text(&partial));
+    assert!(
+        text(&partial).contains("shards missing: 1 of 3"),
+        "{}",
+        text(&partial)
+    );
+    for bad in ["3/3", "x/2", "0/0"] {
+        let o = shard(bad, None);
+        assert_eq!(o.status.code(), Some(2), "{bad}: {}", text(&o));
+    }
+    let no_index = kscale()
+        .arg("tune")
+        .arg(dir.path().join("scenario.yaml"))
+        .arg("--tuning")
+        .arg(dir.path().join("tuning.yaml"))
+        .args(["--shard", "3"])
+        .env_remove("JOB_COMPLETION_INDEX")
+        .output()
+        .unwrap();
+    assert_eq!(no_index.status.code(), Some(2));
+    assert!(text(&no_index).contains("JOB_COMPLETION_INDEX"));
+}
+
+#[test]
+fn the_emitted_indexed_job_passes_the_real_api_servers_dry_run() {
+    let dir = setup(SCENARIO, TUNING);
+    let o = kscale()
+        .arg("tune")
+        .arg(dir.path().join("scenario.yaml"))
+        .arg("--tuning")
+        .arg(dir.path().join("tuning.yaml"))
+        .args([
+            "--emit-job",
+            "4",
+            "--image",
+            "registry.example/kscale:1",
+            "--out",
+        ])
+        .arg(dir.path().join("job"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let job = std::fs::read_to_string(dir.path().join("job/job.yaml")).unwrap();
+    for want in [
+        "completionMode: Indexed",
+        "completions: 4",
+        "image: registry.example/kscale:1",
+        "- /inputs/scenario.yaml",
+        "path: manifests.yaml",
+        "path: tuning.yaml",
+    ] {
+        assert!(job.contains(want), "{want}:\n{job}");
+    }
+    // A pod of the Job prints its shard: what `--out -` writes is a shard merge reads.
+    let pod = kscale()
+        .arg("tune")
+        .arg(dir.path().join("scenario.yaml"))
+        .arg("--tuning")
+        .arg(dir.path().join("tuning.yaml"))
+        .args(["--shard", "4", "--out", "-"])
+        .env("JOB_COMPLETION_INDEX", "2")
+        .output()
+        .unwrap();
+    assert_eq!(pod.status.code(), Some(0), "{}", text(&pod));
+    let shard: Value = serde_json::from_slice(&pod.stdout).unwrap();
+    assert_eq!(shard["shard"], serde_json::json!({"index": 2, "count": 4}));
+    let Some(bin) = common::real_bin("the_emitted_indexed_job_passes_the_real_api_servers_dry_run")
+    else {
+        return;
+    };
+    let cp = dir.path().join("cp");
+    let up = kscale()
+        .args(["control-plane", "up", "--dir"])
+        .arg(&cp)
+        .env("KSCALE_CONTROLPLANE_BIN", &bin)
+        .output()
+        .unwrap();
+    assert_eq!(up.status.code(), Some(0), "{}", text(&up));
+    let dry = std::process::Command::new(bin.join("kubectl"))
+        .arg(format!("--kubeconfig={}", cp.join("kubeconfig").display()))
+        .args(["apply", "--dry-run=server", "-f"])
+        .arg(dir.path().join("job/job.yaml"))
+        .output()
+        .unwrap();
+    let down = kscale()
+        .args(["control-plane", "down", "--dir"])
+        .arg(&cp)
+        .output()
+        .unwrap();
+    assert_eq!(dry.status.code(), Some(0), "{}", text(&dry));
+    assert!(
+        String::from_utf8_lossy(&dry.stdout)
+            .contains("job.batch/kscale-tune-web created (server dry run)"),
+        "{}",
+        text(&dry)
+    );
+    assert_eq!(down.status.code(), Some(0));
+}

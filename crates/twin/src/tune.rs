@@ -518,7 +518,8 @@ pub struct TargetObject {
 }
 
 /// One objective's outcome in a run.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct SloOutcome {
     /// Its name.
     pub name: String,
@@ -529,7 +530,8 @@ pub struct SloOutcome {
 }
 
 /// One run of a configuration.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct RunResult {
     /// Cost of the run (USD).
     pub cost_usd: f64,
@@ -599,7 +601,7 @@ pub struct Trial {
 
 impl Trial {
     /// Aggregates a configuration's runs.
-    pub fn from_runs(index: usize, runs: &[Result<RunResult, InputError>]) -> Trial {
+    pub fn from_runs<E: std::fmt::Display>(index: usize, runs: &[Result<RunResult, E>]) -> Trial {
         let mut t = Trial {
             index,
             cost_usd: 0.0,
