@@ -14,6 +14,7 @@ use std::process::ExitCode;
 use kscale_report::{ChartSpec, Mark, TimeSeries, Verdict};
 use serde_json::json;
 
+use crate::diff::html::esc;
 use crate::diff::run_dir::{self, RunDir};
 
 /// Most charts on the page.
@@ -25,13 +26,6 @@ pub struct Options {
     pub runs: Vec<PathBuf>,
     /// Output directory.
     pub out: Option<PathBuf>,
-}
-
-fn esc(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
 }
 
 /// Names for the runs: scenario names, else (when two share one) directory names, numbered

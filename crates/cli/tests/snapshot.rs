@@ -204,12 +204,7 @@ fn the_quickstart_is_snapshotted_back_under_least_privilege_and_makes_the_same_d
     let created = kubectl(
         &bin,
         &admin,
-        &[
-            "create",
-            "--validate=false",
-            "-f",
-            &nodes.display().to_string(),
-        ],
+        &["create", "-f", &nodes.display().to_string()],
     );
     let applied = kubectl(
         &bin,
@@ -558,12 +553,7 @@ fn seeds_002_and_004_are_snapshotted_back_and_make_the_same_decisions() {
             kubectl(
                 &bin,
                 &admin,
-                &[
-                    "create",
-                    "--validate=false",
-                    "-f",
-                    &nodes.display().to_string(),
-                ],
+                &["create", "-f", &nodes.display().to_string()],
             ),
             kubectl(&bin, &admin, &["apply", "-f", &crd.display().to_string()]),
             kubectl(

@@ -8,7 +8,7 @@ use super::run_dir::{RunDir, Series};
 use super::{CategoryDiff, Diff, Item};
 
 /// Escapes text for HTML.
-fn esc(s: &str) -> String {
+pub(crate) fn esc(s: &str) -> String {
     let mut o = String::with_capacity(s.len());
     for c in s.chars() {
         match c {

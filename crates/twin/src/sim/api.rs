@@ -687,7 +687,9 @@ impl Sim {
                 "allocatable": r(&n.info.allocatable),
                 "conditions": [{"type": "Ready", "status": if n.info.ready { "True" } else { "False" }, "reason": if n.info.ready { "KubeletReady" } else { "KubeletNotReady" }, "message": if n.info.ready { "kubelet is posting ready status" } else { "kubelet is not ready" }, "lastHeartbeatTime": self.timestamp(self.now), "lastTransitionTime": created}],
                 "addresses": [{"type": "InternalIP", "address": self.node_ip(&n.info.name)}, {"type": "Hostname", "address": n.info.name.as_ref()}],
-                "nodeInfo": {"kubeletVersion": "v1.32.0-eks", "kubeProxyVersion": "v1.32.0-eks", "osImage": "Amazon Linux 2023", "kernelVersion": "6.1.0", "containerRuntimeVersion": "containerd://1.7.20", "operatingSystem": "linux", "architecture": "amd64"}
+                // In NodeSystemInfo's field order; machineID, systemUUID and bootID (required
+                // by the API's schema) derived from the node's uid, EC2-style ("ec2" prefix).
+                "nodeInfo": {"machineID": format!("ec2{}", &n.uid.replace('-', "")[3..]), "systemUUID": format!("ec2{}", &n.uid[3..]), "bootID": n.uid, "kernelVersion": "6.1.0", "osImage": "Amazon Linux 2023", "containerRuntimeVersion": "containerd://1.7.20", "kubeletVersion": "v1.32.0-eks", "kubeProxyVersion": "v1.32.0-eks", "operatingSystem": "linux", "architecture": "amd64"}
             }
         })
     }
