@@ -236,10 +236,14 @@ fn finish(p: &Prepared, results: &[Runs], dir: &Path) -> ExitCode {
         &flat,
         1 + p.rates.len(),
     );
-    let files = match best {
+    let mut files = match best {
         Some(b) => recommended_files(&p.tuning, &p.targets, b),
         None => vec![],
     };
+    files.push((
+        "report.html".to_string(),
+        report_html(&p.tuning, p.scenario.name(), &trials, best, &pareto),
+    ));
     if let Err(e) = write_dir(dir, &doc, &files) {
         eprintln!("error: --out {}: {e}", dir.display());
         return ExitCode::from(1);
@@ -613,6 +617,164 @@ fn header(k: &tune::Knob) -> String {
             tune::PathSegment::Index(_) => None,
         })
         .unwrap_or_else(|| k.path_text.clone())
+}
+
+/// The search as a page: the Pareto chart (every configuration by cost and SLO violation,
+/// the front joined, passing ones filled, the recommendation ringed) and the ranked table.
+fn report_html(
+    tuning: &Tuning,
+    scenario: &str,
+    trials: &[Trial],
+    best: Option<usize>,
+    pareto: &[usize],
+) -> String {
+    use crate::diff::html::esc;
+    use std::fmt::Write as _;
+    let ok: Vec<&Trial> = trials.iter().filter(|t| t.error.is_none()).collect();
+    let (w, h, pad) = (820.0, 420.0, 56.0);
+    let max_x = ok
+        .iter()
+        .map(|t| t.cost_usd)
+        .fold(0.0f64, f64::max)
+        .max(1e-9)
+        * 1.05;
+    let max_y = ok
+        .iter()
+        .map(|t| t.violation_seconds)
+        .fold(0.0f64, f64::max)
+        .max(1.0)
+        * 1.05;
+    let x = |v: f64| pad + v / max_x * (w - 2.0 * pad);
+    let y = |v: f64| h - pad - v / max_y * (h - 2.0 * pad);
+    let mut svg = format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" viewBox=\"0 0 {w} {h}\" font-family=\"sans-serif\" font-size=\"12\">\n\
+         <line x1=\"{pad}\" y1=\"{b}\" x2=\"{r}\" y2=\"{b}\" stroke=\"#888\"/><line x1=\"{pad}\" y1=\"{pad}\" x2=\"{pad}\" y2=\"{b}\" stroke=\"#888\"/>\n\
+         <text x=\"{cx}\" y=\"{tb}\" text-anchor=\"middle\">cost (USD per run)</text>\
+         <text x=\"16\" y=\"{cy}\" transform=\"rotate(-90 16 {cy})\" text-anchor=\"middle\">SLO violation (s)</text>\
+         <text x=\"{pad}\" y=\"{tl}\" text-anchor=\"middle\">0</text><text x=\"{r}\" y=\"{tl}\" text-anchor=\"middle\">{mx:.3}</text>\
+         <text x=\"{l}\" y=\"{pt}\" text-anchor=\"end\">{my:.0}</text><text x=\"{l}\" y=\"{b}\" text-anchor=\"end\">0</text>\n",
+        b = h - pad,
+        r = w - pad,
+        cx = w / 2.0,
+        cy = h / 2.0,
+        tb = h - 12.0,
+        tl = h - pad + 16.0,
+        l = pad - 6.0,
+        pt = pad + 4.0,
+        mx = max_x,
+        my = max_y,
+    );
+    let mut front: Vec<&Trial> = ok
+        .iter()
+        .copied()
+        .filter(|t| pareto.contains(&t.index))
+        .collect();
+    front.sort_by(|a, b| a.cost_usd.total_cmp(&b.cost_usd));
+    let path: Vec<String> = front
+        .iter()
+        .map(|t| format!("{:.1},{:.1}", x(t.cost_usd), y(t.violation_seconds)))
+        .collect();
+    if path.len() > 1 {
+        let _ = writeln!(
+            svg,
+            "<polyline points=\"{}\" fill=\"none\" stroke=\"#1f77b4\" stroke-width=\"1.5\"/>",
+            path.join(" ")
+        );
+    }
+    for t in &ok {
+        let fill = if t.pass { "#2ca02c" } else { "#ffffff" };
+        let stroke = if pareto.contains(&t.index) {
+            "#1f77b4"
+        } else {
+            "#d62728"
+        };
+        let _ = writeln!(
+            svg,
+            "<circle cx=\"{:.1}\" cy=\"{:.1}\" r=\"4\" fill=\"{fill}\" stroke=\"{stroke}\"><title>configuration {}: {:.3} USD, {:.1} s{}</title></circle>",
+            x(t.cost_usd),
+            y(t.violation_seconds),
+            t.index,
+            t.cost_usd,
+            t.violation_seconds,
+            if t.pass { ", every SLO met" } else { "" }
+        );
+        if Some(t.index) == best {
+            let _ = writeln!(
+                svg,
+                "<circle cx=\"{:.1}\" cy=\"{:.1}\" r=\"9\" fill=\"none\" stroke=\"#000\" stroke-width=\"1.5\"/>",
+                x(t.cost_usd),
+                y(t.violation_seconds)
+            );
+        }
+    }
+    svg.push_str("</svg>\n");
+    let mut order: Vec<&Trial> = trials.iter().collect();
+    order.sort_by(|a, b| {
+        b.pass
+            .cmp(&a.pass)
+            .then(a.cost_usd.total_cmp(&b.cost_usd))
+            .then(a.violation_seconds.total_cmp(&b.violation_seconds))
+            .then(a.index.cmp(&b.index))
+    });
+    let mut table = String::from("<table>\n<thead><tr><th>rank</th><th>config</th>");
+    for k in &tuning.knobs {
+        let _ = write!(
+            table,
+            "<th>{}<br><small>{}</small></th>",
+            esc(&header(k)),
+            esc(&k.target)
+        );
+    }
+    table.push_str("<th>cost (USD)</th><th>SLOs</th><th>violation (s)</th><th>Pareto</th><th>failed SLOs</th></tr></thead>\n<tbody>\n");
+    for (rank, t) in order.iter().enumerate() {
+        let mark = if Some(t.index) == best {
+            " class=\"best\""
+        } else {
+            ""
+        };
+        let _ = write!(table, "<tr{mark}><td>{}</td><td>{}</td>", rank + 1, t.index);
+        for k in 0..tuning.knobs.len() {
+            let _ = write!(
+                table,
+                "<td>{}</td>",
+                esc(&value(tuning, t.index, k).to_string())
+            );
+        }
+        let failed = match &t.error {
+            Some(e) => format!("error: {e}"),
+            None => t.failed_slos.join(", "),
+        };
+        let _ = writeln!(
+            table,
+            "<td>{:.3}</td><td>{}</td><td>{:.1}</td><td>{}</td><td>{}</td></tr>",
+            t.cost_usd,
+            if t.pass { "pass" } else { "FAIL" },
+            t.violation_seconds,
+            if pareto.contains(&t.index) { "yes" } else { "" },
+            esc(&failed)
+        );
+    }
+    table.push_str("</tbody>\n</table>\n");
+    let verdict = match best {
+        Some(b) => format!(
+            "Recommended: configuration {b} ({:.3} USD per run, every SLO met on every run).",
+            trials[b].cost_usd
+        ),
+        None => "No configuration meets every SLO.".to_string(),
+    };
+    format!(
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>kscale tune {name}</title>\n<style>\n\
+         body{{font-family:system-ui,sans-serif;color:#1f2328;max-width:1180px;margin:1.5rem auto;padding:0 1rem}}\n\
+         table{{border-collapse:collapse;font-size:.9rem}}th,td{{border:1px solid #d0d7de;padding:.25rem .55rem;text-align:right}}\n\
+         thead th{{background:#f6f8fa}}tr.best td{{background:#dafbe1;font-weight:600}}\n\
+         </style>\n</head>\n<body>\n<h1>kscale tune {name}</h1>\n<p>{} configurations of {}. <b>{}</b></p>\n\
+         <h2>Cost against SLO violation</h2>\n<p>Filled: every SLO met; blue outline and line: the Pareto front (no configuration is both cheaper and violates less); ringed: the recommendation.</p>\n{svg}\
+         <h2>Configurations</h2>\n{table}</body>\n</html>\n",
+        trials.len(),
+        esc(scenario),
+        esc(&verdict),
+        name = esc(&tuning.name),
+    )
 }
 
 fn print_table(tuning: &Tuning, trials: &[Trial], best: Option<usize>) {

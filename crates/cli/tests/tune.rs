@@ -461,6 +461,20 @@ fn shards_merge_into_the_result_of_one_machine() {
     let recommended =
         |d: &str| std::fs::read_to_string(dir.path().join(d).join("recommended.diff")).unwrap();
     assert_eq!(recommended("whole"), recommended("merged"));
+    // The page: the Pareto chart (a point per configuration) and the ranked table.
+    let page = |d: &str| std::fs::read_to_string(dir.path().join(d).join("report.html")).unwrap();
+    assert_eq!(page("whole"), page("merged"));
+    let html = page("whole");
+    let configs = read_json(&dir.path().join("whole/tune.json"))["configurations"]
+        .as_u64()
+        .unwrap() as usize;
+    assert_eq!(
+        html.matches("<circle").count(),
+        configs + 1,
+        "a point each, and the ring"
+    );
+    assert!(html.contains("Recommended: configuration"));
+    assert_eq!(html.matches("<tr").count(), configs + 1);
     // A missing shard is named; a bad --shard is refused.
     std::fs::remove_file(shards.join("shard-1-of-3.json")).unwrap();
     let partial = merge(&[shards.to_str().unwrap()], "partial");
