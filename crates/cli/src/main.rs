@@ -209,8 +209,9 @@ enum Command {
     /// Write the scale benchmark scenario (HPA-autoscaled Deployments on a diurnal trace,
     /// Karpenter m5.4xlarge nodes): run it with `kscale run DIR/scenario.yaml`.
     BenchScenario {
-        /// Nodes the daily peak needs (300 Deployments and 30,000 pods at 1000).
-        #[arg(long, default_value_t = 1000)]
+        /// Nodes the daily peak needs (300 Deployments and 30,000 pods at 1000); `--nodes N`
+        /// is the same flag.
+        #[arg(long, visible_alias = "nodes", default_value_t = 1000)]
         peak_nodes: u32,
         /// Simulated duration (Go duration).
         #[arg(long, default_value = "24h")]

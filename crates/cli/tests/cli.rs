@@ -1115,3 +1115,18 @@ fn set_changes_scenario_and_manifest_fields_before_the_run() {
         assert!(err.contains(want), "{set}: {err}");
     }
 }
+
+#[test]
+fn bench_scenario_takes_nodes_as_an_alias_of_peak_nodes() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |flag: &str, out: &str| {
+        let o = kscale()
+            .args(["bench-scenario", flag, "40", "--duration", "1h", "--out"])
+            .arg(dir.path().join(out))
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        std::fs::read_to_string(dir.path().join(out).join("manifests.yaml")).unwrap()
+    };
+    assert_eq!(write("--nodes", "a"), write("--peak-nodes", "b"));
+}
