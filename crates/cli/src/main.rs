@@ -290,6 +290,11 @@ enum Command {
         /// cpuPerRequest is then fitted from its CPU usage.
         #[arg(long = "query")]
         queries: Vec<String>,
+        /// The CPU-usage query of a workload, `$namespace`, `$name` and `$pod_regex`
+        /// replaced (default: the rate of cAdvisor's container_cpu_usage_seconds_total over
+        /// its pods).
+        #[arg(long, value_name = "PROMQL")]
+        cpu_query: Option<String>,
         /// Print nothing but errors.
         #[arg(long, short)]
         quiet: bool,
@@ -550,6 +555,7 @@ fn main() -> ExitCode {
             since,
             step,
             queries,
+            cpu_query,
             quiet,
         } => snapshot::run(snapshot::Options {
             kubeconfig,
@@ -563,6 +569,7 @@ fn main() -> ExitCode {
             since,
             step,
             queries,
+            cpu_query,
             quiet,
         }),
         Command::Trace(TraceAction::FromPrometheus { file, out }) => {

@@ -365,3 +365,137 @@ fn a_run_backfilled_into_real_prometheus_is_read_back_at_its_timestamps() {
     assert_eq!(traced, at(start, &load), "the trace of the saved answer");
     drop(server);
 }
+
+/// `kscale snapshot --prometheus` against the real server: the quickstart's run backfilled,
+/// its Deployments applied to a real control plane, the snapshot takes web's request rate as
+/// a trace and fits cpuPerRequest from its CPU usage (the run's 10m per request).
+#[test]
+fn snapshot_reads_load_from_a_real_prometheus() {
+    let test = "snapshot_reads_load_from_a_real_prometheus";
+    let Some(bin) = prometheus_bin(test) else {
+        return;
+    };
+    let Some(cp_bin) = common::real_bin(test) else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let run = dir.join("run");
+    let o = kscale()
+        .args(["run", "-q", "--out"])
+        .arg(&run)
+        .arg(root.join("examples/quickstart/scenario.yaml"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "kscale run: {}", text(&o));
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let start = now / 60 * 60 - 2 * 3600;
+    let om = dir.join("run.om");
+    let o = kscale()
+        .args(["export", "openmetrics"])
+        .arg(&run)
+        .arg("--start")
+        .arg(jiff::Timestamp::from_second(start).unwrap().to_string())
+        .arg("--out")
+        .arg(&om)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let data = dir.join("data");
+    let o = Command::new(bin.join("promtool"))
+        .args(["tsdb", "create-blocks-from", "openmetrics"])
+        .arg(&om)
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let server = start_prometheus(&bin, dir, &data);
+
+    let cp = dir.join("cp");
+    let up = kscale()
+        .args(["control-plane", "up", "--dir"])
+        .arg(&cp)
+        .env("KSCALE_CONTROLPLANE_BIN", &cp_bin)
+        .output()
+        .unwrap();
+    assert_eq!(up.status.code(), Some(0), "{}", text(&up));
+    let kubectl = |args: &[&str]| {
+        Command::new(cp_bin.join("kubectl"))
+            .arg(format!("--kubeconfig={}", cp.join("kubeconfig").display()))
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let node = dir.join("node.json");
+    std::fs::write(
+        &node,
+        r#"{"apiVersion":"v1","kind":"Node","metadata":{"name":"worker-1","labels":{"node.kubernetes.io/instance-type":"m5.large","topology.kubernetes.io/zone":"us-east-1a"}}}"#,
+    )
+    .unwrap();
+    let created = kubectl(&["create", "-f", node.to_str().unwrap()]);
+    let applied = kubectl(&[
+        "apply",
+        "-f",
+        root.join("examples/quickstart/manifests").to_str().unwrap(),
+    ]);
+    let snap = dir.join("snap");
+    let snapshot = kscale()
+        .args(["snapshot", "-q", "--kubeconfig"])
+        .arg(cp.join("kubeconfig"))
+        .args(["--prometheus", &server.base, "--since", "3h", "--step", "10s"])
+        .args([
+            "--cpu-query",
+            "sum(kscale_load_cpu_cores{namespace=\"$namespace\",name=\"$name\"})",
+            "--query",
+            "default/deployment/web=sum(kscale_load_served_rps{namespace=\"default\",name=\"web\"})",
+        ])
+        .arg("--out")
+        .arg(&snap)
+        .output()
+        .unwrap();
+    let down = kscale()
+        .args(["control-plane", "down", "--dir"])
+        .arg(&cp)
+        .output()
+        .unwrap();
+    drop(server);
+
+    assert!(created.status.success(), "{}", text(&created));
+    assert!(applied.status.success(), "{}", text(&applied));
+    assert_eq!(snapshot.status.code(), Some(0), "{}", text(&snapshot));
+    assert_eq!(down.status.code(), Some(0), "{}", text(&down));
+    let scenario = std::fs::read_to_string(snap.join("scenario.yaml")).unwrap();
+    assert!(
+        scenario.contains("target: default/deployment/web"),
+        "{scenario}"
+    );
+    assert!(scenario.contains("cpuPerRequest: 10m"), "{scenario}");
+    // The placeholder has no load series: no entry for it.
+    assert!(!scenario.contains("deployment/placeholder"), "{scenario}");
+    // The trace is the run's served requests at the run's times.
+    let trace = std::fs::read_to_string(snap.join("traces/default-deployment-web.csv")).unwrap();
+    let served = column(&run, "load/default/deployment/web/served_rps");
+    let rows: BTreeMap<i64, f64> = trace
+        .lines()
+        .skip(1)
+        .map(|row| {
+            let (time, value) = row.split_once(',').unwrap();
+            let ts: jiff::Timestamp = time.parse().unwrap();
+            (ts.as_second(), value.parse().unwrap())
+        })
+        .collect();
+    // Range queries are aligned to the step, so every sample of the run is a row (after the
+    // run, Prometheus repeats the last value for its 5-minute lookback).
+    for (t, v) in &served {
+        assert_eq!(rows.get(&(start + t)), Some(v), "t = {t} s:\n{trace}");
+    }
+    assert_eq!(
+        rows.keys().next(),
+        Some(&start),
+        "nothing before the run:\n{trace}"
+    );
+}

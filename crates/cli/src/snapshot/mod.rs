@@ -25,6 +25,11 @@ use kscale_cluster::{ApiError, Cluster};
 use kscale_kube::KubeCluster;
 use serde_json::{Map, Value, json};
 
+/// The CPU usage (cores) of a workload's pods: cAdvisor's counter through the kubelet, as
+/// kube-prometheus scrapes it. `$namespace`, `$name` and `$pod_regex` (the workload's pods:
+/// `NAME-.*`) are replaced.
+pub const DEFAULT_CPU_QUERY: &str = "sum(rate(container_cpu_usage_seconds_total{namespace=\"$namespace\",pod=~\"$pod_regex\",container!=\"\",container!=\"POD\"}[5m]))";
+
 /// The marker file of a folder `kscale snapshot` wrote (a later snapshot may replace it).
 const MARKER: &str = ".kscale-snapshot";
 
@@ -52,6 +57,9 @@ pub struct Options {
     pub step: String,
     /// Request-rate queries: `NAMESPACE/KIND/NAME=PROMQL`.
     pub queries: Vec<String>,
+    /// The CPU-usage query of a workload, with `$namespace`, `$name` and `$pod_regex`
+    /// replaced (default: [`DEFAULT_CPU_QUERY`]).
+    pub cpu_query: Option<String>,
     /// Print nothing but errors.
     pub quiet: bool,
 }
@@ -171,6 +179,9 @@ pub fn run(o: Options) -> ExitCode {
     }
     if !o.queries.is_empty() && o.prometheus.is_none() {
         return fail(2, "--query needs --prometheus URL");
+    }
+    if o.cpu_query.is_some() && o.prometheus.is_none() {
+        return fail(2, "--cpu-query needs --prometheus URL");
     }
     let since_ms = match kscale_model::duration::parse_duration(&o.since) {
         Ok(d) if d > 0 => d,
@@ -387,9 +398,11 @@ pub fn run(o: Options) -> ExitCode {
     let mut traces: Vec<(String, String)> = Vec::new();
     let mut loads: Vec<Value> = Vec::new();
     if let Some(base) = &o.prometheus {
-        let end = jiff::Timestamp::now().as_second();
-        let start = end - (since_ms / 1000) as i64;
+        // Aligned to the step (as Prometheus's own UI does): the same samples at the same
+        // times whenever the snapshot is taken within one step.
         let step_s = step_ms / 1000;
+        let end = jiff::Timestamp::now().as_second() / step_s as i64 * step_s as i64;
+        let start = (end - (since_ms / 1000) as i64) / step_s as i64 * step_s as i64;
         let queries: BTreeMap<(String, String, String), String> = o
             .queries
             .iter()
@@ -412,10 +425,13 @@ pub fn run(o: Options) -> ExitCode {
                     .and_then(Value::as_str)
                     .unwrap_or("")
                     .to_string();
-                let cpu_query = format!(
-                    "sum(rate(container_cpu_usage_seconds_total{{namespace=\"{ns}\",pod=~\"{}-.*\",container!=\"\",container!=\"POD\"}}[5m]))",
-                    regex_quote(&n)
-                );
+                let cpu_query = o
+                    .cpu_query
+                    .as_deref()
+                    .unwrap_or(DEFAULT_CPU_QUERY)
+                    .replace("$namespace", &ns)
+                    .replace("$name", &n)
+                    .replace("$pod_regex", &format!("{}-.*", regex_quote(&n)));
                 let cpu = match prometheus::query_range(base, &cpu_query, start, end, step_s) {
                     Ok(s) => prometheus::total(&s),
                     Err(e) => return fail(1, e),
