@@ -252,53 +252,7 @@ enum Command {
     /// and snapshot.txt (what was taken and skipped). Never reads Secrets.
     ///
     /// Exit codes: 0 written, 1 the cluster or Prometheus failed, 2 bad input.
-    Snapshot {
-        /// Kubeconfig file (default: $KUBECONFIG, else ~/.kube/config).
-        #[arg(long)]
-        kubeconfig: Option<PathBuf>,
-        /// Kubeconfig context (default: the current one).
-        #[arg(long)]
-        context: Option<String>,
-        /// Read only these namespaces (repeatable; default: all). Cluster-scoped objects
-        /// (nodes, PriorityClasses, Karpenter's) are always read.
-        #[arg(long = "namespace", short = 'n')]
-        namespaces: Vec<String>,
-        /// Output folder (written atomically).
-        #[arg(long)]
-        out: PathBuf,
-        /// Replace an output folder kscale snapshot did not write.
-        #[arg(long)]
-        force: bool,
-        /// Scenario name (default: the output folder's name).
-        #[arg(long)]
-        name: Option<String>,
-        /// Scenario duration (Go duration; default 1h, or --since with --prometheus).
-        #[arg(long)]
-        duration: Option<String>,
-        /// Prometheus base URL (e.g. http://127.0.0.1:9090): one range query per Deployment
-        /// and StatefulSet (its pods' CPU usage rate, or --query) becomes a trace and a load
-        /// entry.
-        #[arg(long)]
-        prometheus: Option<String>,
-        /// How far back the Prometheus queries reach (Go duration).
-        #[arg(long, default_value = "24h")]
-        since: String,
-        /// Step of the Prometheus queries (Go duration).
-        #[arg(long, default_value = "1m")]
-        step: String,
-        /// A workload's request-rate query, `NAMESPACE/KIND/NAME=PROMQL` (repeatable);
-        /// cpuPerRequest is then fitted from its CPU usage.
-        #[arg(long = "query")]
-        queries: Vec<String>,
-        /// The CPU-usage query of a workload, `$namespace`, `$name` and `$pod_regex`
-        /// replaced (default: the rate of cAdvisor's container_cpu_usage_seconds_total over
-        /// its pods).
-        #[arg(long, value_name = "PROMQL")]
-        cpu_query: Option<String>,
-        /// Print nothing but errors.
-        #[arg(long, short)]
-        quiet: bool,
-    },
+    Snapshot(snapshot::Options),
     /// Load traces.
     #[command(subcommand)]
     Trace(TraceAction),
@@ -543,35 +497,7 @@ fn main() -> ExitCode {
             time_tolerance: &time_tolerance,
             out,
         }),
-        Command::Snapshot {
-            kubeconfig,
-            context,
-            namespaces,
-            out,
-            force,
-            name,
-            duration,
-            prometheus,
-            since,
-            step,
-            queries,
-            cpu_query,
-            quiet,
-        } => snapshot::run(snapshot::Options {
-            kubeconfig,
-            context,
-            namespaces,
-            out,
-            force,
-            name,
-            duration,
-            prometheus,
-            since,
-            step,
-            queries,
-            cpu_query,
-            quiet,
-        }),
+        Command::Snapshot(o) => snapshot::run(o),
         Command::Trace(TraceAction::FromPrometheus { file, out }) => {
             snapshot::trace_from_prometheus(&file, out.as_deref())
         }

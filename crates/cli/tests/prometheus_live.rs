@@ -136,6 +136,46 @@ fn start_prometheus(bin: &Path, dir: &Path, data: &Path) -> Server {
     unreachable!("the third attempt panics or returns")
 }
 
+/// Exports the run at `run` with t = 0 two hours ago, on a whole minute (inside the default
+/// retention and before the head block Prometheus keeps for new samples), and backfills it
+/// with promtool into `dir/data`: (t = 0 in Unix seconds, the TSDB folder).
+fn backfill(bin: &Path, dir: &Path, run: &Path) -> (i64, PathBuf) {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let start = now / 60 * 60 - 2 * 3600;
+    let om = dir.join("run.om");
+    let o = kscale()
+        .args(["export", "openmetrics"])
+        .arg(run)
+        .arg("--start")
+        .arg(jiff::Timestamp::from_second(start).unwrap().to_string())
+        .arg("--out")
+        .arg(&om)
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "kscale export openmetrics: {}",
+        text(&o)
+    );
+    // Backfilled by promtool; Prometheus refuses nothing it accepted.
+    let data = dir.join("data");
+    let o = Command::new(bin.join("promtool"))
+        .args(["tsdb", "create-blocks-from", "openmetrics"])
+        .arg(&om)
+        .arg(&data)
+        .output()
+        .unwrap_or_else(|e| panic!("starting {}: {e}", bin.join("promtool").display()));
+    assert!(
+        o.status.success(),
+        "promtool tsdb create-blocks-from openmetrics: {}",
+        text(&o)
+    );
+    (start, data)
+}
+
 /// `timeseries.csv`'s `time_s` and `column`, as numbers (empty cells left out).
 fn column(run: &Path, name: &str) -> Vec<(i64, f64)> {
     let csv = std::fs::read_to_string(run.join("timeseries.csv")).unwrap();
@@ -236,42 +276,7 @@ fn a_run_backfilled_into_real_prometheus_is_read_back_at_its_timestamps() {
         "{SCENARIO} no longer varies its nodes and load: the checks below would prove little"
     );
 
-    // Exported with t = 0 two hours ago, on a whole minute: inside the default retention and
-    // before the head block Prometheus keeps for new samples.
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64;
-    let start = now / 60 * 60 - 2 * 3600;
-    let om = dir.join("run.om");
-    let o = kscale()
-        .args(["export", "openmetrics"])
-        .arg(&run)
-        .arg("--start")
-        .arg(jiff::Timestamp::from_second(start).unwrap().to_string())
-        .arg("--out")
-        .arg(&om)
-        .output()
-        .unwrap();
-    assert!(
-        o.status.success(),
-        "kscale export openmetrics: {}",
-        text(&o)
-    );
-
-    // Backfilled by promtool; Prometheus refuses nothing it accepted.
-    let data = dir.join("data");
-    let o = Command::new(bin.join("promtool"))
-        .args(["tsdb", "create-blocks-from", "openmetrics"])
-        .arg(&om)
-        .arg(&data)
-        .output()
-        .unwrap_or_else(|e| panic!("starting {}: {e}", bin.join("promtool").display()));
-    assert!(
-        o.status.success(),
-        "promtool tsdb create-blocks-from openmetrics: {}",
-        text(&o)
-    );
+    let (start, data) = backfill(&bin, dir, &run);
 
     let server = start_prometheus(&bin, dir, &data);
     let end = start + nodes.last().unwrap().0;
@@ -389,55 +394,18 @@ fn snapshot_reads_load_from_a_real_prometheus() {
         .output()
         .unwrap();
     assert!(o.status.success(), "kscale run: {}", text(&o));
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64;
-    let start = now / 60 * 60 - 2 * 3600;
-    let om = dir.join("run.om");
-    let o = kscale()
-        .args(["export", "openmetrics"])
-        .arg(&run)
-        .arg("--start")
-        .arg(jiff::Timestamp::from_second(start).unwrap().to_string())
-        .arg("--out")
-        .arg(&om)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", text(&o));
-    let data = dir.join("data");
-    let o = Command::new(bin.join("promtool"))
-        .args(["tsdb", "create-blocks-from", "openmetrics"])
-        .arg(&om)
-        .arg(&data)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", text(&o));
+    let (start, data) = backfill(&bin, dir, &run);
     let server = start_prometheus(&bin, dir, &data);
 
-    let cp = dir.join("cp");
-    let up = kscale()
-        .args(["control-plane", "up", "--dir"])
-        .arg(&cp)
-        .env("KSCALE_CONTROLPLANE_BIN", &cp_bin)
-        .output()
-        .unwrap();
-    assert_eq!(up.status.code(), Some(0), "{}", text(&up));
-    let kubectl = |args: &[&str]| {
-        Command::new(cp_bin.join("kubectl"))
-            .arg(format!("--kubeconfig={}", cp.join("kubeconfig").display()))
-            .args(args)
-            .output()
-            .unwrap()
-    };
+    let cp = common::ControlPlane::up(&cp_bin, &dir.join("cp"));
     let node = dir.join("node.json");
     std::fs::write(
         &node,
         r#"{"apiVersion":"v1","kind":"Node","metadata":{"name":"worker-1","labels":{"node.kubernetes.io/instance-type":"m5.large","topology.kubernetes.io/zone":"us-east-1a"}}}"#,
     )
     .unwrap();
-    let created = kubectl(&["create", "-f", node.to_str().unwrap()]);
-    let applied = kubectl(&[
+    let created = cp.kubectl(&["create", "-f", node.to_str().unwrap()]);
+    let applied = cp.kubectl(&[
         "apply",
         "-f",
         root.join("examples/quickstart/manifests").to_str().unwrap(),
@@ -445,7 +413,7 @@ fn snapshot_reads_load_from_a_real_prometheus() {
     let snap = dir.join("snap");
     let snapshot = kscale()
         .args(["snapshot", "-q", "--kubeconfig"])
-        .arg(cp.join("kubeconfig"))
+        .arg(cp.kubeconfig())
         .args(["--prometheus", &server.base, "--since", "3h", "--step", "10s"])
         .args([
             "--cpu-query",
@@ -457,11 +425,7 @@ fn snapshot_reads_load_from_a_real_prometheus() {
         .arg(&snap)
         .output()
         .unwrap();
-    let down = kscale()
-        .args(["control-plane", "down", "--dir"])
-        .arg(&cp)
-        .output()
-        .unwrap();
+    let down = cp.down();
     drop(server);
 
     assert!(created.status.success(), "{}", text(&created));

@@ -12,9 +12,9 @@ mod common;
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
-use common::{kscale, real_bin, text};
+use common::{ControlPlane, kscale, kubectl, real_bin, text};
 
 fn examples() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -159,14 +159,6 @@ fn fake_prometheus() -> String {
     url
 }
 
-fn kubectl(bin: &Path, kubeconfig: &Path, args: &[&str]) -> Output {
-    Command::new(bin.join("kubectl"))
-        .arg(format!("--kubeconfig={}", kubeconfig.display()))
-        .args(args)
-        .output()
-        .unwrap()
-}
-
 /// A kubeconfig for the same server with a bearer token instead of the admin's certificate.
 fn token_kubeconfig(admin: &Path, token: &str, out: &Path) {
     let s = std::fs::read_to_string(admin).unwrap();
@@ -189,15 +181,8 @@ fn the_quickstart_is_snapshotted_back_under_least_privilege_and_makes_the_same_d
         return;
     };
     let tmp = tempfile::tempdir().unwrap();
-    let cp = tmp.path().join("cp");
-    let up = kscale()
-        .args(["control-plane", "up", "--dir"])
-        .arg(&cp)
-        .env("KSCALE_CONTROLPLANE_BIN", &bin)
-        .output()
-        .unwrap();
-    assert_eq!(up.status.code(), Some(0), "{}", text(&up));
-    let admin = cp.join("kubeconfig");
+    let cp = ControlPlane::up(&bin, &tmp.path().join("cp"));
+    let admin = cp.kubeconfig();
     // Everything below runs before the control plane is stopped; the assertions come after.
     let quickstart = examples().join("quickstart/scenario.yaml");
     let nodes = twin_nodes(&quickstart, tmp.path());
@@ -302,11 +287,7 @@ fn the_quickstart_is_snapshotted_back_under_least_privilege_and_makes_the_same_d
     };
     let no_priorityclasses = without(5, "snap-2");
     let no_nodes = without(0, "snap-3");
-    let down = kscale()
-        .args(["control-plane", "down", "--dir"])
-        .arg(&cp)
-        .output()
-        .unwrap();
+    let down = cp.down();
 
     assert!(created.status.success(), "{}", text(&created));
     assert!(applied.status.success(), "{}", text(&applied));
@@ -537,15 +518,8 @@ fn seeds_002_and_004_are_snapshotted_back_and_make_the_same_decisions() {
     for seed in ["seed002", "seed004"] {
         let tmp = tempfile::tempdir().unwrap();
         let original = examples().join(seed).join("scenario.yaml");
-        let cp = tmp.path().join("cp");
-        let up = kscale()
-            .args(["control-plane", "up", "--dir"])
-            .arg(&cp)
-            .env("KSCALE_CONTROLPLANE_BIN", &bin)
-            .output()
-            .unwrap();
-        assert_eq!(up.status.code(), Some(0), "{}", text(&up));
-        let admin = cp.join("kubeconfig");
+        let cp = ControlPlane::up(&bin, &tmp.path().join("cp"));
+        let admin = cp.kubeconfig();
         let nodes = twin_nodes(&original, tmp.path());
         let crd = tmp.path().join("crd.yaml");
         std::fs::write(&crd, PROVISIONER_CRD).unwrap();
@@ -590,11 +564,7 @@ fn seeds_002_and_004_are_snapshotted_back_and_make_the_same_decisions() {
             .arg(&snap)
             .output()
             .unwrap();
-        let down = kscale()
-            .args(["control-plane", "down", "--dir"])
-            .arg(&cp)
-            .output()
-            .unwrap();
+        let down = cp.down();
 
         for o in &setup {
             assert!(o.status.success(), "{seed}: {}", text(o));

@@ -548,25 +548,10 @@ fn the_emitted_indexed_job_passes_the_real_api_servers_dry_run() {
     else {
         return;
     };
-    let cp = dir.path().join("cp");
-    let up = kscale()
-        .args(["control-plane", "up", "--dir"])
-        .arg(&cp)
-        .env("KSCALE_CONTROLPLANE_BIN", &bin)
-        .output()
-        .unwrap();
-    assert_eq!(up.status.code(), Some(0), "{}", text(&up));
-    let dry = std::process::Command::new(bin.join("kubectl"))
-        .arg(format!("--kubeconfig={}", cp.join("kubeconfig").display()))
-        .args(["apply", "--dry-run=server", "-f"])
-        .arg(dir.path().join("job/job.yaml"))
-        .output()
-        .unwrap();
-    let down = kscale()
-        .args(["control-plane", "down", "--dir"])
-        .arg(&cp)
-        .output()
-        .unwrap();
+    let cp = common::ControlPlane::up(&bin, &dir.path().join("cp"));
+    let job = dir.path().join("job/job.yaml");
+    let dry = cp.kubectl(&["apply", "--dry-run=server", "-f", job.to_str().unwrap()]);
+    let down = cp.down();
     assert_eq!(dry.status.code(), Some(0), "{}", text(&dry));
     assert!(
         String::from_utf8_lossy(&dry.stdout)

@@ -34,33 +34,52 @@ pub const DEFAULT_CPU_QUERY: &str = "sum(rate(container_cpu_usage_seconds_total{
 const MARKER: &str = ".kscale-snapshot";
 
 /// `kscale snapshot` flags.
+#[derive(clap::Args, Debug)]
 pub struct Options {
-    /// Kubeconfig file (default: `$KUBECONFIG`, else `~/.kube/config`).
+    /// Kubeconfig file (default: $KUBECONFIG, else ~/.kube/config).
+    #[arg(long)]
     pub kubeconfig: Option<PathBuf>,
-    /// Context (default: the current one).
+    /// Kubeconfig context (default: the current one).
+    #[arg(long)]
     pub context: Option<String>,
-    /// Namespaces to read (default: all).
+    /// Read only these namespaces (repeatable; default: all). Cluster-scoped objects
+    /// (nodes, PriorityClasses, Karpenter's) are always read.
+    #[arg(long = "namespace", short = 'n')]
     pub namespaces: Vec<String>,
-    /// Output folder.
+    /// Output folder (written atomically).
+    #[arg(long)]
     pub out: PathBuf,
-    /// Replace an output folder kscale did not write.
+    /// Replace an output folder kscale snapshot did not write.
+    #[arg(long)]
     pub force: bool,
     /// Scenario name (default: the output folder's name).
+    #[arg(long)]
     pub name: Option<String>,
-    /// Scenario duration (Go duration; default 1h, or `--since` with Prometheus).
+    /// Scenario duration (Go duration; default 1h, or --since with --prometheus).
+    #[arg(long)]
     pub duration: Option<String>,
-    /// Prometheus base URL.
+    /// Prometheus base URL (e.g. http://127.0.0.1:9090): one range query per Deployment
+    /// and StatefulSet (its pods' CPU usage rate, or --query) becomes a trace and a load
+    /// entry.
+    #[arg(long)]
     pub prometheus: Option<String>,
-    /// Range of the Prometheus queries (Go duration).
+    /// How far back the Prometheus queries reach (Go duration).
+    #[arg(long, default_value = "24h")]
     pub since: String,
     /// Step of the Prometheus queries (Go duration).
+    #[arg(long, default_value = "1m")]
     pub step: String,
-    /// Request-rate queries: `NAMESPACE/KIND/NAME=PROMQL`.
+    /// A workload's request-rate query, `NAMESPACE/KIND/NAME=PROMQL` (repeatable);
+    /// cpuPerRequest is then fitted from its CPU usage.
+    #[arg(long = "query")]
     pub queries: Vec<String>,
-    /// The CPU-usage query of a workload, with `$namespace`, `$name` and `$pod_regex`
-    /// replaced (default: [`DEFAULT_CPU_QUERY`]).
+    /// The CPU-usage query of a workload, `$namespace`, `$name` and `$pod_regex`
+    /// replaced (default: the rate of cAdvisor's container_cpu_usage_seconds_total over
+    /// its pods).
+    #[arg(long, value_name = "PROMQL")]
     pub cpu_query: Option<String>,
     /// Print nothing but errors.
+    #[arg(long, short)]
     pub quiet: bool,
 }
 

@@ -94,3 +94,70 @@ pub fn run_cluster(bin: &Path, scenario: &Path, out: &Path) -> Output {
         .output()
         .unwrap()
 }
+
+/// Runs the real kubectl of `bin` against `kubeconfig`.
+pub fn kubectl(bin: &Path, kubeconfig: &Path, args: &[&str]) -> Output {
+    Command::new(bin.join("kubectl"))
+        .arg(format!("--kubeconfig={}", kubeconfig.display()))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+/// A control plane started with `kscale control-plane up --dir DIR`; stopped by
+/// [`ControlPlane::down`], or when dropped (a failed assertion included).
+pub struct ControlPlane {
+    bin: PathBuf,
+    dir: PathBuf,
+    running: bool,
+}
+
+impl ControlPlane {
+    /// Starts one from the binaries in `bin`, its state and kubeconfig in `dir`.
+    pub fn up(bin: &Path, dir: &Path) -> ControlPlane {
+        let up = kscale()
+            .args(["control-plane", "up", "--dir"])
+            .arg(dir)
+            .env("KSCALE_CONTROLPLANE_BIN", bin)
+            .output()
+            .unwrap();
+        assert_eq!(up.status.code(), Some(0), "{}", text(&up));
+        ControlPlane {
+            bin: bin.to_path_buf(),
+            dir: dir.to_path_buf(),
+            running: true,
+        }
+    }
+
+    /// Its admin kubeconfig.
+    pub fn kubeconfig(&self) -> PathBuf {
+        self.dir.join("kubeconfig")
+    }
+
+    /// Runs the real kubectl against it as the admin.
+    pub fn kubectl(&self, args: &[&str]) -> Output {
+        kubectl(&self.bin, &self.kubeconfig(), args)
+    }
+
+    /// Stops it: `kscale control-plane down`'s output.
+    pub fn down(mut self) -> Output {
+        self.running = false;
+        self.stop()
+    }
+
+    fn stop(&self) -> Output {
+        kscale()
+            .args(["control-plane", "down", "--dir"])
+            .arg(&self.dir)
+            .output()
+            .unwrap()
+    }
+}
+
+impl Drop for ControlPlane {
+    fn drop(&mut self) {
+        if self.running {
+            let _ = self.stop();
+        }
+    }
+}
