@@ -230,18 +230,17 @@ fn finish(
             .or(Some(doc.start_line));
         return Err(e);
     }
-    crate::validate::validate_object(&object).map_err(|(field, msg)| {
-        let key = field
-            .rsplit('.')
-            .next()
-            .unwrap_or(&field)
-            .trim_end_matches(|c: char| c == ']' || c.is_ascii_digit() || c == '[');
-        let mut e = InputError::file(file, msg).with_field(field.clone());
-        e.line = doc
-            .find_key_line(key, doc.start_line.saturating_sub(1))
-            .or(Some(doc.start_line));
-        e
-    })?;
+    let errs = crate::validate::validate_written(&object, raw);
+    if let Some(first) = errs.first() {
+        let line_of = |field: &str| doc.find_path_line(field);
+        let mut message = first.to_string();
+        for e in &errs[1..] {
+            message.push_str(&format!("\n{}:{}: {e}", file.display(), line_of(&e.field)));
+        }
+        let mut e = InputError::file(file, message).with_field(first.field.clone());
+        e.line = Some(line_of(&first.field));
+        return Err(e);
+    }
     Ok(object)
 }
 
@@ -394,7 +393,9 @@ fn typed_round_trip(
     }
 }
 
-/// Canonicalizes a JSON object (from `kubectl apply`/`patch`) through its typed form, if known.
+/// Canonicalizes a JSON object (from `kubectl apply`/`patch`) through its typed form, if known,
+/// and validates it: the error is what follows `The KIND "NAME" is invalid: ` in the API
+/// server's message (one error inline, several as a bulleted list).
 pub fn canonicalize_json(v: &Value) -> Result<Value, String> {
     let api = v.get("apiVersion").and_then(Value::as_str).unwrap_or("");
     let kind = v.get("kind").and_then(Value::as_str).unwrap_or("");
@@ -402,6 +403,13 @@ pub fn canonicalize_json(v: &Value) -> Result<Value, String> {
         Some(p) => p.parse_json(v)?,
         None => v.clone(),
     };
-    crate::validate::validate_object(&obj).map_err(|(field, msg)| format!("{field}: {msg}"))?;
-    Ok(obj)
+    let errs = crate::validate::validate_written(&obj, v);
+    match errs.as_slice() {
+        [] => Ok(obj),
+        [one] => Err(one.to_string()),
+        many => {
+            let items: Vec<String> = many.iter().map(ToString::to_string).collect();
+            Err(format!("\n* {}", items.join("\n* ")))
+        }
+    }
 }

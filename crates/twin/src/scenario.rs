@@ -1083,6 +1083,45 @@ impl Scenario {
                 ));
             }
         }
+        // Node names as the API server checks them (`ValidateNodeName`: a DNS-1123 subdomain),
+        // unique across entries (a second node of a name would be refused as AlreadyExists).
+        let mut node_names: BTreeMap<String, usize> = BTreeMap::new();
+        for (i, n) in parsed.spec.nodes.iter().enumerate() {
+            let field = format!("spec.nodes[{i}].name");
+            if n.name.is_empty() {
+                return Err(err_at("name", &field, format!("{field}: Required value")));
+            }
+            for k in 0..n.count {
+                let name = if n.count == 1 {
+                    n.name.clone()
+                } else {
+                    format!("{}-{}", n.name, k + 1)
+                };
+                if let Some(m) = crate::validate::meta::dns1123_subdomain_errors(&name)
+                    .into_iter()
+                    .next()
+                {
+                    return Err(err_at(
+                        "name",
+                        &field,
+                        format!("{field}: Invalid value: {name:?}: {m}"),
+                    ));
+                }
+                if let Some(j) = node_names.insert(name.clone(), i) {
+                    return Err(err_at(
+                        "name",
+                        &field,
+                        format!(
+                            "{field}: Duplicate value: {name:?}: spec.nodes[{j}] already names a node {name:?} (with count > 1, nodes are named NAME-1 … NAME-N)"
+                        ),
+                    ));
+                }
+            }
+            let lp = crate::validate::field::Path::new(&format!("spec.nodes[{i}].labels"));
+            if let Some(e) = crate::validate::meta::labels(&n.labels, &lp).first() {
+                return Err(err_at("labels", &e.field, e.to_string()));
+            }
+        }
         for (i, n) in parsed.spec.nodes.iter().enumerate() {
             if let Err((field, msg)) = n.shape("on-demand") {
                 let key = field.split('.').next().unwrap_or(&field).to_string();

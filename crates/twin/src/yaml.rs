@@ -44,6 +44,91 @@ impl Document {
 }
 
 impl Document {
+    /// 1-based file line of a field path as validation errors name it
+    /// (`spec.template.spec.containers[1].resources.limits[cpu]`), found by following the
+    /// block structure: each key within its parent's lines, each `[i]` as the parent list's
+    /// i-th `- ` item. Where the path leaves the lines (a flow mapping, or a field that is
+    /// absent, as for `Required value`), the line of the deepest part found.
+    pub fn find_path_line(&self, path: &str) -> u64 {
+        let lines: Vec<&str> = self.text.lines().collect();
+        let indent = |l: &str| l.len() - l.trim_start().len();
+        let content = |l: &str| {
+            let t = l.trim();
+            !t.is_empty() && !t.starts_with('#')
+        };
+        // The current node: lines [from, to) and the indentation its children are deeper than.
+        let (mut from, mut to, mut parent_indent) = (0usize, lines.len(), None::<usize>);
+        let mut found = 0usize;
+        let mut steps: Vec<&str> = Vec::new();
+        for seg in path.split('.') {
+            let mut parts = seg.split('[');
+            steps.push(parts.next().unwrap_or(""));
+            steps.extend(parts.map(|p| p.trim_end_matches(']')));
+        }
+        for step in steps.into_iter().filter(|s| !s.is_empty()) {
+            if let Ok(i) = step.parse::<usize>() {
+                // The i-th item of a block list.
+                let items: Vec<usize> = (from..to)
+                    .filter(|&n| lines[n].trim_start().starts_with("- ") || lines[n].trim() == "-")
+                    .collect();
+                let Some(&min) = items.iter().map(|&n| indent(lines[n])).min().as_ref() else {
+                    break;
+                };
+                let items: Vec<usize> = items
+                    .into_iter()
+                    .filter(|&n| indent(lines[n]) == min)
+                    .collect();
+                let Some(&start) = items.get(i) else { break };
+                let end = items.get(i + 1).copied().unwrap_or_else(|| {
+                    (start + 1..to)
+                        .find(|&n| content(lines[n]) && indent(lines[n]) <= min)
+                        .unwrap_or(to)
+                });
+                (from, to, found) = (start, end, start);
+                // The item's keys sit after the dash.
+                parent_indent = Some(min);
+                continue;
+            }
+            let pat = format!("{step}:");
+            let quoted = format!("\"{step}\":");
+            let hit = (from..to).find(|&n| {
+                let l = lines[n];
+                let t = l.trim_start().trim_start_matches("- ");
+                let deeper = parent_indent.is_none_or(|p| indent(l) > p || n == from);
+                deeper && (t.starts_with(&pat) || t.starts_with(&quoted))
+            });
+            let Some(n) = hit else { break };
+            found = n;
+            let key_indent = {
+                let l = lines[n];
+                let t = l.trim_start();
+                indent(l) + (t.len() - t.trim_start_matches("- ").len())
+            };
+            let end = (n + 1..to)
+                .find(|&m| content(lines[m]) && indent(lines[m]) <= key_indent)
+                .unwrap_or(to);
+            // A list under a key may sit at the key's own indentation.
+            let end = if lines
+                .get(end)
+                .is_some_and(|l| l.trim_start().starts_with("- ") && indent(l) == key_indent)
+            {
+                (end..to)
+                    .find(|&m| {
+                        content(lines[m])
+                            && indent(lines[m]) <= key_indent
+                            && !(indent(lines[m]) == key_indent
+                                && lines[m].trim_start().starts_with("- "))
+                    })
+                    .unwrap_or(to)
+            } else {
+                end
+            };
+            (from, to) = (n + 1, end);
+            parent_indent = Some(key_indent.saturating_sub(1));
+        }
+        self.start_line + found as u64
+    }
+
     /// The first line holding `key:` anywhere (in a flow mapping such as `{a: 1, key: 2}`).
     pub fn find_key_anywhere(&self, key: &str) -> Option<u64> {
         let pat = format!("{key}:");
@@ -148,6 +233,35 @@ pub trait TypedParse {
 mod tests {
     use super::*;
     use std::collections::BTreeMap;
+
+    #[test]
+    fn field_paths_are_found_by_structure() {
+        let text = "---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n  template:\n    spec:\n      containers:\n      - name: a\n        resources:\n          limits: {cpu: 1}\n      - name: b\n        image: x\n        resources:\n          requests:\n            cpu: 2\n          limits:\n            cpu: 1\n      tolerations:\n        - key: k\n          operator: Bogus\n";
+        let d = &split_documents(text)[0];
+        // Line numbers in the file (the document starts on line 2).
+        let at = |p: &str| d.find_path_line(p);
+        assert_eq!(at("spec.template.spec.containers[0].name"), 9);
+        // Absent: the container's line.
+        assert_eq!(at("spec.template.spec.containers[0].image"), 9);
+        assert_eq!(at("spec.template.spec.containers[1].name"), 12);
+        assert_eq!(at("spec.template.spec.containers[1].image"), 13);
+        assert_eq!(
+            at("spec.template.spec.containers[1].resources.requests[cpu]"),
+            16
+        );
+        assert_eq!(
+            at("spec.template.spec.containers[1].resources.limits[cpu]"),
+            18
+        );
+        // In a flow mapping: the mapping's line.
+        assert_eq!(
+            at("spec.template.spec.containers[0].resources.limits[cpu]"),
+            11
+        );
+        assert_eq!(at("spec.template.spec.tolerations[0].operator"), 21);
+        assert_eq!(at("metadata.name"), 4);
+        assert_eq!(at("spec.selector"), 5);
+    }
 
     #[test]
     fn splits_and_keeps_lines() {

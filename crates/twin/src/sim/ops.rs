@@ -23,10 +23,10 @@ pub enum PatchError {
 }
 
 /// What the API server refuses in an update, worded as kubectl shows it: a changed name or
-/// namespace (`apiserver/pkg/endpoints/handlers/patch.go` `checkName`), and a workload's
-/// selector that is missing, does not select its template or changed
-/// (`pkg/apis/apps/validation/validation.go`: `ValidateDeploymentUpdate` and its siblings;
-/// the selector is immutable in `apps/v1`).
+/// namespace (`apiserver/pkg/endpoints/handlers/patch.go` `checkName`), an object that fails
+/// validation ([`crate::validate`]), and a workload's changed selector (immutable in
+/// `apps/v1`: `pkg/apis/apps/validation/validation.go` `ValidateDeploymentUpdate` and its
+/// siblings).
 pub fn check_update(
     kind: &str,
     name: &str,
@@ -47,63 +47,31 @@ pub fn check_update(
     if meta(patched, "namespace") != meta(current, "namespace") {
         return Err("Error from server (BadRequest): the namespace of the provided object does not match the namespace sent on the request".into());
     }
-    if !matches!(
+    let mut errors = crate::validate::validate(patched);
+    if kind == "Pod" {
+        // A pod's spec changes are the update rules' and Elastic Pods' (see `patch_object`).
+        errors.retain(|e| !e.field.starts_with("spec"));
+    }
+    if matches!(
         kind,
         "Deployment" | "ReplicaSet" | "StatefulSet" | "DaemonSet"
     ) {
-        return Ok(());
-    }
-    let (old, new) = (
-        current.pointer("/spec/selector"),
-        patched.pointer("/spec/selector"),
-    );
-    let labels = patched.pointer("/spec/template/metadata/labels");
-    let mut errors = Vec::new();
-    let mismatch = || {
-        format!(
-            "spec.template.metadata.labels: Invalid value: {}: `selector` does not match template `labels`",
-            labels.cloned().unwrap_or(Value::Null)
-        )
-    };
-    match new {
-        // A missing selector selects nothing, the template included.
-        None | Some(Value::Null) => {
-            errors.push("spec.selector: Required value".to_string());
-            errors.push(mismatch());
-        }
-        Some(sel) => {
-            let l: kscale_model::labels::Labels = labels
-                .and_then(Value::as_object)
-                .map(|m| {
-                    m.iter()
-                        .map(|(k, v)| (k.clone(), v.as_str().unwrap_or("").to_string()))
-                        .collect()
-                })
-                .unwrap_or_default();
-            let s = super::workloads::selector_of(Some(sel));
-            if s.is_empty() && kind == "Deployment" {
-                errors.push(format!(
-                    "spec.selector: Invalid value: {sel}: empty selector is invalid for deployment"
-                ));
-            }
-            if !s.matches(&l) {
-                errors.push(mismatch());
-            }
+        let (old, new) = (
+            current.pointer("/spec/selector"),
+            patched.pointer("/spec/selector"),
+        );
+        if new != old {
+            errors.push(crate::validate::field::invalid(
+                &crate::validate::field::Path::new("spec.selector"),
+                new.unwrap_or(&Value::Null),
+                "field is immutable",
+            ));
         }
     }
-    if new != old {
-        errors.push(format!(
-            "spec.selector: Invalid value: {}: field is immutable",
-            new.cloned().unwrap_or(Value::Null)
-        ));
-    }
-    match errors.as_slice() {
-        [] => Ok(()),
-        [one] => Err(format!("The {kind} \"{name}\" is invalid: {one}")),
-        many => Err(format!(
-            "The {kind} \"{name}\" is invalid: \n* {}",
-            many.join("\n* ")
-        )),
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(crate::validate::invalid_object_message(kind, name, &errors))
     }
 }
 
