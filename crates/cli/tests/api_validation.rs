@@ -140,7 +140,9 @@ spec:
         )
     };
     refused(
-        &hpa("  - type: Resource\n    resource:\n      name: cpu\n      target: {type: Utilization, averageUtilization: -50}\n"),
+        &hpa(
+            "  - type: Resource\n    resource:\n      name: cpu\n      target: {type: Utilization, averageUtilization: -50}\n",
+        ),
         NODES,
         "spec.metrics[0].resource.target.averageUtilization: Invalid value: -50: must be greater than 0",
     );
