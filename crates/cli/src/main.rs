@@ -352,6 +352,19 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
+    // Ctrl-C or SIGTERM: a staged output being written is removed before the process exits
+    // (130, as a shell reports SIGINT). `--cluster` runs and `kscale control-plane` install
+    // their own handler (they stop what they started) instead.
+    let stops_processes = matches!(
+        &cli.command,
+        Command::Run { cluster: true, .. } | Command::ControlPlane { .. }
+    );
+    if !stops_processes {
+        let _ = ctrlc::set_handler(|| {
+            kscale_report::remove_live_staging();
+            std::process::exit(130);
+        });
+    }
     match cli.command {
         Command::Headroom {
             scenario,

@@ -1016,6 +1016,7 @@ fn write_dir(dir: &Path, doc: &Value, files: &[(String, String)]) -> Result<(), 
     std::fs::create_dir_all(&parent).map_err(|e| e.to_string())?;
     let staging = parent.join(format!(".{name}.partial-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&staging);
+    let _live = kscale_report::LiveStaging::register(&staging);
     let write = || -> std::io::Result<()> {
         std::fs::create_dir_all(staging.join("recommended"))?;
         std::fs::write(

@@ -1130,3 +1130,72 @@ fn bench_scenario_takes_nodes_as_an_alias_of_peak_nodes() {
     };
     assert_eq!(write("--nodes", "a"), write("--peak-nodes", "b"));
 }
+
+/// Ctrl-C while a run writes its outputs: the staging directory is removed by the process
+/// itself (exit 130), the target directory is not created.
+#[test]
+fn ctrl_c_while_writing_leaves_no_staging_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let bench = dir.path().join("bench");
+    let o = kscale()
+        .args([
+            "bench-scenario",
+            "--nodes",
+            "100",
+            "--duration",
+            "2h",
+            "--out",
+        ])
+        .arg(&bench)
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    let runs = dir.path().join("runs");
+    std::fs::create_dir_all(&runs).unwrap();
+    let staging = |runs: &Path| {
+        std::fs::read_dir(runs)
+            .unwrap()
+            .flatten()
+            .any(|e| e.file_name().to_string_lossy().starts_with(".out.partial-"))
+    };
+    for _attempt in 0..3 {
+        let mut child = kscale()
+            .arg("run")
+            .arg(bench.join("scenario.yaml"))
+            .arg("--out")
+            .arg(runs.join("out"))
+            .arg("--quiet")
+            .spawn()
+            .unwrap();
+        let seen = loop {
+            if staging(&runs) {
+                break true;
+            }
+            if child.try_wait().unwrap().is_some() {
+                break false;
+            }
+            std::thread::sleep(std::time::Duration::from_micros(300));
+        };
+        if !seen {
+            // The write was over before the poll saw it: try again.
+            let _ = std::fs::remove_dir_all(runs.join("out"));
+            continue;
+        }
+        let sent = Command::new("kill")
+            .args(["-INT", &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+        let status = child.wait().unwrap();
+        if status.success() {
+            // Finished between the poll and the signal: try again.
+            let _ = std::fs::remove_dir_all(runs.join("out"));
+            continue;
+        }
+        assert_eq!(status.code(), Some(130), "{status:?}");
+        assert!(!staging(&runs), "the staging directory was left behind");
+        assert!(!runs.join("out").exists());
+        return;
+    }
+    panic!("the write phase was never caught in three runs");
+}

@@ -33,7 +33,8 @@ pub fn render_chart_svg(ts: &TimeSeries, spec: &ChartSpec) -> Result<String, Ren
     chart::render_chart(ts, spec)
 }
 pub use write::{
-    MARKER, OUTPUT_FILES, WriteOptions, check_output_dir, write_outputs, write_outputs_with,
+    LiveStaging, MARKER, OUTPUT_FILES, WriteOptions, check_output_dir, remove_live_staging,
+    write_outputs, write_outputs_with,
 };
 
 use serde::Serialize;

@@ -550,6 +550,44 @@ pub(crate) struct Staging {
     /// Its path.
     pub(crate) path: PathBuf,
     installed: bool,
+    _live: LiveStaging,
+}
+
+/// Staging directories this process is writing, for [`remove_live_staging`].
+static LIVE_STAGING: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
+
+/// A staging directory registered as being written by this process (until dropped), so that
+/// an interrupt handler can remove it ([`remove_live_staging`]). Run directories register
+/// theirs; other writers of staged folders (`kscale tune`, `kscale snapshot`) hold one too.
+#[derive(Debug)]
+pub struct LiveStaging(PathBuf);
+
+impl LiveStaging {
+    /// Registers `path`.
+    pub fn register(path: &Path) -> LiveStaging {
+        let mut live = LIVE_STAGING.lock().unwrap_or_else(|p| p.into_inner());
+        live.push(path.to_path_buf());
+        LiveStaging(path.to_path_buf())
+    }
+}
+
+impl Drop for LiveStaging {
+    fn drop(&mut self) {
+        let mut live = LIVE_STAGING.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(i) = live.iter().position(|p| *p == self.0) {
+            live.swap_remove(i);
+        }
+    }
+}
+
+/// Removes every staging directory this process is writing: for a Ctrl-C or SIGTERM handler,
+/// which exits next, so that an interrupted write leaves nothing half-written behind (the
+/// directory being replaced is untouched until the staging directory is complete).
+pub fn remove_live_staging() {
+    let paths = std::mem::take(&mut *LIVE_STAGING.lock().unwrap_or_else(|p| p.into_inner()));
+    for p in paths {
+        let _ = fs::remove_dir_all(&p);
+    }
 }
 
 impl Staging {
@@ -558,9 +596,11 @@ impl Staging {
             let path = unique_sibling(parent, name, "partial");
             match fs::create_dir(&path) {
                 Ok(()) => {
+                    let live = LiveStaging::register(&path);
                     return Ok(Staging {
                         path,
                         installed: false,
+                        _live: live,
                     });
                 }
                 // A leftover of a crashed process that had the same PID: pick the next number.

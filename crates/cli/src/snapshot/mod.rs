@@ -666,6 +666,7 @@ fn write_folder(out: &Path, files: &[(String, String)]) -> Result<(), String> {
         .unwrap_or_else(|| "snapshot".into());
     let staging = parent.join(format!(".{base}.partial-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&staging);
+    let _live = kscale_report::LiveStaging::register(&staging);
     let result = (|| {
         for (rel, text) in files.iter().map(|(p, t)| (p.as_str(), t.as_str())).chain([(
             MARKER,
