@@ -698,7 +698,8 @@ impl Sim {
 
     /// Checks the twin's invariants: no node above its allocatable; node accounting equals the
     /// sum of its pods; every pod in exactly one phase, consistent with its binding (a pending
-    /// pod is on no node, a bound pod is on exactly its node), and queued pods are unbound.
+    /// pod is on no node, a bound pod is on exactly its node), queued pods are unbound, and
+    /// every pending pod is queued for a scheduling attempt or has failed one with a reason.
     pub fn check_invariants(&self) -> Result<(), String> {
         self.karpenter_check_invariants()?;
         let mut seen = std::collections::BTreeMap::new();
@@ -777,6 +778,29 @@ impl Sim {
         for (_, _, id) in &self.active_q {
             if self.pods.get(id).is_some_and(|p| p.node.is_some()) {
                 return Err(format!("bound pod {id} in the active queue"));
+            }
+        }
+        // Every pending pod is waiting for a scheduling attempt or has failed one: nothing
+        // pending is forgotten, and what failed says why.
+        let queued: std::collections::BTreeSet<u64> =
+            self.active_q.iter().map(|&(_, _, id)| id).collect();
+        for p in self.pods.values() {
+            if p.phase != model::PodPhase::Pending || p.deleting_at.is_some() {
+                continue;
+            }
+            let waiting = queued.contains(&p.id);
+            let failed = self.unschedulable_q.contains(&p.id);
+            if !waiting && !failed {
+                return Err(format!(
+                    "pending pod {} is in no scheduling queue",
+                    p.name
+                ));
+            }
+            if failed && !waiting && p.unschedulable.is_none() && p.nominated.is_none() {
+                return Err(format!(
+                    "pod {} failed scheduling without a reason",
+                    p.name
+                ));
             }
         }
         self.sample_check_invariants()?;
