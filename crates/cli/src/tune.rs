@@ -218,6 +218,22 @@ pub fn run(o: Options) -> ExitCode {
 /// Ranks the trials of every configuration (`results[c]` for configuration `c`), prints the
 /// table and writes the output directory; exit 0 when one passes, 3 when none does.
 fn finish(p: &Prepared, results: &[Runs], dir: &Path) -> ExitCode {
+    // A knob none of whose values changed any run is a mistake (a path the twin does not
+    // read, an object nothing uses): refuse rather than rank look-alike configurations.
+    let unchanged = tune::unchanged_knobs(&p.tuning, results);
+    if !unchanged.is_empty() {
+        for k in &unchanged {
+            let knob = &p.tuning.knobs[*k];
+            eprintln!(
+                "error: {}: spec.knobs[{k}] ({} {}) changes nothing: its {} values gave identical runs in every configuration (same events, steps and summary); check its target and path",
+                p.tuning.path.display(),
+                knob.target,
+                knob.path_text,
+                knob.values.len()
+            );
+        }
+        return ExitCode::from(2);
+    }
     let trials: Vec<Trial> = results
         .iter()
         .enumerate()

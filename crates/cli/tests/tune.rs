@@ -243,6 +243,28 @@ fn the_search_is_deterministic() {
 }
 
 #[test]
+fn a_knob_that_changes_nothing_exits_2_naming_it() {
+    let tuning = r#"apiVersion: kscale.io/v1alpha1
+kind: Tuning
+metadata: {name: web}
+spec:
+  knobs:
+    - {target: horizontalpodautoscaler/web, path: spec.maxReplicas, values: [4, 10]}
+    - {target: deployment/web, path: spec.revisionHistoryLimit, values: [5, 10]}
+"#;
+    let dir = setup(SCENARIO, tuning);
+    let out = tune(dir.path(), "out");
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("spec.knobs[1] (deployment/web spec.revisionHistoryLimit) changes nothing: its 2 values gave identical runs"),
+        "{err}"
+    );
+    assert!(!err.contains("spec.knobs[0]"), "{err}");
+    assert!(!dir.path().join("out").exists());
+}
+
+#[test]
 fn nothing_passing_exits_3() {
     let tuning = TUNING.replace("values: [4, 6, 8, 10]", "values: [4, 6]");
     let dir = setup(SCENARIO, &tuning);

@@ -537,6 +537,81 @@ pub struct RunResult {
     pub cost_usd: f64,
     /// The objectives.
     pub slos: Vec<SloOutcome>,
+    /// A hash of what the run shows (its summary, events and kubectl steps): two runs with
+    /// the same fingerprint behaved the same, so a knob whose values never change it changes
+    /// nothing ([`unchanged_knobs`]). 0 in results written before it existed.
+    #[serde(default)]
+    pub fingerprint: u64,
+}
+
+/// A [`std::hash::Hasher`] fed through `std::io::Write` (for `serde_json::to_writer`).
+struct HashWriter(std::collections::hash_map::DefaultHasher);
+
+impl std::io::Write for HashWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        std::hash::Hasher::write(&mut self.0, buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The fingerprint of a finished run (see [`RunResult::fingerprint`]); deterministic
+/// (`DefaultHasher::new` has fixed keys).
+fn fingerprint(sim: &Sim) -> u64 {
+    let out = sim.output();
+    let mut h = HashWriter(std::collections::hash_map::DefaultHasher::new());
+    let _ = serde_json::to_writer(&mut h, &out.summary);
+    let _ = serde_json::to_writer(&mut h, &out.events);
+    let _ = serde_json::to_writer(&mut h, &out.transcript);
+    std::hash::Hasher::finish(&h.0)
+}
+
+/// The knobs (indices into [`Tuning::knobs`]) with several values that changed nothing: for
+/// every configuration, the configuration that differs from it only in that knob's value
+/// ran identically (same fingerprints on every run). `results[c]` are configuration `c`'s
+/// runs; failed runs and results without fingerprints are not compared.
+pub fn unchanged_knobs<E>(tuning: &Tuning, results: &[Vec<Result<RunResult, E>>]) -> Vec<usize> {
+    let prints = |c: usize| -> Option<Vec<u64>> {
+        results
+            .get(c)?
+            .iter()
+            .map(|r| r.as_ref().ok().map(|r| r.fingerprint).filter(|f| *f != 0))
+            .collect()
+    };
+    let stride = |k: usize| -> usize {
+        tuning.knobs[k + 1..]
+            .iter()
+            .map(|k| k.values.len())
+            .product()
+    };
+    (0..tuning.knobs.len())
+        .filter(|&k| {
+            let n = tuning.knobs[k].values.len();
+            if n < 2 {
+                return false;
+            }
+            let mut compared = false;
+            for c in 0..results.len() {
+                let v = tuning.configuration(c)[k];
+                if v == 0 {
+                    continue;
+                }
+                let base = c - v * stride(k);
+                match (prints(c), prints(base)) {
+                    (Some(a), Some(b)) => {
+                        if a != b {
+                            return false;
+                        }
+                        compared = true;
+                    }
+                    _ => continue,
+                }
+            }
+            compared
+        })
+        .collect()
 }
 
 /// Runs `base` with `overrides` (and, if given, every load entry's rate replaced by `rate`).
@@ -579,6 +654,7 @@ pub fn run_trial(
     Ok(RunResult {
         cost_usd: sim.cost_so_far(),
         slos,
+        fingerprint: fingerprint(&sim),
     })
 }
 

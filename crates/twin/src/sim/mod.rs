@@ -791,16 +791,10 @@ impl Sim {
             let waiting = queued.contains(&p.id);
             let failed = self.unschedulable_q.contains(&p.id);
             if !waiting && !failed {
-                return Err(format!(
-                    "pending pod {} is in no scheduling queue",
-                    p.name
-                ));
+                return Err(format!("pending pod {} is in no scheduling queue", p.name));
             }
             if failed && !waiting && p.unschedulable.is_none() && p.nominated.is_none() {
-                return Err(format!(
-                    "pod {} failed scheduling without a reason",
-                    p.name
-                ));
+                return Err(format!("pod {} failed scheduling without a reason", p.name));
             }
         }
         self.sample_check_invariants()?;
