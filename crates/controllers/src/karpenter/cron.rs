@@ -79,10 +79,15 @@ fn field(s: &str, min: u32, max: u32, names: &[&str], base: u32) -> Result<(u64,
         if step == 0 {
             return Err(format!("step of range should be a positive number: {s}"));
         }
+        // robfig/cron steps with a 64-bit unsigned counter, so a huge step ends the range
+        // after its first value instead of wrapping back into it.
         let mut v = lo;
         while v <= hi {
             bits |= 1 << v;
-            v += step;
+            match v.checked_add(step) {
+                Some(next) => v = next,
+                None => break,
+            }
         }
     }
     Ok((bits, star))
@@ -231,6 +236,16 @@ mod tests {
         assert!(!leap.fired_within(unix_ms(2100, 12, 31, 0, 0, 0), year));
         // Outside jiff's range nothing fires.
         assert!(!Cron::parse("* * * * *").unwrap().fired_within(i64::MAX, H));
+    }
+
+    /// A step beyond the field's range selects only the start (found by fuzzing: the step
+    /// counter overflowed and wrapped, making `59/4294967295` fire every minute).
+    #[test]
+    fn a_huge_step_selects_only_its_start() {
+        let c = Cron::parse("59/4294967295 * * * *").unwrap();
+        assert_eq!(c.minutes, 1 << 59);
+        let c = Cron::parse("0/18446744073709551615 * * * *");
+        assert!(c.is_err() || c.unwrap().minutes == 1);
     }
 
     #[test]
