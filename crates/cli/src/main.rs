@@ -677,9 +677,30 @@ fn bench_scenario(peak_nodes: u32, duration: String, out: &Path) -> ExitCode {
     }
     let params = kscale_twin::bench::BenchParams {
         peak_nodes,
-        duration,
+        duration: duration.clone(),
     };
-    for (name, text) in kscale_twin::bench::files(&params) {
+    let files = kscale_twin::bench::files(&params);
+    // The scenario written must be one kscale runs: load it from a scratch folder first
+    // (a zero duration, or one with more samples than a run may take, is refused here).
+    let scratch = std::env::temp_dir().join(format!(".kscale-bench-{}", std::process::id()));
+    let checked = std::fs::create_dir_all(&scratch)
+        .and_then(|_| {
+            files
+                .iter()
+                .try_for_each(|(name, text)| std::fs::write(scratch.join(name), text))
+        })
+        .map_err(|e| e.to_string())
+        .and_then(|_| {
+            kscale_twin::scenario::Scenario::load(&scratch.join("scenario.yaml"))
+                .map(|_| ())
+                .map_err(|e| e.message)
+        });
+    let _ = std::fs::remove_dir_all(&scratch);
+    if let Err(e) = checked {
+        eprintln!("error: --duration {duration:?} / --peak-nodes {peak_nodes}: {e}");
+        return ExitCode::from(2);
+    }
+    for (name, text) in files {
         let path = out.join(name);
         if let Err(e) = std::fs::create_dir_all(out).and_then(|_| std::fs::write(&path, text)) {
             eprintln!("error: cannot write {}: {e}", path.display());

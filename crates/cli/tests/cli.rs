@@ -1199,3 +1199,23 @@ fn ctrl_c_while_writing_leaves_no_staging_directory() {
     }
     panic!("the write phase was never caught in three runs");
 }
+
+/// `bench-scenario` writes only scenarios kscale runs: a zero duration is refused, nothing
+/// written.
+#[test]
+fn bench_scenario_refuses_what_run_would_refuse() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("b");
+    let o = kscale()
+        .args(["bench-scenario", "--duration", "0", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("duration must be greater than zero"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(!out.exists());
+}
