@@ -61,6 +61,9 @@ pub fn describe(kind: Kind, obj: &Value, events: &[DescribeEvent]) -> String {
     if kind == Kind::VerticalPodAutoscaler {
         return describe_unstructured(obj, events);
     }
+    if kind == Kind::PodDisruptionBudget {
+        return describe_pdb(obj, events);
+    }
     // (label, value lines)
     let mut fields: Vec<(&str, Vec<String>)> = vec![("Name:", vec![name_of(obj)])];
     if kind.info().namespaced {
@@ -205,6 +208,57 @@ pub fn describe(kind: Kind, obj: &Value, events: &[DescribeEvent]) -> String {
             let _ = writeln!(out, "{l:<width$}{v}");
         }
     }
+    write_events(&mut out, events);
+    out
+}
+
+/// `describePodDisruptionBudgetV1` (kubectl `pkg/describe/describe.go`): name, namespace,
+/// the budget, the selector, then the status counts indented under `Status:`. A line without
+/// a tab (`Status:`) ends a tabwriter block, so the counts and `Events:` align together.
+fn describe_pdb(obj: &Value, events: &[DescribeEvent]) -> String {
+    let int_or_string = |path: &[&str]| {
+        s(obj, path).map(|v| match v {
+            Value::String(x) => x.clone(),
+            other => other.to_string(),
+        })
+    };
+    let mut head: Vec<Vec<String>> = vec![
+        vec!["Name:".into(), name_of(obj)],
+        vec![
+            "Namespace:".into(),
+            str_at(obj, &["metadata", "namespace"]).to_string(),
+        ],
+    ];
+    if let Some(m) = int_or_string(&["spec", "minAvailable"]) {
+        head.push(vec!["Min available:".into(), m]);
+    } else if let Some(m) = int_or_string(&["spec", "maxUnavailable"]) {
+        head.push(vec!["Max unavailable:".into(), m]);
+    }
+    let selector = match s(obj, &["spec", "selector"]) {
+        Some(sel) if !sel.is_null() => format_selector(Some(sel)),
+        _ => "<unset>".to_string(),
+    };
+    head.push(vec!["Selector:".into(), selector]);
+    let mut out = tabwrite(head.iter(), 0, 2);
+    out.push_str("Status:\n");
+    let mut tail: Vec<Vec<String>> = [
+        ("Allowed disruptions:", "disruptionsAllowed"),
+        ("Current:", "currentHealthy"),
+        ("Desired:", "desiredHealthy"),
+        ("Total:", "expectedPods"),
+    ]
+    .iter()
+    .map(|(label, key)| {
+        vec![
+            format!("    {label}"),
+            int_at(obj, &["status", key]).to_string(),
+        ]
+    })
+    .collect();
+    if events.is_empty() {
+        tail.push(vec!["Events:".into(), "<none>".into()]);
+    }
+    out.push_str(&tabwrite(tail.iter(), 0, 2));
     write_events(&mut out, events);
     out
 }
@@ -484,6 +538,25 @@ Taints:         dedicated=gpu:NoSchedule
 Unschedulable:  true
 Events:         <none>
 "
+        );
+    }
+}
+
+#[cfg(test)]
+mod pdb_tests {
+    use super::*;
+    use serde_json::json;
+
+    /// The layout of kubectl's PodDisruptionBudget describer, as the Kubernetes docs show it
+    /// ("Specifying a Disruption Budget for your Application").
+    #[test]
+    fn describes_a_budget_as_kubectl_does() {
+        let pdb = json!({"metadata": {"name": "zk-pdb", "namespace": "default"},
+            "spec": {"minAvailable": 2, "selector": {"matchLabels": {"app": "zookeeper"}}},
+            "status": {"disruptionsAllowed": 1, "currentHealthy": 3, "desiredHealthy": 2, "expectedPods": 3}});
+        assert_eq!(
+            describe(Kind::PodDisruptionBudget, &pdb, &[]),
+            "Name:           zk-pdb\nNamespace:      default\nMin available:  2\nSelector:       app=zookeeper\nStatus:\n    Allowed disruptions:  1\n    Current:              3\n    Desired:              2\n    Total:                3\nEvents:                   <none>\n"
         );
     }
 }

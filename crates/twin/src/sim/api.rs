@@ -758,6 +758,32 @@ impl Sim {
                         .remove("unavailableReplicas");
                 }
             }
+            "PodDisruptionBudget" => {
+                // The disruption controller's status, as of now. The condition's
+                // lastTransitionTime is the render time (*assumption*, as the Deployment's
+                // conditions: the twin does not keep the status between reads).
+                let st = self.pdb_status(key, &v);
+                let generation = v
+                    .pointer("/metadata/generation")
+                    .cloned()
+                    .unwrap_or(json!(1));
+                let allowed = st.disruptions_allowed > 0;
+                v["status"] = json!({
+                    "observedGeneration": generation,
+                    "disruptionsAllowed": st.disruptions_allowed,
+                    "currentHealthy": st.current_healthy,
+                    "desiredHealthy": st.desired_healthy,
+                    "expectedPods": st.expected_pods,
+                    "conditions": [{
+                        "type": "DisruptionAllowed",
+                        "status": if allowed { "True" } else { "False" },
+                        "reason": if allowed { "SufficientPods" } else { "InsufficientPods" },
+                        "message": "",
+                        "observedGeneration": generation,
+                        "lastTransitionTime": self.timestamp(self.now),
+                    }],
+                });
+            }
             _ => {}
         }
         v

@@ -29,6 +29,21 @@ struct Shape {
     draws: Vec<usize>,
 }
 
+/// A PodDisruptionBudget's status (see [`Sim::pdb_status`]).
+#[derive(Debug, Clone)]
+pub struct PdbStatus {
+    /// Its selector.
+    pub selector: kscale_model::labels::LabelSelector,
+    /// `status.expectedPods`.
+    pub expected_pods: i64,
+    /// `status.currentHealthy`.
+    pub current_healthy: i64,
+    /// `status.desiredHealthy`.
+    pub desired_healthy: i64,
+    /// `status.disruptionsAllowed`.
+    pub disruptions_allowed: i64,
+}
+
 /// Minimum time between two FailedScheduling events of one pod.
 pub const FAILED_EVENT_INTERVAL_MS: u64 = 10_000;
 
@@ -61,38 +76,58 @@ impl Sim {
         self.store
             .list("PodDisruptionBudget", None)
             .map(|(k, v)| {
-                let selector = super::workloads::selector_of(v.pointer("/spec/selector"));
-                let matching: Vec<&super::model::Pod> = self
-                    .pods
-                    .values()
-                    .filter(|p| *p.namespace == *k.namespace && selector.matches(&p.labels))
-                    .collect();
-                let healthy = matching
-                    .iter()
-                    .filter(|p| p.deleting_at.is_none() && p.is_ready())
-                    .count() as i64;
-                let spec = v.get("spec");
-                let desired = if let Some(min) = spec.and_then(|s| s.get("minAvailable")) {
-                    if min.is_string() {
-                        let expected = self.expected_scale(&k.namespace, &matching);
-                        super::workloads::int_or_percent(Some(min), "0", expected, true)
-                    } else {
-                        min.as_i64().unwrap_or(0)
-                    }
-                } else if let Some(max) = spec.and_then(|s| s.get("maxUnavailable")) {
-                    let expected = self.expected_scale(&k.namespace, &matching);
-                    (expected - super::workloads::int_or_percent(Some(max), "0", expected, true))
-                        .max(0)
-                } else {
-                    0
-                };
+                let st = self.pdb_status(k, v);
                 PdbInfo {
                     namespace: k.namespace.clone(),
-                    selector,
-                    disruptions_allowed: (healthy - desired).max(0) as i32,
+                    selector: st.selector,
+                    disruptions_allowed: st.disruptions_allowed as i32,
                 }
             })
             .collect()
+    }
+
+    /// A PodDisruptionBudget's status as the disruption controller writes it
+    /// (`pkg/controller/disruption/disruption.go` `trySync`, `getExpectedPodCount`,
+    /// `countHealthyPods`, `updatePdbStatus`).
+    pub fn pdb_status(&self, k: &ObjKey, v: &Value) -> PdbStatus {
+        let selector = super::workloads::selector_of(v.pointer("/spec/selector"));
+        let matching: Vec<&super::model::Pod> = self
+            .pods
+            .values()
+            .filter(|p| *p.namespace == *k.namespace && selector.matches(&p.labels))
+            .collect();
+        let healthy = matching
+            .iter()
+            .filter(|p| p.deleting_at.is_none() && p.is_ready())
+            .count() as i64;
+        let spec = v.get("spec");
+        let (expected, desired) = if let Some(max) = spec.and_then(|s| s.get("maxUnavailable")) {
+            let expected = self.expected_scale(&k.namespace, &matching);
+            let max = super::workloads::int_or_percent(Some(max), "0", expected, true);
+            (expected, (expected - max).max(0))
+        } else if let Some(min) = spec.and_then(|s| s.get("minAvailable")) {
+            if min.is_string() {
+                let expected = self.expected_scale(&k.namespace, &matching);
+                let min = super::workloads::int_or_percent(Some(min), "0", expected, true);
+                (expected, min)
+            } else {
+                (matching.len() as i64, min.as_i64().unwrap_or(0))
+            }
+        } else {
+            (matching.len() as i64, 0)
+        };
+        let allowed = if expected <= 0 {
+            0
+        } else {
+            (healthy - desired).max(0)
+        };
+        PdbStatus {
+            selector,
+            expected_pods: expected,
+            current_healthy: healthy,
+            desired_healthy: desired,
+            disruptions_allowed: allowed,
+        }
     }
 
     /// The summed scale of the controllers of `pods` (upstream `getExpectedScale`): each
