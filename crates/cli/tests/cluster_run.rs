@@ -192,6 +192,34 @@ fn a_brought_cluster_keeps_its_nodes_and_is_left_as_found() {
     )
     .unwrap();
     let created = kubectl(&["create", "-f", &foreign.display().to_string()]);
+    // A cluster that already serves metrics.k8s.io (as metrics-server registers it): the
+    // registration stays the cluster's, before, during and after kscale's runs.
+    let theirs_api = tmp.path().join("apiservice.yaml");
+    std::fs::write(
+        &theirs_api,
+        "apiVersion: apiregistration.k8s.io/v1\nkind: APIService\nmetadata: {name: v1beta1.metrics.k8s.io}\nspec: {service: {name: metrics-server, namespace: kube-system}, group: metrics.k8s.io, version: v1beta1, insecureSkipTLSVerify: true, groupPriorityMinimum: 100, versionPriority: 100}\n",
+    )
+    .unwrap();
+    let api_created = kubectl(&["create", "-f", &theirs_api.display().to_string()]);
+    // A user holding only deploy/cluster-run-rbac.yaml's roles (the admin impersonating it).
+    let rbac = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/cluster-run-rbac.yaml");
+    let rbac_applied = kubectl(&["apply", "-f", &rbac.display().to_string()]);
+    let bound = [
+        kubectl(&[
+            "create",
+            "clusterrolebinding",
+            "runner",
+            "--clusterrole=kscale-cluster-run",
+            "--user=runner",
+        ]),
+        kubectl(&[
+            "create",
+            "clusterrolebinding",
+            "runner-scenario",
+            "--clusterrole=kscale-cluster-run-scenario",
+            "--user=runner",
+        ]),
+    ];
     let s = scenario(
         tmp.path(),
         "8s",
@@ -231,6 +259,37 @@ fn a_brought_cluster_keeps_its_nodes_and_is_left_as_found() {
         .arg(&s)
         .output()
         .unwrap();
+    let runner = tmp.path().join("runner.kubeconfig");
+    std::fs::write(
+        &runner,
+        std::fs::read_to_string(&kubeconfig).unwrap().replacen(
+            "  user:\n",
+            "  user:\n    as: runner\n",
+            1,
+        ),
+    )
+    .unwrap();
+    let least = kscale()
+        .args([
+            "run",
+            "--cluster",
+            "-q",
+            "--allow-existing-nodes",
+            "--kubeconfig",
+        ])
+        .arg(&runner)
+        .arg("--out")
+        .arg(tmp.path().join("out-runner"))
+        .arg(&s)
+        .output()
+        .unwrap();
+    let api_after = kubectl(&[
+        "get",
+        "apiservice",
+        "v1beta1.metrics.k8s.io",
+        "-o",
+        "jsonpath={.spec.service.name}",
+    ]);
     let nodes_after = kubectl(&["get", "nodes", "-o", "name"]);
     let deployments_after = kubectl(&["get", "deployments", "-o", "name"]);
     let down = kscale()
@@ -240,6 +299,22 @@ fn a_brought_cluster_keeps_its_nodes_and_is_left_as_found() {
         .unwrap();
 
     assert!(created.status.success(), "{}", text(&created));
+    assert!(api_created.status.success(), "{}", text(&api_created));
+    assert!(rbac_applied.status.success(), "{}", text(&rbac_applied));
+    for b in &bound {
+        assert!(b.status.success(), "{}", text(b));
+    }
+    assert_eq!(least.status.code(), Some(0), "{}", text(&least));
+    assert!(
+        !text(&least).to_lowercase().contains("forbidden"),
+        "a call the least-privilege roles do not allow:\n{}",
+        text(&least)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&api_after.stdout),
+        "metrics-server",
+        "the cluster's metrics APIService is kept"
+    );
     assert_eq!(refused.status.code(), Some(1), "{}", text(&refused));
     assert!(
         text(&refused).contains("nodes kscale did not create (theirs)"),

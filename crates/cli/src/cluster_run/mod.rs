@@ -687,7 +687,19 @@ fn delete_run_objects(kc: &mut KubeCluster) -> Result<(), String> {
                 plural: "apiservices".into(),
             };
             let apis: Api<kube::api::DynamicObject> = Api::all_with(client.clone(), &ar);
-            let _ = apis.delete("v1beta1.metrics.k8s.io", &dp).await;
+            // Only an APIService this run created: on a cluster that already serves
+            // metrics.k8s.io (metrics-server), kscale's registration was refused and the
+            // cluster's own must stay.
+            if let Ok(api) = apis.get("v1beta1.metrics.k8s.io").await
+                && api
+                    .metadata
+                    .labels
+                    .as_ref()
+                    .and_then(|l| l.get(kscale_kube::RUN_LABEL))
+                    .is_some_and(|r| sel.ends_with(r.as_str()))
+            {
+                let _ = apis.delete("v1beta1.metrics.k8s.io", &dp).await;
+            }
             let _ = services.delete("kscale-metrics", &dp).await;
         }
         Ok(())
