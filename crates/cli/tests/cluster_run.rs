@@ -269,6 +269,10 @@ fn a_brought_cluster_keeps_its_nodes_and_is_left_as_found() {
         ),
     )
     .unwrap();
+    // With a kubeconfig path relative to the working directory (not to the scenario's
+    // folder, where kubectl steps run).
+    let cwd = tmp.path().join("cwd");
+    std::fs::create_dir_all(&cwd).unwrap();
     let least = kscale()
         .args([
             "run",
@@ -277,10 +281,11 @@ fn a_brought_cluster_keeps_its_nodes_and_is_left_as_found() {
             "--allow-existing-nodes",
             "--kubeconfig",
         ])
-        .arg(&runner)
+        .arg("../runner.kubeconfig")
         .arg("--out")
         .arg(tmp.path().join("out-runner"))
         .arg(&s)
+        .current_dir(&cwd)
         .output()
         .unwrap();
     let api_after = kubectl(&[
@@ -305,6 +310,8 @@ fn a_brought_cluster_keeps_its_nodes_and_is_left_as_found() {
         assert!(b.status.success(), "{}", text(b));
     }
     assert_eq!(least.status.code(), Some(0), "{}", text(&least));
+    let steps = lines(&tmp.path().join("out-runner/transcript.jsonl"));
+    assert_eq!(steps[0]["exitCode"], 0, "{}", steps[0]);
     assert!(
         !text(&least).to_lowercase().contains("forbidden"),
         "a call the least-privilege roles do not allow:\n{}",

@@ -112,7 +112,13 @@ pub fn run(o: Options<'_>) -> ExitCode {
                 .map(|d| PathBuf::from(d).join("kubectl"))
                 .filter(|p| p.is_file())
                 .unwrap_or_else(|| PathBuf::from("kubectl"));
-            (k.clone(), kubectl, None)
+            // kubectl steps run in the scenario's folder: a relative path must still name
+            // the same file.
+            let k = match std::path::absolute(k) {
+                Ok(abs) => abs,
+                Err(e) => return err(2, format!("--kubeconfig {}: {e}", k.display())),
+            };
+            (k, kubectl, None)
         }
         None => {
             let bins = match cp::binaries::locate_or_build() {
