@@ -15,14 +15,16 @@ if ! cargo fuzz --version >/dev/null 2>&1; then echo "fuzz: cargo-fuzz missing (
 seed() { # seed TARGET: fill corpus/TARGET from the examples
   local t=$1 d=corpus/$1; mkdir -p "$d"
   case $t in
-    scenario|run) grep -l "^kind: Scenario" ../examples/*/*.yaml | while read -r f; do cp "$f" "$d/$(echo "$f" | tr / _)"; done ;;
-    manifests) find ../examples -name '*.yaml' | xargs grep -L "^kind: Scenario" | while read -r f; do cp "$f" "$d/$(echo "$f" | tr / _)"; done ;;
+    scenario|run) grep -l "^kind: Scenario" ../examples/*/*.yaml | while read -r f; do cp "$f" "$d/$(echo "${f#../}" | tr / _)"; done ;;
+    manifests) find ../examples -name '*.yaml' | xargs grep -L "^kind: Scenario" | while read -r f; do cp "$f" "$d/$(echo "${f#../}" | tr / _)"; done ;;
     quantity) for q in 250m 1.5Gi 1e3 -1 0.1 12345678901234567890Ki; do printf '%s' "$q" > "$d/$q"; done ;;
     duration) for q in 1h30m 250ms 99999h -1s 1.5h 0; do printf '%s' "$q" > "$d/$q"; done ;;
     kubectl_args) grep -ho 'run: kubectl.*' ../examples/*/*.yaml | sed 's/^run: //' | nl -nln | while read -r n l; do printf '%s' "$l" > "$d/$n"; done ;;
     patch) printf '\x00{"spec":{"replicas":3}}' > "$d/smp"; printf '\x01{"metadata":{"labels":null}}' > "$d/merge"; printf '\x02[{"op":"replace","path":"/spec/replicas","value":1}]' > "$d/json" ;;
   esac
 }
+# Release with debug assertions and overflow checks, AddressSanitizer (cargo-fuzz's default).
+cargo +nightly fuzz build
 total=0
 for t in "${targets[@]}"; do
   seed "$t"
