@@ -296,6 +296,7 @@ fn a_brought_cluster_keeps_its_nodes_and_is_left_as_found() {
         "jsonpath={.spec.service.name}",
     ]);
     let nodes_after = kubectl(&["get", "nodes", "-o", "name"]);
+    let priority_classes_after = kubectl(&["get", "priorityclasses", "-o", "name"]);
     let deployments_after = kubectl(&["get", "deployments", "-o", "name"]);
     let down = kscale()
         .args(["control-plane", "down", "--dir"])
@@ -343,6 +344,14 @@ fn a_brought_cluster_keeps_its_nodes_and_is_left_as_found() {
     assert_eq!(
         String::from_utf8_lossy(&deployments_after.stdout).trim(),
         ""
+    );
+    // The manifests' other objects (the quickstart's PriorityClasses) are gone too.
+    let pcs = String::from_utf8_lossy(&priority_classes_after.stdout);
+    assert!(
+        pcs.contains("system-node-critical")
+            && !pcs.contains("high-priority")
+            && !pcs.contains("low-priority"),
+        "{pcs}"
     );
     assert_eq!(forbidden.status.code(), Some(1), "{}", text(&forbidden));
     let f = text(&forbidden);

@@ -42,6 +42,20 @@ pub struct KubeCluster {
     events: u64,
     /// The API server's URL.
     server: String,
+    /// What this connection created, in order (Leases excepted: the node's deletion takes
+    /// them); a run deletes them at its end ([`KubeCluster::created`]).
+    created: Vec<Created>,
+}
+
+/// An object a [`KubeCluster`] created.
+#[derive(Debug, Clone)]
+pub struct Created {
+    /// Its resource (group, version, kind, plural).
+    pub resource: ApiResource,
+    /// Its namespace (`None` when cluster-scoped).
+    pub namespace: Option<String>,
+    /// Its name.
+    pub name: String,
 }
 
 /// Classifies a client error as the cluster API does, naming what was attempted.
@@ -136,6 +150,7 @@ impl KubeCluster {
             run: run.to_string(),
             events: 0,
             server,
+            created: Vec::new(),
         })
     }
 
@@ -147,6 +162,11 @@ impl KubeCluster {
     /// The run's id (the value of the `kscale.io/run` label).
     pub fn run(&self) -> &str {
         &self.run
+    }
+
+    /// The objects this connection created, oldest first.
+    pub fn created(&self) -> &[Created] {
+        &self.created
     }
 
     /// Creates an object as written in a manifest (any kind the server serves, custom
@@ -168,27 +188,44 @@ impl KubeCluster {
             .map_err(|e| ApiError::Invalid(format!("{kind} {name}: {e}")))?;
         self.label(&mut dynamic.metadata);
         let client = self.client.clone();
-        self.rt.block_on(async {
-            let (ar, caps) = kube::discovery::pinned_kind(&client, &gvk)
-                .await
-                .map_err(|_| ApiError::NotFound {
-                    kind: format!("{kind} ({api_version})"),
-                    namespace: String::new(),
-                    name: "the server serves no such kind".into(),
-                })?;
-            let api: Api<DynamicObject> = match caps.scope {
-                kube::discovery::Scope::Namespaced => Api::namespaced_with(
-                    client,
-                    dynamic.metadata.namespace.as_deref().unwrap_or("default"),
-                    &ar,
-                ),
-                kube::discovery::Scope::Cluster => Api::all_with(client, &ar),
-            };
-            api.create(&PostParams::default(), &dynamic)
-                .await
-                .map(|_| ())
-                .map_err(|e| api_error(e, &format!("create {kind} {name}")))
-        })
+        self.rt
+            .block_on(async {
+                let (ar, caps) =
+                    kube::discovery::pinned_kind(&client, &gvk)
+                        .await
+                        .map_err(|_| ApiError::NotFound {
+                            kind: format!("{kind} ({api_version})"),
+                            namespace: String::new(),
+                            name: "the server serves no such kind".into(),
+                        })?;
+                let api: Api<DynamicObject> = match caps.scope {
+                    kube::discovery::Scope::Namespaced => Api::namespaced_with(
+                        client,
+                        dynamic.metadata.namespace.as_deref().unwrap_or("default"),
+                        &ar,
+                    ),
+                    kube::discovery::Scope::Cluster => Api::all_with(client, &ar),
+                };
+                let namespace = match caps.scope {
+                    kube::discovery::Scope::Namespaced => Some(
+                        dynamic
+                            .metadata
+                            .namespace
+                            .clone()
+                            .unwrap_or_else(|| "default".into()),
+                    ),
+                    kube::discovery::Scope::Cluster => None,
+                };
+                api.create(&PostParams::default(), &dynamic)
+                    .await
+                    .map(|_| Created {
+                        resource: ar,
+                        namespace,
+                        name: name.to_string(),
+                    })
+                    .map_err(|e| api_error(e, &format!("create {kind} {name}")))
+            })
+            .map(|c| self.created.push(c))
     }
 
     /// Lists the objects of a kind named by `apiVersion` and `kind` (custom resources
@@ -409,6 +446,13 @@ impl Cluster for KubeCluster {
         self.rt
             .block_on(api.create(&PostParams::default(), &dynamic))
             .map_err(|e| api_error(e, &what))?;
+        if K::KIND != "Lease" {
+            self.created.push(Created {
+                resource: ApiResource::erase::<K>(&()),
+                namespace: ns.filter(|_| namespaced::<K>()),
+                name: obj.metadata().name.clone().unwrap_or_default(),
+            });
+        }
         Ok(())
     }
 

@@ -608,14 +608,17 @@ fn collect_events(kc: &mut KubeCluster, start_ms: u64) -> Result<Vec<EventRecord
     Ok(out)
 }
 
-/// Deletes what the run created on a cluster it did not start: its objects (by the run
-/// label), the pods bound to its nodes, and the nodes.
+/// Deletes what the run created on a cluster it did not start: its Deployments (by the run
+/// label), the pods bound to its nodes, the nodes, the metrics registration and every other
+/// object it created that still carries its label.
 fn delete_run_objects(kc: &mut KubeCluster) -> Result<(), String> {
     use kube::api::{Api, DeleteParams, ListParams};
     let sel = format!("{}={}", kscale_kube::RUN_LABEL, kc.run());
     let lp = ListParams::default().labels(&sel);
     let client = kc.client().clone();
     let dp = DeleteParams::default();
+    let created: Vec<kscale_kube::Created> = kc.created().to_vec();
+    let run = kc.run().to_string();
     kc.block_on(async {
         let deps: Api<Deployment> = Api::all(client.clone());
         for d in deps.list(&lp).await.map_err(|e| e.to_string())? {
@@ -707,6 +710,27 @@ fn delete_run_objects(kc: &mut KubeCluster) -> Result<(), String> {
                 let _ = apis.delete("v1beta1.metrics.k8s.io", &dp).await;
             }
             let _ = services.delete("kscale-metrics", &dp).await;
+        }
+        // Everything else the run created (the manifests' other objects, the autoscalers'
+        // ConfigMaps, Karpenter's CRDs when it installed them), newest first, when it still
+        // carries this run's label. Objects kubectl steps created are the scenario's own.
+        for c in created.iter().rev() {
+            if matches!(c.resource.kind.as_str(), "Node" | "Deployment") {
+                continue;
+            }
+            let api: Api<kube::api::DynamicObject> = match &c.namespace {
+                Some(ns) => Api::namespaced_with(client.clone(), ns, &c.resource),
+                None => Api::all_with(client.clone(), &c.resource),
+            };
+            if let Ok(o) = api.get(&c.name).await
+                && o.metadata
+                    .labels
+                    .as_ref()
+                    .and_then(|l| l.get(kscale_kube::RUN_LABEL))
+                    .is_some_and(|r| *r == run)
+            {
+                let _ = api.delete(&c.name, &dp).await;
+            }
         }
         Ok(())
     })
