@@ -50,6 +50,17 @@ spec:
     )
 }
 
+/// `kscale run SCENARIO --out OUT`.
+fn run(scenario: &Path, out: &Path) -> std::process::Output {
+    kscale()
+        .arg("run")
+        .arg(scenario)
+        .arg("--out")
+        .arg(out)
+        .output()
+        .unwrap()
+}
+
 /// Runs `validate` and `run` on the case; both exit 2 with the same first line naming
 /// `expect`, and `run` writes no output directory.
 fn refused(manifest: &str, nodes: &str, expect: &str) {
@@ -58,13 +69,7 @@ fn refused(manifest: &str, nodes: &str, expect: &str) {
     let v = kscale().arg("validate").arg(&s).output().unwrap();
     assert_eq!(v.status.code(), Some(2), "validate: {}", text(&v));
     let out = dir.path().join("out");
-    let r = kscale()
-        .arg("run")
-        .arg(&s)
-        .arg("--out")
-        .arg(&out)
-        .output()
-        .unwrap();
+    let r = run(&s, &out);
     assert_eq!(r.status.code(), Some(2), "run: {}", text(&r));
     let first = |o: &std::process::Output| {
         String::from_utf8_lossy(&o.stderr)
@@ -245,13 +250,7 @@ fn a_kubectl_step_the_api_server_refuses_fails_as_that_step() {
     )
     .unwrap();
     let out = dir.path().join("out");
-    let r = kscale()
-        .arg("run")
-        .arg(&s)
-        .arg("--out")
-        .arg(&out)
-        .output()
-        .unwrap();
+    let r = run(&s, &out);
     assert_eq!(r.status.code(), Some(0), "{}", text(&r));
     let steps: Vec<serde_json::Value> = std::fs::read_to_string(out.join("transcript.jsonl"))
         .unwrap()

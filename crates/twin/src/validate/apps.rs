@@ -414,14 +414,8 @@ pub(super) fn daemon_set(d: &DaemonSet) -> ErrorList {
 
 #[cfg(test)]
 mod tests {
+    use super::super::tests::messages;
     use serde_json::{Value, json};
-
-    fn messages(v: &Value) -> Vec<String> {
-        super::super::validate(v)
-            .iter()
-            .map(ToString::to_string)
-            .collect()
-    }
 
     fn deployment(spec_extra: Value) -> Value {
         let mut d = json!({"apiVersion": "apps/v1", "kind": "Deployment",

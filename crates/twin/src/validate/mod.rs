@@ -300,9 +300,14 @@ pub fn parse_budget(b: &Value) -> Result<Budget, String> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use serde_json::json;
+
+    /// Every error of `v`, as the API server prints them (for the per-group tests).
+    pub(in crate::validate) fn messages(v: &Value) -> Vec<String> {
+        validate(v).iter().map(ToString::to_string).collect()
+    }
 
     fn deploy(replicas: i64, cpu: &str) -> Value {
         json!({"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"web"},

@@ -868,14 +868,8 @@ pub fn node_taints(taints: &[Taint], path: &Path) -> ErrorList {
 
 #[cfg(test)]
 mod tests {
+    use super::super::tests::messages;
     use serde_json::{Value, json};
-
-    fn messages(v: &Value) -> Vec<String> {
-        super::super::validate(v)
-            .iter()
-            .map(ToString::to_string)
-            .collect()
-    }
 
     fn pod(spec: Value) -> Value {
         json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}, "spec": spec})
