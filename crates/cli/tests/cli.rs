@@ -685,23 +685,38 @@ fn a_headroom_sweep_over_a_missing_object_is_refused() {
     }
 }
 
-/// The twin's scheduler has no PodTopologySpread plugin: a manifest that asks for spreading
-/// gets a warning naming the field and its line, not silence.
+/// The twin's scheduler runs PodTopologySpread: the calibration scenario `topology-spread`
+/// (zone a: two m5.xlarge, zone b: one m5.large holding two 800m pods; maxSkew 1) leaves the
+/// sixth pod Pending with kube-scheduler's message, and the manifest gets no warning.
 #[test]
-fn topology_spread_constraints_are_warned_about() {
-    let spread = DEPLOY.replace(
-        "      containers:",
-        "      topologySpreadConstraints:\n      - {maxSkew: 1, topologyKey: topology.kubernetes.io/zone, whenUnsatisfiable: DoNotSchedule, labelSelector: {matchLabels: {app: web}}}\n      containers:",
-    );
-    let (dir, path) = scenario_dir(&basic_scenario(""), &[("m/web.yaml", &spread)]);
-    let out = kscale().arg("validate").arg(&path).output().unwrap();
-    drop(dir);
+fn topology_spread_constraints_leave_the_skewed_pod_pending() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = kscale()
+        .args(["run", "-q", "--out"])
+        .arg(tmp.path().join("run"))
+        .arg(repo_root().join("calibration/topology-spread.yaml"))
+        .output()
+        .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(!err.contains("topologySpreadConstraints"), "{err}");
+    let transcript = std::fs::read_to_string(tmp.path().join("run/transcript.jsonl")).unwrap();
+    let pods: serde_json::Value = transcript
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find(|s| s["command"] == "kubectl get pods")
+        .unwrap();
+    let stdout = pods["stdout"].as_str().unwrap();
+    assert_eq!(stdout.matches("Pending").count(), 1, "{stdout}");
+    assert_eq!(stdout.matches("Running").count(), 5, "{stdout}");
+    let events = std::fs::read_to_string(tmp.path().join("run/events.jsonl")).unwrap();
     assert!(
-        err.contains("web.yaml:13: spec.template.spec.topologySpreadConstraints")
-            && err.contains("not simulated by the twin's scheduler"),
-        "{err}"
+        events.contains(
+            "0/3 nodes are available: 1 Insufficient cpu, 2 node(s) didn't match pod topology \
+             spread constraints. preemption: 0/3 nodes are available: 3 No preemption victims \
+             found for incoming pod."
+        ),
+        "{events}"
     );
 }
 

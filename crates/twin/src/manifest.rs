@@ -202,21 +202,6 @@ fn finish(
             raw.clone()
         }
     };
-    if let Some(field) = topology_spread_field(&object) {
-        warnings.push(Warning {
-            file: file.to_path_buf(),
-            line: doc
-                .find_key_line(
-                    "topologySpreadConstraints",
-                    doc.start_line.saturating_sub(1),
-                )
-                .or(Some(doc.start_line)),
-            message: format!(
-                "{field}: topologySpreadConstraints are not simulated by the twin's scheduler \
-                 (its pods are placed as without them; `kscale run --cluster` honours them)"
-            ),
-        });
-    }
     if was_typed && let Some(field) = unknown_fields(raw, &object).into_iter().next() {
         let key = field.rsplit('.').next().unwrap_or(&field);
         let mut e = InputError::file(
@@ -242,24 +227,6 @@ fn finish(
         return Err(e);
     }
     Ok(object)
-}
-
-/// The path of a pod spec's non-empty `topologySpreadConstraints` in a Pod or a workload
-/// (the twin's scheduler has no PodTopologySpread plugin).
-fn topology_spread_field(object: &Value) -> Option<&'static str> {
-    let set = |p: &str| {
-        object
-            .pointer(p)
-            .and_then(Value::as_array)
-            .is_some_and(|a| !a.is_empty())
-    };
-    if set("/spec/topologySpreadConstraints") {
-        Some("spec.topologySpreadConstraints")
-    } else if set("/spec/template/spec/topologySpreadConstraints") {
-        Some("spec.template.spec.topologySpreadConstraints")
-    } else {
-        None
-    }
 }
 
 /// The fields of `raw` (a manifest as written) that its typed round trip `typed` dropped: the

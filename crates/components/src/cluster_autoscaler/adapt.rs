@@ -128,6 +128,8 @@ pub fn constraints(spec: &PodSpec) -> PlacementConstraints {
         node_selector: spec.node_selector.clone().unwrap_or_default(),
         required_node_affinity: terms,
         preemption_never: spec.preemption_policy.as_deref() == Some("Never"),
+        // The Cluster Autoscaler's simulations run the filters without PodTopologySpread.
+        topology_spread: Vec::new(),
     }
 }
 

@@ -9,10 +9,12 @@ use super::plugins::node_unschedulable::MSG_UNSCHEDULABLE;
 use super::plugins::noderesources::{
     InsufficientResources, MSG_INSUFFICIENT_CPU, MSG_INSUFFICIENT_MEMORY, MSG_TOO_MANY_PODS,
 };
+use super::plugins::pod_topology_spread::{MSG_CONSTRAINTS_NOT_MATCH, MSG_NODE_LABEL_NOT_MATCH};
 use super::plugins::taint_toleration::MSG_UNTOLERATED_TAINT;
 
 /// Why a pod does not fit a node: the status of the first failing filter plugin, in upstream
-/// plugin order (NodeUnschedulable, TaintToleration, NodeAffinity, NodeResourcesFit).
+/// plugin order (NodeUnschedulable, TaintToleration, NodeAffinity, NodeResourcesFit,
+/// PodTopologySpread).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Unfit {
     /// The node is cordoned and the pod does not tolerate
@@ -27,13 +29,22 @@ pub enum Unfit {
     NodeAffinity,
     /// Not enough resources.
     Resources(InsufficientResources),
+    /// A hard topology spread constraint would be broken (PodTopologySpread, Unschedulable).
+    TopologySpread,
+    /// The node lacks a hard topology spread constraint's key (PodTopologySpread,
+    /// UnschedulableAndUnresolvable).
+    TopologySpreadMissingLabel,
 }
 
 impl Unfit {
     /// True for upstream code `Unschedulable` (preemption may help), false for
     /// `UnschedulableAndUnresolvable` (the node is never a preemption candidate).
     pub fn is_resolvable(&self) -> bool {
-        matches!(self, Unfit::Resources(r) if !r.unresolvable)
+        match self {
+            Unfit::Resources(r) => !r.unresolvable,
+            Unfit::TopologySpread => true,
+            _ => false,
+        }
     }
 
     /// The upstream reason strings of this status, in upstream order (e.g. `Too many pods`,
@@ -52,6 +63,8 @@ impl Unfit {
                 f(ReasonKey::Static(MSG_UNTOLERATED_TAINT))
             }
             Unfit::NodeAffinity => f(ReasonKey::Static(MSG_NODE_AFFINITY)),
+            Unfit::TopologySpread => f(ReasonKey::Static(MSG_CONSTRAINTS_NOT_MATCH)),
+            Unfit::TopologySpreadMissingLabel => f(ReasonKey::Static(MSG_NODE_LABEL_NOT_MATCH)),
             Unfit::Resources(r) => {
                 if r.pods {
                     f(ReasonKey::Static(MSG_TOO_MANY_PODS));

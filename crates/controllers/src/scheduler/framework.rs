@@ -1,12 +1,16 @@
 //! Running the filter plugins for a pod on one node, as upstream's framework runtime does
 //! (`pkg/scheduler/framework/runtime/framework.go`: `RunFilterPlugins`,
 //! `RunFilterPluginsWithNominatedPods`, `addGENominatedPods`), in the default plugin order:
-//! NodeUnschedulable, TaintToleration, NodeAffinity, NodeResourcesFit.
+//! NodeUnschedulable, TaintToleration, NodeAffinity, NodeResourcesFit, PodTopologySpread.
+//!
+//! The public `fits*` functions are what the node autoscalers' simulations run: every plugin
+//! but PodTopologySpread, whose PreFilter state only a scheduling cycle computes.
 
 use kscale_model::Resources;
 
 use super::diagnosis::Unfit;
 use super::plugins::noderesources::filter_resources;
+use super::plugins::pod_topology_spread::filtering::{self as spread, PreFilterState};
 use super::plugins::{node_affinity, node_unschedulable, taint_toleration};
 use super::types::{NodeInfo, PodInfo, node_used, pod_usage};
 
@@ -38,6 +42,53 @@ pub(crate) fn filter_with_used(
 ) -> Result<(), Unfit> {
     filter_static(pod, node)?;
     filter_resources(&pod.requests, used, &node.allocatable)
+}
+
+/// PodTopologySpread's filter as `RunFilterPluginsWithNominatedPods` runs it: with the node's
+/// nominated pods of priority >= the pod's added to the counts (AddPod), then, if any were,
+/// without them.
+pub(crate) fn filter_spread<'n>(
+    pod: &PodInfo,
+    node: &'n NodeInfo,
+    s: &PreFilterState<'n>,
+) -> Result<(), Unfit> {
+    let mut with_nominated: Option<PreFilterState<'n>> = None;
+    for p in &node.nominated {
+        if p.priority >= pod.priority && p.id != pod.id {
+            with_nominated
+                .get_or_insert_with(|| s.clone())
+                .update_with_pod(p, pod, node, 1);
+        }
+    }
+    if let Some(w) = &with_nominated {
+        spread::filter(pod, node, w)?;
+    }
+    spread::filter(pod, node, s)
+}
+
+/// All filters, PodTopologySpread included when the pod has hard constraints (`spread`), with
+/// `used` the node's requests as the caller counts them.
+pub(crate) fn filter_all<'n>(
+    pod: &PodInfo,
+    node: &'n NodeInfo,
+    used: &Resources,
+    spread: Option<&PreFilterState<'n>>,
+) -> Result<(), Unfit> {
+    filter_with_used(pod, node, used)?;
+    match spread {
+        Some(s) => filter_spread(pod, node, s),
+        None => Ok(()),
+    }
+}
+
+/// [`fits_with_nominated`] with PodTopologySpread's state of the cycle.
+pub(crate) fn fits_in_cycle<'n>(
+    pod: &PodInfo,
+    node: &'n NodeInfo,
+    spread: Option<&PreFilterState<'n>>,
+) -> Result<(), Unfit> {
+    let used = node_used(node) + nominated_usage(pod, node);
+    filter_all(pod, node, &used, spread)
 }
 
 /// Runs the default filter plugins for `pod` on `node` as they are (bound pods only; nominated

@@ -16,7 +16,7 @@
 //! - `plugins/`: `pkg/scheduler/framework/plugins/nodeunschedulable/node_unschedulable.go`,
 //!   `.../tainttoleration/taint_toleration.go`, `.../nodeaffinity/node_affinity.go`,
 //!   `.../noderesources/{fit.go,least_allocated.go,balanced_allocation.go}`,
-//!   `.../defaultpreemption/default_preemption.go`.
+//!   `.../defaultpreemption/default_preemption.go`, `.../podtopologyspread/`.
 //! - `preemption.rs`: `pkg/scheduler/framework/preemption/preemption.go` (DefaultPreemption
 //!   PostFilter).
 //!
@@ -39,6 +39,9 @@ pub use node_table::{NodeList, NodeTable};
 pub use plugins::node_unschedulable::TAINT_NODE_UNSCHEDULABLE;
 pub use plugins::noderesources::{
     InsufficientResources, balanced_allocation_score, least_allocated_score,
+};
+pub use plugins::pod_topology_spread::{
+    InclusionPolicy, LABEL_HOSTNAME, SpreadConstraint, WhenUnsatisfiable,
 };
 pub use plugins::taint_toleration::TAINT_NODE_NOT_READY;
 pub use schedule_one::Scheduler;

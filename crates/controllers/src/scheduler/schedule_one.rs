@@ -7,11 +7,14 @@ use std::cmp::Ordering;
 use std::collections::BTreeMap;
 
 use super::diagnosis::{ReasonKey, Unfit, add_reason, fit_error_message};
-use super::framework::fits_with_nominated;
+use super::framework::fits_in_cycle;
 use super::node_table::{NodeList, NodeTable, TABLE_BLOCK, bit_range};
 use super::plugins::noderesources::{
     MSG_INSUFFICIENT_CPU, MSG_INSUFFICIENT_MEMORY, MSG_TOO_MANY_PODS, balanced_allocation_score,
     filter_resources, least_allocated_score,
+};
+use super::plugins::pod_topology_spread::{
+    filtering as spread_filtering, scoring as spread_scoring,
 };
 use super::plugins::taint_toleration::{intolerable_prefer_no_schedule, normalize_reversed};
 use super::preemption::{PostFilter, preempt};
@@ -27,6 +30,7 @@ const MIN_FEASIBLE_NODES_PERCENTAGE_TO_FIND: usize = 5;
 const WEIGHT_TAINT_TOLERATION: i64 = 3;
 const WEIGHT_NODE_RESOURCES_FIT: i64 = 1;
 const WEIGHT_BALANCED_ALLOCATION: i64 = 1;
+const WEIGHT_POD_TOPOLOGY_SPREAD: i64 = 2;
 
 /// `ErrNoNodesAvailable`.
 const MSG_NO_NODES: &str = "no nodes available to schedule pods";
@@ -160,6 +164,9 @@ impl Scheduler {
         }
         self.feasible.clear();
         self.failed.clear();
+        // PodTopologySpread's PreFilter (hard constraints only).
+        let spread = spread_filtering::pre_filter(pod, nodes);
+        let spread = spread.as_ref();
 
         // evaluateNominatedNode: a pod nominated by an earlier preemption tries that node first.
         let is_nominated = |nd: &NodeInfo| nd.nominated.iter().any(|p| p.id == pod.id);
@@ -173,7 +180,7 @@ impl Scheduler {
         };
         let mut nominated_status = None;
         if let Some(i) = nominated_node {
-            match fits_with_nominated(pod, nodes.node(i)) {
+            match fits_in_cycle(pod, nodes.node(i), spread) {
                 Ok(()) => return Decision::Bind { node: i },
                 Err(u) => nominated_status = Some(u),
             }
@@ -187,7 +194,8 @@ impl Scheduler {
         // table (skipped by blocks that cannot hold the pod), the failed ones not listed (a
         // pass that finds no node visits them all: their statuses are read again below).
         let plain_pod = pod.constraints.node_selector.is_empty()
-            && pod.constraints.required_node_affinity.is_empty();
+            && pod.constraints.required_node_affinity.is_empty()
+            && pod.constraints.topology_spread.is_empty();
         let mut processed = n;
         if let Some(t) = table.as_deref_mut().filter(|_| plain_pod) {
             // The walk from `start` to the end, then from the beginning to `start`: runs of
@@ -229,7 +237,7 @@ impl Scheduler {
                         };
                         let fits = t.rows[j].is_some() || {
                             visited_nominated |= Some(j) == nominated_node;
-                            fits_with_nominated(pod, nodes.node(j)).is_ok()
+                            fits_in_cycle(pod, nodes.node(j), None).is_ok()
                         };
                         if fits {
                             self.feasible.push(j);
@@ -248,7 +256,7 @@ impl Scheduler {
             for i in 0..n {
                 let idx = (start + i) % n;
                 visited_nominated |= Some(idx) == nominated_node;
-                match fits_with_nominated(pod, nodes.node(idx)) {
+                match fits_in_cycle(pod, nodes.node(idx), spread) {
                     Ok(()) => {
                         self.feasible.push(idx);
                         if self.feasible.len() >= num_to_find {
@@ -312,7 +320,7 @@ impl Scheduler {
                     let (row, node) = (&t.rows[idx], nodes.node(idx));
                     let u = match row {
                         Some(r) => filter_resources(&pod.requests, &r.used, &r.allocatable),
-                        None => fits_with_nominated(pod, node),
+                        None => fits_in_cycle(pod, node, None),
                     }
                     .expect_err("no node is feasible");
                     match (row, u) {
@@ -376,6 +384,7 @@ impl Scheduler {
             nominated_node.zip(nominated_unresolvable),
             pdbs,
             no_victims,
+            spread,
             tie_break,
         ) {
             PostFilter::Preempt {
@@ -444,12 +453,23 @@ impl Scheduler {
             max_taints = max_taints.max(taints);
             self.scores.push((idx, base, taints));
         }
+        // PodTopologySpread's soft constraints (none: the plugin scores nothing).
+        let spread = spread_scoring::pre_score(pod, &self.feasible, nodes).map(|s| {
+            let mut scores: Vec<i64> = (self.feasible.iter().enumerate())
+                .map(|(k, &idx)| spread_scoring::score(pod, nodes.node(idx), k, &s))
+                .collect();
+            spread_scoring::normalize(&mut scores, &s);
+            scores
+        });
         // selectHost: reservoir sampling among the max-score nodes.
         let mut selected = self.scores[0].0;
         let mut max_score = i64::MIN;
         let mut count = 0usize;
-        for &(idx, base, taints) in &self.scores {
-            let total = base + WEIGHT_TAINT_TOLERATION * normalize_reversed(taints, max_taints);
+        for (k, &(idx, base, taints)) in self.scores.iter().enumerate() {
+            let mut total = base + WEIGHT_TAINT_TOLERATION * normalize_reversed(taints, max_taints);
+            if let Some(s) = &spread {
+                total += WEIGHT_POD_TOPOLOGY_SPREAD * s[k];
+            }
             match total.cmp(&max_score) {
                 Ordering::Greater => {
                     max_score = total;

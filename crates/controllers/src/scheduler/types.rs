@@ -9,6 +9,8 @@ use std::sync::Arc;
 use kscale_model::labels::Labels;
 use kscale_model::{LabelSelector, NodeSelectorTerm, Resources, SimTime, Toleration};
 
+use super::plugins::pod_topology_spread::SpreadConstraint;
+
 /// Placement constraints of a pod, shared by all pods of one template.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct PlacementConstraints {
@@ -20,6 +22,8 @@ pub struct PlacementConstraints {
     pub required_node_affinity: Vec<NodeSelectorTerm>,
     /// `spec.preemptionPolicy: Never`.
     pub preemption_never: bool,
+    /// `spec.topologySpreadConstraints` (the PodTopologySpread plugin).
+    pub topology_spread: Vec<SpreadConstraint>,
 }
 
 /// A pod as the scheduler sees it (pending, nominated, or bound to a node).

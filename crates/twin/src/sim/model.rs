@@ -7,11 +7,13 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use kscale_controllers::hpa::PodObs;
-use kscale_controllers::scheduler::{NodeInfo, PlacementConstraints, PodInfo};
+use kscale_controllers::scheduler::{
+    InclusionPolicy, NodeInfo, PlacementConstraints, PodInfo, SpreadConstraint, WhenUnsatisfiable,
+};
 use kscale_model::labels::Labels;
 use kscale_model::{
-    NodeSelectorRequirement, NodeSelectorTerm, Quantity, Resources, SelectorOp, SimTime,
-    TaintEffect, Toleration, TolerationOp,
+    LabelSelector, NodeSelectorRequirement, NodeSelectorTerm, Quantity, Resources, SelectorOp,
+    SimTime, TaintEffect, Toleration, TolerationOp,
 };
 use serde_json::Value;
 
@@ -135,6 +137,51 @@ pub fn requirements(v: Option<&Value>) -> Vec<NodeSelectorRequirement> {
                     })
                     .unwrap_or_default(),
             })
+        })
+        .collect()
+}
+
+/// Parses `spec.topologySpreadConstraints` of a pod labelled `pod_labels` (`matchLabelKeys`
+/// merged into the selector as the scheduler does; defaults of the optional fields applied).
+pub fn topology_spread(v: Option<&Value>, pod_labels: &Labels) -> Vec<SpreadConstraint> {
+    v.and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|c| {
+            let when = match c.get("whenUnsatisfiable")?.as_str()? {
+                "DoNotSchedule" => WhenUnsatisfiable::DoNotSchedule,
+                "ScheduleAnyway" => WhenUnsatisfiable::ScheduleAnyway,
+                _ => return None,
+            };
+            let selector = c.get("labelSelector").map(|s| LabelSelector {
+                match_labels: str_map(s.get("matchLabels")),
+                match_expressions: requirements(s.get("matchExpressions")),
+            });
+            let policy = |k: &str, default| match c.get(k).and_then(Value::as_str) {
+                Some("Honor") => InclusionPolicy::Honor,
+                Some("Ignore") => InclusionPolicy::Ignore,
+                _ => default,
+            };
+            let keys: Vec<String> = c
+                .get("matchLabelKeys")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(|k| k.as_str().map(str::to_string))
+                .collect();
+            let mut sc = SpreadConstraint::new(
+                c.get("maxSkew")?.as_i64()? as i32,
+                c.get("topologyKey")?.as_str()?,
+                when,
+                selector,
+            );
+            sc.min_domains = c
+                .get("minDomains")
+                .and_then(Value::as_i64)
+                .map_or(1, |m| m as i32);
+            sc.node_affinity_policy = policy("nodeAffinityPolicy", InclusionPolicy::Honor);
+            sc.node_taints_policy = policy("nodeTaintsPolicy", InclusionPolicy::Ignore);
+            Some(sc.with_match_label_keys(&keys, pod_labels))
         })
         .collect()
 }
@@ -272,6 +319,7 @@ impl PodTemplate {
         } else {
             QosClass::BestEffort
         };
+        let labels = str_map(metadata.and_then(|m| m.get("labels")));
         let terms = spec
             .pointer("/affinity/nodeAffinity/requiredDuringSchedulingIgnoredDuringExecution/nodeSelectorTerms")
             .and_then(Value::as_array)
@@ -284,6 +332,7 @@ impl PodTemplate {
             node_selector: str_map(spec.get("nodeSelector")),
             required_node_affinity: terms,
             preemption_never: spec.get("preemptionPolicy").and_then(Value::as_str) == Some("Never"),
+            topology_spread: topology_spread(spec.get("topologySpreadConstraints"), &labels),
         };
         let readiness_delay_ms = spec
             .get("containers")
@@ -298,7 +347,7 @@ impl PodTemplate {
             .unwrap_or(0)
             * 1000;
         PodTemplate {
-            labels: Arc::new(str_map(metadata.and_then(|m| m.get("labels")))),
+            labels: Arc::new(labels),
             annotations: str_map(metadata.and_then(|m| m.get("annotations"))),
             spec: spec.clone(),
             containers,

@@ -216,9 +216,12 @@ impl Sim {
                     let floor = self.bound_priorities.keys().next().copied();
                     let no_victims = info.priority <= floor.unwrap_or(i32::MAX);
                     let no_nominated = table.as_ref().is_some_and(|t| !t.has_nominated());
+                    // A pod with topology spread constraints depends on its labels too.
+                    let shaped = info.constraints.topology_spread.is_empty();
                     let seen = shapes.iter().find(|s| {
                         no_victims
                             && no_nominated
+                            && shaped
                             && s.requests == info.requests
                             && s.priority == info.priority
                             && *s.constraints == *info.constraints
@@ -282,7 +285,7 @@ impl Sim {
                                 }
                                 Decision::Unschedulable { message } => {
                                     let message: Arc<str> = Arc::from(message.as_str());
-                                    if no_victims && no_nominated {
+                                    if no_victims && no_nominated && shaped {
                                         shapes.push(Shape {
                                             requests: info.requests,
                                             priority: info.priority,

@@ -7,7 +7,8 @@ use std::cmp::Ordering;
 use kscale_model::Resources;
 
 use crate::scheduler::diagnosis::Unfit;
-use crate::scheduler::framework::{filter_with_used, nominated_usage};
+use crate::scheduler::framework::{filter_all, nominated_usage};
+use crate::scheduler::plugins::pod_topology_spread::filtering::PreFilterState;
 use crate::scheduler::types::{NodeInfo, PdbInfo, PodInfo, node_used, pod_usage};
 
 /// Dry-run status of a node without lower-priority pods.
@@ -74,11 +75,14 @@ pub(crate) enum DryRunFailure {
     NoVictimNeeded,
 }
 
-/// `SelectVictimsOnNode` (default_preemption.go) for resource-only filtering.
+/// `SelectVictimsOnNode` (default_preemption.go): the lower-priority pods leave the node (and,
+/// through RemovePod, PodTopologySpread's counts), then are reprieved one by one (AddPod)
+/// while the pod still fits.
 pub(crate) fn select_victims_on_node<'a>(
     pod: &PodInfo,
     node: &'a NodeInfo,
     pdbs: &[PdbInfo],
+    spread: Option<&PreFilterState<'a>>,
 ) -> Result<Candidate<'a>, DryRunFailure> {
     // Checked before collecting: on most nodes no pod has a lower priority.
     if !node.pods.iter().any(|p| p.priority < pod.priority) {
@@ -90,20 +94,30 @@ pub(crate) fn select_victims_on_node<'a>(
         .filter(|p| p.priority < pod.priority)
         .collect();
     let mut used = node_used(node) + nominated_usage(pod, node);
+    let mut spread = spread.cloned();
     for p in &potential {
         used -= pod_usage(p);
+        if let Some(s) = spread.as_mut() {
+            s.update_with_pod(p, pod, node, -1);
+        }
     }
-    filter_with_used(pod, node, &used).map_err(DryRunFailure::Unfit)?;
+    filter_all(pod, node, &used, spread.as_ref()).map_err(DryRunFailure::Unfit)?;
     potential.sort_by(|a, b| more_important(a, b));
     let (violating, non_violating) = split_by_pdb_violation(&potential, pdbs);
     let mut victims = Vec::new();
     let mut num_pdb_violations = 0;
-    let reprieve = |p: &'a PodInfo, used: &mut Resources, victims: &mut Vec<&'a PodInfo>| {
+    let mut reprieve = |p: &'a PodInfo, used: &mut Resources, victims: &mut Vec<&'a PodInfo>| {
         *used += pod_usage(p);
-        if filter_with_used(pod, node, used).is_ok() {
+        if let Some(s) = spread.as_mut() {
+            s.update_with_pod(p, pod, node, 1);
+        }
+        if filter_all(pod, node, used, spread.as_ref()).is_ok() {
             true
         } else {
             *used -= pod_usage(p);
+            if let Some(s) = spread.as_mut() {
+                s.update_with_pod(p, pod, node, -1);
+            }
             victims.push(p);
             false
         }
@@ -443,8 +457,8 @@ mod tests {
         let p = pod(100, HIGH, LARGE);
         let n1 = vl_node("node1", vec![pod(1, MID, LARGE)]);
         let n2 = vl_node("node2", vec![pod(2, MID, LARGE)]);
-        let c1 = select_victims_on_node(&p, &n1, &[]).ok().unwrap();
-        let c2 = select_victims_on_node(&p, &n2, &[]).ok().unwrap();
+        let c1 = select_victims_on_node(&p, &n1, &[], None).ok().unwrap();
+        let c2 = select_victims_on_node(&p, &n2, &[], None).ok().unwrap();
         assert_eq!((victim_ids(&c1), c1.num_pdb_violations), (vec![1], 0));
         assert_eq!((victim_ids(&c2), c2.num_pdb_violations), (vec![2], 0));
         // Every criterion ties: the first candidate of the dry run (offset 0) wins.
@@ -482,11 +496,11 @@ mod tests {
         let n1 = vl_node("node1", vec![pod(11, LOW, SMALL), pod(12, MID, LARGE)]);
         let n2 = vl_node("node2", vec![pod(2, MID, LARGE)]);
         assert_eq!(
-            victim_ids(&select_victims_on_node(&p, &n1, &[]).ok().unwrap()),
+            victim_ids(&select_victims_on_node(&p, &n1, &[], None).ok().unwrap()),
             vec![12]
         );
         assert_eq!(
-            victim_ids(&select_victims_on_node(&p, &n2, &[]).ok().unwrap()),
+            victim_ids(&select_victims_on_node(&p, &n2, &[], None).ok().unwrap()),
             vec![2]
         );
     }
@@ -506,11 +520,11 @@ mod tests {
         );
         let n2 = vl_node("node2", vec![pod(2, HIGH, LARGE)]);
         assert_eq!(
-            victim_ids(&select_victims_on_node(&p, &n1, &[]).ok().unwrap()),
+            victim_ids(&select_victims_on_node(&p, &n1, &[], None).ok().unwrap()),
             vec![12, 13]
         );
         assert!(matches!(
-            select_victims_on_node(&p, &n2, &[]),
+            select_victims_on_node(&p, &n2, &[], None),
             Err(DryRunFailure::NoVictims)
         ));
         assert_eq!(
@@ -536,7 +550,7 @@ mod tests {
                 started(pod(14, HIGH, SMALL), 2),
             ],
         );
-        let c = select_victims_on_node(&p, &n1, &[]).ok().unwrap();
+        let c = select_victims_on_node(&p, &n1, &[], None).ok().unwrap();
         // Most important first.
         assert_eq!(
             c.victims.iter().map(|v| v.id).collect::<Vec<_>>(),
@@ -560,7 +574,7 @@ mod tests {
             selector: LabelSelector::from_labels(labels(&[("app", "foo")])),
             disruptions_allowed: 1,
         }];
-        let c = select_victims_on_node(&p, &n1, &pdbs).ok().unwrap();
+        let c = select_victims_on_node(&p, &n1, &pdbs, None).ok().unwrap();
         assert_eq!((victim_ids(&c), c.num_pdb_violations), (vec![11, 12], 1));
         // A PDB in another namespace, or with an empty selector, matches nothing.
         let other = [
@@ -573,7 +587,7 @@ mod tests {
                 ..pdbs[0].clone()
             },
         ];
-        let c = select_victims_on_node(&p, &n1, &other).ok().unwrap();
+        let c = select_victims_on_node(&p, &n1, &other, None).ok().unwrap();
         assert_eq!((victim_ids(&c), c.num_pdb_violations), (vec![11, 12], 0));
     }
 }

@@ -5,4 +5,5 @@ pub(super) mod default_preemption;
 pub(super) mod node_affinity;
 pub(super) mod node_unschedulable;
 pub(super) mod noderesources;
+pub(super) mod pod_topology_spread;
 pub(super) mod taint_toleration;
