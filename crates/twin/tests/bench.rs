@@ -56,13 +56,13 @@ fn parallel_hpa_syncs_match_one_by_one() {
     // outputs of syncing one HPA after the other.
     let (_dir, s) = scenario(20, "40m");
     let mut parallel = Sim::new(s.clone()).unwrap();
-    parallel.hpa_parallel_min = 2;
+    parallel.hpa.set_parallel_min(2);
     parallel.run();
-    assert_eq!(parallel.hpa_parallel, Some(true), "the parallel path ran");
+    assert_eq!(parallel.hpa.parallel(), Some(true), "the parallel path ran");
     let mut serial = Sim::new(s).unwrap();
-    serial.hpa_parallel_min = usize::MAX;
+    serial.hpa.set_parallel_min(usize::MAX);
     serial.run();
-    assert_eq!(serial.hpa_parallel, Some(false));
+    assert_eq!(serial.hpa.parallel(), Some(false));
     let (a, b) = (outputs(&parallel), outputs(&serial));
     assert_eq!(a.0, b.0, "summary.json");
     assert_eq!(a.1, b.1, "events.jsonl");

@@ -15,7 +15,7 @@ fn run(example: &str) -> Sim {
 fn syncs_read_merged_views_instead_of_pods() {
     // An HPA on CPU utilization scales a Deployment while Karpenter adds and removes nodes.
     let sim = run("karpenter-consolidation/scenario.yaml");
-    let served = sim.hpa_views.served();
+    let served = sim.hpa.views().served();
     // Every sync of the run (one per 15 s while the HPA exists) was answered from the views.
     // 45 simulated minutes, one sync per 15 s.
     assert!(served.observations >= 100, "{served:?}");
@@ -32,5 +32,5 @@ fn syncs_read_merged_views_instead_of_pods() {
 fn custom_metrics_read_the_pods() {
     // External and Pods metrics are not in the views: those HPAs read the pods.
     let sim = run("queue-worker/scenario.yaml");
-    assert_eq!(sim.hpa_views.served().observations, 0);
+    assert_eq!(sim.hpa.views().served().observations, 0);
 }

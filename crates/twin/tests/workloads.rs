@@ -60,10 +60,7 @@ fn deployment_memo_follows_changes() {
     let (d, rs) = (deployment(), replicaset(&sim));
     assert_eq!(replicas(&sim, &rs), 4);
     assert_eq!(sim.pods.values().filter(|p| p.is_ready()).count(), 4);
-    assert!(
-        sim.deployment_memo.contains_key(&d),
-        "settled sync memoized"
-    );
+    assert!(sim.workloads.has_memo(&d), "settled sync memoized");
     // Nothing changed: the sync is skipped (debug builds check it would do nothing).
     sim.mark_dirty(d.clone());
     sim.reconcile();

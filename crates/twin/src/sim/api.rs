@@ -531,7 +531,7 @@ impl Sim {
                             self.delete_pod(id, None);
                         }
                     }
-                    self.pending_creates.remove(&key);
+                    self.workloads.forget_creates(&key);
                 }
                 true
             }

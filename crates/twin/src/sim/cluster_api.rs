@@ -331,9 +331,8 @@ impl Cluster for SimCluster<'_> {
                 "pod {name} is being deleted, cannot be assigned to a host"
             )));
         }
-        let key = (-(pod.priority as i64), pod.created, id);
-        self.0.active_q.remove(&key);
-        self.0.unschedulable_q.remove(&id);
+        let (priority, created) = (pod.priority, pod.created);
+        self.0.sched_queue.remove(priority, created, id);
         self.0.bind_pod(id, &node_name);
         Ok(())
     }

@@ -528,12 +528,8 @@ impl Sim {
 
     /// Pods the scheduler gave up on: no node, no nominated node, not deleting.
     fn ca_pending(&self) -> Vec<PodInfo> {
-        let ids: BTreeSet<u64> = self
-            .unschedulable_q
-            .iter()
-            .copied()
-            .chain(self.active_q.iter().map(|e| e.2))
-            .collect();
+        let q = &self.sched_queue;
+        let ids: BTreeSet<u64> = q.unschedulable_ids().chain(q.active_ids()).collect();
         ids.iter()
             .filter_map(|id| self.pods.get(id))
             .filter(|p| {

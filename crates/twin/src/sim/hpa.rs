@@ -27,6 +27,7 @@ use kscale_model::quantity::format_decimal_milli;
 use serde_json::{Value, json};
 
 use super::changes::Topic;
+use super::hpa_view::HpaViews;
 use super::metrics::PodSample;
 use super::model::{Pod, PodTemplate};
 use super::store::{Handle, ObjKey};
@@ -174,8 +175,8 @@ impl Sim {
         if custom {
             self.start_custom_metrics();
         }
-        if !self.hpa_syncing {
-            self.hpa_syncing = true;
+        if !self.hpa.syncing {
+            self.hpa.syncing = true;
             self.queue
                 .push(self.now.plus_millis(hpa::SYNC_PERIOD_MS), Event::HpaSync);
         }
@@ -191,11 +192,14 @@ impl Sim {
         if self.store.get(key).is_none() {
             return;
         }
-        let mut entries = std::mem::take(&mut self.hpa);
+        let mut entries = std::mem::take(&mut self.hpa.entries);
         let entry = entries.entry(key.clone()).or_default();
         self.sync_one_hpa(key, entry, false);
-        debug_assert!(self.hpa.is_empty(), "an HPA sync wrote per-HPA entries");
-        self.hpa = entries;
+        debug_assert!(
+            self.hpa.entries.is_empty(),
+            "an HPA sync wrote per-HPA entries"
+        );
+        self.hpa.entries = entries;
     }
 
     /// One sync of every HPA.
@@ -203,39 +207,39 @@ impl Sim {
         // No HPA object was written (created, changed or deleted) since every parsed spec was
         // last checked: the parsed specs and the list of keys hold.
         let writes = self.store.writes_of("HorizontalPodAutoscaler");
-        let current = self.hpa_parsed_writes == Some(writes);
+        let current = self.hpa.parsed_writes == Some(writes);
         // Only the keys: each sync reads what it needs of its HPA by reference (copying the
         // objects was the largest cost of a sync over hundreds of HPAs).
         if !current {
-            self.hpa_keys = self
+            self.hpa.keys = self
                 .store
                 .list("HorizontalPodAutoscaler", None)
                 .map(|(k, _)| k.clone())
                 .collect();
         }
-        let hpas = std::mem::take(&mut self.hpa_keys);
+        let hpas = std::mem::take(&mut self.hpa.keys);
         if hpas.is_empty() {
-            self.hpa_syncing = false;
+            self.hpa.syncing = false;
             return;
         }
         self.queue
             .push(self.now.plus_millis(hpa::SYNC_PERIOD_MS), Event::HpaSync);
         // The per-HPA entries are taken out for the sync (nothing it calls reads them): one
         // lookup per HPA.
-        let mut entries = std::mem::take(&mut self.hpa);
+        let mut entries = std::mem::take(&mut self.hpa.entries);
         // Checked once per set of parsed specs (at the first sync that finds them current).
         if !current {
-            self.hpa_parallel = None;
-        } else if self.hpa_parallel.is_none() {
-            self.hpa_parallel =
-                Some(hpas.len() >= self.hpa_parallel_min && parallel_safe(&hpas, &entries));
+            self.hpa.parallel = None;
+        } else if self.hpa.parallel.is_none() {
+            self.hpa.parallel =
+                Some(hpas.len() >= self.hpa.parallel_min && parallel_safe(&hpas, &entries));
         }
-        let parallel = self.hpa_parallel == Some(true);
+        let parallel = self.hpa.parallel == Some(true);
         if parallel {
             // Every HPA has its entry and a distinct target: all prepare at once, then act in
             // key order (what the one-by-one loop does, see `prepare_hpa`).
             let mut work: Vec<(&ObjKey, &mut HpaEntry)> = entries.iter_mut().collect();
-            let mut prepared = std::mem::take(&mut self.hpa_prepared);
+            let mut prepared = std::mem::take(&mut self.hpa.prepared);
             let sim = &*self;
             work.par_iter_mut()
                 .with_min_len(8)
@@ -244,7 +248,7 @@ impl Sim {
             for ((key, entry), p) in work.into_iter().zip(prepared.drain(..)) {
                 self.apply_hpa(key, entry, p);
             }
-            self.hpa_prepared = prepared;
+            self.hpa.prepared = prepared;
         } else {
             for key in &hpas {
                 if !entries.contains_key(key) {
@@ -254,12 +258,15 @@ impl Sim {
                 self.sync_one_hpa(key, entry, current);
             }
         }
-        debug_assert!(self.hpa.is_empty(), "an HPA sync wrote per-HPA entries");
-        self.hpa = entries;
-        self.hpa_keys = hpas;
+        debug_assert!(
+            self.hpa.entries.is_empty(),
+            "an HPA sync wrote per-HPA entries"
+        );
+        self.hpa.entries = entries;
+        self.hpa.keys = hpas;
         // Each stored HPA's entry was checked (or reused while current); a sync writes no HPA
         // object (its status is deferred), otherwise the next sync checks again.
-        self.hpa_parsed_writes =
+        self.hpa.parsed_writes =
             Some(writes).filter(|w| *w == self.store.writes_of("HorizontalPodAutoscaler"));
     }
 
@@ -347,7 +354,7 @@ impl Sim {
         let (name, metrics) = (parsed.name.as_str(), parsed.metrics.as_slice());
         let (kind, resource_only) = (parsed.kind_lower.as_str(), parsed.resource_only);
         if resource_only
-            && self.hpa_views.current(self.now, self.pods.mutations())
+            && self.hpa.views.current(self.now, self.pods.mutations())
             && let Some(seen) = self.observe_views(ns, parsed, targets)
         {
             #[cfg(debug_assertions)]
@@ -450,7 +457,7 @@ impl Sim {
         let ids = &targets.as_ref().expect("set").views;
         let mut views = Vec::with_capacity(ids.len());
         for id in ids {
-            views.push(self.hpa_views.view(*id)?);
+            views.push(self.hpa.views.view(*id)?);
         }
         let entries: usize = views.iter().map(|v| v.entries.len()).sum();
         let mut collectors = Self::collectors(metrics, entries);
@@ -479,7 +486,7 @@ impl Sim {
             return None;
         }
         let covered = pods.iter().map(|o| o.count as usize).sum();
-        self.hpa_views.note_served(pods.len(), covered);
+        self.hpa.views.note_served(pods.len(), covered);
         let inputs = collectors
             .into_iter()
             .map(|c| c.and_then(ResourceCollector::finish))
@@ -890,7 +897,7 @@ impl Sim {
             kscale_kubectl::format_rfc3339(start.saturating_add_unsigned(t.as_millis()))
         };
         let mut written: Vec<(ObjKey, u64, Value, Value)> = Vec::new();
-        for (key, e) in self.hpa.iter_mut() {
+        for (key, e) in self.hpa.entries.iter_mut() {
             let Some(p) = e.status.as_ref().filter(|_| e.dirty) else {
                 continue;
             };
@@ -1171,6 +1178,84 @@ impl HpaStatus {
             status["lastScaleTime"] = json!(render_last_scale(t, ts));
         }
         status
+    }
+}
+
+/// The twin's HPA controller: what it keeps between syncs (one [`HpaEntry`] per HPA) and the
+/// caches of its sync loop. Its fields are its own; the metrics pipeline builds its pod views
+/// through [`HpaController::views_mut`], the sampler reads the entries.
+pub struct HpaController {
+    /// The sync loop is running.
+    syncing: bool,
+    /// Per HPA: one map, one lookup per sync.
+    entries: BTreeMap<ObjKey, HpaEntry>,
+    /// The store's writes of HPAs when every parsed spec in `entries` was last checked against
+    /// its object: while it holds, the entries are current.
+    parsed_writes: Option<u64>,
+    /// Whether the syncs may prepare in parallel, while the parsed specs are current.
+    parallel: Option<bool>,
+    /// Fewest HPAs whose syncs prepare in parallel ([`PARALLEL_MIN`]; tests change it).
+    parallel_min: usize,
+    /// The parallel sync's results, kept between syncs: one buffer for the run instead of a
+    /// fresh one per sync (hundreds of KiB at 900 HPAs, which the allocator gave back to the
+    /// OS and the kernel zeroed again at every sync).
+    prepared: Vec<Prepared>,
+    /// The stored HPAs' keys, as of the last sync (current while `parsed_writes` is).
+    keys: Vec<ObjKey>,
+    /// The controller's view of each ReplicaSet's pods, built by the scrape (see
+    /// `hpa_view.rs`).
+    views: HpaViews,
+}
+
+impl Default for HpaController {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl HpaController {
+    /// A controller with no HPA, not syncing yet.
+    pub fn new() -> Self {
+        HpaController {
+            syncing: false,
+            entries: BTreeMap::new(),
+            parsed_writes: None,
+            parallel: None,
+            parallel_min: PARALLEL_MIN,
+            prepared: Vec::new(),
+            keys: Vec::new(),
+            views: HpaViews::default(),
+        }
+    }
+
+    /// Whether the sync loop runs (some HPA exists or existed).
+    pub fn syncing(&self) -> bool {
+        self.syncing
+    }
+
+    /// Per HPA, in key order: what the controller keeps between syncs.
+    pub fn entries(&self) -> &BTreeMap<ObjKey, HpaEntry> {
+        &self.entries
+    }
+
+    /// The controller's views of the ReplicaSets' pods (built by the metrics scrape).
+    pub fn views(&self) -> &HpaViews {
+        &self.views
+    }
+
+    /// The views, for the metrics scrape that builds them.
+    pub fn views_mut(&mut self) -> &mut HpaViews {
+        &mut self.views
+    }
+
+    /// Sets the fewest HPAs whose syncs prepare in parallel (tests compare both paths).
+    pub fn set_parallel_min(&mut self, n: usize) {
+        self.parallel_min = n;
+    }
+
+    /// Whether the last sync prepared in parallel (`None` before the first).
+    pub fn parallel(&self) -> Option<bool> {
+        self.parallel
     }
 }
 

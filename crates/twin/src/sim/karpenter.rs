@@ -356,7 +356,9 @@ impl Sim {
             ));
         }
         for p in self.pods.values() {
-            if p.unschedulable.is_some() && !self.unschedulable_since.contains_key(&p.id) {
+            if p.unschedulable.is_some()
+                && !self.sched_queue.unschedulable_since().contains_key(&p.id)
+            {
                 return Err(format!(
                     "pod {} is unschedulable but not in unschedulable_since",
                     p.name
@@ -478,7 +480,8 @@ impl Sim {
             .map(|f| f.claim.as_str())
             .collect();
         let pending: Vec<u64> = self
-            .unschedulable_since
+            .sched_queue
+            .unschedulable_since()
             .keys()
             .filter_map(|id| self.pods.get(id))
             .filter(|p| {

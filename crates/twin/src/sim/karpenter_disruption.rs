@@ -673,7 +673,8 @@ impl Sim {
     ) -> (Vec<PodInfo>, Vec<NodeInfo>, BTreeSet<Arc<str>>) {
         let k = &self.karpenter;
         let pending = self
-            .unschedulable_since
+            .sched_queue
+            .unschedulable_since()
             .keys()
             .filter_map(|id| self.pods.get(id))
             .filter(|p| {

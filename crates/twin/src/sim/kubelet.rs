@@ -250,7 +250,7 @@ impl Sim {
         pod.phase = PodPhase::ContainerCreating;
         pod.scheduled_at = Some(now);
         pod.unschedulable = None;
-        self.failed_event_at.remove(&id);
+        self.sched_queue.forget_events(id);
         let info = pod.sched_info();
         let template = pod.template.clone();
         let (ns, name) = (pod.namespace.to_string(), pod.name.to_string());
@@ -336,7 +336,7 @@ impl Sim {
         pod.started_at = Some(now);
         let created = pod.created;
         self.pod_changed(id, ChangeType::Modified);
-        if let Some(t) = self.unschedulable_since.remove(&id) {
+        if let Some(t) = self.sched_queue.resolved(id) {
             self.unschedulable_to_running.push(now.since(t));
         }
         // The workload once, for the record and for its start-up time.
@@ -445,9 +445,7 @@ impl Sim {
         self.store
             .record_object("Pod", &pod.namespace, &pod.name, ChangeType::Modified);
         *self.counters.entry("apiWritesPodDelete").or_insert(0) += 1;
-        let key = (-(pod.priority as i64), pod.created, id);
-        self.active_q.remove(&key);
-        self.unschedulable_q.remove(&id);
+        self.sched_queue.remove(pod.priority, pod.created, id);
         let Some(node_name) = pod.node.clone() else {
             // Never bound: the API server removes it at once.
             let generation = pod.generation;
@@ -531,9 +529,9 @@ impl Sim {
             self.elastic_node_freed(node_name);
             self.resize_node_freed(node_name);
         }
-        self.unschedulable_since.remove(&id);
+        self.sched_queue.resolved(id);
         self.memory_usage.remove(&id);
-        self.failed_event_at.remove(&id);
+        self.sched_queue.forget_events(id);
         self.store.record(Topic::PodPlacement);
         self.cluster_changed();
     }
@@ -555,15 +553,13 @@ impl Sim {
     /// scheduler's initial back-off.
     pub fn cluster_changed(&mut self) {
         self.store.record(Topic::Capacity);
-        if self.unschedulable_q.is_empty() {
+        let ids = self.sched_queue.take_unschedulable();
+        if ids.is_empty() {
             return;
         }
-        let ids: Vec<u64> = std::mem::take(&mut self.unschedulable_q)
-            .into_iter()
-            .collect();
         for id in ids {
             if let Some(p) = self.pods.get(&id) {
-                self.active_q.insert((-(p.priority as i64), p.created, id));
+                self.sched_queue.add(p.priority, p.created, id);
             }
         }
         self.request_schedule(self.lat.unschedulable_backoff_ms);

@@ -215,9 +215,9 @@ impl Sim {
             })
             .collect();
         // The HPA's views are filed in the same walk, while the HPA syncs.
-        let syncing = self.hpa_syncing;
+        let syncing = self.hpa.syncing();
         if syncing {
-            self.hpa_views.start();
+            self.hpa.views_mut().start();
         }
         touched.sort_unstable();
         let old = std::mem::take(&mut self.metrics.loose);
@@ -284,7 +284,7 @@ impl Sim {
             }
             loose.push(id);
             if syncing {
-                self.hpa_views.add(p, now);
+                self.hpa.views_mut().add(p, now);
             }
         }
         self.metrics.loose = loose;
@@ -302,8 +302,8 @@ impl Sim {
         #[cfg(debug_assertions)]
         self.check_groups();
         if syncing {
-            self.hpa_views.add_groups(&self.metrics);
-            self.hpa_views.finish(now, self.pods.mutations());
+            self.hpa.views_mut().add_groups(&self.metrics);
+            self.hpa.views_mut().finish(now, self.pods.mutations());
         }
         for i in written.drain(..) {
             cohort[i] = None;

@@ -33,13 +33,14 @@ pub mod proportional;
 pub mod provider;
 pub mod resize;
 pub mod scheduling;
+pub mod scheduling_queue;
 pub mod slo;
 pub mod store;
 pub mod traffic;
 pub mod vpa;
 pub mod workloads;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use kscale_controllers::scheduler::Scheduler;
@@ -170,25 +171,13 @@ pub struct Sim {
     pub next_pod_id: u64,
     /// Scheduler state.
     pub scheduler: Scheduler,
-    /// Active scheduling queue: (−priority, creation time, id).
-    pub active_q: BTreeSet<(i64, SimTime, u64)>,
-    /// Pods that failed scheduling and wait for a cluster change.
-    pub unschedulable_q: BTreeSet<u64>,
-    /// A Schedule event is queued.
-    pub schedule_pending: bool,
-    /// Workload objects to reconcile.
-    pub dirty: BTreeSet<ObjKey>,
-    /// A Reconcile event is queued.
-    pub reconcile_pending: bool,
-    /// Rate limiter of the controller-manager's client (pod creates/deletes).
-    pub cm_client: crate::latency::TokenBucket,
+    /// The scheduler's queues (see [`scheduling_queue::SchedulingQueue`]).
+    pub sched_queue: scheduling_queue::SchedulingQueue,
+    /// The Deployment and ReplicaSet controllers' state (see
+    /// [`workloads::WorkloadControllers`]).
+    pub workloads: workloads::WorkloadControllers,
     /// Compiled ReplicaSets.
     pub rs_cache: BTreeMap<ObjKey, workloads::RsCache>,
-    /// `pod-template-hash` of each Deployment's template, with the uid and
-    /// `metadata.generation` it was computed for (the template changes only with the spec).
-    pub template_hashes: BTreeMap<ObjKey, (String, i64, String)>,
-    /// Creates in flight per ReplicaSet (upstream "expectations").
-    pub pending_creates: BTreeMap<ObjKey, u32>,
     /// Emitted events (those not yet handed out by [`Sim::drain_events`]).
     pub events: Vec<EventRecord>,
     /// What the summary keeps of the events handed out by [`Sim::drain_events`].
@@ -223,37 +212,16 @@ pub struct Sim {
     pub crash_backoff: BTreeMap<u64, SimTime>,
     /// The metrics API as HPA reads it (see `metrics.rs`).
     pub metrics: metrics::MetricsApi,
-    /// When each pending pod last got a FailedScheduling event.
-    pub failed_event_at: BTreeMap<u64, SimTime>,
     /// Pods bound to nodes, counted by priority (the scheduler's priority floor; see
     /// [`Sim::note_bound`]).
     pub bound_priorities: BTreeMap<i32, u32>,
     /// Nodes counted by what the sampler's node columns show (kept on node additions and
     /// removals, counted again after a label change).
     pub node_kinds: output::NodeKinds,
-    /// The HPA sync loop is running.
-    pub hpa_syncing: bool,
-    /// Per HPA: what the twin's HPA controller keeps between syncs (one map, one lookup per
-    /// sync; see [`hpa::HpaEntry`]).
-    pub hpa: BTreeMap<ObjKey, hpa::HpaEntry>,
-    /// [`Store::writes_of`] HPAs when every parsed spec in `hpa` for a stored HPA was last
-    /// checked against its object: while it holds, the entries are current.
-    pub hpa_parsed_writes: Option<u64>,
-    /// Whether the HPA syncs may prepare in parallel (see `hpa.rs`), while the parsed specs
-    /// are current.
-    pub hpa_parallel: Option<bool>,
+    /// The HPA controller's state between syncs (see [`hpa::HpaController`]).
+    pub hpa: hpa::HpaController,
     /// The pods per class as of the last sample (see `output.rs`).
     pub pod_counts: output::PodCounts,
-    /// Fewest HPAs whose syncs prepare in parallel (`hpa::PARALLEL_MIN`; tests change it).
-    pub hpa_parallel_min: usize,
-    /// The parallel HPA sync's results, kept between syncs: one buffer for the run instead of
-    /// a fresh one per sync (hundreds of KiB at 900 HPAs, which the allocator gave back to
-    /// the OS and the kernel zeroed again at every sync).
-    hpa_prepared: Vec<hpa::Prepared>,
-    /// The stored HPAs' keys, as of the last sync (current while `hpa_parsed_writes` is).
-    pub hpa_keys: Vec<ObjKey>,
-    /// The HPA's view of each ReplicaSet's pods, built by the scrape (see `hpa_view.rs`).
-    pub hpa_views: hpa_view::HpaViews,
     /// Custom and external metrics (see `custom_metrics.rs`).
     pub custom_metrics: custom_metrics::CustomMetrics,
     /// Memory each pod uses now (bytes), for the kubelet's eviction manager.
@@ -276,8 +244,6 @@ pub struct Sim {
     pub elastic_scaler: elastic_autoscaler::ElasticScalerState,
     /// Cluster Autoscaler emulation state.
     pub ca: cluster_autoscaler::CaTwin,
-    /// When each pod that is not running yet was first found unschedulable.
-    pub unschedulable_since: BTreeMap<u64, SimTime>,
     /// Time from first unschedulable to running, ms, per pod that got there.
     pub unschedulable_to_running: Vec<u64>,
     /// Per load entry: cached ready pods, capacities, last tick and CPU cohorts (aggregate.rs).
@@ -286,9 +252,6 @@ pub struct Sim {
     pub load_watch: aggregate::LoadWatch,
     /// Scratch membership marks for the load caches' rebuilds (aggregate.rs).
     pub load_marks: aggregate::SlotMarks,
-    /// Per Deployment: what its last sync read, when a sync over the same objects finds
-    /// nothing to do (see `workloads.rs`).
-    pub deployment_memo: workloads::DeploymentMemos,
     /// The priority of pods without a PriorityClass (the global default's value, else 0) and
     /// whether its preemption policy is `Never`, with the [`Store::writes_of`]
     /// PriorityClasses it was found at.
@@ -321,15 +284,9 @@ impl Sim {
             pod_names: Default::default(),
             next_pod_id: 1,
             scheduler: Scheduler::new(None),
-            active_q: BTreeSet::new(),
-            unschedulable_q: BTreeSet::new(),
-            schedule_pending: false,
-            dirty: BTreeSet::new(),
-            reconcile_pending: false,
-            cm_client: crate::latency::TokenBucket::new(20.0, 30.0),
-            pending_creates: BTreeMap::new(),
+            sched_queue: Default::default(),
+            workloads: workloads::WorkloadControllers::new(),
             rs_cache: BTreeMap::new(),
-            template_hashes: BTreeMap::new(),
             events: vec![],
             drained_events: Default::default(),
             transcript: vec![],
@@ -342,22 +299,14 @@ impl Sim {
             karpenter: Default::default(),
             karpenter_disruption: Default::default(),
             startups: vec![],
-            hpa_syncing: false,
-            hpa: BTreeMap::new(),
-            hpa_parsed_writes: None,
-            hpa_parallel: None,
+            hpa: hpa::HpaController::new(),
             pod_counts: Default::default(),
-            hpa_parallel_min: hpa::PARALLEL_MIN,
-            hpa_prepared: Vec::new(),
-            hpa_keys: Vec::new(),
-            hpa_views: Default::default(),
             custom_metrics: Default::default(),
             memory_usage: BTreeMap::new(),
             eviction_running: false,
             workload_counters: BTreeMap::new(),
             bound_priorities: BTreeMap::new(),
             node_kinds: Default::default(),
-            failed_event_at: BTreeMap::new(),
             offerings_cache: std::sync::OnceLock::new(),
             crash_backoff: BTreeMap::new(),
             metrics: Default::default(),
@@ -369,12 +318,10 @@ impl Sim {
             elastic: Default::default(),
             elastic_scaler: Default::default(),
             ca: Default::default(),
-            unschedulable_since: BTreeMap::new(),
             unschedulable_to_running: vec![],
             load_cache: vec![],
             load_watch: Default::default(),
             load_marks: Default::default(),
-            deployment_memo: Default::default(),
             default_priority: Default::default(),
         };
         sim.configure_elastic();
@@ -518,11 +465,11 @@ impl Sim {
                 self.run_step(i)
             }
             Event::Reconcile => {
-                self.reconcile_pending = false;
+                self.workloads.reconcile_started();
                 self.reconcile();
             }
             Event::Schedule => {
-                self.schedule_pending = false;
+                self.sched_queue.cycle_started();
                 self.schedule_cycle();
             }
             Event::PodCreate(key) => self.pod_create_lands(key),
@@ -644,7 +591,7 @@ impl Sim {
         } else {
             self.note_changed(&key);
         }
-        self.dirty.insert(key);
+        self.workloads.mark(key);
         self.request_reconcile();
         if let Some(d) = deployment {
             self.mark_dirty(d);
@@ -652,8 +599,7 @@ impl Sim {
     }
 
     fn request_reconcile(&mut self) {
-        if !self.reconcile_pending {
-            self.reconcile_pending = true;
+        if self.workloads.request_reconcile() {
             let at = self.now.plus_millis(self.lat.controller_reaction_ms);
             self.queue.push(at, Event::Reconcile);
         }
@@ -775,21 +721,20 @@ impl Sim {
                 return Err(format!("pod {} ready but not running", p.name));
             }
         }
-        for (_, _, id) in &self.active_q {
-            if self.pods.get(id).is_some_and(|p| p.node.is_some()) {
+        for id in self.sched_queue.active_ids() {
+            if self.pods.get(&id).is_some_and(|p| p.node.is_some()) {
                 return Err(format!("bound pod {id} in the active queue"));
             }
         }
         // Every pending pod is waiting for a scheduling attempt or has failed one: nothing
         // pending is forgotten, and what failed says why.
-        let queued: std::collections::BTreeSet<u64> =
-            self.active_q.iter().map(|&(_, _, id)| id).collect();
+        let queued: std::collections::BTreeSet<u64> = self.sched_queue.active_ids().collect();
         for p in self.pods.values() {
             if p.phase != model::PodPhase::Pending || p.deleting_at.is_some() {
                 continue;
             }
             let waiting = queued.contains(&p.id);
-            let failed = self.unschedulable_q.contains(&p.id);
+            let failed = self.sched_queue.is_unschedulable(p.id);
             if !waiting && !failed {
                 return Err(format!("pending pod {} is in no scheduling queue", p.name));
             }

@@ -582,6 +582,7 @@ impl Sim {
         // Per HPA (at its last sync): replicas, desired, ready, and each metric vs its target.
         for (i, (k, h)) in self
             .hpa
+            .entries()
             .iter()
             .filter_map(|(k, e)| e.series.as_ref().map(|s| (k, s)))
             .enumerate()
@@ -1190,6 +1191,7 @@ impl Sim {
         }
         let charted: Vec<_> = self
             .hpa
+            .entries()
             .iter()
             .filter(|(_, e)| e.series.is_some())
             .map(|(k, _)| k)

@@ -51,15 +51,14 @@ impl Sim {
     /// Adds a pod to the active queue and makes sure a cycle is coming.
     pub fn enqueue(&mut self, id: u64) {
         if let Some(p) = self.pods.get(&id) {
-            self.active_q.insert((-(p.priority as i64), p.created, id));
+            self.sched_queue.add(p.priority, p.created, id);
             self.request_schedule(self.lat.schedule_delay_ms);
         }
     }
 
     /// Queues a scheduling cycle `delay_ms` from now, unless one is already queued.
     pub fn request_schedule(&mut self, delay_ms: u64) {
-        if !self.schedule_pending {
-            self.schedule_pending = true;
+        if self.sched_queue.request_cycle() {
             self.queue
                 .push(self.now.plus_millis(delay_ms), Event::Schedule);
         }
@@ -163,7 +162,7 @@ impl Sim {
 
     /// One scheduling cycle over every pod in the active queue.
     pub fn schedule_cycle(&mut self) {
-        if self.active_q.is_empty() {
+        if self.sched_queue.active_is_empty() {
             return;
         }
         let pdbs = if self
@@ -200,8 +199,7 @@ impl Sim {
         // the same tie-break draws (the preemption dry run's random offset, over the same
         // nodes), which are drawn again without rerunning the filters.
         let mut shapes: Vec<Shape> = vec![];
-        while let Some(entry) = self.active_q.pop_first() {
-            let id = entry.2;
+        while let Some(id) = self.sched_queue.pop() {
             let Some(pod) = self.pods.get(&id) else {
                 continue;
             };
@@ -344,20 +342,19 @@ impl Sim {
                     // Attempts of one pod are at least 10 s apart upstream (podMaxBackoffDuration),
                     // so at most one FailedScheduling event per pod per 10 s is recorded.
                     let recent = self
-                        .failed_event_at
-                        .get(&id)
-                        .is_some_and(|t| now.since(*t) < FAILED_EVENT_INTERVAL_MS);
+                        .sched_queue
+                        .failed_event_at(id)
+                        .is_some_and(|t| now.since(t) < FAILED_EVENT_INTERVAL_MS);
                     let same = p.unschedulable.as_deref() == Some(&*message);
                     if !same {
                         p.unschedulable = Some(message.to_string());
                     }
                     let repeat = recent || same;
-                    self.unschedulable_since.entry(id).or_insert(now);
-                    self.unschedulable_q.insert(id);
+                    self.sched_queue.failed(id, now);
                     failures += 1;
                     if !repeat {
                         let (ns, name) = (p.namespace.clone(), p.name.clone());
-                        self.failed_event_at.insert(id, now);
+                        self.sched_queue.failed_event(id, now);
                         self.emit(
                             "Warning",
                             "FailedScheduling",
@@ -409,6 +406,6 @@ impl Sim {
             );
             self.delete_pod(*v, None);
         }
-        self.unschedulable_q.insert(id);
+        self.sched_queue.park(id);
     }
 }

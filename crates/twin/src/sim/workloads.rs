@@ -14,6 +14,7 @@
 //! Simplifications (documented in ARCHITECTURE.md): proportional scaling during a rollout gives
 //! the whole change to the newest ReplicaSet; `revisionHistoryLimit` clean-up is not done.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -83,6 +84,72 @@ pub struct DeploymentMemo {
 /// [`DeploymentMemo`]s by Deployment (lookups only, never iterated).
 pub type DeploymentMemos =
     std::collections::HashMap<ObjKey, DeploymentMemo, foldhash::fast::FixedState>;
+
+/// The controller-manager's Deployment and ReplicaSet controllers: what they keep between
+/// syncs (upstream `pkg/controller/deployment/`, `pkg/controller/replicaset/`).
+#[derive(Debug)]
+pub struct WorkloadControllers {
+    /// Workload objects to reconcile.
+    dirty: BTreeSet<ObjKey>,
+    /// A Reconcile event is queued.
+    reconcile_pending: bool,
+    /// Rate limiter of the controller-manager's client (pod creates/deletes): 20 QPS, burst
+    /// 30 (kube-controller-manager `--kube-api-qps` / `--kube-api-burst` defaults).
+    cm_client: crate::latency::TokenBucket,
+    /// `pod-template-hash` of each Deployment's template, with the uid and
+    /// `metadata.generation` it was computed for (the template changes only with the spec).
+    template_hashes: BTreeMap<ObjKey, (String, i64, String)>,
+    /// Creates in flight per ReplicaSet (upstream "expectations").
+    pending_creates: BTreeMap<ObjKey, u32>,
+    /// Per Deployment: what its last sync read, when a sync over the same objects finds
+    /// nothing to do.
+    deployment_memo: DeploymentMemos,
+}
+
+impl Default for WorkloadControllers {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl WorkloadControllers {
+    /// The controllers before any sync.
+    pub fn new() -> Self {
+        WorkloadControllers {
+            dirty: BTreeSet::new(),
+            reconcile_pending: false,
+            cm_client: crate::latency::TokenBucket::new(20.0, 30.0),
+            template_hashes: BTreeMap::new(),
+            pending_creates: BTreeMap::new(),
+            deployment_memo: DeploymentMemos::default(),
+        }
+    }
+
+    /// Marks a workload object for the next reconcile.
+    pub fn mark(&mut self, key: ObjKey) {
+        self.dirty.insert(key);
+    }
+
+    /// Asks for a reconcile: true if none was queued (the caller queues it).
+    pub fn request_reconcile(&mut self) -> bool {
+        !std::mem::replace(&mut self.reconcile_pending, true)
+    }
+
+    /// The queued reconcile starts.
+    pub fn reconcile_started(&mut self) {
+        self.reconcile_pending = false;
+    }
+
+    /// A ReplicaSet is gone: its creates in flight are forgotten.
+    pub fn forget_creates(&mut self, key: &ObjKey) {
+        self.pending_creates.remove(key);
+    }
+
+    /// Whether the Deployment's last sync is memoized.
+    pub fn has_memo(&self, key: &ObjKey) -> bool {
+        self.deployment_memo.contains_key(key)
+    }
+}
 
 /// Compiled ReplicaSet state kept beside its stored object.
 #[derive(Debug, Clone)]
@@ -299,7 +366,7 @@ impl Sim {
     pub fn reconcile(&mut self) {
         // Deployments may dirty ReplicaSets, which are then synced in the same pass.
         for _round in 0..4 {
-            let dirty = std::mem::take(&mut self.dirty);
+            let dirty = std::mem::take(&mut self.workloads.dirty);
             if dirty.is_empty() {
                 break;
             }
@@ -311,7 +378,7 @@ impl Sim {
                 .filter(|k| k.kind == "ReplicaSet")
                 .cloned()
                 .chain(
-                    std::mem::take(&mut self.dirty)
+                    std::mem::take(&mut self.workloads.dirty)
                         .into_iter()
                         .filter(|k| k.kind == "ReplicaSet"),
                 )
@@ -329,7 +396,7 @@ impl Sim {
     /// against its template hashed again.
     pub(crate) fn template_hashes_check(&self) -> Result<(), String> {
         let empty = json!({});
-        for (key, (uid, generation, hash)) in &self.template_hashes {
+        for (key, (uid, generation, hash)) in &self.workloads.template_hashes {
             let Some(d) = self.store.get(key) else {
                 continue;
             };
@@ -371,7 +438,7 @@ impl Sim {
     /// True if `key`'s [`DeploymentMemo`] holds: a sync now would do nothing.
     fn deployment_memo_holds(&self, key: &ObjKey) -> bool {
         let updated = |k: &ObjKey| self.store.get_updated(k).map(|(_, u)| u);
-        self.deployment_memo.get(key).is_some_and(|m| {
+        self.workloads.deployment_memo.get(key).is_some_and(|m| {
             updated(key) == Some(m.d_updated)
                 && self.store.membership_of("ReplicaSet") == m.rs_members
                 && m.range.iter().all(|(k, u)| updated(k) == Some(*u))
@@ -409,9 +476,9 @@ impl Sim {
                 rs_members: self.store.membership_of("ReplicaSet"),
                 range,
             };
-            self.deployment_memo.insert(key.clone(), memo);
+            self.workloads.deployment_memo.insert(key.clone(), memo);
         } else {
-            self.deployment_memo.remove(key);
+            self.workloads.deployment_memo.remove(key);
         }
     }
 
@@ -432,12 +499,13 @@ impl Sim {
         let empty = json!({});
         // Hashed again only when the spec changed (a new generation) or the object is new.
         let generation = d.at("/metadata/generation").and_then(Value::as_i64);
-        let hash = match self.template_hashes.get(key) {
+        let hash = match self.workloads.template_hashes.get(key) {
             Some((u, g, h)) if *u == uid && Some(*g) == generation => h.clone(),
             _ => {
                 let h = template_hash(d.at("/spec/template").unwrap_or(&empty));
                 if let Some(g) = generation {
-                    self.template_hashes
+                    self.workloads
+                        .template_hashes
                         .insert(key.clone(), (uid.clone(), g, h.clone()));
                 }
                 h
@@ -628,7 +696,7 @@ impl Sim {
             .to_string();
         let (pods, view) = match self.rs_cache.get(&key) {
             Some(c) => (c.pods.clone(), c.view),
-            None => (IdSet::default(), self.hpa_views.new_view()),
+            None => (IdSet::default(), self.hpa.views_mut().new_view()),
         };
         self.store.record(Topic::ReplicaSetCaches);
         self.rs_cache.insert(
@@ -697,7 +765,7 @@ impl Sim {
         let cache = &*cache;
         // Counted first (or memoized): the pods themselves are listed only to delete some.
         let active = rs_counts(&self.pods, cache).0;
-        let pending = *self.pending_creates.get(key).unwrap_or(&0) as i64;
+        let pending = *self.workloads.pending_creates.get(key).unwrap_or(&0) as i64;
         let diff = active as i64 + pending - replicas;
         if diff < 0 {
             // Slow start (controller_utils.go slowStartBatch): the first batch is one pod; if it
@@ -721,10 +789,14 @@ impl Sim {
             }
             let n = (-diff).min(BURST_REPLICAS);
             for _ in 0..n {
-                let at = self.cm_client.take(self.now.as_millis());
+                let at = self.workloads.cm_client.take(self.now.as_millis());
                 self.queue.push(SimTime(at), Event::PodCreate(key.clone()));
             }
-            *self.pending_creates.entry(key.clone()).or_insert(0) += n as u32;
+            *self
+                .workloads
+                .pending_creates
+                .entry(key.clone())
+                .or_insert(0) += n as u32;
         } else if diff > 0 {
             let active: Vec<u64> = cache
                 .pods
@@ -808,7 +880,7 @@ impl Sim {
     }
 
     pub(crate) fn pod_create_lands(&mut self, key: ObjKey) {
-        if let Some(p) = self.pending_creates.get_mut(&key) {
+        if let Some(p) = self.workloads.pending_creates.get_mut(&key) {
             *p = p.saturating_sub(1);
         }
         let Some((v, updated)) = self.store.get_updated(&key) else {
