@@ -64,6 +64,9 @@ pub fn describe(kind: Kind, obj: &Value, events: &[DescribeEvent]) -> String {
     if kind == Kind::PodDisruptionBudget {
         return describe_pdb(obj, events);
     }
+    if kind == Kind::HorizontalPodAutoscaler && str_at(obj, &["apiVersion"]) != "autoscaling/v1" {
+        return super::hpa::describe_hpa(obj, events);
+    }
     // (label, value lines)
     let mut fields: Vec<(&str, Vec<String>)> = vec![("Name:", vec![name_of(obj)])];
     if kind.info().namespaced {
@@ -264,7 +267,7 @@ fn describe_pdb(obj: &Value, events: &[DescribeEvent]) -> String {
 }
 
 /// The Events section (nothing when there are none: the caller printed `<none>`).
-fn write_events(out: &mut String, events: &[DescribeEvent]) {
+pub(super) fn write_events(out: &mut String, events: &[DescribeEvent]) {
     if !events.is_empty() {
         out.push_str("Events:\n");
         let mut rows: Vec<Vec<String>> = vec![

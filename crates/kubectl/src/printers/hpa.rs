@@ -1,9 +1,11 @@
 //! HorizontalPodAutoscalers (`printHorizontalPodAutoscaler` and `formatHPAMetrics`).
 
+use std::fmt::Write as _;
+
 use serde_json::Value;
 
 use super::cells::{arr_at, int_at, int_or_string, name_of, s, str_at};
-use super::table::TableDef;
+use super::table::{TableDef, go_tabwrite};
 use super::time::age_of;
 
 /// `kubectl get hpa` (printHorizontalPodAutoscaler).
@@ -116,6 +118,236 @@ fn format_hpa_targets(o: &Value) -> String {
     list.join(", ")
 }
 
+/// `printLabelsMultiline` / `printAnnotationsMultiline` (describe.go): `Title:<tab>first`, then
+/// `<tab>next` lines, sorted by key; `<none>` when empty.
+fn multiline(out: &mut String, title: &str, m: Option<&Value>, sep: &str) {
+    out.push_str(title);
+    out.push_str(":\t");
+    let mut kv: Vec<(&String, &Value)> = m
+        .and_then(Value::as_object)
+        .map(|m| m.iter().collect())
+        .unwrap_or_default();
+    if kv.is_empty() {
+        out.push_str("<none>\n");
+        return;
+    }
+    kv.sort_by(|a, b| a.0.cmp(b.0));
+    for (i, (k, v)) in kv.iter().enumerate() {
+        if i > 0 {
+            out.push('\t');
+        }
+        let v = v.as_str().map_or_else(|| v.to_string(), str::to_string);
+        let _ = writeln!(out, "{k}{sep}{v}");
+    }
+}
+
+/// A quantity as the status or spec holds it (`Quantity.String()`), `<unknown>` when absent.
+fn quantity(v: Option<&Value>) -> Option<String> {
+    match v? {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// `describeHorizontalPodAutoscalerV2` (kubectl `pkg/describe/describe.go`): name, labels,
+/// creation time, reference, each metric as `current / target`, min/max replicas, the
+/// behavior when set, the target's replicas, the conditions, then the events.
+pub fn describe_hpa(o: &Value, events: &[super::describe::DescribeEvent]) -> String {
+    let mut t = String::new();
+    let _ = writeln!(t, "Name:\t{}", name_of(o));
+    let _ = writeln!(t, "Namespace:\t{}", str_at(o, &["metadata", "namespace"]));
+    multiline(&mut t, "Labels", s(o, &["metadata", "labels"]), "=");
+    multiline(
+        &mut t,
+        "Annotations",
+        s(o, &["metadata", "annotations"]),
+        ": ",
+    );
+    let created = super::time::parse_rfc3339_ms(str_at(o, &["metadata", "creationTimestamp"]))
+        .and_then(|ms| jiff::Timestamp::from_millisecond(ms).ok())
+        .map(|ts| ts.strftime("%a, %d %b %Y %H:%M:%S +0000").to_string())
+        .unwrap_or_default();
+    let _ = writeln!(t, "CreationTimestamp:\t{created}");
+    let kind = str_at(o, &["spec", "scaleTargetRef", "kind"]);
+    let _ = writeln!(
+        t,
+        "Reference:\t{kind}/{}",
+        str_at(o, &["spec", "scaleTargetRef", "name"])
+    );
+    t.push_str("Metrics:\t( current / target )\n");
+    let current = arr_at(o, &["status", "currentMetrics"]);
+    for (i, m) in arr_at(o, &["spec", "metrics"]).iter().enumerate() {
+        let cur = |src: &str, field: &str| {
+            current
+                .get(i)
+                .and_then(|c| quantity(s(c, &[src, "current", field])))
+                .unwrap_or_else(|| "<unknown>".into())
+        };
+        let target =
+            |src: &str, field: &str| quantity(s(m, &[src, "target", field])).unwrap_or_default();
+        match str_at(m, &["type"]) {
+            "External" => {
+                let name = str_at(m, &["external", "metric", "name"]);
+                if s(m, &["external", "target", "averageValue"]).is_some() {
+                    let _ = writeln!(
+                        t,
+                        "  {name:?} (target average value):\t{} / {}",
+                        cur("external", "averageValue"),
+                        target("external", "averageValue")
+                    );
+                } else {
+                    let _ = writeln!(
+                        t,
+                        "  {name:?} (target value):\t{} / {}",
+                        cur("external", "value"),
+                        target("external", "value")
+                    );
+                }
+            }
+            "Pods" => {
+                let _ = writeln!(
+                    t,
+                    "  {:?} on pods:\t{} / {}",
+                    str_at(m, &["pods", "metric", "name"]),
+                    cur("pods", "averageValue"),
+                    target("pods", "averageValue")
+                );
+            }
+            "Object" => {
+                let _ = write!(
+                    t,
+                    "  \"{}\" on {}/{} ",
+                    str_at(m, &["object", "metric", "name"]),
+                    str_at(m, &["object", "describedObject", "kind"]),
+                    str_at(m, &["object", "describedObject", "name"])
+                );
+                if str_at(m, &["object", "target", "type"]) == "AverageValue" {
+                    let _ = writeln!(
+                        t,
+                        "(target average value):\t{} / {}",
+                        cur("object", "averageValue"),
+                        target("object", "averageValue")
+                    );
+                } else {
+                    let _ = writeln!(
+                        t,
+                        "(target value):\t{} / {}",
+                        cur("object", "value"),
+                        target("object", "value")
+                    );
+                }
+            }
+            src @ ("Resource" | "ContainerResource") => {
+                let key = if src == "Resource" {
+                    "resource"
+                } else {
+                    "containerResource"
+                };
+                let name = str_at(m, &[key, "name"]);
+                if src == "Resource" {
+                    let _ = write!(t, "  resource {name} on pods");
+                } else {
+                    let _ = write!(
+                        t,
+                        "  resource {name} of container \"{}\" on pods",
+                        str_at(m, &[key, "container"])
+                    );
+                }
+                if s(m, &[key, "target", "averageValue"]).is_some() {
+                    let _ = writeln!(
+                        t,
+                        ":\t{} / {}",
+                        cur(key, "averageValue"),
+                        target(key, "averageValue")
+                    );
+                } else {
+                    let c = current.get(i).and_then(|c| {
+                        let u = s(c, &[key, "current", "averageUtilization"])?.as_i64()?;
+                        let v =
+                            quantity(s(c, &[key, "current", "averageValue"])).unwrap_or_default();
+                        Some(format!("{u}% ({v})"))
+                    });
+                    let tgt = s(m, &[key, "target", "averageUtilization"])
+                        .and_then(Value::as_i64)
+                        .map_or_else(|| "<auto>".to_string(), |u| format!("{u}%"));
+                    let _ = writeln!(
+                        t,
+                        "  (as a percentage of request):\t{} / {tgt}",
+                        c.unwrap_or_else(|| "<unknown>".into())
+                    );
+                }
+            }
+            other => {
+                let _ = writeln!(t, "  <unknown metric type {other:?}>");
+            }
+        }
+    }
+    let min = s(o, &["spec", "minReplicas"])
+        .and_then(Value::as_i64)
+        .map_or_else(|| "<unset>".to_string(), |m| m.to_string());
+    let _ = writeln!(t, "Min replicas:\t{min}");
+    let _ = writeln!(t, "Max replicas:\t{}", int_at(o, &["spec", "maxReplicas"]));
+    if let Some(b) = s(o, &["spec", "behavior"]).filter(|b| !b.is_null()) {
+        t.push_str("Behavior:\n");
+        for (title, key) in [("Scale Up", "scaleUp"), ("Scale Down", "scaleDown")] {
+            let Some(r) = b.get(key).filter(|r| !r.is_null()) else {
+                continue;
+            };
+            let _ = writeln!(t, "  {title}:");
+            if let Some(w) = r.get("stabilizationWindowSeconds").and_then(Value::as_i64) {
+                let _ = writeln!(t, "    Stabilization Window: {w} seconds");
+            }
+            let policies = arr_at(r, &["policies"]);
+            if !policies.is_empty() {
+                let select = r
+                    .get("selectPolicy")
+                    .and_then(Value::as_str)
+                    .unwrap_or("Max");
+                let _ = writeln!(t, "    Select Policy: {select}");
+                t.push_str("    Policies:\n");
+                for p in policies {
+                    let _ = writeln!(
+                        t,
+                        "      - Type: {}\tValue: {}\tPeriod: {} seconds",
+                        str_at(p, &["type"]),
+                        int_at(p, &["value"]),
+                        int_at(p, &["periodSeconds"])
+                    );
+                }
+            }
+        }
+    }
+    let _ = writeln!(
+        t,
+        "{kind} pods:\t{} current / {} desired",
+        int_at(o, &["status", "currentReplicas"]),
+        int_at(o, &["status", "desiredReplicas"])
+    );
+    let conditions = arr_at(o, &["status", "conditions"]);
+    if !conditions.is_empty() {
+        t.push_str(
+            "Conditions:\n  Type\tStatus\tReason\tMessage\n  ----\t------\t------\t-------\n",
+        );
+        for c in conditions {
+            let _ = writeln!(
+                t,
+                "  {}\t{}\t{}\t{}",
+                str_at(c, &["type"]),
+                str_at(c, &["status"]),
+                str_at(c, &["reason"]),
+                str_at(c, &["message"])
+            );
+        }
+    }
+    if events.is_empty() {
+        t.push_str("Events:\t<none>\n");
+    }
+    let mut out = go_tabwrite(&t, 0, 2);
+    super::describe::write_events(&mut out, events);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use crate::kinds::Kind;
@@ -195,5 +427,56 @@ web-new   Deployment/web   cpu: <unknown>/50%   2         10        4          6
             "{}",
             out.stdout
         );
+    }
+
+    // describe.go describeHorizontalPodAutoscalerV2, aligned by one tabwriter block: the
+    // metric lines widen the label column; `Behavior:` and `Conditions:` (no tab) end blocks,
+    // a policy line and `Deployment pods:` share one, and `Events:` joins the conditions'
+    // first column.
+    #[test]
+    fn describes_an_hpa_as_kubectl_does() {
+        use super::describe_hpa;
+        let o = serde_json::json!({
+            "apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler",
+            "metadata": {"name": "web", "namespace": "default", "labels": {"app": "web", "tier": "a"},
+                         "creationTimestamp": "2026-01-01T00:00:00Z"},
+            "spec": {"scaleTargetRef": {"kind": "Deployment", "name": "web"}, "minReplicas": 1,
+                     "maxReplicas": 10,
+                     "metrics": [
+                        {"type": "Resource", "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 50}}},
+                        {"type": "Pods", "pods": {"metric": {"name": "rps"}, "target": {"type": "AverageValue", "averageValue": "8"}}}],
+                     "behavior": {"scaleUp": {"stabilizationWindowSeconds": 0,
+                                  "policies": [{"type": "Pods", "value": 1, "periodSeconds": 30}]}}},
+            "status": {"currentReplicas": 2, "desiredReplicas": 3,
+                       "currentMetrics": [{"type": "Resource", "resource": {"name": "cpu", "current": {"averageUtilization": 107, "averageValue": "107m"}}}],
+                       "conditions": [{"type": "AbleToScale", "status": "True", "reason": "SucceededRescale", "message": "the HPA controller was able to update the target scale to 3"}]}
+        });
+        let want = "\
+Name:                                                  web
+Namespace:                                             default
+Labels:                                                app=web
+                                                       tier=a
+Annotations:                                           <none>
+CreationTimestamp:                                     Thu, 01 Jan 2026 00:00:00 +0000
+Reference:                                             Deployment/web
+Metrics:                                               ( current / target )
+  resource cpu on pods  (as a percentage of request):  107% (107m) / 50%
+  \"rps\" on pods:                                       <unknown> / 8
+Min replicas:                                          1
+Max replicas:                                          10
+Behavior:
+  Scale Up:
+    Stabilization Window: 0 seconds
+    Select Policy: Max
+    Policies:
+      - Type: Pods  Value: 1  Period: 30 seconds
+Deployment pods:    2 current / 3 desired
+Conditions:
+  Type         Status  Reason            Message
+  ----         ------  ------            -------
+  AbleToScale  True    SucceededRescale  the HPA controller was able to update the target scale to 3
+Events:        <none>
+";
+        assert_eq!(describe_hpa(&o, &[]), want);
     }
 }

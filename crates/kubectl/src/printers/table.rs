@@ -46,6 +46,75 @@ pub(super) fn tabwrite<'a>(
     out
 }
 
+/// Go's `text/tabwriter` (no flags, space padding) over `text`: cells end at tabs; a column
+/// block is a run of consecutive lines with a cell in that column, padded to its widest cell +
+/// `padding` (at least `minwidth`); a line's last cell is never padded. What kubectl's
+/// `describe` prints through `tabbedString` (minwidth 0, padding 2).
+pub(super) fn go_tabwrite(text: &str, minwidth: usize, padding: usize) -> String {
+    let body = text.strip_suffix('\n').unwrap_or(text);
+    let lines: Vec<Vec<&str>> = body.split('\n').map(|l| l.split('\t').collect()).collect();
+    let mut out = String::new();
+    let mut widths = vec![];
+    tab_format(
+        &lines,
+        &mut widths,
+        (0, lines.len()),
+        (minwidth, padding),
+        &mut out,
+    );
+    if text.ends_with('\n') {
+        out.push('\n');
+    }
+    out
+}
+
+/// `Writer.format`: the blocks of column `widths.len()` within `[line0, line1)`.
+fn tab_format(
+    lines: &[Vec<&str>],
+    widths: &mut Vec<usize>,
+    (mut line0, line1): (usize, usize),
+    (minwidth, padding): (usize, usize),
+    out: &mut String,
+) {
+    let column = widths.len();
+    let mut this = line0;
+    while this < line1 {
+        if column + 1 >= lines[this].len() {
+            this += 1;
+            continue;
+        }
+        tab_lines(lines, widths, (line0, this), out);
+        line0 = this;
+        let mut width = minwidth;
+        while this < line1 && column + 1 < lines[this].len() {
+            width = width.max(lines[this][column].chars().count() + padding);
+            this += 1;
+        }
+        widths.push(width);
+        tab_format(lines, widths, (line0, this), (minwidth, padding), out);
+        widths.pop();
+        line0 = this;
+    }
+    tab_lines(lines, widths, (line0, line1), out);
+}
+
+/// `Writer.writeLines`: cells padded to their column's width; lines joined by newlines.
+fn tab_lines(lines: &[Vec<&str>], widths: &[usize], (from, to): (usize, usize), out: &mut String) {
+    for (i, line) in lines.iter().enumerate().take(to).skip(from) {
+        for (j, cell) in line.iter().enumerate() {
+            out.push_str(cell);
+            if let Some(w) = widths.get(j).filter(|_| j + 1 < line.len()) {
+                for _ in cell.chars().count()..*w {
+                    out.push(' ');
+                }
+            }
+        }
+        if i + 1 < lines.len() {
+            out.push('\n');
+        }
+    }
+}
+
 /// A table definition: headers, the number of trailing wide-only columns, and a row maker.
 pub(super) struct TableDef {
     pub(super) headers: &'static [&'static str],
@@ -183,5 +252,21 @@ mod tests {
             print_objects(Kind::EC2NodeClass, &[ec2], &opts()).stdout,
             "NAME      READY   AGE\ndefault   True    60m\n"
         );
+    }
+
+    // text/tabwriter: a column is aligned over a block of consecutive lines that have a cell
+    // in it; a line without one ends the block; last cells are never padded.
+    #[test]
+    fn go_tabwriter_blocks() {
+        assert_eq!(go_tabwrite("a\tb\nccc\tdd\n", 0, 2), "a    b\nccc  dd\n");
+        assert_eq!(
+            go_tabwrite("a\tb\nno tab\nccc\td\n", 0, 2),
+            "a  b\nno tab\nccc  d\n"
+        );
+        assert_eq!(
+            go_tabwrite("x\ty\tz\nxx\tyyyy\tz\nlonger line\tq\n", 0, 2),
+            "x            y     z\nxx           yyyy  z\nlonger line  q\n"
+        );
+        assert_eq!(go_tabwrite("a\t\nbb\tc", 0, 1), "a  \nbb c");
     }
 }
