@@ -446,6 +446,83 @@ mod tests {
         );
     }
 
+    /// (time, CSV column, value) of every row of the Parquet file `bytes`, sorted.
+    fn cells_of(bytes: Vec<u8>) -> Vec<(u64, String, u64)> {
+        let mut cells: Vec<_> = reader(bytes)
+            .get_row_iter(None)
+            .unwrap()
+            .map(|r| {
+                let r = r.unwrap();
+                (
+                    r.get_double(0).unwrap().to_bits(),
+                    r.get_string(5).unwrap().clone(),
+                    r.get_double(6).unwrap().to_bits(),
+                )
+            })
+            .collect();
+        cells.sort();
+        cells
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+        /// Whatever the twin's CSV writer writes (odd column names, quoted ones, non-finite
+        /// values as empty cells) comes back cell for cell.
+        #[test]
+        fn the_csv_writers_output_round_trips(
+            names in proptest::collection::vec("[a-z/,\" ]{0,12}", 1..6),
+            cells in proptest::collection::vec(
+                proptest::prop_oneof![
+                    proptest::prelude::any::<f64>(),
+                    -1e6f64..1e6,
+                    proptest::prelude::Just(f64::NAN),
+                ],
+                0..60,
+            ),
+        ) {
+            let width = names.len();
+            let mut columns = vec!["time_s".to_string()];
+            columns.extend(names);
+            let rows: Vec<Vec<f64>> = cells
+                .chunks(width)
+                .filter(|c| c.len() == width)
+                .enumerate()
+                .map(|(i, c)| {
+                    let mut row = vec![i as f64 * 10.0];
+                    row.extend_from_slice(c);
+                    row
+                })
+                .collect();
+            let ts = crate::TimeSeries { columns: columns.clone(), rows, x_label: None };
+            let csv = crate::render_timeseries_csv(&ts).unwrap();
+            let mut expected = Vec::new();
+            let mut rdr = csv::Reader::from_reader(csv.as_bytes());
+            for record in rdr.records() {
+                let record = record.unwrap();
+                let t: f64 = record[0].parse().unwrap();
+                for (name, v) in columns.iter().zip(record.iter()).skip(1) {
+                    if !v.is_empty() {
+                        let v: f64 = v.parse().unwrap();
+                        expected.push((t.to_bits(), name.clone(), v.to_bits()));
+                    }
+                }
+            }
+            expected.sort();
+            let finite = ts.rows.iter().flat_map(|r| &r[1..]).filter(|v| v.is_finite()).count();
+            proptest::prop_assert_eq!(expected.len(), finite);
+            let (bytes, stats) = timeseries_to_parquet(csv.as_bytes(), 0, Vec::new()).unwrap();
+            proptest::prop_assert_eq!(stats.rows, finite as u64);
+            proptest::prop_assert_eq!(cells_of(bytes), expected);
+        }
+
+        /// Arbitrary input is an error or a file, never a panic.
+        #[test]
+        fn arbitrary_input_never_panics(text in "(time_s)?[a-z0-9,.\"\n/e+-]{0,80}") {
+            let _ = timeseries_to_parquet(text.as_bytes(), 0, Vec::new());
+        }
+    }
+
     #[test]
     fn an_empty_series_gives_a_valid_empty_file_and_bad_csv_names_the_line() {
         let (bytes, stats) =
