@@ -8,12 +8,14 @@
 //! is deterministic: the same [`RunOutput`] gives byte-identical files.
 
 mod chart;
+mod columns;
 mod error;
 mod format;
 mod html;
 mod openmetrics;
 mod render;
 mod stream;
+mod timeseries_parquet;
 mod verdict;
 mod write;
 
@@ -25,6 +27,10 @@ pub use render::{
     render_events_jsonl, render_summary_json, render_timeseries_csv, render_transcript_jsonl,
 };
 pub use stream::RunWriter;
+pub use timeseries_parquet::{
+    ParquetExportError, ParquetStats, ROW_GROUP_ROWS, TIMESERIES_PARQUET,
+    export_timeseries_parquet, timeseries_to_parquet,
+};
 pub use verdict::{Fact, Mark, Verdict, verdict};
 
 /// Draws one line chart of `spec`'s columns of `ts` as a standalone `<svg>` element (as

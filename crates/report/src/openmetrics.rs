@@ -4,43 +4,19 @@
 //!
 //! Format: OpenMetrics 1.0 (`# TYPE`, `# HELP`, samples `name{labels} value timestamp` with
 //! the timestamp in seconds, every family's samples together, `# EOF` at the end). Every
-//! column of `timeseries.csv` becomes one series of a gauge family named after its kind:
-//!
-//! | column | family | labels |
-//! |---|---|---|
-//! | `nodes`, `pods_pending`, `cost_usd`, ... | `kscale_nodes`, ... | |
-//! | `deploy/NS/NAME/FIELD` | `kscale_deployment_FIELD` | `namespace`, `name` |
-//! | `hpa/NS/NAME/FIELD` | `kscale_hpa_FIELD` | `namespace`, `name` |
-//! | `hpa/NS/NAME/METRIC/current|target` | `kscale_hpa_metric_current|target` | `namespace`, `name`, `metric` |
-//! | `load/NS/KIND/NAME/FIELD` | `kscale_load_FIELD` | `namespace`, `kind`, `name` |
-//! | `nodes/capacity/X`, `nodes/group/X`, `nodes/type/X` | `kscale_nodes_by_capacity_type`, `kscale_nodes_by_group`, `kscale_nodes_by_instance_type` | `capacity_type`, `group`, `instance_type` |
-//! | `vpa/NS/NAME/CONTAINER/FIELD` | `kscale_vpa_FIELD` | `namespace`, `name`, `container` |
-//! | `A/B` (other) | `kscale_A_B` | |
-//! | anything else | `kscale_series` | `series` (the column) |
+//! column of `timeseries.csv` becomes one series of a gauge family named after its kind
+//! (`kscale_nodes`, `kscale_deployment_ready{namespace,name}`, ...: the table in
+//! `columns.rs`).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-/// A series' labels, in the order they are printed.
-type Labels = Vec<(&'static str, String)>;
+use crate::columns::{CsvCells, Labels, describe};
 
 /// A family's help text and series (labels → (timestamp ms, value) samples).
 struct Family {
     help: String,
     series: BTreeMap<Labels, Vec<(i64, String)>>,
-}
-
-/// A metric-name part from free text: `[a-zA-Z0-9_]`, other characters as `_`.
-fn sanitize(s: &str) -> String {
-    s.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '_' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
 }
 
 /// A label value escaped as OpenMetrics requires (`\\`, `\"`, `\n`).
@@ -50,99 +26,39 @@ fn escape(v: &str) -> String {
         .replace('\n', "\\n")
 }
 
-/// The family and labels of a `timeseries.csv` column.
-fn classify(column: &str) -> (String, Labels) {
-    let parts: Vec<&str> = column.split('/').collect();
-    let s = |i: usize| parts[i].to_string();
-    match parts.as_slice() {
-        [one] => (format!("kscale_{}", sanitize(one)), vec![]),
-        ["deploy", _, _, f] => (
-            format!("kscale_deployment_{}", sanitize(f)),
-            vec![("namespace", s(1)), ("name", s(2))],
-        ),
-        ["hpa", _, _, f] => (
-            format!("kscale_hpa_{}", sanitize(f)),
-            vec![("namespace", s(1)), ("name", s(2))],
-        ),
-        ["hpa", _, _, metric, which @ ("current" | "target")] => (
-            format!("kscale_hpa_metric_{which}"),
-            vec![
-                ("namespace", s(1)),
-                ("name", s(2)),
-                ("metric", metric.to_string()),
-            ],
-        ),
-        ["load", _, _, _, f] => (
-            format!("kscale_load_{}", sanitize(f)),
-            vec![("namespace", s(1)), ("kind", s(2)), ("name", s(3))],
-        ),
-        ["nodes", "capacity", x] => (
-            "kscale_nodes_by_capacity_type".into(),
-            vec![("capacity_type", x.to_string())],
-        ),
-        ["nodes", "group", x] => (
-            "kscale_nodes_by_group".into(),
-            vec![("group", x.to_string())],
-        ),
-        ["nodes", "type", x] => (
-            "kscale_nodes_by_instance_type".into(),
-            vec![("instance_type", x.to_string())],
-        ),
-        ["vpa", _, _, _, f] => (
-            format!("kscale_vpa_{}", sanitize(f)),
-            vec![("namespace", s(1)), ("name", s(2)), ("container", s(3))],
-        ),
-        [a, b] => (format!("kscale_{}_{}", sanitize(a), sanitize(b)), vec![]),
-        _ => ("kscale_series".into(), vec![("series", column.to_string())]),
-    }
-}
-
 /// Converts `timeseries.csv` text (first column `time_s`) into OpenMetrics text, with
 /// timestamps from `start_unix_ms` (t = 0). Empty cells are left out. An error names the line.
 pub fn timeseries_to_openmetrics(csv_text: &str, start_unix_ms: i64) -> Result<String, String> {
-    let mut rdr = csv::ReaderBuilder::new()
-        .has_headers(true)
-        .from_reader(csv_text.as_bytes());
-    let headers = rdr.headers().map_err(|e| format!("line 1: {e}"))?.clone();
-    if headers.get(0) != Some("time_s") {
-        return Err("line 1: the first column is not time_s: not a kscale timeseries.csv".into());
-    }
-    let columns: Vec<(String, Labels)> = headers.iter().skip(1).map(classify).collect();
+    let mut rows = CsvCells::new(csv_text.as_bytes())?;
+    let columns: Vec<(String, Labels)> = rows
+        .columns()
+        .map(|c| {
+            let d = describe(c);
+            (d.family, d.labels)
+        })
+        .collect();
     let mut families: BTreeMap<String, Family> = BTreeMap::new();
-    for (i, (family, labels)) in columns.iter().enumerate() {
+    for (name, (family, labels)) in rows.columns().zip(&columns) {
         families
             .entry(family.clone())
             .or_insert_with(|| Family {
-                help: format!("kscale timeseries.csv column {}", &headers[i + 1]),
+                help: format!("kscale timeseries.csv column {name}"),
                 series: BTreeMap::new(),
             })
             .series
             .entry(labels.clone())
             .or_default();
     }
-    for (row, record) in rdr.records().enumerate() {
-        let line = row + 2;
-        let record = record.map_err(|e| format!("line {line}: {e}"))?;
-        let t: f64 = record
-            .get(0)
-            .and_then(|x| x.parse().ok())
-            .ok_or_else(|| format!("line {line}: time_s is not a number"))?;
-        let ts = start_unix_ms + (t * 1000.0).round() as i64;
-        for (i, (family, labels)) in columns.iter().enumerate() {
-            let Some(v) = record.get(i + 1).filter(|v| !v.is_empty()) else {
-                continue;
-            };
-            if v.parse::<f64>().is_err() {
-                return Err(format!(
-                    "line {line}, column {}: {v:?} is not a number",
-                    &headers[i + 1]
-                ));
-            }
-            families
+    while let Some(row) = rows.next_row()? {
+        let ts = start_unix_ms.saturating_add((row.time * 1000.0).round() as i64);
+        for (i, text, _) in row.cells() {
+            let (family, labels) = &columns[i];
+            if let Some(samples) = families
                 .get_mut(family)
                 .and_then(|f| f.series.get_mut(labels))
-                .expect("every column has its series")
-                .push((ts, v.to_string()));
+            {
+                samples.push((ts, text.to_string()));
+            }
         }
     }
     let mut out = String::new();

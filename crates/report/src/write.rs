@@ -11,10 +11,12 @@ use std::sync::{Condvar, Mutex};
 use crate::chart::render_chart;
 use crate::html::{EventsView, write_html_with};
 use crate::render::{StreamError, write_events_jsonl, write_jsonl, write_timeseries_csv};
-use crate::{RenderError, ReportError, ReportErrorKind, RunOutput, render_summary_json};
+use crate::{
+    RenderError, ReportError, ReportErrorKind, RunOutput, TIMESERIES_PARQUET, render_summary_json,
+};
 
 /// The marker file in every run directory kscale writes: a directory holding it (and nothing
-/// but [`OUTPUT_FILES`]) is an earlier run that a new one may replace. Its content is fixed,
+/// but [`OUTPUT_FILES`] and `kscale export parquet`'s [`TIMESERIES_PARQUET`]) is an earlier run that a new one may replace. Its content is fixed,
 /// so a run directory stays a pure function of the inputs.
 pub const MARKER: &str = ".kscale-run";
 
@@ -49,7 +51,7 @@ static SEQ: AtomicU64 = AtomicU64::new(0);
 /// Everything is written into a hidden staging directory next to `dir`
 /// (`.NAME.partial-PID-N`) and moved into place when complete. A missing `dir` (and missing
 /// parents) is created; an empty `dir` or an earlier kscale run (one holding [`MARKER`] and
-/// nothing but [`OUTPUT_FILES`]) is replaced; anything else (user files, a directory without
+/// nothing but [`OUTPUT_FILES`] and [`TIMESERIES_PARQUET`]) is replaced; anything else (user files, a directory without
 /// the marker, a plain file, a symbolic link) is refused and left untouched. On error the
 /// staging directory is removed and `dir` is as it was. Staging directories that a killed
 /// run left next to `dir` are removed first.
@@ -399,7 +401,12 @@ fn inspect_target(dir: &Path, force: bool) -> Result<Target, ReportErrorKind> {
             .map_err(|e| io_err("inspect", &entry.path(), e))?;
         let file_name = entry.file_name();
         match file_name.to_str() {
-            Some(n) if file_type.is_file() && OUTPUT_FILES.contains(&n) => ours += 1,
+            Some(n)
+                if file_type.is_file()
+                    && (OUTPUT_FILES.contains(&n) || n == TIMESERIES_PARQUET) =>
+            {
+                ours += 1
+            }
             Some(MARKER) if file_type.is_file() => marked = true,
             _ => foreign.push(file_name.to_string_lossy().into_owned()),
         }
