@@ -34,6 +34,7 @@ pub use patch::{
     strategic_merge,
 };
 pub use printers::{
-    DescribeEvent, PrintOptions, Printed, describe, format_rfc3339, human_duration_ms,
-    parse_rfc3339_ms, pod_status, print_objects, render_kind_table, render_table, to_json, to_yaml,
+    DescribeEvent, PrintOptions, Printed, describe, describe_with, format_rfc3339,
+    human_duration_ms, parse_rfc3339_ms, pod_status, print_objects, render_kind_table,
+    render_table, to_json, to_yaml,
 };

@@ -7,7 +7,7 @@
 //! Normalisation ([`normalize`]) removes what differs between runs of the same scenario: the
 //! values of age columns (`AGE`, `LAST SEEN`, ... of `kubectl get` tables and the `Age` of
 //! `kubectl describe` events) and `(5m ago)`, `<invalid>`, become `<age>`; UUIDs `<uid>`;
-//! IPv4 addresses `<ip>`; RFC 3339 timestamps `<time>`; resourceVersion values `<rv>`;
+//! IPv4 addresses `<ip>`; RFC 3339 timestamps and `kubectl describe`'s RFC 1123 ones `<time>`; resourceVersion values `<rv>`;
 //! generated name suffixes `-<hash>` and `-<id>` (see [`super::names`]); the `kscale.io/run`
 //! label of a `--cluster` run's objects is removed; and runs of spaces (column alignment) one
 //! space.
@@ -123,13 +123,31 @@ fn timestamp_len(s: &[u8]) -> Option<usize> {
     }
 }
 
+/// Length of an RFC 1123 timestamp with a numeric zone at the start of `s` (Go's
+/// `time.RFC1123Z`, what `kubectl describe` prints as `CreationTimestamp`:
+/// `Mon, 02 Jan 2006 15:04:05 -0700`).
+fn rfc1123z_len(s: &[u8]) -> Option<usize> {
+    let pat = b"Aaa, dd Aaa dddd dd:dd:dd +dddd";
+    if s.len() < pat.len() {
+        return None;
+    }
+    let ok = s.iter().zip(pat).all(|(c, p)| match p {
+        b'A' => c.is_ascii_uppercase(),
+        b'a' => c.is_ascii_lowercase(),
+        b'd' => c.is_ascii_digit(),
+        b'+' => matches!(c, b'+' | b'-'),
+        _ => c == p,
+    });
+    ok.then_some(pat.len())
+}
+
 /// Normalises words, timestamps and resourceVersions of one line.
 fn normalize_line(line: &str) -> String {
     let word = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_');
     let mut out = String::with_capacity(line.len());
     let mut rest = line;
     while !rest.is_empty() {
-        if let Some(n) = timestamp_len(rest.as_bytes()) {
+        if let Some(n) = timestamp_len(rest.as_bytes()).or_else(|| rfc1123z_len(rest.as_bytes())) {
             out.push_str("<time>");
             rest = &rest[n..];
             continue;
@@ -458,6 +476,17 @@ mod tests {
             "NAME READY STATUS RESTARTS AGE IP NODE NOMINATED NODE READINESS GATES\n\
              web-<hash>-<id> 1/1 Running 1 (<age> ago) <age> <ip> worker-2 <none> <none>"
         );
+    }
+
+    // `kubectl describe`'s CreationTimestamp (time.RFC1123Z) is the run's own.
+    #[test]
+    fn describe_creation_timestamps_normalise_alike() {
+        let twin = "Name:               web\nCreationTimestamp:  Thu, 01 Jan 2026 00:00:00 +0000\n";
+        let live = "Name:               web\nCreationTimestamp:  Sun, 06 Dec 2026 07:44:40 -0500\n";
+        assert_eq!(normalize(twin), normalize(live));
+        assert_eq!(normalize(twin), "Name: web\nCreationTimestamp: <time>");
+        // Not a timestamp: kept.
+        assert_eq!(normalize("Thu, 01 Jan"), "Thu, 01 Jan");
     }
 
     #[test]

@@ -1,8 +1,13 @@
 //! Workloads of `apps/v1`: Deployments, ReplicaSets, StatefulSets and DaemonSets
 //! (`printDeployment`, `printReplicaSet`, `printStatefulSet`, `printDaemonSet`).
 
-use super::cells::{containers_cells, format_labels, format_selector, int_at, name_of, s};
-use super::table::TableDef;
+use std::fmt::Write as _;
+
+use serde_json::Value;
+
+use super::cells::{containers_cells, format_labels, format_selector, int_at, name_of, s, str_at};
+use super::describe_template::{multiline, pod_template};
+use super::table::{TableDef, go_tabwrite};
 use super::time::age_of;
 
 /// `kubectl get deployments` (printDeployment).
@@ -119,6 +124,156 @@ pub(super) const DAEMON_SET: TableDef = TableDef {
     },
 };
 
+/// `spec.template` without the `pod-template-hash` label (`EqualIgnoreHash`).
+fn template_ignoring_hash(rs_or_deployment: &Value) -> Value {
+    let mut t = s(rs_or_deployment, &["spec", "template"])
+        .cloned()
+        .unwrap_or(Value::Null);
+    if let Some(l) = t
+        .pointer_mut("/metadata/labels")
+        .and_then(Value::as_object_mut)
+    {
+        l.remove("pod-template-hash");
+    }
+    t
+}
+
+/// `printReplicaSetsByLabels`: `name (current/desired replicas created)`, joined.
+fn replica_sets_line(rss: &[&Value]) -> String {
+    let list: Vec<String> = rss
+        .iter()
+        .map(|rs| {
+            format!(
+                "{} ({}/{} replicas created)",
+                name_of(rs),
+                int_at(rs, &["status", "replicas"]),
+                int_at(rs, &["spec", "replicas"])
+            )
+        })
+        .collect();
+    if list.is_empty() {
+        "<none>".into()
+    } else {
+        list.join(", ")
+    }
+}
+
+/// `describeDeployment` (kubectl `pkg/describe/describe.go`): the deployment's fields, its
+/// pod template, conditions, its old ReplicaSets and its new one
+/// (`deploymentutil.GetAllReplicaSets` over `replica_sets`, the namespace's ReplicaSets:
+/// those it owns; the new one is the oldest whose template equals the deployment's, ignoring
+/// the hash label), then the events.
+pub fn describe_deployment(
+    d: &Value,
+    replica_sets: &[Value],
+    events: &[super::describe::DescribeEvent],
+) -> String {
+    let mut t = String::new();
+    let _ = writeln!(t, "Name:\t{}", name_of(d));
+    let _ = writeln!(t, "Namespace:\t{}", str_at(d, &["metadata", "namespace"]));
+    let _ = writeln!(
+        t,
+        "CreationTimestamp:\t{}",
+        super::time::rfc1123z(str_at(d, &["metadata", "creationTimestamp"]))
+    );
+    multiline(&mut t, "Labels", s(d, &["metadata", "labels"]), "=");
+    multiline(
+        &mut t,
+        "Annotations",
+        s(d, &["metadata", "annotations"]),
+        ": ",
+    );
+    let _ = writeln!(
+        t,
+        "Selector:\t{}",
+        format_selector(s(d, &["spec", "selector"]))
+    );
+    let _ = writeln!(
+        t,
+        "Replicas:\t{} desired | {} updated | {} total | {} available | {} unavailable",
+        s(d, &["spec", "replicas"])
+            .and_then(Value::as_i64)
+            .unwrap_or(1),
+        int_at(d, &["status", "updatedReplicas"]),
+        int_at(d, &["status", "replicas"]),
+        int_at(d, &["status", "availableReplicas"]),
+        int_at(d, &["status", "unavailableReplicas"])
+    );
+    let strategy = str_at(d, &["spec", "strategy", "type"]);
+    let _ = writeln!(t, "StrategyType:\t{strategy}");
+    let _ = writeln!(
+        t,
+        "MinReadySeconds:\t{}",
+        int_at(d, &["spec", "minReadySeconds"])
+    );
+    if let Some(ru) = s(d, &["spec", "strategy", "rollingUpdate"]).filter(|v| !v.is_null()) {
+        let ios = |k: &str| match ru.get(k) {
+            Some(Value::String(x)) => x.clone(),
+            Some(Value::Number(n)) => n.to_string(),
+            _ => "0".to_string(),
+        };
+        let _ = writeln!(
+            t,
+            "RollingUpdateStrategy:\t{} max unavailable, {} max surge",
+            ios("maxUnavailable"),
+            ios("maxSurge")
+        );
+    }
+    pod_template(&mut t, s(d, &["spec", "template"]));
+    let conditions = super::cells::arr_at(d, &["status", "conditions"]);
+    if !conditions.is_empty() {
+        t.push_str("Conditions:\n  Type\tStatus\tReason\n  ----\t------\t------\n");
+        for c in conditions {
+            let _ = writeln!(
+                t,
+                "  {} \t{}\t{}",
+                str_at(c, &["type"]),
+                str_at(c, &["status"]),
+                str_at(c, &["reason"])
+            );
+        }
+    }
+    let uid = str_at(d, &["metadata", "uid"]);
+    let mut owned: Vec<&Value> = replica_sets
+        .iter()
+        .filter(|rs| {
+            super::cells::arr_at(rs, &["metadata", "ownerReferences"])
+                .iter()
+                .any(|o| {
+                    o.get("controller") == Some(&Value::Bool(true)) && str_at(o, &["uid"]) == uid
+                })
+        })
+        .collect();
+    let template = template_ignoring_hash(d);
+    let mut by_age = owned.clone();
+    by_age.sort_by(|a, b| {
+        str_at(a, &["metadata", "creationTimestamp"])
+            .cmp(str_at(b, &["metadata", "creationTimestamp"]))
+            .then(name_of(a).cmp(&name_of(b)))
+    });
+    let new = by_age
+        .into_iter()
+        .find(|rs| template_ignoring_hash(rs) == template);
+    let new_name = new.map(name_of);
+    // Every old ReplicaSet, those scaled to 0 included (the describer shows
+    // `GetAllReplicaSetsInChunks`' second result).
+    owned.retain(|rs| Some(name_of(rs)) != new_name);
+    if !owned.is_empty() || new.is_some() {
+        let _ = writeln!(t, "OldReplicaSets:\t{}", replica_sets_line(&owned));
+        let _ = writeln!(
+            t,
+            "NewReplicaSet:\t{}",
+            replica_sets_line(&new.into_iter().collect::<Vec<_>>())
+        );
+    }
+    if events.is_empty() {
+        t.push_str("Events:\t<none>\n");
+    }
+    let mut out = go_tabwrite(&t, 0, 2);
+    super::describe::write_events(&mut out, events);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use crate::args::OutputFormat;
@@ -156,5 +311,94 @@ mod tests {
             out.stdout,
             "NAME                   DESIRED   CURRENT   READY   AGE\nnginx-app-7c5ddbdf54   3         3         2       2m10s\n"
         );
+    }
+
+    // describe.go describeDeployment, as kubectl v1.37.2 printed it for calibration/rollout
+    // after its rolling update (checked against a --cluster run): the old ReplicaSet scaled to
+    // 0 is still listed; the new one is the ReplicaSet whose template is the Deployment's.
+    #[test]
+    fn describes_a_deployment_as_kubectl_does() {
+        use super::describe_deployment;
+        use serde_json::json;
+        let template = |image: &str, hash: Option<&str>| {
+            let mut labels = json!({"app": "web"});
+            if let Some(h) = hash {
+                labels["pod-template-hash"] = json!(h);
+            }
+            json!({"metadata": {"labels": labels}, "spec": {"containers": [{"name": "app", "image": image,
+                "resources": {"requests": {"cpu": "200m"}},
+                "readinessProbe": {"initialDelaySeconds": 5, "timeoutSeconds": 1, "periodSeconds": 10,
+                                   "successThreshold": 1, "failureThreshold": 3,
+                                   "httpGet": {"path": "/", "port": 80, "scheme": "HTTP"}}}]}})
+        };
+        let d = json!({
+            "metadata": {"name": "web", "namespace": "default", "uid": "u1",
+                         "creationTimestamp": "2026-01-01T00:00:00Z",
+                         "annotations": {"deployment.kubernetes.io/revision": "2"}},
+            "spec": {"replicas": 4, "selector": {"matchLabels": {"app": "web"}},
+                     "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}},
+                     "template": template("nginx:1.28", None)},
+            "status": {"replicas": 4, "updatedReplicas": 4, "availableReplicas": 4,
+                       "conditions": [{"type": "Available", "status": "True", "reason": "MinimumReplicasAvailable"},
+                                      {"type": "Progressing", "status": "True", "reason": "NewReplicaSetAvailable"}]}
+        });
+        let rs = |name: &str, image: &str, hash: &str, replicas: i64, created: &str| {
+            json!({"metadata": {"name": name, "creationTimestamp": created,
+                                "ownerReferences": [{"uid": "u1", "controller": true}]},
+                   "spec": {"replicas": replicas, "template": template(image, Some(hash))},
+                   "status": {"replicas": replicas}})
+        };
+        let rss = [
+            rs(
+                "web-58bb68cdc7",
+                "nginx:1.28",
+                "58bb68cdc7",
+                4,
+                "2026-01-01T00:00:30Z",
+            ),
+            rs(
+                "web-59b88dcc4b",
+                "nginx:1.27",
+                "59b88dcc4b",
+                0,
+                "2026-01-01T00:00:00Z",
+            ),
+        ];
+        let want = "\
+Name:                   web
+Namespace:              default
+CreationTimestamp:      Thu, 01 Jan 2026 00:00:00 +0000
+Labels:                 <none>
+Annotations:            deployment.kubernetes.io/revision: 2
+Selector:               app=web
+Replicas:               4 desired | 4 updated | 4 total | 4 available | 0 unavailable
+StrategyType:           RollingUpdate
+MinReadySeconds:        0
+RollingUpdateStrategy:  0 max unavailable, 1 max surge
+Pod Template:
+  Labels:  app=web
+  Containers:
+   app:
+    Image:      nginx:1.28
+    Port:       <none>
+    Host Port:  <none>
+    Requests:
+      cpu:         200m
+    Readiness:     http-get http://:80/ delay=5s timeout=1s period=10s successThreshold=1 failureThreshold=3
+    Environment:   <none>
+    Mounts:        <none>
+  Volumes:         <none>
+  Node-Selectors:  <none>
+  Tolerations:     <none>
+Conditions:
+  Type           Status  Reason
+  ----           ------  ------
+  Available      True    MinimumReplicasAvailable
+  Progressing    True    NewReplicaSetAvailable
+OldReplicaSets:  web-59b88dcc4b (0/0 replicas created)
+NewReplicaSet:   web-58bb68cdc7 (4/4 replicas created)
+Events:          <none>
+";
+        assert_eq!(describe_deployment(&d, &rss, &[]), want);
     }
 }

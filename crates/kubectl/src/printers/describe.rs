@@ -58,6 +58,20 @@ fn map_lines(m: Option<&Value>, sep: &str) -> Vec<String> {
 /// (pods: Priority, Node, Status, IP; nodes: Roles, Taints, Unschedulable; deployments and
 /// other workloads: Selector, Replicas) and then the events the caller passes in.
 pub fn describe(kind: Kind, obj: &Value, events: &[DescribeEvent]) -> String {
+    describe_with(kind, obj, &[], events)
+}
+
+/// [`describe`] with the objects a describer also reads: for a Deployment, the namespace's
+/// ReplicaSets (its old and new ones are named).
+pub fn describe_with(
+    kind: Kind,
+    obj: &Value,
+    related: &[Value],
+    events: &[DescribeEvent],
+) -> String {
+    if kind == Kind::Deployment {
+        return super::apps::describe_deployment(obj, related, events);
+    }
     if kind == Kind::VerticalPodAutoscaler {
         return describe_unstructured(obj, events);
     }

@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 use serde_json::Value;
 
 use super::cells::{arr_at, int_at, int_or_string, name_of, s, str_at};
+use super::describe_template::multiline;
 use super::table::{TableDef, go_tabwrite};
 use super::time::age_of;
 
@@ -118,29 +119,6 @@ fn format_hpa_targets(o: &Value) -> String {
     list.join(", ")
 }
 
-/// `printLabelsMultiline` / `printAnnotationsMultiline` (describe.go): `Title:<tab>first`, then
-/// `<tab>next` lines, sorted by key; `<none>` when empty.
-fn multiline(out: &mut String, title: &str, m: Option<&Value>, sep: &str) {
-    out.push_str(title);
-    out.push_str(":\t");
-    let mut kv: Vec<(&String, &Value)> = m
-        .and_then(Value::as_object)
-        .map(|m| m.iter().collect())
-        .unwrap_or_default();
-    if kv.is_empty() {
-        out.push_str("<none>\n");
-        return;
-    }
-    kv.sort_by(|a, b| a.0.cmp(b.0));
-    for (i, (k, v)) in kv.iter().enumerate() {
-        if i > 0 {
-            out.push('\t');
-        }
-        let v = v.as_str().map_or_else(|| v.to_string(), str::to_string);
-        let _ = writeln!(out, "{k}{sep}{v}");
-    }
-}
-
 /// A quantity as the status or spec holds it (`Quantity.String()`), `<unknown>` when absent.
 fn quantity(v: Option<&Value>) -> Option<String> {
     match v? {
@@ -164,10 +142,7 @@ pub fn describe_hpa(o: &Value, events: &[super::describe::DescribeEvent]) -> Str
         s(o, &["metadata", "annotations"]),
         ": ",
     );
-    let created = super::time::parse_rfc3339_ms(str_at(o, &["metadata", "creationTimestamp"]))
-        .and_then(|ms| jiff::Timestamp::from_millisecond(ms).ok())
-        .map(|ts| ts.strftime("%a, %d %b %Y %H:%M:%S +0000").to_string())
-        .unwrap_or_default();
+    let created = super::time::rfc1123z(str_at(o, &["metadata", "creationTimestamp"]));
     let _ = writeln!(t, "CreationTimestamp:\t{created}");
     let kind = str_at(o, &["spec", "scaleTargetRef", "kind"]);
     let _ = writeln!(

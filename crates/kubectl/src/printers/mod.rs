@@ -28,6 +28,7 @@ mod apps;
 mod cells;
 mod corev1;
 mod describe;
+mod describe_template;
 mod events;
 mod hpa;
 mod json;
@@ -44,7 +45,7 @@ mod vpa;
 mod yaml;
 
 use cells::name_of;
-pub use describe::{DescribeEvent, describe};
+pub use describe::{DescribeEvent, describe, describe_with};
 pub use json::to_json;
 pub use pods::pod_status;
 pub use table::{render_kind_table, render_table};

@@ -128,6 +128,15 @@ pub(super) fn age_of(ts: Option<&Value>, now_ms: i64) -> String {
     }
 }
 
+/// An RFC 3339 timestamp as Go's `time.RFC1123Z` prints it in UTC (`Mon, 02 Jan 2006 15:04:05
+/// +0000`), what `kubectl describe` shows as `CreationTimestamp`; empty when unreadable.
+pub fn rfc1123z(rfc3339: &str) -> String {
+    parse_rfc3339_ms(rfc3339)
+        .and_then(|ms| jiff::Timestamp::from_millisecond(ms).ok())
+        .map(|ts| ts.strftime("%a, %d %b %Y %H:%M:%S +0000").to_string())
+        .unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

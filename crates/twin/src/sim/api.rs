@@ -713,6 +713,15 @@ impl Sim {
                 let hash = super::workloads::template_hash(&t);
                 t["metadata"]["labels"]["pod-template-hash"] = json!(hash);
                 let (mut total, mut ready, mut updated) = (0, 0, 0);
+                // The new ReplicaSet's name and revision, and the newest revision of all.
+                let mut new_rs: Option<(String, i64)> = None;
+                let mut newest = 0i64;
+                let revision = |rs: &Value| {
+                    rs.pointer("/metadata/annotations/deployment.kubernetes.io~1revision")
+                        .and_then(Value::as_str)
+                        .and_then(|r| r.parse::<i64>().ok())
+                        .unwrap_or(0)
+                };
                 for (k, rs) in self.store.list("ReplicaSet", Some(&key.namespace)) {
                     if rs
                         .pointer("/metadata/ownerReferences/0/uid")
@@ -724,12 +733,14 @@ impl Sim {
                     let a = self.rs_active_pods(k);
                     total += a;
                     ready += self.rs_ready_pods(k);
+                    newest = newest.max(revision(rs));
                     if rs
                         .pointer("/metadata/labels/pod-template-hash")
                         .and_then(Value::as_str)
                         == Some(hash.as_str())
                     {
                         updated += a;
+                        new_rs = Some((k.name.clone(), revision(rs)));
                     }
                 }
                 let want = v
@@ -745,11 +756,40 @@ impl Sim {
                             false,
                         );
                 let now = self.timestamp(self.now);
+                let mut conditions = vec![
+                    json!({"type": "Available", "status": if available { "True" } else { "False" }, "reason": if available { "MinimumReplicasAvailable" } else { "MinimumReplicasUnavailable" }, "message": if available { "Deployment has minimum availability." } else { "Deployment does not have minimum availability." }, "lastUpdateTime": now, "lastTransitionTime": now}),
+                ];
+                // The deployment controller's revision annotation (the new ReplicaSet's, else
+                // the newest) and Progressing condition (sync.go syncRolloutStatus; no
+                // progress deadline: it stays True). SetDeploymentCondition moves a changed
+                // condition last: Progressing, changed with each step of a rollout, follows
+                // Available (*assumption* for runs where availability changed last).
+                let rev = new_rs.as_ref().map_or(newest, |(_, r)| *r);
+                if rev > 0 {
+                    v["metadata"]["annotations"]["deployment.kubernetes.io/revision"] =
+                        json!(rev.to_string());
+                }
+                if let Some((name, _)) = &new_rs {
+                    let complete =
+                        updated as i64 == want && total as i64 == want && ready as i64 == want;
+                    let (reason, message) = if complete {
+                        (
+                            "NewReplicaSetAvailable",
+                            format!("ReplicaSet \"{name}\" has successfully progressed."),
+                        )
+                    } else {
+                        (
+                            "ReplicaSetUpdated",
+                            format!("ReplicaSet \"{name}\" is progressing."),
+                        )
+                    };
+                    conditions.push(json!({"type": "Progressing", "status": "True", "reason": reason, "message": message, "lastUpdateTime": now, "lastTransitionTime": now}));
+                }
                 v["status"] = json!({
                     "observedGeneration": v.pointer("/metadata/generation").cloned().unwrap_or(json!(1)),
                     "replicas": total, "updatedReplicas": updated, "readyReplicas": ready, "availableReplicas": ready,
                     "unavailableReplicas": (total as i64 - ready as i64).max(0),
-                    "conditions": [{"type": "Available", "status": if available { "True" } else { "False" }, "reason": if available { "MinimumReplicasAvailable" } else { "MinimumReplicasUnavailable" }, "lastUpdateTime": now, "lastTransitionTime": now}]
+                    "conditions": conditions
                 });
                 if ready == 0 && total == 0 && want == 0 {
                     v["status"]

@@ -1068,7 +1068,18 @@ impl Sim {
                         message: ev.message.clone(),
                     })
                     .collect();
-                out.push(kscale_kubectl::describe(t.kind, &o, &evs));
+                // A Deployment's describer names its old and new ReplicaSets.
+                let related: Vec<Value> = if t.kind == Kind::Deployment {
+                    let rs_ns = o
+                        .pointer("/metadata/namespace")
+                        .and_then(Value::as_str)
+                        .unwrap_or(&ns)
+                        .to_string();
+                    self.list_rendered("ReplicaSet", Some(&rs_ns))
+                } else {
+                    vec![]
+                };
+                out.push(kscale_kubectl::describe_with(t.kind, &o, &related, &evs));
             }
         }
         Ok(out.join("\n\n"))

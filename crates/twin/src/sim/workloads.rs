@@ -541,7 +541,21 @@ impl Sim {
             .sum();
         let settled = new_key.is_some() && old.is_empty();
         let new_key = match new_key {
-            Some(k) => k.clone(),
+            Some(k) => {
+                // A template that returns to an older ReplicaSet's (a rollback) makes it the
+                // newest revision (deploymentutil.SetNewReplicaSetAnnotations).
+                let newest_old = old.iter().map(|o| self.revision_of(o)).max().unwrap_or(0);
+                if !paused && self.revision_of(k) <= newest_old {
+                    let k = k.clone();
+                    self.store.update(&k, |v| {
+                        v["metadata"]["annotations"]["deployment.kubernetes.io/revision"] =
+                            json!((newest_old + 1).to_string());
+                    });
+                    k
+                } else {
+                    k.clone()
+                }
+            }
             None => {
                 if paused {
                     return false;
@@ -630,6 +644,30 @@ impl Sim {
         false
     }
 
+    /// `deployment.kubernetes.io/revision` of a ReplicaSet (0 when unset).
+    fn revision_of(&self, key: &ObjKey) -> i64 {
+        self.store
+            .get(key)
+            .and_then(|v| v.at("/metadata/annotations/deployment.kubernetes.io~1revision"))
+            .and_then(Value::as_str)
+            .and_then(|r| r.parse().ok())
+            .unwrap_or(0)
+    }
+
+    /// `deploymentutil.MaxSurge`: the surge a RollingUpdate Deployment allows (0 otherwise).
+    fn max_surge_of(d: &Value) -> i64 {
+        if d.at("/spec/strategy/type").and_then(Value::as_str) == Some("Recreate") {
+            return 0;
+        }
+        let replicas = replicas_of(d);
+        int_or_percent(
+            d.at("/spec/strategy/rollingUpdate/maxSurge"),
+            "25%",
+            replicas,
+            true,
+        )
+    }
+
     fn create_replicaset(
         &mut self,
         dkey: &ObjKey,
@@ -639,6 +677,21 @@ impl Sim {
         replicas: i64,
     ) -> ObjKey {
         let name = format!("{}-{}", dkey.name, hash);
+        // deploymentutil.SetNewReplicaSetAnnotations: the revision after the owned ones';
+        // SetReplicasAnnotations: desired and max (desired + maxSurge) replicas.
+        let uid = d
+            .at("/metadata/uid")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
+        let revision = self
+            .owned_replicasets(dkey, &uid)
+            .iter()
+            .map(|k| self.revision_of(k))
+            .max()
+            .unwrap_or(0)
+            + 1;
+        let max_replicas = replicas_of(d) + Self::max_surge_of(d);
         let mut labels = template
             .at("/metadata/labels")
             .cloned()
@@ -653,7 +706,11 @@ impl Sim {
                 "name": name,
                 "namespace": dkey.namespace,
                 "labels": labels,
-                "annotations": {"deployment.kubernetes.io/desired-replicas": replicas_of(d).to_string()},
+                "annotations": {
+                    "deployment.kubernetes.io/desired-replicas": replicas_of(d).to_string(),
+                    "deployment.kubernetes.io/max-replicas": max_replicas.to_string(),
+                    "deployment.kubernetes.io/revision": revision.to_string(),
+                },
                 "ownerReferences": [{
                     "apiVersion": "apps/v1", "kind": "Deployment", "name": dkey.name,
                     "uid": d.at("/metadata/uid").cloned().unwrap_or(Value::Null),
@@ -720,10 +777,13 @@ impl Sim {
         if from == to {
             return;
         }
-        let d_replicas = self.store.get(dkey).map(replicas_of).unwrap_or(0);
+        let d = self.store.get(dkey);
+        let d_replicas = d.map(replicas_of).unwrap_or(0);
+        let max_replicas = d_replicas + d.map(Self::max_surge_of).unwrap_or(0);
         self.store.update_replicas(key, to, |v| {
-            v["metadata"]["annotations"]["deployment.kubernetes.io/desired-replicas"] =
-                json!(d_replicas.to_string());
+            let a = &mut v["metadata"]["annotations"];
+            a["deployment.kubernetes.io/desired-replicas"] = json!(d_replicas.to_string());
+            a["deployment.kubernetes.io/max-replicas"] = json!(max_replicas.to_string());
         });
         let dir = if to > from { "up" } else { "down" };
         self.emit(
