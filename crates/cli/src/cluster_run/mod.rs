@@ -633,8 +633,9 @@ fn collect_events(kc: &mut KubeCluster, start_ms: u64) -> Result<Vec<EventRecord
 }
 
 /// Deletes what the run created on a cluster it did not start: its Deployments (by the run
-/// label), the pods bound to its nodes, the nodes, the metrics registration and every other
-/// object it created that still carries its label.
+/// label), the pods bound to its nodes, the nodes, the metrics registrations (the resource
+/// metrics' here; the custom and external metrics' Service and APIServices are among what it
+/// created) and every other object it created that still carries its label.
 fn delete_run_objects(kc: &mut KubeCluster) -> Result<(), String> {
     use kube::api::{Api, DeleteParams, ListParams};
     let sel = format!("{}={}", kscale_kube::RUN_LABEL, kc.run());
