@@ -4,11 +4,10 @@
 //! The server listens on 127.0.0.1 (a free port) with a self-signed certificate. It is
 //! registered as the APIService `v1beta1.metrics.k8s.io` behind an `ExternalName` Service
 //! (`localhost`), with `insecureSkipTLSVerify` (upstream's metrics-server manifests register it
-//! the same way), so the real HPA controller and `kubectl top` read kscale's numbers through
+//! the same way; see `aggregated`), so the real HPA controller and `kubectl top` read kscale's numbers through
 //! the API server. Published snapshots carry their timestamp and window (15 s, metrics-server's
 //! `--metric-resolution` default), as metrics-server's do.
 
-use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::{Arc, RwLock};
 
 use axum::Router;
@@ -20,6 +19,7 @@ use kscale_cluster::ApiError;
 use serde_json::{Value, json};
 
 use crate::KubeCluster;
+use crate::aggregated::{TlsServer, register_api_service, register_service};
 
 /// One container's usage.
 #[derive(Debug, Clone, PartialEq)]
@@ -84,10 +84,7 @@ type Shared = Arc<RwLock<Snapshot>>;
 
 /// A running metrics server; stops when dropped.
 pub struct MetricsServer {
-    /// Runs the serving task; held so that dropping the server ends it.
-    _rt: tokio::runtime::Runtime,
-    handle: axum_server::Handle<SocketAddr>,
-    port: u16,
+    server: TlsServer,
     state: Shared,
 }
 
@@ -184,46 +181,28 @@ async fn pods_in(State(st): State<Shared>, ns: Option<String>, params: Params) -
     list("PodMetricsList", items)
 }
 
-/// Starts the server on 127.0.0.1 at a free port.
-impl MetricsServer {
-    /// Starts serving an empty snapshot.
-    pub fn start() -> Result<MetricsServer, ApiError> {
-        let fail = |e: String| ApiError::Unavailable(format!("metrics server: {e}"));
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .map_err(|e| fail(e.to_string()))?;
-        let key = rcgen::KeyPair::generate().map_err(|e| fail(e.to_string()))?;
-        let mut params = rcgen::CertificateParams::new(vec!["localhost".to_string()])
-            .map_err(|e| fail(e.to_string()))?;
-        params
-            .subject_alt_names
-            .push(rcgen::SanType::IpAddress(Ipv4Addr::LOCALHOST.into()));
-        let cert = params.self_signed(&key).map_err(|e| fail(e.to_string()))?;
-        let listener = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-            .map_err(|e| fail(e.to_string()))?;
-        listener
-            .set_nonblocking(true)
-            .map_err(|e| fail(e.to_string()))?;
-        let port = listener
-            .local_addr()
-            .map_err(|e| fail(e.to_string()))?
-            .port();
-        let state: Shared = Arc::new(RwLock::new(Snapshot::default()));
-        let app = Router::new()
-            .route("/apis/metrics.k8s.io/v1beta1", get(discovery))
-            .route(
-                "/apis/metrics.k8s.io/v1beta1/pods",
-                get(|st: State<Shared>, q: Params| pods_in(st, None, q)),
-            )
-            .route(
-                "/apis/metrics.k8s.io/v1beta1/namespaces/{ns}/pods",
-                get(|st: State<Shared>, Path(ns): Path<String>, q: Params| pods_in(st, Some(ns), q)),
-            )
-            .route(
-                "/apis/metrics.k8s.io/v1beta1/namespaces/{ns}/pods/{name}",
-                get(|State(st): State<Shared>, Path((ns, name)): Path<(String, String)>| async move {
+/// The resource metrics API's group.
+pub const GROUP: &str = "metrics.k8s.io";
+/// Its version.
+pub const VERSION: &str = "v1beta1";
+/// The Service behind its APIService (`kube-system/kscale-metrics`).
+pub const SERVICE: &str = "kscale-metrics";
+
+fn router(state: Shared) -> Router {
+    Router::new()
+        .route("/apis/metrics.k8s.io/v1beta1", get(discovery))
+        .route(
+            "/apis/metrics.k8s.io/v1beta1/pods",
+            get(|st: State<Shared>, q: Params| pods_in(st, None, q)),
+        )
+        .route(
+            "/apis/metrics.k8s.io/v1beta1/namespaces/{ns}/pods",
+            get(|st: State<Shared>, Path(ns): Path<String>, q: Params| pods_in(st, Some(ns), q)),
+        )
+        .route(
+            "/apis/metrics.k8s.io/v1beta1/namespaces/{ns}/pods/{name}",
+            get(
+                |State(st): State<Shared>, Path((ns, name)): Path<(String, String)>| async move {
                     let s = st.read().expect("metrics lock");
                     match s.pods.iter().find(|p| p.namespace == ns && p.name == name) {
                         Some(p) => {
@@ -234,18 +213,23 @@ impl MetricsServer {
                         }
                         None => not_found(format!("podmetrics {ns}/{name}")),
                     }
-                }),
-            )
-            .route(
-                "/apis/metrics.k8s.io/v1beta1/nodes",
-                get(|State(st): State<Shared>| async move {
-                    let s = st.read().expect("metrics lock");
-                    list("NodeMetricsList", s.nodes.iter().map(|n| node_json(&s, n)).collect())
-                }),
-            )
-            .route(
-                "/apis/metrics.k8s.io/v1beta1/nodes/{name}",
-                get(|State(st): State<Shared>, Path(name): Path<String>| async move {
+                },
+            ),
+        )
+        .route(
+            "/apis/metrics.k8s.io/v1beta1/nodes",
+            get(|State(st): State<Shared>| async move {
+                let s = st.read().expect("metrics lock");
+                list(
+                    "NodeMetricsList",
+                    s.nodes.iter().map(|n| node_json(&s, n)).collect(),
+                )
+            }),
+        )
+        .route(
+            "/apis/metrics.k8s.io/v1beta1/nodes/{name}",
+            get(
+                |State(st): State<Shared>, Path(name): Path<String>| async move {
                     let s = st.read().expect("metrics lock");
                     match s.nodes.iter().find(|n| n.name == name) {
                         Some(n) => {
@@ -256,36 +240,23 @@ impl MetricsServer {
                         }
                         None => not_found(format!("nodemetrics {name}")),
                     }
-                }),
-            )
-            .with_state(state.clone());
-        let handle = axum_server::Handle::new();
-        let h = handle.clone();
-        let (cert_pem, key_pem) = (cert.pem().into_bytes(), key.serialize_pem().into_bytes());
-        let started = rt.block_on(async move {
-            let config = axum_server::tls_rustls::RustlsConfig::from_pem(cert_pem, key_pem)
-                .await
-                .map_err(|e| fail(format!("TLS: {e}")))?;
-            let server = axum_server::from_tcp_rustls(listener, config)
-                .map_err(|e| fail(e.to_string()))?
-                .handle(h);
-            tokio::spawn(async move {
-                let _ = server.serve(app.into_make_service()).await;
-            });
-            Ok::<_, ApiError>(())
-        });
-        started?;
-        Ok(MetricsServer {
-            _rt: rt,
-            handle,
-            port,
-            state,
-        })
+                },
+            ),
+        )
+        .with_state(state)
+}
+
+impl MetricsServer {
+    /// Starts serving an empty snapshot on 127.0.0.1 at a free port.
+    pub fn start() -> Result<MetricsServer, ApiError> {
+        let state: Shared = Arc::new(RwLock::new(Snapshot::default()));
+        let server = TlsServer::start(router(state.clone()), "metrics server")?;
+        Ok(MetricsServer { server, state })
     }
 
     /// The loopback port it listens on.
     pub fn port(&self) -> u16 {
-        self.port
+        self.server.port()
     }
 
     /// Serves `snapshot` from now on.
@@ -295,28 +266,10 @@ impl MetricsServer {
 
     /// Registers it with the cluster: an `ExternalName` Service `kube-system/kscale-metrics`
     /// pointing at localhost, and the APIService `v1beta1.metrics.k8s.io` (replacing none: a
-    /// cluster that already serves the group is refused).
+    /// cluster that already serves the group is refused, [`ApiError::AlreadyExists`]).
     pub fn register(&self, kc: &mut KubeCluster) -> Result<(), ApiError> {
-        kc.create_raw(&json!({
-            "apiVersion": "v1", "kind": "Service",
-            "metadata": {"name": "kscale-metrics", "namespace": "kube-system"},
-            "spec": {"type": "ExternalName", "externalName": "localhost",
-                     "ports": [{"name": "https", "port": self.port}]}
-        }))?;
-        kc.create_raw(&json!({
-            "apiVersion": "apiregistration.k8s.io/v1", "kind": "APIService",
-            "metadata": {"name": "v1beta1.metrics.k8s.io"},
-            "spec": {"service": {"name": "kscale-metrics", "namespace": "kube-system", "port": self.port},
-                     "group": "metrics.k8s.io", "version": "v1beta1", "insecureSkipTLSVerify": true,
-                     "groupPriorityMinimum": 100, "versionPriority": 100}
-        }))
-    }
-}
-
-impl Drop for MetricsServer {
-    fn drop(&mut self) {
-        // The runtime (dropped after this) ends the serving task.
-        self.handle.shutdown();
+        register_service(kc, SERVICE, self.port())?;
+        register_api_service(kc, GROUP, VERSION, SERVICE, self.port())
     }
 }
 

@@ -4,9 +4,14 @@
 //! its node by requests), and every 15 s the per-pod CPU averaged over the window is published
 //! on kscale's `metrics.k8s.io` server, as metrics-server scrapes (`--metric-resolution=15s`).
 //!
-//! Differences from the twin, by design for now: no Poisson noise on arrivals; memory is the
-//! load's memory model (base + per request in flight) or 0 as in the twin; the application
-//! start-up delay (`startup`) is not added to readiness.
+//! The same ticks feed the custom and external metrics pipeline (`custom_metrics.rs`) once an
+//! HPA reads such metrics.
+//!
+//! Differences from the twin, by design for now: no Poisson noise on arrivals and no client
+//! model (timeouts, retries); memory is the load's memory model (base + per request in flight,
+//! requests in flight as the twin counts them: served rate × p50 latency + the backlog's
+//! share) or 0 as in the twin; the application start-up delay (`startup`) is not added to
+//! readiness.
 
 use std::collections::BTreeMap;
 
@@ -18,7 +23,9 @@ use kscale_cluster::{ApiError, Cluster, pod_ready};
 use kscale_components::proportional::selector_string;
 use kscale_kube::KubeCluster;
 use kscale_kube::metrics_server::{ContainerUsage, MetricsServer, NodeUsage, PodUsage, Snapshot};
-use kscale_twin::scenario::Load;
+use kscale_twin::scenario::{Load, MetricsConfig};
+
+use super::custom_metrics::{self, LivePipeline, Member};
 
 /// Metrics resolution: 15 s (metrics-server `--metric-resolution` default).
 pub const RESOLUTION_MS: u64 = 15_000;
@@ -26,7 +33,7 @@ pub const RESOLUTION_MS: u64 = 15_000;
 pub const TICK_MS: u64 = kscale_twin::load::TICK_MS;
 
 /// How long before each 15 s mark the pod metrics of that mark are published.
-const PUBLISH_LEAD_MS: u64 = 500;
+pub const PUBLISH_LEAD_MS: u64 = 500;
 
 /// Milli-CPU of a quantity; 0 when unreadable.
 fn cpu_milli(q: &Quantity) -> f64 {
@@ -53,14 +60,20 @@ fn pod_cpu(
     Some(total)
 }
 
-/// The live load model and its metrics server.
+/// A workload's selector and labels.
+type Workload = (LabelSelector, BTreeMap<String, String>);
+
+/// The live load model and its metrics servers.
 pub struct LiveLoad {
     loads: Vec<Load>,
     backlog: Vec<f64>,
-    server: MetricsServer,
+    /// The resource metrics server (`None`: the cluster serves metrics.k8s.io itself).
+    server: Option<MetricsServer>,
+    /// The custom and external metrics pipeline.
+    custom: LivePipeline,
     /// CPU milli-core-milliseconds per pod (namespace, name) since the last publish.
     acc: BTreeMap<(String, String), f64>,
-    /// Requests in flight per pod at the last tick (for the memory model).
+    /// Requests in flight per pod at the last tick (for the memory model), and its entry.
     in_flight: BTreeMap<(String, String), (usize, f64)>,
     last_tick: Option<u64>,
     /// Run time of the next publish (a 15 s grid from the start).
@@ -70,37 +83,96 @@ pub struct LiveLoad {
 }
 
 impl LiveLoad {
-    /// Starts the metrics server and registers it with the cluster.
-    pub fn start(kc: &mut KubeCluster, loads: Vec<Load>) -> Result<LiveLoad, ApiError> {
+    /// Starts the resource metrics server and registers it with the cluster, and, when
+    /// `custom` (the manifests hold an HPA reading custom or external metrics), the custom and
+    /// external metrics server; waits until the aggregator reaches what it registered. Returns
+    /// the warnings: a group the cluster serves already (left to it), an APIService not
+    /// available in time.
+    pub fn start(
+        kc: &mut KubeCluster,
+        loads: Vec<Load>,
+        metrics: MetricsConfig,
+        custom: bool,
+    ) -> Result<(LiveLoad, Vec<String>), ApiError> {
+        let mut warnings = Vec::new();
+        let mut registered = Vec::new();
         let server = MetricsServer::start()?;
-        server.register(kc)?;
+        let server = match server.register(kc) {
+            Ok(()) => {
+                registered.push(kscale_kube::aggregated::api_service_name(
+                    kscale_kube::metrics_server::GROUP,
+                    kscale_kube::metrics_server::VERSION,
+                ));
+                Some(server)
+            }
+            Err(ApiError::AlreadyExists(e)) => {
+                warnings.push(format!(
+                    "the cluster serves metrics.k8s.io already ({e}): its HPAs do not see kscale's load model"
+                ));
+                None
+            }
+            Err(e) => return Err(e),
+        };
         let n = loads.len();
-        Ok(LiveLoad {
-            loads,
-            backlog: vec![0.0; n],
-            server,
-            acc: BTreeMap::new(),
-            in_flight: BTreeMap::new(),
-            last_tick: None,
-            next_publish: 0,
-            window_ms: 0.0,
-        })
+        let mut pipeline = LivePipeline::new(n, metrics);
+        if custom {
+            let (w, r) = pipeline.register(kc)?;
+            warnings.extend(w);
+            registered.extend(r);
+        }
+        if !registered.is_empty() {
+            warnings.extend(kscale_kube::aggregated::wait_available(
+                kc,
+                &registered,
+                custom_metrics::AVAILABLE_TIMEOUT,
+            )?);
+        }
+        Ok((
+            LiveLoad {
+                loads,
+                backlog: vec![0.0; n],
+                server,
+                custom: pipeline,
+                acc: BTreeMap::new(),
+                in_flight: BTreeMap::new(),
+                last_tick: None,
+                next_publish: 0,
+                window_ms: 0.0,
+            },
+            warnings,
+        ))
     }
 
-    fn selector(kc: &mut KubeCluster, l: &Load) -> Result<Option<LabelSelector>, ApiError> {
+    /// Starts the custom and external metrics pipeline at run time `t_ms` when an HPA reading
+    /// such metrics exists (checked after the manifests and after kubectl steps); returns the
+    /// warnings of its registration.
+    pub fn notice_hpas(
+        &mut self,
+        kc: &mut KubeCluster,
+        t_ms: u64,
+    ) -> Result<Vec<String>, ApiError> {
+        self.custom.notice(kc, t_ms)
+    }
+
+    /// The selector and labels of a load entry's workload (`None`: no such workload).
+    fn workload(kc: &mut KubeCluster, l: &Load) -> Result<Option<Workload>, ApiError> {
+        fn with_labels<S>(
+            meta: k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
+            spec: Option<S>,
+            selector: fn(S) -> LabelSelector,
+        ) -> Option<Workload> {
+            spec.map(|s| (selector(s), meta.labels.unwrap_or_default()))
+        }
         Ok(match l.kind.as_str() {
             "deployment" => kc
                 .get::<Deployment>(&l.namespace, &l.name)?
-                .and_then(|d| d.spec)
-                .map(|s| s.selector),
+                .and_then(|d| with_labels(d.metadata, d.spec, |s| s.selector)),
             "replicaset" => kc
                 .get::<ReplicaSet>(&l.namespace, &l.name)?
-                .and_then(|d| d.spec)
-                .map(|s| s.selector),
+                .and_then(|d| with_labels(d.metadata, d.spec, |s| s.selector)),
             "statefulset" => kc
                 .get::<StatefulSet>(&l.namespace, &l.name)?
-                .and_then(|d| d.spec)
-                .map(|s| s.selector),
+                .and_then(|d| with_labels(d.metadata, d.spec, |s| s.selector)),
             _ => None,
         })
     }
@@ -160,17 +232,31 @@ impl LiveLoad {
         }
         for i in 0..self.loads.len() {
             let l = self.loads[i].clone();
-            let Some(sel) = Self::selector(kc, &l)? else {
-                continue;
+            // A missing workload has no pods: its load is dropped, as in the twin.
+            let (sel, workload_labels) = match Self::workload(kc, &l)? {
+                Some((sel, labels)) => (
+                    Some(
+                        kscale_model::LabelSelector::parse(&selector_string(&sel))
+                            .map_err(ApiError::Invalid)?,
+                    ),
+                    labels,
+                ),
+                None => (None, BTreeMap::new()),
             };
-            let sel = kscale_model::LabelSelector::parse(&selector_string(&sel))
-                .map_err(ApiError::Invalid)?;
-            let ready: Vec<&Pod> = pods
+            // The workload's pods whose containers started (Running), then the Ready ones.
+            let members: Vec<&Pod> = pods
                 .iter()
                 .filter(|p| p.metadata.namespace.as_deref() == Some(l.namespace.as_str()))
-                .filter(|p| sel.matches(&p.metadata.labels.clone().unwrap_or_default()))
-                .filter(|p| pod_ready(p))
+                .filter(|p| {
+                    sel.as_ref()
+                        .is_some_and(|s| s.matches(&p.metadata.labels.clone().unwrap_or_default()))
+                })
+                .filter(|p| {
+                    p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running")
+                        || pod_ready(p)
+                })
                 .collect();
+            let ready: Vec<&Pod> = members.iter().copied().filter(|p| pod_ready(p)).collect();
             let caps: Vec<f64> = ready
                 .iter()
                 .map(|p| {
@@ -203,18 +289,43 @@ impl LiveLoad {
                 l.cpu_milli_per_request / 1000.0,
             );
             self.backlog[i] = tick.backlog;
-            for (p, rps) in ready.iter().zip(&tick.per_pod_rps) {
-                let key = (
-                    l.namespace.clone(),
-                    p.metadata.name.clone().unwrap_or_default(),
-                );
+            // Requests in flight per ready pod, as the twin counts them (traffic.rs): its
+            // served rate × the p50 latency, plus its share of the backlog.
+            let waiting = tick.backlog / ready.len().max(1) as f64;
+            let names: Vec<String> = ready
+                .iter()
+                .map(|p| p.metadata.name.clone().unwrap_or_default())
+                .collect();
+            for (name, rps) in names.iter().zip(&tick.per_pod_rps) {
+                let key = (l.namespace.clone(), name.clone());
                 let cpu = l.idle_cpu_milli + rps * l.cpu_milli_per_request;
                 *self.acc.entry(key.clone()).or_default() += cpu * dt_s * 1000.0;
-                let inflight = rps * l.cpu_milli_per_request / 1000.0
-                    + tick.backlog / ready.len().max(1) as f64;
+                let inflight = rps * tick.latency_ms[0] / 1000.0 + waiting;
                 self.in_flight.insert(key, (i, inflight));
             }
+            if self.custom.started() {
+                let members = members
+                    .iter()
+                    .map(|p| Member {
+                        name: p.metadata.name.clone().unwrap_or_default(),
+                        labels: p.metadata.labels.clone().unwrap_or_default(),
+                        ready: pod_ready(p),
+                    })
+                    .collect();
+                self.custom.tick(
+                    i,
+                    &l,
+                    workload_labels,
+                    members,
+                    &names,
+                    &tick,
+                    rate * dt_s,
+                    dt_s,
+                );
+            }
         }
+        self.custom
+            .publish_due(t_ms, dt_s * 1000.0, PUBLISH_LEAD_MS, &self.loads);
         // Half a second ahead of each mark: the HPA syncs just after the marks (it is created
         // just after the run starts), and the twin serves a scrape before the HPA syncs of the
         // same instant; so here the sample of a mark is served before that mark's sync.
@@ -276,7 +387,10 @@ impl LiveLoad {
             });
         }
         self.acc.clear();
-        self.server.publish(Snapshot {
+        let Some(server) = &self.server else {
+            return;
+        };
+        server.publish(Snapshot {
             timestamp: jiff::Timestamp::now(),
             window_s: (RESOLUTION_MS / 1000) as u32,
             pods: out,

@@ -9,9 +9,10 @@
 //! (the API's Events), `transcript.jsonl`, `timeseries.csv`, `report.html`.
 //!
 //! The scenario's load runs through the twin's fluid model and reaches the real HPA through
-//! kscale's `metrics.k8s.io` server (`load.rs`). Not yet on `--cluster` (the twin runs them):
-//! custom and external metrics, Karpenter's disruption, CapacityBuffers, Elastic Pods; the
-//! run's summary lists what was not created on the cluster.
+//! kscale's `metrics.k8s.io` server (`load.rs`) and, when an HPA reads `Pods`, `Object` or
+//! `External` metrics, its `custom.metrics.k8s.io` and `external.metrics.k8s.io` server
+//! (`custom_metrics.rs`). Not yet on `--cluster` (the twin runs them): Karpenter's disruption,
+//! CapacityBuffers, Elastic Pods; the run's summary lists what was not created on the cluster.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -30,6 +31,7 @@ use kscale_report::{EventRecord, InvolvedObject, RunOutput, TranscriptEntry};
 use kscale_twin::sim::cluster_api::SimCluster;
 
 mod cluster_autoscaler;
+mod custom_metrics;
 mod karpenter;
 mod load;
 mod sampler;
@@ -304,6 +306,23 @@ fn drive(
     }
     let (objects, _) =
         kscale_twin::manifest::load_paths(&scenario.manifest_paths).map_err(|e| e.to_string())?;
+    // The metrics APIs first (the custom and external ones when an HPA of the manifests reads
+    // them), so that an HPA's first sync, at its creation, finds them served, empty, as the
+    // twin's does.
+    let custom = objects
+        .iter()
+        .any(|o| custom_metrics::reads_custom_metrics(&o.raw));
+    let mut live_load = match LiveLoad::start(kc, scenario.loads.clone(), scenario.metrics, custom)
+    {
+        Ok((l, w)) => {
+            for w in w {
+                eprintln!("warning: {w}");
+                warnings.push(w);
+            }
+            l
+        }
+        Err(e) => return Err(format!("metrics server: {e}")),
+    };
     let mut live_karpenter = None;
     if karpenter::wanted(&objects) {
         karpenter::install_crds(kc).map_err(|e| format!("installing Karpenter's CRDs: {e}"))?;
@@ -320,19 +339,13 @@ fn drive(
             warnings.push(w);
         }
     }
-
-    let mut live_load = match LiveLoad::start(kc, scenario.loads.clone()) {
-        Ok(l) => Some(l),
-        Err(kscale_cluster::ApiError::AlreadyExists(e)) => {
-            let w = format!(
-                "the cluster serves metrics.k8s.io already ({e}): its HPAs do not see kscale's load model"
-            );
-            eprintln!("warning: {w}");
-            warnings.push(w);
-            None
-        }
-        Err(e) => return Err(format!("metrics server: {e}")),
-    };
+    for w in live_load
+        .notice_hpas(kc, 0)
+        .map_err(|e| format!("custom metrics: {e}"))?
+    {
+        eprintln!("warning: {w}");
+        warnings.push(w);
+    }
     let start = kc.now_ms();
     let end_ms = scenario.doc.spec.duration.0;
     let sample_ms = sim.sample_interval_ms();
@@ -364,12 +377,12 @@ fn drive(
             k.advance(kc, t, sim, &mut kubelets)
                 .map_err(|e| format!("karpenter: {e}"))?;
         }
-        if let Some(l) = live_load.as_mut() {
-            // Nodes come and go (Karpenter, the Cluster Autoscaler): the current ones.
-            let node_names: Vec<String> = kubelets.node_names().map(String::from).collect();
-            l.advance(kc, t, &node_names)
-                .map_err(|e| format!("load model: {e}"))?;
-        }
+        // Nodes come and go (Karpenter, the Cluster Autoscaler): the current ones.
+        let node_names: Vec<String> = kubelets.node_names().map(String::from).collect();
+        live_load
+            .advance(kc, t, &node_names)
+            .map_err(|e| format!("load model: {e}"))?;
+        let mut stepped = false;
         while let Some(step) = steps.next_if(|s| s.at.0 <= t) {
             transcript.push(run_step(
                 kubectl,
@@ -378,6 +391,17 @@ fn drive(
                 &step.run,
                 t,
             ));
+            stepped = true;
+        }
+        if stepped {
+            // A step may have created an HPA reading custom or external metrics.
+            for w in live_load
+                .notice_hpas(kc, t)
+                .map_err(|e| format!("custom metrics: {e}"))?
+            {
+                eprintln!("warning: {w}");
+                warnings.push(w);
+            }
         }
         if t >= next_discovery {
             next_discovery = t + 5_000;
@@ -609,8 +633,9 @@ fn collect_events(kc: &mut KubeCluster, start_ms: u64) -> Result<Vec<EventRecord
 }
 
 /// Deletes what the run created on a cluster it did not start: its Deployments (by the run
-/// label), the pods bound to its nodes, the nodes, the metrics registration and every other
-/// object it created that still carries its label.
+/// label), the pods bound to its nodes, the nodes, the metrics registrations (the resource
+/// metrics' here; the custom and external metrics' Service and APIServices are among what it
+/// created) and every other object it created that still carries its label.
 fn delete_run_objects(kc: &mut KubeCluster) -> Result<(), String> {
     use kube::api::{Api, DeleteParams, ListParams};
     let sel = format!("{}={}", kscale_kube::RUN_LABEL, kc.run());

@@ -154,15 +154,35 @@ impl MetricSpec {
                     m.name.as_str()
                 )
             }
-            MetricSpec::ContainerResource { metric: m, .. } => {
-                format!(
-                    "failed to get {} container metric value: {e}",
-                    m.name.as_str()
-                )
+            // horizontal.go names the container here, not the resource.
+            MetricSpec::ContainerResource { container, .. } => {
+                format!("failed to get {container} container metric value: {e}")
             }
             MetricSpec::Pods { .. } => format!("failed to get pods metric value: {e}"),
+            // horizontal.go `computeStatusForObjectMetric` wraps an AverageValue target's
+            // error once more.
+            MetricSpec::Object {
+                metric,
+                target: Target::AverageValue(_),
+                ..
+            } => format!(
+                "failed to get object metric value: failed to get {} object metric: {e}",
+                metric.name
+            ),
             MetricSpec::Object { .. } => format!("failed to get object metric value: {e}"),
-            MetricSpec::External { .. } => format!("failed to get external metric value: {e}"),
+            // horizontal.go `computeReplicasForMetric` around `computeStatusForExternalMetric`'s
+            // own wrapping, which depends on the target's type.
+            MetricSpec::External {
+                metric,
+                target: Target::AverageValue(_),
+            } => format!(
+                "failed to get {0} external metric value: failed to get {0} external metric: {e}",
+                metric.name
+            ),
+            MetricSpec::External { metric, .. } => format!(
+                "failed to get {0} external metric value: failed to get external metric {0}: {e}",
+                metric.name
+            ),
             MetricSpec::Invalid { .. } => e.to_string(),
         }
     }
@@ -186,6 +206,17 @@ impl MetricSpec {
                 _ => format!("{} container resource", m.name.as_str()),
             },
             MetricSpec::Pods { metric, .. } => format!("pods metric {}", metric.name),
+            // horizontal.go `computeStatusForObjectMetric` names an AverageValue target's
+            // metric as an external one (as v1.37.2 does).
+            MetricSpec::Object {
+                metric,
+                target: Target::AverageValue(_),
+                ..
+            } => format!(
+                "external metric {}({})",
+                metric.name,
+                go_selector_string(metric.selector.as_ref())
+            ),
             MetricSpec::Object { object, metric, .. } => {
                 format!("{} metric {}", object.kind, metric.name)
             }
@@ -200,11 +231,12 @@ impl MetricSpec {
 }
 
 /// A `*metav1.LabelSelector` as Go's `%+v` prints it (its generated `String()`), for the
-/// external metric's name in messages: `<nil>` or
+/// external metric's name in messages: `nil` (the generated `String()` of a nil pointer,
+/// apimachinery `pkg/apis/meta/v1/generated.pb.go`) or
 /// `&LabelSelector{MatchLabels:map[string]string{queue: orders,},MatchExpressions:[]LabelSelectorRequirement{},}`.
 pub fn go_selector_string(s: Option<&LabelSelector>) -> String {
     let Some(s) = s else {
-        return "<nil>".into();
+        return "nil".into();
     };
     let labels: String = s
         .match_labels
@@ -1868,7 +1900,32 @@ mod tests {
             },
             target: Target::Value(1),
         };
-        assert_eq!(m.display_name(), "external metric queue(<nil>)");
+        assert_eq!(m.display_name(), "external metric queue(nil)");
+        // An Object metric with an AverageValue target is named as an external one.
+        assert_eq!(
+            object(Target::AverageValue(1)).display_name(),
+            "external metric qps(nil)"
+        );
+        assert_eq!(
+            object(Target::AverageValue(1)).wrap_error("e"),
+            "failed to get object metric value: failed to get qps object metric: e"
+        );
+        assert_eq!(
+            object(Target::Value(1)).wrap_error("e"),
+            "failed to get object metric value: e"
+        );
+        assert_eq!(
+            external(Target::AverageValue(1)).wrap_error("e"),
+            "failed to get qps external metric value: failed to get qps external metric: e"
+        );
+        assert_eq!(
+            MetricSpec::ContainerResource {
+                metric: cpu(50),
+                container: "app".into(),
+            }
+            .wrap_error("e"),
+            "failed to get app container metric value: e"
+        );
         let c = MetricSpec::ContainerResource {
             metric: cpu(50),
             container: "app".into(),
@@ -2067,13 +2124,13 @@ mod tests {
             target: Target::Value(1),
         };
         let s = spec(1, 6, vec![ext]);
-        let d = reconcile(&mut HpaState::default(), &s, 2, 2, &pods, &[Err("unable to get external metric default/queue/<nil>: no metrics returned from external metrics API".into())], NOW);
+        let d = reconcile(&mut HpaState::default(), &s, 2, 2, &pods, &[Err("unable to get external metric default/queue/nil: no metrics returned from external metrics API".into())], NOW);
         let e = d.proposals[0].as_ref().unwrap_err();
         assert_eq!(
             (e.reason, e.wrapped.as_str()),
             (
                 "FailedGetExternalMetric",
-                "failed to get external metric value: unable to get external metric default/queue/<nil>: no metrics returned from external metrics API"
+                "failed to get queue external metric value: failed to get external metric queue: unable to get external metric default/queue/nil: no metrics returned from external metrics API"
             )
         );
     }

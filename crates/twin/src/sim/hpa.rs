@@ -292,6 +292,15 @@ impl Sim {
                 self.resource_input(pods, metric, Some(container))
             }
             MetricSpec::Pods { metric, .. } => {
+                // An unknown name is the adapter's 404 (custom-metrics-apiserver
+                // pkg/provider/errors.go), wrapped as replica_calculator.go and
+                // metrics/client.go do.
+                if !super::custom_metrics::POD_METRICS.contains(&metric.name.as_str()) {
+                    return Err(format!(
+                        "unable to get metric {0}: unable to fetch metrics from custom metrics API: the server could not find the metric {0} for pods",
+                        metric.name
+                    ));
+                }
                 let values: Vec<PodValue> = pods
                     .iter()
                     .map(|p| PodValue {
@@ -317,26 +326,32 @@ impl Sim {
                 .object_custom_metric(ns, &object.kind, &object.name, &metric.name, metric.selector.as_ref())
                 .map(Observed::Value)
                 .ok_or_else(|| {
+                    // replica_calculator.go `GetObjectMetricReplicas` around the adapter's 404.
                     format!(
-                        "unable to get metric {}: {} on {ns} {}/unable to fetch metrics from custom metrics API: the server could not find the metric {} for {} {}",
+                        "unable to get metric {0} on {1} {ns}/{2}: unable to fetch metrics from custom metrics API: the server could not find the metric {0} for {3} {2}",
                         metric.name,
                         object.kind,
                         object.name,
-                        metric.name,
                         kscale_kubectl::qualified_plural_of(&object.kind),
-                        object.name
                     )
                 }),
-            MetricSpec::External { metric, .. } => self
-                .external_metric(ns, &metric.name, metric.selector.as_ref())
-                .map(Observed::Value)
-                .ok_or_else(|| {
-                    format!(
-                        "unable to get external metric {ns}/{}/{}: no metrics returned from external metrics API",
-                        metric.name,
-                        hpa::go_selector_string(metric.selector.as_ref())
-                    )
-                }),
+            MetricSpec::External { metric, .. } => {
+                let selector = hpa::go_selector_string(metric.selector.as_ref());
+                if !super::custom_metrics::WORKLOAD_METRICS.contains(&metric.name.as_str()) {
+                    return Err(format!(
+                        "unable to get external metric {ns}/{0}/{selector}: unable to fetch metrics from external metrics API: the server could not find the metric {0} for provided labels",
+                        metric.name
+                    ));
+                }
+                self.external_metric(ns, &metric.name, metric.selector.as_ref())
+                    .map(Observed::Value)
+                    .ok_or_else(|| {
+                        format!(
+                            "unable to get external metric {ns}/{}/{selector}: no metrics returned from external metrics API",
+                            metric.name,
+                        )
+                    })
+            }
             MetricSpec::Invalid { message, .. } => Err(message.clone()),
         }
     }
