@@ -3,7 +3,9 @@
 
 use std::collections::BTreeMap;
 
-use super::{SpreadConstraint, WhenUnsatisfiable, count_matching, node_has_all_keys};
+use super::{
+    SpreadConstraint, WhenUnsatisfiable, constraint_indices, count_matching, node_has_all_keys,
+};
 use crate::scheduler::diagnosis::Unfit;
 use crate::scheduler::node_table::NodeList;
 use crate::scheduler::types::{NodeInfo, PodInfo};
@@ -70,14 +72,7 @@ pub(crate) fn pre_filter<'n, N: NodeList<'n> + ?Sized>(
     pod: &PodInfo,
     nodes: &N,
 ) -> Option<PreFilterState<'n>> {
-    let constraints: Vec<usize> = pod
-        .constraints
-        .topology_spread
-        .iter()
-        .enumerate()
-        .filter(|(_, c)| c.when_unsatisfiable == WhenUnsatisfiable::DoNotSchedule)
-        .map(|(i, _)| i)
-        .collect();
+    let constraints = constraint_indices(pod, WhenUnsatisfiable::DoNotSchedule);
     if constraints.is_empty() {
         return None;
     }

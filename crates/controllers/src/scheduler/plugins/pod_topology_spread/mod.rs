@@ -149,3 +149,15 @@ pub(crate) fn count_matching(pods: &[PodInfo], c: &SpreadConstraint, ns: &str) -
         .filter(|p| !p.terminating && *p.namespace == *ns && sel.matches(&p.labels))
         .count() as i64
 }
+
+/// The indices (in `PlacementConstraints::topology_spread`) of the pod's constraints with the
+/// given `whenUnsatisfiable`: PreFilter reads the hard ones, PreScore the soft ones.
+pub(crate) fn constraint_indices(pod: &PodInfo, when: WhenUnsatisfiable) -> Vec<usize> {
+    pod.constraints
+        .topology_spread
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| c.when_unsatisfiable == when)
+        .map(|(i, _)| i)
+        .collect()
+}

@@ -4,7 +4,8 @@
 use std::collections::BTreeMap;
 
 use super::{
-    LABEL_HOSTNAME, SpreadConstraint, WhenUnsatisfiable, count_matching, node_has_all_keys,
+    LABEL_HOSTNAME, SpreadConstraint, WhenUnsatisfiable, constraint_indices, count_matching,
+    node_has_all_keys,
 };
 use crate::scheduler::node_table::NodeList;
 use crate::scheduler::types::{MAX_NODE_SCORE, NodeInfo, PodInfo};
@@ -33,14 +34,7 @@ pub(crate) fn pre_score<'n, N: NodeList<'n> + ?Sized>(
     filtered: &[usize],
     nodes: &N,
 ) -> Option<PreScoreState<'n>> {
-    let constraints: Vec<usize> = pod
-        .constraints
-        .topology_spread
-        .iter()
-        .enumerate()
-        .filter(|(_, c)| c.when_unsatisfiable == WhenUnsatisfiable::ScheduleAnyway)
-        .map(|(i, _)| i)
-        .collect();
+    let constraints = constraint_indices(pod, WhenUnsatisfiable::ScheduleAnyway);
     if constraints.is_empty() || nodes.is_empty() {
         return None;
     }
