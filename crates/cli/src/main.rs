@@ -605,6 +605,43 @@ fn in_pool(f: impl FnOnce() + Send) {
     rayon::scope(|_| f());
 }
 
+/// `kscale run`'s [`kscale_twin::sim::event_stream::RunSink`]: events and time-series rows go
+/// to the run directory's writer as the run goes on (neither is kept whole in memory).
+struct WriterSink<'a> {
+    writer: &'a mut kscale_report::RunWriter,
+    /// The writer's first error (the run stopped there).
+    failed: Option<kscale_report::ReportError>,
+}
+
+impl kscale_twin::sim::event_stream::RunSink for WriterSink<'_> {
+    fn events(
+        &mut self,
+        batch: Vec<kscale_report::EventRecord>,
+    ) -> ControlFlow<(), Vec<kscale_report::EventRecord>> {
+        match self.writer.events(batch) {
+            Ok(spare) => ControlFlow::Continue(spare),
+            Err(e) => {
+                self.failed = Some(e);
+                ControlFlow::Break(())
+            }
+        }
+    }
+
+    fn takes_samples(&self) -> bool {
+        true
+    }
+
+    fn samples(&mut self, rows: Vec<Vec<f64>>) -> ControlFlow<()> {
+        match self.writer.samples(&rows) {
+            Ok(()) => ControlFlow::Continue(()),
+            Err(e) => {
+                self.failed = Some(e);
+                ControlFlow::Break(())
+            }
+        }
+    }
+}
+
 /// What `kscale run` does with the SLOs' results.
 struct Gate {
     /// `--check`: exit 3 when one failed.
@@ -642,23 +679,26 @@ fn run(
         }
     };
     let loaded = started.elapsed();
-    let mut failed = None;
+    let mut sink = WriterSink {
+        writer: &mut writer,
+        failed: None,
+    };
     in_pool(|| {
-        let _ = sim.run_draining(EVENT_BATCH, &mut |batch| match writer.events(batch) {
-            Ok(spare) => ControlFlow::Continue(spare),
-            Err(e) => {
-                failed = Some(e);
-                ControlFlow::Break(())
-            }
-        });
+        let _ = sim.run_streaming(EVENT_BATCH, &mut sink);
     });
-    if let Some(e) = failed {
+    if let Some(e) = sink.failed {
         eprintln!("error: {e}");
         return ExitCode::from(1);
     }
     let simulated = started.elapsed();
+    // The rows still held follow those handed over; then the output's column order.
+    if let Err(e) = writer.samples(&sim.samples.drain()) {
+        eprintln!("error: {e}");
+        return ExitCode::from(1);
+    }
+    let order = sim.samples.column_order();
     let mut output = sim.into_output();
-    if let Err(e) = writer.finish(&mut output) {
+    if let Err(e) = writer.finish_spilled(&mut output, &order) {
         eprintln!("error: {e}");
         return ExitCode::from(1);
     }

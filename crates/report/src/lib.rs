@@ -14,6 +14,7 @@ mod format;
 mod html;
 mod openmetrics;
 mod render;
+mod spill;
 mod stream;
 mod timeseries_parquet;
 mod verdict;

@@ -5,6 +5,7 @@ use std::io;
 use serde::Serialize;
 
 use crate::format::write_number;
+use crate::spill::SpillReader;
 use crate::{EventRecord, RenderError, TimeSeries, TranscriptEntry};
 
 /// Why writing a file's contents to a stream failed: the contents or the stream.
@@ -158,6 +159,40 @@ pub(crate) fn write_timeseries_csv<W: io::Write>(
     if ts.columns.is_empty() {
         return Ok(());
     }
+    write_csv_header(&ts.columns, w)?;
+    let mut line = Vec::with_capacity(16 * ts.columns.len());
+    for row in &ts.rows {
+        write_csv_line(&mut line, row, w)?;
+    }
+    Ok(())
+}
+
+/// Writes `timeseries.csv` from rows spilled to disk (see [`crate::spill`]): output column
+/// `k` is value `order[k]` of a spilled row (0 where the row is shorter), as
+/// [`write_timeseries_csv`] writes the same rows held in memory.
+pub(crate) fn write_spilled_csv<W: io::Write>(
+    columns: &[String],
+    order: &[usize],
+    rows: &mut SpillReader,
+    w: &mut W,
+) -> Result<(), StreamError> {
+    if columns.is_empty() {
+        return Ok(());
+    }
+    write_csv_header(columns, w)?;
+    let mut line = Vec::with_capacity(16 * columns.len());
+    let mut raw = Vec::new();
+    let mut ordered = Vec::with_capacity(order.len());
+    while rows.next_row(&mut raw)? {
+        ordered.clear();
+        ordered.extend(order.iter().map(|&i| raw.get(i).copied().unwrap_or(0.0)));
+        write_csv_line(&mut line, &ordered, w)?;
+    }
+    Ok(())
+}
+
+/// The header line of `timeseries.csv`.
+fn write_csv_header<W: io::Write>(columns: &[String], w: &mut W) -> Result<(), StreamError> {
     let csv_err = |e: csv::Error| {
         if !e.is_io_error() {
             return StreamError::Render(RenderError::Csv(e.to_string()));
@@ -170,27 +205,31 @@ pub(crate) fn write_timeseries_csv<W: io::Write>(
     let mut cw = csv::WriterBuilder::new()
         .terminator(csv::Terminator::Any(b'\n'))
         .from_writer(&mut *w);
-    cw.write_record(&ts.columns).map_err(csv_err)?;
+    cw.write_record(columns).map_err(csv_err)?;
     cw.flush()?;
-    drop(cw);
-    // The rows hold numbers only, which never need quoting: each line is formatted into one
-    // buffer (no allocation per cell) as the csv writer would write it.
-    let mut line = Vec::with_capacity(16 * ts.columns.len());
-    for row in &ts.rows {
-        line.clear();
-        for (i, v) in row.iter().enumerate() {
-            if i > 0 {
-                line.push(b',');
-            }
-            write_number(&mut line, *v);
+    Ok(())
+}
+
+/// One row of `timeseries.csv`, formatted into `line` (no allocation per cell) as the csv
+/// writer would write it: the rows hold numbers only, which never need quoting.
+fn write_csv_line<W: io::Write>(
+    line: &mut Vec<u8>,
+    row: &[f64],
+    w: &mut W,
+) -> Result<(), StreamError> {
+    line.clear();
+    for (i, v) in row.iter().enumerate() {
+        if i > 0 {
+            line.push(b',');
         }
-        if line.is_empty() {
-            // A record of one empty field, quoted as the csv writer does.
-            line.extend_from_slice(b"\"\"");
-        }
-        line.push(b'\n');
-        w.write_all(&line)?;
+        write_number(line, *v);
     }
+    if line.is_empty() {
+        // A record of one empty field, quoted as the csv writer does.
+        line.extend_from_slice(b"\"\"");
+    }
+    line.push(b'\n');
+    w.write_all(line)?;
     Ok(())
 }
 

@@ -8,8 +8,9 @@ use std::thread::JoinHandle;
 
 use crate::html::{EventsView, MAX_HTML_EVENTS, is_warning};
 use crate::render::{StreamError, write_events_jsonl};
-use crate::write::{Started, WriteOptions, first_failure, io_err, write_files_ranked};
-use crate::{EventRecord, ReportError, ReportErrorKind, RunOutput};
+use crate::spill::{SPILL_FILE, SpillReader, SpillWriter};
+use crate::write::{Spilled, Started, WriteOptions, first_failure, io_err, write_files_ranked};
+use crate::{ChartSpec, EventRecord, ReportError, ReportErrorKind, RunOutput, TimeSeries};
 
 /// Batches of events queued for the writer thread at most (the producer waits beyond).
 const QUEUED_BATCHES: usize = 4;
@@ -43,6 +44,8 @@ pub struct RunWriter {
     total: usize,
     warnings: usize,
     head: Vec<EventRecord>,
+    /// Time-series rows handed over by [`RunWriter::samples`]; `None` before the first.
+    spill: Option<SpillWriter>,
 }
 
 impl RunWriter {
@@ -80,6 +83,7 @@ impl RunWriter {
             total: 0,
             warnings: 0,
             head: Vec::new(),
+            spill: None,
         })
     }
 
@@ -111,11 +115,69 @@ impl RunWriter {
         Err(self.started.fail(e))
     }
 
+    /// Hands over time-series rows (following the earlier ones), which are kept on disk in
+    /// the staging directory instead of memory until [`RunWriter::finish_spilled`] writes
+    /// `timeseries.csv` from them. A row holds values in the producer's column order (its
+    /// length the columns known when it was taken); `finish_spilled` maps them to the output's.
+    pub fn samples(&mut self, rows: &[Vec<f64>]) -> Result<(), ReportError> {
+        if self.spill.is_none() {
+            let path = self.started.staging.path.join(SPILL_FILE);
+            let w = SpillWriter::create(&path)
+                .map_err(|e| self.started.fail(io_err("write", &path, e)))?;
+            self.spill = Some(w);
+        }
+        let spill = self.spill.as_mut().expect("created above");
+        for row in rows {
+            if let Err(e) = spill.push(row) {
+                let kind = io_err("write", spill.path(), e);
+                return Err(self.started.fail(kind));
+            }
+        }
+        Ok(())
+    }
+
+    /// [`RunWriter::finish`] for a run whose time-series rows were handed over with
+    /// [`RunWriter::samples`]: `out.timeseries` holds the output's column names (and no
+    /// rows), and output column `k` is value `order[k]` of each handed-over row (0 where a
+    /// row is shorter). The files are byte for byte those [`crate::write_outputs`] writes for
+    /// the same rows held in `out.timeseries`. On return `out.timeseries` holds the columns
+    /// the charts draw (time first), not all of them.
+    pub fn finish_spilled(
+        mut self,
+        out: &mut RunOutput,
+        order: &[usize],
+    ) -> Result<(), ReportError> {
+        let Some(mut spill) = self.spill.take() else {
+            return self.finish(out);
+        };
+        debug_assert!(out.timeseries.rows.is_empty(), "rows both spilled and held");
+        debug_assert_eq!(order.len(), out.timeseries.columns.len());
+        let path = spill.path().to_path_buf();
+        let rows = spill.rows();
+        let fail_io = |e| self.started.fail(io_err("write", &path, e));
+        spill.flush().map_err(fail_io)?;
+        drop(spill);
+        let columns = std::mem::take(&mut out.timeseries.columns);
+        out.timeseries = charted_columns(&columns, order, &out.charts, &path, rows)
+            .map_err(|e| self.started.fail(io_err("read", &path, e)))?;
+        let spilled = Spilled::Rows {
+            path: &path,
+            rows,
+            columns: &columns,
+            order,
+        };
+        self.finish_with(out, spilled)
+    }
+
     /// Writes the other files of `out` and moves the run directory into place. The events
     /// still in `out.events` are written after those handed over (`out.events` is left
     /// empty). On failure the error of the first failing file in
     /// [`crate::OUTPUT_FILES`] order is returned.
-    pub fn finish(mut self, out: &mut RunOutput) -> Result<(), ReportError> {
+    pub fn finish(self, out: &mut RunOutput) -> Result<(), ReportError> {
+        self.finish_with(out, Spilled::No)
+    }
+
+    fn finish_with(mut self, out: &mut RunOutput, spilled: Spilled<'_>) -> Result<(), ReportError> {
         self.events(std::mem::take(&mut out.events))?;
         // The thread ends once it has written what it was handed.
         self.tx = None;
@@ -124,12 +186,16 @@ impl RunWriter {
             warnings: self.warnings,
             head: &self.head,
         };
-        let rest = write_files_ranked(&self.started.staging.path, out, Some(&view));
+        let rest = write_files_ranked(&self.started.staging.path, out, Some(&view), spilled);
         let events = match self.thread.is_some().then(|| self.join()) {
             Some(r) => r,
             None => Err(("events.jsonl", stopped(&self.started.staging.path))),
         };
         first_failure(rest, events).map_err(|(_, kind)| self.started.fail(kind))?;
+        // The spill file is not an output.
+        if let Spilled::Rows { path, .. } = spilled {
+            fs::remove_file(path).map_err(|e| self.started.fail(io_err("remove", path, e)))?;
+        }
         self.started.install()
     }
 
@@ -150,6 +216,40 @@ impl Drop for RunWriter {
             let _ = thread.join();
         }
     }
+}
+
+/// The columns of a spilled time series that `charts` draw (and the time, first), read from
+/// the spill file at `path` (`rows` rows; see [`RunWriter::finish_spilled`] for `order`), in
+/// output order: what `report.html` reads of the time series.
+fn charted_columns(
+    columns: &[String],
+    order: &[usize],
+    charts: &[ChartSpec],
+    path: &Path,
+    rows: usize,
+) -> io::Result<TimeSeries> {
+    let drawn: std::collections::HashSet<&str> = charts
+        .iter()
+        .flat_map(|c| c.series.iter().map(String::as_str))
+        .collect();
+    let keep: Vec<usize> = (0..columns.len())
+        .filter(|&k| k == 0 || drawn.contains(columns[k].as_str()))
+        .collect();
+    let mut reader = SpillReader::open(path, rows)?;
+    let mut raw = Vec::new();
+    let mut out = Vec::with_capacity(rows);
+    while reader.next_row(&mut raw)? {
+        out.push(
+            keep.iter()
+                .map(|&k| raw.get(order[k]).copied().unwrap_or(0.0))
+                .collect(),
+        );
+    }
+    Ok(TimeSeries {
+        columns: keep.iter().map(|&k| columns[k].clone()).collect(),
+        rows: out,
+        x_label: None,
+    })
 }
 
 /// The error of a writer used after its thread failed.
@@ -261,5 +361,74 @@ mod tests {
             0,
             "no staging directory left"
         );
+    }
+
+    /// Rows handed over during the run (in a producer's column order, each as wide as the
+    /// columns known when it was taken) give the same files as the rows held in memory.
+    #[test]
+    fn spilled_rows_write_the_same_run_directory() {
+        let tmp = tempfile::tempdir().unwrap();
+        // Producer order: time, b, a (created later), c (created last).
+        let raw: Vec<Vec<f64>> = (0..150)
+            .map(|i| {
+                let t = i as f64 * 15.0;
+                match i {
+                    0..50 => vec![t, 1.5 * i as f64],
+                    50..100 => vec![t, 2.0, -(i as f64)],
+                    _ => vec![t, f64::NAN, 0.25, i as f64 * 1e6],
+                }
+            })
+            .collect();
+        let order = [0, 2, 1, 3]; // output: time_s, a, b, c
+        let columns: Vec<String> = ["time_s", "a", "b", "c"].map(String::from).to_vec();
+        let charts = vec![ChartSpec {
+            title: "B".into(),
+            y_label: "b".into(),
+            series: vec!["b".into()],
+        }];
+        let mut held = output();
+        held.charts = charts.clone();
+        held.timeseries = TimeSeries {
+            columns: columns.clone(),
+            rows: raw
+                .iter()
+                .map(|r| {
+                    order
+                        .iter()
+                        .map(|&i| r.get(i).copied().unwrap_or(0.0))
+                        .collect()
+                })
+                .collect(),
+            x_label: None,
+        };
+        let expected = tmp.path().join("held");
+        crate::write_outputs(&expected, &held).unwrap();
+
+        let dir = tmp.path().join("spilled");
+        let mut w = RunWriter::start(&dir).unwrap();
+        for chunk in raw.chunks(64) {
+            w.samples(chunk).unwrap();
+        }
+        let mut out = output();
+        out.charts = charts;
+        out.timeseries.columns = columns;
+        w.finish_spilled(&mut out, &order).unwrap();
+
+        let mut names: Vec<_> = fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        names.sort();
+        assert!(!names.iter().any(|n| n == SPILL_FILE), "{names:?}");
+        for name in crate::OUTPUT_FILES {
+            assert_eq!(
+                fs::read(dir.join(name)).unwrap(),
+                fs::read(expected.join(name)).unwrap(),
+                "{name}"
+            );
+        }
+        // What is left in memory: the time and the charted column, every row.
+        assert_eq!(out.timeseries.columns, ["time_s", "b"]);
+        assert_eq!(out.timeseries.rows.len(), 150);
     }
 }

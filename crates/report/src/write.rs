@@ -10,7 +10,10 @@ use std::sync::{Condvar, Mutex};
 
 use crate::chart::render_chart;
 use crate::html::{EventsView, write_html_with};
-use crate::render::{StreamError, write_events_jsonl, write_jsonl, write_timeseries_csv};
+use crate::render::{
+    StreamError, write_events_jsonl, write_jsonl, write_spilled_csv, write_timeseries_csv,
+};
+use crate::spill::SpillReader;
 use crate::{
     RenderError, ReportError, ReportErrorKind, RunOutput, TIMESERIES_PARQUET, render_summary_json,
 };
@@ -183,7 +186,23 @@ pub(crate) fn write_files(
     out: &RunOutput,
     streamed: Option<&EventsView<'_>>,
 ) -> Result<(), ReportErrorKind> {
-    write_files_ranked(staging, out, streamed).map_err(|(_, e)| e)
+    write_files_ranked(staging, out, streamed, Spilled::No).map_err(|(_, e)| e)
+}
+
+/// Where the rows of `timeseries.csv` come from.
+#[derive(Clone, Copy)]
+pub(crate) enum Spilled<'a> {
+    /// `out.timeseries` (all of it).
+    No,
+    /// A spill file (see [`crate::spill`]) of `rows` rows in the producer's column order;
+    /// output column `k` (named `columns[k]`) is value `order[k]` of each. `out.timeseries`
+    /// then holds only the columns the charts draw.
+    Rows {
+        path: &'a Path,
+        rows: usize,
+        columns: &'a [String],
+        order: &'a [usize],
+    },
 }
 
 /// [`write_files`], with the failing file.
@@ -191,6 +210,7 @@ pub(crate) fn write_files_ranked(
     staging: &Path,
     out: &RunOutput,
     streamed: Option<&EventsView<'_>>,
+    spilled: Spilled<'_>,
 ) -> Result<(), (&'static str, ReportErrorKind)> {
     let pool = ChartPool::new(out);
     let own = EventsView::of(&out.events);
@@ -204,8 +224,17 @@ pub(crate) fn write_files_ranked(
                         write_events_jsonl(&out.events, w)
                     })?;
                 }
-                write_file(staging, "timeseries.csv", |w| {
-                    write_timeseries_csv(&out.timeseries, w)
+                write_file(staging, "timeseries.csv", |w| match spilled {
+                    Spilled::No => write_timeseries_csv(&out.timeseries, w),
+                    Spilled::Rows {
+                        path,
+                        rows,
+                        columns,
+                        order,
+                    } => {
+                        let mut reader = SpillReader::open(path, rows)?;
+                        write_spilled_csv(columns, order, &mut reader, w)
+                    }
                 })
             })();
             pool.help();

@@ -8,7 +8,7 @@ use kscale_report::{EventRecord, RunOutput};
 use kscale_twin::bench::BenchParams;
 use kscale_twin::scenario::Scenario;
 use kscale_twin::sim::Sim;
-use kscale_twin::sim::event_stream::step_reads_events;
+use kscale_twin::sim::event_stream::{RunSink, SAMPLE_BATCH, step_reads_events};
 
 /// The benchmark scenario at a small size (no kubectl steps), written to a temporary folder.
 fn bench(peak_nodes: u32, duration: &str) -> (tempfile::TempDir, Arc<Scenario>) {
@@ -140,4 +140,77 @@ fn steps_that_read_events() {
     ] {
         assert!(!step_reads_events(line), "{line}");
     }
+}
+
+/// A sink taking the time-series rows as well as the events.
+struct Collect {
+    events: usize,
+    rows: Vec<Vec<f64>>,
+    calls: usize,
+}
+
+impl RunSink for Collect {
+    fn events(&mut self, batch: Vec<EventRecord>) -> ControlFlow<(), Vec<EventRecord>> {
+        self.events += batch.len();
+        ControlFlow::Continue(Vec::new())
+    }
+
+    fn takes_samples(&self) -> bool {
+        true
+    }
+
+    fn samples(&mut self, mut rows: Vec<Vec<f64>>) -> ControlFlow<()> {
+        assert_eq!(rows.len(), SAMPLE_BATCH);
+        self.calls += 1;
+        self.rows.append(&mut rows);
+        ControlFlow::Continue(())
+    }
+}
+
+#[test]
+fn handed_out_samples_are_the_time_series_and_the_summary_unchanged() {
+    // 3 h at one sample a minute: 181 rows, two batches handed out during the run.
+    let (_dir, s) = bench(20, "3h");
+    let mut plain = Sim::new(s.clone()).unwrap();
+    plain.run();
+    let expected = plain.output();
+    assert_eq!(expected.timeseries.rows.len(), 181);
+
+    let mut sim = Sim::new(s).unwrap();
+    let mut sink = Collect {
+        events: 0,
+        rows: vec![],
+        calls: 0,
+    };
+    assert_eq!(sim.run_streaming(500, &mut sink), ControlFlow::Continue(()));
+    assert_eq!(sink.calls, 2);
+    assert_eq!(sim.samples.held(), 181 - 2 * SAMPLE_BATCH);
+    assert_eq!(sim.samples.len(), 181);
+    sink.rows.extend(sim.samples.drain());
+    let order = sim.samples.column_order();
+    let out = sim.into_output();
+    assert!(out.timeseries.rows.is_empty());
+    assert_eq!(out.timeseries.columns, expected.timeseries.columns);
+    // The rows handed out, put in the output's column order, are the time series.
+    let rows: Vec<Vec<f64>> = sink
+        .rows
+        .iter()
+        .map(|r| {
+            order
+                .iter()
+                .map(|&i| r.get(i).copied().unwrap_or(0.0))
+                .collect()
+        })
+        .collect();
+    let ts = kscale_report::TimeSeries {
+        rows,
+        ..out.timeseries.clone()
+    };
+    assert_eq!(
+        kscale_report::render_timeseries_csv(&ts).unwrap(),
+        kscale_report::render_timeseries_csv(&expected.timeseries).unwrap()
+    );
+    // The summary (its maxima of nodes and pending pods included) does not depend on it.
+    assert_eq!(out.summary, expected.summary);
+    assert_eq!(out.charts, expected.charts);
 }

@@ -25,6 +25,28 @@ pub struct DrainedEvents {
     pub by_reason: BTreeMap<String, u64>,
 }
 
+/// Time-series rows handed to a [`RunSink`] at once (at 1,000 nodes a row is ~40 KB).
+pub const SAMPLE_BATCH: usize = 64;
+
+/// Where [`Sim::run_streaming`] hands the run's outputs while it goes on.
+pub trait RunSink {
+    /// Takes a batch of events (see [`Sim::run_draining`]): returns a spare buffer for the
+    /// next ones, or breaks (the run stops there).
+    fn events(&mut self, batch: Vec<EventRecord>) -> ControlFlow<(), Vec<EventRecord>>;
+
+    /// True if [`RunSink::samples`] takes the time-series rows during the run (default: they
+    /// stay in the simulation).
+    fn takes_samples(&self) -> bool {
+        false
+    }
+
+    /// Takes time-series rows (see [`super::output::Samples::drain`]), or breaks.
+    fn samples(&mut self, rows: Vec<Vec<f64>>) -> ControlFlow<()> {
+        let _ = rows;
+        ControlFlow::Continue(())
+    }
+}
+
 /// True if kubectl step `line` may read the recorded events: `get` and `describe` (whose
 /// output shows events), deleting events by selector or `--all`, and a line only resolved at
 /// run time (a custom resource type).
@@ -81,6 +103,22 @@ impl Sim {
         batch: usize,
         sink: &mut dyn FnMut(Vec<EventRecord>) -> ControlFlow<(), Vec<EventRecord>>,
     ) -> ControlFlow<()> {
+        struct Events<'a>(&'a mut dyn FnMut(Vec<EventRecord>) -> ControlFlow<(), Vec<EventRecord>>);
+        impl RunSink for Events<'_> {
+            fn events(&mut self, batch: Vec<EventRecord>) -> ControlFlow<(), Vec<EventRecord>> {
+                (self.0)(batch)
+            }
+        }
+        self.run_streaming(batch, &mut Events(sink))
+    }
+
+    /// [`Sim::run_draining`] into a [`RunSink`], which also takes the time-series rows in
+    /// batches of [`SAMPLE_BATCH`] when it [`RunSink::takes_samples`] (the rows still held at
+    /// the end stay in [`Sim::samples`]: [`output::Samples::drain`] hands them out).
+    ///
+    /// [`output::Samples::drain`]: super::output::Samples::drain
+    pub fn run_streaming(&mut self, batch: usize, sink: &mut dyn RunSink) -> ControlFlow<()> {
+        let samples = sink.takes_samples();
         let batch = if self.events_drainable() {
             batch.max(1)
         } else {
@@ -95,10 +133,13 @@ impl Sim {
             self.handle(ev);
             if self.events.len() >= batch {
                 let batch = self.drain_events(Vec::new());
-                let spare = sink(batch)?;
+                let spare = sink.events(batch)?;
                 // Nothing was recorded meanwhile: the spare buffer takes the next events.
                 self.events = spare;
                 self.events.clear();
+            }
+            if samples && self.samples.held() >= SAMPLE_BATCH {
+                sink.samples(self.samples.drain())?;
             }
         }
         self.finish_run();

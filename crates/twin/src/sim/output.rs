@@ -23,8 +23,15 @@ pub struct Samples {
     names: Vec<String>,
     /// Column id by name.
     index: HashMap<String, usize>,
-    /// One row per sample, values by column id.
+    /// One row per sample not yet handed out ([`Samples::drain`]), values by column id.
     rows: Vec<Vec<f64>>,
+    /// Rows handed out by [`Samples::drain`].
+    drained: usize,
+    /// The time of the last sample (`time_s`), handed out or not.
+    last_time: Option<f64>,
+    /// Per fixed column, its largest value over every row, handed out or not (0 before the
+    /// first).
+    fixed_max: [f64; FIXED_COLUMNS.len()],
     /// Per Deployment, in the order of the last sample's: its key, the range of its
     /// ReplicaSets' keys (`<name>-…`) and its column ids (desired, pods, ready). A sample
     /// compares keys position by position instead of hashing them.
@@ -154,6 +161,9 @@ impl Samples {
             names: vec![],
             index: HashMap::new(),
             rows: vec![],
+            drained: 0,
+            last_time: None,
+            fixed_max: [0.0; FIXED_COLUMNS.len()],
             deploy: vec![],
             deploy_generation: 0,
             deploy_members: None,
@@ -175,14 +185,42 @@ impl Samples {
         id
     }
 
-    /// Number of samples taken.
+    /// Number of samples taken (handed out or not).
     pub fn len(&self) -> usize {
-        self.rows.len()
+        self.drained + self.rows.len()
     }
 
     /// No sample taken yet.
     pub fn is_empty(&self) -> bool {
-        self.rows.is_empty()
+        self.len() == 0
+    }
+
+    /// Samples taken and not yet handed out.
+    pub fn held(&self) -> usize {
+        self.rows.len()
+    }
+
+    /// Moves the rows taken so far out (values by column id, each as wide as the columns
+    /// known when it was taken; [`Samples::column_order`] maps them to the output's columns).
+    /// The time series built later ([`Sim::timeseries`], [`Sim::into_output`]) holds only
+    /// the rows taken since; the summary's maxima still count these.
+    pub fn drain(&mut self) -> Vec<Vec<f64>> {
+        self.drained += self.rows.len();
+        std::mem::take(&mut self.rows)
+    }
+
+    /// Output column `k`'s column id (see [`Samples::drain`]), for every column known so far.
+    pub fn column_order(&self) -> Vec<usize> {
+        self.order()
+    }
+
+    /// Adds a filled row.
+    fn push(&mut self, row: Vec<f64>) {
+        for (max, v) in self.fixed_max.iter_mut().zip(&row) {
+            *max = max.max(*v);
+        }
+        self.last_time = row.get(COL_TIME).copied();
+        self.rows.push(row);
     }
 
     /// Column ids in output order: the fixed columns, then the others by name.
@@ -206,12 +244,10 @@ impl Samples {
             .collect()
     }
 
-    /// The largest value of a column over all rows (0 when there are none).
+    /// The largest value of fixed column `id` over all rows, handed out or not (0 when
+    /// there are none).
     fn max_of(&self, id: usize) -> f64 {
-        self.rows
-            .iter()
-            .map(|r| r.get(id).copied().unwrap_or(0.0))
-            .fold(0.0, f64::max)
+        self.fixed_max[id]
     }
 
     /// Builds the time series, consuming the samples row by row.
@@ -312,13 +348,7 @@ impl Sim {
     /// Takes one time-series sample at the current time (once per time).
     pub fn take_sample(&mut self) {
         let t = self.now.as_secs_f64();
-        if self
-            .samples
-            .rows
-            .last()
-            .and_then(|r| r.get(COL_TIME))
-            .is_some_and(|x| *x == t)
-        {
+        if self.samples.last_time == Some(t) {
             return;
         }
         if self.node_kinds.labels_epoch != self.store.changes().at(Topic::NodeMetadata) {
@@ -337,7 +367,7 @@ impl Sim {
         };
         self.fill_sample(&mut r, t);
         let values = r.values;
-        samples.rows.push(values);
+        samples.push(values);
         self.samples = samples;
     }
 
