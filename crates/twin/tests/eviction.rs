@@ -140,13 +140,14 @@ fn memory_pressure_evicts_the_largest_consumer_over_request() {
         .filter(|e| e.reason == "EvictionThresholdMet")
         .count();
     assert_eq!(met, evicted.len());
-    let c = sim.workload_counters["default/deployment/leaky"];
+    let c = sim.eviction.counters()["default/deployment/leaky"];
     assert_eq!(
         (c.evictions, c.oom_kills),
         (evicted.len() as u64, oom_killed.len() as u64)
     );
     assert!(
-        !sim.workload_counters
+        !sim.eviction
+            .counters()
             .contains_key("default/deployment/steady")
     );
     // The ReplicaSet replaced the evicted pods (the last one, at 300 s, too): 4 active leaky

@@ -236,7 +236,7 @@ proptest! {
         }
         let failed = sim.pods.values().filter(|p| p.evicted.is_some()).count();
         prop_assert_eq!(failed, evicted.len());
-        let counted: u64 = sim.workload_counters.values().map(|c| c.evictions).sum();
+        let counted: u64 = sim.eviction.counters().values().map(|c| c.evictions).sum();
         prop_assert_eq!(counted, evicted.len() as u64);
         let oom = sim.counters.get("oomKills").copied().unwrap_or(0);
         let node_oom = sim.counters.get("nodeOomKills").copied().unwrap_or(0);

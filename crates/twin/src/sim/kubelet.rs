@@ -530,7 +530,7 @@ impl Sim {
             self.resize_node_freed(node_name);
         }
         self.sched_queue.resolved(id);
-        self.memory_usage.remove(&id);
+        self.eviction.pod_gone(id);
         self.sched_queue.forget_events(id);
         self.store.record(Topic::PodPlacement);
         self.cluster_changed();

@@ -208,8 +208,6 @@ pub struct Sim {
     /// built once ([`Sim::offerings`]).
     pub offerings_cache:
         std::sync::OnceLock<std::sync::Arc<Vec<kscale_controllers::karpenter::Offering>>>,
-    /// Pods in CrashLoopBackOff, until when.
-    pub crash_backoff: BTreeMap<u64, SimTime>,
     /// The metrics API as HPA reads it (see `metrics.rs`).
     pub metrics: metrics::MetricsApi,
     /// Pods bound to nodes, counted by priority (the scheduler's priority floor; see
@@ -224,12 +222,9 @@ pub struct Sim {
     pub pod_counts: output::PodCounts,
     /// Custom and external metrics (see `custom_metrics.rs`).
     pub custom_metrics: custom_metrics::CustomMetrics,
-    /// Memory each pod uses now (bytes), for the kubelet's eviction manager.
-    pub memory_usage: BTreeMap<u64, f64>,
-    /// The eviction check loop is running.
-    pub eviction_running: bool,
-    /// OOM kills and evictions per workload (`namespace/kind/name`).
-    pub workload_counters: BTreeMap<String, eviction::WorkloadCounters>,
+    /// The kubelets' eviction managers: pods' working sets, restart back-offs, OOM kills and
+    /// evictions (see [`eviction::EvictionManager`]).
+    pub eviction: eviction::EvictionManager,
     /// Every pod start, in order.
     pub startups: Vec<kubelet::Startup>,
     /// Karpenter emulation state.
@@ -302,13 +297,10 @@ impl Sim {
             hpa: hpa::HpaController::new(),
             pod_counts: Default::default(),
             custom_metrics: Default::default(),
-            memory_usage: BTreeMap::new(),
-            eviction_running: false,
-            workload_counters: BTreeMap::new(),
+            eviction: Default::default(),
             bound_priorities: BTreeMap::new(),
             node_kinds: Default::default(),
             offerings_cache: std::sync::OnceLock::new(),
-            crash_backoff: BTreeMap::new(),
             metrics: Default::default(),
             cpa_polling: BTreeMap::new(),
             vpa: None,

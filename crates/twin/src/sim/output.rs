@@ -986,7 +986,7 @@ impl Sim {
     /// OOM kills and evictions per workload (`namespace/kind/name`): every load target and
     /// every workload that had one.
     pub fn workload_summary(&self) -> Value {
-        let mut m = self.workload_counters.clone();
+        let mut m = self.eviction.counters().clone();
         for l in &self.scenario.loads {
             m.entry(format!("{}/{}/{}", l.namespace, l.kind, l.name))
                 .or_default();

@@ -173,7 +173,7 @@ impl Sim {
                     if let Some(p) = self.pods.get_mut(id) {
                         p.usage.get_or_insert((0.0, 0.0)).1 = mem;
                     }
-                    self.memory_usage.insert(*id, mem);
+                    self.eviction.set_working_set(*id, mem);
                     if limit.is_some_and(|l| mem > l as f64) {
                         killed.push(*id);
                     }
@@ -203,12 +203,8 @@ impl Sim {
         if let Some(p) = self.pods.get_mut(&id) {
             p.ready_changed = Some(now);
         }
-        self.memory_usage.remove(&id);
         let workload = self.workload_of(id);
-        self.workload_counters
-            .entry(workload)
-            .or_default()
-            .oom_kills += 1;
+        self.eviction.oom_killed(id, workload);
         let Some(p) = self.pods.get_mut(&id) else {
             return;
         };
@@ -229,7 +225,7 @@ impl Sim {
             .unwrap_or_default();
         let backoff =
             (BACKOFF_INITIAL_MS << (restarts.saturating_sub(1)).min(10)).min(BACKOFF_MAX_MS);
-        self.crash_backoff.insert(id, self.now.plus_millis(backoff));
+        self.eviction.back_off(id, self.now.plus_millis(backoff));
         self.count("oomKills");
         self.emit(
             "Warning",
@@ -262,7 +258,7 @@ impl Sim {
         if p.generation != generation || p.deleting_at.is_some() {
             return;
         }
-        self.crash_backoff.remove(&id);
+        self.eviction.restarted(id);
         let (ns, name) = (p.namespace.to_string(), p.name.to_string());
         let container = p
             .template
@@ -287,6 +283,6 @@ impl Sim {
 
     /// Time the pod's current back-off ends, if it is in CrashLoopBackOff.
     pub fn backoff_until(&self, id: u64) -> Option<SimTime> {
-        self.crash_backoff.get(&id).copied()
+        self.eviction.backoff_until(id)
     }
 }
