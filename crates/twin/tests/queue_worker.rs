@@ -63,7 +63,7 @@ fn scales_on_queue_length_then_on_the_rate() {
     assert!(sim.transcript[1].stdout.contains("0/20 (avg), 7500m/8"));
     // Nothing is lost but the 17 s × 20 jobs/s offered before the first worker was ready (the
     // queue limit is large): a queue consumer trades latency for drops.
-    let s = &sim.load_state[0];
+    let s = sim.load.state(0);
     assert_eq!((s.dropped, s.rejected), (340.0, 0.0));
 }
 

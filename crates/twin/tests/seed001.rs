@@ -10,7 +10,7 @@ struct Outcome {
 
 fn run(file: &str) -> Outcome {
     let sim = common::run_example(&format!("seed001/{file}"));
-    let s = &sim.load_state[0];
+    let s = sim.load.state(0);
     Outcome {
         oom_kills: sim.counters.get("oomKills").copied().unwrap_or(0),
         drop_ratio: s.dropped / s.offered,

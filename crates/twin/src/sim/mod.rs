@@ -194,8 +194,9 @@ pub struct Sim {
     pub samples: output::Samples,
     /// The scenario.
     pub scenario: Arc<Scenario>,
-    /// Load-model state per load entry.
-    pub load_state: Vec<crate::load::LoadState>,
+    /// The load model's state: per load entry its totals and cache, the entries by target
+    /// (see [`aggregate::LoadModel`]).
+    pub load: aggregate::LoadModel,
     /// Deployments running the cluster-proportional-autoscaler that are being polled.
     pub cpa_polling: BTreeMap<ObjKey, kscale_components::proportional::ProportionalAutoscaler>,
     /// The Vertical Pod Autoscaler's components, once a VerticalPodAutoscaler exists.
@@ -241,12 +242,6 @@ pub struct Sim {
     pub ca: cluster_autoscaler::CaTwin,
     /// Time from first unschedulable to running, ms, per pod that got there.
     pub unschedulable_to_running: Vec<u64>,
-    /// Per load entry: cached ready pods, capacities, last tick and CPU cohorts (aggregate.rs).
-    pub load_cache: Vec<aggregate::LoadCache>,
-    /// Load entries by target (namespace, kind, name), for invalidating their caches.
-    pub load_watch: aggregate::LoadWatch,
-    /// Scratch membership marks for the load caches' rebuilds (aggregate.rs).
-    pub load_marks: aggregate::SlotMarks,
     /// The priority of pods without a PriorityClass (the global default's value, else 0) and
     /// whether its preemption policy is `Never`, with the [`Store::writes_of`]
     /// PriorityClasses it was found at.
@@ -289,7 +284,7 @@ impl Sim {
             pending_stderr: String::new(),
             closed_cost: 0.0,
             samples: output::Samples::default(),
-            load_state: vec![],
+            load: Default::default(),
             counters: BTreeMap::new(),
             karpenter: Default::default(),
             karpenter_disruption: Default::default(),
@@ -311,9 +306,6 @@ impl Sim {
             elastic_scaler: Default::default(),
             ca: Default::default(),
             unschedulable_to_running: vec![],
-            load_cache: vec![],
-            load_watch: Default::default(),
-            load_marks: Default::default(),
             default_priority: Default::default(),
         };
         sim.configure_elastic();
@@ -407,9 +399,8 @@ impl Sim {
         for (i, st) in scenario.steps.iter().enumerate() {
             sim.queue.push(SimTime(st.at.0), Event::Step(i));
         }
-        sim.load_state = crate::load::init(scenario.loads.len());
         sim.init_slo_recorder();
-        sim.init_load_caches();
+        sim.load.init(&scenario.loads);
         if !scenario.loads.is_empty() {
             sim.queue.push(SimTime::ZERO, Event::LoadTick);
             sim.start_metrics();
@@ -576,7 +567,7 @@ impl Sim {
                 });
                 c.sample_counts.set(counts);
             }
-            aggregate::note_target_changed(&self.load_watch, &mut self.load_cache, &key, rs);
+            self.load.note_target_changed(&key, rs);
             if owner {
                 deployment = rs.and_then(|c| c.owner.clone());
             }

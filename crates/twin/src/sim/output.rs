@@ -642,7 +642,7 @@ impl Sim {
                 r.samples.loads.push((ids, clients));
             }
             let (ids, clients) = r.samples.loads[i];
-            let s = &self.load_state[i];
+            let s = self.load.state(i);
             let values = [
                 s.last_offered_rps,
                 s.last_served_rps,
@@ -894,7 +894,7 @@ impl Sim {
             *reasons.entry(reason.as_str()).or_default() += n;
         }
         let events_total = self.drained_events.total + self.events.len();
-        let loads: Vec<Value> = self.scenario.loads.iter().zip(&self.load_state).map(|(l, s)| {
+        let loads: Vec<Value> = self.scenario.loads.iter().zip(self.load.states()).map(|(l, s)| {
             let mut v = json!({
                 "target": format!("{}/{}/{}", l.namespace, l.kind, l.name),
                 "offeredRequests": round3(s.offered), "servedRequests": round3(s.served), "droppedRequests": round3(s.dropped),

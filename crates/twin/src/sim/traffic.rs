@@ -28,8 +28,8 @@ impl Sim {
     /// Application start-up time (ms) of the first load entry on a workload (0 if none), by
     /// the index of load entries by target.
     pub fn load_startup_ms(&self, namespace: &str, kind: &str, name: &str) -> u64 {
-        self.load_watch
-            .get(namespace, kind, name)
+        self.load
+            .entries_on(namespace, kind, name)
             .first()
             .map(|&i| self.scenario.loads[i].startup_ms)
             .unwrap_or(0)
@@ -62,7 +62,7 @@ impl Sim {
         let dt = load::TICK_MS as f64 / 1000.0;
         for (i, l) in loads.iter().enumerate() {
             let now = self.now.as_millis();
-            let mut rate = l.rate.at_from(now, &mut self.load_state[i].rate_cursor);
+            let mut rate = l.rate.at_from(now, &mut self.load.state_mut(i).rate_cursor);
             if l.poisson {
                 rate = self.rng.load.poisson(rate * dt) / dt;
             }
@@ -70,7 +70,8 @@ impl Sim {
             // pods see them all (`offered_rate`).
             let clients = l.has_clients();
             let arrivals = clients.then(|| {
-                self.load_state[i]
+                self.load
+                    .state_mut(i)
                     .clients
                     .arrivals(now, rate * dt, l.retries)
             });
@@ -80,11 +81,11 @@ impl Sim {
             };
             // Ready pods, capacities and the model's result, cached per workload (aggregate.rs).
             self.load_step(i, l, offered_rate, dt);
-            let backlog = self.load_state[i].backlog;
-            let n_ready = self.load_cache[i].ready.len();
+            let backlog = self.load.state(i).backlog;
+            let n_ready = self.load.ready(i).len();
             let (t, cpu) = self.load_result(i);
             let t = t.clone_scalars();
-            let s = &mut self.load_state[i];
+            let s = self.load.state_mut(i);
             let failed = match &arrivals {
                 Some(a) => {
                     let settled = s
@@ -140,7 +141,7 @@ impl Sim {
             };
             // Custom metrics (per pod) read the full tick only while an HPA uses them.
             if self.custom_metrics.enabled {
-                let ready = self.load_cache[i].ready.clone();
+                let ready = self.load.ready(i).to_vec();
                 let full = self.load_result(i).0.clone();
                 self.custom_metrics_tick(i, &ready, &full, offered_rate * dt);
             }
@@ -151,7 +152,7 @@ impl Sim {
                     t.latency_ms[0],
                     t.backlog,
                     self.load_per_pod_rps(i).to_vec(),
-                    self.load_cache[i].ready.clone(),
+                    self.load.ready(i).to_vec(),
                 )
             });
             self.accumulate_usage(i, per_pod * dt);
