@@ -70,7 +70,10 @@ fn drained_events_are_the_run_events_and_the_outputs_unchanged() {
             "batch {batch}: {} batches",
             batches.len()
         );
-        assert!(sim.events.len() < batch, "the rest stays in the simulation");
+        assert!(
+            sim.recorder.events().len() < batch,
+            "the rest stays in the simulation"
+        );
         let mut out = sim.into_output();
         let mut all: Vec<EventRecord> = batches.into_iter().flatten().collect();
         all.append(&mut out.events);
@@ -114,7 +117,7 @@ fn events_stay_when_a_step_reads_them() {
     plain.run();
     let (batches, sim) = drained(&s, 10);
     assert!(batches.is_empty());
-    assert!(sim.transcript[0].stdout.contains("Scheduled"));
+    assert!(sim.recorder.transcript()[0].stdout.contains("Scheduled"));
     assert_eq!(files(&sim.output()), files(&plain.output()));
 }
 

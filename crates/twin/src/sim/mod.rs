@@ -31,6 +31,7 @@ pub mod output;
 pub mod pod_table;
 pub mod proportional;
 pub mod provider;
+pub mod recorder;
 pub mod resize;
 pub mod scheduling;
 pub mod scheduling_queue;
@@ -45,7 +46,7 @@ use std::sync::Arc;
 
 use kscale_controllers::scheduler::Scheduler;
 use kscale_model::SimTime;
-use kscale_report::{EventRecord, InvolvedObject, TranscriptEntry};
+use kscale_report::{EventRecord, InvolvedObject};
 
 use crate::error::InputError;
 use crate::latency::Latencies;
@@ -178,14 +179,9 @@ pub struct Sim {
     pub workloads: workloads::WorkloadControllers,
     /// Compiled ReplicaSets.
     pub rs_cache: BTreeMap<ObjKey, workloads::RsCache>,
-    /// Emitted events (those not yet handed out by [`Sim::drain_events`]).
-    pub events: Vec<EventRecord>,
-    /// What the summary keeps of the events handed out by [`Sim::drain_events`].
-    pub drained_events: event_stream::DrainedEvents,
-    /// Step transcript.
-    pub transcript: Vec<TranscriptEntry>,
-    /// Text a successful kubectl step prints on stderr (e.g. "No resources found").
-    pub pending_stderr: String,
+    /// What the run records: events, step transcript, summary counters (see
+    /// [`recorder::Recorder`]).
+    pub recorder: recorder::Recorder,
     /// Warnings about the input.
     pub warnings: Vec<Warning>,
     /// Cost of nodes already removed (USD).
@@ -232,16 +228,12 @@ pub struct Sim {
     pub karpenter: karpenter::KarpenterState,
     /// Disruption of Karpenter's NodePool nodes (commands, budgets' bookkeeping, decisions).
     pub karpenter_disruption: karpenter_disruption::DisruptionState,
-    /// Counters for the summary.
-    pub counters: BTreeMap<&'static str, u64>,
     /// Elastic Pods: per-pod replication state (see `elastic.rs`).
     pub elastic: elastic::ElasticState,
     /// The elastic autoscaler's state.
     pub elastic_scaler: elastic_autoscaler::ElasticScalerState,
     /// Cluster Autoscaler emulation state.
     pub ca: cluster_autoscaler::CaTwin,
-    /// Time from first unschedulable to running, ms, per pod that got there.
-    pub unschedulable_to_running: Vec<u64>,
     /// The priority of pods without a PriorityClass (the global default's value, else 0) and
     /// whether its preemption policy is `Never`, with the [`Store::writes_of`]
     /// PriorityClasses it was found at.
@@ -277,15 +269,11 @@ impl Sim {
             sched_queue: Default::default(),
             workloads: workloads::WorkloadControllers::new(),
             rs_cache: BTreeMap::new(),
-            events: vec![],
-            drained_events: Default::default(),
-            transcript: vec![],
+            recorder: Default::default(),
             warnings: vec![],
-            pending_stderr: String::new(),
             closed_cost: 0.0,
             samples: output::Samples::default(),
             load: Default::default(),
-            counters: BTreeMap::new(),
             karpenter: Default::default(),
             karpenter_disruption: Default::default(),
             startups: vec![],
@@ -305,7 +293,6 @@ impl Sim {
             elastic: Default::default(),
             elastic_scaler: Default::default(),
             ca: Default::default(),
-            unschedulable_to_running: vec![],
             default_priority: Default::default(),
         };
         sim.configure_elastic();
@@ -522,7 +509,7 @@ impl Sim {
         message: String,
         source: &str,
     ) {
-        self.events.push(EventRecord {
+        self.recorder.record_event(EventRecord {
             time: self.now.as_secs_f64(),
             type_: type_.to_string(),
             reason: reason.to_string(),
@@ -590,7 +577,7 @@ impl Sim {
 
     /// Increments a summary counter.
     pub fn count(&mut self, name: &'static str) {
-        *self.counters.entry(name).or_insert(0) += 1;
+        self.recorder.count(name, 1);
     }
 
     /// Renders a virtual time as an RFC 3339 timestamp.

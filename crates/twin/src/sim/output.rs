@@ -888,12 +888,10 @@ impl Sim {
             };
             *pods_final.entry(k).or_insert(0u64) += 1;
         }
-        let steps_failed = self.transcript.iter().filter(|t| t.exit_code != 0).count();
-        let mut reasons = count_reasons(&self.events);
-        for (reason, n) in &self.drained_events.by_reason {
-            *reasons.entry(reason.as_str()).or_default() += n;
-        }
-        let events_total = self.drained_events.total + self.events.len();
+        let transcript = self.recorder.transcript();
+        let steps_failed = transcript.iter().filter(|t| t.exit_code != 0).count();
+        let reasons = self.recorder.events_by_reason();
+        let events_total = self.recorder.events_total();
         let loads: Vec<Value> = self.scenario.loads.iter().zip(self.load.states()).map(|(l, s)| {
             let mut v = json!({
                 "target": format!("{}/{}/{}", l.namespace, l.kind, l.name),
@@ -919,24 +917,25 @@ impl Sim {
             "scenario": self.scenario.name(),
             "seed": self.scenario.seed(),
             "durationSeconds": self.end.as_secs_f64(),
-            "nodes": {"final": self.nodes.len(), "max": max_of("nodes"), "created": self.counters.get("nodesCreated").copied().unwrap_or(0)},
-            "pods": {"final": pods_final, "maxPending": max_of("pods_pending"), "created": self.counters.get("podsCreated").copied().unwrap_or(0), "scheduled": self.counters.get("podsScheduled").copied().unwrap_or(0), "preempted": self.counters.get("preemptions").copied().unwrap_or(0)},
+            "nodes": {"final": self.nodes.len(), "max": max_of("nodes"), "created": self.recorder.counter("nodesCreated")},
+            "pods": {"final": pods_final, "maxPending": max_of("pods_pending"), "created": self.recorder.counter("podsCreated"), "scheduled": self.recorder.counter("podsScheduled"), "preempted": self.recorder.counter("preemptions")},
             "costUsd": round3(self.cost_so_far()),
-            "steps": {"total": self.transcript.len(), "failed": steps_failed},
+            "steps": {"total": transcript.len(), "failed": steps_failed},
             "events": {"total": events_total, "byReason": reasons},
             "loads": loads,
             "podStartup": self.startup_summary(),
             "apiWrites": self.api_writes_summary(),
             "workloads": self.workload_summary(),
-            "counters": self.counters,
+            "counters": self.recorder.counters(),
             "warnings": self.warnings.iter().map(|w| w.to_string()).collect::<Vec<_>>(),
         });
         if !self.elastic.pods.is_empty() {
             v["elastic"] = self.elastic_summary();
         }
-        if !self.unschedulable_to_running.is_empty() {
+        if !self.recorder.unschedulable_to_running_ms().is_empty() {
             let mut t: Vec<f64> = self
-                .unschedulable_to_running
+                .recorder
+                .unschedulable_to_running_ms()
                 .iter()
                 .map(|ms| *ms as f64 / 1000.0)
                 .collect();
@@ -975,7 +974,7 @@ impl Sim {
         let mut m = serde_json::Map::new();
         let mut total = 0;
         for (k, c) in kinds {
-            let n = self.counters.get(c).copied().unwrap_or(0);
+            let n = self.recorder.counter(c);
             total += n;
             m.insert(k.into(), json!(n));
         }
@@ -1018,8 +1017,8 @@ impl Sim {
         RunOutput {
             name: self.scenario.name().to_string(),
             summary: self.summary(None),
-            events: self.events.clone(),
-            transcript: self.transcript.clone(),
+            events: self.recorder.events().to_vec(),
+            transcript: self.recorder.transcript().to_vec(),
             charts: self.charts(&ts.columns),
             timeseries: ts,
         }
@@ -1040,8 +1039,7 @@ impl Sim {
         let (summary, events, transcript, timeseries) = std::thread::scope(|s| {
             let ordering = s.spawn(move || samples.into_timeseries());
             let summary = self.summary_with(None, &maxima);
-            let events = std::mem::take(&mut self.events);
-            let transcript = std::mem::take(&mut self.transcript);
+            let (events, transcript) = self.recorder.take_events_and_transcript();
             // Freed on a thread of its own, which nobody waits for (where none can be
             // started, the failed spawn drops it here).
             let _ = std::thread::Builder::new()
