@@ -186,8 +186,8 @@ pub struct Sim {
     pub warnings: Vec<Warning>,
     /// Cost of nodes already removed (USD).
     pub closed_cost: f64,
-    /// Time-series samples.
-    pub samples: output::Samples,
+    /// The time-series sampler (see [`output::Sampler`]).
+    pub sampler: output::Sampler,
     /// The scenario.
     pub scenario: Arc<Scenario>,
     /// The load model's state: per load entry its totals and cache, the entries by target
@@ -210,13 +210,8 @@ pub struct Sim {
     /// Pods bound to nodes, counted by priority (the scheduler's priority floor; see
     /// [`Sim::note_bound`]).
     pub bound_priorities: BTreeMap<i32, u32>,
-    /// Nodes counted by what the sampler's node columns show (kept on node additions and
-    /// removals, counted again after a label change).
-    pub node_kinds: output::NodeKinds,
     /// The HPA controller's state between syncs (see [`hpa::HpaController`]).
     pub hpa: hpa::HpaController,
-    /// The pods per class as of the last sample (see `output.rs`).
-    pub pod_counts: output::PodCounts,
     /// Custom and external metrics (see `custom_metrics.rs`).
     pub custom_metrics: custom_metrics::CustomMetrics,
     /// The kubelets' eviction managers: pods' working sets, restart back-offs, OOM kills and
@@ -272,17 +267,15 @@ impl Sim {
             recorder: Default::default(),
             warnings: vec![],
             closed_cost: 0.0,
-            samples: output::Samples::default(),
+            sampler: Default::default(),
             load: Default::default(),
             karpenter: Default::default(),
             karpenter_disruption: Default::default(),
             startups: vec![],
             hpa: hpa::HpaController::new(),
-            pod_counts: Default::default(),
             custom_metrics: Default::default(),
             eviction: Default::default(),
             bound_priorities: BTreeMap::new(),
-            node_kinds: Default::default(),
             offerings_cache: std::sync::OnceLock::new(),
             metrics: Default::default(),
             cpa_polling: BTreeMap::new(),

@@ -45,6 +45,20 @@ pub struct Samples {
     node_cols: [HashMap<String, usize>; 3],
 }
 
+/// The time-series sampler's state (the twin's own; no upstream counterpart): the samples
+/// taken so far and what it keeps between samples so that one reads a few counts instead of
+/// every pod and node — the pods per class and the nodes per kind.
+#[derive(Debug, Default)]
+pub struct Sampler {
+    /// The samples taken so far.
+    samples: Samples,
+    /// The pods per class as of the last sample.
+    pod_counts: PodCounts,
+    /// Nodes counted by what the node columns show (kept on node additions and removals,
+    /// counted again after a label change).
+    node_kinds: NodeKinds,
+}
+
 /// What the node columns show of a node: capacity type, instance type and node group.
 pub type NodeKind = (String, String, Option<String>);
 
@@ -290,12 +304,12 @@ impl Sim {
                 .sum::<f64>()
     }
 
-    /// Brings [`Sim::pod_counts`] up to date: the pods changed since the last sample (the pod
+    /// Brings the sampler's pods per class up to date: the pods changed since the last sample (the pod
     /// table's sampler journal) are counted again, the removed ones no more.
     fn update_pod_counts(&mut self) {
         let (touched, departed) = self.pods.take_counts_journal();
         for class in departed {
-            self.pod_counts.add(class, -1);
+            self.sampler.pod_counts.add(class, -1);
         }
         for id in touched {
             let Some(p) = self.pods.get_quiet_mut(id) else {
@@ -304,8 +318,8 @@ impl Sim {
             p.marks.count_touched = false;
             let class = pod_class(p);
             let old = std::mem::replace(&mut p.marks.counted, class);
-            self.pod_counts.add(old, -1);
-            self.pod_counts.add(class, 1);
+            self.sampler.pod_counts.add(old, -1);
+            self.sampler.pod_counts.add(class, 1);
         }
     }
 
@@ -313,6 +327,7 @@ impl Sim {
     pub fn take_sample(&mut self) {
         let t = self.now.as_secs_f64();
         if self
+            .sampler
             .samples
             .rows
             .last()
@@ -321,15 +336,15 @@ impl Sim {
         {
             return;
         }
-        if self.node_kinds.labels_epoch != self.store.changes().at(Topic::NodeMetadata) {
-            self.node_kinds = NodeKinds {
+        if self.sampler.node_kinds.labels_epoch != self.store.changes().at(Topic::NodeMetadata) {
+            self.sampler.node_kinds = NodeKinds {
                 counts: self.recount_node_kinds(),
                 labels_epoch: self.store.changes().at(Topic::NodeMetadata),
             };
         }
         self.update_pod_counts();
         // Taken out while the sample is filled from the rest of the state.
-        let mut samples = std::mem::replace(&mut self.samples, Samples::empty());
+        let mut samples = std::mem::replace(&mut self.sampler.samples, Samples::empty());
         let width = samples.names.len();
         let mut r = Row {
             samples: &mut samples,
@@ -338,7 +353,7 @@ impl Sim {
         self.fill_sample(&mut r, t);
         let values = r.values;
         samples.rows.push(values);
-        self.samples = samples;
+        self.sampler.samples = samples;
     }
 
     /// Per VPA and container: the recommendation's target and bounds (cpu in cores, memory in
@@ -458,9 +473,9 @@ impl Sim {
             for p in self.pods.values() {
                 recount.add(pod_class(p), 1);
             }
-            assert_eq!(recount, self.pod_counts, "incremental pod counts");
+            assert_eq!(recount, self.sampler.pod_counts, "incremental pod counts");
         }
-        let c = &self.pod_counts;
+        let c = &self.sampler.pod_counts;
         let (running, ready, pending, unsched, term) = (
             c.running,
             c.ready,
@@ -497,7 +512,7 @@ impl Sim {
             );
         }
         // Nodes by capacity type, instance type and node group (from the counts per kind).
-        for ((capacity_type, instance_type, group), &n) in &self.node_kinds.counts {
+        for ((capacity_type, instance_type, group), &n) in &self.sampler.node_kinds.counts {
             let values = [Some(capacity_type), Some(instance_type), group.as_ref()];
             for (k, value) in values.into_iter().enumerate() {
                 let Some(value) = value else { continue };
@@ -709,7 +724,7 @@ impl Sim {
         (active, ready)
     }
 
-    /// Counts node `name` in (`added`) or out of [`Sim::node_kinds`]: called on every node
+    /// Counts node `name` in (`added`) or out of the sampler's nodes per kind: called on every node
     /// addition and removal while the node is in `nodes`, and around any change of what
     /// [`NodeKind`] shows other than labels.
     pub(crate) fn node_kind_counted(&mut self, name: &str, added: bool) {
@@ -717,7 +732,7 @@ impl Sim {
             return;
         };
         let kind = node_kind(n);
-        let counts = &mut self.node_kinds.counts;
+        let counts = &mut self.sampler.node_kinds.counts;
         if added {
             *counts.entry(kind).or_default() += 1;
         } else if let Some(c) = counts.get_mut(&kind) {
@@ -752,11 +767,11 @@ impl Sim {
                 ));
             }
         }
-        if let Some(a) = &self.samples.rs_attribution
+        if let Some(a) = &self.sampler.samples.rs_attribution
             && a.rs_epoch == self.store.changes().at(Topic::ReplicaSetCaches)
-            && a.deploy_generation == self.samples.deploy_generation
+            && a.deploy_generation == self.sampler.samples.deploy_generation
         {
-            let fresh = self.rs_attribution(&self.samples);
+            let fresh = self.rs_attribution(&self.sampler.samples);
             if fresh != *a {
                 return Err(format!(
                     "sampler: ReplicaSets' Deployments {:?} != recount {:?} (a ReplicaSet cache stored or removed without recording Topic::ReplicaSetCaches)",
@@ -764,20 +779,20 @@ impl Sim {
                 ));
             }
         }
-        if self.samples.deploy_members == Some(self.store.membership_of("Deployment")) {
+        if self.sampler.samples.deploy_members == Some(self.store.membership_of("Deployment")) {
             let stored: Vec<&ObjKey> = self
                 .store
                 .list("Deployment", None)
                 .map(|(k, _)| k)
                 .collect();
-            let kept: Vec<&ObjKey> = self.samples.deploy.iter().map(|d| &d.key).collect();
+            let kept: Vec<&ObjKey> = self.sampler.samples.deploy.iter().map(|d| &d.key).collect();
             if stored != kept {
                 return Err(format!(
                     "sampler: Deployments {kept:?} != stored {stored:?} (a Deployment created or deleted without Store::membership_of changing)"
                 ));
             }
         }
-        for d in &self.samples.deploy {
+        for d in &self.sampler.samples.deploy {
             if let Some((at, desired)) = d.desired
                 && let Some((v, updated)) = self.store.get_updated(&d.key)
                 && updated == at
@@ -791,12 +806,12 @@ impl Sim {
                 ));
             }
         }
-        if self.node_kinds.labels_epoch == self.store.changes().at(Topic::NodeMetadata) {
+        if self.sampler.node_kinds.labels_epoch == self.store.changes().at(Topic::NodeMetadata) {
             let fresh = self.recount_node_kinds();
-            if fresh != self.node_kinds.counts {
+            if fresh != self.sampler.node_kinds.counts {
                 return Err(format!(
                     "nodes by kind {:?} != recount {fresh:?} (a node added, removed or changed without node_kind_counted)",
-                    self.node_kinds.counts
+                    self.sampler.node_kinds.counts
                 ));
             }
         }
@@ -846,10 +861,11 @@ impl Sim {
 
     /// The time series with the union of all sampled columns.
     pub fn timeseries(&self) -> TimeSeries {
-        let order = self.samples.order();
+        let order = self.sampler.samples.order();
         TimeSeries {
-            columns: self.samples.columns(&order),
+            columns: self.sampler.samples.columns(&order),
             rows: self
+                .sampler
                 .samples
                 .rows
                 .iter()
@@ -861,7 +877,7 @@ impl Sim {
 
     /// The run's summary (summary.json).
     pub fn summary(&self, wall_ms: Option<u128>) -> Value {
-        self.summary_with(wall_ms, &SummaryMaxima::of(&self.samples))
+        self.summary_with(wall_ms, &SummaryMaxima::of(&self.sampler.samples))
     }
 
     /// [`Sim::summary`] with the time series' maxima given (the samples may be gone).
@@ -1029,10 +1045,10 @@ impl Sim {
     /// the rest of the cluster state freed on a second thread (not waited for).
     pub fn into_output(mut self) -> RunOutput {
         let name = self.scenario.name().to_string();
-        let columns = self.samples.columns(&self.samples.order());
+        let columns = self.sampler.samples.columns(&self.sampler.samples.order());
         let charts = self.charts(&columns);
         drop(columns);
-        let samples = std::mem::take(&mut self.samples);
+        let samples = std::mem::take(&mut self.sampler.samples);
         let maxima = SummaryMaxima::of(&samples);
         // A second thread orders the time series (freeing each sampled row as it is copied)
         // while this one writes the summary, then frees the cluster state.

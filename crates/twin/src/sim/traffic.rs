@@ -122,16 +122,17 @@ impl Sim {
                     violated = true;
                 }
             }
-            if let Some(Some(ticks)) = self.slo.ticks.get_mut(i) {
-                ticks.push(super::slo::TickRecord {
+            self.slo.record_tick(
+                i,
+                super::slo::TickRecord {
                     at_ms: now,
                     p99_ms: t.latency_ms[2] as f32,
                     served: t.served as f32,
                     failed: failed as f32,
                     offered: (rate * dt) as f32,
                     violated,
-                });
-            }
+                },
+            );
             // Per-pod CPU for the metrics pipeline (an average per ready pod of this workload:
             // the HPA and the elastic autoscaler use sums over pods, which this keeps exact).
             let per_pod = if n_ready == 0 {
