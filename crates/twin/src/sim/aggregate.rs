@@ -135,7 +135,7 @@ impl LoadWatch {
 /// The load model's state at run time (kscale's own model of traffic, see [`crate::load`]; it
 /// has no upstream counterpart): per load entry, what it accumulated ([`load::LoadState`]: its
 /// counters, clients and last tick) and its cache of ready pods, capacities, last result and
-/// CPU cohorts ([`LoadCache`]); the load entries by target; the scratch marks of the caches'
+/// CPU cohorts (`LoadCache`); the load entries by target; the scratch marks of the caches'
 /// rebuilds. Empty until [`LoadModel::init`], once the scenario's objects exist.
 #[derive(Debug, Default)]
 pub struct LoadModel {
