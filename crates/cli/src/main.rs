@@ -692,11 +692,11 @@ fn run(
     }
     let simulated = started.elapsed();
     // The rows still held follow those handed over; then the output's column order.
-    if let Err(e) = writer.samples(&sim.samples.drain()) {
+    if let Err(e) = writer.samples(&sim.drain_samples()) {
         eprintln!("error: {e}");
         return ExitCode::from(1);
     }
-    let order = sim.samples.column_order();
+    let order = sim.sample_column_order();
     let mut output = sim.into_output();
     if let Err(e) = writer.finish_spilled(&mut output, &order) {
         eprintln!("error: {e}");

@@ -63,8 +63,13 @@ fn bench(c: &mut Criterion) {
         b.iter(|| {
             let mut sim = Sim::new(scenario.clone()).unwrap();
             sim.run();
-            assert!(sim.events.iter().any(|e| e.reason == "SuccessfulRescale"));
-            sim.events.len()
+            assert!(
+                sim.recorder
+                    .events()
+                    .iter()
+                    .any(|e| e.reason == "SuccessfulRescale")
+            );
+            sim.recorder.events().len()
         })
     });
     g.finish();

@@ -143,7 +143,7 @@ pub fn run_variant(
         .scenario
         .loads
         .iter()
-        .zip(&sim.load_state)
+        .zip(sim.load.states())
         .filter(|(l, _)| format!("{}/{}/{}", l.namespace, l.kind, l.name) == workload)
         .collect();
     let slo_violation_seconds = loads

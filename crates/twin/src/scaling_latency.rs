@@ -167,7 +167,8 @@ pub fn measure(
     sim.run();
     let api_writes = pod_writes(&sim) - before;
     if let Some(failed) = sim
-        .transcript
+        .recorder
+        .transcript()
         .iter()
         .find(|e| e.command == run && e.exit_code != 0)
     {

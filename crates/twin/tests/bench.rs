@@ -76,7 +76,8 @@ fn hpas_and_karpenter_follow_the_diurnal_trace() {
     let mut sim = Sim::new(s).unwrap();
     sim.run_checked().unwrap();
     let rescales = sim
-        .events
+        .recorder
+        .events()
         .iter()
         .filter(|e| e.reason == "SuccessfulRescale")
         .count();
@@ -88,7 +89,7 @@ fn hpas_and_karpenter_follow_the_diurnal_trace() {
     let created = summary["pods"]["created"].as_u64().unwrap();
     // 6 Deployments start at ceil(peak × 0.325) replicas: 197 pods in all.
     assert!(created >= 197, "{created}");
-    let launches = sim.counters.get("karpenterLaunches").copied().unwrap_or(0);
+    let launches = sim.recorder.counter("karpenterLaunches");
     // 197 pods of 500m need 7 m5.4xlarge nodes (31 pods each).
     assert!(launches >= 7, "{launches}");
     let ready = sim.pods.values().filter(|p| p.is_ready()).count();

@@ -209,7 +209,8 @@ fn the_component_scales_up_as_the_twins_cluster_autoscaler_does_and_the_pods_run
         .count();
     assert_eq!(running, 5);
     let triggered = sim
-        .events
+        .recorder
+        .events()
         .iter()
         .filter(|e| e.reason == "TriggeredScaleUp")
         .count();

@@ -19,7 +19,8 @@ fn example() -> Sim {
 
 /// Events of one pod with a reason, as (time, message).
 fn events(sim: &Sim, pod: &str, reason: &str) -> Vec<(f64, String)> {
-    sim.events
+    sim.recorder
+        .events()
         .iter()
         .filter(|e| e.involved_object.name == pod && e.reason == reason)
         .map(|e| (e.time, e.message.clone()))
@@ -28,7 +29,8 @@ fn events(sim: &Sim, pod: &str, reason: &str) -> Vec<(f64, String)> {
 
 /// The transcript entry of the step at `at` seconds whose command contains `needle`.
 fn step<'a>(sim: &'a Sim, at: f64, needle: &str) -> &'a kscale_report::TranscriptEntry {
-    sim.transcript
+    sim.recorder
+        .transcript()
         .iter()
         .find(|t| t.at == at && t.command.contains(needle))
         .unwrap_or_else(|| panic!("no step at {at} with {needle}"))
@@ -212,7 +214,8 @@ fn stays_proposed_until_room_appears() {
     assert_eq!(statuses(&get).len(), 1);
     // The filler is deleted at 6m; the request proceeds only once it is gone.
     let gone = sim
-        .events
+        .recorder
+        .events()
         .iter()
         .find(|e| e.involved_object.name == "filler" && e.reason == "Killing")
         .unwrap()
@@ -339,9 +342,11 @@ fn deployment_template_replicas_start_with_the_pod() {
         );
     }
     assert!(
-        sim.transcript[0].stdout.contains("3/3     Running"),
+        sim.recorder.transcript()[0]
+            .stdout
+            .contains("3/3     Running"),
         "{}",
-        sim.transcript[0].stdout
+        sim.recorder.transcript()[0].stdout
     );
 }
 
@@ -414,7 +419,8 @@ fn elastic_autoscaler_meets_the_spike_sooner_than_the_hpa() {
     // The first rescales patch container replicas into the two running pods; pods are added
     // only once those are full (8 instances each).
     let rescales: Vec<_> = ela
-        .events
+        .recorder
+        .events()
         .iter()
         .filter(|x| x.reason == "SuccessfulRescale")
         .map(|x| x.message.clone())

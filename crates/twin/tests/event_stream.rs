@@ -70,7 +70,10 @@ fn drained_events_are_the_run_events_and_the_outputs_unchanged() {
             "batch {batch}: {} batches",
             batches.len()
         );
-        assert!(sim.events.len() < batch, "the rest stays in the simulation");
+        assert!(
+            sim.recorder.events().len() < batch,
+            "the rest stays in the simulation"
+        );
         let mut out = sim.into_output();
         let mut all: Vec<EventRecord> = batches.into_iter().flatten().collect();
         all.append(&mut out.events);
@@ -114,7 +117,7 @@ fn events_stay_when_a_step_reads_them() {
     plain.run();
     let (batches, sim) = drained(&s, 10);
     assert!(batches.is_empty());
-    assert!(sim.transcript[0].stdout.contains("Scheduled"));
+    assert!(sim.recorder.transcript()[0].stdout.contains("Scheduled"));
     assert_eq!(files(&sim.output()), files(&plain.output()));
 }
 
@@ -184,10 +187,10 @@ fn handed_out_samples_are_the_time_series_and_the_summary_unchanged() {
     };
     assert_eq!(sim.run_streaming(500, &mut sink), ControlFlow::Continue(()));
     assert_eq!(sink.calls, 2);
-    assert_eq!(sim.samples.held(), 181 - 2 * SAMPLE_BATCH);
-    assert_eq!(sim.samples.len(), 181);
-    sink.rows.extend(sim.samples.drain());
-    let order = sim.samples.column_order();
+    assert_eq!(sim.samples_held(), 181 - 2 * SAMPLE_BATCH);
+    assert_eq!(sim.samples_taken(), 181);
+    sink.rows.extend(sim.drain_samples());
+    let order = sim.sample_column_order();
     let out = sim.into_output();
     assert!(out.timeseries.rows.is_empty());
     assert_eq!(out.timeseries.columns, expected.timeseries.columns);

@@ -76,7 +76,8 @@ fn using(message: &str) -> i64 {
 fn memory_pressure_evicts_the_largest_consumer_over_request() {
     let sim = run();
     let evicted: Vec<_> = sim
-        .events
+        .recorder
+        .events()
         .iter()
         .filter(|e| e.reason == "Evicted")
         .collect();
@@ -93,12 +94,14 @@ fn memory_pressure_evicts_the_largest_consumer_over_request() {
         assert!(gap >= 10.0 && gap % 10.0 == 0.0, "{gap}");
     }
     let system_oom = sim
-        .events
+        .recorder
+        .events()
         .iter()
         .filter(|e| e.reason == "SystemOOM")
         .count();
     let oom_killed: Vec<_> = sim
-        .events
+        .recorder
+        .events()
         .iter()
         .filter(|e| e.reason == "OOMKilled")
         .collect();
@@ -135,18 +138,20 @@ fn memory_pressure_evicts_the_largest_consumer_over_request() {
     }
     // Each eviction is followed by EvictionThresholdMet on the node, and counted.
     let met = sim
-        .events
+        .recorder
+        .events()
         .iter()
         .filter(|e| e.reason == "EvictionThresholdMet")
         .count();
     assert_eq!(met, evicted.len());
-    let c = sim.workload_counters["default/deployment/leaky"];
+    let c = sim.eviction.counters()["default/deployment/leaky"];
     assert_eq!(
         (c.evictions, c.oom_kills),
         (evicted.len() as u64, oom_killed.len() as u64)
     );
     assert!(
-        !sim.workload_counters
+        !sim.eviction
+            .counters()
             .contains_key("default/deployment/steady")
     );
     // The ReplicaSet replaced the evicted pods (the last one, at 300 s, too): 4 active leaky
@@ -168,11 +173,13 @@ fn memory_pressure_evicts_the_largest_consumer_over_request() {
     );
     // kubectl shows them as Evicted, and describe shows QoS class and oom_score_adj.
     assert!(
-        sim.transcript[1].stdout.contains("0/1     Evicted"),
+        sim.recorder.transcript()[1]
+            .stdout
+            .contains("0/1     Evicted"),
         "{}",
-        sim.transcript[1].stdout
+        sim.recorder.transcript()[1].stdout
     );
-    let d = &sim.transcript[0].stdout;
+    let d = &sim.recorder.transcript()[0].stdout;
     assert!(d.contains("QoS Class:    Guaranteed"), "{d}");
     assert!(
         d.contains("Annotations:  kscale.io/oom-score-adj: app=-997"),

@@ -12,7 +12,8 @@ fn seed002_autoscale_one_pod_at_90_percent_gives_two() {
     let mut sim = Sim::new(Arc::new(Scenario::load(&path).unwrap())).unwrap();
     sim.run_checked().unwrap();
     let rescales: Vec<_> = sim
-        .events
+        .recorder
+        .events()
         .iter()
         .filter(|e| e.reason == "SuccessfulRescale")
         .collect();
@@ -28,7 +29,7 @@ fn seed002_autoscale_one_pod_at_90_percent_gives_two() {
         "at once after the autoscale step: {}",
         rescales[0].time
     );
-    let hpa = &sim.transcript[1];
+    let hpa = &sim.recorder.transcript()[1];
     assert!(hpa.stdout.contains("cpu: 45%/50%"), "{}", hpa.stdout);
     assert_eq!(sim.pods.values().filter(|p| p.is_ready()).count(), 2);
 }
@@ -99,12 +100,14 @@ fn a_spec_change_syncs_at_once_and_keeps_the_period() {
         "    - {at: 5m10s, run: \"kubectl patch hpa web -p '{\\\"spec\\\":{\\\"maxReplicas\\\":2}}'\"}\n",
     );
     assert_eq!(
-        sim.transcript[0].exit_code, 0,
+        sim.recorder.transcript()[0].exit_code,
+        0,
         "{}",
-        sim.transcript[0].stderr
+        sim.recorder.transcript()[0].stderr
     );
     let down: Vec<_> = sim
-        .events
+        .recorder
+        .events()
         .iter()
         .filter(|e| e.reason == "SuccessfulRescale" && e.time > 310.0)
         .collect();
@@ -141,7 +144,7 @@ fn web_with_hpa(requests: &str, steps: &str) -> Sim {
 
 /// `status` of the HPA as the transcript's `kubectl get hpa web -o json` at step `i` shows it.
 fn hpa_status(sim: &Sim, i: usize) -> serde_json::Value {
-    let v: serde_json::Value = serde_json::from_str(&sim.transcript[i].stdout).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&sim.recorder.transcript()[i].stdout).unwrap();
     v["status"].clone()
 }
 
@@ -159,7 +162,8 @@ fn condition(status: &serde_json::Value, t: &str) -> serde_json::Value {
 /// The first SuccessfulRescale event's time and new size.
 fn first_rescale(sim: &Sim) -> (f64, i64) {
     let e = sim
-        .events
+        .recorder
+        .events()
         .iter()
         .find(|e| e.reason == "SuccessfulRescale")
         .expect("the HPA scaled up");
@@ -180,7 +184,8 @@ fn first_rescale(sim: &Sim) -> (f64, i64) {
 fn failed_metrics_keep_the_previous_desired_replicas() {
     let sim = web_with_hpa("{}", "    - {at: 5m, run: kubectl get hpa web -o json}\n");
     assert!(
-        sim.events
+        sim.recorder
+            .events()
             .iter()
             .any(|e| e.reason == "FailedComputeMetricsReplicas"),
         "the metrics fail"
@@ -218,7 +223,7 @@ fn conditions_keep_their_transition_time_while_their_status_holds() {
         "    - {at: 8m, run: kubectl get hpa web -o json}\n    - {at: 12m, run: kubectl get hpa web -o json}\n",
     );
     let json = |i: usize| -> serde_json::Value {
-        serde_json::from_str(&sim.transcript[i].stdout).unwrap()
+        serde_json::from_str(&sim.recorder.transcript()[i].stdout).unwrap()
     };
     let (a, b) = (json(0), json(1));
     let cond = |v: &serde_json::Value, t: &str| condition(&v["status"], t);
@@ -331,5 +336,10 @@ fn a_missing_target_turns_able_to_scale_false() {
     );
     assert_eq!(after["desiredReplicas"], before["desiredReplicas"]);
     assert_eq!(after["currentMetrics"], before["currentMetrics"]);
-    assert!(sim.events.iter().any(|e| e.reason == "FailedGetScale"));
+    assert!(
+        sim.recorder
+            .events()
+            .iter()
+            .any(|e| e.reason == "FailedGetScale")
+    );
 }

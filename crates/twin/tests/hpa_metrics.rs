@@ -35,7 +35,8 @@ fn object_average_value_and_container_utilization() {
     // horizontal.go names an Object metric with an AverageValue target "external metric" in
     // its reason; a real run showed it.)
     let desired: Vec<&str> = sim
-        .events
+        .recorder
+        .events()
         .iter()
         .filter(|e| e.reason == "SuccessfulRescale")
         .map(|e| e.message.as_str())
@@ -50,7 +51,7 @@ fn object_average_value_and_container_utilization() {
     );
     // 300m over 6 pods = 50m per app container of 500m: 10% (with the proxy's 100m request in
     // the sum it would be 8%).
-    let out = &sim.transcript[0].stdout;
+    let out = &sim.recorder.transcript()[0].stdout;
     assert!(out.contains("50/50 (avg), cpu: 10%/50%"), "{out}");
     let ts = sim.timeseries();
     let col = |n: &str| ts.columns.iter().position(|c| c == n).unwrap();
@@ -77,7 +78,8 @@ fn per_hpa_scale_up_tolerance_holds_replicas() {
     // of 0.5 (KEP-4951) holds.
     let cpu = "  - type: Resource\n    resource: {name: cpu, target: {type: Utilization, averageUtilization: 10}}\n";
     let count = |s: &Sim| {
-        s.events
+        s.recorder
+            .events()
             .iter()
             .filter(|e| e.reason == "SuccessfulRescale")
             .count()

@@ -59,7 +59,8 @@ spec:
 }
 
 fn reasons(sim: &Sim, reason: &str) -> Vec<String> {
-    sim.events
+    sim.recorder
+        .events()
         .iter()
         .filter(|e| e.reason == reason)
         .map(|e| e.message.clone())
@@ -108,7 +109,12 @@ fn spot_interruptions_drain_and_replace_nodes() {
     );
     let interrupted = reasons(&sim, "SpotInterrupted");
     assert!(interrupted.len() >= 2, "{interrupted:?}");
-    for e in sim.events.iter().filter(|e| e.reason == "SpotInterrupted") {
+    for e in sim
+        .recorder
+        .events()
+        .iter()
+        .filter(|e| e.reason == "SpotInterrupted")
+    {
         assert!(
             !sim.nodes.contains_key(e.involved_object.name.as_str()),
             "interrupted nodes are gone"
@@ -116,7 +122,7 @@ fn spot_interruptions_drain_and_replace_nodes() {
     }
     // Pods were evicted and came back on replacement nodes.
     assert!(sim.summary(None)["pods"]["created"].as_u64().unwrap() > 2);
-    assert!(sim.counters["karpenterLaunches"] > 2);
+    assert!(sim.recorder.counter("karpenterLaunches") > 2);
 }
 
 #[test]
@@ -127,7 +133,8 @@ fn limits_cap_the_pool() {
     assert_eq!(sim.nodes.len(), 2);
     assert_eq!(sim.pods.values().filter(|p| p.is_ready()).count(), 2);
     assert!(
-        sim.events
+        sim.recorder
+            .events()
             .iter()
             .any(|e| e.source == "karpenter" && e.message.contains("exceed limits"))
     );
@@ -143,7 +150,8 @@ fn consolidates_after_load_falls() {
         "20m",
     );
     assert!(
-        sim.events
+        sim.recorder
+            .events()
             .iter()
             .any(|e| e.reason == "DisruptionTerminating")
     );
@@ -182,7 +190,8 @@ fn node_annotations_and_labels_reach_the_disruption_cache() {
         "consolidated once the annotation is gone"
     );
     let first = sim
-        .events
+        .recorder
+        .events()
         .iter()
         .find(|e| e.reason == "DisruptionTerminating")
         .expect("a disruption");
@@ -275,7 +284,8 @@ fn example_consolidates_and_replaces_with_cheaper_nodes() {
     );
     // Replacement is launched first; the old node drains only after the new one registered.
     let ev = |reason: &str, kind: &str| {
-        sim.events
+        sim.recorder
+            .events()
             .iter()
             .filter(|e| e.reason == reason && e.involved_object.kind == kind)
             .map(|e| e.time)
@@ -284,7 +294,8 @@ fn example_consolidates_and_replaces_with_cheaper_nodes() {
     let launching = ev("DisruptionLaunching", "NodeClaim");
     assert_eq!(launching.len(), replaced.len());
     let first_replace_drain = sim
-        .events
+        .recorder
+        .events()
         .iter()
         .find(|e| {
             e.reason == "DisruptionTerminating"
@@ -318,7 +329,7 @@ fn a_wider_budget_disrupts_several_nodes_at_once() {
 fn zero_budget_blocks_disruption() {
     let sim = run_example(Some("      - nodes: \"0\"\n"));
     assert!(sim.karpenter_disruption.decisions.is_empty());
-    assert!(sim.events.iter().any(|e| e.reason == "DisruptionBlocked"
+    assert!(sim.recorder.events().iter().any(|e| e.reason == "DisruptionBlocked"
         && e.message
             == "No allowed disruptions for disruption reason Underutilized due to blocking budget"));
     assert!(sim.nodes.len() >= 5, "nothing removed");
@@ -339,9 +350,14 @@ fn scheduled_budget_freezes_consolidation_until_its_window_ends() {
         .collect();
     assert!(!under.is_empty(), "{d:?}");
     assert!(under.iter().all(|t| *t >= 28.0 * 60.0), "{under:?}");
-    assert!(sim.events.iter().any(|e| e.reason == "DisruptionBlocked"
-        && e.time < 28.0 * 60.0
-        && e.message.contains("Underutilized")));
+    assert!(
+        sim.recorder
+            .events()
+            .iter()
+            .any(|e| e.reason == "DisruptionBlocked"
+                && e.time < 28.0 * 60.0
+                && e.message.contains("Underutilized"))
+    );
     // The two remaining 1-CPU pods may end on two m5.large nodes: one m5.xlarge for both
     // costs the same, so that is not consolidated (not cheaper).
     assert!(sim.nodes.len() <= 3, "{}", sim.nodes.len());

@@ -41,7 +41,8 @@ fn twin(hog_gib: u32) -> (tempfile::TempDir, kscale_twin::sim::Sim) {
 }
 
 fn events<'a>(sim: &'a kscale_twin::sim::Sim, reason: &str) -> Vec<(f64, &'a str, &'a str)> {
-    sim.events
+    sim.recorder
+        .events()
         .iter()
         .filter(|e| e.reason == reason)
         .map(|e| (e.time, e.involved_object.name.as_str(), e.message.as_str()))
@@ -71,7 +72,8 @@ fn the_kernel_kills_the_highest_oom_score_at_once() {
     );
     // Killed within a second of running over, before the kubelet's 10 s eviction check.
     let started = sim
-        .events
+        .recorder
+        .events()
         .iter()
         .find(|e| e.reason == "Started" && e.involved_object.name.starts_with("hog-"))
         .unwrap()

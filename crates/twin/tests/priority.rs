@@ -63,7 +63,8 @@ spec:
 }
 
 fn reasons(sim: &Sim, reason: &str) -> Vec<String> {
-    sim.events
+    sim.recorder
+        .events()
         .iter()
         .filter(|e| e.reason == reason)
         .map(|e| e.message.clone())
@@ -71,7 +72,7 @@ fn reasons(sim: &Sim, reason: &str) -> Vec<String> {
 }
 
 fn urgent_pods(sim: &Sim) -> Vec<Value> {
-    let v: Value = serde_json::from_str(&sim.transcript[1].stdout).unwrap();
+    let v: Value = serde_json::from_str(&sim.recorder.transcript()[1].stdout).unwrap();
     v["items"].as_array().unwrap().clone()
 }
 
@@ -85,7 +86,7 @@ fn a_pod_of_a_never_class_waits_instead_of_preempting() {
     assert_eq!(pods[0]["spec"]["priority"], 1000);
     assert_eq!(pods[0]["status"]["phase"], "Pending");
     // The class's default, as the API server stores it.
-    let pc: Value = serde_json::from_str(&sim.transcript[2].stdout).unwrap();
+    let pc: Value = serde_json::from_str(&sim.recorder.transcript()[2].stdout).unwrap();
     assert_eq!(pc["preemptionPolicy"], "PreemptLowerPriority");
 }
 

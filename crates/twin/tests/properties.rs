@@ -222,7 +222,7 @@ proptest! {
         std::fs::write(&path, s).unwrap();
         let mut sim = Sim::new(Arc::new(Scenario::load(&path).unwrap())).unwrap();
         sim.run_checked().map_err(TestCaseError::fail)?;
-        let evicted: Vec<_> = sim.events.iter().filter(|e| e.reason == "Evicted").collect();
+        let evicted: Vec<_> = sim.recorder.events().iter().filter(|e| e.reason == "Evicted").collect();
         // One pod per 10 s monitoring period on the (single) node.
         for w in evicted.windows(2) {
             prop_assert!(w[1].time - w[0].time >= 10.0, "{} then {}", w[0].time, w[1].time);
@@ -236,17 +236,17 @@ proptest! {
         }
         let failed = sim.pods.values().filter(|p| p.evicted.is_some()).count();
         prop_assert_eq!(failed, evicted.len());
-        let counted: u64 = sim.workload_counters.values().map(|c| c.evictions).sum();
+        let counted: u64 = sim.eviction.counters().values().map(|c| c.evictions).sum();
         prop_assert_eq!(counted, evicted.len() as u64);
-        let oom = sim.counters.get("oomKills").copied().unwrap_or(0);
-        let node_oom = sim.counters.get("nodeOomKills").copied().unwrap_or(0);
+        let oom = sim.recorder.counter("oomKills");
+        let node_oom = sim.recorder.counter("nodeOomKills");
         if !g.limit {
             // Without a memory limit only the node's OOM killer kills a container.
             prop_assert_eq!(oom, node_oom);
         }
         // The node OOM killer never picks the Guaranteed steady pods (oom_score_adj -997)
         // while a leaky one runs over its request.
-        for e in sim.events.iter().filter(|e| e.reason == "OOMKilled") {
+        for e in sim.recorder.events().iter().filter(|e| e.reason == "OOMKilled") {
             prop_assert!(e.involved_object.name.starts_with("leaky-"), "{}", e.involved_object.name);
         }
         if g.per_request_mi == 0 && g.base_mi <= 500 {

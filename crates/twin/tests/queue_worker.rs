@@ -14,7 +14,8 @@ fn run() -> Sim {
 fn scales_on_queue_length_then_on_the_rate() {
     let sim = run();
     let rescales: Vec<(f64, &str)> = sim
-        .events
+        .recorder
+        .events()
         .iter()
         .filter(|e| e.reason == "SuccessfulRescale")
         .map(|e| (e.time, e.message.as_str()))
@@ -56,14 +57,20 @@ fn scales_on_queue_length_then_on_the_rate() {
     );
     // kubectl's TARGETS column for an External AverageValue and a Pods metric.
     assert!(
-        sim.transcript[0].stdout.contains("150/20 (avg), 10/8"),
+        sim.recorder.transcript()[0]
+            .stdout
+            .contains("150/20 (avg), 10/8"),
         "{}",
-        sim.transcript[0].stdout
+        sim.recorder.transcript()[0].stdout
     );
-    assert!(sim.transcript[1].stdout.contains("0/20 (avg), 7500m/8"));
+    assert!(
+        sim.recorder.transcript()[1]
+            .stdout
+            .contains("0/20 (avg), 7500m/8")
+    );
     // Nothing is lost but the 17 s × 20 jobs/s offered before the first worker was ready (the
     // queue limit is large): a queue consumer trades latency for drops.
-    let s = &sim.load_state[0];
+    let s = sim.load.state(0);
     assert_eq!((s.dropped, s.rejected), (340.0, 0.0));
 }
 

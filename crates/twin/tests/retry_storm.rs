@@ -38,7 +38,7 @@ fn close(a: f64, b: f64) -> bool {
 fn retries_on_an_overloaded_service_make_a_retry_storm() {
     let plain = run("      timeout: 2s\n");
     let storm = run("      timeout: 2s\n      retries: {attempts: 3, backoff: 1s}\n");
-    let (p, s) = (&plain.load_state[0], &storm.load_state[0]);
+    let (p, s) = (plain.load.state(0), storm.load.state(0));
     // The same users: retries are not new requests.
     assert_eq!(p.offered, s.offered);
     assert!(p.offered > 17_000.0, "{}", p.offered);
@@ -121,7 +121,7 @@ fn retries_on_an_overloaded_service_make_a_retry_storm() {
 #[test]
 fn entries_without_a_client_model_keep_their_outputs() {
     let sim = run("");
-    let s = &sim.load_state[0];
+    let s = sim.load.state(0);
     assert_eq!((s.timed_out, s.attempts, s.failed), (0.0, 0.0, 0.0));
     let out = sim.output();
     let load = out.summary["loads"][0].as_object().unwrap();
@@ -151,7 +151,7 @@ fn entries_without_a_client_model_keep_their_outputs() {
             .iter()
             .any(|c| c.ends_with("/timed_out_rps"))
     );
-    assert_eq!(sim.load_state[0].clients.retrying(), 0.0);
+    assert_eq!(sim.load.state(0).clients.retrying(), 0.0);
 }
 
 #[test]

@@ -15,7 +15,7 @@ fn run() -> Sim {
 fn caches_match_a_recount_and_a_missed_change_is_caught() {
     let sim = run();
     // The run added and removed nodes, and sampled every ReplicaSet.
-    assert!(sim.counters.get("nodesCreated").copied().unwrap_or(0) >= 6);
+    assert!(sim.recorder.counter("nodesCreated") >= 6);
     assert!(
         sim.rs_cache
             .values()

@@ -10,9 +10,9 @@ struct Outcome {
 
 fn run(file: &str) -> Outcome {
     let sim = common::run_example(&format!("seed001/{file}"));
-    let s = &sim.load_state[0];
+    let s = sim.load.state(0);
     Outcome {
-        oom_kills: sim.counters.get("oomKills").copied().unwrap_or(0),
+        oom_kills: sim.recorder.counter("oomKills"),
         drop_ratio: s.dropped / s.offered,
         slo_violation_s: s.slo_violation_s,
     }

@@ -17,7 +17,11 @@ fn run_file(path: &Path) -> Sim {
 }
 
 fn events<'a>(sim: &'a Sim, reason: &str) -> Vec<&'a kscale_report::EventRecord> {
-    sim.events.iter().filter(|e| e.reason == reason).collect()
+    sim.recorder
+        .events()
+        .iter()
+        .filter(|e| e.reason == reason)
+        .collect()
 }
 
 fn decisions(sim: &Sim) -> Vec<Value> {
@@ -199,7 +203,8 @@ fn seed003_spot_first_fallback_to_on_demand_and_scale_down() {
     assert_eq!(d[0]["detail"]["triggeredBy"].as_array().unwrap().len(), 2);
     // The status ConfigMap at minute 16, as `kubectl get configmap cluster-autoscaler-status`.
     let status = sim
-        .transcript
+        .recorder
+        .transcript()
         .iter()
         .find(|t| t.command.contains("cluster-autoscaler-status"))
         .unwrap();
@@ -227,7 +232,7 @@ fn seed003_spot_first_fallback_to_on_demand_and_scale_down() {
     assert!(od_part.contains("unregistered: 1"), "{}", status.stdout);
     // Same inputs and seed, same events and summary.
     let again = run_file(&path);
-    assert_eq!(again.events, sim.events);
+    assert_eq!(again.recorder.events(), sim.recorder.events());
     assert_eq!(again.summary(None), s);
 }
 

@@ -31,7 +31,8 @@ fn pods(stdout: &str) -> Vec<(String, String, String)> {
 
 fn step<'a>(sim: &'a Sim, command: &str, at: f64) -> &'a str {
     let t = sim
-        .transcript
+        .recorder
+        .transcript()
         .iter()
         .find(|t| t.command == command && t.at == at)
         .unwrap_or_else(|| panic!("no step {command} at {at}"));
@@ -63,7 +64,8 @@ fn seed004_walkthrough() {
         .2
         .clone();
     let preempted: Vec<_> = sim
-        .events
+        .recorder
+        .events()
         .iter()
         .filter(|e| e.reason == "Preempted")
         .collect();
@@ -118,7 +120,8 @@ fn seed004_walkthrough() {
     // Steps 7-8: with 4 nginx replicas the cluster has 5 Karpenter nodes / 10 cores, the CPA
     // raises dummy-app to 2, and a sixth node comes.
     let cpa: Vec<_> = sim
-        .events
+        .recorder
+        .events()
         .iter()
         .filter(|e| e.reason == "ScalingTarget")
         .collect();

@@ -59,7 +59,7 @@ fn run(steps: &[(&str, &str)]) -> Sim {
 }
 
 fn out(sim: &Sim, i: usize) -> (&str, &str, i32) {
-    let t = &sim.transcript[i];
+    let t = &sim.recorder.transcript()[i];
     (t.stdout.as_str(), t.stderr.as_str(), t.exit_code)
 }
 
@@ -148,7 +148,8 @@ fn patch_rolls_out_a_new_replicaset() {
     assert_eq!(code, 1);
     assert!(err.contains("spec.replicas: Invalid value: -1"), "{err}");
     let events: Vec<&str> = sim
-        .events
+        .recorder
+        .events()
         .iter()
         .filter(|e| e.reason == "ScalingReplicaSet")
         .map(|e| e.message.as_str())
@@ -279,7 +280,12 @@ fn get_events_lists_in_api_key_order_with_node_events_in_default() {
 fn a_pdb_created_before_its_pods_records_no_pods() {
     // disruption.go trySync: the PDB `web` is created with its Deployment, before any pod.
     let sim = run(&[]);
-    let no_pods: Vec<_> = sim.events.iter().filter(|e| e.reason == "NoPods").collect();
+    let no_pods: Vec<_> = sim
+        .recorder
+        .events()
+        .iter()
+        .filter(|e| e.reason == "NoPods")
+        .collect();
     assert_eq!(no_pods.len(), 1);
     assert_eq!(no_pods[0].message, "No matching pods found");
     assert_eq!(no_pods[0].involved_object.name, "web");

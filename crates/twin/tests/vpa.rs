@@ -222,7 +222,12 @@ fn in_place_or_recreate_resizes_the_running_pods() {
     let vpa = sim.vpa.as_ref().unwrap();
     assert_eq!(vpa.evictions, 0);
     assert!(vpa.resized >= 4, "{}", vpa.resized);
-    let reasons: Vec<&str> = sim.events.iter().map(|e| e.reason.as_str()).collect();
+    let reasons: Vec<&str> = sim
+        .recorder
+        .events()
+        .iter()
+        .map(|e| e.reason.as_str())
+        .collect();
     assert!(reasons.contains(&"InPlaceResizedByVPA"));
     assert!(reasons.contains(&"ResizeCompleted"));
 }

@@ -42,7 +42,7 @@ struct Cohort {
 /// Per pod slot, membership stamps for a load cache's rebuild: a slot is in a set when its
 /// stamp is the rebuild's (no set is allocated, cleared or dropped per rebuild).
 #[derive(Debug, Clone, Default)]
-pub struct SlotMarks {
+struct SlotMarks {
     /// The pod is in the new ready set.
     ready: Vec<u32>,
     /// The pod was a member of a cohort.
@@ -76,7 +76,7 @@ struct Memo {
 
 /// Cached state of one load entry (see the module documentation).
 #[derive(Debug, Clone, Default)]
-pub struct LoadCache {
+struct LoadCache {
     /// The cached pods and capacities are current as of `seen_seq`.
     built: bool,
     /// A workload object of this load changed since the cache was built.
@@ -84,9 +84,9 @@ pub struct LoadCache {
     /// The revision of `Topic::PodPlacement` when built, if a capacity depends on its node's other pods.
     node_epoch: Option<u64>,
     /// Ready pods of the workload, in workload order.
-    pub ready: Vec<u64>,
+    ready: Vec<u64>,
     /// Their capacities (req/s).
-    pub caps: Vec<f64>,
+    caps: Vec<f64>,
     memo: Option<Memo>,
     /// Every ready pod at the last scrape (still ready), accumulating together.
     main: Cohort,
@@ -101,9 +101,7 @@ pub struct LoadCache {
 /// Load entries by target (namespace, kind, name): a lookup table (never iterated) that is
 /// read with borrowed names, without building a key.
 #[derive(Debug, Default, Clone)]
-pub struct LoadWatch(
-    std::collections::HashMap<String, Vec<WatchedTarget>, foldhash::fast::FixedState>,
-);
+struct LoadWatch(std::collections::HashMap<String, Vec<WatchedTarget>, foldhash::fast::FixedState>);
 
 /// A target's namespace and kind, and the load entries on it.
 type WatchedTarget = (String, String, Vec<usize>);
@@ -134,9 +132,85 @@ impl LoadWatch {
     }
 }
 
-/// [`Sim::note_changed`] over the fields it uses, given the ReplicaSet cache of `key` (None
+/// The load model's state at run time (kscale's own model of traffic, see [`crate::load`]; it
+/// has no upstream counterpart): per load entry, what it accumulated ([`load::LoadState`]: its
+/// counters, clients and last tick) and its cache of ready pods, capacities, last result and
+/// CPU cohorts (`LoadCache`); the load entries by target; the scratch marks of the caches'
+/// rebuilds. Empty until [`LoadModel::init`], once the scenario's objects exist.
+#[derive(Debug, Default)]
+pub struct LoadModel {
+    /// What each load entry accumulated.
+    states: Vec<load::LoadState>,
+    /// Each load entry's cache (see the module documentation).
+    caches: Vec<LoadCache>,
+    /// Load entries by target (namespace, kind, name), for invalidating their caches.
+    watch: LoadWatch,
+    /// Scratch membership marks for the caches' rebuilds.
+    marks: SlotMarks,
+}
+
+impl LoadModel {
+    /// Fresh state and one cache per load entry of `loads`.
+    pub fn init(&mut self, loads: &[Load]) {
+        self.states = load::init(loads.len());
+        let mut per_target: BTreeMap<(&str, &str, &str), usize> = BTreeMap::new();
+        for l in loads {
+            *per_target
+                .entry((&l.namespace, &l.kind, &l.name))
+                .or_default() += 1;
+        }
+        self.caches = loads
+            .iter()
+            .map(|l| LoadCache {
+                aggregated: l.memory.is_none()
+                    && per_target[&(l.namespace.as_str(), l.kind.as_str(), l.name.as_str())] == 1,
+                ..Default::default()
+            })
+            .collect();
+        self.watch = LoadWatch::default();
+        for (i, l) in loads.iter().enumerate() {
+            self.watch.add(&l.namespace, &l.kind, &l.name, i);
+        }
+    }
+
+    /// What each load entry accumulated, in scenario order.
+    pub fn states(&self) -> &[load::LoadState] {
+        &self.states
+    }
+
+    /// What load entry `i` accumulated.
+    pub fn state(&self, i: usize) -> &load::LoadState {
+        &self.states[i]
+    }
+
+    /// What load entry `i` accumulated, for its tick to add to.
+    pub fn state_mut(&mut self, i: usize) -> &mut load::LoadState {
+        &mut self.states[i]
+    }
+
+    /// The ready pods load entry `i` serves from, as of its current tick, in workload order.
+    pub fn ready(&self, i: usize) -> &[u64] {
+        &self.caches[i].ready
+    }
+
+    /// The load entries on a target, in scenario order (empty if none).
+    pub fn entries_on(&self, namespace: &str, kind: &str, name: &str) -> &[usize] {
+        self.watch.get(namespace, kind, name)
+    }
+
+    /// A workload object changed: the caches of the loads on it are rebuilt at their next
+    /// tick. `rs` is the ReplicaSet cache of `key` (None for other kinds and for a ReplicaSet
+    /// without one): a ReplicaSet counts for its Deployment (by its owner, or by its
+    /// `<deployment>-<hash>` name once it is gone); one that cannot be attributed invalidates
+    /// every cache.
+    pub fn note_target_changed(&mut self, key: &ObjKey, rs: Option<&RsCache>) {
+        note_target_changed(&self.watch, &mut self.caches, key, rs);
+    }
+}
+
+/// [`LoadModel::note_target_changed`] over the fields it uses, given the ReplicaSet cache of `key` (None
 /// for other kinds and for a ReplicaSet without one).
-pub fn note_target_changed(
+fn note_target_changed(
     watch: &LoadWatch,
     caches: &mut [LoadCache],
     key: &ObjKey,
@@ -170,29 +244,6 @@ pub fn note_target_changed(
 }
 
 impl Sim {
-    /// Creates the caches (one per load entry), once the loads are known.
-    pub fn init_load_caches(&mut self) {
-        let loads = &self.scenario.loads;
-        let mut per_target: BTreeMap<(&str, &str, &str), usize> = BTreeMap::new();
-        for l in loads {
-            *per_target
-                .entry((&l.namespace, &l.kind, &l.name))
-                .or_default() += 1;
-        }
-        self.load_cache = loads
-            .iter()
-            .map(|l| LoadCache {
-                aggregated: l.memory.is_none()
-                    && per_target[&(l.namespace.as_str(), l.kind.as_str(), l.name.as_str())] == 1,
-                ..Default::default()
-            })
-            .collect();
-        self.load_watch = LoadWatch::default();
-        for (i, l) in loads.iter().enumerate() {
-            self.load_watch.add(&l.namespace, &l.kind, &l.name, i);
-        }
-    }
-
     /// Records that a workload object changed (called by `mark_dirty`): the caches of the
     /// loads on it are rebuilt at their next tick. A ReplicaSet counts for its Deployment (by
     /// its owner, or by its `<deployment>-<hash>` name once it is gone); a ReplicaSet that
@@ -202,11 +253,11 @@ impl Sim {
             "ReplicaSet" => self.rs_cache.get(key),
             _ => None,
         };
-        note_target_changed(&self.load_watch, &mut self.load_cache, key, rs);
+        self.load.note_target_changed(key, rs);
     }
 
     fn load_cache_stale(&self, i: usize) -> bool {
-        let c = &self.load_cache[i];
+        let c = &self.load.caches[i];
         !c.built
             || c.dirty
             || c.node_epoch
@@ -217,7 +268,7 @@ impl Sim {
     /// Turns the caches off: every tick recomputes each load's ready pods, capacities and result
     /// and accumulates CPU per pod, as before the caches existed. For the equivalence test.
     pub fn disable_load_caches(&mut self) {
-        for c in &mut self.load_cache {
+        for c in &mut self.load.caches {
             c.uncached = true;
             c.aggregated = false;
         }
@@ -227,7 +278,7 @@ impl Sim {
     /// (`rate` req/s offered for `dt` s on top of the load's backlog).
     pub fn load_step(&mut self, i: usize, l: &Load, rate: f64, dt: f64) {
         if self.load_cache_stale(i) {
-            let c = &self.load_cache[i];
+            let c = &self.load.caches[i];
             if c.built && !c.dirty && !c.uncached {
                 // Only a node's other pods changed: same ready pods, new capacities.
                 self.refresh_load_caps(i, l);
@@ -235,8 +286,8 @@ impl Sim {
                 self.rebuild_load_cache(i, l);
             }
         }
-        let backlog = self.load_state[i].backlog;
-        let c = &self.load_cache[i];
+        let backlog = self.load.states[i].backlog;
+        let c = &self.load.caches[i];
         if c.memo.as_ref().is_some_and(|m| {
             m.rate.to_bits() == rate.to_bits() && m.backlog.to_bits() == backlog.to_bits()
         }) {
@@ -257,7 +308,7 @@ impl Sim {
             .iter()
             .map(|r| l.idle_cpu_milli + r * l.cpu_milli_per_request)
             .sum();
-        self.load_cache[i].memo = Some(Memo {
+        self.load.caches[i].memo = Some(Memo {
             rate,
             backlog,
             tick,
@@ -267,7 +318,7 @@ impl Sim {
 
     /// The result of load `i`'s current tick: the model's outcome and the CPU used (milli-cores).
     pub fn load_result(&self, i: usize) -> (&load::Tick, f64) {
-        let m = self.load_cache[i].memo.as_ref().expect("load_step ran");
+        let m = self.load.caches[i].memo.as_ref().expect("load_step ran");
         (&m.tick, m.cpu)
     }
 
@@ -278,7 +329,7 @@ impl Sim {
 
     /// Adds `inc` CPU milli-core-seconds to every ready pod of load `i`.
     pub fn accumulate_usage(&mut self, i: usize, inc: f64) {
-        let c = &mut self.load_cache[i];
+        let c = &mut self.load.caches[i];
         if c.aggregated {
             c.main.acc += inc;
             for co in &mut c.cohorts {
@@ -334,12 +385,12 @@ impl Sim {
     fn refresh_load_caps(&mut self, i: usize, l: &Load) {
         debug_assert_eq!(
             self.load_ready(l),
-            self.load_cache[i].ready,
+            self.load.caches[i].ready,
             "load {i}: ready pods changed without a workload change"
         );
-        let (caps, node_dependent) = self.load_caps(l, &self.load_cache[i].ready);
+        let (caps, node_dependent) = self.load_caps(l, &self.load.caches[i].ready);
         let node_epoch = node_dependent.then_some(self.store.changes().at(Topic::PodPlacement));
-        let c = &mut self.load_cache[i];
+        let c = &mut self.load.caches[i];
         if c.caps != caps {
             c.memo = None;
         }
@@ -351,13 +402,13 @@ impl Sim {
         let ready = self.load_ready(l);
         let (caps, node_dependent) = self.load_caps(l, &ready);
         let node_epoch = node_dependent.then_some(self.store.changes().at(Topic::PodPlacement));
-        let c = &mut self.load_cache[i];
+        let c = &mut self.load.caches[i];
         if c.caps != caps || c.ready != ready {
             c.memo = None;
         }
         if c.aggregated && c.ready != ready {
             // Set membership by pod slot (a slot is a present pod's own).
-            let marks = &mut self.load_marks;
+            let marks = &mut self.load.marks;
             let stamp = marks.begin(self.pods.slot_count());
             for id in &ready {
                 if let Some(s) = self.pods.slot_of(*id) {
@@ -387,7 +438,7 @@ impl Sim {
                 if self
                     .pods
                     .slot_of(*id)
-                    .is_some_and(|s| self.load_marks.had[s] == stamp)
+                    .is_some_and(|s| self.load.marks.had[s] == stamp)
                 {
                     continue;
                 }
@@ -424,8 +475,8 @@ impl Sim {
         written: &mut Vec<usize>,
     ) -> Vec<Option<f64>> {
         out.resize(self.pods.slot_count(), None);
-        let mut main = Vec::with_capacity(self.load_cache.len());
-        for (l, c) in self.load_cache.iter_mut().enumerate() {
+        let mut main = Vec::with_capacity(self.load.caches.len());
+        for (l, c) in self.load.caches.iter_mut().enumerate() {
             if !c.aggregated {
                 main.push(None);
                 continue;

@@ -1174,7 +1174,7 @@ impl Sim {
             .iter()
             .map(|d| json!({"time": d.time, "kind": d.kind, "group": d.group, "detail": d.detail}))
             .collect();
-        let c = |k: &str| self.counters.get(k).copied().unwrap_or(0);
+        let c = |k: &str| self.recorder.counter(k);
         let unremovable: BTreeMap<&str, &str> = self
             .ca
             .sd_cache

@@ -159,7 +159,7 @@ impl Sim {
     }
 
     fn workload_values(&self, i: usize, acc: LoadAcc, window_s: f64) -> [f64; 4] {
-        let s = &self.load_state[i];
+        let s = self.load.state(i);
         let in_flight = s.last_served_rps * s.last_latency_ms[0] / 1000.0 + s.backlog;
         [
             acc.served / window_s,

@@ -674,7 +674,7 @@ impl Sim {
                 m
             });
         json!({
-            "requests": self.counters.get("elasticRequests").copied().unwrap_or(0),
+            "requests": self.recorder.counter("elasticRequests"),
             "completed": self.elastic.records.iter().filter(|r| r.outcome == "Unset").count(),
             "timedOut": self.elastic.records.iter().filter(|r| r.outcome == "Timeout").count(),
             "podsByPhase": by_phase,

@@ -40,7 +40,7 @@ pub trait RunSink {
         false
     }
 
-    /// Takes time-series rows (see [`super::output::Samples::drain`]), or breaks.
+    /// Takes time-series rows (see [`Sim::drain_samples`]), or breaks.
     fn samples(&mut self, rows: Vec<Vec<f64>>) -> ControlFlow<()> {
         let _ = rows;
         ControlFlow::Continue(())
@@ -79,23 +79,13 @@ impl Sim {
     /// counts them. Later events follow the returned ones, recorded into `spare` (emptied
     /// first: a caller may hand back an earlier batch's allocation). [`Sim::output`] and
     /// [`Sim::into_output`] then hold only the events recorded since.
-    pub fn drain_events(&mut self, mut spare: Vec<EventRecord>) -> Vec<EventRecord> {
-        spare.clear();
-        let events = std::mem::replace(&mut self.events, spare);
-        self.drained_events.total += events.len();
-        for (reason, n) in super::output::count_reasons(&events) {
-            *self
-                .drained_events
-                .by_reason
-                .entry(reason.to_owned())
-                .or_default() += n;
-        }
-        events
+    pub fn drain_events(&mut self, spare: Vec<EventRecord>) -> Vec<EventRecord> {
+        self.recorder.drain_events(spare)
     }
 
     /// [`Sim::run`], handing the events to `sink` in batches of at least `batch` (at least
     /// one) events as they are recorded, when [`Sim::events_drainable`] (otherwise all of them
-    /// stay in [`Sim::events`]). The events still recorded at the end stay in [`Sim::events`].
+    /// stay in the recorder). The events still recorded at the end stay in the recorder.
     /// `sink` returns a spare buffer for the next events (see [`Sim::drain_events`]), or
     /// breaks: the run stops there (unfinished) and `Break` is returned.
     pub fn run_draining(
@@ -114,9 +104,7 @@ impl Sim {
 
     /// [`Sim::run_draining`] into a [`RunSink`], which also takes the time-series rows in
     /// batches of [`SAMPLE_BATCH`] when it [`RunSink::takes_samples`] (the rows still held at
-    /// the end stay in [`Sim::samples`]: [`output::Samples::drain`] hands them out).
-    ///
-    /// [`output::Samples::drain`]: super::output::Samples::drain
+    /// the end stay in the simulation: [`Sim::drain_samples`] hands them out).
     pub fn run_streaming(&mut self, batch: usize, sink: &mut dyn RunSink) -> ControlFlow<()> {
         let samples = sink.takes_samples();
         let batch = if self.events_drainable() {
@@ -131,15 +119,14 @@ impl Sim {
             let (t, ev) = self.queue.pop().expect("peeked");
             self.now = t;
             self.handle(ev);
-            if self.events.len() >= batch {
+            if self.recorder.events().len() >= batch {
                 let batch = self.drain_events(Vec::new());
                 let spare = sink.events(batch)?;
                 // Nothing was recorded meanwhile: the spare buffer takes the next events.
-                self.events = spare;
-                self.events.clear();
+                self.recorder.reuse_event_buffer(spare);
             }
-            if samples && self.samples.held() >= SAMPLE_BATCH {
-                sink.samples(self.samples.drain())?;
+            if samples && self.samples_held() >= SAMPLE_BATCH {
+                sink.samples(self.drain_samples())?;
             }
         }
         self.finish_run();

@@ -28,6 +28,9 @@
 //!   assumption). Seed 001's "Burstable with a high request and no limit": a high request
 //!   gives a low score, so such a pod is unlikely to be the one killed.
 
+use std::collections::BTreeMap;
+
+use kscale_model::SimTime;
 use kscale_model::quantity::format_bytes;
 use serde::Serialize;
 
@@ -56,6 +59,91 @@ pub struct WorkloadCounters {
     pub oom_kills: u64,
     /// Pods evicted for node memory pressure.
     pub evictions: u64,
+}
+
+/// The kubelets' memory bookkeeping for node-pressure eviction and OOM kills
+/// (`pkg/kubelet/eviction/eviction_manager.go`): the pods' working sets as the summary API
+/// reports them, whether the monitoring loop runs, which OOM-killed containers wait in their
+/// restart back-off (`CrashLoopBackOff`, `pkg/kubelet/kuberuntime/kuberuntime_manager.go`
+/// `doBackOff`), and the OOM kills and evictions counted per workload for `summary.json`.
+#[derive(Debug, Default)]
+pub struct EvictionManager {
+    /// Memory each pod uses now (bytes), when its load entry models memory.
+    working_sets: BTreeMap<u64, f64>,
+    /// The monitoring loop is running.
+    running: bool,
+    /// Pods whose container is in its restart back-off, until when.
+    crash_backoff: BTreeMap<u64, SimTime>,
+    /// OOM kills and evictions per workload (`namespace/kind/name`).
+    counters: BTreeMap<String, WorkloadCounters>,
+}
+
+impl EvictionManager {
+    /// Asks for the monitoring loop: true if it was not running yet (the caller queues its
+    /// first check).
+    pub fn start(&mut self) -> bool {
+        !std::mem::replace(&mut self.running, true)
+    }
+
+    /// The pod's working set (bytes) as the load model set it, if it did.
+    pub fn working_set(&self, id: u64) -> Option<f64> {
+        self.working_sets.get(&id).copied()
+    }
+
+    /// The pods with a modelled working set, by id.
+    pub fn working_sets(&self) -> impl Iterator<Item = (u64, f64)> + '_ {
+        self.working_sets.iter().map(|(&id, &m)| (id, m))
+    }
+
+    /// The load model sets the pod's working set (bytes).
+    pub fn set_working_set(&mut self, id: u64, bytes: f64) {
+        self.working_sets.insert(id, bytes);
+    }
+
+    /// The pod is gone: its working set is dropped.
+    pub fn pod_gone(&mut self, id: u64) {
+        self.working_sets.remove(&id);
+    }
+
+    /// The pod's container was OOM-killed: its working set is dropped and the kill counted
+    /// for `workload`.
+    pub fn oom_killed(&mut self, id: u64, workload: String) {
+        self.working_sets.remove(&id);
+        self.counters.entry(workload).or_default().oom_kills += 1;
+    }
+
+    /// The pod was evicted: its back-off and working set are dropped and the eviction
+    /// counted for `workload`.
+    pub fn evicted(&mut self, id: u64, workload: String) {
+        self.crash_backoff.remove(&id);
+        self.working_sets.remove(&id);
+        self.counters.entry(workload).or_default().evictions += 1;
+    }
+
+    /// The pod's container waits in its restart back-off until `until`.
+    pub fn back_off(&mut self, id: u64, until: SimTime) {
+        self.crash_backoff.insert(id, until);
+    }
+
+    /// The pod's container runs again: its back-off is over.
+    pub fn restarted(&mut self, id: u64) {
+        self.crash_backoff.remove(&id);
+    }
+
+    /// When the pod's restart back-off ends, if it is in one.
+    pub fn backoff_until(&self, id: u64) -> Option<SimTime> {
+        self.crash_backoff.get(&id).copied()
+    }
+
+    /// Whether the pod's container is in its restart back-off (no process to kill).
+    pub fn in_backoff(&self, id: u64) -> bool {
+        self.crash_backoff.contains_key(&id)
+    }
+
+    /// OOM kills and evictions per workload (`namespace/kind/name`) that had one.
+    pub fn counters(&self) -> &BTreeMap<String, WorkloadCounters> {
+        &self.counters
+    }
 }
 
 /// What the eviction manager knows of one pod when ranking.
@@ -127,8 +215,7 @@ fn page_quantity(bytes: f64) -> String {
 impl Sim {
     /// Starts the eviction managers' loop (once), when some pod's memory can grow.
     pub fn start_eviction_checks(&mut self) {
-        if !self.eviction_running {
-            self.eviction_running = true;
+        if self.eviction.start() {
             self.queue.push(
                 self.now.plus_millis(MONITORING_PERIOD_MS),
                 Event::EvictionCheck,
@@ -138,8 +225,8 @@ impl Sim {
 
     /// The working set of a pod now (bytes): the load model's memory, else its request.
     pub fn pod_memory_usage(&self, id: u64) -> f64 {
-        match self.memory_usage.get(&id) {
-            Some(m) => *m,
+        match self.eviction.working_set(id) {
+            Some(m) => m,
             None => self
                 .pods
                 .get(&id)
@@ -177,9 +264,9 @@ impl Sim {
         // Requests fit the allocatable, so only a node with a pod above its request can run
         // out of memory.
         let mut names = std::collections::BTreeSet::new();
-        for (id, m) in &self.memory_usage {
-            if let Some(p) = self.pods.get(id)
-                && *m > p.template.requests.memory as f64
+        for (id, m) in self.eviction.working_sets() {
+            if let Some(p) = self.pods.get(&id)
+                && m > p.template.requests.memory as f64
                 && let Some(n) = &p.node
             {
                 names.insert(n.clone());
@@ -203,7 +290,7 @@ impl Sim {
                     let usage = self.pod_memory_usage(p.id);
                     used += usage;
                     // A container in its restart back-off has no process to kill.
-                    if self.crash_backoff.contains_key(&p.id) {
+                    if self.eviction.in_backoff(p.id) {
                         continue;
                     }
                     let critical =
@@ -251,9 +338,9 @@ impl Sim {
         // Requests fit the allocatable, so only a node with a pod above its request can be
         // under pressure: only those nodes are examined.
         let mut names = std::collections::BTreeSet::new();
-        for (id, m) in &self.memory_usage {
-            if let Some(p) = self.pods.get(id)
-                && *m > p.template.requests.memory as f64
+        for (id, m) in self.eviction.working_sets() {
+            if let Some(p) = self.pods.get(&id)
+                && m > p.template.requests.memory as f64
                 && let Some(n) = &p.node
             {
                 names.insert(n.clone());
@@ -342,8 +429,7 @@ impl Sim {
         p.evicted = Some(message.clone());
         p.ready_changed = Some(self.now);
         self.pod_changed(id, ChangeType::Modified);
-        self.crash_backoff.remove(&id);
-        self.memory_usage.remove(&id);
+        self.eviction.evicted(id, workload);
         if let Some(n) = node.as_ref().and_then(|n| self.nodes.get_mut(n))
             && let Some(i) = n.info.pods.iter().position(|x| x.id == id)
         {
@@ -353,10 +439,6 @@ impl Sim {
             self.note_unbound(x.priority);
         }
         self.count("evictions");
-        self.workload_counters
-            .entry(workload)
-            .or_default()
-            .evictions += 1;
         self.emit("Warning", "Evicted", "Pod", &ns, &name, message, "kubelet");
         self.store.record(Topic::PodPlacement);
         self.owner_changed_pub(id);

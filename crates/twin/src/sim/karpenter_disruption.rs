@@ -1271,7 +1271,7 @@ impl Sim {
                     "savingsUsdPerHour": (r.savings * 10_000.0).round() / 10_000.0})
             })
             .collect();
-        let c = |k: &str| self.counters.get(k).copied().unwrap_or(0);
+        let c = |k: &str| self.recorder.counter(k);
         Some(json!({
             "launches": c("karpenterLaunches"),
             "nodesDisrupted": c("karpenterDisruptions"),

@@ -43,11 +43,11 @@ impl Sim {
         let step = self.scenario.steps[i].clone();
         let (stdout, stderr, code) = match parse_line(&step.run) {
             Ok(inv) => match self.exec(&inv) {
-                Ok(out) => (out, std::mem::take(&mut self.pending_stderr), 0),
+                Ok(out) => (out, self.recorder.take_step_stderr(), 0),
                 Err((out, err)) => (out, err, 1),
             },
             Err(e) if e.may_be_custom_kind() => match self.exec_custom_get(&step.run) {
-                Some(Ok(out)) => (out, std::mem::take(&mut self.pending_stderr), 0),
+                Some(Ok(out)) => (out, self.recorder.take_step_stderr(), 0),
                 Some(Err(err)) => (String::new(), err, 1),
                 None => (String::new(), e.to_string(), 1),
             },
@@ -60,7 +60,7 @@ impl Sim {
                 s + "\n"
             }
         };
-        self.transcript.push(TranscriptEntry {
+        self.recorder.record_step(TranscriptEntry {
             at: self.now.as_secs_f64(),
             command: step.run,
             exit_code: code,
@@ -165,7 +165,7 @@ impl Sim {
                 if cpu_percent.is_some() {
                     // kubectl v1.37 autoscale.go: MarkDeprecated("cpu-percent", ...); cobra
                     // prints this on stderr whenever the flag is set.
-                    self.pending_stderr = "Flag --cpu-percent has been deprecated, Use --cpu with percentage or resource quantity format (e.g., '70%' for utilization or '500m' for milliCPU).".into();
+                    self.recorder.set_step_stderr("Flag --cpu-percent has been deprecated, Use --cpu with percentage or resource quantity format (e.g., '70%' for utilization or '500m' for milliCPU).".into());
                 }
                 self.autoscale(
                     kname(target.kind),
@@ -279,11 +279,8 @@ impl Sim {
                         }
                         if labels {
                             for k in remove.iter().filter(|k| !old.contains_key(*k)) {
-                                if !self.pending_stderr.is_empty() {
-                                    self.pending_stderr.push('\n');
-                                }
-                                self.pending_stderr
-                                    .push_str(&format!("label \"{k}\" not found."));
+                                self.recorder
+                                    .add_step_stderr_line(&format!("label \"{k}\" not found."));
                             }
                         }
                         let mut new = old.clone();
@@ -488,7 +485,8 @@ impl Sim {
                 .join("\n"),
             _ => {
                 if objs.is_empty() {
-                    self.pending_stderr = format!("No resources found in {ns} namespace.");
+                    self.recorder
+                        .set_step_stderr(format!("No resources found in {ns} namespace."));
                     return Some(Ok(String::new()));
                 }
                 let now = self.start_unix_ms + self.now.as_millis() as i64;
@@ -680,7 +678,8 @@ impl Sim {
                     }
                 }
                 if targets.is_empty() {
-                    self.pending_stderr = format!("No resources found in {ns} namespace.");
+                    self.recorder
+                        .set_step_stderr(format!("No resources found in {ns} namespace."));
                     return Ok(String::new());
                 }
             }
@@ -925,7 +924,8 @@ impl Sim {
     /// The recorded events as core/v1 Events, in namespace and name order.
     pub(crate) fn render_events(&self, ns: Option<&str>) -> Vec<Value> {
         let mut out: Vec<(String, String, Value)> = self
-            .events
+            .recorder
+            .events()
             .iter()
             .enumerate()
             .filter_map(|(i, ev)| {
@@ -1026,7 +1026,7 @@ impl Sim {
                 err.push(p.stderr.trim_end().to_string());
             }
         }
-        self.pending_stderr = err.join("\n");
+        self.recorder.set_step_stderr(err.join("\n"));
         Ok(out.join("\n\n"))
     }
 
@@ -1053,7 +1053,8 @@ impl Sim {
                     .unwrap_or("")
                     .to_string();
                 let evs: Vec<DescribeEvent> = self
-                    .events
+                    .recorder
+                    .events()
                     .iter()
                     .filter(|ev| {
                         ev.involved_object.kind == kname(t.kind) && ev.involved_object.name == name

@@ -337,7 +337,7 @@ impl Sim {
         let created = pod.created;
         self.pod_changed(id, ChangeType::Modified);
         if let Some(t) = self.sched_queue.resolved(id) {
-            self.unschedulable_to_running.push(now.since(t));
+            self.recorder.unschedulable_to_running(now.since(t));
         }
         // The workload once, for the record and for its start-up time.
         let (workload, startup_ms) = {
@@ -444,7 +444,7 @@ impl Sim {
         let moved = Some(counts_moved(before, counted(pod)));
         self.store
             .record_object("Pod", &pod.namespace, &pod.name, ChangeType::Modified);
-        *self.counters.entry("apiWritesPodDelete").or_insert(0) += 1;
+        self.recorder.count("apiWritesPodDelete", 1);
         self.sched_queue.remove(pod.priority, pod.created, id);
         let Some(node_name) = pod.node.clone() else {
             // Never bound: the API server removes it at once.
@@ -530,7 +530,7 @@ impl Sim {
             self.resize_node_freed(node_name);
         }
         self.sched_queue.resolved(id);
-        self.memory_usage.remove(&id);
+        self.eviction.pod_gone(id);
         self.sched_queue.forget_events(id);
         self.store.record(Topic::PodPlacement);
         self.cluster_changed();

@@ -31,6 +31,7 @@ pub mod output;
 pub mod pod_table;
 pub mod proportional;
 pub mod provider;
+pub mod recorder;
 pub mod resize;
 pub mod scheduling;
 pub mod scheduling_queue;
@@ -45,7 +46,7 @@ use std::sync::Arc;
 
 use kscale_controllers::scheduler::Scheduler;
 use kscale_model::SimTime;
-use kscale_report::{EventRecord, InvolvedObject, TranscriptEntry};
+use kscale_report::{EventRecord, InvolvedObject};
 
 use crate::error::InputError;
 use crate::latency::Latencies;
@@ -178,24 +179,20 @@ pub struct Sim {
     pub workloads: workloads::WorkloadControllers,
     /// Compiled ReplicaSets.
     pub rs_cache: BTreeMap<ObjKey, workloads::RsCache>,
-    /// Emitted events (those not yet handed out by [`Sim::drain_events`]).
-    pub events: Vec<EventRecord>,
-    /// What the summary keeps of the events handed out by [`Sim::drain_events`].
-    pub drained_events: event_stream::DrainedEvents,
-    /// Step transcript.
-    pub transcript: Vec<TranscriptEntry>,
-    /// Text a successful kubectl step prints on stderr (e.g. "No resources found").
-    pub pending_stderr: String,
+    /// What the run records: events, step transcript, summary counters (see
+    /// [`recorder::Recorder`]).
+    pub recorder: recorder::Recorder,
     /// Warnings about the input.
     pub warnings: Vec<Warning>,
     /// Cost of nodes already removed (USD).
     pub closed_cost: f64,
-    /// Time-series samples.
-    pub samples: output::Samples,
+    /// The time-series sampler (see [`output::Sampler`]).
+    pub sampler: output::Sampler,
     /// The scenario.
     pub scenario: Arc<Scenario>,
-    /// Load-model state per load entry.
-    pub load_state: Vec<crate::load::LoadState>,
+    /// The load model's state: per load entry its totals and cache, the entries by target
+    /// (see [`aggregate::LoadModel`]).
+    pub load: aggregate::LoadModel,
     /// Deployments running the cluster-proportional-autoscaler that are being polled.
     pub cpa_polling: BTreeMap<ObjKey, kscale_components::proportional::ProportionalAutoscaler>,
     /// The Vertical Pod Autoscaler's components, once a VerticalPodAutoscaler exists.
@@ -208,50 +205,30 @@ pub struct Sim {
     /// built once ([`Sim::offerings`]).
     pub offerings_cache:
         std::sync::OnceLock<std::sync::Arc<Vec<kscale_controllers::karpenter::Offering>>>,
-    /// Pods in CrashLoopBackOff, until when.
-    pub crash_backoff: BTreeMap<u64, SimTime>,
     /// The metrics API as HPA reads it (see `metrics.rs`).
     pub metrics: metrics::MetricsApi,
     /// Pods bound to nodes, counted by priority (the scheduler's priority floor; see
     /// [`Sim::note_bound`]).
     pub bound_priorities: BTreeMap<i32, u32>,
-    /// Nodes counted by what the sampler's node columns show (kept on node additions and
-    /// removals, counted again after a label change).
-    pub node_kinds: output::NodeKinds,
     /// The HPA controller's state between syncs (see [`hpa::HpaController`]).
     pub hpa: hpa::HpaController,
-    /// The pods per class as of the last sample (see `output.rs`).
-    pub pod_counts: output::PodCounts,
     /// Custom and external metrics (see `custom_metrics.rs`).
     pub custom_metrics: custom_metrics::CustomMetrics,
-    /// Memory each pod uses now (bytes), for the kubelet's eviction manager.
-    pub memory_usage: BTreeMap<u64, f64>,
-    /// The eviction check loop is running.
-    pub eviction_running: bool,
-    /// OOM kills and evictions per workload (`namespace/kind/name`).
-    pub workload_counters: BTreeMap<String, eviction::WorkloadCounters>,
+    /// The kubelets' eviction managers: pods' working sets, restart back-offs, OOM kills and
+    /// evictions (see [`eviction::EvictionManager`]).
+    pub eviction: eviction::EvictionManager,
     /// Every pod start, in order.
     pub startups: Vec<kubelet::Startup>,
     /// Karpenter emulation state.
     pub karpenter: karpenter::KarpenterState,
     /// Disruption of Karpenter's NodePool nodes (commands, budgets' bookkeeping, decisions).
     pub karpenter_disruption: karpenter_disruption::DisruptionState,
-    /// Counters for the summary.
-    pub counters: BTreeMap<&'static str, u64>,
     /// Elastic Pods: per-pod replication state (see `elastic.rs`).
     pub elastic: elastic::ElasticState,
     /// The elastic autoscaler's state.
     pub elastic_scaler: elastic_autoscaler::ElasticScalerState,
     /// Cluster Autoscaler emulation state.
     pub ca: cluster_autoscaler::CaTwin,
-    /// Time from first unschedulable to running, ms, per pod that got there.
-    pub unschedulable_to_running: Vec<u64>,
-    /// Per load entry: cached ready pods, capacities, last tick and CPU cohorts (aggregate.rs).
-    pub load_cache: Vec<aggregate::LoadCache>,
-    /// Load entries by target (namespace, kind, name), for invalidating their caches.
-    pub load_watch: aggregate::LoadWatch,
-    /// Scratch membership marks for the load caches' rebuilds (aggregate.rs).
-    pub load_marks: aggregate::SlotMarks,
     /// The priority of pods without a PriorityClass (the global default's value, else 0) and
     /// whether its preemption policy is `Never`, with the [`Store::writes_of`]
     /// PriorityClasses it was found at.
@@ -287,28 +264,19 @@ impl Sim {
             sched_queue: Default::default(),
             workloads: workloads::WorkloadControllers::new(),
             rs_cache: BTreeMap::new(),
-            events: vec![],
-            drained_events: Default::default(),
-            transcript: vec![],
+            recorder: Default::default(),
             warnings: vec![],
-            pending_stderr: String::new(),
             closed_cost: 0.0,
-            samples: output::Samples::default(),
-            load_state: vec![],
-            counters: BTreeMap::new(),
+            sampler: Default::default(),
+            load: Default::default(),
             karpenter: Default::default(),
             karpenter_disruption: Default::default(),
             startups: vec![],
             hpa: hpa::HpaController::new(),
-            pod_counts: Default::default(),
             custom_metrics: Default::default(),
-            memory_usage: BTreeMap::new(),
-            eviction_running: false,
-            workload_counters: BTreeMap::new(),
+            eviction: Default::default(),
             bound_priorities: BTreeMap::new(),
-            node_kinds: Default::default(),
             offerings_cache: std::sync::OnceLock::new(),
-            crash_backoff: BTreeMap::new(),
             metrics: Default::default(),
             cpa_polling: BTreeMap::new(),
             vpa: None,
@@ -318,10 +286,6 @@ impl Sim {
             elastic: Default::default(),
             elastic_scaler: Default::default(),
             ca: Default::default(),
-            unschedulable_to_running: vec![],
-            load_cache: vec![],
-            load_watch: Default::default(),
-            load_marks: Default::default(),
             default_priority: Default::default(),
         };
         sim.configure_elastic();
@@ -415,9 +379,8 @@ impl Sim {
         for (i, st) in scenario.steps.iter().enumerate() {
             sim.queue.push(SimTime(st.at.0), Event::Step(i));
         }
-        sim.load_state = crate::load::init(scenario.loads.len());
         sim.init_slo_recorder();
-        sim.init_load_caches();
+        sim.load.init(&scenario.loads);
         if !scenario.loads.is_empty() {
             sim.queue.push(SimTime::ZERO, Event::LoadTick);
             sim.start_metrics();
@@ -539,7 +502,7 @@ impl Sim {
         message: String,
         source: &str,
     ) {
-        self.events.push(EventRecord {
+        self.recorder.record_event(EventRecord {
             time: self.now.as_secs_f64(),
             type_: type_.to_string(),
             reason: reason.to_string(),
@@ -584,7 +547,7 @@ impl Sim {
                 });
                 c.sample_counts.set(counts);
             }
-            aggregate::note_target_changed(&self.load_watch, &mut self.load_cache, &key, rs);
+            self.load.note_target_changed(&key, rs);
             if owner {
                 deployment = rs.and_then(|c| c.owner.clone());
             }
@@ -607,7 +570,7 @@ impl Sim {
 
     /// Increments a summary counter.
     pub fn count(&mut self, name: &'static str) {
-        *self.counters.entry(name).or_insert(0) += 1;
+        self.recorder.count(name, 1);
     }
 
     /// Renders a virtual time as an RFC 3339 timestamp.

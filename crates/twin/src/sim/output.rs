@@ -52,6 +52,20 @@ pub struct Samples {
     node_cols: [HashMap<String, usize>; 3],
 }
 
+/// The time-series sampler's state (the twin's own; no upstream counterpart): the samples
+/// taken so far and what it keeps between samples so that one reads a few counts instead of
+/// every pod and node — the pods per class and the nodes per kind.
+#[derive(Debug, Default)]
+pub struct Sampler {
+    /// The samples taken so far.
+    samples: Samples,
+    /// The pods per class as of the last sample.
+    pod_counts: PodCounts,
+    /// Nodes counted by what the node columns show (kept on node additions and removals,
+    /// counted again after a label change).
+    node_kinds: NodeKinds,
+}
+
 /// What the node columns show of a node: capacity type, instance type and node group.
 pub type NodeKind = (String, String, Option<String>);
 
@@ -326,12 +340,12 @@ impl Sim {
                 .sum::<f64>()
     }
 
-    /// Brings [`Sim::pod_counts`] up to date: the pods changed since the last sample (the pod
+    /// Brings the sampler's pods per class up to date: the pods changed since the last sample (the pod
     /// table's sampler journal) are counted again, the removed ones no more.
     fn update_pod_counts(&mut self) {
         let (touched, departed) = self.pods.take_counts_journal();
         for class in departed {
-            self.pod_counts.add(class, -1);
+            self.sampler.pod_counts.add(class, -1);
         }
         for id in touched {
             let Some(p) = self.pods.get_quiet_mut(id) else {
@@ -340,26 +354,48 @@ impl Sim {
             p.marks.count_touched = false;
             let class = pod_class(p);
             let old = std::mem::replace(&mut p.marks.counted, class);
-            self.pod_counts.add(old, -1);
-            self.pod_counts.add(class, 1);
+            self.sampler.pod_counts.add(old, -1);
+            self.sampler.pod_counts.add(class, 1);
         }
+    }
+
+    /// Time-series samples taken so far (handed out or not).
+    pub fn samples_taken(&self) -> usize {
+        self.sampler.samples.len()
+    }
+
+    /// Time-series samples taken and not yet handed out by [`Sim::drain_samples`].
+    pub fn samples_held(&self) -> usize {
+        self.sampler.samples.held()
+    }
+
+    /// Moves the time-series rows taken so far out of the simulation (see
+    /// [`Samples::drain`]); [`Sim::sample_column_order`] maps them to the output's columns.
+    pub fn drain_samples(&mut self) -> Vec<Vec<f64>> {
+        self.sampler.samples.drain()
+    }
+
+    /// Output column `k`'s position in the rows [`Sim::drain_samples`] hands out, for every
+    /// column known so far.
+    pub fn sample_column_order(&self) -> Vec<usize> {
+        self.sampler.samples.column_order()
     }
 
     /// Takes one time-series sample at the current time (once per time).
     pub fn take_sample(&mut self) {
         let t = self.now.as_secs_f64();
-        if self.samples.last_time == Some(t) {
+        if self.sampler.samples.last_time == Some(t) {
             return;
         }
-        if self.node_kinds.labels_epoch != self.store.changes().at(Topic::NodeMetadata) {
-            self.node_kinds = NodeKinds {
+        if self.sampler.node_kinds.labels_epoch != self.store.changes().at(Topic::NodeMetadata) {
+            self.sampler.node_kinds = NodeKinds {
                 counts: self.recount_node_kinds(),
                 labels_epoch: self.store.changes().at(Topic::NodeMetadata),
             };
         }
         self.update_pod_counts();
         // Taken out while the sample is filled from the rest of the state.
-        let mut samples = std::mem::replace(&mut self.samples, Samples::empty());
+        let mut samples = std::mem::replace(&mut self.sampler.samples, Samples::empty());
         let width = samples.names.len();
         let mut r = Row {
             samples: &mut samples,
@@ -368,7 +404,7 @@ impl Sim {
         self.fill_sample(&mut r, t);
         let values = r.values;
         samples.push(values);
-        self.samples = samples;
+        self.sampler.samples = samples;
     }
 
     /// Per VPA and container: the recommendation's target and bounds (cpu in cores, memory in
@@ -488,9 +524,9 @@ impl Sim {
             for p in self.pods.values() {
                 recount.add(pod_class(p), 1);
             }
-            assert_eq!(recount, self.pod_counts, "incremental pod counts");
+            assert_eq!(recount, self.sampler.pod_counts, "incremental pod counts");
         }
-        let c = &self.pod_counts;
+        let c = &self.sampler.pod_counts;
         let (running, ready, pending, unsched, term) = (
             c.running,
             c.ready,
@@ -527,7 +563,7 @@ impl Sim {
             );
         }
         // Nodes by capacity type, instance type and node group (from the counts per kind).
-        for ((capacity_type, instance_type, group), &n) in &self.node_kinds.counts {
+        for ((capacity_type, instance_type, group), &n) in &self.sampler.node_kinds.counts {
             let values = [Some(capacity_type), Some(instance_type), group.as_ref()];
             for (k, value) in values.into_iter().enumerate() {
                 let Some(value) = value else { continue };
@@ -672,7 +708,7 @@ impl Sim {
                 r.samples.loads.push((ids, clients));
             }
             let (ids, clients) = r.samples.loads[i];
-            let s = &self.load_state[i];
+            let s = self.load.state(i);
             let values = [
                 s.last_offered_rps,
                 s.last_served_rps,
@@ -739,7 +775,7 @@ impl Sim {
         (active, ready)
     }
 
-    /// Counts node `name` in (`added`) or out of [`Sim::node_kinds`]: called on every node
+    /// Counts node `name` in (`added`) or out of the sampler's nodes per kind: called on every node
     /// addition and removal while the node is in `nodes`, and around any change of what
     /// [`NodeKind`] shows other than labels.
     pub(crate) fn node_kind_counted(&mut self, name: &str, added: bool) {
@@ -747,7 +783,7 @@ impl Sim {
             return;
         };
         let kind = node_kind(n);
-        let counts = &mut self.node_kinds.counts;
+        let counts = &mut self.sampler.node_kinds.counts;
         if added {
             *counts.entry(kind).or_default() += 1;
         } else if let Some(c) = counts.get_mut(&kind) {
@@ -782,11 +818,11 @@ impl Sim {
                 ));
             }
         }
-        if let Some(a) = &self.samples.rs_attribution
+        if let Some(a) = &self.sampler.samples.rs_attribution
             && a.rs_epoch == self.store.changes().at(Topic::ReplicaSetCaches)
-            && a.deploy_generation == self.samples.deploy_generation
+            && a.deploy_generation == self.sampler.samples.deploy_generation
         {
-            let fresh = self.rs_attribution(&self.samples);
+            let fresh = self.rs_attribution(&self.sampler.samples);
             if fresh != *a {
                 return Err(format!(
                     "sampler: ReplicaSets' Deployments {:?} != recount {:?} (a ReplicaSet cache stored or removed without recording Topic::ReplicaSetCaches)",
@@ -794,20 +830,20 @@ impl Sim {
                 ));
             }
         }
-        if self.samples.deploy_members == Some(self.store.membership_of("Deployment")) {
+        if self.sampler.samples.deploy_members == Some(self.store.membership_of("Deployment")) {
             let stored: Vec<&ObjKey> = self
                 .store
                 .list("Deployment", None)
                 .map(|(k, _)| k)
                 .collect();
-            let kept: Vec<&ObjKey> = self.samples.deploy.iter().map(|d| &d.key).collect();
+            let kept: Vec<&ObjKey> = self.sampler.samples.deploy.iter().map(|d| &d.key).collect();
             if stored != kept {
                 return Err(format!(
                     "sampler: Deployments {kept:?} != stored {stored:?} (a Deployment created or deleted without Store::membership_of changing)"
                 ));
             }
         }
-        for d in &self.samples.deploy {
+        for d in &self.sampler.samples.deploy {
             if let Some((at, desired)) = d.desired
                 && let Some((v, updated)) = self.store.get_updated(&d.key)
                 && updated == at
@@ -821,12 +857,12 @@ impl Sim {
                 ));
             }
         }
-        if self.node_kinds.labels_epoch == self.store.changes().at(Topic::NodeMetadata) {
+        if self.sampler.node_kinds.labels_epoch == self.store.changes().at(Topic::NodeMetadata) {
             let fresh = self.recount_node_kinds();
-            if fresh != self.node_kinds.counts {
+            if fresh != self.sampler.node_kinds.counts {
                 return Err(format!(
                     "nodes by kind {:?} != recount {fresh:?} (a node added, removed or changed without node_kind_counted)",
-                    self.node_kinds.counts
+                    self.sampler.node_kinds.counts
                 ));
             }
         }
@@ -876,10 +912,11 @@ impl Sim {
 
     /// The time series with the union of all sampled columns.
     pub fn timeseries(&self) -> TimeSeries {
-        let order = self.samples.order();
+        let order = self.sampler.samples.order();
         TimeSeries {
-            columns: self.samples.columns(&order),
+            columns: self.sampler.samples.columns(&order),
             rows: self
+                .sampler
                 .samples
                 .rows
                 .iter()
@@ -891,7 +928,7 @@ impl Sim {
 
     /// The run's summary (summary.json).
     pub fn summary(&self, wall_ms: Option<u128>) -> Value {
-        self.summary_with(wall_ms, &SummaryMaxima::of(&self.samples))
+        self.summary_with(wall_ms, &SummaryMaxima::of(&self.sampler.samples))
     }
 
     /// [`Sim::summary`] with the time series' maxima given (the samples may be gone).
@@ -918,13 +955,11 @@ impl Sim {
             };
             *pods_final.entry(k).or_insert(0u64) += 1;
         }
-        let steps_failed = self.transcript.iter().filter(|t| t.exit_code != 0).count();
-        let mut reasons = count_reasons(&self.events);
-        for (reason, n) in &self.drained_events.by_reason {
-            *reasons.entry(reason.as_str()).or_default() += n;
-        }
-        let events_total = self.drained_events.total + self.events.len();
-        let loads: Vec<Value> = self.scenario.loads.iter().zip(&self.load_state).map(|(l, s)| {
+        let transcript = self.recorder.transcript();
+        let steps_failed = transcript.iter().filter(|t| t.exit_code != 0).count();
+        let reasons = self.recorder.events_by_reason();
+        let events_total = self.recorder.events_total();
+        let loads: Vec<Value> = self.scenario.loads.iter().zip(self.load.states()).map(|(l, s)| {
             let mut v = json!({
                 "target": format!("{}/{}/{}", l.namespace, l.kind, l.name),
                 "offeredRequests": round3(s.offered), "servedRequests": round3(s.served), "droppedRequests": round3(s.dropped),
@@ -949,24 +984,25 @@ impl Sim {
             "scenario": self.scenario.name(),
             "seed": self.scenario.seed(),
             "durationSeconds": self.end.as_secs_f64(),
-            "nodes": {"final": self.nodes.len(), "max": max_of("nodes"), "created": self.counters.get("nodesCreated").copied().unwrap_or(0)},
-            "pods": {"final": pods_final, "maxPending": max_of("pods_pending"), "created": self.counters.get("podsCreated").copied().unwrap_or(0), "scheduled": self.counters.get("podsScheduled").copied().unwrap_or(0), "preempted": self.counters.get("preemptions").copied().unwrap_or(0)},
+            "nodes": {"final": self.nodes.len(), "max": max_of("nodes"), "created": self.recorder.counter("nodesCreated")},
+            "pods": {"final": pods_final, "maxPending": max_of("pods_pending"), "created": self.recorder.counter("podsCreated"), "scheduled": self.recorder.counter("podsScheduled"), "preempted": self.recorder.counter("preemptions")},
             "costUsd": round3(self.cost_so_far()),
-            "steps": {"total": self.transcript.len(), "failed": steps_failed},
+            "steps": {"total": transcript.len(), "failed": steps_failed},
             "events": {"total": events_total, "byReason": reasons},
             "loads": loads,
             "podStartup": self.startup_summary(),
             "apiWrites": self.api_writes_summary(),
             "workloads": self.workload_summary(),
-            "counters": self.counters,
+            "counters": self.recorder.counters(),
             "warnings": self.warnings.iter().map(|w| w.to_string()).collect::<Vec<_>>(),
         });
         if !self.elastic.pods.is_empty() {
             v["elastic"] = self.elastic_summary();
         }
-        if !self.unschedulable_to_running.is_empty() {
+        if !self.recorder.unschedulable_to_running_ms().is_empty() {
             let mut t: Vec<f64> = self
-                .unschedulable_to_running
+                .recorder
+                .unschedulable_to_running_ms()
                 .iter()
                 .map(|ms| *ms as f64 / 1000.0)
                 .collect();
@@ -1005,7 +1041,7 @@ impl Sim {
         let mut m = serde_json::Map::new();
         let mut total = 0;
         for (k, c) in kinds {
-            let n = self.counters.get(c).copied().unwrap_or(0);
+            let n = self.recorder.counter(c);
             total += n;
             m.insert(k.into(), json!(n));
         }
@@ -1016,7 +1052,7 @@ impl Sim {
     /// OOM kills and evictions per workload (`namespace/kind/name`): every load target and
     /// every workload that had one.
     pub fn workload_summary(&self) -> Value {
-        let mut m = self.workload_counters.clone();
+        let mut m = self.eviction.counters().clone();
         for l in &self.scenario.loads {
             m.entry(format!("{}/{}/{}", l.namespace, l.kind, l.name))
                 .or_default();
@@ -1048,8 +1084,8 @@ impl Sim {
         RunOutput {
             name: self.scenario.name().to_string(),
             summary: self.summary(None),
-            events: self.events.clone(),
-            transcript: self.transcript.clone(),
+            events: self.recorder.events().to_vec(),
+            transcript: self.recorder.transcript().to_vec(),
             charts: self.charts(&ts.columns),
             timeseries: ts,
         }
@@ -1060,18 +1096,17 @@ impl Sim {
     /// the rest of the cluster state freed on a second thread (not waited for).
     pub fn into_output(mut self) -> RunOutput {
         let name = self.scenario.name().to_string();
-        let columns = self.samples.columns(&self.samples.order());
+        let columns = self.sampler.samples.columns(&self.sampler.samples.order());
         let charts = self.charts(&columns);
         drop(columns);
-        let samples = std::mem::take(&mut self.samples);
+        let samples = std::mem::take(&mut self.sampler.samples);
         let maxima = SummaryMaxima::of(&samples);
         // A second thread orders the time series (freeing each sampled row as it is copied)
         // while this one writes the summary, then frees the cluster state.
         let (summary, events, transcript, timeseries) = std::thread::scope(|s| {
             let ordering = s.spawn(move || samples.into_timeseries());
             let summary = self.summary_with(None, &maxima);
-            let events = std::mem::take(&mut self.events);
-            let transcript = std::mem::take(&mut self.transcript);
+            let (events, transcript) = self.recorder.take_events_and_transcript();
             // Freed on a thread of its own, which nobody waits for (where none can be
             // started, the failed spawn drops it here).
             let _ = std::thread::Builder::new()

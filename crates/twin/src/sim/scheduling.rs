@@ -373,7 +373,7 @@ impl Sim {
             }
         }
         if failures > 0 {
-            *self.counters.entry("failedScheduling").or_insert(0) += failures;
+            self.recorder.count("failedScheduling", failures);
         }
         if let Some(t) = table {
             self.nodes.keep_table(t);

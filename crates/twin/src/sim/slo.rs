@@ -44,9 +44,18 @@ pub struct TickRecord {
 #[derive(Debug, Clone, Default)]
 pub struct SloRecorder {
     /// Per load entry: its ticks, when a workload objective targets it.
-    pub ticks: Vec<Option<Vec<TickRecord>>>,
+    ticks: Vec<Option<Vec<TickRecord>>>,
     /// At each sample: time (ms), nodes, cost rate (USD per hour).
-    pub samples: Vec<(u64, u32, f64)>,
+    samples: Vec<(u64, u32, f64)>,
+}
+
+impl SloRecorder {
+    /// Records load entry `i`'s tick, if a workload objective targets the entry.
+    pub fn record_tick(&mut self, i: usize, tick: TickRecord) {
+        if let Some(Some(ticks)) = self.ticks.get_mut(i) {
+            ticks.push(tick);
+        }
+    }
 }
 
 /// Merges violated instants into `[from, to)` windows in seconds; `step_ms` is the length of

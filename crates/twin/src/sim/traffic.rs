@@ -28,8 +28,8 @@ impl Sim {
     /// Application start-up time (ms) of the first load entry on a workload (0 if none), by
     /// the index of load entries by target.
     pub fn load_startup_ms(&self, namespace: &str, kind: &str, name: &str) -> u64 {
-        self.load_watch
-            .get(namespace, kind, name)
+        self.load
+            .entries_on(namespace, kind, name)
             .first()
             .map(|&i| self.scenario.loads[i].startup_ms)
             .unwrap_or(0)
@@ -62,7 +62,7 @@ impl Sim {
         let dt = load::TICK_MS as f64 / 1000.0;
         for (i, l) in loads.iter().enumerate() {
             let now = self.now.as_millis();
-            let mut rate = l.rate.at_from(now, &mut self.load_state[i].rate_cursor);
+            let mut rate = l.rate.at_from(now, &mut self.load.state_mut(i).rate_cursor);
             if l.poisson {
                 rate = self.rng.load.poisson(rate * dt) / dt;
             }
@@ -70,7 +70,8 @@ impl Sim {
             // pods see them all (`offered_rate`).
             let clients = l.has_clients();
             let arrivals = clients.then(|| {
-                self.load_state[i]
+                self.load
+                    .state_mut(i)
                     .clients
                     .arrivals(now, rate * dt, l.retries)
             });
@@ -80,11 +81,11 @@ impl Sim {
             };
             // Ready pods, capacities and the model's result, cached per workload (aggregate.rs).
             self.load_step(i, l, offered_rate, dt);
-            let backlog = self.load_state[i].backlog;
-            let n_ready = self.load_cache[i].ready.len();
+            let backlog = self.load.state(i).backlog;
+            let n_ready = self.load.ready(i).len();
             let (t, cpu) = self.load_result(i);
             let t = t.clone_scalars();
-            let s = &mut self.load_state[i];
+            let s = self.load.state_mut(i);
             let failed = match &arrivals {
                 Some(a) => {
                     let settled = s
@@ -121,16 +122,17 @@ impl Sim {
                     violated = true;
                 }
             }
-            if let Some(Some(ticks)) = self.slo.ticks.get_mut(i) {
-                ticks.push(super::slo::TickRecord {
+            self.slo.record_tick(
+                i,
+                super::slo::TickRecord {
                     at_ms: now,
                     p99_ms: t.latency_ms[2] as f32,
                     served: t.served as f32,
                     failed: failed as f32,
                     offered: (rate * dt) as f32,
                     violated,
-                });
-            }
+                },
+            );
             // Per-pod CPU for the metrics pipeline (an average per ready pod of this workload:
             // the HPA and the elastic autoscaler use sums over pods, which this keeps exact).
             let per_pod = if n_ready == 0 {
@@ -140,7 +142,7 @@ impl Sim {
             };
             // Custom metrics (per pod) read the full tick only while an HPA uses them.
             if self.custom_metrics.enabled {
-                let ready = self.load_cache[i].ready.clone();
+                let ready = self.load.ready(i).to_vec();
                 let full = self.load_result(i).0.clone();
                 self.custom_metrics_tick(i, &ready, &full, offered_rate * dt);
             }
@@ -151,7 +153,7 @@ impl Sim {
                     t.latency_ms[0],
                     t.backlog,
                     self.load_per_pod_rps(i).to_vec(),
-                    self.load_cache[i].ready.clone(),
+                    self.load.ready(i).to_vec(),
                 )
             });
             self.accumulate_usage(i, per_pod * dt);
@@ -173,7 +175,7 @@ impl Sim {
                     if let Some(p) = self.pods.get_mut(id) {
                         p.usage.get_or_insert((0.0, 0.0)).1 = mem;
                     }
-                    self.memory_usage.insert(*id, mem);
+                    self.eviction.set_working_set(*id, mem);
                     if limit.is_some_and(|l| mem > l as f64) {
                         killed.push(*id);
                     }
@@ -203,12 +205,8 @@ impl Sim {
         if let Some(p) = self.pods.get_mut(&id) {
             p.ready_changed = Some(now);
         }
-        self.memory_usage.remove(&id);
         let workload = self.workload_of(id);
-        self.workload_counters
-            .entry(workload)
-            .or_default()
-            .oom_kills += 1;
+        self.eviction.oom_killed(id, workload);
         let Some(p) = self.pods.get_mut(&id) else {
             return;
         };
@@ -229,7 +227,7 @@ impl Sim {
             .unwrap_or_default();
         let backoff =
             (BACKOFF_INITIAL_MS << (restarts.saturating_sub(1)).min(10)).min(BACKOFF_MAX_MS);
-        self.crash_backoff.insert(id, self.now.plus_millis(backoff));
+        self.eviction.back_off(id, self.now.plus_millis(backoff));
         self.count("oomKills");
         self.emit(
             "Warning",
@@ -262,7 +260,7 @@ impl Sim {
         if p.generation != generation || p.deleting_at.is_some() {
             return;
         }
-        self.crash_backoff.remove(&id);
+        self.eviction.restarted(id);
         let (ns, name) = (p.namespace.to_string(), p.name.to_string());
         let container = p
             .template
@@ -287,6 +285,6 @@ impl Sim {
 
     /// Time the pod's current back-off ends, if it is in CrashLoopBackOff.
     pub fn backoff_until(&self, id: u64) -> Option<SimTime> {
-        self.crash_backoff.get(&id).copied()
+        self.eviction.backoff_until(id)
     }
 }

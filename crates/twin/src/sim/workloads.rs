@@ -449,10 +449,10 @@ impl Sim {
         if self.deployment_memo_holds(key) {
             #[cfg(debug_assertions)]
             {
-                let (rv, events) = (self.store.resource_version(), self.events.len());
+                let (rv, events) = (self.store.resource_version(), self.recorder.events().len());
                 self.sync_deployment_now(key);
                 assert!(
-                    self.store.resource_version() == rv && self.events.len() == events,
+                    self.store.resource_version() == rv && self.recorder.events().len() == events,
                     "Deployment {}/{}: a sync skipped by its memo changed something",
                     key.namespace,
                     key.name
