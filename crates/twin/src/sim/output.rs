@@ -1068,6 +1068,7 @@ impl Sim {
     fn charts(&self, columns: &[String]) -> Vec<ChartSpec> {
         let mut charts = vec![
             ChartSpec {
+                guides: vec![],
                 title: "Pods".into(),
                 y_label: "pods".into(),
                 series: vec![
@@ -1078,26 +1079,31 @@ impl Sim {
                 ],
             },
             ChartSpec {
+                guides: vec![],
                 title: "Nodes".into(),
                 y_label: "nodes".into(),
                 series: vec!["nodes".into(), "nodes_ready".into()],
             },
             ChartSpec {
+                guides: vec![],
                 title: "Pending pods".into(),
                 y_label: "pods".into(),
                 series: vec!["pods_pending".into(), "pods_unschedulable".into()],
             },
             ChartSpec {
+                guides: vec![],
                 title: "CPU".into(),
                 y_label: "cores".into(),
                 series: vec!["cpu_requested_cores".into(), "cpu_allocatable_cores".into()],
             },
             ChartSpec {
+                guides: vec![],
                 title: "Cost".into(),
                 y_label: "USD".into(),
                 series: vec!["cost_usd".into()],
             },
             ChartSpec {
+                guides: vec![],
                 title: "Cost rate".into(),
                 y_label: "USD per hour".into(),
                 series: vec!["cost_rate_usd_per_hour".into()],
@@ -1108,6 +1114,7 @@ impl Sim {
             charts.insert(
                 1,
                 ChartSpec {
+                    guides: vec![],
                     title: deploy.title("Deployments: desired, pods, ready", "Deployments"),
                     y_label: "replicas".into(),
                     series: deploy.series,
@@ -1127,6 +1134,7 @@ impl Sim {
             charts.insert(
                 3,
                 ChartSpec {
+                    guides: vec![],
                     title: "Nodes by capacity type, instance type and node group".into(),
                     y_label: "nodes".into(),
                     series: by_capacity,
@@ -1145,6 +1153,7 @@ impl Sim {
             let name = id.trim_start_matches("vpa/");
             for (resource, unit) in [("cpu", "cores"), ("memory", "mib")] {
                 charts.push(ChartSpec {
+                    guides: vec![],
                     title: format!("VPA {name}: {resource} recommendation, requests and usage"),
                     y_label: if unit == "cores" {
                         "cores".into()
@@ -1160,6 +1169,7 @@ impl Sim {
         }
         if columns.iter().any(|c| c == "karpenter/disrupting_nodes") {
             charts.push(ChartSpec {
+                guides: vec![],
                 title: "Karpenter: nodes being disrupted".into(),
                 y_label: "nodes".into(),
                 series: vec!["karpenter/disrupting_nodes".into()],
@@ -1172,6 +1182,7 @@ impl Sim {
         );
         if !load.series.is_empty() {
             charts.push(ChartSpec {
+                guides: vec![],
                 title: load.title("Load: offered, served and failed", "loads"),
                 y_label: "requests/s".into(),
                 series: load.series,
@@ -1184,6 +1195,7 @@ impl Sim {
         );
         if !latency.series.is_empty() {
             charts.push(ChartSpec {
+                guides: vec![],
                 title: latency.title("Latency", "loads"),
                 y_label: "ms".into(),
                 series: latency.series,
@@ -1214,6 +1226,7 @@ impl Sim {
                     .collect()
             };
             charts.push(ChartSpec {
+                guides: vec![],
                 title: format!(
                     "HPA {}/{}: replicas, desired, ready{of}",
                     k.namespace, k.name
@@ -1224,6 +1237,7 @@ impl Sim {
             let metrics = cols(&|c| c.contains('/'));
             if !metrics.is_empty() {
                 charts.push(ChartSpec {
+                    guides: vec![],
                     title: format!("HPA {}/{}: metrics vs targets{of}", k.namespace, k.name),
                     y_label: "value (% for utilization)".into(),
                     series: metrics,
