@@ -40,6 +40,7 @@
     document.documentElement.setAttribute("data-kscale",
       errors.length ? "error" : status.done ? "ok" : "pending");
   }
+  window.kscaleReport = report;
   var reportTimer = null;
   function reportSoon() {
     if (reportTimer === null) reportTimer = setTimeout(function () { reportTimer = null; report(); }, 0);
@@ -81,7 +82,9 @@
   var mEl = document.getElementById("kscale-markers");
   if (mEl) markers = JSON.parse(mEl.textContent);
   var markerShown = {};
-  markers.kinds.forEach(function (k) { markerShown[k] = true; });
+  // kubectl steps always; other kinds while few enough to read (else one click away).
+  var MANY_MARKERS = 60;
+  markers.kinds.forEach(function (k, i) { markerShown[k] = k === "step" || markers.counts[i] <= MANY_MARKERS; });
   status.markers.total = markers.list.length;
 
   var charts = [];
@@ -308,7 +311,7 @@
       var style = MARKER_STYLE[k] || { label: k, color: "#57606a" };
       var label = el("label");
       var box = el("input", { type: "checkbox" });
-      box.checked = true;
+      box.checked = markerShown[k];
       box.addEventListener("change", function () {
         markerShown[k] = box.checked;
         charts.forEach(function (c) { c.u.redraw(false, false); });

@@ -64,9 +64,13 @@ pub fn page_scripts() -> String {
 }
 
 /// Records JavaScript errors from the first script on (the page's status lists them).
-const ERROR_RECORDER: &str = "window.kscaleErrors=[];window.addEventListener('error',function(e){\
-window.kscaleErrors.push(String(e.message||e.type)+(e.lineno?' (line '+e.lineno+')':''))});\
-window.addEventListener('unhandledrejection',function(e){window.kscaleErrors.push('unhandled rejection: '+e.reason)});";
+/// Records JavaScript errors from the first script on (the page's status lists them; an
+/// error after the page was drawn updates the status too).
+const ERROR_RECORDER: &str = "window.kscaleErrors=[];(function(){function note(m){\
+window.kscaleErrors.push(m);document.documentElement.setAttribute('data-kscale','error');\
+if(window.kscaleReport)window.kscaleReport();}\
+window.addEventListener('error',function(e){note(String(e.message||e.type)+(e.lineno?' (line '+e.lineno+')':''))});\
+window.addEventListener('unhandledrejection',function(e){note('unhandled rejection: '+e.reason)});})();";
 
 /// One interactive chart of `spec`'s columns of `ts`: a `<figure class="kchart">` holding
 /// its title and its data as JSON (drawn by [`page_scripts`]' script).

@@ -23,7 +23,7 @@ mod write;
 pub use error::{RenderError, ReportError, ReportErrorKind};
 pub use format::{format_hms, format_number};
 pub use html::{MAX_HTML_EVENT_BYTES, render_html};
-pub use interactive::{chart_figure, page_assets, page_scripts};
+pub use interactive::{MAX_CHART_OBJECTS, SHOWN_OBJECTS, chart_figure, page_assets, page_scripts};
 pub use openmetrics::timeseries_to_openmetrics;
 pub use render::{
     render_events_jsonl, render_summary_json, render_timeseries_csv, render_transcript_jsonl,

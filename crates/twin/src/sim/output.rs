@@ -132,7 +132,7 @@ const NODE_PREFIXES: [&str; 3] = ["nodes/capacity/", "nodes/type/", "nodes/group
 /// Ids of the fixed columns used below (positions in [`FIXED_COLUMNS`]).
 const COL_TIME: usize = 0;
 
-/// Workloads charted in `report.html` at most, of each kind (Deployments, loads, HPAs): a page of
+/// HPAs charted in `report.html` at most (two charts each): a page of
 /// hundreds of charts (900 HPAs at 3,000 nodes: 176 MB) opens in no browser, and drawing them
 /// was most of the time spent writing the run directory.
 pub const MAX_WORKLOAD_CHARTS: usize = 20;
@@ -1062,9 +1062,10 @@ impl Sim {
         }
     }
 
-    /// The charts of `report.html` for a time series with these columns: the cluster's, and
-    /// the first [`MAX_WORKLOAD_CHARTS`] Deployments, loads and HPAs in name order (the others
-    /// are in `timeseries.csv` only).
+    /// The charts of `report.html` for a time series with these columns: the cluster's, every
+    /// Deployment and load on one chart each (the report shows the busiest and embeds at most
+    /// [`kscale_report::MAX_CHART_OBJECTS`]), and charts of the first [`MAX_WORKLOAD_CHARTS`]
+    /// HPAs in name order (the others are in `timeseries.csv` only).
     fn charts(&self, columns: &[String]) -> Vec<ChartSpec> {
         let mut charts = vec![
             ChartSpec {
@@ -1109,7 +1110,7 @@ impl Sim {
                 series: vec!["cost_rate_usd_per_hour".into()],
             },
         ];
-        let deploy = FirstWorkloads::of(columns.iter().filter(|c| c.starts_with("deploy/")));
+        let deploy = Workloads::of(columns.iter().filter(|c| c.starts_with("deploy/")));
         if !deploy.series.is_empty() {
             charts.insert(
                 1,
@@ -1175,7 +1176,7 @@ impl Sim {
                 series: vec!["karpenter/disrupting_nodes".into()],
             });
         }
-        let load = FirstWorkloads::of(
+        let load = Workloads::of(
             columns
                 .iter()
                 .filter(|c| c.starts_with("load/") && c.ends_with("_rps")),
@@ -1188,14 +1189,35 @@ impl Sim {
                 series: load.series,
             });
         }
-        let latency = FirstWorkloads::of(
+        let latency = Workloads::of(
             columns
                 .iter()
                 .filter(|c| c.starts_with("load/") && c.contains("/latency_")),
         );
         if !latency.series.is_empty() {
+            // Each load's SLO p99 (when it has one) as a line; equal thresholds drawn once.
+            let mut guides: Vec<kscale_report::Guide> = Vec::new();
+            for l in &self.scenario.loads {
+                let Some((Some(p99), _)) = l.slo else {
+                    continue;
+                };
+                let target = format!("{}/{}/{}", l.namespace, l.kind, l.name);
+                match guides.iter_mut().find(|g| g.value == p99 as f64) {
+                    Some(g) => {
+                        if g.label.matches(',').count() < 2 {
+                            g.label = format!("{}, {target}", g.label);
+                        } else if !g.label.ends_with('…') {
+                            g.label.push_str(", …");
+                        }
+                    }
+                    None => guides.push(kscale_report::Guide {
+                        label: format!("SLO p99 {p99} ms: {target}"),
+                        value: p99 as f64,
+                    }),
+                }
+            }
             charts.push(ChartSpec {
-                guides: vec![],
+                guides,
                 title: latency.title("Latency", "loads"),
                 y_label: "ms".into(),
                 series: latency.series,
@@ -1248,18 +1270,18 @@ impl Sim {
     }
 }
 
-/// The columns of the first [`MAX_WORKLOAD_CHARTS`] workloads among some per-workload
-/// columns in name order (a column's workload is its name up to the last `/`).
-struct FirstWorkloads {
-    /// The columns of the first workloads, in order.
+/// The columns of every workload among some per-workload columns, in name order (a column's
+/// workload is its name up to the last `/`), for one chart of them all: the report embeds the
+/// busiest [`kscale_report::MAX_CHART_OBJECTS`] and shows the busiest few, with the others to
+/// pick.
+struct Workloads {
+    /// The columns, in order.
     series: Vec<String>,
-    /// Workloads charted.
-    shown: usize,
     /// Workloads among the columns.
     total: usize,
 }
 
-impl FirstWorkloads {
+impl Workloads {
     fn of<'a>(columns: impl Iterator<Item = &'a String>) -> Self {
         let workload = |c: &'a str| c.rsplit_once('/').map_or(c, |(w, _)| w);
         let (mut series, mut total, mut last) = (Vec::new(), 0, None);
@@ -1269,24 +1291,16 @@ impl FirstWorkloads {
                 last = Some(w);
                 total += 1;
             }
-            if total <= MAX_WORKLOAD_CHARTS {
-                series.push(c.clone());
-            }
+            series.push(c.clone());
         }
-        FirstWorkloads {
-            series,
-            shown: total.min(MAX_WORKLOAD_CHARTS),
-            total,
-        }
+        Workloads { series, total }
     }
 
-    /// `title`, saying what is left out if anything is.
+    /// `title`, with the number of workloads when there are more than the report shows at
+    /// first.
     fn title(&self, title: &str, kind: &str) -> String {
-        if self.shown < self.total {
-            format!(
-                "{title} (the first {} of {} {kind}; all in timeseries.csv)",
-                self.shown, self.total
-            )
+        if self.total > kscale_report::SHOWN_OBJECTS {
+            format!("{title} ({} {kind})", self.total)
         } else {
             title.to_owned()
         }
