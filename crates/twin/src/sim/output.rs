@@ -120,10 +120,16 @@ const LOAD_COLUMNS: [&str; 9] = [
 /// `load/NS/KIND/NAME/`: all tries (retries included), retries, timed-out attempts (req/s).
 const CLIENT_COLUMNS: [&str; 3] = ["attempts_rps", "retries_rps", "timed_out_rps"];
 
-/// Column ids of one load entry: [`LOAD_COLUMNS`] and, with a client model, [`CLIENT_COLUMNS`].
+/// `load/NS/KIND/NAME/` of an entry with a memory model: the memory its ready pods use (MiB,
+/// total), and the OOM kills (each one a container restart) and evictions of its target so far.
+const MEMORY_COLUMNS: [&str; 3] = ["memory_mib", "oom_kills", "evictions"];
+
+/// Column ids of one load entry: [`LOAD_COLUMNS`], with a client model [`CLIENT_COLUMNS`],
+/// with a memory model [`MEMORY_COLUMNS`].
 type LoadColumns = (
     [usize; LOAD_COLUMNS.len()],
     Option<[usize; CLIENT_COLUMNS.len()]>,
+    Option<[usize; MEMORY_COLUMNS.len()]>,
 );
 
 /// Prefixes of the per-node columns, in the order of [`Samples::node_cols`].
@@ -639,9 +645,13 @@ impl Sim {
                 let clients = l
                     .has_clients()
                     .then(|| CLIENT_COLUMNS.map(|c| r.samples.intern(&format!("{id}/{c}"))));
-                r.samples.loads.push((ids, clients));
+                let memory = l
+                    .memory
+                    .is_some()
+                    .then(|| MEMORY_COLUMNS.map(|c| r.samples.intern(&format!("{id}/{c}"))));
+                r.samples.loads.push((ids, clients, memory));
             }
-            let (ids, clients) = r.samples.loads[i];
+            let (ids, clients, memory) = r.samples.loads[i];
             let s = &self.load_state[i];
             let values = [
                 s.last_offered_rps,
@@ -662,6 +672,21 @@ impl Sim {
                     s.last_attempts_rps,
                     s.last_retries_rps,
                     s.last_timed_out_rps,
+                ];
+                for (id, v) in ids.into_iter().zip(values) {
+                    r.set(id, v);
+                }
+            }
+            if let Some(ids) = memory {
+                let counters = self
+                    .workload_counters
+                    .get(&format!("{}/{}/{}", l.namespace, l.kind, l.name))
+                    .copied()
+                    .unwrap_or_default();
+                let values = [
+                    s.last_memory_bytes / (1u64 << 20) as f64,
+                    counters.oom_kills as f64,
+                    counters.evictions as f64,
                 ];
                 for (id, v) in ids.into_iter().zip(values) {
                     r.set(id, v);
@@ -1222,6 +1247,30 @@ impl Sim {
                 y_label: "ms".into(),
                 series: latency.series,
             });
+        }
+        // Per load with a memory model: its pods' memory, OOM kills (restarts) and evictions.
+        for (suffix, title, unit) in [
+            ("/memory_mib", "Memory used by ready pods", "MiB"),
+            (
+                "/oom_kills",
+                "OOM kills (each a container restart)",
+                "OOM kills",
+            ),
+            ("/evictions", "Pods evicted (node memory pressure)", "pods"),
+        ] {
+            let of = Workloads::of(
+                columns
+                    .iter()
+                    .filter(|c| c.starts_with("load/") && c.ends_with(suffix)),
+            );
+            if !of.series.is_empty() {
+                charts.push(ChartSpec {
+                    guides: vec![],
+                    title: of.title(title, "loads"),
+                    y_label: unit.into(),
+                    series: of.series,
+                });
+            }
         }
         let charted: Vec<_> = self
             .hpa
