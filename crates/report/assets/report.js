@@ -114,8 +114,10 @@
         label: s.missing ? s.name + " (not recorded)" : s.name,
         show: s.show,
         stroke: PALETTE[i % PALETTE.length],
-        dash: DASHES[Math.floor(i / PALETTE.length) % DASHES.length] || undefined,
-        width: 1.6,
+        // A target (an HPA metric's, a VPA's recommendation) is drawn dashed, thicker.
+        dash: /(^|\/)target([_/]|$)/.test(s.name) ? [8, 4] :
+          DASHES[Math.floor(i / PALETTE.length) % DASHES.length] || undefined,
+        width: /(^|\/)target([_/]|$)/.test(s.name) ? 2.2 : 1.6,
         spanGaps: false,
         points: { show: spec.x.length < 60 },
         value: function (u, v) { return v == null ? "–" : num(v, 6) + " " + unit; }

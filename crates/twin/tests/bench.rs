@@ -99,7 +99,7 @@ fn hpas_and_karpenter_follow_the_diurnal_trace() {
 }
 
 #[test]
-fn report_charts_the_first_hpas_and_every_deployment_and_load() {
+fn report_charts_the_busiest_hpas_and_every_deployment_and_load() {
     use kscale_twin::sim::output::MAX_WORKLOAD_CHARTS;
     // 100 peak nodes: 30 Deployments, each with an HPA.
     let (_dir, s) = scenario(100, "2m");
@@ -116,21 +116,48 @@ fn report_charts_the_first_hpas_and_every_deployment_and_load() {
     let replicas = hpa(": replicas, desired, ready");
     assert_eq!(replicas.len(), MAX_WORKLOAD_CHARTS, "{replicas:?}");
     assert_eq!(hpa(": metrics vs targets").len(), MAX_WORKLOAD_CHARTS);
-    // In name order, and saying what is left out.
+    // The busiest (largest desired replicas plus the changes of replicas and desired), saying
+    // what is left out.
     assert!(
-        replicas[0].starts_with("HPA default/app0:"),
+        replicas[0].ends_with("(charts for the 20 busiest of 30 HPAs; all in timeseries.csv)"),
         "{}",
         replicas[0]
     );
+    let ts = &out.timeseries;
+    let score = |app: &str| -> f64 {
+        let (mut peak, mut moved) = (0.0f64, 0.0f64);
+        for field in ["replicas", "desired"] {
+            let i = ts.column(&format!("hpa/default/{app}/{field}")).unwrap();
+            let mut last = None::<f64>;
+            for v in ts.rows.iter().map(|r| r[i]).filter(|v| v.is_finite()) {
+                if field == "desired" {
+                    peak = peak.max(v.abs());
+                }
+                if let Some(l) = last {
+                    moved += (v - l).abs();
+                }
+                last = Some(v);
+            }
+        }
+        peak + moved
+    };
+    let charted: Vec<String> = replicas
+        .iter()
+        .map(|t| t["HPA default/".len()..t.find(':').unwrap()].to_string())
+        .collect();
+    let least_charted = charted.iter().map(|a| score(a)).fold(f64::MAX, f64::min);
+    for app in (0..30).map(|i| format!("app{i}")) {
+        if !charted.contains(&app) {
+            assert!(
+                score(&app) <= least_charted,
+                "{app} is busier than a charted HPA"
+            );
+        }
+    }
+    let scores: Vec<f64> = charted.iter().map(|a| score(a)).collect();
     assert!(
-        replicas[1].starts_with("HPA default/app1:"),
-        "{}",
-        replicas[1]
-    );
-    assert!(
-        replicas[0].ends_with("(charts for the first 20 of 30 HPAs; all in timeseries.csv)"),
-        "{}",
-        replicas[0]
+        scores.windows(2).all(|w| w[0] >= w[1]),
+        "busiest first: {scores:?}"
     );
     // Deployments and loads: all 30 on one chart each (the report shows the busiest and
     // lets the reader pick the others).

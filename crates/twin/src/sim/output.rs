@@ -1089,8 +1089,9 @@ impl Sim {
 
     /// The charts of `report.html` for a time series with these columns: the cluster's, every
     /// Deployment and load on one chart each (the report shows the busiest and embeds at most
-    /// [`kscale_report::MAX_CHART_OBJECTS`]), and charts of the first [`MAX_WORKLOAD_CHARTS`]
-    /// HPAs in name order (the others are in `timeseries.csv` only).
+    /// [`kscale_report::MAX_CHART_OBJECTS`]), and charts of the [`MAX_WORKLOAD_CHARTS`]
+    /// busiest HPAs (the others are in `timeseries.csv` only). Called while `self.samples`
+    /// holds the run's samples.
     fn charts(&self, columns: &[String]) -> Vec<ChartSpec> {
         let mut charts = vec![
             ChartSpec {
@@ -1272,7 +1273,7 @@ impl Sim {
                 });
             }
         }
-        let charted: Vec<_> = self
+        let mut charted: Vec<_> = self
             .hpa
             .entries()
             .iter()
@@ -1280,8 +1281,43 @@ impl Sim {
             .map(|(k, _)| k)
             .collect();
         let of = if charted.len() > MAX_WORKLOAD_CHARTS {
+            // The busiest first (largest desired replicas plus the sum of the changes of its
+            // replicas and desired replicas), equal ones in name order.
+            let busy: HashMap<&ObjKey, f64> = self
+                .samples
+                .hpa
+                .iter()
+                .filter_map(|(k, cols)| Some((k, cols.base?)))
+                .map(|(k, [replicas, desired, _])| {
+                    let (mut peak, mut moved) = (0.0f64, 0.0f64);
+                    for id in [replicas, desired] {
+                        let mut last = None::<f64>;
+                        // As in the time series: 0 before the column existed.
+                        for v in self
+                            .samples
+                            .rows
+                            .iter()
+                            .map(|r| r.get(id).copied().unwrap_or(0.0))
+                        {
+                            if !v.is_finite() {
+                                continue;
+                            }
+                            if id == desired {
+                                peak = peak.max(v.abs());
+                            }
+                            if let Some(l) = last {
+                                moved += (v - l).abs();
+                            }
+                            last = Some(v);
+                        }
+                    }
+                    (k, peak + moved)
+                })
+                .collect();
+            let score = |k: &ObjKey| busy.get(k).copied().unwrap_or(0.0);
+            charted.sort_by(|a, b| score(b).total_cmp(&score(a)));
             format!(
-                " (charts for the first {MAX_WORKLOAD_CHARTS} of {} HPAs; all in timeseries.csv)",
+                " (charts for the {MAX_WORKLOAD_CHARTS} busiest of {} HPAs; all in timeseries.csv)",
                 charted.len()
             )
         } else {
