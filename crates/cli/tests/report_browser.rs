@@ -311,5 +311,11 @@ fn pages_draw_in_a_real_browser() {
         "the sweep's verdict"
     );
     assert_charts_drawn("sweep", &page, &o);
+    assert!(o.dom.contains("kscale sweep · 2 settings") && !o.dom.contains("id=\"events\""));
+    assert!(
+        o.dom
+            .contains("{\"label\":\"target p99 30s\",\"value\":30}"),
+        "the target line"
+    );
     eprintln!("screenshots: {}", artifacts.display());
 }
