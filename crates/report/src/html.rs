@@ -1,11 +1,10 @@
 //! `report.html`: one self-contained page (inline CSS, data and scripts, nothing fetched).
 
+use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::io;
 
 use serde_json::Value;
-
-use std::collections::HashMap;
 
 use crate::format::{escape_html as esc, format_hms, format_number, group_thousands};
 use crate::interactive::{
