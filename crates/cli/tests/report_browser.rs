@@ -132,7 +132,11 @@ struct Opened {
 /// `artifacts/NAME.png`.
 fn open(bin: &Path, page: &Path, name: &str, artifacts: &Path) -> Opened {
     let url = format!("file://{}", page.canonicalize().unwrap().display());
-    let dom = browser(bin, &["--dump-dom".into(), url.clone()]);
+    // The page's self-test (zoom, reset, event filter and pages) runs after drawing.
+    let dom = browser(
+        bin,
+        &["--dump-dom".into(), format!("{url}#kscale-selftest")],
+    );
     let html_tag = &dom[dom.find("<html").unwrap_or(0)..];
     let html_tag = &html_tag[..html_tag.find('>').unwrap_or(0)];
     let start = dom
@@ -256,6 +260,45 @@ fn pages_draw_in_a_real_browser() {
         o.dom.contains("<td>Preempted</td>"),
         "the event table lists the preemption"
     );
+    // Interaction: zooming one chart zooms all, "reset zoom" undoes it, the event filter
+    // finds what events.jsonl holds.
+    let t = &o.status["selftest"];
+    assert_eq!(t["finished"], true, "{t}");
+    assert_eq!(t["zoomFollowed"], true, "{t}");
+    assert_eq!(t["zoomReset"], true, "{t}");
+    let zoomed = t["pointsZoomed"].as_u64().unwrap();
+    let all = o.status["charts"][0]["dataPoints"].as_u64().unwrap();
+    assert!(
+        zoomed > 0 && zoomed < all,
+        "half the time range: {zoomed} of {all}"
+    );
+    let jsonl = std::fs::read_to_string(tmp.path().join("quickstart/events.jsonl")).unwrap();
+    let events: Vec<Value> = jsonl
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(t["eventsAll"], events.len());
+    let preempt = events
+        .iter()
+        .filter(|e| {
+            let o = &e["involvedObject"];
+            format!(
+                "{} {} {}/{} {}",
+                e["reason"].as_str().unwrap(),
+                o["kind"].as_str().unwrap(),
+                o["namespace"].as_str().unwrap(),
+                o["name"].as_str().unwrap(),
+                e["message"].as_str().unwrap()
+            )
+            .to_lowercase()
+            .contains("preempt")
+        })
+        .count();
+    assert!(preempt > 0);
+    assert_eq!(t["eventsMatchingPreempt"], preempt, "{t}");
+    let first = events[0]["reason"].as_str().unwrap();
+    let same = events.iter().filter(|e| e["reason"] == first).count();
+    assert_eq!(t["eventsFirstReason"], same, "{t}");
 
     // A compare page of two runs: the verdicts side by side, every run's line overlaid.
     run(

@@ -34,7 +34,8 @@
       document.body.appendChild(statusEl);
     }
     // Done once the page is built and every chart has drawn (uPlot draws after a tick).
-    status.done = !!status.built && status.charts.every(function (c) { return c.drawn; });
+    status.done = !!status.built && status.charts.every(function (c) { return c.drawn; }) &&
+      (location.hash !== "#kscale-selftest" || !!(status.selftest && status.selftest.finished));
     status.markers.drawn = status.charts.reduce(function (a, c) { return a + (c.markers || 0); }, 0);
     statusEl.textContent = JSON.stringify(status);
     document.documentElement.setAttribute("data-kscale",
@@ -334,7 +335,8 @@
     var ev = JSON.parse(src.textContent);
     var PAGE = 100;
     var rows = ev.rows;
-    var est = { total: ev.total, embedded: ev.embedded, rendered: 0, matching: rows.length };
+    var est = { total: ev.total, embedded: ev.embedded, rendered: 0, matching: rows.length,
+      firstReason: rows.length ? ev.reasons[rows[0][2]] : null };
     status.events = est;
     var bar = el("div", { "class": "kbar" });
     var q = el("input", { type: "search", placeholder: "filter: reason, object, message", "aria-label": "filter events", size: "34" });
@@ -416,6 +418,53 @@
     prev.addEventListener("click", function () { page--; render(); });
     next.addEventListener("click", function () { page++; render(); });
     render();
+    return {
+      filter: function (text, reasonName) {
+        q.value = text;
+        reason.value = reasonName == null ? "" : String(ev.reasons.indexOf(reasonName));
+        refilter();
+        return est.matching;
+      },
+      next: function () { next.click(); return page; }
+    };
+  }
+
+  // With #kscale-selftest in the URL (the browser test), after drawing: zooms the first time
+  // chart and checks that the others followed and that "reset zoom" undoes it; filters the
+  // event table and pages it. The results go into the status (`selftest`).
+  function selfTest(events) {
+    var r = status.selftest = { finished: false };
+    var time = charts.filter(function (c) { return c.time; });
+    var step2 = function () {
+      if (events) {
+        r.eventsAll = events.filter("", null);
+        r.eventsMatchingPreempt = events.filter("preempt", null);
+        r.eventsFirstReason = events.filter("", status.events.firstReason);
+        r.eventsPage2 = events.filter("", null) > 100 ? events.next() + 1 : null;
+        events.filter("", null);
+      }
+      r.finished = true;
+      report();
+    };
+    if (time.length < 2) { r.zoom = "fewer than two time charts"; step2(); return; }
+    var xs = time[0].u.data[0];
+    var a = xs[0], b = xs[xs.length - 1];
+    var lo = a + (b - a) / 4, hi = a + (b - a) * 3 / 4;
+    time[0].u.setScale("x", { min: lo, max: hi });
+    setTimeout(function () {
+      r.zoomFollowed = time.every(function (c) {
+        return Math.abs(c.u.scales.x.min - lo) < 1e-6 && Math.abs(c.u.scales.x.max - hi) < 1e-6;
+      });
+      r.pointsZoomed = time[0].u.series.length > 1 ? status.charts[charts.indexOf(time[0])].points : null;
+      resetZoom();
+      setTimeout(function () {
+        r.zoomReset = time.every(function (c) {
+          var d = c.u.data[0];
+          return c.u.scales.x.min <= d[0] && c.u.scales.x.max >= d[d.length - 1];
+        });
+        step2();
+      }, 50);
+    }, 50);
   }
 
   function main() {
@@ -430,8 +479,9 @@
       }
     }
     markerTools();
+    var events = null;
     try {
-      eventTable();
+      events = eventTable();
     } catch (err) {
       errors.push("event table: " + (err && err.stack || err));
     }
@@ -444,6 +494,7 @@
     });
     status.built = true;
     report();
+    if (location.hash === "#kscale-selftest") setTimeout(function () { selfTest(events); }, 0);
   }
 
   try {
