@@ -115,7 +115,17 @@ fn report_charts_the_busiest_hpas_and_every_deployment_and_load() {
     };
     let replicas = hpa(": replicas, desired, ready");
     assert_eq!(replicas.len(), MAX_WORKLOAD_CHARTS, "{replicas:?}");
-    assert_eq!(hpa(": metrics vs targets").len(), MAX_WORKLOAD_CHARTS);
+    assert_eq!(
+        hpa(": cpu_utilization vs target").len(),
+        MAX_WORKLOAD_CHARTS
+    );
+    let metric = out
+        .charts
+        .iter()
+        .find(|c| c.title.contains(": cpu_utilization vs target"))
+        .unwrap();
+    assert_eq!(metric.y_label, "%");
+    assert_eq!(metric.series.len(), 2, "{:?}", metric.series);
     // The busiest (largest desired replicas plus the changes of replicas and desired), saying
     // what is left out.
     assert!(

@@ -1341,17 +1341,44 @@ impl Sim {
                 y_label: "replicas".into(),
                 series: cols(&|c| !c.contains('/')),
             });
-            let metrics = cols(&|c| c.contains('/'));
-            if !metrics.is_empty() {
+            // One chart per metric, current against target, in the metric's unit.
+            let mut labels: Vec<String> = cols(&|c| c.contains('/'))
+                .iter()
+                .filter_map(|c| {
+                    c.strip_prefix(&id)?
+                        .rsplit_once('/')
+                        .map(|(l, _)| l.to_owned())
+                })
+                .collect();
+            labels.dedup();
+            for label in labels {
                 charts.push(ChartSpec {
                     guides: vec![],
-                    title: format!("HPA {}/{}: metrics vs targets{of}", k.namespace, k.name),
-                    y_label: "value (% for utilization)".into(),
-                    series: metrics,
+                    title: format!("HPA {}/{}: {label} vs target{of}", k.namespace, k.name),
+                    y_label: hpa_metric_unit(&label),
+                    series: cols(&|c| {
+                        c.strip_prefix(label.as_str())
+                            .is_some_and(|r| r.starts_with('/'))
+                    }),
                 });
             }
         }
         charts
+    }
+}
+
+/// The unit of an HPA metric's column label ([`super::hpa`]'s display units): percent for
+/// utilization, cores and bytes for average CPU and memory, else the metric's own unit, named
+/// by the metric.
+fn hpa_metric_unit(label: &str) -> String {
+    if label.ends_with("_utilization") {
+        "%".into()
+    } else if label == "cpu_average" || label.ends_with("_cpu_average") {
+        "cores".into()
+    } else if label == "memory_average" || label.ends_with("_memory_average") {
+        "bytes".into()
+    } else {
+        label.to_owned()
     }
 }
 
