@@ -283,8 +283,41 @@ pub fn run(o: Options) -> ExitCode {
     html.push_str(
         "</ul>\n</section>\n<section id=\"charts\">\n<h2>Charts</h2>\n<p class=\"muted\">Every run's line overlaid. \
          Drag across a chart to zoom (all charts follow; double-click to zoom out), hover for values, click a \
-         legend entry to hide or show its line.</p>\n<div class=\"ktools\" id=\"chart-tools\"></div>\n",
+         legend entry to hide or show its line. Markers: every run's kubectl steps and key events, \
+         named by run.</p>\n<div class=\"ktools\" id=\"chart-tools\"></div>\n",
     );
+    // Every run's steps and key events, each named by its run.
+    let steps: Vec<(f64, String)> = runs
+        .iter()
+        .zip(&names)
+        .flat_map(|(r, n)| {
+            r.steps.iter().map(move |s| {
+                (
+                    s.at,
+                    format!("{n}: $ {} (exit code {})", s.command, s.exit_code),
+                )
+            })
+        })
+        .collect();
+    let events: Vec<(f64, &str, String)> = runs
+        .iter()
+        .zip(&names)
+        .flat_map(|(r, n)| {
+            r.events
+                .iter()
+                .filter(|e| kscale_report::is_marker_reason(&e.reason))
+                .map(move |e| {
+                    let mut text =
+                        format!("{n}: {} {}/{}: {}", e.reason, e.kind, e.name, e.message);
+                    if let Some((cut, _)) = text.char_indices().nth(160) {
+                        text.truncate(cut);
+                        text.push('…');
+                    }
+                    (e.time, e.reason.as_str(), text)
+                })
+        })
+        .collect();
+    html.push_str(&kscale_report::markers_script(&steps, &events));
     for (column, y) in chart_columns(&runs) {
         let ts = overlay(&runs, &names, &column);
         let spec = ChartSpec {

@@ -327,6 +327,12 @@ fn pages_draw_in_a_real_browser() {
     assert_charts_drawn("compare", &page, &o);
     let nodes = &o.status["charts"][0];
     assert_eq!(nodes["series"], 2, "both runs' lines: {nodes}");
+    assert!(
+        o.status["markers"]["drawn"].as_u64().unwrap() > 0,
+        "both runs' steps and key events are marked: {}",
+        o.status["markers"]
+    );
+    assert!(o.dom.contains("quickstart: $ kubectl scale deployment web --replicas=5"));
 
     // A sweep page: kscale headroom over two settings.
     run(

@@ -212,6 +212,11 @@ fn push_script_str(out: &mut Vec<u8>, s: &str) {
     out.extend_from_slice(script_safe(&String::from_utf8_lossy(&json)).as_bytes());
 }
 
+/// Whether events of this reason are marked on the charts (see [`markers_script`]).
+pub fn is_marker_reason(reason: &str) -> bool {
+    marker_kind(reason).is_some()
+}
+
 /// The marker kind (a position in [`MARKER_KINDS`]) of an event's reason, for the events the
 /// charts mark: rescales, OOM kills, preemptions, node launches, evictions.
 fn marker_kind(reason: &str) -> Option<u8> {
@@ -330,13 +335,31 @@ fn markers_json(h: &mut String, out: &RunOutput, events: &EventsPage) {
             .map(|(s, t)| (s.at, 0, t.as_str())),
     );
     all.extend(events.markers.iter().map(|(t, k, s)| (*t, *k, s.as_str())));
+    h.push_str(&markers_script_of(&all));
+}
+
+/// The chart markers of several runs (a compare page) as the page's `#kscale-markers`
+/// script: kubectl steps `(time, text)` and events `(time, reason, text)`, of which those
+/// [`marker_kind`] picks (rescales, OOM kills, preemptions, node launches, evictions) are kept.
+pub fn markers_script(steps: &[(f64, String)], events: &[(f64, &str, String)]) -> String {
+    let mut all: Vec<(f64, u8, &str)> = steps.iter().map(|(t, s)| (*t, 0, s.as_str())).collect();
+    all.extend(
+        events
+            .iter()
+            .filter_map(|(t, reason, s)| Some((*t, marker_kind(reason)?, s.as_str()))),
+    );
+    markers_script_of(&all)
+}
+
+/// `#kscale-markers` of markers `(time, kind, text)`.
+fn markers_script_of(all: &[(f64, u8, &str)]) -> String {
     let mut counts = [0usize; MARKER_KINDS.len()];
-    for m in &all {
+    for m in all {
         counts[m.1 as usize] += 1;
     }
     let mut list = Vec::new();
     let mut seen = [0usize; MARKER_KINDS.len()];
-    for m in &all {
+    for m in all {
         let k = m.1 as usize;
         let (i, n) = (seen[k], counts[k]);
         seen[k] += 1;
@@ -378,11 +401,10 @@ fn markers_json(h: &mut String, out: &RunOutput, events: &EventsPage) {
         j.push(b']');
     }
     j.extend_from_slice(b"]}");
-    let _ = writeln!(
-        h,
-        "<script type=\"application/json\" id=\"kscale-markers\">{}</script>",
+    format!(
+        "<script type=\"application/json\" id=\"kscale-markers\">{}</script>\n",
         script_safe(&String::from_utf8(j).unwrap_or_default())
-    );
+    )
 }
 
 /// Moves the text rendered so far to the stream.

@@ -22,7 +22,7 @@ mod write;
 
 pub use error::{RenderError, ReportError, ReportErrorKind};
 pub use format::{format_hms, format_number};
-pub use html::{MAX_HTML_EVENT_BYTES, render_html};
+pub use html::{MAX_HTML_EVENT_BYTES, is_marker_reason, markers_script, render_html};
 pub use interactive::{MAX_CHART_OBJECTS, SHOWN_OBJECTS, chart_figure, page_assets, page_scripts};
 pub use openmetrics::timeseries_to_openmetrics;
 pub use render::{
