@@ -332,7 +332,10 @@ fn pages_draw_in_a_real_browser() {
         "both runs' steps and key events are marked: {}",
         o.status["markers"]
     );
-    assert!(o.dom.contains("quickstart: $ kubectl scale deployment web --replicas=5"));
+    assert!(
+        o.dom
+            .contains("quickstart: $ kubectl scale deployment web --replicas=5")
+    );
 
     // A sweep page: kscale headroom over two settings.
     run(
