@@ -250,8 +250,9 @@ pub fn run(o: Options) -> ExitCode {
          body{{font-family:system-ui,sans-serif;color:#1f2328;max-width:1180px;margin:1.5rem auto;padding:0 1rem}}\n\
          table{{border-collapse:collapse;font-size:.9rem}}th,td{{border:1px solid #d0d7de;padding:.25rem .55rem;text-align:left}}\n\
          thead th{{background:#f6f8fa}}td.bad{{color:#cf222e;font-weight:600}}td.good{{color:#1a7f37}}\n\
-         figure{{margin:1.2rem 0;border:1px solid #d0d7de;border-radius:6px;padding:.5rem}}figure svg{{max-width:100%;height:auto}}\n\
-         </style>\n</head>\n<body>\n<h1>{title}</h1>\n<p>kscale compare of {} runs</p>\n<h2>Verdicts</h2>\n<table>\n<thead><tr><th></th>",
+         .muted{{color:#656d76}}\n\
+         </style>\n{}</head>\n<body>\n<h1>{title}</h1>\n<p>kscale compare of {} runs</p>\n<section id=\"verdict\">\n<h2>Verdicts</h2>\n<table class=\"verdicts\">\n<thead><tr><th></th>",
+        kscale_report::page_assets(),
         runs.len()
     );
     for (n, r) in names.iter().zip(&runs) {
@@ -279,24 +280,62 @@ pub fn run(o: Options) -> ExitCode {
     for (n, v) in names.iter().zip(&verdicts) {
         let _ = writeln!(html, "<li><b>{}</b>: {}</li>", esc(n), esc(&v.headline));
     }
-    html.push_str("</ul>\n<h2>Charts</h2>\n");
+    html.push_str(
+        "</ul>\n</section>\n<section id=\"charts\">\n<h2>Charts</h2>\n<p class=\"muted\">Every run's line overlaid. \
+         Drag across a chart to zoom (all charts follow; double-click to zoom out), hover for values, click a \
+         legend entry to hide or show its line. Markers: every run's kubectl steps and key events, \
+         named by run.</p>\n<div class=\"ktools\" id=\"chart-tools\"></div>\n",
+    );
+    // Every run's steps and key events, each named by its run.
+    let steps: Vec<(f64, String)> = runs
+        .iter()
+        .zip(&names)
+        .flat_map(|(r, n)| {
+            r.steps.iter().map(move |s| {
+                (
+                    s.at,
+                    format!("{n}: $ {} (exit code {})", s.command, s.exit_code),
+                )
+            })
+        })
+        .collect();
+    let events: Vec<(f64, &str, String)> = runs
+        .iter()
+        .zip(&names)
+        .flat_map(|(r, n)| {
+            r.events
+                .iter()
+                .filter(|e| kscale_report::is_marker_reason(&e.reason))
+                .map(move |e| {
+                    let mut text =
+                        format!("{n}: {} {}/{}: {}", e.reason, e.kind, e.name, e.message);
+                    if let Some((cut, _)) = text.char_indices().nth(160) {
+                        text.truncate(cut);
+                        text.push('…');
+                    }
+                    (e.time, e.reason.as_str(), text)
+                })
+        })
+        .collect();
+    html.push_str(&kscale_report::markers_script(&steps, &events));
     for (column, y) in chart_columns(&runs) {
         let ts = overlay(&runs, &names, &column);
         let spec = ChartSpec {
+            guides: vec![],
             title: column.clone(),
             y_label: y,
             series: ts.columns[1..].to_vec(),
         };
-        match kscale_report::render_chart_svg(&ts, &spec) {
-            Ok(svg) => {
-                let _ = writeln!(html, "<figure>{svg}</figure>");
-            }
+        match kscale_report::chart_figure(&ts, &spec) {
+            Ok(figure) => html.push_str(&figure),
             Err(e) => {
                 eprintln!("error: chart {column}: {e}");
                 return ExitCode::from(1);
             }
         }
     }
+    html.push_str("</section>\n");
+    html.push_str(&kscale_report::page_scripts());
     html.push_str("</body>\n</html>\n");
     let written = std::fs::create_dir_all(&dir)
         .and_then(|_| {

@@ -187,9 +187,16 @@ pub fn run(o: Options) -> ExitCode {
     if best.is_none() {
         println!("no setting meets {target}");
     }
+    let verdict = match best {
+        Some(i) => json!({"ok": true, "headline": format!(
+            "OK: {} replicas of {} is the cheapest setting with {target} (+{:.2} USD per day)",
+            rows[i].replicas, pause.describe(), rows[i].cost_per_day_usd - base)}),
+        None => json!({"ok": false, "headline": format!("FAIL: no setting tried meets {target}")}),
+    };
     let output = RunOutput {
         name: format!("{name} headroom"),
         summary: json!({
+            "verdict": verdict,
             "scenario": name, "pause": pause.describe(), "workload": workload,
             "maxP99Seconds": max_s, "maxSloViolationSeconds": max_slo, "cheapestMeetingTarget": best.map(|i| rows[i].replicas), "rows": rows,
         }),
@@ -227,6 +234,10 @@ pub fn run(o: Options) -> ExitCode {
         },
         charts: vec![
             ChartSpec {
+                guides: vec![kscale_report::Guide {
+                    label: format!("target p99 {max_p99}"),
+                    value: max_s,
+                }],
                 title: format!("Start-up latency of {workload}"),
                 y_label: "seconds".into(),
                 series: vec![
@@ -236,11 +247,25 @@ pub fn run(o: Options) -> ExitCode {
                 ],
             },
             ChartSpec {
-                title: format!("SLO violation and failed requests of {workload}"),
-                y_label: "seconds / requests".into(),
-                series: vec!["slo_violation_s".into(), "failed_requests".into()],
+                guides: max_slo
+                    .map(|m| kscale_report::Guide {
+                        label: "most SLO violation allowed".into(),
+                        value: m,
+                    })
+                    .into_iter()
+                    .collect(),
+                title: format!("SLO violation of {workload}"),
+                y_label: "seconds".into(),
+                series: vec!["slo_violation_s".into()],
             },
             ChartSpec {
+                guides: vec![],
+                title: format!("Failed requests of {workload}"),
+                y_label: "requests".into(),
+                series: vec!["failed_requests".into()],
+            },
+            ChartSpec {
+                guides: vec![],
                 title: "Cost per day".into(),
                 y_label: "USD per day".into(),
                 series: vec!["cost_per_day_usd".into(), "added_cost_per_day_usd".into()],

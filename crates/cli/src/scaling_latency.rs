@@ -159,9 +159,28 @@ pub fn run(o: Options) -> ExitCode {
             el_w
         );
     }
+    // The outcome: whether the elastic path is faster at every N (seed 000's claim).
+    let faster = rows
+        .iter()
+        .filter(|(_, (rs, _), (el, _))| el.mean_seconds < rs.mean_seconds)
+        .count();
+    let mean_reduction = rows
+        .iter()
+        .map(|(_, (rs, _), (el, _))| 100.0 * (1.0 - el.mean_seconds / rs.mean_seconds))
+        .sum::<f64>()
+        / rows.len().max(1) as f64;
+    let verdict = json!({
+        "ok": faster == rows.len(),
+        "headline": format!(
+            "{}: elastic scaling faster than the ReplicaSet path at {faster} of {} sizes (mean reduction {mean_reduction:.1}%)",
+            if faster == rows.len() { "OK" } else { "FAIL" },
+            rows.len()
+        ),
+    });
     let output = RunOutput {
         name: format!("{name} scaling latency"),
         summary: json!({
+            "verdict": verdict,
             "scenario": name,
             "runsPerCell": o.runs,
             "at": o.at,
@@ -200,6 +219,7 @@ pub fn run(o: Options) -> ExitCode {
         },
         charts: vec![
             ChartSpec {
+                guides: vec![],
                 title: "Time to add N instances (seed 000, Figure 8)".into(),
                 y_label: "seconds".into(),
                 series: vec![
@@ -210,6 +230,7 @@ pub fn run(o: Options) -> ExitCode {
                 ],
             },
             ChartSpec {
+                guides: vec![],
                 title: "Pod writes to the API server per scale-up".into(),
                 y_label: "writes".into(),
                 series: vec!["replicaset_api_writes".into(), "elastic_api_writes".into()],

@@ -267,7 +267,7 @@ fn quickstart_runs_and_is_reproducible() {
         "{transcript}"
     );
     let report = String::from_utf8(outputs[0][4].clone()).unwrap();
-    assert!(report.contains("<svg"));
+    assert!(report.contains("<figure class=\"kchart\""));
 }
 
 #[test]
@@ -323,8 +323,10 @@ fn headroom_finds_the_cheapest_setting() {
         "{stdout}"
     );
     let report = std::fs::read_to_string(dir.path().join("h/report.html")).unwrap();
-    // Start-up latency, SLO violation and cost curves.
-    assert_eq!(report.matches("<svg").count(), 3);
+    // Start-up latency (with the target line), SLO violation, failed requests and cost curves.
+    assert_eq!(report.matches("<figure class=\"kchart\"").count(), 4);
+    assert!(report.contains("{\"label\":\"target p99 30s\",\"value\":30}"));
+    assert!(report.contains("<div class=\"verdict ok\">OK: 3 replicas of"));
     let bad = kscale()
         .args([
             "headroom",

@@ -1,17 +1,28 @@
-//! `report.html`: one self-contained page (inline CSS and SVG, nothing fetched).
+//! `report.html`: one self-contained page (inline CSS, data and scripts, nothing fetched).
 
+use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::io;
 
 use serde_json::Value;
 
-use crate::chart::render_chart;
 use crate::format::{escape_html as esc, format_hms, format_number, group_thousands};
+use crate::interactive::{
+    chart_figure, page_assets, page_scripts, push_number, push_str, script_safe,
+};
 use crate::render::StreamError;
 use crate::{EventRecord, RenderError, RunOutput};
 
-/// At most this many events are listed in `report.html`; the rest are only in `events.jsonl`.
-pub const MAX_HTML_EVENTS: usize = 2000;
+/// At most this many bytes of event rows are embedded in `report.html` (about 100 to 200
+/// bytes an event, so some 150,000 events); the events after them are only in
+/// `events.jsonl`, which the page says.
+pub const MAX_HTML_EVENT_BYTES: usize = 24_000_000;
+
+/// Markers of one kind drawn on the charts at most (evenly picked when there are more).
+const MAX_MARKERS_PER_KIND: usize = 300;
+
+/// Kinds of chart markers: kubectl steps, then the events [`marker_kind`] picks.
+const MARKER_KINDS: [&str; 6] = ["step", "rescale", "oom", "preempt", "node", "evict"];
 
 /// Longest text shown for a nested JSON value in the summary table.
 const MAX_JSON_CELL: usize = 300;
@@ -28,13 +39,12 @@ table{border-collapse:collapse;font-size:.9rem;margin:.5rem 0}
 th,td{border:1px solid #d0d7de;padding:.25rem .55rem;text-align:left;vertical-align:top}
 thead th{background:#f6f8fa;position:sticky;top:0}
 table.summary td:first-child{font-weight:600;white-space:nowrap}
+table.summary td+td{word-break:break-all}
 table.summary tr.group th{background:#eef1f4}
 table.summary td.nested{padding-left:1.6rem;font-weight:normal}
 td.time{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;white-space:nowrap}
 tr.warning td{background:#fff8e1}
 tr.warning td.type{color:#9a6700;font-weight:600}
-figure{margin:1.2rem 0;border:1px solid #d0d7de;border-radius:6px;padding:.5rem}
-figure svg{display:block;max-width:100%;height:auto}
 .step{border:1px solid #d0d7de;border-radius:6px;margin:.8rem 0;padding:.5rem .7rem}
 .step-head{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:.9rem}
 .step-head .time{color:#656d76;margin-right:.6rem}
@@ -52,11 +62,13 @@ table.facts td.bad{color:#cf222e;font-weight:600}
 table.facts td.good{color:#1a7f37}
 ";
 
-/// Renders `report.html`: title, summary table, one SVG chart per [`crate::ChartSpec`],
-/// the kubectl transcript and an event timeline (first [`MAX_HTML_EVENTS`] events).
+/// Renders `report.html`: the verdict, one interactive chart per [`crate::ChartSpec`] (with
+/// markers for kubectl steps and key events), the summary table, the kubectl
+/// transcript and a filterable, paged event table (events up to [`MAX_HTML_EVENT_BYTES`]).
 ///
-/// All text is HTML-escaped; the page references nothing outside itself except the
-/// neighbouring data files of the run directory (relative links).
+/// All text is HTML-escaped (JSON data is escaped for `<script>`); the page references
+/// nothing outside itself except the neighbouring data files of the run directory (relative
+/// links).
 pub fn render_html(out: &RunOutput) -> Result<String, RenderError> {
     // The page is written from `&str` pieces only: it is always UTF-8.
     crate::render::to_string(
@@ -71,32 +83,151 @@ pub fn render_html(out: &RunOutput) -> Result<String, RenderError> {
 /// Writes `report.html` (see [`render_html`]) a section or chart at a time, so the page is
 /// never whole in memory.
 pub(crate) fn write_html<W: io::Write>(out: &RunOutput, w: &mut W) -> Result<(), StreamError> {
-    write_html_with(out, &EventsView::of(&out.events), w, &mut |i| {
-        render_chart(&out.timeseries, &out.charts[i])
+    write_html_with(out, &EventsPage::of(&out.events), w, &mut |i| {
+        chart_figure(&out.timeseries, &out.charts[i])
     })
 }
 
-/// What the page shows of the run's events: how many there were, how many of them warnings,
-/// and the first [`MAX_HTML_EVENTS`] (or all) of them.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct EventsView<'a> {
+/// Strings of one field of the events (type, reason, kind, namespace), numbered in order of
+/// first appearance.
+#[derive(Debug, Default)]
+struct Interner {
+    index: HashMap<String, u32>,
+    names: Vec<String>,
+}
+
+impl Interner {
+    fn id(&mut self, s: &str) -> u32 {
+        if let Some(&i) = self.index.get(s) {
+            return i;
+        }
+        let i = self.names.len() as u32;
+        self.index.insert(s.to_owned(), i);
+        self.names.push(s.to_owned());
+        i
+    }
+}
+
+/// What the page shows of the run's events, gathered one event at a time: how many there
+/// were, how many of them warnings, the rows of the event table (as JSON, until
+/// [`MAX_HTML_EVENT_BYTES`]) and the chart markers of key events.
+#[derive(Debug, Default)]
+pub(crate) struct EventsPage {
     /// All events.
     pub(crate) total: usize,
     /// Events of type `Warning`.
     pub(crate) warnings: usize,
-    /// The first events, in order.
-    pub(crate) head: &'a [EventRecord],
+    /// Events in `rows`.
+    embedded: usize,
+    /// `[time,type,reason,kind,namespace,"name","message"],...` (the middle four numbered
+    /// in `tables`), script-safe UTF-8.
+    rows: Vec<u8>,
+    /// No more rows fit.
+    full: bool,
+    tables: [Interner; 4],
+    /// Key events: (time, kind in [`MARKER_KINDS`], text).
+    markers: Vec<(f64, u8, String)>,
 }
 
-impl<'a> EventsView<'a> {
-    /// The view of all the events.
-    pub(crate) fn of(events: &'a [EventRecord]) -> Self {
-        EventsView {
-            total: events.len(),
-            warnings: events.iter().filter(|e| is_warning(e)).count(),
-            head: &events[..events.len().min(MAX_HTML_EVENTS)],
+impl EventsPage {
+    /// The page's view of all the events.
+    pub(crate) fn of(events: &[EventRecord]) -> Self {
+        let mut page = EventsPage::default();
+        for e in events {
+            page.push(e);
         }
+        page
     }
+
+    /// Adds the next event.
+    pub(crate) fn push(&mut self, e: &EventRecord) {
+        self.total += 1;
+        if is_warning(e) {
+            self.warnings += 1;
+        }
+        let o = &e.involved_object;
+        if let Some(kind) = marker_kind(&e.reason) {
+            let mut text = format!("{} {}/{}: {}", e.reason, o.kind, o.name, e.message);
+            if let Some((cut, _)) = text.char_indices().nth(160) {
+                text.truncate(cut);
+                text.push('…');
+            }
+            self.markers.push((e.time, kind, text));
+        }
+        if self.full {
+            return;
+        }
+        // Written in place (the simulation's thread calls this for every event), taken back
+        // when it does not fit.
+        let start = self.rows.len();
+        let row = &mut self.rows;
+        if self.embedded > 0 {
+            row.push(b',');
+        }
+        row.push(b'[');
+        push_number(row, e.time);
+        for (table, s) in self
+            .tables
+            .iter_mut()
+            .zip([&e.type_, &e.reason, &o.kind, &o.namespace])
+        {
+            row.push(b',');
+            row.extend_from_slice(itoa::Buffer::new().format(table.id(s)).as_bytes());
+        }
+        row.push(b',');
+        push_script_str(row, &o.name);
+        row.push(b',');
+        push_script_str(row, &e.message);
+        row.push(b']');
+        if row.len() > MAX_HTML_EVENT_BYTES {
+            row.truncate(start);
+            self.full = true;
+            return;
+        }
+        self.embedded += 1;
+    }
+}
+
+/// A JSON string safe inside `<script>` ([`script_safe`]): copied between quotes when no
+/// character needs an escape (nearly always), else escaped.
+fn push_script_str(out: &mut Vec<u8>, s: &str) {
+    // A fold without early exit, which the compiler vectorizes; 0xE2 starts U+2028/U+2029.
+    let special = s.bytes().fold(false, |acc, b| {
+        acc | (b < 0x20)
+            | (b == b'"')
+            | (b == b'\\')
+            | (b == b'<')
+            | (b == b'>')
+            | (b == b'&')
+            | (b == 0xE2)
+    });
+    if !special {
+        out.push(b'"');
+        out.extend_from_slice(s.as_bytes());
+        out.push(b'"');
+        return;
+    }
+    let mut json = Vec::with_capacity(s.len() + 8);
+    push_str(&mut json, s);
+    out.extend_from_slice(script_safe(&String::from_utf8_lossy(&json)).as_bytes());
+}
+
+/// Whether events of this reason are marked on the charts (see [`markers_script`]).
+pub fn is_marker_reason(reason: &str) -> bool {
+    marker_kind(reason).is_some()
+}
+
+/// The marker kind (a position in [`MARKER_KINDS`]) of an event's reason, for the events the
+/// charts mark: rescales, OOM kills, preemptions, node launches, evictions.
+fn marker_kind(reason: &str) -> Option<u8> {
+    Some(match reason {
+        "ScalingReplicaSet" | "SuccessfulRescale" => 1,
+        "OOMKilled" | "OOMKilling" => 2,
+        "Preempted" => 3,
+        "TriggeredScaleUp" | "Launched" | "RegisteredNode" => 4,
+        "Evicted" => 5,
+        _ => return None,
+    })
 }
 
 /// An event of type `Warning`.
@@ -104,62 +235,176 @@ pub(crate) fn is_warning(e: &EventRecord) -> bool {
     e.type_ == "Warning"
 }
 
-/// [`write_html`] with the events shown from `events` and the SVG of chart `i` (of
-/// `out.charts`) from `chart(i)`, called once per chart in order (the writer of the run
+/// [`write_html`] with the events shown from `events` and chart `i` (of `out.charts`, a
+/// [`chart_figure`]) from `chart(i)`, called once per chart in order (the writer of the run
 /// directory renders them on two threads).
 pub(crate) fn write_html_with<W: io::Write>(
     out: &RunOutput,
-    events: &EventsView<'_>,
+    events: &EventsPage,
     w: &mut W,
     chart: &mut dyn FnMut(usize) -> Result<String, RenderError>,
 ) -> Result<(), StreamError> {
     let mut h = String::with_capacity(64 * 1024);
     let title = esc(&out.name);
     let warnings = events.warnings;
+    // A sweep (column 0 is its parameter, not time) has no steps or events of its own.
+    let sweep = out.timeseries.x_label.is_some() && events.total == 0 && out.transcript.is_empty();
+    let (what, nav) = if sweep {
+        (
+            format!(
+                "kscale sweep · {} settings",
+                group_thousands(out.timeseries.rows.len())
+            ),
+            "",
+        )
+    } else {
+        (
+            format!(
+                "kscale run report · {} events ({} warnings) · {} kubectl steps · {} samples",
+                group_thousands(events.total),
+                group_thousands(warnings),
+                group_thousands(out.transcript.len()),
+                group_thousands(out.timeseries.rows.len()),
+            ),
+            "<a href=\"#transcript\">Transcript</a><a href=\"#events\">Events</a>",
+        )
+    };
     let _ = write!(
         h,
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
-         <title>{title} · kscale report</title>\n<style>\n{CSS}</style>\n</head>\n<body>\n\
-         <header>\n<h1>{title}</h1>\n<p class=\"muted\">kscale run report · {} events ({} warnings) · \
-         {} kubectl steps · {} samples</p>\n\
-         <nav><a href=\"#verdict\">Verdict</a><a href=\"#summary\">Summary</a><a href=\"#charts\">Charts</a>\
-         <a href=\"#transcript\">Transcript</a><a href=\"#events\">Events</a></nav>\n</header>\n",
-        group_thousands(events.total),
-        group_thousands(warnings),
-        group_thousands(out.transcript.len()),
-        group_thousands(out.timeseries.rows.len()),
+         <title>{title} · kscale report</title>\n<style>\n{CSS}</style>\n{}</head>\n<body>\n\
+         <header>\n<h1>{title}</h1>\n<p class=\"muted\">{what}</p>\n\
+         <nav><a href=\"#verdict\">Verdict</a><a href=\"#charts\">Charts</a><a href=\"#summary\">Summary</a>\
+         {nav}</nav>\n</header>\n",
+        page_assets(),
     );
 
     verdict_section(&mut h, &out.summary);
-    summary_section(&mut h, &out.summary);
     flush(&mut h, w)?;
 
-    h.push_str("<section id=\"charts\">\n<h2>Charts</h2>\n");
+    h.push_str(
+        "<section id=\"charts\">\n<h2>Charts</h2>\n<p class=\"muted\">Drag across a chart to zoom \
+         (all charts follow; double-click to zoom out), hover for values, click a legend entry \
+         to hide or show its line.</p>\n<div class=\"ktools\" id=\"chart-tools\"></div>\n",
+    );
     if out.charts.is_empty() {
         h.push_str("<p class=\"muted\">No charts.</p>\n");
     }
-    for (i, spec) in out.charts.iter().enumerate() {
-        let svg = chart(i)?;
+    markers_json(&mut h, out, events);
+    for i in 0..out.charts.len() {
+        let figure = chart(i)?;
         // The chart goes to the stream as it is, not through a copy in `h`.
-        let _ = writeln!(h, "<figure aria-label=\"{}\">", esc(&spec.title));
         flush(&mut h, w)?;
-        w.write_all(svg.as_bytes())?;
-        drop(svg);
-        h.push_str("</figure>\n");
+        w.write_all(figure.as_bytes())?;
     }
     h.push_str("</section>\n");
 
-    transcript_section(&mut h, out);
-    flush(&mut h, w)?;
-    events_section(&mut h, events);
+    summary_section(&mut h, &out.summary);
+    if !sweep {
+        transcript_section(&mut h, out);
+        flush(&mut h, w)?;
+        events_section(&mut h, events, w)?;
+    }
 
     h.push_str(
         "<footer class=\"muted\">Generated by kscale. Full data: <a href=\"summary.json\">summary.json</a>, \
          <a href=\"events.jsonl\">events.jsonl</a>, <a href=\"transcript.jsonl\">transcript.jsonl</a>, \
-         <a href=\"timeseries.csv\">timeseries.csv</a>.</footer>\n</body>\n</html>\n",
+         <a href=\"timeseries.csv\">timeseries.csv</a>. Charts drawn with uPlot (MIT licence), \
+         embedded.</footer>\n",
     );
+    h.push_str(&page_scripts());
+    h.push_str("</body>\n</html>\n");
     flush(&mut h, w)
+}
+
+/// The chart markers as JSON (`#kscale-markers`): `kinds`, the number of markers of each
+/// kind, and `list` of `[time, kind, text]` (at most [`MAX_MARKERS_PER_KIND`] a kind, evenly
+/// picked).
+fn markers_json(h: &mut String, out: &RunOutput, events: &EventsPage) {
+    let mut all: Vec<(f64, u8, &str)> = Vec::new();
+    let steps: Vec<String> = out
+        .transcript
+        .iter()
+        .map(|s| format!("$ {} (exit code {})", s.command, s.exit_code))
+        .collect();
+    all.extend(
+        out.transcript
+            .iter()
+            .zip(&steps)
+            .map(|(s, t)| (s.at, 0, t.as_str())),
+    );
+    all.extend(events.markers.iter().map(|(t, k, s)| (*t, *k, s.as_str())));
+    h.push_str(&markers_script_of(&all));
+}
+
+/// The chart markers of several runs (a compare page) as the page's `#kscale-markers`
+/// script: kubectl steps `(time, text)` and events `(time, reason, text)`, of which those
+/// [`marker_kind`] picks (rescales, OOM kills, preemptions, node launches, evictions) are kept.
+pub fn markers_script(steps: &[(f64, String)], events: &[(f64, &str, String)]) -> String {
+    let mut all: Vec<(f64, u8, &str)> = steps.iter().map(|(t, s)| (*t, 0, s.as_str())).collect();
+    all.extend(
+        events
+            .iter()
+            .filter_map(|(t, reason, s)| Some((*t, marker_kind(reason)?, s.as_str()))),
+    );
+    markers_script_of(&all)
+}
+
+/// `#kscale-markers` of markers `(time, kind, text)`.
+fn markers_script_of(all: &[(f64, u8, &str)]) -> String {
+    let mut counts = [0usize; MARKER_KINDS.len()];
+    for m in all {
+        counts[m.1 as usize] += 1;
+    }
+    let mut list = Vec::new();
+    let mut seen = [0usize; MARKER_KINDS.len()];
+    for m in all {
+        let k = m.1 as usize;
+        let (i, n) = (seen[k], counts[k]);
+        seen[k] += 1;
+        // The j-th of MAX kept is the (j * n / MAX)-th.
+        let keep = n <= MAX_MARKERS_PER_KIND || {
+            let j = (i * MAX_MARKERS_PER_KIND).div_ceil(n);
+            j * n / MAX_MARKERS_PER_KIND == i
+        };
+        if keep {
+            list.push(*m);
+        }
+    }
+    let mut j = Vec::with_capacity(64 * list.len() + 128);
+    j.extend_from_slice(b"{\"kinds\":[");
+    for (i, k) in MARKER_KINDS.iter().enumerate() {
+        if i > 0 {
+            j.push(b',');
+        }
+        push_str(&mut j, k);
+    }
+    j.extend_from_slice(b"],\"counts\":[");
+    for (i, c) in counts.iter().enumerate() {
+        if i > 0 {
+            j.push(b',');
+        }
+        j.extend_from_slice(itoa::Buffer::new().format(*c).as_bytes());
+    }
+    j.extend_from_slice(b"],\"list\":[");
+    for (i, (t, k, text)) in list.iter().enumerate() {
+        if i > 0 {
+            j.push(b',');
+        }
+        j.push(b'[');
+        push_number(&mut j, *t);
+        j.push(b',');
+        j.extend_from_slice(itoa::Buffer::new().format(*k).as_bytes());
+        j.push(b',');
+        push_str(&mut j, text);
+        j.push(b']');
+    }
+    j.extend_from_slice(b"]}");
+    format!(
+        "<script type=\"application/json\" id=\"kscale-markers\">{}</script>\n",
+        script_safe(&String::from_utf8(j).unwrap_or_default())
+    )
 }
 
 /// Moves the text rendered so far to the stream.
@@ -170,8 +415,23 @@ fn flush<W: io::Write>(h: &mut String, w: &mut W) -> Result<(), StreamError> {
 }
 
 /// The outcome first ([`crate::verdict`]): a one-line verdict and its facts, for a run's
-/// summary (sweep pages have none).
+/// summary; a sweep's own `verdict` (ok and headline) when its summary has one.
 fn verdict_section(h: &mut String, summary: &Value) {
+    // A sweep states its own outcome: `"verdict": {"ok": bool, "headline": "..."}`.
+    if let Some(v) = summary.get("verdict")
+        && let (Some(ok), Some(headline)) = (
+            v.get("ok").and_then(Value::as_bool),
+            v.get("headline").and_then(Value::as_str),
+        )
+    {
+        let _ = writeln!(
+            h,
+            "<section id=\"verdict\">\n<div class=\"verdict {}\">{}</div>\n</section>",
+            if ok { "ok" } else { "fail" },
+            esc(headline)
+        );
+        return;
+    }
     if summary.get("durationSeconds").is_none() || summary.get("nodes").is_none() {
         return;
     }
@@ -310,54 +570,80 @@ fn transcript_section(h: &mut String, out: &RunOutput) {
     h.push_str("</section>\n");
 }
 
-fn events_section(h: &mut String, events: &EventsView<'_>) {
-    h.push_str("<section id=\"events\">\n<h2>Event timeline</h2>\n");
+/// The event table: the rows as JSON (`#kscale-events`), drawn by the page's script with a
+/// text filter, type and reason filters and pages.
+fn events_section<W: io::Write>(
+    h: &mut String,
+    events: &EventsPage,
+    w: &mut W,
+) -> Result<(), StreamError> {
+    h.push_str("<section id=\"events\">\n<h2>Events</h2>\n");
     let total = events.total;
     if total == 0 {
         h.push_str("<p class=\"muted\">No events.</p>\n</section>\n");
-        return;
+        return Ok(());
     }
-    if total > MAX_HTML_EVENTS {
+    if events.embedded < total {
         let _ = writeln!(
             h,
-            "<p class=\"muted\">Showing the first {} of {} events; {} more are omitted here. \
-             The full list is in <a href=\"events.jsonl\">events.jsonl</a>.</p>",
-            group_thousands(MAX_HTML_EVENTS),
+            "<p class=\"muted\" id=\"events-cut\">This page holds the first {} of {} events (at \
+             most {} MB of them); the last {} are only in <a href=\"events.jsonl\">events.jsonl</a>.</p>",
+            group_thousands(events.embedded),
             group_thousands(total),
-            group_thousands(total - MAX_HTML_EVENTS)
+            MAX_HTML_EVENT_BYTES / 1_000_000,
+            group_thousands(total - events.embedded)
         );
     }
     h.push_str(
-        "<table class=\"events\">\n<thead><tr><th>Time</th><th>Type</th><th>Reason</th><th>Kind</th>\
-         <th>Namespace</th><th>Name</th><th>Message</th></tr></thead>\n<tbody>\n",
+        "<div class=\"kevents\" id=\"event-table\"></div>\n<noscript><p class=\"muted\">The event \
+         table needs JavaScript; every event is in <a href=\"events.jsonl\">events.jsonl</a>.</p></noscript>\n",
     );
-    for e in events.head.iter().take(MAX_HTML_EVENTS) {
-        let class = if is_warning(e) {
-            " class=\"warning\""
-        } else {
-            ""
-        };
-        let o = &e.involved_object;
-        let _ = writeln!(
-            h,
-            "<tr{class}><td class=\"time\">{}</td><td class=\"type\">{}</td><td>{}</td><td>{}</td><td>{}</td>\
-             <td>{}</td><td>{}</td></tr>",
-            format_hms(e.time),
-            esc(&e.type_),
-            esc(&e.reason),
-            esc(&o.kind),
-            esc(&o.namespace),
-            esc(&o.name),
-            esc(&e.message)
-        );
+    let mut head = Vec::with_capacity(256);
+    let _ = write!(
+        h,
+        "<script type=\"application/json\" id=\"kscale-events\">{{\"total\":{total},\"embedded\":{},\
+         \"warnings\":{}",
+        events.embedded, events.warnings
+    );
+    for (name, table) in ["types", "reasons", "kinds", "namespaces"]
+        .iter()
+        .zip(&events.tables)
+    {
+        head.clear();
+        head.extend_from_slice(b",\"");
+        head.extend_from_slice(name.as_bytes());
+        head.extend_from_slice(b"\":[");
+        for (i, s) in table.names.iter().enumerate() {
+            if i > 0 {
+                head.push(b',');
+            }
+            push_str(&mut head, s);
+        }
+        head.push(b']');
+        h.push_str(&script_safe(&String::from_utf8_lossy(&head)));
     }
-    h.push_str("</tbody>\n</table>\n");
-    if total > MAX_HTML_EVENTS {
-        let _ = writeln!(
-            h,
-            "<p class=\"muted\">{} more events omitted; see events.jsonl.</p>",
-            group_thousands(total - MAX_HTML_EVENTS)
-        );
+    h.push_str(",\"rows\":[");
+    flush(h, w)?;
+    w.write_all(&events.rows)?;
+    h.push_str("]}</script>\n</section>\n");
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn event_strings_are_serde_json_made_script_safe(
+            s in prop_oneof![any::<String>(), "[a-z0-9 /<>&\"\\\\\n\u{2028}\u{2029}…é-]{0,30}"],
+        ) {
+            let mut fast = Vec::new();
+            push_script_str(&mut fast, &s);
+            let reference = script_safe(&serde_json::to_string(&s).unwrap());
+            prop_assert_eq!(String::from_utf8(fast).unwrap(), reference.clone());
+            prop_assert_eq!(serde_json::from_str::<String>(&reference).unwrap(), s);
+        }
     }
-    h.push_str("</section>\n");
 }

@@ -12,6 +12,7 @@ mod columns;
 mod error;
 mod format;
 mod html;
+mod interactive;
 mod openmetrics;
 mod render;
 mod spill;
@@ -22,7 +23,8 @@ mod write;
 
 pub use error::{RenderError, ReportError, ReportErrorKind};
 pub use format::{format_hms, format_number};
-pub use html::{MAX_HTML_EVENTS, render_html};
+pub use html::{MAX_HTML_EVENT_BYTES, is_marker_reason, markers_script, render_html};
+pub use interactive::{MAX_CHART_OBJECTS, SHOWN_OBJECTS, chart_figure, page_assets, page_scripts};
 pub use openmetrics::timeseries_to_openmetrics;
 pub use render::{
     render_events_jsonl, render_summary_json, render_timeseries_csv, render_transcript_jsonl,
@@ -112,14 +114,46 @@ impl TimeSeries {
 }
 
 /// A chart of `report.html`: some columns of the time series on one y axis.
-#[derive(Clone, Debug, PartialEq)]
+///
+/// The y axis has one unit, `y_label` (`pods`, `cores`, `ms`, ...); a count unit
+/// ([`is_count_unit`]) gets integer ticks.
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct ChartSpec {
     /// Title above the chart.
     pub title: String,
-    /// Label of the y axis.
+    /// Label of the y axis: its unit.
     pub y_label: String,
     /// Names of the time-series columns to draw, one line each.
     pub series: Vec<String>,
+    /// Horizontal reference lines (targets, SLO thresholds) in the y axis's unit.
+    pub guides: Vec<Guide>,
+}
+
+/// A horizontal line across a chart: a target or an SLO threshold.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Guide {
+    /// What it is (`SLO p99 500 ms (default/deployment/web)`).
+    pub label: String,
+    /// Where, in the chart's y unit.
+    pub value: f64,
+}
+
+/// Whether an axis unit counts things (pods, nodes, replicas, ...): such an axis gets integer
+/// ticks.
+pub fn is_count_unit(unit: &str) -> bool {
+    matches!(
+        unit,
+        "pods"
+            | "nodes"
+            | "replicas"
+            | "writes"
+            | "requests"
+            | "instances"
+            | "events"
+            | "restarts"
+            | "OOM kills"
+            | "count"
+    )
 }
 
 /// Everything a run produces.

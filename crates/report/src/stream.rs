@@ -6,7 +6,7 @@ use std::path::Path;
 use std::sync::mpsc::{Receiver, Sender, SyncSender, channel, sync_channel};
 use std::thread::JoinHandle;
 
-use crate::html::{EventsView, MAX_HTML_EVENTS, is_warning};
+use crate::html::EventsPage;
 use crate::render::{StreamError, write_events_jsonl};
 use crate::spill::{SPILL_FILE, SpillReader, SpillWriter};
 use crate::write::{Spilled, Started, WriteOptions, first_failure, io_err, write_files_ranked};
@@ -25,8 +25,9 @@ type Written = Result<(), (&'static str, ReportErrorKind)>;
 ///
 /// The files are byte for byte those [`crate::write_outputs`] writes for the same run (all the
 /// events in `out.events`), however the events were split into batches. The writer keeps
-/// only what `report.html` shows of them (their count, the warnings' count and the first
-/// [`MAX_HTML_EVENTS`]): each written batch goes back to the caller's thread, which drops
+/// only what `report.html` shows of them (their count, the warnings' count, the event
+/// table's rows up to [`crate::MAX_HTML_EVENT_BYTES`] and the key events marked on the
+/// charts): each written batch goes back to the caller's thread, which drops
 /// its events and records the next ones in it, so the events in memory are a few batches
 /// whatever the length of the run, and their strings are freed by the thread that allocated
 /// them (whose allocator reuses that memory for the next events).
@@ -41,9 +42,8 @@ pub struct RunWriter {
     /// Written batches back from the writer thread, for [`RunWriter::events`] to empty and
     /// hand out.
     spare: Receiver<Vec<EventRecord>>,
-    total: usize,
-    warnings: usize,
-    head: Vec<EventRecord>,
+    /// What the page shows of the events handed over so far.
+    page: EventsPage,
     /// Time-series rows handed over by [`RunWriter::samples`]; `None` before the first.
     spill: Option<SpillWriter>,
 }
@@ -80,9 +80,7 @@ impl RunWriter {
             tx: Some(tx),
             thread: Some(thread),
             spare,
-            total: 0,
-            warnings: 0,
-            head: Vec::new(),
+            page: EventsPage::default(),
             spill: None,
         })
     }
@@ -96,10 +94,9 @@ impl RunWriter {
         if batch.is_empty() {
             return Ok(batch);
         }
-        self.total += batch.len();
-        self.warnings += batch.iter().filter(|e| is_warning(e)).count();
-        let room = MAX_HTML_EVENTS.saturating_sub(self.head.len());
-        self.head.extend(batch.iter().take(room).cloned());
+        for e in &batch {
+            self.page.push(e);
+        }
         let sent = self.tx.as_ref().is_some_and(|tx| tx.send(batch).is_ok());
         if sent {
             let mut spare = self.spare.try_recv().unwrap_or_default();
@@ -181,12 +178,7 @@ impl RunWriter {
         self.events(std::mem::take(&mut out.events))?;
         // The thread ends once it has written what it was handed.
         self.tx = None;
-        let view = EventsView {
-            total: self.total,
-            warnings: self.warnings,
-            head: &self.head,
-        };
-        let rest = write_files_ranked(&self.started.staging.path, out, Some(&view), spilled);
+        let rest = write_files_ranked(&self.started.staging.path, out, Some(&self.page), spilled);
         let events = match self.thread.is_some().then(|| self.join()) {
             Some(r) => r,
             None => Err(("events.jsonl", stopped(&self.started.staging.path))),
@@ -385,6 +377,7 @@ mod tests {
             title: "B".into(),
             y_label: "b".into(),
             series: vec!["b".into()],
+            guides: vec![],
         }];
         let mut held = output();
         held.charts = charts.clone();

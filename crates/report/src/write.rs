@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex};
 
-use crate::chart::render_chart;
-use crate::html::{EventsView, write_html_with};
+use crate::html::{EventsPage, write_html_with};
+use crate::interactive::chart_figure;
 use crate::render::{
     StreamError, write_events_jsonl, write_jsonl, write_spilled_csv, write_timeseries_csv,
 };
@@ -177,14 +177,14 @@ pub(crate) fn io_err(op: impl Into<String>, path: &Path, error: io::Error) -> Re
 /// Renders and writes the files on two threads, each streamed through a buffer (no file is
 /// ever whole in memory): this thread writes `summary.json`, `transcript.jsonl` and
 /// `report.html`, a second one `events.jsonl` and `timeseries.csv` and then helps render the
-/// report's charts (each chart's SVG is the same whichever thread draws it; the page takes them
+/// report's charts (each chart's data is the same whichever thread renders it; the page takes them
 /// in order). With `streamed`, `events.jsonl` is already written (by [`crate::RunWriter`]) and
 /// the page shows these events instead of `out.events`. On failure the error of the first
 /// failing file in [`OUTPUT_FILES`] order is returned.
 pub(crate) fn write_files(
     staging: &Path,
     out: &RunOutput,
-    streamed: Option<&EventsView<'_>>,
+    streamed: Option<&EventsPage>,
 ) -> Result<(), ReportErrorKind> {
     write_files_ranked(staging, out, streamed, Spilled::No).map_err(|(_, e)| e)
 }
@@ -209,12 +209,18 @@ pub(crate) enum Spilled<'a> {
 pub(crate) fn write_files_ranked(
     staging: &Path,
     out: &RunOutput,
-    streamed: Option<&EventsView<'_>>,
+    streamed: Option<&EventsPage>,
     spilled: Spilled<'_>,
 ) -> Result<(), (&'static str, ReportErrorKind)> {
     let pool = ChartPool::new(out);
-    let own = EventsView::of(&out.events);
-    let events = streamed.unwrap_or(&own);
+    let own;
+    let events = match streamed {
+        Some(page) => page,
+        None => {
+            own = EventsPage::of(&out.events);
+            &own
+        }
+    };
     let (mine, theirs) = std::thread::scope(|s| {
         let helper = s.spawn(|| {
             let _gone = HelperGone(&pool);
@@ -334,7 +340,7 @@ impl<'a> ChartPool<'a> {
     }
 
     fn render(&self, i: usize) -> Result<String, RenderError> {
-        render_chart(&self.out.timeseries, &self.out.charts[i])
+        chart_figure(&self.out.timeseries, &self.out.charts[i])
     }
 
     /// Chart `i` for the page (called for 0, 1, 2, ... in turn): rendered here unless the

@@ -4,8 +4,8 @@ use std::fs;
 use std::path::Path;
 
 use kscale_report::{
-    ChartSpec, EventRecord, InvolvedObject, MARKER, MAX_HTML_EVENTS, OUTPUT_FILES, ReportErrorKind,
-    RunOutput, RunWriter, TimeSeries, TranscriptEntry, write_outputs,
+    ChartSpec, EventRecord, InvolvedObject, MARKER, MAX_HTML_EVENT_BYTES, OUTPUT_FILES,
+    ReportErrorKind, RunOutput, RunWriter, TimeSeries, TranscriptEntry, write_outputs,
 };
 use serde_json::json;
 
@@ -85,11 +85,13 @@ fn sample() -> RunOutput {
         },
         charts: vec![
             ChartSpec {
+                guides: vec![],
                 title: "Nodes & pending pods".into(),
                 y_label: "count".into(),
                 series: vec!["nodes".into(), "pending_pods".into()],
             },
             ChartSpec {
+                guides: vec![],
                 title: "CPU utilisation".into(),
                 y_label: "fraction".into(),
                 series: vec!["cpu_util".into()],
@@ -189,27 +191,46 @@ fn html_is_self_contained_and_escaped() {
 
     assert!(html.starts_with("<!DOCTYPE html>"));
     assert!(html.contains("<h1>burst &lt;scale&gt; &amp; &quot;drain&quot;</h1>"));
-    assert!(!html.contains("<scale>") && !html.contains("<script>"));
-    assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
-    assert_eq!(html.matches("<svg").count(), 2);
-    assert_eq!(html.matches("</svg>").count(), 2);
+    assert!(!html.contains("<scale>") && !html.contains("<script>alert"));
+    // Data is embedded as JSON with `<`, `>` and `&` escaped: nothing can close a script.
+    assert!(html.contains("\\u003cscript\\u003ealert(1)\\u003c/script\\u003e"));
+    assert_eq!(
+        html.matches("<script type=\"application/json\" class=\"kchart-data\">")
+            .count(),
+        2
+    );
+    assert_eq!(html.matches("<figure class=\"kchart\"").count(), 2);
+    // Our scripts only: markers, events, the error recorder, uPlot and the page's script.
+    assert_eq!(html.matches("<script").count(), 2 + 2 + 3);
+    assert_eq!(html.matches("</script>").count(), 2 + 2 + 3);
+    assert!(html.contains("uPlot"), "the charting library is inline");
     for name in [
-        "nodes",
-        "pending_pods",
-        "cpu_util",
+        "\"nodes\"",
+        "\"pending_pods\"",
+        "\"cpu_util\"",
         "Nodes &amp; pending pods",
         "CPU utilisation",
-        "count",
+        "\"unit\":\"count\",\"int\":true",
+        "\"unit\":\"fraction\",\"int\":false",
     ] {
         assert!(html.contains(name), "missing {name}");
     }
-    assert!(html.contains("time (min)"));
-    // Charts carry their text (no fonts needed to lay them out).
-    assert!(html.matches("<text").count() > 20);
+    // The data: x in seconds, a NaN sample is a gap (null), numbers as in timeseries.csv.
+    assert!(html.contains("\"x\":[0,60,120,180]"));
+    assert!(html.contains("\"data\":[0,5,null,1]"));
+    assert!(html.contains("\"data\":[0.25,0.3,0.666667,0.0000001]"));
+    // Markers: both kubectl steps.
+    assert!(html.contains("[300,0,\"$ kubectl get pod missing (exit code 1)\"]"));
+    // Events: all of them, the strings numbered.
+    assert!(
+        html.contains(
+            "\"total\":2,\"embedded\":2,\"warnings\":1,\"types\":[\"Normal\",\"Warning\"]"
+        )
+    );
+    assert!(html.contains("[65.5,1,1,0,0,\"web-2\",\"0/3 nodes are available"));
 
-    let without_ns = html.replace("xmlns=\"http://www.w3.org/2000/svg\"", "");
-    assert!(!without_ns.contains("http://") && !without_ns.contains("https://"));
-    assert!(!html.contains("<script") && !html.contains("<link") && !html.contains("<img"));
+    // Self-contained: nothing fetched (uPlot's own code names no URL to load).
+    assert!(!html.contains("<link") && !html.contains("<img") && !html.contains(" src="));
     assert!(!html.contains("NaN"));
 
     // Summary: scalars and one level of nesting.
@@ -217,17 +238,15 @@ fn html_is_self_contained_and_escaped() {
     assert!(html.contains("<th colspan=\"2\">cost</th>"));
     assert!(html.contains("<td class=\"nested\">total</td><td>12.345679</td>"));
     assert!(html.contains("<td class=\"nested\">phases</td><td>Running, Succeeded</td>"));
-    // Transcript and events.
+    // Transcript (the event table is drawn by the page's script from the JSON above; the
+    // browser test in crates/cli/tests/report_browser.rs checks it renders).
     assert!(html.contains("<span class=\"time\">0:05:00</span>$ kubectl get pod missing"));
     assert!(html.contains("exit code 1"));
     assert!(html.contains("<pre class=\"stderr\">Error from server (NotFound): pods &quot;missing&quot; not found\n</pre>"));
-    assert!(html.contains(
-        "<td class=\"time\">0:01:05</td><td class=\"type\">Warning</td><td>FailedScheduling</td>"
-    ));
 }
 
 #[test]
-fn many_events_are_capped_and_long_series_drawn() {
+fn many_events_are_all_in_the_table_and_long_series_downsampled() {
     let mut out = sample();
     out.events = (0..2345)
         .map(|i| event(i as f64, "Normal", "Scheduled", &format!("p-{i}"), "ok"))
@@ -247,13 +266,53 @@ fn many_events_are_capped_and_long_series_drawn() {
     let dir = tmp.path().join("run");
     write_outputs(&dir, &out).unwrap();
     let html = read(&dir, "report.html");
-    assert_eq!(html.matches("<td class=\"time\">").count(), MAX_HTML_EVENTS);
-    assert!(html.contains("first 2,000 of 2,345 events; 345 more are omitted"));
-    assert!(html.contains("p-1999<") && !html.contains("p-2000<"));
-    assert!(html.contains("time (h)"), "27.8 h run is drawn in hours");
+    // Every event is in the page's table (they fit).
+    assert!(html.contains("\"total\":2345,\"embedded\":2345,"));
+    assert!(html.contains("\"p-2344\"") && !html.contains("events-cut"));
+    // 20,000 samples drawn as 2,000 buckets' minimum and maximum: the spike survives.
+    assert!(html.contains("\"rows\":20000,"));
+    let chart = html.split("class=\"kchart-data\">").nth(1).unwrap();
+    let chart: serde_json::Value =
+        serde_json::from_str(&chart[..chart.find("</script>").unwrap()]).unwrap();
+    assert_eq!(chart["x"].as_array().unwrap().len(), 4000);
+    assert!(
+        chart["series"][1]["data"]
+            .as_array()
+            .unwrap()
+            .contains(&json!(999))
+    );
     assert!(html.len() < 2_000_000, "report size {}", html.len());
     assert_eq!(read(&dir, "events.jsonl").lines().count(), 2345);
     assert_eq!(read(&dir, "timeseries.csv").lines().count(), 20_001);
+}
+
+#[test]
+fn events_beyond_the_page_budget_are_counted_and_said() {
+    let mut out = sample();
+    let long = "x".repeat(990);
+    let n = MAX_HTML_EVENT_BYTES / 1000 + 500;
+    out.events = (0..n)
+        .map(|i| {
+            let reason = if i % 1000 == 0 {
+                "Preempted"
+            } else {
+                "Scheduled"
+            };
+            event(i as f64, "Normal", reason, &format!("p-{i}"), &long)
+        })
+        .collect();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("run");
+    write_outputs(&dir, &out).unwrap();
+    let html = read(&dir, "report.html");
+    let embedded = html.matches(&long).count();
+    assert!(embedded < n && embedded > n - 2000, "{embedded} of {n}");
+    assert!(html.contains(&format!("\"total\":{n},\"embedded\":{embedded},")));
+    assert!(html.contains("id=\"events-cut\""));
+    assert!(html.contains(&format!("the last {} are only in", n - embedded)));
+    assert!(html.len() < MAX_HTML_EVENT_BYTES + 1_000_000);
+    // Key events are marked on the charts whether or not their row fits.
+    assert!(html.contains(&format!("Preempted Pod/p-{}", n / 1000 * 1000)));
 }
 
 #[test]
@@ -381,6 +440,7 @@ fn empty_run_output() {
         transcript: vec![],
         timeseries: TimeSeries::default(),
         charts: vec![ChartSpec {
+            guides: vec![],
             title: "Nothing".into(),
             y_label: "n".into(),
             series: vec!["absent".into()],
@@ -394,8 +454,9 @@ fn empty_run_output() {
     assert_eq!(read(&dir, "transcript.jsonl"), "");
     assert_eq!(read(&dir, "timeseries.csv"), "");
     let html = read(&dir, "report.html");
-    assert_eq!(html.matches("<svg").count(), 1);
-    assert!(html.contains("no data") && html.contains("absent (not recorded)"));
+    assert_eq!(html.matches("<figure class=\"kchart\"").count(), 1);
+    assert!(html.contains("\"name\":\"absent\",\"show\":true,\"missing\":true,\"data\":[]"));
+    assert!(html.contains("No events."));
 }
 
 /// `sample()` with `n` events, some of them warnings.

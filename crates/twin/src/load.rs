@@ -75,6 +75,9 @@ pub struct LoadState {
     pub last_cpu_milli: f64,
     /// Ready pods in the last tick.
     pub last_ready: usize,
+    /// Memory used by the target's ready pods in the last tick (bytes, total; only with a
+    /// memory model).
+    pub last_memory_bytes: f64,
     /// p50 / p95 / p99 latency in the last tick (ms).
     pub last_latency_ms: [f64; 3],
     /// Seconds during which the SLO was violated.

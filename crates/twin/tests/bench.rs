@@ -100,7 +100,7 @@ fn hpas_and_karpenter_follow_the_diurnal_trace() {
 }
 
 #[test]
-fn report_charts_the_first_workloads_only() {
+fn report_charts_the_busiest_hpas_and_every_deployment_and_load() {
     use kscale_twin::sim::output::MAX_WORKLOAD_CHARTS;
     // 100 peak nodes: 30 Deployments, each with an HPA.
     let (_dir, s) = scenario(100, "2m");
@@ -116,35 +116,71 @@ fn report_charts_the_first_workloads_only() {
     };
     let replicas = hpa(": replicas, desired, ready");
     assert_eq!(replicas.len(), MAX_WORKLOAD_CHARTS, "{replicas:?}");
-    assert_eq!(hpa(": metrics vs targets").len(), MAX_WORKLOAD_CHARTS);
-    // In name order, and saying what is left out.
+    assert_eq!(
+        hpa(": cpu_utilization vs target").len(),
+        MAX_WORKLOAD_CHARTS
+    );
+    let metric = out
+        .charts
+        .iter()
+        .find(|c| c.title.contains(": cpu_utilization vs target"))
+        .unwrap();
+    assert_eq!(metric.y_label, "%");
+    assert_eq!(metric.series.len(), 2, "{:?}", metric.series);
+    // The busiest (largest desired replicas plus the changes of replicas and desired), saying
+    // what is left out.
     assert!(
-        replicas[0].starts_with("HPA default/app0:"),
+        replicas[0].ends_with("(charts for the 20 busiest of 30 HPAs; all in timeseries.csv)"),
         "{}",
         replicas[0]
     );
+    let ts = &out.timeseries;
+    let score = |app: &str| -> f64 {
+        let (mut peak, mut moved) = (0.0f64, 0.0f64);
+        for field in ["replicas", "desired"] {
+            let i = ts.column(&format!("hpa/default/{app}/{field}")).unwrap();
+            let mut last = None::<f64>;
+            for v in ts.rows.iter().map(|r| r[i]).filter(|v| v.is_finite()) {
+                if field == "desired" {
+                    peak = peak.max(v.abs());
+                }
+                if let Some(l) = last {
+                    moved += (v - l).abs();
+                }
+                last = Some(v);
+            }
+        }
+        peak + moved
+    };
+    let charted: Vec<String> = replicas
+        .iter()
+        .map(|t| t["HPA default/".len()..t.find(':').unwrap()].to_string())
+        .collect();
+    let least_charted = charted.iter().map(|a| score(a)).fold(f64::MAX, f64::min);
+    for app in (0..30).map(|i| format!("app{i}")) {
+        if !charted.contains(&app) {
+            assert!(
+                score(&app) <= least_charted,
+                "{app} is busier than a charted HPA"
+            );
+        }
+    }
+    let scores: Vec<f64> = charted.iter().map(|a| score(a)).collect();
     assert!(
-        replicas[1].starts_with("HPA default/app1:"),
-        "{}",
-        replicas[1]
+        scores.windows(2).all(|w| w[0] >= w[1]),
+        "busiest first: {scores:?}"
     );
-    assert!(
-        replicas[0].ends_with("(charts for the first 20 of 30 HPAs; all in timeseries.csv)"),
-        "{}",
-        replicas[0]
-    );
+    // Deployments and loads: all 30 on one chart each (the report shows the busiest and
+    // lets the reader pick the others).
     let deploy = out
         .charts
         .iter()
         .find(|c| c.title.starts_with("Deployments"))
         .expect("a Deployments chart");
-    assert_eq!(deploy.series.len(), 3 * MAX_WORKLOAD_CHARTS);
-    assert!(
-        deploy
-            .title
-            .ends_with("(the first 20 of 30 Deployments; all in timeseries.csv)"),
-        "{}",
-        deploy.title
+    assert_eq!(deploy.series.len(), 3 * 30);
+    assert_eq!(
+        deploy.title,
+        "Deployments: desired, pods, ready (30 Deployments)"
     );
     for (title, per_load) in [("Load:", 3), ("Latency", 3)] {
         let chart = out
@@ -152,20 +188,9 @@ fn report_charts_the_first_workloads_only() {
             .iter()
             .find(|c| c.title.starts_with(title))
             .unwrap();
-        assert_eq!(
-            chart.series.len(),
-            per_load * MAX_WORKLOAD_CHARTS,
-            "{title}"
-        );
-        assert!(
-            chart
-                .title
-                .ends_with("(the first 20 of 30 loads; all in timeseries.csv)")
-        );
-        assert!(
-            chart.series.iter().all(|c| !c.contains("/app3/")),
-            "app3 sorts after app29"
-        );
+        assert_eq!(chart.series.len(), per_load * 30, "{title}");
+        assert!(chart.title.ends_with("(30 loads)"), "{}", chart.title);
+        assert!(chart.series.iter().any(|c| c.contains("/app3/")));
     }
     // Every Deployment is still in the time series.
     let columns = &out.timeseries.columns;

@@ -43,3 +43,33 @@ fn domino_effect_and_its_fixes() {
         );
     }
 }
+
+/// The report's memory series of a load with a memory model: what its pods use, and its
+/// target's OOM kills over time, ending at the summary's count.
+#[test]
+fn memory_and_oom_kills_are_sampled_per_load() {
+    let sim = common::run_example("seed001/domino.yaml");
+    let out = sim.output();
+    let ts = &out.timeseries;
+    let col = |name: &str| {
+        let i = ts
+            .column(name)
+            .unwrap_or_else(|| panic!("no column {name}"));
+        ts.rows.iter().map(move |r| r[i]).collect::<Vec<f64>>()
+    };
+    let oom = col("load/default/deployment/api/oom_kills");
+    assert_eq!(oom[0], 0.0);
+    assert!(oom.windows(2).all(|w| w[1] >= w[0]), "a running count");
+    let total = sim.recorder.counter("oomKills") as f64;
+    assert_eq!(*oom.last().unwrap(), total);
+    let memory = col("load/default/deployment/api/memory_mib");
+    assert!(memory.iter().any(|m| *m > 100.0), "MiB used by the pods");
+    let titles: Vec<&str> = out.charts.iter().map(|c| c.title.as_str()).collect();
+    for t in [
+        "Memory used by ready pods",
+        "OOM kills (each a container restart)",
+        "Pods evicted (node memory pressure)",
+    ] {
+        assert!(titles.contains(&t), "{titles:?}");
+    }
+}

@@ -115,6 +115,7 @@ impl Sampler {
         let cols = self.columns();
         let mut charts = vec![
             ChartSpec {
+                guides: vec![],
                 title: "Pods".into(),
                 y_label: "pods".into(),
                 series: vec![
@@ -124,6 +125,7 @@ impl Sampler {
                 ],
             },
             ChartSpec {
+                guides: vec![],
                 title: "Nodes".into(),
                 y_label: "nodes".into(),
                 series: vec!["nodes".into(), "nodes_ready".into()],
@@ -136,6 +138,7 @@ impl Sampler {
         {
             let base = c.trim_end_matches("/desired");
             charts.push(ChartSpec {
+                guides: vec![],
                 title: format!("Deployment {}", base.trim_start_matches("deploy/")),
                 y_label: "replicas".into(),
                 series: vec![c.clone(), format!("{base}/pods"), format!("{base}/ready")],

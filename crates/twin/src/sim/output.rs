@@ -32,6 +32,9 @@ pub struct Samples {
     /// Per fixed column, its largest value over every row, handed out or not (0 before the
     /// first).
     fixed_max: [f64; FIXED_COLUMNS.len()],
+    /// Per column id, how much it moved over every row, handed out or not (see
+    /// [`ColumnStats`]).
+    stats: Vec<ColumnStats>,
     /// Per Deployment, in the order of the last sample's: its key, the range of its
     /// ReplicaSets' keys (`<name>-…`) and its column ids (desired, pods, ready). A sample
     /// compares keys position by position instead of hashing them.
@@ -64,6 +67,41 @@ pub struct Sampler {
     /// Nodes counted by what the node columns show (kept on node additions and removals,
     /// counted again after a label change).
     node_kinds: NodeKinds,
+}
+
+/// How one column's values moved over the rows: what the charts' choice of the busiest
+/// objects reads, kept as the rows are taken (they may be handed out before the charts are
+/// chosen). Non-finite values are skipped.
+#[derive(Debug, Clone, Copy, Default)]
+struct ColumnStats {
+    /// The last finite value.
+    last: Option<f64>,
+    /// The largest absolute finite value (0 before any).
+    peak_abs: f64,
+    /// The sum of the absolute changes between successive finite values, in row order.
+    moved: f64,
+}
+
+impl ColumnStats {
+    /// A column's stats before its first row: after earlier rows of 0 when `earlier`.
+    fn zeros(earlier: bool) -> Self {
+        ColumnStats {
+            last: earlier.then_some(0.0),
+            ..Default::default()
+        }
+    }
+
+    /// The next row's value.
+    fn add(&mut self, v: f64) {
+        if !v.is_finite() {
+            return;
+        }
+        self.peak_abs = self.peak_abs.max(v.abs());
+        if let Some(l) = self.last {
+            self.moved += (v - l).abs();
+        }
+        self.last = Some(v);
+    }
 }
 
 /// What the node columns show of a node: capacity type, instance type and node group.
@@ -141,10 +179,16 @@ const LOAD_COLUMNS: [&str; 9] = [
 /// `load/NS/KIND/NAME/`: all tries (retries included), retries, timed-out attempts (req/s).
 const CLIENT_COLUMNS: [&str; 3] = ["attempts_rps", "retries_rps", "timed_out_rps"];
 
-/// Column ids of one load entry: [`LOAD_COLUMNS`] and, with a client model, [`CLIENT_COLUMNS`].
+/// `load/NS/KIND/NAME/` of an entry with a memory model: the memory its ready pods use (MiB,
+/// total), and the OOM kills (each one a container restart) and evictions of its target so far.
+const MEMORY_COLUMNS: [&str; 3] = ["memory_mib", "oom_kills", "evictions"];
+
+/// Column ids of one load entry: [`LOAD_COLUMNS`], with a client model [`CLIENT_COLUMNS`],
+/// with a memory model [`MEMORY_COLUMNS`].
 type LoadColumns = (
     [usize; LOAD_COLUMNS.len()],
     Option<[usize; CLIENT_COLUMNS.len()]>,
+    Option<[usize; MEMORY_COLUMNS.len()]>,
 );
 
 /// Prefixes of the per-node columns, in the order of [`Samples::node_cols`].
@@ -153,7 +197,7 @@ const NODE_PREFIXES: [&str; 3] = ["nodes/capacity/", "nodes/type/", "nodes/group
 /// Ids of the fixed columns used below (positions in [`FIXED_COLUMNS`]).
 const COL_TIME: usize = 0;
 
-/// Workloads charted in `report.html` at most, of each kind (Deployments, loads, HPAs): a page of
+/// HPAs charted in `report.html` at most (two charts each): a page of
 /// hundreds of charts (900 HPAs at 3,000 nodes: 176 MB) opens in no browser, and drawing them
 /// was most of the time spent writing the run directory.
 pub const MAX_WORKLOAD_CHARTS: usize = 20;
@@ -178,6 +222,7 @@ impl Samples {
             drained: 0,
             last_time: None,
             fixed_max: [0.0; FIXED_COLUMNS.len()],
+            stats: vec![],
             deploy: vec![],
             deploy_generation: 0,
             deploy_members: None,
@@ -232,6 +277,12 @@ impl Samples {
     fn push(&mut self, row: Vec<f64>) {
         for (max, v) in self.fixed_max.iter_mut().zip(&row) {
             *max = max.max(*v);
+        }
+        // A column new in this row read 0 in every earlier row (as in the time series).
+        let earlier = !self.is_empty();
+        self.stats.resize(row.len(), ColumnStats::zeros(earlier));
+        for (c, v) in self.stats.iter_mut().zip(&row) {
+            c.add(*v);
         }
         self.last_time = row.get(COL_TIME).copied();
         self.rows.push(row);
@@ -705,9 +756,13 @@ impl Sim {
                 let clients = l
                     .has_clients()
                     .then(|| CLIENT_COLUMNS.map(|c| r.samples.intern(&format!("{id}/{c}"))));
-                r.samples.loads.push((ids, clients));
+                let memory = l
+                    .memory
+                    .is_some()
+                    .then(|| MEMORY_COLUMNS.map(|c| r.samples.intern(&format!("{id}/{c}"))));
+                r.samples.loads.push((ids, clients, memory));
             }
-            let (ids, clients) = r.samples.loads[i];
+            let (ids, clients, memory) = r.samples.loads[i];
             let s = self.load.state(i);
             let values = [
                 s.last_offered_rps,
@@ -728,6 +783,22 @@ impl Sim {
                     s.last_attempts_rps,
                     s.last_retries_rps,
                     s.last_timed_out_rps,
+                ];
+                for (id, v) in ids.into_iter().zip(values) {
+                    r.set(id, v);
+                }
+            }
+            if let Some(ids) = memory {
+                let counters = self
+                    .eviction
+                    .counters()
+                    .get(&format!("{}/{}/{}", l.namespace, l.kind, l.name))
+                    .copied()
+                    .unwrap_or_default();
+                let values = [
+                    s.last_memory_bytes / (1u64 << 20) as f64,
+                    counters.oom_kills as f64,
+                    counters.evictions as f64,
                 ];
                 for (id, v) in ids.into_iter().zip(values) {
                     r.set(id, v);
@@ -1127,12 +1198,15 @@ impl Sim {
         }
     }
 
-    /// The charts of `report.html` for a time series with these columns: the cluster's, and
-    /// the first [`MAX_WORKLOAD_CHARTS`] Deployments, loads and HPAs in name order (the others
-    /// are in `timeseries.csv` only).
+    /// The charts of `report.html` for a time series with these columns: the cluster's, every
+    /// Deployment and load on one chart each (the report shows the busiest and embeds at most
+    /// [`kscale_report::MAX_CHART_OBJECTS`]), and charts of the [`MAX_WORKLOAD_CHARTS`]
+    /// busiest HPAs (the others are in `timeseries.csv` only). Called while `self.samples`
+    /// holds the run's samples.
     fn charts(&self, columns: &[String]) -> Vec<ChartSpec> {
         let mut charts = vec![
             ChartSpec {
+                guides: vec![],
                 title: "Pods".into(),
                 y_label: "pods".into(),
                 series: vec![
@@ -1143,36 +1217,42 @@ impl Sim {
                 ],
             },
             ChartSpec {
+                guides: vec![],
                 title: "Nodes".into(),
                 y_label: "nodes".into(),
                 series: vec!["nodes".into(), "nodes_ready".into()],
             },
             ChartSpec {
+                guides: vec![],
                 title: "Pending pods".into(),
                 y_label: "pods".into(),
                 series: vec!["pods_pending".into(), "pods_unschedulable".into()],
             },
             ChartSpec {
+                guides: vec![],
                 title: "CPU".into(),
                 y_label: "cores".into(),
                 series: vec!["cpu_requested_cores".into(), "cpu_allocatable_cores".into()],
             },
             ChartSpec {
+                guides: vec![],
                 title: "Cost".into(),
                 y_label: "USD".into(),
                 series: vec!["cost_usd".into()],
             },
             ChartSpec {
+                guides: vec![],
                 title: "Cost rate".into(),
                 y_label: "USD per hour".into(),
                 series: vec!["cost_rate_usd_per_hour".into()],
             },
         ];
-        let deploy = FirstWorkloads::of(columns.iter().filter(|c| c.starts_with("deploy/")));
+        let deploy = Workloads::of(columns.iter().filter(|c| c.starts_with("deploy/")));
         if !deploy.series.is_empty() {
             charts.insert(
                 1,
                 ChartSpec {
+                    guides: vec![],
                     title: deploy.title("Deployments: desired, pods, ready", "Deployments"),
                     y_label: "replicas".into(),
                     series: deploy.series,
@@ -1192,6 +1272,7 @@ impl Sim {
             charts.insert(
                 3,
                 ChartSpec {
+                    guides: vec![],
                     title: "Nodes by capacity type, instance type and node group".into(),
                     y_label: "nodes".into(),
                     series: by_capacity,
@@ -1210,6 +1291,7 @@ impl Sim {
             let name = id.trim_start_matches("vpa/");
             for (resource, unit) in [("cpu", "cores"), ("memory", "mib")] {
                 charts.push(ChartSpec {
+                    guides: vec![],
                     title: format!("VPA {name}: {resource} recommendation, requests and usage"),
                     y_label: if unit == "cores" {
                         "cores".into()
@@ -1225,36 +1307,84 @@ impl Sim {
         }
         if columns.iter().any(|c| c == "karpenter/disrupting_nodes") {
             charts.push(ChartSpec {
+                guides: vec![],
                 title: "Karpenter: nodes being disrupted".into(),
                 y_label: "nodes".into(),
                 series: vec!["karpenter/disrupting_nodes".into()],
             });
         }
-        let load = FirstWorkloads::of(
+        let load = Workloads::of(
             columns
                 .iter()
                 .filter(|c| c.starts_with("load/") && c.ends_with("_rps")),
         );
         if !load.series.is_empty() {
             charts.push(ChartSpec {
+                guides: vec![],
                 title: load.title("Load: offered, served and failed", "loads"),
                 y_label: "requests/s".into(),
                 series: load.series,
             });
         }
-        let latency = FirstWorkloads::of(
+        let latency = Workloads::of(
             columns
                 .iter()
                 .filter(|c| c.starts_with("load/") && c.contains("/latency_")),
         );
         if !latency.series.is_empty() {
+            // Each load's SLO p99 (when it has one) as a line; equal thresholds drawn once.
+            let mut guides: Vec<kscale_report::Guide> = Vec::new();
+            for l in &self.scenario.loads {
+                let Some((Some(p99), _)) = l.slo else {
+                    continue;
+                };
+                let target = format!("{}/{}/{}", l.namespace, l.kind, l.name);
+                match guides.iter_mut().find(|g| g.value == p99 as f64) {
+                    Some(g) => {
+                        if g.label.matches(',').count() < 2 {
+                            g.label = format!("{}, {target}", g.label);
+                        } else if !g.label.ends_with('…') {
+                            g.label.push_str(", …");
+                        }
+                    }
+                    None => guides.push(kscale_report::Guide {
+                        label: format!("SLO p99 {p99} ms: {target}"),
+                        value: p99 as f64,
+                    }),
+                }
+            }
             charts.push(ChartSpec {
+                guides,
                 title: latency.title("Latency", "loads"),
                 y_label: "ms".into(),
                 series: latency.series,
             });
         }
-        let charted: Vec<_> = self
+        // Per load with a memory model: its pods' memory, OOM kills (restarts) and evictions.
+        for (suffix, title, unit) in [
+            ("/memory_mib", "Memory used by ready pods", "MiB"),
+            (
+                "/oom_kills",
+                "OOM kills (each a container restart)",
+                "OOM kills",
+            ),
+            ("/evictions", "Pods evicted (node memory pressure)", "pods"),
+        ] {
+            let of = Workloads::of(
+                columns
+                    .iter()
+                    .filter(|c| c.starts_with("load/") && c.ends_with(suffix)),
+            );
+            if !of.series.is_empty() {
+                charts.push(ChartSpec {
+                    guides: vec![],
+                    title: of.title(title, "loads"),
+                    y_label: unit.into(),
+                    series: of.series,
+                });
+            }
+        }
+        let mut charted: Vec<_> = self
             .hpa
             .entries()
             .iter()
@@ -1262,8 +1392,26 @@ impl Sim {
             .map(|(k, _)| k)
             .collect();
         let of = if charted.len() > MAX_WORKLOAD_CHARTS {
+            // The busiest first (largest desired replicas plus the sum of the changes of its
+            // replicas and desired replicas), equal ones in name order.
+            let busy: HashMap<&ObjKey, f64> = self
+                .sampler
+                .samples
+                .hpa
+                .iter()
+                .filter_map(|(k, cols)| Some((k, cols.base?)))
+                .map(|(k, [replicas, desired, _])| {
+                    let stats = &self.sampler.samples.stats;
+                    let moved = |id: usize| stats.get(id).map_or(0.0, |c| c.moved);
+                    let peak = stats.get(desired).map_or(0.0, |c| c.peak_abs);
+                    let moved = moved(replicas) + moved(desired);
+                    (k, peak + moved)
+                })
+                .collect();
+            let score = |k: &ObjKey| busy.get(k).copied().unwrap_or(0.0);
+            charted.sort_by(|a, b| score(b).total_cmp(&score(a)));
             format!(
-                " (charts for the first {MAX_WORKLOAD_CHARTS} of {} HPAs; all in timeseries.csv)",
+                " (charts for the {MAX_WORKLOAD_CHARTS} busiest of {} HPAs; all in timeseries.csv)",
                 charted.len()
             )
         } else {
@@ -1279,6 +1427,7 @@ impl Sim {
                     .collect()
             };
             charts.push(ChartSpec {
+                guides: vec![],
                 title: format!(
                     "HPA {}/{}: replicas, desired, ready{of}",
                     k.namespace, k.name
@@ -1286,12 +1435,25 @@ impl Sim {
                 y_label: "replicas".into(),
                 series: cols(&|c| !c.contains('/')),
             });
-            let metrics = cols(&|c| c.contains('/'));
-            if !metrics.is_empty() {
+            // One chart per metric, current against target, in the metric's unit.
+            let mut labels: Vec<String> = cols(&|c| c.contains('/'))
+                .iter()
+                .filter_map(|c| {
+                    c.strip_prefix(&id)?
+                        .rsplit_once('/')
+                        .map(|(l, _)| l.to_owned())
+                })
+                .collect();
+            labels.dedup();
+            for label in labels {
                 charts.push(ChartSpec {
-                    title: format!("HPA {}/{}: metrics vs targets{of}", k.namespace, k.name),
-                    y_label: "value (% for utilization)".into(),
-                    series: metrics,
+                    guides: vec![],
+                    title: format!("HPA {}/{}: {label} vs target{of}", k.namespace, k.name),
+                    y_label: hpa_metric_unit(&label),
+                    series: cols(&|c| {
+                        c.strip_prefix(label.as_str())
+                            .is_some_and(|r| r.starts_with('/'))
+                    }),
                 });
             }
         }
@@ -1299,18 +1461,33 @@ impl Sim {
     }
 }
 
-/// The columns of the first [`MAX_WORKLOAD_CHARTS`] workloads among some per-workload
-/// columns in name order (a column's workload is its name up to the last `/`).
-struct FirstWorkloads {
-    /// The columns of the first workloads, in order.
+/// The unit of an HPA metric's column label ([`super::hpa`]'s display units): percent for
+/// utilization, cores and bytes for average CPU and memory, else the metric's own unit, named
+/// by the metric.
+fn hpa_metric_unit(label: &str) -> String {
+    if label.ends_with("_utilization") {
+        "%".into()
+    } else if label == "cpu_average" || label.ends_with("_cpu_average") {
+        "cores".into()
+    } else if label == "memory_average" || label.ends_with("_memory_average") {
+        "bytes".into()
+    } else {
+        label.to_owned()
+    }
+}
+
+/// The columns of every workload among some per-workload columns, in name order (a column's
+/// workload is its name up to the last `/`), for one chart of them all: the report embeds the
+/// busiest [`kscale_report::MAX_CHART_OBJECTS`] and shows the busiest few, with the others to
+/// pick.
+struct Workloads {
+    /// The columns, in order.
     series: Vec<String>,
-    /// Workloads charted.
-    shown: usize,
     /// Workloads among the columns.
     total: usize,
 }
 
-impl FirstWorkloads {
+impl Workloads {
     fn of<'a>(columns: impl Iterator<Item = &'a String>) -> Self {
         let workload = |c: &'a str| c.rsplit_once('/').map_or(c, |(w, _)| w);
         let (mut series, mut total, mut last) = (Vec::new(), 0, None);
@@ -1320,24 +1497,16 @@ impl FirstWorkloads {
                 last = Some(w);
                 total += 1;
             }
-            if total <= MAX_WORKLOAD_CHARTS {
-                series.push(c.clone());
-            }
+            series.push(c.clone());
         }
-        FirstWorkloads {
-            series,
-            shown: total.min(MAX_WORKLOAD_CHARTS),
-            total,
-        }
+        Workloads { series, total }
     }
 
-    /// `title`, saying what is left out if anything is.
+    /// `title`, with the number of workloads when there are more than the report shows at
+    /// first.
     fn title(&self, title: &str, kind: &str) -> String {
-        if self.shown < self.total {
-            format!(
-                "{title} (the first {} of {} {kind}; all in timeseries.csv)",
-                self.shown, self.total
-            )
+        if self.total > kscale_report::SHOWN_OBJECTS {
+            format!("{title} ({} {kind})", self.total)
         } else {
             title.to_owned()
         }

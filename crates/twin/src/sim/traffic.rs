@@ -166,6 +166,7 @@ impl Sim {
                     backlog_after / ready.len() as f64
                 };
                 let mut killed = vec![];
+                let mut total = 0.0;
                 for (k, id) in ready.iter().enumerate() {
                     let inflight = per_pod_rps[k] * mean_latency_s + waiting;
                     // Each instance of the serving container has its own base memory.
@@ -176,10 +177,12 @@ impl Sim {
                         p.usage.get_or_insert((0.0, 0.0)).1 = mem;
                     }
                     self.eviction.set_working_set(*id, mem);
+                    total += mem;
                     if limit.is_some_and(|l| mem > l as f64) {
                         killed.push(*id);
                     }
                 }
+                self.load.state_mut(i).last_memory_bytes = total;
                 for id in killed {
                     self.oom_kill(id);
                 }

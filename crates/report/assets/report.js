@@ -1,0 +1,507 @@
+// kscale report pages: draws every figure.kchart from its JSON with uPlot (synchronised
+// cursor and zoom, hover values in the legend, markers for kubectl steps and key events,
+// target and SLO lines, series selection) and the event table (#kscale-events: filter,
+// type and reason, pages). When done, writes its status as JSON into #kscale-status and
+// sets data-kscale="ok" (or "error") on <html>; tests read that.
+(function () {
+  "use strict";
+  var errors = window.kscaleErrors || (window.kscaleErrors = []);
+  var PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
+    "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"];
+  var DASHES = [null, [7, 3], [2, 2], [9, 3, 2, 3]];
+  var MARKER_STYLE = {
+    step: { label: "kubectl steps", color: "#57606a" },
+    rescale: { label: "rescales", color: "#0969da" },
+    oom: { label: "OOM kills", color: "#cf222e" },
+    preempt: { label: "preemptions", color: "#8250df" },
+    node: { label: "node launches", color: "#1a7f37" },
+    evict: { label: "evictions", color: "#bc4c00" }
+  };
+  var TIME_INCRS = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200,
+    10800, 21600, 43200, 86400, 172800, 604800];
+  var INT_INCRS = [];
+  for (var e = 0; e < 16; e++) {
+    INT_INCRS.push(Math.pow(10, e), 2 * Math.pow(10, e), 5 * Math.pow(10, e));
+  }
+  var status = { charts: [], markers: { total: 0, drawn: 0 }, events: null, errors: errors, built: false, done: false };
+  var statusEl = document.getElementById("kscale-status");
+
+  function report() {
+    if (!statusEl) {
+      statusEl = document.createElement("pre");
+      statusEl.id = "kscale-status";
+      statusEl.hidden = true;
+      document.body.appendChild(statusEl);
+    }
+    // Done once the page is built and every chart has drawn (uPlot draws after a tick).
+    status.done = !!status.built && status.charts.every(function (c) { return c.drawn; }) &&
+      (location.hash !== "#kscale-selftest" || !!(status.selftest && status.selftest.finished));
+    status.markers.drawn = status.charts.reduce(function (a, c) { return a + (c.markers || 0); }, 0);
+    statusEl.textContent = JSON.stringify(status);
+    document.documentElement.setAttribute("data-kscale",
+      errors.length ? "error" : status.done ? "ok" : "pending");
+  }
+  window.kscaleReport = report;
+  var reportTimer = null;
+  function reportSoon() {
+    if (reportTimer === null) reportTimer = setTimeout(function () { reportTimer = null; report(); }, 0);
+  }
+
+  function el(tag, attrs, text) {
+    var n = document.createElement(tag);
+    for (var k in attrs || {}) n.setAttribute(k, attrs[k]);
+    if (text != null) n.textContent = text;
+    return n;
+  }
+  function pad(n) { return n < 10 ? "0" + n : "" + n; }
+  function hms(s) {
+    var neg = s < 0;
+    s = Math.floor(Math.abs(s) + 1e-9);
+    var h = Math.floor(s / 3600), m = Math.floor(s / 60) % 60, x = s % 60;
+    return (neg ? "-" : "") + h + ":" + pad(m) + ":" + pad(x);
+  }
+  function hm(s) {
+    var t = hms(s);
+    return Math.floor(Math.abs(s) + 1e-9) % 60 === 0 ? t.slice(0, -3) : t;
+  }
+  function num(v, digits) {
+    if (v == null || !isFinite(v)) return "–";
+    var a = Math.abs(v);
+    if (a >= 1e4) {
+      var suf = a >= 1e12 ? ["T", 1e12] : a >= 1e9 ? ["G", 1e9] : a >= 1e6 ? ["M", 1e6] : ["k", 1e3];
+      return trim((v / suf[1]).toPrecision(digits)) + suf[0];
+    }
+    if (a < 1e-9) return "0";
+    return trim(a >= 1 ? v.toPrecision(Math.max(digits, Math.ceil(Math.log10(a + 1)))) : v.toPrecision(digits));
+  }
+  function trim(s) {
+    return s.indexOf(".") < 0 || s.indexOf("e") >= 0 ? s : s.replace(/0+$/, "").replace(/\.$/, "");
+  }
+
+  // Markers of kubectl steps and key events (run pages only).
+  var markers = { kinds: [], counts: [], list: [] };
+  var mEl = document.getElementById("kscale-markers");
+  if (mEl) markers = JSON.parse(mEl.textContent);
+  var markerShown = {};
+  // kubectl steps always; other kinds while few enough to read (else one click away).
+  var MANY_MARKERS = 60;
+  markers.kinds.forEach(function (k, i) { markerShown[k] = k === "step" || markers.counts[i] <= MANY_MARKERS; });
+  status.markers.total = markers.list.length;
+
+  var charts = [];
+  var syncing = false;
+
+  function resetZoom() {
+    charts.forEach(function (c) {
+      var xs = c.u.data[0];
+      if (xs.length) c.u.setScale("x", { min: xs[0], max: xs[xs.length - 1] });
+    });
+  }
+
+  function drawChart(fig, spec, index) {
+    var time = spec.xlabel == null;
+    var unit = spec.unit;
+    var st = { title: spec.title, series: spec.series.length, points: 0, dataPoints: 0, markers: 0 };
+    status.charts.push(st);
+    var data = [spec.x];
+    var series = [{
+      label: time ? "time" : spec.xlabel,
+      value: function (u, v) { return v == null ? "–" : time ? hms(v) : num(v, 6); }
+    }];
+    spec.series.forEach(function (s, i) {
+      data.push(s.data);
+      s.data.forEach(function (v) { if (v != null) st.dataPoints++; });
+      series.push({
+        label: s.missing ? s.name + " (not recorded)" : s.name,
+        show: s.show,
+        stroke: PALETTE[i % PALETTE.length],
+        // A target (an HPA metric's, a VPA's recommendation) is drawn dashed, thicker.
+        dash: /(^|\/)target([_/]|$)/.test(s.name) ? [8, 4] :
+          DASHES[Math.floor(i / PALETTE.length) % DASHES.length] || undefined,
+        width: /(^|\/)target([_/]|$)/.test(s.name) ? 2.2 : 1.6,
+        spanGaps: false,
+        points: { show: spec.x.length < 60 },
+        value: function (u, v) { return v == null ? "–" : num(v, 6) + " " + unit; }
+      });
+    });
+    var guideMax = -Infinity, guideMin = Infinity;
+    spec.guides.forEach(function (g) { guideMax = Math.max(guideMax, g.value); guideMin = Math.min(guideMin, g.value); });
+
+    var plot = el("div", { "class": "kplot" });
+    var note = el("div", { "class": "knote" });
+    var marks = el("div", { "class": "kmarks" });
+    var bar = null;
+    if (spec.ranked || spec.series.length > 12) {
+      bar = el("div", { "class": "kbar" });
+      var filter = el("input", { type: "search", placeholder: "filter series", "aria-label": "filter series" });
+      var top = el("button", { type: "button" }, "busiest " + Math.min(6, spec.objects));
+      var all = el("button", { type: "button" }, "all");
+      var none = el("button", { type: "button" }, "none");
+      bar.append(filter, top, all, none);
+      var setShown = function (pred) {
+        u.batch(function () {
+          spec.series.forEach(function (s, i) { u.setSeries(i + 1, { show: !!pred(s, i) }); });
+        });
+      };
+      filter.addEventListener("input", function () {
+        var q = filter.value.toLowerCase();
+        setShown(function (s) { return q === "" ? s.show : s.name.toLowerCase().indexOf(q) >= 0; });
+      });
+      top.addEventListener("click", function () { filter.value = ""; setShown(function (s) { return s.show; }); });
+      all.addEventListener("click", function () { setShown(function () { return true; }); });
+      none.addEventListener("click", function () { setShown(function () { return false; }); });
+    }
+    var notes = [];
+    if (spec.ranked) {
+      notes.push("Showing the busiest " + Math.min(6, spec.objects) + " of " + spec.objects +
+        " objects (largest peak and most change); click legend entries or use the filter for the others.");
+    }
+    if (spec.omittedObjects > 0) {
+      notes.push(spec.omittedObjects + " quieter objects (" + spec.omittedSeries +
+        " series) are not in this page; all are in timeseries.csv.");
+    }
+    if (spec.rows > spec.x.length) {
+      notes.push(spec.rows + " samples, drawn as the minimum and maximum of each of " +
+        spec.x.length / 2 + " buckets.");
+    }
+    if (st.dataPoints === 0) notes.push("No data.");
+    note.textContent = notes.join(" ");
+    if (bar) fig.appendChild(bar);
+    fig.append(plot, marks, note);
+
+    function drawOverlay(u) {
+      var ctx = u.ctx, b = u.bbox;
+      var xmin = u.scales.x.min, xmax = u.scales.x.max;
+      ctx.save();
+      ctx.beginPath();
+      ctx.rect(b.left, b.top, b.width, b.height);
+      ctx.clip();
+      var drawn = 0;
+      if (time) {
+        markers.list.forEach(function (m) {
+          var kind = markers.kinds[m[1]];
+          if (!markerShown[kind] || m[0] < xmin || m[0] > xmax) return;
+          var x = Math.round(u.valToPos(m[0], "x", true)) + 0.5;
+          ctx.strokeStyle = MARKER_STYLE[kind] ? MARKER_STYLE[kind].color : "#57606a";
+          ctx.fillStyle = ctx.strokeStyle;
+          ctx.globalAlpha = 0.55;
+          ctx.lineWidth = 1;
+          ctx.setLineDash([4, 3]);
+          ctx.beginPath();
+          ctx.moveTo(x, b.top);
+          ctx.lineTo(x, b.top + b.height);
+          ctx.stroke();
+          ctx.globalAlpha = 0.9;
+          ctx.setLineDash([]);
+          ctx.beginPath();
+          ctx.moveTo(x - 5, b.top);
+          ctx.lineTo(x + 5, b.top);
+          ctx.lineTo(x, b.top + 8);
+          ctx.fill();
+          drawn++;
+        });
+      }
+      ctx.globalAlpha = 1;
+      spec.guides.forEach(function (g) {
+        var y = Math.round(u.valToPos(g.value, "y", true)) + 0.5;
+        ctx.strokeStyle = "#cf222e";
+        ctx.lineWidth = 1.5;
+        ctx.setLineDash([8, 4]);
+        ctx.beginPath();
+        ctx.moveTo(b.left, y);
+        ctx.lineTo(b.left + b.width, y);
+        ctx.stroke();
+        ctx.fillStyle = "#cf222e";
+        ctx.font = Math.round(12 * devicePixelRatio) + "px sans-serif";
+        ctx.fillText(g.label, b.left + 6, y - 4);
+      });
+      ctx.restore();
+      // What this draw showed: points of the visible series within the x range.
+      var pts = 0;
+      var xs = u.data[0];
+      for (var i = 1; i < u.series.length; i++) {
+        if (!u.series[i].show) continue;
+        var ys = u.data[i];
+        for (var j = 0; j < xs.length; j++) {
+          if (ys[j] != null && xs[j] >= xmin && xs[j] <= xmax) pts++;
+        }
+      }
+      st.points = pts;
+      st.markers = drawn;
+      st.drawn = true;
+      reportSoon();
+    }
+
+    function showMarks(u) {
+      var left = u.cursor.left;
+      if (!time || left == null || left < 0) { marks.textContent = ""; return; }
+      var near = [];
+      markers.list.forEach(function (m) {
+        var kind = markers.kinds[m[1]];
+        if (!markerShown[kind]) return;
+        if (Math.abs(u.valToPos(m[0], "x") - left) <= 5) near.push(hms(m[0]) + " " + m[2]);
+      });
+      marks.textContent = near.length ? near.slice(0, 4).join(" · ") +
+        (near.length > 4 ? " · +" + (near.length - 4) + " more" : "") : "";
+    }
+
+    var width = Math.max(320, fig.clientWidth - 20);
+    var u = new uPlot({
+      width: width,
+      height: 320,
+      series: series,
+      scales: {
+        x: { time: false },
+        y: {
+          range: function (u, min, max) {
+            if (min == null || !isFinite(min)) { min = 0; max = 1; }
+            min = Math.min(min, 0, guideMin);
+            max = Math.max(max, guideMax);
+            if (!(max > min)) max = min + 1;
+            max += (max - min) * 0.05;
+            if (spec["int"]) max = Math.ceil(max);
+            return [min, max];
+          }
+        }
+      },
+      axes: [
+        {
+          label: time ? "time (h:mm)" : spec.xlabel,
+          incrs: time ? TIME_INCRS : spec.xint ? INT_INCRS : undefined,
+          values: function (u, splits) {
+            return splits.map(function (v) { return time ? hm(v) : num(v, 4); });
+          }
+        },
+        {
+          label: unit,
+          size: 64,
+          incrs: spec["int"] ? INT_INCRS : undefined,
+          values: function (u, splits) {
+            return splits.map(function (v) { return num(v, 4); });
+          }
+        }
+      ],
+      cursor: {
+        sync: { key: time ? "kscale-time" : "kscale-x:" + spec.xlabel, setSeries: false },
+        drag: { x: true, y: false, setScale: true }
+      },
+      legend: { live: true },
+      hooks: {
+        draw: [drawOverlay],
+        setCursor: [showMarks],
+        setScale: [function (u, key) {
+          if (key !== "x" || syncing || !status.built) return;
+          syncing = true;
+          var mn = u.scales.x.min, mx = u.scales.x.max;
+          charts.forEach(function (c) {
+            if (c.u !== u && c.time === time && c.xlabel === spec.xlabel) c.u.setScale("x", { min: mn, max: mx });
+          });
+          syncing = false;
+        }]
+      }
+    }, data, plot);
+    charts.push({ u: u, time: time, xlabel: spec.xlabel, fig: fig });
+  }
+
+  function markerTools() {
+    var tools = document.getElementById("chart-tools");
+    if (!tools) return;
+    var reset = el("button", { type: "button" }, "reset zoom");
+    reset.addEventListener("click", resetZoom);
+    tools.appendChild(reset);
+    markers.kinds.forEach(function (k, i) {
+      if (!markers.counts[i]) return;
+      var style = MARKER_STYLE[k] || { label: k, color: "#57606a" };
+      var label = el("label");
+      var box = el("input", { type: "checkbox" });
+      box.checked = markerShown[k];
+      box.addEventListener("change", function () {
+        markerShown[k] = box.checked;
+        charts.forEach(function (c) { c.u.redraw(false, false); });
+      });
+      var sw = el("span", { "class": "kswatch" });
+      sw.style.background = style.color;
+      var shown = markers.list.filter(function (m) { return m[1] === i; }).length;
+      label.append(box, sw, document.createTextNode(style.label + " (" +
+        (shown < markers.counts[i] ? shown + " of " + markers.counts[i] : markers.counts[i]) + ")"));
+      tools.appendChild(label);
+    });
+  }
+
+  function eventTable() {
+    var src = document.getElementById("kscale-events");
+    var box = document.getElementById("event-table");
+    if (!src || !box) return;
+    var ev = JSON.parse(src.textContent);
+    var PAGE = 100;
+    var rows = ev.rows;
+    var est = { total: ev.total, embedded: ev.embedded, rendered: 0, matching: rows.length,
+      firstReason: rows.length ? ev.reasons[rows[0][2]] : null };
+    status.events = est;
+    var bar = el("div", { "class": "kbar" });
+    var q = el("input", { type: "search", placeholder: "filter: reason, object, message", "aria-label": "filter events", size: "34" });
+    var type = el("select", { "aria-label": "event type" });
+    var reason = el("select", { "aria-label": "event reason" });
+    type.appendChild(el("option", { value: "" }, "all types"));
+    ev.types.forEach(function (t, i) { type.appendChild(el("option", { value: String(i) }, t)); });
+    var perReason = ev.reasons.map(function () { return 0; });
+    rows.forEach(function (r) { perReason[r[2]]++; });
+    reason.appendChild(el("option", { value: "" }, "all reasons"));
+    ev.reasons.map(function (r, i) { return [r, i]; })
+      .sort(function (a, b) { return a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0; })
+      .forEach(function (p) { reason.appendChild(el("option", { value: String(p[1]) }, p[0] + " (" + perReason[p[1]] + ")")); });
+    var prev = el("button", { type: "button" }, "‹ previous");
+    var next = el("button", { type: "button" }, "next ›");
+    var info = el("span", { "class": "muted" });
+    bar.append(q, type, reason, prev, next, info);
+    var table = el("table", { "class": "events" });
+    var thead = el("thead");
+    var hr = el("tr");
+    ["Time", "Type", "Reason", "Kind", "Namespace", "Name", "Message"].forEach(function (h) { hr.appendChild(el("th", null, h)); });
+    thead.appendChild(hr);
+    var tbody = el("tbody");
+    table.append(thead, tbody);
+    box.append(bar, table);
+    var matches = null, page = 0;
+    var lower = null;
+    function haystack(i) {
+      if (!lower) lower = new Array(rows.length);
+      var r = rows[i];
+      return lower[i] || (lower[i] = (ev.reasons[r[2]] + " " + ev.kinds[r[3]] + " " + ev.namespaces[r[4]] + "/" +
+        r[5] + " " + r[6]).toLowerCase());
+    }
+    function refilter() {
+      var text = q.value.trim().toLowerCase(), t = type.value, re = reason.value;
+      if (!text && !t && !re) { matches = null; } else {
+        matches = [];
+        var tn = t === "" ? -1 : +t, rn = re === "" ? -1 : +re;
+        for (var i = 0; i < rows.length; i++) {
+          var r = rows[i];
+          if (tn >= 0 && r[1] !== tn) continue;
+          if (rn >= 0 && r[2] !== rn) continue;
+          if (text && haystack(i).indexOf(text) < 0) continue;
+          matches.push(i);
+        }
+      }
+      page = 0;
+      render();
+    }
+    function render() {
+      var n = matches ? matches.length : rows.length;
+      var pages = Math.max(1, Math.ceil(n / PAGE));
+      page = Math.min(page, pages - 1);
+      tbody.textContent = "";
+      var frag = document.createDocumentFragment();
+      for (var k = page * PAGE; k < Math.min(n, (page + 1) * PAGE); k++) {
+        var r = rows[matches ? matches[k] : k];
+        var tr = el("tr", ev.types[r[1]] === "Warning" ? { "class": "warning" } : null);
+        tr.append(el("td", { "class": "time" }, hms(r[0])),
+          el("td", { "class": "type" }, ev.types[r[1]]), el("td", null, ev.reasons[r[2]]),
+          el("td", null, ev.kinds[r[3]]), el("td", null, ev.namespaces[r[4]]),
+          el("td", null, r[5]), el("td", null, r[6]));
+        frag.appendChild(tr);
+      }
+      tbody.appendChild(frag);
+      est.rendered = tbody.children.length;
+      est.matching = n;
+      info.textContent = n + (n === 1 ? " event" : " events") + (matches ? " match" : "") +
+        " · page " + (page + 1) + " of " + pages + (ev.embedded < ev.total ? " · " + (ev.total - ev.embedded) +
+        " later events only in events.jsonl" : "");
+      prev.disabled = page === 0;
+      next.disabled = page >= pages - 1;
+      report();
+    }
+    var timer = null;
+    q.addEventListener("input", function () { clearTimeout(timer); timer = setTimeout(refilter, 200); });
+    type.addEventListener("change", refilter);
+    reason.addEventListener("change", refilter);
+    prev.addEventListener("click", function () { page--; render(); });
+    next.addEventListener("click", function () { page++; render(); });
+    render();
+    return {
+      filter: function (text, reasonName) {
+        q.value = text;
+        reason.value = reasonName == null ? "" : String(ev.reasons.indexOf(reasonName));
+        refilter();
+        return est.matching;
+      },
+      next: function () { next.click(); return page; }
+    };
+  }
+
+  // With #kscale-selftest in the URL (the browser test), after drawing: zooms the first time
+  // chart and checks that the others followed and that "reset zoom" undoes it; filters the
+  // event table and pages it. The results go into the status (`selftest`).
+  function selfTest(events) {
+    var r = status.selftest = { finished: false };
+    var time = charts.filter(function (c) { return c.time; });
+    var step2 = function () {
+      if (events) {
+        r.eventsAll = events.filter("", null);
+        r.eventsMatchingPreempt = events.filter("preempt", null);
+        r.eventsFirstReason = events.filter("", status.events.firstReason);
+        r.eventsPage2 = events.filter("", null) > 100 ? events.next() + 1 : null;
+        events.filter("", null);
+      }
+      r.finished = true;
+      report();
+    };
+    if (time.length < 2) { r.zoom = "fewer than two time charts"; step2(); return; }
+    var xs = time[0].u.data[0];
+    var a = xs[0], b = xs[xs.length - 1];
+    var lo = a + (b - a) / 4, hi = a + (b - a) * 3 / 4;
+    time[0].u.setScale("x", { min: lo, max: hi });
+    setTimeout(function () {
+      r.zoomFollowed = time.every(function (c) {
+        return Math.abs(c.u.scales.x.min - lo) < 1e-6 && Math.abs(c.u.scales.x.max - hi) < 1e-6;
+      });
+      r.pointsZoomed = time[0].u.series.length > 1 ? status.charts[charts.indexOf(time[0])].points : null;
+      resetZoom();
+      setTimeout(function () {
+        r.zoomReset = time.every(function (c) {
+          var d = c.u.data[0];
+          return c.u.scales.x.min <= d[0] && c.u.scales.x.max >= d[d.length - 1];
+        });
+        step2();
+      }, 50);
+    }, 50);
+  }
+
+  function main() {
+    if (typeof uPlot === "undefined") throw new Error("uPlot did not load");
+    var figs = document.querySelectorAll("figure.kchart");
+    for (var i = 0; i < figs.length; i++) {
+      var data = figs[i].querySelector("script.kchart-data");
+      try {
+        drawChart(figs[i], JSON.parse(data.textContent), i);
+      } catch (err) {
+        errors.push("chart " + (i + 1) + ": " + (err && err.stack || err));
+      }
+    }
+    markerTools();
+    var events = null;
+    try {
+      events = eventTable();
+    } catch (err) {
+      errors.push("event table: " + (err && err.stack || err));
+    }
+    var resizing = null;
+    window.addEventListener("resize", function () {
+      clearTimeout(resizing);
+      resizing = setTimeout(function () {
+        charts.forEach(function (c) { c.u.setSize({ width: Math.max(320, c.fig.clientWidth - 20), height: 320 }); });
+      }, 100);
+    });
+    status.built = true;
+    report();
+    if (location.hash === "#kscale-selftest") setTimeout(function () { selfTest(events); }, 0);
+  }
+
+  try {
+    main();
+  } catch (err) {
+    errors.push(String(err && err.stack || err));
+    status.built = true;
+    report();
+  }
+})();
