@@ -49,10 +49,11 @@ pub use kscale_model::stats::percentile;
 /// cluster.
 pub fn startup_seconds(sim: &Sim, workload: &str, from: kscale_model::SimTime) -> Vec<f64> {
     let mut v: Vec<f64> = sim
-        .startups
+        .recorder
+        .startups_of(workload)
         .iter()
-        .filter(|s| s.workload == workload && s.created >= from)
-        .map(|s| s.latency_ms as f64 / 1000.0)
+        .filter(|s| s.0 >= from)
+        .map(|s| s.1 as f64 / 1000.0)
         .collect();
     v.sort_by(f64::total_cmp);
     v

@@ -182,10 +182,11 @@ pub fn measure(
         Method::ReplicaSet => {
             let workload = format!("{}/deployment/{}", t.deployment.0, t.deployment.1);
             let done: Vec<u64> = sim
-                .startups
+                .recorder
+                .startups_of(&workload)
                 .iter()
-                .filter(|s| s.workload == workload && s.created >= at)
-                .map(|s| s.created.as_millis() + s.latency_ms)
+                .filter(|s| s.0 >= at)
+                .map(|s| s.0.as_millis() + s.1)
                 .collect();
             (done.len() >= n as usize)
                 .then(|| (done.iter().max().copied().unwrap_or(0) - t.at_ms) as f64 / 1000.0)

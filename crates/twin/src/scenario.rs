@@ -6,6 +6,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use kscale_model::{Quantity, parse_duration};
 use serde::{Deserialize, Deserializer};
@@ -691,8 +692,15 @@ pub struct StepSpec {
 pub enum Rate {
     /// Constant.
     Constant(f64),
-    /// Piecewise constant: sorted `(start ms, value)`; before the first point the rate is 0.
-    Steps(Vec<(u64, f64)>),
+    /// Piecewise constant: sorted `(start ms, value)`, each value times `scale`; before the
+    /// first point the rate is 0. Load entries reading the same trace file (and column) share
+    /// its points, each with its own `scale`.
+    Steps {
+        /// Sorted `(start ms, value)`.
+        points: Arc<[(u64, f64)]>,
+        /// Multiplies every value.
+        scale: f64,
+    },
     /// Linear from `from` at `start` ms to `to` at `end` ms.
     Ramp {
         /// Rate before the ramp.
@@ -762,7 +770,7 @@ impl Rate {
     /// there instead of searched, and not read at all while `t_ms` stays within that point's
     /// interval (any `cursor` gives the same value as [`Rate::at`]).
     pub fn at_from(&self, t_ms: u64, cursor: &mut RateCursor) -> f64 {
-        let Rate::Steps(points) = self else {
+        let Rate::Steps { points, scale } = self else {
             return self.at(t_ms);
         };
         if cursor.from <= t_ms && t_ms < cursor.until {
@@ -777,7 +785,11 @@ impl Rate {
                 idx += 1;
             }
         }
-        let value = if idx == 0 { 0.0 } else { points[idx - 1].1 };
+        let value = if idx == 0 {
+            0.0
+        } else {
+            points[idx - 1].1 * scale
+        };
         *cursor = RateCursor {
             idx,
             from: if idx == 0 { 0 } else { points[idx - 1].0 },
@@ -791,9 +803,13 @@ impl Rate {
     pub fn at(&self, t_ms: u64) -> f64 {
         match self {
             Rate::Constant(v) => *v,
-            Rate::Steps(points) => {
+            Rate::Steps { points, scale } => {
                 let idx = points.partition_point(|(t, _)| *t <= t_ms);
-                if idx == 0 { 0.0 } else { points[idx - 1].1 }
+                if idx == 0 {
+                    0.0
+                } else {
+                    points[idx - 1].1 * scale
+                }
             }
             Rate::Ramp {
                 from,
@@ -1258,8 +1274,9 @@ impl Scenario {
             manifest_paths.push(p);
         }
         let mut loads = vec![];
+        let mut traces = TraceCache::new();
         for (i, l) in parsed.spec.load.iter().enumerate() {
-            loads.push(resolve_load(path, doc, &base_dir, i, l)?);
+            loads.push(resolve_load(path, doc, &base_dir, i, l, &mut traces)?);
         }
         let slos = crate::slo::resolve(path, doc, &parsed.spec.slos)?;
         for (i, o) in slos.iter().enumerate() {
@@ -1382,12 +1399,16 @@ impl Scenario {
     }
 }
 
+/// Trace files read while resolving load entries, by (file, column), unscaled.
+type TraceCache = std::collections::HashMap<(PathBuf, Option<String>), Arc<[(u64, f64)]>>;
+
 fn resolve_load(
     path: &Path,
     doc: &yaml::Document,
     base: &Path,
     i: usize,
     l: &LoadSpec,
+    traces: &mut TraceCache,
 ) -> Result<Load, InputError> {
     let field = |f: &str| format!("spec.load[{i}].{f}");
     let err = |key: &str, f: &str, msg: String| {
@@ -1531,10 +1552,25 @@ fn resolve_load(
             v.push((p.at.0, p.value * scale));
         }
         v.sort_by_key(|p| p.0);
-        Rate::Steps(v)
+        Rate::Steps {
+            points: v.into(),
+            scale: 1.0,
+        }
     } else {
         let file = base.join(r.trace.as_ref().expect("checked above"));
-        Rate::Steps(crate::trace::read_trace(&file, r.column.as_deref(), scale)?)
+        // Read once per file and column: `scale` applies at lookup (`v * scale`, the same
+        // value as scaling while reading).
+        let key = (file, r.column.clone());
+        let points = match traces.get(&key) {
+            Some(points) => points.clone(),
+            None => {
+                let points: Arc<[(u64, f64)]> =
+                    crate::trace::read_trace(&key.0, key.1.as_deref(), 1.0)?.into();
+                traces.insert(key, points.clone());
+                points
+            }
+        };
+        Rate::Steps { points, scale }
     };
     if let Some(r) = l.rate_limit
         && !(r.is_finite() && r > 0.0)
@@ -1663,10 +1699,24 @@ mod tests {
             phase: 0,
         };
         assert_eq!(deep.at(750), 0.0, "never negative");
-        let steps = Rate::Steps(vec![(0, 5.0), (10_000, 7.0)]);
+        let steps = Rate::Steps {
+            points: vec![(0, 5.0), (10_000, 7.0)].into(),
+            scale: 1.0,
+        };
         assert_eq!(
             [steps.at(0), steps.at(9_999), steps.at(10_000)],
             [5.0, 5.0, 7.0]
+        );
+        let scaled = Rate::Steps {
+            points: vec![(0, 5.0), (10_000, 7.0)].into(),
+            scale: 0.5,
+        };
+        assert_eq!(
+            [
+                scaled.at(0),
+                scaled.at_from(10_000, &mut RateCursor::default())
+            ],
+            [2.5, 3.5]
         );
     }
 
@@ -1677,9 +1727,10 @@ mod tests {
             lookups in proptest::collection::vec(0u64..25_000, 1..40),
         ) {
             times.sort_unstable();
-            let steps = Rate::Steps(
-                times.iter().enumerate().map(|(i, t)| (*t, i as f64 + 0.5)).collect(),
-            );
+            let steps = Rate::Steps {
+                points: times.iter().enumerate().map(|(i, t)| (*t, i as f64 + 0.5)).collect(),
+                scale: 1.5,
+            };
             let mut cursor = RateCursor::default();
             for t in lookups {
                 proptest::prop_assert_eq!(steps.at_from(t, &mut cursor), steps.at(t), "t={}", t);
@@ -1691,13 +1742,17 @@ mod tests {
     fn cursor_lookup_matches_search() {
         // Duplicate times, a gap and points before and after: at_from must equal at for times
         // going forward, backward and repeating, whatever the cursor.
-        let steps = Rate::Steps(vec![
-            (1_000, 1.0),
-            (2_000, 2.0),
-            (2_000, 3.0),
-            (5_000, 4.0),
-            (9_000, 5.0),
-        ]);
+        let steps = Rate::Steps {
+            points: vec![
+                (1_000, 1.0),
+                (2_000, 2.0),
+                (2_000, 3.0),
+                (5_000, 4.0),
+                (9_000, 5.0),
+            ]
+            .into(),
+            scale: 1.0,
+        };
         let times = [
             0, 999, 1_000, 1_500, 2_000, 2_000, 4_999, 5_000, 12_000, 3_000, 0, 9_000,
         ];

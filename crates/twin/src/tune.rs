@@ -499,7 +499,12 @@ impl Tuning {
     pub fn trace_rates(&self) -> Result<Vec<Rate>, InputError> {
         self.traces
             .iter()
-            .map(|f| Ok(Rate::Steps(crate::trace::read_trace(f, None, 1.0)?)))
+            .map(|f| {
+                Ok(Rate::Steps {
+                    points: crate::trace::read_trace(f, None, 1.0)?.into(),
+                    scale: 1.0,
+                })
+            })
             .collect()
     }
 }

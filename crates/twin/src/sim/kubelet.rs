@@ -43,17 +43,6 @@ pub fn instance_names(t: &PodTemplate) -> Vec<String> {
         .collect()
 }
 
-/// One pod start: which workload, when the pod was created and how long it took to run.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Startup {
-    /// `namespace/kind/name` of the owning workload (`namespace/pod/name` for bare pods).
-    pub workload: String,
-    /// Pod creation time.
-    pub created: SimTime,
-    /// Creation → containers running, in ms (scheduling + node provisioning + start-up).
-    pub latency_ms: u64,
-}
-
 impl Sim {
     /// `namespace/kind/name` of the workload that owns a pod.
     pub fn workload_of(&self, id: u64) -> String {
@@ -347,11 +336,8 @@ impl Sim {
                 self.load_startup_ms(ns, &kind, name),
             )
         };
-        self.startups.push(Startup {
-            workload,
-            created,
-            latency_ms: now.since(created),
-        });
+        self.recorder
+            .startup(&workload, created, now.since(created));
         let delay = self.pods[&id].template.readiness_delay_ms + startup_ms;
         let (ns, name) = (
             self.pods[&id].namespace.to_string(),

@@ -217,8 +217,6 @@ pub struct Sim {
     /// The kubelets' eviction managers: pods' working sets, restart back-offs, OOM kills and
     /// evictions (see [`eviction::EvictionManager`]).
     pub eviction: eviction::EvictionManager,
-    /// Every pod start, in order.
-    pub startups: Vec<kubelet::Startup>,
     /// Karpenter emulation state.
     pub karpenter: karpenter::KarpenterState,
     /// Disruption of Karpenter's NodePool nodes (commands, budgets' bookkeeping, decisions).
@@ -271,7 +269,6 @@ impl Sim {
             load: Default::default(),
             karpenter: Default::default(),
             karpenter_disruption: Default::default(),
-            startups: vec![],
             hpa: hpa::HpaController::new(),
             custom_metrics: Default::default(),
             eviction: Default::default(),

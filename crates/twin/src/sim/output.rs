@@ -1134,14 +1134,9 @@ impl Sim {
     /// Pod start-up latency (creation → running, which includes waiting for a node) per
     /// workload: count, p50, p99 and max in seconds.
     pub fn startup_summary(&self) -> Value {
-        let mut per: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
-        for s in &self.startups {
-            per.entry(s.workload.as_str())
-                .or_default()
-                .push(s.latency_ms as f64 / 1000.0);
-        }
         let mut out = serde_json::Map::new();
-        for (w, mut v) in per {
+        for (w, starts) in self.recorder.startups() {
+            let mut v: Vec<f64> = starts.iter().map(|s| s.1 as f64 / 1000.0).collect();
             v.sort_by(f64::total_cmp);
             let p = |q| kscale_model::stats::percentile(&v, q);
             out.insert(w.to_string(), json!({"count": v.len(), "p50Seconds": p(50.0), "p99Seconds": p(99.0), "maxSeconds": v.last().copied().unwrap_or(0.0)}));

@@ -197,14 +197,14 @@ impl Sim {
                     .as_ref()
                     .map(|(ns, kind, name)| format!("{ns}/{kind}/{name}"))
                     .unwrap_or_default();
-                let mine: Vec<_> = self.startups.iter().filter(|s| s.workload == key).collect();
-                let mut v: Vec<f64> = mine.iter().map(|s| s.latency_ms as f64).collect();
+                let mine = self.recorder.startups_of(&key);
+                let mut v: Vec<f64> = mine.iter().map(|s| s.1 as f64).collect();
                 v.sort_by(f64::total_cmp);
                 let p99 = kscale_model::stats::percentile(&v, 99.0);
                 let mut slow: Vec<(u64, u64)> = mine
                     .iter()
-                    .filter(|s| s.latency_ms > b)
-                    .map(|s| (s.created.0, s.created.0 + s.latency_ms))
+                    .filter(|s| s.1 > b)
+                    .map(|s| (s.0.0, s.0.0 + s.1))
                     .collect();
                 slow.sort();
                 let mut merged: Vec<(u64, u64)> = vec![];
