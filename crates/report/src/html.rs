@@ -125,8 +125,42 @@ pub(crate) struct EventsPage {
     /// No more rows fit.
     full: bool,
     tables: [Interner; 4],
-    /// Key events: (time, kind in [`MARKER_KINDS`], text).
-    markers: Vec<(f64, u8, String)>,
+    /// Key events per kind in [`MARKER_KINDS`] (kubectl steps, kind 0, are not events).
+    markers: [MarkerSample; MARKER_KINDS.len()],
+}
+
+/// The key events of one kind kept for the charts, evenly spread over the run in bounded
+/// memory: every `stride`-th one, the stride doubling (every other kept one dropped) whenever
+/// `2 ×` [`MAX_MARKERS_PER_KIND`] are kept; the page picks at most
+/// [`MAX_MARKERS_PER_KIND`] of them evenly.
+#[derive(Debug, Default)]
+struct MarkerSample {
+    /// Events of this kind so far.
+    total: usize,
+    /// Keep the events whose number (from 0) is a multiple of this (1 at first).
+    stride: usize,
+    /// (number, time, text), in order.
+    kept: Vec<(usize, f64, String)>,
+}
+
+impl MarkerSample {
+    /// Whether the next event is kept (then [`MarkerSample::keep`] takes it).
+    fn wants_next(&self) -> bool {
+        self.total.is_multiple_of(self.stride.max(1))
+    }
+
+    /// Counts the next event, keeping it when [`MarkerSample::wants_next`].
+    fn keep(&mut self, time: f64, text: impl FnOnce() -> String) {
+        if self.wants_next() {
+            self.kept.push((self.total, time, text()));
+            if self.kept.len() >= 2 * MAX_MARKERS_PER_KIND {
+                let stride = 2 * self.stride.max(1);
+                self.kept.retain(|(i, _, _)| i % stride == 0);
+                self.stride = stride;
+            }
+        }
+        self.total += 1;
+    }
 }
 
 impl EventsPage {
@@ -147,12 +181,14 @@ impl EventsPage {
         }
         let o = &e.involved_object;
         if let Some(kind) = marker_kind(&e.reason) {
-            let mut text = format!("{} {}/{}: {}", e.reason, o.kind, o.name, e.message);
-            if let Some((cut, _)) = text.char_indices().nth(160) {
-                text.truncate(cut);
-                text.push('…');
-            }
-            self.markers.push((e.time, kind, text));
+            self.markers[kind as usize].keep(e.time, || {
+                let mut text = format!("{} {}/{}: {}", e.reason, o.kind, o.name, e.message);
+                if let Some((cut, _)) = text.char_indices().nth(160) {
+                    text.truncate(cut);
+                    text.push('…');
+                }
+                text
+            });
         }
         if self.full {
             return;
@@ -334,8 +370,17 @@ fn markers_json(h: &mut String, out: &RunOutput, events: &EventsPage) {
             .zip(&steps)
             .map(|(s, t)| (s.at, 0, t.as_str())),
     );
-    all.extend(events.markers.iter().map(|(t, k, s)| (*t, *k, s.as_str())));
-    h.push_str(&markers_script_of(&all));
+    let mut totals = [0usize; MARKER_KINDS.len()];
+    totals[0] = steps.len();
+    let mut kept = Vec::new();
+    for (k, m) in events.markers.iter().enumerate().skip(1) {
+        totals[k] = m.total;
+        kept.extend(m.kept.iter().map(|(_, t, s)| (*t, k as u8, s.as_str())));
+    }
+    // In time order (kinds in order at equal times), after the steps.
+    kept.sort_by(|a, b| a.0.total_cmp(&b.0));
+    all.extend(kept);
+    h.push_str(&markers_script_of(&all, totals));
 }
 
 /// The chart markers of several runs (a compare page) as the page's `#kscale-markers`
@@ -348,11 +393,16 @@ pub fn markers_script(steps: &[(f64, String)], events: &[(f64, &str, String)]) -
             .iter()
             .filter_map(|(t, reason, s)| Some((*t, marker_kind(reason)?, s.as_str()))),
     );
-    markers_script_of(&all)
+    let mut totals = [0usize; MARKER_KINDS.len()];
+    for m in &all {
+        totals[m.1 as usize] += 1;
+    }
+    markers_script_of(&all, totals)
 }
 
-/// `#kscale-markers` of markers `(time, kind, text)`.
-fn markers_script_of(all: &[(f64, u8, &str)]) -> String {
+/// `#kscale-markers` of markers `(time, kind, text)`, of `totals` per kind in all (`all` may
+/// hold a sample of them).
+fn markers_script_of(all: &[(f64, u8, &str)], totals: [usize; MARKER_KINDS.len()]) -> String {
     let mut counts = [0usize; MARKER_KINDS.len()];
     for m in all {
         counts[m.1 as usize] += 1;
@@ -381,7 +431,7 @@ fn markers_script_of(all: &[(f64, u8, &str)]) -> String {
         push_str(&mut j, k);
     }
     j.extend_from_slice(b"],\"counts\":[");
-    for (i, c) in counts.iter().enumerate() {
+    for (i, c) in totals.iter().enumerate() {
         if i > 0 {
             j.push(b',');
         }
@@ -632,6 +682,32 @@ fn events_section<W: io::Write>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn marker_samples_stay_bounded_and_spread_over_the_run() {
+        let mut m = MarkerSample::default();
+        let mut texts = 0;
+        for i in 0..100_000 {
+            m.keep(i as f64, || {
+                texts += 1;
+                format!("e{i}")
+            });
+            assert!(m.kept.len() < 2 * MAX_MARKERS_PER_KIND);
+        }
+        assert_eq!(m.total, 100_000);
+        assert!(m.kept.len() >= MAX_MARKERS_PER_KIND, "{}", m.kept.len());
+        // Every kept one is a multiple of the final stride, from the first to near the last.
+        assert!(m.kept.iter().all(|(i, _, _)| i % m.stride == 0));
+        assert_eq!(m.kept[0].0, 0);
+        assert!(m.kept.last().unwrap().0 >= 100_000 - m.stride);
+        // Texts are made only for events kept at the time: about MAX per doubling of the
+        // stride (log2(100,000 / 600) ≈ 8 of them), not 100,000.
+        assert!(texts < 12 * MAX_MARKERS_PER_KIND, "{texts}");
+        // A few events are all kept.
+        let mut few = MarkerSample::default();
+        (0..10).for_each(|i| few.keep(i as f64, String::new));
+        assert_eq!(few.kept.len(), 10);
+    }
     use proptest::prelude::*;
 
     proptest! {

@@ -122,34 +122,20 @@ fn chart_json(ts: &TimeSeries, spec: &ChartSpec) -> String {
             .map(|p| p + 1)
     };
 
-    // Objects (series up to the last `/`) in first-appearance order, with their busyness.
-    let object = |s: &str| s.rsplit_once('/').map_or(s, |(o, _)| o).to_owned();
-    let mut objects: Vec<(String, Vec<usize>)> = Vec::new();
-    for (i, s) in spec.series.iter().enumerate() {
-        let o = object(s);
-        match objects.iter_mut().find(|(name, _)| *name == o) {
-            Some((_, members)) => members.push(i),
-            None => objects.push((o, vec![i])),
-        }
-    }
     let cols: Vec<Option<usize>> = spec.series.iter().map(|s| col_of(s)).collect();
-    let mut order: Vec<usize> = (0..objects.len()).collect();
-    let ranked = objects.len() > SHOWN_OBJECTS;
-    if ranked {
-        let score: Vec<f64> = objects
-            .iter()
-            .map(|(_, members)| {
-                members
-                    .iter()
-                    .filter_map(|&i| cols[i])
-                    .map(|c| busyness((0..n).map(|r| value(r, c))))
-                    .sum()
-            })
-            .collect();
-        // Busiest first; equal ones in name order (a stable sort).
-        order.sort_by(|&a, &b| score[b].total_cmp(&score[a]));
-    }
-    let embedded_objects = order.len().min(MAX_CHART_OBJECTS);
+    let ranking = rank_objects(spec, |i| {
+        cols[i].map(|c| {
+            let mut b = Busyness::default();
+            (0..n).for_each(|r| b.add(value(r, c)));
+            b.value()
+        })
+    });
+    let Ranking {
+        objects,
+        order,
+        ranked,
+        embedded_objects,
+    } = ranking;
     let mut series: Vec<Series> = Vec::new();
     for (rank, &o) in order.iter().take(embedded_objects).enumerate() {
         for &i in &objects[o].1 {
@@ -260,17 +246,85 @@ fn chart_json(ts: &TimeSeries, spec: &ChartSpec) -> String {
     script_safe(&json)
 }
 
-/// How much a series does: its largest magnitude plus the sum of its changes.
-fn busyness(values: impl Iterator<Item = f64>) -> f64 {
-    let (mut peak, mut moved, mut last) = (0.0f64, 0.0f64, None::<f64>);
-    for v in values.filter(|v| v.is_finite()) {
-        peak = peak.max(v.abs());
-        if let Some(l) = last {
-            moved += (v - l).abs();
+/// How much a series does: its largest magnitude plus the sum of its changes (non-finite
+/// values skipped), taken one value at a time.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Busyness {
+    peak: f64,
+    moved: f64,
+    last: Option<f64>,
+}
+
+impl Busyness {
+    /// The series' next value.
+    pub(crate) fn add(&mut self, v: f64) {
+        if !v.is_finite() {
+            return;
         }
-        last = Some(v);
+        self.peak = self.peak.max(v.abs());
+        if let Some(l) = self.last {
+            self.moved += (v - l).abs();
+        }
+        self.last = Some(v);
     }
-    peak + moved
+
+    /// The busyness of the values so far.
+    pub(crate) fn value(&self) -> f64 {
+        self.peak + self.moved
+    }
+}
+
+/// A chart's objects (its series up to the last `/`, in first-appearance order, each with
+/// its series' indices) and which of them the page embeds.
+pub(crate) struct Ranking {
+    pub(crate) objects: Vec<(String, Vec<usize>)>,
+    /// Objects in the order shown: the busiest first when `ranked`, else as they appear.
+    pub(crate) order: Vec<usize>,
+    /// More objects than are shown at first: ordered by busyness.
+    pub(crate) ranked: bool,
+    /// The first this many of `order` are embedded.
+    pub(crate) embedded_objects: usize,
+}
+
+/// Ranks `spec`'s objects by the sum of their series' busyness (`busyness(i)` of series `i`;
+/// `None` for a series the time series lacks), equal ones in first-appearance order. The
+/// busyness is only asked for when there are more than [`SHOWN_OBJECTS`] objects.
+pub(crate) fn rank_objects(spec: &ChartSpec, busyness: impl Fn(usize) -> Option<f64>) -> Ranking {
+    let object = |s: &str| s.rsplit_once('/').map_or(s, |(o, _)| o).to_owned();
+    let mut objects: Vec<(String, Vec<usize>)> = Vec::new();
+    for (i, s) in spec.series.iter().enumerate() {
+        let o = object(s);
+        match objects.iter_mut().find(|(name, _)| *name == o) {
+            Some((_, members)) => members.push(i),
+            None => objects.push((o, vec![i])),
+        }
+    }
+    let mut order: Vec<usize> = (0..objects.len()).collect();
+    let ranked = objects.len() > SHOWN_OBJECTS;
+    if ranked {
+        let score: Vec<f64> = objects
+            .iter()
+            .map(|(_, members)| members.iter().filter_map(|&i| busyness(i)).sum())
+            .collect();
+        // Busiest first; equal ones in name order (a stable sort).
+        order.sort_by(|&a, &b| score[b].total_cmp(&score[a]));
+    }
+    let embedded_objects = order.len().min(MAX_CHART_OBJECTS);
+    Ranking {
+        objects,
+        order,
+        ranked,
+        embedded_objects,
+    }
+}
+
+/// The series of `spec` the page embeds (see [`rank_objects`]), by index.
+pub(crate) fn embedded_series(ranking: &Ranking) -> impl Iterator<Item = usize> + '_ {
+    ranking
+        .order
+        .iter()
+        .take(ranking.embedded_objects)
+        .flat_map(|&o| ranking.objects[o].1.iter().copied())
 }
 
 fn write_bytes(out: &mut Vec<u8>, args: std::fmt::Arguments<'_>) -> std::io::Result<()> {

@@ -7,10 +7,12 @@ use std::sync::mpsc::{Receiver, Sender, SyncSender, channel, sync_channel};
 use std::thread::JoinHandle;
 
 use crate::html::EventsPage;
+use crate::interactive::{Busyness, SHOWN_OBJECTS, embedded_series, rank_objects};
 use crate::render::{StreamError, write_events_jsonl};
 use crate::spill::{SPILL_FILE, SpillReader, SpillWriter};
 use crate::write::{Spilled, Started, WriteOptions, first_failure, io_err, write_files_ranked};
 use crate::{ChartSpec, EventRecord, ReportError, ReportErrorKind, RunOutput, TimeSeries};
+use std::collections::{BTreeSet, HashMap};
 
 /// Batches of events queued for the writer thread at most (the producer waits beyond).
 const QUEUED_BATCHES: usize = 4;
@@ -210,9 +212,11 @@ impl Drop for RunWriter {
     }
 }
 
-/// The columns of a spilled time series that `charts` draw (and the time, first), read from
-/// the spill file at `path` (`rows` rows; see [`RunWriter::finish_spilled`] for `order`), in
-/// output order: what `report.html` reads of the time series.
+/// The columns of a spilled time series that `report.html` embeds (and the time, first), read
+/// from the spill file at `path` (`rows` rows; see [`RunWriter::finish_spilled`] for `order`),
+/// in output order: of a chart with more objects than it embeds, only the busiest ones (a
+/// first pass over the file measures every charted column's busyness, as the page ranks
+/// them), so memory holds what the page shows, not every charted series of a long run.
 fn charted_columns(
     columns: &[String],
     order: &[usize],
@@ -220,22 +224,50 @@ fn charted_columns(
     path: &Path,
     rows: usize,
 ) -> io::Result<TimeSeries> {
-    let drawn: std::collections::HashSet<&str> = charts
+    let position: HashMap<&str, usize> = columns
         .iter()
-        .flat_map(|c| c.series.iter().map(String::as_str))
+        .enumerate()
+        .skip(1)
+        .map(|(k, c)| (c.as_str(), k))
         .collect();
-    let keep: Vec<usize> = (0..columns.len())
-        .filter(|&k| k == 0 || drawn.contains(columns[k].as_str()))
+    let value = |raw: &[f64], k: usize| raw.get(order[k]).copied().unwrap_or(0.0);
+    // Pass 1: the busyness of every column of a chart that ranks its objects.
+    let ranked: Vec<usize> = charts
+        .iter()
+        .filter(|c| c.series.len() > SHOWN_OBJECTS)
+        .flat_map(|c| {
+            c.series
+                .iter()
+                .filter_map(|s| position.get(s.as_str()).copied())
+        })
+        .collect::<BTreeSet<usize>>()
+        .into_iter()
         .collect();
-    let mut reader = SpillReader::open(path, rows)?;
+    let mut busy: HashMap<usize, Busyness> = HashMap::new();
     let mut raw = Vec::new();
+    if !ranked.is_empty() {
+        let mut stats = vec![Busyness::default(); ranked.len()];
+        let mut reader = SpillReader::open(path, rows)?;
+        while reader.next_row(&mut raw)? {
+            for (b, &k) in stats.iter_mut().zip(&ranked) {
+                b.add(value(&raw, k));
+            }
+        }
+        busy = ranked.into_iter().zip(stats).collect();
+    }
+    // The columns embedded.
+    let mut keep = BTreeSet::from([0usize]);
+    for chart in charts {
+        let col = |i: usize| position.get(chart.series[i].as_str()).copied();
+        let ranking = rank_objects(chart, |i| col(i).map(|k| busy[&k].value()));
+        keep.extend(embedded_series(&ranking).filter_map(col));
+    }
+    let keep: Vec<usize> = keep.into_iter().collect();
+    // Pass 2: their values.
+    let mut reader = SpillReader::open(path, rows)?;
     let mut out = Vec::with_capacity(rows);
     while reader.next_row(&mut raw)? {
-        out.push(
-            keep.iter()
-                .map(|&k| raw.get(order[k]).copied().unwrap_or(0.0))
-                .collect(),
-        );
+        out.push(keep.iter().map(|&k| value(&raw, k)).collect());
     }
     Ok(TimeSeries {
         columns: keep.iter().map(|&k| columns[k].clone()).collect(),
