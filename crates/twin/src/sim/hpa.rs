@@ -1097,7 +1097,7 @@ fn parallel_safe(keys: &[ObjKey], entries: &BTreeMap<ObjKey, HpaEntry>) -> bool 
     targets.windows(2).all(|w| w[0] != w[1])
 }
 
-/// A prepared sync (see [`Sim::prepare_hpa`]).
+/// A prepared sync (see `Sim::prepare_hpa`).
 pub enum Prepared {
     /// The HPA object is gone.
     Gone,

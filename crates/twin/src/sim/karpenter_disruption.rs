@@ -25,7 +25,7 @@
 //! scheduled budget may change; single-node consolidation simulates at most
 //! [`MAX_SINGLE_NODE_CANDIDATES`] candidates per poll, multi-node at most 100. What a node means
 //! to disruption is cached per node (`NodeEntry`) and read again only when the node's
-//! `pods_stamp` or [`Sim::node_labels_epoch`] changed.
+//! `pods_stamp` or the revision of `Topic::NodeMetadata` changed.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;

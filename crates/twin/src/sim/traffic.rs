@@ -1,22 +1,11 @@
 //! The load model at run time: offering each load entry's requests to its workload's ready
-//! pods every tick (see [`crate::load`] for the model), memory use and OOM kills with the
-//! kubelet's restart back-off, and SLO violation time.
-//!
-//! OOM and restarts follow the kubelet: a container whose memory use exceeds its limit is
-//! OOM-killed and restarted after the CrashLoopBackOff delay, 10 s doubling per restart up to
-//! 5 minutes (pkg/kubelet/kubelet.go `backOffPeriod`, `MaxContainerBackOff`); it is not Ready
-//! again until its start-up time has passed. Its traffic moves to the other ready pods at the
-//! next tick, which is what makes seed 001's "domino effect".
+//! pods every tick (see [`crate::load`] for the model), their memory use (a container over its
+//! limit is OOM-killed: `sim/eviction.rs`), and SLO violation time. A killed pod's traffic
+//! moves to the other ready pods at the next tick, which is what makes seed 001's "domino
+//! effect".
 
-use kscale_model::SimTime;
-
-use super::{Event, Sim};
+use super::Sim;
 use crate::load;
-
-/// Initial CrashLoopBackOff delay: 10 s.
-pub const BACKOFF_INITIAL_MS: u64 = 10_000;
-/// Maximum CrashLoopBackOff delay: 5 min.
-pub const BACKOFF_MAX_MS: u64 = 300_000;
 
 impl Sim {
     /// Application start-up time of a pod's workload (from its load entry), in ms.
@@ -193,101 +182,5 @@ impl Sim {
         if loads.iter().any(|l| l.memory.is_some()) {
             self.node_oom_check();
         }
-    }
-
-    /// The kernel OOM-kills a pod's container for exceeding its memory limit: not Ready,
-    /// restart after the back-off.
-    pub fn oom_kill(&mut self, id: u64) {
-        self.oom_kill_for(id, "memory over its limit");
-    }
-
-    /// The kernel OOM-kills a pod's container (`why`, for the event): not Ready, restart
-    /// after the back-off.
-    pub fn oom_kill_for(&mut self, id: u64, why: &str) {
-        let now = self.now;
-        if let Some(p) = self.pods.get_mut(&id) {
-            p.ready_changed = Some(now);
-        }
-        let workload = self.workload_of(id);
-        self.eviction.oom_killed(id, workload);
-        let Some(p) = self.pods.get_mut(&id) else {
-            return;
-        };
-        p.ready_at = None;
-        p.restarts += 1;
-        p.generation += 1;
-        let (ns, name, restarts, generation) = (
-            p.namespace.to_string(),
-            p.name.to_string(),
-            p.restarts,
-            p.generation,
-        );
-        let container = p
-            .template
-            .containers
-            .first()
-            .map(|c| c.name.clone())
-            .unwrap_or_default();
-        let backoff =
-            (BACKOFF_INITIAL_MS << (restarts.saturating_sub(1)).min(10)).min(BACKOFF_MAX_MS);
-        self.eviction.back_off(id, self.now.plus_millis(backoff));
-        self.count("oomKills");
-        self.emit(
-            "Warning",
-            "OOMKilled",
-            "Pod",
-            &ns,
-            &name,
-            format!("Container {container} was OOM-killed ({why}); restart {restarts}"),
-            "kubelet",
-        );
-        self.emit(
-            "Warning",
-            "BackOff",
-            "Pod",
-            &ns,
-            &name,
-            format!("Back-off restarting failed container {container} in pod {name}"),
-            "kubelet",
-        );
-        self.queue.push(
-            self.now.plus_millis(backoff + self.lat.container_start_ms),
-            Event::ContainerRestarted(id, generation),
-        );
-        self.owner_changed_pub(id);
-    }
-
-    /// The back-off is over and the container runs again; Ready after the start-up time.
-    pub fn container_restarted(&mut self, id: u64, generation: u32) {
-        let Some(p) = self.pods.get(&id) else { return };
-        if p.generation != generation || p.deleting_at.is_some() {
-            return;
-        }
-        self.eviction.restarted(id);
-        let (ns, name) = (p.namespace.to_string(), p.name.to_string());
-        let container = p
-            .template
-            .containers
-            .first()
-            .map(|c| c.name.clone())
-            .unwrap_or_default();
-        let readiness = p.template.readiness_delay_ms;
-        self.emit(
-            "Normal",
-            "Started",
-            "Pod",
-            &ns,
-            &name,
-            format!("Started container {container}"),
-            "kubelet",
-        );
-        let delay = readiness + self.startup_delay_ms(id);
-        self.queue
-            .push(self.now.plus_millis(delay), Event::PodReady(id, generation));
-    }
-
-    /// Time the pod's current back-off ends, if it is in CrashLoopBackOff.
-    pub fn backoff_until(&self, id: u64) -> Option<SimTime> {
-        self.eviction.backoff_until(id)
     }
 }
