@@ -5,16 +5,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-fn kscale() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_kscale"))
-}
-
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .unwrap()
-}
+mod common;
+use common::{kscale, repo_root};
 
 /// Writes a scenario (and extra files) into a temp dir and returns (dir, scenario path).
 fn scenario_dir(scenario: &str, files: &[(&str, &str)]) -> (tempfile::TempDir, PathBuf) {

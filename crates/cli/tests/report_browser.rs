@@ -18,16 +18,8 @@ use serde_json::Value;
 /// Longest a browser may take to load and draw a page.
 const BROWSER_TIMEOUT: Duration = Duration::from_secs(60);
 
-fn kscale() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_kscale"))
-}
-
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .unwrap()
-}
+mod common;
+use common::{kscale, repo_root};
 
 /// The browser: `KSCALE_CHROMIUM`, else the first of Chromium's usual names on `PATH`.
 fn chromium() -> Option<PathBuf> {

@@ -1,6 +1,6 @@
-//! Helpers shared by the tests that start real processes (`control_plane.rs`,
-//! `cluster_run.rs`): the binary, its output, the real control plane's binaries, and checks
-//! that nothing is left running.
+//! Helpers shared by the CLI tests: the binary, the repository's root, a command's output,
+//! and for the tests that start real processes (`control_plane.rs`, `cluster_run.rs`) the real
+//! control plane's binaries and checks that nothing is left running.
 
 #![allow(dead_code)]
 
@@ -10,6 +10,14 @@ use std::process::{Command, Output};
 /// The `kscale` binary under test.
 pub fn kscale() -> Command {
     Command::new(env!("CARGO_BIN_EXE_kscale"))
+}
+
+/// The repository's root (examples and scenarios are read from there).
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
 }
 
 /// Standard output then standard error, for assertion messages.
