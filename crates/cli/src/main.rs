@@ -41,6 +41,7 @@ fn write_stdout(args: std::fmt::Arguments<'_>) {
     }
 }
 
+mod bench_curve;
 mod cluster_run;
 mod compare;
 mod control_plane;
@@ -110,6 +111,11 @@ enum Command {
         /// (`hpa/web:spec.maxReplicas=20`); VALUE is read as YAML.
         #[arg(long = "set", value_name = "PATH=VALUE", conflicts_with = "cluster")]
         sets: Vec<String>,
+        /// Write where the run's wall time went and its peak memory to this file as JSON
+        /// (`wallSeconds`, `loadSeconds`, `simulateSeconds`, `writeSeconds`,
+        /// `peakMemoryBytes`; twin only): what `kscale bench-curve` reads.
+        #[arg(long, value_name = "FILE", conflicts_with = "cluster")]
+        timings: Option<PathBuf>,
     },
     /// Sweep the replicas of an over-provisioning (pause-pod) Deployment and report, side by
     /// side, the start-up latency of the protected workload and the cost per day.
@@ -219,6 +225,25 @@ enum Command {
         /// Directory to write scenario.yaml, manifests.yaml and trace.csv into.
         #[arg(long)]
         out: PathBuf,
+    },
+    /// Measure the twin's scaling curve: run the scale benchmark at each size (a child process
+    /// each) and print wall time, write share, peak memory, events per second and the cost per
+    /// decision as a Markdown table, optionally written into a file (`--doc
+    /// docs/performance.md`) between marker lines that the next run replaces.
+    BenchCurve {
+        /// Peak node counts, comma-separated.
+        #[arg(long, value_delimiter = ',', default_value = "100,300,1000,3000,10000")]
+        nodes: Vec<u32>,
+        /// Simulated duration of each run (Go duration).
+        #[arg(long, default_value = "24h")]
+        duration: String,
+        /// Keep the scenarios and run directories in this folder (default: a temporary folder,
+        /// removed at the end).
+        #[arg(long)]
+        work: Option<PathBuf>,
+        /// Markdown file to write the curve into (its previous curve is replaced).
+        #[arg(long)]
+        doc: Option<PathBuf>,
     },
     /// Build, start and stop the real Kubernetes control plane (kube-apiserver, etcd,
     /// kube-controller-manager, kube-scheduler) that `--cluster` runs use, on loopback.
@@ -463,6 +488,7 @@ fn main() -> ExitCode {
             junit,
             seed,
             sets,
+            timings,
         } => {
             let write = kscale_report::WriteOptions { force };
             let mut overrides = kscale_twin::run::RunOverrides {
@@ -494,7 +520,11 @@ fn main() -> ExitCode {
                     out,
                     quiet,
                     write,
-                    Gate { check, junit },
+                    RunFlags {
+                        check,
+                        junit,
+                        timings,
+                    },
                     &overrides,
                 )
             }
@@ -523,6 +553,17 @@ fn main() -> ExitCode {
             duration,
             out,
         } => bench_scenario(peak_nodes, duration, &out),
+        Command::BenchCurve {
+            nodes,
+            duration,
+            work,
+            doc,
+        } => bench_curve::run(bench_curve::Options {
+            nodes,
+            duration,
+            work,
+            doc,
+        }),
         Command::ControlPlane(action) => control_plane::run(action),
         Command::Diff {
             run_a,
@@ -643,11 +684,13 @@ impl kscale_twin::sim::event_stream::RunSink for WriterSink<'_> {
 }
 
 /// What `kscale run` does with the SLOs' results.
-struct Gate {
+struct RunFlags {
     /// `--check`: exit 3 when one failed.
     check: bool,
     /// `--junit FILE`.
     junit: Option<PathBuf>,
+    /// `--timings FILE`: the phases' wall time and the peak memory as JSON.
+    timings: Option<PathBuf>,
 }
 
 fn run(
@@ -655,7 +698,7 @@ fn run(
     out: Option<PathBuf>,
     quiet: bool,
     write: kscale_report::WriteOptions,
-    gate: Gate,
+    gate: RunFlags,
     overrides: &kscale_twin::run::RunOverrides,
 ) -> ExitCode {
     let started = std::time::Instant::now();
@@ -702,12 +745,18 @@ fn run(
         eprintln!("error: {e}");
         return ExitCode::from(1);
     }
+    let phases = Phases {
+        load: loaded,
+        simulate: simulated - loaded,
+        write: started.elapsed() - simulated,
+    };
+    if let Some(path) = &gate.timings
+        && let Err(e) = phases.write_json(path)
+    {
+        eprintln!("error: writing {}: {e}", path.display());
+        return ExitCode::from(1);
+    }
     if !quiet {
-        let phases = Phases {
-            load: loaded,
-            simulate: simulated - loaded,
-            write: started.elapsed() - simulated,
-        };
         print_summary(&output, &dir, phases);
     }
     if let Some(path) = &gate.junit
@@ -730,24 +779,39 @@ fn run(
 }
 
 fn bench_scenario(peak_nodes: u32, duration: String, out: &Path) -> ExitCode {
+    match write_bench_scenario(peak_nodes, &duration, out) {
+        Ok(()) => {
+            println!("{}", out.join("scenario.yaml").display());
+            ExitCode::SUCCESS
+        }
+        Err((code, message)) => {
+            eprintln!("error: {message}");
+            ExitCode::from(code)
+        }
+    }
+}
+
+/// Writes the scale benchmark (`bench-scenario`) of `peak_nodes` over `duration` into `out`;
+/// on failure, the exit code (2 bad input, 1 a folder that cannot be written) and the message.
+fn write_bench_scenario(peak_nodes: u32, duration: &str, out: &Path) -> Result<(), (u8, String)> {
     if peak_nodes == 0 {
-        eprintln!("error: --peak-nodes must be at least 1");
-        return ExitCode::from(2);
+        return Err((2, "--peak-nodes must be at least 1".into()));
     }
     if u64::from(peak_nodes) > kscale_twin::scenario::MAX_NODES {
-        eprintln!(
-            "error: --peak-nodes {peak_nodes}: the limit is {} nodes (what this machine can simulate)",
-            kscale_twin::scenario::MAX_NODES
-        );
-        return ExitCode::from(2);
+        return Err((
+            2,
+            format!(
+                "--peak-nodes {peak_nodes}: the limit is {} nodes (what this machine can simulate)",
+                kscale_twin::scenario::MAX_NODES
+            ),
+        ));
     }
-    if let Err(e) = kscale_model::parse_duration(&duration) {
-        eprintln!("error: --duration {duration:?}: {e}");
-        return ExitCode::from(2);
+    if let Err(e) = kscale_model::parse_duration(duration) {
+        return Err((2, format!("--duration {duration:?}: {e}")));
     }
     let params = kscale_twin::bench::BenchParams {
         peak_nodes,
-        duration: duration.clone(),
+        duration: duration.to_string(),
     };
     let files = kscale_twin::bench::files(&params);
     // The scenario written must be one kscale runs: load it from a scratch folder first
@@ -767,18 +831,18 @@ fn bench_scenario(peak_nodes: u32, duration: String, out: &Path) -> ExitCode {
         });
     let _ = std::fs::remove_dir_all(&scratch);
     if let Err(e) = checked {
-        eprintln!("error: --duration {duration:?} / --peak-nodes {peak_nodes}: {e}");
-        return ExitCode::from(2);
+        return Err((
+            2,
+            format!("--duration {duration:?} / --peak-nodes {peak_nodes}: {e}"),
+        ));
     }
     for (name, text) in files {
         let path = out.join(name);
         if let Err(e) = std::fs::create_dir_all(out).and_then(|_| std::fs::write(&path, text)) {
-            eprintln!("error: cannot write {}: {e}", path.display());
-            return ExitCode::from(1);
+            return Err((1, format!("cannot write {}: {e}", path.display())));
         }
     }
-    println!("{}", out.join("scenario.yaml").display());
-    ExitCode::SUCCESS
+    Ok(())
 }
 
 /// Peak resident memory of this process (`VmHWM` in /proc/self/status), in bytes, where the
@@ -796,6 +860,21 @@ struct Phases {
     load: std::time::Duration,
     simulate: std::time::Duration,
     write: std::time::Duration,
+}
+
+impl Phases {
+    /// `run --timings FILE`: the phases, their sum and the peak memory so far, as JSON.
+    fn write_json(&self, path: &Path) -> std::io::Result<()> {
+        let wall = self.load + self.simulate + self.write;
+        let json = serde_json::json!({
+            "wallSeconds": wall.as_secs_f64(),
+            "loadSeconds": self.load.as_secs_f64(),
+            "simulateSeconds": self.simulate.as_secs_f64(),
+            "writeSeconds": self.write.as_secs_f64(),
+            "peakMemoryBytes": peak_memory_bytes(),
+        });
+        std::fs::write(path, format!("{json:#}\n"))
+    }
 }
 
 fn print_summary(out: &kscale_report::RunOutput, dir: &Path, phases: Phases) {

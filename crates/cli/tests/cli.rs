@@ -1228,3 +1228,92 @@ fn bench_scenario_refuses_what_run_would_refuse() {
     );
     assert!(!out.exists());
 }
+
+/// `bench-curve` runs each size as a child `run --timings`, prints one row per size, and
+/// writes the curve into the `--doc` file once (a second run replaces it); its decisions
+/// are the run's counted decisions.
+#[test]
+fn bench_curve_measures_each_size_and_replaces_its_doc_section() {
+    let dir = tempfile::tempdir().unwrap();
+    let doc = dir.path().join("performance.md");
+    std::fs::write(&doc, "# Performance\n\nKept.\n").unwrap();
+    let work = dir.path().join("work");
+    let curve = |work: &Path| {
+        let o = kscale()
+            .args([
+                "bench-curve",
+                "--nodes",
+                "12,6",
+                "--duration",
+                "30m",
+                "--doc",
+            ])
+            .arg(&doc)
+            .arg("--work")
+            .arg(work)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8(o.stdout).unwrap()
+    };
+    let printed = curve(&work);
+    let rows: Vec<&str> = printed
+        .lines()
+        .filter(|l| l.starts_with("| 6 |") || l.starts_with("| 12 |"))
+        .collect();
+    assert_eq!(rows.len(), 2, "{printed}");
+    assert!(rows[0].starts_with("| 6 |"), "smallest first: {printed}");
+    // The 12-node row's decisions are the run's counters summed.
+    let summary: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(work.join("nodes-12/out/summary.json")).unwrap(),
+    )
+    .unwrap();
+    let counted: u64 = [
+        "podsScheduled",
+        "failedScheduling",
+        "hpaSyncs",
+        "workloadSyncs",
+        "autoscalerLoops",
+    ]
+    .iter()
+    .filter_map(|c| summary["counters"][c].as_u64())
+    .sum();
+    assert!(summary["counters"]["hpaSyncs"].as_u64().unwrap() > 0);
+    let cells: Vec<&str> = rows[1].split('|').map(str::trim).collect();
+    assert_eq!(
+        cells[5].replace(',', ""),
+        counted.to_string(),
+        "{}",
+        rows[1]
+    );
+    let timings: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(work.join("nodes-12/timings.json")).unwrap())
+            .unwrap();
+    assert!(timings["wallSeconds"].as_f64().unwrap() > 0.0);
+    assert!(timings["peakMemoryBytes"].as_u64().unwrap() > 1 << 20);
+    let text = std::fs::read_to_string(&doc).unwrap();
+    assert!(text.starts_with("# Performance\n\nKept.\n"), "{text}");
+    assert!(text.contains(&printed), "{text}");
+    // Again (into a temporary work folder, removed): one curve in the file.
+    let again = dir.path().join("again");
+    curve(&again);
+    let text = std::fs::read_to_string(&doc).unwrap();
+    assert_eq!(text.matches("## Scaling curve").count(), 1, "{text}");
+    assert_eq!(text.matches("<!-- kscale bench-curve: end -->").count(), 1);
+}
+
+#[test]
+fn bench_curve_refuses_bad_sizes_and_durations() {
+    for (args, want) in [
+        (["--nodes", "0,10", "--duration", "1h"], "--nodes"),
+        (
+            ["--nodes", "10", "--duration", "soon"],
+            "--duration \"soon\"",
+        ),
+    ] {
+        let o = kscale().arg("bench-curve").args(args).output().unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(want), "{args:?}: {err}");
+    }
+}

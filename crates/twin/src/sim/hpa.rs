@@ -192,6 +192,7 @@ impl Sim {
         if self.store.get(key).is_none() {
             return;
         }
+        self.recorder.count("hpaSyncs", 1);
         let mut entries = std::mem::take(&mut self.hpa.entries);
         let entry = entries.entry(key.clone()).or_default();
         self.sync_one_hpa(key, entry, false);
@@ -224,6 +225,7 @@ impl Sim {
         }
         self.queue
             .push(self.now.plus_millis(hpa::SYNC_PERIOD_MS), Event::HpaSync);
+        self.recorder.count("hpaSyncs", hpas.len() as u64);
         // The per-HPA entries are taken out for the sync (nothing it calls reads them): one
         // lookup per HPA.
         let mut entries = std::mem::take(&mut self.hpa.entries);

@@ -418,6 +418,20 @@ impl Sim {
     }
 
     fn handle(&mut self, ev: Event) {
+        // The node and workload autoscalers' periodic loops, counted as decisions (the
+        // summary's `autoscalerLoops`; `kscale bench-curve` reads it).
+        if matches!(
+            ev,
+            Event::CpaPoll(_)
+                | Event::VpaRecommend
+                | Event::VpaUpdate
+                | Event::CaScan
+                | Event::KarpenterBatch
+                | Event::KarpenterDisruption
+                | Event::KarpenterValidate
+        ) {
+            self.recorder.count("autoscalerLoops", 1);
+        }
         match ev {
             Event::Step(i) => {
                 // kubectl reads and writes stored objects: HPA statuses are rendered first.

@@ -370,8 +370,10 @@ impl Sim {
             if dirty.is_empty() {
                 break;
             }
+            let mut synced = 0;
             for key in dirty.iter().filter(|k| k.kind == "Deployment") {
                 self.sync_deployment(key);
+                synced += 1;
             }
             let rs_keys: Vec<ObjKey> = dirty
                 .iter()
@@ -387,8 +389,10 @@ impl Sim {
             for key in rs_keys {
                 if seen.insert(key.clone()) {
                     self.sync_replicaset(&key);
+                    synced += 1;
                 }
             }
+            self.recorder.count("workloadSyncs", synced);
         }
     }
 
