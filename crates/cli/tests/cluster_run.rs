@@ -819,3 +819,91 @@ fn the_cluster_autoscaler_adds_a_node_for_pending_pods_and_removes_it_when_empty
     assert_eq!(by("ScaleDownEmpty", "ConfigMap"), 1);
     assert_eq!(by("ScaleDown", "Node"), 2, "marked, then removed");
 }
+
+/// A pod whose memory model is over its limit, on a real control plane: kscale's kubelet
+/// OOM-kills its container (`lastState.terminated.reason: OOMKilled`, exit code 137), the pod
+/// waits in CrashLoopBackOff (10 s, then 20 s) and runs again, as in the twin; the two
+/// backends count the same kills within one.
+#[test]
+fn an_oom_killed_container_restarts_after_its_back_off_as_in_the_twin() {
+    let Some(bin) = real_bin("an_oom_killed_container_restarts_after_its_back_off_as_in_the_twin")
+    else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(
+        tmp.path().join("hog.yaml"),
+        "apiVersion: apps/v1
+kind: Deployment
+metadata: {name: hog, namespace: default}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: hog}}
+  template:
+    metadata: {labels: {app: hog}}
+    spec:
+      containers:
+        - name: app
+          image: registry.k8s.io/pause:3.10
+          resources:
+            requests: {cpu: 100m, memory: 256Mi}
+            limits: {memory: 256Mi}
+",
+    )
+    .unwrap();
+    let s = tmp.path().join("scenario.yaml");
+    std::fs::write(
+        &s,
+        "apiVersion: kscale.io/v1alpha1
+kind: Scenario
+metadata: {name: oom-cluster}
+spec:
+  duration: 50s
+  seed: 3
+  nodes:
+    - {name: worker, instanceType: m5.large, count: 1}
+  manifests: [hog.yaml]
+  load:
+    - target: deployment/hog
+      requestsPerSecond: {constant: 1}
+      cpuPerRequest: 1m
+      memory: {base: 300Mi, perRequest: 1Mi}
+  steps:
+    - {at: 45s, run: kubectl get pods -l app=hog -o json}
+",
+    )
+    .unwrap();
+    let out = tmp.path().join("out");
+    let run = run_cluster(&bin, &s, &out);
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run));
+    let summary = json(&out.join("summary.json"));
+    let kills = summary["counters"]["oomKills"].as_u64().unwrap();
+    assert!((2..=4).contains(&kills), "{summary}");
+    let events = lines(&out.join("events.jsonl"));
+    let count = |reason: &str| events.iter().filter(|e| e["reason"] == reason).count();
+    assert_eq!(count("OOMKilled") as u64, kills, "{events:?}");
+    assert_eq!(count("BackOff") as u64, kills);
+    assert!(count("Started") as u64 >= kills, "restarted: {events:?}");
+    let t = lines(&out.join("transcript.jsonl"));
+    let pods: serde_json::Value = serde_json::from_str(t[0]["stdout"].as_str().unwrap()).unwrap();
+    let c = &pods["items"][0]["status"]["containerStatuses"][0];
+    assert_eq!(c["lastState"]["terminated"]["reason"], "OOMKilled", "{c}");
+    assert_eq!(c["lastState"]["terminated"]["exitCode"], 137, "{c}");
+    assert!(c["restartCount"].as_u64().unwrap() >= 2, "{c}");
+    // The twin, on the same scenario: the same kills within one.
+    let twin_out = tmp.path().join("twin");
+    let twin = kscale()
+        .args(["run", "-q", "--out"])
+        .arg(&twin_out)
+        .arg(&s)
+        .output()
+        .unwrap();
+    assert!(twin.status.success(), "{}", text(&twin));
+    let twin_kills = json(&twin_out.join("summary.json"))["counters"]["oomKills"]
+        .as_u64()
+        .unwrap();
+    assert!(
+        twin_kills.abs_diff(kills) <= 1,
+        "twin {twin_kills} kills, cluster {kills}"
+    );
+}

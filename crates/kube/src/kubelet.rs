@@ -25,6 +25,11 @@ use crate::KubeCluster;
 pub const LEASE_RENEW_MS: u64 = 10_000;
 /// Lease duration written into each Lease: 40 s (kubelet `nodeLeaseDurationSeconds`).
 pub const LEASE_DURATION_S: i32 = 40;
+/// CrashLoopBackOff's first back-off: 10 s (kubelet `backOffPeriod`,
+/// `pkg/kubelet/kubelet.go`), doubling per restart.
+pub const BACKOFF_INITIAL_MS: u64 = 10_000;
+/// CrashLoopBackOff's longest back-off: 5 min (`MaxContainerBackOff`).
+pub const BACKOFF_MAX_MS: u64 = 300_000;
 
 /// The start-up and shutdown delays applied to pods, in milliseconds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,6 +68,10 @@ struct PodState {
     ready_delay_ms: u64,
     /// When its containers started (run-clock ms), while it is not yet Ready.
     not_ready_since: Option<u64>,
+    /// Restarts of its first container (OOM kills).
+    restarts: u32,
+    /// While in CrashLoopBackOff: when the container runs again (back-off + start).
+    restart_at_ms: Option<u64>,
 }
 
 /// What the kubelets did so far.
@@ -76,6 +85,8 @@ pub struct KubeletStats {
     pub nodes_registered: u64,
     /// Nodes removed ([`Kubelets::deregister`]).
     pub nodes_removed: u64,
+    /// Containers OOM-killed ([`Kubelets::oom_kill`]).
+    pub oom_kills: u64,
 }
 
 /// The kubelets of every node kscale registered.
@@ -212,6 +223,92 @@ impl Kubelets {
         Ok(())
     }
 
+    /// The kernel OOM-kills the first container of pod `ns/name` (its memory went over its
+    /// limit): the container is terminated with reason `OOMKilled` (exit code 137), the pod
+    /// turns not Ready and waits in `CrashLoopBackOff` for 10 s doubling with each restart up
+    /// to 5 min (kubelet `backOffPeriod` / `MaxContainerBackOff`), then runs again. The same
+    /// events as the twin's (`OOMKilled`, `BackOff`, then `Started`). Returns whether it was
+    /// killed: a pod not started, being deleted or already in back-off is left alone.
+    pub fn oom_kill(
+        &mut self,
+        kc: &mut KubeCluster,
+        ns: &str,
+        name: &str,
+    ) -> Result<bool, ApiError> {
+        let Some(state) = self
+            .pods
+            .values_mut()
+            .find(|p| p.ns == ns && p.name == name)
+        else {
+            return Ok(false);
+        };
+        if !state.started || state.deleting_since_ms.is_some() || state.restart_at_ms.is_some() {
+            return Ok(false);
+        }
+        let Some(pod) = kc.get::<Pod>(ns, name)? else {
+            return Ok(false);
+        };
+        let now = kc.now_ms();
+        let restarts = state.restarts + 1;
+        let backoff_ms = (BACKOFF_INITIAL_MS << (restarts - 1).min(10)).min(BACKOFF_MAX_MS);
+        let first = state.containers.first().cloned().unwrap_or_default();
+        let uid = pod.metadata.uid.clone().unwrap_or_default();
+        let at = now_rfc3339();
+        let containers: Vec<serde_json::Value> = pod
+            .status
+            .iter()
+            .flat_map(|s| s.container_statuses.iter().flatten())
+            .map(|c| {
+                let mut v = serde_json::to_value(c).unwrap_or_default();
+                if c.name == first {
+                    let started_at = c
+                        .state
+                        .as_ref()
+                        .and_then(|s| s.running.as_ref())
+                        .and_then(|r| r.started_at.clone());
+                    v["lastState"] = serde_json::json!({"terminated": {
+                        "exitCode": 137, "reason": "OOMKilled", "startedAt": started_at,
+                        "finishedAt": at, "containerID": c.container_id}});
+                    v["state"] = serde_json::json!({"waiting": {"reason": "CrashLoopBackOff",
+                        "message": format!("back-off {}s restarting failed container={first} pod={name}_{ns}({uid})",
+                                           backoff_ms / 1000)}});
+                    v["restartCount"] = serde_json::json!(restarts);
+                    v["ready"] = serde_json::json!(false);
+                    v["started"] = serde_json::json!(false);
+                }
+                v
+            })
+            .collect();
+        let status = serde_json::json!({"status": {
+            "conditions": conditions(&at, false, std::slice::from_ref(&first)),
+            "containerStatuses": containers
+        }});
+        if !patch_pod_status(kc, ns, name, &status)? {
+            return Ok(false);
+        }
+        state.restarts = restarts;
+        state.not_ready_since = None;
+        state.restart_at_ms = Some(now + backoff_ms + self.lat.container_start_ms);
+        self.stats.oom_kills += 1;
+        let mut warning = kubelet_event(
+            ns,
+            name,
+            "OOMKilled",
+            format!("Container {first} was OOM-killed (memory over its limit); restart {restarts}"),
+        );
+        warning.type_ = EventType::Warning;
+        kc.event(warning);
+        let mut backoff = kubelet_event(
+            ns,
+            name,
+            "BackOff",
+            format!("Back-off restarting failed container {first} in pod {name}"),
+        );
+        backoff.type_ = EventType::Warning;
+        kc.event(backoff);
+        Ok(true)
+    }
+
     /// One pass: renews due Leases, starts pods whose start-up time has come, completes
     /// graceful deletions. Returns the number of pods it changed.
     pub fn tick(&mut self, kc: &mut KubeCluster) -> Result<usize, ApiError> {
@@ -250,6 +347,8 @@ impl Kubelets {
                     containers: vec![],
                     ready_delay_ms: 0,
                     not_ready_since: None,
+                    restarts: 0,
+                    restart_at_ms: None,
                 });
                 if state.deleting_since_ms.is_none() && state.started {
                     for c in pod.spec.iter().flat_map(|s| s.containers.iter()) {
@@ -336,6 +435,8 @@ impl Kubelets {
                         .max()
                         .map_or(0, |d| d.max(0) as u64 * 1000),
                     not_ready_since: None,
+                    restarts: 0,
+                    restart_at_ms: None,
                 }
             });
             for image in pulls.drain(..) {
@@ -351,7 +452,6 @@ impl Kubelets {
             {
                 // The readiness probe's initial delay has passed: Ready.
                 let at = now_rfc3339();
-                let cond = |t: &str| serde_json::json!({"type": t, "status": "True", "lastTransitionTime": at});
                 let containers: Vec<serde_json::Value> = pod
                     .status
                     .iter()
@@ -363,13 +463,53 @@ impl Kubelets {
                     })
                     .collect();
                 let status = serde_json::json!({"status": {
-                    "conditions": [cond("PodReadyToStartContainers"), cond("Initialized"),
-                                   cond("ContainersReady"), cond("Ready"), cond("PodScheduled")],
+                    "conditions": conditions(&at, true, &[]),
                     "containerStatuses": containers
                 }});
                 if patch_pod_status(kc, &ns, &name, &status)? {
                     state.not_ready_since = None;
                     changed += 1;
+                }
+                continue;
+            }
+            if let Some(at) = state.restart_at_ms {
+                if now >= at {
+                    // The back-off is over: the container runs again, Ready after its
+                    // readiness delay (as the twin's `container_restarted`).
+                    let ready = state.ready_delay_ms == 0;
+                    let started = now_rfc3339();
+                    let first = state.containers.first().cloned().unwrap_or_default();
+                    let containers: Vec<serde_json::Value> = pod
+                        .status
+                        .iter()
+                        .flat_map(|s| s.container_statuses.iter().flatten())
+                        .map(|c| {
+                            let mut v = serde_json::to_value(c).unwrap_or_default();
+                            if c.name == first {
+                                v["state"] = serde_json::json!({"running": {"startedAt": started}});
+                                v["started"] = serde_json::json!(true);
+                                v["ready"] = serde_json::json!(ready);
+                            }
+                            v
+                        })
+                        .collect();
+                    let status = serde_json::json!({"status": {
+                        "conditions": conditions(&started, ready, &state.containers),
+                        "containerStatuses": containers
+                    }});
+                    if patch_pod_status(kc, &ns, &name, &status)? {
+                        state.restart_at_ms = None;
+                        if !ready {
+                            state.not_ready_since = Some(now);
+                        }
+                        changed += 1;
+                        kc.event(kubelet_event(
+                            &ns,
+                            &name,
+                            "Started",
+                            format!("Started container {first}"),
+                        ));
+                    }
                 }
                 continue;
             }
@@ -393,21 +533,9 @@ impl Kubelets {
                     })
                 })
                 .collect();
-            let cond = |t: &str| serde_json::json!({"type": t, "status": "True", "lastTransitionTime": started});
-            let readiness = |t: &str| {
-                if ready {
-                    cond(t)
-                } else {
-                    serde_json::json!({"type": t, "status": "False", "lastTransitionTime": started,
-                        "reason": "ContainersNotReady",
-                        "message": "containers with unready status: [".to_string()
-                            + &state.containers.join(" ") + "]"})
-                }
-            };
             let status = serde_json::json!({"status": {
                 "phase": "Running", "podIP": ip, "podIPs": [{"ip": ip}], "startTime": started,
-                "conditions": [cond("PodReadyToStartContainers"), cond("Initialized"),
-                               readiness("ContainersReady"), readiness("Ready"), cond("PodScheduled")],
+                "conditions": conditions(&started, ready, &state.containers),
                 "containerStatuses": containers
             }});
             if patch_pod_status(kc, &ns, &name, &status)? {
@@ -445,6 +573,28 @@ impl Kubelets {
         self.pods.retain(|uid, _| live.contains(uid));
         Ok(changed)
     }
+}
+
+/// A pod's five conditions as the kubelet's status manager writes them: Ready and
+/// ContainersReady as `ready` says (else `ContainersNotReady` naming `unready`).
+fn conditions(at: &str, ready: bool, unready: &[String]) -> serde_json::Value {
+    let cond = |t: &str| serde_json::json!({"type": t, "status": "True", "lastTransitionTime": at});
+    let readiness = |t: &str| {
+        if ready {
+            cond(t)
+        } else {
+            serde_json::json!({"type": t, "status": "False", "lastTransitionTime": at,
+                "reason": "ContainersNotReady",
+                "message": format!("containers with unready status: [{}]", unready.join(" "))})
+        }
+    };
+    serde_json::json!([
+        cond("PodReadyToStartContainers"),
+        cond("Initialized"),
+        readiness("ContainersReady"),
+        readiness("Ready"),
+        cond("PodScheduled")
+    ])
 }
 
 /// Merge-patches a pod's status: Ok(true) when written, Ok(false) when the pod is gone or

@@ -42,6 +42,23 @@ fn cpu_milli(q: &Quantity) -> f64 {
         .unwrap_or(0.0)
 }
 
+/// The sum of a pod's containers' memory limits in bytes; `None` when a container has none
+/// (the twin's `PodTemplate::limit_total`: no limit, no OOM kill).
+fn pod_memory_limit(pod: &Pod) -> Option<f64> {
+    let mut total = 0.0;
+    let mut any = false;
+    for c in pod.spec.iter().flat_map(|s| s.containers.iter()) {
+        let q = c.resources.as_ref()?.limits.as_ref()?.get("memory")?;
+        let bytes = kscale_model::Quantity::parse(&q.0).ok()?.value() as f64;
+        if bytes <= 0.0 {
+            return None;
+        }
+        total += bytes;
+        any = true;
+    }
+    any.then_some(total)
+}
+
 fn pod_cpu(
     pod: &Pod,
     field: fn(
@@ -80,6 +97,9 @@ pub struct LiveLoad {
     next_publish: u64,
     /// Milliseconds of load ticks accumulated since the last publish (the window).
     window_ms: f64,
+    /// Pods (namespace, name) whose memory went over their limit since the last
+    /// [`LiveLoad::take_over_limit`].
+    over_limit: Vec<(String, String)>,
 }
 
 impl LiveLoad {
@@ -138,6 +158,7 @@ impl LiveLoad {
                 last_tick: None,
                 next_publish: 0,
                 window_ms: 0.0,
+                over_limit: Vec::new(),
             },
             warnings,
         ))
@@ -296,11 +317,18 @@ impl LiveLoad {
                 .iter()
                 .map(|p| p.metadata.name.clone().unwrap_or_default())
                 .collect();
-            for (name, rps) in names.iter().zip(&tick.per_pod_rps) {
+            for ((name, rps), pod) in names.iter().zip(&tick.per_pod_rps).zip(&ready) {
                 let key = (l.namespace.clone(), name.clone());
                 let cpu = l.idle_cpu_milli + rps * l.cpu_milli_per_request;
                 *self.acc.entry(key.clone()).or_default() += cpu * dt_s * 1000.0;
                 let inflight = rps * tick.latency_ms[0] / 1000.0 + waiting;
+                // The kernel OOM-kills a container whose pod's memory is over its limit (the
+                // twin's `traffic.rs`: the memory model against the containers' limits).
+                if let Some((base, per)) = l.memory
+                    && pod_memory_limit(pod).is_some_and(|limit| base + per * inflight > limit)
+                {
+                    self.over_limit.push(key.clone());
+                }
                 self.in_flight.insert(key, (i, inflight));
             }
             if self.custom.started() {
@@ -342,6 +370,12 @@ impl LiveLoad {
             self.publish(&pods, window_ms);
         }
         Ok(())
+    }
+
+    /// The pods whose memory went over their limit since the last call (each once per tick
+    /// it was over): the kubelet OOM-kills them.
+    pub fn take_over_limit(&mut self) -> Vec<(String, String)> {
+        std::mem::take(&mut self.over_limit)
     }
 
     fn publish(&mut self, pods: &[Pod], window_ms: f64) {

@@ -382,6 +382,12 @@ fn drive(
         live_load
             .advance(kc, t, &node_names)
             .map_err(|e| format!("load model: {e}"))?;
+        // Memory over a pod's limit: its kubelet OOM-kills the container.
+        for (ns, name) in live_load.take_over_limit() {
+            kubelets
+                .oom_kill(kc, &ns, &name)
+                .map_err(|e| format!("kubelet: {e}"))?;
+        }
         let mut stepped = false;
         while let Some(step) = steps.next_if(|s| s.at.0 <= t) {
             transcript.push(run_step(
@@ -502,6 +508,7 @@ fn drive(
         },
         "steps": {"total": transcript.len(), "failed": failed},
         "karpenter": {"launches": live_karpenter.as_ref().map(|k| k.launched).unwrap_or(0)},
+        "counters": {"oomKills": stats.oom_kills},
         "events": {"total": events.len(), "byReason": by_reason},
         "notOnCluster": warnings,
     });
