@@ -907,3 +907,131 @@ spec:
         "twin {twin_kills} kills, cluster {kills}"
     );
 }
+
+/// The kubelets' memory handling beyond a container's limit, on a real control plane and in
+/// the twin: on node `pressure` two pods' working sets leave less than 100Mi of its
+/// allocatable, and its eviction manager evicts one every 10 s (the pod `Failed` with reason
+/// `Evicted`, its ReplicaSet replacing it); on node `oom` they exceed the allocatable plus the
+/// threshold, and the kernel's OOM killer kills one container at a time (`SystemOOM`). Both
+/// backends count the same evictions and kills within one.
+#[test]
+fn memory_pressure_evicts_and_the_node_oom_killer_kills_as_in_the_twin() {
+    let Some(bin) = real_bin("memory_pressure_evicts_and_the_node_oom_killer_kills_as_in_the_twin")
+    else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let deployment = |name: &str, node: &str| {
+        format!(
+            "apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: {name}, namespace: default}}
+spec:
+  replicas: 2
+  selector: {{matchLabels: {{app: {name}}}}}
+  template:
+    metadata: {{labels: {{app: {name}}}}}
+    spec:
+      nodeSelector: {{group: {node}}}
+      containers:
+        - name: app
+          image: registry.k8s.io/pause:3.10
+          resources:
+            requests: {{cpu: 100m, memory: 1Gi}}
+"
+        )
+    };
+    std::fs::write(
+        tmp.path().join("apps.yaml"),
+        format!(
+            "{}---\n{}",
+            deployment("squeezed", "pressure"),
+            deployment("hog", "oom")
+        ),
+    )
+    .unwrap();
+    // m5.large: 7518Mi allocatable. Two pods of 3790Mi: 38Mi available (< 100Mi) but within
+    // allocatable + 100Mi; two of 3900Mi: over it.
+    let s = tmp.path().join("scenario.yaml");
+    std::fs::write(
+        &s,
+        "apiVersion: kscale.io/v1alpha1
+kind: Scenario
+metadata: {name: memory-cluster}
+spec:
+  duration: 40s
+  seed: 3
+  nodes:
+    - {name: pressure, instanceType: m5.large, count: 1, labels: {group: pressure}}
+    - {name: oom, instanceType: m5.large, count: 1, labels: {group: oom}}
+  manifests: [apps.yaml]
+  load:
+    - target: deployment/squeezed
+      requestsPerSecond: {constant: 1}
+      cpuPerRequest: 1m
+      memory: {base: 3790Mi, perRequest: 1Mi}
+    - target: deployment/hog
+      requestsPerSecond: {constant: 1}
+      cpuPerRequest: 1m
+      memory: {base: 3900Mi, perRequest: 1Mi}
+  steps:
+    - {at: 35s, run: kubectl get pods -l app=squeezed -o json}
+",
+    )
+    .unwrap();
+    let out = tmp.path().join("out");
+    let run = run_cluster(&bin, &s, &out);
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run));
+    let twin_out = tmp.path().join("twin");
+    let twin = kscale()
+        .args(["run", "-q", "--out"])
+        .arg(&twin_out)
+        .arg(&s)
+        .output()
+        .unwrap();
+    assert!(twin.status.success(), "{}", text(&twin));
+    let counters = |dir: &Path| json(&dir.join("summary.json"))["counters"].clone();
+    let (live, sim) = (counters(&out), counters(&twin_out));
+    for key in ["evictions", "oomKills"] {
+        let (l, t) = (
+            live[key].as_u64().unwrap_or(0),
+            sim[key].as_u64().unwrap_or(0),
+        );
+        assert!(l >= 2 && l.abs_diff(t) <= 1, "{key}: cluster {l}, twin {t}");
+    }
+    let events = lines(&out.join("events.jsonl"));
+    let on = |reason: &str, name_prefix: &str| {
+        events
+            .iter()
+            .filter(|e| {
+                e["reason"] == reason
+                    && e["involvedObject"]["name"]
+                        .as_str()
+                        .is_some_and(|n| n.starts_with(name_prefix))
+            })
+            .count()
+    };
+    assert!(on("Evicted", "squeezed-") >= 2, "{events:?}");
+    assert_eq!(on("Evicted", "hog-"), 0);
+    assert!(on("EvictionThresholdMet", "pressure") >= 2);
+    assert!(on("SystemOOM", "oom") >= 2);
+    assert_eq!(on("OOMKilled", "squeezed-"), 0);
+    let evicted = events.iter().find(|e| e["reason"] == "Evicted").unwrap();
+    assert!(
+        evicted["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("The node was low on resource: memory. Threshold quantity: 100Mi"),
+        "{evicted}"
+    );
+    let t = lines(&out.join("transcript.jsonl"));
+    let pods: serde_json::Value = serde_json::from_str(t[0]["stdout"].as_str().unwrap()).unwrap();
+    let failed: Vec<_> = pods["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["status"]["phase"] == "Failed")
+        .collect();
+    assert!(!failed.is_empty(), "{pods}");
+    assert_eq!(failed[0]["status"]["reason"], "Evicted");
+}

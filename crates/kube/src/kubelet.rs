@@ -72,6 +72,10 @@ struct PodState {
     restarts: u32,
     /// While in CrashLoopBackOff: when the container runs again (back-off + start).
     restart_at_ms: Option<u64>,
+    /// Evicted ([`Kubelets::evict`]): its containers are stopped for good.
+    evicted: bool,
+    /// Its number among the pods these kubelets saw (the OOM killer's victim pid).
+    number: u64,
 }
 
 /// What the kubelets did so far.
@@ -87,6 +91,8 @@ pub struct KubeletStats {
     pub nodes_removed: u64,
     /// Containers OOM-killed ([`Kubelets::oom_kill`]).
     pub oom_kills: u64,
+    /// Pods evicted for memory pressure ([`Kubelets::evict`]).
+    pub evictions: u64,
 }
 
 /// The kubelets of every node kscale registered.
@@ -97,6 +103,8 @@ pub struct Kubelets {
     lat: PodLatency,
     next_ip: u32,
     stats: KubeletStats,
+    /// Pods seen so far (numbers them).
+    seen: u64,
 }
 
 /// The wall clock as the API's `Time` fields carry it (RFC 3339, whole seconds).
@@ -127,6 +135,7 @@ impl Kubelets {
             lat,
             next_ip: 2,
             stats: KubeletStats::default(),
+            seen: 0,
         }
     }
 
@@ -227,13 +236,15 @@ impl Kubelets {
     /// limit): the container is terminated with reason `OOMKilled` (exit code 137), the pod
     /// turns not Ready and waits in `CrashLoopBackOff` for 10 s doubling with each restart up
     /// to 5 min (kubelet `backOffPeriod` / `MaxContainerBackOff`), then runs again. The same
-    /// events as the twin's (`OOMKilled`, `BackOff`, then `Started`). Returns whether it was
-    /// killed: a pod not started, being deleted or already in back-off is left alone.
+    /// events as the twin's (`OOMKilled`, `BackOff`, then `Started`); `why` says what ran out
+    /// (the container's limit, or the node's memory). Returns whether it was killed: a pod not
+    /// started, being deleted or already in back-off is left alone.
     pub fn oom_kill(
         &mut self,
         kc: &mut KubeCluster,
         ns: &str,
         name: &str,
+        why: &str,
     ) -> Result<bool, ApiError> {
         let Some(state) = self
             .pods
@@ -294,7 +305,7 @@ impl Kubelets {
             ns,
             name,
             "OOMKilled",
-            format!("Container {first} was OOM-killed (memory over its limit); restart {restarts}"),
+            format!("Container {first} was OOM-killed ({why}); restart {restarts}"),
         );
         warning.type_ = EventType::Warning;
         kc.event(warning);
@@ -306,6 +317,84 @@ impl Kubelets {
         );
         backoff.type_ = EventType::Warning;
         kc.event(backoff);
+        Ok(true)
+    }
+
+    /// Pod `ns/name`'s number among the pods these kubelets saw (1 for the first).
+    pub fn pod_number(&self, ns: &str, name: &str) -> Option<u64> {
+        self.pods
+            .values()
+            .find(|p| p.ns == ns && p.name == name)
+            .map(|p| p.number)
+    }
+
+    /// Whether pod `ns/name`'s container waits in its restart back-off (no process to kill).
+    pub fn in_backoff(&self, ns: &str, name: &str) -> bool {
+        self.pods
+            .values()
+            .any(|p| p.ns == ns && p.name == name && p.restart_at_ms.is_some())
+    }
+
+    /// Evicts pod `ns/name` for memory pressure with the eviction manager's `message`: its
+    /// containers are killed at once, the pod is `Failed` with reason `Evicted` (it stays, as
+    /// the kubelet leaves evicted pods to the pod garbage collector; its ReplicaSet replaces
+    /// it), and the `Evicted` Event is recorded. Returns whether it was evicted.
+    pub fn evict(
+        &mut self,
+        kc: &mut KubeCluster,
+        ns: &str,
+        name: &str,
+        message: &str,
+    ) -> Result<bool, ApiError> {
+        let Some(state) = self
+            .pods
+            .values_mut()
+            .find(|p| p.ns == ns && p.name == name)
+        else {
+            return Ok(false);
+        };
+        if state.evicted || state.deleting_since_ms.is_some() {
+            return Ok(false);
+        }
+        let Some(pod) = kc.get::<Pod>(ns, name)? else {
+            return Ok(false);
+        };
+        let at = now_rfc3339();
+        let containers: Vec<serde_json::Value> = pod
+            .status
+            .iter()
+            .flat_map(|s| s.container_statuses.iter().flatten())
+            .map(|c| {
+                let started_at = c
+                    .state
+                    .as_ref()
+                    .and_then(|s| s.running.as_ref())
+                    .and_then(|r| r.started_at.clone());
+                let mut v = serde_json::to_value(c).unwrap_or_default();
+                v["state"] = serde_json::json!({"terminated": {"exitCode": 137,
+                    "reason": "ContainerStatusUnknown", "startedAt": started_at, "finishedAt": at,
+                    "containerID": c.container_id}});
+                v["ready"] = serde_json::json!(false);
+                v["started"] = serde_json::json!(false);
+                v
+            })
+            .collect();
+        let status = serde_json::json!({"status": {
+            "phase": "Failed", "reason": "Evicted", "message": message,
+            "conditions": conditions(&at, false, &state.containers),
+            "containerStatuses": containers
+        }});
+        if !patch_pod_status(kc, ns, name, &status)? {
+            return Ok(false);
+        }
+        state.evicted = true;
+        state.started = false;
+        state.not_ready_since = None;
+        state.restart_at_ms = None;
+        self.stats.evictions += 1;
+        let mut event = kubelet_event(ns, name, "Evicted", message.to_string());
+        event.type_ = EventType::Warning;
+        kc.event(event);
         Ok(true)
     }
 
@@ -349,6 +438,8 @@ impl Kubelets {
                     not_ready_since: None,
                     restarts: 0,
                     restart_at_ms: None,
+                    evicted: false,
+                    number: 0,
                 });
                 if state.deleting_since_ms.is_none() && state.started {
                     for c in pod.spec.iter().flat_map(|s| s.containers.iter()) {
@@ -394,7 +485,9 @@ impl Kubelets {
                 .is_some_and(|p| p == "Running");
             let lat = self.lat;
             let node_state = self.nodes.get_mut(&node).expect("our node");
+            let seen = &mut self.seen;
             let state = self.pods.entry(uid.clone()).or_insert_with(|| {
+                *seen += 1;
                 let images: Vec<String> = pod
                     .spec
                     .iter()
@@ -437,6 +530,8 @@ impl Kubelets {
                     not_ready_since: None,
                     restarts: 0,
                     restart_at_ms: None,
+                    evicted: false,
+                    number: *seen,
                 }
             });
             for image in pulls.drain(..) {
@@ -470,6 +565,9 @@ impl Kubelets {
                     state.not_ready_since = None;
                     changed += 1;
                 }
+                continue;
+            }
+            if state.evicted {
                 continue;
             }
             if let Some(at) = state.restart_at_ms {

@@ -372,6 +372,20 @@ impl LiveLoad {
         Ok(())
     }
 
+    /// The working set of Ready pod `ns/name` at the last tick by its load's memory model
+    /// (bytes); `None` for a pod no load with a memory model serves.
+    pub fn memory_of(&self, ns: &str, name: &str) -> Option<f64> {
+        let (i, inflight) = self.in_flight.get(&(ns.to_string(), name.to_string()))?;
+        let (base, per) = self.loads[*i].memory?;
+        Some(base + per * inflight)
+    }
+
+    /// Pod `ns/name`'s container was OOM-killed or the pod evicted: its working set is
+    /// dropped (its memory request stands for it until it serves again, as in the twin).
+    pub fn forget_memory(&mut self, ns: &str, name: &str) {
+        self.in_flight.remove(&(ns.to_string(), name.to_string()));
+    }
+
     /// The pods whose memory went over their limit since the last call (each once per tick
     /// it was over): the kubelet OOM-kills them.
     pub fn take_over_limit(&mut self) -> Vec<(String, String)> {

@@ -32,6 +32,7 @@ use kscale_twin::sim::cluster_api::SimCluster;
 
 mod cluster_autoscaler;
 mod custom_metrics;
+mod eviction;
 mod karpenter;
 mod load;
 mod sampler;
@@ -358,6 +359,8 @@ fn drive(
     let mut ca_warnings: Vec<String> = Vec::new();
     let mut next_discovery = 0u64;
     let mut next_sample = 0u64;
+    let memory_model = scenario.loads.iter().any(|l| l.memory.is_some());
+    let mut next_eviction_check = eviction::MONITORING_PERIOD_MS;
     let mut samples = Sampler::default();
     let mut last_progress = Instant::now();
     loop {
@@ -384,9 +387,23 @@ fn drive(
             .map_err(|e| format!("load model: {e}"))?;
         // Memory over a pod's limit: its kubelet OOM-kills the container.
         for (ns, name) in live_load.take_over_limit() {
-            kubelets
-                .oom_kill(kc, &ns, &name)
-                .map_err(|e| format!("kubelet: {e}"))?;
+            if kubelets
+                .oom_kill(kc, &ns, &name, "memory over its limit")
+                .map_err(|e| format!("kubelet: {e}"))?
+            {
+                live_load.forget_memory(&ns, &name);
+            }
+        }
+        // The kernel's OOM killer on nodes out of memory, and the eviction managers, when
+        // some pod's memory can grow (as in the twin).
+        if memory_model {
+            eviction::node_oom_check(kc, &mut kubelets, &mut live_load)
+                .map_err(|e| format!("node OOM killer: {e}"))?;
+        }
+        if memory_model && t >= next_eviction_check {
+            next_eviction_check += eviction::MONITORING_PERIOD_MS;
+            eviction::check(kc, &mut kubelets, &mut live_load)
+                .map_err(|e| format!("eviction manager: {e}"))?;
         }
         let mut stepped = false;
         while let Some(step) = steps.next_if(|s| s.at.0 <= t) {
@@ -508,7 +525,7 @@ fn drive(
         },
         "steps": {"total": transcript.len(), "failed": failed},
         "karpenter": {"launches": live_karpenter.as_ref().map(|k| k.launched).unwrap_or(0)},
-        "counters": {"oomKills": stats.oom_kills},
+        "counters": {"oomKills": stats.oom_kills, "evictions": stats.evictions},
         "events": {"total": events.len(), "byReason": by_reason},
         "notOnCluster": warnings,
     });

@@ -222,6 +222,24 @@ fn page_quantity(bytes: f64) -> String {
     format_bytes(pages * 4096)
 }
 
+/// The message of a memory-pressure eviction (`pkg/kubelet/eviction/helpers.go`
+/// `evictionMessage`): the node's `available` bytes, and the container (name, working set,
+/// its request as written) when it uses more than its request.
+pub fn eviction_message(available: f64, over_request: Option<(&str, f64, &str)>) -> String {
+    let mut message = format!(
+        "The node was low on resource: memory. Threshold quantity: {}, available: {}. ",
+        format_bytes(HARD_THRESHOLD_BYTES),
+        page_quantity(available)
+    );
+    if let Some((container, usage, request)) = over_request {
+        message += &format!(
+            "Container {container} was using {}, request is {request}, has larger consumption of memory. ",
+            page_quantity(usage)
+        );
+    }
+    message
+}
+
 impl Sim {
     /// Starts the eviction managers' loop (once), when some pod's memory can grow.
     pub fn start_eviction_checks(&mut self) {
@@ -408,27 +426,25 @@ impl Sim {
     pub fn evict_pod(&mut self, id: u64, available: f64) {
         let usage = self.pod_memory_usage(id);
         let Some(p) = self.pods.get(&id) else { return };
-        let mut message = format!(
-            "The node was low on resource: memory. Threshold quantity: {}, available: {}. ",
-            format_bytes(HARD_THRESHOLD_BYTES),
-            page_quantity(available)
-        );
         // The serving container holds the pod's working set (assumption of the load model).
-        if let Some(c) = p.template.containers.first()
-            && usage > c.requests.memory as f64
-        {
-            let request = p
-                .template
-                .spec
-                .pointer("/containers/0/resources/requests/memory")
-                .and_then(|v| v.as_str().map(str::to_string))
-                .unwrap_or_else(|| format_bytes(c.requests.memory));
-            message += &format!(
-                "Container {} was using {}, request is {request}, has larger consumption of memory. ",
-                c.name,
-                page_quantity(usage)
-            );
-        }
+        let over = p
+            .template
+            .containers
+            .first()
+            .filter(|c| usage > c.requests.memory as f64)
+            .map(|c| {
+                let request = p
+                    .template
+                    .spec
+                    .pointer("/containers/0/resources/requests/memory")
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .unwrap_or_else(|| format_bytes(c.requests.memory));
+                (c.name.as_str(), request)
+            });
+        let message = eviction_message(
+            available,
+            over.as_ref().map(|(c, r)| (*c, usage, r.as_str())),
+        );
         let (ns, name) = (p.namespace.to_string(), p.name.to_string());
         let workload = self.workload_of(id);
         let node = p.node.clone();
