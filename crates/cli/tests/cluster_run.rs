@@ -865,9 +865,11 @@ spec:
   manifests: [hog.yaml]
   load:
     - target: deployment/hog
-      requestsPerSecond: {constant: 1}
+      requestsPerSecond: {constant: 20}
       cpuPerRequest: 1m
       memory: {base: 300Mi, perRequest: 1Mi}
+      timeout: 1s
+      retries: {attempts: 2, backoff: 1s}
   steps:
     - {at: 45s, run: kubectl get pods -l app=hog -o json}
 ",
@@ -906,6 +908,27 @@ spec:
         twin_kills.abs_diff(kills) <= 1,
         "twin {twin_kills} kills, cluster {kills}"
     );
+    // The load, accounted as in the twin with its client model: the pod serves between its
+    // kills, so most user requests fail after their retries; both backends agree on the
+    // shares within a few percent.
+    let load = |dir: &Path| json(&dir.join("summary.json"))["loads"][0].clone();
+    let (live, twin) = (load(&out), load(&twin_out));
+    let share = |l: &serde_json::Value, key: &str| {
+        l[key].as_f64().unwrap() / l["offeredRequests"].as_f64().unwrap()
+    };
+    for l in [&live, &twin] {
+        assert!(
+            l["attempts"].as_f64().unwrap() > l["offeredRequests"].as_f64().unwrap(),
+            "{l}"
+        );
+        assert!(l["retries"].as_f64().unwrap() > 0.0, "{l}");
+    }
+    let offered = live["offeredRequests"].as_f64().unwrap();
+    assert!((offered - 20.0 * 50.0).abs() <= 40.0, "{live}");
+    for key in ["failedRequests", "servedRequests"] {
+        let (a, b) = (share(&live, key), share(&twin, key));
+        assert!((a - b).abs() <= 0.08, "{key}: cluster {live}, twin {twin}");
+    }
 }
 
 /// The kubelets' memory handling beyond a container's limit, on a real control plane and in

@@ -86,6 +86,77 @@ pub struct LoadState {
     pub rate_cursor: crate::scenario::RateCursor,
 }
 
+/// What one tick of a load entry was offered ([`LoadState::account`]).
+#[derive(Debug, Clone, Copy)]
+pub struct TickInput<'a> {
+    /// The tick's time (ms).
+    pub now_ms: u64,
+    /// The user's request rate (req/s).
+    pub rate: f64,
+    /// The rate the pods saw: user requests plus the clients' retries due (req/s).
+    pub offered_rate: f64,
+    /// The tick's length (s).
+    pub dt_s: f64,
+    /// The backlog before the tick.
+    pub backlog_before: f64,
+    /// With a client model, the tick's arrivals by attempt number ([`Clients::arrivals`]).
+    pub arrivals: Option<&'a [f64]>,
+}
+
+/// What [`LoadState::account`] found of a tick.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Accounted {
+    /// User requests that failed this tick (dropped and rejected; with a client model, those
+    /// whose last attempt failed).
+    pub failed: f64,
+    /// Whether the tick violated the entry's SLO.
+    pub violated: bool,
+}
+
+impl LoadState {
+    /// Adds tick `t` of load entry `l` to the totals (offered, served, dropped, rejected, the
+    /// client model's attempts, retries and failures, the SLO's violation time) and sets the
+    /// last tick's rates and latencies. Both backends account their ticks with it.
+    pub fn account(&mut self, l: &crate::scenario::Load, x: TickInput<'_>, t: &Tick) -> Accounted {
+        let (rate, dt) = (x.rate, x.dt_s);
+        let failed = match x.arrivals {
+            Some(a) => {
+                let settled =
+                    self.clients
+                        .settle(x.now_ms, a, x.backlog_before, t, l.retries, l.timeout_ms);
+                self.timed_out += t.timed_out;
+                self.attempts += x.offered_rate * dt;
+                self.failed += settled.failed;
+                self.last_attempts_rps = x.offered_rate;
+                self.last_retries_rps = x.offered_rate - rate;
+                self.last_timed_out_rps = t.timed_out / dt;
+                settled.failed
+            }
+            None => t.dropped + t.rejected,
+        };
+        self.offered += rate * dt;
+        self.served += t.served;
+        self.dropped += t.dropped;
+        self.rejected += t.rejected;
+        self.backlog = t.backlog;
+        self.last_offered_rps = rate;
+        self.last_served_rps = t.served / dt;
+        self.last_failed_rps = failed / dt;
+        self.last_latency_ms = t.latency_ms;
+        let mut violated = false;
+        if let Some((p99, max_drop)) = l.slo {
+            let late = p99.is_some_and(|p| t.latency_ms[2] > p as f64) && t.served > 0.0;
+            let offered = rate * dt + x.backlog_before;
+            let dropping = max_drop.is_some_and(|m| offered > 0.0 && failed / offered > m);
+            if late || dropping {
+                self.slo_violation_s += dt;
+                violated = true;
+            }
+        }
+        Accounted { failed, violated }
+    }
+}
+
 /// Outcome of one tick.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Tick {

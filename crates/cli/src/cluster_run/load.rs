@@ -1,14 +1,17 @@
 //! The load model and metrics pipeline of a `--cluster` run: every second each scenario load
 //! entry offers its rate to the Ready pods of its workload (the twin's fluid model,
-//! `kscale_twin::load::tick`, with the same capacities: the CPU limit, else the pod's share of
-//! its node by requests), and every 15 s the per-pod CPU averaged over the window is published
-//! on kscale's `metrics.k8s.io` server, as metrics-server scrapes (`--metric-resolution=15s`).
+//! `kscale_twin::load::tick_with_timeout`, with the same capacities: the CPU limit, else the
+//! pod's share of its node by requests, and the same client model: `timeout` and `retries`),
+//! accounted as the twin accounts its ticks (`LoadState::account`: offered, served, dropped,
+//! rejected, timed out, retried, SLO violation time; `summary.json`'s `loads`), and every 15 s
+//! the per-pod CPU averaged over the window is published on kscale's `metrics.k8s.io` server,
+//! as metrics-server scrapes (`--metric-resolution=15s`).
 //!
 //! The same ticks feed the custom and external metrics pipeline (`custom_metrics.rs`) once an
 //! HPA reads such metrics.
 //!
-//! Differences from the twin, by design for now: no Poisson noise on arrivals and no client
-//! model (timeouts, retries); memory is the load's memory model (base + per request in flight,
+//! Differences from the twin, by design for now: no Poisson noise on arrivals (`poisson`);
+//! memory is the load's memory model (base + per request in flight,
 //! requests in flight as the twin counts them: served rate × p50 latency + the backlog's
 //! share) or 0 as in the twin; the application start-up delay (`startup`) is not added to
 //! readiness.
@@ -23,6 +26,7 @@ use kscale_cluster::{ApiError, Cluster, pod_ready};
 use kscale_components::proportional::selector_string;
 use kscale_kube::KubeCluster;
 use kscale_kube::metrics_server::{ContainerUsage, MetricsServer, NodeUsage, PodUsage, Snapshot};
+use kscale_twin::load::{LoadState, TickInput};
 use kscale_twin::scenario::{Load, MetricsConfig};
 
 use super::custom_metrics::{self, LivePipeline, Member};
@@ -83,7 +87,8 @@ type Workload = (LabelSelector, BTreeMap<String, String>);
 /// The live load model and its metrics servers.
 pub struct LiveLoad {
     loads: Vec<Load>,
-    backlog: Vec<f64>,
+    /// Each entry's totals and client model, accounted as the twin accounts its ticks.
+    states: Vec<LoadState>,
     /// The resource metrics server (`None`: the cluster serves metrics.k8s.io itself).
     server: Option<MetricsServer>,
     /// The custom and external metrics pipeline.
@@ -150,7 +155,7 @@ impl LiveLoad {
         Ok((
             LiveLoad {
                 loads,
-                backlog: vec![0.0; n],
+                states: vec![LoadState::default(); n],
                 server,
                 custom: pipeline,
                 acc: BTreeMap::new(),
@@ -300,16 +305,41 @@ impl LiveLoad {
                 })
                 .collect();
             let rate = l.rate.at(t_ms);
-            let tick = kscale_twin::load::tick(
-                rate,
+            // With a client model (`timeout`, `retries`), the retries due now arrive too.
+            let state = &mut self.states[i];
+            let arrivals = l
+                .has_clients()
+                .then(|| state.clients.arrivals(t_ms, rate * dt_s, l.retries));
+            // (The first tick is of no length: nothing arrives, the rate is the user's.)
+            let offered_rate = match &arrivals {
+                Some(a) if dt_s > 0.0 => a.iter().sum::<f64>() / dt_s,
+                _ => rate,
+            };
+            let backlog = state.backlog;
+            let tick = kscale_twin::load::tick_with_timeout(
+                offered_rate,
                 dt_s,
-                self.backlog[i],
+                backlog,
                 &caps,
                 l.rate_limit,
                 l.queue_limit,
                 l.cpu_milli_per_request / 1000.0,
+                l.timeout_ms.map(|t| t as f64 / 1000.0),
             );
-            self.backlog[i] = tick.backlog;
+            if dt_s > 0.0 {
+                state.account(
+                    &l,
+                    TickInput {
+                        now_ms: t_ms,
+                        rate,
+                        offered_rate,
+                        dt_s,
+                        backlog_before: backlog,
+                        arrivals: arrivals.as_deref(),
+                    },
+                    &tick,
+                );
+            }
             // Requests in flight per ready pod, as the twin counts them (traffic.rs): its
             // served rate × the p50 latency, plus its share of the backlog.
             let waiting = tick.backlog / ready.len().max(1) as f64;
@@ -347,7 +377,7 @@ impl LiveLoad {
                     members,
                     &names,
                     &tick,
-                    rate * dt_s,
+                    offered_rate * dt_s,
                     dt_s,
                 );
             }
@@ -370,6 +400,15 @@ impl LiveLoad {
             self.publish(&pods, window_ms);
         }
         Ok(())
+    }
+
+    /// Each load entry's outcome as `summary.json`'s `loads` lists it (the twin's format).
+    pub fn summary(&self) -> Vec<serde_json::Value> {
+        self.loads
+            .iter()
+            .zip(&self.states)
+            .map(|(l, s)| kscale_twin::sim::output::load_summary(l, s))
+            .collect()
     }
 
     /// The working set of Ready pod `ns/name` at the last tick by its load's memory model

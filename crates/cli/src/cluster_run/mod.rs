@@ -526,6 +526,7 @@ fn drive(
         "steps": {"total": transcript.len(), "failed": failed},
         "karpenter": {"launches": live_karpenter.as_ref().map(|k| k.launched).unwrap_or(0)},
         "counters": {"oomKills": stats.oom_kills, "evictions": stats.evictions},
+        "loads": live_load.summary(),
         "events": {"total": events.len(), "byReason": by_reason},
         "notOnCluster": warnings,
     });

@@ -1030,27 +1030,13 @@ impl Sim {
         let steps_failed = transcript.iter().filter(|t| t.exit_code != 0).count();
         let reasons = self.recorder.events_by_reason();
         let events_total = self.recorder.events_total();
-        let loads: Vec<Value> = self.scenario.loads.iter().zip(self.load.states()).map(|(l, s)| {
-            let mut v = json!({
-                "target": format!("{}/{}/{}", l.namespace, l.kind, l.name),
-                "offeredRequests": round3(s.offered), "servedRequests": round3(s.served), "droppedRequests": round3(s.dropped),
-                "rejectedRequests": round3(s.rejected), "queuedAtEnd": round3(s.backlog), "sloViolationSeconds": s.slo_violation_s,
-            });
-            if l.has_clients() {
-                // The client model's counts (only for entries with a timeout or retries, so the
-                // summaries of others are unchanged): attempts and their outcomes above count
-                // tries, `failedRequests` user requests whose last try failed.
-                let extra = json!({
-                    "timedOutRequests": round3(s.timed_out), "attempts": round3(s.attempts),
-                    "retries": round3(s.attempts - s.offered), "failedRequests": round3(s.failed),
-                    "retryingAtEnd": round3(s.clients.retrying()),
-                });
-                if let (Value::Object(m), Value::Object(e)) = (&mut v, extra) {
-                    m.extend(e);
-                }
-            }
-            v
-        }).collect();
+        let loads: Vec<Value> = self
+            .scenario
+            .loads
+            .iter()
+            .zip(self.load.states())
+            .map(|(l, s)| load_summary(l, s))
+            .collect();
         let mut v = json!({
             "scenario": self.scenario.name(),
             "seed": self.scenario.seed(),
@@ -1554,6 +1540,29 @@ fn desired_replicas(v: &Value) -> f64 {
         .and_then(|s| s.get("replicas"))
         .and_then(Value::as_f64)
         .unwrap_or(1.0)
+}
+
+/// A load entry's outcome as `summary.json`'s `loads` lists it (both backends).
+pub fn load_summary(l: &crate::scenario::Load, s: &crate::load::LoadState) -> Value {
+    let mut v = json!({
+        "target": format!("{}/{}/{}", l.namespace, l.kind, l.name),
+        "offeredRequests": round3(s.offered), "servedRequests": round3(s.served), "droppedRequests": round3(s.dropped),
+        "rejectedRequests": round3(s.rejected), "queuedAtEnd": round3(s.backlog), "sloViolationSeconds": s.slo_violation_s,
+    });
+    if l.has_clients() {
+        // The client model's counts (only for entries with a timeout or retries, so the
+        // summaries of others are unchanged): attempts and their outcomes above count
+        // tries, `failedRequests` user requests whose last try failed.
+        let extra = json!({
+            "timedOutRequests": round3(s.timed_out), "attempts": round3(s.attempts),
+            "retries": round3(s.attempts - s.offered), "failedRequests": round3(s.failed),
+            "retryingAtEnd": round3(s.clients.retrying()),
+        });
+        if let (Value::Object(m), Value::Object(e)) = (&mut v, extra) {
+            m.extend(e);
+        }
+    }
+    v
 }
 
 fn round3(x: f64) -> f64 {

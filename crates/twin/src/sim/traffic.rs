@@ -75,42 +75,20 @@ impl Sim {
             let (t, cpu) = self.load_result(i);
             let t = t.clone_scalars();
             let s = self.load.state_mut(i);
-            let failed = match &arrivals {
-                Some(a) => {
-                    let settled = s
-                        .clients
-                        .settle(now, a, backlog, &t, l.retries, l.timeout_ms);
-                    s.timed_out += t.timed_out;
-                    s.attempts += offered_rate * dt;
-                    s.failed += settled.failed;
-                    s.last_attempts_rps = offered_rate;
-                    s.last_retries_rps = offered_rate - rate;
-                    s.last_timed_out_rps = t.timed_out / dt;
-                    settled.failed
-                }
-                None => t.dropped + t.rejected,
-            };
-            s.offered += rate * dt;
-            s.served += t.served;
-            s.dropped += t.dropped;
-            s.rejected += t.rejected;
-            s.backlog = t.backlog;
-            s.last_offered_rps = rate;
-            s.last_served_rps = t.served / dt;
-            s.last_failed_rps = failed / dt;
+            let load::Accounted { failed, violated } = s.account(
+                l,
+                load::TickInput {
+                    now_ms: now,
+                    rate,
+                    offered_rate,
+                    dt_s: dt,
+                    backlog_before: backlog,
+                    arrivals: arrivals.as_deref(),
+                },
+                &t,
+            );
             s.last_cpu_milli = cpu;
             s.last_ready = n_ready;
-            s.last_latency_ms = t.latency_ms;
-            let mut violated = false;
-            if let Some((p99, max_drop)) = l.slo {
-                let late = p99.is_some_and(|p| t.latency_ms[2] > p as f64) && t.served > 0.0;
-                let offered = rate * dt + backlog;
-                let dropping = max_drop.is_some_and(|m| offered > 0.0 && failed / offered > m);
-                if late || dropping {
-                    s.slo_violation_s += dt;
-                    violated = true;
-                }
-            }
             self.slo.record_tick(
                 i,
                 super::slo::TickRecord {
