@@ -923,6 +923,31 @@ spec:
         );
         assert!(l["retries"].as_f64().unwrap() > 0.0, "{l}");
     }
+    // The twin's load columns, sampled from the live load model.
+    let csv = std::fs::read_to_string(out.join("timeseries.csv")).unwrap();
+    let header: Vec<&str> = csv.lines().next().unwrap().split(',').collect();
+    let last: Vec<&str> = csv.lines().last().unwrap().split(',').collect();
+    let col = |name: &str| {
+        header
+            .iter()
+            .position(|h| *h == name)
+            .unwrap_or_else(|| panic!("{name}: {header:?}"))
+    };
+    assert_eq!(
+        last[col("load/default/deployment/hog/oom_kills")]
+            .parse::<f64>()
+            .unwrap() as u64,
+        kills
+    );
+    for c in [
+        "offered_rps",
+        "served_rps",
+        "failed_rps",
+        "retries_rps",
+        "memory_mib",
+    ] {
+        col(&format!("load/default/deployment/hog/{c}"));
+    }
     let offered = live["offeredRequests"].as_f64().unwrap();
     assert!((offered - 20.0 * 50.0).abs() <= 40.0, "{live}");
     for key in ["failedRequests", "servedRequests"] {

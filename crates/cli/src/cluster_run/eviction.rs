@@ -120,7 +120,7 @@ pub fn check(
             over.as_ref().map(|(c, r)| (c.as_str(), *usage, r.as_str())),
         );
         if kubelets.evict(kc, ns, pod, &message)? {
-            load.forget_memory(ns, pod);
+            load.forget_memory(ns, pod, true);
             evicted += 1;
         }
     }
@@ -219,7 +219,7 @@ pub fn node_oom_check(
             if !kubelets.oom_kill(kc, &ns, &pod, "the node ran out of memory")? {
                 break;
             }
-            load.forget_memory(&ns, &pod);
+            load.forget_memory(&ns, &pod, false);
             kills += 1;
         }
     }

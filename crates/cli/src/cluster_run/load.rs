@@ -89,6 +89,8 @@ pub struct LiveLoad {
     loads: Vec<Load>,
     /// Each entry's totals and client model, accounted as the twin accounts its ticks.
     states: Vec<LoadState>,
+    /// Each entry's target's OOM kills and evictions so far.
+    kills: Vec<(u64, u64)>,
     /// The resource metrics server (`None`: the cluster serves metrics.k8s.io itself).
     server: Option<MetricsServer>,
     /// The custom and external metrics pipeline.
@@ -156,6 +158,7 @@ impl LiveLoad {
             LiveLoad {
                 loads,
                 states: vec![LoadState::default(); n],
+                kills: vec![(0, 0); n],
                 server,
                 custom: pipeline,
                 acc: BTreeMap::new(),
@@ -347,20 +350,29 @@ impl LiveLoad {
                 .iter()
                 .map(|p| p.metadata.name.clone().unwrap_or_default())
                 .collect();
+            let (mut cpu_total, mut memory_total) = (0.0, 0.0);
             for ((name, rps), pod) in names.iter().zip(&tick.per_pod_rps).zip(&ready) {
                 let key = (l.namespace.clone(), name.clone());
                 let cpu = l.idle_cpu_milli + rps * l.cpu_milli_per_request;
+                cpu_total += cpu;
                 *self.acc.entry(key.clone()).or_default() += cpu * dt_s * 1000.0;
                 let inflight = rps * tick.latency_ms[0] / 1000.0 + waiting;
                 // The kernel OOM-kills a container whose pod's memory is over its limit (the
                 // twin's `traffic.rs`: the memory model against the containers' limits).
-                if let Some((base, per)) = l.memory
-                    && pod_memory_limit(pod).is_some_and(|limit| base + per * inflight > limit)
-                {
-                    self.over_limit.push(key.clone());
+                if let Some((base, per)) = l.memory {
+                    let memory = base + per * inflight;
+                    memory_total += memory;
+                    if pod_memory_limit(pod).is_some_and(|limit| memory > limit) {
+                        self.over_limit.push(key.clone());
+                    }
                 }
                 self.in_flight.insert(key, (i, inflight));
             }
+            // What the sampler reads of the tick (the twin's load columns).
+            let state = &mut self.states[i];
+            state.last_cpu_milli = cpu_total;
+            state.last_ready = ready.len();
+            state.last_memory_bytes = memory_total;
             if self.custom.started() {
                 let members = members
                     .iter()
@@ -419,10 +431,39 @@ impl LiveLoad {
         Some(base + per * inflight)
     }
 
-    /// Pod `ns/name`'s container was OOM-killed or the pod evicted: its working set is
-    /// dropped (its memory request stands for it until it serves again, as in the twin).
-    pub fn forget_memory(&mut self, ns: &str, name: &str) {
-        self.in_flight.remove(&(ns.to_string(), name.to_string()));
+    /// Pod `ns/name`'s container was OOM-killed or (`evicted`) the pod evicted: counted for
+    /// its load entry, and its working set dropped (its memory request stands for it until it
+    /// serves again, as in the twin).
+    pub fn forget_memory(&mut self, ns: &str, name: &str, evicted: bool) {
+        if let Some((i, _)) = self.in_flight.remove(&(ns.to_string(), name.to_string())) {
+            let k = &mut self.kills[i];
+            if evicted {
+                k.1 += 1;
+            } else {
+                k.0 += 1;
+            }
+        }
+    }
+
+    /// Each load entry's sampled columns (`load/NS/KIND/NAME/...`, the twin's names and
+    /// values) into `row`.
+    pub fn sample_into(&self, row: &mut BTreeMap<String, f64>) {
+        use kscale_twin::sim::output as out;
+        for ((l, s), (oom, evicted)) in self.loads.iter().zip(&self.states).zip(&self.kills) {
+            let id = format!("load/{}/{}/{}", l.namespace, l.kind, l.name);
+            let mut put = |names: &[&str], values: &[f64]| {
+                for (c, v) in names.iter().zip(values) {
+                    row.insert(format!("{id}/{c}"), *v);
+                }
+            };
+            put(&out::LOAD_COLUMNS, &out::load_values(s));
+            if l.has_clients() {
+                put(&out::CLIENT_COLUMNS, &out::client_values(s));
+            }
+            if l.memory.is_some() {
+                put(&out::MEMORY_COLUMNS, &out::memory_values(s, *oom, *evicted));
+            }
+        }
     }
 
     /// The pods whose memory went over their limit since the last call (each once per tick

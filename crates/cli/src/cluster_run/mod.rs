@@ -372,7 +372,7 @@ fn drive(
         if t >= next_sample {
             next_sample += sample_ms;
             samples
-                .sample(kc, t)
+                .sample(kc, t, &live_load)
                 .map_err(|e| format!("sampling: {e}"))?;
         }
         kubelets.tick(kc).map_err(|e| format!("kubelet: {e}"))?;
@@ -391,7 +391,7 @@ fn drive(
                 .oom_kill(kc, &ns, &name, "memory over its limit")
                 .map_err(|e| format!("kubelet: {e}"))?
             {
-                live_load.forget_memory(&ns, &name);
+                live_load.forget_memory(&ns, &name, false);
             }
         }
         // The kernel's OOM killer on nodes out of memory, and the eviction managers, when
@@ -487,7 +487,7 @@ fn drive(
     }
     let end = kc.now_ms() - start;
     samples
-        .sample(kc, end)
+        .sample(kc, end, &live_load)
         .map_err(|e| format!("sampling: {e}"))?;
     let events = collect_events(kc, start)?;
     let stats = kubelets.stats();

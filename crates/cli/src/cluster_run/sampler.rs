@@ -8,15 +8,22 @@ use kscale_cluster::{Cluster, pod_ready};
 use kscale_kube::KubeCluster;
 use kscale_report::{ChartSpec, TimeSeries};
 
-/// The time series of a cluster run: the twin's cluster columns and, per Deployment,
-/// `deploy/NS/NAME/{desired,pods,ready}`.
+/// The time series of a cluster run: the twin's cluster columns, per Deployment
+/// `deploy/NS/NAME/{desired,pods,ready}`, and per load entry the twin's `load/NS/KIND/NAME/...`
+/// columns (rates, CPU, backlog, latency; with a client model its tries; with a memory model
+/// memory, OOM kills and evictions).
 #[derive(Default)]
 pub struct Sampler {
     rows: Vec<BTreeMap<String, f64>>,
 }
 
 impl Sampler {
-    pub fn sample(&mut self, kc: &mut KubeCluster, t_ms: u64) -> Result<(), String> {
+    pub fn sample(
+        &mut self,
+        kc: &mut KubeCluster,
+        t_ms: u64,
+        load: &super::LiveLoad,
+    ) -> Result<(), String> {
         let nodes = kc.list::<Node>(None, "").map_err(|e| e.to_string())?;
         let pods = kc.list::<Pod>(None, "").map_err(|e| e.to_string())?;
         let deps = kc.list::<Deployment>(None, "").map_err(|e| e.to_string())?;
@@ -75,6 +82,7 @@ impl Sampler {
                 st.ready_replicas.unwrap_or(0) as f64,
             );
         }
+        load.sample_into(&mut row);
         self.rows.push(row);
         Ok(())
     }
@@ -131,6 +139,40 @@ impl Sampler {
                 series: vec!["nodes".into(), "nodes_ready".into()],
             },
         ];
+        // Per load entry (the first 20): its request rates, and with a memory model its
+        // memory and its OOM kills and evictions.
+        for c in cols
+            .iter()
+            .filter(|c| c.starts_with("load/") && c.ends_with("/offered_rps"))
+            .take(20)
+        {
+            let base = c.trim_end_matches("/offered_rps");
+            let name = base.trim_start_matches("load/");
+            charts.push(ChartSpec {
+                guides: vec![],
+                title: format!("Load {name}"),
+                y_label: "requests/s".into(),
+                series: vec![
+                    c.clone(),
+                    format!("{base}/served_rps"),
+                    format!("{base}/failed_rps"),
+                ],
+            });
+            if cols.contains(&format!("{base}/memory_mib")) {
+                charts.push(ChartSpec {
+                    guides: vec![],
+                    title: format!("Memory {name}"),
+                    y_label: "MiB".into(),
+                    series: vec![format!("{base}/memory_mib")],
+                });
+                charts.push(ChartSpec {
+                    guides: vec![],
+                    title: format!("OOM kills and evictions {name}"),
+                    y_label: "count".into(),
+                    series: vec![format!("{base}/oom_kills"), format!("{base}/evictions")],
+                });
+            }
+        }
         for c in cols
             .iter()
             .filter(|c| c.starts_with("deploy/") && c.ends_with("/desired"))

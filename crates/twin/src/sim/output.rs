@@ -162,8 +162,8 @@ struct HpaColumns {
     metrics: Vec<(Arc<str>, usize, usize)>,
 }
 
-/// Per load entry, the columns after `load/NS/KIND/NAME/`.
-const LOAD_COLUMNS: [&str; 9] = [
+/// Per load entry, the columns after `load/NS/KIND/NAME/` ([`load_values`]).
+pub const LOAD_COLUMNS: [&str; 9] = [
     "offered_rps",
     "served_rps",
     "cpu_cores",
@@ -177,11 +177,49 @@ const LOAD_COLUMNS: [&str; 9] = [
 
 /// Per load entry with a client model (`timeout` or `retries`), the further columns after
 /// `load/NS/KIND/NAME/`: all tries (retries included), retries, timed-out attempts (req/s).
-const CLIENT_COLUMNS: [&str; 3] = ["attempts_rps", "retries_rps", "timed_out_rps"];
+pub const CLIENT_COLUMNS: [&str; 3] = ["attempts_rps", "retries_rps", "timed_out_rps"];
 
 /// `load/NS/KIND/NAME/` of an entry with a memory model: the memory its ready pods use (MiB,
 /// total), and the OOM kills (each one a container restart) and evictions of its target so far.
-const MEMORY_COLUMNS: [&str; 3] = ["memory_mib", "oom_kills", "evictions"];
+pub const MEMORY_COLUMNS: [&str; 3] = ["memory_mib", "oom_kills", "evictions"];
+
+/// A load entry's sampled values in [`LOAD_COLUMNS`] order (both backends).
+pub fn load_values(s: &crate::load::LoadState) -> [f64; LOAD_COLUMNS.len()] {
+    [
+        s.last_offered_rps,
+        s.last_served_rps,
+        s.last_cpu_milli / 1000.0,
+        s.last_failed_rps,
+        s.backlog,
+        s.last_ready as f64,
+        s.last_latency_ms[0],
+        s.last_latency_ms[1],
+        s.last_latency_ms[2],
+    ]
+}
+
+/// A load entry's client-model values in [`CLIENT_COLUMNS`] order.
+pub fn client_values(s: &crate::load::LoadState) -> [f64; CLIENT_COLUMNS.len()] {
+    [
+        s.last_attempts_rps,
+        s.last_retries_rps,
+        s.last_timed_out_rps,
+    ]
+}
+
+/// A load entry's memory values in [`MEMORY_COLUMNS`] order: its ready pods' memory (MiB)
+/// and its target's OOM kills and evictions so far.
+pub fn memory_values(
+    s: &crate::load::LoadState,
+    oom_kills: u64,
+    evictions: u64,
+) -> [f64; MEMORY_COLUMNS.len()] {
+    [
+        s.last_memory_bytes / (1u64 << 20) as f64,
+        oom_kills as f64,
+        evictions as f64,
+    ]
+}
 
 /// Column ids of one load entry: [`LOAD_COLUMNS`], with a client model [`CLIENT_COLUMNS`],
 /// with a memory model [`MEMORY_COLUMNS`].
@@ -764,27 +802,11 @@ impl Sim {
             }
             let (ids, clients, memory) = r.samples.loads[i];
             let s = self.load.state(i);
-            let values = [
-                s.last_offered_rps,
-                s.last_served_rps,
-                s.last_cpu_milli / 1000.0,
-                s.last_failed_rps,
-                s.backlog,
-                s.last_ready as f64,
-                s.last_latency_ms[0],
-                s.last_latency_ms[1],
-                s.last_latency_ms[2],
-            ];
-            for (id, v) in ids.into_iter().zip(values) {
+            for (id, v) in ids.into_iter().zip(load_values(s)) {
                 r.set(id, v);
             }
             if let Some(ids) = clients {
-                let values = [
-                    s.last_attempts_rps,
-                    s.last_retries_rps,
-                    s.last_timed_out_rps,
-                ];
-                for (id, v) in ids.into_iter().zip(values) {
+                for (id, v) in ids.into_iter().zip(client_values(s)) {
                     r.set(id, v);
                 }
             }
@@ -795,11 +817,7 @@ impl Sim {
                     .get(&format!("{}/{}/{}", l.namespace, l.kind, l.name))
                     .copied()
                     .unwrap_or_default();
-                let values = [
-                    s.last_memory_bytes / (1u64 << 20) as f64,
-                    counters.oom_kills as f64,
-                    counters.evictions as f64,
-                ];
+                let values = memory_values(s, counters.oom_kills, counters.evictions);
                 for (id, v) in ids.into_iter().zip(values) {
                     r.set(id, v);
                 }
