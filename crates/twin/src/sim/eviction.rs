@@ -337,12 +337,7 @@ impl Sim {
                 let Some((_, _, id)) = victim.filter(|_| used > room) else {
                     break;
                 };
-                let container = self.pods[&id]
-                    .template
-                    .containers
-                    .first()
-                    .map(|c| c.name.clone())
-                    .unwrap_or_default();
+                let container = self.pods[&id].template.first_container_name();
                 self.emit(
                     "Warning",
                     "SystemOOM",
@@ -498,12 +493,7 @@ impl Sim {
             p.restarts,
             p.generation,
         );
-        let container = p
-            .template
-            .containers
-            .first()
-            .map(|c| c.name.clone())
-            .unwrap_or_default();
+        let container = p.template.first_container_name();
         let backoff =
             (BACKOFF_INITIAL_MS << (restarts.saturating_sub(1)).min(10)).min(BACKOFF_MAX_MS);
         self.eviction.back_off(id, self.now.plus_millis(backoff));
@@ -541,12 +531,7 @@ impl Sim {
         }
         self.eviction.restarted(id);
         let (ns, name) = (p.namespace.to_string(), p.name.to_string());
-        let container = p
-            .template
-            .containers
-            .first()
-            .map(|c| c.name.clone())
-            .unwrap_or_default();
+        let container = p.template.first_container_name();
         let readiness = p.template.readiness_delay_ms;
         self.emit(
             "Normal",

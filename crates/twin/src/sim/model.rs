@@ -381,6 +381,15 @@ impl PodTemplate {
         self.containers.first().map_or(0, |c| c.replica)
     }
 
+    /// The name of its first container (the serving container the load model's usage and the
+    /// kubelet's OOM kills are attributed to); empty without containers.
+    pub fn first_container_name(&self) -> String {
+        self.containers
+            .first()
+            .map(|c| c.name.clone())
+            .unwrap_or_default()
+    }
+
     /// Σ limit × replica of one resource over the running containers, if every running
     /// container sets that limit (`None` otherwise: the pod is not limited as a whole).
     pub fn limit_total(&self, of: impl Fn(&Resources) -> i64) -> Option<i64> {
