@@ -43,6 +43,7 @@ fn pod(id: u64, constraints: &Arc<PlacementConstraints>) -> PodInfo {
         start_time: SimTime::ZERO,
         terminating: false,
         constraints: constraints.clone(),
+        default_selector: None,
     }
 }
 

@@ -374,6 +374,7 @@ mod tests {
             start_time: SimTime(id),
             terminating: false,
             constraints: Arc::new(PlacementConstraints::default()),
+            default_selector: None,
         }
     }
 

@@ -349,6 +349,7 @@ impl LiveKarpenter {
                     start_time: SimTime::ZERO,
                     terminating: false,
                     constraints: tpl.constraints.clone(),
+                    default_selector: None,
                 }
             })
             .collect();

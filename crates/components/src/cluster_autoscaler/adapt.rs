@@ -148,6 +148,7 @@ pub fn pod_info(pod: &Pod, id: u64, start_time: SimTime) -> PodInfo {
         start_time,
         terminating: pod.metadata.deletion_timestamp.is_some(),
         constraints: Arc::new(constraints(spec)),
+        default_selector: None,
     }
 }
 

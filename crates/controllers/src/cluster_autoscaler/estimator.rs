@@ -95,6 +95,7 @@ mod tests {
             start_time: SimTime::ZERO,
             terminating: false,
             constraints: Arc::new(Default::default()),
+            default_selector: None,
         }
     }
 

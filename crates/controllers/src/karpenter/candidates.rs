@@ -298,6 +298,7 @@ mod tests {
             start_time: SimTime(id),
             terminating: false,
             constraints: Arc::new(PlacementConstraints::default()),
+            default_selector: None,
         }
     }
 

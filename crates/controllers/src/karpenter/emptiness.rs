@@ -108,6 +108,7 @@ mod tests {
             start_time: SimTime(0),
             terminating: false,
             constraints: Arc::new(PlacementConstraints::default()),
+            default_selector: None,
         }];
         let c = [cand("a", 0, 0.1, &pods)];
         let out = emptiness(&c, &[10]);

@@ -40,8 +40,10 @@ pub use plugins::node_unschedulable::TAINT_NODE_UNSCHEDULABLE;
 pub use plugins::noderesources::{
     InsufficientResources, balanced_allocation_score, least_allocated_score,
 };
+pub use plugins::pod_topology_spread::counts::LABEL_ZONE;
 pub use plugins::pod_topology_spread::{
     InclusionPolicy, LABEL_HOSTNAME, SpreadConstraint, WhenUnsatisfiable,
+    system_default_constraints,
 };
 pub use plugins::taint_toleration::TAINT_NODE_NOT_READY;
 pub use schedule_one::Scheduler;

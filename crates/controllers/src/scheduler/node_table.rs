@@ -6,6 +6,7 @@ use kscale_model::{Resources, TaintEffect};
 
 use super::diagnosis::Unfit;
 use super::plugins::noderesources::filter_resources;
+use super::plugins::pod_topology_spread::counts::SpreadCounts;
 use super::types::{NodeInfo, node_non_zero_requested, node_used};
 
 /// Nodes per block of [`NodeTable`].
@@ -43,6 +44,8 @@ pub struct NodeTable {
     fitting: Vec<Option<(Resources, u32)>>,
     /// The nodes with nominated pods, in list order.
     pub(crate) nominated: Vec<usize>,
+    /// PodTopologySpread's counts of the nodes' pods by label set (scoring reads them).
+    pub(crate) spread: SpreadCounts,
 }
 
 /// A plain node's row of a [`NodeTable`].
@@ -76,6 +79,7 @@ impl PartialEq for NodeTable {
             && self.irregular == o.irregular
             && self.supers == o.supers
             && self.nominated == o.nominated
+            && self.spread == o.spread
     }
 }
 
@@ -123,10 +127,11 @@ impl NodeTable {
 
     /// The table of a node list given in order, each node as `Ok(j)`: node `j` of this
     /// table's list, unchanged, or `Err(node)`: a node to read.
-    pub fn remap<'n>(&self, from: impl Iterator<Item = Result<usize, &'n NodeInfo>>) -> NodeTable {
-        let mut rows = Vec::with_capacity(from.size_hint().0);
+    pub fn remap<'n>(self, from: impl Iterator<Item = Result<usize, &'n NodeInfo>>) -> NodeTable {
+        let from: Vec<Result<usize, &NodeInfo>> = from.collect();
+        let mut rows = Vec::with_capacity(from.len());
         let mut nominated = vec![];
-        for (i, f) in from.enumerate() {
+        for (i, &f) in from.iter().enumerate() {
             let (row, nominates) = match f {
                 Ok(j) => (self.rows[j], self.nominated.binary_search(&j).is_ok()),
                 Err(n) => (Self::row(n), !n.nominated.is_empty()),
@@ -145,6 +150,7 @@ impl NodeTable {
             fitting: vec![None; blocks],
             rows,
             nominated,
+            spread: self.spread.remap(from.into_iter()),
         };
         for b in 0..t.blocks.len() {
             t.refresh_block(b);
@@ -152,10 +158,11 @@ impl NodeTable {
         t
     }
 
-    /// Node `i` of the list changed (its pods, requests, nominated pods, taints or
-    /// conditions): its row is read again.
+    /// Node `i` of the list changed (its pods, requests, nominated pods, labels, taints or
+    /// conditions): its row and its pods' spreading counts are read again.
     pub fn refresh(&mut self, i: usize, node: &NodeInfo) {
         self.rows[i] = Self::row(node);
+        self.spread.refresh(i, node);
         match (self.nominated.binary_search(&i), node.nominated.is_empty()) {
             (Ok(k), true) => {
                 self.nominated.remove(k);
@@ -322,13 +329,14 @@ mod tests {
     use crate::scheduler::testing::*;
     use crate::scheduler::types::pod_usage;
     use crate::scheduler::*;
-    use kscale_model::TaintEffect;
+    use kscale_model::{LabelSelector, TaintEffect};
 
     /// `schedule_in` over a [`NodeTable`] decides as `schedule` does, with the same
     /// round-robin start, messages and tie-break draws, over 150 nodes (blocks of plain nodes
     /// full, with room, and blocks holding cordoned, tainted, not-ready and nominated nodes)
     /// while binds fill them (the table refreshed at the bound node), for pods with and
-    /// without a nodeSelector and above and below the bound pods' priorities.
+    /// without a nodeSelector and above and below the bound pods' priorities, most spread by
+    /// the system default constraints (scored from the table's counts, not the nodes' pods).
     #[test]
     fn node_table_gives_the_same_decisions() {
         table_decides_as_schedule(150, 150, 40..110, 17);
@@ -433,6 +441,12 @@ mod tests {
                 if i % 2 == 0 {
                     n.labels.insert("zone".into(), "a".into());
                 }
+                // Spreading domains: most nodes in one of three zones.
+                n.labels.insert(LABEL_HOSTNAME.into(), n.name.to_string());
+                if i % 5 != 0 {
+                    let zone = ["z1", "z2", "z3"][i % 3];
+                    n.labels.insert(LABEL_ZONE.into(), zone.into());
+                }
                 n
             })
             .collect();
@@ -457,6 +471,13 @@ mod tests {
                 let mut c = PlacementConstraints::default();
                 c.node_selector.insert("zone".into(), "a".into());
                 p = with_constraints(p, c);
+            }
+            // Pods of three apps, most spread by the system defaults over their app's pods.
+            let app = ["a", "b", "c"][(k % 3) as usize];
+            p = labeled(p, "app", app);
+            if k % 4 != 0 {
+                let sel = LabelSelector::from_labels([("app".to_string(), app.to_string())].into());
+                p.default_selector = Some(std::sync::Arc::new(sel));
             }
             let refs: Vec<&NodeInfo> = nodes.iter().collect();
             let (mut s1, mut s2) = (seed, seed);

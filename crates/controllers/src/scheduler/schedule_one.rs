@@ -13,6 +13,7 @@ use super::plugins::noderesources::{
     MSG_INSUFFICIENT_CPU, MSG_INSUFFICIENT_MEMORY, MSG_TOO_MANY_PODS, balanced_allocation_score,
     filter_resources, least_allocated_score,
 };
+use super::plugins::pod_topology_spread::counts::SpreadCounts;
 use super::plugins::pod_topology_spread::{
     filtering as spread_filtering, scoring as spread_scoring,
 };
@@ -285,7 +286,13 @@ impl Scheduler {
             }
             _ => {
                 return Decision::Bind {
-                    node: self.select_host(pod, nodes, plain, tie_break),
+                    node: self.select_host(
+                        pod,
+                        nodes,
+                        plain,
+                        table.as_deref().map(|t| &t.spread),
+                        tie_break,
+                    ),
                 };
             }
         }
@@ -411,12 +418,14 @@ impl Scheduler {
         }
     }
 
-    /// prioritizeNodes + selectHost over `self.feasible` (at least two nodes).
+    /// prioritizeNodes + selectHost over `self.feasible` (at least two nodes); `table` for a
+    /// pod without node selection, `counts` the node table's spreading counts for any pod.
     fn select_host<'a, N: NodeList<'a> + ?Sized>(
         &mut self,
         pod: &PodInfo,
         nodes: &N,
         table: Option<&NodeTable>,
+        counts: Option<&SpreadCounts>,
         tie_break: &mut dyn FnMut(usize) -> usize,
     ) -> usize {
         let tols = &pod.constraints.tolerations;
@@ -453,14 +462,9 @@ impl Scheduler {
             max_taints = max_taints.max(taints);
             self.scores.push((idx, base, taints));
         }
-        // PodTopologySpread's soft constraints (none: the plugin scores nothing).
-        let spread = spread_scoring::pre_score(pod, &self.feasible, nodes).map(|s| {
-            let mut scores: Vec<i64> = (self.feasible.iter().enumerate())
-                .map(|(k, &idx)| spread_scoring::score(pod, nodes.node(idx), k, &s))
-                .collect();
-            spread_scoring::normalize(&mut scores, &s);
-            scores
-        });
+        // PodTopologySpread: the pod's soft constraints, or the system defaults for a pod
+        // without constraints that has a default selector (none: the plugin scores nothing).
+        let spread = spread_scoring::scores(pod, &self.feasible, nodes, counts);
         // selectHost: reservoir sampling among the max-score nodes.
         let mut selected = self.scores[0].0;
         let mut max_score = i64::MIN;

@@ -46,6 +46,7 @@ pub(crate) fn pod(id: u64, priority: i32, (cpu, mem): (i64, i64)) -> PodInfo {
         start_time: SimTime::ZERO,
         terminating: false,
         constraints: Arc::new(PlacementConstraints::default()),
+        default_selector: None,
     }
 }
 

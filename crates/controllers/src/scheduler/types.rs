@@ -47,6 +47,12 @@ pub struct PodInfo {
     pub terminating: bool,
     /// Placement constraints.
     pub constraints: Arc<PlacementConstraints>,
+    /// `helper.DefaultSelector` (`pkg/scheduler/framework/plugins/helper/spread.go`): the
+    /// selectors of the Services, ReplicationControllers, ReplicaSets and StatefulSets that
+    /// select the pod, ANDed, which PodTopologySpread's system default constraints spread it
+    /// by when it has no constraints of its own. Set by the backend for the pod being
+    /// scheduled; `None` (or empty) for none, and for pods only counted or simulated.
+    pub default_selector: Option<Arc<LabelSelector>>,
 }
 
 /// A node as the scheduler sees it.

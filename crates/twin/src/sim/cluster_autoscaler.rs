@@ -593,6 +593,7 @@ impl Sim {
                     start_time: SimTime::ZERO,
                     terminating: false,
                     constraints: t.constraints.clone(),
+                    default_selector: None,
                 });
             }
         }

@@ -514,6 +514,7 @@ impl Pod {
             start_time: self.started_at.unwrap_or(self.created),
             terminating: self.deleting_at.is_some(),
             constraints: self.template.constraints.clone(),
+            default_selector: None,
         }
     }
 

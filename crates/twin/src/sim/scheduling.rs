@@ -12,7 +12,7 @@ use std::sync::Arc;
 use kscale_controllers::scheduler::{
     Decision, NodeInfo, NodeList, NodeTable, PdbInfo, PlacementConstraints,
 };
-use kscale_model::Resources;
+use kscale_model::{LabelSelector, Resources};
 
 use super::store::ObjKey;
 use super::{Event, Sim};
@@ -160,6 +160,43 @@ impl Sim {
         controllers.values().sum::<i64>() + loose
     }
 
+    /// `helper.DefaultSelector` (`pkg/scheduler/framework/plugins/helper/spread.go`), the
+    /// selector PodTopologySpread's system default constraints spread `pod` by: the selectors
+    /// of the Services in its namespace that select it (`GetPodServices`; a Service without a
+    /// selector selects nothing), merged, and the requirements of its controller's selector
+    /// when that is a ReplicaSet that exists (the twin runs no ReplicationController or
+    /// StatefulSet). `None` when empty: the plugin then scores nothing.
+    pub fn default_selector(&self, pod: &super::model::Pod) -> Option<Arc<LabelSelector>> {
+        let mut services = kscale_model::labels::Labels::new();
+        // A twin that never had a Service lists none.
+        if self.store.membership_of("Service") != 0 {
+            for (_, svc) in self.store.list("Service", Some(&pod.namespace)) {
+                let Some(s) = svc.pointer("/spec/selector").and_then(Value::as_object) else {
+                    continue;
+                };
+                let value = |v: &Value| v.as_str().unwrap_or("").to_string();
+                if s.iter().all(|(k, v)| pod.labels.get(k) == Some(&value(v))) {
+                    services.extend(s.iter().map(|(k, v)| (k.clone(), value(v))));
+                }
+            }
+        }
+        let rs = (pod.owner.as_ref())
+            .filter(|o| o.kind == "ReplicaSet")
+            .and_then(|o| (self.rs_cache).get(&ObjKey::new("ReplicaSet", &pod.namespace, &o.name)))
+            .map(|rs| &rs.spread_selector);
+        let sel = match rs {
+            Some(rs) if services.is_empty() => rs.clone(),
+            _ => {
+                // `selector.Add(requirements...)`: the ReplicaSet's requirements ANDed with
+                // the Services' labels.
+                let mut sel = rs.map(|rs| (**rs).clone()).unwrap_or_default();
+                sel.match_labels = services;
+                Arc::new(sel)
+            }
+        };
+        (!sel.is_empty()).then_some(sel)
+    }
+
     /// One scheduling cycle over every pod in the active queue.
     pub fn schedule_cycle(&mut self) {
         if self.sched_queue.active_is_empty() {
@@ -210,7 +247,10 @@ impl Sim {
             let (decision, node_name) = match failed.get(&class) {
                 Some(message) => (None, message.clone()),
                 None => {
-                    let info = pod.sched_info();
+                    let mut info = pod.sched_info();
+                    if info.constraints.topology_spread.is_empty() {
+                        info.default_selector = self.default_selector(pod);
+                    }
                     let floor = self.bound_priorities.keys().next().copied();
                     let no_victims = info.priority <= floor.unwrap_or(i32::MAX);
                     let no_nominated = table.as_ref().is_some_and(|t| !t.has_nominated());

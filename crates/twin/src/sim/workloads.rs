@@ -160,6 +160,10 @@ pub struct RsCache {
     pub template: Arc<PodTemplate>,
     /// Selector.
     pub selector: LabelSelector,
+    /// The selector's requirements as the scheduler's default selector ANDs them
+    /// (`helper.DefaultSelector`: match labels as `key in (value)`), shared by its pods'
+    /// scheduling attempts (see [`super::Sim::default_selector`]).
+    pub spread_selector: Arc<LabelSelector>,
     /// Ids of the pods it owns.
     pub pods: IdSet,
     /// Owning Deployment, if any.
@@ -315,6 +319,22 @@ fn rs_counts(pods: &super::pod_table::PodTable, c: &RsCache) -> (usize, usize) {
     }
     c.sample_counts.set(Some((active, ready)));
     (active, ready)
+}
+
+/// `selector`'s requirements as `labels.Selector.Add` ANDs them to another selector: its
+/// match labels as `key in (value)`, then its expressions.
+pub fn requirements_of(selector: &LabelSelector) -> LabelSelector {
+    LabelSelector {
+        match_labels: Default::default(),
+        match_expressions: (selector.match_labels.iter())
+            .map(|(k, v)| kscale_model::NodeSelectorRequirement {
+                key: k.clone(),
+                op: kscale_model::SelectorOp::In,
+                values: vec![v.clone()],
+            })
+            .chain(selector.match_expressions.iter().cloned())
+            .collect(),
+    }
 }
 
 /// Converts a JSON `LabelSelector` to the model type.
@@ -765,6 +785,7 @@ impl Sim {
             RsCache {
                 uid,
                 template,
+                spread_selector: Arc::new(requirements_of(&selector)),
                 selector,
                 pods,
                 owner,

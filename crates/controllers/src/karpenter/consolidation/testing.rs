@@ -57,6 +57,7 @@ pub(super) fn pod(id: u64, cpu: i64) -> PodInfo {
         start_time: SimTime(id),
         terminating: false,
         constraints: Arc::new(PlacementConstraints::default()),
+        default_selector: None,
     }
 }
 

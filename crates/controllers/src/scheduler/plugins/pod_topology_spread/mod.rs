@@ -4,11 +4,20 @@
 //! soft constraints' PreScore/Score/NormalizeScore (`scoring.go`).
 //!
 //! The plugin's feature gates are as v1.37 ships them: NodeInclusionPolicyInPodTopologySpread
-//! and MatchLabelKeysInPodTopologySpread on. The cluster-level default constraints (the
-//! `SystemDefaulting` hostname/zone spreading of pods owned by ReplicaSets, StatefulSets and
-//! Services) are not modelled: a pod without constraints is scored as without the plugin. The
-//! node autoscalers' simulations (the public `fits*` functions) do not run the plugin.
+//! and MatchLabelKeysInPodTopologySpread on. Its arguments are the default ones
+//! (`pkg/scheduler/apis/config/v1/defaults.go`: `DefaultingType: System`): a pod without
+//! constraints of its own is scored with the system default constraints
+//! ([`system_default_constraints`], plugin.go `systemDefaultConstraints`: hostname maxSkew 3
+//! and zone maxSkew 5, both ScheduleAnyway) over its default selector
+//! ([`PodInfo::default_selector`], `helper.DefaultSelector`: the Services, ReplicationControllers,
+//! ReplicaSets and StatefulSets that select it), as `buildDefaultConstraints` (common.go) does;
+//! they only score, so the filters are as without them. The backend computes the default
+//! selector (the twin: from its Services and the pod's ReplicaSet). With the scheduler's
+//! [`NodeTable`](crate::scheduler::NodeTable), matching pods are counted from the table's
+//! counts by label set (`counts.rs`) instead of every node's pods. The node autoscalers'
+//! simulations (the public `fits*` functions) do not run the plugin.
 
+pub(crate) mod counts;
 pub(crate) mod filtering;
 pub(crate) mod scoring;
 
@@ -132,6 +141,22 @@ impl SpreadConstraint {
     }
 }
 
+/// `systemDefaultConstraints` (plugin.go) as `buildDefaultConstraints` (common.go) makes
+/// them for a pod: `kubernetes.io/hostname` maxSkew 3 and `topology.kubernetes.io/zone`
+/// maxSkew 5, both ScheduleAnyway, each with the pod's default selector and upstream's
+/// defaults for the other fields (no `matchLabelKeys`).
+pub fn system_default_constraints(selector: &LabelSelector) -> [SpreadConstraint; 2] {
+    let c = |skew, key| {
+        SpreadConstraint::new(
+            skew,
+            key,
+            WhenUnsatisfiable::ScheduleAnyway,
+            Some(selector.clone()),
+        )
+    };
+    [c(3, LABEL_HOSTNAME), c(5, counts::LABEL_ZONE)]
+}
+
 /// `nodeLabelsMatchSpreadConstraints`: the node has every constraint's topology key.
 pub(crate) fn node_has_all_keys(node: &NodeInfo, constraints: &[&SpreadConstraint]) -> bool {
     constraints
@@ -151,7 +176,7 @@ pub(crate) fn count_matching(pods: &[PodInfo], c: &SpreadConstraint, ns: &str) -
 }
 
 /// The indices (in `PlacementConstraints::topology_spread`) of the pod's constraints with the
-/// given `whenUnsatisfiable`: PreFilter reads the hard ones, PreScore the soft ones.
+/// given `whenUnsatisfiable` (PreFilter reads the hard ones).
 pub(crate) fn constraint_indices(pod: &PodInfo, when: WhenUnsatisfiable) -> Vec<usize> {
     pod.constraints
         .topology_spread
