@@ -464,7 +464,10 @@ fn main() -> ExitCode {
             seed,
             sets,
         } => {
-            let write = kscale_report::WriteOptions { force };
+            let write = kscale_report::WriteOptions {
+                force,
+                ..Default::default()
+            };
             let mut overrides = kscale_twin::run::RunOverrides {
                 seed,
                 ..Default::default()

@@ -10,6 +10,7 @@
 mod chart;
 mod columns;
 mod error;
+mod event_data;
 mod format;
 mod html;
 mod interactive;
