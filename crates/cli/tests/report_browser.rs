@@ -341,13 +341,13 @@ fn pages_draw_in_a_real_browser() {
     );
     assert_event_table("run", &tmp.path().join("quickstart"), &o);
 
-    // A larger run (a 100-node benchmark half-day, some 30,000 events: the page's event data
-    // in several compressed chunks): every event in the table, to the last one.
+    // A larger run (a 200-node benchmark half-day, some 50,000 events: the page's event data
+    // in two compressed chunks): every event in the table, to the last one.
     run(
         &[
             "bench-scenario",
             "--peak-nodes",
-            "100",
+            "200",
             "--duration",
             "12h",
             "--out",

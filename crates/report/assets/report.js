@@ -333,7 +333,8 @@
   // chunks are unpacked one at a time (the page stays responsive meanwhile) into columns.
   var FIELDS = ["type", "reason", "kind", "namespace", "name", "message"];
   var DICTS = ["types", "reasons", "kinds", "namespaces", "names", "messages"];
-  // Of a chunk's name and message columns, the number of strings seen before minus the string's.
+  // Of a chunk's name and message columns: the number of the chunk's strings seen before minus
+  // the string's.
   var RELATIVE = { name: true, message: true };
   var eventsPending = false;
 
@@ -356,6 +357,7 @@
     var n = head.embedded;
     var ev = { length: 0, time: new Float64Array(n) };
     FIELDS.forEach(function (f, k) { ev[f] = new Uint32Array(n); ev[DICTS[k]] = []; });
+    var interned = FIELDS.map(function () { return new Map(); });
     var est = { total: head.total, embedded: n, loaded: 0, chunks: chunks.length, ready: false,
       rendered: 0, matching: 0, firstReason: null };
     status.events = est;
@@ -391,17 +393,28 @@
         ev.time[base + j] = t;
       }
       FIELDS.forEach(function (f, k) {
-        var d = ev[DICTS[k]], seen = d.length, fresh = c[DICTS[k]], col = c[f], out = ev[f];
+        var d = ev[DICTS[k]], index = interned[k], fresh = c[DICTS[k]], col = c[f], out = ev[f];
         if (col.length !== m) throw new Error("chunk column " + f + ": " + col.length + " of " + m);
-        for (var i = 0; i < fresh.length; i++) d.push(fresh[i]);
-        for (var j = 0; j < m; j++) {
-          var v = col[j];
-          if (RELATIVE[f]) {
-            out[base + j] = seen - v;
-            if (v === 0) seen++;
-          } else {
-            out[base + j] = v;
+        // The chunk's own dictionary, numbered in the page's (each string once).
+        var ids = new Uint32Array(fresh.length);
+        for (var i = 0; i < fresh.length; i++) {
+          var id = index.get(fresh[i]);
+          if (id === undefined) {
+            id = d.length;
+            d.push(fresh[i]);
+            index.set(fresh[i], id);
           }
+          ids[i] = id;
+        }
+        var seen = 0;
+        for (var j = 0; j < m; j++) {
+          var v = col[j], local = v;
+          if (RELATIVE[f]) {
+            local = seen - v;
+            if (v === 0) seen++;
+          }
+          if (local >= ids.length) throw new Error("chunk column " + f + ": string " + local + " of " + ids.length);
+          out[base + j] = ids[local];
         }
       });
       ev.length = base + m;

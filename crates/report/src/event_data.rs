@@ -9,12 +9,14 @@
 //!  "time":[..],"type":[..],"reason":[..],"kind":[..],"namespace":[..],"name":[..],"message":[..]}
 //! ```
 //!
-//! The first six lists are the strings of each field first seen in this chunk (numbered on
-//! from those of the earlier chunks, in order of first appearance); the last seven are the
-//! chunk's events column by column: `time` in milliseconds, the first event's as it is and
+//! The first six lists are the distinct strings of each field in this chunk, numbered from 0
+//! in order of first appearance (each chunk has dictionaries of its own, so memory holds one
+//! chunk's strings, not every distinct message of a long run); the last seven are the chunk's
+//! events column by column: `time` in milliseconds, the first event's as it is and
 //! each other's as the difference to the one before; `type`, `reason`, `kind` and `namespace`
-//! the string's number; `name` and `message` the number of strings of the field seen before the
-//! event minus the string's number (0: a string first seen here, 1: the last one before, ...).
+//! the string's number; `name` and `message` the number of the chunk's strings of the field
+//! seen before the event minus the string's number (0: a string first seen here, 1: the last
+//! one before, ...).
 //!
 //! The chunks are compressed on a thread of their own while the run goes on (a chunk is handed
 //! over when full), so the page's writer only waits for the last ones. The output is the
@@ -32,7 +34,7 @@ use flate2::write::GzEncoder;
 use crate::EventRecord;
 
 /// Events in one chunk of the embedded events (the last chunk holds the rest).
-pub(crate) const EVENT_CHUNK: usize = 16_384;
+pub(crate) const EVENT_CHUNK: usize = 32_768;
 
 /// The gzip level of data embedded in a page (zlib's default; with zlib-rs, on the 1,000-node
 /// benchmark day's events 7 % smaller than level 4 and a third smaller than level 1, for some
@@ -192,6 +194,7 @@ pub(crate) struct EventData {
     embedded: usize,
     /// The budget is spent: no more events are taken.
     full: bool,
+    /// The chunk's strings.
     dictionaries: [Dictionary; 6],
     chunk: Chunk,
     /// Started with the first full chunk.
@@ -305,6 +308,7 @@ impl EventData {
         self.embedded += 1;
         if c.events == EVENT_CHUNK {
             let json = std::mem::take(&mut self.chunk).json();
+            self.dictionaries = Default::default();
             let compressor = self.compressor.get_or_insert_with(Compressor::start);
             if compressor.tx.send(json).is_err() {
                 // The thread is gone, which only a panic there does: resumed here.
