@@ -1,8 +1,9 @@
-// kscale report pages: draws every figure.kchart from its JSON with uPlot (synchronised
-// cursor and zoom, hover values in the legend, markers for kubectl steps and key events,
-// target and SLO lines, series selection) and the event table (#kscale-events and its
-// compressed chunks: filter, type and reason, pages). When done, writes its status as JSON into #kscale-status and
-// sets data-kscale="ok" (or "error") on <html>; tests read that.
+// kscale report pages: draws every figure.kchart from its JSON (gzip-compressed in base64
+// when large) with uPlot (synchronised cursor and zoom, hover values in the legend, markers
+// for kubectl steps and key events, target and SLO lines, series selection) and the event
+// table (#kscale-events and its compressed chunks: filter, type and reason, pages). When done,
+// writes its status as JSON into #kscale-status and sets data-kscale="ok" (or "error") on
+// <html>; tests read that.
 (function () {
   "use strict";
   var errors = window.kscaleErrors || (window.kscaleErrors = []);
@@ -619,34 +620,61 @@
     }, 50);
   }
 
+  // A chart's data: JSON, or (when large) gzip-compressed JSON in base64.
+  function chartData(script) {
+    if (script.getAttribute("data-encoding") !== "gzip") {
+      return Promise.resolve().then(function () { return JSON.parse(script.textContent); });
+    }
+    if (typeof DecompressionStream === "undefined" || typeof Response === "undefined") {
+      return Promise.reject(new Error("this browser cannot unpack the chart's data (it needs " +
+        "DecompressionStream: Chromium 80, Firefox 113, Safari 16.4 or later)"));
+    }
+    return gunzipText(base64Bytes(script.textContent)).then(function (json) {
+      // The chart holds it now.
+      script.textContent = "";
+      return JSON.parse(json);
+    });
+  }
+
   function main() {
     if (typeof uPlot === "undefined") throw new Error("uPlot did not load");
-    var figs = document.querySelectorAll("figure.kchart");
-    for (var i = 0; i < figs.length; i++) {
-      var data = figs[i].querySelector("script.kchart-data");
-      try {
-        drawChart(figs[i], JSON.parse(data.textContent), i);
-      } catch (err) {
-        errors.push("chart " + (i + 1) + ": " + (err && err.stack || err));
-      }
-    }
-    markerTools();
     var events = null;
     try {
       events = eventTable();
     } catch (err) {
       errors.push("event table: " + (err && err.stack || err));
     }
-    var resizing = null;
-    window.addEventListener("resize", function () {
-      clearTimeout(resizing);
-      resizing = setTimeout(function () {
-        charts.forEach(function (c) { c.u.setSize({ width: Math.max(320, c.fig.clientWidth - 20), height: 320 }); });
-      }, 100);
+    var figs = document.querySelectorAll("figure.kchart");
+    // Every chart's data unpacked, then all drawn in order.
+    var specs = Array.prototype.map.call(figs, function (fig) {
+      return chartData(fig.querySelector("script.kchart-data"))
+        .then(function (spec) { return { spec: spec }; }, function (err) { return { err: err }; });
     });
-    status.built = true;
-    report();
-    if (location.hash === "#kscale-selftest") setTimeout(function () { selfTest(events); }, 0);
+    Promise.all(specs).then(function (list) {
+      list.forEach(function (d, i) {
+        try {
+          if (d.err) throw d.err;
+          drawChart(figs[i], d.spec, i);
+        } catch (err) {
+          errors.push("chart " + (i + 1) + ": " + (err && err.stack || err));
+        }
+      });
+      markerTools();
+      var resizing = null;
+      window.addEventListener("resize", function () {
+        clearTimeout(resizing);
+        resizing = setTimeout(function () {
+          charts.forEach(function (c) { c.u.setSize({ width: Math.max(320, c.fig.clientWidth - 20), height: 320 }); });
+        }, 100);
+      });
+      status.built = true;
+      report();
+      if (location.hash === "#kscale-selftest") setTimeout(function () { selfTest(events); }, 0);
+    }).catch(function (err) {
+      errors.push(String(err && err.stack || err));
+      status.built = true;
+      report();
+    });
   }
 
   try {

@@ -105,12 +105,37 @@ fn read(dir: &Path, file: &str) -> String {
     fs::read_to_string(dir.join(file)).unwrap()
 }
 
+/// Chart `i` of a page: its data, as JSON or compressed.
+fn page_chart(html: &str, i: usize) -> serde_json::Value {
+    let script = html.split("<figure class=\"kchart\"").nth(i + 1).unwrap();
+    let script = &script[script.find("<script").unwrap()..script.find("</script>").unwrap()];
+    let (open, data) = script.split_once('>').unwrap();
+    if open.contains("data-encoding=\"gzip\"") {
+        serde_json::from_str(&gunzip_base64(data)).unwrap()
+    } else {
+        assert!(open.contains("type=\"application/json\""), "{open}");
+        serde_json::from_str(data).unwrap()
+    }
+}
+
+/// Base64 text of gzip-compressed UTF-8, unpacked.
+fn gunzip_base64(text: &str) -> String {
+    use base64::Engine as _;
+    use std::io::Read as _;
+    let packed = base64::engine::general_purpose::STANDARD
+        .decode(text)
+        .unwrap();
+    let mut out = String::new();
+    flate2::read::GzDecoder::new(&packed[..])
+        .read_to_string(&mut out)
+        .unwrap();
+    out
+}
+
 /// The event table of a page: its counts (`#kscale-events`) and its events unpacked from the
 /// compressed chunks, each as `[time_s, type, reason, kind, namespace, name, message]`
 /// (as the page's script decodes them).
 fn page_events(html: &str) -> (serde_json::Value, Vec<serde_json::Value>) {
-    use base64::Engine as _;
-    use std::io::Read as _;
     let head = html.split("id=\"kscale-events\">").nth(1).unwrap();
     let head: serde_json::Value =
         serde_json::from_str(&head[..head.find("</script>").unwrap()]).unwrap();
@@ -124,13 +149,7 @@ fn page_events(html: &str) -> (serde_json::Value, Vec<serde_json::Value>) {
         .collect();
     assert_eq!(head["chunks"], chunks.len());
     for chunk in chunks {
-        let packed = base64::engine::general_purpose::STANDARD
-            .decode(chunk)
-            .unwrap();
-        let mut json = String::new();
-        flate2::read::GzDecoder::new(&packed[..])
-            .read_to_string(&mut json)
-            .unwrap();
+        let json = gunzip_base64(chunk);
         let c: serde_json::Value = serde_json::from_str(&json).unwrap();
         let times = c["time"].as_array().unwrap();
         // Each chunk has dictionaries of its own.
@@ -392,11 +411,13 @@ fn many_events_are_all_in_the_table_and_long_series_downsampled() {
             ])
         );
     }
-    // 20,000 samples drawn as 2,000 buckets' minimum and maximum: the spike survives.
-    assert!(html.contains("\"rows\":20000,"));
-    let chart = html.split("class=\"kchart-data\">").nth(1).unwrap();
-    let chart: serde_json::Value =
-        serde_json::from_str(&chart[..chart.find("</script>").unwrap()]).unwrap();
+    // 20,000 samples drawn as 2,000 buckets' minimum and maximum: the spike survives. The
+    // chart's data is large enough to be compressed.
+    assert!(html.contains(
+        "<script type=\"application/octet-stream\" data-encoding=\"gzip\" class=\"kchart-data\">"
+    ));
+    let chart = page_chart(&html, 0);
+    assert_eq!(chart["rows"], 20000);
     assert_eq!(chart["x"].as_array().unwrap().len(), 4000);
     assert!(
         chart["series"][1]["data"]
