@@ -16,7 +16,7 @@ use crate::{EventRecord, RenderError, RunOutput};
 /// At most this many bytes of event data (the JSON of [`crate::event_data`]'s chunks before
 /// compression; about 45 bytes an event on the 1,000-node benchmark day, so some 4 million
 /// events) are embedded in `report.html`; the events after them are only in `events.jsonl`,
-/// which the page says. The page holds them gzip-compressed, about an eighth of that.
+/// which the page says. The page holds them gzip-compressed in base64, about a sixth of that.
 pub const MAX_HTML_EVENT_BYTES: usize = 200_000_000;
 
 /// Markers of one kind drawn on the charts at most (evenly picked when there are more).
