@@ -363,7 +363,7 @@
       rendered: 0, matching: 0, firstReason: null };
     status.events = est;
     var waiting = [];
-    var loading = box.querySelector("p") || box.appendChild(el("p", { "class": "muted" }));
+    var loading = box.appendChild(el("p", { "class": "muted" }, "Loading the events…"));
     var api = {
       // Calls `f` once the events are in (or could not be).
       ready: function (f) { if (eventsPending) waiting.push(f); else f(); }

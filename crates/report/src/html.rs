@@ -596,7 +596,7 @@ fn events_section<W: io::Write>(
         );
     }
     h.push_str(
-        "<div class=\"kevents\" id=\"event-table\"><p class=\"muted\">Loading the events…</p></div>\n\
+        "<div class=\"kevents\" id=\"event-table\"></div>\n\
          <noscript><p class=\"muted\">The event table needs JavaScript; every event is in \
          <a href=\"events.jsonl\">events.jsonl</a>.</p></noscript>\n",
     );
