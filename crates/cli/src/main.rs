@@ -490,7 +490,10 @@ fn main() -> ExitCode {
             sets,
             timings,
         } => {
-            let write = kscale_report::WriteOptions { force };
+            let write = kscale_report::WriteOptions {
+                force,
+                ..Default::default()
+            };
             let mut overrides = kscale_twin::run::RunOverrides {
                 seed,
                 ..Default::default()

@@ -184,6 +184,87 @@ fn assert_charts_drawn(name: &str, page: &Path, o: &Opened) {
     assert!(o.dom.matches("<canvas").count() >= figures, "{name}");
 }
 
+/// The run's event table (drawn by the page's script from its compressed chunks) holds every
+/// event of `run/events.jsonl`: the counts, the first page, the self-test's filters (the
+/// reason of the first event, text within one field and across fields) and the last page,
+/// whose last row is the last line of `events.jsonl`.
+fn assert_event_table(name: &str, run: &Path, o: &Opened) {
+    let jsonl = std::fs::read_to_string(run.join("events.jsonl")).unwrap();
+    let events: Vec<Value> = jsonl
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let n = events.len() as u64;
+    let table = &o.status["events"];
+    assert!(n > 10, "{name}: {table}");
+    assert_eq!(table["total"], n, "{name}: {table}");
+    assert_eq!(table["embedded"], n, "{name}: every event is in the page");
+    assert_eq!(table["loaded"], n, "{name}: every event unpacked: {table}");
+    assert_eq!(table["ready"], true, "{name}: {table}");
+    assert_eq!(table["rendered"].as_u64().unwrap(), n.min(100), "{name}");
+    let t = &o.status["selftest"];
+    assert_eq!(t["finished"], true, "{name}: {t}");
+    assert_eq!(t["eventsAll"], n, "{name}: {t}");
+    let haystack = |e: &Value| {
+        let o = &e["involvedObject"];
+        format!(
+            "{} {} {}/{} {}",
+            e["reason"].as_str().unwrap(),
+            o["kind"].as_str().unwrap(),
+            o["namespace"].as_str().unwrap(),
+            o["name"].as_str().unwrap(),
+            e["message"].as_str().unwrap()
+        )
+        .to_lowercase()
+    };
+    let matching = |text: &str| events.iter().filter(|e| haystack(e).contains(text)).count();
+    assert_eq!(
+        t["eventsMatchingPreempt"],
+        matching("preempt"),
+        "{name}: {t}"
+    );
+    assert!(matching("default/") > 0, "{name}");
+    assert_eq!(
+        t["eventsMatchingSpaced"],
+        matching("default/"),
+        "{name}: {t}"
+    );
+    let first = events[0]["reason"].as_str().unwrap();
+    let same = events.iter().filter(|e| e["reason"] == first).count();
+    assert_eq!(t["eventsFirstReason"], same, "{name}: {t}");
+    if n > 100 {
+        assert_eq!(t["eventsPage2"], 2, "{name}: {t}");
+    }
+    // Paged to the end: the last page ends with the last event.
+    let last = &t["eventsLast"];
+    let pages = n.div_ceil(100);
+    assert_eq!(last["page"], pages, "{name}: {last}");
+    assert_eq!(last["pages"], pages, "{name}: {last}");
+    assert_eq!(last["rows"], n - (pages - 1) * 100, "{name}: {last}");
+    assert_eq!(last["event"], n, "{name}: {last}");
+    let e = events.last().unwrap();
+    let obj = &e["involvedObject"];
+    let cells: Vec<&str> = last["cells"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap())
+        .collect();
+    assert_eq!(
+        cells,
+        [
+            kscale_report::format_hms(e["time"].as_f64().unwrap()).as_str(),
+            e["type"].as_str().unwrap(),
+            e["reason"].as_str().unwrap(),
+            obj["kind"].as_str().unwrap(),
+            obj["namespace"].as_str().unwrap(),
+            obj["name"].as_str().unwrap(),
+            e["message"].as_str().unwrap(),
+        ],
+        "{name}: the last row is the last event"
+    );
+}
+
 fn run(args: &[&str], root: &Path) {
     let o = kscale()
         .args(args)
@@ -243,17 +324,11 @@ fn pages_draw_in_a_real_browser() {
         markers["total"].as_u64().unwrap() >= 6 && markers["drawn"].as_u64().unwrap() > 0,
         "kubectl steps and key events are marked: {markers}"
     );
-    let events = &o.status["events"];
-    let total = events["total"].as_u64().unwrap();
-    assert!(total > 10, "{events}");
-    assert_eq!(events["embedded"], total, "every event is in the page");
-    assert_eq!(events["rendered"].as_u64().unwrap(), total.min(100));
     assert!(
         o.dom.contains("<td>Preempted</td>"),
         "the event table lists the preemption"
     );
-    // Interaction: zooming one chart zooms all, "reset zoom" undoes it, the event filter
-    // finds what events.jsonl holds.
+    // Interaction: zooming one chart zooms all, "reset zoom" undoes it.
     let t = &o.status["selftest"];
     assert_eq!(t["finished"], true, "{t}");
     assert_eq!(t["zoomFollowed"], true, "{t}");
@@ -264,33 +339,40 @@ fn pages_draw_in_a_real_browser() {
         zoomed > 0 && zoomed < all,
         "half the time range: {zoomed} of {all}"
     );
-    let jsonl = std::fs::read_to_string(tmp.path().join("quickstart/events.jsonl")).unwrap();
-    let events: Vec<Value> = jsonl
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
-    assert_eq!(t["eventsAll"], events.len());
-    let preempt = events
-        .iter()
-        .filter(|e| {
-            let o = &e["involvedObject"];
-            format!(
-                "{} {} {}/{} {}",
-                e["reason"].as_str().unwrap(),
-                o["kind"].as_str().unwrap(),
-                o["namespace"].as_str().unwrap(),
-                o["name"].as_str().unwrap(),
-                e["message"].as_str().unwrap()
-            )
-            .to_lowercase()
-            .contains("preempt")
-        })
-        .count();
-    assert!(preempt > 0);
-    assert_eq!(t["eventsMatchingPreempt"], preempt, "{t}");
-    let first = events[0]["reason"].as_str().unwrap();
-    let same = events.iter().filter(|e| e["reason"] == first).count();
-    assert_eq!(t["eventsFirstReason"], same, "{t}");
+    assert_event_table("run", &tmp.path().join("quickstart"), &o);
+
+    // A larger run (a 200-node benchmark half-day, some 50,000 events: the page's event data
+    // in two compressed chunks): every event in the table, to the last one.
+    run(
+        &[
+            "bench-scenario",
+            "--peak-nodes",
+            "200",
+            "--duration",
+            "12h",
+            "--out",
+            &dir("bench-src"),
+        ],
+        &root,
+    );
+    run(
+        &[
+            "run",
+            &format!("{}/scenario.yaml", dir("bench-src")),
+            "--out",
+            &dir("bench"),
+        ],
+        &root,
+    );
+    let page = tmp.path().join("bench/report.html");
+    let o = open(&bin, &page, "run-bench", &artifacts);
+    assert_charts_drawn("bench", &page, &o);
+    assert!(
+        o.status["events"]["chunks"].as_u64().unwrap() >= 2,
+        "{}",
+        o.status["events"]
+    );
+    assert_event_table("bench", &tmp.path().join("bench"), &o);
 
     // A compare page of two runs: the verdicts side by side, every run's line overlaid.
     run(

@@ -1,8 +1,9 @@
-// kscale report pages: draws every figure.kchart from its JSON with uPlot (synchronised
-// cursor and zoom, hover values in the legend, markers for kubectl steps and key events,
-// target and SLO lines, series selection) and the event table (#kscale-events: filter,
-// type and reason, pages). When done, writes its status as JSON into #kscale-status and
-// sets data-kscale="ok" (or "error") on <html>; tests read that.
+// kscale report pages: draws every figure.kchart from its JSON (gzip-compressed in base64
+// when large) with uPlot (synchronised cursor and zoom, hover values in the legend, markers
+// for kubectl steps and key events, target and SLO lines, series selection) and the event
+// table (#kscale-events and its compressed chunks: filter, type and reason, pages). When done,
+// writes its status as JSON into #kscale-status and sets data-kscale="ok" (or "error") on
+// <html>; tests read that.
 (function () {
   "use strict";
   var errors = window.kscaleErrors || (window.kscaleErrors = []);
@@ -34,7 +35,7 @@
       document.body.appendChild(statusEl);
     }
     // Done once the page is built and every chart has drawn (uPlot draws after a tick).
-    status.done = !!status.built && status.charts.every(function (c) { return c.drawn; }) &&
+    status.done = !!status.built && !eventsPending && status.charts.every(function (c) { return c.drawn; }) &&
       (location.hash !== "#kscale-selftest" || !!(status.selftest && status.selftest.finished));
     status.markers.drawn = status.charts.reduce(function (a, c) { return a + (c.markers || 0); }, 0);
     statusEl.textContent = JSON.stringify(status);
@@ -328,58 +329,197 @@
     });
   }
 
+  // The event table: #kscale-events holds the counts, each script.kscale-event-chunk a chunk
+  // of the events (gzip-compressed JSON in base64; see crates/report/src/event_data.rs). The
+  // chunks are unpacked one at a time (the page stays responsive meanwhile) into columns.
+  var FIELDS = ["type", "reason", "kind", "namespace", "name", "message"];
+  var DICTS = ["types", "reasons", "kinds", "namespaces", "names", "messages"];
+  // Of a chunk's name and message columns: the number of the chunk's strings seen before minus
+  // the string's.
+  var RELATIVE = { name: true, message: true };
+  var eventsPending = false;
+
+  function base64Bytes(s) {
+    var bin = atob(s), n = bin.length, out = new Uint8Array(n);
+    for (var i = 0; i < n; i++) out[i] = bin.charCodeAt(i);
+    return out;
+  }
+  function gunzipText(bytes) {
+    var stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("gzip"));
+    return new Response(stream).text();
+  }
+
   function eventTable() {
     var src = document.getElementById("kscale-events");
     var box = document.getElementById("event-table");
-    if (!src || !box) return;
-    var ev = JSON.parse(src.textContent);
-    var PAGE = 100;
-    var rows = ev.rows;
-    var est = { total: ev.total, embedded: ev.embedded, rendered: 0, matching: rows.length,
-      firstReason: rows.length ? ev.reasons[rows[0][2]] : null };
+    if (!src || !box) return null;
+    var head = JSON.parse(src.textContent);
+    var chunks = document.querySelectorAll("script.kscale-event-chunk");
+    var n = head.embedded;
+    var ev = { length: 0, time: new Float64Array(n) };
+    FIELDS.forEach(function (f, k) { ev[f] = new Uint32Array(n); ev[DICTS[k]] = []; });
+    var interned = FIELDS.map(function () { return new Map(); });
+    var est = { total: head.total, embedded: n, loaded: 0, chunks: chunks.length, ready: false,
+      rendered: 0, matching: 0, firstReason: null };
     status.events = est;
+    var waiting = [];
+    var loading = box.appendChild(el("p", { "class": "muted" }, "Loading the events…"));
+    var api = {
+      // Calls `f` once the events are in (or could not be).
+      ready: function (f) { if (eventsPending) waiting.push(f); else f(); }
+    };
+    function settle() {
+      eventsPending = false;
+      report();
+      waiting.splice(0).forEach(function (f) { f(); });
+    }
+    function fail(err) {
+      errors.push("event table: " + (err && err.stack || err));
+      loading.textContent = "The events could not be unpacked; every event is in events.jsonl.";
+      settle();
+    }
+    if (typeof DecompressionStream === "undefined" || typeof Response === "undefined") {
+      est.error = "no DecompressionStream";
+      loading.textContent = "This browser cannot unpack the event table (it needs DecompressionStream: " +
+        "Chromium 80, Firefox 113, Safari 16.4 or later); every event is in events.jsonl.";
+      return api;
+    }
+
+    function append(c) {
+      var base = ev.length, m = c.time.length;
+      if (base + m > n) throw new Error("more events than the " + n + " announced");
+      var t = 0;
+      for (var j = 0; j < m; j++) {
+        t = j ? t + c.time[j] : c.time[0];
+        ev.time[base + j] = t;
+      }
+      FIELDS.forEach(function (f, k) {
+        var d = ev[DICTS[k]], index = interned[k], fresh = c[DICTS[k]], col = c[f], out = ev[f];
+        if (col.length !== m) throw new Error("chunk column " + f + ": " + col.length + " of " + m);
+        // The chunk's own dictionary, numbered in the page's (each string once).
+        var ids = new Uint32Array(fresh.length);
+        for (var i = 0; i < fresh.length; i++) {
+          var id = index.get(fresh[i]);
+          if (id === undefined) {
+            id = d.length;
+            d.push(fresh[i]);
+            index.set(fresh[i], id);
+          }
+          ids[i] = id;
+        }
+        var seen = 0;
+        for (var j = 0; j < m; j++) {
+          var v = col[j], local = v;
+          if (RELATIVE[f]) {
+            local = seen - v;
+            if (v === 0) seen++;
+          }
+          if (local >= ids.length) throw new Error("chunk column " + f + ": string " + local + " of " + ids.length);
+          out[base + j] = ids[local];
+        }
+      });
+      ev.length = base + m;
+    }
+    function load(i) {
+      if (i === chunks.length) { built(); return; }
+      gunzipText(base64Bytes(chunks[i].textContent)).then(function (json) {
+        append(JSON.parse(json));
+        // The columns hold it now.
+        chunks[i].textContent = "";
+        est.loaded = ev.length;
+        loading.textContent = "Loading the events… " + ev.length + " of " + n;
+        setTimeout(function () { load(i + 1); }, 0);
+      }).catch(fail);
+    }
+    eventsPending = true;
+    setTimeout(function () { load(0); }, 0);
+
+    var PAGE = 100;
     var bar = el("div", { "class": "kbar" });
     var q = el("input", { type: "search", placeholder: "filter: reason, object, message", "aria-label": "filter events", size: "34" });
     var type = el("select", { "aria-label": "event type" });
     var reason = el("select", { "aria-label": "event reason" });
-    type.appendChild(el("option", { value: "" }, "all types"));
-    ev.types.forEach(function (t, i) { type.appendChild(el("option", { value: String(i) }, t)); });
-    var perReason = ev.reasons.map(function () { return 0; });
-    rows.forEach(function (r) { perReason[r[2]]++; });
-    reason.appendChild(el("option", { value: "" }, "all reasons"));
-    ev.reasons.map(function (r, i) { return [r, i]; })
-      .sort(function (a, b) { return a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0; })
-      .forEach(function (p) { reason.appendChild(el("option", { value: String(p[1]) }, p[0] + " (" + perReason[p[1]] + ")")); });
+    var first = el("button", { type: "button" }, "« first");
     var prev = el("button", { type: "button" }, "‹ previous");
     var next = el("button", { type: "button" }, "next ›");
+    var last = el("button", { type: "button" }, "last »");
     var info = el("span", { "class": "muted" });
-    bar.append(q, type, reason, prev, next, info);
-    var table = el("table", { "class": "events" });
-    var thead = el("thead");
-    var hr = el("tr");
-    ["Time", "Type", "Reason", "Kind", "Namespace", "Name", "Message"].forEach(function (h) { hr.appendChild(el("th", null, h)); });
-    thead.appendChild(hr);
     var tbody = el("tbody");
-    table.append(thead, tbody);
-    box.append(bar, table);
     var matches = null, page = 0;
-    var lower = null;
-    function haystack(i) {
-      if (!lower) lower = new Array(rows.length);
-      var r = rows[i];
-      return lower[i] || (lower[i] = (ev.reasons[r[2]] + " " + ev.kinds[r[3]] + " " + ev.namespaces[r[4]] + "/" +
-        r[5] + " " + r[6]).toLowerCase());
+
+    function built() {
+      try {
+        if (ev.length !== n) throw new Error(ev.length + " of " + n + " events unpacked");
+        est.firstReason = n ? ev.reasons[ev.reason[0]] : null;
+        type.appendChild(el("option", { value: "" }, "all types"));
+        ev.types.forEach(function (t, i) { type.appendChild(el("option", { value: String(i) }, t)); });
+        var perReason = ev.reasons.map(function () { return 0; });
+        for (var i = 0; i < n; i++) perReason[ev.reason[i]]++;
+        reason.appendChild(el("option", { value: "" }, "all reasons"));
+        ev.reasons.map(function (r, i) { return [r, i]; })
+          .sort(function (a, b) { return a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0; })
+          .forEach(function (p) { reason.appendChild(el("option", { value: String(p[1]) }, p[0] + " (" + perReason[p[1]] + ")")); });
+        bar.append(q, type, reason, first, prev, next, last, info);
+        var table = el("table", { "class": "events" });
+        var thead = el("thead");
+        var hr = el("tr");
+        ["Time", "Type", "Reason", "Kind", "Namespace", "Name", "Message"].forEach(function (h) { hr.appendChild(el("th", null, h)); });
+        thead.appendChild(hr);
+        table.append(thead, tbody);
+        box.textContent = "";
+        box.append(bar, table);
+        var timer = null;
+        q.addEventListener("input", function () { clearTimeout(timer); timer = setTimeout(refilter, 200); });
+        type.addEventListener("change", refilter);
+        reason.addEventListener("change", refilter);
+        first.addEventListener("click", function () { page = 0; render(); });
+        prev.addEventListener("click", function () { page--; render(); });
+        next.addEventListener("click", function () { page++; render(); });
+        last.addEventListener("click", function () { page = Infinity; render(); });
+        est.ready = true;
+        render();
+      } catch (err) {
+        fail(err);
+        return;
+      }
+      settle();
+    }
+
+    // Lower-case strings of a field, made on the first text filter.
+    var lowered = {};
+    function lower(d) {
+      return lowered[d] || (lowered[d] = ev[d].map(function (s) { return s.toLowerCase(); }));
+    }
+    // The text filter looks in "reason kind namespace/name message". Text without a space or
+    // a "/" matches within one field: each distinct string of a field is tested once.
+    function textFilter(text) {
+      var lr = lower("reasons"), lk = lower("kinds"), ls = lower("namespaces"), ln = lower("names"), lm = lower("messages");
+      if (text.indexOf(" ") < 0 && text.indexOf("/") < 0) {
+        var flags = function (l) {
+          var f = new Uint8Array(l.length);
+          for (var i = 0; i < l.length; i++) f[i] = l[i].indexOf(text) >= 0 ? 1 : 0;
+          return f;
+        };
+        var fr = flags(lr), fk = flags(lk), fs = flags(ls), fn = flags(ln), fm = flags(lm);
+        return function (i) {
+          return fr[ev.reason[i]] || fk[ev.kind[i]] || fs[ev.namespace[i]] || fn[ev.name[i]] || fm[ev.message[i]];
+        };
+      }
+      return function (i) {
+        return (lr[ev.reason[i]] + " " + lk[ev.kind[i]] + " " + ls[ev.namespace[i]] + "/" + ln[ev.name[i]] +
+          " " + lm[ev.message[i]]).indexOf(text) >= 0;
+      };
     }
     function refilter() {
       var text = q.value.trim().toLowerCase(), t = type.value, re = reason.value;
       if (!text && !t && !re) { matches = null; } else {
         matches = [];
         var tn = t === "" ? -1 : +t, rn = re === "" ? -1 : +re;
-        for (var i = 0; i < rows.length; i++) {
-          var r = rows[i];
-          if (tn >= 0 && r[1] !== tn) continue;
-          if (rn >= 0 && r[2] !== rn) continue;
-          if (text && haystack(i).indexOf(text) < 0) continue;
+        var hit = text ? textFilter(text) : null;
+        for (var i = 0; i < n; i++) {
+          if (tn >= 0 && ev.type[i] !== tn) continue;
+          if (rn >= 0 && ev.reason[i] !== rn) continue;
+          if (hit && !hit(i)) continue;
           matches.push(i);
         }
       }
@@ -387,46 +527,54 @@
       render();
     }
     function render() {
-      var n = matches ? matches.length : rows.length;
-      var pages = Math.max(1, Math.ceil(n / PAGE));
-      page = Math.min(page, pages - 1);
+      var count = matches ? matches.length : n;
+      var pages = Math.max(1, Math.ceil(count / PAGE));
+      page = Math.max(0, Math.min(page, pages - 1));
       tbody.textContent = "";
       var frag = document.createDocumentFragment();
-      for (var k = page * PAGE; k < Math.min(n, (page + 1) * PAGE); k++) {
-        var r = rows[matches ? matches[k] : k];
-        var tr = el("tr", ev.types[r[1]] === "Warning" ? { "class": "warning" } : null);
-        tr.append(el("td", { "class": "time" }, hms(r[0])),
-          el("td", { "class": "type" }, ev.types[r[1]]), el("td", null, ev.reasons[r[2]]),
-          el("td", null, ev.kinds[r[3]]), el("td", null, ev.namespaces[r[4]]),
-          el("td", null, r[5]), el("td", null, r[6]));
+      for (var k = page * PAGE; k < Math.min(count, (page + 1) * PAGE); k++) {
+        var i = matches ? matches[k] : k;
+        var ty = ev.types[ev.type[i]];
+        var tr = el("tr", ty === "Warning" ? { "class": "warning" } : null);
+        tr.setAttribute("data-event", String(i + 1));
+        tr.append(el("td", { "class": "time" }, hms(ev.time[i] / 1000)),
+          el("td", { "class": "type" }, ty), el("td", null, ev.reasons[ev.reason[i]]),
+          el("td", null, ev.kinds[ev.kind[i]]), el("td", null, ev.namespaces[ev.namespace[i]]),
+          el("td", null, ev.names[ev.name[i]]), el("td", null, ev.messages[ev.message[i]]));
         frag.appendChild(tr);
       }
       tbody.appendChild(frag);
       est.rendered = tbody.children.length;
-      est.matching = n;
-      info.textContent = n + (n === 1 ? " event" : " events") + (matches ? " match" : "") +
-        " · page " + (page + 1) + " of " + pages + (ev.embedded < ev.total ? " · " + (ev.total - ev.embedded) +
+      est.matching = count;
+      est.page = page + 1;
+      est.pages = pages;
+      info.textContent = count + (count === 1 ? " event" : " events") + (matches ? " match" : "") +
+        " · page " + (page + 1) + " of " + pages + (n < head.total ? " · " + (head.total - n) +
         " later events only in events.jsonl" : "");
-      prev.disabled = page === 0;
-      next.disabled = page >= pages - 1;
+      first.disabled = prev.disabled = page === 0;
+      next.disabled = last.disabled = page >= pages - 1;
       report();
     }
-    var timer = null;
-    q.addEventListener("input", function () { clearTimeout(timer); timer = setTimeout(refilter, 200); });
-    type.addEventListener("change", refilter);
-    reason.addEventListener("change", refilter);
-    prev.addEventListener("click", function () { page--; render(); });
-    next.addEventListener("click", function () { page++; render(); });
-    render();
-    return {
-      filter: function (text, reasonName) {
-        q.value = text;
-        reason.value = reasonName == null ? "" : String(ev.reasons.indexOf(reasonName));
-        refilter();
-        return est.matching;
-      },
-      next: function () { next.click(); return page; }
+    api.filter = function (text, reasonName) {
+      q.value = text;
+      reason.value = reasonName == null ? "" : String(ev.reasons.indexOf(reasonName));
+      refilter();
+      return est.matching;
     };
+    api.next = function () { next.click(); return page; };
+    // The last page: its number and its last row (the event's number and cells).
+    api.last = function () {
+      last.click();
+      var tr = tbody.lastElementChild;
+      return {
+        page: page + 1,
+        pages: est.pages,
+        rows: est.rendered,
+        event: tr ? +tr.getAttribute("data-event") : null,
+        cells: tr ? Array.prototype.map.call(tr.children, function (td) { return td.textContent; }) : null
+      };
+    };
+    return api;
   }
 
   // With #kscale-selftest in the URL (the browser test), after drawing: zooms the first time
@@ -436,15 +584,20 @@
     var r = status.selftest = { finished: false };
     var time = charts.filter(function (c) { return c.time; });
     var step2 = function () {
-      if (events) {
-        r.eventsAll = events.filter("", null);
-        r.eventsMatchingPreempt = events.filter("preempt", null);
-        r.eventsFirstReason = events.filter("", status.events.firstReason);
-        r.eventsPage2 = events.filter("", null) > 100 ? events.next() + 1 : null;
-        events.filter("", null);
-      }
-      r.finished = true;
-      report();
+      if (!events) { r.finished = true; report(); return; }
+      events.ready(function () {
+        if (status.events.ready) {
+          r.eventsAll = events.filter("", null);
+          r.eventsMatchingPreempt = events.filter("preempt", null);
+          r.eventsMatchingSpaced = events.filter("default/", null);
+          r.eventsFirstReason = events.filter("", status.events.firstReason);
+          r.eventsPage2 = events.filter("", null) > 100 ? events.next() + 1 : null;
+          r.eventsLast = events.last();
+          events.filter("", null);
+        }
+        r.finished = true;
+        report();
+      });
     };
     if (time.length < 2) { r.zoom = "fewer than two time charts"; step2(); return; }
     var xs = time[0].u.data[0];
@@ -467,34 +620,61 @@
     }, 50);
   }
 
+  // A chart's data: JSON, or (when large) gzip-compressed JSON in base64.
+  function chartData(script) {
+    if (script.getAttribute("data-encoding") !== "gzip") {
+      return Promise.resolve().then(function () { return JSON.parse(script.textContent); });
+    }
+    if (typeof DecompressionStream === "undefined" || typeof Response === "undefined") {
+      return Promise.reject(new Error("this browser cannot unpack the chart's data (it needs " +
+        "DecompressionStream: Chromium 80, Firefox 113, Safari 16.4 or later)"));
+    }
+    return gunzipText(base64Bytes(script.textContent)).then(function (json) {
+      // The chart holds it now.
+      script.textContent = "";
+      return JSON.parse(json);
+    });
+  }
+
   function main() {
     if (typeof uPlot === "undefined") throw new Error("uPlot did not load");
-    var figs = document.querySelectorAll("figure.kchart");
-    for (var i = 0; i < figs.length; i++) {
-      var data = figs[i].querySelector("script.kchart-data");
-      try {
-        drawChart(figs[i], JSON.parse(data.textContent), i);
-      } catch (err) {
-        errors.push("chart " + (i + 1) + ": " + (err && err.stack || err));
-      }
-    }
-    markerTools();
     var events = null;
     try {
       events = eventTable();
     } catch (err) {
       errors.push("event table: " + (err && err.stack || err));
     }
-    var resizing = null;
-    window.addEventListener("resize", function () {
-      clearTimeout(resizing);
-      resizing = setTimeout(function () {
-        charts.forEach(function (c) { c.u.setSize({ width: Math.max(320, c.fig.clientWidth - 20), height: 320 }); });
-      }, 100);
+    var figs = document.querySelectorAll("figure.kchart");
+    // Every chart's data unpacked, then all drawn in order.
+    var specs = Array.prototype.map.call(figs, function (fig) {
+      return chartData(fig.querySelector("script.kchart-data"))
+        .then(function (spec) { return { spec: spec }; }, function (err) { return { err: err }; });
     });
-    status.built = true;
-    report();
-    if (location.hash === "#kscale-selftest") setTimeout(function () { selfTest(events); }, 0);
+    Promise.all(specs).then(function (list) {
+      list.forEach(function (d, i) {
+        try {
+          if (d.err) throw d.err;
+          drawChart(figs[i], d.spec, i);
+        } catch (err) {
+          errors.push("chart " + (i + 1) + ": " + (err && err.stack || err));
+        }
+      });
+      markerTools();
+      var resizing = null;
+      window.addEventListener("resize", function () {
+        clearTimeout(resizing);
+        resizing = setTimeout(function () {
+          charts.forEach(function (c) { c.u.setSize({ width: Math.max(320, c.fig.clientWidth - 20), height: 320 }); });
+        }, 100);
+      });
+      status.built = true;
+      report();
+      if (location.hash === "#kscale-selftest") setTimeout(function () { selfTest(events); }, 0);
+    }).catch(function (err) {
+      errors.push(String(err && err.stack || err));
+      status.built = true;
+      report();
+    });
   }
 
   try {

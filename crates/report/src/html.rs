@@ -1,11 +1,11 @@
 //! `report.html`: one self-contained page (inline CSS, data and scripts, nothing fetched).
 
-use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::io;
 
 use serde_json::Value;
 
+use crate::event_data::{EVENT_CHUNK, EventData};
 use crate::format::{escape_html as esc, format_hms, format_number, group_thousands};
 use crate::interactive::{
     chart_figure, page_assets, page_scripts, push_number, push_str, script_safe,
@@ -13,10 +13,11 @@ use crate::interactive::{
 use crate::render::StreamError;
 use crate::{EventRecord, RenderError, RunOutput};
 
-/// At most this many bytes of event rows are embedded in `report.html` (about 100 to 200
-/// bytes an event, so some 150,000 events); the events after them are only in
-/// `events.jsonl`, which the page says.
-pub const MAX_HTML_EVENT_BYTES: usize = 24_000_000;
+/// At most this many bytes of event data (the JSON of [`crate::event_data`]'s chunks before
+/// compression; about 45 bytes an event on the 1,000-node benchmark day, so some 4 million
+/// events) are embedded in `report.html`; the events after them are only in `events.jsonl`,
+/// which the page says. The page holds them gzip-compressed in base64, about a sixth of that.
+pub const MAX_HTML_EVENT_BYTES: usize = 200_000_000;
 
 /// Markers of one kind drawn on the charts at most (evenly picked when there are more).
 const MAX_MARKERS_PER_KIND: usize = 300;
@@ -83,48 +84,24 @@ pub fn render_html(out: &RunOutput) -> Result<String, RenderError> {
 /// Writes `report.html` (see [`render_html`]) a section or chart at a time, so the page is
 /// never whole in memory.
 pub(crate) fn write_html<W: io::Write>(out: &RunOutput, w: &mut W) -> Result<(), StreamError> {
-    write_html_with(out, &EventsPage::of(&out.events), w, &mut |i| {
+    let events = EventsPage::of(&out.events, MAX_HTML_EVENT_BYTES);
+    write_html_with(out, &events, w, &mut |i| {
         chart_figure(&out.timeseries, &out.charts[i])
     })
 }
 
-/// Strings of one field of the events (type, reason, kind, namespace), numbered in order of
-/// first appearance.
-#[derive(Debug, Default)]
-struct Interner {
-    index: HashMap<String, u32>,
-    names: Vec<String>,
-}
-
-impl Interner {
-    fn id(&mut self, s: &str) -> u32 {
-        if let Some(&i) = self.index.get(s) {
-            return i;
-        }
-        let i = self.names.len() as u32;
-        self.index.insert(s.to_owned(), i);
-        self.names.push(s.to_owned());
-        i
-    }
-}
-
 /// What the page shows of the run's events, gathered one event at a time: how many there
-/// were, how many of them warnings, the rows of the event table (as JSON, until
-/// [`MAX_HTML_EVENT_BYTES`]) and the chart markers of key events.
-#[derive(Debug, Default)]
+/// were, how many of them warnings, the event table's data (compressed as it fills, until
+/// its budget of [`MAX_HTML_EVENT_BYTES`] or the one given) and the chart markers of key
+/// events.
+#[derive(Debug)]
 pub(crate) struct EventsPage {
     /// All events.
     pub(crate) total: usize,
     /// Events of type `Warning`.
     pub(crate) warnings: usize,
-    /// Events in `rows`.
-    embedded: usize,
-    /// `[time,type,reason,kind,namespace,"name","message"],...` (the middle four numbered
-    /// in `tables`), script-safe UTF-8.
-    rows: Vec<u8>,
-    /// No more rows fit.
-    full: bool,
-    tables: [Interner; 4],
+    /// The event table's events.
+    pub(crate) data: EventData,
     /// Key events per kind in [`MARKER_KINDS`] (kubectl steps, kind 0, are not events).
     markers: [MarkerSample; MARKER_KINDS.len()],
 }
@@ -164,17 +141,36 @@ impl MarkerSample {
 }
 
 impl EventsPage {
-    /// The page's view of all the events.
-    pub(crate) fn of(events: &[EventRecord]) -> Self {
-        let mut page = EventsPage::default();
+    /// No events yet; the event table takes `budget` bytes of them at most (see
+    /// [`MAX_HTML_EVENT_BYTES`]).
+    pub(crate) fn new(budget: usize) -> Self {
+        EventsPage {
+            total: 0,
+            warnings: 0,
+            data: EventData::new(budget),
+            markers: Default::default(),
+        }
+    }
+
+    /// The page's view of all the events, [`EventsPage::finish`]ed.
+    pub(crate) fn of(events: &[EventRecord], budget: usize) -> Self {
+        let mut page = EventsPage::new(budget);
         for e in events {
             page.push(e);
         }
+        page.finish();
         page
     }
 
     /// Adds the next event.
     pub(crate) fn push(&mut self, e: &EventRecord) {
+        self.note(e);
+        self.data.push(e);
+    }
+
+    /// Counts the next event and keeps it for the chart markers if it is one, but leaves it
+    /// out of [`EventsPage::data`] (which a [`crate::RunWriter`] fills on another thread).
+    pub(crate) fn note(&mut self, e: &EventRecord) {
         self.total += 1;
         if is_warning(e) {
             self.warnings += 1;
@@ -190,62 +186,13 @@ impl EventsPage {
                 text
             });
         }
-        if self.full {
-            return;
-        }
-        // Written in place (the simulation's thread calls this for every event), taken back
-        // when it does not fit.
-        let start = self.rows.len();
-        let row = &mut self.rows;
-        if self.embedded > 0 {
-            row.push(b',');
-        }
-        row.push(b'[');
-        push_number(row, e.time);
-        for (table, s) in self
-            .tables
-            .iter_mut()
-            .zip([&e.type_, &e.reason, &o.kind, &o.namespace])
-        {
-            row.push(b',');
-            row.extend_from_slice(itoa::Buffer::new().format(table.id(s)).as_bytes());
-        }
-        row.push(b',');
-        push_script_str(row, &o.name);
-        row.push(b',');
-        push_script_str(row, &e.message);
-        row.push(b']');
-        if row.len() > MAX_HTML_EVENT_BYTES {
-            row.truncate(start);
-            self.full = true;
-            return;
-        }
-        self.embedded += 1;
     }
-}
 
-/// A JSON string safe inside `<script>` ([`script_safe`]): copied between quotes when no
-/// character needs an escape (nearly always), else escaped.
-fn push_script_str(out: &mut Vec<u8>, s: &str) {
-    // A fold without early exit, which the compiler vectorizes; 0xE2 starts U+2028/U+2029.
-    let special = s.bytes().fold(false, |acc, b| {
-        acc | (b < 0x20)
-            | (b == b'"')
-            | (b == b'\\')
-            | (b == b'<')
-            | (b == b'>')
-            | (b == b'&')
-            | (b == 0xE2)
-    });
-    if !special {
-        out.push(b'"');
-        out.extend_from_slice(s.as_bytes());
-        out.push(b'"');
-        return;
+    /// No more events: the event table's last data is compressed (waiting for what is being
+    /// compressed meanwhile). Needed before the page is written.
+    pub(crate) fn finish(&mut self) {
+        self.data.finish();
     }
-    let mut json = Vec::with_capacity(s.len() + 8);
-    push_str(&mut json, s);
-    out.extend_from_slice(script_safe(&String::from_utf8_lossy(&json)).as_bytes());
 }
 
 /// Whether events of this reason are marked on the charts (see [`markers_script`]).
@@ -620,8 +567,10 @@ fn transcript_section(h: &mut String, out: &RunOutput) {
     h.push_str("</section>\n");
 }
 
-/// The event table: the rows as JSON (`#kscale-events`), drawn by the page's script with a
-/// text filter, type and reason filters and pages.
+/// The event table: its counts as JSON (`#kscale-events`: `total`, `embedded`, `warnings`,
+/// `chunks`, `chunkEvents`, `bytes`) and its events in `script.kscale-event-chunk` elements (the
+/// chunks of [`crate::event_data`], gzip-compressed, in base64), drawn by the page's script
+/// with a text filter, type and reason filters and pages.
 fn events_section<W: io::Write>(
     h: &mut String,
     events: &EventsPage,
@@ -633,49 +582,41 @@ fn events_section<W: io::Write>(
         h.push_str("<p class=\"muted\">No events.</p>\n</section>\n");
         return Ok(());
     }
-    if events.embedded < total {
+    let embedded = events.data.embedded();
+    if embedded < total {
         let _ = writeln!(
             h,
             "<p class=\"muted\" id=\"events-cut\">This page holds the first {} of {} events (at \
-             most {} MB of them); the last {} are only in <a href=\"events.jsonl\">events.jsonl</a>.</p>",
-            group_thousands(events.embedded),
+             most {} MB of them before compression); the last {} are only in \
+             <a href=\"events.jsonl\">events.jsonl</a>.</p>",
+            group_thousands(embedded),
             group_thousands(total),
-            MAX_HTML_EVENT_BYTES / 1_000_000,
-            group_thousands(total - events.embedded)
+            format_number(events.data.budget() as f64 / 1e6),
+            group_thousands(total - embedded)
         );
     }
     h.push_str(
-        "<div class=\"kevents\" id=\"event-table\"></div>\n<noscript><p class=\"muted\">The event \
-         table needs JavaScript; every event is in <a href=\"events.jsonl\">events.jsonl</a>.</p></noscript>\n",
+        "<div class=\"kevents\" id=\"event-table\"></div>\n\
+         <noscript><p class=\"muted\">The event table needs JavaScript; every event is in \
+         <a href=\"events.jsonl\">events.jsonl</a>.</p></noscript>\n",
     );
-    let mut head = Vec::with_capacity(256);
-    let _ = write!(
+    let chunks = events.data.chunks();
+    let _ = writeln!(
         h,
-        "<script type=\"application/json\" id=\"kscale-events\">{{\"total\":{total},\"embedded\":{},\
-         \"warnings\":{}",
-        events.embedded, events.warnings
+        "<script type=\"application/json\" id=\"kscale-events\">{{\"total\":{total},\
+         \"embedded\":{embedded},\"warnings\":{},\"chunks\":{},\"chunkEvents\":{EVENT_CHUNK},\
+         \"bytes\":{}}}</script>",
+        events.warnings,
+        chunks.len(),
+        events.data.bytes(),
     );
-    for (name, table) in ["types", "reasons", "kinds", "namespaces"]
-        .iter()
-        .zip(&events.tables)
-    {
-        head.clear();
-        head.extend_from_slice(b",\"");
-        head.extend_from_slice(name.as_bytes());
-        head.extend_from_slice(b"\":[");
-        for (i, s) in table.names.iter().enumerate() {
-            if i > 0 {
-                head.push(b',');
-            }
-            push_str(&mut head, s);
-        }
-        head.push(b']');
-        h.push_str(&script_safe(&String::from_utf8_lossy(&head)));
+    for chunk in chunks {
+        h.push_str("<script type=\"application/octet-stream\" class=\"kscale-event-chunk\">");
+        flush(h, w)?;
+        w.write_all(chunk.as_bytes())?;
+        h.push_str("</script>\n");
     }
-    h.push_str(",\"rows\":[");
-    flush(h, w)?;
-    w.write_all(&events.rows)?;
-    h.push_str("]}</script>\n</section>\n");
+    h.push_str("</section>\n");
     Ok(())
 }
 
@@ -707,19 +648,5 @@ mod tests {
         let mut few = MarkerSample::default();
         (0..10).for_each(|i| few.keep(i as f64, String::new));
         assert_eq!(few.kept.len(), 10);
-    }
-    use proptest::prelude::*;
-
-    proptest! {
-        #[test]
-        fn event_strings_are_serde_json_made_script_safe(
-            s in prop_oneof![any::<String>(), "[a-z0-9 /<>&\"\\\\\n\u{2028}\u{2029}…é-]{0,30}"],
-        ) {
-            let mut fast = Vec::new();
-            push_script_str(&mut fast, &s);
-            let reference = script_safe(&serde_json::to_string(&s).unwrap());
-            prop_assert_eq!(String::from_utf8(fast).unwrap(), reference.clone());
-            prop_assert_eq!(serde_json::from_str::<String>(&reference).unwrap(), s);
-        }
     }
 }

@@ -10,6 +10,7 @@
 mod chart;
 mod columns;
 mod error;
+mod event_data;
 mod format;
 mod html;
 mod interactive;
@@ -24,7 +25,9 @@ mod write;
 pub use error::{RenderError, ReportError, ReportErrorKind};
 pub use format::{format_hms, format_number};
 pub use html::{MAX_HTML_EVENT_BYTES, is_marker_reason, markers_script, render_html};
-pub use interactive::{MAX_CHART_OBJECTS, SHOWN_OBJECTS, chart_figure, page_assets, page_scripts};
+pub use interactive::{
+    MAX_CHART_OBJECTS, PACK_CHART_BYTES, SHOWN_OBJECTS, chart_figure, page_assets, page_scripts,
+};
 pub use openmetrics::timeseries_to_openmetrics;
 pub use render::{
     render_events_jsonl, render_summary_json, render_timeseries_csv, render_transcript_jsonl,

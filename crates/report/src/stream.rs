@@ -6,30 +6,32 @@ use std::path::Path;
 use std::sync::mpsc::{Receiver, Sender, SyncSender, channel, sync_channel};
 use std::thread::JoinHandle;
 
+use crate::event_data::EventData;
 use crate::html::EventsPage;
 use crate::interactive::{Busyness, SHOWN_OBJECTS, embedded_series, rank_objects};
 use crate::render::{StreamError, write_events_jsonl};
 use crate::spill::{SPILL_FILE, SpillReader, SpillWriter};
-use crate::write::{Spilled, Started, WriteOptions, first_failure, io_err, write_files_ranked};
+use crate::write::{Events, Spilled, Started, WriteOptions, io_err, write_files_ranked};
 use crate::{ChartSpec, EventRecord, ReportError, ReportErrorKind, RunOutput, TimeSeries};
 use std::collections::{BTreeSet, HashMap};
 
 /// Batches of events queued for the writer thread at most (the producer waits beyond).
 const QUEUED_BATCHES: usize = 4;
 
-/// A writer thread's result: done, or the failing file and why.
-type Written = Result<(), (&'static str, ReportErrorKind)>;
+/// A writer thread's result: the event table's data, or the failing file and why.
+type Written = Result<EventData, (&'static str, ReportErrorKind)>;
 
 /// A run directory written as the run goes on: [`RunWriter::events`] hands over batches of
-/// events, in order, which a thread of its own renders into `events.jsonl` meanwhile;
+/// events, in order, which a thread of its own renders into `events.jsonl` and encodes for
+/// `report.html`'s event table meanwhile (compressed on a third thread);
 /// [`RunWriter::finish`] writes the other files (as [`crate::write_outputs`] does) and moves
 /// the directory into place.
 ///
 /// The files are byte for byte those [`crate::write_outputs`] writes for the same run (all the
 /// events in `out.events`), however the events were split into batches. The writer keeps
-/// only what `report.html` shows of them (their count, the warnings' count, the event
-/// table's rows up to [`crate::MAX_HTML_EVENT_BYTES`] and the key events marked on the
-/// charts): each written batch goes back to the caller's thread, which drops
+/// only what `report.html` shows of them (their count, the warnings' count and the key events
+/// marked on the charts, kept on the caller's thread; the event table's data up to
+/// [`crate::MAX_HTML_EVENT_BYTES`], compressed as it fills): each written batch goes back to the caller's thread, which drops
 /// its events and records the next ones in it, so the events in memory are a few batches
 /// whatever the length of the run, and their strings are freed by the thread that allocated
 /// them (whose allocator reuses that memory for the next events).
@@ -44,7 +46,8 @@ pub struct RunWriter {
     /// Written batches back from the writer thread, for [`RunWriter::events`] to empty and
     /// hand out.
     spare: Receiver<Vec<EventRecord>>,
-    /// What the page shows of the events handed over so far.
+    /// What the page shows of the events handed over so far (but the event table's data,
+    /// which the writer thread encodes and hands back when it ends).
     page: EventsPage,
     /// Time-series rows handed over by [`RunWriter::samples`]; `None` before the first.
     spill: Option<SpillWriter>,
@@ -61,28 +64,30 @@ impl RunWriter {
     pub fn start_with(dir: &Path, options: WriteOptions) -> Result<Self, ReportError> {
         let started = Started::start(dir, options)?;
         let path = started.staging.path.join("events.jsonl");
-        Self::with_thread(started, path, dir)
+        Self::with_thread(started, path, dir, options.event_budget())
     }
 
     /// A writer over `started` (for the target `dir`) whose thread writes the events to
-    /// `path`.
+    /// `path` (and encodes `event_budget` bytes of them at most for the page).
     fn with_thread(
         started: Started,
         path: std::path::PathBuf,
         dir: &Path,
+        event_budget: usize,
     ) -> Result<Self, ReportError> {
         let (tx, rx) = sync_channel(QUEUED_BATCHES);
         let (spare_tx, spare) = channel();
+        let data = EventData::new(event_budget);
         let thread = std::thread::Builder::new()
             .name("kscale-events".to_owned())
-            .spawn(move || write_events(&path, rx, spare_tx))
+            .spawn(move || write_events(&path, rx, spare_tx, data))
             .map_err(|e| started.fail(io_err("start a thread for", dir, e)))?;
         Ok(RunWriter {
             started,
             tx: Some(tx),
             thread: Some(thread),
             spare,
-            page: EventsPage::default(),
+            page: EventsPage::new(event_budget),
             spill: None,
         })
     }
@@ -97,7 +102,7 @@ impl RunWriter {
             return Ok(batch);
         }
         for e in &batch {
-            self.page.push(e);
+            self.page.note(e);
         }
         let sent = self.tx.as_ref().is_some_and(|tx| tx.send(batch).is_ok());
         if sent {
@@ -170,22 +175,30 @@ impl RunWriter {
 
     /// Writes the other files of `out` and moves the run directory into place. The events
     /// still in `out.events` are written after those handed over (`out.events` is left
-    /// empty). On failure the error of the first failing file in
-    /// [`crate::OUTPUT_FILES`] order is returned.
+    /// empty). On failure the error of `events.jsonl` if writing it failed, else that of the
+    /// first failing file in [`crate::OUTPUT_FILES`] order, is returned.
     pub fn finish(self, out: &mut RunOutput) -> Result<(), ReportError> {
         self.finish_with(out, Spilled::No)
     }
 
     fn finish_with(mut self, out: &mut RunOutput, spilled: Spilled<'_>) -> Result<(), ReportError> {
         self.events(std::mem::take(&mut out.events))?;
-        // The thread ends once it has written what it was handed.
+        // The thread ends once it has written what it was handed (a few batches at most).
         self.tx = None;
-        let rest = write_files_ranked(&self.started.staging.path, out, Some(&self.page), spilled);
-        let events = match self.thread.is_some().then(|| self.join()) {
-            Some(r) => r,
-            None => Err(("events.jsonl", stopped(&self.started.staging.path))),
+        let data = match self.thread.is_some().then(|| self.join()) {
+            Some(Ok(data)) => data,
+            Some(Err((_, kind))) => return Err(self.started.fail(kind)),
+            None => return Err(self.started.fail(stopped(&self.started.staging.path))),
         };
-        first_failure(rest, events).map_err(|(_, kind)| self.started.fail(kind))?;
+        self.page.data = data;
+        self.page.finish();
+        write_files_ranked(
+            &self.started.staging.path,
+            out,
+            Events::Streamed(&self.page),
+            spilled,
+        )
+        .map_err(|(_, kind)| self.started.fail(kind))?;
         // The spill file is not an output.
         if let Spilled::Rows { path, .. } = spilled {
             fs::remove_file(path).map_err(|e| self.started.fail(io_err("remove", path, e)))?;
@@ -285,17 +298,22 @@ fn stopped(staging: &Path) -> ReportErrorKind {
     )
 }
 
-/// The writer thread: renders each batch into `path` until the channel closes, sending the
-/// written batches back on `spare` (their events are dropped there).
+/// The writer thread: renders each batch into `path` and adds it to the page's `data` until
+/// the channel closes, sending the written batches back on `spare` (their events are dropped
+/// there); returns `data`.
 fn write_events(
     path: &Path,
     rx: Receiver<Vec<EventRecord>>,
     spare: Sender<Vec<EventRecord>>,
+    mut data: EventData,
 ) -> Written {
     let file = "events.jsonl";
     let io_fail = |e| (file, io_err("write", path, e));
     let mut w = BufWriter::with_capacity(1 << 16, fs::File::create(path).map_err(io_fail)?);
     for batch in rx {
+        for e in &batch {
+            data.push(e);
+        }
         match write_events_jsonl(&batch, &mut w) {
             Ok(()) => {}
             Err(StreamError::Render(error)) => {
@@ -306,7 +324,8 @@ fn write_events(
         // Gone only when the writer is: then the batch is freed here.
         let _ = spare.send(batch);
     }
-    w.flush().map_err(io_fail)
+    w.flush().map_err(io_fail)?;
+    Ok(data)
 }
 
 #[cfg(test)]
@@ -332,7 +351,13 @@ mod tests {
     /// A writer whose thread cannot create `events.jsonl` (its folder is missing).
     fn failing(dir: &Path, missing: &Path) -> RunWriter {
         let started = Started::start(dir, WriteOptions::default()).unwrap();
-        RunWriter::with_thread(started, missing.join("events.jsonl"), dir).unwrap()
+        RunWriter::with_thread(
+            started,
+            missing.join("events.jsonl"),
+            dir,
+            crate::MAX_HTML_EVENT_BYTES,
+        )
+        .unwrap()
     }
 
     fn output() -> RunOutput {

@@ -34,6 +34,17 @@ pub struct WriteOptions {
     /// holds is deleted once the new run is in place. A symbolic link or a plain file is still
     /// refused.
     pub force: bool,
+    /// The budget of `report.html`'s event table: bytes of event data before compression
+    /// (`None`: [`crate::MAX_HTML_EVENT_BYTES`]); the events beyond it are only in
+    /// `events.jsonl`.
+    pub html_event_bytes: Option<usize>,
+}
+
+impl WriteOptions {
+    /// [`WriteOptions::html_event_bytes`] or its default.
+    pub(crate) fn event_budget(&self) -> usize {
+        self.html_event_bytes.unwrap_or(crate::MAX_HTML_EVENT_BYTES)
+    }
 }
 
 /// The files of a run directory, in the order they are written (besides [`MARKER`]).
@@ -73,7 +84,7 @@ pub fn write_outputs_with(
         dir: dir.to_path_buf(),
         kind,
     };
-    write_files(&started.staging.path, out, None).map_err(fail)?;
+    write_files(&started.staging.path, out, options.event_budget()).map_err(fail)?;
     started.install()
 }
 
@@ -178,15 +189,24 @@ pub(crate) fn io_err(op: impl Into<String>, path: &Path, error: io::Error) -> Re
 /// ever whole in memory): this thread writes `summary.json`, `transcript.jsonl` and
 /// `report.html`, a second one `events.jsonl` and `timeseries.csv` and then helps render the
 /// report's charts (each chart's data is the same whichever thread renders it; the page takes them
-/// in order). With `streamed`, `events.jsonl` is already written (by [`crate::RunWriter`]) and
-/// the page shows these events instead of `out.events`. On failure the error of the first
-/// failing file in [`OUTPUT_FILES`] order is returned.
+/// in order). The page's event table takes `event_budget` bytes of the events at most (see
+/// [`crate::MAX_HTML_EVENT_BYTES`]). On failure the error of the first failing file in
+/// [`OUTPUT_FILES`] order is returned.
 pub(crate) fn write_files(
     staging: &Path,
     out: &RunOutput,
-    streamed: Option<&EventsPage>,
+    event_budget: usize,
 ) -> Result<(), ReportErrorKind> {
-    write_files_ranked(staging, out, streamed, Spilled::No).map_err(|(_, e)| e)
+    write_files_ranked(staging, out, Events::Held(event_budget), Spilled::No).map_err(|(_, e)| e)
+}
+
+/// Where the events come from.
+pub(crate) enum Events<'a> {
+    /// `out.events` (all of them), the page's event table taking this many bytes at most.
+    Held(usize),
+    /// Already written into `events.jsonl` (by [`crate::RunWriter`]); the page shows these
+    /// ([`EventsPage::finish`]ed), not `out.events`.
+    Streamed(&'a EventsPage),
 }
 
 /// Where the rows of `timeseries.csv` come from.
@@ -209,23 +229,23 @@ pub(crate) enum Spilled<'a> {
 pub(crate) fn write_files_ranked(
     staging: &Path,
     out: &RunOutput,
-    streamed: Option<&EventsPage>,
+    events: Events<'_>,
     spilled: Spilled<'_>,
 ) -> Result<(), (&'static str, ReportErrorKind)> {
     let pool = ChartPool::new(out);
     let own;
-    let events = match streamed {
-        Some(page) => page,
-        None => {
-            own = EventsPage::of(&out.events);
-            &own
+    let (events, streamed) = match events {
+        Events::Streamed(page) => (page, true),
+        Events::Held(budget) => {
+            own = EventsPage::of(&out.events, budget);
+            (&own, false)
         }
     };
     let (mine, theirs) = std::thread::scope(|s| {
         let helper = s.spawn(|| {
             let _gone = HelperGone(&pool);
             let written = (|| {
-                if streamed.is_none() {
+                if !streamed {
                     write_file(staging, "events.jsonl", |w| {
                         write_events_jsonl(&out.events, w)
                     })?;
@@ -730,7 +750,15 @@ mod tests {
             fs::read_to_string(mine.join("report.html")).unwrap(),
             "my own report"
         );
-        write_outputs_with(&mine, &empty_output(), WriteOptions { force: true }).unwrap();
+        write_outputs_with(
+            &mine,
+            &empty_output(),
+            WriteOptions {
+                force: true,
+                ..Default::default()
+            },
+        )
+        .unwrap();
         assert!(mine.join(MARKER).is_file());
         assert_ne!(
             fs::read_to_string(mine.join("report.html")).unwrap(),

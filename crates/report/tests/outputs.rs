@@ -5,7 +5,8 @@ use std::path::Path;
 
 use kscale_report::{
     ChartSpec, EventRecord, InvolvedObject, MARKER, MAX_HTML_EVENT_BYTES, OUTPUT_FILES,
-    ReportErrorKind, RunOutput, RunWriter, TimeSeries, TranscriptEntry, write_outputs,
+    ReportErrorKind, RunOutput, RunWriter, TimeSeries, TranscriptEntry, WriteOptions,
+    write_outputs, write_outputs_with,
 };
 use serde_json::json;
 
@@ -104,6 +105,98 @@ fn read(dir: &Path, file: &str) -> String {
     fs::read_to_string(dir.join(file)).unwrap()
 }
 
+/// Chart `i` of a page: its data, as JSON or compressed.
+fn page_chart(html: &str, i: usize) -> serde_json::Value {
+    let script = html.split("<figure class=\"kchart\"").nth(i + 1).unwrap();
+    let script = &script[script.find("<script").unwrap()..script.find("</script>").unwrap()];
+    let (open, data) = script.split_once('>').unwrap();
+    if open.contains("data-encoding=\"gzip\"") {
+        serde_json::from_str(&gunzip_base64(data)).unwrap()
+    } else {
+        assert!(open.contains("type=\"application/json\""), "{open}");
+        serde_json::from_str(data).unwrap()
+    }
+}
+
+/// Base64 text of gzip-compressed UTF-8, unpacked.
+fn gunzip_base64(text: &str) -> String {
+    use base64::Engine as _;
+    use std::io::Read as _;
+    let packed = base64::engine::general_purpose::STANDARD
+        .decode(text)
+        .unwrap();
+    let mut out = String::new();
+    flate2::read::GzDecoder::new(&packed[..])
+        .read_to_string(&mut out)
+        .unwrap();
+    out
+}
+
+/// The event table of a page: its counts (`#kscale-events`) and its events unpacked from the
+/// compressed chunks, each as `[time_s, type, reason, kind, namespace, name, message]`
+/// (as the page's script decodes them).
+fn page_events(html: &str) -> (serde_json::Value, Vec<serde_json::Value>) {
+    let head = html.split("id=\"kscale-events\">").nth(1).unwrap();
+    let head: serde_json::Value =
+        serde_json::from_str(&head[..head.find("</script>").unwrap()]).unwrap();
+    let mut dicts: Vec<Vec<String>> = vec![Vec::new(); 6];
+    let mut rows = Vec::new();
+    let opening = "<script type=\"application/octet-stream\" class=\"kscale-event-chunk\">";
+    let chunks: Vec<&str> = html
+        .split(opening)
+        .skip(1)
+        .map(|c| &c[..c.find("</script>").unwrap()])
+        .collect();
+    assert_eq!(head["chunks"], chunks.len());
+    for chunk in chunks {
+        let json = gunzip_base64(chunk);
+        let c: serde_json::Value = serde_json::from_str(&json).unwrap();
+        let times = c["time"].as_array().unwrap();
+        // Each chunk has dictionaries of its own.
+        dicts.iter_mut().for_each(Vec::clear);
+        let mut seen = [0u64; 6];
+        for (k, name) in [
+            "types",
+            "reasons",
+            "kinds",
+            "namespaces",
+            "names",
+            "messages",
+        ]
+        .iter()
+        .enumerate()
+        {
+            for s in c[name].as_array().unwrap() {
+                dicts[k].push(s.as_str().unwrap().to_owned());
+            }
+        }
+        let mut ms = 0;
+        for (j, t) in times.iter().enumerate() {
+            ms = if j == 0 { 0 } else { ms } + t.as_i64().unwrap();
+            let mut row = vec![json!(ms as f64 / 1000.0)];
+            for (k, col) in ["type", "reason", "kind", "namespace", "name", "message"]
+                .iter()
+                .enumerate()
+            {
+                let v = c[col][j].as_u64().unwrap();
+                let id = if k >= 4 {
+                    let id = seen[k] - v;
+                    if v == 0 {
+                        seen[k] += 1;
+                    }
+                    id
+                } else {
+                    v
+                };
+                row.push(json!(dicts[k][id as usize]));
+            }
+            rows.push(json!(row));
+        }
+    }
+    assert_eq!(head["embedded"], rows.len());
+    (head, rows)
+}
+
 /// Names in `parent` that look like our staging or aside directories.
 fn leftovers(parent: &Path) -> Vec<String> {
     fs::read_dir(parent)
@@ -192,17 +285,18 @@ fn html_is_self_contained_and_escaped() {
     assert!(html.starts_with("<!DOCTYPE html>"));
     assert!(html.contains("<h1>burst &lt;scale&gt; &amp; &quot;drain&quot;</h1>"));
     assert!(!html.contains("<scale>") && !html.contains("<script>alert"));
-    // Data is embedded as JSON with `<`, `>` and `&` escaped: nothing can close a script.
-    assert!(html.contains("\\u003cscript\\u003ealert(1)\\u003c/script\\u003e"));
+    // Data is embedded as JSON with `<`, `>` and `&` escaped, or compressed in base64:
+    // nothing can close a script.
     assert_eq!(
         html.matches("<script type=\"application/json\" class=\"kchart-data\">")
             .count(),
         2
     );
     assert_eq!(html.matches("<figure class=\"kchart\"").count(), 2);
-    // Our scripts only: markers, events, the error recorder, uPlot and the page's script.
-    assert_eq!(html.matches("<script").count(), 2 + 2 + 3);
-    assert_eq!(html.matches("</script>").count(), 2 + 2 + 3);
+    // Our scripts only: charts, markers, the events (counts and a chunk), the error recorder,
+    // uPlot and the page's script.
+    assert_eq!(html.matches("<script").count(), 2 + 3 + 3);
+    assert_eq!(html.matches("</script>").count(), 2 + 3 + 3);
     assert!(html.contains("uPlot"), "the charting library is inline");
     for name in [
         "\"nodes\"",
@@ -221,13 +315,33 @@ fn html_is_self_contained_and_escaped() {
     assert!(html.contains("\"data\":[0.25,0.3,0.666667,0.0000001]"));
     // Markers: both kubectl steps.
     assert!(html.contains("[300,0,\"$ kubectl get pod missing (exit code 1)\"]"));
-    // Events: all of them, the strings numbered.
-    assert!(
-        html.contains(
-            "\"total\":2,\"embedded\":2,\"warnings\":1,\"types\":[\"Normal\",\"Warning\"]"
-        )
+    // Events: all of them, compressed (their text is not in the page as it is).
+    assert!(html.contains("\"total\":2,\"embedded\":2,\"warnings\":1,\"chunks\":1,"));
+    assert!(!html.contains("web-2"));
+    let (_, rows) = page_events(&html);
+    assert_eq!(
+        rows,
+        [
+            json!([
+                0.0,
+                "Normal",
+                "Scheduled",
+                "Pod",
+                "default",
+                "web-1",
+                "Successfully assigned default/web-1 to node-a"
+            ]),
+            json!([
+                65.5,
+                "Warning",
+                "FailedScheduling",
+                "Pod",
+                "default",
+                "web-2",
+                "0/3 nodes are available: 3 Insufficient cpu. <script>alert(1)</script>"
+            ]),
+        ]
     );
-    assert!(html.contains("[65.5,1,1,0,0,\"web-2\",\"0/3 nodes are available"));
 
     // Self-contained: nothing fetched (uPlot's own code names no URL to load).
     assert!(!html.contains("<link") && !html.contains("<img") && !html.contains(" src="));
@@ -248,8 +362,20 @@ fn html_is_self_contained_and_escaped() {
 #[test]
 fn many_events_are_all_in_the_table_and_long_series_downsampled() {
     let mut out = sample();
-    out.events = (0..2345)
-        .map(|i| event(i as f64, "Normal", "Scheduled", &format!("p-{i}"), "ok"))
+    // More than one chunk of events (32,768 each), times in milliseconds, strings repeated
+    // near and far.
+    let n = 40_000;
+    out.events = (0..n)
+        .map(|i| {
+            let (type_, reason) = match i % 7 {
+                0 => ("Warning", "FailedScheduling"),
+                1 | 2 => ("Normal", "Scheduled"),
+                _ => ("Normal", "Started"),
+            };
+            let name = format!("p-{}", i % 3000);
+            let message = format!("message {} of {}", i % 777, name);
+            event(i as f64 * 0.125 + 3.5, type_, reason, &name, &message)
+        })
         .collect();
     out.timeseries.rows = (0..20_000)
         .map(|i| {
@@ -266,14 +392,32 @@ fn many_events_are_all_in_the_table_and_long_series_downsampled() {
     let dir = tmp.path().join("run");
     write_outputs(&dir, &out).unwrap();
     let html = read(&dir, "report.html");
-    // Every event is in the page's table (they fit).
-    assert!(html.contains("\"total\":2345,\"embedded\":2345,"));
-    assert!(html.contains("\"p-2344\"") && !html.contains("events-cut"));
-    // 20,000 samples drawn as 2,000 buckets' minimum and maximum: the spike survives.
-    assert!(html.contains("\"rows\":20000,"));
-    let chart = html.split("class=\"kchart-data\">").nth(1).unwrap();
-    let chart: serde_json::Value =
-        serde_json::from_str(&chart[..chart.find("</script>").unwrap()]).unwrap();
+    // Every event is in the page's table, as it was.
+    assert!(html.contains("\"total\":40000,\"embedded\":40000,\"warnings\":5715,\"chunks\":2,"));
+    assert!(!html.contains("events-cut"));
+    let (_, rows) = page_events(&html);
+    for (row, e) in rows.iter().zip(&out.events) {
+        let o = &e.involved_object;
+        assert_eq!(
+            row,
+            &json!([
+                e.time,
+                e.type_,
+                e.reason,
+                o.kind,
+                o.namespace,
+                o.name,
+                e.message
+            ])
+        );
+    }
+    // 20,000 samples drawn as 2,000 buckets' minimum and maximum: the spike survives. The
+    // chart's data is large enough to be compressed.
+    assert!(html.contains(
+        "<script type=\"application/octet-stream\" data-encoding=\"gzip\" class=\"kchart-data\">"
+    ));
+    let chart = page_chart(&html, 0);
+    assert_eq!(chart["rows"], 20000);
     assert_eq!(chart["x"].as_array().unwrap().len(), 4000);
     assert!(
         chart["series"][1]["data"]
@@ -281,38 +425,75 @@ fn many_events_are_all_in_the_table_and_long_series_downsampled() {
             .unwrap()
             .contains(&json!(999))
     );
-    assert!(html.len() < 2_000_000, "report size {}", html.len());
-    assert_eq!(read(&dir, "events.jsonl").lines().count(), 2345);
+    assert!(html.len() < 1_000_000, "report size {}", html.len());
+    assert_eq!(read(&dir, "events.jsonl").lines().count(), n);
     assert_eq!(read(&dir, "timeseries.csv").lines().count(), 20_001);
 }
 
 #[test]
 fn events_beyond_the_page_budget_are_counted_and_said() {
+    // The default budget holds a 1,000-node benchmark day's 463,852 events (some 21 MB).
+    const { assert!(MAX_HTML_EVENT_BYTES >= 100_000_000) };
     let mut out = sample();
-    let long = "x".repeat(990);
-    let n = MAX_HTML_EVENT_BYTES / 1000 + 500;
+    let long = "x".repeat(90);
+    let n = 3000;
     out.events = (0..n)
         .map(|i| {
-            let reason = if i % 1000 == 0 {
+            let reason = if i % 100 == 0 {
                 "Preempted"
             } else {
                 "Scheduled"
             };
-            event(i as f64, "Normal", reason, &format!("p-{i}"), &long)
+            event(
+                i as f64,
+                "Normal",
+                reason,
+                &format!("p-{i}"),
+                &format!("{i} {long}"),
+            )
         })
         .collect();
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("run");
-    write_outputs(&dir, &out).unwrap();
+    let budget = 100_000;
+    let options = WriteOptions {
+        html_event_bytes: Some(budget),
+        ..WriteOptions::default()
+    };
+    write_outputs_with(&dir, &out, options).unwrap();
     let html = read(&dir, "report.html");
-    let embedded = html.matches(&long).count();
-    assert!(embedded < n && embedded > n - 2000, "{embedded} of {n}");
+    let (head, rows) = page_events(&html);
+    let embedded = rows.len();
+    // Some 120 bytes an event: the budget holds some 800 of them, the first ones.
+    assert!(embedded > 700 && embedded < 900, "{embedded} of {n}");
+    let bytes = head["bytes"].as_u64().unwrap() as usize;
+    assert!(bytes <= budget && bytes > budget - 200, "{bytes}");
+    assert_eq!(rows.last().unwrap()[6], format!("{} {long}", embedded - 1));
     assert!(html.contains(&format!("\"total\":{n},\"embedded\":{embedded},")));
     assert!(html.contains("id=\"events-cut\""));
-    assert!(html.contains(&format!("the last {} are only in", n - embedded)));
-    assert!(html.len() < MAX_HTML_EVENT_BYTES + 1_000_000);
+    let cut = &html[html.find("id=\"events-cut\"").unwrap()..];
+    assert!(
+        cut.starts_with(&format!(
+            "id=\"events-cut\">This page holds the first {embedded} of 3,000 events (at most 0.1 MB \
+             of them before compression); the last {},{:03} are only in",
+            (n - embedded) / 1000,
+            (n - embedded) % 1000
+        )),
+        "{}",
+        &cut[..300]
+    );
+    assert!(html.len() < 200_000, "{}", html.len());
     // Key events are marked on the charts whether or not their row fits.
-    assert!(html.contains(&format!("Preempted Pod/p-{}", n / 1000 * 1000)));
+    assert!(html.contains(&format!("Preempted Pod/p-{}", (n - 1) / 100 * 100)));
+    // The same with the events streamed.
+    let streamed = tmp.path().join("streamed");
+    let mut w = RunWriter::start_with(&streamed, options).unwrap();
+    let mut rest = out.clone();
+    for _ in 0..3 {
+        w.events(rest.events.drain(..1000).collect()).unwrap();
+    }
+    w.finish(&mut rest).unwrap();
+    assert_eq!(snapshot(&streamed), snapshot(&dir));
 }
 
 #[test]
@@ -480,7 +661,7 @@ fn with_events(n: usize) -> RunOutput {
 #[test]
 fn streamed_events_give_the_same_files() {
     let tmp = tempfile::tempdir().unwrap();
-    for n in [0, 2, 2345] {
+    for n in [0, 2, 40_000] {
         let out = with_events(n);
         let whole = tmp.path().join(format!("whole-{n}"));
         write_outputs(&whole, &out).unwrap();
