@@ -1,23 +1,25 @@
-//! The fast subset of the calibration suite (`calibration/run.sh` runs all of it): one
-//! scenario on the twin and on a real control plane, compared with `kscale diff`. Every
-//! decision must match one to one within 15 s — here the real kube-scheduler's choice of
-//! the victim whose eviction violates no PodDisruptionBudget.
+//! The fast subset of the calibration suite (`calibration/run.sh` runs all of it): scenarios
+//! on the twin and on a real control plane, compared with `kscale diff`. Every decision must
+//! match one to one within 15 s — here the real kube-scheduler's choice of the victim whose
+//! eviction violates no PodDisruptionBudget, and Karpenter's consolidation over the real
+//! cluster's nodes and pods (the two tests run side by side, each with its control plane).
 //!
 //! Needs `KSCALE_CONTROLPLANE_BIN` (`.ci/run` sets it); skipped with a message without it.
 
 mod common;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use serde_json::Value;
 
 use common::{kscale, real_bin, run_cluster, text};
 
-#[test]
-fn preemption_with_a_pdb_decides_as_the_real_control_plane() {
-    let Some(bin) = real_bin("preemption_with_a_pdb_decides_as_the_real_control_plane") else {
-        return;
-    };
+/// Runs a calibration scenario on the twin and on the real control plane and compares them:
+/// (the `kscale diff` output, diff.json, the twin's and the cluster's summary.json).
+fn twin_and_cluster(bin: &Path, name: &str) -> (Output, Value, Value, Value) {
     let scenario = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../calibration/preemption-pdb.yaml")
+        .join(format!("../../calibration/{name}.yaml"))
         .canonicalize()
         .unwrap();
     let tmp = tempfile::tempdir().unwrap();
@@ -29,7 +31,7 @@ fn preemption_with_a_pdb_decides_as_the_real_control_plane() {
         .output()
         .unwrap();
     assert_eq!(run.status.code(), Some(0), "{}", text(&run));
-    let run = run_cluster(&bin, &scenario, &cluster);
+    let run = run_cluster(bin, &scenario, &cluster);
     assert_eq!(run.status.code(), Some(0), "{}", text(&run));
     let diff = kscale()
         .args(["diff"])
@@ -40,9 +42,23 @@ fn preemption_with_a_pdb_decides_as_the_real_control_plane() {
         .output()
         .unwrap();
     assert!(matches!(diff.status.code(), Some(0 | 1)), "{}", text(&diff));
-    let d: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(tmp.path().join("diff/diff.json")).unwrap())
-            .unwrap();
+    let json = |p: PathBuf| -> Value {
+        serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
+    };
+    (
+        diff,
+        json(tmp.path().join("diff/diff.json")),
+        json(twin.join("summary.json")),
+        json(cluster.join("summary.json")),
+    )
+}
+
+#[test]
+fn preemption_with_a_pdb_decides_as_the_real_control_plane() {
+    let Some(bin) = real_bin("preemption_with_a_pdb_decides_as_the_real_control_plane") else {
+        return;
+    };
+    let (diff, d, _, _) = twin_and_cluster(&bin, "preemption-pdb");
     for c in [
         "rescales",
         "scaleUps",
@@ -69,4 +85,31 @@ fn preemption_with_a_pdb_decides_as_the_real_control_plane() {
             .contains("default/open"),
         "{preempted}"
     );
+}
+
+/// Karpenter's disruption live: the same replacements and deletions, with the same pods
+/// evicted, as the twin's (the decisions are kscale's own, over the real cluster's state).
+#[test]
+fn karpenter_consolidation_decides_as_in_the_twin() {
+    let Some(bin) = real_bin("karpenter_consolidation_decides_as_in_the_twin") else {
+        return;
+    };
+    let (diff, d, twin, cluster) = twin_and_cluster(&bin, "karpenter-consolidation");
+    for c in ["nodeLaunches", "nodeRemovals", "evictions", "rescales"] {
+        assert_eq!(d["categories"][c]["equal"], true, "{c}: {}", text(&diff));
+    }
+    let commands = &cluster["karpenter"]["commands"];
+    assert_eq!(commands, &twin["karpenter"]["commands"], "{cluster:#}");
+    // Two replacements and a deletion.
+    assert_eq!(commands["byDecision"]["replace"], 2, "{commands}");
+    assert_eq!(commands["byDecision"]["delete"], 1, "{commands}");
+    let kinds = |s: &Value| -> Vec<(String, String)> {
+        s["karpenter"]["decisions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| (x["decision"].to_string(), x["replacement"].to_string()))
+            .collect()
+    };
+    assert_eq!(kinds(&cluster), kinds(&twin));
 }

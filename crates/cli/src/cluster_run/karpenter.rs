@@ -9,8 +9,11 @@
 //! NodePool / Provisioner and the cheapest offering; pods planned onto a launched NodeClaim
 //! are nominated to it and not planned again until its node registered. Karpenter's CRDs are
 //! installed (schemaless) so the manifests' NodePools, Provisioners and node classes can be
-//! created. Not live yet: disruption (consolidation, expiry, drift), insufficient-capacity
-//! fallbacks, spot interruptions.
+//! created. NodePools' disruption (emptiness, multi- and single-node consolidation under their
+//! budgets) is the [`disruption`] module. Not live yet: v1alpha5 Provisioners' emptiness and
+//! consolidation, expiry, drift, insufficient-capacity fallbacks, spot interruptions.
+
+mod disruption;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -108,6 +111,8 @@ struct Claim {
     ip: String,
     config: PoolConfig,
     offering: Offering,
+    /// Requests planned onto it.
+    planned: Resources,
     ready_at: u64,
 }
 
@@ -123,6 +128,12 @@ pub struct LiveKarpenter {
     seq: u64,
     /// Claims launched so far.
     pub launched: u64,
+    /// Registered node → its NodeClaim's name.
+    claims: BTreeMap<String, String>,
+    /// The scenario's start on the Unix clock (budgets' schedules read it, as in the twin).
+    start_unix_ms: i64,
+    /// NodePool disruption.
+    disruption: disruption::Disruption,
 }
 
 fn dynamic(
@@ -169,7 +180,15 @@ impl LiveKarpenter {
             nominated: BTreeMap::new(),
             seq: 0,
             launched: 0,
+            claims: BTreeMap::new(),
+            start_unix_ms: sim.start_unix_ms,
+            disruption: disruption::Disruption::default(),
         }
+    }
+
+    /// The `karpenter` section of summary.json, in the twin's form.
+    pub fn summary(&self) -> Value {
+        self.disruption.summary(self.launched)
     }
 
     fn pools(&self, kc: &mut KubeCluster) -> Result<Vec<PoolConfig>, ApiError> {
@@ -224,14 +243,21 @@ impl LiveKarpenter {
         Ok(configs)
     }
 
+    /// The catalog's offering a node runs on: its instance type, and its capacity type and
+    /// zone where labelled (the prices differ).
     fn offering_of(&self, n: &Node) -> Option<&Offering> {
         let l = n.metadata.labels.as_ref()?;
         let it = l.get("node.kubernetes.io/instance-type")?;
-        self.offerings.iter().find(|o| &o.instance_type == it)
+        let ct = l.get("karpenter.sh/capacity-type");
+        let zone = l.get("topology.kubernetes.io/zone");
+        let of_type = || self.offerings.iter().filter(|o| &o.instance_type == it);
+        of_type()
+            .find(|o| ct.is_none_or(|c| *c == o.capacity_type) && zone.is_none_or(|z| *z == o.zone))
+            .or_else(|| of_type().next())
     }
 
     /// One pass at run time `t`: registers claims whose node is up, batches unschedulable
-    /// pods and launches claims for a closed batch.
+    /// pods and launches claims for a closed batch, then runs disruption.
     pub fn advance(
         &mut self,
         kc: &mut KubeCluster,
@@ -247,59 +273,94 @@ impl LiveKarpenter {
             self.in_flight = rest;
             due
         };
+        let mut registered = vec![];
         for c in due {
-            let mut labels = karpenter::node_labels(&c.config.pool, &c.offering);
-            labels.insert("kubernetes.io/hostname".into(), c.node.clone());
-            labels.insert("karpenter.sh/registered".into(), "true".into());
-            labels.insert("karpenter.sh/initialized".into(), "true".into());
-            let r = |x: &Resources| json!({"cpu": format_cpu_milli(x.cpu_milli), "memory": format_bytes(x.memory), "pods": x.pods.to_string()});
-            let taints: Vec<Value> = c
-                .config
-                .pool
-                .taints
-                .iter()
-                .map(|t| {
-                    let mut v = json!({"key": t.key, "effect": t.effect.as_str()});
-                    if !t.value.is_empty() {
-                        v["value"] = json!(t.value);
-                    }
-                    v
-                })
-                .collect();
-            let node: Node = serde_json::from_value(json!({
-                "apiVersion": "v1", "kind": "Node",
-                "metadata": {"name": c.node, "labels": labels},
-                "spec": {"providerID": format!("aws:///{}/i-{:017x}", c.offering.zone, self.seq), "taints": taints},
-                "status": {"capacity": r(&c.offering.capacity), "allocatable": r(&c.offering.allocatable),
-                           "addresses": [{"type": "InternalIP", "address": c.ip}, {"type": "Hostname", "address": c.node}],
-                           "nodeInfo": {"kubeletVersion": "v1.32.0-eks", "kubeProxyVersion": "v1.32.0-eks",
-                                        "osImage": "Amazon Linux 2023", "kernelVersion": "6.1.0",
-                                        "containerRuntimeVersion": "containerd://1.7.20",
-                                        "operatingSystem": "linux", "architecture": "amd64",
-                                        "machineID": "", "systemUUID": "", "bootID": ""},
-                           "conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady",
-                                           "message": "kubelet is posting ready status"}]}
-            }))
-            .map_err(|e| ApiError::Invalid(e.to_string()))?;
-            kubelets.register(kc, &node)?;
-            kc.event(Event {
-                type_: EventType::Normal,
-                reason: "Registered".into(),
-                kind: "NodeClaim".into(),
-                namespace: String::new(),
-                name: c.name.clone(),
-                message: format!("Status condition transitioned, Type: Registered, Status: True, Reason: Registered (node {})", c.node),
-                source: "karpenter".into(),
-            });
+            self.register(kc, kubelets, &c)?;
             for (_, (claim, until)) in self.nominated.iter_mut() {
                 if *claim == c.name {
                     *until = t + NOMINATION_GRACE_MS;
                 }
             }
+            self.claims.insert(c.node.clone(), c.name.clone());
+            registered.push(c.name);
         }
         self.nominated.retain(|_, (_, until)| *until > t);
-
+        let mut nodes = kc.list::<Node>(None, "")?;
+        nodes.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
+        self.claims.retain(|n, _| {
+            nodes
+                .iter()
+                .any(|x| x.metadata.name.as_deref() == Some(n.as_str()))
+        });
         let pods = kc.list::<Pod>(None, "")?;
+        self.provision(kc, t, sim, &pods)?;
+        for claim in registered {
+            self.replacement_ready(kc, t, &claim, &pods)?;
+        }
+        self.disrupt(kc, t, sim, kubelets, &nodes, &pods)
+    }
+
+    /// Creates the Node of a claim whose instance is up and starts its kubelet.
+    fn register(
+        &mut self,
+        kc: &mut KubeCluster,
+        kubelets: &mut Kubelets,
+        c: &Claim,
+    ) -> Result<(), ApiError> {
+        let mut labels = karpenter::node_labels(&c.config.pool, &c.offering);
+        labels.insert("kubernetes.io/hostname".into(), c.node.clone());
+        labels.insert("karpenter.sh/registered".into(), "true".into());
+        labels.insert("karpenter.sh/initialized".into(), "true".into());
+        let r = |x: &Resources| json!({"cpu": format_cpu_milli(x.cpu_milli), "memory": format_bytes(x.memory), "pods": x.pods.to_string()});
+        let taints: Vec<Value> = c
+            .config
+            .pool
+            .taints
+            .iter()
+            .map(|t| {
+                let mut v = json!({"key": t.key, "effect": t.effect.as_str()});
+                if !t.value.is_empty() {
+                    v["value"] = json!(t.value);
+                }
+                v
+            })
+            .collect();
+        let node: Node = serde_json::from_value(json!({
+            "apiVersion": "v1", "kind": "Node",
+            "metadata": {"name": c.node, "labels": labels},
+            "spec": {"providerID": format!("aws:///{}/i-{:017x}", c.offering.zone, self.seq), "taints": taints},
+            "status": {"capacity": r(&c.offering.capacity), "allocatable": r(&c.offering.allocatable),
+                       "addresses": [{"type": "InternalIP", "address": c.ip}, {"type": "Hostname", "address": c.node}],
+                       "nodeInfo": {"kubeletVersion": "v1.32.0-eks", "kubeProxyVersion": "v1.32.0-eks",
+                                    "osImage": "Amazon Linux 2023", "kernelVersion": "6.1.0",
+                                    "containerRuntimeVersion": "containerd://1.7.20",
+                                    "operatingSystem": "linux", "architecture": "amd64",
+                                    "machineID": "", "systemUUID": "", "bootID": ""},
+                       "conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady",
+                                       "message": "kubelet is posting ready status"}]}
+        }))
+        .map_err(|e| ApiError::Invalid(e.to_string()))?;
+        kubelets.register(kc, &node)?;
+        kc.event(Event {
+            type_: EventType::Normal,
+            reason: "Registered".into(),
+            kind: "NodeClaim".into(),
+            namespace: String::new(),
+            name: c.name.clone(),
+            message: format!("Status condition transitioned, Type: Registered, Status: True, Reason: Registered (node {})", c.node),
+            source: "karpenter".into(),
+        });
+        Ok(())
+    }
+
+    /// Provisioning: batches unschedulable pods and launches claims for a closed batch.
+    fn provision(
+        &mut self,
+        kc: &mut KubeCluster,
+        t: u64,
+        sim: &mut Sim,
+        pods: &[Pod],
+    ) -> Result<(), ApiError> {
         let pending: Vec<&Pod> = pods
             .iter()
             .filter(|p| unschedulable(p))
@@ -316,6 +377,8 @@ impl LiveKarpenter {
         if live.iter().any(|u| !self.seen.contains(u)) {
             let start = self.batch.map(|(s, _)| s).unwrap_or(t);
             self.batch = Some((start, t));
+            // As in the twin, disruption polls from the first batch on.
+            self.disruption.start_polling(t);
         }
         self.seen = live;
         let Some((start, last)) = self.batch else {
@@ -356,50 +419,69 @@ impl LiveKarpenter {
         let pools: Vec<karpenter::Pool> = configs.iter().map(|c| c.pool.clone()).collect();
         let plan = karpenter::plan(&infos, &pools, &self.offerings);
         for claim in plan.claims {
-            self.seq += 1;
             let config = configs[claim.pool].clone();
             let offering = self.offerings[claim.offering].clone();
-            let name = format!("{}-{:05x}", config.pool.name, self.seq * 7919 % 0xfffff);
-            let (a, b) = ((self.seq / 250) % 254 + 1, self.seq % 250 + 1);
-            let node = format!("ip-192-168-{a}-{b}.{}.compute.internal", self.region);
-            let ip = format!("192.168.{a}.{b}");
-            for id in &claim.pods {
-                let p = pending[*id as usize];
-                let uid = p.metadata.uid.clone().unwrap_or_default();
-                self.nominated.insert(uid, (name.clone(), u64::MAX));
-                kc.event(Event {
-                    type_: EventType::Normal,
-                    reason: "Nominated".into(),
-                    kind: "Pod".into(),
-                    namespace: p.metadata.namespace.clone().unwrap_or_default(),
-                    name: p.metadata.name.clone().unwrap_or_default(),
-                    message: format!("Pod should schedule on: nodeclaim/{name}"),
-                    source: "karpenter".into(),
-                });
-            }
-            kc.event(Event {
-                type_: EventType::Normal,
-                reason: "Launched".into(),
-                kind: "NodeClaim".into(),
-                namespace: String::new(),
-                name: name.clone(),
-                message: format!(
-                    "Status condition transitioned, Type: Launched, Status: True, Reason: Launched ({} {} in {})",
-                    offering.instance_type, offering.capacity_type, offering.zone
-                ),
-                source: "karpenter".into(),
-            });
-            self.launched += 1;
-            let delay = sim.provisioning_latency_ms();
-            self.in_flight.push(Claim {
-                name,
-                node,
-                ip,
-                config,
-                offering,
-                ready_at: t + delay,
-            });
+            let nominated: Vec<&Pod> = claim.pods.iter().map(|id| pending[*id as usize]).collect();
+            self.launch(kc, t, sim, config, offering, &nominated, claim.requests);
         }
         Ok(())
+    }
+
+    /// Launches a NodeClaim of `config` on `offering` with `pods` nominated to it; its node
+    /// registers after the cloud's provisioning latency. Returns the claim's name.
+    #[allow(clippy::too_many_arguments)]
+    fn launch(
+        &mut self,
+        kc: &mut KubeCluster,
+        t: u64,
+        sim: &mut Sim,
+        config: PoolConfig,
+        offering: Offering,
+        pods: &[&Pod],
+        planned: Resources,
+    ) -> String {
+        self.seq += 1;
+        // `generateName: <pool>-`: five characters of the API server's name alphabet.
+        let name = format!("{}-{}", config.pool.name, sim.rng.names.name_suffix(5));
+        let (a, b) = ((self.seq / 250) % 254 + 1, self.seq % 250 + 1);
+        let node = format!("ip-192-168-{a}-{b}.{}.compute.internal", self.region);
+        let ip = format!("192.168.{a}.{b}");
+        for p in pods {
+            let uid = p.metadata.uid.clone().unwrap_or_default();
+            self.nominated.insert(uid, (name.clone(), u64::MAX));
+            kc.event(Event {
+                type_: EventType::Normal,
+                reason: "Nominated".into(),
+                kind: "Pod".into(),
+                namespace: p.metadata.namespace.clone().unwrap_or_default(),
+                name: p.metadata.name.clone().unwrap_or_default(),
+                message: format!("Pod should schedule on: nodeclaim/{name}"),
+                source: "karpenter".into(),
+            });
+        }
+        kc.event(Event {
+            type_: EventType::Normal,
+            reason: "Launched".into(),
+            kind: "NodeClaim".into(),
+            namespace: String::new(),
+            name: name.clone(),
+            message: format!(
+                "Status condition transitioned, Type: Launched, Status: True, Reason: Launched ({} {} in {})",
+                offering.instance_type, offering.capacity_type, offering.zone
+            ),
+            source: "karpenter".into(),
+        });
+        self.launched += 1;
+        let delay = sim.provisioning_latency_ms();
+        self.in_flight.push(Claim {
+            name: name.clone(),
+            node,
+            ip,
+            config,
+            offering,
+            planned,
+            ready_at: t + delay,
+        });
+        name
     }
 }

@@ -524,7 +524,7 @@ fn drive(
             "deletionsCompleted": stats.deleted,
         },
         "steps": {"total": transcript.len(), "failed": failed},
-        "karpenter": {"launches": live_karpenter.as_ref().map(|k| k.launched).unwrap_or(0)},
+        "karpenter": live_karpenter.as_ref().map_or_else(|| serde_json::json!({"launches": 0}), |k| k.summary()),
         "counters": {"oomKills": stats.oom_kills, "evictions": stats.evictions},
         "loads": live_load.summary(),
         "events": {"total": events.len(), "byReason": by_reason},

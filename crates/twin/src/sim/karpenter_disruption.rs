@@ -1254,30 +1254,46 @@ impl Sim {
             return None;
         }
         let d = &self.karpenter_disruption;
-        let mut by_reason: BTreeMap<&str, u64> = BTreeMap::new();
-        let mut by_decision: BTreeMap<&str, u64> = BTreeMap::new();
-        let mut by_method: BTreeMap<&str, u64> = BTreeMap::new();
-        for r in &d.decisions {
-            *by_reason.entry(r.reason).or_insert(0) += 1;
-            *by_decision.entry(r.decision).or_insert(0) += 1;
-            *by_method.entry(r.method).or_insert(0) += 1;
-        }
-        let decisions: Vec<Value> = d
-            .decisions
-            .iter()
-            .map(|r| {
-                json!({"time": r.time, "decision": r.decision, "reason": r.reason, "method": r.method,
-                    "nodes": r.nodes, "replacement": r.replacement,
-                    "savingsUsdPerHour": (r.savings * 10_000.0).round() / 10_000.0})
-            })
-            .collect();
         let c = |k: &str| self.recorder.counter(k);
-        Some(json!({
-            "launches": c("karpenterLaunches"),
-            "nodesDisrupted": c("karpenterDisruptions"),
-            "commands": {"byReason": by_reason, "byDecision": by_decision, "byMethod": by_method,
-                "rejectedAtValidation": d.rejected},
-            "decisions": decisions,
-        }))
+        Some(summary_json(
+            c("karpenterLaunches"),
+            c("karpenterDisruptions"),
+            &d.decisions,
+            d.rejected,
+        ))
     }
+}
+
+/// The `karpenter` section of summary.json from its figures: NodeClaims launched, nodes
+/// disrupted, the commands taken (by reason, decision and method, with those rejected at
+/// validation) and each decision. Shared by the twin and the `--cluster` backend.
+pub fn summary_json(
+    launches: u64,
+    disrupted: u64,
+    decisions: &[DecisionRecord],
+    rejected: u64,
+) -> Value {
+    let mut by_reason: BTreeMap<&str, u64> = BTreeMap::new();
+    let mut by_decision: BTreeMap<&str, u64> = BTreeMap::new();
+    let mut by_method: BTreeMap<&str, u64> = BTreeMap::new();
+    for r in decisions {
+        *by_reason.entry(r.reason).or_insert(0) += 1;
+        *by_decision.entry(r.decision).or_insert(0) += 1;
+        *by_method.entry(r.method).or_insert(0) += 1;
+    }
+    let decisions: Vec<Value> = decisions
+        .iter()
+        .map(|r| {
+            json!({"time": r.time, "decision": r.decision, "reason": r.reason, "method": r.method,
+                "nodes": r.nodes, "replacement": r.replacement,
+                "savingsUsdPerHour": (r.savings * 10_000.0).round() / 10_000.0})
+        })
+        .collect();
+    json!({
+        "launches": launches,
+        "nodesDisrupted": disrupted,
+        "commands": {"byReason": by_reason, "byDecision": by_decision, "byMethod": by_method,
+            "rejectedAtValidation": rejected},
+        "decisions": decisions,
+    })
 }

@@ -1,0 +1,1108 @@
+//! Karpenter's NodePool disruption on a `--cluster` run: emptiness, multi-node and single-node
+//! consolidation (delete, or replace with one cheaper node) under the pools' disruption
+//! budgets, over the real cluster's nodes and pods.
+//!
+//! The same decisions as the twin's (`kscale_twin::sim::karpenter_disruption`, after
+//! kubernetes-sigs/karpenter pkg/controllers/disruption): a poll every 10 s from the first
+//! provisioning batch on tries Emptiness → multi-node → single-node consolidation with
+//! [`kscale_controllers::karpenter`]'s candidates, budgets and methods; a command is
+//! re-validated 15 s later (`validation.go`), then its nodes get the `karpenter.sh/disrupted`
+//! taint, a replacement is launched and, once it registered, the candidates' pods are deleted
+//! (`Evicted pod: <reason>`) and the nodes terminated when their pods are gone (`queue.go`,
+//! `termination`). A node's last pod event (its NodeClaim's `lastPodEventTime`) is when kscale
+//! saw its pods change (bound, terminating, gone), at the run loop's resolution (250 ms).
+
+use std::collections::hash_map::DefaultHasher;
+use std::collections::{BTreeMap, BTreeSet};
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+
+use k8s_openapi::api::core::v1::{Node, Pod};
+use kscale_cluster::{ApiError, Cluster, Event, EventType, Patch};
+use kscale_components::cluster_autoscaler::adapt;
+use kscale_controllers::karpenter::budget::{self, Reason};
+use kscale_controllers::karpenter::candidates::{
+    self, Ineligible, NODEPOOL_LABEL, NodeFacts, PodFacts, PodsSummary, PoolDisruption,
+};
+use kscale_controllers::karpenter::consolidation::{
+    self, Candidate, Cluster as SimCluster, Decision,
+};
+use kscale_controllers::karpenter::emptiness::emptiness;
+use kscale_controllers::karpenter::validation::{self, Rejection};
+use kscale_controllers::karpenter::{self, Offering, Pool};
+use kscale_controllers::scheduler::{NodeInfo, PodInfo};
+use kscale_kube::KubeCluster;
+use kscale_kube::kubelet::Kubelets;
+use kscale_model::labels::Labels;
+use kscale_model::{Resources, SimTime};
+use kscale_twin::sim::Sim;
+use kscale_twin::sim::karpenter::{DISRUPTION_POLL_MS, DecisionRecord, PoolApi, PoolConfig};
+use kscale_twin::sim::karpenter_disruption::{
+    DISRUPTED_TAINT, MAX_SINGLE_NODE_CANDIDATES, TERMINATION_POLL_MS, VALIDATION_DELAY_MS,
+    summary_json,
+};
+use serde_json::{Value, json};
+
+use super::{LiveKarpenter, unschedulable};
+
+/// `Unconsolidatable` events repeat at most every 15 minutes per node (as in the twin).
+const UNCONSOLIDATABLE_DEDUPE_MS: u64 = 15 * 60_000;
+/// `DisruptionBlocked` on a NodePool repeats at most every minute (as in the twin).
+const BLOCKED_DEDUPE_MS: u64 = 60_000;
+
+/// A disruption command (decided, validating or running).
+#[derive(Debug, Clone)]
+struct Command {
+    reason: Reason,
+    /// `empty`, `multi` or `single`.
+    method: &'static str,
+    /// Candidate nodes: (name, uid, instance type, capacity type, price).
+    nodes: Vec<(String, String, String, String, f64)>,
+    /// The replacement: (pool name, offering, requests planned onto it).
+    replacement: Option<(String, Offering, Resources)>,
+    /// The launched replacement's NodeClaim.
+    claim: Option<String>,
+    /// Hourly savings, USD.
+    savings: f64,
+}
+
+impl Command {
+    fn decision(&self) -> &'static str {
+        if self.replacement.is_some() {
+            "replace"
+        } else {
+            "delete"
+        }
+    }
+
+    /// Upstream `Command.String()` (without the command id), as the twin words it.
+    fn describe(&self) -> String {
+        let names: Vec<&str> = self.nodes.iter().map(|n| n.0.as_str()).collect();
+        match &self.replacement {
+            Some(_) => format!(
+                "{}: [{}] -> [1 replacement]",
+                self.decision(),
+                names.join(", ")
+            ),
+            None => format!("{}: [{}]", self.decision(), names.join(", ")),
+        }
+    }
+}
+
+/// Disruption state of the live Karpenter.
+#[derive(Debug)]
+pub(super) struct Disruption {
+    /// Next poll (run ms); `u64::MAX` until the first provisioning batch.
+    next_poll: u64,
+    /// The command waiting for its validation, and when it is due.
+    validating: Option<(u64, Command)>,
+    /// Commands started (waiting for their replacement, or draining).
+    running: Vec<Command>,
+    /// Nodes marked for disruption.
+    disrupting: BTreeSet<String>,
+    /// Node → (fingerprint of its pods, last time they changed).
+    pod_events: BTreeMap<String, (u64, u64)>,
+    /// Fingerprint of the cluster at the last poll that found nothing, valid until.
+    consolidated: Option<(u64, u64)>,
+    /// Last emission of a deduplicated event (reason, object) → run ms.
+    dedupe: BTreeMap<(&'static str, String), u64>,
+    /// Draining nodes: name → (uid, next check).
+    terminating: BTreeMap<String, (String, u64)>,
+    decisions: Vec<DecisionRecord>,
+    rejected: u64,
+    disrupted: u64,
+}
+
+impl Default for Disruption {
+    fn default() -> Self {
+        Disruption {
+            next_poll: u64::MAX,
+            validating: None,
+            running: vec![],
+            disrupting: BTreeSet::new(),
+            pod_events: BTreeMap::new(),
+            consolidated: None,
+            dedupe: BTreeMap::new(),
+            terminating: BTreeMap::new(),
+            decisions: vec![],
+            rejected: 0,
+            disrupted: 0,
+        }
+    }
+}
+
+impl Disruption {
+    /// Polling starts `DISRUPTION_POLL_MS` after the first provisioning batch opened.
+    pub(super) fn start_polling(&mut self, t: u64) {
+        if self.next_poll == u64::MAX {
+            self.next_poll = t + DISRUPTION_POLL_MS;
+        }
+    }
+
+    /// The `karpenter` section of summary.json (the twin's form).
+    pub(super) fn summary(&self, launches: u64) -> Value {
+        summary_json(launches, self.disrupted, &self.decisions, self.rejected)
+    }
+
+    /// Notes which nodes' pods changed since the last call (their last pod event is `t`).
+    fn observe(&mut self, t: u64, nodes: &[Node], pods: &[Pod]) {
+        let mut per_node: BTreeMap<&str, DefaultHasher> = BTreeMap::new();
+        for p in pods {
+            if let Some(n) = p.spec.as_ref().and_then(|s| s.node_name.as_deref()) {
+                let h = per_node.entry(n).or_default();
+                p.metadata.uid.hash(h);
+                p.metadata.deletion_timestamp.is_some().hash(h);
+            }
+        }
+        let mut seen = BTreeMap::new();
+        for n in nodes {
+            let name = n.metadata.name.clone().unwrap_or_default();
+            let print = per_node.get(name.as_str()).map_or(0, |h| h.finish());
+            let at = match self.pod_events.get(&name) {
+                Some((p, at)) if *p == print => *at,
+                _ => t,
+            };
+            seen.insert(name, (print, at));
+        }
+        self.pod_events = seen;
+    }
+
+    fn dedupe(&mut self, reason: &'static str, object: &str, t: u64, window_ms: u64) -> bool {
+        let key = (reason, object.to_string());
+        if self.dedupe.get(&key).is_some_and(|at| t < at + window_ms) {
+            return false;
+        }
+        self.dedupe.insert(key, t);
+        true
+    }
+}
+
+/// A node as disruption reads it.
+struct LiveNode {
+    name: String,
+    uid: String,
+    info: NodeInfo,
+    /// Index into the configs of its NodePool.
+    pool: Option<usize>,
+    do_not_disrupt: bool,
+    age_ms: u64,
+    instance_type: String,
+    capacity_type: String,
+    price: f64,
+    capacity: Resources,
+    /// Per pod of `info.pods`: (owned by a DaemonSet, terminating, annotations).
+    facts: Vec<(bool, bool, Labels)>,
+}
+
+/// The cluster as a poll sees it.
+struct View {
+    nodes: Vec<LiveNode>,
+    /// Unschedulable pods not nominated to an in-flight claim.
+    pending: Vec<PodInfo>,
+    /// In-flight claims as uninitialized nodes.
+    in_flight: Vec<NodeInfo>,
+    uninitialized: BTreeSet<Arc<str>>,
+}
+
+/// What one pass over the pools found (borrowing the view).
+struct Gathered<'a> {
+    pools: Vec<Pool>,
+    empty: Vec<Candidate<'a>>,
+    underutilized: Vec<Candidate<'a>>,
+    /// Per config: initialized nodes, disrupting or NotReady nodes.
+    counts: Vec<(u64, u64)>,
+    /// (node, message) for `Unconsolidatable`.
+    unconsolidatable: Vec<(String, String)>,
+    /// Earliest time a node not yet consolidatable becomes so.
+    next_eligible: Option<SimTime>,
+    destinations: Vec<&'a NodeInfo>,
+}
+
+fn pool_disruption(c: &PoolConfig) -> PoolDisruption {
+    PoolDisruption {
+        consolidate_after_ms: c.empty_after_ms,
+        underutilized: c.underutilized,
+    }
+}
+
+fn daemon_set(p: &Pod) -> bool {
+    p.metadata
+        .owner_references
+        .iter()
+        .flatten()
+        .any(|o| o.kind == "DaemonSet")
+}
+
+fn event(kind: &str, namespace: &str, name: &str, reason: &str, message: String) -> Event {
+    Event {
+        type_: EventType::Normal,
+        reason: reason.into(),
+        kind: kind.into(),
+        namespace: namespace.into(),
+        name: name.into(),
+        message,
+        source: "karpenter".into(),
+    }
+}
+
+/// The cluster's fingerprint for "nothing changed since a poll that found nothing" (upstream
+/// `IsConsolidated`): pods' placement and termination, nodes' readiness, cordon and taints.
+fn fingerprint(nodes: &[Node], pods: &[Pod]) -> u64 {
+    let mut h = DefaultHasher::new();
+    for n in nodes {
+        n.metadata.name.hash(&mut h);
+        n.metadata.uid.hash(&mut h);
+        kscale_cluster::node_ready(n).hash(&mut h);
+        let spec = n.spec.as_ref();
+        spec.and_then(|s| s.unschedulable).hash(&mut h);
+        for t in spec.and_then(|s| s.taints.as_ref()).into_iter().flatten() {
+            (&t.key, &t.effect).hash(&mut h);
+        }
+    }
+    for p in pods {
+        p.metadata.uid.hash(&mut h);
+        p.spec
+            .as_ref()
+            .and_then(|s| s.node_name.as_ref())
+            .hash(&mut h);
+        p.metadata.deletion_timestamp.is_some().hash(&mut h);
+    }
+    h.finish()
+}
+
+impl LiveKarpenter {
+    fn unix_ms(&self, t: u64) -> i64 {
+        self.start_unix_ms + t as i64
+    }
+
+    /// One disruption step at run time `t`: nodes drained of their pods terminate, a due
+    /// command is validated, and a due poll runs.
+    pub(super) fn disrupt(
+        &mut self,
+        kc: &mut KubeCluster,
+        t: u64,
+        sim: &mut Sim,
+        kubelets: &mut Kubelets,
+        nodes: &[Node],
+        pods: &[Pod],
+    ) -> Result<(), ApiError> {
+        self.disruption.observe(t, nodes, pods);
+        self.finish_terminations(kc, t, kubelets, nodes, pods)?;
+        if self
+            .disruption
+            .validating
+            .as_ref()
+            .is_some_and(|(due, _)| *due <= t)
+        {
+            let (_, cmd) = self.disruption.validating.take().expect("checked");
+            let configs = self.pools(kc)?;
+            let view = self.view(&configs, nodes, pods);
+            match self.revalidate(&configs, &view, &cmd, t) {
+                Ok(()) => {
+                    self.start_command(kc, t, sim, &configs, cmd, pods)?;
+                    self.disruption.next_poll = t;
+                    // The taint and the evictions change the cluster: read it again next tick.
+                    return Ok(());
+                }
+                Err(why) => {
+                    self.disruption.rejected += 1;
+                    if cmd.reason == Reason::Underutilized {
+                        for (node, ..) in &cmd.nodes {
+                            let msg = format!(
+                                "Consolidation rejected: {}, reason: {} (savings: ${:.2})",
+                                cmd.describe(),
+                                why.as_str(),
+                                cmd.savings
+                            );
+                            self.node_and_claim_event(kc, "ConsolidationRejected", node, msg);
+                        }
+                    }
+                    self.disruption.next_poll = t + DISRUPTION_POLL_MS;
+                }
+            }
+        }
+        if self.disruption.validating.is_some() || t < self.disruption.next_poll {
+            return Ok(());
+        }
+        self.disruption.next_poll = t + DISRUPTION_POLL_MS;
+        self.poll(kc, t, nodes, pods)
+    }
+
+    /// What a poll reads: the nodes with their pods, the pending pods and the in-flight claims.
+    fn view(&self, configs: &[PoolConfig], nodes: &[Node], pods: &[Pod]) -> View {
+        let now = jiff::Timestamp::now();
+        let mut index: BTreeMap<&str, usize> = BTreeMap::new();
+        let mut out: Vec<LiveNode> = Vec::with_capacity(nodes.len());
+        for n in nodes {
+            let name = n.metadata.name.clone().unwrap_or_default();
+            let labels = n.metadata.labels.clone().unwrap_or_default();
+            let pool = labels.get(NODEPOOL_LABEL).and_then(|p| {
+                configs
+                    .iter()
+                    .position(|c| c.api == PoolApi::NodePool && c.pool.name == *p)
+            });
+            let offering = self.offering_of(n);
+            let age_ms = n
+                .metadata
+                .creation_timestamp
+                .as_ref()
+                .map_or(0, |c| now.duration_since(c.0).as_millis().max(0) as u64);
+            index.insert(n.metadata.name.as_deref().unwrap_or(""), out.len());
+            out.push(LiveNode {
+                uid: n.metadata.uid.clone().unwrap_or_default(),
+                info: adapt::node_info(n),
+                pool,
+                do_not_disrupt: candidates::do_not_disrupt(
+                    &n.metadata.annotations.clone().unwrap_or_default(),
+                ),
+                age_ms,
+                instance_type: labels
+                    .get("node.kubernetes.io/instance-type")
+                    .cloned()
+                    .unwrap_or_default(),
+                capacity_type: labels
+                    .get("karpenter.sh/capacity-type")
+                    .cloned()
+                    .unwrap_or_default(),
+                price: offering.map_or(0.0, |o| o.price),
+                capacity: offering.map_or(Resources::ZERO, |o| o.capacity),
+                facts: vec![],
+                name,
+            });
+        }
+        let mut pending = vec![];
+        for (id, p) in pods.iter().enumerate() {
+            let terminal = p
+                .status
+                .as_ref()
+                .and_then(|s| s.phase.as_deref())
+                .is_some_and(|ph| ph == "Succeeded" || ph == "Failed");
+            if terminal {
+                continue;
+            }
+            let info = adapt::pod_info(p, id as u64, SimTime::ZERO);
+            match p.spec.as_ref().and_then(|s| s.node_name.as_deref()) {
+                Some(node) => {
+                    if let Some(i) = index.get(node) {
+                        let n = &mut out[*i];
+                        n.info.requested += info.requests;
+                        n.info.pods.push(info);
+                        n.facts.push((
+                            daemon_set(p),
+                            p.metadata.deletion_timestamp.is_some(),
+                            p.metadata.annotations.clone().unwrap_or_default(),
+                        ));
+                    }
+                }
+                None => {
+                    let uid = p.metadata.uid.as_deref().unwrap_or("");
+                    if unschedulable(p) && !self.nominated.contains_key(uid) {
+                        pending.push(info);
+                    }
+                }
+            }
+        }
+        let mut uninitialized = BTreeSet::new();
+        let in_flight = self
+            .in_flight
+            .iter()
+            .map(|f| {
+                let name: Arc<str> = Arc::from(f.name.as_str());
+                uninitialized.insert(name.clone());
+                NodeInfo {
+                    name,
+                    labels: karpenter::node_labels(&f.config.pool, &f.offering),
+                    taints: f.config.pool.taints.clone(),
+                    unschedulable: false,
+                    ready: true,
+                    allocatable: f.offering.allocatable,
+                    requested: f.planned,
+                    pods: vec![],
+                    nominated: vec![],
+                }
+            })
+            .collect();
+        View {
+            nodes: out,
+            pending,
+            in_flight,
+            uninitialized,
+        }
+    }
+
+    /// Candidates of every NodePool, the budgets' inputs and the simulation's destinations
+    /// (candidates in consolidation order with `ordered`, else in name order).
+    fn gather<'a>(
+        &self,
+        configs: &[PoolConfig],
+        view: &'a View,
+        t: u64,
+        ordered: bool,
+    ) -> Gathered<'a> {
+        let now = SimTime(t);
+        let mut g = Gathered {
+            pools: configs.iter().map(|c| c.pool.clone()).collect(),
+            empty: vec![],
+            underutilized: vec![],
+            counts: vec![(0, 0); configs.len()],
+            unconsolidatable: vec![],
+            next_eligible: None,
+            destinations: vec![],
+        };
+        let d = &self.disruption;
+        for n in &view.nodes {
+            let disrupting = d.disrupting.contains(&n.name);
+            let mut destination = None;
+            if n.info.ready && !n.info.unschedulable && !disrupting {
+                destination = Some(g.destinations.len());
+                g.destinations.push(&n.info);
+            }
+            let Some(pi) = n.pool else {
+                continue;
+            };
+            let cfg = &configs[pi];
+            g.counts[pi].0 += 1;
+            let facts = NodeFacts {
+                ready: n.info.ready,
+                disrupting,
+                do_not_disrupt: n.do_not_disrupt,
+                last_pod_event: SimTime(d.pod_events.get(&n.name).map_or(0, |(_, at)| *at)),
+            };
+            let policy = pool_disruption(cfg);
+            let screened = candidates::screen_node(&facts, &policy, now).and_then(|()| {
+                let summary = PodsSummary::of(&n.info.pods, |p| {
+                    let i = n.info.pods.iter().position(|x| x.id == p.id)?;
+                    let (daemon_set, terminating, annotations) = &n.facts[i];
+                    Some(PodFacts {
+                        daemon_set: *daemon_set,
+                        terminating: *terminating,
+                        annotations,
+                        priority: p.priority,
+                    })
+                });
+                candidates::screen_pods(&summary, &policy).map(|r| (r, summary))
+            });
+            let (reason, summary) = match screened {
+                Ok(s) => s,
+                Err(why) => {
+                    match why {
+                        Ineligible::Disrupting => g.counts[pi].1 += 1,
+                        Ineligible::NotConsolidatable(at) => {
+                            g.next_eligible = Some(g.next_eligible.map_or(at, |x| x.min(at)));
+                        }
+                        _ => {
+                            if let Some(msg) = why.unconsolidatable(&cfg.pool.name) {
+                                g.unconsolidatable.push((n.name.clone(), msg));
+                            }
+                        }
+                    }
+                    continue;
+                }
+            };
+            let disruption_cost = summary.candidate_disruption_cost(n.age_ms, cfg.expire_after_ms);
+            let reschedule_cost = summary.reschedule_cost;
+            let c = Candidate {
+                node: &n.name,
+                pool: pi,
+                instance_type: &n.instance_type,
+                capacity_type: &n.capacity_type,
+                price: n.price,
+                capacity: n.capacity,
+                pods: summary.into_candidate_pods(&n.info.pods),
+                disruption_cost,
+                reschedule_cost,
+                destination,
+            };
+            match reason {
+                Reason::Empty => g.empty.push(c),
+                _ => g.underutilized.push(c),
+            }
+        }
+        if ordered {
+            consolidation::sort_name_ordered_candidates(&mut g.empty);
+            consolidation::order_name_ordered_candidates(
+                &mut g.underutilized,
+                consolidation::ordered_per_pool(MAX_SINGLE_NODE_CANDIDATES),
+            );
+        }
+        g
+    }
+
+    fn budgets(
+        &self,
+        configs: &[PoolConfig],
+        g: &Gathered<'_>,
+        reason: Reason,
+        t: u64,
+    ) -> Vec<u64> {
+        let unix = self.unix_ms(t);
+        configs
+            .iter()
+            .zip(&g.counts)
+            .map(|(c, (n, d))| budget::remaining(&c.budgets, reason, unix, *n, *d))
+            .collect()
+    }
+
+    /// One poll: Emptiness, then multi-node, then single-node consolidation; the first command
+    /// found waits for its validation.
+    fn poll(
+        &mut self,
+        kc: &mut KubeCluster,
+        t: u64,
+        nodes: &[Node],
+        pods: &[Pod],
+    ) -> Result<(), ApiError> {
+        let print = fingerprint(nodes, pods);
+        if self
+            .disruption
+            .consolidated
+            .is_some_and(|(p, until)| p == print && t < until)
+        {
+            return Ok(());
+        }
+        let configs = self.pools(kc)?;
+        if !configs.iter().any(|c| c.api == PoolApi::NodePool) {
+            return Ok(());
+        }
+        let view = self.view(&configs, nodes, pods);
+        let g = self.gather(&configs, &view, t, true);
+        let unix = self.unix_ms(t);
+        let mut blocked = vec![];
+        let mut constrained = false;
+        let mut rejected = vec![];
+        let mut command = None;
+        if !g.empty.is_empty() {
+            let budget = self.budgets(&configs, &g, Reason::Empty, t);
+            blocked.push(Reason::Empty);
+            let empty = emptiness(&g.empty, &budget);
+            constrained |= empty.constrained_by_budgets;
+            if let Some(c) = empty.command {
+                command = Some(command_from(
+                    &g,
+                    &g.empty,
+                    &view,
+                    &c.candidates,
+                    &c.decision,
+                    &[],
+                    Reason::Empty,
+                    "empty",
+                    c.savings,
+                ));
+            }
+        }
+        if command.is_none() && !g.underutilized.is_empty() {
+            let budget = self.budgets(&configs, &g, Reason::Underutilized, t);
+            blocked.push(Reason::Underutilized);
+            let dest: Vec<&NodeInfo> = g
+                .destinations
+                .iter()
+                .copied()
+                .chain(view.in_flight.iter())
+                .collect();
+            let cluster = SimCluster {
+                nodes: &dest,
+                pools: &g.pools,
+                offerings: &self.offerings,
+                spot_to_spot: false,
+                pending: &view.pending,
+                uninitialized: &view.uninitialized,
+            };
+            let multi = consolidation::multi_node(&cluster, &g.underutilized, &budget);
+            constrained |= multi.constrained_by_budgets;
+            let (found, method, unconsolidatable) = match multi.command {
+                Some(c) => (Some(c), "multi", vec![]),
+                None => {
+                    let single = consolidation::single_node(
+                        &cluster,
+                        &g.underutilized,
+                        &budget,
+                        MAX_SINGLE_NODE_CANDIDATES,
+                    );
+                    constrained |= single.constrained_by_budgets;
+                    (single.command, "single", single.unconsolidatable)
+                }
+            };
+            command = found.map(|c| {
+                command_from(
+                    &g,
+                    &g.underutilized,
+                    &view,
+                    &c.candidates,
+                    &c.decision,
+                    &self.offerings,
+                    Reason::Underutilized,
+                    method,
+                    c.savings,
+                )
+            });
+            rejected = unconsolidatable
+                .into_iter()
+                .map(|(i, m)| (g.underutilized[i].node.to_string(), m))
+                .collect();
+        }
+        let (counts, unconsolidatable, next_eligible) = (
+            g.counts.clone(),
+            g.unconsolidatable.clone(),
+            g.next_eligible,
+        );
+        drop(g);
+        for (node, msg) in unconsolidatable.into_iter().chain(rejected) {
+            if self
+                .disruption
+                .dedupe("Unconsolidatable", &node, t, UNCONSOLIDATABLE_DEDUPE_MS)
+            {
+                self.node_and_claim_event(kc, "Unconsolidatable", &node, msg);
+            }
+        }
+        for reason in blocked {
+            for (c, (n, _)) in configs.iter().zip(&counts) {
+                if *n > 0
+                    && budget::allowed_by_reason(&c.budgets, reason, unix, *n) == 0
+                    && self.disruption.dedupe(
+                        "DisruptionBlocked",
+                        &format!("{}/{reason:?}", c.pool.name),
+                        t,
+                        BLOCKED_DEDUPE_MS,
+                    )
+                {
+                    kc.event(event(
+                        "NodePool",
+                        "",
+                        &c.pool.name,
+                        "DisruptionBlocked",
+                        format!(
+                            "No allowed disruptions for disruption reason {} due to blocking budget",
+                            reason.as_str()
+                        ),
+                    ));
+                }
+            }
+        }
+        if let Some(cmd) = command {
+            if cmd.replacement.is_some() {
+                for (node, ..) in &cmd.nodes {
+                    let msg = format!(
+                        "Consolidation candidate: {} (savings: ${:.2})",
+                        cmd.describe(),
+                        cmd.savings
+                    );
+                    self.node_and_claim_event(kc, "ConsolidationCandidate", node, msg);
+                }
+            }
+            self.disruption.validating = Some((t + VALIDATION_DELAY_MS, cmd));
+            return Ok(());
+        }
+        if !constrained {
+            let mut until = next_eligible.map_or(u64::MAX, |s| s.as_millis());
+            if configs
+                .iter()
+                .any(|c| c.budgets.iter().any(|b| b.schedule.is_some()))
+            {
+                // A scheduled budget may change at the next minute.
+                until = until.min((t / 60_000 + 1) * 60_000);
+            }
+            self.disruption.consolidated = Some((print, until));
+        }
+        Ok(())
+    }
+
+    /// The command's validation over the current cluster (`validation.go`).
+    fn revalidate(
+        &self,
+        configs: &[PoolConfig],
+        view: &View,
+        cmd: &Command,
+        t: u64,
+    ) -> Result<(), Rejection> {
+        let g = self.gather(configs, view, t, false);
+        let list = match cmd.reason {
+            Reason::Empty => &g.empty,
+            _ => &g.underutilized,
+        };
+        let found = cmd.nodes.iter().map(|(name, uid, ..)| {
+            list.iter()
+                .position(|c| c.node == name)
+                .filter(|_| view.nodes.iter().any(|n| n.name == *name && n.uid == *uid))
+        });
+        let budgets = self.budgets(configs, &g, cmd.reason, t);
+        let idx = validation::validate_candidates(found, list, &budgets)?;
+        if cmd.reason == Reason::Empty {
+            return Ok(());
+        }
+        let dest: Vec<&NodeInfo> = g
+            .destinations
+            .iter()
+            .copied()
+            .chain(view.in_flight.iter())
+            .collect();
+        let cluster = SimCluster {
+            nodes: &dest,
+            pools: &g.pools,
+            offerings: &self.offerings,
+            spot_to_spot: false,
+            pending: &view.pending,
+            uninitialized: &view.uninitialized,
+        };
+        let set: Vec<&Candidate> = idx.iter().map(|i| &list[*i]).collect();
+        validation::validate_command(
+            &consolidation::compute(&cluster, &set),
+            cmd.replacement.as_ref().map(|r| &r.1),
+            &self.offerings,
+        )
+    }
+
+    /// Starts a validated command: taints its nodes, then launches its replacement (the
+    /// candidates terminate once it registered) or terminates them now.
+    fn start_command(
+        &mut self,
+        kc: &mut KubeCluster,
+        t: u64,
+        sim: &mut Sim,
+        configs: &[PoolConfig],
+        mut cmd: Command,
+        pods: &[Pod],
+    ) -> Result<(), ApiError> {
+        for (node, ..) in &cmd.nodes {
+            self.disruption.disrupting.insert(node.clone());
+            let Some(n) = kc.get::<Node>("", node)? else {
+                continue;
+            };
+            let mut taints: Vec<Value> = n
+                .spec
+                .iter()
+                .flat_map(|s| s.taints.iter().flatten())
+                .filter(|t| t.key != DISRUPTED_TAINT)
+                .map(|t| serde_json::to_value(t).unwrap_or_default())
+                .collect();
+            taints.push(json!({"key": DISRUPTED_TAINT, "effect": "NoSchedule"}));
+            match kc.patch::<Node>("", node, &Patch::Merge(json!({"spec": {"taints": taints}}))) {
+                Ok(_) | Err(ApiError::NotFound { .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        let record = DecisionRecord {
+            time: t as f64 / 1000.0,
+            decision: cmd.decision(),
+            reason: cmd.reason.as_str(),
+            method: cmd.method,
+            nodes: cmd
+                .nodes
+                .iter()
+                .map(|n| format!("{} ({} {})", n.0, n.2, n.3))
+                .collect(),
+            replacement: cmd
+                .replacement
+                .as_ref()
+                .map(|r| format!("{} {}", r.1.instance_type, r.1.capacity_type)),
+            savings: cmd.savings,
+        };
+        self.disruption.decisions.push(record);
+        match cmd.replacement.clone() {
+            Some((pool, offering, requests)) => {
+                let Some(cfg) = configs.iter().find(|c| c.pool.name == pool).cloned() else {
+                    for (node, ..) in &cmd.nodes {
+                        self.disruption.disrupting.remove(node);
+                    }
+                    return Ok(());
+                };
+                let claim = self.launch(kc, t, sim, cfg, offering, &[], requests);
+                let reason = cmd.reason.as_str();
+                kc.event(event(
+                    "NodeClaim",
+                    "",
+                    &claim,
+                    "DisruptionLaunching",
+                    format!("Launching NodeClaim: {reason}"),
+                ));
+                kc.event(event(
+                    "NodeClaim",
+                    "",
+                    &claim,
+                    "DisruptionWaitingReadiness",
+                    "Waiting on readiness to continue disruption".into(),
+                ));
+                cmd.claim = Some(claim);
+            }
+            None => self.terminate_candidates(kc, t, &cmd, pods)?,
+        }
+        self.disruption.running.push(cmd);
+        Ok(())
+    }
+
+    /// A NodeClaim registered: a command waiting for it as its replacement terminates its
+    /// candidates.
+    pub(super) fn replacement_ready(
+        &mut self,
+        kc: &mut KubeCluster,
+        t: u64,
+        claim: &str,
+        pods: &[Pod],
+    ) -> Result<(), ApiError> {
+        let Some(cmd) = self
+            .disruption
+            .running
+            .iter()
+            .find(|c| c.claim.as_deref() == Some(claim))
+            .cloned()
+        else {
+            return Ok(());
+        };
+        self.terminate_candidates(kc, t, &cmd, pods)
+    }
+
+    /// Deletes the candidates' NodeClaims: events, deletion of their pods, then termination
+    /// once the pods are gone.
+    fn terminate_candidates(
+        &mut self,
+        kc: &mut KubeCluster,
+        t: u64,
+        cmd: &Command,
+        pods: &[Pod],
+    ) -> Result<(), ApiError> {
+        let reason = cmd.reason.as_str();
+        for (node, uid, ..) in &cmd.nodes {
+            let current = kc
+                .get::<Node>("", node)?
+                .is_some_and(|n| n.metadata.uid.as_deref() == Some(uid.as_str()));
+            if !current {
+                self.disruption.disrupting.remove(node);
+                continue;
+            }
+            kc.event(event(
+                "Node",
+                "",
+                node,
+                "DisruptionTerminating",
+                format!("Disrupting Node: {reason}"),
+            ));
+            if let Some(claim) = self.claims.get(node).cloned() {
+                kc.event(event(
+                    "NodeClaim",
+                    "",
+                    &claim,
+                    "DisruptionTerminating",
+                    format!("Disrupting NodeClaim: {reason}"),
+                ));
+            }
+            self.disruption.disrupted += 1;
+            for p in pods {
+                let on_node = p.spec.as_ref().and_then(|s| s.node_name.as_deref()) == Some(node);
+                if !on_node || daemon_set(p) || p.metadata.deletion_timestamp.is_some() {
+                    continue;
+                }
+                let ns = p.metadata.namespace.clone().unwrap_or_default();
+                let name = p.metadata.name.clone().unwrap_or_default();
+                kc.event(event(
+                    "Pod",
+                    &ns,
+                    &name,
+                    "Evicted",
+                    format!("Evicted pod: {reason}"),
+                ));
+                match kc.delete::<Pod>(&ns, &name, None) {
+                    Ok(()) | Err(ApiError::NotFound { .. }) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            self.disruption
+                .terminating
+                .insert(node.clone(), (uid.clone(), t));
+        }
+        Ok(())
+    }
+
+    /// Draining nodes whose pods are gone terminate (checked every second, as in the twin).
+    fn finish_terminations(
+        &mut self,
+        kc: &mut KubeCluster,
+        t: u64,
+        kubelets: &mut Kubelets,
+        nodes: &[Node],
+        pods: &[Pod],
+    ) -> Result<(), ApiError> {
+        let due: Vec<(String, String)> = self
+            .disruption
+            .terminating
+            .iter()
+            .filter(|(_, (_, at))| *at <= t)
+            .map(|(n, (uid, _))| (n.clone(), uid.clone()))
+            .collect();
+        for (node, uid) in due {
+            let current = nodes.iter().any(|n| {
+                n.metadata.name.as_deref() == Some(node.as_str())
+                    && n.metadata.uid.as_deref() == Some(uid.as_str())
+            });
+            if current {
+                let busy = pods.iter().any(|p| {
+                    p.spec.as_ref().and_then(|s| s.node_name.as_deref()) == Some(node.as_str())
+                        && !daemon_set(p)
+                        && p.metadata.deletion_timestamp.is_some()
+                });
+                if busy {
+                    self.disruption
+                        .terminating
+                        .insert(node, (uid, t + TERMINATION_POLL_MS));
+                    continue;
+                }
+                kubelets.deregister(kc, &node)?;
+            }
+            let d = &mut self.disruption;
+            d.terminating.remove(&node);
+            d.disrupting.remove(&node);
+            self.claims.remove(&node);
+            let disrupting = &d.disrupting;
+            d.running
+                .retain(|c| c.nodes.iter().any(|(n, ..)| disrupting.contains(n)));
+        }
+        Ok(())
+    }
+
+    /// Emits an event on a node and on its NodeClaim, as upstream's disruption events do.
+    fn node_and_claim_event(&self, kc: &mut KubeCluster, reason: &str, node: &str, msg: String) {
+        kc.event(event("Node", "", node, reason, msg.clone()));
+        if let Some(claim) = self.claims.get(node) {
+            kc.event(event("NodeClaim", "", claim, reason, msg));
+        }
+    }
+}
+
+/// A command from a method's choice of candidates (`idx` into `cands`).
+#[allow(clippy::too_many_arguments)]
+fn command_from(
+    g: &Gathered<'_>,
+    cands: &[Candidate<'_>],
+    view: &View,
+    idx: &[usize],
+    decision: &Decision,
+    offerings: &[Offering],
+    reason: Reason,
+    method: &'static str,
+    savings: f64,
+) -> Command {
+    let nodes = idx
+        .iter()
+        .map(|i| {
+            let c = &cands[*i];
+            let uid = view
+                .nodes
+                .iter()
+                .find(|n| n.name == c.node)
+                .map(|n| n.uid.clone())
+                .unwrap_or_default();
+            (
+                c.node.to_string(),
+                uid,
+                c.instance_type.to_string(),
+                c.capacity_type.to_string(),
+                c.price,
+            )
+        })
+        .collect();
+    let replacement = match decision {
+        Decision::Delete => None,
+        Decision::Replace(r) => Some((
+            g.pools[r.pool].name.clone(),
+            offerings[r.offering()].clone(),
+            r.requests,
+        )),
+    };
+    Command {
+        reason,
+        method,
+        nodes,
+        replacement,
+        claim: None,
+        savings,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+    use serde_json::json;
+
+    use super::*;
+
+    fn node(name: &str) -> Node {
+        serde_json::from_value(json!({"metadata": {"name": name, "uid": format!("uid-{name}")}}))
+            .unwrap()
+    }
+
+    fn pod(uid: &str, node: &str) -> Pod {
+        serde_json::from_value(json!({"metadata": {"name": uid, "uid": uid},
+                                      "spec": {"nodeName": node, "containers": []}}))
+        .unwrap()
+    }
+
+    fn last_event(d: &Disruption, node: &str) -> u64 {
+        d.pod_events[node].1
+    }
+
+    /// A node's last pod event is when its pods were last seen to change: a pod bound, one
+    /// terminating, one gone; pods on other nodes do not count.
+    #[test]
+    fn last_pod_event_follows_the_nodes_pods() {
+        let nodes = [node("a"), node("b")];
+        let mut d = Disruption::default();
+        let mut pods = vec![pod("p1", "a")];
+        d.observe(1_000, &nodes, &pods);
+        assert_eq!((last_event(&d, "a"), last_event(&d, "b")), (1_000, 1_000));
+        d.observe(2_000, &nodes, &pods);
+        assert_eq!(last_event(&d, "a"), 1_000, "nothing changed");
+        pods.push(pod("p2", "a"));
+        d.observe(3_000, &nodes, &pods);
+        assert_eq!((last_event(&d, "a"), last_event(&d, "b")), (3_000, 1_000));
+        pods[0].metadata.deletion_timestamp = Some(Time(jiff::Timestamp::UNIX_EPOCH));
+        d.observe(4_000, &nodes, &pods);
+        assert_eq!(last_event(&d, "a"), 4_000, "a pod terminating is an event");
+        pods.remove(0);
+        d.observe(5_000, &nodes, &pods);
+        assert_eq!(last_event(&d, "a"), 5_000, "a pod gone is an event");
+        d.observe(6_000, &nodes[..1], &pods);
+        assert!(!d.pod_events.contains_key("b"), "a node gone is forgotten");
+    }
+
+    /// The cluster's fingerprint moves with a pod's placement or termination and a node's taints.
+    #[test]
+    fn the_fingerprint_moves_with_placement_and_taints() {
+        let nodes = vec![node("a"), node("b")];
+        let pods = vec![pod("p1", "a")];
+        let base = fingerprint(&nodes, &pods);
+        assert_eq!(base, fingerprint(&nodes, &pods));
+        assert_ne!(base, fingerprint(&nodes, &[pod("p1", "b")]));
+        let mut tainted = nodes.clone();
+        tainted[0] = serde_json::from_value(json!({"metadata": {"name": "a", "uid": "uid-a"},
+            "spec": {"taints": [{"key": DISRUPTED_TAINT, "effect": "NoSchedule"}]}}))
+        .unwrap();
+        assert_ne!(base, fingerprint(&tainted, &pods));
+    }
+
+    /// Deduplicated events repeat only after their window.
+    #[test]
+    fn deduplicated_events_wait_for_their_window() {
+        let mut d = Disruption::default();
+        assert!(d.dedupe("Unconsolidatable", "a", 0, 60_000));
+        assert!(!d.dedupe("Unconsolidatable", "a", 59_999, 60_000));
+        assert!(d.dedupe("Unconsolidatable", "b", 59_999, 60_000));
+        assert!(d.dedupe("Unconsolidatable", "a", 60_000, 60_000));
+    }
+
+    #[test]
+    fn commands_are_described_as_upstream() {
+        let cmd = Command {
+            reason: Reason::Underutilized,
+            method: "single",
+            nodes: vec![(
+                "n1".into(),
+                "u".into(),
+                "m5.xlarge".into(),
+                "on-demand".into(),
+                0.19,
+            )],
+            replacement: None,
+            claim: None,
+            savings: 0.19,
+        };
+        assert_eq!(cmd.describe(), "delete: [n1]");
+    }
+}
