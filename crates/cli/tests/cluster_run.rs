@@ -1083,3 +1083,114 @@ spec:
     assert!(!failed.is_empty(), "{pods}");
     assert_eq!(failed[0]["status"]["reason"], "Evicted");
 }
+
+/// A load entry's application start-up time and Poisson arrivals on a real control plane, as
+/// in the twin: the pod turns Ready `startupTime` after its container started (so the load is
+/// dropped until then), and the offered requests are a Poisson draw around the rate (not the
+/// rate × the duration exactly), the same figure as the twin's when the ticks line up.
+#[test]
+fn startup_time_delays_readiness_and_arrivals_are_poisson_as_in_the_twin() {
+    let Some(bin) =
+        real_bin("startup_time_delays_readiness_and_arrivals_are_poisson_as_in_the_twin")
+    else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(
+        tmp.path().join("web.yaml"),
+        "apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: default}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers:
+        - name: app
+          image: registry.k8s.io/pause:3.10
+          resources: {requests: {cpu: 500m, memory: 128Mi}}
+",
+    )
+    .unwrap();
+    let s = tmp.path().join("scenario.yaml");
+    std::fs::write(
+        &s,
+        "apiVersion: kscale.io/v1alpha1
+kind: Scenario
+metadata: {name: startup-cluster}
+spec:
+  duration: 50s
+  seed: 5
+  nodes:
+    - {name: worker, instanceType: m5.large, count: 1}
+  manifests: [web.yaml]
+  load:
+    - target: deployment/web
+      requestsPerSecond: {constant: 40, poisson: true}
+      cpuPerRequest: 5m
+      startupTime: 25s
+  steps:
+    - {at: 15s, run: kubectl get pods -l app=web}
+    - {at: 45s, run: kubectl get pods -l app=web}
+",
+    )
+    .unwrap();
+    let out = tmp.path().join("out");
+    let run = run_cluster(&bin, &s, &out);
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run));
+    let twin_out = tmp.path().join("twin");
+    let twin = kscale()
+        .args(["run", "-q", "--out"])
+        .arg(&twin_out)
+        .arg(&s)
+        .output()
+        .unwrap();
+    assert!(twin.status.success(), "{}", text(&twin));
+    // READY 0/1 at 15 s (started, still starting up), 1/1 at 45 s, on both backends.
+    let ready = |dir: &Path| -> Vec<String> {
+        lines(&dir.join("transcript.jsonl"))
+            .iter()
+            .map(|t| {
+                let out = t["stdout"].as_str().unwrap();
+                out.lines()
+                    .nth(1)
+                    .unwrap()
+                    .split_whitespace()
+                    .nth(1)
+                    .unwrap()
+                    .to_string()
+            })
+            .collect()
+    };
+    assert_eq!(ready(&out), ["0/1", "1/1"], "cluster");
+    assert_eq!(ready(&twin_out), ["0/1", "1/1"], "twin");
+    let load = |dir: &Path| json(&dir.join("summary.json"))["loads"][0].clone();
+    let (live, twin) = (load(&out), load(&twin_out));
+    // Requests before the pod is Ready are dropped: about the first half of the run.
+    for l in [&live, &twin] {
+        let offered = l["offeredRequests"].as_f64().unwrap();
+        let served = l["servedRequests"].as_f64().unwrap();
+        assert!(served / offered < 0.7 && served / offered > 0.2, "{l}");
+        assert!((offered - 40.0 * 50.0).abs() <= 200.0, "{l}");
+    }
+    // Poisson: the offered rate varies from tick to tick around 40 (without noise, every
+    // sample but the first reads 40 exactly).
+    for dir in [&out, &twin_out] {
+        let csv = std::fs::read_to_string(dir.join("timeseries.csv")).unwrap();
+        let header: Vec<&str> = csv.lines().next().unwrap().split(',').collect();
+        let col = header
+            .iter()
+            .position(|h| *h == "load/default/deployment/web/offered_rps")
+            .unwrap_or_else(|| panic!("{header:?}"));
+        let rates: Vec<f64> = csv
+            .lines()
+            .skip(2)
+            .map(|l| l.split(',').nth(col).unwrap().parse().unwrap())
+            .collect();
+        assert!(rates.len() >= 2, "{csv}");
+        assert!(rates.iter().any(|r| (r - 40.0).abs() >= 1.0), "{rates:?}");
+        assert!(rates.iter().all(|r| (r - 40.0).abs() <= 30.0), "{rates:?}");
+    }
+}

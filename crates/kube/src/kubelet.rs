@@ -105,12 +105,47 @@ pub struct Kubelets {
     stats: KubeletStats,
     /// Pods seen so far (numbers them).
     seen: u64,
+    /// Application start-up time (ms) per workload (namespace, lower-case kind, name): added to
+    /// its pods' readiness delay ([`Kubelets::set_startup_delays`]).
+    startup: BTreeMap<(String, String, String), u64>,
 }
 
 /// The wall clock as the API's `Time` fields carry it (RFC 3339, whole seconds).
 fn now_rfc3339() -> String {
     let now = jiff::Timestamp::now();
     now.round(jiff::Unit::Second).unwrap_or(now).to_string()
+}
+
+/// The workload a pod belongs to, as (namespace, lower-case kind, name): a ReplicaSet's pod
+/// counts for its Deployment (the ReplicaSet is named `<deployment>-<pod-template-hash>`), any
+/// other controller's for that controller, a bare pod for itself (the twin's `workload_parts`).
+pub fn workload_of(pod: &Pod) -> Option<(String, String, String)> {
+    let ns = pod
+        .metadata
+        .namespace
+        .clone()
+        .unwrap_or_else(|| "default".into());
+    let owner = pod
+        .metadata
+        .owner_references
+        .iter()
+        .flatten()
+        .find(|o| o.controller == Some(true));
+    Some(match owner {
+        Some(o) if o.kind == "ReplicaSet" => {
+            let hash = pod
+                .metadata
+                .labels
+                .as_ref()
+                .and_then(|l| l.get("pod-template-hash"));
+            match hash.and_then(|h| o.name.strip_suffix(h.as_str())?.strip_suffix('-')) {
+                Some(d) => (ns, "deployment".into(), d.to_string()),
+                None => (ns, "replicaset".into(), o.name.clone()),
+            }
+        }
+        Some(o) => (ns, o.kind.to_ascii_lowercase(), o.name.clone()),
+        None => (ns, "pod".into(), pod.metadata.name.clone()?),
+    })
 }
 
 /// An Event the kubelet records about a pod (source `kubelet`, upstream's wording).
@@ -136,7 +171,16 @@ impl Kubelets {
             next_ip: 2,
             stats: KubeletStats::default(),
             seen: 0,
+            startup: BTreeMap::new(),
         }
+    }
+
+    /// The application start-up time of each workload's pods, in ms, keyed by (namespace,
+    /// lower-case kind: `deployment`, `statefulset`, `replicaset`, ..., name): a started pod
+    /// turns Ready that much later than its readiness probe alone says (after every restart
+    /// too), as in the twin (the load entries' `startupTime`).
+    pub fn set_startup_delays(&mut self, delays: BTreeMap<(String, String, String), u64>) {
+        self.startup = delays;
     }
 
     /// What they did so far.
@@ -484,6 +528,9 @@ impl Kubelets {
                 .and_then(|s| s.phase.as_deref())
                 .is_some_and(|p| p == "Running");
             let lat = self.lat;
+            let startup_ms = workload_of(pod)
+                .and_then(|k| self.startup.get(&k).copied())
+                .unwrap_or(0);
             let node_state = self.nodes.get_mut(&node).expect("our node");
             let seen = &mut self.seen;
             let state = self.pods.entry(uid.clone()).or_insert_with(|| {
@@ -526,7 +573,8 @@ impl Kubelets {
                         .flat_map(|s| s.containers.iter())
                         .filter_map(|c| c.readiness_probe.as_ref()?.initial_delay_seconds)
                         .max()
-                        .map_or(0, |d| d.max(0) as u64 * 1000),
+                        .map_or(0, |d| d.max(0) as u64 * 1000)
+                        + startup_ms,
                     not_ready_since: None,
                     restarts: 0,
                     restart_at_ms: None,
@@ -711,5 +759,50 @@ fn patch_pod_status(
             e,
             &format!("update pod {ns}/{name} status"),
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pod(owner: Option<(&str, &str)>, hash: Option<&str>) -> Pod {
+        let mut v = serde_json::json!({"metadata": {"name": "p", "namespace": "shop"}});
+        if let Some((kind, name)) = owner {
+            v["metadata"]["ownerReferences"] = serde_json::json!([{"apiVersion": "apps/v1",
+                "kind": kind, "name": name, "uid": "u", "controller": true}]);
+        }
+        if let Some(h) = hash {
+            v["metadata"]["labels"] = serde_json::json!({"pod-template-hash": h});
+        }
+        serde_json::from_value(v).unwrap()
+    }
+
+    fn key(ns: &str, kind: &str, name: &str) -> Option<(String, String, String)> {
+        Some((ns.into(), kind.into(), name.into()))
+    }
+
+    /// A pod's workload, as the twin's `workload_parts` names it.
+    #[test]
+    fn a_pods_workload_is_its_deployment_or_its_controller() {
+        let rs = Some(("ReplicaSet", "web-7d4b9c"));
+        assert_eq!(
+            workload_of(&pod(rs, Some("7d4b9c"))),
+            key("shop", "deployment", "web")
+        );
+        // A ReplicaSet whose name does not end in the pod's hash is its own workload.
+        assert_eq!(
+            workload_of(&pod(rs, Some("other"))),
+            key("shop", "replicaset", "web-7d4b9c")
+        );
+        assert_eq!(
+            workload_of(&pod(rs, None)),
+            key("shop", "replicaset", "web-7d4b9c")
+        );
+        assert_eq!(
+            workload_of(&pod(Some(("StatefulSet", "db")), None)),
+            key("shop", "statefulset", "db")
+        );
+        assert_eq!(workload_of(&pod(None, None)), key("shop", "pod", "p"));
     }
 }

@@ -10,11 +10,12 @@
 //! The same ticks feed the custom and external metrics pipeline (`custom_metrics.rs`) once an
 //! HPA reads such metrics.
 //!
-//! Differences from the twin, by design for now: no Poisson noise on arrivals (`poisson`);
-//! memory is the load's memory model (base + per request in flight,
-//! requests in flight as the twin counts them: served rate × p50 latency + the backlog's
-//! share) or 0 as in the twin; the application start-up delay (`startup`) is not added to
-//! readiness.
+//! Arrivals of a `poisson: true` entry are Poisson-distributed around the rate, drawn from the
+//! run's `load` stream as the twin draws them (`Stream::new(seed, "load")`, one draw per entry
+//! and tick). Memory is the load's memory model (base + per request in flight, requests in
+//! flight as the twin counts them: served rate × p50 latency + the backlog's share) or 0, as
+//! in the twin. The application start-up time (`startupTime`) is the kubelets' (a pod turns
+//! Ready that much later: `Kubelets::set_startup_delays`).
 
 use std::collections::BTreeMap;
 
@@ -27,6 +28,7 @@ use kscale_components::proportional::selector_string;
 use kscale_kube::KubeCluster;
 use kscale_kube::metrics_server::{ContainerUsage, MetricsServer, NodeUsage, PodUsage, Snapshot};
 use kscale_twin::load::{LoadState, TickInput};
+use kscale_twin::rngs::Stream;
 use kscale_twin::scenario::{Load, MetricsConfig};
 
 use super::custom_metrics::{self, LivePipeline, Member};
@@ -107,6 +109,8 @@ pub struct LiveLoad {
     /// Pods (namespace, name) whose memory went over their limit since the last
     /// [`LiveLoad::take_over_limit`].
     over_limit: Vec<(String, String)>,
+    /// Poisson noise on arrivals (`poisson: true` entries): the run's `load` stream.
+    noise: Stream,
 }
 
 impl LiveLoad {
@@ -120,6 +124,7 @@ impl LiveLoad {
         loads: Vec<Load>,
         metrics: MetricsConfig,
         custom: bool,
+        seed: u64,
     ) -> Result<(LiveLoad, Vec<String>), ApiError> {
         let mut warnings = Vec::new();
         let mut registered = Vec::new();
@@ -167,6 +172,7 @@ impl LiveLoad {
                 next_publish: 0,
                 window_ms: 0.0,
                 over_limit: Vec::new(),
+                noise: Stream::new(seed, "load"),
             },
             warnings,
         ))
@@ -307,7 +313,10 @@ impl LiveLoad {
                     }
                 })
                 .collect();
-            let rate = l.rate.at(t_ms);
+            let mut rate = l.rate.at(t_ms);
+            if l.poisson && dt_s > 0.0 {
+                rate = self.noise.poisson(rate * dt_s) / dt_s;
+            }
             // With a client model (`timeout`, `retries`), the retries due now arrive too.
             let state = &mut self.states[i];
             let arrivals = l

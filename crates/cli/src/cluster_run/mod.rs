@@ -252,6 +252,15 @@ fn drive(
         container_start_ms: lat.container_start_ms,
         shutdown_ms: lat.shutdown_ms,
     });
+    // The load entries' application start-up time (the first entry on a workload, as in the
+    // twin's `load_startup_ms`).
+    let mut startup = BTreeMap::new();
+    for l in &scenario.loads {
+        startup
+            .entry((l.namespace.clone(), l.kind.clone(), l.name.clone()))
+            .or_insert(l.startup_ms);
+    }
+    kubelets.set_startup_delays(startup);
     // The scenario's nodes, exactly as the twin builds them (instance types, allocatable).
     let nodes: Vec<Node> = SimCluster(sim)
         .list::<Node>(None, "")
@@ -313,8 +322,13 @@ fn drive(
     let custom = objects
         .iter()
         .any(|o| custom_metrics::reads_custom_metrics(&o.raw));
-    let mut live_load = match LiveLoad::start(kc, scenario.loads.clone(), scenario.metrics, custom)
-    {
+    let mut live_load = match LiveLoad::start(
+        kc,
+        scenario.loads.clone(),
+        scenario.metrics,
+        custom,
+        scenario.seed(),
+    ) {
         Ok((l, w)) => {
             for w in w {
                 eprintln!("warning: {w}");
