@@ -9,9 +9,9 @@
 //! NodePool / Provisioner and the cheapest offering; pods planned onto a launched NodeClaim
 //! are nominated to it and not planned again until its node registered. Karpenter's CRDs are
 //! installed (schemaless) so the manifests' NodePools, Provisioners and node classes can be
-//! created. NodePools' disruption (emptiness, multi- and single-node consolidation under their
-//! budgets) is the [`disruption`] module. Not live yet: v1alpha5 Provisioners' emptiness and
-//! consolidation, expiry, drift, insufficient-capacity fallbacks, spot interruptions.
+//! created. Disruption (NodePools' emptiness, multi- and single-node consolidation under their
+//! budgets; Provisioners' `ttlSecondsAfterEmpty` and consolidation) is the [`disruption`]
+//! module. Not live yet: expiry, drift, insufficient-capacity fallbacks, spot interruptions.
 
 mod disruption;
 

@@ -1,6 +1,7 @@
-//! Karpenter's NodePool disruption on a `--cluster` run: emptiness, multi-node and single-node
-//! consolidation (delete, or replace with one cheaper node) under the pools' disruption
-//! budgets, over the real cluster's nodes and pods.
+//! Karpenter's disruption on a `--cluster` run: NodePools' emptiness, multi-node and
+//! single-node consolidation (delete, or replace with one cheaper node) under the pools'
+//! disruption budgets, and v1alpha5 Provisioners' `ttlSecondsAfterEmpty` and consolidation,
+//! over the real cluster's nodes and pods.
 //!
 //! The same decisions as the twin's (`kscale_twin::sim::karpenter_disruption`, after
 //! kubernetes-sigs/karpenter pkg/controllers/disruption): a poll every 10 s from the first
@@ -30,13 +31,15 @@ use kscale_controllers::karpenter::consolidation::{
 use kscale_controllers::karpenter::emptiness::emptiness;
 use kscale_controllers::karpenter::validation::{self, Rejection};
 use kscale_controllers::karpenter::{self, Offering, Pool};
-use kscale_controllers::scheduler::{NodeInfo, PodInfo};
+use kscale_controllers::scheduler::{NodeInfo, PodInfo, fits_with_extra};
 use kscale_kube::KubeCluster;
 use kscale_kube::kubelet::Kubelets;
 use kscale_model::labels::Labels;
 use kscale_model::{Resources, SimTime};
 use kscale_twin::sim::Sim;
-use kscale_twin::sim::karpenter::{DISRUPTION_POLL_MS, DecisionRecord, PoolApi, PoolConfig};
+use kscale_twin::sim::karpenter::{
+    DISRUPTION_POLL_MS, DecisionRecord, MAX_CONSOLIDATION_CANDIDATES, PoolApi, PoolConfig,
+};
 use kscale_twin::sim::karpenter_disruption::{
     DISRUPTED_TAINT, MAX_SINGLE_NODE_CANDIDATES, TERMINATION_POLL_MS, VALIDATION_DELAY_MS,
     summary_json,
@@ -108,6 +111,10 @@ pub(super) struct Disruption {
     dedupe: BTreeMap<(&'static str, String), u64>,
     /// Draining nodes: name → (uid, next check).
     terminating: BTreeMap<String, (String, u64)>,
+    /// Provisioner nodes found empty, since when (run ms).
+    empty_since: BTreeMap<String, u64>,
+    /// Fingerprint of the cluster when Provisioner consolidation last found no candidate.
+    provisioner_checked: Option<u64>,
     decisions: Vec<DecisionRecord>,
     rejected: u64,
     disrupted: u64,
@@ -124,6 +131,8 @@ impl Default for Disruption {
             consolidated: None,
             dedupe: BTreeMap::new(),
             terminating: BTreeMap::new(),
+            empty_since: BTreeMap::new(),
+            provisioner_checked: None,
             decisions: vec![],
             rejected: 0,
             disrupted: 0,
@@ -325,7 +334,7 @@ impl LiveKarpenter {
             return Ok(());
         }
         self.disruption.next_poll = t + DISRUPTION_POLL_MS;
-        self.poll(kc, t, nodes, pods)
+        self.poll(kc, t, kubelets, nodes, pods)
     }
 
     /// What a poll reads: the nodes with their pods, the pending pods and the in-flight claims.
@@ -549,10 +558,19 @@ impl LiveKarpenter {
         &mut self,
         kc: &mut KubeCluster,
         t: u64,
+        kubelets: &mut Kubelets,
         nodes: &[Node],
         pods: &[Pod],
     ) -> Result<(), ApiError> {
         let print = fingerprint(nodes, pods);
+        let configs = self.pools(kc)?;
+        let provisioners = configs.iter().any(|c| c.api == PoolApi::Provisioner);
+        if provisioners {
+            let view = self.view(&configs, nodes, pods);
+            if self.provisioner_disruption(kc, t, kubelets, &configs, &view, pods, print)? {
+                return Ok(());
+            }
+        }
         if self
             .disruption
             .consolidated
@@ -560,7 +578,6 @@ impl LiveKarpenter {
         {
             return Ok(());
         }
-        let configs = self.pools(kc)?;
         if !configs.iter().any(|c| c.api == PoolApi::NodePool) {
             return Ok(());
         }
@@ -704,6 +721,113 @@ impl LiveKarpenter {
             self.disruption.consolidated = Some((print, until));
         }
         Ok(())
+    }
+
+    /// v1alpha5 Provisioners, as the twin's `provisioner_disruption`: removes one node empty
+    /// for its Provisioner's `ttlSecondsAfterEmpty`, or, with `consolidation.enabled`, one
+    /// node whose pods all fit on the other nodes (fewest pods first, at most
+    /// `MAX_CONSOLIDATION_CANDIDATES` tried, not again while the cluster is unchanged). The
+    /// node is cordoned, its pods evicted as `kubectl drain --force` does, and it is removed
+    /// at once. True if it removed one.
+    #[allow(clippy::too_many_arguments)]
+    fn provisioner_disruption(
+        &mut self,
+        kc: &mut KubeCluster,
+        t: u64,
+        kubelets: &mut Kubelets,
+        configs: &[PoolConfig],
+        view: &View,
+        pods: &[Pod],
+        print: u64,
+    ) -> Result<bool, ApiError> {
+        const LABEL: &str = "karpenter.sh/provisioner-name";
+        let mut victim: Option<(&LiveNode, &'static str)> = None;
+        for cfg in configs.iter().filter(|c| c.api == PoolApi::Provisioner) {
+            let of_pool = |n: &&LiveNode| n.info.labels.get(LABEL) == Some(&cfg.pool.name);
+            for n in view.nodes.iter().filter(of_pool) {
+                if !n.info.pods.iter().all(|p| p.terminating) {
+                    self.disruption.empty_since.remove(&n.name);
+                    continue;
+                }
+                let since = *self
+                    .disruption
+                    .empty_since
+                    .entry(n.name.clone())
+                    .or_insert(t);
+                if victim.is_none() && cfg.empty_after_ms.is_some_and(|ttl| t - since >= ttl) {
+                    victim = Some((n, "Empty"));
+                }
+            }
+            if victim.is_none()
+                && cfg.underutilized
+                && self.disruption.provisioner_checked != Some(print)
+            {
+                victim = consolidation_candidate(view, &of_pool).map(|n| (n, "Underutilized"));
+                if victim.is_none() {
+                    self.disruption.provisioner_checked = Some(print);
+                }
+            }
+            if victim.is_some() {
+                break;
+            }
+        }
+        let Some((node, reason)) = victim else {
+            return Ok(false);
+        };
+        let name = node.name.clone();
+        kc.event(event(
+            "Node",
+            "",
+            &name,
+            "DisruptionTerminating",
+            format!("Disrupting Node: {reason}/Delete"),
+        ));
+        self.disruption.disrupted += 1;
+        self.disruption.decisions.push(DecisionRecord {
+            time: t as f64 / 1000.0,
+            decision: "delete",
+            reason,
+            method: if reason == "Empty" { "empty" } else { "single" },
+            nodes: vec![format!(
+                "{name} ({} {})",
+                node.instance_type, node.capacity_type
+            )],
+            replacement: None,
+            savings: node.price,
+        });
+        match kc.patch::<Node>(
+            "",
+            &name,
+            &Patch::Merge(json!({"spec": {"unschedulable": true}})),
+        ) {
+            Ok(_) | Err(ApiError::NotFound { .. }) => {}
+            Err(e) => return Err(e),
+        }
+        for p in pods {
+            let on_node = p.spec.as_ref().and_then(|s| s.node_name.as_deref()) == Some(&name);
+            if !on_node || daemon_set(p) || p.metadata.deletion_timestamp.is_some() {
+                continue;
+            }
+            let ns = p.metadata.namespace.clone().unwrap_or_default();
+            let pod = p.metadata.name.clone().unwrap_or_default();
+            let mut e = event(
+                "Pod",
+                &ns,
+                &pod,
+                "Evicted",
+                "Evicted by kubectl drain".into(),
+            );
+            e.source = "kubectl".into();
+            kc.event(e);
+            match kc.delete::<Pod>(&ns, &pod, None) {
+                Ok(()) | Err(ApiError::NotFound { .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        self.disruption.empty_since.remove(&name);
+        kubelets.deregister(kc, &name)?;
+        self.claims.remove(&name);
+        Ok(true)
     }
 
     /// The command's validation over the current cluster (`validation.go`).
@@ -964,6 +1088,50 @@ impl LiveKarpenter {
             kc.event(event("NodeClaim", "", claim, reason, msg));
         }
     }
+}
+
+/// A Provisioner node (`of_pool`) whose pods all fit on the other ready, schedulable nodes,
+/// first fit each (the twin's `consolidation_candidate`): candidates with fewest pods first,
+/// then by name, at most `MAX_CONSOLIDATION_CANDIDATES`.
+fn consolidation_candidate<'v>(
+    view: &'v View,
+    of_pool: &dyn Fn(&&LiveNode) -> bool,
+) -> Option<&'v LiveNode> {
+    let mut candidates: Vec<&LiveNode> = view
+        .nodes
+        .iter()
+        .filter(|n| of_pool(n) && !n.info.unschedulable && !n.info.pods.is_empty())
+        .collect();
+    candidates.sort_by(|a, b| (a.info.pods.len(), &a.name).cmp(&(b.info.pods.len(), &b.name)));
+    let others: Vec<&LiveNode> = view
+        .nodes
+        .iter()
+        .filter(|n| n.info.ready && !n.info.unschedulable)
+        .collect();
+    let mut extra = vec![Resources::ZERO; others.len()];
+    for c in candidates.into_iter().take(MAX_CONSOLIDATION_CANDIDATES) {
+        let mut placed: Vec<(usize, Resources)> = vec![];
+        let ok = c.info.pods.iter().filter(|p| !p.terminating).all(|p| {
+            let target = others.iter().enumerate().position(|(i, o)| {
+                o.name != c.name && fits_with_extra(p, &o.info, &extra[i]).is_ok()
+            });
+            match target {
+                Some(i) => {
+                    extra[i] += p.requests;
+                    placed.push((i, p.requests));
+                    true
+                }
+                None => false,
+            }
+        });
+        for (i, r) in placed {
+            extra[i] -= r;
+        }
+        if ok {
+            return Some(c);
+        }
+    }
+    None
 }
 
 /// A command from a method's choice of candidates (`idx` into `cands`).
