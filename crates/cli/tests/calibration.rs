@@ -2,7 +2,8 @@
 //! on the twin and on a real control plane, compared with `kscale diff`. Every decision must
 //! match one to one within 15 s — here the real kube-scheduler's choice of the victim whose
 //! eviction violates no PodDisruptionBudget, and Karpenter's consolidation over the real
-//! cluster's nodes and pods (the two tests run side by side, each with its control plane).
+//! cluster's nodes and pods (NodePools and a v1alpha5 Provisioner); the tests run two at a
+//! time, each with its own control plane.
 //!
 //! Needs `KSCALE_CONTROLPLANE_BIN` (`.ci/run` sets it); skipped with a message without it.
 
@@ -112,4 +113,20 @@ fn karpenter_consolidation_decides_as_in_the_twin() {
             .collect()
     };
     assert_eq!(kinds(&cluster), kinds(&twin));
+}
+
+/// A v1alpha5 Provisioner's `ttlSecondsAfterEmpty` live: the same empty nodes removed, one per
+/// poll, as in the twin.
+#[test]
+fn a_provisioners_empty_nodes_go_as_in_the_twin() {
+    let Some(bin) = real_bin("a_provisioners_empty_nodes_go_as_in_the_twin") else {
+        return;
+    };
+    let (diff, d, twin, cluster) = twin_and_cluster(&bin, "karpenter-provisioner");
+    for c in ["nodeLaunches", "nodeRemovals", "rescales"] {
+        assert_eq!(d["categories"][c]["equal"], true, "{c}: {}", text(&diff));
+    }
+    let commands = &cluster["karpenter"]["commands"];
+    assert_eq!(commands, &twin["karpenter"]["commands"], "{cluster:#}");
+    assert_eq!(commands["byReason"]["Empty"], 3, "{commands}");
 }
