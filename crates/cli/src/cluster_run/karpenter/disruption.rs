@@ -1255,6 +1255,86 @@ mod tests {
         assert!(d.dedupe("Unconsolidatable", "a", 60_000, 60_000));
     }
 
+    /// A node of `cpu` allocatable cores (Ready), in Provisioner `pool` if given, holding pods
+    /// of the given CPU requests (milli-cores).
+    fn live_node(name: &str, cpu: u32, pool: Option<&str>, pods: &[(u64, u32)]) -> LiveNode {
+        let labels = pool.map_or(json!({}), |p| json!({"karpenter.sh/provisioner-name": p}));
+        let n: Node = serde_json::from_value(json!({
+            "metadata": {"name": name, "labels": labels},
+            "status": {"allocatable": {"cpu": cpu.to_string(), "memory": "16Gi", "pods": "110"},
+                       "conditions": [{"type": "Ready", "status": "True"}]}}))
+        .unwrap();
+        let mut info = adapt::node_info(&n);
+        for (id, milli) in pods {
+            let p: Pod = serde_json::from_value(json!({
+                "metadata": {"name": format!("p{id}"), "namespace": "default"},
+                "spec": {"nodeName": name, "containers": [{"name": "c",
+                         "resources": {"requests": {"cpu": format!("{milli}m")}}}]}}))
+            .unwrap();
+            let pi = adapt::pod_info(&p, *id, SimTime::ZERO);
+            info.requested += pi.requests;
+            info.pods.push(pi);
+        }
+        LiveNode {
+            name: name.into(),
+            uid: String::new(),
+            info,
+            pool: None,
+            do_not_disrupt: false,
+            age_ms: 0,
+            instance_type: "t3.medium".into(),
+            capacity_type: "on-demand".into(),
+            price: 0.04,
+            capacity: Resources::ZERO,
+            facts: vec![],
+        }
+    }
+
+    /// A Provisioner's consolidation (the twin's `consolidation_candidate`): the pool node with
+    /// the fewest pods whose pods all fit elsewhere, first fit; none when they do not.
+    #[test]
+    fn provisioner_consolidation_takes_the_emptiest_node_whose_pods_fit_elsewhere() {
+        let view = |nodes: Vec<LiveNode>| View {
+            nodes,
+            pending: vec![],
+            in_flight: vec![],
+            uninitialized: BTreeSet::new(),
+        };
+        let in_pool = |n: &&LiveNode| {
+            n.info
+                .labels
+                .get("karpenter.sh/provisioner-name")
+                .map(String::as_str)
+                == Some("default")
+        };
+        // Fewest pods first, then by name: b's pod fits nowhere, c's fits on a (a, with two
+        // pods, comes last).
+        let v = view(vec![
+            live_node("a", 4, Some("default"), &[(1, 1000), (2, 1000)]),
+            live_node("b", 4, Some("default"), &[(3, 3900)]),
+            live_node("c", 4, Some("default"), &[(4, 1500)]),
+        ]);
+        assert_eq!(
+            consolidation_candidate(&v, &in_pool).map(|n| n.name.as_str()),
+            Some("c")
+        );
+        // Nothing fits: a 3.5-core pod on each 4-core node.
+        let v = view(vec![
+            live_node("a", 4, Some("default"), &[(1, 3500)]),
+            live_node("b", 4, Some("default"), &[(2, 3500)]),
+        ]);
+        assert!(consolidation_candidate(&v, &in_pool).is_none());
+        // Nodes outside the pool are destinations, never candidates.
+        let v = view(vec![
+            live_node("a", 4, Some("default"), &[(1, 3000)]),
+            live_node("x", 8, None, &[(2, 100)]),
+        ]);
+        assert_eq!(
+            consolidation_candidate(&v, &in_pool).map(|n| n.name.as_str()),
+            Some("a")
+        );
+    }
+
     #[test]
     fn commands_are_described_as_upstream() {
         let cmd = Command {
