@@ -130,3 +130,23 @@ fn a_provisioners_empty_nodes_go_as_in_the_twin() {
     assert_eq!(commands, &twin["karpenter"]["commands"], "{cluster:#}");
     assert_eq!(commands["byReason"]["Empty"], 3, "{commands}");
 }
+
+/// Karpenter's insufficient-capacity fallback live: the same refused spot launches, on-demand
+/// instead while spot is cached unavailable, spot again once the cache expired, as in the twin.
+#[test]
+fn karpenter_falls_back_from_refused_spot_as_in_the_twin() {
+    let Some(bin) = real_bin("karpenter_falls_back_from_refused_spot_as_in_the_twin") else {
+        return;
+    };
+    let (diff, d, twin, cluster) = twin_and_cluster(&bin, "karpenter-fallback");
+    for c in ["nodeLaunches", "rescales"] {
+        assert_eq!(d["categories"][c]["equal"], true, "{c}: {}", text(&diff));
+    }
+    let errors = |s: &Value| s["counters"]["insufficientCapacityErrors"].clone();
+    assert_eq!(errors(&cluster), errors(&twin), "{cluster:#}");
+    assert!(errors(&cluster).as_u64().unwrap() > 0, "{cluster:#}");
+    assert_eq!(
+        cluster["karpenter"]["launches"],
+        twin["karpenter"]["launches"]
+    );
+}

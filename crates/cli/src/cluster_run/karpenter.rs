@@ -11,7 +11,9 @@
 //! installed (schemaless) so the manifests' NodePools, Provisioners and node classes can be
 //! created. Disruption (NodePools' emptiness, multi- and single-node consolidation under their
 //! budgets; Provisioners' `ttlSecondsAfterEmpty` and consolidation) is the [`disruption`]
-//! module. Not live yet: expiry, drift, insufficient-capacity fallbacks, spot interruptions.
+//! module. A launch the scenario's cloud refuses (`spec.cloud.insufficientCapacity`) records
+//! `InsufficientCapacityError`, skips the offering for 3 minutes and re-plans its pods (e.g.
+//! on-demand after spot), as in the twin. Not live yet: expiry, drift, spot interruptions.
 
 mod disruption;
 
@@ -27,7 +29,7 @@ use kscale_kube::kubelet::Kubelets;
 use kscale_model::quantity::{format_bytes, format_cpu_milli};
 use kscale_model::{Resources, SimTime};
 use kscale_twin::sim::Sim;
-use kscale_twin::sim::karpenter::{PoolConfig, pool_configs, pool_label};
+use kscale_twin::sim::karpenter::{ICE_TTL_MS, PoolConfig, pool_configs, pool_label};
 use kscale_twin::sim::model::PodTemplate;
 use kube::api::{Api, ApiResource, DynamicObject, ListParams};
 use serde_json::{Value, json};
@@ -134,6 +136,11 @@ pub struct LiveKarpenter {
     start_unix_ms: i64,
     /// NodePool disruption.
     disruption: disruption::Disruption,
+    /// Offerings that failed for lack of capacity: (instance type, capacity type, zone) →
+    /// until when (run ms) they are skipped.
+    unavailable: BTreeMap<(String, String, String), u64>,
+    /// Launches that failed for lack of capacity.
+    pub insufficient_capacity_errors: u64,
 }
 
 fn dynamic(
@@ -183,6 +190,8 @@ impl LiveKarpenter {
             claims: BTreeMap::new(),
             start_unix_ms: sim.start_unix_ms,
             disruption: disruption::Disruption::default(),
+            unavailable: BTreeMap::new(),
+            insufficient_capacity_errors: 0,
         }
     }
 
@@ -417,32 +426,130 @@ impl LiveKarpenter {
             })
             .collect();
         let pools: Vec<karpenter::Pool> = configs.iter().map(|c| c.pool.clone()).collect();
-        let plan = karpenter::plan(&infos, &pools, &self.offerings);
-        for claim in plan.claims {
-            let config = configs[claim.pool].clone();
-            let offering = self.offerings[claim.offering].clone();
-            let nominated: Vec<&Pod> = claim.pods.iter().map(|id| pending[*id as usize]).collect();
-            self.launch(kc, t, sim, config, offering, &nominated, claim.requests);
+        // An offering that fails for lack of capacity is cached as unavailable and its pods are
+        // planned again without it (Karpenter's fallback, e.g. spot → on-demand), as in the
+        // twin: at most 8 rounds.
+        let mut todo = infos;
+        for _round in 0..8 {
+            if todo.is_empty() {
+                break;
+            }
+            let available = self.available_offerings(t);
+            let plan = karpenter::plan(&todo, &pools, &available);
+            for (id, reason) in &plan.unschedulable {
+                let p = pending[*id as usize];
+                kc.event(Event {
+                    type_: EventType::Warning,
+                    reason: "FailedScheduling".into(),
+                    kind: "Pod".into(),
+                    namespace: p.metadata.namespace.clone().unwrap_or_default(),
+                    name: p.metadata.name.clone().unwrap_or_default(),
+                    message: format!("Failed to schedule pod, {reason}"),
+                    source: "karpenter".into(),
+                });
+            }
+            let mut retry = vec![];
+            for claim in plan.claims {
+                let config = configs[claim.pool].clone();
+                let offering = available[claim.offering].clone();
+                let name = format!("{}-{}", config.pool.name, sim.rng.names.name_suffix(5));
+                if self.insufficient_capacity(kc, t, sim, &name, &offering) {
+                    let ids: BTreeSet<u64> = claim.pods.iter().copied().collect();
+                    retry.extend(todo.iter().filter(|p| ids.contains(&p.id)).cloned());
+                    continue;
+                }
+                let nominated: Vec<&Pod> =
+                    claim.pods.iter().map(|id| pending[*id as usize]).collect();
+                self.launch(
+                    kc,
+                    t,
+                    sim,
+                    name,
+                    config,
+                    offering,
+                    &nominated,
+                    claim.requests,
+                );
+            }
+            todo = retry;
         }
         Ok(())
     }
 
-    /// Launches a NodeClaim of `config` on `offering` with `pods` nominated to it; its node
-    /// registers after the cloud's provisioning latency. Returns the claim's name.
+    /// The offerings not cached as unavailable at run time `t`.
+    fn available_offerings(&mut self, t: u64) -> Arc<Vec<Offering>> {
+        self.unavailable.retain(|_, until| *until > t);
+        if self.unavailable.is_empty() {
+            return self.offerings.clone();
+        }
+        Arc::new(
+            self.offerings
+                .iter()
+                .filter(|o| {
+                    !self.unavailable.contains_key(&(
+                        o.instance_type.clone(),
+                        o.capacity_type.clone(),
+                        o.zone.clone(),
+                    ))
+                })
+                .cloned()
+                .collect(),
+        )
+    }
+
+    /// Whether the cloud has no capacity for a launch of `offering` now
+    /// (`spec.cloud.insufficientCapacity`, the twin's `launch_fails`): then the claim's
+    /// `InsufficientCapacityError` is recorded and the offering skipped for `ICE_TTL_MS`.
+    fn insufficient_capacity(
+        &mut self,
+        kc: &mut KubeCluster,
+        t: u64,
+        sim: &mut Sim,
+        claim: &str,
+        o: &Offering,
+    ) -> bool {
+        if !sim.launch_fails_at(t, None, &o.instance_type, &o.capacity_type) {
+            return false;
+        }
+        self.insufficient_capacity_errors += 1;
+        kc.event(Event {
+            type_: EventType::Warning,
+            reason: "InsufficientCapacityError".into(),
+            kind: "NodeClaim".into(),
+            namespace: String::new(),
+            name: claim.into(),
+            message: format!(
+                "NodeClaim {claim} event: creating instance, insufficient capacity ({} {} in {})",
+                o.instance_type, o.capacity_type, o.zone
+            ),
+            source: "karpenter".into(),
+        });
+        self.unavailable.insert(
+            (
+                o.instance_type.clone(),
+                o.capacity_type.clone(),
+                o.zone.clone(),
+            ),
+            t + ICE_TTL_MS,
+        );
+        true
+    }
+
+    /// Launches NodeClaim `name` of `config` on `offering` with `pods` nominated to it; its
+    /// node registers after the cloud's provisioning latency. Returns the claim's name.
     #[allow(clippy::too_many_arguments)]
     fn launch(
         &mut self,
         kc: &mut KubeCluster,
         t: u64,
         sim: &mut Sim,
+        name: String,
         config: PoolConfig,
         offering: Offering,
         pods: &[&Pod],
         planned: Resources,
     ) -> String {
         self.seq += 1;
-        // `generateName: <pool>-`: five characters of the API server's name alphabet.
-        let name = format!("{}-{}", config.pool.name, sim.rng.names.name_suffix(5));
         let (a, b) = ((self.seq / 250) % 254 + 1, self.seq % 250 + 1);
         let node = format!("ip-192-168-{a}-{b}.{}.compute.internal", self.region);
         let ip = format!("192.168.{a}.{b}");

@@ -544,6 +544,14 @@ fn drive(
         "events": {"total": events.len(), "byReason": by_reason},
         "notOnCluster": warnings,
     });
+    // Launches the cloud refused for lack of capacity (the twin counts them alike).
+    if let Some(n) = live_karpenter
+        .as_ref()
+        .map(|k| k.insufficient_capacity_errors)
+        .filter(|n| *n > 0)
+    {
+        summary["counters"]["insufficientCapacityErrors"] = n.into();
+    }
     if live_ca.started() {
         summary["clusterAutoscaler"] = live_ca.summary();
         summary["warnings"] = ca_warnings.into();

@@ -42,7 +42,18 @@ impl Sim {
         instance_type: &str,
         capacity_type: &str,
     ) -> bool {
-        let now = self.now.as_millis();
+        self.launch_fails_at(self.now.as_millis(), group, instance_type, capacity_type)
+    }
+
+    /// [`Sim::launch_fails`] at run time `now` (ms): a backend whose clock is not the twin's
+    /// (`--cluster`) asks with its own.
+    pub fn launch_fails_at(
+        &mut self,
+        now: u64,
+        group: Option<&str>,
+        instance_type: &str,
+        capacity_type: &str,
+    ) -> bool {
         let end = self.end.as_millis();
         let hit = self
             .scenario

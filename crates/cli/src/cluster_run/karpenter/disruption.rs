@@ -305,8 +305,9 @@ impl LiveKarpenter {
         {
             let (_, cmd) = self.disruption.validating.take().expect("checked");
             let configs = self.pools(kc)?;
+            let offerings = self.available_offerings(t);
             let view = self.view(&configs, nodes, pods);
-            match self.revalidate(&configs, &view, &cmd, t) {
+            match self.revalidate(&configs, &view, &cmd, t, &offerings) {
                 Ok(()) => {
                     self.start_command(kc, t, sim, &configs, cmd, pods)?;
                     self.disruption.next_poll = t;
@@ -581,6 +582,7 @@ impl LiveKarpenter {
         if !configs.iter().any(|c| c.api == PoolApi::NodePool) {
             return Ok(());
         }
+        let offerings = self.available_offerings(t);
         let view = self.view(&configs, nodes, pods);
         let g = self.gather(&configs, &view, t, true);
         let unix = self.unix_ms(t);
@@ -619,7 +621,7 @@ impl LiveKarpenter {
             let cluster = SimCluster {
                 nodes: &dest,
                 pools: &g.pools,
-                offerings: &self.offerings,
+                offerings: &offerings,
                 spot_to_spot: false,
                 pending: &view.pending,
                 uninitialized: &view.uninitialized,
@@ -646,7 +648,7 @@ impl LiveKarpenter {
                     &view,
                     &c.candidates,
                     &c.decision,
-                    &self.offerings,
+                    &offerings,
                     Reason::Underutilized,
                     method,
                     c.savings,
@@ -837,6 +839,7 @@ impl LiveKarpenter {
         view: &View,
         cmd: &Command,
         t: u64,
+        offerings: &[Offering],
     ) -> Result<(), Rejection> {
         let g = self.gather(configs, view, t, false);
         let list = match cmd.reason {
@@ -862,7 +865,7 @@ impl LiveKarpenter {
         let cluster = SimCluster {
             nodes: &dest,
             pools: &g.pools,
-            offerings: &self.offerings,
+            offerings,
             spot_to_spot: false,
             pending: &view.pending,
             uninitialized: &view.uninitialized,
@@ -871,7 +874,7 @@ impl LiveKarpenter {
         validation::validate_command(
             &consolidation::compute(&cluster, &set),
             cmd.replacement.as_ref().map(|r| &r.1),
-            &self.offerings,
+            offerings,
         )
     }
 
@@ -920,16 +923,16 @@ impl LiveKarpenter {
                 .map(|r| format!("{} {}", r.1.instance_type, r.1.capacity_type)),
             savings: cmd.savings,
         };
-        self.disruption.decisions.push(record);
         match cmd.replacement.clone() {
             Some((pool, offering, requests)) => {
                 let Some(cfg) = configs.iter().find(|c| c.pool.name == pool).cloned() else {
-                    for (node, ..) in &cmd.nodes {
-                        self.disruption.disrupting.remove(node);
-                    }
-                    return Ok(());
+                    return self.abort_command(kc, &cmd);
                 };
-                let claim = self.launch(kc, t, sim, cfg, offering, &[], requests);
+                let claim = format!("{pool}-{}", sim.rng.names.name_suffix(5));
+                if self.insufficient_capacity(kc, t, sim, &claim, &offering) {
+                    return self.abort_command(kc, &cmd);
+                }
+                self.launch(kc, t, sim, claim.clone(), cfg, offering, &[], requests);
                 let reason = cmd.reason.as_str();
                 kc.event(event(
                     "NodeClaim",
@@ -949,7 +952,31 @@ impl LiveKarpenter {
             }
             None => self.terminate_candidates(kc, t, &cmd, pods)?,
         }
+        self.disruption.decisions.push(record);
         self.disruption.running.push(cmd);
+        Ok(())
+    }
+
+    /// Un-marks a command's nodes (its replacement could not be launched): the disrupted
+    /// taint comes off.
+    fn abort_command(&mut self, kc: &mut KubeCluster, cmd: &Command) -> Result<(), ApiError> {
+        for (node, ..) in &cmd.nodes {
+            self.disruption.disrupting.remove(node);
+            let Some(n) = kc.get::<Node>("", node)? else {
+                continue;
+            };
+            let taints: Vec<Value> = n
+                .spec
+                .iter()
+                .flat_map(|s| s.taints.iter().flatten())
+                .filter(|t| t.key != DISRUPTED_TAINT)
+                .map(|t| serde_json::to_value(t).unwrap_or_default())
+                .collect();
+            match kc.patch::<Node>("", node, &Patch::Merge(json!({"spec": {"taints": taints}}))) {
+                Ok(_) | Err(ApiError::NotFound { .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
         Ok(())
     }
 
