@@ -92,7 +92,50 @@ pub struct Command {
 }
 
 impl Command {
-    fn decision(&self) -> &'static str {
+    /// The command for a method's choice: the candidates `idx` of `cands` (each node's uid from
+    /// `uid`), deleted or replaced as `decision` says (its pool and offering indexing `pools`
+    /// and `offerings`), with the method's reason, name and savings.
+    pub fn chosen(
+        cands: &[Candidate<'_>],
+        idx: &[usize],
+        decision: &Decision,
+        (pools, offerings): (&[Pool], &[Offering]),
+        (reason, method, savings): (Reason, &'static str, f64),
+        uid: impl Fn(&str) -> String,
+    ) -> Command {
+        let nodes = idx
+            .iter()
+            .map(|i| {
+                let c = &cands[*i];
+                (
+                    c.node.to_string(),
+                    uid(c.node),
+                    c.instance_type.to_string(),
+                    c.capacity_type.to_string(),
+                    c.price,
+                )
+            })
+            .collect();
+        let replacement = match decision {
+            Decision::Delete => None,
+            Decision::Replace(r) => Some(PlannedReplacement {
+                pool: pools[r.pool].name.clone(),
+                offering: offerings[r.offering()].clone(),
+                requests: r.requests,
+            }),
+        };
+        Command {
+            reason,
+            method,
+            nodes,
+            replacement,
+            claim: None,
+            savings,
+        }
+    }
+
+    /// `replace` or `delete`.
+    pub fn decision(&self) -> &'static str {
         if self.replacement.is_some() {
             "replace"
         } else {
@@ -101,7 +144,7 @@ impl Command {
     }
 
     /// Upstream `Command.String()` (without the command id).
-    fn describe(&self) -> String {
+    pub fn describe(&self) -> String {
         let names: Vec<&str> = self.nodes.iter().map(|n| n.0.as_str()).collect();
         match &self.replacement {
             Some(_) => format!(
@@ -736,6 +779,7 @@ impl Sim {
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn command_from(
         &self,
         g: &Gathered<'_>,
@@ -747,36 +791,14 @@ impl Sim {
         method: &'static str,
         savings: f64,
     ) -> Command {
-        let nodes = idx
-            .iter()
-            .map(|i| {
-                let c = &cands[*i];
-                let uid = self.nodes[c.node].uid.clone();
-                (
-                    c.node.to_string(),
-                    uid,
-                    c.instance_type.to_string(),
-                    c.capacity_type.to_string(),
-                    c.price,
-                )
-            })
-            .collect();
-        let replacement = match decision {
-            Decision::Delete => None,
-            Decision::Replace(r) => Some(PlannedReplacement {
-                pool: g.pools[r.pool].name.clone(),
-                offering: offerings[r.offering()].clone(),
-                requests: r.requests,
-            }),
-        };
-        Command {
-            reason,
-            method,
-            nodes,
-            replacement,
-            claim: None,
-            savings,
-        }
+        Command::chosen(
+            cands,
+            idx,
+            decision,
+            (&g.pools, offerings),
+            (reason, method, savings),
+            |node| self.nodes[node].uid.clone(),
+        )
     }
 
     /// A NodePool disruption pass would do nothing: no NodePool, or no pod or node changed

@@ -41,8 +41,8 @@ use kscale_twin::sim::karpenter::{
     DISRUPTION_POLL_MS, DecisionRecord, MAX_CONSOLIDATION_CANDIDATES, PoolApi, PoolConfig,
 };
 use kscale_twin::sim::karpenter_disruption::{
-    DISRUPTED_TAINT, MAX_SINGLE_NODE_CANDIDATES, TERMINATION_POLL_MS, VALIDATION_DELAY_MS,
-    summary_json,
+    Command, DISRUPTED_TAINT, MAX_SINGLE_NODE_CANDIDATES, PlannedReplacement, TERMINATION_POLL_MS,
+    VALIDATION_DELAY_MS, summary_json,
 };
 use serde_json::{Value, json};
 
@@ -52,45 +52,6 @@ use super::{LiveKarpenter, unschedulable};
 const UNCONSOLIDATABLE_DEDUPE_MS: u64 = 15 * 60_000;
 /// `DisruptionBlocked` on a NodePool repeats at most every minute (as in the twin).
 const BLOCKED_DEDUPE_MS: u64 = 60_000;
-
-/// A disruption command (decided, validating or running).
-#[derive(Debug, Clone)]
-struct Command {
-    reason: Reason,
-    /// `empty`, `multi` or `single`.
-    method: &'static str,
-    /// Candidate nodes: (name, uid, instance type, capacity type, price).
-    nodes: Vec<(String, String, String, String, f64)>,
-    /// The replacement: (pool name, offering, requests planned onto it).
-    replacement: Option<(String, Offering, Resources)>,
-    /// The launched replacement's NodeClaim.
-    claim: Option<String>,
-    /// Hourly savings, USD.
-    savings: f64,
-}
-
-impl Command {
-    fn decision(&self) -> &'static str {
-        if self.replacement.is_some() {
-            "replace"
-        } else {
-            "delete"
-        }
-    }
-
-    /// Upstream `Command.String()` (without the command id), as the twin words it.
-    fn describe(&self) -> String {
-        let names: Vec<&str> = self.nodes.iter().map(|n| n.0.as_str()).collect();
-        match &self.replacement {
-            Some(_) => format!(
-                "{}: [{}] -> [1 replacement]",
-                self.decision(),
-                names.join(", ")
-            ),
-            None => format!("{}: [{}]", self.decision(), names.join(", ")),
-        }
-    }
-}
 
 /// Disruption state of the live Karpenter.
 #[derive(Debug)]
@@ -873,7 +834,7 @@ impl LiveKarpenter {
         let set: Vec<&Candidate> = idx.iter().map(|i| &list[*i]).collect();
         validation::validate_command(
             &consolidation::compute(&cluster, &set),
-            cmd.replacement.as_ref().map(|r| &r.1),
+            cmd.replacement.as_ref().map(|r| &r.offering),
             offerings,
         )
     }
@@ -920,11 +881,15 @@ impl LiveKarpenter {
             replacement: cmd
                 .replacement
                 .as_ref()
-                .map(|r| format!("{} {}", r.1.instance_type, r.1.capacity_type)),
+                .map(|r| format!("{} {}", r.offering.instance_type, r.offering.capacity_type)),
             savings: cmd.savings,
         };
         match cmd.replacement.clone() {
-            Some((pool, offering, requests)) => {
+            Some(PlannedReplacement {
+                pool,
+                offering,
+                requests,
+            }) => {
                 let Some(cfg) = configs.iter().find(|c| c.pool.name == pool).cloned() else {
                     return self.abort_command(kc, &cmd);
                 };
@@ -1174,41 +1139,20 @@ fn command_from(
     method: &'static str,
     savings: f64,
 ) -> Command {
-    let nodes = idx
-        .iter()
-        .map(|i| {
-            let c = &cands[*i];
-            let uid = view
-                .nodes
+    Command::chosen(
+        cands,
+        idx,
+        decision,
+        (&g.pools, offerings),
+        (reason, method, savings),
+        |node| {
+            view.nodes
                 .iter()
-                .find(|n| n.name == c.node)
+                .find(|n| n.name == node)
                 .map(|n| n.uid.clone())
-                .unwrap_or_default();
-            (
-                c.node.to_string(),
-                uid,
-                c.instance_type.to_string(),
-                c.capacity_type.to_string(),
-                c.price,
-            )
-        })
-        .collect();
-    let replacement = match decision {
-        Decision::Delete => None,
-        Decision::Replace(r) => Some((
-            g.pools[r.pool].name.clone(),
-            offerings[r.offering()].clone(),
-            r.requests,
-        )),
-    };
-    Command {
-        reason,
-        method,
-        nodes,
-        replacement,
-        claim: None,
-        savings,
-    }
+                .unwrap_or_default()
+        },
+    )
 }
 
 #[cfg(test)]
@@ -1360,24 +1304,5 @@ mod tests {
             consolidation_candidate(&v, &in_pool).map(|n| n.name.as_str()),
             Some("a")
         );
-    }
-
-    #[test]
-    fn commands_are_described_as_upstream() {
-        let cmd = Command {
-            reason: Reason::Underutilized,
-            method: "single",
-            nodes: vec![(
-                "n1".into(),
-                "u".into(),
-                "m5.xlarge".into(),
-                "on-demand".into(),
-                0.19,
-            )],
-            replacement: None,
-            claim: None,
-            savings: 0.19,
-        };
-        assert_eq!(cmd.describe(), "delete: [n1]");
     }
 }
