@@ -1,9 +1,10 @@
 //! The fast subset of the calibration suite (`calibration/run.sh` runs all of it): scenarios
 //! on the twin and on a real control plane, compared with `kscale diff`. Every decision must
 //! match one to one within 15 s — here the real kube-scheduler's choice of the victim whose
-//! eviction violates no PodDisruptionBudget, and Karpenter's consolidation over the real
-//! cluster's nodes and pods (NodePools and a v1alpha5 Provisioner); the tests run two at a
-//! time, each with its own control plane.
+//! eviction violates no PodDisruptionBudget; Karpenter's consolidation, emptiness and
+//! capacity fallback, and the Cluster Autoscaler's fallback, decided by kscale over the real
+//! cluster's nodes and pods. The tests run two at a time, each with its own control plane
+//! (about 8 minutes of wall time in all).
 //!
 //! Needs `KSCALE_CONTROLPLANE_BIN` (`.ci/run` sets it); skipped with a message without it.
 
@@ -149,4 +150,24 @@ fn karpenter_falls_back_from_refused_spot_as_in_the_twin() {
         cluster["karpenter"]["launches"],
         twin["karpenter"]["launches"]
     );
+}
+
+/// The Cluster Autoscaler's fallback live: the spot group's refused launch backs it off at the
+/// next loop and the on-demand group scales up instead, as in the twin.
+#[test]
+fn the_cluster_autoscaler_falls_back_from_a_refused_group_as_in_the_twin() {
+    let Some(bin) =
+        real_bin("the_cluster_autoscaler_falls_back_from_a_refused_group_as_in_the_twin")
+    else {
+        return;
+    };
+    let (diff, d, twin, cluster) = twin_and_cluster(&bin, "cluster-autoscaler-fallback");
+    for c in ["scaleUps", "nodeLaunches", "rescales"] {
+        assert_eq!(d["categories"][c]["equal"], true, "{c}: {}", text(&diff));
+    }
+    for s in [&twin, &cluster] {
+        assert_eq!(s["counters"]["insufficientCapacityErrors"], 1, "{s:#}");
+        assert_eq!(s["clusterAutoscaler"]["scaleUpFailures"], 1, "{s:#}");
+        assert_eq!(s["clusterAutoscaler"]["nodesAdded"], 1, "{s:#}");
+    }
 }

@@ -44,6 +44,10 @@ pub struct LiveNodeGroups {
     launches: Vec<Launch>,
     to_delete: Vec<String>,
     now_ms: u64,
+    /// Launches the cloud refused since the autoscaler last asked, per group.
+    failed: BTreeMap<String, u32>,
+    /// Launches refused for lack of capacity (`spec.cloud.insufficientCapacity`).
+    pub insufficient_capacity_errors: u64,
     /// Nodes registered for the autoscaler.
     pub nodes_added: u64,
     /// Nodes deleted for the autoscaler.
@@ -77,6 +81,8 @@ impl LiveNodeGroups {
             launches: vec![],
             to_delete: vec![],
             now_ms: 0,
+            failed: BTreeMap::new(),
+            insufficient_capacity_errors: 0,
             nodes_added: 0,
             nodes_removed: 0,
         }
@@ -92,10 +98,35 @@ impl LiveNodeGroups {
         kubelets: &mut Kubelets,
     ) -> Result<(), ApiError> {
         self.now_ms = t_ms;
-        for l in &mut self.launches {
-            if l.ready_ms.is_none() {
-                l.ready_ms = Some(l.requested_ms + sim.provisioning_latency_ms());
+        // A new request fails for lack of capacity (the scenario's `insufficientCapacity` at
+        // its request time, as the twin decides it when launching) or gets its latency.
+        let scenario = sim.scenario.clone();
+        let mut failed = vec![];
+        self.launches.retain_mut(|l| {
+            if l.ready_ms.is_some() {
+                return true;
             }
+            let spec = scenario
+                .doc
+                .spec
+                .cloud
+                .node_groups
+                .iter()
+                .find(|g| g.name == l.group);
+            let fails = spec.is_some_and(|g| {
+                let ct = g.capacity_type.as_deref().unwrap_or("on-demand");
+                sim.launch_fails_at(l.requested_ms, Some(&g.name), &g.instance_type, ct)
+            });
+            if fails {
+                failed.push(l.group.clone());
+                return false;
+            }
+            l.ready_ms = Some(l.requested_ms + sim.provisioning_latency_ms());
+            true
+        });
+        for g in failed {
+            self.insufficient_capacity_errors += 1;
+            *self.failed.entry(g).or_default() += 1;
         }
         let (due, rest): (Vec<Launch>, Vec<Launch>) = std::mem::take(&mut self.launches)
             .into_iter()
@@ -170,6 +201,10 @@ impl NodeGroups for LiveNodeGroups {
             }
         }
         Ok(())
+    }
+
+    fn failed_launches(&mut self) -> Vec<(String, u32)> {
+        std::mem::take(&mut self.failed).into_iter().collect()
     }
 
     fn delete_node(&mut self, group: &str, node: &str) -> Result<(), String> {
@@ -260,6 +295,11 @@ impl LiveClusterAutoscaler {
             }
         }
         Ok(warnings)
+    }
+
+    /// Launches the cloud refused for lack of capacity.
+    pub fn insufficient_capacity_errors(&self) -> u64 {
+        self.cloud.insufficient_capacity_errors
     }
 
     /// The `clusterAutoscaler` section of `summary.json`.

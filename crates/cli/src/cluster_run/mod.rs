@@ -544,13 +544,14 @@ fn drive(
         "events": {"total": events.len(), "byReason": by_reason},
         "notOnCluster": warnings,
     });
-    // Launches the cloud refused for lack of capacity (the twin counts them alike).
-    if let Some(n) = live_karpenter
+    // Launches the cloud refused for lack of capacity, Karpenter's and the Cluster
+    // Autoscaler's (the twin counts them alike).
+    let refused = live_karpenter
         .as_ref()
-        .map(|k| k.insufficient_capacity_errors)
-        .filter(|n| *n > 0)
-    {
-        summary["counters"]["insufficientCapacityErrors"] = n.into();
+        .map_or(0, |k| k.insufficient_capacity_errors)
+        + live_ca.insufficient_capacity_errors();
+    if refused > 0 {
+        summary["counters"]["insufficientCapacityErrors"] = refused.into();
     }
     if live_ca.started() {
         summary["clusterAutoscaler"] = live_ca.summary();
