@@ -171,3 +171,21 @@ fn the_cluster_autoscaler_falls_back_from_a_refused_group_as_in_the_twin() {
         assert_eq!(s["clusterAutoscaler"]["nodesAdded"], 1, "{s:#}");
     }
 }
+
+/// A spot interruption live: the same notice, drain and replacement launch, and the instance
+/// terminated two minutes later, as in the twin (the interruption time is the run's first
+/// `cloud` draw on both backends).
+#[test]
+fn a_spot_interruption_drains_and_replaces_as_in_the_twin() {
+    let Some(bin) = real_bin("a_spot_interruption_drains_and_replaces_as_in_the_twin") else {
+        return;
+    };
+    let (diff, d, twin, cluster) = twin_and_cluster(&bin, "karpenter-spot");
+    for c in ["nodeLaunches", "nodeRemovals", "evictions"] {
+        assert_eq!(d["categories"][c]["equal"], true, "{c}: {}", text(&diff));
+    }
+    for s in [&twin, &cluster] {
+        assert_eq!(s["counters"]["spotInterruptions"], 1, "{s:#}");
+        assert_eq!(s["karpenter"]["launches"], 2, "{s:#}");
+    }
+}

@@ -98,6 +98,11 @@ impl LiveNodeGroups {
         kubelets: &mut Kubelets,
     ) -> Result<(), ApiError> {
         self.now_ms = t_ms;
+        // Nodes gone otherwise (a spot instance the cloud terminated) leave their group.
+        let live: BTreeSet<&str> = kubelets.node_names().collect();
+        for nodes in self.registered.values_mut() {
+            nodes.retain(|n| live.contains(n.as_str()));
+        }
         // A new request fails for lack of capacity (the scenario's `insufficientCapacity` at
         // its request time, as the twin decides it when launching) or gets its latency.
         let scenario = sim.scenario.clone();

@@ -550,7 +550,20 @@ impl LiveKarpenter {
         planned: Resources,
     ) -> String {
         self.seq += 1;
-        let (a, b) = ((self.seq / 250) % 254 + 1, self.seq % 250 + 1);
+        // The instance's address, drawn from the run's `cloud` stream as the twin draws it
+        // (so later draws of that stream, e.g. spot interruptions, line up); a name taken by a
+        // node or claim of this run is drawn again.
+        let (mut a, mut b) = (0, 0);
+        for _ in 0..16 {
+            (a, b) = (
+                sim.rng.cloud.range_u64(1, 254),
+                sim.rng.cloud.range_u64(1, 254),
+            );
+            let name = format!("ip-192-168-{a}-{b}.{}.compute.internal", self.region);
+            if !self.claims.contains_key(&name) && !self.in_flight.iter().any(|c| c.node == name) {
+                break;
+            }
+        }
         let node = format!("ip-192-168-{a}-{b}.{}.compute.internal", self.region);
         let ip = format!("192.168.{a}.{b}");
         for p in pods {

@@ -36,6 +36,7 @@ mod eviction;
 mod karpenter;
 mod load;
 mod sampler;
+mod spot;
 
 use load::LiveLoad;
 use sampler::Sampler;
@@ -371,6 +372,7 @@ fn drive(
     let origin_unix_ms = jiff::Timestamp::now().as_millisecond() - kc.now_ms() as i64;
     let mut live_ca = cluster_autoscaler::LiveClusterAutoscaler::new(sim, &nodes, origin_unix_ms);
     let mut ca_warnings: Vec<String> = Vec::new();
+    let mut spot = spot::SpotInterruptions::default();
     let mut next_discovery = 0u64;
     let mut next_sample = 0u64;
     let memory_model = scenario.loads.iter().any(|l| l.memory.is_some());
@@ -477,6 +479,8 @@ fn drive(
         for k in gone {
             cpas.remove(&k);
         }
+        spot.advance(kc, t, end_ms, sim, &mut kubelets)
+            .map_err(|e| format!("spot interruptions: {e}"))?;
         match live_ca.advance(kc, t, sim, &mut kubelets) {
             Ok(new) => {
                 for w in new {
@@ -552,6 +556,9 @@ fn drive(
         + live_ca.insufficient_capacity_errors();
     if refused > 0 {
         summary["counters"]["insufficientCapacityErrors"] = refused.into();
+    }
+    if spot.interruptions > 0 {
+        summary["counters"]["spotInterruptions"] = spot.interruptions.into();
     }
     if live_ca.started() {
         summary["clusterAutoscaler"] = live_ca.summary();
