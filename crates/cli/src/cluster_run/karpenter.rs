@@ -13,7 +13,8 @@
 //! budgets; Provisioners' `ttlSecondsAfterEmpty` and consolidation) is the [`disruption`]
 //! module. A launch the scenario's cloud refuses (`spec.cloud.insufficientCapacity`) records
 //! `InsufficientCapacityError`, skips the offering for 3 minutes and re-plans its pods (e.g.
-//! on-demand after spot), as in the twin. Not live yet: expiry, drift, spot interruptions.
+//! on-demand after spot), as in the twin; spot interruptions are the cloud's (`spot.rs`). Not
+//! live yet: expiry, drift.
 
 mod disruption;
 
@@ -116,6 +117,8 @@ struct Claim {
     /// Requests planned onto it.
     planned: Resources,
     ready_at: u64,
+    /// Its instance's number (the provider ID's `i-…`).
+    instance: u64,
 }
 
 /// Live Karpenter provisioning.
@@ -337,7 +340,7 @@ impl LiveKarpenter {
         let node: Node = serde_json::from_value(json!({
             "apiVersion": "v1", "kind": "Node",
             "metadata": {"name": c.node, "labels": labels},
-            "spec": {"providerID": format!("aws:///{}/i-{:017x}", c.offering.zone, self.seq), "taints": taints},
+            "spec": {"providerID": format!("aws:///{}/i-{:017x}", c.offering.zone, c.instance), "taints": taints},
             "status": {"capacity": r(&c.offering.capacity), "allocatable": r(&c.offering.allocatable),
                        "addresses": [{"type": "InternalIP", "address": c.ip}, {"type": "Hostname", "address": c.node}],
                        "nodeInfo": {"kubeletVersion": "v1.32.0-eks", "kubeProxyVersion": "v1.32.0-eks",
@@ -601,6 +604,7 @@ impl LiveKarpenter {
             offering,
             planned,
             ready_at: t + delay,
+            instance: self.seq,
         });
         name
     }
