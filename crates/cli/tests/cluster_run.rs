@@ -634,7 +634,7 @@ spec:
     );
     assert!(!pods.contains(" system "), "{pods}");
     let nodes: serde_json::Value = serde_json::from_str(t[2]["stdout"].as_str().unwrap()).unwrap();
-    let types: Vec<String> = nodes["items"]
+    let mut types: Vec<String> = nodes["items"]
         .as_array()
         .unwrap()
         .iter()
@@ -646,9 +646,17 @@ spec:
                 .to_string()
         })
         .collect();
-    // The cheapest m5 for one 1-CPU pod, then for three together.
+    // The nodes (listed by name, and names are drawn addresses): an m5.large and an m5.xlarge.
+    types.sort();
     assert_eq!(types, vec!["m5.large", "m5.xlarge"], "{nodes}");
     let events = lines(&out.join("events.jsonl"));
+    // The cheapest m5 for one 1-CPU pod, then for three together, in launch order.
+    let launched: Vec<&str> = events
+        .iter()
+        .filter(|e| e["reason"] == "Launched")
+        .filter_map(|e| e["message"].as_str()?.split(" (").nth(1)?.split(' ').next())
+        .collect();
+    assert_eq!(launched, ["m5.large", "m5.xlarge"], "{events:?}");
     let count = |r: &str| {
         events
             .iter()
