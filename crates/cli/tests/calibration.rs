@@ -2,9 +2,9 @@
 //! on the twin and on a real control plane, compared with `kscale diff`. Every decision must
 //! match one to one within 15 s — here the real kube-scheduler's choice of the victim whose
 //! eviction violates no PodDisruptionBudget; Karpenter's consolidation, emptiness and
-//! capacity fallback, and the Cluster Autoscaler's fallback, decided by kscale over the real
+//! capacity fallback, and the Cluster Autoscaler's fallback and CapacityBuffers, decided by kscale over the real
 //! cluster's nodes and pods. The tests run two at a time, each with its own control plane
-//! (about 8 minutes of wall time in all).
+//! (about 10 minutes of wall time in all).
 //!
 //! Needs `KSCALE_CONTROLPLANE_BIN` (`.ci/run` sets it); skipped with a message without it.
 
@@ -169,6 +169,24 @@ fn the_cluster_autoscaler_falls_back_from_a_refused_group_as_in_the_twin() {
         assert_eq!(s["counters"]["insufficientCapacityErrors"], 1, "{s:#}");
         assert_eq!(s["clusterAutoscaler"]["scaleUpFailures"], 1, "{s:#}");
         assert_eq!(s["clusterAutoscaler"]["nodesAdded"], 1, "{s:#}");
+    }
+}
+
+/// A CapacityBuffer live: the Cluster Autoscaler sizes the workers for web's pod and the
+/// buffer's fake pod, then adds a worker with no pod pending once web's second pod took the
+/// buffer's room, as in the twin.
+#[test]
+fn a_capacity_buffer_keeps_room_as_in_the_twin() {
+    let Some(bin) = real_bin("a_capacity_buffer_keeps_room_as_in_the_twin") else {
+        return;
+    };
+    let (diff, d, twin, cluster) = twin_and_cluster(&bin, "cluster-autoscaler-buffer");
+    for c in ["scaleUps", "nodeLaunches", "rescales"] {
+        assert_eq!(d["categories"][c]["equal"], true, "{c}: {}", text(&diff));
+    }
+    for s in [&twin, &cluster] {
+        assert_eq!(s["clusterAutoscaler"]["scaleUps"], 2, "{s:#}");
+        assert_eq!(s["clusterAutoscaler"]["nodesAdded"], 2, "{s:#}");
     }
 }
 

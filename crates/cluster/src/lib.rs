@@ -264,7 +264,8 @@ pub trait Cluster {
     fn get<K: Object>(&mut self, namespace: &str, name: &str) -> Result<Option<K>, ApiError>;
 
     /// The objects of a kind in `namespace` (all namespaces when `None`) whose labels match
-    /// `selector` (kubectl `-l` syntax; "" selects all), ordered by namespace and name.
+    /// `selector` (kubectl `-l` syntax; "" selects all), ordered by namespace and name. A kind
+    /// the server does not serve (a CRD not installed) is [`ApiError::NotFound`].
     fn list<K: Object>(
         &mut self,
         namespace: Option<&str>,

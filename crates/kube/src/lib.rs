@@ -419,10 +419,15 @@ impl Cluster for KubeCluster {
             K::KIND,
             namespace.unwrap_or("(all namespaces)")
         );
-        let list = self
-            .rt
-            .block_on(api.list(&lp))
-            .map_err(|e| api_error(e, &what))?;
+        let list = self.rt.block_on(api.list(&lp)).map_err(|e| match e {
+            // The kind is not served (e.g. a CRD not installed).
+            kube::Error::Api(s) if s.code == 404 => ApiError::NotFound {
+                kind: format!("{} ({})", K::KIND, K::API_VERSION),
+                namespace: String::new(),
+                name: "the server serves no such kind".into(),
+            },
+            e => api_error(e, &what),
+        })?;
         let mut out: Vec<K> = list
             .items
             .into_iter()

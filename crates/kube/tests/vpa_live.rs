@@ -46,6 +46,13 @@ fn the_vpa_recommends_and_evicts_on_a_real_control_plane() {
         return;
     };
 
+    // Before its CRD, the kind is not served: listing it is NotFound (what components read
+    // as "none", e.g. the Cluster Autoscaler's CapacityBuffers).
+    let before = kc.list::<VerticalPodAutoscaler>(Some("default"), "");
+    assert!(
+        matches!(before, Err(kscale_cluster::ApiError::NotFound { .. })),
+        "{before:?}"
+    );
     kc.create_raw(&vpa_crd()).unwrap();
     common::wait_for("the VPA kind to be served", || {
         kc.list::<VerticalPodAutoscaler>(Some("default"), "").ok()

@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::{ConfigMap, Node, Pod};
 use kscale_cluster::Cluster;
+use kscale_components::cluster_autoscaler::capacity_buffer::CapacityBuffer;
 use kscale_components::cluster_autoscaler::{ClusterAutoscaler, NodeGroups, Scan};
 use kscale_controllers::cluster_autoscaler::{CloudNodeGroup, Config, GroupIncrease};
 use kscale_model::SimTime;
@@ -25,6 +26,11 @@ const FLAGS: &[&str] = &[
 
 /// Two groups (m5.large, m5.2xlarge) and a tainted system node; `web`: five 600m pods.
 fn twin(dir: &Path, with_ca: bool) -> Sim {
+    twin_with(dir, with_ca, "")
+}
+
+/// [`twin`] with `extra` manifests.
+fn twin_with(dir: &Path, with_ca: bool, extra: &str) -> Sim {
     let ca = if with_ca {
         format!(
             "---
@@ -62,7 +68,7 @@ spec:
     spec:
       containers:
         - {{name: web, image: nginx, resources: {{requests: {{cpu: 600m, memory: 1Gi}}}}}}
-{ca}"
+{ca}{extra}"
         ),
     )
     .unwrap();
@@ -218,4 +224,66 @@ fn the_component_scales_up_as_the_twins_cluster_autoscaler_does_and_the_pods_run
         triggered, 5,
         "one TriggeredScaleUp per pod, through the cluster API"
     );
+}
+
+/// A CapacityBuffer of three 1500m pods besides `web`.
+const BUFFER: &str = "---
+apiVersion: v1
+kind: PodTemplate
+metadata: {name: spare}
+template:
+  metadata: {labels: {app: spare}}
+  spec:
+    containers:
+      - {name: pause, image: registry.k8s.io/pause, resources: {requests: {cpu: 1500m, memory: 1Gi}}}
+---
+apiVersion: autoscaling.x-k8s.io/v1alpha1
+kind: CapacityBuffer
+metadata: {name: spare}
+spec:
+  podTemplateRef: {name: spare}
+  replicas: 3
+";
+
+#[test]
+fn the_component_scales_up_for_a_capacity_buffer_as_the_twins_cluster_autoscaler_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut own = twin_with(dir.path(), true, BUFFER);
+    own.run_until(SimTime(25_000));
+    let summary = own.ca_summary().unwrap();
+    let d = &summary["decisions"][0];
+    let expected = GroupIncrease {
+        group: d["group"].as_str().unwrap().into(),
+        from: d["detail"]["from"].as_u64().unwrap() as u32,
+        to: d["detail"]["to"].as_u64().unwrap() as u32,
+        max: 4,
+    };
+    let own_status = SimCluster(&mut own)
+        .get::<CapacityBuffer>("default", "spare")
+        .unwrap()
+        .unwrap()
+        .status;
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut sim = twin_with(dir.path(), false, BUFFER);
+    sim.run_until(SimTime(5_000));
+    let mut cloud = TwinCloud::new(&sim);
+    let (cfg, _) = Config::from_args(&words(FLAGS));
+    let mut ca = ClusterAutoscaler::with_config(cfg).with_clock_origin(sim.start_unix_ms);
+    let Scan::Ran(r) = ca.run_once(&mut SimCluster(&mut sim), &mut cloud).unwrap() else {
+        panic!("it runs")
+    };
+    assert_eq!(r.increases, vec![expected.clone()]);
+    assert_ne!(
+        (expected.group.as_str(), expected.to),
+        ("small", 2),
+        "the buffer's pods count: without them, two m5.large"
+    );
+    let status = SimCluster(&mut sim)
+        .get::<CapacityBuffer>("default", "spare")
+        .unwrap()
+        .unwrap()
+        .status;
+    assert_eq!(status, own_status);
+    assert_eq!(status.unwrap()["replicas"], 3);
 }

@@ -27,6 +27,8 @@ use kscale_controllers::karpenter::{self, Offering};
 use kscale_controllers::scheduler::PodInfo;
 use kscale_kube::KubeCluster;
 use kscale_kube::kubelet::Kubelets;
+
+use super::crds::{self, Crd};
 use kscale_model::quantity::{format_bytes, format_cpu_milli};
 use kscale_model::{Resources, SimTime};
 use kscale_twin::sim::Sim;
@@ -43,69 +45,43 @@ const BATCH_MAX_MS: u64 = 10_000;
 /// again (the scheduler binds them within seconds). *Assumption*: 30 s.
 const NOMINATION_GRACE_MS: u64 = 30_000;
 
-/// The CRDs Karpenter's objects need: (group, version, kind, plural).
-const CRDS: &[(&str, &str, &str, &str)] = &[
-    ("karpenter.sh", "v1", "NodePool", "nodepools"),
-    ("karpenter.sh", "v1", "NodeClaim", "nodeclaims"),
-    ("karpenter.sh", "v1alpha5", "Provisioner", "provisioners"),
-    ("karpenter.k8s.aws", "v1", "EC2NodeClass", "ec2nodeclasses"),
-    (
+/// The CRDs Karpenter's objects need (cluster-scoped).
+pub const CRDS: &[Crd] = &[
+    crd("karpenter.sh", &["v1"], "NodePool", "nodepools"),
+    crd("karpenter.sh", &["v1"], "NodeClaim", "nodeclaims"),
+    crd("karpenter.sh", &["v1alpha5"], "Provisioner", "provisioners"),
+    crd(
         "karpenter.k8s.aws",
-        "v1alpha1",
+        &["v1"],
+        "EC2NodeClass",
+        "ec2nodeclasses",
+    ),
+    crd(
+        "karpenter.k8s.aws",
+        &["v1alpha1"],
         "AWSNodeTemplate",
         "awsnodetemplates",
     ),
 ];
 
-/// Whether the manifests hold Karpenter objects (then the CRDs are installed).
-pub fn wanted(objects: &[kscale_twin::manifest::ManifestObject]) -> bool {
-    objects.iter().any(|o| {
-        o.raw
-            .get("apiVersion")
-            .and_then(Value::as_str)
-            .is_some_and(|v| v.starts_with("karpenter.sh/") || v.starts_with("karpenter.k8s.aws/"))
-    })
+const fn crd(
+    group: &'static str,
+    versions: &'static [&'static str],
+    kind: &'static str,
+    plural: &'static str,
+) -> Crd {
+    Crd {
+        group,
+        versions,
+        kind,
+        plural,
+        namespaced: false,
+    }
 }
 
-/// Installs Karpenter's CRDs (schemaless: `x-kubernetes-preserve-unknown-fields`) and waits
-/// until the API serves them.
-pub fn install_crds(kc: &mut KubeCluster) -> Result<(), ApiError> {
-    for (group, version, kind, plural) in CRDS {
-        let crd = json!({
-            "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
-            "metadata": {"name": format!("{plural}.{group}")},
-            "spec": {"group": group, "scope": "Cluster",
-                     "names": {"kind": kind, "plural": plural, "singular": kind.to_ascii_lowercase(),
-                               "listKind": format!("{kind}List")},
-                     "versions": [{"name": version, "served": true, "storage": true,
-                                   "subresources": {"status": {}},
-                                   "schema": {"openAPIV3Schema": {"type": "object",
-                                              "x-kubernetes-preserve-unknown-fields": true}}}]}
-        });
-        match kc.create_raw(&crd) {
-            Ok(()) | Err(ApiError::AlreadyExists(_)) => {}
-            Err(e) => return Err(e),
-        }
-    }
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    for (group, version, kind, _) in CRDS {
-        let gvk = kube::api::GroupVersionKind::gvk(group, version, kind);
-        loop {
-            let client = kc.client().clone();
-            let ok =
-                kc.block_on(async { kube::discovery::pinned_kind(&client, &gvk).await.is_ok() });
-            if ok {
-                break;
-            }
-            if std::time::Instant::now() > deadline {
-                return Err(ApiError::Unavailable(format!(
-                    "the CRD of {kind} was not served in 30 s"
-                )));
-            }
-            std::thread::sleep(std::time::Duration::from_millis(200));
-        }
-    }
-    Ok(())
+/// Whether the manifests hold Karpenter objects (then the CRDs are installed).
+pub fn wanted(objects: &[kscale_twin::manifest::ManifestObject]) -> bool {
+    crds::wanted(objects, &["karpenter.sh", "karpenter.k8s.aws"])
 }
 
 struct Claim {

@@ -11,8 +11,9 @@
 //! The scenario's load runs through the twin's fluid model and reaches the real HPA through
 //! kscale's `metrics.k8s.io` server (`load.rs`) and, when an HPA reads `Pods`, `Object` or
 //! `External` metrics, its `custom.metrics.k8s.io` and `external.metrics.k8s.io` server
-//! (`custom_metrics.rs`). Not yet on `--cluster` (the twin runs them): Karpenter's disruption,
-//! CapacityBuffers, Elastic Pods; the run's summary lists what was not created on the cluster.
+//! (`custom_metrics.rs`). The kinds of kscale's own components get CRDs (`crds.rs`:
+//! Karpenter's, CapacityBuffers). Not yet on `--cluster` (the twin runs them): Elastic Pods and
+//! the Vertical Pod Autoscaler; the run's summary lists what was not created on the cluster.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -31,7 +32,9 @@ use kscale_report::{EventRecord, InvolvedObject, RunOutput, TranscriptEntry};
 use kscale_twin::sim::cluster_api::SimCluster;
 
 mod cluster_autoscaler;
+mod crds;
 mod custom_metrics;
+mod drain;
 mod eviction;
 mod karpenter;
 mod load;
@@ -341,8 +344,14 @@ fn drive(
     };
     let mut live_karpenter = None;
     if karpenter::wanted(&objects) {
-        karpenter::install_crds(kc).map_err(|e| format!("installing Karpenter's CRDs: {e}"))?;
+        crds::install(kc, karpenter::CRDS)
+            .map_err(|e| format!("installing Karpenter's CRDs: {e}"))?;
         live_karpenter = Some(karpenter::LiveKarpenter::new(sim));
+    }
+    // CapacityBuffers are the Cluster Autoscaler component's to read.
+    if crds::wanted(&objects, &[crds::CAPACITY_BUFFER.group]) {
+        crds::install(kc, &[crds::CAPACITY_BUFFER])
+            .map_err(|e| format!("installing the CapacityBuffer CRD: {e}"))?;
     }
     for obj in &objects {
         if let Err(e) = kc.create_raw(&obj.raw) {

@@ -7,13 +7,13 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use super::drain;
 use k8s_openapi::api::core::v1::{Node, Pod};
-use kscale_cluster::{ApiError, Cluster, Event, EventType, Patch};
+use kscale_cluster::{ApiError, Cluster, Event, EventType};
 use kscale_kube::KubeCluster;
 use kscale_kube::kubelet::Kubelets;
 use kscale_twin::sim::Sim;
 use kscale_twin::sim::provider::SPOT_NOTICE_MS;
-use serde_json::json;
 
 /// The spot instances' interruptions.
 #[derive(Debug, Default)]
@@ -136,41 +136,8 @@ impl SpotInterruptions {
             "SpotInterrupted",
             "Spot interruption warning: the instance will be terminated in 2 minutes",
         ));
-        match kc.patch::<Node>(
-            "",
-            node,
-            &Patch::Merge(json!({"spec": {"unschedulable": true}})),
-        ) {
-            Ok(_) | Err(ApiError::NotFound { .. }) => {}
-            Err(e) => return Err(e),
-        }
-        for p in kc.list::<Pod>(None, "")? {
-            let on_node = p.spec.as_ref().and_then(|s| s.node_name.as_deref()) == Some(node);
-            let daemon = p
-                .metadata
-                .owner_references
-                .iter()
-                .flatten()
-                .any(|o| o.kind == "DaemonSet");
-            if !on_node || daemon || p.metadata.deletion_timestamp.is_some() {
-                continue;
-            }
-            let ns = p.metadata.namespace.clone().unwrap_or_default();
-            let name = p.metadata.name.clone().unwrap_or_default();
-            kc.event(Event {
-                type_: EventType::Normal,
-                reason: "Evicted".into(),
-                kind: "Pod".into(),
-                namespace: ns.clone(),
-                name: name.clone(),
-                message: "Evicted by kubectl drain".into(),
-                source: "kubectl".into(),
-            });
-            match kc.delete::<Pod>(&ns, &name, None) {
-                Ok(()) | Err(ApiError::NotFound { .. }) => {}
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(())
+        drain::cordon(kc, node)?;
+        let pods = kc.list::<Pod>(None, "")?;
+        drain::evict_pods(kc, &pods, node, "Evicted by kubectl drain", "kubectl")
     }
 }

@@ -35,10 +35,15 @@
 //! 5. writes the `cluster-autoscaler-status` ConfigMap (kube-system, key `status`) when what it
 //!    shows changed ([`ca::status`]).
 //!
+//! CapacityBuffers ([`capacity_buffer`]): each loop resolves the buffers into their status and
+//! adds their fake pods to the scale-up's unschedulable pods; those that fit existing nodes
+//! hold that room in the scale-down simulation.
+//!
 //! Events carry the twin's reasons and messages ([`ca::events`]). Not here (the twin has them):
-//! CapacityBuffers' fake pods and the warnings about expendable workloads.
+//! the warnings about expendable workloads.
 
 pub mod adapt;
+pub mod capacity_buffer;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -463,9 +468,19 @@ impl ClusterAutoscaler {
         let groups = self
             .config
             .managed_groups(&cloud_groups, |g| cloud.target_size(g));
-        let scaled_up = self.scale_up(api, cloud, &snap, &groups, now, &mut report)?;
+        let buffer_pods = capacity_buffer::fake_pods(api)?;
+        let scaled_up =
+            self.scale_up(api, cloud, &snap, &buffer_pods, &groups, now, &mut report)?;
         if self.config.scale_down_enabled && !scaled_up {
-            self.scale_down(api, cloud, &mut snap, &groups, now, &mut report)?;
+            self.scale_down(
+                api,
+                cloud,
+                &mut snap,
+                &buffer_pods,
+                &groups,
+                now,
+                &mut report,
+            )?;
         }
         let groups = self
             .config
@@ -635,20 +650,29 @@ impl ClusterAutoscaler {
         }
     }
 
-    /// Scale-up; true when it increased a group.
+    /// Scale-up for the unschedulable pods and the buffers' fake pods; true when it increased
+    /// a group.
+    #[allow(clippy::too_many_arguments)]
     fn scale_up<C: Cluster, G: NodeGroups>(
         &mut self,
         api: &mut C,
         cloud: &mut G,
         snap: &Snapshot,
+        buffer_pods: &[PodInfo],
         groups: &[NodeGroup],
         now: SimTime,
         report: &mut ScanReport,
     ) -> Result<bool, ApiError> {
         let cfg = self.config.clone();
         let cutoff = cfg.expendable_pods_priority_cutoff;
-        if !snap
-            .pending
+        let with_buffers;
+        let pending = if buffer_pods.is_empty() {
+            &snap.pending
+        } else {
+            with_buffers = [snap.pending.as_slice(), buffer_pods].concat();
+            &with_buffers
+        };
+        if !pending
             .iter()
             .any(|p| !ca::is_expendable(p.priority, cutoff))
         {
@@ -677,7 +701,7 @@ impl ClusterAutoscaler {
         let mut pick = |n: usize| rng.index(n);
         let result = ca::scale_up(
             ScaleUpInput {
-                pending: &snap.pending,
+                pending,
                 nodes: &nodes,
                 groups,
                 cluster_nodes,
@@ -776,24 +800,33 @@ impl ClusterAutoscaler {
         Ok(true)
     }
 
-    /// Scale-down: unneeded nodes, and the removal of those unneeded long enough.
+    /// Scale-down: unneeded nodes (the room buffers' fake pods hold counted as used), and the
+    /// removal of those unneeded long enough.
+    #[allow(clippy::too_many_arguments)]
     fn scale_down<C: Cluster, G: NodeGroups>(
         &mut self,
         api: &mut C,
         cloud: &mut G,
         snap: &mut Snapshot,
+        buffer_pods: &[PodInfo],
         groups: &[NodeGroup],
         now: SimTime,
         report: &mut ScanReport,
     ) -> Result<(), ApiError> {
         let cfg = self.config.clone();
         let managed: BTreeSet<&str> = groups.iter().map(|g| g.id.as_str()).collect();
+        let held = ca::capacity_buffer::hold_room(
+            snap.nodes
+                .iter()
+                .filter(|n| n.ready && !n.unschedulable && !self.removing.contains_key(&*n.name)),
+            buffer_pods,
+        );
         let views: Vec<NodeView> = snap
             .nodes
             .iter()
             .enumerate()
             .map(|(i, n)| NodeView {
-                info: n,
+                info: held.get(&n.name).unwrap_or(n),
                 group: snap.groups[i].as_deref().filter(|g| managed.contains(g)),
                 scale_down_disabled: snap.disabled[i],
                 being_deleted: self.removing.contains_key(&*n.name) || n.unschedulable,

@@ -155,8 +155,13 @@ impl Cluster for Fake {
         Ok(serde_json::from_value(v.clone()).unwrap())
     }
 
-    fn patch_status<K: Object>(&mut self, _: &str, _: &str, _: &Patch) -> Result<K, ApiError> {
-        unavailable()
+    fn patch_status<K: Object>(
+        &mut self,
+        namespace: &str,
+        name: &str,
+        patch: &Patch,
+    ) -> Result<K, ApiError> {
+        self.patch(namespace, name, patch)
     }
 
     fn delete<K: Object>(
@@ -704,4 +709,101 @@ fn the_status_is_rewritten_only_when_what_it_shows_changes() {
     api.now = 20_000;
     ran(ca.run_once(&mut api, &mut cloud).unwrap());
     assert_eq!(updated(&api), "2023-11-14T22:13:40Z");
+}
+
+/// A PodTemplate of 1500m pods and a CapacityBuffer of `replicas` of them.
+fn buffer(api: &mut Fake, replicas: i32) {
+    api.put(json!({
+        "apiVersion": "v1", "kind": "PodTemplate",
+        "metadata": {"name": "spare", "namespace": "default"},
+        "template": {"metadata": {"labels": {"app": "spare"}},
+                     "spec": {"containers": [{"name": "pause", "image": "pause",
+                              "resources": {"requests": {"cpu": "1500m", "memory": "1Gi"}}}]}}
+    }));
+    api.put(json!({
+        "apiVersion": "autoscaling.x-k8s.io/v1alpha1", "kind": "CapacityBuffer",
+        "metadata": {"name": "spare", "namespace": "default"},
+        "spec": {"podTemplateRef": {"name": "spare"}, "replicas": replicas}
+    }));
+}
+
+fn buffer_status(api: &Fake, name: &str) -> Value {
+    api.objects[&("CapacityBuffer".into(), "default".into(), name.into())]["status"].clone()
+}
+
+#[test]
+fn a_capacity_buffer_scales_up_for_its_fake_pods_and_gets_its_status() {
+    let mut api = Fake::default();
+    api.put(node("system", None));
+    api.put(pod("sys", 1800, Some("system")));
+    buffer(&mut api, 2);
+    // A buffer whose workload does not exist is not ready and adds no pod.
+    api.put(json!({
+        "apiVersion": "autoscaling.x-k8s.io/v1alpha1", "kind": "CapacityBuffer",
+        "metadata": {"name": "broken", "namespace": "default"},
+        "spec": {"scalableRef": {"apiGroup": "apps", "kind": "Deployment", "name": "missing"},
+                 "percentage": 50}
+    }));
+    let mut cloud = FakeCloud::default().with_group("workers", 0, 5, 0);
+    let mut ca = ClusterAutoscaler::with_config(config(&["--nodes=0:5:workers"]));
+    let r = ran(ca.run_once(&mut api, &mut cloud).unwrap());
+    assert_eq!(
+        (r.increases.len(), r.increases[0].from, r.increases[0].to),
+        (1, 0, 2),
+        "two 1500m fake pods need a 2-CPU node each"
+    );
+    assert!(
+        api.events(events::TRIGGERED_SCALE_UP).is_empty(),
+        "fake pods get no events"
+    );
+    let st = buffer_status(&api, "spare");
+    assert_eq!(st["replicas"], 2);
+    assert_eq!(st["podTemplateRef"]["name"], "spare");
+    assert_eq!(st["conditions"][1]["reason"], "FakePodsInjected");
+    let st = buffer_status(&api, "broken");
+    assert_eq!(st["conditions"][0]["reason"], "BufferNotReady");
+    assert_eq!(
+        st["conditions"][0]["message"],
+        "Deployment default/missing not found"
+    );
+    // Once the workload exists the status is rewritten whole (nothing of the old one left).
+    api.put(json!({
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": "missing", "namespace": "default"},
+        "spec": {"replicas": 4, "selector": {"matchLabels": {"app": "m"}},
+                 "template": {"metadata": {"labels": {"app": "m"}},
+                              "spec": {"containers": [{"name": "c", "image": "app",
+                                       "resources": {"requests": {"cpu": "100m"}}}]}}}
+    }));
+    api.now = 10_000;
+    ran(ca.run_once(&mut api, &mut cloud).unwrap());
+    let st = buffer_status(&api, "broken");
+    assert_eq!(st["replicas"], 2, "50% of 4");
+    assert_eq!(
+        st["podTemplateRef"]["name"],
+        "capacitybuffer-broken-pod-template"
+    );
+    assert_eq!(st["conditions"][0]["reason"], "AttributesSetSuccessfully");
+    assert!(st["conditions"][0].get("message").is_none(), "{st}");
+}
+
+#[test]
+fn a_capacity_buffer_holds_the_room_of_an_underutilized_node() {
+    let run = |with_buffer: bool| {
+        let mut api = Fake::default();
+        api.put(node("w1", Some("workers")));
+        api.put(node("w2", Some("workers")));
+        api.put(pod("a", 1800, Some("w1")));
+        api.put(pod("b", 200, Some("w2")));
+        if with_buffer {
+            buffer(&mut api, 1);
+        }
+        let mut cloud = FakeCloud::default().with_group("workers", 0, 5, 2);
+        let mut ca = ClusterAutoscaler::with_config(config(&["--nodes=0:5:workers"]));
+        let r = ran(ca.run_once(&mut api, &mut cloud).unwrap());
+        assert!(r.increases.is_empty(), "the fake pod fits w2");
+        ca.state().unneeded_since.contains_key("w2")
+    };
+    assert!(run(false), "w2 at 10% is unneeded");
+    assert!(!run(true), "the buffer's 1500m on w2 makes it needed");
 }

@@ -9,7 +9,12 @@
 //! (`processors/capacitybuffer/pod_list_processor.go`): fake pods that fit existing nodes hold
 //! that room, the others trigger scale-ups.
 
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
 use kscale_model::Resources;
+
+use crate::scheduler::{NodeInfo, PodInfo, fits};
 
 /// The sizing fields of a buffer's spec.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -64,6 +69,43 @@ pub fn buffer_pods(
         n = Some(n.map_or(cap, |r| r.min(cap)));
     }
     n.ok_or_else(|| "replicas, percentage and limits are not defined".into())
+}
+
+/// The room buffer fake pods hold in the scale-down simulation: each fake pod that fits an
+/// existing node is placed there, first fit in `nodes` order (as the scale-up's
+/// `FilterOutSchedulable` places them), so that removing that node has to find it a place
+/// elsewhere too (`processors/capacitybuffer/pod_list_processor.go` injects them into the
+/// snapshot). `nodes` are those pods may use (ready, schedulable, not being removed); returns a
+/// copy of each node holding some, with them as its pods, by node name.
+pub fn hold_room<'a>(
+    nodes: impl IntoIterator<Item = &'a NodeInfo>,
+    pods: &[PodInfo],
+) -> BTreeMap<Arc<str>, NodeInfo> {
+    let mut held: BTreeMap<Arc<str>, NodeInfo> = BTreeMap::new();
+    if pods.is_empty() {
+        return held;
+    }
+    let nodes: Vec<&NodeInfo> = nodes.into_iter().collect();
+    let mut free: Vec<NodeInfo> = nodes
+        .iter()
+        .map(|n| {
+            let mut v = super::room_view(n);
+            v.allocatable.pods -= n.pods.len() as i64;
+            v
+        })
+        .collect();
+    for p in pods {
+        if let Some(i) = free.iter().position(|n| fits(p, n).is_ok()) {
+            free[i].requested += p.requests;
+            free[i].allocatable.pods -= 1;
+            let e = held
+                .entry(free[i].name.clone())
+                .or_insert_with(|| nodes[i].clone());
+            e.requested += p.requests;
+            e.pods.push(p.clone());
+        }
+    }
+    held
 }
 
 #[cfg(test)]

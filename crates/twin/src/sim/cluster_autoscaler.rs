@@ -25,7 +25,6 @@
 //! simulation is recomputed only when pods or nodes changed since the last loop.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
 
 use kscale_controllers::cluster_autoscaler::{
     self as ca, CloudNodeGroup, Config, NodeGroup, ScaleUpInput, events,
@@ -54,10 +53,9 @@ pub use kscale_controllers::cluster_autoscaler::{
 /// polls evictions every 5 s, `core/scaledown/actuation/drain.go`).
 pub const DRAIN_POLL_MS: u64 = 5_000;
 
-/// Ids of CapacityBuffer fake pods start here (the twin's pod ids never get there).
-pub const FAKE_POD_ID_BASE: u64 = 1 << 62;
-/// The only provisioning strategy the Cluster Autoscaler handles by default.
-pub const ACTIVE_CAPACITY: &str = "buffer.x-k8s.io/active-capacity";
+pub use kscale_components::cluster_autoscaler::capacity_buffer::{
+    self, ACTIVE_CAPACITY, FAKE_POD_ID_BASE,
+};
 
 /// A node the autoscaler asked the cloud for.
 #[derive(Debug, Clone)]
@@ -559,21 +557,13 @@ impl Sim {
                 .unwrap_or(ACTIVE_CAPACITY)
                 .to_string();
             let resolved = self.resolve_buffer(&key.namespace, &key.name, &spec);
-            let status = match &resolved {
-                Ok((template_name, _, n)) => json!({
-                    "podTemplateRef": {"name": template_name},
-                    "replicas": n,
-                    "provisioningStrategy": strategy,
-                    "conditions": [
-                        {"type": "ReadyForProvisioning", "status": "True", "reason": "AttributesSetSuccessfully"},
-                        {"type": "Provisioning", "status": if strategy == ACTIVE_CAPACITY { "True" } else { "False" }, "reason": if strategy == ACTIVE_CAPACITY { "FakePodsInjected" } else { "UnsupportedProvisioningStrategy" }},
-                    ],
-                }),
-                Err(e) => json!({
-                    "provisioningStrategy": strategy,
-                    "conditions": [{"type": "ReadyForProvisioning", "status": "False", "reason": "BufferNotReady", "message": e}],
-                }),
-            };
+            let status = capacity_buffer::status(
+                &strategy,
+                resolved
+                    .as_ref()
+                    .map(|(t, _, n)| (t.as_str(), *n))
+                    .map_err(String::as_str),
+            );
             if v.get("status") != Some(&status) {
                 self.store.update(key, |o| o["status"] = status);
             }
@@ -921,37 +911,17 @@ impl Sim {
                 let pdbs = if has_pdbs { self.pdb_infos() } else { vec![] };
                 // Buffer fake pods that fit existing nodes hold that room: they are placed
                 // (first fit, as the scale-up's filter) and must find a place elsewhere too.
-                let mut held: BTreeMap<Arc<str>, NodeInfo> = BTreeMap::new();
-                if !buffer_pods.is_empty() {
-                    let mut free: Vec<NodeInfo> = self
-                        .nodes
+                let held = ca::capacity_buffer::hold_room(
+                    self.nodes
                         .iter()
                         .filter(|(k, n)| {
                             n.info.ready
                                 && !n.info.unschedulable
                                 && !self.ca.removing.contains_key(k.as_ref())
                         })
-                        .map(|(_, n)| {
-                            let mut v = ca::room_view(&n.info);
-                            v.allocatable.pods -= n.info.pods.len() as i64;
-                            v
-                        })
-                        .collect();
-                    for p in buffer_pods {
-                        if let Some(n) = free
-                            .iter_mut()
-                            .find(|n| kscale_controllers::scheduler::fits(p, n).is_ok())
-                        {
-                            n.requested += p.requests;
-                            n.allocatable.pods -= 1;
-                            let e = held
-                                .entry(n.name.clone())
-                                .or_insert_with(|| self.nodes[&n.name].info.clone());
-                            e.requested += p.requests;
-                            e.pods.push(p.clone());
-                        }
-                    }
-                }
+                        .map(|(_, n)| &n.info),
+                    buffer_pods,
+                );
                 let views: Vec<NodeView> = self
                     .nodes
                     .iter()

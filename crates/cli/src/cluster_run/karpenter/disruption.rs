@@ -47,6 +47,7 @@ use kscale_twin::sim::karpenter_disruption::{
 use serde_json::{Value, json};
 
 use super::{LiveKarpenter, unschedulable};
+use crate::cluster_run::drain::{self, daemon_set};
 
 /// `Unconsolidatable` events repeat at most every 15 minutes per node (as in the twin).
 const UNCONSOLIDATABLE_DEDUPE_MS: u64 = 15 * 60_000;
@@ -193,14 +194,6 @@ fn pool_disruption(c: &PoolConfig) -> PoolDisruption {
         consolidate_after_ms: c.empty_after_ms,
         underutilized: c.underutilized,
     }
-}
-
-fn daemon_set(p: &Pod) -> bool {
-    p.metadata
-        .owner_references
-        .iter()
-        .flatten()
-        .any(|o| o.kind == "DaemonSet")
 }
 
 fn event(kind: &str, namespace: &str, name: &str, reason: &str, message: String) -> Event {
@@ -758,35 +751,8 @@ impl LiveKarpenter {
             replacement: None,
             savings: node.price,
         });
-        match kc.patch::<Node>(
-            "",
-            &name,
-            &Patch::Merge(json!({"spec": {"unschedulable": true}})),
-        ) {
-            Ok(_) | Err(ApiError::NotFound { .. }) => {}
-            Err(e) => return Err(e),
-        }
-        for p in pods {
-            let on_node = p.spec.as_ref().and_then(|s| s.node_name.as_deref()) == Some(&name);
-            if !on_node || daemon_set(p) || p.metadata.deletion_timestamp.is_some() {
-                continue;
-            }
-            let ns = p.metadata.namespace.clone().unwrap_or_default();
-            let pod = p.metadata.name.clone().unwrap_or_default();
-            let mut e = event(
-                "Pod",
-                &ns,
-                &pod,
-                "Evicted",
-                "Evicted by kubectl drain".into(),
-            );
-            e.source = "kubectl".into();
-            kc.event(e);
-            match kc.delete::<Pod>(&ns, &pod, None) {
-                Ok(()) | Err(ApiError::NotFound { .. }) => {}
-                Err(e) => return Err(e),
-            }
-        }
+        drain::cordon(kc, &name)?;
+        drain::evict_pods(kc, pods, &name, "Evicted by kubectl drain", "kubectl")?;
         self.disruption.empty_since.remove(&name);
         kubelets.deregister(kc, &name)?;
         self.claims.remove(&name);
@@ -1001,25 +967,13 @@ impl LiveKarpenter {
                 ));
             }
             self.disruption.disrupted += 1;
-            for p in pods {
-                let on_node = p.spec.as_ref().and_then(|s| s.node_name.as_deref()) == Some(node);
-                if !on_node || daemon_set(p) || p.metadata.deletion_timestamp.is_some() {
-                    continue;
-                }
-                let ns = p.metadata.namespace.clone().unwrap_or_default();
-                let name = p.metadata.name.clone().unwrap_or_default();
-                kc.event(event(
-                    "Pod",
-                    &ns,
-                    &name,
-                    "Evicted",
-                    format!("Evicted pod: {reason}"),
-                ));
-                match kc.delete::<Pod>(&ns, &name, None) {
-                    Ok(()) | Err(ApiError::NotFound { .. }) => {}
-                    Err(e) => return Err(e),
-                }
-            }
+            drain::evict_pods(
+                kc,
+                pods,
+                node,
+                &format!("Evicted pod: {reason}"),
+                "karpenter",
+            )?;
             self.disruption
                 .terminating
                 .insert(node.clone(), (uid.clone(), t));
