@@ -26,6 +26,8 @@ pub(crate) struct TlsServer {
     _rt: tokio::runtime::Runtime,
     handle: axum_server::Handle<SocketAddr>,
     port: u16,
+    /// Its self-signed certificate (PEM), what a client trusts it by.
+    cert_pem: String,
 }
 
 impl TlsServer {
@@ -56,7 +58,8 @@ impl TlsServer {
             .port();
         let handle = axum_server::Handle::new();
         let h = handle.clone();
-        let (cert_pem, key_pem) = (cert.pem().into_bytes(), key.serialize_pem().into_bytes());
+        let pem = cert.pem();
+        let (cert_pem, key_pem) = (pem.clone().into_bytes(), key.serialize_pem().into_bytes());
         rt.block_on(async move {
             let config = axum_server::tls_rustls::RustlsConfig::from_pem(cert_pem, key_pem)
                 .await
@@ -73,12 +76,18 @@ impl TlsServer {
             _rt: rt,
             handle,
             port,
+            cert_pem: pem,
         })
     }
 
     /// The loopback port it listens on.
     pub(crate) fn port(&self) -> u16 {
         self.port
+    }
+
+    /// Its certificate (PEM).
+    pub(crate) fn cert_pem(&self) -> &str {
+        &self.cert_pem
     }
 }
 

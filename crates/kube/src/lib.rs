@@ -5,6 +5,7 @@
 //! the `kscale.io/run` label, so a run's objects can be found and deleted at its end. Its
 //! clock is the wall clock since it connected.
 
+pub mod admission_webhook;
 pub mod aggregated;
 pub mod custom_metrics_server;
 pub mod kubelet;

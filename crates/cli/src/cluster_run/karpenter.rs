@@ -76,6 +76,8 @@ const fn crd(
         kind,
         plural,
         namespaced: false,
+        short_names: &[],
+        columns: &[],
     }
 }
 

@@ -12,8 +12,9 @@
 //! kscale's `metrics.k8s.io` server (`load.rs`) and, when an HPA reads `Pods`, `Object` or
 //! `External` metrics, its `custom.metrics.k8s.io` and `external.metrics.k8s.io` server
 //! (`custom_metrics.rs`). The kinds of kscale's own components get CRDs (`crds.rs`:
-//! Karpenter's, CapacityBuffers). Not yet on `--cluster` (the twin runs them): Elastic Pods and
-//! the Vertical Pod Autoscaler; the run's summary lists what was not created on the cluster.
+//! Karpenter's, CapacityBuffers, VerticalPodAutoscalers; the VPA's components run live,
+//! `vpa.rs`). Not yet on `--cluster` (the twin runs them): Elastic Pods; the run's summary
+//! lists what was not created on the cluster.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -40,6 +41,7 @@ mod karpenter;
 mod load;
 mod sampler;
 mod spot;
+mod vpa;
 
 use load::LiveLoad;
 use sampler::Sampler;
@@ -348,13 +350,34 @@ fn drive(
             .map_err(|e| format!("installing Karpenter's CRDs: {e}"))?;
         live_karpenter = Some(karpenter::LiveKarpenter::new(sim));
     }
+    // The VPA's CRD and admission webhook come before any pod is created.
+    let mut live_vpa = None;
+    if vpa::wanted(&objects) {
+        live_vpa = Some(
+            vpa::LiveVpa::start(kc, 0)
+                .map_err(|e| format!("starting the Vertical Pod Autoscaler: {e}"))?,
+        );
+    }
     // CapacityBuffers are the Cluster Autoscaler component's to read.
     if crds::wanted(&objects, &[crds::CAPACITY_BUFFER.group]) {
         crds::install(kc, &[crds::CAPACITY_BUFFER])
             .map_err(|e| format!("installing the CapacityBuffer CRD: {e}"))?;
     }
-    for obj in &objects {
-        if let Err(e) = kc.create_raw(&obj.raw) {
+    // VerticalPodAutoscalers first, and the admission webhook's view re-read after each
+    // object: a workload's first pods, created by the real controllers within milliseconds,
+    // then meet its VPA as they do in the twin.
+    let ordered = objects
+        .iter()
+        .filter(|o| vpa::is_vpa(&o.raw))
+        .chain(objects.iter().filter(|o| !vpa::is_vpa(&o.raw)));
+    for obj in ordered {
+        let created = kc.create_raw(&obj.raw);
+        if let Some(v) = live_vpa.as_mut()
+            && let Err(e) = v.refresh(kc)
+        {
+            eprintln!("warning: vertical pod autoscaler: {e}");
+        }
+        if let Err(e) = created {
             let w = format!(
                 "{}:{}: not created on the cluster: {e}",
                 obj.file.display(),
@@ -490,6 +513,11 @@ fn drive(
         }
         spot.advance(kc, t, end_ms, sim, &mut kubelets)
             .map_err(|e| format!("spot interruptions: {e}"))?;
+        if let Some(v) = live_vpa.as_mut()
+            && let Err(e) = v.advance(kc, t)
+        {
+            eprintln!("warning: vertical pod autoscaler: {e}");
+        }
         match live_ca.advance(kc, t, sim, &mut kubelets) {
             Ok(new) => {
                 for w in new {
@@ -572,6 +600,9 @@ fn drive(
     if live_ca.started() {
         summary["clusterAutoscaler"] = live_ca.summary();
         summary["warnings"] = ca_warnings.into();
+    }
+    if let Some(v) = &live_vpa {
+        summary["vpa"] = v.summary(kc);
     }
     let charts = samples.charts();
     Ok(RunOutput {

@@ -50,7 +50,7 @@ pub const CATEGORIES: &[(&str, &str, &[&str])] = &[
         ],
     ),
     ("preemptions", "Preemptions (victims)", &["Preempted"]),
-    ("evictions", "Evictions", &["Evicted"]),
+    ("evictions", "Evictions", &["Evicted", "EvictedByVPA"]),
     ("oomKills", "OOM kills", &["OOMKilled", "OOMKilling"]),
 ];
 

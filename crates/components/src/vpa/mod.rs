@@ -491,19 +491,148 @@ pub fn admit<C: Cluster>(
     labels: &BTreeMap<String, String>,
     containers: &[PodContainer],
 ) -> Result<Option<(String, AdmittedPod)>, ApiError> {
-    let vpas = c.list::<VerticalPodAutoscaler>(Some(namespace), "")?;
-    for v in &vpas {
-        let Some(selector) = target_selector(c, namespace, v)? else {
-            continue;
-        };
-        let sel = kscale_model::LabelSelector::parse(&selector).map_err(ApiError::Invalid)?;
-        if selector.is_empty() || !sel.matches(labels) {
+    Ok(AdmissionView::read(c, Some(namespace))?.admit(namespace, labels, containers))
+}
+
+/// What the admission controller knows of the VPAs, read once and asked many times (upstream's
+/// admission controller reads VPAs through an informer cache; a webhook serving pod creations
+/// asks this view, refreshed by its caller).
+#[derive(Debug, Clone, Default)]
+pub struct AdmissionView {
+    /// Per VPA, in list order (namespace, name): its namespace, the selector of its target's
+    /// pods (`Err`: unparsable) and what the admission controller reads of it.
+    entries: Vec<(String, Result<kscale_model::LabelSelector, String>, VpaSpec)>,
+}
+
+impl AdmissionView {
+    /// Reads the VPAs of `namespace` (all when `None`) and their targets' selectors. A VPA
+    /// whose target has no selector is left out.
+    pub fn read<C: Cluster>(c: &mut C, namespace: Option<&str>) -> Result<Self, ApiError> {
+        let vpas = c.list::<VerticalPodAutoscaler>(namespace, "")?;
+        let mut entries = vec![];
+        for v in &vpas {
+            let ns = v.metadata.namespace.clone().unwrap_or_default();
+            let Some(selector) = target_selector(c, &ns, v)? else {
+                continue;
+            };
+            if selector.is_empty() {
+                continue;
+            }
+            let sel = kscale_model::LabelSelector::parse(&selector);
+            entries.push((ns, sel, VpaSpec::from(v)));
+        }
+        Ok(AdmissionView { entries })
+    }
+
+    /// Whether it holds no VPA.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// The decision for a new pod, as [`admit`].
+    pub fn admit(
+        &self,
+        namespace: &str,
+        labels: &BTreeMap<String, String>,
+        containers: &[PodContainer],
+    ) -> Option<(String, AdmittedPod)> {
+        for (ns, sel, spec) in &self.entries {
+            if ns != namespace {
+                continue;
+            }
+            // An unparsable selector fails the whole decision, as a failed call would.
+            if !sel.as_ref().ok()?.matches(labels) {
+                continue;
+            }
+            return admit_pod(spec, containers).map(|a| (spec.name.clone(), a));
+        }
+        None
+    }
+}
+
+/// The admission controller's mutation of a pod as a JSON patch: each container it sets
+/// resources for gets them (requests and proportionally scaled limits, over what the container
+/// had), and the pod its annotations (`vpaUpdates`, `vpaObservedContainers`). What a webhook
+/// answers the API server with (upstream
+/// vertical-pod-autoscaler/pkg/admission-controller/resource/pod/patch).
+pub fn admission_patch(pod: &Pod, admitted: &AdmittedPod) -> Vec<serde_json::Value> {
+    use serde_json::{Value, json};
+    let mut ops = vec![];
+    let containers = pod
+        .spec
+        .as_ref()
+        .map(|s| s.containers.as_slice())
+        .unwrap_or(&[]);
+    for (i, (c, set)) in containers.iter().zip(&admitted.containers).enumerate() {
+        if set.requests.is_empty() && set.limits.is_empty() {
             continue;
         }
-        let spec = VpaSpec::from(v);
-        return Ok(admit_pod(&spec, containers).map(|a| (spec.name.clone(), a)));
+        let mut resources = c
+            .resources
+            .as_ref()
+            .and_then(|r| serde_json::to_value(r).ok())
+            .filter(Value::is_object)
+            .unwrap_or_else(|| json!({}));
+        for (field, list) in [("requests", &set.requests), ("limits", &set.limits)] {
+            if list.is_empty() {
+                continue;
+            }
+            let m = resources
+                .as_object_mut()
+                .expect("an object")
+                .entry(field)
+                .or_insert_with(|| json!({}));
+            if !m.is_object() {
+                *m = json!({});
+            }
+            for (k, q) in object::api_resource_list(list) {
+                m[k] = json!(q.0);
+            }
+        }
+        ops.push(json!({"op": "add", "path": format!("/spec/containers/{i}/resources"), "value": resources}));
     }
-    Ok(None)
+    let mut annotations = pod.metadata.annotations.clone().unwrap_or_default();
+    for (k, v) in &admitted.annotations {
+        annotations.insert(k.clone(), v.clone());
+    }
+    ops.push(json!({"op": "add", "path": "/metadata/annotations", "value": annotations}));
+    ops
+}
+
+/// The `vpa` section of `summary.json` (both backends): the updater's evictions and in-place
+/// resizes, the pods admitted with recommended resources and, per VPA (`vpas`: the objects as
+/// the API returns them), its update mode and last recommendation per container.
+pub fn summary_json(
+    evictions: u64,
+    resized: u64,
+    admitted: u64,
+    vpas: &[serde_json::Value],
+) -> serde_json::Value {
+    use serde_json::json;
+    let objects: Vec<serde_json::Value> = vpas
+        .iter()
+        .map(|o| {
+            let recs = o
+                .pointer("/status/recommendation/containerRecommendations")
+                .cloned()
+                .unwrap_or_else(|| json!([]));
+            json!({
+                "namespace": o.pointer("/metadata/namespace"),
+                "name": o.pointer("/metadata/name"),
+                "updateMode": o
+                    .pointer("/spec/updatePolicy/updateMode")
+                    .cloned()
+                    .unwrap_or_else(|| json!("Recreate")),
+                "containerRecommendations": recs,
+            })
+        })
+        .collect();
+    json!({
+        "evictions": evictions,
+        "inPlaceResizes": resized,
+        "admittedPods": admitted,
+        "autoscalers": objects,
+    })
 }
 
 #[cfg(test)]

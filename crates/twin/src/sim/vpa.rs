@@ -183,31 +183,12 @@ impl Sim {
     /// recommendation per container.
     pub fn vpa_summary(&self) -> Option<Value> {
         let vpa = self.vpa.as_ref()?;
-        let objects: Vec<Value> = self
-            .list_rendered("VerticalPodAutoscaler", None)
-            .iter()
-            .map(|o| {
-                let recs = o
-                    .pointer("/status/recommendation/containerRecommendations")
-                    .cloned()
-                    .unwrap_or_else(|| json!([]));
-                json!({
-                    "namespace": o.pointer("/metadata/namespace"),
-                    "name": o.pointer("/metadata/name"),
-                    "updateMode": o
-                        .pointer("/spec/updatePolicy/updateMode")
-                        .cloned()
-                        .unwrap_or_else(|| json!("Recreate")),
-                    "containerRecommendations": recs,
-                })
-            })
-            .collect();
-        Some(json!({
-            "evictions": vpa.evictions,
-            "inPlaceResizes": vpa.resized,
-            "admittedPods": vpa.admitted,
-            "autoscalers": objects,
-        }))
+        Some(kscale_components::vpa::summary_json(
+            vpa.evictions,
+            vpa.resized,
+            vpa.admitted,
+            &self.list_rendered("VerticalPodAutoscaler", None),
+        ))
     }
 
     /// The admission controller's mutation of a pod created from `template` in `namespace`:
