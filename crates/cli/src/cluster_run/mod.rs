@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Event as CoreEvent, Node, Pod};
-use kscale_cluster::Cluster;
+use kscale_cluster::{ApiError, Cluster};
 use kscale_components::proportional::{ProportionalAutoscaler, cpa_container};
 use kscale_controlplane as cp;
 use kscale_kube::KubeCluster;
@@ -404,6 +404,13 @@ fn drive(
     let origin_unix_ms = jiff::Timestamp::now().as_millisecond() - kc.now_ms() as i64;
     let mut live_ca = cluster_autoscaler::LiveClusterAutoscaler::new(sim, &nodes, origin_unix_ms);
     let mut ca_warnings: Vec<String> = Vec::new();
+    // Failed loops of kscale's live components, each distinct message once (also printed).
+    let mut loop_failures: std::collections::BTreeSet<String> = Default::default();
+    let mut failed = |what: &str, e: ApiError| {
+        let m = format!("{what}: {e}");
+        eprintln!("warning: {m}");
+        loop_failures.insert(m);
+    };
     let mut spot = spot::SpotInterruptions::default();
     let mut next_discovery = 0u64;
     let mut next_sample = 0u64;
@@ -516,7 +523,7 @@ fn drive(
         if let Some(v) = live_vpa.as_mut()
             && let Err(e) = v.advance(kc, t)
         {
-            eprintln!("warning: vertical pod autoscaler: {e}");
+            failed("vertical pod autoscaler", e);
         }
         match live_ca.advance(kc, t, sim, &mut kubelets) {
             Ok(new) => {
@@ -525,7 +532,7 @@ fn drive(
                     ca_warnings.push(w);
                 }
             }
-            Err(e) => eprintln!("warning: cluster-autoscaler: {e}"),
+            Err(e) => failed("cluster-autoscaler", e),
         }
         if t >= end_ms {
             break;
@@ -603,6 +610,12 @@ fn drive(
     }
     if let Some(v) = &live_vpa {
         summary["vpa"] = v.summary(kc);
+    }
+    // A component loop that failed is in the summary's warnings, not only on stderr.
+    if !loop_failures.is_empty() {
+        let mut all = summary["warnings"].as_array().cloned().unwrap_or_default();
+        all.extend(loop_failures.iter().map(|m| serde_json::json!(m)));
+        summary["warnings"] = all.into();
     }
     let charts = samples.charts();
     Ok(RunOutput {
