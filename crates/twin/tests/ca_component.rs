@@ -158,6 +158,18 @@ impl NodeGroups for TwinCloud {
     }
 }
 
+/// The first scale-up the twin's own Cluster Autoscaler decided (groups of max 4).
+fn first_scale_up(sim: &Sim) -> GroupIncrease {
+    let summary = sim.ca_summary().unwrap();
+    let d = &summary["decisions"][0];
+    GroupIncrease {
+        group: d["group"].as_str().unwrap().into(),
+        from: d["detail"]["from"].as_u64().unwrap() as u32,
+        to: d["detail"]["to"].as_u64().unwrap() as u32,
+        max: 4,
+    }
+}
+
 fn words(args: &[&str]) -> Vec<String> {
     args.iter().map(|s| s.to_string()).collect()
 }
@@ -168,14 +180,7 @@ fn the_component_scales_up_as_the_twins_cluster_autoscaler_does_and_the_pods_run
     let dir = tempfile::tempdir().unwrap();
     let mut own = twin(dir.path(), true);
     own.run_until(SimTime(25_000));
-    let summary = own.ca_summary().unwrap();
-    let d = &summary["decisions"][0];
-    let expected = GroupIncrease {
-        group: d["group"].as_str().unwrap().into(),
-        from: d["detail"]["from"].as_u64().unwrap() as u32,
-        to: d["detail"]["to"].as_u64().unwrap() as u32,
-        max: 4,
-    };
+    let expected = first_scale_up(&own);
 
     // The component, on a twin without that Deployment.
     let dir = tempfile::tempdir().unwrap();
@@ -250,14 +255,7 @@ fn the_component_scales_up_for_a_capacity_buffer_as_the_twins_cluster_autoscaler
     let dir = tempfile::tempdir().unwrap();
     let mut own = twin_with(dir.path(), true, BUFFER);
     own.run_until(SimTime(25_000));
-    let summary = own.ca_summary().unwrap();
-    let d = &summary["decisions"][0];
-    let expected = GroupIncrease {
-        group: d["group"].as_str().unwrap().into(),
-        from: d["detail"]["from"].as_u64().unwrap() as u32,
-        to: d["detail"]["to"].as_u64().unwrap() as u32,
-        max: 4,
-    };
+    let expected = first_scale_up(&own);
     let own_status = SimCluster(&mut own)
         .get::<CapacityBuffer>("default", "spare")
         .unwrap()

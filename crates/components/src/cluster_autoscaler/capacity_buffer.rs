@@ -203,7 +203,11 @@ fn resolve<C: Cluster>(
     } else {
         return Ok(Err("neither podTemplateRef nor scalableRef is set".into()));
     };
-    let requests = adapt::pod_requests(&template.spec.clone().unwrap_or_default());
+    let requests = template
+        .spec
+        .as_ref()
+        .map(adapt::pod_requests)
+        .unwrap_or_default();
     let limit = |k: &str| {
         spec.limits
             .as_ref()
