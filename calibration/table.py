@@ -11,7 +11,7 @@ import os
 import sys
 
 DECISIONS = ["rescales", "scaleUps", "nodeLaunches", "nodeRemovals", "preemptions",
-             "evictions", "oomKills"]
+             "evictions", "oomKills", "resizes"]
 
 
 def pct(xs, p):

@@ -12,11 +12,13 @@
 //! - [`cluster_autoscaler`]: the Cluster Autoscaler's scale-up (binpacking estimator, expanders),
 //!   scale-down (utilization, drainability rules, unneeded timers) and node-group backoff.
 //! - [`vpa`]: the Vertical Pod Autoscaler's recommender, updater and admission decisions.
+//! - [`kubelet`]: the kubelet's allocation decision for an in-place pod resize and its events.
 
 pub mod cluster_autoscaler;
 pub mod elastic;
 pub mod hpa;
 pub mod karpenter;
+pub mod kubelet;
 pub mod proportional;
 pub mod scheduler;
 pub mod vpa;

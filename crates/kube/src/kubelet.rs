@@ -10,14 +10,27 @@
 //! grace period), as the kubelet confirms a graceful deletion. Leases are renewed every 10 s
 //! (kubelet `nodeLeaseDurationSeconds` 40 × `renewIntervalFraction` 0.25), so the
 //! node-lifecycle controller keeps the nodes Ready.
+//!
+//! In-place resizes (the pod `resize` subresource, KEP-1287) are carried out as the twin's
+//! kubelet does (`kscale_twin::sim::resize`): each container's status reports the resources
+//! it runs with (`resources`, `allocatedResources`); when the spec asks for others, the
+//! kubelet admits the resize if the node's allocatable holds it next to the other pods'
+//! allocations ([`kscale_controllers::kubelet::admit_resize`]): `PodResizeInProgress` and a
+//! `ResizeStarted` event, then, once the runtime has applied it
+//! ([`PodLatency::resize_actuation_ms`]), the new resources in the status and
+//! `ResizeCompleted`; otherwise `PodResizePending` (reason `Deferred`) and a `ResizeDeferred`
+//! warning, tried again on every pass.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use k8s_openapi::api::coordination::v1::Lease;
-use k8s_openapi::api::core::v1::{Node, Pod};
+use k8s_openapi::api::core::v1::{Container, Node, Pod, ResourceRequirements};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta, OwnerReference};
 use kscale_cluster::{ApiError, Cluster, Event, EventType};
+use kscale_controllers::kubelet as decisions;
+use kscale_model::Resources;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
+use serde_json::{Value, json};
 
 use crate::KubeCluster;
 
@@ -44,11 +57,16 @@ pub struct PodLatency {
     pub container_start_ms: u64,
     /// Time a container takes to exit after SIGTERM (capped by the grace period).
     pub shutdown_ms: u64,
+    /// Time from the kubelet's admission of an in-place resize to the runtime having
+    /// applied it (the twin's `sim::resize::ACTUATION_MS`).
+    pub resize_actuation_ms: u64,
 }
 
 #[derive(Debug, Clone)]
 struct NodeState {
     index: u32,
+    /// The node's allocatable cpu and memory (what resizes are admitted against).
+    allocatable: Resources,
     images: BTreeSet<String>,
     lease_renewed_ms: Option<u64>,
 }
@@ -76,6 +94,139 @@ struct PodState {
     evicted: bool,
     /// Its number among the pods these kubelets saw (the OOM killer's victim pid).
     number: u64,
+    /// Its node.
+    node: String,
+    /// The resources each container runs with (name, resources), as its status reports them.
+    running: Vec<(String, Option<ResourceRequirements>)>,
+    /// The requests the kubelet allocated to it on its node (the new ones once a resize is
+    /// admitted).
+    allocated: Resources,
+    /// Its resize not carried out yet.
+    resize: Option<LiveResize>,
+}
+
+/// A pod's resize as its kubelet handles it.
+#[derive(Debug, Clone)]
+struct LiveResize {
+    /// The resources the spec asks for (name, resources).
+    desired: Vec<(String, Option<ResourceRequirements>)>,
+    /// The pod's `metadata.generation` of the request.
+    generation: u64,
+    /// `Some(message)` while deferred; `None` once admitted (in progress).
+    deferred: Option<String>,
+    /// In progress: when the runtime has applied it (run-clock ms).
+    done_at_ms: u64,
+    /// When it entered its state (the condition's `lastTransitionTime`).
+    since: String,
+}
+
+impl LiveResize {
+    /// Its condition as the kubelet's status manager writes it (`PodResizePending` with
+    /// reason `Deferred`, or `PodResizeInProgress`).
+    fn condition(&self) -> Value {
+        match &self.deferred {
+            Some(m) => json!({"type": "PodResizePending", "status": "True",
+                "lastTransitionTime": self.since, "reason": "Deferred", "message": m,
+                "observedGeneration": self.generation}),
+            None => json!({"type": "PodResizeInProgress", "status": "True",
+                "lastTransitionTime": self.since, "observedGeneration": self.generation}),
+        }
+    }
+}
+
+/// The resources each container of `pod`'s spec asks for, as (name, resources).
+fn spec_resources(pod: &Pod) -> Vec<(String, Option<ResourceRequirements>)> {
+    pod.spec
+        .iter()
+        .flat_map(|s| s.containers.iter())
+        .map(|c| (c.name.clone(), c.resources.clone()))
+        .collect()
+}
+
+/// The cpu (milli) and memory (bytes) requests of containers' resources; a request defaults
+/// to the limit, as the API server defaults it.
+fn requests_of(containers: &[(String, Option<ResourceRequirements>)]) -> Resources {
+    let get = |r: &ResourceRequirements, name: &str| -> Option<kscale_model::Quantity> {
+        let q = r
+            .requests
+            .as_ref()
+            .and_then(|m| m.get(name))
+            .or_else(|| r.limits.as_ref().and_then(|m| m.get(name)))?;
+        kscale_model::Quantity::parse(&q.0).ok()
+    };
+    let mut out = Resources::ZERO;
+    for r in containers.iter().filter_map(|(_, r)| r.as_ref()) {
+        out.cpu_milli += get(r, "cpu").map_or(0, |q| q.milli());
+        out.memory += get(r, "memory").map_or(0, |q| q.value());
+    }
+    out
+}
+
+/// The resources container `c` of `pod` runs with: what its status reports (the kubelet's
+/// `containerStatuses[].resources`, changed when a resize has been applied), else its spec's.
+pub fn running_resources<'a>(pod: &'a Pod, c: &'a Container) -> Option<&'a ResourceRequirements> {
+    pod.status
+        .iter()
+        .flat_map(|s| s.container_statuses.iter().flatten())
+        .find(|s| s.name == c.name)
+        .and_then(|s| s.resources.as_ref())
+        .or(c.resources.as_ref())
+}
+
+/// A container status's `resources` and `allocatedResources` for `r`.
+fn status_resources(v: &mut Value, r: Option<&ResourceRequirements>) {
+    let r = r.cloned().unwrap_or_default();
+    v["allocatedResources"] = json!(r.requests.clone().unwrap_or_default());
+    v["resources"] = json!({"requests": r.requests.unwrap_or_default(),
+                            "limits": r.limits.unwrap_or_default()});
+}
+
+/// `pod`'s conditions with its resize conditions replaced by `resize`'s.
+fn with_resize_condition(pod: &Pod, resize: Option<&LiveResize>) -> Value {
+    let mut out: Vec<Value> = pod
+        .status
+        .iter()
+        .flat_map(|s| s.conditions.iter().flatten())
+        .filter(|c| c.type_ != "PodResizePending" && c.type_ != "PodResizeInProgress")
+        .map(|c| serde_json::to_value(c).unwrap_or_default())
+        .collect();
+    out.extend(resize.map(LiveResize::condition));
+    Value::Array(out)
+}
+
+/// The event messages' view of containers' resources: `{"name", "resources"}` each.
+fn message_containers(containers: &[(String, Option<ResourceRequirements>)]) -> Vec<Value> {
+    containers
+        .iter()
+        .map(|(name, r)| json!({"name": name, "resources": r.clone().unwrap_or_default()}))
+        .collect()
+}
+
+/// Whether a container's `resizePolicy` asks for a restart for a resource that changes
+/// between `old` and `new` (the twin's `restart_needed`).
+fn restart_needed(
+    c: &Container,
+    old: Option<&ResourceRequirements>,
+    new: Option<&ResourceRequirements>,
+) -> bool {
+    c.resize_policy.iter().flatten().any(|p| {
+        p.restart_policy == "RestartContainer" && {
+            let milli = |m: Option<
+                &BTreeMap<String, k8s_openapi::apimachinery::pkg::api::resource::Quantity>,
+            >| {
+                m.and_then(|m| m.get(&p.resource_name))
+                    .and_then(|q| kscale_model::Quantity::parse(&q.0).ok())
+                    .map(|q| q.milli())
+            };
+            let pick = |r: Option<&ResourceRequirements>| {
+                (
+                    milli(r.and_then(|r| r.requests.as_ref())),
+                    milli(r.and_then(|r| r.limits.as_ref())),
+                )
+            };
+            pick(old) != pick(new)
+        }
+    })
 }
 
 /// What the kubelets did so far.
@@ -93,6 +244,10 @@ pub struct KubeletStats {
     pub oom_kills: u64,
     /// Pods evicted for memory pressure ([`Kubelets::evict`]).
     pub evictions: u64,
+    /// In-place resizes the runtime applied.
+    pub resizes_completed: u64,
+    /// Times a resize turned pending (`ResizeDeferred`).
+    pub resizes_deferred: u64,
 }
 
 /// The kubelets of every node kscale registered.
@@ -207,10 +362,22 @@ impl Kubelets {
         self.stats.nodes_registered += 1;
         // A node's pod subnet (10.244.<index>.0/24): the registration order, never reused.
         let index = (self.stats.nodes_registered - 1) as u32;
+        let allocatable = node.status.as_ref().and_then(|s| s.allocatable.as_ref());
+        let quantity = |k: &str| {
+            allocatable
+                .and_then(|a| a.get(k))
+                .and_then(|q| kscale_model::Quantity::parse(&q.0).ok())
+        };
+        let allocatable = Resources {
+            cpu_milli: quantity("cpu").map_or(0, |q| q.milli()),
+            memory: quantity("memory").map_or(0, |q| q.value()),
+            pods: 0,
+        };
         self.nodes.insert(
             name.clone(),
             NodeState {
                 index,
+                allocatable,
                 images: BTreeSet::new(),
                 lease_renewed_ms: None,
             },
@@ -335,7 +502,7 @@ impl Kubelets {
             })
             .collect();
         let status = serde_json::json!({"status": {
-            "conditions": conditions(&at, false, std::slice::from_ref(&first)),
+            "conditions": plus_resize(conditions(&at, false, std::slice::from_ref(&first)), state.resize.as_ref()),
             "containerStatuses": containers
         }});
         if !patch_pod_status(kc, ns, name, &status)? {
@@ -442,6 +609,205 @@ impl Kubelets {
         Ok(true)
     }
 
+    /// The kubelet's handling of pod `uid`'s resources (`handlePodResourcesResize`): starts,
+    /// defers, completes or drops its resize. Returns whether it wrote the pod's status (the
+    /// pod's other transitions wait for the next pass, which reads the new status).
+    fn resize_step(
+        &mut self,
+        kc: &mut KubeCluster,
+        pod: &Pod,
+        uid: &str,
+        now: u64,
+    ) -> Result<bool, ApiError> {
+        let desired = spec_resources(pod);
+        let state = &self.pods[uid];
+        let (ns, name) = (state.ns.clone(), state.name.clone());
+        let generation = pod.metadata.generation.unwrap_or(1).max(1) as u64;
+        if let Some(r) = state.resize.as_ref().filter(|r| r.deferred.is_none()) {
+            if now < r.done_at_ms {
+                return Ok(false);
+            }
+            // The runtime has applied it: the status reports the new resources.
+            let applied = r.desired.clone();
+            let applied_generation = r.generation;
+            let specs: BTreeMap<&str, &Container> = pod
+                .spec
+                .iter()
+                .flat_map(|s| s.containers.iter())
+                .map(|c| (c.name.as_str(), c))
+                .collect();
+            let containers: Vec<Value> = pod
+                .status
+                .iter()
+                .flat_map(|s| s.container_statuses.iter().flatten())
+                .map(|c| {
+                    let mut v = serde_json::to_value(c).unwrap_or_default();
+                    let new = applied
+                        .iter()
+                        .find(|(n, _)| *n == c.name)
+                        .and_then(|(_, r)| r.as_ref());
+                    let old = state
+                        .running
+                        .iter()
+                        .find(|(n, _)| *n == c.name)
+                        .and_then(|(_, r)| r.as_ref());
+                    if specs
+                        .get(c.name.as_str())
+                        .is_some_and(|spec| restart_needed(spec, old, new))
+                    {
+                        v["restartCount"] = json!(c.restart_count + 1);
+                    }
+                    status_resources(&mut v, new);
+                    v
+                })
+                .collect();
+            let status = json!({"status": {
+                "conditions": with_resize_condition(pod, None),
+                "containerStatuses": containers
+            }});
+            if !patch_pod_status(kc, &ns, &name, &status)? {
+                return Ok(false);
+            }
+            let state = self.pods.get_mut(uid).expect("seen");
+            state.allocated = requests_of(&applied);
+            state.running = applied.clone();
+            state.resize = None;
+            self.stats.resizes_completed += 1;
+            kc.event(kubelet_event(
+                &ns,
+                &name,
+                "ResizeCompleted",
+                decisions::resize_message(
+                    "Pod resize completed",
+                    message_containers(&applied),
+                    applied_generation,
+                    None,
+                ),
+            ));
+            return Ok(true);
+        }
+        if desired == state.running {
+            // Nothing to do, or the spec went back to what runs (the pending resize is void).
+            if state.resize.is_none() {
+                return Ok(false);
+            }
+            let status = json!({"status": {"conditions": with_resize_condition(pod, None)}});
+            if !patch_pod_status(kc, &ns, &name, &status)? {
+                return Ok(false);
+            }
+            self.pods.get_mut(uid).expect("seen").resize = None;
+            return Ok(true);
+        }
+        let node = state.node.clone();
+        let allocatable = self
+            .nodes
+            .get(&node)
+            .map_or(Resources::ZERO, |n| n.allocatable);
+        let others = self
+            .pods
+            .iter()
+            .filter(|(u, p)| u.as_str() != uid && p.node == node)
+            .fold(Resources::ZERO, |a, (_, p)| a + p.allocated);
+        let want = requests_of(&desired);
+        let at = now_rfc3339();
+        match decisions::admit_resize(allocatable, others, want) {
+            Ok(()) => {
+                let resize = LiveResize {
+                    desired: desired.clone(),
+                    generation,
+                    deferred: None,
+                    done_at_ms: now + self.lat.resize_actuation_ms,
+                    since: at,
+                };
+                // Admitted: the allocation is the new one; the runtime still runs the old.
+                let containers: Vec<Value> = pod
+                    .status
+                    .iter()
+                    .flat_map(|s| s.container_statuses.iter().flatten())
+                    .map(|c| {
+                        let mut v = serde_json::to_value(c).unwrap_or_default();
+                        let new = desired
+                            .iter()
+                            .find(|(n, _)| *n == c.name)
+                            .and_then(|(_, r)| r.as_ref());
+                        v["allocatedResources"] =
+                            json!(new.and_then(|r| r.requests.clone()).unwrap_or_default());
+                        v
+                    })
+                    .collect();
+                let status = json!({"status": {
+                    "conditions": with_resize_condition(pod, Some(&resize)),
+                    "containerStatuses": containers
+                }});
+                if !patch_pod_status(kc, &ns, &name, &status)? {
+                    return Ok(false);
+                }
+                let state = self.pods.get_mut(uid).expect("seen");
+                state.allocated = want;
+                state.resize = Some(resize);
+                kc.event(kubelet_event(
+                    &ns,
+                    &name,
+                    "ResizeStarted",
+                    decisions::resize_message(
+                        "Pod resize started",
+                        message_containers(&desired),
+                        generation,
+                        None,
+                    ),
+                ));
+                Ok(true)
+            }
+            Err(deferral) => {
+                // The event when it turns pending or is a new request; the condition's
+                // message follows the node (`SetPodResizePendingCondition`).
+                let previous = state.resize.as_ref();
+                let newly =
+                    previous.is_none_or(|r| r.generation != generation || r.desired != desired);
+                if !newly
+                    && previous.and_then(|r| r.deferred.as_deref())
+                        == Some(deferral.message.as_str())
+                {
+                    return Ok(false);
+                }
+                let resize = LiveResize {
+                    desired: desired.clone(),
+                    generation,
+                    deferred: Some(deferral.message.clone()),
+                    done_at_ms: 0,
+                    since: if newly {
+                        at
+                    } else {
+                        previous.map(|r| r.since.clone()).unwrap_or(at)
+                    },
+                };
+                let status =
+                    json!({"status": {"conditions": with_resize_condition(pod, Some(&resize))}});
+                if !patch_pod_status(kc, &ns, &name, &status)? {
+                    return Ok(false);
+                }
+                self.pods.get_mut(uid).expect("seen").resize = Some(resize);
+                if newly {
+                    self.stats.resizes_deferred += 1;
+                    let mut event = kubelet_event(
+                        &ns,
+                        &name,
+                        "ResizeDeferred",
+                        decisions::resize_message(
+                            &format!("Pod resize {}", deferral.reason),
+                            message_containers(&desired),
+                            generation,
+                            Some(&deferral.message),
+                        ),
+                    );
+                    event.type_ = EventType::Warning;
+                    kc.event(event);
+                }
+                Ok(true)
+            }
+        }
+    }
+
     /// One pass: renews due Leases, starts pods whose start-up time has come, completes
     /// graceful deletions. Returns the number of pods it changed.
     pub fn tick(&mut self, kc: &mut KubeCluster) -> Result<usize, ApiError> {
@@ -484,6 +850,10 @@ impl Kubelets {
                     restart_at_ms: None,
                     evicted: false,
                     number: 0,
+                    node: node.clone(),
+                    running: vec![],
+                    allocated: requests_of(&spec_resources(pod)),
+                    resize: None,
                 });
                 if state.deleting_since_ms.is_none() && state.started {
                     for c in pod.spec.iter().flat_map(|s| s.containers.iter()) {
@@ -580,6 +950,10 @@ impl Kubelets {
                     restart_at_ms: None,
                     evicted: false,
                     number: *seen,
+                    node: node.clone(),
+                    running: spec_resources(pod),
+                    allocated: requests_of(&spec_resources(pod)),
+                    resize: None,
                 }
             });
             for image in pulls.drain(..) {
@@ -590,6 +964,12 @@ impl Kubelets {
                     format!("Pulling image \"{image}\""),
                 ));
             }
+            if state.started && !state.evicted && self.resize_step(kc, pod, &uid, now)? {
+                changed += 1;
+                continue;
+            }
+            let state = self.pods.get_mut(&uid).expect("seen");
+            let node_state = self.nodes.get_mut(&node).expect("our node");
             if let Some(since) = state.not_ready_since
                 && now >= since + state.ready_delay_ms
             {
@@ -606,7 +986,7 @@ impl Kubelets {
                     })
                     .collect();
                 let status = serde_json::json!({"status": {
-                    "conditions": conditions(&at, true, &[]),
+                    "conditions": plus_resize(conditions(&at, true, &[]), state.resize.as_ref()),
                     "containerStatuses": containers
                 }});
                 if patch_pod_status(kc, &ns, &name, &status)? {
@@ -640,7 +1020,7 @@ impl Kubelets {
                         })
                         .collect();
                     let status = serde_json::json!({"status": {
-                        "conditions": conditions(&started, ready, &state.containers),
+                        "conditions": plus_resize(conditions(&started, ready, &state.containers), state.resize.as_ref()),
                         "containerStatuses": containers
                     }});
                     if patch_pod_status(kc, &ns, &name, &status)? {
@@ -671,12 +1051,14 @@ impl Kubelets {
                 .iter()
                 .flat_map(|s| s.containers.iter())
                 .map(|c| {
-                    serde_json::json!({
+                    let mut v = serde_json::json!({
                         "name": c.name, "image": c.image, "imageID": "",
                         "containerID": format!("containerd://{uid}-{}", c.name),
                         "ready": ready, "started": true, "restartCount": 0,
                         "state": {"running": {"startedAt": started}}
-                    })
+                    });
+                    status_resources(&mut v, c.resources.as_ref());
+                    v
                 })
                 .collect();
             let status = serde_json::json!({"status": {
@@ -741,6 +1123,14 @@ fn conditions(at: &str, ready: bool, unready: &[String]) -> serde_json::Value {
         readiness("Ready"),
         cond("PodScheduled")
     ])
+}
+
+/// `conditions` with the resize's condition, if any.
+fn plus_resize(mut conditions: Value, resize: Option<&LiveResize>) -> Value {
+    if let (Some(list), Some(r)) = (conditions.as_array_mut(), resize) {
+        list.push(r.condition());
+    }
+    conditions
 }
 
 /// Merge-patches a pod's status: Ok(true) when written, Ok(false) when the pod is gone or

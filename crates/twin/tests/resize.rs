@@ -53,6 +53,25 @@ fn resize(cpu: &str) -> Patch {
         {"name": "app", "resources": {"requests": {"cpu": cpu}}}]}}))
 }
 
+/// The cpu request the container's status reports as running (`resources`) and as
+/// allocated (`allocatedResources`), in milli-CPU.
+fn status_cpu(p: &Pod) -> (i64, i64) {
+    let s = &p
+        .status
+        .as_ref()
+        .unwrap()
+        .container_statuses
+        .as_ref()
+        .unwrap()[0];
+    let milli = |q: &k8s_openapi::apimachinery::pkg::api::resource::Quantity| {
+        Quantity::parse(&q.0).unwrap().milli()
+    };
+    (
+        milli(&s.resources.as_ref().unwrap().requests.as_ref().unwrap()["cpu"]),
+        milli(&s.allocated_resources.as_ref().unwrap()["cpu"]),
+    )
+}
+
 fn reasons(sim: &mut Sim) -> Vec<String> {
     SimCluster(sim)
         .list::<Event>(Some("default"), "")
@@ -68,6 +87,7 @@ fn a_resize_with_room_is_applied_in_place() {
     let (_dir, mut sim) = twin(1, "");
     sim.run_until(SimTime::from_secs(30));
     let name = pods(&mut sim)[0].metadata.name.clone().unwrap();
+    assert_eq!(status_cpu(&pods(&mut sim)[0]), (500, 500));
     // The twin's clock is at its last event: the write happens then.
     let at = sim.now;
     let p = SimCluster(&mut sim)
@@ -86,9 +106,12 @@ fn a_resize_with_room_is_applied_in_place() {
         "{:?}",
         p.status
     );
+    // Admitted (allocated) but not applied by the runtime yet.
+    assert_eq!(status_cpu(p), (500, 800));
     sim.run_until(at.plus_millis(1_200));
     let p = &pods(&mut sim)[0];
     assert!(condition(p, "PodResizeInProgress").is_none());
+    assert_eq!(status_cpu(p), (800, 800));
     assert_eq!(
         p.metadata.name.as_deref(),
         Some(name.as_str()),

@@ -26,6 +26,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use kscale_cluster::{ApiError, Cluster, pod_ready};
 use kscale_components::proportional::selector_string;
 use kscale_kube::KubeCluster;
+use kscale_kube::kubelet::running_resources;
 use kscale_kube::metrics_server::{ContainerUsage, MetricsServer, NodeUsage, PodUsage, Snapshot};
 use kscale_twin::load::{LoadState, TickInput};
 use kscale_twin::rngs::Stream;
@@ -48,13 +49,14 @@ fn cpu_milli(q: &Quantity) -> f64 {
         .unwrap_or(0.0)
 }
 
-/// The sum of a pod's containers' memory limits in bytes; `None` when a container has none
+/// The sum of a pod's containers' memory limits in bytes (as they run: a resize counts once
+/// applied, [`running_resources`]); `None` when a container has none
 /// (the twin's `PodTemplate::limit_total`: no limit, no OOM kill).
 fn pod_memory_limit(pod: &Pod) -> Option<f64> {
     let mut total = 0.0;
     let mut any = false;
     for c in pod.spec.iter().flat_map(|s| s.containers.iter()) {
-        let q = c.resources.as_ref()?.limits.as_ref()?.get("memory")?;
+        let q = running_resources(pod, c)?.limits.as_ref()?.get("memory")?;
         let bytes = kscale_model::Quantity::parse(&q.0).ok()?.value() as f64;
         if bytes <= 0.0 {
             return None;
@@ -65,6 +67,8 @@ fn pod_memory_limit(pod: &Pod) -> Option<f64> {
     any.then_some(total)
 }
 
+/// The sum of one resource list of a pod's containers' cpu (as they run,
+/// [`running_resources`]); `None` when a container has none.
 fn pod_cpu(
     pod: &Pod,
     field: fn(
@@ -73,9 +77,7 @@ fn pod_cpu(
 ) -> Option<f64> {
     let mut total = 0.0;
     for c in pod.spec.iter().flat_map(|s| s.containers.iter()) {
-        let q = c
-            .resources
-            .as_ref()
+        let q = running_resources(pod, c)
             .and_then(field)
             .and_then(|m| m.get("cpu"))?;
         total += cpu_milli(q);

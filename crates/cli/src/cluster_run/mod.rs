@@ -257,6 +257,7 @@ fn drive(
         image_pull_ms: lat.image_pull_ms,
         container_start_ms: lat.container_start_ms,
         shutdown_ms: lat.shutdown_ms,
+        resize_actuation_ms: kscale_twin::sim::resize::ACTUATION_MS,
     });
     // The load entries' application start-up time (the first entry on a workload, as in the
     // twin's `load_startup_ms`).

@@ -7,9 +7,8 @@
 //! server's pod creations from a view of the VPAs refreshed every second.
 //!
 //! *Assumption*: as in the twin, a scenario with a VerticalPodAutoscaler has the VPA's three
-//! components installed. Not live: in-place resizes (`InPlaceOrRecreate`) are requested
-//! through the API, but kscale's kubelets do not carry them out, so the updater falls back to
-//! eviction after its wait.
+//! components installed. In-place resizes (`InPlaceOrRecreate`) go through the API server's
+//! `resize` subresource; kscale's kubelets carry them out (`kscale_kube::kubelet`).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};

@@ -7,7 +7,8 @@
 //! name when the name is not generated (scenario nodes), else as `(cloud node)`. Values: the
 //! new size of a `SuccessfulRescale` (`New size: 3`), the direction and target of a
 //! `ScalingReplicaSet` (`up to 5`), the node groups of a Cluster Autoscaler scale-up, the zone
-//! of a launch, the Karpenter reason of a disruption.
+//! of a launch, the Karpenter reason of a disruption, the requests a kubelet's resize event
+//! names (`app cpu=500m memory=104857600`, quantities normalised).
 //!
 //! Matching ([`match_decisions`]): first, decisions of equal key and equal value whose times are
 //! at most the tolerance apart are paired greedily, smallest offset first (ties by time); then
@@ -52,6 +53,11 @@ pub const CATEGORIES: &[(&str, &str, &[&str])] = &[
     ("preemptions", "Preemptions (victims)", &["Preempted"]),
     ("evictions", "Evictions", &["Evicted", "EvictedByVPA"]),
     ("oomKills", "OOM kills", &["OOMKilled", "OOMKilling"]),
+    (
+        "resizes",
+        "In-place resizes",
+        &["InPlaceResizedByVPA", "ResizeCompleted", "ResizeDeferred"],
+    ),
 ];
 
 /// One decision of a run.
@@ -207,6 +213,7 @@ pub fn extract(events: &[Event]) -> Vec<Decision> {
             ),
             "DisruptionTerminating" => (object_key, m.split_once(": ").map(|(_, r)| r.to_string())),
             "Evicted" => (format!("{object_key} by {}", e.source), None),
+            "ResizeCompleted" | "ResizeDeferred" => (object_key, resize_requests(m)),
             "OOMKilled" => match after(m, "Container ", |c| c != ' ') {
                 Some(c) => (format!("{object_key} container {c}"), None),
                 None => (object_key, None),
@@ -224,6 +231,41 @@ pub fn extract(events: &[Event]) -> Vec<Decision> {
         });
     }
     out
+}
+
+/// The requests a kubelet's resize event message names (`Pod resize completed: {JSON}`), per
+/// container as `NAME cpu=Mm memory=B`, so that `0.5` and `500m` compare equal.
+fn resize_requests(message: &str) -> Option<String> {
+    let (_, summary) = message.split_once(": ")?;
+    let summary: serde_json::Value = serde_json::from_str(summary).ok()?;
+    let quantity = |v: Option<&serde_json::Value>| -> Option<kscale_model::Quantity> {
+        let text = match v? {
+            serde_json::Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        kscale_model::Quantity::parse(&text).ok()
+    };
+    let parts: Vec<String> = summary
+        .get("containers")?
+        .as_array()?
+        .iter()
+        .map(|c| {
+            let requests = c.pointer("/resources/requests");
+            let mut part = c
+                .get("name")
+                .and_then(|n| n.as_str())
+                .unwrap_or("")
+                .to_string();
+            if let Some(q) = quantity(requests.and_then(|r| r.get("cpu"))) {
+                part.push_str(&format!(" cpu={}m", q.milli()));
+            }
+            if let Some(q) = quantity(requests.and_then(|r| r.get("memory"))) {
+                part.push_str(&format!(" memory={}", q.value()));
+            }
+            part
+        })
+        .collect();
+    Some(parts.join(", "))
 }
 
 /// How the decisions of two runs pair up (indices into the two slices).
@@ -429,6 +471,36 @@ mod tests {
         );
         assert_eq!(d[3].category, "preemptions");
         assert_eq!(d[3].object, "Pod default/placeholder-568968fd89-klhht");
+    }
+
+    #[test]
+    fn a_resize_is_keyed_by_workload_and_valued_by_its_requests() {
+        let twin = extract(&[ev(
+            1.0,
+            "ResizeCompleted",
+            "Pod",
+            "api-6bff4dcddd-qjtzd",
+            r#"Pod resize completed: {"containers":[{"name":"app","resources":{"limits":{"cpu":1},"requests":{"cpu":"0.5","memory":"100Mi"}}}],"generation":2}"#,
+        )]);
+        let live = extract(&[ev(
+            2.0,
+            "ResizeCompleted",
+            "Pod",
+            "api-5d8f7c9b4-x2k9z",
+            r#"Pod resize completed: {"containers":[{"name":"app","resources":{"limits":{"cpu":"1"},"requests":{"cpu":"500m","memory":"104857600"}}}],"generation":2}"#,
+        )]);
+        assert_eq!(twin[0].category, "resizes");
+        assert_eq!(twin[0].key, "Pod default/api");
+        assert_eq!(
+            twin[0].value.as_deref(),
+            Some("app cpu=500m memory=104857600")
+        );
+        assert_eq!(
+            (live[0].key.as_str(), live[0].value.as_deref()),
+            (twin[0].key.as_str(), twin[0].value.as_deref())
+        );
+        let m = match_decisions(&twin, &live, 15.0);
+        assert_eq!(m.matched, [(0, 0)]);
     }
 
     fn dec(time: f64, key: &str, value: &str) -> Decision {

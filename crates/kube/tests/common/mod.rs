@@ -1,6 +1,9 @@
 //! Shared set-up of the live tests: a real control plane started for one test and stopped
 //! when it ends, a connection to it, a Ready node, and polling.
 
+// Each test binary compiles this module and uses part of it.
+#![allow(dead_code)]
+
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 

@@ -598,13 +598,37 @@ impl Sim {
                 conditions.extend(self.resize_conditions(p.id));
             }
         }
+        // The resources each container runs with (the kubelet's `resources` and
+        // `allocatedResources`, `convertToAPIContainerStatuses`): the running template's
+        // until a resize is applied; the allocation is the new one once it is admitted.
+        let spec_resources =
+            |t: &super::model::PodTemplate, k: usize| -> serde_json::Map<String, Value> {
+                let mut out = serde_json::Map::new();
+                let r = t.spec.pointer(&format!("/containers/{k}/resources"));
+                for key in ["limits", "requests"] {
+                    if let Some(v) = r
+                        .and_then(|r| r.get(key))
+                        .filter(|v| v.as_object().is_some_and(|o| !o.is_empty()))
+                    {
+                        out.insert(key.into(), v.clone());
+                    }
+                }
+                out
+            };
+        let allocated_template = self
+            .resizes
+            .pods
+            .get(&p.id)
+            .filter(|r| r.state == super::resize::ResizeState::InProgress)
+            .map(|r| r.desired.clone());
         // One status per running container instance (Elastic Pods: `app`, `app-1`, …).
         let statuses: Vec<Value> = p
             .template
             .containers
             .iter()
-            .flat_map(|c| (0..c.replica).map(move |i| (c, i)))
-            .map(|(c, i)| {
+            .enumerate()
+            .flat_map(|(k, c)| (0..c.replica).map(move |i| (k, c, i)))
+            .map(|(k, c, i)| {
                 let inst = kscale_controllers::elastic::instance_name(&c.name, i);
                 let (started, extra) = self
                     .elastic
@@ -616,7 +640,14 @@ impl Sim {
                 } else {
                     json!({"waiting": {"reason": "ContainerCreating"}})
                 };
-                json!({"name": inst, "image": c.image, "imageID": "", "ready": ready, "restartCount": p.restarts + extra, "started": running, "state": state})
+                let resources = spec_resources(&p.template, k);
+                let allocated = spec_resources(allocated_template.as_deref().unwrap_or(&p.template), k);
+                let mut s = json!({"name": inst, "image": c.image, "imageID": "", "ready": ready, "restartCount": p.restarts + extra, "started": running, "state": state});
+                if let Some(requests) = allocated.get("requests") {
+                    s["allocatedResources"] = requests.clone();
+                }
+                s["resources"] = Value::Object(resources);
+                s
             })
             .collect();
         let mut status = json!({"phase": p.phase.api_phase(), "conditions": conditions, "qosClass": p.template.qos.as_str()});

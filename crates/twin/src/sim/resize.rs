@@ -24,6 +24,8 @@ use std::sync::Arc;
 use kscale_model::{Resources, SimTime};
 use serde_json::{Value, json};
 
+use kscale_controllers::kubelet;
+
 use super::model::{PodPhase, PodTemplate};
 use super::{Event, Sim};
 
@@ -86,14 +88,9 @@ fn container_resources(spec: &Value) -> Vec<Value> {
         .collect()
 }
 
-/// The kubelet's event message: a prefix and the spec's resources as JSON
-/// (`pkg/kubelet/events/resize.go` `podResizeMessage`).
+/// The kubelet's event message for `spec` ([`kubelet::resize_message`]).
 fn resize_message(prefix: &str, spec: &Value, generation: u64, error: Option<&str>) -> String {
-    let mut summary = json!({"containers": container_resources(spec), "generation": generation});
-    if let Some(e) = error {
-        summary["error"] = json!(e);
-    }
-    format!("{prefix}: {summary}")
+    kubelet::resize_message(prefix, container_resources(spec), generation, error)
 }
 
 /// A spec with every container's `resources` taken from `from` (same containers in order).
@@ -236,32 +233,14 @@ impl Sim {
             .iter()
             .fold(Resources::ZERO, |a, q| a + self.allocated(*q));
         let want = desired.requests;
-        let short = if used.cpu_milli + want.cpu_milli > capacity.cpu_milli {
-            Some((
-                "OutOfcpu",
-                "cpu",
-                want.cpu_milli,
-                used.cpu_milli,
-                capacity.cpu_milli,
-            ))
-        } else if used.memory + want.memory > capacity.memory {
-            Some((
-                "OutOfmemory",
-                "memory",
-                want.memory,
-                used.memory,
-                capacity.memory,
-            ))
-        } else {
-            None
-        };
-        if let Some((reason, resource, requested, used, cap)) = short {
-            let message = format!(
-                "Node didn't have enough resource: {resource}, requested: {requested}, used: {used}, capacity: {cap}"
-            );
+        if let Err(deferral) = kubelet::admit_resize(capacity, used, want) {
             let r = self.resizes.pods.get_mut(&id).expect("pending");
-            if r.state != ResizeState::Deferred(message.clone()) {
-                r.state = ResizeState::Deferred(message.clone());
+            // The event is recorded when the resize turns pending, not when only the
+            // message changes (`SetPodResizePendingCondition` compares the reason and the
+            // generation).
+            let newly = !matches!(r.state, ResizeState::Deferred(_));
+            r.state = ResizeState::Deferred(deferral.message.clone());
+            if newly {
                 r.since = self.now;
                 self.resizes.deferred += 1;
                 self.emit(
@@ -271,10 +250,10 @@ impl Sim {
                     &ns,
                     &name,
                     resize_message(
-                        &format!("Pod resize {reason}"),
+                        &format!("Pod resize {}", deferral.reason),
                         &desired.spec,
                         generation,
-                        Some(&message),
+                        Some(&deferral.message),
                     ),
                     "kubelet",
                 );
