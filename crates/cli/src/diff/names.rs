@@ -78,16 +78,29 @@ fn is_uuid(s: &str) -> bool {
 }
 
 /// One word of command output made run-independent: UUIDs become `<uid>`, IPv4 addresses
-/// `<ip>`, `ip-A-B-C-D` node names `ip-<ip>`, and generated suffixes `-<hash>` / `-<id>`.
+/// `<ip>`, `ip-A-B-C-D` node names `ip-<ip>`, bare hashes `<hash>`, and generated suffixes
+/// `-<hash>` / `-<id>`.
 pub fn normalize_word(w: &str) -> String {
     if is_uuid(w) {
         return "<uid>".into();
+    }
+    // A uid-derived name, e.g. a container ID `<uid>-app`.
+    if w.len() > 37 && w.is_char_boundary(36) && w.as_bytes()[36] == b'-' && is_uuid(&w[..36]) {
+        return format!("<uid>{}", &w[36..]);
     }
     if is_ipv4(w) {
         return "<ip>".into();
     }
     if let Some(n) = ip_node_prefix(w) {
         return format!("ip-<ip>{}", &w[n..]);
+    }
+    // A bare hash, e.g. a `pod-template-hash` label's value (the real controller hashes the
+    // template as the API server stored it, with its defaults).
+    if generated(w, 6, 10)
+        && w.bytes().any(|b| b.is_ascii_digit())
+        && w.bytes().any(|b| b.is_ascii_alphabetic())
+    {
+        return "<hash>".into();
     }
     let mut out = w;
     let mut tail = String::new();
@@ -135,5 +148,16 @@ mod tests {
         assert_eq!(normalize_word("web-6bff4dcddd"), "web-<hash>");
         assert_eq!(normalize_word("default-x7k2p"), "default-<id>");
         assert_eq!(normalize_word("m5.large"), "m5.large");
+        assert_eq!(
+            normalize_word("3f2a1b4c-0d1e-4f5a-8b6c-7d8e9f0a1b2c-app"),
+            "<uid>-app"
+        );
+        assert_eq!(
+            normalize_word("kube-api-access-555d5"),
+            "kube-api-access-<id>"
+        );
+        assert_eq!(normalize_word("7556b94985"), "<hash>");
+        assert_eq!(normalize_word("2457600"), "2457600");
+        assert_eq!(normalize_word("kubectl"), "kubectl");
     }
 }

@@ -42,6 +42,45 @@ pub(super) fn int_or_string(v: Option<&Value>) -> Option<String> {
     }
 }
 
+/// A quantity in Go's canonical form (`resource.Quantity.String()`, as the API server
+/// stores it): binary-suffixed amounts (`Ki`, `Mi`, ...) with the largest power of 1024 that
+/// divides them, others with the largest SI suffix of a power of 1000 (`1000m` → `1`, `0.5` →
+/// `500m`, `2000` → `2k`). Exponent forms and unparsable text stay as written.
+pub(super) fn canonical_quantity(text: &str) -> String {
+    let Ok(q) = kscale_model::Quantity::parse(text) else {
+        return text.to_string();
+    };
+    if text.contains(['e', 'E']) {
+        return text.to_string();
+    }
+    let nanos = q.nanos();
+    let binary = ["Ki", "Mi", "Gi", "Ti", "Pi", "Ei"]
+        .iter()
+        .any(|b| text.ends_with(b));
+    const NANO: i128 = 1_000_000_000;
+    if binary && nanos % NANO == 0 {
+        let mut v = nanos / NANO;
+        let mut unit = 0;
+        while unit < 6 && v != 0 && v % 1024 == 0 {
+            v /= 1024;
+            unit += 1;
+        }
+        return format!("{v}{}", ["", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei"][unit]);
+    }
+    // Decimal SI: nanos are 10^-9; step up by 1000 while the amount stays whole.
+    let suffixes = ["n", "u", "m", "", "k", "M", "G", "T", "P", "E"];
+    let mut v = nanos;
+    let mut unit = 0;
+    while unit + 1 < suffixes.len() && v != 0 && v % 1000 == 0 {
+        v /= 1000;
+        unit += 1;
+    }
+    if v == 0 {
+        return "0".to_string();
+    }
+    format!("{v}{}", suffixes[unit])
+}
+
 /// `labels.FormatLabels`: `k=v,k2=v2` sorted by key, `<none>` when empty.
 pub(super) fn format_labels(m: Option<&Value>) -> String {
     let Some(Value::Object(m)) = m else {
@@ -110,4 +149,31 @@ pub(super) fn condition_status<'a>(obj: &'a Value, ty: &str) -> Option<&'a str> 
 
 pub(super) fn name_of(o: &Value) -> String {
     str_at(o, &["metadata", "name"]).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::canonical_quantity;
+
+    /// Cases of k8s.io/apimachinery `resource/quantity_test.go` (`TestQuantityString`,
+    /// canonical forms).
+    #[test]
+    fn quantities_print_in_canonical_form() {
+        for (input, want) in [
+            ("1000m", "1"),
+            ("0.5", "500m"),
+            ("100m", "100m"),
+            ("2000", "2k"),
+            ("1500", "1500"),
+            ("1024Mi", "1Gi"),
+            ("1536Mi", "1536Mi"),
+            ("1.5Gi", "1536Mi"),
+            ("1Gi", "1Gi"),
+            ("128974848", "128974848"),
+            ("0", "0"),
+            ("129e6", "129e6"),
+        ] {
+            assert_eq!(canonical_quantity(input), want, "{input}");
+        }
+    }
 }

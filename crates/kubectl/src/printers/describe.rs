@@ -75,6 +75,9 @@ pub fn describe_with(
     if kind == Kind::VerticalPodAutoscaler {
         return describe_unstructured(obj, events);
     }
+    if kind == Kind::Pod {
+        return super::describe_pod::describe_pod(obj, events);
+    }
     if kind == Kind::PodDisruptionBudget {
         return describe_pdb(obj, events);
     }
@@ -89,27 +92,8 @@ pub fn describe_with(
             vec![str_at(obj, &["metadata", "namespace"]).to_string()],
         ));
     }
-    match kind {
-        Kind::Pod => {
-            fields.push((
-                "Priority:",
-                vec![int_at(obj, &["spec", "priority"]).to_string()],
-            ));
-            let pc = str_at(obj, &["spec", "priorityClassName"]);
-            if !pc.is_empty() {
-                fields.push(("Priority Class Name:", vec![pc.to_string()]));
-            }
-            let node = str_at(obj, &["spec", "nodeName"]);
-            let host_ip = str_at(obj, &["status", "hostIP"]);
-            let node_str = match (node.is_empty(), host_ip.is_empty()) {
-                (true, _) => "<none>".to_string(),
-                (false, true) => node.to_string(),
-                (false, false) => format!("{node}/{host_ip}"),
-            };
-            fields.push(("Node:", vec![node_str]));
-        }
-        Kind::Node => fields.push(("Roles:", vec![node_roles(obj)])),
-        _ => {}
+    if kind == Kind::Node {
+        fields.push(("Roles:", vec![node_roles(obj)]));
     }
     fields.push(("Labels:", map_lines(s(obj, &["metadata", "labels"]), "=")));
     fields.push((
@@ -117,52 +101,6 @@ pub fn describe_with(
         map_lines(s(obj, &["metadata", "annotations"]), ": "),
     ));
     match kind {
-        Kind::Pod => {
-            let deleting = s(obj, &["metadata", "deletionTimestamp"])
-                .and_then(Value::as_str)
-                .is_some();
-            let phase = str_at(obj, &["status", "phase"]);
-            fields.push((
-                "Status:",
-                vec![if deleting {
-                    "Terminating".to_string()
-                } else {
-                    phase.to_string()
-                }],
-            ));
-            let reason = str_at(obj, &["status", "reason"]);
-            if !reason.is_empty() {
-                fields.push(("Reason:", vec![reason.to_string()]));
-            }
-            let message = str_at(obj, &["status", "message"]);
-            if !message.is_empty() {
-                fields.push(("Message:", vec![message.to_string()]));
-            }
-            let ip = str_at(obj, &["status", "podIP"]);
-            fields.push(("IP:", vec![ip.to_string()]));
-            let qos = str_at(obj, &["status", "qosClass"]);
-            if !qos.is_empty() {
-                fields.push(("QoS Class:", vec![qos.to_string()]));
-            }
-            // Elastic Pods (kscale extension): the replication phase and running instances.
-            let phase = str_at(obj, &["status", "replicationPhase"]);
-            if !phase.is_empty() {
-                let message = str_at(obj, &["status", "replicationMessage"]);
-                fields.push((
-                    "Replication:",
-                    vec![if message.is_empty() {
-                        phase.to_string()
-                    } else {
-                        format!("{phase} ({message})")
-                    }],
-                ));
-                let instances: Vec<String> = arr_at(obj, &["status", "containerStatuses"])
-                    .iter()
-                    .map(|c| str_at(c, &["name"]).to_string())
-                    .collect();
-                fields.push(("Instances:", vec![instances.join(", ")]));
-            }
-        }
         Kind::Node => {
             let taints: Vec<String> = arr_at(obj, &["spec", "taints"])
                 .iter()
@@ -495,49 +433,116 @@ Events:          <none>
         assert_eq!(out, expected);
     }
 
+    /// A pending pod as the real API server stores it (v1.37: the Priority, ServiceAccount
+    /// and DefaultTolerationSeconds admission plugins' additions), and the text the real
+    /// kubectl v1.37.2 printed for it (calibration scenario `preemption-never`).
     #[test]
-    fn describe_pod_with_events() {
-        let mut p = sample_pods().remove(0);
-        p["metadata"]["labels"] = json!({"app": "web", "pod-template-hash": "abc"});
-        p["status"]["hostIP"] = json!("192.168.1.10");
-        p["spec"]["priority"] = json!(0);
+    fn describe_pod_as_kubectl_prints_it() {
+        let p = json!({
+            "apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": "waiter-8465bd4c4-29p8k", "namespace": "default",
+                "labels": {"app": "waiter", "pod-template-hash": "8465bd4c4"},
+                "ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet",
+                    "name": "waiter-8465bd4c4", "uid": "u", "controller": true}]},
+            "spec": {
+                "priority": 1000, "priorityClassName": "polite", "serviceAccountName": "default",
+                "containers": [{"name": "app", "image": "nginx:1.27",
+                    "resources": {"requests": {"cpu": "1000m"}},
+                    "volumeMounts": [{"name": "kube-api-access-555d5", "readOnly": true,
+                        "mountPath": "/var/run/secrets/kubernetes.io/serviceaccount"}]}],
+                "volumes": [{"name": "kube-api-access-555d5", "projected": {"sources": [
+                    {"serviceAccountToken": {"expirationSeconds": 3607, "path": "token"}},
+                    {"configMap": {"name": "kube-root-ca.crt"}},
+                    {"downwardAPI": {"items": []}}]}}],
+                "tolerations": [
+                    {"key": "node.kubernetes.io/not-ready", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300},
+                    {"key": "node.kubernetes.io/unreachable", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300}]
+            },
+            "status": {"phase": "Pending", "qosClass": "Burstable",
+                "conditions": [{"type": "PodScheduled", "status": "False", "reason": "Unschedulable"}]}
+        });
         let events: Vec<DescribeEvent> = vec![
             (
-                "Normal",
-                "Scheduled",
-                "5m",
+                "Warning",
+                "FailedScheduling",
+                "59s",
                 "default-scheduler",
-                "Successfully assigned default/web-1 to node-1",
-            )
-                .into(),
-            (
-                "Normal",
-                "Started",
-                "5m",
-                "kubelet",
-                "Started container app",
+                "0/1 nodes are available: 1 Insufficient cpu. preemption: not eligible due to preemptionPolicy=Never.",
             )
                 .into(),
         ];
         assert_eq!(
             describe(Kind::Pod, &p, &events),
             "\
-Name:         web-1
-Namespace:    default
-Priority:     0
-Node:         node-1/192.168.1.10
-Labels:       app=web
-              pod-template-hash=abc
-Annotations:  <none>
-Status:       Running
-IP:           10.0.0.5
+Name:                 waiter-8465bd4c4-29p8k
+Namespace:            default
+Priority:             1000
+Priority Class Name:  polite
+Service Account:      default
+Node:                 <none>
+Labels:               app=waiter
+                      pod-template-hash=8465bd4c4
+Annotations:          <none>
+Status:               Pending
+IP:                   
+IPs:                  <none>
+Controlled By:        ReplicaSet/waiter-8465bd4c4
+Containers:
+  app:
+    Image:      nginx:1.27
+    Port:       <none>
+    Host Port:  <none>
+    Requests:
+      cpu:        1
+    Environment:  <none>
+    Mounts:
+      /var/run/secrets/kubernetes.io/serviceaccount from kube-api-access-555d5 (ro)
+Conditions:
+  Type           Status
+  PodScheduled   False 
+Volumes:
+  kube-api-access-555d5:
+    Type:                    Projected (a volume that contains injected data from multiple sources)
+    TokenExpirationSeconds:  3607
+    ConfigMapName:           kube-root-ca.crt
+    Optional:                false
+    DownwardAPI:             true
+QoS Class:                   Burstable
+Node-Selectors:              <none>
+Tolerations:                 node.kubernetes.io/not-ready:NoExecute op=Exists for 300s
+                             node.kubernetes.io/unreachable:NoExecute op=Exists for 300s
 Events:
-  Type    Reason     Age   From               Message
-  ----    ------     ----  ----               -------
-  Normal  Scheduled  5m    default-scheduler  Successfully assigned default/web-1 to node-1
-  Normal  Started    5m    kubelet            Started container app
+  Type     Reason            Age   From               Message
+  ----     ------            ----  ----               -------
+  Warning  FailedScheduling  59s   default-scheduler  0/1 nodes are available: 1 Insufficient cpu. preemption: not eligible due to preemptionPolicy=Never.
 "
         );
+    }
+
+    /// A running pod: the container's ID, state, readiness and restarts.
+    #[test]
+    fn describe_running_pod_shows_container_states() {
+        let mut p = sample_pods().remove(0);
+        p["status"]["hostIP"] = json!("192.168.1.10");
+        p["status"]["podIPs"] = json!([{"ip": "10.0.0.5"}]);
+        p["status"]["startTime"] = json!("2024-05-01T11:55:00Z");
+        p["status"]["containerStatuses"][0]["containerID"] = json!("containerd://abc");
+        p["status"]["containerStatuses"][0]["lastState"] = json!({"terminated": {"exitCode": 137,
+            "reason": "OOMKilled", "startedAt": "2024-05-01T11:55:05Z", "finishedAt": "2024-05-01T11:58:00Z"}});
+        p["status"]["containerStatuses"][0]["restartCount"] = json!(1);
+        let out = describe(Kind::Pod, &p, &[]);
+        for line in [
+            "Node:         node-1/192.168.1.10\n",
+            "Start Time:   Wed, 01 May 2024 11:55:00 +0000\n",
+            "IPs:\n  IP:  10.0.0.5\n",
+            "    Container ID:   containerd://abc\n",
+            "    State:          Running\n      Started:      Wed, 01 May 2024 11:55:05 +0000\n",
+            "    Last State:     Terminated\n      Reason:       OOMKilled\n      Exit Code:    137\n",
+            "    Ready:          True\n    Restart Count:  1\n",
+            "Events:          <none>\n",
+        ] {
+            assert!(out.contains(line), "{line:?} in\n{out}");
+        }
     }
 
     #[test]

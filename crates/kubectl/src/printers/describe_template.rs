@@ -2,13 +2,14 @@
 //! `DescribePodTemplate` with `describeContainers`, `describeResources`, `DescribeProbe`,
 //! `describeContainerEnvVars`, `describeContainerVolumes`, `describeVolumes`,
 //! `describeTopologySpreadConstraints`, `printLabelsMultiline` and
-//! `printPodTolerationsMultiline`. They write tab-separated text for one `go_tabwrite` pass.
+//! `printPodTolerationsMultiline` (for a pod template, and with the container statuses for
+//! `describePod`). They write tab-separated text for one `go_tabwrite` pass.
 
 use std::fmt::Write as _;
 
 use serde_json::Value;
 
-use super::cells::{arr_at, format_selector, int_at, s, str_at};
+use super::cells::{arr_at, canonical_quantity, format_selector, int_at, s, str_at};
 
 /// `printLabelsMultilineWithIndent` / `printAnnotationsMultilineWithIndent`: `Title:<tab>first`,
 /// then `<tab>next` lines, sorted by key; `<none>` when empty.
@@ -122,13 +123,62 @@ fn ports(c: &Value, field: &str) -> String {
         .join(", ")
 }
 
-/// `describeContainers` for a template (no statuses).
-fn containers(out: &mut String, label: &str, cs: &[Value]) {
+/// `describeStatus`: a container state (`State`, `Last State`).
+fn container_state(out: &mut String, title: &str, state: Option<&Value>) {
+    let time = |v: &Value, k: &str| super::time::rfc1123z(str_at(v, &[k]));
+    if let Some(r) = state.and_then(|st| s(st, &["running"])) {
+        let _ = writeln!(out, "    {title}:\tRunning");
+        let _ = writeln!(out, "      Started:\t{}", time(r, "startedAt"));
+    } else if let Some(t) = state.and_then(|st| s(st, &["terminated"])) {
+        let _ = writeln!(out, "    {title}:\tTerminated");
+        for (label, key) in [("Reason", "reason"), ("Message", "message")] {
+            let v = str_at(t, &[key]);
+            if !v.is_empty() {
+                let _ = writeln!(out, "      {label}:\t{v}");
+            }
+        }
+        let _ = writeln!(out, "      Exit Code:\t{}", int_at(t, &["exitCode"]));
+        let signal = int_at(t, &["signal"]);
+        if signal > 0 {
+            let _ = writeln!(out, "      Signal:\t{signal}");
+        }
+        let _ = writeln!(out, "      Started:\t{}", time(t, "startedAt"));
+        let _ = writeln!(out, "      Finished:\t{}", time(t, "finishedAt"));
+    } else {
+        let _ = writeln!(out, "    {title}:\tWaiting");
+        let reason = state
+            .and_then(|st| s(st, &["waiting", "reason"]))
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        if !reason.is_empty() {
+            let _ = writeln!(out, "      Reason:\t{reason}");
+        }
+    }
+}
+
+/// `describeContainers`: `space` is the section's indent (`"  "` in a pod template, none in a
+/// pod); `statuses` are the pod's container statuses (none for a template), matched by name.
+pub(super) fn containers(
+    out: &mut String,
+    space: &str,
+    label: &str,
+    cs: &[Value],
+    statuses: &[Value],
+) {
     let none = if cs.is_empty() { " <none>" } else { "" };
-    let _ = writeln!(out, "  {label}:{none}");
+    let _ = writeln!(out, "{space}{label}:{none}");
+    let name_indent = if space.is_empty() { "" } else { " " };
     for c in cs {
-        let _ = writeln!(out, "   {}:", str_at(c, &["name"]));
+        let name = str_at(c, &["name"]);
+        let status = statuses.iter().find(|st| str_at(st, &["name"]) == name);
+        let _ = writeln!(out, "  {name_indent}{name}:");
+        if let Some(st) = status {
+            let _ = writeln!(out, "    Container ID:\t{}", str_at(st, &["containerID"]));
+        }
         let _ = writeln!(out, "    Image:\t{}", str_at(c, &["image"]));
+        if let Some(st) = status {
+            let _ = writeln!(out, "    Image ID:\t{}", str_at(st, &["imageID"]));
+        }
         for (one, many, field) in [
             ("Port", "Ports", "containerPort"),
             ("Host Port", "Host Ports", "hostPort"),
@@ -156,6 +206,15 @@ fn containers(out: &mut String, label: &str, cs: &[Value]) {
                 }
             }
         }
+        if let Some(st) = status {
+            container_state(out, "State", s(st, &["state"]));
+            if let Some(last) = s(st, &["lastState"]).filter(|l| s(l, &["terminated"]).is_some()) {
+                container_state(out, "Last State", Some(last));
+            }
+            let ready = s(st, &["ready"]).and_then(Value::as_bool).unwrap_or(false);
+            let _ = writeln!(out, "    Ready:\t{}", if ready { "True" } else { "False" });
+            let _ = writeln!(out, "    Restart Count:\t{}", int_at(st, &["restartCount"]));
+        }
         for (title, key) in [("Limits", "limits"), ("Requests", "requests")] {
             if let Some(m) = s(c, &["resources", key])
                 .and_then(Value::as_object)
@@ -165,7 +224,11 @@ fn containers(out: &mut String, label: &str, cs: &[Value]) {
                 let mut names: Vec<&String> = m.keys().collect();
                 names.sort();
                 for n in names {
-                    let _ = writeln!(out, "      {n}:\t{}", int_or_string(m.get(n)));
+                    let _ = writeln!(
+                        out,
+                        "      {n}:\t{}",
+                        canonical_quantity(&int_or_string(m.get(n)))
+                    );
                 }
             }
         }
@@ -261,15 +324,17 @@ fn containers(out: &mut String, label: &str, cs: &[Value]) {
     }
 }
 
-/// `describeVolumes` for the volume types kscale's manifests use (others print their type).
-fn volumes(out: &mut String, vs: &[Value]) {
+/// `describeVolumes` for the volume types kscale's manifests and the API server's service
+/// account admission use (others print their type); `space` as in [`containers`].
+pub(super) fn volumes(out: &mut String, space: &str, vs: &[Value]) {
     if vs.is_empty() {
-        out.push_str("  Volumes:\t<none>\n");
+        let _ = writeln!(out, "{space}Volumes:\t<none>");
         return;
     }
-    out.push_str("  Volumes:\n");
+    let _ = writeln!(out, "{space}Volumes:");
+    let name_indent = if space.is_empty() { "" } else { " " };
     for v in vs {
-        let _ = writeln!(out, "   {}:", str_at(v, &["name"]));
+        let _ = writeln!(out, "  {name_indent}{}:", str_at(v, &["name"]));
         if let Some(e) = s(v, &["emptyDir"]) {
             let medium = str_at(e, &["medium"]);
             out.push_str(
@@ -300,6 +365,33 @@ fn volumes(out: &mut String, vs: &[Value]) {
                     .and_then(Value::as_bool)
                     .unwrap_or(false)
             );
+        } else if let Some(p) = s(v, &["projected"]) {
+            // `printProjectedVolumeSource`.
+            out.push_str(
+                "    Type:\tProjected (a volume that contains injected data from multiple sources)\n",
+            );
+            for source in arr_at(p, &["sources"]) {
+                let optional = |x: &Value| {
+                    s(x, &["optional"])
+                        .and_then(Value::as_bool)
+                        .unwrap_or(false)
+                };
+                if let Some(sec) = s(source, &["secret"]) {
+                    let _ = writeln!(out, "    SecretName:\t{}", str_at(sec, &["name"]));
+                    let _ = writeln!(out, "    Optional:\t{}", optional(sec));
+                } else if s(source, &["downwardAPI"]).is_some() {
+                    out.push_str("    DownwardAPI:\ttrue\n");
+                } else if let Some(cm) = s(source, &["configMap"]) {
+                    let _ = writeln!(out, "    ConfigMapName:\t{}", str_at(cm, &["name"]));
+                    let _ = writeln!(out, "    Optional:\t{}", optional(cm));
+                } else if let Some(t) = s(source, &["serviceAccountToken"]) {
+                    let _ = writeln!(
+                        out,
+                        "    TokenExpirationSeconds:\t{}",
+                        int_at(t, &["expirationSeconds"])
+                    );
+                }
+            }
         } else {
             let kind = v
                 .as_object()
@@ -311,9 +403,9 @@ fn volumes(out: &mut String, vs: &[Value]) {
     }
 }
 
-/// `printPodTolerationsMultiline`, sorted by key.
-fn tolerations(out: &mut String, ts: &[Value]) {
-    out.push_str("  Tolerations:\t");
+/// `printPodTolerationsMultiline`, sorted by key; `space` as in [`containers`].
+pub(super) fn tolerations(out: &mut String, space: &str, ts: &[Value]) {
+    let _ = write!(out, "{space}Tolerations:\t");
     if ts.is_empty() {
         out.push_str("<none>\n");
         return;
@@ -375,10 +467,16 @@ pub(super) fn pod_template(out: &mut String, t: Option<&Value>) {
     }
     let init = arr_at(t, &["spec", "initContainers"]);
     if !init.is_empty() {
-        containers(out, "Init Containers", init);
+        containers(out, "  ", "Init Containers", init, &[]);
     }
-    containers(out, "Containers", arr_at(t, &["spec", "containers"]));
-    volumes(out, arr_at(t, &["spec", "volumes"]));
+    containers(
+        out,
+        "  ",
+        "Containers",
+        arr_at(t, &["spec", "containers"]),
+        &[],
+    );
+    volumes(out, "  ", arr_at(t, &["spec", "volumes"]));
     let mut tscs: Vec<&Value> = arr_at(t, &["spec", "topologySpreadConstraints"])
         .iter()
         .collect();
@@ -412,5 +510,5 @@ pub(super) fn pod_template(out: &mut String, t: Option<&Value>) {
         s(t, &["spec", "nodeSelector"]),
         "=",
     );
-    tolerations(out, arr_at(t, &["spec", "tolerations"]));
+    tolerations(out, "  ", arr_at(t, &["spec", "tolerations"]));
 }

@@ -28,6 +28,7 @@ mod apps;
 mod cells;
 mod corev1;
 mod describe;
+mod describe_pod;
 mod describe_template;
 mod events;
 mod hpa;

@@ -538,7 +538,8 @@ impl Sim {
         }
     }
 
-    /// Renders a pod as the API server would return it.
+    /// Renders a pod as the API server would return it (with what its admission plugins add:
+    /// [`admission_defaults`]).
     pub fn render_pod(&self, p: &Pod) -> Value {
         let ts = |t: Option<kscale_model::SimTime>| {
             t.map(|t| Value::String(self.timestamp(t)))
@@ -563,6 +564,7 @@ impl Sim {
         if spec.get("terminationGracePeriodSeconds").is_none() {
             spec["terminationGracePeriodSeconds"] = json!(30);
         }
+        admission_defaults(&mut spec, &p.uid);
         let mut meta = json!({"name": p.name.as_ref(), "namespace": p.namespace.as_ref(), "uid": p.uid, "creationTimestamp": self.timestamp(p.created), "resourceVersion": p.id.to_string()});
         if !p.labels.is_empty() {
             meta["labels"] = json!(p.labels.as_ref());
@@ -643,6 +645,10 @@ impl Sim {
                 let resources = spec_resources(&p.template, k);
                 let allocated = spec_resources(allocated_template.as_deref().unwrap_or(&p.template), k);
                 let mut s = json!({"name": inst, "image": c.image, "imageID": "", "ready": ready, "restartCount": p.restarts + extra, "started": running, "state": state});
+                if running {
+                    // As kscale's kubelets on a real control plane name them.
+                    s["containerID"] = json!(format!("containerd://{}-{inst}", p.uid));
+                }
                 if let Some(requests) = allocated.get("requests") {
                     s["allocatedResources"] = requests.clone();
                 }
@@ -658,8 +664,12 @@ impl Sim {
             }
         }
         if p.node.is_some() {
-            status["hostIP"] = json!(self.node_ip(p.node.as_deref().unwrap_or("")));
-            status["podIP"] = json!(format!("10.1.{}.{}", (p.id / 250) % 250, p.id % 250 + 2));
+            let host_ip = self.node_ip(p.node.as_deref().unwrap_or(""));
+            status["hostIP"] = json!(host_ip);
+            status["hostIPs"] = json!([{"ip": host_ip}]);
+            let ip = format!("10.1.{}.{}", (p.id / 250) % 250, p.id % 250 + 2);
+            status["podIP"] = json!(ip);
+            status["podIPs"] = json!([{"ip": ip}]);
             status["startTime"] = ts(p.scheduled_at);
             status["containerStatuses"] = json!(statuses);
         }
@@ -909,6 +919,105 @@ impl Sim {
                 "No matching pods found".to_string(),
                 "controllermanager",
             );
+        }
+    }
+}
+
+/// What the API server's default admission plugins add to every pod (v1.37):
+/// `ServiceAccount` (`plugin/pkg/admission/serviceaccount/admission.go`: the `default` service
+/// account and, unless `automountServiceAccountToken: false`, the projected
+/// `kube-api-access-<5 chars>` volume mounted read-only into every container at
+/// `/var/run/secrets/kubernetes.io/serviceaccount`) and `DefaultTolerationSeconds`
+/// (`plugin/pkg/admission/defaulttolerationseconds`: `not-ready` and `unreachable`
+/// `NoExecute` tolerated for 300 s unless the pod tolerates them already). The volume's
+/// random suffix is derived from the pod's uid, so that no random stream is drawn.
+fn admission_defaults(spec: &mut Value, uid: &str) {
+    let Some(o) = spec.as_object_mut() else {
+        return;
+    };
+    let account = o
+        .get("serviceAccountName")
+        .and_then(Value::as_str)
+        .unwrap_or("default")
+        .to_string();
+    o.insert("serviceAccountName".into(), json!(account));
+    o.insert("serviceAccount".into(), json!(account));
+    if o.get("automountServiceAccountToken") != Some(&Value::Bool(false)) {
+        // A spec read back from the API and written again (e.g. an Elastic Pods patch) has
+        // the volume already; a container with a mount at the path keeps it (the plugin
+        // skips what is there).
+        const PATH: &str = "/var/run/secrets/kubernetes.io/serviceaccount";
+        let existing = o.get("volumes").and_then(Value::as_array).and_then(|vs| {
+            vs.iter().find_map(|v| {
+                v.get("name")
+                    .and_then(Value::as_str)
+                    .filter(|n| n.starts_with("kube-api-access-"))
+                    .map(str::to_string)
+            })
+        });
+        let volume = match existing {
+            Some(v) => v,
+            None => {
+                // `names.SimpleNameGenerator`'s alphabet (`k8s.io/apimachinery/pkg/util/rand`).
+                const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
+                let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+                for b in uid.bytes() {
+                    h = (h ^ b as u64).wrapping_mul(0x0100_0000_01b3);
+                }
+                let suffix: String = (0..5)
+                    .map(|i| ALPHABET[((h >> (i * 12)) % ALPHABET.len() as u64) as usize] as char)
+                    .collect();
+                let volume = format!("kube-api-access-{suffix}");
+                if let Some(vs) = o
+                    .entry("volumes")
+                    .or_insert_with(|| json!([]))
+                    .as_array_mut()
+                {
+                    vs.push(json!({"name": volume, "projected": {"defaultMode": 420, "sources": [
+                        {"serviceAccountToken": {"expirationSeconds": 3607, "path": "token"}},
+                        {"configMap": {"name": "kube-root-ca.crt", "items": [{"key": "ca.crt", "path": "ca.crt"}]}},
+                        {"downwardAPI": {"items": [{"fieldRef": {"apiVersion": "v1", "fieldPath": "metadata.namespace"}, "path": "namespace"}]}}
+                    ]}}));
+                }
+                volume
+            }
+        };
+        for key in ["initContainers", "containers"] {
+            for c in o
+                .get_mut(key)
+                .and_then(Value::as_array_mut)
+                .into_iter()
+                .flatten()
+            {
+                if let Some(mounts) = c
+                    .as_object_mut()
+                    .map(|c| c.entry("volumeMounts").or_insert_with(|| json!([])))
+                    .and_then(Value::as_array_mut)
+                    && !mounts
+                        .iter()
+                        .any(|m| m.get("mountPath").and_then(Value::as_str) == Some(PATH))
+                {
+                    mounts.push(json!({"name": volume, "readOnly": true, "mountPath": PATH}));
+                }
+            }
+        }
+    }
+    let tolerations = o.entry("tolerations").or_insert_with(|| json!([]));
+    if let Some(ts) = tolerations.as_array_mut() {
+        for key in [
+            "node.kubernetes.io/not-ready",
+            "node.kubernetes.io/unreachable",
+        ] {
+            let tolerated = ts.iter().any(|t| {
+                let k = t.get("key").and_then(Value::as_str).unwrap_or("");
+                let effect = t.get("effect").and_then(Value::as_str).unwrap_or("");
+                let exists = t.get("operator").and_then(Value::as_str) == Some("Exists");
+                (k == key || (k.is_empty() && exists))
+                    && (effect.is_empty() || effect == "NoExecute")
+            });
+            if !tolerated {
+                ts.push(json!({"key": key, "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300}));
+            }
         }
     }
 }
