@@ -9,8 +9,8 @@ use super::json::sorted;
 
 /// `-o yaml` as kubectl prints it: keys sorted, block style, sequences not indented under
 /// their key, strings quoted only when go-yaml would (`""`, `"true"`, `"123"`, timestamps
-/// double-quoted; indicator-led strings single-quoted), multi-line strings as `|` blocks.
-/// Unlike go-yaml, long strings are not folded at 80 columns.
+/// double-quoted; indicator-led strings single-quoted), multi-line strings as `|` blocks, long
+/// scalar values folded at 80 columns ([`fold`]).
 pub fn to_yaml(v: &Value) -> String {
     let v = sorted(v);
     let mut out = String::new();
@@ -19,11 +19,149 @@ pub fn to_yaml(v: &Value) -> String {
         Value::Array(a) if !a.is_empty() => yaml_block(&v),
         other => vec![yaml_inline(other)],
     };
-    for l in lines {
+    for l in fold(lines) {
         out.push_str(&l);
         out.push('\n');
     }
     out
+}
+
+/// go-yaml v2's `best_width`: scalars are folded once a line is past this column.
+const BEST_WIDTH: usize = 80;
+
+/// Folds long scalar values as go-yaml v2's emitter does (`emitterc.go`
+/// `yaml_emitter_write_plain_scalar`, `..._single_quoted_scalar`, `..._double_quoted_scalar`):
+/// at a single space met once the line is past column 80 (not the first or last character of
+/// a quoted scalar, nor before another space), the line breaks and continues at the
+/// scalar's indentation, two columns right of its key or `- `. Keys and `|` blocks are not
+/// folded.
+fn fold(lines: Vec<String>) -> Vec<String> {
+    let mut out = Vec::with_capacity(lines.len());
+    // The indentation below which a `|` block's content ends.
+    let mut literal_until: Option<usize> = None;
+    for line in lines {
+        let lead = line.len() - line.trim_start_matches(' ').len();
+        if let Some(min) = literal_until {
+            if lead >= min && !line.trim().is_empty() || line.is_empty() {
+                out.push(line);
+                continue;
+            }
+            literal_until = None;
+        }
+        // The node's column: past the indentation and any `- ` of sequence items.
+        let mut node = lead;
+        while line[node..].starts_with("- ") {
+            node += 2;
+        }
+        let rest = &line[node..];
+        let (value_at, indent) = match key_end(rest) {
+            Some(k) => (node + k + 2, node + 2),
+            // A scalar sequence item: `- value`.
+            None if node > lead => (node, node),
+            None => {
+                out.push(line);
+                continue;
+            }
+        };
+        let Some(value) = line.get(value_at..).filter(|v| !v.is_empty()) else {
+            out.push(line);
+            continue;
+        };
+        if value.starts_with('|') {
+            literal_until = Some(indent);
+            out.push(line);
+            continue;
+        }
+        if line.chars().count() <= BEST_WIDTH + 1 || !value.contains(' ') {
+            out.push(line);
+            continue;
+        }
+        let (quote, body) = match value.chars().next() {
+            Some(q @ ('\'' | '"')) => (Some(q), &value[1..]),
+            _ => (None, value),
+        };
+        let mut cur = line[..value_at].to_string();
+        let mut column = line[..value_at].chars().count();
+        if let Some(q) = quote {
+            cur.push(q);
+            column += 1;
+        }
+        let chars: Vec<char> = body.chars().collect();
+        // For a quoted scalar the closing quote is not part of the value.
+        let len = if quote.is_some() {
+            chars.len().saturating_sub(1)
+        } else {
+            chars.len()
+        };
+        let mut spaces = false;
+        let mut i = 0;
+        while i < chars.len() {
+            let c = chars[i];
+            if c == ' ' && i < len {
+                let next_space = chars.get(i + 1) == Some(&' ');
+                let allowed = match quote {
+                    None => !next_space,
+                    Some('\'') => i > 0 && i + 1 < len && !next_space,
+                    Some(_) => i > 0 && i + 1 < len,
+                };
+                if !spaces && column > BEST_WIDTH && allowed {
+                    out.push(std::mem::take(&mut cur));
+                    cur = " ".repeat(indent);
+                    column = indent;
+                    if quote == Some('"') && next_space {
+                        cur.push('\\');
+                        column += 1;
+                    }
+                    spaces = true;
+                    i += 1;
+                    continue;
+                }
+                spaces = true;
+            } else {
+                spaces = false;
+            }
+            cur.push(c);
+            column += 1;
+            i += 1;
+        }
+        out.push(cur);
+    }
+    out
+}
+
+/// The length of a `key:` at the start of `rest` (`key: value` or `key:` alone), if `rest`
+/// starts with a mapping key; quoted keys are skipped whole.
+fn key_end(rest: &str) -> Option<usize> {
+    let key_len = match rest.chars().next()? {
+        '\'' => {
+            // `'...'` with `''` escapes.
+            let b = rest.as_bytes();
+            let mut i = 1;
+            loop {
+                match b.get(i)? {
+                    b'\'' if b.get(i + 1) == Some(&b'\'') => i += 2,
+                    b'\'' => break i + 1,
+                    _ => i += 1,
+                }
+            }
+        }
+        '"' => {
+            let b = rest.as_bytes();
+            let mut i = 1;
+            loop {
+                match b.get(i)? {
+                    b'\\' => i += 2,
+                    b'"' => break i + 1,
+                    _ => i += 1,
+                }
+            }
+        }
+        _ => rest
+            .find(": ")
+            .or_else(|| rest.strip_suffix(':').map(str::len))?,
+    };
+    let after = &rest[key_len..];
+    (after.starts_with(": ") || after == ":").then_some(key_len)
 }
 
 fn is_block(v: &Value) -> bool {
@@ -243,6 +381,56 @@ mod tests {
     use crate::printers::testing::*;
     use crate::printers::{PrintOptions, print_objects};
     use serde_json::json;
+
+    /// Long values as the real kubectl v1.37.2 printed them
+    /// (`kubectl create configmap cm --from-literal=… --dry-run=client -o yaml` and
+    /// `kubectl create deployment web --image=nginx --dry-run=client -o yaml -- sh -c …`).
+    #[test]
+    fn long_values_fold_at_80_columns_as_go_yaml_does() {
+        let long = "the HPA was able to successfully calculate a replica count from cpu resource utilization (percentage of request)";
+        let cm = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cm"},
+            "data": {"msg": long, "q": format!("a: {long}"), "short": "x y",
+                "dq": "true and a b c d e f g h i j k l m n o p q r s t u v w x y z aa bb cc dd ee ff gg hh ii jj kk ll"}});
+        assert_eq!(
+            to_yaml(&cm),
+            "\
+apiVersion: v1
+data:
+  dq: true and a b c d e f g h i j k l m n o p q r s t u v w x y z aa bb cc dd ee
+    ff gg hh ii jj kk ll
+  msg: the HPA was able to successfully calculate a replica count from cpu resource
+    utilization (percentage of request)
+  q: 'a: the HPA was able to successfully calculate a replica count from cpu resource
+    utilization (percentage of request)'
+  short: x y
+kind: ConfigMap
+metadata:
+  name: cm
+"
+        );
+        let d = json!({"spec": {"template": {"spec": {"containers": [{"command": ["sh", "-c",
+            format!("echo {long} and more words here")], "image": "nginx", "name": "nginx",
+            "notes": "line one\nline two with a long tail that goes on and on and on past the eightieth column\n"}]}}}});
+        assert_eq!(
+            to_yaml(&d),
+            "\
+spec:
+  template:
+    spec:
+      containers:
+      - command:
+        - sh
+        - -c
+        - echo the HPA was able to successfully calculate a replica count from cpu
+          resource utilization (percentage of request) and more words here
+        image: nginx
+        name: nginx
+        notes: |
+          line one
+          line two with a long tail that goes on and on and on past the eightieth column
+"
+        );
+    }
 
     #[test]
     fn yaml_output() {
