@@ -222,9 +222,32 @@ fn mask_run_label(text: &str) -> String {
         let t = line.trim_start();
         // JSON (`"kscale.io/run": "x",`) or YAML (`kscale.io/run: x`): the whole line.
         if t.starts_with(&format!("\"{RUN_LABEL}\":")) || t.starts_with(&format!("{RUN_LABEL}:")) {
-            if lines
-                .get(i)
-                .is_some_and(|n| n.trim_start().starts_with('}'))
+            let indent = |l: &str| l.len() - l.trim_start().len();
+            let next = lines.get(i).copied();
+            let prev_trim = out.last().map(|p| p.trim().to_string()).unwrap_or_default();
+            // The only label: the `labels` map goes too, as for an object without labels.
+            if prev_trim == "labels:"
+                && next.is_none_or(|n| indent(n) <= indent(out.last().map_or("", |p| p)))
+            {
+                out.pop();
+                continue;
+            }
+            if prev_trim == "\"labels\": {" && next.is_some_and(|n| n.trim_start().starts_with('}'))
+            {
+                out.pop();
+                let closing = next.unwrap_or("").trim();
+                i += 1;
+                // `"labels": {...},` was followed by a sibling: nothing to fix; it was the
+                // last member: the comma before it goes.
+                if !closing.ends_with(',')
+                    && let Some(prev) = out.last_mut()
+                    && prev.ends_with(',')
+                {
+                    prev.pop();
+                }
+                continue;
+            }
+            if next.is_some_and(|n| n.trim_start().starts_with('}'))
                 && let Some(prev) = out.last_mut()
                 && prev.ends_with(',')
             {
@@ -454,6 +477,22 @@ mod tests {
         assert_eq!(
             normalize(shown),
             normalize("NAME   READY   LABELS\nweb    1/1     app=web")
+        );
+        // The only label: the labels map goes with it (YAML, JSON last member or not).
+        let only_yaml = "metadata:\n  labels:\n    kscale.io/run: r-1\n  name: web\nspec: {}";
+        assert_eq!(
+            normalize(only_yaml),
+            normalize("metadata:\n  name: web\nspec: {}")
+        );
+        let only_json = "{\n  \"metadata\": {\n    \"labels\": {\n      \"kscale.io/run\": \"r-1\"\n    },\n    \"name\": \"web\"\n  }\n}";
+        assert_eq!(
+            normalize(only_json),
+            normalize("{\n  \"metadata\": {\n    \"name\": \"web\"\n  }\n}")
+        );
+        let last_json = "{\n  \"metadata\": {\n    \"name\": \"web\",\n    \"labels\": {\n      \"kscale.io/run\": \"r-1\"\n    }\n  }\n}";
+        assert_eq!(
+            normalize(last_json),
+            normalize("{\n  \"metadata\": {\n    \"name\": \"web\"\n  }\n}")
         );
         // Other labels still differ.
         assert_ne!(normalize("Labels: app=web"), normalize("Labels: app=api"));
