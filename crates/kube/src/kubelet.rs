@@ -67,6 +67,8 @@ struct NodeState {
     index: u32,
     /// The node's allocatable cpu and memory (what resizes are admitted against).
     allocatable: Resources,
+    /// The node's `InternalIP` address (its pods' `hostIP`), if it has one.
+    address: Option<String>,
     images: BTreeSet<String>,
     lease_renewed_ms: Option<u64>,
 }
@@ -373,11 +375,18 @@ impl Kubelets {
             memory: quantity("memory").map_or(0, |q| q.value()),
             pods: 0,
         };
+        let address = node
+            .status
+            .iter()
+            .flat_map(|s| s.addresses.iter().flatten())
+            .find(|a| a.type_ == "InternalIP")
+            .map(|a| a.address.clone());
         self.nodes.insert(
             name.clone(),
             NodeState {
                 index,
                 allocatable,
+                address,
                 images: BTreeSet::new(),
                 lease_renewed_ms: None,
             },
@@ -1061,11 +1070,15 @@ impl Kubelets {
                     v
                 })
                 .collect();
-            let status = serde_json::json!({"status": {
+            let mut status = serde_json::json!({"status": {
                 "phase": "Running", "podIP": ip, "podIPs": [{"ip": ip}], "startTime": started,
                 "conditions": conditions(&started, ready, &state.containers),
                 "containerStatuses": containers
             }});
+            if let Some(host) = &node_state.address {
+                status["status"]["hostIP"] = json!(host);
+                status["status"]["hostIPs"] = json!([{"ip": host}]);
+            }
             if patch_pod_status(kc, &ns, &name, &status)? {
                 state.started = true;
                 if !ready {

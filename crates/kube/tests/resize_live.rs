@@ -98,6 +98,7 @@ fn kscale_kubelets_resize_pods_in_place_on_a_real_control_plane() {
         "status": {
             "capacity": {"cpu": "1", "memory": "2Gi", "pods": "110"},
             "allocatable": {"cpu": "1", "memory": "2Gi", "pods": "110"},
+            "addresses": [{"type": "InternalIP", "address": "10.0.0.10"}],
             "conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady"}]
         }
     }));
@@ -111,6 +112,13 @@ fn kscale_kubelets_resize_pods_in_place_on_a_real_control_plane() {
             (running_cpu(&mut kc, "a")? == "400m" && running_cpu(&mut kc, "b")? == "400m")
                 .then_some(())
         },
+    );
+
+    let a: Pod = kc.get("default", "a").unwrap().unwrap();
+    assert_eq!(
+        a.status.and_then(|s| s.host_ip).as_deref(),
+        Some("10.0.0.10"),
+        "the node's InternalIP"
     );
 
     // 400m → 500m fits next to b's 400m: in progress, then applied.
