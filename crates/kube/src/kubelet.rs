@@ -183,16 +183,20 @@ fn status_resources(v: &mut Value, r: Option<&ResourceRequirements>) {
                             "limits": r.limits.unwrap_or_default()});
 }
 
-/// `pod`'s conditions with its resize conditions replaced by `resize`'s.
+/// `pod`'s conditions with its resize conditions replaced by `resize`'s (first, as
+/// `generateAPIPodStatus` orders them).
 fn with_resize_condition(pod: &Pod, resize: Option<&LiveResize>) -> Value {
-    let mut out: Vec<Value> = pod
-        .status
-        .iter()
-        .flat_map(|s| s.conditions.iter().flatten())
-        .filter(|c| c.type_ != "PodResizePending" && c.type_ != "PodResizeInProgress")
-        .map(|c| serde_json::to_value(c).unwrap_or_default())
+    let out: Vec<Value> = resize
+        .map(LiveResize::condition)
+        .into_iter()
+        .chain(
+            pod.status
+                .iter()
+                .flat_map(|s| s.conditions.iter().flatten())
+                .filter(|c| c.type_ != "PodResizePending" && c.type_ != "PodResizeInProgress")
+                .map(|c| serde_json::to_value(c).unwrap_or_default()),
+        )
         .collect();
-    out.extend(resize.map(LiveResize::condition));
     Value::Array(out)
 }
 
@@ -1116,8 +1120,9 @@ impl Kubelets {
     }
 }
 
-/// A pod's five conditions as the kubelet's status manager writes them: Ready and
-/// ContainersReady as `ready` says (else `ContainersNotReady` naming `unready`).
+/// A pod's five conditions in the order the kubelet writes them (`kubelet_pods.go`
+/// `generateAPIPodStatus`): Ready and ContainersReady as `ready` says (else
+/// `ContainersNotReady` naming `unready`).
 fn conditions(at: &str, ready: bool, unready: &[String]) -> serde_json::Value {
     let cond = |t: &str| serde_json::json!({"type": t, "status": "True", "lastTransitionTime": at});
     let readiness = |t: &str| {
@@ -1132,16 +1137,17 @@ fn conditions(at: &str, ready: bool, unready: &[String]) -> serde_json::Value {
     serde_json::json!([
         cond("PodReadyToStartContainers"),
         cond("Initialized"),
-        readiness("ContainersReady"),
         readiness("Ready"),
+        readiness("ContainersReady"),
         cond("PodScheduled")
     ])
 }
 
-/// `conditions` with the resize's condition, if any.
+/// `conditions` with the resize's condition, if any, first (`generateAPIPodStatus` adds the
+/// resize conditions before the ones it generates).
 fn plus_resize(mut conditions: Value, resize: Option<&LiveResize>) -> Value {
     if let (Some(list), Some(r)) = (conditions.as_array_mut(), resize) {
-        list.push(r.condition());
+        list.insert(0, r.condition());
     }
     conditions
 }

@@ -301,6 +301,21 @@ impl KubeCluster {
 }
 
 impl KubeCluster {
+    /// The uid of the object an Event is about, for the kinds kscale's components record
+    /// Events on (pods, nodes, Deployments, ReplicaSets); `None` for others or when it is gone.
+    fn uid_of(&mut self, kind: &str, namespace: &str, name: &str) -> Option<String> {
+        use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
+        use k8s_openapi::api::core::v1::{Node, Pod};
+        let meta = match kind {
+            "Pod" => self.get::<Pod>(namespace, name).ok()??.metadata,
+            "Node" => self.get::<Node>("", name).ok()??.metadata,
+            "Deployment" => self.get::<Deployment>(namespace, name).ok()??.metadata,
+            "ReplicaSet" => self.get::<ReplicaSet>(namespace, name).ok()??.metadata,
+            _ => return None,
+        };
+        meta.uid
+    }
+
     /// PATCH of an object or one of its subresources (`""` or `"/status"`), with the
     /// patch's own content type (the `kube` crate's JSON patch type is of another
     /// `json-patch` major version, so the request is built here).
@@ -682,6 +697,8 @@ impl Cluster for KubeCluster {
     }
 
     fn event(&mut self, e: Event) {
+        // The involved object's uid, as client-go's recorder takes it from the object:
+        // `kubectl describe` lists only the Events whose `involvedObject.uid` is the object's.
         // core/v1 Events, as client-go's record.EventRecorder writes them.
         self.events += 1;
         let now = jiff::Timestamp::now();
@@ -705,6 +722,7 @@ impl Cluster for KubeCluster {
                 kind: Some(e.kind.clone()),
                 namespace: (!e.namespace.is_empty()).then(|| e.namespace.clone()),
                 name: Some(e.name.clone()),
+                uid: self.uid_of(&e.kind, &e.namespace, &e.name),
                 ..Default::default()
             },
             reason: Some(e.reason.clone()),

@@ -202,11 +202,26 @@ fn mask_relative(line: &str) -> String {
 /// objects do not have it.
 const RUN_LABEL: &str = "kscale.io/run";
 
-/// Removes the `kscale.io/run` label from an output: its line in JSON and YAML (and a comma it
-/// leaves before a closing brace), its line among `kubectl describe`'s labels (the next label
-/// moving up to the `Labels:` line, or `<none>`), and its entry in `--show-labels` lists.
+/// The annotation the twin adds to a pod to show its containers' `oom_score_adj`; real pods do
+/// not have it.
+const OOM_SCORE_ANNOTATION: &str = "kscale.io/oom-score-adj";
+
+/// Removes the `kscale.io/run` label and the twin's `kscale.io/oom-score-adj` annotation from
+/// an output ([`mask_key`]).
 fn mask_run_label(text: &str) -> String {
-    if !text.contains(RUN_LABEL) {
+    mask_key(
+        &mask_key(text, RUN_LABEL, "Labels:"),
+        OOM_SCORE_ANNOTATION,
+        "Annotations:",
+    )
+}
+
+/// Removes label or annotation `key` from an output: its line in JSON and YAML (and a comma it
+/// leaves before a closing brace, and the `labels` / `annotations` map it leaves empty), its
+/// line among `kubectl describe`'s `title` entries (the next entry moving up to the title's
+/// line, or `<none>`), and its entry in `--show-labels` lists.
+fn mask_key(text: &str, key: &str, title: &str) -> String {
+    if !text.contains(key) {
         return text.to_string();
     }
     let lines: Vec<&str> = text.lines().collect();
@@ -215,24 +230,25 @@ fn mask_run_label(text: &str) -> String {
     while i < lines.len() {
         let line = lines[i];
         i += 1;
-        let Some(at) = line.find(RUN_LABEL) else {
+        let Some(at) = line.find(key) else {
             out.push(line.to_string());
             continue;
         };
         let t = line.trim_start();
         // JSON (`"kscale.io/run": "x",`) or YAML (`kscale.io/run: x`): the whole line.
-        if t.starts_with(&format!("\"{RUN_LABEL}\":")) || t.starts_with(&format!("{RUN_LABEL}:")) {
+        if t.starts_with(&format!("\"{key}\":")) || t.starts_with(&format!("{key}:")) {
             let indent = |l: &str| l.len() - l.trim_start().len();
             let next = lines.get(i).copied();
             let prev_trim = out.last().map(|p| p.trim().to_string()).unwrap_or_default();
             // The only label: the `labels` map goes too, as for an object without labels.
-            if prev_trim == "labels:"
+            if (prev_trim == "labels:" || prev_trim == "annotations:")
                 && next.is_none_or(|n| indent(n) <= indent(out.last().map_or("", |p| p)))
             {
                 out.pop();
                 continue;
             }
-            if prev_trim == "\"labels\": {" && next.is_some_and(|n| n.trim_start().starts_with('}'))
+            if (prev_trim == "\"labels\": {" || prev_trim == "\"annotations\": {")
+                && next.is_some_and(|n| n.trim_start().starts_with('}'))
             {
                 out.pop();
                 let closing = next.unwrap_or("").trim();
@@ -256,15 +272,15 @@ fn mask_run_label(text: &str) -> String {
             continue;
         }
         // describe: `Labels:  kscale.io/run=x` or a continuation line `        kscale.io/run=x`.
-        if t.starts_with(RUN_LABEL) {
+        if t.starts_with(key) {
             continue;
         }
-        if t.starts_with("Labels:") && line[at..].split_whitespace().count() == 1 {
+        if t.starts_with(title) && line[..at].trim() == title {
             let head = &line[..at];
             let next = lines.get(i).copied().unwrap_or("");
             let continuation = next.starts_with(' ')
                 && !next.trim().is_empty()
-                && !next.trim_start().contains(':');
+                && (title == "Annotations:" || !next.trim_start().contains(':'));
             if continuation {
                 out.push(format!("{head}{}", next.trim_start()));
                 i += 1;
@@ -277,10 +293,10 @@ fn mask_run_label(text: &str) -> String {
         let words: Vec<String> = line
             .split(' ')
             .map(|w| {
-                if !w.contains(RUN_LABEL) {
+                if !w.contains(key) {
                     return w.to_string();
                 }
-                let kept: Vec<&str> = w.split(',').filter(|l| !l.starts_with(RUN_LABEL)).collect();
+                let kept: Vec<&str> = w.split(',').filter(|l| !l.starts_with(key)).collect();
                 if kept.is_empty() {
                     "<none>".to_string()
                 } else {
@@ -494,6 +510,18 @@ mod tests {
             normalize(last_json),
             normalize("{\n  \"metadata\": {\n    \"name\": \"web\"\n  }\n}")
         );
+        // The twin's oom-score-adj annotation is not a difference either.
+        let twin_pod = "Labels:       app=web\nAnnotations:  kscale.io/oom-score-adj: app=985\nStatus:       Running";
+        let live_pod = "Labels:       app=web\nAnnotations:  <none>\nStatus:       Running";
+        assert_eq!(normalize(twin_pod), normalize(live_pod));
+        let twin_more = "Annotations:  kscale.io/oom-score-adj: app=985\n              note: x\nStatus:  Running";
+        assert_eq!(
+            normalize(twin_more),
+            normalize("Annotations:  note: x\nStatus:  Running")
+        );
+        let twin_yaml =
+            "metadata:\n  annotations:\n    kscale.io/oom-score-adj: app=985\n  name: web";
+        assert_eq!(normalize(twin_yaml), normalize("metadata:\n  name: web"));
         // Other labels still differ.
         assert_ne!(normalize("Labels: app=web"), normalize("Labels: app=api"));
     }

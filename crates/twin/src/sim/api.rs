@@ -569,6 +569,21 @@ impl Sim {
         if !p.labels.is_empty() {
             meta["labels"] = json!(p.labels.as_ref());
         }
+        // The PodTopologyLabels admission plugin (v1.37, `plugin/pkg/admission/podtopologylabels`,
+        // on by default) copies the node's zone and region labels onto a pod at its binding.
+        if let Some(n) = p.node.as_ref().and_then(|n| self.nodes.get(n)) {
+            for key in [
+                "topology.kubernetes.io/region",
+                "topology.kubernetes.io/zone",
+            ] {
+                if let Some(v) = n.info.labels.get(key) {
+                    if !meta["labels"].is_object() {
+                        meta["labels"] = json!({});
+                    }
+                    meta["labels"][key] = json!(v);
+                }
+            }
+        }
         let mut annotations = p.template.annotations.clone();
         if let Some(adj) = self.oom_score_annotation(p.id) {
             annotations.insert("kscale.io/oom-score-adj".into(), adj);
@@ -592,12 +607,14 @@ impl Sim {
             (None, Some(msg)) => conditions.push(json!({"type": "PodScheduled", "status": "False", "lastProbeTime": null, "lastTransitionTime": ts(Some(p.created)), "reason": "Unschedulable", "message": msg})),
             (None, None) => {}
             (Some(_), _) => {
+                // The kubelet's order (`kubelet_pods.go` `generateAPIPodStatus`): the resize
+                // conditions, then the ones it generates.
+                conditions.extend(self.resize_conditions(p.id));
                 conditions.push(cond("PodReadyToStartContainers", p.started_at.is_some(), p.started_at));
                 conditions.push(cond("Initialized", true, p.scheduled_at));
                 conditions.push(cond("Ready", ready, p.ready_at.or(p.scheduled_at)));
                 conditions.push(cond("ContainersReady", ready, p.ready_at.or(p.scheduled_at)));
                 conditions.push(cond("PodScheduled", true, p.scheduled_at));
-                conditions.extend(self.resize_conditions(p.id));
             }
         }
         // The resources each container runs with (the kubelet's `resources` and
