@@ -1085,6 +1085,10 @@ impl Kubelets {
             }
             if patch_pod_status(kc, &ns, &name, &status)? {
                 state.started = true;
+                // The containers start with the spec's resources of now (a resize accepted
+                // before the start is no resize for the runtime).
+                state.running = spec_resources(pod);
+                state.allocated = requests_of(&state.running);
                 if !ready {
                     state.not_ready_since = Some(now);
                 }
