@@ -29,7 +29,7 @@ use std::sync::Arc;
 use kscale_model::labels::Labels;
 use kscale_model::{NodeSelectorRequirement, Resources, SelectorOp, Taint};
 
-use crate::scheduler::{NodeInfo, PodInfo, fits};
+use crate::scheduler::{NodeInfo, PodInfo, fits, fits_beside};
 
 /// One purchasable offering: an instance type in a capacity type (and zone).
 #[derive(Clone, Debug, PartialEq)]
@@ -150,11 +150,16 @@ fn within_limits(pool: &Pool, planned: Resources, o: &Offering) -> bool {
     }
 }
 
-struct Claim {
+struct Claim<'p> {
     pool: usize,
     types: Vec<usize>,
     pods: Vec<u64>,
     requests: Resources,
+    /// The pods planned on it (InterPodAffinity's node-local terms read them,
+    /// [`fits_beside`]).
+    members: Vec<&'p PodInfo>,
+    /// Some member has required anti-affinity terms.
+    anti: bool,
 }
 
 /// Plans NodeClaims for `pods` (pods that fit no existing or in-flight node).
@@ -247,8 +252,17 @@ pub fn plan_cached(
         // Existing claims, fewest pods first.
         let mut idx: Vec<usize> = (0..claims.len()).collect();
         idx.sort_by_key(|i| (claims[*i].pods.len(), *i));
+        let affine = pod.constraints.pod_affinity.has_required();
+        let anti = !pod
+            .constraints
+            .pod_affinity
+            .required_anti_affinity
+            .is_empty();
         for i in idx {
             let c = &claims[i];
+            if (affine || c.anti) && fits_beside(pod, &c.members).is_err() {
+                continue;
+            }
             let keep: Vec<usize> = c
                 .types
                 .iter()
@@ -260,6 +274,8 @@ pub fn plan_cached(
                 c.types = keep;
                 c.pods.push(pod.id);
                 c.requests += pod.requests;
+                c.members.push(pod);
+                c.anti |= anti;
                 continue 'pods;
             }
         }
@@ -296,6 +312,8 @@ pub fn plan_cached(
                 types: within,
                 pods: vec![pod.id],
                 requests: pod.requests,
+                members: vec![pod],
+                anti,
             });
             // Reserve the capacity of the cheapest candidate against the limits.
             let cheapest = cheapest(&claims.last().expect("pushed").types, offerings);

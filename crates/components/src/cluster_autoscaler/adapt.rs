@@ -10,7 +10,10 @@ use k8s_openapi::api::core::v1::{Node, Pod, PodSpec};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity as ApiQuantity;
 use kscale_controllers::cluster_autoscaler::scale_down::{self, ControllerKind, PodDrainInfo};
-use kscale_controllers::scheduler::{NodeInfo, PdbInfo, PlacementConstraints, PodInfo};
+use kscale_controllers::scheduler::{
+    NodeInfo, PdbInfo, PlacementConstraints, PodAffinity, PodInfo,
+};
+use kscale_model::labels::Labels;
 use kscale_model::{
     LabelSelector, NodeSelectorRequirement, NodeSelectorTerm, Quantity, Resources, SelectorOp,
     SimTime, Taint, TaintEffect, Toleration, TolerationOp,
@@ -88,8 +91,9 @@ fn requirements(
 }
 
 /// What the scheduler's filters read of a pod spec: tolerations, node selector, required node
-/// affinity, `preemptionPolicy: Never`.
-pub fn constraints(spec: &PodSpec) -> PlacementConstraints {
+/// affinity, `preemptionPolicy: Never`, pod affinity and anti-affinity (their label keys
+/// merged for the pod's labels, as the API server stores them).
+pub fn constraints(spec: &PodSpec, pod_labels: &Labels) -> PlacementConstraints {
     let tolerations = spec
         .tolerations
         .iter()
@@ -130,6 +134,13 @@ pub fn constraints(spec: &PodSpec) -> PlacementConstraints {
         preemption_never: spec.preemption_policy.as_deref() == Some("Never"),
         // The Cluster Autoscaler's simulations run the filters without PodTopologySpread.
         topology_spread: Vec::new(),
+        pod_affinity: PodAffinity::from_json(
+            spec.affinity
+                .as_ref()
+                .and_then(|a| serde_json::to_value(a).ok())
+                .as_ref(),
+            pod_labels,
+        ),
     }
 }
 
@@ -138,16 +149,17 @@ pub fn constraints(spec: &PodSpec) -> PlacementConstraints {
 pub fn pod_info(pod: &Pod, id: u64, start_time: SimTime) -> PodInfo {
     let default_spec = PodSpec::default();
     let spec = pod.spec.as_ref().unwrap_or(&default_spec);
+    let labels = pod.metadata.labels.clone().unwrap_or_default();
     PodInfo {
         id,
         namespace: Arc::from(pod.metadata.namespace.as_deref().unwrap_or("default")),
         name: Arc::from(pod.metadata.name.as_deref().unwrap_or("")),
-        labels: Arc::new(pod.metadata.labels.clone().unwrap_or_default()),
+        constraints: Arc::new(constraints(spec, &labels)),
+        labels: Arc::new(labels),
         requests: pod_requests(spec),
         priority: spec.priority.unwrap_or(0),
         start_time,
         terminating: pod.metadata.deletion_timestamp.is_some(),
-        constraints: Arc::new(constraints(spec)),
         default_selector: None,
     }
 }
@@ -355,7 +367,7 @@ mod tests {
                 }}}
             }
         }));
-        let c = constraints(p.spec.as_ref().unwrap());
+        let c = constraints(p.spec.as_ref().unwrap(), &Labels::new());
         assert_eq!(c.node_selector["pool"], "a");
         assert_eq!(c.tolerations[0].op, TolerationOp::Exists);
         assert_eq!(c.tolerations[0].effect, Some(TaintEffect::NoSchedule));

@@ -644,12 +644,19 @@ pub fn room_view(n: &NodeInfo) -> NodeInfo {
 
 /// Upstream `FilterOutSchedulable`: pods that fit an existing or upcoming node (in priority
 /// order, each placement taking room) are left to the scheduler. Expendable pods bound to nodes
-/// are not in the snapshot, so their room counts as free.
+/// are not in the snapshot, so their room counts as free. The snapshot keeps the pods that pod
+/// (anti-)affinity reads (those with required anti-affinity terms, and every pod when a
+/// pending pod has required terms of its own); the others only take room.
 pub fn filter_out_schedulable(
     pending: &[PodInfo],
     nodes: &[&NodeInfo],
     cutoff: i32,
 ) -> Vec<PodInfo> {
+    let affinity = pending
+        .iter()
+        .any(|p| p.constraints.pod_affinity.has_required());
+    let kept =
+        |p: &PodInfo| affinity || !p.constraints.pod_affinity.required_anti_affinity.is_empty();
     let mut snap: Vec<NodeInfo> = nodes
         .iter()
         .map(|n| {
@@ -658,6 +665,8 @@ pub fn filter_out_schedulable(
             for p in &n.pods {
                 if is_expendable(p.priority, cutoff) {
                     s.requested -= p.requests;
+                } else if kept(p) {
+                    s.pods.push(p.clone());
                 } else {
                     count += 1;
                 }
@@ -681,7 +690,11 @@ pub fn filter_out_schedulable(
         match snap.iter_mut().find(|n| fits(p, n).is_ok()) {
             Some(n) => {
                 n.requested += p.requests;
-                n.allocatable.pods -= 1;
+                if kept(p) {
+                    n.pods.push(p.clone());
+                } else {
+                    n.allocatable.pods -= 1;
+                }
             }
             None => out.push(p.clone()),
         }

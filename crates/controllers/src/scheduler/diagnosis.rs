@@ -4,6 +4,9 @@
 
 use std::collections::BTreeMap;
 
+use super::plugins::inter_pod_affinity::{
+    MSG_AFFINITY, MSG_ANTI_AFFINITY, MSG_EXISTING_ANTI_AFFINITY,
+};
 use super::plugins::node_affinity::MSG_NODE_AFFINITY;
 use super::plugins::node_unschedulable::MSG_UNSCHEDULABLE;
 use super::plugins::noderesources::{
@@ -14,7 +17,7 @@ use super::plugins::taint_toleration::MSG_UNTOLERATED_TAINT;
 
 /// Why a pod does not fit a node: the status of the first failing filter plugin, in upstream
 /// plugin order (NodeUnschedulable, TaintToleration, NodeAffinity, NodeResourcesFit,
-/// PodTopologySpread).
+/// PodTopologySpread, InterPodAffinity).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Unfit {
     /// The node is cordoned and the pod does not tolerate
@@ -34,6 +37,15 @@ pub enum Unfit {
     /// The node lacks a hard topology spread constraint's key (PodTopologySpread,
     /// UnschedulableAndUnresolvable).
     TopologySpreadMissingLabel,
+    /// The pod's required pod affinity is not satisfied (InterPodAffinity,
+    /// UnschedulableAndUnresolvable).
+    PodAffinity,
+    /// The pod's required pod anti-affinity selects pods in the node's domain
+    /// (InterPodAffinity, Unschedulable).
+    PodAntiAffinity,
+    /// A pod in the node's domain has required anti-affinity to the pod (InterPodAffinity,
+    /// Unschedulable).
+    ExistingPodsAntiAffinity,
 }
 
 impl Unfit {
@@ -42,7 +54,9 @@ impl Unfit {
     pub fn is_resolvable(&self) -> bool {
         match self {
             Unfit::Resources(r) => !r.unresolvable,
-            Unfit::TopologySpread => true,
+            Unfit::TopologySpread | Unfit::PodAntiAffinity | Unfit::ExistingPodsAntiAffinity => {
+                true
+            }
             _ => false,
         }
     }
@@ -65,6 +79,9 @@ impl Unfit {
             Unfit::NodeAffinity => f(ReasonKey::Static(MSG_NODE_AFFINITY)),
             Unfit::TopologySpread => f(ReasonKey::Static(MSG_CONSTRAINTS_NOT_MATCH)),
             Unfit::TopologySpreadMissingLabel => f(ReasonKey::Static(MSG_NODE_LABEL_NOT_MATCH)),
+            Unfit::PodAffinity => f(ReasonKey::Static(MSG_AFFINITY)),
+            Unfit::PodAntiAffinity => f(ReasonKey::Static(MSG_ANTI_AFFINITY)),
+            Unfit::ExistingPodsAntiAffinity => f(ReasonKey::Static(MSG_EXISTING_ANTI_AFFINITY)),
             Unfit::Resources(r) => {
                 if r.pods {
                     f(ReasonKey::Static(MSG_TOO_MANY_PODS));

@@ -16,7 +16,8 @@
 //! - `plugins/`: `pkg/scheduler/framework/plugins/nodeunschedulable/node_unschedulable.go`,
 //!   `.../tainttoleration/taint_toleration.go`, `.../nodeaffinity/node_affinity.go`,
 //!   `.../noderesources/{fit.go,least_allocated.go,balanced_allocation.go}`,
-//!   `.../defaultpreemption/default_preemption.go`, `.../podtopologyspread/`.
+//!   `.../defaultpreemption/default_preemption.go`, `.../podtopologyspread/`,
+//!   `.../interpodaffinity/`.
 //! - `preemption.rs`: `pkg/scheduler/framework/preemption/preemption.go` (DefaultPreemption
 //!   PostFilter).
 //!
@@ -34,8 +35,14 @@ mod testing;
 mod types;
 
 pub use diagnosis::Unfit;
-pub use framework::{fits, fits_ignoring_lower_priority, fits_with_extra, fits_with_nominated};
+pub use framework::{
+    fits, fits_beside, fits_ignoring_lower_priority, fits_with_extra, fits_with_nominated,
+    schedulable_after_pod_bound, waits_for_pods,
+};
 pub use node_table::{NodeList, NodeTable};
+pub use plugins::inter_pod_affinity::{
+    AffinityTerm, LABEL_METADATA_NAME, PodAffinity, WeightedAffinityTerm,
+};
 pub use plugins::node_unschedulable::TAINT_NODE_UNSCHEDULABLE;
 pub use plugins::noderesources::{
     InsufficientResources, balanced_allocation_score, least_allocated_score,

@@ -5,6 +5,7 @@
 use kscale_model::{Resources, TaintEffect};
 
 use super::diagnosis::Unfit;
+use super::plugins::inter_pod_affinity::scoring::has_affinity;
 use super::plugins::noderesources::filter_resources;
 use super::plugins::pod_topology_spread::counts::SpreadCounts;
 use super::types::{NodeInfo, node_non_zero_requested, node_used};
@@ -44,6 +45,10 @@ pub struct NodeTable {
     fitting: Vec<Option<(Resources, u32)>>,
     /// The nodes with nominated pods, in list order.
     pub(crate) nominated: Vec<usize>,
+    /// The nodes with pods that have pod affinity or anti-affinity terms, in list order
+    /// (upstream's `HavePodsWithAffinityList`: InterPodAffinity reads only these for a pod
+    /// without terms of its own).
+    pub(crate) affinity: Vec<usize>,
     /// PodTopologySpread's counts of the nodes' pods by label set (scoring reads them).
     pub(crate) spread: SpreadCounts,
 }
@@ -79,7 +84,19 @@ impl PartialEq for NodeTable {
             && self.irregular == o.irregular
             && self.supers == o.supers
             && self.nominated == o.nominated
+            && self.affinity == o.affinity
             && self.spread == o.spread
+    }
+}
+
+/// Keeps `i` in the ordered list `list` when `on`, out of it otherwise.
+fn mark(list: &mut Vec<usize>, i: usize, on: bool) {
+    match (list.binary_search(&i), on) {
+        (Ok(k), false) => {
+            list.remove(k);
+        }
+        (Err(k), true) => list.insert(k, i),
+        _ => {}
     }
 }
 
@@ -131,14 +148,26 @@ impl NodeTable {
         let from: Vec<Result<usize, &NodeInfo>> = from.collect();
         let mut rows = Vec::with_capacity(from.len());
         let mut nominated = vec![];
+        let mut affinity = vec![];
         for (i, &f) in from.iter().enumerate() {
-            let (row, nominates) = match f {
-                Ok(j) => (self.rows[j], self.nominated.binary_search(&j).is_ok()),
-                Err(n) => (Self::row(n), !n.nominated.is_empty()),
+            let (row, nominates, attracts) = match f {
+                Ok(j) => (
+                    self.rows[j],
+                    self.nominated.binary_search(&j).is_ok(),
+                    self.affinity.binary_search(&j).is_ok(),
+                ),
+                Err(n) => (
+                    Self::row(n),
+                    !n.nominated.is_empty(),
+                    n.pods.iter().any(has_affinity),
+                ),
             };
             rows.push(row);
             if nominates {
                 nominated.push(i);
+            }
+            if attracts {
+                affinity.push(i);
             }
         }
         let blocks = rows.len().div_ceil(TABLE_BLOCK);
@@ -150,6 +179,7 @@ impl NodeTable {
             fitting: vec![None; blocks],
             rows,
             nominated,
+            affinity,
             spread: self.spread.remap(from.into_iter()),
         };
         for b in 0..t.blocks.len() {
@@ -163,13 +193,8 @@ impl NodeTable {
     pub fn refresh(&mut self, i: usize, node: &NodeInfo) {
         self.rows[i] = Self::row(node);
         self.spread.refresh(i, node);
-        match (self.nominated.binary_search(&i), node.nominated.is_empty()) {
-            (Ok(k), true) => {
-                self.nominated.remove(k);
-            }
-            (Err(k), false) => self.nominated.insert(k, i),
-            _ => {}
-        }
+        mark(&mut self.nominated, i, !node.nominated.is_empty());
+        mark(&mut self.affinity, i, node.pods.iter().any(has_affinity));
         self.refresh_block(i / TABLE_BLOCK);
     }
 
@@ -186,6 +211,12 @@ impl NodeTable {
     /// Some node has nominated pods.
     pub fn has_nominated(&self) -> bool {
         !self.nominated.is_empty()
+    }
+
+    /// Some node holds pods with pod affinity or anti-affinity terms (whose terms may select
+    /// a pod by its labels).
+    pub fn has_affinity_pods(&self) -> bool {
+        !self.affinity.is_empty()
     }
 
     fn row(n: &NodeInfo) -> Option<Row> {
@@ -478,6 +509,28 @@ mod tests {
             if k % 4 != 0 {
                 let sel = LabelSelector::from_labels([("app".to_string(), app.to_string())].into());
                 p.default_selector = Some(std::sync::Arc::new(sel));
+            }
+            // Some pods keep apart from their app's pods on a node (their anti-affinity then
+            // blocks the app's later pods there too), some prefer their app's zone.
+            let app_term = |topology: &str| AffinityTerm {
+                selector: Some(LabelSelector::from_labels(
+                    [("app".to_string(), app.to_string())].into(),
+                )),
+                namespaces: vec![],
+                namespace_selector: None,
+                topology_key: topology.into(),
+            };
+            if k % 11 == 0 || k % 13 == 0 {
+                let mut c = (*p.constraints).clone();
+                if k % 11 == 0 {
+                    c.pod_affinity.required_anti_affinity = vec![app_term(LABEL_HOSTNAME)];
+                } else {
+                    c.pod_affinity.preferred_affinity = vec![WeightedAffinityTerm {
+                        weight: 10,
+                        term: app_term(LABEL_ZONE),
+                    }];
+                }
+                p = with_constraints(p, c);
             }
             let refs: Vec<&NodeInfo> = nodes.iter().collect();
             let (mut s1, mut s2) = (seed, seed);

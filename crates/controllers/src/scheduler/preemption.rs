@@ -7,11 +7,11 @@ use std::collections::BTreeMap;
 use kscale_model::SimTime;
 
 use super::diagnosis::fit_error_message;
+use super::framework::CycleState;
 use super::node_table::NodeList;
 use super::plugins::default_preemption::{
     Candidate, DryRunFailure, MSG_NO_VICTIMS, select_victims_on_node,
 };
-use super::plugins::pod_topology_spread::filtering::PreFilterState;
 use super::types::{PdbInfo, PodInfo};
 
 /// `DefaultPreemptionArgs.MinCandidateNodesPercentage` default.
@@ -101,7 +101,7 @@ pub(crate) fn preempt<'a, N: NodeList<'a> + ?Sized>(
     nominated_node: Option<(usize, bool)>,
     pdbs: &[PdbInfo],
     no_victims_anywhere: bool,
-    spread: Option<&PreFilterState<'a>>,
+    state: Option<&CycleState<'a>>,
     tie_break: &mut dyn FnMut(usize) -> usize,
 ) -> PostFilter {
     // 1) PodEligibleToPreemptOthers.
@@ -162,7 +162,7 @@ pub(crate) fn preempt<'a, N: NodeList<'a> + ?Sized>(
     };
     for k in 0..dry_runs {
         let idx = potential[(offset + k) % m];
-        match select_victims_on_node(pod, nodes.node(idx), pdbs, spread) {
+        match select_victims_on_node(pod, nodes.node(idx), pdbs, state) {
             Ok(mut c) => {
                 c.node = idx;
                 if c.num_pdb_violations == 0 {

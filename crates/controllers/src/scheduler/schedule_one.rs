@@ -7,16 +7,15 @@ use std::cmp::Ordering;
 use std::collections::BTreeMap;
 
 use super::diagnosis::{ReasonKey, Unfit, add_reason, fit_error_message};
-use super::framework::fits_in_cycle;
+use super::framework::{CycleState, fits_in_cycle};
 use super::node_table::{NodeList, NodeTable, TABLE_BLOCK, bit_range};
+use super::plugins::inter_pod_affinity::scoring as affinity_scoring;
 use super::plugins::noderesources::{
     MSG_INSUFFICIENT_CPU, MSG_INSUFFICIENT_MEMORY, MSG_TOO_MANY_PODS, balanced_allocation_score,
     filter_resources, least_allocated_score,
 };
 use super::plugins::pod_topology_spread::counts::SpreadCounts;
-use super::plugins::pod_topology_spread::{
-    filtering as spread_filtering, scoring as spread_scoring,
-};
+use super::plugins::pod_topology_spread::scoring as spread_scoring;
 use super::plugins::taint_toleration::{intolerable_prefer_no_schedule, normalize_reversed};
 use super::preemption::{PostFilter, preempt};
 use super::types::{Decision, NodeInfo, PdbInfo, PodInfo, node_non_zero_requested, non_zero};
@@ -32,6 +31,7 @@ const WEIGHT_TAINT_TOLERATION: i64 = 3;
 const WEIGHT_NODE_RESOURCES_FIT: i64 = 1;
 const WEIGHT_BALANCED_ALLOCATION: i64 = 1;
 const WEIGHT_POD_TOPOLOGY_SPREAD: i64 = 2;
+const WEIGHT_INTER_POD_AFFINITY: i64 = 2;
 
 /// `ErrNoNodesAvailable`.
 const MSG_NO_NODES: &str = "no nodes available to schedule pods";
@@ -165,9 +165,10 @@ impl Scheduler {
         }
         self.feasible.clear();
         self.failed.clear();
-        // PodTopologySpread's PreFilter (hard constraints only).
-        let spread = spread_filtering::pre_filter(pod, nodes);
-        let spread = spread.as_ref();
+        // The PreFilters of PodTopologySpread (hard constraints only) and InterPodAffinity.
+        let with_affinity = table.as_deref().map(|t| &t.affinity[..]);
+        let state = CycleState::pre_filter(pod, nodes, with_affinity);
+        let state = state.as_ref();
 
         // evaluateNominatedNode: a pod nominated by an earlier preemption tries that node first.
         let is_nominated = |nd: &NodeInfo| nd.nominated.iter().any(|p| p.id == pod.id);
@@ -181,7 +182,7 @@ impl Scheduler {
         };
         let mut nominated_status = None;
         if let Some(i) = nominated_node {
-            match fits_in_cycle(pod, nodes.node(i), spread) {
+            match fits_in_cycle(pod, nodes.node(i), state) {
                 Ok(()) => return Decision::Bind { node: i },
                 Err(u) => nominated_status = Some(u),
             }
@@ -196,7 +197,8 @@ impl Scheduler {
         // pass that finds no node visits them all: their statuses are read again below).
         let plain_pod = pod.constraints.node_selector.is_empty()
             && pod.constraints.required_node_affinity.is_empty()
-            && pod.constraints.topology_spread.is_empty();
+            && pod.constraints.topology_spread.is_empty()
+            && state.is_none_or(|s| s.affinity.is_none());
         let mut processed = n;
         if let Some(t) = table.as_deref_mut().filter(|_| plain_pod) {
             // The walk from `start` to the end, then from the beginning to `start`: runs of
@@ -257,7 +259,7 @@ impl Scheduler {
             for i in 0..n {
                 let idx = (start + i) % n;
                 visited_nominated |= Some(idx) == nominated_node;
-                match fits_in_cycle(pod, nodes.node(idx), spread) {
+                match fits_in_cycle(pod, nodes.node(idx), state) {
                     Ok(()) => {
                         self.feasible.push(idx);
                         if self.feasible.len() >= num_to_find {
@@ -290,7 +292,7 @@ impl Scheduler {
                         pod,
                         nodes,
                         plain,
-                        table.as_deref().map(|t| &t.spread),
+                        table.as_deref().map(|t| (&t.spread, &t.affinity[..])),
                         tie_break,
                     ),
                 };
@@ -391,7 +393,7 @@ impl Scheduler {
             nominated_node.zip(nominated_unresolvable),
             pdbs,
             no_victims,
-            spread,
+            state,
             tie_break,
         ) {
             PostFilter::Preempt {
@@ -419,13 +421,14 @@ impl Scheduler {
     }
 
     /// prioritizeNodes + selectHost over `self.feasible` (at least two nodes); `table` for a
-    /// pod without node selection, `counts` the node table's spreading counts for any pod.
+    /// pod without node selection, `counts` the node table's spreading counts and nodes with
+    /// pods with affinity terms, for any pod.
     fn select_host<'a, N: NodeList<'a> + ?Sized>(
         &mut self,
         pod: &PodInfo,
         nodes: &N,
         table: Option<&NodeTable>,
-        counts: Option<&SpreadCounts>,
+        counts: Option<(&SpreadCounts, &[usize])>,
         tie_break: &mut dyn FnMut(usize) -> usize,
     ) -> usize {
         let tols = &pod.constraints.tolerations;
@@ -464,7 +467,9 @@ impl Scheduler {
         }
         // PodTopologySpread: the pod's soft constraints, or the system defaults for a pod
         // without constraints that has a default selector (none: the plugin scores nothing).
-        let spread = spread_scoring::scores(pod, &self.feasible, nodes, counts);
+        let spread = spread_scoring::scores(pod, &self.feasible, nodes, counts.map(|c| c.0));
+        // InterPodAffinity: preferred terms of the pod, and existing pods' terms for it.
+        let affinity = affinity_scoring::scores(pod, &self.feasible, nodes, counts.map(|c| c.1));
         // selectHost: reservoir sampling among the max-score nodes.
         let mut selected = self.scores[0].0;
         let mut max_score = i64::MIN;
@@ -473,6 +478,9 @@ impl Scheduler {
             let mut total = base + WEIGHT_TAINT_TOLERATION * normalize_reversed(taints, max_taints);
             if let Some(s) = &spread {
                 total += WEIGHT_POD_TOPOLOGY_SPREAD * s[k];
+            }
+            if let Some(s) = &affinity {
+                total += WEIGHT_INTER_POD_AFFINITY * s[k];
             }
             match total.cmp(&max_score) {
                 Ordering::Greater => {
@@ -595,6 +603,64 @@ mod tests {
             s.last_fit_error(),
             "0/2 nodes are available: 2 Insufficient cpu, 2 Insufficient memory. preemption: found a potential placement for pod on node n3, preempting 1 victims"
         );
+    }
+
+    /// Required anti-affinity over hostnames (InterPodAffinity): one pod per node, then the
+    /// FailedScheduling message; a pod of higher priority preempts the pod whose presence
+    /// blocks it (anti-affinity is Unschedulable: preemption may help).
+    #[test]
+    fn pod_anti_affinity_places_one_pod_per_node_and_preempts() {
+        let web = |id: u64, priority: i32| {
+            let mut c = PlacementConstraints::default();
+            c.pod_affinity.required_anti_affinity = vec![AffinityTerm {
+                selector: Some(kscale_model::LabelSelector::from_labels(
+                    [("app".to_string(), "web".to_string())].into(),
+                )),
+                namespaces: vec![],
+                namespace_selector: None,
+                topology_key: LABEL_HOSTNAME.into(),
+            }];
+            with_constraints(labeled(pod(id, priority, (100, 100)), "app", "web"), c)
+        };
+        let mut nodes: Vec<NodeInfo> = ["n1", "n2"]
+            .iter()
+            .map(|name| {
+                let mut n = node(name, (1000, 1000), 10);
+                n.labels.insert(LABEL_HOSTNAME.into(), name.to_string());
+                n
+            })
+            .collect();
+        let mut s = Scheduler::new(None);
+        let mut bound = vec![];
+        for id in [1, 2] {
+            let p = web(id, LOW);
+            let Decision::Bind { node } = run_with(&mut s, &p, &nodes, &[], 0) else {
+                panic!("pod {id} binds")
+            };
+            nodes[node] = with_pods(nodes[node].clone(), vec![p]);
+            bound.push(node);
+        }
+        assert_ne!(bound[0], bound[1], "one pod per node");
+        assert_eq!(
+            run_with(&mut s, &web(3, LOW), &nodes, &[], 0),
+            unschedulable(
+                "0/2 nodes are available: 2 node(s) didn't match pod anti-affinity rules. preemption: 0/2 nodes are available: 2 No preemption victims found for incoming pod."
+            )
+        );
+        // A plain pod the others' anti-affinity selects is kept off both nodes too.
+        let plain = labeled(pod(4, LOW, (100, 100)), "app", "web");
+        assert_eq!(
+            run_with(&mut s, &plain, &nodes, &[], 0),
+            unschedulable(
+                "0/2 nodes are available: 2 node(s) didn't satisfy existing pods anti-affinity rules. preemption: 0/2 nodes are available: 2 No preemption victims found for incoming pod."
+            )
+        );
+        match run_with(&mut s, &web(5, HIGH), &nodes, &[], 0) {
+            Decision::Preempt { node, victims } => {
+                assert_eq!(victims, vec![nodes[node].pods[0].id]);
+            }
+            d => panic!("{d:?}"),
+        }
     }
 
     // ---- schedule_one_test.go -------------------------------------------------------------

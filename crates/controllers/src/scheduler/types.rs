@@ -9,6 +9,7 @@ use std::sync::Arc;
 use kscale_model::labels::Labels;
 use kscale_model::{LabelSelector, NodeSelectorTerm, Resources, SimTime, Toleration};
 
+use super::plugins::inter_pod_affinity::PodAffinity;
 use super::plugins::pod_topology_spread::SpreadConstraint;
 
 /// Placement constraints of a pod, shared by all pods of one template.
@@ -24,6 +25,8 @@ pub struct PlacementConstraints {
     pub preemption_never: bool,
     /// `spec.topologySpreadConstraints` (the PodTopologySpread plugin).
     pub topology_spread: Vec<SpreadConstraint>,
+    /// `spec.affinity.podAffinity` / `podAntiAffinity` (the InterPodAffinity plugin).
+    pub pod_affinity: PodAffinity,
 }
 
 /// A pod as the scheduler sees it (pending, nominated, or bound to a node).

@@ -244,6 +244,7 @@ impl Sim {
         let template = pod.template.clone();
         let (ns, name) = (pod.namespace.to_string(), pod.name.to_string());
         let generation = pod.generation;
+        self.wake_after_bind(&info);
         let node = self.nodes.get_mut(node_name).expect("bind target exists");
         node.info.requested += info.requests;
         let priority = info.priority;
@@ -533,6 +534,29 @@ impl Sim {
     /// Records a change of node `name` in the change feed (see [`super::changes`]).
     pub fn node_changed(&mut self, name: &str, type_: ChangeType) {
         self.store.record_object("Node", "", name, type_);
+    }
+
+    /// A pod was bound: the unschedulable pods waiting for such a pod (required pod affinity
+    /// it matches, topology spread constraints that select it;
+    /// [`kscale_controllers::scheduler::schedulable_after_pod_bound`]) get another attempt after
+    /// the scheduler's initial back-off, as upstream's queueing hints for an assigned pod's Add
+    /// move them.
+    fn wake_after_bind(&mut self, bound: &kscale_controllers::scheduler::PodInfo) {
+        let pods = &self.pods;
+        let woken = self.sched_queue.take_woken_by_bind(|id| {
+            pods.get(&id).is_some_and(|p| {
+                kscale_controllers::scheduler::schedulable_after_pod_bound(&p.sched_info(), bound)
+            })
+        });
+        if woken.is_empty() {
+            return;
+        }
+        for id in woken {
+            if let Some(p) = self.pods.get(&id) {
+                self.sched_queue.add(p.priority, p.created, id);
+            }
+        }
+        self.request_schedule(self.lat.unschedulable_backoff_ms);
     }
 
     /// Something freed or added capacity: unschedulable pods get another attempt after the

@@ -8,7 +8,8 @@ use std::sync::Arc;
 
 use kscale_controllers::hpa::PodObs;
 use kscale_controllers::scheduler::{
-    InclusionPolicy, NodeInfo, PlacementConstraints, PodInfo, SpreadConstraint, WhenUnsatisfiable,
+    InclusionPolicy, NodeInfo, PlacementConstraints, PodAffinity, PodInfo, SpreadConstraint,
+    WhenUnsatisfiable,
 };
 use kscale_model::labels::Labels;
 use kscale_model::{
@@ -333,6 +334,7 @@ impl PodTemplate {
             required_node_affinity: terms,
             preemption_never: spec.get("preemptionPolicy").and_then(Value::as_str) == Some("Never"),
             topology_spread: topology_spread(spec.get("topologySpreadConstraints"), &labels),
+            pod_affinity: PodAffinity::from_json(spec.get("affinity"), &labels),
         };
         let readiness_delay_ms = spec
             .get("containers")

@@ -10,7 +10,7 @@ use kscale_cluster::ChangeType;
 use std::sync::Arc;
 
 use kscale_controllers::scheduler::{
-    Decision, NodeInfo, NodeList, NodeTable, PdbInfo, PlacementConstraints,
+    Decision, NodeInfo, NodeList, NodeTable, PdbInfo, PlacementConstraints, waits_for_pods,
 };
 use kscale_model::{LabelSelector, Resources};
 
@@ -254,8 +254,12 @@ impl Sim {
                     let floor = self.bound_priorities.keys().next().copied();
                     let no_victims = info.priority <= floor.unwrap_or(i32::MAX);
                     let no_nominated = table.as_ref().is_some_and(|t| !t.has_nominated());
-                    // A pod with topology spread constraints depends on its labels too.
-                    let shaped = info.constraints.topology_spread.is_empty();
+                    // A pod with topology spread constraints or pod affinity terms depends on
+                    // its labels too, and so does any pod while pods with such terms (an
+                    // anti-affinity may select it by its labels) are bound.
+                    let shaped = info.constraints.topology_spread.is_empty()
+                        && info.constraints.pod_affinity.is_empty()
+                        && table.as_ref().is_some_and(|t| !t.has_affinity_pods());
                     let seen = shapes.iter().find(|s| {
                         no_victims
                             && no_nominated
@@ -391,6 +395,9 @@ impl Sim {
                     }
                     let repeat = recent || same;
                     self.sched_queue.failed(id, now);
+                    if waits_for_pods(&p.template.constraints) {
+                        self.sched_queue.wait_for_pods(id);
+                    }
                     failures += 1;
                     if !repeat {
                         let (ns, name) = (p.namespace.clone(), p.name.clone());

@@ -24,6 +24,9 @@ pub struct SchedulingQueue {
     unschedulable_since: BTreeMap<u64, SimTime>,
     /// When each pod's last FailedScheduling event was recorded.
     failed_event_at: BTreeMap<u64, SimTime>,
+    /// The unschedulable pods that also wait for pods to be bound (required pod affinity, hard
+    /// topology spread constraints), by id.
+    waiting_for_pods: BTreeSet<u64>,
 }
 
 /// The active queue's order: higher priority first, then the older pod.
@@ -41,6 +44,7 @@ impl SchedulingQueue {
     pub fn remove(&mut self, priority: i32, created: SimTime, id: u64) {
         self.active.remove(&key(priority, created, id));
         self.unschedulable.remove(&id);
+        self.waiting_for_pods.remove(&id);
     }
 
     /// The next pod to attempt.
@@ -75,6 +79,32 @@ impl SchedulingQueue {
         self.unschedulable.insert(id);
     }
 
+    /// The unschedulable pod `id` also waits for pods to be bound.
+    pub fn wait_for_pods(&mut self, id: u64) {
+        if self.unschedulable.contains(&id) {
+            self.waiting_for_pods.insert(id);
+        }
+    }
+
+    /// Takes the unschedulable pods waiting for pods that `wakes` says a bind may help (the
+    /// caller adds them back to the active queue).
+    pub fn take_woken_by_bind(&mut self, mut wakes: impl FnMut(u64) -> bool) -> Vec<u64> {
+        let unschedulable = &self.unschedulable;
+        self.waiting_for_pods
+            .retain(|id| unschedulable.contains(id));
+        let woken: Vec<u64> = self
+            .waiting_for_pods
+            .iter()
+            .copied()
+            .filter(|&id| wakes(id))
+            .collect();
+        for id in &woken {
+            self.waiting_for_pods.remove(id);
+            self.unschedulable.remove(id);
+        }
+        woken
+    }
+
     /// A pod nominated by a preemption waits for the victims to go.
     pub fn park(&mut self, id: u64) {
         self.unschedulable.insert(id);
@@ -83,6 +113,7 @@ impl SchedulingQueue {
     /// Takes every pod waiting for a cluster change (the caller adds them back to the active
     /// queue).
     pub fn take_unschedulable(&mut self) -> BTreeSet<u64> {
+        self.waiting_for_pods.clear();
         std::mem::take(&mut self.unschedulable)
     }
 

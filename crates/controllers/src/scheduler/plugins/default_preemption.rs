@@ -7,8 +7,8 @@ use std::cmp::Ordering;
 use kscale_model::Resources;
 
 use crate::scheduler::diagnosis::Unfit;
+use crate::scheduler::framework::CycleState;
 use crate::scheduler::framework::{filter_all, nominated_usage};
-use crate::scheduler::plugins::pod_topology_spread::filtering::PreFilterState;
 use crate::scheduler::types::{NodeInfo, PdbInfo, PodInfo, node_used, pod_usage};
 
 /// Dry-run status of a node without lower-priority pods.
@@ -76,13 +76,13 @@ pub(crate) enum DryRunFailure {
 }
 
 /// `SelectVictimsOnNode` (default_preemption.go): the lower-priority pods leave the node (and,
-/// through RemovePod, PodTopologySpread's counts), then are reprieved one by one (AddPod)
+/// through RemovePod, the stateful plugins' counts), then are reprieved one by one (AddPod)
 /// while the pod still fits.
 pub(crate) fn select_victims_on_node<'a>(
     pod: &PodInfo,
     node: &'a NodeInfo,
     pdbs: &[PdbInfo],
-    spread: Option<&PreFilterState<'a>>,
+    state: Option<&CycleState<'a>>,
 ) -> Result<Candidate<'a>, DryRunFailure> {
     // Checked before collecting: on most nodes no pod has a lower priority.
     if !node.pods.iter().any(|p| p.priority < pod.priority) {
@@ -94,28 +94,28 @@ pub(crate) fn select_victims_on_node<'a>(
         .filter(|p| p.priority < pod.priority)
         .collect();
     let mut used = node_used(node) + nominated_usage(pod, node);
-    let mut spread = spread.cloned();
+    let mut state = state.cloned();
     for p in &potential {
         used -= pod_usage(p);
-        if let Some(s) = spread.as_mut() {
+        if let Some(s) = state.as_mut() {
             s.update_with_pod(p, pod, node, -1);
         }
     }
-    filter_all(pod, node, &used, spread.as_ref()).map_err(DryRunFailure::Unfit)?;
+    filter_all(pod, node, &used, state.as_ref()).map_err(DryRunFailure::Unfit)?;
     potential.sort_by(|a, b| more_important(a, b));
     let (violating, non_violating) = split_by_pdb_violation(&potential, pdbs);
     let mut victims = Vec::new();
     let mut num_pdb_violations = 0;
     let mut reprieve = |p: &'a PodInfo, used: &mut Resources, victims: &mut Vec<&'a PodInfo>| {
         *used += pod_usage(p);
-        if let Some(s) = spread.as_mut() {
+        if let Some(s) = state.as_mut() {
             s.update_with_pod(p, pod, node, 1);
         }
-        if filter_all(pod, node, used, spread.as_ref()).is_ok() {
+        if filter_all(pod, node, used, state.as_ref()).is_ok() {
             true
         } else {
             *used -= pod_usage(p);
-            if let Some(s) = spread.as_mut() {
+            if let Some(s) = state.as_mut() {
                 s.update_with_pod(p, pod, node, -1);
             }
             victims.push(p);

@@ -2,6 +2,7 @@
 //! module per upstream plugin file.
 
 pub(super) mod default_preemption;
+pub(super) mod inter_pod_affinity;
 pub(super) mod node_affinity;
 pub(super) mod node_unschedulable;
 pub(super) mod noderesources;

@@ -1,0 +1,147 @@
+//! Inter-pod affinity in the twin (kube-scheduler's InterPodAffinity plugin): three replicas
+//! with required anti-affinity over `kubernetes.io/hostname` get one node each — the
+//! scheduler leaves the extra ones Pending with upstream's message, and the Cluster
+//! Autoscaler and Karpenter size their scale-ups for one replica per node.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use kscale_model::SimTime;
+use kscale_twin::scenario::Scenario;
+use kscale_twin::sim::Sim;
+
+const WEB: &str = "apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  replicas: 3
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      affinity:
+        podAntiAffinity:
+          requiredDuringSchedulingIgnoredDuringExecution:
+            - labelSelector: {matchLabels: {app: web}}
+              topologyKey: kubernetes.io/hostname
+      containers:
+        - {name: web, image: nginx, resources: {requests: {cpu: 100m, memory: 100Mi}}}
+";
+
+const CA: &str = "---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: cluster-autoscaler, namespace: kube-system}
+spec:
+  selector: {matchLabels: {app: ca}}
+  template:
+    metadata: {labels: {app: ca}}
+    spec:
+      tolerations: [{key: CriticalAddonsOnly, operator: Exists}]
+      containers:
+        - name: ca
+          image: registry.k8s.io/autoscaling/cluster-autoscaler:v1.32.0
+          command: [./cluster-autoscaler, --nodes=1:10:g]
+          resources: {requests: {cpu: 100m, memory: 300Mi}}
+";
+
+const NODEPOOL: &str = "---
+apiVersion: karpenter.sh/v1
+kind: NodePool
+metadata: {name: general}
+spec:
+  template:
+    spec:
+      requirements:
+        - {key: karpenter.k8s.aws/instance-family, operator: In, values: [m5]}
+        - {key: karpenter.sh/capacity-type, operator: In, values: [on-demand]}
+      nodeClassRef: {group: karpenter.k8s.aws, kind: EC2NodeClass, name: default}
+---
+apiVersion: karpenter.k8s.aws/v1
+kind: EC2NodeClass
+metadata: {name: default}
+spec:
+  amiSelectorTerms: [{alias: al2023@latest}]
+  role: KarpenterNodeRole-demo
+  subnetSelectorTerms: [{tags: {karpenter.sh/discovery: demo}}]
+  securityGroupSelectorTerms: [{tags: {karpenter.sh/discovery: demo}}]
+";
+
+/// A five-minute twin of `spec` (the scenario's nodes or cloud) and `manifests`.
+fn twin(spec: &str, manifests: &str) -> (tempfile::TempDir, Sim) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("m.yaml"), manifests).unwrap();
+    std::fs::write(
+        dir.path().join("s.yaml"),
+        format!(
+            "apiVersion: kscale.io/v1alpha1\nkind: Scenario\nmetadata: {{name: t}}\nspec:\n  duration: 5m\n  seed: 3\n{spec}  manifests: [m.yaml]\n"
+        ),
+    )
+    .unwrap();
+    let sim = Sim::new(Arc::new(
+        Scenario::load(&dir.path().join("s.yaml")).unwrap(),
+    ))
+    .unwrap();
+    (dir, sim)
+}
+
+/// The nodes web's pods are bound to, and how many are bound.
+fn web_nodes(sim: &Sim) -> (BTreeSet<String>, usize) {
+    let bound: Vec<String> = sim
+        .pods
+        .values()
+        .filter(|p| p.name.starts_with("web-"))
+        .filter_map(|p| p.node.as_deref().map(str::to_string))
+        .collect();
+    (bound.iter().cloned().collect(), bound.len())
+}
+
+fn events<'a>(sim: &'a Sim, reason: &str) -> Vec<&'a str> {
+    sim.recorder
+        .events()
+        .iter()
+        .filter(|e| e.reason == reason)
+        .map(|e| e.message.as_str())
+        .collect()
+}
+
+#[test]
+fn one_node_takes_one_replica_and_the_others_stay_pending() {
+    let (_d, mut sim) = twin(
+        "  nodes: [{name: n, instanceType: m5.large, count: 1}]\n",
+        WEB,
+    );
+    sim.run_until(SimTime::from_millis(60_000));
+    assert_eq!(web_nodes(&sim).1, 1);
+    let failed = events(&sim, "FailedScheduling");
+    assert_eq!(failed.len(), 2, "{failed:?}");
+    assert!(
+        failed.iter().all(|m| *m
+            == "0/1 nodes are available: 1 node(s) didn't match pod anti-affinity rules. preemption: 0/1 nodes are available: 1 No preemption victims found for incoming pod."),
+        "{failed:?}"
+    );
+}
+
+#[test]
+fn the_cluster_autoscaler_adds_a_node_per_replica_in_one_scale_up() {
+    let cloud = "  cloud:\n    provider: aws\n    nodeGroups:\n      - {name: system, instanceType: m5.large, min: 1, max: 1, taints: [{key: CriticalAddonsOnly, value: 'true', effect: NoSchedule}]}\n      - {name: g, instanceType: m5.large, min: 1, max: 10}\n";
+    let (_d, mut sim) = twin(cloud, &format!("{WEB}{CA}"));
+    sim.run_until(SimTime::from_millis(240_000));
+    assert_eq!(
+        events(&sim, "ScaledUpGroup"),
+        vec!["Scale-up: setting group g size to 3 instead of 1 (max: 10)"]
+    );
+    let (nodes, bound) = web_nodes(&sim);
+    assert_eq!((nodes.len(), bound), (3, 3));
+}
+
+#[test]
+fn karpenter_plans_a_node_claim_per_replica() {
+    let nodes = "  cloud: {provider: aws, region: us-east-1}\n  nodes:\n    - {name: system, instanceType: m5.large, count: 1, taints: [{key: CriticalAddonsOnly, value: \"true\", effect: NoSchedule}]}\n";
+    let (_d, mut sim) = twin(nodes, &format!("{WEB}{NODEPOOL}"));
+    sim.run_until(SimTime::from_millis(240_000));
+    let claims: BTreeSet<&str> = events(&sim, "Nominated").into_iter().collect();
+    assert_eq!(claims.len(), 3, "one NodeClaim per replica: {claims:?}");
+    let (nodes, bound) = web_nodes(&sim);
+    assert_eq!((nodes.len(), bound), (3, 3));
+}
