@@ -78,6 +78,31 @@ impl NodeSelectorRequirement {
     }
 }
 
+impl NodeSelectorRequirement {
+    /// Requirements (`key`, `operator`, `values`) from a JSON array (a selector's
+    /// `matchExpressions`, a node selector term's, a NodePool's `requirements`); malformed
+    /// ones are skipped, and so is anything but an array.
+    pub fn list_from_json(v: Option<&serde_json::Value>) -> Vec<NodeSelectorRequirement> {
+        v.and_then(serde_json::Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|r| {
+                Some(NodeSelectorRequirement {
+                    key: r.get("key")?.as_str()?.to_string(),
+                    op: SelectorOp::parse(r.get("operator")?.as_str()?)?,
+                    values: r
+                        .get("values")
+                        .and_then(serde_json::Value::as_array)
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|x| x.as_str().map(str::to_string))
+                        .collect(),
+                })
+            })
+            .collect()
+    }
+}
+
 /// A label selector (`matchLabels` + `matchExpressions`); empty selects everything.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct LabelSelector {
@@ -93,6 +118,24 @@ impl LabelSelector {
         LabelSelector {
             match_labels: l,
             match_expressions: vec![],
+        }
+    }
+
+    /// A `metav1.LabelSelector` from JSON: `matchLabels` (a value that is not a string is
+    /// taken as its JSON text) and `matchExpressions` ([`NodeSelectorRequirement::list_from_json`]).
+    pub fn from_json(v: &serde_json::Value) -> LabelSelector {
+        LabelSelector {
+            match_labels: v
+                .get("matchLabels")
+                .and_then(serde_json::Value::as_object)
+                .into_iter()
+                .flatten()
+                .map(|(k, v)| {
+                    let v = v.as_str().map_or_else(|| v.to_string(), str::to_string);
+                    (k.clone(), v)
+                })
+                .collect(),
+            match_expressions: NodeSelectorRequirement::list_from_json(v.get("matchExpressions")),
         }
     }
 

@@ -3,11 +3,11 @@
 //! scheduler leaves the extra ones Pending with upstream's message, and the Cluster
 //! Autoscaler and Karpenter size their scale-ups for one replica per node.
 
+mod common;
+
 use std::collections::BTreeSet;
-use std::sync::Arc;
 
 use kscale_model::SimTime;
-use kscale_twin::scenario::Scenario;
 use kscale_twin::sim::Sim;
 
 const WEB: &str = "apiVersion: apps/v1
@@ -69,20 +69,7 @@ spec:
 
 /// A five-minute twin of `spec` (the scenario's nodes or cloud) and `manifests`.
 fn twin(spec: &str, manifests: &str) -> (tempfile::TempDir, Sim) {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("m.yaml"), manifests).unwrap();
-    std::fs::write(
-        dir.path().join("s.yaml"),
-        format!(
-            "apiVersion: kscale.io/v1alpha1\nkind: Scenario\nmetadata: {{name: t}}\nspec:\n  duration: 5m\n  seed: 3\n{spec}  manifests: [m.yaml]\n"
-        ),
-    )
-    .unwrap();
-    let sim = Sim::new(Arc::new(
-        Scenario::load(&dir.path().join("s.yaml")).unwrap(),
-    ))
-    .unwrap();
-    (dir, sim)
+    common::twin_with_spec("5m", &format!("  seed: 3\n{spec}"), manifests)
 }
 
 /// The nodes web's pods are bound to, and how many are bound.

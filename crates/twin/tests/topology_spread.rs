@@ -2,10 +2,10 @@
 //! `DefaultingType: System`): a Deployment's pods, which have no `topologySpreadConstraints`,
 //! are spread over nodes (maxSkew 3) and zones (maxSkew 5) by their ReplicaSet's selector.
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
+mod common;
 
-use kscale_twin::scenario::Scenario;
+use std::collections::BTreeMap;
+
 use kscale_twin::sim::Sim;
 
 use kscale_model::{NodeSelectorRequirement, SelectorOp};
@@ -28,20 +28,11 @@ const NODES: &str = "[{name: a1, instanceType: m5.2xlarge, zone: us-east-1a}, {n
 
 /// A two-minute twin of [`NODES`] and `manifests`, seeded with `seed` (its tie-breaks).
 fn twin_seeded(seed: u64, manifests: &str) -> (tempfile::TempDir, Sim) {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("m.yaml"), manifests).unwrap();
-    std::fs::write(
-        dir.path().join("s.yaml"),
-        format!(
-            "apiVersion: kscale.io/v1alpha1\nkind: Scenario\nmetadata: {{name: t}}\nspec:\n  duration: 2m\n  seed: {seed}\n  nodes: {NODES}\n  manifests: [m.yaml]\n"
-        ),
+    common::twin_with_spec(
+        "2m",
+        &format!("  seed: {seed}\n  nodes: {NODES}\n"),
+        manifests,
     )
-    .unwrap();
-    let sim = Sim::new(Arc::new(
-        Scenario::load(&dir.path().join("s.yaml")).unwrap(),
-    ))
-    .unwrap();
-    (dir, sim)
 }
 
 /// The six replicas land as the real scheduler places them, whatever its tie-breaks. With

@@ -13,8 +13,8 @@ use kscale_controllers::scheduler::{
 };
 use kscale_model::labels::Labels;
 use kscale_model::{
-    LabelSelector, NodeSelectorRequirement, NodeSelectorTerm, Quantity, Resources, SelectorOp,
-    SimTime, TaintEffect, Toleration, TolerationOp,
+    LabelSelector, NodeSelectorRequirement, NodeSelectorTerm, Quantity, Resources, SimTime,
+    TaintEffect, Toleration, TolerationOp,
 };
 use serde_json::Value;
 
@@ -121,25 +121,7 @@ pub fn str_map(v: Option<&Value>) -> BTreeMap<String, String> {
 
 /// Node selector requirements (`key`, `operator`, `values`) from JSON; malformed ones are skipped.
 pub fn requirements(v: Option<&Value>) -> Vec<NodeSelectorRequirement> {
-    v.and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(|r| {
-            Some(NodeSelectorRequirement {
-                key: r.get("key")?.as_str()?.to_string(),
-                op: SelectorOp::parse(r.get("operator")?.as_str()?)?,
-                values: r
-                    .get("values")
-                    .and_then(Value::as_array)
-                    .map(|a| {
-                        a.iter()
-                            .filter_map(|x| x.as_str().map(str::to_string))
-                            .collect()
-                    })
-                    .unwrap_or_default(),
-            })
-        })
-        .collect()
+    NodeSelectorRequirement::list_from_json(v)
 }
 
 /// Parses `spec.topologySpreadConstraints` of a pod labelled `pod_labels` (`matchLabelKeys`
@@ -154,10 +136,7 @@ pub fn topology_spread(v: Option<&Value>, pod_labels: &Labels) -> Vec<SpreadCons
                 "ScheduleAnyway" => WhenUnsatisfiable::ScheduleAnyway,
                 _ => return None,
             };
-            let selector = c.get("labelSelector").map(|s| LabelSelector {
-                match_labels: str_map(s.get("matchLabels")),
-                match_expressions: requirements(s.get("matchExpressions")),
-            });
+            let selector = c.get("labelSelector").map(LabelSelector::from_json);
             let policy = |k: &str, default| match c.get(k).and_then(Value::as_str) {
                 Some("Honor") => InclusionPolicy::Honor,
                 Some("Ignore") => InclusionPolicy::Ignore,

@@ -23,12 +23,19 @@ pub fn run_example(rel: &str) -> Sim {
 /// must outlive the twin's use of its files.
 #[allow(dead_code)]
 pub fn twin_of(duration: &str, nodes: &str, manifests: &str) -> (tempfile::TempDir, Sim) {
+    twin_with_spec(duration, &format!("  nodes: {nodes}\n"), manifests)
+}
+
+/// [`twin_of`] with `spec`: the scenario's spec lines besides its duration and manifests
+/// (indented by two spaces, each ending in a newline), e.g. its seed, nodes or cloud.
+#[allow(dead_code)]
+pub fn twin_with_spec(duration: &str, spec: &str, manifests: &str) -> (tempfile::TempDir, Sim) {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("m.yaml"), manifests).unwrap();
     std::fs::write(
         dir.path().join("s.yaml"),
         format!(
-            "apiVersion: kscale.io/v1alpha1\nkind: Scenario\nmetadata: {{name: t}}\nspec:\n  duration: {duration}\n  nodes: {nodes}\n  manifests: [m.yaml]\n"
+            "apiVersion: kscale.io/v1alpha1\nkind: Scenario\nmetadata: {{name: t}}\nspec:\n  duration: {duration}\n{spec}  manifests: [m.yaml]\n"
         ),
     )
     .unwrap();

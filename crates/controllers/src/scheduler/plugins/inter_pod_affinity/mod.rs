@@ -154,43 +154,14 @@ fn strings(v: Option<&serde_json::Value>) -> Vec<String> {
         .collect()
 }
 
-/// A `metav1.LabelSelector` from JSON (`matchLabels`, `matchExpressions`); malformed
-/// requirements are skipped.
-fn label_selector(v: &serde_json::Value) -> LabelSelector {
-    let match_labels = v
-        .get("matchLabels")
-        .and_then(serde_json::Value::as_object)
-        .into_iter()
-        .flatten()
-        .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
-        .collect();
-    let match_expressions = v
-        .get("matchExpressions")
-        .and_then(serde_json::Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(|r| {
-            Some(NodeSelectorRequirement {
-                key: r.get("key")?.as_str()?.to_string(),
-                op: SelectorOp::parse(r.get("operator")?.as_str()?)?,
-                values: strings(r.get("values")),
-            })
-        })
-        .collect();
-    LabelSelector {
-        match_labels,
-        match_expressions,
-    }
-}
-
 impl AffinityTerm {
     /// A `podAffinityTerm` from JSON, its label keys merged for the pod's labels; `None` without
     /// a `topologyKey`.
     pub fn from_json(v: &serde_json::Value, pod_labels: &Labels) -> Option<AffinityTerm> {
         let term = AffinityTerm {
-            selector: v.get("labelSelector").map(label_selector),
+            selector: v.get("labelSelector").map(LabelSelector::from_json),
             namespaces: strings(v.get("namespaces")),
-            namespace_selector: v.get("namespaceSelector").map(label_selector),
+            namespace_selector: v.get("namespaceSelector").map(LabelSelector::from_json),
             topology_key: v.get("topologyKey")?.as_str()?.to_string(),
         };
         Some(term.with_label_keys(
