@@ -199,6 +199,7 @@ fn karpenter_scale_up(c: &mut Criterion) {
         labels: BTreeMap::new(),
         limits: None,
         usage: Resources::ZERO,
+        daemon_overhead: Resources::ZERO,
     }];
     c.bench_function("karpenter: plan 3,000 pending pods", |b| {
         b.iter(|| karpenter::plan(&pending, &pools, &offerings).claims.len())

@@ -67,6 +67,10 @@ pub struct Pool {
     pub limits: Option<Resources>,
     /// Capacity already used by the pool's nodes and in-flight NodeClaims.
     pub usage: Resources,
+    /// The requests of the DaemonSet pods that would run on the pool's nodes (Karpenter's
+    /// `daemonOverhead`, added to every NodeClaim's requests when its instance types are
+    /// chosen); their pod slots are not counted.
+    pub daemon_overhead: Resources,
 }
 
 /// A NodeClaim decided by [`plan`].
@@ -242,7 +246,7 @@ pub fn plan_cached(
         let n = nodes[p * offerings.len() + t].get_or_insert_with(|| {
             Box::new(hypothetical(&pools[p], &offerings[t], Resources::ZERO))
         });
-        n.requested = requested;
+        n.requested = requested + pools[p].daemon_overhead;
         fits(pod, n).is_ok()
     };
     let mut claims: Vec<Claim> = vec![];
@@ -409,6 +413,7 @@ mod tests {
                 pods: 0,
             }),
             usage: Resources::ZERO,
+            daemon_overhead: Resources::ZERO,
         }
     }
 

@@ -13,8 +13,10 @@
 //!   scale-down (utilization, drainability rules, unneeded timers) and node-group backoff.
 //! - [`vpa`]: the Vertical Pod Autoscaler's recommender, updater and admission decisions.
 //! - [`kubelet`]: the kubelet's allocation decision for an in-place pod resize and its events.
+//! - [`daemonset`]: the DaemonSet controller's placement of daemon pods.
 
 pub mod cluster_autoscaler;
+pub mod daemonset;
 pub mod elastic;
 pub mod hpa;
 pub mod karpenter;

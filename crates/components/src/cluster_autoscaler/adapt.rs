@@ -290,9 +290,18 @@ pub fn drain_info(pod: &Pod, deleting_since: Option<SimTime>) -> PodDrainInfo {
 }
 
 /// Whether the scheduler gave up on a pod for now: not bound, not being deleted, and
-/// `PodScheduled=False` with reason `Unschedulable`.
+/// `PodScheduled=False` with reason `Unschedulable`; a DaemonSet's pod is never one the
+/// autoscaler can help (upstream `podlistprocessor/filter_out_daemon_sets.go`: it needs its
+/// own node).
 pub fn unschedulable(pod: &Pod) -> bool {
-    pod.spec.as_ref().is_some_and(|s| s.node_name.is_none())
+    let daemon = pod
+        .metadata
+        .owner_references
+        .iter()
+        .flatten()
+        .any(|o| o.kind == "DaemonSet");
+    !daemon
+        && pod.spec.as_ref().is_some_and(|s| s.node_name.is_none())
         && pod.metadata.deletion_timestamp.is_none()
         && pod
             .status

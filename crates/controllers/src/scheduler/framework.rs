@@ -178,6 +178,12 @@ pub fn waits_for_pods(c: &PlacementConstraints) -> bool {
             .any(|s| s.when_unsatisfiable == super::WhenUnsatisfiable::DoNotSchedule)
 }
 
+/// Whether a pod with `constraints` may run on `node` as its `nodeSelector` and required node
+/// affinity tell (the NodeAffinity plugin's filter).
+pub fn matches_node_affinity(constraints: &PlacementConstraints, node: &NodeInfo) -> bool {
+    node_affinity::filter(constraints, node).is_ok()
+}
+
 /// Whether `pod` may join `pods` on one node as far as InterPodAffinity's terms over
 /// `kubernetes.io/hostname` tell (the check of a simulation's [`fits`], for a node that exists
 /// only as the pods planned on it, e.g. a Karpenter NodeClaim).

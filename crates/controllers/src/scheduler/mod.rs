@@ -37,7 +37,7 @@ mod types;
 pub use diagnosis::Unfit;
 pub use framework::{
     fits, fits_beside, fits_ignoring_lower_priority, fits_with_extra, fits_with_nominated,
-    schedulable_after_pod_bound, waits_for_pods,
+    matches_node_affinity, schedulable_after_pod_bound, waits_for_pods,
 };
 pub use node_table::{NodeList, NodeTable};
 pub use plugins::inter_pod_affinity::{

@@ -407,6 +407,8 @@ impl Sim {
                         self.maybe_start_cpa(&key);
                         self.maybe_start_ca(&key);
                         self.mark_dirty(key);
+                    } else if kind == "DaemonSet" {
+                        self.mark_dirty(key);
                     }
                 }
                 Ok(if before.is_some() {
@@ -523,6 +525,9 @@ impl Sim {
                     for k in owned {
                         self.delete_object("ReplicaSet", &k.namespace, &k.name, None);
                     }
+                }
+                if kind == "DaemonSet" {
+                    self.daemonset_deleted(&key);
                 }
                 if kind == "ReplicaSet" {
                     self.store.record(Topic::ReplicaSetCaches);
@@ -756,6 +761,35 @@ impl Sim {
     pub fn render_stored(&self, key: &ObjKey, v: &Value) -> Value {
         let mut v = v.clone();
         match key.kind.as_str() {
+            "DaemonSet" => {
+                let c = self.daemonset_counts(key, &v);
+                let generation = v
+                    .pointer("/metadata/generation")
+                    .cloned()
+                    .unwrap_or(json!(1));
+                v["status"] = json!({
+                    "currentNumberScheduled": c.current,
+                    "desiredNumberScheduled": c.desired,
+                    "numberAvailable": c.ready,
+                    "numberMisscheduled": c.misscheduled,
+                    "numberReady": c.ready,
+                    "numberUnavailable": c.desired - c.ready,
+                    "observedGeneration": generation,
+                    "updatedNumberScheduled": c.updated,
+                });
+                if c.desired - c.ready <= 0 {
+                    v["status"]
+                        .as_object_mut()
+                        .expect("object")
+                        .remove("numberUnavailable");
+                }
+                if c.ready == 0 {
+                    v["status"]
+                        .as_object_mut()
+                        .expect("object")
+                        .remove("numberAvailable");
+                }
+            }
             "ReplicaSet" => {
                 let replicas = self.rs_active_pods(key);
                 let ready = self.rs_ready_pods(key);

@@ -280,21 +280,22 @@ impl Sim {
                 memory: it.allocatable_memory(),
                 pods: it.max_pods as i64,
             };
+            let template = NodeInfo {
+                name: format!("template-node-for-{}", g.name).into(),
+                labels,
+                taints,
+                unschedulable: false,
+                ready: true,
+                allocatable,
+                requested: Resources::ZERO,
+                pods: vec![],
+                nominated: vec![],
+            };
             out.push(CloudNodeGroup {
                 id: g.name.clone(),
                 min: g.min,
                 max: g.max,
-                template: NodeInfo {
-                    name: format!("template-node-for-{}", g.name).into(),
-                    labels,
-                    taints,
-                    unschedulable: false,
-                    ready: true,
-                    allocatable,
-                    requested: Resources::ZERO,
-                    pods: vec![],
-                    nominated: vec![],
-                },
+                template: self.with_daemon_pods(template),
                 capacity: Resources {
                     cpu_milli: it.cpu_milli(),
                     memory: it.memory_bytes(),
@@ -535,6 +536,9 @@ impl Sim {
                     && p.nominated.is_none()
                     && p.deleting_at.is_none()
                     && p.unschedulable.is_some()
+                    // Scale-up cannot help a daemon pod, which needs its own node
+                    // (podlistprocessor/filter_out_daemon_sets.go).
+                    && p.owner.as_ref().is_none_or(|o| o.kind != "DaemonSet")
             })
             .map(|p| p.sched_info())
             .collect()

@@ -258,6 +258,7 @@ pub fn pool_configs<'a>(
                 labels: pool_labels,
                 limits,
                 usage: Resources::ZERO,
+                daemon_overhead: Resources::ZERO,
             },
             api,
             empty_after_ms,
@@ -274,6 +275,9 @@ impl Sim {
     pub fn karpenter_pools(&mut self) -> Vec<PoolConfig> {
         let mut out = self.karpenter_pool_specs();
         self.fill_pool_usage(&mut out);
+        for c in &mut out {
+            c.pool.daemon_overhead = self.daemon_overhead(&c.pool);
+        }
         out
     }
 

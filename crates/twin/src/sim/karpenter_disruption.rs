@@ -673,6 +673,7 @@ impl Sim {
                     labels: l.clone(),
                     limits: None,
                     usage: Resources::ZERO,
+                    daemon_overhead: Resources::ZERO,
                 })
                 .collect();
             if *c.compatible != compatibility(&pools, &c.offerings) {

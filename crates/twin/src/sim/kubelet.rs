@@ -406,6 +406,13 @@ impl Sim {
             return;
         };
         if let Some(o) = &pod.owner
+            && o.kind == "DaemonSet"
+        {
+            let key = ObjKey::new("DaemonSet", &pod.namespace, &o.name);
+            self.mark_dirty(key);
+            return;
+        }
+        if let Some(o) = &pod.owner
             && o.kind == "ReplicaSet"
         {
             let key = ObjKey::new("ReplicaSet", &pod.namespace, &o.name);
@@ -497,7 +504,7 @@ impl Sim {
             self.note_unbound(p.priority);
         }
         if let Some(o) = &pod.owner {
-            let key = ObjKey::new("ReplicaSet", &pod.namespace, &o.name);
+            let key = ObjKey::new(o.kind, &pod.namespace, &o.name);
             // The counts lose what the pod counted in (a terminating pod, nothing), unless
             // it was not one of the ReplicaSet's.
             let (active, ready) = counted(&pod);
@@ -531,9 +538,11 @@ impl Sim {
         }
     }
 
-    /// Records a change of node `name` in the change feed (see [`super::changes`]).
+    /// Records a change of node `name` in the change feed (see [`super::changes`]); the
+    /// DaemonSets sync.
     pub fn node_changed(&mut self, name: &str, type_: ChangeType) {
         self.store.record_object("Node", "", name, type_);
+        self.daemonsets_dirty();
     }
 
     /// A pod was bound: the unschedulable pods waiting for such a pod (required pod affinity

@@ -11,6 +11,7 @@ pub mod changes;
 pub mod cluster_api;
 pub mod cluster_autoscaler;
 pub mod custom_metrics;
+pub mod daemonset;
 pub mod defaulting;
 pub mod elastic;
 pub mod elastic_autoscaler;
@@ -179,6 +180,8 @@ pub struct Sim {
     pub workloads: workloads::WorkloadControllers,
     /// Compiled ReplicaSets.
     pub rs_cache: BTreeMap<ObjKey, workloads::RsCache>,
+    /// The DaemonSet controller's daemon pods (see [`daemonset`]).
+    pub daemonsets: daemonset::DaemonSets,
     /// What the run records: events, step transcript, summary counters (see
     /// [`recorder::Recorder`]).
     pub recorder: recorder::Recorder,
@@ -262,6 +265,7 @@ impl Sim {
             sched_queue: Default::default(),
             workloads: workloads::WorkloadControllers::new(),
             rs_cache: BTreeMap::new(),
+            daemonsets: Default::default(),
             recorder: Default::default(),
             warnings: vec![],
             closed_cost: 0.0,

@@ -113,6 +113,7 @@ pub(super) fn pool(capacity_types: &[&str], limit_cpu: Option<i64>) -> Pool {
             pods: 0,
         }),
         usage: Resources::ZERO,
+        daemon_overhead: Resources::ZERO,
     }
 }
 
