@@ -5,9 +5,14 @@
 //! (`util.ReplaceDaemonSetPodNodeNameNodeAffinity`); and a daemon pod's place on a node that
 //! does not exist yet (the Cluster Autoscaler's template nodes, Karpenter's daemon overhead).
 
-use kscale_model::{NodeSelectorRequirement, SelectorOp, TaintEffect, Toleration, TolerationOp};
+use std::sync::Arc;
 
-use crate::scheduler::{NodeInfo, PlacementConstraints, matches_node_affinity};
+use kscale_model::labels::Labels;
+use kscale_model::{
+    NodeSelectorRequirement, Resources, SelectorOp, SimTime, TaintEffect, Toleration, TolerationOp,
+};
+
+use crate::scheduler::{NodeInfo, PlacementConstraints, PodInfo, matches_node_affinity};
 
 /// The label a daemon pod carries with its DaemonSet's template hash
 /// (`apps.DefaultDaemonSetUniqueLabelKey`).
@@ -115,5 +120,223 @@ pub fn node_should_run(
     ShouldRun {
         run: true,
         keep: true,
+    }
+}
+
+/// A DaemonSet's pod as the node autoscalers place it on a node that does not exist yet.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DaemonPod {
+    /// The DaemonSet's namespace.
+    pub namespace: Arc<str>,
+    /// The DaemonSet's name.
+    pub name: Arc<str>,
+    /// The pod template's labels.
+    pub labels: Arc<Labels>,
+    /// The pod's requests.
+    pub requests: Resources,
+    /// The pod's priority.
+    pub priority: i32,
+    /// The template's placement constraints, the daemon tolerations included
+    /// ([`with_daemon_tolerations`]).
+    pub constraints: Arc<PlacementConstraints>,
+    /// The template's `spec.nodeName`.
+    pub node_name: Option<String>,
+}
+
+/// The daemon pods that would run on `node` (`daemonset.GetDaemonSetPodsForNode`, which the
+/// Cluster Autoscaler's template nodes carry): one per DaemonSet whose placement admits the
+/// node ([`node_should_run`]), as the scheduler sees pods (ids counting down from
+/// `u64::MAX`, names `<daemonset>-<node>`).
+pub fn daemon_pods_for(daemons: &[DaemonPod], node: &NodeInfo) -> Vec<PodInfo> {
+    daemons
+        .iter()
+        .enumerate()
+        .filter(|(_, d)| node_should_run(&d.constraints, d.node_name.as_deref(), node).run)
+        .map(|(i, d)| PodInfo {
+            id: u64::MAX - i as u64,
+            namespace: d.namespace.clone(),
+            name: Arc::from(format!("{}-{}", d.name, node.name).as_str()),
+            labels: d.labels.clone(),
+            requests: d.requests,
+            priority: d.priority,
+            start_time: SimTime::ZERO,
+            terminating: false,
+            constraints: d.constraints.clone(),
+            default_selector: None,
+        })
+        .collect()
+}
+
+/// `node` with the daemon pods that would run on it ([`daemon_pods_for`]).
+pub fn with_daemon_pods(mut node: NodeInfo, daemons: &[DaemonPod]) -> NodeInfo {
+    for p in daemon_pods_for(daemons, &node) {
+        node.requested += p.requests;
+        node.pods.push(p);
+    }
+    node
+}
+
+/// The requests of the daemon pods that would run on `node` (Karpenter's `daemonOverhead`).
+pub fn daemon_overhead(daemons: &[DaemonPod], node: &NodeInfo) -> Resources {
+    daemon_pods_for(daemons, node)
+        .iter()
+        .fold(Resources::ZERO, |a, p| a + p.requests)
+}
+
+/// The node a Karpenter pool's NodeClaims would become, as far as daemon pods tell: the
+/// pool's labels and single-valued `In` requirements as labels, its taints.
+pub fn pool_node(pool: &crate::karpenter::Pool) -> NodeInfo {
+    let mut labels = pool.labels.clone();
+    for r in &pool.requirements {
+        if r.op == SelectorOp::In && r.values.len() == 1 {
+            labels.insert(r.key.clone(), r.values[0].clone());
+        }
+    }
+    NodeInfo {
+        name: Arc::from(format!("{}-node", pool.name).as_str()),
+        labels,
+        taints: pool.taints.clone(),
+        unschedulable: false,
+        ready: true,
+        allocatable: Resources::ZERO,
+        requested: Resources::ZERO,
+        pods: vec![],
+        nominated: vec![],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scheduler::testing::{labels, node, taint};
+
+    fn daemon(c: PlacementConstraints) -> DaemonPod {
+        DaemonPod {
+            namespace: "kube-system".into(),
+            name: "logs".into(),
+            labels: Arc::new(Labels::new()),
+            requests: Resources {
+                cpu_milli: 200,
+                memory: 1 << 28,
+                pods: 1,
+            },
+            priority: 2_000_001_000,
+            constraints: Arc::new(c),
+            node_name: None,
+        }
+    }
+
+    /// `TestNodeShouldRunDaemonPod` (daemon_controller_test.go) cases: node selector, taints
+    /// NoSchedule (not run, keep) and NoExecute (neither), tolerated taints, `nodeName`.
+    #[test]
+    fn should_run_follows_selectors_taints_and_node_name() {
+        let run = ShouldRun {
+            run: true,
+            keep: true,
+        };
+        let mut n = node("n1", (4000, 1 << 33), 110);
+        n.labels = labels(&[("pool", "a")]);
+        let plain = PlacementConstraints {
+            tolerations: with_daemon_tolerations(vec![], false),
+            ..Default::default()
+        };
+        assert_eq!(node_should_run(&plain, None, &n), run);
+        let mut selecting = plain.clone();
+        selecting.node_selector = labels(&[("pool", "b")]);
+        assert_eq!(
+            node_should_run(&selecting, None, &n),
+            ShouldRun {
+                run: false,
+                keep: false
+            }
+        );
+        assert_eq!(
+            node_should_run(&plain, Some("n2"), &n),
+            ShouldRun {
+                run: false,
+                keep: false
+            }
+        );
+        n.taints = vec![taint("dedicated", "x", TaintEffect::NoSchedule)];
+        assert_eq!(
+            node_should_run(&plain, None, &n),
+            ShouldRun {
+                run: false,
+                keep: true
+            }
+        );
+        n.taints = vec![taint("dedicated", "x", TaintEffect::NoExecute)];
+        assert_eq!(
+            node_should_run(&plain, None, &n),
+            ShouldRun {
+                run: false,
+                keep: false
+            }
+        );
+        // The daemon tolerations cover a cordoned node and the node conditions' taints.
+        n.taints = vec![
+            taint(
+                "node.kubernetes.io/unschedulable",
+                "",
+                TaintEffect::NoSchedule,
+            ),
+            taint(
+                "node.kubernetes.io/memory-pressure",
+                "",
+                TaintEffect::NoSchedule,
+            ),
+        ];
+        assert_eq!(node_should_run(&plain, None, &n), run);
+        let mut tolerating = plain.clone();
+        tolerating.tolerations.push(Toleration {
+            key: String::new(),
+            op: TolerationOp::Exists,
+            value: String::new(),
+            effect: None,
+        });
+        n.taints = vec![taint("dedicated", "x", TaintEffect::NoExecute)];
+        assert_eq!(node_should_run(&tolerating, None, &n), run);
+    }
+
+    #[test]
+    fn daemon_tolerations_are_added_once_in_upstream_order() {
+        let keys: Vec<String> =
+            with_daemon_tolerations(daemon_tolerations(false)[..2].to_vec(), true)
+                .into_iter()
+                .map(|t| t.key)
+                .collect();
+        assert_eq!(
+            keys,
+            [
+                "node.kubernetes.io/not-ready",
+                "node.kubernetes.io/unreachable",
+                "node.kubernetes.io/disk-pressure",
+                "node.kubernetes.io/memory-pressure",
+                "node.kubernetes.io/pid-pressure",
+                "node.kubernetes.io/unschedulable",
+                "node.kubernetes.io/network-unavailable"
+            ]
+        );
+    }
+
+    #[test]
+    fn template_nodes_carry_the_daemon_pods_that_would_run_there() {
+        let d = daemon(PlacementConstraints {
+            tolerations: with_daemon_tolerations(vec![], false),
+            ..Default::default()
+        });
+        let n = node("template", (2000, 1 << 33), 110);
+        let t = with_daemon_pods(n.clone(), std::slice::from_ref(&d));
+        assert_eq!(t.pods.len(), 1);
+        assert_eq!(t.requested.cpu_milli, 200);
+        assert_eq!(daemon_overhead(std::slice::from_ref(&d), &n).cpu_milli, 200);
+        let mut tainted = n;
+        tainted.taints = vec![taint("gpu", "", TaintEffect::NoSchedule)];
+        assert!(
+            with_daemon_pods(tainted.clone(), std::slice::from_ref(&d))
+                .pods
+                .is_empty()
+        );
+        assert_eq!(daemon_overhead(&[d], &tainted), Resources::ZERO);
     }
 }

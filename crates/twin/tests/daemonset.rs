@@ -114,34 +114,6 @@ fn a_template_change_replaces_the_pods_one_node_at_a_time() {
     );
 }
 
-const WEB: &str = "apiVersion: apps/v1
-kind: Deployment
-metadata: {name: web}
-spec:
-  replicas: 3
-  selector: {matchLabels: {app: web}}
-  template:
-    metadata: {labels: {app: web}}
-    spec:
-      containers:
-        - {name: web, image: nginx, resources: {requests: {cpu: 600m, memory: 256Mi}}}
----
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: cluster-autoscaler, namespace: kube-system}
-spec:
-  selector: {matchLabels: {app: ca}}
-  template:
-    metadata: {labels: {app: ca}}
-    spec:
-      tolerations: [{key: CriticalAddonsOnly, operator: Exists}]
-      containers:
-        - name: ca
-          image: registry.k8s.io/autoscaling/cluster-autoscaler:v1.32.0
-          command: [./cluster-autoscaler, --nodes=0:10:g]
-          resources: {requests: {cpu: 100m, memory: 300Mi}}
-";
-
 /// The Cluster Autoscaler sizes a scale-up with the daemon pods of the new nodes: m5.large
 /// nodes (1930m allocatable) that each run a 1-CPU daemon pod hold one 600m web pod, not
 /// three. (The first node to register may take all three web pods before its daemon pod
@@ -150,7 +122,11 @@ spec:
 #[test]
 fn the_cluster_autoscaler_counts_daemon_pods_on_its_template_nodes() {
     let cloud = "  cloud:\n    provider: aws\n    nodeGroups:\n      - {name: system, instanceType: m5.large, min: 1, max: 1, taints: [{key: CriticalAddonsOnly, value: 'true', effect: NoSchedule}]}\n      - {name: g, instanceType: m5.large, min: 0, max: 10}\n";
-    let manifests = format!("{WEB}{}", daemonset("logs", "1", "tolerations: []"));
+    let manifests = format!(
+        "{WEB_ONLY}{}{}",
+        common::cluster_autoscaler("--nodes=0:10:g"),
+        daemonset("logs", "1", "tolerations: []")
+    );
     let (_d, mut sim) = common::twin_with_spec("4m", cloud, &manifests);
     sim.run_until(SimTime::from_millis(200_000));
     assert_eq!(
@@ -166,28 +142,6 @@ fn the_cluster_autoscaler_counts_daemon_pods_on_its_template_nodes() {
         .count();
     assert_eq!(running, 3);
 }
-
-const NODEPOOL: &str = "---
-apiVersion: karpenter.sh/v1
-kind: NodePool
-metadata: {name: general}
-spec:
-  template:
-    spec:
-      requirements:
-        - {key: karpenter.k8s.aws/instance-family, operator: In, values: [m5]}
-        - {key: karpenter.sh/capacity-type, operator: In, values: [on-demand]}
-      nodeClassRef: {group: karpenter.k8s.aws, kind: EC2NodeClass, name: default}
----
-apiVersion: karpenter.k8s.aws/v1
-kind: EC2NodeClass
-metadata: {name: default}
-spec:
-  amiSelectorTerms: [{alias: al2023@latest}]
-  role: KarpenterNodeRole-demo
-  subnetSelectorTerms: [{tags: {karpenter.sh/discovery: demo}}]
-  securityGroupSelectorTerms: [{tags: {karpenter.sh/discovery: demo}}]
-";
 
 const WEB_ONLY: &str = "apiVersion: apps/v1
 kind: Deployment
@@ -214,7 +168,7 @@ fn karpenter_adds_the_daemon_overhead_to_its_node_claims() {
             String::new()
         };
         let (_d, mut sim) =
-            common::twin_with_spec("3m", spec, &format!("{WEB_ONLY}{NODEPOOL}{ds}"));
+            common::twin_with_spec("3m", spec, &format!("{WEB_ONLY}{}{ds}", common::NODEPOOL));
         sim.run_until(SimTime::from_millis(150_000));
         let mut types: Vec<String> = sim
             .nodes

@@ -28,45 +28,6 @@ spec:
         - {name: web, image: nginx, resources: {requests: {cpu: 100m, memory: 100Mi}}}
 ";
 
-const CA: &str = "---
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: cluster-autoscaler, namespace: kube-system}
-spec:
-  selector: {matchLabels: {app: ca}}
-  template:
-    metadata: {labels: {app: ca}}
-    spec:
-      tolerations: [{key: CriticalAddonsOnly, operator: Exists}]
-      containers:
-        - name: ca
-          image: registry.k8s.io/autoscaling/cluster-autoscaler:v1.32.0
-          command: [./cluster-autoscaler, --nodes=1:10:g]
-          resources: {requests: {cpu: 100m, memory: 300Mi}}
-";
-
-const NODEPOOL: &str = "---
-apiVersion: karpenter.sh/v1
-kind: NodePool
-metadata: {name: general}
-spec:
-  template:
-    spec:
-      requirements:
-        - {key: karpenter.k8s.aws/instance-family, operator: In, values: [m5]}
-        - {key: karpenter.sh/capacity-type, operator: In, values: [on-demand]}
-      nodeClassRef: {group: karpenter.k8s.aws, kind: EC2NodeClass, name: default}
----
-apiVersion: karpenter.k8s.aws/v1
-kind: EC2NodeClass
-metadata: {name: default}
-spec:
-  amiSelectorTerms: [{alias: al2023@latest}]
-  role: KarpenterNodeRole-demo
-  subnetSelectorTerms: [{tags: {karpenter.sh/discovery: demo}}]
-  securityGroupSelectorTerms: [{tags: {karpenter.sh/discovery: demo}}]
-";
-
 /// A five-minute twin of `spec` (the scenario's nodes or cloud) and `manifests`.
 fn twin(spec: &str, manifests: &str) -> (tempfile::TempDir, Sim) {
     common::twin_with_spec("5m", &format!("  seed: 3\n{spec}"), manifests)
@@ -112,7 +73,10 @@ fn one_node_takes_one_replica_and_the_others_stay_pending() {
 #[test]
 fn the_cluster_autoscaler_adds_a_node_per_replica_in_one_scale_up() {
     let cloud = "  cloud:\n    provider: aws\n    nodeGroups:\n      - {name: system, instanceType: m5.large, min: 1, max: 1, taints: [{key: CriticalAddonsOnly, value: 'true', effect: NoSchedule}]}\n      - {name: g, instanceType: m5.large, min: 1, max: 10}\n";
-    let (_d, mut sim) = twin(cloud, &format!("{WEB}{CA}"));
+    let (_d, mut sim) = twin(
+        cloud,
+        &format!("{WEB}{}", common::cluster_autoscaler("--nodes=1:10:g")),
+    );
     sim.run_until(SimTime::from_millis(240_000));
     assert_eq!(
         events(&sim, "ScaledUpGroup"),
@@ -125,7 +89,7 @@ fn the_cluster_autoscaler_adds_a_node_per_replica_in_one_scale_up() {
 #[test]
 fn karpenter_plans_a_node_claim_per_replica() {
     let nodes = "  cloud: {provider: aws, region: us-east-1}\n  nodes:\n    - {name: system, instanceType: m5.large, count: 1, taints: [{key: CriticalAddonsOnly, value: \"true\", effect: NoSchedule}]}\n";
-    let (_d, mut sim) = twin(nodes, &format!("{WEB}{NODEPOOL}"));
+    let (_d, mut sim) = twin(nodes, &format!("{WEB}{}", common::NODEPOOL));
     sim.run_until(SimTime::from_millis(240_000));
     let claims: BTreeSet<&str> = events(&sim, "Nominated").into_iter().collect();
     assert_eq!(claims.len(), 3, "one NodeClaim per replica: {claims:?}");

@@ -209,6 +209,14 @@ impl LiveKarpenter {
             }
         }
         let mut configs = pool_configs(objects.iter().map(|(k, n, v)| (*k, n.as_str(), v)));
+        // Each pool's daemonOverhead: the DaemonSets' pods its nodes would run.
+        let daemons = kscale_components::cluster_autoscaler::adapt::daemon_pods(kc)?;
+        for c in &mut configs {
+            c.pool.daemon_overhead = kscale_controllers::daemonset::daemon_overhead(
+                &daemons,
+                &kscale_controllers::daemonset::pool_node(&c.pool),
+            );
+        }
         // Usage: the pools' nodes and in-flight claims.
         let nodes = kc.list::<Node>(None, "")?;
         for c in &mut configs {

@@ -6,10 +6,13 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use k8s_openapi::api::apps::v1::DaemonSet;
 use k8s_openapi::api::core::v1::{Node, Pod, PodSpec};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use k8s_openapi::api::scheduling::v1::PriorityClass;
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity as ApiQuantity;
 use kscale_controllers::cluster_autoscaler::scale_down::{self, ControllerKind, PodDrainInfo};
+use kscale_controllers::daemonset::{DaemonPod, with_daemon_tolerations};
 use kscale_controllers::scheduler::{
     NodeInfo, PdbInfo, PlacementConstraints, PodAffinity, PodInfo,
 };
@@ -142,6 +145,56 @@ pub fn constraints(spec: &PodSpec, pod_labels: &Labels) -> PlacementConstraints 
             pod_labels,
         ),
     }
+}
+
+/// A DaemonSet's pod as the node autoscalers place it on a node to be: its template's
+/// constraints with the daemon tolerations, requests, and the priority of its
+/// `priorityClassName` among `classes` (0 without one; `spec.priority` if set).
+pub fn daemon_pod(ds: &DaemonSet, classes: &BTreeMap<String, i32>) -> Option<DaemonPod> {
+    let template = &ds.spec.as_ref()?.template;
+    let spec = template.spec.as_ref()?;
+    let labels = template
+        .metadata
+        .as_ref()
+        .and_then(|m| m.labels.clone())
+        .unwrap_or_default();
+    let mut c = constraints(spec, &labels);
+    c.tolerations = with_daemon_tolerations(c.tolerations, spec.host_network == Some(true));
+    let priority = spec.priority.unwrap_or_else(|| {
+        spec.priority_class_name
+            .as_ref()
+            .and_then(|n| classes.get(n).copied())
+            .unwrap_or(0)
+    });
+    Some(DaemonPod {
+        namespace: Arc::from(ds.metadata.namespace.as_deref().unwrap_or("default")),
+        name: Arc::from(ds.metadata.name.as_deref().unwrap_or("")),
+        labels: Arc::new(labels),
+        requests: pod_requests(spec),
+        priority,
+        constraints: Arc::new(c),
+        node_name: spec.node_name.clone(),
+    })
+}
+
+/// The DaemonSets' pods through the cluster API ([`daemon_pod`]), their priorities from the
+/// PriorityClasses.
+pub fn daemon_pods<C: kscale_cluster::Cluster>(
+    api: &mut C,
+) -> Result<Vec<DaemonPod>, kscale_cluster::ApiError> {
+    let daemonsets = api.list::<DaemonSet>(None, "")?;
+    if daemonsets.is_empty() {
+        return Ok(vec![]);
+    }
+    let classes: BTreeMap<String, i32> = api
+        .list::<PriorityClass>(None, "")?
+        .into_iter()
+        .filter_map(|c| Some((c.metadata.name?, c.value)))
+        .collect();
+    Ok(daemonsets
+        .iter()
+        .filter_map(|d| daemon_pod(d, &classes))
+        .collect())
 }
 
 /// A pod as the scheduler's predicates see it, with the caller's id and start time (the

@@ -447,7 +447,17 @@ impl ClusterAutoscaler {
             return Ok(Scan::NotRunning);
         }
         let now = SimTime(api.now_ms());
-        let cloud_groups = cloud.node_groups();
+        // Template nodes carry the daemon pods that would run on them
+        // (`daemonset.GetDaemonSetPodsForNode`).
+        let daemons = adapt::daemon_pods(api)?;
+        let cloud_groups: Vec<CloudNodeGroup> = cloud
+            .node_groups()
+            .into_iter()
+            .map(|mut g| {
+                g.template = kscale_controllers::daemonset::with_daemon_pods(g.template, &daemons);
+                g
+            })
+            .collect();
         for g in &self.config.nodes.clone() {
             if !cloud_groups.iter().any(|c| c.id == g.name) {
                 let who = self.who();

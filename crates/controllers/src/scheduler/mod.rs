@@ -31,7 +31,7 @@ mod plugins;
 mod preemption;
 mod schedule_one;
 #[cfg(test)]
-mod testing;
+pub(crate) mod testing;
 mod types;
 
 pub use diagnosis::Unfit;

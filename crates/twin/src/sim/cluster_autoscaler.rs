@@ -236,6 +236,7 @@ impl Sim {
     pub fn ca_cloud_groups(&self) -> Vec<CloudNodeGroup> {
         let region = self.region();
         let zones = self.zones();
+        let daemons = self.daemon_pod_templates();
         let mut out = vec![];
         for g in &self.scenario.doc.spec.cloud.node_groups {
             let Some(it) = cloud::instance_type(&g.instance_type) else {
@@ -295,7 +296,7 @@ impl Sim {
                 id: g.name.clone(),
                 min: g.min,
                 max: g.max,
-                template: self.with_daemon_pods(template),
+                template: kscale_controllers::daemonset::with_daemon_pods(template, &daemons),
                 capacity: Resources {
                     cpu_milli: it.cpu_milli(),
                     memory: it.memory_bytes(),

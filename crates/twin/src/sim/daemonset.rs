@@ -20,7 +20,7 @@ use std::sync::Arc;
 use kscale_controllers::daemonset::{
     self as ds, REVISION_HASH_LABEL, ShouldRun, TEMPLATE_GENERATION_LABEL,
 };
-use kscale_controllers::scheduler::{NodeInfo, PlacementConstraints, PodInfo};
+use kscale_controllers::scheduler::PlacementConstraints;
 use kscale_model::Resources;
 use serde_json::{Value, json};
 
@@ -158,7 +158,7 @@ impl Sim {
     }
 
     /// The DaemonSet's pods by node, those that still exist.
-    fn daemon_pods(&self, key: &ObjKey) -> BTreeMap<Arc<str>, u64> {
+    fn pods_by_node(&self, key: &ObjKey) -> BTreeMap<Arc<str>, u64> {
         let mut pods = self.daemonsets.pods.get(key).cloned().unwrap_or_default();
         pods.retain(|_, id| self.pods.get(id).is_some());
         pods
@@ -178,7 +178,7 @@ impl Sim {
             return;
         };
         let spec = spec_of(v);
-        let mut pods = self.daemon_pods(key);
+        let mut pods = self.pods_by_node(key);
         let nodes = self.should_run(&spec);
         let mut create = vec![];
         let mut delete = vec![];
@@ -278,7 +278,7 @@ impl Sim {
     /// The status counts of a stored DaemonSet.
     pub fn daemonset_counts(&self, key: &ObjKey, v: &Value) -> DsCounts {
         let spec = spec_of(v);
-        let pods = self.daemon_pods(key);
+        let pods = self.pods_by_node(key);
         let mut c = DsCounts::default();
         for (node, s) in self.should_run(&spec) {
             c.desired += i64::from(s.run);
@@ -299,45 +299,29 @@ impl Sim {
         c
     }
 
-    /// The daemon pods that would run on `node` (a node that does not exist yet), as the
-    /// scheduler sees them: one per DaemonSet whose placement admits the node
-    /// (`daemonset.GetDaemonSetPodsForNode`, which the Cluster Autoscaler's template nodes
-    /// carry).
-    pub fn daemon_pods_for(&self, node: &NodeInfo) -> Vec<PodInfo> {
-        let mut out = vec![];
-        for (i, (key, v)) in self.store.list("DaemonSet", None).enumerate() {
-            let spec = spec_of(v);
-            if !ds::node_should_run(&spec.constraints, spec.node_name.as_deref(), node).run {
-                continue;
-            }
-            let t = pinned(&spec.template, &node.name);
-            let template = PodTemplate::compile(t.get("metadata"), &t["spec"]);
-            let priority = self
-                .resolve_priority_class(template.priority_class.as_deref())
-                .map_or(0, |(p, _)| p);
-            out.push(PodInfo {
-                id: u64::MAX - i as u64,
-                namespace: Arc::from(key.namespace.as_str()),
-                name: Arc::from(format!("{}-{}", key.name, node.name).as_str()),
-                labels: template.labels.clone(),
-                requests: template.requests,
-                priority,
-                start_time: self.now,
-                terminating: false,
-                constraints: template.constraints.clone(),
-                default_selector: None,
-            });
-        }
-        out
-    }
-
-    /// `node` with the daemon pods that would run on it ([`Sim::daemon_pods_for`]).
-    pub fn with_daemon_pods(&self, mut node: NodeInfo) -> NodeInfo {
-        for p in self.daemon_pods_for(&node) {
-            node.requested += p.requests;
-            node.pods.push(p);
-        }
-        node
+    /// The DaemonSets' pods as the node autoscalers place them on nodes to be
+    /// ([`kscale_controllers::daemonset::DaemonPod`]).
+    pub fn daemon_pod_templates(&self) -> Vec<ds::DaemonPod> {
+        self.store
+            .list("DaemonSet", None)
+            .map(|(key, v)| {
+                let spec = spec_of(v);
+                let template =
+                    PodTemplate::compile(spec.template.get("metadata"), &spec.template["spec"]);
+                let priority = self
+                    .resolve_priority_class(template.priority_class.as_deref())
+                    .map_or(0, |(p, _)| p);
+                ds::DaemonPod {
+                    namespace: Arc::from(key.namespace.as_str()),
+                    name: Arc::from(key.name.as_str()),
+                    labels: template.labels.clone(),
+                    requests: template.requests,
+                    priority,
+                    constraints: spec.constraints,
+                    node_name: spec.node_name,
+                }
+            })
+            .collect()
     }
 
     /// The requests of the daemon pods that would run on a Karpenter pool's nodes (its
@@ -347,26 +331,7 @@ impl Sim {
         if self.store.list("DaemonSet", None).next().is_none() {
             return Resources::ZERO;
         }
-        let mut labels = pool.labels.clone();
-        for r in &pool.requirements {
-            if r.op == kscale_model::SelectorOp::In && r.values.len() == 1 {
-                labels.insert(r.key.clone(), r.values[0].clone());
-            }
-        }
-        let node = NodeInfo {
-            name: Arc::from(format!("{}-node", pool.name).as_str()),
-            labels,
-            taints: pool.taints.clone(),
-            unschedulable: false,
-            ready: true,
-            allocatable: Resources::ZERO,
-            requested: Resources::ZERO,
-            pods: vec![],
-            nominated: vec![],
-        };
-        self.daemon_pods_for(&node)
-            .iter()
-            .fold(Resources::ZERO, |a, p| a + p.requests)
+        ds::daemon_overhead(&self.daemon_pod_templates(), &ds::pool_node(pool))
     }
 
     /// A DaemonSet is deleted: its pods go with it (background garbage collection).

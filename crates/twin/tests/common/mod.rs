@@ -45,3 +45,52 @@ pub fn twin_with_spec(duration: &str, spec: &str, manifests: &str) -> (tempfile:
     .unwrap();
     (dir, sim)
 }
+
+/// A Karpenter NodePool `general` of on-demand m5 instances and its EC2NodeClass (a manifest
+/// document to append).
+#[allow(dead_code)]
+pub const NODEPOOL: &str = "---
+apiVersion: karpenter.sh/v1
+kind: NodePool
+metadata: {name: general}
+spec:
+  template:
+    spec:
+      requirements:
+        - {key: karpenter.k8s.aws/instance-family, operator: In, values: [m5]}
+        - {key: karpenter.sh/capacity-type, operator: In, values: [on-demand]}
+      nodeClassRef: {group: karpenter.k8s.aws, kind: EC2NodeClass, name: default}
+---
+apiVersion: karpenter.k8s.aws/v1
+kind: EC2NodeClass
+metadata: {name: default}
+spec:
+  amiSelectorTerms: [{alias: al2023@latest}]
+  role: KarpenterNodeRole-demo
+  subnetSelectorTerms: [{tags: {karpenter.sh/discovery: demo}}]
+  securityGroupSelectorTerms: [{tags: {karpenter.sh/discovery: demo}}]
+";
+
+/// A Cluster Autoscaler Deployment in kube-system (tolerating `CriticalAddonsOnly`) run with
+/// `flags` (a manifest document to append).
+#[allow(dead_code)]
+pub fn cluster_autoscaler(flags: &str) -> String {
+    format!(
+        "---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: cluster-autoscaler, namespace: kube-system}}
+spec:
+  selector: {{matchLabels: {{app: ca}}}}
+  template:
+    metadata: {{labels: {{app: ca}}}}
+    spec:
+      tolerations: [{{key: CriticalAddonsOnly, operator: Exists}}]
+      containers:
+        - name: ca
+          image: registry.k8s.io/autoscaling/cluster-autoscaler:v1.32.0
+          command: [./cluster-autoscaler, {flags}]
+          resources: {{requests: {{cpu: 100m, memory: 300Mi}}}}
+"
+    )
+}
