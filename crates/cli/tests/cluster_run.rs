@@ -958,9 +958,19 @@ spec:
     }
     let offered = live["offeredRequests"].as_f64().unwrap();
     assert!((offered - 20.0 * 50.0).abs() <= 40.0, "{live}");
+    // The pod serves only between a start and the next OOM kill, windows of under a second
+    // that the backends cut at different phases (the twin's kills fall on its 1 s sampling,
+    // the live kubelets' on their own 1 s passes): each window may differ by one pass, that
+    // is by the attempts of one second (the twin's attempts over the 50 s run) per kill.
+    let per_pass = twin["attempts"].as_f64().unwrap() / 50.0;
+    let tolerance = kills.max(twin_kills) as f64 * per_pass / offered;
+    assert!(tolerance < 0.25, "a bound that still tells: {tolerance}");
     for key in ["failedRequests", "servedRequests"] {
         let (a, b) = (share(&live, key), share(&twin, key));
-        assert!((a - b).abs() <= 0.08, "{key}: cluster {live}, twin {twin}");
+        assert!(
+            (a - b).abs() <= tolerance,
+            "{key} (tolerance {tolerance}): cluster {live}, twin {twin}"
+        );
     }
 }
 

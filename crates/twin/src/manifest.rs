@@ -187,6 +187,19 @@ fn finish(
     warnings: &mut Vec<Warning>,
 ) -> Result<Value, InputError> {
     let was_typed = typed.is_some();
+    if kind == "StatefulSet" {
+        let name = raw
+            .pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        warnings.push(Warning {
+            file: file.to_path_buf(),
+            line: Some(doc.start_line),
+            message: format!(
+                "StatefulSet {name}: stored for kubectl get, but the twin runs no StatefulSet controller yet: its pods are not created"
+            ),
+        });
+    }
     let object = match typed {
         Some(v) => v,
         None => {
