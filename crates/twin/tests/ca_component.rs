@@ -3,6 +3,8 @@
 //! of the twin makes pods unschedulable, the component asks the cloud for nodes, and its
 //! decision is the one the twin's own Cluster Autoscaler makes in the same situation.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
@@ -32,25 +34,7 @@ fn twin(dir: &Path, with_ca: bool) -> Sim {
 /// [`twin`] with `extra` manifests.
 fn twin_with(dir: &Path, with_ca: bool, extra: &str) -> Sim {
     let ca = if with_ca {
-        format!(
-            "---
-apiVersion: apps/v1
-kind: Deployment
-metadata: {{name: cluster-autoscaler, namespace: kube-system}}
-spec:
-  selector: {{matchLabels: {{app: ca}}}}
-  template:
-    metadata: {{labels: {{app: ca}}}}
-    spec:
-      tolerations: [{{key: CriticalAddonsOnly, operator: Exists}}]
-      containers:
-        - name: ca
-          image: registry.k8s.io/autoscaling/cluster-autoscaler:v1.32.0
-          command: [./cluster-autoscaler, {}]
-          resources: {{requests: {{cpu: 100m, memory: 300Mi}}}}
-",
-            FLAGS.join(", ")
-        )
+        common::cluster_autoscaler(&FLAGS.join(", "))
     } else {
         String::new()
     };

@@ -35,15 +35,6 @@ fn counts(sim: &Sim, name: &str) -> (i64, i64, i64) {
     (c.desired, c.current, c.ready)
 }
 
-fn events(sim: &Sim, reason: &str) -> Vec<String> {
-    sim.recorder
-        .events()
-        .iter()
-        .filter(|e| e.reason == reason)
-        .map(|e| e.message.clone())
-        .collect()
-}
-
 #[test]
 fn daemon_pods_go_where_selectors_and_taints_let_them() {
     let manifests = [
@@ -130,11 +121,11 @@ fn the_cluster_autoscaler_counts_daemon_pods_on_its_template_nodes() {
     let (_d, mut sim) = common::twin_with_spec("4m", cloud, &manifests);
     sim.run_until(SimTime::from_millis(200_000));
     assert_eq!(
-        events(&sim, "ScaledUpGroup"),
+        common::messages(&sim, "ScaledUpGroup"),
         ["Scale-up: setting group g size to 3 instead of 0 (max: 10)"]
     );
     assert_eq!(counts(&sim, "logs").0, 3);
-    assert!(events(&sim, "NotTriggerScaleUp").is_empty());
+    assert!(common::messages(&sim, "NotTriggerScaleUp").is_empty());
     let running = sim
         .pods
         .values()

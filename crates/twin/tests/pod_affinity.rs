@@ -44,15 +44,6 @@ fn web_nodes(sim: &Sim) -> (BTreeSet<String>, usize) {
     (bound.iter().cloned().collect(), bound.len())
 }
 
-fn events<'a>(sim: &'a Sim, reason: &str) -> Vec<&'a str> {
-    sim.recorder
-        .events()
-        .iter()
-        .filter(|e| e.reason == reason)
-        .map(|e| e.message.as_str())
-        .collect()
-}
-
 #[test]
 fn one_node_takes_one_replica_and_the_others_stay_pending() {
     let (_d, mut sim) = twin(
@@ -61,7 +52,7 @@ fn one_node_takes_one_replica_and_the_others_stay_pending() {
     );
     sim.run_until(SimTime::from_millis(60_000));
     assert_eq!(web_nodes(&sim).1, 1);
-    let failed = events(&sim, "FailedScheduling");
+    let failed = common::messages(&sim, "FailedScheduling");
     assert_eq!(failed.len(), 2, "{failed:?}");
     assert!(
         failed.iter().all(|m| *m
@@ -79,7 +70,7 @@ fn the_cluster_autoscaler_adds_a_node_per_replica_in_one_scale_up() {
     );
     sim.run_until(SimTime::from_millis(240_000));
     assert_eq!(
-        events(&sim, "ScaledUpGroup"),
+        common::messages(&sim, "ScaledUpGroup"),
         vec!["Scale-up: setting group g size to 3 instead of 1 (max: 10)"]
     );
     let (nodes, bound) = web_nodes(&sim);
@@ -91,7 +82,7 @@ fn karpenter_plans_a_node_claim_per_replica() {
     let nodes = "  cloud: {provider: aws, region: us-east-1}\n  nodes:\n    - {name: system, instanceType: m5.large, count: 1, taints: [{key: CriticalAddonsOnly, value: \"true\", effect: NoSchedule}]}\n";
     let (_d, mut sim) = twin(nodes, &format!("{WEB}{}", common::NODEPOOL));
     sim.run_until(SimTime::from_millis(240_000));
-    let claims: BTreeSet<&str> = events(&sim, "Nominated").into_iter().collect();
+    let claims: BTreeSet<&str> = common::messages(&sim, "Nominated").into_iter().collect();
     assert_eq!(claims.len(), 3, "one NodeClaim per replica: {claims:?}");
     let (nodes, bound) = web_nodes(&sim);
     assert_eq!((nodes.len(), bound), (3, 3));

@@ -94,3 +94,14 @@ spec:
 "
     )
 }
+
+/// The messages of the twin's recorded events with `reason`, in order.
+#[allow(dead_code)]
+pub fn messages<'a>(sim: &'a Sim, reason: &str) -> Vec<&'a str> {
+    sim.recorder
+        .events()
+        .iter()
+        .filter(|e| e.reason == reason)
+        .map(|e| e.message.as_str())
+        .collect()
+}
