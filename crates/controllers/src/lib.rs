@@ -14,6 +14,8 @@
 //! - [`vpa`]: the Vertical Pod Autoscaler's recommender, updater and admission decisions.
 //! - [`kubelet`]: the kubelet's allocation decision for an in-place pod resize and its events.
 //! - [`daemonset`]: the DaemonSet controller's placement of daemon pods.
+//! - [`statefulset`]: the StatefulSet controller's ordered creations, scale-downs and rolling
+//!   updates.
 
 pub mod cluster_autoscaler;
 pub mod daemonset;
@@ -23,4 +25,5 @@ pub mod karpenter;
 pub mod kubelet;
 pub mod proportional;
 pub mod scheduler;
+pub mod statefulset;
 pub mod vpa;

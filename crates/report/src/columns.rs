@@ -6,6 +6,7 @@
 //! |---|---|---|---|---|
 //! | `nodes`, `pods_pending`, `cost_usd`, ... | the column | | | `kscale_nodes`, ... |
 //! | `deploy/NS/NAME/FIELD` | `FIELD` | `deployment/NS/NAME` | `namespace`, `name` | `kscale_deployment_FIELD` |
+//! | `sts/NS/NAME/FIELD` | `FIELD` | `statefulset/NS/NAME` | `namespace`, `name` | `kscale_statefulset_FIELD` |
 //! | `hpa/NS/NAME/FIELD` | `FIELD` | `hpa/NS/NAME` | `namespace`, `name` | `kscale_hpa_FIELD` |
 //! | `hpa/NS/NAME/METRIC/current|target` | `metric_current|target` | `hpa/NS/NAME` | `namespace`, `name`, `metric` | `kscale_hpa_metric_current|target` |
 //! | `load/NS/KIND/NAME/FIELD` | `FIELD` | `KIND/NS/NAME` | `namespace`, `kind`, `name` | `kscale_load_FIELD` |
@@ -69,6 +70,12 @@ pub(crate) fn describe(column: &str) -> Column {
             format!("kscale_deployment_{}", sanitize(f)),
             f,
             format!("deployment/{ns}/{name}"),
+            vec![("namespace", s(1)), ("name", s(2))],
+        ),
+        ["sts", ns, name, f] => col(
+            format!("kscale_statefulset_{}", sanitize(f)),
+            f,
+            format!("statefulset/{ns}/{name}"),
             vec![("namespace", s(1)), ("name", s(2))],
         ),
         ["hpa", ns, name, f] => col(

@@ -22,7 +22,7 @@ use std::process::{Command, ExitCode, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
 use k8s_openapi::api::core::v1::{Event as CoreEvent, Node, Pod};
 use kscale_cluster::{ApiError, Cluster};
 use kscale_components::proportional::{ProportionalAutoscaler, cpa_container};
@@ -757,6 +757,27 @@ fn delete_run_objects(kc: &mut KubeCluster) -> Result<(), String> {
         let deps: Api<Deployment> = Api::all(client.clone());
         for d in deps.list(&lp).await.map_err(|e| e.to_string())? {
             let api: Api<Deployment> = Api::namespaced(
+                client.clone(),
+                d.metadata.namespace.as_deref().unwrap_or("default"),
+            );
+            let _ = api
+                .delete(d.metadata.name.as_deref().unwrap_or(""), &dp)
+                .await;
+        }
+        // The run's StatefulSets and DaemonSets would create their pods again.
+        let sets: Api<StatefulSet> = Api::all(client.clone());
+        for d in sets.list(&lp).await.map_err(|e| e.to_string())? {
+            let api: Api<StatefulSet> = Api::namespaced(
+                client.clone(),
+                d.metadata.namespace.as_deref().unwrap_or("default"),
+            );
+            let _ = api
+                .delete(d.metadata.name.as_deref().unwrap_or(""), &dp)
+                .await;
+        }
+        let daemons: Api<DaemonSet> = Api::all(client.clone());
+        for d in daemons.list(&lp).await.map_err(|e| e.to_string())? {
+            let api: Api<DaemonSet> = Api::namespaced(
                 client.clone(),
                 d.metadata.namespace.as_deref().unwrap_or("default"),
             );

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::core::v1::{Node, Pod};
 use kscale_cluster::{Cluster, pod_ready};
 use kscale_kube::KubeCluster;
@@ -27,6 +27,9 @@ impl Sampler {
         let nodes = kc.list::<Node>(None, "").map_err(|e| e.to_string())?;
         let pods = kc.list::<Pod>(None, "").map_err(|e| e.to_string())?;
         let deps = kc.list::<Deployment>(None, "").map_err(|e| e.to_string())?;
+        let sets = kc
+            .list::<StatefulSet>(None, "")
+            .map_err(|e| e.to_string())?;
         let mut row = BTreeMap::new();
         row.insert("time_s".to_string(), t_ms as f64 / 1000.0);
         row.insert("nodes".into(), nodes.len() as f64);
@@ -77,6 +80,23 @@ impl Sampler {
                 d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1) as f64,
             );
             row.insert(format!("{key}/pods"), st.replicas.unwrap_or(0) as f64);
+            row.insert(
+                format!("{key}/ready"),
+                st.ready_replicas.unwrap_or(0) as f64,
+            );
+        }
+        for d in &sets {
+            let key = format!(
+                "sts/{}/{}",
+                d.metadata.namespace.as_deref().unwrap_or(""),
+                d.metadata.name.as_deref().unwrap_or("")
+            );
+            let st = d.status.clone().unwrap_or_default();
+            row.insert(
+                format!("{key}/desired"),
+                d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1) as f64,
+            );
+            row.insert(format!("{key}/pods"), st.replicas as f64);
             row.insert(
                 format!("{key}/ready"),
                 st.ready_replicas.unwrap_or(0) as f64,

@@ -1,6 +1,7 @@
 //! Timelines of `timeseries.csv` compared sample by sample within the time tolerance.
 //!
-//! Compared series: `nodes`, `pods_pending`, `deploy/NS/NAME/desired` and `.../ready`,
+//! Compared series: `nodes`, `pods_pending`, `deploy/NS/NAME/desired` and `.../ready`, the same of
+//! StatefulSets (`sts/NS/NAME/...`),
 //! `hpa/NS/NAME/desired` and the HPA metric values `hpa/NS/NAME/METRIC/current`, and the node
 //! counts `nodes/group/*`, `nodes/type/*`, `nodes/capacity/*`. Other columns (load, cost, CPU
 //! and memory requested, ...) are twin-only or derived and are not compared.
@@ -32,6 +33,8 @@ pub fn family(col: &str) -> Option<&'static str> {
         Some("pods_pending")
     } else if col.starts_with("deploy/") && (col.ends_with("/desired") || col.ends_with("/ready")) {
         Some("deploy/*")
+    } else if col.starts_with("sts/") && (col.ends_with("/desired") || col.ends_with("/ready")) {
+        Some("sts/*")
     } else if col.starts_with("hpa/") && (col.ends_with("/desired") || col.ends_with("/current")) {
         Some("hpa/*")
     } else if col.starts_with("nodes/group/") {
@@ -217,6 +220,7 @@ mod tests {
     fn families() {
         assert_eq!(family("deploy/default/web/desired"), Some("deploy/*"));
         assert_eq!(family("deploy/default/web/pods"), None);
+        assert_eq!(family("sts/default/db/ready"), Some("sts/*"));
         assert_eq!(family("hpa/default/web/cpu/current"), Some("hpa/*"));
         assert_eq!(family("hpa/default/web/cpu/target"), None);
         assert_eq!(family("load/default/deployment/web/backlog"), None);

@@ -226,6 +226,7 @@ fn note_target_changed(
     };
     match key.kind.as_str() {
         "Deployment" => mark("deployment", &key.name),
+        "StatefulSet" => mark("statefulset", &key.name),
         "ReplicaSet" => {
             mark("replicaset", &key.name);
             match rs.map(|c| c.owner.as_ref()) {

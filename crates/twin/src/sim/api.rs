@@ -407,7 +407,7 @@ impl Sim {
                         self.maybe_start_cpa(&key);
                         self.maybe_start_ca(&key);
                         self.mark_dirty(key);
-                    } else if kind == "DaemonSet" {
+                    } else if kind == "DaemonSet" || kind == "StatefulSet" {
                         self.mark_dirty(key);
                     }
                 }
@@ -529,6 +529,9 @@ impl Sim {
                 if kind == "DaemonSet" {
                     self.daemonset_deleted(&key);
                 }
+                if kind == "StatefulSet" {
+                    self.statefulset_deleted(&key);
+                }
                 if kind == "ReplicaSet" {
                     self.store.record(Topic::ReplicaSetCaches);
                     if let Some(c) = self.rs_cache.remove(&key) {
@@ -597,7 +600,10 @@ impl Sim {
             meta["annotations"] = json!(annotations);
         }
         if let Some(o) = &p.owner {
-            meta["generateName"] = json!(format!("{}-", o.name));
+            // A StatefulSet names its pods itself (`<set>-<ordinal>`).
+            if o.kind != "StatefulSet" {
+                meta["generateName"] = json!(format!("{}-", o.name));
+            }
             meta["ownerReferences"] = json!([{"apiVersion": "apps/v1", "kind": o.kind, "name": o.name, "uid": o.uid, "controller": true, "blockOwnerDeletion": true}]);
         }
         if let Some(d) = p.deleting_at {
@@ -789,6 +795,32 @@ impl Sim {
                         .expect("object")
                         .remove("numberAvailable");
                 }
+            }
+            "StatefulSet" => {
+                let s = self.statefulset_status(key, &v);
+                let c = s.counts;
+                let generation = v
+                    .pointer("/metadata/generation")
+                    .cloned()
+                    .unwrap_or(json!(1));
+                // `StatefulSetStatus` in its field order; zero counts are omitted.
+                let mut status = serde_json::Map::new();
+                status.insert("observedGeneration".into(), generation);
+                status.insert("replicas".into(), json!(c.replicas));
+                for (field, n) in [
+                    ("readyReplicas", c.ready),
+                    ("currentReplicas", c.current),
+                    ("updatedReplicas", c.updated),
+                ] {
+                    if n != 0 {
+                        status.insert(field.into(), json!(n));
+                    }
+                }
+                status.insert("currentRevision".into(), json!(s.current_revision));
+                status.insert("updateRevision".into(), json!(s.update_revision));
+                status.insert("collisionCount".into(), json!(0));
+                status.insert("availableReplicas".into(), json!(c.available));
+                v["status"] = Value::Object(status);
             }
             "ReplicaSet" => {
                 let replicas = self.rs_active_pods(key);

@@ -19,6 +19,7 @@ pub fn apply_defaults(v: &mut Value) {
                 spec.entry("minReplicas").or_insert(json!(1));
             }
         }
+        ("apps/v1", "StatefulSet") => statefulset(v),
         ("scheduling.k8s.io/v1", "PriorityClass") => {
             if let Some(o) = v.as_object_mut() {
                 o.entry("preemptionPolicy")
@@ -27,6 +28,43 @@ pub fn apply_defaults(v: &mut Value) {
         }
         _ => {}
     }
+}
+
+/// `SetDefaults_StatefulSet` (pkg/apis/apps/v1/defaults.go, v1.37; `MaxUnavailableStatefulSet`
+/// on by default): `podManagementPolicy` OrderedReady, a RollingUpdate strategy with
+/// `partition` 0 and `maxUnavailable` 1, `Retain` claim retention, one replica, a revision
+/// history of 10.
+fn statefulset(v: &mut Value) {
+    let Some(spec) = v.get_mut("spec").and_then(Value::as_object_mut) else {
+        return;
+    };
+    spec.entry("podManagementPolicy")
+        .or_insert(json!("OrderedReady"));
+    let strategy = spec.entry("updateStrategy").or_insert(json!({}));
+    if strategy.get("type").is_none() {
+        strategy["type"] = json!("RollingUpdate");
+        if strategy.get("rollingUpdate").is_none() {
+            strategy["rollingUpdate"] = json!({});
+        }
+    }
+    if strategy["type"] == "RollingUpdate"
+        && let Some(r) = strategy
+            .get_mut("rollingUpdate")
+            .and_then(Value::as_object_mut)
+    {
+        r.entry("partition").or_insert(json!(0));
+        r.entry("maxUnavailable").or_insert(json!(1));
+    }
+    let retention = spec
+        .entry("persistentVolumeClaimRetentionPolicy")
+        .or_insert(json!({}));
+    for field in ["whenDeleted", "whenScaled"] {
+        if retention.get(field).is_none() {
+            retention[field] = json!("Retain");
+        }
+    }
+    spec.entry("replicas").or_insert(json!(1));
+    spec.entry("revisionHistoryLimit").or_insert(json!(10));
 }
 
 /// `SetDefaults_HorizontalPodAutoscaler` (autoscaling/v2): `minReplicas` 1, a CPU
@@ -82,6 +120,25 @@ fn hpa_v2(v: &mut Value) {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn statefulset_defaults_as_the_api_server() {
+        let mut v =
+            json!({"apiVersion": "apps/v1", "kind": "StatefulSet", "spec": {"serviceName": "db"}});
+        apply_defaults(&mut v);
+        assert_eq!(
+            v["spec"],
+            json!({"serviceName": "db", "podManagementPolicy": "OrderedReady",
+                "updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"partition": 0, "maxUnavailable": 1}},
+                "persistentVolumeClaimRetentionPolicy": {"whenDeleted": "Retain", "whenScaled": "Retain"},
+                "replicas": 1, "revisionHistoryLimit": 10})
+        );
+        // OnDelete gets no rollingUpdate block; a given one keeps its values.
+        let mut v = json!({"apiVersion": "apps/v1", "kind": "StatefulSet", "spec": {"replicas": 3, "updateStrategy": {"type": "OnDelete"}}});
+        apply_defaults(&mut v);
+        assert_eq!(v["spec"]["updateStrategy"], json!({"type": "OnDelete"}));
+        assert_eq!(v["spec"]["replicas"], json!(3));
+    }
+
     use super::*;
 
     #[test]

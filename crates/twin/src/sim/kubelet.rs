@@ -406,9 +406,9 @@ impl Sim {
             return;
         };
         if let Some(o) = &pod.owner
-            && o.kind == "DaemonSet"
+            && matches!(o.kind, "DaemonSet" | "StatefulSet")
         {
-            let key = ObjKey::new("DaemonSet", &pod.namespace, &o.name);
+            let key = ObjKey::new(o.kind, &pod.namespace, &o.name);
             self.mark_dirty(key);
             return;
         }
@@ -513,6 +513,9 @@ impl Sim {
                 && !c.pods.remove(&id)
             {
                 moved = None;
+            }
+            if o.kind == "StatefulSet" {
+                self.statefulsets.forget_pod(&key, id);
             }
             self.mark_dirty_owner_by(key, true, moved);
         }

@@ -37,6 +37,7 @@ pub mod resize;
 pub mod scheduling;
 pub mod scheduling_queue;
 pub mod slo;
+pub mod statefulset;
 pub mod store;
 pub mod traffic;
 pub mod vpa;
@@ -182,6 +183,8 @@ pub struct Sim {
     pub rs_cache: BTreeMap<ObjKey, workloads::RsCache>,
     /// The DaemonSet controller's daemon pods (see [`daemonset`]).
     pub daemonsets: daemonset::DaemonSets,
+    /// The StatefulSet controller's sets (see [`statefulset`]).
+    pub statefulsets: statefulset::StatefulSets,
     /// What the run records: events, step transcript, summary counters (see
     /// [`recorder::Recorder`]).
     pub recorder: recorder::Recorder,
@@ -266,6 +269,7 @@ impl Sim {
             workloads: workloads::WorkloadControllers::new(),
             rs_cache: BTreeMap::new(),
             daemonsets: Default::default(),
+            statefulsets: Default::default(),
             recorder: Default::default(),
             warnings: vec![],
             closed_cost: 0.0,

@@ -734,6 +734,15 @@ impl Sim {
             r.set(ids[1], active as f64);
             r.set(ids[2], ready as f64);
         }
+        // Per StatefulSet: desired replicas, and its status's replicas and ready replicas.
+        for (k, v) in self.store.list("StatefulSet", None) {
+            let id = format!("sts/{}/{}", k.namespace, k.name);
+            let ids = ["desired", "pods", "ready"].map(|c| r.samples.intern(&format!("{id}/{c}")));
+            let c = self.statefulset_status(k, v).counts;
+            r.set(ids[0], desired_replicas(v));
+            r.set(ids[1], c.replicas as f64);
+            r.set(ids[2], c.ready as f64);
+        }
         // Per HPA (at its last sync): replicas, desired, ready, and each metric vs its target.
         for (i, (k, h)) in self
             .hpa
@@ -994,6 +1003,11 @@ impl Sim {
                         .as_ref()
                         .is_some_and(|o| o.namespace == ns && o.name == name)
                 })
+                .collect(),
+            "statefulset" => self
+                .statefulsets
+                .cache(&super::store::ObjKey::new("StatefulSet", ns, name))
+                .into_iter()
                 .collect(),
             _ => vec![],
         }

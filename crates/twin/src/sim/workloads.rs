@@ -382,7 +382,8 @@ pub fn selector_of(v: Option<&Value>) -> LabelSelector {
 }
 
 impl Sim {
-    /// Runs the Deployment, ReplicaSet and DaemonSet controllers over every dirty object.
+    /// Runs the Deployment, ReplicaSet, DaemonSet and StatefulSet controllers over every dirty
+    /// object.
     pub fn reconcile(&mut self) {
         // Deployments may dirty ReplicaSets, which are then synced in the same pass.
         for _round in 0..4 {
@@ -414,6 +415,10 @@ impl Sim {
             }
             for key in dirty.iter().filter(|k| k.kind == "DaemonSet") {
                 self.sync_daemonset(key);
+                synced += 1;
+            }
+            for key in dirty.iter().filter(|k| k.kind == "StatefulSet") {
+                self.sync_statefulset(key);
                 synced += 1;
             }
             self.recorder.count("workloadSyncs", synced);
