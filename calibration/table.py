@@ -11,7 +11,7 @@ import os
 import sys
 
 DECISIONS = ["rescales", "scaleUps", "nodeLaunches", "nodeRemovals", "preemptions",
-             "evictions", "oomKills", "resizes"]
+             "evictions", "oomKills", "resizes", "statefulSetPods"]
 
 
 def pct(xs, p):
@@ -29,7 +29,7 @@ def series(path):
         rows = list(csv.reader(f))
     head, out = rows[0], {}
     for i, name in enumerate(head):
-        if name.startswith("deploy/") and name.endswith("/desired"):
+        if name.startswith(("deploy/", "sts/")) and name.endswith("/desired"):
             out[name] = [(float(r[0]), float(r[i])) for r in rows[1:] if r[i] != ""]
     return out
 

@@ -5,9 +5,9 @@
 //! capacity fallback, the Cluster Autoscaler's fallback and CapacityBuffers, and the Vertical Pod
 //! Autoscaler (its admission controller as kscale's webhook), decided by kscale over the real
 //! cluster's nodes and pods. The tests run two at a time, each with its own control plane
-//! (about 10 minutes of wall time in all). Four more (a v1alpha5 Provisioner's empty nodes, the
+//! (about 10 minutes of wall time in all). Five more (a v1alpha5 Provisioner's empty nodes, the
 //! Cluster Autoscaler's capacity fallback, the VPA's in-place resizes, anti-affine replicas
-//! under the Cluster Autoscaler) are `#[ignore]`d to keep CI's subset near that:
+//! under the Cluster Autoscaler, StatefulSets) are `#[ignore]`d to keep CI's subset near that:
 //! `cargo test -p kscale --test calibration -- --ignored` runs them (`.ci/run`'s environment).
 //!
 //! Needs `KSCALE_CONTROLPLANE_BIN` (`.ci/run` sets it); skipped with a message without it.
@@ -277,4 +277,25 @@ fn a_spot_interruption_drains_and_replaces_as_in_the_twin() {
         assert_eq!(s["counters"]["spotInterruptions"], 1, "{s:#}");
         assert_eq!(s["karpenter"]["launches"], 2, "{s:#}");
     }
+}
+
+/// StatefulSets live: the real StatefulSet controller creates db's pods one ordinal at a time
+/// and scales it down from the highest, creates cache's at once and rolls its update from the
+/// highest ordinal, each pod creation and deletion as in the twin.
+#[test]
+#[ignore = "beyond CI's subset: `cargo test -p kscale --test calibration -- --ignored`, or calibration/run.sh"]
+fn statefulsets_create_and_delete_pods_in_the_twins_order() {
+    let Some(bin) = real_bin("statefulsets_create_and_delete_pods_in_the_twins_order") else {
+        return;
+    };
+    let (diff, d, _, _) = twin_and_cluster(&bin, "statefulset");
+    for c in ["statefulSetPods", "eventsByReason", "steps"] {
+        assert_eq!(d["categories"][c]["equal"], true, "{c}: {}", text(&diff));
+    }
+    assert_eq!(
+        d["categories"]["statefulSetPods"]["counts"]["matched"],
+        14,
+        "{}",
+        text(&diff)
+    );
 }

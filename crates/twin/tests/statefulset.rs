@@ -78,9 +78,9 @@ fn ordered_ready_creates_each_pod_once_its_predecessor_is_ready() {
     assert_eq!(
         created.iter().map(|c| c.1).collect::<Vec<_>>(),
         [
-            "create Pod web-0 in StatefulSet web successful",
-            "create Pod web-1 in StatefulSet web successful",
-            "create Pod web-2 in StatefulSet web successful"
+            "Create Pod web-0 in StatefulSet web successful",
+            "Create Pod web-1 in StatefulSet web successful",
+            "Create Pod web-2 in StatefulSet web successful"
         ]
     );
     // Each pod is created only after its predecessor became Ready.
@@ -148,8 +148,8 @@ fn scale_down_removes_the_highest_ordinal_first_one_at_a_time() {
     assert_eq!(
         deleted.iter().map(|d| d.1.as_str()).collect::<Vec<_>>(),
         [
-            "delete Pod web-2 in StatefulSet web successful",
-            "delete Pod web-1 in StatefulSet web successful"
+            "Delete Pod web-2 in StatefulSet web successful",
+            "Delete Pod web-1 in StatefulSet web successful"
         ]
     );
     // web-1 goes only after web-2 is gone: its graceful termination (30 s at most) separates
@@ -184,12 +184,12 @@ fn a_template_change_rolls_from_the_highest_ordinal_and_completes_the_revision()
     assert_eq!(
         order,
         [
-            "delete Pod web-2 in StatefulSet web successful",
-            "create Pod web-2 in StatefulSet web successful",
-            "delete Pod web-1 in StatefulSet web successful",
-            "create Pod web-1 in StatefulSet web successful",
-            "delete Pod web-0 in StatefulSet web successful",
-            "create Pod web-0 in StatefulSet web successful",
+            "Delete Pod web-2 in StatefulSet web successful",
+            "Create Pod web-2 in StatefulSet web successful",
+            "Delete Pod web-1 in StatefulSet web successful",
+            "Create Pod web-1 in StatefulSet web successful",
+            "Delete Pod web-0 in StatefulSet web successful",
+            "Create Pod web-0 in StatefulSet web successful",
         ]
     );
     let after = status(&sim);

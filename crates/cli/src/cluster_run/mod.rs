@@ -699,44 +699,69 @@ fn run_step(
 }
 
 /// The API's Events as `events.jsonl` records, in time order (time = seconds since the
-/// run's start, from the Event's last timestamp).
+/// run's start). An Event the API server counted several times (the recorder's correlator
+/// folds identical events into one object with `count` and first/last timestamps; the events
+/// API's isomorphic events into `series`) becomes one record per occurrence: the first at its
+/// first timestamp, the last at its last, those between spread evenly (their times are not
+/// kept by the API).
 fn collect_events(kc: &mut KubeCluster, start_ms: u64) -> Result<Vec<EventRecord>, String> {
     let started_at = jiff::Timestamp::now()
         .checked_sub(jiff::SignedDuration::from_millis(
             (kc.now_ms() - start_ms) as i64,
         ))
         .map_err(|e| e.to_string())?;
-    let mut out: Vec<EventRecord> = kc
+    let secs = |t: jiff::Timestamp| {
+        (t.as_millisecond() - started_at.as_millisecond()).max(0) as f64 / 1000.0
+    };
+    let mut out: Vec<EventRecord> = vec![];
+    for e in kc
         .list::<CoreEvent>(None, "")
         .map_err(|e| format!("listing events: {e}"))?
-        .into_iter()
-        .map(|e| {
-            let when = e
-                .last_timestamp
-                .as_ref()
-                .map(|t| t.0)
-                .or(e.event_time.as_ref().map(|t| t.0))
-                .or(e.first_timestamp.as_ref().map(|t| t.0))
-                .unwrap_or(started_at);
-            let secs = (when.as_millisecond() - started_at.as_millisecond()).max(0) as f64 / 1000.0;
-            EventRecord {
-                time: secs,
-                type_: e.type_.unwrap_or_else(|| "Normal".into()),
-                reason: e.reason.unwrap_or_default(),
-                involved_object: InvolvedObject {
-                    kind: e.involved_object.kind.unwrap_or_default(),
-                    namespace: e.involved_object.namespace.unwrap_or_default(),
-                    name: e.involved_object.name.unwrap_or_default(),
-                },
-                message: e.message.unwrap_or_default(),
-                source: e
-                    .source
-                    .and_then(|s| s.component)
-                    .or(e.reporting_component)
-                    .unwrap_or_default(),
-            }
-        })
-        .collect();
+    {
+        let series = e.series.as_ref();
+        let last = series
+            .and_then(|s| s.last_observed_time.as_ref().map(|t| t.0))
+            .or(e.last_timestamp.as_ref().map(|t| t.0))
+            .or(e.event_time.as_ref().map(|t| t.0))
+            .or(e.first_timestamp.as_ref().map(|t| t.0))
+            .unwrap_or(started_at);
+        let first = e
+            .first_timestamp
+            .as_ref()
+            .map(|t| t.0)
+            .or(e.event_time.as_ref().map(|t| t.0))
+            .unwrap_or(last)
+            .min(last);
+        let count = series.and_then(|s| s.count).or(e.count).unwrap_or(1).max(1) as usize;
+        let record = EventRecord {
+            time: secs(last),
+            type_: e.type_.unwrap_or_else(|| "Normal".into()),
+            reason: e.reason.unwrap_or_default(),
+            involved_object: InvolvedObject {
+                kind: e.involved_object.kind.unwrap_or_default(),
+                namespace: e.involved_object.namespace.unwrap_or_default(),
+                name: e.involved_object.name.unwrap_or_default(),
+            },
+            message: e.message.unwrap_or_default(),
+            source: e
+                .source
+                .and_then(|s| s.component)
+                .or(e.reporting_component)
+                .unwrap_or_default(),
+        };
+        let (t0, t1) = (secs(first), secs(last));
+        for i in 0..count {
+            let time = if count == 1 {
+                t1
+            } else {
+                t0 + (t1 - t0) * i as f64 / (count - 1) as f64
+            };
+            out.push(EventRecord {
+                time: (time * 1000.0).round() / 1000.0,
+                ..record.clone()
+            });
+        }
+    }
     out.sort_by(|a, b| a.time.total_cmp(&b.time));
     Ok(out)
 }

@@ -8,7 +8,8 @@
 //! new size of a `SuccessfulRescale` (`New size: 3`), the direction and target of a
 //! `ScalingReplicaSet` (`up to 5`), the node groups of a Cluster Autoscaler scale-up, the zone
 //! of a launch, the Karpenter reason of a disruption, the requests a kubelet's resize event
-//! names (`app cpu=500m memory=104857600`, quantities normalised).
+//! names (`app cpu=500m memory=104857600`, quantities normalised). A StatefulSet's pod
+//! creations and deletions are keyed by the set, the verb and the pod's (ordinal) name.
 //!
 //! Matching ([`match_decisions`]): first, decisions of equal key and equal value whose times are
 //! at most the tolerance apart are paired greedily, smallest offset first (ties by time); then
@@ -57,6 +58,11 @@ pub const CATEGORIES: &[(&str, &str, &[&str])] = &[
         "resizes",
         "In-place resizes",
         &["InPlaceResizedByVPA", "ResizeCompleted", "ResizeDeferred"],
+    ),
+    (
+        "statefulSetPods",
+        "StatefulSet pod creations and deletions",
+        &["SuccessfulCreate", "SuccessfulDelete"],
     ),
 ];
 
@@ -161,6 +167,11 @@ pub fn extract(events: &[Event]) -> Vec<Decision> {
         else {
             continue;
         };
+        // Pods are created and deleted by name only by StatefulSets (`<set>-<ordinal>`); the
+        // other controllers' pods have generated names.
+        if category == "statefulSetPods" && e.kind != "StatefulSet" {
+            continue;
+        }
         let ns_name = |name: &str| {
             if e.namespace.is_empty() {
                 name.to_string()
@@ -213,6 +224,18 @@ pub fn extract(events: &[Event]) -> Vec<Decision> {
             ),
             "DisruptionTerminating" => (object_key, m.split_once(": ").map(|(_, r)| r.to_string())),
             "Evicted" => (format!("{object_key} by {}", e.source), None),
+            // `Create Pod web-1 in StatefulSet web successful` (statefulset `recordPodEvent`)
+            "SuccessfulCreate" | "SuccessfulDelete" => match after(m, " Pod ", |c| c != ' ') {
+                Some(pod) => {
+                    let verb = if e.reason == "SuccessfulCreate" {
+                        "create"
+                    } else {
+                        "delete"
+                    };
+                    (format!("{object_key} {verb} {pod}"), None)
+                }
+                None => (object_key, None),
+            },
             "ResizeCompleted" | "ResizeDeferred" => (object_key, resize_requests(m)),
             "OOMKilled" => match after(m, "Container ", |c| c != ' ') {
                 Some(c) => (format!("{object_key} container {c}"), None),
@@ -383,6 +406,42 @@ mod tests {
             message: message.into(),
             source: "x".into(),
         }
+    }
+
+    #[test]
+    fn statefulset_pods_are_keyed_by_set_verb_and_ordinal() {
+        let d = extract(&[
+            ev(
+                1.0,
+                "SuccessfulCreate",
+                "StatefulSet",
+                "db",
+                "Create Pod db-0 in StatefulSet db successful",
+            ),
+            ev(
+                2.0,
+                "SuccessfulDelete",
+                "StatefulSet",
+                "db",
+                "Delete Pod db-2 in StatefulSet db successful",
+            ),
+            // A ReplicaSet's pods have generated names: not decisions.
+            ev(
+                3.0,
+                "SuccessfulCreate",
+                "ReplicaSet",
+                "web-5d8f",
+                "Created pod: web-5d8f-x2k9q",
+            ),
+        ]);
+        let keys: Vec<(&str, &str)> = d.iter().map(|d| (d.category, d.key.as_str())).collect();
+        assert_eq!(
+            keys,
+            [
+                ("statefulSetPods", "StatefulSet default/db create db-0"),
+                ("statefulSetPods", "StatefulSet default/db delete db-2")
+            ]
+        );
     }
 
     #[test]

@@ -274,6 +274,154 @@ pub fn describe_deployment(
     out
 }
 
+/// `describeStatefulSet` (kubectl `pkg/describe/describe.go`): the set's fields, its update
+/// strategy and claim retention policy, its pods by phase (`getPodStatusForController` over
+/// `pods`, the namespace's pods: those it controls), the pod template, the volume claim
+/// templates, then the events.
+pub fn describe_statefulset(
+    st: &Value,
+    pods: &[Value],
+    events: &[super::describe::DescribeEvent],
+) -> String {
+    let mut t = String::new();
+    let _ = writeln!(t, "Name:\t{}", name_of(st));
+    let _ = writeln!(t, "Namespace:\t{}", str_at(st, &["metadata", "namespace"]));
+    let _ = writeln!(
+        t,
+        "CreationTimestamp:\t{}",
+        super::time::rfc1123z(str_at(st, &["metadata", "creationTimestamp"]))
+    );
+    let _ = writeln!(
+        t,
+        "Selector:\t{}",
+        format_selector(s(st, &["spec", "selector"]))
+    );
+    multiline(&mut t, "Labels", s(st, &["metadata", "labels"]), "=");
+    multiline(
+        &mut t,
+        "Annotations",
+        s(st, &["metadata", "annotations"]),
+        ": ",
+    );
+    let service = str_at(st, &["spec", "serviceName"]);
+    if !service.is_empty() {
+        let _ = writeln!(t, "Service Name:\t{service}");
+    }
+    let policy = str_at(st, &["spec", "podManagementPolicy"]);
+    if !policy.is_empty() {
+        let _ = writeln!(t, "Pod Management Policy:\t{policy}");
+    }
+    let _ = writeln!(
+        t,
+        "Replicas:\t{} desired | {} total",
+        s(st, &["spec", "replicas"])
+            .and_then(Value::as_i64)
+            .unwrap_or(1),
+        int_at(st, &["status", "replicas"])
+    );
+    let _ = writeln!(
+        t,
+        "Update Strategy:\t{}",
+        str_at(st, &["spec", "updateStrategy", "type"])
+    );
+    if let Some(ru) = s(st, &["spec", "updateStrategy", "rollingUpdate"])
+        && let Some(p) = ru.get("partition").and_then(Value::as_i64)
+    {
+        let _ = writeln!(t, "  Partition:\t{p}");
+        match ru.get("maxUnavailable") {
+            Some(Value::Number(n)) => {
+                let _ = writeln!(t, "  MaxUnavailable:\t{n}");
+            }
+            Some(Value::String(x)) => {
+                let _ = writeln!(t, "  MaxUnavailable:\t{x}");
+            }
+            _ => {}
+        }
+    }
+    if let Some(r) = s(st, &["spec", "persistentVolumeClaimRetentionPolicy"]) {
+        t.push_str("Persistent Volume Claim Retention Policy:\n");
+        let _ = writeln!(t, "  WhenDeleted:\t{}", str_at(r, &["whenDeleted"]));
+        let _ = writeln!(t, "  WhenScaled:\t{}", str_at(r, &["whenScaled"]));
+    }
+    let uid = str_at(st, &["metadata", "uid"]);
+    let mut phases = [0; 4];
+    for p in pods {
+        let controlled = super::cells::arr_at(p, &["metadata", "ownerReferences"])
+            .iter()
+            .any(|o| o.get("controller") == Some(&Value::Bool(true)) && str_at(o, &["uid"]) == uid);
+        if !controlled {
+            continue;
+        }
+        match str_at(p, &["status", "phase"]) {
+            "Running" => phases[0] += 1,
+            "Pending" => phases[1] += 1,
+            "Succeeded" => phases[2] += 1,
+            "Failed" => phases[3] += 1,
+            _ => {}
+        }
+    }
+    let _ = writeln!(
+        t,
+        "Pods Status:\t{} Running / {} Waiting / {} Succeeded / {} Failed",
+        phases[0], phases[1], phases[2], phases[3]
+    );
+    pod_template(&mut t, s(st, &["spec", "template"]));
+    let claims = super::cells::arr_at(st, &["spec", "volumeClaimTemplates"]);
+    if claims.is_empty() {
+        t.push_str("Volume Claims:\t<none>\n");
+    } else {
+        t.push_str("Volume Claims:\n");
+        for c in claims {
+            let _ = writeln!(t, "  Name:\t{}", name_of(c));
+            let _ = writeln!(
+                t,
+                "  StorageClass:\t{}",
+                str_at(c, &["spec", "storageClassName"])
+            );
+            for (label, field) in [("Labels", "labels"), ("Annotations", "annotations")] {
+                let map = s(c, &["metadata", field]).and_then(Value::as_object);
+                match map.filter(|m| !m.is_empty()) {
+                    None => {
+                        let _ = writeln!(t, "  {label}:\t<none>");
+                    }
+                    Some(m) => {
+                        let sep = if field == "labels" { "=" } else { ": " };
+                        for (i, (k, v)) in m.iter().enumerate() {
+                            let head = if i == 0 {
+                                format!("{label}:")
+                            } else {
+                                String::new()
+                            };
+                            let _ = writeln!(t, "  {head}\t{k}{sep}{}", v.as_str().unwrap_or(""));
+                        }
+                    }
+                }
+            }
+            let capacity = str_at(c, &["spec", "resources", "requests", "storage"]);
+            let _ = writeln!(
+                t,
+                "  Capacity:\t{}",
+                if capacity.is_empty() {
+                    "<default>"
+                } else {
+                    capacity
+                }
+            );
+            let modes: Vec<&str> = super::cells::arr_at(c, &["spec", "accessModes"])
+                .iter()
+                .filter_map(Value::as_str)
+                .collect();
+            let _ = writeln!(t, "  Access Modes:\t[{}]", modes.join(" "));
+        }
+    }
+    if events.is_empty() {
+        t.push_str("Events:\t<none>\n");
+    }
+    let mut out = go_tabwrite(&t, 0, 2);
+    super::describe::write_events(&mut out, events);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use crate::args::OutputFormat;
@@ -400,5 +548,90 @@ NewReplicaSet:   web-58bb68cdc7 (4/4 replicas created)
 Events:          <none>
 ";
         assert_eq!(describe_deployment(&d, &rss, &[]), want);
+    }
+
+    // describe.go describeStatefulSet, as kubectl v1.37.2 printed it for calibration's `db`
+    // (checked against a --cluster run; the run label left out).
+    #[test]
+    fn describes_a_statefulset_as_kubectl_does() {
+        use super::describe_statefulset;
+        use crate::printers::describe::DescribeEvent;
+        let st = json!({
+            "metadata": {"name": "db", "namespace": "default", "uid": "u1",
+                "creationTimestamp": "2026-12-07T04:32:20Z"},
+            "spec": {"serviceName": "db", "replicas": 3, "podManagementPolicy": "OrderedReady",
+                "selector": {"matchLabels": {"app": "db"}},
+                "updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"partition": 0, "maxUnavailable": 1}},
+                "persistentVolumeClaimRetentionPolicy": {"whenDeleted": "Retain", "whenScaled": "Retain"},
+                "template": {"metadata": {"labels": {"app": "db"}}, "spec": {"containers": [
+                    {"name": "postgres", "image": "postgres:17",
+                     "resources": {"requests": {"cpu": "300m", "memory": "256Mi"}}}]}}},
+            "status": {"replicas": 3}
+        });
+        let pod = |name: &str, phase: &str, uid: &str| {
+            json!({"metadata": {"name": name, "ownerReferences": [{"controller": true, "uid": uid}]},
+                "status": {"phase": phase}})
+        };
+        let pods = [
+            pod("db-0", "Running", "u1"),
+            pod("db-1", "Running", "u1"),
+            pod("db-2", "Pending", "u1"),
+            pod("other-0", "Running", "u2"),
+        ];
+        let events: Vec<DescribeEvent> = [("31s", "db-0"), ("24s", "db-1")]
+            .iter()
+            .map(|(age, p)| {
+                (
+                    "Normal",
+                    "SuccessfulCreate",
+                    *age,
+                    "statefulset-controller",
+                    format!("Create Pod {p} in StatefulSet db successful").as_str(),
+                )
+                    .into()
+            })
+            .collect();
+        let out = describe_statefulset(&st, &pods, &events);
+        assert_eq!(
+            out,
+            "Name:                   db
+Namespace:              default
+CreationTimestamp:      Mon, 07 Dec 2026 04:32:20 +0000
+Selector:               app=db
+Labels:                 <none>
+Annotations:            <none>
+Service Name:           db
+Pod Management Policy:  OrderedReady
+Replicas:               3 desired | 3 total
+Update Strategy:        RollingUpdate
+  Partition:            0
+  MaxUnavailable:       1
+Persistent Volume Claim Retention Policy:
+  WhenDeleted:  Retain
+  WhenScaled:   Retain
+Pods Status:    2 Running / 1 Waiting / 0 Succeeded / 0 Failed
+Pod Template:
+  Labels:  app=db
+  Containers:
+   postgres:
+    Image:      postgres:17
+    Port:       <none>
+    Host Port:  <none>
+    Requests:
+      cpu:         300m
+      memory:      256Mi
+    Environment:   <none>
+    Mounts:        <none>
+  Volumes:         <none>
+  Node-Selectors:  <none>
+  Tolerations:     <none>
+Volume Claims:     <none>
+Events:
+  Type    Reason            Age   From                    Message
+  ----    ------            ----  ----                    -------
+  Normal  SuccessfulCreate  31s   statefulset-controller  Create Pod db-0 in StatefulSet db successful
+  Normal  SuccessfulCreate  24s   statefulset-controller  Create Pod db-1 in StatefulSet db successful
+"
+        );
     }
 }

@@ -62,7 +62,8 @@ pub fn describe(kind: Kind, obj: &Value, events: &[DescribeEvent]) -> String {
 }
 
 /// [`describe`] with the objects a describer also reads: for a Deployment, the namespace's
-/// ReplicaSets (its old and new ones are named).
+/// ReplicaSets (its old and new ones are named); for a StatefulSet, the namespace's pods
+/// (counted by phase).
 pub fn describe_with(
     kind: Kind,
     obj: &Value,
@@ -71,6 +72,9 @@ pub fn describe_with(
 ) -> String {
     if kind == Kind::Deployment {
         return super::apps::describe_deployment(obj, related, events);
+    }
+    if kind == Kind::StatefulSet {
+        return super::apps::describe_statefulset(obj, related, events);
     }
     if kind == Kind::VerticalPodAutoscaler {
         return describe_unstructured(obj, events);

@@ -1069,7 +1069,8 @@ impl Sim {
                         message: ev.message.clone(),
                     })
                     .collect();
-                // A Deployment's describer names its old and new ReplicaSets.
+                // A Deployment's describer names its old and new ReplicaSets; a StatefulSet's counts its
+                // pods by phase.
                 let related: Vec<Value> = if t.kind == Kind::Deployment {
                     let rs_ns = o
                         .pointer("/metadata/namespace")
@@ -1077,6 +1078,13 @@ impl Sim {
                         .unwrap_or(&ns)
                         .to_string();
                     self.list_rendered("ReplicaSet", Some(&rs_ns))
+                } else if t.kind == Kind::StatefulSet {
+                    let pod_ns = o
+                        .pointer("/metadata/namespace")
+                        .and_then(Value::as_str)
+                        .unwrap_or(&ns)
+                        .to_string();
+                    self.list_rendered("Pod", Some(&pod_ns))
                 } else {
                     vec![]
                 };

@@ -164,8 +164,8 @@ impl Sim {
     /// selector PodTopologySpread's system default constraints spread `pod` by: the selectors
     /// of the Services in its namespace that select it (`GetPodServices`; a Service without a
     /// selector selects nothing), merged, and the requirements of its controller's selector
-    /// when that is a ReplicaSet that exists (the twin runs no ReplicationController or
-    /// StatefulSet). `None` when empty: the plugin then scores nothing.
+    /// when that is a ReplicaSet or StatefulSet that exists (the twin runs no
+    /// ReplicationController). `None` when empty: the plugin then scores nothing.
     pub fn default_selector(&self, pod: &super::model::Pod) -> Option<Arc<LabelSelector>> {
         let mut services = kscale_model::labels::Labels::new();
         // A twin that never had a Service lists none.
@@ -180,9 +180,20 @@ impl Sim {
                 }
             }
         }
-        let rs = (pod.owner.as_ref())
-            .filter(|o| o.kind == "ReplicaSet")
-            .and_then(|o| (self.rs_cache).get(&ObjKey::new("ReplicaSet", &pod.namespace, &o.name)))
+        let rs = pod
+            .owner
+            .as_ref()
+            .and_then(|o| match o.kind {
+                "ReplicaSet" => {
+                    self.rs_cache
+                        .get(&ObjKey::new("ReplicaSet", &pod.namespace, &o.name))
+                }
+                "StatefulSet" => {
+                    self.statefulsets
+                        .cache(&ObjKey::new("StatefulSet", &pod.namespace, &o.name))
+                }
+                _ => None,
+            })
             .map(|rs| &rs.spread_selector);
         let sel = match rs {
             Some(rs) if services.is_empty() => rs.clone(),

@@ -260,7 +260,7 @@ impl Sim {
                         "StatefulSet",
                         &key.namespace,
                         &key.name,
-                        format!("delete Pod {name} in StatefulSet {} successful", key.name),
+                        format!("Delete Pod {name} in StatefulSet {} successful", key.name),
                         "statefulset-controller",
                     );
                 }
@@ -296,7 +296,7 @@ impl Sim {
                                 "StatefulSet",
                                 &key.namespace,
                                 &key.name,
-                                format!("create Pod {name} in StatefulSet {} successful", key.name),
+                                format!("Create Pod {name} in StatefulSet {} successful", key.name),
                                 "statefulset-controller",
                             );
                         }
@@ -308,7 +308,7 @@ impl Sim {
                                 &key.namespace,
                                 &key.name,
                                 format!(
-                                    "create Pod {name} in StatefulSet {} failed error: {msg}",
+                                    "Create Pod {name} in StatefulSet {} failed error: {msg}",
                                     key.name
                                 ),
                                 "statefulset-controller",
