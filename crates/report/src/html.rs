@@ -85,7 +85,7 @@ pub fn render_html(out: &RunOutput) -> Result<String, RenderError> {
 /// never whole in memory.
 pub(crate) fn write_html<W: io::Write>(out: &RunOutput, w: &mut W) -> Result<(), StreamError> {
     let events = EventsPage::of(&out.events, MAX_HTML_EVENT_BYTES);
-    write_html_with(out, &events, w, &mut |i| {
+    write_html_with(out, &events, out.timeseries.rows.len(), w, &mut |i| {
         chart_figure(&out.timeseries, &out.charts[i])
     })
 }
@@ -218,12 +218,14 @@ pub(crate) fn is_warning(e: &EventRecord) -> bool {
     e.type_ == "Warning"
 }
 
-/// [`write_html`] with the events shown from `events` and chart `i` (of `out.charts`, a
+/// [`write_html`] with the events shown from `events`, `samples` rows in the time series, and
+/// chart `i` (of `out.charts`, a
 /// [`chart_figure`]) from `chart(i)`, called once per chart in order (the writer of the run
 /// directory renders them on two threads).
 pub(crate) fn write_html_with<W: io::Write>(
     out: &RunOutput,
     events: &EventsPage,
+    samples: usize,
     w: &mut W,
     chart: &mut dyn FnMut(usize) -> Result<String, RenderError>,
 ) -> Result<(), StreamError> {
@@ -234,10 +236,7 @@ pub(crate) fn write_html_with<W: io::Write>(
     let sweep = out.timeseries.x_label.is_some() && events.total == 0 && out.transcript.is_empty();
     let (what, nav) = if sweep {
         (
-            format!(
-                "kscale sweep · {} settings",
-                group_thousands(out.timeseries.rows.len())
-            ),
+            format!("kscale sweep · {} settings", group_thousands(samples)),
             "",
         )
     } else {
@@ -247,7 +246,7 @@ pub(crate) fn write_html_with<W: io::Write>(
                 group_thousands(events.total),
                 group_thousands(warnings),
                 group_thousands(out.transcript.len()),
-                group_thousands(out.timeseries.rows.len()),
+                group_thousands(samples),
             ),
             "<a href=\"#transcript\">Transcript</a><a href=\"#events\">Events</a>",
         )

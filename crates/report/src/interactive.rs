@@ -91,7 +91,15 @@ pub const PACK_CHART_BYTES: usize = 16 * 1024;
 /// [`SHOWN_OBJECTS`] objects the busiest (largest peak plus the total of its changes, over
 /// its series) are shown first, at most [`MAX_CHART_OBJECTS`] embedded.
 pub fn chart_figure(ts: &TimeSeries, spec: &ChartSpec) -> Result<String, RenderError> {
-    let mut json = chart_json(ts, spec);
+    chart_figure_of(ChartRows::Full(ts), spec)
+}
+
+/// [`chart_figure`] of rows held in full or reduced.
+pub(crate) fn chart_figure_of(
+    rows: ChartRows<'_>,
+    spec: &ChartSpec,
+) -> Result<String, RenderError> {
+    let mut json = chart_json(rows, spec);
     let kind = if json.len() > PACK_CHART_BYTES {
         json = gzip_base64(json.as_bytes());
         "application/octet-stream\" data-encoding=\"gzip"
@@ -119,18 +127,243 @@ struct Series {
     show: bool,
 }
 
+/// The rows a chart reads: a time series held in full, or one reduced to what the page draws
+/// of it while it was read back ([`Reduced`]); both give the same chart.
+#[derive(Clone, Copy)]
+pub(crate) enum ChartRows<'a> {
+    /// Every row.
+    Full(&'a TimeSeries),
+    /// Reduced while streaming.
+    Reduced(&'a Reduced),
+}
+
+/// A time series reduced, one row at a time, to what [`chart_figure`] draws of it: its row
+/// count, whether every x is an integer, the x values drawn (every row's, or above
+/// [`MAX_POINTS`] rows each bucket's first and last), and per column its [`Busyness`] and its
+/// values drawn (every row's, or each bucket's minimum and maximum in sample order). Memory
+/// holds at most [`MAX_POINTS`] values a column however long the run.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub(crate) struct Reduced {
+    columns: Vec<String>,
+    n: usize,
+    x_int: bool,
+    x: Vec<f64>,
+    busy: Vec<f64>,
+    data: Vec<Vec<f64>>,
+}
+
+impl Reduced {
+    /// The column names (time first).
+    pub(crate) fn columns(&self) -> &[String] {
+        &self.columns
+    }
+
+    /// The rows it was reduced from.
+    pub(crate) fn rows(&self) -> usize {
+        self.n
+    }
+}
+
+/// One column's smallest and largest finite value of the current bucket, each at its first
+/// row: (row, value) of the minimum and of the maximum.
+type Extremes = Option<((usize, f64), (usize, f64))>;
+
+/// Builds a [`Reduced`] from `n` rows pushed in order.
+pub(crate) struct ReducedBuilder {
+    out: Reduced,
+    buckets: Option<usize>,
+    row: usize,
+    bucket: usize,
+    busy: Vec<Busyness>,
+    run: Vec<Extremes>,
+}
+
+impl ReducedBuilder {
+    /// A builder for `n` rows of `columns`.
+    pub(crate) fn new(columns: Vec<String>, n: usize) -> Self {
+        let width = columns.len();
+        ReducedBuilder {
+            out: Reduced {
+                columns,
+                n,
+                x_int: true,
+                x: Vec::with_capacity(n.min(MAX_POINTS)),
+                busy: vec![],
+                data: vec![Vec::new(); width],
+            },
+            buckets: (n > MAX_POINTS).then_some(MAX_POINTS / 2),
+            row: 0,
+            bucket: 0,
+            busy: vec![Busyness::default(); width],
+            run: vec![None; width],
+        }
+    }
+
+    /// The next row: `value(k)` of column `k` (0: x).
+    pub(crate) fn push(&mut self, value: impl Fn(usize) -> f64) {
+        let (r, n) = (self.row, self.out.n);
+        self.row += 1;
+        let x = value(0);
+        self.out.x_int &= !x.is_finite() || x.fract() == 0.0;
+        let width = self.out.columns.len();
+        for c in 1..width {
+            self.busy[c].add(value(c));
+        }
+        let Some(b) = self.buckets else {
+            self.out.x.push(x);
+            for c in 1..width {
+                self.out.data[c].push(value(c));
+            }
+            return;
+        };
+        let k = self.bucket;
+        let (lo, hi) = (k * n / b, (k + 1) * n / b);
+        if r == lo {
+            self.out.x.push(x);
+        }
+        for c in 1..width {
+            let v = value(c);
+            if !v.is_finite() {
+                continue;
+            }
+            self.run[c] = Some(match self.run[c] {
+                None => ((r, v), (r, v)),
+                Some((min, max)) => (
+                    if v < min.1 { (r, v) } else { min },
+                    if v > max.1 { (r, v) } else { max },
+                ),
+            });
+        }
+        if r + 1 == hi {
+            self.out.x.push(x);
+            for c in 1..width {
+                let pair = match self.run[c].take() {
+                    None => [f64::NAN, f64::NAN],
+                    Some((min, max)) if min.0 <= max.0 => [min.1, max.1],
+                    Some((min, max)) => [max.1, min.1],
+                };
+                self.out.data[c].extend(pair);
+            }
+            self.bucket += 1;
+        }
+    }
+
+    /// The reduced series.
+    pub(crate) fn finish(mut self) -> Reduced {
+        self.out.busy = self.busy.iter().map(Busyness::value).collect();
+        self.out
+    }
+}
+
+impl ChartRows<'_> {
+    fn columns(&self) -> &[String] {
+        match self {
+            ChartRows::Full(ts) => &ts.columns,
+            ChartRows::Reduced(r) => &r.columns,
+        }
+    }
+
+    fn x_label(&self) -> Option<&str> {
+        match self {
+            ChartRows::Full(ts) => ts.x_label.as_deref(),
+            ChartRows::Reduced(_) => None,
+        }
+    }
+
+    fn n(&self) -> usize {
+        match self {
+            ChartRows::Full(ts) => ts.rows.len(),
+            ChartRows::Reduced(r) => r.n,
+        }
+    }
+
+    fn full_value(ts: &TimeSeries, row: usize, col: usize) -> f64 {
+        ts.rows[row].get(col).copied().unwrap_or(f64::NAN)
+    }
+
+    fn full_x(ts: &TimeSeries) -> impl Iterator<Item = f64> + '_ {
+        ts.rows
+            .iter()
+            .map(|r| r.first().copied().unwrap_or(f64::NAN))
+    }
+
+    fn x_int(&self) -> bool {
+        match self {
+            ChartRows::Full(ts) => Self::full_x(ts).all(|v| !v.is_finite() || v.fract() == 0.0),
+            ChartRows::Reduced(r) => r.x_int,
+        }
+    }
+
+    fn busyness(&self, col: usize) -> f64 {
+        match self {
+            ChartRows::Full(ts) => {
+                let mut b = Busyness::default();
+                (0..ts.rows.len()).for_each(|r| b.add(Self::full_value(ts, r, col)));
+                b.value()
+            }
+            ChartRows::Reduced(r) => r.busy[col],
+        }
+    }
+
+    /// The x values drawn (see [`Reduced`]).
+    fn drawn_x(&self) -> Vec<f64> {
+        match self {
+            ChartRows::Full(ts) => {
+                let x: Vec<f64> = Self::full_x(ts).collect();
+                let n = x.len();
+                match (n > MAX_POINTS).then_some(MAX_POINTS / 2) {
+                    None => x,
+                    Some(b) => (0..b)
+                        .flat_map(|k| [x[k * n / b], x[(k + 1) * n / b - 1]])
+                        .collect(),
+                }
+            }
+            ChartRows::Reduced(r) => r.x.clone(),
+        }
+    }
+
+    /// Column `c`'s values drawn (see [`Reduced`]).
+    fn drawn(&self, c: usize) -> Vec<f64> {
+        let ts = match self {
+            ChartRows::Full(ts) => ts,
+            ChartRows::Reduced(r) => return r.data[c].clone(),
+        };
+        let n = ts.rows.len();
+        let value = |row: usize| Self::full_value(ts, row, c);
+        let Some(b) = (n > MAX_POINTS).then_some(MAX_POINTS / 2) else {
+            return (0..n).map(value).collect();
+        };
+        (0..b)
+            .flat_map(|k| {
+                let (lo, hi) = (k * n / b, (k + 1) * n / b);
+                let mut run: Option<(usize, usize)> = None;
+                for r in lo..hi {
+                    let v = value(r);
+                    if v.is_finite() {
+                        run = Some(match run {
+                            None => (r, r),
+                            Some((a, z)) => (
+                                if v < value(a) { r } else { a },
+                                if v > value(z) { r } else { z },
+                            ),
+                        });
+                    }
+                }
+                match run {
+                    None => [f64::NAN, f64::NAN],
+                    Some((a, z)) => [value(a.min(z)), value(a.max(z))],
+                }
+            })
+            .collect()
+    }
+}
+
 /// The JSON of one chart (see [`chart_figure`]).
-fn chart_json(ts: &TimeSeries, spec: &ChartSpec) -> String {
-    let n = ts.rows.len();
-    let x: Vec<f64> = ts
-        .rows
-        .iter()
-        .map(|r| r.first().copied().unwrap_or(f64::NAN))
-        .collect();
-    let value = |row: usize, col: usize| ts.rows[row].get(col).copied().unwrap_or(f64::NAN);
+fn chart_json(rows: ChartRows<'_>, spec: &ChartSpec) -> String {
+    let n = rows.n();
     // Column 0 is x; a series is looked up among the others.
     let col_of = |name: &str| {
-        ts.columns
+        rows.columns()
             .iter()
             .skip(1)
             .position(|c| c == name)
@@ -138,13 +371,7 @@ fn chart_json(ts: &TimeSeries, spec: &ChartSpec) -> String {
     };
 
     let cols: Vec<Option<usize>> = spec.series.iter().map(|s| col_of(s)).collect();
-    let ranking = rank_objects(spec, |i| {
-        cols[i].map(|c| {
-            let mut b = Busyness::default();
-            (0..n).for_each(|r| b.add(value(r, c)));
-            b.value()
-        })
-    });
+    let ranking = rank_objects(spec, |i| cols[i].map(|c| rows.busyness(c)));
     let Ranking {
         objects,
         order,
@@ -168,8 +395,6 @@ fn chart_json(ts: &TimeSeries, spec: &ChartSpec) -> String {
         .map(|&o| objects[o].1.len())
         .sum();
 
-    // The rows drawn: all, or per bucket its first and last x.
-    let buckets = (n > MAX_POINTS).then_some(MAX_POINTS / 2);
     let mut out = Vec::with_capacity(1024);
     out.extend_from_slice(b"{\"title\":");
     push_str(&mut out, &spec.title);
@@ -180,11 +405,11 @@ fn chart_json(ts: &TimeSeries, spec: &ChartSpec) -> String {
         format_args!(",\"int\":{}", is_count_unit(&spec.y_label)),
     );
     out.extend_from_slice(b",\"xlabel\":");
-    match &ts.x_label {
+    match rows.x_label() {
         Some(l) => push_str(&mut out, l),
         None => out.extend_from_slice(b"null"),
     }
-    let x_int = x.iter().all(|v| !v.is_finite() || v.fract() == 0.0);
+    let x_int = rows.x_int();
     let _ = write_bytes(
         &mut out,
         format_args!(
@@ -204,13 +429,7 @@ fn chart_json(ts: &TimeSeries, spec: &ChartSpec) -> String {
         out.push(b'}');
     }
     out.extend_from_slice(b"],\"x\":[");
-    match buckets {
-        None => push_numbers(&mut out, x.iter().copied()),
-        Some(b) => push_numbers(
-            &mut out,
-            (0..b).flat_map(|k| [x[k * n / b], x[(k + 1) * n / b - 1]]),
-        ),
-    }
+    push_numbers(&mut out, rows.drawn_x().into_iter());
     out.extend_from_slice(b"],\"series\":[");
     for (i, s) in series.iter().enumerate() {
         if i > 0 {
@@ -226,32 +445,8 @@ fn chart_json(ts: &TimeSeries, spec: &ChartSpec) -> String {
                 s.col.is_none()
             ),
         );
-        match (s.col, buckets) {
-            (None, _) => {}
-            (Some(c), None) => push_numbers(&mut out, (0..n).map(|r| value(r, c))),
-            (Some(c), Some(b)) => push_numbers(
-                &mut out,
-                (0..b).flat_map(|k| {
-                    let (lo, hi) = (k * n / b, (k + 1) * n / b);
-                    let mut run: Option<(usize, usize)> = None;
-                    for r in lo..hi {
-                        let v = value(r, c);
-                        if v.is_finite() {
-                            run = Some(match run {
-                                None => (r, r),
-                                Some((a, z)) => (
-                                    if v < value(a, c) { r } else { a },
-                                    if v > value(z, c) { r } else { z },
-                                ),
-                            });
-                        }
-                    }
-                    match run {
-                        None => [f64::NAN, f64::NAN],
-                        Some((a, z)) => [value(a.min(z), c), value(a.max(z), c)],
-                    }
-                }),
-            ),
+        if let Some(c) = s.col {
+            push_numbers(&mut out, rows.drawn(c).into_iter());
         }
         out.extend_from_slice(b"]}");
     }
@@ -418,7 +613,7 @@ mod tests {
             series: vec!["a/x/v".into(), "b/y/v".into(), "gone".into()],
             guides: vec![],
         };
-        let json = chart_json(&ts(10_000), &spec);
+        let json = chart_json(ChartRows::Full(&ts(10_000)), &spec);
         assert!(!json.contains('<') && json.contains("\\u003c/script\\u003e"));
         let v: serde_json::Value = serde_json::from_str(&json).unwrap();
         assert_eq!(v["int"], true);
@@ -455,7 +650,8 @@ mod tests {
             series,
             guides: vec![],
         };
-        let v: serde_json::Value = serde_json::from_str(&chart_json(&t, &spec)).unwrap();
+        let v: serde_json::Value =
+            serde_json::from_str(&chart_json(ChartRows::Full(&t), &spec)).unwrap();
         let s = v["series"].as_array().unwrap();
         assert_eq!(s.len(), MAX_CHART_OBJECTS);
         assert_eq!(s[0]["name"], "deploy/d49/ready");

@@ -8,7 +8,9 @@ use std::thread::JoinHandle;
 
 use crate::event_data::EventData;
 use crate::html::EventsPage;
-use crate::interactive::{Busyness, SHOWN_OBJECTS, embedded_series, rank_objects};
+use crate::interactive::{
+    Busyness, Reduced, ReducedBuilder, SHOWN_OBJECTS, embedded_series, rank_objects,
+};
 use crate::render::{StreamError, write_events_jsonl};
 use crate::spill::{SPILL_FILE, SpillReader, SpillWriter};
 use crate::write::{Events, Spilled, Started, WriteOptions, io_err, write_files_ranked};
@@ -144,8 +146,10 @@ impl RunWriter {
     /// [`RunWriter::samples`]: `out.timeseries` holds the output's column names (and no
     /// rows), and output column `k` is value `order[k]` of each handed-over row (0 where a
     /// row is shorter). The files are byte for byte those [`crate::write_outputs`] writes for
-    /// the same rows held in `out.timeseries`. On return `out.timeseries` holds the columns
-    /// the charts draw (time first), not all of them.
+    /// the same rows held in `out.timeseries`. On return `out.timeseries` holds the names of
+    /// the columns the charts draw (time first), and no rows: the charts were drawn from
+    /// those columns reduced as they were read back ([`Reduced`]), so memory holds what the
+    /// page draws, not every sample of a long run.
     pub fn finish_spilled(
         mut self,
         out: &mut RunOutput,
@@ -162,13 +166,18 @@ impl RunWriter {
         spill.flush().map_err(fail_io)?;
         drop(spill);
         let columns = std::mem::take(&mut out.timeseries.columns);
-        out.timeseries = charted_columns(&columns, order, &out.charts, &path, rows)
+        let charted = charted_columns(&columns, order, &out.charts, &path, rows)
             .map_err(|e| self.started.fail(io_err("read", &path, e)))?;
+        out.timeseries = TimeSeries {
+            columns: charted.columns().to_vec(),
+            ..TimeSeries::default()
+        };
         let spilled = Spilled::Rows {
             path: &path,
             rows,
             columns: &columns,
             order,
+            charted: &charted,
         };
         self.finish_with(out, spilled)
     }
@@ -227,16 +236,17 @@ impl Drop for RunWriter {
 
 /// The columns of a spilled time series that `report.html` embeds (and the time, first), read
 /// from the spill file at `path` (`rows` rows; see [`RunWriter::finish_spilled`] for `order`),
-/// in output order: of a chart with more objects than it embeds, only the busiest ones (a
-/// first pass over the file measures every charted column's busyness, as the page ranks
-/// them), so memory holds what the page shows, not every charted series of a long run.
+/// in output order and reduced to what the charts draw of them ([`Reduced`]): of a chart with
+/// more objects than it embeds, only the busiest ones (a first pass over the file measures
+/// every charted column's busyness, as the page ranks them), so memory holds what the page
+/// shows, not every charted series of a long run.
 fn charted_columns(
     columns: &[String],
     order: &[usize],
     charts: &[ChartSpec],
     path: &Path,
     rows: usize,
-) -> io::Result<TimeSeries> {
+) -> io::Result<Reduced> {
     let position: HashMap<&str, usize> = columns
         .iter()
         .enumerate()
@@ -276,17 +286,13 @@ fn charted_columns(
         keep.extend(embedded_series(&ranking).filter_map(col));
     }
     let keep: Vec<usize> = keep.into_iter().collect();
-    // Pass 2: their values.
+    // Pass 2: their values, reduced as they come.
     let mut reader = SpillReader::open(path, rows)?;
-    let mut out = Vec::with_capacity(rows);
+    let mut out = ReducedBuilder::new(keep.iter().map(|&k| columns[k].clone()).collect(), rows);
     while reader.next_row(&mut raw)? {
-        out.push(keep.iter().map(|&k| value(&raw, k)).collect());
+        out.push(|c| value(&raw, keep[c]));
     }
-    Ok(TimeSeries {
-        columns: keep.iter().map(|&k| columns[k].clone()).collect(),
-        rows: out,
-        x_label: None,
-    })
+    Ok(out.finish())
 }
 
 /// The error of a writer used after its thread failed.
@@ -412,30 +418,17 @@ mod tests {
         );
     }
 
-    /// Rows handed over during the run (in a producer's column order, each as wide as the
-    /// columns known when it was taken) give the same files as the rows held in memory.
-    #[test]
-    fn spilled_rows_write_the_same_run_directory() {
+    /// Writes `raw` (rows in the producer's column order `order` maps from) with `charts`
+    /// once held in memory and once spilled, asserts that every file is the same, and
+    /// returns what the spilled writer left in `out.timeseries`.
+    fn held_and_spilled(
+        raw: &[Vec<f64>],
+        order: &[usize],
+        columns: &[&str],
+        charts: Vec<ChartSpec>,
+    ) -> TimeSeries {
         let tmp = tempfile::tempdir().unwrap();
-        // Producer order: time, b, a (created later), c (created last).
-        let raw: Vec<Vec<f64>> = (0..150)
-            .map(|i| {
-                let t = i as f64 * 15.0;
-                match i {
-                    0..50 => vec![t, 1.5 * i as f64],
-                    50..100 => vec![t, 2.0, -(i as f64)],
-                    _ => vec![t, f64::NAN, 0.25, i as f64 * 1e6],
-                }
-            })
-            .collect();
-        let order = [0, 2, 1, 3]; // output: time_s, a, b, c
-        let columns: Vec<String> = ["time_s", "a", "b", "c"].map(String::from).to_vec();
-        let charts = vec![ChartSpec {
-            title: "B".into(),
-            y_label: "b".into(),
-            series: vec!["b".into()],
-            guides: vec![],
-        }];
+        let columns: Vec<String> = columns.iter().map(|c| c.to_string()).collect();
         let mut held = output();
         held.charts = charts.clone();
         held.timeseries = TimeSeries {
@@ -462,7 +455,7 @@ mod tests {
         let mut out = output();
         out.charts = charts;
         out.timeseries.columns = columns;
-        w.finish_spilled(&mut out, &order).unwrap();
+        w.finish_spilled(&mut out, order).unwrap();
 
         let mut names: Vec<_> = fs::read_dir(&dir)
             .unwrap()
@@ -477,8 +470,89 @@ mod tests {
                 "{name}"
             );
         }
-        // What is left in memory: the time and the charted column, every row.
-        assert_eq!(out.timeseries.columns, ["time_s", "b"]);
-        assert_eq!(out.timeseries.rows.len(), 150);
+        out.timeseries
+    }
+
+    /// Rows handed over during the run (in a producer's column order, each as wide as the
+    /// columns known when it was taken) give the same files as the rows held in memory.
+    #[test]
+    fn spilled_rows_write_the_same_run_directory() {
+        // Producer order: time, b, a (created later), c (created last).
+        let raw: Vec<Vec<f64>> = (0..150)
+            .map(|i| {
+                let t = i as f64 * 15.0;
+                match i {
+                    0..50 => vec![t, 1.5 * i as f64],
+                    50..100 => vec![t, 2.0, -(i as f64)],
+                    _ => vec![t, f64::NAN, 0.25, i as f64 * 1e6],
+                }
+            })
+            .collect();
+        let charts = vec![ChartSpec {
+            title: "B".into(),
+            y_label: "b".into(),
+            series: vec!["b".into()],
+            guides: vec![],
+        }];
+        let left = held_and_spilled(&raw, &[0, 2, 1, 3], &["time_s", "a", "b", "c"], charts);
+        // What is left in memory: the names of the time and the charted column, no rows.
+        assert_eq!(left.columns, ["time_s", "b"]);
+        assert!(left.rows.is_empty());
+    }
+
+    /// A run longer than the page draws in full (its charts bucketed to min/max pairs), with
+    /// more objects than a chart embeds: the charts drawn from the rows reduced as they are
+    /// read back are the charts of the rows held in memory, byte for byte.
+    #[test]
+    fn a_long_run_reduced_while_read_back_draws_the_same_charts() {
+        let objects = 50;
+        let raw: Vec<Vec<f64>> = (0..9_001)
+            .map(|i| {
+                let mut row = vec![i as f64 * 10.0 + if i % 7 == 0 { 0.5 } else { 0.0 }];
+                for o in 0..objects {
+                    // Ties, gaps, spikes and steps, differing per object.
+                    let v = match (i + o * 13) % 97 {
+                        0 => f64::NAN,
+                        1 => 1e6,
+                        k if k < 30 => (o % 5) as f64,
+                        k => ((k * (o + 1)) % 11) as f64 - 3.0,
+                    };
+                    row.push(v);
+                    row.push((i / (o + 1)) as f64);
+                }
+                row
+            })
+            .collect();
+        let names: Vec<String> = std::iter::once("time_s".to_string())
+            .chain((0..objects).flat_map(|o| {
+                [
+                    format!("deploy/ns/w{o:02}/ready"),
+                    format!("deploy/ns/w{o:02}/desired"),
+                ]
+            }))
+            .collect();
+        let columns: Vec<&str> = names.iter().map(String::as_str).collect();
+        let order: Vec<usize> = (0..columns.len()).collect();
+        let charts = vec![
+            ChartSpec {
+                title: "Replicas".into(),
+                y_label: "pods".into(),
+                series: names[1..].to_vec(),
+                guides: vec![],
+            },
+            ChartSpec {
+                title: "One".into(),
+                y_label: "pods".into(),
+                series: vec!["deploy/ns/w03/ready".into(), "missing/x".into()],
+                guides: vec![],
+            },
+        ];
+        let left = held_and_spilled(&raw, &order, &columns, charts);
+        assert!(left.rows.is_empty());
+        // The first chart embeds its 40 busiest objects' two series each.
+        assert_eq!(
+            left.columns.len(),
+            1 + 2 * crate::interactive::MAX_CHART_OBJECTS
+        );
     }
 }

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex};
 
 use crate::html::{EventsPage, write_html_with};
-use crate::interactive::chart_figure;
+use crate::interactive::{ChartRows, Reduced, chart_figure_of};
 use crate::render::{
     StreamError, write_events_jsonl, write_jsonl, write_spilled_csv, write_timeseries_csv,
 };
@@ -222,6 +222,8 @@ pub(crate) enum Spilled<'a> {
         rows: usize,
         columns: &'a [String],
         order: &'a [usize],
+        /// The columns the charts draw, reduced as they were read back.
+        charted: &'a Reduced,
     },
 }
 
@@ -232,7 +234,11 @@ pub(crate) fn write_files_ranked(
     events: Events<'_>,
     spilled: Spilled<'_>,
 ) -> Result<(), (&'static str, ReportErrorKind)> {
-    let pool = ChartPool::new(out);
+    let (charts, samples) = match spilled {
+        Spilled::No => (ChartRows::Full(&out.timeseries), out.timeseries.rows.len()),
+        Spilled::Rows { charted, .. } => (ChartRows::Reduced(charted), charted.rows()),
+    };
+    let pool = ChartPool::new(out, charts);
     let own;
     let (events, streamed) = match events {
         Events::Streamed(page) => (page, true),
@@ -257,6 +263,7 @@ pub(crate) fn write_files_ranked(
                         rows,
                         columns,
                         order,
+                        ..
                     } => {
                         let mut reader = SpillReader::open(path, rows)?;
                         write_spilled_csv(columns, order, &mut reader, w)
@@ -275,7 +282,7 @@ pub(crate) fn write_files_ranked(
                 write_jsonl(&out.transcript, w)
             })?;
             write_file(staging, "report.html", |w| {
-                write_html_with(out, events, w, &mut |i| pool.take(i))
+                write_html_with(out, events, samples, w, &mut |i| pool.take(i))
             })
         })();
         if mine.is_err() {
@@ -325,6 +332,7 @@ pub(crate) fn write_file(
 /// the page in order.
 struct ChartPool<'a> {
     out: &'a RunOutput,
+    rows: ChartRows<'a>,
     /// The next chart nobody has claimed yet.
     next: AtomicUsize,
     state: Mutex<PoolState>,
@@ -340,9 +348,10 @@ struct PoolState {
 }
 
 impl<'a> ChartPool<'a> {
-    fn new(out: &'a RunOutput) -> Self {
+    fn new(out: &'a RunOutput, rows: ChartRows<'a>) -> Self {
         ChartPool {
             out,
+            rows,
             next: AtomicUsize::new(0),
             state: Mutex::new(PoolState::default()),
             ready: Condvar::new(),
@@ -360,7 +369,7 @@ impl<'a> ChartPool<'a> {
     }
 
     fn render(&self, i: usize) -> Result<String, RenderError> {
-        chart_figure(&self.out.timeseries, &self.out.charts[i])
+        chart_figure_of(self.rows, &self.out.charts[i])
     }
 
     /// Chart `i` for the page (called for 0, 1, 2, ... in turn): rendered here unless the
