@@ -176,3 +176,28 @@ fn karpenter_adds_the_daemon_overhead_to_its_node_claims() {
     assert_eq!(with, ["m5.xlarge"]);
     assert_eq!(counts(&sim, "logs"), (1, 1, 1));
 }
+
+/// A node tainted NoSchedule after its daemon pod started keeps the pod, which the status
+/// counts as misscheduled, not current (`updateDaemonSetStatus` counts by
+/// `nodeShouldRunDaemonPod`'s shouldRun).
+#[test]
+fn a_pod_kept_on_a_node_that_should_not_run_it_is_misscheduled() {
+    let spec = "  nodes: [{name: a, instanceType: m5.large, count: 2}]\n  steps:\n    - {at: 30s, run: kubectl taint nodes a-1 k=v:NoSchedule}\n";
+    let (_d, mut sim) =
+        common::twin_with_spec("2m", spec, &daemonset("logs", "100m", "tolerations: []"));
+    sim.run_until(SimTime::from_millis(25_000));
+    let key = ObjKey::new("DaemonSet", "default", "logs");
+    let c = sim.daemonset_counts(&key, &sim.store.get(&key).unwrap().clone());
+    assert_eq!(
+        (c.desired, c.current, c.ready, c.misscheduled),
+        (2, 2, 2, 0)
+    );
+    sim.run_until(SimTime::from_millis(60_000));
+    let c = sim.daemonset_counts(&key, &sim.store.get(&key).unwrap().clone());
+    assert_eq!(
+        (c.desired, c.current, c.ready, c.misscheduled),
+        (1, 1, 1, 1)
+    );
+    // The pod stays: NoSchedule evicts nothing.
+    assert_eq!(sim.pods.len(), 2);
+}

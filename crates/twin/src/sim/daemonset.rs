@@ -38,7 +38,6 @@ pub struct DaemonSets {
 /// A DaemonSet as the controller reads it.
 struct DsSpec {
     uid: String,
-    generation: i64,
     /// The template's hash (`controller-revision-hash`).
     hash: String,
     /// The daemon pods' template: the DaemonSet's, with the daemon tolerations and labels.
@@ -92,7 +91,6 @@ fn spec_of(v: &Value) -> DsSpec {
             .and_then(Value::as_str)
             .unwrap_or("")
             .to_string(),
-        generation,
         hash,
         node_name: t
             .pointer("/spec/nodeName")
@@ -280,22 +278,20 @@ impl Sim {
         let spec = spec_of(v);
         let pods = self.pods_by_node(key);
         let mut c = DsCounts::default();
+        // `updateDaemonSetStatus`: a node that should run a daemon pod counts it as current
+        // (and ready, updated); one that should not and has one, as misscheduled.
         for (node, s) in self.should_run(&spec) {
-            c.desired += i64::from(s.run);
-            let Some(&id) = pods.get(&node) else { continue };
-            let p = &self.pods[&id];
-            if p.node.is_none() && !s.run {
-                continue;
-            }
-            if s.keep {
+            let pod = pods.get(&node).map(|id| (*id, &self.pods[id]));
+            if s.run {
+                c.desired += 1;
+                let Some((id, p)) = pod else { continue };
                 c.current += 1;
+                c.ready += i64::from(p.is_ready());
                 c.updated += i64::from(self.is_updated(id, &spec));
-            } else {
+            } else if pod.is_some() {
                 c.misscheduled += 1;
             }
-            c.ready += i64::from(p.is_ready());
         }
-        let _ = spec.generation;
         c
     }
 

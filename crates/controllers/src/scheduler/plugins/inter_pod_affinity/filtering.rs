@@ -24,7 +24,8 @@ fn update<'n>(m: &mut Counts<'n>, node: &'n NodeInfo, key: &str, delta: i64) {
     }
 }
 
-/// The count of the node's value of `key`, 0 without one.
+/// The count of the node's value of `key` (0 when nothing counts there), `None` when the
+/// node has no label `key`.
 fn count_at(m: &Counts<'_>, node: &NodeInfo, key: &str) -> Option<i64> {
     let v = node.labels.get(key)?;
     Some(m.get(&(key, v.as_str())).copied().unwrap_or(0))
