@@ -766,6 +766,31 @@ fn collect_events(kc: &mut KubeCluster, start_ms: u64) -> Result<Vec<EventRecord
     Ok(out)
 }
 
+/// Deletes every namespaced object of kind `K` that `lp` selects.
+async fn delete_labelled<K>(
+    client: &kube::Client,
+    lp: &kube::api::ListParams,
+    dp: &kube::api::DeleteParams,
+) -> Result<(), String>
+where
+    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>
+        + Clone
+        + std::fmt::Debug
+        + k8s_openapi::serde::de::DeserializeOwned,
+    <K as kube::Resource>::DynamicType: Default,
+{
+    use kube::api::{Api, ResourceExt};
+    let all: Api<K> = Api::all(client.clone());
+    for o in all.list(lp).await.map_err(|e| e.to_string())? {
+        let api: Api<K> = Api::namespaced(
+            client.clone(),
+            o.namespace().as_deref().unwrap_or("default"),
+        );
+        let _ = api.delete(&o.name_any(), dp).await;
+    }
+    Ok(())
+}
+
 /// Deletes what the run created on a cluster it did not start: its Deployments (by the run
 /// label), the pods bound to its nodes, the nodes, the metrics registrations (the resource
 /// metrics' here; the custom and external metrics' Service and APIServices are among what it
@@ -779,37 +804,10 @@ fn delete_run_objects(kc: &mut KubeCluster) -> Result<(), String> {
     let created: Vec<kscale_kube::Created> = kc.created().to_vec();
     let run = kc.run().to_string();
     kc.block_on(async {
-        let deps: Api<Deployment> = Api::all(client.clone());
-        for d in deps.list(&lp).await.map_err(|e| e.to_string())? {
-            let api: Api<Deployment> = Api::namespaced(
-                client.clone(),
-                d.metadata.namespace.as_deref().unwrap_or("default"),
-            );
-            let _ = api
-                .delete(d.metadata.name.as_deref().unwrap_or(""), &dp)
-                .await;
-        }
-        // The run's StatefulSets and DaemonSets would create their pods again.
-        let sets: Api<StatefulSet> = Api::all(client.clone());
-        for d in sets.list(&lp).await.map_err(|e| e.to_string())? {
-            let api: Api<StatefulSet> = Api::namespaced(
-                client.clone(),
-                d.metadata.namespace.as_deref().unwrap_or("default"),
-            );
-            let _ = api
-                .delete(d.metadata.name.as_deref().unwrap_or(""), &dp)
-                .await;
-        }
-        let daemons: Api<DaemonSet> = Api::all(client.clone());
-        for d in daemons.list(&lp).await.map_err(|e| e.to_string())? {
-            let api: Api<DaemonSet> = Api::namespaced(
-                client.clone(),
-                d.metadata.namespace.as_deref().unwrap_or("default"),
-            );
-            let _ = api
-                .delete(d.metadata.name.as_deref().unwrap_or(""), &dp)
-                .await;
-        }
+        // The run's workloads: its StatefulSets and DaemonSets would create their pods again.
+        delete_labelled::<Deployment>(&client, &lp, &dp).await?;
+        delete_labelled::<StatefulSet>(&client, &lp, &dp).await?;
+        delete_labelled::<DaemonSet>(&client, &lp, &dp).await?;
         let nodes: Api<Node> = Api::all(client.clone());
         let ours: Vec<String> = nodes
             .list(&lp)

@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::core::v1::{Node, Pod};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kscale_cluster::{Cluster, pod_ready};
 use kscale_kube::KubeCluster;
 use kscale_report::{ChartSpec, TimeSeries};
@@ -68,38 +69,33 @@ impl Sampler {
                 .filter(|p| p.metadata.deletion_timestamp.is_some())
                 .count() as f64,
         );
+        // Per workload: desired replicas, and its status's replicas and ready replicas.
+        let mut workload =
+            |prefix: &str, meta: &ObjectMeta, desired: i32, pods: i32, ready: i32| {
+                let key = format!(
+                    "{prefix}/{}/{}",
+                    meta.namespace.as_deref().unwrap_or(""),
+                    meta.name.as_deref().unwrap_or("")
+                );
+                row.insert(format!("{key}/desired"), desired as f64);
+                row.insert(format!("{key}/pods"), pods as f64);
+                row.insert(format!("{key}/ready"), ready as f64);
+            };
         for d in &deps {
-            let key = format!(
-                "deploy/{}/{}",
-                d.metadata.namespace.as_deref().unwrap_or(""),
-                d.metadata.name.as_deref().unwrap_or("")
-            );
             let st = d.status.clone().unwrap_or_default();
-            row.insert(
-                format!("{key}/desired"),
-                d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1) as f64,
-            );
-            row.insert(format!("{key}/pods"), st.replicas.unwrap_or(0) as f64);
-            row.insert(
-                format!("{key}/ready"),
-                st.ready_replicas.unwrap_or(0) as f64,
-            );
+            let desired = d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
+            let (pods, ready) = (st.replicas.unwrap_or(0), st.ready_replicas.unwrap_or(0));
+            workload("deploy", &d.metadata, desired, pods, ready);
         }
         for d in &sets {
-            let key = format!(
-                "sts/{}/{}",
-                d.metadata.namespace.as_deref().unwrap_or(""),
-                d.metadata.name.as_deref().unwrap_or("")
-            );
             let st = d.status.clone().unwrap_or_default();
-            row.insert(
-                format!("{key}/desired"),
-                d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1) as f64,
-            );
-            row.insert(format!("{key}/pods"), st.replicas as f64);
-            row.insert(
-                format!("{key}/ready"),
-                st.ready_replicas.unwrap_or(0) as f64,
+            let desired = d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
+            workload(
+                "sts",
+                &d.metadata,
+                desired,
+                st.replicas,
+                st.ready_replicas.unwrap_or(0),
             );
         }
         load.sample_into(&mut row);
