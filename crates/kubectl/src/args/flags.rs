@@ -73,6 +73,8 @@ const FLAGS_PATCH: &[FlagDef] = &[
 ];
 const FLAGS_GET: &[FlagDef] = &[
     flag("field-selector", None, FlagType::Str),
+    flag("show-labels", None, FlagType::Bool),
+    flag("label-columns", Some('L'), FlagType::StrList),
     flag("watch", Some('w'), FlagType::Bool),
     flag("watch-only", None, FlagType::Bool),
 ];

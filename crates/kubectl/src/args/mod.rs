@@ -174,6 +174,8 @@ pub fn parse_args<S: AsRef<str>>(args: &[S]) -> Result<Invocation> {
         },
         selector: flags.string("selector"),
         field_selector: flags.string("field-selector"),
+        show_labels: flags.bool("show-labels")?,
+        label_columns: flags.list("label-columns"),
     };
 
     let command = match verb.as_str() {
@@ -246,6 +248,15 @@ mod tests {
             ["label", "po", "a", "k=v w"]
         );
         assert_eq!(tokenize("get 'pods").unwrap_err().kind, ErrorKind::Tokenize);
+    }
+
+    #[test]
+    fn label_columns_repeat_and_split_on_commas() {
+        let i = p("get pods -L app,tier --label-columns=zone --show-labels");
+        assert_eq!(i.global.label_columns, ["app", "tier", "zone"]);
+        assert!(i.global.show_labels);
+        let e = parse_command_line("scale deploy web --replicas=1 --show-labels").unwrap_err();
+        assert!(e.to_string().contains("unknown flag: --show-labels"), "{e}");
     }
 
     #[test]

@@ -48,6 +48,10 @@ pub struct GlobalFlags {
     pub selector: Option<String>,
     /// `--field-selector` of `get`, unparsed (`status.phase=Running,spec.nodeName!=n1`).
     pub field_selector: Option<String>,
+    /// `--show-labels` of `get`: a last LABELS column.
+    pub show_labels: bool,
+    /// `-L/--label-columns` of `get` (repeatable, comma-separated): a column per label key.
+    pub label_columns: Vec<String>,
 }
 
 /// A parsed command line: the global flags plus the command.

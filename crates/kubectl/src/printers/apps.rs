@@ -430,6 +430,25 @@ mod tests {
     use crate::printers::{PrintOptions, print_objects};
     use serde_json::json;
 
+    // cli-runtime tableprinter.go: `-L` columns after the kind's (header: the key's last
+    // segment in upper case, an empty cell without the label), `--show-labels` last.
+    #[test]
+    fn label_columns_and_show_labels() {
+        let mut d = deployment();
+        d["metadata"]["labels"] =
+            json!({"tier": "web", "app.kubernetes.io/name": "nginx", "app": "shop"});
+        let mut o = opts();
+        o.label_columns = vec!["app.kubernetes.io/name".into(), "missing".into()];
+        o.show_labels = true;
+        let out = print_objects(Kind::Deployment, &[d, deployment()], &o);
+        assert_eq!(
+            out.stdout,
+            "NAME        READY   UP-TO-DATE   AVAILABLE   AGE     NAME    MISSING   LABELS\n\
+             nginx-app   2/3     3            2           2m10s   nginx             app=shop,app.kubernetes.io/name=nginx,tier=web\n\
+             nginx-app   2/3     3            2           2m10s                     <none>\n"
+        );
+    }
+
     #[test]
     fn deployments_replicasets_tables() {
         let out = print_objects(Kind::Deployment, &[deployment()], &opts());

@@ -69,6 +69,10 @@ pub struct PrintOptions {
     pub single_object: bool,
     /// Prefix names with `kind.group/` as kubectl does when a `get` spans several kinds.
     pub with_kind: bool,
+    /// `-L`: a column per label key (header: the key's last `/` segment in upper case).
+    pub label_columns: Vec<String>,
+    /// `--show-labels`: a last LABELS column (`k=v,...` sorted by key, `<none>` when empty).
+    pub show_labels: bool,
 }
 
 impl Default for PrintOptions {
@@ -80,6 +84,8 @@ impl Default for PrintOptions {
             namespace: "default".to_string(),
             single_object: false,
             with_kind: false,
+            label_columns: vec![],
+            show_labels: false,
         }
     }
 }

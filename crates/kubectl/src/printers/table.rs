@@ -169,7 +169,16 @@ pub fn render_kind_table(kind: Kind, objects: &[Value], opts: &PrintOptions) -> 
     } else {
         (0..narrow_len).collect()
     };
+    // `decorateTable` / `printRows` (cli-runtime tableprinter.go): label columns after the
+    // kind's, LABELS last.
+    let label_headers: Vec<String> = opts
+        .label_columns
+        .iter()
+        .map(|l| l.rsplit('/').next().unwrap_or(l).to_uppercase())
+        .chain(opts.show_labels.then(|| "LABELS".to_string()))
+        .collect();
     let mut headers: Vec<&str> = pick.iter().map(|i| def.headers[*i]).collect();
+    headers.extend(label_headers.iter().map(String::as_str));
     if opts.all_namespaces && kind.info().namespaced {
         headers.insert(0, "NAMESPACE");
     }
@@ -187,6 +196,26 @@ pub fn render_kind_table(kind: Kind, objects: &[Value], opts: &PrintOptions) -> 
                 full[name_col] = format!("{prefix}{}", full[name_col]);
             }
             let mut row: Vec<String> = pick.iter().map(|i| full[*i].clone()).collect();
+            let labels = o.pointer("/metadata/labels").and_then(Value::as_object);
+            let label = |k: &str| labels.and_then(|l| l.get(k)).and_then(Value::as_str);
+            for k in &opts.label_columns {
+                row.push(label(k).unwrap_or("").to_string());
+            }
+            if opts.show_labels {
+                // `labels.FormatLabels`: sorted by key.
+                let mut pairs: Vec<(&String, &str)> = labels
+                    .into_iter()
+                    .flatten()
+                    .map(|(k, v)| (k, v.as_str().unwrap_or("")))
+                    .collect();
+                pairs.sort();
+                let text: Vec<String> = pairs.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                row.push(if text.is_empty() {
+                    "<none>".to_string()
+                } else {
+                    text.join(",")
+                });
+            }
             if opts.all_namespaces && kind.info().namespaced {
                 row.insert(0, str_at(o, &["metadata", "namespace"]).to_string());
             }

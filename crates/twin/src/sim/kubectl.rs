@@ -964,6 +964,8 @@ impl Sim {
                 .unwrap_or_else(|| "default".into()),
             single_object: single,
             with_kind,
+            label_columns: inv.global.label_columns.clone(),
+            show_labels: inv.global.show_labels,
         }
     }
 
