@@ -263,6 +263,10 @@ enum Command {
         /// Largest time offset (Go duration) at which samples, decisions and steps still match.
         #[arg(long, default_value = "15s")]
         time_tolerance: String,
+        /// Relative tolerance of measured values (`107%`, `102539Ki`, `535m`) in kubectl
+        /// outputs.
+        #[arg(long, default_value = "2%")]
+        value_tolerance: String,
         /// Output directory (default: kscale-out/diff-<name of RUN_A>-vs-<name of RUN_B>).
         #[arg(long)]
         out: Option<PathBuf>,
@@ -572,11 +576,13 @@ fn main() -> ExitCode {
             run_a,
             run_b,
             time_tolerance,
+            value_tolerance,
             out,
         } => diff::run(diff::Options {
             run_a: &run_a,
             run_b: &run_b,
             time_tolerance: &time_tolerance,
+            value_tolerance: &value_tolerance,
             out,
         }),
         Command::Snapshot(o) => snapshot::run(o),

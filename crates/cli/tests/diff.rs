@@ -399,3 +399,140 @@ fn two_twin_runs_of_the_quickstart_are_equal() {
     assert!(j["categories"]["rescales"]["counts"]["matched"].as_u64() > Some(0));
     assert!(j["categories"]["preemptions"]["counts"]["matched"].as_u64() > Some(0));
 }
+
+#[test]
+fn a_one_sample_blip_between_agreeing_samples_is_transient() {
+    let t = tempfile::tempdir().unwrap();
+    let mut b = base();
+    // B's sample at 30 s caught two pods pending for less than a sampling interval.
+    b.csv = b.csv.replace("30,2,0,2,2,2,0.1", "30,2,2,2,2,2,0.1");
+    let (o, j) = diff(t.path(), &base(), &b, &["--time-tolerance", "0s"]);
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}{err}");
+    let tl = &j["categories"]["timelines"];
+    assert_eq!(tl["normalised"], 1);
+    let pending = tl["matched"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["series"] == "pods_pending")
+        .unwrap();
+    assert_eq!(pending["transientSamplesB"], json!([30.0]));
+    assert!(
+        out.contains("normalised") && out.contains("B 2 at t=30s"),
+        "{out}"
+    );
+    // The same blip in the last sample is a difference: nothing after it agrees again.
+    let mut last = base();
+    last.csv = last.csv.replace("90,2,0,4,3,3,0.3", "90,2,2,4,3,3,0.3");
+    let (o, j) = diff(t.path(), &base(), &last, &["--time-tolerance", "0s"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o).0);
+    assert_eq!(
+        j["categories"]["timelines"]["valueDifferences"][0]["series"],
+        "pods_pending"
+    );
+    // Two differing samples in a row are not transient either.
+    let mut two = base();
+    two.csv = two
+        .csv
+        .replace("30,2,0,2,2,2,0.1", "30,2,2,2,2,2,0.1")
+        .replace("60,2,1,3,2,3,0.2", "60,2,3,3,2,3,0.2");
+    let (o, _) = diff(t.path(), &base(), &two, &["--time-tolerance", "0s"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o).0);
+}
+
+#[test]
+fn scheduling_retries_count_per_pod() {
+    let t = tempfile::tempdir().unwrap();
+    let failed = |time: f64, pod: &str| {
+        event(
+            time,
+            "FailedScheduling",
+            "Pod",
+            pod,
+            "0/2 nodes are available: 2 Insufficient cpu.",
+        )
+    };
+    let mut a = base();
+    a.events.push(failed(60.0, "web-6bff4dcddd-aaaaa"));
+    let mut b = base();
+    // The real scheduler retried the same pod twice more.
+    for time in [60.0, 61.0, 75.0] {
+        b.events.push(failed(time, "web-7d4b9c8f5-bbbbb"));
+    }
+    let (o, j) = diff(t.path(), &a, &b, &[]);
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}{err}");
+    let m = &j["categories"]["eventsByReason"]["matched"];
+    let fs = m
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["reason"] == "FailedScheduling")
+        .unwrap();
+    assert_eq!(
+        (&fs["countA"], &fs["countB"], &fs["objects"]),
+        (&json!(1), &json!(3), &json!(1))
+    );
+    assert!(out.contains("1 vs 3 attempts, 1 objects each"), "{out}");
+    // A second pod failing only in B differs.
+    b.events.push(failed(80.0, "web-7d4b9c8f5-ccccc"));
+    let (o, j) = diff(t.path(), &a, &b, &[]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o).0);
+    let v = &j["categories"]["eventsByReason"]["valueDifferences"][0];
+    assert_eq!((&v["objectsA"], &v["objectsB"]), (&json!(1), &json!(2)));
+}
+
+#[test]
+fn measured_values_in_kubectl_outputs_match_within_the_value_tolerance() {
+    let t = tempfile::tempdir().unwrap();
+    let hpa = |current: &str, replicas: u32| {
+        format!(
+            "NAME   REFERENCE        TARGETS              MINPODS   MAXPODS   REPLICAS   AGE\n\
+             web    Deployment/web   cpu: {current}/50%   1         10        {replicas}          90s\n"
+        )
+    };
+    let with = |current: &str, replicas: u32| {
+        let mut r = base();
+        r.steps.push(step(
+            95.0,
+            "kubectl get hpa web",
+            0,
+            &hpa(current, replicas),
+        ));
+        r
+    };
+    let (o, j) = diff(t.path(), &with("107%", 4), &with("106%", 4), &[]);
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}{err}");
+    let s = &j["categories"]["steps"];
+    assert_eq!(s["normalised"], 1);
+    let m = s["matched"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["command"] == "kubectl get hpa web")
+        .unwrap();
+    assert_eq!(m["measuredValues"], json!([{"a": "107%", "b": "106%"}]));
+    assert!(out.contains("107% vs 106%"), "{out}");
+    // Beyond the tolerance, or a bare number (replicas), they differ.
+    let (o, _) = diff(
+        t.path(),
+        &with("107%", 4),
+        &with("106%", 4),
+        &["--value-tolerance", "0.5%"],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o).0);
+    let (o, _) = diff(t.path(), &with("107%", 4), &with("107%", 5), &[]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o).0);
+    let (o, _) = diff(t.path(), &with("107%", 4), &with("150%", 4), &[]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o).0);
+    // A value that is not a percentage is bad input.
+    let (o, _) = diff(t.path(), &base(), &base(), &["--value-tolerance", "2"]);
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{out}{err}");
+    assert!(
+        err.contains("--value-tolerance: \"2\" is not a percentage"),
+        "{err}"
+    );
+}

@@ -364,6 +364,10 @@ fn drive(
         crds::install(kc, &[crds::CAPACITY_BUFFER])
             .map_err(|e| format!("installing the CapacityBuffer CRD: {e}"))?;
     }
+    // The run's clock starts as its objects are created, as the twin's objects exist at t = 0
+    // (the real controllers act on the first ones while the others are being created; events
+    // and samples before the last creation are timed from here, not clamped to 0).
+    let start = kc.now_ms();
     // VerticalPodAutoscalers first, and the admission webhook's view re-read after each
     // object: a workload's first pods, created by the real controllers within milliseconds,
     // then meet its VPA as they do in the twin.
@@ -395,7 +399,6 @@ fn drive(
         eprintln!("warning: {w}");
         warnings.push(w);
     }
-    let start = kc.now_ms();
     let end_ms = scenario.doc.spec.duration.0;
     let sample_ms = sim.sample_interval_ms();
     let mut steps = scenario.steps.iter().peekable();

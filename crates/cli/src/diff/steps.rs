@@ -11,6 +11,14 @@
 //! generated name suffixes `-<hash>` and `-<id>` (see [`super::names`]); the `kscale.io/run`
 //! label of a `--cluster` run's objects is removed; and runs of spaces (column alignment) one
 //! space.
+//!
+//! Normalised: outputs that differ only in measured values — numbers with a unit or a percent
+//! sign (`107%`, `102539Ki`, `535m`), as `kubectl get hpa` and `kubectl describe hpa` show a
+//! metric's current value — each within the value tolerance of the other (relative, default
+//! 2%) match, the values listed. The load and metrics models of two runs integrate over
+//! different instants (the twin per event, a live run per tick), so a measured average can
+//! round one unit apart; bare numbers (replicas, counts) and values beyond the tolerance still
+//! differ.
 
 use std::collections::HashMap;
 
@@ -362,6 +370,78 @@ fn first_difference(a: &str, b: &str) -> Option<(usize, String, String)> {
     })
 }
 
+/// Units a measured value may carry (CPU and memory quantities, percentages).
+const UNITS: &[&str] = &[
+    "Ki", "Mi", "Gi", "Ti", "Pi", "Ei", "n", "u", "m", "k", "M", "G", "T", "P", "E", "%",
+];
+
+/// A line split into its text around measured values and those values: `(skeleton, values)`
+/// where each value `number+unit` becomes `#unit` in the skeleton.
+fn measured(line: &str) -> (String, Vec<(f64, String)>) {
+    let b = line.as_bytes();
+    let (mut skeleton, mut values) = (String::new(), vec![]);
+    let mut i = 0;
+    while i < b.len() {
+        let starts = b[i].is_ascii_digit()
+            && (i == 0
+                || !(b[i - 1].is_ascii_alphanumeric() || matches!(b[i - 1], b'.' | b'-' | b'_')));
+        if starts {
+            let mut j = i;
+            while j < b.len() && (b[j].is_ascii_digit() || b[j] == b'.') {
+                j += 1;
+            }
+            let unit = UNITS.iter().find(|u| {
+                line[j..].starts_with(*u)
+                    && b.get(j + u.len())
+                        .is_none_or(|c| !c.is_ascii_alphanumeric())
+            });
+            if let (Some(u), Ok(v)) = (unit, line[i..j].parse::<f64>()) {
+                skeleton.push('#');
+                skeleton.push_str(u);
+                values.push((v, line[i..j + u.len()].to_string()));
+                i = j + u.len();
+                continue;
+            }
+            skeleton.push_str(&line[i..j]);
+            i = j;
+            continue;
+        }
+        let c = line[i..].chars().next().unwrap_or(' ');
+        skeleton.push(c);
+        i += c.len_utf8();
+    }
+    (skeleton, values)
+}
+
+/// When normalised outputs `a` and `b` differ only in measured values each within `tol`
+/// (relative), those values as `(A's, B's)`; `None` when anything else differs.
+fn measured_differences(a: &str, b: &str, tol: f64) -> Option<Vec<(String, String)>> {
+    let (la, lb): (Vec<&str>, Vec<&str>) = (a.lines().collect(), b.lines().collect());
+    if la.len() != lb.len() {
+        return None;
+    }
+    let mut out = vec![];
+    for (x, y) in la.iter().zip(&lb) {
+        if x == y {
+            continue;
+        }
+        let ((sx, vx), (sy, vy)) = (measured(x), measured(y));
+        if sx != sy {
+            return None;
+        }
+        for ((p, tp), (q, tq)) in vx.into_iter().zip(vy) {
+            if tp == tq {
+                continue;
+            }
+            if (p - q).abs() > tol * p.abs().max(q.abs()) {
+                return None;
+            }
+            out.push((tp, tq));
+        }
+    }
+    Some(out)
+}
+
 /// The command line with whitespace collapsed.
 fn command_key(s: &Step) -> String {
     s.command.split_whitespace().collect::<Vec<_>>().join(" ")
@@ -376,8 +456,9 @@ fn label(cmd: &str, occurrence: usize) -> String {
     }
 }
 
-/// Compares the steps of A and B within `tol` seconds (see the module doc).
-pub fn compare(a: &[Step], b: &[Step], tol: f64) -> CategoryDiff {
+/// Compares the steps of A and B within `tol` seconds and measured values within `value_tol`
+/// (relative; see the module doc).
+pub fn compare(a: &[Step], b: &[Step], tol: f64, value_tol: f64) -> CategoryDiff {
     let mut d = CategoryDiff::new("steps", "kubectl steps");
     let mut by_cmd: HashMap<String, Vec<usize>> = HashMap::new();
     for (j, s) in b.iter().enumerate() {
@@ -404,6 +485,7 @@ pub fn compare(a: &[Step], b: &[Step], tol: f64) -> CategoryDiff {
         let offset = sb.at - sa.at;
         let mut diffs = vec![];
         let mut notes = vec![];
+        let mut within = vec![];
         if offset.abs() > tol + 1e-9 {
             notes.push(format!("ran {} apart", secs(offset.abs())));
             diffs.push(json!({"field": "at", "a": sa.at, "b": sb.at}));
@@ -416,9 +498,14 @@ pub fn compare(a: &[Step], b: &[Step], tol: f64) -> CategoryDiff {
             ("stdout", &sa.stdout, &sb.stdout),
             ("stderr", &sa.stderr, &sb.stderr),
         ] {
-            if let Some((line, la, lb)) = first_difference(&normalize(x), &normalize(y)) {
-                notes.push(format!("{field} line {line}: {la:?} vs {lb:?}"));
-                diffs.push(json!({"field": field, "line": line, "a": la, "b": lb}));
+            let (nx, ny) = (normalize(x), normalize(y));
+            if let Some((line, la, lb)) = first_difference(&nx, &ny) {
+                if let Some(values) = measured_differences(&nx, &ny, value_tol) {
+                    within.extend(values);
+                } else {
+                    notes.push(format!("{field} line {line}: {la:?} vs {lb:?}"));
+                    diffs.push(json!({"field": field, "line": line, "a": la, "b": lb}));
+                }
             }
         }
         let item = Item {
@@ -441,6 +528,24 @@ pub fn compare(a: &[Step], b: &[Step], tol: f64) -> CategoryDiff {
             }),
         };
         if diffs.is_empty() {
+            let mut item = item;
+            if !within.is_empty() {
+                let listed: Vec<String> =
+                    within.iter().map(|(x, y)| format!("{x} vs {y}")).collect();
+                item.note = format!(
+                    "offset {}; measured values within {}%: {} (normalised)",
+                    super::signed_secs(offset),
+                    super::num(value_tol * 100.0),
+                    listed.join(", ")
+                );
+                item.json["normalised"] = json!("measured values within the value tolerance");
+                item.json["measuredValues"] = json!(
+                    within
+                        .iter()
+                        .map(|(x, y)| json!({"a": x, "b": y}))
+                        .collect::<Vec<_>>()
+                );
+            }
             d.matched.push(item);
         } else {
             let mut item = item;
@@ -627,7 +732,7 @@ mod tests {
             step(300.0, "kubectl scale deployment web --replicas=5", 1, ""),
             step(400.0, "kubectl delete pod x", 0, ""),
         ];
-        let d = compare(&a, &b, 15.0);
+        let d = compare(&a, &b, 15.0, 0.02);
         assert_eq!(d.matched.len(), 1);
         assert_eq!(d.value_differences.len(), 1);
         assert!(d.value_differences[0].note.contains("exit code 0 vs 1"));

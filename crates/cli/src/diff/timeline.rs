@@ -14,7 +14,15 @@
 //! relatively. Each series reports its differing samples (A's and B's), the first differing
 //! time and the largest absolute difference (for each differing sample, the smallest distance
 //! to the other run's values within the window). Timelines are equal only when no sample
-//! differs.
+//! differs persistently.
+//!
+//! Normalised: a differing sample whose run's next sample and previous sample (if any) do not
+//! differ is transient: the change it shows lasted less than a sampling interval, so one run's
+//! samples caught it and the other's fell on either side of it (a real control plane binds a
+//! new pod some milliseconds after its creation and the twin in the same instant; the twin
+//! samples a time before the decisions due then and a live run's sample may fall either side).
+//! A series whose differing samples are all transient matches, with them listed. A run's last
+//! sample is never transient: nothing after it shows the runs agreeing again.
 //!
 //! A compared series present in only one run is only in A or only in B, unless the other run
 //! records no series of that family at all (a `--cluster` run records no `hpa/*` nor
@@ -53,12 +61,40 @@ fn same(x: f64, y: f64) -> bool {
     (x - y).abs() <= 1e-9 * x.abs().max(y.abs()).max(1.0)
 }
 
-/// The differing samples of `a` against `b` (both sorted by time): their times and, for those
-/// with values of `b` in the window, the smallest distance to them.
+/// One differing sample of a run: its index, its time and, when the other run has values in
+/// the window, the smallest distance to them.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Differing {
+    index: usize,
+    time: f64,
+    distance: Option<f64>,
+}
+
+/// The differing samples of `a` against `b` (both sorted by time) as `(time, distance)`.
+#[cfg(test)]
 fn differing(a: &[(f64, f64)], b: &[(f64, f64)], tol: f64) -> Vec<(f64, Option<f64>)> {
+    differing_samples(a, b, tol)
+        .into_iter()
+        .map(|d| (d.time, d.distance))
+        .collect()
+}
+
+/// Splits differing samples of a run of `n` samples into (persistent, transient): a sample is
+/// transient when the run's next sample does not differ and neither does its previous one.
+fn split_transient(diffs: Vec<Differing>, n: usize) -> (Vec<Differing>, Vec<Differing>) {
+    let set: std::collections::HashSet<usize> = diffs.iter().map(|d| d.index).collect();
+    diffs.into_iter().partition(|d| {
+        let i = d.index;
+        let transient = i + 1 < n && !set.contains(&(i + 1)) && (i == 0 || !set.contains(&(i - 1)));
+        !transient
+    })
+}
+
+/// The differing samples of `a` against `b` (both sorted by time).
+fn differing_samples(a: &[(f64, f64)], b: &[(f64, f64)], tol: f64) -> Vec<Differing> {
     let eps = 1e-9;
     let mut out = vec![];
-    for &(t, v) in a {
+    for (index, &(t, v)) in a.iter().enumerate() {
         // b[..lo] are at or before the window's start, b[lo..hi] inside it.
         let lo = b.partition_point(|s| s.0 <= t - tol + eps);
         let hi = b.partition_point(|s| s.0 <= t + tol + eps);
@@ -77,7 +113,11 @@ fn differing(a: &[(f64, f64)], b: &[(f64, f64)], tol: f64) -> Vec<(f64, Option<f
             best = Some(best.map_or(d, |x| x.min(d)));
         }
         if !found {
-            out.push((t, best));
+            out.push(Differing {
+                index,
+                time: t,
+                distance: best,
+            });
         }
     }
     out
@@ -148,27 +188,45 @@ pub fn compare(a: &Series, b: &Series, tol: f64) -> CategoryDiff {
             }
             continue;
         }
-        let da = differing(&sa, &sb, tol);
-        let db = differing(&sb, &sa, tol);
+        let (da, ta) = split_transient(differing_samples(&sa, &sb, tol), sa.len());
+        let (db, tb) = split_transient(differing_samples(&sb, &sa, tol), sb.len());
         if da.is_empty() && db.is_empty() {
-            d.matched.push(Item {
+            let mut item = Item {
                 what: col.clone(),
                 a: format!("{} samples", sa.len()),
                 b: format!("{} samples", sb.len()),
                 note: "equal".into(),
                 json: json!({"series": col, "samplesA": sa.len(), "samplesB": sb.len()}),
-            });
+            };
+            if !ta.is_empty() || !tb.is_empty() {
+                let show = |run: &str, s: &[(f64, f64)], t: &[Differing]| -> Vec<String> {
+                    t.iter()
+                        .map(|d| {
+                            format!("{run} {} at t={}", super::num(s[d.index].1), secs(d.time))
+                        })
+                        .collect()
+                };
+                let mut listed = show("A", &sa, &ta);
+                listed.extend(show("B", &sb, &tb));
+                item.note = format!("transient: {} (normalised)", listed.join(", "));
+                item.json["normalised"] = json!("transient: one sample between agreeing ones");
+                item.json["transientSamplesA"] =
+                    json!(ta.iter().map(|d| d.time).collect::<Vec<_>>());
+                item.json["transientSamplesB"] =
+                    json!(tb.iter().map(|d| d.time).collect::<Vec<_>>());
+            }
+            d.matched.push(item);
             continue;
         }
         let first = da
             .iter()
             .chain(db.iter())
-            .map(|x| x.0)
+            .map(|x| x.time)
             .fold(f64::INFINITY, f64::min);
         let max_abs = da
             .iter()
             .chain(db.iter())
-            .filter_map(|x| x.1)
+            .filter_map(|x| x.distance)
             .fold(None, |m: Option<f64>, x| Some(m.map_or(x, |m| m.max(x))));
         let value_at = |s: &[(f64, f64)]| {
             let i = s.partition_point(|x| x.0 <= first + 1e-9);
@@ -243,6 +301,24 @@ mod tests {
             differing(&[(100.0, 2.0)], &[(0.0, 2.0)], 5.0),
             [(100.0, None)]
         );
+    }
+
+    #[test]
+    fn single_differing_samples_between_agreeing_ones_are_transient() {
+        let d = |index: usize| Differing {
+            index,
+            time: index as f64 * 10.0,
+            distance: Some(1.0),
+        };
+        let idx = |v: &[Differing]| v.iter().map(|x| x.index).collect::<Vec<_>>();
+        // Samples 0 (the run's first), 3 and 6 alone; 8-9 in a row; 11 the last of 12.
+        let diffs = [0, 3, 6, 8, 9, 11].map(d).to_vec();
+        let (persistent, transient) = split_transient(diffs, 12);
+        assert_eq!(idx(&transient), [0, 3, 6]);
+        assert_eq!(idx(&persistent), [8, 9, 11]);
+        // A run of one sample has no next sample.
+        let (persistent, transient) = split_transient(vec![d(0)], 1);
+        assert_eq!((idx(&persistent), idx(&transient)), (vec![0], vec![]));
     }
 
     #[test]

@@ -450,7 +450,15 @@ impl Sim {
         let grace = grace_ms.unwrap_or(pod.template.grace_ms);
         let generation = pod.generation;
         let (ns, name) = (pod.namespace.to_string(), pod.name.to_string());
-        let containers = instance_names(&pod.template);
+        // Only running containers are stopped, each with a `Killing` event: the kubelet kills
+        // the pod's running pod, which holds the containers in state running (v1.37
+        // pkg/kubelet/container/helpers.go `ConvertPodStatusToRunningPod`), so a pod deleted
+        // while its image is pulled records none.
+        let containers = if pod.started_at.is_some() {
+            instance_names(&pod.template)
+        } else {
+            vec![]
+        };
         if let Some(n) = self.nodes.get_mut(&node_name)
             && let Some(p) = n.info.pods.iter_mut().find(|p| p.id == id)
         {
