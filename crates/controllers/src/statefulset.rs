@@ -211,7 +211,7 @@ impl Slot<'_> {
         }
     }
 
-    fn is_update<'r>(&self, current: &'r str, update: &'r str) -> bool {
+    fn is_update(&self, current: &str, update: &str) -> bool {
         match self {
             Slot::Pod(p) => p.revision == update,
             Slot::New { current: c } => !*c || current == update,

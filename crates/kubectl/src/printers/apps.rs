@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use serde_json::Value;
 
 use super::cells::{containers_cells, format_labels, format_selector, int_at, name_of, s, str_at};
-use super::describe_template::{multiline, pod_template};
+use super::describe_template::{multiline, multiline_indented, pod_template};
 use super::table::{TableDef, go_tabwrite};
 use super::time::age_of;
 
@@ -378,24 +378,9 @@ pub fn describe_statefulset(
                 "  StorageClass:\t{}",
                 str_at(c, &["spec", "storageClassName"])
             );
+            // Annotations too as `key=value`: both go through printLabelsMultilineWithIndent.
             for (label, field) in [("Labels", "labels"), ("Annotations", "annotations")] {
-                let map = s(c, &["metadata", field]).and_then(Value::as_object);
-                match map.filter(|m| !m.is_empty()) {
-                    None => {
-                        let _ = writeln!(t, "  {label}:\t<none>");
-                    }
-                    Some(m) => {
-                        let sep = if field == "labels" { "=" } else { ": " };
-                        for (i, (k, v)) in m.iter().enumerate() {
-                            let head = if i == 0 {
-                                format!("{label}:")
-                            } else {
-                                String::new()
-                            };
-                            let _ = writeln!(t, "  {head}\t{k}{sep}{}", v.as_str().unwrap_or(""));
-                        }
-                    }
-                }
+                multiline_indented(&mut t, "  ", label, s(c, &["metadata", field]), "=");
             }
             let capacity = str_at(c, &["spec", "resources", "requests", "storage"]);
             let _ = writeln!(
@@ -652,5 +637,41 @@ Events:
   Normal  SuccessfulCreate  24s   statefulset-controller  Create Pod db-1 in StatefulSet db successful
 "
         );
+    }
+
+    #[test]
+    fn volume_claims_print_labels_and_annotations_sorted_as_key_value() {
+        let st = json!({
+            "metadata": {"name": "db", "namespace": "default", "uid": "u1"},
+            "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "db"}},
+                "template": {"metadata": {"labels": {"app": "db"}}, "spec": {"containers": [
+                    {"name": "postgres", "image": "postgres:17"}]}},
+                "volumeClaimTemplates": [{"metadata": {"name": "data",
+                    "labels": {"tier": "db", "app": "db"},
+                    "annotations": {"note": "x"}},
+                    "spec": {"storageClassName": "gp3", "accessModes": ["ReadWriteOnce"],
+                        "resources": {"requests": {"storage": "10Gi"}}}}]}
+        });
+        let out = super::describe_statefulset(&st, &[], &[]);
+        let claims: Vec<String> = out
+            .lines()
+            .skip_while(|l| !l.starts_with("Volume Claims:"))
+            .take_while(|l| !l.starts_with("Events:"))
+            .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+            .collect();
+        assert_eq!(
+            claims,
+            [
+                "Volume Claims:",
+                "Name: data",
+                "StorageClass: gp3",
+                "Labels: app=db",
+                "tier=db",
+                "Annotations: note=x",
+                "Capacity: 10Gi",
+                "Access Modes: [ReadWriteOnce]"
+            ]
+        );
+        assert!(out.contains("\n  Labels:"), "indented: {out}");
     }
 }

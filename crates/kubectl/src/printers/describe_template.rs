@@ -14,7 +14,19 @@ use super::cells::{arr_at, canonical_quantity, format_selector, int_at, s, str_a
 /// `printLabelsMultilineWithIndent` / `printAnnotationsMultilineWithIndent`: `Title:<tab>first`,
 /// then `<tab>next` lines, sorted by key; `<none>` when empty.
 pub(super) fn multiline(out: &mut String, title: &str, m: Option<&Value>, sep: &str) {
-    let _ = write!(out, "{title}:\t");
+    multiline_indented(out, "", title, m, sep);
+}
+
+/// [`multiline`] with every line indented by `indent` (describe.go
+/// `printLabelsMultilineWithIndent`, as `describeVolumeClaimTemplates` calls it with `"  "`).
+pub(super) fn multiline_indented(
+    out: &mut String,
+    indent: &str,
+    title: &str,
+    m: Option<&Value>,
+    sep: &str,
+) {
+    let _ = write!(out, "{indent}{title}:\t");
     let mut kv: Vec<(&String, &Value)> = m
         .and_then(Value::as_object)
         .map(|m| m.iter().collect())
@@ -26,6 +38,7 @@ pub(super) fn multiline(out: &mut String, title: &str, m: Option<&Value>, sep: &
     kv.sort_by(|a, b| a.0.cmp(b.0));
     for (i, (k, v)) in kv.iter().enumerate() {
         if i > 0 {
+            out.push_str(indent);
             out.push('\t');
         }
         let v = v.as_str().map_or_else(|| v.to_string(), str::to_string);

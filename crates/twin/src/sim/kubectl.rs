@@ -1073,23 +1073,18 @@ impl Sim {
                     .collect();
                 // A Deployment's describer names its old and new ReplicaSets; a StatefulSet's counts its
                 // pods by phase.
-                let related: Vec<Value> = if t.kind == Kind::Deployment {
-                    let rs_ns = o
-                        .pointer("/metadata/namespace")
-                        .and_then(Value::as_str)
-                        .unwrap_or(&ns)
-                        .to_string();
-                    self.list_rendered("ReplicaSet", Some(&rs_ns))
-                } else if t.kind == Kind::StatefulSet {
-                    let pod_ns = o
-                        .pointer("/metadata/namespace")
-                        .and_then(Value::as_str)
-                        .unwrap_or(&ns)
-                        .to_string();
-                    self.list_rendered("Pod", Some(&pod_ns))
-                } else {
-                    vec![]
+                let related_kind = match t.kind {
+                    Kind::Deployment => Some("ReplicaSet"),
+                    Kind::StatefulSet => Some("Pod"),
+                    _ => None,
                 };
+                let related: Vec<Value> = related_kind.map_or_else(Vec::new, |kind| {
+                    let obj_ns = o
+                        .pointer("/metadata/namespace")
+                        .and_then(Value::as_str)
+                        .unwrap_or(&ns);
+                    self.list_rendered(kind, Some(obj_ns))
+                });
                 out.push(kscale_kubectl::describe_with(t.kind, &o, &related, &evs));
             }
         }

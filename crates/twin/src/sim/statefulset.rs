@@ -41,13 +41,21 @@ pub struct StatefulSets {
 #[derive(Debug, Clone)]
 struct SetState {
     uid: String,
+    /// The stored set's `metadata.generation` that `spec`, `service` and `update` were read
+    /// from (they change only with the spec, which bumps it).
+    generation: i64,
+    /// The spec as the controller reads it.
+    spec: SetSpec,
+    /// `spec.serviceName`.
+    service: Option<String>,
     /// `status.currentRevision` and its pod template.
     current: (String, Value),
-    /// The update revision's name as of the last sync.
-    update: String,
+    /// The update revision (`status.updateRevision`) and its pod template, as of the last sync.
+    update: (String, Value),
     /// Its pods by ordinal.
     pods: BTreeMap<i64, u64>,
-    /// Its pods as the HPA, the loads and the metrics pipeline read a workload's.
+    /// Its pods as the HPA, the loads and the metrics pipeline read a workload's (the
+    /// template is the update revision's).
     cache: RsCache,
 }
 
@@ -122,6 +130,11 @@ fn update_revision(name: &str, v: &Value) -> (String, Value) {
     (format!("{name}-{}", template_hash(&t)), t)
 }
 
+/// The compiled pod template of a revision's template.
+fn compiled(t: &Value) -> Arc<PodTemplate> {
+    Arc::new(PodTemplate::compile(t.get("metadata"), &t["spec"]))
+}
+
 /// The pod `<set>-<ordinal>` of a revision's template (`newStatefulSetPod`, `initIdentity`).
 fn pod_template(
     set: &str,
@@ -175,62 +188,89 @@ impl Sim {
             .collect()
     }
 
-    /// The state of a stored set, made or renewed (a set created again under the name).
-    fn sts_state(&mut self, key: &ObjKey, v: &Value) -> &mut SetState {
+    /// The state of the stored set `key`, made (or made again for a set created again under
+    /// the name) or brought up to date with its spec; `false` when the set is not stored.
+    fn sts_state(&mut self, key: &ObjKey) -> bool {
+        let Some(v) = self.store.get(key) else {
+            return false;
+        };
         let uid = v
             .pointer("/metadata/uid")
             .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_string();
-        if self.statefulsets.sets.get(key).is_none_or(|s| s.uid != uid) {
-            let (name, t) = update_revision(&key.name, v);
-            let selector = selector_of(v.pointer("/spec/selector"));
-            let view = match self.statefulsets.sets.get(key) {
-                Some(s) => s.cache.view,
-                None => self.hpa.views_mut().new_view(),
-            };
-            let template = Arc::new(PodTemplate::compile(t.get("metadata"), &t["spec"]));
-            self.store.record(Topic::ReplicaSetCaches);
-            self.statefulsets.sets.insert(
-                key.clone(),
-                SetState {
-                    uid: uid.clone(),
-                    update: name.clone(),
-                    current: (name, t),
-                    pods: BTreeMap::new(),
-                    cache: RsCache {
-                        uid,
-                        template,
-                        spread_selector: Arc::new(requirements_of(&selector)),
-                        selector,
-                        pods: IdSet::default(),
-                        owner: None,
-                        view,
-                        sample_counts: Default::default(),
-                        replicas: None,
-                    },
-                },
-            );
+            .unwrap_or("");
+        let generation = v
+            .pointer("/metadata/generation")
+            .and_then(Value::as_i64)
+            .unwrap_or(1);
+        let known = self.statefulsets.sets.get(key);
+        if known.is_some_and(|s| s.uid == uid && s.generation == generation) {
+            return true;
         }
-        self.statefulsets.sets.get_mut(key).expect("just made")
-    }
-
-    /// One sync of a StatefulSet (`syncStatefulSet`).
-    pub(crate) fn sync_statefulset(&mut self, key: &ObjKey) {
-        let Some(v) = self.store.get(key).cloned() else {
-            return;
-        };
-        let spec = spec_of(&v);
-        let (update, template) = update_revision(&key.name, &v);
+        let same_set = known.is_some_and(|s| s.uid == uid);
+        let spec = spec_of(v);
         let service = v
             .pointer("/spec/serviceName")
             .and_then(Value::as_str)
             .map(str::to_string);
-        let state = self.sts_state(key, &v);
-        state.update = update.clone();
-        let (current, pods) = (state.current.0.clone(), state.pods.clone());
-        let replicas = self.sts_replicas(&pods);
-        let decided = sts::sync(&spec, &current, &update, &replicas, self.now);
+        let (update, t) = update_revision(&key.name, v);
+        if same_set {
+            let s = self.statefulsets.sets.get_mut(key).expect("known");
+            s.generation = generation;
+            s.spec = spec;
+            s.service = service;
+            if s.update.0 != update {
+                s.cache.template = compiled(&t);
+                s.update = (update, t);
+            }
+            return true;
+        }
+        let uid = uid.to_string();
+        let selector = selector_of(v.pointer("/spec/selector"));
+        let view = match known {
+            Some(s) => s.cache.view,
+            None => self.hpa.views_mut().new_view(),
+        };
+        self.store.record(Topic::ReplicaSetCaches);
+        self.statefulsets.sets.insert(
+            key.clone(),
+            SetState {
+                uid: uid.clone(),
+                generation,
+                spec,
+                service,
+                current: (update.clone(), t.clone()),
+                cache: RsCache {
+                    uid,
+                    template: compiled(&t),
+                    spread_selector: Arc::new(requirements_of(&selector)),
+                    selector,
+                    pods: IdSet::default(),
+                    owner: None,
+                    view,
+                    sample_counts: Default::default(),
+                    replicas: None,
+                },
+                update: (update, t),
+                pods: BTreeMap::new(),
+            },
+        );
+        true
+    }
+
+    /// One sync of a StatefulSet (`syncStatefulSet`).
+    pub(crate) fn sync_statefulset(&mut self, key: &ObjKey) {
+        if !self.sts_state(key) {
+            return;
+        }
+        let state = &self.statefulsets.sets[key];
+        let replicas = self.sts_replicas(&state.pods);
+        let decided = sts::sync(
+            &state.spec,
+            &state.current.0,
+            &state.update.0,
+            &replicas,
+            self.now,
+        );
         if let Some(msg) = &decided.refused {
             self.emit(
                 "Warning",
@@ -242,11 +282,10 @@ impl Sim {
                 "statefulset-controller",
             );
         }
-        let current_template = self.statefulsets.sets[key].current.1.clone();
         for a in decided.actions {
             match a {
                 Action::Delete { ordinal, reason } => {
-                    let Some(&id) = pods.get(&ordinal) else {
+                    let Some(&id) = self.statefulsets.sets[key].pods.get(&ordinal) else {
                         continue;
                     };
                     let name = format!("{}-{ordinal}", key.name);
@@ -268,20 +307,20 @@ impl Sim {
                     ordinal,
                     current: at_current,
                 } => {
+                    let state = &self.statefulsets.sets[key];
                     let (rev, t) = if at_current {
-                        (current.as_str(), &current_template)
+                        (&state.current.0, &state.current.1)
                     } else {
-                        (update.as_str(), &template)
+                        (&state.update.0, &state.update.1)
                     };
-                    let t = pod_template(&key.name, service.as_deref(), rev, t, ordinal);
-                    let compiled = Arc::new(PodTemplate::compile(t.get("metadata"), &t["spec"]));
-                    let name = format!("{}-{ordinal}", key.name);
+                    let t = pod_template(&key.name, state.service.as_deref(), rev, t, ordinal);
                     let owner = Owner {
                         kind: "StatefulSet",
                         name: key.name.clone(),
-                        uid: self.statefulsets.sets[key].uid.clone(),
+                        uid: state.uid.clone(),
                     };
-                    match self.create_pod(&key.namespace, &name, compiled, Some(owner)) {
+                    let name = format!("{}-{ordinal}", key.name);
+                    match self.create_pod(&key.namespace, &name, compiled(&t), Some(owner)) {
                         Ok(id) => {
                             let s = self.statefulsets.sets.get_mut(key).expect("state");
                             s.pods.insert(ordinal, id);
@@ -323,7 +362,7 @@ impl Sim {
         }
         if decided.update_complete {
             let s = self.statefulsets.sets.get_mut(key).expect("state");
-            s.current = (update, template);
+            s.current = s.update.clone();
         }
         if let Some(ms) = decided.next_check_ms {
             self.queue
@@ -331,11 +370,11 @@ impl Sim {
         }
     }
 
-    /// The status of a stored StatefulSet.
+    /// The status of a stored StatefulSet as its controller last wrote it: the revisions and
+    /// `minReadySeconds` of its last sync (before the first, the stored spec's).
     pub fn statefulset_status(&self, key: &ObjKey, v: &Value) -> StsStatus {
-        let spec = spec_of(v);
-        let (update, _) = update_revision(&key.name, v);
         let Some(s) = self.statefulsets.sets.get(key) else {
+            let (update, _) = update_revision(&key.name, v);
             return StsStatus {
                 current_revision: update.clone(),
                 update_revision: update,
@@ -344,9 +383,15 @@ impl Sim {
         };
         let pods = self.sts_replicas(&s.pods);
         StsStatus {
-            counts: sts::counts(&pods, spec.min_ready_ms, &s.current.0, &update, self.now),
+            counts: sts::counts(
+                &pods,
+                s.spec.min_ready_ms,
+                &s.current.0,
+                &s.update.0,
+                self.now,
+            ),
             current_revision: s.current.0.clone(),
-            update_revision: update,
+            update_revision: s.update.0.clone(),
         }
     }
 
