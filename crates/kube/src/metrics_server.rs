@@ -67,6 +67,10 @@ pub struct Snapshot {
     pub pods: Vec<PodUsage>,
     /// Nodes.
     pub nodes: Vec<NodeUsage>,
+    /// Every pod that exists, with usage or not (namespace, name): a `get` of one without
+    /// usage is `podmetrics.metrics.k8s.io "NS/NAME" not found`, of one that does not exist
+    /// `pods "NAME" not found` (metrics-server pkg/api/pod.go `Get`).
+    pub existing_pods: std::collections::BTreeSet<(String, String)>,
 }
 
 impl Default for Snapshot {
@@ -76,6 +80,7 @@ impl Default for Snapshot {
             window_s: 15,
             pods: vec![],
             nodes: vec![],
+            existing_pods: Default::default(),
         }
     }
 }
@@ -211,7 +216,10 @@ fn router(state: Shared) -> Router {
                             v["apiVersion"] = "metrics.k8s.io/v1beta1".into();
                             Json(v).into_response()
                         }
-                        None => not_found(format!("podmetrics {ns}/{name}")),
+                        None if s.existing_pods.contains(&(ns.clone(), name.clone())) => {
+                            not_found(format!("podmetrics.metrics.k8s.io \"{ns}/{name}\""))
+                        }
+                        None => not_found(format!("pods \"{name}\"")),
                     }
                 },
             ),
@@ -238,7 +246,7 @@ fn router(state: Shared) -> Router {
                             v["apiVersion"] = "metrics.k8s.io/v1beta1".into();
                             Json(v).into_response()
                         }
-                        None => not_found(format!("nodemetrics {name}")),
+                        None => not_found(format!("nodes \"{name}\"")),
                     }
                 },
             ),
@@ -291,6 +299,7 @@ mod tests {
             window_s: 15,
             pods: vec![],
             nodes: vec![],
+            existing_pods: Default::default(),
         };
         let p = PodUsage {
             namespace: "default".into(),

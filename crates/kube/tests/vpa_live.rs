@@ -119,6 +119,7 @@ fn the_vpa_recommends_and_evicts_on_a_real_control_plane() {
                 })
                 .collect(),
             nodes: vec![],
+            existing_pods: Default::default(),
         });
         // The aggregated API answers once the APIService is available.
         let seen = common::wait_for("the published sample", || {

@@ -22,8 +22,8 @@ pub mod printers;
 
 pub use args::{
     Command, CreateCommand, DeleteTarget, GlobalFlags, Invocation, MetaChange, ObjectRef,
-    OutputFormat, TaintChange, Target, parse_args, parse_command_line, parse_taint_spec, tokenize,
-    validate_replicas,
+    OutputFormat, TaintChange, Target, TopCommand, TopResource, TopSort, parse_args,
+    parse_command_line, parse_taint_spec, tokenize, validate_replicas,
 };
 pub use error::{ErrorKind, KubectlError};
 pub use kinds::{
@@ -34,7 +34,8 @@ pub use patch::{
     strategic_merge,
 };
 pub use printers::{
-    DescribeEvent, PrintOptions, Printed, describe, describe_with, format_rfc3339,
-    human_duration_ms, parse_rfc3339_ms, pod_status, print_objects, render_kind_table,
-    render_table, to_json, to_yaml,
+    DescribeEvent, PrintOptions, Printed, TopContainerUsage, TopNodeAvailable, TopNodeUsage,
+    TopPodUsage, describe, describe_with, format_rfc3339, human_duration_ms, parse_rfc3339_ms,
+    pod_status, print_objects, print_top_nodes, print_top_pods, render_kind_table, render_table,
+    to_json, to_yaml,
 };

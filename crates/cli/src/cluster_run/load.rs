@@ -420,7 +420,7 @@ impl LiveLoad {
             while self.next_publish <= t_ms + PUBLISH_LEAD_MS {
                 self.next_publish += RESOLUTION_MS;
             }
-            self.publish(&pods, window_ms);
+            self.publish(&pods, window_ms, nodes);
         }
         Ok(())
     }
@@ -483,8 +483,11 @@ impl LiveLoad {
         std::mem::take(&mut self.over_limit)
     }
 
-    fn publish(&mut self, pods: &[Pod], window_ms: f64) {
-        let mut node_usage: BTreeMap<String, (f64, f64)> = BTreeMap::new();
+    /// Serves the window's usage: every ready pod's, and every node's as the sum of its pods'
+    /// (nodes without pods too, at zero, as metrics-server lists every node it scrapes).
+    fn publish(&mut self, pods: &[Pod], window_ms: f64, nodes: &[String]) {
+        let mut node_usage: BTreeMap<String, (f64, f64)> =
+            nodes.iter().map(|n| (n.clone(), (0.0, 0.0))).collect();
         let mut out = Vec::new();
         for p in pods.iter().filter(|p| pod_ready(p)) {
             let ns = p.metadata.namespace.clone().unwrap_or_default();
@@ -532,6 +535,15 @@ impl LiveLoad {
         server.publish(Snapshot {
             timestamp: jiff::Timestamp::now(),
             window_s: (RESOLUTION_MS / 1000) as u32,
+            existing_pods: pods
+                .iter()
+                .map(|p| {
+                    (
+                        p.metadata.namespace.clone().unwrap_or_default(),
+                        p.metadata.name.clone().unwrap_or_default(),
+                    )
+                })
+                .collect(),
             pods: out,
             nodes: node_usage
                 .into_iter()

@@ -92,6 +92,17 @@ const FLAGS_DRAIN: &[FlagDef] = &[
     flag("timeout", None, FlagType::Str),
 ];
 
+const FLAGS_TOP: &[FlagDef] = &[
+    flag("containers", None, FlagType::Bool),
+    flag("no-headers", None, FlagType::Bool),
+    flag("sort-by", None, FlagType::Str),
+    flag("sum", None, FlagType::Bool),
+    flag("show-capacity", None, FlagType::Bool),
+    flag("show-swap", None, FlagType::Bool),
+    flag("use-protocol-buffers", None, FlagType::Bool),
+    flag("field-selector", None, FlagType::Str),
+];
+
 pub(super) fn verb_flags(verb: &str) -> &'static [FlagDef] {
     match verb {
         "apply" => FILE_FLAGS,
@@ -103,6 +114,7 @@ pub(super) fn verb_flags(verb: &str) -> &'static [FlagDef] {
         "get" => FLAGS_GET,
         "label" | "annotate" | "taint" => FLAGS_LABEL,
         "drain" => FLAGS_DRAIN,
+        "top" => FLAGS_TOP,
         _ => &[],
     }
 }

@@ -24,13 +24,14 @@ mod metadata;
 mod nodes;
 mod resources;
 mod rollout;
+mod top;
 mod types;
 mod workloads;
 
 pub use nodes::parse_taint_spec;
 pub use types::{
     Command, CreateCommand, DeleteTarget, GlobalFlags, Invocation, MetaChange, ObjectRef,
-    OutputFormat, TaintChange, Target,
+    OutputFormat, TaintChange, Target, TopCommand, TopResource, TopSort,
 };
 pub use workloads::validate_replicas;
 
@@ -42,6 +43,7 @@ use get::{parse_describe, parse_get};
 use metadata::parse_label;
 use nodes::{parse_cordon, parse_drain, parse_taint};
 use rollout::{parse_rollout, parse_set};
+use top::parse_top;
 use workloads::{
     parse_apply, parse_autoscale, parse_create, parse_delete, parse_patch, parse_scale,
 };
@@ -86,7 +88,6 @@ const UNSUPPORTED_VERBS: &[&str] = &[
     "auth",
     "debug",
     "events",
-    "top",
     "wait",
     "replace",
     "diff",
@@ -121,6 +122,7 @@ const SUPPORTED_VERBS: &[&str] = &[
     "drain",
     "rollout",
     "set",
+    "top",
 ];
 
 // ---------------------------------------------------------------------------------------
@@ -161,8 +163,9 @@ pub fn parse_args<S: AsRef<str>>(args: &[S]) -> Result<Invocation> {
     let (raw, positionals) = parse_verb_flags(&specs, &leading.flags, rest)?;
 
     let flags = Flags { raw: &raw, specs };
-    // `create` narrows its flags by sub-command first (`Flags::only` checks the values).
-    if verb != "create" {
+    // `create` and `top` narrow their flags by sub-command first (`Flags::only` checks the
+    // values).
+    if verb != "create" && verb != "top" {
         flags.check_values()?;
     }
     let global = GlobalFlags {
@@ -193,6 +196,7 @@ pub fn parse_args<S: AsRef<str>>(args: &[S]) -> Result<Invocation> {
         "drain" => parse_drain(&flags, &positionals, &global)?,
         "rollout" => parse_rollout(&positionals)?,
         "set" => parse_set(&positionals)?,
+        "top" => parse_top(&flags, &positionals, &global)?,
         _ => unreachable!("verb checked above"),
     };
     Ok(Invocation { global, command })

@@ -320,6 +320,8 @@ pub enum Command {
         /// The workloads to restart.
         targets: Vec<ObjectRef>,
     },
+    /// `top pod|node [NAME]`: usage from the resource metrics API.
+    Top(TopCommand),
     /// `set image KIND/NAME container=image...`.
     SetImage {
         /// The workload.
@@ -327,4 +329,41 @@ pub enum Command {
         /// `(container, image)` pairs; container `*` means every container.
         images: Vec<(String, String)>,
     },
+}
+
+/// What `kubectl top` lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TopResource {
+    /// `top pod` (`pods`, `po`).
+    Pods,
+    /// `top node` (`nodes`, `no`).
+    Nodes,
+}
+
+/// `--sort-by` of `kubectl top`: largest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TopSort {
+    /// `cpu`.
+    Cpu,
+    /// `memory`.
+    Memory,
+}
+
+/// `kubectl top pod|node [NAME] [flags]` (k8s.io/kubectl `pkg/cmd/top`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TopCommand {
+    /// Pods or nodes.
+    pub resource: TopResource,
+    /// One pod or node by name.
+    pub name: Option<String>,
+    /// `--containers` (pods): one line per container.
+    pub containers: bool,
+    /// `--no-headers`.
+    pub no_headers: bool,
+    /// `--sort-by`; by name (namespace first with `-A`) when `None`.
+    pub sort_by: Option<TopSort>,
+    /// `--sum` (pods): a total line.
+    pub sum: bool,
+    /// `--show-capacity` (nodes): percentages of capacity instead of allocatable.
+    pub show_capacity: bool,
 }

@@ -42,6 +42,7 @@ mod table;
 #[cfg(test)]
 mod testing;
 mod time;
+mod top;
 mod vpa;
 mod yaml;
 
@@ -51,6 +52,9 @@ pub use json::to_json;
 pub use pods::pod_status;
 pub use table::{render_kind_table, render_table};
 pub use time::{format_rfc3339, human_duration_ms, parse_rfc3339_ms};
+pub use top::{
+    TopContainerUsage, TopNodeAvailable, TopNodeUsage, TopPodUsage, print_top_nodes, print_top_pods,
+};
 pub use yaml::to_yaml;
 
 /// How to print a `get` result.

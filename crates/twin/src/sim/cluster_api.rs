@@ -7,9 +7,7 @@
 
 use std::sync::Arc;
 
-use kscale_cluster::{
-    ApiError, Changes, Cluster, ContainerMetrics, Event, Object, Patch, PodMetrics, ScaleKind,
-};
+use kscale_cluster::{ApiError, Changes, Cluster, Event, Object, Patch, PodMetrics, ScaleKind};
 use kscale_model::LabelSelector;
 use serde_json::Value;
 
@@ -337,59 +335,14 @@ impl Cluster for SimCluster<'_> {
         Ok(())
     }
 
-    /// The metrics pipeline's latest sample of each running pod (`sim/metrics.rs`), split
-    /// across its containers in proportion to their requests (*assumption*: the twin models
-    /// usage per pod; a one-container pod's is exact), evenly when nothing is requested.
+    /// [`Sim::resource_metrics_pods`].
     fn pod_metrics(
         &mut self,
         namespace: Option<&str>,
         selector: &str,
     ) -> Result<Vec<PodMetrics>, ApiError> {
         let sel = LabelSelector::parse(selector).map_err(ApiError::Invalid)?;
-        let sim = &*self.0;
-        let mut out: Vec<PodMetrics> = sim
-            .pods
-            .values()
-            .filter(|p| namespace.is_none_or(|n| *p.namespace == *n))
-            .filter(|p| p.phase == super::model::PodPhase::Running && sel.matches(&p.labels))
-            .filter_map(|p| {
-                let sample = sim.metrics.sample_of(p)?;
-                let running: Vec<_> = p
-                    .template
-                    .containers
-                    .iter()
-                    .filter(|c| c.replica > 0)
-                    .collect();
-                let share = |of: fn(&kscale_model::Resources) -> i64,
-                             c: &super::model::ContainerT| {
-                    let total: i64 = running
-                        .iter()
-                        .map(|c| of(&c.requests) * c.replica as i64)
-                        .sum();
-                    if total > 0 {
-                        (of(&c.requests) * c.replica as i64) as f64 / total as f64
-                    } else {
-                        1.0 / running.len() as f64
-                    }
-                };
-                Some(PodMetrics {
-                    namespace: p.namespace.to_string(),
-                    name: p.name.to_string(),
-                    timestamp_ms: sample.timestamp.0,
-                    window_ms: sample.window_ms,
-                    containers: running
-                        .iter()
-                        .map(|c| ContainerMetrics {
-                            name: c.name.clone(),
-                            cpu_milli: sample.cpu_milli * share(|r| r.cpu_milli, c),
-                            memory_bytes: sample.memory * share(|r| r.memory, c),
-                        })
-                        .collect(),
-                })
-            })
-            .collect();
-        out.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
-        Ok(out)
+        Ok(self.0.resource_metrics_pods(namespace, &sel))
     }
 
     fn event(&mut self, e: Event) {

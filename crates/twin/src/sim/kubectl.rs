@@ -28,7 +28,8 @@ fn kname(k: Kind) -> &'static str {
     k.info().name
 }
 
-type StepResult = Result<String, (String, String)>;
+/// A step's stdout, or what it printed before failing and its stderr.
+pub(crate) type StepResult = Result<String, (String, String)>;
 
 fn not_found(kind: Kind, name: &str) -> String {
     format!(
@@ -394,6 +395,7 @@ impl Sim {
                 }
                 Ok(out.join("\n"))
             }
+            Command::Top(top) => self.exec_top(inv, top),
             Command::SetImage { target, images } => {
                 let containers: Vec<Value> = images
                     .iter()
@@ -848,7 +850,11 @@ impl Sim {
         }
     }
 
-    fn select(&self, kind: Kind, inv: &Invocation) -> Result<Vec<Value>, (String, String)> {
+    pub(crate) fn select(
+        &self,
+        kind: Kind,
+        inv: &Invocation,
+    ) -> Result<Vec<Value>, (String, String)> {
         let sel = match &inv.global.selector {
             Some(s) => {
                 Some(LabelSelector::parse(s).map_err(|m| (String::new(), format!("error: {m}")))?)

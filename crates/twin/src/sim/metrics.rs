@@ -20,7 +20,10 @@ use kscale_model::SimTime;
 
 use kscale_controllers::hpa::PodObs;
 
-use super::model::{Pod, PodTemplate};
+use kscale_cluster::{ContainerMetrics, PodMetrics};
+use kscale_model::LabelSelector;
+
+use super::model::{ContainerT, Pod, PodPhase, PodTemplate};
 use super::{Event, Sim};
 
 /// Scrape period: 15 s (metrics-server default `--metric-resolution`).
@@ -167,6 +170,59 @@ impl MetricsApi {
 }
 
 impl Sim {
+    /// The resource metrics API (`metrics.k8s.io` PodMetrics): the metrics pipeline's latest
+    /// sample of each running pod in `namespace` (all when `None`) matching `sel`, split across its containers in proportion to their requests (*assumption*: the twin models
+    /// usage per pod; a one-container pod's is exact), evenly when nothing is requested.
+    pub fn resource_metrics_pods(
+        &self,
+        namespace: Option<&str>,
+        sel: &LabelSelector,
+    ) -> Vec<PodMetrics> {
+        let sim = self;
+        let mut out: Vec<PodMetrics> = sim
+            .pods
+            .values()
+            .filter(|p| namespace.is_none_or(|n| *p.namespace == *n))
+            .filter(|p| p.phase == PodPhase::Running && sel.matches(&p.labels))
+            .filter_map(|p| {
+                let sample = sim.metrics.sample_of(p)?;
+                let running: Vec<_> = p
+                    .template
+                    .containers
+                    .iter()
+                    .filter(|c| c.replica > 0)
+                    .collect();
+                let share = |of: fn(&kscale_model::Resources) -> i64, c: &ContainerT| {
+                    let total: i64 = running
+                        .iter()
+                        .map(|c| of(&c.requests) * c.replica as i64)
+                        .sum();
+                    if total > 0 {
+                        (of(&c.requests) * c.replica as i64) as f64 / total as f64
+                    } else {
+                        1.0 / running.len() as f64
+                    }
+                };
+                Some(PodMetrics {
+                    namespace: p.namespace.to_string(),
+                    name: p.name.to_string(),
+                    timestamp_ms: sample.timestamp.0,
+                    window_ms: sample.window_ms,
+                    containers: running
+                        .iter()
+                        .map(|c| ContainerMetrics {
+                            name: c.name.clone(),
+                            cpu_milli: sample.cpu_milli * share(|r| r.cpu_milli, c),
+                            memory_bytes: sample.memory * share(|r| r.memory, c),
+                        })
+                        .collect(),
+                })
+            })
+            .collect();
+        out.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
+        out
+    }
+
     /// Starts the scrape loop (once).
     pub fn start_metrics(&mut self) {
         if !self.metrics.running {

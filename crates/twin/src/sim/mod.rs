@@ -23,6 +23,7 @@ pub mod hpa_view;
 pub mod karpenter;
 pub mod karpenter_disruption;
 pub mod kubectl;
+pub mod kubectl_top;
 pub mod kubelet;
 pub mod metrics;
 pub mod model;
