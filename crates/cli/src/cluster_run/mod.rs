@@ -680,24 +680,48 @@ fn run_step(
             );
         }
     };
-    let deadline = Instant::now() + STEP_TIMEOUT;
-    loop {
-        match child.try_wait() {
-            Ok(Some(_)) => break,
-            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(20)),
-            _ => {
-                let _ = child.kill();
-                break;
+    // The pipes are drained while kubectl runs: a large output (`get pods -o json` of a big
+    // cluster) fills a pipe's buffer and would block kubectl until the timeout.
+    let drain = |pipe: Option<Box<dyn std::io::Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            if let Some(mut p) = pipe {
+                let _ = p.read_to_end(&mut buf);
             }
+            buf
+        })
+    };
+    let stdout = drain(
+        child
+            .stdout
+            .take()
+            .map(|p| Box::new(p) as Box<dyn std::io::Read + Send>),
+    );
+    let stderr = drain(
+        child
+            .stderr
+            .take()
+            .map(|p| Box::new(p) as Box<dyn std::io::Read + Send>),
+    );
+    let deadline = Instant::now() + STEP_TIMEOUT;
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break Ok(status),
+            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(20)),
+            Ok(None) => {
+                let _ = child.kill();
+                break child.wait();
+            }
+            Err(e) => break Err(e),
         }
-    }
-    match child.wait_with_output() {
-        Ok(out) => entry(
-            out.status.code().unwrap_or(1),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        ),
-        Err(e) => entry(1, String::new(), format!("error: {e}\n")),
+    };
+    let text = |h: std::thread::JoinHandle<Vec<u8>>| {
+        String::from_utf8_lossy(&h.join().unwrap_or_default()).into_owned()
+    };
+    let (out, err) = (text(stdout), text(stderr));
+    match status {
+        Ok(status) => entry(status.code().unwrap_or(1), out, err),
+        Err(e) => entry(1, out, format!("{err}error: {e}\n")),
     }
 }
 
@@ -915,4 +939,46 @@ fn delete_run_objects(kc: &mut KubeCluster) -> Result<(), String> {
         }
         Ok(())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A stand-in `kubectl` that writes `bytes` bytes to stdout and a line to stderr.
+    fn fake_kubectl(dir: &Path, bytes: usize) -> PathBuf {
+        use std::os::unix::fs::PermissionsExt;
+        let path = dir.join("kubectl");
+        std::fs::write(
+            &path,
+            format!("#!/bin/sh\nhead -c {bytes} /dev/zero | tr '\\0' x\necho done >&2\nexit 3\n"),
+        )
+        .unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        path
+    }
+
+    #[test]
+    fn a_step_with_a_large_output_is_read_whole_without_waiting_for_the_timeout() {
+        let dir = tempfile::tempdir().unwrap();
+        // More than a pipe's buffer (64 KiB on Linux) on stdout.
+        let kubectl = fake_kubectl(dir.path(), 1 << 20);
+        let started = Instant::now();
+        let e = run_step(
+            &kubectl,
+            &dir.path().join("kubeconfig"),
+            dir.path(),
+            "kubectl get pods -o json",
+            5_000,
+        );
+        assert!(
+            started.elapsed() < STEP_TIMEOUT / 2,
+            "{:?}",
+            started.elapsed()
+        );
+        assert_eq!(e.stdout.len(), 1 << 20);
+        assert_eq!(e.stderr, "done\n");
+        assert_eq!(e.exit_code, 3);
+        assert_eq!(e.at, 5.0);
+    }
 }
