@@ -536,3 +536,37 @@ fn measured_values_in_kubectl_outputs_match_within_the_value_tolerance() {
         "{err}"
     );
 }
+
+#[test]
+fn rollout_status_matches_on_its_final_line() {
+    let t = tempfile::tempdir().unwrap();
+    let with = |out: &str| {
+        let mut r = base();
+        r.steps
+            .push(step(95.0, "kubectl rollout status deployment/web", 0, out));
+        r
+    };
+    let wait = |n: u32| {
+        format!(
+            "Waiting for deployment \"web\" rollout to finish: {n} out of 3 new replicas have been updated...\n"
+        )
+    };
+    let done = "deployment \"web\" successfully rolled out\n";
+    let a = with(&format!("{}{}{}{done}", wait(0), wait(1), wait(2)));
+    let b = with(&format!(
+        "{}{}{}{}{done}",
+        wait(1),
+        wait(1),
+        wait(2),
+        wait(2)
+    ));
+    let (o, j) = diff(t.path(), &a, &b, &[]);
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}{err}");
+    assert_eq!(j["categories"]["steps"]["normalised"], 1);
+    assert!(out.contains("the final line matches"), "{out}");
+    // A different end differs.
+    let failed = with(&format!("{}{}", wait(0), wait(1)));
+    let (o, _) = diff(t.path(), &a, &failed, &[]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o).0);
+}

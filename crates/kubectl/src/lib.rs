@@ -19,6 +19,7 @@ pub mod field_selector;
 pub mod kinds;
 pub mod patch;
 pub mod printers;
+pub mod rollout_status;
 
 pub use args::{
     Command, CreateCommand, DeleteTarget, GlobalFlags, Invocation, MetaChange, ObjectRef,

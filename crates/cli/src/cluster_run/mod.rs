@@ -402,6 +402,7 @@ fn drive(
     let end_ms = scenario.doc.spec.duration.0;
     let sample_ms = sim.sample_interval_ms();
     let mut steps = scenario.steps.iter().peekable();
+    let mut worker = StepWorker::new(kubectl, kubeconfig, &scenario.base_dir);
     let mut transcript = Vec::new();
     let mut cpas: BTreeMap<(String, String), (ProportionalAutoscaler, u64)> = BTreeMap::new();
     // The cluster clock's zero on the wall clock (timestamps the Cluster Autoscaler writes).
@@ -464,16 +465,17 @@ fn drive(
             eviction::check(kc, &mut kubelets, &mut live_load)
                 .map_err(|e| format!("eviction manager: {e}"))?;
         }
+        // Steps run in order on their own thread (kubelets, load and autoscalers go on
+        // meanwhile); one due while another runs starts when it finishes, as in a script.
         let mut stepped = false;
-        while let Some(step) = steps.next_if(|s| s.at.0 <= t) {
-            transcript.push(run_step(
-                kubectl,
-                kubeconfig,
-                &scenario.base_dir,
-                &step.run,
-                t,
-            ));
+        while let Some(entry) = worker.finished() {
+            transcript.push(entry);
             stepped = true;
+        }
+        if worker.idle()
+            && let Some(step) = steps.next_if(|s| s.at.0 <= t)
+        {
+            worker.start(&step.run, t);
         }
         if stepped {
             // A step may have created an HPA reading custom or external metrics.
@@ -552,6 +554,20 @@ fn drive(
         std::thread::sleep(TICK);
     }
     let end = kc.now_ms() - start;
+    // A step still running is cut off; the steps due that waited for it run now (in the
+    // twin, at the end instant).
+    transcript.extend(worker.stop());
+    for step in steps.by_ref().take_while(|s| s.at.0 <= end_ms) {
+        let never = AtomicBool::new(false);
+        transcript.push(run_step(
+            kubectl,
+            kubeconfig,
+            &scenario.base_dir,
+            &step.run,
+            end,
+            &never,
+        ));
+    }
     samples
         .sample(kc, end, &live_load)
         .map_err(|e| format!("sampling: {e}"))?;
@@ -632,13 +648,89 @@ fn drive(
     })
 }
 
-/// Runs one kubectl step with the real kubectl: stdout, stderr and exit code as it gave them.
+/// Runs the run's kubectl steps one at a time on a thread of its own.
+struct StepWorker {
+    requests: std::sync::mpsc::Sender<(String, u64)>,
+    results: std::sync::mpsc::Receiver<TranscriptEntry>,
+    stop: std::sync::Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+    busy: bool,
+}
+
+impl StepWorker {
+    fn new(kubectl: &Path, kubeconfig: &Path, cwd: &Path) -> StepWorker {
+        let (requests, rx) = std::sync::mpsc::channel::<(String, u64)>();
+        let (tx, results) = std::sync::mpsc::channel();
+        let stop = std::sync::Arc::new(AtomicBool::new(false));
+        let (kubectl, kubeconfig, cwd) = (
+            kubectl.to_path_buf(),
+            kubeconfig.to_path_buf(),
+            cwd.to_path_buf(),
+        );
+        let flag = stop.clone();
+        let thread = std::thread::spawn(move || {
+            for (line, t) in rx {
+                let e = run_step(&kubectl, &kubeconfig, &cwd, &line, t, &flag);
+                if tx.send(e).is_err() {
+                    break;
+                }
+            }
+        });
+        StepWorker {
+            requests,
+            results,
+            stop,
+            thread: Some(thread),
+            busy: false,
+        }
+    }
+
+    /// Whether no step runs.
+    fn idle(&self) -> bool {
+        !self.busy
+    }
+
+    /// Starts step `line` at run time `t_ms`.
+    fn start(&mut self, line: &str, t_ms: u64) {
+        self.busy = self.requests.send((line.to_string(), t_ms)).is_ok();
+    }
+
+    /// The step that finished since the last call, if any.
+    fn finished(&mut self) -> Option<TranscriptEntry> {
+        let e = self.results.try_recv().ok()?;
+        self.busy = false;
+        Some(e)
+    }
+
+    /// Cuts off the step still running and waits for the thread: that step's record.
+    fn stop(mut self) -> Option<TranscriptEntry> {
+        self.stop.store(true, Ordering::SeqCst);
+        let StepWorker {
+            requests,
+            results,
+            thread,
+            busy,
+            ..
+        } = &mut self;
+        let last = if *busy { results.recv().ok() } else { None };
+        drop(std::mem::replace(requests, std::sync::mpsc::channel().0));
+        if let Some(t) = thread.take() {
+            let _ = t.join();
+        }
+        last
+    }
+}
+
+/// Runs one kubectl step with the real kubectl: stdout, stderr and exit code as it gave them;
+/// killed when `stop` is set (the run ended) or, unless it is `rollout status`, after
+/// [`STEP_TIMEOUT`].
 fn run_step(
     kubectl: &Path,
     kubeconfig: &Path,
     cwd: &Path,
     line: &str,
     t_ms: u64,
+    stop: &AtomicBool,
 ) -> TranscriptEntry {
     let at = t_ms as f64 / 1000.0;
     let entry = |code, stdout: String, stderr: String| TranscriptEntry {
@@ -703,12 +795,22 @@ fn run_step(
             .take()
             .map(|p| Box::new(p) as Box<dyn std::io::Read + Send>),
     );
-    let deadline = Instant::now() + STEP_TIMEOUT;
+    // `rollout status` lasts until its rollout is done (or the run ends); anything else
+    // gets STEP_TIMEOUT.
+    let lasting = args.first().map(String::as_str) == Some("rollout")
+        && args.get(1).map(String::as_str) == Some("status");
+    let deadline = (!lasting).then(|| Instant::now() + STEP_TIMEOUT);
+    let mut cut_off = false;
     let status = loop {
         match child.try_wait() {
             Ok(Some(status)) => break Ok(status),
-            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(20)),
+            Ok(None)
+                if !stop.load(Ordering::SeqCst) && deadline.is_none_or(|d| Instant::now() < d) =>
+            {
+                std::thread::sleep(Duration::from_millis(20))
+            }
             Ok(None) => {
+                cut_off = stop.load(Ordering::SeqCst);
                 let _ = child.kill();
                 break child.wait();
             }
@@ -720,6 +822,12 @@ fn run_step(
     };
     let (out, err) = (text(stdout), text(stderr));
     match status {
+        // As the twin ends a step still running at the run's end.
+        _ if cut_off => entry(
+            1,
+            out,
+            format!("{err}error: the run ended before the step finished\n"),
+        ),
         Ok(status) => entry(status.code().unwrap_or(1), out, err),
         Err(e) => entry(1, out, format!("{err}error: {e}\n")),
     }
@@ -970,6 +1078,7 @@ mod tests {
             dir.path(),
             "kubectl get pods -o json",
             5_000,
+            &AtomicBool::new(false),
         );
         assert!(
             started.elapsed() < STEP_TIMEOUT / 2,
@@ -980,5 +1089,44 @@ mod tests {
         assert_eq!(e.stderr, "done\n");
         assert_eq!(e.exit_code, 3);
         assert_eq!(e.at, 5.0);
+    }
+
+    #[test]
+    fn steps_run_in_order_and_a_lasting_one_is_cut_off_at_the_end() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let kubectl = dir.path().join("kubectl");
+        // `rollout status` waits (as for a rollout that never ends); anything else echoes.
+        std::fs::write(
+            &kubectl,
+            "#!/bin/sh\nif [ \"$1\" = rollout ]; then echo waiting; exec sleep 30; fi\necho \"$@\"\n",
+        )
+        .unwrap();
+        std::fs::set_permissions(&kubectl, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let mut w = StepWorker::new(&kubectl, &dir.path().join("kc"), dir.path());
+        assert!(w.idle());
+        w.start("kubectl get pods", 1_000);
+        assert!(!w.idle());
+        let first = loop {
+            if let Some(e) = w.finished() {
+                break e;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        assert_eq!((first.stdout.as_str(), first.at), ("get pods\n", 1.0));
+        assert!(w.idle());
+        w.start("kubectl rollout status deployment/web", 2_000);
+        std::thread::sleep(Duration::from_millis(300));
+        assert!(w.finished().is_none(), "still waiting");
+        let started = Instant::now();
+        let cut = w.stop().expect("the running step");
+        assert!(started.elapsed() < Duration::from_secs(10));
+        assert_eq!(cut.exit_code, 1);
+        assert_eq!(cut.stdout, "waiting\n");
+        assert_eq!(
+            cut.stderr,
+            "error: the run ended before the step finished\n"
+        );
+        assert_eq!(cut.at, 2.0);
     }
 }

@@ -103,6 +103,12 @@ const FLAGS_TOP: &[FlagDef] = &[
     flag("field-selector", None, FlagType::Str),
 ];
 
+const FLAGS_ROLLOUT: &[FlagDef] = &[
+    flag("watch", Some('w'), FlagType::Bool),
+    flag("timeout", None, FlagType::Str),
+    flag("revision", None, FlagType::Int),
+];
+
 pub(super) fn verb_flags(verb: &str) -> &'static [FlagDef] {
     match verb {
         "apply" => FILE_FLAGS,
@@ -115,6 +121,7 @@ pub(super) fn verb_flags(verb: &str) -> &'static [FlagDef] {
         "label" | "annotate" | "taint" => FLAGS_LABEL,
         "drain" => FLAGS_DRAIN,
         "top" => FLAGS_TOP,
+        "rollout" => FLAGS_ROLLOUT,
         _ => &[],
     }
 }

@@ -163,9 +163,9 @@ pub fn parse_args<S: AsRef<str>>(args: &[S]) -> Result<Invocation> {
     let (raw, positionals) = parse_verb_flags(&specs, &leading.flags, rest)?;
 
     let flags = Flags { raw: &raw, specs };
-    // `create` and `top` narrow their flags by sub-command first (`Flags::only` checks the
+    // `create`, `top` and `rollout` narrow their flags by sub-command first (`Flags::only` checks the
     // values).
-    if verb != "create" && verb != "top" {
+    if !matches!(verb.as_str(), "create" | "top" | "rollout") {
         flags.check_values()?;
     }
     let global = GlobalFlags {
@@ -194,7 +194,7 @@ pub fn parse_args<S: AsRef<str>>(args: &[S]) -> Result<Invocation> {
         "taint" => parse_taint(&flags, &positionals, &global)?,
         "cordon" | "uncordon" => parse_cordon(&verb, &positionals, &global)?,
         "drain" => parse_drain(&flags, &positionals, &global)?,
-        "rollout" => parse_rollout(&positionals)?,
+        "rollout" => parse_rollout(&flags, &positionals)?,
         "set" => parse_set(&positionals)?,
         "top" => parse_top(&flags, &positionals, &global)?,
         _ => unreachable!("verb checked above"),

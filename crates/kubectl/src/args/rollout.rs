@@ -1,6 +1,6 @@
 //! `rollout restart` and `set image`.
 
-use super::flags::go_quote;
+use super::flags::{Flags, go_quote};
 use super::metadata::split_changes;
 use super::resources::{named_refs, single_ref};
 use super::types::Command;
@@ -8,9 +8,46 @@ use super::usage;
 use crate::error::{ErrorKind, KubectlError, Result};
 use crate::kinds::Kind;
 
-pub(super) fn parse_rollout(pos: &[String]) -> Result<Command> {
+pub(super) fn parse_rollout(flags: &Flags, pos: &[String]) -> Result<Command> {
     match pos.first().map(String::as_str) {
+        Some("status") => {
+            flags.only(&["watch", "timeout", "revision"])?;
+            if pos.len() < 2 {
+                return Err(usage("required resource not specified"));
+            }
+            let target = single_ref(&pos[1..], "rollout status")?;
+            let timeout_ms = match flags.string("timeout") {
+                None => None,
+                Some(t) => match kscale_model::parse_duration(&t) {
+                    Ok(0) => None,
+                    Ok(ms) => Some(ms),
+                    Err(_) => {
+                        return Err(KubectlError::new(
+                            ErrorKind::InvalidFlagValue,
+                            format!(
+                                "invalid argument {} for \"--timeout\" flag: time: invalid duration {}",
+                                go_quote(&t),
+                                go_quote(&t)
+                            ),
+                        ));
+                    }
+                },
+            };
+            if flags.int("revision")?.unwrap_or(0) != 0 {
+                return Err(KubectlError::new(
+                    ErrorKind::Unsupported,
+                    "\"kubectl rollout status --revision\" is not supported by the kscale twin",
+                ));
+            }
+            Ok(Command::RolloutStatus {
+                target,
+                // pflag's bool: `--watch=false` (also `-w=false`); on by default.
+                watch: !flags.has("watch") || flags.bool("watch")?,
+                timeout_ms,
+            })
+        }
         Some("restart") => {
+            flags.only(&[])?;
             let targets = named_refs(&pos[1..])?;
             for t in &targets {
                 if !matches!(
@@ -26,7 +63,7 @@ pub(super) fn parse_rollout(pos: &[String]) -> Result<Command> {
             }
             Ok(Command::RolloutRestart { targets })
         }
-        Some(s @ ("status" | "history" | "undo" | "pause" | "resume")) => Err(KubectlError::new(
+        Some(s @ ("history" | "undo" | "pause" | "resume")) => Err(KubectlError::new(
             ErrorKind::Unsupported,
             format!("\"kubectl rollout {s}\" is not supported by the kscale twin"),
         )),
@@ -120,12 +157,56 @@ mod tests {
             "error: at least one image update is required"
         );
         assert_eq!(
-            err("rollout status deploy/web"),
-            "error: \"kubectl rollout status\" is not supported by the kscale twin"
+            err("rollout history deploy/web"),
+            "error: \"kubectl rollout history\" is not supported by the kscale twin"
+        );
+        assert_eq!(
+            err("rollout restart deploy/web --timeout=1s"),
+            "error: unknown flag: --timeout"
         );
         assert_eq!(
             err("rollout restart pod/p"),
             "error: pods/p restarting is not supported"
+        );
+    }
+
+    #[test]
+    fn rollout_status_forms() {
+        let status = |line: &str| match cmd(line) {
+            Command::RolloutStatus {
+                target,
+                watch,
+                timeout_ms,
+            } => (target, watch, timeout_ms),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            status("rollout status deployment/web"),
+            (r(Kind::Deployment, "web"), true, None)
+        );
+        assert_eq!(
+            status("rollout status sts db --timeout=90s"),
+            (r(Kind::StatefulSet, "db"), true, Some(90_000))
+        );
+        assert_eq!(
+            status("rollout status ds/agent --watch=false --timeout 0s"),
+            (r(Kind::DaemonSet, "agent"), false, None)
+        );
+        assert_eq!(
+            status("rollout status deploy/web -w"),
+            (r(Kind::Deployment, "web"), true, None)
+        );
+        assert_eq!(
+            err("rollout status deploy/web --timeout=soon"),
+            "error: invalid argument \"soon\" for \"--timeout\" flag: time: invalid duration \"soon\""
+        );
+        assert_eq!(
+            err("rollout status"),
+            "error: required resource not specified"
+        );
+        assert_eq!(
+            err("rollout status deploy/web deploy/api"),
+            "error: rollout status requires exactly one resource, got 2"
         );
     }
 }

@@ -320,6 +320,15 @@ pub enum Command {
         /// The workloads to restart.
         targets: Vec<ObjectRef>,
     },
+    /// `rollout status KIND/NAME`: waits for a rollout, printing kubectl's progress lines.
+    RolloutStatus {
+        /// The Deployment, DaemonSet or StatefulSet.
+        target: ObjectRef,
+        /// `--watch` (default true): false prints the current status once.
+        watch: bool,
+        /// `--timeout`; `None` (kubectl's `0s`) waits as long as it takes.
+        timeout_ms: Option<u64>,
+    },
     /// `top pod|node [NAME]`: usage from the resource metrics API.
     Top(TopCommand),
     /// `set image KIND/NAME container=image...`.

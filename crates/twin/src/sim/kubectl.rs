@@ -43,6 +43,23 @@ impl Sim {
     pub fn run_step(&mut self, i: usize) {
         let step = self.scenario.steps[i].clone();
         let (stdout, stderr, code) = match parse_line(&step.run) {
+            Ok(Invocation {
+                global,
+                command:
+                    Command::RolloutStatus {
+                        target,
+                        watch,
+                        timeout_ms,
+                    },
+            }) => {
+                let ns = global.namespace.as_deref().unwrap_or("default");
+                match self.start_rollout_status(&step.run, ns, &target, watch, timeout_ms) {
+                    // Still running: recorded when it ends.
+                    None => return,
+                    Some(Ok(out)) => (out, String::new(), 0),
+                    Some(Err((out, err))) => (out, err, 1),
+                }
+            }
             Ok(inv) => match self.exec(&inv) {
                 Ok(out) => (out, self.recorder.take_step_stderr(), 0),
                 Err((out, err)) => (out, err, 1),
@@ -396,6 +413,10 @@ impl Sim {
                 Ok(out.join("\n"))
             }
             Command::Top(top) => self.exec_top(inv, top),
+            // Run by `run_step` (it lasts).
+            Command::RolloutStatus { .. } => Err(e(
+                "error: \"kubectl rollout status\" runs only as a step".into(),
+            )),
             Command::SetImage { target, images } => {
                 let containers: Vec<Value> = images
                     .iter()

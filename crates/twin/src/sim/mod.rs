@@ -23,6 +23,7 @@ pub mod hpa_view;
 pub mod karpenter;
 pub mod karpenter_disruption;
 pub mod kubectl;
+pub mod kubectl_rollout;
 pub mod kubectl_top;
 pub mod kubelet;
 pub mod metrics;
@@ -64,6 +65,8 @@ use store::{ObjKey, Store};
 pub enum Event {
     /// Run the kubectl step with this index.
     Step(usize),
+    /// The running step (`kubectl rollout status`) reads its workload again.
+    StepWatch,
     /// Run the Deployment and ReplicaSet controllers over dirty objects.
     Reconcile,
     /// Run a scheduling cycle over the active queue.
@@ -195,6 +198,8 @@ pub struct Sim {
     pub closed_cost: f64,
     /// The time-series sampler (see [`output::Sampler`]).
     pub sampler: output::Sampler,
+    /// The kubectl step still running and the steps waiting for it.
+    pub steps: kubectl_rollout::StepRunner,
     /// The scenario.
     pub scenario: Arc<Scenario>,
     /// The load model's state: per load entry its totals and cache, the entries by target
@@ -275,6 +280,7 @@ impl Sim {
             warnings: vec![],
             closed_cost: 0.0,
             sampler: Default::default(),
+            steps: Default::default(),
             load: Default::default(),
             karpenter: Default::default(),
             karpenter_disruption: Default::default(),
@@ -422,6 +428,7 @@ impl Sim {
     /// Ends a run at its end time: the last sample, HPA statuses written.
     fn finish_run(&mut self) {
         self.now = self.end;
+        self.end_steps();
         self.take_sample();
         self.flush_hpa_status();
     }
@@ -445,7 +452,11 @@ impl Sim {
             Event::Step(i) => {
                 // kubectl reads and writes stored objects: HPA statuses are rendered first.
                 self.flush_hpa_status();
-                self.run_step(i)
+                self.step_due(i)
+            }
+            Event::StepWatch => {
+                self.flush_hpa_status();
+                self.step_watch()
             }
             Event::Reconcile => {
                 self.workloads.reconcile_started();
@@ -619,9 +630,7 @@ impl Sim {
             self.check_invariants()
                 .map_err(|e| format!("at {} after {label}: {e}", self.now))?;
         }
-        self.now = self.end;
-        self.take_sample();
-        self.flush_hpa_status();
+        self.finish_run();
         Ok(())
     }
 
