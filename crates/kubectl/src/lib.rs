@@ -23,7 +23,7 @@ pub mod rollout_status;
 
 pub use args::{
     Command, CreateCommand, DeleteTarget, GlobalFlags, Invocation, MetaChange, ObjectRef,
-    OutputFormat, TaintChange, Target, TopCommand, TopResource, TopSort, parse_args,
+    OutputFormat, TaintChange, Target, TopCommand, TopResource, TopSort, WaitFor, parse_args,
     parse_command_line, parse_taint_spec, tokenize, validate_replicas,
 };
 pub use error::{ErrorKind, KubectlError};

@@ -722,8 +722,8 @@ impl StepWorker {
 }
 
 /// Runs one kubectl step with the real kubectl: stdout, stderr and exit code as it gave them;
-/// killed when `stop` is set (the run ended) or, unless it is `rollout status`, after
-/// [`STEP_TIMEOUT`].
+/// killed when `stop` is set (the run ended) or, unless it is `rollout status` or `wait`,
+/// after [`STEP_TIMEOUT`].
 fn run_step(
     kubectl: &Path,
     kubeconfig: &Path,
@@ -795,10 +795,13 @@ fn run_step(
             .take()
             .map(|p| Box::new(p) as Box<dyn std::io::Read + Send>),
     );
-    // `rollout status` lasts until its rollout is done (or the run ends); anything else
-    // gets STEP_TIMEOUT.
-    let lasting = args.first().map(String::as_str) == Some("rollout")
-        && args.get(1).map(String::as_str) == Some("status");
+    // `rollout status` lasts until its rollout is done, `wait` until its condition or
+    // `--timeout` (or the run ends); anything else gets STEP_TIMEOUT.
+    let lasting = match args.first().map(String::as_str) {
+        Some("wait") => true,
+        Some("rollout") => args.get(1).map(String::as_str) == Some("status"),
+        _ => false,
+    };
     let deadline = (!lasting).then(|| Instant::now() + STEP_TIMEOUT);
     let mut cut_off = false;
     let status = loop {

@@ -109,6 +109,13 @@ const FLAGS_ROLLOUT: &[FlagDef] = &[
     flag("revision", None, FlagType::Int),
 ];
 
+const FLAGS_WAIT: &[FlagDef] = &[
+    flag("for", None, FlagType::StrList),
+    flag("timeout", None, FlagType::Str),
+    flag("all", None, FlagType::Bool),
+    flag("field-selector", None, FlagType::Str),
+];
+
 pub(super) fn verb_flags(verb: &str) -> &'static [FlagDef] {
     match verb {
         "apply" => FILE_FLAGS,
@@ -122,6 +129,7 @@ pub(super) fn verb_flags(verb: &str) -> &'static [FlagDef] {
         "drain" => FLAGS_DRAIN,
         "top" => FLAGS_TOP,
         "rollout" => FLAGS_ROLLOUT,
+        "wait" => FLAGS_WAIT,
         _ => &[],
     }
 }

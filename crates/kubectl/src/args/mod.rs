@@ -26,12 +26,13 @@ mod resources;
 mod rollout;
 mod top;
 mod types;
+mod wait;
 mod workloads;
 
 pub use nodes::parse_taint_spec;
 pub use types::{
     Command, CreateCommand, DeleteTarget, GlobalFlags, Invocation, MetaChange, ObjectRef,
-    OutputFormat, TaintChange, Target, TopCommand, TopResource, TopSort,
+    OutputFormat, TaintChange, Target, TopCommand, TopResource, TopSort, WaitFor,
 };
 pub use workloads::validate_replicas;
 
@@ -44,6 +45,7 @@ use metadata::parse_label;
 use nodes::{parse_cordon, parse_drain, parse_taint};
 use rollout::{parse_rollout, parse_set};
 use top::parse_top;
+use wait::parse_wait;
 use workloads::{
     parse_apply, parse_autoscale, parse_create, parse_delete, parse_patch, parse_scale,
 };
@@ -88,7 +90,6 @@ const UNSUPPORTED_VERBS: &[&str] = &[
     "auth",
     "debug",
     "events",
-    "wait",
     "replace",
     "diff",
     "kustomize",
@@ -123,6 +124,7 @@ const SUPPORTED_VERBS: &[&str] = &[
     "rollout",
     "set",
     "top",
+    "wait",
 ];
 
 // ---------------------------------------------------------------------------------------
@@ -165,7 +167,7 @@ pub fn parse_args<S: AsRef<str>>(args: &[S]) -> Result<Invocation> {
     let flags = Flags { raw: &raw, specs };
     // `create`, `top` and `rollout` narrow their flags by sub-command first (`Flags::only` checks the
     // values).
-    if !matches!(verb.as_str(), "create" | "top" | "rollout") {
+    if !matches!(verb.as_str(), "create" | "top" | "rollout" | "wait") {
         flags.check_values()?;
     }
     let global = GlobalFlags {
@@ -197,6 +199,7 @@ pub fn parse_args<S: AsRef<str>>(args: &[S]) -> Result<Invocation> {
         "rollout" => parse_rollout(&flags, &positionals)?,
         "set" => parse_set(&positionals)?,
         "top" => parse_top(&flags, &positionals, &global)?,
+        "wait" => parse_wait(&flags, &positionals)?,
         _ => unreachable!("verb checked above"),
     };
     Ok(Invocation { global, command })

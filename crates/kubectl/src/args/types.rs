@@ -329,6 +329,17 @@ pub enum Command {
         /// `--timeout`; `None` (kubectl's `0s`) waits as long as it takes.
         timeout_ms: Option<u64>,
     },
+    /// `wait --for=... RESOURCE...`: waits for each object's condition, in turn.
+    Wait {
+        /// The objects (by name, or a kind with `-l`/`--all`).
+        targets: Vec<Target>,
+        /// `--all`.
+        all: bool,
+        /// `--for`.
+        wait_for: WaitFor,
+        /// `--timeout` (kubectl's default 30s; 0 checks once).
+        timeout_ms: u64,
+    },
     /// `top pod|node [NAME]`: usage from the resource metrics API.
     Top(TopCommand),
     /// `set image KIND/NAME container=image...`.
@@ -375,4 +386,20 @@ pub struct TopCommand {
     pub sum: bool,
     /// `--show-capacity` (nodes): percentages of capacity instead of allocatable.
     pub show_capacity: bool,
+}
+
+/// `kubectl wait --for`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WaitFor {
+    /// `--for=condition=NAME[=VALUE]` (VALUE `true` by default; both compared ignoring case).
+    Condition {
+        /// The condition type.
+        name: String,
+        /// The status it must have.
+        value: String,
+    },
+    /// `--for=delete`.
+    Delete,
+    /// `--for=create`.
+    Create,
 }

@@ -60,6 +60,22 @@ impl Sim {
                     Some(Err((out, err))) => (out, err, 1),
                 }
             }
+            Ok(
+                ref inv @ Invocation {
+                    command:
+                        Command::Wait {
+                            ref targets,
+                            ref wait_for,
+                            timeout_ms,
+                            ..
+                        },
+                    ..
+                },
+            ) => match self.start_wait(&step.run, inv, targets, wait_for, timeout_ms) {
+                None => return,
+                Some(Ok(out)) => (out, String::new(), 0),
+                Some(Err((out, err))) => (out, err, 1),
+            },
             Ok(inv) => match self.exec(&inv) {
                 Ok(out) => (out, self.recorder.take_step_stderr(), 0),
                 Err((out, err)) => (out, err, 1),
@@ -413,9 +429,9 @@ impl Sim {
                 Ok(out.join("\n"))
             }
             Command::Top(top) => self.exec_top(inv, top),
-            // Run by `run_step` (it lasts).
-            Command::RolloutStatus { .. } => Err(e(
-                "error: \"kubectl rollout status\" runs only as a step".into(),
+            // Run by `run_step` (they last).
+            Command::RolloutStatus { .. } | Command::Wait { .. } => Err(e(
+                "error: \"kubectl rollout status\" and \"kubectl wait\" run only as steps".into(),
             )),
             Command::SetImage { target, images } => {
                 let containers: Vec<Value> = images

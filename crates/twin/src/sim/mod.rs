@@ -23,7 +23,6 @@ pub mod hpa_view;
 pub mod karpenter;
 pub mod karpenter_disruption;
 pub mod kubectl;
-pub mod kubectl_rollout;
 pub mod kubectl_top;
 pub mod kubelet;
 pub mod metrics;
@@ -40,6 +39,7 @@ pub mod scheduling;
 pub mod scheduling_queue;
 pub mod slo;
 pub mod statefulset;
+pub mod step_runner;
 pub mod store;
 pub mod traffic;
 pub mod vpa;
@@ -65,7 +65,7 @@ use store::{ObjKey, Store};
 pub enum Event {
     /// Run the kubectl step with this index.
     Step(usize),
-    /// The running step (`kubectl rollout status`) reads its workload again.
+    /// The running step (`kubectl rollout status`, `kubectl wait`) reads its objects again.
     StepWatch,
     /// Run the Deployment and ReplicaSet controllers over dirty objects.
     Reconcile,
@@ -199,7 +199,7 @@ pub struct Sim {
     /// The time-series sampler (see [`output::Sampler`]).
     pub sampler: output::Sampler,
     /// The kubectl step still running and the steps waiting for it.
-    pub steps: kubectl_rollout::StepRunner,
+    pub steps: step_runner::StepRunner,
     /// The scenario.
     pub scenario: Arc<Scenario>,
     /// The load model's state: per load entry its totals and cache, the entries by target

@@ -1,5 +1,6 @@
-//! `kubectl rollout status` steps: kubectl's status lines as the rollout progresses, the
-//! final line, errors and timeouts; steps due meanwhile run after it, in order.
+//! Steps that last: `kubectl rollout status` (kubectl's status lines as the rollout
+//! progresses, the final line, errors and timeouts) and `kubectl wait`; steps due meanwhile
+//! run after them, in order.
 
 use std::sync::Arc;
 
@@ -157,4 +158,62 @@ fn a_step_still_watching_at_the_end_is_cut_off() {
         t[1].stderr,
         "error: the run ended before the step finished\n"
     );
+}
+
+#[test]
+fn wait_for_conditions_deletion_and_timeouts() {
+    let sim = run(
+        "    - {at: 1s, run: kubectl wait --for=condition=Ready pod -l app=web --timeout=60s}
+    - {at: 1s, run: kubectl get deployment web}
+    - {at: 1m, run: kubectl wait deployment/web --for=condition=Available}
+    - {at: 1m, run: kubectl wait --for=condition=Ready pod -l app=nope}
+    - {at: 1m, run: kubectl scale deployment web --replicas=5}
+    - {at: 61s, run: kubectl wait --for=condition=Ready pod -l app=web --timeout=2s}
+    - {at: 2m, run: kubectl wait --for=condition=Ready pod -l app=web --timeout=0}
+    - {at: 2m, run: kubectl scale deployment web --replicas=0}
+    - {at: 2m, run: kubectl wait --for=delete pod -l app=web}
+    - {at: 2m30s, run: kubectl wait --for=delete pod/gone}
+",
+    );
+    let t = sim.recorder.transcript();
+    for s in t {
+        eprintln!(
+            "{} $ {} ({})\n{}{}",
+            s.at, s.command, s.exit_code, s.stdout, s.stderr
+        );
+    }
+    // Three pods, each ready 5 s after its start: a line per pod, by name.
+    let ready = &t[0];
+    assert_eq!(ready.exit_code, 0, "{}", ready.stderr);
+    let lines: Vec<&str> = ready.stdout.lines().collect();
+    assert_eq!(lines.len(), 3);
+    assert!(
+        lines
+            .iter()
+            .all(|l| l.starts_with("pod/web-") && l.ends_with(" condition met"))
+    );
+    // The get waited for it.
+    assert!(t[1].at > 5.0, "{}", t[1].at);
+    assert_eq!(t[2].stdout, "deployment.apps/web condition met\n");
+    assert_eq!(
+        (t[3].exit_code, t[3].stderr.as_str()),
+        (1, "error: no matching resources found\n")
+    );
+    // Two new pods are not ready within 2 s.
+    let timeout = &t[5];
+    assert_eq!(timeout.exit_code, 1);
+    assert!(
+        timeout
+            .stderr
+            .starts_with("error: timed out waiting for the condition on pods/web-"),
+        "{}",
+        timeout.stderr
+    );
+    assert_eq!(t[6].exit_code, 0, "{}", t[6].stderr);
+    let deleted = &t[8];
+    assert_eq!(deleted.exit_code, 0, "{}", deleted.stderr);
+    assert_eq!(deleted.stdout.lines().count(), 5, "{}", deleted.stdout);
+    assert!(deleted.at == 120.0);
+    // Nothing to wait for.
+    assert_eq!((t[9].exit_code, t[9].stdout.as_str()), (0, ""));
 }
