@@ -114,7 +114,7 @@ mod tests {
         );
         assert_eq!(
             err("get pods -o table"),
-            "error: unable to match a printer suitable for the output format \"table\", allowed formats are: json,name,wide,yaml"
+            "error: unable to match a printer suitable for the output format \"table\", allowed formats are: custom-columns,custom-columns-file,go-template,go-template-file,json,jsonpath,jsonpath-as-json,jsonpath-file,kyaml,name,template,templatefile,wide,yaml"
         );
     }
 }
