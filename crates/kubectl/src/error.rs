@@ -25,6 +25,9 @@ pub enum ErrorKind {
     Patch,
     /// A value rejected by validation after parsing (negative replicas, ...).
     Validation,
+    /// A `-o jsonpath` template or `-o custom-columns` column that fails on the objects
+    /// being printed.
+    Template,
 }
 
 /// An error in kubectl's own words.

@@ -17,6 +17,18 @@ pub(super) fn parse_get(flags: &Flags, pos: &[String]) -> Result<Command> {
             "You must specify the type of resource to get. Use \"kubectl api-resources\" for a complete list of supported resources.",
         ));
     }
+    // get.go `Validate`: label columns belong to the tables.
+    let output = flags.string("output").unwrap_or_default();
+    if flags.bool("show-labels")? && !output.is_empty() && output != "wide" {
+        return Err(usage(format!(
+            "--show-labels option cannot be used with {output} printer"
+        )));
+    }
+    if !flags.list("label-columns").is_empty() && output.starts_with("custom-columns") {
+        return Err(usage(format!(
+            "--label-columns option cannot be used with {output} printer"
+        )));
+    }
     Ok(Command::Get {
         targets: targets_from(parse_resource_args(pos)?),
     })
@@ -114,7 +126,35 @@ mod tests {
         );
         assert_eq!(
             err("get pods -o table"),
-            "error: unable to match a printer suitable for the output format \"table\", allowed formats are: json,name,wide,yaml"
+            "error: unable to match a printer suitable for the output format \"table\", allowed formats are: custom-columns,custom-columns-file,go-template,go-template-file,json,jsonpath,jsonpath-as-json,jsonpath-file,kyaml,name,template,templatefile,wide,yaml"
+        );
+    }
+
+    /// get.go `Validate`: labels only go with the default and wide tables.
+    #[test]
+    fn labels_need_a_table() {
+        assert_eq!(
+            err("get pods -o jsonpath={.items} --show-labels"),
+            "error: --show-labels option cannot be used with jsonpath={.items} printer"
+        );
+        assert_eq!(
+            err("get pods -o json --show-labels"),
+            "error: --show-labels option cannot be used with json printer"
+        );
+        assert_eq!(
+            err("get pods -o custom-columns=N:.metadata.name -L app"),
+            "error: --label-columns option cannot be used with custom-columns=N:.metadata.name printer"
+        );
+        assert!(
+            p("get pods -o wide --show-labels -L app")
+                .global
+                .show_labels
+        );
+        assert_eq!(
+            p("get pods -o jsonpath={.items} -L app")
+                .global
+                .label_columns,
+            ["app"]
         );
     }
 }

@@ -13,15 +13,16 @@
 //! message says what the twin does not do.
 //!
 //! Files: `types` (the parsed [`Command`] and friends), `flags` (flag tables and typed
-//! access), `resources` (resource arguments), and one file per verb group: `workloads`
-//! (apply, create, delete, scale, autoscale, patch), `get` (get, describe), `metadata`
-//! (label, annotate), `nodes` (taint, cordon, uncordon, drain), `rollout` (rollout restart,
-//! set image). This file tokenizes and dispatches on the verb.
+//! access), `output` (`-o` formats), `resources` (resource arguments), and one file per verb
+//! group: `workloads` (apply, create, delete, scale, autoscale, patch), `get` (get,
+//! describe), `metadata` (label, annotate), `nodes` (taint, cordon, uncordon, drain),
+//! `rollout` (rollout restart, set image). This file tokenizes and dispatches on the verb.
 
 mod flags;
 mod get;
 mod metadata;
 mod nodes;
+mod output;
 mod resources;
 mod rollout;
 mod top;
@@ -30,9 +31,10 @@ mod wait;
 mod workloads;
 
 pub use nodes::parse_taint_spec;
+pub use output::{CustomColumn, OutputFormat};
 pub use types::{
     Command, CreateCommand, DeleteTarget, GlobalFlags, Invocation, MetaChange, ObjectRef,
-    OutputFormat, TaintChange, Target, TopCommand, TopResource, TopSort, WaitFor,
+    TaintChange, Target, TopCommand, TopResource, TopSort, WaitFor,
 };
 pub use workloads::validate_replicas;
 
@@ -173,9 +175,10 @@ pub fn parse_args<S: AsRef<str>>(args: &[S]) -> Result<Invocation> {
     let global = GlobalFlags {
         namespace: flags.string("namespace"),
         all_namespaces: flags.bool("all-namespaces")?,
+        // An empty `-o` is the default table (the human-readable printer takes it).
         output: match flags.string("output") {
-            Some(o) => Some(OutputFormat::parse(&o)?),
-            None => None,
+            Some(o) if !o.is_empty() => Some(OutputFormat::parse(&o)?),
+            _ => None,
         },
         selector: flags.string("selector"),
         field_selector: flags.string("field-selector"),

@@ -1,39 +1,8 @@
 //! The typed result of parsing: [`Invocation`], [`GlobalFlags`] and [`Command`].
 
-use crate::error::{ErrorKind, KubectlError, Result};
+use super::output::OutputFormat;
 use crate::kinds::Kind;
 use crate::patch::PatchType;
-
-/// `-o/--output` formats the twin renders.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum OutputFormat {
-    /// `-o json`.
-    Json,
-    /// `-o yaml`.
-    Yaml,
-    /// `-o wide`: the default table plus extra columns.
-    Wide,
-    /// `-o name`: `kind.group/name` lines.
-    Name,
-}
-
-impl OutputFormat {
-    /// Parses an `-o` value; the error lists the formats the twin supports.
-    pub fn parse(s: &str) -> Result<OutputFormat> {
-        match s {
-            "json" => Ok(OutputFormat::Json),
-            "yaml" => Ok(OutputFormat::Yaml),
-            "wide" => Ok(OutputFormat::Wide),
-            "name" => Ok(OutputFormat::Name),
-            other => Err(KubectlError::new(
-                ErrorKind::InvalidFlagValue,
-                format!(
-                    "unable to match a printer suitable for the output format \"{other}\", allowed formats are: json,name,wide,yaml"
-                ),
-            )),
-        }
-    }
-}
 
 /// Flags every command accepts.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

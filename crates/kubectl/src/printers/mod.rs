@@ -1,5 +1,5 @@
-//! kubectl's output: default and wide tables, `-o name`, `-o json`, `-o yaml`, ages, and a
-//! brief `describe`.
+//! kubectl's output: default and wide tables, `-o name`, `-o json`, `-o yaml`,
+//! `-o jsonpath`, `-o custom-columns`, ages, and a brief `describe`.
 //!
 //! Inputs are the JSON objects of one kind as the API server returns them. The current time
 //! is passed as **milliseconds since the Unix epoch** ([`PrintOptions::now_ms`]), the unit of
@@ -15,24 +15,27 @@
 //! (deployments, replicasets, statefulsets, daemonsets), `hpa.rs`, `events.rs`, `corev1.rs`
 //! (namespaces, configmaps, serviceaccounts, services), `policy.rs` (priorityclasses, PDBs),
 //! `rbac.rs`, `karpenter.rs`; shared `cells.rs` and `time.rs`; the layout in `table.rs`;
-//! `json.rs`, `yaml.rs` and `describe.rs`.
+//! `json.rs`, `yaml.rs`, `jsonpath_printer.rs`, `custom_columns.rs` and `describe.rs`.
 
 use std::fmt::Write as _;
 
 use serde_json::{Map, Value};
 
 use crate::args::OutputFormat;
+use crate::error::KubectlError;
 use crate::kinds::Kind;
 
 mod apps;
 mod cells;
 mod corev1;
+mod custom_columns;
 mod describe;
 mod describe_pod;
 mod describe_template;
 mod events;
 mod hpa;
 mod json;
+mod jsonpath_printer;
 mod karpenter;
 mod nodes;
 mod pods;
@@ -95,21 +98,30 @@ impl Default for PrintOptions {
 }
 
 /// What kubectl would write: stdout and stderr kept apart (`No resources found ...` goes to
-/// stderr).
+/// stderr), and the error that ends the command, if any.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Printed {
-    /// Standard output, newline-terminated when non-empty.
+    /// Standard output: newline-terminated for tables, `-o name|json|yaml`; for `-o jsonpath`
+    /// exactly what the template makes (kubectl adds no newline).
     pub stdout: String,
     /// Standard error, newline-terminated when non-empty.
     pub stderr: String,
+    /// A failure while printing (`-o jsonpath` or `-o custom-columns` over these objects):
+    /// kubectl writes `stdout` (for custom-columns, the lines before the failure), then the
+    /// error's message and a newline on stderr, and exits with status 1.
+    pub error: Option<KubectlError>,
 }
 
 /// Prints the result of `kubectl get` for objects of one kind, in the format of
 /// `opts.format`. Empty results give kubectl's `No resources found...` on stderr for tables,
-/// nothing for `-o name`, and an empty `List` for `-o json|yaml`.
+/// nothing for `-o name`; the formats of [`print_generic`] go through it (the kind is then
+/// unused).
 pub fn print_objects(kind: Kind, objects: &[Value], opts: &PrintOptions) -> Printed {
+    if let Some(out) = print_generic(objects, opts) {
+        return out;
+    }
     let mut out = Printed::default();
-    match opts.format {
+    match &opts.format {
         Some(OutputFormat::Name) => {
             for o in objects {
                 let _ = writeln!(
@@ -120,9 +132,7 @@ pub fn print_objects(kind: Kind, objects: &[Value], opts: &PrintOptions) -> Prin
                 );
             }
         }
-        Some(OutputFormat::Json) => out.stdout = to_json(&wrap_list(objects, opts.single_object)),
-        Some(OutputFormat::Yaml) => out.stdout = to_yaml(&wrap_list(objects, opts.single_object)),
-        None | Some(OutputFormat::Wide) => {
+        _ => {
             if objects.is_empty() {
                 out.stderr = if opts.all_namespaces || !kind.info().namespaced {
                     "No resources found\n".to_string()
@@ -135,6 +145,39 @@ pub fn print_objects(kind: Kind, objects: &[Value], opts: &PrintOptions) -> Prin
         }
     }
     out
+}
+
+/// Prints the result of `kubectl get` as kubectl's `printGeneric` (get.go) does for
+/// `-o json|yaml|jsonpath=T|jsonpath-as-json=T|custom-columns=SPEC`
+/// ([`OutputFormat::is_generic`]): `objects` are every object the command got, of any
+/// kinds, in kubectl's order; they are printed as one `List` (`apiVersion: v1`,
+/// `kind: List`, `items`, `metadata.resourceVersion: ""`), or bare when the command named
+/// exactly one object (`opts.single_object`) and got it. Nothing goes to stderr, also when
+/// there are no objects (an empty `List`: custom-columns prints its header line).
+/// `None` for the table, wide and name formats.
+pub fn print_generic(objects: &[Value], opts: &PrintOptions) -> Option<Printed> {
+    let format = opts.format.as_ref()?;
+    let data = wrap_list(objects, opts.single_object);
+    let text = |r: Result<String, KubectlError>| match r {
+        Ok(stdout) => Printed {
+            stdout,
+            ..Printed::default()
+        },
+        Err(e) => Printed {
+            error: Some(e),
+            ..Printed::default()
+        },
+    };
+    Some(match format {
+        OutputFormat::Wide | OutputFormat::Name => return None,
+        OutputFormat::Json => text(Ok(to_json(&data))),
+        OutputFormat::Yaml => text(Ok(to_yaml(&data))),
+        OutputFormat::JsonPath(t) => text(jsonpath_printer::print_jsonpath(t, &data, false)),
+        OutputFormat::JsonPathAsJson(t) => text(jsonpath_printer::print_jsonpath(t, &data, true)),
+        OutputFormat::CustomColumns(columns) => {
+            custom_columns::print_custom_columns(columns, &data)
+        }
+    })
 }
 
 /// kubectl's `-o json|yaml` wrapping: one named object prints bare, anything else as a `List`.
@@ -164,7 +207,8 @@ mod tests {
             out,
             Printed {
                 stdout: String::new(),
-                stderr: "No resources found in default namespace.\n".into()
+                stderr: "No resources found in default namespace.\n".into(),
+                error: None,
             }
         );
         let out = print_objects(Kind::Node, &[], &opts());
@@ -187,6 +231,122 @@ mod tests {
             },
         );
         assert_eq!(out, Printed::default());
+    }
+
+    /// Two pods, one not scheduled.
+    fn two_pods() -> Vec<Value> {
+        let mut pods = sample_pods()[..2].to_vec();
+        pods[1]["spec"].as_object_mut().unwrap().remove("nodeName");
+        pods
+    }
+
+    fn with_format(format: &str) -> PrintOptions {
+        PrintOptions {
+            format: Some(OutputFormat::parse(format).unwrap()),
+            ..opts()
+        }
+    }
+
+    #[test]
+    fn jsonpath_output() {
+        let pods = two_pods();
+        let out = print_objects(
+            Kind::Pod,
+            &pods,
+            &with_format("jsonpath={.items[*].metadata.name}"),
+        );
+        assert_eq!(
+            out,
+            Printed {
+                stdout: "web-1 web-2".into(),
+                ..Printed::default()
+            }
+        );
+        let out = print_objects(
+            Kind::Pod,
+            &pods,
+            &with_format(
+                r#"jsonpath={range .items[*]}{.metadata.name}{"\t"}{.status.phase}{"\n"}{end}"#,
+            ),
+        );
+        assert_eq!(out.stdout, "web-1\tRunning\nweb-2\tPending\n");
+        // One named object prints bare; a missing field prints nothing.
+        let single = PrintOptions {
+            single_object: true,
+            ..with_format("jsonpath={.metadata.name} {.spec.nodeName} {.spec.replicas}")
+        };
+        assert_eq!(
+            print_objects(Kind::Pod, &pods[..1], &single).stdout,
+            "web-1 node-1 "
+        );
+        let single = PrintOptions {
+            single_object: true,
+            ..with_format("jsonpath={.items[*].metadata.name}")
+        };
+        assert_eq!(print_objects(Kind::Pod, &pods[..1], &single).stdout, "");
+        // Several objects asked by name still print as a List.
+        let named = PrintOptions {
+            single_object: false,
+            ..with_format("jsonpath={.kind}:{.items[0].status.containerStatuses[0].state}")
+        };
+        assert_eq!(
+            print_objects(Kind::Pod, &pods[..1], &named).stdout,
+            r#"List:{"running":{"startedAt":"2024-05-01T11:55:05Z"}}"#
+        );
+    }
+
+    #[test]
+    fn custom_columns_output() {
+        let pods = two_pods();
+        let cc = with_format("custom-columns=NAME:.metadata.name,NODE:.spec.nodeName");
+        let out = print_objects(Kind::Pod, &pods, &cc);
+        assert_eq!(
+            out,
+            Printed {
+                stdout: "NAME    NODE\nweb-1   node-1\nweb-2   <none>\n".into(),
+                ..Printed::default()
+            }
+        );
+        // One named object: one row.
+        let single = PrintOptions {
+            single_object: true,
+            ..cc.clone()
+        };
+        assert_eq!(
+            print_objects(Kind::Pod, &pods[1..], &single).stdout,
+            "NAME    NODE\nweb-2   <none>\n"
+        );
+        // No objects: the header alone, nothing on stderr.
+        assert_eq!(
+            print_objects(Kind::Pod, &[], &cc),
+            Printed {
+                stdout: "NAME   NODE\n".into(),
+                ..Printed::default()
+            }
+        );
+        // Several values joined by commas; a failing column stops the table after the
+        // rows already written.
+        let out = print_objects(
+            Kind::Pod,
+            &pods,
+            &with_format(
+                "custom-columns=NAME:.metadata.name,CONTAINERS:.spec.containers[*].name,X:.status.containerStatuses[0].state.running.startedAt",
+            ),
+        );
+        assert_eq!(
+            out.stdout,
+            "NAME    CONTAINERS   X\nweb-1   app          2024-05-01T11:55:05Z\nweb-2   app          <none>\n"
+        );
+        let out = print_objects(
+            Kind::Pod,
+            &pods,
+            &with_format("custom-columns=NAME:.metadata.name,C:.spec.containers[1].name"),
+        );
+        assert_eq!(out.stdout, "NAME   C\n");
+        assert_eq!(
+            out.error.unwrap().message,
+            "error: array index out of bounds: index 1, length 1"
+        );
     }
 
     #[test]

@@ -94,11 +94,15 @@ impl Sim {
                 s + "\n"
             }
         };
+        // kubectl's JSONPath printer writes no newline of its own (only the template's).
+        let exact = parse_line(&step.run).is_ok_and(|inv| {
+            code == 0 && matches!(inv.global.output, Some(OutputFormat::JsonPath(_)))
+        });
         self.recorder.record_step(TranscriptEntry {
             at: self.now.as_secs_f64(),
             command: step.run,
             exit_code: code,
-            stdout: nl(stdout),
+            stdout: if exact { stdout } else { nl(stdout) },
             stderr: nl(stderr),
         });
     }
@@ -997,7 +1001,7 @@ impl Sim {
 
     fn print_options(&self, inv: &Invocation, single: bool, with_kind: bool) -> PrintOptions {
         PrintOptions {
-            format: inv.global.output,
+            format: inv.global.output.clone(),
             now_ms: self.start_unix_ms + self.now.as_millis() as i64,
             all_namespaces: inv.global.all_namespaces,
             namespace: inv
@@ -1054,6 +1058,25 @@ impl Sim {
             } else {
                 kscale_kubectl::to_yaml(&list)
             });
+        }
+        if inv.global.output.as_ref().is_some_and(|f| {
+            matches!(
+                f,
+                OutputFormat::JsonPath(_)
+                    | OutputFormat::JsonPathAsJson(_)
+                    | OutputFormat::CustomColumns(_)
+            )
+        }) {
+            // Over every kind's objects at once: one List (or the one named object).
+            let all: Vec<Value> = per_kind.into_iter().flat_map(|(_, o)| o).collect();
+            let opts = self.print_options(inv, single, false);
+            let Some(p) = kscale_kubectl::print_generic(&all, &opts) else {
+                return Ok(String::new());
+            };
+            return match p.error {
+                Some(e) => Err((p.stdout, e.message)),
+                None => Ok(p.stdout),
+            };
         }
         let with_kind = per_kind.len() > 1;
         let mut out = vec![];

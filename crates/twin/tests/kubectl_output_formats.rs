@@ -1,0 +1,73 @@
+//! `kubectl get -o jsonpath=...` and `-o custom-columns=...` in steps: over the listed objects
+//! (one `List`, or the one named object), printed as kubectl prints them.
+
+use std::sync::Arc;
+
+use kscale_twin::scenario::Scenario;
+use kscale_twin::sim::Sim;
+
+const MANIFESTS: &str = "\
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers:
+      - {name: app, image: nginx, resources: {requests: {cpu: 100m, memory: 64Mi}}}
+";
+
+const SCENARIO: &str = r#"
+apiVersion: kscale.io/v1alpha1
+kind: Scenario
+metadata: {name: formats}
+spec:
+  duration: 1m
+  nodes: [{name: n, instanceType: m5.large, count: 1}]
+  manifests: [m.yaml]
+  steps:
+    - {at: 30s, run: "kubectl get deployment web -o jsonpath='{.status.readyReplicas}'"}
+    - {at: 30s, run: "kubectl get pods -o jsonpath='{range .items[*]}{.spec.nodeName}{\"\\n\"}{end}'"}
+    - {at: 30s, run: "kubectl get pods -o jsonpath='{.items[?(@.status.phase==\"Running\")].kind}'"}
+    - {at: 30s, run: "kubectl get deploy,nodes -o custom-columns=KIND:.kind,NAME:.metadata.name,REPLICAS:.spec.replicas"}
+    - {at: 30s, run: "kubectl get deployment web -o jsonpath='{.status.nope.x}'"}
+"#;
+
+#[test]
+fn jsonpath_and_custom_columns() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("m.yaml"), MANIFESTS).unwrap();
+    std::fs::write(dir.path().join("s.yaml"), SCENARIO).unwrap();
+    let mut sim = Sim::new(Arc::new(
+        Scenario::load(&dir.path().join("s.yaml")).unwrap(),
+    ))
+    .unwrap();
+    sim.run_checked().unwrap();
+    let t = sim.recorder.transcript();
+    for s in t {
+        eprintln!("$ {} ({})\n{:?}\n{}", s.command, s.exit_code, s.stdout, s.stderr);
+    }
+    // No newline of its own.
+    assert_eq!((t[0].exit_code, t[0].stdout.as_str()), (0, "2"));
+    assert_eq!(t[1].stdout, "n\nn\n");
+    assert_eq!(t[2].stdout, "Pod Pod");
+    assert_eq!(
+        t[3].stdout,
+        "KIND         NAME   REPLICAS\nDeployment   web    2\nNode         n      <none>\n"
+    );
+    // A missing key prints nothing (kubectl allows missing keys).
+    assert_eq!((t[4].exit_code, t[4].stdout.as_str()), (0, ""));
+}
+
+#[test]
+fn a_malformed_template_is_refused_at_load() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("m.yaml"), MANIFESTS).unwrap();
+    let bad = SCENARIO.replace("{.status.nope.x}", "{.status.readyReplicas");
+    std::fs::write(dir.path().join("s.yaml"), bad).unwrap();
+    let e = Scenario::load(&dir.path().join("s.yaml")).unwrap_err().to_string();
+    assert!(e.contains("spec.steps[4].run") && e.contains("unclosed action"), "{e}");
+}
