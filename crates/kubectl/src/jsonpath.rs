@@ -107,6 +107,42 @@ impl JsonPath {
         Ok(out)
     }
 
+    /// `kubectl wait --for=jsonpath=...`'s check of one object (wait/json.go
+    /// `JSONPathWait.checkCondition`): met when the template finds exactly one value and,
+    /// with `expected`, that value printed as `fmt.Sprintf("%v")` equals it (both trimmed).
+    /// More than one value, or a map or list, is kubectl's error.
+    pub fn wait_condition(
+        &self,
+        data: &Value,
+        expected: Option<&str>,
+    ) -> Result<bool, JsonPathError> {
+        let results = self.find_results(data)?;
+        if results.first().is_none_or(Vec::is_empty) {
+            return Ok(false);
+        }
+        let fail = |m: &str| JsonPathError {
+            message: m.to_string(),
+        };
+        if results.len() > 1 {
+            return Err(fail("given jsonpath expression matches more than one list"));
+        }
+        if results[0].len() > 1 {
+            return Err(fail(
+                "given jsonpath expression matches more than one value",
+            ));
+        }
+        let Some(expected) = expected else {
+            return Ok(true);
+        };
+        let item = &results[0][0];
+        if matches!(item.to_json(), Value::Object(_) | Value::Array(_)) {
+            return Err(fail(
+                "jsonpath leads to a nested object or list which is not supported",
+            ));
+        }
+        Ok(item.text_v().trim() == expected.trim())
+    }
+
     /// `FindResults` from a fresh state.
     fn find_results<'a>(&self, data: &'a Value) -> Result<Vec<Vec<Item<'a>>>, JsonPathError> {
         Executor::new(&self.nodes, self.allow_missing_keys)

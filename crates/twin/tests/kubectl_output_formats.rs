@@ -48,7 +48,10 @@ fn jsonpath_and_custom_columns() {
     sim.run_checked().unwrap();
     let t = sim.recorder.transcript();
     for s in t {
-        eprintln!("$ {} ({})\n{:?}\n{}", s.command, s.exit_code, s.stdout, s.stderr);
+        eprintln!(
+            "$ {} ({})\n{:?}\n{}",
+            s.command, s.exit_code, s.stdout, s.stderr
+        );
     }
     // No newline of its own.
     assert_eq!((t[0].exit_code, t[0].stdout.as_str()), (0, "2"));
@@ -68,6 +71,11 @@ fn a_malformed_template_is_refused_at_load() {
     std::fs::write(dir.path().join("m.yaml"), MANIFESTS).unwrap();
     let bad = SCENARIO.replace("{.status.nope.x}", "{.status.readyReplicas");
     std::fs::write(dir.path().join("s.yaml"), bad).unwrap();
-    let e = Scenario::load(&dir.path().join("s.yaml")).unwrap_err().to_string();
-    assert!(e.contains("spec.steps[4].run") && e.contains("unclosed action"), "{e}");
+    let e = Scenario::load(&dir.path().join("s.yaml"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("spec.steps[4].run") && e.contains("unclosed action"),
+        "{e}"
+    );
 }

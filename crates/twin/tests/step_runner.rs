@@ -173,6 +173,8 @@ fn wait_for_conditions_deletion_and_timeouts() {
     - {at: 2m, run: kubectl scale deployment web --replicas=0}
     - {at: 2m, run: kubectl wait --for=delete pod -l app=web}
     - {at: 2m30s, run: kubectl wait --for=delete pod/gone}
+    - {at: 2m40s, run: kubectl scale deployment web --replicas=2}
+    - {at: 2m40s, run: \"kubectl wait deploy/web --for=jsonpath='{.status.readyReplicas}'=2\"}
 ",
     );
     let t = sim.recorder.transcript();
@@ -216,4 +218,11 @@ fn wait_for_conditions_deletion_and_timeouts() {
     assert!(deleted.at == 120.0);
     // Nothing to wait for.
     assert_eq!((t[9].exit_code, t[9].stdout.as_str()), (0, ""));
+    let jp = &t[11];
+    assert_eq!(
+        (jp.exit_code, jp.stdout.as_str()),
+        (0, "deployment.apps/web condition met\n"),
+        "{}",
+        jp.stderr
+    );
 }

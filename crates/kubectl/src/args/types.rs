@@ -367,6 +367,13 @@ pub enum WaitFor {
         /// The status it must have.
         value: String,
     },
+    /// `--for=jsonpath=TEMPLATE[=VALUE]`: the template finds one value (equal to VALUE).
+    JsonPath {
+        /// The (relaxed) template, `{...}`.
+        template: String,
+        /// The value it must print, if given.
+        value: Option<String>,
+    },
     /// `--for=delete`.
     Delete,
     /// `--for=create`.

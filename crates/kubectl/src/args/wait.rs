@@ -33,11 +33,8 @@ pub(super) fn parse_wait(flags: &Flags, pos: &[String]) -> Result<Command> {
             name: name.to_string(),
             value: value.to_string(),
         }
-    } else if cond.starts_with("jsonpath=") {
-        return Err(KubectlError::new(
-            ErrorKind::Unsupported,
-            "\"kubectl wait --for=jsonpath\" is not supported by the kscale twin",
-        ));
+    } else if let Some(input) = cond.strip_prefix("jsonpath=") {
+        jsonpath_wait(input)?
     } else {
         return Err(usage(format!("unrecognized condition: {}", go_quote(cond))));
     };
@@ -76,6 +73,53 @@ pub(super) fn parse_wait(flags: &Flags, pos: &[String]) -> Result<Command> {
         wait_for,
         timeout_ms: timeout_ms as u64,
     })
+}
+
+/// `--for=jsonpath=EXPR[=VALUE]` (`processJSONPathInput`): `==` inside the expression is
+/// kept; the expression is relaxed as custom-columns' (`{}` optional); quotes around the value
+/// are dropped.
+fn jsonpath_wait(input: &str) -> Result<WaitFor> {
+    let format = || {
+        usage(
+            "jsonpath wait format must be --for=jsonpath='{.status.readyReplicas}'=3 or --for=jsonpath='{.status.readyReplicas}'",
+        )
+    };
+    let mut parts = vec![String::new()];
+    let mut chars = input.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '=' {
+            if chars.peek() == Some(&'=') {
+                chars.next();
+                parts.last_mut().expect("one part").push_str("==");
+            } else {
+                parts.push(String::new());
+            }
+        } else {
+            parts.last_mut().expect("one part").push(c);
+        }
+    }
+    if parts.len() > 2 {
+        return Err(format());
+    }
+    let template =
+        crate::jsonpath::relaxed_json_path_expression(&parts[0]).map_err(|e| usage(e.message))?;
+    if template.is_empty() {
+        return Err(usage("jsonpath expression cannot be empty"));
+    }
+    crate::jsonpath::JsonPath::parse(&template).map_err(|e| usage(e.message))?;
+    let value = match parts.get(1) {
+        None => None,
+        Some(v) => {
+            let v = v.trim_matches(|c| c == '\'' || c == '"');
+            if v.is_empty() {
+                return Err(usage(
+                    "jsonpath wait has to have a value after equal sign, like --for=jsonpath='{.status.readyReplicas}'=3",
+                ));
+            }
+            Some(v.to_string())
+        }
+    };
+    Ok(WaitFor::JsonPath { template, value })
 }
 
 #[cfg(test)]
@@ -148,6 +192,14 @@ mod tests {
         assert_eq!(
             err("wait --for=delete pod/p --timeout=x"),
             "error: invalid argument \"x\" for \"--timeout\" flag: time: invalid duration \"x\""
+        );
+        assert_eq!(
+            err("wait pod/p --for=jsonpath={.a}=1=2"),
+            "error: jsonpath wait format must be --for=jsonpath='{.status.readyReplicas}'=3 or --for=jsonpath='{.status.readyReplicas}'"
+        );
+        assert_eq!(
+            err("wait pod/p --for=jsonpath={.a}="),
+            "error: jsonpath wait has to have a value after equal sign, like --for=jsonpath='{.status.readyReplicas}'=3"
         );
     }
 }

@@ -5,9 +5,10 @@
 //!   reading and at every change of the object (kubectl prints on each watch event:
 //!   k8s.io/kubectl `pkg/cmd/rollout/rollout_status.go` over the status viewers of
 //!   `pkg/polymorphichelpers/rollout_status.go`) until the rollout is done;
-//! - `wait --for=condition=...|delete|create` waits for each object in turn and prints
-//!   `KIND/NAME condition met` for each (`pkg/cmd/wait`: `conditionFuncsFor`,
-//!   `ConditionalWait.checkCondition` with its observedGeneration check, `IsDeleted`).
+//! - `wait --for=condition=...|jsonpath=...|delete|create` waits for each object in turn and
+//!   prints `KIND/NAME condition met` for each (`pkg/cmd/wait`: `conditionFuncsFor`,
+//!   `ConditionalWait.checkCondition` with its observedGeneration check,
+//!   `JSONPathWait.checkCondition`, `IsDeleted`).
 //!
 //! Either ends at its `--timeout` (`timed out waiting for the condition`), when its object is
 //! deleted, or at the run's end (cut off, as `--cluster` stops kubectl).
@@ -286,9 +287,23 @@ impl Sim {
                 WaitFor::Condition { name: c, value } => {
                     obj.as_ref().is_some_and(|o| condition_met(o, c, value))
                 }
+                WaitFor::JsonPath { template, value } => match &obj {
+                    None => false,
+                    Some(o) => match kscale_kubectl::JsonPath::parse(template)
+                        .and_then(|j| j.wait_condition(o, value.as_deref()))
+                    {
+                        Ok(met) => met,
+                        Err(e) => return Some((1, format!("error: {}", e.message))),
+                    },
+                },
             };
             if !met {
-                if obj.is_none() && matches!(wait_for, WaitFor::Condition { .. }) {
+                if obj.is_none()
+                    && matches!(
+                        wait_for,
+                        WaitFor::Condition { .. } | WaitFor::JsonPath { .. }
+                    )
+                {
                     return Some((
                         1,
                         format!(
