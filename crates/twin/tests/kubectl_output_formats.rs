@@ -1,10 +1,9 @@
 //! `kubectl get -o jsonpath=...` and `-o custom-columns=...` in steps: over the listed objects
 //! (one `List`, or the one named object), printed as kubectl prints them.
 
-use std::sync::Arc;
+mod common;
 
 use kscale_twin::scenario::Scenario;
-use kscale_twin::sim::Sim;
 
 const MANIFESTS: &str = "\
 apiVersion: apps/v1
@@ -20,14 +19,8 @@ spec:
       - {name: app, image: nginx, resources: {requests: {cpu: 100m, memory: 64Mi}}}
 ";
 
-const SCENARIO: &str = r#"
-apiVersion: kscale.io/v1alpha1
-kind: Scenario
-metadata: {name: formats}
-spec:
-  duration: 1m
-  nodes: [{name: n, instanceType: m5.large, count: 1}]
-  manifests: [m.yaml]
+/// The scenario's spec besides its duration and manifests.
+const SPEC: &str = r#"  nodes: [{name: n, instanceType: m5.large, count: 1}]
   steps:
     - {at: 30s, run: "kubectl get deployment web -o jsonpath='{.status.readyReplicas}'"}
     - {at: 30s, run: "kubectl get pods -o jsonpath='{range .items[*]}{.spec.nodeName}{\"\\n\"}{end}'"}
@@ -38,13 +31,7 @@ spec:
 
 #[test]
 fn jsonpath_and_custom_columns() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("m.yaml"), MANIFESTS).unwrap();
-    std::fs::write(dir.path().join("s.yaml"), SCENARIO).unwrap();
-    let mut sim = Sim::new(Arc::new(
-        Scenario::load(&dir.path().join("s.yaml")).unwrap(),
-    ))
-    .unwrap();
+    let (_dir, mut sim) = common::twin_with_spec("1m", SPEC, MANIFESTS);
     sim.run_checked().unwrap();
     let t = sim.recorder.transcript();
     for s in t {
@@ -69,8 +56,12 @@ fn jsonpath_and_custom_columns() {
 fn a_malformed_template_is_refused_at_load() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("m.yaml"), MANIFESTS).unwrap();
-    let bad = SCENARIO.replace("{.status.nope.x}", "{.status.readyReplicas");
-    std::fs::write(dir.path().join("s.yaml"), bad).unwrap();
+    let bad = SPEC.replace("{.status.nope.x}", "{.status.readyReplicas");
+    std::fs::write(
+        dir.path().join("s.yaml"),
+        format!("apiVersion: kscale.io/v1alpha1\nkind: Scenario\nmetadata: {{name: t}}\nspec:\n  duration: 1m\n{bad}  manifests: [m.yaml]\n"),
+    )
+    .unwrap();
     let e = Scenario::load(&dir.path().join("s.yaml"))
         .unwrap_err()
         .to_string();

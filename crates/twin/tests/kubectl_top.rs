@@ -1,9 +1,8 @@
 //! `kubectl top pod|node` steps: the resource metrics API's usage printed as kubectl prints it,
 //! and kubectl's errors before metrics exist.
 
-use std::sync::Arc;
+mod common;
 
-use kscale_twin::scenario::Scenario;
 use kscale_twin::sim::Sim;
 
 const MANIFESTS: &str = "\
@@ -20,14 +19,8 @@ spec:
       - {name: app, image: nginx, resources: {requests: {cpu: 500m, memory: 256Mi}}}
 ";
 
-const SCENARIO: &str = "\
-apiVersion: kscale.io/v1alpha1
-kind: Scenario
-metadata: {name: top}
-spec:
-  duration: 3m
-  nodes: [{name: n, instanceType: m5.large, count: 1}]
-  manifests: [m.yaml]
+/// The scenario's spec besides its duration and manifests.
+const SPEC: &str = "  nodes: [{name: n, instanceType: m5.large, count: 1}]
   load:
     - target: deployment/web
       requestsPerSecond: {constant: 20}
@@ -44,13 +37,7 @@ spec:
 ";
 
 fn run() -> Sim {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("m.yaml"), MANIFESTS).unwrap();
-    std::fs::write(dir.path().join("s.yaml"), SCENARIO).unwrap();
-    let mut sim = Sim::new(Arc::new(
-        Scenario::load(&dir.path().join("s.yaml")).unwrap(),
-    ))
-    .unwrap();
+    let (_dir, mut sim) = common::twin_with_spec("3m", SPEC, MANIFESTS);
     sim.run_checked().unwrap();
     sim
 }

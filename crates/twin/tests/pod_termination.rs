@@ -3,10 +3,7 @@
 //! the kubelet kills only the containers in state running (v1.37
 //! pkg/kubelet/container/helpers.go `ConvertPodStatusToRunningPod`).
 
-use std::sync::Arc;
-
-use kscale_twin::scenario::Scenario;
-use kscale_twin::sim::Sim;
+mod common;
 
 const MANIFESTS: &str = "\
 apiVersion: apps/v1
@@ -25,26 +22,13 @@ spec:
 
 /// Runs the deployment on one node and scales it to 0 at `scale_down_at`.
 fn killing_events(scale_down_at: &str) -> (Vec<String>, usize) {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("m.yaml"), MANIFESTS).unwrap();
-    let scenario = format!(
-        "\
-apiVersion: kscale.io/v1alpha1
-kind: Scenario
-metadata: {{name: termination}}
-spec:
-  duration: 2m
-  nodes: [{{name: n, instanceType: m5.large, count: 1}}]
-  manifests: [m.yaml]
-  steps:
-    - {{at: {scale_down_at}, run: kubectl scale deployment web --replicas=0}}
-"
+    let (_dir, mut sim) = common::twin_with_spec(
+        "2m",
+        &format!(
+            "  nodes: [{{name: n, instanceType: m5.large, count: 1}}]\n  steps:\n    - {{at: {scale_down_at}, run: kubectl scale deployment web --replicas=0}}\n"
+        ),
+        MANIFESTS,
     );
-    std::fs::write(dir.path().join("s.yaml"), scenario).unwrap();
-    let mut sim = Sim::new(Arc::new(
-        Scenario::load(&dir.path().join("s.yaml")).unwrap(),
-    ))
-    .unwrap();
     sim.run_checked().unwrap();
     let events = sim.recorder.events();
     let killing = events

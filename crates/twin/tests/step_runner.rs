@@ -2,9 +2,8 @@
 //! progresses, the final line, errors and timeouts) and `kubectl wait`; steps due meanwhile
 //! run after them, in order.
 
-use std::sync::Arc;
+mod common;
 
-use kscale_twin::scenario::Scenario;
 use kscale_twin::sim::Sim;
 
 const MANIFESTS: &str = "\
@@ -26,25 +25,11 @@ spec:
 ";
 
 fn run(steps: &str) -> Sim {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("m.yaml"), MANIFESTS).unwrap();
-    let scenario = format!(
-        "\
-apiVersion: kscale.io/v1alpha1
-kind: Scenario
-metadata: {{name: rollout}}
-spec:
-  duration: 3m
-  nodes: [{{name: n, instanceType: m5.large, count: 2}}]
-  manifests: [m.yaml]
-  steps:
-{steps}"
+    let (_dir, mut sim) = common::twin_with_spec(
+        "3m",
+        &format!("  nodes: [{{name: n, instanceType: m5.large, count: 2}}]\n  steps:\n{steps}"),
+        MANIFESTS,
     );
-    std::fs::write(dir.path().join("s.yaml"), scenario).unwrap();
-    let mut sim = Sim::new(Arc::new(
-        Scenario::load(&dir.path().join("s.yaml")).unwrap(),
-    ))
-    .unwrap();
     sim.run_checked().unwrap();
     sim
 }
