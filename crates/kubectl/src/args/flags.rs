@@ -328,6 +328,29 @@ impl Flags<'_> {
         self.check_values()
     }
 
+    /// A Go `time.Duration` flag in milliseconds (negative allowed), pflag's error when it
+    /// does not parse.
+    pub(super) fn duration_ms(&self, long: &str) -> Result<Option<i64>> {
+        let Some(t) = self.string(long) else {
+            return Ok(None);
+        };
+        let (neg, body) = match t.strip_prefix('-') {
+            Some(b) => (true, b),
+            None => (false, t.strip_prefix('+').unwrap_or(&t)),
+        };
+        match kscale_model::parse_duration(body) {
+            Ok(ms) => Ok(Some(if neg { -(ms as i64) } else { ms as i64 })),
+            Err(_) => Err(KubectlError::new(
+                ErrorKind::InvalidFlagValue,
+                format!(
+                    "invalid argument {} for \"--{long}\" flag: time: invalid duration {}",
+                    go_quote(&t),
+                    go_quote(&t)
+                ),
+            )),
+        }
+    }
+
     pub(super) fn required(&self, long: &str) -> Result<()> {
         if self.has(long) {
             Ok(())

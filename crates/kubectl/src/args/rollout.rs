@@ -16,23 +16,11 @@ pub(super) fn parse_rollout(flags: &Flags, pos: &[String]) -> Result<Command> {
                 return Err(usage("required resource not specified"));
             }
             let target = single_ref(&pos[1..], "rollout status")?;
-            let timeout_ms = match flags.string("timeout") {
-                None => None,
-                Some(t) => match kscale_model::parse_duration(&t) {
-                    Ok(0) => None,
-                    Ok(ms) => Some(ms),
-                    Err(_) => {
-                        return Err(KubectlError::new(
-                            ErrorKind::InvalidFlagValue,
-                            format!(
-                                "invalid argument {} for \"--timeout\" flag: time: invalid duration {}",
-                                go_quote(&t),
-                                go_quote(&t)
-                            ),
-                        ));
-                    }
-                },
-            };
+            // Zero (kubectl's default) or negative: no timeout.
+            let timeout_ms = flags
+                .duration_ms("timeout")?
+                .filter(|ms| *ms > 0)
+                .map(|ms| ms as u64);
             if flags.int("revision")?.unwrap_or(0) != 0 {
                 return Err(KubectlError::new(
                     ErrorKind::Unsupported,

@@ -38,29 +38,11 @@ pub(super) fn parse_wait(flags: &Flags, pos: &[String]) -> Result<Command> {
     } else {
         return Err(usage(format!("unrecognized condition: {}", go_quote(cond))));
     };
-    // A Go duration; zero checks once, a negative one waits a week.
-    let timeout_ms = match flags.string("timeout") {
+    // Zero checks once, a negative duration waits a week.
+    let timeout_ms = match flags.duration_ms("timeout")? {
         None => DEFAULT_TIMEOUT_MS,
-        Some(t) => {
-            let (neg, body) = match t.strip_prefix('-') {
-                Some(b) => (true, b),
-                None => (false, t.as_str()),
-            };
-            match kscale_model::parse_duration(body) {
-                Ok(ms) if neg && ms > 0 => 7 * 24 * 3_600_000,
-                Ok(ms) => ms as i64,
-                Err(_) => {
-                    return Err(KubectlError::new(
-                        ErrorKind::InvalidFlagValue,
-                        format!(
-                            "invalid argument {} for \"--timeout\" flag: time: invalid duration {}",
-                            go_quote(&t),
-                            go_quote(&t)
-                        ),
-                    ));
-                }
-            }
-        }
+        Some(ms) if ms < 0 => 7 * 24 * 3_600_000,
+        Some(ms) => ms,
     };
     if pos.is_empty() {
         return Err(usage(
