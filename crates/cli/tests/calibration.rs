@@ -4,10 +4,12 @@
 //! eviction violates no PodDisruptionBudget; Karpenter's consolidation, emptiness and
 //! capacity fallback, the Cluster Autoscaler's fallback and CapacityBuffers, and the Vertical Pod
 //! Autoscaler (its admission controller as kscale's webhook), decided by kscale over the real
-//! cluster's nodes and pods. The tests run two at a time, each with its own control plane
-//! (about 10 minutes of wall time in all). Five more (a v1alpha5 Provisioner's empty nodes, the
+//! cluster's nodes and pods; and kubectl steps scripts use (`wait`, `-o jsonpath`,
+//! `-o custom-columns`) printed as the real kubectl prints them. The tests run two at a time, each with its own control plane
+//! (about 11 minutes of wall time in all). Seven more (a v1alpha5 Provisioner's empty nodes, the
 //! Cluster Autoscaler's capacity fallback, the VPA's in-place resizes, anti-affine replicas
-//! under the Cluster Autoscaler, StatefulSets) are `#[ignore]`d to keep CI's subset near that:
+//! under the Cluster Autoscaler, StatefulSets, `kubectl top`, `kubectl rollout status`) are
+//! `#[ignore]`d to keep CI's subset near that:
 //! `cargo test -p kscale --test calibration -- --ignored` runs them (`.ci/run`'s environment).
 //!
 //! Needs `KSCALE_CONTROLPLANE_BIN` (`.ci/run` sets it); skipped with a message without it.
@@ -298,4 +300,44 @@ fn statefulsets_create_and_delete_pods_in_the_twins_order() {
         "{}",
         text(&diff)
     );
+}
+
+/// kubectl steps scripts use, against the real kubectl: `wait` for pods and a Deployment
+/// (the `get` due meanwhile runs after it), `-o jsonpath` (a field, a range, a filter),
+/// `-o custom-columns` over two kinds, `wait --for=delete` and `--for=jsonpath=...=2`.
+#[test]
+fn kubectl_steps_print_as_the_real_kubectl() {
+    let Some(bin) = real_bin("kubectl_steps_print_as_the_real_kubectl") else {
+        return;
+    };
+    let (diff, d, _, _) = twin_and_cluster(&bin, "kubectl-steps");
+    let steps = &d["categories"]["steps"];
+    assert_eq!(steps["equal"], true, "{}", text(&diff));
+    assert_eq!(steps["counts"]["matched"], 11, "{}", text(&diff));
+}
+
+/// `kubectl top` against kscale's metrics server on the real API (pods, nodes, containers,
+/// the sum, errors before metrics exist), as the twin prints it.
+#[test]
+#[ignore = "beyond CI's subset: `cargo test -p kscale --test calibration -- --ignored`, or calibration/run.sh"]
+fn kubectl_top_reads_the_same_usage_as_in_the_twin() {
+    let Some(bin) = real_bin("kubectl_top_reads_the_same_usage_as_in_the_twin") else {
+        return;
+    };
+    let (diff, d, _, _) = twin_and_cluster(&bin, "kubectl-top");
+    assert_eq!(d["categories"]["steps"]["equal"], true, "{}", text(&diff));
+}
+
+/// `kubectl rollout status` follows the real rollout to its end (and times out on a
+/// scale-up), as in the twin.
+#[test]
+#[ignore = "beyond CI's subset: `cargo test -p kscale --test calibration -- --ignored`, or calibration/run.sh"]
+fn rollout_status_follows_the_rollout_as_in_the_twin() {
+    let Some(bin) = real_bin("rollout_status_follows_the_rollout_as_in_the_twin") else {
+        return;
+    };
+    let (diff, d, _, _) = twin_and_cluster(&bin, "rollout-status");
+    for c in ["rescales", "steps"] {
+        assert_eq!(d["categories"][c]["equal"], true, "{c}: {}", text(&diff));
+    }
 }
