@@ -53,7 +53,9 @@ mod snapshot;
 mod tune;
 
 /// The allocator: mimalloc, as the run allocates and frees many small strings and vectors
-/// (events, objects, decisions); addresses never reach the outputs.
+/// (events, objects, decisions); addresses never reach the outputs. The `system-alloc`
+/// feature keeps the system allocator, for heap profilers that hook malloc.
+#[cfg(not(feature = "system-alloc"))]
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
