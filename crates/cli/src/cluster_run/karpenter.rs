@@ -99,6 +99,28 @@ struct Claim {
     instance: u64,
 }
 
+/// Taints a node carries until it is up (karpenter pkg/scheduling/taints.go
+/// `KnownEphemeralTaints`).
+const EPHEMERAL_TAINTS: &[&str] = &[
+    "node.kubernetes.io/not-ready",
+    "node.kubernetes.io/unreachable",
+    "node.kubernetes.io/network-unavailable",
+    "node.cloudprovider.kubernetes.io/uninitialized",
+];
+
+/// Whether a node is initialized as Karpenter judges it: Ready and none of
+/// [`EPHEMERAL_TAINTS`].
+fn node_initialized(n: &Node) -> bool {
+    kscale_cluster::node_ready(n)
+        && n.spec
+            .as_ref()
+            .and_then(|s| s.taints.as_ref())
+            .is_none_or(|ts| {
+                ts.iter()
+                    .all(|t| !EPHEMERAL_TAINTS.contains(&t.key.as_str()))
+            })
+}
+
 /// Live Karpenter provisioning.
 pub struct LiveKarpenter {
     offerings: Arc<Vec<Offering>>,
@@ -113,6 +135,9 @@ pub struct LiveKarpenter {
     pub launched: u64,
     /// Registered node → its NodeClaim's name.
     claims: BTreeMap<String, String>,
+    /// Registered nodes (by name) not yet initialized: a disruption command waiting for one as
+    /// its replacement drains its candidates only once it is.
+    uninitialized: BTreeSet<String>,
     /// The scenario's start on the Unix clock (budgets' schedules read it, as in the twin).
     start_unix_ms: i64,
     /// NodePool disruption.
@@ -169,6 +194,7 @@ impl LiveKarpenter {
             seq: 0,
             launched: 0,
             claims: BTreeMap::new(),
+            uninitialized: BTreeSet::new(),
             start_unix_ms: sim.start_unix_ms,
             disruption: disruption::Disruption::default(),
             unavailable: BTreeMap::new(),
@@ -271,7 +297,6 @@ impl LiveKarpenter {
             self.in_flight = rest;
             due
         };
-        let mut registered = vec![];
         for c in due {
             self.register(kc, kubelets, &c)?;
             for (_, (claim, until)) in self.nominated.iter_mut() {
@@ -280,7 +305,7 @@ impl LiveKarpenter {
                 }
             }
             self.claims.insert(c.node.clone(), c.name.clone());
-            registered.push(c.name);
+            self.uninitialized.insert(c.node.clone());
         }
         self.nominated.retain(|_, (_, until)| *until > t);
         let mut nodes = kc.list::<Node>(None, "")?;
@@ -292,8 +317,28 @@ impl LiveKarpenter {
         });
         let pods = kc.list::<Pod>(None, "")?;
         self.provision(kc, t, sim, &pods)?;
-        for claim in registered {
-            self.replacement_ready(kc, t, &claim, &pods)?;
+        // A replacement counts once its node is initialized: Ready, with the known ephemeral
+        // taints (`node.kubernetes.io/not-ready`, which the node lifecycle controller removes
+        // once it sees Ready, ...) gone (karpenter pkg/controllers/nodeclaim/lifecycle/
+        // initialization.go, pkg/scheduling/taints.go `KnownEphemeralTaints`); draining its
+        // candidates before would send their pods to a node they cannot schedule on yet.
+        let initialized: Vec<String> = self
+            .uninitialized
+            .iter()
+            .filter(|name| {
+                nodes
+                    .iter()
+                    .find(|n| n.metadata.name.as_deref() == Some(name.as_str()))
+                    .is_some_and(node_initialized)
+            })
+            .cloned()
+            .collect();
+        self.uninitialized
+            .retain(|n| self.claims.contains_key(n) && !initialized.contains(n));
+        for node in initialized {
+            if let Some(claim) = self.claims.get(&node).cloned() {
+                self.replacement_ready(kc, t, &claim, &pods)?;
+            }
         }
         self.disrupt(kc, t, sim, kubelets, &nodes, &pods)
     }
@@ -593,5 +638,35 @@ impl LiveKarpenter {
             instance: self.seq,
         });
         name
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn node(ready: bool, taints: &[&str]) -> Node {
+        serde_json::from_value(json!({
+            "metadata": {"name": "n"},
+            "spec": {"taints": taints.iter().map(|k| json!({"key": k, "effect": "NoSchedule"})).collect::<Vec<_>>()},
+            "status": {"conditions": [{"type": "Ready", "status": if ready { "True" } else { "False" }}]},
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_node_is_initialized_once_ready_without_ephemeral_taints() {
+        assert!(node_initialized(&node(true, &[])));
+        // A NodePool's own taints stay: they are not ephemeral.
+        assert!(node_initialized(&node(true, &["dedicated"])));
+        assert!(!node_initialized(&node(false, &[])));
+        assert!(!node_initialized(&node(
+            true,
+            &["node.kubernetes.io/not-ready"]
+        )));
+        assert!(!node_initialized(&node(
+            true,
+            &["node.cloudprovider.kubernetes.io/uninitialized"]
+        )));
     }
 }

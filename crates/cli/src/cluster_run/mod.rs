@@ -856,6 +856,15 @@ fn collect_events(kc: &mut KubeCluster, start_ms: u64) -> Result<Vec<EventRecord
         .list::<CoreEvent>(None, "")
         .map_err(|e| format!("listing events: {e}"))?
     {
+        // The API server's own `default/kubernetes` Service: its housekeeping (the cluster IP
+        // repair loop racing the Service's creation at start-up) is not the scenario's.
+        let io = &e.involved_object;
+        if io.kind.as_deref() == Some("Service")
+            && io.namespace.as_deref() == Some("default")
+            && io.name.as_deref() == Some("kubernetes")
+        {
+            continue;
+        }
         let series = e.series.as_ref();
         let last = series
             .and_then(|s| s.last_observed_time.as_ref().map(|t| t.0))
