@@ -11,8 +11,9 @@
 //! are matched under a named normalisation instead (the item's `normalised` in `diff.json`,
 //! listed as `normalised` in the table): a timeline difference of one sample between agreeing
 //! ones (a change shorter than a sampling interval, caught by one run's samples and missed by
-//! the other's; [`timeline`]), `FailedScheduling` counted per pod rather than per attempt (the
-//! real scheduler retries a pod on cluster events and after its backoff; [`events_by_reason`]),
+//! the other's; [`timeline`]), warnings recorded at every failing attempt (`FailedScheduling`,
+//! the HPA's metric failures, `NoPods`) counted per object rather than per attempt
+//! ([`events_by_reason`]),
 //! and measured values in kubectl outputs within `--value-tolerance` ([`steps`]).
 //!
 //! Outputs: a table on stdout, `diff.json` and `report.html` in the output directory. Exit
@@ -221,12 +222,25 @@ fn decision_categories(a: &RunDir, b: &RunDir, tol: f64) -> Vec<CategoryDiff> {
 }
 
 /// Reasons whose events a real component repeats at its own pace: compared by the number of
-/// objects they name rather than the number of events when the counts differ. The real
-/// scheduler records `FailedScheduling` at every attempt and retries an unschedulable pod
-/// after its backoff and on each cluster event that may make it schedulable (v1.37
-/// pkg/scheduler/backend/queue/scheduling_queue.go, queueing hints), so how often depends on
-/// the timing of node and pod updates; which pods failed does not.
-const RETRIED_REASONS: &[&str] = &["FailedScheduling"];
+/// objects they name rather than the number of events when the counts differ. Each is a
+/// warning recorded at every failing attempt, and how many attempts fail depends on timing,
+/// not on a decision: the real scheduler records `FailedScheduling` at every attempt and
+/// retries an unschedulable pod after its backoff and on each cluster event that may make it
+/// schedulable (v1.37 pkg/scheduler/backend/queue/scheduling_queue.go, queueing hints); the
+/// HPA controller records its `FailedGet*Metric` and `FailedComputeMetricsReplicas` at each
+/// sync (every 15 s) until the metrics pipeline's first sample, which lands at its own phase
+/// (horizontal.go `computeReplicasForMetrics`); the disruption controller records `NoPods` at
+/// each sync of a PodDisruptionBudget until its pods exist (disruption.go `trySync`).
+const RETRIED_REASONS: &[&str] = &[
+    "FailedScheduling",
+    "FailedGetResourceMetric",
+    "FailedGetContainerResourceMetric",
+    "FailedGetPodsMetric",
+    "FailedGetObjectMetric",
+    "FailedGetExternalMetric",
+    "FailedComputeMetricsReplicas",
+    "NoPods",
+];
 
 /// Event counts by reason; for [`RETRIED_REASONS`], differing counts match when the same
 /// number of objects has such events in both runs (normalised).
