@@ -101,8 +101,15 @@ fn prepare(scenario_path: &Path, tuning_path: &Path) -> Result<Prepared, ExitCod
 
 /// Runs the given configurations (in parallel), each on the scenario's load and each trace.
 fn evaluate(p: &Prepared, configs: &[usize]) -> Vec<Runs> {
+    let sets: Vec<Vec<tune::ObjectOverride>> =
+        configs.iter().map(|&c| p.tuning.overrides(c)).collect();
+    evaluate_sets(p, &sets)
+}
+
+/// Runs each set of overrides (in parallel) on the scenario's load and each trace.
+fn evaluate_sets(p: &Prepared, sets: &[Vec<tune::ObjectOverride>]) -> Vec<Runs> {
     let runs_per = 1 + p.rates.len();
-    let total = configs.len() * runs_per;
+    let total = sets.len() * runs_per;
     let bar = if std::io::IsTerminal::is_terminal(&std::io::stderr())
         && std::env::var_os("CI").is_none()
     {
@@ -121,7 +128,7 @@ fn evaluate(p: &Prepared, configs: &[usize]) -> Vec<Runs> {
         .map(|job| {
             let (j, r) = (job / runs_per, job % runs_per);
             let rate = r.checked_sub(1).map(|t| &p.rates[t]);
-            let res = tune::run_trial(&p.scenario, p.tuning.overrides(configs[j]), rate)
+            let res = tune::run_trial(&p.scenario, sets[j].clone(), rate)
                 .map_err(|e: InputError| e.to_string());
             bar.inc(1);
             res
@@ -242,8 +249,9 @@ fn finish(p: &Prepared, results: &[Runs], dir: &Path) -> ExitCode {
     let best = tune::recommend(&trials);
     let pareto = tune::pareto(&trials);
     print_table(&p.tuning, &trials, best);
+    let comparison = compare_with_baselines(p, results, best);
     let flat: Vec<Result<RunResult, String>> = results.iter().flatten().cloned().collect();
-    let doc = tune_json(
+    let mut doc = tune_json(
         &p.tuning,
         &p.scenario,
         &trials,
@@ -252,13 +260,22 @@ fn finish(p: &Prepared, results: &[Runs], dir: &Path) -> ExitCode {
         &flat,
         1 + p.rates.len(),
     );
+    doc["comparison"] = json!(comparison.rows);
+    doc["versusBaselines"] = json!(comparison.versus);
     let mut files = match best {
         Some(b) => recommended_files(&p.tuning, &p.targets, b),
         None => vec![],
     };
     files.push((
         "report.html".to_string(),
-        report_html(&p.tuning, p.scenario.name(), &trials, best, &pareto),
+        report_html(
+            &p.tuning,
+            p.scenario.name(),
+            &trials,
+            best,
+            &pareto,
+            &comparison,
+        ),
     ));
     if let Err(e) = write_dir(dir, &doc, &files) {
         eprintln!("error: --out {}: {e}", dir.display());
@@ -268,6 +285,82 @@ fn finish(p: &Prepared, results: &[Runs], dir: &Path) -> ExitCode {
     match best {
         Some(_) => ExitCode::SUCCESS,
         None => ExitCode::from(EXIT_NONE_PASSES),
+    }
+}
+
+/// The recommendation side by side with the manifests as written and the baselines.
+struct Comparison {
+    /// `original`, each baseline, then `recommended` (when one passes).
+    rows: Vec<tune::ComparisonRow>,
+    /// The recommendation against the baselines (with baselines and a recommendation).
+    versus: Option<tune::VersusBaselines>,
+}
+
+/// Runs the manifests as written and each baseline on every trace, and prints them beside the
+/// recommendation (whose runs are `results[best]`).
+fn compare_with_baselines(p: &Prepared, results: &[Runs], best: Option<usize>) -> Comparison {
+    let mut sets = vec![vec![]];
+    sets.extend(p.tuning.baselines.iter().map(|b| b.overrides()));
+    let runs = evaluate_sets(p, &sets);
+    let mut rows: Vec<tune::ComparisonRow> = std::iter::once("original")
+        .chain(p.tuning.baselines.iter().map(|b| b.name.as_str()))
+        .zip(&runs)
+        .map(|(name, runs)| tune::ComparisonRow::from_runs(name, runs))
+        .collect();
+    let versus = best.and_then(|b| {
+        let rec = tune::ComparisonRow::from_runs("recommended", &results[b]);
+        let versus = tune::versus_baselines(&rec, &rows[1..]);
+        rows.push(rec);
+        versus
+    });
+    print_comparison(&rows, versus.as_ref());
+    Comparison { rows, versus }
+}
+
+fn print_comparison(rows: &[tune::ComparisonRow], versus: Option<&tune::VersusBaselines>) {
+    let name_w = rows.iter().map(|r| r.name.len()).max().unwrap_or(0).max(13);
+    println!(
+        "{:<name_w$}  {:>10}  {:>4}  {:>15}  {:>15}  {:>16}  failed SLOs",
+        "configuration",
+        "cost (USD)",
+        "SLOs",
+        "violation (min)",
+        "failed requests",
+        "p99 latency (ms)"
+    );
+    for r in rows {
+        println!(
+            "{:<name_w$}  {:>10.3}  {:>4}  {:>15.1}  {:>14.3}%  {:>16}  {}",
+            r.name,
+            r.cost_usd,
+            if r.pass { "pass" } else { "fail" },
+            r.violation_minutes,
+            r.failed_requests_percent,
+            r.latency_p99_ms
+                .map_or("-".to_string(), |l| format!("{l:.0}")),
+            match &r.error {
+                Some(e) => format!("error: {e}"),
+                None if r.failed_slos.is_empty() => "-".to_string(),
+                None => r.failed_slos.join(", "),
+            }
+        );
+    }
+    if let Some(v) = versus {
+        println!(
+            "versus baselines: {} at {:.0}% of the cheapest baseline's cost ({}){}",
+            if v.zero_violation {
+                "every SLO met with no violation"
+            } else {
+                "SLO violations remain"
+            },
+            v.cost_ratio * 100.0,
+            v.cheapest,
+            if v.dominates_all {
+                "; no baseline is cheaper or violates less"
+            } else {
+                ""
+            }
+        );
     }
 }
 
@@ -643,6 +736,7 @@ fn report_html(
     trials: &[Trial],
     best: Option<usize>,
     pareto: &[usize],
+    comparison: &Comparison,
 ) -> String {
     use crate::diff::html::esc;
     use std::fmt::Write as _;
@@ -771,6 +865,51 @@ fn report_html(
         );
     }
     table.push_str("</tbody>\n</table>\n");
+    let mut side = String::from(
+        "<table>\n<thead><tr><th>configuration</th><th>cost (USD)</th><th>SLOs</th><th>violation (min)</th><th>failed requests</th><th>p99 latency (ms)</th><th>failed SLOs</th></tr></thead>\n<tbody>\n",
+    );
+    for r in &comparison.rows {
+        let mark = if r.name == "recommended" && r.error.is_none() {
+            " class=\"best\""
+        } else {
+            ""
+        };
+        let failed = match &r.error {
+            Some(e) => format!("error: {e}"),
+            None => r.failed_slos.join(", "),
+        };
+        let _ = writeln!(
+            side,
+            "<tr{mark}><td style=\"text-align:left\">{}</td><td>{:.3}</td><td>{}</td><td>{:.1}</td><td>{:.3}%</td><td>{}</td><td>{}</td></tr>",
+            esc(&r.name),
+            r.cost_usd,
+            if r.pass { "pass" } else { "FAIL" },
+            r.violation_minutes,
+            r.failed_requests_percent,
+            r.latency_p99_ms
+                .map_or("-".to_string(), |l| format!("{l:.0}")),
+            esc(&failed)
+        );
+    }
+    side.push_str("</tbody>\n</table>\n");
+    if let Some(v) = &comparison.versus {
+        let _ = writeln!(
+            side,
+            "<p>The recommendation {} at {:.0}% of the cost of the cheapest baseline ({}){}.</p>",
+            if v.zero_violation {
+                "meets every SLO with no violation"
+            } else {
+                "still violates an SLO"
+            },
+            v.cost_ratio * 100.0,
+            esc(&v.cheapest),
+            if v.dominates_all {
+                "; no baseline is cheaper or violates less"
+            } else {
+                ""
+            }
+        );
+    }
     let verdict = match best {
         Some(b) => format!(
             "Recommended: configuration {b} ({:.3} USD per run, every SLO met on every run).",
@@ -784,7 +923,7 @@ fn report_html(
          table{{border-collapse:collapse;font-size:.9rem}}th,td{{border:1px solid #d0d7de;padding:.25rem .55rem;text-align:right}}\n\
          thead th{{background:#f6f8fa}}tr.best td{{background:#dafbe1;font-weight:600}}\n\
          </style>\n</head>\n<body>\n<h1>kscale tune {name}</h1>\n<p>{} configurations of {}. <b>{}</b></p>\n\
-         <h2>Cost against SLO violation</h2>\n<p>Filled: every SLO met; blue outline and line: the Pareto front (no configuration is both cheaper and violates less); ringed: the recommendation.</p>\n{svg}\
+         <h2>Side by side</h2>\n<p>The manifests as written (original), the tuning file's baselines and the recommendation, over the same runs: cost, whether every SLO was met, minutes in which some SLO was violated, the share of requests failed and the p99 latency (as the SLOs measure them).</p>\n{side}         <h2>Cost against SLO violation</h2>\n<p>Filled: every SLO met; blue outline and line: the Pareto front (no configuration is both cheaper and violates less); ringed: the recommendation.</p>\n{svg}\
          <h2>Configurations</h2>\n{table}</body>\n</html>\n",
         trials.len(),
         esc(scenario),

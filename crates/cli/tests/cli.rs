@@ -769,6 +769,45 @@ fn the_slo_gate_passes_the_current_manifests_and_stops_the_change() {
     assert_eq!(report_only.code(), Some(0));
 }
 
+/// `from` leaves a warm-up out of an objective: the same run fails on the start-up overload
+/// and passes when measured from after it.
+#[test]
+fn slos_measured_from_a_time_leave_the_warm_up_out() {
+    let manifests = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n  replicas: 1\n  selector: {matchLabels: {app: web}}\n  template:\n    metadata: {labels: {app: web}}\n    spec:\n      containers: [{name: web, image: web:1, resources: {requests: {cpu: \"1\"}}}]\n---\napiVersion: autoscaling/v2\nkind: HorizontalPodAutoscaler\nmetadata: {name: web}\nspec:\n  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: web}\n  minReplicas: 1\n  maxReplicas: 6\n  metrics: [{type: Resource, resource: {name: cpu, target: {type: Utilization, averageUtilization: 50}}}]\n";
+    let scenario = |from: &str| {
+        format!(
+            "apiVersion: kscale.io/v1alpha1\nkind: Scenario\nmetadata: {{name: s}}\nspec:\n  duration: 20m\n  nodes: [{{name: n, instanceType: m5.2xlarge, count: 1}}]\n  manifests: [m.yaml]\n  load:\n    - {{target: deployment/web, requestsPerSecond: {{constant: 200}}, cpuPerRequest: 10m, queueLimit: 50, slo: {{latencyP99: 500ms}}}}\n  slos:\n    - {{name: v, target: deployment/web, sloViolationTime: 0s{from}}}\n    - {{name: n, maxNodes: 1{from}}}\n"
+        )
+    };
+    let measure = |from: &str| -> serde_json::Value {
+        let (dir, s) = scenario_dir(&scenario(from), &[("m.yaml", manifests)]);
+        let out = kscale()
+            .args(["run", "-q", "--out"])
+            .arg(dir.path().join("out"))
+            .arg(&s)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        let summary: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(dir.path().join("out/summary.json")).unwrap(),
+        )
+        .unwrap();
+        summary["slos"].clone()
+    };
+    // One pod serves 100 req/s of the 200 offered until the HPA's second pod starts.
+    let whole = measure("");
+    assert_eq!(whole[0]["pass"], false, "{whole}");
+    assert!(
+        whole[0]["violations"][0]["fromSeconds"].as_f64().unwrap() < 600.0,
+        "{whole}"
+    );
+    let later = measure(", from: 10m");
+    assert_eq!(later[0]["pass"], true, "{later}");
+    assert_eq!(later[0]["fromSeconds"], 600.0);
+    assert_eq!(later[0]["violations"], serde_json::json!([]));
+    assert_eq!(later[1]["pass"], true, "{later}");
+}
+
 #[test]
 fn malformed_slos_are_input_errors() {
     for (slos, expected) in [
@@ -793,6 +832,11 @@ fn malformed_slos_are_input_errors() {
             "  - {name: a, target: deployment/web, sloViolationTime: 1m}",
             "needs a load entry",
         ),
+        (
+            "  - {name: a, maxNodes: 3, from: 5m}",
+            "measured from 5m0s, but the scenario ends at 5m0s",
+        ),
+        ("  - {name: a, maxNodes: 3, from: soon}", "from \"soon\""),
     ] {
         let (_dir, s) = scenario_dir(
             &format!(

@@ -320,6 +320,12 @@ fn bad_input_exits_2_naming_the_field() {
             "apiVersion: kscale.io/v1alpha1\nkind: Tuning\nmetadata: {{name: web}}\nspec:\n  knobs:\n    - {k}\n"
         )
     };
+    let with_baseline = |b: &str| {
+        format!(
+            "{}  baselines:\n    - {b}\n",
+            knob("{target: hpa/web, path: spec.maxReplicas, values: [4]}")
+        )
+    };
     let cases: Vec<(String, Vec<&str>)> = vec![
         (
             knob("{target: hpa/web, path: spec.maxReplicas, values: [4], colour: red}"),
@@ -396,6 +402,49 @@ fn bad_input_exits_2_naming_the_field() {
             ),
             vec!["spec.traces[0]", "missing.csv"],
         ),
+        (
+            format!(
+                "{}  traces: [{{trace: missing.csv, from: soon}}]\n",
+                knob("{target: hpa/web, path: spec.maxReplicas, values: [4]}")
+            ),
+            vec![
+                "tuning.yaml:7",
+                "spec.traces[0].from",
+                "neither an RFC 3339 time",
+            ],
+        ),
+        (
+            knob(
+                "{target: hpa/web, path: spec.behaviour.scaleDown.stabilizationWindowSeconds, values: [60]}",
+            ),
+            vec!["spec.knobs[0].path", "does not exist"],
+        ),
+        (
+            with_baseline("{name: b, set: [{target: hpa/nope, path: spec.maxReplicas, value: 4}]}"),
+            vec![
+                "tuning.yaml:8",
+                "spec.baselines[0].set[0].target",
+                "no manifest",
+            ],
+        ),
+        (
+            with_baseline("{name: b, set: [{target: hpa/web, path: spec.maxReplica, value: 4}]}"),
+            vec!["spec.baselines[0].set[0].path", "does not exist"],
+        ),
+        (
+            with_baseline(
+                "{name: b, set: [{target: hpa/web, path: spec.maxReplicas, value: lots}]}",
+            ),
+            vec!["spec.baselines[0].set[0].value", "not valid"],
+        ),
+        (
+            with_baseline("{name: b, set: []}\n    - {name: b, set: []}"),
+            vec!["tuning.yaml:9", "spec.baselines[1].name", "taken"],
+        ),
+        (
+            with_baseline("{name: b, sets: []}"),
+            vec!["tuning.yaml:8", "sets"],
+        ),
     ];
     for (tuning, expected) in cases {
         let dir = setup(SCENARIO, &tuning);
@@ -417,6 +466,61 @@ fn bad_input_exits_2_naming_the_field() {
         "{}",
         text(&out)
     );
+}
+
+/// The manifests as written and each baseline run on the same load beside the recommendation;
+/// a baseline equal to a configuration gives that configuration's results.
+#[test]
+fn baselines_run_beside_the_recommendation() {
+    let tuning = format!(
+        "{TUNING}  baselines:\n    - {{name: capped, set: [{{target: hpa/web, path: spec.maxReplicas, value: 4}}, {{target: hpa/web, path: 'spec.metrics[0].resource.target.averageUtilization', value: 80}}]}}\n    - {{name: slow-scale-down, set: [{{target: hpa/web, path: spec.behavior.scaleDown.stabilizationWindowSeconds, value: 600}}]}}\n"
+    );
+    let dir = setup(SCENARIO, &tuning);
+    let out = tune(dir.path(), "out");
+    let log = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{log}");
+    let doc = read_json(&dir.path().join("out/tune.json"));
+    let rows = doc["comparison"].as_array().unwrap();
+    let names: Vec<&str> = rows.iter().map(|r| r["name"].as_str().unwrap()).collect();
+    assert_eq!(
+        names,
+        ["original", "capped", "slow-scale-down", "recommended"],
+        "{doc}"
+    );
+    // capped = configuration 1 (maxReplicas 4, 80%).
+    let trials = doc["trials"].as_array().unwrap();
+    assert_eq!(trials[1]["values"], serde_json::json!([4, 80]));
+    assert_eq!(rows[1]["costUsd"], trials[1]["costUsd"]);
+    assert_eq!(rows[1]["pass"], trials[1]["pass"]);
+    let best = doc["recommendedIndex"].as_u64().unwrap() as usize;
+    assert_eq!(rows[3]["costUsd"], trials[best]["costUsd"]);
+    assert_eq!(rows[3]["pass"], true);
+    // Seconds above the latency bound can remain while the run's p99 meets it.
+    assert!(
+        rows[3]["violationMinutes"].as_f64().unwrap()
+            <= rows[1]["violationMinutes"].as_f64().unwrap(),
+        "{rows:?}"
+    );
+    for r in rows {
+        assert!(r["latencyP99Ms"].as_f64().is_some(), "{r}");
+        assert_eq!(r["pass"], r["failedSlos"].as_array().unwrap().is_empty());
+    }
+    // A capped HPA fails on latency: it violates, the recommendation does not.
+    assert_eq!(rows[1]["pass"], false, "{doc}");
+    assert!(rows[1]["violationMinutes"].as_f64().unwrap() > 0.0);
+    let versus = &doc["versusBaselines"];
+    let cheapest = versus["cheapest"].as_str().unwrap();
+    assert!(
+        ["capped", "slow-scale-down"].contains(&cheapest),
+        "{versus}"
+    );
+    assert_eq!(
+        versus["zeroViolation"],
+        rows[3]["violationMinutes"].as_f64() == Some(0.0)
+    );
+    assert!(log.contains("versus baselines:"), "{log}");
+    let html = std::fs::read_to_string(dir.path().join("out/report.html")).unwrap();
+    assert!(html.contains("Side by side") && html.contains("slow-scale-down"));
 }
 
 /// The README's example: examples/ci's tuning finds a passing configuration.
@@ -496,7 +600,14 @@ fn shards_merge_into_the_result_of_one_machine() {
         "a point each, and the ring"
     );
     assert!(html.contains("Recommended: configuration"));
-    assert_eq!(html.matches("<tr").count(), configs + 1);
+    // The side-by-side table (a header, the manifests as written, the recommendation) and the
+    // ranked one (a header, a row per configuration).
+    let side = read_json(&dir.path().join("whole/tune.json"))["comparison"]
+        .as_array()
+        .unwrap()
+        .len();
+    assert_eq!(side, 2);
+    assert_eq!(html.matches("<tr").count(), 1 + side + configs + 1);
     // A missing shard is named; a bad --shard is refused.
     std::fs::remove_file(shards.join("shard-1-of-3.json")).unwrap();
     let partial = merge(&[shards.to_str().unwrap()], "partial");

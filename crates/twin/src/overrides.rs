@@ -112,6 +112,15 @@ pub fn set_path(v: &mut Value, path: &[PathSegment], value: Value) -> Result<(),
     let mut cur = v;
     for (i, p) in parents.iter().enumerate() {
         let next = match p {
+            // A missing object on the way to a key is created (`spec.behavior.scaleDown` of an
+            // HPA that leaves behavior out); whether the kind has the field is the typed
+            // parse's to say.
+            PathSegment::Key(k) if matches!(path[i + 1], PathSegment::Key(_)) => {
+                cur.as_object_mut().map(|o| {
+                    o.entry(k.clone())
+                        .or_insert_with(|| Value::Object(Default::default()))
+                })
+            }
             PathSegment::Key(k) => cur.as_object_mut().and_then(|o| o.get_mut(k)),
             PathSegment::Index(j) => cur.as_array_mut().and_then(|a| a.get_mut(*j)),
         };
@@ -149,4 +158,28 @@ pub fn apply_overrides(overrides: &[ObjectOverride], object: &mut Value) -> Resu
         })?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn set_path_creates_missing_objects_on_the_way_to_a_key() {
+        let mut v = json!({"spec": {"minReplicas": 1}});
+        let path = parse_path("spec.behavior.scaleDown.stabilizationWindowSeconds").unwrap();
+        set_path(&mut v, &path, json!(60)).unwrap();
+        assert_eq!(
+            v,
+            json!({"spec": {"minReplicas": 1, "behavior": {"scaleDown": {"stabilizationWindowSeconds": 60}}}})
+        );
+        // Arrays are not made up: an index must exist.
+        let path = parse_path("spec.metrics[0].type").unwrap();
+        let e = set_path(&mut v, &path, json!("Resource")).unwrap_err();
+        assert!(e.contains("spec.metrics does not exist"), "{e}");
+        // A scalar on the way is not replaced.
+        let path = parse_path("spec.minReplicas.x").unwrap();
+        assert!(set_path(&mut v, &path, json!(1)).is_err());
+    }
 }

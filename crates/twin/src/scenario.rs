@@ -604,6 +604,16 @@ pub struct RateSpec {
     /// Name of the trace's value column (default: the second column).
     #[serde(default)]
     pub column: Option<String>,
+    /// Where the run starts in the trace: an RFC 3339 time of a timestamped trace
+    /// (`1998-06-25T12:00:00Z`) or a duration from its first row (`36h`); the value in force
+    /// then starts the run (default: the first row).
+    #[serde(default)]
+    pub from: Option<String>,
+    /// A wide trace (one row per series, a column per minute, as the Azure Functions 2019
+    /// dataset): the rows whose cells equal these (`{HashFunction: "0c0c…"}`), summed; columns
+    /// named by integers are minutes.
+    #[serde(default)]
+    pub row: Option<std::collections::BTreeMap<String, String>>,
     /// Piecewise-constant rate: value from `at` until the next step.
     #[serde(default)]
     pub steps: Option<Vec<RatePoint>>,
@@ -1280,6 +1290,20 @@ impl Scenario {
         }
         let slos = crate::slo::resolve(path, doc, &parsed.spec.slos)?;
         for (i, o) in slos.iter().enumerate() {
+            if o.from_ms >= parsed.spec.duration.0 {
+                let mut e = InputError::file(
+                    path,
+                    format!(
+                        "SLO {:?} is measured from {}, but the scenario ends at {}",
+                        o.name,
+                        kscale_model::duration::format_duration(o.from_ms),
+                        kscale_model::duration::format_duration(parsed.spec.duration.0)
+                    ),
+                )
+                .with_field(format!("spec.slos[{i}].from"));
+                e.line = doc.find_key_line("from", 0);
+                return Err(e);
+            }
             // SLO violation time is that of the target's load entries' own `slo`.
             if let (crate::slo::Measure::SloViolationMs(_), Some((ns, kind, name))) =
                 (&o.measure, &o.target)
@@ -1400,7 +1424,39 @@ impl Scenario {
 }
 
 /// Trace files read while resolving load entries, by (file, column), unscaled.
-type TraceCache = std::collections::HashMap<(PathBuf, Option<String>), Arc<[(u64, f64)]>>;
+/// The part of a trace file a rate reads (`column`, `from`, `row`); the error names the field.
+pub(crate) fn trace_select(
+    r: &RateSpec,
+) -> Result<crate::trace::TraceSelect, (&'static str, String)> {
+    if r.row.is_some() && r.column.is_some() {
+        return Err((
+            "column",
+            "column and row exclude each other: a wide trace's values are its minute columns"
+                .into(),
+        ));
+    }
+    if r.row.as_ref().is_some_and(|m| m.is_empty()) {
+        return Err((
+            "row",
+            "row needs at least one column: value to match".into(),
+        ));
+    }
+    let from = match &r.from {
+        None => None,
+        Some(f) => Some(crate::trace::TraceFrom::parse(f).map_err(|m| ("from", m))?),
+    };
+    Ok(crate::trace::TraceSelect {
+        column: r.column.clone(),
+        from,
+        row: r
+            .row
+            .as_ref()
+            .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect()),
+    })
+}
+
+type TraceCache =
+    std::collections::HashMap<(PathBuf, crate::trace::TraceSelect), Arc<[(u64, f64)]>>;
 
 fn resolve_load(
     path: &Path,
@@ -1475,6 +1531,21 @@ fn resolve_load(
             "requestsPerSecond",
             "exactly one of constant, trace, steps, ramp, spike or diurnal must be given".into(),
         ));
+    }
+    if r.trace.is_none() {
+        for (set, f) in [
+            (r.column.is_some(), "column"),
+            (r.from.is_some(), "from"),
+            (r.row.is_some(), "row"),
+        ] {
+            if set {
+                return Err(err(
+                    f,
+                    &format!("requestsPerSecond.{f}"),
+                    format!("{f} applies to a trace only"),
+                ));
+            }
+        }
     }
     let scale = r.scale.unwrap_or(1.0);
     if !(scale.is_finite() && scale >= 0.0) {
@@ -1558,14 +1629,16 @@ fn resolve_load(
         }
     } else {
         let file = base.join(r.trace.as_ref().expect("checked above"));
-        // Read once per file and column: `scale` applies at lookup (`v * scale`, the same
+        let select =
+            trace_select(r).map_err(|(f, m)| err(f, &format!("requestsPerSecond.{f}"), m))?;
+        // Read once per file and selection: `scale` applies at lookup (`v * scale`, the same
         // value as scaling while reading).
-        let key = (file, r.column.clone());
+        let key = (file, select);
         let points = match traces.get(&key) {
             Some(points) => points.clone(),
             None => {
                 let points: Arc<[(u64, f64)]> =
-                    crate::trace::read_trace(&key.0, key.1.as_deref(), 1.0)?.into();
+                    crate::trace::read_trace_select(&key.0, &key.1, 1.0)?.into();
                 traces.insert(key, points.clone());
                 points
             }

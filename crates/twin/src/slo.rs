@@ -13,6 +13,9 @@
 //! | `podStartupP99: 30s` | p99 of the target's pod start-up (creation → running) | ≤ the value |
 //! | `costPerHour: 2.5` | the run's cost divided by its duration (USD per hour) | ≤ the value |
 //! | `maxNodes: 40` | the largest node count sampled | ≤ the value |
+//!
+//! `from: 1h` on any entry measures it from that time of the run on: a warm-up before it (the
+//! cluster converging from the scenario's initial state) does not count.
 
 use std::path::Path;
 
@@ -48,6 +51,9 @@ pub struct ObjectiveSpec {
     /// Most nodes at any sample.
     #[serde(default)]
     pub max_nodes: Option<u32>,
+    /// Measure from this time of the run on (a warm-up before it does not count; default 0s).
+    #[serde(default)]
+    pub from: Option<String>,
 }
 
 /// What an objective bounds.
@@ -103,6 +109,8 @@ pub struct Objective {
     pub target: Option<(String, String, String)>,
     /// The target as written.
     pub target_text: Option<String>,
+    /// Measured from this time on (ms; 0: the whole run).
+    pub from_ms: u64,
 }
 
 /// Parses a percentage (`"1%"`, `"0.5%"`) into a fraction.
@@ -259,11 +267,13 @@ pub fn resolve(
             }
             (None, false) => None,
         };
+        let from_ms = duration("from", &s.from)?.unwrap_or(0);
         out.push(Objective {
             name: s.name.clone(),
             measure,
             target,
             target_text: s.target.clone(),
+            from_ms,
         });
     }
     Ok(out)

@@ -5,6 +5,10 @@
 //! public traces such as those in `../shared/traces/` can be used as they are); the value column
 //! is the second one unless `column` names another. Values are requests per second, multiplied
 //! by `scale`. Every error names the file, line and column.
+//!
+//! [`TraceSelect`] picks part of a longer trace: `from` starts the run at a point inside it (a
+//! match day of an 88-day trace), and `row` reads a *wide* trace, one row per series and one
+//! column per minute, as the Azure Functions 2019 dataset is published.
 
 use std::path::Path;
 
@@ -37,13 +41,231 @@ fn read_bounded(file: &Path) -> Result<String, InputError> {
         .map_err(|e| InputError::file(file, format!("cannot read trace: not UTF-8 text ({e})")))
 }
 
+/// A trace's `(offset ms, value)` points.
+type Points = Vec<(u64, f64)>;
+
+/// Which part of a trace file a load reads.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct TraceSelect {
+    /// The value column (default: the second one).
+    pub column: Option<String>,
+    /// Where the run starts in the trace.
+    pub from: Option<TraceFrom>,
+    /// A wide trace's rows to read (cells that must equal these values); their per-minute
+    /// columns are summed.
+    pub row: Option<Vec<(String, String)>>,
+}
+
+/// Where a run starts in a trace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TraceFrom {
+    /// An RFC 3339 time of a timestamped trace (milliseconds since the epoch).
+    Time(i64),
+    /// An offset from the trace's first row (milliseconds).
+    Offset(u64),
+}
+
+impl TraceFrom {
+    /// Reads `from`: an RFC 3339 timestamp, or a duration (`36h`) from the first row.
+    pub fn parse(s: &str) -> Result<TraceFrom, String> {
+        if let Ok(t) = parse_timestamp(s) {
+            return Ok(TraceFrom::Time(t));
+        }
+        kscale_model::parse_duration(s).map(TraceFrom::Offset).map_err(|_| {
+            format!("from {s:?} is neither an RFC 3339 time (1998-06-25T12:00:00Z) nor a duration (36h)")
+        })
+    }
+}
+
 /// Reads a trace into sorted `(offset ms, value)` points.
 pub fn read_trace(
     file: &Path,
     column: Option<&str>,
     scale: f64,
 ) -> Result<Vec<(u64, f64)>, InputError> {
+    read_trace_select(
+        file,
+        &TraceSelect {
+            column: column.map(str::to_string),
+            ..TraceSelect::default()
+        },
+        scale,
+    )
+}
+
+/// Reads the part of a trace that `select` picks into sorted `(offset ms, value)` points,
+/// offsets counted from the run's start.
+pub fn read_trace_select(
+    file: &Path,
+    select: &TraceSelect,
+    scale: f64,
+) -> Result<Vec<(u64, f64)>, InputError> {
     let text = read_bounded(file)?;
+    let (points, first_ts) = match &select.row {
+        Some(row) => (read_wide(file, &text, row, scale)?, None),
+        None => read_long(file, &text, select.column.as_deref(), scale)?,
+    };
+    match select.from {
+        None => Ok(points),
+        Some(from) => window(file, points, first_ts, from),
+    }
+}
+
+/// The points from `from` on, offsets counted from it; the value in force at `from` (the
+/// last point at or before it) starts the window.
+fn window(
+    file: &Path,
+    points: Vec<(u64, f64)>,
+    first_ts: Option<i64>,
+    from: TraceFrom,
+) -> Result<Vec<(u64, f64)>, InputError> {
+    let start = match from {
+        TraceFrom::Offset(ms) => ms,
+        TraceFrom::Time(t) => {
+            let Some(first) = first_ts else {
+                return Err(InputError::file(
+                    file,
+                    "from is a time, but this trace's rows are offsets (give from as a duration)",
+                ));
+            };
+            if t < first {
+                return Err(InputError::file(
+                    file,
+                    format!(
+                        "from {} is before the trace's first row ({})",
+                        format_ms(t),
+                        format_ms(first)
+                    ),
+                ));
+            }
+            (t - first) as u64
+        }
+    };
+    let last = points.last().map_or(0, |p| p.0);
+    if start > last {
+        return Err(InputError::file(
+            file,
+            format!(
+                "from is {} s after the trace's first row, past its last row ({} s)",
+                start / 1000,
+                last / 1000
+            ),
+        ));
+    }
+    let i = points.partition_point(|p| p.0 <= start).saturating_sub(1);
+    Ok(points[i..]
+        .iter()
+        .map(|&(t, v)| (t.saturating_sub(start), v))
+        .collect())
+}
+
+fn format_ms(t: i64) -> String {
+    jiff::Timestamp::from_millisecond(t).map_or_else(|_| t.to_string(), |t| t.to_string())
+}
+
+/// A wide trace: the rows whose cells equal `row`'s, summed per column; columns named by
+/// integers are minutes (offset `(minute − first minute) × 60 s`).
+fn read_wide(
+    file: &Path,
+    text: &str,
+    row: &[(String, String)],
+    scale: f64,
+) -> Result<Vec<(u64, f64)>, InputError> {
+    let mut rdr = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .flexible(true)
+        .from_reader(text.as_bytes());
+    let headers = rdr
+        .headers()
+        .map_err(|e| InputError::at(file, 1, None, format!("cannot read CSV header: {e}")))?
+        .clone();
+    let mut keys = Vec::new();
+    for (name, value) in row {
+        let col = headers
+            .iter()
+            .position(|h| h.trim() == name)
+            .ok_or_else(|| {
+                InputError::at(
+                    file,
+                    1,
+                    None,
+                    format!("row: no column named {name:?} to match {value:?}"),
+                )
+            })?;
+        keys.push((col, value.as_str()));
+    }
+    let minutes: Vec<(usize, u64)> = headers
+        .iter()
+        .enumerate()
+        .filter_map(|(i, h)| h.trim().parse::<u64>().ok().map(|m| (i, m)))
+        .collect();
+    let Some(first) = minutes.iter().map(|m| m.1).min() else {
+        return Err(InputError::at(
+            file,
+            1,
+            None,
+            "row: a wide trace needs columns named by minute numbers (0, 1, 2, ...)",
+        ));
+    };
+    let mut sums = vec![0.0; minutes.len()];
+    let mut matched = 0;
+    for rec in rdr.records() {
+        let rec = rec.map_err(|e| {
+            let line = e.position().map(|p| p.line()).unwrap_or(0);
+            InputError::at(file, line, None, format!("invalid CSV: {e}"))
+        })?;
+        if !keys
+            .iter()
+            .all(|(c, v)| rec.get(*c).map(str::trim) == Some(*v))
+        {
+            continue;
+        }
+        matched += 1;
+        let line = rec.position().map(|p| p.line()).unwrap_or(0);
+        for (sum, &(col, _)) in sums.iter_mut().zip(&minutes) {
+            let raw = rec.get(col).unwrap_or("").trim();
+            let v: f64 = raw
+                .parse()
+                .ok()
+                .filter(|v: &f64| v.is_finite() && *v >= 0.0)
+                .ok_or_else(|| {
+                    InputError::at(
+                        file,
+                        line,
+                        Some(col as u64 + 1),
+                        format!(
+                            "bad value {raw:?} in column {:?}: expected a non-negative number",
+                            headers.get(col).unwrap_or("")
+                        ),
+                    )
+                })?;
+            *sum += v;
+        }
+    }
+    if matched == 0 {
+        let want: Vec<String> = row.iter().map(|(k, v)| format!("{k} = {v}")).collect();
+        return Err(InputError::file(
+            file,
+            format!("row: no row has {}", want.join(" and ")),
+        ));
+    }
+    let mut points: Vec<(u64, f64)> = minutes
+        .iter()
+        .zip(sums)
+        .map(|(&(_, m), v)| ((m - first) * 60_000, v * scale))
+        .collect();
+    points.sort_by_key(|p| p.0);
+    Ok(points)
+}
+
+/// A long trace: a time column and a value column; also the first row's timestamp (ms since
+/// the epoch) when times are timestamps.
+fn read_long(
+    file: &Path,
+    text: &str,
+    column: Option<&str>,
+    scale: f64,
+) -> Result<(Points, Option<i64>), InputError> {
     let mut rdr = csv::ReaderBuilder::new()
         .has_headers(true)
         .flexible(true)
@@ -143,7 +365,7 @@ pub fn read_trace(
         return Err(InputError::file(file, "trace has no data rows"));
     }
     points.sort_by_key(|p| p.0);
-    Ok(points)
+    Ok((points, first_ts))
 }
 
 fn parse_timestamp(s: &str) -> Result<i64, ()> {
@@ -185,6 +407,72 @@ mod tests {
         );
         let p = read_trace(f.path(), Some("requests"), 1.0 / 60.0).unwrap();
         assert_eq!(p, vec![(0, 2.0), (60_000, 1.0)]);
+    }
+
+    fn select(from: Option<&str>, row: Option<&[(&str, &str)]>) -> TraceSelect {
+        TraceSelect {
+            column: None,
+            from: from.map(|f| TraceFrom::parse(f).unwrap()),
+            row: row.map(|r| {
+                r.iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect()
+            }),
+        }
+    }
+
+    #[test]
+    fn from_starts_the_run_inside_the_trace() {
+        let f = write(
+            "timestamp,requests\n1998-06-25T00:00:00Z,60\n1998-06-25T00:01:00Z,120\n1998-06-25T00:02:00Z,180\n",
+        );
+        // On a row: that row is the run's start.
+        let p =
+            read_trace_select(f.path(), &select(Some("1998-06-25T00:01:00Z"), None), 1.0).unwrap();
+        assert_eq!(p, vec![(0, 120.0), (60_000, 180.0)]);
+        // Between rows: the value in force holds until the next row.
+        let p = read_trace_select(f.path(), &select(Some("90s"), None), 1.0 / 60.0).unwrap();
+        assert_eq!(p, vec![(0, 2.0), (30_000, 3.0)]);
+        let e = read_trace_select(f.path(), &select(Some("1998-06-24T00:00:00Z"), None), 1.0)
+            .unwrap_err();
+        assert!(e.message.contains("before the trace's first row"), "{e}");
+        let e = read_trace_select(f.path(), &select(Some("1h"), None), 1.0).unwrap_err();
+        assert!(e.message.contains("past its last row"), "{e}");
+        let offsets = write("t,rps\n0,1\n60,2\n");
+        let e = read_trace_select(
+            offsets.path(),
+            &select(Some("1998-06-25T00:00:00Z"), None),
+            1.0,
+        )
+        .unwrap_err();
+        assert!(e.message.contains("rows are offsets"), "{e}");
+        assert!(TraceFrom::parse("soon").is_err());
+    }
+
+    #[test]
+    fn wide_rows_are_summed_per_minute() {
+        let f = write(
+            "Owner,Function,Trigger,480,481,482\na,f1,http,1,2,3\na,f2,queue,10,20,30\nb,f3,queue,100,200,300\n",
+        );
+        let p =
+            read_trace_select(f.path(), &select(None, Some(&[("Function", "f2")])), 1.0).unwrap();
+        assert_eq!(p, vec![(0, 10.0), (60_000, 20.0), (120_000, 30.0)]);
+        let p = read_trace_select(
+            f.path(),
+            &select(Some("1m"), Some(&[("Trigger", "queue")])),
+            1.0 / 60.0,
+        )
+        .unwrap();
+        assert_eq!(p, vec![(0, 220.0 / 60.0), (60_000, 330.0 / 60.0)]);
+        let e = read_trace_select(f.path(), &select(None, Some(&[("Function", "f9")])), 1.0)
+            .unwrap_err();
+        assert!(e.message.contains("no row has Function = f9"), "{e}");
+        let e = read_trace_select(f.path(), &select(None, Some(&[("Fn", "f1")])), 1.0).unwrap_err();
+        assert!(e.message.contains("no column named \"Fn\""), "{e}");
+        let bad = write("Function,480,481\nf1,1,x\n");
+        let e = read_trace_select(bad.path(), &select(None, Some(&[("Function", "f1")])), 1.0)
+            .unwrap_err();
+        assert_eq!((e.line, e.column), (Some(2), Some(3)));
     }
 
     #[test]

@@ -56,7 +56,90 @@ pub struct TuningSpec {
     pub knobs: Vec<KnobSpec>,
     /// Other load traces (CSV, relative to the tuning file) every configuration must pass.
     #[serde(default)]
-    pub traces: Vec<String>,
+    pub traces: Vec<TraceEntry>,
+    /// Configurations to compare the recommendation with (the defaults users ship).
+    #[serde(default)]
+    pub baselines: Vec<BaselineSpec>,
+}
+
+/// A trace every configuration must also pass: a CSV path, or the path with the same
+/// selection fields as a load's `requestsPerSecond` (`scale`, `column`, `from`, `row`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum TraceEntry {
+    /// The file's values as requests per second.
+    File(String),
+    /// A part of the file, scaled.
+    Spec(TraceEntrySpec),
+}
+
+/// `{trace, scale, column, from, row}`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TraceEntrySpec {
+    /// The CSV file (relative to the tuning file).
+    pub trace: String,
+    /// Multiplier (default 1).
+    #[serde(default)]
+    pub scale: Option<f64>,
+    /// Value column.
+    #[serde(default)]
+    pub column: Option<String>,
+    /// Where the run starts in the trace (RFC 3339 time or duration).
+    #[serde(default)]
+    pub from: Option<String>,
+    /// A wide trace's rows.
+    #[serde(default)]
+    pub row: Option<std::collections::BTreeMap<String, String>>,
+}
+
+/// A named configuration to compare with: fields set as a knob would set them, everything
+/// else as the manifests write it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BaselineSpec {
+    /// Its name (`hpa-80`).
+    pub name: String,
+    /// The fields it sets (none: the manifests as written).
+    #[serde(default)]
+    pub set: Vec<SetSpec>,
+}
+
+/// One field a baseline sets.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SetSpec {
+    /// `kind/name` or `namespace/kind/name`.
+    pub target: String,
+    /// The field.
+    pub path: String,
+    /// Its value.
+    pub value: Value,
+}
+
+/// A checked baseline.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Baseline {
+    /// Its name.
+    pub name: String,
+    /// The fields it sets, as knobs of one value each.
+    pub set: Vec<Knob>,
+}
+
+impl Baseline {
+    /// Its overrides.
+    pub fn overrides(&self) -> Vec<ObjectOverride> {
+        self.set
+            .iter()
+            .map(|k| ObjectOverride {
+                kind: k.kind.clone(),
+                namespace: k.namespace.clone(),
+                name: k.name.clone(),
+                path: k.path.clone(),
+                value: k.values[0].clone(),
+            })
+            .collect()
+    }
 }
 
 /// One knob as written.
@@ -117,14 +200,23 @@ pub struct Tuning {
     pub knobs: Vec<Knob>,
     /// Trace files, resolved against the tuning file's directory.
     pub traces: Vec<PathBuf>,
-    /// The traces as written.
+    /// The traces as written (their file).
     pub trace_texts: Vec<String>,
+    /// Per trace: the part read and the scale.
+    pub trace_selects: Vec<(crate::trace::TraceSelect, f64)>,
+    /// The baselines, in order.
+    pub baselines: Vec<Baseline>,
     doc: Document,
 }
 
 /// Lines on which the items of the `knobs:` sequence start.
 fn knob_lines(doc: &Document) -> Vec<u64> {
-    let Some(start) = doc.find_key_line("knobs", 0) else {
+    item_lines(doc, "knobs")
+}
+
+/// Lines on which the items of the `key:` sequence start.
+fn item_lines(doc: &Document, key: &str) -> Vec<u64> {
+    let Some(start) = doc.find_key_line(key, 0) else {
         return vec![];
     };
     let lines: Vec<&str> = doc.text.lines().collect();
@@ -195,6 +287,32 @@ pub fn resolve_kind(resource: &str) -> Option<(String, bool)> {
         "capacitybuffer" | "capacitybuffers" | "cb" => Some(("CapacityBuffer".into(), true)),
         _ => None,
     }
+}
+
+/// `kind/name` or `namespace/kind/name` → (kind, namespace (empty when cluster-scoped), name).
+fn parse_target(target: &str) -> Result<(String, String, String), String> {
+    let parts: Vec<&str> = target.split('/').collect();
+    let (ns, res, name) = match parts.as_slice() {
+        [r, n] => (None, *r, *n),
+        [ns, r, n] => (Some(*ns), *r, *n),
+        _ => (Some(""), "", ""),
+    };
+    if res.is_empty() || name.is_empty() || ns == Some("") {
+        return Err(format!(
+            "target {target:?} must be kind/name or namespace/kind/name (e.g. horizontalpodautoscaler/web)"
+        ));
+    }
+    let Some((kind, namespaced)) = resolve_kind(res) else {
+        return Err(format!(
+            "target {target:?}: unknown kind {res:?} (deployment, horizontalpodautoscaler or hpa, capacitybuffer, nodepool, ...)"
+        ));
+    };
+    let namespace = if namespaced {
+        ns.unwrap_or("default").to_string()
+    } else {
+        String::new()
+    };
+    Ok((kind, namespace, name.to_string()))
 }
 
 fn range_values(r: RangeSpec) -> Result<Vec<Value>, String> {
@@ -298,35 +416,7 @@ impl Tuning {
                     .or_else(|| doc.find_key_line("knobs", 0));
                 e
             };
-            let parts: Vec<&str> = k.target.split('/').collect();
-            let (ns, res, name) = match parts.as_slice() {
-                [r, n] => (None, *r, *n),
-                [ns, r, n] => (Some(*ns), *r, *n),
-                _ => (Some(""), "", ""),
-            };
-            if res.is_empty() || name.is_empty() || ns == Some("") {
-                return Err(err(
-                    ".target",
-                    format!(
-                        "target {:?} must be kind/name or namespace/kind/name (e.g. horizontalpodautoscaler/web)",
-                        k.target
-                    ),
-                ));
-            }
-            let Some((kind, namespaced)) = resolve_kind(res) else {
-                return Err(err(
-                    ".target",
-                    format!(
-                        "target {:?}: unknown kind {res:?} (deployment, horizontalpodautoscaler or hpa, capacitybuffer, nodepool, ...)",
-                        k.target
-                    ),
-                ));
-            };
-            let namespace = if namespaced {
-                ns.unwrap_or("default").to_string()
-            } else {
-                String::new()
-            };
+            let (kind, namespace, name) = parse_target(&k.target).map_err(|m| err(".target", m))?;
             let seg = parse_path(&k.path).map_err(|m| err(".path", m))?;
             let values = match (&k.values, k.range) {
                 (Some(_), Some(_)) => {
@@ -355,7 +445,7 @@ impl Tuning {
                 path_text: k.path.clone(),
                 kind,
                 namespace,
-                name: name.to_string(),
+                name,
                 path: seg,
                 values,
             });
@@ -368,24 +458,102 @@ impl Tuning {
             ));
         }
         let base = path.parent().unwrap_or(Path::new("."));
+        let trace_lines = item_lines(&doc, "traces");
         let mut traces = vec![];
+        let mut trace_texts = vec![];
+        let mut trace_selects = vec![];
         for (i, t) in parsed.spec.traces.iter().enumerate() {
-            let file = base.join(t);
+            let err = |field: &str, msg: String| {
+                let mut e =
+                    InputError::file(path, msg).with_field(format!("spec.traces[{i}]{field}"));
+                e.line = trace_lines
+                    .get(i)
+                    .copied()
+                    .or_else(|| doc.find_key_line("traces", 0));
+                e
+            };
+            let (text, select, scale) = match t {
+                TraceEntry::File(f) => (f.clone(), crate::trace::TraceSelect::default(), 1.0),
+                TraceEntry::Spec(t) => {
+                    let rate = crate::scenario::RateSpec {
+                        trace: Some(t.trace.clone()),
+                        column: t.column.clone(),
+                        from: t.from.clone(),
+                        row: t.row.clone(),
+                        ..Default::default()
+                    };
+                    let select = crate::scenario::trace_select(&rate)
+                        .map_err(|(f, m)| err(&format!(".{f}"), m))?;
+                    let scale = t.scale.unwrap_or(1.0);
+                    if !(scale.is_finite() && scale >= 0.0) {
+                        return Err(err(".scale", "scale must be a non-negative number".into()));
+                    }
+                    (t.trace.clone(), select, scale)
+                }
+            };
+            let file = base.join(&text);
             if !file.is_file() {
-                return Err(at_key(
-                    "traces",
-                    &format!("spec.traces[{i}]"),
-                    format!("trace {t:?}: no such file ({})", file.display()),
+                return Err(err(
+                    "",
+                    format!("trace {text:?}: no such file ({})", file.display()),
                 ));
             }
             traces.push(file);
+            trace_texts.push(text);
+            trace_selects.push((select, scale));
+        }
+        let baseline_lines = item_lines(&doc, "baselines");
+        let mut baselines: Vec<Baseline> = vec![];
+        for (i, b) in parsed.spec.baselines.iter().enumerate() {
+            let err = |field: &str, msg: String| {
+                let mut e =
+                    InputError::file(path, msg).with_field(format!("spec.baselines[{i}]{field}"));
+                e.line = baseline_lines
+                    .get(i)
+                    .copied()
+                    .or_else(|| doc.find_key_line("baselines", 0));
+                e
+            };
+            let name = b.name.trim();
+            if name.is_empty() {
+                return Err(err(".name", "a baseline needs a name".into()));
+            }
+            if name == "recommended" || baselines.iter().any(|o| o.name == name) {
+                return Err(err(
+                    ".name",
+                    format!(
+                        "baseline name {name:?} is taken (names are unique and not \"recommended\")"
+                    ),
+                ));
+            }
+            let mut set = vec![];
+            for (j, f) in b.set.iter().enumerate() {
+                let (kind, namespace, obj) =
+                    parse_target(&f.target).map_err(|m| err(&format!(".set[{j}].target"), m))?;
+                let seg = parse_path(&f.path).map_err(|m| err(&format!(".set[{j}].path"), m))?;
+                set.push(Knob {
+                    target: f.target.clone(),
+                    path_text: f.path.clone(),
+                    kind,
+                    namespace,
+                    name: obj,
+                    path: seg,
+                    values: vec![f.value.clone()],
+                });
+            }
+            baselines.push(Baseline {
+                name: name.to_string(),
+                set,
+            });
         }
         Ok(Tuning {
             path: path.to_path_buf(),
             name,
             knobs,
             traces,
-            trace_texts: parsed.spec.traces.clone(),
+            trace_texts,
+            trace_selects,
+            baselines,
             doc,
         })
     }
@@ -434,63 +602,19 @@ impl Tuning {
                 e.line = lines.get(i).copied();
                 e
             };
-            let probe = ObjectOverride {
-                kind: k.kind.clone(),
-                namespace: k.namespace.clone(),
-                name: k.name.clone(),
-                path: k.path.clone(),
-                value: Value::Null,
-            };
-            let Some(obj) = objects.iter().find(|o| probe.matches(&o.object)) else {
-                return Err(err(
-                    ".target",
-                    format!(
-                        "target {}: no manifest of the scenario defines {} {}{}",
-                        k.target,
-                        k.kind,
-                        if k.namespace.is_empty() {
-                            String::new()
-                        } else {
-                            format!("{}/", k.namespace)
-                        },
-                        k.name
-                    ),
-                ));
-            };
-            let here = format!("{}:{}", obj.file.display(), obj.line);
-            let original = get_path(&obj.object, &k.path).cloned();
-            for (j, v) in k.values.iter().enumerate() {
-                let mut o = obj.object.clone();
-                let missing = || {
-                    err(
-                        ".path",
-                        format!(
-                            "path {} does not exist in {} {} ({here})",
-                            k.path_text, k.kind, k.name
-                        ),
-                    )
+            out.push(check_knob(&objects, k, ".values", err)?);
+        }
+        let lines = item_lines(&self.doc, "baselines");
+        for (i, b) in self.baselines.iter().enumerate() {
+            for (j, k) in b.set.iter().enumerate() {
+                let err = |field: &str, msg: String| {
+                    let mut e = InputError::file(&self.path, msg)
+                        .with_field(format!("spec.baselines[{i}].set[{j}]{field}"));
+                    e.line = lines.get(i).copied();
+                    e
                 };
-                set_path(&mut o, &k.path, v.clone()).map_err(|_| missing())?;
-                let canon = crate::manifest::canonicalize_json(&o).map_err(|m| {
-                    err(
-                        &format!(".values[{j}]"),
-                        format!(
-                            "value {v} is not valid at {} of {} {}: {m}",
-                            k.path_text, k.kind, k.name
-                        ),
-                    )
-                })?;
-                // A field its kind does not have is dropped by the typed parse.
-                if original.is_none() && get_path(&canon, &k.path).is_none() {
-                    return Err(missing());
-                }
+                check_knob(&objects, k, ".value", err)?;
             }
-            out.push(TargetObject {
-                file: obj.file.clone(),
-                object: obj.object.clone(),
-                raw: obj.raw.clone(),
-                original,
-            });
         }
         Ok(out)
     }
@@ -499,14 +623,88 @@ impl Tuning {
     pub fn trace_rates(&self) -> Result<Vec<Rate>, InputError> {
         self.traces
             .iter()
-            .map(|f| {
+            .zip(&self.trace_selects)
+            .map(|(f, (select, scale))| {
                 Ok(Rate::Steps {
-                    points: crate::trace::read_trace(f, None, 1.0)?.into(),
-                    scale: 1.0,
+                    points: crate::trace::read_trace_select(f, select, 1.0)?.into(),
+                    scale: *scale,
                 })
             })
             .collect()
     }
+}
+
+/// Checks one knob against the manifests: its target is defined, its path exists there (the
+/// last key may be a field the object leaves out, if its kind has it), and each value is one
+/// the field accepts (`values_field` names the values in errors).
+fn check_knob(
+    objects: &[crate::manifest::ManifestObject],
+    k: &Knob,
+    values_field: &str,
+    err: impl Fn(&str, String) -> InputError,
+) -> Result<TargetObject, InputError> {
+    let probe = ObjectOverride {
+        kind: k.kind.clone(),
+        namespace: k.namespace.clone(),
+        name: k.name.clone(),
+        path: k.path.clone(),
+        value: Value::Null,
+    };
+    let Some(obj) = objects.iter().find(|o| probe.matches(&o.object)) else {
+        return Err(err(
+            ".target",
+            format!(
+                "target {}: no manifest of the scenario defines {} {}{}",
+                k.target,
+                k.kind,
+                if k.namespace.is_empty() {
+                    String::new()
+                } else {
+                    format!("{}/", k.namespace)
+                },
+                k.name
+            ),
+        ));
+    };
+    let here = format!("{}:{}", obj.file.display(), obj.line);
+    let original = get_path(&obj.object, &k.path).cloned();
+    for (j, v) in k.values.iter().enumerate() {
+        let mut o = obj.object.clone();
+        let missing = || {
+            err(
+                ".path",
+                format!(
+                    "path {} does not exist in {} {} ({here})",
+                    k.path_text, k.kind, k.name
+                ),
+            )
+        };
+        set_path(&mut o, &k.path, v.clone()).map_err(|_| missing())?;
+        let canon = crate::manifest::canonicalize_json(&o).map_err(|m| {
+            let field = if k.values.len() == 1 && values_field == ".value" {
+                values_field.to_string()
+            } else {
+                format!("{values_field}[{j}]")
+            };
+            err(
+                &field,
+                format!(
+                    "value {v} is not valid at {} of {} {}: {m}",
+                    k.path_text, k.kind, k.name
+                ),
+            )
+        })?;
+        // A field its kind does not have is dropped by the typed parse.
+        if original.is_none() && get_path(&canon, &k.path).is_none() {
+            return Err(missing());
+        }
+    }
+    Ok(TargetObject {
+        file: obj.file.clone(),
+        object: obj.object.clone(),
+        raw: obj.raw.clone(),
+        original,
+    })
 }
 
 /// A knob's target object as the manifests define it.
@@ -532,6 +730,14 @@ pub struct SloOutcome {
     pub pass: bool,
     /// Seconds of its violation windows.
     pub violation_seconds: f64,
+    /// Its objective (`latencyP99`, `failedRequests`, ...; empty in results written before
+    /// it was recorded).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub objective: String,
+    /// The measured value, in the objective's unit (ms for `latencyP99`, % for
+    /// `failedRequests`, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub measured: Option<f64>,
 }
 
 /// One run of a configuration.
@@ -547,6 +753,58 @@ pub struct RunResult {
     /// nothing ([`unchanged_knobs`]). 0 in results written before it existed.
     #[serde(default)]
     pub fingerprint: u64,
+    /// User requests offered over every load entry.
+    #[serde(default)]
+    pub offered_requests: f64,
+    /// User requests lost (dropped, rejected, timed out, or failed after their retries).
+    #[serde(default)]
+    pub lost_requests: f64,
+    /// Seconds in which the service violated a latency or error objective (the union of the
+    /// `latencyP99`, `failedRequests` and `sloViolationTime` objectives' windows).
+    #[serde(default)]
+    pub violation_union_seconds: f64,
+}
+
+/// Seconds covered by the union of `[from, to)` windows.
+fn union_seconds(mut w: Vec<(f64, f64)>) -> f64 {
+    w.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let mut total = 0.0;
+    let mut cur: Option<(f64, f64)> = None;
+    for (f, t) in w {
+        match &mut cur {
+            Some((_, to)) if f <= *to => *to = to.max(t),
+            _ => {
+                if let Some((a, b)) = cur {
+                    total += b - a;
+                }
+                cur = Some((f, t));
+            }
+        }
+    }
+    if let Some((a, b)) = cur {
+        total += b - a;
+    }
+    total.max(0.0) + 0.0
+}
+
+/// Offered and lost user requests over a summary's `loads` (as the verdict counts them: with
+/// retries a request is lost when its last try failed).
+fn request_totals(summary: &Value) -> (f64, f64) {
+    let num = |v: Option<&Value>| v.and_then(Value::as_f64).unwrap_or(0.0);
+    let loads = summary.get("loads").and_then(Value::as_array);
+    loads.map_or((0.0, 0.0), |loads| {
+        loads.iter().fold((0.0, 0.0), |(o, lost), l| {
+            let this = match l.get("failedRequests") {
+                Some(f) => num(Some(f)),
+                None => {
+                    num(l.get("droppedRequests"))
+                        + num(l.get("rejectedRequests"))
+                        + num(l.get("timedOutRequests"))
+                }
+            };
+            (o + num(l.get("offeredRequests")), lost + this)
+        })
+    })
 }
 
 /// A [`std::hash::Hasher`] fed through `std::io::Write` (for `serde_json::to_writer`).
@@ -564,8 +822,7 @@ impl std::io::Write for HashWriter {
 
 /// The fingerprint of a finished run (see [`RunResult::fingerprint`]); deterministic
 /// (`DefaultHasher::new` has fixed keys).
-fn fingerprint(sim: &Sim) -> u64 {
-    let out = sim.output();
+fn fingerprint(out: &kscale_report::RunOutput) -> u64 {
     let mut h = HashWriter(std::collections::hash_map::DefaultHasher::new());
     let _ = serde_json::to_writer(&mut h, &out.summary);
     let _ = serde_json::to_writer(&mut h, &out.events);
@@ -634,32 +891,50 @@ pub fn run_trial(
     }
     let mut sim = Sim::new(Arc::new(scenario))?;
     sim.run();
-    let slos = sim
-        .slo_results()
+    let window = |w: &Value| -> (f64, f64) {
+        (
+            w["fromSeconds"].as_f64().unwrap_or(0.0),
+            w["toSeconds"].as_f64().unwrap_or(0.0),
+        )
+    };
+    let results = sim.slo_results();
+    let mut all_windows = vec![];
+    let slos = results
         .iter()
-        .map(|v| SloOutcome {
-            name: v["name"].as_str().unwrap_or("").to_string(),
-            pass: v["pass"].as_bool() == Some(true),
-            violation_seconds: v["violations"]
+        .map(|v| {
+            let windows: Vec<(f64, f64)> = v["violations"]
                 .as_array()
-                .map(|w| {
-                    w.iter()
-                        .map(|w| {
-                            w["toSeconds"].as_f64().unwrap_or(0.0)
-                                - w["fromSeconds"].as_f64().unwrap_or(0.0)
-                        })
-                        .sum()
-                })
-                .unwrap_or(0.0)
-                .max(0.0)
+                .map(|w| w.iter().map(window).collect())
+                .unwrap_or_default();
+            let violation_seconds = windows.iter().map(|(f, t)| t - f).sum::<f64>().max(0.0)
                 // An empty sum is -0.0: written as 0.
-                + 0.0,
+                + 0.0;
+            // The service's own objectives: the time its users saw a violation (not the
+            // cluster's cost or size, nor slow pod start-ups).
+            if matches!(
+                v["objective"].as_str(),
+                Some("latencyP99" | "failedRequests" | "sloViolationTime")
+            ) {
+                all_windows.extend(windows.iter().copied());
+            }
+            SloOutcome {
+                name: v["name"].as_str().unwrap_or("").to_string(),
+                pass: v["pass"].as_bool() == Some(true),
+                violation_seconds,
+                objective: v["objective"].as_str().unwrap_or("").to_string(),
+                measured: v["measured"].as_f64(),
+            }
         })
         .collect();
+    let out = sim.output();
+    let (offered_requests, lost_requests) = request_totals(&out.summary);
     Ok(RunResult {
         cost_usd: sim.cost_so_far(),
         slos,
-        fingerprint: fingerprint(&sim),
+        fingerprint: fingerprint(&out),
+        offered_requests,
+        lost_requests,
+        violation_union_seconds: union_seconds(all_windows),
     })
 }
 
@@ -749,6 +1024,154 @@ pub fn pareto(trials: &[Trial]) -> Vec<usize> {
         .collect()
 }
 
+/// One configuration of the side-by-side comparison (the manifests as written, a baseline,
+/// or the recommendation), over its runs.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ComparisonRow {
+    /// `original`, a baseline's name, or `recommended`.
+    pub name: String,
+    /// Mean cost over the runs (USD, rounded to 0.001).
+    pub cost_usd: f64,
+    /// Every SLO passed on every run.
+    pub pass: bool,
+    /// SLOs that failed on some run.
+    pub failed_slos: Vec<String>,
+    /// Minutes in which the service violated a latency or error objective, summed over the
+    /// runs (rounded to 0.1; see [`RunResult::violation_union_seconds`]).
+    pub violation_minutes: f64,
+    /// User requests lost over every run.
+    pub lost_requests: f64,
+    /// Failed / offered user requests in % (rounded to 0.001): the highest `failedRequests`
+    /// objective's measure over the runs when the scenario has one (so its `from` applies),
+    /// else lost / offered over every run.
+    pub failed_requests_percent: f64,
+    /// The highest `latencyP99` objective's measured p99 over the runs (ms), when the
+    /// scenario has one.
+    pub latency_p99_ms: Option<f64>,
+    /// Why a run could not run, if one could not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl ComparisonRow {
+    /// Aggregates the runs of one configuration.
+    pub fn from_runs<E: std::fmt::Display>(
+        name: &str,
+        runs: &[Result<RunResult, E>],
+    ) -> ComparisonRow {
+        let mut row = ComparisonRow {
+            name: name.to_string(),
+            cost_usd: 0.0,
+            pass: true,
+            failed_slos: vec![],
+            violation_minutes: 0.0,
+            lost_requests: 0.0,
+            failed_requests_percent: 0.0,
+            latency_p99_ms: None,
+            error: None,
+        };
+        let (mut cost, mut offered, mut violation) = (0.0, 0.0, 0.0);
+        let mut failed_objective: Option<f64> = None;
+        for r in runs {
+            match r {
+                Ok(r) => {
+                    cost += r.cost_usd;
+                    offered += r.offered_requests;
+                    row.lost_requests += r.lost_requests;
+                    violation += r.violation_union_seconds;
+                    for s in &r.slos {
+                        if !s.pass {
+                            row.pass = false;
+                            if !row.failed_slos.contains(&s.name) {
+                                row.failed_slos.push(s.name.clone());
+                            }
+                        }
+                        let worst = |x: Option<f64>, m: f64| Some(x.map_or(m, |x| x.max(m)));
+                        match (s.objective.as_str(), s.measured) {
+                            ("latencyP99", Some(m)) => {
+                                row.latency_p99_ms = worst(row.latency_p99_ms, m)
+                            }
+                            ("failedRequests", Some(m)) => {
+                                failed_objective = worst(failed_objective, m)
+                            }
+                            _ => {}
+                        }
+                    }
+                }
+                Err(e) => {
+                    row.pass = false;
+                    row.error.get_or_insert_with(|| e.to_string());
+                }
+            }
+        }
+        // To `per` parts of a unit (1000: 0.001).
+        let round = |x: f64, per: f64| (x * per).round() / per + 0.0;
+        row.cost_usd = round(cost / runs.len().max(1) as f64, 1000.0);
+        row.violation_minutes = round(violation / 60.0, 10.0);
+        row.lost_requests = round(row.lost_requests, 1.0);
+        row.failed_requests_percent = match failed_objective {
+            Some(m) => round(m, 1000.0),
+            None if offered > 0.0 => round(100.0 * row.lost_requests / offered, 1000.0),
+            None => 0.0,
+        };
+        row
+    }
+}
+
+/// How the recommendation compares with the baselines (issue 27's goal): it meets every SLO
+/// with no violation at most 15% above the cost of the cheapest baseline, or it is at least
+/// as good as every baseline on both cost and violation.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct VersusBaselines {
+    /// The cheapest baseline.
+    pub cheapest: String,
+    /// Recommendation cost / that baseline's cost.
+    pub cost_ratio: f64,
+    /// The recommendation meets every SLO with zero violation minutes.
+    pub zero_violation: bool,
+    /// No baseline is cheaper or has fewer violation minutes.
+    pub dominates_all: bool,
+    /// `zero_violation` at no more than [`GOAL_COST_RATIO`] × the cheapest baseline's cost,
+    /// or `dominates_all`.
+    pub goal_met: bool,
+}
+
+/// The cost a violation-free recommendation may have over the cheapest baseline.
+pub const GOAL_COST_RATIO: f64 = 1.15;
+
+/// The recommendation against the baselines (`None` without baselines).
+pub fn versus_baselines(
+    recommended: &ComparisonRow,
+    baselines: &[ComparisonRow],
+) -> Option<VersusBaselines> {
+    let cheapest = baselines
+        .iter()
+        .filter(|b| b.error.is_none())
+        .min_by(|a, b| a.cost_usd.total_cmp(&b.cost_usd))?;
+    let cost_ratio = if cheapest.cost_usd > 0.0 {
+        recommended.cost_usd / cheapest.cost_usd
+    } else if recommended.cost_usd > 0.0 {
+        f64::INFINITY
+    } else {
+        1.0
+    };
+    let zero_violation = recommended.pass && recommended.violation_minutes == 0.0;
+    let dominates_all = recommended.error.is_none()
+        && baselines.iter().all(|b| {
+            recommended.cost_usd <= b.cost_usd
+                && recommended.violation_minutes <= b.violation_minutes
+        });
+    Some(VersusBaselines {
+        cheapest: cheapest.name.clone(),
+        cost_ratio: (cost_ratio * 1000.0).round() / 1000.0,
+        zero_violation,
+        dominates_all,
+        goal_met: (zero_violation && cost_ratio <= GOAL_COST_RATIO + 1e-9) || dominates_all,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -817,7 +1240,10 @@ mod tests {
         );
         assert_eq!(o["spec"]["minReplicas"], 2);
         assert!(apply_overrides(&[ov("web", "spec.metrics[3].x", json!(1))], &mut o).is_err());
-        assert!(apply_overrides(&[ov("web", "spec.nope.x", json!(1))], &mut o).is_err());
+        // Missing objects on the way are created; whether the kind has the field is for the
+        // typed parse (`Tuning::check`) to say.
+        apply_overrides(&[ov("web", "spec.nope.x", json!(1))], &mut o).unwrap();
+        assert_eq!(o["spec"]["nope"]["x"], 1);
     }
 
     #[test]
@@ -854,5 +1280,108 @@ mod tests {
         assert_eq!(recommend(&trials), Some(1));
         assert_eq!(pareto(&trials), vec![0, 1, 2]);
         assert_eq!(recommend(&trials[..1]), None);
+    }
+
+    fn run(cost: f64, slos: &[(&str, &str, bool, f64, f64)], offered: f64, lost: f64) -> RunResult {
+        RunResult {
+            cost_usd: cost,
+            slos: slos
+                .iter()
+                .map(|&(name, objective, pass, measured, v)| SloOutcome {
+                    name: name.into(),
+                    pass,
+                    violation_seconds: v,
+                    objective: objective.into(),
+                    measured: Some(measured),
+                })
+                .collect(),
+            fingerprint: 1,
+            offered_requests: offered,
+            lost_requests: lost,
+            violation_union_seconds: slos.iter().map(|s| s.4).fold(0.0, f64::max),
+        }
+    }
+
+    #[test]
+    fn comparison_rows_aggregate_runs() {
+        let runs: Vec<Result<RunResult, String>> = vec![
+            Ok(run(
+                2.0,
+                &[
+                    ("lat", "latencyP99", true, 120.0, 0.0),
+                    ("err", "failedRequests", true, 0.05, 0.0),
+                ],
+                1000.0,
+                1.0,
+            )),
+            Ok(run(
+                4.0,
+                &[
+                    ("lat", "latencyP99", false, 900.0, 90.0),
+                    ("err", "failedRequests", true, 0.08, 30.0),
+                ],
+                1000.0,
+                3.0,
+            )),
+        ];
+        let row = ComparisonRow::from_runs("b", &runs);
+        assert_eq!(row.cost_usd, 3.0);
+        assert!(!row.pass);
+        assert_eq!(row.failed_slos, vec!["lat".to_string()]);
+        // The union per run (90 s in the second), summed over runs.
+        assert_eq!(row.violation_minutes, 1.5);
+        assert_eq!(row.latency_p99_ms, Some(900.0));
+        // The failedRequests objective's worst measure, not lost / offered.
+        assert_eq!(row.failed_requests_percent, 0.08);
+        assert_eq!(row.lost_requests, 4.0);
+        let none: Vec<Result<RunResult, String>> = vec![Ok(run(1.0, &[], 200.0, 1.0))];
+        let row = ComparisonRow::from_runs("c", &none);
+        assert_eq!(row.failed_requests_percent, 0.5);
+        assert_eq!(row.latency_p99_ms, None);
+        let broken: Vec<Result<RunResult, String>> = vec![Err("boom".into())];
+        let row = ComparisonRow::from_runs("d", &broken);
+        assert!(!row.pass && row.error.as_deref() == Some("boom"));
+    }
+
+    #[test]
+    fn union_of_violation_windows() {
+        assert_eq!(union_seconds(vec![]), 0.0);
+        assert_eq!(
+            union_seconds(vec![(10.0, 20.0), (0.0, 5.0), (15.0, 30.0)]),
+            25.0
+        );
+        assert_eq!(union_seconds(vec![(0.0, 5.0), (5.0, 6.0)]), 6.0);
+    }
+
+    #[test]
+    fn the_goal_against_baselines() {
+        let row = |name: &str, cost: f64, pass: bool, minutes: f64| ComparisonRow {
+            name: name.into(),
+            cost_usd: cost,
+            pass,
+            failed_slos: vec![],
+            violation_minutes: minutes,
+            lost_requests: 0.0,
+            failed_requests_percent: 0.0,
+            latency_p99_ms: None,
+            error: None,
+        };
+        let baselines = [
+            row("hpa-80", 10.0, false, 3.0),
+            row("hpa-50", 14.0, true, 0.0),
+        ];
+        // No violation at 115% of the cheapest baseline: met.
+        let v = versus_baselines(&row("r", 11.5, true, 0.0), &baselines).unwrap();
+        assert_eq!((v.cheapest.as_str(), v.cost_ratio), ("hpa-80", 1.15));
+        assert!(v.zero_violation && v.goal_met && !v.dominates_all);
+        // Above 115%: not met.
+        let v = versus_baselines(&row("r", 11.6, true, 0.0), &baselines).unwrap();
+        assert!(!v.goal_met);
+        // Violating, but no worse than any baseline on cost and violation: met.
+        let v = versus_baselines(&row("r", 9.0, false, 0.0), &baselines).unwrap();
+        assert!(v.dominates_all && v.goal_met && !v.zero_violation);
+        let v = versus_baselines(&row("r", 9.0, false, 3.5), &baselines).unwrap();
+        assert!(!v.dominates_all && !v.goal_met);
+        assert_eq!(versus_baselines(&row("r", 1.0, true, 0.0), &[]), None);
     }
 }

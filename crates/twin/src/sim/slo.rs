@@ -148,6 +148,7 @@ impl Sim {
             })
             .filter_map(|(_, t)| t.as_ref())
             .flatten()
+            .filter(move |t| t.at_ms >= o.from_ms)
     }
 
     fn evaluate(&self, o: &Objective) -> Value {
@@ -197,7 +198,13 @@ impl Sim {
                     .as_ref()
                     .map(|(ns, kind, name)| format!("{ns}/{kind}/{name}"))
                     .unwrap_or_default();
-                let mine = self.recorder.startups_of(&key);
+                let mine: Vec<_> = self
+                    .recorder
+                    .startups_of(&key)
+                    .iter()
+                    .filter(|s| s.0.0 >= o.from_ms)
+                    .copied()
+                    .collect();
                 let mut v: Vec<f64> = mine.iter().map(|s| s.1 as f64).collect();
                 v.sort_by(f64::total_cmp);
                 let p99 = kscale_model::stats::percentile(&v, 99.0);
@@ -221,18 +228,26 @@ impl Sim {
                 (p99 / 1000.0, b as f64 / 1000.0, "s", w)
             }
             Measure::CostPerHour(b) => {
-                let hours = self.end.0 as f64 / 3_600_000.0;
-                let rate = if hours > 0.0 {
-                    self.cost_so_far() / hours
+                let samples = self.slo.samples.iter().filter(|s| s.0 >= o.from_ms);
+                let rate = if o.from_ms == 0 {
+                    let hours = self.end.0 as f64 / 3_600_000.0;
+                    if hours > 0.0 {
+                        self.cost_so_far() / hours
+                    } else {
+                        0.0
+                    }
                 } else {
-                    0.0
+                    // From a time on: the mean of the sampled cost rates.
+                    let (n, sum) = samples.clone().fold((0, 0.0), |(n, s), x| (n + 1, s + x.2));
+                    if n > 0 { sum / n as f64 } else { 0.0 }
                 };
-                let bad = self.slo.samples.iter().filter(|s| s.2 > b).map(|s| s.0);
+                let bad = samples.filter(|s| s.2 > b).map(|s| s.0);
                 (rate, b, "USD/h", windows(bad, sample))
             }
             Measure::MaxNodes(b) => {
-                let max = self.slo.samples.iter().map(|s| s.1).max().unwrap_or(0);
-                let bad = self.slo.samples.iter().filter(|s| s.1 > b).map(|s| s.0);
+                let samples = self.slo.samples.iter().filter(|s| s.0 >= o.from_ms);
+                let max = samples.clone().map(|s| s.1).max().unwrap_or(0);
+                let bad = samples.filter(|s| s.1 > b).map(|s| s.0);
                 (max as f64, b as f64, "nodes", windows(bad, sample))
             }
         };
@@ -247,6 +262,9 @@ impl Sim {
         });
         if let Some(t) = &o.target_text {
             v["target"] = json!(t);
+        }
+        if o.from_ms > 0 {
+            v["fromSeconds"] = json!(o.from_ms as f64 / 1000.0);
         }
         v
     }
