@@ -317,6 +317,18 @@ fn compare_with_baselines(p: &Prepared, results: &[Runs], best: Option<usize>) -
     Comparison { rows, versus }
 }
 
+/// How the recommendation (the last row) fares, in words.
+fn versus_words(rec: Option<&tune::ComparisonRow>, v: &tune::VersusBaselines) -> String {
+    match rec {
+        _ if v.zero_violation => "every SLO met with no violation".to_string(),
+        Some(r) if r.pass => format!(
+            "every SLO met, {:.1} min of violation within their bounds",
+            r.violation_minutes
+        ),
+        _ => "SLOs failed".to_string(),
+    }
+}
+
 fn print_comparison(rows: &[tune::ComparisonRow], versus: Option<&tune::VersusBaselines>) {
     let name_w = rows.iter().map(|r| r.name.len()).max().unwrap_or(0).max(13);
     println!(
@@ -348,11 +360,7 @@ fn print_comparison(rows: &[tune::ComparisonRow], versus: Option<&tune::VersusBa
     if let Some(v) = versus {
         println!(
             "versus baselines: {} at {:.0}% of the cheapest baseline's cost ({}){}",
-            if v.zero_violation {
-                "every SLO met with no violation"
-            } else {
-                "SLO violations remain"
-            },
+            versus_words(rows.last(), v),
             v.cost_ratio * 100.0,
             v.cheapest,
             if v.dominates_all {
@@ -895,12 +903,8 @@ fn report_html(
     if let Some(v) = &comparison.versus {
         let _ = writeln!(
             side,
-            "<p>The recommendation {} at {:.0}% of the cost of the cheapest baseline ({}){}.</p>",
-            if v.zero_violation {
-                "meets every SLO with no violation"
-            } else {
-                "still violates an SLO"
-            },
+            "<p>The recommendation: {} at {:.0}% of the cost of the cheapest baseline ({}){}.</p>",
+            versus_words(comparison.rows.last(), v),
             v.cost_ratio * 100.0,
             esc(&v.cheapest),
             if v.dominates_all {
