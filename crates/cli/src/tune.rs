@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use indicatif::{ProgressBar, ProgressStyle};
 use kscale_twin::error::InputError;
 use kscale_twin::scenario::Scenario;
-use kscale_twin::tune::{self, RunResult, TargetObject, Trial, Tuning};
+use kscale_twin::tune::{self, RunResult, Search, TargetObject, Trial, Tuning};
 use rayon::prelude::*;
 use serde_json::{Value, json};
 
@@ -101,13 +101,27 @@ fn prepare(scenario_path: &Path, tuning_path: &Path) -> Result<Prepared, ExitCod
 
 /// Runs the given configurations (in parallel), each on the scenario's load and each trace.
 fn evaluate(p: &Prepared, configs: &[usize]) -> Vec<Runs> {
+    evaluate_on(p, &p.scenario, configs)
+}
+
+/// [`evaluate`] on `scenario` (the scenario, or a shorter one in a halving round).
+fn evaluate_on(p: &Prepared, scenario: &Scenario, configs: &[usize]) -> Vec<Runs> {
     let sets: Vec<Vec<tune::ObjectOverride>> =
         configs.iter().map(|&c| p.tuning.overrides(c)).collect();
-    evaluate_sets(p, &sets)
+    evaluate_sets_on(p, scenario, &sets)
 }
 
 /// Runs each set of overrides (in parallel) on the scenario's load and each trace.
 fn evaluate_sets(p: &Prepared, sets: &[Vec<tune::ObjectOverride>]) -> Vec<Runs> {
+    evaluate_sets_on(p, &p.scenario, sets)
+}
+
+/// [`evaluate_sets`] on `scenario`.
+fn evaluate_sets_on(
+    p: &Prepared,
+    scenario: &Scenario,
+    sets: &[Vec<tune::ObjectOverride>],
+) -> Vec<Runs> {
     let runs_per = 1 + p.rates.len();
     let total = sets.len() * runs_per;
     let bar = if std::io::IsTerminal::is_terminal(&std::io::stderr())
@@ -128,7 +142,7 @@ fn evaluate_sets(p: &Prepared, sets: &[Vec<tune::ObjectOverride>]) -> Vec<Runs> 
         .map(|job| {
             let (j, r) = (job / runs_per, job % runs_per);
             let rate = r.checked_sub(1).map(|t| &p.rates[t]);
-            let res = tune::run_trial(&p.scenario, sets[j].clone(), rate)
+            let res = tune::run_trial(scenario, sets[j].clone(), rate)
                 .map_err(|e: InputError| e.to_string());
             bar.inc(1);
             res
@@ -155,14 +169,27 @@ pub fn run(o: Options) -> ExitCode {
         Err(code) => return code,
     };
     if let Some(n) = o.emit_job {
+        if p.tuning.search != Search::Exhaustive || p.tuning.sample.is_some() {
+            return input_error(format!(
+                "{}: --emit-job shards an exhaustive search of every configuration; remove spec.search to emit a Job",
+                p.tuning.path.display()
+            ));
+        }
         return emit_job(&p, o.scenario, n, &o.image, o.out.as_deref());
     }
     let to_stdout = o.out.as_deref() == Some(Path::new("-"));
     let configs = p.tuning.configurations();
     let runs_per = 1 + p.rates.len();
+    if shard.is_some() && (p.tuning.search != Search::Exhaustive || p.tuning.sample.is_some()) {
+        return input_error(format!(
+            "{}: --shard splits an exhaustive search of every configuration; remove spec.search to shard",
+            p.tuning.path.display()
+        ));
+    }
+    let searched = p.tuning.searched(p.scenario.seed());
     let mine: Vec<usize> = match shard {
         Some((i, n)) => (0..configs).filter(|c| c % n == i).collect(),
-        None => (0..configs).collect(),
+        None => searched,
     };
     let header = format!(
         "tuning {}: {} configurations x {runs_per} run{} of {} = {} runs{}",
@@ -183,10 +210,13 @@ pub fn run(o: Options) -> ExitCode {
     if to_stdout && shard.is_none() {
         return input_error("--out - (standard output) is for --shard only");
     }
-    let results = evaluate(&p, &mine);
     let dir = o
         .out
         .unwrap_or_else(|| PathBuf::from("kscale-out").join(format!("tune-{}", p.tuning.name)));
+    if let Search::Halving { eta, rounds } = p.tuning.search {
+        return halving(&p, mine, eta, rounds, &dir);
+    }
+    let results = evaluate(&p, &mine);
     if let Some((i, n)) = shard {
         let doc = json!({
             "kscaleTuneShard": SHARD_FORMAT,
@@ -219,15 +249,84 @@ pub fn run(o: Options) -> ExitCode {
         println!("output: {}", file.display());
         return ExitCode::SUCCESS;
     }
-    finish(&p, &results, &dir)
+    finish(&p, &mine, &results, &dir, None)
 }
 
-/// Ranks the trials of every configuration (`results[c]` for configuration `c`), prints the
-/// table and writes the output directory; exit 0 when one passes, 3 when none does.
-fn finish(p: &Prepared, results: &[Runs], dir: &Path) -> ExitCode {
+/// Successive halving over the scenario's length ([`Search::Halving`]): each round runs its
+/// candidates over a longer part of the scenario and keeps the best `1/eta`; the last round
+/// runs the whole scenario and is ranked as an exhaustive search is.
+fn halving(
+    p: &Prepared,
+    mut candidates: Vec<usize>,
+    eta: u32,
+    rounds: u32,
+    dir: &Path,
+) -> ExitCode {
+    let duration = p.scenario.doc.spec.duration.0;
+    let warm_up = p.scenario.slos.iter().map(|o| o.from_ms).max().unwrap_or(0);
+    let durations = tune::halving_durations(duration, warm_up, eta, rounds);
+    let mut log = vec![];
+    let mut pruned = vec![];
+    for (r, &d) in durations.iter().enumerate() {
+        let last = r + 1 == durations.len();
+        println!(
+            "round {}: {} configurations over {}{}",
+            r + 1,
+            candidates.len(),
+            kscale_model::duration::format_duration(d),
+            if last { " (the whole scenario)" } else { "" }
+        );
+        log.push(json!({"round": r + 1, "durationSeconds": d as f64 / 1000.0, "configurations": candidates.len()}));
+        if last {
+            let results = evaluate(p, &candidates);
+            let search = json!({
+                "method": "halving", "eta": eta, "rounds": log,
+                "sampled": p.tuning.sample, "pruned": pruned,
+            });
+            return finish(p, &candidates, &results, dir, Some(search));
+        }
+        let mut short = p.scenario.clone();
+        short.doc.spec.duration = kscale_twin::scenario::DurationField(d);
+        let results = evaluate_on(p, &short, &candidates);
+        let trials: Vec<Trial> = candidates
+            .iter()
+            .zip(&results)
+            .map(|(&c, runs)| Trial::from_runs(c, runs))
+            .collect();
+        let keep = tune::halving_keep(&trials, eta);
+        for (pos, t) in trials.iter().enumerate() {
+            if !keep.contains(&pos) {
+                pruned.push(json!({
+                    "index": t.index, "round": r + 1,
+                    "values": (0..p.tuning.knobs.len()).map(|k| value(&p.tuning, t.index, k)).collect::<Vec<_>>(),
+                    "costUsd": t.cost_usd, "pass": t.pass, "violationSeconds": t.violation_seconds,
+                }));
+            }
+        }
+        candidates = keep.into_iter().map(|pos| candidates[pos]).collect();
+    }
+    unreachable!("the last round returns")
+}
+
+/// Ranks the trials of the configurations `configs` (`results[i]` are `configs[i]`'s runs),
+/// prints the table and writes the output directory (with `search`, how a halving search got
+/// there); exit 0 when one passes, 3 when none does.
+fn finish(
+    p: &Prepared,
+    configs: &[usize],
+    results: &[Runs],
+    dir: &Path,
+    search: Option<Value>,
+) -> ExitCode {
     // A knob none of whose values changed any run is a mistake (a path the twin does not
-    // read, an object nothing uses): refuse rather than rank look-alike configurations.
-    let unchanged = tune::unchanged_knobs(&p.tuning, results);
+    // read, an object nothing uses): refuse rather than rank look-alike configurations. Only
+    // an exhaustive search has every neighbour to compare with.
+    let exhaustive = configs.len() == p.tuning.configurations();
+    let unchanged = if exhaustive {
+        tune::unchanged_knobs(&p.tuning, results)
+    } else {
+        vec![]
+    };
     if !unchanged.is_empty() {
         for k in &unchanged {
             let knob = &p.tuning.knobs[*k];
@@ -241,27 +340,23 @@ fn finish(p: &Prepared, results: &[Runs], dir: &Path) -> ExitCode {
         }
         return ExitCode::from(2);
     }
-    let trials: Vec<Trial> = results
+    let trials: Vec<Trial> = configs
         .iter()
-        .enumerate()
-        .map(|(i, runs)| Trial::from_runs(i, runs))
+        .zip(results)
+        .map(|(&c, runs)| Trial::from_runs(c, runs))
         .collect();
-    let best = tune::recommend(&trials);
+    // `recommend` gives a position in `trials`; `best` is the configuration's index.
+    let best_pos = tune::recommend(&trials);
+    let best = best_pos.map(|b| trials[b].index);
     let pareto = tune::pareto(&trials);
     print_table(&p.tuning, &trials, best);
-    let comparison = compare_with_baselines(p, results, best);
-    let flat: Vec<Result<RunResult, String>> = results.iter().flatten().cloned().collect();
-    let mut doc = tune_json(
-        &p.tuning,
-        &p.scenario,
-        &trials,
-        best,
-        &pareto,
-        &flat,
-        1 + p.rates.len(),
-    );
+    let comparison = compare_with_baselines(p, results, best_pos);
+    let mut doc = tune_json(&p.tuning, &p.scenario, &trials, best, &pareto, results);
     doc["comparison"] = json!(comparison.rows);
     doc["versusBaselines"] = json!(comparison.versus);
+    if let Some(search) = search {
+        doc["search"] = search;
+    }
     let mut files = match best {
         Some(b) => recommended_files(&p.tuning, &p.targets, b),
         None => vec![],
@@ -716,7 +811,8 @@ pub fn merge(o: MergeOptions) -> ExitCode {
     let dir = o
         .out
         .unwrap_or_else(|| PathBuf::from("kscale-out").join(format!("tune-{}", p.tuning.name)));
-    finish(&p, &results, &dir)
+    let all: Vec<usize> = (0..results.len()).collect();
+    finish(&p, &all, &results, &dir, None)
 }
 
 /// The value of knob `k` in configuration `index`.
@@ -917,7 +1013,10 @@ fn report_html(
     let verdict = match best {
         Some(b) => format!(
             "Recommended: configuration {b} ({:.3} USD per run, every SLO met on every run).",
-            trials[b].cost_usd
+            trials
+                .iter()
+                .find(|t| t.index == b)
+                .map_or(0.0, |t| t.cost_usd)
         ),
         None => "No configuration meets every SLO.".to_string(),
     };
@@ -996,7 +1095,10 @@ fn print_table(tuning: &Tuning, trials: &[Trial], best: Option<usize>) {
         Some(b) => {
             println!(
                 "recommended: configuration {b} (cost {:.3} USD, every SLO met on every run)",
-                trials[b].cost_usd
+                trials
+                    .iter()
+                    .find(|t| t.index == b)
+                    .map_or(0.0, |t| t.cost_usd)
             );
             for (k, knob) in tuning.knobs.iter().enumerate() {
                 println!(
@@ -1018,8 +1120,7 @@ fn tune_json(
     trials: &[Trial],
     best: Option<usize>,
     pareto: &[usize],
-    results: &[Result<RunResult, String>],
-    runs_per: usize,
+    results: &[Runs],
 ) -> Value {
     let knobs: Vec<Value> = tuning
         .knobs
@@ -1041,8 +1142,9 @@ fn tune_json(
         .collect();
     let rows: Vec<Value> = trials
         .iter()
-        .map(|t| {
-            let runs: Vec<Value> = results[t.index * runs_per..(t.index + 1) * runs_per]
+        .zip(results)
+        .map(|(t, runs)| {
+            let runs: Vec<Value> = runs
                 .iter()
                 .zip(&trace_names)
                 .map(|(r, trace)| match r {

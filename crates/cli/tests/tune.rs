@@ -523,6 +523,60 @@ fn baselines_run_beside_the_recommendation() {
     assert!(html.contains("Side by side") && html.contains("slow-scale-down"));
 }
 
+/// Successive halving: rounds over longer prefixes of the scenario, the best half continuing;
+/// the last round is ranked as an exhaustive search, and the pruned configurations are listed.
+#[test]
+fn halving_searches_in_rounds() {
+    let tuning = format!("{TUNING}  search: {{method: halving, eta: 2, rounds: 2}}\n");
+    let dir = setup(SCENARIO, &tuning);
+    let out = tune(dir.path(), "out");
+    let log = text(&out);
+    assert!(log.contains("round 1: 8 configurations over 6m0s"), "{log}");
+    assert!(
+        log.contains("round 2: 4 configurations over 12m0s (the whole scenario)"),
+        "{log}"
+    );
+    let doc = read_json(&dir.path().join("out/tune.json"));
+    let search = &doc["search"];
+    assert_eq!(search["method"], "halving");
+    assert_eq!(search["rounds"][0]["configurations"], 8);
+    assert_eq!(search["rounds"][1]["durationSeconds"], 720.0);
+    let pruned = search["pruned"].as_array().unwrap();
+    let trials = doc["trials"].as_array().unwrap();
+    assert_eq!((pruned.len(), trials.len()), (4, 4), "{doc}");
+    let mut all: Vec<u64> = pruned
+        .iter()
+        .chain(trials)
+        .map(|t| t["index"].as_u64().unwrap())
+        .collect();
+    all.sort();
+    assert_eq!(all, (0..8).collect::<Vec<u64>>());
+    // The whole-scenario results of the kept configurations are the exhaustive search's.
+    let whole = setup(SCENARIO, TUNING);
+    assert_eq!(tune(whole.path(), "out").status.code(), Some(0));
+    let every = read_json(&whole.path().join("out/tune.json"));
+    for t in trials {
+        let i = t["index"].as_u64().unwrap() as usize;
+        assert_eq!(t["costUsd"], every["trials"][i]["costUsd"]);
+        assert_eq!(t["pass"], every["trials"][i]["pass"]);
+    }
+    match doc["recommendedIndex"].as_u64() {
+        Some(_) => assert_eq!(out.status.code(), Some(0), "{log}"),
+        None => assert_eq!(out.status.code(), Some(3), "{log}"),
+    }
+    // Sharding splits exhaustive searches only.
+    let shard = kscale()
+        .arg("tune")
+        .arg(dir.path().join("scenario.yaml"))
+        .arg("--tuning")
+        .arg(dir.path().join("tuning.yaml"))
+        .args(["--shard", "0/2", "--out", "-"])
+        .output()
+        .unwrap();
+    assert_eq!(shard.status.code(), Some(2), "{}", text(&shard));
+    assert!(text(&shard).contains("remove spec.search to shard"));
+}
+
 /// The README's example: examples/ci's tuning finds a passing configuration.
 #[test]
 fn the_ci_example_recommends_a_configuration() {

@@ -60,7 +60,53 @@ pub struct TuningSpec {
     /// Configurations to compare the recommendation with (the defaults users ship).
     #[serde(default)]
     pub baselines: Vec<BaselineSpec>,
+    /// How configurations are searched (default: every one, in full).
+    #[serde(default)]
+    pub search: Option<SearchSpec>,
 }
+
+/// `search: {method, eta, rounds, sample}`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SearchSpec {
+    /// `exhaustive` (every configuration, in full) or `halving` (successive halving over the
+    /// scenario's length).
+    pub method: String,
+    /// Halving: keep the best 1/eta of the candidates after each round (default 3).
+    #[serde(default)]
+    pub eta: Option<u32>,
+    /// Halving: rounds, the last one over the whole scenario (default 3).
+    #[serde(default)]
+    pub rounds: Option<u32>,
+    /// Draw this many configurations at random (seeded by the scenario's seed) instead of
+    /// taking every one (default: every one).
+    #[serde(default)]
+    pub sample: Option<u64>,
+}
+
+/// How a tuning searches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Search {
+    /// Every configuration over the whole scenario.
+    Exhaustive,
+    /// Successive halving (Jamieson & Talwalkar 2016, "Non-stochastic best arm identification
+    /// and hyperparameter optimization") with the simulated length as the budget: round `r` of
+    /// `rounds` runs its candidates over the SLOs' warm-up plus `1/eta^(rounds-1-r)` of the
+    /// measured part of the scenario, and the best `ceil(n/eta)` continue; the last round runs
+    /// the whole scenario and is ranked as an exhaustive search is.
+    Halving {
+        /// Kept fraction per round (1/eta).
+        eta: u32,
+        /// Rounds, the last over the whole scenario.
+        rounds: u32,
+    },
+}
+
+/// The most configurations the knobs may span (a sample draws from them).
+pub const MAX_SPACE: u64 = 1 << 48;
+
+/// The most configurations a halving search may draw or take (each runs at least once).
+pub const MAX_HALVING_CONFIGURATIONS: u64 = 100_000;
 
 /// A trace every configuration must also pass: a CSV path, or the path with the same
 /// selection fields as a load's `requestsPerSecond` (`scale`, `column`, `from`, `row`).
@@ -206,6 +252,10 @@ pub struct Tuning {
     pub trace_selects: Vec<(crate::trace::TraceSelect, f64)>,
     /// The baselines, in order.
     pub baselines: Vec<Baseline>,
+    /// The search method.
+    pub search: Search,
+    /// Configurations drawn at random (`search.sample`), if any.
+    pub sample: Option<u64>,
     doc: Document,
 }
 
@@ -450,11 +500,86 @@ impl Tuning {
                 values,
             });
         }
-        if total > MAX_CONFIGURATIONS {
+        let search_err =
+            |key: &str, field: &str, msg: String| at_key(key, &format!("spec.search{field}"), msg);
+        let (search, sample) = match &parsed.spec.search {
+            None => (Search::Exhaustive, None),
+            Some(sp) => {
+                let search = match sp.method.as_str() {
+                    "exhaustive" => {
+                        if sp.eta.is_some() || sp.rounds.is_some() {
+                            return Err(search_err(
+                                "method",
+                                ".method",
+                                "eta and rounds are for method: halving".into(),
+                            ));
+                        }
+                        Search::Exhaustive
+                    }
+                    "halving" => {
+                        let eta = sp.eta.unwrap_or(3);
+                        let rounds = sp.rounds.unwrap_or(3);
+                        if !(2..=10).contains(&eta) {
+                            return Err(search_err(
+                                "eta",
+                                ".eta",
+                                format!("eta {eta}: give 2 to 10"),
+                            ));
+                        }
+                        if !(2..=6).contains(&rounds) {
+                            return Err(search_err(
+                                "rounds",
+                                ".rounds",
+                                format!("rounds {rounds}: give 2 to 6"),
+                            ));
+                        }
+                        Search::Halving { eta, rounds }
+                    }
+                    other => {
+                        return Err(search_err(
+                            "method",
+                            ".method",
+                            format!("method {other:?}: exhaustive or halving"),
+                        ));
+                    }
+                };
+                if let Some(k) = sp.sample
+                    && (k == 0 || k > total)
+                {
+                    return Err(search_err(
+                        "sample",
+                        ".sample",
+                        format!("sample {k}: give 1 to the {total} configurations of the knobs"),
+                    ));
+                }
+                (search, sp.sample)
+            }
+        };
+        if total > MAX_SPACE {
             return Err(at_key(
                 "knobs",
                 "spec.knobs",
-                format!("too many configurations: {total}; the limit is {MAX_CONFIGURATIONS}"),
+                format!("the knobs span more than {MAX_SPACE} configurations"),
+            ));
+        }
+        let searched = sample.unwrap_or(total);
+        let limit = match search {
+            Search::Exhaustive => MAX_CONFIGURATIONS,
+            Search::Halving { .. } => MAX_HALVING_CONFIGURATIONS,
+        };
+        if searched > limit || (sample.is_none() && total > limit) {
+            return Err(at_key(
+                "knobs",
+                "spec.knobs",
+                format!(
+                    "too many configurations: {searched}; the limit is {limit}{}",
+                    match search {
+                        Search::Exhaustive => format!(
+                            " (search: {{method: halving}} takes up to {MAX_HALVING_CONFIGURATIONS}; search.sample draws fewer)"
+                        ),
+                        Search::Halving { .. } => " (search.sample draws fewer)".to_string(),
+                    }
+                ),
             ));
         }
         let base = path.parent().unwrap_or(Path::new("."));
@@ -554,8 +679,26 @@ impl Tuning {
             trace_texts,
             trace_selects,
             baselines,
+            search,
+            sample,
             doc,
         })
+    }
+
+    /// The configurations searched: every one, or `search.sample` of them drawn without
+    /// replacement from a generator seeded by `seed` (the scenario's), in increasing order.
+    pub fn searched(&self, seed: u64) -> Vec<usize> {
+        let n = self.configurations();
+        match self.sample {
+            None => (0..n).collect(),
+            Some(k) => {
+                use rand::SeedableRng;
+                let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed ^ 0x7475_6e65);
+                let mut v = rand::seq::index::sample(&mut rng, n, k as usize).into_vec();
+                v.sort_unstable();
+                v
+            }
+        }
     }
 
     /// Number of configurations (the product of the knobs' value counts).
@@ -738,6 +881,9 @@ pub struct SloOutcome {
     /// `failedRequests`, ...).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub measured: Option<f64>,
+    /// The bound it must stay within.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bound: Option<f64>,
 }
 
 /// One run of a configuration.
@@ -923,6 +1069,7 @@ pub fn run_trial(
                 violation_seconds,
                 objective: v["objective"].as_str().unwrap_or("").to_string(),
                 measured: v["measured"].as_f64(),
+                bound: v["bound"].as_f64(),
             }
         })
         .collect();
@@ -953,6 +1100,31 @@ pub struct Trial {
     pub violation_seconds: f64,
     /// Why the configuration could not run, if it could not (it then fails).
     pub error: Option<String>,
+    /// How close it came to failing: the largest measured / bound over its SLOs and runs
+    /// (above 1: failed; a bound of 0 counts 0 when met, else 1 + the measure; infinite when a
+    /// run could not run).
+    pub risk: f64,
+}
+
+/// An objective's measure relative to its bound (see [`Trial::risk`]).
+fn slo_risk(s: &SloOutcome) -> f64 {
+    match (s.measured, s.bound) {
+        (Some(m), Some(b)) if b > 0.0 => m / b,
+        (Some(m), Some(_)) => {
+            if m > 0.0 {
+                1.0 + m
+            } else {
+                0.0
+            }
+        }
+        _ => {
+            if s.pass {
+                0.0
+            } else {
+                f64::INFINITY
+            }
+        }
+    }
 }
 
 impl Trial {
@@ -965,6 +1137,7 @@ impl Trial {
             failed_slos: vec![],
             violation_seconds: 0.0,
             error: None,
+            risk: 0.0,
         };
         let mut cost = 0.0;
         for r in runs {
@@ -972,6 +1145,7 @@ impl Trial {
                 Ok(r) => {
                     cost += r.cost_usd;
                     for s in &r.slos {
+                        t.risk = t.risk.max(slo_risk(s));
                         t.violation_seconds += s.violation_seconds;
                         if !s.pass {
                             t.pass = false;
@@ -983,6 +1157,7 @@ impl Trial {
                 }
                 Err(e) => {
                     t.pass = false;
+                    t.risk = f64::INFINITY;
                     t.error.get_or_insert_with(|| e.to_string());
                 }
             }
@@ -1022,6 +1197,61 @@ pub fn pareto(trials: &[Trial]) -> Vec<usize> {
         })
         .map(|t| t.index)
         .collect()
+}
+
+/// The simulated length (ms) of each halving round: the SLOs' warm-up (`warm_up_ms`, their
+/// largest `from`) plus `1/eta^(rounds-1-r)` of the rest of `duration_ms`; the last round is the
+/// whole scenario.
+pub fn halving_durations(duration_ms: u64, warm_up_ms: u64, eta: u32, rounds: u32) -> Vec<u64> {
+    let measured = duration_ms.saturating_sub(warm_up_ms);
+    (0..rounds)
+        .map(|r| {
+            let div = (eta as u64).pow(rounds - 1 - r);
+            warm_up_ms + measured.div_ceil(div)
+        })
+        .collect()
+}
+
+/// Which trials continue to the next halving round: `ceil(n/eta)` of them, by layers of the
+/// Pareto front of (cost, [`Trial::risk`]) — a prefix of the scenario says little about which
+/// cheap configurations will still pass later, so cheap-but-close and safe-but-dear ones both
+/// continue; within the last layer that fits partly, the cheapest, then the lowest index.
+/// Configurations that already failed continue only when the passing ones leave room.
+/// Returns positions in `trials`, in configuration order.
+pub fn halving_keep(trials: &[Trial], eta: u32) -> Vec<usize> {
+    let keep = trials.len().div_ceil(eta as usize).max(1);
+    // Configurations that already fail come last: a violation on a prefix stays in the whole.
+    let (passing, failing): (Vec<usize>, Vec<usize>) =
+        (0..trials.len()).partition(|&i| trials[i].pass);
+    let mut kept: Vec<usize> = vec![];
+    for group in [passing, failing] {
+        take_layers(trials, group, keep, &mut kept);
+    }
+    kept.sort_unstable_by_key(|&p| trials[p].index);
+    kept
+}
+
+/// Adds to `kept` (up to `keep`) the positions of `left` by Pareto layers of (cost, risk).
+fn take_layers(trials: &[Trial], mut left: Vec<usize>, keep: usize, kept: &mut Vec<usize>) {
+    let dominates = |a: &Trial, b: &Trial| {
+        a.cost_usd <= b.cost_usd && a.risk <= b.risk && (a.cost_usd < b.cost_usd || a.risk < b.risk)
+    };
+    while kept.len() < keep && !left.is_empty() {
+        let (mut front, rest): (Vec<usize>, Vec<usize>) = left.iter().partition(|&&a| {
+            !left
+                .iter()
+                .any(|&b| b != a && dominates(&trials[b], &trials[a]))
+        });
+        front.sort_by(|&a, &b| {
+            trials[a]
+                .cost_usd
+                .total_cmp(&trials[b].cost_usd)
+                .then(trials[a].index.cmp(&trials[b].index))
+        });
+        let room = keep - kept.len();
+        kept.extend(front.into_iter().take(room));
+        left = rest;
+    }
 }
 
 /// One configuration of the side-by-side comparison (the manifests as written, a baseline,
@@ -1270,6 +1500,7 @@ mod tests {
             failed_slos: vec![],
             violation_seconds: v,
             error: None,
+            risk: 0.0,
         };
         let trials = vec![
             t(0, 1.0, false, 50.0),
@@ -1293,6 +1524,7 @@ mod tests {
                     violation_seconds: v,
                     objective: objective.into(),
                     measured: Some(measured),
+                    bound: None,
                 })
                 .collect(),
             fingerprint: 1,
@@ -1383,5 +1615,83 @@ mod tests {
         let v = versus_baselines(&row("r", 9.0, false, 3.5), &baselines).unwrap();
         assert!(!v.dominates_all && !v.goal_met);
         assert_eq!(versus_baselines(&row("r", 1.0, true, 0.0), &[]), None);
+    }
+
+    #[test]
+    fn halving_rounds_grow_the_measured_part() {
+        // 1h warm-up, 12h measured, eta 3, 3 rounds: 1h + 12h/9, 1h + 12h/3, 13h.
+        let h = 3_600_000;
+        assert_eq!(
+            halving_durations(13 * h, h, 3, 3),
+            vec![h + 12 * h / 9, h + 4 * h, 13 * h]
+        );
+        assert_eq!(halving_durations(8 * h, 0, 2, 2), vec![4 * h, 8 * h]);
+    }
+
+    #[test]
+    fn halving_keeps_cheap_and_safe_configurations() {
+        let t = |index, cost, risk| Trial {
+            index,
+            cost_usd: cost,
+            pass: risk <= 1.0,
+            failed_slos: vec![],
+            violation_seconds: 0.0,
+            error: None,
+            risk,
+        };
+        let trials = vec![
+            t(0, 1.0, 0.9),  // cheapest, close to failing
+            t(1, 3.0, 0.2),  // dearest, safest
+            t(2, 2.0, 0.95), // dominated by 0
+            t(3, 2.0, 0.5),  // on the front
+            t(4, 1.5, 2.0),  // failing
+            t(5, 2.5, 0.6),  // dominated by 3
+        ];
+        // ceil(6/3) = 2: the front (0, 3, 1) by cost.
+        assert_eq!(halving_keep(&trials, 3), vec![0, 3]);
+        // ceil(6/2) = 3: the whole front.
+        assert_eq!(halving_keep(&trials, 2), vec![0, 1, 3]);
+        // More room than the front: the next passing layer (2, 5) by cost; 4 fails.
+        let mut more = trials.clone();
+        more.extend([t(6, 9.0, 9.0), t(7, 9.0, 9.0)]);
+        assert_eq!(halving_keep(&more, 2), vec![0, 1, 2, 3]);
+    }
+
+    #[test]
+    fn a_sample_is_the_same_for_a_seed() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("t.yaml");
+        std::fs::write(
+            &f,
+            "apiVersion: kscale.io/v1alpha1\nkind: Tuning\nmetadata: {name: t}\nspec:\n  knobs:\n    - {target: hpa/web, path: spec.minReplicas, range: {from: 1, to: 100, step: 1}}\n    - {target: hpa/web, path: spec.maxReplicas, range: {from: 1, to: 200, step: 1}}\n  search: {method: halving, sample: 50}\n",
+        )
+        .unwrap();
+        let t = Tuning::load(&f).unwrap();
+        assert_eq!(t.search, Search::Halving { eta: 3, rounds: 3 });
+        let a = t.searched(7);
+        assert_eq!(a.len(), 50);
+        assert!(a.windows(2).all(|w| w[0] < w[1]) && a[49] < 20_000);
+        assert_eq!(a, t.searched(7));
+        assert_ne!(a, t.searched(8));
+        for (search, expected) in [
+            ("{method: random}", "method \"random\""),
+            ("{method: halving, eta: 1}", "eta 1"),
+            ("{method: halving, rounds: 9}", "rounds 9"),
+            ("{method: halving, sample: 0}", "sample 0"),
+            ("{method: exhaustive, eta: 3}", "for method: halving"),
+            // 20,000 configurations: too many to run every one exhaustively.
+            ("{method: exhaustive}", "too many configurations: 20000"),
+        ] {
+            let text = std::fs::read_to_string(&f)
+                .unwrap()
+                .replace("{method: halving, sample: 50}", search);
+            std::fs::write(&f, text).unwrap();
+            let e = Tuning::load(&f).unwrap_err();
+            assert!(e.to_string().contains(expected), "{search}: {e}");
+            let text = std::fs::read_to_string(&f)
+                .unwrap()
+                .replace(search, "{method: halving, sample: 50}");
+            std::fs::write(&f, text).unwrap();
+        }
     }
 }
