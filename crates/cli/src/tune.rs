@@ -106,22 +106,35 @@ fn evaluate(p: &Prepared, configs: &[usize]) -> Vec<Runs> {
 
 /// [`evaluate`] on `scenario` (the scenario, or a shorter one in a halving round).
 fn evaluate_on(p: &Prepared, scenario: &Scenario, configs: &[usize]) -> Vec<Runs> {
-    let sets: Vec<Vec<tune::ObjectOverride>> =
-        configs.iter().map(|&c| p.tuning.overrides(c)).collect();
+    let sets: Vec<Config> = configs
+        .iter()
+        .map(|&c| (p.tuning.overrides(c), p.tuning.scenario_sets(c)))
+        .collect();
     evaluate_sets_on(p, scenario, &sets)
 }
 
-/// Runs each set of overrides (in parallel) on the scenario's load and each trace.
-fn evaluate_sets(p: &Prepared, sets: &[Vec<tune::ObjectOverride>]) -> Vec<Runs> {
+/// What a configuration changes: fields of manifest objects, and of the scenario (`(path,
+/// value as YAML)`, as `kscale run --set` takes them).
+type Config = (Vec<tune::ObjectOverride>, Vec<(String, String)>);
+
+/// `scenario` with the scenario fields of `sets` (read again from its file), its duration
+/// kept (a halving round's).
+fn with_sets(scenario: &Scenario, sets: &[(String, String)]) -> Result<Scenario, InputError> {
+    if sets.is_empty() {
+        return Ok(scenario.clone());
+    }
+    let mut s = Scenario::load_with_sets(&scenario.path, sets)?;
+    s.doc.spec.duration = scenario.doc.spec.duration;
+    Ok(s)
+}
+
+/// Runs each configuration (in parallel) on the scenario's load and each trace.
+fn evaluate_sets(p: &Prepared, sets: &[Config]) -> Vec<Runs> {
     evaluate_sets_on(p, &p.scenario, sets)
 }
 
 /// [`evaluate_sets`] on `scenario`.
-fn evaluate_sets_on(
-    p: &Prepared,
-    scenario: &Scenario,
-    sets: &[Vec<tune::ObjectOverride>],
-) -> Vec<Runs> {
+fn evaluate_sets_on(p: &Prepared, scenario: &Scenario, sets: &[Config]) -> Vec<Runs> {
     let runs_per = 1 + p.rates.len();
     let total = sets.len() * runs_per;
     let bar = if std::io::IsTerminal::is_terminal(&std::io::stderr())
@@ -142,7 +155,8 @@ fn evaluate_sets_on(
         .map(|job| {
             let (j, r) = (job / runs_per, job % runs_per);
             let rate = r.checked_sub(1).map(|t| &p.rates[t]);
-            let res = tune::run_trial(scenario, sets[j].clone(), rate)
+            let res = with_sets(scenario, &sets[j].1)
+                .and_then(|s| tune::run_trial(&s, sets[j].0.clone(), rate))
                 .map_err(|e: InputError| e.to_string());
             bar.inc(1);
             res
@@ -394,8 +408,13 @@ struct Comparison {
 /// Runs the manifests as written and each baseline on every trace, and prints them beside the
 /// recommendation (whose runs are `results[best]`).
 fn compare_with_baselines(p: &Prepared, results: &[Runs], best: Option<usize>) -> Comparison {
-    let mut sets = vec![vec![]];
-    sets.extend(p.tuning.baselines.iter().map(|b| b.overrides()));
+    let mut sets: Vec<Config> = vec![(vec![], vec![])];
+    sets.extend(
+        p.tuning
+            .baselines
+            .iter()
+            .map(|b| (b.overrides(), b.scenario_sets())),
+    );
     let runs = evaluate_sets(p, &sets);
     let mut rows: Vec<tune::ComparisonRow> = std::iter::once("original")
         .chain(p.tuning.baselines.iter().map(|b| b.name.as_str()))
@@ -1215,7 +1234,11 @@ fn recommended_files(
             None => diff.push_str(&format!("- {}: (not set)\n", knob.path_text)),
         }
         diff.push_str(&format!("+ {}: {new}\n", knob.path_text));
-        let name = format!("{}-{}.yaml", knob.kind.to_ascii_lowercase(), knob.name);
+        let name = if knob.on_scenario() {
+            "scenario.yaml".to_string()
+        } else {
+            format!("{}-{}.yaml", knob.kind.to_ascii_lowercase(), knob.name)
+        };
         let slot = match objects.iter().position(|(n, _, _)| *n == name) {
             Some(i) => i,
             None => {

@@ -577,6 +577,56 @@ fn halving_searches_in_rounds() {
     assert!(text(&shard).contains("remove spec.search to shard"));
 }
 
+/// Knobs on the scenario's own fields (target `scenario`): the base nodes and the node
+/// group's instance type, as `kscale run --set` would set them.
+#[test]
+fn knobs_set_fields_of_the_scenario() {
+    let tuning = "apiVersion: kscale.io/v1alpha1\nkind: Tuning\nmetadata: {name: web}\nspec:\n  knobs:\n    - {target: scenario, path: 'spec.nodes[0].count', values: [1, 3]}\n    - {target: scenario, path: 'spec.cloud.nodeGroups[0].instanceType', values: [m5.large, m5.xlarge]}\n  baselines:\n    - {name: one-base-node, set: [{target: scenario, path: 'spec.nodes[0].count', value: 1}]}\n";
+    let dir = setup(SCENARIO, tuning);
+    let out = tune(dir.path(), "out");
+    let log = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{log}");
+    let doc = read_json(&dir.path().join("out/tune.json"));
+    let trials = doc["trials"].as_array().unwrap();
+    assert_eq!(trials.len(), 4, "{log}");
+    assert_eq!(trials[0]["values"], serde_json::json!([1, "m5.large"]));
+    // Three base nodes cost more than one; one base node and m5.large workers are too slow.
+    assert!(trials[2]["costUsd"].as_f64() > trials[0]["costUsd"].as_f64());
+    assert_eq!(trials[0]["pass"], false, "{log}");
+    let rows = doc["comparison"].as_array().unwrap();
+    assert_eq!(rows[1]["name"], "one-base-node");
+    assert_eq!(rows[1]["costUsd"], trials[0]["costUsd"], "{doc}");
+    let b = doc["recommendedIndex"].as_u64().unwrap() as usize;
+    let scenario =
+        std::fs::read_to_string(dir.path().join("out/recommended/scenario.yaml")).unwrap();
+    let count = trials[b]["values"][0].as_u64().unwrap();
+    let kind = trials[b]["values"][1].as_str().unwrap();
+    assert!(scenario.contains(&format!("count: {count}")), "{scenario}");
+    assert!(
+        scenario.contains(&format!("instanceType: {kind}")),
+        "{scenario}"
+    );
+    // A field the format does not have, or a value it refuses, names the knob.
+    for (knob, expected) in [
+        (
+            "{target: scenario, path: 'spec.cloud.nodeGroups[0].maxSize', values: [2]}",
+            "spec.knobs[0].values[0]",
+        ),
+        (
+            "{target: scenario, path: spec.duration, values: [soon]}",
+            "spec.knobs[0].values[0]",
+        ),
+    ] {
+        let bad = format!(
+            "apiVersion: kscale.io/v1alpha1\nkind: Tuning\nmetadata: {{name: web}}\nspec:\n  knobs:\n    - {knob}\n"
+        );
+        let dir = setup(SCENARIO, &bad);
+        let out = tune(dir.path(), "out");
+        assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+        assert!(text(&out).contains(expected), "{}", text(&out));
+    }
+}
+
 /// The README's example: examples/ci's tuning finds a passing configuration.
 #[test]
 fn the_ci_example_recommends_a_configuration() {

@@ -172,11 +172,28 @@ pub struct Baseline {
     pub set: Vec<Knob>,
 }
 
+impl Knob {
+    /// Whether it sets a field of the scenario (target `scenario`), not of a manifest object.
+    pub fn on_scenario(&self) -> bool {
+        self.kind == SCENARIO_KIND
+    }
+}
+
 impl Baseline {
+    /// Its fields of the scenario (see [`Tuning::scenario_sets`]).
+    pub fn scenario_sets(&self) -> Vec<(String, String)> {
+        self.set
+            .iter()
+            .filter(|k| k.on_scenario())
+            .map(|k| (k.path_text.clone(), k.values[0].to_string()))
+            .collect()
+    }
+
     /// Its overrides.
     pub fn overrides(&self) -> Vec<ObjectOverride> {
         self.set
             .iter()
+            .filter(|k| !k.on_scenario())
             .map(|k| ObjectOverride {
                 kind: k.kind.clone(),
                 namespace: k.namespace.clone(),
@@ -215,6 +232,12 @@ pub struct RangeSpec {
     /// Increment (> 0).
     pub step: f64,
 }
+
+/// The target of knobs on the scenario's own fields (`spec.cloud.nodeGroups[0].instanceType`).
+pub const SCENARIO_TARGET: &str = "scenario";
+
+/// The `kind` of a knob on the scenario's own fields.
+pub const SCENARIO_KIND: &str = "Scenario";
 
 /// A checked knob.
 #[derive(Debug, Clone, PartialEq)]
@@ -341,6 +364,9 @@ pub fn resolve_kind(resource: &str) -> Option<(String, bool)> {
 
 /// `kind/name` or `namespace/kind/name` → (kind, namespace (empty when cluster-scoped), name).
 fn parse_target(target: &str) -> Result<(String, String, String), String> {
+    if target.eq_ignore_ascii_case(SCENARIO_TARGET) {
+        return Ok((SCENARIO_KIND.to_string(), String::new(), String::new()));
+    }
     let parts: Vec<&str> = target.split('/').collect();
     let (ns, res, name) = match parts.as_slice() {
         [r, n] => (None, *r, *n),
@@ -716,11 +742,32 @@ impl Tuning {
         out
     }
 
-    /// The overrides of configuration `index`.
+    /// The scenario fields configuration `index` sets (knobs on target `scenario`), as
+    /// `Scenario::load_with_sets` takes them: `(path, value as YAML)`.
+    pub fn scenario_sets(&self, index: usize) -> Vec<(String, String)> {
+        self.configuration(index)
+            .into_iter()
+            .zip(&self.knobs)
+            .filter(|(_, k)| k.on_scenario())
+            .map(|(v, k)| (k.path_text.clone(), k.values[v].to_string()))
+            .collect()
+    }
+
+    /// Whether a knob or a baseline sets a field of the scenario.
+    pub fn sets_scenario(&self) -> bool {
+        self.knobs.iter().any(Knob::on_scenario)
+            || self
+                .baselines
+                .iter()
+                .any(|b| b.set.iter().any(Knob::on_scenario))
+    }
+
+    /// The overrides of configuration `index` (its knobs on manifest objects).
     pub fn overrides(&self, index: usize) -> Vec<ObjectOverride> {
         self.configuration(index)
             .into_iter()
             .zip(&self.knobs)
+            .filter(|(_, k)| !k.on_scenario())
             .map(|(v, k)| ObjectOverride {
                 kind: k.kind.clone(),
                 namespace: k.namespace.clone(),
@@ -745,7 +792,11 @@ impl Tuning {
                 e.line = lines.get(i).copied();
                 e
             };
-            out.push(check_knob(&objects, k, ".values", err)?);
+            out.push(if k.on_scenario() {
+                check_scenario_knob(scenario, k, ".values", err)?
+            } else {
+                check_knob(&objects, k, ".values", err)?
+            });
         }
         let lines = item_lines(&self.doc, "baselines");
         for (i, b) in self.baselines.iter().enumerate() {
@@ -756,7 +807,11 @@ impl Tuning {
                     e.line = lines.get(i).copied();
                     e
                 };
-                check_knob(&objects, k, ".value", err)?;
+                if k.on_scenario() {
+                    check_scenario_knob(scenario, k, ".value", err)?;
+                } else {
+                    check_knob(&objects, k, ".value", err)?;
+                }
             }
         }
         Ok(out)
@@ -847,6 +902,49 @@ fn check_knob(
         object: obj.object.clone(),
         raw: obj.raw.clone(),
         original,
+    })
+}
+
+/// Checks a knob on the scenario's own fields: with each value the scenario loads (the path
+/// is a field of the format, the value one it accepts). The target is the scenario document.
+fn check_scenario_knob(
+    scenario: &Scenario,
+    k: &Knob,
+    values_field: &str,
+    err: impl Fn(&str, String) -> InputError,
+) -> Result<TargetObject, InputError> {
+    let text = std::fs::read_to_string(&scenario.path).map_err(|e| {
+        err(
+            ".target",
+            format!("cannot read {}: {e}", scenario.path.display()),
+        )
+    })?;
+    let raw: Value = serde_saphyr::from_str(&text).map_err(|e| {
+        err(
+            ".target",
+            format!("cannot parse {}: {e}", scenario.path.display()),
+        )
+    })?;
+    for (j, v) in k.values.iter().enumerate() {
+        Scenario::load_with_sets(&scenario.path, &[(k.path_text.clone(), v.to_string())]).map_err(
+            |e| {
+                let field = if values_field == ".value" {
+                    values_field.to_string()
+                } else {
+                    format!("{values_field}[{j}]")
+                };
+                err(
+                    &field,
+                    format!("scenario {} = {v}: {}", k.path_text, e.message),
+                )
+            },
+        )?;
+    }
+    Ok(TargetObject {
+        file: scenario.path.clone(),
+        original: get_path(&raw, &k.path).cloned(),
+        object: raw.clone(),
+        raw,
     })
 }
 
