@@ -695,6 +695,7 @@ impl kscale_twin::sim::event_stream::RunSink for WriterSink<'_> {
 }
 
 /// What `kscale run` does with the SLOs' results.
+#[derive(Default)]
 struct RunFlags {
     /// `--check`: exit 3 when one failed.
     check: bool,

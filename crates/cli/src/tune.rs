@@ -390,11 +390,55 @@ fn finish(
         eprintln!("error: --out {}: {e}", dir.display());
         return ExitCode::from(1);
     }
+    if let Some(b) = best
+        && let Err(e) = side_by_side(p, b, dir)
+    {
+        eprintln!("error: --out {}: {e}", dir.display());
+        return ExitCode::from(1);
+    }
     println!("output: {}", dir.display());
     match best {
         Some(_) => ExitCode::SUCCESS,
         None => ExitCode::from(EXIT_NONE_PASSES),
     }
+}
+
+/// Runs the manifests as written and the recommendation `best` as `kscale run` does (every
+/// output, in `DIR/runs/original` and `DIR/runs/recommended`), and compares them as `kscale
+/// compare` does (`DIR/compare`: the verdicts as a table, the same charts overlaid).
+fn side_by_side(p: &Prepared, best: usize, dir: &Path) -> Result<(), String> {
+    let runs = dir.join("runs");
+    let recommended = kscale_twin::run::RunOverrides {
+        seed: None,
+        scenario: p.tuning.scenario_sets(best),
+        objects: p.tuning.overrides(best),
+    };
+    for (name, overrides) in [
+        ("original", kscale_twin::run::RunOverrides::default()),
+        ("recommended", recommended),
+    ] {
+        let out = runs.join(name);
+        crate::run(
+            &p.scenario.path,
+            Some(out.clone()),
+            true,
+            kscale_report::WriteOptions::default(),
+            crate::RunFlags::default(),
+            &overrides,
+        );
+        if !out.join("summary.json").is_file() {
+            return Err(format!(
+                "the {name} run wrote no outputs in {}",
+                out.display()
+            ));
+        }
+    }
+    println!("side by side, the manifests as written and the recommendation:");
+    crate::compare::run(crate::compare::Options {
+        runs: vec![runs.join("original"), runs.join("recommended")],
+        out: Some(dir.join("compare")),
+    });
+    Ok(())
 }
 
 /// The recommendation side by side with the manifests as written and the baselines.
@@ -1045,12 +1089,17 @@ fn report_html(
          table{{border-collapse:collapse;font-size:.9rem}}th,td{{border:1px solid #d0d7de;padding:.25rem .55rem;text-align:right}}\n\
          thead th{{background:#f6f8fa}}tr.best td{{background:#dafbe1;font-weight:600}}\n\
          </style>\n</head>\n<body>\n<h1>kscale tune {name}</h1>\n<p>{} configurations of {}. <b>{}</b></p>\n\
-         <h2>Side by side</h2>\n<p>The manifests as written (original), the tuning file's baselines and the recommendation, over the same runs: cost, whether every SLO was met, minutes in which some SLO was violated, the share of requests failed and the p99 latency (as the SLOs measure them).</p>\n{side}         <h2>Cost against SLO violation</h2>\n<p>Filled: every SLO met; blue outline and line: the Pareto front (no configuration is both cheaper and violates less); ringed: the recommendation.</p>\n{svg}\
+         <h2>Side by side</h2>\n{runs_link}<p>The manifests as written (original), the tuning file's baselines and the recommendation, over the same runs: cost, whether every SLO was met, minutes in which some SLO was violated, the share of requests failed and the p99 latency (as the SLOs measure them).</p>\n{side}         <h2>Cost against SLO violation</h2>\n<p>Filled: every SLO met; blue outline and line: the Pareto front (no configuration is both cheaper and violates less); ringed: the recommendation.</p>\n{svg}\
          <h2>Configurations</h2>\n{table}</body>\n</html>\n",
         trials.len(),
         esc(scenario),
         esc(&verdict),
         name = esc(&tuning.name),
+        runs_link = if best.is_some() {
+            "<p>Both runs in full, charts overlaid: <a href=\"compare/report.html\">compare/report.html</a> (their outputs in <code>runs/original</code> and <code>runs/recommended</code>).</p>\n"
+        } else {
+            ""
+        },
     )
 }
 

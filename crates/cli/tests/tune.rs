@@ -119,6 +119,14 @@ fn recommends_the_cheapest_configuration_that_meets_every_slo() {
     let out = tune(dir.path(), "out");
     let log = text(&out);
     assert_eq!(out.status.code(), Some(0), "{log}");
+    // The manifests as written and the recommendation, run in full and compared.
+    for run in ["original", "recommended"] {
+        let summary = read_json(&dir.path().join("out/runs").join(run).join("summary.json"));
+        assert!(summary["costUsd"].as_f64().is_some(), "{run}: {summary}");
+    }
+    let compare = std::fs::read_to_string(dir.path().join("out/compare/report.html")).unwrap();
+    assert!(compare.contains("original") && compare.contains("recommended"));
+    assert!(log.contains("side by side, the manifests as written and the recommendation"));
     let doc = read_json(&dir.path().join("out/tune.json"));
     let trials = doc["trials"].as_array().unwrap();
     assert_eq!(trials.len(), 8, "{doc}");
