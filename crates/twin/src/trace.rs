@@ -171,14 +171,7 @@ fn read_wide(
     row: &[(String, String)],
     scale: f64,
 ) -> Result<Vec<(u64, f64)>, InputError> {
-    let mut rdr = csv::ReaderBuilder::new()
-        .has_headers(true)
-        .flexible(true)
-        .from_reader(text.as_bytes());
-    let headers = rdr
-        .headers()
-        .map_err(|e| InputError::at(file, 1, None, format!("cannot read CSV header: {e}")))?
-        .clone();
+    let (mut rdr, headers) = open_csv(file, text)?;
     let mut keys = Vec::new();
     for (name, value) in row {
         let col = headers
@@ -223,23 +216,7 @@ fn read_wide(
         matched += 1;
         let line = rec.position().map(|p| p.line()).unwrap_or(0);
         for (sum, &(col, _)) in sums.iter_mut().zip(&minutes) {
-            let raw = rec.get(col).unwrap_or("").trim();
-            let v: f64 = raw
-                .parse()
-                .ok()
-                .filter(|v: &f64| v.is_finite() && *v >= 0.0)
-                .ok_or_else(|| {
-                    InputError::at(
-                        file,
-                        line,
-                        Some(col as u64 + 1),
-                        format!(
-                            "bad value {raw:?} in column {:?}: expected a non-negative number",
-                            headers.get(col).unwrap_or("")
-                        ),
-                    )
-                })?;
-            *sum += v;
+            *sum += cell_value(file, line, &headers, &rec, col)?;
         }
     }
     if matched == 0 {
@@ -258,14 +235,11 @@ fn read_wide(
     Ok(points)
 }
 
-/// A long trace: a time column and a value column; also the first row's timestamp (ms since
-/// the epoch) when times are timestamps.
-fn read_long(
+/// A CSV reader over `text` and its header row.
+fn open_csv<'a>(
     file: &Path,
-    text: &str,
-    column: Option<&str>,
-    scale: f64,
-) -> Result<(Points, Option<i64>), InputError> {
+    text: &'a str,
+) -> Result<(csv::Reader<&'a [u8]>, csv::StringRecord), InputError> {
     let mut rdr = csv::ReaderBuilder::new()
         .has_headers(true)
         .flexible(true)
@@ -274,6 +248,41 @@ fn read_long(
         .headers()
         .map_err(|e| InputError::at(file, 1, None, format!("cannot read CSV header: {e}")))?
         .clone();
+    Ok((rdr, headers))
+}
+
+/// The rate in column `col` of a row: a non-negative number, else an error naming the file,
+/// line and column.
+fn cell_value(
+    file: &Path,
+    line: u64,
+    headers: &csv::StringRecord,
+    rec: &csv::StringRecord,
+    col: usize,
+) -> Result<f64, InputError> {
+    let raw = rec.get(col).unwrap_or("").trim();
+    let at = |m: String| InputError::at(file, line, Some(col as u64 + 1), m);
+    let v: f64 = raw.parse().map_err(|_| {
+        at(format!(
+            "bad value {raw:?} in column {:?}: expected a number",
+            headers.get(col).unwrap_or("")
+        ))
+    })?;
+    if !(v.is_finite() && v >= 0.0) {
+        return Err(at(format!("bad value {raw:?}: rates must be non-negative")));
+    }
+    Ok(v)
+}
+
+/// A long trace: a time column and a value column; also the first row's timestamp (ms since
+/// the epoch) when times are timestamps.
+fn read_long(
+    file: &Path,
+    text: &str,
+    column: Option<&str>,
+    scale: f64,
+) -> Result<(Points, Option<i64>), InputError> {
+    let (mut rdr, headers) = open_csv(file, text)?;
     if headers.len() < 2 {
         return Err(InputError::at(
             file,
@@ -339,26 +348,7 @@ fn read_long(
                 ),
             ));
         };
-        let v_raw = rec.get(col).unwrap_or("").trim();
-        let v: f64 = v_raw.parse().map_err(|_| {
-            InputError::at(
-                file,
-                line,
-                Some(col as u64 + 1),
-                format!(
-                    "bad value {v_raw:?} in column {:?}: expected a number",
-                    headers.get(col).unwrap_or("")
-                ),
-            )
-        })?;
-        if !(v.is_finite() && v >= 0.0) {
-            return Err(InputError::at(
-                file,
-                line,
-                Some(col as u64 + 1),
-                format!("bad value {v_raw:?}: rates must be non-negative"),
-            ));
-        }
+        let v = cell_value(file, line, &headers, &rec, col)?;
         points.push((offset_ms, v * scale));
     }
     if points.is_empty() {
