@@ -1301,7 +1301,7 @@ impl Scenario {
                     ),
                 )
                 .with_field(format!("spec.slos[{i}].from"));
-                e.line = doc.find_key_line("from", 0);
+                e.line = doc.item_lines("slos").get(i).copied();
                 return Err(e);
             }
             // SLO violation time is that of the target's load entries' own `slo`.

@@ -284,34 +284,7 @@ pub struct Tuning {
 
 /// Lines on which the items of the `knobs:` sequence start.
 fn knob_lines(doc: &Document) -> Vec<u64> {
-    item_lines(doc, "knobs")
-}
-
-/// Lines on which the items of the `key:` sequence start.
-fn item_lines(doc: &Document, key: &str) -> Vec<u64> {
-    let Some(start) = doc.find_key_line(key, 0) else {
-        return vec![];
-    };
-    let lines: Vec<&str> = doc.text.lines().collect();
-    let idx = (start - doc.start_line) as usize;
-    let indent = |l: &str| l.len() - l.trim_start().len();
-    let base = indent(lines[idx]);
-    let mut item_indent = None;
-    let mut out = vec![];
-    for (i, l) in lines.iter().enumerate().skip(idx + 1) {
-        let t = l.trim_start();
-        if t.is_empty() || t.starts_with('#') {
-            continue;
-        }
-        let ind = indent(l);
-        if ind < base || (ind == base && !t.starts_with("- ")) {
-            break;
-        }
-        if t.starts_with("- ") && *item_indent.get_or_insert(ind) == ind {
-            out.push(doc.start_line + i as u64);
-        }
-    }
-    out
+    doc.item_lines("knobs")
 }
 
 /// Quotes the unquoted values of `path:` keys that hold brackets. YAML does not allow `[` in
@@ -609,7 +582,7 @@ impl Tuning {
             ));
         }
         let base = path.parent().unwrap_or(Path::new("."));
-        let trace_lines = item_lines(&doc, "traces");
+        let trace_lines = doc.item_lines("traces");
         let mut traces = vec![];
         let mut trace_texts = vec![];
         let mut trace_selects = vec![];
@@ -653,7 +626,7 @@ impl Tuning {
             trace_texts.push(text);
             trace_selects.push((select, scale));
         }
-        let baseline_lines = item_lines(&doc, "baselines");
+        let baseline_lines = doc.item_lines("baselines");
         let mut baselines: Vec<Baseline> = vec![];
         for (i, b) in parsed.spec.baselines.iter().enumerate() {
             let err = |field: &str, msg: String| {
@@ -798,7 +771,7 @@ impl Tuning {
                 check_knob(&objects, k, ".values", err)?
             });
         }
-        let lines = item_lines(&self.doc, "baselines");
+        let lines = self.doc.item_lines("baselines");
         for (i, b) in self.baselines.iter().enumerate() {
             for (j, k) in b.set.iter().enumerate() {
                 let err = |field: &str, msg: String| {

@@ -41,6 +41,33 @@ impl Document {
                 .then_some(n)
         })
     }
+
+    /// 1-based file lines on which the items of the first `key:` sequence start.
+    pub fn item_lines(&self, key: &str) -> Vec<u64> {
+        let Some(start) = self.find_key_line(key, 0) else {
+            return vec![];
+        };
+        let lines: Vec<&str> = self.text.lines().collect();
+        let idx = (start - self.start_line) as usize;
+        let indent = |l: &str| l.len() - l.trim_start().len();
+        let base = indent(lines[idx]);
+        let mut item_indent = None;
+        let mut out = vec![];
+        for (i, l) in lines.iter().enumerate().skip(idx + 1) {
+            let t = l.trim_start();
+            if t.is_empty() || t.starts_with('#') {
+                continue;
+            }
+            let ind = indent(l);
+            if ind < base || (ind == base && !t.starts_with("- ")) {
+                break;
+            }
+            if t.starts_with("- ") && *item_indent.get_or_insert(ind) == ind {
+                out.push(self.start_line + i as u64);
+            }
+        }
+        out
+    }
 }
 
 impl Document {
