@@ -653,7 +653,7 @@ struct StepWorker {
     requests: std::sync::mpsc::Sender<(String, u64)>,
     results: std::sync::mpsc::Receiver<TranscriptEntry>,
     stop: std::sync::Arc<AtomicBool>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    thread: std::thread::JoinHandle<()>,
     busy: bool,
 }
 
@@ -680,7 +680,7 @@ impl StepWorker {
             requests,
             results,
             stop,
-            thread: Some(thread),
+            thread,
             busy: false,
         }
     }
@@ -703,20 +703,19 @@ impl StepWorker {
     }
 
     /// Cuts off the step still running and waits for the thread: that step's record.
-    fn stop(mut self) -> Option<TranscriptEntry> {
-        self.stop.store(true, Ordering::SeqCst);
+    fn stop(self) -> Option<TranscriptEntry> {
         let StepWorker {
             requests,
             results,
+            stop,
             thread,
             busy,
-            ..
-        } = &mut self;
-        let last = if *busy { results.recv().ok() } else { None };
-        drop(std::mem::replace(requests, std::sync::mpsc::channel().0));
-        if let Some(t) = thread.take() {
-            let _ = t.join();
-        }
+        } = self;
+        stop.store(true, Ordering::SeqCst);
+        let last = if busy { results.recv().ok() } else { None };
+        // No more requests: the thread's loop ends.
+        drop(requests);
+        let _ = thread.join();
         last
     }
 }

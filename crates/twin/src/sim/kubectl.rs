@@ -42,7 +42,12 @@ impl Sim {
     /// Runs scenario step `i` and records it in the transcript.
     pub fn run_step(&mut self, i: usize) {
         let step = self.scenario.steps[i].clone();
-        let (stdout, stderr, code) = match parse_line(&step.run) {
+        let parsed = parse_line(&step.run);
+        // kubectl's JSONPath printer writes no newline of its own (only the template's).
+        let jsonpath_output = parsed
+            .as_ref()
+            .is_ok_and(|inv| matches!(inv.global.output, Some(OutputFormat::JsonPath(_))));
+        let (stdout, stderr, code) = match parsed {
             Ok(Invocation {
                 global,
                 command:
@@ -94,10 +99,7 @@ impl Sim {
                 s + "\n"
             }
         };
-        // kubectl's JSONPath printer writes no newline of its own (only the template's).
-        let exact = parse_line(&step.run).is_ok_and(|inv| {
-            code == 0 && matches!(inv.global.output, Some(OutputFormat::JsonPath(_)))
-        });
+        let exact = jsonpath_output && code == 0;
         self.recorder.record_step(TranscriptEntry {
             at: self.now.as_secs_f64(),
             command: step.run,

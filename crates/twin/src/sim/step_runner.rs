@@ -57,6 +57,8 @@ enum Until {
         objects: Vec<(Kind, String, String, String)>,
         next: usize,
         wait_for: WaitFor,
+        /// `--for=jsonpath`'s template, parsed once (not at every check).
+        jsonpath: Option<Result<kscale_kubectl::JsonPath, String>>,
     },
 }
 
@@ -246,6 +248,12 @@ impl Sim {
                 objects,
                 next: 0,
                 wait_for: wait_for.clone(),
+                jsonpath: match wait_for {
+                    WaitFor::JsonPath { template, .. } => {
+                        Some(kscale_kubectl::JsonPath::parse(template).map_err(|e| e.message))
+                    }
+                    _ => None,
+                },
             },
         };
         match self.wait_progress(&mut w) {
@@ -275,6 +283,7 @@ impl Sim {
             objects,
             next,
             wait_for,
+            jsonpath,
         } = &mut w.until
         else {
             return None;
@@ -287,14 +296,14 @@ impl Sim {
                 WaitFor::Condition { name: c, value } => {
                     obj.as_ref().is_some_and(|o| condition_met(o, c, value))
                 }
-                WaitFor::JsonPath { template, value } => match &obj {
-                    None => false,
-                    Some(o) => match kscale_kubectl::JsonPath::parse(template)
-                        .and_then(|j| j.wait_condition(o, value.as_deref()))
-                    {
+                WaitFor::JsonPath { value, .. } => match (&obj, &*jsonpath) {
+                    (None, _) => false,
+                    (Some(o), Some(Ok(j))) => match j.wait_condition(o, value.as_deref()) {
                         Ok(met) => met,
                         Err(e) => return Some((1, format!("error: {}", e.message))),
                     },
+                    (Some(_), Some(Err(m))) => return Some((1, format!("error: {m}"))),
+                    (Some(_), None) => unreachable!("a jsonpath wait has its template"),
                 },
             };
             if !met {
