@@ -849,6 +849,12 @@ fn malformed_slos_are_input_errors() {
         assert_eq!(out.status.code(), Some(2), "{slos}: {err}");
         assert!(err.contains(expected), "{slos}: {err}");
         assert!(err.contains("spec.slos["), "{err}");
+        // The line is the failing entry's: the last one here (`slos:` is line 7).
+        let line = 7 + slos.lines().count();
+        assert!(
+            err.contains(&format!("scenario.yaml:{line}:")),
+            "{slos}: {err}"
+        );
     }
 }
 

@@ -1320,7 +1320,7 @@ impl Scenario {
                     ),
                 )
                 .with_field(format!("spec.slos[{i}].sloViolationTime"));
-                e.line = doc.find_key_line("sloViolationTime", 0);
+                e.line = doc.item_lines("slos").get(i).copied();
                 return Err(e);
             }
         }

@@ -157,29 +157,29 @@ pub fn resolve(
     specs: &[ObjectiveSpec],
 ) -> Result<Vec<Objective>, InputError> {
     let mut out: Vec<Objective> = vec![];
+    let items = doc.item_lines("slos");
     for (i, s) in specs.iter().enumerate() {
-        let err = |key: &str, field: &str, msg: String| {
+        // The entry's line (a key of the same name elsewhere, such as a load's `slo`, is not
+        // this entry's; the field path names the key).
+        let err = |field: &str, msg: String| {
             let mut e = InputError::file(path, msg).with_field(format!("spec.slos[{i}]{field}"));
-            e.line = doc
-                .find_key_line(key, 0)
+            e.line = items
+                .get(i)
+                .copied()
                 .or_else(|| doc.find_key_line("slos", 0));
             e
         };
         if s.name.trim().is_empty() {
-            return Err(err("name", ".name", "an SLO needs a name".into()));
+            return Err(err(".name", "an SLO needs a name".into()));
         }
         if out.iter().any(|o| o.name == s.name) {
-            return Err(err(
-                "name",
-                ".name",
-                format!("duplicate SLO name {:?}", s.name),
-            ));
+            return Err(err(".name", format!("duplicate SLO name {:?}", s.name)));
         }
         let duration = |key: &str, v: &Option<String>| -> Result<Option<u64>, InputError> {
             v.as_deref()
                 .map(|d| {
                     kscale_model::parse_duration(d)
-                        .map_err(|m| err(key, &format!(".{key}"), format!("{key} {d:?}: {m}")))
+                        .map_err(|m| err(&format!(".{key}"), format!("{key} {d:?}: {m}")))
                 })
                 .transpose()
         };
@@ -190,7 +190,6 @@ pub fn resolve(
         if let Some(p) = &s.failed_requests {
             let Some(f) = percent(p) else {
                 return Err(err(
-                    "failedRequests",
                     ".failedRequests",
                     format!(
                         "failedRequests {p:?}: give a percentage between 0% and 100%, e.g. \"1%\""
@@ -208,7 +207,6 @@ pub fn resolve(
         if let Some(c) = s.cost_per_hour {
             if !(c.is_finite() && c >= 0.0) {
                 return Err(err(
-                    "costPerHour",
                     ".costPerHour",
                     format!("costPerHour {c}: give a non-negative number of USD per hour"),
                 ));
@@ -222,7 +220,6 @@ pub fn resolve(
             [m] => *m,
             [] => {
                 return Err(err(
-                    "name",
                     "",
                     format!(
                         "SLO {:?} has no objective (one of latencyP99, failedRequests, sloViolationTime, podStartupP99, costPerHour, maxNodes)",
@@ -232,7 +229,6 @@ pub fn resolve(
             }
             [a, b, ..] => {
                 return Err(err(
-                    b.field(),
                     "",
                     format!(
                         "SLO {:?} has several objectives ({} and {}): give one per entry",
@@ -244,10 +240,9 @@ pub fn resolve(
             }
         };
         let target = match (&s.target, measure.needs_target()) {
-            (Some(t), true) => Some(workload_target(t).map_err(|m| err("target", ".target", m))?),
+            (Some(t), true) => Some(workload_target(t).map_err(|m| err(".target", m))?),
             (None, true) => {
                 return Err(err(
-                    measure.field(),
                     ".target",
                     format!(
                         "{} needs a target workload, e.g. target: deployment/web",
@@ -257,7 +252,6 @@ pub fn resolve(
             }
             (Some(_), false) => {
                 return Err(err(
-                    "target",
                     ".target",
                     format!(
                         "{} is measured on the whole cluster: remove target",
