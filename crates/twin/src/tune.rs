@@ -1303,16 +1303,41 @@ pub fn halving_keep(trials: &[Trial], eta: u32) -> Vec<usize> {
 }
 
 /// Adds to `kept` (up to `keep`) the positions of `left` by Pareto layers of (cost, risk).
+///
+/// Layers in O(n log n) (two objectives): in (cost, risk) order every dominator of a trial
+/// comes before it, and the layers that dominate it are a prefix (a layer's members are each
+/// dominated by the layer before), so each trial joins the first layer that does not dominate
+/// it, found by binary search over each layer's lowest risk (and the cost it first came at).
 fn take_layers(trials: &[Trial], mut left: Vec<usize>, keep: usize, kept: &mut Vec<usize>) {
-    let dominates = |a: &Trial, b: &Trial| {
-        a.cost_usd <= b.cost_usd && a.risk <= b.risk && (a.cost_usd < b.cost_usd || a.risk < b.risk)
+    let by_cost_risk = |a: &usize, b: &usize| {
+        let (x, y) = (&trials[*a], &trials[*b]);
+        x.cost_usd
+            .total_cmp(&y.cost_usd)
+            .then(x.risk.total_cmp(&y.risk))
+            .then(x.index.cmp(&y.index))
     };
-    while kept.len() < keep && !left.is_empty() {
-        let (mut front, rest): (Vec<usize>, Vec<usize>) = left.iter().partition(|&&a| {
-            !left
-                .iter()
-                .any(|&b| b != a && dominates(&trials[b], &trials[a]))
-        });
+    left.sort_by(by_cost_risk);
+    // Per layer: its lowest risk and the cost of the first member that had it.
+    let mut floors: Vec<(f64, f64)> = vec![];
+    let mut layers: Vec<Vec<usize>> = vec![];
+    for &p in &left {
+        let t = &trials[p];
+        let dominates = |&(risk, cost): &(f64, f64)| {
+            risk.total_cmp(&t.risk).is_lt() || (risk == t.risk && cost < t.cost_usd)
+        };
+        let layer = floors.partition_point(dominates);
+        if layer == layers.len() {
+            floors.push((t.risk, t.cost_usd));
+            layers.push(vec![]);
+        } else if t.risk.total_cmp(&floors[layer].0).is_lt() {
+            floors[layer] = (t.risk, t.cost_usd);
+        }
+        layers[layer].push(p);
+    }
+    for mut front in layers {
+        if kept.len() >= keep {
+            break;
+        }
         front.sort_by(|&a, &b| {
             trials[a]
                 .cost_usd
@@ -1321,7 +1346,6 @@ fn take_layers(trials: &[Trial], mut left: Vec<usize>, keep: usize, kept: &mut V
         });
         let room = keep - kept.len();
         kept.extend(front.into_iter().take(room));
-        left = rest;
     }
 }
 
@@ -1726,6 +1750,50 @@ mod tests {
         let mut more = trials.clone();
         more.extend([t(6, 9.0, 9.0), t(7, 9.0, 9.0)]);
         assert_eq!(halving_keep(&more, 2), vec![0, 1, 2, 3]);
+    }
+
+    proptest::proptest! {
+        /// The sorted layering keeps what peeling Pareto fronts pair by pair keeps.
+        #[test]
+        fn halving_layers_match_pairwise_fronts(
+            points in proptest::collection::vec((0u8..6, 0u8..6, proptest::bool::ANY), 1..40),
+            eta in 2u32..5,
+        ) {
+            let trials: Vec<Trial> = points
+                .iter()
+                .enumerate()
+                .map(|(index, &(cost, risk, pass))| Trial {
+                    index,
+                    cost_usd: f64::from(cost),
+                    pass,
+                    failed_slos: vec![],
+                    violation_seconds: 0.0,
+                    error: None,
+                    risk: f64::from(risk) / 4.0,
+                })
+                .collect();
+            let keep = trials.len().div_ceil(eta as usize).max(1);
+            let dominates = |a: &Trial, b: &Trial| {
+                a.cost_usd <= b.cost_usd
+                    && a.risk <= b.risk
+                    && (a.cost_usd < b.cost_usd || a.risk < b.risk)
+            };
+            let mut expected: Vec<usize> = vec![];
+            for pass in [true, false] {
+                let mut left: Vec<usize> = (0..trials.len()).filter(|&i| trials[i].pass == pass).collect();
+                while expected.len() < keep && !left.is_empty() {
+                    let (mut front, rest): (Vec<usize>, Vec<usize>) = left.iter().partition(|&&a| {
+                        !left.iter().any(|&b| b != a && dominates(&trials[b], &trials[a]))
+                    });
+                    front.sort_by(|&a, &b| trials[a].cost_usd.total_cmp(&trials[b].cost_usd).then(a.cmp(&b)));
+                    let room = keep - expected.len();
+                    expected.extend(front.into_iter().take(room));
+                    left = rest;
+                }
+            }
+            expected.sort_unstable();
+            proptest::prop_assert_eq!(halving_keep(&trials, eta), expected);
+        }
     }
 
     #[test]
