@@ -6,6 +6,7 @@ version the twin was compared with.
 usage: calibration/table.py OUT_DIR
 """
 import csv
+import gzip
 import json
 import os
 import sys
@@ -24,8 +25,13 @@ def pct(xs, p):
 
 
 def series(path):
-    """{column: [(time, value)]} of a run's timeseries.csv, for the replica columns."""
-    with open(path, newline="") as f:
+    """{column: [(time, value)]} of a run's timeseries.csv (or its .gz), for the replica
+    columns."""
+    if not os.path.exists(path) and os.path.exists(path + ".gz"):
+        f = gzip.open(path + ".gz", "rt", newline="")
+    else:
+        f = open(path, newline="")
+    with f:
         rows = list(csv.reader(f))
     head, out = rows[0], {}
     for i, name in enumerate(head):

@@ -71,6 +71,27 @@ struct Cli {
     command: Command,
 }
 
+/// `kscale run --compress`: see [`kscale_report::Compression`].
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+enum Compress {
+    /// Compress a file once it passes 64 MiB.
+    Auto,
+    /// Compress every data file.
+    Always,
+    /// Compress nothing.
+    Never,
+}
+
+impl From<Compress> for kscale_report::Compression {
+    fn from(c: Compress) -> Self {
+        match c {
+            Compress::Auto => kscale_report::Compression::Auto,
+            Compress::Always => kscale_report::Compression::Always,
+            Compress::Never => kscale_report::Compression::Never,
+        }
+    }
+}
+
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Run a scenario on the digital twin (default) or, with --cluster, on a real Kubernetes
@@ -118,6 +139,11 @@ enum Command {
         /// `peakMemoryBytes`; twin only): what `kscale bench-curve` reads.
         #[arg(long, value_name = "FILE", conflicts_with = "cluster")]
         timings: Option<PathBuf>,
+        /// When events.jsonl, transcript.jsonl and timeseries.csv are written gzip-compressed
+        /// as NAME.gz: `auto` once a file passes 64 MiB (a day of a 1,000-node cluster), or
+        /// `always`, or `never`. kscale's commands, DuckDB, pandas and Polars read either.
+        #[arg(long, value_enum, default_value_t = Compress::Auto)]
+        compress: Compress,
     },
     /// Sweep the replicas of an over-provisioning (pause-pod) Deployment and report, side by
     /// side, the start-up latency of the protected workload and the cost per day.
@@ -495,9 +521,11 @@ fn main() -> ExitCode {
             seed,
             sets,
             timings,
+            compress,
         } => {
             let write = kscale_report::WriteOptions {
                 force,
+                compression: compress.into(),
                 ..Default::default()
             };
             let mut overrides = kscale_twin::run::RunOverrides {
@@ -1034,14 +1062,13 @@ fn export_openmetrics(run_dir: &Path, out: Option<&Path>, start: Option<&str>) -
             return ExitCode::from(2);
         }
     };
-    let file = run_dir.join("timeseries.csv");
-    let text = match std::fs::read_to_string(&file) {
-        Ok(t) => t,
+    let (file, text) = match kscale_report::read_output(run_dir, "timeseries.csv") {
+        Ok(read) => read,
         Err(e) => {
             eprintln!(
                 "error: {}: cannot read {} ({e}): not a run directory?",
                 run_dir.display(),
-                file.display()
+                run_dir.join("timeseries.csv").display()
             );
             return ExitCode::from(2);
         }

@@ -1367,3 +1367,92 @@ fn bench_curve_refuses_bad_sizes_and_durations() {
         assert!(err.contains(want), "{args:?}: {err}");
     }
 }
+
+/// `--compress always` writes the data files as `.gz`, which the report links and every
+/// command that reads a run directory reads as it reads plain files; a later run replaces it.
+#[test]
+fn compressed_outputs_read_as_plain_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/seed002/scenario.yaml");
+    let run = |extra: &[&str], out: &str| {
+        let o = kscale()
+            .args(["run", "-q", "--out"])
+            .arg(dir.path().join(out))
+            .args(extra)
+            .arg(&s)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    };
+    run(&[], "plain");
+    run(&["--compress", "always"], "gz");
+    let (plain, gz) = (dir.path().join("plain"), dir.path().join("gz"));
+    for name in ["events.jsonl", "transcript.jsonl", "timeseries.csv"] {
+        assert!(plain.join(name).is_file(), "a small run keeps {name} plain");
+        assert!(!gz.join(name).exists());
+        let mut text = String::new();
+        std::io::Read::read_to_string(
+            &mut flate2::read::GzDecoder::new(
+                std::fs::File::open(gz.join(format!("{name}.gz"))).unwrap(),
+            ),
+            &mut text,
+        )
+        .unwrap();
+        assert_eq!(
+            text,
+            std::fs::read_to_string(plain.join(name)).unwrap(),
+            "{name}"
+        );
+    }
+    let html = std::fs::read_to_string(gz.join("report.html")).unwrap();
+    assert!(html.contains("<a href=\"events.jsonl.gz\">events.jsonl.gz</a>"));
+    assert!(html.contains("<a href=\"timeseries.csv.gz\">timeseries.csv.gz</a>"));
+    // diff and the exports read the compressed run as the plain one.
+    let d = kscale()
+        .arg("diff")
+        .args([&plain, &gz])
+        .arg("--out")
+        .arg(dir.path().join("diff"))
+        .output()
+        .unwrap();
+    assert!(d.status.success(), "{}", String::from_utf8_lossy(&d.stderr));
+    let diff: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("diff/diff.json")).unwrap())
+            .unwrap();
+    assert_eq!(diff["equal"], true, "{diff}");
+    let om = |run: &Path| {
+        let o = kscale()
+            .args(["export", "openmetrics"])
+            .arg(run)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        o.stdout
+    };
+    assert_eq!(om(&gz), om(&plain));
+    let p = kscale()
+        .args(["export", "parquet"])
+        .arg(&gz)
+        .output()
+        .unwrap();
+    assert!(p.status.success(), "{}", String::from_utf8_lossy(&p.stderr));
+    assert!(gz.join("timeseries.parquet").is_file());
+    // A plain run replaces the compressed one (and its parquet export) as an earlier run.
+    run(&[], "gz");
+    let mut names: Vec<String> = std::fs::read_dir(&gz)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            ".kscale-run",
+            "events.jsonl",
+            "report.html",
+            "summary.json",
+            "timeseries.csv",
+            "transcript.jsonl"
+        ]
+    );
+}

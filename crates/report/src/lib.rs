@@ -9,6 +9,7 @@
 
 mod chart;
 mod columns;
+mod compression;
 mod error;
 mod event_data;
 mod format;
@@ -22,6 +23,9 @@ mod timeseries_parquet;
 mod verdict;
 mod write;
 
+pub use compression::{
+    AUTO_COMPRESS_BYTES, COMPRESSIBLE_FILES, Compression, gz_name, open_output, read_output,
+};
 pub use error::{RenderError, ReportError, ReportErrorKind};
 pub use format::{format_hms, format_number};
 pub use html::{MAX_HTML_EVENT_BYTES, is_marker_reason, markers_script, render_html};
@@ -45,8 +49,8 @@ pub fn render_chart_svg(ts: &TimeSeries, spec: &ChartSpec) -> Result<String, Ren
     chart::render_chart(ts, spec)
 }
 pub use write::{
-    LiveStaging, MARKER, OUTPUT_FILES, WriteOptions, check_output_dir, remove_live_staging,
-    write_outputs, write_outputs_with,
+    LiveStaging, MARKER, OUTPUT_FILES, WriteOptions, check_output_dir, is_output_name,
+    remove_live_staging, write_outputs, write_outputs_with,
 };
 
 use serde::Serialize;

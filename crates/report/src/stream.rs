@@ -1,11 +1,12 @@
 //! Writing a run directory while the run goes on: `events.jsonl` on its own thread.
 
 use std::fs;
-use std::io::{self, BufWriter, Write as _};
+use std::io;
 use std::path::Path;
 use std::sync::mpsc::{Receiver, Sender, SyncSender, channel, sync_channel};
 use std::thread::JoinHandle;
 
+use crate::compression::{Compression, OutputFile};
 use crate::event_data::EventData;
 use crate::html::EventsPage;
 use crate::interactive::{
@@ -20,8 +21,9 @@ use std::collections::{BTreeSet, HashMap};
 /// Batches of events queued for the writer thread at most (the producer waits beyond).
 const QUEUED_BATCHES: usize = 4;
 
-/// A writer thread's result: the event table's data, or the failing file and why.
-type Written = Result<EventData, (&'static str, ReportErrorKind)>;
+/// A writer thread's result: the event table's data and the name `events.jsonl` was written
+/// under (`events.jsonl.gz` when compressed), or the failing file and why.
+type Written = Result<(EventData, String), (&'static str, ReportErrorKind)>;
 
 /// A run directory written as the run goes on: [`RunWriter::events`] hands over batches of
 /// events, in order, which a thread of its own renders into `events.jsonl` and encodes for
@@ -65,31 +67,33 @@ impl RunWriter {
     /// [`RunWriter::start`] with options (`force`: replace whatever directory is at `dir`).
     pub fn start_with(dir: &Path, options: WriteOptions) -> Result<Self, ReportError> {
         let started = Started::start(dir, options)?;
-        let path = started.staging.path.join("events.jsonl");
-        Self::with_thread(started, path, dir, options.event_budget())
+        let path = started.staging.path.clone();
+        Self::with_thread(started, path, dir, options)
     }
 
-    /// A writer over `started` (for the target `dir`) whose thread writes the events to
-    /// `path` (and encodes `event_budget` bytes of them at most for the page).
+    /// A writer over `started` (for the target `dir`) whose thread writes the events into
+    /// the folder `events_dir` (and encodes `options`' event budget of them at most for the
+    /// page).
     fn with_thread(
         started: Started,
-        path: std::path::PathBuf,
+        events_dir: std::path::PathBuf,
         dir: &Path,
-        event_budget: usize,
+        options: WriteOptions,
     ) -> Result<Self, ReportError> {
         let (tx, rx) = sync_channel(QUEUED_BATCHES);
         let (spare_tx, spare) = channel();
-        let data = EventData::new(event_budget);
+        let data = EventData::new(options.event_budget());
+        let compression = options.compression;
         let thread = std::thread::Builder::new()
             .name("kscale-events".to_owned())
-            .spawn(move || write_events(&path, rx, spare_tx, data))
+            .spawn(move || write_events(&events_dir, compression, rx, spare_tx, data))
             .map_err(|e| started.fail(io_err("start a thread for", dir, e)))?;
         Ok(RunWriter {
             started,
             tx: Some(tx),
             thread: Some(thread),
             spare,
-            page: EventsPage::new(event_budget),
+            page: EventsPage::new(options.event_budget()),
             spill: None,
         })
     }
@@ -194,8 +198,8 @@ impl RunWriter {
         self.events(std::mem::take(&mut out.events))?;
         // The thread ends once it has written what it was handed (a few batches at most).
         self.tx = None;
-        let data = match self.thread.is_some().then(|| self.join()) {
-            Some(Ok(data)) => data,
+        let (data, events_file) = match self.thread.is_some().then(|| self.join()) {
+            Some(Ok(written)) => written,
             Some(Err((_, kind))) => return Err(self.started.fail(kind)),
             None => return Err(self.started.fail(stopped(&self.started.staging.path))),
         };
@@ -204,8 +208,9 @@ impl RunWriter {
         write_files_ranked(
             &self.started.staging.path,
             out,
-            Events::Streamed(&self.page),
+            Events::Streamed(&self.page, &events_file),
             spilled,
+            self.started.options().compression,
         )
         .map_err(|(_, kind)| self.started.fail(kind))?;
         // The spill file is not an output.
@@ -304,18 +309,21 @@ fn stopped(staging: &Path) -> ReportErrorKind {
     )
 }
 
-/// The writer thread: renders each batch into `path` and adds it to the page's `data` until
-/// the channel closes, sending the written batches back on `spare` (their events are dropped
-/// there); returns `data`.
+/// The writer thread: renders each batch into `events.jsonl` in `dir` (compressed as
+/// `compression` says) and adds it to the page's `data` until the channel closes, sending the
+/// written batches back on `spare` (their events are dropped there); returns `data` and the
+/// file's name.
 fn write_events(
-    path: &Path,
+    dir: &Path,
+    compression: Compression,
     rx: Receiver<Vec<EventRecord>>,
     spare: Sender<Vec<EventRecord>>,
     mut data: EventData,
 ) -> Written {
     let file = "events.jsonl";
-    let io_fail = |e| (file, io_err("write", path, e));
-    let mut w = BufWriter::with_capacity(1 << 16, fs::File::create(path).map_err(io_fail)?);
+    let io_fail = |path: &Path, e| (file, io_err("write", path, e));
+    let mut w =
+        OutputFile::create(dir, file, compression).map_err(|e| io_fail(&dir.join(file), e))?;
     for batch in rx {
         for e in &batch {
             data.push(e);
@@ -325,13 +333,14 @@ fn write_events(
             Err(StreamError::Render(error)) => {
                 return Err((file, ReportErrorKind::Render { file, error }));
             }
-            Err(StreamError::Io(e)) => return Err(io_fail(e)),
+            Err(StreamError::Io(e)) => return Err(io_fail(&w.path(), e)),
         }
         // Gone only when the writer is: then the batch is freed here.
         let _ = spare.send(batch);
     }
-    w.flush().map_err(io_fail)?;
-    Ok(data)
+    let path = w.path();
+    let name = w.finish().map_err(|e| io_fail(&path, e))?;
+    Ok((data, name))
 }
 
 #[cfg(test)]
@@ -357,13 +366,8 @@ mod tests {
     /// A writer whose thread cannot create `events.jsonl` (its folder is missing).
     fn failing(dir: &Path, missing: &Path) -> RunWriter {
         let started = Started::start(dir, WriteOptions::default()).unwrap();
-        RunWriter::with_thread(
-            started,
-            missing.join("events.jsonl"),
-            dir,
-            crate::MAX_HTML_EVENT_BYTES,
-        )
-        .unwrap()
+        RunWriter::with_thread(started, missing.to_path_buf(), dir, WriteOptions::default())
+            .unwrap()
     }
 
     fn output() -> RunOutput {

@@ -263,17 +263,20 @@ pub fn export_timeseries_parquet(
         }
         Err(e) => return Err(input(format!("{}: {e}", run_dir.display()))),
     }
-    let csv_path = run_dir.join("timeseries.csv");
-    let csv = File::open(&csv_path).map_err(|e| {
-        input(if e.kind() == io::ErrorKind::NotFound {
-            format!(
-                "{}: no timeseries.csv: not a kscale run directory",
-                run_dir.display()
-            )
-        } else {
-            format!("{}: cannot read: {e}", csv_path.display())
-        })
-    })?;
+    let (csv_path, csv) =
+        crate::compression::open_output(run_dir, "timeseries.csv").map_err(|e| {
+            input(if e.kind() == io::ErrorKind::NotFound {
+                format!(
+                    "{}: no timeseries.csv: not a kscale run directory",
+                    run_dir.display()
+                )
+            } else {
+                format!(
+                    "{}: cannot read: {e}",
+                    run_dir.join("timeseries.csv").display()
+                )
+            })
+        })?;
     let out = out.map_or_else(|| run_dir.join(TIMESERIES_PARQUET), Path::to_path_buf);
     let Some(file_name) = out.file_name() else {
         return Err(input(format!("{}: not a file name", out.display())));

@@ -3,11 +3,12 @@
 use std::collections::BTreeMap;
 use std::ffi::OsStr;
 use std::fs;
-use std::io::{self, BufWriter, Write as _};
+use std::io::{self, Write as _};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex};
 
+use crate::compression::{COMPRESSIBLE_FILES, Compression, OutputFile};
 use crate::html::{EventsPage, write_html_with};
 use crate::interactive::{ChartRows, Reduced, chart_figure_of};
 use crate::render::{
@@ -38,6 +39,9 @@ pub struct WriteOptions {
     /// (`None`: [`crate::MAX_HTML_EVENT_BYTES`]); the events beyond it are only in
     /// `events.jsonl`.
     pub html_event_bytes: Option<usize>,
+    /// When `events.jsonl`, `transcript.jsonl` and `timeseries.csv` are written
+    /// gzip-compressed as `NAME.gz` (default: once one passes 64 MiB).
+    pub compression: Compression,
 }
 
 impl WriteOptions {
@@ -55,6 +59,17 @@ pub const OUTPUT_FILES: [&str; 5] = [
     "timeseries.csv",
     "report.html",
 ];
+
+/// Whether `name` is a file kscale writes into a run directory: one of [`OUTPUT_FILES`], a
+/// compressed data file (`events.jsonl.gz`, ...) or `kscale export parquet`'s
+/// [`TIMESERIES_PARQUET`].
+pub fn is_output_name(name: &str) -> bool {
+    OUTPUT_FILES.contains(&name)
+        || name == TIMESERIES_PARQUET
+        || name
+            .strip_suffix(".gz")
+            .is_some_and(|plain| COMPRESSIBLE_FILES.contains(&plain))
+}
 
 /// Distinguishes staging directories of concurrent calls within one process.
 static SEQ: AtomicU64 = AtomicU64::new(0);
@@ -84,7 +99,7 @@ pub fn write_outputs_with(
         dir: dir.to_path_buf(),
         kind,
     };
-    write_files(&started.staging.path, out, options.event_budget()).map_err(fail)?;
+    write_files(&started.staging.path, out, options).map_err(fail)?;
     started.install()
 }
 
@@ -154,6 +169,11 @@ impl Started {
         })
     }
 
+    /// The options it is written with.
+    pub(crate) fn options(&self) -> WriteOptions {
+        self.options
+    }
+
     /// The error `kind` of writing this run directory.
     pub(crate) fn fail(&self, kind: ReportErrorKind) -> ReportError {
         ReportError {
@@ -195,18 +215,26 @@ pub(crate) fn io_err(op: impl Into<String>, path: &Path, error: io::Error) -> Re
 pub(crate) fn write_files(
     staging: &Path,
     out: &RunOutput,
-    event_budget: usize,
+    options: WriteOptions,
 ) -> Result<(), ReportErrorKind> {
-    write_files_ranked(staging, out, Events::Held(event_budget), Spilled::No).map_err(|(_, e)| e)
+    write_files_ranked(
+        staging,
+        out,
+        Events::Held(options.event_budget()),
+        Spilled::No,
+        options.compression,
+    )
+    .map_err(|(_, e)| e)
 }
 
 /// Where the events come from.
 pub(crate) enum Events<'a> {
     /// `out.events` (all of them), the page's event table taking this many bytes at most.
     Held(usize),
-    /// Already written into `events.jsonl` (by [`crate::RunWriter`]); the page shows these
-    /// ([`EventsPage::finish`]ed), not `out.events`.
-    Streamed(&'a EventsPage),
+    /// Already written into `events.jsonl` (by [`crate::RunWriter`]) under the name given
+    /// (`events.jsonl.gz` when compressed); the page shows these ([`EventsPage::finish`]ed),
+    /// not `out.events`.
+    Streamed(&'a EventsPage, &'a str),
 }
 
 /// Where the rows of `timeseries.csv` come from.
@@ -233,6 +261,7 @@ pub(crate) fn write_files_ranked(
     out: &RunOutput,
     events: Events<'_>,
     spilled: Spilled<'_>,
+    compression: Compression,
 ) -> Result<(), (&'static str, ReportErrorKind)> {
     let (charts, samples) = match spilled {
         Spilled::No => (ChartRows::Full(&out.timeseries), out.timeseries.rows.len()),
@@ -240,23 +269,31 @@ pub(crate) fn write_files_ranked(
     };
     let pool = ChartPool::new(out, charts);
     let own;
+    // The names the data files were written under, as the page links them: the helper's
+    // files come through `names` once written.
+    let mut file_names: BTreeMap<&'static str, String> = BTreeMap::new();
     let (events, streamed) = match events {
-        Events::Streamed(page) => (page, true),
+        Events::Streamed(page, name) => {
+            file_names.insert("events.jsonl", name.to_owned());
+            (page, true)
+        }
         Events::Held(budget) => {
             own = EventsPage::of(&out.events, budget);
             (&own, false)
         }
     };
+    let (names, named) = std::sync::mpsc::channel::<(&'static str, String)>();
     let (mine, theirs) = std::thread::scope(|s| {
         let helper = s.spawn(|| {
             let _gone = HelperGone(&pool);
             let written = (|| {
                 if !streamed {
-                    write_file(staging, "events.jsonl", |w| {
+                    let name = write_file(staging, "events.jsonl", compression, |w| {
                         write_events_jsonl(&out.events, w)
                     })?;
+                    let _ = names.send(("events.jsonl", name));
                 }
-                write_file(staging, "timeseries.csv", |w| match spilled {
+                let name = write_file(staging, "timeseries.csv", compression, |w| match spilled {
                     Spilled::No => write_timeseries_csv(&out.timeseries, w),
                     Spilled::Rows {
                         path,
@@ -268,22 +305,39 @@ pub(crate) fn write_files_ranked(
                         let mut reader = SpillReader::open(path, rows)?;
                         write_spilled_csv(columns, order, &mut reader, w)
                     }
-                })
+                })?;
+                let _ = names.send(("timeseries.csv", name));
+                Ok(())
             })();
+            // The page waits for no more names.
+            drop(names);
             pool.help();
             written
         });
         let mine = (|| {
-            write_file(staging, "summary.json", |w| {
+            write_file(staging, "summary.json", Compression::Never, |w| {
                 w.write_all(render_summary_json(&out.summary)?.as_bytes())?;
                 Ok(())
             })?;
-            write_file(staging, "transcript.jsonl", |w| {
+            let name = write_file(staging, "transcript.jsonl", compression, |w| {
                 write_jsonl(&out.transcript, w)
             })?;
-            write_file(staging, "report.html", |w| {
-                write_html_with(out, events, samples, w, &mut |i| pool.take(i))
+            file_names.insert("transcript.jsonl", name);
+            // A data file's name once the helper has written it (as it is when writing failed).
+            let mut file = |base: &'static str| {
+                while !file_names.contains_key(base) {
+                    let Ok((b, n)) = named.recv() else { break };
+                    file_names.insert(b, n);
+                }
+                file_names
+                    .get(base)
+                    .cloned()
+                    .unwrap_or_else(|| base.to_owned())
+            };
+            write_file(staging, "report.html", Compression::Never, |w| {
+                write_html_with(out, events, samples, w, &mut |i| pool.take(i), &mut file)
             })
+            .map(|_| ())
         })();
         if mine.is_err() {
             pool.stop();
@@ -308,24 +362,29 @@ pub(crate) fn first_failure(
     if rank(&b) < rank(&a) { b } else { a }
 }
 
-/// Creates `staging/file` and streams `write`'s output into it through a buffer.
+/// Creates `staging/file` and streams `write`'s output into it through a buffer, compressed
+/// as `compression` says (see [`OutputFile`]); returns the name written (`file` or
+/// `file.gz`).
 pub(crate) fn write_file(
     staging: &Path,
     file: &'static str,
-    write: impl FnOnce(&mut BufWriter<fs::File>) -> Result<(), StreamError>,
-) -> Result<(), (&'static str, ReportErrorKind)> {
+    compression: Compression,
+    write: impl FnOnce(&mut OutputFile) -> Result<(), StreamError>,
+) -> Result<String, (&'static str, ReportErrorKind)> {
     debug_assert!(OUTPUT_FILES.contains(&file));
-    let path = staging.join(file);
-    let io_fail = |e| (file, io_err("write", &path, e));
-    let mut w = BufWriter::with_capacity(1 << 16, fs::File::create(&path).map_err(io_fail)?);
-    match write(&mut w) {
+    let mut w = OutputFile::create(staging, file, compression)
+        .map_err(|e| (file, io_err("write", &staging.join(file), e)))?;
+    let result = write(&mut w);
+    let io_fail = |w: &OutputFile, e| (file, io_err("write", &w.path(), e));
+    match result {
         Ok(()) => {}
         Err(StreamError::Render(error)) => {
             return Err((file, ReportErrorKind::Render { file, error }));
         }
-        Err(StreamError::Io(e)) => return Err(io_fail(e)),
+        Err(StreamError::Io(e)) => return Err(io_fail(&w, e)),
     }
-    w.flush().map_err(io_fail)
+    let path = w.path();
+    w.finish().map_err(|e| (file, io_err("write", &path, e)))
 }
 
 /// The report's charts, rendered by whichever of the two writer threads is free and handed to
@@ -465,12 +524,7 @@ fn inspect_target(dir: &Path, force: bool) -> Result<Target, ReportErrorKind> {
             .map_err(|e| io_err("inspect", &entry.path(), e))?;
         let file_name = entry.file_name();
         match file_name.to_str() {
-            Some(n)
-                if file_type.is_file()
-                    && (OUTPUT_FILES.contains(&n) || n == TIMESERIES_PARQUET) =>
-            {
-                ours += 1
-            }
+            Some(n) if file_type.is_file() && is_output_name(n) => ours += 1,
             Some(MARKER) if file_type.is_file() => marked = true,
             _ => foreign.push(file_name.to_string_lossy().into_owned()),
         }
@@ -557,7 +611,7 @@ fn only_kscale_files(dir: &Path) -> bool {
         let name = e.file_name();
         let ours = name
             .to_str()
-            .is_some_and(|n| n == MARKER || OUTPUT_FILES.contains(&n));
+            .is_some_and(|n| n == MARKER || is_output_name(n));
         ours && e.file_type().is_ok_and(|t| t.is_file())
     })
 }
@@ -589,8 +643,14 @@ fn install(
                 return Err(e);
             }
             // Delete only our own files; a file that appeared meanwhile keeps the aside directory.
-            for file in OUTPUT_FILES.iter().chain([&MARKER]) {
-                let _ = fs::remove_file(old.join(file));
+            for entry in fs::read_dir(&old).into_iter().flatten().flatten() {
+                let name = entry.file_name();
+                if name
+                    .to_str()
+                    .is_some_and(|n| n == MARKER || is_output_name(n))
+                {
+                    let _ = fs::remove_file(entry.path());
+                }
             }
             let _ = fs::remove_dir(&old);
             Ok(())

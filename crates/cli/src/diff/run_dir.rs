@@ -113,14 +113,13 @@ impl RunDir {
 
 /// Reads `file` of `dir`, naming the file when it is missing or unreadable.
 fn read(dir: &Path, file: &str) -> Result<String, String> {
-    let p = dir.join(file);
-    match std::fs::read_to_string(&p) {
-        Ok(s) => Ok(s),
+    match kscale_report::read_output(dir, file) {
+        Ok((_, s)) => Ok(s),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(format!(
             "{}: not a kscale run directory: {file} is missing",
             dir.display()
         )),
-        Err(e) => Err(format!("{}: {e}", p.display())),
+        Err(e) => Err(format!("{}: {e}", dir.join(file).display())),
     }
 }
 
