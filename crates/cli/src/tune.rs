@@ -99,18 +99,14 @@ fn prepare(scenario_path: &Path, tuning_path: &Path) -> Result<Prepared, ExitCod
     })
 }
 
-/// Runs the given configurations (in parallel), each on the scenario's load and each trace.
-fn evaluate(p: &Prepared, configs: &[usize]) -> Vec<Runs> {
-    evaluate_on(p, &p.scenario, configs)
-}
-
-/// [`evaluate`] on `scenario` (the scenario, or a shorter one in a halving round).
-fn evaluate_on(p: &Prepared, scenario: &Scenario, configs: &[usize]) -> Vec<Runs> {
+/// Runs the given configurations (in parallel) on `scenario` (the scenario, or a shorter one
+/// in a halving round), each on its load and each trace.
+fn evaluate(p: &Prepared, scenario: &Scenario, configs: &[usize]) -> Vec<Runs> {
     let sets: Vec<Config> = configs
         .iter()
         .map(|&c| (p.tuning.overrides(c), p.tuning.scenario_sets(c)))
         .collect();
-    evaluate_sets_on(p, scenario, &sets)
+    evaluate_sets(p, scenario, &sets)
 }
 
 /// What a configuration changes: fields of manifest objects, and of the scenario (`(path,
@@ -128,13 +124,8 @@ fn with_sets(scenario: &Scenario, sets: &[(String, String)]) -> Result<Scenario,
     Ok(s)
 }
 
-/// Runs each configuration (in parallel) on the scenario's load and each trace.
-fn evaluate_sets(p: &Prepared, sets: &[Config]) -> Vec<Runs> {
-    evaluate_sets_on(p, &p.scenario, sets)
-}
-
-/// [`evaluate_sets`] on `scenario`.
-fn evaluate_sets_on(p: &Prepared, scenario: &Scenario, sets: &[Config]) -> Vec<Runs> {
+/// Runs each configuration (in parallel) on `scenario`, on its load and each trace.
+fn evaluate_sets(p: &Prepared, scenario: &Scenario, sets: &[Config]) -> Vec<Runs> {
     let runs_per = 1 + p.rates.len();
     let total = sets.len() * runs_per;
     let bar = if std::io::IsTerminal::is_terminal(&std::io::stderr())
@@ -230,7 +221,7 @@ pub fn run(o: Options) -> ExitCode {
     if let Search::Halving { eta, rounds } = p.tuning.search {
         return halving(&p, mine, eta, rounds, &dir);
     }
-    let results = evaluate(&p, &mine);
+    let results = evaluate(&p, &p.scenario, &mine);
     if let Some((i, n)) = shard {
         let doc = json!({
             "kscaleTuneShard": SHARD_FORMAT,
@@ -292,7 +283,7 @@ fn halving(
         );
         log.push(json!({"round": r + 1, "durationSeconds": d as f64 / 1000.0, "configurations": candidates.len()}));
         if last {
-            let results = evaluate(p, &candidates);
+            let results = evaluate(p, &p.scenario, &candidates);
             let search = json!({
                 "method": "halving", "eta": eta, "rounds": log,
                 "sampled": p.tuning.sample, "pruned": pruned,
@@ -301,7 +292,7 @@ fn halving(
         }
         let mut short = p.scenario.clone();
         short.doc.spec.duration = kscale_twin::scenario::DurationField(d);
-        let results = evaluate_on(p, &short, &candidates);
+        let results = evaluate(p, &short, &candidates);
         let trials: Vec<Trial> = candidates
             .iter()
             .zip(&results)
@@ -459,7 +450,7 @@ fn compare_with_baselines(p: &Prepared, results: &[Runs], best: Option<usize>) -
             .iter()
             .map(|b| (b.overrides(), b.scenario_sets())),
     );
-    let runs = evaluate_sets(p, &sets);
+    let runs = evaluate_sets(p, &p.scenario, &sets);
     let mut rows: Vec<tune::ComparisonRow> = std::iter::once("original")
         .chain(p.tuning.baselines.iter().map(|b| b.name.as_str()))
         .zip(&runs)

@@ -1385,54 +1385,36 @@ impl ComparisonRow {
         name: &str,
         runs: &[Result<RunResult, E>],
     ) -> ComparisonRow {
+        // Cost, pass, failed SLOs and the first error as a trial counts them.
+        let trial = Trial::from_runs(0, runs);
         let mut row = ComparisonRow {
             name: name.to_string(),
-            cost_usd: 0.0,
-            pass: true,
-            failed_slos: vec![],
+            cost_usd: trial.cost_usd,
+            pass: trial.pass,
+            failed_slos: trial.failed_slos,
             violation_minutes: 0.0,
             lost_requests: 0.0,
             failed_requests_percent: 0.0,
             latency_p99_ms: None,
-            error: None,
+            error: trial.error,
         };
-        let (mut cost, mut offered, mut violation) = (0.0, 0.0, 0.0);
+        let (mut offered, mut violation) = (0.0, 0.0);
         let mut failed_objective: Option<f64> = None;
-        for r in runs {
-            match r {
-                Ok(r) => {
-                    cost += r.cost_usd;
-                    offered += r.offered_requests;
-                    row.lost_requests += r.lost_requests;
-                    violation += r.violation_union_seconds;
-                    for s in &r.slos {
-                        if !s.pass {
-                            row.pass = false;
-                            if !row.failed_slos.contains(&s.name) {
-                                row.failed_slos.push(s.name.clone());
-                            }
-                        }
-                        let worst = |x: Option<f64>, m: f64| Some(x.map_or(m, |x| x.max(m)));
-                        match (s.objective.as_str(), s.measured) {
-                            ("latencyP99", Some(m)) => {
-                                row.latency_p99_ms = worst(row.latency_p99_ms, m)
-                            }
-                            ("failedRequests", Some(m)) => {
-                                failed_objective = worst(failed_objective, m)
-                            }
-                            _ => {}
-                        }
-                    }
-                }
-                Err(e) => {
-                    row.pass = false;
-                    row.error.get_or_insert_with(|| e.to_string());
+        for r in runs.iter().flatten() {
+            offered += r.offered_requests;
+            row.lost_requests += r.lost_requests;
+            violation += r.violation_union_seconds;
+            let worst = |x: Option<f64>, m: f64| Some(x.map_or(m, |x| x.max(m)));
+            for s in &r.slos {
+                match (s.objective.as_str(), s.measured) {
+                    ("latencyP99", Some(m)) => row.latency_p99_ms = worst(row.latency_p99_ms, m),
+                    ("failedRequests", Some(m)) => failed_objective = worst(failed_objective, m),
+                    _ => {}
                 }
             }
         }
         // To `per` parts of a unit (1000: 0.001).
         let round = |x: f64, per: f64| (x * per).round() / per + 0.0;
-        row.cost_usd = round(cost / runs.len().max(1) as f64, 1000.0);
         row.violation_minutes = round(violation / 60.0, 10.0);
         row.lost_requests = round(row.lost_requests, 1.0);
         row.failed_requests_percent = match failed_objective {
