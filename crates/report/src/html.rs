@@ -613,22 +613,23 @@ fn events_section<W: io::Write>(
          <noscript><p class=\"muted\">The event table needs JavaScript; every event is in \
          <a href=\"{file}\">{file}</a>.</p></noscript>",
     );
-    let chunks = events.data.chunks();
     let _ = writeln!(
         h,
         "<script type=\"application/json\" id=\"kscale-events\">{{\"total\":{total},\
          \"embedded\":{embedded},\"warnings\":{},\"chunks\":{},\"chunkEvents\":{EVENT_CHUNK},\
          \"bytes\":{}}}</script>",
         events.warnings,
-        chunks.len(),
+        events.data.chunk_count(),
         events.data.bytes(),
     );
-    for chunk in chunks {
+    events.data.for_each_chunk(|chunk| {
         h.push_str("<script type=\"application/octet-stream\" class=\"kscale-event-chunk\">");
-        flush(h, w)?;
-        w.write_all(chunk.as_bytes())?;
+        w.write_all(h.as_bytes())?;
+        h.clear();
+        w.write_all(chunk)?;
         h.push_str("</script>\n");
-    }
+        Ok(())
+    })?;
     h.push_str("</section>\n");
     Ok(())
 }

@@ -18,6 +18,10 @@ use crate::write::{Events, Spilled, Started, WriteOptions, io_err, write_files_r
 use crate::{ChartSpec, EventRecord, ReportError, ReportErrorKind, RunOutput, TimeSeries};
 use std::collections::{BTreeSet, HashMap};
 
+/// The file in the staging directory holding the page's compressed event chunks until the
+/// page is written (removed before the directory is installed).
+const EVENTS_PAGE_SPILL: &str = ".events-page.spill";
+
 /// Batches of events queued for the writer thread at most (the producer waits beyond).
 const QUEUED_BATCHES: usize = 4;
 
@@ -82,7 +86,10 @@ impl RunWriter {
     ) -> Result<Self, ReportError> {
         let (tx, rx) = sync_channel(QUEUED_BATCHES);
         let (spare_tx, spare) = channel();
-        let data = EventData::new(options.event_budget());
+        let data = EventData::spilling(
+            options.event_budget(),
+            started.staging.path.join(EVENTS_PAGE_SPILL),
+        );
         let compression = options.compression;
         let thread = std::thread::Builder::new()
             .name("kscale-events".to_owned())
@@ -213,9 +220,16 @@ impl RunWriter {
             self.started.options().compression,
         )
         .map_err(|(_, kind)| self.started.fail(kind))?;
-        // The spill file is not an output.
+        // The spill files are not outputs.
         if let Spilled::Rows { path, .. } = spilled {
             fs::remove_file(path).map_err(|e| self.started.fail(io_err("remove", path, e)))?;
+        }
+        let events_spill = self.started.staging.path.join(EVENTS_PAGE_SPILL);
+        match fs::remove_file(&events_spill) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => {
+                return Err(self.started.fail(io_err("remove", &events_spill, e)));
+            }
+            _ => {}
         }
         self.started.install()
     }
