@@ -51,7 +51,6 @@ pub fn startup_seconds(sim: &Sim, workload: &str, from: kscale_model::SimTime) -
     let mut v: Vec<f64> = sim
         .recorder
         .startups_of(workload)
-        .iter()
         .filter(|s| s.0 >= from)
         .map(|s| s.1 as f64 / 1000.0)
         .collect();

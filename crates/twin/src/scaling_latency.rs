@@ -184,7 +184,6 @@ pub fn measure(
             let done: Vec<u64> = sim
                 .recorder
                 .startups_of(&workload)
-                .iter()
                 .filter(|s| s.0 >= at)
                 .map(|s| s.0.as_millis() + s.1)
                 .collect();

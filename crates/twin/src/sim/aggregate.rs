@@ -44,15 +44,17 @@ struct Cohort {
 #[derive(Debug, Clone, Default)]
 struct SlotMarks {
     /// The pod is in the new ready set.
-    ready: Vec<u32>,
+    ready: Vec<u16>,
     /// The pod was a member of a cohort.
-    had: Vec<u32>,
-    stamp: u32,
+    had: Vec<u16>,
+    /// 16 bits: 4 bytes a slot for both sets (the slots span every pod created since the
+    /// oldest living one, so this grows with a long run); cleared every 65,535 rebuilds.
+    stamp: u16,
 }
 
 impl SlotMarks {
     /// Starts a rebuild over `slots` pod slots: returns its stamp.
-    fn begin(&mut self, slots: usize) -> u32 {
+    fn begin(&mut self, slots: usize) -> u16 {
         self.ready.resize(slots, 0);
         self.had.resize(slots, 0);
         self.stamp = self.stamp.wrapping_add(1);
@@ -472,10 +474,10 @@ impl Sim {
     /// the main one, all at zero.
     pub fn take_cohort_usage(
         &mut self,
-        out: &mut Vec<Option<f64>>,
+        out: &mut Vec<f64>,
         written: &mut Vec<usize>,
     ) -> Vec<Option<f64>> {
-        out.resize(self.pods.slot_count(), None);
+        out.resize(self.pods.slot_count(), super::metrics::NO_COHORT);
         let mut main = Vec::with_capacity(self.load.caches.len());
         for (l, c) in self.load.caches.iter_mut().enumerate() {
             if !c.aggregated {
@@ -488,7 +490,7 @@ impl Sim {
             for co in c.cohorts.drain(..) {
                 for id in co.members {
                     if let Some(i) = self.pods.slot_of(id) {
-                        out[i] = Some(co.acc);
+                        out[i] = co.acc;
                         written.push(i);
                     }
                     if let Some(p) = self.pods.get_quiet_mut(id) {

@@ -1154,7 +1154,7 @@ impl Sim {
     pub fn startup_summary(&self) -> Value {
         let mut out = serde_json::Map::new();
         for (w, starts) in self.recorder.startups() {
-            let mut v: Vec<f64> = starts.iter().map(|s| s.1 as f64 / 1000.0).collect();
+            let mut v: Vec<f64> = starts.map(|s| s.1 as f64 / 1000.0).collect();
             v.sort_by(f64::total_cmp);
             let p = |q| kscale_model::stats::percentile(&v, q);
             out.insert(w.to_string(), json!({"count": v.len(), "p50Seconds": p(50.0), "p99Seconds": p(99.0), "maxSeconds": v.last().copied().unwrap_or(0.0)}));
@@ -1191,11 +1191,7 @@ impl Sim {
             let ordering = s.spawn(move || samples.into_timeseries());
             let summary = self.summary_with(None, &maxima);
             let (events, transcript) = self.recorder.take_events_and_transcript();
-            // Freed on a thread of its own, which nobody waits for (where none can be
-            // started, the failed spawn drops it here).
-            let _ = std::thread::Builder::new()
-                .name("kscale-free".to_owned())
-                .spawn(move || drop(self));
+            drop(self);
             let timeseries = ordering
                 .join()
                 .unwrap_or_else(|panic| std::panic::resume_unwind(panic));

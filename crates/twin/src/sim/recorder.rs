@@ -30,9 +30,47 @@ pub struct Recorder {
     /// Time from first unschedulable to running, ms, per pod that got there.
     unschedulable_to_running: Vec<u64>,
     /// Every pod start, per workload (`namespace/kind/name`; `namespace/pod/name` for bare
-    /// pods): (creation time, creation → containers running in ms), in start order. 16 bytes
-    /// a started pod (the workload's name once): about 1 MB a day of the 1,000-node benchmark.
-    startups: BTreeMap<String, Vec<(SimTime, u64)>>,
+    /// pods): (creation time, creation → containers running in ms), in start order. 8 bytes
+    /// a started pod while times stay under 2^32 ms (49 days; the workload's name once):
+    /// about 0.5 MB a day of the 1,000-node benchmark.
+    startups: BTreeMap<String, StartupLog>,
+}
+
+/// One workload's start-ups (see [`Recorder::startups_of`]): as two `u32` milliseconds each
+/// while they fit, else (from the first that does not) as they are.
+#[derive(Debug, Clone)]
+enum StartupLog {
+    Narrow(Vec<[u32; 2]>),
+    Wide(Vec<(SimTime, u64)>),
+}
+
+impl StartupLog {
+    fn push(&mut self, created: SimTime, latency_ms: u64) {
+        match self {
+            StartupLog::Narrow(v) => match (u32::try_from(created.0), u32::try_from(latency_ms)) {
+                (Ok(c), Ok(l)) => v.push([c, l]),
+                _ => {
+                    let mut wide: Vec<(SimTime, u64)> = v
+                        .iter()
+                        .map(|&[c, l]| (SimTime(u64::from(c)), u64::from(l)))
+                        .collect();
+                    wide.push((created, latency_ms));
+                    *self = StartupLog::Wide(wide);
+                }
+            },
+            StartupLog::Wide(v) => v.push((created, latency_ms)),
+        }
+    }
+
+    fn iter(&self) -> Box<dyn Iterator<Item = (SimTime, u64)> + '_> {
+        match self {
+            StartupLog::Narrow(v) => Box::new(
+                v.iter()
+                    .map(|&[c, l]| (SimTime(u64::from(c)), u64::from(l))),
+            ),
+            StartupLog::Wide(v) => Box::new(v.iter().copied()),
+        }
+    }
 }
 
 impl Recorder {
@@ -130,24 +168,28 @@ impl Recorder {
     /// A pod of `workload` created at `created` ran `latency_ms` later.
     pub fn startup(&mut self, workload: &str, created: SimTime, latency_ms: u64) {
         match self.startups.get_mut(workload) {
-            Some(v) => v.push((created, latency_ms)),
+            Some(v) => v.push(created, latency_ms),
             None => {
-                self.startups
-                    .insert(workload.to_owned(), vec![(created, latency_ms)]);
+                let mut log = StartupLog::Narrow(vec![]);
+                log.push(created, latency_ms);
+                self.startups.insert(workload.to_owned(), log);
             }
         }
     }
 
     /// The start-ups of `workload`'s pods: (creation time, latency in ms), in start order.
-    pub fn startups_of(&self, workload: &str) -> &[(SimTime, u64)] {
-        self.startups.get(workload).map_or(&[], Vec::as_slice)
+    pub fn startups_of(&self, workload: &str) -> impl Iterator<Item = (SimTime, u64)> + '_ {
+        self.startups
+            .get(workload)
+            .into_iter()
+            .flat_map(StartupLog::iter)
     }
 
     /// Every workload's start-ups (see [`Recorder::startups_of`]), workloads in name order.
-    pub fn startups(&self) -> impl Iterator<Item = (&str, &[(SimTime, u64)])> {
-        self.startups
-            .iter()
-            .map(|(w, v)| (w.as_str(), v.as_slice()))
+    pub fn startups(
+        &self,
+    ) -> impl Iterator<Item = (&str, impl Iterator<Item = (SimTime, u64)> + '_)> {
+        self.startups.iter().map(|(w, v)| (w.as_str(), v.iter()))
     }
 
     /// Time from first unschedulable to running (ms) of each pod that got there, in order.
@@ -161,5 +203,38 @@ impl Recorder {
             std::mem::take(&mut self.events),
             std::mem::take(&mut self.transcript),
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Start-ups are kept as two `u32` while they fit; one that does not widens the log
+    /// without losing or reordering the earlier ones.
+    #[test]
+    fn startups_widen_past_u32_milliseconds_in_order() {
+        let mut r = Recorder::default();
+        let big = u64::from(u32::MAX) + 7;
+        let starts = [
+            (SimTime(5), 1_000),
+            (SimTime(9), 250),
+            (SimTime(big), 3),
+            (SimTime(11), big),
+            (SimTime(12), 4),
+        ];
+        for (i, &(created, latency)) in starts.iter().enumerate() {
+            r.startup("ns/deployment/web", created, latency);
+            let narrow = matches!(r.startups["ns/deployment/web"], StartupLog::Narrow(_));
+            assert_eq!(narrow, i < 2, "after {} start-ups", i + 1);
+        }
+        r.startup("ns/deployment/api", SimTime(1), 2);
+        assert_eq!(
+            r.startups_of("ns/deployment/web").collect::<Vec<_>>(),
+            starts
+        );
+        assert_eq!(r.startups_of("ns/deployment/none").count(), 0);
+        let all: Vec<(&str, usize)> = r.startups().map(|(w, s)| (w, s.count())).collect();
+        assert_eq!(all, [("ns/deployment/api", 1), ("ns/deployment/web", 5)]);
     }
 }

@@ -201,9 +201,7 @@ impl Sim {
                 let mine: Vec<_> = self
                     .recorder
                     .startups_of(&key)
-                    .iter()
                     .filter(|s| s.0.0 >= o.from_ms)
-                    .copied()
                     .collect();
                 let mut v: Vec<f64> = mine.iter().map(|s| s.1 as f64).collect();
                 v.sort_by(f64::total_cmp);
