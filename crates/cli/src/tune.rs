@@ -360,6 +360,10 @@ fn finish(
     doc["comparison"] = json!(comparison.rows);
     doc["versusBaselines"] = json!(comparison.versus);
     if let Some(search) = search {
+        // A halving search ran every candidate of its first round.
+        if let Some(first) = search["rounds"].get(0) {
+            doc["searched"] = first["configurations"].clone();
+        }
         doc["search"] = search;
     }
     let mut files = match best {
@@ -1238,6 +1242,8 @@ fn tune_json(
         "knobs": knobs,
         "traces": tuning.trace_texts,
         "configurations": trials.len(),
+        "space": tuning.configurations(),
+        "searched": trials.len(),
         "recommended": recommended,
         "recommendedIndex": best,
         "pareto": pareto,

@@ -6,7 +6,7 @@ mod common;
 use std::path::Path;
 
 use common::{kscale, text};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 /// A web Deployment under an HPA (2–10 replicas at 60% CPU) on 2 m5.large nodes, plus a node
 /// group of m5.large the Cluster Autoscaler grows: load rises to 550 req/s (5.5 cores) at 6m.
@@ -563,6 +563,19 @@ fn halving_searches_in_rounds() {
     let whole = setup(SCENARIO, TUNING);
     assert_eq!(tune(whole.path(), "out").status.code(), Some(0));
     let every = read_json(&whole.path().join("out/tune.json"));
+    // The space, what was run and what was ranked, told apart.
+    assert_eq!(
+        (&doc["space"], &doc["searched"], &doc["configurations"]),
+        (&json!(8), &json!(8), &json!(4))
+    );
+    assert_eq!(
+        (
+            &every["space"],
+            &every["searched"],
+            &every["configurations"]
+        ),
+        (&json!(8), &json!(8), &json!(8))
+    );
     for t in trials {
         let i = t["index"].as_u64().unwrap() as usize;
         assert_eq!(t["costUsd"], every["trials"][i]["costUsd"]);
