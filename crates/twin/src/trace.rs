@@ -163,6 +163,30 @@ fn format_ms(t: i64) -> String {
     jiff::Timestamp::from_millisecond(t).map_or_else(|_| t.to_string(), |t| t.to_string())
 }
 
+/// The position of the column `name` in `headers` (line 1 of `file`), or an error naming
+/// the columns there are, after `context`.
+fn column_named(
+    file: &Path,
+    headers: &csv::StringRecord,
+    name: &str,
+    context: &str,
+) -> Result<usize, InputError> {
+    headers
+        .iter()
+        .position(|h| h.trim() == name)
+        .ok_or_else(|| {
+            InputError::at(file, 1, None, {
+                // A wide trace has a column per minute: the first few say enough.
+                const SHOWN: usize = 12;
+                let mut shown = headers.iter().take(SHOWN).collect::<Vec<_>>().join(", ");
+                if headers.len() > SHOWN {
+                    shown.push_str(&format!(", … ({} more)", headers.len() - SHOWN));
+                }
+                format!("{context}no column named {name:?} (columns: {shown})")
+            })
+        })
+}
+
 /// A wide trace: the rows whose cells equal `row`'s, summed per column; columns named by
 /// integers are minutes (offset `(minute − first minute) × 60 s`).
 fn read_wide(
@@ -174,17 +198,7 @@ fn read_wide(
     let (mut rdr, headers) = open_csv(file, text)?;
     let mut keys = Vec::new();
     for (name, value) in row {
-        let col = headers
-            .iter()
-            .position(|h| h.trim() == name)
-            .ok_or_else(|| {
-                InputError::at(
-                    file,
-                    1,
-                    None,
-                    format!("row: no column named {name:?} to match {value:?}"),
-                )
-            })?;
+        let col = column_named(file, &headers, name, &format!("row: to match {value:?}: "))?;
         keys.push((col, value.as_str()));
     }
     let minutes: Vec<(usize, u64)> = headers
@@ -293,20 +307,7 @@ fn read_long(
     }
     let col = match column {
         None => 1,
-        Some(name) => headers
-            .iter()
-            .position(|h| h.trim() == name)
-            .ok_or_else(|| {
-                InputError::at(
-                    file,
-                    1,
-                    None,
-                    format!(
-                        "no column named {name:?} (columns: {})",
-                        headers.iter().collect::<Vec<_>>().join(", ")
-                    ),
-                )
-            })?,
+        Some(name) => column_named(file, &headers, name, "")?,
     };
     let mut points = Vec::new();
     let mut first_ts: Option<i64> = None;
@@ -458,7 +459,26 @@ mod tests {
             .unwrap_err();
         assert!(e.message.contains("no row has Function = f9"), "{e}");
         let e = read_trace_select(f.path(), &select(None, Some(&[("Fn", "f1")])), 1.0).unwrap_err();
-        assert!(e.message.contains("no column named \"Fn\""), "{e}");
+        assert!(
+            e.message.contains(
+                "row: to match \"f1\": no column named \"Fn\" (columns: Owner, Function, Trigger, 480, 481, 482)"
+            ),
+            "{e}"
+        );
+        // A trace with a column per minute names the first few.
+        let header: Vec<String> = (0..1440).map(|m| m.to_string()).collect();
+        let wide = write(&format!(
+            "Function,{}\nf1,{}\n",
+            header.join(","),
+            vec!["1"; 1440].join(",")
+        ));
+        let e =
+            read_trace_select(wide.path(), &select(None, Some(&[("Fn", "f1")])), 1.0).unwrap_err();
+        assert!(
+            e.message
+                .ends_with("(columns: Function, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, … (1429 more))"),
+            "{e}"
+        );
         let bad = write("Function,480,481\nf1,1,x\n");
         let e = read_trace_select(bad.path(), &select(None, Some(&[("Function", "f1")])), 1.0)
             .unwrap_err();
