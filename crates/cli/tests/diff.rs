@@ -483,6 +483,106 @@ fn scheduling_retries_count_per_pod() {
     assert_eq!((&v["objectsA"], &v["objectsB"]), (&json!(1), &json!(2)));
 }
 
+/// The HPA's metric failures (one per 15 s sync until the pipeline's first sample) and the
+/// disruption controller's `NoPods` (one per sync until pods exist) are compared by the
+/// objects they name; a reason outside that list with a differing count still differs.
+#[test]
+fn hpa_metric_failures_and_no_pods_count_per_object() {
+    let t = tempfile::tempdir().unwrap();
+    let metric = |time: f64| {
+        event(
+            time,
+            "FailedGetResourceMetric",
+            "HorizontalPodAutoscaler",
+            "web",
+            "failed to get cpu utilization: unable to get metrics for resource cpu: no metrics returned from resource metrics API",
+        )
+    };
+    let no_pods = |time: f64| {
+        event(
+            time,
+            "NoPods",
+            "PodDisruptionBudget",
+            "web-pdb",
+            "No matching pods found",
+        )
+    };
+    let mut a = base();
+    a.events.extend([metric(0.0), metric(15.0), no_pods(0.0)]);
+    let mut b = base();
+    b.events.extend([
+        metric(0.0),
+        metric(15.0),
+        metric(30.0),
+        no_pods(0.0),
+        no_pods(30.0),
+    ]);
+    let (o, j) = diff(t.path(), &a, &b, &[]);
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}{err}");
+    let matched = j["categories"]["eventsByReason"]["matched"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let of = |reason: &str| {
+        matched
+            .iter()
+            .find(|x| x["reason"] == reason)
+            .unwrap_or_else(|| panic!("{reason} not matched: {matched:?}"))
+            .clone()
+    };
+    let (m, n) = (of("FailedGetResourceMetric"), of("NoPods"));
+    assert_eq!(
+        (&m["countA"], &m["countB"], &m["objects"]),
+        (&json!(2), &json!(3), &json!(1))
+    );
+    assert_eq!(
+        (&n["countA"], &n["countB"], &n["objects"]),
+        (&json!(1), &json!(2), &json!(1))
+    );
+    assert!(
+        m["normalised"].as_str().unwrap().starts_with("retried"),
+        "{m}"
+    );
+    // The same warning on a second HPA only in B differs.
+    let mut c = b.clone();
+    c.events.push(event(
+        45.0,
+        "FailedGetResourceMetric",
+        "HorizontalPodAutoscaler",
+        "api",
+        "failed to get cpu utilization",
+    ));
+    let (o, j) = diff(t.path(), &a, &c, &[]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o).0);
+    let v = &j["categories"]["eventsByReason"]["valueDifferences"][0];
+    assert_eq!(
+        (&v["reason"], &v["objectsA"], &v["objectsB"]),
+        (&json!("FailedGetResourceMetric"), &json!(1), &json!(2))
+    );
+    // A reason not retried by attempt is counted as it is.
+    let back_off = |time: f64| {
+        event(
+            time,
+            "BackOff",
+            "Pod",
+            "web-6bff4dcddd-aaaaa",
+            "Back-off restarting failed container",
+        )
+    };
+    let mut d = a.clone();
+    d.events.push(back_off(70.0));
+    let mut e = a.clone();
+    e.events.extend([back_off(70.0), back_off(90.0)]);
+    let (o, j) = diff(t.path(), &d, &e, &[]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o).0);
+    let v = &j["categories"]["eventsByReason"]["valueDifferences"][0];
+    assert_eq!(
+        (&v["reason"], &v["countA"], &v["countB"]),
+        (&json!("BackOff"), &json!(1), &json!(2))
+    );
+}
+
 #[test]
 fn measured_values_in_kubectl_outputs_match_within_the_value_tolerance() {
     let t = tempfile::tempdir().unwrap();
