@@ -27,6 +27,8 @@ const SPEC: &str = r#"  nodes: [{name: n, instanceType: m5.large, count: 1}]
     - {at: 30s, run: "kubectl get pods -o jsonpath='{.items[?(@.status.phase==\"Running\")].kind}'"}
     - {at: 30s, run: "kubectl get deploy,nodes -o custom-columns=KIND:.kind,NAME:.metadata.name,REPLICAS:.spec.replicas"}
     - {at: 30s, run: "kubectl get deployment web -o jsonpath='{.status.nope.x}'"}
+    - {at: 30s, run: "kubectl get deploy,nodes -o json"}
+    - {at: 30s, run: "kubectl get deploy,nodes -o yaml"}
 "#;
 
 #[test]
@@ -50,6 +52,43 @@ fn jsonpath_and_custom_columns() {
     );
     // A missing key prints nothing (kubectl allows missing keys).
     assert_eq!((t[4].exit_code, t[4].stdout.as_str()), (0, ""));
+    // Several kinds as JSON or YAML: one List over all of them, keys in kubectl's (sorted)
+    // order.
+    let list: serde_json::Value = serde_json::from_str(&t[5].stdout).unwrap();
+    let kinds: Vec<&str> = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        (list["kind"].as_str(), kinds),
+        (Some("List"), vec!["Deployment", "Node"])
+    );
+    assert!(
+        t[5].stdout
+            .starts_with("{\n    \"apiVersion\": \"v1\",\n    \"items\": [\n"),
+        "{}",
+        t[5].stdout
+    );
+    assert!(
+        t[5].stdout.ends_with(
+            "    \"kind\": \"List\",\n    \"metadata\": {\n        \"resourceVersion\": \"\"\n    }\n}\n"
+        ),
+        "{}",
+        t[5].stdout
+    );
+    assert!(
+        t[6].stdout.starts_with("apiVersion: v1\nitems:\n"),
+        "{}",
+        t[6].stdout
+    );
+    assert!(
+        t[6].stdout
+            .ends_with("kind: List\nmetadata:\n  resourceVersion: \"\"\n"),
+        "{}",
+        t[6].stdout
+    );
 }
 
 #[test]

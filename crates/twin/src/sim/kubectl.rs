@@ -1051,25 +1051,17 @@ impl Sim {
             }
             per_kind.push((*k, objs));
         }
-        if structured && per_kind.len() > 1 {
-            // One List across kinds, as kubectl prints for `get a,b -o json`.
-            let items: Vec<Value> = per_kind.into_iter().flat_map(|(_, o)| o).collect();
-            let list = json!({"apiVersion": "v1", "kind": "List", "items": items, "metadata": {"resourceVersion": ""}});
-            return Ok(if inv.global.output == Some(OutputFormat::Json) {
-                kscale_kubectl::to_json(&list)
-            } else {
-                kscale_kubectl::to_yaml(&list)
-            });
-        }
-        if inv.global.output.as_ref().is_some_and(|f| {
+        let templated = inv.global.output.as_ref().is_some_and(|f| {
             matches!(
                 f,
                 OutputFormat::JsonPath(_)
                     | OutputFormat::JsonPathAsJson(_)
                     | OutputFormat::CustomColumns(_)
             )
-        }) {
-            // Over every kind's objects at once: one List (or the one named object).
+        });
+        if templated || (structured && per_kind.len() > 1) {
+            // Over every kind's objects at once: one List (or the one named object), as
+            // kubectl prints for `get a,b -o json`.
             let all: Vec<Value> = per_kind.into_iter().flat_map(|(_, o)| o).collect();
             let opts = self.print_options(inv, single, false);
             let Some(p) = kscale_kubectl::print_generic(&all, &opts) else {
