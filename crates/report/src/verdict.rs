@@ -141,12 +141,33 @@ pub fn verdict(summary: &Value) -> Verdict {
                 .iter()
                 .map(|l| num(l.get("sloViolationSeconds")))
                 .sum();
+            // The loads' own SLOs count the whole run; the scenario's may leave out a
+            // warm-up (`from`), so the two can disagree: say which this is.
+            let warm_up = summary
+                .get("slos")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .map(|o| num(o.get("fromSeconds")))
+                .fold(0.0, f64::max);
+            let whole = if warm_up > 0.0 {
+                format!(
+                    " in the whole run, including the first {} s the SLOs leave out",
+                    if warm_up.fract() == 0.0 {
+                        count(warm_up)
+                    } else {
+                        format_number(warm_up)
+                    }
+                )
+            } else {
+                String::new()
+            };
             if v > 0.0 {
-                problems.push(format!("{} s of SLO violation", format_number(v)));
+                problems.push(format!("{} s of SLO violation{whole}", format_number(v)));
             }
             facts.push(Fact {
                 label: "SLO violation",
-                text: format!("{} s", format_number(v)),
+                text: format!("{} s{whole}", format_number(v)),
                 value: Some(v),
                 mark: if v > 0.0 { Mark::Bad } else { Mark::Good },
             });
@@ -275,6 +296,31 @@ mod tests {
         assert_eq!(text("peak nodes"), "4");
         assert_eq!(text("cost"), "$0.512");
         assert_eq!(text("pod start-up p99"), "7.139 s (default/deployment/api)");
+    }
+
+    /// SLOs with a warm-up (`from`) pass while the loads' own SLO, over the whole run, was
+    /// violated during it: the verdict says which count it gives.
+    #[test]
+    fn violation_in_a_warm_up_the_slos_leave_out_is_said_so() {
+        let s = json!({
+            "nodes": {"max": 9}, "costUsd": 4.234, "steps": {"failed": 0},
+            "slos": [{"name": "latency", "pass": true, "fromSeconds": 3600.0},
+                     {"name": "errors", "pass": true, "fromSeconds": 0.0}],
+            "loads": [{"offeredRequests": 1000.0, "droppedRequests": 0.0, "rejectedRequests": 0.0,
+                       "sloViolationSeconds": 123.0}]
+        });
+        let v = verdict(&s);
+        assert!(v.ok);
+        assert_eq!(
+            v.headline,
+            "OK: all 2 SLOs met (123 s of SLO violation in the whole run, including the first \
+             3,600 s the SLOs leave out)"
+        );
+        let fact = v.facts.iter().find(|f| f.label == "SLO violation").unwrap();
+        assert_eq!(
+            fact.text,
+            "123 s in the whole run, including the first 3,600 s the SLOs leave out"
+        );
     }
 
     #[test]
