@@ -109,6 +109,34 @@ pub(crate) struct EventsPage {
     pub(crate) data: EventData,
     /// Key events per kind in [`MARKER_KINDS`] (kubectl steps, kind 0, are not events).
     markers: [MarkerSample; MARKER_KINDS.len()],
+    /// The key decisions of the page's timeline ([`decision_kind`]): how many, and the first
+    /// [`MAX_TIMELINE_ROWS`] as (time, what, object, message).
+    decisions: usize,
+    timeline: Vec<(f64, &'static str, String, String)>,
+}
+
+/// Rows of the page's timeline of key decisions at most (the first ones; every event is in
+/// the event table and `events.jsonl`).
+const MAX_TIMELINE_ROWS: usize = 200;
+
+/// Longest message shown in a timeline row (characters).
+const MAX_TIMELINE_TEXT: usize = 200;
+
+/// What a key decision is, in words, by its event's reason: the rescales of workloads, node
+/// launches and removals, OOM kills and preemptions (the decisions the verdict's outcome
+/// follows from), or `None`.
+fn decision_kind(reason: &str) -> Option<&'static str> {
+    Some(match reason {
+        "SuccessfulRescale" => "HPA rescale",
+        "ScalingReplicaSet" => "replicas scaled",
+        "TriggeredScaleUp" | "Launched" => "node launch",
+        "RemovingNode" | "ScaleDown" | "DisruptionTerminating" | "InstanceTerminated" => {
+            "node removal"
+        }
+        "OOMKilled" | "OOMKilling" => "OOM kill",
+        "Preempted" => "preemption",
+        _ => return None,
+    })
 }
 
 /// The key events of one kind kept for the charts, evenly spread over the run in bounded
@@ -154,6 +182,8 @@ impl EventsPage {
             warnings: 0,
             data: EventData::new(budget),
             markers: Default::default(),
+            decisions: 0,
+            timeline: Vec::new(),
         }
     }
 
@@ -181,6 +211,25 @@ impl EventsPage {
             self.warnings += 1;
         }
         let o = &e.involved_object;
+        // A removal is recorded on both the Node and its NodeClaim: the Node's is the row.
+        if let Some(what) = decision_kind(&e.reason)
+            && !(what == "node removal" && o.kind == "NodeClaim")
+        {
+            self.decisions += 1;
+            if self.timeline.len() < MAX_TIMELINE_ROWS {
+                let object = if o.namespace.is_empty() {
+                    format!("{} {}", o.kind, o.name)
+                } else {
+                    format!("{} {}/{}", o.kind, o.namespace, o.name)
+                };
+                let mut message = e.message.clone();
+                if let Some((cut, _)) = message.char_indices().nth(MAX_TIMELINE_TEXT) {
+                    message.truncate(cut);
+                    message.push('…');
+                }
+                self.timeline.push((e.time, what, object, message));
+            }
+        }
         if let Some(kind) = marker_kind(&e.reason) {
             self.markers[kind as usize].keep(e.time, || {
                 let mut text = format!("{} {}/{}: {}", e.reason, o.kind, o.name, e.message);
@@ -263,12 +312,20 @@ pub(crate) fn write_html_with<W: io::Write>(
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
          <title>{title} · kscale report</title>\n<style>\n{CSS}</style>\n{}</head>\n<body>\n\
          <header>\n<h1>{title}</h1>\n<p class=\"muted\">{what}</p>\n\
-         <nav><a href=\"#verdict\">Verdict</a><a href=\"#charts\">Charts</a><a href=\"#summary\">Summary</a>\
+         <nav><a href=\"#verdict\">Verdict</a>{decisions_link}<a href=\"#charts\">Charts</a><a href=\"#summary\">Summary</a>\
          {nav}</nav>\n</header>\n",
         page_assets(),
+        decisions_link = if sweep {
+            ""
+        } else {
+            "<a href=\"#decisions\">Key decisions</a>"
+        },
     );
 
     verdict_section(&mut h, &out.summary);
+    if !sweep {
+        timeline_section(&mut h, events);
+    }
     flush(&mut h, w)?;
 
     h.push_str(
@@ -420,6 +477,45 @@ fn flush<W: io::Write>(h: &mut String, w: &mut W) -> Result<(), StreamError> {
     w.write_all(h.as_bytes())?;
     h.clear();
     Ok(())
+}
+
+/// The key decisions in words, in time order ([`decision_kind`]): the first
+/// [`MAX_TIMELINE_ROWS`] of them, and how many there were.
+fn timeline_section(h: &mut String, events: &EventsPage) {
+    h.push_str("<section id=\"decisions\">\n<h2>Key decisions</h2>\n");
+    if events.timeline.is_empty() {
+        h.push_str(
+            "<p class=\"muted\">No rescales, node launches or removals, OOM kills or \
+             preemptions.</p>\n</section>\n",
+        );
+        return;
+    }
+    let shown = events.timeline.len();
+    let _ = writeln!(
+        h,
+        "<p class=\"muted\">{} in the run: rescales, node launches and removals, OOM kills \
+         and preemptions{}. Every event is in the event table below.</p>",
+        group_thousands(events.decisions),
+        if shown < events.decisions {
+            format!(", the first {} of them here", group_thousands(shown))
+        } else {
+            String::new()
+        }
+    );
+    h.push_str(
+        "<table class=\"decisions\">\n<thead><tr><th>time</th><th>decision</th><th>object</th>\
+         <th>what the controller said</th></tr></thead>\n<tbody>\n",
+    );
+    for (time, what, object, message) in &events.timeline {
+        let _ = writeln!(
+            h,
+            "<tr><td class=\"time\">{}</td><td>{what}</td><td>{}</td><td>{}</td></tr>",
+            crate::format_hms(*time),
+            esc(object),
+            esc(message)
+        );
+    }
+    h.push_str("</tbody>\n</table>\n</section>\n");
 }
 
 /// The outcome first ([`crate::verdict`]): a one-line verdict and its facts, for a run's

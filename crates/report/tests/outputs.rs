@@ -724,3 +724,129 @@ fn streamed_failure_leaves_nothing_partial() {
         leftovers(tmp.path())
     );
 }
+
+/// The page tells the key decisions in words after the verdict, in time order: rescales,
+/// node launches and removals (once per node, not again for its NodeClaim), OOM kills and
+/// preemptions; other events are only in the event table. Bounded: the first 200.
+#[test]
+fn key_decisions_are_told_in_time_order() {
+    let on = |mut e: EventRecord, kind: &str, namespace: &str| {
+        e.involved_object.kind = kind.to_owned();
+        e.involved_object.namespace = namespace.to_owned();
+        e
+    };
+    let mut out = sample();
+    out.events = vec![
+        event(
+            1.0,
+            "Normal",
+            "Scheduled",
+            "web-1",
+            "Successfully assigned default/web-1 to n1",
+        ),
+        on(
+            event(
+                15.0,
+                "Normal",
+                "SuccessfulRescale",
+                "web",
+                "New size: 4; reason: cpu resource utilization (percentage of request) above target",
+            ),
+            "HorizontalPodAutoscaler",
+            "default",
+        ),
+        on(
+            event(
+                20.0,
+                "Normal",
+                "Launched",
+                "general-abcde",
+                "Status condition transitioned, Type: Launched",
+            ),
+            "NodeClaim",
+            "",
+        ),
+        event(
+            75.0,
+            "Warning",
+            "OOMKilling",
+            "web-2",
+            "Memory cgroup out of memory: Killed process <app>",
+        ),
+        event(
+            80.0,
+            "Normal",
+            "Preempted",
+            "batch-1",
+            "Preempted by pod web-3 on node n1",
+        ),
+        on(
+            event(
+                3600.0,
+                "Normal",
+                "DisruptionTerminating",
+                "n2",
+                "Disrupting Node: Empty",
+            ),
+            "Node",
+            "",
+        ),
+        on(
+            event(
+                3600.0,
+                "Normal",
+                "DisruptionTerminating",
+                "general-fghij",
+                "Disrupting NodeClaim: Empty",
+            ),
+            "NodeClaim",
+            "",
+        ),
+    ];
+    let tmp = tempfile::tempdir().unwrap();
+    write_outputs(&tmp.path().join("r"), &out).unwrap();
+    let html = read(&tmp.path().join("r"), "report.html");
+    let at = |s: &str| html.find(s).unwrap_or_else(|| panic!("{s} missing"));
+    assert!(
+        at("</header>") < at("id=\"decisions\"")
+            && at("id=\"decisions\"") < at("id=\"charts\"")
+    );
+    let section = &html[at("<section id=\"decisions\">")..];
+    let section = &section[..section.find("</section>").unwrap()];
+    assert!(section.contains("<p class=\"muted\">5 in the run: rescales, node launches and removals, OOM kills and preemptions. Every event"), "{section}");
+    let rows: Vec<&str> = section
+        .lines()
+        .filter(|l| l.starts_with("<tr><td"))
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            "<tr><td class=\"time\">0:00:15</td><td>HPA rescale</td><td>HorizontalPodAutoscaler default/web</td><td>New size: 4; reason: cpu resource utilization (percentage of request) above target</td></tr>",
+            "<tr><td class=\"time\">0:00:20</td><td>node launch</td><td>NodeClaim general-abcde</td><td>Status condition transitioned, Type: Launched</td></tr>",
+            "<tr><td class=\"time\">0:01:15</td><td>OOM kill</td><td>Pod default/web-2</td><td>Memory cgroup out of memory: Killed process &lt;app&gt;</td></tr>",
+            "<tr><td class=\"time\">0:01:20</td><td>preemption</td><td>Pod default/batch-1</td><td>Preempted by pod web-3 on node n1</td></tr>",
+            "<tr><td class=\"time\">1:00:00</td><td>node removal</td><td>Node n2</td><td>Disrupting Node: Empty</td></tr>",
+        ]
+    );
+    // Many: the first 200, and how many there were.
+    out.events = (0..250)
+        .map(|i| {
+            on(
+                event(
+                    i as f64,
+                    "Normal",
+                    "SuccessfulRescale",
+                    "web",
+                    &format!("New size: {i}"),
+                ),
+                "HorizontalPodAutoscaler",
+                "default",
+            )
+        })
+        .collect();
+    write_outputs(&tmp.path().join("many"), &out).unwrap();
+    let html = read(&tmp.path().join("many"), "report.html");
+    assert!(html.contains("250 in the run: rescales, node launches and removals, OOM kills and preemptions, the first 200 of them here."));
+    assert_eq!(html.matches("<td>HPA rescale</td>").count(), 200);
+    assert!(html.contains("<td>New size: 199</td>") && !html.contains("<td>New size: 200</td>"));
+}
