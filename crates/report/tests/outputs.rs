@@ -808,8 +808,7 @@ fn key_decisions_are_told_in_time_order() {
     let html = read(&tmp.path().join("r"), "report.html");
     let at = |s: &str| html.find(s).unwrap_or_else(|| panic!("{s} missing"));
     assert!(
-        at("</header>") < at("id=\"decisions\"")
-            && at("id=\"decisions\"") < at("id=\"charts\"")
+        at("</header>") < at("id=\"decisions\"") && at("id=\"decisions\"") < at("id=\"charts\"")
     );
     let section = &html[at("<section id=\"decisions\">")..];
     let section = &section[..section.find("</section>").unwrap()];
