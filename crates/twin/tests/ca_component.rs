@@ -178,6 +178,23 @@ fn the_component_scales_up_as_the_twins_cluster_autoscaler_does_and_the_pods_run
         panic!("it runs")
     };
     assert_eq!(r.increases, vec![expected.clone()]);
+    // The same decision as summary.json records it (but the time, and the pods' generated
+    // names: the twin with the autoscaler's Deployment drew other names).
+    let own_summary = own.ca_summary().unwrap();
+    let own_decision = &own_summary["decisions"][0];
+    let mine = ca.decisions()[0].to_json();
+    assert_eq!(mine["kind"], own_decision["kind"]);
+    assert_eq!(mine["group"], own_decision["group"]);
+    for k in ["from", "to", "max", "pods", "expander", "reason"] {
+        assert_eq!(mine["detail"][k], own_decision["detail"][k], "{k}");
+    }
+    let by = mine["detail"]["triggeredBy"].as_array().unwrap();
+    assert_eq!(by.len(), 5);
+    assert!(
+        by.iter()
+            .all(|n| n.as_str().unwrap().starts_with("default/web-")),
+        "{by:?}"
+    );
     // least-waste: five 600m pods (3 CPU) waste less of two m5.large (2 × 2 CPU) than of one
     // m5.2xlarge (8 CPU).
     assert_eq!((expected.group.as_str(), expected.to), ("small", 2));

@@ -20,7 +20,7 @@ use kscale_cluster::{ApiError, Cluster};
 use kscale_components::cluster_autoscaler::{
     ClusterAutoscaler, NodeGroups, Scan, Stats, ca_container,
 };
-use kscale_controllers::cluster_autoscaler::CloudNodeGroup;
+use kscale_controllers::cluster_autoscaler::{CloudNodeGroup, decisions};
 use kscale_kube::KubeCluster;
 use kscale_kube::kubelet::Kubelets;
 use kscale_twin::sim::Sim;
@@ -229,6 +229,8 @@ pub struct LiveClusterAutoscaler {
     next_ms: u64,
     /// What components that stopped did.
     past: Stats,
+    /// Decisions of components that stopped.
+    past_decisions: Vec<decisions::Decision>,
     cloud: LiveNodeGroups,
     origin_unix_ms: i64,
     seed: u64,
@@ -243,6 +245,7 @@ impl LiveClusterAutoscaler {
             ca: None,
             next_ms: 0,
             past: Stats::default(),
+            past_decisions: vec![],
             cloud: LiveNodeGroups::new(sim, nodes),
             origin_unix_ms,
             seed: sim.scenario.seed(),
@@ -291,6 +294,7 @@ impl LiveClusterAutoscaler {
             Ok(Scan::Gone) => {
                 let s = ca.stats();
                 self.past = add(self.past, s);
+                self.past_decisions.extend_from_slice(ca.decisions());
                 self.ca = None;
             }
             Ok(_) => self.next_ms = t_ms + ca.scan_interval_ms(),
@@ -307,20 +311,26 @@ impl LiveClusterAutoscaler {
         self.cloud.insufficient_capacity_errors
     }
 
-    /// The `clusterAutoscaler` section of `summary.json`.
+    /// The `clusterAutoscaler` section of `summary.json`, as the twin writes it: the counts,
+    /// every decision, and the nodes the last scale-down simulation found unremovable.
     pub fn summary(&self) -> serde_json::Value {
         let s = add(
             self.past,
             self.ca.as_ref().map(|c| c.stats()).unwrap_or_default(),
         );
-        serde_json::json!({
-            "scaleUps": s.scale_ups,
-            "scaleUpFailures": s.scale_up_failures,
-            "scaleDowns": s.scale_downs,
-            "nodesAdded": self.cloud.nodes_added,
-            "nodesRemoved": self.cloud.nodes_removed,
-            "notTriggerScaleUpEvents": s.not_trigger_scale_up,
-        })
+        let counts = decisions::Counts {
+            scale_ups: s.scale_ups,
+            scale_up_failures: s.scale_up_failures,
+            scale_downs: s.scale_downs,
+            nodes_added: self.cloud.nodes_added,
+            nodes_removed: self.cloud.nodes_removed,
+            not_trigger_scale_up: s.not_trigger_scale_up,
+        };
+        let current = self.ca.iter().flat_map(|c| c.decisions());
+        let all: Vec<decisions::Decision> =
+            self.past_decisions.iter().chain(current).cloned().collect();
+        let unremovable = self.ca.iter().flat_map(|c| c.unremovable());
+        decisions::summary(&counts, &all, unremovable)
     }
 }
 

@@ -54,8 +54,9 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kscale_cluster::{ApiError, Cluster, Event, EventType, Patch};
 use kscale_controllers::cluster_autoscaler::{
     self as ca, CloudNodeGroup, Config, GroupIncrease, NodeGroup, STATUS_CONFIGMAP, ScaleUpInput,
+    decisions::{Decided, Decision},
     events,
-    scale_down::{self, NodeView, PodDrainInfo, Removable},
+    scale_down::{self, NodeView, PodDrainInfo, Removable, Unremovable},
     status::{self, ClusterAutoscalerStatus, GroupFacts},
 };
 use kscale_controllers::scheduler::{NodeInfo, PdbInfo, PodInfo};
@@ -256,6 +257,8 @@ pub struct ClusterAutoscaler {
     start_unix_ms: i64,
     rng: SplitMix,
     stats: Stats,
+    decisions: Vec<Decision>,
+    unremovable: Vec<Unremovable>,
 }
 
 /// The Cluster Autoscaler container of a Deployment, if any.
@@ -319,6 +322,8 @@ impl ClusterAutoscaler {
             start_unix_ms: 0,
             rng: SplitMix(0),
             stats: Stats::default(),
+            decisions: vec![],
+            unremovable: vec![],
         }
     }
 
@@ -348,6 +353,19 @@ impl ClusterAutoscaler {
     /// What it did so far.
     pub fn stats(&self) -> Stats {
         self.stats
+    }
+
+    /// Its decisions so far, in time order (the `decisions` of the summary section,
+    /// [`kscale_controllers::cluster_autoscaler::decisions::summary`]).
+    pub fn decisions(&self) -> &[Decision] {
+        &self.decisions
+    }
+
+    /// The nodes its last scale-down simulation found unremovable, with the reason.
+    pub fn unremovable(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.unremovable
+            .iter()
+            .map(|u| (u.node.as_str(), u.reason.as_str()))
     }
 
     /// The controllers' state (backoffs, unneeded-since timers, last scale-up and -down).
@@ -595,12 +613,12 @@ impl ClusterAutoscaler {
         now: SimTime,
     ) {
         let cfg = self.config.clone();
-        let mut failed: Vec<(String, &'static str, String)> = cloud
+        let mut failed: Vec<(String, u32, &'static str, String)> = cloud
             .failed_launches()
             .into_iter()
             .map(|(g, n)| {
                 let msg = events::scale_up_failed(&g, n);
-                (g, events::SCALE_UP_FAILED, msg)
+                (g, n, events::SCALE_UP_FAILED, msg)
             })
             .collect();
         let groups: Vec<String> = self.scale_ups.keys().cloned().collect();
@@ -614,21 +632,43 @@ impl ClusterAutoscaler {
                 // The instances that never registered are given up.
                 let _ = cloud.decrease_target_size(&g, upcoming);
                 let msg = events::scale_up_timed_out(&g, cfg.max_node_provision_time_ms);
-                failed.push((g, events::SCALE_UP_TIMED_OUT, msg));
+                failed.push((g, upcoming, events::SCALE_UP_TIMED_OUT, msg));
             }
         }
-        for (g, reason, msg) in failed {
+        for (g, nodes, reason, msg) in failed {
             api.event(event(
                 EventType::Warning,
                 reason,
                 "ConfigMap",
                 STATUS_NAMESPACE,
                 STATUS_CONFIGMAP,
-                msg,
+                msg.clone(),
             ));
-            self.state.register_failed_scale_up(&g, &cfg, now);
-            self.stats.scale_up_failures += 1;
+            self.scale_up_failed(&g, nodes, reason, msg, now);
         }
+    }
+
+    /// A failed scale-up of `nodes` instances of group `g`: the group backs off.
+    fn scale_up_failed(
+        &mut self,
+        g: &str,
+        nodes: u32,
+        reason: &'static str,
+        message: String,
+        now: SimTime,
+    ) {
+        self.state.register_failed_scale_up(g, &self.config, now);
+        self.stats.scale_up_failures += 1;
+        self.decisions.push(Decision {
+            time: now,
+            group: g.to_string(),
+            decided: Decided::ScaleUpFailed {
+                nodes,
+                reason,
+                message,
+                backoff_until: self.state.backoff.get(g).map(|b| b.until),
+            },
+        });
     }
 
     /// The priority expander's configuration from its ConfigMap (read at every loop, as
@@ -767,6 +807,17 @@ impl ClusterAutoscaler {
             let delta = i.to - i.from;
             match cloud.increase_size(&i.group, delta) {
                 Ok(()) => {
+                    let names = result.triggered.iter().filter_map(|id| {
+                        let p = pending.iter().find(|p| p.id == *id)?;
+                        Some(format!("{}/{}", p.namespace, p.name))
+                    });
+                    self.decisions.push(Decision::scale_up(
+                        now,
+                        i,
+                        result.triggered.len(),
+                        &cfg.expander,
+                        names,
+                    ));
                     self.stats.scale_ups += 1;
                     self.stats.nodes_requested += delta as u64;
                     let by = now.plus_millis(cfg.max_node_provision_time_ms);
@@ -777,16 +828,22 @@ impl ClusterAutoscaler {
                 }
                 Err(e) => {
                     // executor.go: the failure is recorded and the group backs off.
+                    let msg = format!("Scale-up failed for group {}: {e}", i.group);
                     api.event(event(
                         EventType::Warning,
-                        "FailedToScaleUpGroup",
+                        events::FAILED_TO_SCALE_UP_GROUP,
                         "ConfigMap",
                         STATUS_NAMESPACE,
                         STATUS_CONFIGMAP,
-                        format!("Scale-up failed for group {}: {e}", i.group),
+                        msg.clone(),
                     ));
-                    self.state.register_failed_scale_up(&i.group, &cfg, now);
-                    self.stats.scale_up_failures += 1;
+                    self.scale_up_failed(
+                        &i.group,
+                        delta,
+                        events::FAILED_TO_SCALE_UP_GROUP,
+                        msg,
+                        now,
+                    );
                 }
             }
         }
@@ -855,6 +912,7 @@ impl ClusterAutoscaler {
             now,
         );
         self.state.update_unneeded(&sim.removable, now);
+        self.unremovable = sim.unremovable;
         if self.state.scale_down_in_cooldown(&cfg, now) {
             return Ok(());
         }
@@ -955,6 +1013,9 @@ impl ClusterAutoscaler {
             events::NODE_MARKED.into(),
         ));
         self.stats.scale_downs += 1;
+        let since = self.state.unneeded_since.get(&r.node).copied();
+        self.decisions
+            .push(Decision::scale_down(now, r, since, pods));
         let max_graceful_s = (self.config.max_graceful_termination_ms / 1000) as i64;
         let mut removal = Removal {
             group: r.group.clone(),

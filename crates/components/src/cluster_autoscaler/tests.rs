@@ -405,6 +405,31 @@ fn unschedulable_pods_scale_up_the_group_once() {
     assert!(r.increases.is_empty());
     assert_eq!(cloud.target["workers"], 1);
     assert_eq!(ca.stats().scale_ups, 1);
+    // One decision, as summary.json lists it.
+    let d: Vec<Value> = ca.decisions().iter().map(|d| d.to_json()).collect();
+    assert_eq!(d.len(), 1);
+    assert_eq!(
+        (d[0]["kind"].as_str(), d[0]["group"].as_str()),
+        (Some("scaleUp"), Some("workers"))
+    );
+    assert_eq!(d[0]["time"], 0.0);
+    let detail = &d[0]["detail"];
+    assert_eq!(
+        (
+            detail["from"].as_u64(),
+            detail["to"].as_u64(),
+            detail["pods"].as_u64()
+        ),
+        (Some(0), Some(1), Some(3))
+    );
+    let mut by: Vec<&str> = detail["triggeredBy"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    by.sort();
+    assert_eq!(by, ["default/web-0", "default/web-1", "default/web-2"]);
 }
 
 #[test]
@@ -530,6 +555,21 @@ fn an_unneeded_node_is_tainted_drained_and_deleted_after_the_unneeded_time() {
             ..Stats::default()
         }
     );
+    let d: Vec<Value> = ca.decisions().iter().map(|d| d.to_json()).collect();
+    assert_eq!(d.len(), 1);
+    assert_eq!(d[0]["kind"], "scaleDown");
+    assert_eq!(d[0]["time"], 20.0);
+    assert_eq!(
+        d[0]["detail"],
+        json!({"node": "w1", "empty": false, "utilization": 0.15, "unneededSeconds": 20.0, "podsToReschedule": ["default/a"]}),
+        "unneeded since the first loop"
+    );
+    // w2 at its group's minimum: unremovable, with upstream's reason.
+    let unremovable: Vec<(&str, &str)> = ca.unremovable().collect();
+    assert!(
+        unremovable.iter().any(|(n, _)| *n == "w2"),
+        "{unremovable:?}"
+    );
 }
 
 #[test]
@@ -640,6 +680,36 @@ fn nodes_that_never_register_and_failed_launches_back_the_group_off() {
     assert_eq!(failed[0].message, events::scale_up_failed("workers", 1));
     assert_eq!(ca.state().backoff["workers"].duration_ms, 600_000);
     assert_eq!(ca.stats().scale_up_failures, 2);
+    let kinds: Vec<(String, u64, String)> = ca
+        .decisions()
+        .iter()
+        .map(|d| d.to_json())
+        .map(|d| {
+            (
+                d["kind"].as_str().unwrap().to_string(),
+                d["detail"]["nodes"].as_u64().unwrap_or(0),
+                d["detail"]["reason"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    let expect = |k: &str, n: u64, r: &str| (k.to_string(), n, r.to_string());
+    assert_eq!(
+        kinds,
+        [
+            expect(
+                "scaleUp",
+                0,
+                "1 unschedulable pod(s) fit no existing or upcoming node"
+            ),
+            expect("scaleUpFailed", 1, events::SCALE_UP_TIMED_OUT),
+            expect("scaleUpFailed", 1, events::SCALE_UP_FAILED),
+        ]
+    );
+    let last = ca.decisions().last().unwrap().to_json();
+    assert_eq!(
+        last["detail"]["backoffUntilSeconds"], 670.0,
+        "the doubled backoff: 10 minutes from 70 s"
+    );
 }
 
 fn deployment(args: &[&str]) -> Value {

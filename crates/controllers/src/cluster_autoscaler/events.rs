@@ -24,6 +24,9 @@ pub const SCALE_DOWN_EMPTY: &str = "ScaleDownEmpty";
 pub const SCALE_DOWN_FAILED: &str = "ScaleDownFailed";
 /// `ScaleUpFailed` (Warning, on the status ConfigMap): launches failed.
 pub const SCALE_UP_FAILED: &str = "ScaleUpFailed";
+/// `FailedToScaleUpGroup` (Warning, on the status ConfigMap): the cloud refused a group's
+/// size increase (`core/scaleup/orchestrator/executor.go`).
+pub const FAILED_TO_SCALE_UP_GROUP: &str = "FailedToScaleUpGroup";
 /// `ScaleUpTimedOut` (Warning, on the status ConfigMap): nodes did not register in time.
 pub const SCALE_UP_TIMED_OUT: &str = "ScaleUpTimedOut";
 /// `PriorityConfigMapInvalid` (Warning, on the priority expander's ConfigMap).

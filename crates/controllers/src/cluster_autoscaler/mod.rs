@@ -16,6 +16,7 @@
 //! - [`capacity_buffer`]: how many virtual pods a CapacityBuffer asks for.
 //! - [`status`]: the `cluster-autoscaler-status` ConfigMap's status document.
 //! - [`events`]: the reasons and messages of the Events it records.
+//! - [`decisions`]: its decisions as a run records them, and the summary section.
 //!
 //! What the twin (`kscale-twin`, `sim/cluster_autoscaler.rs`) and the live component
 //! (`kscale-components`, `cluster_autoscaler`) share beyond the decisions is here too: which
@@ -24,6 +25,7 @@
 //! price expander ([`pod_price`]).
 
 pub mod capacity_buffer;
+pub mod decisions;
 pub mod estimator;
 pub mod events;
 pub mod expander;

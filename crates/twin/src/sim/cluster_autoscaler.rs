@@ -27,7 +27,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use kscale_controllers::cluster_autoscaler::{
-    self as ca, CloudNodeGroup, Config, NodeGroup, ScaleUpInput, events,
+    self as ca, CloudNodeGroup, Config, NodeGroup, ScaleUpInput,
+    decisions::{self, Decided, Decision},
+    events,
     scale_down::{self, ControllerKind, NodeView, PodDrainInfo},
     status::{self, ClusterAutoscalerStatus, GroupFacts},
 };
@@ -77,19 +79,6 @@ pub struct Removal {
     pub group: String,
     /// Give up waiting for pods after this time.
     pub deadline: SimTime,
-}
-
-/// One scale-up or scale-down decision, for summary.json.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Decision {
-    /// Time (s).
-    pub time: f64,
-    /// `scaleUp`, `scaleDown`, `scaleUpFailed`.
-    pub kind: &'static str,
-    /// Group.
-    pub group: String,
-    /// Details (sizes, node, reason).
-    pub detail: Value,
 }
 
 /// The emulation's state.
@@ -518,10 +507,14 @@ impl Sim {
             self.ca.state.register_failed_scale_up(&g, cfg, now);
             self.count("caScaleUpFailures");
             self.ca.decisions.push(Decision {
-                time: now.as_secs_f64(),
-                kind: "scaleUpFailed",
+                time: now,
                 group: g.clone(),
-                detail: json!({"nodes": n, "reason": reason, "message": msg, "backoffUntilSeconds": self.ca.state.backoff.get(&g).map(|b| b.until.as_secs_f64())}),
+                decided: Decided::ScaleUpFailed {
+                    nodes: n,
+                    reason,
+                    message: msg,
+                    backoff_until: self.ca.state.backoff.get(&g).map(|b| b.until),
+                },
             });
         }
     }
@@ -753,11 +746,12 @@ impl Sim {
         }
         self.ca.idle_scale_up = None;
         let triggered_msg = events::triggered_scale_up(&result.increases);
-        // Up to 20 pod names per decision (buffer fake pods by their buffer's name).
+        // The pods' names (buffer fake pods by their buffer's name), as many as a decision
+        // shows.
         let triggered_by: Vec<String> = result
             .triggered
             .iter()
-            .take(20)
+            .take(decisions::MAX_TRIGGERED_BY)
             .map(|id| match self.pods.get(id) {
                 Some(p) => format!("{}/{}", p.namespace, p.name),
                 None => pending
@@ -778,12 +772,14 @@ impl Sim {
                 SOURCE,
             );
             self.count("caScaleUps");
-            self.ca.decisions.push(Decision {
-                time: self.now.as_secs_f64(),
-                kind: "scaleUp",
-                group: i.group.clone(),
-                detail: json!({"from": i.from, "to": i.to, "max": i.max, "pods": result.triggered.len(), "expander": cfg.expander.iter().map(|e| e.as_str()).collect::<Vec<_>>().join(","), "reason": format!("{} unschedulable pod(s) fit no existing or upcoming node", result.triggered.len()), "triggeredBy": triggered_by}),
-            });
+            let d = Decision::scale_up(
+                self.now,
+                i,
+                result.triggered.len(),
+                &cfg.expander,
+                triggered_by.iter().cloned(),
+            );
+            self.ca.decisions.push(d);
             let spec = self
                 .scenario
                 .doc
@@ -1052,18 +1048,10 @@ impl Sim {
             SOURCE,
         );
         self.count("caScaleDowns");
-        let unneeded_for = self
-            .ca
-            .state
-            .unneeded_since
-            .get(&r.node)
-            .map(|s| self.now.since(*s) as f64 / 1000.0);
-        self.ca.decisions.push(Decision {
-            time: self.now.as_secs_f64(),
-            kind: "scaleDown",
-            group: r.group.clone(),
-            detail: json!({"node": r.node, "empty": r.empty, "utilization": (r.utilization * 1000.0).round() / 1000.0, "unneededSeconds": unneeded_for, "podsToReschedule": pods}),
-        });
+        let since = self.ca.state.unneeded_since.get(&r.node).copied();
+        self.ca
+            .decisions
+            .push(Decision::scale_down(self.now, r, since, pods));
         let mut max_grace = 0;
         for id in &r.evict {
             let Some(p) = self.pods.get(id) else { continue };
@@ -1144,35 +1132,22 @@ impl Sim {
     /// The `clusterAutoscaler` section of summary.json (absent without a Cluster Autoscaler).
     pub fn ca_summary(&self) -> Option<Value> {
         self.ca.deployment.as_ref()?;
-        let decisions: Vec<Value> = self
-            .ca
-            .decisions
-            .iter()
-            .map(|d| json!({"time": d.time, "kind": d.kind, "group": d.group, "detail": d.detail}))
-            .collect();
         let c = |k: &str| self.recorder.counter(k);
-        let unremovable: BTreeMap<&str, &str> = self
-            .ca
-            .sd_cache
-            .as_ref()
-            .map(|(_, s)| {
-                s.unremovable
-                    .iter()
-                    .filter(|u| self.nodes.contains_key(u.node.as_str()))
-                    .map(|u| (u.node.as_str(), u.reason.as_str()))
-                    .collect()
-            })
-            .unwrap_or_default();
-        Some(json!({
-            "scaleUps": c("caScaleUps"),
-            "scaleUpFailures": c("caScaleUpFailures"),
-            "scaleDowns": c("caScaleDowns"),
-            "nodesAdded": c("caNodesAdded"),
-            "nodesRemoved": c("caNodesRemoved"),
-            "notTriggerScaleUpEvents": c("caNotTriggerScaleUp"),
-            "decisions": decisions,
-            "unremovableNodes": unremovable,
-        }))
+        let counts = decisions::Counts {
+            scale_ups: c("caScaleUps"),
+            scale_up_failures: c("caScaleUpFailures"),
+            scale_downs: c("caScaleDowns"),
+            nodes_added: c("caNodesAdded"),
+            nodes_removed: c("caNodesRemoved"),
+            not_trigger_scale_up: c("caNotTriggerScaleUp"),
+        };
+        let unremovable = self.ca.sd_cache.iter().flat_map(|(_, s)| {
+            s.unremovable
+                .iter()
+                .filter(|u| self.nodes.contains_key(u.node.as_str()))
+                .map(|u| (u.node.as_str(), u.reason.as_str()))
+        });
+        Some(decisions::summary(&counts, &self.ca.decisions, unremovable))
     }
 }
 
