@@ -774,6 +774,21 @@ fn the_cluster_autoscaler_adds_a_node_for_pending_pods_and_removes_it_when_empty
         (&1.into(), &1.into(), &1.into(), &1.into()),
         "{summary}"
     );
+    // Its decisions, as the twin's summary lists them.
+    let decisions: Vec<(&str, &str)> = ca["decisions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| (d["kind"].as_str().unwrap(), d["group"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        decisions,
+        [("scaleUp", "workers"), ("scaleDown", "workers")],
+        "{summary}"
+    );
+    assert_eq!(ca["decisions"][0]["detail"]["to"], 1, "{summary}");
+    assert_eq!(ca["decisions"][1]["detail"]["empty"], true, "{summary}");
+    assert!(ca["unremovableNodes"].is_object(), "{summary}");
     assert_eq!(summary["nodes"]["created"], 2, "{summary}");
     assert_eq!(summary["nodes"]["final"], 1, "{summary}");
     let t = lines(&out.join("transcript.jsonl"));

@@ -5,6 +5,7 @@
 
 pub mod bench;
 pub mod cloud;
+pub mod cloud_provider;
 pub mod error;
 pub mod headroom;
 pub mod latency;

@@ -4,13 +4,13 @@
 //! its cloud.
 //!
 //! [`LiveNodeGroups`] is that cloud: a group's size increase launches instances whose nodes
-//! register after the cloud's provisioning latency (`spec.cloud.provisioningLatency`, drawn
-//! as the twin draws it), built as the twin builds a group's node
-//! (`Sim::add_group_node`: name, instance type capacity and EKS allocatable, zone, the group's
-//! labels and taints, `eks.amazonaws.com/nodegroup`) and registered through kscale's
-//! kubelets; deleting a node removes its Node object and its kubelet. Templates are the
-//! twin's (`Sim::ca_cloud_groups`). Launches do not fail (no insufficient-capacity model
-//! live yet).
+//! register after the cloud's provisioning latency (`spec.cloud.provisioningLatency`), the
+//! node the cloud provider (`kscale_twin::cloud_provider::CloudProvider`, the same draws as
+//! the twin's) launches for the group (name, instance type capacity and EKS allocatable,
+//! zone, the group's labels and taints, `eks.amazonaws.com/nodegroup`), registered through
+//! kscale's kubelets; launches matching `spec.cloud.insufficientCapacity` fail as in the twin;
+//! deleting a node removes its Node object and its kubelet. Templates are the cloud
+//! provider's (`CloudProvider::group_templates`, with the DaemonSets' pods).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -105,28 +105,21 @@ impl LiveNodeGroups {
         }
         // A new request fails for lack of capacity (the scenario's `insufficientCapacity` at
         // its request time, as the twin decides it when launching) or gets its latency.
-        let scenario = sim.scenario.clone();
         let mut failed = vec![];
         self.launches.retain_mut(|l| {
             if l.ready_ms.is_some() {
                 return true;
             }
-            let spec = scenario
-                .doc
-                .spec
-                .cloud
-                .node_groups
-                .iter()
-                .find(|g| g.name == l.group);
-            let fails = spec.is_some_and(|g| {
+            let fails = sim.cloud.group(&l.group).cloned().is_some_and(|g| {
                 let ct = g.capacity_type.as_deref().unwrap_or("on-demand");
-                sim.launch_fails_at(l.requested_ms, Some(&g.name), &g.instance_type, ct)
+                sim.cloud
+                    .launch_fails_at(l.requested_ms, Some(&g.name), &g.instance_type, ct)
             });
             if fails {
                 failed.push(l.group.clone());
                 return false;
             }
-            l.ready_ms = Some(l.requested_ms + sim.provisioning_latency_ms());
+            l.ready_ms = Some(l.requested_ms + sim.cloud.provisioning_latency_ms());
             true
         });
         for g in failed {

@@ -542,7 +542,10 @@ impl LiveKarpenter {
         claim: &str,
         o: &Offering,
     ) -> bool {
-        if !sim.launch_fails_at(t, None, &o.instance_type, &o.capacity_type) {
+        if !sim
+            .cloud
+            .launch_fails_at(t, None, &o.instance_type, &o.capacity_type)
+        {
             return false;
         }
         self.insufficient_capacity_errors += 1;
@@ -589,10 +592,7 @@ impl LiveKarpenter {
         // node or claim of this run is drawn again.
         let (mut a, mut b) = (0, 0);
         for _ in 0..16 {
-            (a, b) = (
-                sim.rng.cloud.range_u64(1, 254),
-                sim.rng.cloud.range_u64(1, 254),
-            );
+            (a, b) = sim.cloud.address();
             let name = format!("ip-192-168-{a}-{b}.{}.compute.internal", self.region);
             if !self.claims.contains_key(&name) && !self.in_flight.iter().any(|c| c.node == name) {
                 break;
@@ -626,7 +626,7 @@ impl LiveKarpenter {
             source: "karpenter".into(),
         });
         self.launched += 1;
-        let delay = sim.provisioning_latency_ms();
+        let delay = sim.cloud.provisioning_latency_ms();
         self.in_flight.push(Claim {
             name: name.clone(),
             node,

@@ -56,18 +56,9 @@ impl SpotInterruptions {
         sim: &mut Sim,
         kubelets: &mut Kubelets,
     ) -> Result<(), ApiError> {
-        let Some(rate) = sim
-            .scenario
-            .doc
-            .spec
-            .cloud
-            .spot_interruptions
-            .as_ref()
-            .map(|s| s.rate_per_hour)
-            .filter(|r| *r > 0.0)
-        else {
+        if sim.cloud.interruption_rate_per_hour().is_none() {
             return Ok(());
-        };
+        }
         let names: BTreeSet<String> = kubelets.node_names().map(String::from).collect();
         for name in names.difference(&self.known) {
             let Some(n) = kc.get::<Node>("", name)? else {
@@ -82,11 +73,9 @@ impl SpotInterruptions {
             if !spot {
                 continue;
             }
-            let u = sim.rng.cloud.unit().max(1e-12);
-            let at = t as f64 + -u.ln() / rate * 3_600_000.0;
-            if at <= end_ms as f64 {
+            if let Some(at) = sim.cloud.interruption_at(t, end_ms) {
                 let uid = n.metadata.uid.unwrap_or_default();
-                self.armed.insert(name.clone(), (uid, at as u64));
+                self.armed.insert(name.clone(), (uid, at));
             }
         }
         self.known = names;

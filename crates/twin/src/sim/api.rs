@@ -134,26 +134,12 @@ impl Sim {
 
     /// The cloud's region (default `us-east-1`).
     pub fn region(&self) -> String {
-        self.scenario
-            .doc
-            .spec
-            .cloud
-            .region
-            .clone()
-            .unwrap_or_else(|| "us-east-1".into())
+        self.cloud.region()
     }
 
     /// The cloud's zones.
     pub fn zones(&self) -> Vec<String> {
-        let c = &self.scenario.doc.spec.cloud;
-        if !c.zones.is_empty() {
-            return c.zones.clone();
-        }
-        let region = self.region();
-        ["a", "b", "c"]
-            .iter()
-            .map(|s| format!("{region}{s}"))
-            .collect()
+        self.cloud.zones()
     }
 
     /// Adds a Ready node of an instance type, with the labels real EKS nodes carry.

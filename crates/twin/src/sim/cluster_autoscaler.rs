@@ -34,7 +34,7 @@ use kscale_controllers::cluster_autoscaler::{
     status::{self, ClusterAutoscalerStatus, GroupFacts},
 };
 use kscale_controllers::scheduler::{NodeInfo, PodInfo};
-use kscale_model::{Resources, SimTime, Taint, TaintEffect};
+use kscale_model::{SimTime, Taint, TaintEffect};
 use serde_json::{Value, json};
 
 use kscale_cluster::ChangeType;
@@ -44,7 +44,6 @@ use super::model::PodPhase;
 use super::provider::NODE_GROUP_LABEL;
 use super::store::ObjKey;
 use super::{Event, Sim};
-use crate::cloud;
 use crate::manifest::Warning;
 
 pub use kscale_controllers::cluster_autoscaler::{
@@ -223,78 +222,7 @@ impl Sim {
     /// its template node: the labels, taints and allocatable its nodes get, as a
     /// Cluster Autoscaler reads them from the group's launch template.
     pub fn ca_cloud_groups(&self) -> Vec<CloudNodeGroup> {
-        let region = self.region();
-        let zones = self.zones();
-        let daemons = self.daemon_pod_templates();
-        let mut out = vec![];
-        for g in &self.scenario.doc.spec.cloud.node_groups {
-            let Some(it) = cloud::instance_type(&g.instance_type) else {
-                continue;
-            };
-            let ct = g.capacity_type.as_deref().unwrap_or("on-demand");
-            let zone = g.zones.first().cloned().unwrap_or_else(|| zones[0].clone());
-            let mut labels: BTreeMap<String, String> = [
-                ("kubernetes.io/os", "linux".to_string()),
-                ("kubernetes.io/arch", "amd64".into()),
-                ("node.kubernetes.io/instance-type", it.name.into()),
-                ("topology.kubernetes.io/zone", zone),
-                ("topology.kubernetes.io/region", region.clone()),
-                ("karpenter.sh/capacity-type", ct.into()),
-                (
-                    "eks.amazonaws.com/capacityType",
-                    if ct == "spot" { "SPOT" } else { "ON_DEMAND" }.into(),
-                ),
-                (
-                    "kubernetes.io/hostname",
-                    format!("template-node-for-{}", g.name),
-                ),
-            ]
-            .into_iter()
-            .map(|(k, v)| (k.to_string(), v))
-            .collect();
-            labels.extend(g.labels.clone());
-            labels.insert(NODE_GROUP_LABEL.into(), g.name.clone());
-            let taints = g
-                .taints
-                .iter()
-                .filter_map(|t| {
-                    Some(Taint {
-                        key: t.key.clone(),
-                        value: t.value.clone().unwrap_or_default(),
-                        effect: TaintEffect::parse(&t.effect)?,
-                    })
-                })
-                .collect();
-            let allocatable = Resources {
-                cpu_milli: it.allocatable_cpu_milli(),
-                memory: it.allocatable_memory(),
-                pods: it.max_pods as i64,
-            };
-            let template = NodeInfo {
-                name: format!("template-node-for-{}", g.name).into(),
-                labels,
-                taints,
-                unschedulable: false,
-                ready: true,
-                allocatable,
-                requested: Resources::ZERO,
-                pods: vec![],
-                nominated: vec![],
-            };
-            out.push(CloudNodeGroup {
-                id: g.name.clone(),
-                min: g.min,
-                max: g.max,
-                template: kscale_controllers::daemonset::with_daemon_pods(template, &daemons),
-                capacity: Resources {
-                    cpu_milli: it.cpu_milli(),
-                    memory: it.memory_bytes(),
-                    pods: it.max_pods as i64,
-                },
-                price_per_hour: it.hourly_price(ct),
-            });
-        }
-        out
+        self.cloud.group_templates(&self.daemon_pod_templates())
     }
 
     /// The priority expander's configuration from its ConfigMap (read at every loop, as
@@ -794,12 +722,17 @@ impl Sim {
                 self.ca.next_id += 1;
                 let failed = spec.as_ref().is_some_and(|s| {
                     let ct = s.capacity_type.as_deref().unwrap_or("on-demand");
-                    self.launch_fails(Some(&s.name), &s.instance_type, ct)
+                    self.cloud.launch_fails_at(
+                        self.now.as_millis(),
+                        Some(&s.name),
+                        &s.instance_type,
+                        ct,
+                    )
                 });
                 if failed {
                     self.count("insufficientCapacityErrors");
                 } else {
-                    let delay = self.provisioning_latency_ms();
+                    let delay = self.cloud.provisioning_latency_ms();
                     self.queue
                         .push(self.now.plus_millis(delay), Event::CaNodeUp(id));
                 }

@@ -586,7 +586,12 @@ impl Sim {
                 let cfg = &configs[c.pool];
                 let o = available[c.offering].clone();
                 let claim = format!("{}-{}", cfg.pool.name, self.rng.names.name_suffix(5));
-                if self.launch_fails(None, &o.instance_type, &o.capacity_type) {
+                if self.cloud.launch_fails_at(
+                    self.now.as_millis(),
+                    None,
+                    &o.instance_type,
+                    &o.capacity_type,
+                ) {
                     self.count("insufficientCapacityErrors");
                     self.emit("Warning", "InsufficientCapacityError", "NodeClaim", "", &claim, format!("NodeClaim {claim} event: creating instance, insufficient capacity ({} {} in {})", o.instance_type, o.capacity_type, o.zone), "karpenter");
                     self.karpenter.unavailable.insert(
@@ -616,8 +621,7 @@ impl Sim {
         pods: &[u64],
         requests: Resources,
     ) {
-        let a = self.rng.cloud.range_u64(1, 254);
-        let b = self.rng.cloud.range_u64(1, 254);
+        let (a, b) = self.cloud.address();
         let region = self.region();
         let node = format!("ip-192-168-{a}-{b}.{region}.compute.internal");
         for id in pods {
@@ -636,7 +640,7 @@ impl Sim {
         }
         self.emit("Normal", "Launched", "NodeClaim", "", &claim, format!("Status condition transitioned, Type: Launched, Status: True, Reason: Launched ({} {} in {})", o.instance_type, o.capacity_type, o.zone), "karpenter");
         self.count("karpenterLaunches");
-        let delay = self.provisioning_latency_ms();
+        let delay = self.cloud.provisioning_latency_ms();
         self.karpenter.in_flight.push(InFlight {
             claim: claim.clone(),
             node,

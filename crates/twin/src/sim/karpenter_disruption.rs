@@ -1103,7 +1103,12 @@ impl Sim {
             };
             let claim = format!("{}-{}", r.pool, self.rng.names.name_suffix(5));
             let o = r.offering.clone();
-            if self.launch_fails(None, &o.instance_type, &o.capacity_type) {
+            if self.cloud.launch_fails_at(
+                self.now.as_millis(),
+                None,
+                &o.instance_type,
+                &o.capacity_type,
+            ) {
                 self.count("insufficientCapacityErrors");
                 self.emit("Warning", "InsufficientCapacityError", "NodeClaim", "", &claim, format!("NodeClaim {claim} event: creating instance, insufficient capacity ({} {} in {})", o.instance_type, o.capacity_type, o.zone), "karpenter");
                 self.karpenter.unavailable.insert(

@@ -144,8 +144,6 @@ pub struct Rngs {
     pub sched: Stream,
     /// Kubelet latency jitter (PLEG relist phase).
     pub kubelet: Stream,
-    /// Cloud provider draws (provisioning latency, instance addresses).
-    pub cloud: Stream,
     /// Load noise (Poisson arrivals).
     pub load: Stream,
     /// The Cluster Autoscaler's `random` expander.
@@ -164,6 +162,9 @@ pub struct Sim {
     pub queue: EventQueue<Event>,
     /// Random streams.
     pub rng: Rngs,
+    /// The cloud provider (launch latency and failures, instance addresses, spot
+    /// interruptions, node groups): the run's `cloud` stream is its own.
+    pub cloud: crate::cloud_provider::CloudProvider,
     /// Latency model.
     pub lat: Latencies,
     /// Stored API objects other than pods and nodes.
@@ -260,10 +261,10 @@ impl Sim {
                 uids: Stream::new(seed, "uids"),
                 sched: Stream::new(seed, "scheduler"),
                 kubelet: Stream::new(seed, "kubelet"),
-                cloud: Stream::new(seed, "cloud"),
                 load: Stream::new(seed, "load"),
                 ca: Stream::new(seed, "cluster-autoscaler"),
             },
+            cloud: crate::cloud_provider::CloudProvider::new(&scenario),
             lat: Latencies::from_scenario(&scenario.doc.spec),
             store: Store::default(),
             nodes: Default::default(),
