@@ -19,8 +19,20 @@ use flate2::write::GzEncoder;
 /// [`Compression::Auto`].
 pub const AUTO_COMPRESS_BYTES: u64 = 64 << 20;
 
+/// The files of a run directory that may be written compressed (`NAME.gz`), each with its
+/// gzip level. Events and the transcript are written on their own thread while the run goes
+/// on: zlib's default, 6 (a week of the 1,000-node benchmark, 661 MB of events, in 2.2 s of
+/// that thread's time, to 29 MB). `timeseries.csv` is written after the run, while the page
+/// is: level 2 (that week's 270 MB in 2.1 s to 97 MB; level 6 takes 5.1 s for 82 MB).
+/// Measured with flate2's zlib-rs backend on this project's 2-core machine.
+const GZIP_LEVELS: [(&str, u32); 3] = [
+    ("events.jsonl", 6),
+    ("transcript.jsonl", 6),
+    ("timeseries.csv", 2),
+];
+
 /// The files of a run directory that may be written compressed (`NAME.gz`).
-pub const COMPRESSIBLE_FILES: [&str; 3] = ["events.jsonl", "transcript.jsonl", "timeseries.csv"];
+pub const COMPRESSIBLE_FILES: [&str; 3] = [GZIP_LEVELS[0].0, GZIP_LEVELS[1].0, GZIP_LEVELS[2].0];
 
 /// When a run directory's data files ([`COMPRESSIBLE_FILES`]) are written gzip-compressed
 /// as `NAME.gz` (`summary.json` and `report.html` never are).
@@ -51,16 +63,13 @@ pub fn gz_name(name: &str) -> String {
     format!("{name}.gz")
 }
 
-/// The gzip level of the file `name`. Events and the transcript are written on their own
-/// thread while the run goes on: zlib's default, 6 (a week of the 1,000-node benchmark, 661 MB
-/// of events, in 2.2 s of that thread's time, to 29 MB). `timeseries.csv` is written after the
-/// run, while the page is: level 2 (that week's 270 MB in 2.1 s to 97 MB; level 6 takes 5.1 s
-/// for 82 MB). Measured with flate2's zlib-rs backend on this project's 2-core machine.
+/// The gzip level of the data file `name` ([`GZIP_LEVELS`]).
 fn level(name: &str) -> flate2::Compression {
-    match name {
-        "timeseries.csv" => flate2::Compression::new(2),
-        _ => flate2::Compression::default(),
-    }
+    let level = GZIP_LEVELS
+        .iter()
+        .find(|(file, _)| *file == name)
+        .map_or(6, |(_, level)| *level);
+    flate2::Compression::new(level)
 }
 
 /// One data file of a run directory being written: plain until it passes its compression's

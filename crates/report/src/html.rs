@@ -122,15 +122,18 @@ const MAX_TIMELINE_ROWS: usize = 200;
 /// Longest message shown in a timeline row (characters).
 const MAX_TIMELINE_TEXT: usize = 200;
 
-/// What a key decision is, in words, by its event's reason: the rescales of workloads, node
-/// launches and removals, OOM kills and preemptions (the decisions the verdict's outcome
-/// follows from), or `None`.
-fn decision_kind(reason: &str) -> Option<&'static str> {
+/// What a key decision is, in words, by its event's reason and the kind of object it is
+/// recorded on: the rescales of workloads, node launches and removals, OOM kills and
+/// preemptions (the decisions the verdict's outcome follows from), or `None`. A removal is
+/// recorded on both a Node and its NodeClaim: the Node's is the decision.
+fn decision_kind(reason: &str, kind: &str) -> Option<&'static str> {
     Some(match reason {
         "SuccessfulRescale" => "HPA rescale",
         "ScalingReplicaSet" => "replicas scaled",
         "TriggeredScaleUp" | "Launched" => "node launch",
-        "RemovingNode" | "ScaleDown" | "DisruptionTerminating" | "InstanceTerminated" => {
+        "RemovingNode" | "ScaleDown" | "DisruptionTerminating" | "InstanceTerminated"
+            if kind != "NodeClaim" =>
+        {
             "node removal"
         }
         "OOMKilled" | "OOMKilling" => "OOM kill",
@@ -211,10 +214,7 @@ impl EventsPage {
             self.warnings += 1;
         }
         let o = &e.involved_object;
-        // A removal is recorded on both the Node and its NodeClaim: the Node's is the row.
-        if let Some(what) = decision_kind(&e.reason)
-            && !(what == "node removal" && o.kind == "NodeClaim")
-        {
+        if let Some(what) = decision_kind(&e.reason, &o.kind) {
             self.decisions += 1;
             if self.timeline.len() < MAX_TIMELINE_ROWS {
                 let object = if o.namespace.is_empty() {

@@ -20,7 +20,7 @@ use std::collections::{BTreeSet, HashMap};
 
 /// The file in the staging directory holding the page's compressed event chunks until the
 /// page is written (removed before the directory is installed).
-const EVENTS_PAGE_SPILL: &str = ".events-page.spill";
+pub(crate) const EVENTS_PAGE_SPILL: &str = ".events-page.spill";
 
 /// Batches of events queued for the writer thread at most (the producer waits beyond).
 const QUEUED_BATCHES: usize = 4;

@@ -374,17 +374,17 @@ pub(crate) fn write_file(
     debug_assert!(OUTPUT_FILES.contains(&file));
     let mut w = OutputFile::create(staging, file, compression)
         .map_err(|e| (file, io_err("write", &staging.join(file), e)))?;
-    let result = write(&mut w);
-    let io_fail = |w: &OutputFile, e| (file, io_err("write", &w.path(), e));
-    match result {
+    // A write error names the file at its current path (`NAME.gz` once compressed).
+    let io_fail = |path: &Path, e| (file, io_err("write", path, e));
+    match write(&mut w) {
         Ok(()) => {}
         Err(StreamError::Render(error)) => {
             return Err((file, ReportErrorKind::Render { file, error }));
         }
-        Err(StreamError::Io(e)) => return Err(io_fail(&w, e)),
+        Err(StreamError::Io(e)) => return Err(io_fail(&w.path(), e)),
     }
     let path = w.path();
-    w.finish().map_err(|e| (file, io_err("write", &path, e)))
+    w.finish().map_err(|e| io_fail(&path, e))
 }
 
 /// The report's charts, rendered by whichever of the two writer threads is free and handed to
@@ -602,16 +602,22 @@ fn process_alive(pid: u32) -> bool {
     }
 }
 
-/// Whether `dir` is a directory holding nothing but regular files kscale writes.
+/// The scratch files a streamed run keeps in its staging directory until the outputs are
+/// written (the spilled samples, the page's spilled event chunks).
+const STAGING_SCRATCH_FILES: [&str; 2] =
+    [crate::spill::SPILL_FILE, crate::stream::EVENTS_PAGE_SPILL];
+
+/// Whether `dir` is a directory holding nothing but regular files kscale writes (a staging
+/// directory's scratch files included).
 fn only_kscale_files(dir: &Path) -> bool {
     let Ok(entries) = fs::read_dir(dir) else {
         return false;
     };
     entries.flatten().all(|e| {
         let name = e.file_name();
-        let ours = name
-            .to_str()
-            .is_some_and(|n| n == MARKER || is_output_name(n));
+        let ours = name.to_str().is_some_and(|n| {
+            n == MARKER || is_output_name(n) || STAGING_SCRATCH_FILES.contains(&n)
+        });
         ours && e.file_type().is_ok_and(|t| t.is_file())
     })
 }
@@ -849,6 +855,10 @@ mod tests {
         let dead = tmp.path().join(".run.partial-4999999-0");
         fs::create_dir(&dead).unwrap();
         fs::write(dead.join("events.jsonl"), "{}\n").unwrap();
+        // A streamed run killed before its outputs were written leaves its scratch files.
+        for scratch in STAGING_SCRATCH_FILES {
+            fs::write(dead.join(scratch), "x").unwrap();
+        }
         // A live process's staging (this test's parent, PID 1) and a user's file stay.
         let live = tmp.path().join(".run.partial-1-0");
         fs::create_dir(&live).unwrap();
