@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use k8s_openapi::api::apps::v1::DaemonSet;
-use k8s_openapi::api::core::v1::{Node, Pod, PodSpec};
+use k8s_openapi::api::core::v1::{Container, ContainerStatus, Node, Pod, PodSpec};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::api::scheduling::v1::PriorityClass;
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity as ApiQuantity;
@@ -48,30 +48,117 @@ fn resources(list: Option<&BTreeMap<String, ApiQuantity>>) -> Resources {
     }
 }
 
-/// A pod's effective request (upstream `resourcehelper.PodRequests`): the larger of the sum of
-/// its containers and each init container, plus the overhead; a container's request defaults
-/// to its limit (API defaulting); `pods` is 1.
-pub fn pod_requests(spec: &PodSpec) -> Resources {
-    let container = |r: Option<&k8s_openapi::api::core::v1::ResourceRequirements>| {
-        let requests = r.and_then(|r| r.requests.as_ref());
-        let limits = resources(r.and_then(|r| r.limits.as_ref()));
-        let mut out = resources(requests);
-        if requests.and_then(|l| l.get("cpu")).is_none() {
-            out.cpu_milli = limits.cpu_milli;
-        }
-        if requests.and_then(|l| l.get("memory")).is_none() {
-            out.memory = limits.memory;
-        }
-        out
-    };
+/// A container's request from the spec: its requests, each defaulting to its limit (API
+/// defaulting).
+fn spec_container_requests(c: &Container) -> Resources {
+    let r = c.resources.as_ref();
+    let requests = r.and_then(|r| r.requests.as_ref());
+    let limits = resources(r.and_then(|r| r.limits.as_ref()));
+    let mut out = resources(requests);
+    if requests.and_then(|l| l.get("cpu")).is_none() {
+        out.cpu_milli = limits.cpu_milli;
+    }
+    if requests.and_then(|l| l.get("memory")).is_none() {
+        out.memory = limits.memory;
+    }
+    out
+}
+
+/// The containers' requests summed, at least each init container's (`per` gives a
+/// container's; `init` an init container's).
+fn aggregate(
+    spec: &PodSpec,
+    per: impl Fn(&Container) -> Resources,
+    init: impl Fn(&Container) -> Resources,
+) -> Resources {
     let mut sum = spec
         .containers
         .iter()
-        .fold(Resources::ZERO, |a, c| a + container(c.resources.as_ref()));
+        .fold(Resources::ZERO, |a, c| a + per(c));
     for c in spec.init_containers.iter().flatten() {
-        sum = sum.max(&resources(
-            c.resources.as_ref().and_then(|r| r.requests.as_ref()),
-        ));
+        sum = sum.max(&init(c));
+    }
+    sum
+}
+
+/// A pod's effective request from its spec (upstream `resourcehelper.PodRequests`): the
+/// larger of the sum of its containers and each init container, plus the overhead; a
+/// container's request defaults to its limit (API defaulting); `pods` is 1.
+pub fn pod_requests(spec: &PodSpec) -> Resources {
+    let mut sum = aggregate(spec, spec_container_requests, |c| {
+        resources(c.resources.as_ref().and_then(|r| r.requests.as_ref()))
+    });
+    sum += resources(spec.overhead.as_ref());
+    sum.pods = 1;
+    sum
+}
+
+/// Whether the pod's resize is pending as `Infeasible` (component-helpers
+/// `IsPodResizeInfeasible`).
+fn resize_infeasible(pod: &Pod) -> bool {
+    pod.status
+        .iter()
+        .flat_map(|s| s.conditions.iter().flatten())
+        .find(|c| c.type_ == "PodResizePending")
+        .is_some_and(|c| c.reason.as_deref() == Some("Infeasible"))
+}
+
+/// A pod's effective request as the scheduler framework counts it with in-place resizes
+/// (component-helpers `resource/helpers.go` `PodRequests` with `UseStatusResources`, which
+/// the scheduler and the Cluster Autoscaler's snapshot use since `InPlacePodVerticalScaling`
+/// went GA): the largest of the spec's requests ([`pod_requests`]), what the containers run
+/// with (`status.containerStatuses[].resources.requests`) and what the kubelet allocated them
+/// (`allocatedResources`), each aggregated over the containers as the spec's are; while the
+/// resize is `Infeasible` the spec's requests are left out. A pod being resized down keeps
+/// what it holds until the resize is done.
+pub fn pod_requests_of(pod: &Pod) -> Resources {
+    let default_spec = PodSpec::default();
+    let spec = pod.spec.as_ref().unwrap_or(&default_spec);
+    let statuses: Vec<&ContainerStatus> = pod
+        .status
+        .iter()
+        .flat_map(|s| {
+            s.container_statuses
+                .iter()
+                .flatten()
+                .chain(s.init_container_statuses.iter().flatten())
+        })
+        .collect();
+    let status = |c: &Container| statuses.iter().copied().find(|s| s.name == c.name);
+    let infeasible = resize_infeasible(pod);
+    let fallback = |c: &Container, init: bool| {
+        if infeasible {
+            Resources::ZERO
+        } else if init {
+            resources(c.resources.as_ref().and_then(|r| r.requests.as_ref()))
+        } else {
+            spec_container_requests(c)
+        }
+    };
+    let allocated =
+        |c: &Container, init: bool| match status(c).and_then(|s| s.allocated_resources.as_ref()) {
+            Some(a) => resources(Some(a)),
+            None => fallback(c, init),
+        };
+    let actuated = |c: &Container, init: bool| {
+        let running = status(c)
+            .and_then(|s| s.resources.as_ref())
+            .and_then(|r| r.requests.as_ref());
+        match running {
+            Some(r) => resources(Some(r)),
+            None => allocated(c, init),
+        }
+    };
+    let allocated_sum = aggregate(spec, |c| allocated(c, false), |c| allocated(c, true));
+    let actuated_sum = aggregate(spec, |c| actuated(c, false), |c| actuated(c, true));
+    let mut sum = actuated_sum.max(&allocated_sum);
+    if !infeasible {
+        let mut from_spec = pod_requests(spec);
+        from_spec -= resources(spec.overhead.as_ref());
+        sum = sum.max(&Resources {
+            pods: 0,
+            ..from_spec
+        });
     }
     sum += resources(spec.overhead.as_ref());
     sum.pods = 1;
@@ -209,7 +296,7 @@ pub fn pod_info(pod: &Pod, id: u64, start_time: SimTime) -> PodInfo {
         name: Arc::from(pod.metadata.name.as_deref().unwrap_or("")),
         constraints: Arc::new(constraints(spec, &labels)),
         labels: Arc::new(labels),
-        requests: pod_requests(spec),
+        requests: pod_requests_of(pod),
         priority: spec.priority.unwrap_or(0),
         start_time,
         terminating: pod.metadata.deletion_timestamp.is_some(),
@@ -392,6 +479,56 @@ mod tests {
 
     fn pod(v: serde_json::Value) -> Pod {
         serde_json::from_value(v).unwrap()
+    }
+
+    #[test]
+    fn a_resized_pod_counts_the_largest_of_its_spec_running_and_allocated_requests() {
+        // component-helpers resource/helpers.go PodRequests (UseStatusResources).
+        let resized = |spec_cpu: &str, running: &str, allocated: &str, reason: Option<&str>| {
+            let mut status = json!({
+                "containerStatuses": [{
+                    "name": "a", "image": "x", "imageID": "", "ready": true, "restartCount": 0,
+                    "resources": {"requests": {"cpu": running}},
+                    "allocatedResources": {"cpu": allocated}
+                }]
+            });
+            if let Some(r) = reason {
+                status["conditions"] =
+                    json!([{"type": "PodResizePending", "status": "True", "reason": r}]);
+            }
+            pod(json!({
+                "metadata": {"name": "p", "namespace": "ns"},
+                "spec": {
+                    "containers": [{"name": "a", "resources": {"requests": {"cpu": spec_cpu, "memory": "64Mi"}}}],
+                    "overhead": {"cpu": "10m"}
+                },
+                "status": status
+            }))
+        };
+        let cpu = |p: &Pod| pod_requests_of(p).cpu_milli;
+        // A resize down in progress: the pod holds what it runs with until it is done.
+        assert_eq!(cpu(&resized("200m", "500m", "500m", None)), 510);
+        // Allocated but not yet running (the kubelet admitted a resize up).
+        assert_eq!(cpu(&resized("800m", "500m", "800m", None)), 810);
+        // A resize up the node cannot take (Infeasible): the spec's request is left out.
+        assert_eq!(cpu(&resized("4", "500m", "500m", Some("Infeasible"))), 510);
+        // Deferred: the spec counts (the scheduler keeps the room for it).
+        assert_eq!(cpu(&resized("4", "500m", "500m", Some("Deferred"))), 4010);
+        // Memory only in the spec: the spec's, as before.
+        assert_eq!(
+            pod_requests_of(&resized("200m", "500m", "500m", None)).memory,
+            64 << 20
+        );
+        // Without statuses (not started): the spec's request.
+        let fresh = pod(json!({
+            "metadata": {"name": "p", "namespace": "ns"},
+            "spec": {"containers": [{"name": "a", "resources": {"limits": {"cpu": "300m"}}}]}
+        }));
+        assert_eq!(
+            pod_requests_of(&fresh),
+            pod_requests(fresh.spec.as_ref().unwrap())
+        );
+        assert_eq!(cpu(&fresh), 300);
     }
 
     #[test]
