@@ -11,6 +11,10 @@
 //! Methods are generic over the object type, so components take `C: Cluster` (static
 //! dispatch); nothing here is async.
 
+pub mod informer;
+
+pub use informer::{Informer, Synced};
+
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::Serialize;
 use serde::de::DeserializeOwned;

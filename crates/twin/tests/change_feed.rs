@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Node, Pod};
-use kscale_cluster::{ChangeType, Changes, Cluster, ScaleKind};
+use kscale_cluster::{ChangeType, Changes, Cluster, Informer, ScaleKind};
 use kscale_model::SimTime;
 use kscale_twin::scenario::Scenario;
 use kscale_twin::sim::Sim;
@@ -116,4 +116,143 @@ fn a_pods_life_is_added_modified_deleted() {
     let none = SimCluster(&mut sim).changes::<Pod>(after.revision).unwrap();
     assert!(none.changes.is_empty());
     assert_eq!(none.revision, after.revision);
+}
+
+/// Everything a fresh list shows of kind `K`, in the informer's order.
+fn listed<K: kscale_cluster::Object>(sim: &mut Sim) -> Vec<K> {
+    SimCluster(sim).list::<K>(None, "").unwrap()
+}
+
+fn cached<K: kscale_cluster::Object>(i: &Informer<K>) -> Vec<K> {
+    i.iter().map(|(_, o)| o.clone()).collect()
+}
+
+/// The JSON paths where `a` and `b` differ (for a readable failure).
+fn differences(a: &serde_json::Value, b: &serde_json::Value, at: String, out: &mut Vec<String>) {
+    use serde_json::Value;
+    match (a, b) {
+        (Value::Object(x), Value::Object(y)) => {
+            for k in x.keys().chain(y.keys()) {
+                let (p, q) = (x.get(k), y.get(k));
+                if p != q {
+                    let null = Value::Null;
+                    differences(
+                        p.unwrap_or(&null),
+                        q.unwrap_or(&null),
+                        format!("{at}/{k}"),
+                        out,
+                    );
+                }
+            }
+        }
+        (Value::Array(x), Value::Array(y)) if x.len() == y.len() => {
+            for (i, (p, q)) in x.iter().zip(y).enumerate() {
+                differences(p, q, format!("{at}/{i}"), out);
+            }
+        }
+        _ if a != b => out.push(format!("{at}: {a} != {b}")),
+        _ => {}
+    }
+}
+
+/// Asserts the cache shows what the list does, naming the fields that differ. A node's
+/// `lastHeartbeatTime` is left out: the twin shows the kubelet's 10-second heartbeat in it
+/// without a change of the Node (a real kubelet heartbeats through its Lease and writes the
+/// Node's status on a change or every `nodeStatusReportFrequency`, 5 minutes).
+fn assert_same<K: kscale_cluster::Object>(cache: Vec<K>, list: Vec<K>, what: &str) {
+    let strip = |mut v: serde_json::Value| {
+        for o in v.as_array_mut().into_iter().flatten() {
+            let conditions = o
+                .pointer_mut("/status/conditions")
+                .and_then(|c| c.as_array_mut());
+            for c in conditions.into_iter().flatten() {
+                if let Some(c) = c.as_object_mut() {
+                    c.remove("lastHeartbeatTime");
+                }
+            }
+        }
+        v
+    };
+    let (a, b) = (
+        strip(serde_json::to_value(&cache).unwrap()),
+        strip(serde_json::to_value(&list).unwrap()),
+    );
+    let mut out = vec![];
+    differences(&a, &b, String::new(), &mut out);
+    out.dedup();
+    assert!(out.is_empty(), "{what}: cache != list at {out:#?}");
+}
+
+/// Pods and Nodes: the twin records every change of what it shows of them. (Not yet a
+/// Deployment's or ReplicaSet's status, which the twin renders from its workload state when
+/// read: an informer of those kinds sees spec changes only.)
+#[test]
+fn an_informer_following_the_feed_holds_what_a_list_shows_object_for_object() {
+    // More pods than the three nodes take (some stay Pending, unschedulable), then fewer.
+    let (_dir, mut sim) = cluster(4);
+    let mut pods: Informer<Pod> = Informer::new();
+    let mut nodes: Informer<Node> = Informer::new();
+    let first = pods.sync(&mut SimCluster(&mut sim)).unwrap();
+    assert!(first.relisted);
+    nodes.sync(&mut SimCluster(&mut sim)).unwrap();
+    let mut saw_changes = false;
+    for (t, replicas) in [
+        (20, None),
+        (40, Some(200)),
+        (41, None),
+        (70, None),
+        (100, Some(30)),
+        (101, None),
+        (160, None),
+    ] {
+        if let Some(r) = replicas {
+            SimCluster(&mut sim)
+                .scale(ScaleKind::Deployment, "default", "web", r)
+                .unwrap();
+        }
+        sim.run_until(SimTime::from_secs(t));
+        let synced = pods.sync(&mut SimCluster(&mut sim)).unwrap();
+        assert!(!synced.relisted, "at {t}s: the feed kept up");
+        saw_changes |= !synced.changed.is_empty();
+        nodes.sync(&mut SimCluster(&mut sim)).unwrap();
+        assert_same(
+            cached(&pods),
+            listed::<Pod>(&mut sim),
+            &format!("pods at {t}s"),
+        );
+        assert_same(
+            cached(&nodes),
+            listed::<Node>(&mut sim),
+            &format!("nodes at {t}s"),
+        );
+    }
+    assert!(saw_changes);
+    let pending = cached(&pods)
+        .iter()
+        .filter(|p| p.spec.as_ref().and_then(|s| s.node_name.as_ref()).is_none())
+        .count();
+    assert_eq!(pending, 0, "30 pods fit the three nodes again");
+    // Nothing changed since: the next sync reads nothing.
+    let idle = pods.sync(&mut SimCluster(&mut sim)).unwrap();
+    assert!(!idle.any());
+}
+
+#[test]
+fn an_informer_too_far_behind_lists_again() {
+    let (_dir, mut sim) = cluster(1);
+    let mut pods: Informer<Pod> = Informer::new();
+    pods.sync(&mut SimCluster(&mut sim)).unwrap();
+    // More changes than the feed keeps (kscale_twin::sim::changes::FEED_CAPACITY).
+    for (i, r) in [1000, 0, 1000, 0, 1000, 0, 1000, 0, 1000]
+        .into_iter()
+        .enumerate()
+    {
+        SimCluster(&mut sim)
+            .scale(ScaleKind::Deployment, "default", "web", r)
+            .unwrap();
+        sim.run_until(SimTime::from_secs(60 * (i as u64 + 1)));
+    }
+    let synced = pods.sync(&mut SimCluster(&mut sim)).unwrap();
+    assert!(synced.relisted, "410 Gone: list again");
+    assert_same(cached(&pods), listed::<Pod>(&mut sim), "pods");
 }
