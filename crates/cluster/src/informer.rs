@@ -7,6 +7,10 @@
 //! object once (however many times it changed), dropping deleted ones. A component then reads
 //! its objects from memory, and learns which ones changed ([`Synced::changed`]) to redo only the
 //! work they affect.
+//!
+//! An informer may keep a component's own reading of each object instead of the object
+//! ([`Informer::transformed`], as client-go's `SharedIndexInformer.SetTransform`,
+//! `tools/cache/shared_informer.go`, strips what a controller does not need before caching).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -31,20 +35,20 @@ impl Synced {
     }
 }
 
-/// A cache of the objects of kind `K`, following the cluster's changes.
+/// A cache of the objects of kind `K`, following the cluster's changes, each kept as a `T`
+/// (the object itself unless [`Informer::transformed`]).
 #[derive(Debug, Clone)]
-pub struct Informer<K: Object> {
-    objects: BTreeMap<Key, K>,
+pub struct Informer<K: Object, T = K> {
+    objects: BTreeMap<Key, T>,
     /// The revision the cache is current at (`None`: never listed, or must list again).
     revision: Option<u64>,
+    /// What is kept of each object.
+    transform: fn(K) -> T,
 }
 
 impl<K: Object> Default for Informer<K> {
     fn default() -> Self {
-        Informer {
-            objects: BTreeMap::new(),
-            revision: None,
-        }
+        Informer::transformed(std::convert::identity)
     }
 }
 
@@ -60,6 +64,17 @@ impl<K: Object> Informer<K> {
     /// An empty cache; the first [`Informer::sync`] lists.
     pub fn new() -> Self {
         Self::default()
+    }
+}
+
+impl<K: Object, T> Informer<K, T> {
+    /// An empty cache keeping `transform(object)` for each object (read once per change).
+    pub fn transformed(transform: fn(K) -> T) -> Self {
+        Informer {
+            objects: BTreeMap::new(),
+            revision: None,
+            transform,
+        }
     }
 
     /// Brings the cache up to date with `api`: a list the first time and after
@@ -87,7 +102,7 @@ impl<K: Object> Informer<K> {
                             api.get::<K>(&key.0, &key.1)?
                         };
                         match now {
-                            Some(o) => self.objects.insert(key.clone(), o),
+                            Some(o) => self.objects.insert(key.clone(), (self.transform)(o)),
                             None => self.objects.remove(key),
                         };
                     }
@@ -105,7 +120,10 @@ impl<K: Object> Informer<K> {
         // (idempotent), none is missed.
         let revision = api.revision()?;
         let listed = api.list::<K>(None, "")?;
-        self.objects = listed.into_iter().map(|o| (key_of(&o), o)).collect();
+        self.objects = listed
+            .into_iter()
+            .map(|o| (key_of(&o), (self.transform)(o)))
+            .collect();
         self.revision = Some(revision);
         Ok(Synced {
             relisted: true,
@@ -114,12 +132,12 @@ impl<K: Object> Informer<K> {
     }
 
     /// The object `namespace/name` ("" namespace for cluster-scoped kinds).
-    pub fn get(&self, namespace: &str, name: &str) -> Option<&K> {
+    pub fn get(&self, namespace: &str, name: &str) -> Option<&T> {
         self.objects.get(&(namespace.to_string(), name.to_string()))
     }
 
     /// The objects, by namespace and name.
-    pub fn iter(&self) -> impl Iterator<Item = (&Key, &K)> {
+    pub fn iter(&self) -> impl Iterator<Item = (&Key, &T)> {
         self.objects.iter()
     }
 

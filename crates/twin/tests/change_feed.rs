@@ -24,7 +24,7 @@ fn cluster(replicas: u32) -> (tempfile::TempDir, Sim) {
     .unwrap();
     std::fs::write(
         dir.path().join("s.yaml"),
-        "apiVersion: kscale.io/v1alpha1\nkind: Scenario\nmetadata: {name: feed}\nspec:\n  duration: 30m\n  nodes: [{name: n, instanceType: m5.xlarge, count: 3}]\n  manifests: [m.yaml]\n",
+        "apiVersion: kscale.io/v1alpha1\nkind: Scenario\nmetadata: {name: feed}\nspec:\n  duration: 3h\n  nodes: [{name: n, instanceType: m5.xlarge, count: 3}]\n  manifests: [m.yaml]\n",
     )
     .unwrap();
     let sim = Sim::new(Arc::new(
@@ -242,15 +242,21 @@ fn an_informer_too_far_behind_lists_again() {
     let (_dir, mut sim) = cluster(1);
     let mut pods: Informer<Pod> = Informer::new();
     pods.sync(&mut SimCluster(&mut sim)).unwrap();
-    // More changes than the feed keeps (kscale_twin::sim::changes::FEED_CAPACITY).
-    for (i, r) in [1000, 0, 1000, 0, 1000, 0, 1000, 0, 1000]
-        .into_iter()
-        .enumerate()
-    {
+    // More changes than the feed keeps (kscale_twin::sim::changes::FEED_CAPACITY): scale up
+    // and down until the informer's revision is older than the oldest kept change.
+    let from = pods.revision().expect("listed");
+    let mut cycles = 0;
+    while SimCluster(&mut sim).changes::<Pod>(from).is_ok() {
+        assert!(
+            cycles < 100,
+            "the feed keeps more than 100 scale cycles of changes"
+        );
+        let r = if cycles % 2 == 0 { 2000 } else { 0 };
         SimCluster(&mut sim)
             .scale(ScaleKind::Deployment, "default", "web", r)
             .unwrap();
-        sim.run_until(SimTime::from_secs(60 * (i as u64 + 1)));
+        cycles += 1;
+        sim.run_until(SimTime::from_secs(60 * cycles));
     }
     let synced = pods.sync(&mut SimCluster(&mut sim)).unwrap();
     assert!(synced.relisted, "410 Gone: list again");

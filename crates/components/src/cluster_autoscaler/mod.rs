@@ -44,14 +44,16 @@
 
 pub mod adapt;
 pub mod capacity_buffer;
+mod pod_view;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
 
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Container, Node, Pod};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-use kscale_cluster::{ApiError, Cluster, Event, EventType, Patch};
+use kscale_cluster::{ApiError, Cluster, Event, EventType, Informer, Patch};
 use kscale_controllers::cluster_autoscaler::{
     self as ca, CloudNodeGroup, Config, GroupIncrease, NodeGroup, STATUS_CONFIGMAP, ScaleUpInput,
     decisions::{Decided, Decision},
@@ -167,14 +169,16 @@ struct Known {
     id: u64,
     first_seen: SimTime,
     deleting_since: Option<SimTime>,
+    /// The last snapshot build that saw it.
+    seen: u64,
 }
 
 /// A pod of the snapshot.
 #[derive(Debug, Clone)]
 struct PodEntry {
-    namespace: String,
-    name: String,
-    node: Option<String>,
+    namespace: Arc<str>,
+    name: Arc<str>,
+    node: Option<Arc<str>>,
     grace_s: i64,
     drain: PodDrainInfo,
 }
@@ -187,9 +191,13 @@ struct Snapshot {
     groups: Vec<Option<String>>,
     disabled: Vec<bool>,
     pending: Vec<PodInfo>,
-    pods: BTreeMap<u64, PodEntry>,
+    pods: Arc<BTreeMap<u64, PodEntry>>,
     pdbs: Vec<PdbInfo>,
     index: BTreeMap<String, usize>,
+    /// A node left it during the loop: not reused by the next one.
+    mutated: bool,
+    /// Which build it is (a kept snapshot keeps its number).
+    build: u64,
 }
 
 impl Snapshot {
@@ -215,6 +223,7 @@ impl Snapshot {
 
     /// Drops a deleted node.
     fn remove(&mut self, i: usize) {
+        self.mutated = true;
         self.nodes.remove(i);
         self.objects.remove(i);
         self.groups.remove(i);
@@ -245,7 +254,7 @@ pub struct ClusterAutoscaler {
     deployment: Option<(String, String)>,
     config: Config,
     state: ca::State,
-    known: BTreeMap<String, Known>,
+    known: HashMap<String, Known, foldhash::fast::FixedState>,
     next_id: u64,
     not_triggered: BTreeMap<u64, String>,
     /// Scale-ups waiting for their nodes: group → (nodes, expected by).
@@ -259,6 +268,135 @@ pub struct ClusterAutoscaler {
     stats: Stats,
     decisions: Vec<Decision>,
     unremovable: Vec<Unremovable>,
+    informers: Option<Box<Informers>>,
+    /// Snapshots built so far.
+    builds: u64,
+    /// The last scale-down simulation and what it was made of: snapshot build, buffer pods,
+    /// nodes being removed.
+    last_simulation: Option<(SimulationInputs, scale_down::Simulation)>,
+}
+
+/// What a scale-down simulation was made of: the snapshot's build, the buffer pods' ids and
+/// the nodes being removed.
+type SimulationInputs = (u64, Vec<u64>, Vec<String>);
+
+/// The caches a loop reads nodes, pods and budgets from ([`ClusterAutoscaler::with_informers`]).
+#[derive(Debug)]
+struct Informers {
+    nodes: Informer<Node>,
+    /// The pods, each adapted once per change.
+    pods: Informer<Pod, AdaptedPod>,
+    pdbs: Informer<PodDisruptionBudget>,
+    deployments: Informer<Deployment>,
+    /// Nodes were added, deleted or listed again since the last snapshot was built.
+    nodes_relisted: bool,
+    /// The nodes that changed since the last snapshot was built.
+    nodes_changed: BTreeSet<kscale_cluster::informer::Key>,
+    /// Budgets changed since the last snapshot was built.
+    pdbs_changed: bool,
+    /// The pods were listed again since the last snapshot was built.
+    pods_relisted: bool,
+    /// The pods that changed since the last snapshot was built.
+    pods_changed: BTreeSet<kscale_cluster::informer::Key>,
+    /// The pods as the last snapshot placed them.
+    view: pod_view::PodView,
+    /// The last loop's snapshot, while it holds.
+    snapshot: Option<Snapshot>,
+}
+
+/// What a loop needs of a pod, adapted once per change of the pod (the per-loop parts,
+/// its id, first sighting and deletion time, are set when the snapshot is built).
+#[derive(Debug, Clone)]
+struct AdaptedPod {
+    /// Its uid (or `namespace/name`).
+    uid: String,
+    terminal: bool,
+    deleting: bool,
+    info: PodInfo,
+    node: Option<Arc<str>>,
+    nominated: Option<String>,
+    unschedulable: bool,
+    grace_s: i64,
+    drain: PodDrainInfo,
+    /// Its Ready condition (for the autoscaler's own pods).
+    ready: bool,
+}
+
+impl Default for Informers {
+    fn default() -> Self {
+        Informers {
+            nodes: Informer::new(),
+            pods: Informer::transformed(|p| AdaptedPod::of(&p)),
+            pdbs: Informer::new(),
+            deployments: Informer::new(),
+            nodes_relisted: false,
+            nodes_changed: BTreeSet::new(),
+            pdbs_changed: false,
+            pods_relisted: false,
+            pods_changed: BTreeSet::new(),
+            view: pod_view::PodView::default(),
+            snapshot: None,
+        }
+    }
+}
+
+impl AdaptedPod {
+    fn of(p: &Pod) -> Self {
+        let uid = match &p.metadata.uid {
+            Some(u) => u.clone(),
+            None => format!(
+                "{}/{}",
+                p.metadata.namespace.as_deref().unwrap_or(""),
+                p.metadata.name.as_deref().unwrap_or("")
+            ),
+        };
+        AdaptedPod {
+            uid,
+            terminal: adapt::terminal(p),
+            deleting: p.metadata.deletion_timestamp.is_some(),
+            info: adapt::pod_info(p, 0, SimTime::ZERO),
+            node: p
+                .spec
+                .as_ref()
+                .and_then(|s| s.node_name.as_deref())
+                .map(Arc::from),
+            nominated: adapt::nominated_node(p).map(str::to_string),
+            unschedulable: adapt::unschedulable(p),
+            grace_s: adapt::grace_seconds(p),
+            drain: adapt::drain_info(p, None),
+            ready: kscale_cluster::pod_ready(p),
+        }
+    }
+}
+
+impl Informers {
+    fn sync<C: Cluster>(&mut self, api: &mut C) -> Result<(), ApiError> {
+        let nodes = self.nodes.sync(api)?;
+        // A node added or deleted moves the others in the snapshot: built again.
+        if nodes.relisted
+            || nodes
+                .changed
+                .iter()
+                .any(|(ns, name)| self.nodes.get(ns, name).is_none())
+            || self
+                .snapshot
+                .as_ref()
+                .is_some_and(|s| nodes.changed.iter().any(|(_, n)| s.index(n).is_none()))
+        {
+            self.nodes_relisted = true;
+        }
+        self.nodes_changed.extend(nodes.changed);
+        let pods = self.pods.sync(api)?;
+        if pods.relisted {
+            self.pods_relisted = true;
+            self.pods_changed.clear();
+        } else if !self.pods_relisted {
+            self.pods_changed.extend(pods.changed);
+        }
+        self.pdbs_changed |= self.pdbs.sync(api)?.any();
+        self.deployments.sync(api)?;
+        Ok(())
+    }
 }
 
 /// The Cluster Autoscaler container of a Deployment, if any.
@@ -311,7 +449,7 @@ impl ClusterAutoscaler {
             deployment: None,
             config,
             state: ca::State::default(),
-            known: BTreeMap::new(),
+            known: HashMap::default(),
             next_id: 1,
             not_triggered: BTreeMap::new(),
             scale_ups: BTreeMap::new(),
@@ -324,6 +462,9 @@ impl ClusterAutoscaler {
             stats: Stats::default(),
             decisions: vec![],
             unremovable: vec![],
+            informers: None,
+            builds: 0,
+            last_simulation: None,
         }
     }
 
@@ -331,6 +472,14 @@ impl ClusterAutoscaler {
     /// (the status `time`, the deletion taint's value) are that plus [`Cluster::now_ms`].
     pub fn with_clock_origin(mut self, start_unix_ms: i64) -> Self {
         self.start_unix_ms = start_unix_ms;
+        self
+    }
+
+    /// Reads nodes, pods and PodDisruptionBudgets through informers ([`Informer`]: listed
+    /// once, then only what changed) instead of listing them at every loop: for a backend
+    /// whose change feed is cheap (the twin).
+    pub fn with_informers(mut self) -> Self {
+        self.informers = Some(Box::default());
         self
     }
 
@@ -402,7 +551,7 @@ impl ClusterAutoscaler {
         let Some((ns, name)) = self.deployment.clone() else {
             return Ok(true);
         };
-        let Some(d) = api.get::<Deployment>(&ns, &name)? else {
+        let Some(d) = self.deployment_object(api, &ns, &name)? else {
             return Ok(false);
         };
         let Some(c) = ca_container(&d) else {
@@ -428,7 +577,7 @@ impl ClusterAutoscaler {
         let Some((ns, name)) = &self.deployment else {
             return Ok(true);
         };
-        let Some(d) = api.get::<Deployment>(ns, name)? else {
+        let Some(d) = self.deployment_object(api, ns, name)? else {
             return Ok(false);
         };
         let Some(sel) = d
@@ -441,8 +590,36 @@ impl ClusterAutoscaler {
         if sel.is_empty() {
             return Ok(false);
         }
+        if let Some(i) = self.informers.as_deref() {
+            let sel = kscale_model::LabelSelector::parse(&sel).map_err(ApiError::Invalid)?;
+            return Ok(i
+                .pods
+                .iter()
+                .any(|((pod_ns, _), p)| pod_ns == ns && sel.matches(&p.info.labels) && p.ready));
+        }
         let pods = api.list::<Pod>(Some(ns), &sel)?;
         Ok(pods.iter().any(kscale_cluster::pod_ready))
+    }
+
+    /// The Deployment `ns/name`, from the informer's cache when it reads through informers.
+    fn deployment_object<C: Cluster>(
+        &self,
+        api: &mut C,
+        ns: &str,
+        name: &str,
+    ) -> Result<Option<Deployment>, ApiError> {
+        match self.informers.as_deref() {
+            Some(i) => Ok(i.deployments.get(ns, name).cloned()),
+            None => api.get::<Deployment>(ns, name),
+        }
+    }
+
+    /// Brings the informers (if it reads through them) up to date.
+    fn sync_informers<C: Cluster>(&mut self, api: &mut C) -> Result<(), ApiError> {
+        match self.informers.as_deref_mut() {
+            Some(i) => i.sync(api),
+            None => Ok(()),
+        }
     }
 
     fn timestamp(&self, now: SimTime) -> String {
@@ -458,6 +635,21 @@ impl ClusterAutoscaler {
         api: &mut C,
         cloud: &mut G,
     ) -> Result<Scan, ApiError> {
+        let mut rng = self.rng;
+        let scan = self.run_once_with(api, cloud, &mut |n| rng.index(n));
+        self.rng = rng;
+        scan
+    }
+
+    /// [`ClusterAutoscaler::run_once`] with the `random` expander's choices from `pick` (an
+    /// index below its argument): a backend with random streams of its own passes one.
+    pub fn run_once_with<C: Cluster, G: NodeGroups>(
+        &mut self,
+        api: &mut C,
+        cloud: &mut G,
+        pick: &mut dyn FnMut(usize) -> usize,
+    ) -> Result<Scan, ApiError> {
+        self.sync_informers(api)?;
         if !self.refresh(api)? {
             return Ok(Scan::Gone);
         }
@@ -497,8 +689,16 @@ impl ClusterAutoscaler {
             .config
             .managed_groups(&cloud_groups, |g| cloud.target_size(g));
         let buffer_pods = capacity_buffer::fake_pods(api)?;
-        let scaled_up =
-            self.scale_up(api, cloud, &snap, &buffer_pods, &groups, now, &mut report)?;
+        let scaled_up = self.scale_up(
+            api,
+            cloud,
+            &snap,
+            &buffer_pods,
+            &groups,
+            now,
+            pick,
+            &mut report,
+        )?;
         if self.config.scale_down_enabled && !scaled_up {
             self.scale_down(
                 api,
@@ -514,94 +714,249 @@ impl ClusterAutoscaler {
             .config
             .managed_groups(&cloud_groups, |g| cloud.target_size(g));
         self.write_status(api, &snap, &groups, now)?;
+        self.keep_snapshot(snap);
         Ok(Scan::Ran(report))
     }
 
-    /// Reads nodes, pods and budgets into the loop's snapshot.
+    /// Carries on the node removals in progress between loops (upstream drains and deletes
+    /// nodes asynchronously, polling for the evicted pods to be gone): refused evictions are
+    /// retried and nodes whose pods are gone are deleted. Nothing to do without a removal.
+    pub fn progress<C: Cluster, G: NodeGroups>(
+        &mut self,
+        api: &mut C,
+        cloud: &mut G,
+    ) -> Result<ScanReport, ApiError> {
+        let mut report = ScanReport::default();
+        if self.removing.is_empty() {
+            return Ok(report);
+        }
+        let now = SimTime(api.now_ms());
+        self.sync_informers(api)?;
+        let mut snap = self.snapshot(api, cloud, now)?;
+        let removing: Vec<String> = self.removing.keys().cloned().collect();
+        self.progress_removals(api, cloud, &mut snap, &removing, now, &mut report)?;
+        self.keep_snapshot(snap);
+        Ok(report)
+    }
+
+    /// Keeps a loop's snapshot for the next one (read through informers, while nothing
+    /// changes it is the same).
+    fn keep_snapshot(&mut self, snap: Snapshot) {
+        if let Some(i) = self.informers.as_deref_mut()
+            && !snap.mutated
+        {
+            i.snapshot = Some(snap);
+        }
+    }
+
+    /// Reads nodes, pods and budgets into the loop's snapshot: from the informers' caches
+    /// when it reads through them (the last snapshot again when nothing changed, with only
+    /// the changed pods placed again when only pods changed), listed otherwise.
     fn snapshot<C: Cluster, G: NodeGroups>(
         &mut self,
         api: &mut C,
         cloud: &G,
         now: SimTime,
     ) -> Result<Snapshot, ApiError> {
+        let Some(mut informers) = self.informers.take() else {
+            return self.listed_snapshot(api, cloud, now);
+        };
+        let snap = self.informed_snapshot(&mut informers, cloud, now);
+        self.informers = Some(informers);
+        Ok(snap)
+    }
+
+    /// A snapshot from what the API lists now.
+    fn listed_snapshot<C: Cluster, G: NodeGroups>(
+        &mut self,
+        api: &mut C,
+        cloud: &G,
+        now: SimTime,
+    ) -> Result<Snapshot, ApiError> {
         let nodes = api.list::<Node>(None, "")?;
-        let pods = api.list::<Pod>(None, "")?;
+        let pods: Vec<AdaptedPod> = api
+            .list::<Pod>(None, "")?
+            .iter()
+            .map(AdaptedPod::of)
+            .collect();
         let pdbs = api.list::<PodDisruptionBudget>(None, "")?;
+        self.builds += 1;
+        let build = self.builds;
+        let mut view = pod_view::PodView::default();
+        for a in &pods {
+            let key = (a.info.namespace.to_string(), a.info.name.to_string());
+            self.place_pod(&mut view, &key, Some(a), now, build);
+        }
+        self.known.retain(|_, k| k.seen == build);
+        let nodes: Vec<&Node> = nodes.iter().collect();
+        let pdbs: Vec<&PodDisruptionBudget> = pdbs.iter().collect();
+        Ok(self.node_snapshot(&nodes, &pdbs, cloud, &view, build))
+    }
+
+    /// A snapshot from the informers' caches.
+    fn informed_snapshot<G: NodeGroups>(
+        &mut self,
+        i: &mut Informers,
+        cloud: &G,
+        now: SimTime,
+    ) -> Snapshot {
+        let nodes_relisted = std::mem::take(&mut i.nodes_relisted);
+        let nodes_changed = std::mem::take(&mut i.nodes_changed);
+        let pdbs_changed = std::mem::take(&mut i.pdbs_changed);
+        let relisted = std::mem::take(&mut i.pods_relisted);
+        let changed = std::mem::take(&mut i.pods_changed);
+        let mut kept = i.snapshot.take();
+        if !nodes_relisted
+            && nodes_changed.is_empty()
+            && !pdbs_changed
+            && !relisted
+            && changed.is_empty()
+            && let Some(snap) = kept
+        {
+            // Nothing changed since the last loop's snapshot: it holds.
+            return snap;
+        }
+        self.builds += 1;
+        let build = self.builds;
+        if let Some(k) = kept.as_mut() {
+            // The view's pods are changed in place, not copied.
+            k.pods = Arc::default();
+        }
+        if relisted {
+            i.view = pod_view::PodView::default();
+            for (key, a) in i.pods.iter() {
+                self.place_pod(&mut i.view, key, Some(a), now, build);
+            }
+            self.known.retain(|_, k| k.seen == build);
+        } else {
+            for key in &changed {
+                self.place_pod(&mut i.view, key, i.pods.get(&key.0, &key.1), now, build);
+            }
+        }
+        let (dirty, pending_dirty) = i.view.take_dirty();
+        let mut snap = match kept {
+            Some(mut snap) if !nodes_relisted && !relisted => {
+                // The same nodes: those that changed are read again, the others keep their
+                // place; only the pods that changed are placed again.
+                for (_, name) in &nodes_changed {
+                    if let (Some(ix), Some(n)) = (snap.index(name), i.nodes.get("", name)) {
+                        snap.nodes[ix] = adapt::node_info(n);
+                        snap.groups[ix] = cloud.node_group_of(n);
+                        snap.disabled[ix] = adapt::scale_down_disabled(n);
+                        snap.objects[ix] = n.clone();
+                        i.view.fill(&mut snap.nodes[ix]);
+                    }
+                }
+                if pdbs_changed {
+                    snap.pdbs = i.pdbs.iter().map(|(_, p)| adapt::pdb_info(p)).collect();
+                }
+                for n in &dirty {
+                    if let Some(ix) = snap.index(n) {
+                        i.view.fill(&mut snap.nodes[ix]);
+                    }
+                }
+                if pending_dirty {
+                    snap.pending = i.view.pending();
+                }
+                snap
+            }
+            _ => {
+                let nodes: Vec<&Node> = i.nodes.iter().map(|(_, o)| o).collect();
+                let pdbs: Vec<&PodDisruptionBudget> = i.pdbs.iter().map(|(_, o)| o).collect();
+                self.node_snapshot(&nodes, &pdbs, cloud, &i.view, build)
+            }
+        };
+        snap.build = build;
+        snap.pods = Arc::clone(&i.view.pods);
+        self.not_triggered
+            .retain(|id, _| snap.pods.contains_key(id));
+        snap
+    }
+
+    /// A snapshot of `nodes` with the pods of `view` on them.
+    fn node_snapshot<G: NodeGroups>(
+        &mut self,
+        nodes: &[&Node],
+        pdbs: &[&PodDisruptionBudget],
+        cloud: &G,
+        view: &pod_view::PodView,
+        build: u64,
+    ) -> Snapshot {
         let mut snap = Snapshot {
-            nodes: nodes.iter().map(adapt::node_info).collect(),
+            build,
+            nodes: nodes.iter().map(|n| adapt::node_info(n)).collect(),
             groups: nodes.iter().map(|n| cloud.node_group_of(n)).collect(),
-            disabled: nodes.iter().map(adapt::scale_down_disabled).collect(),
-            objects: nodes,
-            pdbs: pdbs.iter().map(adapt::pdb_info).collect(),
+            disabled: nodes
+                .iter()
+                .map(|n| adapt::scale_down_disabled(n))
+                .collect(),
+            objects: nodes.iter().map(|n| (*n).clone()).collect(),
+            pdbs: pdbs.iter().map(|p| adapt::pdb_info(p)).collect(),
+            pending: view.pending(),
+            pods: Arc::clone(&view.pods),
             ..Snapshot::default()
         };
         snap.reindex();
-        let index = snap.index.clone();
-        let mut seen = BTreeSet::new();
-        for p in &pods {
-            if adapt::terminal(p) {
-                continue;
-            }
-            let key = match &p.metadata.uid {
-                Some(u) => u.clone(),
-                None => format!(
-                    "{}/{}",
-                    p.metadata.namespace.as_deref().unwrap_or(""),
-                    p.metadata.name.as_deref().unwrap_or("")
-                ),
-            };
-            let next_id = &mut self.next_id;
-            let k = self.known.entry(key.clone()).or_insert_with(|| {
-                *next_id += 1;
+        for n in &mut snap.nodes {
+            view.fill(n);
+        }
+        self.not_triggered
+            .retain(|id, _| snap.pods.contains_key(id));
+        snap
+    }
+
+    /// Places the pod `key` (`a`: as it is now, `None` once deleted) in `view` again: a pod
+    /// gets its id and first sighting (its start time) when first seen, and its deletion
+    /// time when first seen terminating; a terminal or deleted pod leaves the view.
+    fn place_pod(
+        &mut self,
+        view: &mut pod_view::PodView,
+        key: &kscale_cluster::informer::Key,
+        a: Option<&AdaptedPod>,
+        now: SimTime,
+        build: u64,
+    ) {
+        let old = view.remove(key);
+        let a = a.filter(|a| !a.terminal);
+        if let Some(old) = &old
+            && a.is_none_or(|a| a.uid != old.uid)
+        {
+            self.known.remove(&old.uid);
+        }
+        let Some(a) = a else { return };
+        if !self.known.contains_key(a.uid.as_str()) {
+            self.known.insert(
+                a.uid.clone(),
                 Known {
-                    id: *next_id - 1,
+                    id: self.next_id,
                     first_seen: now,
                     deleting_since: None,
-                }
-            });
-            if p.metadata.deletion_timestamp.is_some() && k.deleting_since.is_none() {
-                k.deleting_since = Some(now);
-            }
-            let k = *k;
-            seen.insert(key);
-            let info = adapt::pod_info(p, k.id, k.first_seen);
-            let node = p.spec.as_ref().and_then(|s| s.node_name.clone());
-            snap.pods.insert(
-                k.id,
-                PodEntry {
-                    namespace: info.namespace.to_string(),
-                    name: info.name.to_string(),
-                    node: node.clone(),
-                    grace_s: adapt::grace_seconds(p),
-                    drain: adapt::drain_info(p, k.deleting_since),
+                    seen: build,
                 },
             );
-            match node {
-                Some(n) => {
-                    if let Some(i) = index.get(&n) {
-                        let ni = &mut snap.nodes[*i];
-                        ni.requested += info.requests;
-                        ni.pods.push(info);
-                    }
-                }
-                None => match adapt::nominated_node(p) {
-                    Some(n) if p.metadata.deletion_timestamp.is_none() => {
-                        if let Some(i) = index.get(n) {
-                            snap.nodes[*i].nominated.push(info);
-                        }
-                    }
-                    _ => {
-                        if adapt::unschedulable(p) {
-                            snap.pending.push(info);
-                        }
-                    }
-                },
-            }
+            self.next_id += 1;
         }
-        self.known.retain(|k, _| seen.contains(k));
-        let live: BTreeSet<u64> = snap.pods.keys().copied().collect();
-        self.not_triggered.retain(|id, _| live.contains(id));
-        Ok(snap)
+        let k = self.known.get_mut(a.uid.as_str()).expect("inserted");
+        if a.deleting && k.deleting_since.is_none() {
+            k.deleting_since = Some(now);
+        }
+        k.seen = build;
+        let k = *k;
+        let mut info = a.info.clone();
+        info.id = k.id;
+        info.start_time = k.first_seen;
+        let mut drain = a.drain.clone();
+        drain.deleting = k
+            .deleting_since
+            .map(|t| (t, a.grace_s.max(0) as u64 * 1000));
+        let entry = PodEntry {
+            namespace: Arc::clone(&info.namespace),
+            name: Arc::clone(&info.name),
+            node: a.node.clone(),
+            grace_s: a.grace_s,
+            drain,
+        };
+        view.insert(key, &a.uid, pod_view::Place::of(a), info, entry);
     }
 
     /// Failed launches and scale-ups not registered in time back their group off.
@@ -711,6 +1066,7 @@ impl ClusterAutoscaler {
         buffer_pods: &[PodInfo],
         groups: &[NodeGroup],
         now: SimTime,
+        pick: &mut dyn FnMut(usize) -> usize,
         report: &mut ScanReport,
     ) -> Result<bool, ApiError> {
         let cfg = self.config.clone();
@@ -747,8 +1103,6 @@ impl ClusterAutoscaler {
             }
         }
         let cluster_nodes = snap.nodes.len() as u32 + upcoming_total;
-        let mut rng = self.rng;
-        let mut pick = |n: usize| rng.index(n);
         let result = ca::scale_up(
             ScaleUpInput {
                 pending,
@@ -757,13 +1111,12 @@ impl ClusterAutoscaler {
                 cluster_nodes,
                 pod_price: &ca::pod_price,
                 priorities: priorities.as_ref(),
-                pick: &mut pick,
+                pick,
             },
             &self.state,
             &cfg,
             now,
         );
-        self.rng = rng;
         for w in &result.warnings {
             api.event(event(
                 EventType::Warning,
@@ -881,36 +1234,55 @@ impl ClusterAutoscaler {
         report: &mut ScanReport,
     ) -> Result<(), ApiError> {
         let cfg = self.config.clone();
-        let managed: BTreeSet<&str> = groups.iter().map(|g| g.id.as_str()).collect();
-        let held = ca::capacity_buffer::hold_room(
-            snap.nodes
-                .iter()
-                .filter(|n| n.ready && !n.unschedulable && !self.removing.contains_key(&*n.name)),
-            buffer_pods,
+        // The same snapshot, buffers and removals as the last loop's: the same simulation
+        // (with informers only; a listed snapshot is new at every loop).
+        let made_of = (
+            snap.build,
+            buffer_pods.iter().map(|p| p.id).collect::<Vec<_>>(),
+            self.removing.keys().cloned().collect::<Vec<_>>(),
         );
-        let views: Vec<NodeView> = snap
-            .nodes
-            .iter()
-            .enumerate()
-            .map(|(i, n)| NodeView {
-                info: held.get(&n.name).unwrap_or(n),
-                group: snap.groups[i].as_deref().filter(|g| managed.contains(g)),
-                scale_down_disabled: snap.disabled[i],
-                being_deleted: self.removing.contains_key(&*n.name) || n.unschedulable,
-            })
-            .collect();
-        let sim = scale_down::find_removable(
-            &views,
-            &|id| {
-                snap.pods
-                    .get(&id)
-                    .map_or_else(PodDrainInfo::replicated, |p| p.drain.clone())
-            },
-            &snap.pdbs,
-            &self.state.unneeded_since,
-            &cfg.scale_down,
-            now,
-        );
+        let kept = self
+            .last_simulation
+            .as_ref()
+            .filter(|(m, _)| self.informers.is_some() && *m == made_of)
+            .map(|(_, s)| s.clone());
+        let sim = match kept {
+            Some(s) => s,
+            None => {
+                let managed: BTreeSet<&str> = groups.iter().map(|g| g.id.as_str()).collect();
+                let held = ca::capacity_buffer::hold_room(
+                    snap.nodes.iter().filter(|n| {
+                        n.ready && !n.unschedulable && !self.removing.contains_key(&*n.name)
+                    }),
+                    buffer_pods,
+                );
+                let views: Vec<NodeView> = snap
+                    .nodes
+                    .iter()
+                    .enumerate()
+                    .map(|(i, n)| NodeView {
+                        info: held.get(&n.name).unwrap_or(n),
+                        group: snap.groups[i].as_deref().filter(|g| managed.contains(g)),
+                        scale_down_disabled: snap.disabled[i],
+                        being_deleted: self.removing.contains_key(&*n.name) || n.unschedulable,
+                    })
+                    .collect();
+                let s = scale_down::find_removable(
+                    &views,
+                    &|id| {
+                        snap.pods
+                            .get(&id)
+                            .map_or_else(PodDrainInfo::replicated, |p| p.drain.clone())
+                    },
+                    &snap.pdbs,
+                    &self.state.unneeded_since,
+                    &cfg.scale_down,
+                    now,
+                );
+                self.last_simulation = Some((made_of, s.clone()));
+                s
+            }
+        };
         self.state.update_unneeded(&sim.removable, now);
         self.unremovable = sim.unremovable;
         if self.state.scale_down_in_cooldown(&cfg, now) {
@@ -1042,7 +1414,7 @@ impl ClusterAutoscaler {
             ));
             removal
                 .to_evict
-                .push((*id, p.namespace.clone(), p.name.clone(), grace));
+                .push((*id, p.namespace.to_string(), p.name.to_string(), grace));
         }
         removal.deadline = now.plus_millis(max_grace_ms + DRAIN_HEADROOM_MS);
         self.state.unneeded_since.remove(&r.node);

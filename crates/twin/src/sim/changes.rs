@@ -20,7 +20,11 @@ use kscale_cluster::{Change, ChangeType};
 
 /// How many object changes the change feed keeps: a consumer further behind gets
 /// `ApiError::Expired` and lists again, as a watch from a compacted revision gets 410 Gone.
-pub const FEED_CAPACITY: usize = 1 << 13;
+/// kube-apiserver's watch cache keeps up to `defaultUpperBoundCapacity` = 100 × 1024 events
+/// per resource (`apiserver/pkg/storage/cacher/watch_cache_history.go`); this feed keeps as
+/// many for all kinds together (fewer changes than upstream, so a consumer of a cluster
+/// with tens of thousands of pods that follows every ten seconds does not list again).
+pub const FEED_CAPACITY: usize = 100 * 1024;
 
 /// One object change kept for the change feed.
 #[derive(Debug)]

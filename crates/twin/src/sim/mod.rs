@@ -103,8 +103,8 @@ pub enum Event {
     CaScan,
     /// A node the Cluster Autoscaler requested registers (upcoming id).
     CaNodeUp(u64),
-    /// The Cluster Autoscaler checks whether a node it drains can be deleted (name, uid).
-    CaDeleteNode(String, String),
+    /// The Cluster Autoscaler's removals in progress go on between its loops.
+    CaDrainPoll,
     /// A spot node receives its 2-minute interruption notice (node name, uid).
     SpotInterruption(String, String),
     /// The cloud terminates an instance (node name, uid).
@@ -483,7 +483,7 @@ impl Sim {
             Event::VpaUpdate => self.vpa_update(),
             Event::CaScan => self.ca_scan(),
             Event::CaNodeUp(id) => self.ca_node_up(id),
-            Event::CaDeleteNode(n, uid) => self.ca_delete_node(&n, &uid),
+            Event::CaDrainPoll => self.ca_drain_poll(),
             Event::SpotInterruption(n, uid) => self.spot_interruption(&n, &uid),
             Event::NodeTerminated(n, uid) => self.node_terminated(&n, &uid),
             Event::KarpenterBatch => self.karpenter_batch(),
