@@ -108,6 +108,21 @@ impl CloudProvider {
         self.rng.range_u64(lo, hi)
     }
 
+    /// True if a launch of a node of node group `group` (its instance type and capacity type,
+    /// `on-demand` unless set) fails for lack of capacity at run time `now` (ms); false for an
+    /// unknown group.
+    pub fn group_launch_fails_at(&mut self, now: u64, group: &str) -> bool {
+        let Some(g) = self.group(group) else {
+            return false;
+        };
+        let instance_type = g.instance_type.clone();
+        let ct = g
+            .capacity_type
+            .clone()
+            .unwrap_or_else(|| "on-demand".into());
+        self.launch_fails_at(now, Some(group), &instance_type, &ct)
+    }
+
     /// True if a launch of this group / instance type / capacity type fails for lack of
     /// capacity at run time `now` (ms).
     pub fn launch_fails_at(
@@ -196,12 +211,12 @@ impl CloudProvider {
 
     /// When a spot instance that starts at run time `now` (ms) gets its interruption notice:
     /// an exponential draw from `spotInterruptions.ratePerHour`; `None` without interruptions
-    /// or past the run's end `end_ms`.
-    pub fn interruption_at(&mut self, now: u64, end_ms: u64) -> Option<u64> {
+    /// or past the run's end (the scenario's duration).
+    pub fn interruption_at(&mut self, now: u64) -> Option<u64> {
         let rate = self.interruption_rate_per_hour()?;
         let u = self.rng.unit().max(1e-12);
         let at = now as f64 + -u.ln() / rate * 3_600_000.0;
-        (at <= end_ms as f64).then_some(at as u64)
+        (at <= self.end_ms as f64).then_some(at as u64)
     }
 
     /// The node groups of a known instance type, each with its template node: the labels,
@@ -290,12 +305,16 @@ mod tests {
 
     /// The cloud of a scenario whose `spec.cloud` is `cloud` (YAML, indented by four spaces).
     fn provider(cloud: &str) -> CloudProvider {
+        provider_lasting("2h", cloud)
+    }
+
+    fn provider_lasting(duration: &str, cloud: &str) -> CloudProvider {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.yaml");
         std::fs::write(
             &path,
             format!(
-                "apiVersion: kscale.io/v1alpha1\nkind: Scenario\nmetadata: {{name: c}}\nspec:\n  duration: 2h\n  seed: 7\n  cloud:\n{cloud}"
+                "apiVersion: kscale.io/v1alpha1\nkind: Scenario\nmetadata: {{name: c}}\nspec:\n  duration: {duration}\n  seed: 7\n  cloud:\n{cloud}"
             ),
         )
         .unwrap();
@@ -387,21 +406,18 @@ mod tests {
     fn spot_interruptions_are_drawn_only_when_modelled_and_within_the_run() {
         let mut none = provider("    region: us-east-1\n");
         assert_eq!(none.interruption_rate_per_hour(), None);
-        assert_eq!(none.interruption_at(0, u64::MAX), None);
-        let mut c = provider("    spotInterruptions: {ratePerHour: 2.0}\n");
+        assert_eq!(none.interruption_at(0), None);
+        let mut c = provider_lasting("2000h", "    spotInterruptions: {ratePerHour: 2.0}\n");
         assert_eq!(c.interruption_rate_per_hour(), Some(2.0));
-        let draws: Vec<u64> = (0..2000)
-            .filter_map(|_| c.interruption_at(1_000, u64::MAX))
-            .collect();
+        let draws: Vec<u64> = (0..2000).filter_map(|_| c.interruption_at(1_000)).collect();
         assert_eq!(draws.len(), 2000);
         assert!(draws.iter().all(|t| *t >= 1_000));
         // Exponential with a mean of half an hour.
         let mean = draws.iter().map(|t| (t - 1_000) as f64).sum::<f64>() / 2000.0;
         assert!((1_500_000.0..2_100_000.0).contains(&mean), "{mean}");
         // Past the run's end: no interruption.
-        let within = (0..200)
-            .filter_map(|_| c.interruption_at(0, 60_000))
-            .count();
+        let mut c = provider_lasting("1m", "    spotInterruptions: {ratePerHour: 2.0}\n");
+        let within = (0..200).filter_map(|_| c.interruption_at(0)).count();
         assert!(within < 20, "{within} of 200 within a minute at 2 per hour");
     }
 

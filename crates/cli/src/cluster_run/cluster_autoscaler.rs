@@ -110,12 +110,7 @@ impl LiveNodeGroups {
             if l.ready_ms.is_some() {
                 return true;
             }
-            let fails = sim.cloud.group(&l.group).cloned().is_some_and(|g| {
-                let ct = g.capacity_type.as_deref().unwrap_or("on-demand");
-                sim.cloud
-                    .launch_fails_at(l.requested_ms, Some(&g.name), &g.instance_type, ct)
-            });
-            if fails {
+            if sim.cloud.group_launch_fails_at(l.requested_ms, &l.group) {
                 failed.push(l.group.clone());
                 return false;
             }

@@ -524,7 +524,7 @@ fn drive(
         for k in gone {
             cpas.remove(&k);
         }
-        spot.advance(kc, t, end_ms, sim, &mut kubelets)
+        spot.advance(kc, t, sim, &mut kubelets)
             .map_err(|e| format!("spot interruptions: {e}"))?;
         if let Some(v) = live_vpa.as_mut()
             && let Err(e) = v.advance(kc, t)

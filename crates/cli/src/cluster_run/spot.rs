@@ -47,12 +47,11 @@ fn current_uid(kc: &mut KubeCluster, name: &str) -> Result<Option<String>, ApiEr
 
 impl SpotInterruptions {
     /// One pass at run time `t`: new spot nodes are armed, due notices given, due instances
-    /// terminated. `end_ms` is the run's end (interruptions after it are not drawn).
+    /// terminated (interruptions after the run's end are not drawn).
     pub fn advance(
         &mut self,
         kc: &mut KubeCluster,
         t: u64,
-        end_ms: u64,
         sim: &mut Sim,
         kubelets: &mut Kubelets,
     ) -> Result<(), ApiError> {
@@ -73,7 +72,7 @@ impl SpotInterruptions {
             if !spot {
                 continue;
             }
-            if let Some(at) = sim.cloud.interruption_at(t, end_ms) {
+            if let Some(at) = sim.cloud.interruption_at(t) {
                 let uid = n.metadata.uid.unwrap_or_default();
                 self.armed.insert(name.clone(), (uid, at));
             }

@@ -41,7 +41,7 @@ pub enum Decided {
     },
     /// A node's removal started (`ScaleDownEmpty` / `ScaleDown`).
     ScaleDown {
-        /// The node, whether it was empty and its utilization (0–1).
+        /// The node removed.
         node: String,
         /// No pod needed a new place.
         empty: bool,

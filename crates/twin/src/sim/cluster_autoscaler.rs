@@ -321,14 +321,8 @@ impl Sim {
     fn ca_apply(&mut self, groups: TwinGroups, component: &ClusterAutoscaler) {
         let now = self.now;
         for (group, delta) in groups.increases {
-            let spec = self.cloud.group(&group).cloned();
             for _ in 0..delta {
-                let failed = spec.as_ref().is_some_and(|s| {
-                    let ct = s.capacity_type.as_deref().unwrap_or("on-demand");
-                    self.cloud
-                        .launch_fails_at(now.as_millis(), Some(&s.name), &s.instance_type, ct)
-                });
-                if failed {
+                if self.cloud.group_launch_fails_at(now.as_millis(), &group) {
                     self.count("insufficientCapacityErrors");
                     *self.ca.failed.entry(group.clone()).or_default() += 1;
                     continue;

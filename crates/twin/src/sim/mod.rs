@@ -159,14 +159,14 @@ pub struct Sim {
     /// t=0 in Unix milliseconds (for rendered timestamps).
     pub start_unix_ms: i64,
     /// Event queue.
-    pub queue: EventQueue<Event>,
+    pub(crate) queue: EventQueue<Event>,
     /// Random streams.
     pub rng: Rngs,
     /// The cloud provider (launch latency and failures, instance addresses, spot
     /// interruptions, node groups): the run's `cloud` stream is its own.
     pub cloud: crate::cloud_provider::CloudProvider,
     /// Latency model.
-    pub lat: Latencies,
+    pub(crate) lat: Latencies,
     /// Stored API objects other than pods and nodes.
     pub store: Store,
     /// Nodes by name.
@@ -174,76 +174,78 @@ pub struct Sim {
     /// Pods by id (creation order).
     pub pods: pod_table::PodTable,
     /// Pod id by (namespace, name) (lookups only, never iterated).
-    pub pod_names: std::collections::HashMap<(Arc<str>, Arc<str>), u64, foldhash::fast::FixedState>,
+    pub(crate) pod_names:
+        std::collections::HashMap<(Arc<str>, Arc<str>), u64, foldhash::fast::FixedState>,
     /// Next pod id.
-    pub next_pod_id: u64,
+    pub(crate) next_pod_id: u64,
     /// Scheduler state.
-    pub scheduler: Scheduler,
+    pub(crate) scheduler: Scheduler,
     /// The scheduler's queues (see [`scheduling_queue::SchedulingQueue`]).
-    pub sched_queue: scheduling_queue::SchedulingQueue,
+    pub(crate) sched_queue: scheduling_queue::SchedulingQueue,
     /// The Deployment and ReplicaSet controllers' state (see
     /// [`workloads::WorkloadControllers`]).
     pub workloads: workloads::WorkloadControllers,
     /// Compiled ReplicaSets.
     pub rs_cache: BTreeMap<ObjKey, workloads::RsCache>,
     /// The DaemonSet controller's daemon pods (see [`daemonset`]).
-    pub daemonsets: daemonset::DaemonSets,
+    pub(crate) daemonsets: daemonset::DaemonSets,
     /// The StatefulSet controller's sets (see [`statefulset`]).
-    pub statefulsets: statefulset::StatefulSets,
+    pub(crate) statefulsets: statefulset::StatefulSets,
     /// What the run records: events, step transcript, summary counters (see
     /// [`recorder::Recorder`]).
     pub recorder: recorder::Recorder,
     /// Warnings about the input.
     pub warnings: Vec<Warning>,
     /// Cost of nodes already removed (USD).
-    pub closed_cost: f64,
+    pub(crate) closed_cost: f64,
     /// The time-series sampler (see [`output::Sampler`]).
-    pub sampler: output::Sampler,
+    pub(crate) sampler: output::Sampler,
     /// The kubectl step still running and the steps waiting for it.
-    pub steps: step_runner::StepRunner,
+    pub(crate) steps: step_runner::StepRunner,
     /// The scenario.
     pub scenario: Arc<Scenario>,
     /// The load model's state: per load entry its totals and cache, the entries by target
     /// (see [`aggregate::LoadModel`]).
     pub load: aggregate::LoadModel,
     /// Deployments running the cluster-proportional-autoscaler that are being polled.
-    pub cpa_polling: BTreeMap<ObjKey, kscale_components::proportional::ProportionalAutoscaler>,
+    pub(crate) cpa_polling:
+        BTreeMap<ObjKey, kscale_components::proportional::ProportionalAutoscaler>,
     /// The Vertical Pod Autoscaler's components, once a VerticalPodAutoscaler exists.
     pub vpa: Option<vpa::VpaComponents>,
     /// In-place pod resizes.
-    pub resizes: resize::Resizes,
+    pub(crate) resizes: resize::Resizes,
     /// What the run records for the scenario's service-level objectives.
-    pub slo: slo::SloRecorder,
+    pub(crate) slo: slo::SloRecorder,
     /// Karpenter's offerings (catalog × capacity types × zones), a function of the scenario
     /// built once ([`Sim::offerings`]).
-    pub offerings_cache:
+    pub(crate) offerings_cache:
         std::sync::OnceLock<std::sync::Arc<Vec<kscale_controllers::karpenter::Offering>>>,
     /// The metrics API as HPA reads it (see `metrics.rs`).
     pub metrics: metrics::MetricsApi,
     /// Pods bound to nodes, counted by priority (the scheduler's priority floor; see
     /// [`Sim::note_bound`]).
-    pub bound_priorities: BTreeMap<i32, u32>,
+    pub(crate) bound_priorities: BTreeMap<i32, u32>,
     /// The HPA controller's state between syncs (see [`hpa::HpaController`]).
     pub hpa: hpa::HpaController,
     /// Custom and external metrics (see `custom_metrics.rs`).
-    pub custom_metrics: custom_metrics::CustomMetrics,
+    pub(crate) custom_metrics: custom_metrics::CustomMetrics,
     /// The kubelets' eviction managers: pods' working sets, restart back-offs, OOM kills and
     /// evictions (see [`eviction::EvictionManager`]).
     pub eviction: eviction::EvictionManager,
     /// Karpenter emulation state.
-    pub karpenter: karpenter::KarpenterState,
+    pub(crate) karpenter: karpenter::KarpenterState,
     /// Disruption of Karpenter's NodePool nodes (commands, budgets' bookkeeping, decisions).
     pub karpenter_disruption: karpenter_disruption::DisruptionState,
     /// Elastic Pods: per-pod replication state (see `elastic.rs`).
-    pub elastic: elastic::ElasticState,
+    pub(crate) elastic: elastic::ElasticState,
     /// The elastic autoscaler's state.
-    pub elastic_scaler: elastic_autoscaler::ElasticScalerState,
+    pub(crate) elastic_scaler: elastic_autoscaler::ElasticScalerState,
     /// Cluster Autoscaler emulation state.
-    pub ca: cluster_autoscaler::CaTwin,
+    pub(crate) ca: cluster_autoscaler::CaTwin,
     /// The priority of pods without a PriorityClass (the global default's value, else 0) and
     /// whether its preemption policy is `Never`, with the [`Store::writes_of`]
     /// PriorityClasses it was found at.
-    pub default_priority: std::sync::Mutex<Option<(u64, (i32, bool))>>,
+    pub(crate) default_priority: std::sync::Mutex<Option<(u64, (i32, bool))>>,
 }
 
 impl Sim {

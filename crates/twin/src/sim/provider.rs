@@ -44,10 +44,7 @@ impl Sim {
 
     /// Schedules the spot interruption of a new spot node, if the scenario models them.
     pub fn arm_spot_interruption(&mut self, node: &str) {
-        let Some(at) = self
-            .cloud
-            .interruption_at(self.now.as_millis(), self.end.as_millis())
-        else {
+        let Some(at) = self.cloud.interruption_at(self.now.as_millis()) else {
             return;
         };
         let uid = self
