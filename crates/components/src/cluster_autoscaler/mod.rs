@@ -194,8 +194,6 @@ struct Snapshot {
     pods: Arc<BTreeMap<u64, PodEntry>>,
     pdbs: Vec<PdbInfo>,
     index: BTreeMap<String, usize>,
-    /// A node left it during the loop: not reused by the next one.
-    mutated: bool,
     /// Which build it is (a kept snapshot keeps its number).
     build: u64,
 }
@@ -223,7 +221,6 @@ impl Snapshot {
 
     /// Drops a deleted node.
     fn remove(&mut self, i: usize) {
-        self.mutated = true;
         self.nodes.remove(i);
         self.objects.remove(i);
         self.groups.remove(i);
@@ -288,7 +285,7 @@ struct Informers {
     pods: Informer<Pod, AdaptedPod>,
     pdbs: Informer<PodDisruptionBudget>,
     deployments: Informer<Deployment>,
-    /// Nodes were added, deleted or listed again since the last snapshot was built.
+    /// Nodes were listed again since the last snapshot was built.
     nodes_relisted: bool,
     /// The nodes that changed since the last snapshot was built.
     nodes_changed: BTreeSet<kscale_cluster::informer::Key>,
@@ -372,19 +369,7 @@ impl AdaptedPod {
 impl Informers {
     fn sync<C: Cluster>(&mut self, api: &mut C) -> Result<(), ApiError> {
         let nodes = self.nodes.sync(api)?;
-        // A node added or deleted moves the others in the snapshot: built again.
-        if nodes.relisted
-            || nodes
-                .changed
-                .iter()
-                .any(|(ns, name)| self.nodes.get(ns, name).is_none())
-            || self
-                .snapshot
-                .as_ref()
-                .is_some_and(|s| nodes.changed.iter().any(|(_, n)| s.index(n).is_none()))
-        {
-            self.nodes_relisted = true;
-        }
+        self.nodes_relisted |= nodes.relisted;
         self.nodes_changed.extend(nodes.changed);
         let pods = self.pods.sync(api)?;
         if pods.relisted {
@@ -740,11 +725,9 @@ impl ClusterAutoscaler {
     }
 
     /// Keeps a loop's snapshot for the next one (read through informers, while nothing
-    /// changes it is the same).
+    /// changes it is the same; a node it dropped is read again while the API still shows it).
     fn keep_snapshot(&mut self, snap: Snapshot) {
-        if let Some(i) = self.informers.as_deref_mut()
-            && !snap.mutated
-        {
+        if let Some(i) = self.informers.as_deref_mut() {
             i.snapshot = Some(snap);
         }
     }
@@ -811,9 +794,10 @@ impl ClusterAutoscaler {
             && !pdbs_changed
             && !relisted
             && changed.is_empty()
-            && let Some(snap) = kept
+            && let Some(snap) = kept.take_if(|s| s.nodes.len() == i.nodes.len())
         {
-            // Nothing changed since the last loop's snapshot: it holds.
+            // Nothing changed since the last loop's snapshot (and it dropped no node the API
+            // still shows): it holds.
             return snap;
         }
         self.builds += 1;
@@ -834,17 +818,31 @@ impl ClusterAutoscaler {
             }
         }
         let (dirty, pending_dirty) = i.view.take_dirty();
-        let mut snap = match kept {
+        let snap = match kept {
             Some(mut snap) if !nodes_relisted && !relisted => {
-                // The same nodes: those that changed are read again, the others keep their
-                // place; only the pods that changed are placed again.
+                // Nodes that changed are read again (added in their place in name order,
+                // deleted ones dropped), the others are kept; only the pods that changed are
+                // placed again.
                 for (_, name) in &nodes_changed {
-                    if let (Some(ix), Some(n)) = (snap.index(name), i.nodes.get("", name)) {
-                        snap.nodes[ix] = adapt::node_info(n);
-                        snap.groups[ix] = cloud.node_group_of(n);
-                        snap.disabled[ix] = adapt::scale_down_disabled(n);
-                        snap.objects[ix] = n.clone();
-                        i.view.fill(&mut snap.nodes[ix]);
+                    match (snap.index(name), i.nodes.get("", name)) {
+                        (Some(ix), Some(n)) => {
+                            snap.nodes[ix] = adapt::node_info(n);
+                            snap.groups[ix] = cloud.node_group_of(n);
+                            snap.disabled[ix] = adapt::scale_down_disabled(n);
+                            snap.objects[ix] = n.clone();
+                            i.view.fill(&mut snap.nodes[ix]);
+                        }
+                        (None, Some(n)) => {
+                            let ix = snap.nodes.partition_point(|o| *o.name < **name);
+                            snap.nodes.insert(ix, adapt::node_info(n));
+                            snap.groups.insert(ix, cloud.node_group_of(n));
+                            snap.disabled.insert(ix, adapt::scale_down_disabled(n));
+                            snap.objects.insert(ix, n.clone());
+                            i.view.fill(&mut snap.nodes[ix]);
+                            snap.reindex();
+                        }
+                        (Some(ix), None) => snap.remove(ix),
+                        (None, None) => {}
                     }
                 }
                 if pdbs_changed {
@@ -858,9 +856,15 @@ impl ClusterAutoscaler {
                 if pending_dirty {
                     snap.pending = i.view.pending();
                 }
-                snap
+                // A node the loop dropped (its deletion under way) while the API still shows
+                // it: the nodes are read again.
+                (snap.nodes.len() == i.nodes.len()).then_some(snap)
             }
-            _ => {
+            _ => None,
+        };
+        let mut snap = match snap {
+            Some(snap) => snap,
+            None => {
                 let nodes: Vec<&Node> = i.nodes.iter().map(|(_, o)| o).collect();
                 let pdbs: Vec<&PodDisruptionBudget> = i.pdbs.iter().map(|(_, o)| o).collect();
                 self.node_snapshot(&nodes, &pdbs, cloud, &i.view, build)
