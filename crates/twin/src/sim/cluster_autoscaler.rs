@@ -227,7 +227,12 @@ impl Sim {
         let mut target: BTreeMap<String, u32> = BTreeMap::new();
         for n in self.nodes.values() {
             if let Some(g) = n.info.labels.get(NODE_GROUP_LABEL) {
-                *target.entry(g.clone()).or_insert(0) += 1;
+                match target.get_mut(g.as_str()) {
+                    Some(count) => *count += 1,
+                    None => {
+                        target.insert(g.clone(), 1);
+                    }
+                }
             }
         }
         for u in self.ca.upcoming.values() {
