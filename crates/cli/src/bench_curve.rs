@@ -32,6 +32,8 @@ pub struct Options {
     pub nodes: Vec<u32>,
     /// Simulated duration of each run (Go duration).
     pub duration: String,
+    /// The benchmark's node autoscaler.
+    pub autoscaler: kscale_twin::bench::NodeAutoscaler,
     /// Where the scenarios and run directories go (kept); default a temporary folder, removed.
     pub work: Option<PathBuf>,
     /// A Markdown file to write the curve into.
@@ -74,9 +76,12 @@ pub fn run(o: Options) -> ExitCode {
     };
     // Every size's scenario is written (and so checked) before the first run.
     for &n in &nodes {
-        if let Err((code, message)) =
-            crate::write_bench_scenario(n, &o.duration, &work.join(format!("nodes-{n}")))
-        {
+        if let Err((code, message)) = crate::write_bench_scenario(
+            n,
+            &o.duration,
+            o.autoscaler,
+            &work.join(format!("nodes-{n}")),
+        ) {
             eprintln!("error: {message}");
             if temporary {
                 let _ = std::fs::remove_dir_all(&work);
@@ -95,7 +100,7 @@ pub fn run(o: Options) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let text = render(&points, &o.duration);
+    let text = render(&points, &o.duration, o.autoscaler);
     print!("{text}");
     if let Some(doc) = &o.doc
         && let Err(e) = write_into_doc(doc, &text)
@@ -197,12 +202,20 @@ fn grouped(n: u64) -> String {
 }
 
 /// The curve as Markdown: the machine, the table, and the physical-limit estimate.
-fn render(points: &[Point], duration: &str) -> String {
+fn render(
+    points: &[Point],
+    duration: &str,
+    autoscaler: kscale_twin::bench::NodeAutoscaler,
+) -> String {
+    let flag = match autoscaler {
+        kscale_twin::bench::NodeAutoscaler::Karpenter => String::new(),
+        other => format!(" --autoscaler {}", other.name()),
+    };
     let mut s = String::new();
     s.push_str("## Scaling curve (`kscale bench-curve`)\n\n");
     s.push_str(&format!(
         "Measured {} with kscale {} (release build{}) on {}: `kscale bench-curve --nodes {} \
-         --duration {duration}`, each size a child process run after the previous one.\n\n",
+         --duration {duration}{flag}`, each size a child process run after the previous one.\n\n",
         jiff::Zoned::now().strftime("%Y-%m-%d %H:%M %Z"),
         env!("CARGO_PKG_VERSION"),
         if cfg!(debug_assertions) {
@@ -330,7 +343,11 @@ mod tests {
 
     #[test]
     fn the_table_has_a_row_per_size_and_the_step_against_n_log_n() {
-        let text = render(&[p(100, 1.0), p(1000, 10.0)], "24h");
+        let text = render(
+            &[p(100, 1.0), p(1000, 10.0)],
+            "24h",
+            kscale_twin::bench::NodeAutoscaler::Karpenter,
+        );
         let rows: Vec<&str> = text.lines().filter(|l| l.starts_with("| 1")).collect();
         assert_eq!(rows.len(), 2, "{text}");
         assert!(rows[0].starts_with("| 100 | 100 | 3,000 | 46,000 | 200,000 | 1.00 s"));

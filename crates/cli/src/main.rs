@@ -253,6 +253,10 @@ enum Command {
         /// Directory to write scenario.yaml, manifests.yaml and trace.csv into.
         #[arg(long)]
         out: PathBuf,
+        /// The node autoscaler: a Karpenter NodePool, or the Cluster Autoscaler over one node
+        /// group of the same nodes.
+        #[arg(long, default_value = "karpenter", value_parser = kscale_twin::bench::NodeAutoscaler::NAMES)]
+        autoscaler: String,
     },
     /// Measure the twin's scaling curve: run the scale benchmark at each size (a child process
     /// each) and print wall time, write share, peak memory, events per second and the cost per
@@ -272,6 +276,9 @@ enum Command {
         /// Markdown file to write the curve into (its previous curve is replaced).
         #[arg(long)]
         doc: Option<PathBuf>,
+        /// The benchmark's node autoscaler (as `bench-scenario --autoscaler`).
+        #[arg(long, default_value = "karpenter", value_parser = kscale_twin::bench::NodeAutoscaler::NAMES)]
+        autoscaler: String,
     },
     /// Build, start and stop the real Kubernetes control plane (kube-apiserver, etcd,
     /// kube-controller-manager, kube-scheduler) that `--cluster` runs use, on loopback.
@@ -589,15 +596,18 @@ fn main() -> ExitCode {
             peak_nodes,
             duration,
             out,
-        } => bench_scenario(peak_nodes, duration, &out),
+            autoscaler,
+        } => bench_scenario(peak_nodes, duration, node_autoscaler(&autoscaler), &out),
         Command::BenchCurve {
             nodes,
             duration,
             work,
             doc,
+            autoscaler,
         } => bench_curve::run(bench_curve::Options {
             nodes,
             duration,
+            autoscaler: node_autoscaler(&autoscaler),
             work,
             doc,
         }),
@@ -818,8 +828,18 @@ fn run(
     ExitCode::SUCCESS
 }
 
-fn bench_scenario(peak_nodes: u32, duration: String, out: &Path) -> ExitCode {
-    match write_bench_scenario(peak_nodes, &duration, out) {
+/// The node autoscaler a `--autoscaler` value names (clap has checked it is one).
+fn node_autoscaler(name: &str) -> kscale_twin::bench::NodeAutoscaler {
+    kscale_twin::bench::NodeAutoscaler::from_name(name).unwrap_or_default()
+}
+
+fn bench_scenario(
+    peak_nodes: u32,
+    duration: String,
+    autoscaler: kscale_twin::bench::NodeAutoscaler,
+    out: &Path,
+) -> ExitCode {
+    match write_bench_scenario(peak_nodes, &duration, autoscaler, out) {
         Ok(()) => {
             println!("{}", out.join("scenario.yaml").display());
             ExitCode::SUCCESS
@@ -833,7 +853,12 @@ fn bench_scenario(peak_nodes: u32, duration: String, out: &Path) -> ExitCode {
 
 /// Writes the scale benchmark (`bench-scenario`) of `peak_nodes` over `duration` into `out`;
 /// on failure, the exit code (2 bad input, 1 a folder that cannot be written) and the message.
-fn write_bench_scenario(peak_nodes: u32, duration: &str, out: &Path) -> Result<(), (u8, String)> {
+fn write_bench_scenario(
+    peak_nodes: u32,
+    duration: &str,
+    autoscaler: kscale_twin::bench::NodeAutoscaler,
+    out: &Path,
+) -> Result<(), (u8, String)> {
     if peak_nodes == 0 {
         return Err((2, "--peak-nodes must be at least 1".into()));
     }
@@ -852,6 +877,7 @@ fn write_bench_scenario(peak_nodes: u32, duration: &str, out: &Path) -> Result<(
     let params = kscale_twin::bench::BenchParams {
         peak_nodes,
         duration: duration.to_string(),
+        autoscaler,
     };
     let files = kscale_twin::bench::files(&params);
     // The scenario written must be one kscale runs: load it from a scratch folder first

@@ -1190,6 +1190,46 @@ fn bench_scenario_takes_nodes_as_an_alias_of_peak_nodes() {
     assert_eq!(write("--nodes", "a"), write("--peak-nodes", "b"));
 }
 
+/// `bench-scenario --autoscaler cluster-autoscaler` writes the same day with a Cluster
+/// Autoscaler and its node group instead of the NodePool; an unknown autoscaler is refused.
+#[test]
+fn bench_scenario_writes_the_cluster_autoscaler_day() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |extra: &[&str], out: &str| {
+        let o = kscale()
+            .args(["bench-scenario", "--nodes", "40", "--duration", "1h"])
+            .args(extra)
+            .arg("--out")
+            .arg(dir.path().join(out))
+            .output()
+            .unwrap();
+        let read = |f: &str| std::fs::read_to_string(dir.path().join(out).join(f)).ok();
+        (o, read("scenario.yaml"), read("manifests.yaml"))
+    };
+    let (o, scenario, manifests) = write(&["--autoscaler", "cluster-autoscaler"], "ca");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let (scenario, manifests) = (scenario.unwrap(), manifests.unwrap());
+    assert!(
+        scenario
+            .contains("nodeGroups: [{name: workers, instanceType: m5.4xlarge, min: 0, max: 80}]"),
+        "{scenario}"
+    );
+    assert!(manifests.contains("--nodes=0:80:workers"), "{manifests}");
+    assert!(!manifests.contains("NodePool"));
+    let (_, _, karpenter) = write(&[], "k");
+    let karpenter = karpenter.unwrap();
+    // Everything but the node autoscaler is the Karpenter day's.
+    let tail = |m: &str| m.split_once("---\n").unwrap().1.to_string();
+    assert_eq!(tail(&manifests), tail(&karpenter));
+    let (o, scenario, _) = write(&["--autoscaler", "keda"], "bad");
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&o.stderr)
+            .contains("possible values: karpenter, cluster-autoscaler")
+    );
+    assert!(scenario.is_none());
+}
+
 /// Ctrl-C while a run writes its outputs: the staging directory is removed by the process
 /// itself (exit 130), the target directory is not created.
 #[test]

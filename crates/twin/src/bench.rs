@@ -10,8 +10,45 @@
 //! about 1,000 nodes. Other sizes scale the number of Deployments with `peak_nodes` and keep
 //! everything else, so the scaling curve compares like with like.
 //!
+//! With [`NodeAutoscaler::ClusterAutoscaler`] the NodePool gives way to a Cluster Autoscaler
+//! Deployment (upstream's default flags but `--nodes`) managing one node group of the same
+//! m5.4xlarge on-demand nodes (`workers`, 0 to twice the peak), everything else unchanged: the
+//! same day for the other node autoscaler.
+//!
 //! The generator is a pure function of its parameters (no randomness): the same parameters
 //! always give the same files.
+
+/// The node autoscaler of a benchmark scenario.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum NodeAutoscaler {
+    /// A Karpenter NodePool with consolidation (the default).
+    #[default]
+    Karpenter,
+    /// The Cluster Autoscaler over one node group.
+    ClusterAutoscaler,
+}
+
+impl NodeAutoscaler {
+    /// The names `bench-scenario --autoscaler` takes.
+    pub const NAMES: [&'static str; 2] = ["karpenter", "cluster-autoscaler"];
+
+    /// The autoscaler a `--autoscaler` value names, if any.
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "karpenter" => Some(Self::Karpenter),
+            "cluster-autoscaler" => Some(Self::ClusterAutoscaler),
+            _ => None,
+        }
+    }
+
+    /// Its `--autoscaler` value.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Karpenter => Self::NAMES[0],
+            Self::ClusterAutoscaler => Self::NAMES[1],
+        }
+    }
+}
 
 /// Parameters of the benchmark scenario.
 #[derive(Debug, Clone, PartialEq)]
@@ -20,6 +57,8 @@ pub struct BenchParams {
     pub peak_nodes: u32,
     /// Simulated duration, a Go duration (`24h`, `2h`, `30m`).
     pub duration: String,
+    /// The node autoscaler (Karpenter unless asked otherwise).
+    pub autoscaler: NodeAutoscaler,
 }
 
 impl Default for BenchParams {
@@ -27,8 +66,53 @@ impl Default for BenchParams {
         BenchParams {
             peak_nodes: 1000,
             duration: "24h".into(),
+            autoscaler: NodeAutoscaler::Karpenter,
         }
     }
+}
+
+/// The Karpenter NodePool: m5.4xlarge on-demand, consolidating empty and underutilized nodes
+/// after 5 minutes.
+const KARPENTER_NODE_POOL: &str = "apiVersion: karpenter.sh/v1
+kind: NodePool
+metadata: {name: general}
+spec:
+  template:
+    spec:
+      requirements:
+        - {key: node.kubernetes.io/instance-type, operator: In, values: [m5.4xlarge]}
+        - {key: karpenter.sh/capacity-type, operator: In, values: [on-demand]}
+  disruption: {consolidationPolicy: WhenEmptyOrUnderutilized, consolidateAfter: 5m}
+";
+
+/// The Cluster Autoscaler's worker group bound: twice the peak (at least 10 nodes).
+fn worker_group_max(peak_nodes: u32) -> u32 {
+    peak_nodes.saturating_mul(2).max(10)
+}
+
+/// The Cluster Autoscaler Deployment (on the system nodes), managing the `workers` group with
+/// upstream's default flags otherwise.
+fn cluster_autoscaler(peak_nodes: u32) -> String {
+    format!(
+        "apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: cluster-autoscaler, namespace: kube-system}}
+spec:
+  replicas: 1
+  selector: {{matchLabels: {{app: cluster-autoscaler}}}}
+  template:
+    metadata: {{labels: {{app: cluster-autoscaler}}}}
+    spec:
+      priorityClassName: system-cluster-critical
+      tolerations: [{{key: CriticalAddonsOnly, operator: Exists}}]
+      containers:
+      - name: cluster-autoscaler
+        image: registry.k8s.io/autoscaling/cluster-autoscaler:v1.32.0
+        command: [./cluster-autoscaler, --cloud-provider=aws, --nodes=0:{max}:workers]
+        resources: {{requests: {{cpu: 100m, memory: 600Mi}}}}
+",
+        max = worker_group_max(peak_nodes)
+    )
 }
 
 /// Deployments per 1,000 peak nodes.
@@ -75,20 +159,10 @@ pub fn files(p: &BenchParams) -> Vec<(String, String)> {
     let n = deployments(p.peak_nodes);
     let total_weight: f64 = (0..n).map(weight).sum();
     let start = diurnal(0);
-    let mut manifests = vec![
-        "apiVersion: karpenter.sh/v1
-kind: NodePool
-metadata: {name: general}
-spec:
-  template:
-    spec:
-      requirements:
-        - {key: node.kubernetes.io/instance-type, operator: In, values: [m5.4xlarge]}
-        - {key: karpenter.sh/capacity-type, operator: In, values: [on-demand]}
-  disruption: {consolidationPolicy: WhenEmptyOrUnderutilized, consolidateAfter: 5m}
-"
-        .to_string(),
-    ];
+    let mut manifests = vec![match p.autoscaler {
+        NodeAutoscaler::Karpenter => KARPENTER_NODE_POOL.to_string(),
+        NodeAutoscaler::ClusterAutoscaler => cluster_autoscaler(p.peak_nodes),
+    }];
     let mut loads = String::new();
     for i in 0..n {
         let peak_pods = MEAN_PEAK_PODS * weight(i) * n as f64 / total_weight;
@@ -131,15 +205,27 @@ spec:
     for m in 0..trace_minutes(&p.duration) {
         trace.push_str(&format!("{},{:.4}\n", m as u64 * 60, diurnal(m % 1440)));
     }
+    // The Karpenter day's files are as they were before `--autoscaler` existed.
+    let (flag, name_suffix, cloud) = match p.autoscaler {
+        NodeAutoscaler::Karpenter => (String::new(), "", "{provider: aws}".to_string()),
+        NodeAutoscaler::ClusterAutoscaler => (
+            " --autoscaler cluster-autoscaler".to_string(),
+            "-cluster-autoscaler",
+            format!(
+                "{{provider: aws, nodeGroups: [{{name: workers, instanceType: m5.4xlarge, min: 0, max: {}}}]}}",
+                worker_group_max(p.peak_nodes)
+            ),
+        ),
+    };
     let scenario = format!(
-        "# Generated by `kscale bench-scenario --peak-nodes {peak} --duration {dur}`.
+        "# Generated by `kscale bench-scenario --peak-nodes {peak} --duration {dur}{flag}`.
 apiVersion: kscale.io/v1alpha1
 kind: Scenario
-metadata: {{name: bench-{peak}}}
+metadata: {{name: bench-{peak}{name_suffix}}}
 spec:
   duration: {dur}
   sampleInterval: 1m
-  cloud: {{provider: aws}}
+  cloud: {cloud}
   nodes:
     - {{name: system, instanceType: m5.large, count: 2, taints: [{{key: CriticalAddonsOnly, value: \"true\", effect: NoSchedule}}]}}
   manifests: [manifests.yaml]
@@ -195,6 +281,7 @@ mod tests {
         let week = super::files(&BenchParams {
             peak_nodes: 100,
             duration: "168h".into(),
+            ..BenchParams::default()
         });
         let rows: Vec<&str> = week[2].1.lines().skip(1).collect();
         assert_eq!(rows.len(), 7 * 1440);

@@ -5,15 +5,24 @@
 
 use std::sync::Arc;
 
-use kscale_twin::bench::{BenchParams, files};
+use kscale_twin::bench::{BenchParams, NodeAutoscaler, files};
 use kscale_twin::scenario::Scenario;
 use kscale_twin::sim::Sim;
 
 fn scenario(peak_nodes: u32, duration: &str) -> (tempfile::TempDir, Arc<Scenario>) {
+    with_autoscaler(peak_nodes, duration, NodeAutoscaler::Karpenter)
+}
+
+fn with_autoscaler(
+    peak_nodes: u32,
+    duration: &str,
+    autoscaler: NodeAutoscaler,
+) -> (tempfile::TempDir, Arc<Scenario>) {
     let dir = tempfile::tempdir().unwrap();
     let params = BenchParams {
         peak_nodes,
         duration: duration.into(),
+        autoscaler,
     };
     for (name, text) in files(&params) {
         std::fs::write(dir.path().join(name), text).unwrap();
@@ -92,6 +101,28 @@ fn hpas_and_karpenter_follow_the_diurnal_trace() {
     let launches = sim.recorder.counter("karpenterLaunches");
     // 197 pods of 500m need 7 m5.4xlarge nodes (31 pods each).
     assert!(launches >= 7, "{launches}");
+    let ready = sim.pods.values().filter(|p| p.is_ready()).count();
+    assert!(
+        (60..197).contains(&ready),
+        "scaled down from 197 to {ready}"
+    );
+}
+
+#[test]
+fn the_cluster_autoscaler_day_scales_its_node_group_up_and_down() {
+    // The same 20-node day with the Cluster Autoscaler over the `workers` group instead of
+    // Karpenter: it adds nodes for the first pods and removes some as the load falls.
+    let (_dir, s) = with_autoscaler(20, "1h", NodeAutoscaler::ClusterAutoscaler);
+    assert!(s.doc.metadata.name.ends_with("-cluster-autoscaler"));
+    let mut sim = Sim::new(s).unwrap();
+    sim.run_checked().unwrap();
+    let summary = sim.summary(None);
+    let ca = &summary["clusterAutoscaler"];
+    assert!(ca["scaleUps"].as_u64().unwrap() >= 1, "{ca}");
+    // 197 pods of 500m need 7 m5.4xlarge nodes (31 pods each).
+    assert!(ca["nodesAdded"].as_u64().unwrap() >= 7, "{ca}");
+    assert!(ca["nodesRemoved"].as_u64().unwrap() >= 1, "{ca}");
+    assert_eq!(sim.recorder.counter("karpenterLaunches"), 0);
     let ready = sim.pods.values().filter(|p| p.is_ready()).count();
     assert!(
         (60..197).contains(&ready),

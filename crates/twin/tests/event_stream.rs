@@ -16,6 +16,7 @@ fn bench(peak_nodes: u32, duration: &str) -> (tempfile::TempDir, Arc<Scenario>) 
     let params = BenchParams {
         peak_nodes,
         duration: duration.into(),
+        ..BenchParams::default()
     };
     for (name, text) in kscale_twin::bench::files(&params) {
         std::fs::write(dir.path().join(name), text).unwrap();
@@ -103,6 +104,7 @@ fn events_stay_when_a_step_reads_them() {
     for (name, text) in kscale_twin::bench::files(&BenchParams {
         peak_nodes: 10,
         duration: "10m".into(),
+        ..BenchParams::default()
     }) {
         let text = if name == "scenario.yaml" {
             format!("{text}  steps:\n    - {{at: 5m, run: kubectl get events -A}}\n")
