@@ -44,6 +44,8 @@ pub struct Informer<K: Object, T = K> {
     revision: Option<u64>,
     /// What is kept of each object.
     transform: fn(K) -> T,
+    /// The one object followed, if the cache is limited to one ([`Informer::for_object`]).
+    only: Option<Key>,
 }
 
 impl<K: Object> Default for Informer<K> {
@@ -74,7 +76,21 @@ impl<K: Object, T> Informer<K, T> {
             objects: BTreeMap::new(),
             revision: None,
             transform,
+            only: None,
         }
+    }
+
+    /// The same cache limited to the object `namespace/name` ("" namespace for a
+    /// cluster-scoped kind): it lists that namespace and reads only that object's changes, as
+    /// client-go's informer of one object (a namespaced informer with a `metadata.name=NAME`
+    /// field selector, `informers.WithTweakListOptions`).
+    pub fn for_object(mut self, namespace: &str, name: &str) -> Self {
+        self.only = Some((namespace.to_string(), name.to_string()));
+        self
+    }
+
+    fn wanted(&self, key: &Key) -> bool {
+        self.only.as_ref().is_none_or(|o| o == key)
     }
 
     /// Brings the cache up to date with `api`: a list the first time and after
@@ -87,6 +103,9 @@ impl<K: Object, T> Informer<K, T> {
                     let mut gone = BTreeSet::new();
                     for c in feed.changes {
                         let key = (c.namespace, c.name);
+                        if !self.wanted(&key) {
+                            continue;
+                        }
                         if c.type_ == ChangeType::Deleted {
                             gone.insert(key.clone());
                         } else {
@@ -119,10 +138,17 @@ impl<K: Object, T> Informer<K, T> {
         // The revision first: a change between it and the list is applied again next time
         // (idempotent), none is missed.
         let revision = api.revision()?;
-        let listed = api.list::<K>(None, "")?;
+        let namespace = self
+            .only
+            .as_ref()
+            .map(|o| o.0.as_str())
+            .filter(|n| !n.is_empty());
+        let listed = api.list::<K>(namespace, "")?;
         self.objects = listed
             .into_iter()
-            .map(|o| (key_of(&o), (self.transform)(o)))
+            .map(|o| (key_of(&o), o))
+            .filter(|(k, _)| self.wanted(k))
+            .map(|(k, o)| (k, (self.transform)(o)))
             .collect();
         self.revision = Some(revision);
         Ok(Synced {
@@ -139,6 +165,16 @@ impl<K: Object, T> Informer<K, T> {
     /// The objects, by namespace and name.
     pub fn iter(&self) -> impl Iterator<Item = (&Key, &T)> {
         self.objects.iter()
+    }
+
+    /// The objects of one namespace, by name (a range of the cache, not a walk of it).
+    pub fn in_namespace<'a>(
+        &'a self,
+        namespace: &'a str,
+    ) -> impl Iterator<Item = (&'a Key, &'a T)> {
+        self.objects
+            .range((namespace.to_string(), String::new())..)
+            .take_while(move |(k, _)| k.0 == namespace)
     }
 
     /// How many objects the cache holds.

@@ -51,8 +51,8 @@ fn nodes(n: usize) -> Vec<NodeInfo> {
     (0..n)
         .map(|i| NodeInfo {
             name: format!("node-{i:04}").into(),
-            labels: BTreeMap::new(),
-            taints: vec![],
+            labels: Default::default(),
+            taints: Default::default(),
             unschedulable: false,
             ready: true,
             allocatable: m5_4xlarge(),

@@ -194,8 +194,8 @@ pub fn pool_node(pool: &crate::karpenter::Pool) -> NodeInfo {
     }
     NodeInfo {
         name: Arc::from(format!("{}-node", pool.name).as_str()),
-        labels,
-        taints: pool.taints.clone(),
+        labels: labels.into(),
+        taints: pool.taints.clone().into(),
         unschedulable: false,
         ready: true,
         allocatable: Resources::ZERO,
@@ -235,7 +235,7 @@ mod tests {
             keep: true,
         };
         let mut n = node("n1", (4000, 1 << 33), 110);
-        n.labels = labels(&[("pool", "a")]);
+        n.labels = Arc::new(labels(&[("pool", "a")]));
         let plain = PlacementConstraints {
             tolerations: with_daemon_tolerations(vec![], false),
             ..Default::default()
@@ -257,7 +257,7 @@ mod tests {
                 keep: false
             }
         );
-        n.taints = vec![taint("dedicated", "x", TaintEffect::NoSchedule)];
+        n.taints = Arc::new(vec![taint("dedicated", "x", TaintEffect::NoSchedule)]);
         assert_eq!(
             node_should_run(&plain, None, &n),
             ShouldRun {
@@ -265,7 +265,7 @@ mod tests {
                 keep: true
             }
         );
-        n.taints = vec![taint("dedicated", "x", TaintEffect::NoExecute)];
+        n.taints = Arc::new(vec![taint("dedicated", "x", TaintEffect::NoExecute)]);
         assert_eq!(
             node_should_run(&plain, None, &n),
             ShouldRun {
@@ -274,7 +274,7 @@ mod tests {
             }
         );
         // The daemon tolerations cover a cordoned node and the node conditions' taints.
-        n.taints = vec![
+        n.taints = Arc::new(vec![
             taint(
                 "node.kubernetes.io/unschedulable",
                 "",
@@ -285,7 +285,7 @@ mod tests {
                 "",
                 TaintEffect::NoSchedule,
             ),
-        ];
+        ]);
         assert_eq!(node_should_run(&plain, None, &n), run);
         let mut tolerating = plain.clone();
         tolerating.tolerations.push(Toleration {
@@ -294,7 +294,7 @@ mod tests {
             value: String::new(),
             effect: None,
         });
-        n.taints = vec![taint("dedicated", "x", TaintEffect::NoExecute)];
+        n.taints = Arc::new(vec![taint("dedicated", "x", TaintEffect::NoExecute)]);
         assert_eq!(node_should_run(&tolerating, None, &n), run);
     }
 
@@ -331,7 +331,7 @@ mod tests {
         assert_eq!(t.requested.cpu_milli, 200);
         assert_eq!(daemon_overhead(std::slice::from_ref(&d), &n).cpu_milli, 200);
         let mut tainted = n;
-        tainted.taints = vec![taint("gpu", "", TaintEffect::NoSchedule)];
+        tainted.taints = Arc::new(vec![taint("gpu", "", TaintEffect::NoSchedule)]);
         assert!(
             with_daemon_pods(tainted.clone(), std::slice::from_ref(&d))
                 .pods

@@ -132,8 +132,8 @@ pub fn node_labels(pool: &Pool, o: &Offering) -> Labels {
 fn hypothetical(pool: &Pool, o: &Offering, requested: Resources) -> NodeInfo {
     NodeInfo {
         name: Arc::from(format!("{}/{}", pool.name, o.instance_type).as_str()),
-        labels: node_labels(pool, o),
-        taints: pool.taints.clone(),
+        labels: node_labels(pool, o).into(),
+        taints: pool.taints.clone().into(),
         unschedulable: false,
         ready: true,
         allocatable: o.allocatable,

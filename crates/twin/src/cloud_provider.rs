@@ -255,8 +255,8 @@ impl CloudProvider {
             labels.insert(NODE_GROUP_LABEL.into(), g.name.clone());
             let template = NodeInfo {
                 name: format!("template-node-for-{}", g.name).into(),
-                labels,
-                taints: taints(g),
+                labels: labels.into(),
+                taints: taints(g).into(),
                 unschedulable: false,
                 ready: true,
                 allocatable: Resources {

@@ -262,3 +262,83 @@ fn an_informer_too_far_behind_lists_again() {
     assert!(synced.relisted, "410 Gone: list again");
     assert_same(cached(&pods), listed::<Pod>(&mut sim), "pods");
 }
+
+/// A Deployment named `name` in `namespace` of `replicas` pods.
+fn deployment(namespace: &str, name: &str, replicas: i32) -> Deployment {
+    serde_json::from_value(serde_json::json!({
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": {"app": name}},
+            "template": {
+                "metadata": {"labels": {"app": name}},
+                "spec": {"containers": [{"name": "c", "image": "app", "resources": {"requests": {"cpu": "100m"}}}]}
+            }
+        }
+    }))
+    .unwrap()
+}
+
+/// An informer of one object holds that object only and reads no other object's changes; a
+/// namespace of a cache is a range of it.
+#[test]
+fn an_informer_of_one_object_and_a_namespace_of_a_cache() {
+    let (_dir, mut sim) = cluster(2);
+    let other: k8s_openapi::api::core::v1::Namespace =
+        serde_json::from_value(serde_json::json!({"metadata": {"name": "other"}})).unwrap();
+    SimCluster(&mut sim).create(&other).unwrap();
+    SimCluster(&mut sim)
+        .create(&deployment("other", "api", 3))
+        .unwrap();
+    SimCluster(&mut sim)
+        .create(&deployment("default", "api", 1))
+        .unwrap();
+    let mut web: Informer<Deployment> = Informer::new().for_object("default", "web");
+    assert!(web.sync(&mut SimCluster(&mut sim)).unwrap().relisted);
+    let held: Vec<_> = web.iter().map(|(k, _)| k.clone()).collect();
+    assert_eq!(held, [("default".to_string(), "web".to_string())]);
+    // Another Deployment's change is not read.
+    SimCluster(&mut sim)
+        .scale(ScaleKind::Deployment, "other", "api", 5)
+        .unwrap();
+    let synced = web.sync(&mut SimCluster(&mut sim)).unwrap();
+    assert!(!synced.any(), "{synced:?}");
+    // Its own is.
+    SimCluster(&mut sim)
+        .scale(ScaleKind::Deployment, "default", "web", 4)
+        .unwrap();
+    let synced = web.sync(&mut SimCluster(&mut sim)).unwrap();
+    assert_eq!(synced.changed.len(), 1);
+    let replicas = |i: &Informer<Deployment>| {
+        i.get("default", "web")
+            .and_then(|d| d.spec.as_ref())
+            .and_then(|s| s.replicas)
+    };
+    assert_eq!(replicas(&web), Some(4));
+    SimCluster(&mut sim)
+        .delete::<Deployment>("default", "web", None)
+        .unwrap();
+    web.sync(&mut SimCluster(&mut sim)).unwrap();
+    assert!(web.is_empty());
+
+    sim.run_until(SimTime::from_secs(30));
+    let mut pods: Informer<Pod> = Informer::new();
+    pods.sync(&mut SimCluster(&mut sim)).unwrap();
+    let in_ns = |ns: &str| -> Vec<String> {
+        pods.in_namespace(ns)
+            .map(|((n, name), _)| {
+                assert_eq!(n, ns);
+                name.clone()
+            })
+            .collect()
+    };
+    let other = in_ns("other");
+    assert_eq!(other.len(), 5, "{other:?}");
+    assert!(other.iter().all(|n| n.starts_with("api-")));
+    let all: Vec<String> = pods.iter().map(|((_, n), _)| n.clone()).collect();
+    assert_eq!(in_ns("default").len() + other.len(), all.len());
+    assert!(!in_ns("default").is_empty());
+    assert!(in_ns("d").is_empty(), "a prefix of a namespace is not it");
+    assert!(in_ns("zzz").is_empty());
+}

@@ -327,8 +327,8 @@ pub fn node_info(node: &Node) -> NodeInfo {
     allocatable.pods = value(alloc.and_then(|a| a.get("pods"))).unwrap_or(0);
     NodeInfo {
         name: Arc::from(node.metadata.name.as_deref().unwrap_or("")),
-        labels: node.metadata.labels.clone().unwrap_or_default(),
-        taints: node_taints(node),
+        labels: node.metadata.labels.clone().unwrap_or_default().into(),
+        taints: node_taints(node).into(),
         unschedulable: node
             .spec
             .as_ref()

@@ -191,7 +191,7 @@ struct Snapshot {
     groups: Vec<Option<String>>,
     disabled: Vec<bool>,
     pending: Vec<PodInfo>,
-    pods: Arc<BTreeMap<u64, PodEntry>>,
+    pods: Arc<pod_view::PodEntries>,
     pdbs: Vec<PdbInfo>,
     index: BTreeMap<String, usize>,
     /// Which build it is (a kept snapshot keeps its number).
@@ -460,11 +460,16 @@ impl ClusterAutoscaler {
         self
     }
 
-    /// Reads nodes, pods and PodDisruptionBudgets through informers ([`Informer`]: listed
-    /// once, then only what changed) instead of listing them at every loop: for a backend
-    /// whose change feed is cheap (the twin).
+    /// Reads nodes, pods, PodDisruptionBudgets and its own Deployment through informers
+    /// ([`Informer`]: listed once, then only what changed) instead of listing them at every
+    /// loop: for a backend whose change feed is cheap (the twin).
     pub fn with_informers(mut self) -> Self {
-        self.informers = Some(Box::default());
+        let mut informers = Box::<Informers>::default();
+        if let Some((ns, name)) = &self.deployment {
+            // Only its own Deployment is read: a cache of that one.
+            informers.deployments = Informer::new().for_object(ns, name);
+        }
+        self.informers = Some(informers);
         self
     }
 
@@ -579,8 +584,8 @@ impl ClusterAutoscaler {
             let sel = kscale_model::LabelSelector::parse(&sel).map_err(ApiError::Invalid)?;
             return Ok(i
                 .pods
-                .iter()
-                .any(|((pod_ns, _), p)| pod_ns == ns && sel.matches(&p.info.labels) && p.ready));
+                .in_namespace(ns)
+                .any(|(_, p)| sel.matches(&p.info.labels) && p.ready));
         }
         let pods = api.list::<Pod>(Some(ns), &sel)?;
         Ok(pods.iter().any(kscale_cluster::pod_ready))

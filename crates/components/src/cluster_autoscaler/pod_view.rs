@@ -16,6 +16,9 @@ use kscale_model::Resources;
 
 use super::{AdaptedPod, PodEntry};
 
+/// Pods' entries by id (looked up per pod of every node a loop simulates removing).
+pub(super) type PodEntries = HashMap<u64, PodEntry, FixedState>;
+
 /// Where a pod counts in the snapshot.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) enum Place {
@@ -57,7 +60,7 @@ pub(super) struct PodView {
     nominated: HashMap<Arc<str>, BTreeMap<Key, PodInfo>, FixedState>,
     pending: BTreeMap<Key, PodInfo>,
     /// Every placed pod's entry, by id (shared with the snapshots built from the view).
-    pub(super) pods: Arc<BTreeMap<u64, PodEntry>>,
+    pub(super) pods: Arc<PodEntries>,
     /// Nodes whose pods changed since [`PodView::take_dirty`].
     dirty: BTreeSet<Arc<str>>,
     /// The pending pods changed since [`PodView::take_dirty`].

@@ -235,8 +235,8 @@ impl FakeCloud {
             max,
             template: NodeInfo {
                 name: format!("template-node-for-{id}").into(),
-                labels: [(GROUP_LABEL.to_string(), id.to_string())].into(),
-                taints: vec![],
+                labels: std::sync::Arc::new([(GROUP_LABEL.to_string(), id.to_string())].into()),
+                taints: Default::default(),
                 unschedulable: false,
                 ready: true,
                 allocatable,

@@ -103,7 +103,7 @@ mod tests {
         NodeInfo {
             name: name.into(),
             labels: Default::default(),
-            taints: vec![],
+            taints: Default::default(),
             unschedulable: false,
             ready: true,
             allocatable: Resources {

@@ -628,8 +628,8 @@ pub struct ScaleUpInput<'a> {
     pub pick: &'a mut dyn FnMut(usize) -> usize,
 }
 
-/// A copy of a node without its pod lists (labels, taints, allocatable, requested): what a
-/// simulation needs to place more pods, without cloning every pod.
+/// A copy of a node without its pod lists (its labels and taints shared, allocatable,
+/// requested): what a simulation needs to place more pods, without cloning every pod.
 pub fn room_view(n: &NodeInfo) -> NodeInfo {
     NodeInfo {
         name: n.name.clone(),
@@ -951,8 +951,8 @@ mod tests {
     fn template(name: &str, cpu: i64, label: (&str, &str)) -> NodeInfo {
         NodeInfo {
             name: name.into(),
-            labels: [(label.0.to_string(), label.1.to_string())].into(),
-            taints: vec![],
+            labels: std::sync::Arc::new([(label.0.to_string(), label.1.to_string())].into()),
+            taints: Default::default(),
             unschedulable: false,
             ready: true,
             allocatable: Resources {
@@ -1249,7 +1249,7 @@ mod tests {
             ..Default::default()
         });
         let mut other = group("other", 2000, 0, 5);
-        other.template.labels.insert("pool".into(), "other".into());
+        Arc::make_mut(&mut other.template.labels).insert("pool".into(), "other".into());
         let cfg = Config {
             expander: vec![ExpanderName::MostPods],
             ..Default::default()
@@ -1301,12 +1301,10 @@ mod tests {
     fn balance_similar_node_groups_splits_the_increase() {
         let pending: Vec<PodInfo> = (1..=6).map(|i| pod(i, 1000, 0)).collect();
         let mut a = group("ng-a", 2000, 1, 10);
-        a.template
-            .labels
+        Arc::make_mut(&mut a.template.labels)
             .insert("topology.kubernetes.io/zone".into(), "us-east-1a".into());
         let mut b = group("ng-b", 2000, 0, 10);
-        b.template
-            .labels
+        Arc::make_mut(&mut b.template.labels)
             .insert("topology.kubernetes.io/zone".into(), "us-east-1b".into());
         let cfg = Config {
             balance_similar_node_groups: true,

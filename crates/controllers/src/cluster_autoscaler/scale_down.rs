@@ -583,7 +583,7 @@ mod tests {
         NodeInfo {
             name: name.into(),
             labels: Default::default(),
-            taints: vec![],
+            taints: Default::default(),
             unschedulable: false,
             ready: true,
             allocatable: Resources {
@@ -926,7 +926,7 @@ mod tests {
                     ..Default::default()
                 });
                 let mut n = node(&name, 2000, vec![p]);
-                n.labels.insert("kubernetes.io/hostname".into(), name);
+                Arc::make_mut(&mut n.labels).insert("kubernetes.io/hostname".into(), name);
                 n
             })
             .collect();

@@ -459,24 +459,29 @@ mod tests {
                 match i % 37 {
                     _ if i >= special_below => {}
                     3 => n.unschedulable = true,
-                    5 => n
-                        .taints
-                        .push(taint("dedicated", "x", TaintEffect::NoSchedule)),
+                    5 => std::sync::Arc::make_mut(&mut n.taints).push(taint(
+                        "dedicated",
+                        "x",
+                        TaintEffect::NoSchedule,
+                    )),
                     7 => n.ready = false,
-                    11 => n
-                        .taints
-                        .push(taint("soft", "y", TaintEffect::PreferNoSchedule)),
+                    11 => std::sync::Arc::make_mut(&mut n.taints).push(taint(
+                        "soft",
+                        "y",
+                        TaintEffect::PreferNoSchedule,
+                    )),
                     13 => n.nominated.push(pod(20_000 + i as u64, HIGH, (500, 0))),
                     _ => {}
                 }
                 if i % 2 == 0 {
-                    n.labels.insert("zone".into(), "a".into());
+                    std::sync::Arc::make_mut(&mut n.labels).insert("zone".into(), "a".into());
                 }
                 // Spreading domains: most nodes in one of three zones.
-                n.labels.insert(LABEL_HOSTNAME.into(), n.name.to_string());
+                std::sync::Arc::make_mut(&mut n.labels)
+                    .insert(LABEL_HOSTNAME.into(), n.name.to_string());
                 if i % 5 != 0 {
                     let zone = ["z1", "z2", "z3"][i % 3];
-                    n.labels.insert(LABEL_ZONE.into(), zone.into());
+                    std::sync::Arc::make_mut(&mut n.labels).insert(LABEL_ZONE.into(), zone.into());
                 }
                 n
             })

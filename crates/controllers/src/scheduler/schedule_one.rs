@@ -626,7 +626,8 @@ mod tests {
             .iter()
             .map(|name| {
                 let mut n = node(name, (1000, 1000), 10);
-                n.labels.insert(LABEL_HOSTNAME.into(), name.to_string());
+                std::sync::Arc::make_mut(&mut n.labels)
+                    .insert(LABEL_HOSTNAME.into(), name.to_string());
                 n
             })
             .collect();

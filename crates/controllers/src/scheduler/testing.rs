@@ -68,8 +68,8 @@ pub(crate) fn with_constraints(mut p: PodInfo, c: PlacementConstraints) -> PodIn
 pub(crate) fn node(name: &str, (cpu, mem): (i64, i64), pods: i64) -> NodeInfo {
     NodeInfo {
         name: name.into(),
-        labels: Labels::new(),
-        taints: vec![],
+        labels: Labels::new().into(),
+        taints: Default::default(),
         unschedulable: false,
         ready: true,
         allocatable: Resources {

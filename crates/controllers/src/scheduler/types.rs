@@ -63,10 +63,10 @@ pub struct PodInfo {
 pub struct NodeInfo {
     /// Node name.
     pub name: Arc<str>,
-    /// Node labels.
-    pub labels: Labels,
-    /// Node taints.
-    pub taints: Vec<kscale_model::Taint>,
+    /// Node labels (shared: a simulation's copies of a node share them).
+    pub labels: Arc<Labels>,
+    /// Node taints (shared as the labels are).
+    pub taints: Arc<Vec<kscale_model::Taint>>,
     /// `spec.unschedulable` (cordoned).
     pub unschedulable: bool,
     /// Ready condition; not-ready nodes are filtered out (as by the node.kubernetes.io/not-ready taint).

@@ -195,8 +195,8 @@ impl Sim {
         let node = Node {
             info: NodeInfo {
                 name: Arc::from(name),
-                labels,
-                taints,
+                labels: labels.into(),
+                taints: taints.into(),
                 unschedulable: false,
                 ready: true,
                 allocatable,
@@ -735,7 +735,7 @@ impl Sim {
         let created = self.timestamp(n.created);
         json!({
             "apiVersion": "v1", "kind": "Node",
-            "metadata": {"name": n.info.name.as_ref(), "uid": n.uid, "creationTimestamp": created, "labels": n.info.labels, "annotations": n.annotations, "resourceVersion": "1"},
+            "metadata": {"name": n.info.name.as_ref(), "uid": n.uid, "creationTimestamp": created, "labels": *n.info.labels, "annotations": n.annotations, "resourceVersion": "1"},
             "spec": spec,
             "status": {
                 "capacity": r(&n.capacity),

@@ -58,22 +58,29 @@ impl Topic {
     const COUNT: usize = 5;
 }
 
-/// The revision sequence and the last change per topic and per stored kind.
+/// A kind's name (shared by its log entries) and last changes.
+#[derive(Debug)]
+struct KindChanges {
+    name: Arc<str>,
+    /// The revision of the last change of an object of the kind (create, update, status,
+    /// delete).
+    writes: u64,
+    /// The revision of the last create or delete.
+    members: u64,
+}
+
+/// The revision sequence and the last change per topic and per kind.
 #[derive(Debug, Default)]
 pub struct Changes {
     revision: u64,
     topics: [u64; Topic::COUNT],
-    /// Per stored kind: the revision of its last write (create, update, status, delete).
-    writes: BTreeMap<String, u64>,
-    /// Per stored kind: the revision of its last create or delete.
-    members: BTreeMap<String, u64>,
     /// The latest object changes, oldest first (at most [`FEED_CAPACITY`]).
     log: VecDeque<Logged>,
     /// The revision of the newest change dropped from `log` (0: none dropped): every object
     /// change after it is in `log`.
     compacted: u64,
-    /// Kind names, shared by the log entries.
-    kinds: BTreeMap<String, Arc<str>>,
+    /// Per kind: its name and last changes.
+    kinds: BTreeMap<String, KindChanges>,
 }
 
 impl Changes {
@@ -94,8 +101,7 @@ impl Changes {
         self.topics[topic as usize]
     }
 
-    /// Records a write of a stored object: `Added` and `Deleted` change the kind's
-    /// membership, every write its writes.
+    /// Records a write of a stored object ([`Changes::record_object`]).
     pub fn record_write(
         &mut self,
         kind: &str,
@@ -103,23 +109,13 @@ impl Changes {
         name: &str,
         type_: ChangeType,
     ) -> u64 {
-        let rev = self.record_object(kind, namespace, name, type_);
-        let membership = type_ != ChangeType::Modified;
-        let set = |m: &mut BTreeMap<String, u64>| match m.get_mut(kind) {
-            Some(r) => *r = rev,
-            None => {
-                m.insert(kind.to_string(), rev);
-            }
-        };
-        set(&mut self.writes);
-        if membership {
-            set(&mut self.members);
-        }
-        rev
+        self.record_object(kind, namespace, name, type_)
     }
 
-    /// Records a change of an object (for the change feed) and returns its revision. Stored
-    /// objects are recorded by the store; the compact tables record pods and nodes.
+    /// Records a change of an object (for the change feed and the kind's last changes:
+    /// `Added` and `Deleted` change its membership, every change its writes) and returns its
+    /// revision. Stored objects are recorded by the store; the compact tables record pods and
+    /// nodes.
     pub fn record_object(
         &mut self,
         kind: &str,
@@ -128,14 +124,20 @@ impl Changes {
         type_: ChangeType,
     ) -> u64 {
         self.revision += 1;
-        let kind = match self.kinds.get(kind) {
-            Some(k) => Arc::clone(k),
-            None => {
-                let k: Arc<str> = Arc::from(kind);
-                self.kinds.insert(kind.to_string(), Arc::clone(&k));
-                k
-            }
+        let revision = self.revision;
+        let entry = match self.kinds.get_mut(kind) {
+            Some(k) => k,
+            None => self.kinds.entry(kind.to_string()).or_insert(KindChanges {
+                name: Arc::from(kind),
+                writes: 0,
+                members: 0,
+            }),
         };
+        entry.writes = revision;
+        if type_ != ChangeType::Modified {
+            entry.members = revision;
+        }
+        let kind = Arc::clone(&entry.name);
         if self.log.len() == FEED_CAPACITY
             && let Some(old) = self.log.pop_front()
         {
@@ -172,16 +174,17 @@ impl Changes {
             .collect())
     }
 
-    /// The revision of the last write of an object of `kind`: while it holds, no such object
-    /// changed (a cheap check for caches of parsed objects).
+    /// The revision of the last change of an object of `kind` (a stored object's write, a
+    /// pod's or node's change in the compact tables): while it holds, no such object changed
+    /// (a cheap check for caches of parsed objects).
     pub fn writes_of(&self, kind: &str) -> u64 {
-        self.writes.get(kind).copied().unwrap_or(0)
+        self.kinds.get(kind).map_or(0, |k| k.writes)
     }
 
     /// The revision of the last create or delete of an object of `kind`: while it holds, the
     /// keys of that kind (and their order) are the same.
     pub fn membership_of(&self, kind: &str) -> u64 {
-        self.members.get(kind).copied().unwrap_or(0)
+        self.kinds.get(kind).map_or(0, |k| k.members)
     }
 }
 
@@ -212,6 +215,12 @@ mod tests {
         assert_eq!(c.writes_of("ReplicaSet"), 0);
         // Any other change moves the revision on, not the kind's.
         c.record(Topic::NodePods);
+        assert_eq!(c.writes_of("Deployment"), updated);
+        // The compact tables' kinds count as well.
+        let node = c.record_object("Node", "", "n1", ChangeType::Added);
+        let tainted = c.record_object("Node", "", "n1", ChangeType::Modified);
+        assert_eq!(c.writes_of("Node"), tainted);
+        assert_eq!(c.membership_of("Node"), node);
         assert_eq!(c.writes_of("Deployment"), updated);
     }
 

@@ -82,8 +82,19 @@ pub struct CaTwin {
     counted: Stats,
     /// Warnings already given (by key).
     warned: BTreeSet<String>,
-    /// Store version at the last check for expendable workloads.
-    warned_rv: Option<u64>,
+    /// The last check for expendable workloads.
+    expendable_checked: Option<ExpendableCheck>,
+    /// Registered nodes per group, counted at the revision of the last node change.
+    registered: Option<(u64, BTreeMap<String, u32>)>,
+}
+
+/// What the last check for expendable workloads saw: a Deployment changed after `revision`,
+/// another PriorityClass write or another cutoff calls for a new one.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct ExpendableCheck {
+    revision: u64,
+    classes: u64,
+    cutoff: i32,
 }
 
 /// The twin's cloud as the Cluster Autoscaler's node groups during one loop: target sizes are
@@ -224,17 +235,26 @@ impl Sim {
     /// The cloud's side of a loop: the groups (templates without daemon pods, which the
     /// component adds itself), their target sizes and the launches that failed.
     fn ca_groups(&mut self) -> TwinGroups {
-        let mut target: BTreeMap<String, u32> = BTreeMap::new();
-        for n in self.nodes.values() {
-            if let Some(g) = n.info.labels.get(NODE_GROUP_LABEL) {
-                match target.get_mut(g.as_str()) {
-                    Some(count) => *count += 1,
-                    None => {
-                        target.insert(g.clone(), 1);
+        // Counted again only after a node was added, changed or deleted.
+        let nodes_rev = self.store.writes_of("Node");
+        let mut target = match &self.ca.registered {
+            Some((rev, counts)) if *rev == nodes_rev => counts.clone(),
+            _ => {
+                let mut counts: BTreeMap<String, u32> = BTreeMap::new();
+                for n in self.nodes.values() {
+                    if let Some(g) = n.info.labels.get(NODE_GROUP_LABEL) {
+                        match counts.get_mut(g.as_str()) {
+                            Some(count) => *count += 1,
+                            None => {
+                                counts.insert(g.clone(), 1);
+                            }
+                        }
                     }
                 }
+                self.ca.registered = Some((nodes_rev, counts.clone()));
+                counts
             }
-        }
+        };
         for u in self.ca.upcoming.values() {
             *target.entry(u.group.clone()).or_insert(0) += 1;
         }
@@ -389,14 +409,37 @@ impl Sim {
     /// autoscaler (priority below `--expendable-pods-priority-cutoff`): as over-provisioning
     /// pods they can never get capacity of their own.
     fn ca_warn_expendable_workloads(&mut self, cfg: &Config) {
-        let rv = self.store.resource_version();
-        if self.ca.warned_rv == Some(rv) {
-            return;
-        }
-        self.ca.warned_rv = Some(rv);
         let cutoff = cfg.expendable_pods_priority_cutoff;
+        let check = ExpendableCheck {
+            revision: self.store.changes().revision(),
+            classes: self.store.writes_of("PriorityClass"),
+            cutoff,
+        };
+        // Only the Deployments changed since the last check, while the PriorityClasses and the
+        // cutoff are the same and the change feed reaches back; every one otherwise.
+        let changed: Option<BTreeSet<(String, String)>> = self
+            .ca
+            .expendable_checked
+            .filter(|c| c.classes == check.classes && c.cutoff == cutoff)
+            .and_then(|c| self.store.changes().since("Deployment", c.revision).ok())
+            .map(|changes| changes.into_iter().map(|c| (c.namespace, c.name)).collect());
+        self.ca.expendable_checked = Some(check);
+        let deployments: Vec<(ObjKey, &Value)> = match &changed {
+            Some(keys) => keys
+                .iter()
+                .filter_map(|(ns, name)| {
+                    let k = ObjKey::new("Deployment", ns, name);
+                    self.store.get(&k).map(|v| (k, v))
+                })
+                .collect(),
+            None => self
+                .store
+                .list("Deployment", None)
+                .map(|(k, v)| (k.clone(), v))
+                .collect(),
+        };
         let mut found = vec![];
-        for (k, v) in self.store.list("Deployment", None) {
+        for (k, v) in deployments {
             let class = v
                 .pointer("/spec/template/spec/priorityClassName")
                 .and_then(Value::as_str);

@@ -86,8 +86,8 @@ impl InFlight {
     pub fn node_view(&self, c: &PoolConfig, name: Arc<str>) -> NodeInfo {
         NodeInfo {
             name,
-            labels: karpenter::node_labels(&c.pool, &self.offering),
-            taints: c.pool.taints.clone(),
+            labels: karpenter::node_labels(&c.pool, &self.offering).into(),
+            taints: c.pool.taints.clone().into(),
             unschedulable: false,
             ready: true,
             allocatable: self.offering.allocatable,

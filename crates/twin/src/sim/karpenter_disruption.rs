@@ -1069,7 +1069,7 @@ impl Sim {
         for (node, ..) in &cmd.nodes {
             self.karpenter_disruption.disrupting.insert(node.clone());
             if let Some(n) = self.nodes.get_mut(node.as_str()) {
-                n.info.taints.push(Taint {
+                Arc::make_mut(&mut n.info.taints).push(Taint {
                     key: DISRUPTED_TAINT.into(),
                     value: String::new(),
                     effect: TaintEffect::NoSchedule,
@@ -1156,7 +1156,7 @@ impl Sim {
         for (node, ..) in &cmd.nodes {
             self.karpenter_disruption.disrupting.remove(node);
             if let Some(n) = self.nodes.get_mut(node.as_str()) {
-                n.info.taints.retain(|t| t.key != DISRUPTED_TAINT);
+                Arc::make_mut(&mut n.info.taints).retain(|t| t.key != DISRUPTED_TAINT);
                 self.store
                     .record_object("Node", "", node, ChangeType::Modified);
             }

@@ -220,7 +220,7 @@ mod tests {
             info: NodeInfo {
                 name: Arc::from(name),
                 labels: Default::default(),
-                taints: vec![],
+                taints: Default::default(),
                 unschedulable: false,
                 ready: true,
                 allocatable: Resources {

@@ -105,15 +105,16 @@ impl Sim {
                     .pointer("/spec/unschedulable")
                     .and_then(Value::as_bool)
                     .unwrap_or(false);
-                n.info.taints = super::model::taints(patched.pointer("/spec/taints"));
+                n.info.taints = super::model::taints(patched.pointer("/spec/taints")).into();
                 if let Some(l) = patched
                     .pointer("/metadata/labels")
                     .and_then(Value::as_object)
                 {
-                    n.info.labels = l
-                        .iter()
-                        .map(|(k, v)| (k.clone(), v.as_str().unwrap_or("").to_string()))
-                        .collect();
+                    n.info.labels = Arc::new(
+                        l.iter()
+                            .map(|(k, v)| (k.clone(), v.as_str().unwrap_or("").to_string()))
+                            .collect(),
+                    );
                 }
                 self.store.record(Topic::NodeMetadata);
                 self.node_changed(&name, ChangeType::Modified);
@@ -246,18 +247,16 @@ impl Sim {
         };
         for (k, e) in &remove {
             let before = n.info.taints.len();
-            n.info
-                .taints
+            Arc::make_mut(&mut n.info.taints)
                 .retain(|t| !(t.key == *k && e.is_none_or(|e| e == t.effect)));
             if n.info.taints.len() == before {
                 return Err(format!("error: taint {k:?} not found"));
             }
         }
         for t in add {
-            n.info
-                .taints
-                .retain(|x| !(x.key == t.key && x.effect == t.effect));
-            n.info.taints.push(t);
+            let taints = Arc::make_mut(&mut n.info.taints);
+            taints.retain(|x| !(x.key == t.key && x.effect == t.effect));
+            taints.push(t);
         }
         self.node_changed(node, ChangeType::Modified);
         self.cluster_changed();
@@ -304,7 +303,7 @@ impl Sim {
                     ));
                 };
                 let map = if field == "labels" {
-                    &mut n.info.labels
+                    Arc::make_mut(&mut n.info.labels)
                 } else {
                     &mut n.annotations
                 };

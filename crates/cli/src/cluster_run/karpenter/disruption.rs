@@ -375,8 +375,8 @@ impl LiveKarpenter {
                 uninitialized.insert(name.clone());
                 NodeInfo {
                     name,
-                    labels: karpenter::node_labels(&f.config.pool, &f.offering),
-                    taints: f.config.pool.taints.clone(),
+                    labels: karpenter::node_labels(&f.config.pool, &f.offering).into(),
+                    taints: f.config.pool.taints.clone().into(),
                     unschedulable: false,
                     ready: true,
                     allocatable: f.offering.allocatable,

@@ -65,8 +65,8 @@ pub(super) fn node(name: &str, o: &Offering, pods: Vec<PodInfo>) -> NodeInfo {
     let requested = pods.iter().fold(Resources::ZERO, |a, p| a + p.requests);
     NodeInfo {
         name: Arc::from(name),
-        labels: o.labels.clone(),
-        taints: vec![],
+        labels: o.labels.clone().into(),
+        taints: Default::default(),
         unschedulable: false,
         ready: true,
         allocatable: o.allocatable,

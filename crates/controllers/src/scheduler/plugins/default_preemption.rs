@@ -335,7 +335,11 @@ mod tests {
             )
         };
         let mut n3 = node("node3", (400, 400), 32);
-        n3.taints = vec![taint("CriticalAddonsOnly", "true", TaintEffect::NoSchedule)];
+        n3.taints = std::sync::Arc::new(vec![taint(
+            "CriticalAddonsOnly",
+            "true",
+            TaintEffect::NoSchedule,
+        )]);
         let mut n4 = node("node4", (400, 400), 32);
         n4.unschedulable = true;
         let nodes = [mk("node1", 1), mk("node2", 3), n3, n4];
@@ -353,7 +357,11 @@ mod tests {
     #[test]
     fn post_filter_message_with_taints() {
         let mut tainted = node("n2", (4000, 1 << 30), 110);
-        tainted.taints = vec![taint("CriticalAddonsOnly", "true", TaintEffect::NoSchedule)];
+        tainted.taints = std::sync::Arc::new(vec![taint(
+            "CriticalAddonsOnly",
+            "true",
+            TaintEffect::NoSchedule,
+        )]);
         let nodes = [
             with_pods(
                 node("n1", (1000, 1 << 30), 110),

@@ -70,7 +70,7 @@ mod tests {
     fn node_affinity_filter() {
         let with_labels = |l: &[(&str, &str)]| {
             let mut n = node("node1", (1000, 1000), 10);
-            n.labels = labels(l);
+            n.labels = std::sync::Arc::new(labels(l));
             n
         };
         let sel = |l: &[(&str, &str)]| {

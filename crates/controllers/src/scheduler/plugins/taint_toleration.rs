@@ -91,7 +91,7 @@ mod tests {
     fn taint_toleration_filter() {
         let dedicated = |v: &str, e| {
             let mut n = node("n", (1000, 1000), 10);
-            n.taints = vec![taint("dedicated", v, e)];
+            n.taints = std::sync::Arc::new(vec![taint("dedicated", v, e)]);
             n
         };
         let p = |tols: Vec<Toleration>| {
@@ -164,11 +164,11 @@ mod tests {
         let mut n1 = node("n1", (1000, 1000), 10);
         let mut n2 = n1.clone();
         let mut n3 = n1.clone();
-        n2.taints = vec![taint("foo", "bar", TaintEffect::PreferNoSchedule)];
-        n3.taints = vec![
+        n2.taints = std::sync::Arc::new(vec![taint("foo", "bar", TaintEffect::PreferNoSchedule)]);
+        n3.taints = std::sync::Arc::new(vec![
             taint("foo", "bar", TaintEffect::PreferNoSchedule),
             taint("cpu-type", "arm64", TaintEffect::PreferNoSchedule),
-        ];
+        ]);
         let raw: Vec<i64> = [&n1, &n2, &n3]
             .iter()
             .map(|n| intolerable_prefer_no_schedule(&[], n))

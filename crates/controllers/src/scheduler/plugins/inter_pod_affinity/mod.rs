@@ -267,7 +267,7 @@ pub(crate) mod testing {
     /// A roomy node labelled `l` holding `pods`.
     pub(crate) fn lnode(name: &str, l: &[(&str, &str)], pods: Vec<PodInfo>) -> NodeInfo {
         let mut n = node(name, (100_000, 1 << 40), 110);
-        n.labels = labels(l);
+        n.labels = Arc::new(labels(l));
         with_pods(n, pods)
     }
 }

@@ -218,7 +218,7 @@ pub(crate) mod tests {
             .iter()
             .map(|(n, l)| {
                 let mut node = node(n, (100_000, 1 << 40), 110);
-                node.labels = labels(l);
+                node.labels = Arc::new(labels(l));
                 node
             })
             .collect();
@@ -506,7 +506,7 @@ pub(crate) mod tests {
             );
         }
         let mut tainted = nodes.clone();
-        tainted[3].taints = vec![taint("taint", "", TaintEffect::NoSchedule)];
+        tainted[3].taints = Arc::new(vec![taint("taint", "", TaintEffect::NoSchedule)]);
         // "NodeTaintsPolicy honored": the tainted node-y does not count.
         let mut honored = hard(1, "node", exists("foo"));
         honored.node_taints_policy = InclusionPolicy::Honor;
@@ -608,10 +608,10 @@ pub(crate) mod tests {
     fn scheduler_leaves_the_skewed_pod_pending() {
         let zone = |n: &str, z: &str, cpu| {
             let mut nd = node(n, (cpu, 1 << 34), 110);
-            nd.labels = labels(&[
+            nd.labels = Arc::new(labels(&[
                 ("topology.kubernetes.io/zone", z),
                 ("kubernetes.io/hostname", n),
-            ]);
+            ]));
             nd
         };
         let mut nodes = vec![

@@ -325,11 +325,12 @@ mod tests {
             .iter()
             .map(|n| {
                 let mut n = n.clone();
-                n.labels = n
-                    .labels
-                    .iter()
-                    .map(|(k, v)| (rename(k), v.clone()))
-                    .collect();
+                n.labels = std::sync::Arc::new(
+                    n.labels
+                        .iter()
+                        .map(|(k, v)| (rename(k), v.clone()))
+                        .collect(),
+                );
                 n
             })
             .collect();
@@ -709,17 +710,17 @@ mod tests {
                     let name = format!("n{i}");
                     let mut n = crate::scheduler::testing::node(&name, (1000, 1000), 110);
                     if let Some(z) = zone {
-                        n.labels
+                        Arc::make_mut(&mut n.labels)
                             .insert(LABEL_ZONE.into(), ["za", "zb", ""][z as usize % 3].into());
                     }
                     if host {
-                        n.labels.insert(H.into(), name.clone());
+                        Arc::make_mut(&mut n.labels).insert(H.into(), name.clone());
                     }
                     if ssd {
-                        n.labels.insert("disk".into(), "ssd".into());
+                        Arc::make_mut(&mut n.labels).insert("disk".into(), "ssd".into());
                     }
                     if taint {
-                        n.taints.push(Taint {
+                        Arc::make_mut(&mut n.taints).push(Taint {
                             key: "t".into(),
                             value: String::new(),
                             effect: TaintEffect::NoSchedule,
@@ -798,7 +799,7 @@ mod tests {
                 // The first node leaves, the changed node is read again, a node joins at the
                 // end: the remapped counts equal a recount.
                 let mut joined = crate::scheduler::testing::node("z", (1000, 1000), 110);
-                joined.labels.insert(LABEL_ZONE.into(), "zb".into());
+                Arc::make_mut(&mut joined.labels).insert(LABEL_ZONE.into(), "zb".into());
                 let mut q = pod(10_001, 0, (0, 0));
                 q.labels = label_sets()[0].clone();
                 joined = with_pods(joined, vec![q]);
