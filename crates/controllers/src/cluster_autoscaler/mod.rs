@@ -33,6 +33,7 @@ pub mod scale_down;
 pub mod status;
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use kscale_model::goflag::{self, FlagKind, FlagSet, ignored_warning as flag_warning};
 use kscale_model::{Resources, SimTime};
@@ -688,7 +689,16 @@ pub fn filter_out_schedulable(
             .then(a.start_time.cmp(&b.start_time))
     });
     let mut out = vec![];
+    // Pods like one that fit nowhere are not tried again (upstream's hinting simulator skips
+    // them: `simulator/scheduling/similar_pods.go`). Here only pods equal in all the filters
+    // read, and not with required pod affinity (which a placement may satisfy): placements
+    // only take room, so such a pod fits nowhere either and the result is the same.
+    let mut unplaceable: Vec<&PodInfo> = vec![];
     for p in order {
+        if !affinity && unplaceable.iter().any(|u| same_for_filters(u, p)) {
+            out.push(p.clone());
+            continue;
+        }
         match snap.iter_mut().find(|n| fits(p, n).is_ok()) {
             Some(n) => {
                 n.requested += p.requests;
@@ -698,11 +708,24 @@ pub fn filter_out_schedulable(
                     n.allocatable.pods -= 1;
                 }
             }
-            None => out.push(p.clone()),
+            None => {
+                unplaceable.push(p);
+                out.push(p.clone());
+            }
         }
     }
     out.sort_by_key(|p| p.id);
     out
+}
+
+/// Whether two pods are the same to the scheduler's filters: requests, namespace, labels and
+/// placement constraints (pods of one template, in practice).
+fn same_for_filters(a: &PodInfo, b: &PodInfo) -> bool {
+    a.requests == b.requests
+        && a.namespace == b.namespace
+        && (Arc::ptr_eq(&a.constraints, &b.constraints) || a.constraints == b.constraints)
+        && a.labels == b.labels
+        && a.default_selector == b.default_selector
 }
 
 /// Labels that may differ between similar node groups (`processors/nodegroupset/compare_nodegroups.go`).
@@ -1108,6 +1131,30 @@ mod tests {
             }]
         );
         assert_eq!(r.triggered, [1]);
+    }
+
+    #[test]
+    fn pods_like_one_that_fit_nowhere_are_left_pending_and_others_still_tried() {
+        // Three 1-CPU nodes: five 600m pods of one template, then a 300m pod and a 600m pod
+        // of another namespace. Three 600m pods fit (one per node); the other two do not and
+        // are not tried on every node again; the 300m pod still fits in a node's rest.
+        let nodes: Vec<NodeInfo> = (0..3)
+            .map(|i| template(&format!("n{i}"), 1000, ("pool", "general")))
+            .collect();
+        let refs: Vec<&NodeInfo> = nodes.iter().collect();
+        let mut pending: Vec<PodInfo> = (1..=5).map(|i| pod(i, 600, 0)).collect();
+        pending.push(pod(6, 300, 0));
+        let mut other = pod(7, 600, 0);
+        other.namespace = "other".into();
+        pending.push(other);
+        let out: Vec<u64> = filter_out_schedulable(&pending, &refs, -10)
+            .iter()
+            .map(|p| p.id)
+            .collect();
+        assert_eq!(out, [4, 5, 7]);
+        assert!(!same_for_filters(&pending[0], &pending[5]));
+        assert!(!same_for_filters(&pending[0], &pending[6]));
+        assert!(same_for_filters(&pending[0], &pending[4]));
     }
 
     #[test]

@@ -329,7 +329,11 @@ fn counts(p: &PodInfo, cutoff: i32, now: SimTime, drain: &dyn Fn(u64) -> PodDrai
     if super::is_expendable(p.priority, cutoff) {
         return false;
     }
-    // Long-terminating pods are skipped by utilization too.
+    // Long-terminating pods are skipped by utilization too (`drain.IsPodLongTerminating`
+    // reads the deletion timestamp: a pod without one is not asked about).
+    if !p.terminating {
+        return true;
+    }
     let d = drain(p.id);
     d.deleting
         .is_none_or(|(at, g)| now.since(at) <= g + LONG_TERMINATING_EXTRA_MS)
