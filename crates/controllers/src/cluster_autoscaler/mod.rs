@@ -33,6 +33,7 @@ pub mod scale_down;
 pub mod status;
 
 use std::collections::BTreeMap;
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use kscale_model::goflag::{self, FlagKind, FlagSet, ignored_warning as flag_warning};
@@ -689,18 +690,27 @@ pub fn filter_out_schedulable(
             .then(a.start_time.cmp(&b.start_time))
     });
     let mut out = vec![];
-    // Pods like one that fit nowhere are not tried again (upstream's hinting simulator skips
-    // them: `simulator/scheduling/similar_pods.go`). Here only pods equal in all the filters
-    // read, and not with required pod affinity (which a placement may satisfy): placements
-    // only take room, so such a pod fits nowhere either and the result is the same.
-    let mut unplaceable: Vec<&PodInfo> = vec![];
+    // Hints, as upstream's hinting simulator keeps them
+    // (`simulator/scheduling/hinting_simulator.go`, and `similar_pods.go` for pods like one
+    // that fit nowhere): a pod equal in all the filters read to one tried before starts where
+    // that one was placed (`snap.len()`: it fit nowhere). Placements only take room, so the
+    // nodes before that refuse it too and the result is first-fit's. Not with required pod
+    // affinity, which a placement may satisfy.
+    let mut hints: HashMap<u64, Vec<(&PodInfo, usize)>> = HashMap::new();
     for p in order {
-        if !affinity && unplaceable.iter().any(|u| same_for_filters(u, p)) {
-            out.push(p.clone());
-            continue;
-        }
-        match snap.iter_mut().find(|n| fits(p, n).is_ok()) {
-            Some(n) => {
+        let key = filter_key(p);
+        let hint = hints
+            .get(&key)
+            .and_then(|h| h.iter().find(|(q, _)| same_for_filters(q, p)))
+            .map_or(0, |(_, at)| *at);
+        let start = if affinity { 0 } else { hint };
+        let placed = snap[start..]
+            .iter()
+            .position(|n| fits(p, n).is_ok())
+            .map(|i| start + i);
+        match placed {
+            Some(i) => {
+                let n = &mut snap[i];
                 n.requested += p.requests;
                 if kept(p) {
                     n.pods.push(p.clone());
@@ -708,14 +718,29 @@ pub fn filter_out_schedulable(
                     n.allocatable.pods -= 1;
                 }
             }
-            None => {
-                unplaceable.push(p);
-                out.push(p.clone());
+            None => out.push(p.clone()),
+        }
+        if !affinity {
+            let at = placed.unwrap_or(snap.len());
+            let entries = hints.entry(key).or_default();
+            match entries.iter_mut().find(|(q, _)| same_for_filters(q, p)) {
+                Some(e) => e.1 = at,
+                None => entries.push((p, at)),
             }
         }
     }
     out.sort_by_key(|p| p.id);
     out
+}
+
+/// A hash of what [`same_for_filters`] compares first (requests, namespace, labels).
+fn filter_key(p: &PodInfo) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    p.requests.hash(&mut h);
+    p.namespace.hash(&mut h);
+    p.labels.hash(&mut h);
+    h.finish()
 }
 
 /// Whether two pods are the same to the scheduler's filters: requests, namespace, labels and
@@ -1155,6 +1180,48 @@ mod tests {
         assert!(!same_for_filters(&pending[0], &pending[5]));
         assert!(!same_for_filters(&pending[0], &pending[6]));
         assert!(same_for_filters(&pending[0], &pending[4]));
+    }
+
+    proptest::proptest! {
+        /// The hints change nothing: the pods left pending are first-fit's, every pod tried
+        /// from the first node.
+        #[test]
+        fn hints_leave_the_pods_first_fit_leaves(
+            rooms in proptest::collection::vec(0i64..4000, 1..8),
+            kinds in proptest::collection::vec(0usize..4, 0..40),
+        ) {
+            let nodes: Vec<NodeInfo> = rooms
+                .iter()
+                .enumerate()
+                .map(|(i, cpu)| template(&format!("n{i}"), *cpu, ("pool", "general")))
+                .collect();
+            let refs: Vec<&NodeInfo> = nodes.iter().collect();
+            let pending: Vec<PodInfo> = kinds
+                .iter()
+                .enumerate()
+                .map(|(i, k)| {
+                    let mut p = pod(i as u64 + 1, [300, 600, 900, 600][*k], 0);
+                    if *k == 3 {
+                        p.namespace = "other".into();
+                    }
+                    p
+                })
+                .collect();
+            // First fit, in the same order (all pods have one priority and start time).
+            let mut room: Vec<i64> = rooms.clone();
+            let mut expected = vec![];
+            for p in &pending {
+                match room.iter_mut().find(|r| **r >= p.requests.cpu_milli) {
+                    Some(r) => *r -= p.requests.cpu_milli,
+                    None => expected.push(p.id),
+                }
+            }
+            let out: Vec<u64> = filter_out_schedulable(&pending, &refs, -10)
+                .iter()
+                .map(|p| p.id)
+                .collect();
+            proptest::prop_assert_eq!(out, expected);
+        }
     }
 
     #[test]
