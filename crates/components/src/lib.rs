@@ -4,5 +4,7 @@
 //! asks its controller, and writes the result back.
 
 pub mod cluster_autoscaler;
+mod custom_object;
+pub mod karpenter;
 pub mod proportional;
 pub mod vpa;

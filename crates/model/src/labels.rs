@@ -299,6 +299,45 @@ pub struct Taint {
     pub effect: TaintEffect,
 }
 
+/// Taints (`key`, `value`, `effect`) from a JSON array (a node's `spec.taints`, a NodePool's
+/// template taints); malformed ones are skipped, and so is anything but an array.
+pub fn taints_from_json(v: Option<&serde_json::Value>) -> Vec<Taint> {
+    v.and_then(serde_json::Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|t| {
+            Some(Taint {
+                key: t.get("key")?.as_str()?.into(),
+                value: t
+                    .get("value")
+                    .and_then(serde_json::Value::as_str)
+                    .unwrap_or("")
+                    .into(),
+                effect: TaintEffect::parse(t.get("effect")?.as_str()?)?,
+            })
+        })
+        .collect()
+}
+
+/// A JSON object of strings (labels, annotations) as an ordered map; a value that is not a
+/// string is rendered as JSON, anything but an object reads as empty.
+pub fn string_map_from_json(v: Option<&serde_json::Value>) -> BTreeMap<String, String> {
+    v.and_then(serde_json::Value::as_object)
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| {
+                    (
+                        k.clone(),
+                        v.as_str()
+                            .map(str::to_string)
+                            .unwrap_or_else(|| v.to_string()),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// Operator of a toleration.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TolerationOp {

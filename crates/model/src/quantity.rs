@@ -260,6 +260,16 @@ pub fn format_bytes(b: i64) -> String {
     format!("{b}")
 }
 
+/// A quantity from JSON: a string (`"500m"`) or a number (`2`); anything else, or a string
+/// that does not parse, is `None`.
+pub fn from_json(v: Option<&serde_json::Value>) -> Option<Quantity> {
+    match v? {
+        serde_json::Value::String(s) => Quantity::parse(s).ok(),
+        serde_json::Value::Number(n) => Quantity::parse(&n.to_string()).ok(),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

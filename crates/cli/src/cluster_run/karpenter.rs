@@ -1,20 +1,17 @@
-//! Karpenter provisioning on a `--cluster` run: the twin's decisions
-//! (`kscale_controllers::karpenter::plan` over the scenario's instance catalog) against the
-//! real scheduler's unschedulable pods, launching nodes kscale registers after the cloud's
-//! provisioning latency.
+//! Karpenter on a `--cluster` run: the provisioning component the twin runs
+//! ([`kscale_components::karpenter::provisioning`]: batching, planning over the scenario's
+//! instance catalog, in-flight NodeClaims, capacity errors) against the real scheduler's
+//! unschedulable pods, launching nodes kscale registers after the cloud's provisioning latency.
 //!
-//! As upstream (kubernetes-sigs/karpenter `pkg/controllers/provisioning`): pods the scheduler
-//! marked `PodScheduled=False, reason Unschedulable` open a batch that closes after 1 s without
-//! a new pod or 10 s in all; each closed batch is planned onto the highest-weight compatible
-//! NodePool / Provisioner and the cheapest offering; pods planned onto a launched NodeClaim
-//! are nominated to it and not planned again until its node registered. Karpenter's CRDs are
-//! installed (schemaless) so the manifests' NodePools, Provisioners and node classes can be
-//! created. Disruption (NodePools' emptiness, multi- and single-node consolidation under their
-//! budgets; Provisioners' `ttlSecondsAfterEmpty` and consolidation) is the [`disruption`]
-//! module. A launch the scenario's cloud refuses (`spec.cloud.insufficientCapacity`) records
-//! `InsufficientCapacityError`, skips the offering for 3 minutes and re-plans its pods (e.g.
-//! on-demand after spot), as in the twin; spot interruptions are the cloud's (`spot.rs`). Not
-//! live yet: expiry, drift.
+//! Pods the scheduler marked `PodScheduled=False, reason Unschedulable` extend the batch when
+//! one of them is new; pods nominated to a NodeClaim stay so until 30 s after its node
+//! registered (the real scheduler binds them in that time; in the twin it does at once).
+//! Karpenter's CRDs are installed (schemaless) so the manifests' NodePools, Provisioners and
+//! node classes can be created; pools are read as typed objects
+//! ([`kscale_components::karpenter::NodePool`]). Disruption (NodePools' emptiness, multi- and
+//! single-node consolidation under their budgets; Provisioners' `ttlSecondsAfterEmpty` and
+//! consolidation) is the [`disruption`] module. Spot interruptions are the cloud's
+//! (`spot.rs`). Not live yet: expiry, drift.
 
 mod disruption;
 
@@ -29,18 +26,16 @@ use kscale_kube::KubeCluster;
 use kscale_kube::kubelet::Kubelets;
 
 use super::crds::{self, Crd};
+use kscale_components::cluster_autoscaler::adapt;
+use kscale_components::karpenter::provisioning::{
+    Batch, InFlight, Provisioning, ProvisioningBackend, registered_message,
+};
+use kscale_components::karpenter::{NodePool, PoolConfig, Provisioner, pool_label};
 use kscale_model::quantity::{format_bytes, format_cpu_milli};
 use kscale_model::{Resources, SimTime};
 use kscale_twin::sim::Sim;
-use kscale_twin::sim::karpenter::{ICE_TTL_MS, PoolConfig, pool_configs, pool_label};
-use kscale_twin::sim::model::PodTemplate;
-use kube::api::{Api, ApiResource, DynamicObject, ListParams};
 use serde_json::{Value, json};
 
-/// Batch idle time (1 s) and maximum length (10 s), upstream's `BATCH_IDLE_DURATION` and
-/// `BATCH_MAX_DURATION` defaults.
-const BATCH_IDLE_MS: u64 = 1_000;
-const BATCH_MAX_MS: u64 = 10_000;
 /// How long pods stay nominated to a registered claim's node before they may be planned
 /// again (the scheduler binds them within seconds). *Assumption*: 30 s.
 const NOMINATION_GRACE_MS: u64 = 30_000;
@@ -86,19 +81,6 @@ pub fn wanted(objects: &[kscale_twin::manifest::ManifestObject]) -> bool {
     crds::wanted(objects, &["karpenter.sh", "karpenter.k8s.aws"])
 }
 
-struct Claim {
-    name: String,
-    node: String,
-    ip: String,
-    config: PoolConfig,
-    offering: Offering,
-    /// Requests planned onto it.
-    planned: Resources,
-    ready_at: u64,
-    /// Its instance's number (the provider ID's `i-…`).
-    instance: u64,
-}
-
 /// Taints a node carries until it is up (karpenter pkg/scheduling/taints.go
 /// `KnownEphemeralTaints`).
 const EPHEMERAL_TAINTS: &[&str] = &[
@@ -121,16 +103,20 @@ fn node_initialized(n: &Node) -> bool {
             })
 }
 
-/// Live Karpenter provisioning.
+/// Live Karpenter: the provisioning component ([`Provisioning`], as the twin runs it) and
+/// NodePool disruption against the real API server.
 pub struct LiveKarpenter {
     offerings: Arc<Vec<Offering>>,
     region: String,
-    batch: Option<(u64, u64)>,
+    /// Batching, launched claims, nominations, offerings skipped after a capacity error.
+    provisioning: Provisioning,
+    /// Unschedulable pods (uids) seen at the last pass: a new one extends the batch.
     seen: BTreeSet<String>,
-    in_flight: Vec<Claim>,
-    /// Pod uid → until when it is nominated (`u64::MAX` while its claim is in flight).
-    nominated: BTreeMap<String, (String, u64)>,
-    seq: u64,
+    /// Pod uid → the id provisioning knows it by (given at first sight; planning breaks ties
+    /// by it), while the pod is not bound.
+    ids: BTreeMap<String, u64>,
+    /// The next pod id to give.
+    next_id: u64,
     /// Claims launched so far.
     pub launched: u64,
     /// Registered node → its NodeClaim's name.
@@ -142,28 +128,56 @@ pub struct LiveKarpenter {
     start_unix_ms: i64,
     /// NodePool disruption.
     disruption: disruption::Disruption,
-    /// Offerings that failed for lack of capacity: (instance type, capacity type, zone) →
-    /// until when (run ms) they are skipped.
-    unavailable: BTreeMap<(String, String, String), u64>,
     /// Launches that failed for lack of capacity.
     pub insufficient_capacity_errors: u64,
 }
 
-fn dynamic(
-    kc: &KubeCluster,
-    group: &str,
-    version: &str,
-    kind: &str,
-    plural: &str,
-) -> Api<DynamicObject> {
-    let ar = ApiResource {
-        group: group.into(),
-        version: version.into(),
-        api_version: format!("{group}/{version}"),
-        kind: kind.into(),
-        plural: plural.into(),
-    };
-    Api::all_with(kc.client().clone(), &ar)
+/// The live backend as Karpenter provisioning's: NodeClaim names and the cloud's draws from
+/// the run's random streams (as the twin draws them), events to the API server.
+struct LiveProvisioning<'a> {
+    kc: &'a mut KubeCluster,
+    sim: &'a mut Sim,
+    region: &'a str,
+    /// Registered node → claim (a new instance's name must not be one of them).
+    claims: &'a BTreeMap<String, String>,
+}
+
+impl ProvisioningBackend for LiveProvisioning<'_> {
+    fn claim_name(&mut self, pool: &str) -> String {
+        format!("{pool}-{}", self.sim.rng.names.name_suffix(5))
+    }
+
+    fn launch_fails(&mut self, now_ms: u64, o: &Offering) -> bool {
+        self.sim
+            .cloud
+            .launch_fails_at(now_ms, None, &o.instance_type, &o.capacity_type)
+    }
+
+    /// The instance's address, drawn from the run's `cloud` stream as the twin draws it (so
+    /// later draws of that stream, e.g. spot interruptions, line up); a name taken by a node
+    /// or claim of this run is drawn again.
+    fn new_instance(&mut self, in_flight: &[InFlight]) -> (String, String) {
+        let (mut a, mut b) = (0, 0);
+        for _ in 0..16 {
+            (a, b) = self.sim.cloud.address();
+            let name = format!("ip-192-168-{a}-{b}.{}.compute.internal", self.region);
+            if !self.claims.contains_key(&name) && !in_flight.iter().any(|c| c.node == name) {
+                break;
+            }
+        }
+        (
+            format!("ip-192-168-{a}-{b}.{}.compute.internal", self.region),
+            format!("192.168.{a}.{b}"),
+        )
+    }
+
+    fn provisioning_latency_ms(&mut self) -> u64 {
+        self.sim.cloud.provisioning_latency_ms()
+    }
+
+    fn event(&mut self, e: Event) {
+        self.kc.event(e);
+    }
 }
 
 fn unschedulable(p: &Pod) -> bool {
@@ -187,17 +201,15 @@ impl LiveKarpenter {
         LiveKarpenter {
             offerings: sim.offerings(),
             region: sim.region(),
-            batch: None,
+            provisioning: Provisioning::default(),
             seen: BTreeSet::new(),
-            in_flight: vec![],
-            nominated: BTreeMap::new(),
-            seq: 0,
+            ids: BTreeMap::new(),
+            next_id: 0,
             launched: 0,
             claims: BTreeMap::new(),
             uninitialized: BTreeSet::new(),
             start_unix_ms: sim.start_unix_ms,
             disruption: disruption::Disruption::default(),
-            unavailable: BTreeMap::new(),
             insufficient_capacity_errors: 0,
         }
     }
@@ -207,36 +219,22 @@ impl LiveKarpenter {
         self.disruption.summary(self.launched)
     }
 
+    /// The pools as their objects define them: Provisioners first, then NodePools, each in
+    /// name order (as the twin lists them), with zero usage and daemon overhead.
+    fn pool_specs(kc: &mut KubeCluster) -> Result<Vec<PoolConfig>, ApiError> {
+        Ok(kc
+            .list::<Provisioner>(None, "")?
+            .iter()
+            .map(Provisioner::config)
+            .chain(kc.list::<NodePool>(None, "")?.iter().map(NodePool::config))
+            .collect())
+    }
+
+    /// The pools with their usage (nodes and in-flight claims) and daemon overhead.
     fn pools(&self, kc: &mut KubeCluster) -> Result<Vec<PoolConfig>, ApiError> {
-        let mut objects: Vec<(&'static str, String, Value)> = vec![];
-        for (kind, api) in [
-            (
-                "Provisioner",
-                dynamic(
-                    kc,
-                    "karpenter.sh",
-                    "v1alpha5",
-                    "Provisioner",
-                    "provisioners",
-                ),
-            ),
-            (
-                "NodePool",
-                dynamic(kc, "karpenter.sh", "v1", "NodePool", "nodepools"),
-            ),
-        ] {
-            let list = kc
-                .block_on(api.list(&ListParams::default()))
-                .map_err(|e| ApiError::Unavailable(format!("listing {kind}s: {e}")))?;
-            for o in list.items {
-                let name = o.metadata.name.clone().unwrap_or_default();
-                let v = serde_json::to_value(&o).map_err(|e| ApiError::Invalid(e.to_string()))?;
-                objects.push((kind, name, v));
-            }
-        }
-        let mut configs = pool_configs(objects.iter().map(|(k, n, v)| (*k, n.as_str(), v)));
+        let mut configs = Self::pool_specs(kc)?;
         // Each pool's daemonOverhead: the DaemonSets' pods its nodes would run.
-        let daemons = kscale_components::cluster_autoscaler::adapt::daemon_pods(kc)?;
+        let daemons = adapt::daemon_pods(kc)?;
         for c in &mut configs {
             c.pool.daemon_overhead = kscale_controllers::daemonset::daemon_overhead(
                 &daemons,
@@ -256,9 +254,10 @@ impl LiveKarpenter {
                 }
             }
             for f in self
-                .in_flight
+                .provisioning
+                .in_flight()
                 .iter()
-                .filter(|f| f.config.pool.name == c.pool.name)
+                .filter(|f| f.pool == c.pool.name)
             {
                 usage += f.offering.capacity;
             }
@@ -289,25 +288,25 @@ impl LiveKarpenter {
         sim: &mut Sim,
         kubelets: &mut Kubelets,
     ) -> Result<(), ApiError> {
-        // Nodes whose provisioning latency is over register.
-        let due: Vec<Claim> = {
-            let (due, rest): (Vec<Claim>, Vec<Claim>) = std::mem::take(&mut self.in_flight)
-                .into_iter()
-                .partition(|c| c.ready_at <= t);
-            self.in_flight = rest;
-            due
+        // Nodes whose provisioning latency is over register (the claim of a pool deleted
+        // meanwhile does not, as in the twin).
+        let due = self.provisioning.due(t);
+        let specs = if due.is_empty() {
+            vec![]
+        } else {
+            Self::pool_specs(kc)?
         };
-        for c in due {
-            self.register(kc, kubelets, &c)?;
-            for (_, (claim, until)) in self.nominated.iter_mut() {
-                if *claim == c.name {
-                    *until = t + NOMINATION_GRACE_MS;
-                }
-            }
-            self.claims.insert(c.node.clone(), c.name.clone());
-            self.uninitialized.insert(c.node.clone());
+        for claim in due {
+            let Some(f) = self.provisioning.registered(&claim, t, NOMINATION_GRACE_MS) else {
+                continue;
+            };
+            let Some(cfg) = specs.iter().find(|c| c.pool.name == f.pool) else {
+                continue;
+            };
+            self.register(kc, kubelets, &f, cfg)?;
+            self.claims.insert(f.node.clone(), f.claim.clone());
+            self.uninitialized.insert(f.node.clone());
         }
-        self.nominated.retain(|_, (_, until)| *until > t);
         let mut nodes = kc.list::<Node>(None, "")?;
         nodes.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
         self.claims.retain(|n, _| {
@@ -348,15 +347,15 @@ impl LiveKarpenter {
         &mut self,
         kc: &mut KubeCluster,
         kubelets: &mut Kubelets,
-        c: &Claim,
+        c: &InFlight,
+        cfg: &PoolConfig,
     ) -> Result<(), ApiError> {
-        let mut labels = karpenter::node_labels(&c.config.pool, &c.offering);
+        let mut labels = karpenter::node_labels(&cfg.pool, &c.offering);
         labels.insert("kubernetes.io/hostname".into(), c.node.clone());
         labels.insert("karpenter.sh/registered".into(), "true".into());
         labels.insert("karpenter.sh/initialized".into(), "true".into());
         let r = |x: &Resources| json!({"cpu": format_cpu_milli(x.cpu_milli), "memory": format_bytes(x.memory), "pods": x.pods.to_string()});
-        let taints: Vec<Value> = c
-            .config
+        let taints: Vec<Value> = cfg
             .pool
             .taints
             .iter()
@@ -389,8 +388,8 @@ impl LiveKarpenter {
             reason: "Registered".into(),
             kind: "NodeClaim".into(),
             namespace: String::new(),
-            name: c.name.clone(),
-            message: format!("Status condition transitioned, Type: Registered, Status: True, Reason: Registered (node {})", c.node),
+            name: c.claim.clone(),
+            message: registered_message(&c.node),
             source: "karpenter".into(),
         });
         Ok(())
@@ -404,240 +403,103 @@ impl LiveKarpenter {
         sim: &mut Sim,
         pods: &[Pod],
     ) -> Result<(), ApiError> {
-        let pending: Vec<&Pod> = pods
-            .iter()
-            .filter(|p| unschedulable(p))
-            .filter(|p| {
-                !self
-                    .nominated
-                    .contains_key(p.metadata.uid.as_deref().unwrap_or(""))
-            })
-            .collect();
-        let live: BTreeSet<String> = pending
-            .iter()
-            .filter_map(|p| p.metadata.uid.clone())
-            .collect();
+        // Pods bound since the last pass free the room held for them on an in-flight claim;
+        // ids are kept only for pods not bound yet.
+        let mut unbound = BTreeSet::new();
+        for p in pods {
+            let Some(uid) = p.metadata.uid.as_deref() else {
+                continue;
+            };
+            if p.spec.as_ref().is_some_and(|s| s.node_name.is_some()) {
+                if let Some(id) = self.ids.remove(uid) {
+                    self.provisioning.pod_bound(id, adapt::pod_requests_of(p));
+                }
+            } else {
+                unbound.insert(uid);
+            }
+        }
+        self.ids.retain(|uid, _| unbound.contains(uid.as_str()));
+        let mut pending = vec![];
+        for p in pods.iter().filter(|p| unschedulable(p)) {
+            let uid = p.metadata.uid.clone().unwrap_or_default();
+            let id = match self.ids.get(&uid) {
+                Some(id) => *id,
+                None => {
+                    self.next_id += 1;
+                    self.ids.insert(uid.clone(), self.next_id);
+                    self.next_id
+                }
+            };
+            if !self.provisioning.is_nominated(id, t) {
+                pending.push((uid, adapt::pod_info(p, id, SimTime::ZERO)));
+            }
+        }
+        let live: BTreeSet<String> = pending.iter().map(|(uid, _)| uid.clone()).collect();
         if live.iter().any(|u| !self.seen.contains(u)) {
-            let start = self.batch.map(|(s, _)| s).unwrap_or(t);
-            self.batch = Some((start, t));
+            self.provisioning.pods_pending(t);
             // As in the twin, disruption polls from the first batch on.
             self.disruption.start_polling(t);
         }
         self.seen = live;
-        let Some((start, last)) = self.batch else {
-            return Ok(());
-        };
-        if t < last + BATCH_IDLE_MS && t < start + BATCH_MAX_MS {
-            return Ok(());
-        }
-        self.batch = None;
-        if pending.is_empty() {
+        if self.provisioning.take_closed_batch(t) != Batch::Closed || pending.is_empty() {
             return Ok(());
         }
         let configs = self.pools(kc)?;
         if configs.is_empty() {
             return Ok(());
         }
-        let infos: Vec<PodInfo> = pending
-            .iter()
-            .enumerate()
-            .map(|(i, p)| {
-                let meta = serde_json::to_value(&p.metadata).unwrap_or(Value::Null);
-                let spec = serde_json::to_value(p.spec.as_ref()).unwrap_or(Value::Null);
-                let tpl = PodTemplate::compile(Some(&meta), &spec);
-                PodInfo {
-                    id: i as u64,
-                    namespace: Arc::from(p.metadata.namespace.as_deref().unwrap_or("default")),
-                    name: Arc::from(p.metadata.name.as_deref().unwrap_or("")),
-                    labels: tpl.labels.clone(),
-                    requests: tpl.requests,
-                    priority: p.spec.as_ref().and_then(|s| s.priority).unwrap_or(0),
-                    start_time: SimTime::ZERO,
-                    terminating: false,
-                    constraints: tpl.constraints.clone(),
-                    default_selector: None,
-                }
-            })
-            .collect();
-        let pools: Vec<karpenter::Pool> = configs.iter().map(|c| c.pool.clone()).collect();
-        // An offering that fails for lack of capacity is cached as unavailable and its pods are
-        // planned again without it (Karpenter's fallback, e.g. spot → on-demand), as in the
-        // twin: at most 8 rounds.
-        let mut todo = infos;
-        for _round in 0..8 {
-            if todo.is_empty() {
-                break;
-            }
-            let available = self.available_offerings(t);
-            let plan = karpenter::plan(&todo, &pools, &available);
-            for (id, reason) in &plan.unschedulable {
-                let p = pending[*id as usize];
-                kc.event(Event {
-                    type_: EventType::Warning,
-                    reason: "FailedScheduling".into(),
-                    kind: "Pod".into(),
-                    namespace: p.metadata.namespace.clone().unwrap_or_default(),
-                    name: p.metadata.name.clone().unwrap_or_default(),
-                    message: format!("Failed to schedule pod, {reason}"),
-                    source: "karpenter".into(),
-                });
-            }
-            let mut retry = vec![];
-            for claim in plan.claims {
-                let config = configs[claim.pool].clone();
-                let offering = available[claim.offering].clone();
-                let name = format!("{}-{}", config.pool.name, sim.rng.names.name_suffix(5));
-                if self.insufficient_capacity(kc, t, sim, &name, &offering) {
-                    let ids: BTreeSet<u64> = claim.pods.iter().copied().collect();
-                    retry.extend(todo.iter().filter(|p| ids.contains(&p.id)).cloned());
-                    continue;
-                }
-                let nominated: Vec<&Pod> =
-                    claim.pods.iter().map(|id| pending[*id as usize]).collect();
-                self.launch(
-                    kc,
-                    t,
-                    sim,
-                    name,
-                    config,
-                    offering,
-                    &nominated,
-                    claim.requests,
-                );
-            }
-            todo = retry;
-        }
+        let mut infos: Vec<PodInfo> = pending.into_iter().map(|(_, info)| info).collect();
+        // In the order provisioning knows them (first sight), as the twin's pod ids.
+        infos.sort_by_key(|p| p.id);
+        let offerings = self.offerings.clone();
+        let mut backend = LiveProvisioning {
+            kc,
+            sim,
+            region: &self.region,
+            claims: &self.claims,
+        };
+        let done = self
+            .provisioning
+            .provision(&mut backend, t, infos, &configs, &offerings);
+        self.launched += done.launches;
+        self.insufficient_capacity_errors += done.insufficient_capacity_errors;
         Ok(())
     }
 
-    /// The offerings not cached as unavailable at run time `t`.
-    fn available_offerings(&mut self, t: u64) -> Arc<Vec<Offering>> {
-        self.unavailable.retain(|_, until| *until > t);
-        if self.unavailable.is_empty() {
-            return self.offerings.clone();
-        }
-        Arc::new(
-            self.offerings
-                .iter()
-                .filter(|o| {
-                    !self.unavailable.contains_key(&(
-                        o.instance_type.clone(),
-                        o.capacity_type.clone(),
-                        o.zone.clone(),
-                    ))
-                })
-                .cloned()
-                .collect(),
-        )
-    }
-
-    /// Whether the cloud has no capacity for a launch of `offering` now
-    /// (`spec.cloud.insufficientCapacity`, the twin's `launch_fails`): then the claim's
-    /// `InsufficientCapacityError` is recorded and the offering skipped for `ICE_TTL_MS`.
-    fn insufficient_capacity(
-        &mut self,
-        kc: &mut KubeCluster,
-        t: u64,
-        sim: &mut Sim,
-        claim: &str,
-        o: &Offering,
-    ) -> bool {
-        if !sim
-            .cloud
-            .launch_fails_at(t, None, &o.instance_type, &o.capacity_type)
-        {
-            return false;
-        }
-        self.insufficient_capacity_errors += 1;
-        kc.event(Event {
-            type_: EventType::Warning,
-            reason: "InsufficientCapacityError".into(),
-            kind: "NodeClaim".into(),
-            namespace: String::new(),
-            name: claim.into(),
-            message: format!(
-                "NodeClaim {claim} event: creating instance, insufficient capacity ({} {} in {})",
-                o.instance_type, o.capacity_type, o.zone
-            ),
-            source: "karpenter".into(),
-        });
-        self.unavailable.insert(
-            (
-                o.instance_type.clone(),
-                o.capacity_type.clone(),
-                o.zone.clone(),
-            ),
-            t + ICE_TTL_MS,
-        );
-        true
-    }
-
-    /// Launches NodeClaim `name` of `config` on `offering` with `pods` nominated to it; its
-    /// node registers after the cloud's provisioning latency. Returns the claim's name.
+    /// Launches NodeClaim `claim` of `cfg` on `offering` for a disruption's replacement, unless
+    /// the cloud has no capacity for it now (then false).
     #[allow(clippy::too_many_arguments)]
     fn launch(
         &mut self,
         kc: &mut KubeCluster,
         t: u64,
         sim: &mut Sim,
-        name: String,
-        config: PoolConfig,
+        claim: String,
+        cfg: &PoolConfig,
         offering: Offering,
-        pods: &[&Pod],
-        planned: Resources,
-    ) -> String {
-        self.seq += 1;
-        // The instance's address, drawn from the run's `cloud` stream as the twin draws it
-        // (so later draws of that stream, e.g. spot interruptions, line up); a name taken by a
-        // node or claim of this run is drawn again.
-        let (mut a, mut b) = (0, 0);
-        for _ in 0..16 {
-            (a, b) = sim.cloud.address();
-            let name = format!("ip-192-168-{a}-{b}.{}.compute.internal", self.region);
-            if !self.claims.contains_key(&name) && !self.in_flight.iter().any(|c| c.node == name) {
-                break;
-            }
+        requests: Resources,
+    ) -> bool {
+        let mut backend = LiveProvisioning {
+            kc,
+            sim,
+            region: &self.region,
+            claims: &self.claims,
+        };
+        let launched = self
+            .provisioning
+            .try_launch(&mut backend, t, cfg, claim, offering, &[], requests)
+            .is_some();
+        if launched {
+            self.launched += 1;
+        } else {
+            self.insufficient_capacity_errors += 1;
         }
-        let node = format!("ip-192-168-{a}-{b}.{}.compute.internal", self.region);
-        let ip = format!("192.168.{a}.{b}");
-        for p in pods {
-            let uid = p.metadata.uid.clone().unwrap_or_default();
-            self.nominated.insert(uid, (name.clone(), u64::MAX));
-            kc.event(Event {
-                type_: EventType::Normal,
-                reason: "Nominated".into(),
-                kind: "Pod".into(),
-                namespace: p.metadata.namespace.clone().unwrap_or_default(),
-                name: p.metadata.name.clone().unwrap_or_default(),
-                message: format!("Pod should schedule on: nodeclaim/{name}"),
-                source: "karpenter".into(),
-            });
-        }
-        kc.event(Event {
-            type_: EventType::Normal,
-            reason: "Launched".into(),
-            kind: "NodeClaim".into(),
-            namespace: String::new(),
-            name: name.clone(),
-            message: format!(
-                "Status condition transitioned, Type: Launched, Status: True, Reason: Launched ({} {} in {})",
-                offering.instance_type, offering.capacity_type, offering.zone
-            ),
-            source: "karpenter".into(),
-        });
-        self.launched += 1;
-        let delay = sim.cloud.provisioning_latency_ms();
-        self.in_flight.push(Claim {
-            name: name.clone(),
-            node,
-            ip,
-            config,
-            offering,
-            planned,
-            ready_at: t + delay,
-            instance: self.seq,
-        });
-        name
+        launched
+    }
+
+    /// The offerings not cached as unavailable at run time `t`.
+    fn available_offerings(&self, t: u64) -> Arc<Vec<Offering>> {
+        self.provisioning.available(&self.offerings, t)
     }
 }
 

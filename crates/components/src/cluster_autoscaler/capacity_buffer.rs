@@ -93,47 +93,16 @@ pub struct ScalableRef {
     pub name: String,
 }
 
-impl Serialize for CapacityBuffer {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        #[derive(Serialize)]
-        #[serde(rename_all = "camelCase")]
-        struct Repr<'a> {
-            api_version: &'static str,
-            kind: &'static str,
-            metadata: &'a ObjectMeta,
-            spec: &'a CapacityBufferSpec,
-            #[serde(skip_serializing_if = "Option::is_none")]
-            status: &'a Option<Value>,
-        }
-        Repr {
-            api_version: <Self as k8s_openapi::Resource>::API_VERSION,
-            kind: <Self as k8s_openapi::Resource>::KIND,
-            metadata: &self.metadata,
-            spec: &self.spec,
-            status: &self.status,
-        }
-        .serialize(s)
-    }
-}
-
-impl k8s_openapi::Resource for CapacityBuffer {
-    const API_VERSION: &'static str = "autoscaling.x-k8s.io/v1alpha1";
-    const GROUP: &'static str = "autoscaling.x-k8s.io";
-    const KIND: &'static str = "CapacityBuffer";
-    const VERSION: &'static str = "v1alpha1";
-    const URL_PATH_SEGMENT: &'static str = "capacitybuffers";
-    type Scope = k8s_openapi::NamespaceResourceScope;
-}
-
-impl k8s_openapi::Metadata for CapacityBuffer {
-    type Ty = ObjectMeta;
-    fn metadata(&self) -> &ObjectMeta {
-        &self.metadata
-    }
-    fn metadata_mut(&mut self) -> &mut ObjectMeta {
-        &mut self.metadata
-    }
-}
+crate::custom_object::custom_object!(
+    CapacityBuffer,
+    CapacityBufferSpec,
+    Value,
+    "autoscaling.x-k8s.io",
+    "v1alpha1",
+    "CapacityBuffer",
+    "capacitybuffers",
+    NamespaceResourceScope
+);
 
 /// The status the buffer controller writes: the resolved template's name and number of pods,
 /// or why the buffer is not ready for provisioning (`capacitybuffer/controller`).

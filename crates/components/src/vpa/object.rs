@@ -29,47 +29,16 @@ pub struct VerticalPodAutoscaler {
     pub status: Option<VpaStatus>,
 }
 
-impl Serialize for VerticalPodAutoscaler {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        #[derive(Serialize)]
-        #[serde(rename_all = "camelCase")]
-        struct Repr<'a> {
-            api_version: &'static str,
-            kind: &'static str,
-            metadata: &'a ObjectMeta,
-            spec: &'a VpaObjectSpec,
-            #[serde(skip_serializing_if = "Option::is_none")]
-            status: &'a Option<VpaStatus>,
-        }
-        Repr {
-            api_version: <Self as k8s_openapi::Resource>::API_VERSION,
-            kind: <Self as k8s_openapi::Resource>::KIND,
-            metadata: &self.metadata,
-            spec: &self.spec,
-            status: &self.status,
-        }
-        .serialize(s)
-    }
-}
-
-impl k8s_openapi::Resource for VerticalPodAutoscaler {
-    const API_VERSION: &'static str = "autoscaling.k8s.io/v1";
-    const GROUP: &'static str = "autoscaling.k8s.io";
-    const KIND: &'static str = "VerticalPodAutoscaler";
-    const VERSION: &'static str = "v1";
-    const URL_PATH_SEGMENT: &'static str = "verticalpodautoscalers";
-    type Scope = k8s_openapi::NamespaceResourceScope;
-}
-
-impl k8s_openapi::Metadata for VerticalPodAutoscaler {
-    type Ty = ObjectMeta;
-    fn metadata(&self) -> &ObjectMeta {
-        &self.metadata
-    }
-    fn metadata_mut(&mut self) -> &mut ObjectMeta {
-        &mut self.metadata
-    }
-}
+crate::custom_object::custom_object!(
+    VerticalPodAutoscaler,
+    VpaObjectSpec,
+    VpaStatus,
+    "autoscaling.k8s.io",
+    "v1",
+    "VerticalPodAutoscaler",
+    "verticalpodautoscalers",
+    NamespaceResourceScope
+);
 
 /// `spec`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

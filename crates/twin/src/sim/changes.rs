@@ -101,17 +101,6 @@ impl Changes {
         self.topics[topic as usize]
     }
 
-    /// Records a write of a stored object ([`Changes::record_object`]).
-    pub fn record_write(
-        &mut self,
-        kind: &str,
-        namespace: &str,
-        name: &str,
-        type_: ChangeType,
-    ) -> u64 {
-        self.record_object(kind, namespace, name, type_)
-    }
-
     /// Records a change of an object (for the change feed and the kind's last changes:
     /// `Added` and `Deleted` change its membership, every change its writes) and returns its
     /// revision. Stored objects are recorded by the store; the compact tables record pods and
@@ -208,8 +197,8 @@ mod tests {
     #[test]
     fn kinds_track_writes_and_membership_apart() {
         let mut c = Changes::default();
-        let created = c.record_write("Deployment", "default", "web", ChangeType::Added);
-        let updated = c.record_write("Deployment", "default", "web", ChangeType::Modified);
+        let created = c.record_object("Deployment", "default", "web", ChangeType::Added);
+        let updated = c.record_object("Deployment", "default", "web", ChangeType::Modified);
         assert_eq!(c.writes_of("Deployment"), updated);
         assert_eq!(c.membership_of("Deployment"), created);
         assert_eq!(c.writes_of("ReplicaSet"), 0);
@@ -228,7 +217,7 @@ mod tests {
     fn the_feed_serves_a_kinds_changes_after_a_revision() {
         let mut c = Changes::default();
         let added = c.record_object("Pod", "default", "a", ChangeType::Added);
-        c.record_write("Deployment", "default", "web", ChangeType::Added);
+        c.record_object("Deployment", "default", "web", ChangeType::Added);
         c.record(Topic::PodPlacement);
         let gone = c.record_object("Pod", "default", "a", ChangeType::Deleted);
         let pods = c.since("Pod", 0).unwrap();

@@ -90,7 +90,7 @@ pub struct CaTwin {
 
 /// What the last check for expendable workloads saw: a Deployment changed after `revision`,
 /// another PriorityClass write or another cutoff calls for a new one.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy)]
 struct ExpendableCheck {
     revision: u64,
     classes: u64,

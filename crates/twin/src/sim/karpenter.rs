@@ -1,120 +1,82 @@
-//! Karpenter emulation: provisioning from `karpenter.sh/v1alpha5` Provisioners and
+//! Karpenter in the twin: provisioning from `karpenter.sh/v1alpha5` Provisioners and
 //! `karpenter.sh/v1` NodePools, and disruption of empty / underutilized nodes.
 //!
-//! Upstream (kubernetes-sigs/karpenter): pending pods are batched — the batch closes after 1 s
-//! without new pods or 10 s in all (`BATCH_IDLE_DURATION`, `BATCH_MAX_DURATION`,
-//! pkg/controllers/provisioning/batcher.go) — then solved by the pure planner in
-//! [`kscale_controllers::karpenter`]. A launched NodeClaim registers as a node after the cloud's
+//! Provisioning is the component both backends run
+//! ([`kscale_components::karpenter::provisioning`]): the scheduler's failed cycles open or
+//! extend its batch ([`Sim::karpenter_pod_pending`]), a closed batch is planned and launched
+//! with the twin as its backend (names from the `names` stream; capacity errors, addresses and
+//! latencies from the cloud), and a launched NodeClaim registers as a node after the cloud's
 //! provisioning latency. Disruption polls every 10 s (pkg/controllers/disruption): a
 //! Provisioner's `ttlSecondsAfterEmpty` removes empty nodes and `consolidation.enabled` also a
 //! node whose pods all fit on the other nodes, one node per poll. NodePools are disrupted as
 //! Karpenter v1 does — emptiness, multi- and single-node consolidation with replacement by a
 //! cheaper node, under disruption budgets — in [`super::karpenter_disruption`].
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use kscale_controllers::karpenter::budget::Budget;
-use kscale_controllers::karpenter::{self, Offering, Pool};
-use kscale_controllers::scheduler::{NodeInfo, fits, fits_with_extra};
-use kscale_model::{NodeSelectorRequirement, Resources, SelectorOp, SimTime};
-use serde_json::Value;
+use kscale_cluster::Cluster;
+use kscale_components::karpenter::provisioning::{
+    Batch, InFlight, Provisioning, ProvisioningBackend, registered_message,
+};
+pub use kscale_components::karpenter::{
+    BATCH_IDLE_MS, BATCH_MAX_MS, DISRUPTION_POLL_MS, DecisionRecord, ICE_TTL_MS,
+    MAX_CONSOLIDATION_CANDIDATES, PoolApi, PoolConfig, pool_configs, pool_label,
+};
+use kscale_controllers::karpenter::{self, Offering};
+use kscale_controllers::scheduler::{NodeInfo, fits_with_extra};
+use kscale_model::{Resources, SimTime};
 
 use super::changes::Topic;
-use super::model::{quantity, requirements, str_map as labels, taints};
+use super::cluster_api::SimCluster;
 use super::{Event, Sim};
 use crate::cloud;
 
-/// Batch idle time (1 s) and maximum length (10 s).
-pub const BATCH_IDLE_MS: u64 = 1_000;
-/// Maximum batch length.
-pub const BATCH_MAX_MS: u64 = 10_000;
-/// Candidates simulated per disruption poll (bounds the work of one poll).
-pub const MAX_CONSOLIDATION_CANDIDATES: usize = 10;
-/// Disruption poll period (10 s).
-pub const DISRUPTION_POLL_MS: u64 = 10_000;
-/// How long an offering that failed with insufficient capacity is skipped: 3 minutes
-/// (pkg/cache/unavailableofferings.go `UnavailableOfferingsTTL`).
-pub const ICE_TTL_MS: u64 = 180_000;
+/// The twin as Karpenter provisioning's backend: NodeClaim names from the run's `names`
+/// stream, capacity errors, addresses and latencies from its cloud, events into its recorder.
+struct TwinProvisioning<'a>(&'a mut Sim);
 
-/// Which API a pool came from.
-#[derive(Debug, Clone, PartialEq)]
-pub enum PoolApi {
-    /// `karpenter.sh/v1alpha5` Provisioner.
-    Provisioner,
-    /// `karpenter.sh/v1` (or v1beta1) NodePool.
-    NodePool,
-}
+impl ProvisioningBackend for TwinProvisioning<'_> {
+    fn claim_name(&mut self, pool: &str) -> String {
+        format!("{pool}-{}", self.0.rng.names.name_suffix(5))
+    }
 
-/// A pool with its disruption settings.
-#[derive(Debug, Clone)]
-pub struct PoolConfig {
-    /// Provisioning view.
-    pub pool: Pool,
-    /// Origin API.
-    pub api: PoolApi,
-    /// Remove empty nodes after this long (ms), if set.
-    pub empty_after_ms: Option<u64>,
-    /// Also consolidate underutilized nodes.
-    pub underutilized: bool,
-    /// `disruption.budgets` (NodePools; default `[{nodes: "10%"}]`).
-    pub budgets: Vec<Budget>,
-    /// `template.spec.expireAfter` in ms (default 720h; `None` for `Never`).
-    pub expire_after_ms: Option<u64>,
-}
+    fn launch_fails(&mut self, now_ms: u64, o: &Offering) -> bool {
+        self.0
+            .cloud
+            .launch_fails_at(now_ms, None, &o.instance_type, &o.capacity_type)
+    }
 
-/// A launched NodeClaim waiting for its node.
-#[derive(Debug, Clone)]
-pub struct InFlight {
-    /// NodeClaim name.
-    pub claim: String,
-    /// Node name it will register as.
-    pub node: String,
-    /// Pool name.
-    pub pool: String,
-    /// The offering launched.
-    pub offering: Offering,
-    /// Requests already planned onto it.
-    pub planned: Resources,
-    /// When it was launched.
-    pub launched: SimTime,
-}
+    fn new_instance(&mut self, _in_flight: &[InFlight]) -> (String, String) {
+        let (a, b) = self.0.cloud.address();
+        let region = self.0.region();
+        (
+            format!("ip-192-168-{a}-{b}.{region}.compute.internal"),
+            format!("192.168.{a}.{b}"),
+        )
+    }
 
-impl InFlight {
-    /// The scheduler's view of the node this claim will become, named `name`: its pool's
-    /// labels and taints, the offering's allocatable and the requests planned onto it.
-    pub fn node_view(&self, c: &PoolConfig, name: Arc<str>) -> NodeInfo {
-        NodeInfo {
-            name,
-            labels: karpenter::node_labels(&c.pool, &self.offering).into(),
-            taints: c.pool.taints.clone().into(),
-            unschedulable: false,
-            ready: true,
-            allocatable: self.offering.allocatable,
-            requested: self.planned,
-            pods: vec![],
-            nominated: vec![],
-        }
+    fn provisioning_latency_ms(&mut self) -> u64 {
+        self.0.cloud.provisioning_latency_ms()
+    }
+
+    fn event(&mut self, e: kscale_cluster::Event) {
+        SimCluster(self.0).event(e);
     }
 }
 
 /// Karpenter's state in the twin.
 #[derive(Debug, Default)]
 pub struct KarpenterState {
-    /// Open batch: (start, last pod seen).
-    pub batch: Option<(SimTime, SimTime)>,
-    /// Launched claims not registered yet.
-    pub in_flight: Vec<InFlight>,
+    /// Provisioning: the batch, the claims in flight and the pods nominated to them, the
+    /// offerings skipped after a capacity error.
+    pub provisioning: Provisioning,
     /// When each pool node became empty.
     pub empty_since: BTreeMap<String, SimTime>,
     /// Disruption polling is scheduled.
     pub polling: bool,
-    /// Offerings that failed with insufficient capacity, until when they are skipped.
-    pub unavailable: BTreeMap<(String, String, String), SimTime>,
     /// The revision of `Topic::PodPlacement` at the last consolidation check that found no candidate.
     pub consolidation_checked: Option<u64>,
-    /// Pods Karpenter nominated to an in-flight NodeClaim (pod id → claim).
-    pub nominated: BTreeMap<u64, String>,
     /// The nodes' summed capacity per pool label and pool name, and the
     /// [`Sim::node_labels_epoch`] it was summed at (the nodes' share of the pools' usage).
     node_usage: Option<(u64, NodeUsage)>,
@@ -143,131 +105,6 @@ fn count_node(usage: &mut NodeUsage, n: &super::model::Node, add: bool) {
             }
         }
     }
-}
-
-/// The label a pool stamps on its nodes.
-pub fn pool_label(api: &PoolApi) -> &'static str {
-    match api {
-        PoolApi::Provisioner => "karpenter.sh/provisioner-name",
-        PoolApi::NodePool => "karpenter.sh/nodepool",
-    }
-}
-
-/// The pools of these `Provisioner` / `NodePool` objects `(kind, name, object)`, with their
-/// disruption settings and zero usage (the caller adds its nodes' and in-flight claims').
-/// Karpenter's defaults apply: capacity type on-demand, `consolidateAfter` 0s, budgets
-/// `nodes: 10%`, `expireAfter` 720h.
-pub fn pool_configs<'a>(
-    objects: impl Iterator<Item = (&'a str, &'a str, &'a Value)>,
-) -> Vec<PoolConfig> {
-    let mut out = vec![];
-    for (kind, name, v) in objects {
-        let api = if kind == "Provisioner" {
-            PoolApi::Provisioner
-        } else {
-            PoolApi::NodePool
-        };
-        let spec = v.get("spec");
-        let (reqs, tnts, lbls, limits) = match api {
-            PoolApi::Provisioner => (
-                requirements(spec.and_then(|s| s.get("requirements"))),
-                taints(spec.and_then(|s| s.get("taints"))),
-                labels(spec.and_then(|s| s.get("labels"))),
-                spec.and_then(|s| s.pointer("/limits/resources")),
-            ),
-            PoolApi::NodePool => (
-                requirements(spec.and_then(|s| s.pointer("/template/spec/requirements"))),
-                taints(spec.and_then(|s| s.pointer("/template/spec/taints"))),
-                labels(spec.and_then(|s| s.pointer("/template/metadata/labels"))),
-                spec.and_then(|s| s.get("limits")),
-            ),
-        };
-        let mut reqs = reqs;
-        // Karpenter defaults capacity type to on-demand when no requirement names it.
-        if !reqs.iter().any(|r| r.key == "karpenter.sh/capacity-type") {
-            reqs.push(NodeSelectorRequirement {
-                key: "karpenter.sh/capacity-type".into(),
-                op: SelectorOp::In,
-                values: vec!["on-demand".into()],
-            });
-        }
-        let limits = limits.map(|l| Resources {
-            cpu_milli: quantity(l.get("cpu")).map(|x| x.milli()).unwrap_or(0),
-            memory: quantity(l.get("memory")).map(|x| x.value()).unwrap_or(0),
-            pods: 0,
-        });
-        let mut pool_labels = lbls;
-        pool_labels.insert(pool_label(&api).into(), name.to_string());
-        let (empty_after_ms, underutilized) = match api {
-            PoolApi::Provisioner => {
-                let consolidation = spec
-                    .and_then(|s| s.pointer("/consolidation/enabled"))
-                    .and_then(Value::as_bool)
-                    .unwrap_or(false);
-                let ttl = spec
-                    .and_then(|s| s.get("ttlSecondsAfterEmpty"))
-                    .and_then(Value::as_u64)
-                    .map(|s| s * 1000);
-                (
-                    ttl.or(if consolidation { Some(0) } else { None }),
-                    consolidation,
-                )
-            }
-            PoolApi::NodePool => {
-                let d = spec.and_then(|s| s.get("disruption"));
-                let policy = d
-                    .and_then(|d| d.get("consolidationPolicy"))
-                    .and_then(Value::as_str)
-                    .unwrap_or("WhenEmptyOrUnderutilized");
-                let after = d
-                    .and_then(|d| d.get("consolidateAfter"))
-                    .and_then(Value::as_str)
-                    .unwrap_or("0s");
-                let after = if after == "Never" {
-                    None
-                } else {
-                    kscale_model::parse_duration(after).ok()
-                };
-                (after, after.is_some() && policy != "WhenEmpty")
-            }
-        };
-        let (budgets, expire_after_ms) = match api {
-            PoolApi::Provisioner => (vec![], None),
-            PoolApi::NodePool => (
-                nodepool_budgets(spec),
-                match spec
-                    .and_then(|s| s.pointer("/template/spec/expireAfter"))
-                    .and_then(Value::as_str)
-                    .unwrap_or("720h")
-                {
-                    "Never" => None,
-                    e => kscale_model::parse_duration(e).ok(),
-                },
-            ),
-        };
-        let weight = spec
-            .and_then(|s| s.get("weight"))
-            .and_then(Value::as_i64)
-            .unwrap_or(0) as i32;
-        out.push(PoolConfig {
-            pool: Pool {
-                name: name.to_string(),
-                weight,
-                requirements: reqs,
-                taints: tnts,
-                labels: pool_labels,
-                limits,
-                usage: Resources::ZERO,
-                daemon_overhead: Resources::ZERO,
-            },
-            api,
-            empty_after_ms,
-            underutilized,
-            budgets,
-            expire_after_ms,
-        });
-    }
-    out
 }
 
 impl Sim {
@@ -305,7 +142,8 @@ impl Sim {
                 .unwrap_or(Resources::ZERO);
             let inflight = self
                 .karpenter
-                .in_flight
+                .provisioning
+                .in_flight()
                 .iter()
                 .filter(|f| f.pool == name)
                 .fold(Resources::ZERO, |a, f| a + f.offering.capacity);
@@ -443,13 +281,9 @@ impl Sim {
             return;
         }
         let now = self.now;
-        match &mut self.karpenter.batch {
-            Some((_, last)) => *last = now,
-            None => {
-                self.karpenter.batch = Some((now, now));
-                self.queue
-                    .push(now.plus_millis(BATCH_IDLE_MS), Event::KarpenterBatch);
-            }
+        if self.karpenter.provisioning.pods_pending(now.as_millis()) {
+            self.queue
+                .push(now.plus_millis(BATCH_IDLE_MS), Event::KarpenterBatch);
         }
         if !self.karpenter.polling {
             self.karpenter.polling = true;
@@ -462,28 +296,23 @@ impl Sim {
 
     /// The batch window may have closed: provision.
     pub fn karpenter_batch(&mut self) {
-        let Some((start, last)) = self.karpenter.batch else {
-            return;
-        };
-        let close = (last.as_millis() + BATCH_IDLE_MS).min(start.as_millis() + BATCH_MAX_MS);
-        if self.now.as_millis() < close {
-            self.queue.push(SimTime(close), Event::KarpenterBatch);
-            return;
+        match self
+            .karpenter
+            .provisioning
+            .take_closed_batch(self.now.as_millis())
+        {
+            Batch::None => {}
+            Batch::OpenUntil(close) => self.queue.push(SimTime(close), Event::KarpenterBatch),
+            Batch::Closed => self.karpenter_provision(),
         }
-        self.karpenter.batch = None;
-        self.karpenter_provision();
     }
 
     fn karpenter_provision(&mut self) {
         // Every pod the scheduler found unschedulable is in `unschedulable_since` (in id order,
         // like the pod table; checked by `karpenter_check_invariants`): no walk over all pods.
-        let flying: BTreeSet<&str> = self
-            .karpenter
-            .in_flight
-            .iter()
-            .map(|f| f.claim.as_str())
-            .collect();
-        let pending: Vec<u64> = self
+        let now = self.now.as_millis();
+        let k = &self.karpenter.provisioning;
+        let pending: Vec<_> = self
             .sched_queue
             .unschedulable_since()
             .keys()
@@ -493,180 +322,86 @@ impl Sim {
                     && p.nominated.is_none()
                     && p.deleting_at.is_none()
                     && p.unschedulable.is_some()
+                    && !k.is_nominated(p.id, now)
             })
-            .filter(|p| {
-                !self
-                    .karpenter
-                    .nominated
-                    .get(&p.id)
-                    .is_some_and(|c| flying.contains(c.as_str()))
-            })
-            .map(|p| p.id)
+            .map(|p| p.sched_info())
             .collect();
         if pending.is_empty() {
             return;
         }
         let configs = self.karpenter_pools();
         let offerings = self.offerings();
-        // Pods that fit capacity already launched are left for that capacity. Each in-flight
-        // claim's node view is built once per batch; only its planned requests change.
-        let mut slots: Vec<Option<NodeInfo>> = self
-            .karpenter
-            .in_flight
-            .iter()
-            .map(|f| {
-                let c = configs.iter().find(|c| c.pool.name == f.pool)?;
-                Some(f.node_view(c, Arc::from(f.node.as_str())))
-            })
-            .collect();
-        let mut remaining = vec![];
-        for id in pending {
-            let info = self.pods[&id].sched_info();
-            // (a pod joining in-flight capacity is nominated to it below)
-            let slot = slots
-                .iter()
-                .position(|n| n.as_ref().is_some_and(|n| fits(&info, n).is_ok()));
-            match slot {
-                Some(k) => {
-                    let f = &mut self.karpenter.in_flight[k];
-                    f.planned += info.requests;
-                    if let Some(n) = &mut slots[k] {
-                        n.requested = f.planned;
-                    }
-                    let claim = f.claim.clone();
-                    self.karpenter.nominated.insert(id, claim);
-                }
-                None => remaining.push(info),
-            }
+        let mut p = std::mem::take(&mut self.karpenter.provisioning);
+        let before = p.in_flight().len();
+        let done = p.provision(
+            &mut TwinProvisioning(self),
+            now,
+            pending,
+            &configs,
+            &offerings,
+        );
+        for f in &p.in_flight()[before..] {
+            self.queue.push(
+                SimTime(f.ready_at_ms),
+                Event::KarpenterRegistered(f.claim.clone()),
+            );
         }
-        let pools: Vec<Pool> = configs.iter().map(|c| c.pool.clone()).collect();
-        // Launch; an offering that fails for lack of capacity is cached as unavailable and the
-        // affected pods are planned again without it (Karpenter's fallback, e.g. spot → on-demand).
-        let mut todo = remaining;
-        for _round in 0..8 {
-            if todo.is_empty() {
-                break;
-            }
-            let now = self.now;
-            self.karpenter.unavailable.retain(|_, until| *until > now);
-            // Nothing cached as unavailable: every offering, shared rather than copied.
-            let available: Arc<Vec<Offering>> = if self.karpenter.unavailable.is_empty() {
-                offerings.clone()
-            } else {
-                Arc::new(
-                    offerings
-                        .iter()
-                        .filter(|o| {
-                            !self.karpenter.unavailable.contains_key(&(
-                                o.instance_type.clone(),
-                                o.capacity_type.clone(),
-                                o.zone.clone(),
-                            ))
-                        })
-                        .cloned()
-                        .collect(),
-                )
-            };
-            let plan = karpenter::plan(&todo, &pools, &available);
-            let mut retry = vec![];
-            for (id, reason) in plan.unschedulable {
-                let p = &self.pods[&id];
-                let (ns, name) = (p.namespace.to_string(), p.name.to_string());
-                self.emit(
-                    "Warning",
-                    "FailedScheduling",
-                    "Pod",
-                    &ns,
-                    &name,
-                    format!("Failed to schedule pod, {reason}"),
-                    "karpenter",
-                );
-            }
-            for c in plan.claims {
-                let cfg = &configs[c.pool];
-                let o = available[c.offering].clone();
-                let claim = format!("{}-{}", cfg.pool.name, self.rng.names.name_suffix(5));
-                if self.cloud.launch_fails_at(
-                    self.now.as_millis(),
-                    None,
-                    &o.instance_type,
-                    &o.capacity_type,
-                ) {
-                    self.count("insufficientCapacityErrors");
-                    self.emit("Warning", "InsufficientCapacityError", "NodeClaim", "", &claim, format!("NodeClaim {claim} event: creating instance, insufficient capacity ({} {} in {})", o.instance_type, o.capacity_type, o.zone), "karpenter");
-                    self.karpenter.unavailable.insert(
-                        (
-                            o.instance_type.clone(),
-                            o.capacity_type.clone(),
-                            o.zone.clone(),
-                        ),
-                        now.plus_millis(ICE_TTL_MS),
-                    );
-                    retry.extend(c.pods.iter().map(|id| self.pods[id].sched_info()));
-                    continue;
-                }
-                self.launch_claim(cfg, claim, o, &c.pods, c.requests);
-            }
-            todo = retry;
+        self.karpenter.provisioning = p;
+        for _ in 0..done.insufficient_capacity_errors {
+            self.count("insufficientCapacityErrors");
+        }
+        for _ in 0..done.launches {
+            self.count("karpenterLaunches");
         }
     }
 
-    /// Launches a NodeClaim for `pods` (nominated to it) on offering `o`; it registers after
-    /// the provisioning latency.
+    /// Launches NodeClaim `claim` on offering `o` for a disruption's replacement (it registers
+    /// after the provisioning latency), unless the cloud has no capacity for it now: then
+    /// false.
     pub fn launch_claim(
         &mut self,
         cfg: &PoolConfig,
         claim: String,
         o: Offering,
-        pods: &[u64],
         requests: Resources,
-    ) {
-        let (a, b) = self.cloud.address();
-        let region = self.region();
-        let node = format!("ip-192-168-{a}-{b}.{region}.compute.internal");
-        for id in pods {
-            self.karpenter.nominated.insert(*id, claim.clone());
-            let p = &self.pods[id];
-            let (ns, name) = (p.namespace.to_string(), p.name.to_string());
-            self.emit(
-                "Normal",
-                "Nominated",
-                "Pod",
-                &ns,
-                &name,
-                format!("Pod should schedule on: nodeclaim/{claim}"),
-                "karpenter",
-            );
+    ) -> bool {
+        let now = self.now.as_millis();
+        let mut p = std::mem::take(&mut self.karpenter.provisioning);
+        let registers = p
+            .try_launch(
+                &mut TwinProvisioning(self),
+                now,
+                cfg,
+                claim,
+                o,
+                &[],
+                requests,
+            )
+            .map(|f| (SimTime(f.ready_at_ms), f.claim.clone()));
+        self.karpenter.provisioning = p;
+        match registers {
+            Some((at, claim)) => {
+                self.queue.push(at, Event::KarpenterRegistered(claim));
+                self.count("karpenterLaunches");
+                true
+            }
+            None => {
+                self.count("insufficientCapacityErrors");
+                false
+            }
         }
-        self.emit("Normal", "Launched", "NodeClaim", "", &claim, format!("Status condition transitioned, Type: Launched, Status: True, Reason: Launched ({} {} in {})", o.instance_type, o.capacity_type, o.zone), "karpenter");
-        self.count("karpenterLaunches");
-        let delay = self.cloud.provisioning_latency_ms();
-        self.karpenter.in_flight.push(InFlight {
-            claim: claim.clone(),
-            node,
-            pool: cfg.pool.name.clone(),
-            offering: o,
-            planned: requests,
-            launched: self.now,
-        });
-        self.queue.push(
-            self.now.plus_millis(delay),
-            Event::KarpenterRegistered(claim),
-        );
     }
 
     /// A launched NodeClaim's node registers and becomes Ready.
     pub fn karpenter_registered(&mut self, claim: &str) {
-        let Some(i) = self
+        // The pods nominated to it are no longer (the scheduler sees the node at once).
+        let Some(f) = self
             .karpenter
-            .in_flight
-            .iter()
-            .position(|f| f.claim == claim)
+            .provisioning
+            .registered(claim, self.now.as_millis(), 0)
         else {
             return;
         };
-        let f = self.karpenter.in_flight.remove(i);
-        self.karpenter.nominated.retain(|_, c| c != claim);
         let configs = self.karpenter_pools();
         let Some(cfg) = configs.iter().find(|c| c.pool.name == f.pool) else {
             return;
@@ -677,8 +412,17 @@ impl Sim {
         let it = cloud::instance_type(&f.offering.instance_type)
             .expect("offerings come from the catalog");
         // The instance is billed from launch, not from registration.
-        self.closed_cost += f.offering.price * self.now.since(f.launched) as f64 / 3_600_000.0;
-        self.emit("Normal", "Registered", "NodeClaim", "", claim, format!("Status condition transitioned, Type: Registered, Status: True, Reason: Registered (node {})", f.node), "karpenter");
+        self.closed_cost +=
+            f.offering.price * self.now.since(SimTime(f.launched_ms)) as f64 / 3_600_000.0;
+        self.emit(
+            "Normal",
+            "Registered",
+            "NodeClaim",
+            "",
+            claim,
+            registered_message(&f.node),
+            "karpenter",
+        );
         self.karpenter_disruption
             .claims
             .insert(f.node.clone(), claim.to_string());
@@ -861,36 +605,4 @@ impl Sim {
         self.karpenter.consolidation_checked = Some(self.store.changes().at(Topic::PodPlacement));
         None
     }
-}
-
-/// A NodePool's `spec.disruption.budgets` (validated when applied; default `[{nodes: 10%}]`).
-pub fn nodepool_budgets(spec: Option<&Value>) -> Vec<Budget> {
-    let Some(list) = spec
-        .and_then(|s| s.pointer("/disruption/budgets"))
-        .and_then(Value::as_array)
-    else {
-        return vec![Budget::default_budget()];
-    };
-    list.iter().filter_map(|b| parse_budget(b).ok()).collect()
-}
-
-pub use crate::validate::parse_budget;
-
-/// One disruption decision, for summary.json.
-#[derive(Debug, Clone)]
-pub struct DecisionRecord {
-    /// Seconds since the start.
-    pub time: f64,
-    /// `delete` or `replace`.
-    pub decision: &'static str,
-    /// `Empty` or `Underutilized`.
-    pub reason: &'static str,
-    /// `empty`, `multi` or `single`.
-    pub method: &'static str,
-    /// Nodes disrupted, with their instance and capacity types.
-    pub nodes: Vec<String>,
-    /// The replacement's instance and capacity type.
-    pub replacement: Option<String>,
-    /// Hourly savings, USD.
-    pub savings: f64,
 }

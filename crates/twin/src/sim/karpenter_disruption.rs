@@ -32,7 +32,7 @@ use std::sync::Arc;
 
 use kscale_controllers::karpenter::budget::{self, Reason};
 use kscale_controllers::karpenter::candidates::{
-    self, Ineligible, NODEPOOL_LABEL, NodeFacts, PodFacts, PodsSummary, PoolDisruption,
+    self, Ineligible, NODEPOOL_LABEL, NodeFacts, PodFacts, PodsSummary,
 };
 use kscale_controllers::karpenter::consolidation::{self, Candidate, Cluster, Decision};
 use kscale_controllers::karpenter::emptiness::emptiness;
@@ -41,123 +41,21 @@ use kscale_controllers::karpenter::{Offering, Pool, compatibility};
 use kscale_controllers::scheduler::{NodeInfo, PodInfo};
 use kscale_model::labels::{Labels, NodeSelectorRequirement};
 use kscale_model::{Resources, SimTime, Taint, TaintEffect};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use kscale_cluster::ChangeType;
 
 use super::changes::Topic;
-use super::karpenter::{PoolApi, PoolConfig};
+use super::karpenter::PoolConfig;
 use super::model::Node;
 use super::{Event, Sim};
 
-/// Delay between computing a command and re-validating it (`commandValidationDelay`, 15 s).
-pub const VALIDATION_DELAY_MS: u64 = 15_000;
-/// How often a draining node is checked for its pods being gone.
-pub const TERMINATION_POLL_MS: u64 = 1_000;
-/// Single-node candidates simulated per poll (upstream bounds the pass by a 3-minute timeout).
-pub const MAX_SINGLE_NODE_CANDIDATES: usize = 10;
-/// The taint disrupted nodes get (`karpenter.sh/disrupted:NoSchedule`).
-pub const DISRUPTED_TAINT: &str = "karpenter.sh/disrupted";
-/// `Unconsolidatable` events repeat at most every 15 minutes per node (their `DedupeTimeout`).
-const UNCONSOLIDATABLE_DEDUPE_MS: u64 = 15 * 60_000;
-/// `DisruptionBlocked` on a NodePool repeats at most every minute.
-const BLOCKED_DEDUPE_MS: u64 = 60_000;
-
-/// The replacement a command launches.
-#[derive(Debug, Clone)]
-pub struct PlannedReplacement {
-    /// Pool name.
-    pub pool: String,
-    /// The offering to launch.
-    pub offering: Offering,
-    /// Requests planned onto it.
-    pub requests: Resources,
-}
-
-/// A disruption command (decided, validating or running).
-#[derive(Debug, Clone)]
-pub struct Command {
-    /// `Empty` or `Underutilized`.
-    pub reason: Reason,
-    /// `empty`, `multi` or `single`.
-    pub method: &'static str,
-    /// Candidate nodes: (name, uid, instance type, capacity type, price).
-    pub nodes: Vec<(String, String, String, String, f64)>,
-    /// The replacement, if any.
-    pub replacement: Option<PlannedReplacement>,
-    /// The launched replacement's NodeClaim.
-    pub claim: Option<String>,
-    /// Hourly savings, USD.
-    pub savings: f64,
-}
-
-impl Command {
-    /// The command for a method's choice: the candidates `idx` of `cands` (each node's uid from
-    /// `uid`), deleted or replaced as `decision` says (its pool and offering indexing `pools`
-    /// and `offerings`), with the method's reason, name and savings.
-    pub fn chosen(
-        cands: &[Candidate<'_>],
-        idx: &[usize],
-        decision: &Decision,
-        (pools, offerings): (&[Pool], &[Offering]),
-        (reason, method, savings): (Reason, &'static str, f64),
-        uid: impl Fn(&str) -> String,
-    ) -> Command {
-        let nodes = idx
-            .iter()
-            .map(|i| {
-                let c = &cands[*i];
-                (
-                    c.node.to_string(),
-                    uid(c.node),
-                    c.instance_type.to_string(),
-                    c.capacity_type.to_string(),
-                    c.price,
-                )
-            })
-            .collect();
-        let replacement = match decision {
-            Decision::Delete => None,
-            Decision::Replace(r) => Some(PlannedReplacement {
-                pool: pools[r.pool].name.clone(),
-                offering: offerings[r.offering()].clone(),
-                requests: r.requests,
-            }),
-        };
-        Command {
-            reason,
-            method,
-            nodes,
-            replacement,
-            claim: None,
-            savings,
-        }
-    }
-
-    /// `replace` or `delete`.
-    pub fn decision(&self) -> &'static str {
-        if self.replacement.is_some() {
-            "replace"
-        } else {
-            "delete"
-        }
-    }
-
-    /// Upstream `Command.String()` (without the command id).
-    pub fn describe(&self) -> String {
-        let names: Vec<&str> = self.nodes.iter().map(|n| n.0.as_str()).collect();
-        match &self.replacement {
-            Some(_) => format!(
-                "{}: [{}] -> [1 replacement]",
-                self.decision(),
-                names.join(", ")
-            ),
-            None => format!("{}: [{}]", self.decision(), names.join(", ")),
-        }
-    }
-}
-
-pub use super::karpenter::DecisionRecord;
+use kscale_components::karpenter::Dedupe;
+use kscale_components::karpenter::dedupe::{BLOCKED_DEDUPE_MS, UNCONSOLIDATABLE_DEDUPE_MS};
+pub use kscale_components::karpenter::{
+    Command, DISRUPTED_TAINT, DecisionRecord, MAX_SINGLE_NODE_CANDIDATES, PlannedReplacement,
+    TERMINATION_POLL_MS, VALIDATION_DELAY_MS, summary_json,
+};
 
 /// Disruption state of the twin's Karpenter.
 #[derive(Debug, Default)]
@@ -177,7 +75,7 @@ pub struct DisruptionState {
     /// Node → its NodeClaim's name.
     pub claims: BTreeMap<String, String>,
     /// Last emission of a deduplicated event (reason, object) → time.
-    dedupe: BTreeMap<(&'static str, String), SimTime>,
+    dedupe: Dedupe,
     /// Node → what disruption reads of it, kept while it is unchanged.
     node_pods: BTreeMap<Arc<str>, NodeEntry>,
     /// The NodePool names of [`NodeEntry::nodepool`], one allocation per name.
@@ -337,62 +235,23 @@ fn do_not_disrupt(n: &Node) -> bool {
     candidates::do_not_disrupt(&n.annotations)
 }
 
-/// The pool's `spec.disruption` as candidate selection reads it.
-fn pool_disruption(c: &PoolConfig) -> PoolDisruption {
-    PoolDisruption {
-        consolidate_after_ms: c.empty_after_ms,
-        underutilized: c.underutilized,
-    }
-}
-
-fn is_nodepool(c: &PoolConfig) -> bool {
-    c.api == PoolApi::NodePool
-}
-
 impl Sim {
     fn unix_ms(&self) -> i64 {
         self.start_unix_ms + self.now.as_millis() as i64
     }
 
     fn dedupe(&mut self, reason: &'static str, object: &str, window_ms: u64) -> bool {
-        let key = (reason, object.to_string());
-        let now = self.now;
-        let d = &mut self.karpenter_disruption.dedupe;
-        if d.get(&key).is_some_and(|t| now.since(*t) < window_ms) {
-            return false;
-        }
-        d.insert(key, now);
-        true
+        let now = self.now.as_millis();
+        self.karpenter_disruption
+            .dedupe
+            .publish(reason, object, now, window_ms)
     }
 
     /// Offerings that can be launched now (not cached as unavailable).
     fn available_offerings(&self) -> Arc<Vec<Offering>> {
-        let now = self.now;
-        let all = self.offerings();
-        // Nothing cached as unavailable now: the shared list, no copy.
-        if self
-            .karpenter
-            .unavailable
-            .values()
-            .all(|until| *until <= now)
-        {
-            return all;
-        }
-        Arc::new(
-            all.iter()
-                .filter(|o| {
-                    self.karpenter
-                        .unavailable
-                        .get(&(
-                            o.instance_type.clone(),
-                            o.capacity_type.clone(),
-                            o.zone.clone(),
-                        ))
-                        .is_none_or(|until| *until <= now)
-                })
-                .cloned()
-                .collect(),
-        )
+        self.karpenter
+            .provisioning
+            .available(&self.offerings(), self.now.as_millis())
     }
 
     /// Keeps [`DisruptionState::compat`] for the pools of `configs` and the offerings available
@@ -491,7 +350,7 @@ impl Sim {
                 Some(p) => {
                     let i = configs
                         .iter()
-                        .position(|c| is_nodepool(c) && c.pool.name == p);
+                        .position(|c| c.is_nodepool() && c.pool.name == p);
                     last_pool = Some((p, i));
                     i
                 }
@@ -508,7 +367,7 @@ impl Sim {
                 do_not_disrupt,
                 last_pod_event: n.last_pod_event,
             };
-            let policy = pool_disruption(cfg);
+            let policy = cfg.disruption();
             if let Err(why) = candidates::screen_node(&facts, &policy, now) {
                 g.not_a_candidate(pi, name, &cfg.pool.name, why);
                 continue;
@@ -715,7 +574,8 @@ impl Sim {
         &self,
         configs: &[PoolConfig],
     ) -> (Vec<PodInfo>, Vec<NodeInfo>, BTreeSet<Arc<str>>) {
-        let k = &self.karpenter;
+        let k = &self.karpenter.provisioning;
+        let now = self.now.as_millis();
         let pending = self
             .sched_queue
             .unschedulable_since()
@@ -725,13 +585,13 @@ impl Sim {
                 p.node.is_none()
                     && p.deleting_at.is_none()
                     && p.unschedulable.is_some()
-                    && !k.nominated.contains_key(&p.id)
+                    && !k.is_nominated(p.id, now)
             })
             .map(|p| p.sched_info())
             .collect();
         let mut names = BTreeSet::new();
         let in_flight = k
-            .in_flight
+            .in_flight()
             .iter()
             .filter_map(|f| {
                 let c = configs.iter().find(|c| c.pool.name == f.pool)?;
@@ -805,7 +665,7 @@ impl Sim {
     /// A NodePool disruption pass would do nothing: no NodePool, or no pod or node changed
     /// since a poll that found nothing (and nothing it waited for is due).
     pub fn nodepools_consolidated(&self, configs: &[PoolConfig]) -> bool {
-        !configs.iter().any(is_nodepool)
+        !configs.iter().any(PoolConfig::is_nodepool)
             || self
                 .karpenter_disruption
                 .consolidated
@@ -1102,27 +962,10 @@ impl Sim {
                 return;
             };
             let claim = format!("{}-{}", r.pool, self.rng.names.name_suffix(5));
-            let o = r.offering.clone();
-            if self.cloud.launch_fails_at(
-                self.now.as_millis(),
-                None,
-                &o.instance_type,
-                &o.capacity_type,
-            ) {
-                self.count("insufficientCapacityErrors");
-                self.emit("Warning", "InsufficientCapacityError", "NodeClaim", "", &claim, format!("NodeClaim {claim} event: creating instance, insufficient capacity ({} {} in {})", o.instance_type, o.capacity_type, o.zone), "karpenter");
-                self.karpenter.unavailable.insert(
-                    (
-                        o.instance_type.clone(),
-                        o.capacity_type.clone(),
-                        o.zone.clone(),
-                    ),
-                    self.now.plus_millis(super::karpenter::ICE_TTL_MS),
-                );
+            if !self.launch_claim(&cfg, claim.clone(), r.offering.clone(), r.requests) {
                 self.abort_command(&cmd);
                 return;
             }
-            self.launch_claim(&cfg, claim.clone(), o, &[], r.requests);
             self.emit(
                 "Normal",
                 "DisruptionLaunching",
@@ -1290,38 +1133,4 @@ impl Sim {
             d.rejected,
         ))
     }
-}
-
-/// The `karpenter` section of summary.json from its figures: NodeClaims launched, nodes
-/// disrupted, the commands taken (by reason, decision and method, with those rejected at
-/// validation) and each decision. Shared by the twin and the `--cluster` backend.
-pub fn summary_json(
-    launches: u64,
-    disrupted: u64,
-    decisions: &[DecisionRecord],
-    rejected: u64,
-) -> Value {
-    let mut by_reason: BTreeMap<&str, u64> = BTreeMap::new();
-    let mut by_decision: BTreeMap<&str, u64> = BTreeMap::new();
-    let mut by_method: BTreeMap<&str, u64> = BTreeMap::new();
-    for r in decisions {
-        *by_reason.entry(r.reason).or_insert(0) += 1;
-        *by_decision.entry(r.decision).or_insert(0) += 1;
-        *by_method.entry(r.method).or_insert(0) += 1;
-    }
-    let decisions: Vec<Value> = decisions
-        .iter()
-        .map(|r| {
-            json!({"time": r.time, "decision": r.decision, "reason": r.reason, "method": r.method,
-                "nodes": r.nodes, "replacement": r.replacement,
-                "savingsUsdPerHour": (r.savings * 10_000.0).round() / 10_000.0})
-        })
-        .collect();
-    json!({
-        "launches": launches,
-        "nodesDisrupted": disrupted,
-        "commands": {"byReason": by_reason, "byDecision": by_decision, "byMethod": by_method,
-            "rejectedAtValidation": rejected},
-        "decisions": decisions,
-    })
 }

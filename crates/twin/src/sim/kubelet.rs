@@ -226,15 +226,7 @@ impl Sim {
         pod.node = Some(node_name.clone());
         let requests = pod.template.requests;
         // A pod Karpenter planned onto an in-flight NodeClaim no longer needs that room.
-        if let Some(claim) = self.karpenter.nominated.remove(&id)
-            && let Some(f) = self
-                .karpenter
-                .in_flight
-                .iter_mut()
-                .find(|f| f.claim == claim)
-        {
-            f.planned -= requests;
-        }
+        self.karpenter.provisioning.pod_bound(id, requests);
         let pod = self.pods.get_mut(&id).expect("bound pod exists");
         pod.phase = PodPhase::ContainerCreating;
         pod.scheduled_at = Some(now);

@@ -13,10 +13,14 @@ use kscale_controllers::scheduler::{
 };
 use kscale_model::labels::Labels;
 use kscale_model::{
-    LabelSelector, NodeSelectorRequirement, NodeSelectorTerm, Quantity, Resources, SimTime,
-    TaintEffect, Toleration, TolerationOp,
+    LabelSelector, NodeSelectorRequirement, NodeSelectorTerm, Resources, SimTime, TaintEffect,
+    Toleration, TolerationOp,
 };
 use serde_json::Value;
+
+/// The lenient readers of manifest fields, under the names the twin's parsers use.
+pub use kscale_model::labels::{string_map_from_json as str_map, taints_from_json as taints};
+pub use kscale_model::quantity::from_json as quantity;
 
 /// One container of a template.
 #[derive(Debug, Clone, PartialEq)]
@@ -80,15 +84,6 @@ pub struct PodTemplate {
     pub qos: QosClass,
 }
 
-/// A quantity from JSON (string or number).
-pub fn quantity(v: Option<&Value>) -> Option<Quantity> {
-    v.and_then(|x| match x {
-        Value::String(s) => Quantity::parse(s).ok(),
-        Value::Number(n) => Quantity::parse(&n.to_string()).ok(),
-        _ => None,
-    })
-}
-
 fn res(v: Option<&Value>) -> Resources {
     Resources {
         cpu_milli: quantity(v.and_then(|r| r.get("cpu")))
@@ -99,24 +94,6 @@ fn res(v: Option<&Value>) -> Resources {
             .unwrap_or(0),
         pods: 0,
     }
-}
-
-/// A JSON object of strings as an ordered map (non-strings rendered as JSON).
-pub fn str_map(v: Option<&Value>) -> BTreeMap<String, String> {
-    v.and_then(Value::as_object)
-        .map(|m| {
-            m.iter()
-                .map(|(k, v)| {
-                    (
-                        k.clone(),
-                        v.as_str()
-                            .map(str::to_string)
-                            .unwrap_or_else(|| v.to_string()),
-                    )
-                })
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 /// Node selector requirements (`key`, `operator`, `values`) from JSON; malformed ones are skipped.
@@ -162,21 +139,6 @@ pub fn topology_spread(v: Option<&Value>, pod_labels: &Labels) -> Vec<SpreadCons
             sc.node_affinity_policy = policy("nodeAffinityPolicy", InclusionPolicy::Honor);
             sc.node_taints_policy = policy("nodeTaintsPolicy", InclusionPolicy::Ignore);
             Some(sc.with_match_label_keys(&keys, pod_labels))
-        })
-        .collect()
-}
-
-/// Taints (`key`, `value`, `effect`) from JSON; malformed ones are skipped.
-pub fn taints(v: Option<&Value>) -> Vec<kscale_model::Taint> {
-    v.and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(|t| {
-            Some(kscale_model::Taint {
-                key: t.get("key")?.as_str()?.into(),
-                value: t.get("value").and_then(Value::as_str).unwrap_or("").into(),
-                effect: TaintEffect::parse(t.get("effect")?.as_str()?)?,
-            })
         })
         .collect()
 }

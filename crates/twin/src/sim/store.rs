@@ -102,7 +102,7 @@ impl Store {
             return;
         }
         self.changes
-            .record_write(&key.kind, &key.namespace, &key.name, ChangeType::Modified);
+            .record_object(&key.kind, &key.namespace, &key.name, ChangeType::Modified);
     }
 
     /// The revision of the last write of an object of `kind` (see [`Changes::writes_of`]).
@@ -214,7 +214,7 @@ impl Store {
             ChangeType::Modified
         };
         self.changes
-            .record_write(&key.kind, &key.namespace, &key.name, type_);
+            .record_object(&key.kind, &key.namespace, &key.name, type_);
         let old = self.slot(&key).map(|s| &s.value);
         let meta = v
             .as_object_mut()
@@ -400,7 +400,7 @@ impl Store {
     pub fn remove(&mut self, key: &ObjKey) -> Option<Value> {
         let i = self.index.remove(key)?;
         self.changes
-            .record_write(&key.kind, &key.namespace, &key.name, ChangeType::Deleted);
+            .record_object(&key.kind, &key.namespace, &key.name, ChangeType::Deleted);
         self.order.remove(key);
         self.free.push(i);
         self.slots[i as usize].take().map(|s| s.value)

@@ -15,7 +15,7 @@ mod scheduling;
 use k8s_openapi::Metadata;
 use k8s_openapi::api::core;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-use kscale_controllers::karpenter::budget::Budget;
+use kscale_components::karpenter::pool::parse_budget;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
@@ -269,34 +269,6 @@ fn validate_nodepool_disruption(spec: Option<&Value>) -> ErrorList {
         }
     }
     errs
-}
-
-/// Parses one budget object (`nodes`, `reasons`, `schedule`, `duration`).
-pub fn parse_budget(b: &Value) -> Result<Budget, String> {
-    let nodes = match b.get("nodes") {
-        Some(Value::String(s)) => s.clone(),
-        Some(Value::Number(n)) => n.to_string(),
-        None => "10%".to_string(),
-        Some(other) => return Err(format!("nodes: invalid value {other}")),
-    };
-    let reasons: Vec<String> = b
-        .get("reasons")
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .map(|r| r.as_str().unwrap_or("").to_string())
-                .collect()
-        })
-        .unwrap_or_default();
-    let schedule = b.get("schedule").and_then(Value::as_str);
-    let duration = match b.get("duration").and_then(Value::as_str) {
-        Some(d) => Some(
-            kscale_model::parse_duration(d)
-                .map_err(|e| format!("duration: invalid value \"{d}\": {e}"))?,
-        ),
-        None => None,
-    };
-    Budget::parse(&nodes, &reasons, schedule, duration)
 }
 
 #[cfg(test)]

@@ -21,38 +21,32 @@ use std::sync::Arc;
 use k8s_openapi::api::core::v1::{Node, Pod};
 use kscale_cluster::{ApiError, Cluster, Event, EventType, Patch};
 use kscale_components::cluster_autoscaler::adapt;
+use kscale_components::karpenter::dedupe::{BLOCKED_DEDUPE_MS, UNCONSOLIDATABLE_DEDUPE_MS};
+use kscale_components::karpenter::{
+    Command, DISRUPTED_TAINT, DISRUPTION_POLL_MS, DecisionRecord, Dedupe,
+    MAX_CONSOLIDATION_CANDIDATES, MAX_SINGLE_NODE_CANDIDATES, PlannedReplacement, PoolApi,
+    PoolConfig, TERMINATION_POLL_MS, VALIDATION_DELAY_MS, summary_json,
+};
 use kscale_controllers::karpenter::budget::{self, Reason};
 use kscale_controllers::karpenter::candidates::{
-    self, Ineligible, NODEPOOL_LABEL, NodeFacts, PodFacts, PodsSummary, PoolDisruption,
+    self, Ineligible, NODEPOOL_LABEL, NodeFacts, PodFacts, PodsSummary,
 };
 use kscale_controllers::karpenter::consolidation::{
     self, Candidate, Cluster as SimCluster, Decision,
 };
 use kscale_controllers::karpenter::emptiness::emptiness;
 use kscale_controllers::karpenter::validation::{self, Rejection};
-use kscale_controllers::karpenter::{self, Offering, Pool};
+use kscale_controllers::karpenter::{Offering, Pool};
 use kscale_controllers::scheduler::{NodeInfo, PodInfo, fits_with_extra};
 use kscale_kube::KubeCluster;
 use kscale_kube::kubelet::Kubelets;
 use kscale_model::labels::Labels;
 use kscale_model::{Resources, SimTime};
 use kscale_twin::sim::Sim;
-use kscale_twin::sim::karpenter::{
-    DISRUPTION_POLL_MS, DecisionRecord, MAX_CONSOLIDATION_CANDIDATES, PoolApi, PoolConfig,
-};
-use kscale_twin::sim::karpenter_disruption::{
-    Command, DISRUPTED_TAINT, MAX_SINGLE_NODE_CANDIDATES, PlannedReplacement, TERMINATION_POLL_MS,
-    VALIDATION_DELAY_MS, summary_json,
-};
 use serde_json::{Value, json};
 
 use super::{LiveKarpenter, unschedulable};
 use crate::cluster_run::drain::{self, daemon_set};
-
-/// `Unconsolidatable` events repeat at most every 15 minutes per node (as in the twin).
-const UNCONSOLIDATABLE_DEDUPE_MS: u64 = 15 * 60_000;
-/// `DisruptionBlocked` on a NodePool repeats at most every minute (as in the twin).
-const BLOCKED_DEDUPE_MS: u64 = 60_000;
 
 /// Disruption state of the live Karpenter.
 #[derive(Debug)]
@@ -69,8 +63,8 @@ pub(super) struct Disruption {
     pod_events: BTreeMap<String, (u64, u64)>,
     /// Fingerprint of the cluster at the last poll that found nothing, valid until.
     consolidated: Option<(u64, u64)>,
-    /// Last emission of a deduplicated event (reason, object) → run ms.
-    dedupe: BTreeMap<(&'static str, String), u64>,
+    /// Last publication of each deduplicated event.
+    dedupe: Dedupe,
     /// Draining nodes: name → (uid, next check).
     terminating: BTreeMap<String, (String, u64)>,
     /// Provisioner nodes found empty, since when (run ms).
@@ -91,7 +85,7 @@ impl Default for Disruption {
             disrupting: BTreeSet::new(),
             pod_events: BTreeMap::new(),
             consolidated: None,
-            dedupe: BTreeMap::new(),
+            dedupe: Dedupe::default(),
             terminating: BTreeMap::new(),
             empty_since: BTreeMap::new(),
             provisioner_checked: None,
@@ -137,15 +131,6 @@ impl Disruption {
         }
         self.pod_events = seen;
     }
-
-    fn dedupe(&mut self, reason: &'static str, object: &str, t: u64, window_ms: u64) -> bool {
-        let key = (reason, object.to_string());
-        if self.dedupe.get(&key).is_some_and(|at| t < at + window_ms) {
-            return false;
-        }
-        self.dedupe.insert(key, t);
-        true
-    }
 }
 
 /// A node as disruption reads it.
@@ -187,13 +172,6 @@ struct Gathered<'a> {
     /// Earliest time a node not yet consolidatable becomes so.
     next_eligible: Option<SimTime>,
     destinations: Vec<&'a NodeInfo>,
-}
-
-fn pool_disruption(c: &PoolConfig) -> PoolDisruption {
-    PoolDisruption {
-        consolidate_after_ms: c.empty_after_ms,
-        underutilized: c.underutilized,
-    }
 }
 
 fn event(kind: &str, namespace: &str, name: &str, reason: &str, message: String) -> Event {
@@ -260,7 +238,7 @@ impl LiveKarpenter {
             let (_, cmd) = self.disruption.validating.take().expect("checked");
             let configs = self.pools(kc)?;
             let offerings = self.available_offerings(t);
-            let view = self.view(&configs, nodes, pods);
+            let view = self.view(t, &configs, nodes, pods);
             match self.revalidate(&configs, &view, &cmd, t, &offerings) {
                 Ok(()) => {
                     self.start_command(kc, t, sim, &configs, cmd, pods)?;
@@ -293,7 +271,7 @@ impl LiveKarpenter {
     }
 
     /// What a poll reads: the nodes with their pods, the pending pods and the in-flight claims.
-    fn view(&self, configs: &[PoolConfig], nodes: &[Node], pods: &[Pod]) -> View {
+    fn view(&self, t: u64, configs: &[PoolConfig], nodes: &[Node], pods: &[Pod]) -> View {
         let now = jiff::Timestamp::now();
         let mut index: BTreeMap<&str, usize> = BTreeMap::new();
         let mut out: Vec<LiveNode> = Vec::with_capacity(nodes.len());
@@ -360,7 +338,11 @@ impl LiveKarpenter {
                 }
                 None => {
                     let uid = p.metadata.uid.as_deref().unwrap_or("");
-                    if unschedulable(p) && !self.nominated.contains_key(uid) {
+                    let nominated = self
+                        .ids
+                        .get(uid)
+                        .is_some_and(|id| self.provisioning.is_nominated(*id, t));
+                    if unschedulable(p) && !nominated {
                         pending.push(info);
                     }
                 }
@@ -368,22 +350,14 @@ impl LiveKarpenter {
         }
         let mut uninitialized = BTreeSet::new();
         let in_flight = self
-            .in_flight
+            .provisioning
+            .in_flight()
             .iter()
-            .map(|f| {
-                let name: Arc<str> = Arc::from(f.name.as_str());
+            .filter_map(|f| {
+                let c = configs.iter().find(|c| c.pool.name == f.pool)?;
+                let name: Arc<str> = Arc::from(f.claim.as_str());
                 uninitialized.insert(name.clone());
-                NodeInfo {
-                    name,
-                    labels: karpenter::node_labels(&f.config.pool, &f.offering).into(),
-                    taints: f.config.pool.taints.clone().into(),
-                    unschedulable: false,
-                    ready: true,
-                    allocatable: f.offering.allocatable,
-                    requested: f.planned,
-                    pods: vec![],
-                    nominated: vec![],
-                }
+                Some(f.node_view(c, name))
             })
             .collect();
         View {
@@ -432,7 +406,7 @@ impl LiveKarpenter {
                 do_not_disrupt: n.do_not_disrupt,
                 last_pod_event: SimTime(d.pod_events.get(&n.name).map_or(0, |(_, at)| *at)),
             };
-            let policy = pool_disruption(cfg);
+            let policy = cfg.disruption();
             let screened = candidates::screen_node(&facts, &policy, now).and_then(|()| {
                 let summary = PodsSummary::of(&n.info.pods, |p| {
                     let i = n.info.pods.iter().position(|x| x.id == p.id)?;
@@ -521,7 +495,7 @@ impl LiveKarpenter {
         let configs = self.pools(kc)?;
         let provisioners = configs.iter().any(|c| c.api == PoolApi::Provisioner);
         if provisioners {
-            let view = self.view(&configs, nodes, pods);
+            let view = self.view(t, &configs, nodes, pods);
             if self.provisioner_disruption(kc, t, kubelets, &configs, &view, pods, print)? {
                 return Ok(());
             }
@@ -537,7 +511,7 @@ impl LiveKarpenter {
             return Ok(());
         }
         let offerings = self.available_offerings(t);
-        let view = self.view(&configs, nodes, pods);
+        let view = self.view(t, &configs, nodes, pods);
         let g = self.gather(&configs, &view, t, true);
         let unix = self.unix_ms(t);
         let mut blocked = vec![];
@@ -620,10 +594,12 @@ impl LiveKarpenter {
         );
         drop(g);
         for (node, msg) in unconsolidatable.into_iter().chain(rejected) {
-            if self
-                .disruption
-                .dedupe("Unconsolidatable", &node, t, UNCONSOLIDATABLE_DEDUPE_MS)
-            {
+            if self.disruption.dedupe.publish(
+                "Unconsolidatable",
+                &node,
+                t,
+                UNCONSOLIDATABLE_DEDUPE_MS,
+            ) {
                 self.node_and_claim_event(kc, "Unconsolidatable", &node, msg);
             }
         }
@@ -631,7 +607,7 @@ impl LiveKarpenter {
             for (c, (n, _)) in configs.iter().zip(&counts) {
                 if *n > 0
                     && budget::allowed_by_reason(&c.budgets, reason, unix, *n) == 0
-                    && self.disruption.dedupe(
+                    && self.disruption.dedupe.publish(
                         "DisruptionBlocked",
                         &format!("{}/{reason:?}", c.pool.name),
                         t,
@@ -860,10 +836,9 @@ impl LiveKarpenter {
                     return self.abort_command(kc, &cmd);
                 };
                 let claim = format!("{pool}-{}", sim.rng.names.name_suffix(5));
-                if self.insufficient_capacity(kc, t, sim, &claim, &offering) {
+                if !self.launch(kc, t, sim, claim.clone(), &cfg, offering, requests) {
                     return self.abort_command(kc, &cmd);
                 }
-                self.launch(kc, t, sim, claim.clone(), cfg, offering, &[], requests);
                 let reason = cmd.reason.as_str();
                 kc.event(event(
                     "NodeClaim",
@@ -1168,16 +1143,6 @@ mod tests {
             "spec": {"taints": [{"key": DISRUPTED_TAINT, "effect": "NoSchedule"}]}}))
         .unwrap();
         assert_ne!(base, fingerprint(&tainted, &pods));
-    }
-
-    /// Deduplicated events repeat only after their window.
-    #[test]
-    fn deduplicated_events_wait_for_their_window() {
-        let mut d = Disruption::default();
-        assert!(d.dedupe("Unconsolidatable", "a", 0, 60_000));
-        assert!(!d.dedupe("Unconsolidatable", "a", 59_999, 60_000));
-        assert!(d.dedupe("Unconsolidatable", "b", 59_999, 60_000));
-        assert!(d.dedupe("Unconsolidatable", "a", 60_000, 60_000));
     }
 
     /// A node of `cpu` allocatable cores (Ready), in Provisioner `pool` if given, holding pods
