@@ -1,7 +1,8 @@
 //! Karpenter's vocabulary shared by the twin's Karpenter and the live one (`kscale run
 //! --cluster`): its pools as both read them ([`pool`]), its disruption commands and their
 //! record ([`command`]), its deduplicated events ([`dedupe`]), the offerings it skips after a capacity error ([`unavailable`]) and
-//! upstream's timings — and provisioning itself ([`provisioning`]), run by both.
+//! upstream's timings — and provisioning itself ([`provisioning`]) and v1alpha5 Provisioners' disruption
+//! ([`provisioner`]), run by both.
 //!
 //! The decisions themselves are pure functions in `kscale_controllers::karpenter`; this module
 //! holds what both backends' drivers carry between them, so neither reaches into the other.
@@ -9,6 +10,7 @@
 pub mod command;
 pub mod dedupe;
 pub mod pool;
+pub mod provisioner;
 pub mod provisioning;
 pub mod unavailable;
 

@@ -16,6 +16,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use kscale_cluster::Cluster;
+use kscale_components::karpenter::provisioner::{self, ProvisionerDisruption};
 use kscale_components::karpenter::provisioning::{
     Batch, InFlight, Provisioning, ProvisioningBackend, registered_message,
 };
@@ -24,7 +25,7 @@ pub use kscale_components::karpenter::{
     MAX_CONSOLIDATION_CANDIDATES, PoolApi, PoolConfig, pool_configs, pool_label,
 };
 use kscale_controllers::karpenter::{self, Offering};
-use kscale_controllers::scheduler::{NodeInfo, fits_with_extra};
+use kscale_controllers::scheduler::NodeInfo;
 use kscale_model::{Resources, SimTime};
 
 use super::changes::Topic;
@@ -71,12 +72,11 @@ pub struct KarpenterState {
     /// Provisioning: the batch, the claims in flight and the pods nominated to them, the
     /// offerings skipped after a capacity error.
     pub provisioning: Provisioning,
-    /// When each pool node became empty.
-    pub empty_since: BTreeMap<String, SimTime>,
+    /// v1alpha5 Provisioners' disruption: when their nodes became empty, the last
+    /// consolidation that found nothing.
+    pub provisioners: ProvisionerDisruption,
     /// Disruption polling is scheduled.
     pub polling: bool,
-    /// The revision of `Topic::PodPlacement` at the last consolidation check that found no candidate.
-    pub consolidation_checked: Option<u64>,
     /// The nodes' summed capacity per pool label and pool name, and the
     /// [`Sim::node_labels_epoch`] it was summed at (the nodes' share of the pools' usage).
     node_usage: Option<(u64, NodeUsage)>,
@@ -474,50 +474,23 @@ impl Sim {
     }
 
     /// v1alpha5 Provisioners: removes one empty node past its `ttlSecondsAfterEmpty`, or one
-    /// node whose pods fit elsewhere with `consolidation.enabled`. True if it removed one.
+    /// node whose pods fit elsewhere with `consolidation.enabled`
+    /// ([`kscale_components::karpenter::provisioner`]). True if it removed one.
     fn provisioner_disruption(&mut self, configs: &[PoolConfig]) -> bool {
-        let now = self.now;
-        let mut victim: Option<(String, &'static str)> = None;
-        for cfg in configs.iter().filter(|c| c.api == PoolApi::Provisioner) {
-            let label = pool_label(&cfg.api);
-            let names: Vec<Arc<str>> = self
-                .nodes
-                .iter()
-                .filter(|(_, n)| n.info.labels.get(label) == Some(&cfg.pool.name))
-                .map(|(k, _)| k.clone())
-                .collect();
-            for name in names {
-                let n = &self.nodes[&name];
-                let empty = n.info.pods.iter().all(|p| p.terminating);
-                if !empty {
-                    self.karpenter.empty_since.remove(name.as_ref());
-                    continue;
-                }
-                let since = *self
-                    .karpenter
-                    .empty_since
-                    .entry(name.to_string())
-                    .or_insert(now);
-                if victim.is_none()
-                    && cfg
-                        .empty_after_ms
-                        .is_some_and(|ttl| now.since(since) >= ttl)
-                {
-                    victim = Some((name.to_string(), "Empty"));
-                }
-            }
-            if victim.is_none() && cfg.underutilized {
-                victim = self
-                    .consolidation_candidate(label, &cfg.pool.name)
-                    .map(|n| (n, "Underutilized"));
-            }
-            if victim.is_some() {
-                break;
-            }
+        if !configs.iter().any(|c| c.api == PoolApi::Provisioner) {
+            return false;
         }
-        let Some((node, reason)) = victim else {
+        let now = self.now;
+        let placement = self.store.changes().at(Topic::PodPlacement);
+        let nodes: Vec<&NodeInfo> = self.nodes.values().map(|n| &n.info).collect();
+        let Some((node, reason)) =
+            self.karpenter
+                .provisioners
+                .victim(now.as_millis(), configs, &nodes, placement)
+        else {
             return false;
         };
+        let node = node.name.to_string();
         self.emit(
             "Normal",
             "DisruptionTerminating",
@@ -529,80 +502,15 @@ impl Sim {
         );
         self.count("karpenterDisruptions");
         let n = &self.nodes[node.as_str()];
-        let record = DecisionRecord {
-            time: now.as_secs_f64(),
-            decision: "delete",
+        let record = provisioner::decision(
+            now.as_secs_f64(),
             reason,
-            method: if reason == "Empty" { "empty" } else { "single" },
-            nodes: vec![format!("{node} ({} {})", n.instance_type, n.capacity_type)],
-            replacement: None,
-            savings: n.hourly_price,
-        };
+            (&node, &n.instance_type, &n.capacity_type, n.hourly_price),
+        );
         self.karpenter_disruption.decisions.push(record);
         let _ = self.drain(&node, true, None);
-        self.karpenter.empty_since.remove(&node);
+        self.karpenter.provisioners.removed(&node);
         self.remove_node(&node);
         true
-    }
-
-    /// A node of the pool whose pods all fit on the other nodes (cheapest-to-disrupt first:
-    /// fewest pods), if any. At most `MAX_CONSOLIDATION_CANDIDATES` are simulated per poll, and
-    /// the simulation is skipped when no pod changed since the last one found nothing (upstream
-    /// also re-evaluates consolidation only when cluster state changed).
-    fn consolidation_candidate(&mut self, label: &str, pool: &str) -> Option<String> {
-        if self.karpenter.consolidation_checked
-            == Some(self.store.changes().at(Topic::PodPlacement))
-        {
-            return None;
-        }
-        let mut candidates: Vec<(Arc<str>, usize)> = self
-            .nodes
-            .iter()
-            .filter(|(_, n)| {
-                n.info.labels.get(label).map(String::as_str) == Some(pool) && !n.info.unschedulable
-            })
-            .map(|(k, n)| (k.clone(), n.info.pods.len()))
-            .filter(|(_, c)| *c > 0)
-            .collect();
-        candidates.sort_by(|a, b| (a.1, &a.0).cmp(&(b.1, &b.0)));
-        // The schedulable nodes by reference, with the requests of each candidate's trial
-        // placements kept beside them (no copy of the cluster per poll).
-        let names: Vec<Arc<str>> = self
-            .nodes
-            .iter()
-            .filter(|(_, n)| n.info.ready && !n.info.unschedulable)
-            .map(|(k, _)| k.clone())
-            .collect();
-        let others: Vec<&NodeInfo> = names.iter().map(|k| &self.nodes[k].info).collect();
-        let mut extra: Vec<Resources> = vec![Resources::ZERO; others.len()];
-        for (name, _) in candidates.into_iter().take(MAX_CONSOLIDATION_CANDIDATES) {
-            let mut placed: Vec<(usize, Resources)> = vec![];
-            let ok = self.nodes[&name]
-                .info
-                .pods
-                .iter()
-                .filter(|p| !p.terminating)
-                .all(|p| {
-                    let target = others.iter().enumerate().position(|(i, o)| {
-                        names[i] != name && fits_with_extra(p, o, &extra[i]).is_ok()
-                    });
-                    match target {
-                        Some(i) => {
-                            extra[i] += p.requests;
-                            placed.push((i, p.requests));
-                            true
-                        }
-                        None => false,
-                    }
-                });
-            for (i, r) in placed {
-                extra[i] -= r;
-            }
-            if ok {
-                return Some(name.to_string());
-            }
-        }
-        self.karpenter.consolidation_checked = Some(self.store.changes().at(Topic::PodPlacement));
-        None
     }
 }

@@ -22,10 +22,11 @@ use k8s_openapi::api::core::v1::{Node, Pod};
 use kscale_cluster::{ApiError, Cluster, Event, EventType, Patch};
 use kscale_components::cluster_autoscaler::adapt;
 use kscale_components::karpenter::dedupe::{BLOCKED_DEDUPE_MS, UNCONSOLIDATABLE_DEDUPE_MS};
+use kscale_components::karpenter::provisioner::{self, ProvisionerDisruption};
 use kscale_components::karpenter::{
     Command, DISRUPTED_TAINT, DISRUPTION_POLL_MS, DecisionRecord, Dedupe,
-    MAX_CONSOLIDATION_CANDIDATES, MAX_SINGLE_NODE_CANDIDATES, PlannedReplacement, PoolApi,
-    PoolConfig, TERMINATION_POLL_MS, VALIDATION_DELAY_MS, summary_json,
+    MAX_SINGLE_NODE_CANDIDATES, PlannedReplacement, PoolApi, PoolConfig, TERMINATION_POLL_MS,
+    VALIDATION_DELAY_MS, summary_json,
 };
 use kscale_controllers::karpenter::budget::{self, Reason};
 use kscale_controllers::karpenter::candidates::{
@@ -37,7 +38,7 @@ use kscale_controllers::karpenter::consolidation::{
 use kscale_controllers::karpenter::emptiness::emptiness;
 use kscale_controllers::karpenter::validation::{self, Rejection};
 use kscale_controllers::karpenter::{Offering, Pool};
-use kscale_controllers::scheduler::{NodeInfo, PodInfo, fits_with_extra};
+use kscale_controllers::scheduler::{NodeInfo, PodInfo};
 use kscale_kube::KubeCluster;
 use kscale_kube::kubelet::Kubelets;
 use kscale_model::labels::Labels;
@@ -67,10 +68,8 @@ pub(super) struct Disruption {
     dedupe: Dedupe,
     /// Draining nodes: name → (uid, next check).
     terminating: BTreeMap<String, (String, u64)>,
-    /// Provisioner nodes found empty, since when (run ms).
-    empty_since: BTreeMap<String, u64>,
-    /// Fingerprint of the cluster when Provisioner consolidation last found no candidate.
-    provisioner_checked: Option<u64>,
+    /// v1alpha5 Provisioners' disruption (its placement revision: the cluster's fingerprint).
+    provisioners: ProvisionerDisruption,
     decisions: Vec<DecisionRecord>,
     rejected: u64,
     disrupted: u64,
@@ -87,8 +86,7 @@ impl Default for Disruption {
             consolidated: None,
             dedupe: Dedupe::default(),
             terminating: BTreeMap::new(),
-            empty_since: BTreeMap::new(),
-            provisioner_checked: None,
+            provisioners: ProvisionerDisruption::default(),
             decisions: vec![],
             rejected: 0,
             disrupted: 0,
@@ -672,38 +670,15 @@ impl LiveKarpenter {
         pods: &[Pod],
         print: u64,
     ) -> Result<bool, ApiError> {
-        const LABEL: &str = "karpenter.sh/provisioner-name";
-        let mut victim: Option<(&LiveNode, &'static str)> = None;
-        for cfg in configs.iter().filter(|c| c.api == PoolApi::Provisioner) {
-            let of_pool = |n: &&LiveNode| n.info.labels.get(LABEL) == Some(&cfg.pool.name);
-            for n in view.nodes.iter().filter(of_pool) {
-                if !n.info.pods.iter().all(|p| p.terminating) {
-                    self.disruption.empty_since.remove(&n.name);
-                    continue;
-                }
-                let since = *self
-                    .disruption
-                    .empty_since
-                    .entry(n.name.clone())
-                    .or_insert(t);
-                if victim.is_none() && cfg.empty_after_ms.is_some_and(|ttl| t - since >= ttl) {
-                    victim = Some((n, "Empty"));
-                }
-            }
-            if victim.is_none()
-                && cfg.underutilized
-                && self.disruption.provisioner_checked != Some(print)
-            {
-                victim = consolidation_candidate(view, &of_pool).map(|n| (n, "Underutilized"));
-                if victim.is_none() {
-                    self.disruption.provisioner_checked = Some(print);
-                }
-            }
-            if victim.is_some() {
-                break;
-            }
-        }
-        let Some((node, reason)) = victim else {
+        let infos: Vec<&NodeInfo> = view.nodes.iter().map(|n| &n.info).collect();
+        let Some((victim, reason)) = self
+            .disruption
+            .provisioners
+            .victim(t, configs, &infos, print)
+        else {
+            return Ok(false);
+        };
+        let Some(node) = view.nodes.iter().find(|n| *n.name == *victim.name) else {
             return Ok(false);
         };
         let name = node.name.clone();
@@ -715,21 +690,14 @@ impl LiveKarpenter {
             format!("Disrupting Node: {reason}/Delete"),
         ));
         self.disruption.disrupted += 1;
-        self.disruption.decisions.push(DecisionRecord {
-            time: t as f64 / 1000.0,
-            decision: "delete",
+        self.disruption.decisions.push(provisioner::decision(
+            t as f64 / 1000.0,
             reason,
-            method: if reason == "Empty" { "empty" } else { "single" },
-            nodes: vec![format!(
-                "{name} ({} {})",
-                node.instance_type, node.capacity_type
-            )],
-            replacement: None,
-            savings: node.price,
-        });
+            (&name, &node.instance_type, &node.capacity_type, node.price),
+        ));
         drain::cordon(kc, &name)?;
         drain::evict_pods(kc, pods, &name, "Evicted by kubectl drain", "kubectl")?;
-        self.disruption.empty_since.remove(&name);
+        self.disruption.provisioners.removed(&name);
         kubelets.deregister(kc, &name)?;
         self.claims.remove(&name);
         Ok(true)
@@ -1011,50 +979,6 @@ impl LiveKarpenter {
     }
 }
 
-/// A Provisioner node (`of_pool`) whose pods all fit on the other ready, schedulable nodes,
-/// first fit each (the twin's `consolidation_candidate`): candidates with fewest pods first,
-/// then by name, at most `MAX_CONSOLIDATION_CANDIDATES`.
-fn consolidation_candidate<'v>(
-    view: &'v View,
-    of_pool: &dyn Fn(&&LiveNode) -> bool,
-) -> Option<&'v LiveNode> {
-    let mut candidates: Vec<&LiveNode> = view
-        .nodes
-        .iter()
-        .filter(|n| of_pool(n) && !n.info.unschedulable && !n.info.pods.is_empty())
-        .collect();
-    candidates.sort_by(|a, b| (a.info.pods.len(), &a.name).cmp(&(b.info.pods.len(), &b.name)));
-    let others: Vec<&LiveNode> = view
-        .nodes
-        .iter()
-        .filter(|n| n.info.ready && !n.info.unschedulable)
-        .collect();
-    let mut extra = vec![Resources::ZERO; others.len()];
-    for c in candidates.into_iter().take(MAX_CONSOLIDATION_CANDIDATES) {
-        let mut placed: Vec<(usize, Resources)> = vec![];
-        let ok = c.info.pods.iter().filter(|p| !p.terminating).all(|p| {
-            let target = others.iter().enumerate().position(|(i, o)| {
-                o.name != c.name && fits_with_extra(p, &o.info, &extra[i]).is_ok()
-            });
-            match target {
-                Some(i) => {
-                    extra[i] += p.requests;
-                    placed.push((i, p.requests));
-                    true
-                }
-                None => false,
-            }
-        });
-        for (i, r) in placed {
-            extra[i] -= r;
-        }
-        if ok {
-            return Some(c);
-        }
-    }
-    None
-}
-
 /// A command from a method's choice of candidates (`idx` into `cands`).
 #[allow(clippy::too_many_arguments)]
 fn command_from(
@@ -1143,85 +1067,5 @@ mod tests {
             "spec": {"taints": [{"key": DISRUPTED_TAINT, "effect": "NoSchedule"}]}}))
         .unwrap();
         assert_ne!(base, fingerprint(&tainted, &pods));
-    }
-
-    /// A node of `cpu` allocatable cores (Ready), in Provisioner `pool` if given, holding pods
-    /// of the given CPU requests (milli-cores).
-    fn live_node(name: &str, cpu: u32, pool: Option<&str>, pods: &[(u64, u32)]) -> LiveNode {
-        let labels = pool.map_or(json!({}), |p| json!({"karpenter.sh/provisioner-name": p}));
-        let n: Node = serde_json::from_value(json!({
-            "metadata": {"name": name, "labels": labels},
-            "status": {"allocatable": {"cpu": cpu.to_string(), "memory": "16Gi", "pods": "110"},
-                       "conditions": [{"type": "Ready", "status": "True"}]}}))
-        .unwrap();
-        let mut info = adapt::node_info(&n);
-        for (id, milli) in pods {
-            let p: Pod = serde_json::from_value(json!({
-                "metadata": {"name": format!("p{id}"), "namespace": "default"},
-                "spec": {"nodeName": name, "containers": [{"name": "c",
-                         "resources": {"requests": {"cpu": format!("{milli}m")}}}]}}))
-            .unwrap();
-            let pi = adapt::pod_info(&p, *id, SimTime::ZERO);
-            info.requested += pi.requests;
-            info.pods.push(pi);
-        }
-        LiveNode {
-            name: name.into(),
-            uid: String::new(),
-            info,
-            pool: None,
-            do_not_disrupt: false,
-            age_ms: 0,
-            instance_type: "t3.medium".into(),
-            capacity_type: "on-demand".into(),
-            price: 0.04,
-            capacity: Resources::ZERO,
-            facts: vec![],
-        }
-    }
-
-    /// A Provisioner's consolidation (the twin's `consolidation_candidate`): the pool node with
-    /// the fewest pods whose pods all fit elsewhere, first fit; none when they do not.
-    #[test]
-    fn provisioner_consolidation_takes_the_emptiest_node_whose_pods_fit_elsewhere() {
-        let view = |nodes: Vec<LiveNode>| View {
-            nodes,
-            pending: vec![],
-            in_flight: vec![],
-            uninitialized: BTreeSet::new(),
-        };
-        let in_pool = |n: &&LiveNode| {
-            n.info
-                .labels
-                .get("karpenter.sh/provisioner-name")
-                .map(String::as_str)
-                == Some("default")
-        };
-        // Fewest pods first, then by name: b's pod fits nowhere, c's fits on a (a, with two
-        // pods, comes last).
-        let v = view(vec![
-            live_node("a", 4, Some("default"), &[(1, 1000), (2, 1000)]),
-            live_node("b", 4, Some("default"), &[(3, 3900)]),
-            live_node("c", 4, Some("default"), &[(4, 1500)]),
-        ]);
-        assert_eq!(
-            consolidation_candidate(&v, &in_pool).map(|n| n.name.as_str()),
-            Some("c")
-        );
-        // Nothing fits: a 3.5-core pod on each 4-core node.
-        let v = view(vec![
-            live_node("a", 4, Some("default"), &[(1, 3500)]),
-            live_node("b", 4, Some("default"), &[(2, 3500)]),
-        ]);
-        assert!(consolidation_candidate(&v, &in_pool).is_none());
-        // Nodes outside the pool are destinations, never candidates.
-        let v = view(vec![
-            live_node("a", 4, Some("default"), &[(1, 3000)]),
-            live_node("x", 8, None, &[(2, 100)]),
-        ]);
-        assert_eq!(
-            consolidation_candidate(&v, &in_pool).map(|n| n.name.as_str()),
-            Some("a")
-        );
     }
 }
