@@ -1,6 +1,6 @@
 //! Karpenter's vocabulary shared by the twin's Karpenter and the live one (`kscale run
 //! --cluster`): its pools as both read them ([`pool`]), its disruption commands and their
-//! record ([`command`]), its deduplicated events ([`dedupe`]), the offerings it skips after a capacity error ([`unavailable`]) and
+//! record ([`command`]), its deduplicated events ([`dedupe`]), a NodePool disruption poll's decision ([`disruption`]), the offerings it skips after a capacity error ([`unavailable`]) and
 //! upstream's timings — and provisioning itself ([`provisioning`]) and v1alpha5 Provisioners' disruption
 //! ([`provisioner`]), run by both.
 //!
@@ -9,6 +9,7 @@
 
 pub mod command;
 pub mod dedupe;
+pub mod disruption;
 pub mod pool;
 pub mod provisioner;
 pub mod provisioning;

@@ -32,10 +32,9 @@ use std::sync::Arc;
 
 use kscale_controllers::karpenter::budget::{self, Reason};
 use kscale_controllers::karpenter::candidates::{
-    self, Ineligible, NODEPOOL_LABEL, NodeFacts, PodFacts, PodsSummary,
+    self, NODEPOOL_LABEL, NodeFacts, PodFacts, PodsSummary,
 };
-use kscale_controllers::karpenter::consolidation::{self, Candidate, Cluster, Decision};
-use kscale_controllers::karpenter::emptiness::emptiness;
+use kscale_controllers::karpenter::consolidation::{self, Candidate, Cluster};
 use kscale_controllers::karpenter::validation::{self, Rejection};
 use kscale_controllers::karpenter::{Offering, Pool, compatibility};
 use kscale_controllers::scheduler::{NodeInfo, PodInfo};
@@ -52,6 +51,7 @@ use super::{Event, Sim};
 
 use kscale_components::karpenter::Dedupe;
 use kscale_components::karpenter::dedupe::{BLOCKED_DEDUPE_MS, UNCONSOLIDATABLE_DEDUPE_MS};
+use kscale_components::karpenter::disruption::{self, Gathered, Poll, Simulated};
 pub use kscale_components::karpenter::{
     Command, DISRUPTED_TAINT, DecisionRecord, MAX_SINGLE_NODE_CANDIDATES, PlannedReplacement,
     TERMINATION_POLL_MS, VALIDATION_DELAY_MS, summary_json,
@@ -178,58 +178,6 @@ fn before(a: &Arc<str>, b: &Arc<str>) -> bool {
     !Arc::ptr_eq(a, b) && a < b
 }
 
-/// What one pass over the pools found (borrowing the nodes and their pods).
-struct Gathered<'a> {
-    pools: Vec<Pool>,
-    empty: Vec<Candidate<'a>>,
-    underutilized: Vec<Candidate<'a>>,
-    /// Per pool (index into `pools`): initialized nodes, disrupting or NotReady nodes.
-    counts: Vec<(u64, u64)>,
-    /// (node, message) for `Unconsolidatable`.
-    unconsolidatable: Vec<(String, String)>,
-    /// Earliest time a node not yet consolidatable becomes so.
-    next_eligible: Option<SimTime>,
-    /// Nodes pods may move to.
-    destinations: Vec<&'a NodeInfo>,
-}
-
-impl Gathered<'_> {
-    /// Records why a node of pool `pi` is no candidate: a disrupting or NotReady node counts
-    /// against the budget, a node not yet consolidatable sets the next poll, and the reasons
-    /// upstream reports get an `Unconsolidatable` event.
-    fn not_a_candidate(&mut self, pi: usize, node: &str, pool: &str, why: Ineligible) {
-        match why {
-            Ineligible::Disrupting => self.counts[pi].1 += 1,
-            Ineligible::NotConsolidatable(t) => {
-                self.next_eligible = Some(self.next_eligible.map_or(t, |x| x.min(t)));
-            }
-            _ => {
-                if let Some(msg) = why.unconsolidatable(pool) {
-                    self.unconsolidatable.push((node.to_string(), msg));
-                }
-            }
-        }
-    }
-}
-
-/// What a disruption poll decided, before its events are emitted.
-struct Poll {
-    /// Per pool: initialized nodes, disrupting or NotReady nodes.
-    counts: Vec<(u64, u64)>,
-    /// (node, message) for `Unconsolidatable`, from the candidates' gathering.
-    unconsolidatable: Vec<(String, String)>,
-    /// Reasons whose `DisruptionBlocked` is checked, in order.
-    blocked: Vec<Reason>,
-    /// (node, message) for `Unconsolidatable`, from the consolidation simulation.
-    rejected: Vec<(String, String)>,
-    /// The command to validate.
-    command: Option<Command>,
-    /// Some candidate was skipped for its pool's budget.
-    constrained: bool,
-    /// Earliest time a node not yet consolidatable becomes so.
-    next_eligible: Option<SimTime>,
-}
-
 /// The node has `karpenter.sh/do-not-disrupt: "true"`.
 fn do_not_disrupt(n: &Node) -> bool {
     candidates::do_not_disrupt(&n.annotations)
@@ -277,6 +225,18 @@ impl Sim {
         });
     }
 
+    /// The kept compatibility of `pools` with `offerings`, when it is for these.
+    fn kept_compatibility(
+        &self,
+        pools: &[Pool],
+        offerings: &Arc<Vec<Offering>>,
+    ) -> Option<Arc<Vec<Vec<usize>>>> {
+        match &self.karpenter_disruption.compat {
+            Some(c) if c.matches(pools, offerings) => Some(c.compatible.clone()),
+            _ => None,
+        }
+    }
+
     /// The simulations' base over `cluster`, whose first `named_in_order` nodes are the
     /// gathered destinations (in name order): the kept compatibility when it is for these
     /// pools and offerings.
@@ -286,10 +246,9 @@ impl Sim {
         offerings: &Arc<Vec<Offering>>,
         named_in_order: usize,
     ) -> consolidation::Simulations<'c> {
-        let compatible = match &self.karpenter_disruption.compat {
-            Some(c) if c.matches(cluster.pools, offerings) => c.compatible.clone(),
-            _ => Arc::new(compatibility(cluster.pools, cluster.offerings)),
-        };
+        let compatible = self
+            .kept_compatibility(cluster.pools, offerings)
+            .unwrap_or_else(|| Arc::new(compatibility(cluster.pools, cluster.offerings)));
         consolidation::Simulations::prepared(cluster, named_in_order, compatible)
     }
 
@@ -297,18 +256,7 @@ impl Sim {
     /// `ordered`, the candidates in consolidation order (else in name order: revalidation finds
     /// them by name).
     fn gather(&self, configs: &[PoolConfig], ordered: bool) -> Gathered<'_> {
-        let pools: Vec<Pool> = configs.iter().map(|c| c.pool.clone()).collect();
-        let mut g = Gathered {
-            pools,
-            empty: vec![],
-            // Most nodes are candidates while load falls: reserved once instead of grown
-            // (the copies of growing were a fifth of the gathering at 3,000 nodes).
-            underutilized: Vec::with_capacity(self.nodes.len()),
-            counts: vec![(0, 0); configs.len()],
-            unconsolidatable: vec![],
-            next_eligible: None,
-            destinations: Vec::with_capacity(self.nodes.len()),
-        };
+        let mut g = Gathered::new(configs);
         let now = self.now;
         let state = &self.karpenter_disruption;
         // The cache and the nodes are both in name order: walked side by side.
@@ -418,17 +366,10 @@ impl Sim {
                 _ => g.underutilized.push(c),
             }
         }
-        if !ordered {
-            return g;
+        // (Gathered from the nodes in name order; revalidation finds candidates by name.)
+        if ordered {
+            g.order();
         }
-        // Gathered from the nodes in name order.
-        consolidation::sort_name_ordered_candidates(&mut g.empty);
-        // Only each pool's first candidates are read in order (multi-node probes, the
-        // single-node pass; revalidation finds candidates by name).
-        consolidation::order_name_ordered_candidates(
-            &mut g.underutilized,
-            consolidation::ordered_per_pool(MAX_SINGLE_NODE_CANDIDATES),
-        );
         g
     }
 
@@ -603,14 +544,8 @@ impl Sim {
         (pending, in_flight, names)
     }
 
-    /// Disruptions each pool still allows for `reason`.
-    fn budgets(&self, configs: &[PoolConfig], g: &Gathered<'_>, reason: Reason) -> Vec<u64> {
-        let unix = self.unix_ms();
-        configs
-            .iter()
-            .zip(&g.counts)
-            .map(|(c, (n, d))| budget::remaining(&c.budgets, reason, unix, *n, *d))
-            .collect()
+    fn unix_budgets(&self, configs: &[PoolConfig], g: &Gathered<'_>, reason: Reason) -> Vec<u64> {
+        g.budgets(configs, reason, self.unix_ms())
     }
 
     fn emit_blocked(&mut self, configs: &[PoolConfig], counts: &[(u64, u64)], reason: Reason) {
@@ -638,28 +573,6 @@ impl Sim {
                 );
             }
         }
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn command_from(
-        &self,
-        g: &Gathered<'_>,
-        cands: &[Candidate<'_>],
-        idx: &[usize],
-        decision: &Decision,
-        offerings: &[Offering],
-        reason: Reason,
-        method: &'static str,
-        savings: f64,
-    ) -> Command {
-        Command::chosen(
-            cands,
-            idx,
-            decision,
-            (&g.pools, offerings),
-            (reason, method, savings),
-            |node| self.nodes[node].uid.clone(),
-        )
     }
 
     /// A NodePool disruption pass would do nothing: no NodePool, or no pod or node changed
@@ -730,99 +643,24 @@ impl Sim {
     /// single-node consolidation); [`Sim::nodepool_disruption`] emits its events.
     fn decide(&self, configs: &[PoolConfig]) -> Poll {
         let g = self.gather(configs, true);
-        let mut poll = Poll {
-            counts: g.counts.clone(),
-            unconsolidatable: g.unconsolidatable.clone(),
-            blocked: vec![],
-            rejected: vec![],
-            command: None,
-            constrained: false,
-            next_eligible: g.next_eligible,
-        };
-        // Emptiness: every empty candidate the budgets allow, in one command.
-        if !g.empty.is_empty() {
-            let budget = self.budgets(configs, &g, Reason::Empty);
-            poll.blocked.push(Reason::Empty);
-            let empty = emptiness(&g.empty, &budget);
-            poll.constrained |= empty.constrained_by_budgets;
-            if let Some(c) = empty.command {
-                poll.command = Some(self.command_from(
-                    &g,
-                    &g.empty,
-                    &c.candidates,
-                    &c.decision,
-                    &[],
-                    Reason::Empty,
-                    "empty",
-                    c.savings,
-                ));
-                return poll;
-            }
-        }
-        if !g.underutilized.is_empty() {
-            let budget = self.budgets(configs, &g, Reason::Underutilized);
-            poll.blocked.push(Reason::Underutilized);
-            let offerings = self.available_offerings();
-            let (pending, in_flight, uninitialized) = self.simulation_extras(configs);
-            let dest: Vec<&NodeInfo> = g
-                .destinations
-                .iter()
-                .copied()
-                .chain(in_flight.iter())
-                .collect();
-            let cluster = Cluster {
-                nodes: &dest,
-                pools: &g.pools,
-                offerings: &offerings,
-                spot_to_spot: false,
-                pending: &pending,
-                uninitialized: &uninitialized,
-            };
-            // The destinations' free room and the pools' compatible offerings, once for both.
-            let base = self.simulations(&cluster, &offerings, g.destinations.len());
-            // Upstream tries single-node consolidation only when multi-node finds nothing.
-            // Both searches are pure: the single-node one runs beside the multi-node one (on
-            // the pool's other worker, with its own working copies) and is used only then.
-            let forked = base.fork();
-            let (cluster, under, budget) = (&cluster, &g.underutilized, &budget);
-            let (multi, single) = rayon::join(
-                move || consolidation::multi_node_in(cluster, &base, under, budget),
-                move || {
-                    consolidation::single_node_in(
-                        cluster,
-                        &forked,
-                        under,
-                        budget,
-                        MAX_SINGLE_NODE_CANDIDATES,
-                    )
-                },
-            );
-            poll.constrained |= multi.constrained_by_budgets;
-            let (found, method, unconsolidatable) = match multi.command {
-                Some(c) => (Some(c), "multi", vec![]),
-                None => {
-                    poll.constrained |= single.constrained_by_budgets;
-                    (single.command, "single", single.unconsolidatable)
+        disruption::decide(
+            configs,
+            &g,
+            self.unix_ms(),
+            || {
+                let offerings = self.available_offerings();
+                let (pending, in_flight, uninitialized) = self.simulation_extras(configs);
+                let compatible = self.kept_compatibility(&g.pools, &offerings);
+                Simulated {
+                    offerings,
+                    pending,
+                    in_flight,
+                    uninitialized,
+                    compatible,
                 }
-            };
-            poll.command = found.map(|c| {
-                self.command_from(
-                    &g,
-                    &g.underutilized,
-                    &c.candidates,
-                    &c.decision,
-                    &offerings,
-                    Reason::Underutilized,
-                    method,
-                    c.savings,
-                )
-            });
-            poll.rejected = unconsolidatable
-                .into_iter()
-                .map(|(i, m)| (g.underutilized[i].node.to_string(), m))
-                .collect();
-        }
-        poll
+            },
+            |node| self.nodes[node].uid.clone(),
+        )
     }
 
     fn unconsolidatable(&mut self, node: &str, msg: String) {
@@ -895,7 +733,7 @@ impl Sim {
                 .position(|c| c.node == name)
                 .filter(|_| self.nodes[name.as_str()].uid == *uid)
         });
-        let budgets = self.budgets(configs, &g, cmd.reason);
+        let budgets = self.unix_budgets(configs, &g, cmd.reason);
         let idx = validation::validate_candidates(found, list, &budgets)?;
         if cmd.reason == Reason::Empty {
             return Ok(());

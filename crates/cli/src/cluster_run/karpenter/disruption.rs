@@ -22,22 +22,19 @@ use k8s_openapi::api::core::v1::{Node, Pod};
 use kscale_cluster::{ApiError, Cluster, Event, EventType, Patch};
 use kscale_components::cluster_autoscaler::adapt;
 use kscale_components::karpenter::dedupe::{BLOCKED_DEDUPE_MS, UNCONSOLIDATABLE_DEDUPE_MS};
+use kscale_components::karpenter::disruption::{self, Gathered, Poll, Simulated};
 use kscale_components::karpenter::provisioner::{self, ProvisionerDisruption};
 use kscale_components::karpenter::{
-    Command, DISRUPTED_TAINT, DISRUPTION_POLL_MS, DecisionRecord, Dedupe,
-    MAX_SINGLE_NODE_CANDIDATES, PlannedReplacement, PoolApi, PoolConfig, TERMINATION_POLL_MS,
-    VALIDATION_DELAY_MS, summary_json,
+    Command, DISRUPTED_TAINT, DISRUPTION_POLL_MS, DecisionRecord, Dedupe, PlannedReplacement,
+    PoolApi, PoolConfig, TERMINATION_POLL_MS, VALIDATION_DELAY_MS, summary_json,
 };
+use kscale_controllers::karpenter::Offering;
 use kscale_controllers::karpenter::budget::{self, Reason};
 use kscale_controllers::karpenter::candidates::{
-    self, Ineligible, NODEPOOL_LABEL, NodeFacts, PodFacts, PodsSummary,
+    self, NODEPOOL_LABEL, NodeFacts, PodFacts, PodsSummary,
 };
-use kscale_controllers::karpenter::consolidation::{
-    self, Candidate, Cluster as SimCluster, Decision,
-};
-use kscale_controllers::karpenter::emptiness::emptiness;
+use kscale_controllers::karpenter::consolidation::{self, Candidate, Cluster as SimCluster};
 use kscale_controllers::karpenter::validation::{self, Rejection};
-use kscale_controllers::karpenter::{Offering, Pool};
 use kscale_controllers::scheduler::{NodeInfo, PodInfo};
 use kscale_kube::KubeCluster;
 use kscale_kube::kubelet::Kubelets;
@@ -156,20 +153,6 @@ struct View {
     /// In-flight claims as uninitialized nodes.
     in_flight: Vec<NodeInfo>,
     uninitialized: BTreeSet<Arc<str>>,
-}
-
-/// What one pass over the pools found (borrowing the view).
-struct Gathered<'a> {
-    pools: Vec<Pool>,
-    empty: Vec<Candidate<'a>>,
-    underutilized: Vec<Candidate<'a>>,
-    /// Per config: initialized nodes, disrupting or NotReady nodes.
-    counts: Vec<(u64, u64)>,
-    /// (node, message) for `Unconsolidatable`.
-    unconsolidatable: Vec<(String, String)>,
-    /// Earliest time a node not yet consolidatable becomes so.
-    next_eligible: Option<SimTime>,
-    destinations: Vec<&'a NodeInfo>,
 }
 
 fn event(kind: &str, namespace: &str, name: &str, reason: &str, message: String) -> Event {
@@ -376,15 +359,7 @@ impl LiveKarpenter {
         ordered: bool,
     ) -> Gathered<'a> {
         let now = SimTime(t);
-        let mut g = Gathered {
-            pools: configs.iter().map(|c| c.pool.clone()).collect(),
-            empty: vec![],
-            underutilized: vec![],
-            counts: vec![(0, 0); configs.len()],
-            unconsolidatable: vec![],
-            next_eligible: None,
-            destinations: vec![],
-        };
+        let mut g = Gathered::new(configs);
         let d = &self.disruption;
         for n in &view.nodes {
             let disrupting = d.disrupting.contains(&n.name);
@@ -421,17 +396,7 @@ impl LiveKarpenter {
             let (reason, summary) = match screened {
                 Ok(s) => s,
                 Err(why) => {
-                    match why {
-                        Ineligible::Disrupting => g.counts[pi].1 += 1,
-                        Ineligible::NotConsolidatable(at) => {
-                            g.next_eligible = Some(g.next_eligible.map_or(at, |x| x.min(at)));
-                        }
-                        _ => {
-                            if let Some(msg) = why.unconsolidatable(&cfg.pool.name) {
-                                g.unconsolidatable.push((n.name.clone(), msg));
-                            }
-                        }
-                    }
+                    g.not_a_candidate(pi, &n.name, &cfg.pool.name, why);
                     continue;
                 }
             };
@@ -455,28 +420,9 @@ impl LiveKarpenter {
             }
         }
         if ordered {
-            consolidation::sort_name_ordered_candidates(&mut g.empty);
-            consolidation::order_name_ordered_candidates(
-                &mut g.underutilized,
-                consolidation::ordered_per_pool(MAX_SINGLE_NODE_CANDIDATES),
-            );
+            g.order();
         }
         g
-    }
-
-    fn budgets(
-        &self,
-        configs: &[PoolConfig],
-        g: &Gathered<'_>,
-        reason: Reason,
-        t: u64,
-    ) -> Vec<u64> {
-        let unix = self.unix_ms(t);
-        configs
-            .iter()
-            .zip(&g.counts)
-            .map(|(c, (n, d))| budget::remaining(&c.budgets, reason, unix, *n, *d))
-            .collect()
     }
 
     /// One poll: Emptiness, then multi-node, then single-node consolidation; the first command
@@ -508,87 +454,35 @@ impl LiveKarpenter {
         if !configs.iter().any(|c| c.api == PoolApi::NodePool) {
             return Ok(());
         }
-        let offerings = self.available_offerings(t);
         let view = self.view(t, &configs, nodes, pods);
         let g = self.gather(&configs, &view, t, true);
         let unix = self.unix_ms(t);
-        let mut blocked = vec![];
-        let mut constrained = false;
-        let mut rejected = vec![];
-        let mut command = None;
-        if !g.empty.is_empty() {
-            let budget = self.budgets(&configs, &g, Reason::Empty, t);
-            blocked.push(Reason::Empty);
-            let empty = emptiness(&g.empty, &budget);
-            constrained |= empty.constrained_by_budgets;
-            if let Some(c) = empty.command {
-                command = Some(command_from(
-                    &g,
-                    &g.empty,
-                    &view,
-                    &c.candidates,
-                    &c.decision,
-                    &[],
-                    Reason::Empty,
-                    "empty",
-                    c.savings,
-                ));
-            }
-        }
-        if command.is_none() && !g.underutilized.is_empty() {
-            let budget = self.budgets(&configs, &g, Reason::Underutilized, t);
-            blocked.push(Reason::Underutilized);
-            let dest: Vec<&NodeInfo> = g
-                .destinations
-                .iter()
-                .copied()
-                .chain(view.in_flight.iter())
-                .collect();
-            let cluster = SimCluster {
-                nodes: &dest,
-                pools: &g.pools,
-                offerings: &offerings,
-                spot_to_spot: false,
-                pending: &view.pending,
-                uninitialized: &view.uninitialized,
-            };
-            let multi = consolidation::multi_node(&cluster, &g.underutilized, &budget);
-            constrained |= multi.constrained_by_budgets;
-            let (found, method, unconsolidatable) = match multi.command {
-                Some(c) => (Some(c), "multi", vec![]),
-                None => {
-                    let single = consolidation::single_node(
-                        &cluster,
-                        &g.underutilized,
-                        &budget,
-                        MAX_SINGLE_NODE_CANDIDATES,
-                    );
-                    constrained |= single.constrained_by_budgets;
-                    (single.command, "single", single.unconsolidatable)
-                }
-            };
-            command = found.map(|c| {
-                command_from(
-                    &g,
-                    &g.underutilized,
-                    &view,
-                    &c.candidates,
-                    &c.decision,
-                    &offerings,
-                    Reason::Underutilized,
-                    method,
-                    c.savings,
-                )
-            });
-            rejected = unconsolidatable
-                .into_iter()
-                .map(|(i, m)| (g.underutilized[i].node.to_string(), m))
-                .collect();
-        }
-        let (counts, unconsolidatable, next_eligible) = (
-            g.counts.clone(),
-            g.unconsolidatable.clone(),
-            g.next_eligible,
+        let Poll {
+            counts,
+            unconsolidatable,
+            next_eligible,
+            blocked,
+            rejected,
+            command,
+            constrained,
+        } = disruption::decide(
+            &configs,
+            &g,
+            unix,
+            || Simulated {
+                offerings: self.available_offerings(t),
+                pending: view.pending.clone(),
+                in_flight: view.in_flight.clone(),
+                uninitialized: view.uninitialized.clone(),
+                compatible: None,
+            },
+            |node| {
+                view.nodes
+                    .iter()
+                    .find(|n| n.name == node)
+                    .map(|n| n.uid.clone())
+                    .unwrap_or_default()
+            },
         );
         drop(g);
         for (node, msg) in unconsolidatable.into_iter().chain(rejected) {
@@ -722,7 +616,7 @@ impl LiveKarpenter {
                 .position(|c| c.node == name)
                 .filter(|_| view.nodes.iter().any(|n| n.name == *name && n.uid == *uid))
         });
-        let budgets = self.budgets(configs, &g, cmd.reason, t);
+        let budgets = g.budgets(configs, cmd.reason, self.unix_ms(t));
         let idx = validation::validate_candidates(found, list, &budgets)?;
         if cmd.reason == Reason::Empty {
             return Ok(());
@@ -977,35 +871,6 @@ impl LiveKarpenter {
             kc.event(event("NodeClaim", "", claim, reason, msg));
         }
     }
-}
-
-/// A command from a method's choice of candidates (`idx` into `cands`).
-#[allow(clippy::too_many_arguments)]
-fn command_from(
-    g: &Gathered<'_>,
-    cands: &[Candidate<'_>],
-    view: &View,
-    idx: &[usize],
-    decision: &Decision,
-    offerings: &[Offering],
-    reason: Reason,
-    method: &'static str,
-    savings: f64,
-) -> Command {
-    Command::chosen(
-        cands,
-        idx,
-        decision,
-        (&g.pools, offerings),
-        (reason, method, savings),
-        |node| {
-            view.nodes
-                .iter()
-                .find(|n| n.name == node)
-                .map(|n| n.uid.clone())
-                .unwrap_or_default()
-        },
-    )
 }
 
 #[cfg(test)]
