@@ -15,6 +15,7 @@ use kscale_controllers::karpenter::budget::{self, Reason};
 use kscale_controllers::karpenter::candidates::Ineligible;
 use kscale_controllers::karpenter::consolidation::{self, Candidate, Cluster, Decision};
 use kscale_controllers::karpenter::emptiness::emptiness;
+use kscale_controllers::karpenter::validation::{self, Rejection};
 use kscale_controllers::karpenter::{Offering, Pool, compatibility};
 use kscale_controllers::scheduler::{NodeInfo, PodInfo};
 use kscale_model::SimTime;
@@ -244,6 +245,61 @@ pub fn decide(
         .map(|(i, m)| (g.underutilized[i].node.to_string(), m))
         .collect();
     poll
+}
+
+/// Whether command `cmd`, decided 15 s ago, still holds over `g` (gathered again, in name
+/// order) at `unix_ms` (pkg/controllers/disruption/validation.go): its candidates are still
+/// candidates for its reason (`same_node(name, uid)`: the node of that name is still the
+/// same), the budgets still allow them, and a consolidation's simulation still finds the same
+/// decision.
+pub fn revalidate(
+    configs: &[PoolConfig],
+    g: &Gathered<'_>,
+    cmd: &Command,
+    unix_ms: i64,
+    same_node: impl Fn(&str, &str) -> bool,
+    simulated: impl FnOnce() -> Simulated,
+) -> Result<(), Rejection> {
+    let list = match cmd.reason {
+        Reason::Empty => &g.empty,
+        _ => &g.underutilized,
+    };
+    let found = cmd.nodes.iter().map(|(name, uid, ..)| {
+        list.iter()
+            .position(|c| c.node == name)
+            .filter(|_| same_node(name, uid))
+    });
+    let budgets = g.budgets(configs, cmd.reason, unix_ms);
+    let idx = validation::validate_candidates(found, list, &budgets)?;
+    if cmd.reason == Reason::Empty {
+        return Ok(());
+    }
+    let s = simulated();
+    let dest: Vec<&NodeInfo> = g
+        .destinations
+        .iter()
+        .copied()
+        .chain(s.in_flight.iter())
+        .collect();
+    let cluster = Cluster {
+        nodes: &dest,
+        pools: &g.pools,
+        offerings: &s.offerings,
+        spot_to_spot: false,
+        pending: &s.pending,
+        uninitialized: &s.uninitialized,
+    };
+    let compatible = s
+        .compatible
+        .clone()
+        .unwrap_or_else(|| Arc::new(compatibility(&g.pools, &s.offerings)));
+    let base = consolidation::Simulations::prepared(&cluster, g.destinations.len(), compatible);
+    let set: Vec<&Candidate> = idx.iter().map(|i| &list[*i]).collect();
+    validation::validate_command(
+        &consolidation::compute_in(&cluster, &base, &set),
+        cmd.replacement.as_ref().map(|r| &r.offering),
+        &s.offerings,
+    )
 }
 
 #[cfg(test)]

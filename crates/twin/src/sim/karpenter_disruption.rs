@@ -34,8 +34,8 @@ use kscale_controllers::karpenter::budget::{self, Reason};
 use kscale_controllers::karpenter::candidates::{
     self, NODEPOOL_LABEL, NodeFacts, PodFacts, PodsSummary,
 };
-use kscale_controllers::karpenter::consolidation::{self, Candidate, Cluster};
-use kscale_controllers::karpenter::validation::{self, Rejection};
+use kscale_controllers::karpenter::consolidation::Candidate;
+use kscale_controllers::karpenter::validation::Rejection;
 use kscale_controllers::karpenter::{Offering, Pool, compatibility};
 use kscale_controllers::scheduler::{NodeInfo, PodInfo};
 use kscale_model::labels::{Labels, NodeSelectorRequirement};
@@ -235,21 +235,6 @@ impl Sim {
             Some(c) if c.matches(pools, offerings) => Some(c.compatible.clone()),
             _ => None,
         }
-    }
-
-    /// The simulations' base over `cluster`, whose first `named_in_order` nodes are the
-    /// gathered destinations (in name order): the kept compatibility when it is for these
-    /// pools and offerings.
-    fn simulations<'c>(
-        &self,
-        cluster: &Cluster<'c>,
-        offerings: &Arc<Vec<Offering>>,
-        named_in_order: usize,
-    ) -> consolidation::Simulations<'c> {
-        let compatible = self
-            .kept_compatibility(cluster.pools, offerings)
-            .unwrap_or_else(|| Arc::new(compatibility(cluster.pools, cluster.offerings)));
-        consolidation::Simulations::prepared(cluster, named_in_order, compatible)
     }
 
     /// Candidates of every NodePool, budgets' inputs and the simulation's destinations. With
@@ -544,10 +529,6 @@ impl Sim {
         (pending, in_flight, names)
     }
 
-    fn unix_budgets(&self, configs: &[PoolConfig], g: &Gathered<'_>, reason: Reason) -> Vec<u64> {
-        g.budgets(configs, reason, self.unix_ms())
-    }
-
     fn emit_blocked(&mut self, configs: &[PoolConfig], counts: &[(u64, u64)], reason: Reason) {
         let unix = self.unix_ms();
         for (c, (n, _)) in configs.iter().zip(counts) {
@@ -647,20 +628,24 @@ impl Sim {
             configs,
             &g,
             self.unix_ms(),
-            || {
-                let offerings = self.available_offerings();
-                let (pending, in_flight, uninitialized) = self.simulation_extras(configs);
-                let compatible = self.kept_compatibility(&g.pools, &offerings);
-                Simulated {
-                    offerings,
-                    pending,
-                    in_flight,
-                    uninitialized,
-                    compatible,
-                }
-            },
+            || self.simulated(&g.pools, configs),
             |node| self.nodes[node].uid.clone(),
         )
+    }
+
+    /// What consolidation simulates beyond the gathered destinations of `pools`, with the
+    /// kept compatibility when it is for these pools and the offerings available now.
+    fn simulated(&self, pools: &[Pool], configs: &[PoolConfig]) -> Simulated {
+        let offerings = self.available_offerings();
+        let (pending, in_flight, uninitialized) = self.simulation_extras(configs);
+        let compatible = self.kept_compatibility(pools, &offerings);
+        Simulated {
+            offerings,
+            pending,
+            in_flight,
+            uninitialized,
+            compatible,
+        }
     }
 
     fn unconsolidatable(&mut self, node: &str, msg: String) {
@@ -724,42 +709,13 @@ impl Sim {
     /// The command's [`validation`] over the current state.
     fn revalidate(&self, configs: &[PoolConfig], cmd: &Command) -> Result<(), Rejection> {
         let g = self.gather(configs, false);
-        let list = match cmd.reason {
-            Reason::Empty => &g.empty,
-            _ => &g.underutilized,
-        };
-        let found = cmd.nodes.iter().map(|(name, uid, ..)| {
-            list.iter()
-                .position(|c| c.node == name)
-                .filter(|_| self.nodes[name.as_str()].uid == *uid)
-        });
-        let budgets = self.unix_budgets(configs, &g, cmd.reason);
-        let idx = validation::validate_candidates(found, list, &budgets)?;
-        if cmd.reason == Reason::Empty {
-            return Ok(());
-        }
-        let offerings = self.available_offerings();
-        let (pending, in_flight, uninitialized) = self.simulation_extras(configs);
-        let dest: Vec<&NodeInfo> = g
-            .destinations
-            .iter()
-            .copied()
-            .chain(in_flight.iter())
-            .collect();
-        let cluster = Cluster {
-            nodes: &dest,
-            pools: &g.pools,
-            offerings: &offerings,
-            spot_to_spot: false,
-            pending: &pending,
-            uninitialized: &uninitialized,
-        };
-        let set: Vec<&Candidate> = idx.iter().map(|i| &list[*i]).collect();
-        let base = self.simulations(&cluster, &offerings, g.destinations.len());
-        validation::validate_command(
-            &consolidation::compute_in(&cluster, &base, &set),
-            cmd.replacement.as_ref().map(|r| &r.offering),
-            &offerings,
+        disruption::revalidate(
+            configs,
+            &g,
+            cmd,
+            self.unix_ms(),
+            |name, uid| self.nodes[name].uid == uid,
+            || self.simulated(&g.pools, configs),
         )
     }
 

@@ -33,8 +33,8 @@ use kscale_controllers::karpenter::budget::{self, Reason};
 use kscale_controllers::karpenter::candidates::{
     self, NODEPOOL_LABEL, NodeFacts, PodFacts, PodsSummary,
 };
-use kscale_controllers::karpenter::consolidation::{self, Candidate, Cluster as SimCluster};
-use kscale_controllers::karpenter::validation::{self, Rejection};
+use kscale_controllers::karpenter::consolidation::Candidate;
+use kscale_controllers::karpenter::validation::Rejection;
 use kscale_controllers::scheduler::{NodeInfo, PodInfo};
 use kscale_kube::KubeCluster;
 use kscale_kube::kubelet::Kubelets;
@@ -153,6 +153,20 @@ struct View {
     /// In-flight claims as uninitialized nodes.
     in_flight: Vec<NodeInfo>,
     uninitialized: BTreeSet<Arc<str>>,
+}
+
+impl View {
+    /// What consolidation simulates beyond the gathered destinations, launching on
+    /// `offerings`.
+    fn simulated(&self, offerings: Arc<Vec<Offering>>) -> Simulated {
+        Simulated {
+            offerings,
+            pending: self.pending.clone(),
+            in_flight: self.in_flight.clone(),
+            uninitialized: self.uninitialized.clone(),
+            compatible: None,
+        }
+    }
 }
 
 fn event(kind: &str, namespace: &str, name: &str, reason: &str, message: String) -> Event {
@@ -469,13 +483,7 @@ impl LiveKarpenter {
             &configs,
             &g,
             unix,
-            || Simulated {
-                offerings: self.available_offerings(t),
-                pending: view.pending.clone(),
-                in_flight: view.in_flight.clone(),
-                uninitialized: view.uninitialized.clone(),
-                compatible: None,
-            },
+            || view.simulated(self.available_offerings(t)),
             |node| {
                 view.nodes
                     .iter()
@@ -604,42 +612,16 @@ impl LiveKarpenter {
         view: &View,
         cmd: &Command,
         t: u64,
-        offerings: &[Offering],
+        offerings: &Arc<Vec<Offering>>,
     ) -> Result<(), Rejection> {
         let g = self.gather(configs, view, t, false);
-        let list = match cmd.reason {
-            Reason::Empty => &g.empty,
-            _ => &g.underutilized,
-        };
-        let found = cmd.nodes.iter().map(|(name, uid, ..)| {
-            list.iter()
-                .position(|c| c.node == name)
-                .filter(|_| view.nodes.iter().any(|n| n.name == *name && n.uid == *uid))
-        });
-        let budgets = g.budgets(configs, cmd.reason, self.unix_ms(t));
-        let idx = validation::validate_candidates(found, list, &budgets)?;
-        if cmd.reason == Reason::Empty {
-            return Ok(());
-        }
-        let dest: Vec<&NodeInfo> = g
-            .destinations
-            .iter()
-            .copied()
-            .chain(view.in_flight.iter())
-            .collect();
-        let cluster = SimCluster {
-            nodes: &dest,
-            pools: &g.pools,
-            offerings,
-            spot_to_spot: false,
-            pending: &view.pending,
-            uninitialized: &view.uninitialized,
-        };
-        let set: Vec<&Candidate> = idx.iter().map(|i| &list[*i]).collect();
-        validation::validate_command(
-            &consolidation::compute(&cluster, &set),
-            cmd.replacement.as_ref().map(|r| &r.offering),
-            offerings,
+        disruption::revalidate(
+            configs,
+            &g,
+            cmd,
+            self.unix_ms(t),
+            |name, uid| view.nodes.iter().any(|n| n.name == name && n.uid == uid),
+            || view.simulated(offerings.clone()),
         )
     }
 
