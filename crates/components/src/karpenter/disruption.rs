@@ -184,43 +184,25 @@ pub fn decide(
     let budget = g.budgets(configs, Reason::Underutilized, unix_ms);
     poll.blocked.push(Reason::Underutilized);
     let s = simulated();
-    let dest: Vec<&NodeInfo> = g
-        .destinations
-        .iter()
-        .copied()
-        .chain(s.in_flight.iter())
-        .collect();
-    let cluster = Cluster {
-        nodes: &dest,
-        pools: &g.pools,
-        offerings: &s.offerings,
-        spot_to_spot: false,
-        pending: &s.pending,
-        uninitialized: &s.uninitialized,
-    };
-    // The destinations' free room and the pools' compatible offerings, once for both.
-    let compatible = s
-        .compatible
-        .clone()
-        .unwrap_or_else(|| Arc::new(compatibility(&g.pools, &s.offerings)));
-    let base = consolidation::Simulations::prepared(&cluster, g.destinations.len(), compatible);
-    // Upstream tries single-node consolidation only when multi-node finds nothing. Both
-    // searches are pure: the single-node one runs beside the multi-node one (on the pool's
-    // other worker, with its own working copies) and is used only then.
-    let forked = base.fork();
-    let (cluster, under, budget) = (&cluster, &g.underutilized, &budget);
-    let (multi, single) = rayon::join(
-        move || consolidation::multi_node_in(cluster, &base, under, budget),
-        move || {
-            consolidation::single_node_in(
-                cluster,
-                &forked,
-                under,
-                budget,
-                MAX_SINGLE_NODE_CANDIDATES,
-            )
-        },
-    );
+    let (multi, single) = with_simulations(g, &s, |cluster, base| {
+        // Upstream tries single-node consolidation only when multi-node finds nothing. Both
+        // searches are pure: the single-node one runs beside the multi-node one (on the pool's
+        // other worker, with its own working copies) and is used only then.
+        let forked = base.fork();
+        let (under, budget) = (&g.underutilized, &budget);
+        rayon::join(
+            move || consolidation::multi_node_in(cluster, &base, under, budget),
+            move || {
+                consolidation::single_node_in(
+                    cluster,
+                    &forked,
+                    under,
+                    budget,
+                    MAX_SINGLE_NODE_CANDIDATES,
+                )
+            },
+        )
+    });
     poll.constrained |= multi.constrained_by_budgets;
     let (found, method, unconsolidatable) = match multi.command {
         Some(c) => (Some(c), "multi", vec![]),
@@ -275,6 +257,24 @@ pub fn revalidate(
         return Ok(());
     }
     let s = simulated();
+    let set: Vec<&Candidate> = idx.iter().map(|i| &list[*i]).collect();
+    let computed = with_simulations(g, &s, |cluster, base| {
+        consolidation::compute_in(cluster, &base, &set)
+    });
+    validation::validate_command(
+        &computed,
+        cmd.replacement.as_ref().map(|r| &r.offering),
+        &s.offerings,
+    )
+}
+
+/// Runs `f` over the cluster consolidation simulates (`g`'s destinations, in name order, then
+/// `s`'s in-flight claims) and its simulations' base (with `s`'s kept compatibility, if any).
+fn with_simulations<R>(
+    g: &Gathered<'_>,
+    s: &Simulated,
+    f: impl FnOnce(&Cluster<'_>, consolidation::Simulations<'_>) -> R,
+) -> R {
     let dest: Vec<&NodeInfo> = g
         .destinations
         .iter()
@@ -289,17 +289,13 @@ pub fn revalidate(
         pending: &s.pending,
         uninitialized: &s.uninitialized,
     };
+    // The destinations' free room and the pools' compatible offerings, once.
     let compatible = s
         .compatible
         .clone()
         .unwrap_or_else(|| Arc::new(compatibility(&g.pools, &s.offerings)));
     let base = consolidation::Simulations::prepared(&cluster, g.destinations.len(), compatible);
-    let set: Vec<&Candidate> = idx.iter().map(|i| &list[*i]).collect();
-    validation::validate_command(
-        &consolidation::compute_in(&cluster, &base, &set),
-        cmd.replacement.as_ref().map(|r| &r.offering),
-        &s.offerings,
-    )
+    f(&cluster, base)
 }
 
 #[cfg(test)]
